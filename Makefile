@@ -1,0 +1,30 @@
+# `make demo` and `make test` are the contract: both set up .venv from scratch if needed.
+PYTHON ?= python3
+VENV   ?= .venv
+# The CPU wheel of PyTorch these machines ship; elsewhere: make demo TORCH=torch (or a CUDA build).
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test sample clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[ml,dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/skugraph demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+sample: setup
+	$(BIN)/python -m skugraph.sample.generate
+
+clean:
+	rm -rf .skugraph .pytest_cache build src/*.egg-info

@@ -1,0 +1,1 @@
+"""Reading, validating and normalising listings and labelled text."""

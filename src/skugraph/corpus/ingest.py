@@ -1,0 +1,78 @@
+"""Ingest: validate listing files into one clean JSONL file plus a JSONL of rejects."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skugraph.corpus.listings import Limits, Reject, read_listings
+from skugraph.records import Listing, to_json_line
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run kept and what it turned away."""
+
+    ingested: int = 0
+    rejected: int = 0
+    rejects: list[Reject] = field(default_factory=list)  # the first few, for display
+    output: Path | None = None
+    rejects_output: Path | None = None
+
+    def summary(self) -> str:
+        return f"ingested {self.ingested}, rejected {self.rejected}"
+
+
+def ingest(
+    inputs: Iterable[str | Path],
+    output: str | Path,
+    rejects_output: str | Path | None = None,
+    *,
+    format: str | None = None,
+    strict: bool = False,
+    limits: Limits = Limits(),
+    keep_rejects: int = 20,
+    progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Read, validate and write listings; rejects go to ``rejects_output`` as JSONL.
+
+    In strict mode the first bad record raises ``BadRecordError`` and the output file
+    is left incomplete (written to a temporary name, so no half file is mistaken for a result).
+    """
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    report = IngestReport(output=output)
+    reject_handle = None
+    if rejects_output is not None:
+        report.rejects_output = Path(rejects_output)
+        report.rejects_output.parent.mkdir(parents=True, exist_ok=True)
+        reject_handle = report.rejects_output.open("w", encoding="utf-8")
+
+    def on_reject(reject: Reject) -> None:
+        report.rejected += 1
+        if len(report.rejects) < keep_rejects:
+            report.rejects.append(reject)
+        if reject_handle is not None:
+            reject_handle.write(json.dumps(reject.to_dict(), ensure_ascii=False) + "\n")
+
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            for listing in read_listings(inputs, format=format, strict=strict, limits=limits, on_reject=on_reject):
+                handle.write(to_json_line(listing) + "\n")
+                report.ingested += 1
+                if progress is not None:
+                    progress(1)
+        partial.replace(output)
+    finally:
+        if reject_handle is not None:
+            reject_handle.close()
+        partial.unlink(missing_ok=True)
+    return report
+
+
+def load_listings(path: str | Path) -> Iterator[Listing]:
+    """Read listings back from an ingested file; any bad record is an error here."""
+    return read_listings([path], strict=True)

@@ -1,0 +1,292 @@
+"""Streaming listing readers (JSONL, CSV, Parquet) with per-record validation.
+
+A bad record is reported as a :class:`Reject` naming file, line (or row), field
+and reason, and skipped; the good records around it are kept. With
+``strict=True`` the first bad record raises :class:`BadRecordError` instead.
+Memory does not grow with file size: records are read one at a time (Parquet
+one batch at a time); only the set of ids seen is kept, to catch duplicates.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from skugraph.records import Listing, Review
+
+FORMATS = ("jsonl", "csv", "parquet")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Largest accepted sizes, in characters, so one runaway record cannot sink a run."""
+
+    record: int = 2_000_000
+    id: int = 256
+    title: int = 1_000
+    description: int = 200_000
+    review: int = 20_000
+    reviews: int = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A record that failed validation, and why."""
+
+    path: str
+    where: str  # "line 12" or "row 7"
+    field: str
+    reason: str
+    record: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.where}: field {self.field!r}: {self.reason}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "file": self.path,
+            "where": self.where,
+            "field": self.field,
+            "reason": self.reason,
+            "record": self.record,
+        }
+
+
+class BadRecordError(ValueError):
+    """Raised in strict mode on the first bad record."""
+
+    def __init__(self, reject: Reject):
+        super().__init__(str(reject))
+        self.reject = reject
+
+
+class _FieldError(ValueError):
+    def __init__(self, field: str, reason: str):
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def detect_format(path: Path) -> str:
+    """Format from the file suffix: .jsonl/.json/.ndjson, .csv/.tsv, .parquet/.pq."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise ValueError(f"{path}: cannot tell the format from suffix {suffix!r}; pass one of {FORMATS}")
+
+
+def _raw_jsonl(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str, str]]:
+    """Yield (where, record or None, error reason, raw text) for each non-blank line."""
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            where = f"line {number}"
+            if len(line) > limits.record:
+                yield where, None, f"record is {len(line)} characters, over the {limits.record} limit", line[:200]
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as error:
+                yield where, None, f"broken JSON: {error.msg} at column {error.colno}", line.rstrip("\n")
+                continue
+            if not isinstance(data, dict):
+                yield where, None, f"record is a JSON {type(data).__name__}, not an object", line.rstrip("\n")
+                continue
+            yield where, data, "", line.rstrip("\n")
+
+
+def _raw_csv(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str, str]]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    csv.field_size_limit(limits.record)
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        fieldnames = reader.fieldnames or []
+        start = reader.line_num + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                yield f"line {start}", None, f"broken CSV: {error}", ""
+                start = reader.line_num + 1
+                continue
+            where = f"line {start}"
+            start = reader.line_num + 1
+            if None in row:
+                yield where, None, f"row has more cells than the {len(fieldnames)} headers", ""
+                continue
+            raw = delimiter.join(v or "" for v in row.values())
+            yield where, {k: v for k, v in row.items() if v not in (None, "")}, "", raw
+
+
+def _raw_parquet(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str, str]]:
+    import pyarrow.parquet as pq
+
+    number = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+        for row in batch.to_pylist():
+            number += 1
+            yield f"row {number}", {k: v for k, v in row.items() if v is not None}, "", ""
+
+
+_RAW_READERS = {"jsonl": _raw_jsonl, "csv": _raw_csv, "parquet": _raw_parquet}
+
+
+def _text(data: dict[str, Any], name: str, limit: int, *, required: bool = False) -> str:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise _FieldError(name, "missing")
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and name == "id":
+        value = str(value)
+    if not isinstance(value, str):
+        raise _FieldError(name, f"expected text, got {type(value).__name__}")
+    if len(value) > limit:
+        raise _FieldError(name, f"{len(value)} characters, over the {limit} limit")
+    if required and not value.strip():
+        raise _FieldError(name, "blank")
+    return value
+
+
+def _price(data: dict[str, Any]) -> float | None:
+    value = data.get("price")
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise _FieldError("price", "expected a number, got bool")
+    try:
+        price = float(value)
+    except (TypeError, ValueError):
+        raise _FieldError("price", f"expected a number, got {value!r}") from None
+    if not math.isfinite(price) or price < 0:
+        raise _FieldError("price", f"expected a non-negative finite number, got {value!r}")
+    return price
+
+
+def _timestamp(data: dict[str, Any]) -> datetime | None:
+    value = data.get("updated_at")
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise _FieldError("updated_at", f"not an ISO 8601 time: {value!r}") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise _FieldError("updated_at", f"expected an ISO 8601 time, got {type(value).__name__}")
+
+
+def _category(data: dict[str, Any], limits: Limits) -> str:
+    value = data.get("category")
+    if isinstance(value, list):
+        if not all(isinstance(part, str) for part in value):
+            raise _FieldError("category", "a category path must be a list of text")
+        value = " > ".join(value)
+        data = {"category": value}
+    return _text(data, "category", limits.title)
+
+
+def _reviews(data: dict[str, Any], listing_id: str, limits: Limits) -> tuple[Review, ...]:
+    value = data.get("reviews")
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.lstrip().startswith("[") else [value]
+        except json.JSONDecodeError as error:
+            raise _FieldError("reviews", f"broken JSON array: {error.msg}") from None
+    if not isinstance(value, list):
+        raise _FieldError("reviews", f"expected a list, got {type(value).__name__}")
+    if len(value) > limits.reviews:
+        raise _FieldError("reviews", f"{len(value)} reviews, over the {limits.reviews} limit")
+    reviews = []
+    for i, item in enumerate(value):
+        name = f"reviews[{i}]"
+        if isinstance(item, str):
+            item = {"text": item}
+        if not isinstance(item, dict):
+            raise _FieldError(name, f"expected text or an object, got {type(item).__name__}")
+        text = item.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise _FieldError(f"{name}.text", "missing" if text is None else "expected non-blank text")
+        if len(text) > limits.review:
+            raise _FieldError(f"{name}.text", f"{len(text)} characters, over the {limits.review} limit")
+        rating = item.get("rating")
+        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, (int, float))):
+            raise _FieldError(f"{name}.rating", f"expected a number, got {type(rating).__name__}")
+        review_id = str(item.get("id") or f"{listing_id}#r{i}")
+        reviews.append(Review(id=review_id, text=text, rating=None if rating is None else float(rating)))
+    return tuple(reviews)
+
+
+def listing_from_dict(data: dict[str, Any], limits: Limits = Limits()) -> Listing:
+    """Validate one raw record; raises ``ValueError`` subclass naming the bad field."""
+    listing_id = _text(data, "id", limits.id, required=True).strip()
+    return Listing(
+        id=listing_id,
+        title=_text(data, "title", limits.title, required=True),
+        description=_text(data, "description", limits.description),
+        reviews=_reviews(data, listing_id, limits),
+        category=_category(data, limits),
+        price=_price(data),
+        currency=_text(data, "currency", 16),
+        source=_text(data, "source", limits.title),
+        updated_at=_timestamp(data),
+    )
+
+
+def read_listings(
+    paths: Iterable[str | Path],
+    *,
+    format: str | None = None,
+    strict: bool = False,
+    limits: Limits = Limits(),
+    on_reject: Callable[[Reject], None] | None = None,
+) -> Iterator[Listing]:
+    """Stream valid listings from one or more files; report each bad record to ``on_reject``.
+
+    Ids must be unique across all the files read together: a repeated id is rejected
+    (the first record with that id wins).
+    """
+    seen: set[str] = set()
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        raw_reader = _RAW_READERS[format or detect_format(path)]
+        for where, data, error, raw in raw_reader(path, limits):
+            reject = None
+            if data is None:
+                reject = Reject(str(path), where, "(record)", error, raw[:2000])
+            else:
+                try:
+                    listing = listing_from_dict(data, limits)
+                except _FieldError as failure:
+                    reject = Reject(str(path), where, failure.field, failure.reason, raw[:2000])
+                else:
+                    if listing.id in seen:
+                        reject = Reject(str(path), where, "id", f"duplicate id {listing.id!r}", raw[:2000])
+                    else:
+                        seen.add(listing.id)
+                        yield listing
+                        continue
+            if strict:
+                raise BadRecordError(reject)
+            if on_reject is not None:
+                on_reject(reject)

@@ -1,0 +1,62 @@
+"""Unicode normalisation (NFKC: full-width → half-width and more) with an offset map.
+
+Extractors work on the normalised text; :meth:`NormalizedText.to_original`
+maps their spans back to the original string, which is what provenance records.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedText:
+    """Normalised text and, for each of its characters, the original index it came from."""
+
+    original: str
+    text: str
+    origin: tuple[int, ...]  # len(text) + 1 entries; the last is len(original)
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span [start, end) of the normalised text to a span of the original."""
+        if not 0 <= start <= end <= len(self.text):
+            raise ValueError(f"span ({start}, {end}) outside text of length {len(self.text)}")
+        if start == end:
+            return self.origin[start], self.origin[start]
+        return self.origin[start], self._original_end(end - 1)
+
+    def _original_end(self, index: int) -> int:
+        """End (exclusive) in the original of the cluster that normalised character ``index`` came from."""
+        first = self.origin[index]
+        following = index + 1
+        while following < len(self.text) and self.origin[following] == first:
+            following += 1
+        return self.origin[following]
+
+
+def _clusters(text: str) -> list[tuple[int, int]]:
+    """Spans of a base character plus the combining marks that follow it."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(text) + 1):
+        if i == len(text) or not unicodedata.combining(text[i]):
+            spans.append((start, i))
+            start = i
+    return spans
+
+
+def normalize(text: str, *, lowercase: bool = False) -> NormalizedText:
+    """NFKC-normalise ``text`` (full-width letters, digits and punctuation become ASCII,
+    the ideographic space a plain space, ``㎏`` becomes ``kg``), optionally lower-cased,
+    keeping a map from every output character back to the original."""
+    parts: list[str] = []
+    origin: list[int] = []
+    for start, end in _clusters(text):
+        piece = unicodedata.normalize("NFKC", text[start:end])
+        if lowercase:
+            piece = piece.lower()
+        parts.append(piece)
+        origin.extend([start] * len(piece))
+    origin.append(len(text))
+    return NormalizedText(original=text, text="".join(parts), origin=tuple(origin))

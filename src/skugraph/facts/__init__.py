@@ -1,0 +1,1 @@
+"""From mentions to facts: the ontology and the fact builder."""

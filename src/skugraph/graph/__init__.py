@@ -1,0 +1,1 @@
+"""The graph store interface and its backends."""

@@ -1,0 +1,151 @@
+"""The LadybugDB backend (embedded, Cypher): the default store.
+
+Loading stages each table as a Parquet file, then a table with no rows yet is
+filled by ``COPY`` (bulk, fast) and a table that has rows is upserted by
+``LOAD FROM … MERGE`` keyed by id, so a reload never duplicates anything.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import ladybug
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from skugraph.graph.schema import EDGE_PROPERTIES, NODE_TABLES, ddl, relation_tables
+from skugraph.graph.store import GraphRows, GraphStore, LoadReport, QueryResult
+
+_ARROW_TYPES = {
+    "STRING": pa.string(),
+    "DOUBLE": pa.float64(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "STRING[]": pa.list_(pa.string()),
+}
+
+
+class StoreError(RuntimeError):
+    """A query or load the database refused, with the database's own reason."""
+
+
+def _arrow_table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -> pa.Table:
+    rows = list(rows)
+    schema = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in columns])
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _quote_path(path: Path) -> str:
+    text = path.as_posix()
+    if "'" in text or "\\" in text:
+        raise StoreError(f"staging path {text!r} has a quote or backslash; set TMPDIR to a plain path")
+    return f"'{text}'"
+
+
+class LadybugStore(GraphStore):
+    def __init__(self, path: str | Path, *, read_only: bool = False):
+        self.path = Path(path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise FileNotFoundError(f"{self.path}: no graph database here; run `skugraph load` first")
+        try:
+            self._db = ladybug.Database(str(self.path), read_only=read_only)
+        except RuntimeError as error:
+            raise StoreError(f"{self.path}: cannot open the graph database: {error}") from None
+        self._conn = ladybug.Connection(self._db)
+        if not read_only:
+            for statement in ddl():
+                self._conn.execute(statement)
+
+    def close(self) -> None:
+        self._conn.close()
+        self._db.close()
+
+    def query(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> QueryResult:
+        try:
+            result = self._conn.execute(cypher, dict(parameters or {}))
+        except RuntimeError as error:
+            raise StoreError(str(error)) from None
+        if isinstance(result, list):  # several statements: the last one answers
+            result = result[-1]
+        columns = result.get_column_names()
+        rows = [[_plain(value) for value in row] for row in result.get_all()]
+        return QueryResult(columns, rows)
+
+    def _count(self, cypher: str) -> int:
+        return int(self.query(cypher).rows[0][0])
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        nodes = {label: self._count(f"MATCH (n:{label}) RETURN count(n)") for label in NODE_TABLES}
+        edges = {t.name: self._count(f"MATCH ()-[r:{t.name}]->() RETURN count(r)") for t in relation_tables()}
+        return {"nodes": nodes, "edges": edges}
+
+    def load_rows(self, rows: GraphRows) -> LoadReport:
+        report = LoadReport()
+        with tempfile.TemporaryDirectory(prefix="skugraph-stage-") as staging:
+            stage = Path(staging)
+            for label, table in rows.nodes.items():
+                file = stage / f"{label}.parquet"
+                pq.write_table(_arrow_table(table.values(), NODE_TABLES[label]), file)
+                self._load_nodes(label, file, report)
+                report.nodes[label] = len(table)
+            edge_columns = [("src", "STRING"), ("dst", "STRING"), *EDGE_PROPERTIES]
+            for (relation, src, dst), table in rows.edges.items():
+                file = stage / f"{relation}-{src}-{dst}.parquet"
+                pq.write_table(_arrow_table(table.values(), edge_columns), file)
+                self._load_edges(relation, src, dst, file, report)
+                report.edges[relation] = report.edges.get(relation, 0) + len(table)
+        return report
+
+    def _load_nodes(self, label: str, file: Path, report: LoadReport) -> None:
+        if self._count(f"MATCH (n:{label}) RETURN count(n)") == 0:
+            self._run(f"COPY {label} FROM {_quote_path(file)}")
+            report.copied.append(label)
+            return
+        props = [name for name, _ in NODE_TABLES[label] if name != "id"]
+        on_create = ", ".join(f"n.{p} = {p}" for p in props)
+        on_match = ", ".join(
+            f"n.{p} = list_distinct(list_concat(coalesce(n.{p}, []), {p}))" if p == "aliases" else f"n.{p} = coalesce({p}, n.{p})"
+            for p in props
+        )
+        self._run(
+            f"LOAD FROM {_quote_path(file)} MERGE (n:{label} {{id: id}}) "
+            f"ON CREATE SET {on_create} ON MATCH SET {on_match}"
+        )
+        report.merged.append(label)
+
+    def _load_edges(self, relation: str, src: str, dst: str, file: Path, report: LoadReport) -> None:
+        name = f"{relation}({src}→{dst})"
+        if self._count(f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)") == 0:
+            self._run(f"COPY {relation} FROM {_quote_path(file)} (from='{src}', to='{dst}')")
+            report.copied.append(name)
+            return
+        sets = ", ".join(f"r.{p} = {p}" for p, _ in EDGE_PROPERTIES)
+        self._run(
+            f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}}), (b:{dst} {{id: dst}}) "
+            f"MERGE (a)-[r:{relation}]->(b) SET {sets}"
+        )
+        report.merged.append(name)
+
+    def _run(self, statement: str) -> None:
+        try:
+            self._conn.execute(statement)
+        except RuntimeError as error:
+            raise StoreError(f"{error}\n  while running: {statement}") from None
+
+
+def _plain(value: Any) -> Any:
+    """Database values as plain Python: times as ISO text, nodes and relationships as dicts."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

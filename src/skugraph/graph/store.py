@@ -1,0 +1,200 @@
+"""The store interface every graph backend implements, and the rows it loads.
+
+Facts and listings become node rows (keyed by label and id) and edge rows (keyed
+by relation, end labels and end ids); a backend upserts them, so loading the same
+facts twice gives the same graph.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from skugraph.facts.ontology import predicate
+from skugraph.graph.schema import NODE_TABLES
+from skugraph.records import BRAND, CATEGORY, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+@dataclass
+class LoadReport:
+    nodes: dict[str, int] = field(default_factory=dict)  # rows upserted per label
+    edges: dict[str, int] = field(default_factory=dict)  # rows upserted per relation
+    copied: list[str] = field(default_factory=list)  # tables bulk-copied (were empty)
+    merged: list[str] = field(default_factory=list)  # tables upserted row by row (had data)
+
+    def add(self, other: LoadReport) -> None:
+        for mine, theirs in ((self.nodes, other.nodes), (self.edges, other.edges)):
+            for name, count in theirs.items():
+                mine[name] = mine.get(name, 0) + count
+        self.copied += [t for t in other.copied if t not in self.copied]
+        self.merged += [t for t in other.merged if t not in self.merged]
+
+
+@dataclass
+class GraphRows:
+    """Node and edge rows ready to stage: ``nodes[label][id] = row``,
+    ``edges[(relation, from label, to label)][(src, dst)] = row``."""
+
+    nodes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
+    #: listing id → its update time, so an edge is stamped with its evidence's time
+    listing_times: dict[str, datetime | None] = field(default_factory=dict)
+
+    def add_listing(self, listing: Listing) -> None:
+        row = {
+            "id": listing.id,
+            "title": listing.title,
+            "description": listing.description or None,
+            "category": listing.category or None,
+            "price": listing.price,
+            "currency": listing.currency or None,
+            "source": listing.source or None,
+            "updated_at": _naive_utc(listing.updated_at),
+        }
+        self.nodes.setdefault(PRODUCT, {})[listing.id] = row
+        self.listing_times[listing.id] = row["updated_at"]
+        for review in listing.reviews:
+            self._node(REVIEW, {"id": review.id, "text": review.text, "rating": review.rating})
+
+    def add_fact(self, fact: Fact, loaded_at: datetime) -> None:
+        spec = predicate(fact.predicate)
+        if fact.subject.label != spec.subject or fact.object.label not in spec.objects:
+            raise ValueError(
+                f"fact {fact.key} does not fit predicate {spec.name!r}: "
+                f"{spec.subject} → {'|'.join(spec.objects)} expected"
+            )
+        self._entity(fact.subject)
+        self._entity(fact.object)
+        times = [self.listing_times.get(p.listing_id) for p in fact.provenance]
+        times = [t for t in times if t is not None]
+        key = (spec.relation, fact.subject.label, fact.object.label)
+        self.edges.setdefault(key, {})[(fact.subject.key, fact.object.key)] = {
+            "src": fact.subject.key,
+            "dst": fact.object.key,
+            "predicate": fact.predicate,
+            "confidence": float(fact.confidence),
+            "provenance": json.dumps([asdict(p) for p in fact.provenance], ensure_ascii=False),
+            "updated_at": max(times) if times else _naive_utc(loaded_at),
+        }
+
+    def _entity(self, entity: Entity) -> None:
+        if entity.label == PRODUCT:
+            self._node(PRODUCT, {"id": entity.key, "title": entity.name or None})
+        elif entity.label == BRAND:
+            self._node(BRAND, {"id": entity.key, "name": entity.name, "aliases": list(entity.aliases)})
+        elif entity.label == VALUE:
+            self._node(VALUE, {"id": entity.key, "kind": entity.kind, "value": entity.name})
+        elif entity.label == REVIEW:
+            self._node(REVIEW, {"id": entity.key, "text": entity.name})
+        elif entity.label in NODE_TABLES:  # Category, Aspect
+            self._node(entity.label, {"id": entity.key, "name": entity.name})
+        else:
+            raise ValueError(f"unknown node label {entity.label!r}")
+
+    def _node(self, label: str, row: dict[str, Any]) -> None:
+        """Add a node row; a row already there keeps its values and gains the new non-null ones."""
+        table = self.nodes.setdefault(label, {})
+        full = {name: row.get(name) for name, _ in NODE_TABLES[label]}
+        seen = table.get(row["id"])
+        if seen is None:
+            table[row["id"]] = full
+            return
+        for name, value in full.items():
+            if name == "aliases":
+                seen[name] = list(dict.fromkeys((seen[name] or []) + (value or [])))
+            elif seen[name] is None:
+                seen[name] = value
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def graph_rows(
+    listings: Iterable[Listing],
+    facts: Iterable[Fact],
+    loaded_at: datetime | None = None,
+    listing_times: Mapping[str, datetime | None] | None = None,
+) -> GraphRows:
+    rows = GraphRows(listing_times=dict(listing_times or {}))
+    for listing in listings:
+        rows.add_listing(listing)
+    loaded_at = loaded_at or datetime.now(UTC)
+    for fact in facts:
+        rows.add_fact(fact, loaded_at)
+    return rows
+
+
+class GraphStore(ABC):
+    """What every graph backend offers: upsert, parameterised Cypher, counts."""
+
+    def load(self, listings: Iterable[Listing], facts: Iterable[Fact], *, batch_size: int = 20_000) -> LoadReport:
+        """Upsert products (from listings), then facts, ``batch_size`` records at a time;
+        loading the same input twice changes nothing."""
+        report = LoadReport()
+        times: dict[str, datetime | None] = {}
+        for chunk in _batches(listings, batch_size):
+            rows = graph_rows(chunk, [])
+            times.update(rows.listing_times)
+            report.add(self.load_rows(rows))
+        loaded_at = datetime.now(UTC)
+        for chunk in _batches(facts, batch_size):
+            report.add(self.load_rows(graph_rows([], chunk, loaded_at, times)))
+        return report
+
+    @abstractmethod
+    def load_rows(self, rows: GraphRows) -> LoadReport:
+        """Upsert one batch of staged rows."""
+
+    @abstractmethod
+    def query(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> QueryResult:
+        """Run Cypher; user input goes in ``parameters``, never into the query text."""
+
+    @abstractmethod
+    def stats(self) -> dict[str, dict[str, int]]:
+        """``{"nodes": {label: count}, "edges": {relation: count}}``."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(path: str | Path, *, read_only: bool = False) -> GraphStore:
+    """Open (creating if needed) the embedded LadybugDB store at ``path``."""
+    from skugraph.graph.ladybug_store import LadybugStore
+
+    return LadybugStore(path, read_only=read_only)

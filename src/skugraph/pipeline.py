@@ -1,0 +1,170 @@
+"""``build(config)``: listings in, product knowledge graph out — ingest, extract, load.
+
+Each stage is a library function writing a file the next one reads, so a stage
+can be rerun alone (the CLI exposes each one).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skugraph.corpus.ingest import IngestReport, ingest, load_listings
+from skugraph.facts.build import FactBuilder
+from skugraph.graph.store import LoadReport, QueryResult, open_store
+from skugraph.records import Fact, to_json_line
+from skugraph.sample.generate import CATALOGUE
+from skugraph.tagging.rules import RuleExtractor
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class BuildConfig:
+    """Where to read and write; every path has an embedded default under ``workdir``."""
+
+    inputs: list[Path] = field(default_factory=lambda: [CATALOGUE])
+    workdir: Path = Path(".skugraph")
+    db: Path | None = None
+    strict: bool = False
+    fresh: bool = False  # start from an empty graph instead of upserting into the one there
+
+
+    @property
+    def listings(self) -> Path:
+        return self.workdir / "listings.jsonl"
+
+    @property
+    def rejects(self) -> Path:
+        return self.workdir / "rejects.jsonl"
+
+    @property
+    def mentions(self) -> Path:
+        return self.workdir / "mentions.jsonl"
+
+    @property
+    def facts(self) -> Path:
+        return self.workdir / "facts.jsonl"
+
+    @property
+    def graph(self) -> Path:
+        return self.db or self.workdir / "graph.lbug"
+
+
+@dataclass
+class ExtractReport:
+    listings: int = 0
+    mentions: int = 0
+    facts: int = 0
+    by_predicate: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class BuildResult:
+    config: BuildConfig
+    ingest: IngestReport
+    extract: ExtractReport
+    load: LoadReport
+    stats: dict[str, dict[str, int]]
+    examples: list[tuple[str, QueryResult]]
+
+
+def extract(listings: Path, facts_out: Path, mentions_out: Path | None = None, progress: Progress | None = None) -> ExtractReport:
+    """Run the rule extractor over ingested listings; write facts (and mentions) as JSONL."""
+    extractor, builder = RuleExtractor(), FactBuilder()
+    report = ExtractReport()
+    facts_out.parent.mkdir(parents=True, exist_ok=True)
+    mention_handle = mentions_out.open("w", encoding="utf-8") if mentions_out else None
+    try:
+        with facts_out.open("w", encoding="utf-8") as fact_handle:
+            for listing in load_listings(listings):
+                mentions = extractor.extract(listing)
+                for mention in mentions:
+                    if mention_handle:
+                        mention_handle.write(to_json_line(mention) + "\n")
+                for fact in builder.build(listing, mentions):
+                    fact_handle.write(to_json_line(fact) + "\n")
+                    report.by_predicate[fact.predicate] += 1
+                    report.facts += 1
+                report.listings += 1
+                report.mentions += len(mentions)
+                if progress:
+                    progress(1)
+    finally:
+        if mention_handle:
+            mention_handle.close()
+    return report
+
+
+def read_facts(path: Path) -> Iterator[Fact]:
+    """Facts from a JSONL file written by :func:`extract`; a bad line names file and line."""
+    with path.open("r", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield Fact.from_dict(json.loads(line))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                raise ValueError(f"{path}:line {number}: not a fact record: {error}") from None
+
+
+def load(db: Path, listings: Path, facts: Path) -> tuple[LoadReport, dict[str, dict[str, int]]]:
+    """Upsert listings and facts into the graph at ``db``; returns the load report and graph counts."""
+    with open_store(db) as store:
+        report = store.load(load_listings(listings), read_facts(facts))
+        return report, store.stats()
+
+
+def remove_graph(db: Path) -> None:
+    """Delete a graph database file and its write-ahead log."""
+    for path in (db, db.with_name(db.name + ".wal")):
+        path.unlink(missing_ok=True)
+
+
+#: Example questions the demo asks of the graph: (question, Cypher, parameters).
+EXAMPLE_QUERIES: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "Which brands sell water heaters (热水器)?",
+        "MATCH (p:Product)-[:HAS_VALUE]->(v:Value {kind: 'product_type'}), (p)-[:HAS_BRAND]->(b:Brand) "
+        "WHERE v.value CONTAINS $word "
+        "RETURN b.name AS brand, count(DISTINCT p) AS listings ORDER BY listings DESC, brand LIMIT 5",
+        {"word": "热水器"},
+    ),
+    (
+        "Which accessories fit Huawei (华为) phones?",
+        "MATCH (p:Product)-[r:COMPATIBLE_WITH]->(b:Brand {id: $brand}) "
+        "RETURN p.title AS product, round(r.confidence, 2) AS confidence ORDER BY confidence DESC, product LIMIT 5",
+        {"brand": "huawei"},
+    ),
+    (
+        "What colours do phones (手机) come in?",
+        "MATCH (p:Product)-[:IN_CATEGORY]->(c:Category), (p)-[:HAS_VALUE]->(v:Value {kind: 'colour'}) "
+        "WHERE c.name ENDS WITH $category "
+        "RETURN v.value AS colour, count(DISTINCT p) AS listings ORDER BY listings DESC, colour LIMIT 5",
+        {"category": "> 手机"},
+    ),
+]
+
+
+def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] | None = None) -> BuildResult:
+    """Ingest → extract → load → example queries. ``progress(stage, total)`` may return a
+    callback that is told of each record done."""
+    config.workdir.mkdir(parents=True, exist_ok=True)
+    ingest_report = ingest(
+        config.inputs, config.listings, config.rejects, strict=config.strict,
+        progress=progress("ingest", None) if progress else None,
+    )
+    extract_report = extract(
+        config.listings, config.facts, config.mentions,
+        progress=progress("extract", ingest_report.ingested) if progress else None,
+    )
+    if config.fresh:
+        remove_graph(config.graph)
+    load_report, stats = load(config.graph, config.listings, config.facts)
+    with open_store(config.graph, read_only=True) as store:
+        examples = [(question, store.query(cypher, params)) for question, cypher, params in EXAMPLE_QUERIES]
+    return BuildResult(config, ingest_report, extract_report, load_report, stats, examples)

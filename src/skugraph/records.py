@@ -1,0 +1,160 @@
+"""The one chain every stage speaks: Listing → Mention → Fact (+ Provenance).
+
+Character offsets (``start``/``end``) always index the original, un-normalised
+text of the named field, end exclusive.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: Node labels of the product knowledge graph.
+PRODUCT, BRAND, CATEGORY, VALUE, REVIEW, ASPECT = (
+    "Product",
+    "Brand",
+    "Category",
+    "Value",
+    "Review",
+    "Aspect",
+)
+NODE_LABELS = (PRODUCT, BRAND, CATEGORY, VALUE, REVIEW, ASPECT)
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One customer review of a listing."""
+
+    id: str
+    text: str
+    rating: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One product listing as a shop publishes it."""
+
+    id: str
+    title: str
+    description: str = ""
+    reviews: tuple[Review, ...] = ()
+    category: str = ""
+    price: float | None = None
+    currency: str = ""
+    source: str = ""
+    updated_at: datetime | None = None
+
+    def field_text(self, name: str) -> str:
+        """Text of a field by its provenance name: ``title``, ``description``, ``reviews[3]``."""
+        if name.startswith("reviews[") and name.endswith("]"):
+            return self.reviews[int(name[8:-1])].text
+        if name in ("title", "description", "category"):
+            return getattr(self, name)
+        raise KeyError(f"listing has no text field {name!r}")
+
+    def text_fields(self) -> list[tuple[str, str]]:
+        """(field name, text) of every non-empty text field, in reading order."""
+        fields = [("title", self.title), ("description", self.description)]
+        fields += [(f"reviews[{i}]", r.text) for i, r in enumerate(self.reviews)]
+        return [(name, text) for name, text in fields if text]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["reviews"] = [asdict(r) for r in self.reviews]
+        data["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A typed span of a listing field, found by an extractor."""
+
+    listing_id: str
+    field: str
+    start: int
+    end: int
+    text: str
+    label: str
+    score: float = 1.0
+    extractor: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Mention:
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a fact was read: listing, field, character span, and the extractor that read it."""
+
+    listing_id: str
+    field: str
+    start: int
+    end: int
+    extractor: str
+    version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A node of the graph: its label, its key (unique within the label) and display name.
+
+    ``kind`` is the attribute kind of a Value (``colour``, ``capacity`` …);
+    ``aliases`` are other surface names of a Brand.
+    """
+
+    label: str
+    key: str
+    name: str
+    kind: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        """Globally unique reference, e.g. ``Brand:huawei``."""
+        return f"{self.label}:{self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A (subject, predicate, object) statement with its confidence and provenance."""
+
+    subject: Entity
+    predicate: str
+    object: Entity
+    confidence: float
+    provenance: tuple[Provenance, ...] = field(default_factory=tuple)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.subject.ref, self.predicate, self.object.ref)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["subject"]["aliases"] = list(self.subject.aliases)
+        data["object"]["aliases"] = list(self.object.aliases)
+        data["provenance"] = [asdict(p) for p in self.provenance]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fact:
+        def entity(d: dict[str, Any]) -> Entity:
+            return Entity(**{**d, "aliases": tuple(d.get("aliases", ()))})
+
+        return cls(
+            subject=entity(data["subject"]),
+            predicate=data["predicate"],
+            object=entity(data["object"]),
+            confidence=float(data["confidence"]),
+            provenance=tuple(Provenance(**p) for p in data.get("provenance", ())),
+        )
+
+
+def to_json_line(record: Listing | Mention | Fact) -> str:
+    """One JSONL line, keeping non-ASCII text readable."""
+    return json.dumps(record.to_dict(), ensure_ascii=False)

@@ -1,0 +1,1 @@
+"""The sample catalogue that ships with skugraph, and its generator."""

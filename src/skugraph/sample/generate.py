@@ -1,0 +1,304 @@
+"""Generate the sample catalogue that ships with skugraph (``catalogue.jsonl`` beside this file).
+
+Every listing is made here from templates written for skugraph: no record comes
+from any public data set. The same product is often listed by two or three shops
+under different titles, as in real catalogues. Output is deterministic for a seed:
+
+    python -m skugraph.sample.generate [--seed 7] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+CATALOGUE = Path(__file__).with_name("catalogue.jsonl")
+SOURCES = ("shop-north", "shop-south", "global-store")
+
+PHONES = [
+    ("华为", "HUAWEI", ["Mate 60", "Pura 70", "nova 12"]),
+    ("小米", "Xiaomi", ["14 Pro", "Civi 4", "13 Ultra"]),
+    ("苹果", "Apple", ["iPhone 15", "iPhone 15 Pro Max", "iPhone 14"]),
+    ("荣耀", "HONOR", ["Magic6", "X50", "90 GT"]),
+    ("OPPO", "OPPO", ["Find X7", "Reno11"]),
+    ("vivo", "vivo", ["X100", "S18"]),
+]
+PHONE_COLOURS = ["黑色", "白色", "雅川青", "曜石黑", "深空灰", "蓝色", "紫色", "珍珠白"]
+ACCESSORY_BRANDS = [("绿联", "UGREEN"), ("倍思", "Baseus"), ("安克", "Anker"), ("品胜", "PISEN")]
+LAPTOPS = [
+    ("联想", "Lenovo", ["ThinkPad X1", "小新Pro14", "拯救者Y9000P"]),
+    ("戴尔", "DELL", ["XPS13", "灵越14"]),
+    ("惠普", "HP", ["战66", "暗影精灵10"]),
+    ("华硕", "ASUS", ["天选5", "灵耀14"]),
+]
+APPLIANCES = [
+    # (brand CN, brand EN, product type, sizes, powers, materials)
+    ("美的", "Midea", "电热水器", ["50L", "60L", "80L"], ["2100W", "3000W"], ["搪瓷内胆"]),
+    ("海尔", "Haier", "电热水器", ["60L", "80L"], ["2200W", "3300W"], ["金刚三层胆"]),
+    ("万和", "Vanward", "燃气热水器", ["13L", "16L"], ["30W"], ["无氧铜水箱"]),
+    ("诺芝", "NOZI", "太阳能热水器", ["150L", "200L"], ["1500W"], ["304不锈钢水箱"]),
+    ("九阳", "Joyoung", "电饭煲", ["3L", "4L", "5L"], ["800W", "1000W"], ["陶瓷内胆"]),
+    ("苏泊尔", "SUPOR", "电水壶", ["1.5L", "1.7L"], ["1800W"], ["304不锈钢"]),
+    ("小熊", "Bear", "空气炸锅", ["4L", "5L"], ["1350W"], ["不粘涂层"]),
+    ("莱克斯", "LEKES", "吸尘器", ["0.6L"], ["450W"], ["铝合金"]),
+]
+STATIONERY = [
+    ("得力", "deli", "中性笔", ["0.5mm", "0.38mm"], ["黑色", "蓝色", "红色"]),
+    ("晨光", "M&G", "中性笔", ["0.5mm", "0.7mm"], ["黑色", "蓝色"]),
+    ("齐心", "Comix", "文件夹", ["A4"], ["蓝色", "透明"]),
+    ("百乐", "PILOT", "钢笔", ["0.5mm"], ["黑色", "酒红色"]),
+]
+BEAUTY = [
+    ("欧莱雅", "L'OREAL", "面霜", ["50ml"]),
+    ("兰蔻", "Lancome", "精华液", ["30ml", "50ml"]),
+    ("资生堂", "SHISEIDO", "洗面奶", ["120g"]),
+    ("玉兰油", "OLAY", "面霜", ["50g"]),
+    ("青禾", "QINGHE", "洗发水", ["500ml", "750ml"]),
+]
+CLOTHES = [
+    ("优衣库", "UNIQLO", "T恤", ["纯棉"], ["白色", "黑色", "藏青色"]),
+    ("李宁", "LI-NING", "运动鞋", ["网布"], ["白色", "黑色", "灰色"]),
+    ("安踏", "ANTA", "卫衣", ["纯棉"], ["灰色", "卡其色"]),
+    ("耐克", "NIKE", "跑步鞋", ["网布"], ["黑色", "白色"]),
+]
+BOTTLES = [
+    ("膳魔师", "THERMOS", ["500ml", "350ml"], ["316不锈钢", "304不锈钢"]),
+    ("虎牌", "TIGER", ["480ml"], ["不锈钢"]),
+    ("象印", "ZOJIRUSHI", ["360ml", "600ml"], ["不锈钢"]),
+    ("乐扣乐扣", "LOCK&LOCK", ["450ml"], ["304不锈钢"]),
+]
+
+REVIEWS = {
+    "phone": [
+        ("屏幕很清晰，拍照效果好，电池续航也不错", 5),
+        ("运行流畅，物流很快，包装完好", 5),
+        ("手感一般，有点发热，续航还行", 3),
+        ("信号不太好，客服态度差", 2),
+        ("性价比高，系统好用", 4),
+    ],
+    "accessory": [
+        ("做工不错，贴合度很好，手感舒服", 5),
+        ("充电速度快，发热不明显", 5),
+        ("用了一周就发黄了，质量一般", 2),
+        ("尺寸刚好，按键灵敏", 4),
+    ],
+    "laptop": [
+        ("轻薄便携，屏幕素质高，办公很流畅", 5),
+        ("散热一般，风扇有点吵", 3),
+        ("键盘手感好，续航能撑一天", 4),
+        ("到手有坏点，售后处理慢", 1),
+    ],
+    "appliance": [
+        ("加热很快，安装师傅很专业", 5),
+        ("外观好看，操作简单，就是声音有点大", 4),
+        ("用了两个月就漏水了，很失望", 1),
+        ("省电，保温效果好", 5),
+    ],
+    "stationery": [("书写顺滑，不断墨", 5), ("出墨不均匀，有点刮纸", 2), ("学生用很合适，价格实惠", 4)],
+    "beauty": [("很滋润，味道淡淡的很好闻", 5), ("用了有点过敏，退货了", 1), ("吸收快，不油腻，回购", 5)],
+    "clothes": [("面料舒服，尺码标准", 5), ("洗了一次就缩水了", 2), ("颜色和图片一样，很满意", 4)],
+    "bottle": [("保温效果很好，一天都是热的", 5), ("杯盖有点漏水", 2), ("颜值高，容量刚好", 4)],
+    "en": [
+        ("Works great, charges fast and feels solid.", 5),
+        ("Good value for the price, shipping was quick.", 4),
+        ("Stopped working after two weeks, disappointed.", 1),
+        ("Exactly as described, would buy again.", 5),
+    ],
+}
+
+
+class _Writer:
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+        self.records: list[dict] = []
+        self.start = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def brand(self, cn: str, en: str) -> str:
+        """The brand as shops write it: 华为（HUAWEI）, HUAWEI/华为, or one script alone."""
+        return self.rng.choice([f"{cn}（{en}）", f"{en}/{cn}", cn, f"{cn}({en})", cn])
+
+    def reviews(self, kind: str) -> list[dict]:
+        picks = self.rng.sample(REVIEWS[kind], k=self.rng.randint(0, min(3, len(REVIEWS[kind]))))
+        return [{"text": text, "rating": rating} for text, rating in picks]
+
+    def add(self, title: str, description: str, category: str, price: float, kind: str, currency: str = "CNY"):
+        number = len(self.records) + 1
+        moment = self.start + timedelta(hours=7 * number + self.rng.randint(0, 6))
+        self.records.append(
+            {
+                "id": f"sku-{number:04d}",
+                "title": title,
+                "description": description,
+                "reviews": self.reviews(kind),
+                "category": category,
+                "price": round(price, 2),
+                "currency": currency,
+                "source": self.rng.choice(SOURCES),
+                "updated_at": moment.isoformat().replace("+00:00", "Z"),
+            }
+        )
+
+    def variants(self, make, count: int) -> None:
+        """Add one product as ``count`` listings (the same product in different shops)."""
+        for i in range(count):
+            self.add(*make(i))
+
+
+def _phones(w: _Writer) -> None:
+    for cn, en, models in PHONES:
+        for model in models:
+            colour = w.rng.choice(PHONE_COLOURS)
+            storage = w.rng.choice(["8+256G", "12+256G", "12+512G", "256GB"])
+            size = w.rng.choice(["6.1英寸", "6.7英寸", "6.8英寸"])
+            price = w.rng.uniform(2999, 8999)
+
+            def make(i: int, cn=cn, en=en, model=model, colour=colour, storage=storage, size=size, price=price):
+                title = [
+                    f"{w.brand(cn, en)} {model} {storage} {colour} 5G手机 {size}",
+                    f"{cn} {model} 智能手机 {colour} {storage} 全网通",
+                    f"【官方正品】{en} {model} {storage} {colour}",
+                ][i]
+                desc = f"品牌：{cn}；型号：{model}；机身颜色：{colour}；存储：{storage}；屏幕尺寸：{size}。支持5G网络。"
+                return title, desc, "手机通讯 > 手机", price + 10 * i, "phone"
+
+            w.variants(make, w.rng.randint(2, 3))
+
+
+def _accessories(w: _Writer) -> None:
+    for cn, en in ACCESSORY_BRANDS:
+        for (phone_cn, _, models), kind in [
+            (phone, kind) for phone in PHONES
+            for kind in w.rng.sample(["手机壳", "钢化膜", "充电器", "数据线"], 3)
+        ]:
+            model = w.rng.choice(models)
+            colour = w.rng.choice(["黑色", "透明", "白色"])
+            material = {"手机壳": "液态硅胶", "钢化膜": "钢化玻璃", "充电器": "PC", "数据线": "尼龙"}[kind]
+            power = w.rng.choice(["20W", "65W", "100W"])
+
+            def make(i: int, cn=cn, en=en, phone_cn=phone_cn, model=model, kind=kind, colour=colour, material=material, power=power):
+                extra = power if kind in ("充电器", "数据线") else colour
+                title = [
+                    f"{w.brand(cn, en)} {kind} 适用于{phone_cn}{model}手机 {material} {extra}",
+                    f"{cn}{kind} {phone_cn}专用 {model} {extra} {material}",
+                ][i]
+                desc = f"适用机型：{phone_cn} {model}。材质：{material}。颜色：{colour}。"
+                return title, desc, f"手机配件 > {kind}", w.rng.uniform(19, 149), "accessory"
+
+            w.variants(make, 2)
+
+
+def _laptops(w: _Writer) -> None:
+    for cn, en, models in LAPTOPS:
+        for model in models:
+            size = w.rng.choice(["14英寸", "15.6英寸", "16英寸"])
+            memory = w.rng.choice(["16G", "32G"])
+            disk = w.rng.choice(["512G", "1T"])
+            colour = w.rng.choice(["银色", "黑色", "灰色"])
+
+            def make(i: int, cn=cn, en=en, model=model, size=size, memory=memory, disk=disk, colour=colour):
+                title = [
+                    f"{w.brand(cn, en)} {model} {size}笔记本电脑 {memory} {disk} {colour}",
+                    f"{en} {model} 轻薄笔记本电脑 {size} {memory}内存 {disk}固态 办公",
+                ][i]
+                desc = f"屏幕尺寸：{size}，内存：{memory}，硬盘：{disk}，颜色：{colour}。"
+                return title, desc, "电脑办公 > 笔记本电脑", w.rng.uniform(3999, 12999), "laptop"
+
+            w.variants(make, 2)
+    for cn, en in [("罗技", "Logitech"), ("绿联", "UGREEN")]:
+        for kind in ["无线鼠标", "机械键盘"]:
+            colour = w.rng.choice(["黑色", "白色"])
+            w.add(
+                f"{w.brand(cn, en)} {kind} {colour} 适用于苹果笔记本电脑",
+                f"{kind}，蓝牙连接，适配联想、华为等笔记本电脑。",
+                f"电脑办公 > {kind}",
+                w.rng.uniform(59, 499),
+                "accessory",
+            )
+
+
+def _appliances(w: _Writer) -> None:
+    for cn, en, kind, volumes, powers, materials in APPLIANCES:
+        for volume in volumes:
+            power = w.rng.choice(powers)
+            material = w.rng.choice(materials)
+
+            def make(i: int, cn=cn, en=en, kind=kind, volume=volume, power=power, material=material):
+                title = [
+                    f"{w.brand(cn, en)} {kind}家用 {volume} {power} {material}",
+                    f"{cn}{kind} {volume}大容量 {power} 一级能效",
+                ][i]
+                desc = f"额定容量{volume}，额定功率{power}，{material}，白色外观，家用安装简单。"
+                return title, desc, f"家用电器 > {kind}", w.rng.uniform(199, 4999), "appliance"
+
+            w.variants(make, 2)
+
+
+def _small_goods(w: _Writer) -> None:
+    for cn, en, kind, sizes, colours in STATIONERY:
+        for colour, size in [(c, s) for c in colours for s in sizes]:
+            w.add(f"{w.brand(cn, en)} {size} {kind} {colour} 12支/盒 办公 学生", f"笔尖{size}，{colour}墨水。", f"文具 > {kind}", w.rng.uniform(9, 59), "stationery")
+    for cn, en, kind, volumes in BEAUTY:
+        for volume in volumes:
+            w.add(f"{w.brand(cn, en)} {kind} {volume} 补水保湿", f"净含量：{volume}。适合所有肤质。", f"美妆护肤 > {kind}", w.rng.uniform(49, 899), "beauty")
+    for cn, en, kind, materials, colours in CLOTHES:
+        for colour in colours:
+            w.add(f"{w.brand(cn, en)} {kind} 男女同款 {w.rng.choice(materials)} {colour}", f"颜色：{colour}；面料：{materials[0]}。", f"服饰 > {kind}", w.rng.uniform(79, 899), "clothes")
+    for cn, en, volumes, materials in BOTTLES:
+        for volume in volumes:
+            material = w.rng.choice(materials)
+            colour = w.rng.choice(["黑色", "白色", "粉色", "蓝色"])
+            w.add(f"{w.brand(cn, en)} 保温杯 {volume} {material} {colour}", f"容量{volume}，{material}内胆，{colour}。", "家居 > 保温杯", w.rng.uniform(69, 399), "bottle")
+
+
+def _english(w: _Writer) -> None:
+    items = [
+        ("UGREEN 65W USB-C Charger for iPhone 15, White", "Fast GaN charger, 65W, compatible with iPhone 15 and laptops.", "Phone Accessories > Charger"),
+        ("Anker 20W Charger for Samsung phone, Black", "Compact wall charger with 20W output.", "Phone Accessories > Charger"),
+        ("Baseus Phone Case for iPhone 15 Pro Max, Silicone, Transparent", "Slim silicone case, transparent back.", "Phone Accessories > Case"),
+        ("Lenovo ThinkPad X1 Carbon 14 inch Laptop 16GB 1TB Black", "14 inch display, 16GB memory, 1TB SSD.", "Computers > Laptop"),
+        ("DELL XPS13 13.4 inch Laptop 16GB 512GB Silver", "Aluminium body, 16GB RAM.", "Computers > Laptop"),
+        ("Logitech Wireless Mouse, Grey", "Quiet clicks, 2.4 GHz receiver.", "Computers > Mouse"),
+        ("THERMOS Stainless Steel Water Bottle 500ml Blue", "Keeps drinks cold for 24 hours. 500ml.", "Home > Water Bottle"),
+        ("ZOJIRUSHI Stainless Steel Water Bottle 600ml Pink", "Vacuum insulated, 600ml, pink.", "Home > Water Bottle"),
+        ("NIKE Running Sneakers, White, Mesh", "Lightweight mesh sneakers.", "Clothing > Sneakers"),
+        ("UNIQLO Cotton T-Shirt, Navy", "100% cotton crew neck t-shirt.", "Clothing > T-Shirt"),
+        ("Xiaomi Power Bank 20000mAh 22.5W Black", "20000mAh capacity, 22.5W fast charging.", "Phone Accessories > Power Bank"),
+        ("SONY WH-1000XM5 Wireless Headphones Black", "Noise cancelling headphones, 30 hours battery.", "Electronics > Headphones"),
+        ("PHILIPS Electric Kettle 1.7L 2200W Stainless Steel", "1.7L stainless steel kettle, 2200W.", "Home Appliances > Kettle"),
+        ("Midea Air Fryer 5L 1500W Black", "5L basket, 1500W, black.", "Home Appliances > Air Fryer"),
+        ("Apple iPhone 15 128GB Blue", "6.1 inch display, 128GB, blue.", "Phones > Smartphone"),
+        ("Samsung Galaxy S24 256GB Grey", "6.2 inch display, 256GB storage.", "Phones > Smartphone"),
+    ]
+    for title, description, category in items:
+        w.add(title, description, category, w.rng.uniform(9, 1299), "en", currency="USD")
+
+
+def generate(seed: int = 7) -> list[dict]:
+    """All sample listings, in a fixed order for a seed."""
+    writer = _Writer(seed)
+    for part in (_phones, _accessories, _laptops, _appliances, _small_goods, _english):
+        part(writer)
+    return writer.records
+
+
+def write(records: list[dict], path: Path = CATALOGUE) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=CATALOGUE)
+    args = parser.parse_args()
+    records = generate(args.seed)
+    write(records, args.out)
+    print(f"wrote {len(records)} listings to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Taggers that find mentions in listing text: rules now, neural models next."""

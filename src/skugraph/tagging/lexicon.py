@@ -1,0 +1,127 @@
+"""Gazetteers shipped with skugraph (brands with CN/EN aliases, colours, materials,
+product types) and a longest-match finder over them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from skugraph.corpus.normalize import normalize
+
+_LATIN = re.compile(r"[0-9A-Za-z]")
+_CJK_NAME = r"[\u4e00-\u9fff·]{1,8}"
+_LATIN_NAME = r"[A-Za-z][A-Za-z0-9&'.\- ]{0,24}[A-Za-z0-9.]|[A-Za-z]"
+#: ``诺芝（NOZI）``, ``NOZI(诺芝)``, ``Apple/苹果``, ``苹果/Apple`` — a brand written in two scripts.
+BRAND_PAIR = re.compile(
+    rf"(?P<a>{_CJK_NAME})\s*[(（]\s*(?P<b>{_LATIN_NAME})\s*[)）]"
+    rf"|(?P<c>{_LATIN_NAME})\s*[(（]\s*(?P<d>{_CJK_NAME})\s*[)）]"
+    rf"|(?P<e>{_CJK_NAME})\s*/\s*(?P<f>{_LATIN_NAME})(?![A-Za-z0-9])"
+    rf"|(?P<g>{_LATIN_NAME})\s*/\s*(?P<h>{_CJK_NAME})"
+)
+
+
+def fold(text: str) -> str:
+    """The matching form of a surface string: NFKC, lower case, single spaces."""
+    return " ".join(normalize(text, lowercase=True).text.split())
+
+
+class Lexicon:
+    """Leftmost-longest matching of phrases; Latin phrases match only on word boundaries."""
+
+    def __init__(self, phrases: Iterable[str]):
+        self._folded = {fold(p) for p in phrases if p.strip()}
+        self.phrases = sorted(self._folded, key=len, reverse=True)
+        patterns = []
+        for phrase in self.phrases:
+            body = re.escape(phrase).replace(r"\ ", r"\s*")
+            left = r"(?<![0-9a-z])" if _LATIN.match(phrase[0]) else ""
+            right = r"(?![0-9a-z])" if _LATIN.match(phrase[-1]) else ""
+            patterns.append(left + body + right)
+        self._regex = re.compile("|".join(patterns)) if patterns else None
+
+    def __contains__(self, text: str) -> bool:
+        return fold(text) in self._folded
+
+    def find(self, folded_text: str) -> list[tuple[int, int]]:
+        """Spans of lexicon phrases in text already passed through :func:`fold`-style lowering."""
+        if self._regex is None:
+            return []
+        return [m.span() for m in self._regex.finditer(folded_text)]
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    key: str
+    name: str
+    aliases: tuple[str, ...]
+
+
+class BrandGazetteer:
+    """Brands by every surface form; resolves a brand mention to one canonical brand."""
+
+    def __init__(self, brands: Iterable[Brand]):
+        self.by_surface: dict[str, Brand] = {}
+        for brand in brands:
+            for surface in (brand.name, *brand.aliases):
+                self.by_surface.setdefault(fold(surface), brand)
+        self.lexicon = Lexicon(self.by_surface)
+
+    @classmethod
+    def from_tsv(cls, path: str | Path | None = None) -> BrandGazetteer:
+        """Read ``key<TAB>Chinese name<TAB>English name<TAB>alias,alias``; ``#`` lines are comments."""
+        text = Path(path).read_text("utf-8") if path else _resource("brands.tsv")
+        brands = []
+        for line in text.splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            key, chinese, english, *rest = [*line.split("\t"), ""]
+            names = [n for n in (chinese, english) if n]
+            aliases = [a for a in rest[0].split(",") if a] if rest else []
+            brands.append(Brand(key=key, name=names[0], aliases=tuple(names[1:] + aliases)))
+        return cls(brands)
+
+    def resolve(self, surface: str) -> Brand:
+        """The brand a surface form names: known brands by any alias; an unknown two-script
+        form like ``诺芝（NOZI）`` becomes a new brand keyed by its Latin name."""
+        known = self.by_surface.get(fold(surface))
+        if known:
+            return known
+        match = BRAND_PAIR.fullmatch(surface.strip())
+        if match:
+            names = [n.strip() for n in match.groups() if n]
+            for name in names:
+                if fold(name) in self.by_surface:
+                    return self.by_surface[fold(name)]
+            chinese = next(n for n in names if not _LATIN.match(n[0]))
+            latin = next(n for n in names if _LATIN.match(n[0]))
+            return Brand(key=fold(latin), name=chinese, aliases=(latin,))
+        return Brand(key=fold(surface), name=surface.strip(), aliases=())
+
+
+def _resource(name: str) -> str:
+    return resources.files("skugraph.tagging").joinpath("lexicon", name).read_text("utf-8")
+
+
+def _lines(name: str) -> list[str]:
+    return [line for line in _resource(name).splitlines() if line.strip() and not line.startswith("#")]
+
+
+@cache
+def default_gazetteer() -> BrandGazetteer:
+    return BrandGazetteer.from_tsv()
+
+
+@cache
+def default_lexicons() -> dict[str, Lexicon]:
+    """Colour, material and product-type lexicons, plus the accessory product types."""
+    types = [line.split("\t") for line in _lines("product_types.txt")]
+    return {
+        "colour": Lexicon(_lines("colours.txt")),
+        "material": Lexicon(_lines("materials.txt")),
+        "product_type": Lexicon(t[0] for t in types),
+        "accessory": Lexicon(t[0] for t in types if len(t) > 1 and t[1] == "accessory"),
+    }
