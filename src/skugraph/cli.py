@@ -20,8 +20,8 @@ from skugraph.graph.ladybug_store import StoreError
 from skugraph.graph.store import QueryResult, open_store
 
 app = typer.Typer(help="Turn e-commerce listings into a product knowledge graph.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)  # a message never breaks inside a path
 
 DEFAULT_WORKDIR = Path(".skugraph")
 DbOption = Annotated[Path, typer.Option("--db", help="Graph database file (LadybugDB, embedded).")]

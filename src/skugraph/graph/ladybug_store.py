@@ -84,6 +84,10 @@ class LadybugStore(GraphStore):
         edges = {t.name: self._count(f"MATCH ()-[r:{t.name}]->() RETURN count(r)") for t in relation_tables()}
         return {"nodes": nodes, "edges": edges}
 
+    def product_times(self, ids: list[str]) -> dict[str, datetime | None]:
+        result = self._conn.execute("MATCH (p:Product) WHERE p.id IN $ids RETURN p.id, p.updated_at", {"ids": ids})
+        return {product: moment for product, moment in result.get_all()}
+
     def load_rows(self, rows: GraphRows) -> LoadReport:
         report = LoadReport()
         with tempfile.TemporaryDirectory(prefix="skugraph-stage-") as staging:

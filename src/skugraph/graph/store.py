@@ -168,8 +168,16 @@ class GraphStore(ABC):
             report.add(self.load_rows(rows))
         loaded_at = datetime.now(UTC)
         for chunk in _batches(facts, batch_size):
+            unknown = {p.listing_id for fact in chunk for p in fact.provenance} - times.keys()
+            if unknown:
+                times.update(dict.fromkeys(unknown))  # asked once, even when not stored
+                times.update(self.product_times(sorted(unknown)))
             report.add(self.load_rows(graph_rows([], chunk, loaded_at, times)))
         return report
+
+    @abstractmethod
+    def product_times(self, ids: list[str]) -> dict[str, datetime | None]:
+        """``updated_at`` of the stored products among ``ids`` (naive UTC)."""
 
     @abstractmethod
     def load_rows(self, rows: GraphRows) -> LoadReport:

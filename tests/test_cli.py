@@ -1,0 +1,76 @@
+"""The CLI end to end, through Typer's runner: what a user types and reads."""
+
+import json
+
+from typer.testing import CliRunner
+
+from skugraph.cli import app
+from skugraph.sample.generate import generate
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_ingest_extract_load_query_stats(tmp_path):
+    source = tmp_path / "in.jsonl"
+    records = generate()[:40]
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    lines.insert(5, '{"id": broken')
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    listings, rejects = tmp_path / "listings.jsonl", tmp_path / "rejects.jsonl"
+    facts, db = tmp_path / "facts.jsonl", tmp_path / "g.lbug"
+
+    result = run("ingest", str(source), "--out", str(listings), "--rejects", str(rejects))
+    assert result.exit_code == 0
+    assert "ingested 40, rejected 1" in result.stdout
+    assert f"{source}:line 6: field '(record)': broken JSON" in result.stderr
+
+    result = run("extract", str(listings), "--out", str(facts))
+    assert result.exit_code == 0 and "from 40 listings" in result.stdout
+
+    assert run("load", str(facts), "--listings", str(listings), "--db", str(db)).exit_code == 0
+    first = run("stats", "--db", str(db), "--json").stdout
+    assert run("load", str(facts), "--listings", str(listings), "--db", str(db)).exit_code == 0
+    second = run("stats", "--db", str(db), "--json").stdout
+    assert first == second
+    counts = json.loads(first)
+    assert counts["nodes"]["Product"] == 40 and counts["edges"]["HAS_BRAND"] > 0
+
+    result = run(
+        "query", "MATCH (p:Product)-[:HAS_BRAND]->(b:Brand) WHERE p.id = $id RETURN b.name AS brand",
+        "--param", f"id={records[0]['id']}", "--db", str(db), "--json",
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == [{"brand": "华为"}]
+
+
+def test_strict_ingest_fails_with_the_location(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "1", "title": "a"}\n{"id": "2"}\n', encoding="utf-8")
+    result = run("ingest", str(source), "--out", str(tmp_path / "o.jsonl"), "--strict")
+    assert result.exit_code == 1
+    assert "line 2: field 'title': missing" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_errors_are_one_line_not_tracebacks(tmp_path):
+    result = run("stats", "--db", str(tmp_path / "none.lbug"))
+    assert result.exit_code == 1 and "no graph database" in result.stderr
+    result = run("ingest", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == 1 and "no such file" in result.stderr
+
+
+def test_demo_prints_the_summary(tmp_path):
+    result = run("demo", "--workdir", str(tmp_path / "demo"))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for line in ("listings read     294", "products          294", "facts per predicate", "has_brand"):
+        assert line in out
+    assert "Which brands sell water heaters" in out and "美的" in out
+    assert "Which accessories fit Huawei" in out and "适用于华为" in out
+    assert "What colours do phones" in out
+    again = run("demo", "--workdir", str(tmp_path / "demo"))
+    assert again.stdout == out  # the demo rebuilds its graph from scratch: same answers every run

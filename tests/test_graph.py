@@ -1,0 +1,109 @@
+import pytest
+
+from skugraph.corpus.listings import read_listings
+from skugraph.facts.build import FactBuilder
+from skugraph.graph.ladybug_store import StoreError
+from skugraph.graph.schema import NODE_TABLES, relation_tables
+from skugraph.graph.store import GraphStore, open_store
+from skugraph.records import BRAND, PRODUCT, VALUE, Entity, Fact, Provenance
+from skugraph.tagging.rules import RuleExtractor
+
+
+@pytest.fixture(scope="module")
+def sample(request):
+    from skugraph.sample.generate import CATALOGUE
+
+    listings = list(read_listings([CATALOGUE]))[:80]
+    extractor, builder = RuleExtractor(), FactBuilder()
+    facts = [fact for listing in listings for fact in builder.build(listing, extractor.extract(listing))]
+    return listings, facts
+
+
+def dump(store: GraphStore) -> dict[str, list]:
+    """Every node and edge with every property, in a stable order."""
+    out = {}
+    for label in NODE_TABLES:
+        out[label] = store.query(f"MATCH (n:{label}) RETURN n ORDER BY n.id").rows
+    for table in relation_tables():
+        out[table.name] = store.query(
+            f"MATCH (a)-[r:{table.name}]->(b) RETURN a.id, b.id, r.predicate, r.confidence, r.provenance, r.updated_at "
+            "ORDER BY a.id, b.id"
+        ).rows
+    return out
+
+
+def test_load_twice_gives_the_same_graph(store, sample):
+    listings, facts = sample
+    first = store.load(listings, facts)
+    before, counts = dump(store), store.stats()
+    second = store.load(listings, facts)
+    assert dump(store) == before and store.stats() == counts
+    assert "Product" in first.copied and "Product" in second.merged
+    assert counts["nodes"]["Product"] == 80
+    assert counts["edges"]["HAS_BRAND"] == sum(f.predicate == "has_brand" for f in facts)
+    assert sum(counts["edges"].values()) == len(facts)
+
+
+def test_bulk_copy_and_merge_paths_agree(tmp_path, sample):
+    listings, facts = sample
+    with open_store(tmp_path / "copy.lbug") as whole:
+        whole.load(listings, facts)
+        expected = dump(whole)
+    with open_store(tmp_path / "merge.lbug") as pieces:
+        pieces.load(listings, facts[:10])  # later batches go through MERGE
+        pieces.load([], facts[10:], batch_size=37)
+        assert dump(pieces) == expected
+
+
+def test_properties_and_provenance_are_stored(store, sample):
+    listings, facts = sample
+    store.load(listings, facts)
+    listing = listings[0]
+    row = store.query(
+        "MATCH (p:Product {id: $id})-[r:HAS_BRAND]->(b:Brand) RETURN p.title, p.price, p.updated_at, b.id, r.provenance",
+        {"id": listing.id},
+    ).records()[0]
+    assert row["p.title"] == listing.title and row["p.price"] == listing.price
+    assert row["p.updated_at"].startswith(listing.updated_at.strftime("%Y-%m-%dT%H"))
+    assert f'"listing_id": "{listing.id}"' in row["r.provenance"]
+
+
+def test_parameters_are_values_never_cypher(store, sample):
+    listings, facts = sample
+    store.load(listings, facts)
+    hostile = "x'}) MATCH (n) DETACH DELETE n //"
+    assert store.query("MATCH (p:Product) WHERE p.id = $id RETURN p.id", {"id": hostile}).rows == []
+    assert store.stats()["nodes"]["Product"] == 80
+
+
+def test_brand_aliases_accumulate_on_reload(store):
+    product = Entity(PRODUCT, "p1", "诺芝太阳能热水器")
+    where = (Provenance("p1", "title", 0, 2, "rules", "1"),)
+    store.load([], [Fact(product, "has_brand", Entity(BRAND, "nozi", "诺芝", aliases=("NOZI",)), 0.8, where)])
+    store.load([], [Fact(product, "has_brand", Entity(BRAND, "nozi", "诺芝", aliases=("Nozi Home",)), 0.9, where)])
+    assert store.query("MATCH (b:Brand) RETURN b.aliases").rows == [[["NOZI", "Nozi Home"]]]
+    assert store.query("MATCH ()-[r:HAS_BRAND]->() RETURN r.confidence").rows == [[0.9]]
+
+
+def test_a_fact_that_breaks_the_ontology_is_refused(store):
+    wrong = Fact(Entity(BRAND, "b", "b"), "has_brand", Entity(VALUE, "colour:红色", "红色", kind="colour"), 1.0)
+    with pytest.raises(ValueError, match="does not fit predicate"):
+        store.load([], [wrong])
+    with pytest.raises(KeyError, match="unknown predicate"):
+        store.load([], [Fact(wrong.subject, "made_of_cheese", wrong.object, 1.0)])
+
+
+def test_bad_cypher_is_a_store_error(store):
+    with pytest.raises(StoreError, match="Produc"):
+        store.query("MATCH (p:Produc) RETURN p")
+
+
+def test_reopening_keeps_data_and_missing_read_only_is_clear(tmp_path, sample):
+    listings, facts = sample
+    with open_store(tmp_path / "g.lbug") as first:
+        first.load(listings, facts)
+        counts = first.stats()
+    with open_store(tmp_path / "g.lbug", read_only=True) as again:
+        assert again.stats() == counts
+    with pytest.raises(FileNotFoundError, match="no graph database"):
+        open_store(tmp_path / "none.lbug", read_only=True)

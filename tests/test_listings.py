@@ -1,0 +1,131 @@
+import csv
+import json
+import tracemalloc
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from skugraph.corpus.ingest import ingest, load_listings
+from skugraph.corpus.listings import BadRecordError, Limits, Reject, read_listings
+
+
+def good(i: int) -> dict:
+    return {
+        "id": f"p{i}",
+        "title": f"华为 手机 {i}",
+        "price": 10 + i,
+        "reviews": ["不错", {"text": "很好", "rating": 5}],
+        "updated_at": "2026-05-01T00:00:00Z",
+    }
+
+
+BROKEN = [
+    ('{"id": "x1", "title": "unterminated', "(record)", "broken JSON"),
+    ('{"title": "no id"}', "id", "missing"),
+    ('{"id": "x3", "title": 42}', "title", "expected text"),
+    ('{"id": "x4", "title": "t", "price": "cheap"}', "price", "expected a number"),
+    ('{"id": "x5", "title": "' + "长" * 1001 + '"}', "title", "over the 1000 limit"),
+    ('{"id": "p0", "title": "same id as line 1"}', "id", "duplicate id"),
+    ('["a", "list"]', "(record)", "not an object"),
+    ('{"id": "x8", "title": "t", "reviews": [{"rating": 5}]}', "reviews[0].text", "missing"),
+    ('{"id": "x9", "title": "t", "updated_at": "yesterday"}', "updated_at", "ISO 8601"),
+    ('{"id": "x10", "title": "t", "price": -3}', "price", "non-negative"),
+]
+
+
+def write_mixed(path: Path, count: int = 1000) -> dict[int, tuple[str, str]]:
+    """1,000 good lines with the 10 broken ones spread among them; returns line → (field, reason)."""
+    lines, expected = [], {}
+    broken = iter(BROKEN)
+    for i in range(count):
+        lines.append(json.dumps(good(i), ensure_ascii=False))
+        if i % 100 == 50:
+            raw, field, reason = next(broken)
+            lines.append(raw)
+            expected[len(lines)] = (field, reason)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return expected
+
+
+def test_thousand_good_and_ten_broken(tmp_path):
+    source = tmp_path / "mixed.jsonl"
+    expected = write_mixed(source)
+    report = ingest([source], tmp_path / "out.jsonl", tmp_path / "rejects.jsonl")
+    assert (report.ingested, report.rejected) == (1000, 10)
+    assert report.summary() == "ingested 1000, rejected 10"
+    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text("utf-8").splitlines()]
+    assert [r["where"] for r in rejects] == [f"line {n}" for n in expected]
+    for reject, (field, reason) in zip(rejects, expected.values(), strict=True):
+        assert reject["file"] == str(source)
+        assert reject["field"] == field
+        assert reason in reject["reason"]
+    kept = list(load_listings(tmp_path / "out.jsonl"))
+    assert [listing.id for listing in kept] == [f"p{i}" for i in range(1000)]
+    assert kept[3].reviews[1].rating == 5.0 and kept[3].reviews[0].id == "p3#r0"
+
+
+def test_strict_stops_at_the_first_bad_record(tmp_path):
+    source = tmp_path / "mixed.jsonl"
+    first_bad = min(write_mixed(source))
+    with pytest.raises(BadRecordError) as caught:
+        ingest([source], tmp_path / "out.jsonl", strict=True)
+    assert caught.value.reject.where == f"line {first_bad}"
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_csv_reader_reports_row_lines(tmp_path):
+    source = tmp_path / "listings.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "title", "price", "reviews", "category"])
+        writer.writerow(["1", "小米 充电器 65W", "99", '["充电快", "发热小"]', "配件"])
+        writer.writerow(["2", "多行\n标题", "abc", "", ""])
+        writer.writerow(["3", "得力 中性笔", "", "好用", "文具"])
+    rejects: list[Reject] = []
+    listings = list(read_listings([source], on_reject=rejects.append))
+    assert [(l.id, l.price) for l in listings] == [("1", 99.0), ("3", None)]
+    assert [r.text for r in listings[0].reviews] == ["充电快", "发热小"]
+    assert listings[1].reviews[0].text == "好用"
+    assert [(r.where, r.field) for r in rejects] == [("line 3", "price")]
+
+
+def test_parquet_reader_reports_rows(tmp_path):
+    source = tmp_path / "listings.parquet"
+    table = pa.table({"id": ["a", "b", "a"], "title": ["一", "二", "三"], "price": [1.0, None, 3.0]})
+    pq.write_table(table, source)
+    rejects: list[Reject] = []
+    listings = list(read_listings([source], on_reject=rejects.append))
+    assert [l.id for l in listings] == ["a", "b"]
+    assert [(r.where, r.field, r.reason) for r in rejects] == [("row 3", "id", "duplicate id 'a'")]
+
+
+def test_reading_streams_instead_of_loading_the_file(tmp_path):
+    source = tmp_path / "big.jsonl"
+    with source.open("w", encoding="utf-8") as handle:
+        for i in range(4000):
+            handle.write(json.dumps({"id": str(i), "title": "t", "description": "描述" * 2500}) + "\n")
+    size = source.stat().st_size
+    tracemalloc.start()
+    count = sum(1 for _ in read_listings([source]))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert count == 4000
+    assert peak < size / 10, f"peak {peak} bytes while reading a {size}-byte file"
+
+
+def test_limits_are_configurable(tmp_path):
+    source = tmp_path / "a.jsonl"
+    source.write_text('{"id": "1", "title": "一二三四五六"}\n', encoding="utf-8")
+    rejects: list[Reject] = []
+    assert list(read_listings([source], limits=Limits(title=5), on_reject=rejects.append)) == []
+    assert "over the 5 limit" in str(rejects[0])
+
+
+def test_unknown_suffix_and_missing_file_are_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        list(read_listings([tmp_path / "missing.jsonl"]))
+    (tmp_path / "x.xml").write_text("")
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        list(read_listings([tmp_path / "x.xml"]))

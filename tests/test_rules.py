@@ -1,0 +1,96 @@
+import pytest
+
+from skugraph.records import Listing
+from skugraph.tagging.lexicon import BrandGazetteer, fold
+from skugraph.tagging.rules import RuleExtractor
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleExtractor:
+    return RuleExtractor()
+
+
+def found(rules: RuleExtractor, text: str) -> list[tuple[str, str]]:
+    return [(text[start:end], label) for start, end, label, _ in rules.spans(text)]
+
+
+def test_the_mission_title(rules):
+    title = "诺芝（NOZI）太阳能热水器家用 304不锈钢水箱 适用于华为手机"
+    assert found(rules, title) == [
+        ("诺芝（NOZI）", "brand"),
+        ("太阳能热水器", "product_type"),
+        ("304不锈钢", "material"),
+        ("华为", "compatible_brand"),
+        ("手机", "compatible_product"),
+    ]
+
+
+def test_slash_brands_units_and_colours(rules):
+    title = "Apple/苹果 iPhone 15 Pro Max 256GB 深空灰 5G手机 6.7英寸"
+    result = found(rules, title)
+    assert ("Apple/苹果", "brand") in result
+    assert ("256GB", "capacity") in result and ("深空灰", "colour") in result and ("6.7英寸", "size") in result
+    assert not any(text == "5G" for text, _ in result), "a 5G network is neither a weight nor a capacity"
+
+
+def test_full_width_text_keeps_original_offsets(rules):
+    title = "ＵＧＲＥＥＮ　６５Ｗ充电器 ｆｏｒ ｉＰｈｏｎｅ １５ 白色"
+    assert found(rules, title) == [
+        ("ＵＧＲＥＥＮ", "brand"),
+        ("６５Ｗ", "power"),
+        ("充电器", "product_type"),
+        ("ｉＰｈｏｎｅ", "compatible_brand"),
+        ("１５", "compatible_model"),
+        ("白色", "colour"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("美的电热水器 60L 2100W", [("60L", "volume"), ("2100W", "power")]),
+        ("保温杯 500ml 0.5kg", [("500ml", "volume"), ("0.5kg", "weight")]),
+        ("笔记本 16G 1T 14英寸", [("16G", "capacity"), ("1T", "capacity"), ("14英寸", "size")]),
+        ("收纳盒 30x20x10cm 2片装", [("30x20x10cm", "size")]),
+        ("充电宝 20000mAh", [("20000mAh", "capacity")]),
+    ],
+)
+def test_units(rules, text, expected):
+    assert [pair for pair in found(rules, text) if pair[1] not in ("brand", "product_type")] == expected
+
+
+def test_compatibility_lists_and_specific_use(rules):
+    assert found(rules, "适配联想、华为等笔记本电脑") == [
+        ("联想", "compatible_brand"),
+        ("华为", "compatible_brand"),
+        ("笔记本电脑", "compatible_product"),
+    ]
+    assert found(rules, "小米专用 钢化膜")[0] == ("小米", "compatible_brand")
+    assert found(rules, "适用机型：苹果 iPhone 15 Pro")[:2] == [("苹果", "compatible_brand"), ("iPhone 15 Pro", "compatible_model")]
+
+
+def test_a_colour_pair_is_not_a_brand(rules):
+    assert found(rules, "黑色/white T恤") == [("黑色", "colour"), ("white", "colour"), ("T恤", "product_type")]
+
+
+def test_mentions_carry_listing_field_and_extractor(rules):
+    listing = Listing("sku-9", "得力(deli) 中性笔", description="笔尖0.5mm，黑色。")
+    mentions = rules.extract(listing)
+    assert {(m.field, m.text, m.label) for m in mentions} == {
+        ("title", "得力(deli)", "brand"),
+        ("title", "中性笔", "product_type"),
+        ("description", "0.5mm", "size"),
+        ("description", "黑色", "colour"),
+    }
+    for m in mentions:
+        assert listing.field_text(m.field)[m.start : m.end] == m.text
+        assert m.extractor == "rules@1" and 0 < m.score <= 1
+
+
+def test_gazetteer_resolves_aliases_and_new_two_script_brands():
+    gazetteer = BrandGazetteer.from_tsv()
+    assert gazetteer.resolve("HUAWEI").key == gazetteer.resolve("华为（HUAWEI）").key == "huawei"
+    assert gazetteer.resolve("iphone").key == "apple"
+    nozi = gazetteer.resolve("诺芝（NOZI）")
+    assert (nozi.key, nozi.name, nozi.aliases) == ("nozi", "诺芝", ("NOZI",))
+    assert fold("ＮＯＺＩ  Pro") == "nozi pro"
