@@ -129,3 +129,15 @@ def test_unknown_suffix_and_missing_file_are_clear(tmp_path):
     (tmp_path / "x.xml").write_text("")
     with pytest.raises(ValueError, match="cannot tell the format"):
         list(read_listings([tmp_path / "x.xml"]))
+
+
+def test_a_line_of_bad_bytes_spoils_only_itself(tmp_path):
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_bytes(b'{"id": "1", "title": "ok"}\n{"id": "2", "title": "\xff\xfe"}\n{"id": "3", "title": "ok"}\n')
+    table = tmp_path / "a.csv"
+    table.write_bytes(b"id,title\n1,ok\n2,\xff\n3,ok\n")
+    for source in (jsonl, table):
+        rejects: list[Reject] = []
+        assert [l.id for l in read_listings([source], on_reject=rejects.append)] == ["1", "3"]
+        expected_line = "line 2" if source is jsonl else "line 3"
+        assert [(r.where, r.reason) for r in rejects] == [(expected_line, "not valid UTF-8")]

@@ -18,6 +18,7 @@ from skugraph.corpus.ingest import ingest as ingest_listings
 from skugraph.corpus.listings import FORMATS, BadRecordError
 from skugraph.graph.ladybug_store import StoreError
 from skugraph.graph.store import QueryResult, open_store
+from skugraph.tagging.rules import RuleExtractor
 
 app = typer.Typer(help="Turn e-commerce listings into a product knowledge graph.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -98,10 +99,13 @@ def extract(
     listings: Annotated[Path, typer.Argument(help="Ingested listings (JSONL).")] = DEFAULT_WORKDIR / "listings.jsonl",
     out: Annotated[Path, typer.Option(help="Facts (JSONL).")] = DEFAULT_WORKDIR / "facts.jsonl",
     mentions: Annotated[Path | None, typer.Option(help="Also write mentions (JSONL).")] = None,
+    brands: Annotated[list[Path] | None, typer.Option(help="Extra brand names, one a line.")] = None,
+    product_types: Annotated[list[Path] | None, typer.Option(help="Extra product-type words, one a line.")] = None,
 ) -> None:
     """Find mentions in listings and turn them into facts."""
     with _friendly_errors(), _progress() as start:
-        report = pipeline.extract(listings, out, mentions, progress=start("extract", None))
+        extractor = RuleExtractor.with_lexicon_files(brands or [], product_types or [])
+        report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=extractor)
     console.print(f"extracted {report.facts} facts ({report.mentions} mentions) from {report.listings} listings → {out}")
 
 

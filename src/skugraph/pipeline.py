@@ -32,6 +32,8 @@ class BuildConfig:
     db: Path | None = None
     strict: bool = False
     fresh: bool = False  # start from an empty graph instead of upserting into the one there
+    brand_files: list[Path] = field(default_factory=list)  # extra brand names, one a line
+    product_type_files: list[Path] = field(default_factory=list)  # extra product words, one a line
 
 
     @property
@@ -73,9 +75,16 @@ class BuildResult:
     examples: list[tuple[str, QueryResult]]
 
 
-def extract(listings: Path, facts_out: Path, mentions_out: Path | None = None, progress: Progress | None = None) -> ExtractReport:
+def extract(
+    listings: Path,
+    facts_out: Path,
+    mentions_out: Path | None = None,
+    progress: Progress | None = None,
+    extractor: RuleExtractor | None = None,
+) -> ExtractReport:
     """Run the rule extractor over ingested listings; write facts (and mentions) as JSONL."""
-    extractor, builder = RuleExtractor(), FactBuilder()
+    extractor = extractor or RuleExtractor()
+    builder = FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"])
     report = ExtractReport()
     facts_out.parent.mkdir(parents=True, exist_ok=True)
     mention_handle = mentions_out.open("w", encoding="utf-8") if mentions_out else None
@@ -161,6 +170,7 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
     extract_report = extract(
         config.listings, config.facts, config.mentions,
         progress=progress("extract", ingest_report.ingested) if progress else None,
+        extractor=RuleExtractor.with_lexicon_files(config.brand_files, config.product_type_files),
     )
     if config.fresh:
         remove_graph(config.graph)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from skugraph.records import Listing, Review
 
@@ -85,13 +85,36 @@ def detect_format(path: Path) -> str:
     raise ValueError(f"{path}: cannot tell the format from suffix {suffix!r}; pass one of {FORMATS}")
 
 
+class _Utf8Lines:
+    """Lines of a file decoded one at a time, so one line of bad bytes spoils only itself;
+    ``bad`` holds the numbers of the lines that were not valid UTF-8."""
+
+    def __init__(self, handle: IO[bytes]):
+        self.handle = handle
+        self.bad: set[int] = set()
+        self.number = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self.handle:
+            self.number += 1
+            try:
+                yield raw.decode("utf-8-sig" if self.number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                self.bad.add(self.number)
+                yield raw.decode("utf-8", errors="replace")
+
+
 def _raw_jsonl(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str, str]]:
     """Yield (where, record or None, error reason, raw text) for each non-blank line."""
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
+    with path.open("rb") as handle:
+        lines = _Utf8Lines(handle)
+        for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             where = f"line {number}"
+            if number in lines.bad:
+                yield where, None, "not valid UTF-8", line.rstrip("\n")
+                continue
             if len(line) > limits.record:
                 yield where, None, f"record is {len(line)} characters, over the {limits.record} limit", line[:200]
                 continue
@@ -109,8 +132,9 @@ def _raw_jsonl(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any]
 def _raw_csv(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str, str]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     csv.field_size_limit(limits.record)
-    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
+    with path.open("rb") as handle:
+        lines = _Utf8Lines(handle)
+        reader = csv.DictReader(lines, delimiter=delimiter)
         fieldnames = reader.fieldnames or []
         start = reader.line_num + 1
         while True:
@@ -123,6 +147,10 @@ def _raw_csv(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] |
                 start = reader.line_num + 1
                 continue
             where = f"line {start}"
+            if lines.bad.intersection(range(start, reader.line_num + 1)):
+                start = reader.line_num + 1
+                yield where, None, "not valid UTF-8", ""
+                continue
             start = reader.line_num + 1
             if None in row:
                 yield where, None, f"row has more cells than the {len(fieldnames)} headers", ""

@@ -13,6 +13,7 @@ from pathlib import Path
 from skugraph.corpus.normalize import normalize
 
 _LATIN = re.compile(r"[0-9A-Za-z]")
+_WORD = re.compile(r"[0-9a-z]")
 _CJK_NAME = r"[\u4e00-\u9fff·]{1,8}"
 _LATIN_NAME = r"[A-Za-z][A-Za-z0-9&'.\- ]{0,24}[A-Za-z0-9.]|[A-Za-z]"
 #: ``诺芝（NOZI）``, ``NOZI(诺芝)``, ``Apple/苹果``, ``苹果/Apple`` — a brand written in two scripts.
@@ -30,27 +31,50 @@ def fold(text: str) -> str:
 
 
 class Lexicon:
-    """Leftmost-longest matching of phrases; Latin phrases match only on word boundaries."""
+    """Leftmost-longest matching of phrases, by hashing every candidate length at each
+    position (fast for lexicons of any size); Latin phrases match only on word boundaries."""
 
     def __init__(self, phrases: Iterable[str]):
         self._folded = {fold(p) for p in phrases if p.strip()}
-        self.phrases = sorted(self._folded, key=len, reverse=True)
-        patterns = []
-        for phrase in self.phrases:
-            body = re.escape(phrase).replace(r"\ ", r"\s*")
-            left = r"(?<![0-9a-z])" if _LATIN.match(phrase[0]) else ""
-            right = r"(?![0-9a-z])" if _LATIN.match(phrase[-1]) else ""
-            patterns.append(left + body + right)
-        self._regex = re.compile("|".join(patterns)) if patterns else None
+        self.lengths = sorted({len(p) for p in self._folded}, reverse=True)
 
     def __contains__(self, text: str) -> bool:
         return fold(text) in self._folded
 
+    def __len__(self) -> int:
+        return len(self._folded)
+
+    def phrases(self) -> list[str]:
+        return sorted(self._folded)
+
     def find(self, folded_text: str) -> list[tuple[int, int]]:
-        """Spans of lexicon phrases in text already passed through :func:`fold`-style lowering."""
-        if self._regex is None:
-            return []
-        return [m.span() for m in self._regex.finditer(folded_text)]
+        """Spans of lexicon phrases in lower-cased, NFKC-normalised text."""
+        spans = []
+        position, size = 0, len(folded_text)
+        while position < size:
+            end = self._longest_at(folded_text, position)
+            if end:
+                spans.append((position, end))
+                position = end
+            else:
+                position += 1
+        return spans
+
+    def _longest_at(self, text: str, position: int) -> int:
+        before_is_word = position > 0 and _WORD.match(text[position - 1]) is not None
+        for length in self.lengths:
+            end = position + length
+            if end > len(text):
+                continue
+            piece = text[position:end]
+            if piece not in self._folded:
+                continue
+            if _LATIN.match(piece[0]) and before_is_word:
+                continue
+            if _LATIN.match(piece[-1]) and end < len(text) and _WORD.match(text[end]):
+                continue
+            return end
+        return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +108,12 @@ class BrandGazetteer:
             brands.append(Brand(key=key, name=names[0], aliases=tuple(names[1:] + aliases)))
         return cls(brands)
 
+    def with_words(self, words: Iterable[str]) -> BrandGazetteer:
+        """This gazetteer plus plain brand names (each its own brand unless already known)."""
+        brands = {id(b): b for b in self.by_surface.values()}
+        extra = [Brand(fold(w), w.strip(), ()) for w in words if w.strip() and fold(w) not in self.by_surface]
+        return BrandGazetteer([*brands.values(), *extra])
+
     def resolve(self, surface: str) -> Brand:
         """The brand a surface form names: known brands by any alias; an unknown two-script
         form like ``诺芝（NOZI）`` becomes a new brand keyed by its Latin name."""
@@ -100,6 +130,16 @@ class BrandGazetteer:
             latin = next(n for n in names if _LATIN.match(n[0]))
             return Brand(key=fold(latin), name=chinese, aliases=(latin,))
         return Brand(key=fold(surface), name=surface.strip(), aliases=())
+
+
+def read_words(paths: Iterable[str | Path]) -> list[str]:
+    """Words from plain lexicon files: one a line; blank lines and ``#`` comments skipped."""
+    words = []
+    for path in paths:
+        for line in Path(path).read_text("utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                words.append(line.strip())
+    return words
 
 
 def _resource(name: str) -> str:

@@ -9,11 +9,20 @@ the original text before it becomes a :class:`~skugraph.records.Mention`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from skugraph.corpus.normalize import normalize
 from skugraph.records import Listing, Mention
-from skugraph.tagging.lexicon import BRAND_PAIR, BrandGazetteer, Lexicon, default_gazetteer, default_lexicons
+from skugraph.tagging.lexicon import (
+    BRAND_PAIR,
+    BrandGazetteer,
+    Lexicon,
+    default_gazetteer,
+    default_lexicons,
+    read_words,
+)
 
 _NUM = r"(?<![0-9.])\d+(?:\.\d+)?"
 _END = r"(?![a-z])"
@@ -59,6 +68,17 @@ class RuleExtractor:
     def __init__(self, gazetteer: BrandGazetteer | None = None, lexicons: dict[str, Lexicon] | None = None):
         self.gazetteer = gazetteer or default_gazetteer()
         self.lexicons = lexicons or default_lexicons()
+
+    @classmethod
+    def with_lexicon_files(
+        cls, brands: Iterable[str | Path] = (), product_types: Iterable[str | Path] = ()
+    ) -> RuleExtractor:
+        """The shipped lexicons plus your own word lists (one word a line)."""
+        lexicons = dict(default_lexicons())
+        extra_types = read_words(product_types)
+        if extra_types:
+            lexicons["product_type"] = Lexicon([*lexicons["product_type"].phrases(), *extra_types])
+        return cls(default_gazetteer().with_words(read_words(brands)), lexicons)
 
     def spans(self, text: str) -> list[tuple[int, int, str, float]]:
         """(start, end, label, score) over the original ``text``, non-overlapping, in order."""

@@ -1,0 +1,104 @@
+"""Score the rule extractor (the baseline) on labelled title NER: strict entity F1 per type.
+
+    python benchmarks/rules_ner.py --data ../shared/data [--test PATH --scheme ding|jd]
+
+By default it scores the dev splits of the Ding (brand/product) and JD (attribute) sets,
+mapping their tags onto the rule labels; only the mapped types count. Writes
+benchmarks/results/rules_ner.json with the command that made it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from skugraph.corpus.ner import LabelledText, read_conll
+from skugraph.tagging.rules import RuleExtractor
+
+#: data-set tag → rule label; tags not listed are left out of the score.
+TAG_MAPS = {
+    "ding": {"HP": "brand", "HC": "product_type"},
+    "jd": {
+        "1": "brand",
+        "4": "product_type",
+        "12": "material",
+        "16": "colour",
+        "36": "capacity",
+        "54": "size",
+        "37": "compatible_brand",
+        "38": "compatible_model",
+        "40": "compatible_product",
+    },
+}
+DEV_FILES = {"ding": "ner/ecommerce-ding2019/dev.bieos", "jd": "ner/jd-gaiic2022/dev.bio"}
+
+
+def score(texts: list[LabelledText], tag_map: dict[str, str], rules: RuleExtractor) -> dict:
+    labels = set(tag_map.values())
+    tp, fp, fn = Counter(), Counter(), Counter()
+    start = time.perf_counter()
+    predictions = [rules.spans(t.text) for t in texts]
+    seconds = time.perf_counter() - start
+    for text, predicted in zip(texts, predictions, strict=True):
+        gold = {(s.start, s.end, tag_map[s.label]) for s in text.spans if s.label in tag_map}
+        guess = {(s, e, label) for s, e, label, _ in predicted if label in labels}
+        for span in guess & gold:
+            tp[span[2]] += 1
+        for span in guess - gold:
+            fp[span[2]] += 1
+        for span in gold - guess:
+            fn[span[2]] += 1
+
+    def f1(t: int, p: int, n: int) -> dict:
+        precision = t / (t + p) if t + p else 0.0
+        recall = t / (t + n) if t + n else 0.0
+        f = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {"precision": round(100 * precision, 1), "recall": round(100 * recall, 1), "f1": round(100 * f, 1), "gold": t + n}
+
+    per_type = {label: f1(tp[label], fp[label], fn[label]) for label in sorted(labels)}
+    micro = f1(sum(tp.values()), sum(fp.values()), sum(fn.values()))
+    return {"texts": len(texts), "micro": micro, "per_type": per_type, "titles_per_second": round(len(texts) / seconds)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared data folder")
+    parser.add_argument("--test", type=Path, help="score this BIO/BIEOS file instead of the dev splits")
+    parser.add_argument("--scheme", choices=sorted(TAG_MAPS), help="tag set of --test")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "rules_ner.json")
+    args = parser.parse_args()
+    if args.test and not args.scheme:
+        parser.error("--test needs --scheme")
+    jobs = {args.scheme: args.test} if args.test else {name: args.data / path for name, path in DEV_FILES.items()}
+    extractors = {"rules": RuleExtractor()}
+    ding_lexicon = args.data / "ner/ecommerce-ding2019/lexicon"
+    if ding_lexicon.is_dir():  # the gazetteers shipped with the Ding data, as the CRF baseline used
+        extractors["rules+ding-lexicon"] = RuleExtractor.with_lexicon_files(
+            sorted(ding_lexicon.glob("brand*.dic")), sorted(ding_lexicon.glob("product*.dic"))
+        )
+    results: dict[str, dict] = {}
+    for name, path in jobs.items():
+        if not path.is_file():
+            sys.exit(f"{path}: not found (pass --data or --test)")
+        texts = list(read_conll(path))
+        for variant, rules in extractors.items():
+            if variant == "rules+ding-lexicon" and name != "ding":
+                continue
+            r = results.setdefault(name, {"file": str(path)})[variant] = score(texts, TAG_MAPS[name], rules)
+            print(f"{name} [{variant}]: {path}  {r['texts']} titles  strict micro F1 {r['micro']['f1']}"
+                  f"  ({r['titles_per_second']} titles/s)")
+            for label, s in r["per_type"].items():
+                print(f"   {label:20s} P {s['precision']:5.1f}  R {s['recall']:5.1f}  F1 {s['f1']:5.1f}  (gold {s['gold']})")
+    print("reference (held-out test, DEVELOPERS.md): CRF 72.6 (Ding), 70.6 (JD, all 50 types)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    record = {"command": " ".join(["python", *sys.argv]), "results": results}
+    args.out.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
