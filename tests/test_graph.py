@@ -38,7 +38,7 @@ def test_load_twice_gives_the_same_graph(store, sample):
     before, counts = dump(store), store.stats()
     second = store.load(listings, facts)
     assert dump(store) == before and store.stats() == counts
-    assert "Product" in first.copied and "Product" in second.merged
+    assert "Product" in first.copied and "Product" in second.upserted
     assert counts["nodes"]["Product"] == 80
     assert counts["edges"]["HAS_BRAND"] == sum(f.predicate == "has_brand" for f in facts)
     assert sum(counts["edges"].values()) == len(facts)

@@ -94,3 +94,16 @@ def test_gazetteer_resolves_aliases_and_new_two_script_brands():
     nozi = gazetteer.resolve("诺芝（NOZI）")
     assert (nozi.key, nozi.name, nozi.aliases) == ("nozi", "诺芝", ("NOZI",))
     assert fold("ＮＯＺＩ  Pro") == "nozi pro"
+
+
+def test_user_lexicon_files_extend_the_shipped_ones(tmp_path):
+    brands = tmp_path / "brands.txt"
+    brands.write_text("# our own brands\n诺芝\n", encoding="utf-8")
+    words = tmp_path / "products.txt"
+    words.write_text("暖脚器\n", encoding="utf-8")
+    plain = RuleExtractor()
+    extended = RuleExtractor.with_lexicon_files([brands], [words])
+    title = "诺芝 暖脚器 华为"
+    assert found(plain, title) == [("华为", "brand")]
+    assert found(extended, title) == [("诺芝", "brand"), ("暖脚器", "product_type"), ("华为", "brand")]
+    assert extended.gazetteer.resolve("诺芝").key == "诺芝"

@@ -99,6 +99,16 @@ class Provenance:
     extractor: str
     version: str = ""
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "listing_id": self.listing_id,
+            "field": self.field,
+            "start": self.start,
+            "end": self.end,
+            "extractor": self.extractor,
+            "version": self.version,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Entity:
@@ -113,6 +123,9 @@ class Entity:
     name: str
     kind: str = ""
     aliases: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "key": self.key, "name": self.name, "kind": self.kind, "aliases": list(self.aliases)}
 
     @property
     def ref(self) -> str:
@@ -135,11 +148,13 @@ class Fact:
         return (self.subject.ref, self.predicate, self.object.ref)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["subject"]["aliases"] = list(self.subject.aliases)
-        data["object"]["aliases"] = list(self.object.aliases)
-        data["provenance"] = [asdict(p) for p in self.provenance]
-        return data
+        return {
+            "subject": self.subject.to_dict(),
+            "predicate": self.predicate,
+            "object": self.object.to_dict(),
+            "confidence": self.confidence,
+            "provenance": [p.to_dict() for p in self.provenance],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fact:

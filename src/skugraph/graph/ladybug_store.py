@@ -89,20 +89,27 @@ class LadybugStore(GraphStore):
         return {product: moment for product, moment in result.get_all()}
 
     def load_rows(self, rows: GraphRows) -> LoadReport:
+        """Upsert one batch in one transaction: all of it lands, or none of it."""
         report = LoadReport()
         with tempfile.TemporaryDirectory(prefix="skugraph-stage-") as staging:
             stage = Path(staging)
-            for label, table in rows.nodes.items():
-                file = stage / f"{label}.parquet"
-                pq.write_table(_arrow_table(table.values(), NODE_TABLES[label]), file)
-                self._load_nodes(label, file, report)
-                report.nodes[label] = len(table)
-            edge_columns = [("src", "STRING"), ("dst", "STRING"), *EDGE_PROPERTIES]
-            for (relation, src, dst), table in rows.edges.items():
-                file = stage / f"{relation}-{src}-{dst}.parquet"
-                pq.write_table(_arrow_table(table.values(), edge_columns), file)
-                self._load_edges(relation, src, dst, file, report)
-                report.edges[relation] = report.edges.get(relation, 0) + len(table)
+            self._run("BEGIN TRANSACTION")
+            try:
+                for label, table in rows.nodes.items():
+                    file = stage / f"{label}.parquet"
+                    pq.write_table(_arrow_table(table.values(), NODE_TABLES[label]), file)
+                    self._load_nodes(label, file, report)
+                    report.nodes[label] = len(table)
+                edge_columns = [("src", "STRING"), ("dst", "STRING"), *EDGE_PROPERTIES]
+                for (relation, src, dst), table in rows.edges.items():
+                    file = stage / f"{relation}-{src}-{dst}.parquet"
+                    pq.write_table(_arrow_table(table.values(), edge_columns), file)
+                    self._load_edges(relation, src, dst, file, report)
+                    report.edges[relation] = report.edges.get(relation, 0) + len(table)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._run("COMMIT")
         return report
 
     def _load_nodes(self, label: str, file: Path, report: LoadReport) -> None:
@@ -120,20 +127,21 @@ class LadybugStore(GraphStore):
             f"LOAD FROM {_quote_path(file)} MERGE (n:{label} {{id: id}}) "
             f"ON CREATE SET {on_create} ON MATCH SET {on_match}"
         )
-        report.merged.append(label)
+        report.upserted.append(label)
 
     def _load_edges(self, relation: str, src: str, dst: str, file: Path, report: LoadReport) -> None:
+        """An edge is keyed by its two ends: edges already there for the staged pairs are
+        replaced (delete, then bulk copy; a relationship MERGE would hold the whole
+        table in the buffer pool)."""
         name = f"{relation}({src}→{dst})"
-        if self._count(f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)") == 0:
-            self._run(f"COPY {relation} FROM {_quote_path(file)} (from='{src}', to='{dst}')")
+        if self._count(f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)") > 0:
+            self._run(
+                f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b:{dst} {{id: dst}}) DELETE r"
+            )
+            report.upserted.append(name)
+        else:
             report.copied.append(name)
-            return
-        sets = ", ".join(f"r.{p} = {p}" for p, _ in EDGE_PROPERTIES)
-        self._run(
-            f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}}), (b:{dst} {{id: dst}}) "
-            f"MERGE (a)-[r:{relation}]->(b) SET {sets}"
-        )
-        report.merged.append(name)
+        self._run(f"COPY {relation} FROM {_quote_path(file)} (from='{src}', to='{dst}')")
 
     def _run(self, statement: str) -> None:
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,14 +34,14 @@ class LoadReport:
     nodes: dict[str, int] = field(default_factory=dict)  # rows upserted per label
     edges: dict[str, int] = field(default_factory=dict)  # rows upserted per relation
     copied: list[str] = field(default_factory=list)  # tables bulk-copied (were empty)
-    merged: list[str] = field(default_factory=list)  # tables upserted row by row (had data)
+    upserted: list[str] = field(default_factory=list)  # tables that had rows: upserted by id
 
     def add(self, other: LoadReport) -> None:
         for mine, theirs in ((self.nodes, other.nodes), (self.edges, other.edges)):
             for name, count in theirs.items():
                 mine[name] = mine.get(name, 0) + count
         self.copied += [t for t in other.copied if t not in self.copied]
-        self.merged += [t for t in other.merged if t not in self.merged]
+        self.upserted += [t for t in other.upserted if t not in self.upserted]
 
 
 @dataclass
@@ -87,7 +87,7 @@ class GraphRows:
             "dst": fact.object.key,
             "predicate": fact.predicate,
             "confidence": float(fact.confidence),
-            "provenance": json.dumps([asdict(p) for p in fact.provenance], ensure_ascii=False),
+            "provenance": json.dumps([p.to_dict() for p in fact.provenance], ensure_ascii=False),
             "updated_at": max(times) if times else _naive_utc(loaded_at),
         }
 

@@ -36,7 +36,11 @@ class Lexicon:
 
     def __init__(self, phrases: Iterable[str]):
         self._folded = {fold(p) for p in phrases if p.strip()}
-        self.lengths = sorted({len(p) for p in self._folded}, reverse=True)
+        lengths: dict[str, set[int]] = {}
+        for phrase in self._folded:
+            lengths.setdefault(phrase[0], set()).add(len(phrase))
+        #: first character → phrase lengths starting with it, longest first
+        self._lengths = {first: sorted(sizes, reverse=True) for first, sizes in lengths.items()}
 
     def __contains__(self, text: str) -> bool:
         return fold(text) in self._folded
@@ -61,8 +65,11 @@ class Lexicon:
         return spans
 
     def _longest_at(self, text: str, position: int) -> int:
+        lengths = self._lengths.get(text[position])
+        if lengths is None:
+            return 0
         before_is_word = position > 0 and _WORD.match(text[position - 1]) is not None
-        for length in self.lengths:
+        for length in lengths:
             end = position + length
             if end > len(text):
                 continue
