@@ -88,6 +88,7 @@ def main() -> None:
         for variant, rules in extractors.items():
             if variant == "rules+ding-lexicon" and name != "ding":
                 continue
+            rules = rules.learn_brands(t.text for t in texts)  # as `skugraph extract` does
             r = results.setdefault(name, {"file": str(path)})[variant] = score(texts, TAG_MAPS[name], rules)
             print(f"{name} [{variant}]: {path}  {r['texts']} titles  strict micro F1 {r['micro']['f1']}"
                   f"  ({r['titles_per_second']} titles/s)")

@@ -32,6 +32,7 @@ def test_listing_to_facts_with_provenance():
     brand = facts[("has_brand", "Brand:baseus")]
     assert brand.subject == Entity(PRODUCT, "sku-1", listing.title)
     assert (brand.object.name, brand.object.aliases) == ("倍思", ("Baseus",))
+    assert [listing.title[p.start : p.end] for p in brand.provenance] == ["倍思", "Baseus"]
     # 华为 is read twice (title and description): both spans kept, confidence combined
     huawei = facts[("compatible_with", "Brand:huawei")]
     assert [(p.field, listing.field_text(p.field)[p.start : p.end]) for p in huawei.provenance] == [
@@ -55,3 +56,11 @@ def test_merge_combines_independent_evidence_once():
 
 def test_values_with_different_spelling_are_one_node():
     assert value_entity("capacity", "256 GB").key == value_entity("capacity", "２５６ｇｂ").key == "capacity:256gb"
+
+
+def test_both_halves_of_an_unknown_two_script_brand_are_one_brand():
+    listing = Listing("n1", "诺芝（NOZI）太阳能热水器")
+    facts = [f for f in facts_of(listing).values() if f.predicate == "has_brand"]
+    assert len(facts) == 1
+    assert (facts[0].object.key, facts[0].object.name, facts[0].object.aliases) == ("nozi", "诺芝", ("NOZI",))
+    assert len(facts[0].provenance) == 2

@@ -17,7 +17,8 @@ def found(rules: RuleExtractor, text: str) -> list[tuple[str, str]]:
 def test_the_mission_title(rules):
     title = "诺芝（NOZI）太阳能热水器家用 304不锈钢水箱 适用于华为手机"
     assert found(rules, title) == [
-        ("诺芝（NOZI）", "brand"),
+        ("诺芝", "brand"),
+        ("NOZI", "brand"),
         ("太阳能热水器", "product_type"),
         ("304不锈钢", "material"),
         ("华为", "compatible_brand"),
@@ -28,7 +29,7 @@ def test_the_mission_title(rules):
 def test_slash_brands_units_and_colours(rules):
     title = "Apple/苹果 iPhone 15 Pro Max 256GB 深空灰 5G手机 6.7英寸"
     result = found(rules, title)
-    assert ("Apple/苹果", "brand") in result
+    assert result[:3] == [("Apple", "brand"), ("苹果", "brand"), ("iPhone", "brand")]
     assert ("256GB", "capacity") in result and ("深空灰", "colour") in result and ("6.7英寸", "size") in result
     assert not any(text == "5G" for text, _ in result), "a 5G network is neither a weight nor a capacity"
 
@@ -77,7 +78,8 @@ def test_mentions_carry_listing_field_and_extractor(rules):
     listing = Listing("sku-9", "得力(deli) 中性笔", description="笔尖0.5mm，黑色。")
     mentions = rules.extract(listing)
     assert {(m.field, m.text, m.label) for m in mentions} == {
-        ("title", "得力(deli)", "brand"),
+        ("title", "得力", "brand"),
+        ("title", "deli", "brand"),
         ("title", "中性笔", "product_type"),
         ("description", "0.5mm", "size"),
         ("description", "黑色", "colour"),
@@ -107,3 +109,25 @@ def test_user_lexicon_files_extend_the_shipped_ones(tmp_path):
     assert found(plain, title) == [("华为", "brand")]
     assert found(extended, title) == [("诺芝", "brand"), ("暖脚器", "product_type"), ("华为", "brand")]
     assert extended.gazetteer.resolve("诺芝").key == "诺芝"
+
+
+def test_brands_written_in_two_scripts_are_learned_for_the_whole_catalogue(rules):
+    titles = ["莱克斯（LEKES）吸尘器 450W", "莱克斯吸尘器 0.6L", "黑色（BLACK）T恤", "华为（HUAWEI）手机"]
+    learned = rules.learn_brands(titles)
+    assert found(rules, titles[1])[0] != ("莱克斯", "brand")
+    assert found(learned, titles[1])[0] == ("莱克斯", "brand")
+    lekes = learned.gazetteer.resolve("莱克斯")
+    assert (lekes.key, lekes.name, lekes.aliases) == ("lekes", "莱克斯", ("LEKES",))
+    assert "黑色" not in learned.gazetteer.by_surface, "a colour is never learned as a brand"
+    assert rules.learn_brands(["华为（HUAWEI）手机"]) is rules
+
+
+def test_a_brand_before_an_accessory_is_what_it_fits(rules):
+    assert found(rules, "杰普顿 华为P20手机壳 真皮") == [
+        ("华为", "compatible_brand"),
+        ("P20", "compatible_model"),
+        ("手机壳", "product_type"),
+        ("真皮", "material"),
+    ]
+    assert found(rules, "vivo z3i保护套")[:2] == [("vivo", "compatible_brand"), ("z3i", "compatible_model")]
+    assert found(rules, "华为手机 黑色")[0] == ("华为", "brand"), "a phone is no accessory"

@@ -82,8 +82,11 @@ def extract(
     progress: Progress | None = None,
     extractor: RuleExtractor | None = None,
 ) -> ExtractReport:
-    """Run the rule extractor over ingested listings; write facts (and mentions) as JSONL."""
-    extractor = extractor or RuleExtractor()
+    """Run the rule extractor over ingested listings; write facts (and mentions) as JSONL.
+
+    A first pass over the titles teaches the extractor the brands the catalogue writes
+    in two scripts (``诺芝（NOZI）``), so the second pass finds them however written."""
+    extractor = (extractor or RuleExtractor()).learn_brands(listing.title for listing in load_listings(listings))
     builder = FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"])
     report = ExtractReport()
     facts_out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 from skugraph.facts.ontology import ATTRIBUTE_KINDS
 from skugraph.records import BRAND, CATEGORY, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Mention, Provenance
-from skugraph.tagging.lexicon import BrandGazetteer, Lexicon, default_gazetteer, default_lexicons, fold
+from skugraph.corpus.normalize import normalize
+from skugraph.tagging.lexicon import BRAND_PAIR, BrandGazetteer, Lexicon, default_gazetteer, default_lexicons, fold
 
 LISTING_EXTRACTOR = "listing@1"  # facts read straight from structured listing fields
 
@@ -38,12 +39,22 @@ class FactBuilder:
         brand = self.gazetteer.resolve(surface)
         return Entity(BRAND, brand.key, brand.name, aliases=brand.aliases)
 
+    def _brand_of(self, listing: Listing, mention: Mention) -> Entity:
+        """The brand a mention names; one half of ``诺芝（NOZI）`` is read with its other half,
+        so both scripts land on one brand with both names."""
+        norm = normalize(listing.field_text(mention.field))
+        for match in BRAND_PAIR.finditer(norm.text):
+            start, end = norm.to_original(*match.span())
+            if start <= mention.start and mention.end <= end:
+                return self.brand_entity(match.group())
+        return self.brand_entity(mention.text)
+
     def build(self, listing: Listing, mentions: Iterable[Mention]) -> list[Fact]:
         product = product_entity(listing)
         mentions = list(mentions)
         facts = [*self._structured(listing, product)]
         for i, mention in enumerate(mentions):
-            fact = self._from_mention(product, mention, mentions[i - 1] if i else None)
+            fact = self._from_mention(listing, product, mention, mentions[i - 1] if i else None)
             if fact is not None:
                 facts.append(fact)
         facts += self._accessory_of(product, mentions)
@@ -61,10 +72,12 @@ class FactBuilder:
             facts.append(Fact(product, "has_review", Entity(REVIEW, review.id, review.text), 1.0, (where,)))
         return facts
 
-    def _from_mention(self, product: Entity, mention: Mention, previous: Mention | None) -> Fact | None:
+    def _from_mention(
+        self, listing: Listing, product: Entity, mention: Mention, previous: Mention | None
+    ) -> Fact | None:
         where = (_provenance(mention),)
         if mention.label == "brand":
-            return Fact(product, "has_brand", self.brand_entity(mention.text), mention.score, where)
+            return Fact(product, "has_brand", self._brand_of(listing, mention), mention.score, where)
         if mention.label == "compatible_brand":
             return Fact(product, "compatible_with", self.brand_entity(mention.text), mention.score, where)
         if mention.label == "compatible_product":

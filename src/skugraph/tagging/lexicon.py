@@ -115,11 +115,14 @@ class BrandGazetteer:
             brands.append(Brand(key=key, name=names[0], aliases=tuple(names[1:] + aliases)))
         return cls(brands)
 
+    def with_brands(self, brands: Iterable[Brand]) -> BrandGazetteer:
+        """This gazetteer plus more brands (a surface already known keeps its brand)."""
+        known = {id(b): b for b in self.by_surface.values()}
+        return BrandGazetteer([*known.values(), *brands])
+
     def with_words(self, words: Iterable[str]) -> BrandGazetteer:
         """This gazetteer plus plain brand names (each its own brand unless already known)."""
-        brands = {id(b): b for b in self.by_surface.values()}
-        extra = [Brand(fold(w), w.strip(), ()) for w in words if w.strip() and fold(w) not in self.by_surface]
-        return BrandGazetteer([*brands.values(), *extra])
+        return self.with_brands(Brand(fold(w), w.strip(), ()) for w in words if w.strip())
 
     def resolve(self, surface: str) -> Brand:
         """The brand a surface form names: known brands by any alias; an unknown two-script

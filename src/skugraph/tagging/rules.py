@@ -17,10 +17,12 @@ from skugraph.corpus.normalize import normalize
 from skugraph.records import Listing, Mention
 from skugraph.tagging.lexicon import (
     BRAND_PAIR,
+    Brand,
     BrandGazetteer,
     Lexicon,
     default_gazetteer,
     default_lexicons,
+    fold,
     read_words,
 )
 
@@ -80,6 +82,24 @@ class RuleExtractor:
             lexicons["product_type"] = Lexicon([*lexicons["product_type"].phrases(), *extra_types])
         return cls(default_gazetteer().with_words(read_words(brands)), lexicons)
 
+    def learn_brands(self, titles: Iterable[str]) -> RuleExtractor:
+        """A copy that also knows every brand a title opens with in two scripts: once one
+        listing writes ``诺芝（NOZI）``, listings that write ``诺芝`` alone are read too."""
+        learned: dict[str, Brand] = {}
+        for title in titles:
+            text = normalize(title).text
+            match = BRAND_PAIR.match(text, len(text) - len(text.lstrip()))
+            if not match:
+                continue
+            parts = [part.strip() for part in match.groups() if part]
+            if any(fold(part) in self.gazetteer.by_surface or self._is_attribute_word(part) for part in parts):
+                continue
+            brand = self.gazetteer.resolve(match.group())
+            learned.setdefault(brand.key, brand)
+        if not learned:
+            return self
+        return RuleExtractor(self.gazetteer.with_brands(learned.values()), self.lexicons)
+
     def spans(self, text: str) -> list[tuple[int, int, str, float]]:
         """(start, end, label, score) over the original ``text``, non-overlapping, in order."""
         norm = normalize(text, lowercase=True)
@@ -113,7 +133,9 @@ class RuleExtractor:
             if not _TOKEN_START.match(low, match.start()) or any(self._is_attribute_word(p) for p in parts):
                 continue
             known = any(part in self.gazetteer.by_surface for part in parts)
-            found.append(_Candidate(match.start(), match.end(), "brand", 0.95 if known else 0.8))
+            for group, part in match.groupdict().items():  # one mention per script, as annotators mark them
+                if part:
+                    found.append(_Candidate(*match.span(group), "brand", 0.95 if known else 0.8))
         for start, end in self.gazetteer.lexicon.find(low):
             found.append(_Candidate(start, end, "brand", 0.9))
         return found
@@ -151,8 +173,8 @@ class RuleExtractor:
             while brand := self._match_at(self.gazetteer.lexicon, low, position):  # 适配联想、华为等
                 found.append(_Candidate(*brand, "compatible_brand", 0.85))
                 position = brand[1]
-                model = _MODEL_AFTER_BRAND.match(low, position)
-                if model and model.group(1):
+                model = self._model_at(low, position)
+                if model:
                     found.append(_Candidate(model.start(1), model.end(1), "compatible_model", 0.75))
                     position = model.end(1)
                 separator = _LIST_SEPARATOR.match(low, position)
@@ -166,6 +188,36 @@ class RuleExtractor:
             if product:
                 found.append(_Candidate(*product, "compatible_product", 0.8))
         for start, end in self.gazetteer.lexicon.find(low):
-            if _SPECIFIC.match(low, end) and not any(c.start <= start < c.end for c in found):
+            if any(c.start <= start < c.end for c in found):
+                continue
+            if _SPECIFIC.match(low, end):
                 found.append(_Candidate(start, end, "compatible_brand", 0.8))
+            else:
+                found += self._brand_before_accessory(low, start, end)
         return found
+
+    @staticmethod
+    def _model_at(low: str, position: int) -> re.Match[str] | None:
+        """A model name right after a brand (``P20``, ``15 pro max``), but not a quantity like ``65w``."""
+        model = _MODEL_AFTER_BRAND.match(low, position)
+        if not model or not model.group(1):
+            return None
+        text = model.group(1)
+        if any(label != "model" and pattern.fullmatch(text) for label, pattern, _ in UNIT_PATTERNS):
+            return None
+        return model
+
+    def _brand_before_accessory(self, low: str, start: int, end: int) -> list[_Candidate]:
+        """``华为P20手机壳``, ``vivo z3i保护套``: a brand, a model, maybe a product, then an
+        accessory word — the brand is what the accessory fits, not who made it."""
+        found = [_Candidate(start, end, "compatible_brand", 0.75)]
+        position = end
+        model = self._model_at(low, position)
+        if model:
+            found.append(_Candidate(model.start(1), model.end(1), "compatible_model", 0.7))
+            position = model.end(1)
+        product = self._match_at(self.lexicons["product_type"], low, position)
+        if product and not self._match_at(self.lexicons["accessory"], low, position):
+            found.append(_Candidate(*product, "compatible_product", 0.7))
+            position = product[1]
+        return found if self._match_at(self.lexicons["accessory"], low, position) else []
