@@ -131,3 +131,5 @@ def test_a_brand_before_an_accessory_is_what_it_fits(rules):
     ]
     assert found(rules, "vivo z3i保护套")[:2] == [("vivo", "compatible_brand"), ("z3i", "compatible_model")]
     assert found(rules, "华为手机 黑色")[0] == ("华为", "brand"), "a phone is no accessory"
+    assert found(rules, "倍思充电器 65W")[0] == ("倍思", "brand"), "an accessory maker's own brand"
+    assert found(rules, "倍思 华为充电器")[:2] == [("倍思", "brand"), ("华为", "compatible_brand")]

@@ -187,13 +187,15 @@ class RuleExtractor:
             product = self._match_at(self.lexicons["product_type"], low, position)
             if product:
                 found.append(_Candidate(*product, "compatible_product", 0.8))
-        for start, end in self.gazetteer.lexicon.find(low):
+        brands = self.gazetteer.lexicon.find(low)
+        for start, end in brands:
             if any(c.start <= start < c.end for c in found):
                 continue
             if _SPECIFIC.match(low, end):
                 found.append(_Candidate(start, end, "compatible_brand", 0.8))
             else:
-                found += self._brand_before_accessory(low, start, end)
+                maker_before = any(s < start for s, _ in brands) or BRAND_PAIR.match(low) is not None
+                found += self._brand_before_accessory(low, start, end, maker_before)
         return found
 
     @staticmethod
@@ -207,9 +209,10 @@ class RuleExtractor:
             return None
         return model
 
-    def _brand_before_accessory(self, low: str, start: int, end: int) -> list[_Candidate]:
-        """``华为P20手机壳``, ``vivo z3i保护套``: a brand, a model, maybe a product, then an
-        accessory word — the brand is what the accessory fits, not who made it."""
+    def _brand_before_accessory(self, low: str, start: int, end: int, maker_before: bool) -> list[_Candidate]:
+        """``华为P20手机壳``, ``vivo z3i保护套``: a brand, a model or product, then an accessory
+        word — the brand is what the accessory fits, not who made it. With neither model nor
+        product between (``倍思充电器``) the brand is the maker, unless a maker came before."""
         found = [_Candidate(start, end, "compatible_brand", 0.75)]
         position = end
         model = self._model_at(low, position)
@@ -220,4 +223,6 @@ class RuleExtractor:
         if product and not self._match_at(self.lexicons["accessory"], low, position):
             found.append(_Candidate(*product, "compatible_product", 0.7))
             position = product[1]
-        return found if self._match_at(self.lexicons["accessory"], low, position) else []
+        if not self._match_at(self.lexicons["accessory"], low, position) or (len(found) == 1 and not maker_before):
+            return []
+        return found
