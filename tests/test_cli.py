@@ -74,3 +74,23 @@ def test_demo_prints_the_summary(tmp_path):
     assert "What colours do phones" in out
     again = run("demo", "--workdir", str(tmp_path / "demo"))
     assert again.stdout == out  # the demo rebuilds its graph from scratch: same answers every run
+
+
+def test_load_skips_bad_fact_lines_and_keeps_the_rest(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in generate()[:10]) + "\n", encoding="utf-8")
+    listings, facts, db = tmp_path / "l.jsonl", tmp_path / "f.jsonl", tmp_path / "g.lbug"
+    run("ingest", str(source), "--out", str(listings))
+    run("extract", str(listings), "--out", str(facts))
+    good = facts.read_text("utf-8").splitlines()
+    wrong_label = json.loads(good[0])
+    wrong_label["predicate"] = "has_review"  # a brand is no review
+    bad = [good[0], "{not json", json.dumps(wrong_label, ensure_ascii=False), *good[1:]]
+    facts.write_text("\n".join(bad) + "\n", encoding="utf-8")
+    result = run("load", str(facts), "--listings", str(listings), "--db", str(db))
+    assert result.exit_code == 0
+    assert f"{facts}:line 2: not a valid fact" in result.stderr
+    assert f"{facts}:line 3: not a valid fact" in result.stderr and "does not fit predicate" in result.stderr
+    assert "2 fact line(s) rejected" in result.stderr
+    counts = json.loads(run("stats", "--db", str(db), "--json").stdout)
+    assert sum(counts["edges"].values()) == len(good)

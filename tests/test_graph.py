@@ -89,7 +89,7 @@ def test_a_fact_that_breaks_the_ontology_is_refused(store):
     wrong = Fact(Entity(BRAND, "b", "b"), "has_brand", Entity(VALUE, "colour:红色", "红色", kind="colour"), 1.0)
     with pytest.raises(ValueError, match="does not fit predicate"):
         store.load([], [wrong])
-    with pytest.raises(KeyError, match="unknown predicate"):
+    with pytest.raises(ValueError, match="unknown predicate"):
         store.load([], [Fact(wrong.subject, "made_of_cheese", wrong.object, 1.0)])
 
 

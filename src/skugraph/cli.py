@@ -116,8 +116,13 @@ def load(
     db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
 ) -> None:
     """Upsert listings and facts into the graph (loading twice changes nothing)."""
+    rejected: list[str] = []
     with _friendly_errors(), console.status("loading into the graph…"):
-        report, stats = pipeline.load(db, listings, facts)
+        report, stats = pipeline.load(db, listings, facts, on_error=rejected.append)
+    for message in rejected[:20]:
+        errors.print(f"[yellow]rejected[/] {message}")
+    if rejected:
+        errors.print(f"[yellow]{len(rejected)} fact line(s) rejected[/]")
     nodes = sum(stats["nodes"].values())
     edges = sum(stats["edges"].values())
     console.print(f"loaded {sum(report.nodes.values())} node rows and {sum(report.edges.values())} edge rows → {db}")

@@ -15,6 +15,7 @@ from typing import Any
 
 from skugraph.corpus.ingest import IngestReport, ingest, load_listings
 from skugraph.facts.build import FactBuilder
+from skugraph.facts.ontology import check
 from skugraph.graph.store import LoadReport, QueryResult, open_store
 from skugraph.records import Fact, to_json_line
 from skugraph.sample.generate import CATALOGUE
@@ -112,22 +113,35 @@ def extract(
     return report
 
 
-def read_facts(path: Path) -> Iterator[Fact]:
-    """Facts from a JSONL file written by :func:`extract`; a bad line names file and line."""
+def read_facts(path: Path, on_error: Callable[[str], None] | None = None) -> Iterator[Fact]:
+    """Facts from a JSONL file written by :func:`extract`. A bad line (broken JSON, unknown
+    predicate, wrong labels) is reported to ``on_error`` as ``file:line: reason`` and
+    skipped; without ``on_error`` it raises ``ValueError``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     with path.open("r", encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
-                yield Fact.from_dict(json.loads(line))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-                raise ValueError(f"{path}:line {number}: not a fact record: {error}") from None
+                fact = Fact.from_dict(json.loads(line))
+                check(fact)
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+                message = f"{path}:line {number}: not a valid fact: {error}"
+                if on_error is None:
+                    raise ValueError(message) from None
+                on_error(message)
+                continue
+            yield fact
 
 
-def load(db: Path, listings: Path, facts: Path) -> tuple[LoadReport, dict[str, dict[str, int]]]:
-    """Upsert listings and facts into the graph at ``db``; returns the load report and graph counts."""
+def load(
+    db: Path, listings: Path, facts: Path, on_error: Callable[[str], None] | None = None
+) -> tuple[LoadReport, dict[str, dict[str, int]]]:
+    """Upsert listings and facts into the graph at ``db``; returns the load report and graph counts.
+    Bad fact lines go to ``on_error`` and are skipped (without it, the first one stops the load)."""
     with open_store(db) as store:
-        report = store.load(load_listings(listings), read_facts(facts))
+        report = store.load(load_listings(listings), read_facts(facts, on_error))
         return report, store.stats()
 
 

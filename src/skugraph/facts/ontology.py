@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from skugraph.records import ASPECT, BRAND, CATEGORY, PRODUCT, REVIEW, VALUE
+from skugraph.records import ASPECT, BRAND, CATEGORY, PRODUCT, REVIEW, VALUE, Fact
 
 #: Attribute kinds (the ``kind`` of a Value node) with their Chinese names.
 ATTRIBUTE_KINDS: dict[str, str] = {
@@ -61,3 +61,17 @@ def predicate(name: str) -> Predicate:
         return PREDICATES[name]
     except KeyError:
         raise KeyError(f"unknown predicate {name!r}; known: {', '.join(PREDICATES)}") from None
+
+
+def check(fact: Fact) -> None:
+    """Raise ``ValueError`` unless the fact's predicate is known and its ends have the labels it joins."""
+    try:
+        spec = predicate(fact.predicate)
+    except KeyError as error:
+        raise ValueError(error.args[0]) from None
+    if fact.subject.label != spec.subject or fact.object.label not in spec.objects:
+        raise ValueError(
+            f"fact {fact.key} does not fit predicate {spec.name!r}: {spec.subject} → {'|'.join(spec.objects)} expected"
+        )
+    if not 0.0 <= fact.confidence <= 1.0:
+        raise ValueError(f"fact {fact.key} has confidence {fact.confidence}, outside [0, 1]")

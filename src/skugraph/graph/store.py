@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from skugraph.facts.ontology import predicate
+from skugraph.facts.ontology import check, predicate
 from skugraph.graph.schema import NODE_TABLES
 from skugraph.records import BRAND, CATEGORY, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing
 
@@ -71,12 +71,8 @@ class GraphRows:
             self._node(REVIEW, {"id": review.id, "text": review.text, "rating": review.rating})
 
     def add_fact(self, fact: Fact, loaded_at: datetime) -> None:
+        check(fact)
         spec = predicate(fact.predicate)
-        if fact.subject.label != spec.subject or fact.object.label not in spec.objects:
-            raise ValueError(
-                f"fact {fact.key} does not fit predicate {spec.name!r}: "
-                f"{spec.subject} → {'|'.join(spec.objects)} expected"
-            )
         self._entity(fact.subject)
         self._entity(fact.object)
         times = [self.listing_times.get(p.listing_id) for p in fact.provenance]
