@@ -200,6 +200,53 @@ def _print_summary(result: pipeline.BuildResult) -> None:
     console.print(f"graph: {result.config.graph}   try: skugraph stats --db {result.config.graph}")
 
 
+@app.command()
+def pretrain(
+    corpus: Annotated[list[Path], typer.Option("--corpus", help="Text files: .txt (a text a line), .csv (--column), listings .jsonl.")],
+    out: Annotated[Path, typer.Option(help="Model directory to write (Hugging Face format + skugraph.json).")],
+    base_model: Annotated[str, typer.Option(help="scratch:tiny|small|base, a local checkpoint directory, or a hub id.")] = "scratch:small",
+    time_budget: Annotated[float | None, typer.Option(help="Minutes of training.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimizer steps (default with no budget: one pass).")] = None,
+    mlm_probability: Annotated[float, typer.Option(help="Share of words masked.")] = 0.15,
+    whole_word_mask: Annotated[bool, typer.Option(help="Mask whole jieba words, not single tokens.")] = True,
+    nsp: Annotated[bool, typer.Option(help="Also learn next-sentence prediction on multi-sentence texts.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoint.")] = False,
+    max_length: Annotated[int, typer.Option(help="Tokens per packed sequence.")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Sequences per process and step.")] = 64,
+    learning_rate: Annotated[float | None, typer.Option(help="Peak rate (default 5e-4 scratch, 1e-4 continued).")] = None,
+    vocab_size: Annotated[int, typer.Option(help="Tokenizer vocabulary when training from scratch.")] = 12_000,
+    column: Annotated[str | None, typer.Option(help="CSV column with the text.")] = None,
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU has it), bf16 or fp32.")] = "auto",
+    seed: int = 42,
+) -> None:
+    """Pretrain a masked-LM encoder on product text (runs under torchrun for several processes)."""
+    from skugraph.lm.pretrain import PretrainConfig
+    from skugraph.lm.pretrain import pretrain as run_pretraining
+
+    config = PretrainConfig(
+        corpus=corpus, out=out, base_model=base_model, time_budget_minutes=time_budget, steps=steps,
+        mlm_probability=mlm_probability, whole_word_mask=whole_word_mask, nsp=nsp, resume=resume,
+        max_length=max_length, batch_size=batch_size, learning_rate=learning_rate, vocab_size=vocab_size,
+        column=column, precision=precision, seed=seed,
+    )
+    columns = [SpinnerColumn(), TextColumn("pretrain {task.fields[status]}"), BarColumn(), TimeElapsedColumn()]
+    with _friendly_errors(), Progress(*columns, console=errors) as bars:
+        task = bars.add_task("pretrain", total=1.0, status="preparing corpus…")
+
+        def report(point: dict[str, float]) -> None:
+            status = f"step {point['step']}  loss {point['loss']:.3f}  {point['tokens_per_second']:,} tok/s"
+            bars.update(task, completed=point["fraction"], status=status)
+
+        result = run_pretraining(config, progress=report)
+    if result.metadata:
+        meta = result.metadata
+        console.print(
+            f"pretrained {meta['steps']} steps, {meta['tokens_seen']:,} tokens in {meta['train_seconds']} s "
+            f"({meta['tokens_per_second']:,} tokens/s, {meta['precision']}); held-out MLM loss {meta['heldout_loss']} "
+            f"(perplexity {meta['heldout_perplexity']}) → {out}"
+        )
+
+
 @app.callback(invoke_without_command=True)
 def main(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False) -> None:
     if version:

@@ -1,0 +1,1 @@
+"""Language models: tokenizer, model building, masked-LM pretraining."""
