@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -230,7 +231,8 @@ def pretrain(
         column=column, precision=precision, seed=seed,
     )
     columns = [SpinnerColumn(), TextColumn("pretrain {task.fields[status]}"), BarColumn(), TimeElapsedColumn()]
-    with _friendly_errors(), Progress(*columns, console=errors) as bars:
+    worker = os.environ.get("RANK", "0") != "0"  # under torchrun only the first process reports
+    with _friendly_errors(), Progress(*columns, console=errors, disable=worker) as bars:
         task = bars.add_task("pretrain", total=1.0, status="preparing corpus…")
 
         def report(point: dict[str, float]) -> None:

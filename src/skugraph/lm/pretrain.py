@@ -59,9 +59,11 @@ class PretrainConfig:
     dropout: float | None = 0.0  # during pretraining only (None: the model's own); 0 trains ~1.4x faster
     vocab_size: int = 12_000
     min_frequency: int = 2
+    tokenizer: Path | None = None  # from scratch: use this tokenizer instead of training one
     column: str | None = None  # CSV text column
     heldout_every: int = 100  # every 100th document is held out (1%)
     checkpoint_minutes: float = 5.0
+    checkpoint_every_steps: int | None = None  # also save every N steps
     log_every: int = 20
     precision: str = "auto"  # auto | bf16 | fp32
     seed: int = 42
@@ -81,6 +83,8 @@ class PretrainResult:
     final_loss: float
     heldout_loss: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    model: Any = None  # the trained model, in memory
+    tokenizer: Any = None
 
 
 def bf16_supported() -> bool:
@@ -249,13 +253,13 @@ def _pretrain(config: PretrainConfig, node: _Dist, progress: Callable[[dict[str,
     if resuming:
         model, tokenizer = load_for_pretraining(checkpoint_dir)
     elif config.from_scratch:
-        tokenizer_dir = config.out  # the tokenizer is saved with the model at the end too
-        if node.main:
+        from transformers import AutoTokenizer, BertForPreTraining
+
+        tokenizer_dir = config.tokenizer or config.out  # the tokenizer is saved with the model too
+        if node.main and config.tokenizer is None:
             sentences = (s for doc in documents for s in doc)
             train_tokenizer(sentences, config.vocab_size, config.min_frequency).save_pretrained(tokenizer_dir)
         node.barrier()
-        from transformers import AutoTokenizer, BertForPreTraining
-
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         model_config = build_config(config.base_model.split(":", 1)[1], len(tokenizer), config.max_length, tokenizer.pad_token_id)
         model = BertForPreTraining(model_config)
@@ -347,7 +351,10 @@ def _pretrain(config: PretrainConfig, node: _Dist, progress: Callable[[dict[str,
             if progress and node.main:
                 progress(point | {"fraction": min(1.0, progress_fraction)})
             window_loss, window_steps, window_tokens, window_started = 0.0, 0, 0, time.perf_counter()
-        if node.main and time.perf_counter() - last_checkpoint > config.checkpoint_minutes * 60:
+        due = time.perf_counter() - last_checkpoint > config.checkpoint_minutes * 60 or (
+            config.checkpoint_every_steps and state["step"] % config.checkpoint_every_steps == 0
+        )
+        if node.main and due:
             state["heldout_curve"].append({"step": state["step"], "loss": round(heldout_loss(objective, heldout_rows, masking, precision), 4)})
             _save_checkpoint(checkpoint_dir, model, tokenizer, optimizer, state)
             last_checkpoint = time.perf_counter()
@@ -389,7 +396,7 @@ def _pretrain(config: PretrainConfig, node: _Dist, progress: Callable[[dict[str,
     node.barrier()
     return PretrainResult(
         config.out, state["step"], state["tokens"], state["train_seconds"], metadata.get("final_train_loss", loss_value),
-        final_heldout, metadata,
+        final_heldout, metadata, model, tokenizer,
     )
 
 

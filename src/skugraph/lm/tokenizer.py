@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import BertTokenizerFast, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -32,6 +32,13 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 12_000, min_frequenc
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer)
+    # the trainer numbers tokens of equal frequency in a thread-dependent order: renumber them
+    # (specials first, then words, then ## pieces, each sorted) so a corpus always gives one vocabulary
+    learned = [t for t in tokenizer.get_vocab() if t not in SPECIAL_TOKENS]
+    ordered = SPECIAL_TOKENS + sorted(learned, key=lambda t: (t.startswith("##"), t))
+    tokenizer.model = models.WordPiece(
+        vocab={token: i for i, token in enumerate(ordered)}, unk_token="[UNK]", max_input_chars_per_word=100
+    )
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
@@ -39,13 +46,14 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 12_000, min_frequenc
         special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
     )
     tokenizer.decoder = decoders.WordPiece(prefix="##")
-    return BertTokenizerFast(
+    # the generic fast class keeps this exact pipeline on reload (BertTokenizer would rebuild
+    # its normalizer from settings and drop NFKC)
+    return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         unk_token="[UNK]",
         sep_token="[SEP]",
         pad_token="[PAD]",
         cls_token="[CLS]",
         mask_token="[MASK]",
-        do_lower_case=True,
-        tokenize_chinese_chars=True,
+        model_max_length=512,
     )

@@ -1,0 +1,5 @@
+"""``python -m skugraph`` (also what ``torchrun -m skugraph pretrain …`` runs)."""
+
+from skugraph.cli import app
+
+app()
