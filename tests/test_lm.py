@@ -214,3 +214,15 @@ def test_two_processes_train_one_model_with_torchrun(tmp_path, titles_file):
     meta = json.loads((out / METADATA).read_text("utf-8"))
     assert meta["processes"] == 2 and meta["steps"] == 4
     assert "pretrained 4 steps" in done.stdout
+
+
+def test_length_grouping_keeps_every_row_once_and_groups_lengths():
+    from skugraph.lm.pretrain import length_grouped_order
+
+    lengths = np.random.default_rng(0).integers(5, 128, size=1000)
+    order = length_grouped_order(lengths, per_step=10, rng=np.random.default_rng(1))
+    assert sorted(order.tolist()) == list(range(1000))
+    spread = np.mean([np.ptp(lengths[order[i : i + 10]]) for i in range(0, 1000, 10)])
+    shuffled = np.random.default_rng(2).permutation(1000)
+    baseline = np.mean([np.ptp(lengths[shuffled[i : i + 10]]) for i in range(0, 1000, 10)])
+    assert spread < baseline / 4

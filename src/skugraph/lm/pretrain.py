@@ -180,6 +180,21 @@ def _concat(a: Sequences, b: Sequences) -> Sequences:
     return Sequences(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in ("ids", "word_starts", "token_types", "lengths", "nsp")))
 
 
+def length_grouped_order(lengths: np.ndarray, per_step: int, rng: np.random.Generator, group: int = 50) -> np.ndarray:
+    """A shuffled order in which each step's rows have similar lengths (less padding): shuffle,
+    sort within mega-batches of ``group`` steps, then shuffle the steps."""
+    order = rng.permutation(len(lengths))
+    mega = per_step * group
+    for start in range(0, len(order), mega):
+        chunk = order[start : start + mega]
+        order[start : start + mega] = chunk[np.argsort(-lengths[chunk], kind="stable")]
+    steps = len(order) // per_step
+    if steps == 0:
+        return order
+    blocks = order[: steps * per_step].reshape(steps, per_step)[rng.permutation(steps)]
+    return np.concatenate([blocks.reshape(-1), order[steps * per_step :]])
+
+
 def _tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {name: torch.from_numpy(value) for name, value in batch.items()}
 
@@ -314,7 +329,7 @@ def _pretrain(config: PretrainConfig, node: _Dist, progress: Callable[[dict[str,
         step_started = time.perf_counter()
         epoch, position = divmod(state["step"], batches_per_epoch)
         if epoch != order_epoch:
-            order = np.random.default_rng([config.seed, epoch]).permutation(len(train_rows))
+            order = length_grouped_order(train_rows.lengths, per_step, np.random.default_rng([config.seed, epoch]))
             order_epoch = epoch
         assert order is not None
         first = position * per_step + node.rank * config.batch_size
