@@ -110,9 +110,19 @@ class PretrainingObjective(torch.nn.Module):
             output = self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
             return output.loss, output.loss
         encoded = self.model.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-        masked = labels != -100
-        logits = self.model.cls.predictions(encoded.last_hidden_state[masked])
-        mlm = F.cross_entropy(logits.float(), labels[masked])
+        flat_labels = labels.reshape(-1)
+        positions = (flat_labels != -100).nonzero().flatten()
+        if len(positions) == 0:
+            positions = torch.zeros(1, dtype=torch.long)  # nothing masked: one ignored row
+        # round the number of rows up to a multiple of 64 (padding rows are ignored): a new
+        # matrix shape every step would fill the CPU kernels' primitive cache without end
+        padding = -len(positions) % 64
+        positions = torch.cat([positions, positions[:1].expand(padding)])
+        targets = flat_labels[positions].clone()
+        targets[len(targets) - padding :] = -100
+        hidden = encoded.last_hidden_state.reshape(-1, encoded.last_hidden_state.shape[-1])[positions]
+        logits = self.model.cls.predictions(hidden)
+        mlm = F.cross_entropy(logits.float(), targets, ignore_index=-100)
         pairs = next_sentence_label != -100
         if not pairs.any():
             # keep the next-sentence head in the graph (DDP needs every parameter used) at no cost
