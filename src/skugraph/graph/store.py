@@ -17,7 +17,7 @@ from typing import Any
 
 from skugraph.facts.ontology import check, predicate
 from skugraph.graph.schema import NODE_TABLES
-from skugraph.records import BRAND, CATEGORY, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing
+from skugraph.records import BRAND, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing
 
 
 @dataclass

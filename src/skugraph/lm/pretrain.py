@@ -200,10 +200,21 @@ def _tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def heldout_loss(objective: torch.nn.Module, rows: Sequences, masking: MaskingConfig, precision: str, batch_size: int = 64, max_rows: int = 4000) -> float:
-    """Masked-LM loss on held-out rows, masked with a fixed seed so runs compare."""
+def heldout_loss(
+    objective: torch.nn.Module,
+    rows: Sequences,
+    masking: MaskingConfig,
+    precision: str,
+    batch_size: int = 64,
+    max_rows: int = 4000,
+    whole_word: bool = True,
+) -> float:
+    """Masked-LM loss on held-out rows, masked with a fixed seed so runs compare;
+    ``whole_word=False`` masks single tokens (the classic, easier MLM loss)."""
     if len(rows) == 0:
         return float("nan")
+    if not whole_word:
+        rows = Sequences(rows.ids, np.ones_like(rows.word_starts), rows.token_types, rows.lengths, rows.nsp)
     objective.eval()
     rng = np.random.default_rng(1234)
     total, count = 0.0, 0
@@ -375,6 +386,7 @@ def _pretrain(config: PretrainConfig, node: _Dist, progress: Callable[[dict[str,
             last_checkpoint = time.perf_counter()
 
     final_heldout = heldout_loss(objective, heldout_rows, masking, precision) if node.main else float("nan")
+    token_heldout = heldout_loss(objective, heldout_rows, masking, precision, whole_word=False) if node.main else float("nan")
     metadata: dict[str, Any] = {}
     if node.main:
         state["heldout_curve"].append({"step": state["step"], "loss": round(final_heldout, 4)})
@@ -399,6 +411,7 @@ def _pretrain(config: PretrainConfig, node: _Dist, progress: Callable[[dict[str,
             "final_train_loss": final_loss,
             "heldout_loss": round(final_heldout, 4),
             "heldout_perplexity": round(math.exp(min(final_heldout, 50)), 2),
+            "heldout_token_loss": round(token_heldout, 4),  # single-token masking, comparable to plain MLM runs
             "precision": precision,
             "processes": node.world,
             "threads_per_process": threads,
@@ -429,13 +442,25 @@ def _versions() -> dict[str, str]:
     }
 
 
-def evaluate_mlm(model_dir: str | Path, corpus: str | Path, max_length: int = 128, column: str | None = None) -> float:
-    """Masked-LM loss of a saved model on a text file (fixed masking seed, whole-word masking)."""
+def evaluate_mlm(
+    model_dir: str | Path,
+    corpus: list[str | Path],
+    max_length: int = 128,
+    column: str | None = None,
+    whole_word: bool = True,
+    heldout_every: int | None = None,
+) -> float:
+    """Masked-LM loss of a saved model on text files (fixed masking seed). ``heldout_every=100``
+    scores only the documents pretraining held out (every 100th, as :class:`PretrainConfig`)."""
     _quiet_transformers()
     model, tokenizer = load_for_pretraining(model_dir)
     tune_for_cpu(model)
-    documents = list(read_documents(corpus, column))
+    documents = [doc for path in corpus for doc in read_documents(path, column)]
+    if heldout_every:
+        documents = documents[heldout_every - 1 :: heldout_every]
     encoded = encode_documents(documents, tokenizer.backend_tokenizer.to_str(), whole_word=True, workers=1)
     special = (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id)
     rows = pack(encoded, np.arange(len(encoded)), max_length, *special)
-    return heldout_loss(PretrainingObjective(model), rows, MaskingConfig.for_tokenizer(tokenizer), _precision("auto"), max_rows=len(rows))
+    masking = MaskingConfig.for_tokenizer(tokenizer)
+    objective = PretrainingObjective(model)
+    return heldout_loss(objective, rows, masking, _precision("auto"), max_rows=len(rows), whole_word=whole_word)

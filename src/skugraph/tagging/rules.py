@@ -34,7 +34,7 @@ UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     for label, pattern, score in [
         ("capacity", rf"{_NUM}\s*(?:gb|tb|mb|mah){_END}", 0.9),
         ("capacity", rf"(?<![0-9.])(?:8|16|32|64|128|256|512|1024)\s*g{_END}", 0.85),
-        ("capacity", rf"(?<![0-9.])(?:1|2|4|8|16)\s*t(?![a-z恤])", 0.8),
+        ("capacity", r"(?<![0-9.])(?:1|2|4|8|16)\s*t(?![a-z恤])", 0.8),
         ("size", rf"{_NUM}(?:\s*[x*×]\s*{_NUM}){{1,2}}\s*(?:cm|mm|m|厘米|毫米){_END}", 0.9),
         ("size", rf"{_NUM}\s*(?:英寸|寸|inch(?:es)?{_END}|in{_END}|\"|cm{_END}|mm{_END}|厘米|毫米)", 0.9),
         ("volume", rf"{_NUM}\s*(?:ml|l|毫升|升(?!级)){_END}", 0.9),
