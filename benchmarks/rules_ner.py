@@ -13,10 +13,10 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 from skugraph.corpus.ner import LabelledText, read_conll
+from skugraph.tagging.evaluate import score_spans
 from skugraph.tagging.rules import RuleExtractor
 
 #: data-set tag → rule label; tags not listed are left out of the score.
@@ -39,29 +39,13 @@ DEV_FILES = {"ding": "ner/ecommerce-ding2019/dev.bieos", "jd": "ner/jd-gaiic2022
 
 def score(texts: list[LabelledText], tag_map: dict[str, str], rules: RuleExtractor) -> dict:
     labels = set(tag_map.values())
-    tp, fp, fn = Counter(), Counter(), Counter()
     start = time.perf_counter()
     predictions = [rules.spans(t.text) for t in texts]
     seconds = time.perf_counter() - start
-    for text, predicted in zip(texts, predictions, strict=True):
-        gold = {(s.start, s.end, tag_map[s.label]) for s in text.spans if s.label in tag_map}
-        guess = {(s, e, label) for s, e, label, _ in predicted if label in labels}
-        for span in guess & gold:
-            tp[span[2]] += 1
-        for span in guess - gold:
-            fp[span[2]] += 1
-        for span in gold - guess:
-            fn[span[2]] += 1
-
-    def f1(t: int, p: int, n: int) -> dict:
-        precision = t / (t + p) if t + p else 0.0
-        recall = t / (t + n) if t + n else 0.0
-        f = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"precision": round(100 * precision, 1), "recall": round(100 * recall, 1), "f1": round(100 * f, 1), "gold": t + n}
-
-    per_type = {label: f1(tp[label], fp[label], fn[label]) for label in sorted(labels)}
-    micro = f1(sum(tp.values()), sum(fp.values()), sum(fn.values()))
-    return {"texts": len(texts), "micro": micro, "per_type": per_type, "titles_per_second": round(len(texts) / seconds)}
+    gold = [[(s.start, s.end, tag_map[s.label]) for s in t.spans if s.label in tag_map] for t in texts]
+    guessed = [[(s, e, label) for s, e, label, _ in spans] for spans in predictions]
+    report = score_spans(gold, guessed, labels).to_dict(digits=3)
+    return {"texts": len(texts), **report, "titles_per_second": round(len(texts) / seconds)}
 
 
 def main() -> None:
@@ -90,10 +74,11 @@ def main() -> None:
                 continue
             rules = rules.learn_brands(t.text for t in texts)  # as `skugraph extract` does
             r = results.setdefault(name, {"file": str(path)})[variant] = score(texts, TAG_MAPS[name], rules)
-            print(f"{name} [{variant}]: {path}  {r['texts']} titles  strict micro F1 {r['micro']['f1']}"
-                  f"  ({r['titles_per_second']} titles/s)")
+            print(f"{name} [{variant}]: {path}  {r['texts']} titles  strict micro F1 {100 * r['micro']['f1']:.1f}"
+                  f"  macro F1 {100 * r['macro']['f1']:.1f}  ({r['titles_per_second']} titles/s)")
             for label, s in r["per_type"].items():
-                print(f"   {label:20s} P {s['precision']:5.1f}  R {s['recall']:5.1f}  F1 {s['f1']:5.1f}  (gold {s['gold']})")
+                print(f"   {label:20s} P {100 * s['precision']:5.1f}  R {100 * s['recall']:5.1f}"
+                      f"  F1 {100 * s['f1']:5.1f}  (gold {s['support']})")
     print("reference (held-out test, DEVELOPERS.md): CRF 72.6 (Ding), 70.6 (JD, all 50 types)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {"command": " ".join(["python", *sys.argv]), "results": results}
