@@ -1,0 +1,69 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from skugraph.corpus.ner import tags_to_spans
+from skugraph.tagging.decode import decode
+
+BIO = ["O", "B-HP", "I-HP", "B-HC", "I-HC"]
+BIEOS = ["O", "B-HP", "I-HP", "E-HP", "S-HP", "B-HC", "I-HC", "E-HC", "S-HC"]
+
+
+def log_probs(rows: list[dict[str, float]], tags: list[str]) -> np.ndarray:
+    probs = np.full((len(rows), len(tags)), 1e-3)
+    for t, row in enumerate(rows):
+        for tag, p in row.items():
+            probs[t, tags.index(tag)] = p
+    probs /= probs.sum(axis=1, keepdims=True)
+    return np.log(probs)
+
+
+def test_valid_argmax_is_kept():
+    rows = [{"B-HP": 0.9}, {"I-HP": 0.8}, {"O": 0.9}, {"B-HC": 0.7}]
+    assert decode(log_probs(rows, BIO), BIO) == ["B-HP", "I-HP", "O", "B-HC"]
+
+
+def test_inside_without_begin_is_repaired():
+    rows = [{"O": 0.6, "I-HP": 0.4}, {"I-HP": 0.9}, {"I-HP": 0.8}]
+    tags = decode(log_probs(rows, BIO), BIO)
+    assert tags[0] != "O" or tags[1] != "I-HP"
+    tags_to_spans(tags)  # valid: raises otherwise
+    assert tags == ["B-HP", "I-HP", "I-HP"]
+
+
+def test_types_do_not_switch_inside_an_entity():
+    rows = [{"B-HP": 0.9}, {"I-HC": 0.6, "I-HP": 0.4}]
+    assert decode(log_probs(rows, BIO), BIO) == ["B-HP", "I-HP"]
+
+
+@pytest.mark.parametrize("tags", [BIO, BIEOS])
+def test_random_scores_always_decode_to_valid_sequences(tags):
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        scores = np.log(rng.dirichlet(np.ones(len(tags)) * 0.3, size=rng.integers(1, 12)))
+        tags_to_spans(decode(scores, tags))
+
+
+def strict_bieos(sequence: list[str]) -> bool:
+    """B and I must be followed by I or E of the same type; I and E must follow B or I."""
+    for previous, tag in zip(["O", *sequence], [*sequence, "O"]):
+        opened = previous[0] in "BI"
+        if opened != (tag[0] in "IE") or (opened and previous[2:] != tag[2:]):
+            return False
+    return True
+
+
+def test_bieos_is_the_exact_best_valid_sequence():
+    rng = np.random.default_rng(1)
+    tags = ["O", "B-X", "I-X", "E-X", "S-X"]
+    for _ in range(30):
+        scores = np.log(rng.dirichlet(np.ones(len(tags)), size=4))
+        best = decode(scores, tags)
+        valid = []
+        for candidate in itertools.product(range(len(tags)), repeat=4):
+            sequence = [tags[i] for i in candidate]
+            if not strict_bieos(sequence):
+                continue
+            valid.append((sum(scores[t, i] for t, i in enumerate(candidate)), sequence))
+        assert best == max(valid)[1]
