@@ -146,12 +146,11 @@ def _raw_csv(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] |
                 yield f"line {start}", None, f"broken CSV: {error}", ""
                 start = reader.line_num + 1
                 continue
-            where = f"line {start}"
-            if lines.bad.intersection(range(start, reader.line_num + 1)):
-                start = reader.line_num + 1
+            where, row_lines = f"line {start}", range(start, reader.line_num + 1)
+            start = reader.line_num + 1
+            if lines.bad.intersection(row_lines):
                 yield where, None, "not valid UTF-8", ""
                 continue
-            start = reader.line_num + 1
             if None in row:
                 yield where, None, f"row has more cells than the {len(fieldnames)} headers", ""
                 continue

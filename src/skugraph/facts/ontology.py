@@ -63,8 +63,8 @@ def predicate(name: str) -> Predicate:
         raise KeyError(f"unknown predicate {name!r}; known: {', '.join(PREDICATES)}") from None
 
 
-def check(fact: Fact) -> None:
-    """Raise ``ValueError`` unless the fact's predicate is known and its ends have the labels it joins."""
+def check(fact: Fact) -> Predicate:
+    """The fact's predicate; ``ValueError`` unless it is known and the fact's ends have the labels it joins."""
     try:
         spec = predicate(fact.predicate)
     except KeyError as error:
@@ -75,3 +75,4 @@ def check(fact: Fact) -> None:
         )
     if not 0.0 <= fact.confidence <= 1.0:
         raise ValueError(f"fact {fact.key} has confidence {fact.confidence}, outside [0, 1]")
+    return spec

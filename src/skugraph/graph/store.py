@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from skugraph.facts.ontology import check, predicate
+from skugraph.facts.ontology import check
 from skugraph.graph.schema import NODE_TABLES
 from skugraph.records import BRAND, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing
 
@@ -71,8 +71,7 @@ class GraphRows:
             self._node(REVIEW, {"id": review.id, "text": review.text, "rating": review.rating})
 
     def add_fact(self, fact: Fact, loaded_at: datetime) -> None:
-        check(fact)
-        spec = predicate(fact.predicate)
+        spec = check(fact)
         self._entity(fact.subject)
         self._entity(fact.object)
         times = [self.listing_times.get(p.listing_id) for p in fact.provenance]

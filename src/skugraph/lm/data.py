@@ -56,7 +56,7 @@ def _encode_chunk(args: tuple[list[str], bool]) -> tuple[list[list[int]], list[l
         if whole_word:
             boundaries = {start for _, start, _ in jieba.tokenize(text)}
             starts = [i == 0 or start in boundaries for i, (start, _) in enumerate(encoding.offsets)]
-        else:  # token-level masking: every token but a WordPiece continuation stands alone
+        else:  # token-level masking: every token is its own unit
             starts = [True] * len(encoding.ids)
         all_ids.append(encoding.ids)
         all_starts.append(starts)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoModelForMaskedLM, AutoTokenizer, BertConfig, BertForPreTraining, PreTrainedModel
+from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer, BertConfig, BertForPreTraining, PreTrainedModel
 
 PRESETS: dict[str, dict[str, int]] = {
     "tiny": {"num_hidden_layers": 2, "hidden_size": 128, "num_attention_heads": 2, "intermediate_size": 512},
@@ -63,20 +63,12 @@ def load_for_pretraining(path_or_id: str | Path) -> tuple[PreTrainedModel, objec
     is there) and its tokenizer. BERT checkpoints load with both pretraining heads (missing
     heads start fresh, as for a sentence-transformers model); other architectures load with
     their masked-LM head."""
-    path_or_id = resolve_base(path_or_id)
-    tokenizer = AutoTokenizer.from_pretrained(str(path_or_id))
-    config = BertConfig.from_pretrained(str(path_or_id)) if _is_bert(path_or_id) else None
-    if config is not None:
-        model = BertForPreTraining.from_pretrained(str(path_or_id), config=config)
-    else:
-        model = AutoModelForMaskedLM.from_pretrained(str(path_or_id))
-    return model, tokenizer
-
-
-def _is_bert(path_or_id: str | Path) -> bool:
-    from transformers import AutoConfig
-
-    return AutoConfig.from_pretrained(str(path_or_id)).model_type == "bert"
+    source = resolve_base(path_or_id)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    config = AutoConfig.from_pretrained(source)
+    if config.model_type == "bert":
+        return BertForPreTraining.from_pretrained(source, config=config), tokenizer
+    return AutoModelForMaskedLM.from_pretrained(source, config=config), tokenizer
 
 
 def tune_for_cpu(model: PreTrainedModel, dropout: float | None = None) -> None:
@@ -112,8 +104,8 @@ class PretrainingObjective(torch.nn.Module):
         encoded = self.model.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
         flat_labels = labels.reshape(-1)
         positions = (flat_labels != -100).nonzero().flatten()
-        if len(positions) == 0:
-            positions = torch.zeros(1, dtype=torch.long)  # nothing masked: one ignored row
+        if len(positions) == 0:  # nothing to predict: a zero loss that still touches every parameter
+            positions = torch.zeros(1, dtype=torch.long)
         # round the number of rows up to a multiple of 64 (padding rows are ignored): a new
         # matrix shape every step would fill the CPU kernels' primitive cache without end
         padding = -len(positions) % 64
@@ -122,7 +114,7 @@ class PretrainingObjective(torch.nn.Module):
         targets[len(targets) - padding :] = -100
         hidden = encoded.last_hidden_state.reshape(-1, encoded.last_hidden_state.shape[-1])[positions]
         logits = self.model.cls.predictions(hidden)
-        mlm = F.cross_entropy(logits.float(), targets, ignore_index=-100)
+        mlm = F.cross_entropy(logits.float(), targets, ignore_index=-100) if (targets != -100).any() else 0.0 * logits.sum()
         pairs = next_sentence_label != -100
         if not pairs.any():
             # keep the next-sentence head in the graph (DDP needs every parameter used) at no cost

@@ -15,7 +15,9 @@ import json
 import math
 import os
 import platform
+import shutil
 import time
+from functools import cache
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -143,7 +145,9 @@ def _schedule(progress: float, warmup: float) -> float:
     return max(0.0, (1.0 - progress) / (1.0 - warmup))
 
 
-def _encoded_corpus(config: PretrainConfig, documents: list[list[str]], tokenizer, hashes: dict[str, str], node: _Dist) -> EncodedSentences:
+def _encoded_corpus(
+    config: PretrainConfig, documents: Callable[[], list[list[str]]], tokenizer, hashes: dict[str, str], node: _Dist
+) -> EncodedSentences:
     """Encode once and cache by corpus hash, tokenizer and masking mode; rank 0 writes the cache."""
     vocab = json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False)
     key = hashlib.sha256(
@@ -152,7 +156,7 @@ def _encoded_corpus(config: PretrainConfig, documents: list[list[str]], tokenize
     ).hexdigest()[:24]
     path = config.cache_dir / "corpus" / f"{key}.npz"
     if node.main and not path.exists():
-        encoded = encode_documents(documents, tokenizer.backend_tokenizer.to_str(), config.whole_word_mask)
+        encoded = encode_documents(documents(), tokenizer.backend_tokenizer.to_str(), config.whole_word_mask)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + f".{os.getpid()}.npz")
         np.savez(partial, **asdict(encoded))
@@ -238,17 +242,11 @@ def _quiet_transformers() -> None:
 
 def _save_checkpoint(directory: Path, model, tokenizer, optimizer, state: dict[str, Any]) -> None:
     partial = directory.with_name(directory.name + ".partial")
-    if partial.exists():
-        import shutil
-
-        shutil.rmtree(partial)
+    shutil.rmtree(partial, ignore_errors=True)
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
     torch.save({**state, "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, partial / "state.pt")
-    if directory.exists():
-        import shutil
-
-        shutil.rmtree(directory)
+    shutil.rmtree(directory, ignore_errors=True)
     partial.rename(directory)
 
 
@@ -272,9 +270,14 @@ def _pretrain(config: PretrainConfig, node: _Dist, progress: Callable[[dict[str,
     resuming = config.resume and (checkpoint_dir / "state.pt").exists()
 
     hashes = {str(path): file_sha256(path) for path in config.corpus}
-    documents = [doc for path in config.corpus for doc in read_documents(path, config.column)]
-    if not documents:
-        raise ValueError(f"no text in {', '.join(map(str, config.corpus))}")
+
+    @cache
+    def documents() -> list[list[str]]:
+        """The corpus text, read only when a tokenizer is trained or the encoded cache misses."""
+        texts = [doc for path in config.corpus for doc in read_documents(path, config.column)]
+        if not texts:
+            raise ValueError(f"no text in {', '.join(map(str, config.corpus))}")
+        return texts
 
     if resuming:
         model, tokenizer = load_for_pretraining(checkpoint_dir)
@@ -283,7 +286,7 @@ def _pretrain(config: PretrainConfig, node: _Dist, progress: Callable[[dict[str,
 
         tokenizer_dir = config.tokenizer or config.out  # the tokenizer is saved with the model too
         if node.main and config.tokenizer is None:
-            sentences = (s for doc in documents for s in doc)
+            sentences = (s for doc in documents() for s in doc)
             train_tokenizer(sentences, config.vocab_size, config.min_frequency).save_pretrained(tokenizer_dir)
         node.barrier()
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
@@ -296,7 +299,7 @@ def _pretrain(config: PretrainConfig, node: _Dist, progress: Callable[[dict[str,
     prepare_started = time.perf_counter()
     encoded = _encoded_corpus(config, documents, tokenizer, hashes, node)
     train_rows, heldout_rows = _sequences(config, encoded, tokenizer)
-    del documents
+    documents.cache_clear()
     prepare_seconds = time.perf_counter() - prepare_started
     masking = MaskingConfig.for_tokenizer(tokenizer, config.mlm_probability)
 
@@ -304,8 +307,9 @@ def _pretrain(config: PretrainConfig, node: _Dist, progress: Callable[[dict[str,
     trained = objective
     if node.world > 1:
         trained = torch.nn.parallel.DistributedDataParallel(objective)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
+    decays = {n: p.ndim >= 2 and "LayerNorm" not in n for n, p in model.named_parameters()}
+    decay = [p for n, p in model.named_parameters() if decays[n]]
+    no_decay = [p for n, p in model.named_parameters() if not decays[n]]
     peak_lr = config.learning_rate or (5e-4 if config.from_scratch else 1e-4)
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=peak_lr
