@@ -100,13 +100,26 @@ def extract(
     listings: Annotated[Path, typer.Argument(help="Ingested listings (JSONL).")] = DEFAULT_WORKDIR / "listings.jsonl",
     out: Annotated[Path, typer.Option(help="Facts (JSONL).")] = DEFAULT_WORKDIR / "facts.jsonl",
     mentions: Annotated[Path | None, typer.Option(help="Also write mentions (JSONL).")] = None,
+    extractor: Annotated[str, typer.Option(help="rules, or tagger (needs --model).")] = "rules",
+    model: Annotated[Path | None, typer.Option(help="Tagger directory from `skugraph train tagger`.")] = None,
+    fields: Annotated[str, typer.Option(help="Fields the tagger reads: comma-separated (title, description), or 'all' (reviews too).")] = "title",
+    min_score: Annotated[float, typer.Option(help="Drop tagger mentions below this calibrated confidence.")] = 0.0,
     brands: Annotated[list[Path] | None, typer.Option(help="Extra brand names, one a line.")] = None,
     product_types: Annotated[list[Path] | None, typer.Option(help="Extra product-type words, one a line.")] = None,
 ) -> None:
     """Find mentions in listings and turn them into facts."""
     with _friendly_errors(), _progress() as start:
-        extractor = RuleExtractor.with_lexicon_files(brands or [], product_types or [])
-        report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=extractor)
+        rules = RuleExtractor.with_lexicon_files(brands or [], product_types or [])
+        tagger = None
+        if extractor == "tagger":
+            if model is None:
+                raise ValueError("--extractor tagger needs --model DIR (a directory from `skugraph train tagger`)")
+            from skugraph.tagging.tagger import Tagger, TaggerExtractor
+
+            tagger = TaggerExtractor(Tagger.load(model), fields.split(","), min_score)
+        elif extractor != "rules":
+            raise ValueError(f"--extractor must be rules or tagger, not {extractor!r}")
+        report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=rules, tagger=tagger)
     console.print(f"extracted {report.facts} facts ({report.mentions} mentions) from {report.listings} listings → {out}")
 
 
@@ -169,15 +182,31 @@ def stats(
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="Where the demo writes its files and graph.")] = DEFAULT_WORKDIR / "demo",
+    workdir: Annotated[Path, typer.Option(help="Where the demo writes its files, models and graph.")] = DEFAULT_WORKDIR / "demo",
     inputs: Annotated[list[Path] | None, typer.Option("--input", help="Listing files (default: the sample catalogue).")] = None,
+    extractor: Annotated[str, typer.Option(help="tagger: pretrain → fine-tune → extract; rules: the rule extractor.")] = "tagger",
+    pretrain_minutes: Annotated[float, typer.Option(help="Minutes of masked-LM pretraining for the demo encoder.")] = 1.5,
+    retrain: Annotated[bool, typer.Option(help="Train the demo models again even if the work dir has them.")] = False,
 ) -> None:
-    """Build the graph from the sample catalogue on embedded defaults and show what it holds."""
-    config = pipeline.BuildConfig(workdir=workdir, fresh=True)
+    """The whole chain on the sample catalogue: pretrain a small encoder, fine-tune the tagger on
+    the catalogue's labelled titles, extract, load the graph, and ask it questions."""
+    config = pipeline.BuildConfig(workdir=workdir, fresh=True, extractor=extractor)
     if inputs:
         config.inputs = inputs
+    models = None
     with _friendly_errors(), _progress() as start:
+        if extractor == "tagger":
+            models = pipeline.train_demo_models(workdir, pretrain_minutes, retrain, progress=start)
+            config.tagger = models.tagger
         result = pipeline.build(config, progress=start)
+    if models:
+        pre, tuned = models.pretrain, models.training
+        console.rule("[bold]models")
+        console.print(f"encoder   {models.encoder}{' (reused)' if models.reused else ''}: {pre['tokens_seen']:,} tokens in "
+                      f"{pre['train_seconds']} s, held-out MLM loss {pre['heldout_loss']}")
+        micro = tuned["dev_report"]["micro"]
+        console.print(f"tagger    {models.tagger}{' (reused)' if models.reused else ''}: {tuned['epochs_run']} epochs in "
+                      f"{tuned['train_seconds']} s, dev F1 {micro['f1']:.3f} (P {micro['precision']:.3f} R {micro['recall']:.3f})")
     _print_summary(result)
 
 
@@ -247,6 +276,119 @@ def pretrain(
             f"({meta['tokens_per_second']:,} tokens/s, {meta['precision']}); held-out MLM loss {meta['heldout_loss']} "
             f"(perplexity {meta['heldout_perplexity']}) → {out}"
         )
+
+
+train_app = typer.Typer(help="Fine-tune models on labelled data.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+def _lexicon_option(values: list[str] | None) -> dict[str, list[Path]]:
+    """``NAME=FILE[,FILE…]`` pairs (a file may be a glob) to gazetteer files by name."""
+    lexicons: dict[str, list[Path]] = {}
+    for value in values or []:
+        name, sep, files = value.partition("=")
+        if not sep or not name or not files:
+            raise ValueError(f"--lexicon wants NAME=FILE[,FILE…], got {value!r}")
+        for item in files.split(","):
+            matches = sorted(Path().glob(item)) if any(c in item for c in "*?[") else [Path(item)]
+            if not matches or not all(m.is_file() for m in matches):
+                raise FileNotFoundError(f"--lexicon {name}: no file {item}")
+            lexicons.setdefault(name, []).extend(matches)
+    return lexicons
+
+
+@train_app.command("tagger")
+def train_tagger_command(
+    train: Annotated[Path, typer.Option(help="Labelled training texts.")],
+    out: Annotated[Path, typer.Option(help="Tagger directory to write.")],
+    dev: Annotated[Path | None, typer.Option(help="Labelled dev texts: early stopping and calibration.")] = None,
+    format: Annotated[str | None, typer.Option("--format", help="bio | bieos | jsonl | label-studio (default: from the file name).")] = None,
+    base_model: Annotated[str, typer.Option(help="Encoder: a model directory (e.g. from `skugraph pretrain`), minilm, a hub id, or scratch:tiny|small|base.")] = "scratch:small",
+    random_init: Annotated[bool, typer.Option(help="The base model's shape and tokenizer with fresh weights.")] = False,
+    epochs: int = 30,
+    batch_size: int = 32,
+    learning_rate: Annotated[float | None, typer.Option(help="Encoder rate (default 1e-4 pretrained, 5e-4 fresh).")] = None,
+    head_learning_rate: Annotated[float, typer.Option(help="Rate of the new layers (the CRF gets 10x).")] = 2e-3,
+    weight_decay: float = 0.01,
+    warmup: Annotated[float, typer.Option(help="Share of steps spent warming up.")] = 0.1,
+    dropout: float = 0.1,
+    patience: Annotated[int, typer.Option(help="Epochs without a better dev F1 before stopping.")] = 5,
+    freeze_layers: Annotated[int, typer.Option(help="Keep the embeddings and the lower N layers fixed.")] = 0,
+    lora: Annotated[int, typer.Option(help="LoRA rank (0: no adapters).")] = 0,
+    lora_method: Annotated[str, typer.Option(help="lora or adalora.")] = "lora",
+    crf: Annotated[bool, typer.Option(help="A CRF layer on top (constrained decoding either way).")] = True,
+    lexicon: Annotated[list[str] | None, typer.Option(help="Gazetteer NAME=FILE[,FILE]; NAME an entity type also feeds substitution.")] = None,
+    substitute: Annotated[float, typer.Option(help="Augmentation: chance to swap a mention for another of its type.")] = 0.0,
+    synonyms: Annotated[float, typer.Option(help="Augmentation: chance to swap a synonym outside mentions.")] = 0.0,
+    synonyms_file: Annotated[Path | None, typer.Option(help="Synonym groups, one a line (default: the packaged list).")] = None,
+    mention_dropout: Annotated[float, typer.Option(help="Augmentation: chance to delete a mention.")] = 0.0,
+    window: Annotated[int, typer.Option(help="Tokens per window; longer texts are windowed, never cut.")] = 128,
+    stride: int = 64,
+    time_budget: Annotated[float | None, typer.Option(help="Minutes of training at most.")] = None,
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU has it), bf16 or fp32.")] = "auto",
+    seed: int = 42,
+) -> None:
+    """Fine-tune a tagger for entities and attributes (any tag set: it is read from the data)."""
+    from skugraph.tagging.augment import AugmentConfig
+    from skugraph.tagging.train import TrainTaggerConfig, train_tagger
+
+    with _friendly_errors():
+        augment = AugmentConfig(substitute=substitute, synonyms=synonyms, mention_dropout=mention_dropout)
+        config = TrainTaggerConfig(
+            train=train, out=out, dev=dev, format=format, base_model=base_model, random_init=random_init, epochs=epochs,
+            batch_size=batch_size, learning_rate=learning_rate, head_learning_rate=head_learning_rate,
+            weight_decay=weight_decay, warmup=warmup, dropout=dropout, patience=patience, freeze_layers=freeze_layers,
+            lora=lora, lora_method=lora_method, crf=crf, lexicons=_lexicon_option(lexicon), augment=augment,
+            synonyms=synonyms_file, window=window, stride=stride, time_budget_minutes=time_budget, precision=precision, seed=seed,
+        )
+
+        def report(record: dict) -> None:
+            dev_text = f"  dev F1 {record['dev_f1']:.4f}" if "dev_f1" in record else ""
+            errors.print(f"epoch {record['epoch']:>3}  loss {record['loss']:.4f}{dev_text}  {record['seconds']} s")
+
+        result = train_tagger(config, progress=report)
+    meta = result.metadata
+    for message in meta["skipped_records"][:10]:
+        errors.print(f"[yellow]skipped[/] {message}")
+    console.print(f"trained {result.epochs} epochs in {result.seconds:.0f} s (best epoch {result.best_epoch}, {meta['precision']}) → {out}")
+    if result.dev:
+        micro = result.dev["micro"]
+        console.print(f"dev strict entity micro P {micro['precision']:.4f}  R {micro['recall']:.4f}  F1 {micro['f1']:.4f}")
+    if meta.get("calibration"):
+        c = meta["calibration"]
+        console.print(f"calibration: temperature {c['temperature']}, expected calibration error {c['ece_uncalibrated']} → {c['ece_calibrated']}")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Option(help="Tagger directory.")],
+    data: Annotated[Path, typer.Option(help="Labelled texts to score.")],
+    format: Annotated[str | None, typer.Option("--format", help="bio | bieos | jsonl | label-studio (default: from the file name).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """Strict entity-level precision, recall and F1 (micro, macro, per type) of a tagger on labelled data."""
+    from skugraph.corpus.ner import read_labelled
+    from skugraph.tagging.tagger import Tagger
+
+    skipped: list[str] = []
+    with _friendly_errors():
+        texts = read_labelled(data, format, on_error=lambda e: skipped.append(str(e)))
+        report = Tagger.load(model).evaluate(texts)
+    for message in skipped[:10]:
+        errors.print(f"[yellow]skipped[/] {message}")
+    result = report.to_dict()
+    if as_json:
+        console.print_json(json.dumps({"data": str(data), "texts": len(texts), "skipped": len(skipped), **result}, ensure_ascii=False))
+        return
+    table = Table(title=f"{data} ({len(texts)} texts, strict entity match)", title_justify="left")
+    for column in ("type", "precision", "recall", "f1", "support"):
+        table.add_column(column, justify="left" if column == "type" else "right")
+    for name, score in result["per_type"].items():
+        table.add_row(name, f"{score['precision']:.4f}", f"{score['recall']:.4f}", f"{score['f1']:.4f}", str(score["support"]))
+    for name in ("micro", "macro"):
+        score = result[name]
+        table.add_row(f"[bold]{name}[/]", f"{score['precision']:.4f}", f"{score['recall']:.4f}", f"{score['f1']:.4f}", str(score["support"]))
+    console.print(table)
 
 
 @app.callback(invoke_without_command=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,9 @@ from skugraph.facts.build import FactBuilder
 from skugraph.facts.ontology import check
 from skugraph.graph.store import LoadReport, QueryResult, open_store
 from skugraph.records import Fact, to_json_line
-from skugraph.sample.generate import CATALOGUE
+from skugraph.sample.generate import CATALOGUE, LABELS
 from skugraph.tagging.rules import RuleExtractor
+from skugraph.tagging.tagger import TaggerExtractor
 
 Progress = Callable[[int], None]
 
@@ -35,7 +36,9 @@ class BuildConfig:
     fresh: bool = False  # start from an empty graph instead of upserting into the one there
     brand_files: list[Path] = field(default_factory=list)  # extra brand names, one a line
     product_type_files: list[Path] = field(default_factory=list)  # extra product words, one a line
-
+    extractor: str = "rules"  # rules | tagger
+    tagger: Path | None = None  # a tagger directory (extractor "tagger")
+    tagger_fields: tuple[str, ...] = ("title",)  # the fields the tagger reads (what it was trained on)
 
     @property
     def listings(self) -> Path:
@@ -82,11 +85,14 @@ def extract(
     mentions_out: Path | None = None,
     progress: Progress | None = None,
     extractor: RuleExtractor | None = None,
+    tagger: TaggerExtractor | None = None,
+    batch_size: int = 256,
 ) -> ExtractReport:
-    """Run the rule extractor over ingested listings; write facts (and mentions) as JSONL.
+    """Find mentions in ingested listings (with the rules, or with a trained ``tagger``) and
+    write facts (and mentions) as JSONL.
 
-    A first pass over the titles teaches the extractor the brands the catalogue writes
-    in two scripts (``诺芝（NOZI）``), so the second pass finds them however written."""
+    A first pass over the titles teaches the rule extractor the brands the catalogue writes
+    in two scripts (``诺芝（NOZI）``), so brands resolve to one entity however written."""
     extractor = (extractor or RuleExtractor()).learn_brands(listing.title for listing in load_listings(listings))
     builder = FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"])
     report = ExtractReport()
@@ -94,23 +100,35 @@ def extract(
     mention_handle = mentions_out.open("w", encoding="utf-8") if mentions_out else None
     try:
         with facts_out.open("w", encoding="utf-8") as fact_handle:
-            for listing in load_listings(listings):
-                mentions = extractor.extract(listing)
-                for mention in mentions:
-                    if mention_handle:
-                        mention_handle.write(to_json_line(mention) + "\n")
-                for fact in builder.build(listing, mentions):
-                    fact_handle.write(to_json_line(fact) + "\n")
-                    report.by_predicate[fact.predicate] += 1
-                    report.facts += 1
-                report.listings += 1
-                report.mentions += len(mentions)
+            for batch in _batched(load_listings(listings), batch_size):
+                found = tagger.extract_many(batch) if tagger else [extractor.extract(listing) for listing in batch]
+                for listing, mentions in zip(batch, found, strict=True):
+                    for mention in mentions:
+                        if mention_handle:
+                            mention_handle.write(to_json_line(mention) + "\n")
+                    for fact in builder.build(listing, mentions):
+                        fact_handle.write(to_json_line(fact) + "\n")
+                        report.by_predicate[fact.predicate] += 1
+                        report.facts += 1
+                    report.listings += 1
+                    report.mentions += len(mentions)
                 if progress:
-                    progress(1)
+                    progress(len(batch))
     finally:
         if mention_handle:
             mention_handle.close()
     return report
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def read_facts(path: Path, on_error: Callable[[str], None] | None = None) -> Iterator[Fact]:
@@ -176,6 +194,61 @@ EXAMPLE_QUERIES: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+def _tagger_extractor(config: BuildConfig) -> TaggerExtractor | None:
+    if config.extractor == "rules":
+        return None
+    if config.extractor != "tagger":
+        raise ValueError(f"extractor must be rules or tagger, not {config.extractor!r}")
+    if config.tagger is None:
+        raise ValueError("the tagger extractor needs a tagger directory (BuildConfig.tagger)")
+    from skugraph.tagging.tagger import Tagger
+
+    return TaggerExtractor(Tagger.load(config.tagger), config.tagger_fields)
+
+
+@dataclass
+class DemoModels:
+    encoder: Path
+    tagger: Path
+    pretrain: dict  # the encoder's skugraph.json
+    training: dict  # the tagger's skugraph.json
+    reused: bool
+
+
+def train_demo_models(workdir: Path, minutes: float = 1.5, retrain: bool = False,
+                      progress: Callable[[str, int | None], Progress] | None = None) -> DemoModels:
+    """The whole model chain on the sample catalogue: pretrain a tiny encoder on its text
+    (titles, descriptions, reviews) for ``minutes``, then fine-tune a tagger on the labelled
+    titles (every fifth product held out as dev). Models already in ``workdir`` are reused
+    unless ``retrain``."""
+    from skugraph.lm.pretrain import PretrainConfig, pretrain
+    from skugraph.tagging.train import TrainTaggerConfig, train_tagger
+
+    encoder, tagger = workdir / "models" / "encoder", workdir / "models" / "tagger"
+    if not retrain and (encoder / "skugraph.json").is_file() and (tagger / "skugraph.json").is_file():
+        return DemoModels(encoder, tagger, _json(encoder / "skugraph.json"), _json(tagger / "skugraph.json"), True)
+    step = progress("pretrain", None) if progress else None
+    pretrain(PretrainConfig(corpus=[CATALOGUE], out=encoder, base_model="scratch:tiny", time_budget_minutes=minutes,
+                            batch_size=32, vocab_size=3000, min_frequency=1, heldout_every=20, checkpoint_minutes=60),
+             progress=(lambda point: step(1)) if step else None)
+    records = [json.loads(line) for line in LABELS.read_text("utf-8").splitlines() if line.strip()]
+    split = workdir / "models" / "labels"
+    split.mkdir(parents=True, exist_ok=True)
+    train_file, dev_file = split / "train.jsonl", split / "dev.jsonl"
+    with train_file.open("w", encoding="utf-8") as train_out, dev_file.open("w", encoding="utf-8") as dev_out:
+        for number, record in enumerate(records):
+            (dev_out if number % 5 == 4 else train_out).write(json.dumps(record, ensure_ascii=False) + "\n")
+    step = progress("fine-tune tagger", None) if progress else None
+    train_tagger(TrainTaggerConfig(train=train_file, dev=dev_file, out=tagger, base_model=str(encoder), epochs=25,
+                                   batch_size=16, learning_rate=5e-4, patience=6),
+                 progress=(lambda record: step(1)) if step else None)
+    return DemoModels(encoder, tagger, _json(encoder / "skugraph.json"), _json(tagger / "skugraph.json"), False)
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text("utf-8"))
+
+
 def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] | None = None) -> BuildResult:
     """Ingest → extract → load → example queries. ``progress(stage, total)`` may return a
     callback that is told of each record done."""
@@ -188,6 +261,7 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
         config.listings, config.facts, config.mentions,
         progress=progress("extract", ingest_report.ingested) if progress else None,
         extractor=RuleExtractor.with_lexicon_files(config.brand_files, config.product_type_files),
+        tagger=_tagger_extractor(config),
     )
     if config.fresh:
         remove_graph(config.graph)

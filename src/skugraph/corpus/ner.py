@@ -236,3 +236,33 @@ def write_doccano(texts: Iterable[LabelledText], path: str | Path) -> int:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+FORMATS = ("bio", "bieos", "jsonl", "label-studio")
+_SUFFIXES = {".bio": "bio", ".bieos": "bieos", ".bmes": "bieos", ".conll": "bio", ".txt": "bio", ".jsonl": "jsonl", ".json": "jsonl"}
+
+
+def detect_format(path: str | Path, format: str | None = None) -> str:
+    """The format given, else the one the file name says (``.bio``, ``.bieos``, ``.jsonl`` …)."""
+    if format:
+        if format not in FORMATS:
+            raise ValueError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+        return format
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise ValueError(f"{path}: cannot tell the format from the file name; pass one of {', '.join(FORMATS)}")
+    return _SUFFIXES[suffix]
+
+
+def read_labelled(
+    path: str | Path, format: str | None = None, *, strict: bool = False, on_error: ErrorHandler | None = None
+) -> list[LabelledText]:
+    """Labelled texts from any supported format (CoNLL BIO/BIEOS, doccano JSONL, Label Studio)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    chosen = detect_format(path, format)
+    if chosen in ("bio", "bieos"):
+        return list(read_conll(path, strict=strict, on_error=on_error))
+    if chosen == "label-studio":
+        return list(read_label_studio(path, strict=strict, on_error=on_error))
+    return list(read_doccano(path, strict=strict, on_error=on_error))

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 CATALOGUE = Path(__file__).with_name("catalogue.jsonl")
+LABELS = Path(__file__).with_name("catalogue.labels.jsonl")  # entity labels of the titles
 SOURCES = ("shop-north", "shop-south", "global-store")
 
 PHONES = [
@@ -110,10 +111,26 @@ REVIEWS = {
 }
 
 
+def label_title(title: str, parts) -> list[list]:
+    """[start, end, label] of each known part of a title (longest first, never overlapping):
+    the generator knows what it wrote, so these labels are exact."""
+    taken = [False] * len(title)
+    labels = []
+    for label, value in sorted(parts, key=lambda p: -len(p[1])):
+        start = title.find(value)
+        while start >= 0 and any(taken[start : start + len(value)]):
+            start = title.find(value, start + 1)
+        if start >= 0:
+            taken[start : start + len(value)] = [True] * len(value)
+            labels.append([start, start + len(value), label])
+    return sorted(labels)
+
+
 class _Writer:
     def __init__(self, seed: int):
         self.rng = random.Random(seed)
         self.records: list[dict] = []
+        self.labels: list[dict] = []
         self.start = datetime(2026, 6, 1, tzinfo=UTC)
 
     def brand(self, cn: str, en: str) -> str:
@@ -124,8 +141,9 @@ class _Writer:
         picks = self.rng.sample(REVIEWS[kind], k=self.rng.randint(0, min(3, len(REVIEWS[kind]))))
         return [{"text": text, "rating": rating} for text, rating in picks]
 
-    def add(self, title: str, description: str, category: str, price: float, kind: str, currency: str = "CNY"):
+    def add(self, title: str, description: str, category: str, price: float, kind: str, currency: str = "CNY", parts=()):
         number = len(self.records) + 1
+        self.labels.append({"id": f"sku-{number:04d}", "text": title, "label": label_title(title, parts)})
         moment = self.start + timedelta(hours=7 * number + self.rng.randint(0, 6))
         self.records.append(
             {
@@ -162,7 +180,8 @@ def _phones(w: _Writer) -> None:
                     f"【官方正品】{en} {model} {storage} {colour}",
                 ][i]
                 desc = f"品牌：{cn}；型号：{model}；机身颜色：{colour}；存储：{storage}；屏幕尺寸：{size}。支持5G网络。"
-                return title, desc, "手机通讯 > 手机", price + 10 * i, "phone"
+                parts = [("brand", cn), ("brand", en), ("model", model), ("capacity", storage), ("colour", colour), ("size", size), ("product_type", "手机")]
+                return title, desc, "手机通讯 > 手机", price + 10 * i, "phone", "CNY", parts
 
             w.variants(make, w.rng.randint(2, 3))
 
@@ -185,7 +204,9 @@ def _accessories(w: _Writer) -> None:
                     f"{cn}{kind} {phone_cn}专用 {model} {extra} {material}",
                 ][i]
                 desc = f"适用机型：{phone_cn} {model}。材质：{material}。颜色：{colour}。"
-                return title, desc, f"手机配件 > {kind}", w.rng.uniform(19, 149), "accessory"
+                parts = [("brand", cn), ("brand", en), ("product_type", kind), ("compatible_brand", phone_cn), ("compatible_model", model),
+                         ("compatible_product", "手机"), ("material", material), ("power" if extra == power else "colour", extra)]
+                return title, desc, f"手机配件 > {kind}", w.rng.uniform(19, 149), "accessory", "CNY", parts
 
             w.variants(make, 2)
 
@@ -204,7 +225,9 @@ def _laptops(w: _Writer) -> None:
                     f"{en} {model} 轻薄笔记本电脑 {size} {memory}内存 {disk}固态 办公",
                 ][i]
                 desc = f"屏幕尺寸：{size}，内存：{memory}，硬盘：{disk}，颜色：{colour}。"
-                return title, desc, "电脑办公 > 笔记本电脑", w.rng.uniform(3999, 12999), "laptop"
+                parts = [("brand", cn), ("brand", en), ("model", model), ("size", size), ("product_type", "笔记本电脑"), ("capacity", memory),
+                         ("capacity", disk), ("colour", colour)]
+                return title, desc, "电脑办公 > 笔记本电脑", w.rng.uniform(3999, 12999), "laptop", "CNY", parts
 
             w.variants(make, 2)
     for cn, en in [("罗技", "Logitech"), ("绿联", "UGREEN")]:
@@ -216,6 +239,7 @@ def _laptops(w: _Writer) -> None:
                 f"电脑办公 > {kind}",
                 w.rng.uniform(59, 499),
                 "accessory",
+                parts=[("brand", cn), ("brand", en), ("product_type", kind), ("colour", colour), ("compatible_brand", "苹果"), ("compatible_product", "笔记本电脑")],
             )
 
 
@@ -231,7 +255,8 @@ def _appliances(w: _Writer) -> None:
                     f"{cn}{kind} {volume}大容量 {power} 一级能效",
                 ][i]
                 desc = f"额定容量{volume}，额定功率{power}，{material}，白色外观，家用安装简单。"
-                return title, desc, f"家用电器 > {kind}", w.rng.uniform(199, 4999), "appliance"
+                parts = [("brand", cn), ("brand", en), ("product_type", kind), ("volume", volume), ("power", power), ("material", material)]
+                return title, desc, f"家用电器 > {kind}", w.rng.uniform(199, 4999), "appliance", "CNY", parts
 
             w.variants(make, 2)
 
@@ -239,49 +264,60 @@ def _appliances(w: _Writer) -> None:
 def _small_goods(w: _Writer) -> None:
     for cn, en, kind, sizes, colours in STATIONERY:
         for colour, size in [(c, s) for c in colours for s in sizes]:
-            w.add(f"{w.brand(cn, en)} {size} {kind} {colour} 12支/盒 办公 学生", f"笔尖{size}，{colour}墨水。", f"文具 > {kind}", w.rng.uniform(9, 59), "stationery")
+            w.add(f"{w.brand(cn, en)} {size} {kind} {colour} 12支/盒 办公 学生", f"笔尖{size}，{colour}墨水。", f"文具 > {kind}", w.rng.uniform(9, 59), "stationery",
+                  parts=[("brand", cn), ("brand", en), ("size", size), ("product_type", kind), ("colour", colour)])
     for cn, en, kind, volumes in BEAUTY:
         for volume in volumes:
-            w.add(f"{w.brand(cn, en)} {kind} {volume} 补水保湿", f"净含量：{volume}。适合所有肤质。", f"美妆护肤 > {kind}", w.rng.uniform(49, 899), "beauty")
+            w.add(f"{w.brand(cn, en)} {kind} {volume} 补水保湿", f"净含量：{volume}。适合所有肤质。", f"美妆护肤 > {kind}", w.rng.uniform(49, 899), "beauty",
+                  parts=[("brand", cn), ("brand", en), ("product_type", kind), ("volume" if volume.endswith("ml") else "weight", volume)])
     for cn, en, kind, materials, colours in CLOTHES:
         for colour in colours:
-            w.add(f"{w.brand(cn, en)} {kind} 男女同款 {w.rng.choice(materials)} {colour}", f"颜色：{colour}；面料：{materials[0]}。", f"服饰 > {kind}", w.rng.uniform(79, 899), "clothes")
+            brand, material = w.brand(cn, en), w.rng.choice(materials)
+            w.add(f"{brand} {kind} 男女同款 {material} {colour}", f"颜色：{colour}；面料：{materials[0]}。", f"服饰 > {kind}", w.rng.uniform(79, 899), "clothes",
+                  parts=[("brand", cn), ("brand", en), ("product_type", kind), ("material", material), ("colour", colour)])
     for cn, en, volumes, materials in BOTTLES:
         for volume in volumes:
             material = w.rng.choice(materials)
             colour = w.rng.choice(["黑色", "白色", "粉色", "蓝色"])
-            w.add(f"{w.brand(cn, en)} 保温杯 {volume} {material} {colour}", f"容量{volume}，{material}内胆，{colour}。", "家居 > 保温杯", w.rng.uniform(69, 399), "bottle")
+            w.add(f"{w.brand(cn, en)} 保温杯 {volume} {material} {colour}", f"容量{volume}，{material}内胆，{colour}。", "家居 > 保温杯", w.rng.uniform(69, 399), "bottle",
+                  parts=[("brand", cn), ("brand", en), ("product_type", "保温杯"), ("volume", volume), ("material", material), ("colour", colour)])
 
 
 def _english(w: _Writer) -> None:
     items = [
-        ("UGREEN 65W USB-C Charger for iPhone 15, White", "Fast GaN charger, 65W, compatible with iPhone 15 and laptops.", "Phone Accessories > Charger"),
-        ("Anker 20W Charger for Samsung phone, Black", "Compact wall charger with 20W output.", "Phone Accessories > Charger"),
-        ("Baseus Phone Case for iPhone 15 Pro Max, Silicone, Transparent", "Slim silicone case, transparent back.", "Phone Accessories > Case"),
-        ("Lenovo ThinkPad X1 Carbon 14 inch Laptop 16GB 1TB Black", "14 inch display, 16GB memory, 1TB SSD.", "Computers > Laptop"),
-        ("DELL XPS13 13.4 inch Laptop 16GB 512GB Silver", "Aluminium body, 16GB RAM.", "Computers > Laptop"),
-        ("Logitech Wireless Mouse, Grey", "Quiet clicks, 2.4 GHz receiver.", "Computers > Mouse"),
-        ("THERMOS Stainless Steel Water Bottle 500ml Blue", "Keeps drinks cold for 24 hours. 500ml.", "Home > Water Bottle"),
-        ("ZOJIRUSHI Stainless Steel Water Bottle 600ml Pink", "Vacuum insulated, 600ml, pink.", "Home > Water Bottle"),
-        ("NIKE Running Sneakers, White, Mesh", "Lightweight mesh sneakers.", "Clothing > Sneakers"),
-        ("UNIQLO Cotton T-Shirt, Navy", "100% cotton crew neck t-shirt.", "Clothing > T-Shirt"),
-        ("Xiaomi Power Bank 20000mAh 22.5W Black", "20000mAh capacity, 22.5W fast charging.", "Phone Accessories > Power Bank"),
-        ("SONY WH-1000XM5 Wireless Headphones Black", "Noise cancelling headphones, 30 hours battery.", "Electronics > Headphones"),
-        ("PHILIPS Electric Kettle 1.7L 2200W Stainless Steel", "1.7L stainless steel kettle, 2200W.", "Home Appliances > Kettle"),
-        ("Midea Air Fryer 5L 1500W Black", "5L basket, 1500W, black.", "Home Appliances > Air Fryer"),
-        ("Apple iPhone 15 128GB Blue", "6.1 inch display, 128GB, blue.", "Phones > Smartphone"),
-        ("Samsung Galaxy S24 256GB Grey", "6.2 inch display, 256GB storage.", "Phones > Smartphone"),
+        ("UGREEN 65W USB-C Charger for iPhone 15, White", "Fast GaN charger, 65W, compatible with iPhone 15 and laptops.", "Phone Accessories > Charger", [("brand", "UGREEN"), ("power", "65W"), ("product_type", "Charger"), ("compatible_model", "iPhone 15"), ("colour", "White")]),
+        ("Anker 20W Charger for Samsung phone, Black", "Compact wall charger with 20W output.", "Phone Accessories > Charger", [("brand", "Anker"), ("power", "20W"), ("product_type", "Charger"), ("compatible_brand", "Samsung"), ("compatible_product", "phone"), ("colour", "Black")]),
+        ("Baseus Phone Case for iPhone 15 Pro Max, Silicone, Transparent", "Slim silicone case, transparent back.", "Phone Accessories > Case", [("brand", "Baseus"), ("product_type", "Phone Case"), ("compatible_model", "iPhone 15 Pro Max"), ("material", "Silicone"), ("colour", "Transparent")]),
+        ("Lenovo ThinkPad X1 Carbon 14 inch Laptop 16GB 1TB Black", "14 inch display, 16GB memory, 1TB SSD.", "Computers > Laptop", [("brand", "Lenovo"), ("model", "ThinkPad X1 Carbon"), ("size", "14 inch"), ("product_type", "Laptop"), ("capacity", "16GB"), ("capacity", "1TB"), ("colour", "Black")]),
+        ("DELL XPS13 13.4 inch Laptop 16GB 512GB Silver", "Aluminium body, 16GB RAM.", "Computers > Laptop", [("brand", "DELL"), ("model", "XPS13"), ("size", "13.4 inch"), ("product_type", "Laptop"), ("capacity", "16GB"), ("capacity", "512GB"), ("colour", "Silver")]),
+        ("Logitech Wireless Mouse, Grey", "Quiet clicks, 2.4 GHz receiver.", "Computers > Mouse", [("brand", "Logitech"), ("product_type", "Wireless Mouse"), ("colour", "Grey")]),
+        ("THERMOS Stainless Steel Water Bottle 500ml Blue", "Keeps drinks cold for 24 hours. 500ml.", "Home > Water Bottle", [("brand", "THERMOS"), ("material", "Stainless Steel"), ("product_type", "Water Bottle"), ("volume", "500ml"), ("colour", "Blue")]),
+        ("ZOJIRUSHI Stainless Steel Water Bottle 600ml Pink", "Vacuum insulated, 600ml, pink.", "Home > Water Bottle", [("brand", "ZOJIRUSHI"), ("material", "Stainless Steel"), ("product_type", "Water Bottle"), ("volume", "600ml"), ("colour", "Pink")]),
+        ("NIKE Running Sneakers, White, Mesh", "Lightweight mesh sneakers.", "Clothing > Sneakers", [("brand", "NIKE"), ("product_type", "Running Sneakers"), ("colour", "White"), ("material", "Mesh")]),
+        ("UNIQLO Cotton T-Shirt, Navy", "100% cotton crew neck t-shirt.", "Clothing > T-Shirt", [("brand", "UNIQLO"), ("material", "Cotton"), ("product_type", "T-Shirt"), ("colour", "Navy")]),
+        ("Xiaomi Power Bank 20000mAh 22.5W Black", "20000mAh capacity, 22.5W fast charging.", "Phone Accessories > Power Bank", [("brand", "Xiaomi"), ("product_type", "Power Bank"), ("capacity", "20000mAh"), ("power", "22.5W"), ("colour", "Black")]),
+        ("SONY WH-1000XM5 Wireless Headphones Black", "Noise cancelling headphones, 30 hours battery.", "Electronics > Headphones", [("brand", "SONY"), ("model", "WH-1000XM5"), ("product_type", "Wireless Headphones"), ("colour", "Black")]),
+        ("PHILIPS Electric Kettle 1.7L 2200W Stainless Steel", "1.7L stainless steel kettle, 2200W.", "Home Appliances > Kettle", [("brand", "PHILIPS"), ("product_type", "Electric Kettle"), ("volume", "1.7L"), ("power", "2200W"), ("material", "Stainless Steel")]),
+        ("Midea Air Fryer 5L 1500W Black", "5L basket, 1500W, black.", "Home Appliances > Air Fryer", [("brand", "Midea"), ("product_type", "Air Fryer"), ("volume", "5L"), ("power", "1500W"), ("colour", "Black")]),
+        ("Apple iPhone 15 128GB Blue", "6.1 inch display, 128GB, blue.", "Phones > Smartphone", [("brand", "Apple"), ("model", "iPhone 15"), ("capacity", "128GB"), ("colour", "Blue")]),
+        ("Samsung Galaxy S24 256GB Grey", "6.2 inch display, 256GB storage.", "Phones > Smartphone", [("brand", "Samsung"), ("model", "Galaxy S24"), ("capacity", "256GB"), ("colour", "Grey")]),
     ]
-    for title, description, category in items:
-        w.add(title, description, category, w.rng.uniform(9, 1299), "en", currency="USD")
+    for title, description, category, parts in items:
+        w.add(title, description, category, w.rng.uniform(9, 1299), "en", currency="USD", parts=parts)
+
+
+def generate_labelled(seed: int = 7) -> tuple[list[dict], list[dict]]:
+    """All sample listings, in a fixed order for a seed, and their titles' entity labels
+    (doccano JSONL records: ``id``, ``text``, ``label`` = [start, end, type] triples)."""
+    writer = _Writer(seed)
+    for part in (_phones, _accessories, _laptops, _appliances, _small_goods, _english):
+        part(writer)
+    return writer.records, writer.labels
 
 
 def generate(seed: int = 7) -> list[dict]:
     """All sample listings, in a fixed order for a seed."""
-    writer = _Writer(seed)
-    for part in (_phones, _accessories, _laptops, _appliances, _small_goods, _english):
-        part(writer)
-    return writer.records
+    return generate_labelled(seed)[0]
 
 
 def write(records: list[dict], path: Path = CATALOGUE) -> None:
@@ -295,9 +331,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=CATALOGUE)
     args = parser.parse_args()
-    records = generate(args.seed)
+    records, labels = generate_labelled(args.seed)
     write(records, args.out)
-    print(f"wrote {len(records)} listings to {args.out}")
+    labels_out = args.out.with_name(args.out.stem + ".labels.jsonl")
+    write(labels, labels_out)
+    print(f"wrote {len(records)} listings to {args.out} and their title labels to {labels_out}")
 
 
 if __name__ == "__main__":

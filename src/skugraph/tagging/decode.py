@@ -1,6 +1,7 @@
 """Constrained decoding: the most probable tag sequence that is a valid BIO or BIEOS
 sequence (no I- without its B-, no entity left open in BIEOS), by Viterbi search over
-per-token log-probabilities."""
+per-token scores, with or without a CRF's learned transitions; forward-backward gives
+each decoded entity its probability."""
 
 from __future__ import annotations
 
@@ -35,24 +36,69 @@ def allowed_transitions(tags: list[str]) -> tuple[np.ndarray, np.ndarray, np.nda
     return start, transition, end
 
 
-def viterbi(log_probs: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray) -> list[int]:
-    """Best tag indices under the masks; ``log_probs`` is [T, C] (log-softmax outputs)."""
-    steps, size = log_probs.shape
+BLOCKED = -1e9
+
+
+def constraint_scores(tags: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The masks of :func:`allowed_transitions` as additive scores: 0 allowed, ``BLOCKED`` not."""
+    return tuple(np.where(mask, 0.0, BLOCKED) for mask in allowed_transitions(tags))  # type: ignore[return-value]
+
+
+def best_path(emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray) -> list[int]:
+    """Viterbi: the tag indices maximising emission + transition scores (all additive, [T, C],
+    [C], [C, C] from→to, [C])."""
+    steps, size = emissions.shape
     if steps == 0:
         return []
-    blocked = -1e9
-    transition_score = np.where(transition, 0.0, blocked)
-    score = log_probs[0] + np.where(start, 0.0, blocked)
+    score = emissions[0] + start
     back = np.zeros((steps, size), dtype=np.int64)
     for t in range(1, steps):
-        candidates = score[:, None] + transition_score  # [from, to]
+        candidates = score[:, None] + transition  # [from, to]
         back[t] = candidates.argmax(axis=0)
-        score = candidates.max(axis=0) + log_probs[t]
-    score = score + np.where(end, 0.0, blocked)
+        score = candidates.max(axis=0) + emissions[t]
+    score = score + end
     best = [int(score.argmax())]
     for t in range(steps - 1, 0, -1):
         best.append(int(back[t, best[-1]]))
     return best[::-1]
+
+
+def viterbi(log_probs: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray) -> list[int]:
+    """Best tag indices under the boolean masks; ``log_probs`` is [T, C] (log-softmax outputs)."""
+    return best_path(log_probs, *(np.where(mask, 0.0, BLOCKED) for mask in (start, transition, end)))
+
+
+def _logsumexp(values: np.ndarray, axis: int) -> np.ndarray:
+    top = values.max(axis=axis, keepdims=True)
+    return (top + np.log(np.exp(values - top).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+
+def forward_backward(
+    emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Log forward and backward scores [T, C] of a linear-chain CRF and its log partition."""
+    steps, size = emissions.shape
+    alpha = np.zeros((steps, size))
+    beta = np.zeros((steps, size))
+    alpha[0] = start + emissions[0]
+    for t in range(1, steps):
+        alpha[t] = _logsumexp(alpha[t - 1][:, None] + transition, axis=0) + emissions[t]
+    beta[-1] = end
+    for t in range(steps - 2, -1, -1):
+        beta[t] = _logsumexp(transition + (emissions[t + 1] + beta[t + 1])[None, :], axis=1)
+    return alpha, beta, float(_logsumexp(alpha[-1] + end, axis=0))
+
+
+def segment_probability(
+    path: list[int], first: int, last: int, emissions: np.ndarray, transition: np.ndarray,
+    alpha: np.ndarray, beta: np.ndarray, log_partition: float,
+) -> float:
+    """The probability that tokens ``first..last`` carry exactly ``path``'s tags there (the
+    model's confidence in one entity), from forward-backward scores."""
+    score = alpha[first, path[first]] + beta[last, path[last]] - log_partition
+    for t in range(first + 1, last + 1):
+        score += transition[path[t - 1], path[t]] + emissions[t, path[t]]
+    return float(np.exp(min(score, 0.0)))
 
 
 def decode(log_probs: np.ndarray, tags: list[str]) -> list[str]:

@@ -1,0 +1,120 @@
+"""The tagger: a BERT-style encoder, gazetteer features injected into the character
+representations, a linear layer to tag scores, and an optional CRF on top.
+
+    input ids ──► word embeddings ─┐
+    lexicon B/M/E/S bits ──► linear ┴─(+)─► encoder ─► dropout ─┐
+    lexicon B/M/E/S bits ──► linear (small) ───────────────────┴─(concat)─► linear ─► emissions ─► CRF
+
+The lexicon projections start at zero, so a pretrained encoder starts exactly as it was
+pretrained. A model directory is the encoder in Hugging Face format (``config.json``,
+``model.safetensors``, tokenizer) plus ``tagger.safetensors`` (everything else) and
+``skugraph.json`` (this config, the tag set, the lexicons' names, training record).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel
+
+from skugraph.tagging.crf import CRF
+
+METADATA = "skugraph.json"
+HEAD_WEIGHTS = "tagger.safetensors"
+LEXICON_DIR = "lexicons"
+
+
+@dataclass
+class TaggerConfig:
+    tags: list[str]  # id → tag, "O" first; the entity types come from the training data
+    scheme: str = "bio"  # bio | bieos
+    units: str = "char"  # char | subword (see encoding.TextEncoder)
+    lexicons: list[str] = field(default_factory=list)  # gazetteer names, in feature order
+    lexicon_dim: int = 32  # width of the lexicon features concatenated before the classifier
+    crf: bool = True
+    dropout: float = 0.1
+    window: int = 128  # tokens per window, [CLS] and [SEP] included
+    stride: int = 64  # tokens between window starts
+    temperature: float = 1.0  # confidence calibration (fitted on dev)
+
+    @property
+    def entity_types(self) -> list[str]:
+        return sorted({t.split("-", 1)[1] for t in self.tags if t != "O"})
+
+
+class TaggerModel(torch.nn.Module):
+    def __init__(self, encoder: PreTrainedModel, config: TaggerConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        lexicon_size = 4 * len(config.lexicons)
+        self.lexicon_in = torch.nn.Linear(lexicon_size, hidden, bias=False) if lexicon_size else None
+        self.lexicon_out = torch.nn.Linear(lexicon_size, config.lexicon_dim) if lexicon_size else None
+        for layer in (self.lexicon_in, self.lexicon_out):
+            if layer is not None:
+                torch.nn.init.zeros_(layer.weight)
+        self.dropout = torch.nn.Dropout(config.dropout)
+        self.classifier = torch.nn.Linear(hidden + (config.lexicon_dim if lexicon_size else 0), len(config.tags))
+        self.crf = CRF(config.tags) if config.crf else None
+
+    def head_parameters(self) -> list[torch.nn.Parameter]:
+        """Parameters outside the encoder (trained with the higher head learning rate)."""
+        return [p for name, p in self.named_parameters() if not name.startswith("encoder.")]
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, lexicon: torch.Tensor | None = None) -> torch.Tensor:
+        """Emission scores [B, W, tags] for every position, [CLS] and [SEP] included."""
+        embeddings = self.encoder.get_input_embeddings()(input_ids)
+        if self.lexicon_in is not None and lexicon is not None:
+            embeddings = embeddings + self.lexicon_in(lexicon.to(embeddings.dtype))
+        hidden = self.encoder(inputs_embeds=embeddings, attention_mask=attention_mask).last_hidden_state
+        if self.lexicon_out is not None and lexicon is not None:
+            hidden = torch.cat([hidden, self.lexicon_out(lexicon.to(hidden.dtype))], dim=-1)
+        return self.classifier(self.dropout(hidden))
+
+    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Training loss on token positions (emissions and tags without [CLS]/[SEP])."""
+        if self.crf is not None:
+            return self.crf.nll(emissions, tags, mask)
+        return torch.nn.functional.cross_entropy(emissions.float()[mask], tags[mask])
+
+    # -- saving and loading ---------------------------------------------------------------
+
+    def save(self, out: Path, tokenizer, lexicon_words: dict[str, list[str]], record: dict) -> None:
+        """Write the model directory (see the module docstring)."""
+        out.mkdir(parents=True, exist_ok=True)
+        self.encoder.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        heads = {k: v.detach().float().contiguous() for k, v in self.state_dict().items() if not k.startswith("encoder.")}
+        save_file(heads, str(out / HEAD_WEIGHTS))
+        if lexicon_words:
+            (out / LEXICON_DIR).mkdir(exist_ok=True)
+            for name, words in lexicon_words.items():
+                (out / LEXICON_DIR / f"{name}.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+        meta = {"kind": "tagger", "tagger": asdict(self.config), **record}
+        (out / METADATA).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[TaggerModel, object, dict[str, list[str]], dict]:
+        """(model, tokenizer, lexicon words, metadata) of a saved tagger directory."""
+        meta_path = path / METADATA
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"{path}: not a tagger directory (no {METADATA})")
+        meta = json.loads(meta_path.read_text("utf-8"))
+        if meta.get("kind") != "tagger":
+            raise ValueError(f"{path}: {METADATA} says kind {meta.get('kind')!r}, not 'tagger'")
+        config = TaggerConfig(**meta["tagger"])
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
+        encoder = AutoModel.from_pretrained(path, config=AutoConfig.from_pretrained(path), add_pooling_layer=False)
+        model = cls(encoder, config)
+        missing, unexpected = model.load_state_dict(load_file(str(path / HEAD_WEIGHTS)), strict=False)
+        if unexpected or any(not k.startswith("encoder.") for k in missing):
+            raise ValueError(f"{path}: {HEAD_WEIGHTS} does not match the config (missing {missing}, unexpected {unexpected})")
+        words = {name: (path / LEXICON_DIR / f"{name}.txt").read_text("utf-8").split("\n") for name in config.lexicons}
+        return model.eval(), AutoTokenizer.from_pretrained(path), words, meta

@@ -1,0 +1,236 @@
+"""Running a trained tagger: texts in, entity spans with calibrated confidences out.
+
+Texts are cut into overlapping windows of tokens (nothing is truncated), windows of similar
+length are batched together, every token keeps the scores of the window where it sits most
+centrally, and the whole text is decoded at once under the BIO/BIEOS constraints (with the
+CRF's transitions when the model has one). A span's score is its probability under the
+model, with the temperature fitted on dev data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skugraph.corpus.ner import LabelledText, tags_to_spans
+from skugraph.records import Listing, Mention
+from skugraph.lm.pretrain import bf16_supported
+from skugraph.tagging.decode import best_path, constraint_scores, forward_backward, segment_probability
+from skugraph.tagging.encoding import Encoded, LexiconFeatures, TextEncoder
+from skugraph.tagging.evaluate import Report, score_spans
+from skugraph.tagging.model import TaggerModel
+from skugraph.tagging.windows import merge_window_scores, windows
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredSpan:
+    start: int
+    end: int
+    label: str
+    score: float
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        return (self.start, self.end, self.label)
+
+
+def autocast(enabled: bool):
+    return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else nullcontext()
+
+
+@dataclass
+class TextScores:
+    """Merged per-token emissions of one text, ready to decode at any temperature."""
+
+    encoded: Encoded
+    emissions: np.ndarray  # [tokens, tags]
+
+
+class Tagger:
+    def __init__(self, model: TaggerModel, tokenizer, lexicon_words: dict[str, list[str]] | None = None, meta: dict | None = None):
+        self.model = model.eval()
+        self.config = model.config
+        self.tokenizer = tokenizer
+        self.lexicon_words = lexicon_words or {}
+        lexicons = LexiconFeatures({name: self.lexicon_words.get(name, []) for name in self.config.lexicons}) if self.config.lexicons else None
+        self.encoder = TextEncoder(tokenizer, self.config.units, lexicons)
+        self.meta = meta or {}
+        self.bf16 = bf16_supported()
+        if model.crf is not None:
+            self._start, self._transition, self._end = model.crf.scores_numpy()
+        else:
+            self._start, self._transition, self._end = constraint_scores(self.config.tags)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Tagger:
+        model, tokenizer, words, meta = TaggerModel.load(Path(path))
+        return cls(model, tokenizer, words, meta)
+
+    def refresh_transitions(self) -> None:
+        """Re-read the CRF scores (after the model's weights changed, e.g. during training)."""
+        if self.model.crf is not None:
+            self._start, self._transition, self._end = self.model.crf.scores_numpy()
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def scores(self, texts: Sequence[str], batch_size: int = 64) -> list[TextScores]:
+        """Per-token emission scores of each text (windows merged)."""
+        encoded = [self.encoder.encode(text) for text in texts]
+        size = self.config.window - 2
+        pieces: list[tuple[int, int, int]] = []  # (text, start, end) token ranges
+        for index, item in enumerate(encoded):
+            if item.ids:
+                pieces.extend((index, s, e) for s, e in windows(len(item.ids), size, min(self.config.stride, size)))
+        outputs: dict[tuple[int, int, int], np.ndarray] = {}
+        order = sorted(pieces, key=lambda p: p[2] - p[1])
+        was_training = self.model.training
+        self.model.eval()
+        with torch.inference_mode(), autocast(self.bf16):
+            for first in range(0, len(order), batch_size):
+                batch = order[first : first + batch_size]
+                inputs = window_batch([encoded[i] for i, _, _ in batch], [(s, e) for _, s, e in batch], self.tokenizer)
+                emissions = self.model(**inputs).float().numpy()
+                for row, piece in enumerate(batch):
+                    outputs[piece] = emissions[row, 1 : 1 + piece[2] - piece[1]]
+        self.model.train(was_training)
+        results = []
+        for index, item in enumerate(encoded):
+            ranges = windows(len(item.ids), size, min(self.config.stride, size)) if item.ids else []
+            if not ranges:
+                results.append(TextScores(item, np.zeros((0, len(self.config.tags)))))
+                continue
+            merged = merge_window_scores(ranges, [outputs[(index, s, e)] for s, e in ranges], len(item.ids))
+            results.append(TextScores(item, merged.astype(np.float64)))
+        return results
+
+    def decode(self, scores: TextScores, temperature: float | None = None) -> list[ScoredSpan]:
+        """Entity spans of one text, with their probabilities at ``temperature`` (default: the fitted one)."""
+        if scores.emissions.shape[0] == 0:
+            return []
+        emissions = scores.emissions
+        if self.model.crf is None:  # per-token log-probabilities
+            emissions = emissions - np.log(np.exp(emissions - emissions.max(1, keepdims=True)).sum(1, keepdims=True)) - emissions.max(1, keepdims=True)
+        path = best_path(emissions, self._start, self._transition, self._end)
+        inverse = 1.0 / (temperature or self.config.temperature)
+        scaled = emissions * inverse, self._start * inverse, self._transition * inverse, self._end * inverse
+        alpha, beta, log_z = forward_backward(*scaled)
+        offsets = scores.encoded.offsets
+        spans = []
+        for span in tags_to_spans([self.config.tags[i] for i in path]):
+            probability = segment_probability(path, span.start, span.end - 1, scaled[0], scaled[2], alpha, beta, log_z)
+            spans.append(ScoredSpan(offsets[span.start][0], offsets[span.end - 1][1], span.label, probability))
+        return spans
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[list[ScoredSpan]]:
+        return [self.decode(s) for s in self.scores(texts, batch_size)]
+
+    def evaluate(self, data: Sequence[LabelledText], batch_size: int = 64) -> Report:
+        predicted = self.predict([item.text for item in data], batch_size)
+        return score_spans(
+            [[(s.start, s.end, s.label) for s in item.spans] for item in data],
+            [[s.key for s in spans] for spans in predicted],
+        )
+
+
+def window_batch(items: Sequence[Encoded], ranges: Sequence[tuple[int, int]], tokenizer, tags: Iterable[Sequence[int]] | None = None) -> dict[str, torch.Tensor]:
+    """Model inputs for token windows: [CLS] ids [SEP], padded to a multiple of 16 (few
+    distinct shapes keep the CPU kernels' caches small)."""
+    width = max(e - s for s, e in ranges) + 2
+    width += -width % 16
+    ids = torch.full((len(items), width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    lexicon_size = items[0].features.shape[1] if items[0].features is not None else 0
+    lexicon = torch.zeros((len(items), width, lexicon_size)) if lexicon_size else None
+    for row, (item, (start, end)) in enumerate(zip(items, ranges, strict=True)):
+        length = end - start
+        ids[row, 0] = tokenizer.cls_token_id
+        ids[row, 1 : 1 + length] = torch.tensor(item.ids[start:end])
+        ids[row, 1 + length] = tokenizer.sep_token_id
+        mask[row, : length + 2] = 1
+        if lexicon is not None:
+            lexicon[row, 1 : 1 + length] = torch.from_numpy(item.features[start:end])
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    if lexicon is not None:
+        inputs["lexicon"] = lexicon
+    return inputs
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """ECE over equal-width confidence bins: the weighted mean gap between confidence and accuracy."""
+    if not confidences:
+        return 0.0
+    conf = np.asarray(confidences, dtype=np.float64)
+    hits = np.asarray(correct, dtype=np.float64)
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        chosen = which == b
+        if chosen.any():
+            total += chosen.sum() * abs(hits[chosen].mean() - conf[chosen].mean())
+    return float(total / len(conf))
+
+
+def fit_temperature(tagger: Tagger, scores: Sequence[TextScores], gold: Sequence[LabelledText]) -> tuple[float, float, float]:
+    """The temperature minimising the log-loss of span confidences against span correctness on
+    ``gold`` data; returns (temperature, ECE at 1.0, ECE at the fitted temperature)."""
+    gold_sets = [{(s.start, s.end, s.label) for s in item.spans} for item in gold]
+
+    def confidences(temperature: float) -> tuple[list[float], list[bool]]:
+        conf, hits = [], []
+        for text_scores, expected in zip(scores, gold_sets, strict=True):
+            for span in tagger.decode(text_scores, temperature):
+                conf.append(span.score)
+                hits.append(span.key in expected)
+        return conf, hits
+
+    def log_loss(temperature: float) -> float:
+        conf, hits = confidences(temperature)
+        p = np.clip(np.asarray(conf), 1e-6, 1 - 1e-6)
+        y = np.asarray(hits, dtype=np.float64)
+        return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()) if len(p) else 0.0
+
+    grid = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0, 2.5, 3.0]
+    best = min(grid, key=log_loss)
+    before = expected_calibration_error(*confidences(1.0))
+    after = expected_calibration_error(*confidences(best))
+    return best, before, after
+
+
+class TaggerExtractor:
+    """Mentions from listings with a trained tagger: the titles by default (tag the fields it
+    was trained on), descriptions or reviews too (``fields=("all",)``); many listings are
+    tagged in one batched pass."""
+
+    name = "tagger"
+
+    def __init__(self, tagger: Tagger, fields: Sequence[str] = ("title",), min_score: float = 0.0):
+        self.tagger = tagger
+        self.fields = tuple(fields)
+        self.min_score = min_score
+        self.version = str(tagger.meta.get("train", {}).get("sha256", ""))[:12] or "1"
+
+    def _texts(self, listing: Listing) -> list[tuple[str, str]]:
+        if "all" in self.fields:
+            return listing.text_fields()
+        return [(name, listing.field_text(name)) for name in self.fields if listing.field_text(name)]
+
+    def extract_many(self, listings: Sequence[Listing]) -> list[list[Mention]]:
+        jobs = [(index, name, text) for index, listing in enumerate(listings) for name, text in self._texts(listing)]
+        found = self.tagger.predict([text for _, _, text in jobs])
+        mentions: list[list[Mention]] = [[] for _ in listings]
+        extractor = f"{self.name}@{self.version}"
+        for (index, name, text), spans in zip(jobs, found, strict=True):
+            for span in spans:
+                if span.score >= self.min_score:
+                    mentions[index].append(
+                        Mention(listings[index].id, name, span.start, span.end, text[span.start : span.end], span.label, round(span.score, 4), extractor)
+                    )
+        return mentions
+
+    def extract(self, listing: Listing) -> list[Mention]:
+        return self.extract_many([listing])[0]

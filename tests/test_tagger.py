@@ -1,0 +1,231 @@
+"""The neural tagger: CRF maths against brute force, encoding, augmentation, and a tiny
+model that overfits a few titles, saves, reloads and extracts the same spans."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from skugraph.corpus.ner import LabelledText, Span, read_labelled, tags_to_spans, write_doccano
+from skugraph.records import Listing
+from skugraph.tagging.augment import AugmentConfig, Augmenter, read_synonyms
+from skugraph.tagging.crf import CRF
+from skugraph.tagging.decode import allowed_transitions, best_path, forward_backward, segment_probability
+from skugraph.tagging.encoding import LexiconFeatures, TextEncoder, tag_set, token_tags
+from skugraph.tagging.model import TaggerModel
+from skugraph.tagging.tagger import Tagger, TaggerExtractor, expected_calibration_error
+from skugraph.tagging.train import TrainTaggerConfig, train_tagger
+
+TAGS = tag_set(["HP", "HC"], "bieos")
+
+TITLES = [
+    ("华为 Mate 60 蓝色 5G手机", [("华为", "brand"), ("Mate 60", "model"), ("蓝色", "colour"), ("手机", "product")]),
+    ("小米 Redmi K70 黑色 智能手机", [("小米", "brand"), ("Redmi K70", "model"), ("黑色", "colour"), ("智能手机", "product")]),
+    ("绿联 手机壳 适用于华为Mate60 透明", [("绿联", "brand"), ("手机壳", "product"), ("华为", "brand"), ("透明", "colour")]),
+    ("美的 电热水器 60升 白色", [("美的", "brand"), ("电热水器", "product"), ("白色", "colour")]),
+    ("Anker 20W Charger for Samsung phone, Black", [("Anker", "brand"), ("Charger", "product"), ("Samsung", "brand"), ("Black", "colour")]),
+    ("海尔 冰箱 银色 家用", [("海尔", "brand"), ("冰箱", "product"), ("银色", "colour")]),
+]
+#: longer than the 16-token window the fixture model uses: tagged in overlapping windows
+LONG_TITLE = "美的 电热水器 60升 白色 家用 一级能效 速热 大容量 安装简单 海尔 冰箱 银色 家用"
+
+
+def labelled(text: str, entities: list[tuple[str, str]]) -> LabelledText:
+    spans, position = [], 0
+    for surface, label in entities:
+        start = text.index(surface, position)
+        spans.append(Span(start, start + len(surface), label))
+        position = start + len(surface)
+    return LabelledText(text, tuple(spans))
+
+
+def training_set() -> list[LabelledText]:
+    long_entities = [("美的", "brand"), ("电热水器", "product"), ("白色", "colour"), ("海尔", "brand"), ("冰箱", "product"), ("银色", "colour")]
+    return [labelled(t, e) for t, e in TITLES] + [labelled(LONG_TITLE, long_entities)]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, list[LabelledText]]:
+    directory = tmp_path_factory.mktemp("tagger")
+    data = training_set()
+    write_doccano(data, directory / "train.jsonl")
+    config = TrainTaggerConfig(
+        train=directory / "train.jsonl", dev=directory / "train.jsonl", out=directory / "model", base_model="scratch:tiny",
+        epochs=60, batch_size=4, patience=60, learning_rate=1e-3, head_learning_rate=1e-2, window=16, stride=8,
+    )
+    result = train_tagger(config)
+    assert result.dev["micro"]["f1"] == 1.0
+    return directory / "model", data
+
+
+# -- the CRF against brute force ------------------------------------------------------------
+
+def _valid_paths(steps: int) -> list[tuple[int, ...]]:
+    start, transition, end = allowed_transitions(TAGS)
+    return [
+        p for p in itertools.product(range(len(TAGS)), repeat=steps)
+        if start[p[0]] and end[p[-1]] and all(transition[a, b] for a, b in zip(p, p[1:]))
+    ]
+
+
+def test_crf_likelihood_and_span_probability_match_enumeration():
+    torch.manual_seed(0)
+    crf = CRF(TAGS)
+    with torch.no_grad():
+        for parameter in crf.parameters():
+            parameter.normal_()
+    steps = 4
+    emissions = torch.randn(1, steps, len(TAGS))
+    start, transition, end = crf.scores_numpy()
+    e = emissions[0].double().numpy()
+    paths = _valid_paths(steps)
+
+    def score(path):
+        return start[path[0]] + sum(e[t, k] for t, k in enumerate(path)) + sum(transition[a, b] for a, b in zip(path, path[1:])) + end[path[-1]]
+
+    scores = np.array([score(p) for p in paths])
+    log_z = np.log(np.exp(scores - scores.max()).sum()) + scores.max()
+    gold = paths[7]
+    nll = crf.nll(emissions, torch.tensor([gold]), torch.ones(1, steps, dtype=torch.bool)).item()
+    assert nll == pytest.approx(log_z - score(gold), abs=1e-3)
+    # Viterbi finds the best valid path; forward-backward gives the same partition
+    assert tuple(best_path(e, start, transition, end)) == paths[int(scores.argmax())]
+    alpha, beta, fb_log_z = forward_backward(e, start, transition, end)
+    assert fb_log_z == pytest.approx(log_z, abs=1e-6)
+    # the probability of a segment's tags = the mass of all paths that carry them there
+    probabilities = np.exp(scores - log_z)
+    best = paths[int(scores.argmax())]
+    expected = sum(p for path, p in zip(paths, probabilities) if path[1:3] == best[1:3])
+    assert segment_probability(list(best), 1, 2, e, transition, alpha, beta, log_z) == pytest.approx(expected, abs=1e-6)
+
+
+def test_crf_loss_is_the_same_for_padded_rows():
+    torch.manual_seed(1)
+    crf = CRF(TAGS)
+    emissions = torch.randn(1, 3, len(TAGS))
+    gold = torch.tensor([[TAGS.index("B-HP"), TAGS.index("E-HP"), 0]])
+    alone = crf.nll(emissions, gold, torch.ones(1, 3, dtype=torch.bool))
+    padded = torch.cat([emissions, torch.randn(1, 2, len(TAGS))], dim=1)
+    mask = torch.tensor([[True, True, True, False, False]])
+    assert crf.nll(padded, torch.cat([gold, torch.zeros(1, 2, dtype=torch.long)], 1), mask).item() == pytest.approx(alone.item(), abs=1e-5)
+
+
+# -- encoding --------------------------------------------------------------------------------
+
+def test_char_units_keep_exact_offsets_and_lexicon_bits(trained):
+    _, tokenizer, _, _ = TaggerModel.load(trained[0])
+    lexicons = LexiconFeatures({"brand": ["华为", "Anker"], "product": ["手机", "手机壳"]})
+    encoder = TextEncoder(tokenizer, "char", lexicons)
+    text = "Anker 手机壳，华为"
+    encoded = encoder.encode(text)
+    assert [text[s:e] for s, e in encoded.offsets] == ["A", "n", "k", "e", "r", "手", "机", "壳", "，", "华", "为"]
+    bits = encoded.features
+    brand_b, brand_e, product_b, product_m, product_e = 0, 2, 4, 5, 6
+    assert bits[0, brand_b] and bits[4, brand_e] and bits[9, brand_b] and bits[10, brand_e]
+    assert bits[5, product_b] and bits[6, product_e] and bits[6, product_m] and bits[7, product_e]  # 手机 and 手机壳 overlap
+    assert token_tags(encoded.offsets, [Span(6, 9, "product")], "bieos")[5:8] == ["B-product", "I-product", "E-product"]
+
+
+# -- augmentation -----------------------------------------------------------------------------
+
+def test_augmentation_keeps_spans_on_their_surfaces():
+    data = training_set()
+    augmenter = Augmenter.from_data(
+        AugmentConfig(substitute=0.5, synonyms=0.5, mention_dropout=0.2), data, {"brand": ["索尼", "罗技"]}, read_synonyms()
+    )
+    rng = random.Random(3)
+    pools = augmenter.pools
+    changed = dropped = 0
+    for _ in range(20):
+        for item in data:
+            copy = augmenter.augment(item, rng)
+            for surface, label in copy.span_texts():
+                assert surface in pools[label]
+            changed += copy.text != item.text
+            dropped += len(copy.spans) < len(item.spans)
+    assert changed > 50 and dropped > 10
+    assert "索尼" in pools["brand"]
+
+
+# -- the trained tiny tagger -------------------------------------------------------------------
+
+def test_tiny_tagger_overfits_saves_reloads_and_extracts_exact_spans(trained):
+    directory, data = trained
+    tagger = Tagger.load(directory)
+    assert (directory / "config.json").is_file() and (directory / "tagger.safetensors").is_file()
+    meta = json.loads((directory / "skugraph.json").read_text())
+    assert meta["tagger"]["tags"][0] == "O" and "B-brand" in meta["tagger"]["tags"]
+    predicted = tagger.predict([item.text for item in data])
+    for item, spans in zip(data, predicted):
+        assert {(s.start, s.end, s.label) for s in spans} == {(s.start, s.end, s.label) for s in item.spans}, item.text
+        for span in spans:
+            assert 0.0 < span.score <= 1.0
+    long = tagger.encoder.encode(LONG_TITLE)
+    assert len(long.ids) > tagger.config.window - 2  # really windowed
+    assert tagger.evaluate(data).micro.f1 == 1.0
+    # a reload gives the same emissions, and the mentions point at the listing's own characters
+    again = Tagger.load(directory)
+    a, b = tagger.scores([LONG_TITLE])[0].emissions, again.scores([LONG_TITLE])[0].emissions
+    assert np.allclose(a, b, atol=1e-4)
+    listing = Listing(id="x1", title=LONG_TITLE)
+    mentions = TaggerExtractor(again).extract(listing)
+    assert [(m.text, m.label) for m in mentions] == [(s, label) for s, label in data[-1].span_texts()]
+    assert all(LONG_TITLE[m.start : m.end] == m.text and m.field == "title" for m in mentions)
+
+
+def test_lora_and_frozen_layers(tmp_path):
+    data = training_set()[:3]
+    write_doccano(data, tmp_path / "train.jsonl")
+    base = dict(train=tmp_path / "train.jsonl", base_model="scratch:tiny", epochs=2, batch_size=4, window=32)
+    lora = train_tagger(TrainTaggerConfig(out=tmp_path / "lora", lora=4, **base))
+    model, *_ = TaggerModel.load(lora.out)  # saved with the adapters merged: a plain encoder
+    assert not any("lora" in name for name, _ in model.named_parameters())
+    adalora = train_tagger(TrainTaggerConfig(out=tmp_path / "adalora", lora=4, lora_method="adalora", **base))
+    assert Tagger.load(adalora.out).predict(["华为 手机"]) is not None
+
+    torch.manual_seed(0)
+    frozen = train_tagger(TrainTaggerConfig(out=tmp_path / "frozen", freeze_layers=1, epochs=1, train=tmp_path / "train.jsonl",
+                                            base_model=str(lora.out), batch_size=4, window=32))
+    before, *_ = TaggerModel.load(lora.out)
+    after, *_ = TaggerModel.load(frozen.out)
+    b, a = before.encoder.state_dict(), after.encoder.state_dict()
+    assert all(torch.equal(b[k], a[k]) for k in b if k.startswith(("embeddings.", "encoder.layer.0.")))
+    assert not all(torch.equal(b[k], a[k]) for k in b if k.startswith("encoder.layer.1."))
+
+
+def test_expected_calibration_error():
+    assert expected_calibration_error([0.9] * 10, [True] * 9 + [False]) == pytest.approx(0.0)
+    assert expected_calibration_error([0.95, 0.95], [False, False]) == pytest.approx(0.95)
+
+
+def test_bad_training_file_names_its_line(tmp_path):
+    good = training_set()[:2]
+    write_doccano(good, tmp_path / "train.jsonl")
+    with (tmp_path / "train.jsonl").open("a") as handle:
+        handle.write('{"text": "abc", "label": [[0, 9, "brand"]]}\n{"text": oops\n')
+    skipped = []
+    texts = read_labelled(tmp_path / "train.jsonl", on_error=lambda e: skipped.append(str(e)))
+    assert len(texts) == 2 and len(skipped) == 2
+    assert all("train.jsonl:line" in message for message in skipped)
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        read_labelled(Path(__file__))
+
+
+def test_sample_catalogue_labels_are_exact():
+    from skugraph.sample.generate import generate_labelled
+
+    records, labels = generate_labelled()
+    assert len(labels) == len(records)
+    for record, label in zip(records, labels):
+        assert label["text"] == record["title"]
+        kinds = {kind for _, _, kind in label["label"]}
+        assert "brand" in kinds, record["title"]
+        tags_to_spans(["O"] * len(label["text"]))
+        for start, end, kind in label["label"]:
+            assert 0 <= start < end <= len(label["text"])
