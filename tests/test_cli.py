@@ -64,7 +64,7 @@ def test_errors_are_one_line_not_tracebacks(tmp_path):
 
 
 def test_demo_prints_the_summary(tmp_path):
-    result = run("demo", "--workdir", str(tmp_path / "demo"))
+    result = run("demo", "--workdir", str(tmp_path / "demo"), "--extractor", "rules")
     assert result.exit_code == 0, result.output
     out = result.stdout
     for line in ("listings read     294", "products          294", "facts per predicate", "has_brand"):
@@ -72,8 +72,56 @@ def test_demo_prints_the_summary(tmp_path):
     assert "Which brands sell water heaters" in out and "美的" in out
     assert "Which accessories fit Huawei" in out and "适用于华为" in out
     assert "What colours do phones" in out
-    again = run("demo", "--workdir", str(tmp_path / "demo"))
+    again = run("demo", "--workdir", str(tmp_path / "demo"), "--extractor", "rules")
     assert again.stdout == out  # the demo rebuilds its graph from scratch: same answers every run
+
+
+def test_demo_chain_pretrains_fine_tunes_and_extracts(tmp_path):
+    result = run("demo", "--workdir", str(tmp_path / "demo"), "--pretrain-minutes", "0.15")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "encoder" in out and "held-out MLM loss" in out and "dev F1" in out
+    assert (tmp_path / "demo" / "models" / "tagger" / "tagger.safetensors").is_file()
+    assert "products          294" in out and "has_brand" in out and "compatible_with" in out
+    mentions = [json.loads(line) for line in (tmp_path / "demo" / "mentions.jsonl").read_text().splitlines()]
+    assert mentions and all(m["extractor"].startswith("tagger@") for m in mentions)
+    assert {"brand", "product_type", "colour"} <= {m["label"] for m in mentions}
+    again = run("demo", "--workdir", str(tmp_path / "demo"))
+    assert again.exit_code == 0 and "(reused)" in again.stdout
+
+
+def test_train_evaluate_and_extract_with_a_tagger(tmp_path):
+    from skugraph.sample.generate import LABELS
+
+    labels = LABELS.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "train.jsonl").write_text("\n".join(labels[:60]) + "\n", encoding="utf-8")
+    (tmp_path / "dev.jsonl").write_text("\n".join(labels[60:80]) + "\n", encoding="utf-8")
+    model = tmp_path / "tagger"
+    result = run("train", "tagger", "--train", str(tmp_path / "train.jsonl"), "--dev", str(tmp_path / "dev.jsonl"),
+                 "--out", str(model), "--base-model", "scratch:tiny", "--epochs", "3", "--ngrams", "--substitute", "0.2")
+    assert result.exit_code == 0, result.output
+    assert "dev strict entity micro" in result.stdout and "calibration: temperature" in result.stdout
+    result = run("evaluate", "--model", str(model), "--data", str(tmp_path / "dev.jsonl"), "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["texts"] == 20 and set(scores) >= {"micro", "macro", "per_type"}
+    assert 0.0 <= scores["micro"]["f1"] <= 1.0 and "brand" in scores["per_type"]
+    table = run("evaluate", "--model", str(model), "--data", str(tmp_path / "dev.jsonl"))
+    assert "micro" in table.stdout and "macro" in table.stdout
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in generate()[:20]) + "\n", encoding="utf-8")
+    listings, facts, mentions = tmp_path / "listings.jsonl", tmp_path / "facts.jsonl", tmp_path / "mentions.jsonl"
+    assert run("ingest", str(source), "--out", str(listings), "--rejects", str(tmp_path / "r.jsonl")).exit_code == 0
+    result = run("extract", str(listings), "--out", str(facts), "--mentions", str(mentions), "--extractor", "tagger", "--model", str(model))
+    assert result.exit_code == 0, result.output
+    for line in mentions.read_text().splitlines():
+        mention = json.loads(line)
+        assert 0.0 <= mention["score"] <= 1.0 and mention["field"] == "title"
+    missing = run("extract", str(listings), "--extractor", "tagger")
+    assert missing.exit_code == 1 and "needs --model" in missing.stderr
+    bad = run("train", "tagger", "--train", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x"))
+    assert bad.exit_code == 1 and "no such file" in bad.stderr
 
 
 def test_load_skips_bad_fact_lines_and_keeps_the_rest(tmp_path):

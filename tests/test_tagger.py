@@ -55,9 +55,11 @@ def trained(tmp_path_factory) -> tuple[Path, list[LabelledText]]:
     directory = tmp_path_factory.mktemp("tagger")
     data = training_set()
     write_doccano(data, directory / "train.jsonl")
+    (directory / "brands.txt").write_text("华为\n小米\n海尔\n", encoding="utf-8")
     config = TrainTaggerConfig(
         train=directory / "train.jsonl", dev=directory / "train.jsonl", out=directory / "model", base_model="scratch:tiny",
         epochs=60, batch_size=4, patience=60, learning_rate=1e-3, head_learning_rate=1e-2, window=16, stride=8,
+        ngrams=True, lexicons={"brand": [directory / "brands.txt"]},
     )
     result = train_tagger(config)
     assert result.dev["micro"]["f1"] == 1.0
@@ -119,7 +121,7 @@ def test_crf_loss_is_the_same_for_padded_rows():
 # -- encoding --------------------------------------------------------------------------------
 
 def test_char_units_keep_exact_offsets_and_lexicon_bits(trained):
-    _, tokenizer, _, _ = TaggerModel.load(trained[0])
+    _, tokenizer, *_ = TaggerModel.load(trained[0])
     lexicons = LexiconFeatures({"brand": ["华为", "Anker"], "product": ["手机", "手机壳"]})
     encoder = TextEncoder(tokenizer, "char", lexicons)
     text = "Anker 手机壳，华为"
@@ -161,6 +163,8 @@ def test_tiny_tagger_overfits_saves_reloads_and_extracts_exact_spans(trained):
     assert (directory / "config.json").is_file() and (directory / "tagger.safetensors").is_file()
     meta = json.loads((directory / "skugraph.json").read_text())
     assert meta["tagger"]["tags"][0] == "O" and "B-brand" in meta["tagger"]["tags"]
+    assert meta["tagger"]["lexicons"] == ["brand"] and meta["tagger"]["ngrams"] > 10
+    assert (directory / "lexicons" / "brand.txt").read_text().split() == ["华为", "小米", "海尔"]
     predicted = tagger.predict([item.text for item in data])
     for item, spans in zip(data, predicted):
         assert {(s.start, s.end, s.label) for s in spans} == {(s.start, s.end, s.label) for s in item.spans}, item.text

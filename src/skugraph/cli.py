@@ -317,6 +317,7 @@ def train_tagger_command(
     lora: Annotated[int, typer.Option(help="LoRA rank (0: no adapters).")] = 0,
     lora_method: Annotated[str, typer.Option(help="lora or adalora.")] = "lora",
     crf: Annotated[bool, typer.Option(help="A CRF layer on top (constrained decoding either way).")] = True,
+    ngrams: Annotated[bool, typer.Option(help="Character-bigram embeddings beside the encoder.")] = False,
     lexicon: Annotated[list[str] | None, typer.Option(help="Gazetteer NAME=FILE[,FILE]; NAME an entity type also feeds substitution.")] = None,
     substitute: Annotated[float, typer.Option(help="Augmentation: chance to swap a mention for another of its type.")] = 0.0,
     synonyms: Annotated[float, typer.Option(help="Augmentation: chance to swap a synonym outside mentions.")] = 0.0,
@@ -338,7 +339,7 @@ def train_tagger_command(
             train=train, out=out, dev=dev, format=format, base_model=base_model, random_init=random_init, epochs=epochs,
             batch_size=batch_size, learning_rate=learning_rate, head_learning_rate=head_learning_rate,
             weight_decay=weight_decay, warmup=warmup, dropout=dropout, patience=patience, freeze_layers=freeze_layers,
-            lora=lora, lora_method=lora_method, crf=crf, lexicons=_lexicon_option(lexicon), augment=augment,
+            lora=lora, lora_method=lora_method, crf=crf, ngrams=ngrams, lexicons=_lexicon_option(lexicon), augment=augment,
             synonyms=synonyms_file, window=window, stride=stride, time_budget_minutes=time_budget, precision=precision, seed=seed,
         )
 

@@ -240,7 +240,7 @@ def train_demo_models(workdir: Path, minutes: float = 1.5, retrain: bool = False
             (dev_out if number % 5 == 4 else train_out).write(json.dumps(record, ensure_ascii=False) + "\n")
     step = progress("fine-tune tagger", None) if progress else None
     train_tagger(TrainTaggerConfig(train=train_file, dev=dev_file, out=tagger, base_model=str(encoder), epochs=25,
-                                   batch_size=16, learning_rate=5e-4, patience=6),
+                                   batch_size=16, learning_rate=5e-4, patience=6, ngrams=True),
                  progress=(lambda record: step(1)) if step else None)
     return DemoModels(encoder, tagger, _json(encoder / "skugraph.json"), _json(tagger / "skugraph.json"), False)
 

@@ -63,11 +63,35 @@ class LexiconFeatures:
         return bits
 
 
+def char_bigrams(text: str, offsets: Sequence[tuple[int, int]]) -> list[tuple[str, str]]:
+    """(bigram ending at, bigram starting at) each token's first and last character, folded."""
+    folded = fold_chars(text)
+    size = len(folded)
+    out = []
+    for start, end in offsets:
+        left = (folded[start - 1] if start > 0 else "^") + folded[start]
+        right = folded[end - 1] + (folded[end] if end < size else "$")
+        out.append((left, right))
+    return out
+
+
+def ngram_vocabulary(texts: Iterable[str], min_count: int = 2) -> list[str]:
+    """Character bigrams seen at least ``min_count`` times (with ``^``/``$`` at the edges), most frequent first."""
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    for text in texts:
+        folded = "^" + fold_chars(text) + "$"
+        counts.update(folded[i : i + 2] for i in range(len(folded) - 1))
+    return [gram for gram, count in counts.most_common() if count >= min_count and not gram.isspace()]
+
+
 @dataclass(frozen=True, slots=True)
 class Encoded:
     ids: list[int]
     offsets: list[tuple[int, int]]  # [start, end) of each token in the original text
     features: np.ndarray | None  # [tokens, lexicon size]
+    ngrams: np.ndarray | None = None  # [tokens, 2] bigram ids (0: unknown)
 
 
 class TextEncoder:
@@ -76,7 +100,7 @@ class TextEncoder:
     continuations ``##x`` inside runs of Latin letters and digits), so any character span
     can be tagged; ``subword`` units use the tokenizer as it is (English)."""
 
-    def __init__(self, tokenizer, units: str = "char", lexicons: LexiconFeatures | None = None):
+    def __init__(self, tokenizer, units: str = "char", lexicons: LexiconFeatures | None = None, ngrams: Sequence[str] = ()):
         if units not in UNITS:
             raise ValueError(f"units must be one of {', '.join(UNITS)}, got {units!r}")
         self.tokenizer = tokenizer
@@ -85,6 +109,7 @@ class TextEncoder:
         self._vocab = tokenizer.get_vocab()
         self._normalizer = getattr(tokenizer, "backend_tokenizer", None) and tokenizer.backend_tokenizer.normalizer
         self._ids: dict[tuple[str, bool], int] = {}
+        self.ngram_index = {gram: i for i, gram in enumerate(ngrams, 1)}
 
     def _char_id(self, char: str, continues: bool) -> int:
         key = (char, continues)
@@ -115,7 +140,11 @@ class TextEncoder:
         if self.lexicons is not None and self.lexicons.names:
             bits = self.lexicons.char_bits(text)
             features = np.stack([bits[s:e].max(axis=0) for s, e in offsets]) if offsets else np.zeros((0, self.lexicons.size), np.float32)
-        return Encoded(ids, offsets, features)
+        ngram_ids = None
+        if self.ngram_index:
+            index = self.ngram_index
+            ngram_ids = np.array([[index.get(a, 0), index.get(b, 0)] for a, b in char_bigrams(text, offsets)], dtype=np.int64).reshape(-1, 2)
+        return Encoded(ids, offsets, features, ngram_ids)
 
     def misaligned(self, text: str, spans: Iterable[Span]) -> int:
         """How many span edges fall inside a token (such a span cannot be tagged exactly)."""

@@ -1,12 +1,13 @@
-"""The tagger: a BERT-style encoder, gazetteer features injected into the character
-representations, a linear layer to tag scores, and an optional CRF on top.
+"""The tagger: a BERT-style encoder, gazetteer features and character-bigram embeddings
+injected into the character representations, a linear layer to tag scores, and an
+optional CRF on top.
 
-    input ids ──► word embeddings ─┐
-    lexicon B/M/E/S bits ──► linear ┴─(+)─► encoder ─► dropout ─┐
-    lexicon B/M/E/S bits ──► linear (small) ───────────────────┴─(concat)─► linear ─► emissions ─► CRF
+    input ids ───────────────► word embeddings ─┐
+    lexicon B/M/E/S bits, bigrams ─► projections ┴─(+)─► encoder ─► dropout ─┐
+    lexicon B/M/E/S bits, bigrams ─► small projections ─────────────────────┴─(concat)─► linear ─► emissions ─► CRF
 
-The lexicon projections start at zero, so a pretrained encoder starts exactly as it was
-pretrained. A model directory is the encoder in Hugging Face format (``config.json``,
+The lexicon and bigram projections start at zero, so a pretrained encoder starts exactly
+as it was pretrained. A model directory is the encoder in Hugging Face format (``config.json``,
 ``model.safetensors``, tokenizer) plus ``tagger.safetensors`` (everything else) and
 ``skugraph.json`` (this config, the tag set, the lexicons' names, training record).
 """
@@ -26,6 +27,7 @@ from skugraph.tagging.crf import CRF
 METADATA = "skugraph.json"
 HEAD_WEIGHTS = "tagger.safetensors"
 LEXICON_DIR = "lexicons"
+NGRAM_FILE = "ngrams.txt"
 
 
 @dataclass
@@ -35,6 +37,8 @@ class TaggerConfig:
     units: str = "char"  # char | subword (see encoding.TextEncoder)
     lexicons: list[str] = field(default_factory=list)  # gazetteer names, in feature order
     lexicon_dim: int = 32  # width of the lexicon features concatenated before the classifier
+    ngrams: int = 0  # size of the character-bigram vocabulary (0: no bigram embeddings)
+    ngram_dim: int = 64  # width of the bigram embeddings concatenated before the classifier
     crf: bool = True
     dropout: float = 0.1
     window: int = 128  # tokens per window, [CLS] and [SEP] included
@@ -58,22 +62,38 @@ class TaggerModel(torch.nn.Module):
         for layer in (self.lexicon_in, self.lexicon_out):
             if layer is not None:
                 torch.nn.init.zeros_(layer.weight)
+        self.ngram_in = torch.nn.Embedding(config.ngrams + 1, hidden, padding_idx=0) if config.ngrams else None
+        self.ngram_out = torch.nn.Embedding(config.ngrams + 1, config.ngram_dim, padding_idx=0) if config.ngrams else None
+        for table in (self.ngram_in, self.ngram_out):
+            if table is not None:
+                torch.nn.init.zeros_(table.weight)
         self.dropout = torch.nn.Dropout(config.dropout)
-        self.classifier = torch.nn.Linear(hidden + (config.lexicon_dim if lexicon_size else 0), len(config.tags))
+        width = hidden + (config.lexicon_dim if lexicon_size else 0) + (config.ngram_dim if config.ngrams else 0)
+        self.classifier = torch.nn.Linear(width, len(config.tags))
         self.crf = CRF(config.tags) if config.crf else None
 
     def head_parameters(self) -> list[torch.nn.Parameter]:
         """Parameters outside the encoder (trained with the higher head learning rate)."""
         return [p for name, p in self.named_parameters() if not name.startswith("encoder.")]
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, lexicon: torch.Tensor | None = None) -> torch.Tensor:
-        """Emission scores [B, W, tags] for every position, [CLS] and [SEP] included."""
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, lexicon: torch.Tensor | None = None, ngrams: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Emission scores [B, W, tags] for every position, [CLS] and [SEP] included; ``lexicon``
+        [B, W, 4 × lexicons] match bits, ``ngrams`` [B, W, 2] bigram ids."""
         embeddings = self.encoder.get_input_embeddings()(input_ids)
         if self.lexicon_in is not None and lexicon is not None:
             embeddings = embeddings + self.lexicon_in(lexicon.to(embeddings.dtype))
+        if self.ngram_in is not None and ngrams is not None:
+            embeddings = embeddings + self.ngram_in(ngrams).sum(dim=2)
         hidden = self.encoder(inputs_embeds=embeddings, attention_mask=attention_mask).last_hidden_state
+        extra = []
         if self.lexicon_out is not None and lexicon is not None:
-            hidden = torch.cat([hidden, self.lexicon_out(lexicon.to(hidden.dtype))], dim=-1)
+            extra.append(self.lexicon_out(lexicon.to(hidden.dtype)))
+        if self.ngram_out is not None and ngrams is not None:
+            extra.append(self.ngram_out(ngrams).sum(dim=2).to(hidden.dtype))
+        if extra:
+            hidden = torch.cat([hidden, *extra], dim=-1)
         return self.classifier(self.dropout(hidden))
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -84,7 +104,7 @@ class TaggerModel(torch.nn.Module):
 
     # -- saving and loading ---------------------------------------------------------------
 
-    def save(self, out: Path, tokenizer, lexicon_words: dict[str, list[str]], record: dict) -> None:
+    def save(self, out: Path, tokenizer, lexicon_words: dict[str, list[str]], ngrams: list[str], record: dict) -> None:
         """Write the model directory (see the module docstring)."""
         out.mkdir(parents=True, exist_ok=True)
         self.encoder.save_pretrained(out)
@@ -95,12 +115,14 @@ class TaggerModel(torch.nn.Module):
             (out / LEXICON_DIR).mkdir(exist_ok=True)
             for name, words in lexicon_words.items():
                 (out / LEXICON_DIR / f"{name}.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+        if ngrams:
+            (out / NGRAM_FILE).write_text("\n".join(ngrams) + "\n", encoding="utf-8")
         meta = {"kind": "tagger", "tagger": asdict(self.config), **record}
         (out / METADATA).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> tuple[TaggerModel, object, dict[str, list[str]], dict]:
-        """(model, tokenizer, lexicon words, metadata) of a saved tagger directory."""
+    def load(cls, path: Path) -> tuple[TaggerModel, object, dict[str, list[str]], list[str], dict]:
+        """(model, tokenizer, lexicon words, bigram vocabulary, metadata) of a saved tagger directory."""
         meta_path = path / METADATA
         if not meta_path.is_file():
             raise FileNotFoundError(f"{path}: not a tagger directory (no {METADATA})")
@@ -117,4 +139,5 @@ class TaggerModel(torch.nn.Module):
         if unexpected or any(not k.startswith("encoder.") for k in missing):
             raise ValueError(f"{path}: {HEAD_WEIGHTS} does not match the config (missing {missing}, unexpected {unexpected})")
         words = {name: (path / LEXICON_DIR / f"{name}.txt").read_text("utf-8").split("\n") for name in config.lexicons}
-        return model.eval(), AutoTokenizer.from_pretrained(path), words, meta
+        ngrams = (path / NGRAM_FILE).read_text("utf-8").split("\n")[: config.ngrams] if config.ngrams else []
+        return model.eval(), AutoTokenizer.from_pretrained(path), words, ngrams, meta

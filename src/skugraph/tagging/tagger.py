@@ -52,13 +52,15 @@ class TextScores:
 
 
 class Tagger:
-    def __init__(self, model: TaggerModel, tokenizer, lexicon_words: dict[str, list[str]] | None = None, meta: dict | None = None):
+    def __init__(self, model: TaggerModel, tokenizer, lexicon_words: dict[str, list[str]] | None = None,
+                 ngrams: Sequence[str] = (), meta: dict | None = None):
         self.model = model.eval()
         self.config = model.config
         self.tokenizer = tokenizer
         self.lexicon_words = lexicon_words or {}
         lexicons = LexiconFeatures({name: self.lexicon_words.get(name, []) for name in self.config.lexicons}) if self.config.lexicons else None
-        self.encoder = TextEncoder(tokenizer, self.config.units, lexicons)
+        self.ngrams = list(ngrams)
+        self.encoder = TextEncoder(tokenizer, self.config.units, lexicons, self.ngrams)
         self.meta = meta or {}
         self.bf16 = bf16_supported()
         if model.crf is not None:
@@ -68,8 +70,8 @@ class Tagger:
 
     @classmethod
     def load(cls, path: str | Path) -> Tagger:
-        model, tokenizer, words, meta = TaggerModel.load(Path(path))
-        return cls(model, tokenizer, words, meta)
+        model, tokenizer, words, ngrams, meta = TaggerModel.load(Path(path))
+        return cls(model, tokenizer, words, ngrams, meta)
 
     def refresh_transitions(self) -> None:
         """Re-read the CRF scores (after the model's weights changed, e.g. during training)."""
@@ -126,6 +128,18 @@ class Tagger:
             spans.append(ScoredSpan(offsets[span.start][0], offsets[span.end - 1][1], span.label, probability))
         return spans
 
+    def marginals(self, scores: TextScores, temperature: float | None = None) -> np.ndarray:
+        """Per-token tag probabilities [tokens, tags] (forward-backward), e.g. for ensembling."""
+        if scores.emissions.shape[0] == 0:
+            return np.zeros((0, len(self.config.tags)))
+        emissions = scores.emissions
+        if self.model.crf is None:
+            emissions = emissions - emissions.max(1, keepdims=True)
+            emissions = emissions - np.log(np.exp(emissions).sum(1, keepdims=True))
+        inverse = 1.0 / (temperature or self.config.temperature)
+        alpha, beta, log_z = forward_backward(emissions * inverse, self._start * inverse, self._transition * inverse, self._end * inverse)
+        return np.exp(alpha + beta - log_z)
+
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[list[ScoredSpan]]:
         return [self.decode(s) for s in self.scores(texts, batch_size)]
 
@@ -146,6 +160,7 @@ def window_batch(items: Sequence[Encoded], ranges: Sequence[tuple[int, int]], to
     mask = torch.zeros((len(items), width), dtype=torch.long)
     lexicon_size = items[0].features.shape[1] if items[0].features is not None else 0
     lexicon = torch.zeros((len(items), width, lexicon_size)) if lexicon_size else None
+    ngrams = torch.zeros((len(items), width, 2), dtype=torch.long) if items[0].ngrams is not None else None
     for row, (item, (start, end)) in enumerate(zip(items, ranges, strict=True)):
         length = end - start
         ids[row, 0] = tokenizer.cls_token_id
@@ -154,9 +169,13 @@ def window_batch(items: Sequence[Encoded], ranges: Sequence[tuple[int, int]], to
         mask[row, : length + 2] = 1
         if lexicon is not None:
             lexicon[row, 1 : 1 + length] = torch.from_numpy(item.features[start:end])
+        if ngrams is not None:
+            ngrams[row, 1 : 1 + length] = torch.from_numpy(item.ngrams[start:end])
     inputs = {"input_ids": ids, "attention_mask": mask}
     if lexicon is not None:
         inputs["lexicon"] = lexicon
+    if ngrams is not None:
+        inputs["ngrams"] = ngrams
     return inputs
 
 

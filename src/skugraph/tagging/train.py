@@ -12,7 +12,6 @@ overlapping windows, never truncated.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -27,12 +26,12 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer, BertModel, get_linear_schedule_with_warmup
 
 from skugraph import __version__
-from skugraph.corpus.ner import LabelledText, NerFormatError, read_labelled
+from skugraph.corpus.ner import LabelledText, NerFormatError, detect_format, read_labelled
 from skugraph.lm.model import build_config, resolve_base, tune_for_cpu
 from skugraph.lm.pretrain import _precision, _quiet_transformers, _versions
 from skugraph.lm.tokenizer import train_tokenizer
 from skugraph.tagging.augment import AugmentConfig, Augmenter, read_synonyms
-from skugraph.tagging.encoding import Encoded, LexiconFeatures, TextEncoder, tag_set, token_tags
+from skugraph.tagging.encoding import Encoded, LexiconFeatures, TextEncoder, ngram_vocabulary, tag_set, token_tags
 from skugraph.tagging.lexicon import read_words
 from skugraph.tagging.model import TaggerConfig, TaggerModel
 from skugraph.tagging.tagger import Tagger, autocast, fit_temperature, window_batch
@@ -62,6 +61,8 @@ class TrainTaggerConfig:
     lora: int = 0  # LoRA rank (0: train the encoder's own weights)
     lora_method: str = "lora"  # lora | adalora
     crf: bool = True
+    ngrams: bool = False  # character-bigram embeddings (vocabulary: bigrams seen twice in training)
+    ngram_dropout: float = 0.2  # share of bigram ids hidden in each training batch (they memorise fast)
     lexicons: dict[str, list[Path]] = field(default_factory=dict)  # gazetteer name → word files
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     synonyms: Path | None = None  # synonym groups (default: the packaged list)
@@ -98,11 +99,9 @@ def _read(path: Path, format: str | None, errors: list[str]) -> list[LabelledTex
     return read_labelled(path, format, on_error=collect)
 
 
-def _scheme_of(data: Sequence[LabelledText], path: Path, format: str | None) -> str:
-    from skugraph.corpus.ner import detect_format
-
-    chosen = detect_format(path, format)
-    return "bieos" if chosen == "bieos" else "bio"
+def _scheme_of(path: Path, format: str | None) -> str:
+    """The data's own tagging scheme: BIEOS files stay BIEOS, everything else is BIO."""
+    return "bieos" if detect_format(path, format) == "bieos" else "bio"
 
 
 def _load_encoder(config: TrainTaggerConfig, texts: Sequence[str]):
@@ -113,8 +112,11 @@ def _load_encoder(config: TrainTaggerConfig, texts: Sequence[str]):
         bert_config = build_config(config.base_model.split(":", 1)[1], tokenizer.vocab_size, config.window, tokenizer.pad_token_id)
         return BertModel(bert_config, add_pooling_layer=False), tokenizer
     source = resolve_base(config.base_model)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model_config = AutoConfig.from_pretrained(source)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model_config = AutoConfig.from_pretrained(source)
+    except OSError as error:  # no such directory, or a hub id with no network
+        raise ValueError(f"cannot load base model {config.base_model!r}: {str(error).splitlines()[0]}") from None
     extra = {"add_pooling_layer": False} if model_config.model_type == "bert" else {}
     if config.random_init:
         torch.manual_seed(config.seed)
@@ -209,7 +211,7 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
     dev_data = _read(config.dev, config.format, errors) if config.dev else []
     if not train_data:
         raise ValueError(f"{config.train}: no labelled texts" + (f" ({errors[0]} …)" if errors else ""))
-    scheme = config.scheme or _scheme_of(train_data, config.train, config.format)
+    scheme = config.scheme or _scheme_of(config.train, config.format)
     labels = {s.label for item in train_data for s in item.spans}
     if not labels:
         raise ValueError(f"{config.train}: no entity spans to learn from")
@@ -221,10 +223,11 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
     units = _choose_units(config, tokenizer, train_data)
     lexicon_words = {name: read_words(paths) for name, paths in config.lexicons.items()}
     lexicons = LexiconFeatures(lexicon_words) if lexicon_words else None
-    encoder = TextEncoder(tokenizer, units, lexicons)
+    ngrams = ngram_vocabulary([item.text for item in train_data]) if config.ngrams else []
+    encoder = TextEncoder(tokenizer, units, lexicons, ngrams)
     tagger_config = TaggerConfig(
-        tags=tags, scheme=scheme, units=units, lexicons=list(lexicon_words), crf=config.crf, dropout=config.dropout,
-        window=config.window, stride=config.stride,
+        tags=tags, scheme=scheme, units=units, lexicons=list(lexicon_words), ngrams=len(ngrams), crf=config.crf,
+        dropout=config.dropout, window=config.window, stride=config.stride,
     )
     tune_for_cpu(encoder_model, config.dropout)
     model = TaggerModel(encoder_model, tagger_config)
@@ -241,7 +244,7 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
     optimizer = _optimizer(model, config, encoder_lr)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total_steps), total_steps)
     precision = _precision(config.precision)
-    tagger = Tagger(model, tokenizer, lexicon_words)
+    tagger = Tagger(model, tokenizer, lexicon_words, ngrams)
     rng = random.Random(config.seed)
 
     best_f1, best_epoch, best_state, stale = -1.0, 0, None, 0
@@ -260,6 +263,9 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
         losses = []
         for batch in _batches(items, config.batch_size, rng):
             inputs = window_batch([w.encoded for w in batch], [(w.start, w.end) for w in batch], tokenizer)
+            if "ngrams" in inputs and config.ngram_dropout > 0:
+                hidden = torch.rand(inputs["ngrams"].shape) < config.ngram_dropout
+                inputs["ngrams"] = inputs["ngrams"].masked_fill(hidden, 0)
             longest = max(w.end - w.start for w in batch)
             gold = torch.zeros((len(batch), longest), dtype=torch.long)
             mask = torch.zeros((len(batch), longest), dtype=torch.bool)
@@ -303,7 +309,7 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
     if config.lora:
         model.encoder = model.encoder.merge_and_unload()
     model.eval()
-    tagger = Tagger(model, tokenizer, lexicon_words)
+    tagger = Tagger(model, tokenizer, lexicon_words, ngrams)
     dev_report = None
     calibration = None
     if dev_data:
@@ -333,5 +339,5 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
         "settings": settings,
         "versions": _versions(),
     }
-    model.save(config.out, tokenizer, lexicon_words, record)
+    model.save(config.out, tokenizer, lexicon_words, ngrams, record)
     return TrainResult(config.out, epoch, best_epoch, dev_report, seconds, {"kind": "tagger", **record})
