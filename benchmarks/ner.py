@@ -187,7 +187,7 @@ def run_tagger(train_file: Path, dev_file: Path, base: str, random_init: bool, l
     for name, data in evaluations.items():
         scores = tagger.scores([t.text for t in data])
         predictions[name] = [[Span(s.start, s.end, s.label) for s in tagger.decode(one)] for one in scores]
-        marginals[name] = [_char_marginals(tagger, one, len(t.text)) for one, t in zip(scores, data)]
+        marginals[name] = [_char_marginals(tagger, one, len(t.text)) for one, t in zip(scores, data, strict=True)]
     return {"train_seconds": round(result.seconds, 1), "epochs": result.epochs, "best_epoch": result.best_epoch,
             "calibration": result.metadata.get("calibration"), "predictions": predictions, "marginals": marginals}
 

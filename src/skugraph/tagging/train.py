@@ -12,7 +12,6 @@ overlapping windows, never truncated.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -27,6 +26,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, BertModel, get_li
 
 from skugraph import __version__
 from skugraph.corpus.ner import LabelledText, NerFormatError, detect_format, read_labelled
+from skugraph.lm.corpus import file_sha256
 from skugraph.lm.model import build_config, resolve_base, tune_for_cpu
 from skugraph.lm.pretrain import _precision, _quiet_transformers, _versions
 from skugraph.lm.tokenizer import train_tokenizer
@@ -193,12 +193,9 @@ def _optimizer(model: TaggerModel, config: TrainTaggerConfig, encoder_lr: float)
     return torch.optim.AdamW([{"params": p, "lr": lr, "weight_decay": wd} for (lr, wd), p in groups.items()])
 
 
-def _trainable_state(model: TaggerModel) -> dict[str, torch.Tensor]:
+def _state_copy(model: TaggerModel) -> dict[str, torch.Tensor]:
+    """A copy of every weight (the best epoch's model is restored from it)."""
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | None = None) -> TrainResult:
@@ -293,7 +290,7 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
             f1 = tagger.evaluate(dev_data).micro.f1
             record["dev_f1"] = round(f1, 4)
             if f1 > best_f1:
-                best_f1, best_epoch, best_state, stale = f1, epoch, _trainable_state(model), 0
+                best_f1, best_epoch, best_state, stale = f1, epoch, _state_copy(model), 0
             else:
                 stale += 1
         history.append(record)
@@ -326,7 +323,7 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
         "skugraph_version": __version__,
         "base_model": config.base_model,
         "random_init": config.random_init,
-        "train": {"path": str(config.train), "sha256": _sha256(config.train), "texts": len(train_data), "windows": len(train_windows)},
+        "train": {"path": str(config.train), "sha256": file_sha256(config.train), "texts": len(train_data), "windows": len(train_windows)},
         "dev": {"path": str(config.dev), "texts": len(dev_data)} if config.dev else None,
         "skipped_records": errors[:50],
         "epochs_run": epoch,
