@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import sklearn_crfsuite
 
-from skugraph.corpus.ner import LabelledText, Span, read_labelled, tags_to_spans, write_doccano
+from skugraph.corpus.ner import LabelledText, Span, locate_spans, read_labelled, tags_to_spans, write_doccano
 from skugraph.tagging.decode import best_path, constraint_scores
 from skugraph.lm.pretrain import METADATA
 from skugraph.tagging.augment import AugmentConfig
@@ -67,20 +67,9 @@ def read_attribute_offers(path: Path) -> list[dict]:
 
 
 def offer_to_labelled(offer: dict, number: int) -> LabelledText:
-    """Spans of the gold values in the title (first case-insensitive match, longest values first)."""
-    title = offer["input"]
-    lower = title.lower()
-    taken = [False] * len(title)
-    spans = []
+    """Spans of the gold values in the title (case-insensitive, longest values first)."""
     pairs = [(attribute, value) for attribute, values in offer["target_scores"].items() for value in values if value != "n/a"]
-    for attribute, value in sorted(pairs, key=lambda p: -len(p[1])):
-        start = lower.find(value.lower())
-        while start >= 0 and any(taken[start : start + len(value)]):
-            start = lower.find(value.lower(), start + 1)
-        if start >= 0 and value:
-            spans.append(Span(start, start + len(value), attribute))
-            taken[start : start + len(value)] = [True] * len(value)
-    return LabelledText(title, tuple(sorted(spans, key=lambda s: s.start)), id=str(number))
+    return LabelledText(offer["input"], tuple(locate_spans(offer["input"], pairs, ignore_case=True)), id=str(number))
 
 
 def attribute_value_scores(offers: Sequence[dict], predicted: Sequence[Sequence[Span]]) -> dict:

@@ -115,6 +115,7 @@ def test_train_evaluate_and_extract_with_a_tagger(tmp_path):
     assert run("ingest", str(source), "--out", str(listings), "--rejects", str(tmp_path / "r.jsonl")).exit_code == 0
     result = run("extract", str(listings), "--out", str(facts), "--mentions", str(mentions), "--extractor", "tagger", "--model", str(model))
     assert result.exit_code == 0, result.output
+    assert "from 20 listings" in result.stdout
     for line in mentions.read_text().splitlines():
         mention = json.loads(line)
         assert 0.0 <= mention["score"] <= 1.0 and mention["field"] == "title"

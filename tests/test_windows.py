@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from skugraph.corpus.ner import Span
+from skugraph.corpus.ner import Span, tags_to_spans
 from skugraph.tagging.decode import decode
-from skugraph.tagging.windows import char_spans, merge_window_scores, windows
+from skugraph.tagging.windows import merge_window_scores, windows
 
 
 def test_windows_cover_everything_with_overlap():
@@ -44,5 +44,5 @@ def test_a_title_longer_than_a_window_keeps_exact_offsets():
         s <= start < e and not s <= start + 1 < e for s, e in ranges
     ), "some window cuts the entity"
     merged = merge_window_scores(ranges, [perfect[s:e] for s, e in ranges], len(text))
-    spans = char_spans(decode(merged, tags), offsets)
+    spans = [Span(offsets[s.start][0], offsets[s.end - 1][1], s.label) for s in tags_to_spans(decode(merged, tags))]
     assert spans == [Span(start, start + 2, "HP")] and text[spans[0].start : spans[0].end] == "华为"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from skugraph.corpus.ingest import IngestReport, ingest, load_listings
 from skugraph.facts.build import FactBuilder
 from skugraph.facts.ontology import check
-from skugraph.graph.store import LoadReport, QueryResult, open_store
+from skugraph.graph.store import LoadReport, QueryResult, batched, open_store
 from skugraph.records import Fact, to_json_line
 from skugraph.sample.generate import CATALOGUE, LABELS
 from skugraph.tagging.rules import RuleExtractor
@@ -100,7 +100,7 @@ def extract(
     mention_handle = mentions_out.open("w", encoding="utf-8") if mentions_out else None
     try:
         with facts_out.open("w", encoding="utf-8") as fact_handle:
-            for batch in _batched(load_listings(listings), batch_size):
+            for batch in batched(load_listings(listings), batch_size):
                 found = tagger.extract_many(batch) if tagger else [extractor.extract(listing) for listing in batch]
                 for listing, mentions in zip(batch, found, strict=True):
                     for mention in mentions:
@@ -118,17 +118,6 @@ def extract(
         if mention_handle:
             mention_handle.close()
     return report
-
-
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def read_facts(path: Path, on_error: Callable[[str], None] | None = None) -> Iterator[Fact]:

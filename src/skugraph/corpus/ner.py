@@ -74,6 +74,26 @@ def tags_to_spans(tags: list[str]) -> list[Span]:
     return spans
 
 
+def locate_spans(text: str, values: Iterable[tuple[str, str]], ignore_case: bool = False) -> list[Span]:
+    """Spans of known (label, value) pairs in ``text``: longest values first, each at its first
+    occurrence not overlapping one already placed; values not found are left out."""
+    if ignore_case:  # character by character, so offsets stay those of ``text``
+        text = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    taken = [False] * len(text)
+    spans = []
+    for label, value in sorted(values, key=lambda pair: -len(pair[1])):
+        if not value:
+            continue
+        needle = value.lower() if ignore_case else value
+        start = text.find(needle)
+        while start >= 0 and any(taken[start : start + len(value)]):
+            start = text.find(needle, start + 1)
+        if start >= 0:
+            taken[start : start + len(value)] = [True] * len(value)
+            spans.append(Span(start, start + len(value), label))
+    return sorted(spans, key=lambda span: (span.start, span.end))
+
+
 def spans_to_tags(length: int, spans: Iterable[Span], scheme: str = "bio") -> list[str]:
     """Encode spans as tags; overlapping spans are an error."""
     if scheme not in SCHEMES:

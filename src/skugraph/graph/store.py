@@ -115,7 +115,8 @@ class GraphRows:
                 seen[name] = value
 
 
-def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of ``size`` items (the last one shorter), streaming."""
     chunk: list[Any] = []
     for item in items:
         chunk.append(item)
@@ -157,12 +158,12 @@ class GraphStore(ABC):
         loading the same input twice changes nothing."""
         report = LoadReport()
         times: dict[str, datetime | None] = {}
-        for chunk in _batches(listings, batch_size):
+        for chunk in batched(listings, batch_size):
             rows = graph_rows(chunk, [])
             times.update(rows.listing_times)
             report.add(self.load_rows(rows))
         loaded_at = datetime.now(UTC)
-        for chunk in _batches(facts, batch_size):
+        for chunk in batched(facts, batch_size):
             unknown = {p.listing_id for fact in chunk for p in fact.provenance} - times.keys()
             if unknown:
                 times.update(dict.fromkeys(unknown))  # asked once, even when not stored

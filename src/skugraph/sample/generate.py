@@ -15,6 +15,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from skugraph.corpus.ner import locate_spans
+
 CATALOGUE = Path(__file__).with_name("catalogue.jsonl")
 LABELS = Path(__file__).with_name("catalogue.labels.jsonl")  # entity labels of the titles
 SOURCES = ("shop-north", "shop-south", "global-store")
@@ -112,18 +114,9 @@ REVIEWS = {
 
 
 def label_title(title: str, parts) -> list[list]:
-    """[start, end, label] of each known part of a title (longest first, never overlapping):
-    the generator knows what it wrote, so these labels are exact."""
-    taken = [False] * len(title)
-    labels = []
-    for label, value in sorted(parts, key=lambda p: -len(p[1])):
-        start = title.find(value)
-        while start >= 0 and any(taken[start : start + len(value)]):
-            start = title.find(value, start + 1)
-        if start >= 0:
-            taken[start : start + len(value)] = [True] * len(value)
-            labels.append([start, start + len(value), label])
-    return sorted(labels)
+    """[start, end, label] of each known part of a title: the generator knows what it wrote,
+    so these labels are exact."""
+    return [[span.start, span.end, span.label] for span in locate_spans(title, parts)]
 
 
 class _Writer:

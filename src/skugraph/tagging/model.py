@@ -72,10 +72,6 @@ class TaggerModel(torch.nn.Module):
         self.classifier = torch.nn.Linear(width, len(config.tags))
         self.crf = CRF(config.tags) if config.crf else None
 
-    def head_parameters(self) -> list[torch.nn.Parameter]:
-        """Parameters outside the encoder (trained with the higher head learning rate)."""
-        return [p for name, p in self.named_parameters() if not name.startswith("encoder.")]
-
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, lexicon: torch.Tensor | None = None, ngrams: torch.Tensor | None = None
     ) -> torch.Tensor:

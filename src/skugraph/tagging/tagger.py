@@ -63,10 +63,8 @@ class Tagger:
         self.encoder = TextEncoder(tokenizer, self.config.units, lexicons, self.ngrams)
         self.meta = meta or {}
         self.bf16 = bf16_supported()
-        if model.crf is not None:
-            self._start, self._transition, self._end = model.crf.scores_numpy()
-        else:
-            self._start, self._transition, self._end = constraint_scores(self.config.tags)
+        self._start, self._transition, self._end = constraint_scores(self.config.tags)
+        self.refresh_transitions()
 
     @classmethod
     def load(cls, path: str | Path) -> Tagger:
@@ -84,10 +82,8 @@ class Tagger:
         """Per-token emission scores of each text (windows merged)."""
         encoded = [self.encoder.encode(text) for text in texts]
         size = self.config.window - 2
-        pieces: list[tuple[int, int, int]] = []  # (text, start, end) token ranges
-        for index, item in enumerate(encoded):
-            if item.ids:
-                pieces.extend((index, s, e) for s, e in windows(len(item.ids), size, min(self.config.stride, size)))
+        ranges = [windows(len(item.ids), size, min(self.config.stride, size)) if item.ids else [] for item in encoded]
+        pieces = [(index, s, e) for index, text_ranges in enumerate(ranges) for s, e in text_ranges]
         outputs: dict[tuple[int, int, int], np.ndarray] = {}
         order = sorted(pieces, key=lambda p: p[2] - p[1])
         was_training = self.model.training
@@ -101,30 +97,35 @@ class Tagger:
                     outputs[piece] = emissions[row, 1 : 1 + piece[2] - piece[1]]
         self.model.train(was_training)
         results = []
-        for index, item in enumerate(encoded):
-            ranges = windows(len(item.ids), size, min(self.config.stride, size)) if item.ids else []
-            if not ranges:
+        for index, (item, text_ranges) in enumerate(zip(encoded, ranges, strict=True)):
+            if not text_ranges:
                 results.append(TextScores(item, np.zeros((0, len(self.config.tags)))))
                 continue
-            merged = merge_window_scores(ranges, [outputs[(index, s, e)] for s, e in ranges], len(item.ids))
+            merged = merge_window_scores(text_ranges, [outputs[(index, s, e)] for s, e in text_ranges], len(item.ids))
             results.append(TextScores(item, merged.astype(np.float64)))
         return results
+
+    def _chain(self, scores: TextScores, temperature: float | None) -> tuple[np.ndarray, ...]:
+        """(emissions, start, transition, end) at a temperature; without a CRF the emissions
+        are per-token log-probabilities first."""
+        emissions = scores.emissions
+        if self.model.crf is None:
+            emissions = emissions - emissions.max(1, keepdims=True)
+            emissions = emissions - np.log(np.exp(emissions).sum(1, keepdims=True))
+        inverse = 1.0 / (temperature or self.config.temperature)
+        return emissions * inverse, self._start * inverse, self._transition * inverse, self._end * inverse
 
     def decode(self, scores: TextScores, temperature: float | None = None) -> list[ScoredSpan]:
         """Entity spans of one text, with their probabilities at ``temperature`` (default: the fitted one)."""
         if scores.emissions.shape[0] == 0:
             return []
-        emissions = scores.emissions
-        if self.model.crf is None:  # per-token log-probabilities
-            emissions = emissions - np.log(np.exp(emissions - emissions.max(1, keepdims=True)).sum(1, keepdims=True)) - emissions.max(1, keepdims=True)
-        path = best_path(emissions, self._start, self._transition, self._end)
-        inverse = 1.0 / (temperature or self.config.temperature)
-        scaled = emissions * inverse, self._start * inverse, self._transition * inverse, self._end * inverse
-        alpha, beta, log_z = forward_backward(*scaled)
+        chain = self._chain(scores, temperature)
+        path = best_path(*chain)  # a positive scale does not move the best path
+        alpha, beta, log_z = forward_backward(*chain)
         offsets = scores.encoded.offsets
         spans = []
         for span in tags_to_spans([self.config.tags[i] for i in path]):
-            probability = segment_probability(path, span.start, span.end - 1, scaled[0], scaled[2], alpha, beta, log_z)
+            probability = segment_probability(path, span.start, span.end - 1, chain[0], chain[2], alpha, beta, log_z)
             spans.append(ScoredSpan(offsets[span.start][0], offsets[span.end - 1][1], span.label, probability))
         return spans
 
@@ -132,22 +133,18 @@ class Tagger:
         """Per-token tag probabilities [tokens, tags] (forward-backward), e.g. for ensembling."""
         if scores.emissions.shape[0] == 0:
             return np.zeros((0, len(self.config.tags)))
-        emissions = scores.emissions
-        if self.model.crf is None:
-            emissions = emissions - emissions.max(1, keepdims=True)
-            emissions = emissions - np.log(np.exp(emissions).sum(1, keepdims=True))
-        inverse = 1.0 / (temperature or self.config.temperature)
-        alpha, beta, log_z = forward_backward(emissions * inverse, self._start * inverse, self._transition * inverse, self._end * inverse)
+        alpha, beta, log_z = forward_backward(*self._chain(scores, temperature))
         return np.exp(alpha + beta - log_z)
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[list[ScoredSpan]]:
         return [self.decode(s) for s in self.scores(texts, batch_size)]
 
-    def evaluate(self, data: Sequence[LabelledText], batch_size: int = 64) -> Report:
-        predicted = self.predict([item.text for item in data], batch_size)
+    def evaluate(self, data: Sequence[LabelledText], scores: Sequence[TextScores] | None = None, batch_size: int = 64) -> Report:
+        """Strict entity scores on labelled texts (``scores``: their emissions, if already computed)."""
+        scores = scores if scores is not None else self.scores([item.text for item in data], batch_size)
         return score_spans(
             [[(s.start, s.end, s.label) for s in item.spans] for item in data],
-            [[s.key for s in spans] for spans in predicted],
+            [[s.key for s in self.decode(one)] for one in scores],
         )
 
 

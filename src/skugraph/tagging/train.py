@@ -25,7 +25,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer, BertModel, get_linear_schedule_with_warmup
 
 from skugraph import __version__
-from skugraph.corpus.ner import LabelledText, NerFormatError, detect_format, read_labelled
+from skugraph.corpus.ner import LabelledText, detect_format, read_labelled
 from skugraph.lm.corpus import file_sha256
 from skugraph.lm.model import build_config, resolve_base, tune_for_cpu
 from skugraph.lm.pretrain import _precision, _quiet_transformers, _versions
@@ -93,10 +93,8 @@ class _Window:
 
 
 def _read(path: Path, format: str | None, errors: list[str]) -> list[LabelledText]:
-    def collect(error: NerFormatError) -> None:
-        errors.append(str(error))
-
-    return read_labelled(path, format, on_error=collect)
+    """Labelled texts; a bad one is skipped and its location kept in ``errors``."""
+    return read_labelled(path, format, on_error=lambda error: errors.append(str(error)))
 
 
 def _scheme_of(path: Path, format: str | None) -> str:
@@ -311,7 +309,7 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
     calibration = None
     if dev_data:
         scores = tagger.scores([d.text for d in dev_data])
-        dev_report = tagger.evaluate(dev_data).to_dict()
+        dev_report = tagger.evaluate(dev_data, scores).to_dict()
         if config.calibrate:
             temperature, ece_before, ece_after = fit_temperature(tagger, scores, dev_data)
             model.config.temperature = temperature

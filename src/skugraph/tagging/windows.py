@@ -1,12 +1,10 @@
 """Long texts: cut the token sequence into overlapping windows, tag each, then give every
-token the scores of the window in which it sits most centrally; spans come back as exact
-character offsets into the original text. Nothing is truncated."""
+token the scores of the window in which it sits most centrally (the tagger then decodes the
+whole text at once and maps spans to character offsets). Nothing is truncated."""
 
 from __future__ import annotations
 
 import numpy as np
-
-from skugraph.corpus.ner import Span, tags_to_spans
 
 
 def windows(length: int, size: int, stride: int) -> list[tuple[int, int]]:
@@ -34,8 +32,3 @@ def merge_window_scores(ranges: list[tuple[int, int]], scores: list[np.ndarray],
         merged[positions[better]] = window_scores[better]
         best[start:end] = np.where(better, centrality, best[start:end])
     return merged
-
-
-def char_spans(tags: list[str], offsets: list[tuple[int, int]]) -> list[Span]:
-    """Token-level tags to character spans of the original text, using the tokenizer's offsets."""
-    return [Span(offsets[s.start][0], offsets[s.end - 1][1], s.label) for s in tags_to_spans(tags)]
