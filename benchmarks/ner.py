@@ -10,7 +10,10 @@ features on Ding), (b) our tagger from randomly initialised weights, (c) our tag
 the encoder ``benchmarks/pretrain.py`` made (its cached directory is reused when the corpus
 and settings match; otherwise it is pretrained first), and (d) an ensemble: the systems'
 per-character tag probabilities averaged (CRF and pretrained tagger by default, ``--ensemble``),
-then decoded under the BIO/BIEOS constraints.
+then decoded under the BIO/BIEOS constraints. ``--systems …,self`` adds self-training: the
+ensemble labels unlabelled titles (``--unlabelled``, default the shared JD titles), the most
+certain share (``--pseudo-share``) joins the gold titles, and the pretrained tagger is trained
+on both.
 Scores: strict entity micro F1 on dev (the official test splits are held back);
 ``--test PATH`` scores another labelled file.
 
@@ -37,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import sklearn_crfsuite
 
-from skugraph.corpus.ner import LabelledText, Span, locate_spans, read_labelled, tags_to_spans, write_doccano
+from skugraph.corpus.ner import LabelledText, Span, locate_spans, read_labelled, tags_to_spans, write_conll, write_doccano
 from skugraph.tagging.decode import best_path, constraint_scores
 from skugraph.lm.pretrain import METADATA
 from skugraph.tagging.augment import AugmentConfig
@@ -161,10 +164,10 @@ def run_crf(train: list[LabelledText], evaluations: dict[str, list[LabelledText]
 # -- our tagger -----------------------------------------------------------------------------
 
 def run_tagger(train_file: Path, dev_file: Path, base: str, random_init: bool, lexicons: dict[str, list[Path]], args,
-               evaluations: dict[str, list[LabelledText]], out: Path) -> dict:
+               evaluations: dict[str, list[LabelledText]], out: Path, epochs: int | None = None) -> dict:
     config = TrainTaggerConfig(
         train=train_file, dev=dev_file, out=out, base_model=base, random_init=random_init, lexicons=lexicons,
-        epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, ngrams=args.ngrams,
+        epochs=epochs or args.epochs, patience=args.patience, batch_size=args.batch_size, ngrams=args.ngrams,
         learning_rate=args.lr, head_learning_rate=args.head_lr, ngram_dropout=args.ngram_dropout, dropout=args.dropout,
         augment=AugmentConfig(substitute=args.substitute, mention_dropout=args.mention_dropout, synonyms=args.synonyms,
                               copies=1 if (args.substitute or args.mention_dropout or args.synonyms) else 0),
@@ -200,9 +203,8 @@ def _char_marginals(tagger: Tagger, scores, length: int) -> dict[str, np.ndarray
     return out
 
 
-def ensemble(members: list[dict[str, np.ndarray]], tags: list[str]) -> list[Span]:
-    """Average the members' per-character tag probabilities (where they have them) and decode
-    the best valid tag sequence: a posterior-averaging ensemble."""
+def average_marginals(members: list[dict[str, np.ndarray]], tags: list[str]) -> np.ndarray:
+    """The members' per-character tag probabilities averaged where they have them (characters × tags)."""
     length = len(next(iter(members[0].values())))
     total = np.zeros((length, len(tags)))
     count = np.zeros((length, 1))
@@ -211,9 +213,31 @@ def ensemble(members: list[dict[str, np.ndarray]], tags: list[str]) -> list[Span
         known = ~np.isnan(probs).any(axis=1)
         total[known] += probs[known]
         count[known] += 1
-    average = np.where(count > 0, total / np.maximum(count, 1), np.eye(len(tags))[0])
+    return np.where(count > 0, total / np.maximum(count, 1), np.eye(len(tags))[0])
+
+
+def ensemble(members: list[dict[str, np.ndarray]], tags: list[str]) -> list[Span]:
+    """Decode the best valid tag sequence from the averaged probabilities: a posterior-averaging ensemble."""
+    average = average_marginals(members, tags)
     path = best_path(np.log(np.clip(average, 1e-9, 1.0)), *constraint_scores(tags))
     return [Span(s.start, s.end, s.label) for s in tags_to_spans([tags[i] for i in path])]
+
+
+def pseudo_labels(unlabelled: list[LabelledText], members: list[list[dict[str, np.ndarray]]], tags: list[str],
+                  share: float) -> list[LabelledText]:
+    """Self-training data: the ensemble's spans on unlabelled texts, keeping the ``share`` of
+    texts whose least certain character is most certain (the ensemble's max probability)."""
+    rated = []
+    for i, text in enumerate(unlabelled):
+        average = average_marginals([member[i] for member in members], tags)
+        path = best_path(np.log(np.clip(average, 1e-9, 1.0)), *constraint_scores(tags))
+        confidence = float(average[np.arange(len(path)), path].min()) if len(path) else 0.0
+        spans = tuple(Span(s.start, s.end, s.label) for s in tags_to_spans([tags[j] for j in path]))
+        rated.append((confidence, LabelledText(text.text, spans, f"pseudo-{i}")))
+    rated.sort(key=lambda pair: -pair[0])
+    kept = rated[: int(len(rated) * share)]
+    print(f"  pseudo-labelled {len(unlabelled)} texts, kept {len(kept)} with least-certain character >= {kept[-1][0]:.3f}", flush=True)
+    return [text for _, text in kept]
 
 
 def pretrained_model(data: Path, minutes: float) -> Path:
@@ -247,6 +271,11 @@ def main() -> None:
     parser.add_argument("--synonyms", type=float, default=0.0)
     parser.add_argument("--ensemble", help="systems whose probabilities are averaged (default crf,pretrained; English crf,minilm;"
                         " averaging crf,random,pretrained scored 73.4 on Ding dev against 74.0); 'none' to skip")
+    parser.add_argument("--unlabelled", type=Path, help="unlabelled texts (one a line) for the 'self' system"
+                        " (default: <data>/corpus/jd-titles.txt)")
+    parser.add_argument("--unlabelled-limit", type=int, default=20000)
+    parser.add_argument("--pseudo-share", type=float, default=0.5, help="share of pseudo-labelled texts kept (most certain first)")
+    parser.add_argument("--self-epochs", type=int, default=8)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     spec = DATASETS[args.dataset]
@@ -276,6 +305,11 @@ def main() -> None:
         scheme = "bieos" if train_file.suffix == ".bieos" else "bio"
         lexicon_files = {name: sorted((root / "lexicon").glob(pattern)) for name, pattern in spec["lexicons"].items()}
         systems = args.systems.split(",") if args.systems else ["crf", "random", "pretrained"]
+    unlabelled: list[LabelledText] = []
+    if "self" in systems:
+        path = args.unlabelled or args.data / "corpus" / "jd-titles.txt"
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        unlabelled = [LabelledText(line) for line in lines if line][: args.unlabelled_limit]
     lexicons = LexiconFeatures({n: read_words(p) for n, p in lexicon_files.items()}) if lexicon_files else None
     print(f"{args.dataset}: {len(train)} training texts, {len(dev)} dev texts"
           + (f", lexicons {', '.join(f'{n} ({len(p)} files)' for n, p in lexicon_files.items())}" if lexicon_files else ""), flush=True)
@@ -287,6 +321,8 @@ def main() -> None:
         result = results[system]
         scores = {}
         for name, predicted in result.pop("predictions").items():
+            if name == "unlabelled":
+                continue
             data = evaluations[name]
             if english:
                 scores[name] = attribute_value_scores(dev_offers if name == "dev" else test_offers, predicted)
@@ -299,26 +335,38 @@ def main() -> None:
         print(f"  dev P {main_score['precision']:.4f}  R {main_score['recall']:.4f}  F1 {main_score['f1']:.4f}"
               f"  ({result['train_seconds']} s)", flush=True)
 
+    wanted = args.ensemble.split(",") if args.ensemble else (["crf", "minilm"] if english else ["crf", "pretrained"])
     for system in systems:
         print(f"[{system}]", flush=True)
+        teacher = system in wanted and unlabelled
+        inputs = {**evaluations, "unlabelled": unlabelled} if teacher else evaluations
         if system == "crf":
-            run = run_crf(train, evaluations, scheme, lexicons)
+            run = run_crf(train, inputs, scheme, lexicons)
             description = "sklearn-crfsuite, character 1-3-grams" + (", gazetteer B/M/E/S" if lexicons else "")
         elif system in ("random", "pretrained", "minilm"):
             if system == "minilm":
                 base, random_init = "minilm", False
             else:
                 base, random_init = str(pretrained_model(args.data, args.pretrain_minutes)), system == "random"
-            run = run_tagger(train_file, dev_file, base, random_init, lexicon_files, args, evaluations, scratch / system)
+            run = run_tagger(train_file, dev_file, base, random_init, lexicon_files, args, inputs, scratch / system)
             description = f"tagger ({'random init, ' if random_init else ''}{'MiniLM' if system == 'minilm' else 'small 4x256 encoder'}" \
                           f"{', gazetteer features' if lexicon_files else ''}{', bigram embeddings' if args.ngrams else ''}, CRF)"
+        elif system == "self":
+            teachers = [m for m in wanted if m in marginals]
+            tags = sorted({t for m in teachers for t in marginals[m]["dev"][0]}, key=lambda t: (t != "O", t.split("-", 1)[-1], t))
+            pseudo = pseudo_labels(unlabelled, [marginals[m].pop("unlabelled") for m in teachers], tags, args.pseudo_share)
+            mixed = scratch / f"self-train.{scheme}"
+            write_conll([*train, *pseudo], mixed, scheme)
+            run = run_tagger(mixed, dev_file, str(pretrained_model(args.data, args.pretrain_minutes)), False, lexicon_files, args,
+                             evaluations, scratch / system, epochs=args.self_epochs)
+            description = (f"self-training: tagger from the pretrained encoder on the gold titles plus {len(pseudo)} unlabelled"
+                           f" titles labelled by the {' + '.join(teachers)} ensemble")
         else:
             sys.exit(f"unknown system {system!r}")
         marginals[system] = run.pop("marginals")
         results[system] = {"description": description, **run}
         report_system(system)
 
-    wanted = args.ensemble.split(",") if args.ensemble else (["crf", "minilm"] if english else ["crf", "pretrained"])
     members = [s for s in wanted if s in marginals]
     if len(members) >= 2:
         print("[ensemble]", flush=True)

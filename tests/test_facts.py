@@ -1,5 +1,5 @@
-from skugraph.facts.build import FactBuilder, merge_facts, value_entity
-from skugraph.records import BRAND, PRODUCT, Entity, Fact, Listing, Provenance, Review
+from skugraph.facts.build import FactBuilder, head_product, merge_facts, value_entity
+from skugraph.records import BRAND, PRODUCT, Entity, Fact, Listing, Mention, Provenance, Review
 from skugraph.tagging.rules import RuleExtractor
 
 
@@ -64,3 +64,58 @@ def test_both_halves_of_an_unknown_two_script_brand_are_one_brand():
     assert len(facts) == 1
     assert (facts[0].object.key, facts[0].object.name, facts[0].object.aliases) == ("nozi", "诺芝", ("NOZI",))
     assert len(facts[0].provenance) == 2
+
+
+def _mentions(listing: Listing, labelled: list[tuple[str, str]]) -> list[Mention]:
+    """Mentions for (surface, label) pairs, found left to right in the title."""
+    mentions, at = [], 0
+    for surface, label in labelled:
+        start = listing.title.index(surface, at)
+        at = start + len(surface)
+        mentions.append(Mention(listing.id, "title", start, at, surface, label, 0.9, "tagger@1"))
+    return mentions
+
+
+def test_jd_labelled_title_gets_one_head_product_and_typed_links():
+    listing = Listing("jd-1", "三星S10+手机壳女款水钻边框壳硅胶保护套防摔 送支架", category="手机配件 > 手机壳")
+    mentions = _mentions(listing, [("三星", "37"), ("S10", "38"), ("手机壳", "4"), ("女款", "8"), ("水钻", "12"),
+                                   ("边框壳", "4"), ("硅胶", "12"), ("保护套", "4"), ("防摔", "11"), ("支架", "22")])
+    facts = {(f.predicate, f.subject.ref, f.object.ref): f for f in FactBuilder().build(listing, mentions)}
+    by_predicate: dict[str, set[str]] = {}
+    for predicate, subject, obj in facts:
+        by_predicate.setdefault(predicate, set()).add(obj if subject == "Product:jd-1" else subject)
+    assert by_predicate["product_type"] == {"Value:product_type:手机壳"}  # the 壳 group is largest; its first word heads
+    assert by_predicate["related_product"] == {"Value:product_type:边框壳", "Value:product_type:保护套"}
+    assert by_predicate["compatible_with"] == {"Brand:samsung", "Value:model:三星s10"}
+    assert by_predicate["audience"] == {"Value:audience:女款"}
+    assert by_predicate["material"] == {"Value:material:水钻", "Value:material:硅胶"}
+    assert by_predicate["feature"] == {"Value:feature:防摔"}
+    assert by_predicate["component_of"] == {"Value:component:支架"}  # the stand comes with the case
+    component = facts[("component_of", "Value:component:支架", "Product:jd-1")]
+    assert listing.title[component.provenance[0].start : component.provenance[0].end] == "支架"
+
+
+def test_head_product_is_the_largest_group_of_product_words():
+    listing = Listing("x", "燃气烤火炉家用天然气取暖器节能取暖炉 配件")
+    mentions = _mentions(listing, [("烤火炉", "4"), ("取暖器", "4"), ("取暖炉", "4")])
+    meanings = ["product"] * 3
+    assert head_product(mentions, meanings) == 0  # 炉 ×2 beats 器 ×1
+    listing = Listing("y", "电源连接延长线电源线插头")
+    mentions = _mentions(listing, [("电源", "4"), ("延长线", "4"), ("电源线", "4"), ("插头", "4")])
+    assert mentions[head_product(mentions, ["product"] * 4)].text == "延长线"
+    assert head_product(mentions, ["colour"] * 4) is None
+
+
+def test_attribute_off_its_category_keeps_a_lower_confidence():
+    listing = Listing("t1", "纯棉T恤 256G 黑色", category="服装 > T恤")
+    mentions = _mentions(listing, [("256G", "36"), ("黑色", "16")])
+    facts = {f.predicate: f for f in FactBuilder().build(listing, mentions)}
+    assert facts["capacity"].confidence == 0.45  # capacity does not apply to clothes: 0.9 × 0.5
+    assert facts["colour"].confidence == 0.9
+
+
+def test_unknown_labels_become_attr_kinds_and_load():
+    listing = Listing("u1", "某某 特别款 XL")
+    mentions = _mentions(listing, [("特别款", "17"), ("XL", "size_cn")])
+    facts = FactBuilder().build(listing, mentions)
+    assert sorted((f.predicate, f.object.key) for f in facts) == [("attr_17", "attr_17:特别款"), ("attr_size_cn", "attr_size_cn:xl")]

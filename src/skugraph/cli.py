@@ -17,6 +17,7 @@ from rich.table import Table
 from skugraph import __version__, pipeline
 from skugraph.corpus.ingest import ingest as ingest_listings
 from skugraph.corpus.listings import FORMATS, BadRecordError
+from skugraph.facts.ontology import load_ontology
 from skugraph.graph.ladybug_store import StoreError
 from skugraph.graph.store import QueryResult, open_store
 from skugraph.tagging.rules import RuleExtractor
@@ -27,6 +28,7 @@ errors = Console(stderr=True, soft_wrap=True)  # a message never breaks inside a
 
 DEFAULT_WORKDIR = Path(".skugraph")
 DbOption = Annotated[Path, typer.Option("--db", help="Graph database file (LadybugDB, embedded).")]
+OntologyOption = Annotated[Path | None, typer.Option("--ontology", help="An edited ontology file (YAML/JSON; default: the packaged one).")]
 
 
 @contextmanager
@@ -37,7 +39,7 @@ def _friendly_errors() -> Iterator[None]:
     except BadRecordError as error:
         errors.print(f"[red]bad record (--strict):[/] {error}")
         raise typer.Exit(1) from None
-    except (FileNotFoundError, StoreError, ValueError, KeyError) as error:
+    except (FileNotFoundError, StoreError, ValueError, KeyError) as error:  # OntologyError is a ValueError
         errors.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from None
 
@@ -84,10 +86,12 @@ def ingest(
     rejects: Annotated[Path, typer.Option(help="Rejected records with file, line, field, reason (JSONL).")] = DEFAULT_WORKDIR / "rejects.jsonl",
     format: Annotated[str | None, typer.Option(help=f"One of {', '.join(FORMATS)}; default: by suffix.")] = None,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad record.")] = False,
+    keep_pii: Annotated[bool, typer.Option(help="Do not mask personal data (phones, e-mails, addresses, names …).")] = False,
 ) -> None:
-    """Validate listing files; keep the good records, report the bad ones."""
+    """Validate listing files; keep the good records, report the bad ones; mask personal data."""
     with _friendly_errors(), _progress() as start:
-        report = ingest_listings(inputs, out, rejects, format=format, strict=strict, progress=start("ingest", None))
+        report = ingest_listings(inputs, out, rejects, format=format, strict=strict, scrub_pii=not keep_pii,
+                                 progress=start("ingest", None))
     for reject in report.rejects:
         errors.print(f"[yellow]rejected[/] {reject}")
     if report.rejected > len(report.rejects):
@@ -106,9 +110,11 @@ def extract(
     min_score: Annotated[float, typer.Option(help="Drop tagger mentions below this calibrated confidence.")] = 0.0,
     brands: Annotated[list[Path] | None, typer.Option(help="Extra brand names, one a line.")] = None,
     product_types: Annotated[list[Path] | None, typer.Option(help="Extra product-type words, one a line.")] = None,
+    ontology: OntologyOption = None,
 ) -> None:
     """Find mentions in listings and turn them into facts."""
     with _friendly_errors(), _progress() as start:
+        schema = load_ontology(ontology)
         rules = RuleExtractor.with_lexicon_files(brands or [], product_types or [])
         tagger = None
         if extractor == "tagger":
@@ -119,7 +125,8 @@ def extract(
             tagger = TaggerExtractor(Tagger.load(model), fields.split(","), min_score)
         elif extractor != "rules":
             raise ValueError(f"--extractor must be rules or tagger, not {extractor!r}")
-        report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=rules, tagger=tagger)
+        report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=rules, tagger=tagger,
+                                  ontology=schema)
     console.print(f"extracted {report.facts} facts ({report.mentions} mentions) from {report.listings} listings → {out}")
 
 
@@ -128,11 +135,12 @@ def load(
     facts: Annotated[Path, typer.Argument(help="Facts (JSONL) from `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
     listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL).")] = DEFAULT_WORKDIR / "listings.jsonl",
     db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
+    ontology: OntologyOption = None,
 ) -> None:
     """Upsert listings and facts into the graph (loading twice changes nothing)."""
     rejected: list[str] = []
     with _friendly_errors(), console.status("loading into the graph…"):
-        report, stats = pipeline.load(db, listings, facts, on_error=rejected.append)
+        report, stats = pipeline.load(db, listings, facts, on_error=rejected.append, ontology=load_ontology(ontology))
     for message in rejected[:20]:
         errors.print(f"[yellow]rejected[/] {message}")
     if rejected:
@@ -180,6 +188,49 @@ def stats(
         console.print(table)
 
 
+@app.command("ontology")
+def ontology_command(
+    path: Annotated[Path | None, typer.Argument(help="An ontology file to check (default: the packaged one).")] = None,
+) -> None:
+    """Check an ontology file and show its attribute kinds, predicates and label mapping."""
+    with _friendly_errors():
+        onto = load_ontology(path)
+    console.print(f"[green]ok[/] {onto.source}: {len(onto.attribute_kinds)} attribute kinds, {len(onto.predicates)} predicates, "
+                  f"{len(onto.categories)} category rules, {len(onto.labels)} mention labels")
+    table = Table(title="predicates", title_justify="left")
+    for column in ("predicate", "relation", "from", "to"):
+        table.add_column(column)
+    for spec in onto.predicates.values():
+        table.add_row(spec.name, spec.relation, spec.subject, " | ".join(spec.objects))
+    table.add_row("<attribute kind>", "HAS_VALUE", "Product", "Value")
+    console.print(table)
+    labels = Table(title="mention labels", title_justify="left")
+    labels.add_column("label")
+    labels.add_column("becomes")
+    for label, meaning in onto.labels.items():
+        labels.add_row(label, meaning + (f" ({onto.attribute_kinds[meaning]})" if meaning in onto.attribute_kinds else ""))
+    console.print(labels)
+
+
+@app.command()
+def scrub(
+    text: Annotated[str | None, typer.Argument(help="Text to scrub (default: read lines from standard input).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the masked text and the spans (type, offsets) as JSON.")] = False,
+) -> None:
+    """Mask personal data in text: what ingest does to every listing."""
+    import sys
+
+    from skugraph.corpus.pii import scrub as scrub_text
+
+    for line in [text] if text is not None else (line.rstrip("\n") for line in sys.stdin):
+        masked, spans = scrub_text(line)
+        if as_json:
+            print(json.dumps({"text": masked, "redactions": [{"start": s.start, "end": s.end, "type": s.type} for s in spans]},
+                             ensure_ascii=False))
+        else:
+            console.print(masked, markup=False, highlight=False)
+
+
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Where the demo writes its files, models and graph.")] = DEFAULT_WORKDIR / "demo",
@@ -213,7 +264,8 @@ def demo(
 def _print_summary(result: pipeline.BuildResult) -> None:
     nodes = result.stats["nodes"]
     console.rule("[bold]skugraph demo")
-    console.print(f"listings read     {result.ingest.ingested} (rejected {result.ingest.rejected})")
+    console.print(f"listings read     {result.ingest.ingested} (rejected {result.ingest.rejected}, "
+                  f"personal values masked {sum(result.ingest.redactions.values())})")
     console.print(f"products          {nodes['Product']}")
     console.print(f"brands            {nodes['Brand']}")
     console.print(f"categories        {nodes['Category']}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from skugraph.corpus.ingest import IngestReport, ingest, load_listings
 from skugraph.facts.build import FactBuilder
-from skugraph.facts.ontology import check
+from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.graph.store import LoadReport, QueryResult, batched, open_store
 from skugraph.records import Fact, to_json_line
 from skugraph.sample.generate import CATALOGUE, LABELS
@@ -39,6 +39,8 @@ class BuildConfig:
     extractor: str = "rules"  # rules | tagger
     tagger: Path | None = None  # a tagger directory (extractor "tagger")
     tagger_fields: tuple[str, ...] = ("title",)  # the fields the tagger reads (what it was trained on)
+    ontology: Path | None = None  # an edited ontology file (default: the packaged one)
+    scrub_pii: bool = True  # mask personal data at ingest, before anything is stored
 
     @property
     def listings(self) -> Path:
@@ -87,6 +89,7 @@ def extract(
     extractor: RuleExtractor | None = None,
     tagger: TaggerExtractor | None = None,
     batch_size: int = 256,
+    ontology: Ontology | None = None,
 ) -> ExtractReport:
     """Find mentions in ingested listings (with the rules, or with a trained ``tagger``) and
     write facts (and mentions) as JSONL.
@@ -94,7 +97,7 @@ def extract(
     A first pass over the titles teaches the rule extractor the brands the catalogue writes
     in two scripts (``诺芝（NOZI）``), so brands resolve to one entity however written."""
     extractor = (extractor or RuleExtractor()).learn_brands(listing.title for listing in load_listings(listings))
-    builder = FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"])
+    builder = FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"], ontology)
     report = ExtractReport()
     facts_out.parent.mkdir(parents=True, exist_ok=True)
     mention_handle = mentions_out.open("w", encoding="utf-8") if mentions_out else None
@@ -120,19 +123,20 @@ def extract(
     return report
 
 
-def read_facts(path: Path, on_error: Callable[[str], None] | None = None) -> Iterator[Fact]:
+def read_facts(path: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None) -> Iterator[Fact]:
     """Facts from a JSONL file written by :func:`extract`. A bad line (broken JSON, unknown
     predicate, wrong labels) is reported to ``on_error`` as ``file:line: reason`` and
     skipped; without ``on_error`` it raises ``ValueError``."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    ontology = ontology or load_ontology()
     with path.open("r", encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
                 fact = Fact.from_dict(json.loads(line))
-                check(fact)
+                ontology.check(fact)
             except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
                 message = f"{path}:line {number}: not a valid fact: {error}"
                 if on_error is None:
@@ -143,12 +147,12 @@ def read_facts(path: Path, on_error: Callable[[str], None] | None = None) -> Ite
 
 
 def load(
-    db: Path, listings: Path, facts: Path, on_error: Callable[[str], None] | None = None
+    db: Path, listings: Path, facts: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None
 ) -> tuple[LoadReport, dict[str, dict[str, int]]]:
     """Upsert listings and facts into the graph at ``db``; returns the load report and graph counts.
     Bad fact lines go to ``on_error`` and are skipped (without it, the first one stops the load)."""
-    with open_store(db) as store:
-        report = store.load(load_listings(listings), read_facts(facts, on_error))
+    with open_store(db, ontology=ontology) as store:
+        report = store.load(load_listings(listings), read_facts(facts, on_error, store.ontology))
         return report, store.stats()
 
 
@@ -242,8 +246,9 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
     """Ingest → extract → load → example queries. ``progress(stage, total)`` may return a
     callback that is told of each record done."""
     config.workdir.mkdir(parents=True, exist_ok=True)
+    ontology = load_ontology(config.ontology)
     ingest_report = ingest(
-        config.inputs, config.listings, config.rejects, strict=config.strict,
+        config.inputs, config.listings, config.rejects, strict=config.strict, scrub_pii=config.scrub_pii,
         progress=progress("ingest", None) if progress else None,
     )
     extract_report = extract(
@@ -251,10 +256,11 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
         progress=progress("extract", ingest_report.ingested) if progress else None,
         extractor=RuleExtractor.with_lexicon_files(config.brand_files, config.product_type_files),
         tagger=_tagger_extractor(config),
+        ontology=ontology,
     )
     if config.fresh:
         remove_graph(config.graph)
-    load_report, stats = load(config.graph, config.listings, config.facts)
+    load_report, stats = load(config.graph, config.listings, config.facts, ontology=ontology)
     with open_store(config.graph, read_only=True) as store:
         examples = [(question, store.query(cypher, params)) for question, cypher, params in EXAMPLE_QUERIES]
     return BuildResult(config, ingest_report, extract_report, load_report, stats, examples)

@@ -33,6 +33,19 @@ class Review:
 
 
 @dataclass(frozen=True, slots=True)
+class Redaction:
+    """Personal data scrubbed from a field: its type and where it was, never its value."""
+
+    field: str
+    start: int
+    end: int
+    type: str  # phone | email | id_card | bank_card | address | order_number | name
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class Listing:
     """One product listing as a shop publishes it."""
 
@@ -45,6 +58,7 @@ class Listing:
     currency: str = ""
     source: str = ""
     updated_at: datetime | None = None
+    redactions: tuple[Redaction, ...] = ()  # personal data masked in the text fields
 
     def field_text(self, name: str) -> str:
         """Text of a field by its provenance name: ``title``, ``description``, ``reviews[3]``."""
@@ -63,6 +77,7 @@ class Listing:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["reviews"] = [asdict(r) for r in self.reviews]
+        data["redactions"] = [r.to_dict() for r in self.redactions]
         data["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
         return data
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from skugraph.corpus.listings import Limits, Reject, read_listings
+from skugraph.corpus.pii import scrub, scrub_listing
 from skugraph.records import Listing, to_json_line
 
 
@@ -20,9 +22,11 @@ class IngestReport:
     rejects: list[Reject] = field(default_factory=list)  # the first few, for display
     output: Path | None = None
     rejects_output: Path | None = None
+    redactions: Counter[str] = field(default_factory=Counter)  # personal data masked, per type
 
     def summary(self) -> str:
-        return f"ingested {self.ingested}, rejected {self.rejected}"
+        scrubbed = f", masked {sum(self.redactions.values())} personal values" if self.redactions else ""
+        return f"ingested {self.ingested}, rejected {self.rejected}{scrubbed}"
 
 
 def ingest(
@@ -34,9 +38,14 @@ def ingest(
     strict: bool = False,
     limits: Limits = Limits(),
     keep_rejects: int = 20,
+    scrub_pii: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Read, validate and write listings; rejects go to ``rejects_output`` as JSONL.
+
+    Personal data (phones, e-mails, ID and bank cards, addresses, order numbers, names)
+    is masked in every text field before anything is written, rejects included; the
+    listing keeps only the type and offsets of each masked value.
 
     In strict mode the first bad record raises ``BadRecordError`` and the output file
     is left incomplete (written to a temporary name, so no half file is mistaken for a result).
@@ -51,6 +60,8 @@ def ingest(
         reject_handle = report.rejects_output.open("w", encoding="utf-8")
 
     def on_reject(reject: Reject) -> None:
+        if scrub_pii:
+            reject = replace(reject, record=scrub(reject.record)[0])
         report.rejected += 1
         if len(report.rejects) < keep_rejects:
             report.rejects.append(reject)
@@ -61,6 +72,10 @@ def ingest(
     try:
         with partial.open("w", encoding="utf-8") as handle:
             for listing in read_listings(inputs, format=format, strict=strict, limits=limits, on_reject=on_reject):
+                if scrub_pii:
+                    masked = len(listing.redactions)
+                    listing = scrub_listing(listing)
+                    report.redactions.update(r.type for r in listing.redactions[masked:])
                 handle.write(to_json_line(listing) + "\n")
                 report.ingested += 1
                 if progress is not None:

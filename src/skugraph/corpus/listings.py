@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from skugraph.records import Listing, Review
+from skugraph.records import Listing, Redaction, Review
 
 FORMATS = ("jsonl", "csv", "parquet")
 
@@ -263,6 +263,24 @@ def _reviews(data: dict[str, Any], listing_id: str, limits: Limits) -> tuple[Rev
     return tuple(reviews)
 
 
+def _redactions(data: dict[str, Any]) -> tuple[Redaction, ...]:
+    value = data.get("redactions") or []
+    if not isinstance(value, list):
+        raise _FieldError("redactions", f"expected a list, got {type(value).__name__}")
+    redactions = []
+    for i, item in enumerate(value):
+        name = f"redactions[{i}]"
+        if not isinstance(item, dict):
+            raise _FieldError(name, f"expected an object, got {type(item).__name__}")
+        if not isinstance(item.get("field"), str) or not isinstance(item.get("type"), str):
+            raise _FieldError(name, "needs text 'field' and 'type'")
+        start, end = item.get("start"), item.get("end")
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
+            raise _FieldError(name, f"bad offsets {start!r}..{end!r}")
+        redactions.append(Redaction(item["field"], start, end, item["type"]))
+    return tuple(redactions)
+
+
 def listing_from_dict(data: dict[str, Any], limits: Limits = Limits()) -> Listing:
     """Validate one raw record; raises ``ValueError`` subclass naming the bad field."""
     listing_id = _text(data, "id", limits.id, required=True).strip()
@@ -276,6 +294,7 @@ def listing_from_dict(data: dict[str, Any], limits: Limits = Limits()) -> Listin
         currency=_text(data, "currency", 16),
         source=_text(data, "source", limits.title),
         updated_at=_timestamp(data),
+        redactions=_redactions(data),
     )
 
 

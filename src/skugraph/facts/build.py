@@ -1,10 +1,16 @@
-"""Turn a listing and its mentions into facts, and merge facts that say the same thing."""
+"""Turn a listing and its mentions into facts, and merge facts that say the same thing.
+
+The ontology says what each mention label means (a brand, a product word, a compatible
+brand/model/product, a component, or an attribute kind). Of a listing's product words one
+is its head product (``product_type``); the others become ``related_product`` facts.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
-from skugraph.facts.ontology import ATTRIBUTE_KINDS
+from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.records import BRAND, CATEGORY, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Mention, Provenance
 from skugraph.corpus.normalize import normalize
 from skugraph.tagging.lexicon import BRAND_PAIR, BrandGazetteer, Lexicon, default_gazetteer, default_lexicons, fold
@@ -27,13 +33,36 @@ def _provenance(mention: Mention) -> Provenance:
     return Provenance(mention.listing_id, mention.field, mention.start, mention.end, name, version)
 
 
-class FactBuilder:
-    """Maps mention labels to predicates: brands to ``has_brand``, attribute kinds to
-    Value facts, compatibility mentions to ``compatible_with`` and ``accessory_of``."""
+def head_product(mentions: Sequence[Mention], meanings: Sequence[str]) -> int | None:
+    """Index of the listing's head product word among ``mentions``, or None.
 
-    def __init__(self, gazetteer: BrandGazetteer | None = None, accessory_types: Lexicon | None = None):
+    Titles repeat the head in several words (手机壳 … 边框壳 … 保护套; 便利贴 … 荧光贴 … 记事贴)
+    that share their last character, the head of a Chinese compound; other product words
+    are parts, gifts or uses. So: the product words of the first field that has any,
+    grouped by last character; the largest group wins (the earlier one on a tie), and its
+    first word is the head."""
+    candidates = [i for i, meaning in enumerate(meanings) if meaning == "product"]
+    if not candidates:
+        return None
+    field = mentions[candidates[0]].field
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i in candidates:
+        if mentions[i].field == field:
+            groups[fold(mentions[i].text)[-1:]].append(i)
+    return max(groups.values(), key=lambda members: (len(members), -members[0]))[0]
+
+
+class FactBuilder:
+    """Maps mentions to facts as the ontology says: brands to ``has_brand``, the head
+    product word to ``product_type`` and the other product words to ``related_product``,
+    compatibility mentions to ``compatible_with`` (and ``accessory_of`` when the head is
+    an accessory), components to ``component_of``, attribute kinds to Value facts."""
+
+    def __init__(self, gazetteer: BrandGazetteer | None = None, accessory_types: Lexicon | None = None,
+                 ontology: Ontology | None = None):
         self.gazetteer = gazetteer or default_gazetteer()
         self.accessory_types = accessory_types or default_lexicons()["accessory"]
+        self.ontology = ontology or load_ontology()
 
     def brand_entity(self, surface: str) -> Entity:
         brand = self.gazetteer.resolve(surface)
@@ -52,12 +81,16 @@ class FactBuilder:
     def build(self, listing: Listing, mentions: Iterable[Mention]) -> list[Fact]:
         product = product_entity(listing)
         mentions = list(mentions)
+        meanings = [self.ontology.meaning(m.label) for m in mentions]
+        head = head_product(mentions, meanings)
         facts = [*self._structured(listing, product)]
-        for i, mention in enumerate(mentions):
-            fact = self._from_mention(listing, product, mention, mentions[i - 1] if i else None)
+        for i, (mention, meaning) in enumerate(zip(mentions, meanings, strict=True)):
+            before = (mentions[i - 1], meanings[i - 1]) if i else None
+            fact = self._from_mention(listing, product, mention, meaning, before, i == head)
             if fact is not None:
                 facts.append(fact)
-        facts += self._accessory_of(product, mentions)
+        if head is not None and mentions[head].text in self.accessory_types:
+            facts += self._accessory_of(product, mentions[head], [m for m, r in zip(mentions, meanings, strict=True) if r == "compatible_product"])
         return merge_facts(facts)
 
     def _structured(self, listing: Listing, product: Entity) -> list[Fact]:
@@ -73,37 +106,38 @@ class FactBuilder:
         return facts
 
     def _from_mention(
-        self, listing: Listing, product: Entity, mention: Mention, previous: Mention | None
+        self, listing: Listing, product: Entity, mention: Mention, meaning: str,
+        before: tuple[Mention, str] | None, is_head: bool,
     ) -> Fact | None:
         where = (_provenance(mention),)
-        if mention.label == "brand":
-            return Fact(product, "has_brand", self._brand_of(listing, mention), mention.score, where)
-        if mention.label == "compatible_brand":
-            return Fact(product, "compatible_with", self.brand_entity(mention.text), mention.score, where)
-        if mention.label == "compatible_product":
-            return Fact(product, "compatible_with", value_entity("product_type", mention.text), mention.score, where)
-        if mention.label == "compatible_model":
+        score = mention.score
+        if meaning == "brand":
+            return Fact(product, "has_brand", self._brand_of(listing, mention), score, where)
+        if meaning == "product":
+            predicate = "product_type" if is_head else "related_product"
+            return Fact(product, predicate, value_entity("product_type", mention.text), score, where)
+        if meaning == "compatible_brand":
+            return Fact(product, "compatible_with", self.brand_entity(mention.text), score, where)
+        if meaning == "compatible_product":
+            return Fact(product, "compatible_with", value_entity("product_type", mention.text), score, where)
+        if meaning == "compatible_model":
             model = mention.text
-            if previous and previous.label == "compatible_brand" and previous.field == mention.field:
-                model = f"{self.brand_entity(previous.text).name} {model}"  # 苹果 15 pro, not just 15 pro
-            return Fact(product, "compatible_with", value_entity("model", model), mention.score, where)
-        if mention.label in ATTRIBUTE_KINDS:
-            return Fact(product, mention.label, value_entity(mention.label, mention.text), mention.score, where)
-        return None
+            if before and before[1] == "compatible_brand" and before[0].field == mention.field:
+                model = f"{self.brand_entity(before[0].text).name} {model}"  # 苹果 15 pro, not just 15 pro
+            return Fact(product, "compatible_with", value_entity("model", model), score, where)
+        if meaning == "component":
+            return Fact(value_entity("component", mention.text), "component_of", product, score, where)
+        if meaning == "ignore":
+            return None
+        if not self.ontology.applies(meaning, listing.category):
+            score *= self.ontology.off_category_factor
+        return Fact(product, meaning, value_entity(meaning, mention.text), round(score, 6), where)
 
-    def _accessory_of(self, product: Entity, mentions: list[Mention]) -> list[Fact]:
-        """An accessory product type (手机壳, charger …) fitting a product type makes ``accessory_of``."""
-        accessories = [m for m in mentions if m.label == "product_type" and m.text in self.accessory_types]
-        targets = [m for m in mentions if m.label == "compatible_product"]
+    def _accessory_of(self, product: Entity, head: Mention, targets: list[Mention]) -> list[Fact]:
+        """A head product that is an accessory (手机壳, charger …) fitting a product type makes ``accessory_of``."""
         return [
-            Fact(
-                product,
-                "accessory_of",
-                value_entity("product_type", target.text),
-                min(accessory.score, target.score),
-                (_provenance(accessory), _provenance(target)),
-            )
-            for accessory in accessories[:1]
+            Fact(product, "accessory_of", value_entity("product_type", target.text), min(head.score, target.score),
+                 (_provenance(head), _provenance(target)))
             for target in targets
         ]
 

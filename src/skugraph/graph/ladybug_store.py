@@ -17,6 +17,7 @@ import ladybug
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.graph.schema import EDGE_PROPERTIES, NODE_TABLES, ddl, relation_tables
 from skugraph.graph.store import GraphRows, GraphStore, LoadReport, QueryResult
 
@@ -46,8 +47,9 @@ def _quote_path(path: Path) -> str:
 
 
 class LadybugStore(GraphStore):
-    def __init__(self, path: str | Path, *, read_only: bool = False):
+    def __init__(self, path: str | Path, *, read_only: bool = False, ontology: Ontology | None = None):
         self.path = Path(path)
+        self.ontology = ontology or load_ontology()
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -58,7 +60,7 @@ class LadybugStore(GraphStore):
             raise StoreError(f"{self.path}: cannot open the graph database: {error}") from None
         self._conn = ladybug.Connection(self._db)
         if not read_only:
-            for statement in ddl():
+            for statement in ddl(self.ontology):
                 self._conn.execute(statement)
 
     def close(self) -> None:
@@ -81,7 +83,7 @@ class LadybugStore(GraphStore):
 
     def stats(self) -> dict[str, dict[str, int]]:
         nodes = {label: self._count(f"MATCH (n:{label}) RETURN count(n)") for label in NODE_TABLES}
-        edges = {t.name: self._count(f"MATCH ()-[r:{t.name}]->() RETURN count(r)") for t in relation_tables()}
+        edges = {t.name: self._count(f"MATCH ()-[r:{t.name}]->() RETURN count(r)") for t in relation_tables(self.ontology)}
         return {"nodes": nodes, "edges": edges}
 
     def product_times(self, ids: list[str]) -> dict[str, datetime | None]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from skugraph.facts.ontology import PREDICATES
+from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.records import ASPECT, BRAND, CATEGORY, PRODUCT, REVIEW, VALUE
 
 #: Node label → [(property, Cypher type)]; ``id`` (the entity key) is the primary key.
@@ -22,11 +22,12 @@ NODE_TABLES: dict[str, list[tuple[str, str]]] = {
         ("currency", "STRING"),
         ("source", "STRING"),
         ("updated_at", "TIMESTAMP"),
+        ("redactions", "STRING"),
     ],
     BRAND: [("id", "STRING"), ("name", "STRING"), ("aliases", "STRING[]")],
     CATEGORY: [("id", "STRING"), ("name", "STRING")],
     VALUE: [("id", "STRING"), ("kind", "STRING"), ("value", "STRING")],
-    REVIEW: [("id", "STRING"), ("text", "STRING"), ("rating", "DOUBLE")],
+    REVIEW: [("id", "STRING"), ("text", "STRING"), ("rating", "DOUBLE"), ("redactions", "STRING")],
     ASPECT: [("id", "STRING"), ("name", "STRING")],
 }
 
@@ -44,25 +45,20 @@ class RelationTable:
     pairs: tuple[tuple[str, str], ...]  # (from label, to label)
 
 
-def relation_tables() -> list[RelationTable]:
+def relation_tables(ontology: Ontology | None = None) -> list[RelationTable]:
     """One table per relation named in the ontology, with every (from, to) label pair it may join."""
-    pairs: dict[str, list[tuple[str, str]]] = {}
-    for spec in PREDICATES.values():
-        for obj in spec.objects:
-            pair = (spec.subject, obj)
-            if pair not in pairs.setdefault(spec.relation, []):
-                pairs[spec.relation].append(pair)
+    pairs = (ontology or load_ontology()).relation_pairs()
     return [RelationTable(name, tuple(p)) for name, p in pairs.items()]
 
 
-def ddl() -> list[str]:
+def ddl(ontology: Ontology | None = None) -> list[str]:
     """CREATE statements for the whole schema; safe to run on an existing database."""
     statements = []
     for label, columns in NODE_TABLES.items():
         cols = ", ".join(f"{name} {kind}" for name, kind in columns)
         statements.append(f"CREATE NODE TABLE IF NOT EXISTS {label}({cols}, PRIMARY KEY(id))")
     props = ", ".join(f"{name} {kind}" for name, kind in EDGE_PROPERTIES)
-    for table in relation_tables():
+    for table in relation_tables(ontology):
         ends = ", ".join(f"FROM {a} TO {b}" for a, b in table.pairs)
         statements.append(f"CREATE REL TABLE IF NOT EXISTS {table.name}({ends}, {props})")
     return statements

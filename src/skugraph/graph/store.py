@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from skugraph.facts.ontology import check
+from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.graph.schema import NODE_TABLES
-from skugraph.records import BRAND, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing
+from skugraph.records import BRAND, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Redaction
 
 
 @dataclass
@@ -53,6 +53,7 @@ class GraphRows:
     edges: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     #: listing id → its update time, so an edge is stamped with its evidence's time
     listing_times: dict[str, datetime | None] = field(default_factory=dict)
+    ontology: Ontology = field(default_factory=load_ontology)
 
     def add_listing(self, listing: Listing) -> None:
         row = {
@@ -64,14 +65,16 @@ class GraphRows:
             "currency": listing.currency or None,
             "source": listing.source or None,
             "updated_at": _naive_utc(listing.updated_at),
+            "redactions": _redactions(r for r in listing.redactions if not r.field.startswith("reviews[")),
         }
         self.nodes.setdefault(PRODUCT, {})[listing.id] = row
         self.listing_times[listing.id] = row["updated_at"]
-        for review in listing.reviews:
-            self._node(REVIEW, {"id": review.id, "text": review.text, "rating": review.rating})
+        for i, review in enumerate(listing.reviews):
+            scrubbed = _redactions(r for r in listing.redactions if r.field == f"reviews[{i}]")
+            self._node(REVIEW, {"id": review.id, "text": review.text, "rating": review.rating, "redactions": scrubbed})
 
     def add_fact(self, fact: Fact, loaded_at: datetime) -> None:
-        spec = check(fact)
+        spec = self.ontology.check(fact)
         self._entity(fact.subject)
         self._entity(fact.object)
         times = [self.listing_times.get(p.listing_id) for p in fact.provenance]
@@ -127,6 +130,12 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def _redactions(redactions: Iterable[Redaction]) -> str | None:
+    """What was scrubbed, as JSON: type and offsets only, never the value."""
+    rows = [r.to_dict() for r in redactions]
+    return json.dumps(rows, ensure_ascii=False) if rows else None
+
+
 def _naive_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
@@ -140,8 +149,9 @@ def graph_rows(
     facts: Iterable[Fact],
     loaded_at: datetime | None = None,
     listing_times: Mapping[str, datetime | None] | None = None,
+    ontology: Ontology | None = None,
 ) -> GraphRows:
-    rows = GraphRows(listing_times=dict(listing_times or {}))
+    rows = GraphRows(listing_times=dict(listing_times or {}), ontology=ontology or load_ontology())
     for listing in listings:
         rows.add_listing(listing)
     loaded_at = loaded_at or datetime.now(UTC)
@@ -153,13 +163,15 @@ def graph_rows(
 class GraphStore(ABC):
     """What every graph backend offers: upsert, parameterised Cypher, counts."""
 
+    ontology: Ontology
+
     def load(self, listings: Iterable[Listing], facts: Iterable[Fact], *, batch_size: int = 20_000) -> LoadReport:
         """Upsert products (from listings), then facts, ``batch_size`` records at a time;
         loading the same input twice changes nothing."""
         report = LoadReport()
         times: dict[str, datetime | None] = {}
         for chunk in batched(listings, batch_size):
-            rows = graph_rows(chunk, [])
+            rows = graph_rows(chunk, [], ontology=self.ontology)
             times.update(rows.listing_times)
             report.add(self.load_rows(rows))
         loaded_at = datetime.now(UTC)
@@ -168,7 +180,7 @@ class GraphStore(ABC):
             if unknown:
                 times.update(dict.fromkeys(unknown))  # asked once, even when not stored
                 times.update(self.product_times(sorted(unknown)))
-            report.add(self.load_rows(graph_rows([], chunk, loaded_at, times)))
+            report.add(self.load_rows(graph_rows([], chunk, loaded_at, times, self.ontology)))
         return report
 
     @abstractmethod
@@ -197,8 +209,8 @@ class GraphStore(ABC):
         self.close()
 
 
-def open_store(path: str | Path, *, read_only: bool = False) -> GraphStore:
-    """Open (creating if needed) the embedded LadybugDB store at ``path``."""
+def open_store(path: str | Path, *, read_only: bool = False, ontology: Ontology | None = None) -> GraphStore:
+    """Open (creating if needed) the embedded LadybugDB store at ``path``, with the schema of ``ontology``."""
     from skugraph.graph.ladybug_store import LadybugStore
 
-    return LadybugStore(path, read_only=read_only)
+    return LadybugStore(path, read_only=read_only, ontology=ontology)
