@@ -88,6 +88,26 @@ def test_demo_chain_pretrains_fine_tunes_and_extracts(tmp_path):
     assert {"brand", "product_type", "colour"} <= {m["label"] for m in mentions}
     again = run("demo", "--workdir", str(tmp_path / "demo"))
     assert again.exit_code == 0 and "(reused)" in again.stdout
+    summary = run("aspects", "--db", str(tmp_path / "demo" / "graph.lbug"), "--json")
+    rows = json.loads(summary.stdout)
+    assert rows and {"product", "aspect", "reviews", "positive", "negative", "share_positive"} <= set(rows[0])
+    assert all(r["reviews"] == r["positive"] + r["negative"] + r["other"] for r in rows)
+
+
+def test_train_sentiment_and_use_it_in_extract(tmp_path):
+    data = tmp_path / "reviews.jsonl"
+    rows = [{"text": t, "label": l} for t, l in [("很好用", 1), ("质量很好", 1), ("非常满意", 1), ("太差了", 0), ("不好用，退货", 0), ("垃圾", 0)]]
+    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    result = run("train", "sentiment", str(data), "--out", str(tmp_path / "sentiment"), "--dev-every", "0")
+    assert result.exit_code == 0, result.output
+    assert "labels negative, positive" in result.stdout
+    listings = tmp_path / "listings.jsonl"
+    listings.write_text(json.dumps({"id": "a", "title": "手机壳", "reviews": ["质量很好，很满意"]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    result = run("extract", str(listings), "--out", str(tmp_path / "facts.jsonl"), "--sentiment-model", str(tmp_path / "sentiment"))
+    assert result.exit_code == 0, result.output
+    facts = [json.loads(line) for line in (tmp_path / "facts.jsonl").read_text(encoding="utf-8").splitlines()]
+    (sentiment,) = [f for f in facts if f["predicate"] == "review_sentiment"]
+    assert sentiment["object"]["name"] == "positive" and sentiment["subject"]["key"] == "a#r0"
 
 
 def test_train_evaluate_and_extract_with_a_tagger(tmp_path):

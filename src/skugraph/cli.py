@@ -111,10 +111,13 @@ def extract(
     brands: Annotated[list[Path] | None, typer.Option(help="Extra brand names, one a line.")] = None,
     product_types: Annotated[list[Path] | None, typer.Option(help="Extra product-type words, one a line.")] = None,
     ontology: OntologyOption = None,
+    opinion_model: Annotated[Path | None, typer.Option(help="Review opinions: a directory from `skugraph train opinions`.")] = None,
+    sentiment_model: Annotated[Path | None, typer.Option(help="Review sentiment: a directory from `skugraph train sentiment`.")] = None,
 ) -> None:
-    """Find mentions in listings and turn them into facts."""
+    """Find mentions in listings and turn them into facts; with review models, opinions and sentiment too."""
     with _friendly_errors(), _progress() as start:
         schema = load_ontology(ontology)
+        reviews = pipeline.ReviewModels.load(opinion_model, sentiment_model)
         rules = RuleExtractor.with_lexicon_files(brands or [], product_types or [])
         tagger = None
         if extractor == "tagger":
@@ -126,7 +129,7 @@ def extract(
         elif extractor != "rules":
             raise ValueError(f"--extractor must be rules or tagger, not {extractor!r}")
         report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=rules, tagger=tagger,
-                                  ontology=schema)
+                                  ontology=schema, reviews=reviews)
     console.print(f"extracted {report.facts} facts ({report.mentions} mentions) from {report.listings} listings → {out}")
 
 
@@ -248,7 +251,7 @@ def demo(
     with _friendly_errors(), _progress() as start:
         if extractor == "tagger":
             models = pipeline.train_demo_models(workdir, pretrain_minutes, retrain, progress=start)
-            config.tagger = models.tagger
+            config.tagger, config.opinion_model, config.sentiment_model = models.tagger, models.opinions, models.sentiment
         result = pipeline.build(config, progress=start)
     if models:
         pre, tuned = models.pretrain, models.training
@@ -410,6 +413,70 @@ def train_tagger_command(
     if meta.get("calibration"):
         c = meta["calibration"]
         console.print(f"calibration: temperature {c['temperature']}, expected calibration error {c['ece_uncalibrated']} → {c['ece_calibrated']}")
+
+
+@train_app.command("opinions")
+def train_opinions_command(
+    reviews: Annotated[Path, typer.Option(help="Reviews CSV (id,Reviews).")],
+    labels: Annotated[Path, typer.Option(help="Tuples CSV (id,AspectTerms,A_start,A_end,OpinionTerms,O_start,O_end,Categories,Polarities).")],
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    base_model: Annotated[str, typer.Option(help="Encoder for the span tagger: a directory, minilm, or scratch:tiny|small.")] = "scratch:small",
+    dev_every: Annotated[int, typer.Option(help="Every N-th review is dev (early stopping and the printed score).")] = 5,
+    epochs: Annotated[int, typer.Option()] = 20,
+    patience: Annotated[int, typer.Option()] = 4,
+    minutes: Annotated[float | None, typer.Option(help="Time budget for the tagger.")] = None,
+) -> None:
+    """Train the review opinion extractor: aspect/opinion tagger, pairing, category and polarity."""
+    from skugraph.facts.opinions import read_opinion_csv, train_opinion_extractor, tuple_scores
+
+    with _friendly_errors(), _progress() as start:
+        data = read_opinion_csv(reviews, labels)
+        train = [r for i, r in enumerate(data) if i % dev_every != dev_every - 1]
+        dev = [r for i, r in enumerate(data) if i % dev_every == dev_every - 1]
+        step = start("train opinions", epochs)
+        extractor = train_opinion_extractor(train, dev, out, base_model=base_model, epochs=epochs, patience=patience,
+                                            time_budget_minutes=minutes, progress=lambda record: step(1))
+        scores = tuple_scores(dev, extractor.extract([r.text for r in dev]))
+    console.print(f"opinion extractor → {out}: dev exact-tuple P {scores['precision']:.3f} R {scores['recall']:.3f} F1 {scores['f1']:.3f}"
+                  f" ({len(train)} training reviews, {len(dev)} dev)")
+
+
+@train_app.command("sentiment")
+def train_sentiment_command(
+    data: Annotated[Path, typer.Argument(help="Labelled reviews: CSV with label and review (or text) columns, or JSONL {text, label}.")],
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    dev_every: Annotated[int, typer.Option(help="Every N-th review is dev (the printed score); 0 trains on all.")] = 5,
+) -> None:
+    """Train the review sentiment classifier (character n-grams, logistic regression)."""
+    from skugraph.facts.sentiment import read_sentiment_file, train_sentiment
+
+    with _friendly_errors():
+        rows = read_sentiment_file(data)
+        held = [r for i, r in enumerate(rows) if dev_every and i % dev_every == dev_every - 1]
+        model = train_sentiment([r for i, r in enumerate(rows) if not (dev_every and i % dev_every == dev_every - 1)], out)
+    message = f"sentiment classifier → {out} ({len(rows) - len(held)} reviews, labels {', '.join(model.labels)})"
+    if held:
+        right = sum(label == gold for (label, _), (_, gold) in zip(model.predict([t for t, _ in held]), held, strict=True))
+        message += f": dev accuracy {right / len(held):.3f} on {len(held)}"
+    console.print(message)
+
+
+@app.command()
+def aspects(
+    product: Annotated[str | None, typer.Argument(help="A product id (default: every product).")] = None,
+    db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects.")] = False,
+) -> None:
+    """What reviews say about each aspect of a product: reviews, positive, negative, share positive."""
+    from skugraph.facts.opinions import aspect_summary
+
+    with _friendly_errors(), open_store(db, read_only=True) as store:
+        rows = aspect_summary(store, product)
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    columns = ["product", "aspect", "reviews", "positive", "negative", "other", "share_positive"]
+    _print_result(QueryResult(columns, [[row[c] for c in columns] for row in rows]))
 
 
 @app.command()

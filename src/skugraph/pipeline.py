@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from skugraph.corpus.ingest import IngestReport, ingest, load_listings
-from skugraph.facts.build import FactBuilder
+from skugraph import __version__
+from skugraph.facts.build import FactBuilder, merge_facts
+from skugraph.facts.classify import LinearTextClassifier
+from skugraph.facts.opinions import OpinionExtractor, review_facts
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.graph.store import LoadReport, QueryResult, batched, open_store
-from skugraph.records import Fact, to_json_line
+from skugraph.records import Fact, Listing, to_json_line
 from skugraph.sample.generate import CATALOGUE, LABELS
 from skugraph.tagging.rules import RuleExtractor
 from skugraph.tagging.tagger import TaggerExtractor
@@ -41,6 +44,8 @@ class BuildConfig:
     tagger_fields: tuple[str, ...] = ("title",)  # the fields the tagger reads (what it was trained on)
     ontology: Path | None = None  # an edited ontology file (default: the packaged one)
     scrub_pii: bool = True  # mask personal data at ingest, before anything is stored
+    opinion_model: Path | None = None  # review opinions (`skugraph train opinions`)
+    sentiment_model: Path | None = None  # review sentiment (`skugraph train sentiment`)
 
     @property
     def listings(self) -> Path:
@@ -61,6 +66,31 @@ class BuildConfig:
     @property
     def graph(self) -> Path:
         return self.db or self.workdir / "graph.lbug"
+
+
+@dataclass
+class ReviewModels:
+    """What reads reviews: opinion tuples and review-level sentiment (either may be absent)."""
+
+    opinions: OpinionExtractor | None = None
+    sentiment: LinearTextClassifier | None = None
+
+    @classmethod
+    def load(cls, opinions: Path | None, sentiment: Path | None) -> ReviewModels | None:
+        if opinions is None and sentiment is None:
+            return None
+        return cls(OpinionExtractor.load(opinions) if opinions else None, LinearTextClassifier.load(sentiment) if sentiment else None)
+
+    def facts(self, listings: list[Listing]) -> list[list[Fact]]:
+        """Review facts of each listing."""
+        where = [(n, i) for n, listing in enumerate(listings) for i in range(len(listing.reviews))]
+        texts = [listings[n].reviews[i].text for n, i in where]
+        opinions = self.opinions.extract(texts) if self.opinions and texts else [[] for _ in texts]
+        sentiments = self.sentiment.predict(texts) if self.sentiment and texts else [None for _ in texts]
+        out: list[list[Fact]] = [[] for _ in listings]
+        for (n, i), found, sentiment in zip(where, opinions, sentiments, strict=True):
+            out[n] += review_facts(listings[n], i, found, sentiment, f"reviews@{__version__}")
+        return out
 
 
 @dataclass
@@ -90,6 +120,7 @@ def extract(
     tagger: TaggerExtractor | None = None,
     batch_size: int = 256,
     ontology: Ontology | None = None,
+    reviews: ReviewModels | None = None,
 ) -> ExtractReport:
     """Find mentions in ingested listings (with the rules, or with a trained ``tagger``) and
     write facts (and mentions) as JSONL.
@@ -105,11 +136,12 @@ def extract(
         with facts_out.open("w", encoding="utf-8") as fact_handle:
             for batch in batched(load_listings(listings), batch_size):
                 found = tagger.extract_many(batch) if tagger else [extractor.extract(listing) for listing in batch]
-                for listing, mentions in zip(batch, found, strict=True):
+                review_facts_of = reviews.facts(batch) if reviews else [[] for _ in batch]
+                for listing, mentions, extra in zip(batch, found, review_facts_of, strict=True):
                     for mention in mentions:
                         if mention_handle:
                             mention_handle.write(to_json_line(mention) + "\n")
-                    for fact in builder.build(listing, mentions):
+                    for fact in builder.build(listing, mentions) + merge_facts(extra):
                         fact_handle.write(to_json_line(fact) + "\n")
                         report.by_predicate[fact.predicate] += 1
                         report.facts += 1
@@ -184,6 +216,15 @@ EXAMPLE_QUERIES: list[tuple[str, str, dict[str, Any]]] = [
         "RETURN v.value AS colour, count(DISTINCT p) AS listings ORDER BY listings DESC, colour LIMIT 5",
         {"category": "> 手机"},
     ),
+    (
+        "What do reviews of phones (手机) praise and criticise? (aspects, with review models)",
+        "MATCH (r:Review)-[m:MENTIONS]->(a:Aspect)-[:OF]->(p:Product)-[:IN_CATEGORY]->(c:Category) "
+        "WHERE c.name ENDS WITH $category "
+        "RETURN a.name AS aspect, count(*) AS reviews, "
+        "round(avg(CASE WHEN m.polarity = 'positive' THEN 1.0 ELSE 0.0 END), 2) AS share_positive "
+        "ORDER BY reviews DESC, aspect LIMIT 6",
+        {"category": "> 手机"},
+    ),
 ]
 
 
@@ -203,6 +244,8 @@ def _tagger_extractor(config: BuildConfig) -> TaggerExtractor | None:
 class DemoModels:
     encoder: Path
     tagger: Path
+    opinions: Path
+    sentiment: Path
     pretrain: dict  # the encoder's skugraph.json
     training: dict  # the tagger's skugraph.json
     reused: bool
@@ -214,12 +257,17 @@ def train_demo_models(workdir: Path, minutes: float = 1.5, retrain: bool = False
     (titles, descriptions, reviews) for ``minutes``, then fine-tune a tagger on the labelled
     titles (every fifth product held out as dev). Models already in ``workdir`` are reused
     unless ``retrain``."""
+    from skugraph.facts.opinions import train_opinion_extractor
+    from skugraph.facts.sentiment import train_sentiment
     from skugraph.lm.pretrain import PretrainConfig, pretrain
+    from skugraph.sample.generate import sample_opinions, sample_sentiments
     from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
-    encoder, tagger = workdir / "models" / "encoder", workdir / "models" / "tagger"
-    if not retrain and (encoder / "skugraph.json").is_file() and (tagger / "skugraph.json").is_file():
-        return DemoModels(encoder, tagger, _json(encoder / "skugraph.json"), _json(tagger / "skugraph.json"), True)
+    models = workdir / "models"
+    encoder, tagger, opinions, sentiment = models / "encoder", models / "tagger", models / "opinions", models / "sentiment"
+    done = [encoder / "skugraph.json", tagger / "skugraph.json", opinions / "opinions.json", sentiment / "classifier.json"]
+    if not retrain and all(path.is_file() for path in done):
+        return DemoModels(encoder, tagger, opinions, sentiment, _json(encoder / "skugraph.json"), _json(tagger / "skugraph.json"), True)
     step = progress("pretrain", None) if progress else None
     pretrain(PretrainConfig(corpus=[CATALOGUE], out=encoder, base_model="scratch:tiny", time_budget_minutes=minutes,
                             batch_size=32, vocab_size=3000, min_frequency=1, heldout_every=20, checkpoint_minutes=60),
@@ -235,7 +283,12 @@ def train_demo_models(workdir: Path, minutes: float = 1.5, retrain: bool = False
     train_tagger(TrainTaggerConfig(train=train_file, dev=dev_file, out=tagger, base_model=str(encoder), epochs=25,
                                    batch_size=16, learning_rate=5e-4, patience=6, ngrams=True),
                  progress=(lambda record: step(1)) if step else None)
-    return DemoModels(encoder, tagger, _json(encoder / "skugraph.json"), _json(tagger / "skugraph.json"), False)
+    step = progress("fine-tune review models", None) if progress else None
+    reviews = sample_opinions()
+    train_opinion_extractor(reviews, reviews, opinions, base_model=str(encoder), epochs=30, patience=8,
+                            progress=(lambda record: step(1)) if step else None)
+    train_sentiment(sample_sentiments(), sentiment)
+    return DemoModels(encoder, tagger, opinions, sentiment, _json(encoder / "skugraph.json"), _json(tagger / "skugraph.json"), False)
 
 
 def _json(path: Path) -> dict:
@@ -257,6 +310,7 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
         extractor=RuleExtractor.with_lexicon_files(config.brand_files, config.product_type_files),
         tagger=_tagger_extractor(config),
         ontology=ontology,
+        reviews=ReviewModels.load(config.opinion_model, config.sentiment_model),
     )
     if config.fresh:
         remove_graph(config.graph)

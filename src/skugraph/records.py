@@ -157,6 +157,7 @@ class Fact:
     object: Entity
     confidence: float
     provenance: tuple[Provenance, ...] = field(default_factory=tuple)
+    properties: dict[str, Any] = field(default_factory=dict)  # edge properties the predicate declares (polarity …)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -169,6 +170,7 @@ class Fact:
             "object": self.object.to_dict(),
             "confidence": self.confidence,
             "provenance": [p.to_dict() for p in self.provenance],
+            **({"properties": self.properties} if self.properties else {}),
         }
 
     @classmethod
@@ -182,6 +184,7 @@ class Fact:
             object=entity(data["object"]),
             confidence=float(data["confidence"]),
             provenance=tuple(Provenance(**p) for p in data.get("provenance", ())),
+            properties=dict(data.get("properties") or {}),
         )
 
 

@@ -36,6 +36,10 @@ class Predicate:
     subject: str  # node label
     objects: tuple[str, ...]  # node labels the object may have
     description: str
+    properties: tuple[tuple[str, str], ...] = ()  # extra edge properties: (name, STRING|DOUBLE|INT64|BOOLEAN)
+
+
+PROPERTY_TYPES = ("STRING", "DOUBLE", "INT64", "BOOLEAN")
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,15 @@ class Ontology:
                     pairs[spec.relation].append((spec.subject, obj))
         return pairs
 
+    def relation_properties(self) -> dict[str, list[tuple[str, str]]]:
+        """Relation table → the extra edge properties its predicates declare."""
+        out: dict[str, list[tuple[str, str]]] = {relation: [] for relation in self.relation_pairs()}
+        for spec in self.predicates.values():
+            for prop in spec.properties:
+                if prop not in out[spec.relation]:
+                    out[spec.relation].append(prop)
+        return out
+
     def check(self, fact: Fact) -> Predicate:
         """The fact's predicate; ``ValueError`` unless it is known and the fact's ends have the labels it joins."""
         try:
@@ -99,6 +112,9 @@ class Ontology:
             raise ValueError(f"fact {fact.key}: a {fact.predicate!r} fact needs a Value of that kind, not {fact.object.kind!r}")
         if not 0.0 <= fact.confidence <= 1.0:
             raise ValueError(f"fact {fact.key} has confidence {fact.confidence}, outside [0, 1]")
+        undeclared = set(fact.properties) - {name for name, _ in spec.properties}
+        if undeclared:
+            raise ValueError(f"fact {fact.key}: predicate {spec.name!r} declares no property {', '.join(sorted(undeclared))}")
         return spec
 
 
@@ -171,7 +187,15 @@ def parse_ontology(data: Any, source: str = "<ontology>") -> Ontology:
         for label in [spec["subject"], *objects]:
             if label not in NODE_LABELS:
                 raise fail(where, f"unknown node label {label!r}; the store has {', '.join(NODE_LABELS)}")
-        predicates[name] = Predicate(name, relation, spec["subject"], tuple(objects), str(spec.get("description", "")))
+        properties = []
+        for prop, kind in mapping(spec.get("properties", {}), f"{where}.properties").items():
+            if not _KIND_NAME.fullmatch(str(prop)) or prop in ("predicate", "confidence", "provenance", "updated_at", "src", "dst"):
+                raise fail(f"{where}.properties.{prop}", "a property is a lower-case identifier, not a built-in edge column")
+            if kind not in PROPERTY_TYPES:
+                raise fail(f"{where}.properties.{prop}", f"type {kind!r} is not one of {', '.join(PROPERTY_TYPES)}")
+            properties.append((str(prop), kind))
+        predicates[name] = Predicate(name, relation, spec["subject"], tuple(objects), str(spec.get("description", "")),
+                                     tuple(properties))
     if VALUE_RELATION in {p.relation for p in predicates.values()}:
         raise fail("predicates", f"{VALUE_RELATION} is reserved for the attribute kinds")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.graph.schema import EDGE_PROPERTIES, NODE_TABLES, ddl, relation_tables
+from skugraph.graph.schema import NODE_TABLES, ddl, relation_tables
 from skugraph.graph.store import GraphRows, GraphStore, LoadReport, QueryResult
 
 _ARROW_TYPES = {
@@ -26,6 +27,8 @@ _ARROW_TYPES = {
     "DOUBLE": pa.float64(),
     "TIMESTAMP": pa.timestamp("us"),
     "STRING[]": pa.list_(pa.string()),
+    "INT64": pa.int64(),
+    "BOOLEAN": pa.bool_(),
 }
 
 
@@ -34,7 +37,7 @@ class StoreError(RuntimeError):
 
 
 def _arrow_table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -> pa.Table:
-    rows = list(rows)
+    rows = [{name: row.get(name) for name, _ in columns} for row in rows]
     schema = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in columns])
     return pa.Table.from_pylist(rows, schema=schema)
 
@@ -50,6 +53,7 @@ class LadybugStore(GraphStore):
     def __init__(self, path: str | Path, *, read_only: bool = False, ontology: Ontology | None = None):
         self.path = Path(path)
         self.ontology = ontology or load_ontology()
+        self._edge_columns = {t.name: [("src", "STRING"), ("dst", "STRING"), *t.columns] for t in relation_tables(self.ontology)}
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -102,10 +106,9 @@ class LadybugStore(GraphStore):
                     pq.write_table(_arrow_table(table.values(), NODE_TABLES[label]), file)
                     self._load_nodes(label, file, report)
                     report.nodes[label] = len(table)
-                edge_columns = [("src", "STRING"), ("dst", "STRING"), *EDGE_PROPERTIES]
                 for (relation, src, dst), table in rows.edges.items():
                     file = stage / f"{relation}-{src}-{dst}.parquet"
-                    pq.write_table(_arrow_table(table.values(), edge_columns), file)
+                    pq.write_table(_arrow_table(table.values(), self._edge_columns[relation]), file)
                     self._load_edges(relation, src, dst, file, report)
                     report.edges[relation] = report.edges.get(relation, 0) + len(table)
             except BaseException:
@@ -153,7 +156,9 @@ class LadybugStore(GraphStore):
 
 
 def _plain(value: Any) -> Any:
-    """Database values as plain Python: times as ISO text, nodes and relationships as dicts."""
+    """Database values as plain Python: times as ISO text, big integers as int, nodes and relationships as dicts."""
+    if isinstance(value, Decimal):  # INT128 sums come back as Decimal
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, date):

@@ -43,12 +43,19 @@ EDGE_PROPERTIES: list[tuple[str, str]] = [
 class RelationTable:
     name: str
     pairs: tuple[tuple[str, str], ...]  # (from label, to label)
+    properties: tuple[tuple[str, str], ...] = ()  # extra edge properties declared in the ontology
+
+    @property
+    def columns(self) -> list[tuple[str, str]]:
+        """Every edge property: the common ones, then the declared ones."""
+        return [*EDGE_PROPERTIES, *self.properties]
 
 
 def relation_tables(ontology: Ontology | None = None) -> list[RelationTable]:
     """One table per relation named in the ontology, with every (from, to) label pair it may join."""
-    pairs = (ontology or load_ontology()).relation_pairs()
-    return [RelationTable(name, tuple(p)) for name, p in pairs.items()]
+    ontology = ontology or load_ontology()
+    extra = ontology.relation_properties()
+    return [RelationTable(name, tuple(p), tuple(extra[name])) for name, p in ontology.relation_pairs().items()]
 
 
 def ddl(ontology: Ontology | None = None) -> list[str]:
@@ -57,8 +64,8 @@ def ddl(ontology: Ontology | None = None) -> list[str]:
     for label, columns in NODE_TABLES.items():
         cols = ", ".join(f"{name} {kind}" for name, kind in columns)
         statements.append(f"CREATE NODE TABLE IF NOT EXISTS {label}({cols}, PRIMARY KEY(id))")
-    props = ", ".join(f"{name} {kind}" for name, kind in EDGE_PROPERTIES)
     for table in relation_tables(ontology):
+        props = ", ".join(f"{name} {kind}" for name, kind in table.columns)
         ends = ", ".join(f"FROM {a} TO {b}" for a, b in table.pairs)
         statements.append(f"CREATE REL TABLE IF NOT EXISTS {table.name}({ends}, {props})")
     return statements

@@ -87,6 +87,7 @@ class GraphRows:
             "confidence": float(fact.confidence),
             "provenance": json.dumps([p.to_dict() for p in fact.provenance], ensure_ascii=False),
             "updated_at": max(times) if times else _naive_utc(loaded_at),
+            **fact.properties,
         }
 
     def _entity(self, entity: Entity) -> None:

@@ -74,43 +74,89 @@ BOTTLES = [
     ("乐扣乐扣", "LOCK&LOCK", ["450ml"], ["304不锈钢"]),
 ]
 
+#: review text, rating, and its (aspect or "_", opinion, category, polarity) tuples, written by us
 REVIEWS = {
     "phone": [
-        ("屏幕很清晰，拍照效果好，电池续航也不错", 5),
-        ("运行流畅，物流很快，包装完好", 5),
-        ("手感一般，有点发热，续航还行", 3),
-        ("信号不太好，客服态度差", 2),
-        ("性价比高，系统好用", 4),
+        ("屏幕很清晰，拍照效果好，电池续航也不错", 5,
+         [("屏幕", "很清晰", "外观", "正面"), ("拍照效果", "好", "功能", "正面"), ("电池续航", "不错", "续航", "正面")]),
+        ("运行流畅，物流很快，包装完好", 5, [("运行", "流畅", "性能", "正面"), ("物流", "很快", "物流", "正面"), ("包装", "完好", "包装", "正面")]),
+        ("手感一般，有点发热，续航还行", 3, [("手感", "一般", "使用体验", "中性"), ("_", "有点发热", "性能", "负面"), ("续航", "还行", "续航", "中性")]),
+        ("信号不太好，客服态度差", 2, [("信号", "不太好", "性能", "负面"), ("客服态度", "差", "服务", "负面")]),
+        ("性价比高，系统好用", 4, [("性价比", "高", "价格", "正面"), ("系统", "好用", "功能", "正面")]),
     ],
     "accessory": [
-        ("做工不错，贴合度很好，手感舒服", 5),
-        ("充电速度快，发热不明显", 5),
-        ("用了一周就发黄了，质量一般", 2),
-        ("尺寸刚好，按键灵敏", 4),
+        ("做工不错，贴合度很好，手感舒服", 5, [("做工", "不错", "质量", "正面"), ("贴合度", "很好", "尺寸", "正面"), ("手感", "舒服", "使用体验", "正面")]),
+        ("充电速度快，发热不明显", 5, [("充电速度", "快", "性能", "正面"), ("发热", "不明显", "性能", "正面")]),
+        ("用了一周就发黄了，质量一般", 2, [("_", "发黄了", "质量", "负面"), ("质量", "一般", "质量", "负面")]),
+        ("尺寸刚好，按键灵敏", 4, [("尺寸", "刚好", "尺寸", "正面"), ("按键", "灵敏", "功能", "正面")]),
     ],
     "laptop": [
-        ("轻薄便携，屏幕素质高，办公很流畅", 5),
-        ("散热一般，风扇有点吵", 3),
-        ("键盘手感好，续航能撑一天", 4),
-        ("到手有坏点，售后处理慢", 1),
+        ("轻薄便携，屏幕素质高，办公很流畅", 5, [("_", "轻薄便携", "外观", "正面"), ("屏幕素质", "高", "外观", "正面"), ("办公", "很流畅", "性能", "正面")]),
+        ("散热一般，风扇有点吵", 3, [("散热", "一般", "性能", "中性"), ("风扇", "有点吵", "使用体验", "负面")]),
+        ("键盘手感好，续航能撑一天", 4, [("键盘手感", "好", "使用体验", "正面"), ("续航", "能撑一天", "续航", "正面")]),
+        ("到手有坏点，售后处理慢", 1, [("_", "有坏点", "质量", "负面"), ("售后", "处理慢", "服务", "负面")]),
     ],
     "appliance": [
-        ("加热很快，安装师傅很专业", 5),
-        ("外观好看，操作简单，就是声音有点大", 4),
-        ("用了两个月就漏水了，很失望", 1),
-        ("省电，保温效果好", 5),
+        ("加热很快，安装师傅很专业", 5, [("加热", "很快", "性能", "正面"), ("安装师傅", "很专业", "服务", "正面")]),
+        ("外观好看，操作简单，就是声音有点大", 4, [("外观", "好看", "外观", "正面"), ("操作", "简单", "使用体验", "正面"), ("声音", "有点大", "使用体验", "负面")]),
+        ("用了两个月就漏水了，很失望", 1, [("_", "漏水了", "质量", "负面"), ("_", "很失望", "整体", "负面")]),
+        ("省电，保温效果好", 5, [("_", "省电", "性能", "正面"), ("保温效果", "好", "功能", "正面")]),
     ],
-    "stationery": [("书写顺滑，不断墨", 5), ("出墨不均匀，有点刮纸", 2), ("学生用很合适，价格实惠", 4)],
-    "beauty": [("很滋润，味道淡淡的很好闻", 5), ("用了有点过敏，退货了", 1), ("吸收快，不油腻，回购", 5)],
-    "clothes": [("面料舒服，尺码标准", 5), ("洗了一次就缩水了", 2), ("颜色和图片一样，很满意", 4)],
-    "bottle": [("保温效果很好，一天都是热的", 5), ("杯盖有点漏水", 2), ("颜值高，容量刚好", 4)],
+    "stationery": [
+        ("书写顺滑，不断墨", 5, [("书写", "顺滑", "使用体验", "正面"), ("_", "不断墨", "质量", "正面")]),
+        ("出墨不均匀，有点刮纸", 2, [("出墨", "不均匀", "质量", "负面"), ("_", "有点刮纸", "使用体验", "负面")]),
+        ("学生用很合适，价格实惠", 4, [("_", "很合适", "整体", "正面"), ("价格", "实惠", "价格", "正面")]),
+    ],
+    "beauty": [
+        ("很滋润，味道淡淡的很好闻", 5, [("_", "很滋润", "功效", "正面"), ("味道", "淡淡的", "气味", "正面"), ("味道", "很好闻", "气味", "正面")]),
+        ("用了有点过敏，退货了", 1, [("_", "有点过敏", "功效", "负面")]),
+        ("吸收快，不油腻，回购", 5, [("吸收", "快", "使用体验", "正面"), ("_", "不油腻", "使用体验", "正面"), ("_", "回购", "整体", "正面")]),
+    ],
+    "clothes": [
+        ("面料舒服，尺码标准", 5, [("面料", "舒服", "质量", "正面"), ("尺码", "标准", "尺寸", "正面")]),
+        ("洗了一次就缩水了", 2, [("_", "缩水了", "质量", "负面")]),
+        ("颜色和图片一样，很满意", 4, [("颜色", "和图片一样", "外观", "正面"), ("_", "很满意", "整体", "正面")]),
+    ],
+    "bottle": [
+        ("保温效果很好，一天都是热的", 5, [("保温效果", "很好", "功能", "正面")]),
+        ("杯盖有点漏水", 2, [("杯盖", "有点漏水", "质量", "负面")]),
+        ("颜值高，容量刚好", 4, [("颜值", "高", "外观", "正面"), ("容量", "刚好", "尺寸", "正面")]),
+    ],
     "en": [
-        ("Works great, charges fast and feels solid.", 5),
-        ("Good value for the price, shipping was quick.", 4),
-        ("Stopped working after two weeks, disappointed.", 1),
-        ("Exactly as described, would buy again.", 5),
+        ("Works great, charges fast and feels solid.", 5, []),
+        ("Good value for the price, shipping was quick.", 4, []),
+        ("Stopped working after two weeks, disappointed.", 1, []),
+        ("Exactly as described, would buy again.", 5, []),
     ],
 }
+
+
+def sample_opinions() -> list:
+    """The sample reviews with their opinion tuples (Chinese ones; offsets found in the text)."""
+    from skugraph.facts.opinions import Opinion, OpinionText
+
+    def span(text: str, term: str, after: int = 0) -> tuple[int, int] | None:
+        if term == "_":
+            return None
+        start = text.index(term, after)
+        return (start, start + len(term))
+
+    out = []
+    for kind, reviews in REVIEWS.items():
+        for number, (text, _, tuples) in enumerate(reviews):
+            if tuples:
+                opinions = []
+                for aspect, opinion, category, polarity in tuples:
+                    found = span(text, opinion)
+                    opinions.append(Opinion(span(text, aspect), found, category, polarity))
+                out.append(OpinionText(f"{kind}-{number}", text, tuple(opinions)))
+    return out
+
+
+def sample_sentiments() -> list[tuple[str, str]]:
+    """(review, sentiment) of every sample review: 4–5 stars positive, 1–2 negative, 3 neutral."""
+    return [(text, "positive" if rating >= 4 else "negative" if rating <= 2 else "neutral")
+            for reviews in REVIEWS.values() for text, rating, _ in reviews]
 
 
 def label_title(title: str, parts) -> list[list]:
@@ -132,7 +178,7 @@ class _Writer:
 
     def reviews(self, kind: str) -> list[dict]:
         picks = self.rng.sample(REVIEWS[kind], k=self.rng.randint(0, min(3, len(REVIEWS[kind]))))
-        return [{"text": text, "rating": rating} for text, rating in picks]
+        return [{"text": text, "rating": rating} for text, rating, _ in picks]
 
     def add(self, title: str, description: str, category: str, price: float, kind: str, currency: str = "CNY", parts=()):
         number = len(self.records) + 1

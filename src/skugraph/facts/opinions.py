@@ -1,0 +1,265 @@
+"""Review opinions: (aspect, opinion, category, polarity) tuples from review text.
+
+Three steps, each trained on labelled reviews (the ZhejiangLab 2019 format, or ours):
+
+1. a tagger finds aspect (``ASP``) and opinion (``OP``) spans;
+2. each opinion is paired with the nearest aspect in its clause, before it if there is
+   one, else after it; an opinion with none has no aspect (``_``: 很好用 says it of the whole);
+3. two linear classifiers read ``aspect|opinion`` and give the category (价格, 物流 …) and
+   the polarity (正面 / 负面 / 中性).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from skugraph import __version__
+from skugraph.corpus.ner import LabelledText, Span, write_doccano
+from skugraph.facts.classify import LinearTextClassifier
+from skugraph.records import ASPECT as ASPECT_LABEL
+from skugraph.records import PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Provenance
+
+NONE = "_"
+ASPECT, OPINION = "ASP", "OP"
+#: the data's polarity names → the graph's
+POLARITIES = {"正面": "positive", "负面": "negative", "中性": "neutral"}
+_CLAUSE_BREAK = re.compile(r"[，。！？!?,.；;~、\s]")
+METADATA = "opinions.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Opinion:
+    aspect: tuple[int, int] | None  # character span, or None (``_``)
+    opinion: tuple[int, int] | None
+    category: str
+    polarity: str
+    score: float = 1.0
+
+    def terms(self, text: str) -> tuple[str, str]:
+        def term(span: tuple[int, int] | None) -> str:
+            return text[span[0] : span[1]] if span else NONE
+
+        return term(self.aspect), term(self.opinion)
+
+
+@dataclass(frozen=True, slots=True)
+class OpinionText:
+    id: str
+    text: str
+    opinions: tuple[Opinion, ...] = ()
+
+
+class OpinionDataError(ValueError):
+    """A labelled opinion file that cannot be read, with its location."""
+
+
+def read_opinion_csv(reviews_csv: str | Path, labels_csv: str | Path) -> list[OpinionText]:
+    """Reviews (``id,Reviews``) and their tuples (``id,AspectTerms,A_start,A_end,OpinionTerms,
+    O_start,O_end,Categories,Polarities``; ``_`` = absent), checked against the text."""
+    texts: dict[str, str] = {}
+    with open(reviews_csv, encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), 2):
+            if not row.get("id") or row.get("Reviews") is None:
+                raise OpinionDataError(f"{reviews_csv}:{number}: needs id and Reviews")
+            texts[row["id"]] = row["Reviews"]
+    tuples: dict[str, list[Opinion]] = {key: [] for key in texts}
+    with open(labels_csv, encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), 2):
+            where = f"{labels_csv}:{number}"
+            if row.get("id") not in texts:
+                raise OpinionDataError(f"{where}: id {row.get('id')!r} has no review")
+            text = texts[row["id"]]
+            spans = []
+            for term, start, end in (("AspectTerms", "A_start", "A_end"), ("OpinionTerms", "O_start", "O_end")):
+                if row[term] == NONE:
+                    spans.append(None)
+                    continue
+                try:
+                    span = (int(row[start]), int(row[end]))
+                except (TypeError, ValueError):
+                    raise OpinionDataError(f"{where}: field {start}/{end}: not character offsets") from None
+                if text[span[0] : span[1]] != row[term]:
+                    raise OpinionDataError(f"{where}: field {term}: {row[term]!r} is not at {span[0]}..{span[1]} of the review")
+                spans.append(span)
+            tuples[row["id"]].append(Opinion(spans[0], spans[1], row["Categories"], row["Polarities"]))
+    return [OpinionText(key, texts[key], tuple(tuples[key])) for key in texts]
+
+
+def span_labels(review: OpinionText) -> LabelledText:
+    """The review's aspect and opinion spans as tagger training data."""
+    spans = {(o.aspect, ASPECT) for o in review.opinions if o.aspect} | {(o.opinion, OPINION) for o in review.opinions if o.opinion}
+    return LabelledText(review.text, tuple(Span(s[0], s[1], label) for s, label in sorted(spans)), review.id)
+
+
+def _clause(text: str, position: int) -> int:
+    return len(_CLAUSE_BREAK.findall(text, 0, position))
+
+
+def pair(text: str, aspects: Sequence[tuple[int, int]], opinions: Sequence[tuple[int, int]]) -> list[tuple[tuple[int, int] | None, tuple[int, int]]]:
+    """(aspect or None, opinion) for each opinion: the nearest aspect in the same clause,
+    one before the opinion first (屏幕很清晰), else one after (很清晰的屏幕)."""
+    pairs = []
+    for opinion in opinions:
+        same = [a for a in aspects if _clause(text, a[0]) == _clause(text, opinion[0])]
+        before = [a for a in same if a[1] <= opinion[0]]
+        after = [a for a in same if a[0] >= opinion[1]]
+        pairs.append((before[-1] if before else after[0] if after else None, opinion))
+    return pairs
+
+
+def classifier_input(text: str, aspect: tuple[int, int] | None, opinion: tuple[int, int] | None) -> str:
+    return "|".join(Opinion(aspect, opinion, "", "").terms(text))
+
+
+def tuple_scores(gold: Sequence[OpinionText], predicted: Sequence[Sequence[Opinion]]) -> dict:
+    """Exact-match precision, recall and F1 of (aspect, opinion, category, polarity), as the
+    ZhejiangLab task scores them (terms compared as text; ``_`` for an absent one)."""
+    right = guessed = wanted = 0
+    for review, found in zip(gold, predicted, strict=True):
+        truth = Counter((*o.terms(review.text), o.category, o.polarity) for o in review.opinions)
+        guess = Counter((*o.terms(review.text), o.category, o.polarity) for o in found)
+        right += sum((truth & guess).values())
+        guessed += sum(guess.values())
+        wanted += sum(truth.values())
+    precision = right / guessed if guessed else 0.0
+    recall = right / wanted if wanted else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "gold": wanted, "predicted": guessed}
+
+
+class OpinionExtractor:
+    """Tagger + pairing + category and polarity classifiers, saved as one directory:
+    ``tagger/``, ``category/``, ``polarity/`` and ``opinions.json``."""
+
+    def __init__(self, tagger, category: LinearTextClassifier, polarity: LinearTextClassifier, record: dict | None = None):
+        self.tagger = tagger
+        self.category = category
+        self.polarity = polarity
+        self.record = record or {}
+
+    @classmethod
+    def load(cls, path: str | Path) -> OpinionExtractor:
+        from skugraph.tagging.tagger import Tagger
+
+        path = Path(path)
+        if not (path / METADATA).is_file():
+            raise FileNotFoundError(f"{path}: not an opinion model directory (no {METADATA})")
+        record = json.loads((path / METADATA).read_text(encoding="utf-8"))
+        return cls(Tagger.load(path / "tagger"), LinearTextClassifier.load(path / "category"),
+                   LinearTextClassifier.load(path / "polarity"), record)
+
+    def save(self, out: str | Path) -> Path:
+        """Write the classifiers and the record; the tagger is already at ``out/tagger``."""
+        out = Path(out)
+        self.category.save(out / "category")
+        self.polarity.save(out / "polarity")
+        (out / METADATA).write_text(json.dumps(self.record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        return out
+
+    def extract(self, texts: Sequence[str]) -> list[list[Opinion]]:
+        found = [self.tagger.decode(scores) for scores in self.tagger.scores(list(texts))] if texts else []
+        rows, owners = [], []
+        for index, (text, spans) in enumerate(zip(texts, found, strict=True)):
+            aspects = [(s.start, s.end) for s in spans if s.label == ASPECT]
+            opinions = [s for s in spans if s.label == OPINION]
+            confidence = {(s.start, s.end): s.score for s in spans}
+            for aspect, opinion in pair(text, aspects, [(s.start, s.end) for s in opinions]):
+                rows.append((text, aspect, opinion, min(confidence[opinion], confidence.get(aspect, 1.0))))
+                owners.append(index)
+        result: list[list[Opinion]] = [[] for _ in texts]
+        if rows:
+            inputs = [classifier_input(text, aspect, opinion) for text, aspect, opinion, _ in rows]
+            categories = self.category.predict(inputs)
+            polarities = self.polarity.predict(inputs)
+            for owner, (_, aspect, opinion, span_score), (category, p_category), (polarity, p_polarity) in zip(
+                owners, rows, categories, polarities, strict=True
+            ):
+                score = round(span_score * p_category * p_polarity, 4)
+                result[owner].append(Opinion(aspect, opinion, category, polarity, score))
+        return result
+
+
+def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionText], out: str | Path, *,
+                            base_model: str = "scratch:small", random_init: bool = False, epochs: int = 20,
+                            patience: int = 4, time_budget_minutes: float | None = None, ngrams: bool = True,
+                            progress=None) -> OpinionExtractor:
+    """Train the span tagger (early stopping on the dev spans) and the two classifiers (on the
+    gold tuples of ``train``), save them under ``out`` and return the extractor."""
+    from skugraph.tagging.tagger import Tagger
+    from skugraph.tagging.train import TrainTaggerConfig, train_tagger
+
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="skugraph-opinions-") as scratch:
+        train_file, dev_file = Path(scratch) / "train.jsonl", Path(scratch) / "dev.jsonl"
+        write_doccano([span_labels(r) for r in train], train_file)
+        write_doccano([span_labels(r) for r in dev], dev_file)
+        config = TrainTaggerConfig(train=train_file, dev=dev_file, out=out / "tagger", base_model=base_model,
+                                   random_init=random_init, epochs=epochs, patience=patience, ngrams=ngrams,
+                                   time_budget_minutes=time_budget_minutes)
+        result = train_tagger(config, progress=progress)
+    inputs = [classifier_input(r.text, o.aspect, o.opinion) for r in train for o in r.opinions]
+    category = LinearTextClassifier.fit(inputs, [o.category for r in train for o in r.opinions], c=16.0, min_df=1)
+    polarity = LinearTextClassifier.fit(inputs, [o.polarity for r in train for o in r.opinions], c=16.0, min_df=1)
+    record = {"skugraph": __version__, "train_reviews": len(train), "dev_reviews": len(dev), "base_model": base_model,
+              "tagger_epochs": result.epochs, "tagger_dev": (result.dev or {}).get("micro")}
+    extractor = OpinionExtractor(Tagger.load(out / "tagger"), category, polarity, record)
+    extractor.save(out)
+    return extractor
+
+
+def review_facts(listing: Listing, index: int, opinions: Sequence[Opinion], sentiment: tuple[str, float] | None,
+                 extractor: str) -> list[Fact]:
+    """Facts of one review: Review -[MENTIONS {polarity, opinion}]-> Aspect -[OF]-> Product per
+    aspect category (a review's opinions on one category join in one edge: their terms
+    listed, the polarity theirs or ``mixed``), and Review -[HAS_SENTIMENT]-> its sentiment."""
+    review = listing.reviews[index]
+    field = f"reviews[{index}]"
+    name, _, version = extractor.partition("@")
+    product = Entity(PRODUCT, listing.id, listing.title)
+    node = Entity(REVIEW, review.id, review.text)
+    facts: list[Fact] = []
+    by_category: dict[str, list[Opinion]] = {}
+    for opinion in opinions:
+        by_category.setdefault(opinion.category, []).append(opinion)
+    for category, group in by_category.items():
+        aspect = Entity(ASPECT_LABEL, f"{listing.id}|{category}", category)
+        polarities = {POLARITIES.get(o.polarity, o.polarity) for o in group}
+        where = tuple(Provenance(listing.id, field, *(o.opinion or o.aspect), name, version) for o in group)
+        terms = [":".join(t for t in o.terms(review.text) if t != NONE) for o in group]
+        facts.append(Fact(node, "mentions_aspect", aspect, max(o.score for o in group), where,
+                          {"polarity": polarities.pop() if len(polarities) == 1 else "mixed", "opinion": " / ".join(terms)}))
+        facts.append(Fact(aspect, "aspect_of", product, 1.0, where))
+    if sentiment is not None:
+        label, probability = sentiment
+        whole = Provenance(listing.id, field, 0, len(review.text), name, version)
+        facts.append(Fact(node, "review_sentiment", Entity(VALUE, f"sentiment:{label}", label, kind="sentiment"),
+                          round(probability, 4), (whole,)))
+    return facts
+
+
+#: aspects of products with their review counts per polarity and share positive
+ASPECT_SUMMARY = (
+    "MATCH (r:Review)-[m:MENTIONS]->(a:Aspect)-[:OF]->(p:Product) {where}"
+    "RETURN p.id AS product, a.name AS aspect, count(*) AS reviews, "
+    "sum(CASE WHEN m.polarity = 'positive' THEN 1 ELSE 0 END) AS positive, "
+    "sum(CASE WHEN m.polarity = 'negative' THEN 1 ELSE 0 END) AS negative, "
+    "sum(CASE WHEN m.polarity IN ['neutral', 'mixed'] THEN 1 ELSE 0 END) AS other "
+    "ORDER BY product, reviews DESC, aspect"
+)
+
+
+def aspect_summary(store, product: str | None = None) -> list[dict]:
+    """Per product and aspect: reviews that mention it, how many positive / negative / other,
+    and the share positive."""
+    cypher = ASPECT_SUMMARY.format(where="WHERE p.id = $product " if product else "")
+    rows = store.query(cypher, {"product": product} if product else {}).records()
+    for row in rows:
+        row["share_positive"] = round(row["positive"] / row["reviews"], 3) if row["reviews"] else 0.0
+    return rows
