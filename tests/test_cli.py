@@ -72,6 +72,8 @@ def test_demo_prints_the_summary(tmp_path):
     assert "Which brands sell water heaters" in out and "美的" in out
     assert "Which accessories fit Huawei" in out and "适用于华为" in out
     assert "What colours do phones" in out
+    # a product card: each fact with the span it was read from
+    assert "compatible with" in out and "title[" in out and "(rules)" in out
     again = run("demo", "--workdir", str(tmp_path / "demo"), "--extractor", "rules")
     assert again.stdout == out  # the demo rebuilds its graph from scratch: same answers every run
 
@@ -88,10 +90,15 @@ def test_demo_chain_pretrains_fine_tunes_and_extracts(tmp_path):
     assert {"brand", "product_type", "colour"} <= {m["label"] for m in mentions}
     again = run("demo", "--workdir", str(tmp_path / "demo"))
     assert again.exit_code == 0 and "(reused)" in again.stdout
+    assert "aspect " in out and "reviews[" in out  # the card shows aspect sentiment with the review spans
     summary = run("aspects", "--db", str(tmp_path / "demo" / "graph.lbug"), "--json")
     rows = json.loads(summary.stdout)
     assert rows and {"product", "aspect", "reviews", "positive", "negative", "share_positive"} <= set(rows[0])
     assert all(r["reviews"] == r["positive"] + r["negative"] + r["other"] for r in rows)
+    card = json.loads(run("show", rows[0]["product"], "--db", str(tmp_path / "demo" / "graph.lbug"), "--json").stdout)
+    assert card["brand"] and card["type"] and card["aspects"][0]["opinions"][0]["evidence"]
+    missing = run("show", "no-such-sku", "--db", str(tmp_path / "demo" / "graph.lbug"))
+    assert missing.exit_code == 1 and "no product 'no-such-sku'" in missing.stderr
 
 
 def test_train_sentiment_and_use_it_in_extract(tmp_path):

@@ -3,10 +3,12 @@ import json
 import pytest
 
 from skugraph.corpus.ingest import ingest
+from skugraph.facts.build import FactBuilder
 from skugraph.corpus.pii import MASK, find_pii, scrub, scrub_listing
 from skugraph.graph.store import open_store
 from skugraph.records import Listing, Review
 from skugraph.sample.pii import generate_pii_examples
+from skugraph.tagging.rules import RuleExtractor
 
 
 def found(text: str) -> list[tuple[str, str]]:
@@ -95,24 +97,34 @@ def test_listing_is_scrubbed_in_every_field():
 def test_nothing_personal_reaches_the_files_or_the_graph(tmp_path):
     source = tmp_path / "in.jsonl"
     records = [
-        {"id": "p1", "title": "收件人：王小明 电话13812345678 的旧手机", "reviews": [{"text": "退款到卡6222021234567890128，谢谢"}]},
+        {"id": "p1", "title": "收件人：王小明 电话13812345678 的旧手机",
+         "reviews": [{"text": "退款到卡6222021234567890128，谢谢"},
+                     {"text": "有问题联系我13900001111或zhang.san@163.com，身份证11010519491231002X"}]},
         {"id": "p2", "title": 12345, "description": "联系我zhang@163.com"},  # bad record: goes to rejects, masked
     ]
     source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
     report = ingest([source], tmp_path / "listings.jsonl", tmp_path / "rejects.jsonl")
     assert (report.ingested, report.rejected) == (1, 1)
-    assert dict(report.redactions) == {"name": 1, "phone": 1, "bank_card": 1}
+    assert dict(report.redactions) == {"name": 1, "phone": 2, "bank_card": 1, "email": 1, "id_card": 1}
+    secrets = ("王小明", "13812345678", "6222021234567890128", "13900001111", "zhang.san@163.com", "11010519491231002X", "zhang@163.com")
     written = (tmp_path / "listings.jsonl").read_text(encoding="utf-8") + (tmp_path / "rejects.jsonl").read_text(encoding="utf-8")
-    for secret in ("王小明", "13812345678", "6222021234567890128", "zhang@163.com"):
+    for secret in secrets:
         assert secret not in written
     from skugraph.corpus.ingest import load_listings
 
     listings = list(load_listings(tmp_path / "listings.jsonl"))
+    rules = RuleExtractor()
+    facts = [fact for listing in listings for fact in FactBuilder().build(listing, rules.extract(listing))]
     with open_store(tmp_path / "g.lbug") as store:
-        store.load(listings, [])
+        store.load(listings, facts)
+        everything = json.dumps(store.query("MATCH (n) RETURN n").rows + store.query("MATCH ()-[r]->() RETURN r").rows,
+                                ensure_ascii=False)
+        for secret in secrets:
+            assert secret not in everything
         title, product_redactions = store.query("MATCH (p:Product) RETURN p.title, p.redactions").rows[0]
-        review_redactions = store.query("MATCH (r:Review) RETURN r.redactions").rows
+        review_redactions = store.query("MATCH (r:Review) RETURN r.redactions ORDER BY r.id").rows
     assert "王小明" not in title
     assert json.loads(product_redactions) == [{"field": "title", "start": 4, "end": 7, "type": "name"},
                                               {"field": "title", "start": 10, "end": 21, "type": "phone"}]
     assert json.loads(review_redactions[0][0]) == [{"field": "reviews[0]", "start": 4, "end": 23, "type": "bank_card"}]
+    assert [r["type"] for r in json.loads(review_redactions[1][0])] == ["phone", "email", "id_card"]

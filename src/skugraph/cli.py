@@ -113,11 +113,17 @@ def extract(
     ontology: OntologyOption = None,
     opinion_model: Annotated[Path | None, typer.Option(help="Review opinions: a directory from `skugraph train opinions`.")] = None,
     sentiment_model: Annotated[Path | None, typer.Option(help="Review sentiment: a directory from `skugraph train sentiment`.")] = None,
+    relation_model: Annotated[Path | None, typer.Option(help="What each mention is to the head product: a directory from `skugraph train relations`.")] = None,
 ) -> None:
     """Find mentions in listings and turn them into facts; with review models, opinions and sentiment too."""
     with _friendly_errors(), _progress() as start:
         schema = load_ontology(ontology)
         reviews = pipeline.ReviewModels.load(opinion_model, sentiment_model)
+        relations = None
+        if relation_model is not None:
+            from skugraph.facts.relations import RelationClassifier
+
+            relations = RelationClassifier.load(relation_model)
         rules = RuleExtractor.with_lexicon_files(brands or [], product_types or [])
         tagger = None
         if extractor == "tagger":
@@ -129,7 +135,7 @@ def extract(
         elif extractor != "rules":
             raise ValueError(f"--extractor must be rules or tagger, not {extractor!r}")
         report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=rules, tagger=tagger,
-                                  ontology=schema, reviews=reviews)
+                                  ontology=schema, reviews=reviews, relations=relations)
     console.print(f"extracted {report.facts} facts ({report.mentions} mentions) from {report.listings} listings → {out}")
 
 
@@ -282,6 +288,8 @@ def _print_summary(result: pipeline.BuildResult) -> None:
     console.print(table)
     for question, answer in result.examples:
         _print_result(answer, title=question)
+    for card in result.cards:
+        _print_card(card)
     console.print(f"graph: {result.config.graph}   try: skugraph stats --db {result.config.graph}")
 
 
@@ -441,6 +449,37 @@ def train_opinions_command(
                   f" ({len(train)} training reviews, {len(dev)} dev)")
 
 
+@train_app.command("relations")
+def train_relations_command(
+    train: Annotated[Path, typer.Option(help="Labelled titles (BIO/BIEOS/JSONL/Label Studio): the distant training data.")],
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    dev: Annotated[Path | None, typer.Option(help="Labelled titles for choosing the epoch (distant labels too).")] = None,
+    format: Annotated[str | None, typer.Option(help="bio, bieos, jsonl or label-studio (default: from the file name).")] = None,
+    base_model: Annotated[str, typer.Option(help="Encoder: a directory, minilm, or scratch:tiny|small.")] = "scratch:small",
+    epochs: Annotated[int, typer.Option()] = 3,
+    attribute_share: Annotated[float, typer.Option(help="Share of attribute_of pairs kept (they outnumber the rest).")] = 0.25,
+    minutes: Annotated[float | None, typer.Option(help="Time budget.")] = None,
+    ontology: OntologyOption = None,
+) -> None:
+    """Train the relation classifier (entity markers) on pairs labelled by distant supervision."""
+    from skugraph.corpus.ner import read_labelled
+    from skugraph.facts.relations import TrainRelationsConfig, examples_from, train_relations
+
+    with _friendly_errors(), _progress() as start:
+        schema = load_ontology(ontology)
+        pairs = examples_from(read_labelled(train, format), schema)
+        held = examples_from(read_labelled(dev, format), schema) if dev else []
+        if not pairs:
+            raise ValueError(f"{train}: no (head product, mention) pairs: the titles need product-word mentions")
+        step = start("train relations", epochs)
+        config = TrainRelationsConfig(out=out, base_model=base_model, epochs=epochs, keep={"attribute_of": attribute_share},
+                                      time_budget_minutes=minutes)
+        classifier = train_relations(pairs, held, config, progress=lambda record: step(1))
+    scores = classifier.record.get("dev")
+    console.print(f"relation classifier → {out} ({classifier.record['train_examples']} pairs)"
+                  + (f": dev micro F1 {scores['micro']['f1']:.3f} against the distant labels" if scores else ""))
+
+
 @train_app.command("sentiment")
 def train_sentiment_command(
     data: Annotated[Path, typer.Argument(help="Labelled reviews: CSV with label and review (or text) columns, or JSONL {text, label}.")],
@@ -459,6 +498,47 @@ def train_sentiment_command(
         right = sum(label == gold for (label, _), (_, gold) in zip(model.predict([t for t, _ in held]), held, strict=True))
         message += f": dev accuracy {right / len(held):.3f} on {len(held)}"
     console.print(message)
+
+
+def _print_card(card: dict) -> None:
+    console.rule(f"[bold]{card['id']}[/]  {card['title']}")
+
+    def line(name: str, facts: list[dict]) -> None:
+        for fact in facts:
+            kind = f" ({fact['kind']})" if "kind" in fact else ""
+            console.print(f"  {name:<16} {fact['value']}{kind}  [dim]{fact['confidence']:.2f}  {'; '.join(fact['evidence'])}[/]",
+                          highlight=False)
+
+    line("type", card["type"])
+    line("brand", card["brand"])
+    for kind, facts in card["attributes"].items():
+        line(kind, facts)
+    line("compatible with", card["compatible_with"])
+    line("accessory of", card["accessory_of"])
+    line("related product", card["related_products"])
+    for aspect in card["aspects"]:
+        console.print(f"  aspect {aspect['aspect']:<9} {aspect['reviews']} review(s), {aspect['share_positive']:.0%} positive", highlight=False)
+        for opinion in aspect["opinions"]:
+            console.print(f"      {opinion['polarity']:<9} {opinion['opinion']}  [dim]{'; '.join(opinion['evidence'])}[/]", highlight=False)
+
+
+@app.command()
+def show(
+    product: Annotated[str, typer.Argument(help="A product id.")],
+    db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the card as JSON.")] = False,
+) -> None:
+    """A product as the graph knows it: type, brand, attributes, links, aspects, each with its evidence."""
+    from skugraph.graph.cards import product_card
+
+    with _friendly_errors(), open_store(db, read_only=True) as store:
+        card = product_card(store, product)
+        if card is None:
+            raise KeyError(f"no product {product!r} in {db}")
+    if as_json:
+        print(json.dumps(card, ensure_ascii=False))
+    else:
+        _print_card(card)
 
 
 @app.command()

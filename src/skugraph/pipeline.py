@@ -18,7 +18,9 @@ from skugraph import __version__
 from skugraph.facts.build import FactBuilder, merge_facts
 from skugraph.facts.classify import LinearTextClassifier
 from skugraph.facts.opinions import OpinionExtractor, review_facts
+from skugraph.facts.relations import RelationClassifier
 from skugraph.facts.ontology import Ontology, load_ontology
+from skugraph.graph.cards import product_card
 from skugraph.graph.store import LoadReport, QueryResult, batched, open_store
 from skugraph.records import Fact, Listing, to_json_line
 from skugraph.sample.generate import CATALOGUE, LABELS
@@ -46,6 +48,7 @@ class BuildConfig:
     scrub_pii: bool = True  # mask personal data at ingest, before anything is stored
     opinion_model: Path | None = None  # review opinions (`skugraph train opinions`)
     sentiment_model: Path | None = None  # review sentiment (`skugraph train sentiment`)
+    relation_model: Path | None = None  # what each mention is to the head product (`skugraph train relations`)
 
     @property
     def listings(self) -> Path:
@@ -109,6 +112,7 @@ class BuildResult:
     load: LoadReport
     stats: dict[str, dict[str, int]]
     examples: list[tuple[str, QueryResult]]
+    cards: list[dict] = field(default_factory=list)  # a few products as the graph knows them
 
 
 def extract(
@@ -121,6 +125,7 @@ def extract(
     batch_size: int = 256,
     ontology: Ontology | None = None,
     reviews: ReviewModels | None = None,
+    relations: RelationClassifier | None = None,
 ) -> ExtractReport:
     """Find mentions in ingested listings (with the rules, or with a trained ``tagger``) and
     write facts (and mentions) as JSONL.
@@ -128,7 +133,7 @@ def extract(
     A first pass over the titles teaches the rule extractor the brands the catalogue writes
     in two scripts (``诺芝（NOZI）``), so brands resolve to one entity however written."""
     extractor = (extractor or RuleExtractor()).learn_brands(listing.title for listing in load_listings(listings))
-    builder = FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"], ontology)
+    builder = FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"], ontology, relations)
     report = ExtractReport()
     facts_out.parent.mkdir(parents=True, exist_ok=True)
     mention_handle = mentions_out.open("w", encoding="utf-8") if mentions_out else None
@@ -285,7 +290,7 @@ def train_demo_models(workdir: Path, minutes: float = 1.5, retrain: bool = False
                  progress=(lambda record: step(1)) if step else None)
     step = progress("fine-tune review models", None) if progress else None
     reviews = sample_opinions()
-    train_opinion_extractor(reviews, reviews, opinions, base_model=str(encoder), epochs=30, patience=8,
+    train_opinion_extractor(reviews, reviews, opinions, base_model=str(encoder), epochs=60, patience=15,
                             progress=(lambda record: step(1)) if step else None)
     train_sentiment(sample_sentiments(), sentiment)
     return DemoModels(encoder, tagger, opinions, sentiment, _json(encoder / "skugraph.json"), _json(tagger / "skugraph.json"), False)
@@ -311,10 +316,20 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
         tagger=_tagger_extractor(config),
         ontology=ontology,
         reviews=ReviewModels.load(config.opinion_model, config.sentiment_model),
+        relations=RelationClassifier.load(config.relation_model) if config.relation_model else None,
     )
     if config.fresh:
         remove_graph(config.graph)
     load_report, stats = load(config.graph, config.listings, config.facts, ontology=ontology)
     with open_store(config.graph, read_only=True) as store:
         examples = [(question, store.query(cypher, params)) for question, cypher, params in EXAMPLE_QUERIES]
-    return BuildResult(config, ingest_report, extract_report, load_report, stats, examples)
+        showcase = dict.fromkeys(row[0] for cypher in SHOWCASE for row in store.query(cypher).rows)
+        cards = [product_card(store, product) for product in showcase]
+    return BuildResult(config, ingest_report, extract_report, load_report, stats, examples, cards)
+
+
+#: products worth showing: the first with review aspects, the first with a compatible-with link
+SHOWCASE = (
+    "MATCH (p:Product)<-[:OF]-(:Aspect) RETURN DISTINCT p.id AS id ORDER BY id LIMIT 1",
+    "MATCH (p:Product)-[:COMPATIBLE_WITH]->(:Brand) RETURN DISTINCT p.id AS id ORDER BY id LIMIT 1",
+)

@@ -59,10 +59,11 @@ class FactBuilder:
     an accessory), components to ``component_of``, attribute kinds to Value facts."""
 
     def __init__(self, gazetteer: BrandGazetteer | None = None, accessory_types: Lexicon | None = None,
-                 ontology: Ontology | None = None):
+                 ontology: Ontology | None = None, relations=None):
         self.gazetteer = gazetteer or default_gazetteer()
         self.accessory_types = accessory_types or default_lexicons()["accessory"]
         self.ontology = ontology or load_ontology()
+        self.relations = relations  # a RelationClassifier: what each mention is to the head product
 
     def brand_entity(self, surface: str) -> Entity:
         brand = self.gazetteer.resolve(surface)
@@ -83,8 +84,12 @@ class FactBuilder:
         mentions = list(mentions)
         meanings = [self.ontology.meaning(m.label) for m in mentions]
         head = head_product(mentions, meanings)
+        if self.relations is not None and head is not None:
+            meanings = self._read_relations(listing, mentions, meanings, head)
         facts = [*self._structured(listing, product)]
         for i, (mention, meaning) in enumerate(zip(mentions, meanings, strict=True)):
+            if meaning == "ignore":
+                continue
             before = (mentions[i - 1], meanings[i - 1]) if i else None
             fact = self._from_mention(listing, product, mention, meaning, before, i == head)
             if fact is not None:
@@ -92,6 +97,37 @@ class FactBuilder:
         if head is not None and mentions[head].text in self.accessory_types:
             facts += self._accessory_of(product, mentions[head], [m for m, r in zip(mentions, meanings, strict=True) if r == "compatible_product"])
         return merge_facts(facts)
+
+    def _read_relations(self, listing: Listing, mentions: list[Mention], meanings: list[str], head: int) -> list[str]:
+        """The meanings with the relation classifier's reading of each mention to the head
+        product: a brand that the head only fits becomes a compatible brand (and back), and a
+        mention the classifier relates to nothing is ignored."""
+        from skugraph.facts.relations import RelationExample
+
+        top = mentions[head]
+        title = listing.field_text(top.field)
+        asked, examples = [], []
+        for i, (mention, meaning) in enumerate(zip(mentions, meanings, strict=True)):
+            if meaning == "product":
+                continue
+            if mention.field == top.field:
+                example = RelationExample(title, (top.start, top.end), (mention.start, mention.end), other_type=meaning)
+            else:  # a description mention read with the title: "title ｜ description"
+                shift = len(title) + 3
+                example = RelationExample(f"{title} ｜ {listing.field_text(mention.field)}", (top.start, top.end),
+                                          (mention.start + shift, mention.end + shift), other_type=meaning)
+            asked.append(i)
+            examples.append(example)
+        meanings = list(meanings)
+        for i, (relation, _) in zip(asked, self.relations.predict(examples) if examples else [], strict=True):
+            if relation == "none":
+                meanings[i] = "ignore"
+            elif relation == "fits" and meanings[i] == "brand":
+                meanings[i] = "compatible_brand"
+            elif relation == "brand_of" and meanings[i] == "compatible_brand":
+                meanings[i] = "brand"
+            # any other disagreement on the kind of a mention: the tagger's kind stands
+        return meanings
 
     def _structured(self, listing: Listing, product: Entity) -> list[Fact]:
         facts = []
@@ -127,8 +163,6 @@ class FactBuilder:
             return Fact(product, "compatible_with", value_entity("model", model), score, where)
         if meaning == "component":
             return Fact(value_entity("component", mention.text), "component_of", product, score, where)
-        if meaning == "ignore":
-            return None
         if not self.ontology.applies(meaning, listing.category):
             score *= self.ontology.off_category_factor
         return Fact(product, meaning, value_entity(meaning, mention.text), round(score, 6), where)
