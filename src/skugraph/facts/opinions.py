@@ -189,9 +189,11 @@ class OpinionExtractor:
 def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionText], out: str | Path, *,
                             base_model: str = "scratch:small", random_init: bool = False, epochs: int = 20,
                             patience: int = 4, time_budget_minutes: float | None = None, ngrams: bool = True,
-                            progress=None) -> OpinionExtractor:
+                            term_lexicons: bool = True, progress=None) -> OpinionExtractor:
     """Train the span tagger (early stopping on the dev spans) and the two classifiers (on the
-    gold tuples of ``train``), save them under ``out`` and return the extractor."""
+    gold tuples of ``train``), save them under ``out`` and return the extractor. With
+    ``term_lexicons`` the aspect and opinion terms of ``train`` become gazetteers the tagger
+    sees as match features (B/M/E/S), as for brand and product words in titles."""
     from skugraph.tagging.tagger import Tagger
     from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
@@ -200,9 +202,16 @@ def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionT
         train_file, dev_file = Path(scratch) / "train.jsonl", Path(scratch) / "dev.jsonl"
         write_doccano([span_labels(r) for r in train], train_file)
         write_doccano([span_labels(r) for r in dev], dev_file)
+        lexicons = {}
+        if term_lexicons:
+            for label in (ASPECT, OPINION):
+                terms = sorted({r.text[s.start : s.end] for r in map(span_labels, train) for s in r.spans if s.label == label})
+                path = Path(scratch) / f"{label}.txt"
+                path.write_text("\n".join(terms) + "\n", encoding="utf-8")
+                lexicons[label] = [path]
         config = TrainTaggerConfig(train=train_file, dev=dev_file, out=out / "tagger", base_model=base_model,
                                    random_init=random_init, epochs=epochs, patience=patience, ngrams=ngrams,
-                                   time_budget_minutes=time_budget_minutes)
+                                   lexicons=lexicons, time_budget_minutes=time_budget_minutes)
         result = train_tagger(config, progress=progress)
     inputs = [classifier_input(r.text, o.aspect, o.opinion) for r in train for o in r.opinions]
     category = LinearTextClassifier.fit(inputs, [o.category for r in train for o in r.opinions], c=16.0, min_df=1)
