@@ -55,7 +55,10 @@ def test_merge_combines_independent_evidence_once():
 
 
 def test_values_with_different_spelling_are_one_node():
-    assert value_entity("capacity", "256 GB").key == value_entity("capacity", "２５６ｇｂ").key == "capacity:256gb"
+    same = {value_entity("capacity", v).key for v in ("256 GB", "２５６ｇｂ", "256G", "256gb")}
+    assert same == {"capacity:256GB"}
+    assert value_entity("capacity", "0.5L").key == value_entity("capacity", "500ml").key == "capacity:500ml"
+    assert value_entity("colour", "曜石黑").name == "曜石黑"  # a colour keeps its own name; the palette is on the node
 
 
 def test_both_halves_of_an_unknown_two_script_brand_are_one_brand():

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from skugraph.facts.ontology import Ontology, load_ontology
+from skugraph.fusion.values import normalize_value
 from skugraph.records import BRAND, CATEGORY, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Mention, Provenance
 from skugraph.corpus.normalize import normalize
 from skugraph.tagging.lexicon import BRAND_PAIR, BrandGazetteer, Lexicon, default_gazetteer, default_lexicons, fold
@@ -19,9 +20,12 @@ LISTING_EXTRACTOR = "listing@1"  # facts read straight from structured listing f
 
 
 def value_entity(kind: str, surface: str) -> Entity:
-    """A Value node: keyed by kind and the folded surface (``256 GB`` and ``256gb`` are one value)."""
-    folded = fold(surface)
-    return Entity(VALUE, f"{kind}:{folded.replace(' ', '')}", folded, kind=kind)
+    """A Value node keyed by kind and normalised value: ``256G``, ``256 gb`` and ``256GB`` are one
+    node, so are ``0.5L`` and ``500ml``; a colour keeps its own name (曜石黑), its palette colour
+    goes on the node (see :mod:`skugraph.fusion.values`)."""
+    value = normalize_value(kind, surface)
+    name = fold(surface) if kind == "colour" else value.canonical
+    return Entity(VALUE, f"{kind}:{name.replace(' ', '')}", name, kind=kind)
 
 
 def product_entity(listing: Listing) -> Entity:

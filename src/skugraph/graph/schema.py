@@ -26,7 +26,8 @@ NODE_TABLES: dict[str, list[tuple[str, str]]] = {
     ],
     BRAND: [("id", "STRING"), ("name", "STRING"), ("aliases", "STRING[]")],
     CATEGORY: [("id", "STRING"), ("name", "STRING")],
-    VALUE: [("id", "STRING"), ("kind", "STRING"), ("value", "STRING")],
+    VALUE: [("id", "STRING"), ("kind", "STRING"), ("value", "STRING"), ("canonical", "STRING"), ("low", "DOUBLE"),
+            ("high", "DOUBLE"), ("unit", "STRING")],
     REVIEW: [("id", "STRING"), ("text", "STRING"), ("rating", "DOUBLE"), ("redactions", "STRING")],
     ASPECT: [("id", "STRING"), ("name", "STRING")],
 }

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from skugraph.facts.ontology import Ontology, load_ontology
+from skugraph.fusion.values import normalize_value
 from skugraph.graph.schema import NODE_TABLES
 from skugraph.records import BRAND, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Redaction
 
@@ -96,7 +97,9 @@ class GraphRows:
         elif entity.label == BRAND:
             self._node(BRAND, {"id": entity.key, "name": entity.name, "aliases": list(entity.aliases)})
         elif entity.label == VALUE:
-            self._node(VALUE, {"id": entity.key, "kind": entity.kind, "value": entity.name})
+            normal = normalize_value(entity.kind, entity.name)
+            self._node(VALUE, {"id": entity.key, "kind": entity.kind, "value": entity.name, "canonical": normal.canonical,
+                               "low": normal.low, "high": normal.high, "unit": normal.unit or None})
         elif entity.label == REVIEW:
             self._node(REVIEW, {"id": entity.key, "text": entity.name})
         elif entity.label in NODE_TABLES:  # Category, Aspect

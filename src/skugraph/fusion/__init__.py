@@ -1,0 +1,1 @@
+"""Knowledge fusion: value normalisation (more to come: entity resolution, conflicts, completion)."""
