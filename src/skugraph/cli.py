@@ -542,6 +542,31 @@ def show(
 
 
 @app.command()
+def explain(
+    product: Annotated[str, typer.Argument(help="A product id.")],
+    attribute: Annotated[str | None, typer.Argument(help="One attribute kind (colour, capacity …); default: all.")] = None,
+    db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the values as JSON.")] = False,
+) -> None:
+    """The evidence behind each attribute value of a product: the chosen value and the alternatives."""
+    from skugraph.graph.cards import explain as explain_values
+
+    with _friendly_errors(), open_store(db, read_only=True) as store:
+        rows = explain_values(store, product, attribute)
+        if rows is None:
+            raise KeyError(f"no product {product!r} in {db}")
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        console.print(f"{product} has no {attribute or 'attribute'} values")
+    for row in rows:
+        mark = "[green]chosen[/]     " if row["chosen"] else "alternative"
+        console.print(f"{row['attribute']:<14} {mark} {row['value']}  [dim]support {row['support']:.2f}, confidence "
+                      f"{row['confidence']:.2f}: {'; '.join(row['evidence'])}[/]", highlight=False)
+
+
+@app.command()
 def aspects(
     product: Annotated[str | None, typer.Argument(help="A product id (default: every product).")] = None,
     db: DbOption = DEFAULT_WORKDIR / "graph.lbug",

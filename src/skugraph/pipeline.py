@@ -19,6 +19,7 @@ from skugraph.facts.build import FactBuilder, merge_facts
 from skugraph.facts.classify import LinearTextClassifier
 from skugraph.facts.opinions import OpinionExtractor, review_facts
 from skugraph.facts.relations import RelationClassifier
+from skugraph.fusion.conflicts import resolve
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.graph.cards import product_card
 from skugraph.graph.store import LoadReport, QueryResult, batched, open_store
@@ -146,7 +147,7 @@ def extract(
                     for mention in mentions:
                         if mention_handle:
                             mention_handle.write(to_json_line(mention) + "\n")
-                    for fact in builder.build(listing, mentions) + merge_facts(extra):
+                    for fact in resolve(builder.build(listing, mentions), builder.ontology) + merge_facts(extra):
                         fact_handle.write(to_json_line(fact) + "\n")
                         report.by_predicate[fact.predicate] += 1
                         report.facts += 1

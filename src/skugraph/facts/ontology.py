@@ -22,6 +22,8 @@ DEFAULT_ONTOLOGY = Path(__file__).with_name("ontology.yaml")
 ROLES = ("brand", "product", "compatible_brand", "compatible_model", "compatible_product", "ignore")
 #: Attribute facts go to this relation; their predicate is the kind.
 VALUE_RELATION = "HAS_VALUE"
+#: edge properties of attribute facts: conflict resolution marks the value it chose and its support
+VALUE_PROPERTIES = (("chosen", "BOOLEAN"), ("support", "DOUBLE"))
 _KIND_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -68,7 +70,7 @@ class Ontology:
         if name in self.predicates:
             return self.predicates[name]
         if self.is_kind(name):
-            return Predicate(name, VALUE_RELATION, PRODUCT, (VALUE,), self.attribute_kinds.get(name, name))
+            return Predicate(name, VALUE_RELATION, PRODUCT, (VALUE,), self.attribute_kinds.get(name, name), VALUE_PROPERTIES)
         raise KeyError(f"unknown predicate {name!r}; known: {', '.join(self.predicates)} and the attribute kinds")
 
     def applies(self, kind: str, category: str) -> bool:
@@ -92,6 +94,7 @@ class Ontology:
     def relation_properties(self) -> dict[str, list[tuple[str, str]]]:
         """Relation table → the extra edge properties its predicates declare."""
         out: dict[str, list[tuple[str, str]]] = {relation: [] for relation in self.relation_pairs()}
+        out[VALUE_RELATION] = list(VALUE_PROPERTIES)
         for spec in self.predicates.values():
             for prop in spec.properties:
                 if prop not in out[spec.relation]:

@@ -72,3 +72,25 @@ def _evidence(provenance: str | None, texts: dict[str, str]) -> list[str]:
         snippet = texts[field][start:end] if field in texts else ""
         out.append(f"{field}[{start}:{end}]{' ' + snippet if snippet else ''} ({place['extractor']})")
     return out
+
+
+_VALUES = (
+    "MATCH (p:Product {{id: $id}})-[r:HAS_VALUE]->(v:Value) {where}"
+    "RETURN r.predicate AS attribute, v.value AS value, v.canonical AS canonical, r.chosen AS chosen, "
+    "r.support AS support, r.confidence AS confidence, r.provenance AS provenance "
+    "ORDER BY attribute, support DESC, value"
+)
+
+
+def explain(store: GraphStore, product_id: str, attribute: str | None = None) -> list[dict[str, Any]] | None:
+    """Every value the product has for each attribute (or one), the chosen one first, each with
+    its support, confidence and evidence; None when there is no such product."""
+    found = store.query("MATCH (p:Product {id: $id}) RETURN p.title, p.description", {"id": product_id}).rows
+    if not found:
+        return None
+    texts = {"title": found[0][0] or "", "description": found[0][1] or ""}
+    where = "WHERE r.predicate = $attribute " if attribute else ""
+    rows = store.query(_VALUES.format(where=where), {"id": product_id, **({"attribute": attribute} if attribute else {})}).records()
+    for row in rows:
+        row["evidence"] = _evidence(row.pop("provenance"), texts)
+    return rows
