@@ -24,6 +24,7 @@ from rapidfuzz import fuzz
 
 from skugraph.corpus.ner import read_labelled
 from skugraph.fusion.brands import mine_aliases, name_key
+from record import save_record
 
 CHECKED = Path(__file__).parent / "data" / "brand-aliases-checked.jsonl"
 SOURCES = [("ner/jd-gaiic2022/train.bio", "1"), ("ner/jd-gaiic2022/dev.bio", "1"),
@@ -68,8 +69,7 @@ def main() -> None:
         print(f"{name:<28}{100 * s['precision']:>8.1f}{100 * s['recall']:>8.1f}{100 * s['f1']:>8.1f}")
     record = {"command": " ".join(["python", *sys.argv]), "titles": len(titles), "results": results,
               "wall_seconds": round(time.perf_counter() - began, 1)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    save_record(args.out, record)
     print(f"wrote {args.out}")
 
 

@@ -12,7 +12,6 @@ Hits@10 at least twice the popularity baseline's. Writes benchmarks/results/comp
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -22,6 +21,7 @@ from skugraph.corpus.ner import read_labelled
 from skugraph.facts.build import FactBuilder
 from skugraph.fusion.completion import evaluate, triples_of
 from skugraph.records import Listing, Mention
+from record import save_record
 
 RELATIONS = ("colour", "material", "compatible_with", "product_type", "audience", "use")
 
@@ -60,8 +60,7 @@ def main() -> None:
               "relations": dict(Counter(r for _, r, _ in triples)), "hidden": report.hidden, "model": report.model,
               "popularity": report.popularity, "per_relation": report.per_relation,
               "wall_seconds": round(time.perf_counter() - began, 1)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    save_record(args.out, record)
     print(f"wrote {args.out}")
 
 

@@ -52,6 +52,7 @@ from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pretrain import CORPUS, model_dir  # noqa: E402  (the pretraining benchmark's cache key)
+from record import save_record  # noqa: E402  (benchmarks/record.py)
 
 DATASETS = {
     "ding2019": {"dir": "ner/ecommerce-ding2019", "train": "train.bieos", "dev": "dev.bieos",
@@ -403,8 +404,7 @@ def main() -> None:
         "wall_seconds": round(time.perf_counter() - began, 1),
         "systems": results,
     }
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    save_record(out_path, record)
     print(f"wrote {out_path} ({record['wall_seconds']:.0f} s)")
 
 

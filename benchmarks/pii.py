@@ -29,6 +29,7 @@ from pathlib import Path
 
 from skugraph.corpus.pii import PII_TYPES, PiiSpan, find_pii
 from skugraph.sample.pii import PiiExample, generate_pii_examples
+from record import save_record
 
 
 def read_examples(path: Path) -> list[PiiExample]:
@@ -124,8 +125,7 @@ def main() -> None:
         results[str(path)] = run(read_examples(path))
         show(str(path), results[str(path)])
     record = {"command": " ".join(["python", *sys.argv]), "targets": {"recall": 0.99, "precision": 0.95}, **results}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    save_record(args.out, record)
     print(f"wrote {args.out}")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from skugraph import pipeline
 from skugraph.corpus.ingest import ingest
 from skugraph.sample.generate import generate
+from record import save_record
 
 
 def synthetic(path: Path, count: int) -> None:
@@ -70,7 +71,7 @@ def main() -> None:
         "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
         "figures": figures,
     }
-    args.out.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    save_record(args.out, record)
     print(f"wrote {args.out}")
 
 

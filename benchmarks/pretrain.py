@@ -22,6 +22,7 @@ from pathlib import Path
 
 from skugraph.lm.corpus import file_sha256
 from skugraph.lm.pretrain import METADATA, PretrainConfig, default_cache, evaluate_mlm, pretrain
+from record import save_record
 
 CORPUS = [
     "corpus/jd-titles.txt",
@@ -90,8 +91,7 @@ def main() -> None:
           f" single-token masking {meta['heldout_token_loss']}; earlier naive fp32 run: 5.4 after 8M tokens")
     if args.test:
         print(f"test MLM loss on {args.test}: {record['test']['mlm_loss']:.4f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    save_record(args.out, record)
     print(f"wrote {args.out}")
 
 

@@ -37,6 +37,7 @@ from skugraph.facts.relations import RelationExample, TrainRelationsConfig, exam
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ner import pretrained_model  # noqa: E402
+from record import save_record  # noqa: E402  (benchmarks/record.py)
 
 CHECKED = Path(__file__).parent / "data" / "relations-jd-dev-checked.jsonl"
 
@@ -101,8 +102,7 @@ def main() -> None:
         s = results["checked"][system]
         print(f"{system:<12}{100 * s['micro']['precision']:>8.1f}{100 * s['micro']['recall']:>8.1f}{100 * s['micro']['f1']:>8.1f}"
               f"{100 * s['accuracy']:>8.1f}   " + "  ".join(f"{r} {100 * v['f1']:.0f}" for r, v in s["per_relation"].items()))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    save_record(args.out, record)
     print(f"wrote {args.out} ({record['wall_seconds']:.0f} s)")
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ from skugraph.facts.opinions import OpinionExtractor, OpinionText, pair, read_op
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ner import pretrained_model  # noqa: E402  (the cached pretrained encoder)
+from record import save_record  # noqa: E402  (benchmarks/record.py)
 
 DOMAINS = ("phone", "camera", "notebook", "car")
 
@@ -229,8 +229,7 @@ def main() -> None:
             print("[aspects]", flush=True)
             record["aspects"] = aspects(args)
     record["wall_seconds"] = round(time.perf_counter() - began, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    save_record(args.out, record)
     print(f"wrote {args.out} ({record['wall_seconds']:.0f} s)")
 
 

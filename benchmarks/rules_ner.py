@@ -10,7 +10,6 @@ benchmarks/results/rules_ner.json with the command that made it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from skugraph.corpus.ner import LabelledText, read_conll
 from skugraph.tagging.evaluate import score_spans
 from skugraph.tagging.rules import RuleExtractor
+from record import save_record
 
 #: data-set tag → rule label; tags not listed are left out of the score.
 TAG_MAPS = {
@@ -80,9 +80,7 @@ def main() -> None:
                 print(f"   {label:20s} P {100 * s['precision']:5.1f}  R {100 * s['recall']:5.1f}"
                       f"  F1 {100 * s['f1']:5.1f}  (gold {s['support']})")
     print("reference (held-out test, DEVELOPERS.md): CRF 72.6 (Ding), 70.6 (JD, all 50 types)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    record = {"command": " ".join(["python", *sys.argv]), "results": results}
-    args.out.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    save_record(args.out, {"command": " ".join(["python", *sys.argv]), "results": results})
     print(f"wrote {args.out}")
 
 
