@@ -24,6 +24,7 @@ from rapidfuzz import fuzz
 
 from skugraph.corpus.ner import read_labelled
 from skugraph.fusion.brands import mine_aliases, name_key
+from skugraph.tagging.evaluate import Score
 from record import save_record
 
 CHECKED = Path(__file__).parent / "data" / "brand-aliases-checked.jsonl"
@@ -35,11 +36,9 @@ def scores(pairs: list[dict], same) -> dict:
     tp = sum(bool(same(p["a"], p["b"])) and p["alias"] for p in pairs)
     fp = sum(bool(same(p["a"], p["b"])) and not p["alias"] for p in pairs)
     fn = sum(not same(p["a"], p["b"]) and p["alias"] for p in pairs)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4),
-            "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
-            "pairs": len(pairs), "false_positives": [(p["a"], p["b"]) for p in pairs if same(p["a"], p["b"]) and not p["alias"]]}
+    score = Score.from_counts(tp, tp + fp, tp + fn).to_dict()
+    return {"precision": score["precision"], "recall": score["recall"], "f1": score["f1"], "pairs": len(pairs),
+            "false_positives": [(p["a"], p["b"]) for p in pairs if same(p["a"], p["b"]) and not p["alias"]]}
 
 
 def main() -> None:

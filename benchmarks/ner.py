@@ -45,7 +45,7 @@ from skugraph.tagging.decode import best_path, constraint_scores
 from skugraph.lm.pretrain import METADATA
 from skugraph.tagging.augment import AugmentConfig
 from skugraph.tagging.encoding import LexiconFeatures, fold_chars, is_cjk, token_tags
-from skugraph.tagging.evaluate import score_spans
+from skugraph.tagging.evaluate import Score, score_spans
 from skugraph.tagging.lexicon import read_words
 from skugraph.tagging.tagger import Tagger
 from skugraph.tagging.train import TrainTaggerConfig, train_tagger
@@ -92,10 +92,9 @@ def attribute_value_scores(offers: Sequence[dict], predicted: Sequence[Sequence[
             else:
                 fp += 1
                 fn += bool(gold)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "pairs": len([1 for o in offers for _ in o["target_scores"]])}
+    score = Score.from_counts(tp, tp + fp, tp + fn).to_dict()
+    return {"precision": score["precision"], "recall": score["recall"], "f1": score["f1"],
+            "pairs": len([1 for o in offers for _ in o["target_scores"]])}
 
 
 # -- CRF baseline ---------------------------------------------------------------------------

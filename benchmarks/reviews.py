@@ -22,7 +22,6 @@ Writes benchmarks/results/reviews.json.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import tempfile
 import time
@@ -30,7 +29,9 @@ from collections import Counter
 from pathlib import Path
 
 from skugraph.facts.classify import LinearTextClassifier
-from skugraph.facts.opinions import OpinionExtractor, OpinionText, pair, read_opinion_csv, train_opinion_extractor, tuple_scores
+from skugraph.facts.opinions import OpinionText, read_opinion_csv, train_opinion_extractor, tuple_scores
+from skugraph.facts.sentiment import read_sentiment_file, train_sentiment
+from skugraph.tagging.evaluate import Score
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ner import pretrained_model  # noqa: E402  (the cached pretrained encoder)
@@ -46,28 +47,22 @@ def accuracy_and_macro_f1(gold: list[str], predicted: list[str]) -> dict:
         tp = sum(g == p == label for g, p in zip(gold, predicted, strict=True))
         fp = sum(p == label != g for g, p in zip(gold, predicted, strict=True))
         fn = sum(g == label != p for g, p in zip(gold, predicted, strict=True))
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+        f1s.append(Score.from_counts(tp, tp + fp, tp + fn).f1)
     right = sum(g == p for g, p in zip(gold, predicted, strict=True))
     return {"accuracy": round(right / len(gold), 4), "macro_f1": round(sum(f1s) / len(f1s), 4), "texts": len(gold)}
 
 
 # -- sentiment ------------------------------------------------------------------------------
 
-def read_sentiment_csv(path: Path) -> list[tuple[str, str]]:
-    """(review, label) rows of a ``cat,label,review`` file; rows without text are skipped."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        return [(row["review"], row["label"]) for row in csv.DictReader(handle) if row.get("review")]
-
-
 def sentiment(args) -> dict:
-    rows = read_sentiment_csv(args.data / "reviews/online-shopping-9cats/train.csv")
+    rows = read_sentiment_file(args.data / "reviews/online-shopping-9cats/train.csv")
     train = [r for i, r in enumerate(rows) if i % 5 != 4]
     sets = {"dev": [r for i, r in enumerate(rows) if i % 5 == 4]}
     if args.test_sentiment:
-        sets["test"] = read_sentiment_csv(args.test_sentiment)
+        sets["test"] = read_sentiment_file(args.test_sentiment)
     majority = Counter(label for _, label in train).most_common(1)[0][0]
     began = time.perf_counter()
-    model = LinearTextClassifier.fit([t for t, _ in train], [label for _, label in train], c=16.0)
+    model = train_sentiment(train)
     seconds = time.perf_counter() - began
     result = {"train": len(train), "train_seconds": round(seconds, 1), "systems": {"majority": {}, "linear": {}}}
     for name, data in sets.items():
@@ -132,24 +127,12 @@ def opinions(args, scratch: Path) -> dict:
     for name, reviews in sets.items():
         texts = [r.text for r in reviews]
         result["systems"]["extractor"][name] = tuple_scores(reviews, extractor.extract(texts))
-        result["systems"]["lexicon"][name] = tuple_scores(reviews, [_lexicon_opinions(extractor, lexicon, t) for t in texts])
+        lexicon_spans = [[(start, end, label, 1.0) for start, end, label in lexicon.find(t)] for t in texts]
+        result["systems"]["lexicon"][name] = tuple_scores(reviews, extractor.read_spans(texts, lexicon_spans))
     for system, scores in result["systems"].items():
         s = scores["dev"]
         print(f"  opinions {system:<10} dev exact-tuple P {s['precision']:.4f}  R {s['recall']:.4f}  F1 {s['f1']:.4f}", flush=True)
     return result
-
-
-def _lexicon_opinions(extractor: OpinionExtractor, lexicon: LexiconSpans, text: str):
-    """The baseline: lexicon spans, then the extractor's own pairing and classifiers."""
-    from skugraph.facts.opinions import Opinion, classifier_input
-
-    spans = lexicon.find(text)
-    pairs = pair(text, [(s, e) for s, e, label in spans if label == "ASP"], [(s, e) for s, e, label in spans if label == "OP"])
-    if not pairs:
-        return []
-    inputs = [classifier_input(text, a, o) for a, o in pairs]
-    return [Opinion(a, o, c, p) for (a, o), (c, _), (p, _) in
-            zip(pairs, extractor.category.predict(inputs), extractor.polarity.predict(inputs), strict=True)]
 
 
 # -- aspect polarity ------------------------------------------------------------------------

@@ -423,6 +423,12 @@ def train_tagger_command(
         console.print(f"calibration: temperature {c['temperature']}, expected calibration error {c['ece_uncalibrated']} → {c['ece_calibrated']}")
 
 
+def _hold_out(rows: list, every: int) -> tuple[list, list]:
+    """(training rows, dev rows): every ``every``-th row is dev; 0 keeps all for training."""
+    dev = {i for i in range(len(rows)) if every and i % every == every - 1}
+    return [r for i, r in enumerate(rows) if i not in dev], [r for i, r in enumerate(rows) if i in dev]
+
+
 @train_app.command("opinions")
 def train_opinions_command(
     reviews: Annotated[Path, typer.Option(help="Reviews CSV (id,Reviews).")],
@@ -438,9 +444,7 @@ def train_opinions_command(
     from skugraph.facts.opinions import read_opinion_csv, train_opinion_extractor, tuple_scores
 
     with _friendly_errors(), _progress() as start:
-        data = read_opinion_csv(reviews, labels)
-        train = [r for i, r in enumerate(data) if i % dev_every != dev_every - 1]
-        dev = [r for i, r in enumerate(data) if i % dev_every == dev_every - 1]
+        train, dev = _hold_out(read_opinion_csv(reviews, labels), dev_every)
         step = start("train opinions", epochs)
         extractor = train_opinion_extractor(train, dev, out, base_model=base_model, epochs=epochs, patience=patience,
                                             time_budget_minutes=minutes, progress=lambda record: step(1))
@@ -490,10 +494,9 @@ def train_sentiment_command(
     from skugraph.facts.sentiment import read_sentiment_file, train_sentiment
 
     with _friendly_errors():
-        rows = read_sentiment_file(data)
-        held = [r for i, r in enumerate(rows) if dev_every and i % dev_every == dev_every - 1]
-        model = train_sentiment([r for i, r in enumerate(rows) if not (dev_every and i % dev_every == dev_every - 1)], out)
-    message = f"sentiment classifier → {out} ({len(rows) - len(held)} reviews, labels {', '.join(model.labels)})"
+        rows, held = _hold_out(read_sentiment_file(data), dev_every)
+        model = train_sentiment(rows, out)
+    message = f"sentiment classifier → {out} ({len(rows)} reviews, labels {', '.join(model.labels)})"
     if held:
         right = sum(label == gold for (label, _), (_, gold) in zip(model.predict([t for t, _ in held]), held, strict=True))
         message += f": dev accuracy {right / len(held):.3f} on {len(held)}"

@@ -108,7 +108,7 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def _name_end(text: str, start: int, run: str) -> int:
+def _name_end(start: int, run: str) -> int:
     """Where a name read after a cue ends: before words that follow names, at most
     surname + two characters (three after a compound surname)."""
     stop = _AFTER_NAME.search(run, 1)
@@ -170,7 +170,7 @@ def find_pii(text: str) -> list[PiiSpan]:
     found += [PiiSpan(*m.span(), "address") for m in _ENGLISH_ADDRESS.finditer(folded)]
     for match in _NAME_CUE.finditer(folded):
         start, run = match.start("run"), match.group("run")
-        end = _name_end(folded, start, run)
+        end = _name_end(start, run)
         # after 收件人： anything is a name; after a bare 收件人 only a surname starts one (收件人信息 is not)
         if end - start >= 2 and (match.group("colon") or _starts_with_surname(run)):
             found.append(PiiSpan(start, end, "name"))

@@ -25,6 +25,7 @@ from skugraph.corpus.ner import LabelledText, Span, write_doccano
 from skugraph.facts.classify import LinearTextClassifier
 from skugraph.records import ASPECT as ASPECT_LABEL
 from skugraph.records import PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Provenance
+from skugraph.tagging.evaluate import Score
 
 NONE = "_"
 ASPECT, OPINION = "ASP", "OP"
@@ -128,10 +129,8 @@ def tuple_scores(gold: Sequence[OpinionText], predicted: Sequence[Sequence[Opini
         right += sum((truth & guess).values())
         guessed += sum(guess.values())
         wanted += sum(truth.values())
-    precision = right / guessed if guessed else 0.0
-    recall = right / wanted if wanted else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "gold": wanted, "predicted": guessed}
+    score = Score.from_counts(right, guessed, wanted).to_dict()
+    return {"precision": score["precision"], "recall": score["recall"], "f1": score["f1"], "gold": wanted, "predicted": guessed}
 
 
 class OpinionExtractor:
@@ -165,12 +164,17 @@ class OpinionExtractor:
 
     def extract(self, texts: Sequence[str]) -> list[list[Opinion]]:
         found = [self.tagger.decode(scores) for scores in self.tagger.scores(list(texts))] if texts else []
+        return self.read_spans(texts, [[(s.start, s.end, s.label, s.score) for s in spans] for spans in found])
+
+    def read_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int, str, float]]]) -> list[list[Opinion]]:
+        """Opinions from each text's aspect and opinion spans ``(start, end, ASP|OP, score)``:
+        paired within clauses, then categorised and given a polarity."""
         rows, owners = [], []
-        for index, (text, spans) in enumerate(zip(texts, found, strict=True)):
-            aspects = [(s.start, s.end) for s in spans if s.label == ASPECT]
-            opinions = [s for s in spans if s.label == OPINION]
-            confidence = {(s.start, s.end): s.score for s in spans}
-            for aspect, opinion in pair(text, aspects, [(s.start, s.end) for s in opinions]):
+        for index, (text, found) in enumerate(zip(texts, spans, strict=True)):
+            aspects = [(start, end) for start, end, label, _ in found if label == ASPECT]
+            opinions = [(start, end) for start, end, label, _ in found if label == OPINION]
+            confidence = {(start, end): score for start, end, _, score in found}
+            for aspect, opinion in pair(text, aspects, opinions):
                 rows.append((text, aspect, opinion, min(confidence[opinion], confidence.get(aspect, 1.0))))
                 owners.append(index)
         result: list[list[Opinion]] = [[] for _ in texts]
@@ -200,12 +204,13 @@ def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionT
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="skugraph-opinions-") as scratch:
         train_file, dev_file = Path(scratch) / "train.jsonl", Path(scratch) / "dev.jsonl"
-        write_doccano([span_labels(r) for r in train], train_file)
+        labelled = [span_labels(r) for r in train]
+        write_doccano(labelled, train_file)
         write_doccano([span_labels(r) for r in dev], dev_file)
         lexicons = {}
         if term_lexicons:
             for label in (ASPECT, OPINION):
-                terms = sorted({r.text[s.start : s.end] for r in map(span_labels, train) for s in r.spans if s.label == label})
+                terms = sorted({r.text[s.start : s.end] for r in labelled for s in r.spans if s.label == label})
                 path = Path(scratch) / f"{label}.txt"
                 path.write_text("\n".join(terms) + "\n", encoding="utf-8")
                 lexicons[label] = [path]

@@ -34,13 +34,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import get_linear_schedule_with_warmup
 
 from skugraph import __version__
 from skugraph.corpus.ner import LabelledText, Span
 from skugraph.facts.build import head_product
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.records import Mention
+from skugraph.tagging.evaluate import Score
 
 RELATIONS = ("none", "brand_of", "fits", "attribute_of", "part_of")
 MARKERS = ("[H]", "[/H]", "[X]", "[/X]")
@@ -165,9 +166,10 @@ class RelationClassifier:
         path = Path(path)
         if not (path / METADATA).is_file():
             raise FileNotFoundError(f"{path}: not a relation model directory (no {METADATA})")
+        from skugraph.tagging.train import load_encoder
+
         meta = json.loads((path / METADATA).read_text(encoding="utf-8"))
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        encoder = AutoModel.from_pretrained(path, use_safetensors=True, **_no_pooler(path))
+        encoder, tokenizer = load_encoder(str(path))
         model = RelationModel(encoder, RelationConfig(tuple(meta["labels"]), meta["max_length"], meta["dropout"]))
         model.classifier.load_state_dict(load_file(str(path / "relations.safetensors")))
         return cls(model, tokenizer, meta)
@@ -195,11 +197,6 @@ class RelationClassifier:
     def predict(self, examples: Sequence[RelationExample]) -> list[tuple[str, float]]:
         probs = self.probabilities(examples)
         return [(self.labels[i], float(row[i])) for row, i in zip(probs, probs.argmax(axis=1), strict=True)]
-
-
-def _no_pooler(path: Path) -> dict:
-    config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
-    return {"add_pooling_layer": False} if config.get("model_type") == "bert" else {}
 
 
 def _autocast():
@@ -251,21 +248,18 @@ class TrainRelationsConfig:
     keep: dict[str, float] = field(default_factory=dict)  # share of a relation's examples to train on ({"attribute_of": 0.3})
     time_budget_minutes: float | None = None
     seed: int = 42
-    extra: dict = field(default_factory=dict)
 
 
 def train_relations(train: Sequence[RelationExample], dev: Sequence[RelationExample], config: TrainRelationsConfig,
                     progress: Callable[[dict], None] | None = None) -> RelationClassifier:
     """Fine-tune the encoder with entity markers on ``train``; keep the epoch with the best dev
     micro F1 over the relations other than ``none``; save to ``config.out``."""
-    from skugraph.tagging.train import _load_encoder, TrainTaggerConfig
+    from skugraph.tagging.train import load_encoder
 
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     began = time.perf_counter()
-    texts = sorted({e.text for e in train})
-    encoder, tokenizer = _load_encoder(TrainTaggerConfig(train=Path(), out=config.out, base_model=config.base_model,
-                                                         window=config.max_length), texts)
+    encoder, tokenizer = load_encoder(config.base_model, sorted({e.text for e in train}), config.max_length)
     tokenizer.add_special_tokens({"additional_special_tokens": list(MARKERS)})
     encoder.resize_token_embeddings(len(tokenizer))
     model = RelationModel(encoder, RelationConfig(RELATIONS, config.max_length, config.dropout))
@@ -281,7 +275,7 @@ def train_relations(train: Sequence[RelationExample], dev: Sequence[RelationExam
     ])
     steps = config.epochs * math.ceil(len(kept) / config.batch_size)
     schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup * steps), steps)
-    best, best_state, history = -1.0, None, []
+    best, best_state, best_scores, history = -1.0, None, None, []
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = sorted(kept, key=lambda e: (len(e.text) + random.random() * 8))  # similar lengths together
@@ -309,14 +303,13 @@ def train_relations(train: Sequence[RelationExample], dev: Sequence[RelationExam
             progress(record)
         f1 = scores["micro"]["f1"] if scores else epoch
         if f1 > best:
-            best, best_state = f1, {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best, best_state, best_scores = f1, {k: v.detach().clone() for k, v in model.state_dict().items()}, scores
         if config.time_budget_minutes and time.perf_counter() - began > 60 * config.time_budget_minutes:
             break
     model.load_state_dict(best_state)
     model.eval()
-    dev_scores = relation_scores(dev, [label for label, _ in classifier.predict(dev)]) if dev else None
     classifier.save(config.out, {"base_model": config.base_model, "train_examples": len(kept), "history": history,
-                                 "dev": dev_scores, "train_seconds": round(time.perf_counter() - began, 1), **config.extra})
+                                 "dev": best_scores, "train_seconds": round(time.perf_counter() - began, 1)})
     return classifier
 
 
@@ -328,13 +321,7 @@ def relation_scores(gold: Sequence[RelationExample], predicted: Sequence[str]) -
         fp = sum(p == relation != g.label for g, p in zip(gold, predicted, strict=True))
         fn = sum(g.label == relation != p for g, p in zip(gold, predicted, strict=True))
         tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
-        per[relation] = _prf(tp, fp, fn)
+        per[relation] = Score.from_counts(tp, tp + fp, tp + fn).to_dict()
     accuracy = sum(g.label == p for g, p in zip(gold, predicted, strict=True)) / len(gold) if gold else 0.0
-    return {"micro": _prf(tp_all, fp_all, fn_all), "per_relation": per, "accuracy": round(accuracy, 4), "pairs": len(gold)}
-
-
-def _prf(tp: int, fp: int, fn: int) -> dict:
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "support": tp + fn}
+    return {"micro": Score.from_counts(tp_all, tp_all + fp_all, tp_all + fn_all).to_dict(), "per_relation": per,
+            "accuracy": round(accuracy, 4), "pairs": len(gold)}

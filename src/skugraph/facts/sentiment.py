@@ -23,8 +23,8 @@ class SentimentDataError(ValueError):
 
 
 def read_sentiment_file(path: str | Path) -> list[tuple[str, str]]:
-    """(review text, positive|negative|neutral) rows; a row with an unknown label or no text
-    is an error naming the file and line."""
+    """(review text, positive|negative|neutral) rows; a row with an unknown label is an error
+    naming the file and line, a row with no text is left out (there is nothing to learn from it)."""
     path = Path(path)
     rows: list[tuple[str, str]] = []
 

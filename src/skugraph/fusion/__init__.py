@@ -1,1 +1,1 @@
-"""Knowledge fusion: value normalisation (more to come: entity resolution, conflicts, completion)."""
+"""Knowledge fusion: value normalisation, conflict resolution, brand aliases, KG completion (evaluation)."""

@@ -64,7 +64,11 @@ class BrandAliases:
 
     clusters: list[set[str]] = field(default_factory=list)  # name keys
     names: dict[str, str] = field(default_factory=dict)  # name key → most frequent surface
-    _cluster_of: dict[str, int] = field(default_factory=dict)
+    frequency: dict[str, int] = field(default_factory=dict)  # name key → times written
+    _cluster_of: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._cluster_of = {key: i for i, members in enumerate(self.clusters) for key in members}
 
     def same(self, a: str, b: str) -> bool:
         ka, kb = name_key(a), name_key(b)
@@ -76,7 +80,7 @@ class BrandAliases:
             return name
         members = self.clusters[self._cluster_of[key]]
         cjk = [k for k in members if _script(k) == "cjk"]
-        return self.names[sorted(cjk or members)[0]]
+        return self.names[max(sorted(cjk or members), key=lambda k: self.frequency.get(k, 0))]
 
 
 def _latin_names_agree(first: set[str], second: set[str], a: str, b: str, score: float) -> bool:
@@ -126,5 +130,4 @@ def mine_aliases(titles: Iterable[tuple[str, list[tuple[int, int]]]], threshold:
     for key in names:
         groups[root(key)].add(key)
     clusters = [members for members in groups.values() if len(members) > 1]
-    cluster_of = {key: i for i, members in enumerate(clusters) for key in members}
-    return BrandAliases(clusters, names, cluster_of)
+    return BrandAliases(clusters, names, {key: sum(surfaces.values()) for key, surfaces in counts.items()})

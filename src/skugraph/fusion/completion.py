@@ -1,6 +1,6 @@
-"""Knowledge-graph completion: a PyKEEN embedding model (RotatE by default) trained on the
-graph's facts proposes missing attribute values and compatible-with links, each with a
-calibrated probability, as facts marked ``inferred`` (never mixed up with extracted ones).
+"""Knowledge-graph completion, evaluated: a PyKEEN embedding model (RotatE by default)
+trained on the graph's facts, scored on how well it ranks values it was not shown. (Proposing
+the missing values as facts marked ``inferred`` is not built yet.)
 
 Evaluation hides a share of the attribute edges, trains on the rest, and ranks each hidden
 value among the values of its kind (filtered: other known values of that product and kind
@@ -21,7 +21,7 @@ import torch
 from skugraph.records import Fact
 
 Triple = tuple[str, str, str]  # (head ref, relation, tail ref)
-COMPLETED = ("colour", "material", "capacity", "size", "compatible_with")  # what completion may propose
+COMPLETED = ("colour", "material", "capacity", "size", "compatible_with")  # relations evaluated by default
 
 
 def triples_of(facts: Sequence[Fact]) -> list[Triple]:

@@ -106,10 +106,9 @@ def _format(number: float) -> str:
 
 
 def _display(family: str, base_value: float) -> str:
-    for threshold, unit, factor in _tables().display[family]:
-        if base_value >= threshold:
-            return f"{_format(base_value / factor)}{unit}"
-    return f"{_format(base_value)}{_tables().base[family]}"
+    """The value in the largest unit whose threshold it reaches (each family's last threshold is 0)."""
+    _, unit, factor = next(step for step in _tables().display[family] if base_value >= step[0])
+    return f"{_format(base_value / factor)}{unit}"
 
 
 def normalize_value(kind: str, surface: str) -> NormalValue:

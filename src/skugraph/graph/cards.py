@@ -22,12 +22,10 @@ _SECTIONS = {"HAS_BRAND": "brand", "COMPATIBLE_WITH": "compatible_with", "ACCESS
 def product_card(store: GraphStore, product_id: str) -> dict[str, Any] | None:
     """The product's facts grouped by kind, or None when there is no such product. Each fact:
     ``value``, ``confidence`` and ``evidence`` (``title[3:5] 华为`` …)."""
-    found = store.query("MATCH (p:Product {id: $id}) RETURN p.title, p.description", {"id": product_id}).rows
-    if not found:
+    texts = _product_texts(store, product_id)
+    if texts is None:
         return None
-    title, description = found[0]
-    texts = {"title": title or "", "description": description or ""}
-    card: dict[str, Any] = {"id": product_id, "title": title, "type": [], "brand": [], "attributes": {}, "compatible_with": [],
+    card: dict[str, Any] = {"id": product_id, "title": texts["title"], "type": [], "brand": [], "attributes": {}, "compatible_with": [],
                             "accessory_of": [], "related_products": [], "category": [], "aspects": []}
     for row in store.query(_FACTS, {"id": product_id}).records():
         if row["relation"] == "HAS_REVIEW":
@@ -58,6 +56,12 @@ _OPINIONS = (
 )
 
 
+def _product_texts(store: GraphStore, product_id: str) -> dict[str, str] | None:
+    """The title and description the product's provenance spans point into; None when there is no such product."""
+    found = store.query("MATCH (p:Product {id: $id}) RETURN p.title, p.description", {"id": product_id}).rows
+    return {"title": found[0][0] or "", "description": found[0][1] or ""} if found else None
+
+
 def _field(provenance: str | None) -> str:
     places = json.loads(provenance or "[]")
     return places[0]["field"] if places else ""
@@ -85,10 +89,9 @@ _VALUES = (
 def explain(store: GraphStore, product_id: str, attribute: str | None = None) -> list[dict[str, Any]] | None:
     """Every value the product has for each attribute (or one), the chosen one first, each with
     its support, confidence and evidence; None when there is no such product."""
-    found = store.query("MATCH (p:Product {id: $id}) RETURN p.title, p.description", {"id": product_id}).rows
-    if not found:
+    texts = _product_texts(store, product_id)
+    if texts is None:
         return None
-    texts = {"title": found[0][0] or "", "description": found[0][1] or ""}
     where = "WHERE r.predicate = $attribute " if attribute else ""
     rows = store.query(_VALUES.format(where=where), {"id": product_id, **({"attribute": attribute} if attribute else {})}).records()
     for row in rows:

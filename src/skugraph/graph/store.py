@@ -97,6 +97,8 @@ class GraphRows:
         elif entity.label == BRAND:
             self._node(BRAND, {"id": entity.key, "name": entity.name, "aliases": list(entity.aliases)})
         elif entity.label == VALUE:
+            if entity.key in self.nodes.get(VALUE, {}):
+                return  # staged already: a value node's columns all follow from its kind and name
             normal = normalize_value(entity.kind, entity.name)
             self._node(VALUE, {"id": entity.key, "kind": entity.kind, "value": entity.name, "canonical": normal.canonical,
                                "low": normal.low, "high": normal.high, "unit": normal.unit or None})

@@ -24,6 +24,9 @@ class Score:
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         return cls(precision, recall, f1, gold)
 
+    def to_dict(self, digits: int = 4) -> dict:
+        return {k: round(v, digits) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
 
 @dataclass(frozen=True, slots=True)
 class Report:
@@ -32,13 +35,10 @@ class Report:
     per_type: dict[str, Score]
 
     def to_dict(self, digits: int = 4) -> dict:
-        def rounded(score: Score) -> dict:
-            return {k: round(v, digits) if isinstance(v, float) else v for k, v in asdict(score).items()}
-
         return {
-            "micro": rounded(self.micro),
-            "macro": rounded(self.macro),
-            "per_type": {label: rounded(s) for label, s in sorted(self.per_type.items())},
+            "micro": self.micro.to_dict(digits),
+            "macro": self.macro.to_dict(digits),
+            "per_type": {label: s.to_dict(digits) for label, s in sorted(self.per_type.items())},
         }
 
 

@@ -102,22 +102,24 @@ def _scheme_of(path: Path, format: str | None) -> str:
     return "bieos" if detect_format(path, format) == "bieos" else "bio"
 
 
-def _load_encoder(config: TrainTaggerConfig, texts: Sequence[str]):
-    """(encoder, tokenizer) for the base model; ``scratch:`` trains a tokenizer on ``texts``."""
+def load_encoder(base_model: str, texts: Sequence[str] = (), window: int = 128, random_init: bool = False, seed: int = 42):
+    """(encoder, tokenizer) for a base model: a directory, a hub id, ``minilm``, or ``scratch:``
+    (a fresh encoder, with a tokenizer trained on ``texts``); ``random_init`` keeps the
+    architecture and tokenizer and draws new weights."""
     _quiet_transformers()
-    if config.base_model.startswith("scratch:"):
+    if base_model.startswith("scratch:"):
         tokenizer = train_tokenizer(texts, vocab_size=8000, min_frequency=1)
-        bert_config = build_config(config.base_model.split(":", 1)[1], tokenizer.vocab_size, config.window, tokenizer.pad_token_id)
+        bert_config = build_config(base_model.split(":", 1)[1], tokenizer.vocab_size, window, tokenizer.pad_token_id)
         return BertModel(bert_config, add_pooling_layer=False), tokenizer
-    source = resolve_base(config.base_model)
+    source = resolve_base(base_model)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model_config = AutoConfig.from_pretrained(source)
     except OSError as error:  # no such directory, or a hub id with no network
-        raise ValueError(f"cannot load base model {config.base_model!r}: {str(error).splitlines()[0]}") from None
+        raise ValueError(f"cannot load base model {base_model!r}: {str(error).splitlines()[0]}") from None
     extra = {"add_pooling_layer": False} if model_config.model_type == "bert" else {}
-    if config.random_init:
-        torch.manual_seed(config.seed)
+    if random_init:
+        torch.manual_seed(seed)
         return AutoModel.from_config(model_config, **extra), tokenizer
     return AutoModel.from_pretrained(source, config=model_config, **extra), tokenizer
 
@@ -214,7 +216,8 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
     tag_index = {t: i for i, t in enumerate(tags)}
     dev_data = [LabelledText(d.text, tuple(s for s in d.spans if s.label in labels), d.id) for d in dev_data]
 
-    encoder_model, tokenizer = _load_encoder(config, [item.text for item in train_data])
+    encoder_model, tokenizer = load_encoder(config.base_model, [item.text for item in train_data], config.window,
+                                            config.random_init, config.seed)
     units = _choose_units(config, tokenizer, train_data)
     lexicon_words = {name: read_words(paths) for name, paths in config.lexicons.items()}
     lexicons = LexiconFeatures(lexicon_words) if lexicon_words else None
