@@ -1,8 +1,7 @@
 import pytest
 
-from skugraph.fusion.completion import evaluate, split
-
-pytest.importorskip("pykeen", reason="KG completion needs the kg extra (pip install -e '.[kg]')")
+from skugraph.fusion.completion import NeighbourScorer, evaluate, propose, split
+from skugraph.records import Entity, Fact, Provenance
 
 
 def graph() -> list[tuple[str, str, str]]:
@@ -26,7 +25,34 @@ def test_split_hides_a_share_and_keeps_both_ends_known():
 
 
 def test_completion_learns_what_goes_with_what():
-    report = evaluate(graph(), relations=["colour"], share=0.2, epochs=60, dim=16, seed=0)
+    pytest.importorskip("pykeen", reason="embedding models need the kg extra (pip install -e '.[kg]')")
+    report = evaluate(graph(), relations=["colour"], share=0.2, systems=("popularity", "neighbours", "RotatE"), epochs=60,
+                      dim=16, seed=0)
     assert report.hidden == 6
-    assert report.model["hits_at_1"] >= 0.8  # the colour follows the product type
-    assert report.model["hits_at_1"] > report.popularity["hits_at_1"]  # popularity always says black
+    for system in ("RotatE", "neighbours"):
+        assert report.systems[system]["hits_at_1"] >= 0.8  # the colour follows the product type
+        assert report.systems[system]["hits_at_1"] > report.systems["popularity"]["hits_at_1"]  # popularity says black
+
+
+def test_neighbours_rank_the_values_of_similar_products_first():
+    scorer = NeighbourScorer(graph())
+    scores = scorer.scores("Product:充电器14", "colour", ["Value:colour:黑色", "Value:colour:白色", "Value:colour:银色"])
+    assert scores.argmax() == 1  # chargers are white, though most products are black
+
+
+def _facts(triples):
+    def entity(ref):
+        label, key = ref.split(":", 1)
+        return Entity(label, key, key.split(":")[-1], kind=key.split(":")[0] if label == "Value" else "")
+    return [Fact(entity(h), r, entity(t), 0.9, (Provenance(h.split(":", 1)[1], "title", 0, 1, "rules"),)) for h, r, t in triples]
+
+
+def test_missing_values_are_proposed_inferred_with_a_calibrated_confidence():
+    triples = [t for t in graph() if not (t[0] in ("Product:壳0", "Product:充电器20") and t[1] == "colour")]
+    proposals = propose(_facts(triples), relations=["colour"], share=0.3, min_probability=0.5)
+    assert proposals.calibration["hidden"] > 0
+    got = {(f.subject.key, f.object.name): f for f in proposals.facts}
+    assert set(got) == {("壳0", "黑色"), ("充电器20", "白色")}  # only what was missing, from similar products
+    fact = got[("充电器20", "白色")]
+    assert fact.properties == {"inferred": True, "chosen": False, "support": 0.0}
+    assert 0.5 <= fact.confidence <= 1 and fact.provenance[0].extractor == "completion"

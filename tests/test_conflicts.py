@@ -42,9 +42,9 @@ def test_explain_shows_the_choice_and_its_evidence(store):
     facts = resolve([Fact(PRODUCT_1, "colour", value_entity("colour", "黑色"), 0.9, read_in("title", 11, 13)),
                      Fact(PRODUCT_1, "colour", value_entity("colour", "白色"), 0.9, read_in("description", 3, 5))])
     store.load([listing], facts)
-    rows = explain(store, "p1", "colour")
+    rows = explain(store, "p1", "colour")["values"]
     assert [(r["value"], r["chosen"], r["canonical"]) for r in rows] == [("黑色", True, "black"), ("白色", False, "white")]
-    assert rows[0]["evidence"] == ["title[11:13] 黑色 (tagger)"] and rows[1]["evidence"] == ["description[3:5] 白色 (tagger)"]
+    assert rows[0]["evidence"] == ["p1 title[11:13] 黑色 (tagger)"] and rows[1]["evidence"] == ["p1 description[3:5] 白色 (tagger)"]
     assert explain(store, "nope") is None
 
 
@@ -58,6 +58,6 @@ def test_explain_command_on_an_extracted_listing(tmp_path):
                  ["load", str(tmp_path / "f.jsonl"), "--listings", str(tmp_path / "l.jsonl"), "--db", str(tmp_path / "g.lbug")]):
         assert runner.invoke(app, args).exit_code == 0
     result = runner.invoke(app, ["explain", "x1", "--db", str(tmp_path / "g.lbug"), "--json"])
-    rows = {(r["attribute"], r["value"]): r for r in json.loads(result.stdout)}
+    rows = {(r["attribute"], r["value"]): r for r in json.loads(result.stdout)["values"]}
     assert rows[("colour", "黑色")]["chosen"] and not rows[("colour", "白色")]["chosen"]
     assert rows[("capacity", "256GB")]["chosen"] and not rows[("capacity", "512GB")]["chosen"]

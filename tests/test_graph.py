@@ -60,11 +60,12 @@ def test_properties_and_provenance_are_stored(store, sample):
     store.load(listings, facts)
     listing = listings[0]
     row = store.query(
-        "MATCH (p:Product {id: $id})-[r:HAS_BRAND]->(b:Brand) RETURN p.title, p.price, p.updated_at, b.id, r.provenance",
+        "MATCH (l:Listing {id: $id}), (p:Product {id: $id})-[r:HAS_BRAND]->(b:Brand) "
+        "RETURN p.title, l.title, l.price, l.updated_at, b.id, r.provenance",
         {"id": listing.id},
     ).records()[0]
-    assert row["p.title"] == listing.title and row["p.price"] == listing.price
-    assert row["p.updated_at"].startswith(listing.updated_at.strftime("%Y-%m-%dT%H"))
+    assert row["p.title"] == row["l.title"] == listing.title and row["l.price"] == listing.price
+    assert row["l.updated_at"].startswith(listing.updated_at.strftime("%Y-%m-%dT%H"))
     assert f'"listing_id": "{listing.id}"' in row["r.provenance"]
 
 

@@ -121,7 +121,7 @@ def test_nothing_personal_reaches_the_files_or_the_graph(tmp_path):
                                 ensure_ascii=False)
         for secret in secrets:
             assert secret not in everything
-        title, product_redactions = store.query("MATCH (p:Product) RETURN p.title, p.redactions").rows[0]
+        title, product_redactions = store.query("MATCH (p:Listing) RETURN p.title, p.redactions").rows[0]
         review_redactions = store.query("MATCH (r:Review) RETURN r.redactions ORDER BY r.id").rows
     assert "王小明" not in title
     assert json.loads(product_redactions) == [{"field": "title", "start": 4, "end": 7, "type": "name"},

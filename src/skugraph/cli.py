@@ -161,6 +161,48 @@ def load(
 
 
 @app.command()
+def fuse(
+    facts: Annotated[Path, typer.Argument(help="Facts (JSONL) from `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
+    listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL).")] = DEFAULT_WORKDIR / "listings.jsonl",
+    out: Annotated[Path, typer.Option(help="Fused facts to write (JSONL), for `skugraph load`.")] = DEFAULT_WORKDIR / "facts.fused.jsonl",
+    matcher: Annotated[Path | None, typer.Option(help="A matcher from `skugraph train matcher` (default: attribute agreement + title similarity).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Match score that joins two listings (default: the matcher's own).")] = None,
+    ontology: OntologyOption = None,
+) -> None:
+    """Entity resolution and fusion: listings of one product become one product; its facts are
+    merged (provenance kept) and its attribute values voted again across its listings."""
+    rejected: list[str] = []
+    with _friendly_errors(), console.status("resolving products…"):
+        report = pipeline.fuse(listings, facts, out, matcher, threshold, on_error=rejected.append, ontology=load_ontology(ontology))
+    for message in rejected[:20]:
+        errors.print(f"[yellow]rejected[/] {message}")
+    sizes = ", ".join(f"{products} with {size}" for size, products in report.group_sizes.items())
+    console.print(f"{report.listings} listings → {report.products} products ({report.candidate_pairs} candidate pairs scored, "
+                  f"{report.cut_bridges} weak bridges cut; listings per product: {sizes})", highlight=False)
+    console.print(f"{report.facts_in} facts → {report.facts_out} fused facts → {out}   next: skugraph load {out}")
+
+
+@app.command()
+def complete(
+    facts: Annotated[Path, typer.Argument(help="Fused facts (JSONL) from `skugraph fuse`.")] = DEFAULT_WORKDIR / "facts.fused.jsonl",
+    out: Annotated[Path, typer.Option(help="Inferred facts to write (JSONL), for `skugraph load`.")] = DEFAULT_WORKDIR / "facts.inferred.jsonl",
+    relation: Annotated[list[str] | None, typer.Option("--relation", help="A relation to complete (default: colour, material, capacity, size, compatible_with).")] = None,
+    scorer: Annotated[str, typer.Option(help="neighbours, popularity, or a PyKEEN model (RotatE …; needs the kg extra).")] = "neighbours",
+    min_probability: Annotated[float, typer.Option(help="Calibrated probability a proposal needs.")] = 0.7,
+    ontology: OntologyOption = None,
+) -> None:
+    """KG completion: propose the values products lack, as facts marked inferred with a calibrated probability."""
+    rejected: list[str] = []
+    with _friendly_errors(), console.status("completing the graph…"):
+        proposals = pipeline.complete(facts, out, relation, scorer, min_probability, rejected.append, load_ontology(ontology))
+    for message in rejected[:20]:
+        errors.print(f"[yellow]rejected[/] {message}")
+    calibration = proposals.calibration
+    console.print(f"calibrated on {calibration['hidden']} hidden edges (top value right {calibration['top_right']}); "
+                  f"{len(proposals.facts)} inferred facts → {out}   next: skugraph load {out}", highlight=False)
+
+
+@app.command()
 def query(
     cypher: Annotated[str, typer.Argument(help="Cypher; pass values with --param, never pasted into the text.")],
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE (VALUE as JSON if it parses).")] = None,
@@ -275,7 +317,11 @@ def _print_summary(result: pipeline.BuildResult) -> None:
     console.rule("[bold]skugraph demo")
     console.print(f"listings read     {result.ingest.ingested} (rejected {result.ingest.rejected}, "
                   f"personal values masked {sum(result.ingest.redactions.values())})")
-    console.print(f"products          {nodes['Product']}")
+    fused = result.fuse
+    sizes = ", ".join(f"{products} with {size}" for size, products in fused.group_sizes.items())
+    console.print(f"products          {nodes['Product']} from {fused.listings} listings by entity resolution "
+                  f"({fused.candidate_pairs} candidate pairs scored; listings per product: {sizes})", highlight=False)
+    console.print(f"inferred facts    {result.inferred} (KG completion: missing values proposed, marked inferred)")
     console.print(f"brands            {nodes['Brand']}")
     console.print(f"categories        {nodes['Category']}")
     console.print(f"attribute values  {nodes['Value']}")
@@ -484,6 +530,35 @@ def train_relations_command(
                   + (f": dev micro F1 {scores['micro']['f1']:.3f} against the distant labels" if scores else ""))
 
 
+@train_app.command("matcher")
+def train_matcher_command(
+    train: Annotated[Path, typer.Option(help="Labelled offer pairs, Ditto format: left TAB right TAB label (COL attr VAL value …).")],
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    valid: Annotated[Path | None, typer.Option(help="Pairs for choosing the epoch and the threshold.")] = None,
+    base_model: Annotated[str, typer.Option(help="Encoder: a directory (e.g. from `skugraph pretrain`), minilm, or scratch:tiny|small.")] = "minilm",
+    epochs: Annotated[int, typer.Option()] = 10,
+    max_length: Annotated[int, typer.Option(help="Tokens per pair.")] = 128,
+    minutes: Annotated[float | None, typer.Option(help="Time budget (the schedule is shortened to fit).")] = None,
+) -> None:
+    """Fine-tune the cross-encoder pair matcher used by `skugraph fuse --matcher`."""
+    from skugraph.fusion.matching import TrainMatcherConfig, read_pairs, train_matcher
+
+    bad: list[str] = []
+    with _friendly_errors(), _progress() as start:
+        pairs = read_pairs(train, bad.append)
+        held = read_pairs(valid, bad.append) if valid else []
+        for message in bad[:20]:
+            errors.print(f"[yellow]skipped[/] {message}")
+        if not pairs:
+            raise ValueError(f"{train}: no labelled pairs")
+        step = start("train matcher", epochs)
+        config = TrainMatcherConfig(out=out, base_model=base_model, epochs=epochs, max_length=max_length, time_budget_minutes=minutes)
+        matcher = train_matcher(pairs, held, config, progress=lambda record: step(1))
+    score = matcher.record.get("valid")
+    console.print(f"matcher → {out} ({len(pairs)} pairs, threshold {matcher.threshold:.3f})"
+                  + (f": valid F1 {score['f1']:.3f} (P {score['precision']:.3f}, R {score['recall']:.3f})" if score else ""))
+
+
 @train_app.command("sentiment")
 def train_sentiment_command(
     data: Annotated[Path, typer.Argument(help="Labelled reviews: CSV with label and review (or text) columns, or JSONL {text, label}.")],
@@ -512,6 +587,8 @@ def _print_card(card: dict) -> None:
             console.print(f"  {name:<16} {fact['value']}{kind}  [dim]{fact['confidence']:.2f}  {'; '.join(fact['evidence'])}[/]",
                           highlight=False)
 
+    for offer in card["listings"]:
+        console.print(f"  listing          {offer['listing']} {offer['title']}  [dim]{offer['evidence']}[/]", highlight=False)
     line("type", card["type"])
     line("brand", card["brand"])
     for kind, facts in card["attributes"].items():
@@ -551,20 +628,27 @@ def explain(
     db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
     as_json: Annotated[bool, typer.Option("--json", help="Print the values as JSON.")] = False,
 ) -> None:
-    """The evidence behind each attribute value of a product: the chosen value and the alternatives."""
-    from skugraph.graph.cards import explain as explain_values
+    """Why the graph says what it says about a product: which listings were merged into it and
+    why, and the evidence behind each attribute value (the chosen one and the alternatives).
+    A listing id explains the product that listing offers."""
+    from skugraph.graph.cards import explain as explain_product
 
     with _friendly_errors(), open_store(db, read_only=True) as store:
-        rows = explain_values(store, product, attribute)
-        if rows is None:
-            raise KeyError(f"no product {product!r} in {db}")
+        found = explain_product(store, product, attribute)
+        if found is None:
+            raise KeyError(f"no product or listing {product!r} in {db}")
     if as_json:
-        print(json.dumps(rows, ensure_ascii=False))
+        print(json.dumps(found, ensure_ascii=False))
         return
-    if not rows:
-        console.print(f"{product} has no {attribute or 'attribute'} values")
-    for row in rows:
-        mark = "[green]chosen[/]     " if row["chosen"] else "alternative"
+    console.rule(f"[bold]{found['product']}[/]  {found['title']}")
+    console.print(f"{len(found['listings'])} listing(s):", highlight=False)
+    for offer in found["listings"]:
+        console.print(f"  {offer['listing']}  {offer['title']}  [dim]{offer['source'] or ''} {offer['price'] or ''}: "
+                      f"{offer['evidence']}[/]", highlight=False)
+    if not found["values"]:
+        console.print(f"no {attribute or 'attribute'} values")
+    for row in found["values"]:
+        mark = "[green]chosen[/]     " if row["chosen"] else "[yellow]inferred[/]   " if row["inferred"] else "alternative"
         console.print(f"{row['attribute']:<14} {mark} {row['value']}  [dim]support {row['support']:.2f}, confidence "
                       f"{row['confidence']:.2f}: {'; '.join(row['evidence'])}[/]", highlight=False)
 

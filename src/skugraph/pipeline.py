@@ -1,4 +1,4 @@
-"""``build(config)``: listings in, product knowledge graph out — ingest, extract, load.
+"""``build(config)``: listings in, product knowledge graph out — ingest, extract, fuse, load.
 
 Each stage is a library function writing a file the next one reads, so a stage
 can be rerun alone (the CLI exposes each one).
@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skugraph.corpus.ingest import IngestReport, ingest, load_listings
 from skugraph import __version__
+from skugraph.corpus.ingest import IngestReport, ingest, load_listings
 from skugraph.facts.build import FactBuilder, merge_facts
 from skugraph.facts.classify import LinearTextClassifier
+from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.facts.opinions import OpinionExtractor, review_facts
 from skugraph.facts.relations import RelationClassifier
+from skugraph.fusion.completion import Proposals
 from skugraph.fusion.conflicts import resolve
-from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.graph.cards import product_card
 from skugraph.graph.store import LoadReport, QueryResult, batched, open_store
 from skugraph.records import Fact, Listing, to_json_line
@@ -50,6 +51,9 @@ class BuildConfig:
     opinion_model: Path | None = None  # review opinions (`skugraph train opinions`)
     sentiment_model: Path | None = None  # review sentiment (`skugraph train sentiment`)
     relation_model: Path | None = None  # what each mention is to the head product (`skugraph train relations`)
+    complete: bool = True  # propose missing attribute and compatible-with values (KG completion), marked inferred
+    matcher: Path | None = None  # a pair matcher (`skugraph train matcher`); default: attribute agreement + title similarity
+    match_threshold: float | None = None  # match score that joins two listings (default: the matcher's own)
 
     @property
     def listings(self) -> Path:
@@ -66,6 +70,14 @@ class BuildConfig:
     @property
     def facts(self) -> Path:
         return self.workdir / "facts.jsonl"
+
+    @property
+    def fused(self) -> Path:
+        return self.workdir / "facts.fused.jsonl"
+
+    @property
+    def inferred(self) -> Path:
+        return self.workdir / "facts.inferred.jsonl"
 
     @property
     def graph(self) -> Path:
@@ -106,14 +118,27 @@ class ExtractReport:
 
 
 @dataclass
+class FuseReport:
+    listings: int
+    products: int
+    candidate_pairs: int
+    cut_bridges: int
+    facts_in: int
+    facts_out: int
+    group_sizes: dict[int, int]  # listings per product → products
+
+
+@dataclass
 class BuildResult:
     config: BuildConfig
     ingest: IngestReport
     extract: ExtractReport
+    fuse: FuseReport
     load: LoadReport
     stats: dict[str, dict[str, int]]
     examples: list[tuple[str, QueryResult]]
     cards: list[dict] = field(default_factory=list)  # a few products as the graph knows them
+    inferred: int = 0  # facts proposed by KG completion
 
 
 def extract(
@@ -161,6 +186,44 @@ def extract(
     return report
 
 
+def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, threshold: float | None = None,
+         on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None) -> FuseReport:
+    """Resolve which listings offer one product and write the facts moved onto those products
+    (see :mod:`skugraph.fusion.resolve`). ``matcher``: a trained matcher directory."""
+    from skugraph.fusion.matching import CrossEncoderMatcher
+    from skugraph.fusion.resolve import fuse_facts, group_sizes, resolve_products
+
+    ontology = ontology or load_ontology()
+    items = list(load_listings(listings))
+    extracted = list(read_facts(facts, on_error, ontology))
+    resolution = resolve_products(items, extracted, CrossEncoderMatcher.load(matcher) if matcher else None,
+                                  threshold=threshold, ontology=ontology)
+    fused = fuse_facts(items, extracted, resolution, ontology)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as handle:
+        for fact in fused:
+            handle.write(to_json_line(fact) + "\n")
+    return FuseReport(len(items), resolution.products, len(resolution.pairs), len(resolution.cut), len(extracted), len(fused),
+                      dict(sorted(group_sizes(resolution).items())))
+
+
+def complete(facts: Path, out: Path, relations: Sequence[str] | None = None, scorer: str = "neighbours",
+             min_probability: float = 0.7, on_error: Callable[[str], None] | None = None,
+             ontology: Ontology | None = None) -> Proposals:
+    """Propose the values products lack (KG completion, :func:`skugraph.fusion.completion.propose`)
+    and write them as facts marked ``inferred``."""
+    from skugraph.fusion.completion import COMPLETED, propose
+
+    ontology = ontology or load_ontology()
+    known = [f for f in read_facts(facts, on_error, ontology) if not f.properties.get("inferred")]
+    proposals = propose(known, relations or COMPLETED, scorer, min_probability, ontology=ontology)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as handle:
+        for fact in proposals.facts:
+            handle.write(to_json_line(fact) + "\n")
+    return proposals
+
+
 def read_facts(path: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None) -> Iterator[Fact]:
     """Facts from a JSONL file written by :func:`extract`. A bad line (broken JSON, unknown
     predicate, wrong labels) is reported to ``on_error`` as ``file:line: reason`` and
@@ -185,12 +248,16 @@ def read_facts(path: Path, on_error: Callable[[str], None] | None = None, ontolo
 
 
 def load(
-    db: Path, listings: Path, facts: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None
+    db: Path, listings: Path, facts: Path | Sequence[Path], on_error: Callable[[str], None] | None = None,
+    ontology: Ontology | None = None,
 ) -> tuple[LoadReport, dict[str, dict[str, int]]]:
-    """Upsert listings and facts into the graph at ``db``; returns the load report and graph counts.
-    Bad fact lines go to ``on_error`` and are skipped (without it, the first one stops the load)."""
+    """Upsert listings and facts (one file or several, in order) into the graph at ``db``; returns
+    the load report and graph counts. Bad fact lines go to ``on_error`` and are skipped (without
+    it, the first one stops the load)."""
+    files = [facts] if isinstance(facts, Path) else list(facts)
     with open_store(db, ontology=ontology) as store:
-        report = store.load(load_listings(listings), read_facts(facts, on_error, store.ontology))
+        facts_in = (fact for path in files for fact in read_facts(path, on_error, store.ontology))
+        report = store.load(load_listings(listings), facts_in)
         return report, store.stats()
 
 
@@ -206,7 +273,7 @@ EXAMPLE_QUERIES: list[tuple[str, str, dict[str, Any]]] = [
         "Which brands sell water heaters (热水器)?",
         "MATCH (p:Product)-[:HAS_VALUE]->(v:Value {kind: 'product_type'}), (p)-[:HAS_BRAND]->(b:Brand) "
         "WHERE v.value CONTAINS $word "
-        "RETURN b.name AS brand, count(DISTINCT p) AS listings ORDER BY listings DESC, brand LIMIT 5",
+        "RETURN b.name AS brand, count(DISTINCT p) AS products ORDER BY products DESC, brand LIMIT 5",
         {"word": "热水器"},
     ),
     (
@@ -219,7 +286,7 @@ EXAMPLE_QUERIES: list[tuple[str, str, dict[str, Any]]] = [
         "What colours do phones (手机) come in?",
         "MATCH (p:Product)-[:IN_CATEGORY]->(c:Category), (p)-[:HAS_VALUE]->(v:Value {kind: 'colour'}) "
         "WHERE c.name ENDS WITH $category "
-        "RETURN v.value AS colour, count(DISTINCT p) AS listings ORDER BY listings DESC, colour LIMIT 5",
+        "RETURN v.value AS colour, count(DISTINCT p) AS products ORDER BY products DESC, colour LIMIT 5",
         {"category": "> 手机"},
     ),
     (
@@ -302,7 +369,7 @@ def _json(path: Path) -> dict:
 
 
 def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] | None = None) -> BuildResult:
-    """Ingest → extract → load → example queries. ``progress(stage, total)`` may return a
+    """Ingest → extract → fuse → complete → load → example queries. ``progress(stage, total)`` may return a
     callback that is told of each record done."""
     config.workdir.mkdir(parents=True, exist_ok=True)
     ontology = load_ontology(config.ontology)
@@ -319,18 +386,24 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
         reviews=ReviewModels.load(config.opinion_model, config.sentiment_model),
         relations=RelationClassifier.load(config.relation_model) if config.relation_model else None,
     )
+    fuse_report = fuse(config.listings, config.facts, config.fused, config.matcher, config.match_threshold, ontology=ontology)
+    inferred = complete(config.fused, config.inferred, ontology=ontology).facts if config.complete else []
     if config.fresh:
         remove_graph(config.graph)
-    load_report, stats = load(config.graph, config.listings, config.facts, ontology=ontology)
+    files = [config.fused, config.inferred] if config.complete else [config.fused]
+    load_report, stats = load(config.graph, config.listings, files, ontology=ontology)
     with open_store(config.graph, read_only=True) as store:
         examples = [(question, store.query(cypher, params)) for question, cypher, params in EXAMPLE_QUERIES]
         showcase = dict.fromkeys(row[0] for cypher in SHOWCASE for row in store.query(cypher).rows)
         cards = [product_card(store, product) for product in showcase]
-    return BuildResult(config, ingest_report, extract_report, load_report, stats, examples, cards)
+    return BuildResult(config, ingest_report, extract_report, fuse_report, load_report, stats, examples, cards, len(inferred))
 
 
 #: products worth showing: the first with review aspects, the first with a compatible-with link
+#: (each the first with more than one listing, where there is one)
 SHOWCASE = (
-    "MATCH (p:Product)<-[:OF]-(:Aspect) RETURN DISTINCT p.id AS id ORDER BY id LIMIT 1",
-    "MATCH (p:Product)-[:COMPATIBLE_WITH]->(:Brand) RETURN DISTINCT p.id AS id ORDER BY id LIMIT 1",
+    "MATCH (p:Product)<-[:OF]-(:Aspect) MATCH (l:Listing)-[:OFFER_OF]->(p) "
+    "RETURN p.id AS id, count(DISTINCT l) AS n ORDER BY n > 1 DESC, id LIMIT 1",
+    "MATCH (p:Product)-[:COMPATIBLE_WITH]->(:Brand) MATCH (l:Listing)-[:OFFER_OF]->(p) "
+    "RETURN p.id AS id, count(DISTINCT l) AS n ORDER BY n > 1 DESC, id LIMIT 1",
 )

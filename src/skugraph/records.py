@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 #: Node labels of the product knowledge graph.
-PRODUCT, BRAND, CATEGORY, VALUE, REVIEW, ASPECT = (
+LISTING, PRODUCT, BRAND, CATEGORY, VALUE, REVIEW, ASPECT = (
+    "Listing",
     "Product",
     "Brand",
     "Category",
@@ -20,7 +21,7 @@ PRODUCT, BRAND, CATEGORY, VALUE, REVIEW, ASPECT = (
     "Review",
     "Aspect",
 )
-NODE_LABELS = (PRODUCT, BRAND, CATEGORY, VALUE, REVIEW, ASPECT)
+NODE_LABELS = (LISTING, PRODUCT, BRAND, CATEGORY, VALUE, REVIEW, ASPECT)
 
 
 @dataclass(frozen=True, slots=True)

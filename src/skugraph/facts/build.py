@@ -196,7 +196,7 @@ def merge_facts(facts: Iterable[Fact]) -> list[Fact]:
         confidence = 1 - (1 - seen.confidence) * (1 - fact.confidence)
         aliases = tuple(dict.fromkeys(seen.object.aliases + fact.object.aliases))
         obj = seen.object if aliases == seen.object.aliases else _with_aliases(seen.object, aliases)
-        merged[fact.key] = Fact(seen.subject, seen.predicate, obj, round(confidence, 6), provenance)
+        merged[fact.key] = Fact(seen.subject, seen.predicate, obj, round(confidence, 6), provenance, seen.properties)
     return list(merged.values())
 
 

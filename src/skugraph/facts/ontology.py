@@ -22,8 +22,9 @@ DEFAULT_ONTOLOGY = Path(__file__).with_name("ontology.yaml")
 ROLES = ("brand", "product", "compatible_brand", "compatible_model", "compatible_product", "ignore")
 #: Attribute facts go to this relation; their predicate is the kind.
 VALUE_RELATION = "HAS_VALUE"
-#: edge properties of attribute facts: conflict resolution marks the value it chose and its support
-VALUE_PROPERTIES = (("chosen", "BOOLEAN"), ("support", "DOUBLE"))
+#: edge properties of attribute facts: conflict resolution marks the value it chose and its
+#: support; KG completion marks the values it proposes ``inferred`` (never chosen)
+VALUE_PROPERTIES = (("chosen", "BOOLEAN"), ("support", "DOUBLE"), ("inferred", "BOOLEAN"))
 _KIND_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 

@@ -42,6 +42,7 @@ from skugraph.facts.build import head_product
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.records import Mention
 from skugraph.tagging.evaluate import Score
+from skugraph.tagging.train import cpu_autocast, fine_tune_optimizer, load_encoder
 
 RELATIONS = ("none", "brand_of", "fits", "attribute_of", "part_of")
 MARKERS = ("[H]", "[/H]", "[X]", "[/X]")
@@ -166,8 +167,7 @@ class RelationClassifier:
         path = Path(path)
         if not (path / METADATA).is_file():
             raise FileNotFoundError(f"{path}: not a relation model directory (no {METADATA})")
-        from skugraph.tagging.train import load_encoder
-
+    
         meta = json.loads((path / METADATA).read_text(encoding="utf-8"))
         encoder, tokenizer = load_encoder(str(path))
         model = RelationModel(encoder, RelationConfig(tuple(meta["labels"]), meta["max_length"], meta["dropout"]))
@@ -187,7 +187,7 @@ class RelationClassifier:
 
     def probabilities(self, examples: Sequence[RelationExample], batch_size: int = 64) -> np.ndarray:
         out = []
-        with torch.inference_mode(), _autocast():
+        with torch.inference_mode(), cpu_autocast():
             for start in range(0, len(examples), batch_size):
                 batch = _encode(self.tokenizer, examples[start : start + batch_size], self.model.config.max_length)
                 logits = self.model(**batch)
@@ -198,13 +198,6 @@ class RelationClassifier:
         probs = self.probabilities(examples)
         return [(self.labels[i], float(row[i])) for row, i in zip(probs, probs.argmax(axis=1), strict=True)]
 
-
-def _autocast():
-    """bf16 autocast where the CPU runs bf16 matmuls natively (AMX/AVX-512), fp32 elsewhere."""
-    from skugraph.lm.pretrain import bf16_supported
-    from skugraph.tagging.tagger import autocast
-
-    return autocast(bf16_supported())
 
 
 def _encode(tokenizer, examples: Sequence[RelationExample], max_length: int) -> dict[str, torch.Tensor]:
@@ -254,7 +247,6 @@ def train_relations(train: Sequence[RelationExample], dev: Sequence[RelationExam
                     progress: Callable[[dict], None] | None = None) -> RelationClassifier:
     """Fine-tune the encoder with entity markers on ``train``; keep the epoch with the best dev
     micro F1 over the relations other than ``none``; save to ``config.out``."""
-    from skugraph.tagging.train import load_encoder
 
     random.seed(config.seed)
     torch.manual_seed(config.seed)
@@ -266,13 +258,7 @@ def train_relations(train: Sequence[RelationExample], dev: Sequence[RelationExam
     classifier = RelationClassifier(model, tokenizer)
     kept = [e for e in train if random.random() < config.keep.get(e.label, 1.0)]
     label_index = {label: i for i, label in enumerate(RELATIONS)}
-    no_decay = [p for n, p in model.encoder.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
-    decay = [p for n, p in model.encoder.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
-    optimizer = torch.optim.AdamW([
-        {"params": decay, "lr": config.learning_rate, "weight_decay": config.weight_decay},
-        {"params": no_decay, "lr": config.learning_rate, "weight_decay": 0.0},
-        {"params": model.classifier.parameters(), "lr": config.head_learning_rate, "weight_decay": 0.0},
-    ])
+    optimizer = fine_tune_optimizer(model.encoder, model.classifier, config.learning_rate, config.head_learning_rate, config.weight_decay)
     steps = config.epochs * math.ceil(len(kept) / config.batch_size)
     schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup * steps), steps)
     best, best_state, best_scores, history = -1.0, None, None, []
@@ -285,7 +271,7 @@ def train_relations(train: Sequence[RelationExample], dev: Sequence[RelationExam
         for batch in batches:
             inputs = _encode(tokenizer, batch, config.max_length)
             target = torch.tensor([label_index[e.label] for e in batch])
-            with _autocast():
+            with cpu_autocast():
                 logits = model(**inputs)
             loss = torch.nn.functional.cross_entropy(logits.float(), target)
             optimizer.zero_grad()

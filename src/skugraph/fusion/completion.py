@@ -1,11 +1,19 @@
-"""Knowledge-graph completion, evaluated: a PyKEEN embedding model (RotatE by default)
-trained on the graph's facts, scored on how well it ranks values it was not shown. (Proposing
-the missing values as facts marked ``inferred`` is not built yet.)
+"""Knowledge-graph completion: rank the values a product is missing, evaluate the ranking,
+and propose the likeliest as facts marked ``inferred``.
+
+Scorers: ``popularity`` (how many products have the value), ``neighbours`` (the values of
+the most similar products; item-based, TF-IDF cosine over (relation, value) pairs) and any
+PyKEEN embedding model (RotatE, TransE, ComplEx …).
 
 Evaluation hides a share of the attribute edges, trains on the rest, and ranks each hidden
 value among the values of its kind (filtered: other known values of that product and kind
-do not count against it): MRR and Hits@1/10, beside a popularity baseline that ranks the
-values of a kind by how many products have them.
+do not count against it): MRR and Hits@1/10 for each scorer in the same run.
+
+:func:`propose` calibrates a scorer on hidden edges (isotonic regression from the top
+candidate's score to how often it is right), then proposes, for each product missing a
+relation (an attribute that applies to its category), its top value when the calibrated
+probability reaches ``min_probability``: a fact
+with that probability as confidence, ``inferred: true``, and the scorer as its extractor.
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from skugraph.records import Fact
+from skugraph.facts.ontology import Ontology, load_ontology
+from skugraph.records import Fact, Provenance
 
 Triple = tuple[str, str, str]  # (head ref, relation, tail ref)
 COMPLETED = ("colour", "material", "capacity", "size", "compatible_with")  # relations evaluated by default
@@ -32,9 +41,8 @@ def triples_of(facts: Sequence[Fact]) -> list[Triple]:
 @dataclass
 class CompletionReport:
     hidden: int
-    model: dict  # mrr, hits_at_1, hits_at_10
-    popularity: dict
-    per_relation: dict
+    systems: dict[str, dict]  # system → mrr, hits_at_1, hits_at_10, count
+    per_relation: dict[str, dict[str, dict]]  # relation → system → metrics
 
 
 def split(triples: Sequence[Triple], relations: Sequence[str], share: float = 0.1, seed: int = 0) -> tuple[list[Triple], list[Triple]]:
@@ -79,32 +87,109 @@ def tail_scores(model, factory, head: str, relation: str, candidates: Sequence[s
         return model.score_hrt(batch).squeeze(-1).numpy()
 
 
-def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, share: float = 0.1, model: str = "RotatE",
-             epochs: int = 200, dim: int = 64, seed: int = 0) -> CompletionReport:
-    """Hide ``share`` of the edges of ``relations``, train on the rest, rank each hidden tail."""
+class PopularityScorer:
+    """Ranks the values of a relation by how many products have them."""
+
+    def __init__(self, triples: Sequence[Triple]):
+        self.count: dict[str, Counter] = defaultdict(Counter)
+        for _, r, t in triples:
+            self.count[r][t] += 1
+
+    def scores(self, head: str, relation: str, candidates: Sequence[str]) -> np.ndarray:
+        return np.array([self.count[relation][c] for c in candidates], dtype=float)
+
+
+class NeighbourScorer:
+    """Item-based neighbours: a product's likely values for a relation are the values held by the
+    products most like it, where two products are alike by the (relation, value) pairs they
+    share, each weighted by its inverse frequency (cosine of TF-IDF rows). Popularity breaks ties."""
+
+    def __init__(self, triples: Sequence[Triple], neighbours: int = 50, prior: float = 0.0):
+        from scipy import sparse
+
+        self.neighbours, self.prior = neighbours, prior
+        self.heads = {h: i for i, h in enumerate(sorted({h for h, _, _ in triples}))}
+        features = {f: i for i, f in enumerate(sorted({(r, t) for _, r, t in triples}))}
+        rows, cols = zip(*{(self.heads[h], features[(r, t)]) for h, r, t in triples}, strict=True) if triples else ((), ())
+        frequency = np.bincount(np.array(cols, dtype=int), minlength=len(features))
+        idf = np.log((1 + len(self.heads)) / (1 + frequency)) + 1
+        matrix = sparse.csr_matrix((idf[list(cols)], (rows, cols)), shape=(len(self.heads), len(features)))
+        norms = np.sqrt(matrix.multiply(matrix).sum(axis=1)).A.ravel()
+        self.matrix = sparse.diags(1 / np.maximum(norms, 1e-12)) @ matrix
+        self.features = features
+        self.popularity = PopularityScorer(triples)
+
+    def scores(self, head: str, relation: str, candidates: Sequence[str]) -> np.ndarray:
+        counts = self.popularity.scores(head, relation, candidates)
+        tie_break = counts / (counts.sum() + 1) * (self.prior or 1e-6)
+        if head not in self.heads:
+            return tie_break
+        row = self.heads[head]
+        similarity = (self.matrix @ self.matrix[row].T).toarray().ravel()
+        similarity[row] = 0.0
+        if self.neighbours < len(similarity):
+            cutoff = np.partition(similarity, -self.neighbours)[-self.neighbours]
+            similarity[similarity < cutoff] = 0.0
+        columns = [self.features.get((relation, c)) for c in candidates]
+        known = [i for i, col in enumerate(columns) if col is not None]
+        out = np.zeros(len(candidates))
+        if known:
+            out[known] = similarity @ self.matrix[:, [columns[i] for i in known]].astype(bool).toarray()
+        return out / max(similarity.sum(), 1e-12) + tie_break
+
+
+class EmbeddingScorer:
+    """A trained PyKEEN model's scores (see :func:`train_model`)."""
+
+    def __init__(self, triples: Sequence[Triple], model: str = "RotatE", epochs: int = 200, dim: int = 64, seed: int = 0):
+        self.model, self.factory = train_model(triples, model, epochs, dim, seed)
+
+    def scores(self, head: str, relation: str, candidates: Sequence[str]) -> np.ndarray:
+        known = [c in self.factory.entity_to_id for c in candidates]
+        if head not in self.factory.entity_to_id or relation not in self.factory.relation_to_id or not any(known):
+            return np.full(len(candidates), -np.inf)
+        out = np.full(len(candidates), -np.inf)
+        index = [i for i, k in enumerate(known) if k]
+        out[index] = tail_scores(self.model, self.factory, head, relation, [candidates[i] for i in index])
+        return out
+
+
+def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: int = 64, seed: int = 0):
+    """``popularity``, ``neighbours``, or a PyKEEN model name (RotatE, TransE, ComplEx …)."""
+    if name == "popularity":
+        return PopularityScorer(triples)
+    if name == "neighbours":
+        return NeighbourScorer(triples, neighbours=50, prior=0.2)
+    return EmbeddingScorer(triples, name, epochs, dim, seed)
+
+
+def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, share: float = 0.1,
+             systems: Sequence[str] = ("popularity", "neighbours", "RotatE"), epochs: int = 200, dim: int = 64,
+             seed: int = 0) -> CompletionReport:
+    """Hide ``share`` of the edges of ``relations``, train each system on the rest, rank each
+    hidden tail among the values its relation has in training (filtered)."""
     kept, hidden = split(triples, relations, share, seed)
-    trained, factory = train_model(kept, model, epochs, dim, seed)
+    scorers = {name: make_scorer(name, kept, epochs, dim, seed) for name in systems}
     known: dict[tuple[str, str], set[str]] = defaultdict(set)
     for h, r, t in triples:
         known[(h, r)].add(t)
-    popularity: dict[str, Counter] = defaultdict(Counter)
-    for h, r, t in kept:
-        popularity[r][t] += 1
-    ranks = {"model": [], "popularity": []}
-    by_relation: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"model": [], "popularity": []})
+    values: dict[str, set[str]] = defaultdict(set)
+    for _, r, t in kept:
+        values[r].add(t)
+    ranks: dict[str, list[int]] = defaultdict(list)
+    by_relation: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for h, r, t in hidden:
-        candidates = [c for c in popularity[r] if c == t or c not in known[(h, r)]]
-        if t not in popularity[r] or h not in factory.entity_to_id:
-            model_rank = pop_rank = len(candidates) + 1  # never seen in training: ranked last
-        else:
-            scores = tail_scores(trained, factory, h, r, candidates)
-            truth = scores[candidates.index(t)]
-            model_rank = 1 + int((scores > truth).sum())
-            pop_rank = 1 + sum(popularity[r][c] > popularity[r][t] for c in candidates)
-        for name, rank in (("model", model_rank), ("popularity", pop_rank)):
+        candidates = sorted(c for c in values[r] if c == t or c not in known[(h, r)])
+        for name, scorer in scorers.items():
+            if t not in values[r]:
+                rank = len(candidates) + 1  # never seen in training: ranked last
+            else:
+                scores = scorer.scores(h, r, candidates)
+                truth = scores[candidates.index(t)]
+                rank = 1 + int((scores > truth).sum())
             ranks[name].append(rank)
             by_relation[r][name].append(rank)
-    return CompletionReport(len(hidden), _metrics(ranks["model"]), _metrics(ranks["popularity"]),
+    return CompletionReport(len(hidden), {name: _metrics(v) for name, v in ranks.items()},
                             {r: {name: _metrics(v) for name, v in d.items()} for r, d in sorted(by_relation.items())})
 
 
@@ -114,3 +199,66 @@ def _metrics(ranks: list[int]) -> dict:
     array = np.array(ranks, dtype=float)
     return {"mrr": round(float((1 / array).mean()), 4), "hits_at_1": round(float((array <= 1).mean()), 4),
             "hits_at_10": round(float((array <= 10).mean()), 4), "count": len(ranks)}
+
+
+@dataclass
+class Proposals:
+    facts: list[Fact]
+    calibration: dict  # hidden queries used, share right at the top, and the probability curve's points
+
+
+def _top(scorer, head: str, relation: str, candidates: Sequence[str]) -> tuple[str, float]:
+    scores = scorer.scores(head, relation, candidates)
+    best = int(np.argmax(scores))
+    return candidates[best], float(scores[best])
+
+
+def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer: str = "neighbours",
+            min_probability: float = 0.7, share: float = 0.1, seed: int = 0, epochs: int = 200, dim: int = 64,
+            ontology: Ontology | None = None) -> Proposals:
+    """Facts for the (product, relation) pairs the graph lacks, marked ``inferred``; see the module doc."""
+    from sklearn.isotonic import IsotonicRegression
+
+    ontology = ontology or load_ontology()
+    entities = {e.ref: e for f in facts for e in (f.subject, f.object)}
+    triples = triples_of(facts)
+    kept, hidden = split(triples, relations, share, seed)
+    known: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for h, r, t in triples:
+        known[(h, r)].add(t)
+    trial = make_scorer(scorer, kept, epochs, dim, seed)
+    values: dict[str, list[str]] = defaultdict(list)
+    for r, t in sorted({(r, t) for _, r, t in kept}):
+        values[r].append(t)
+    points, right = [], []
+    for h, r, t in hidden:
+        candidates = [c for c in values[r] if c == t or c not in known[(h, r)]]
+        if candidates:
+            top, score = _top(trial, h, r, candidates)
+            points.append(score)
+            right.append(float(top == t))
+    curve = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(points, right) if len(set(right)) > 1 else None
+    constant = float(np.mean(right)) if right else 0.0  # the share right, when it is all or none
+    final = make_scorer(scorer, triples, epochs, dim, seed)
+    all_values: dict[str, list[str]] = defaultdict(list)
+    for r, t in sorted({(r, t) for _, r, t in triples}):
+        all_values[r].append(t)
+    products = sorted({h for h, _, _ in triples if h.startswith("Product:")})
+    category = {f.subject.ref: f.object.name for f in facts if f.predicate == "in_category"}
+    proposed = []
+    for relation in relations:
+        for product in products:
+            if known[(product, relation)] or not all_values[relation]:
+                continue
+            if ontology.is_kind(relation) and not ontology.applies(relation, category.get(product, "")):
+                continue  # capacity is no attribute of a folder
+            top, score = _top(final, product, relation, all_values[relation])
+            probability = float(curve.predict([score])[0]) if curve is not None else constant
+            if probability >= min_probability:
+                where = Provenance(entities[product].key, "graph", 0, 0, "completion", scorer)
+                properties = {"inferred": True} | ({"chosen": False, "support": 0.0} if ontology.is_kind(relation) else {})
+                proposed.append(Fact(entities[product], relation, entities[top], round(probability, 4), (where,), properties))
+    calibration = {"hidden": len(points), "top_right": round(float(np.mean(right)), 4) if right else None,
+                   "curve": [[round(float(x), 4), round(float(y), 4)] for x, y in
+                             zip(curve.X_thresholds_, curve.y_thresholds_, strict=True)] if curve is not None else []}
+    return Proposals(proposed, calibration)

@@ -25,7 +25,7 @@ def product_card(store: GraphStore, product_id: str) -> dict[str, Any] | None:
     texts = _product_texts(store, product_id)
     if texts is None:
         return None
-    card: dict[str, Any] = {"id": product_id, "title": texts["title"], "type": [], "brand": [], "attributes": {}, "compatible_with": [],
+    card: dict[str, Any] = {"id": product_id, "title": texts[""]["title"], "listings": offers(store, product_id), "type": [], "brand": [], "attributes": {}, "compatible_with": [],
                             "accessory_of": [], "related_products": [], "category": [], "aspects": []}
     for row in store.query(_FACTS, {"id": product_id}).records():
         if row["relation"] == "HAS_REVIEW":
@@ -43,7 +43,8 @@ def product_card(store: GraphStore, product_id: str) -> dict[str, Any] | None:
     card["aspects"] = [{k: v for k, v in row.items() if k != "product"} | {"opinions": []} for row in aspect_summary(store, product_id)]
     by_aspect = {row["aspect"]: row for row in card["aspects"]}
     for row in store.query(_OPINIONS, {"id": product_id}).records():
-        review = {_field(row["provenance"]): row["text"]}  # the review the opinion was read in
+        places = json.loads(row["provenance"] or "[]")
+        review = {places[0]["listing_id"]: {places[0]["field"]: row["text"]}} if places else {}  # the review it was read in
         by_aspect[row["aspect"]]["opinions"].append(
             {"opinion": row["opinion"], "polarity": row["polarity"], "evidence": _evidence(row["provenance"], review)})
     return card
@@ -56,44 +57,66 @@ _OPINIONS = (
 )
 
 
-def _product_texts(store: GraphStore, product_id: str) -> dict[str, str] | None:
-    """The title and description the product's provenance spans point into; None when there is no such product."""
-    found = store.query("MATCH (p:Product {id: $id}) RETURN p.title, p.description", {"id": product_id}).rows
-    return {"title": found[0][0] or "", "description": found[0][1] or ""} if found else None
+def _product_texts(store: GraphStore, product_id: str) -> dict[str, dict[str, str]] | None:
+    """Listing id → the title and description the product's provenance spans point into (its
+    listings, or the listing of its own id before resolution); None when there is no such product."""
+    found = store.query("MATCH (p:Product {id: $id}) RETURN p.title", {"id": product_id}).rows
+    if not found:
+        return None
+    rows = store.query("MATCH (l:Listing)-[:OFFER_OF]->(:Product {id: $id}) RETURN l.id, l.title, l.description", {"id": product_id}).rows
+    rows = rows or store.query("MATCH (l:Listing {id: $id}) RETURN l.id, l.title, l.description", {"id": product_id}).rows
+    return {"": {"title": found[0][0] or ""}} | {lid: {"title": title or "", "description": text or ""} for lid, title, text in rows}
 
 
-def _field(provenance: str | None) -> str:
-    places = json.loads(provenance or "[]")
-    return places[0]["field"] if places else ""
+def offers(store: GraphStore, product_id: str) -> list[dict[str, Any]]:
+    """The product's listings, each with why entity resolution put it here and how sure it is."""
+    return store.query(
+        "MATCH (l:Listing)-[o:OFFER_OF]->(:Product {id: $id}) RETURN l.id AS listing, l.title AS title, l.source AS source, "
+        "l.price AS price, o.evidence AS evidence, round(o.confidence, 3) AS confidence ORDER BY listing", {"id": product_id}).records()
 
 
-def _evidence(provenance: str | None, texts: dict[str, str]) -> list[str]:
-    """``field[start:end] text`` for each place a fact was read (the text when the field is on
-    the product node), with the extractor."""
+def _evidence(provenance: str | None, texts: dict[str, dict[str, str]]) -> list[str]:
+    """``listing field[start:end] text (extractor)`` for each place a fact was read; the text
+    when that listing field is known (title or description of one of the product's listings)."""
     out = []
     for place in json.loads(provenance or "[]"):
+        if place["extractor"] == "completion":
+            out.append(f"inferred by KG completion ({place['version']}), not read in any listing")
+            continue
         field, start, end = place["field"], place["start"], place["end"]
-        snippet = texts[field][start:end] if field in texts else ""
-        out.append(f"{field}[{start}:{end}]{' ' + snippet if snippet else ''} ({place['extractor']})")
+        snippet = texts.get(place["listing_id"], {}).get(field, "")[start:end]
+        out.append(f"{place['listing_id']} {field}[{start}:{end}]{' ' + snippet if snippet else ''} ({place['extractor']})")
     return out
 
 
 _VALUES = (
     "MATCH (p:Product {{id: $id}})-[r:HAS_VALUE]->(v:Value) {where}"
     "RETURN r.predicate AS attribute, v.value AS value, v.canonical AS canonical, r.chosen AS chosen, "
+    "coalesce(r.inferred, false) AS inferred, "
     "r.support AS support, r.confidence AS confidence, r.provenance AS provenance "
     "ORDER BY attribute, support DESC, value"
 )
 
 
-def explain(store: GraphStore, product_id: str, attribute: str | None = None) -> list[dict[str, Any]] | None:
-    """Every value the product has for each attribute (or one), the chosen one first, each with
-    its support, confidence and evidence; None when there is no such product."""
-    texts = _product_texts(store, product_id)
+def product_of(store: GraphStore, product_or_listing: str) -> str | None:
+    """The product id itself, or the product a listing of that id offers; None when neither exists."""
+    if store.query("MATCH (p:Product {id: $id}) RETURN p.id", {"id": product_or_listing}).rows:
+        return product_or_listing
+    found = store.query("MATCH (:Listing {id: $id})-[:OFFER_OF]->(p:Product) RETURN p.id", {"id": product_or_listing}).rows
+    return found[0][0] if found else None
+
+
+def explain(store: GraphStore, product_or_listing: str, attribute: str | None = None) -> dict[str, Any] | None:
+    """Why the graph says what it says about a product (or the product a listing offers): its
+    listings with why entity resolution merged them, and every value of each attribute (or of
+    one), the chosen one first, with support, confidence and evidence. None when there is no
+    such product or listing."""
+    product_id = product_of(store, product_or_listing)
+    texts = _product_texts(store, product_id) if product_id else None
     if texts is None:
         return None
     where = "WHERE r.predicate = $attribute " if attribute else ""
     rows = store.query(_VALUES.format(where=where), {"id": product_id, **({"attribute": attribute} if attribute else {})}).records()
     for row in rows:
         row["evidence"] = _evidence(row.pop("provenance"), texts)
-    return rows
+    return {"product": product_id, "title": texts[""]["title"], "listings": offers(store, product_id), "values": rows}

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.graph.schema import NODE_TABLES, ddl, relation_tables
+from skugraph.graph.schema import NODE_TABLES, SINGLE_OBJECT_RELATIONS, ddl, relation_tables
 from skugraph.graph.store import GraphRows, GraphStore, LoadReport, QueryResult
 
 _ARROW_TYPES = {
@@ -90,9 +90,9 @@ class LadybugStore(GraphStore):
         edges = {t.name: self._count(f"MATCH ()-[r:{t.name}]->() RETURN count(r)") for t in relation_tables(self.ontology)}
         return {"nodes": nodes, "edges": edges}
 
-    def product_times(self, ids: list[str]) -> dict[str, datetime | None]:
-        result = self._conn.execute("MATCH (p:Product) WHERE p.id IN $ids RETURN p.id, p.updated_at", {"ids": ids})
-        return {product: moment for product, moment in result.get_all()}
+    def listing_times(self, ids: list[str]) -> dict[str, datetime | None]:
+        result = self._conn.execute("MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.updated_at", {"ids": ids})
+        return {listing: moment for listing, moment in result.get_all()}
 
     def load_rows(self, rows: GraphRows) -> LoadReport:
         """Upsert one batch in one transaction: all of it lands, or none of it."""
@@ -139,6 +139,8 @@ class LadybugStore(GraphStore):
         replaced (delete, then bulk copy; a relationship MERGE would hold the whole
         table in the buffer pool)."""
         name = f"{relation}({src}→{dst})"
+        if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go
+            self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->() DELETE r")
         if self._count(f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)") > 0:
             self._run(
                 f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b:{dst} {{id: dst}}) DELETE r"

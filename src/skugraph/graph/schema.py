@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.records import ASPECT, BRAND, CATEGORY, PRODUCT, REVIEW, VALUE
+from skugraph.records import ASPECT, BRAND, CATEGORY, LISTING, PRODUCT, REVIEW, VALUE
 
 #: Node label → [(property, Cypher type)]; ``id`` (the entity key) is the primary key.
 NODE_TABLES: dict[str, list[tuple[str, str]]] = {
-    PRODUCT: [
+    LISTING: [
         ("id", "STRING"),
         ("title", "STRING"),
         ("description", "STRING"),
@@ -24,6 +24,7 @@ NODE_TABLES: dict[str, list[tuple[str, str]]] = {
         ("updated_at", "TIMESTAMP"),
         ("redactions", "STRING"),
     ],
+    PRODUCT: [("id", "STRING"), ("title", "STRING")],  # one per resolved product; its listings OFFER_OF it
     BRAND: [("id", "STRING"), ("name", "STRING"), ("aliases", "STRING[]")],
     CATEGORY: [("id", "STRING"), ("name", "STRING")],
     VALUE: [("id", "STRING"), ("kind", "STRING"), ("value", "STRING"), ("canonical", "STRING"), ("low", "DOUBLE"),
@@ -31,6 +32,9 @@ NODE_TABLES: dict[str, list[tuple[str, str]]] = {
     REVIEW: [("id", "STRING"), ("text", "STRING"), ("rating", "DOUBLE"), ("redactions", "STRING")],
     ASPECT: [("id", "STRING"), ("name", "STRING")],
 }
+
+#: relations with one object per subject: loading an edge replaces the subject's others
+SINGLE_OBJECT_RELATIONS = frozenset({"OFFER_OF"})
 
 EDGE_PROPERTIES: list[tuple[str, str]] = [
     ("predicate", "STRING"),

@@ -18,7 +18,7 @@ from typing import Any
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.fusion.values import normalize_value
 from skugraph.graph.schema import NODE_TABLES
-from skugraph.records import BRAND, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Redaction
+from skugraph.records import BRAND, LISTING, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Redaction
 
 
 @dataclass
@@ -36,6 +36,7 @@ class LoadReport:
     edges: dict[str, int] = field(default_factory=dict)  # rows upserted per relation
     copied: list[str] = field(default_factory=list)  # tables bulk-copied (were empty)
     upserted: list[str] = field(default_factory=list)  # tables that had rows: upserted by id
+    merged: int = 0  # products removed because resolution merged their listings into another
 
     def add(self, other: LoadReport) -> None:
         for mine, theirs in ((self.nodes, other.nodes), (self.edges, other.edges)):
@@ -43,6 +44,7 @@ class LoadReport:
                 mine[name] = mine.get(name, 0) + count
         self.copied += [t for t in other.copied if t not in self.copied]
         self.upserted += [t for t in other.upserted if t not in self.upserted]
+        self.merged += other.merged
 
 
 @dataclass
@@ -68,7 +70,7 @@ class GraphRows:
             "updated_at": _naive_utc(listing.updated_at),
             "redactions": _redactions(r for r in listing.redactions if not r.field.startswith("reviews[")),
         }
-        self.nodes.setdefault(PRODUCT, {})[listing.id] = row
+        self.nodes.setdefault(LISTING, {})[listing.id] = row
         self.listing_times[listing.id] = row["updated_at"]
         for i, review in enumerate(listing.reviews):
             scrubbed = _redactions(r for r in listing.redactions if r.field == f"reviews[{i}]")
@@ -92,8 +94,8 @@ class GraphRows:
         }
 
     def _entity(self, entity: Entity) -> None:
-        if entity.label == PRODUCT:
-            self._node(PRODUCT, {"id": entity.key, "title": entity.name or None})
+        if entity.label in (PRODUCT, LISTING):
+            self._node(entity.label, {"id": entity.key, "title": entity.name or None})
         elif entity.label == BRAND:
             self._node(BRAND, {"id": entity.key, "name": entity.name, "aliases": list(entity.aliases)})
         elif entity.label == VALUE:
@@ -172,8 +174,8 @@ class GraphStore(ABC):
     ontology: Ontology
 
     def load(self, listings: Iterable[Listing], facts: Iterable[Fact], *, batch_size: int = 20_000) -> LoadReport:
-        """Upsert products (from listings), then facts, ``batch_size`` records at a time;
-        loading the same input twice changes nothing."""
+        """Upsert listings, then facts, ``batch_size`` records at a time; then remove the products
+        that entity resolution merged into others. Loading the same input twice changes nothing."""
         report = LoadReport()
         times: dict[str, datetime | None] = {}
         for chunk in batched(listings, batch_size):
@@ -185,13 +187,24 @@ class GraphStore(ABC):
             unknown = {p.listing_id for fact in chunk for p in fact.provenance} - times.keys()
             if unknown:
                 times.update(dict.fromkeys(unknown))  # asked once, even when not stored
-                times.update(self.product_times(sorted(unknown)))
+                times.update(self.listing_times(sorted(unknown)))
             report.add(self.load_rows(graph_rows([], chunk, loaded_at, times, self.ontology)))
+        report.merged = self.remove_merged_products()
         return report
 
+    def remove_merged_products(self) -> int:
+        """Delete each product that was a listing's own until resolution moved the listing to
+        another product (with its edges, and the aspect nodes left with no product)."""
+        merged = self.query("MATCH (l:Listing)-[:OFFER_OF]->(q:Product) WITH l, q MATCH (p:Product {id: l.id}) "
+                            "WHERE p.id <> q.id RETURN collect(p.id)").rows[0][0] or []
+        if merged:
+            self.query("MATCH (p:Product) WHERE p.id IN $ids DETACH DELETE p", {"ids": merged})
+            self.query("MATCH (a:Aspect) WHERE NOT EXISTS { MATCH (a)-[:OF]->(:Product) } DETACH DELETE a")
+        return len(merged)
+
     @abstractmethod
-    def product_times(self, ids: list[str]) -> dict[str, datetime | None]:
-        """``updated_at`` of the stored products among ``ids`` (naive UTC)."""
+    def listing_times(self, ids: list[str]) -> dict[str, datetime | None]:
+        """``updated_at`` of the stored listings among ``ids`` (naive UTC)."""
 
     @abstractmethod
     def load_rows(self, rows: GraphRows) -> LoadReport:

@@ -180,9 +180,12 @@ class _Writer:
         picks = self.rng.sample(REVIEWS[kind], k=self.rng.randint(0, min(3, len(REVIEWS[kind]))))
         return [{"text": text, "rating": rating} for text, rating, _ in picks]
 
-    def add(self, title: str, description: str, category: str, price: float, kind: str, currency: str = "CNY", parts=()):
+    def add(self, title: str, description: str, category: str, price: float, kind: str, currency: str = "CNY", parts=(),
+            product: str | None = None):
+        """One listing; ``product`` names the product it offers (default: a product of its own)."""
         number = len(self.records) + 1
-        self.labels.append({"id": f"sku-{number:04d}", "text": title, "label": label_title(title, parts)})
+        self.labels.append({"id": f"sku-{number:04d}", "text": title, "label": label_title(title, parts),
+                            "product": product or f"product-{number:04d}"})
         moment = self.start + timedelta(hours=7 * number + self.rng.randint(0, 6))
         self.records.append(
             {
@@ -200,8 +203,9 @@ class _Writer:
 
     def variants(self, make, count: int) -> None:
         """Add one product as ``count`` listings (the same product in different shops)."""
+        product = f"product-{len(self.records) + 1:04d}"
         for i in range(count):
-            self.add(*make(i))
+            self.add(*make(i), product=product)
 
 
 def _phones(w: _Writer) -> None:

@@ -124,6 +124,26 @@ def load_encoder(base_model: str, texts: Sequence[str] = (), window: int = 128, 
     return AutoModel.from_pretrained(source, config=model_config, **extra), tokenizer
 
 
+def fine_tune_optimizer(encoder: torch.nn.Module, head: torch.nn.Module, learning_rate: float, head_learning_rate: float,
+                        weight_decay: float) -> torch.optim.AdamW:
+    """AdamW for an encoder and a new head: weight decay on the encoder's weights only (not
+    biases or norms), the head at its own learning rate."""
+    no_decay = [p for n, p in encoder.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
+    decay = [p for n, p in encoder.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
+    return torch.optim.AdamW([
+        {"params": decay, "lr": learning_rate, "weight_decay": weight_decay},
+        {"params": no_decay, "lr": learning_rate, "weight_decay": 0.0},
+        {"params": head.parameters(), "lr": head_learning_rate, "weight_decay": 0.0},
+    ])
+
+
+def cpu_autocast():
+    """bf16 autocast where the CPU runs bf16 matmuls natively (AMX/AVX-512), fp32 elsewhere."""
+    from skugraph.lm.pretrain import bf16_supported
+
+    return autocast(bf16_supported())
+
+
 def _choose_units(config: TrainTaggerConfig, tokenizer, data: Sequence[LabelledText]) -> str:
     if config.units != "auto":
         return config.units

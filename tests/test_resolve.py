@@ -1,0 +1,138 @@
+"""Product entity resolution: blocking, the attribute matcher, clustering with weak-bridge cuts,
+fused facts, and the graph after loading them."""
+
+import json
+
+import pytest
+
+from skugraph.corpus.listings import read_listings
+from skugraph.facts.build import FactBuilder
+from skugraph.fusion.conflicts import resolve as resolve_conflicts
+from skugraph.fusion.matching import Offer
+from skugraph.fusion.resolve import (
+    AttributeMatcher,
+    block,
+    blocking_recall,
+    cluster,
+    fuse_facts,
+    offers_from,
+    pairwise_scores,
+    resolve_products,
+    unify_brands,
+)
+from skugraph.graph.cards import explain, product_card
+from skugraph.records import ASPECT, LISTING, PRODUCT, Entity, Fact, Listing, Provenance
+from skugraph.sample.generate import CATALOGUE, LABELS
+from skugraph.tagging.rules import RuleExtractor
+
+
+@pytest.fixture(scope="module")
+def extracted():
+    listings = list(read_listings([CATALOGUE]))
+    extractor = RuleExtractor().learn_brands(listing.title for listing in listings)
+    builder = FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"])
+    facts = [fact for listing in listings for fact in resolve_conflicts(builder.build(listing, extractor.extract(listing)))]
+    gold = {row["id"]: row["product"] for row in map(json.loads, LABELS.read_text(encoding="utf-8").splitlines())}
+    return listings, facts, gold
+
+
+def test_sample_listings_resolve_to_the_generators_products(extracted):
+    listings, facts, gold = extracted
+    resolution = resolve_products(listings, facts)
+    assert len(set(gold.values())) < len(listings)  # the sample repeats products across shops
+    score = pairwise_scores(resolution.product_of, gold)
+    assert score.precision >= 0.95 and score.recall >= 0.9, score
+    assert resolution.products < len(listings)
+    # every listing is in a product named by its smallest listing id
+    for listing, product in resolution.product_of.items():
+        assert product <= listing and resolution.product_of[product] == product
+
+
+def test_blocking_keeps_the_true_pairs_and_prunes_the_rest(extracted):
+    listings, facts, gold = extracted
+    offers = offers_from(listings, facts)
+    pairs = block(offers)
+    assert blocking_recall(pairs, [gold[o.id] for o in offers]) == 1.0
+    assert len(pairs) < len(offers) * (len(offers) - 1) / 2 / 3
+
+
+def test_attribute_matcher_refuses_a_disagreeing_key_attribute():
+    a = Offer("a", (("title", "华为 Mate 60 12+256G 蓝色 5G手机"), ("brand", "huawei"), ("colour", "蓝色"), ("product_type", "手机")))
+    same = Offer("b", (("title", "华为 Mate 60 智能手机 蓝色 12+256G 全网通"), ("brand", "huawei"), ("colour", "蓝色"), ("product_type", "智能手机")))
+    other_colour = Offer("c", (("title", "华为 Mate 60 智能手机 白色 12+256G"), ("brand", "huawei"), ("colour", "白色")))
+    other_model = Offer("d", (("title", "华为 Pura 70 智能手机 蓝色 12+256G"), ("brand", "huawei"), ("colour", "蓝色")))
+    scores = AttributeMatcher().scores([(a, same), (a, other_colour), (a, other_model)])
+    assert scores[0] >= 0.75 and scores[1] == 0.0 and scores[2] == 0.0
+
+
+def test_clustering_cuts_a_weak_bridge_between_two_groups_but_keeps_a_weak_pair():
+    strong = [(0, 1, 0.95), (1, 2, 0.95), (0, 2, 0.9), (3, 4, 0.95), (4, 5, 0.95)]
+    labels, cut = cluster(8, [*strong, (2, 3, 0.6), (6, 7, 0.6)], threshold=0.5, strong=0.8)
+    assert labels[:6] == [0, 0, 0, 3, 3, 3]
+    assert labels[6] == labels[7] == 6  # a lone weak pair is a match, not a chain
+    assert cut == [(2, 3, 0.6)]
+    labels, cut = cluster(6, [*strong, (2, 3, 0.85)], threshold=0.5, strong=0.8)
+    assert len(set(labels)) == 1 and cut == []
+
+
+def _fact(listing: str, predicate: str, obj: Entity, confidence: float = 0.9, field: str = "title") -> Fact:
+    return Fact(Entity(PRODUCT, listing, listing), predicate, obj, confidence, (Provenance(listing, field, 0, 2, "rules"),))
+
+
+def test_fused_facts_merge_provenance_vote_again_and_say_why(extracted):
+    listings, _, _ = extracted
+    two = listings[:2]  # sku-0001 and sku-0002: one product in two shops
+    blue, white = Entity("Value", "colour:蓝色", "蓝色", "colour"), Entity("Value", "colour:白色", "白色", "colour")
+    facts = [_fact("sku-0001", "colour", blue), _fact("sku-0002", "colour", blue, 0.8), _fact("sku-0002", "colour", white, 0.5, "description"),
+             Fact(Entity("Aspect", "sku-0002|价格", "价格"), "aspect_of", Entity(PRODUCT, "sku-0002", ""), 0.9,
+                  (Provenance("sku-0002", "reviews[0]", 0, 2, "opinions"),))]
+    resolution = resolve_products(two, facts, threshold=0.0)
+    assert resolution.product_of == {"sku-0001": "sku-0001", "sku-0002": "sku-0001"}
+    fused = fuse_facts(two, facts, resolution)
+    colours = {f.object.name: f for f in fused if f.predicate == "colour"}
+    assert {f.subject.key for f in colours.values()} == {"sku-0001"}
+    assert [p.listing_id for p in colours["蓝色"].provenance] == ["sku-0001", "sku-0002"]
+    assert colours["蓝色"].confidence == pytest.approx(1 - 0.1 * 0.2)
+    assert colours["蓝色"].properties["chosen"] and not colours["白色"].properties["chosen"]
+    aspect = next(f for f in fused if f.predicate == "aspect_of")
+    assert aspect.subject == Entity(ASPECT, "sku-0001|价格", "价格") and aspect.object.key == "sku-0001"
+    offers = {f.subject.key: f for f in fused if f.predicate == "offer_of"}
+    assert offers["sku-0002"].subject.label == LISTING and offers["sku-0002"].object.key == "sku-0001"
+    assert "matches sku-0001" in offers["sku-0002"].properties["evidence"]
+
+
+def test_loading_fused_facts_merges_products_idempotently(store, extracted):
+    listings, facts, _ = extracted
+    listings, facts = listings[:40], [f for f in facts if f.subject.key <= "sku-0040" or f.subject.label != PRODUCT]
+    store.load(listings, facts)  # before resolution: one product per listing
+    assert store.stats()["nodes"]["Product"] == 40
+    resolution = resolve_products(listings, facts)
+    fused = fuse_facts(listings, facts, resolution)
+    report = store.load(listings, fused)
+    stats = store.stats()
+    assert report.merged == 40 - resolution.products
+    assert stats["nodes"]["Product"] == resolution.products < 40 and stats["nodes"]["Listing"] == 40
+    assert stats["edges"]["OFFER_OF"] == 40
+    store.load(listings, fused)
+    assert store.stats() == stats
+    merged = next(listing for listing, product in resolution.product_of.items() if listing != product)
+    product = resolution.product_of[merged]
+    why = explain(store, merged)  # a listing id explains the product it offers
+    assert why["product"] == product
+    assert {row["listing"] for row in why["listings"]} == {i for i, p in resolution.product_of.items() if p == product}
+    assert any(row["evidence"].startswith("matches ") for row in why["listings"])
+    card = product_card(store, product)
+    evidence = [e for facts in card["attributes"].values() for fact in facts for e in fact["evidence"]]
+    assert any(e.startswith(merged + " ") for e in evidence)  # provenance keeps the merged listing
+    assert product_card(store, merged) is None
+
+
+def test_brand_names_the_titles_join_become_one_brand_node():
+    listings = [Listing("a", "诺芝（NOZI）太阳能热水器"), Listing("b", "NOZI 热水器 家用"), Listing("c", "诺芝 热水器")]
+    facts = [_fact("a", "has_brand", Entity("Brand", "诺芝", "诺芝")), _fact("b", "has_brand", Entity("Brand", "nozi", "NOZI")),
+             _fact("c", "has_brand", Entity("Brand", "诺芝", "诺芝"))]
+    facts[0] = Fact(facts[0].subject, "has_brand", facts[0].object, 0.9, (Provenance("a", "title", 0, 2, "rules"),))
+    facts.insert(1, Fact(facts[0].subject, "has_brand", Entity("Brand", "nozi", "NOZI"), 0.9, (Provenance("a", "title", 3, 7, "rules"),)))
+    unified = unify_brands(listings, facts)
+    assert {(f.object.key, f.object.name) for f in unified} == {("诺芝", "诺芝")}
+    assert "NOZI" in unified[0].object.aliases
