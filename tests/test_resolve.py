@@ -136,3 +136,44 @@ def test_brand_names_the_titles_join_become_one_brand_node():
     unified = unify_brands(listings, facts)
     assert {(f.object.key, f.object.name) for f in unified} == {("诺芝", "诺芝")}
     assert "NOZI" in unified[0].object.aliases
+
+
+def test_embedding_neighbours_add_candidate_pairs():
+    import numpy as np
+
+    offers = [Offer(str(i), (("title", f"item {i}"),)) for i in range(4)]
+    vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    assert block(offers, max_block=0, embeddings=vectors, neighbours=1) == {(0, 1), (2, 3)}
+    assert block(offers, max_block=0) == set()  # no shared rare token, no embeddings: nothing to compare
+
+
+def test_cli_chain_fuses_completes_and_explains(tmp_path):
+    from typer.testing import CliRunner
+
+    from skugraph.cli import app
+    from skugraph.tagging.train import load_encoder
+
+    encoder, tokenizer = load_encoder("scratch:tiny", [line for line in CATALOGUE.read_text(encoding="utf-8").splitlines()])
+    encoder.save_pretrained(tmp_path / "encoder")
+    tokenizer.save_pretrained(tmp_path / "encoder")
+    runner = CliRunner()
+    w = tmp_path
+    steps = [["ingest", str(CATALOGUE), "--out", str(w / "l.jsonl"), "--rejects", str(w / "r.jsonl")],
+             ["extract", str(w / "l.jsonl"), "--out", str(w / "f.jsonl")],
+             ["fuse", str(w / "f.jsonl"), "--listings", str(w / "l.jsonl"), "--out", str(w / "fused.jsonl"), "--encoder", str(w / "encoder"),
+              "--no-complete"],
+             ["complete", str(w / "fused.jsonl"), "--out", str(w / "inferred.jsonl")],
+             ["load", str(w / "fused.jsonl"), "--listings", str(w / "l.jsonl"), "--db", str(w / "g.lbug")],
+             ["load", str(w / "inferred.jsonl"), "--listings", str(w / "l.jsonl"), "--db", str(w / "g.lbug")]]
+    outputs = []
+    for args in steps:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (args, result.output)
+        outputs.append(result.stdout)
+    assert "294 listings → 171 products" in outputs[2] and "(0 inferred)" in outputs[2]
+    assert "inferred facts" in outputs[3]
+    result = runner.invoke(app, ["explain", "sku-0002", "--db", str(w / "g.lbug"), "--json"])
+    found = json.loads(result.stdout)
+    assert found["product"] == "sku-0001" and [row["listing"] for row in found["listings"]] == ["sku-0001", "sku-0002"]
+    inferred = [json.loads(line) for line in (w / "inferred.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert all(f["properties"]["inferred"] and f["provenance"][0]["extractor"] == "completion" for f in inferred)

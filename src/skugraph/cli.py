@@ -167,19 +167,25 @@ def fuse(
     out: Annotated[Path, typer.Option(help="Fused facts to write (JSONL), for `skugraph load`.")] = DEFAULT_WORKDIR / "facts.fused.jsonl",
     matcher: Annotated[Path | None, typer.Option(help="A matcher from `skugraph train matcher` (default: attribute agreement + title similarity).")] = None,
     threshold: Annotated[float | None, typer.Option(help="Match score that joins two listings (default: the matcher's own).")] = None,
+    encoder: Annotated[str | None, typer.Option(help="An encoder (directory, minilm) whose nearest neighbours add candidate pairs.")] = None,
+    complete: Annotated[bool, typer.Option(help="Also propose the values products lack (KG completion), marked inferred.")] = True,
+    min_probability: Annotated[float, typer.Option(help="Calibrated probability an inferred value needs.")] = 0.7,
     ontology: OntologyOption = None,
 ) -> None:
-    """Entity resolution and fusion: listings of one product become one product; its facts are
-    merged (provenance kept) and its attribute values voted again across its listings."""
+    """All of fusion: listings of one product become one product; its facts are merged
+    (provenance kept), brands unified, attribute values voted again across its listings; and
+    the values products lack are proposed as facts marked inferred."""
     rejected: list[str] = []
     with _friendly_errors(), console.status("resolving products…"):
-        report = pipeline.fuse(listings, facts, out, matcher, threshold, on_error=rejected.append, ontology=load_ontology(ontology))
+        report = pipeline.fuse(listings, facts, out, matcher, threshold, on_error=rejected.append, ontology=load_ontology(ontology),
+                               encoder=encoder, complete=complete, min_probability=min_probability)
     for message in rejected[:20]:
         errors.print(f"[yellow]rejected[/] {message}")
     sizes = ", ".join(f"{products} with {size}" for size, products in report.group_sizes.items())
     console.print(f"{report.listings} listings → {report.products} products ({report.candidate_pairs} candidate pairs scored, "
                   f"{report.cut_bridges} weak bridges cut; listings per product: {sizes})", highlight=False)
-    console.print(f"{report.facts_in} facts → {report.facts_out} fused facts → {out}   next: skugraph load {out}")
+    console.print(f"{report.facts_in} facts → {report.facts_out} fused facts ({report.inferred} inferred) → {out}   "
+                  f"next: skugraph load {out}")
 
 
 @app.command()
@@ -321,7 +327,7 @@ def _print_summary(result: pipeline.BuildResult) -> None:
     sizes = ", ".join(f"{products} with {size}" for size, products in fused.group_sizes.items())
     console.print(f"products          {nodes['Product']} from {fused.listings} listings by entity resolution "
                   f"({fused.candidate_pairs} candidate pairs scored; listings per product: {sizes})", highlight=False)
-    console.print(f"inferred facts    {result.inferred} (KG completion: missing values proposed, marked inferred)")
+    console.print(f"inferred facts    {result.fuse.inferred} (KG completion: missing values proposed, marked inferred)")
     console.print(f"brands            {nodes['Brand']}")
     console.print(f"categories        {nodes['Category']}")
     console.print(f"attribute values  {nodes['Value']}")

@@ -24,7 +24,7 @@ from skugraph.fusion.completion import Proposals
 from skugraph.fusion.conflicts import resolve
 from skugraph.graph.cards import product_card
 from skugraph.graph.store import LoadReport, QueryResult, batched, open_store
-from skugraph.records import Fact, Listing, to_json_line
+from skugraph.records import LISTING, Fact, Listing, to_json_line
 from skugraph.sample.generate import CATALOGUE, LABELS
 from skugraph.tagging.rules import RuleExtractor
 from skugraph.tagging.tagger import TaggerExtractor
@@ -76,10 +76,6 @@ class BuildConfig:
         return self.workdir / "facts.fused.jsonl"
 
     @property
-    def inferred(self) -> Path:
-        return self.workdir / "facts.inferred.jsonl"
-
-    @property
     def graph(self) -> Path:
         return self.db or self.workdir / "graph.lbug"
 
@@ -126,6 +122,7 @@ class FuseReport:
     facts_in: int
     facts_out: int
     group_sizes: dict[int, int]  # listings per product → products
+    inferred: int = 0  # facts proposed by KG completion (included in facts_out)
 
 
 @dataclass
@@ -138,7 +135,6 @@ class BuildResult:
     stats: dict[str, dict[str, int]]
     examples: list[tuple[str, QueryResult]]
     cards: list[dict] = field(default_factory=list)  # a few products as the graph knows them
-    inferred: int = 0  # facts proposed by KG completion
 
 
 def extract(
@@ -187,24 +183,34 @@ def extract(
 
 
 def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, threshold: float | None = None,
-         on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None) -> FuseReport:
-    """Resolve which listings offer one product and write the facts moved onto those products
-    (see :mod:`skugraph.fusion.resolve`). ``matcher``: a trained matcher directory."""
+         on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None, encoder: str | None = None,
+         complete: bool = True, min_probability: float = 0.7) -> FuseReport:
+    """All of fusion on a fact set: resolve which listings offer one product, move the facts onto
+    those products (brands unified, duplicates merged, values voted again; see
+    :mod:`skugraph.fusion.resolve`), and with ``complete`` add the values products lack as
+    facts marked ``inferred`` (:func:`skugraph.fusion.completion.propose`). ``matcher``: a
+    trained matcher directory; ``encoder``: an encoder whose nearest neighbours add candidate
+    pairs to token blocking."""
+    from skugraph.fusion.completion import COMPLETED, propose
     from skugraph.fusion.matching import CrossEncoderMatcher
-    from skugraph.fusion.resolve import fuse_facts, group_sizes, resolve_products
+    from skugraph.fusion.resolve import encoder_embeddings, fuse_facts, group_sizes, resolve_products
 
     ontology = ontology or load_ontology()
     items = list(load_listings(listings))
     extracted = list(read_facts(facts, on_error, ontology))
     resolution = resolve_products(items, extracted, CrossEncoderMatcher.load(matcher) if matcher else None,
-                                  threshold=threshold, ontology=ontology)
+                                  threshold=threshold, ontology=ontology, embed=encoder_embeddings(encoder) if encoder else None)
     fused = fuse_facts(items, extracted, resolution, ontology)
+    inferred = []
+    if complete:
+        inferred = propose([f for f in fused if f.subject.label != LISTING], COMPLETED, min_probability=min_probability,
+                           ontology=ontology).facts
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:
-        for fact in fused:
+        for fact in fused + inferred:
             handle.write(to_json_line(fact) + "\n")
-    return FuseReport(len(items), resolution.products, len(resolution.pairs), len(resolution.cut), len(extracted), len(fused),
-                      dict(sorted(group_sizes(resolution).items())))
+    return FuseReport(len(items), resolution.products, len(resolution.pairs), len(resolution.cut), len(extracted),
+                      len(fused) + len(inferred), dict(sorted(group_sizes(resolution).items())), len(inferred))
 
 
 def complete(facts: Path, out: Path, relations: Sequence[str] | None = None, scorer: str = "neighbours",
@@ -215,7 +221,7 @@ def complete(facts: Path, out: Path, relations: Sequence[str] | None = None, sco
     from skugraph.fusion.completion import COMPLETED, propose
 
     ontology = ontology or load_ontology()
-    known = [f for f in read_facts(facts, on_error, ontology) if not f.properties.get("inferred")]
+    known = [f for f in read_facts(facts, on_error, ontology) if not f.properties.get("inferred") and f.subject.label != LISTING]
     proposals = propose(known, relations or COMPLETED, scorer, min_probability, ontology=ontology)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:
@@ -369,7 +375,7 @@ def _json(path: Path) -> dict:
 
 
 def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] | None = None) -> BuildResult:
-    """Ingest → extract → fuse → complete → load → example queries. ``progress(stage, total)`` may return a
+    """Ingest → extract → fuse (resolve products, complete) → load → example queries. ``progress(stage, total)`` may return a
     callback that is told of each record done."""
     config.workdir.mkdir(parents=True, exist_ok=True)
     ontology = load_ontology(config.ontology)
@@ -386,17 +392,16 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
         reviews=ReviewModels.load(config.opinion_model, config.sentiment_model),
         relations=RelationClassifier.load(config.relation_model) if config.relation_model else None,
     )
-    fuse_report = fuse(config.listings, config.facts, config.fused, config.matcher, config.match_threshold, ontology=ontology)
-    inferred = complete(config.fused, config.inferred, ontology=ontology).facts if config.complete else []
+    fuse_report = fuse(config.listings, config.facts, config.fused, config.matcher, config.match_threshold, ontology=ontology,
+                       complete=config.complete)
     if config.fresh:
         remove_graph(config.graph)
-    files = [config.fused, config.inferred] if config.complete else [config.fused]
-    load_report, stats = load(config.graph, config.listings, files, ontology=ontology)
+    load_report, stats = load(config.graph, config.listings, config.fused, ontology=ontology)
     with open_store(config.graph, read_only=True) as store:
         examples = [(question, store.query(cypher, params)) for question, cypher, params in EXAMPLE_QUERIES]
         showcase = dict.fromkeys(row[0] for cypher in SHOWCASE for row in store.query(cypher).rows)
         cards = [product_card(store, product) for product in showcase]
-    return BuildResult(config, ingest_report, extract_report, fuse_report, load_report, stats, examples, cards, len(inferred))
+    return BuildResult(config, ingest_report, extract_report, fuse_report, load_report, stats, examples, cards)
 
 
 #: products worth showing: the first with review aspects, the first with a compatible-with link

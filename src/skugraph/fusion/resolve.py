@@ -124,6 +124,30 @@ def block(offers: Sequence[Offer], max_block: int = 50, embeddings: np.ndarray |
     return pairs
 
 
+def encoder_embeddings(model: str, batch_size: int = 64, max_length: int = 64) -> Callable[[list[str]], np.ndarray]:
+    """A function from texts to mean-pooled embeddings of an encoder (a model directory, ``minilm``
+    …), for nearest-neighbour blocking."""
+    import torch
+
+    from skugraph.tagging.train import cpu_autocast, load_encoder
+
+    encoder, tokenizer = load_encoder(model)
+    encoder.eval()
+
+    def embed(texts: list[str]) -> np.ndarray:
+        out = []
+        with torch.inference_mode(), cpu_autocast():
+            for start in range(0, len(texts), batch_size):
+                batch = tokenizer(texts[start : start + batch_size], truncation=True, max_length=max_length, padding=True,
+                                  return_tensors="pt")
+                states = encoder(**batch).last_hidden_state.float()
+                mask = batch["attention_mask"].unsqueeze(-1).float()
+                out.append(((states * mask).sum(1) / mask.sum(1).clamp(min=1)).numpy())
+        return np.concatenate(out) if out else np.zeros((0, encoder.config.hidden_size))
+
+    return embed
+
+
 def blocking_recall(pairs: set[tuple[int, int]], groups: Sequence[str]) -> float:
     """Share of the true pairs (same gold group) that blocking kept."""
     by_group: dict[str, list[int]] = defaultdict(list)
