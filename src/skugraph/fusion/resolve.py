@@ -2,20 +2,22 @@
 
 1. **Offers**: each listing becomes an :class:`~skugraph.fusion.matching.Offer` of its title
    and the attributes extracted from it (brand key, product type, model, colour, capacity …,
-   chosen values only, normalised).
+   chosen values only, normalised; ``fits``: the brands and models it is compatible with).
 2. **Blocking**: candidate pairs share a rare token of the title (a jieba word, a model code,
    the brand: a token in more than ``max_block`` listings is too common to block on), or are
    among each other's ``neighbours`` nearest titles by encoder embedding when an encoder is given.
 3. **Scoring**: a trained :class:`~skugraph.fusion.matching.CrossEncoderMatcher`, or without one
-   :class:`AttributeMatcher`: title similarity, zero when a key attribute disagrees.
+   :class:`AttributeMatcher`: attribute agreement and title similarity, zero when a key
+   attribute or the model words disagree.
 4. **Clustering**: connected components of the pairs scored at or above ``threshold``, then
-   every bridge (a pair whose removal splits its component) scored below ``strong`` is cut, so
-   one weak link cannot chain two products into one.
+   every bridge (a pair whose removal splits its component) scored below ``strong`` whose two
+   ends both have other links is cut, so one weak link cannot chain two products into one.
 
 The product id of a cluster is its smallest listing id, so rerunning gives the same ids.
-:func:`fuse_facts` rewrites the facts onto those products, merges the same fact read from
-several listings (provenance joined, confidence by noisy-or), votes the attribute values
-again across the listings, and adds one ``offer_of`` fact per listing with the evidence.
+:func:`fuse_facts` rewrites the facts onto those products, makes brands that are one brand
+one node, merges the same fact read from several listings (provenance joined, confidence by
+noisy-or), votes the attribute values again across the listings, and adds one ``offer_of``
+fact per listing with the evidence.
 """
 
 from __future__ import annotations
