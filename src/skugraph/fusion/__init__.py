@@ -1,1 +1,1 @@
-"""Knowledge fusion: value normalisation, conflict resolution, brand aliases, KG completion (evaluation)."""
+"""Knowledge fusion: value normalisation, conflict resolution, brand aliases, pair matching, product entity resolution, KG completion."""
