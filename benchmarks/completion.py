@@ -5,7 +5,7 @@ popularity baseline, item neighbours, and a PyKEEN model, in the same run.
 
     python benchmarks/completion.py --data ../shared/data [--model RotatE] [--epochs 100] [--test PATH]
 
-The neighbour scorer's settings (50 neighbours, popularity prior 0.2) were chosen on another
+The neighbour scorer's settings (50 neighbours, popularity prior 0.2, association 2) were chosen on another
 split (seed 1); the run reports seed 0.
 
 ``--test PATH`` builds the graph from another labelled title file instead. Target (issue 6):

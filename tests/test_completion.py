@@ -34,8 +34,9 @@ def test_completion_learns_what_goes_with_what():
         assert report.systems[system]["hits_at_1"] > report.systems["popularity"]["hits_at_1"]  # popularity says black
 
 
-def test_neighbours_rank_the_values_of_similar_products_first():
-    scorer = NeighbourScorer(graph())
+@pytest.mark.parametrize("association", [0.0, 2.0])
+def test_neighbours_rank_the_values_of_similar_products_first(association):
+    scorer = NeighbourScorer(graph(), association=association)
     scores = scorer.scores("Product:充电器14", "colour", ["Value:colour:黑色", "Value:colour:白色", "Value:colour:银色"])
     assert scores.argmax() == 1  # chargers are white, though most products are black
 

@@ -2,8 +2,9 @@
 and propose the likeliest as facts marked ``inferred``.
 
 Scorers: ``popularity`` (how many products have the value), ``neighbours`` (the values of
-the most similar products; item-based, TF-IDF cosine over (relation, value) pairs) and any
-PyKEEN embedding model (RotatE, TransE, ComplEx …).
+the most similar products, item-based, TF-IDF cosine over (relation, value) pairs, plus how
+often products sharing each of its pairs have the value) and any PyKEEN embedding model
+(RotatE, TransE, ComplEx …).
 
 Evaluation hides a share of the attribute edges, trains on the rest, and ranks each hidden
 value among the values of its kind (filtered: other known values of that product and kind
@@ -100,14 +101,16 @@ class PopularityScorer:
 
 
 class NeighbourScorer:
-    """Item-based neighbours: a product's likely values for a relation are the values held by the
-    products most like it, where two products are alike by the (relation, value) pairs they
-    share, each weighted by its inverse frequency (cosine of TF-IDF rows). Popularity breaks ties."""
+    """Item-based neighbours and feature associations. A product's likely values for a relation
+    are (1) the values held by the products most like it, two products being alike by the
+    (relation, value) pairs they share, each weighted by its inverse frequency (cosine of TF-IDF
+    rows), plus (2) ``association`` × how often products with each of its (relation, value)
+    pairs have the value, averaged with the same weights. Popularity is a small prior."""
 
-    def __init__(self, triples: Sequence[Triple], neighbours: int = 50, prior: float = 0.0):
+    def __init__(self, triples: Sequence[Triple], neighbours: int = 50, prior: float = 0.0, association: float = 0.0):
         from scipy import sparse
 
-        self.neighbours, self.prior = neighbours, prior
+        self.neighbours, self.prior, self.association = neighbours, prior, association
         self.heads = {h: i for i, h in enumerate(sorted({h for h, _, _ in triples}))}
         features = {f: i for i, f in enumerate(sorted({(r, t) for _, r, t in triples}))}
         rows, cols = zip(*{(self.heads[h], features[(r, t)]) for h, r, t in triples}, strict=True) if triples else ((), ())
@@ -115,9 +118,13 @@ class NeighbourScorer:
         idf = np.log((1 + len(self.heads)) / (1 + frequency)) + 1
         matrix = sparse.csr_matrix((idf[list(cols)], (rows, cols)), shape=(len(self.heads), len(features)))
         norms = np.sqrt(matrix.multiply(matrix).sum(axis=1)).A.ravel()
-        self.matrix = sparse.diags(1 / np.maximum(norms, 1e-12)) @ matrix
+        self.matrix = sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-12)) @ matrix)
         self.features = features
         self.popularity = PopularityScorer(triples)
+        if association:
+            held = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=matrix.shape)
+            # P(value pair | feature pair): of the products with the row's pair, the share with the column's
+            self.cooccurrence = sparse.csr_matrix(sparse.diags(1 / np.maximum(frequency, 1)) @ (held.T @ held))
 
     def scores(self, head: str, relation: str, candidates: Sequence[str]) -> np.ndarray:
         counts = self.popularity.scores(head, relation, candidates)
@@ -134,8 +141,12 @@ class NeighbourScorer:
         known = [i for i, col in enumerate(columns) if col is not None]
         out = np.zeros(len(candidates))
         if known:
-            out[known] = similarity @ self.matrix[:, [columns[i] for i in known]].astype(bool).toarray()
-        return out / max(similarity.sum(), 1e-12) + tie_break
+            wanted = [columns[i] for i in known]
+            out[known] = similarity @ self.matrix[:, wanted].astype(bool).toarray() / max(similarity.sum(), 1e-12)
+            if self.association:
+                weights = self.matrix[row]
+                out[known] += self.association * (weights @ self.cooccurrence[:, wanted]).toarray().ravel() / max(weights.sum(), 1e-12)
+        return out + tie_break
 
 
 class EmbeddingScorer:
@@ -159,7 +170,7 @@ def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: in
     if name == "popularity":
         return PopularityScorer(triples)
     if name == "neighbours":
-        return NeighbourScorer(triples, neighbours=50, prior=0.2)
+        return NeighbourScorer(triples, neighbours=50, prior=0.2, association=2.0)
     return EmbeddingScorer(triples, name, epochs, dim, seed)
 
 
