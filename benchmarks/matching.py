@@ -100,7 +100,7 @@ def run(dataset: str, args: argparse.Namespace) -> dict:
     began = time.perf_counter()
     matcher = train_matcher(train, valid, config, progress=lambda r: print(f"  {dataset} {r}", flush=True))
     result["cross_encoder"] = {"base_model": args.base_model, "max_length": args.max_length, "threshold": round(matcher.threshold, 4),
-                               "train_seconds": round(time.perf_counter() - began, 1), "history": config.history}
+                               "train_seconds": round(time.perf_counter() - began, 1), "history": matcher.record["history"]}
     for name, pairs in sets.items():
         predicted = matcher.predict([(p.left, p.right) for p in pairs])
         result["cross_encoder"][name] = pair_score([p.label for p in pairs], predicted).to_dict()

@@ -84,7 +84,8 @@ def test_cross_encoder_learns_saves_and_loads(tmp_path):
     config = TrainMatcherConfig(out=tmp_path / "matcher", base_model="scratch:tiny", epochs=6, batch_size=16,
                                 learning_rate=2e-3, head_learning_rate=2e-3, max_length=48)
     matcher = train_matcher(train, valid, config)
-    assert len(config.history) == 6 and config.history[-1]["loss"] < config.history[0]["loss"]
+    history = matcher.record["history"]
+    assert len(history) == 6 and history[-1]["loss"] < history[0]["loss"]
     predicted = matcher.predict([(p.left, p.right) for p in valid])
     assert pair_score([p.label for p in valid], predicted).f1 >= 0.9
     loaded = CrossEncoderMatcher.load(tmp_path / "matcher")

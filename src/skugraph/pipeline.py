@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from skugraph.fusion.completion import Proposals
 from skugraph.fusion.conflicts import resolve
 from skugraph.graph.cards import product_card
 from skugraph.graph.store import LoadReport, QueryResult, batched, open_store
-from skugraph.records import LISTING, Fact, Listing, to_json_line
+from skugraph.records import Fact, Listing, to_json_line
 from skugraph.sample.generate import CATALOGUE, LABELS
 from skugraph.tagging.rules import RuleExtractor
 from skugraph.tagging.tagger import TaggerExtractor
@@ -203,12 +203,8 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     fused = fuse_facts(items, extracted, resolution, ontology)
     inferred = []
     if complete:
-        inferred = propose([f for f in fused if f.subject.label != LISTING], COMPLETED, min_probability=min_probability,
-                           ontology=ontology).facts
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as handle:
-        for fact in fused + inferred:
-            handle.write(to_json_line(fact) + "\n")
+        inferred = propose(fused, COMPLETED, min_probability=min_probability, ontology=ontology).facts
+    write_facts(out, fused + inferred)
     return FuseReport(len(items), resolution.products, len(resolution.pairs), len(resolution.cut), len(extracted),
                       len(fused) + len(inferred), dict(sorted(group_sizes(resolution).items())), len(inferred))
 
@@ -221,13 +217,18 @@ def complete(facts: Path, out: Path, relations: Sequence[str] | None = None, sco
     from skugraph.fusion.completion import COMPLETED, propose
 
     ontology = ontology or load_ontology()
-    known = [f for f in read_facts(facts, on_error, ontology) if not f.properties.get("inferred") and f.subject.label != LISTING]
-    proposals = propose(known, relations or COMPLETED, scorer, min_probability, ontology=ontology)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as handle:
-        for fact in proposals.facts:
-            handle.write(to_json_line(fact) + "\n")
+    proposals = propose(list(read_facts(facts, on_error, ontology)), relations or COMPLETED, scorer, min_probability,
+                        ontology=ontology)
+    write_facts(out, proposals.facts)
     return proposals
+
+
+def write_facts(path: Path, facts: Iterable[Fact]) -> None:
+    """Facts as JSONL, one a line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for fact in facts:
+            handle.write(to_json_line(fact) + "\n")
 
 
 def read_facts(path: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None) -> Iterator[Fact]:
@@ -254,16 +255,12 @@ def read_facts(path: Path, on_error: Callable[[str], None] | None = None, ontolo
 
 
 def load(
-    db: Path, listings: Path, facts: Path | Sequence[Path], on_error: Callable[[str], None] | None = None,
-    ontology: Ontology | None = None,
+    db: Path, listings: Path, facts: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None
 ) -> tuple[LoadReport, dict[str, dict[str, int]]]:
-    """Upsert listings and facts (one file or several, in order) into the graph at ``db``; returns
-    the load report and graph counts. Bad fact lines go to ``on_error`` and are skipped (without
-    it, the first one stops the load)."""
-    files = [facts] if isinstance(facts, Path) else list(facts)
+    """Upsert listings and facts into the graph at ``db``; returns the load report and graph counts.
+    Bad fact lines go to ``on_error`` and are skipped (without it, the first one stops the load)."""
     with open_store(db, ontology=ontology) as store:
-        facts_in = (fact for path in files for fact in read_facts(path, on_error, store.ontology))
-        report = store.load(load_listings(listings), facts_in)
+        report = store.load(load_listings(listings), read_facts(facts, on_error, store.ontology))
         return report, store.stats()
 
 
@@ -375,8 +372,8 @@ def _json(path: Path) -> dict:
 
 
 def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] | None = None) -> BuildResult:
-    """Ingest → extract → fuse (resolve products, complete) → load → example queries. ``progress(stage, total)`` may return a
-    callback that is told of each record done."""
+    """Ingest → extract → fuse (resolve products, complete) → load → example queries.
+    ``progress(stage, total)`` may return a callback that is told of each record done."""
     config.workdir.mkdir(parents=True, exist_ok=True)
     ontology = load_ontology(config.ontology)
     ingest_report = ingest(

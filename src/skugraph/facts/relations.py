@@ -42,7 +42,7 @@ from skugraph.facts.build import head_product
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.records import Mention
 from skugraph.tagging.evaluate import Score
-from skugraph.tagging.train import cpu_autocast, fine_tune_optimizer, load_encoder
+from skugraph.tagging.train import FineTuneConfig, cpu_autocast, fine_tune_optimizer, load_encoder
 
 RELATIONS = ("none", "brand_of", "fits", "attribute_of", "part_of")
 MARKERS = ("[H]", "[/H]", "[X]", "[/X]")
@@ -167,7 +167,6 @@ class RelationClassifier:
         path = Path(path)
         if not (path / METADATA).is_file():
             raise FileNotFoundError(f"{path}: not a relation model directory (no {METADATA})")
-    
         meta = json.loads((path / METADATA).read_text(encoding="utf-8"))
         encoder, tokenizer = load_encoder(str(path))
         model = RelationModel(encoder, RelationConfig(tuple(meta["labels"]), meta["max_length"], meta["dropout"]))
@@ -227,20 +226,8 @@ def _encode(tokenizer, examples: Sequence[RelationExample], max_length: int) -> 
 
 
 @dataclass
-class TrainRelationsConfig:
-    out: Path
-    base_model: str  # an encoder directory, "minilm", or scratch:tiny|small
-    epochs: int = 4
-    batch_size: int = 32
-    learning_rate: float = 1e-4
-    head_learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    warmup: float = 0.1
-    dropout: float = 0.1
-    max_length: int = 160
+class TrainRelationsConfig(FineTuneConfig):
     keep: dict[str, float] = field(default_factory=dict)  # share of a relation's examples to train on ({"attribute_of": 0.3})
-    time_budget_minutes: float | None = None
-    seed: int = 42
 
 
 def train_relations(train: Sequence[RelationExample], dev: Sequence[RelationExample], config: TrainRelationsConfig,

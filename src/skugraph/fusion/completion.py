@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.records import Fact, Provenance
+from skugraph.records import LISTING, PRODUCT, Fact, Provenance
 
 Triple = tuple[str, str, str]  # (head ref, relation, tail ref)
 COMPLETED = ("colour", "material", "capacity", "size", "compatible_with")  # relations evaluated by default
@@ -174,6 +174,17 @@ def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: in
     return EmbeddingScorer(triples, name, epochs, dim, seed)
 
 
+def _index(triples: Sequence[Triple]) -> tuple[dict[tuple[str, str], set[str]], dict[str, list[str]]]:
+    """(head, relation) → its tails, and relation → its tails (sorted, once each)."""
+    known: dict[tuple[str, str], set[str]] = defaultdict(set)
+    values: dict[str, list[str]] = defaultdict(list)
+    for h, r, t in triples:
+        known[(h, r)].add(t)
+    for r, t in sorted({(r, t) for _, r, t in triples}):
+        values[r].append(t)
+    return known, values
+
+
 def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, share: float = 0.1,
              systems: Sequence[str] = ("popularity", "neighbours", "RotatE"), epochs: int = 200, dim: int = 64,
              seed: int = 0) -> CompletionReport:
@@ -181,16 +192,12 @@ def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, sh
     hidden tail among the values its relation has in training (filtered)."""
     kept, hidden = split(triples, relations, share, seed)
     scorers = {name: make_scorer(name, kept, epochs, dim, seed) for name in systems}
-    known: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for h, r, t in triples:
-        known[(h, r)].add(t)
-    values: dict[str, set[str]] = defaultdict(set)
-    for _, r, t in kept:
-        values[r].add(t)
+    known, _ = _index(triples)
+    _, values = _index(kept)
     ranks: dict[str, list[int]] = defaultdict(list)
     by_relation: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for h, r, t in hidden:
-        candidates = sorted(c for c in values[r] if c == t or c not in known[(h, r)])
+        candidates = [c for c in values[r] if c == t or c not in known[(h, r)]]
         for name, scorer in scorers.items():
             if t not in values[r]:
                 rank = len(candidates) + 1  # never seen in training: ranked last
@@ -227,20 +234,18 @@ def _top(scorer, head: str, relation: str, candidates: Sequence[str]) -> tuple[s
 def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer: str = "neighbours",
             min_probability: float = 0.7, share: float = 0.1, seed: int = 0, epochs: int = 200, dim: int = 64,
             ontology: Ontology | None = None) -> Proposals:
-    """Facts for the (product, relation) pairs the graph lacks, marked ``inferred``; see the module doc."""
+    """Facts for the (product, relation) pairs the graph lacks, marked ``inferred``; see the module
+    doc. Learns from the facts given, leaving out listing facts (``offer_of``) and inferred ones."""
     from sklearn.isotonic import IsotonicRegression
 
     ontology = ontology or load_ontology()
+    facts = [f for f in facts if f.subject.label != LISTING and not f.properties.get("inferred")]
     entities = {e.ref: e for f in facts for e in (f.subject, f.object)}
     triples = triples_of(facts)
     kept, hidden = split(triples, relations, share, seed)
-    known: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for h, r, t in triples:
-        known[(h, r)].add(t)
+    known, all_values = _index(triples)
+    _, values = _index(kept)
     trial = make_scorer(scorer, kept, epochs, dim, seed)
-    values: dict[str, list[str]] = defaultdict(list)
-    for r, t in sorted({(r, t) for _, r, t in kept}):
-        values[r].append(t)
     points, right = [], []
     for h, r, t in hidden:
         candidates = [c for c in values[r] if c == t or c not in known[(h, r)]]
@@ -251,10 +256,7 @@ def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer:
     curve = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(points, right) if len(set(right)) > 1 else None
     constant = float(np.mean(right)) if right else 0.0  # the share right, when it is all or none
     final = make_scorer(scorer, triples, epochs, dim, seed)
-    all_values: dict[str, list[str]] = defaultdict(list)
-    for r, t in sorted({(r, t) for _, r, t in triples}):
-        all_values[r].append(t)
-    products = sorted({h for h, _, _ in triples if h.startswith("Product:")})
+    products = sorted({f.subject.ref for f in facts if f.subject.label == PRODUCT})
     category = {f.subject.ref: f.object.name for f in facts if f.predicate == "in_category"}
     proposed = []
     for relation in relations:

@@ -27,7 +27,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ from safetensors.torch import load_file, save_file
 
 from skugraph import __version__
 from skugraph.tagging.evaluate import Score
-from skugraph.tagging.train import cpu_autocast, fine_tune_optimizer, load_encoder
+from skugraph.tagging.train import FineTuneConfig, cpu_autocast, fine_tune_optimizer, load_encoder
 
 METADATA = "skugraph_matcher.json"
 _FIELD = re.compile(r"COL\s+(\S+)\s+VAL\s?(.*?)(?=\s*COL\s+\S+\s+VAL|\s*$)", re.DOTALL)
@@ -177,6 +177,12 @@ class MatcherConfig:
     dropout: float = 0.1
 
 
+def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The mean of each text's token states, padding left out."""
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)
+    return (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+
 class CrossEncoderModel(torch.nn.Module):
     def __init__(self, encoder, config: MatcherConfig):
         super().__init__()
@@ -188,9 +194,7 @@ class CrossEncoderModel(torch.nn.Module):
     def forward(self, input_ids, attention_mask, token_type_ids=None):
         extra = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         states = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(states.dtype)
-        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
-        return self.head(self.dropout(pooled.float())).squeeze(-1)
+        return self.head(self.dropout(mean_pool(states, attention_mask).float())).squeeze(-1)
 
 
 class CrossEncoderMatcher:
@@ -204,7 +208,6 @@ class CrossEncoderMatcher:
 
     @classmethod
     def load(cls, path: str | Path) -> CrossEncoderMatcher:
-    
         path = Path(path)
         if not (path / METADATA).is_file():
             raise FileNotFoundError(f"{path}: not a matcher directory (no {METADATA})")
@@ -243,7 +246,6 @@ class CrossEncoderMatcher:
         return [s > self.threshold for s in self.scores(pairs)]
 
 
-
 def shared_codes(left: Offer, right: Offer) -> str:
     """What the two offers' model codes say, as text the cross-encoder reads first: the codes
     they share (``lds4821ww``; one may extend the other: ``kxtg9343`` / ``kxtg9343t``), ``none``
@@ -265,20 +267,13 @@ def _encode(tokenizer, pairs: Sequence[tuple[Offer, Offer]], max_length: int) ->
 
 
 @dataclass
-class TrainMatcherConfig:
-    out: Path
-    base_model: str  # an encoder directory, "minilm", or scratch:tiny|small
+class TrainMatcherConfig(FineTuneConfig):
+    """``time_budget_minutes``: fewer epochs, the schedule shortened to fit, when time runs out."""
+
     epochs: int = 10
-    batch_size: int = 32
     learning_rate: float = 5e-5
-    head_learning_rate: float = 1e-3
-    weight_decay: float = 0.01
     warmup: float = 0.06
-    dropout: float = 0.1
     max_length: int = 128
-    time_budget_minutes: float | None = None  # fewer epochs (the schedule shortened to fit) when time runs out
-    seed: int = 42
-    history: list[dict] = field(default_factory=list)
 
 
 def train_matcher(train: Sequence[LabelledPair], valid: Sequence[LabelledPair], config: TrainMatcherConfig,
@@ -286,7 +281,6 @@ def train_matcher(train: Sequence[LabelledPair], valid: Sequence[LabelledPair], 
     """Fine-tune a cross-encoder on ``train``; keep the epoch and threshold with the best F1 on
     ``valid``; save to ``config.out``. Each pair is shown in a random order of its two offers."""
     from transformers import get_linear_schedule_with_warmup
-
 
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
@@ -300,7 +294,7 @@ def train_matcher(train: Sequence[LabelledPair], valid: Sequence[LabelledPair], 
     epochs = config.epochs
     schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup * per_epoch * epochs), per_epoch * epochs)
     gold = [p.label for p in valid]
-    best, best_state, best_threshold_value, best_score = -1.0, None, 0.5, None
+    best, best_state, best_threshold_value, best_score, history = -1.0, None, 0.5, None, []
     epoch = 0
     while epoch < epochs:
         epoch += 1
@@ -329,7 +323,7 @@ def train_matcher(train: Sequence[LabelledPair], valid: Sequence[LabelledPair], 
             threshold, score = 0.5, None
         elapsed = time.perf_counter() - began
         record["seconds"] = round(elapsed, 1)
-        config.history.append(record)
+        history.append(record)
         if progress:
             progress(record)
         f1 = score.f1 if score else epoch
@@ -345,6 +339,6 @@ def train_matcher(train: Sequence[LabelledPair], valid: Sequence[LabelledPair], 
     model.eval()
     matcher.threshold = best_threshold_value
     matcher.save(config.out, {"base_model": config.base_model, "train_pairs": len(train), "epochs_run": epoch,
-                              "history": config.history, "valid": best_score.to_dict() if best_score else None,
+                              "history": history, "valid": best_score.to_dict() if best_score else None,
                               "train_seconds": round(time.perf_counter() - began, 1)})
     return matcher

@@ -35,7 +35,7 @@ from skugraph.facts.build import LISTING_EXTRACTOR, merge_facts
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.fusion.brands import mine_aliases
 from skugraph.fusion.conflicts import resolve as resolve_conflicts
-from skugraph.fusion.matching import Offer
+from skugraph.fusion.matching import Offer, mean_pool
 from skugraph.records import ASPECT, BRAND, LISTING, PRODUCT, Entity, Fact, Listing, Provenance
 from skugraph.tagging.evaluate import Score
 from skugraph.tagging.lexicon import fold
@@ -80,14 +80,14 @@ def offers_from(listings: Sequence[Listing], facts: Iterable[Fact], ontology: On
             continue
         if fact.predicate == "has_brand":
             name = "brand"
-        elif fact.predicate == "compatible_with" and (fact.object.label == "Brand" or fact.object.kind == "model"):
+        elif fact.predicate == "compatible_with" and (fact.object.label == BRAND or fact.object.kind == "model"):
             fits[fact.subject.key].add(fact.object.key)
             continue
         elif ontology.is_kind(fact.predicate):
             name = fact.predicate
         else:
             continue
-        value = fact.object.key.split(":", 1)[-1] if fact.object.label != "Brand" else fact.object.key
+        value = fact.object.key.split(":", 1)[-1] if fact.object.label != BRAND else fact.object.key
         attributes[fact.subject.key].setdefault(name, value)
     for listing, fitting in fits.items():
         attributes[listing]["fits"] = " ".join(sorted(fitting))
@@ -121,8 +121,8 @@ def block(offers: Sequence[Offer], max_block: int = 50, embeddings: np.ndarray |
             similarity = unit[start : start + 1024] @ unit.T
             for row, i in enumerate(range(start, min(start + 1024, len(unit)))):
                 similarity[row, i] = -np.inf
-                for j in np.argsort(-similarity[row])[:neighbours]:
-                    pairs.add((min(i, int(j)), max(i, int(j))))
+                nearest = np.argpartition(-similarity[row], neighbours)[:neighbours] if neighbours < len(unit) else range(len(unit))
+                pairs.update((min(i, int(j)), max(i, int(j))) for j in nearest if j != i)
     return pairs
 
 
@@ -142,9 +142,7 @@ def encoder_embeddings(model: str, batch_size: int = 64, max_length: int = 64) -
             for start in range(0, len(texts), batch_size):
                 batch = tokenizer(texts[start : start + batch_size], truncation=True, max_length=max_length, padding=True,
                                   return_tensors="pt")
-                states = encoder(**batch).last_hidden_state.float()
-                mask = batch["attention_mask"].unsqueeze(-1).float()
-                out.append(((states * mask).sum(1) / mask.sum(1).clamp(min=1)).numpy())
+                out.append(mean_pool(encoder(**batch).last_hidden_state.float(), batch["attention_mask"]).numpy())
         return np.concatenate(out) if out else np.zeros((0, encoder.config.hidden_size))
 
     return embed

@@ -20,13 +20,15 @@ _SECTIONS = {"HAS_BRAND": "brand", "COMPATIBLE_WITH": "compatible_with", "ACCESS
 
 
 def product_card(store: GraphStore, product_id: str) -> dict[str, Any] | None:
-    """The product's facts grouped by kind, or None when there is no such product. Each fact:
-    ``value``, ``confidence`` and ``evidence`` (``title[3:5] 华为`` …)."""
-    texts = _product_texts(store, product_id)
-    if texts is None:
+    """The product's listings and its facts grouped by kind, or None when there is no such product.
+    Each fact: ``value``, ``confidence`` and ``evidence`` (``sku-0001 title[3:5] 华为 (rules)`` …)."""
+    found = _product_texts(store, product_id)
+    if found is None:
         return None
-    card: dict[str, Any] = {"id": product_id, "title": texts[""]["title"], "listings": offers(store, product_id), "type": [], "brand": [], "attributes": {}, "compatible_with": [],
-                            "accessory_of": [], "related_products": [], "category": [], "aspects": []}
+    title, texts = found
+    card: dict[str, Any] = {"id": product_id, "title": title, "listings": offers(store, product_id), "type": [], "brand": [],
+                            "attributes": {}, "compatible_with": [], "accessory_of": [], "related_products": [], "category": [],
+                            "aspects": []}
     for row in store.query(_FACTS, {"id": product_id}).records():
         if row["relation"] == "HAS_REVIEW":
             continue
@@ -57,15 +59,16 @@ _OPINIONS = (
 )
 
 
-def _product_texts(store: GraphStore, product_id: str) -> dict[str, dict[str, str]] | None:
-    """Listing id → the title and description the product's provenance spans point into (its
-    listings, or the listing of its own id before resolution); None when there is no such product."""
+def _product_texts(store: GraphStore, product_id: str) -> tuple[str, dict[str, dict[str, str]]] | None:
+    """The product's title, and listing id → the title and description its provenance spans point
+    into (its listings, or the listing of its own id before resolution); None when there is no
+    such product."""
     found = store.query("MATCH (p:Product {id: $id}) RETURN p.title", {"id": product_id}).rows
     if not found:
         return None
     rows = store.query("MATCH (l:Listing)-[:OFFER_OF]->(:Product {id: $id}) RETURN l.id, l.title, l.description", {"id": product_id}).rows
     rows = rows or store.query("MATCH (l:Listing {id: $id}) RETURN l.id, l.title, l.description", {"id": product_id}).rows
-    return {"": {"title": found[0][0] or ""}} | {lid: {"title": title or "", "description": text or ""} for lid, title, text in rows}
+    return found[0][0] or "", {lid: {"title": title or "", "description": text or ""} for lid, title, text in rows}
 
 
 def offers(store: GraphStore, product_id: str) -> list[dict[str, Any]]:
@@ -112,11 +115,12 @@ def explain(store: GraphStore, product_or_listing: str, attribute: str | None = 
     one), the chosen one first, with support, confidence and evidence. None when there is no
     such product or listing."""
     product_id = product_of(store, product_or_listing)
-    texts = _product_texts(store, product_id) if product_id else None
-    if texts is None:
+    found = _product_texts(store, product_id) if product_id else None
+    if found is None:
         return None
+    title, texts = found
     where = "WHERE r.predicate = $attribute " if attribute else ""
     rows = store.query(_VALUES.format(where=where), {"id": product_id, **({"attribute": attribute} if attribute else {})}).records()
     for row in rows:
         row["evidence"] = _evidence(row.pop("provenance"), texts)
-    return {"product": product_id, "title": texts[""]["title"], "listings": offers(store, product_id), "values": rows}
+    return {"product": product_id, "title": title, "listings": offers(store, product_id), "values": rows}

@@ -124,6 +124,24 @@ def load_encoder(base_model: str, texts: Sequence[str] = (), window: int = 128, 
     return AutoModel.from_pretrained(source, config=model_config, **extra), tokenizer
 
 
+@dataclass
+class FineTuneConfig:
+    """What fine-tuning an encoder with a new head needs; each task's config adds its own."""
+
+    out: Path
+    base_model: str  # an encoder directory, "minilm", or scratch:tiny|small
+    epochs: int = 4
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    head_learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    dropout: float = 0.1
+    max_length: int = 160
+    time_budget_minutes: float | None = None
+    seed: int = 42
+
+
 def fine_tune_optimizer(encoder: torch.nn.Module, head: torch.nn.Module, learning_rate: float, head_learning_rate: float,
                         weight_decay: float) -> torch.optim.AdamW:
     """AdamW for an encoder and a new head: weight decay on the encoder's weights only (not
