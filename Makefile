@@ -6,7 +6,9 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test sample clean
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup browser demo test sample clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +22,12 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/skugraph demo
 
-test: setup
+# Headless Chromium (Debian's) for the web UI tests, and a CJK font for their screenshots.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 sample: setup

@@ -33,3 +33,12 @@ BACKENDS = {"ladybug": lambda directory: open_store(directory / "graph.lbug")}
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
     with BACKENDS[request.param](tmp_path) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def demo_graph(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample catalogue built into a graph with the rule extractor (ingest, extract, fuse, load)."""
+    from skugraph.pipeline import BuildConfig, build
+
+    workdir = tmp_path_factory.mktemp("demo-graph")
+    return build(BuildConfig(workdir=workdir, extractor="rules", fresh=True)).config.graph

@@ -171,3 +171,19 @@ def test_load_skips_bad_fact_lines_and_keeps_the_rest(tmp_path):
     assert "2 fact line(s) rejected" in result.stderr
     counts = json.loads(run("stats", "--db", str(db), "--json").stdout)
     assert sum(counts["edges"].values()) == len(good)
+
+
+def test_search_recommend_report_commands(demo_graph, tmp_path):
+    db = str(demo_graph)
+    found = json.loads(run("search", "苹果 256G 手机", "--db", db, "--json", "--limit", "3").stdout)
+    assert [c["name"] for c in found["constraints"]] == ["苹果", "256GB", "手机"]
+    assert all("has_brand 苹果" in hit["matched"] for hit in found["hits"])
+    table = run("search", "手机壳", "--db", db, "--colour", "colour:透明")
+    assert table.exit_code == 0 and "read from the query: product_type 手机壳" in table.stdout and "透明" in table.stdout
+    lists = json.loads(run("recommend", found["hits"][0]["id"], "--db", db, "--json").stdout)
+    assert lists["substitutes"] and lists["substitutes"][0]["reason"].startswith("same type")
+    missing = run("recommend", "no-such-sku", "--db", db)
+    assert missing.exit_code == 1 and "no product or listing 'no-such-sku'" in missing.stderr
+    out = tmp_path / "report.html"
+    done = run("report", "--db", db, "--out", str(out))
+    assert done.exit_code == 0 and f"wrote {out}" in done.stdout and out.read_text().count("<svg") >= 4

@@ -343,6 +343,9 @@ def _print_summary(result: pipeline.BuildResult) -> None:
     for card in result.cards:
         _print_card(card)
     console.print(f"graph: {result.config.graph}   try: skugraph stats --db {result.config.graph}")
+    console.print(f"web UI and REST API: skugraph serve --db {result.config.graph}   then open http://127.0.0.1:8000/ "
+                  f"(API docs at /docs); market report: skugraph report --db {result.config.graph} --out report.html",
+                  highlight=False)
 
 
 @app.command()
@@ -675,6 +678,111 @@ def aspects(
         return
     columns = ["product", "aspect", "reviews", "positive", "negative", "other", "share_positive"]
     _print_result(QueryResult(columns, [[row[c] for c in columns] for row in rows]))
+
+
+TaggerOption = Annotated[Path | None, typer.Option("--tagger", help="Read queries with this tagger (default: the rules).")]
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for: 华为 手机壳 透明")],
+    db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
+    tagger: TaggerOption = None,
+    limit: int = 10,
+    brand: Annotated[str | None, typer.Option(help="Only this brand (a key from the facets).")] = None,
+    type: Annotated[str | None, typer.Option("--type", help="Only this product type (a key from the facets).")] = None,
+    colour: Annotated[str | None, typer.Option(help="Only this colour (a key from the facets).")] = None,
+    price: Annotated[str | None, typer.Option(help="Only this price band (as the facets write it).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Search products: BM25 over their listings' text plus the brand, type, colour … read from the
+    query and matched against the graph's facts; with facets."""
+    from skugraph.serve.app import Services
+
+    with _friendly_errors():
+        services = Services.open(db, tagger)
+        try:
+            result = services.index.search(query, services.parser, limit, {"brand": brand, "type": type, "colour": colour, "price": price})
+        finally:
+            services.store.close()
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    asked = ", ".join(f"{c.predicate} {c.name}" for c in result.constraints) or "none"
+    console.print(f"read from the query: {asked}   {result.total} product(s)", highlight=False)
+    table = Table(show_lines=False)
+    for column in ("product", "title", "score", "matched", "price"):
+        table.add_column(column, overflow="fold")
+    for hit in result.hits:
+        table.add_row(hit.id, hit.title, f"{hit.score:.3f}", ", ".join(hit.matched), "" if hit.price is None else f"{hit.price:g}")
+    console.print(table)
+    for facet, values in result.facets.items():
+        shown = ", ".join(f"{v['name']} ({v['count']})" for v in values[:6])
+        console.print(f"[dim]{facet}:[/] {shown}", highlight=False)
+
+
+@app.command()
+def recommend(
+    product: Annotated[str, typer.Argument(help="A product (or listing) id.")],
+    db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
+    k: Annotated[int, typer.Option(help="Products per list.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the lists as JSON.")] = False,
+) -> None:
+    """Similar, complementary (accessories that fit it) and substitute products, each with a reason."""
+    from skugraph.apps.recommend import Recommender
+    from skugraph.apps.search import SearchIndex
+    from skugraph.graph.cards import product_of
+
+    with _friendly_errors(), open_store(db, read_only=True) as store:
+        found = product_of(store, product)
+        if found is None:
+            raise KeyError(f"no product or listing {product!r} in {db}")
+        lists = Recommender.from_documents(SearchIndex.from_store(store).documents).recommend(found, k)
+    if as_json:
+        print(json.dumps(lists, ensure_ascii=False))
+        return
+    for kind, items in lists.items():
+        console.rule(f"[bold]{kind}")
+        for item in items:
+            console.print(f"{item['id']}  {item['title']}  [dim]{item['reason']}[/]", highlight=False)
+        if not items:
+            console.print("[dim]none[/]")
+
+
+@app.command()
+def report(
+    db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
+    out: Annotated[Path, typer.Option(help="The HTML page to write.")] = Path("report.html"),
+) -> None:
+    """Market analysis as one self-contained HTML page: brand share per category, attribute values,
+    price bands, ratings and aspect sentiment."""
+    from skugraph.apps.analytics import market_report, report_html
+
+    with _friendly_errors(), open_store(db, read_only=True) as store:
+        data = market_report(store)
+    out.write_text(report_html(data), encoding="utf-8")
+    s = data["summary"]
+    console.print(f"wrote {out}: {s['products']} products, {len(data['brand_share'])} categories, "
+                  f"{len(data['attributes'])} attributes, {len(data['aspects'])} aspect rows", highlight=False)
+
+
+@app.command()
+def serve(
+    db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
+    tagger: TaggerOption = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    query_timeout: Annotated[float, typer.Option(help="Seconds a /query may run.")] = 5.0,
+) -> None:
+    """The REST API (OpenAPI at /docs) and the web UI over a graph."""
+    import uvicorn
+
+    from skugraph.serve.app import create_app
+
+    with _friendly_errors():
+        api = create_app(db, tagger, query_timeout)
+    console.print(f"skugraph on http://{host}:{port}/  (API docs: /docs)", highlight=False)
+    uvicorn.run(api, host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -78,18 +78,41 @@ def offers(store: GraphStore, product_id: str) -> list[dict[str, Any]]:
         "l.price AS price, o.evidence AS evidence, round(o.confidence, 3) AS confidence ORDER BY listing", {"id": product_id}).records()
 
 
+def evidence_places(provenance: str | None, texts: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """Each place a fact was read: listing, field, span, extractor, and the whole field text when
+    it is one of the product's listings' titles or descriptions (so a page can highlight the span)."""
+    places = []
+    for place in json.loads(provenance or "[]"):
+        text = texts.get(place["listing_id"], {}).get(place["field"], "")
+        places.append({"listing": place["listing_id"], "field": place["field"], "start": place["start"], "end": place["end"],
+                       "extractor": place["extractor"], "version": place["version"], "text": text,
+                       "inferred": place["extractor"] == "completion"})
+    return places
+
+
 def _evidence(provenance: str | None, texts: dict[str, dict[str, str]]) -> list[str]:
     """``listing field[start:end] text (extractor)`` for each place a fact was read; the text
     when that listing field is known (title or description of one of the product's listings)."""
     out = []
-    for place in json.loads(provenance or "[]"):
-        if place["extractor"] == "completion":
+    for place in evidence_places(provenance, texts):
+        if place["inferred"]:
             out.append(f"inferred by KG completion ({place['version']}), not read in any listing")
             continue
-        field, start, end = place["field"], place["start"], place["end"]
-        snippet = texts.get(place["listing_id"], {}).get(field, "")[start:end]
-        out.append(f"{place['listing_id']} {field}[{start}:{end}]{' ' + snippet if snippet else ''} ({place['extractor']})")
+        snippet = place["text"][place["start"] : place["end"]]
+        out.append(f"{place['listing']} {place['field']}[{place['start']}:{place['end']}]{' ' + snippet if snippet else ''} ({place['extractor']})")
     return out
+
+
+def product_facts(store: GraphStore, product_id: str) -> list[dict[str, Any]] | None:
+    """Every fact about a product, flat: relation, predicate, object (label, key, name),
+    confidence, and structured evidence (:func:`evidence_places`); None when there is no such product."""
+    found = _product_texts(store, product_id)
+    if found is None:
+        return None
+    _, texts = found
+    return [{"relation": row["relation"], "predicate": row["predicate"], "label": row["label"], "key": row["key"],
+             "value": row["name"], "confidence": round(row["confidence"], 3), "evidence": evidence_places(row["provenance"], texts)}
+            for row in store.query(_FACTS, {"id": product_id}).records() if row["relation"] != "HAS_REVIEW"]
 
 
 _VALUES = (

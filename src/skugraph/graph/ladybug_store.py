@@ -71,11 +71,15 @@ class LadybugStore(GraphStore):
         self._conn.close()
         self._db.close()
 
-    def query(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> QueryResult:
+    def query(self, cypher: str, parameters: Mapping[str, Any] | None = None, timeout: float | None = None) -> QueryResult:
+        self._conn.set_query_timeout(int(timeout * 1000) if timeout else 0)
         try:
             result = self._conn.execute(cypher, dict(parameters or {}))
         except RuntimeError as error:
             raise StoreError(str(error)) from None
+        finally:
+            if timeout:
+                self._conn.set_query_timeout(0)
         if isinstance(result, list):  # several statements: the last one answers
             result = result[-1]
         columns = result.get_column_names()

@@ -211,8 +211,9 @@ class GraphStore(ABC):
         """Upsert one batch of staged rows."""
 
     @abstractmethod
-    def query(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> QueryResult:
-        """Run Cypher; user input goes in ``parameters``, never into the query text."""
+    def query(self, cypher: str, parameters: Mapping[str, Any] | None = None, timeout: float | None = None) -> QueryResult:
+        """Run Cypher; user input goes in ``parameters``, never into the query text. ``timeout``:
+        seconds after which the query is stopped with an error."""
 
     @abstractmethod
     def stats(self) -> dict[str, dict[str, int]]:

@@ -1,0 +1,1 @@
+"""Applications on the graph: product search, recommendations, market analysis."""

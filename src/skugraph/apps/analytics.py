@@ -1,0 +1,151 @@
+"""Market analysis from the graph: brand share per category, attribute value distributions,
+price bands, review ratings and aspect sentiment per brand and category.
+
+:func:`market_report` answers with plain data (the API serves it as JSON);
+:func:`report_html` draws it as one self-contained page: inline SVG charts and tables, no
+script and nothing fetched.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from skugraph.apps.search import band_labels, band_of, price_bands
+from skugraph.graph.store import GraphStore
+
+TOP_CATEGORIES = 12
+TOP_VALUES = 10
+
+
+def market_report(store: GraphStore) -> dict[str, Any]:
+    """Everything the report shows, as plain data."""
+    nodes = store.stats()["nodes"]
+    summary = {"products": nodes.get("Product", 0), "listings": nodes.get("Listing", 0), "brands": nodes.get("Brand", 0),
+               "categories": nodes.get("Category", 0), "reviews": nodes.get("Review", 0)}
+    return {"summary": summary, "brand_share": _brand_share(store), "attributes": _attributes(store),
+            "prices": _prices(store), "ratings": _ratings(store), "aspects": _aspects(store)}
+
+
+def _brand_share(store: GraphStore) -> list[dict]:
+    totals = store.query("MATCH (p:Product)-[:IN_CATEGORY]->(c:Category) RETURN c.name, count(DISTINCT p) AS n "
+                         "ORDER BY n DESC, c.name LIMIT $top", {"top": TOP_CATEGORIES}).rows
+    rows = store.query("MATCH (b:Brand)<-[:HAS_BRAND]-(p:Product)-[:IN_CATEGORY]->(c:Category) "
+                       "RETURN c.name, b.name, count(DISTINCT p) AS n ORDER BY n DESC, b.name").rows
+    by_category = defaultdict(list)
+    for category, brand, count in rows:
+        by_category[category].append((brand, count))
+    return [{"category": category, "products": total,
+             "brands": [{"brand": b, "products": n, "share": round(n / total, 3)} for b, n in by_category[category][:TOP_VALUES]]}
+            for category, total in totals]
+
+
+def _attributes(store: GraphStore) -> list[dict]:
+    rows = store.query("MATCH (p:Product)-[r:HAS_VALUE]->(v:Value) WHERE (r.chosen IS NULL OR r.chosen) "
+                       "AND NOT coalesce(r.inferred, false) RETURN r.predicate, coalesce(v.canonical, v.value), "
+                       "count(DISTINCT p) AS n ORDER BY n DESC").rows
+    by_kind: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for kind, value, count in rows:
+        by_kind[kind].append((value, count))
+    kinds = sorted(by_kind, key=lambda k: -sum(n for _, n in by_kind[k]))
+    return [{"attribute": k, "products": sum(n for _, n in by_kind[k]),
+             "values": [{"value": v, "products": n} for v, n in by_kind[k][:TOP_VALUES]]} for k in kinds[:8]]
+
+
+def _prices(store: GraphStore) -> dict:
+    rows = store.query("MATCH (l:Listing) WHERE l.price IS NOT NULL RETURN coalesce(l.category, ''), l.price").rows
+    prices = [p for _, p in rows]
+    edges = price_bands(prices)
+    bands = {label: 0 for label in band_labels(edges)}
+    by_category: dict[str, list[float]] = defaultdict(list)
+    for category, price in rows:
+        bands[band_of(price, edges)] += 1
+        by_category[category or "(none)"].append(price)
+    categories = sorted(by_category, key=lambda c: -len(by_category[c]))[:TOP_CATEGORIES]
+    return {"bands": [{"band": b, "listings": n} for b, n in bands.items()],
+            "by_category": [{"category": c, "listings": len(by_category[c]), "min": round(min(by_category[c]), 2),
+                             "median": round(float(np.median(by_category[c])), 2), "max": round(max(by_category[c]), 2)}
+                            for c in categories]}
+
+
+def _ratings(store: GraphStore) -> list[dict]:
+    rows = store.query("MATCH (b:Brand)<-[:HAS_BRAND]-(p:Product)-[:HAS_REVIEW]->(v:Review) WHERE v.rating IS NOT NULL "
+                       "RETURN b.name, count(DISTINCT v) AS n, avg(v.rating) ORDER BY n DESC, b.name LIMIT $top",
+                       {"top": TOP_CATEGORIES}).rows
+    return [{"brand": b, "reviews": n, "mean_rating": round(r, 2)} for b, n, r in rows]
+
+
+def _aspects(store: GraphStore) -> list[dict]:
+    """Aspect sentiment per brand and per category (from the review opinions the graph holds)."""
+    out = []
+    for group, pattern in (("brand", "(p)-[:HAS_BRAND]->(g:Brand)"), ("category", "(p)-[:IN_CATEGORY]->(g:Category)")):
+        rows = store.query(
+            f"MATCH (r:Review)-[m:MENTIONS]->(a:Aspect)-[:OF]->(p:Product), {pattern} "
+            "RETURN g.name, a.name, count(*) AS n, sum(CASE WHEN m.polarity = 'positive' THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN m.polarity = 'negative' THEN 1 ELSE 0 END) ORDER BY n DESC LIMIT 30").rows
+        out += [{"by": group, "name": name, "aspect": aspect, "mentions": n, "positive": pos, "negative": neg,
+                 "share_positive": round(pos / n, 3) if n else 0.0} for name, aspect, n, pos, neg in rows]
+    return out
+
+
+# -- the page ----------------------------------------------------------------------------------
+
+_STYLE = """
+body{font-family:system-ui,'WenQuanYi Zen Hei','Noto Sans CJK SC',sans-serif;margin:24px auto;max-width:1100px;color:#222}
+h1{margin-bottom:4px} h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
+.cards{display:flex;gap:12px;flex-wrap:wrap} .card{background:#f4f6fa;border-radius:8px;padding:10px 16px}
+.card b{display:block;font-size:22px} .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:16px}
+table{border-collapse:collapse;font-size:14px} td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
+figure{margin:0} figcaption{font-weight:600;margin-bottom:4px} .muted{color:#777}
+"""
+
+
+def bar_chart(rows: list[tuple[str, float]], title: str, unit: str = "", width: int = 320, colour: str = "#3b6fd8") -> str:
+    """A horizontal bar chart as inline SVG."""
+    if not rows:
+        return f"<figure><figcaption>{html.escape(title)}</figcaption><p class='muted'>no data</p></figure>"
+    label_width, bar_height = 110, 20
+    top = max(v for _, v in rows) or 1
+    bars = []
+    for i, (label, value) in enumerate(rows):
+        y = i * bar_height
+        length = (width - label_width - 50) * value / top
+        bars.append(f"<text x='{label_width - 4}' y='{y + 14}' text-anchor='end' font-size='12'>{html.escape(str(label)[:14])}</text>"
+                    f"<rect x='{label_width}' y='{y + 3}' width='{length:.1f}' height='{bar_height - 6}' fill='{colour}'/>"
+                    f"<text x='{label_width + length + 4:.1f}' y='{y + 14}' font-size='12'>{value:g}{unit}</text>")
+    height = bar_height * len(rows)
+    return (f"<figure><figcaption>{html.escape(title)}</figcaption><svg class='chart' width='{width}' height='{height}' "
+            f"viewBox='0 0 {width} {height}' role='img'>{''.join(bars)}</svg></figure>")
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    if not rows:
+        return "<p class='muted'>none in this graph</p>"
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in columns) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def report_html(report: dict[str, Any], title: str = "skugraph market report") -> str:
+    """The report as one self-contained HTML page."""
+    s = report["summary"]
+    cards = "".join(f"<div class='card'><b>{v}</b>{html.escape(k)}</div>" for k, v in s.items())
+    shares = "".join(bar_chart([(b["brand"], round(100 * b["share"], 1)) for b in c["brands"]],
+                               f"{c['category']} ({c['products']} products)", "%") for c in report["brand_share"])
+    attributes = "".join(bar_chart([(v["value"], v["products"]) for v in a["values"]], f"{a['attribute']}", colour="#2a9d8f")
+                         for a in report["attributes"])
+    prices = report["prices"]
+    price_chart = bar_chart([(b["band"], b["listings"]) for b in prices["bands"]], "listings per price band", colour="#e76f51")
+    ratings = bar_chart([(r["brand"], r["mean_rating"]) for r in report["ratings"]], "mean review rating per brand", colour="#f4a261")
+    aspects = _table(report["aspects"], ["by", "name", "aspect", "mentions", "positive", "negative", "share_positive"])
+    return f"""<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{_STYLE}</style></head><body>
+<h1>{html.escape(title)}</h1><div class="cards">{cards}</div>
+<h2 id="brand-share">Brand share per category</h2><div class="grid">{shares}</div>
+<h2 id="attributes">Attribute values</h2><div class="grid">{attributes}</div>
+<h2 id="prices">Prices</h2><div class="grid">{price_chart}{_table(prices["by_category"], ["category", "listings", "min", "median", "max"])}</div>
+<h2 id="sentiment">Reviews and aspect sentiment</h2><div class="grid">{ratings}</div>{aspects}
+</body></html>"""

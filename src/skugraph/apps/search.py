@@ -1,0 +1,438 @@
+"""Product search over the knowledge graph.
+
+A query is read twice. As text, it is ranked by BM25 (``bm25s``) over the titles and
+descriptions of each product's listings, split into words by jieba. As structure, the
+extractor (rules or a trained tagger) finds its brand, product type, colour, capacity …,
+and the fact builder turns those mentions into the same keys the graph uses (``256G`` and
+``256GB`` are one value, ``苹果`` and ``Apple`` one brand, aliases mined at fusion
+included). Those become constraints: a product scores for each one its facts satisfy,
+weighted by the fact's confidence (an inferred fact counts for half). The final score is
+the BM25 score scaled to the best one of the query plus ``constraint_weight`` × the share
+of the constraints met.
+
+Facets (brand, product type, colour, price band) count the products that matched; a
+filter on any of them narrows the result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from skugraph.facts.build import FactBuilder
+from skugraph.graph.store import GraphStore
+from skugraph.records import BRAND, LISTING, PRODUCT, Fact, Listing
+from skugraph.tagging.lexicon import fold
+
+#: facet name → the predicate whose objects it counts
+FACETS = {"brand": "has_brand", "type": "product_type", "colour": "colour"}
+#: how much a fact of another predicate on the same entity counts (华为 as brand in the query,
+#: as a compatible brand in the product)
+OTHER_PREDICATE = 0.5
+#: how much an inferred fact (KG completion) counts against an extracted one
+INFERRED = 0.5
+#: what a brand in a query may mean: the product's own brand, or one it fits
+BRAND_READINGS = ("has_brand", "compatible_with")
+#: predicates of the product words a title or query names
+PRODUCT_WORDS = ("product_type", "related_product")
+_WORD = re.compile(r"\w", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    """The BM25 terms of a text: jieba's search-mode words of the folded text (NFKC, lower
+    case), punctuation and spaces dropped."""
+    import jieba
+
+    jieba.setLogLevel(60)
+    return [w for w in jieba.lcut_for_search(fold(text)) if _WORD.search(w)]
+
+
+@dataclass
+class Document:
+    """One product as search sees it."""
+
+    id: str
+    title: str
+    text: str  # its listings' titles and descriptions
+    facts: dict[tuple[str, str], float] = field(default_factory=dict)  # (predicate, entity key) → weight
+    names: dict[str, str] = field(default_factory=dict)  # entity key → display name
+    prices: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """What the query asks for: ``predicate`` and entity ``key``, read from ``surface``."""
+
+    predicate: str
+    key: str
+    name: str
+    surface: str
+
+
+@dataclass
+class Hit:
+    id: str
+    title: str
+    score: float
+    text_score: float  # BM25 scaled to the query's best
+    matched: list[str]  # constraints met, as ``predicate name``
+    brand: str | None
+    price: float | None
+
+
+@dataclass
+class SearchResult:
+    query: str
+    constraints: list[Constraint]
+    total: int  # products that matched (before ``limit``)
+    hits: list[Hit]
+    facets: dict[str, list[dict]]  # facet → [{key, name, count}], most frequent first
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class QueryParser:
+    """Query text → constraints, with the extractor the graph was built with (a
+    :class:`~skugraph.tagging.rules.RuleExtractor` or a ``TaggerExtractor``)."""
+
+    def __init__(self, extractor, builder: FactBuilder | None = None):
+        self.extractor = extractor
+        self.builder = builder or FactBuilder(getattr(extractor, "gazetteer", None))
+
+    def parse(self, query: str) -> list[Constraint]:
+        listing = Listing("query", query)
+        if hasattr(self.extractor, "extract_many"):
+            mentions = self.extractor.extract_many([listing])[0]
+        else:
+            mentions = self.extractor.extract(listing)
+        found = []
+        for fact in self.builder.build(listing, mentions):
+            if fact.subject.label != PRODUCT or not fact.provenance:
+                continue
+            place = fact.provenance[0]
+            found.append((place.start, Constraint(fact.predicate, fact.object.key, fact.object.name, query[place.start : place.end])))
+        # a query names the product it wants last (透明 手机壳, 保护 手机壳): that word is the type
+        words_ = sorted((start, c) for start, c in found if c.predicate in PRODUCT_WORDS)
+        constraints = []
+        for start, c in sorted(found, key=lambda item: item[0]):
+            if c.predicate in PRODUCT_WORDS:
+                predicate = "product_type" if (start, c) == words_[-1] else "related_product"
+                c = Constraint(predicate, c.key, c.name, c.surface)
+            constraints.append(c)
+        return list(dict.fromkeys(constraints))
+
+
+class SearchIndex:
+    """BM25 over product texts plus an inverted index of their facts; see the module doc."""
+
+    def __init__(self, documents: Sequence[Document], aliases: Mapping[str, str] | None = None):
+        import bm25s
+
+        self.documents = list(documents)
+        self.aliases = dict(aliases or {})  # folded brand name or alias → brand key
+        self.bm25 = bm25s.BM25()
+        corpus = [words(d.text) or ["∅"] for d in self.documents]
+        self.bm25.index(corpus, show_progress=False)
+        self.by_key: dict[str, set[int]] = defaultdict(set)
+        for i, doc in enumerate(self.documents):
+            for _, key in doc.facts:
+                self.by_key[key].add(i)
+        self.bands = price_bands([p for d in self.documents for p in d.prices])
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    @classmethod
+    def from_facts(cls, listings: Iterable[Listing], facts: Iterable[Fact]) -> SearchIndex:
+        """One document per product: the products the facts are about, each with the text of
+        the listings that offer it (``offer_of`` facts; a listing of its own id before fusion)."""
+        listings = {listing.id: listing for listing in listings}
+        offers: dict[str, list[str]] = defaultdict(list)
+        docs: dict[str, Document] = {}
+        facts = list(facts)
+        for fact in facts:
+            if fact.subject.label == LISTING and fact.predicate == "offer_of":
+                offers[fact.object.key].append(fact.subject.key)
+        for fact in facts:
+            if fact.subject.label != PRODUCT:
+                continue
+            doc = docs.get(fact.subject.key)
+            if doc is None:
+                ids = offers.get(fact.subject.key) or [fact.subject.key]
+                members = [listings[i] for i in ids if i in listings]
+                doc = docs[fact.subject.key] = Document(
+                    fact.subject.key, fact.subject.name or (members[0].title if members else ""),
+                    "\n".join(f"{m.title}\n{m.description}" for m in members),
+                    prices=tuple(m.price for m in members if m.price is not None))
+            inferred = fact.properties.get("inferred")
+            weight = fact.confidence * (INFERRED if inferred else 1.0)
+            key = (fact.predicate, fact.object.key)
+            doc.facts[key] = max(doc.facts.get(key, 0.0), weight)
+            doc.names[fact.object.key] = fact.object.name
+        brands = [(f.object.key, [f.object.name, *f.object.aliases]) for f in facts if f.object.label == BRAND]
+        return cls(list(docs.values()), _alias_map(brands))
+
+    @classmethod
+    def from_store(cls, store: GraphStore) -> SearchIndex:
+        """Every product in the graph, with its listings' text and prices and its facts."""
+        texts: dict[str, list[tuple[str, str, float | None]]] = defaultdict(list)
+        for pid, title, text, price in store.query(
+                "MATCH (l:Listing)-[:OFFER_OF]->(p:Product) RETURN p.id, l.title, l.description, l.price ORDER BY l.id").rows:
+            texts[pid].append((title or "", text or "", price))
+        docs: dict[str, Document] = {}
+        for pid, title in store.query("MATCH (p:Product) RETURN p.id, p.title ORDER BY p.id").rows:
+            if pid not in texts:  # loaded without fusion: the listing of the product's own id
+                texts[pid] = [(t or "", d or "", price) for t, d, price in store.query(
+                    "MATCH (l:Listing {id: $id}) RETURN l.title, l.description, l.price", {"id": pid}).rows] or [(title or "", "", None)]
+            members = texts[pid]
+            docs[pid] = Document(pid, title or members[0][0], "\n".join(f"{t}\n{d}" for t, d, _ in members),
+                                 prices=tuple(p for _, _, p in members if p is not None))
+        rows = store.query("MATCH (p:Product)-[r]->(o) WHERE label(r) <> 'HAS_REVIEW' RETURN p.id, r.predicate, o.id, "
+                           "coalesce(o.name, o.value, o.id), r.confidence, r.provenance").rows
+        for pid, predicate, key, name, confidence, provenance in rows:
+            doc = docs.get(pid)
+            if doc is None or predicate is None:
+                continue
+            weight = (confidence or 0.0) * (INFERRED if '"completion"' in (provenance or "") else 1.0)
+            doc.facts[(predicate, key)] = max(doc.facts.get((predicate, key), 0.0), weight)
+            doc.names[key] = name
+        brands = [(key, [name, *(aliases or [])]) for key, name, aliases in
+                  store.query("MATCH (b:Brand) RETURN b.id, b.name, b.aliases").rows]
+        return cls(list(docs.values()), _alias_map(brands))
+
+    def text_scores(self, query: str) -> np.ndarray:
+        """BM25 score of every document for the query text."""
+        terms = words(query)
+        if not terms or not self.documents:
+            return np.zeros(len(self.documents))
+        return np.asarray(self.bm25.get_scores(terms), dtype=float)
+
+    def resolve(self, constraints: Sequence[Constraint]) -> list[Constraint]:
+        """Constraints as the graph knows them: a brand it holds under another key mapped to that
+        key (aliases mined at fusion: ``苹果`` → the brand written ``Apple``), and a brand read as
+        the product's own or as one it fits, whichever the graph says more often of products of
+        the asked type (华为 手机壳: cases that fit 华为)."""
+        out = []
+        for c in constraints:
+            if c.key not in self.by_key:
+                for form in (c.name, c.surface):
+                    key = self.aliases.get(fold(form))
+                    if key:
+                        c = Constraint(c.predicate, key, c.name, c.surface)
+                        break
+            out.append(c)
+        wanted = [c.key for c in out if c.predicate == "product_type"]
+        if not wanted:
+            return out
+        of_type = {i for i in self.by_key.get(wanted[0], ()) if ("product_type", wanted[0]) in self.documents[i].facts}
+        for n, c in enumerate(out):
+            if c.predicate in BRAND_READINGS:
+                support = {p: sum((p, c.key) in self.documents[i].facts for i in of_type & self.by_key.get(c.key, set()))
+                           for p in BRAND_READINGS}
+                best = max(BRAND_READINGS, key=lambda p: support[p])
+                if support[best] > support[c.predicate]:
+                    out[n] = Constraint(best, c.key, c.name, c.surface)
+        return out
+
+    def constraint_scores(self, constraints: Sequence[Constraint]) -> np.ndarray:
+        """The share of the constraints each document meets, each met one weighted by the fact's
+        confidence (another predicate on the same entity counts ``OTHER_PREDICATE``)."""
+        scores = np.zeros(len(self.documents))
+        for c in constraints:
+            for i in self.by_key.get(c.key, ()):
+                doc = self.documents[i]
+                exact = doc.facts.get((c.predicate, c.key))
+                if exact is not None:
+                    scores[i] += exact
+                else:
+                    scores[i] += OTHER_PREDICATE * max(w for (_, k), w in doc.facts.items() if k == c.key)
+        return scores / max(len(constraints), 1)
+
+    def search(self, query: str, parser: QueryParser | None = None, limit: int = 10,
+               filters: Mapping[str, str] | None = None, constraint_weight: float = 1.0) -> SearchResult:
+        """The ``limit`` best products for ``query``; ``parser`` None gives plain BM25.
+        ``filters``: facet → key (``{"brand": "Brand:huawei", "price": "100–200"}``)."""
+        constraints = self.resolve(parser.parse(query)) if parser else []
+        text = self.text_scores(query)
+        best = text.max() if len(text) else 0.0
+        scaled = text / best if best > 0 else text
+        scores = scaled + constraint_weight * self.constraint_scores(constraints)
+        matched = [i for i in np.flatnonzero(scores > 0) if self._passes(self.documents[i], filters or {})]
+        matched.sort(key=lambda i: (-scores[i], self.documents[i].id))
+        hits = [self._hit(i, scores[i], scaled[i], constraints) for i in matched[:limit]]
+        return SearchResult(query, constraints, len(matched), hits, self.facets(matched))
+
+    def _hit(self, i: int, score: float, text: float, constraints: Sequence[Constraint]) -> Hit:
+        doc = self.documents[i]
+        met = []  # each constraint met, under the predicate the product holds it (the asked one first)
+        for c in constraints:
+            held = sorted(p for p, k in doc.facts if k == c.key)
+            if held:
+                met.append(f"{c.predicate if c.predicate in held else held[0]} {c.name}")
+        brand = next((doc.names[k] for (p, k) in doc.facts if p == "has_brand"), None)
+        return Hit(doc.id, doc.title, round(float(score), 4), round(float(text), 4), met, brand,
+                   min(doc.prices) if doc.prices else None)
+
+    def _passes(self, doc: Document, filters: Mapping[str, str]) -> bool:
+        for facet, wanted in filters.items():
+            if not wanted:
+                continue
+            if facet == "price":
+                if not any(band_of(p, self.bands) == wanted for p in doc.prices):
+                    return False
+            elif facet in FACETS:
+                if (FACETS[facet], wanted) not in doc.facts:
+                    return False
+            else:
+                raise ValueError(f"unknown facet {facet!r}; facets are {', '.join([*FACETS, 'price'])}")
+        return True
+
+    def facets(self, matched: Sequence[int]) -> dict[str, list[dict]]:
+        """For each facet, how many of the matched products have each value."""
+        out: dict[str, list[dict]] = {}
+        names: dict[str, str] = {}
+        for facet, predicate in FACETS.items():
+            counts: Counter[str] = Counter()
+            for i in matched:
+                doc = self.documents[i]
+                for key in {k for p, k in doc.facts if p == predicate}:
+                    counts[key] += 1
+                    names[key] = doc.names.get(key, key)
+            out[facet] = [{"key": k, "name": names[k], "count": n} for k, n in counts.most_common(20)]
+        bands = Counter(b for i in matched for b in {band_of(p, self.bands) for p in self.documents[i].prices})
+        out["price"] = [{"key": b, "name": b, "count": bands[b]} for b in band_labels(self.bands) if bands[b]]
+        return out
+
+
+def _alias_map(brands: Iterable[tuple[str, Sequence[str]]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, forms in brands:
+        for form in forms:
+            if form:
+                out.setdefault(fold(form), key)
+    return out
+
+
+def price_bands(prices: Sequence[float], bands: int = 4) -> list[float]:
+    """Edges between ``bands`` price bands: the catalogue's quantiles rounded to two significant
+    digits (``[100, 500, 2000]`` makes ``<100``, ``100–500``, ``500–2000``, ``≥2000``)."""
+    if not prices:
+        return []
+    edges = []
+    for q in np.quantile(np.asarray(prices, dtype=float), [i / bands for i in range(1, bands)]):
+        if q > 0:
+            rounded = float(f"{q:.2g}")
+            if not edges or rounded > edges[-1]:
+                edges.append(rounded)
+    return edges
+
+
+def _money(value: float) -> str:
+    return f"{value:g}"
+
+
+def band_labels(edges: Sequence[float]) -> list[str]:
+    if not edges:
+        return []
+    middle = [f"{_money(a)}–{_money(b)}" for a, b in zip(edges, edges[1:], strict=False)]
+    return [f"<{_money(edges[0])}", *middle, f"≥{_money(edges[-1])}"]
+
+
+def band_of(price: float, edges: Sequence[float]) -> str:
+    labels = band_labels(edges)
+    for edge, label in zip(edges, labels, strict=False):
+        if price < edge:
+            return label
+    return labels[-1] if labels else ""
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+#: predicates a synthesised query may ask for beside the product type
+QUERY_PREDICATES = ("has_brand", "compatible_with", "colour", "material", "capacity", "size", "style", "use",
+                    "audience", "feature", "pattern", "place_of_use", "form", "specification", "model", "series")
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    wants: frozenset[tuple[str, str]]  # (predicate, entity key) a relevant product has, all of them
+    relevant: frozenset[str]
+
+
+def gold_facts(listings: Sequence[Listing], facts: Iterable[Fact]) -> dict[str, list[tuple[str, str, str]]]:
+    """Listing id → (predicate, entity key, surface text) of each fact read in its title."""
+    titles = {listing.id: listing.title for listing in listings}
+    out: dict[str, list[tuple[str, str, str]]] = {listing.id: [] for listing in listings}
+    for fact in facts:
+        if fact.subject.label == PRODUCT and fact.provenance and fact.subject.key in titles:
+            place = fact.provenance[0]
+            out[fact.subject.key].append((fact.predicate, fact.object.key, titles[fact.subject.key][place.start : place.end]))
+    return out
+
+
+def synthesise_queries(gold: Mapping[str, Sequence[tuple[str, str, str]]], count: int = 300, seed: int = 0,
+                       predicates: Sequence[str] = QUERY_PREDICATES, min_relevant: int = 2) -> list[Query]:
+    """Queries a shopper could type, made from gold facts: a product's type plus one or two of its
+    other values, each written as the titles most often write it (a compatible one as ``适用X``).
+    Relevant: every product whose gold facts include all the query asks for; only queries with
+    at least ``min_relevant`` relevant products are kept (a query one title answers tests
+    string lookup, not search), ``count`` of them drawn at random."""
+    import random
+    from itertools import combinations
+
+    held = {doc: {(p, k) for p, k, _ in facts} for doc, facts in gold.items()}
+    surfaces: dict[str, Counter[str]] = defaultdict(Counter)
+    for facts in gold.values():
+        for _, key, surface in facts:
+            if surface.strip():
+                surfaces[key][surface.strip()] += 1
+    having: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for doc, have in held.items():
+        for fact in have:
+            having[fact].add(doc)
+    candidates: set[frozenset[tuple[str, str]]] = set()
+    for have in held.values():
+        heads = sorted(f for f in have if f[0] == "product_type")[:1]
+        others = sorted(f for f in have if f[0] in predicates and f[1] in surfaces)
+        for size in (1, 2):
+            candidates.update(frozenset((*heads, *extra)) for extra in combinations(others, size) if heads)
+    queries = []
+    for wants in sorted(candidates, key=sorted):
+        relevant = frozenset.intersection(*(frozenset(having[f]) for f in wants))
+        if len(relevant) >= min_relevant:
+            words_ = [("适用" if p == "compatible_with" else "") + surfaces[k].most_common(1)[0][0]
+                      for p, k in sorted(wants, key=lambda f: f[0] == "product_type")]
+            queries.append(Query(" ".join(words_), wants, relevant))
+    random.Random(seed).shuffle(queries)
+    return queries[:count]
+
+
+def ndcg(ranking: Sequence[str], relevant: Iterable[str], k: int = 10) -> float:
+    """Binary-gain nDCG@k."""
+    relevant = set(relevant)
+    gain = sum(1 / np.log2(i + 2) for i, doc in enumerate(ranking[:k]) if doc in relevant)
+    ideal = sum(1 / np.log2(i + 2) for i in range(min(k, len(relevant))))
+    return gain / ideal if ideal else 0.0
+
+
+def recall(ranking: Sequence[str], relevant: Iterable[str], k: int = 50) -> float:
+    relevant = set(relevant)
+    return len(relevant & set(ranking[:k])) / len(relevant) if relevant else 0.0
+
+
+def evaluate_search(index: SearchIndex, queries: Sequence[Query], parser: QueryParser | None,
+                    constraint_weight: float = 1.0) -> dict[str, float]:
+    """Mean nDCG@10 and recall@50 of the index's rankings (``parser`` None: plain BM25)."""
+    ndcgs, recalls = [], []
+    for query in queries:
+        ranking = [h.id for h in index.search(query.text, parser, 50, constraint_weight=constraint_weight).hits]
+        ndcgs.append(ndcg(ranking, query.relevant))
+        recalls.append(recall(ranking, query.relevant))
+    return {"ndcg_at_10": round(float(np.mean(ndcgs)), 4) if ndcgs else 0.0,
+            "recall_at_50": round(float(np.mean(recalls)), 4) if recalls else 0.0, "queries": len(queries)}

@@ -1,0 +1,160 @@
+"""The REST API (FastAPI test client) and the web UI in headless Chromium (Playwright)."""
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from skugraph.serve.app import create_app
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def app(demo_graph):
+    return create_app(demo_graph, query_timeout=2.0)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return TestClient(app)
+
+
+def test_openapi_lists_every_endpoint(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/products/{product_id}", "/search", "/recommend/{product_id}", "/facts", "/extract", "/query", "/report"} <= set(paths)
+
+
+def test_search_product_facts_and_recommendations(client):
+    found = client.get("/search", params={"q": "华为 手机壳 透明", "limit": 3}).json()
+    assert [c["predicate"] for c in found["constraints"]] == ["compatible_with", "product_type", "colour"]
+    assert found["hits"] and found["facets"]["brand"]
+    product = found["hits"][0]["id"]
+    card = client.get(f"/products/{product}").json()
+    assert card["id"] == product and card["listings"]
+    facts = client.get("/facts", params={"product": product}).json()["facts"]
+    place = next(p for f in facts for p in f["evidence"] if not p["inferred"])
+    assert place["text"][place["start"]:place["end"]]  # the span the fact was read from
+    lists = client.get(f"/recommend/{product}", params={"k": 2}).json()
+    assert set(lists) == {"similar", "complementary", "substitutes"} and lists["similar"][0]["reason"]
+    listing = card["listings"][-1]["listing"]  # a listing id answers with its product
+    assert client.get(f"/products/{listing}").json()["id"] == product
+
+
+def test_extract_text_to_mentions_and_facts(client):
+    answer = client.post("/extract", json={"text": "华为 Mate 60 12+256G 蓝色 5G手机"}).json()
+    assert {m["label"] for m in answer["mentions"]} >= {"brand", "capacity", "colour"}
+    assert any(f["predicate"] == "has_brand" for f in answer["facts"])
+
+
+def test_errors_are_json_with_a_reason(client):
+    missing = client.get("/products/no-such-sku")
+    assert missing.status_code == 404 and missing.json() == {"error": "no product or listing 'no-such-sku'"}
+    too_long = client.post("/extract", json={"text": "字" * 6000})
+    assert too_long.status_code == 422 and "at most 5000" in too_long.json()["error"]
+    assert client.get("/search", params={"q": ""}).status_code == 422
+    assert client.get("/search", params={"q": "手机", "limit": 1000}).status_code == 422
+    big = client.post("/extract", content=b"{" + b" " * 70_000 + b"}", headers={"content-type": "application/json"})
+    assert big.status_code == 413 and "error" in big.json()
+    broken = client.post("/extract", content=b"{not json", headers={"content-type": "application/json"})
+    assert broken.status_code == 422 and "Traceback" not in broken.text
+
+
+def test_query_is_read_only_and_time_limited(client):
+    ok = client.post("/query", json={"cypher": "MATCH (p:Product) RETURN count(p) AS n"}).json()
+    assert ok["columns"] == ["n"] and ok["rows"][0][0] > 100
+    refused = client.post("/query", json={"cypher": "MATCH (p:Product) DETACH DELETE p"})
+    assert refused.status_code == 403 and "read-only" in refused.json()["error"]
+    bad = client.post("/query", json={"cypher": "MATCH (p:Product RETURN p"})
+    assert bad.status_code == 400 and "Parser exception" in bad.json()["error"]
+    slow = client.post("/query", json={"cypher": "MATCH (a)-[*1..10]-(b) RETURN count(*)"})
+    assert slow.status_code == 408 and "stopped after 2 s" in slow.json()["error"]
+    assert client.post("/query", json={"cypher": "MATCH (p:Product) RETURN count(p)"}).status_code == 200  # still serving
+
+
+def test_report_endpoint_and_page(client):
+    data = client.get("/report").json()
+    assert data["summary"]["products"] > 100 and data["brand_share"]
+    page = client.get("/ui/report")
+    assert page.status_code == 200 and page.text.count("<svg") >= 4
+
+
+# -- the web UI in a real browser --------------------------------------------------------------
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if running.started:
+            break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium()
+    if executable is None:
+        pytest.skip("no Chromium on PATH (make test installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def test_web_ui_search_product_and_report(server, browser):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{server}/")
+    page.fill("#q", "华为 手机壳 透明")
+    page.press("#q", "Enter")
+    page.wait_for_selector(".hit")
+    assert "手机壳" in page.inner_text(".hit a.result")
+    assert page.locator("#constraints .tag").count() == 3
+    assert page.locator("label.facet").count() > 3
+    page.screenshot(path=str(SCREENSHOTS / "search.png"), full_page=True)
+
+    before = int(page.inner_text("#summary").split()[0])
+    page.locator("label.facet input[data-facet=brand]").first.check()  # a facet narrows the results
+    page.wait_for_url("**brand=**")
+    page.wait_for_selector(".hit")
+    assert int(page.inner_text("#summary").split()[0]) < before
+
+    page.click(".hit a.result")
+    page.wait_for_selector("tr.fact")
+    assert page.locator("tr.fact").count() >= 3
+    marks = page.locator("#facts mark")
+    assert marks.count() > 0 and marks.first.inner_text().strip()  # evidence spans highlighted in their text
+    assert page.locator("#graph circle.node").count() >= 4  # the product and its neighbours
+    assert page.locator("#recommendations li a").count() > 0
+    page.screenshot(path=str(SCREENSHOTS / "product.png"), full_page=True)
+
+    page.goto(f"{server}/docs")  # Swagger UI from the installed package, nothing from a CDN
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() >= 7
+    page.screenshot(path=str(SCREENSHOTS / "docs.png"))
+
+    page.goto(f"{server}/ui/report")
+    assert page.locator("svg.chart").count() >= 4
+    assert "Brand share per category" in page.inner_text("h2#brand-share")
+    page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
+    page.close()
