@@ -109,6 +109,7 @@ def main() -> None:
         query_parser = QueryParser(extractor, builder)
         print(f"{len(index)} products ({path}{' + held-out train titles' if held_out and not args.test else ''}), {len(facts)} extracted facts, {len(queries)} queries "
               f"(mean {sum(len(q.relevant) for q in queries) / max(len(queries), 1):.1f} relevant each)")
+        tagger_dev_f1 = tagger_f1(tagger_dir)
         systems = {"bm25": evaluate_search(index, queries, None),
                    "skugraph": evaluate_search(index, queries, query_parser, args.constraint_weight)}
     base = systems["bm25"]["ndcg_at_10"]
@@ -121,7 +122,7 @@ def main() -> None:
     save_record(args.out, {"command": " ".join(["python", *sys.argv]), "file": str(path), "products": len(index),
                            "collection": "dev" if not held_out or args.test else f"dev + {held_out['collection_share']:.0%} of train",
                            "tagger": str(args.tagger) if args.tagger else f"trained here, random init, {args.minutes} min",
-                           "tagger_dev_f1": tagger_f1(tagger_dir),
+                           "tagger_dev_f1": tagger_dev_f1,
                            "queries": len(queries), "examples": examples, "systems": systems, "ndcg_gain": round(gain, 4),
                            "extract_seconds": round(extract_seconds, 1), "wall_seconds": round(time.perf_counter() - began, 1)})
     print(f"wrote {args.out}")

@@ -141,3 +141,28 @@ def test_market_report_and_page(graph):
     assert report["ratings"] and 1 <= report["ratings"][0]["mean_rating"] <= 5
     page = report_html(report)
     assert page.count("<svg") >= 4 and "<script" not in page and "http" not in page.replace('lang="zh"', "")
+
+
+def test_near_values_match_for_less(graph):
+    index, parser, _ = graph
+    assert "colour:曜石黑" in index.near_keys("colour:黑色")  # the same palette colour
+    assert "product_type:智能手机" in index.near_keys("product_type:手机")  # a synonym group
+    hits = index.search("黑色 苹果 手机", parser, limit=10).hits
+    exact = [h for h in hits if "colour 黑色" in h.matched]
+    near = [h for h in hits if "colour 曜石黑 ≈ 黑色" in h.matched]
+    assert exact and near
+    assert max(h.score for h in near) < max(h.score for h in exact)
+
+
+def test_query_words_link_to_the_graphs_values_and_brand_keys_unify():
+    docs = [Document("a", "尼凡 笔记本 外壳 贴纸", "尼凡 笔记本 外壳 贴纸", {("has_brand", "nifan"): 1.0, ("pattern", "pattern:樱花"): 0.9,
+                                                   ("product_type", "product_type:贴纸"): 1.0},
+                     {"nifan": "尼凡", "pattern:樱花": "樱花", "product_type:贴纸": "贴纸"}),
+            Document("b", "尼凡 贴纸", "尼凡 贴纸", {("has_brand", "尼凡"): 1.0, ("product_type", "product_type:贴纸"): 1.0},
+                     {"尼凡": "尼凡", "product_type:贴纸": "贴纸"})]
+    index = SearchIndex(docs, {"尼凡": {"nifan", "尼凡"}, "nifan": {"nifan"}})
+    assert index.same_brand("尼凡") == {"nifan"}
+    linked = index.link("樱花 贴纸", [])
+    assert [(c.predicate, c.key) for c in linked] == [("pattern", "pattern:樱花"), ("product_type", "product_type:贴纸")]
+    scores = index.constraint_scores([index.link("尼凡", [])[0]])
+    assert scores[0] == scores[1] == 1.0  # either key of the brand meets the constraint fully

@@ -6,7 +6,8 @@ extractor (rules or a trained tagger) finds its brand, product type, colour, cap
 and the fact builder turns those mentions into the same keys the graph uses (``256G`` and
 ``256GB`` are one value, ``苹果`` and ``Apple`` one brand, aliases mined at fusion
 included). Those become constraints: a product scores for each one its facts satisfy,
-weighted by the fact's confidence (an inferred fact counts for half). The final score is
+weighted by the fact's confidence (an inferred fact counts for half; a near value, a synonym
+or a colour of the same palette colour, counts less than the value itself). The final score is
 the BM25 score scaled to the best one of the query plus ``constraint_weight`` × the share
 of the constraints met.
 
@@ -24,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from skugraph.facts.build import FactBuilder
+from skugraph.fusion.values import normalize_value
 from skugraph.graph.store import GraphStore
 from skugraph.records import BRAND, LISTING, PRODUCT, Fact, Listing
 from skugraph.tagging.lexicon import fold
@@ -35,6 +37,12 @@ FACETS = {"brand": "has_brand", "type": "product_type", "colour": "colour"}
 OTHER_PREDICATE = 0.5
 #: how much an inferred fact (KG completion) counts against an extracted one
 INFERRED = 0.5
+#: how much a near value counts: a synonym (手机 / 智能手机) or a colour of the same palette colour (黑色 / 曜石黑)
+NEAR = 0.5
+#: how much the product type counts against any other constraint (黑色 手机 wants phones first)
+TYPE_WEIGHT = 2.0
+#: predicates that say what a product fits
+FITS = ("compatible_with", "accessory_of")
 #: what a brand in a query may mean: the product's own brand, or one it fits
 BRAND_READINGS = ("has_brand", "compatible_with")
 #: predicates of the product words a title or query names
@@ -130,11 +138,19 @@ class QueryParser:
 class SearchIndex:
     """BM25 over product texts plus an inverted index of their facts; see the module doc."""
 
-    def __init__(self, documents: Sequence[Document], aliases: Mapping[str, str] | None = None):
+    def __init__(self, documents: Sequence[Document], aliases: Mapping[str, set[str]] | None = None,
+                 synonyms: Sequence[Sequence[str]] | None = None):
         import bm25s
 
+        from skugraph.tagging.augment import read_synonyms
+
         self.documents = list(documents)
-        self.aliases = dict(aliases or {})  # folded brand name or alias → brand key
+        self.aliases = dict(aliases or {})  # folded brand name or alias → the brand keys written so
+        self.brand_forms: dict[str, set[str]] = defaultdict(set)  # brand key → its folded names and aliases
+        for form, keys in self.aliases.items():
+            for key in keys:
+                self.brand_forms[key].add(form)
+        self.synonyms = {fold(w): group for group in (read_synonyms() if synonyms is None else synonyms) for w in group}
         self.bm25 = bm25s.BM25()
         corpus = [words(d.text) or ["∅"] for d in self.documents]
         self.bm25.index(corpus, show_progress=False)
@@ -143,6 +159,30 @@ class SearchIndex:
             for _, key in doc.facts:
                 self.by_key[key].add(i)
         self.bands = price_bands([p for d in self.documents for p in d.prices])
+        self.vocabulary: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)  # folded name → (predicate, key) held
+        for doc in self.documents:
+            for predicate, key in doc.facts:
+                name = doc.names.get(key)
+                if name and predicate != "in_category":
+                    self.vocabulary[fold(name)][(predicate, key)] += 1
+        self.palette: dict[str, set[str]] = defaultdict(set)  # palette colour → the colour keys it covers
+        for key in self.by_key:
+            if key.startswith("colour:"):
+                self.palette[normalize_value("colour", key[7:]).canonical].add(key)
+
+    def same_brand(self, key: str) -> set[str]:
+        """The other keys of a brand: brands of the graph sharing a name or alias with it
+        (``尼凡`` and ``尼凡（Nifan）`` before fusion unified them)."""
+        return {k for form in self.brand_forms.get(key, ()) for k in self.aliases[form] if k != key and k in self.by_key}
+
+    def near_keys(self, key: str) -> set[str]:
+        """Keys of the graph that name nearly the same value: the other words of its synonym
+        group (same kind), and for a colour the colours of the same palette colour."""
+        kind, _, name = key.partition(":")
+        near = {f"{kind}:{fold(w).replace(' ', '')}" for w in self.synonyms.get(fold(name), ())}
+        if kind == "colour":
+            near |= self.palette.get(normalize_value("colour", name).canonical, set())
+        return {k for k in near if k != key and k in self.by_key}
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -212,6 +252,25 @@ class SearchIndex:
             return np.zeros(len(self.documents))
         return np.asarray(self.bm25.get_scores(terms), dtype=float)
 
+    def link(self, query: str, constraints: Sequence[Constraint]) -> list[Constraint]:
+        """The constraints plus the query words the extractor left unread that name a value the
+        graph holds (entity linking against the graph's own names: ``绝地求生`` is a pattern
+        of some products), each under the predicate the graph holds it with most; ``适用X``
+        asks for a product that fits X."""
+        out = list(constraints)
+        read = " ".join(fold(c.surface) for c in constraints)
+        for word in fold(query).split():
+            fits = word.startswith("适用") and len(word) > 2
+            name = word[2:] if fits else word
+            if name in read or name not in self.vocabulary:
+                continue
+            held = self.vocabulary[name]
+            if fits:
+                held = Counter({f: n for f, n in held.items() if f[0] in FITS}) or held
+            (predicate, key), _ = max(held.items(), key=lambda item: (item[1], item[0]))
+            out.append(Constraint(predicate, key, name, word))
+        return out
+
     def resolve(self, constraints: Sequence[Constraint]) -> list[Constraint]:
         """Constraints as the graph knows them: a brand it holds under another key mapped to that
         key (aliases mined at fusion: ``苹果`` → the brand written ``Apple``), and a brand read as
@@ -221,9 +280,9 @@ class SearchIndex:
         for c in constraints:
             if c.key not in self.by_key:
                 for form in (c.name, c.surface):
-                    key = self.aliases.get(fold(form))
-                    if key:
-                        c = Constraint(c.predicate, key, c.name, c.surface)
+                    keys = [k for k in self.aliases.get(fold(form), ()) if k in self.by_key]
+                    if keys:
+                        c = Constraint(c.predicate, max(keys, key=lambda k: (len(self.by_key[k]), k)), c.name, c.surface)
                         break
             out.append(c)
         wanted = [c.key for c in out if c.predicate == "product_type"]
@@ -241,23 +300,26 @@ class SearchIndex:
 
     def constraint_scores(self, constraints: Sequence[Constraint]) -> np.ndarray:
         """The share of the constraints each document meets, each met one weighted by the fact's
-        confidence (another predicate on the same entity counts ``OTHER_PREDICATE``)."""
+        confidence (another predicate on the same entity counts ``OTHER_PREDICATE``; a near
+        value, :meth:`near_keys`, counts ``NEAR``)."""
         scores = np.zeros(len(self.documents))
+        total = sum(TYPE_WEIGHT if c.predicate == "product_type" else 1.0 for c in constraints)
         for c in constraints:
-            for i in self.by_key.get(c.key, ()):
-                doc = self.documents[i]
-                exact = doc.facts.get((c.predicate, c.key))
-                if exact is not None:
-                    scores[i] += exact
-                else:
-                    scores[i] += OTHER_PREDICATE * max(w for (_, k), w in doc.facts.items() if k == c.key)
-        return scores / max(len(constraints), 1)
+            best = np.zeros(len(self.documents))
+            same = [(c.key, 1.0), *((k, 1.0) for k in self.same_brand(c.key))]
+            for key, factor in [*same, *((k, NEAR) for k in self.near_keys(c.key))]:
+                for i in self.by_key.get(key, ()):
+                    held = {p: w for (p, k), w in self.documents[i].facts.items() if k == key}
+                    weight = held[c.predicate] if c.predicate in held else OTHER_PREDICATE * max(held.values())
+                    best[i] = max(best[i], factor * weight)
+            scores += (TYPE_WEIGHT if c.predicate == "product_type" else 1.0) * best
+        return scores / max(total, 1.0)
 
     def search(self, query: str, parser: QueryParser | None = None, limit: int = 10,
                filters: Mapping[str, str] | None = None, constraint_weight: float = 1.0) -> SearchResult:
         """The ``limit`` best products for ``query``; ``parser`` None gives plain BM25.
         ``filters``: facet → key (``{"brand": "Brand:huawei", "price": "100–200"}``)."""
-        constraints = self.resolve(parser.parse(query)) if parser else []
+        constraints = self.resolve(self.link(query, parser.parse(query))) if parser else []
         text = self.text_scores(query)
         best = text.max() if len(text) else 0.0
         scaled = text / best if best > 0 else text
@@ -271,9 +333,11 @@ class SearchIndex:
         doc = self.documents[i]
         met = []  # each constraint met, under the predicate the product holds it (the asked one first)
         for c in constraints:
-            held = sorted(p for p, k in doc.facts if k == c.key)
+            keys = [c.key, *sorted(self.same_brand(c.key)), *sorted(self.near_keys(c.key))]
+            held = [(p, k) for key in keys for p, k in sorted(doc.facts) if k == key]
             if held:
-                met.append(f"{c.predicate if c.predicate in held else held[0]} {c.name}")
+                p, k = next((f for f in held if f[0] == c.predicate), held[0])
+                met.append(f"{p} {c.name}" if k == c.key or k in self.same_brand(c.key) else f"{p} {doc.names.get(k, k)} ≈ {c.name}")
         brand = next((doc.names[k] for (p, k) in doc.facts if p == "has_brand"), None)
         return Hit(doc.id, doc.title, round(float(score), 4), round(float(text), 4), met, brand,
                    min(doc.prices) if doc.prices else None)
@@ -309,13 +373,14 @@ class SearchIndex:
         return out
 
 
-def _alias_map(brands: Iterable[tuple[str, Sequence[str]]]) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _alias_map(brands: Iterable[tuple[str, Sequence[str]]]) -> dict[str, set[str]]:
+    """Folded brand name or alias → the brand keys written so."""
+    out: dict[str, set[str]] = defaultdict(set)
     for key, forms in brands:
         for form in forms:
             if form:
-                out.setdefault(fold(form), key)
-    return out
+                out[fold(form)].add(key)
+    return dict(out)
 
 
 def price_bands(prices: Sequence[float], bands: int = 4) -> list[float]:
@@ -407,7 +472,7 @@ def synthesise_queries(gold: Mapping[str, Sequence[tuple[str, str, str]]], count
         relevant = frozenset.intersection(*(frozenset(having[f]) for f in wants))
         if len(relevant) >= min_relevant:
             words_ = [("适用" if p == "compatible_with" else "") + surfaces[k].most_common(1)[0][0]
-                      for p, k in sorted(wants, key=lambda f: f[0] == "product_type")]
+                      for p, k in sorted(wants, key=lambda f: (f[0] == "product_type", f))]
             queries.append(Query(" ".join(words_), wants, relevant))
     random.Random(seed).shuffle(queries)
     return queries[:count]
