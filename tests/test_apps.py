@@ -166,3 +166,14 @@ def test_query_words_link_to_the_graphs_values_and_brand_keys_unify():
     assert [(c.predicate, c.key) for c in linked] == [("pattern", "pattern:樱花"), ("product_type", "product_type:贴纸")]
     scores = index.constraint_scores([index.link("尼凡", [])[0]])
     assert scores[0] == scores[1] == 1.0  # either key of the brand meets the constraint fully
+
+
+def test_kg_embeddings_join_the_similarity():
+    facts = {f"case-{i}": {("product_type", "t:case"): 1, ("compatible_with", f"m:{i % 3}"): 1} for i in range(9)}
+    facts |= {f"phone-{i}": {("product_type", "t:phone"): 1, ("model", f"m:{i % 3}"): 1} for i in range(3)}
+    recommender = Recommender(facts)
+    before = {r.id: r.score for r in recommender.similar("case-0", 20)}
+    recommender.learn_embeddings("TransE", epochs=5, dim=8)
+    assert recommender.embeddings.shape == (12, 8)
+    after = {r.id: r.score for r in recommender.similar("case-0", 20)}
+    assert any(after[p] > before.get(p, 0.0) for p in after)  # embeddings add to what shared values give

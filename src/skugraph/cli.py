@@ -726,6 +726,7 @@ def recommend(
     product: Annotated[str, typer.Argument(help="A product (or listing) id.")],
     db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
     k: Annotated[int, typer.Option(help="Products per list.")] = 5,
+    kg_embeddings: Annotated[str | None, typer.Option(help="Also rank similar products by a PyKEEN model's embeddings (TransE, RotatE …).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the lists as JSON.")] = False,
 ) -> None:
     """Similar, complementary (accessories that fit it) and substitute products, each with a reason."""
@@ -737,7 +738,10 @@ def recommend(
         found = product_of(store, product)
         if found is None:
             raise KeyError(f"no product or listing {product!r} in {db}")
-        lists = Recommender.from_documents(SearchIndex.from_store(store).documents).recommend(found, k)
+        recommender = Recommender.from_documents(SearchIndex.from_store(store).documents)
+    if kg_embeddings:
+        recommender.learn_embeddings(kg_embeddings)
+    lists = recommender.recommend(found, k)
     if as_json:
         print(json.dumps(lists, ensure_ascii=False))
         return
@@ -773,6 +777,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     query_timeout: Annotated[float, typer.Option(help="Seconds a /query may run.")] = 5.0,
+    kg_embeddings: Annotated[str | None, typer.Option(help="Train this PyKEEN model at start for similar products (TransE, RotatE …).")] = None,
 ) -> None:
     """The REST API (OpenAPI at /docs) and the web UI over a graph."""
     import uvicorn
@@ -780,7 +785,7 @@ def serve(
     from skugraph.serve.app import create_app
 
     with _friendly_errors():
-        api = create_app(db, tagger, query_timeout)
+        api = create_app(db, tagger, query_timeout, kg_embeddings)
     console.print(f"skugraph on http://{host}:{port}/  (API docs: /docs)", highlight=False)
     uvicorn.run(api, host=host, port=port, log_level="warning")
 

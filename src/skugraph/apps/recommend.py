@@ -1,7 +1,8 @@
 """Recommendations from the graph, each with a short reason.
 
 - **similar**: products sharing the most (and the rarest) attribute values — cosine of TF-IDF
-  rows over (predicate, value) pairs.
+  rows over (predicate, value) pairs — plus, after :meth:`Recommender.learn_embeddings`, the
+  cosine of their KG embeddings (a PyKEEN model trained on the same facts).
 - **complementary**: accessories for a product — products whose ``compatible_with`` /
   ``accessory_of`` facts name what it is (its model, series, brand, type); a product that fits
   it only by what similar accessories fit is scored lower and says so.
@@ -66,6 +67,8 @@ class Recommender:
         norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
         self.matrix = sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-12)) @ weighted)
         self.frequency = frequency
+        self.embeddings: np.ndarray | None = None  # unit rows of product KG embeddings, see learn_embeddings
+        self.embedding_weight = 0.0
 
     @classmethod
     def from_documents(cls, documents: Sequence) -> Recommender:
@@ -84,14 +87,36 @@ class Recommender:
         return [Recommendation(self.products[i], self.titles.get(self.products[i], ""), round(float(scores[i]), 4),
                                reason(self.products[i])) for i in order]
 
+    def learn_embeddings(self, model: str = "TransE", epochs: int = 100, dim: int = 32, weight: float = 0.5,
+                         seed: int = 0) -> None:
+        """Train a PyKEEN ``model`` on the products' facts; :meth:`similar` then adds ``weight`` ×
+        the cosine of two products' entity embeddings to their shared-value similarity."""
+        import torch
+
+        from skugraph.fusion.completion import train_model
+
+        triples = [(p, predicate, key) for p, fs in self.facts.items() for predicate, key in fs]
+        trained, factory = train_model(triples, model, epochs, dim, seed)
+        with torch.inference_mode():
+            vectors = trained.entity_representations[0](torch.tensor([factory.entity_to_id[p] for p in self.products]))
+        vectors = torch.view_as_real(vectors).flatten(1) if vectors.is_complex() else vectors
+        array = vectors.float().numpy()
+        self.embeddings = array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+        self.embedding_weight = weight
+
     def similar(self, product: str, k: int = 10) -> list[Recommendation]:
-        """The products most like ``product`` by shared values; reason: the rarest ones shared."""
+        """The products most like ``product`` by shared values (and KG embeddings, when learnt);
+        reason: the rarest values shared."""
         row = self.row[product]
         scores = (self.matrix @ self.matrix[row].T).toarray().ravel()
+        if self.embeddings is not None:
+            scores = scores + self.embedding_weight * np.clip(self.embeddings @ self.embeddings[row], 0.0, None)
         mine = self.facts[product]
 
         def reason(other: str) -> str:
             shared = sorted(set(mine) & set(self.facts[other]), key=lambda f: -self.idf[self.features[f]])[:3]
+            if not shared:
+                return "close in the KG embedding"
             return "same " + ", ".join(f"{_LABELS.get(p, p)} {self._name(k_)}" for p, k_ in shared)
 
         return self._result(scores, {product}, k, reason)

@@ -64,7 +64,7 @@ class Services:
     query_timeout: float
 
     @classmethod
-    def open(cls, db: Path, tagger: Path | None = None, query_timeout: float = 5.0) -> Services:
+    def open(cls, db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None) -> Services:
         store = open_store(db, read_only=True)
         index = SearchIndex.from_store(store)
         if tagger:
@@ -76,16 +76,20 @@ class Services:
 
             titles = [row[0] for row in store.query("MATCH (l:Listing) RETURN l.title").rows if row[0]]
             extractor = RuleExtractor().learn_brands(titles)
-        return cls(store, index, QueryParser(extractor), Recommender.from_documents(index.documents), threading.Lock(), query_timeout)
+        recommender = Recommender.from_documents(index.documents)
+        if kg_embeddings:
+            recommender.learn_embeddings(kg_embeddings)
+        return cls(store, index, QueryParser(extractor), recommender, threading.Lock(), query_timeout)
 
 
 def _error(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"error": reason}, status_code=status)
 
 
-def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0) -> FastAPI:
-    """The app over the graph at ``db`` (searching with the rules, or with ``tagger``)."""
-    services = Services.open(Path(db), tagger, query_timeout)
+def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None) -> FastAPI:
+    """The app over the graph at ``db`` (searching with the rules, or with ``tagger``; with
+    ``kg_embeddings``, a PyKEEN model trained at start for similar products)."""
+    services = Services.open(Path(db), tagger, query_timeout, kg_embeddings)
     app = FastAPI(title="skugraph", version=__version__, docs_url=None,
                   description="Product knowledge graph: search, recommendations, facts with provenance, market analysis.")
     app.state.services = services
