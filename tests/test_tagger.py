@@ -183,6 +183,49 @@ def test_tiny_tagger_overfits_saves_reloads_and_extracts_exact_spans(trained):
     assert all(LONG_TITLE[m.start : m.end] == m.text and m.field == "title" for m in mentions)
 
 
+def test_onnx_export_and_runtimes_agree(trained, tmp_path):
+    import shutil
+
+    from skugraph.tagging.runtime import INT8_FILE, ONNX_FILE, export_onnx
+
+    directory, data = trained
+    copy = tmp_path / "model"
+    shutil.copytree(directory, copy)
+    with pytest.raises(FileNotFoundError, match="export-onnx"):
+        Tagger.load(copy, "onnx")
+    assert export_onnx(copy) == [copy / ONNX_FILE, copy / INT8_FILE]
+    texts = [item.text for item in data] + [LONG_TITLE]  # windows of several widths in one batch
+    reference = Tagger.load(copy, "torch")
+    onnx = Tagger.load(copy, "onnx")
+    for a, b in zip(reference.scores(texts), onnx.scores(texts), strict=True):
+        assert np.allclose(a.emissions, b.emissions, atol=1e-3)
+    expected = [[s.key for s in spans] for spans in reference.predict(texts)]
+    assert [[s.key for s in spans] for spans in onnx.predict(texts)] == expected
+    assert Tagger.load(copy, "onnx-int8").evaluate(data).micro.f1 >= 0.9
+    with pytest.raises(ValueError, match="unknown runtime"):
+        Tagger.load(copy, "tensorrt")
+
+
+def test_export_onnx_and_evaluate_with_a_runtime_from_the_cli(trained, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from skugraph.cli import app
+
+    directory, data = trained
+    copy = tmp_path / "model"
+    shutil.copytree(directory, copy)
+    runner = CliRunner()
+    exported = runner.invoke(app, ["export-onnx", str(copy)])
+    assert exported.exit_code == 0 and "tagger.int8.onnx" in exported.stdout
+    write_doccano(data, tmp_path / "dev.jsonl")
+    scored = runner.invoke(app, ["evaluate", "--model", str(copy), "--data", str(tmp_path / "dev.jsonl"), "--runtime", "onnx-int8", "--json"])
+    assert scored.exit_code == 0 and json.loads(scored.stdout)["micro"]["f1"] >= 0.9
+    missing = runner.invoke(app, ["evaluate", "--model", str(directory), "--data", str(tmp_path / "dev.jsonl"), "--runtime", "onnx"])
+    assert missing.exit_code == 1 and "run `skugraph export-onnx" in missing.stderr
+
+
 def test_lora_and_frozen_layers(tmp_path):
     data = training_set()[:3]
     write_doccano(data, tmp_path / "train.jsonl")

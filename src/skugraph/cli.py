@@ -28,6 +28,7 @@ errors = Console(stderr=True, soft_wrap=True)  # a message never breaks inside a
 
 DEFAULT_WORKDIR = Path(".skugraph")
 DbOption = Annotated[Path, typer.Option("--db", help="Graph database file (LadybugDB, embedded).")]
+RuntimeOption = Annotated[str, typer.Option(help="How the tagger runs: torch, torch-bf16 (fp32 where the CPU lacks bf16), onnx or onnx-int8 (after `skugraph export-onnx`).")]
 OntologyOption = Annotated[Path | None, typer.Option("--ontology", help="An edited ontology file (YAML/JSON; default: the packaged one).")]
 
 
@@ -114,6 +115,7 @@ def extract(
     opinion_model: Annotated[Path | None, typer.Option(help="Review opinions: a directory from `skugraph train opinions`.")] = None,
     sentiment_model: Annotated[Path | None, typer.Option(help="Review sentiment: a directory from `skugraph train sentiment`.")] = None,
     relation_model: Annotated[Path | None, typer.Option(help="What each mention is to the head product: a directory from `skugraph train relations`.")] = None,
+    runtime: RuntimeOption = "torch-bf16",
 ) -> None:
     """Find mentions in listings and turn them into facts; with review models, opinions and sentiment too."""
     with _friendly_errors(), _progress() as start:
@@ -131,7 +133,7 @@ def extract(
                 raise ValueError("--extractor tagger needs --model DIR (a directory from `skugraph train tagger`)")
             from skugraph.tagging.tagger import Tagger, TaggerExtractor
 
-            tagger = TaggerExtractor(Tagger.load(model), fields.split(","), min_score)
+            tagger = TaggerExtractor(Tagger.load(model, runtime), fields.split(","), min_score)
         elif extractor != "rules":
             raise ValueError(f"--extractor must be rules or tagger, not {extractor!r}")
         report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=rules, tagger=tagger,
@@ -778,6 +780,7 @@ def serve(
     port: int = 8000,
     query_timeout: Annotated[float, typer.Option(help="Seconds a /query may run.")] = 5.0,
     kg_embeddings: Annotated[str | None, typer.Option(help="Train this PyKEEN model at start for similar products (TransE, RotatE …).")] = None,
+    runtime: RuntimeOption = "torch-bf16",
 ) -> None:
     """The REST API (OpenAPI at /docs) and the web UI over a graph."""
     import uvicorn
@@ -785,9 +788,23 @@ def serve(
     from skugraph.serve.app import create_app
 
     with _friendly_errors():
-        api = create_app(db, tagger, query_timeout, kg_embeddings)
+        api = create_app(db, tagger, query_timeout, kg_embeddings, runtime)
     console.print(f"skugraph on http://{host}:{port}/  (API docs: /docs)", highlight=False)
     uvicorn.run(api, host=host, port=port, log_level="warning")
+
+
+@app.command("export-onnx")
+def export_onnx_command(
+    model: Annotated[Path, typer.Argument(help="A tagger directory from `skugraph train tagger`.")],
+    quantize: Annotated[bool, typer.Option(help="Also write the dynamic int8 model.")] = True,
+) -> None:
+    """Export a tagger to ONNX (tagger.onnx, and tagger.int8.onnx) for `--runtime onnx|onnx-int8`."""
+    from skugraph.tagging.runtime import export_onnx
+
+    with _friendly_errors():
+        written = export_onnx(model, quantize)
+    for path in written:
+        console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
 
 
 @app.command()
@@ -795,6 +812,7 @@ def evaluate(
     model: Annotated[Path, typer.Option(help="Tagger directory.")],
     data: Annotated[Path, typer.Option(help="Labelled texts to score.")],
     format: Annotated[str | None, typer.Option("--format", help="bio | bieos | jsonl | label-studio (default: from the file name).")] = None,
+    runtime: RuntimeOption = "torch-bf16",
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
 ) -> None:
     """Strict entity-level precision, recall and F1 (micro, macro, per type) of a tagger on labelled data."""
@@ -804,7 +822,7 @@ def evaluate(
     skipped: list[str] = []
     with _friendly_errors():
         texts = read_labelled(data, format, on_error=lambda e: skipped.append(str(e)))
-        report = Tagger.load(model).evaluate(texts)
+        report = Tagger.load(model, runtime).evaluate(texts)
     for message in skipped[:10]:
         errors.print(f"[yellow]skipped[/] {message}")
     result = report.to_dict()

@@ -64,13 +64,14 @@ class Services:
     query_timeout: float
 
     @classmethod
-    def open(cls, db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None) -> Services:
+    def open(cls, db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
+             runtime: str = "torch-bf16") -> Services:
         store = open_store(db, read_only=True)
         index = SearchIndex.from_store(store)
         if tagger:
             from skugraph.tagging.tagger import Tagger, TaggerExtractor
 
-            extractor = TaggerExtractor(Tagger.load(tagger))
+            extractor = TaggerExtractor(Tagger.load(tagger, runtime))
         else:
             from skugraph.tagging.rules import RuleExtractor
 
@@ -86,10 +87,11 @@ def _error(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"error": reason}, status_code=status)
 
 
-def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None) -> FastAPI:
-    """The app over the graph at ``db`` (searching with the rules, or with ``tagger``; with
-    ``kg_embeddings``, a PyKEEN model trained at start for similar products)."""
-    services = Services.open(Path(db), tagger, query_timeout, kg_embeddings)
+def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
+               runtime: str = "torch-bf16") -> FastAPI:
+    """The app over the graph at ``db`` (searching with the rules, or with ``tagger`` run by
+    ``runtime``; with ``kg_embeddings``, a PyKEEN model trained at start for similar products)."""
+    services = Services.open(Path(db), tagger, query_timeout, kg_embeddings, runtime)
     app = FastAPI(title="skugraph", version=__version__, docs_url=None,
                   description="Product knowledge graph: search, recommendations, facts with provenance, market analysis.")
     app.state.services = services

@@ -53,8 +53,9 @@ class TextScores:
 
 class Tagger:
     def __init__(self, model: TaggerModel, tokenizer, lexicon_words: dict[str, list[str]] | None = None,
-                 ngrams: Sequence[str] = (), meta: dict | None = None):
+                 ngrams: Sequence[str] = (), meta: dict | None = None, onnx=None, bf16: bool | None = None):
         self.model = model.eval()
+        self.onnx = onnx  # an OnnxEmissions session that computes the emissions instead of the torch model
         self.config = model.config
         self.tokenizer = tokenizer
         self.lexicon_words = lexicon_words or {}
@@ -62,14 +63,21 @@ class Tagger:
         self.ngrams = list(ngrams)
         self.encoder = TextEncoder(tokenizer, self.config.units, lexicons, self.ngrams)
         self.meta = meta or {}
-        self.bf16 = bf16_supported()
+        self.bf16 = bf16_supported() if bf16 is None else bf16 and bf16_supported()
         self._start, self._transition, self._end = constraint_scores(self.config.tags)
         self.refresh_transitions()
 
     @classmethod
-    def load(cls, path: str | Path) -> Tagger:
+    def load(cls, path: str | Path, runtime: str = "torch-bf16", threads: int | None = None) -> Tagger:
+        """A tagger directory, run by ``runtime`` (:data:`skugraph.tagging.runtime.RUNTIMES`;
+        ``torch-bf16`` falls back to fp32 where the CPU has no bf16)."""
+        from skugraph.tagging.runtime import RUNTIMES, onnx_emissions
+
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime {runtime!r}; one of {', '.join(RUNTIMES)}")
         model, tokenizer, words, ngrams, meta = TaggerModel.load(Path(path))
-        return cls(model, tokenizer, words, ngrams, meta)
+        onnx = onnx_emissions(path, runtime, threads) if runtime.startswith("onnx") else None
+        return cls(model, tokenizer, words, ngrams, meta, onnx=onnx, bf16=runtime == "torch-bf16")
 
     def refresh_transitions(self) -> None:
         """Re-read the CRF scores (after the model's weights changed, e.g. during training)."""
@@ -92,7 +100,7 @@ class Tagger:
             for first in range(0, len(order), batch_size):
                 batch = order[first : first + batch_size]
                 inputs = window_batch([encoded[i] for i, _, _ in batch], [(s, e) for _, s, e in batch], self.tokenizer)
-                emissions = self.model(**inputs).float().numpy()
+                emissions = self.onnx(inputs) if self.onnx is not None else self.model(**inputs).float().numpy()
                 for row, piece in enumerate(batch):
                     outputs[piece] = emissions[row, 1 : 1 + piece[2] - piece[1]]
         self.model.train(was_training)

@@ -1,0 +1,82 @@
+"""Inference runtimes for the tagger's emission network (encoder, lexicon and n-gram features,
+classifier; the CRF decoding stays in numpy either way).
+
+- ``torch``: PyTorch in fp32; ``torch-bf16``: under bf16 autocast, where the CPU has bf16
+  (AMX / AVX-512 BF16), else fp32.
+- ``onnx``: ONNX Runtime on ``tagger.onnx``; ``onnx-int8``: on ``tagger.int8.onnx``, the same
+  graph with its matrix weights quantised to int8 (dynamic quantisation: activations
+  quantised per batch, so VNNI/AMX int8 kernels run where the CPU has them).
+
+:func:`export_onnx` writes both files into the model directory (``skugraph export-onnx``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8")
+ONNX_FILE = "tagger.onnx"
+INT8_FILE = "tagger.int8.onnx"
+_INPUTS = ("input_ids", "attention_mask", "lexicon", "ngrams")
+
+
+class _Emissions(torch.nn.Module):
+    """The model's forward with every input positional, as the exporter wants it."""
+
+    def __init__(self, model: torch.nn.Module, names: tuple[str, ...]):
+        super().__init__()
+        self.model, self.names = model, names
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.model(**dict(zip(self.names, inputs, strict=True)))
+
+
+def export_onnx(model_dir: str | Path, quantize: bool = True) -> list[Path]:
+    """Export a tagger directory's emission network to ``tagger.onnx`` (dynamic batch and
+    width) and, with ``quantize``, ``tagger.int8.onnx``; returns the files written."""
+    from skugraph.tagging.tagger import Tagger, window_batch
+
+    model_dir = Path(model_dir)
+    tagger = Tagger.load(model_dir)
+    sample = [tagger.encoder.encode(text) for text in ("华为 Mate 60 手机 蓝色", "适用于苹果 iPhone 15 手机壳")]
+    inputs = window_batch(sample, [(0, len(e.ids)) for e in sample], tagger.tokenizer)
+    names = tuple(name for name in _INPUTS if name in inputs)
+    axes = {name: {0: "batch", 1: "width"} for name in names} | {"emissions": {0: "batch", 1: "width"}}
+    path = model_dir / ONNX_FILE
+    torch.onnx.export(_Emissions(tagger.model.eval(), names), tuple(inputs[n] for n in names), str(path), input_names=list(names),
+                      output_names=["emissions"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    written = [path]
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(path), str(model_dir / INT8_FILE), weight_type=QuantType.QInt8)
+        written.append(model_dir / INT8_FILE)
+    return written
+
+
+class OnnxEmissions:
+    """Emission scores from an exported model with ONNX Runtime (``threads`` default: the cores)."""
+
+    def __init__(self, path: str | Path, threads: int | None = None):
+        import onnxruntime
+
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no ONNX model here; run `skugraph export-onnx {Path(path).parent}` first")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.names = [i.name for i in self.session.get_inputs()]
+
+    def __call__(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
+        feed = {name: inputs[name].numpy().astype(np.float32 if name == "lexicon" else np.int64) for name in self.names}
+        return self.session.run(["emissions"], feed)[0]
+
+
+def onnx_emissions(model_dir: str | Path, runtime: str, threads: int | None = None) -> OnnxEmissions:
+    """The ONNX Runtime session of ``runtime`` (``onnx`` or ``onnx-int8``) for a model directory."""
+    return OnnxEmissions(Path(model_dir) / (INT8_FILE if runtime == "onnx-int8" else ONNX_FILE), threads)
