@@ -278,3 +278,17 @@ def test_sample_catalogue_labels_are_exact():
         for start, end, kind in label["label"]:  # in order, inside the title, never overlapping
             assert previous_end <= start < end <= len(label["text"])
             previous_end = end
+
+
+def test_bench_extract_runs_every_system_on_the_same_titles(trained, tmp_path):
+    import shutil
+
+    from skugraph.bench import bench_extract
+
+    directory, _ = trained
+    copy = tmp_path / "model"
+    shutil.copytree(directory, copy)
+    report = bench_extract(copy, 40, systems=("hf-pipeline", "torch", "onnx-int8"))
+    assert [r["system"] for r in report["results"]] == ["hf-pipeline", "torch", "onnx-int8"]
+    assert all(r["titles"] == 40 and r["titles_per_s"] > 0 and r["peak_rss_mb"] > 50 for r in report["results"])
+    assert report["results"][0]["x_hf_pipeline"] == 1.0 and (copy / "tagger.int8.onnx").is_file()

@@ -793,6 +793,38 @@ def serve(
     uvicorn.run(api, host=host, port=port, log_level="warning")
 
 
+bench_app = typer.Typer(help="Speed benchmarks on this machine.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("extract")
+def bench_extract_command(
+    model: Annotated[Path, typer.Option(help="A tagger directory (its ONNX files are exported first if missing).")],
+    listings: Annotated[int, typer.Option(help="How many titles to tag.")] = 2000,
+    titles: Annotated[Path | None, typer.Option(help="A text file of titles, one a line (default: the sample catalogue's, cycled).")] = None,
+    out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/extract.json"),
+) -> None:
+    """Titles/s and peak RSS of the Hugging Face token-classification pipeline and of our torch,
+    torch-bf16, onnx and onnx-int8 runtimes, on the same model and titles, in one run."""
+    import sys
+
+    from skugraph.bench import bench_extract
+
+    with _friendly_errors():
+        report = bench_extract(model, listings, titles, progress=lambda r: errors.print(f"{r['system']}: {r['titles_per_s']} titles/s"))
+    report["command"] = " ".join(["skugraph", *sys.argv[1:]])
+    table = Table(title=f"{listings} titles, {report['source']}", title_justify="left")
+    for column in ("system", "titles/s", "× HF pipeline", "network s", "decode s", "peak RSS MB"):
+        table.add_column(column, justify="left" if column == "system" else "right")
+    for r in report["results"]:
+        table.add_row(r["system"], str(r["titles_per_s"]), f"{r['x_hf_pipeline']:.2f}", str(r.get("network_seconds", "")),
+                      str(r.get("decode_seconds", "")), str(r["peak_rss_mb"]))
+    console.print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
 @app.command("export-onnx")
 def export_onnx_command(
     model: Annotated[Path, typer.Argument(help="A tagger directory from `skugraph train tagger`.")],

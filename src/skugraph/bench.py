@@ -1,0 +1,119 @@
+"""``skugraph bench extract``: titles per second and peak memory of every way to run one tagger
+on the same titles, in one run: Hugging Face ``pipeline("token-classification")`` (the same
+encoder and classifier as a ``BertForTokenClassification``, without our gazetteer and bigram
+features and CRF), and our ``torch``, ``torch-bf16``, ``onnx`` and ``onnx-int8`` runtimes.
+
+Each runtime runs in a process of its own (so its peak RSS is its own): it loads the model,
+warms up on a few titles, then tags every title; model loading is not timed.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from skugraph.tagging.runtime import INT8_FILE, ONNX_FILE, RUNTIMES, export_onnx
+
+SYSTEMS = ("hf-pipeline", *RUNTIMES)
+WARM_UP = 64
+
+
+def titles_for(count: int, titles: Path | None = None) -> list[str]:
+    """``count`` titles: lines of ``titles`` (cycled), or the sample catalogue's titles cycled."""
+    if titles is not None:
+        lines = [line.strip() for line in titles.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not lines:
+            raise ValueError(f"{titles}: no titles")
+    else:
+        from skugraph.sample.generate import generate
+
+        lines = [record["title"] for record in generate()]
+    return [lines[i % len(lines)] for i in range(count)]
+
+
+def _hf_model(model_dir: Path, out: Path) -> Path:
+    """The tagger's encoder and the encoder-facing part of its classifier as a Hugging Face
+    token-classification model directory."""
+    import torch
+    from transformers import AutoTokenizer, BertForTokenClassification
+
+    from skugraph.tagging.model import TaggerModel
+
+    tagger, tokenizer, *_ = TaggerModel.load(model_dir)
+    tags = tagger.config.tags
+    hf = BertForTokenClassification.from_pretrained(model_dir, num_labels=len(tags), id2label=dict(enumerate(tags)),
+                                                    label2id={t: i for i, t in enumerate(tags)})
+    hidden = hf.config.hidden_size
+    with torch.no_grad():
+        hf.classifier.weight.copy_(tagger.classifier.weight[:, :hidden])
+        hf.classifier.bias.copy_(tagger.classifier.bias)
+    hf.save_pretrained(out)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(out)
+    return out
+
+
+def run_worker(system: str, model_dir: Path, titles: list[str], batch_size: int = 64) -> dict:
+    """Tag ``titles`` with one system in this process; titles/s and this process's peak RSS."""
+    if system == "hf-pipeline":
+        from transformers import pipeline
+
+        with tempfile.TemporaryDirectory(prefix="skugraph-hf-") as scratch:
+            tag = pipeline("token-classification", model=str(_hf_model(model_dir, Path(scratch))), aggregation_strategy="simple",
+                           device=-1)
+            tag(titles[:WARM_UP], batch_size=batch_size)
+            began = time.perf_counter()
+            tag(titles, batch_size=batch_size)
+            seconds = time.perf_counter() - began
+    else:
+        from skugraph.tagging.tagger import Tagger
+
+        tagger = Tagger.load(model_dir, system)
+        tagger.predict(titles[:WARM_UP], batch_size)
+        began = time.perf_counter()
+        scores = tagger.scores(titles, batch_size)
+        network = time.perf_counter() - began
+        for text in scores:
+            tagger.decode(text)
+        seconds = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    split = {} if system == "hf-pipeline" else {"network_seconds": round(network, 2), "decode_seconds": round(seconds - network, 2)}
+    return {"system": system, "titles": len(titles), "seconds": round(seconds, 2), "titles_per_s": round(len(titles) / seconds),
+            **split, "peak_rss_mb": round(peak)}
+
+
+def bench_extract(model_dir: Path, count: int = 2000, titles: Path | None = None, systems: tuple[str, ...] = SYSTEMS,
+                  progress=None) -> dict:
+    """Every system on the same ``count`` titles, each in its own process; exports the ONNX
+    files first when the model directory lacks them."""
+    model_dir = Path(model_dir)
+    if any(s.startswith("onnx") for s in systems) and not ((model_dir / ONNX_FILE).is_file() and (model_dir / INT8_FILE).is_file()):
+        export_onnx(model_dir)
+    texts = titles_for(count, titles)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="skugraph-bench-") as scratch:
+        source = Path(scratch) / "titles.json"
+        source.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        for system in systems:
+            done = subprocess.run([sys.executable, "-m", "skugraph.bench", system, str(model_dir), str(source)],
+                                  capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"{system} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            if progress:
+                progress(results[-1])
+    base = next((r["titles_per_s"] for r in results if r["system"] == "hf-pipeline"), None)
+    for result in results:
+        result["x_hf_pipeline"] = round(result["titles_per_s"] / base, 2) if base else None
+    return {"model": str(model_dir), "titles": count, "source": str(titles) if titles else "sample catalogue titles, cycled",
+            "cpu": platform.processor() or platform.machine(), "results": results}
+
+
+if __name__ == "__main__":  # one worker: python -m skugraph.bench SYSTEM MODEL_DIR TITLES_JSON
+    chosen, directory, path = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    print(json.dumps(run_worker(chosen, directory, json.loads(path.read_text(encoding="utf-8")))))
