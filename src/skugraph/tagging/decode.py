@@ -68,25 +68,46 @@ def viterbi(log_probs: np.ndarray, start: np.ndarray, transition: np.ndarray, en
     return best_path(log_probs, *(np.where(mask, 0.0, BLOCKED) for mask in (start, transition, end)))
 
 
-def _logsumexp(values: np.ndarray, axis: int) -> np.ndarray:
-    top = values.max(axis=axis, keepdims=True)
-    return (top + np.log(np.exp(values - top).sum(axis=axis, keepdims=True))).squeeze(axis)
-
-
 def forward_backward(
     emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Log forward and backward scores [T, C] of a linear-chain CRF and its log partition."""
+    """Log forward and backward scores [T, C] of a linear-chain CRF and its log partition.
+
+    Computed in probability space with each step rescaled to sum to one (a matrix-vector
+    product per step instead of a log-sum-exp over [C, C]), the scales kept in log space;
+    a blocked tag's score is ``-inf``."""
     steps, size = emissions.shape
+    moves = np.exp(transition - transition.max())  # blocked transitions → 0
+    shift = float(transition.max())
+    top = emissions.max(axis=1, keepdims=True)
+    weights = np.exp(emissions - top)  # [T, C], each row's best → 1
     alpha = np.zeros((steps, size))
     beta = np.zeros((steps, size))
-    alpha[0] = start + emissions[0]
-    for t in range(1, steps):
-        alpha[t] = _logsumexp(alpha[t - 1][:, None] + transition, axis=0) + emissions[t]
-    beta[-1] = end
-    for t in range(steps - 2, -1, -1):
-        beta[t] = _logsumexp(transition + (emissions[t + 1] + beta[t + 1])[None, :], axis=1)
-    return alpha, beta, float(_logsumexp(alpha[-1] + end, axis=0))
+    alpha_scale = np.zeros(steps)  # log of what each row of alpha was divided by
+    row = np.exp(start - start.max()) * weights[0]
+    offset = float(start.max() + top[0, 0])
+    for t in range(steps):
+        if t:
+            row = (alpha[t - 1] @ moves) * weights[t]
+            offset = alpha_scale[t - 1] + shift + float(top[t, 0])
+        total = row.sum()
+        alpha[t] = row / total
+        alpha_scale[t] = offset + np.log(total)
+    beta_scale = np.zeros(steps)
+    row = np.exp(end - end.max())
+    offset = float(end.max())
+    for t in range(steps - 1, -1, -1):
+        if t < steps - 1:
+            row = moves @ (weights[t + 1] * beta[t + 1])
+            offset = beta_scale[t + 1] + shift + float(top[t + 1, 0])
+        total = row.sum()
+        beta[t] = row / total
+        beta_scale[t] = offset + np.log(total)
+    with np.errstate(divide="ignore"):
+        log_alpha = np.log(alpha) + alpha_scale[:, None]
+        log_beta = np.log(beta) + beta_scale[:, None]
+        log_partition = float(alpha_scale[-1] + np.log((alpha[-1] * np.exp(end - end.max())).sum()) + end.max())
+    return log_alpha, log_beta, log_partition
 
 
 def segment_probability(
