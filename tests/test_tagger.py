@@ -288,7 +288,10 @@ def test_bench_extract_runs_every_system_on_the_same_titles(trained, tmp_path):
     directory, _ = trained
     copy = tmp_path / "model"
     shutil.copytree(directory, copy)
-    report = bench_extract(copy, 40, systems=("hf-pipeline", "torch", "onnx-int8"))
+    dev_file = tmp_path / "dev.jsonl"
+    write_doccano(trained[1], dev_file)
+    report = bench_extract(copy, 40, systems=("hf-pipeline", "torch", "onnx-int8"), dev=dev_file)
     assert [r["system"] for r in report["results"]] == ["hf-pipeline", "torch", "onnx-int8"]
     assert all(r["titles"] == 40 and r["titles_per_s"] > 0 and r["peak_rss_mb"] > 50 for r in report["results"])
     assert report["results"][0]["x_hf_pipeline"] == 1.0 and (copy / "tagger.int8.onnx").is_file()
+    assert "dev_f1" not in report["results"][0] and report["results"][1]["dev_f1"] == 1.0 and report["results"][2]["dev_f1"] >= 0.9

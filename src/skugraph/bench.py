@@ -58,8 +58,9 @@ def _hf_model(model_dir: Path, out: Path) -> Path:
     return out
 
 
-def run_worker(system: str, model_dir: Path, titles: list[str], batch_size: int = 64) -> dict:
-    """Tag ``titles`` with one system in this process; titles/s and this process's peak RSS."""
+def run_worker(system: str, model_dir: Path, titles: list[str], batch_size: int = 64, dev: Path | None = None) -> dict:
+    """Tag ``titles`` with one system in this process; titles/s and this process's peak RSS, and
+    with ``dev`` (labelled titles) its strict entity micro F1 there (after the timing)."""
     if system == "hf-pipeline":
         from transformers import pipeline
 
@@ -82,15 +83,22 @@ def run_worker(system: str, model_dir: Path, titles: list[str], batch_size: int 
             tagger.decode(text)
         seconds = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    if dev is not None and system != "hf-pipeline":
+        from skugraph.corpus.ner import read_labelled
+
+        split_f1 = {"dev_f1": round(tagger.evaluate(read_labelled(dev)).micro.f1, 4)}
+    else:
+        split_f1 = {}
     split = {} if system == "hf-pipeline" else {"network_seconds": round(network, 2), "decode_seconds": round(seconds - network, 2)}
     return {"system": system, "titles": len(titles), "seconds": round(seconds, 2), "titles_per_s": round(len(titles) / seconds),
-            **split, "peak_rss_mb": round(peak)}
+            **split, **split_f1, "peak_rss_mb": round(peak)}
 
 
 def bench_extract(model_dir: Path, count: int = 2000, titles: Path | None = None, systems: tuple[str, ...] = SYSTEMS,
-                  progress=None) -> dict:
+                  progress=None, dev: Path | None = None) -> dict:
     """Every system on the same ``count`` titles, each in its own process; exports the ONNX
-    files first when the model directory lacks them."""
+    files first when the model directory lacks them. ``dev``: labelled titles on which each of
+    our runtimes is also scored (the F1 an int8 model loses)."""
     model_dir = Path(model_dir)
     if any(s.startswith("onnx") for s in systems) and not ((model_dir / ONNX_FILE).is_file() and (model_dir / INT8_FILE).is_file()):
         export_onnx(model_dir)
@@ -100,7 +108,7 @@ def bench_extract(model_dir: Path, count: int = 2000, titles: Path | None = None
         source = Path(scratch) / "titles.json"
         source.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
         for system in systems:
-            done = subprocess.run([sys.executable, "-m", "skugraph.bench", system, str(model_dir), str(source)],
+            done = subprocess.run([sys.executable, "-m", "skugraph.bench", system, str(model_dir), str(source), str(dev or "")],
                                   capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"{system} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
@@ -111,9 +119,11 @@ def bench_extract(model_dir: Path, count: int = 2000, titles: Path | None = None
     for result in results:
         result["x_hf_pipeline"] = round(result["titles_per_s"] / base, 2) if base else None
     return {"model": str(model_dir), "titles": count, "source": str(titles) if titles else "sample catalogue titles, cycled",
+            "dev": str(dev) if dev else None,
             "cpu": platform.processor() or platform.machine(), "results": results}
 
 
-if __name__ == "__main__":  # one worker: python -m skugraph.bench SYSTEM MODEL_DIR TITLES_JSON
+if __name__ == "__main__":  # one worker: python -m skugraph.bench SYSTEM MODEL_DIR TITLES_JSON [DEV]
     chosen, directory, path = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    print(json.dumps(run_worker(chosen, directory, json.loads(path.read_text(encoding="utf-8")))))
+    labelled = Path(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[4] else None
+    print(json.dumps(run_worker(chosen, directory, json.loads(path.read_text(encoding="utf-8")), dev=labelled)))

@@ -802,6 +802,7 @@ def bench_extract_command(
     model: Annotated[Path, typer.Option(help="A tagger directory (its ONNX files are exported first if missing).")],
     listings: Annotated[int, typer.Option(help="How many titles to tag.")] = 2000,
     titles: Annotated[Path | None, typer.Option(help="A text file of titles, one a line (default: the sample catalogue's, cycled).")] = None,
+    dev: Annotated[Path | None, typer.Option(help="Labelled titles: each runtime's strict F1 there (what int8 loses).")] = None,
     out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/extract.json"),
 ) -> None:
     """Titles/s and peak RSS of the Hugging Face token-classification pipeline and of our torch,
@@ -811,14 +812,15 @@ def bench_extract_command(
     from skugraph.bench import bench_extract
 
     with _friendly_errors():
-        report = bench_extract(model, listings, titles, progress=lambda r: errors.print(f"{r['system']}: {r['titles_per_s']} titles/s"))
+        report = bench_extract(model, listings, titles, progress=lambda r: errors.print(f"{r['system']}: {r['titles_per_s']} titles/s"),
+                               dev=dev)
     report["command"] = " ".join(["skugraph", *sys.argv[1:]])
     table = Table(title=f"{listings} titles, {report['source']}", title_justify="left")
-    for column in ("system", "titles/s", "× HF pipeline", "network s", "decode s", "peak RSS MB"):
+    for column in ("system", "titles/s", "× HF pipeline", "network s", "decode s", "peak RSS MB", "dev F1"):
         table.add_column(column, justify="left" if column == "system" else "right")
     for r in report["results"]:
         table.add_row(r["system"], str(r["titles_per_s"]), f"{r['x_hf_pipeline']:.2f}", str(r.get("network_seconds", "")),
-                      str(r.get("decode_seconds", "")), str(r["peak_rss_mb"]))
+                      str(r.get("decode_seconds", "")), str(r["peak_rss_mb"]), str(r.get("dev_f1", "")))
     console.print(table)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
