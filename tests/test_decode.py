@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from skugraph.corpus.ner import tags_to_spans
-from skugraph.tagging.decode import decode
+from skugraph.tagging.decode import best_path, best_paths, decode, forward_backward, forward_backward_many
 
 BIO = ["O", "B-HP", "I-HP", "B-HC", "I-HC"]
 BIEOS = ["O", "B-HP", "I-HP", "E-HP", "S-HP", "B-HC", "I-HC", "E-HC", "S-HC"]
@@ -67,3 +67,17 @@ def test_bieos_is_the_exact_best_valid_sequence():
                 continue
             valid.append((sum(scores[t, i] for t, i in enumerate(candidate)), sequence))
         assert best == max(valid)[1]
+
+
+def test_batched_decoding_matches_one_text_at_a_time():
+    rng = np.random.default_rng(0)
+    emissions = rng.normal(size=(5, 9, 7)) * 3
+    start, transition, end = rng.normal(size=7), rng.normal(size=(7, 7)), rng.normal(size=7)
+    transition[1, 2] = start[3] = -1e9  # blocked moves stay blocked
+    paths = best_paths(emissions, start, transition, end)
+    alpha, beta, log_z = forward_backward_many(emissions, start, transition, end)
+    for row in range(5):
+        assert list(paths[row]) == best_path(emissions[row], start, transition, end)
+        one_alpha, one_beta, one_log_z = forward_backward(emissions[row], start, transition, end)
+        assert np.allclose(np.exp(one_alpha), np.exp(alpha[row])) and np.allclose(one_beta, beta[row])
+        assert abs(one_log_z - log_z[row]) < 1e-9

@@ -79,8 +79,7 @@ def run_worker(system: str, model_dir: Path, titles: list[str], batch_size: int 
         began = time.perf_counter()
         scores = tagger.scores(titles, batch_size)
         network = time.perf_counter() - began
-        for text in scores:
-            tagger.decode(text)
+        tagger.decode_many(scores)
         seconds = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     if dev is not None and system != "hf-pipeline":

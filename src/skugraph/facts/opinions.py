@@ -163,7 +163,7 @@ class OpinionExtractor:
         return out
 
     def extract(self, texts: Sequence[str]) -> list[list[Opinion]]:
-        found = [self.tagger.decode(scores) for scores in self.tagger.scores(list(texts))] if texts else []
+        found = self.tagger.decode_many(self.tagger.scores(list(texts))) if texts else []
         return self.read_spans(texts, [[(s.start, s.end, s.label, s.score) for s in spans] for spans in found])
 
     def read_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int, str, float]]]) -> list[list[Opinion]]:

@@ -63,6 +63,25 @@ def best_path(emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, 
     return best[::-1]
 
 
+def best_paths(emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """:func:`best_path` for a batch of texts of one length: emissions [B, T, C] → paths [B, T]."""
+    batch, steps, size = emissions.shape
+    if steps == 0:
+        return np.zeros((batch, 0), dtype=np.int64)
+    score = emissions[:, 0] + start
+    back = np.zeros((batch, steps, size), dtype=np.int64)
+    for t in range(1, steps):
+        candidates = score[:, :, None] + transition  # [B, from, to]
+        back[:, t] = candidates.argmax(axis=1)
+        score = np.take_along_axis(candidates, back[:, t][:, None, :], axis=1)[:, 0] + emissions[:, t]
+    paths = np.zeros((batch, steps), dtype=np.int64)
+    paths[:, -1] = (score + end).argmax(axis=1)
+    rows = np.arange(batch)
+    for t in range(steps - 1, 0, -1):
+        paths[:, t - 1] = back[rows, t, paths[:, t]]
+    return paths
+
+
 def viterbi(log_probs: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray) -> list[int]:
     """Best tag indices under the boolean masks; ``log_probs`` is [T, C] (log-softmax outputs)."""
     return best_path(log_probs, *(np.where(mask, 0.0, BLOCKED) for mask in (start, transition, end)))
@@ -107,6 +126,45 @@ def forward_backward(
         log_alpha = np.log(alpha) + alpha_scale[:, None]
         log_beta = np.log(beta) + beta_scale[:, None]
         log_partition = float(alpha_scale[-1] + np.log((alpha[-1] * np.exp(end - end.max())).sum()) + end.max())
+    return log_alpha, log_beta, log_partition
+
+
+def forward_backward_many(
+    emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`forward_backward` for a batch of texts of one length: emissions [B, T, C] →
+    (log alpha [B, T, C], log beta [B, T, C], log partition [B])."""
+    batch, steps, size = emissions.shape
+    shift = float(transition.max())
+    moves = np.exp(transition - shift)
+    top = emissions.max(axis=2, keepdims=True)  # [B, T, 1]
+    weights = np.exp(emissions - top)
+    alpha = np.zeros((batch, steps, size))
+    beta = np.zeros((batch, steps, size))
+    alpha_scale = np.zeros((batch, steps))
+    beta_scale = np.zeros((batch, steps))
+    row = np.exp(start - start.max()) * weights[:, 0]
+    offset = start.max() + top[:, 0, 0]
+    for t in range(steps):
+        if t:
+            row = (alpha[:, t - 1] @ moves) * weights[:, t]
+            offset = alpha_scale[:, t - 1] + shift + top[:, t, 0]
+        total = row.sum(axis=1)
+        alpha[:, t] = row / total[:, None]
+        alpha_scale[:, t] = offset + np.log(total)
+    row = np.broadcast_to(np.exp(end - end.max()), (batch, size))
+    offset = np.full(batch, float(end.max()))
+    for t in range(steps - 1, -1, -1):
+        if t < steps - 1:
+            row = (weights[:, t + 1] * beta[:, t + 1]) @ moves.T
+            offset = beta_scale[:, t + 1] + shift + top[:, t + 1, 0]
+        total = row.sum(axis=1)
+        beta[:, t] = row / total[:, None]
+        beta_scale[:, t] = offset + np.log(total)
+    with np.errstate(divide="ignore"):
+        log_alpha = np.log(alpha) + alpha_scale[:, :, None]
+        log_beta = np.log(beta) + beta_scale[:, :, None]
+        log_partition = alpha_scale[:, -1] + np.log((alpha[:, -1] * np.exp(end - end.max())).sum(axis=1)) + end.max()
     return log_alpha, log_beta, log_partition
 
 

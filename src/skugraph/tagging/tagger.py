@@ -20,7 +20,13 @@ import torch
 from skugraph.corpus.ner import LabelledText, tags_to_spans
 from skugraph.records import Listing, Mention
 from skugraph.lm.pretrain import bf16_supported
-from skugraph.tagging.decode import best_path, constraint_scores, forward_backward, segment_probability
+from skugraph.tagging.decode import (
+    best_paths,
+    constraint_scores,
+    forward_backward,
+    forward_backward_many,
+    segment_probability,
+)
 from skugraph.tagging.encoding import Encoded, LexiconFeatures, TextEncoder
 from skugraph.tagging.evaluate import Report, score_spans
 from skugraph.tagging.model import TaggerModel
@@ -113,46 +119,55 @@ class Tagger:
             results.append(TextScores(item, merged.astype(np.float64)))
         return results
 
-    def _chain(self, scores: TextScores, temperature: float | None) -> tuple[np.ndarray, ...]:
-        """(emissions, start, transition, end) at a temperature; without a CRF the emissions
-        are per-token log-probabilities first."""
-        emissions = scores.emissions
+    def _chain(self, emissions: np.ndarray, temperature: float | None) -> tuple[np.ndarray, ...]:
+        """(emissions, start, transition, end) at a temperature, for one text [T, C] or a batch
+        [B, T, C]; without a CRF the emissions are per-token log-probabilities first."""
         if self.model.crf is None:
-            emissions = emissions - emissions.max(1, keepdims=True)
-            emissions = emissions - np.log(np.exp(emissions).sum(1, keepdims=True))
+            emissions = emissions - emissions.max(-1, keepdims=True)
+            emissions = emissions - np.log(np.exp(emissions).sum(-1, keepdims=True))
         inverse = 1.0 / (temperature or self.config.temperature)
         return emissions * inverse, self._start * inverse, self._transition * inverse, self._end * inverse
 
     def decode(self, scores: TextScores, temperature: float | None = None) -> list[ScoredSpan]:
         """Entity spans of one text, with their probabilities at ``temperature`` (default: the fitted one)."""
-        if scores.emissions.shape[0] == 0:
-            return []
-        chain = self._chain(scores, temperature)
-        path = best_path(*chain)  # a positive scale does not move the best path
-        alpha, beta, log_z = forward_backward(*chain)
-        offsets = scores.encoded.offsets
-        spans = []
-        for span in tags_to_spans([self.config.tags[i] for i in path]):
-            probability = segment_probability(path, span.start, span.end - 1, chain[0], chain[2], alpha, beta, log_z)
-            spans.append(ScoredSpan(offsets[span.start][0], offsets[span.end - 1][1], span.label, probability))
-        return spans
+        return self.decode_many([scores], temperature)[0]
+
+    def decode_many(self, texts: Sequence[TextScores], temperature: float | None = None) -> list[list[ScoredSpan]]:
+        """:meth:`decode` for many texts, those of one length decoded together (batched Viterbi
+        and forward-backward)."""
+        out: list[list[ScoredSpan]] = [[] for _ in texts]
+        by_length: dict[int, list[int]] = {}
+        for index, scores in enumerate(texts):
+            if scores.emissions.shape[0]:
+                by_length.setdefault(scores.emissions.shape[0], []).append(index)
+        for members in by_length.values():
+            emissions, start, transition, end = self._chain(np.stack([texts[i].emissions for i in members]), temperature)
+            paths = best_paths(emissions, start, transition, end)  # a positive scale does not move the best path
+            alpha, beta, log_z = forward_backward_many(emissions, start, transition, end)
+            for row, index in enumerate(members):
+                path, offsets = list(paths[row]), texts[index].encoded.offsets
+                for span in tags_to_spans([self.config.tags[i] for i in path]):
+                    probability = segment_probability(path, span.start, span.end - 1, emissions[row], transition, alpha[row],
+                                                      beta[row], float(log_z[row]))
+                    out[index].append(ScoredSpan(offsets[span.start][0], offsets[span.end - 1][1], span.label, probability))
+        return out
 
     def marginals(self, scores: TextScores, temperature: float | None = None) -> np.ndarray:
         """Per-token tag probabilities [tokens, tags] (forward-backward), e.g. for ensembling."""
         if scores.emissions.shape[0] == 0:
             return np.zeros((0, len(self.config.tags)))
-        alpha, beta, log_z = forward_backward(*self._chain(scores, temperature))
+        alpha, beta, log_z = forward_backward(*self._chain(scores.emissions, temperature))
         return np.exp(alpha + beta - log_z)
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[list[ScoredSpan]]:
-        return [self.decode(s) for s in self.scores(texts, batch_size)]
+        return self.decode_many(self.scores(texts, batch_size))
 
     def evaluate(self, data: Sequence[LabelledText], scores: Sequence[TextScores] | None = None, batch_size: int = 64) -> Report:
         """Strict entity scores on labelled texts (``scores``: their emissions, if already computed)."""
         scores = scores if scores is not None else self.scores([item.text for item in data], batch_size)
         return score_spans(
             [[(s.start, s.end, s.label) for s in item.spans] for item in data],
-            [[s.key for s in self.decode(one)] for one in scores],
+            [[s.key for s in spans] for spans in self.decode_many(scores)],
         )
 
 
@@ -206,8 +221,8 @@ def fit_temperature(tagger: Tagger, scores: Sequence[TextScores], gold: Sequence
 
     def confidences(temperature: float) -> tuple[list[float], list[bool]]:
         conf, hits = [], []
-        for text_scores, expected in zip(scores, gold_sets, strict=True):
-            for span in tagger.decode(text_scores, temperature):
+        for spans, expected in zip(tagger.decode_many(scores, temperature), gold_sets, strict=True):
+            for span in spans:
                 conf.append(span.score)
                 hits.append(span.key in expected)
         return conf, hits
