@@ -24,10 +24,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from skugraph.apps.recommend import FITS
 from skugraph.facts.build import FactBuilder
 from skugraph.fusion.values import normalize_value
 from skugraph.graph.store import GraphStore
-from skugraph.records import BRAND, LISTING, PRODUCT, Fact, Listing
+from skugraph.records import BRAND, LISTING, PRODUCT, Fact, Listing, Mention
 from skugraph.tagging.lexicon import fold
 
 #: facet name → the predicate whose objects it counts
@@ -41,8 +42,6 @@ INFERRED = 0.5
 NEAR = 0.5
 #: how much the product type counts against any other constraint (黑色 手机 wants phones first)
 TYPE_WEIGHT = 2.0
-#: predicates that say what a product fits
-FITS = ("compatible_with", "accessory_of")
 #: what a brand in a query may mean: the product's own brand, or one it fits
 BRAND_READINGS = ("has_brand", "compatible_with")
 #: predicates of the product words a title or query names
@@ -112,14 +111,18 @@ class QueryParser:
         self.extractor = extractor
         self.builder = builder or FactBuilder(getattr(extractor, "gazetteer", None))
 
-    def parse(self, query: str) -> list[Constraint]:
-        listing = Listing("query", query)
-        if hasattr(self.extractor, "extract_many"):
+    def read(self, text: str, listing_id: str = "query") -> tuple[list[Mention], list[Fact]]:
+        """The mentions the extractor finds in ``text`` (as a title) and the facts built from them."""
+        listing = Listing(listing_id, text)
+        if hasattr(self.extractor, "extract_many"):  # a TaggerExtractor
             mentions = self.extractor.extract_many([listing])[0]
         else:
             mentions = self.extractor.extract(listing)
+        return mentions, self.builder.build(listing, mentions)
+
+    def parse(self, query: str) -> list[Constraint]:
         found = []
-        for fact in self.builder.build(listing, mentions):
+        for fact in self.read(query)[1]:
             if fact.subject.label != PRODUCT or not fact.provenance:
                 continue
             place = fact.provenance[0]
@@ -224,21 +227,24 @@ class SearchIndex:
         for pid, title, text, price in store.query(
                 "MATCH (l:Listing)-[:OFFER_OF]->(p:Product) RETURN p.id, l.title, l.description, l.price ORDER BY l.id").rows:
             texts[pid].append((title or "", text or "", price))
+        products = store.query("MATCH (p:Product) RETURN p.id, p.title ORDER BY p.id").rows
+        unfused = [pid for pid, _ in products if pid not in texts]  # loaded without fusion: the listing of its own id
+        if unfused:
+            for lid, title, text, price in store.query("MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.title, "
+                                                       "l.description, l.price", {"ids": unfused}).rows:
+                texts[lid].append((title or "", text or "", price))
         docs: dict[str, Document] = {}
-        for pid, title in store.query("MATCH (p:Product) RETURN p.id, p.title ORDER BY p.id").rows:
-            if pid not in texts:  # loaded without fusion: the listing of the product's own id
-                texts[pid] = [(t or "", d or "", price) for t, d, price in store.query(
-                    "MATCH (l:Listing {id: $id}) RETURN l.title, l.description, l.price", {"id": pid}).rows] or [(title or "", "", None)]
-            members = texts[pid]
+        for pid, title in products:
+            members = texts.get(pid) or [(title or "", "", None)]
             docs[pid] = Document(pid, title or members[0][0], "\n".join(f"{t}\n{d}" for t, d, _ in members),
                                  prices=tuple(p for _, _, p in members if p is not None))
         rows = store.query("MATCH (p:Product)-[r]->(o) WHERE label(r) <> 'HAS_REVIEW' RETURN p.id, r.predicate, o.id, "
-                           "coalesce(o.name, o.value, o.id), r.confidence, r.provenance").rows
-        for pid, predicate, key, name, confidence, provenance in rows:
+                           "coalesce(o.name, o.value, o.id), r.confidence, coalesce(r.inferred, false)").rows
+        for pid, predicate, key, name, confidence, inferred in rows:
             doc = docs.get(pid)
             if doc is None or predicate is None:
                 continue
-            weight = (confidence or 0.0) * (INFERRED if '"completion"' in (provenance or "") else 1.0)
+            weight = (confidence or 0.0) * (INFERRED if inferred else 1.0)
             doc.facts[(predicate, key)] = max(doc.facts.get((predicate, key), 0.0), weight)
             doc.names[key] = name
         brands = [(key, [name, *(aliases or [])]) for key, name, aliases in

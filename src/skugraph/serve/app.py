@@ -27,11 +27,9 @@ from pydantic import BaseModel, Field
 from skugraph import __version__
 from skugraph.apps.recommend import Recommender
 from skugraph.apps.search import QueryParser, SearchIndex
-from skugraph.facts.build import FactBuilder
 from skugraph.graph.cards import product_card, product_facts, product_of
 from skugraph.graph.ladybug_store import StoreError
 from skugraph.graph.store import GraphStore, open_store
-from skugraph.records import Listing
 
 PAGES = Path(__file__).parent / "pages"
 SWAGGER_UI = Path(importlib.util.find_spec("swagger_ui").origin).parent / "static"  # the swagger-ui-py package's files
@@ -155,10 +153,7 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
 
     @app.post("/extract", tags=["api"], summary="Text to mentions and facts (the extractor the server searches with)")
     def extract(request: Annotated[ExtractRequest, Body()]) -> dict:
-        listing = Listing("text", request.text)
-        extractor = services.parser.extractor
-        mentions = extractor.extract_many([listing])[0] if hasattr(extractor, "extract_many") else extractor.extract(listing)
-        built = FactBuilder(getattr(extractor, "gazetteer", None)).build(listing, mentions)
+        mentions, built = services.parser.read(request.text, "text")
         return {"mentions": [m.to_dict() for m in mentions], "facts": [f.to_dict() for f in built]}
 
     @app.post("/query", tags=["api"], summary="Read-only Cypher with a time limit")

@@ -47,24 +47,11 @@ def constraint_scores(tags: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def best_path(emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray) -> list[int]:
     """Viterbi: the tag indices maximising emission + transition scores (all additive, [T, C],
     [C], [C, C] from→to, [C])."""
-    steps, size = emissions.shape
-    if steps == 0:
-        return []
-    score = emissions[0] + start
-    back = np.zeros((steps, size), dtype=np.int64)
-    for t in range(1, steps):
-        candidates = score[:, None] + transition  # [from, to]
-        back[t] = candidates.argmax(axis=0)
-        score = candidates.max(axis=0) + emissions[t]
-    score = score + end
-    best = [int(score.argmax())]
-    for t in range(steps - 1, 0, -1):
-        best.append(int(back[t, best[-1]]))
-    return best[::-1]
+    return [int(i) for i in best_paths(emissions[None], start, transition, end)[0]]
 
 
 def best_paths(emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """:func:`best_path` for a batch of texts of one length: emissions [B, T, C] → paths [B, T]."""
+    """Viterbi for a batch of texts of one length: emissions [B, T, C] → best paths [B, T]."""
     batch, steps, size = emissions.shape
     if steps == 0:
         return np.zeros((batch, 0), dtype=np.int64)
@@ -90,50 +77,21 @@ def viterbi(log_probs: np.ndarray, start: np.ndarray, transition: np.ndarray, en
 def forward_backward(
     emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Log forward and backward scores [T, C] of a linear-chain CRF and its log partition.
-
-    Computed in probability space with each step rescaled to sum to one (a matrix-vector
-    product per step instead of a log-sum-exp over [C, C]), the scales kept in log space;
-    a blocked tag's score is ``-inf``."""
-    steps, size = emissions.shape
-    moves = np.exp(transition - transition.max())  # blocked transitions → 0
-    shift = float(transition.max())
-    top = emissions.max(axis=1, keepdims=True)
-    weights = np.exp(emissions - top)  # [T, C], each row's best → 1
-    alpha = np.zeros((steps, size))
-    beta = np.zeros((steps, size))
-    alpha_scale = np.zeros(steps)  # log of what each row of alpha was divided by
-    row = np.exp(start - start.max()) * weights[0]
-    offset = float(start.max() + top[0, 0])
-    for t in range(steps):
-        if t:
-            row = (alpha[t - 1] @ moves) * weights[t]
-            offset = alpha_scale[t - 1] + shift + float(top[t, 0])
-        total = row.sum()
-        alpha[t] = row / total
-        alpha_scale[t] = offset + np.log(total)
-    beta_scale = np.zeros(steps)
-    row = np.exp(end - end.max())
-    offset = float(end.max())
-    for t in range(steps - 1, -1, -1):
-        if t < steps - 1:
-            row = moves @ (weights[t + 1] * beta[t + 1])
-            offset = beta_scale[t + 1] + shift + float(top[t + 1, 0])
-        total = row.sum()
-        beta[t] = row / total
-        beta_scale[t] = offset + np.log(total)
-    with np.errstate(divide="ignore"):
-        log_alpha = np.log(alpha) + alpha_scale[:, None]
-        log_beta = np.log(beta) + beta_scale[:, None]
-        log_partition = float(alpha_scale[-1] + np.log((alpha[-1] * np.exp(end - end.max())).sum()) + end.max())
-    return log_alpha, log_beta, log_partition
+    """Log forward and backward scores [T, C] of a linear-chain CRF and its log partition (see
+    :func:`forward_backward_many`)."""
+    alpha, beta, log_partition = forward_backward_many(emissions[None], start, transition, end)
+    return alpha[0], beta[0], float(log_partition[0])
 
 
 def forward_backward_many(
     emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`forward_backward` for a batch of texts of one length: emissions [B, T, C] →
-    (log alpha [B, T, C], log beta [B, T, C], log partition [B])."""
+    """Forward-backward for a batch of texts of one length: emissions [B, T, C] → (log alpha
+    [B, T, C], log beta [B, T, C], log partition [B]).
+
+    Computed in probability space with each step rescaled to sum to one (a matrix-vector
+    product per step instead of a log-sum-exp over [C, C]), the scales kept in log space;
+    a blocked tag's score is ``-inf``."""
     batch, steps, size = emissions.shape
     shift = float(transition.max())
     moves = np.exp(transition - shift)
