@@ -30,8 +30,7 @@ from skugraph.fusion.completion import split
 def ranks(recommender: Recommender, hidden, kept_fits: dict[str, set[str]], popularity: np.ndarray) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {"popularity": [], "skugraph": []}
     for accessory, _, target in hidden:
-        direct, inferred = recommender.fitting({target: 1.0})
-        scores = {"popularity": popularity, "skugraph": direct + inferred / max(inferred.max(), 1e-12) * 0.5}
+        scores = {"popularity": popularity, "skugraph": recommender.accessory_scores({target: 1.0})}
         known = [recommender.row[p] for p in kept_fits.get(target, ()) if p != accessory]
         row = recommender.row[accessory]
         for name, score in scores.items():

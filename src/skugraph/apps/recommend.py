@@ -9,8 +9,8 @@
 - **substitutes** (for an out-of-stock product): the same product type with the same key
   attribute values (capacity, size, power …), the closest first.
 
-:meth:`Recommender.fitting` scores every product as an accessory of given entities; the
-recommendation benchmark hides ``compatible_with`` edges and ranks with it.
+:meth:`Recommender.accessory_scores` scores every product as an accessory of given entities;
+the recommendation benchmark hides ``compatible_with`` edges and ranks with it.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Recommender:
     ``names[entity key]`` its display name, ``titles[product]``."""
 
     def __init__(self, facts: Mapping[str, Mapping[tuple[str, str], float]], names: Mapping[str, str] | None = None,
-                 titles: Mapping[str, str] | None = None, inferred_weight: float = 0.5):
+                 titles: Mapping[str, str] | None = None, inferred_weight: float = 0.25):
         self.products = sorted(facts)
         self.row = {p: i for i, p in enumerate(self.products)}
         self.facts = {p: dict(facts[p]) for p in self.products}
@@ -142,13 +142,18 @@ class Recommender:
             inferred += weight * (neighbours + association)
         return direct, inferred
 
+    def accessory_scores(self, targets: Mapping[str, float]) -> np.ndarray:
+        """Every product's score as an accessory of ``targets``: what it fits by its own facts,
+        plus what it fits by inference scaled to at most ``inferred_weight`` × the best direct score."""
+        direct, inferred = self.fitting(targets)
+        return direct + self.inferred_weight * inferred / max(inferred.max(), 1e-12) * (direct.max() or 1.0)
+
     def complementary(self, product: str, k: int = 10) -> list[Recommendation]:
         """Accessories for ``product``: what fits its model, series, brand and type. Products of
         its own type are left out (a phone is no accessory of a phone)."""
         mine = self.facts[product]
         targets = {key: IDENTITY[p] for p, key in mine if p in IDENTITY}
-        direct, inferred = self.fitting(targets)
-        scores = direct + self.inferred_weight * inferred / max(inferred.max(), 1e-12) * (direct.max() or 1.0) * 0.5
+        scores = self.accessory_scores(targets)
         own_types = {key for p, key in mine if p == "product_type"}
         exclude = {product} | {p for p in self.products if any((("product_type", t) in self.facts[p]) for t in own_types)}
 
