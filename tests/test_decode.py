@@ -81,3 +81,39 @@ def test_batched_decoding_matches_one_text_at_a_time():
         one_alpha, one_beta, one_log_z = forward_backward(emissions[row], start, transition, end)
         assert np.allclose(np.exp(one_alpha), np.exp(alpha[row])) and np.allclose(one_beta, beta[row])
         assert abs(one_log_z - log_z[row]) < 1e-9
+
+
+def _dense_viterbi(emissions, start, transition, end):
+    """Textbook Viterbi over every predecessor, one text."""
+    score, back = emissions[0] + start, []
+    for t in range(1, len(emissions)):
+        candidates = score[:, None] + transition
+        back.append(candidates.argmax(axis=0))
+        score = candidates.max(axis=0) + emissions[t]
+    path = [int((score + end).argmax())]
+    for pointers in reversed(back):
+        path.append(int(pointers[path[-1]]))
+    return path[::-1]
+
+
+@pytest.mark.parametrize("tags", [BIO, BIEOS], ids=["bio", "bieos"])
+def test_padded_batches_decode_like_one_text_over_every_predecessor(tags):
+    from skugraph.tagging.decode import constraint_scores
+
+    types = [f"T{i}" for i in range(12)]  # enough types that I-/E- tags are looked up by predecessor lists
+    tags = ["O"] + [f"{p}-{t}" for t in types for p in ({p for p, *_ in (x.partition("-") for x in tags[1:])})]
+    rng = np.random.default_rng(1)
+    start, transition, end = constraint_scores(tags)
+    transition = np.where(transition < 0, -1e4, rng.normal(size=transition.shape))  # a CRF's: learned, blocked at -1e4
+    lengths = np.array([1, 3, 7, 7, 12])
+    emissions = rng.normal(size=(len(lengths), lengths.max(), len(tags))) * 4
+    paths = best_paths(emissions, start, transition, end, lengths)
+    alpha, beta, log_z = forward_backward_many(emissions, start, transition, end, lengths)
+    for row, length in enumerate(lengths):
+        one = emissions[row, :length]
+        assert list(paths[row, :length]) == _dense_viterbi(one, start, transition, end)
+        assert not paths[row, length:].any()
+        one_alpha, one_beta, one_log_z = forward_backward(one, start, transition, end)
+        assert abs(one_log_z - log_z[row]) < 1e-8
+        assert np.allclose(np.exp(one_alpha - one_log_z), np.exp(alpha[row, :length] - log_z[row]), atol=1e-10)
+        assert np.allclose(np.exp(one_beta), np.exp(beta[row, :length]), rtol=1e-8)

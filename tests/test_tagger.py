@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from skugraph.corpus.ner import LabelledText, Span, read_labelled, write_doccano
-from skugraph.records import Listing
+from skugraph.records import Listing, to_json_line
 from skugraph.tagging.augment import AugmentConfig, Augmenter, read_synonyms
 from skugraph.tagging.crf import CRF
 from skugraph.tagging.decode import allowed_transitions, best_path, forward_backward, segment_probability
@@ -294,4 +294,25 @@ def test_bench_extract_runs_every_system_on_the_same_titles(trained, tmp_path):
     assert [r["system"] for r in report["results"]] == ["hf-pipeline", "torch", "onnx-int8"]
     assert all(r["titles"] == 40 and r["titles_per_s"] > 0 and r["peak_rss_mb"] > 50 for r in report["results"])
     assert report["results"][0]["x_hf_pipeline"] == 1.0 and (copy / "tagger.int8.onnx").is_file()
+    assert report["physical_limit"]["mflops_per_title"] > 0 and report["physical_limit"]["titles_per_s"] > 0
     assert "dev_f1" not in report["results"][0] and report["results"][1]["dev_f1"] == 1.0 and report["results"][2]["dev_f1"] >= 0.9
+
+
+def test_a_loaded_tagger_travels_to_worker_processes_as_its_directory(trained, tmp_path):
+    import pickle
+
+    from skugraph import pipeline
+
+    directory, data = trained
+    tagger = Tagger.load(directory, "torch")
+    assert len(pickle.dumps(tagger)) < 1000  # the directory and runtime, not the weights
+    again = pickle.loads(pickle.dumps(tagger))
+    texts = [item.text for item in data]
+    assert [[s.key for s in spans] for spans in again.predict(texts)] == [[s.key for s in spans] for spans in tagger.predict(texts)]
+    listings = tmp_path / "listings.jsonl"
+    listings.write_text("".join(to_json_line(Listing(id=f"t{i}", title=text)) + "\n" for i, text in enumerate(texts * 3)), encoding="utf-8")
+    extractor = TaggerExtractor(tagger)
+    one = pipeline.extract(listings, tmp_path / "one.jsonl", tmp_path / "one-m.jsonl", tagger=extractor, batch_size=4)
+    two = pipeline.extract(listings, tmp_path / "two.jsonl", tmp_path / "two-m.jsonl", tagger=extractor, batch_size=4, workers=2)
+    assert one.mentions > 20 and one.mentions == two.mentions
+    assert (tmp_path / "one-m.jsonl").read_bytes() == (tmp_path / "two-m.jsonl").read_bytes()

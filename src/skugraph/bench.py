@@ -1,21 +1,31 @@
-"""``skugraph bench extract``: titles per second and peak memory of every way to run one tagger
-on the same titles, in one run: Hugging Face ``pipeline("token-classification")`` (the same
-encoder and classifier as a ``BertForTokenClassification``, without our gazetteer and bigram
-features and CRF), and our ``torch``, ``torch-bf16``, ``onnx`` and ``onnx-int8`` runtimes.
+"""Speed benchmarks (``skugraph bench …``), each printing its figures beside a baseline run
+in the same call:
 
-Each runtime runs in a process of its own (so its peak RSS is its own): it loads the model,
-warms up on a few titles, then tags every title; model loading is not timed.
+- ``extract``: titles per second and peak memory of every way to run one tagger on the same
+  titles: Hugging Face ``pipeline("token-classification")`` (the same encoder and classifier
+  as a ``BertForTokenClassification``, without our gazetteer and bigram features and CRF),
+  and our ``torch``, ``torch-bf16``, ``onnx`` and ``onnx-int8`` runtimes. Each runs in a
+  process of its own (so its peak RSS is its own): it loads the model, warms up on a few
+  titles, then tags every title; model loading is not timed.
+- ``load``: facts per second of our loader against LadybugDB's own ``COPY`` of the same rows,
+  and the cost of an incremental update of 1% of the listings against the full load.
+- ``stream``: extraction of a million generated listings, with the peak memory of all its
+  processes.
+- ``demo``: the wall time of ``skugraph demo`` in a fresh work directory.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from skugraph.tagging.runtime import INT8_FILE, ONNX_FILE, RUNTIMES, export_onnx
@@ -93,6 +103,36 @@ def run_worker(system: str, model_dir: Path, titles: list[str], batch_size: int 
             **ours, "peak_rss_mb": round(peak)}
 
 
+def matmul_rate(dtype: str = "bfloat16", size: int = 2048, seconds: float = 2.0) -> float:
+    """GFLOP/s of a square ``size`` matmul in ``dtype`` on torch's threads (the machine's peak
+    for dense math, the yardstick of the physical limit)."""
+    import torch
+
+    a = torch.randn(size, size).to(getattr(torch, dtype))
+    b = torch.randn(size, size).to(getattr(torch, dtype))
+    a @ b
+    runs, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        a @ b
+        runs += 1
+    return 2 * size**3 * runs / (time.perf_counter() - began) / 1e9
+
+
+def flops_per_title(model_dir: Path, texts: list[str]) -> float:
+    """Multiply-add FLOPs of the tagger's network on one title of the mean length of ``texts``
+    (the [CLS] and [SEP] included): the encoder's projections, attention and feed-forward
+    layers, and the classifier."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_dir)
+    meta = json.loads((Path(model_dir) / "skugraph.json").read_text("utf-8"))["tagger"]
+    tokens = sum(len(text) for text in texts) / len(texts) + 2  # character units
+    hidden, inner, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    per_layer = 2 * tokens * (4 * hidden * hidden + 2 * hidden * inner) + 2 * 2 * tokens * tokens * hidden
+    width = hidden + (meta["lexicon_dim"] if meta["lexicons"] else 0) + (meta["ngram_dim"] if meta["ngrams"] else 0)
+    return layers * per_layer + 2 * tokens * width * len(meta["tags"])
+
+
 def bench_extract(model_dir: Path, count: int = 2000, titles: Path | None = None, systems: tuple[str, ...] = SYSTEMS,
                   progress=None, dev: Path | None = None) -> dict:
     """Every system on the same ``count`` titles, each in its own process; exports the ONNX
@@ -117,9 +157,174 @@ def bench_extract(model_dir: Path, count: int = 2000, titles: Path | None = None
     base = next((r["titles_per_s"] for r in results if r["system"] == "hf-pipeline"), None)
     for result in results:
         result["x_hf_pipeline"] = round(result["titles_per_s"] / base, 2) if base else None
+    flops, rate = flops_per_title(model_dir, texts), matmul_rate()
     return {"model": str(model_dir), "titles": count, "source": str(titles) if titles else "sample catalogue titles, cycled",
-            "dev": str(dev) if dev else None,
-            "cpu": platform.processor() or platform.machine(), "results": results}
+            "dev": str(dev) if dev else None, "cpu": platform.processor() or platform.machine(),
+            "physical_limit": {"mflops_per_title": round(flops / 1e6, 1), "bf16_matmul_gflops": round(rate),
+                               "titles_per_s": round(rate * 1e9 / flops)},
+            "results": results}
+
+
+def synthetic_catalogue(path: Path, count: int, changed: float = 0.0) -> int:
+    """Write ``count`` listings: the sample catalogue's, cycled under new ids; with ``changed``,
+    only every (1 / changed)-th of them, with a new price and a later ``updated_at`` (an update
+    of that share of the catalogue). Returns the listings written."""
+    from skugraph.sample.generate import generate
+
+    records, step, written = generate(), round(1 / changed) if changed else 1, 0
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(0, count, step):
+            record = dict(records[i % len(records)], id=f"bench-{i}")
+            if changed:
+                record["price"] = round(float(record.get("price") or 100) * 1.1, 2)
+                record["updated_at"] = later
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            written += 1
+    return written
+
+
+class PeakMemory:
+    """The peak, over a run, of the resident memory of this process and all its descendants
+    together (sampled from /proc every ``every`` seconds in a thread)."""
+
+    def __init__(self, every: float = 0.2):
+        self.every, self.peak_mb, self._stop = every, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self.sample())
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak_mb = max(self.peak_mb, self.sample())
+
+    @staticmethod
+    def sample() -> float:
+        """Resident MB of this process and its descendants now."""
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
+                        parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                children.setdefault(parent, []).append(int(entry))
+        total, todo = 0, [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            todo += children.get(pid, [])
+            try:
+                with open(f"/proc/{pid}/statm", encoding="utf-8") as handle:
+                    total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            except OSError:
+                continue
+        return total / 2**20
+
+
+def _timed(step, *args, **kwargs):
+    began = time.perf_counter()
+    result = step(*args, **kwargs)
+    return result, time.perf_counter() - began
+
+
+def bench_load(count: int = 20_000, changed: float = 0.01, progress=None) -> dict:
+    """Our loader against LadybugDB's ``COPY`` on the facts the rule extractor reads from
+    ``count`` generated listings, and an update of ``changed`` of the listings against it.
+
+    - ours: ``skugraph load`` into an empty graph (read the JSONL, build the rows, stage them
+      as Parquet in batches, bulk-copy the first batch of each table, upsert the rest);
+    - COPY: the same rows staged as one Parquet file per table, then only LadybugDB's
+      ``COPY`` statements timed, into another empty graph;
+    - update: the changed listings ingested and extracted again, then loaded into the full
+      graph (upserts); its load time against the full load's."""
+    from skugraph import pipeline
+    from skugraph.corpus.ingest import ingest, load_listings
+    from skugraph.graph.store import graph_rows, open_store
+
+    say = progress or (lambda text: None)
+    with tempfile.TemporaryDirectory(prefix="skugraph-bench-load-") as scratch:
+        work = Path(scratch)
+        synthetic_catalogue(work / "catalogue.jsonl", count)
+        ingest([work / "catalogue.jsonl"], work / "listings.jsonl", work / "rejects.jsonl")
+        extracted = pipeline.extract(work / "listings.jsonl", work / "facts.jsonl")
+        say(f"{count} listings, {extracted.facts} facts")
+        (report, stats), ours = _timed(pipeline.load, work / "ours.lbug", work / "listings.jsonl", work / "facts.jsonl")
+        say(f"ours: {ours:.1f} s")
+        with open_store(work / "copy.lbug") as store:
+            rows = graph_rows(load_listings(work / "listings.jsonl"), pipeline.read_facts(work / "facts.jsonl"),
+                              ontology=store.ontology)
+            (work / "stage").mkdir()
+            staged = store.stage(rows, work / "stage")
+            began = time.perf_counter()
+            for table, file, ends in staged:
+                store.copy(table, file, ends)
+            copy = time.perf_counter() - began
+            copied = store.stats()
+        say(f"COPY: {copy:.1f} s")
+        updated = synthetic_catalogue(work / "changed.jsonl", count, changed)
+        ingest([work / "changed.jsonl"], work / "changed-listings.jsonl", work / "changed-rejects.jsonl")
+        delta = pipeline.extract(work / "changed-listings.jsonl", work / "changed-facts.jsonl")
+        _, update = _timed(pipeline.load, work / "ours.lbug", work / "changed-listings.jsonl", work / "changed-facts.jsonl")
+        say(f"update of {updated} listings: {update:.1f} s")
+    facts = extracted.facts
+    return {
+        "listings": count, "facts": facts, "graph": stats, "same_graph_as_copy": stats == copied,
+        "ours": {"seconds": round(ours, 2), "facts_per_s": round(facts / ours)},
+        "ladybug_copy": {"seconds": round(copy, 2), "facts_per_s": round(facts / copy)},
+        "ours_vs_copy": round(copy / ours, 2),
+        "update": {"listings": updated, "share": changed, "facts": delta.facts, "seconds": round(update, 2),
+                   "share_of_full_load": round(update / ours, 3)},
+        "cpu": platform.processor() or platform.machine(),
+    }
+
+
+def bench_stream(count: int = 1_000_000, workers: int = 2, progress=None) -> dict:
+    """Generate ``count`` listings, ingest them and extract facts with the rules in ``workers``
+    processes, streaming; the peak resident memory of all processes together, per stage."""
+    from skugraph import pipeline
+    from skugraph.corpus.ingest import ingest
+
+    say = progress or (lambda text: None)
+    stages = {}
+    with tempfile.TemporaryDirectory(prefix="skugraph-bench-stream-") as scratch:
+        work = Path(scratch)
+        for name, step in (
+            ("generate", lambda: (synthetic_catalogue(work / "catalogue.jsonl", count), None)),
+            ("ingest", lambda: (ingest([work / "catalogue.jsonl"], work / "listings.jsonl", work / "rejects.jsonl").ingested, None)),
+            ("extract", lambda: (lambda r: (r.listings, r.facts))(pipeline.extract(work / "listings.jsonl", work / "facts.jsonl",
+                                                                                 workers=workers))),
+        ):
+            with PeakMemory() as memory:
+                (done, facts), seconds = _timed(step)
+            stages[name] = {"listings": done, "seconds": round(seconds, 1), "listings_per_s": round(done / seconds),
+                            "peak_rss_mb": round(memory.peak_mb)} | ({"facts": facts} if facts is not None else {})
+            say(f"{name}: {done} listings in {seconds:.0f} s, peak RSS {memory.peak_mb:.0f} MB")
+    return {"listings": count, "workers": workers, "stages": stages,
+            "peak_rss_mb": max(stage["peak_rss_mb"] for stage in stages.values()),
+            "cpu": platform.processor() or platform.machine()}
+
+
+def bench_demo(workdir: Path | None = None) -> dict:
+    """Wall time and peak memory of ``skugraph demo`` (pretraining, fine-tuning, extraction,
+    fusion, loading) in a fresh work directory, as `make demo` runs it after installing."""
+    with tempfile.TemporaryDirectory(prefix="skugraph-bench-demo-") as scratch:
+        target = workdir or Path(scratch) / "demo"
+        with PeakMemory() as memory:
+            began = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "skugraph", "demo", "--workdir", str(target), "--retrain"],
+                                  capture_output=True, text=True, check=False)
+            seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        raise RuntimeError(f"skugraph demo failed: {done.stderr.strip()[-500:]}")
+    return {"seconds": round(seconds, 1), "peak_rss_mb": round(memory.peak_mb), "cpu": platform.processor() or platform.machine()}
 
 
 if __name__ == "__main__":  # one worker: python -m skugraph.bench SYSTEM MODEL_DIR TITLES_JSON [DEV]

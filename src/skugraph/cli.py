@@ -116,6 +116,7 @@ def extract(
     sentiment_model: Annotated[Path | None, typer.Option(help="Review sentiment: a directory from `skugraph train sentiment`.")] = None,
     relation_model: Annotated[Path | None, typer.Option(help="What each mention is to the head product: a directory from `skugraph train relations`.")] = None,
     runtime: RuntimeOption = "torch-bf16",
+    workers: Annotated[int, typer.Option(help="Processes that read the listings (one thread each); this one reads ahead and writes.")] = 1,
 ) -> None:
     """Find mentions in listings and turn them into facts; with review models, opinions and sentiment too."""
     with _friendly_errors(), _progress() as start:
@@ -137,7 +138,7 @@ def extract(
         elif extractor != "rules":
             raise ValueError(f"--extractor must be rules or tagger, not {extractor!r}")
         report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=rules, tagger=tagger,
-                                  ontology=schema, reviews=reviews, relations=relations)
+                                  ontology=schema, reviews=reviews, relations=relations, workers=workers)
     console.print(f"extracted {report.facts} facts ({report.mentions} mentions) from {report.listings} listings → {out}")
 
 
@@ -806,15 +807,13 @@ def bench_extract_command(
     out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/extract.json"),
 ) -> None:
     """Titles/s and peak RSS of the Hugging Face token-classification pipeline and of our torch,
-    torch-bf16, onnx and onnx-int8 runtimes, on the same model and titles, in one run."""
-    import sys
-
+    torch-bf16, onnx and onnx-int8 runtimes, on the same model and titles, in one run, and the
+    physical limit: the network's FLOPs a title against this machine's bf16 matmul rate."""
     from skugraph.bench import bench_extract
 
     with _friendly_errors():
         report = bench_extract(model, listings, titles, progress=lambda r: errors.print(f"{r['system']}: {r['titles_per_s']} titles/s"),
                                dev=dev)
-    report["command"] = " ".join(["skugraph", *sys.argv[1:]])
     table = Table(title=f"{listings} titles, {report['source']}", title_justify="left")
     for column in ("system", "titles/s", "× HF pipeline", "network s", "decode s", "peak RSS MB", "dev F1"):
         table.add_column(column, justify="left" if column == "system" else "right")
@@ -822,9 +821,79 @@ def bench_extract_command(
         table.add_row(r["system"], str(r["titles_per_s"]), f"{r['x_hf_pipeline']:.2f}", str(r.get("network_seconds", "")),
                       str(r.get("decode_seconds", "")), str(r["peak_rss_mb"]), str(r.get("dev_f1", "")))
     console.print(table)
+    limit = report["physical_limit"]
+    console.print(f"physical limit: {limit['mflops_per_title']} MFLOP a title at {limit['bf16_matmul_gflops']} GFLOP/s "
+                  f"(a 2048² bf16 matmul here) = {limit['titles_per_s']} titles/s")
+    _write_bench(report, out)
+
+
+def _write_bench(report: dict, out: Path) -> None:
+    import sys
+
+    report["command"] = " ".join(["skugraph", *sys.argv[1:]])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     console.print(f"wrote {out}")
+
+
+@bench_app.command("load")
+def bench_load_command(
+    listings: Annotated[int, typer.Option(help="How many listings to generate (the sample catalogue's, cycled).")] = 20_000,
+    changed: Annotated[float, typer.Option(help="Share of the listings the incremental update changes.")] = 0.01,
+    out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/load.json"),
+) -> None:
+    """Facts/s of our loader beside LadybugDB's own COPY of the same rows, and the cost of an
+    update of 1% of the listings beside the full load."""
+    from skugraph.bench import bench_load
+
+    with _friendly_errors():
+        report = bench_load(listings, changed, progress=errors.print)
+    table = Table(title=f"{listings} listings, {report['facts']} facts", title_justify="left")
+    for column in ("load", "seconds", "facts/s", "vs"):
+        table.add_column(column, justify="left" if column == "load" else "right")
+    table.add_row("LadybugDB COPY (baseline)", str(report["ladybug_copy"]["seconds"]), str(report["ladybug_copy"]["facts_per_s"]), "1.00")
+    table.add_row("skugraph load", str(report["ours"]["seconds"]), str(report["ours"]["facts_per_s"]), f"{report['ours_vs_copy']:.2f} × COPY")
+    update = report["update"]
+    table.add_row(f"update of {update['listings']} listings ({update['share']:.0%})", str(update["seconds"]), "",
+                  f"{update['share_of_full_load']:.1%} of the full load")
+    console.print(table)
+    _write_bench(report, out)
+
+
+@bench_app.command("stream")
+def bench_stream_command(
+    listings: Annotated[int, typer.Option(help="How many listings to generate.")] = 1_000_000,
+    workers: Annotated[int, typer.Option(help="Extraction processes.")] = 2,
+    out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/stream.json"),
+) -> None:
+    """Generate, ingest and extract many listings, streaming: time and peak memory of each stage
+    (all processes together)."""
+    from skugraph.bench import bench_stream
+
+    with _friendly_errors():
+        report = bench_stream(listings, workers, progress=errors.print)
+    table = Table(title=f"{listings:,} listings, {workers} extraction workers", title_justify="left")
+    for column in ("stage", "listings", "seconds", "listings/s", "peak RSS MB (all processes)"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for name, stage in report["stages"].items():
+        table.add_row(name + (f" ({stage['facts']:,} facts)" if "facts" in stage else ""), f"{stage['listings']:,}", str(stage["seconds"]),
+                      str(stage["listings_per_s"]), str(stage["peak_rss_mb"]))
+    console.print(table)
+    _write_bench(report, out)
+
+
+@bench_app.command("demo")
+def bench_demo_command(
+    out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/demo.json"),
+) -> None:
+    """Wall time and peak memory of `skugraph demo` in a fresh work directory (what `make demo`
+    runs after installing)."""
+    from skugraph.bench import bench_demo
+
+    with _friendly_errors():
+        report = bench_demo()
+    console.print(f"skugraph demo: {report['seconds']} s wall, peak RSS {report['peak_rss_mb']} MB")
+    _write_bench(report, out)
 
 
 @app.command("export-onnx")

@@ -148,38 +148,103 @@ def extract(
     ontology: Ontology | None = None,
     reviews: ReviewModels | None = None,
     relations: RelationClassifier | None = None,
+    workers: int = 1,
 ) -> ExtractReport:
     """Find mentions in ingested listings (with the rules, or with a trained ``tagger``) and
-    write facts (and mentions) as JSONL.
+    write facts (and mentions) as JSONL, streaming: memory holds a few batches at a time.
 
     A first pass over the titles teaches the rule extractor the brands the catalogue writes
-    in two scripts (``诺芝（NOZI）``), so brands resolve to one entity however written."""
+    in two scripts (``诺芝（NOZI）``), so brands resolve to one entity however written.
+
+    ``workers`` > 1: that many processes (one thread each) read the batches while
+    this one reads the file ahead and writes the results, in order; on a small CPU the
+    model runs faster in one-thread processes than in one process spread over the cores."""
     extractor = (extractor or RuleExtractor()).learn_brands(listing.title for listing in load_listings(listings))
-    builder = FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"], ontology, relations)
+    reader = _BatchReader(extractor, FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"], ontology, relations),
+                          tagger, reviews)
     report = ExtractReport()
     facts_out.parent.mkdir(parents=True, exist_ok=True)
     mention_handle = mentions_out.open("w", encoding="utf-8") if mentions_out else None
+    batches = batched(load_listings(listings), batch_size)
     try:
         with facts_out.open("w", encoding="utf-8") as fact_handle:
-            for batch in batched(load_listings(listings), batch_size):
-                found = tagger.extract_many(batch) if tagger else [extractor.extract(listing) for listing in batch]
-                review_facts_of = reviews.facts(batch) if reviews else [[] for _ in batch]
-                for listing, mentions, extra in zip(batch, found, review_facts_of, strict=True):
-                    for mention in mentions:
-                        if mention_handle:
-                            mention_handle.write(to_json_line(mention) + "\n")
-                    for fact in resolve(builder.build(listing, mentions), builder.ontology) + merge_facts(extra):
-                        fact_handle.write(to_json_line(fact) + "\n")
-                        report.by_predicate[fact.predicate] += 1
-                        report.facts += 1
-                    report.listings += 1
-                    report.mentions += len(mentions)
+            for read in (_in_processes(reader, batches, workers) if workers > 1 else map(reader, batches)):
+                if mention_handle:
+                    mention_handle.write(read.mentions)
+                fact_handle.write(read.facts)
+                report.listings += read.listings
+                report.mentions += read.mention_count
+                report.facts += sum(read.by_predicate.values())
+                report.by_predicate.update(read.by_predicate)
                 if progress:
-                    progress(len(batch))
+                    progress(read.listings)
     finally:
         if mention_handle:
             mention_handle.close()
     return report
+
+
+@dataclass
+class _ReadBatch:
+    listings: int
+    mention_count: int
+    mentions: str  # JSON lines
+    facts: str  # JSON lines
+    by_predicate: Counter[str]
+
+
+@dataclass
+class _BatchReader:
+    """One batch of listings → its mentions and facts as JSON lines (picklable results, so
+    worker processes can run it)."""
+
+    extractor: RuleExtractor
+    builder: FactBuilder
+    tagger: TaggerExtractor | None
+    reviews: ReviewModels | None
+
+    def __call__(self, batch: list[Listing]) -> _ReadBatch:
+        found = self.tagger.extract_many(batch) if self.tagger else [self.extractor.extract(listing) for listing in batch]
+        review_facts_of = self.reviews.facts(batch) if self.reviews else [[] for _ in batch]
+        mentions, facts, by_predicate = [], [], Counter()
+        for listing, listing_mentions, extra in zip(batch, found, review_facts_of, strict=True):
+            mentions += [to_json_line(mention) + "\n" for mention in listing_mentions]
+            for fact in resolve(self.builder.build(listing, listing_mentions), self.builder.ontology) + merge_facts(extra):
+                facts.append(to_json_line(fact) + "\n")
+                by_predicate[fact.predicate] += 1
+        return _ReadBatch(len(batch), len(mentions), "".join(mentions), "".join(facts), by_predicate)
+
+
+_worker_reader: _BatchReader | None = None  # a worker process's reader
+
+
+def _start_worker(reader: _BatchReader) -> None:
+    import torch
+
+    global _worker_reader
+    torch.set_num_threads(1)
+    _worker_reader = reader
+
+
+def _read_in_worker(batch: list[Listing]) -> _ReadBatch:
+    return _worker_reader(batch)
+
+
+def _in_processes(reader: _BatchReader, batches: Iterable[list[Listing]], workers: int) -> Iterator[_ReadBatch]:
+    """``reader`` over ``batches`` in ``workers`` new processes (spawned: torch's and ONNX
+    Runtime's threads do not survive a fork; a tagger travels as its directory and reloads
+    there with one thread), results in order, at most two batches per worker in flight."""
+    import multiprocessing
+    from collections import deque
+
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_start_worker, initargs=(reader,)) as pool:
+        pending: deque = deque()
+        for batch in batches:
+            pending.append(pool.apply_async(_read_in_worker, (batch,)))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, threshold: float | None = None,

@@ -97,7 +97,8 @@ class Mention:
     extractor: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"listing_id": self.listing_id, "field": self.field, "start": self.start, "end": self.end, "text": self.text,
+                "label": self.label, "score": self.score, "extractor": self.extractor}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Mention:

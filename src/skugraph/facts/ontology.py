@@ -116,7 +116,7 @@ class Ontology:
             raise ValueError(f"fact {fact.key}: a {fact.predicate!r} fact needs a Value of that kind, not {fact.object.kind!r}")
         if not 0.0 <= fact.confidence <= 1.0:
             raise ValueError(f"fact {fact.key} has confidence {fact.confidence}, outside [0, 1]")
-        undeclared = set(fact.properties) - {name for name, _ in spec.properties}
+        undeclared = fact.properties and set(fact.properties) - {name for name, _ in spec.properties}
         if undeclared:
             raise ValueError(f"fact {fact.key}: predicate {spec.name!r} declares no property {', '.join(sorted(undeclared))}")
         return spec

@@ -98,23 +98,39 @@ class LadybugStore(GraphStore):
         result = self._conn.execute("MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.updated_at", {"ids": ids})
         return {listing: moment for listing, moment in result.get_all()}
 
+    def stage(self, rows: GraphRows, directory: Path) -> list[tuple[str, Path, tuple[str, str] | None]]:
+        """Write each table of ``rows`` as a Parquet file in ``directory``: (table, file, and for
+        an edge table its (from, to) node tables), nodes first."""
+        staged: list[tuple[str, Path, tuple[str, str] | None]] = []
+        for label, table in rows.nodes.items():
+            file = directory / f"{label}.parquet"
+            pq.write_table(_arrow_table(table.values(), NODE_TABLES[label]), file)
+            staged.append((label, file, None))
+        for (relation, src, dst), table in rows.edges.items():
+            file = directory / f"{relation}-{src}-{dst}.parquet"
+            pq.write_table(_arrow_table(table.values(), self._edge_columns[relation]), file)
+            staged.append((relation, file, (src, dst)))
+        return staged
+
+    def copy(self, table: str, file: Path, ends: tuple[str, str] | None = None) -> None:
+        """LadybugDB's own bulk ``COPY`` of a staged file into a table."""
+        options = f" (from='{ends[0]}', to='{ends[1]}')" if ends else ""
+        self._run(f"COPY {table} FROM {_quote_path(file)}{options}")
+
     def load_rows(self, rows: GraphRows) -> LoadReport:
         """Upsert one batch in one transaction: all of it lands, or none of it."""
         report = LoadReport()
         with tempfile.TemporaryDirectory(prefix="skugraph-stage-") as staging:
-            stage = Path(staging)
+            staged = self.stage(rows, Path(staging))
             self._run("BEGIN TRANSACTION")
             try:
-                for label, table in rows.nodes.items():
-                    file = stage / f"{label}.parquet"
-                    pq.write_table(_arrow_table(table.values(), NODE_TABLES[label]), file)
-                    self._load_nodes(label, file, report)
-                    report.nodes[label] = len(table)
-                for (relation, src, dst), table in rows.edges.items():
-                    file = stage / f"{relation}-{src}-{dst}.parquet"
-                    pq.write_table(_arrow_table(table.values(), self._edge_columns[relation]), file)
-                    self._load_edges(relation, src, dst, file, report)
-                    report.edges[relation] = report.edges.get(relation, 0) + len(table)
+                for table, file, ends in staged:
+                    if ends is None:
+                        self._load_nodes(table, file, report)
+                        report.nodes[table] = len(rows.nodes[table])
+                    else:
+                        self._load_edges(table, *ends, file, report)
+                        report.edges[table] = report.edges.get(table, 0) + len(rows.edges[(table, *ends)])
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -123,7 +139,7 @@ class LadybugStore(GraphStore):
 
     def _load_nodes(self, label: str, file: Path, report: LoadReport) -> None:
         if self._count(f"MATCH (n:{label}) RETURN count(n)") == 0:
-            self._run(f"COPY {label} FROM {_quote_path(file)}")
+            self.copy(label, file)
             report.copied.append(label)
             return
         props = [name for name, _ in NODE_TABLES[label] if name != "id"]
@@ -152,7 +168,7 @@ class LadybugStore(GraphStore):
             report.upserted.append(name)
         else:
             report.copied.append(name)
-        self._run(f"COPY {relation} FROM {_quote_path(file)} (from='{src}', to='{dst}')")
+        self.copy(relation, file, (src, dst))
 
     def _run(self, statement: str) -> None:
         try:

@@ -173,9 +173,11 @@ class GraphStore(ABC):
 
     ontology: Ontology
 
-    def load(self, listings: Iterable[Listing], facts: Iterable[Fact], *, batch_size: int = 20_000) -> LoadReport:
-        """Upsert listings, then facts, ``batch_size`` records at a time; then remove the products
-        that entity resolution merged into others. Loading the same input twice changes nothing."""
+    def load(self, listings: Iterable[Listing], facts: Iterable[Fact], *, batch_size: int = 200_000) -> LoadReport:
+        """Upsert listings, then facts, ``batch_size`` records at a time (a table empty before a
+        batch is bulk-copied, so larger batches load faster; memory grows with them); then remove
+        the products that entity resolution merged into others. Loading the same input twice
+        changes nothing."""
         report = LoadReport()
         times: dict[str, datetime | None] = {}
         for chunk in batched(listings, batch_size):

@@ -6,6 +6,7 @@ each decoded entity its probability."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 def _parts(tag: str) -> tuple[str, str]:
@@ -37,6 +38,7 @@ def allowed_transitions(tags: list[str]) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 BLOCKED = -1e9
+NEVER = -1e3  # a move scored this low is a blocked one (the CRF blocks with -1e4)
 
 
 def constraint_scores(tags: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,23 +52,73 @@ def best_path(emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, 
     return [int(i) for i in best_paths(emissions[None], start, transition, end)[0]]
 
 
-def best_paths(emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Viterbi for a batch of texts of one length: emissions [B, T, C] → best paths [B, T]."""
+def best_paths(emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray,
+               lengths: np.ndarray | None = None) -> np.ndarray:
+    """Viterbi for a batch of texts: emissions [B, T, C] → best paths [B, T]; ``lengths`` [B]:
+    each row's own length when the rows are right-padded (the path is 0 past it).
+
+    Runs in torch (float32, on its threads). Moves scored ``NEVER`` or lower (blocked ones,
+    here and in the CRF) are never taken, so a tag that few tags may precede (``I-x`` after ``B-x`` or ``I-x`` only) looks
+    at those few instead of at every tag: under BIO or BIEOS constraints that halves the work."""
     batch, steps, size = emissions.shape
     if steps == 0:
         return np.zeros((batch, 0), dtype=np.int64)
-    score = emissions[:, 0] + start
-    back = np.zeros((batch, steps, size), dtype=np.int64)
+    plan = _ViterbiPlan(transition)
+    order = torch.from_numpy(plan.order)
+    scores = torch.from_numpy(np.ascontiguousarray(emissions[:, :, plan.order], dtype=np.float32))
+    score = scores[:, 0] + torch.from_numpy(start[plan.order].astype(np.float32))
+    back = torch.zeros((batch, steps, size), dtype=torch.long)
+    length = torch.from_numpy(np.asarray(lengths if lengths is not None else np.full(batch, steps)))
+    stay = torch.arange(size).expand(batch, size)
     for t in range(1, steps):
-        candidates = score[:, :, None] + transition  # [B, from, to]
-        back[:, t] = candidates.argmax(axis=1)
-        score = np.take_along_axis(candidates, back[:, t][:, None, :], axis=1)[:, 0] + emissions[:, t]
-    paths = np.zeros((batch, steps), dtype=np.int64)
-    paths[:, -1] = (score + end).argmax(axis=1)
-    rows = np.arange(batch)
+        moved, came_from = plan.step(score)
+        moved += scores[:, t]
+        if lengths is None:
+            score, back[:, t] = moved, came_from
+        else:  # a finished row keeps its score and points back to the same tag
+            going = (length > t)[:, None]
+            score, back[:, t] = torch.where(going, moved, score), torch.where(going, came_from, stay)
+    paths = torch.zeros((batch, steps), dtype=torch.long)
+    paths[:, -1] = (score + torch.from_numpy(end[plan.order].astype(np.float32))).argmax(dim=1)
     for t in range(steps - 1, 0, -1):
-        paths[:, t - 1] = back[rows, t, paths[:, t]]
-    return paths
+        paths[:, t - 1] = back[:, t].gather(1, paths[:, t, None])[:, 0]
+    paths = order[paths]
+    if lengths is not None:
+        paths[torch.arange(steps)[None, :] >= length[:, None]] = 0
+    return paths.numpy()
+
+
+class _ViterbiPlan:
+    """One Viterbi step's max over predecessors, with the tags reordered: first those most
+    tags may precede (a dense max), then the rest (a max over a short predecessor list)."""
+
+    def __init__(self, transition: np.ndarray):
+        allowed = transition > NEVER
+        counts = allowed.sum(axis=0)
+        size = transition.shape[0]
+        sparse = counts <= max(1, size // 8)
+        self.order = np.concatenate([np.flatnonzero(~sparse), np.flatnonzero(sparse)])  # new position → tag
+        allowed, transition = allowed[np.ix_(self.order, self.order)], transition[np.ix_(self.order, self.order)]
+        self.dense = int((~sparse).sum())
+        self.dense_moves = torch.from_numpy(transition[:, : self.dense].astype(np.float32))  # [C, dense]
+        width = max(1, int(counts[sparse].max())) if sparse.any() else 1
+        predecessors = np.zeros((size - self.dense, width), dtype=np.int64)
+        sparse_moves = np.full(predecessors.shape, BLOCKED, dtype=np.float32)
+        for row, column in enumerate(range(self.dense, size)):
+            before = np.flatnonzero(allowed[:, column])
+            predecessors[row, : len(before)] = before
+            sparse_moves[row, : len(before)] = transition[before, column]
+        self.predecessors = torch.from_numpy(predecessors)  # [sparse, width]
+        self.sparse_moves = torch.from_numpy(sparse_moves)
+
+    def step(self, score: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(best score into each tag [B, C], the predecessor it came from [B, C])."""
+        value, index = (score[:, :, None] + self.dense_moves).max(dim=1)
+        if len(self.predecessors):
+            sparse_value, pick = (score[:, self.predecessors] + self.sparse_moves).max(dim=2)
+            value = torch.cat([value, sparse_value], dim=1)
+            index = torch.cat([index, self.predecessors.gather(1, pick.T).T], dim=1)
+        return value, index
 
 
 def viterbi(log_probs: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray) -> list[int]:
@@ -84,46 +136,53 @@ def forward_backward(
 
 
 def forward_backward_many(
-    emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray
+    emissions: np.ndarray, start: np.ndarray, transition: np.ndarray, end: np.ndarray, lengths: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Forward-backward for a batch of texts of one length: emissions [B, T, C] → (log alpha
-    [B, T, C], log beta [B, T, C], log partition [B]).
+    """Forward-backward for a batch of texts: emissions [B, T, C] → (log alpha [B, T, C], log
+    beta [B, T, C], log partition [B]); ``lengths`` [B]: each row's own length when the rows
+    are right-padded (scores past it are meaningless).
 
     Computed in probability space with each step rescaled to sum to one (a matrix-vector
     product per step instead of a log-sum-exp over [C, C]), the scales kept in log space;
-    a blocked tag's score is ``-inf``."""
+    a blocked tag's score is ``-inf``. Runs in torch (float64): numpy's BLAS threads would
+    spin against torch's between calls."""
     batch, steps, size = emissions.shape
+    length = torch.from_numpy(np.asarray(lengths) if lengths is not None else np.full(batch, steps))
+    emissions = torch.from_numpy(np.asarray(emissions, dtype=np.float64))
+    start, transition, end = (torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in (start, transition, end))
     shift = float(transition.max())
-    moves = np.exp(transition - shift)
-    top = emissions.max(axis=2, keepdims=True)  # [B, T, 1]
-    weights = np.exp(emissions - top)
-    alpha = np.zeros((batch, steps, size))
-    beta = np.zeros((batch, steps, size))
-    alpha_scale = np.zeros((batch, steps))
-    beta_scale = np.zeros((batch, steps))
-    row = np.exp(start - start.max()) * weights[:, 0]
+    moves = torch.exp(transition - shift)
+    top = emissions.amax(dim=2, keepdim=True)  # [B, T, 1]
+    weights = torch.exp(emissions - top)
+    alpha = torch.zeros((batch, steps, size), dtype=torch.float64)
+    beta = torch.zeros((batch, steps, size), dtype=torch.float64)
+    alpha_scale = torch.zeros((batch, steps), dtype=torch.float64)
+    beta_scale = torch.zeros((batch, steps), dtype=torch.float64)
+    row = torch.exp(start - start.max()) * weights[:, 0]
     offset = start.max() + top[:, 0, 0]
     for t in range(steps):
         if t:
             row = (alpha[:, t - 1] @ moves) * weights[:, t]
             offset = alpha_scale[:, t - 1] + shift + top[:, t, 0]
-        total = row.sum(axis=1)
+        total = row.sum(dim=1)
         alpha[:, t] = row / total[:, None]
-        alpha_scale[:, t] = offset + np.log(total)
-    row = np.broadcast_to(np.exp(end - end.max()), (batch, size))
-    offset = np.full(batch, float(end.max()))
+        alpha_scale[:, t] = offset + torch.log(total)
+    last = torch.exp(end - end.max())
     for t in range(steps - 1, -1, -1):
-        if t < steps - 1:
-            row = (weights[:, t + 1] * beta[:, t + 1]) @ moves.T
-            offset = beta_scale[:, t + 1] + shift + top[:, t + 1, 0]
-        total = row.sum(axis=1)
+        row = last.expand(batch, size)
+        offset = end.max().expand(batch)
+        if t < steps - 1:  # rows that end here start from ``end``; longer ones step back from t + 1
+            going = (length - 1 > t)[:, None]
+            row = torch.where(going, (weights[:, t + 1] * beta[:, t + 1]) @ moves.T, row)
+            offset = torch.where(going[:, 0], beta_scale[:, t + 1] + shift + top[:, t + 1, 0], offset)
+        total = row.sum(dim=1)
         beta[:, t] = row / total[:, None]
-        beta_scale[:, t] = offset + np.log(total)
-    with np.errstate(divide="ignore"):
-        log_alpha = np.log(alpha) + alpha_scale[:, :, None]
-        log_beta = np.log(beta) + beta_scale[:, :, None]
-        log_partition = alpha_scale[:, -1] + np.log((alpha[:, -1] * np.exp(end - end.max())).sum(axis=1)) + end.max()
-    return log_alpha, log_beta, log_partition
+        beta_scale[:, t] = offset + torch.log(total)
+    rows = torch.arange(batch)
+    log_alpha = torch.log(alpha) + alpha_scale[:, :, None]
+    log_beta = torch.log(beta) + beta_scale[:, :, None]
+    log_partition = alpha_scale[rows, length - 1] + torch.log((alpha[rows, length - 1] * last).sum(dim=1)) + end.max()
+    return log_alpha.numpy(), log_beta.numpy(), log_partition.numpy()
 
 
 def segment_probability(

@@ -41,7 +41,7 @@ def export_onnx(model_dir: str | Path, quantize: bool = True) -> list[Path]:
     from skugraph.tagging.tagger import Tagger, window_batch
 
     model_dir = Path(model_dir)
-    tagger = Tagger.load(model_dir)
+    tagger = Tagger.load(model_dir, "torch")
     sample = [tagger.encoder.encode(text) for text in ("华为 Mate 60 手机 蓝色", "适用于苹果 iPhone 15 手机壳")]
     inputs = window_batch(sample, [(0, len(e.ids)) for e in sample], tagger.tokenizer)
     names = tuple(name for name in _INPUTS if name in inputs)
@@ -49,11 +49,18 @@ def export_onnx(model_dir: str | Path, quantize: bool = True) -> list[Path]:
     path = model_dir / ONNX_FILE
     torch.onnx.export(_Emissions(tagger.model.eval(), names), tuple(inputs[n] for n in names), str(path), input_names=list(names),
                       output_names=["emissions"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    encoder = tagger.model.encoder.config  # fuse LayerNorm, residual adds and GELU into ONNX Runtime's kernels
+    optimize_model(str(path), model_type="bert", num_heads=encoder.num_attention_heads, hidden_size=encoder.hidden_size,
+                   opt_level=1).save_model_to_file(str(path))
     written = [path]
     if quantize:
+        from onnx import TensorProto
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(str(path), str(model_dir / INT8_FILE), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(path), str(model_dir / INT8_FILE), weight_type=QuantType.QInt8,
+                         extra_options={"DefaultTensorType": TensorProto.FLOAT})  # the fused ops' outputs are float
         written.append(model_dir / INT8_FILE)
     return written
 
@@ -69,6 +76,8 @@ class OnnxEmissions:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy threads between batches
+        self.path = Path(path)
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.names = [i.name for i in self.session.get_inputs()]
 
@@ -80,3 +89,4 @@ class OnnxEmissions:
 def onnx_emissions(model_dir: str | Path, runtime: str, threads: int | None = None) -> OnnxEmissions:
     """The ONNX Runtime session of ``runtime`` (``onnx`` or ``onnx-int8``) for a model directory."""
     return OnnxEmissions(Path(model_dir) / (INT8_FILE if runtime == "onnx-int8" else ONNX_FILE), threads)
+

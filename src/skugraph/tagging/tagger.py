@@ -50,6 +50,15 @@ def autocast(enabled: bool):
 
 
 @dataclass
+class Prepared:
+    """Tokenised texts and their windows in model batches (:meth:`Tagger.prepare`)."""
+
+    encoded: list[Encoded]
+    ranges: list[list[tuple[int, int]]]
+    batches: list[tuple[list[tuple[int, int, int]], dict[str, torch.Tensor]]]  # (text, start, end) of each row, inputs
+
+
+@dataclass
 class TextScores:
     """Merged per-token emissions of one text, ready to decode at any temperature."""
 
@@ -70,6 +79,7 @@ class Tagger:
         self.encoder = TextEncoder(tokenizer, self.config.units, lexicons, self.ngrams)
         self.meta = meta or {}
         self.bf16 = bf16_supported() if bf16 is None else bf16 and bf16_supported()
+        self.source: tuple[Path, str] | None = None  # (directory, runtime) when loaded from one
         self._start, self._transition, self._end = constraint_scores(self.config.tags)
         self.refresh_transitions()
 
@@ -83,7 +93,18 @@ class Tagger:
             raise ValueError(f"unknown runtime {runtime!r}; one of {', '.join(RUNTIMES)}")
         model, tokenizer, words, ngrams, meta = TaggerModel.load(Path(path))
         onnx = onnx_emissions(path, runtime, threads) if runtime.startswith("onnx") else None
-        return cls(model, tokenizer, words, ngrams, meta, onnx=onnx, bf16=runtime == "torch-bf16")
+        tagger = cls(model, tokenizer, words, ngrams, meta, onnx=onnx, bf16=runtime == "torch-bf16")
+        if tagger.bf16:  # weights in bf16 too: no casts per call (faster than autocast alone)
+            tagger.model.to(torch.bfloat16)
+        tagger.source = (Path(path), runtime)
+        return tagger
+
+    def __reduce__(self):
+        """A tagger loaded from a directory pickles as that directory: unpickled (in a worker
+        process) it loads again, with one thread."""
+        if self.source is None:
+            return super().__reduce__()
+        return _load_single_threaded, self.source
 
     def refresh_transitions(self) -> None:
         """Re-read the CRF scores (after the model's weights changed, e.g. during training)."""
@@ -94,24 +115,34 @@ class Tagger:
 
     def scores(self, texts: Sequence[str], batch_size: int = 64) -> list[TextScores]:
         """Per-token emission scores of each text (windows merged)."""
+        return self.run(self.prepare(texts, batch_size))
+
+    def prepare(self, texts: Sequence[str], batch_size: int = 64) -> Prepared:
+        """Tokenise ``texts`` and lay their windows out in model batches, shortest first."""
         encoded = [self.encoder.encode(text) for text in texts]
         size = self.config.window - 2
         ranges = [windows(len(item.ids), size, min(self.config.stride, size)) if item.ids else [] for item in encoded]
         pieces = [(index, s, e) for index, text_ranges in enumerate(ranges) for s, e in text_ranges]
-        outputs: dict[tuple[int, int, int], np.ndarray] = {}
         order = sorted(pieces, key=lambda p: p[2] - p[1])
+        batches = []
+        for first in range(0, len(order), batch_size):
+            batch = order[first : first + batch_size]
+            batches.append((batch, window_batch([encoded[i] for i, _, _ in batch], [(s, e) for _, s, e in batch], self.tokenizer)))
+        return Prepared(encoded, ranges, batches)
+
+    def run(self, prepared: Prepared) -> list[TextScores]:
+        """The model on prepared batches: every text's merged emissions."""
+        outputs: dict[tuple[int, int, int], np.ndarray] = {}
         was_training = self.model.training
         self.model.eval()
         with torch.inference_mode(), autocast(self.bf16):
-            for first in range(0, len(order), batch_size):
-                batch = order[first : first + batch_size]
-                inputs = window_batch([encoded[i] for i, _, _ in batch], [(s, e) for _, s, e in batch], self.tokenizer)
+            for batch, inputs in prepared.batches:
                 emissions = self.onnx(inputs) if self.onnx is not None else self.model(**inputs).float().numpy()
                 for row, piece in enumerate(batch):
                     outputs[piece] = emissions[row, 1 : 1 + piece[2] - piece[1]]
         self.model.train(was_training)
         results = []
-        for index, (item, text_ranges) in enumerate(zip(encoded, ranges, strict=True)):
+        for index, (item, text_ranges) in enumerate(zip(prepared.encoded, prepared.ranges, strict=True)):
             if not text_ranges:
                 results.append(TextScores(item, np.zeros((0, len(self.config.tags)))))
                 continue
@@ -132,20 +163,22 @@ class Tagger:
         """Entity spans of one text, with their probabilities at ``temperature`` (default: the fitted one)."""
         return self.decode_many([scores], temperature)[0]
 
-    def decode_many(self, texts: Sequence[TextScores], temperature: float | None = None) -> list[list[ScoredSpan]]:
-        """:meth:`decode` for many texts, those of one length decoded together (batched Viterbi
-        and forward-backward)."""
+    def decode_many(self, texts: Sequence[TextScores], temperature: float | None = None, chunk: int = 64) -> list[list[ScoredSpan]]:
+        """:meth:`decode` for many texts: sorted by length, ``chunk`` at a time padded to the
+        longest of them (batched Viterbi and forward-backward)."""
         out: list[list[ScoredSpan]] = [[] for _ in texts]
-        by_length: dict[int, list[int]] = {}
-        for index, scores in enumerate(texts):
-            if scores.emissions.shape[0]:
-                by_length.setdefault(scores.emissions.shape[0], []).append(index)
-        for members in by_length.values():
-            emissions, start, transition, end = self._chain(np.stack([texts[i].emissions for i in members]), temperature)
-            paths = best_paths(emissions, start, transition, end)  # a positive scale does not move the best path
-            alpha, beta, log_z = forward_backward_many(emissions, start, transition, end)
+        order = sorted((i for i, scores in enumerate(texts) if scores.emissions.shape[0]), key=lambda i: texts[i].emissions.shape[0])
+        for first in range(0, len(order), chunk):
+            members = order[first : first + chunk]
+            lengths = np.array([texts[i].emissions.shape[0] for i in members])
+            padded = np.zeros((len(members), int(lengths.max()), len(self.config.tags)))
             for row, index in enumerate(members):
-                path, offsets = list(paths[row]), texts[index].encoded.offsets
+                padded[row, : lengths[row]] = texts[index].emissions
+            emissions, start, transition, end = self._chain(padded, temperature)
+            paths = best_paths(emissions, start, transition, end, lengths)  # a positive scale does not move the best path
+            alpha, beta, log_z = forward_backward_many(emissions, start, transition, end, lengths)
+            for row, index in enumerate(members):
+                path, offsets = paths[row, : lengths[row]].tolist(), texts[index].encoded.offsets
                 for span in tags_to_spans([self.config.tags[i] for i in path]):
                     probability = segment_probability(path, span.start, span.end - 1, emissions[row], transition, alpha[row],
                                                       beta[row], float(log_z[row]))
@@ -169,6 +202,11 @@ class Tagger:
             [[(s.start, s.end, s.label) for s in item.spans] for item in data],
             [[s.key for s in spans] for spans in self.decode_many(scores)],
         )
+
+
+def _load_single_threaded(path: Path, runtime: str) -> Tagger:
+    torch.set_num_threads(1)
+    return Tagger.load(path, runtime, threads=1)
 
 
 def window_batch(items: Sequence[Encoded], ranges: Sequence[tuple[int, int]], tokenizer, tags: Iterable[Sequence[int]] | None = None) -> dict[str, torch.Tensor]:
@@ -259,8 +297,13 @@ class TaggerExtractor:
         return [(name, listing.field_text(name)) for name in self.fields if listing.field_text(name)]
 
     def extract_many(self, listings: Sequence[Listing]) -> list[list[Mention]]:
-        jobs = [(index, name, text) for index, listing in enumerate(listings) for name, text in self._texts(listing)]
-        found = self.tagger.predict([text for _, _, text in jobs])
+        jobs = self._jobs(listings)
+        return self._mentions(listings, jobs, self.tagger.predict([text for _, _, text in jobs]))
+
+    def _jobs(self, listings: Sequence[Listing]) -> list[tuple[int, str, str]]:
+        return [(index, name, text) for index, listing in enumerate(listings) for name, text in self._texts(listing)]
+
+    def _mentions(self, listings: Sequence[Listing], jobs: list[tuple[int, str, str]], found: list[list[ScoredSpan]]) -> list[list[Mention]]:
         mentions: list[list[Mention]] = [[] for _ in listings]
         extractor = f"{self.name}@{self.version}"
         for (index, name, text), spans in zip(jobs, found, strict=True):

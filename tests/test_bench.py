@@ -1,0 +1,37 @@
+import subprocess
+import sys
+import time
+
+from skugraph.bench import PeakMemory, bench_load, bench_stream, synthetic_catalogue
+
+
+def test_peak_memory_counts_child_processes():
+    base = PeakMemory.sample()
+    hold = "import time; b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(3)"
+    with PeakMemory(every=0.05) as memory:
+        child = subprocess.Popen([sys.executable, "-c", hold])
+        time.sleep(2)
+        child.wait()
+    assert memory.peak_mb > base + 250
+
+
+def test_synthetic_update_changes_one_listing_in_a_hundred(tmp_path):
+    assert synthetic_catalogue(tmp_path / "all.jsonl", 1000) == 1000
+    assert synthetic_catalogue(tmp_path / "changed.jsonl", 1000, 0.01) == 10
+    first, changed = (tmp_path / "all.jsonl").read_text().splitlines()[0], (tmp_path / "changed.jsonl").read_text().splitlines()[0]
+    assert '"id": "bench-0"' in first and '"id": "bench-0"' in changed and first != changed
+
+
+def test_bench_load_puts_our_loader_beside_ladybug_copy():
+    report = bench_load(400, changed=0.05)
+    assert report["same_graph_as_copy"] and report["graph"]["nodes"]["Product"] == 400
+    assert report["ours"]["facts_per_s"] > 0 and report["ladybug_copy"]["facts_per_s"] > 0
+    assert abs(report["ours_vs_copy"] - report["ladybug_copy"]["seconds"] / report["ours"]["seconds"]) < 0.05
+    assert report["update"]["listings"] == 20 and 0 < report["update"]["facts"] < report["facts"]
+
+
+def test_bench_stream_reports_every_stage():
+    report = bench_stream(300, workers=2)
+    stages = report["stages"]
+    assert [stages[name]["listings"] for name in stages] == [300, 300, 300] and stages["extract"]["facts"] > 1000
+    assert report["peak_rss_mb"] == max(stage["peak_rss_mb"] for stage in stages.values()) > 50
