@@ -132,7 +132,10 @@ class LadybugStore(GraphStore):
                         self._load_edges(table, *ends, file, report)
                         report.edges[table] = report.edges.get(table, 0) + len(rows.edges[(table, *ends)])
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                try:
+                    self._conn.execute("ROLLBACK")
+                except RuntimeError:  # the database already rolled the failed statement's transaction back
+                    pass
                 raise
             self._run("COMMIT")
         return report
