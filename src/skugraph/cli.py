@@ -853,9 +853,15 @@ def bench_load_command(
         table.add_column(column, justify="left" if column == "load" else "right")
     table.add_row("LadybugDB COPY (baseline)", str(report["ladybug_copy"]["seconds"]), str(report["ladybug_copy"]["facts_per_s"]), "1.00")
     table.add_row("skugraph load", str(report["ours"]["seconds"]), str(report["ours"]["facts_per_s"]), f"{report['ours_vs_copy']:.2f} × COPY")
+    parts = report["ours"]["parts"]
+    table.add_row("  reading, building rows", str(parts["rows"]), "", "")
+    table.add_row("  staging as Parquet", str(parts["stage"]), "", "")
+    table.add_row("  store statements (COPY, upserts)", str(parts["store"]), "", f"{report['our_store_statements_vs_copy']:.2f} × COPY")
+    table.add_row("  open, close (checkpoint)", str(parts["open_close"]), "", "")
     update = report["update"]
     table.add_row(f"update of {update['listings']} listings ({update['share']:.0%})", str(update["seconds"]), "",
                   f"{update['share_of_full_load']:.1%} of the full load")
+    table.add_row("  of which open, close (checkpoint)", str(update["parts"]["open_close"]), "", "")
     console.print(table)
     _write_bench(report, out)
 

@@ -8,6 +8,7 @@ filled by ``COPY`` (bulk, fast) and a table that has rows is upserted by
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -121,7 +122,9 @@ class LadybugStore(GraphStore):
         """Upsert one batch in one transaction: all of it lands, or none of it."""
         report = LoadReport()
         with tempfile.TemporaryDirectory(prefix="skugraph-stage-") as staging:
+            began = time.perf_counter()
             staged = self.stage(rows, Path(staging))
+            storing = time.perf_counter()
             self._run("BEGIN TRANSACTION")
             try:
                 for table, file, ends in staged:
@@ -138,6 +141,7 @@ class LadybugStore(GraphStore):
                     pass
                 raise
             self._run("COMMIT")
+            report.seconds = {"stage": storing - began, "store": time.perf_counter() - storing}
         return report
 
     def _load_nodes(self, label: str, file: Path, report: LoadReport) -> None:

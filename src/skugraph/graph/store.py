@@ -8,6 +8,7 @@ facts twice gives the same graph.
 from __future__ import annotations
 
 import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,9 +38,12 @@ class LoadReport:
     copied: list[str] = field(default_factory=list)  # tables bulk-copied (were empty)
     upserted: list[str] = field(default_factory=list)  # tables that had rows: upserted by id
     merged: int = 0  # products removed because resolution merged their listings into another
+    #: where the time went: "rows" (reading the input and building rows), "stage" (writing them
+    #: as files for the store), "store" (the store's statements, commits included)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def add(self, other: LoadReport) -> None:
-        for mine, theirs in ((self.nodes, other.nodes), (self.edges, other.edges)):
+        for mine, theirs in ((self.nodes, other.nodes), (self.edges, other.edges), (self.seconds, other.seconds)):
             for name, count in theirs.items():
                 mine[name] = mine.get(name, 0) + count
         self.copied += [t for t in other.copied if t not in self.copied]
@@ -179,6 +183,7 @@ class GraphStore(ABC):
         the products that entity resolution merged into others. Loading the same input twice
         changes nothing."""
         report = LoadReport()
+        began = time.perf_counter()
         times: dict[str, datetime | None] = {}
         for chunk in batched(listings, batch_size):
             rows = graph_rows(chunk, [], ontology=self.ontology)
@@ -191,7 +196,10 @@ class GraphStore(ABC):
                 times.update(dict.fromkeys(unknown))  # asked once, even when not stored
                 times.update(self.listing_times(sorted(unknown)))
             report.add(self.load_rows(graph_rows([], chunk, loaded_at, times, self.ontology)))
+        merging = time.perf_counter()
         report.merged = self.remove_merged_products()
+        report.seconds["store"] = report.seconds.get("store", 0.0) + time.perf_counter() - merging
+        report.seconds["rows"] = time.perf_counter() - began - sum(report.seconds.values())
         return report
 
     def remove_merged_products(self) -> int:
