@@ -28,6 +28,9 @@ def test_bench_load_puts_our_loader_beside_ladybug_copy():
     assert report["ours"]["facts_per_s"] > 0 and report["ladybug_copy"]["facts_per_s"] > 0
     assert abs(report["ours_vs_copy"] - report["ladybug_copy"]["seconds"] / report["ours"]["seconds"]) < 0.05
     assert report["update"]["listings"] == 20 and 0 < report["update"]["facts"] < report["facts"]
+    parts = report["ours"]["parts"]
+    assert set(parts) == {"rows", "stage", "store", "open_close"} and all(value >= 0 for value in parts.values())
+    assert abs(sum(parts.values()) - report["ours"]["seconds"]) < 0.05
 
 
 def test_bench_stream_reports_every_stage():

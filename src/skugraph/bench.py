@@ -27,6 +27,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Self
 
 from skugraph.tagging.runtime import INT8_FILE, ONNX_FILE, RUNTIMES, export_onnx
 
@@ -55,7 +56,7 @@ def _hf_model(model_dir: Path, out: Path) -> Path:
 
     from skugraph.tagging.model import TaggerModel
 
-    tagger, tokenizer, *_ = TaggerModel.load(model_dir)
+    tagger, *_ = TaggerModel.load(model_dir)
     tags = tagger.config.tags
     hf = BertForTokenClassification.from_pretrained(model_dir, num_labels=len(tags), id2label=dict(enumerate(tags)),
                                                     label2id={t: i for i, t in enumerate(tags)})
@@ -64,7 +65,9 @@ def _hf_model(model_dir: Path, out: Path) -> Path:
         hf.classifier.weight.copy_(tagger.classifier.weight[:, :hidden])
         hf.classifier.bias.copy_(tagger.classifier.bias)
     hf.save_pretrained(out)
-    AutoTokenizer.from_pretrained(model_dir).save_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.model_max_length = tagger.config.window  # longer titles are windowed, as ours are
+    tokenizer.save_pretrained(out)
     return out
 
 
@@ -75,8 +78,9 @@ def run_worker(system: str, model_dir: Path, titles: list[str], batch_size: int 
         from transformers import pipeline
 
         with tempfile.TemporaryDirectory(prefix="skugraph-hf-") as scratch:
-            tag = pipeline("token-classification", model=str(_hf_model(model_dir, Path(scratch))), aggregation_strategy="simple",
-                           device=-1)
+            directory = _hf_model(model_dir, Path(scratch))
+            overlap = json.loads((model_dir / "skugraph.json").read_text("utf-8"))["tagger"]["stride"]
+            tag = pipeline("token-classification", model=str(directory), aggregation_strategy="simple", device=-1, stride=overlap)
             tag(titles[:WARM_UP], batch_size=batch_size)
             began = time.perf_counter()
             tag(titles, batch_size=batch_size)
@@ -192,7 +196,7 @@ class PeakMemory:
         self.every, self.peak_mb, self._stop = every, 0.0, threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
-    def __enter__(self) -> PeakMemory:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -301,11 +305,14 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, progress=None) -> dic
     stages = {}
     with tempfile.TemporaryDirectory(prefix="skugraph-bench-stream-") as scratch:
         work = Path(scratch)
+        def extract() -> tuple[int, int]:
+            report = pipeline.extract(work / "listings.jsonl", work / "facts.jsonl", workers=workers)
+            return report.listings, report.facts
+
         for name, step in (
             ("generate", lambda: (synthetic_catalogue(work / "catalogue.jsonl", count), None)),
             ("ingest", lambda: (ingest([work / "catalogue.jsonl"], work / "listings.jsonl", work / "rejects.jsonl").ingested, None)),
-            ("extract", lambda: (lambda r: (r.listings, r.facts))(pipeline.extract(work / "listings.jsonl", work / "facts.jsonl",
-                                                                                 workers=workers))),
+            ("extract", extract),
         ):
             with PeakMemory() as memory:
                 (done, facts), seconds = _timed(step)

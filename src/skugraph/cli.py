@@ -812,8 +812,12 @@ def bench_extract_command(
     from skugraph.bench import bench_extract
 
     with _friendly_errors():
-        report = bench_extract(model, listings, titles, progress=lambda r: errors.print(f"{r['system']}: {r['titles_per_s']} titles/s"),
-                               dev=dev)
+        try:
+            report = bench_extract(model, listings, titles, progress=lambda r: errors.print(f"{r['system']}: {r['titles_per_s']} titles/s"),
+                                   dev=dev)
+        except RuntimeError as error:  # a system's own process failed: its last line says why
+            errors.print(f"[red]error:[/] {error}")
+            raise typer.Exit(1) from None
     table = Table(title=f"{listings} titles, {report['source']}", title_justify="left")
     for column in ("system", "titles/s", "× HF pipeline", "network s", "decode s", "peak RSS MB", "dev F1"):
         table.add_column(column, justify="left" if column == "system" else "right")

@@ -156,9 +156,10 @@ def extract(
     A first pass over the titles teaches the rule extractor the brands the catalogue writes
     in two scripts (``诺芝（NOZI）``), so brands resolve to one entity however written.
 
-    ``workers`` > 1: that many processes (one thread each) read the batches while
-    this one reads the file ahead and writes the results, in order; on a small CPU the
-    model runs faster in one-thread processes than in one process spread over the cores."""
+    ``workers`` > 1: that many processes (one thread each) read the batches while this one
+    reads the file ahead and writes the results, in order. The rules gain from it (about 2×
+    with 2 workers on 2 cores, after a start of a few seconds); a tagger's model runs faster
+    in one process on all the cores (see the README's Speed section)."""
     extractor = (extractor or RuleExtractor()).learn_brands(listing.title for listing in load_listings(listings))
     reader = _BatchReader(extractor, FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"], ontology, relations),
                           tagger, reviews)

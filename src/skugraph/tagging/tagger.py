@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from skugraph.corpus.ner import LabelledText, tags_to_spans
-from skugraph.records import Listing, Mention
 from skugraph.lm.pretrain import bf16_supported
+from skugraph.records import Listing, Mention
 from skugraph.tagging.decode import (
     best_paths,
     constraint_scores,
@@ -47,15 +47,6 @@ class ScoredSpan:
 
 def autocast(enabled: bool):
     return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else nullcontext()
-
-
-@dataclass
-class Prepared:
-    """Tokenised texts and their windows in model batches (:meth:`Tagger.prepare`)."""
-
-    encoded: list[Encoded]
-    ranges: list[list[tuple[int, int]]]
-    batches: list[tuple[list[tuple[int, int, int]], dict[str, torch.Tensor]]]  # (text, start, end) of each row, inputs
 
 
 @dataclass
@@ -115,34 +106,24 @@ class Tagger:
 
     def scores(self, texts: Sequence[str], batch_size: int = 64) -> list[TextScores]:
         """Per-token emission scores of each text (windows merged)."""
-        return self.run(self.prepare(texts, batch_size))
-
-    def prepare(self, texts: Sequence[str], batch_size: int = 64) -> Prepared:
-        """Tokenise ``texts`` and lay their windows out in model batches, shortest first."""
         encoded = [self.encoder.encode(text) for text in texts]
         size = self.config.window - 2
         ranges = [windows(len(item.ids), size, min(self.config.stride, size)) if item.ids else [] for item in encoded]
         pieces = [(index, s, e) for index, text_ranges in enumerate(ranges) for s, e in text_ranges]
-        order = sorted(pieces, key=lambda p: p[2] - p[1])
-        batches = []
-        for first in range(0, len(order), batch_size):
-            batch = order[first : first + batch_size]
-            batches.append((batch, window_batch([encoded[i] for i, _, _ in batch], [(s, e) for _, s, e in batch], self.tokenizer)))
-        return Prepared(encoded, ranges, batches)
-
-    def run(self, prepared: Prepared) -> list[TextScores]:
-        """The model on prepared batches: every text's merged emissions."""
         outputs: dict[tuple[int, int, int], np.ndarray] = {}
+        order = sorted(pieces, key=lambda p: p[2] - p[1])
         was_training = self.model.training
         self.model.eval()
         with torch.inference_mode(), autocast(self.bf16):
-            for batch, inputs in prepared.batches:
+            for first in range(0, len(order), batch_size):
+                batch = order[first : first + batch_size]
+                inputs = window_batch([encoded[i] for i, _, _ in batch], [(s, e) for _, s, e in batch], self.tokenizer)
                 emissions = self.onnx(inputs) if self.onnx is not None else self.model(**inputs).float().numpy()
                 for row, piece in enumerate(batch):
                     outputs[piece] = emissions[row, 1 : 1 + piece[2] - piece[1]]
         self.model.train(was_training)
         results = []
-        for index, (item, text_ranges) in enumerate(zip(prepared.encoded, prepared.ranges, strict=True)):
+        for index, (item, text_ranges) in enumerate(zip(encoded, ranges, strict=True)):
             if not text_ranges:
                 results.append(TextScores(item, np.zeros((0, len(self.config.tags)))))
                 continue
@@ -297,13 +278,8 @@ class TaggerExtractor:
         return [(name, listing.field_text(name)) for name in self.fields if listing.field_text(name)]
 
     def extract_many(self, listings: Sequence[Listing]) -> list[list[Mention]]:
-        jobs = self._jobs(listings)
-        return self._mentions(listings, jobs, self.tagger.predict([text for _, _, text in jobs]))
-
-    def _jobs(self, listings: Sequence[Listing]) -> list[tuple[int, str, str]]:
-        return [(index, name, text) for index, listing in enumerate(listings) for name, text in self._texts(listing)]
-
-    def _mentions(self, listings: Sequence[Listing], jobs: list[tuple[int, str, str]], found: list[list[ScoredSpan]]) -> list[list[Mention]]:
+        jobs = [(index, name, text) for index, listing in enumerate(listings) for name, text in self._texts(listing)]
+        found = self.tagger.predict([text for _, _, text in jobs])
         mentions: list[list[Mention]] = [[] for _ in listings]
         extractor = f"{self.name}@{self.version}"
         for (index, name, text), spans in zip(jobs, found, strict=True):
