@@ -906,6 +906,22 @@ def bench_demo_command(
     _write_bench(report, out)
 
 
+@app.command("export")
+def export(
+    out: Annotated[Path, typer.Argument(help="Directory to write.")],
+    format: Annotated[str, typer.Option(help="neo4j-admin (CSVs + import.sh), rdf (N-Triples, Turtle), jsonld or parquet.")] = "neo4j-admin",
+    db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
+    ontology: OntologyOption = None,
+) -> None:
+    """Export the graph for bulk import elsewhere: Neo4j, RDF stores (schema.org Product), Parquet."""
+    from skugraph.graph.exports import export_graph
+
+    with _friendly_errors(), open_store(db, read_only=True, ontology=load_ontology(ontology)) as store:
+        written = export_graph(store, out, format)
+    for path in written:
+        console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
 @app.command("export-onnx")
 def export_onnx_command(
     model: Annotated[Path, typer.Argument(help="A tagger directory from `skugraph train tagger`.")],

@@ -87,6 +87,10 @@ class LadybugStore(GraphStore):
         rows = [[_plain(value) for value in row] for row in result.get_all()]
         return QueryResult(columns, rows)
 
+    def export_query(self, cypher: str, path: Path) -> None:
+        """Write a read query's result to a Parquet file (LadybugDB's ``COPY (…) TO``)."""
+        self._run(f"COPY ({cypher}) TO {_quote_path(Path(path))}")
+
     def _count(self, cypher: str) -> int:
         return int(self.query(cypher).rows[0][0])
 

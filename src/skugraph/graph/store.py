@@ -226,6 +226,10 @@ class GraphStore(ABC):
         seconds after which the query is stopped with an error."""
 
     @abstractmethod
+    def export_query(self, cypher: str, path: Path) -> None:
+        """Write a read query's result to a Parquet file."""
+
+    @abstractmethod
     def stats(self) -> dict[str, dict[str, int]]:
         """``{"nodes": {label: count}, "edges": {relation: count}}``."""
 

@@ -1,0 +1,194 @@
+"""Bulk-import exports of a stored graph, for the graph databases and RDF stores that scale:
+
+- ``neo4j-admin``: one CSV per node label and per relationship table, with the headers
+  ``neo4j-admin database import`` reads (``id:ID(Label)``, typed properties, ``:LABEL``;
+  ``:START_ID(Label)``, ``:END_ID(Label)``, ``:TYPE``), one ID space per label, and
+  ``import.sh`` holding the exact import command;
+- ``rdf`` (N-Triples and Turtle) and ``jsonld`` (JSON-LD): the schema.org Product vocabulary
+  (see :data:`SCHEMA_PROPERTIES`), written by pyoxigraph;
+- ``parquet``: one file per table, written by LadybugDB's own ``COPY … TO``.
+"""
+
+from __future__ import annotations
+
+import csv
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from skugraph.graph.schema import NODE_TABLES, relation_tables
+from skugraph.graph.store import GraphStore
+
+FORMATS = ("neo4j-admin", "rdf", "jsonld", "parquet")
+SCHEMA = "https://schema.org/"
+SKUGRAPH = "https://skugraph.dev/ns#"  # relations schema.org has no word for
+BASE_IRI = "urn:skugraph:"
+
+#: node label → its schema.org type
+SCHEMA_TYPES = {"Product": "Product", "Brand": "Brand", "Category": "CategoryCode", "Value": "PropertyValue",
+                "Review": "Review", "Listing": "Offer", "Aspect": "DefinedTerm"}
+#: relation → the property it becomes (schema.org where it has one)
+SCHEMA_PROPERTIES = {
+    "HAS_BRAND": SCHEMA + "brand",
+    "IN_CATEGORY": SCHEMA + "category",
+    "HAS_VALUE": SCHEMA + "additionalProperty",
+    "ACCESSORY_OF": SCHEMA + "isAccessoryOrSparePartFor",
+    "COMPATIBLE_WITH": SCHEMA + "isRelatedTo",
+    "RELATED_TO": SCHEMA + "isRelatedTo",
+    "HAS_REVIEW": SCHEMA + "review",
+    "OFFER_OF": SCHEMA + "itemOffered",
+    "MENTIONS": SKUGRAPH + "mentions",
+    "OF": SKUGRAPH + "aspectOf",
+    "HAS_SENTIMENT": SKUGRAPH + "sentiment",
+}
+#: (label, column) → the literal property it becomes
+SCHEMA_LITERALS = {
+    ("Product", "title"): "name", ("Brand", "name"): "name", ("Brand", "aliases"): "alternateName",
+    ("Category", "name"): "name", ("Value", "kind"): "propertyID", ("Value", "value"): "value",
+    ("Value", "unit"): "unitText", ("Value", "low"): "minValue", ("Value", "high"): "maxValue",
+    ("Review", "text"): "reviewBody", ("Listing", "title"): "name", ("Listing", "price"): "price",
+    ("Listing", "currency"): "priceCurrency", ("Aspect", "name"): "name",
+}
+_NEO4J_TYPES = {"STRING": "", "DOUBLE": ":double", "TIMESTAMP": ":datetime", "STRING[]": ":string[]", "INT64": ":long",
+                "BOOLEAN": ":boolean"}
+ARRAY_DELIMITER = ";"
+
+
+def export_graph(store: GraphStore, out: Path, format: str) -> list[Path]:
+    """Write the graph in ``format`` (one of :data:`FORMATS`) under ``out``; the files written."""
+    if format not in FORMATS:
+        raise ValueError(f"unknown export format {format!r}; one of {', '.join(FORMATS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    if format == "neo4j-admin":
+        return neo4j_admin(store, out)
+    if format == "parquet":
+        return parquet(store, out)
+    return rdf(store, out, ("json-ld",) if format == "jsonld" else ("n-triples", "turtle"))
+
+
+def _nodes(store: GraphStore, label: str) -> list[list]:
+    columns = ", ".join(f"n.{name}" for name, _ in NODE_TABLES[label])
+    return store.query(f"MATCH (n:{label}) RETURN {columns} ORDER BY n.id").rows
+
+
+def _edge_tables(store: GraphStore) -> Iterator[tuple[str, str, str, list[tuple[str, str]], list[list]]]:
+    """(relation, from label, to label, property columns, rows of [src, dst, *properties])."""
+    for table in relation_tables(store.ontology):
+        for src, dst in table.pairs:
+            props = ", ".join(f"r.{name}" for name, _ in table.columns)
+            rows = store.query(f"MATCH (a:{src})-[r:{table.name}]->(b:{dst}) RETURN a.id, b.id, {props} ORDER BY a.id, b.id").rows
+            yield table.name, src, dst, table.columns, rows
+
+
+def _csv_value(value, kind: str) -> str:
+    if value is None:
+        return ""
+    if kind == "STRING[]":
+        return ARRAY_DELIMITER.join(str(v).replace(ARRAY_DELIMITER, ",") for v in value)
+    if kind == "BOOLEAN":
+        return "true" if value else "false"
+    return str(value)
+
+
+def neo4j_admin(store: GraphStore, out: Path) -> list[Path]:
+    """CSVs for ``neo4j-admin database import full`` and ``import.sh`` with the command."""
+    written: list[Path] = []
+    node_args, edge_args = [], []
+    for label, columns in NODE_TABLES.items():
+        path = out / f"nodes-{label}.csv"
+        header = [f"id:ID({label})"] + [f"{name}{_NEO4J_TYPES[kind]}" for name, kind in columns[1:]] + [":LABEL"]
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for row in _nodes(store, label):
+                writer.writerow([_csv_value(v, kind) for v, (_, kind) in zip(row, columns, strict=True)] + [label])
+        written.append(path)
+        node_args.append(f"--nodes={path.name}")
+    for relation, src, dst, columns, rows in _edge_tables(store):
+        if not rows:
+            continue
+        path = out / f"relationships-{relation}-{src}-{dst}.csv"
+        header = [f":START_ID({src})", f":END_ID({dst})"] + [f"{name}{_NEO4J_TYPES[kind]}" for name, kind in columns] + [":TYPE"]
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow(row[:2] + [_csv_value(v, kind) for v, (_, kind) in zip(row[2:], columns, strict=True)] + [relation])
+        written.append(path)
+        edge_args.append(f"--relationships={path.name}")
+    command = ["neo4j-admin", "database", "import", "full", "neo4j", "--overwrite-destination=true", "--id-type=string",
+               f"--array-delimiter={ARRAY_DELIMITER}", "--multiline-fields=true", *node_args, *edge_args]
+    script = out / "import.sh"
+    script.write_text("#!/bin/sh\n# Run in this directory with Neo4j stopped; the database is named neo4j.\n"
+                      f"cd \"$(dirname \"$0\")\"\n{shlex.join(command)}\n", encoding="utf-8")
+    script.chmod(0o755)
+    return [*written, script]
+
+
+def parquet(store: GraphStore, out: Path) -> list[Path]:
+    """One Parquet file per node label and per (relation, from, to), by the store's ``COPY … TO``."""
+    written = []
+    for label, columns in NODE_TABLES.items():
+        path = out / f"{label}.parquet"
+        store.export_query(f"MATCH (n:{label}) RETURN {', '.join(f'n.{name} AS {name}' for name, _ in columns)}", path)
+        written.append(path)
+    for table in relation_tables(store.ontology):
+        for src, dst in table.pairs:
+            path = out / f"{table.name}-{src}-{dst}.parquet"
+            props = ", ".join(f"r.{name} AS {name}" for name, _ in table.columns)
+            store.export_query(f"MATCH (a:{src})-[r:{table.name}]->(b:{dst}) RETURN a.id AS src, b.id AS dst, {props}", path)
+            written.append(path)
+    return written
+
+
+def iri(label: str, key: str) -> str:
+    """The IRI of a node: ``urn:skugraph:{label}:{key}``, the key percent-encoded."""
+    return f"{BASE_IRI}{label}:{quote(key, safe='')}"
+
+
+def triples(store: GraphStore) -> Iterator:
+    """The graph as pyoxigraph triples in the schema.org vocabulary."""
+    from pyoxigraph import BlankNode, Literal, NamedNode, Triple
+
+    rdf_type = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    xsd_double = NamedNode("http://www.w3.org/2001/XMLSchema#double")
+    for label, columns in NODE_TABLES.items():
+        kind_of = dict(columns)
+        for row in _nodes(store, label):
+            subject = NamedNode(iri(label, row[0]))
+            yield Triple(subject, rdf_type, NamedNode(SCHEMA + SCHEMA_TYPES[label]))
+            yield Triple(subject, NamedNode(SCHEMA + "identifier"), Literal(row[0]))
+            for (name, _), value in zip(columns[1:], row[1:], strict=True):
+                word = SCHEMA_LITERALS.get((label, name))
+                if word is None or value is None:
+                    continue
+                for item in value if isinstance(value, list) else [value]:
+                    literal = Literal(str(item), datatype=xsd_double) if kind_of[name] == "DOUBLE" else Literal(str(item))
+                    yield Triple(subject, NamedNode(SCHEMA + word), literal)
+            if label == "Review" and row[2] is not None:  # rating: a Rating node of its own
+                rating = BlankNode()
+                yield Triple(subject, NamedNode(SCHEMA + "reviewRating"), rating)
+                yield Triple(rating, rdf_type, NamedNode(SCHEMA + "Rating"))
+                yield Triple(rating, NamedNode(SCHEMA + "ratingValue"), Literal(str(row[2]), datatype=xsd_double))
+    for relation, src, dst, _, rows in _edge_tables(store):
+        predicate = NamedNode(SCHEMA_PROPERTIES[relation])
+        for row in rows:
+            yield Triple(NamedNode(iri(src, row[0])), predicate, NamedNode(iri(dst, row[1])))
+
+
+_RDF_FILES = {"n-triples": "graph.nt", "turtle": "graph.ttl", "json-ld": "graph.jsonld"}
+
+
+def rdf(store: GraphStore, out: Path, formats: tuple[str, ...]) -> list[Path]:
+    """The graph as RDF files (``n-triples``, ``turtle``, ``json-ld``), streamed to disk."""
+    from pyoxigraph import RdfFormat, serialize
+
+    chosen = {"n-triples": RdfFormat.N_TRIPLES, "turtle": RdfFormat.TURTLE, "json-ld": RdfFormat.JSON_LD}
+    written = []
+    for name in formats:
+        path = out / _RDF_FILES[name]
+        prefixes = {"schema": SCHEMA, "sg": SKUGRAPH} if name != "n-triples" else None
+        serialize(triples(store), str(path), chosen[name], prefixes=prefixes)
+        written.append(path)
+    return written
