@@ -86,3 +86,30 @@ def test_parquet_export_and_the_cli(demo_graph, tmp_path):
     assert pq.read_table(tmp_path / "pq" / "HAS_BRAND-Product-Brand.parquet").column_names[:3] == ["src", "dst", "predicate"]
     unknown = runner.invoke(app, ["export", str(tmp_path / "x"), "--format", "graphml", "--db", str(demo_graph)])
     assert unknown.exit_code == 1 and "unknown export format" in unknown.stderr
+
+
+def test_nebula_importer_config_maps_every_csv_column_and_vertex_ids_are_labelled(store, tmp_path):
+    import yaml
+
+    export_graph(store, tmp_path, "nebula")
+    config = yaml.safe_load((tmp_path / "nebula-importer.yaml").read_text(encoding="utf-8"))
+    statements = [s for hook in config["manager"]["hooks"]["before"] for s in hook["statements"]]
+    assert statements[0].startswith("CREATE SPACE IF NOT EXISTS `skugraph`") and "vid_type=FIXED_STRING(" in statements[0]
+    width = int(re.search(r"FIXED_STRING\((\d+)\)", statements[0]).group(1))
+    vertices: set[str] = set()
+    edges = 0
+    for source in config["sources"]:
+        with (tmp_path / source["path"]).open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        mapping = (source.get("tags") or source["edges"])[0]
+        assert all(len(row) == 1 + ("edges" in source) + len(mapping["props"]) for row in rows), source["path"]
+        assert [p["index"] for p in mapping["props"]] == list(range(1 + ("edges" in source), len(rows[0]) if rows else 0)) or not rows
+        if "tags" in source:
+            assert any(f"CREATE TAG IF NOT EXISTS `{mapping['name']}`" in s for s in statements)
+            assert all(row[0].startswith(mapping["name"] + ":") and len(row[0].encode()) <= width for row in rows)
+            vertices |= {row[0] for row in rows}
+        else:
+            assert any(f"CREATE EDGE IF NOT EXISTS `{mapping['name']}`" in s for s in statements)
+            assert all(row[0] in vertices and row[1] in vertices for row in rows)  # vertices come first in the config
+            edges += len(rows)
+    assert len(vertices) == sum(store.stats()["nodes"].values()) and edges == sum(store.stats()["edges"].values())

@@ -909,11 +909,11 @@ def bench_demo_command(
 @app.command("export")
 def export(
     out: Annotated[Path, typer.Argument(help="Directory to write.")],
-    format: Annotated[str, typer.Option(help="neo4j-admin (CSVs + import.sh), rdf (N-Triples, Turtle), jsonld or parquet.")] = "neo4j-admin",
+    format: Annotated[str, typer.Option(help="neo4j-admin (CSVs + import.sh), nebula (CSVs + nebula-importer.yaml), rdf (N-Triples, Turtle), jsonld or parquet.")] = "neo4j-admin",
     db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
     ontology: OntologyOption = None,
 ) -> None:
-    """Export the graph for bulk import elsewhere: Neo4j, RDF stores (schema.org Product), Parquet."""
+    """Export the graph for bulk import elsewhere: Neo4j, NebulaGraph, RDF stores (schema.org Product), Parquet."""
     from skugraph.graph.exports import export_graph
 
     with _friendly_errors(), open_store(db, read_only=True, ontology=load_ontology(ontology)) as store:

@@ -6,6 +6,9 @@
   ``import.sh`` holding the exact import command;
 - ``rdf`` (N-Triples and Turtle) and ``jsonld`` (JSON-LD): the schema.org Product vocabulary
   (see :data:`SCHEMA_PROPERTIES`), written by pyoxigraph;
+- ``nebula``: CSVs and the ``nebula-importer`` (v4) configuration that creates the space, its
+  tags and edge types, and loads them; vertex ids are ``Label:id`` (NebulaGraph's ids are
+  shared by all tags);
 - ``parquet``: one file per table, written by LadybugDB's own ``COPY … TO``.
 """
 
@@ -20,7 +23,7 @@ from urllib.parse import quote
 from skugraph.graph.schema import NODE_TABLES, relation_tables
 from skugraph.graph.store import GraphStore
 
-FORMATS = ("neo4j-admin", "rdf", "jsonld", "parquet")
+FORMATS = ("neo4j-admin", "nebula", "rdf", "jsonld", "parquet")
 SCHEMA = "https://schema.org/"
 SKUGRAPH = "https://skugraph.dev/ns#"  # relations schema.org has no word for
 BASE_IRI = "urn:skugraph:"
@@ -62,6 +65,8 @@ def export_graph(store: GraphStore, out: Path, format: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     if format == "neo4j-admin":
         return neo4j_admin(store, out)
+    if format == "nebula":
+        return nebula(store, out)
     if format == "parquet":
         return parquet(store, out)
     return rdf(store, out, ("json-ld",) if format == "jsonld" else ("n-triples", "turtle"))
@@ -124,6 +129,77 @@ def neo4j_admin(store: GraphStore, out: Path) -> list[Path]:
                       f"cd \"$(dirname \"$0\")\"\n{shlex.join(command)}\n", encoding="utf-8")
     script.chmod(0o755)
     return [*written, script]
+
+
+_NEBULA_TYPES = {"STRING": "string", "DOUBLE": "double", "TIMESTAMP": "datetime", "STRING[]": "string", "INT64": "int64",
+                 "BOOLEAN": "bool"}  # in the schema statements
+_IMPORTER_TYPES = {"STRING": "STRING", "DOUBLE": "DOUBLE", "TIMESTAMP": "DATETIME", "STRING[]": "STRING", "INT64": "INT",
+                   "BOOLEAN": "BOOL"}  # in the importer's source mappings
+
+
+def _importer_props(columns: list[tuple[str, str]], first: int) -> list[dict]:
+    return [{"name": name, "type": _IMPORTER_TYPES[kind], "index": i, "nullable": True, "nullValue": ""}
+            for i, (name, kind) in enumerate(columns, first)]
+
+
+def _nebula_value(value, kind: str) -> str:
+    if kind == "TIMESTAMP" and value is not None:  # NebulaGraph's datetime has no zone: UTC, as stored
+        return str(value).replace("+00:00", "")
+    return _csv_value(value, kind)
+
+
+def nebula(store: GraphStore, out: Path, space: str = "skugraph") -> list[Path]:
+    """CSVs without headers and ``nebula-importer.yaml``: the schema statements and one source
+    per file."""
+    import yaml
+
+    written, sources, statements, longest = [], [], [], 1
+    for label, columns in NODE_TABLES.items():
+        path = out / f"{label}.csv"
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            for row in _nodes(store, label):
+                vid = f"{label}:{row[0]}"
+                longest = max(longest, len(vid.encode("utf-8")))
+                writer.writerow([vid] + [_nebula_value(v, kind) for v, (_, kind) in zip(row[1:], columns[1:], strict=True)])
+        written.append(path)
+        props = ", ".join(f"`{name}` {_NEBULA_TYPES[kind]}" for name, kind in columns[1:])
+        statements.append(f"CREATE TAG IF NOT EXISTS `{label}`({props});")
+        sources.append({"path": f"./{path.name}", "csv": {"delimiter": ",", "withHeader": False},
+                        "tags": [{"name": label, "id": {"type": "STRING", "index": 0}, "props": _importer_props(columns[1:], 1)}]})
+    declared = set()
+    for relation, src, dst, columns, rows in _edge_tables(store):
+        if relation not in declared:
+            declared.add(relation)
+            props = ", ".join(f"`{name}` {_NEBULA_TYPES[kind]}" for name, kind in columns)
+            statements.append(f"CREATE EDGE IF NOT EXISTS `{relation}`({props});")
+        if not rows:
+            continue
+        path = out / f"{relation}-{src}-{dst}.csv"
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            for row in rows:
+                writer.writerow([f"{src}:{row[0]}", f"{dst}:{row[1]}"]
+                                + [_nebula_value(v, kind) for v, (_, kind) in zip(row[2:], columns, strict=True)])
+        written.append(path)
+        sources.append({"path": f"./{path.name}", "csv": {"delimiter": ",", "withHeader": False},
+                        "edges": [{"name": relation, "src": {"id": {"type": "STRING", "index": 0}},
+                                   "dst": {"id": {"type": "STRING", "index": 1}}, "props": _importer_props(columns, 2)}]})
+    width = 2 ** max(6, (longest - 1).bit_length())  # the id width, a power of two that fits the longest id
+    config = {
+        "client": {"version": "v3", "address": "127.0.0.1:9669", "user": "root", "password": "nebula"},
+        "manager": {"spaceName": space, "hooks": {"before": [
+            {"statements": [f"CREATE SPACE IF NOT EXISTS `{space}`(partition_num=8, replica_factor=1, vid_type=FIXED_STRING({width}));"],
+             "wait": "10s"},
+            {"statements": [f"USE `{space}`;", *statements], "wait": "10s"},
+        ]}},
+        "log": {"level": "INFO", "console": True},
+        "sources": sources,
+    }
+    path = out / "nebula-importer.yaml"
+    path.write_text("# nebula-importer --config nebula-importer.yaml (in this directory; set client.address first)\n"
+                    + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return [*written, path]
 
 
 def parquet(store: GraphStore, out: Path) -> list[Path]:
