@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench,kg]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench,kg,scale]"
 	touch $(STAMP)
 
 setup: $(STAMP)

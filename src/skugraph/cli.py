@@ -117,6 +117,8 @@ def extract(
     relation_model: Annotated[Path | None, typer.Option(help="What each mention is to the head product: a directory from `skugraph train relations`.")] = None,
     runtime: RuntimeOption = "torch-bf16",
     workers: Annotated[int, typer.Option(help="Processes that read the listings (one thread each); this one reads ahead and writes.")] = 1,
+    engine: Annotated[str, typer.Option(help="local, or ray: an actor pool of --workers on Ray (pip install skugraph[scale]).")] = "local",
+    address: Annotated[str, typer.Option(help="With --engine ray: local (start Ray here) or auto / ray://HOST:PORT (join a cluster).")] = "local",
 ) -> None:
     """Find mentions in listings and turn them into facts; with review models, opinions and sentiment too."""
     with _friendly_errors(), _progress() as start:
@@ -138,7 +140,7 @@ def extract(
         elif extractor != "rules":
             raise ValueError(f"--extractor must be rules or tagger, not {extractor!r}")
         report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=rules, tagger=tagger,
-                                  ontology=schema, reviews=reviews, relations=relations, workers=workers)
+                                  ontology=schema, reviews=reviews, relations=relations, workers=workers, engine=engine, address=address)
     console.print(f"extracted {report.facts} facts ({report.mentions} mentions) from {report.listings} listings → {out}")
 
 

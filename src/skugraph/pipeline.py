@@ -149,6 +149,8 @@ def extract(
     reviews: ReviewModels | None = None,
     relations: RelationClassifier | None = None,
     workers: int = 1,
+    engine: str = "local",
+    address: str | None = None,
 ) -> ExtractReport:
     """Find mentions in ingested listings (with the rules, or with a trained ``tagger``) and
     write facts (and mentions) as JSONL, streaming: memory holds a few batches at a time.
@@ -159,7 +161,13 @@ def extract(
     ``workers`` > 1: that many processes (one thread each) read the batches while this one
     reads the file ahead and writes the results, in order. The rules gain from it (about 2×
     with 2 workers on 2 cores, after a start of a few seconds); a tagger's model runs faster
-    in one process on all the cores (see the README's Speed section)."""
+    in one process on all the cores (see the README's Speed section).
+
+    ``engine="ray"``: the batches are read by an actor pool of ``workers`` on Ray (``address``:
+    ``local`` starts one here, ``auto`` joins a cluster; :mod:`skugraph.scale.ray_jobs`); the
+    files written are the same."""
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be local or ray, not {engine!r}")
     extractor = (extractor or RuleExtractor()).learn_brands(listing.title for listing in load_listings(listings))
     reader = _BatchReader(extractor, FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"], ontology, relations),
                           tagger, reviews)
@@ -169,7 +177,13 @@ def extract(
     batches = batched(load_listings(listings), batch_size)
     try:
         with facts_out.open("w", encoding="utf-8") as fact_handle:
-            for read in (_in_processes(reader, batches, workers) if workers > 1 else map(reader, batches)):
+            if engine == "ray":
+                from skugraph.scale.ray_jobs import read_on_ray
+
+                reads = read_on_ray(reader, listings, workers, address, batch_size)
+            else:
+                reads = _in_processes(reader, batches, workers) if workers > 1 else map(reader, batches)
+            for read in reads:
                 if mention_handle:
                     mention_handle.write(read.mentions)
                 fact_handle.write(read.facts)
