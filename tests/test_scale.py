@@ -23,3 +23,12 @@ def test_extract_on_a_local_ray_cluster_with_two_workers_writes_what_the_local_e
     assert (tmp_path / "local-mentions.jsonl").read_bytes() == (tmp_path / "ray-mentions.jsonl").read_bytes()
     with pytest.raises(ValueError, match="engine must be local or ray"):
         pipeline.extract(tmp_path / "listings.jsonl", tmp_path / "x.jsonl", engine="spark")
+
+
+def test_bench_scale_runs_the_local_engine_and_ray_on_the_same_listings():
+    from skugraph.bench import bench_scale
+
+    report = bench_scale(300, workers=(2,))
+    assert [(r["engine"], r["workers"]) for r in report["runs"]] == [("local", 1), ("ray", 2)]
+    assert report["same_facts_everywhere"] and all(r["listings_per_s"] > 0 and r["facts"] > 1000 for r in report["runs"])
+    assert abs(report["runs"][1]["steady_per_worker"] - report["runs"][1]["steady_listings_per_s"] / 2) <= 1

@@ -12,6 +12,7 @@ in the same call:
 - ``stream``: extraction of a million generated listings, with the peak memory of all its
   processes.
 - ``demo``: the wall time of ``skugraph demo`` in a fresh work directory.
+- ``scale``: extraction on a local Ray instance with 1 and 2 workers, beside the local engine.
 """
 
 from __future__ import annotations
@@ -322,6 +323,43 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, progress=None) -> dic
     return {"listings": count, "workers": workers, "stages": stages,
             "peak_rss_mb": max(stage["peak_rss_mb"] for stage in stages.values()),
             "cpu": platform.processor() or platform.machine()}
+
+
+def bench_scale(count: int = 20_000, workers: tuple[int, ...] = (1, 2), progress=None) -> dict:
+    """Extraction (rules) of ``count`` generated listings by the local engine in one process
+    (the baseline) and on a local Ray instance with each number of ``workers``: listings/s
+    overall, and in the steady state (from the first batch back to the last, without Ray's
+    start-up), per worker too."""
+    from skugraph import pipeline
+    from skugraph.corpus.ingest import ingest
+
+    say = progress or (lambda text: None)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="skugraph-bench-scale-") as scratch:
+        work = Path(scratch)
+        synthetic_catalogue(work / "catalogue.jsonl", count)
+        ingest([work / "catalogue.jsonl"], work / "listings.jsonl", work / "rejects.jsonl")
+        for engine, size in (("local", 1), *(("ray", n) for n in workers)):
+            first: list[float] = []
+            done: list[int] = []
+
+            def seen(n: int) -> None:
+                done.append(n)
+                if len(done) == 1:
+                    first.append(time.perf_counter())
+
+            began = time.perf_counter()
+            report = pipeline.extract(work / "listings.jsonl", work / f"facts-{engine}-{size}.jsonl", progress=seen, engine=engine,
+                                      workers=size)
+            ended = time.perf_counter()
+            steady = (report.listings - done[0]) / (ended - first[0]) if len(done) > 1 else report.listings / (ended - began)
+            runs.append({"engine": engine, "workers": size, "seconds": round(ended - began, 1), "start_seconds": round(first[0] - began, 1),
+                         "listings_per_s": round(report.listings / (ended - began)), "steady_listings_per_s": round(steady),
+                         "steady_per_worker": round(steady / size), "facts": report.facts})
+            say(f"{engine} × {size}: {runs[-1]['listings_per_s']} listings/s, steady {runs[-1]['steady_listings_per_s']}")
+        same = len({(work / f"facts-{r['engine']}-{r['workers']}.jsonl").read_bytes() for r in runs}) == 1
+    return {"listings": count, "extractor": "rules", "same_facts_everywhere": same, "runs": runs,
+            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
 
 
 def bench_demo(workdir: Path | None = None) -> dict:

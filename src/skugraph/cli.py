@@ -894,6 +894,28 @@ def bench_stream_command(
     _write_bench(report, out)
 
 
+@bench_app.command("scale")
+def bench_scale_command(
+    listings: Annotated[int, typer.Option(help="How many listings to generate.")] = 20_000,
+    workers: Annotated[list[int] | None, typer.Option(help="Ray worker counts to run (repeat the option).")] = None,
+    out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/scale.json"),
+) -> None:
+    """Extraction on a local Ray instance with 1 and 2 workers, beside the local engine in one
+    process: listings/s overall and in the steady state, per worker."""
+    from skugraph.bench import bench_scale
+
+    with _friendly_errors():
+        report = bench_scale(listings, tuple(workers or (1, 2)), progress=errors.print)
+    table = Table(title=f"{listings:,} listings, rules; same facts everywhere: {report['same_facts_everywhere']}", title_justify="left")
+    for column in ("engine", "workers", "seconds", "start s", "listings/s", "steady listings/s", "steady per worker"):
+        table.add_column(column, justify="left" if column == "engine" else "right")
+    for run in report["runs"]:
+        table.add_row(run["engine"], str(run["workers"]), str(run["seconds"]), str(run["start_seconds"]), str(run["listings_per_s"]),
+                      str(run["steady_listings_per_s"]), str(run["steady_per_worker"]))
+    console.print(table)
+    _write_bench(report, out)
+
+
 @bench_app.command("demo")
 def bench_demo_command(
     out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/demo.json"),
