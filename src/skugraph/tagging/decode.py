@@ -58,8 +58,9 @@ def best_paths(emissions: np.ndarray, start: np.ndarray, transition: np.ndarray,
     each row's own length when the rows are right-padded (the path is 0 past it).
 
     Runs in torch (float32, on its threads). Moves scored ``NEVER`` or lower (blocked ones,
-    here and in the CRF) are never taken, so a tag that few tags may precede (``I-x`` after ``B-x`` or ``I-x`` only) looks
-    at those few instead of at every tag: under BIO or BIEOS constraints that halves the work."""
+    here and in the CRF) are never taken, so a tag that few tags may precede (``I-x`` only
+    after ``B-x`` or ``I-x``) looks at those few instead of at every tag: under BIO or BIEOS
+    constraints that halves the work."""
     batch, steps, size = emissions.shape
     if steps == 0:
         return np.zeros((batch, 0), dtype=np.int64)
