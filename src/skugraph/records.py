@@ -7,7 +7,7 @@ text of the named field, end exclusive.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -43,7 +43,7 @@ class Redaction:
     type: str  # phone | email | id_card | bank_card | address | order_number | name
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"field": self.field, "start": self.start, "end": self.end, "type": self.type}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +76,13 @@ class Listing:
         return [(name, text) for name, text in fields if text]
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["reviews"] = [asdict(r) for r in self.reviews]
-        data["redactions"] = [r.to_dict() for r in self.redactions]
-        data["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
-        return data
+        return {
+            "id": self.id, "title": self.title, "description": self.description,
+            "reviews": [{"id": r.id, "text": r.text, "rating": r.rating} for r in self.reviews],
+            "category": self.category, "price": self.price, "currency": self.currency, "source": self.source,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "redactions": [r.to_dict() for r in self.redactions],
+        }
 
 
 @dataclass(frozen=True, slots=True)
