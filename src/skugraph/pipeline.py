@@ -174,7 +174,6 @@ def extract(
     report = ExtractReport()
     facts_out.parent.mkdir(parents=True, exist_ok=True)
     mention_handle = mentions_out.open("w", encoding="utf-8") if mentions_out else None
-    batches = batched(load_listings(listings), batch_size)
     try:
         with facts_out.open("w", encoding="utf-8") as fact_handle:
             if engine == "ray":
@@ -182,6 +181,7 @@ def extract(
 
                 reads = read_on_ray(reader, listings, workers, address, batch_size)
             else:
+                batches = batched(load_listings(listings), batch_size)
                 reads = _in_processes(reader, batches, workers) if workers > 1 else map(reader, batches)
             for read in reads:
                 if mention_handle:

@@ -242,11 +242,12 @@ def triples(store: GraphStore) -> Iterator:
                 for item in value if isinstance(value, list) else [value]:
                     literal = Literal(str(item), datatype=xsd_double) if kind_of[name] == "DOUBLE" else Literal(str(item))
                     yield Triple(subject, NamedNode(SCHEMA + word), literal)
-            if label == "Review" and row[2] is not None:  # rating: a Rating node of its own
+            stars = dict(zip(kind_of, row, strict=True)).get("rating") if label == "Review" else None
+            if stars is not None:  # a review's rating: a Rating node of its own
                 rating = BlankNode()
                 yield Triple(subject, NamedNode(SCHEMA + "reviewRating"), rating)
                 yield Triple(rating, rdf_type, NamedNode(SCHEMA + "Rating"))
-                yield Triple(rating, NamedNode(SCHEMA + "ratingValue"), Literal(str(row[2]), datatype=xsd_double))
+                yield Triple(rating, NamedNode(SCHEMA + "ratingValue"), Literal(str(stars), datatype=xsd_double))
     for relation, src, dst, _, rows in _edge_tables(store):
         predicate = NamedNode(SCHEMA_PROPERTIES[relation])
         for row in rows:
