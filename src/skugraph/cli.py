@@ -102,9 +102,9 @@ def ingest(
 
 @app.command()
 def extract(
-    listings: Annotated[Path, typer.Argument(help="Ingested listings (JSONL).")] = DEFAULT_WORKDIR / "listings.jsonl",
-    out: Annotated[Path, typer.Option(help="Facts (JSONL).")] = DEFAULT_WORKDIR / "facts.jsonl",
-    mentions: Annotated[Path | None, typer.Option(help="Also write mentions (JSONL).")] = None,
+    listings: Annotated[Path, typer.Argument(help="Ingested listings (JSONL or Parquet), or a directory of shards.")] = DEFAULT_WORKDIR / "listings.jsonl",
+    out: Annotated[Path, typer.Option(help="Facts: JSONL, or a Parquet directory of part files when it ends in .parquet.")] = DEFAULT_WORKDIR / "facts.jsonl",
+    mentions: Annotated[Path | None, typer.Option(help="Also write mentions (in the format of --out).")] = None,
     extractor: Annotated[str, typer.Option(help="rules, or tagger (needs --model).")] = "rules",
     model: Annotated[Path | None, typer.Option(help="Tagger directory from `skugraph train tagger`.")] = None,
     fields: Annotated[str, typer.Option(help="Fields the tagger reads: comma-separated (title, description), or 'all' (reviews too).")] = "title",
@@ -141,13 +141,17 @@ def extract(
             raise ValueError(f"--extractor must be rules or tagger, not {extractor!r}")
         report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=rules, tagger=tagger,
                                   ontology=schema, reviews=reviews, relations=relations, workers=workers, engine=engine, address=address)
+    for message in report.rejects[:20]:
+        errors.print(f"[yellow]left out[/] {message}")
+    if report.rejects:
+        errors.print(f"[yellow]{len(report.rejects)} listing(s) not valid, left out; `skugraph ingest` reports them with line numbers[/]")
     console.print(f"extracted {report.facts} facts ({report.mentions} mentions) from {report.listings} listings → {out}")
 
 
 @app.command()
 def load(
-    facts: Annotated[Path, typer.Argument(help="Facts (JSONL) from `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
-    listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL).")] = DEFAULT_WORKDIR / "listings.jsonl",
+    facts: Annotated[Path, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
+    listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL or Parquet), or a directory of shards.")] = DEFAULT_WORKDIR / "listings.jsonl",
     db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
     ontology: OntologyOption = None,
 ) -> None:
@@ -167,9 +171,9 @@ def load(
 
 @app.command()
 def fuse(
-    facts: Annotated[Path, typer.Argument(help="Facts (JSONL) from `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
-    listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL).")] = DEFAULT_WORKDIR / "listings.jsonl",
-    out: Annotated[Path, typer.Option(help="Fused facts to write (JSONL), for `skugraph load`.")] = DEFAULT_WORKDIR / "facts.fused.jsonl",
+    facts: Annotated[Path, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
+    listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL or Parquet), or a directory of shards.")] = DEFAULT_WORKDIR / "listings.jsonl",
+    out: Annotated[Path, typer.Option(help="Fused facts to write (JSONL, or Parquet when it ends in .parquet), for `skugraph load`.")] = DEFAULT_WORKDIR / "facts.fused.jsonl",
     matcher: Annotated[Path | None, typer.Option(help="A matcher from `skugraph train matcher` (default: attribute agreement + title similarity).")] = None,
     threshold: Annotated[float | None, typer.Option(help="Match score that joins two listings (default: the matcher's own).")] = None,
     encoder: Annotated[str | None, typer.Option(help="An encoder (directory, minilm) whose nearest neighbours add candidate pairs.")] = None,
@@ -195,8 +199,8 @@ def fuse(
 
 @app.command()
 def complete(
-    facts: Annotated[Path, typer.Argument(help="Fused facts (JSONL) from `skugraph fuse`.")] = DEFAULT_WORKDIR / "facts.fused.jsonl",
-    out: Annotated[Path, typer.Option(help="Inferred facts to write (JSONL), for `skugraph load`.")] = DEFAULT_WORKDIR / "facts.inferred.jsonl",
+    facts: Annotated[Path, typer.Argument(help="Fused facts (JSONL or Parquet) from `skugraph fuse`.")] = DEFAULT_WORKDIR / "facts.fused.jsonl",
+    out: Annotated[Path, typer.Option(help="Inferred facts to write (JSONL, or Parquet when it ends in .parquet), for `skugraph load`.")] = DEFAULT_WORKDIR / "facts.inferred.jsonl",
     relation: Annotated[list[str] | None, typer.Option("--relation", help="A relation to complete (default: colour, material, capacity, size, compatible_with).")] = None,
     scorer: Annotated[str, typer.Option(help="neighbours, popularity, or a PyKEEN model (RotatE …; needs the kg extra).")] = "neighbours",
     min_probability: Annotated[float, typer.Option(help="Calibrated probability a proposal needs.")] = 0.7,

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from contextlib import ExitStack, closing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from skugraph import __version__
-from skugraph.corpus.ingest import IngestReport, ingest, load_listings
+from skugraph.corpus.ingest import IngestReport, ingest, listing_files, load_listings
+from skugraph.corpus.listings import read_listings
 from skugraph.facts.build import FactBuilder, merge_facts
 from skugraph.facts.classify import LinearTextClassifier
 from skugraph.facts.ontology import Ontology, load_ontology
@@ -24,8 +28,9 @@ from skugraph.fusion.completion import Proposals
 from skugraph.fusion.conflicts import resolve
 from skugraph.graph.cards import product_card
 from skugraph.graph.store import LoadReport, QueryResult, batched, open_store
-from skugraph.records import Fact, Listing, to_json_line
+from skugraph.records import Fact, Listing, Mention, to_json_line
 from skugraph.sample.generate import CATALOGUE, LABELS
+from skugraph.tables import FACTS, MENTIONS, PartWriter, fact_from_row, facts_table, is_parquet, mentions_table, read_rows
 from skugraph.tagging.rules import RuleExtractor
 from skugraph.tagging.tagger import TaggerExtractor
 
@@ -111,6 +116,13 @@ class ExtractReport:
     mentions: int = 0
     facts: int = 0
     by_predicate: Counter[str] = field(default_factory=Counter)
+    rejects: list[str] = field(default_factory=list)  # listings left out, with file and reason (Ray engine)
+
+    def add(self, read: _ReadBatch) -> None:
+        self.listings += read.listings
+        self.mentions += read.mention_count
+        self.facts += sum(read.by_predicate.values())
+        self.by_predicate.update(read.by_predicate)
 
 
 @dataclass
@@ -153,7 +165,9 @@ def extract(
     address: str | None = None,
 ) -> ExtractReport:
     """Find mentions in ingested listings (with the rules, or with a trained ``tagger``) and
-    write facts (and mentions) as JSONL, streaming: memory holds a few batches at a time.
+    write facts (and mentions) as JSONL, or as Parquet (:mod:`skugraph.tables`) where ``facts_out``
+    ends in ``.parquet``, streaming: memory holds a few batches at a time. ``listings``: an
+    ingested file, or a directory of shards (JSONL or Parquet, read in name order).
 
     A first pass over the titles teaches the rule extractor the brands the catalogue writes
     in two scripts (``诺芝（NOZI）``), so brands resolve to one entity however written.
@@ -168,34 +182,44 @@ def extract(
     files written are the same."""
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be local or ray, not {engine!r}")
-    extractor = (extractor or RuleExtractor()).learn_brands(listing.title for listing in load_listings(listings))
+    columnar = is_parquet(facts_out)
+    if mentions_out is not None and is_parquet(mentions_out) != columnar:
+        raise ValueError(f"facts and mentions must both be JSONL or both Parquet: {facts_out}, {mentions_out}")
+    # bad records are skipped here: the local engine stops at the first, the Ray engine reports each
+    extractor = (extractor or RuleExtractor()).learn_brands(listing.title for listing in read_listings(listing_files(listings)))
     reader = _BatchReader(extractor, FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"], ontology, relations),
-                          tagger, reviews)
+                          tagger, reviews, columnar)
+    if engine == "ray":
+        try:
+            from skugraph.scale.ray_jobs import extract_on_ray
+        except ModuleNotFoundError as error:
+            raise ValueError(f"--engine ray needs Ray ({error}): pip install 'skugraph[scale]'") from None
+
+        return extract_on_ray(reader, listings, facts_out, mentions_out, workers, address, batch_size, progress)
+    batches = batched(load_listings(listings), batch_size)
+    reads = _in_processes(reader, batches, workers) if workers > 1 else map(reader, batches)
+    return write_reads(reads, facts_out, mentions_out, progress)
+
+
+def write_reads(reads: Iterable[_ReadBatch], facts_out: Path, mentions_out: Path | None = None,
+                progress: Progress | None = None) -> ExtractReport:
+    """Write batches' results in order, as JSONL files or as Parquet directories (one part)."""
     report = ExtractReport()
     facts_out.parent.mkdir(parents=True, exist_ok=True)
-    mention_handle = mentions_out.open("w", encoding="utf-8") if mentions_out else None
-    try:
-        with facts_out.open("w", encoding="utf-8") as fact_handle:
-            if engine == "ray":
-                from skugraph.scale.ray_jobs import read_on_ray
-
-                reads = read_on_ray(reader, listings, workers, address, batch_size)
-            else:
-                batches = batched(load_listings(listings), batch_size)
-                reads = _in_processes(reader, batches, workers) if workers > 1 else map(reader, batches)
-            for read in reads:
-                if mention_handle:
-                    mention_handle.write(read.mentions)
-                fact_handle.write(read.facts)
-                report.listings += read.listings
-                report.mentions += read.mention_count
-                report.facts += sum(read.by_predicate.values())
-                report.by_predicate.update(read.by_predicate)
-                if progress:
-                    progress(read.listings)
-    finally:
-        if mention_handle:
-            mention_handle.close()
+    with ExitStack() as stack:
+        if is_parquet(facts_out):
+            facts = stack.enter_context(closing(PartWriter(facts_out, FACTS))).write
+            mentions = stack.enter_context(closing(PartWriter(mentions_out, MENTIONS))).write if mentions_out else None
+        else:
+            facts = stack.enter_context(facts_out.open("w", encoding="utf-8")).write
+            mentions = stack.enter_context(mentions_out.open("w", encoding="utf-8")).write if mentions_out else None
+        for read in reads:
+            if mentions:
+                mentions(read.mentions)
+            facts(read.facts)
+            report.add(read)
+            if progress:
+                progress(read.listings)
     return report
 
 
@@ -203,31 +227,35 @@ def extract(
 class _ReadBatch:
     listings: int
     mention_count: int
-    mentions: str  # JSON lines
-    facts: str  # JSON lines
+    mentions: str | pa.Table  # JSON lines, or a table (columnar output)
+    facts: str | pa.Table
     by_predicate: Counter[str]
 
 
 @dataclass
 class _BatchReader:
-    """One batch of listings → its mentions and facts as JSON lines (picklable results, so
-    worker processes can run it)."""
+    """One batch of listings → its mentions and facts as JSON lines, or as Arrow tables with
+    ``columnar`` (picklable results, so worker processes can run it)."""
 
     extractor: RuleExtractor
     builder: FactBuilder
     tagger: TaggerExtractor | None
     reviews: ReviewModels | None
+    columnar: bool = False
 
     def __call__(self, batch: list[Listing]) -> _ReadBatch:
         found = self.tagger.extract_many(batch) if self.tagger else [self.extractor.extract(listing) for listing in batch]
         review_facts_of = self.reviews.facts(batch) if self.reviews else [[] for _ in batch]
-        mentions, facts, by_predicate = [], [], Counter()
+        mentions: list[Mention] = []
+        facts: list[Fact] = []
         for listing, listing_mentions, extra in zip(batch, found, review_facts_of, strict=True):
-            mentions += [to_json_line(mention) + "\n" for mention in listing_mentions]
-            for fact in resolve(self.builder.build(listing, listing_mentions), self.builder.ontology) + merge_facts(extra):
-                facts.append(to_json_line(fact) + "\n")
-                by_predicate[fact.predicate] += 1
-        return _ReadBatch(len(batch), len(mentions), "".join(mentions), "".join(facts), by_predicate)
+            mentions += listing_mentions
+            facts += resolve(self.builder.build(listing, listing_mentions), self.builder.ontology) + merge_facts(extra)
+        by_predicate = Counter(fact.predicate for fact in facts)
+        if self.columnar:
+            return _ReadBatch(len(batch), len(mentions), mentions_table(mentions), facts_table(facts), by_predicate)
+        return _ReadBatch(len(batch), len(mentions), "".join(to_json_line(m) + "\n" for m in mentions),
+                          "".join(to_json_line(f) + "\n" for f in facts), by_predicate)
 
 
 _worker_reader: _BatchReader | None = None  # a worker process's reader
@@ -304,34 +332,49 @@ def complete(facts: Path, out: Path, relations: Sequence[str] | None = None, sco
 
 
 def write_facts(path: Path, facts: Iterable[Fact]) -> None:
-    """Facts as JSONL, one a line."""
+    """Facts as JSONL, one a line, or as a Parquet directory where ``path`` ends in ``.parquet``."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if is_parquet(path):
+        with closing(PartWriter(path, FACTS)) as writer:
+            for chunk in batched(facts, 50_000):
+                writer.write(facts_table(chunk))
+        return
     with path.open("w", encoding="utf-8") as handle:
         for fact in facts:
             handle.write(to_json_line(fact) + "\n")
 
 
 def read_facts(path: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None) -> Iterator[Fact]:
-    """Facts from a JSONL file written by :func:`extract`. A bad line (broken JSON, unknown
-    predicate, wrong labels) is reported to ``on_error`` as ``file:line: reason`` and
-    skipped; without ``on_error`` it raises ``ValueError``."""
+    """Facts from a JSONL file or a Parquet file or directory written by :func:`extract`. A bad
+    record (broken JSON, a missing column, unknown predicate, wrong labels) is reported to
+    ``on_error`` as ``file:line N: reason`` (``row N`` in Parquet) and skipped; without
+    ``on_error`` it raises ``ValueError``."""
+    ontology = ontology or load_ontology()
+    if is_parquet(path):
+        records = ((file, f"row {number}", row, fact_from_row) for file, number, row in read_rows(path))
+    else:
+        records = ((path, f"line {number}", line, lambda line: Fact.from_dict(json.loads(line))) for number, line in _lines(path))
+    for file, where, record, parse in records:
+        try:
+            fact = parse(record)
+            ontology.check(fact)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+            message = f"{file}:{where}: not a valid fact: {error}"
+            if on_error is None:
+                raise ValueError(message) from None
+            on_error(message)
+            continue
+        yield fact
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(number, line) of a text file's non-blank lines."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    ontology = ontology or load_ontology()
     with path.open("r", encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                fact = Fact.from_dict(json.loads(line))
-                ontology.check(fact)
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
-                message = f"{path}:line {number}: not a valid fact: {error}"
-                if on_error is None:
-                    raise ValueError(message) from None
-                on_error(message)
-                continue
-            yield fact
+            if line.strip():
+                yield number, line
 
 
 def load(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from skugraph.corpus.listings import Limits, Reject, read_listings
+from skugraph.corpus.listings import SUFFIXES, Limits, Reject, detect_format, read_listings
 from skugraph.corpus.pii import scrub, scrub_listing
 from skugraph.records import Listing, to_json_line
 
@@ -89,5 +89,20 @@ def ingest(
 
 
 def load_listings(path: str | Path) -> Iterator[Listing]:
-    """Read listings back from an ingested file; any bad record is an error here."""
-    return read_listings([path], strict=True)
+    """Read listings back from an ingested file, or a directory of shards (read in name
+    order); any bad record is an error here."""
+    return read_listings(listing_files(Path(path)), strict=True)
+
+
+def listing_files(path: Path) -> list[Path]:
+    """A file, or a directory's listing files (.jsonl, .csv, .parquet …) in name order; one
+    format per directory."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+    if not files:
+        raise ValueError(f"{path}: no listing files (.jsonl, .csv, .tsv, .parquet) in this directory")
+    formats = {detect_format(file) for file in files}
+    if len(formats) > 1:
+        raise ValueError(f"{path}: mixes formats ({', '.join(sorted(formats))}); keep one format per directory")
+    return files

@@ -73,16 +73,16 @@ class _FieldError(ValueError):
         self.reason = reason
 
 
+#: listing file suffixes and their formats
+SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
 def detect_format(path: Path) -> str:
     """Format from the file suffix: .jsonl/.json/.ndjson, .csv/.tsv, .parquet/.pq."""
     suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    if suffix in (".csv", ".tsv"):
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise ValueError(f"{path}: cannot tell the format from suffix {suffix!r}; pass one of {FORMATS}")
+    if suffix not in SUFFIXES:
+        raise ValueError(f"{path}: cannot tell the format from suffix {suffix!r}; pass one of {FORMATS}")
+    return SUFFIXES[suffix]
 
 
 class _Utf8Lines:

@@ -1,0 +1,139 @@
+"""Mentions and facts as Arrow tables and Parquet files: the columnar form of :mod:`skugraph.records`,
+written by the extraction workers and read by fusion and the loader.
+
+A Parquet output is a directory of part files (``part-000000.parquet`` …) as Ray, Spark and
+DuckDB write and read them; the parts, read in name order, give the records in input order.
+
+Fact columns: ``subject_label``, ``subject_key``, ``subject_name``, ``subject_kind``,
+``subject_aliases`` (and the same five for ``object_``), ``predicate``, ``confidence``,
+``provenance`` (a list of structs: listing_id, field, start, end, extractor, version) and
+``properties`` (the edge properties as a JSON object, or null).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from skugraph.records import Entity, Fact, Mention, Provenance
+
+PROVENANCE = pa.struct([("listing_id", pa.string()), ("field", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
+                        ("extractor", pa.string()), ("version", pa.string())])
+_ENTITY_FIELDS = [("label", pa.string()), ("key", pa.string()), ("name", pa.string()), ("kind", pa.string()),
+                  ("aliases", pa.list_(pa.string()))]
+FACTS = pa.schema([*[(f"subject_{name}", kind) for name, kind in _ENTITY_FIELDS], ("predicate", pa.string()),
+                   *[(f"object_{name}", kind) for name, kind in _ENTITY_FIELDS], ("confidence", pa.float64()),
+                   ("provenance", pa.list_(PROVENANCE)), ("properties", pa.string())])
+MENTIONS = pa.schema([("listing_id", pa.string()), ("field", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
+                      ("text", pa.string()), ("label", pa.string()), ("score", pa.float64()), ("extractor", pa.string())])
+
+
+def is_parquet(path: Path) -> bool:
+    """A Parquet output: a ``.parquet`` path, or a directory (of part files)."""
+    return path.suffix.lower() in (".parquet", ".pq") or path.is_dir()
+
+
+def facts_table(facts: Iterable[Fact]) -> pa.Table:
+    columns: dict[str, list] = {name: [] for name in FACTS.names}
+    for fact in facts:
+        for side, entity in (("subject", fact.subject), ("object", fact.object)):
+            columns[f"{side}_label"].append(entity.label)
+            columns[f"{side}_key"].append(entity.key)
+            columns[f"{side}_name"].append(entity.name)
+            columns[f"{side}_kind"].append(entity.kind)
+            columns[f"{side}_aliases"].append(list(entity.aliases))
+        columns["predicate"].append(fact.predicate)
+        columns["confidence"].append(fact.confidence)
+        columns["provenance"].append([p.to_dict() for p in fact.provenance])
+        columns["properties"].append(json.dumps(fact.properties, ensure_ascii=False) if fact.properties else None)
+    return pa.table(columns, schema=FACTS)
+
+
+def mentions_table(mentions: Iterable[Mention]) -> pa.Table:
+    return pa.Table.from_pylist([mention.to_dict() for mention in mentions], schema=MENTIONS)
+
+
+def fact_from_row(row: dict) -> Fact:
+    """One row of a facts table (as ``to_pylist`` gives it) → a Fact; a missing column or a
+    wrong value raises ``KeyError``/``TypeError``/``ValueError``."""
+
+    def entity(side: str) -> Entity:
+        return Entity(row[f"{side}_label"], row[f"{side}_key"], row[f"{side}_name"], row[f"{side}_kind"] or "",
+                      tuple(row[f"{side}_aliases"] or ()))
+
+    properties = row["properties"]
+    return Fact(entity("subject"), row["predicate"], entity("object"), float(row["confidence"]),
+                tuple(Provenance(**p) for p in row["provenance"] or ()), dict(json.loads(properties)) if properties else {})
+
+
+def part_files(path: Path) -> list[Path]:
+    """The Parquet files of an output: the file itself, or a directory's ``*.parquet`` in name order."""
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix.lower() in (".parquet", ".pq"))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    return [path]
+
+
+def read_rows(path: Path, batch_size: int = 4096) -> Iterator[tuple[Path, int, dict]]:
+    """(file, row number from 1, row) over a Parquet file or directory of parts."""
+    for file in part_files(path):
+        number = 0
+        for batch in pq.ParquetFile(file).iter_batches(batch_size=batch_size):
+            for row in batch.to_pylist():
+                number += 1
+                yield file, number, row
+
+
+class PartWriter:
+    """Writes one table's batches as part files of a directory, numbered in order; ``part``
+    starts a new file (the local engine writes one part, Ray's write tasks one each)."""
+
+    def __init__(self, directory: Path, schema: pa.Schema):
+        self.directory = directory
+        self.schema = schema
+        clear_parts(directory)
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self.part(0)
+        assert self._writer is not None
+        self._writer.write_table(table)
+
+    def part(self, number: int) -> None:
+        self.close()
+        self._writer = pq.ParquetWriter(self.directory / part_name(number), self.schema)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def clear_parts(directory: Path) -> None:
+    """Make ``directory`` (if need be) and remove an earlier run's part files from it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("part-*.parquet"):
+        stale.unlink()
+
+
+def part_name(number: int) -> str:
+    return f"part-{number:06d}.parquet"
+
+
+def to_ipc(table: pa.Table) -> bytes:
+    """A table as Arrow IPC stream bytes (how a batch's results travel inside a Ray block)."""
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def from_ipc(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(data).read_all()
