@@ -85,6 +85,53 @@ def test_bench_scale_runs_the_local_engine_and_ray_on_the_same_listings(ray_clus
     from skugraph.bench import bench_scale
 
     report = bench_scale(300, workers=(2,))
-    assert [(r["engine"], r["workers"]) for r in report["runs"]] == [("local", 1), ("ray", 2)]
+    assert [(r["engine"], r["workers"], r["output"]) for r in report["runs"]] == [("local", 1, "jsonl"), ("ray", 2, "jsonl"), ("ray", 2, "parquet")]
     assert report["same_facts_everywhere"] and all(r["listings_per_s"] > 0 and r["facts"] > 1000 for r in report["runs"])
     assert abs(report["runs"][1]["steady_per_worker"] - report["runs"][1]["steady_listings_per_s"] / 2) <= 1
+
+
+def test_ray_train_fine_tunes_a_tagger_on_two_workers_as_one_process_would_with_their_batches_together(ray_cluster, tmp_path):
+    """Two equal-length texts: two workers with a batch of one each average the same gradient one
+    process gets from a batch of both, so the weights after training agree."""
+    import torch
+    from typer.testing import CliRunner
+
+    from skugraph.cli import app
+    from skugraph.corpus.ner import LabelledText, Span, write_doccano
+    from skugraph.tagging.model import TaggerModel
+    from skugraph.tagging.tagger import Tagger
+    from skugraph.tagging.train import TrainTaggerConfig, train_tagger
+
+    texts = [LabelledText("华为蓝色手机", (Span(0, 2, "brand"), Span(2, 4, "colour"))),
+             LabelledText("小米黑色手表", (Span(0, 2, "brand"), Span(2, 4, "colour")))]
+    write_doccano(texts, tmp_path / "train.jsonl")
+    settings = dict(train=tmp_path / "train.jsonl", base_model="scratch:tiny", epochs=4, dropout=0.0, precision="fp32",
+                    window=16, learning_rate=1e-3)
+    train_tagger(TrainTaggerConfig(out=tmp_path / "local", batch_size=2, **settings))
+    done = CliRunner().invoke(app, ["train", "tagger", "--train", str(tmp_path / "train.jsonl"), "--out", str(tmp_path / "ray"),
+                                    "--base-model", "scratch:tiny", "--epochs", "4", "--dropout", "0", "--precision", "fp32",
+                                    "--window", "16", "--learning-rate", "1e-3", "--batch-size", "1", "--engine", "ray", "--workers", "2"])
+    assert done.exit_code == 0, done.output
+    assert "trained 4 epochs" in done.stdout and "2 processes" in done.stdout
+    local, *_ = TaggerModel.load(tmp_path / "local")
+    on_ray, *_ = TaggerModel.load(tmp_path / "ray")
+    for (name, a), b in zip(local.state_dict().items(), on_ray.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4, msg=name)
+    assert len(Tagger.load(tmp_path / "ray").predict(["华为蓝色手机"])) == 1
+
+
+def test_ray_train_pretrains_on_two_workers_and_the_model_loads(ray_cluster, tmp_path, monkeypatch):
+    from transformers import AutoModelForMaskedLM
+    from typer.testing import CliRunner
+
+    from skugraph.cli import app
+
+    monkeypatch.setenv("SKUGRAPH_CACHE", str(tmp_path / "cache"))
+    done = CliRunner().invoke(app, ["pretrain", "--corpus", str(CATALOGUE), "--out", str(tmp_path / "encoder"), "--base-model",
+                                    "scratch:tiny", "--steps", "4", "--batch-size", "4", "--vocab-size", "400", "--max-length", "48",
+                                    "--precision", "fp32", "--engine", "ray", "--workers", "2"])
+    assert done.exit_code == 0, done.output
+    assert "pretrained 4 steps" in done.stdout
+    meta = json.loads((tmp_path / "encoder" / "skugraph.json").read_text("utf-8"))
+    assert meta["processes"] == 2 and meta["steps"] == 4 and meta["tokens_seen"] > 0
+    assert AutoModelForMaskedLM.from_pretrained(tmp_path / "encoder").config.num_hidden_layers == 2

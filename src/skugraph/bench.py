@@ -329,7 +329,9 @@ def bench_scale(count: int = 20_000, workers: tuple[int, ...] = (1, 2), progress
     """Extraction (rules) of ``count`` generated listings by the local engine in one process
     (the baseline) and on a local Ray instance with each number of ``workers``: listings/s
     overall, and in the steady state (from the first batch back to the last, without Ray's
-    start-up), per worker too."""
+    start-up), per worker too. These write JSONL (the results come back to this process); a
+    last run with the most workers writes Parquet parts from Ray's write tasks (overall rate
+    only: no batch comes back to time)."""
     from skugraph import pipeline
     from skugraph.corpus.ingest import ingest
 
@@ -339,7 +341,8 @@ def bench_scale(count: int = 20_000, workers: tuple[int, ...] = (1, 2), progress
         work = Path(scratch)
         synthetic_catalogue(work / "catalogue.jsonl", count)
         ingest([work / "catalogue.jsonl"], work / "listings.jsonl", work / "rejects.jsonl")
-        for engine, size in (("local", 1), *(("ray", n) for n in workers)):
+        plan = [("local", 1, "jsonl"), *(("ray", n, "jsonl") for n in workers), ("ray", max(workers), "parquet")]
+        for engine, size, output in plan:
             first: list[float] = []
             done: list[int] = []
 
@@ -349,16 +352,51 @@ def bench_scale(count: int = 20_000, workers: tuple[int, ...] = (1, 2), progress
                     first.append(time.perf_counter())
 
             began = time.perf_counter()
-            report = pipeline.extract(work / "listings.jsonl", work / f"facts-{engine}-{size}.jsonl", progress=seen, engine=engine,
+            report = pipeline.extract(work / "listings.jsonl", work / f"facts-{engine}-{size}.{output}", progress=seen, engine=engine,
                                       workers=size)
             ended = time.perf_counter()
-            steady = (report.listings - done[0]) / (ended - first[0]) if len(done) > 1 else report.listings / (ended - began)
-            runs.append({"engine": engine, "workers": size, "seconds": round(ended - began, 1), "start_seconds": round(first[0] - began, 1),
-                         "listings_per_s": round(report.listings / (ended - began)), "steady_listings_per_s": round(steady),
-                         "steady_per_worker": round(steady / size), "facts": report.facts})
-            say(f"{engine} × {size}: {runs[-1]['listings_per_s']} listings/s, steady {runs[-1]['steady_listings_per_s']}")
-        same = len({(work / f"facts-{r['engine']}-{r['workers']}.jsonl").read_bytes() for r in runs}) == 1
+            run = {"engine": engine, "workers": size, "output": output, "seconds": round(ended - began, 1),
+                   "listings_per_s": round(report.listings / (ended - began)), "facts": report.facts}
+            if output == "jsonl":
+                steady = (report.listings - done[0]) / (ended - first[0]) if len(done) > 1 else report.listings / (ended - began)
+                run |= {"start_seconds": round(first[0] - began, 1), "steady_listings_per_s": round(steady),
+                        "steady_per_worker": round(steady / size)}
+            runs.append(run)
+            say(f"{engine} × {size} → {output}: {run['listings_per_s']} listings/s"
+                + (f", steady {run['steady_listings_per_s']}" if "steady_listings_per_s" in run else ""))
+        facts = [list(pipeline.read_facts(work / f"facts-{r['engine']}-{r['workers']}.{r['output']}")) for r in runs]
+        same = all(found == facts[0] for found in facts)
     return {"listings": count, "extractor": "rules", "same_facts_everywhere": same, "runs": runs,
+            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+
+
+def bench_train(steps: int = 40, workers: tuple[int, ...] = (1, 2), base_model: str = "scratch:small", progress=None) -> dict:
+    """Masked-LM pretraining throughput (tokens/s of training steps, without the set-up) for
+    ``steps`` steps of 64 sequences per process on generated listings: one local process on
+    all the cores (the baseline), then Ray Train with each number of ``workers`` (one CPU each)."""
+    from skugraph.lm.pretrain import PretrainConfig, pretrain
+    from skugraph.scale.ray_train import train_on_ray
+
+    say = progress or (lambda text: None)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="skugraph-bench-train-") as scratch:
+        work = Path(scratch)
+        synthetic_catalogue(work / "catalogue.jsonl", 20_000)
+
+        def config(name: str) -> PretrainConfig:
+            return PretrainConfig(corpus=[work / "catalogue.jsonl"], out=work / name, base_model=base_model, steps=steps,
+                                  batch_size=64, cache_dir=work / "cache", checkpoint_minutes=1e9)
+
+        for engine, size in (("local", 1), *(("ray", n) for n in workers)):
+            began = time.perf_counter()
+            meta = pretrain(config(f"{engine}-{size}")).metadata if engine == "local" else train_on_ray("pretrain", config(f"{engine}-{size}"), size)
+            runs.append({"engine": engine, "workers": size, "wall_seconds": round(time.perf_counter() - began, 1),
+                         "train_seconds": meta["train_seconds"], "tokens": meta["tokens_seen"],
+                         "tokens_per_s": meta["tokens_per_second"], "tokens_per_s_per_worker": round(meta["tokens_per_second"] / size),
+                         "threads_per_process": meta["threads_per_process"], "precision": meta["precision"],
+                         "final_loss": meta["final_train_loss"]})
+            say(f"{engine} × {size}: {meta['tokens_per_second']:,} tokens/s")
+    return {"steps": steps, "base_model": base_model, "sequences_per_process_step": 64, "runs": runs,
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
 
 

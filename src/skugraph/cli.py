@@ -30,6 +30,9 @@ DEFAULT_WORKDIR = Path(".skugraph")
 DbOption = Annotated[Path, typer.Option("--db", help="Graph database file (LadybugDB, embedded).")]
 RuntimeOption = Annotated[str, typer.Option(help="How the tagger runs: torch, torch-bf16 (fp32 where the CPU lacks bf16), onnx or onnx-int8 (after `skugraph export-onnx`).")]
 OntologyOption = Annotated[Path | None, typer.Option("--ontology", help="An edited ontology file (YAML/JSON; default: the packaged one).")]
+AddressOption = Annotated[str, typer.Option(help="With --engine ray: local (start Ray here) or auto / ray://HOST:PORT (join a cluster).")]
+TrainEngineOption = Annotated[str, typer.Option(help="local (this process; torchrun for several), or ray: --workers Ray Train workers (pip install skugraph[scale]).")]
+TrainWorkersOption = Annotated[int, typer.Option(help="With --engine ray: training processes (data-parallel over gloo; each takes --batch-size per step).")]
 
 
 @contextmanager
@@ -118,7 +121,7 @@ def extract(
     runtime: RuntimeOption = "torch-bf16",
     workers: Annotated[int, typer.Option(help="Processes that read the listings (one thread each); this one reads ahead and writes.")] = 1,
     engine: Annotated[str, typer.Option(help="local, or ray: an actor pool of --workers on Ray (pip install skugraph[scale]).")] = "local",
-    address: Annotated[str, typer.Option(help="With --engine ray: local (start Ray here) or auto / ray://HOST:PORT (join a cluster).")] = "local",
+    address: AddressOption = "local",
 ) -> None:
     """Find mentions in listings and turn them into facts; with review models, opinions and sentiment too."""
     with _friendly_errors(), _progress() as start:
@@ -375,8 +378,11 @@ def pretrain(
     column: Annotated[str | None, typer.Option(help="CSV column with the text.")] = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU has it), bf16 or fp32.")] = "auto",
     seed: int = 42,
+    engine: TrainEngineOption = "local",
+    workers: TrainWorkersOption = 2,
+    address: AddressOption = "local",
 ) -> None:
-    """Pretrain a masked-LM encoder on product text (runs under torchrun for several processes)."""
+    """Pretrain a masked-LM encoder on product text (on several processes: torchrun, or --engine ray)."""
     from skugraph.lm.pretrain import PretrainConfig
     from skugraph.lm.pretrain import pretrain as run_pretraining
 
@@ -389,15 +395,19 @@ def pretrain(
     columns = [SpinnerColumn(), TextColumn("pretrain {task.fields[status]}"), BarColumn(), TimeElapsedColumn()]
     worker = os.environ.get("RANK", "0") != "0"  # under torchrun only the first process reports
     with _friendly_errors(), Progress(*columns, console=errors, disable=worker) as bars:
+        _check_engine(engine)
         task = bars.add_task("pretrain", total=1.0, status="preparing corpus…")
 
         def report(point: dict[str, float]) -> None:
             status = f"step {point['step']}  loss {point['loss']:.3f}  {point['tokens_per_second']:,} tok/s"
             bars.update(task, completed=point["fraction"], status=status)
 
-        result = run_pretraining(config, progress=report)
-    if result.metadata:
-        meta = result.metadata
+        if engine == "ray":
+            bars.update(task, status=f"on {workers} Ray Train workers…")
+            meta = _train_on_ray("pretrain", config, workers, address)
+        else:
+            meta = run_pretraining(config, progress=report).metadata
+    if meta:
         console.print(
             f"pretrained {meta['steps']} steps, {meta['tokens_seen']:,} tokens in {meta['train_seconds']} s "
             f"({meta['tokens_per_second']:,} tokens/s, {meta['precision']}); held-out MLM loss {meta['heldout_loss']} "
@@ -455,12 +465,16 @@ def train_tagger_command(
     time_budget: Annotated[float | None, typer.Option(help="Minutes of training at most.")] = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU has it), bf16 or fp32.")] = "auto",
     seed: int = 42,
+    engine: TrainEngineOption = "local",
+    workers: TrainWorkersOption = 2,
+    address: AddressOption = "local",
 ) -> None:
     """Fine-tune a tagger for entities and attributes (any tag set: it is read from the data)."""
     from skugraph.tagging.augment import AugmentConfig
     from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
     with _friendly_errors():
+        _check_engine(engine)
         augment = AugmentConfig(substitute=substitute, synonyms=synonyms, mention_dropout=mention_dropout)
         config = TrainTaggerConfig(
             train=train, out=out, dev=dev, format=format, base_model=base_model, random_init=random_init, epochs=epochs,
@@ -474,17 +488,34 @@ def train_tagger_command(
             dev_text = f"  dev F1 {record['dev_f1']:.4f}" if "dev_f1" in record else ""
             errors.print(f"epoch {record['epoch']:>3}  loss {record['loss']:.4f}{dev_text}  {record['seconds']} s")
 
-        result = train_tagger(config, progress=report)
-    meta = result.metadata
+        if engine == "ray":
+            meta = _train_on_ray("tagger", config, workers, address)
+        else:
+            meta = train_tagger(config, progress=report).metadata
     for message in meta["skipped_records"][:10]:
         errors.print(f"[yellow]skipped[/] {message}")
-    console.print(f"trained {result.epochs} epochs in {result.seconds:.0f} s (best epoch {result.best_epoch}, {meta['precision']}) → {out}")
-    if result.dev:
-        micro = result.dev["micro"]
+    processes = f", {meta['processes']} processes" if meta.get("processes", 1) > 1 else ""
+    console.print(f"trained {meta['epochs_run']} epochs in {meta['train_seconds']:.0f} s (best epoch {meta['best_epoch']}, "
+                  f"{meta['precision']}{processes}) → {out}")
+    if meta["dev_report"]:
+        micro = meta["dev_report"]["micro"]
         console.print(f"dev strict entity micro P {micro['precision']:.4f}  R {micro['recall']:.4f}  F1 {micro['f1']:.4f}")
     if meta.get("calibration"):
         c = meta["calibration"]
         console.print(f"calibration: temperature {c['temperature']}, expected calibration error {c['ece_uncalibrated']} → {c['ece_calibrated']}")
+
+
+def _train_on_ray(task: str, config, workers: int, address: str) -> dict:
+    try:
+        from skugraph.scale.ray_train import train_on_ray
+    except ModuleNotFoundError as error:
+        raise ValueError(f"--engine ray needs Ray ({error}): pip install 'skugraph[scale]'") from None
+    return train_on_ray(task, config, workers, address)
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ("local", "ray"):
+        raise ValueError(f"--engine must be local or ray, not {engine!r}")
 
 
 def _hold_out(rows: list, every: int) -> tuple[list, list]:
@@ -905,17 +936,41 @@ def bench_scale_command(
     out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/scale.json"),
 ) -> None:
     """Extraction on a local Ray instance with 1 and 2 workers, beside the local engine in one
-    process: listings/s overall and in the steady state, per worker."""
+    process: listings/s overall and in the steady state, per worker; and Ray writing Parquet."""
     from skugraph.bench import bench_scale
 
     with _friendly_errors():
         report = bench_scale(listings, tuple(workers or (1, 2)), progress=errors.print)
     table = Table(title=f"{listings:,} listings, rules; same facts everywhere: {report['same_facts_everywhere']}", title_justify="left")
-    for column in ("engine", "workers", "seconds", "start s", "listings/s", "steady listings/s", "steady per worker"):
-        table.add_column(column, justify="left" if column == "engine" else "right")
+    columns = {"engine": "engine", "workers": "workers", "output": "output", "seconds": "seconds", "start_seconds": "start s",
+               "listings_per_s": "listings/s", "steady_listings_per_s": "steady listings/s", "steady_per_worker": "steady per worker"}
+    for key, column in columns.items():
+        table.add_column(column, justify="left" if key in ("engine", "output") else "right")
     for run in report["runs"]:
-        table.add_row(run["engine"], str(run["workers"]), str(run["seconds"]), str(run["start_seconds"]), str(run["listings_per_s"]),
-                      str(run["steady_listings_per_s"]), str(run["steady_per_worker"]))
+        table.add_row(*(str(run.get(key, "–")) for key in columns))
+    console.print(table)
+    _write_bench(report, out)
+
+
+@bench_app.command("train")
+def bench_train_command(
+    steps: Annotated[int, typer.Option(help="Optimizer steps per run.")] = 40,
+    workers: Annotated[list[int] | None, typer.Option(help="Ray Train worker counts to run (repeat the option).")] = None,
+    base_model: Annotated[str, typer.Option(help="scratch:tiny|small|base.")] = "scratch:small",
+    out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/train-scale.json"),
+) -> None:
+    """Pretraining throughput on Ray Train with 1 and 2 workers, beside one local process."""
+    from skugraph.bench import bench_train
+
+    with _friendly_errors():
+        report = bench_train(steps, tuple(workers or (1, 2)), base_model, progress=errors.print)
+    table = Table(title=f"{steps} steps of {base_model}, 64 sequences per process and step", title_justify="left")
+    columns = {"engine": "engine", "workers": "workers", "threads_per_process": "threads each", "wall_seconds": "wall s",
+               "train_seconds": "train s", "tokens_per_s": "tokens/s", "tokens_per_s_per_worker": "per worker", "final_loss": "loss"}
+    for key, column in columns.items():
+        table.add_column(column, justify="left" if key == "engine" else "right")
+    for run in report["runs"]:
+        table.add_row(*(str(run[key]) for key in columns))
     console.print(table)
     _write_bench(report, out)
 

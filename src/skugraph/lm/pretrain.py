@@ -1,5 +1,5 @@
 """Masked-LM pretraining (whole-word masking, optional next-sentence task), from scratch or
-continued from a checkpoint, on one process or several (``torchrun``, DDP over gloo).
+continued from a checkpoint, on one process or several (``torchrun`` or Ray Train, DDP over gloo).
 
     skugraph pretrain --corpus titles.txt reviews.csv --out models/zh-small --time-budget 30
 
@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
 from skugraph import __version__
 from skugraph.lm.corpus import file_sha256, read_documents
 from skugraph.lm.data import EncodedSentences, MaskingConfig, Sequences, encode_documents, mask_batch, next_sentence_pairs, pack
+from skugraph.lm.distributed import Node
 from skugraph.lm.model import PretrainingObjective, build_config, load_for_pretraining, tune_for_cpu
 from skugraph.lm.tokenizer import train_tokenizer
 
@@ -102,42 +102,6 @@ def _precision(choice: str) -> str:
     return choice
 
 
-class _Dist:
-    """Rank, world size and the few collective calls the loop needs (no-ops on one process)."""
-
-    def __init__(self) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        if self.world > 1 and not dist.is_initialized():
-            dist.init_process_group("gloo")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            dist.barrier()
-
-    def any(self, flag: bool) -> bool:
-        if self.world == 1:
-            return flag
-        value = torch.tensor([1.0 if flag else 0.0])
-        dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return bool(value.item())
-
-    def mean(self, value: float) -> float:
-        if self.world == 1:
-            return value
-        tensor = torch.tensor([value], dtype=torch.float64)
-        dist.all_reduce(tensor)
-        return float(tensor.item()) / self.world
-
-    def close(self) -> None:
-        if self.world > 1 and dist.is_initialized():
-            dist.destroy_process_group()
-
-
 def _schedule(progress: float, warmup: float) -> float:
     """Learning-rate multiplier: linear warm-up, then linear decay to zero."""
     if progress < warmup:
@@ -146,7 +110,7 @@ def _schedule(progress: float, warmup: float) -> float:
 
 
 def _encoded_corpus(
-    config: PretrainConfig, documents: Callable[[], list[list[str]]], tokenizer, hashes: dict[str, str], node: _Dist
+    config: PretrainConfig, documents: Callable[[], list[list[str]]], tokenizer, hashes: dict[str, str], node: Node
 ) -> EncodedSentences:
     """Encode once and cache by corpus hash, tokenizer and masking mode; rank 0 writes the cache."""
     vocab = json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False)
@@ -252,16 +216,16 @@ def _save_checkpoint(directory: Path, model, tokenizer, optimizer, state: dict[s
 
 def pretrain(config: PretrainConfig, progress: Callable[[dict[str, float]], None] | None = None) -> PretrainResult:
     """Run pretraining as configured; ``progress`` gets {step, loss, tokens_per_second, …} every log interval."""
-    node = _Dist()
+    node = Node()
     try:
         return _pretrain(config, node, progress)
     finally:
         node.close()
 
 
-def _pretrain(config: PretrainConfig, node: _Dist, progress: Callable[[dict[str, float]], None] | None) -> PretrainResult:
+def _pretrain(config: PretrainConfig, node: Node, progress: Callable[[dict[str, float]], None] | None) -> PretrainResult:
     _quiet_transformers()
-    threads = max(1, (os.cpu_count() or 1) // node.world)
+    threads = node.threads()
     torch.set_num_threads(threads)
     precision = _precision(config.precision)
     torch.manual_seed(config.seed)

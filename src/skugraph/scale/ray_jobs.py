@@ -34,6 +34,7 @@ from skugraph.tables import FACTS, MENTIONS, clear_parts, from_ipc, part_name, t
 
 
 PART_LISTINGS = 100_000  # listings a Parquet part file holds (about 1M facts)
+BATCHES_PER_BLOCK = 8  # a block goes to one actor: fewer, larger blocks cost less of Ray's time per listing
 
 
 class _ExtractActor:
@@ -157,7 +158,7 @@ def _dataset(listings: Path, batch_size: int):
         dataset = ray.data.read_parquet(files, include_paths=True)
     else:
         raise ValueError(f"{listings}: the Ray engine reads JSONL or Parquet listings (run `skugraph ingest` first), not {format}")
-    return dataset.repartition(target_num_rows_per_block=batch_size)
+    return dataset.repartition(target_num_rows_per_block=batch_size * BATCHES_PER_BLOCK)
 
 
 class ray_session:

@@ -7,7 +7,9 @@ clipping, a higher learning rate for the new layers (CRF ×10), early stopping o
 F1, optional layer freezing or LoRA / AdaLoRA adapters (merged into the saved encoder),
 gazetteer features, augmentation, and temperature calibration of the confidences on dev.
 bf16 autocast on CPUs that support it. Texts longer than a window are trained as
-overlapping windows, never truncated.
+overlapping windows, never truncated. Data-parallel on several processes (``torchrun`` or
+Ray Train, gloo): each takes its share of every step's batches, gradients are averaged, rank 0
+scores dev and saves.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, BertModel, get_li
 from skugraph import __version__
 from skugraph.corpus.ner import LabelledText, detect_format, read_labelled
 from skugraph.lm.corpus import file_sha256
+from skugraph.lm.distributed import Node
 from skugraph.lm.model import build_config, resolve_base, tune_for_cpu
 from skugraph.lm.pretrain import _precision, _quiet_transformers, _versions
 from skugraph.lm.tokenizer import train_tokenizer
@@ -49,7 +52,7 @@ class TrainTaggerConfig:
     scheme: str | None = None  # bio | bieos (default: the data's own, bio for JSON)
     units: str = "auto"  # char | subword | auto (char when sub-words would cut spans)
     epochs: int = 30
-    batch_size: int = 32
+    batch_size: int = 32  # windows per process and step
     learning_rate: float | None = None  # encoder; default 1e-4 from loaded weights, 5e-4 fresh
     head_learning_rate: float = 2e-3  # lexicon and classifier layers; the CRF gets 10×
     weight_decay: float = 0.01
@@ -237,7 +240,18 @@ def _state_copy(model: TaggerModel) -> dict[str, torch.Tensor]:
 
 
 def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | None = None) -> TrainResult:
+    """Fine-tune as configured; ``progress`` gets each epoch's record (on rank 0)."""
+    node = Node()
+    try:
+        return _train_tagger(config, node, progress)
+    finally:
+        node.close()
+
+
+def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dict], None] | None) -> TrainResult:
     began = time.perf_counter()
+    if node.world > 1:
+        torch.set_num_threads(node.threads())
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
@@ -272,9 +286,10 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
     augmenter = None
     if config.augment.enabled:
         augmenter = Augmenter.from_data(config.augment, train_data, lexicon_words, read_synonyms(config.synonyms) if config.augment.synonyms else ())
-    per_epoch = math.ceil(len(train_windows) * (1 + (config.augment.copies if augmenter else 0)) / config.batch_size)
+    per_epoch = max(1, math.ceil(len(train_windows) * (1 + (config.augment.copies if augmenter else 0)) / config.batch_size) // node.world)
     total_steps = per_epoch * config.epochs
     _apply_adapters(model, config, total_steps)
+    node.same_weights(model)
     fresh = config.base_model.startswith("scratch:") or config.random_init
     encoder_lr = config.learning_rate or (5e-4 if fresh else 1e-4)
     optimizer = _optimizer(model, config, encoder_lr)
@@ -297,7 +312,10 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
                 copies = [augmenter.augment(item, rng) for item in train_data]
                 items.extend(_windows(encoder, copies, tag_index, scheme, size, config.stride))
         losses = []
-        for batch in _batches(items, config.batch_size, rng):
+        batches = _batches(items, config.batch_size, rng)
+        if node.world > 1:  # every process the same number of steps, each its own batches
+            batches = batches[: len(batches) // node.world * node.world][node.rank :: node.world]
+        for batch in batches:
             inputs = window_batch([w.encoded for w in batch], [(w.start, w.end) for w in batch], tokenizer)
             if "ngrams" in inputs and config.ngram_dropout > 0:
                 hidden = torch.rand(inputs["ngrams"].shape) < config.ngram_dropout
@@ -313,27 +331,33 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
             loss = model.loss(emissions.float(), gold, mask)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], config.max_grad_norm)
+            trained = [p for p in model.parameters() if p.requires_grad]
+            node.average_gradients(trained)
+            torch.nn.utils.clip_grad_norm_(trained, config.max_grad_norm)
             optimizer.step()
             scheduler.step()
             if config.lora and config.lora_method == "adalora":
                 model.encoder.base_model.update_and_allocate(step)
             step += 1
             losses.append(loss.item())
-            if budget and time.perf_counter() - began > budget:
+            if node.any(bool(budget) and time.perf_counter() - began > budget):
                 out_of_time = True
                 break
-        record = {"epoch": epoch, "step": step, "loss": round(float(np.mean(losses)), 4), "seconds": round(time.perf_counter() - began, 1)}
+        loss_mean = node.mean(float(np.mean(losses)) if losses else float("nan"))
+        record = {"epoch": epoch, "step": step, "loss": round(loss_mean, 4), "seconds": round(time.perf_counter() - began, 1)}
         if dev_data:
-            tagger.refresh_transitions()
-            f1 = tagger.evaluate(dev_data).micro.f1
+            f1 = -1.0
+            if node.main:
+                tagger.refresh_transitions()
+                f1 = tagger.evaluate(dev_data).micro.f1
+            f1 = node.from_main(f1)
             record["dev_f1"] = round(f1, 4)
             if f1 > best_f1:
                 best_f1, best_epoch, best_state, stale = f1, epoch, _state_copy(model), 0
             else:
                 stale += 1
         history.append(record)
-        if progress:
+        if progress and node.main:
             progress(record)
         if out_of_time or (dev_data and stale >= config.patience):
             break
@@ -345,6 +369,9 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
     if config.lora:
         model.encoder = model.encoder.merge_and_unload()
     model.eval()
+    if not node.main:  # rank 0 scores and saves the model every process holds
+        node.barrier()
+        return TrainResult(config.out, epoch, best_epoch, None, time.perf_counter() - began, {})
     tagger = Tagger(model, tokenizer, lexicon_words, ngrams)
     dev_report = None
     calibration = None
@@ -372,8 +399,10 @@ def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | N
         "calibration": calibration,
         "train_seconds": round(seconds, 1),
         "precision": precision,
+        "processes": node.world,
         "settings": settings,
         "versions": _versions(),
     }
     model.save(config.out, tokenizer, lexicon_words, ngrams, record)
+    node.barrier()
     return TrainResult(config.out, epoch, best_epoch, dev_report, seconds, {"kind": "tagger", **record})
