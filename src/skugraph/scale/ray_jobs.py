@@ -40,15 +40,18 @@ BATCHES_PER_BLOCK = 8  # a block goes to one actor: fewer, larger blocks cost le
 class _ExtractActor:
     """Holds one reader (unpickled once per actor; a tagger reloads from its directory)."""
 
-    def __init__(self, reader: Any):
+    def __init__(self, reader: Any, json_lines: bool):
         import torch
 
         torch.set_num_threads(1)
         self.reader = reader
+        self.json_lines = json_lines  # rows are JSON lines (read_text), not Parquet rows
 
     def __call__(self, batch: pa.Table) -> dict[str, list]:
         listings, rejects = [], []
-        for path, record in _records(batch):
+        paths = batch.column("path").to_pylist()
+        records = batch.column("text").to_pylist() if self.json_lines else batch.drop_columns(["path"]).to_pylist()
+        for path, record in zip(paths, records, strict=True):
             try:
                 data = json.loads(record) if isinstance(record, str) else record
             except json.JSONDecodeError as error:
@@ -65,14 +68,6 @@ class _ExtractActor:
         mentions, facts = (to_ipc(read.mentions), to_ipc(read.facts)) if self.reader.columnar else (read.mentions, read.facts)
         return {"listings": [read.listings], "mention_count": [read.mention_count], "mentions": [mentions], "facts": [facts],
                 "by_predicate": [json.dumps(read.by_predicate)], "rejects": [json.dumps(rejects, ensure_ascii=False)]}
-
-
-def _records(batch: pa.Table) -> Iterable[tuple[str, str | dict]]:
-    """(file, JSON line or row) of a batch read with its paths."""
-    paths = batch.column("path").to_pylist()
-    if "text" in batch.column_names and len(batch.column_names) == 2:
-        return zip(paths, batch.column("text").to_pylist(), strict=True)
-    return zip(paths, batch.drop_columns(["path"]).to_pylist(), strict=True)
 
 
 class _PartsSink(Datasink):
@@ -112,13 +107,14 @@ def extract_on_ray(reader: Any, listings: Path, facts_out: Path, mentions_out: P
                    address: str | None = None, batch_size: int = 256, progress: Callable[[int], None] | None = None):
     """``reader`` (the local engine's batch reader) over the listings on Ray; writes what the
     local engine writes and returns its :class:`~skugraph.pipeline.ExtractReport`."""
-    from skugraph.pipeline import ExtractReport, _ReadBatch, write_reads
-
     import ray
 
+    from skugraph.pipeline import ExtractReport, _ReadBatch, write_reads
+
     with ray_session(workers, address):
-        results = _dataset(listings, batch_size).map_batches(_ExtractActor, fn_constructor_args=(reader,), batch_size=batch_size,
-                                                 batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
+        dataset, json_lines = _dataset(listings, batch_size)
+        results = dataset.map_batches(_ExtractActor, fn_constructor_args=(reader, json_lines), batch_size=batch_size,
+                                      batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
         if not reader.columnar:
             rejects: list[str] = []
 
@@ -146,8 +142,8 @@ def extract_on_ray(reader: Any, listings: Path, facts_out: Path, mentions_out: P
 
 
 def _dataset(listings: Path, batch_size: int):
-    """The listings in blocks of one batch each, so the actors share the work however the
-    files were split (Ray reads small Parquet files as a single block)."""
+    """(the listings in blocks of a few batches, whether they are JSON lines): the actors share
+    the work however the files were split (Ray reads small Parquet files as one block)."""
     import ray
 
     files = [str(file.resolve()) for file in listing_files(Path(listings))]
@@ -158,7 +154,7 @@ def _dataset(listings: Path, batch_size: int):
         dataset = ray.data.read_parquet(files, include_paths=True)
     else:
         raise ValueError(f"{listings}: the Ray engine reads JSONL or Parquet listings (run `skugraph ingest` first), not {format}")
-    return dataset.repartition(target_num_rows_per_block=batch_size * BATCHES_PER_BLOCK)
+    return dataset.repartition(target_num_rows_per_block=batch_size * BATCHES_PER_BLOCK), format == "jsonl"
 
 
 class ray_session:

@@ -286,6 +286,9 @@ def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dic
     augmenter = None
     if config.augment.enabled:
         augmenter = Augmenter.from_data(config.augment, train_data, lexicon_words, read_synonyms(config.synonyms) if config.augment.synonyms else ())
+    if math.ceil(len(train_windows) / config.batch_size) < node.world:
+        raise ValueError(f"{len(train_windows)} training windows make fewer batches of {config.batch_size} than the "
+                         f"{node.world} processes; lower the batch size")
     per_epoch = max(1, math.ceil(len(train_windows) * (1 + (config.augment.copies if augmenter else 0)) / config.batch_size) // node.world)
     total_steps = per_epoch * config.epochs
     _apply_adapters(model, config, total_steps)
