@@ -2,6 +2,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from skugraph.bench import PeakMemory, bench_load, bench_stream, synthetic_catalogue
 
 
@@ -38,3 +40,12 @@ def test_bench_stream_reports_every_stage():
     stages = report["stages"]
     assert [stages[name]["listings"] for name in stages] == [300, 300, 300] and stages["extract"]["facts"] > 1000
     assert report["peak_rss_mb"] == max(stage["peak_rss_mb"] for stage in stages.values()) > 50
+
+
+def test_bench_api_runs_schemathesis_against_a_served_graph(demo_graph):
+    pytest.importorskip("schemathesis", reason="schemathesis (the dev extra) is not installed")
+    from skugraph.bench import bench_api
+
+    report = bench_api(demo_graph, max_examples=3)
+    assert report["operations"] == 7 and report["test_cases"]["generated"] > 20
+    assert report["server_errors"] == 0 and report["schemathesis"]["exit_code"] == 0

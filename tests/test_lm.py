@@ -168,8 +168,9 @@ def test_resume_continues_with_the_same_step_count(tmp_path, titles_file, tokeni
     broken = tiny_config(tmp_path / "b", titles_file, steps=6, checkpoint_every_steps=3, tokenizer=tmp_path / "tokenizer")
     with pytest.raises(_Interrupt):
         pretrain(broken, progress=stop_at_four)
-    state = torch.load(broken.out / "checkpoint" / "state.pt", weights_only=False)
+    state = json.loads((broken.out / "checkpoint" / "state.json").read_text("utf-8"))
     assert state["step"] == 3
+    assert not list((broken.out / "checkpoint").glob("*.pt")) and not list((broken.out / "checkpoint").glob("*.bin"))
     resumed = pretrain(tiny_config(tmp_path / "b", titles_file, steps=6, resume=True))
     assert resumed.steps == 6
     assert [p["step"] for p in resumed.metadata["loss_curve"]] == [1, 2, 3, 4, 5, 6]

@@ -158,3 +158,77 @@ def test_web_ui_search_product_and_report(server, browser):
     assert "Brand share per category" in page.inner_text("h2#brand-share")
     page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
     page.close()
+
+
+@pytest.mark.parametrize("cypher", [
+    "MATCH (p:Product) DETACH DELETE p", "CREATE (n:Brand {id: 'x'})", "match (n) set n.name = 'x'", "MERGE (b:Brand {id: 'x'})",
+    "CALL show_tables() RETURN *", "call current_setting('threads') return *", "LOAD FROM '/etc/passwd' RETURN *",
+    "COPY Product FROM '/tmp/products.csv'", "INSTALL httpfs", "ATTACH '/tmp/other.lbug' AS other", "EXPORT DATABASE '/tmp/out'",
+    "DROP TABLE Product", "MATCH (n) RETURN n; MATCH (m) DELETE m", "/* just reading */ CALL show_tables() RETURN *",
+    "MATCH (n) // a comment\nREMOVE n.name", "WITH 1 AS x CALL db_version() RETURN x", "BEGIN TRANSACTION", "",
+])
+def test_queries_that_write_call_or_touch_files_are_refused(cypher):
+    from skugraph.serve.guard import ReadOnlyError, check_read_only
+
+    with pytest.raises(ReadOnlyError):
+        check_read_only(cypher)
+
+
+@pytest.mark.parametrize("cypher", [
+    "MATCH (p:Product) RETURN count(p)", "match (p:Product) where p.title contains 'CREATE; DELETE' return p.id",
+    "MATCH (p:Product) RETURN p.set AS set_ LIMIT 1", "OPTIONAL MATCH (p:Product)-[:HAS_BRAND]->(b) RETURN b.name;",
+    "UNWIND [1, 2] AS x RETURN x", "WITH 1 AS x RETURN x", "MATCH (`CREATE`:Product) RETURN count(*)",
+])
+def test_reading_queries_pass(cypher):
+    from skugraph.serve.guard import check_read_only
+
+    check_read_only(cypher)
+
+
+def test_refused_queries_never_reach_the_store(app, client, monkeypatch):
+    asked: list[str] = []
+    store = app.state.services.store
+    original = store.query
+    monkeypatch.setattr(store, "query", lambda cypher, *args, **kwargs: asked.append(cypher) or original(cypher, *args, **kwargs))
+    for cypher in ("CALL show_tables() RETURN *", "LOAD FROM '/etc/passwd' RETURN *", "MATCH (n) RETURN n; MATCH (m) DELETE m"):
+        refused = client.post("/query", json={"cypher": cypher})
+        assert refused.status_code == 403 and refused.json()["error"].startswith("read-only")
+    assert asked == []
+    assert client.post("/query", json={"cypher": "MATCH (p:Product) RETURN count(p)"}).status_code == 200 and len(asked) == 1
+
+
+def test_a_body_streamed_without_its_length_is_cut_off_at_the_limit(client):
+    def chunks():
+        for _ in range(100):
+            yield b" " * 1024
+
+    streamed = client.post("/extract", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413 and "over 65536 bytes" in streamed.json()["error"]
+
+
+def test_the_docs_files_are_served_by_name_and_no_request_opens_a_path(client):
+    assert client.get("/swagger/swagger-ui.css").status_code == 200
+    assert client.get("/docs").status_code == 200
+    for path in ("/swagger/..%2F..%2Fpyproject.toml", "/swagger/index.css", "/swagger/%2Fetc%2Fpasswd", "/ui/product/..%2F..%2Fetc%2Fpasswd"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and "root:" not in answer.text and "[project]" not in answer.text
+
+
+
+def test_generated_requests_get_documented_answers_and_never_a_server_error(app):
+    """Schemathesis generates requests (valid and not) for every operation of the OpenAPI schema:
+    no answer is a 5xx, and each matches the schema (status code, body, headers)."""
+    schemathesis = pytest.importorskip("schemathesis", reason="schemathesis (the dev extra) is not installed")
+    from hypothesis import HealthCheck, given, settings
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 7
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        def answers(case):
+            case.call_and_validate()
+
+        answers()

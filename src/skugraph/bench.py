@@ -55,12 +55,13 @@ def _hf_model(model_dir: Path, out: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, BertForTokenClassification
 
+    from skugraph.lm.model import load_weights
     from skugraph.tagging.model import TaggerModel
 
     tagger, *_ = TaggerModel.load(model_dir)
     tags = tagger.config.tags
-    hf = BertForTokenClassification.from_pretrained(model_dir, num_labels=len(tags), id2label=dict(enumerate(tags)),
-                                                    label2id={t: i for i, t in enumerate(tags)})
+    hf = load_weights(BertForTokenClassification, model_dir, num_labels=len(tags), id2label=dict(enumerate(tags)),
+                      label2id={t: i for i, t in enumerate(tags)})
     hidden = hf.config.hidden_size
     with torch.no_grad():
         hf.classifier.weight.copy_(tagger.classifier.weight[:, :hidden])
@@ -398,6 +399,57 @@ def bench_train(steps: int = 40, workers: tuple[int, ...] = (1, 2), base_model: 
             say(f"{engine} × {size}: {meta['tokens_per_second']:,} tokens/s")
     return {"steps": steps, "base_model": base_model, "sequences_per_process_step": 64, "runs": runs,
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+
+
+def bench_api(db: Path | None = None, max_examples: int = 100, seed: int = 1, progress=None) -> dict:
+    """Schemathesis against ``skugraph serve`` over a graph (default: the sample catalogue built
+    with the rules), every check on: generated valid and invalid requests to every operation of
+    the OpenAPI schema. Returns its run report with the server errors (5xx) counted."""
+    import shutil
+    import socket
+    import urllib.request
+
+    say = progress or (lambda text: None)
+    schemathesis = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
+    if schemathesis is None:
+        raise ValueError("schemathesis is not installed (pip install 'skugraph[dev]')")
+    with tempfile.TemporaryDirectory(prefix="skugraph-bench-api-") as scratch:
+        work = Path(scratch)
+        if db is None:
+            from skugraph.pipeline import BuildConfig, build
+
+            say("building the sample graph…")
+            db = build(BuildConfig(workdir=work / "graph", extractor="rules", fresh=True)).config.graph
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        url = f"http://127.0.0.1:{port}/openapi.json"
+        server = subprocess.Popen([sys.executable, "-m", "skugraph", "serve", "--db", str(db), "--port", str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            for _ in range(120):
+                try:
+                    urllib.request.urlopen(url, timeout=1).close()
+                    break
+                except OSError:
+                    if server.poll() is not None:
+                        raise ValueError(f"skugraph serve stopped: {server.stderr.read()[-500:]}") from None
+                    time.sleep(0.5)
+            say(f"schemathesis against {url}…")
+            command = [schemathesis, "run", url, "--checks", "all", "--max-examples", str(max_examples), "--seed", str(seed),
+                       "--report-json-path", str(work / "run.json")]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        if not (work / "run.json").is_file():
+            raise ValueError(f"schemathesis wrote no report: {done.stdout[-1000:]}{done.stderr[-1000:]}")
+        run = json.loads((work / "run.json").read_text("utf-8"))
+    server_errors = sum(f["count"] for f in run["failures"] if f["code"] == "ST101")
+    return {"server_errors": server_errors, "operations": run["operations"]["tested"], "test_cases": run["test_cases"],
+            "failures": run["failures"], "warnings": {k: v for k, v in run["warnings"].items() if v},
+            "schemathesis": {"version": run["schemathesis_version"], "command": " ".join(["schemathesis", *command[1:-2]]),
+                             "seed": seed, "exit_code": run["exit_code"], "seconds": round(run["running_time"], 1)}}
 
 
 def bench_demo(workdir: Path | None = None) -> dict:

@@ -975,6 +975,26 @@ def bench_train_command(
     _write_bench(report, out)
 
 
+@bench_app.command("api")
+def bench_api_command(
+    db: Annotated[Path | None, typer.Option("--db", help="A graph to serve (default: the sample catalogue, built with the rules).")] = None,
+    max_examples: Annotated[int, typer.Option(help="Generated requests per operation and phase.")] = 100,
+    seed: int = 1,
+    out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/api.json"),
+) -> None:
+    """Schemathesis against `skugraph serve`, every check on: server errors (5xx) and other failures."""
+    from skugraph.bench import bench_api
+
+    with _friendly_errors():
+        report = bench_api(db, max_examples, seed, progress=errors.print)
+    cases = report["test_cases"]
+    console.print(f"{report['operations']} operations, {cases['generated']} generated requests, {cases['with_failures']} with failures; "
+                  f"server errors (5xx): {report['server_errors']}")
+    for failure in report["failures"]:
+        console.print(f"  {failure['code']} {failure['title']}: {failure['count']} ({', '.join(failure['operations'])})")
+    _write_bench(report, out)
+
+
 @bench_app.command("demo")
 def bench_demo_command(
     out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/demo.json"),

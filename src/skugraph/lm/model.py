@@ -58,6 +58,19 @@ def resolve_base(path_or_id: str | Path) -> str:
     return name
 
 
+def load_weights(model_class, source: str | Path, **kwargs) -> PreTrainedModel:
+    """``model_class.from_pretrained(source)`` from safetensors only: weights stored with
+    pickle (``pytorch_model.bin``, ``.pt``) are refused, never unpickled, since unpickling
+    a file can run any code in it."""
+    path = Path(source)
+    if path.is_dir() and not any(path.glob("*.safetensors")):
+        pickled = sorted(p.name for p in path.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt"))
+        found = f" (it has {', '.join(pickled)}: pickle, which skugraph does not load)" if pickled else ""
+        raise ValueError(f"{path}: no .safetensors weights{found}; skugraph reads model weights from safetensors only. "
+                         "Convert a checkpoint you trust with save_pretrained(DIR, safe_serialization=True).")
+    return model_class.from_pretrained(str(source), use_safetensors=True, **kwargs)
+
+
 def load_for_pretraining(path_or_id: str | Path) -> tuple[PreTrainedModel, object]:
     """A checkpoint (local directory, packaged name such as ``minilm``, or hub id when a network
     is there) and its tokenizer. BERT checkpoints load with both pretraining heads (missing
@@ -67,8 +80,8 @@ def load_for_pretraining(path_or_id: str | Path) -> tuple[PreTrainedModel, objec
     tokenizer = AutoTokenizer.from_pretrained(source)
     config = AutoConfig.from_pretrained(source)
     if config.model_type == "bert":
-        return BertForPreTraining.from_pretrained(source, config=config), tokenizer
-    return AutoModelForMaskedLM.from_pretrained(source, config=config), tokenizer
+        return load_weights(BertForPreTraining, source, config=config), tokenizer
+    return load_weights(AutoModelForMaskedLM, source, config=config), tokenizer
 
 
 def tune_for_cpu(model: PreTrainedModel, dropout: float | None = None) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 from skugraph import __version__
 from skugraph.lm.corpus import file_sha256, read_documents
@@ -35,6 +36,8 @@ from skugraph.lm.tokenizer import train_tokenizer
 
 METADATA = "skugraph.json"
 CHECKPOINT = "checkpoint"
+STATE_TENSORS = "state.safetensors"  # in the checkpoint: optimizer moments and the RNG state
+STATE_JSON = "state.json"  # step, tokens, curves, the optimizer's settings
 
 
 def default_cache() -> Path:
@@ -205,13 +208,34 @@ def _quiet_transformers() -> None:
 
 
 def _save_checkpoint(directory: Path, model, tokenizer, optimizer, state: dict[str, Any]) -> None:
+    """The model, its tokenizer and the training state: tensors (optimizer moments, the RNG) in
+    ``state.safetensors``, the rest in ``state.json``; no pickle, so resuming runs no code from
+    the files. Written beside and renamed into place, so a kill leaves the last whole one."""
     partial = directory.with_name(directory.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
-    torch.save({**state, "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, partial / "state.pt")
+    saved = optimizer.state_dict()
+    tensors = {f"optimizer.{index}.{name}": value.contiguous() for index, values in saved["state"].items()
+               for name, value in values.items()}
+    save_file({**tensors, "torch_rng": torch.get_rng_state()}, str(partial / STATE_TENSORS))
+    (partial / STATE_JSON).write_text(json.dumps({**state, "param_groups": saved["param_groups"]}) + "\n", encoding="utf-8")
     shutil.rmtree(directory, ignore_errors=True)
     partial.rename(directory)
+
+
+def _load_checkpoint_state(directory: Path, optimizer) -> dict[str, Any]:
+    """Restore the optimizer and the RNG from a checkpoint; returns the training state."""
+    tensors = load_file(str(directory / STATE_TENSORS))
+    state = json.loads((directory / STATE_JSON).read_text("utf-8"))
+    moments: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            moments.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": moments, "param_groups": state.pop("param_groups")})
+    torch.set_rng_state(tensors["torch_rng"])
+    return state
 
 
 def pretrain(config: PretrainConfig, progress: Callable[[dict[str, float]], None] | None = None) -> PretrainResult:
@@ -231,7 +255,7 @@ def _pretrain(config: PretrainConfig, node: Node, progress: Callable[[dict[str, 
     torch.manual_seed(config.seed)
     started = time.perf_counter()
     checkpoint_dir = config.out / CHECKPOINT
-    resuming = config.resume and (checkpoint_dir / "state.pt").exists()
+    resuming = config.resume and (checkpoint_dir / STATE_JSON).exists()
 
     hashes = {str(path): file_sha256(path) for path in config.corpus}
 
@@ -288,10 +312,7 @@ def _pretrain(config: PretrainConfig, node: Node, progress: Callable[[dict[str, 
 
     state: dict[str, Any] = {"step": 0, "tokens": 0, "train_seconds": 0.0, "curve": [], "heldout_curve": []}
     if resuming:
-        saved = torch.load(checkpoint_dir / "state.pt", weights_only=False)
-        optimizer.load_state_dict(saved.pop("optimizer"))
-        torch.set_rng_state(saved.pop("torch_rng"))
-        state = saved
+        state = _load_checkpoint_state(checkpoint_dir, optimizer)
 
     objective.train()
     last_checkpoint = time.perf_counter()

@@ -12,7 +12,6 @@ stack trace; inputs have size limits.
 from __future__ import annotations
 
 import importlib.util
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,9 @@ from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from skugraph import __version__
 from skugraph.apps.recommend import Recommender
@@ -30,6 +29,7 @@ from skugraph.apps.search import QueryParser, SearchIndex
 from skugraph.graph.cards import product_card, product_facts, product_of
 from skugraph.graph.ladybug_store import StoreError
 from skugraph.graph.store import GraphStore, open_store
+from skugraph.serve.guard import BodyLimit, ReadOnlyError, check_read_only
 
 PAGES = Path(__file__).parent / "pages"
 SWAGGER_UI = Path(importlib.util.find_spec("swagger_ui").origin).parent / "static"  # the swagger-ui-py package's files
@@ -37,8 +37,22 @@ MAX_BODY = 64 * 1024  # bytes of a request body
 MAX_TEXT = 5_000  # characters of text to extract from
 MAX_QUERY = 200  # characters of a search query
 MAX_CYPHER = 5_000
-WRITES = re.compile(r"\b(CREATE|MERGE|DELETE|DETACH|SET|REMOVE|DROP|ALTER|COPY|LOAD|INSTALL|ATTACH|IMPORT|EXPORT|BEGIN|COMMIT|CHECKPOINT)\b",
-                    re.IGNORECASE)
+#: the Swagger UI files the docs page needs, read once at start (no request names a file)
+SWAGGER_FILES = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript", "favicon-32x32.png": "image/png"}
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="What was wrong, in one line")
+
+
+_MEANINGS = {400: "The body is not UTF-8 JSON, or the query is not valid Cypher", 403: "The query would write, call a procedure or touch a file",
+             404: "No such product or listing", 408: "The query ran past the time limit", 413: "The request body is too large",
+             422: "A parameter or the body is not valid"}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers an endpoint gives (every one is ``{"error": …}``)."""
+    return {code: {"model": ErrorBody, "description": _MEANINGS[code]} for code in (*codes, 422)}
 
 
 class ExtractRequest(BaseModel):
@@ -46,7 +60,8 @@ class ExtractRequest(BaseModel):
 
 
 class CypherRequest(BaseModel):
-    cypher: str = Field(min_length=1, max_length=MAX_CYPHER, description="A read-only Cypher query")
+    cypher: str = Field(min_length=1, max_length=MAX_CYPHER, description="A read-only Cypher query",
+                        examples=["MATCH (p:Product)-[:HAS_BRAND]->(b:Brand {id: $brand}) RETURN p.title LIMIT 5"])
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -81,8 +96,8 @@ class Services:
         return cls(store, index, QueryParser(extractor), recommender, threading.Lock(), query_timeout)
 
 
-def _error(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"error": reason}, status_code=status)
+def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
 
 
 def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
@@ -93,22 +108,22 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
     app = FastAPI(title="skugraph", version=__version__, docs_url=None,
                   description="Product knowledge graph: search, recommendations, facts with provenance, market analysis.")
     app.state.services = services
-    app.mount("/swagger", StaticFiles(directory=SWAGGER_UI), name="swagger")
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
+    swagger = {name: (SWAGGER_UI / name).read_bytes() for name in SWAGGER_FILES}
+
+    @app.get("/swagger/{name}", include_in_schema=False)
+    def swagger_file(name: str) -> Response:
+        if name not in swagger:
+            raise HTTPException(404, f"no file {name!r}")
+        return Response(swagger[name], media_type=SWAGGER_FILES[name])
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs() -> str:  # Swagger UI from the installed package: works offline
         return (PAGES / "docs.html").read_text(encoding="utf-8")
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        size = request.headers.get("content-length")
-        if size and size.isdigit() and int(size) > MAX_BODY:
-            return _error(413, f"request body over {MAX_BODY} bytes")
-        return await call_next(request)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
-        return _error(error.status_code, str(error.detail))
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's own (a body it cannot parse) as well as ours
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return _error(error.status_code, str(error.detail), error.headers)  # 405 keeps its Allow header
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -126,41 +141,46 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
             raise HTTPException(404, f"no product or listing {product_id!r}")
         return found
 
-    @app.get("/products/{product_id}", tags=["api"], summary="A product as the graph knows it (or the product a listing offers)")
+    @app.get("/products/{product_id}", tags=["api"], summary="A product as the graph knows it (or the product a listing offers)",
+             responses=_errors(404))
     def get_product(product_id: str) -> dict:
         found = product_or_404(product_id)
         with services.lock:
             return product_card(services.store, found)
 
-    @app.get("/search", tags=["api"], summary="Search products: BM25 plus constraints read from the query; facets")
+    @app.get("/search", tags=["api"], summary="Search products: BM25 plus constraints read from the query; facets",
+             responses=_errors())
     def search(q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY)], limit: Annotated[int, Query(ge=1, le=100)] = 10,
                brand: str | None = None, type: str | None = None, colour: str | None = None, price: str | None = None) -> dict:
         filters = {"brand": brand, "type": type, "colour": colour, "price": price}
         return services.index.search(q, services.parser, limit, {k: v for k, v in filters.items() if v}).to_dict()
 
-    @app.get("/recommend/{product_id}", tags=["api"], summary="Similar, complementary and substitute products, with reasons")
+    @app.get("/recommend/{product_id}", tags=["api"], summary="Similar, complementary and substitute products, with reasons",
+             responses=_errors(404))
     def recommend(product_id: str, k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
         found = product_or_404(product_id)
         if found not in services.recommender:
             return {"similar": [], "complementary": [], "substitutes": []}
         return services.recommender.recommend(found, k)
 
-    @app.get("/facts", tags=["api"], summary="Every fact about a product, with structured evidence")
+    @app.get("/facts", tags=["api"], summary="Every fact about a product, with structured evidence", responses=_errors(404))
     def facts(product: str) -> dict:
         found = product_or_404(product)
         with services.lock:
             return {"product": found, "facts": product_facts(services.store, found)}
 
-    @app.post("/extract", tags=["api"], summary="Text to mentions and facts (the extractor the server searches with)")
+    @app.post("/extract", tags=["api"], summary="Text to mentions and facts (the extractor the server searches with)",
+              responses=_errors(400, 413))
     def extract(request: Annotated[ExtractRequest, Body()]) -> dict:
         mentions, built = services.parser.read(request.text, "text")
         return {"mentions": [m.to_dict() for m in mentions], "facts": [f.to_dict() for f in built]}
 
-    @app.post("/query", tags=["api"], summary="Read-only Cypher with a time limit")
+    @app.post("/query", tags=["api"], summary="Read-only Cypher with a time limit", responses=_errors(400, 403, 408, 413))
     def query(request: Annotated[CypherRequest, Body()]) -> dict:
-        write = WRITES.search(request.cypher)
-        if write:
-            raise HTTPException(403, f"read-only: {write.group(1).upper()} is not allowed")
+        try:
+            check_read_only(request.cypher)
+        except ReadOnlyError as error:
+            raise HTTPException(403, f"read-only: {error}") from None
         try:
             with services.lock:
                 result = services.store.query(request.cypher, request.parameters, timeout=services.query_timeout)

@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel
 
+from skugraph.lm.model import load_weights
 from skugraph.tagging.crf import CRF
 
 METADATA = "skugraph.json"
@@ -129,7 +130,7 @@ class TaggerModel(torch.nn.Module):
         from transformers.utils import logging
 
         logging.disable_progress_bar()
-        encoder = AutoModel.from_pretrained(path, config=AutoConfig.from_pretrained(path), add_pooling_layer=False)
+        encoder = load_weights(AutoModel, path, config=AutoConfig.from_pretrained(path), add_pooling_layer=False)
         model = cls(encoder, config)
         missing, unexpected = model.load_state_dict(load_file(str(path / HEAD_WEIGHTS)), strict=False)
         if unexpected or any(not k.startswith("encoder.") for k in missing):

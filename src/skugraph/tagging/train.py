@@ -30,7 +30,7 @@ from skugraph import __version__
 from skugraph.corpus.ner import LabelledText, detect_format, read_labelled
 from skugraph.lm.corpus import file_sha256
 from skugraph.lm.distributed import Node
-from skugraph.lm.model import build_config, resolve_base, tune_for_cpu
+from skugraph.lm.model import build_config, load_weights, resolve_base, tune_for_cpu
 from skugraph.lm.pretrain import _precision, _quiet_transformers, _versions
 from skugraph.lm.tokenizer import train_tokenizer
 from skugraph.tagging.augment import AugmentConfig, Augmenter, read_synonyms
@@ -124,7 +124,7 @@ def load_encoder(base_model: str, texts: Sequence[str] = (), window: int = 128, 
     if random_init:
         torch.manual_seed(seed)
         return AutoModel.from_config(model_config, **extra), tokenizer
-    return AutoModel.from_pretrained(source, config=model_config, **extra), tokenizer
+    return load_weights(AutoModel, source, config=model_config, **extra), tokenizer
 
 
 @dataclass
