@@ -995,6 +995,35 @@ def bench_api_command(
     _write_bench(report, out)
 
 
+@bench_app.command("fuzz")
+def bench_fuzz_command(
+    records: Annotated[int, typer.Option(help="Generated records to read (good and malformed).")] = 10_000,
+    seed: Annotated[int, typer.Option(help="The first hypothesis seed (one per round of 50 files).")] = 0,
+    out: Annotated[Path, typer.Option(help="Where the counts go.")] = Path("benchmarks/results/fuzz.json"),
+) -> None:
+    """Ingest and extract generated files of good and malformed listings (hypothesis): crashes,
+    good records lost, bad records not reported with file and line."""
+    try:
+        from skugraph.fuzz import run
+    except ModuleNotFoundError as error:
+        errors.print(f"[red]error:[/] the fuzz bench needs the dev extra ({error}): pip install 'skugraph[dev]'")
+        raise typer.Exit(1) from None
+    report = run(records, start_seed=seed).to_dict()
+    table = Table(title=f"{report['records']:,} records in {report['files']:,} files", title_justify="left")
+    table.add_column("kind")
+    table.add_column("records", justify="right")
+    table.add_row("good", str(report["good_records"]))
+    for kind, count in report["bad_by_kind"].items():
+        table.add_row(kind, str(count))
+    console.print(table)
+    console.print(f"crashes {report['crashes']}, good records lost {report['lost_good_records']}, bad records not reported "
+                  f"{report['unreported_bad_records']}, reports at the wrong place {report['misplaced_reports']}; "
+                  f"{report['facts_extracted']:,} facts extracted, {report['facts_with_bad_spans']} with spans outside their text")
+    _write_bench(report, out)
+    if report["crashes"] or report["lost_good_records"] or report["unreported_bad_records"]:
+        raise typer.Exit(1)
+
+
 @bench_app.command("demo")
 def bench_demo_command(
     out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/demo.json"),
