@@ -152,16 +152,29 @@ def extract(
 
 
 @app.command()
+def digest(db: DbOption = DEFAULT_WORKDIR / "graph.lbug") -> None:
+    """A stable hash of every node and edge (equal graphs, equal digests), and any duplicate edges."""
+    with _friendly_errors(), open_store(db, read_only=True) as store:
+        value, duplicates = store.digest(), {name: n for name, n in store.duplicates().items() if n}
+    console.print(value)
+    if duplicates:
+        errors.print(f"[red]duplicate edges:[/] {duplicates}")
+        raise typer.Exit(1)
+
+
+@app.command()
 def load(
     facts: Annotated[Path, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
     listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL or Parquet), or a directory of shards.")] = DEFAULT_WORKDIR / "listings.jsonl",
     db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
     ontology: OntologyOption = None,
+    batch_size: Annotated[int, typer.Option(help="Records a transaction (each one lands whole or not at all).")] = 200_000,
 ) -> None:
-    """Upsert listings and facts into the graph (loading twice changes nothing)."""
+    """Upsert listings and facts into the graph (loading twice changes nothing; after a crash, load again)."""
     rejected: list[str] = []
     with _friendly_errors(), console.status("loading into the graph…"):
-        report, stats = pipeline.load(db, listings, facts, on_error=rejected.append, ontology=load_ontology(ontology))
+        report, stats = pipeline.load(db, listings, facts, on_error=rejected.append, ontology=load_ontology(ontology),
+                                      batch_size=batch_size)
     for message in rejected[:20]:
         errors.print(f"[yellow]rejected[/] {message}")
     if rejected:

@@ -378,12 +378,14 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def load(
-    db: Path, listings: Path, facts: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None
+    db: Path, listings: Path, facts: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None,
+    batch_size: int = 200_000,
 ) -> tuple[LoadReport, dict[str, dict[str, int]]]:
     """Upsert listings and facts into the graph at ``db``; returns the load report and graph counts.
-    Bad fact lines go to ``on_error`` and are skipped (without it, the first one stops the load)."""
+    Bad fact lines go to ``on_error`` and are skipped (without it, the first one stops the load).
+    Each batch is one transaction; a load that was killed is completed by loading again."""
     with open_store(db, ontology=ontology) as store:
-        report = store.load(load_listings(listings), read_facts(facts, on_error, store.ontology))
+        report = store.load(load_listings(listings), read_facts(facts, on_error, store.ontology), batch_size=batch_size)
         return report, store.stats()
 
 

@@ -60,13 +60,25 @@ class LadybugStore(GraphStore):
         elif not self.path.exists():
             raise FileNotFoundError(f"{self.path}: no graph database here; run `skugraph load` first")
         try:
-            self._db = ladybug.Database(str(self.path), read_only=read_only)
+            self._db = self._open(read_only)
         except RuntimeError as error:
             raise StoreError(f"{self.path}: cannot open the graph database: {error}") from None
         self._conn = ladybug.Connection(self._db)
         if not read_only:
             for statement in ddl(self.ontology):
                 self._conn.execute(statement)
+
+    def _open(self, read_only: bool) -> ladybug.Database:
+        """Open the database; a read-only open of one that a crash left mid-checkpoint first
+        opens it for writing once, which completes the recovery (committed work is kept,
+        the rest rolled back), as LadybugDB asks."""
+        try:
+            return ladybug.Database(str(self.path), read_only=read_only)
+        except RuntimeError as error:
+            if not (read_only and "recovery is pending" in str(error)):
+                raise
+        ladybug.Database(str(self.path)).close()
+        return ladybug.Database(str(self.path), read_only=True)
 
     def close(self) -> None:
         self._conn.close()

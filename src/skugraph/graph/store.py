@@ -7,6 +7,7 @@ facts twice gives the same graph.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from abc import ABC, abstractmethod
@@ -18,7 +19,7 @@ from typing import Any
 
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.fusion.values import normalize_value
-from skugraph.graph.schema import NODE_TABLES
+from skugraph.graph.schema import NODE_TABLES, relation_tables
 from skugraph.records import BRAND, LISTING, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Redaction
 
 
@@ -211,6 +212,33 @@ class GraphStore(ABC):
             self.query("MATCH (p:Product) WHERE p.id IN $ids DETACH DELETE p", {"ids": merged})
             self.query("MATCH (a:Aspect) WHERE NOT EXISTS { MATCH (a)-[:OF]->(:Product) } DETACH DELETE a")
         return len(merged)
+
+    def digest(self) -> str:
+        """A stable hash of the whole graph: every node with its properties and every edge with
+        its ends and properties, in sorted order. An edge's ``updated_at`` is left out: where
+        its evidence has no time it is the time of loading, which differs from run to run."""
+        hasher = hashlib.sha256()
+        for label, columns in NODE_TABLES.items():
+            names = [name for name, _ in columns]
+            rows = self.query(f"MATCH (n:{label}) RETURN {', '.join(f'n.{name}' for name in names)}").rows
+            for row in sorted(json.dumps([label, *row], ensure_ascii=False, default=str) for row in rows):
+                hasher.update(row.encode() + b"\n")
+        for table in relation_tables(self.ontology):
+            names = [name for name, _ in table.columns if name != "updated_at"]
+            rows = self.query(f"MATCH (a)-[r:{table.name}]->(b) RETURN label(a), a.id, label(b), b.id, "
+                              f"{', '.join(f'r.{name}' for name in names)}").rows
+            for row in sorted(json.dumps([table.name, *row], ensure_ascii=False, default=str) for row in rows):
+                hasher.update(row.encode() + b"\n")
+        return hasher.hexdigest()
+
+    def duplicates(self) -> dict[str, int]:
+        """Edges stored more than once between the same two nodes, per relation (0 everywhere in a sound graph;
+        node ids are primary keys, so nodes cannot repeat)."""
+        counts = {}
+        for table in relation_tables(self.ontology):
+            counts[table.name] = int(self.query(f"MATCH (a)-[r:{table.name}]->(b) WITH a, b, count(r) AS n WHERE n > 1 "
+                                                "RETURN count(*)").rows[0][0])
+        return counts
 
     @abstractmethod
     def listing_times(self, ids: list[str]) -> dict[str, datetime | None]:
