@@ -684,6 +684,33 @@ def show(
 
 
 @app.command()
+def history(
+    product: Annotated[str, typer.Argument(help="A product id, or a listing id (its product).")],
+    db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+) -> None:
+    """A product's values over time: what it holds now (since when) and what ended (retracted
+    facts, its listings' old prices and titles), each with the listings that said it."""
+    from skugraph.graph.cards import history as product_history
+
+    with _friendly_errors(), open_store(db, read_only=True) as store:
+        found = product_history(store, product)
+        if found is None:
+            raise KeyError(f"no product or listing {product!r} in {db}")
+    if as_json:
+        print(json.dumps(found, ensure_ascii=False))
+        return
+    table = Table(title=f"{found['product']}: {len(found['listings'])} listing(s)", title_justify="left")
+    for column in ("of", "attribute", "value", "from", "to", "sources"):
+        table.add_column(column, overflow="fold")
+    for row in found["history"]:
+        since = str(row["valid_from"] or "?")[:16].replace("T", " ")
+        until = str(row["valid_to"])[:16].replace("T", " ") if row["valid_to"] else "[green]now[/]"
+        table.add_row(row["subject"], row["attribute"], row["value"], since, until, ", ".join(row["sources"]))
+    console.print(table)
+
+
+@app.command()
 def explain(
     product: Annotated[str, typer.Argument(help="A product id.")],
     attribute: Annotated[str | None, typer.Argument(help="One attribute kind (colour, capacity …); default: all.")] = None,

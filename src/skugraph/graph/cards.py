@@ -147,3 +147,39 @@ def explain(store: GraphStore, product_or_listing: str, attribute: str | None = 
     for row in rows:
         row["evidence"] = _evidence(row.pop("provenance"), texts)
     return {"product": product_id, "title": title, "listings": offers(store, product_id), "values": rows}
+
+
+def history(store: GraphStore, product_or_listing: str) -> dict[str, Any] | None:
+    """What a product (or the product a listing offers) said over time: every value it holds
+    now, with the time it was first held, and every value that ended (a retracted fact, a
+    listing's old price or title), with when it held. Rows sorted by attribute, then time;
+    ``valid_to`` None is current. None when there is no such product or listing."""
+    product_id = product_of(store, product_or_listing)
+    if product_id is None:
+        return None
+    listings = {row["listing"] for row in offers(store, product_id)}
+    listings |= {row[0] for row in store.query("MATCH (l:Listing {id: $id}) RETURN l.id", {"id": product_id}).rows}
+    rows = store.query(
+        "MATCH (p:Product {id: $id})-[r]->(b) WHERE r.predicate IS NOT NULL "
+        "RETURN 'product' AS subject, r.predicate AS attribute, coalesce(b.value, b.name, b.title, b.text, b.id) AS value, "
+        "r.valid_from AS valid_from, NULL AS valid_to, r.provenance AS provenance", {"id": product_id}).records()
+    for row in rows:
+        row["sources"] = sorted({p["listing_id"] for p in json.loads(row.pop("provenance") or "[]")})
+    if listings:
+        for listing, title, price, currency, category, since in store.query(
+                "MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.title, l.price, l.currency, l.category, l.updated_at",
+                {"ids": sorted(listings)}).rows:
+            for attribute, value in (("title", title), ("price", price), ("currency", currency), ("category", category)):
+                if value is not None:
+                    rows.append({"subject": listing, "attribute": attribute, "value": str(value), "valid_from": since,
+                                 "valid_to": None, "sources": [listing]})
+    subjects = [f"Product:{product_id}", *(f"Listing:{listing}" for listing in sorted(listings))]
+    for subject, attribute, value, since, until, sources in store.query(
+            "MATCH (c:Change) WHERE c.subject IN $subjects RETURN c.subject, c.attribute, c.value, c.valid_from, c.valid_to, c.sources",
+            {"subjects": subjects}).rows:
+        label, _, key = subject.partition(":")
+        rows.append({"subject": "product" if label == "Product" else key, "attribute": attribute, "value": value,
+                     "valid_from": since, "valid_to": until, "sources": json.loads(sources or "[]")})
+    rows.sort(key=lambda row: (row["subject"] != "product", row["subject"], row["attribute"], row["valid_from"] or "",
+                               row["valid_to"] is None))
+    return {"product": product_id, "listings": sorted(listings), "history": rows}

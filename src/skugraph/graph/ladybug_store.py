@@ -7,6 +7,8 @@ filled by ``COPY`` (bulk, fast) and a table that has rows is upserted by
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -20,7 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.graph.schema import NODE_TABLES, SINGLE_OBJECT_RELATIONS, ddl, relation_tables
+from skugraph.graph.schema import CHANGE, NODE_TABLES, SINGLE_OBJECT_RELATIONS, TRACKED_LISTING_PROPERTIES, ddl, relation_tables
+from skugraph.records import LISTING
 from skugraph.graph.store import GraphRows, GraphStore, LoadReport, QueryResult
 
 _ARROW_TYPES = {
@@ -145,10 +148,13 @@ class LadybugStore(GraphStore):
             try:
                 for table, file, ends in staged:
                     if ends is None:
-                        self._load_nodes(table, file, report)
+                        versions = table == LISTING and rows.has_versions
+                        if versions:
+                            self._keep_changed_listing_values(file, Path(staging), report)
+                        self._load_nodes(table, file, report, replace=versions)
                         report.nodes[table] = len(rows.nodes[table])
                     else:
-                        self._load_edges(table, *ends, file, report)
+                        self._load_edges(table, *ends, file, report, rows.reloaded)
                         report.edges[table] = report.edges.get(table, 0) + len(rows.edges[(table, *ends)])
             except BaseException:
                 try:
@@ -160,44 +166,199 @@ class LadybugStore(GraphStore):
             report.seconds = {"stage": storing - began, "store": time.perf_counter() - storing}
         return report
 
-    def _load_nodes(self, label: str, file: Path, report: LoadReport) -> None:
+    def _load_nodes(self, label: str, file: Path, report: LoadReport, replace: bool = False) -> None:
+        """Copy into an empty table, else merge by id. With ``replace`` (new versions of
+        listings) the staged values replace the stored ones, supports aside (they are settled
+        after the facts); otherwise nodes gather values from every source: a value already
+        there is kept, and aliases add up."""
         if self._count(f"MATCH (n:{label}) RETURN count(n)") == 0:
             self.copy(label, file)
             report.copied.append(label)
             return
         props = [name for name, _ in NODE_TABLES[label] if name != "id"]
         on_create = ", ".join(f"n.{p} = {p}" for p in props)
-        on_match = ", ".join(
-            f"n.{p} = list_distinct(list_concat(coalesce(n.{p}, []), {p}))" if p == "aliases" else f"n.{p} = coalesce({p}, n.{p})"
-            for p in props
-        )
+        if replace:
+            on_match = ", ".join(f"n.{p} = {p}" for p in props if p != "supports")
+        else:
+            on_match = ", ".join(
+                f"n.{p} = list_distinct(list_concat(coalesce(n.{p}, []), {p}))" if p == "aliases" else f"n.{p} = coalesce({p}, n.{p})"
+                for p in props
+            )
         self._run(
             f"LOAD FROM {_quote_path(file)} MERGE (n:{label} {{id: id}}) "
             f"ON CREATE SET {on_create} ON MATCH SET {on_match}"
         )
         report.upserted.append(label)
 
-    def _load_edges(self, relation: str, src: str, dst: str, file: Path, report: LoadReport) -> None:
+    def _load_edges(self, relation: str, src: str, dst: str, file: Path, report: LoadReport, reloaded: frozenset[str]) -> None:
         """An edge is keyed by its two ends: edges already there for the staged pairs are
-        replaced (delete, then bulk copy; a relationship MERGE would hold the whole
-        table in the buffer pool)."""
+        replaced (delete, then bulk copy; a relationship MERGE would hold the whole table in
+        the buffer pool). A replaced edge keeps its ``valid_from`` and the evidence of the
+        listings not reloaded now."""
         name = f"{relation}({src}→{dst})"
         if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go
             self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->() DELETE r")
         if self._count(f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)") > 0:
-            self._run(
-                f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b:{dst} {{id: dst}}) DELETE r"
-            )
+            match = f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b:{dst} {{id: dst}})"
+            before = {(a, b): (provenance, since) for a, b, provenance, since in
+                      self.query(f"{match} RETURN src, dst, r.provenance, r.valid_from").rows}
+            if before:
+                _merge_evidence(file, before, reloaded)
+                self._run(f"{match} DELETE r")
             report.upserted.append(name)
         else:
             report.copied.append(name)
         self.copy(relation, file, (src, dst))
+
+    def _keep_changed_listing_values(self, file: Path, staging: Path, report: LoadReport) -> None:
+        """Before listings are replaced by their new versions: note which are new or differ
+        from the stored ones (``report.versions``), and keep each tracked value that changes as
+        a Change node (from the old version's time to the new one's)."""
+        props = [name for name, _ in NODE_TABLES[LISTING] if name not in ("id", "supports")]
+        both = ", ".join(f"n.{p}, {p}" for p in props)
+        stored = self.query(f"LOAD FROM {_quote_path(file)} MATCH (n:{LISTING} {{id: id}}) RETURN id, {both}").rows
+        report.versions |= set(pq.read_table(file, columns=["id"]).column("id").to_pylist()) - {row[0] for row in stored}
+        changes = []
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for listing, *values in stored:
+            old = dict(zip(props, values[0::2], strict=True))
+            new = dict(zip(props, values[1::2], strict=True))
+            if old == new:
+                continue
+            report.versions.add(listing)
+            for attribute in TRACKED_LISTING_PROPERTIES:
+                if old[attribute] is not None and old[attribute] != new[attribute]:
+                    changes.append(_change(f"{LISTING}:{listing}", attribute, str(old[attribute]), _time(old["updated_at"]),
+                                           _time(new["updated_at"]) or now, [listing]))
+        if changes:
+            self._add_changes(changes, staging / "changes-listings.parquet", report)
+            report.changed += len(changes)
+
+    def _add_changes(self, changes: list[dict[str, Any]], file: Path, report: LoadReport) -> None:
+        pq.write_table(_arrow_table(changes, NODE_TABLES[CHANGE]), file)
+        self._load_nodes(CHANGE, file, report)
+
+    def retract_unsupported(self, supported: dict[str, set[str]], times: dict[str, datetime | None], now: datetime,
+                            also: dict[str, set[str]] | None = None) -> int:
+        also = {listing: keys for listing, keys in (also or {}).items() if listing not in supported}
+        if not supported and not also:
+            return 0
+        ids = sorted(supported)
+        before = {}
+        for start in range(0, len(ids), 10_000):
+            before.update(self.query(f"MATCH (l:{LISTING}) WHERE l.id IN $ids RETURN l.id, l.supports",
+                                     {"ids": ids[start : start + 10_000]}).rows)
+        lost: dict[str, list[str]] = {}  # edge key → the listings that no longer support it
+        for listing, keys in before.items():
+            for key in set(keys or ()) - supported[listing]:
+                lost.setdefault(key, []).append(listing)
+        retracted = 0
+        with tempfile.TemporaryDirectory(prefix="skugraph-retract-") as staging:
+            self._run("BEGIN TRANSACTION")
+            try:
+                retracted = self._retract(lost, times, now, Path(staging))
+                schema = pa.schema([("id", pa.string()), ("supports", pa.list_(pa.string()))])
+                for name, keys, value in (("replace", supported, "supports"),
+                                          ("add", also, "list_sort(list_distinct(list_concat(coalesce(l.supports, []), supports)))")):
+                    if keys:
+                        file = Path(staging) / f"supports-{name}.parquet"
+                        pq.write_table(pa.table({"id": list(keys), "supports": [sorted(k) for k in keys.values()]}, schema=schema), file)
+                        self._run(f"LOAD FROM {_quote_path(file)} MATCH (l:{LISTING} {{id: id}}) SET l.supports = {value}")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._run("COMMIT")
+        return retracted
+
+    def _retract(self, lost: dict[str, list[str]], times: dict[str, datetime | None], now: datetime, staging: Path) -> int:
+        """Drop the evidence of the listings in ``lost`` from each edge; delete the edges left
+        with none, keeping each as a Change node. Returns how many were deleted."""
+        groups: dict[tuple[str, str, str], list[tuple[str, str, list[str]]]] = {}
+        for key, listings in lost.items():
+            relation, src_label, src, dst_label, dst = key.split("\x1f")
+            groups.setdefault((relation, src_label, dst_label), []).append((src, dst, listings))
+        changes, deleted = [], 0
+        report = LoadReport()
+        for number, ((relation, src_label, dst_label), edges) in enumerate(groups.items()):
+            pairs = staging / f"pairs-{number}.parquet"
+            pq.write_table(pa.table({"src": [e[0] for e in edges], "dst": [e[1] for e in edges]}), pairs)
+            match = f"LOAD FROM {_quote_path(pairs)} MATCH (a:{src_label} {{id: src}})-[r:{relation}]->(b:{dst_label} {{id: dst}})"
+            found = {(a, b): (predicate, provenance, since, shown) for a, b, predicate, provenance, since, shown in self.query(
+                f"{match} RETURN src, dst, r.predicate, r.provenance, r.valid_from, {_shown('b', dst_label)}").rows}
+            keep, drop = [], []
+            for src, dst, listings in edges:
+                if (src, dst) not in found:
+                    continue
+                predicate, provenance, since, shown = found[(src, dst)]
+                evidence = json.loads(provenance or "[]")
+                left = [p for p in evidence if p.get("listing_id") not in listings]
+                if left:
+                    keep.append({"src": src, "dst": dst, "provenance": json.dumps(left, ensure_ascii=False)})
+                    continue
+                drop.append({"src": src, "dst": dst})
+                ended = max((t for t in (times.get(listing) for listing in listings) if t is not None), default=now)
+                changes.append(_change(f"{src_label}:{src}", predicate, shown, _time(since), ended,
+                                       sorted({p.get("listing_id") for p in evidence})))
+            if keep:
+                file = staging / f"keep-{number}.parquet"
+                pq.write_table(pa.Table.from_pylist(keep), file)
+                self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src_label} {{id: src}})-[r:{relation}]->(b:{dst_label} {{id: dst}}) "
+                          "SET r.provenance = provenance")
+            if drop:
+                file = staging / f"drop-{number}.parquet"
+                pq.write_table(pa.Table.from_pylist(drop), file)
+                self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src_label} {{id: src}})-[r:{relation}]->(b:{dst_label} {{id: dst}}) "
+                          "DELETE r")
+                deleted += len(drop)
+        if changes:
+            self._add_changes(changes, staging / "changes-edges.parquet", report)
+        return deleted
 
     def _run(self, statement: str) -> None:
         try:
             self._conn.execute(statement)
         except RuntimeError as error:
             raise StoreError(f"{error}\n  while running: {statement}") from None
+
+
+#: the property that names a node of each label, for a Change's value
+_NAMES = {"Value": "value", "Brand": "name", "Category": "name", "Aspect": "name", "Product": "title", "Listing": "title", "Review": "text"}
+
+
+def _shown(variable: str, label: str) -> str:
+    return f"coalesce({variable}.{_NAMES[label]}, {variable}.id)" if label in _NAMES else f"{variable}.id"
+
+
+def _time(value: Any) -> datetime | None:
+    """A stored time (naive UTC) as a datetime, whatever form the driver gave."""
+    if value is None or isinstance(value, datetime):
+        return value.replace(tzinfo=None) if isinstance(value, datetime) and value.tzinfo else value
+    return datetime.fromisoformat(str(value)).replace(tzinfo=None)
+
+
+def _change(subject: str, attribute: str, value: str, since: datetime | None, until: datetime | None, sources: list[str]) -> dict:
+    key = "\x1f".join((subject, attribute, value, str(since), str(until)))
+    return {"id": hashlib.sha1(key.encode()).hexdigest(), "subject": subject, "attribute": attribute, "value": value,
+            "valid_from": since, "valid_to": until, "sources": json.dumps(sources, ensure_ascii=False)}
+
+
+def _merge_evidence(file: Path, before: dict[tuple[str, str], tuple[str | None, Any]], reloaded: frozenset[str]) -> None:
+    """Rewrite a staged edge file: an edge already stored keeps its ``valid_from`` and the
+    evidence of listings that are not being reloaded."""
+    table = pq.read_table(file)
+    rows = table.to_pylist()
+    for row in rows:
+        found = before.get((row["src"], row["dst"]))
+        if found is None:
+            continue
+        provenance, since = found
+        kept = [p for p in json.loads(provenance or "[]") if p.get("listing_id") not in reloaded]
+        if kept:
+            fresh = json.loads(row["provenance"])
+            row["provenance"] = json.dumps(fresh + [p for p in kept if p not in fresh], ensure_ascii=False)
+        if since is not None:
+            row["valid_from"] = _time(since)
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), file)
 
 
 def _plain(value: Any) -> Any:

@@ -1,7 +1,10 @@
 """The graph schema, generated from the ontology: node tables and relationship tables.
 
 Every relationship carries ``predicate``, ``confidence``, ``provenance`` (JSON list
-of listing, field, span, extractor, version) and ``updated_at``.
+of listing, field, span, extractor, version), ``updated_at`` (the time of its newest
+evidence) and ``valid_from`` (when the graph first held it). A listing keeps the keys of the
+edges it supports (``supports``), so a new version of it retracts what it no longer says;
+``Change`` nodes keep the values that ended: a retracted edge, a listing's old price.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from dataclasses import dataclass
 
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.records import ASPECT, BRAND, CATEGORY, LISTING, PRODUCT, REVIEW, VALUE
+
+CHANGE = "Change"
 
 #: Node label → [(property, Cypher type)]; ``id`` (the entity key) is the primary key.
 NODE_TABLES: dict[str, list[tuple[str, str]]] = {
@@ -23,6 +28,7 @@ NODE_TABLES: dict[str, list[tuple[str, str]]] = {
         ("source", "STRING"),
         ("updated_at", "TIMESTAMP"),
         ("redactions", "STRING"),
+        ("supports", "STRING[]"),  # keys of the edges this listing's facts support (see edge_key)
     ],
     PRODUCT: [("id", "STRING"), ("title", "STRING")],  # one per resolved product; its listings OFFER_OF it
     BRAND: [("id", "STRING"), ("name", "STRING"), ("aliases", "STRING[]")],
@@ -31,7 +37,14 @@ NODE_TABLES: dict[str, list[tuple[str, str]]] = {
             ("high", "DOUBLE"), ("unit", "STRING")],
     REVIEW: [("id", "STRING"), ("text", "STRING"), ("rating", "DOUBLE"), ("redactions", "STRING")],
     ASPECT: [("id", "STRING"), ("name", "STRING")],
+    # a value that ended: subject ("Product:p1", "Listing:l9"), attribute (a predicate, or a listing
+    # property such as price), the value, when it held, and the listings that had said it (JSON)
+    CHANGE: [("id", "STRING"), ("subject", "STRING"), ("attribute", "STRING"), ("value", "STRING"), ("valid_from", "TIMESTAMP"),
+             ("valid_to", "TIMESTAMP"), ("sources", "STRING")],
 }
+
+#: the listing properties whose old values are kept as Change nodes when a new version changes them
+TRACKED_LISTING_PROPERTIES = ("title", "price", "currency", "category")
 
 #: relations with one object per subject: loading an edge replaces the subject's others
 SINGLE_OBJECT_RELATIONS = frozenset({"OFFER_OF"})
@@ -41,6 +54,7 @@ EDGE_PROPERTIES: list[tuple[str, str]] = [
     ("confidence", "DOUBLE"),
     ("provenance", "STRING"),
     ("updated_at", "TIMESTAMP"),
+    ("valid_from", "TIMESTAMP"),
 ]
 
 
@@ -61,6 +75,11 @@ def relation_tables(ontology: Ontology | None = None) -> list[RelationTable]:
     ontology = ontology or load_ontology()
     extra = ontology.relation_properties()
     return [RelationTable(name, tuple(p), tuple(extra[name])) for name, p in ontology.relation_pairs().items()]
+
+
+def edge_key(relation: str, src_label: str, src: str, dst_label: str, dst: str) -> str:
+    """One edge's key, as a listing's ``supports`` holds it."""
+    return "\x1f".join((relation, src_label, src, dst_label, dst))
 
 
 def ddl(ontology: Ontology | None = None) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.fusion.values import normalize_value
-from skugraph.graph.schema import NODE_TABLES, relation_tables
+from skugraph.graph.schema import NODE_TABLES, edge_key, relation_tables
 from skugraph.records import BRAND, LISTING, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Redaction
 
 
@@ -39,6 +39,9 @@ class LoadReport:
     copied: list[str] = field(default_factory=list)  # tables bulk-copied (were empty)
     upserted: list[str] = field(default_factory=list)  # tables that had rows: upserted by id
     merged: int = 0  # products removed because resolution merged their listings into another
+    retracted: int = 0  # edges deleted because no loaded listing supports them any more (kept as Change nodes)
+    changed: int = 0  # listing values replaced by a new version (kept as Change nodes)
+    versions: set[str] = field(default_factory=set)  # listings new to the graph or changed in this load
     #: where the time went: "rows" (reading the input and building rows), "stage" (writing them
     #: as files for the store), "store" (the store's statements, commits included)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -50,6 +53,9 @@ class LoadReport:
         self.copied += [t for t in other.copied if t not in self.copied]
         self.upserted += [t for t in other.upserted if t not in self.upserted]
         self.merged += other.merged
+        self.retracted += other.retracted
+        self.changed += other.changed
+        self.versions |= other.versions
 
 
 @dataclass
@@ -62,6 +68,13 @@ class GraphRows:
     #: listing id → its update time, so an edge is stamped with its evidence's time
     listing_times: dict[str, datetime | None] = field(default_factory=dict)
     ontology: Ontology = field(default_factory=load_ontology)
+    #: the listings this load brings (new versions): an edge's evidence from them is replaced, not added to
+    reloaded: frozenset[str] = frozenset()
+    #: listing id → keys of the edges its facts in these rows support
+    supported: dict[str, set[str]] = field(default_factory=dict)
+    #: whether these rows hold new versions of listings (their values replace the stored ones),
+    #: not only listings named by facts (whose stored values stay)
+    has_versions: bool = False
 
     def add_listing(self, listing: Listing) -> None:
         row = {
@@ -74,9 +87,11 @@ class GraphRows:
             "source": listing.source or None,
             "updated_at": _naive_utc(listing.updated_at),
             "redactions": _redactions(r for r in listing.redactions if not r.field.startswith("reviews[")),
+            "supports": None,  # set after the facts are loaded
         }
         self.nodes.setdefault(LISTING, {})[listing.id] = row
         self.listing_times[listing.id] = row["updated_at"]
+        self.has_versions = True
         for i, review in enumerate(listing.reviews):
             scrubbed = _redactions(r for r in listing.redactions if r.field == f"reviews[{i}]")
             self._node(REVIEW, {"id": review.id, "text": review.text, "rating": review.rating, "redactions": scrubbed})
@@ -88,13 +103,18 @@ class GraphRows:
         times = [self.listing_times.get(p.listing_id) for p in fact.provenance]
         times = [t for t in times if t is not None]
         key = (spec.relation, fact.subject.label, fact.object.label)
+        edge = edge_key(spec.relation, fact.subject.label, fact.subject.key, fact.object.label, fact.object.key)
+        for place in fact.provenance:
+            self.supported.setdefault(place.listing_id, set()).add(edge)
+        updated = max(times) if times else _naive_utc(loaded_at)
         self.edges.setdefault(key, {})[(fact.subject.key, fact.object.key)] = {
             "src": fact.subject.key,
             "dst": fact.object.key,
             "predicate": fact.predicate,
             "confidence": float(fact.confidence),
             "provenance": json.dumps([p.to_dict() for p in fact.provenance], ensure_ascii=False),
-            "updated_at": max(times) if times else _naive_utc(loaded_at),
+            "updated_at": updated,
+            "valid_from": updated,  # an edge the graph held already keeps its own
             **fact.properties,
         }
 
@@ -163,8 +183,9 @@ def graph_rows(
     loaded_at: datetime | None = None,
     listing_times: Mapping[str, datetime | None] | None = None,
     ontology: Ontology | None = None,
+    reloaded: frozenset[str] = frozenset(),
 ) -> GraphRows:
-    rows = GraphRows(listing_times=dict(listing_times or {}), ontology=ontology or load_ontology())
+    rows = GraphRows(listing_times=dict(listing_times or {}), ontology=ontology or load_ontology(), reloaded=reloaded)
     for listing in listings:
         rows.add_listing(listing)
     loaded_at = loaded_at or datetime.now(UTC)
@@ -180,9 +201,15 @@ class GraphStore(ABC):
 
     def load(self, listings: Iterable[Listing], facts: Iterable[Fact], *, batch_size: int = 200_000) -> LoadReport:
         """Upsert listings, then facts, ``batch_size`` records at a time (a table empty before a
-        batch is bulk-copied, so larger batches load faster; memory grows with them); then remove
-        the products that entity resolution merged into others. Loading the same input twice
-        changes nothing."""
+        batch is bulk-copied, so larger batches load faster; memory grows with them); then retract
+        what the listings loaded no longer support, and remove the products that entity resolution
+        merged into others. Loading the same input twice changes nothing.
+
+        A listing given that is new or differs from the stored one is a new version: a changed
+        value of it is kept as a ``Change``; an edge's evidence from it is replaced by the facts
+        given, and an edge left with no evidence is retracted (kept as a ``Change`` too).
+        Evidence from other listings stays, and facts about a listing given unchanged (say,
+        inferred facts loaded after the extracted ones) add to its evidence."""
         report = LoadReport()
         began = time.perf_counter()
         times: dict[str, datetime | None] = {}
@@ -190,14 +217,21 @@ class GraphStore(ABC):
             rows = graph_rows(chunk, [], ontology=self.ontology)
             times.update(rows.listing_times)
             report.add(self.load_rows(rows))
+        loaded = frozenset(report.versions)  # a listing loaded again unchanged only gains evidence
+        supported: dict[str, set[str]] = {listing: set() for listing in loaded}
+        also: dict[str, set[str]] = {}  # listings not loaded now whose evidence these facts add
         loaded_at = datetime.now(UTC)
         for chunk in batched(facts, batch_size):
             unknown = {p.listing_id for fact in chunk for p in fact.provenance} - times.keys()
             if unknown:
                 times.update(dict.fromkeys(unknown))  # asked once, even when not stored
                 times.update(self.listing_times(sorted(unknown)))
-            report.add(self.load_rows(graph_rows([], chunk, loaded_at, times, self.ontology)))
+            rows = graph_rows([], chunk, loaded_at, times, self.ontology, loaded)
+            for listing, keys in rows.supported.items():
+                (supported if listing in loaded else also).setdefault(listing, set()).update(keys)
+            report.add(self.load_rows(rows))
         merging = time.perf_counter()
+        report.retracted = self.retract_unsupported(supported, {k: times[k] for k in loaded}, _naive_utc(loaded_at), also)
         report.merged = self.remove_merged_products()
         report.seconds["store"] = report.seconds.get("store", 0.0) + time.perf_counter() - merging
         report.seconds["rows"] = time.perf_counter() - began - sum(report.seconds.values())
@@ -215,8 +249,9 @@ class GraphStore(ABC):
 
     def digest(self) -> str:
         """A stable hash of the whole graph: every node with its properties and every edge with
-        its ends and properties, in sorted order. An edge's ``updated_at`` is left out: where
-        its evidence has no time it is the time of loading, which differs from run to run."""
+        its ends and properties, in sorted order. An edge's ``updated_at`` and ``valid_from``
+        are left out: where its evidence has no time they are the time of loading, which
+        differs from run to run."""
         hasher = hashlib.sha256()
         for label, columns in NODE_TABLES.items():
             names = [name for name, _ in columns]
@@ -224,7 +259,7 @@ class GraphStore(ABC):
             for row in sorted(json.dumps([label, *row], ensure_ascii=False, default=str) for row in rows):
                 hasher.update(row.encode() + b"\n")
         for table in relation_tables(self.ontology):
-            names = [name for name, _ in table.columns if name != "updated_at"]
+            names = [name for name, _ in table.columns if name not in ("updated_at", "valid_from")]
             rows = self.query(f"MATCH (a)-[r:{table.name}]->(b) RETURN label(a), a.id, label(b), b.id, "
                               f"{', '.join(f'r.{name}' for name in names)}").rows
             for row in sorted(json.dumps([table.name, *row], ensure_ascii=False, default=str) for row in rows):
@@ -239,6 +274,15 @@ class GraphStore(ABC):
             counts[table.name] = int(self.query(f"MATCH (a)-[r:{table.name}]->(b) WITH a, b, count(r) AS n WHERE n > 1 "
                                                 "RETURN count(*)").rows[0][0])
         return counts
+
+    @abstractmethod
+    def retract_unsupported(self, supported: dict[str, set[str]], times: dict[str, datetime | None], now: datetime,
+                            also: dict[str, set[str]] | None = None) -> int:
+        """For each listing just loaded (id → the keys of the edges its new facts support): the
+        edges it supported before and no longer does lose its evidence, and those left with none
+        are deleted and kept as ``Change`` nodes, ended at the listing's update time (else
+        ``now``). Records the new supports, and adds ``also`` (listings not loaded now whose
+        evidence the facts added) to theirs; returns how many edges were retracted."""
 
     @abstractmethod
     def listing_times(self, ids: list[str]) -> dict[str, datetime | None]:
