@@ -316,3 +316,20 @@ def test_a_loaded_tagger_travels_to_worker_processes_as_its_directory(trained, t
     two = pipeline.extract(listings, tmp_path / "two.jsonl", tmp_path / "two-m.jsonl", tagger=extractor, batch_size=4, workers=2)
     assert one.mentions > 20 and one.mentions == two.mentions
     assert (tmp_path / "one-m.jsonl").read_bytes() == (tmp_path / "two-m.jsonl").read_bytes()
+
+
+def test_the_tagger_reads_any_text_and_its_spans_stay_inside_it(trained):
+    """Fuzzed text (any Unicode, empty, whitespace, control characters, long): no crash, every
+    span inside its text, scores probabilities."""
+    hypothesis = pytest.importorskip("hypothesis", reason="hypothesis (the dev extra) is not installed")
+    from hypothesis import strategies as st
+
+    tagger = Tagger.load(trained[0])
+
+    @hypothesis.settings(max_examples=60, deadline=None, database=None)
+    @hypothesis.given(texts=st.lists(st.text(st.characters(codec="utf-8"), max_size=120), min_size=1, max_size=8))
+    def reads(texts):
+        for text, spans in zip(texts, tagger.predict(texts), strict=True):
+            assert all(0 <= s.start < s.end <= len(text) and 0.0 <= s.score <= 1.0 + 1e-6 for s in spans)
+
+    reads()
