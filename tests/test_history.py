@@ -43,7 +43,8 @@ def test_a_changed_listing_retracts_its_old_colour_and_keeps_its_old_price(tmp_p
     assert rows[("product", "colour", "蓝色")]["valid_to"] is None
     old_price = rows[(record["id"], "price", str(record["price"]))]
     assert old_price["valid_from"] == record["updated_at"] and old_price["valid_to"].startswith("2026-12-01")
-    assert rows[(record["id"], "price", str(record["price"] + 100))]["valid_to"] is None
+    new_price = rows[(record["id"], "price", str(record["price"] + 100))]
+    assert new_price["valid_to"] is None and new_price["valid_from"] == old_price["valid_to"]
 
     again, _ = pipeline.load(db, tmp_path / "changed-listings.jsonl", tmp_path / "changed-facts.jsonl")
     assert (again.retracted, again.changed) == (0, 0)

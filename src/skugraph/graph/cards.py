@@ -152,8 +152,10 @@ def explain(store: GraphStore, product_or_listing: str, attribute: str | None = 
 def history(store: GraphStore, product_or_listing: str) -> dict[str, Any] | None:
     """What a product (or the product a listing offers) said over time: every value it holds
     now, with the time it was first held, and every value that ended (a retracted fact, a
-    listing's old price or title), with when it held. Rows sorted by attribute, then time;
-    ``valid_to`` None is current. None when there is no such product or listing."""
+    listing's old price or title), with when it held. A listing's current value holds since
+    its previous one ended, or, if it never changed, since the listing's latest version. Rows
+    sorted by attribute, then time; ``valid_to`` None is current. None when there is no such
+    product or listing."""
     product_id = product_of(store, product_or_listing)
     if product_id is None:
         return None
@@ -180,6 +182,14 @@ def history(store: GraphStore, product_or_listing: str) -> dict[str, Any] | None
         label, _, key = subject.partition(":")
         rows.append({"subject": "product" if label == "Product" else key, "attribute": attribute, "value": value,
                      "valid_from": since, "valid_to": until, "sources": json.loads(sources or "[]")})
+    ended: dict[tuple[str, str], str] = {}  # (listing, attribute) → when its last old value ended
+    for row in rows:
+        if row["subject"] != "product" and row["valid_to"]:
+            key = (row["subject"], row["attribute"])
+            ended[key] = max(ended.get(key, row["valid_to"]), row["valid_to"])
+    for row in rows:  # a listing's current value holds since its old one ended, else since the latest version
+        if row["subject"] != "product" and row["valid_to"] is None and (row["subject"], row["attribute"]) in ended:
+            row["valid_from"] = ended[(row["subject"], row["attribute"])]
     rows.sort(key=lambda row: (row["subject"] != "product", row["subject"], row["attribute"], row["valid_from"] or "",
                                row["valid_to"] is None))
     return {"product": product_id, "listings": sorted(listings), "history": rows}
