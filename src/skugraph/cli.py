@@ -182,6 +182,9 @@ def load(
     nodes = sum(stats["nodes"].values())
     edges = sum(stats["edges"].values())
     console.print(f"loaded {sum(report.nodes.values())} node rows and {sum(report.edges.values())} edge rows → {db}")
+    if report.retracted or report.changed:
+        console.print(f"new versions of listings: {report.retracted} facts retracted, {report.changed} listing values replaced "
+                      "(both kept as history: skugraph history PRODUCT)")
     console.print(f"graph now has {nodes} nodes and {edges} edges")
 
 
