@@ -243,17 +243,16 @@ class LadybugStore(GraphStore):
         also = {listing: keys for listing, keys in (also or {}).items() if listing not in supported}
         if not supported and not also:
             return 0
-        ids = sorted(supported)
-        before = {}
-        for start in range(0, len(ids), 10_000):
-            before.update(self.query(f"MATCH (l:{LISTING}) WHERE l.id IN $ids RETURN l.id, l.supports",
-                                     {"ids": ids[start : start + 10_000]}).rows)
-        lost: dict[str, list[str]] = {}  # edge key → the listings that no longer support it
-        for listing, keys in before.items():
-            for key in set(keys or ()) - supported[listing]:
-                lost.setdefault(key, []).append(listing)
         retracted = 0
         with tempfile.TemporaryDirectory(prefix="skugraph-retract-") as staging:
+            ids_file = Path(staging) / "ids.parquet"
+            pq.write_table(pa.table({"id": sorted(supported)}, schema=pa.schema([("id", pa.string())])), ids_file)
+            before = self.query(f"LOAD FROM {_quote_path(ids_file)} MATCH (l:{LISTING} {{id: id}}) "
+                                "WHERE l.supports IS NOT NULL RETURN id, l.supports").rows  # by key: no scan
+            lost: dict[str, list[str]] = {}  # edge key → the listings that no longer support it
+            for listing, keys in before:
+                for key in set(keys) - supported[listing]:
+                    lost.setdefault(key, []).append(listing)
             self._run("BEGIN TRANSACTION")
             try:
                 retracted = self._retract(lost, times, now, Path(staging))
