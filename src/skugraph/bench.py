@@ -438,7 +438,7 @@ def bench_api(db: Path | None = None, max_examples: int = 100, seed: int = 1, pr
             say(f"schemathesis against {url}…")
             command = [schemathesis, "run", url, "--checks", "all", "--max-examples", str(max_examples), "--seed", str(seed),
                        "--report-json-path", str(work / "run.json")]
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=work)  # its cache stays out of the repo
         finally:
             server.terminate()
             server.wait(timeout=30)
