@@ -7,12 +7,12 @@ import pytest
 
 pytest.importorskip("hypothesis", reason="hypothesis (the dev extra) is not installed")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from skugraph.corpus.ingest import ingest  # noqa: E402
-from skugraph.corpus.listings import Reject, read_listings  # noqa: E402
-from skugraph.fuzz import BAD_KINDS, FuzzReport, GeneratedFile, check_file, generated_file  # noqa: E402
+from skugraph.corpus.ingest import ingest
+from skugraph.corpus.listings import Reject, read_listings
+from skugraph.fuzz import BAD_KINDS, FuzzReport, GeneratedFile, check_file, generated_file
 
 
 @settings(max_examples=80, deadline=None, database=None, suppress_health_check=list(HealthCheck))

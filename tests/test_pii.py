@@ -3,8 +3,8 @@ import json
 import pytest
 
 from skugraph.corpus.ingest import ingest
-from skugraph.facts.build import FactBuilder
 from skugraph.corpus.pii import MASK, find_pii, scrub, scrub_listing
+from skugraph.facts.build import FactBuilder
 from skugraph.graph.store import open_store
 from skugraph.records import Listing, Review
 from skugraph.sample.pii import generate_pii_examples

@@ -5,7 +5,12 @@ import pytest
 from skugraph.corpus.ner import Span
 from skugraph.facts.build import FactBuilder
 from skugraph.facts.relations import (
-    RelationClassifier, RelationExample, TrainRelationsConfig, candidates, relation_scores, train_relations,
+    RelationClassifier,
+    RelationExample,
+    TrainRelationsConfig,
+    candidates,
+    relation_scores,
+    train_relations,
 )
 from skugraph.records import Listing, Mention
 

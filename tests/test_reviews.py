@@ -5,8 +5,16 @@ import pytest
 
 from skugraph.facts.classify import LinearTextClassifier
 from skugraph.facts.opinions import (
-    Opinion, OpinionDataError, OpinionExtractor, OpinionText, aspect_summary, pair, read_opinion_csv, review_facts,
-    train_opinion_extractor, tuple_scores,
+    Opinion,
+    OpinionDataError,
+    OpinionExtractor,
+    OpinionText,
+    aspect_summary,
+    pair,
+    read_opinion_csv,
+    review_facts,
+    train_opinion_extractor,
+    tuple_scores,
 )
 from skugraph.facts.sentiment import SentimentDataError, read_sentiment_file, train_sentiment
 from skugraph.records import Listing, Review

@@ -203,7 +203,7 @@ def check_file(generated: GeneratedFile, work: Path, report: FuzzReport) -> None
         kept = [json.loads(line)["id"] for line in _lines(work / "clean.jsonl")]
         rejects = [json.loads(line) for line in _lines(work / "rejects.jsonl")]
         extracted = pipeline.extract(work / "clean.jsonl", work / "facts.jsonl")
-    except Exception as error:  # noqa: BLE001  (a crash is what this counts)
+    except Exception as error:
         report.crashes.append(f"{type(error).__name__}: {error}"[:300] + " | " + traceback.format_exc(limit=-6).replace("\n", " ")[:500])
         report.lost_good += len(good_ids)
         return

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from contextlib import ExitStack, closing
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,16 @@ from skugraph.graph.cards import product_card
 from skugraph.graph.store import LoadReport, QueryResult, batched, open_store
 from skugraph.records import Fact, Listing, Mention, to_json_line
 from skugraph.sample.generate import CATALOGUE, LABELS
-from skugraph.tables import FACTS, MENTIONS, PartWriter, fact_from_row, facts_table, is_parquet, mentions_table, read_rows
+from skugraph.tables import (
+    FACTS,
+    MENTIONS,
+    PartWriter,
+    fact_from_row,
+    facts_table,
+    is_parquet,
+    mentions_table,
+    read_rows,
+)
 from skugraph.tagging.rules import RuleExtractor
 from skugraph.tagging.tagger import TaggerExtractor
 

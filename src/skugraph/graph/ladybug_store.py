@@ -22,9 +22,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.graph.schema import CHANGE, NODE_TABLES, SINGLE_OBJECT_RELATIONS, TRACKED_LISTING_PROPERTIES, ddl, relation_tables
-from skugraph.records import LISTING
+from skugraph.graph.schema import (
+    CHANGE,
+    NODE_TABLES,
+    SINGLE_OBJECT_RELATIONS,
+    TRACKED_LISTING_PROPERTIES,
+    ddl,
+    relation_tables,
+)
 from skugraph.graph.store import GraphRows, GraphStore, LoadReport, QueryResult
+from skugraph.records import LISTING
 
 _ARROW_TYPES = {
     "STRING": pa.string(),

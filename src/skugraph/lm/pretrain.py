@@ -17,9 +17,9 @@ import os
 import platform
 import shutil
 import time
-from functools import cache
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,15 @@ from safetensors.torch import load_file, save_file
 
 from skugraph import __version__
 from skugraph.lm.corpus import file_sha256, read_documents
-from skugraph.lm.data import EncodedSentences, MaskingConfig, Sequences, encode_documents, mask_batch, next_sentence_pairs, pack
+from skugraph.lm.data import (
+    EncodedSentences,
+    MaskingConfig,
+    Sequences,
+    encode_documents,
+    mask_batch,
+    next_sentence_pairs,
+    pack,
+)
 from skugraph.lm.distributed import Node
 from skugraph.lm.model import PretrainingObjective, build_config, load_for_pretraining, tune_for_cpu
 from skugraph.lm.tokenizer import train_tokenizer

@@ -32,7 +32,6 @@ from skugraph.corpus.ingest import listing_files
 from skugraph.corpus.listings import detect_format, listing_from_dict
 from skugraph.tables import FACTS, MENTIONS, clear_parts, from_ipc, part_name, to_ipc
 
-
 PART_LISTINGS = 100_000  # listings a Parquet part file holds (about 1M facts)
 BATCHES_PER_BLOCK = 8  # a block goes to one actor: fewer, larger blocks cost less of Ray's time per listing
 
