@@ -168,14 +168,13 @@ def _raw_csv(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] |
 def _raw_parquet(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str, str]]:
     """Rows of a Parquet file; a file (or the rest of one) that cannot be read is one reject."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from skugraph.tables import read_rows
 
     number = 0
     try:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
-            for row in batch.to_pylist():
-                number += 1
-                yield f"row {number}", {k: v for k, v in row.items() if v is not None}, "", ""
+        for _, number, row in read_rows(path, batch_size=1024):
+            yield f"row {number}", {k: v for k, v in row.items() if v is not None}, "", ""
     except (pa.ArrowException, OSError) as error:
         yield f"row {number + 1}", None, f"not a readable Parquet file from here on: {str(error).splitlines()[0]}", ""
 

@@ -11,7 +11,8 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -151,8 +152,7 @@ class LadybugStore(GraphStore):
             began = time.perf_counter()
             staged = self.stage(rows, Path(staging))
             storing = time.perf_counter()
-            self._run("BEGIN TRANSACTION")
-            try:
+            with self._transaction():
                 for table, file, ends in staged:
                     if ends is None:
                         versions = table == LISTING and rows.has_versions
@@ -163,13 +163,6 @@ class LadybugStore(GraphStore):
                     else:
                         self._load_edges(table, *ends, file, report, rows.reloaded)
                         report.edges[table] = report.edges.get(table, 0) + len(rows.edges[(table, *ends)])
-            except BaseException:
-                try:
-                    self._conn.execute("ROLLBACK")
-                except RuntimeError:  # the database already rolled the failed statement's transaction back
-                    pass
-                raise
-            self._run("COMMIT")
             report.seconds = {"stage": storing - began, "store": time.perf_counter() - storing}
         return report
 
@@ -206,7 +199,7 @@ class LadybugStore(GraphStore):
         if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go
             self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->() DELETE r")
         if self._count(f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)") > 0:
-            match = f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b:{dst} {{id: dst}})"
+            match = _staged_edges(file, relation, src, dst)
             before = {(a, b): (provenance, since) for a, b, provenance, since in
                       self.query(f"{match} RETURN src, dst, r.provenance, r.valid_from").rows}
             if before:
@@ -260,8 +253,7 @@ class LadybugStore(GraphStore):
             for listing, keys in before:
                 for key in set(keys) - supported[listing]:
                     lost.setdefault(key, []).append(listing)
-            self._run("BEGIN TRANSACTION")
-            try:
+            with self._transaction():
                 retracted = self._retract(lost, times, now, Path(staging))
                 schema = pa.schema([("id", pa.string()), ("supports", pa.list_(pa.string()))])
                 for name, keys, value in (("replace", supported, "supports"),
@@ -270,10 +262,6 @@ class LadybugStore(GraphStore):
                         file = Path(staging) / f"supports-{name}.parquet"
                         pq.write_table(pa.table({"id": list(keys), "supports": [sorted(k) for k in keys.values()]}, schema=schema), file)
                         self._run(f"LOAD FROM {_quote_path(file)} MATCH (l:{LISTING} {{id: id}}) SET l.supports = {value}")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._run("COMMIT")
         return retracted
 
     def _retract(self, lost: dict[str, list[str]], times: dict[str, datetime | None], now: datetime, staging: Path) -> int:
@@ -288,9 +276,9 @@ class LadybugStore(GraphStore):
         for number, ((relation, src_label, dst_label), edges) in enumerate(groups.items()):
             pairs = staging / f"pairs-{number}.parquet"
             pq.write_table(pa.table({"src": [e[0] for e in edges], "dst": [e[1] for e in edges]}), pairs)
-            match = f"LOAD FROM {_quote_path(pairs)} MATCH (a:{src_label} {{id: src}})-[r:{relation}]->(b:{dst_label} {{id: dst}})"
             found = {(a, b): (predicate, provenance, since, shown) for a, b, predicate, provenance, since, shown in self.query(
-                f"{match} RETURN src, dst, r.predicate, r.provenance, r.valid_from, {_shown('b', dst_label)}").rows}
+                f"{_staged_edges(pairs, relation, src_label, dst_label)} RETURN src, dst, r.predicate, r.provenance, r.valid_from, "
+                f"{_shown('b', dst_label)}").rows}
             keep, drop = [], []
             for src, dst, listings in edges:
                 if (src, dst) not in found:
@@ -308,17 +296,29 @@ class LadybugStore(GraphStore):
             if keep:
                 file = staging / f"keep-{number}.parquet"
                 pq.write_table(pa.Table.from_pylist(keep), file)
-                self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src_label} {{id: src}})-[r:{relation}]->(b:{dst_label} {{id: dst}}) "
-                          "SET r.provenance = provenance")
+                self._run(f"{_staged_edges(file, relation, src_label, dst_label)} SET r.provenance = provenance")
             if drop:
                 file = staging / f"drop-{number}.parquet"
                 pq.write_table(pa.Table.from_pylist(drop), file)
-                self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src_label} {{id: src}})-[r:{relation}]->(b:{dst_label} {{id: dst}}) "
-                          "DELETE r")
+                self._run(f"{_staged_edges(file, relation, src_label, dst_label)} DELETE r")
                 deleted += len(drop)
         if changes:
             self._add_changes(changes, staging / "changes-edges.parquet", report)
         return deleted
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        self._run("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            try:
+                self._conn.execute("ROLLBACK")
+            except RuntimeError:  # the database already rolled the failed statement's transaction back
+                pass
+            raise
+        self._run("COMMIT")
 
     def _run(self, statement: str) -> None:
         try:
@@ -329,6 +329,11 @@ class LadybugStore(GraphStore):
 
 #: the property that names a node of each label, for a Change's value
 _NAMES = {"Value": "value", "Brand": "name", "Category": "name", "Aspect": "name", "Product": "title", "Listing": "title", "Review": "text"}
+
+
+def _staged_edges(file: Path, relation: str, src: str, dst: str) -> str:
+    """Cypher that matches the stored edges whose (src, dst) pairs a staged file lists, as ``r``."""
+    return f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b:{dst} {{id: dst}})"
 
 
 def _shown(variable: str, label: str) -> str:

@@ -129,12 +129,9 @@ def extract_on_ray(reader: Any, listings: Path, facts_out: Path, mentions_out: P
         sink = _PartsSink(facts_out.resolve(), mentions_out.resolve() if mentions_out else None, max(1, PART_LISTINGS // batch_size))
         results.write_datasink(sink)
     report = ExtractReport()
-    for counts in sink.counts:
-        report.listings += counts["listings"]
-        report.mentions += counts["mentions"]
-        report.by_predicate.update(counts["by_predicate"])
+    for counts in sink.counts:  # the parts are written: only the counts are added up here
+        report.add(_ReadBatch(counts["listings"], counts["mentions"], "", "", Counter(counts["by_predicate"])))
         report.rejects += counts["rejects"]
-    report.facts = sum(report.by_predicate.values())
     if progress:
         progress(report.listings)
     return report
