@@ -1,6 +1,7 @@
 import pytest
 
-from skugraph.records import Listing
+from skugraph.facts.build import FactBuilder
+from skugraph.records import BRAND, Listing
 from skugraph.tagging.lexicon import BrandGazetteer, fold
 from skugraph.tagging.rules import RuleExtractor
 
@@ -86,7 +87,7 @@ def test_mentions_carry_listing_field_and_extractor(rules):
     }
     for m in mentions:
         assert listing.field_text(m.field)[m.start : m.end] == m.text
-        assert m.extractor == "rules@1" and 0 < m.score <= 1
+        assert m.extractor == "rules@2" and 0 < m.score <= 1
 
 
 def test_gazetteer_resolves_aliases_and_new_two_script_brands():
@@ -105,9 +106,9 @@ def test_user_lexicon_files_extend_the_shipped_ones(tmp_path):
     words.write_text("暖脚器\n", encoding="utf-8")
     plain = RuleExtractor()
     extended = RuleExtractor.with_lexicon_files([brands], [words])
-    title = "诺芝 暖脚器 华为"
-    assert found(plain, title) == [("华为", "brand")]
-    assert found(extended, title) == [("诺芝", "brand"), ("暖脚器", "product_type"), ("华为", "brand")]
+    title = "诺芝 暖脚器 黑色"
+    assert found(plain, title) == [("黑色", "colour")]
+    assert found(extended, title) == [("诺芝", "brand"), ("暖脚器", "product_type"), ("黑色", "colour")]
     assert extended.gazetteer.resolve("诺芝").key == "诺芝"
 
 
@@ -133,3 +134,51 @@ def test_a_brand_before_an_accessory_is_what_it_fits(rules):
     assert found(rules, "华为手机 黑色")[0] == ("华为", "brand"), "a phone is no accessory"
     assert found(rules, "倍思充电器 65W")[0] == ("倍思", "brand"), "an accessory maker's own brand"
     assert found(rules, "倍思 华为充电器")[:2] == [("倍思", "brand"), ("华为", "compatible_brand")]
+
+
+def roles(rules: RuleExtractor, text: str) -> list[tuple[str, str]]:
+    return [pair for pair in found(rules, text) if pair[1] in ("brand", "compatible_brand", "compatible_model")]
+
+
+@pytest.mark.parametrize(
+    "title, expected",
+    [
+        # the only brand of an accessory is the device it fits: no maker at all
+        ("适用华为nova5手机壳 防摔软壳 华为nova3",
+         [("华为", "compatible_brand"), ("nova5", "compatible_model"),
+          ("华为", "compatible_brand"), ("nova3", "compatible_model")]),
+        ("【鼠年浮雕】三星s10手机壳 硅胶软壳", [("三星", "compatible_brand"), ("s10", "compatible_model")]),
+        ("三星SM-T550皮套 平板保护套", [("三星", "compatible_brand"), ("SM-T550", "compatible_model")]),
+        ("华为荣耀10手机壳 磨砂", [("华为", "compatible_brand"), ("荣耀", "compatible_brand"), ("10", "compatible_model")]),
+        # the maker opens the title or is written in two scripts; later brands are what it fits
+        ("绿联 15.6英寸戴尔笔记本电脑包", [("绿联", "brand"), ("戴尔", "compatible_brand")]),
+        ("绿联（UGREEN） 联想ThinkPad X1 键盘膜",
+         [("绿联", "brand"), ("UGREEN", "brand"), ("联想", "compatible_brand"), ("ThinkPad", "compatible_brand"),
+          ("X1", "compatible_model")]),
+        ("蓝牙耳机 适用苹果华为小米", [("苹果", "compatible_brand"), ("华为", "compatible_brand"), ("小米", "compatible_brand")]),
+        ("电脑包 联想 戴尔 惠普 笔记本通用", [("联想", "compatible_brand"), ("戴尔", "compatible_brand"), ("惠普", "compatible_brand")]),
+        ("华为（HUAWEI）原装数据线 适用华为P30",
+         [("华为", "brand"), ("HUAWEI", "brand"), ("华为", "compatible_brand"), ("P30", "compatible_model")]),
+        ("适用于华硕(ASUS) 笔记本键盘膜", [("华硕", "compatible_brand"), ("ASUS", "compatible_brand")]),
+        # no accessory sold: the brand and its model are the product's own
+        ("华为 Mate 30 手机 送手机壳", [("华为", "brand")]),
+        ("Apple苹果MacBook Pro 16英寸 笔记本电脑", [("Apple", "brand"), ("苹果", "brand"), ("MacBook", "brand")]),
+        ("美的电热水器 60L 美的出品", [("美的", "brand"), ("美的", "brand")]),
+    ],
+)
+def test_the_maker_is_never_the_brand_an_accessory_fits(rules, title, expected):
+    assert roles(rules, title) == expected
+
+
+def test_a_year_or_a_screen_size_is_no_model(rules):
+    assert roles(rules, "绿联 2019款 14英寸 笔记本电脑包") == [("绿联", "brand")]
+
+
+def test_facts_give_an_accessory_the_maker_or_no_brand_never_the_device_it_fits(rules):
+    builder = FactBuilder(rules.gazetteer, rules.lexicons["accessory"])
+    for title, maker in [("适用华为nova5手机壳 防摔软壳 华为nova3", set()), ("绿联 15.6英寸戴尔笔记本电脑包", {"ugreen"})]:
+        listing = Listing("sku-1", title)
+        facts = builder.build(listing, rules.extract(listing))
+        brands = {f.object.key for f in facts if f.predicate == "has_brand"}
+        fits = {f.object.key for f in facts if f.predicate == "compatible_with" and f.object.label == BRAND}
+        assert brands == maker and fits and not brands & fits

@@ -47,9 +47,22 @@ UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
 _COMPAT_TRIGGER = re.compile(
     r"(?:(?:适用|适配|兼容)机型\s*[:：]?|适用于|适用|适配于|适配|兼容|专用于|(?<![a-z])for(?![a-z]))\s*"
 )
-_MODEL_AFTER_BRAND = re.compile(r"\s*((?:[a-z]{0,8}\s?\d+[a-z0-9]*)(?:\s*(?:pro|max|plus|mini|ultra|lite|se|\+))*)")
-_LIST_SEPARATOR = re.compile(r"\s*(?:、|/|,|，|和|及|与)\s*")
-_SPECIFIC = re.compile(r"\s*专用")
+_MODEL_AFTER_BRAND = re.compile(
+    r"\s*((?:[a-z]{0,8}(?:\s|-[a-z]{0,4})?\d+[a-z0-9]*(?:-[a-z0-9]+)*)(?:\s*(?:pro|max|plus|mini|ultra|lite|se|\+))*)"
+)
+#: between two brands of a list: ``联想、华为``, ``苹果/三星``, ``佳能 尼康``, ``MacBook苹果``
+_LIST_SEPARATOR = re.compile(r"\s*(?:(?:、|/|,|，|和|及|与)\s*)?")
+#: words that sell an accessory in real titles, beside the accessory lexicon's (``贴纸``, ``卡托``)
+_ACCESSORY_WORD = re.compile(
+    r"贴纸|贴膜|[水软]凝?膜|镜头膜|钢化|手机壳|保护壳|外壳|后壳|[皮硅胶保护内胆耳机]套|内胆包|电脑包|背夹|卡托|卡槽|镜片|表带|腕带"
+    r"|支架|底座|手柄|数据线|充电线|转接头|转换器|适配器|充电器|遥控器|墨盒|硒鼓|粉盒|笔芯|替芯|滤芯|配件|键盘膜|防尘"
+)
+_GIFT = re.compile(r"(?:送|赠)[^\s,，。;；】\])]*")
+_DECIMAL_TAIL = re.compile(r"\.\d")
+_YEAR = re.compile(r"\s*(?:19|20)\d\d\s*(?:款|年|新)")
+#: bracketed notes a title may open with (``【鼠年浮雕】``) before its first word
+_LEADING_NOTES = re.compile(r"\s*(?:[【\[][^】\]]*[】\]]\s*)*")
+_SPECIFIC = re.compile(r"\s*(?:专用|通用)")
 _TOKEN_START = re.compile(r"(?:^|(?<=[\s\]】|/,，]))")
 
 
@@ -61,11 +74,23 @@ class _Candidate:
     score: float
 
 
+@dataclass(frozen=True, slots=True)
+class _BrandMention:
+    """A brand named in the text: ``parts`` are its spans (two for ``诺芝（NOZI）``)."""
+
+    start: int
+    end: int
+    key: str
+    parts: tuple[tuple[int, int], ...]
+    score: float
+    pair: bool
+
+
 class RuleExtractor:
     """Lexicon and pattern rules that emit scored mentions from listing text."""
 
     name = "rules"
-    version = "1"
+    version = "2"
 
     def __init__(self, gazetteer: BrandGazetteer | None = None, lexicons: dict[str, Lexicon] | None = None):
         self.gazetteer = gazetteer or default_gazetteer()
@@ -105,7 +130,7 @@ class RuleExtractor:
         norm = normalize(text, lowercase=True)
         low = norm.text
         compat = self._compatibility(low)
-        others = self._brands(low) + self._lexicon_spans(low) + self._units(low)
+        others = self._brand_roles(low, compat) + self._lexicon_spans(low) + self._units(low)
         chosen = list(compat)
         for cand in sorted(others, key=lambda c: (-(c.end - c.start), -c.score)):
             if all(cand.end <= c.start or cand.start >= c.end for c in chosen):
@@ -126,19 +151,103 @@ class RuleExtractor:
                 mentions.append(Mention(listing.id, field, start, end, text[start:end], label, score, extractor))
         return mentions
 
-    def _brands(self, low: str) -> list[_Candidate]:
-        found = []
+    def _brands(self, low: str) -> list[_BrandMention]:
+        """Every brand the text names, each once: a two-script pair (``诺芝（NOZI）``, one
+        candidate per script, as annotators mark them) or a gazetteer name, in text order."""
+        found: list[_BrandMention] = []
         for match in BRAND_PAIR.finditer(low):
             parts = [part.strip() for part in match.groups() if part]
             if not _TOKEN_START.match(low, match.start()) or any(self._is_attribute_word(p) for p in parts):
                 continue
-            known = any(part in self.gazetteer.by_surface for part in parts)
-            for group, part in match.groupdict().items():  # one mention per script, as annotators mark them
-                if part:
-                    found.append(_Candidate(*match.span(group), "brand", 0.95 if known else 0.8))
+            score = 0.95 if any(part in self.gazetteer.by_surface for part in parts) else 0.8
+            spans = tuple(match.span(group) for group, part in match.groupdict().items() if part)
+            found.append(_BrandMention(*match.span(), self.gazetteer.resolve(match.group()).key, spans, score, True))
         for start, end in self.gazetteer.lexicon.find(low):
-            found.append(_Candidate(start, end, "brand", 0.9))
-        return found
+            if not any(m.start < end and start < m.end for m in found):
+                key = self.gazetteer.resolve(low[start:end]).key
+                found.append(_BrandMention(start, end, key, ((start, end),), 0.9, False))
+        return sorted(found, key=lambda m: m.start)
+
+    def _brand_roles(self, low: str, compat: list[_Candidate]) -> list[_Candidate]:
+        """Each brand named outside the compatibility patterns, as the product's maker
+        (``brand``) or as what it fits (``compatible_brand``, with the model after it):
+
+        - a two-script pair (``尼凡（Nifan）``) names the maker;
+        - so does the first brand, where it opens the title (after bracketed notes) or the
+          text is no accessory's, unless it names a device (see :meth:`_device_mentions`) or
+          the text says elsewhere that the product fits it;
+        - a later mention of a maker is the maker again;
+        - any other brand is what the product fits: real titles name the devices an accessory
+          fits, or that a product is as good as, after the maker (``咔咔鱼 联想小新Air 键盘膜``).
+
+        So an accessory whose only brand is the one of the device it fits has no maker."""
+        fitted_keys = {self.gazetteer.resolve(low[c.start : c.end]).key
+                       for c in compat if c.label == "compatible_brand"}
+        accessory = bool(compat) or self._sells_accessory(low)
+        mentions = self._brands(low)
+        devices = self._device_mentions(low, mentions, accessory)
+        opening = _LEADING_NOTES.match(low).end()
+        fitted: list[_Candidate] = []
+        makers: list[_Candidate] = []
+        maker_keys: set[str] = set()
+        seen_first = False
+        for i, mention in enumerate(mentions):
+            parts = [(s, e) for s, e in mention.parts if not any(c.start < e and s < c.end for c in compat)]
+            if len(parts) < len(mention.parts):  # 适用于华硕(ASUS): the pair's other half fits too
+                fitted += [_Candidate(start, end, "compatible_brand", 0.75) for start, end in parts]
+                continue
+            first, seen_first = not seen_first, True
+            opens = first and (mention.start <= opening or not accessory)
+            maker = opens and i not in devices and mention.key not in fitted_keys
+            if mention.pair or mention.key in maker_keys or maker:
+                maker_keys.add(mention.key)
+                makers += [_Candidate(start, end, "brand", mention.score) for start, end in parts]
+                continue
+            fitted += [_Candidate(start, end, "compatible_brand", 0.75) for start, end in parts]
+            model = self._model_at(low, mention.end)
+            if model and accessory:
+                fitted.append(_Candidate(model.start(1), model.end(1), "compatible_model", 0.7))
+        return fitted + makers
+
+    def _sells_accessory(self, low: str) -> bool:
+        """Whether the text names an accessory other than as a gift (``送钢化膜``)."""
+        sold = _GIFT.sub(" ", low)
+        return bool(self.lexicons["accessory"].find(sold)) or _ACCESSORY_WORD.search(sold) is not None
+
+    def _device_mentions(self, low: str, mentions: list[_BrandMention], accessory: bool) -> set[int]:
+        """Indices of the brand mentions that name a device rather than a maker: a list of
+        three brands and more (``佳能 尼康 索尼``, ``华为小米苹果``) or brands followed by
+        ``通用``/``专用``; in an accessory's text also two brands written together or with a
+        list mark (``华为荣耀``, ``苹果/三星``: a maker and what it fits are written apart,
+        ``咔咔鱼 联想``) and a brand followed by a model (``小米8``, ``小米平板4``)."""
+        devices: set[int] = set()
+        for run in self._runs(low, mentions, apart=True):
+            if len({mentions[i].key for i in run}) >= 3 or _SPECIFIC.match(low, mentions[run[-1]].end):
+                devices.update(run)
+        if not accessory:
+            return devices
+        for run in self._runs(low, mentions, apart=False):
+            end = mentions[run[-1]].end
+            product = self._match_at(self.lexicons["product_type"], low, end)
+            if len({mentions[i].key for i in run}) >= 2 or self._model_at(low, product[1] if product else end):
+                devices.update(run)
+        return devices
+
+    @staticmethod
+    def _runs(low: str, mentions: list[_BrandMention], apart: bool) -> list[list[int]]:
+        """Mention indices grouped into runs of neighbours with at most a list mark between
+        them; unless ``apart``, two different brands with only a space between are two runs."""
+        runs: list[list[int]] = []
+        for i, mention in enumerate(mentions):
+            if runs:
+                left = mentions[runs[-1][-1]]
+                gap = low[left.end : mention.start]
+                spaced = gap.isspace() and left.key != mention.key
+                if _LIST_SEPARATOR.match(low, left.end).end() == mention.start and (apart or not spaced):
+                    runs[-1].append(i)
+                    continue
+            runs.append([i])
+        return runs
 
     def _is_attribute_word(self, word: str) -> bool:
         return any(word in self.lexicons[label] for label in ("colour", "material", "product_type"))
@@ -200,12 +309,14 @@ class RuleExtractor:
 
     @staticmethod
     def _model_at(low: str, position: int) -> re.Match[str] | None:
-        """A model name right after a brand (``P20``, ``15 pro max``), but not a quantity like ``65w``."""
+        """A model name right after a brand (``P20``, ``15 pro max``, ``sm-t550``), but not a
+        quantity like ``65w`` or ``15.6英寸``, nor a year (``2019款``)."""
         model = _MODEL_AFTER_BRAND.match(low, position)
-        if not model or not model.group(1):
+        if not model or not model.group(1) or _DECIMAL_TAIL.match(low, model.end(1)) or _YEAR.match(low, position):
             return None
         text = model.group(1)
-        if any(label != "model" and pattern.fullmatch(text) for label, pattern, _ in UNIT_PATTERNS):
+        if any(label != "model" and (pattern.fullmatch(text) or pattern.match(low, model.start(1)))
+               for label, pattern, _ in UNIT_PATTERNS):
             return None
         return model
 
