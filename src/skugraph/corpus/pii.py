@@ -93,12 +93,15 @@ _SURNAMES = (
 _COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "慕容", "令狐", "司徒", "夏侯", "公孙", "尉迟", "长孙", "宇文", "南宫")
 _WEAK_NAME_CUE = re.compile(rf"(?:联系|找|给|交给|转交)(?P<run>[{_CJK}]{{2,4}}?)(?=[，。,、\s先女小]|$)")
 _HONORIFIC = re.compile(rf"(?P<run>[{_CJK}]{{1,4}}?)(?:先生|女士|小姐)")
-# 李先生 is a name only in a sentence: after a cue word or a pause, and followed by what people
-# write after a name (收, 帮忙, 电话, a comma), not by product words (女士用, 男女士款, 乔先生笔记本)
-_HONORIFIC_CUE = re.compile(r"(?:谢谢|感谢|麻烦|请|联系|找|给|交给|转交|致|尊敬的|是|收件人|收货人|联系人|寄件人|签收人)$")
+# 李先生 is a name only in a sentence (see _honorific_name_start)
+_HONORIFIC_CUE = re.compile(
+    r"(?:谢谢|感谢|麻烦|请|联系|找|给|交给|转交|致|尊敬的|是|收件人|收货人|联系人|寄件人|签收人"
+    r"|客服|快递员|快递小哥|小哥|配送员|送货员|司机|师傅|店主|老板|卖家)$"
+)
+_NOT_IN_GIVEN_NAME = re.compile(r"[的了是和在这那个位们与跟男女]")  # 简约男女士 is not 简约
 _PAUSE = re.compile(r"(?:^|[\s，。,.;；:：!！?？、])$")
-_PRODUCT_AFTER_HONORIFIC = re.compile(r"用|款|式|装|包|鞋|表|系列|套|礼|同|手|钱|衣|服|裤|帽|袜|围|香|护|化妆")
-_SENTENCE_AFTER_HONORIFIC = re.compile(r"$|[\s，。,.;；:：!！?？、]|收|帮|的|不|电话|手机|说|您|你|已|在|来|负责|签收|好|是|和|让|打")
+_PRODUCT_AFTER_HONORIFIC = re.compile(r"[用款式装包鞋衣裤帽袜]|手表|腕表|手提|手套|系列|套装|礼盒|礼品|礼物|同款|钱包|服装|围巾|香水|护肤|化妆")
+_SENTENCE_AFTER_HONORIFIC = re.compile(r"$|[\s，。,.;；:：!！?？、(（]|收|帮|的|不|电话|手机|说|您|你|已|在|来|负责|签收|好|是|和|让|打")
 _NOT_NAMES = ("商家", "客服", "卖家", "快递", "我们", "他们", "你们", "店家", "物流", "售后", "厂家", "小二")
 _AFTER_NAME = re.compile(r"电话|手机|地址|联系|先生|女士|小姐|同学|老师|收|的|寄|已|在|说|，|。")
 
@@ -158,21 +161,21 @@ def _name_words_start(text: str, start: int, end: int) -> int:
 
 def _honorific_name_start(text: str, start: int, end: int, after: int) -> int | None:
     """Start of the surname + given name (at most two characters, three after a compound
-    surname) ending at ``end`` before 先生/女士/小姐, read as a name only in a sentence: right
-    after a cue word (谢谢, 麻烦, 收货人 …) and not followed by product words (女士用, 女士款),
-    or after a pause or the start of the text and followed by what people write after a
-    name (收, 帮忙, 电话, a comma)."""
+    surname) ending at ``end`` before 先生/女士/小姐, where ``after`` is the text after the
+    honorific. Never before product words (女士用, 男女士款); right after a cue word or a role
+    (谢谢, 麻烦, 收货人, 快递员 …) always; otherwise only before what people write after a name
+    (收, 帮忙, 电话, a comma), so 乔先生超厚笔记本 and 包男女士防震 are not names."""
+    if _PRODUCT_AFTER_HONORIFIC.match(text, after):
+        return None
     starts = [begin for begin in range(max(start, end - 4), end)
-              if text[begin : begin + 2] in _COMPOUND_SURNAMES or (text[begin] in _SURNAMES and end - begin <= 3)]
-    if not _PRODUCT_AFTER_HONORIFIC.match(text, after):
-        for begin in starts:
-            if _HONORIFIC_CUE.search(text, 0, begin):
-                return begin
-    if _SENTENCE_AFTER_HONORIFIC.match(text, after):
-        for begin in starts:
-            if _PAUSE.search(text, 0, begin):
-                return begin
-    return None
+              if (text[begin : begin + 2] in _COMPOUND_SURNAMES or (text[begin] in _SURNAMES and end - begin <= 3))
+              and not _NOT_IN_GIVEN_NAME.search(text, begin + 1, end)]
+    for begin in starts:
+        if _HONORIFIC_CUE.search(text, 0, begin):
+            return begin
+    if not starts or not _SENTENCE_AFTER_HONORIFIC.match(text, after):
+        return None
+    return next((begin for begin in starts if _PAUSE.search(text, 0, begin)), starts[0])
 
 
 def find_pii(text: str) -> list[PiiSpan]:
