@@ -3,13 +3,17 @@ price bands, review ratings and aspect sentiment per brand and category.
 
 :func:`market_report` answers with plain data (the API serves it as JSON);
 :func:`report_html` draws it as one self-contained page: inline SVG charts and tables, no
-script and nothing fetched.
+script and nothing fetched. A section the graph has no data for says why (``notes``: the
+listings carry no category, no price, no reviews) instead of showing an empty heading; with
+no categories, brand share is counted per product type instead.
+
+Values are shown as the catalogue writes them (黑色), grouped by their canonical key (black).
 """
 
 from __future__ import annotations
 
 import html
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 import numpy as np
@@ -19,40 +23,75 @@ from skugraph.graph.store import GraphStore
 
 TOP_CATEGORIES = 12
 TOP_VALUES = 10
+#: why a section is empty, by what the graph lacks
+WHY = {
+    "brand_share": "no product has both a brand and a category or product type, so there is no brand share to show",
+    "attributes": "no attribute values were extracted from the listings",
+    "prices": "the listings carry no price (no `price` field), so there are no price bands",
+    "prices_by_category": "the listings carry no category (no `category` field), so prices are not broken down by category",
+    "ratings": "the graph holds no reviews with a rating (the listings came without reviews)",
+    "aspects": "the graph holds no review opinions (no reviews, or `skugraph extract` ran without --opinion-model)",
+}
+NO_CATEGORY = "the listings carry no category (no `category` field), so brand share is counted per product type instead"
 
 
 def market_report(store: GraphStore) -> dict[str, Any]:
-    """Everything the report shows, as plain data."""
+    """Everything the report shows, as plain data, with ``notes``: section → why it is empty
+    (or counted another way)."""
     nodes = store.stats()["nodes"]
     summary = {"products": nodes.get("Product", 0), "listings": nodes.get("Listing", 0), "brands": nodes.get("Brand", 0),
                "categories": nodes.get("Category", 0), "reviews": nodes.get("Review", 0)}
-    return {"summary": summary, "brand_share": _brand_share(store), "attributes": _attributes(store),
-            "prices": _prices(store), "ratings": _ratings(store), "aspects": _aspects(store)}
+    report = {"summary": summary, "brand_share": _brand_share(store, "category"), "brand_share_by": "category",
+              "attributes": _attributes(store), "prices": _prices(store), "ratings": _ratings(store), "aspects": _aspects(store)}
+    notes: dict[str, str] = {}
+    if not report["brand_share"]:
+        report["brand_share"], report["brand_share_by"] = _brand_share(store, "product type"), "product type"
+        notes["brand_share"] = NO_CATEGORY if report["brand_share"] else WHY["brand_share"]
+    for section in ("attributes", "ratings", "aspects"):
+        if not report[section]:
+            notes[section] = WHY[section]
+    if not any(b["listings"] for b in report["prices"]["bands"]):
+        notes["prices"] = WHY["prices"]
+    elif not any(c["category"] != "(none)" for c in report["prices"]["by_category"]):
+        notes["prices_by_category"] = WHY["prices_by_category"]
+    report["notes"] = notes
+    return report
 
 
-def _brand_share(store: GraphStore) -> list[dict]:
-    totals = store.query("MATCH (p:Product)-[:IN_CATEGORY]->(c:Category) RETURN c.name, count(DISTINCT p) AS n "
-                         "ORDER BY n DESC, c.name LIMIT $top", {"top": TOP_CATEGORIES}).rows
-    rows = store.query("MATCH (b:Brand)<-[:HAS_BRAND]-(p:Product)-[:IN_CATEGORY]->(c:Category) "
-                       "RETURN c.name, b.name, count(DISTINCT p) AS n ORDER BY n DESC, b.name").rows
-    by_category = defaultdict(list)
+def _brand_share(store: GraphStore, by: str) -> list[dict]:
+    """Brand share of the products in each of the top groups: categories, or product types."""
+    group = ("(p:Product)-[:IN_CATEGORY]->(c:Category)", "c.name") if by == "category" else \
+        ("(p:Product)-[t:HAS_VALUE]->(c:Value) WHERE t.predicate = 'product_type' AND (t.chosen IS NULL OR t.chosen)",
+         "coalesce(c.value, c.id)")
+    pattern, name = group
+    totals = store.query(f"MATCH {pattern} RETURN {name} AS g, count(DISTINCT p) AS n ORDER BY n DESC, g LIMIT $top",
+                         {"top": TOP_CATEGORIES}).rows
+    rows = store.query(f"MATCH {pattern} MATCH (p)-[:HAS_BRAND]->(b:Brand) "
+                       f"RETURN {name} AS g, b.name AS brand, count(DISTINCT p) AS n ORDER BY n DESC, brand").rows
+    by_group = defaultdict(list)
     for category, brand, count in rows:
-        by_category[category].append((brand, count))
+        by_group[category].append((brand, count))
     return [{"category": category, "products": total,
-             "brands": [{"brand": b, "products": n, "share": round(n / total, 3)} for b, n in by_category[category][:TOP_VALUES]]}
-            for category, total in totals]
+             "brands": [{"brand": b, "products": n, "share": round(n / total, 3)} for b, n in by_group[category][:TOP_VALUES]]}
+            for category, total in totals if by_group[category]]
 
 
 def _attributes(store: GraphStore) -> list[dict]:
+    """Per attribute kind, its most held values: counted by canonical key (曜石黑 and 黑色 are
+    one black), shown as the catalogue writes that key most often (黑色)."""
     rows = store.query("MATCH (p:Product)-[r:HAS_VALUE]->(v:Value) WHERE (r.chosen IS NULL OR r.chosen) "
-                       "AND NOT coalesce(r.inferred, false) RETURN r.predicate, coalesce(v.canonical, v.value), "
-                       "count(DISTINCT p) AS n ORDER BY n DESC").rows
-    by_kind: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for kind, value, count in rows:
-        by_kind[kind].append((value, count))
-    kinds = sorted(by_kind, key=lambda k: -sum(n for _, n in by_kind[k]))
-    return [{"attribute": k, "products": sum(n for _, n in by_kind[k]),
-             "values": [{"value": v, "products": n} for v, n in by_kind[k][:TOP_VALUES]]} for k in kinds[:8]]
+                       "AND NOT coalesce(r.inferred, false) RETURN r.predicate, coalesce(v.canonical, v.value), v.value, p.id").rows
+    products: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # kind → canonical → products
+    written: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)  # (kind, canonical) → how the catalogue writes it
+    for kind, canonical, value, product in rows:
+        products[kind][canonical].add(product)
+        written[(kind, canonical)][value or canonical] += 1
+    held = {k: len(set().union(*values.values())) for k, values in products.items()}
+    kinds = sorted(products, key=lambda k: (-held[k], k))
+    return [{"attribute": k, "products": held[k],
+             "values": [{"key": c, "value": written[(k, c)].most_common(1)[0][0], "products": len(ps)}
+                        for c, ps in sorted(products[k].items(), key=lambda item: (-len(item[1]), item[0]))[:TOP_VALUES]]}
+            for k in kinds[:8]]
 
 
 def _prices(store: GraphStore) -> dict:
@@ -100,6 +139,7 @@ h1{margin-bottom:4px} h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-
 .card b{display:block;font-size:22px} .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:16px}
 table{border-collapse:collapse;font-size:14px} td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
 figure{margin:0} figcaption{font-weight:600;margin-bottom:4px} .muted{color:#777}
+.why{color:#8a5a00;background:#fff6e0;border-radius:6px;padding:6px 10px}
 """
 
 
@@ -129,23 +169,35 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _why(report: dict[str, Any], *sections: str) -> str:
+    """The notes on why these sections are empty (or counted another way), as paragraphs."""
+    notes = report.get("notes", {})
+    return "".join(f"<p class='why'>{html.escape(notes[s].capitalize())}.</p>" for s in sections if s in notes)
+
+
 def report_html(report: dict[str, Any], title: str = "skugraph market report") -> str:
-    """The report as one self-contained HTML page."""
+    """The report as one self-contained HTML page; an empty section says why it is empty."""
     s = report["summary"]
     cards = "".join(f"<div class='card'><b>{v}</b>{html.escape(k)}</div>" for k, v in s.items())
+    by = report.get("brand_share_by", "category")
     shares = "".join(bar_chart([(b["brand"], round(100 * b["share"], 1)) for b in c["brands"]],
                                f"{c['category']} ({c['products']} products)", "%") for c in report["brand_share"])
     attributes = "".join(bar_chart([(v["value"], v["products"]) for v in a["values"]], f"{a['attribute']}", colour="#2a9d8f")
                          for a in report["attributes"])
     prices = report["prices"]
-    price_chart = bar_chart([(b["band"], b["listings"]) for b in prices["bands"]], "listings per price band", colour="#e76f51")
-    ratings = bar_chart([(r["brand"], r["mean_rating"]) for r in report["ratings"]], "mean review rating per brand", colour="#f4a261")
-    aspects = _table(report["aspects"], ["by", "name", "aspect", "mentions", "positive", "negative", "share_positive"])
+    price_chart = "" if "prices" in report.get("notes", {}) else \
+        bar_chart([(b["band"], b["listings"]) for b in prices["bands"]], "listings per price band", colour="#e76f51")
+    price_table = "" if {"prices", "prices_by_category"} & set(report.get("notes", {})) else \
+        _table(prices["by_category"], ["category", "listings", "min", "median", "max"])
+    ratings = bar_chart([(r["brand"], r["mean_rating"]) for r in report["ratings"]], "mean review rating per brand",
+                        colour="#f4a261") if report["ratings"] else ""
+    aspects = _table(report["aspects"], ["by", "name", "aspect", "mentions", "positive", "negative", "share_positive"]) \
+        if report["aspects"] else ""
     return f"""<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1><div class="cards">{cards}</div>
-<h2 id="brand-share">Brand share per category</h2><div class="grid">{shares}</div>
-<h2 id="attributes">Attribute values</h2><div class="grid">{attributes}</div>
-<h2 id="prices">Prices</h2><div class="grid">{price_chart}{_table(prices["by_category"], ["category", "listings", "min", "median", "max"])}</div>
-<h2 id="sentiment">Reviews and aspect sentiment</h2><div class="grid">{ratings}</div>{aspects}
+<h2 id="brand-share">Brand share per {html.escape(by)}</h2>{_why(report, "brand_share")}<div class="grid">{shares}</div>
+<h2 id="attributes">Attribute values</h2>{_why(report, "attributes")}<div class="grid">{attributes}</div>
+<h2 id="prices">Prices</h2>{_why(report, "prices", "prices_by_category")}<div class="grid">{price_chart}{price_table}</div>
+<h2 id="sentiment">Reviews and aspect sentiment</h2>{_why(report, "ratings", "aspects")}<div class="grid">{ratings}</div>{aspects}
 </body></html>"""

@@ -6,8 +6,13 @@
 - **complementary**: accessories for a product — products whose ``compatible_with`` /
   ``accessory_of`` facts name what it is (its model, series, brand, type); a product that fits
   it only by what similar accessories fit is scored lower and says so.
-- **substitutes** (for an out-of-stock product): the same product type with the same key
-  attribute values (capacity, size, power …), the closest first.
+- **substitutes** (for an out-of-stock product): the same product type (or a synonym of it) with
+  the same key attribute values (capacity, size, power …), the closest first; for an accessory,
+  only products that fit the same device (a model it fits, else a brand it fits).
+
+A reason names only telling values: not generic words (``fits 手机``, ``通用``) nor values most
+products hold; free gifts (``送指环``) never reach the recommender (see
+:func:`skugraph.apps.search.gift_only`).
 
 :meth:`Recommender.accessory_scores` scores every product as an accessory of given entities;
 the recommendation benchmark hides ``compatible_with`` edges and ranks with it.
@@ -27,6 +32,13 @@ FITS = ("compatible_with", "accessory_of")
 IDENTITY = {"model": 3.0, "series": 2.0, "has_brand": 1.0, "product_type": 1.0}
 #: attributes a substitute should share
 KEY_ATTRIBUTES = ("capacity", "size", "volume", "power", "weight", "model", "series", "material")
+#: words that say nothing about which product this is: every phone case fits 手机
+GENERIC = frozenset({"手机", "通用", "万能", "安卓", "全网通", "其他", "其它", "多功能", "赠品", "礼品", "配件", "新款",
+                     "正品", "官方", "男女", "男女通用"})
+#: a value held by more than this share of the products is no reason (product types aside)
+COMMON_SHARE = 0.3
+#: kinds of key that name a device an accessory fits exactly
+DEVICE_KINDS = ("model", "series")
 _LABELS = {"has_brand": "brand", "product_type": "type", "in_category": "category", "compatible_with": "fits", "accessory_of": "accessory of"}
 
 
@@ -46,7 +58,9 @@ class Recommender:
     ``names[entity key]`` its display name, ``titles[product]``."""
 
     def __init__(self, facts: Mapping[str, Mapping[tuple[str, str], float]], names: Mapping[str, str] | None = None,
-                 titles: Mapping[str, str] | None = None, inferred_weight: float = 0.25):
+                 titles: Mapping[str, str] | None = None, inferred_weight: float = 0.25,
+                 near_types: Mapping[str, set[str]] | None = None):
+        self.near_types = {k: set(v) for k, v in (near_types or {}).items()}  # type key → its synonyms' keys
         self.products = sorted(facts)
         self.row = {p: i for i, p in enumerate(self.products)}
         self.facts = {p: dict(facts[p]) for p in self.products}
@@ -63,6 +77,8 @@ class Recommender:
         self.held = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
         frequency = np.asarray(self.held.sum(axis=0)).ravel()
         self.idf = np.log((1 + len(self.products)) / (1 + frequency)) + 1
+        self.telling = np.array([self._telling(f, n) for f, n in zip(self.features, frequency, strict=True)], dtype=bool)
+        self.idf = np.where(self.telling, self.idf, 0.0)  # a generic value makes two products no more alike
         weighted = sparse.csr_matrix(self.held @ sparse.diags(self.idf))
         norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
         self.matrix = sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-12)) @ weighted)
@@ -70,11 +86,37 @@ class Recommender:
         self.embeddings: np.ndarray | None = None  # unit rows of product KG embeddings, see learn_embeddings
         self.embedding_weight = 0.0
 
+    def _telling(self, feature: tuple[str, str], held_by: float) -> bool:
+        """Whether a (predicate, key) can tell products apart: a product type always; another
+        value unless its name is a generic word or more than ``COMMON_SHARE`` of products hold it."""
+        predicate, key = feature
+        if predicate == "product_type":
+            return True
+        return self._name(key).lower().replace(" ", "") not in GENERIC and held_by <= max(COMMON_SHARE * len(self.products), 2)
+
     @classmethod
-    def from_documents(cls, documents: Sequence) -> Recommender:
+    def from_documents(cls, documents: Sequence, near_types: Mapping[str, set[str]] | None = None) -> Recommender:
         """From search documents (:class:`skugraph.apps.search.Document`)."""
         names = {k: v for d in documents for k, v in d.names.items()}
-        return cls({d.id: d.facts for d in documents}, names, {d.id: d.title for d in documents})
+        return cls({d.id: d.facts for d in documents}, names, {d.id: d.title for d in documents}, near_types=near_types)
+
+    @classmethod
+    def from_index(cls, index) -> Recommender:
+        """From a :class:`skugraph.apps.search.SearchIndex`: its documents, and its synonym groups
+        for product types (a 手机套 may stand in for a 手机壳)."""
+        types = {k for d in index.documents for p, k in d.facts if p == "product_type"}
+        return cls.from_documents(index.documents, {k: index.near_keys(k) & types for k in types})
+
+    def _is_telling(self, feature: tuple[str, str]) -> bool:
+        return feature in self.features and bool(self.telling[self.features[feature]])
+
+    def fits_of(self, product: str) -> tuple[set[str], set[str]]:
+        """(devices, brands) the product fits, by telling keys: models or series, and other keys
+        (brands). Both empty: not an accessory of anything in particular."""
+        keys = {k for p, k in self.facts[product] if p in FITS and self._is_telling((p, k))}
+        devices = {k for k in keys if k.partition(":")[0] in DEVICE_KINDS}
+        brands = {k for k in keys - devices if ":" not in k}
+        return devices, brands
 
     def __contains__(self, product: str) -> bool:
         return product in self.row
@@ -114,7 +156,8 @@ class Recommender:
         mine = self.facts[product]
 
         def reason(other: str) -> str:
-            shared = sorted(set(mine) & set(self.facts[other]), key=lambda f: -self.idf[self.features[f]])[:3]
+            shared = [f for f in set(mine) & set(self.facts[other]) if self._is_telling(f)]
+            shared = sorted(shared, key=lambda f: (-self.idf[self.features[f]], f))[:3]
             if not shared:
                 return "close in the KG embedding"
             return "same " + ", ".join(f"{_LABELS.get(p, p)} {self._name(k_)}" for p, k_ in shared)
@@ -158,32 +201,46 @@ class Recommender:
         exclude = {product} | {p for p in self.products if any((("product_type", t) in self.facts[p]) for t in own_types)}
 
         def reason(other: str) -> str:
-            fits = [self._name(key) for key in targets if any((p, key) in self.facts[other] for p in FITS)]
+            fits = [key for key in targets if any((p, key) in self.facts[other] for p in FITS)]
+            telling = [self._name(key) for key in fits if any(self._is_telling((p, key)) for p in FITS)]
+            if telling:
+                return "fits " + " ".join(dict.fromkeys(telling))
             if fits:
-                return "fits " + " ".join(dict.fromkeys(fits))
+                return "fits any " + " ".join(dict.fromkeys(self._name(key) for key in fits))
             return "fits what this product's accessories fit"
 
         return self._result(scores, exclude, k, reason)
 
     def substitutes(self, product: str, k: int = 10) -> list[Recommendation]:
-        """Products of the same type sharing its key attribute values (for when it is out of
-        stock), then the most similar."""
+        """Products of the same type (or a synonym) sharing its key attribute values (for when it
+        is out of stock), then the most similar. For an accessory, only those that fit the same
+        device: one of the models it fits, else (none named) one of the brands it fits."""
         mine = self.facts[product]
         types = {key for p, key in mine if p == "product_type"}
         if not types:
             return []
+        types |= {near for t in types for near in self.near_types.get(t, ())}
         keys = {(p, key) for p, key in mine if p in KEY_ATTRIBUTES}
+        devices, brands = self.fits_of(product)
+        must_fit = devices or brands
+        fits = {(p, key) for p, key in mine if p in FITS and self._is_telling((p, key))}
         similarity = (self.matrix @ self.matrix[self.row[product]].T).toarray().ravel()
         scores = np.zeros(len(self.products))
         for i, other in enumerate(self.products):
             theirs = self.facts[other]
-            if other != product and any(("product_type", t) in theirs for t in types):
-                scores[i] = 1.0 + sum(1.0 for f in keys if f in theirs) + similarity[i]
+            if other == product or not any(("product_type", t) in theirs for t in types):
+                continue
+            if must_fit and not any((p, key) in theirs for p in FITS for key in must_fit):
+                continue
+            scores[i] = 1.0 + sum(1.0 for f in keys | fits if f in theirs) + similarity[i]
 
         def reason(other: str) -> str:
-            same = [f"{_LABELS.get(p, p)} {self._name(key)}" for p, key in sorted(keys) if (p, key) in self.facts[other]]
-            kind = next(self._name(t) for t in types if ("product_type", t) in self.facts[other])
-            return ", ".join([f"same type {kind}", *same])
+            theirs = self.facts[other]
+            kind = next(self._name(t) for t in sorted(types) if ("product_type", t) in theirs)
+            same = [f"{_LABELS.get(p, p)} {self._name(key)}" for p, key in sorted(keys) if (p, key) in theirs]
+            shared = {key for p, key in fits if (p, key) in theirs}
+            fitting = sorted({self._name(key) for key in (shared & devices or shared)})  # the models, else the brands
+            return ", ".join([f"same type {kind}", *(["fits " + " / ".join(fitting)] if fitting else []), *same])
 
         return self._result(scores, {product}, k, reason)
 

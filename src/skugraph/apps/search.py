@@ -11,12 +11,17 @@ or a colour of the same palette colour, counts less than the value itself). The 
 the BM25 score scaled to the best one of the query plus ``constraint_weight`` × the share
 of the constraints met.
 
-Facets (brand, product type, colour, price band) count the products that matched; a
-filter on any of them narrows the result.
+Facets (brand, what it fits, product type, colour, price band) count the products that
+matched; a filter on any of them narrows the result, and takes a key, a name or an alias
+(``huawei``, ``华为`` or ``HUAWEI``; ``手机壳`` or ``product_type:手机壳``).
+
+What a title offers as a free gift (``送指环支架``, ``赠品：挂绳``) is not what the product is:
+such facts are left out of the documents search and recommendations work on.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,7 +37,7 @@ from skugraph.records import BRAND, LISTING, PRODUCT, Fact, Listing, Mention
 from skugraph.tagging.lexicon import fold
 
 #: facet name → the predicate whose objects it counts
-FACETS = {"brand": "has_brand", "type": "product_type", "colour": "colour"}
+FACETS = {"brand": "has_brand", "fits": "compatible_with", "type": "product_type", "colour": "colour"}
 #: how much a fact of another predicate on the same entity counts (华为 as brand in the query,
 #: as a compatible brand in the product)
 OTHER_PREDICATE = 0.5
@@ -47,6 +52,30 @@ BRAND_READINGS = ("has_brand", "compatible_with")
 #: predicates of the product words a title or query names
 PRODUCT_WORDS = ("product_type", "related_product")
 _WORD = re.compile(r"\w", re.UNICODE)
+#: where a free gift's words end: a break between title segments, or a word that says what the product fits
+_GIFT_END = re.compile(r"[\s，,。；;！!|【】\[\]()（）]|适用|适合|兼容|专用|for", re.IGNORECASE)
+#: how far after 送 / 赠 a gift's words may reach
+GIFT_REACH = 12
+
+
+class FilterError(ValueError):
+    """A search filter names nothing the graph holds."""
+
+
+def in_gift(text: str, start: int) -> bool:
+    """Whether the span at ``start`` of ``text`` names a free gift: the same title segment has
+    送 or 赠 at most ``GIFT_REACH`` characters before it (``送钢化膜+指环``, ``赠品：挂绳``)."""
+    before = text[max(0, start - GIFT_REACH) : start]
+    cut = max((m.end() for m in _GIFT_END.finditer(before)), default=0)
+    return any(mark in before[cut:] for mark in "送赠")
+
+
+def gift_only(provenance: Sequence[Mapping] | None, texts: Mapping[str, Mapping[str, str]]) -> bool:
+    """Whether every place a fact was read (``listing_id``, ``field``, ``start``) is a free gift
+    in its listing's text; False when no place can be checked."""
+    checked = [(texts[p["listing_id"]][p["field"]], p["start"]) for p in provenance or ()
+               if p.get("field") in texts.get(p.get("listing_id"), {})]
+    return bool(checked) and all(in_gift(text, start) for text, start in checked)
 
 
 def words(text: str) -> list[str]:
@@ -195,6 +224,7 @@ class SearchIndex:
         """One document per product: the products the facts are about, each with the text of
         the listings that offer it (``offer_of`` facts; a listing of its own id before fusion)."""
         listings = {listing.id: listing for listing in listings}
+        texts = {i: {"title": listing.title, "description": listing.description or ""} for i, listing in listings.items()}
         offers: dict[str, list[str]] = defaultdict(list)
         docs: dict[str, Document] = {}
         facts = list(facts)
@@ -212,6 +242,9 @@ class SearchIndex:
                     fact.subject.key, fact.subject.name or (members[0].title if members else ""),
                     "\n".join(f"{m.title}\n{m.description}" for m in members),
                     prices=tuple(m.price for m in members if m.price is not None))
+            places = [{"listing_id": p.listing_id, "field": p.field, "start": p.start} for p in fact.provenance]
+            if fact.predicate != "product_type" and gift_only(places, texts):
+                continue
             inferred = fact.properties.get("inferred")
             weight = fact.confidence * (INFERRED if inferred else 1.0)
             key = (fact.predicate, fact.object.key)
@@ -224,25 +257,30 @@ class SearchIndex:
     def from_store(cls, store: GraphStore) -> SearchIndex:
         """Every product in the graph, with its listings' text and prices and its facts."""
         texts: dict[str, list[tuple[str, str, float | None]]] = defaultdict(list)
-        for pid, title, text, price in store.query(
-                "MATCH (l:Listing)-[:OFFER_OF]->(p:Product) RETURN p.id, l.title, l.description, l.price ORDER BY l.id").rows:
+        fields: dict[str, dict[str, str]] = {}  # listing id → its title and description (where facts were read)
+        for pid, lid, title, text, price in store.query(
+                "MATCH (l:Listing)-[:OFFER_OF]->(p:Product) RETURN p.id, l.id, l.title, l.description, l.price ORDER BY l.id").rows:
             texts[pid].append((title or "", text or "", price))
+            fields[lid] = {"title": title or "", "description": text or ""}
         products = store.query("MATCH (p:Product) RETURN p.id, p.title ORDER BY p.id").rows
         unfused = [pid for pid, _ in products if pid not in texts]  # loaded without fusion: the listing of its own id
         if unfused:
             for lid, title, text, price in store.query("MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.title, "
                                                        "l.description, l.price", {"ids": unfused}).rows:
                 texts[lid].append((title or "", text or "", price))
+                fields[lid] = {"title": title or "", "description": text or ""}
         docs: dict[str, Document] = {}
         for pid, title in products:
             members = texts.get(pid) or [(title or "", "", None)]
             docs[pid] = Document(pid, title or members[0][0], "\n".join(f"{t}\n{d}" for t, d, _ in members),
                                  prices=tuple(p for _, _, p in members if p is not None))
         rows = store.query("MATCH (p:Product)-[r]->(o) WHERE label(r) <> 'HAS_REVIEW' RETURN p.id, r.predicate, o.id, "
-                           "coalesce(o.name, o.value, o.id), r.confidence, coalesce(r.inferred, false)").rows
-        for pid, predicate, key, name, confidence, inferred in rows:
+                           "coalesce(o.name, o.value, o.id), r.confidence, coalesce(r.inferred, false), r.provenance").rows
+        for pid, predicate, key, name, confidence, inferred, provenance in rows:
             doc = docs.get(pid)
             if doc is None or predicate is None:
+                continue
+            if predicate != "product_type" and gift_only(json.loads(provenance or "[]"), fields):
                 continue
             weight = (confidence or 0.0) * (INFERRED if inferred else 1.0)
             doc.facts[(predicate, key)] = max(doc.facts.get((predicate, key), 0.0), weight)
@@ -322,18 +360,57 @@ class SearchIndex:
         return scores / max(total, 1.0)
 
     def search(self, query: str, parser: QueryParser | None = None, limit: int = 10,
-               filters: Mapping[str, str] | None = None, constraint_weight: float = 1.0) -> SearchResult:
+               filters: Mapping[str, str | None] | None = None, constraint_weight: float = 1.0) -> SearchResult:
         """The ``limit`` best products for ``query``; ``parser`` None gives plain BM25.
-        ``filters``: facet → key (``{"brand": "Brand:huawei", "price": "100–200"}``)."""
+        ``filters``: facet → a key, name or alias (``{"brand": "华为", "price": "100–200"}``);
+        :class:`FilterError` when one names nothing the graph holds."""
+        wanted = self.resolve_filters(filters or {})
         constraints = self.resolve(self.link(query, parser.parse(query))) if parser else []
         text = self.text_scores(query)
         best = text.max() if len(text) else 0.0
         scaled = text / best if best > 0 else text
         scores = scaled + constraint_weight * self.constraint_scores(constraints)
-        matched = [i for i in np.flatnonzero(scores > 0) if self._passes(self.documents[i], filters or {})]
+        matched = [i for i in np.flatnonzero(scores > 0) if self._passes(self.documents[i], wanted)]
         matched.sort(key=lambda i: (-scores[i], self.documents[i].id))
         hits = [self._hit(i, scores[i], scaled[i], constraints) for i in matched[:limit]]
         return SearchResult(query, constraints, len(matched), hits, self.facets(matched))
+
+    def filter_keys(self, facet: str, wanted: str) -> set[str]:
+        """The keys a filter value stands for: the key itself, or the values of that facet whose
+        name (or, for a brand, alias) folds to it (``华为``, ``HUAWEI``, ``huawei`` → ``huawei``;
+        ``手机壳`` → ``product_type:手机壳``), with the other keys of the same brand."""
+        predicate = FACETS[facet]
+        form = fold(wanted).strip()
+        held = {k for (p, k) in self.vocabulary.get(form, ()) if p == predicate}
+        held |= {k for k in self.by_key if fold(k) == form or fold(k.partition(":")[2]) == form}
+        if facet in ("brand", "fits"):
+            held |= set(self.aliases.get(form, ()))
+        held = {k for k in held if any((predicate, k) in self.documents[i].facts for i in self.by_key.get(k, ()))}
+        return held | {other for k in held for other in self.same_brand(k)}
+
+    def resolve_filters(self, filters: Mapping[str, str | None]) -> dict[str, set[str]]:
+        """Facet → the keys (or price band) each filter stands for; :class:`FilterError` for an
+        unknown facet or a value the graph does not hold under it."""
+        out: dict[str, set[str]] = {}
+        for facet, wanted in filters.items():
+            if not wanted:
+                continue
+            if facet == "price":
+                band = wanted.strip().replace("-", "–").replace(">=", "≥")
+                if band not in band_labels(self.bands):
+                    raise FilterError(f"no price band {wanted!r}; bands are {', '.join(band_labels(self.bands)) or 'none (no prices)'}")
+                out[facet] = {band}
+            elif facet in FACETS:
+                keys = self.filter_keys(facet, wanted)
+                if not keys:
+                    known = Counter(self.documents[i].names.get(k, k) for k in self.by_key for i in self.by_key[k]
+                                    if (FACETS[facet], k) in self.documents[i].facts)
+                    examples = ", ".join(name for name, _ in known.most_common(8)) or "none"
+                    raise FilterError(f"no {facet} {wanted!r} in the graph (most common: {examples})")
+                out[facet] = keys
+            else:
+                raise FilterError(f"unknown facet {facet!r}; facets are {', '.join([*FACETS, 'price'])}")
+        return out
 
     def _hit(self, i: int, score: float, text: float, constraints: Sequence[Constraint]) -> Hit:
         doc = self.documents[i]
@@ -348,18 +425,14 @@ class SearchIndex:
         return Hit(doc.id, doc.title, round(float(score), 4), round(float(text), 4), met, brand,
                    min(doc.prices) if doc.prices else None)
 
-    def _passes(self, doc: Document, filters: Mapping[str, str]) -> bool:
-        for facet, wanted in filters.items():
-            if not wanted:
-                continue
+    def _passes(self, doc: Document, wanted: Mapping[str, set[str]]) -> bool:
+        """Whether the document meets every resolved filter (:meth:`resolve_filters`)."""
+        for facet, keys in wanted.items():
             if facet == "price":
-                if not any(band_of(p, self.bands) == wanted for p in doc.prices):
+                if not any(band_of(p, self.bands) in keys for p in doc.prices):
                     return False
-            elif facet in FACETS:
-                if (FACETS[facet], wanted) not in doc.facts:
-                    return False
-            else:
-                raise ValueError(f"unknown facet {facet!r}; facets are {', '.join([*FACETS, 'price'])}")
+            elif not any((FACETS[facet], k) in doc.facts for k in keys):
+                return False
         return True
 
     def facets(self, matched: Sequence[int]) -> dict[str, list[dict]]:

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from skugraph import __version__
 from skugraph.apps.recommend import Recommender
-from skugraph.apps.search import QueryParser, SearchIndex
+from skugraph.apps.search import FilterError, QueryParser, SearchIndex
 from skugraph.graph.cards import product_card, product_facts, product_of
 from skugraph.graph.ladybug_store import StoreError
 from skugraph.graph.store import GraphStore, open_store
@@ -90,7 +90,7 @@ class Services:
 
             titles = [row[0] for row in store.query("MATCH (l:Listing) RETURN l.title").rows if row[0]]
             extractor = RuleExtractor().learn_brands(titles)
-        recommender = Recommender.from_documents(index.documents)
+        recommender = Recommender.from_index(index)
         if kg_embeddings:
             recommender.learn_embeddings(kg_embeddings)
         return cls(store, index, QueryParser(extractor), recommender, threading.Lock(), query_timeout)
@@ -151,9 +151,16 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
     @app.get("/search", tags=["api"], summary="Search products: BM25 plus constraints read from the query; facets",
              responses=_errors())
     def search(q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY)], limit: Annotated[int, Query(ge=1, le=100)] = 10,
-               brand: str | None = None, type: str | None = None, colour: str | None = None, price: str | None = None) -> dict:
-        filters = {"brand": brand, "type": type, "colour": colour, "price": price}
-        return services.index.search(q, services.parser, limit, {k: v for k, v in filters.items() if v}).to_dict()
+               brand: Annotated[str | None, Query(description="A brand: key, name or alias (huawei, 华为, HUAWEI)")] = None,
+               fits: Annotated[str | None, Query(description="What the product fits: a brand's key, name or alias")] = None,
+               type: Annotated[str | None, Query(description="A product type: name or key (手机壳, product_type:手机壳)")] = None,
+               colour: Annotated[str | None, Query(description="A colour: name or key (黑色, colour:黑色)")] = None,
+               price: Annotated[str | None, Query(description="A price band as the facets write it (100–500)")] = None) -> dict:
+        filters = {"brand": brand, "fits": fits, "type": type, "colour": colour, "price": price}
+        try:
+            return services.index.search(q, services.parser, limit, {k: v for k, v in filters.items() if v}).to_dict()
+        except FilterError as error:
+            raise HTTPException(422, str(error)) from None
 
     @app.get("/recommend/{product_id}", tags=["api"], summary="Similar, complementary and substitute products, with reasons",
              responses=_errors(404))
