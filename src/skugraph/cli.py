@@ -772,9 +772,10 @@ def search(
     db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
     tagger: TaggerOption = None,
     limit: int = 10,
-    brand: Annotated[str | None, typer.Option(help="Only this brand (a key from the facets).")] = None,
-    type: Annotated[str | None, typer.Option("--type", help="Only this product type (a key from the facets).")] = None,
-    colour: Annotated[str | None, typer.Option(help="Only this colour (a key from the facets).")] = None,
+    brand: Annotated[str | None, typer.Option(help="Only this brand: a name, alias or key (华为, HUAWEI, huawei).")] = None,
+    fits: Annotated[str | None, typer.Option(help="Only products that fit this brand: a name, alias or key.")] = None,
+    type: Annotated[str | None, typer.Option("--type", help="Only this product type: a name or key (手机壳).")] = None,
+    colour: Annotated[str | None, typer.Option(help="Only this colour: a name or key (黑色).")] = None,
     price: Annotated[str | None, typer.Option(help="Only this price band (as the facets write it).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -785,7 +786,8 @@ def search(
     with _friendly_errors():
         services = Services.open(db, tagger)
         try:
-            result = services.index.search(query, services.parser, limit, {"brand": brand, "type": type, "colour": colour, "price": price})
+            result = services.index.search(query, services.parser, limit,
+                                           {"brand": brand, "fits": fits, "type": type, "colour": colour, "price": price})
         finally:
             services.store.close()
     if as_json:
@@ -821,7 +823,7 @@ def recommend(
         found = product_of(store, product)
         if found is None:
             raise KeyError(f"no product or listing {product!r} in {db}")
-        recommender = Recommender.from_documents(SearchIndex.from_store(store).documents)
+        recommender = Recommender.from_index(SearchIndex.from_store(store))
     if kg_embeddings:
         recommender.learn_embeddings(kg_embeddings)
     lists = recommender.recommend(found, k)
@@ -849,8 +851,10 @@ def report(
         data = market_report(store)
     out.write_text(report_html(data), encoding="utf-8")
     s = data["summary"]
-    console.print(f"wrote {out}: {s['products']} products, {len(data['brand_share'])} categories, "
-                  f"{len(data['attributes'])} attributes, {len(data['aspects'])} aspect rows", highlight=False)
+    console.print(f"wrote {out}: {s['products']} products, brand share in {len(data['brand_share'])} groups by "
+                  f"{data['brand_share_by']}, {len(data['attributes'])} attributes, {len(data['aspects'])} aspect rows", highlight=False)
+    for section, why in data["notes"].items():
+        console.print(f"[dim]{section}: {why}[/]", highlight=False)
 
 
 @app.command()
