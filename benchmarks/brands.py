@@ -1,15 +1,24 @@
-"""Brand aliases on real titles: mined from how the JD and Ding titles write their brands, scored
-on hand-checked pairs, beside a string-similarity baseline in the same run.
+"""Brand aliases on real titles: which brand names the miner puts in one cluster, scored on
+hand-labelled pairs of names that co-occur in real JD titles, judged as clusters too.
 
-    python benchmarks/brands.py --data ../shared/data [--test PATH] [--threshold 0.5]
+    python benchmarks/brands.py --titles ../shared/data/corpus/jd-titles.txt [--pairs FILE] [--test PATH]
+    python benchmarks/brands.py --data ../shared/data        # the older set, on gold NER brand spans
 
-``benchmarks/data/brand-aliases-checked.jsonl``: 205 pairs of brand names from those titles,
-each judged by hand (158 aliases: Midea / 美的, TP-LINK / 普联; 47 not: 中国联通 / 电信, 三叶草 /
-阿迪达斯 (a line of the brand), similac / 雅培 (a brand of the company)); 120 were pairs the
-miner joined at threshold 0.75, 100 pairs written next to each other or in one title that
-it did not join (15 we could not judge were dropped). ``--test PATH`` scores another file of
-``{"a", "b", "alias"}`` rows. Baseline: rapidfuzz ratio of the folded names ≥ 80.
-Targets (issue 6): precision and recall ≥ 0.95. Writes benchmarks/results/brands.json.
+``--titles``: one title a line. The rule extractor (with the brands titles teach it, as
+``skugraph extract`` does) reads each title's brands and their roles (maker, or a brand the
+product fits); :func:`~skugraph.fusion.brands.mine_aliases` clusters the names.
+``--pairs`` (default ``benchmarks/data/brand-pairs-jd.jsonl``, see benchmarks/data/README.md):
+``{"a", "b", "label": "same"|"different", "kind", "pattern", "line"}``, ``line`` a 0-based
+line of ``--titles`` where both names occur. Scores: precision and recall of "same cluster"
+over the pairs, per kind, and the clusters that join brands the shipped gazetteer knows as
+distinct (:func:`~skugraph.fusion.brands.clashing_clusters`). Targets (issue 19): precision
+≥ 0.98 at recall ≥ 0.8, no clashing cluster.
+
+``--data``: the older set, ``benchmarks/data/brand-aliases-checked.jsonl`` (205 pairs from the
+JD GAIIC and Ding NER titles, ``{"a", "b", "alias"}``), mined from those titles' gold brand
+spans (no roles). ``--test PATH`` scores one more file in either format with the JD clusters
+(the NER ones without ``--titles``). Baseline: rapidfuzz ratio of the folded names ≥ 80.
+Writes benchmarks/results/brands-jd.json (``--out``).
 """
 
 from __future__ import annotations
@@ -18,56 +27,139 @@ import argparse
 import json
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from rapidfuzz import fuzz
 
 from skugraph.corpus.ner import read_labelled
-from skugraph.fusion.brands import mine_aliases, name_key
+from skugraph.fusion.brands import BrandAliases, clashing_clusters, mine_aliases, name_key
 from skugraph.tagging.evaluate import Score
+from skugraph.tagging.rules import RuleExtractor
 from record import save_record
 
-CHECKED = Path(__file__).parent / "data" / "brand-aliases-checked.jsonl"
-SOURCES = [("ner/jd-gaiic2022/train.bio", "1"), ("ner/jd-gaiic2022/dev.bio", "1"),
-           ("ner/ecommerce-ding2019/train.bieos", "HP"), ("ner/ecommerce-ding2019/dev.bieos", "HP")]
+HERE = Path(__file__).parent
+PAIRS = HERE / "data" / "brand-pairs-jd.jsonl"
+CHECKED = HERE / "data" / "brand-aliases-checked.jsonl"
+NER_SOURCES = [("ner/jd-gaiic2022/train.bio", "1"), ("ner/jd-gaiic2022/dev.bio", "1"),
+               ("ner/ecommerce-ding2019/train.bieos", "HP"), ("ner/ecommerce-ding2019/dev.bieos", "HP")]
 
 
-def scores(pairs: list[dict], same) -> dict:
-    tp = sum(bool(same(p["a"], p["b"])) and p["alias"] for p in pairs)
-    fp = sum(bool(same(p["a"], p["b"])) and not p["alias"] for p in pairs)
-    fn = sum(not same(p["a"], p["b"]) and p["alias"] for p in pairs)
-    score = Score.from_counts(tp, tp + fp, tp + fn).to_dict()
+def read_pairs(path: Path, titles: list[str] | None = None) -> list[dict]:
+    """Labelled pairs as ``{"a", "b", "same", "kind"}``; a row without names or label, or whose
+    reference line lacks a name, stops with the file, line and field."""
+    pairs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            sys.exit(f"{path}:{number}: not JSON ({error.msg})")
+        for name in ("a", "b"):
+            if not isinstance(row.get(name), str) or not row[name].strip():
+                sys.exit(f"{path}:{number}: field {name!r} must be a brand name")
+        if "label" in row and row["label"] in ("same", "different"):
+            same = row["label"] == "same"
+        elif isinstance(row.get("alias"), bool):
+            same = row["alias"]
+        else:
+            sys.exit(f"{path}:{number}: field 'label' must be \"same\" or \"different\"")
+        if titles is not None and "line" in row:
+            at = row["line"]
+            if not isinstance(at, int) or not 0 <= at < len(titles):
+                sys.exit(f"{path}:{number}: field 'line' must be a line of the titles file (0..{len(titles) - 1})")
+            if row["a"] not in titles[at] or row["b"] not in titles[at]:
+                sys.exit(f"{path}:{number}: field 'line': title {at} does not contain both {row['a']!r} and {row['b']!r}")
+        pairs.append({"a": row["a"], "b": row["b"], "same": same, "kind": row.get("kind", "")})
+    return pairs
+
+
+def scores(pairs: list[dict], same: Callable[[str, str], bool]) -> dict:
+    """Precision, recall, F1 of "same cluster" over the pairs; per kind the share judged right."""
+    said = [bool(same(p["a"], p["b"])) for p in pairs]
+    tp = sum(s and p["same"] for s, p in zip(said, pairs))
+    score = Score.from_counts(tp, sum(said), sum(p["same"] for p in pairs)).to_dict()
+    kinds: dict[str, list[bool]] = defaultdict(list)
+    for s, p in zip(said, pairs):
+        kinds[p["kind"] or "-"].append(s == p["same"])
     return {"precision": score["precision"], "recall": score["recall"], "f1": score["f1"], "pairs": len(pairs),
-            "false_positives": [(p["a"], p["b"]) for p in pairs if same(p["a"], p["b"]) and not p["alias"]]}
+            "right_by_kind": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(kinds.items())},
+            "false_merges": [(p["a"], p["b"], p["kind"]) for s, p in zip(said, pairs) if s and not p["same"]],
+            "missed": [(p["a"], p["b"], p["kind"]) for s, p in zip(said, pairs) if p["same"] and not s]}
+
+
+def jd_aliases(path: Path) -> tuple[list[str], BrandAliases, float]:
+    """The titles of ``path``, the aliases mined from their rule-extracted brands, and the
+    seconds mining took."""
+    titles = path.read_text(encoding="utf-8").splitlines()
+    extractor = RuleExtractor().learn_brands(titles)
+    mentions = []
+    for text in titles:
+        spans = [(s, e, "brand" if label == "brand" else "compatible") for s, e, label, _ in extractor.spans(text)
+                 if label in ("brand", "compatible_brand")]
+        mentions.append((text, spans))
+    began = time.perf_counter()
+    aliases = mine_aliases(mentions)
+    return titles, aliases, time.perf_counter() - began
+
+
+def ner_aliases(data: Path) -> BrandAliases:
+    """Aliases mined from the gold brand spans of the JD and Ding NER titles."""
+    titles = []
+    for relative, label in NER_SOURCES:
+        for text in read_labelled(data / relative):
+            titles.append((text.text, [(s.start, s.end) for s in text.spans if s.label == label]))
+    return mine_aliases(titles)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--titles", type=Path, help="JD titles, one a line (../shared/data/corpus/jd-titles.txt)")
+    parser.add_argument("--pairs", type=Path, default=PAIRS)
+    parser.add_argument("--data", type=Path, help="the shared data folder: also score the older NER-span set")
     parser.add_argument("--test", type=Path)
-    parser.add_argument("--threshold", type=float, default=0.5)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "brands.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "brands-jd.json")
     args = parser.parse_args()
+    if not args.titles and not args.data:
+        parser.error("give --titles (JD titles) and/or --data (the shared data folder)")
+    for given in filter(None, (args.titles, args.data, args.test, args.pairs if args.titles else None)):
+        if not given.exists():
+            sys.exit(f"{given}: no such file or folder")
     began = time.perf_counter()
-    titles = []
-    for relative, label in SOURCES:
-        for text in read_labelled(args.data / relative):
-            titles.append((text.text, [(s.start, s.end) for s in text.spans if s.label == label]))
-    sets = {"checked": [json.loads(line) for line in CHECKED.read_text(encoding="utf-8").splitlines() if line.strip()]}
+    baseline = lambda a, b: fuzz.ratio(name_key(a), name_key(b)) >= 80  # noqa: E731
+    results: dict[str, dict] = {}
+    record: dict = {"command": " ".join(["python", *sys.argv])}
+    aliases = None
+    if args.titles:
+        titles, aliases, mining = jd_aliases(args.titles)
+        sets = {"jd": read_pairs(args.pairs, titles)}
+        clashing = clashing_clusters(aliases)
+        record["jd"] = {"titles": len(titles), "clusters": len(aliases.clusters),
+                        "largest_cluster": max(map(len, aliases.clusters), default=0),
+                        "clashing_clusters": clashing, "mining_seconds": round(mining, 2)}
+        print(f"{len(titles)} titles → {len(aliases.clusters)} alias clusters (largest "
+              f"{record['jd']['largest_cluster']} names), {len(clashing)} joining brands the gazetteer keeps apart")
+        for name, same in (("mined", aliases.same), ("string similarity", baseline)):
+            results.setdefault(name, {})["jd"] = scores(sets["jd"], same)
+    if args.data:
+        checked = read_pairs(CHECKED)
+        ner = ner_aliases(args.data)
+        results.setdefault("mined", {})["checked (NER spans)"] = scores(checked, ner.same)
+        results.setdefault("string similarity", {})["checked (NER spans)"] = scores(checked, baseline)
+        aliases = aliases or ner
     if args.test:
-        sets["test"] = [json.loads(line) for line in args.test.read_text(encoding="utf-8").splitlines() if line.strip()]
-    systems = {"string similarity": lambda a, b: fuzz.ratio(name_key(a), name_key(b)) >= 80}
-    for threshold in sorted({args.threshold, 0.75}):
-        aliases = mine_aliases(titles, threshold)
-        systems[f"mined (threshold {threshold})"] = aliases.same
-    results = {name: {set_name: scores(pairs, same) for set_name, pairs in sets.items()} for name, same in systems.items()}
-    print(f"{len(titles)} titles; {len(sets['checked'])} hand-checked pairs")
-    print(f"{'system':<28}{'P':>8}{'R':>8}{'F1':>8}")
-    for name, result in results.items():
-        s = result["checked"]
-        print(f"{name:<28}{100 * s['precision']:>8.1f}{100 * s['recall']:>8.1f}{100 * s['f1']:>8.1f}")
-    record = {"command": " ".join(["python", *sys.argv]), "titles": len(titles), "results": results,
-              "wall_seconds": round(time.perf_counter() - began, 1)}
+        results["mined"]["test"] = scores(read_pairs(args.test), aliases.same)
+        results["string similarity"]["test"] = scores(read_pairs(args.test), baseline)
+    print(f"{'system':<20}{'set':<22}{'P':>8}{'R':>8}{'F1':>8}  pairs")
+    for name, by_set in results.items():
+        for set_name, s in by_set.items():
+            print(f"{name:<20}{set_name:<22}{100 * s['precision']:>8.1f}{100 * s['recall']:>8.1f}{100 * s['f1']:>8.1f}  {s['pairs']}")
+    for set_name, s in results["mined"].items():
+        print(f"mined, {set_name}: right by kind {s['right_by_kind']}")
+        print(f"  false merges {s['false_merges']}\n  missed {s['missed']}")
+    record.update(results=results, wall_seconds=round(time.perf_counter() - began, 1))
     save_record(args.out, record)
     print(f"wrote {args.out}")
 
