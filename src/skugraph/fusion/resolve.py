@@ -321,12 +321,13 @@ def unify_brands(listings: Sequence[Listing], facts: Sequence[Fact]) -> list[Fac
     from how the titles write the brand mentions the facts were read from; each cluster takes the
     key its facts use most, the canonical name, and every name as an alias."""
     titles = {listing.id: listing.title for listing in listings}
-    spans: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    spans: dict[str, set[tuple[int, int, str]]] = defaultdict(set)
     brands = [f.object for f in facts if f.object.label == BRAND]
     for fact in facts:
+        role = "compatible" if fact.predicate == "compatible_with" else "brand"  # a brand it fits is not its maker
         for place in fact.provenance if fact.object.label == BRAND else ():
             if place.field == "title":
-                spans[place.listing_id].add((place.start, place.end))
+                spans[place.listing_id].add((place.start, place.end, role))
     aliases = mine_aliases((titles[i], sorted(found)) for i, found in spans.items() if i in titles)
     groups: dict[str, list[Entity]] = defaultdict(list)
     for brand in brands:
