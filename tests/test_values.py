@@ -1,7 +1,8 @@
 import pytest
+import yaml
 
 from skugraph.facts.build import value_entity
-from skugraph.fusion.values import chinese_number, normalize_value, palette_colour
+from skugraph.fusion.values import TABLES, chinese_number, crosses_family, family_of, normalize_value, palette_colour
 from skugraph.records import PRODUCT, Entity, Fact
 
 
@@ -63,3 +64,92 @@ def test_colour_nodes_keep_their_name_and_carry_the_palette(store):
     big = store.query("MATCH (p:Product)-[:HAS_VALUE]->(v:Value {kind: 'capacity'}) WHERE v.low >= $gb RETURN p.id, v.value",
                       {"gb": 512.0}).rows
     assert big == [["p2", "1TB"]]
+
+
+TABLE = yaml.safe_load(TABLES.read_text(encoding="utf-8"))
+SPELLINGS = [(family, unit, str(word), spec["factors"][unit])
+             for family, spec in TABLE["units"].items() for unit, words in spec["spellings"].items() for word in words]
+FAMILIES_OF = {}
+for _family, _, _word, _ in SPELLINGS:
+    FAMILIES_OF.setdefault(_word.lower(), set()).add(_family)
+
+
+@pytest.mark.parametrize(("family", "unit", "word", "factor"), SPELLINGS, ids=[f"{f}:{w}" for f, _, w, _ in SPELLINGS])
+def test_every_unit_spelling_reads_in_its_own_family_and_round_trips(family, unit, word, factor):
+    kinds = [kind for kind, families in TABLE["kinds"].items() if family in families]
+    assert kinds, f"no attribute kind reads {family}"
+    for kind in kinds:
+        for surface in {f"3{word}", f"3 {word.upper()}"}:
+            value = normalize_value(kind, surface)
+            assert (value.family, value.low) == (family, pytest.approx(3 * factor)), (kind, surface, value)
+            assert family_of(kind, value.canonical) == family and not crosses_family(kind, surface, value.canonical)
+            again = normalize_value(kind, value.canonical)  # the graph loader reads the canonical again (2 decimals)
+            assert again.canonical == value.canonical and again.low == pytest.approx(value.low, rel=0.01), surface
+
+
+@pytest.mark.parametrize(("family", "word"), [(f, w) for f, _, w, _ in SPELLINGS],
+                         ids=[f"{f}:{w}" for f, _, w, _ in SPELLINGS])
+def test_a_kind_that_allows_every_family_reads_an_ambiguous_spelling_only_as_the_tables_say(family, word):
+    families = FAMILIES_OF[word.lower()]
+    for unit in {word, word.upper()}:
+        value = normalize_value("specification", f"3{unit}")  # a kind the tables do not restrict
+        if len(families) == 1:
+            assert value.family == family
+        elif unit in TABLE["written_as"]:  # 1m is a metre
+            assert value.family == TABLE["written_as"][unit]
+        else:  # 3M, 3G, 3g: megabytes or metres, gigabytes or grams? kept as written, case too
+            assert (value.family, value.canonical) == ("", f"3{unit}")
+        assert not crosses_family("specification", f"3{unit}", value.canonical)
+        again = normalize_value("specification", value.canonical)  # 3克 → 3g, then kept as written: never grams → GB
+        assert again.canonical == value.canonical and again.family in (value.family, "")
+
+
+def test_display_units_tell_their_family():
+    shown = [(unit, family) for family, spec in TABLE["units"].items() for _, unit in spec["display"]]
+    assert len({unit for unit, _ in shown}) == len(shown), "a display unit shared by two families"
+    for unit, family in shown:
+        assert unit.lower() in {w.lower() for f, _, w, _ in SPELLINGS if f == family}
+
+
+@pytest.mark.parametrize(
+    ("kind", "surface", "canonical", "family"),
+    [
+        ("size", "1m", "1m", "length"),  # a cable's length is no megabyte
+        ("specification", "1m", "1m", "length"),
+        ("specification", "2m", "2m", "length"),
+        ("size", "1.5米", "1.5m", "length"),
+        ("specification", "1.5米", "1.5m", "length"),
+        ("specification", "5G", "5G", ""),  # a 5G network: neither 5GB nor five grams
+        ("feature", "5G", "5G", ""),
+        ("capacity", "1T", "1TB", "storage"),
+        ("specification", "1T", "1TB", "storage"),
+        ("capacity", "256G", "256GB", "storage"),
+        ("specification", "256G", "256G", ""),
+        ("capacity", "128M", "128MB", "storage"),
+        ("specification", "128M", "128M", ""),
+        ("capacity", "500ml", "500ml", "volume"),
+        ("specification", "500ml", "500ml", "volume"),
+        ("weight", "2kg", "2kg", "weight"),
+        ("weight", "500g", "500g", "weight"),
+        ("specification", "300g", "300g", ""),  # 300g paper, or a 300g card? kept
+        ("specification", "300克", "300g", "weight"),
+        ("power", "65W", "65W", "power"),
+        ("specification", "32K", "32k", ""),  # paper format, not kilobytes
+    ],
+)
+def test_unit_families_never_cross(kind, surface, canonical, family):
+    value = normalize_value(kind, surface)
+    assert (value.canonical, value.family) == (canonical, family)
+    assert not crosses_family(kind, surface, value.canonical)
+    again = normalize_value(kind, value.canonical)  # as the graph loader reads it
+    assert again.canonical == canonical and again.family in (family, "")
+
+
+def test_crossing_is_seen():
+    assert crosses_family("specification", "1m", "1MB")  # what the normaliser did before
+    assert crosses_family("specification", "128M", "128MB")  # the kind does not say megabytes
+    assert crosses_family("size", "2m", "2MB")
+    assert not crosses_family("capacity", "128m", "128MB")
+    assert not crosses_family("model", "Mate 60", "mate 60")
+    assert [family_of(kind, "2m") for kind in ("capacity", "size", "specification")] == ["storage", "length", "length"]
+    assert family_of("specification", "2M") is None

@@ -2,6 +2,12 @@
 value; ``0.5L`` and ``500ml`` too; ``15.6英寸``, ``15.6寸`` and ``15.6"``; Chinese numerals
 (两千毫安 → 2000mAh); ranges (10-20W); combined memory (12+256G → 12GB+256GB); colours to
 a canonical palette with their own names kept (曜石黑 → black); case and width folded.
+
+Unit families never cross: a spelling of several families (``m`` is a megabyte or a metre,
+``g`` a gigabyte or a gram) is read only in the family the value's kind allows (a capacity's
+``128m`` is 128MB, a size's ``2m`` two metres); where the kind allows both, only as the
+tables' ``written_as`` says (``1m`` is a metre), and otherwise kept as written (``128M``,
+``32G``, ``300g``). :func:`crosses_family` checks a result.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from skugraph.corpus.normalize import normalize
 from skugraph.tagging.lexicon import fold
 
 TABLES = Path(__file__).with_name("values.yaml")
@@ -20,6 +27,7 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 _CN_NUMBER = r"[零〇一二两三四五六七八九十百千万点]+"
 _NUMBER = rf"(?:\d+(?:\.\d+)?|\.\d+|{_CN_NUMBER})"
+_SHOWN_UNIT = re.compile(r"(?<=\d)[^\d.+\-]+")  # the unit after each number of a canonical value
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,8 @@ class NormalValue:
 class _Tables:
     spellings: dict[str, list[tuple[str, str, float]]]  # folded spelling → [(family, unit, factor)]
     display: dict[str, list[tuple[float, str, float]]]  # family → [(threshold in base units, unit, factor)]
+    shown_as: dict[str, str]  # display unit, as written → its family
+    written_as: dict[str, str]  # ambiguous spelling, exactly as written → the family it is read in
     base: dict[str, str]
     kinds: dict[str, list[str]]
     palette: list[tuple[str, str]]  # (word, palette colour)
@@ -58,10 +68,12 @@ def _tables() -> _Tables:
             for word in words:
                 spellings.setdefault(fold(str(word)), []).append((family, unit, float(spec["factors"][unit])))
         display[family] = [(float(threshold), unit, float(spec["factors"][unit])) for threshold, unit in spec["display"]]
+    shown_as = {unit: family for family, steps in display.items() for _, unit, _ in steps}
     words = sorted(spellings, key=len, reverse=True)
     unit_pattern = re.compile("|".join(re.escape(w) for w in words))
     palette = [(fold(word), colour) for colour, names in data["palette"].items() for word in names]
-    return _Tables(spellings, display, base, data.get("kinds", {}), palette, unit_pattern)
+    return _Tables(spellings, display, shown_as, data.get("written_as", {}), base, data.get("kinds", {}), palette,
+                   unit_pattern)
 
 
 def chinese_number(text: str) -> float | None:
@@ -116,8 +128,42 @@ def normalize_value(kind: str, surface: str) -> NormalValue:
     text = fold(surface)
     if kind == "colour":
         return NormalValue(kind, surface, palette_colour(text) or text, "colour")
-    measured = _measure(kind, surface, text)
-    return measured if measured is not None else NormalValue(kind, surface, text)
+    measured = _measure(kind, surface)
+    if measured is not None:
+        return measured
+    if _parse(surface) is not None:  # 5G, 128M where the kind does not say which unit: kept, case too
+        return NormalValue(kind, surface, _written(surface))
+    return NormalValue(kind, surface, text)
+
+
+def family_of(kind: str, surface: str) -> str | None:
+    """The unit family (``storage``, ``length`` …) a value of ``kind`` written ``surface`` is
+    read in; None when it is no measure, or its unit is one the kind leaves ambiguous."""
+    match = _parse(surface)
+    if match is None:
+        return None
+    choice = _unit(match["ua"] or match["ub"], _tables().kinds.get(kind))
+    return choice[0] if choice else None
+
+
+def crosses_family(kind: str, surface: str, canonical: str) -> bool:
+    """Whether the canonical form of a ``kind`` value written ``surface`` shows a unit of
+    another family than the one the written unit is read in (``1m`` of a cable shown as
+    ``1MB``), or shows a unit at all where the written one is ambiguous and was not kept."""
+    shown = _shown_family(canonical)
+    if shown is None:
+        return False
+    written = family_of(kind, surface)
+    if written is None:
+        return fold(canonical).replace(" ", "") != fold(surface).replace(" ", "")
+    return shown != written
+
+
+def _shown_family(canonical: str) -> str | None:
+    """The family of the display units a canonical value shows (``1.5m``, ``12GB+256GB``), or
+    None when it shows none, or units of two families."""
+    families = {_tables().shown_as.get(unit) for unit in _SHOWN_UNIT.findall(canonical)}
+    return families.pop() if len(families) == 1 else None
 
 
 def palette_colour(name: str) -> str | None:
@@ -135,22 +181,33 @@ def palette_colour(name: str) -> str | None:
 
 @cache
 def _measure_pattern() -> re.Pattern:
-    """A number with a unit, a range of two (10-20W, 3~5kg) or a sum (12+256G)."""
+    """A number with a unit, a range of two (10-20W, 3~5kg) or a sum (12+256G), any case."""
     units = _tables().unit_pattern.pattern
-    return re.compile(rf"^(?P<a>{_NUMBER})\s*(?P<ua>{units})?\s*(?:(?P<op>[-~～至到+])\s*(?P<b>{_NUMBER})\s*(?P<ub>{units})?)?$")
+    return re.compile(rf"^(?P<a>{_NUMBER})\s*(?P<ua>{units})?\s*(?:(?P<op>[-~～至到+])\s*(?P<b>{_NUMBER})\s*(?P<ub>{units})?)?$",
+                      re.IGNORECASE)
 
 
-def _measure(kind: str, surface: str, text: str) -> NormalValue | None:
-    match = _measure_pattern().match(text.replace("英吋", "英寸"))
-    if not match or not (match["ua"] or match["ub"]):
+def _written(surface: str) -> str:
+    """``surface`` with width and spaces folded, case kept."""
+    return " ".join(normalize(surface).text.split())
+
+
+def _parse(surface: str) -> re.Match | None:
+    """A measure written in ``surface`` (width folded, case kept), or None."""
+    match = _measure_pattern().match(_written(surface).replace("英吋", "英寸"))
+    return match if match and (match["ua"] or match["ub"]) else None
+
+
+def _measure(kind: str, surface: str) -> NormalValue | None:
+    match = _parse(surface)
+    if match is None:
         return None
     a, b = _number(match["a"]), _number(match["b"]) if match["b"] else None
     if a is None or (match["b"] and b is None):
         return None
-    families = _tables().kinds.get(kind)
     unit_b = match["ub"] or match["ua"]
     unit_a = match["ua"] or unit_b
-    choice = _unit(unit_a, families)
+    choice = _unit(unit_a, _tables().kinds.get(kind))
     if choice is None:
         return None
     family, _, factor_a = choice
@@ -167,10 +224,13 @@ def _measure(kind: str, surface: str, text: str) -> NormalValue | None:
     return NormalValue(kind, surface, canonical, family, low, high, base_unit)
 
 
-def _unit(spelling: str, families: list[str] | None) -> tuple[str, str, float] | None:
-    """(family, unit, factor) of a unit spelling, among ``families`` when given (``m`` is MB
-    for a capacity and metres for a size)."""
-    for family, unit, factor in _tables().spellings.get(fold(spelling), []):
-        if families is None or family in families:
-            return family, unit, factor
-    return None
+def _unit(written: str, families: list[str] | None) -> tuple[str, str, float] | None:
+    """(family, unit, factor) of a unit as written, among ``families`` when given: ``m`` is
+    MB in a capacity and metres in a size. A spelling of several of those families is read
+    only where ``written_as`` names its family (``m`` → metres); otherwise (``M``, ``G``,
+    ``g``) it is no unit here: None."""
+    spellings = _tables().spellings.get(fold(written), [])
+    readings = [entry for entry in spellings if families is None or entry[0] in families]
+    if len({family for family, _, _ in readings}) > 1:
+        readings = [entry for entry in readings if entry[0] == _tables().written_as.get(written)]
+    return readings[0] if len(readings) == 1 else None
