@@ -71,7 +71,7 @@ def read_pairs(path: Path, titles: list[str] | None = None) -> list[dict]:
             if not isinstance(at, int) or not 0 <= at < len(titles):
                 sys.exit(f"{path}:{number}: field 'line' must be a line of the titles file (0..{len(titles) - 1})")
             if row["a"] not in titles[at] or row["b"] not in titles[at]:
-                sys.exit(f"{path}:{number}: field 'line': title {at} does not contain both {row['a']!r} and {row['b']!r}")
+                sys.exit(f"{path}:{number}: field 'line': title {at} lacks {row['a']!r} or {row['b']!r}")
         pairs.append({"a": row["a"], "b": row["b"], "same": same, "kind": row.get("kind", "")})
     return pairs
 
@@ -155,7 +155,8 @@ def main() -> None:
     print(f"{'system':<20}{'set':<22}{'P':>8}{'R':>8}{'F1':>8}  pairs")
     for name, by_set in results.items():
         for set_name, s in by_set.items():
-            print(f"{name:<20}{set_name:<22}{100 * s['precision']:>8.1f}{100 * s['recall']:>8.1f}{100 * s['f1']:>8.1f}  {s['pairs']}")
+            figures = "".join(f"{100 * s[m]:>8.1f}" for m in ("precision", "recall", "f1"))
+            print(f"{name:<20}{set_name:<22}{figures}  {s['pairs']}")
     for set_name, s in results["mined"].items():
         print(f"mined, {set_name}: right by kind {s['right_by_kind']}")
         print(f"  false merges {s['false_merges']}\n  missed {s['missed']}")

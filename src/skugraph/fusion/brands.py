@@ -47,7 +47,7 @@ _COMPATIBLE_AFTER = re.compile(r"\s*专用")
 _COMPATIBLE_ANYWHERE = re.compile(r"适用|适配|适合|兼容|专用|(?<![a-z])for(?![a-z])")
 _LIST_GAP = re.compile(r"[\s、/,，和及与(（]*")
 #: what a title may open with before its maker: bracketed notes, an origin
-_OPENING = re.compile(r"\s*(?:[【\[][^】\]]*[】\]]\s*)*(?:日本|德国|美国|韩国|英国|法国|意大利|瑞士|瑞典|丹麦|荷兰)?\s*")
+_OPENING = re.compile(r"\s*(?:[【\[][^】\]]*[】\]]\s*)*(?:日本|德国|美国|韩国|英国|法国|意大利|瑞士|丹麦)?\s*")
 _SHOP = re.compile(r"(?:旗舰店|专营店|专卖店|官方店|自营|店)$")
 _COLOUR_END = re.compile(r"[黑白红绿蓝黄紫粉灰橙棕金银]$")
 #: words titles put in brackets or beside a brand that are not brand names
@@ -80,7 +80,8 @@ def is_brand_name(name: str) -> bool:
     if folded in default_gazetteer().by_surface:
         return True
     lexicons = default_lexicons()
-    return not (_COLOUR_END.search(folded) or any(folded in lexicons[k] for k in ("colour", "material", "product_type")))
+    attribute = any(folded in lexicons[kind] for kind in ("colour", "material", "product_type"))
+    return not (_COLOUR_END.search(folded) or attribute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +100,14 @@ def _mentions(text: str, spans: Sequence[tuple]) -> list[_Mention]:
     found: list[_Mention] = []
     for span in sorted(spans):
         start, end = span[0], span[1]
-        role = span[2] if len(span) > 2 else BRAND_ROLE
         surface = text[start:end]
         if found and start < found[-1].end or not is_brand_name(surface):
             continue
         before = text[max(found[-1].end if found else 0, start - 12) : start].lower()
-        if (_COMPATIBLE_BEFORE.search(before) or _COMPATIBLE_AFTER.match(text, end)
-                or found and found[-1].role == COMPATIBLE_ROLE and _LIST_GAP.fullmatch(text[found[-1].end : start])):
-            role = COMPATIBLE_ROLE
-        found.append(_Mention(start, end, name_key(surface), surface.strip(), COMPATIBLE_ROLE if role != BRAND_ROLE else role))
+        fits = (_COMPATIBLE_BEFORE.search(before) or _COMPATIBLE_AFTER.match(text, end)
+                or found and found[-1].role == COMPATIBLE_ROLE and _LIST_GAP.fullmatch(text[found[-1].end : start]))
+        role = BRAND_ROLE if not fits and (len(span) < 3 or span[2] == BRAND_ROLE) else COMPATIBLE_ROLE
+        found.append(_Mention(start, end, name_key(surface), surface.strip(), role))
     return found
 
 
@@ -116,10 +116,9 @@ def _link(text: str, mentions: list[_Mention], i: int) -> float:
     first, second = mentions[i], mentions[i + 1]
     if first.key == second.key or _script(first.key) == _script(second.key):
         return 0.0
-    gap = fold(text[first.end : second.start]).strip()
-    if gap in ("(", "（"):
-        closed = fold(text[second.end : second.end + 2]).lstrip()
-        return STRONG if closed[:1] in (")", "）") else 0.0
+    gap = fold(text[first.end : second.start]).strip()  # NFKC: （ is (
+    if gap == "(":
+        return STRONG if fold(text[second.end : second.end + 2]).lstrip().startswith(")") else 0.0
     if gap == "/":
         in_list = (i > 0 and fold(text[mentions[i - 1].end : first.start]).strip() == "/"
                    or text[second.end : second.end + 1] == "/")
@@ -231,12 +230,13 @@ def _gazetteer_key(name: str, gazetteer: BrandGazetteer) -> str | None:
 def _spellings_agree(a: str, b: str) -> bool:
     """Two names of one script that spell one brand: close strings (Xnesen / xenese, 宏碁 / 宏基,
     德国凯伦诗 / 凯伦诗) or initials (nb / new balance)."""
-    if a in b or b in a:
+    ka, kb = name_key(a), name_key(b)
+    if ka in kb or kb in ka:
         return True
-    if _script(a) == "cjk":
-        return fuzz.ratio(a, b) >= 50 and bool(set(a) & set(b))
-    initials = {"".join(w[0] for w in fold(n).split()) for n in (a, b)}
-    return fuzz.ratio(a, b) >= 70 or a in initials or b in initials
+    if _script(ka) == "cjk":
+        return fuzz.ratio(ka, kb) >= 50 and bool(set(ka) & set(kb))
+    initials = {"".join(word[0] for word in fold(name).split()) for name in (a, b)}
+    return fuzz.ratio(ka, kb) >= 70 or ka in initials or kb in initials
 
 
 def mine_aliases(titles: Iterable[tuple[str, Sequence[tuple]]], threshold: float = 0.5,
@@ -281,11 +281,14 @@ def mine_aliases(titles: Iterable[tuple[str, Sequence[tuple]]], threshold: float
         named = cluster | {n for key in cluster for brand in known[key] for n in gazetteer_names[brand]}
         return {k for k in named if _script(k) == script}
 
+    def spelled_alike(a: str, b: str) -> bool:
+        return _spellings_agree(names.get(a, a), names.get(b, b))
+
     def families_agree(first: set[str], second: set[str]) -> bool:
         for script in ("latin", "cjk"):
             mine, theirs = family(first, script), family(second, script)
-            if mine and theirs and not any(brands_of(a) & brands_of(b) or _spellings_agree(a, b)
-                                           for a in mine for b in theirs):
+            if mine and theirs and not any(brands_of(x) & brands_of(y) or spelled_alike(x, y)
+                                           for x in mine for y in theirs):
                 return False
         return True
 
