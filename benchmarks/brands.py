@@ -76,18 +76,21 @@ def read_pairs(path: Path, titles: list[str] | None = None) -> list[dict]:
     return pairs
 
 
-def scores(pairs: list[dict], same: Callable[[str, str], bool]) -> dict:
-    """Precision, recall, F1 of "same cluster" over the pairs; per kind the share judged right."""
+def scores(pairs: list[dict], same: Callable[[str, str], bool], errors: bool = True) -> dict:
+    """Precision, recall, F1 of "same cluster" over the pairs; per kind the share judged right;
+    with ``errors``, the pairs merged wrongly and those missed."""
     said = [bool(same(p["a"], p["b"])) for p in pairs]
     tp = sum(s and p["same"] for s, p in zip(said, pairs))
     score = Score.from_counts(tp, sum(said), sum(p["same"] for p in pairs)).to_dict()
     kinds: dict[str, list[bool]] = defaultdict(list)
     for s, p in zip(said, pairs):
         kinds[p["kind"] or "-"].append(s == p["same"])
-    return {"precision": score["precision"], "recall": score["recall"], "f1": score["f1"], "pairs": len(pairs),
-            "right_by_kind": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(kinds.items())},
-            "false_merges": [(p["a"], p["b"], p["kind"]) for s, p in zip(said, pairs) if s and not p["same"]],
-            "missed": [(p["a"], p["b"], p["kind"]) for s, p in zip(said, pairs) if p["same"] and not s]}
+    result = {"precision": score["precision"], "recall": score["recall"], "f1": score["f1"], "pairs": len(pairs),
+              "right_by_kind": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(kinds.items())}}
+    if errors:
+        result["false_merges"] = [f"{p['a']} / {p['b']}" for s, p in zip(said, pairs) if s and not p["same"]]
+        result["missed"] = [f"{p['a']} / {p['b']}" for s, p in zip(said, pairs) if p["same"] and not s]
+    return result
 
 
 def jd_aliases(path: Path) -> tuple[list[str], BrandAliases, float]:
@@ -141,17 +144,17 @@ def main() -> None:
                         "clashing_clusters": clashing, "mining_seconds": round(mining, 2)}
         print(f"{len(titles)} titles → {len(aliases.clusters)} alias clusters (largest "
               f"{record['jd']['largest_cluster']} names), {len(clashing)} joining brands the gazetteer keeps apart")
-        for name, same in (("mined", aliases.same), ("string similarity", baseline)):
-            results.setdefault(name, {})["jd"] = scores(sets["jd"], same)
+        results.setdefault("mined", {})["jd"] = scores(sets["jd"], aliases.same)
+        results.setdefault("string similarity", {})["jd"] = scores(sets["jd"], baseline, errors=False)
     if args.data:
         checked = read_pairs(CHECKED)
         ner = ner_aliases(args.data)
         results.setdefault("mined", {})["checked (NER spans)"] = scores(checked, ner.same)
-        results.setdefault("string similarity", {})["checked (NER spans)"] = scores(checked, baseline)
+        results.setdefault("string similarity", {})["checked (NER spans)"] = scores(checked, baseline, errors=False)
         aliases = aliases or ner
     if args.test:
         results["mined"]["test"] = scores(read_pairs(args.test), aliases.same)
-        results["string similarity"]["test"] = scores(read_pairs(args.test), baseline)
+        results["string similarity"]["test"] = scores(read_pairs(args.test), baseline, errors=False)
     print(f"{'system':<20}{'set':<22}{'P':>8}{'R':>8}{'F1':>8}  pairs")
     for name, by_set in results.items():
         for set_name, s in by_set.items():
