@@ -49,6 +49,8 @@ def test_side_by_side_needs_an_opening_or_a_second_title():
     assert mine_aliases(once * 2, gazetteer=NO_GAZETTEER).same("nubia", "努比亚")
     accessory = titles(("GYSFONE 神舟战神K680E 笔记本电脑包", ["GYSFONE", "神舟"]))
     assert not mine_aliases(accessory * 3, gazetteer=NO_GAZETTEER).same("GYSFONE", "神舟")  # the brand a bag fits
+    seller = titles(("GYSFONE 神舟 笔记本配件 底座支架", ["GYSFONE", "神舟"]))  # opens with a seller of accessories
+    assert not mine_aliases(seller * 2, gazetteer=NO_GAZETTEER).same("GYSFONE", "神舟")
 
 
 def test_the_failing_clusters_of_issue_19_cannot_form():

@@ -44,7 +44,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _MODEL = re.compile(r"[a-z][\s\-]?\d")
 _COMPATIBLE_BEFORE = re.compile(r"(?:适用于?|适配于?|兼容|专用于|用于|(?<![a-z])for)\s*[:：]?\s*$")
 _COMPATIBLE_AFTER = re.compile(r"\s*专用")
-_COMPATIBLE_ANYWHERE = re.compile(r"适用|适配|适合|兼容|专用|(?<![a-z])for(?![a-z])")
+_COMPATIBLE_ANYWHERE = re.compile(r"适用|适配|适合|兼容|专用|配件|(?<![a-z])for(?![a-z])")
 _LIST_GAP = re.compile(r"[\s、/,，和及与(（]*")
 #: what a title may open with before its maker: bracketed notes, an origin
 _OPENING = re.compile(r"\s*(?:[【\[][^】\]]*[】\]]\s*)*(?:日本|德国|美国|韩国|英国|法国|意大利|瑞士|丹麦)?\s*")
@@ -130,7 +130,7 @@ def _link(text: str, mentions: list[_Mention], i: int) -> float:
 
 
 def _accessory_context(text: str) -> bool:
-    """Whether a title sells something for another product (适用于, 兼容, an accessory word): there
+    """Whether a title sells something for another product (适用于, 兼容, 配件, an accessory word): there
     the brand beside the maker's name is what the product fits (GYSFONE 神舟 电脑包)."""
     folded = fold(text)
     return bool(_COMPATIBLE_ANYWHERE.search(folded) or default_lexicons()["accessory"].find(folded))
