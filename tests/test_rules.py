@@ -160,6 +160,14 @@ def roles(rules: RuleExtractor, text: str) -> list[tuple[str, str]]:
         ("华为（HUAWEI）原装数据线 适用华为P30",
          [("华为", "brand"), ("HUAWEI", "brand"), ("华为", "compatible_brand"), ("P30", "compatible_model")]),
         ("适用于华硕(ASUS) 笔记本键盘膜", [("华硕", "compatible_brand"), ("ASUS", "compatible_brand")]),
+        ("华为畅享9手机壳 软壳", [("华为", "compatible_brand")]),  # a series name (畅享) before the model
+        ("荣耀MagicBook2019 外壳贴纸", [("荣耀", "compatible_brand"), ("MagicBook2019", "compatible_model")]),
+        ("适用于2代充电仓 蓝牙耳机 苹果安卓", [("苹果", "compatible_brand")]),  # the text is about fitting
+        # a brand the product is compared with is neither maker nor fit
+        ("长虹同款取暖器", []),
+        ("电风扇 质量堪比 美的 格力", []),
+        # a model and its colour in two scripts are no brand
+        ("手机壳 X6plus（宝石蓝）", []),
         # no accessory sold: the brand and its model are the product's own
         ("华为 Mate 30 手机 送手机壳", [("华为", "brand")]),
         ("Apple苹果MacBook Pro 16英寸 笔记本电脑", [("Apple", "brand"), ("苹果", "brand"), ("MacBook", "brand")]),

@@ -48,7 +48,7 @@ _COMPAT_TRIGGER = re.compile(
     r"(?:(?:适用|适配|兼容)机型\s*[:：]?|适用于|适用|适配于|适配|兼容|专用于|(?<![a-z])for(?![a-z]))\s*"
 )
 _MODEL_AFTER_BRAND = re.compile(
-    r"\s*((?:[a-z]{0,8}(?:\s|-[a-z]{0,4})?\d+[a-z0-9]*(?:-[a-z0-9]+)*)(?:\s*(?:pro|max|plus|mini|ultra|lite|se|\+))*)"
+    r"\s*((?:[a-z]{0,10}(?:\s|-[a-z]{0,4})?\d+[a-z0-9]*(?:-[a-z0-9]+)*)(?:\s*(?:pro|max|plus|mini|ultra|lite|se|\+))*)"
 )
 #: between two brands of a list: ``联想、华为``, ``苹果/三星``, ``佳能 尼康``, ``MacBook苹果``
 _LIST_SEPARATOR = re.compile(r"\s*(?:(?:、|/|,|，|和|及|与)\s*)?")
@@ -58,11 +58,17 @@ _ACCESSORY_WORD = re.compile(
     r"|支架|底座|手柄|数据线|充电线|转接头|转换器|适配器|充电器|遥控器|墨盒|硒鼓|粉盒|笔芯|替芯|滤芯|配件|键盘膜|防尘"
 )
 _GIFT = re.compile(r"(?:送|赠)[^\s,，。;；】\])]*")
+#: a product line's Chinese name before its model (``畅享``9, ``小新``air 13)
+_SERIES = re.compile(r"[\u4e00-\u9fff]{1,3}(?=[a-z]{0,8}\s?\d)")
+_COLOUR_NAME = re.compile(r"[\u4e00-\u9fff]+[黑白红蓝绿黄紫灰粉银金棕橙青]色?")
 _DECIMAL_TAIL = re.compile(r"\.\d")
 _YEAR = re.compile(r"\s*(?:19|20)\d\d\s*(?:款|年|新)")
 #: bracketed notes a title may open with (``【鼠年浮雕】``) before its first word
 _LEADING_NOTES = re.compile(r"\s*(?:[【\[][^】\]]*[】\]]\s*)*")
 _SPECIFIC = re.compile(r"\s*(?:专用|通用)")
+#: a brand the product is compared with (``堪比 美的``, ``长虹同款``): neither its maker nor what it fits
+_COMPARED_BEFORE = re.compile(r"(?:堪比|媲美|比肩)\s*$")
+_COMPARED_AFTER = re.compile(r"\s*同款")
 _TOKEN_START = re.compile(r"(?:^|(?<=[\s\]】|/,，]))")
 
 
@@ -178,20 +184,26 @@ class RuleExtractor:
           the text says elsewhere that the product fits it;
         - a later mention of a maker is the maker again;
         - any other brand is what the product fits: real titles name the devices an accessory
-          fits, or that a product is as good as, after the maker (``咔咔鱼 联想小新Air 键盘膜``).
+          fits after the maker (``咔咔鱼 联想小新Air 键盘膜``);
+        - a brand the product is compared with (``质量堪比 美的``, ``长虹同款``) is neither.
 
         So an accessory whose only brand is the one of the device it fits has no maker."""
         fitted_keys = {self.gazetteer.resolve(low[c.start : c.end]).key
                        for c in compat if c.label == "compatible_brand"}
-        accessory = bool(compat) or self._sells_accessory(low)
+        accessory = _COMPAT_TRIGGER.search(low) is not None or self._sells_accessory(low)
         mentions = self._brands(low)
         devices = self._device_mentions(low, mentions, accessory)
+        compared = {i for run in self._runs(low, mentions, apart=True)
+                    if _COMPARED_BEFORE.search(low, 0, mentions[run[0]].start)
+                    or _COMPARED_AFTER.match(low, mentions[run[-1]].end) for i in run}
         opening = _LEADING_NOTES.match(low).end()
         fitted: list[_Candidate] = []
         makers: list[_Candidate] = []
         maker_keys: set[str] = set()
         seen_first = False
         for i, mention in enumerate(mentions):
+            if i in compared:
+                continue
             parts = [(s, e) for s, e in mention.parts if not any(c.start < e and s < c.end for c in compat)]
             if len(parts) < len(mention.parts):  # 适用于华硕(ASUS): the pair's other half fits too
                 fitted += [_Candidate(start, end, "compatible_brand", 0.75) for start, end in parts]
@@ -227,11 +239,21 @@ class RuleExtractor:
         if not accessory:
             return devices
         for run in self._runs(low, mentions, apart=False):
-            end = mentions[run[-1]].end
-            product = self._match_at(self.lexicons["product_type"], low, end)
-            if len({mentions[i].key for i in run}) >= 2 or self._model_at(low, product[1] if product else end):
+            if len({mentions[i].key for i in run}) >= 2 or self._device_model_at(low, mentions[run[-1]].end):
                 devices.update(run)
         return devices
+
+    def _device_model_at(self, low: str, position: int) -> bool:
+        """Whether a model follows: directly (``小米8``), after a product word (``小米平板4``) or
+        after a series name (``华为畅享9``, ``联想小新air 13``)."""
+        product = self._match_at(self.lexicons["product_type"], low, position)
+        if product:
+            position = product[1]
+        elif series := _SERIES.match(low, position):
+            words = self.lexicons["product_type"].find(low[position : series.end() + 4])
+            if not any(start < series.end() - position for start, _ in words):
+                position = series.end()
+        return self._model_at(low, position) is not None
 
     @staticmethod
     def _runs(low: str, mentions: list[_BrandMention], apart: bool) -> list[list[int]]:
@@ -250,7 +272,11 @@ class RuleExtractor:
         return runs
 
     def _is_attribute_word(self, word: str) -> bool:
-        return any(word in self.lexicons[label] for label in ("colour", "material", "product_type"))
+        """A colour, material or product word (``黑色``, ``宝石蓝``, ``黑色升级``), or a
+        compatibility phrase (``适用神舟``): not a brand, though written in two scripts."""
+        return (any(word in self.lexicons[label] for label in ("colour", "material", "product_type"))
+                or _COLOUR_NAME.fullmatch(word) is not None or _COMPAT_TRIGGER.match(fold(word)) is not None
+                or self._match_at(self.lexicons["colour"], fold(word), 0) is not None)
 
     def _lexicon_spans(self, low: str) -> list[_Candidate]:
         scores = {"colour": 0.85, "material": 0.8, "product_type": 0.7}
