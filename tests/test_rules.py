@@ -163,6 +163,7 @@ def roles(rules: RuleExtractor, text: str) -> list[tuple[str, str]]:
         ("华为畅享9手机壳 软壳", [("华为", "compatible_brand")]),  # a series name (畅享) before the model
         ("荣耀MagicBook2019 外壳贴纸", [("荣耀", "compatible_brand"), ("MagicBook2019", "compatible_model")]),
         ("适用于2代充电仓 蓝牙耳机 苹果安卓", [("苹果", "compatible_brand")]),  # the text is about fitting
+        ("电话耳麦 用于思科/华为", [("华为", "compatible_brand")]),
         # a brand the product is compared with is neither maker nor fit
         ("长虹同款取暖器", []),
         ("电风扇 质量堪比 美的 格力", []),

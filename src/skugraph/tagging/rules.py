@@ -45,7 +45,7 @@ UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     ]
 ]
 _COMPAT_TRIGGER = re.compile(
-    r"(?:(?:适用|适配|兼容)机型\s*[:：]?|适用于|适用|适配于|适配|兼容|专用于|(?<![a-z])for(?![a-z]))\s*"
+    r"(?:(?:适用|适配|兼容)机型\s*[:：]?|适用于|适用|适配于|适配|兼容|专用于|用于|(?<![a-z])for(?![a-z]))\s*"
 )
 _MODEL_AFTER_BRAND = re.compile(
     r"\s*((?:[a-z]{0,10}(?:\s|-[a-z]{0,4})?\d+[a-z0-9]*(?:-[a-z0-9]+)*)(?:\s*(?:pro|max|plus|mini|ultra|lite|se|\+))*)"
@@ -55,7 +55,7 @@ _LIST_SEPARATOR = re.compile(r"\s*(?:(?:、|/|,|，|和|及|与)\s*)?")
 #: words that sell an accessory in real titles, beside the accessory lexicon's (``贴纸``, ``卡托``)
 _ACCESSORY_WORD = re.compile(
     r"贴纸|贴膜|[水软]凝?膜|镜头膜|钢化|手机壳|保护壳|外壳|后壳|[皮硅胶保护内胆耳机]套|内胆包|电脑包|背夹|卡托|卡槽|镜片|表带|腕带"
-    r"|支架|底座|手柄|数据线|充电线|转接头|转换器|适配器|充电器|遥控器|墨盒|硒鼓|粉盒|笔芯|替芯|滤芯|配件|键盘膜|防尘"
+    r"|臂包|臂套|臂带|支架|底座|手柄|数据线|充电线|转接头|转换器|适配器|充电器|遥控器|墨盒|硒鼓|粉盒|笔芯|替芯|滤芯|配件|键盘膜|防尘"
 )
 _GIFT = re.compile(r"(?:送|赠)[^\s,，。;；】\])]*")
 #: a product line's Chinese name before its model (``畅享``9, ``小新``air 13)
