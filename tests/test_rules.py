@@ -181,6 +181,8 @@ def test_the_maker_is_never_the_brand_an_accessory_fits(rules, title, expected):
 
 def test_a_year_or_a_screen_size_is_no_model(rules):
     assert roles(rules, "绿联 2019款 14英寸 笔记本电脑包") == [("绿联", "brand")]
+    assert ("RedmiBook 14英寸", "size") not in found(rules, "小米RedmiBook 14英寸电脑包")
+    assert ("14英寸", "size") in found(rules, "小米RedmiBook 14英寸电脑包")
 
 
 def test_facts_give_an_accessory_the_maker_or_no_brand_never_the_device_it_fits(rules):

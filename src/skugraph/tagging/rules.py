@@ -340,8 +340,9 @@ class RuleExtractor:
         model = _MODEL_AFTER_BRAND.match(low, position)
         if not model or not model.group(1) or _DECIMAL_TAIL.match(low, model.end(1)) or _YEAR.match(low, position):
             return None
-        text = model.group(1)
-        if any(label != "model" and (pattern.fullmatch(text) or pattern.match(low, model.start(1)))
+        number = model.start(1) + re.search(r"\d", model.group(1)).start()  # RedmiBook 14英寸: a size
+        if any(label != "model" and (pattern.fullmatch(model.group(1)) or pattern.match(low, model.start(1))
+                                     or pattern.match(low, number))
                for label, pattern, _ in UNIT_PATTERNS):
             return None
         return model
