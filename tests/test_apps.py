@@ -177,3 +177,193 @@ def test_kg_embeddings_join_the_similarity():
     assert recommender.embeddings.shape == (12, 8)
     after = {r.id: r.score for r in recommender.similar("case-0", 20)}
     assert any(after[p] > before.get(p, 0.0) for p in after)  # embeddings add to what shared values give
+
+
+# -- apps on listings as real catalogues write them ---------------------------------------------
+
+from skugraph.apps.analytics import NO_CATEGORY, WHY  # noqa: E402
+from skugraph.apps.search import FilterError, gift_only, in_gift  # noqa: E402
+from skugraph.records import Entity, Fact, Listing, Provenance  # noqa: E402
+
+#: titles written the way real listings are (no category, no price, free gifts, compatible devices)
+PLAIN_TITLES = [
+    "荣耀9X Pro手机壳 硅胶全包防摔软壳 黑色 送指环支架",
+    "荣耀9X Pro 磨砂手机壳 蓝色 全包软壳 送挂绳",
+    "vivo X9手机壳 硅胶软壳 黑色 送钢化膜+指环",
+    "乐视2手机壳 防摔软壳 红色",
+    "小米6X手机壳 防摔保护套 红色 送挂绳",
+    "华为 Mate30 手机 黑色 8GB+128GB",
+    "华为 P30 手机 曜石黑 8GB+256GB",
+    "小米 9 手机 白色 6GB+128GB",
+    "得力 中性笔 0.5mm 黑色 12支装",
+    "晨光 中性笔 0.5mm 蓝色 12支装",
+]
+
+
+@pytest.fixture(scope="module")
+def plain_graph(tmp_path_factory):
+    """A graph built with the rules from listings that carry only a title."""
+    import json
+
+    from skugraph.pipeline import BuildConfig, build
+
+    workdir = tmp_path_factory.mktemp("plain-graph")
+    listings = workdir / "titles.jsonl"
+    listings.write_text("".join(json.dumps({"id": f"t-{i}", "title": t}, ensure_ascii=False) + "\n"
+                                for i, t in enumerate(PLAIN_TITLES)), encoding="utf-8")
+    return build(BuildConfig(inputs=[listings], workdir=workdir, fresh=True, complete=False)).config.graph
+
+
+def _docs(*rows) -> list[Document]:
+    """Documents from (id, {(predicate, key): name}), their text the names."""
+    return [Document(pid, pid, " ".join(facts.values()), {f: 1.0 for f in facts}, {k: name for (_, k), name in facts.items()})
+            for pid, facts in rows]
+
+
+def test_filters_take_names_aliases_or_keys():
+    index = SearchIndex(_docs(("a", {("has_brand", "huawei"): "华为", ("product_type", "product_type:手机壳"): "手机壳"}),
+                              ("b", {("has_brand", "xiaomi"): "小米", ("product_type", "product_type:手机壳"): "手机壳",
+                                     ("colour", "colour:黑色"): "黑色", ("compatible_with", "huawei"): "华为"})),
+                        {"华为": {"huawei"}, "huawei": {"huawei"}, "小米": {"xiaomi"}, "xiaomi": {"xiaomi"}}, synonyms=[])
+    for brand in ("华为", "HUAWEI", "huawei", " Huawei "):
+        result = index.search("手机壳", None, filters={"brand": brand})
+        assert [h.id for h in result.hits] == ["a"] and result.filters == {"brand": ["huawei"]}, brand
+    assert [h.id for h in index.search("手机壳", None, filters={"fits": "华为"}).hits] == ["b"]
+    for kind in ("手机壳", "product_type:手机壳"):
+        assert index.search("手机壳", None, filters={"type": kind}).total == 2
+    assert [h.id for h in index.search("手机壳", None, filters={"colour": "黑色"}).hits] == ["b"]
+    with pytest.raises(FilterError, match=r"no brand '苹果' in the graph \(most common: .*华为"):
+        index.search("手机壳", None, filters={"brand": "苹果"})
+    with pytest.raises(FilterError, match="no price band"):
+        index.search("手机壳", None, filters={"price": "100–200"})
+
+
+def test_filters_by_name_on_a_built_graph(graph, plain_graph):
+    index, parser, _ = graph
+    by_key = index.search("手机壳", parser, limit=50, filters={"brand": "huawei"})
+    by_name = index.search("手机壳", parser, limit=50, filters={"brand": "华为"})
+    assert by_key.total > 0 and [h.id for h in by_name.hits] == [h.id for h in by_key.hits]
+    assert index.search("手机壳", parser, filters={"type": "手机壳"}).total == \
+        index.search("手机壳", parser, filters={"type": "product_type:手机壳"}).total > 0
+    band = index.search("手机壳", parser, limit=50).facets["price"][-1]["key"]
+    assert index.search("手机壳", parser, filters={"price": band.replace("–", "-")}).total > 0  # an ASCII hyphen too
+    with open_store(plain_graph, read_only=True) as store:
+        plain = SearchIndex.from_store(store)
+    phones = plain.search("手机", None, filters={"brand": "华为", "type": "手机"})
+    assert phones.total == 2 and all("华为" in h.title for h in phones.hits)
+
+
+def test_substitutes_of_an_accessory_fit_the_same_device():
+    case = {("product_type", "product_type:手机壳"): 1}
+    facts = {"9xpro-a": case | {("compatible_with", "model:荣耀9xpro"): 1, ("compatible_with", "honor"): 1},
+             "9xpro-b": {("product_type", "product_type:手机套"): 1, ("compatible_with", "model:荣耀9xpro"): 1},
+             "vivo-x9": case | {("compatible_with", "model:vivox9"): 1, ("compatible_with", "vivo"): 1},
+             "mi-6x": case | {("compatible_with", "model:小米6x"): 1, ("compatible_with", "honor"): 1},
+             "honor-any": case | {("compatible_with", "honor"): 1},
+             "plain": dict(case)}
+    names = {"model:荣耀9xpro": "荣耀 9xpro", "honor": "荣耀", "model:vivox9": "vivo x9", "model:小米6x": "小米 6x", "vivo": "vivo"}
+    recommender = Recommender(facts, names, near_types={"product_type:手机壳": {"product_type:手机套"}})
+    substitutes = recommender.substitutes("9xpro-a", 10)
+    assert [r.id for r in substitutes] == ["9xpro-b"]  # not the vivo X9, Xiaomi 6X or any-荣耀 cases
+    assert substitutes[0].reason == "same type 手机套, fits 荣耀 9xpro"
+    # an accessory that names only a brand: substitutes fit that brand
+    assert {r.id for r in recommender.substitutes("honor-any", 10)} == {"9xpro-a", "mi-6x"}
+    assert {r.id for r in recommender.substitutes("plain", 10)} == set(facts) - {"plain"}  # fits nothing: any case (or 手机套)
+
+
+def test_substitutes_on_a_built_graph_fit_the_same_model(plain_graph):
+    with open_store(plain_graph, read_only=True) as store:
+        index = SearchIndex.from_store(store)
+    recommender = Recommender.from_index(index)
+    accessories = [p for p in recommender.products if recommender.fits_of(p)[0]]
+    assert len(accessories) >= 4  # the cases name the phone they fit
+    checked = 0
+    for product in accessories:
+        devices, _ = recommender.fits_of(product)
+        for substitute in recommender.substitutes(product, 10):
+            assert devices & recommender.fits_of(substitute.id)[0], (product, substitute)
+            checked += 1
+    assert checked >= 2  # the two 荣耀9X Pro cases stand in for each other
+
+
+def test_free_gifts_are_not_what_a_product_is():
+    def gift(text: str, word: str) -> bool:
+        return in_gift(text, text.index(word))
+
+    assert gift("荣耀9X手机壳 送指环支架", "指环") and gift("手机壳【送钢化膜+指环】", "指环") and gift("手机壳 赠品：指环", "指环")
+    assert not gift("荣耀9X手机壳 送指环支架", "手机壳")
+    assert not gift("适用华为P30手机壳", "华为") and not gift("送钢化膜适用华为P30", "华为")  # what it fits is no gift
+    assert not gift("手机壳 送 一个指环", "指环")  # 送 in another segment
+    title = "荣耀9X Pro手机壳 硅胶 送指环支架"
+    listing = Listing("c1", title)
+    product = Entity("Product", "c1", title)
+
+    def fact(predicate: str, key: str, name: str) -> Fact:
+        start = title.index(name)
+        return Fact(product, predicate, Entity("Value", key, name, key.partition(":")[0]), 0.9,
+                    (Provenance("c1", "title", start, start + len(name), "tagger"),))
+
+    facts = [fact("product_type", "product_type:手机壳", "手机壳"), fact("accessory_of", "product_type:指环", "指环"),
+             fact("material", "material:硅胶", "硅胶")]
+    doc = SearchIndex.from_facts([listing], facts).documents[0]
+    assert set(doc.facts) == {("product_type", "product_type:手机壳"), ("material", "material:硅胶")}
+    assert gift_only([{"listing_id": "c1", "field": "title", "start": title.index("指环")}], {"c1": {"title": title}})
+    assert not gift_only([{"listing_id": "other", "field": "title", "start": 0}], {"c1": {"title": title}})  # unknown: kept
+
+
+def test_reasons_never_cite_gifts_or_generic_words(plain_graph):
+    facts = {"a": {("product_type", "t:壳"): 1, ("compatible_with", "t:手机"): 1, ("style", "s:通用"): 1, ("material", "m:硅胶"): 1},
+             "b": {("product_type", "t:壳"): 1, ("compatible_with", "t:手机"): 1, ("style", "s:通用"): 1, ("material", "m:硅胶"): 1},
+             "c": {("product_type", "t:壳"): 1, ("compatible_with", "t:手机"): 1, ("style", "s:通用"): 1},
+             "phone": {("product_type", "t:手机"): 1}, **{f"pen-{i}": {("product_type", "t:笔"): 1} for i in range(6)}}
+    names = {"t:壳": "手机壳", "t:手机": "手机", "s:通用": "通用", "m:硅胶": "硅胶", "t:笔": "中性笔"}
+    recommender = Recommender(facts, names)
+    similar = {r.id: r.reason for r in recommender.similar("a", 5)}
+    assert similar["b"] == "same material 硅胶, type 手机壳" and similar["c"] == "same type 手机壳"
+    assert [r.reason for r in recommender.complementary("phone", 3)] == ["fits any 手机"] * 3
+    with open_store(plain_graph, read_only=True) as store:
+        index = SearchIndex.from_store(store)
+    built = Recommender.from_index(index)
+    reasons = [r["reason"] for p in built.products for rs in built.recommend(p, 5).values() for r in rs]
+    assert reasons and not [r for r in reasons if any(w in r for w in ("指环", "钢化膜", "挂绳", "赠", "送", "通用", "fits 手机"))]
+
+
+def test_empty_report_sections_say_why(plain_graph):
+    with open_store(plain_graph, read_only=True) as store:
+        report = market_report(store)
+    notes = report["notes"]
+    assert notes["brand_share"] == NO_CATEGORY and report["brand_share_by"] == "product type"
+    assert {c["category"] for c in report["brand_share"]} >= {"手机"}  # counted per product type instead
+    assert notes["prices"] == WHY["prices"] and notes["ratings"] == WHY["ratings"] and notes["aspects"] == WHY["aspects"]
+    assert "attributes" not in notes
+    page = report_html(report)
+    assert "Brand share per product type" in page and "no <code>category</code> field" in page
+    assert "no <code>price</code> field" in page and page.count("class='why'") == 4
+    for section in page.split("<h2")[1:]:  # no heading stands alone
+        assert "<figure>" in section or "class='why'" in section or "<table>" in section, section[:80]
+
+
+def test_report_shows_values_in_the_catalogues_language(graph, plain_graph):
+    for report in (graph[2], market_report(open_store(plain_graph, read_only=True))):
+        colours = next(a for a in report["attributes"] if a["attribute"] == "colour")["values"]
+        black = next(v for v in colours if v["key"] == "black")
+        assert black["value"] == "黑色"  # the key stays canonical, the catalogue's word is shown
+        assert all(not v["value"].isascii() for v in colours)
+        assert "black" not in report_html(report).replace("key", "")
+
+
+def test_cli_search_filters_by_name(plain_graph):
+    import json
+
+    from typer.testing import CliRunner
+
+    from skugraph.cli import app
+
+    runner = CliRunner()
+    for brand in ("华为", "huawei"):
+        done = runner.invoke(app, ["search", "手机", "--db", str(plain_graph), "--brand", brand, "--type", "手机", "--json"])
+        assert done.exit_code == 0, done.output
+        result = json.loads(done.stdout)
+        assert result["total"] == 2 and result["filters"] == {"brand": ["huawei"], "type": ["product_type:手机"]}
+    refused = runner.invoke(app, ["search", "手机", "--db", str(plain_graph), "--brand", "苹果"])
+    assert refused.exit_code == 1 and "no brand '苹果' in the graph" in refused.output and "Traceback" not in refused.output

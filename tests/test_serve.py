@@ -45,6 +45,19 @@ def test_search_product_facts_and_recommendations(client):
     assert client.get(f"/products/{listing}").json()["id"] == product
 
 
+def test_search_filters_take_names_aliases_or_keys(client):
+    by_key = client.get("/search", params={"q": "手机壳", "brand": "huawei", "limit": 50}).json()
+    assert by_key["total"] > 0 and by_key["filters"] == {"brand": ["huawei"]}
+    for brand in ("华为", "HUAWEI"):
+        named = client.get("/search", params={"q": "手机壳", "brand": brand, "limit": 50}).json()
+        assert [h["id"] for h in named["hits"]] == [h["id"] for h in by_key["hits"]], brand
+    assert client.get("/search", params={"q": "手机壳", "type": "手机壳"}).json()["total"] > 0
+    fits = client.get("/search", params={"q": "手机壳", "fits": "华为"}).json()
+    assert fits["total"] > 0 and fits["facets"]["fits"][0]["name"] == "华为"
+    unknown = client.get("/search", params={"q": "手机壳", "brand": "无此品牌"})
+    assert unknown.status_code == 422 and unknown.json()["error"].startswith("no brand '无此品牌' in the graph")
+
+
 def test_extract_text_to_mentions_and_facts(client):
     answer = client.post("/extract", json={"text": "华为 Mate 60 12+256G 蓝色 5G手机"}).json()
     assert {m["label"] for m in answer["mentions"]} >= {"brand", "capacity", "colour"}
@@ -121,6 +134,30 @@ def browser():
         launched.close()
 
 
+#: every label and node of the product page's neighbour graph, as boxes, and the graph's frame
+GRAPH_BOXES = """() => { const svg = document.getElementById("graph"), frame = svg.viewBox.baseVal;
+  const box = e => { const b = e.getBBox(); return {kind: e.tagName, x: b.x, y: b.y, width: b.width, height: b.height}; };
+  return {width: frame.width, height: frame.height, shapes: [...svg.querySelectorAll("text, circle")].map(box)}; }"""
+
+
+def _overlapping(shapes: list[dict], slack: float = 0.5) -> list[tuple[dict, dict]]:
+    """Pairs of a label and another label or a node whose boxes overlap."""
+    def meet(a: dict, b: dict) -> bool:
+        return (a["x"] + slack < b["x"] + b["width"] and b["x"] + slack < a["x"] + a["width"]
+                and a["y"] + slack < b["y"] + b["height"] and b["y"] + slack < a["y"] + a["height"])
+
+    return [(a, b) for i, a in enumerate(shapes) for b in shapes[i + 1:] if "text" in (a["kind"], b["kind"]) and meet(a, b)]
+
+
+def _check_graph_layout(page) -> dict:
+    graph = page.evaluate(GRAPH_BOXES)
+    texts = [s for s in graph["shapes"] if s["kind"] == "text"]
+    assert texts and not _overlapping(graph["shapes"]), _overlapping(graph["shapes"])
+    assert all(0 <= s["x"] and s["x"] + s["width"] <= graph["width"] + 0.5 and 0 <= s["y"]
+               and s["y"] + s["height"] <= graph["height"] + 0.5 for s in graph["shapes"])  # inside the frame
+    return graph
+
+
 def test_web_ui_search_product_and_report(server, browser):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -145,6 +182,12 @@ def test_web_ui_search_product_and_report(server, browser):
     marks = page.locator("#facts mark")
     assert marks.count() > 0 and marks.first.inner_text().strip()  # evidence spans highlighted in their text
     assert page.locator("#graph circle.node").count() >= 4  # the product and its neighbours
+    _check_graph_layout(page)
+    many = [{"predicate": ["compatible_with", "has_brand", "colour", "related_product"][i % 4], "label": "Value",
+             "value": f"很长很长的属性值名称 Very Long Value {i}" * (1 + i % 3)} for i in range(40)]
+    page.evaluate("facts => drawGraph('一个非常长的商品标题 ' .repeat(12), facts)", many)  # crowded: still no overlap
+    crowded = _check_graph_layout(page)
+    assert sum(s["kind"] == "circle" for s in crowded["shapes"]) == 25  # 24 neighbours and the product
     assert page.locator("#recommendations li a").count() > 0
     page.screenshot(path=str(SCREENSHOTS / "product.png"), full_page=True)
 
@@ -152,6 +195,10 @@ def test_web_ui_search_product_and_report(server, browser):
     page.wait_for_selector(".opblock")
     assert page.locator(".opblock").count() >= 7
     page.screenshot(path=str(SCREENSHOTS / "docs.png"))
+
+    page.goto(f"{server}/?q=手机壳&brand=华为")  # a filter by name checks its facet
+    page.wait_for_selector(".hit")
+    assert page.locator("label.facet input[data-facet=brand]:checked").count() == 1
 
     page.goto(f"{server}/ui/report")
     assert page.locator("svg.chart").count() >= 4

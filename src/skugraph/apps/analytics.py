@@ -13,6 +13,7 @@ Values are shown as the catalogue writes them (黑色), grouped by their canonic
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -172,7 +173,10 @@ def _table(rows: list[dict], columns: list[str]) -> str:
 def _why(report: dict[str, Any], *sections: str) -> str:
     """The notes on why these sections are empty (or counted another way), as paragraphs."""
     notes = report.get("notes", {})
-    return "".join(f"<p class='why'>{html.escape(notes[s].capitalize())}.</p>" for s in sections if s in notes)
+    def paragraph(note: str) -> str:
+        return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(note[0].upper() + note[1:]))
+
+    return "".join(f"<p class='why'>{paragraph(notes[s])}.</p>" for s in sections if s in notes)
 
 
 def report_html(report: dict[str, Any], title: str = "skugraph market report") -> str:

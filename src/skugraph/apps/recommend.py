@@ -92,7 +92,11 @@ class Recommender:
         predicate, key = feature
         if predicate == "product_type":
             return True
-        return self._name(key).lower().replace(" ", "") not in GENERIC and held_by <= max(COMMON_SHARE * len(self.products), 2)
+        return not self._generic(key) and held_by <= max(COMMON_SHARE * len(self.products), 2)
+
+    def _generic(self, key: str) -> bool:
+        """Whether the value's name is a generic word (手机, 通用 …)."""
+        return self._name(key).lower().replace(" ", "") in GENERIC
 
     @classmethod
     def from_documents(cls, documents: Sequence, near_types: Mapping[str, set[str]] | None = None) -> Recommender:
@@ -111,9 +115,9 @@ class Recommender:
         return feature in self.features and bool(self.telling[self.features[feature]])
 
     def fits_of(self, product: str) -> tuple[set[str], set[str]]:
-        """(devices, brands) the product fits, by telling keys: models or series, and other keys
-        (brands). Both empty: not an accessory of anything in particular."""
-        keys = {k for p, k in self.facts[product] if p in FITS and self._is_telling((p, k))}
+        """(devices, brands) the product fits, generic words aside: models or series, and other
+        keys (brands). Both empty: not an accessory of anything in particular."""
+        keys = {k for p, k in self.facts[product] if p in FITS and not self._generic(k)}
         devices = {k for k in keys if k.partition(":")[0] in DEVICE_KINDS}
         brands = {k for k in keys - devices if ":" not in k}
         return devices, brands
@@ -223,7 +227,7 @@ class Recommender:
         keys = {(p, key) for p, key in mine if p in KEY_ATTRIBUTES}
         devices, brands = self.fits_of(product)
         must_fit = devices or brands
-        fits = {(p, key) for p, key in mine if p in FITS and self._is_telling((p, key))}
+        fits = {(p, key) for p, key in mine if p in FITS and key in devices | brands}
         similarity = (self.matrix @ self.matrix[self.row[product]].T).toarray().ravel()
         scores = np.zeros(len(self.products))
         for i, other in enumerate(self.products):

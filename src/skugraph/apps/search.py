@@ -127,6 +127,7 @@ class SearchResult:
     total: int  # products that matched (before ``limit``)
     hits: list[Hit]
     facets: dict[str, list[dict]]  # facet → [{key, name, count}], most frequent first
+    filters: dict[str, list[str]] = field(default_factory=dict)  # facet → the keys (or price band) its filter stood for
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -243,7 +244,7 @@ class SearchIndex:
                     "\n".join(f"{m.title}\n{m.description}" for m in members),
                     prices=tuple(m.price for m in members if m.price is not None))
             places = [{"listing_id": p.listing_id, "field": p.field, "start": p.start} for p in fact.provenance]
-            if fact.predicate != "product_type" and gift_only(places, texts):
+            if gift_only(places, texts):
                 continue
             inferred = fact.properties.get("inferred")
             weight = fact.confidence * (INFERRED if inferred else 1.0)
@@ -280,7 +281,7 @@ class SearchIndex:
             doc = docs.get(pid)
             if doc is None or predicate is None:
                 continue
-            if predicate != "product_type" and gift_only(json.loads(provenance or "[]"), fields):
+            if gift_only(json.loads(provenance or "[]"), fields):
                 continue
             weight = (confidence or 0.0) * (INFERRED if inferred else 1.0)
             doc.facts[(predicate, key)] = max(doc.facts.get((predicate, key), 0.0), weight)
@@ -373,7 +374,8 @@ class SearchIndex:
         matched = [i for i in np.flatnonzero(scores > 0) if self._passes(self.documents[i], wanted)]
         matched.sort(key=lambda i: (-scores[i], self.documents[i].id))
         hits = [self._hit(i, scores[i], scaled[i], constraints) for i in matched[:limit]]
-        return SearchResult(query, constraints, len(matched), hits, self.facets(matched))
+        return SearchResult(query, constraints, len(matched), hits, self.facets(matched),
+                            {facet: sorted(keys) for facet, keys in wanted.items()})
 
     def filter_keys(self, facet: str, wanted: str) -> set[str]:
         """The keys a filter value stands for: the key itself, or the values of that facet whose
