@@ -320,7 +320,7 @@ class RuleExtractor:
             if low.startswith("等", position):
                 position += 1
             product = self._match_at(self.lexicons["product_type"], low, position)
-            if product:
+            if product and not self._match_at(self.lexicons["accessory"], low, position):  # not 适用X 电脑包
                 found.append(_Candidate(*product, "compatible_product", 0.8))
         brands = self.gazetteer.lexicon.find(low)
         for start, end in brands:
