@@ -169,12 +169,15 @@ def load(
     db: DbOption = DEFAULT_WORKDIR / "graph.lbug",
     ontology: OntologyOption = None,
     batch_size: Annotated[int, typer.Option(help="Records a transaction (each one lands whole or not at all).")] = 200_000,
+    keep_previous: Annotated[bool, typer.Option("--keep-previous", help="Keep the facts of earlier extraction runs of these listings beside the new run's (by default a new run replaces them).")] = False,
 ) -> None:
-    """Upsert listings and facts into the graph (loading twice changes nothing; after a crash, load again)."""
+    """Upsert listings and facts into the graph (loading twice changes nothing; after a crash, load again).
+    Facts of a new extraction of a listing (another extractor, version or reading) replace the
+    previous extraction's, which stay in its history."""
     rejected: list[str] = []
     with _friendly_errors(), console.status("loading into the graph…"):
         report, stats = pipeline.load(db, listings, facts, on_error=rejected.append, ontology=load_ontology(ontology),
-                                      batch_size=batch_size)
+                                      batch_size=batch_size, keep_previous=keep_previous)
     for message in rejected[:20]:
         errors.print(f"[yellow]rejected[/] {message}")
     if rejected:
@@ -182,9 +185,16 @@ def load(
     nodes = sum(stats["nodes"].values())
     edges = sum(stats["edges"].values())
     console.print(f"loaded {sum(report.nodes.values())} node rows and {sum(report.edges.values())} edge rows → {db}")
-    if report.retracted or report.changed:
-        console.print(f"new versions of listings: {report.retracted} facts retracted, {report.changed} listing values replaced "
-                      "(both kept as history: skugraph history PRODUCT)")
+    if report.retracted > report.rerun_retracted or report.changed:
+        console.print(f"new versions of listings: {report.retracted - report.rerun_retracted} facts retracted, "
+                      f"{report.changed} listing values replaced (both kept as history: skugraph history PRODUCT)")
+    if report.rerun:
+        console.print(f"a new extraction run of {report.rerun} listing(s) replaced the previous one: {report.rerun_retracted} "
+                      "facts of the previous run retracted (kept as history: skugraph history PRODUCT; "
+                      "--keep-previous keeps them)")
+    if report.kept_previous:
+        console.print(f"kept the facts of earlier extraction runs of {report.kept_previous} listing(s) beside the new run's "
+                      "(--keep-previous)")
     console.print(f"graph now has {nodes} nodes and {edges} edges")
 
 

@@ -28,7 +28,7 @@ from skugraph.fusion.completion import Proposals
 from skugraph.fusion.conflicts import resolve
 from skugraph.graph.cards import product_card
 from skugraph.graph.store import LoadReport, QueryResult, batched, open_store
-from skugraph.records import Fact, Listing, Mention, to_json_line
+from skugraph.records import Fact, Listing, Mention, to_json_line, with_run
 from skugraph.sample.generate import CATALOGUE, LABELS
 from skugraph.tables import (
     FACTS,
@@ -255,11 +255,13 @@ class _BatchReader:
     def __call__(self, batch: list[Listing]) -> _ReadBatch:
         found = self.tagger.extract_many(batch) if self.tagger else [self.extractor.extract(listing) for listing in batch]
         review_facts_of = self.reviews.facts(batch) if self.reviews else [[] for _ in batch]
+        reader = self.tagger or self.extractor
         mentions: list[Mention] = []
         facts: list[Fact] = []
         for listing, listing_mentions, extra in zip(batch, found, review_facts_of, strict=True):
             mentions += listing_mentions
-            facts += resolve(self.builder.build(listing, listing_mentions), self.builder.ontology) + merge_facts(extra)
+            read = resolve(self.builder.build(listing, listing_mentions), self.builder.ontology) + merge_facts(extra)
+            facts += with_run(read, f"{reader.name}@{reader.version}")
         by_predicate = Counter(fact.predicate for fact in facts)
         if self.columnar:
             return _ReadBatch(len(batch), len(mentions), mentions_table(mentions), facts_table(facts), by_predicate)
@@ -388,13 +390,15 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def load(
     db: Path, listings: Path, facts: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None,
-    batch_size: int = 200_000,
+    batch_size: int = 200_000, keep_previous: bool = False,
 ) -> tuple[LoadReport, dict[str, dict[str, int]]]:
     """Upsert listings and facts into the graph at ``db``; returns the load report and graph counts.
     Bad fact lines go to ``on_error`` and are skipped (without it, the first one stops the load).
+    Facts of a new extraction run of a listing replace the earlier run's, unless ``keep_previous``.
     Each batch is one transaction; a load that was killed is completed by loading again."""
     with open_store(db, ontology=ontology) as store:
-        report = store.load(load_listings(listings), read_facts(facts, on_error, store.ontology), batch_size=batch_size)
+        report = store.load(load_listings(listings), read_facts(facts, on_error, store.ontology), batch_size=batch_size,
+                            keep_previous=keep_previous)
         return report, store.stats()
 
 

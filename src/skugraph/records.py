@@ -6,8 +6,9 @@ text of the named field, end exclusive.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -109,7 +110,8 @@ class Mention:
 
 @dataclass(frozen=True, slots=True)
 class Provenance:
-    """Where a fact was read: listing, field, character span, and the extractor that read it."""
+    """Where a fact was read: listing, field, character span, the extractor that read it, and
+    the extraction run that wrote it (see :func:`with_run`; empty for facts fusion derives)."""
 
     listing_id: str
     field: str
@@ -117,6 +119,7 @@ class Provenance:
     end: int
     extractor: str
     version: str = ""
+    run: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +129,7 @@ class Provenance:
             "end": self.end,
             "extractor": self.extractor,
             "version": self.version,
+            **({"run": self.run} if self.run else {}),
         }
 
 
@@ -190,6 +194,16 @@ class Fact:
             provenance=tuple(Provenance(**p) for p in data.get("provenance", ())),
             properties=dict(data.get("properties") or {}),
         )
+
+
+def with_run(facts: list[Fact], extractor: str) -> list[Fact]:
+    """One listing's facts from one extraction, their evidence marked with the run that read them:
+    ``extractor`` (name@version) and a digest of what it read. Loading facts of another run for
+    the listing replaces this run's (see :meth:`skugraph.graph.store.GraphStore.load`); reading
+    the listing again the same way gives the same run, so an unchanged extraction replaces nothing."""
+    digest = hashlib.sha256("\n".join(to_json_line(fact) for fact in facts).encode()).hexdigest()[:12]
+    run = f"{extractor}:{digest}"
+    return [replace(fact, provenance=tuple(replace(p, run=run) for p in fact.provenance)) for fact in facts]
 
 
 def to_json_line(record: Listing | Mention | Fact) -> str:

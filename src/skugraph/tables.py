@@ -6,7 +6,7 @@ DuckDB write and read them; the parts, read in name order, give the records in i
 
 Fact columns: ``subject_label``, ``subject_key``, ``subject_name``, ``subject_kind``,
 ``subject_aliases`` (and the same five for ``object_``), ``predicate``, ``confidence``,
-``provenance`` (a list of structs: listing_id, field, start, end, extractor, version) and
+``provenance`` (a list of structs: listing_id, field, start, end, extractor, version, run) and
 ``properties`` (the edge properties as a JSON object, or null).
 """
 
@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from skugraph.records import Entity, Fact, Mention, Provenance
 
 PROVENANCE = pa.struct([("listing_id", pa.string()), ("field", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
-                        ("extractor", pa.string()), ("version", pa.string())])
+                        ("extractor", pa.string()), ("version", pa.string()), ("run", pa.string())])
 _ENTITY_FIELDS = [("label", pa.string()), ("key", pa.string()), ("name", pa.string()), ("kind", pa.string()),
                   ("aliases", pa.list_(pa.string()))]
 FACTS = pa.schema([*[(f"subject_{name}", kind) for name, kind in _ENTITY_FIELDS], ("predicate", pa.string()),
@@ -49,7 +49,7 @@ def facts_table(facts: Iterable[Fact]) -> pa.Table:
             columns[f"{side}_aliases"].append(list(entity.aliases))
         columns["predicate"].append(fact.predicate)
         columns["confidence"].append(fact.confidence)
-        columns["provenance"].append([p.to_dict() for p in fact.provenance])
+        columns["provenance"].append([{**p.to_dict(), "run": p.run} for p in fact.provenance])
         columns["properties"].append(json.dumps(fact.properties, ensure_ascii=False) if fact.properties else None)
     return pa.table(columns, schema=FACTS)
 

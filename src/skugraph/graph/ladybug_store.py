@@ -126,6 +126,14 @@ class LadybugStore(GraphStore):
         result = self._conn.execute("MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.updated_at", {"ids": ids})
         return {listing: moment for listing, moment in result.get_all()}
 
+    def listing_runs(self, ids: list[str]) -> dict[str, list[str]]:
+        with tempfile.TemporaryDirectory(prefix="skugraph-runs-") as staging:
+            file = Path(staging) / "ids.parquet"
+            pq.write_table(pa.table({"id": ids}, schema=pa.schema([("id", pa.string())])), file)
+            rows = self.query(f"LOAD FROM {_quote_path(file)} MATCH (l:{LISTING} {{id: id}}) "  # by key: no scan
+                              "WHERE size(coalesce(l.supports, [])) > 0 RETURN id, l.runs").rows
+        return {listing: held or [] for listing, held in rows}
+
     def stage(self, rows: GraphRows, directory: Path) -> list[tuple[str, Path, tuple[str, str] | None]]:
         """Write each table of ``rows`` as a Parquet file in ``directory``: (table, file, and for
         an edge table its (from, to) node tables), nodes first."""
@@ -168,8 +176,8 @@ class LadybugStore(GraphStore):
 
     def _load_nodes(self, label: str, file: Path, report: LoadReport, replace: bool = False) -> None:
         """Copy into an empty table, else merge by id. With ``replace`` (new versions of
-        listings) the staged values replace the stored ones, supports aside (they are settled
-        after the facts); otherwise nodes gather values from every source: a value already
+        listings) the staged values replace the stored ones, supports and runs aside (they are
+        settled after the facts); otherwise nodes gather values from every source: a value already
         there is kept, and aliases add up."""
         if self._count(f"MATCH (n:{label}) RETURN count(n)") == 0:
             self.copy(label, file)
@@ -178,7 +186,7 @@ class LadybugStore(GraphStore):
         props = [name for name, _ in NODE_TABLES[label] if name != "id"]
         on_create = ", ".join(f"n.{p} = {p}" for p in props)
         if replace:
-            on_match = ", ".join(f"n.{p} = {p}" for p in props if p != "supports")
+            on_match = ", ".join(f"n.{p} = {p}" for p in props if p not in ("supports", "runs"))
         else:
             on_match = ", ".join(
                 f"n.{p} = list_distinct(list_concat(coalesce(n.{p}, []), {p}))" if p == "aliases" else f"n.{p} = coalesce({p}, n.{p})"
@@ -214,7 +222,7 @@ class LadybugStore(GraphStore):
         """Before listings are replaced by their new versions: note which are new or differ
         from the stored ones (``report.versions``), and keep each tracked value that changes as
         a Change node (from the old version's time to the new one's)."""
-        props = [name for name, _ in NODE_TABLES[LISTING] if name not in ("id", "supports")]
+        props = [name for name, _ in NODE_TABLES[LISTING] if name not in ("id", "supports", "runs")]
         both = ", ".join(f"n.{p}, {p}" for p in props)
         stored = self.query(f"LOAD FROM {_quote_path(file)} MATCH (n:{LISTING} {{id: id}}) RETURN id, {both}").rows
         report.versions |= set(pq.read_table(file, columns=["id"]).column("id").to_pylist()) - {row[0] for row in stored}
@@ -239,11 +247,12 @@ class LadybugStore(GraphStore):
         self._load_nodes(CHANGE, file, report)
 
     def retract_unsupported(self, supported: dict[str, set[str]], times: dict[str, datetime | None], now: datetime,
-                            also: dict[str, set[str]] | None = None) -> int:
+                            also: dict[str, set[str]] | None = None,
+                            runs: dict[str, set[str]] | None = None) -> dict[str, list[str]]:
         also = {listing: keys for listing, keys in (also or {}).items() if listing not in supported}
+        runs = runs or {}
         if not supported and not also:
-            return 0
-        retracted = 0
+            return {}
         with tempfile.TemporaryDirectory(prefix="skugraph-retract-") as staging:
             ids_file = Path(staging) / "ids.parquet"
             pq.write_table(pa.table({"id": sorted(supported)}, schema=pa.schema([("id", pa.string())])), ids_file)
@@ -255,23 +264,25 @@ class LadybugStore(GraphStore):
                     lost.setdefault(key, []).append(listing)
             with self._transaction():
                 retracted = self._retract(lost, times, now, Path(staging))
-                schema = pa.schema([("id", pa.string()), ("supports", pa.list_(pa.string()))])
-                for name, keys, value in (("replace", supported, "supports"),
-                                          ("add", also, "list_sort(list_distinct(list_concat(coalesce(l.supports, []), supports)))")):
+                schema = pa.schema([("id", pa.string()), ("supports", pa.list_(pa.string())), ("runs", pa.list_(pa.string()))])
+                for name, keys, value in (("replace", supported, "{0}"), ("add", also, "list_sort(list_distinct(list_concat(coalesce(l.{0}, []), {0})))")):
                     if keys:
                         file = Path(staging) / f"supports-{name}.parquet"
-                        pq.write_table(pa.table({"id": list(keys), "supports": [sorted(k) for k in keys.values()]}, schema=schema), file)
-                        self._run(f"LOAD FROM {_quote_path(file)} MATCH (l:{LISTING} {{id: id}}) SET l.supports = {value}")
+                        pq.write_table(pa.table({"id": list(keys), "supports": [sorted(k) for k in keys.values()],
+                                                 "runs": [sorted(runs.get(listing, ())) for listing in keys]}, schema=schema), file)
+                        self._run(f"LOAD FROM {_quote_path(file)} MATCH (l:{LISTING} {{id: id}}) "
+                                  f"SET l.supports = {value.format('supports')}, l.runs = {value.format('runs')}")
         return retracted
 
-    def _retract(self, lost: dict[str, list[str]], times: dict[str, datetime | None], now: datetime, staging: Path) -> int:
+    def _retract(self, lost: dict[str, list[str]], times: dict[str, datetime | None], now: datetime,
+                 staging: Path) -> dict[str, list[str]]:
         """Drop the evidence of the listings in ``lost`` from each edge; delete the edges left
-        with none, keeping each as a Change node. Returns how many were deleted."""
-        groups: dict[tuple[str, str, str], list[tuple[str, str, list[str]]]] = {}
+        with none, keeping each as a Change node. Returns the deleted ones (key → listings)."""
+        groups: dict[tuple[str, str, str], list[tuple[str, str, list[str], str]]] = {}
         for key, listings in lost.items():
             relation, src_label, src, dst_label, dst = key.split("\x1f")
-            groups.setdefault((relation, src_label, dst_label), []).append((src, dst, listings))
-        changes, deleted = [], 0
+            groups.setdefault((relation, src_label, dst_label), []).append((src, dst, listings, key))
+        changes, deleted = [], {}
         report = LoadReport()
         for number, ((relation, src_label, dst_label), edges) in enumerate(groups.items()):
             pairs = staging / f"pairs-{number}.parquet"
@@ -280,7 +291,7 @@ class LadybugStore(GraphStore):
                 f"{_staged_edges(pairs, relation, src_label, dst_label)} RETURN src, dst, r.predicate, r.provenance, r.valid_from, "
                 f"{_shown('b', dst_label)}").rows}
             keep, drop = [], []
-            for src, dst, listings in edges:
+            for src, dst, listings, key in edges:
                 if (src, dst) not in found:
                     continue
                 predicate, provenance, since, shown = found[(src, dst)]
@@ -290,6 +301,7 @@ class LadybugStore(GraphStore):
                     keep.append({"src": src, "dst": dst, "provenance": json.dumps(left, ensure_ascii=False)})
                     continue
                 drop.append({"src": src, "dst": dst})
+                deleted[key] = listings
                 ended = max((t for t in (times.get(listing) for listing in listings) if t is not None), default=now)
                 changes.append(_change(f"{src_label}:{src}", predicate, shown, _time(since), ended,
                                        sorted({p.get("listing_id") for p in evidence})))
@@ -301,7 +313,6 @@ class LadybugStore(GraphStore):
                 file = staging / f"drop-{number}.parquet"
                 pq.write_table(pa.Table.from_pylist(drop), file)
                 self._run(f"{_staged_edges(file, relation, src_label, dst_label)} DELETE r")
-                deleted += len(drop)
         if changes:
             self._add_changes(changes, staging / "changes-edges.parquet", report)
         return deleted

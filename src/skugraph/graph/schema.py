@@ -3,8 +3,9 @@
 Every relationship carries ``predicate``, ``confidence``, ``provenance`` (JSON list
 of listing, field, span, extractor, version), ``updated_at`` (the time of its newest
 evidence) and ``valid_from`` (when the graph first held it). A listing keeps the keys of the
-edges it supports (``supports``), so a new version of it retracts what it no longer says;
-``Change`` nodes keep the values that ended: a retracted edge, a listing's old price.
+edges it supports (``supports``) and the extraction runs they came from (``runs``), so a new
+version of it, or a new extraction of it, retracts what it no longer says; ``Change`` nodes
+keep the values that ended: a retracted edge, a listing's old price.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ NODE_TABLES: dict[str, list[tuple[str, str]]] = {
         ("updated_at", "TIMESTAMP"),
         ("redactions", "STRING"),
         ("supports", "STRING[]"),  # keys of the edges this listing's facts support (see edge_key)
+        ("runs", "STRING[]"),  # the extraction runs (Provenance.run) whose facts the graph holds for this listing
     ],
     PRODUCT: [("id", "STRING"), ("title", "STRING")],  # one per resolved product; its listings OFFER_OF it
     BRAND: [("id", "STRING"), ("name", "STRING"), ("aliases", "STRING[]")],
@@ -42,6 +44,9 @@ NODE_TABLES: dict[str, list[tuple[str, str]]] = {
     CHANGE: [("id", "STRING"), ("subject", "STRING"), ("attribute", "STRING"), ("value", "STRING"), ("valid_from", "TIMESTAMP"),
              ("valid_to", "TIMESTAMP"), ("sources", "STRING")],
 }
+
+#: columns added after graphs were first written: a graph opened for writing gains them
+ADDED_COLUMNS: dict[str, list[str]] = {LISTING: ["runs"]}
 
 #: the listing properties whose old values are kept as Change nodes when a new version changes them
 TRACKED_LISTING_PROPERTIES = ("title", "price", "currency", "category")
@@ -88,6 +93,8 @@ def ddl(ontology: Ontology | None = None) -> list[str]:
     for label, columns in NODE_TABLES.items():
         cols = ", ".join(f"{name} {kind}" for name, kind in columns)
         statements.append(f"CREATE NODE TABLE IF NOT EXISTS {label}({cols}, PRIMARY KEY(id))")
+        kinds = dict(columns)
+        statements += [f"ALTER TABLE {label} ADD IF NOT EXISTS {name} {kinds[name]}" for name in ADDED_COLUMNS.get(label, [])]
     for table in relation_tables(ontology):
         props = ", ".join(f"{name} {kind}" for name, kind in table.columns)
         ends = ", ".join(f"FROM {a} TO {b}" for a, b in table.pairs)

@@ -40,6 +40,10 @@ class LoadReport:
     upserted: list[str] = field(default_factory=list)  # tables that had rows: upserted by id
     merged: int = 0  # products removed because resolution merged their listings into another
     retracted: int = 0  # edges deleted because no loaded listing supports them any more (kept as Change nodes)
+    #: listings whose facts came from another extraction run than the graph held: the new run replaced the old
+    rerun: int = 0
+    rerun_retracted: int = 0  # of ``retracted``: edges that listings of a new extraction run no longer support
+    kept_previous: int = 0  # listings of a new extraction run whose earlier runs' facts were kept (keep_previous)
     changed: int = 0  # listing values replaced by a new version (kept as Change nodes)
     versions: set[str] = field(default_factory=set)  # listings new to the graph or changed in this load
     #: where the time went: "rows" (reading the input and building rows), "stage" (writing them
@@ -54,6 +58,9 @@ class LoadReport:
         self.upserted += [t for t in other.upserted if t not in self.upserted]
         self.merged += other.merged
         self.retracted += other.retracted
+        self.rerun += other.rerun
+        self.rerun_retracted += other.rerun_retracted
+        self.kept_previous += other.kept_previous
         self.changed += other.changed
         self.versions |= other.versions
 
@@ -68,7 +75,8 @@ class GraphRows:
     #: listing id → its update time, so an edge is stamped with its evidence's time
     listing_times: dict[str, datetime | None] = field(default_factory=dict)
     ontology: Ontology = field(default_factory=load_ontology)
-    #: the listings this load brings (new versions): an edge's evidence from them is replaced, not added to
+    #: the listings whose facts this load replaces (new versions, new extraction runs): an edge's
+    #: evidence from them is replaced, not added to
     reloaded: frozenset[str] = frozenset()
     #: listing id → keys of the edges its facts in these rows support
     supported: dict[str, set[str]] = field(default_factory=dict)
@@ -88,6 +96,7 @@ class GraphRows:
             "updated_at": _naive_utc(listing.updated_at),
             "redactions": _redactions(r for r in listing.redactions if not r.field.startswith("reviews[")),
             "supports": None,  # set after the facts are loaded
+            "runs": None,  # likewise
         }
         self.nodes.setdefault(LISTING, {})[listing.id] = row
         self.listing_times[listing.id] = row["updated_at"]
@@ -151,6 +160,16 @@ class GraphRows:
                 seen[name] = value
 
 
+def _runs(facts: Iterable[Fact]) -> dict[str, set[str]]:
+    """Listing → the extraction runs (``Provenance.run``) of the facts' evidence from it."""
+    found: dict[str, set[str]] = {}
+    for fact in facts:
+        for place in fact.provenance:
+            if place.run:
+                found.setdefault(place.listing_id, set()).add(place.run)
+    return found
+
+
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     """Lists of ``size`` items (the last one shorter), streaming."""
     chunk: list[Any] = []
@@ -199,7 +218,8 @@ class GraphStore(ABC):
 
     ontology: Ontology
 
-    def load(self, listings: Iterable[Listing], facts: Iterable[Fact], *, batch_size: int = 200_000) -> LoadReport:
+    def load(self, listings: Iterable[Listing], facts: Iterable[Fact], *, batch_size: int = 200_000,
+             keep_previous: bool = False) -> LoadReport:
         """Upsert listings, then facts, ``batch_size`` records at a time (a table empty before a
         batch is bulk-copied, so larger batches load faster; memory grows with them); then retract
         what the listings loaded no longer support, and remove the products that entity resolution
@@ -208,8 +228,11 @@ class GraphStore(ABC):
         A listing given that is new or differs from the stored one is a new version: a changed
         value of it is kept as a ``Change``; an edge's evidence from it is replaced by the facts
         given, and an edge left with no evidence is retracted (kept as a ``Change`` too).
-        Evidence from other listings stays, and facts about a listing given unchanged (say,
-        inferred facts loaded after the extracted ones) add to its evidence."""
+        Facts from an extraction run (``Provenance.run``) the graph does not hold for a stored
+        listing are a new reading of it, and replace its facts the same way (the earlier run's,
+        and what was derived from them), unless ``keep_previous``. Evidence from other listings
+        stays, and facts about a listing given unchanged with no new run (say, inferred facts
+        loaded after the extracted ones) add to its evidence."""
         report = LoadReport()
         began = time.perf_counter()
         times: dict[str, datetime | None] = {}
@@ -217,25 +240,52 @@ class GraphStore(ABC):
             rows = graph_rows(chunk, [], ontology=self.ontology)
             times.update(rows.listing_times)
             report.add(self.load_rows(rows))
-        loaded = frozenset(report.versions)  # a listing loaded again unchanged only gains evidence
-        supported: dict[str, set[str]] = {listing: set() for listing in loaded}
-        also: dict[str, set[str]] = {}  # listings not loaded now whose evidence these facts add
+        versions = frozenset(report.versions)  # a listing loaded again unchanged only gains evidence
+        reread: set[str] = set()  # listings whose facts come from a new extraction run: replaced like versions
+        checked = set(versions)  # listings whose stored runs were compared with the runs of these facts
+        supported: dict[str, set[str]] = {listing: set() for listing in versions}
+        also: dict[str, set[str]] = {}  # listings not replaced whose evidence these facts add
+        runs: dict[str, set[str]] = {}  # listing → the extraction runs of these facts about it
         loaded_at = datetime.now(UTC)
         for chunk in batched(facts, batch_size):
             unknown = {p.listing_id for fact in chunk for p in fact.provenance} - times.keys()
             if unknown:
                 times.update(dict.fromkeys(unknown))  # asked once, even when not stored
                 times.update(self.listing_times(sorted(unknown)))
-            rows = graph_rows([], chunk, loaded_at, times, self.ontology, loaded)
+            found = _runs(chunk)
+            for listing, named in found.items():
+                runs.setdefault(listing, set()).update(named)
+            new = self._new_runs({listing: named for listing, named in found.items() if listing not in checked})
+            checked.update(found)
+            if keep_previous:
+                report.kept_previous += len(new)
+            else:
+                reread |= new
+                for listing in new:  # its facts in earlier batches came with no run, and are now its only support
+                    supported[listing] = also.pop(listing, set())
+            replaced = versions | reread
+            rows = graph_rows([], chunk, loaded_at, times, self.ontology, frozenset(replaced))
             for listing, keys in rows.supported.items():
-                (supported if listing in loaded else also).setdefault(listing, set()).update(keys)
+                (supported if listing in replaced else also).setdefault(listing, set()).update(keys)
             report.add(self.load_rows(rows))
         merging = time.perf_counter()
-        report.retracted = self.retract_unsupported(supported, {k: times[k] for k in loaded}, _naive_utc(loaded_at), also)
+        # an edge that a re-read listing drops ends now; one a new version drops, at that version's time
+        retracted = self.retract_unsupported(supported, {k: times[k] for k in versions}, _naive_utc(loaded_at), also, runs)
+        report.retracted = len(retracted)
+        report.rerun = len(reread)
+        report.rerun_retracted = sum(1 for listings in retracted.values() if reread.intersection(listings))
         report.merged = self.remove_merged_products()
         report.seconds["store"] = report.seconds.get("store", 0.0) + time.perf_counter() - merging
         report.seconds["rows"] = time.perf_counter() - began - sum(report.seconds.values())
         return report
+
+    def _new_runs(self, runs: dict[str, set[str]]) -> set[str]:
+        """The listings among ``runs`` (listing → extraction runs of facts about it) whose facts
+        in the graph came from other runs (or from none: facts written before runs were kept)."""
+        if not runs:
+            return set()
+        stored = self.listing_runs(sorted(runs))
+        return {listing for listing, held in stored.items() if not runs[listing] <= set(held)}
 
     def remove_merged_products(self) -> int:
         """Delete each product that was a listing's own until resolution moved the listing to
@@ -277,12 +327,19 @@ class GraphStore(ABC):
 
     @abstractmethod
     def retract_unsupported(self, supported: dict[str, set[str]], times: dict[str, datetime | None], now: datetime,
-                            also: dict[str, set[str]] | None = None) -> int:
-        """For each listing just loaded (id → the keys of the edges its new facts support): the
-        edges it supported before and no longer does lose its evidence, and those left with none
-        are deleted and kept as ``Change`` nodes, ended at the listing's update time (else
-        ``now``). Records the new supports, and adds ``also`` (listings not loaded now whose
-        evidence the facts added) to theirs; returns how many edges were retracted."""
+                            also: dict[str, set[str]] | None = None,
+                            runs: dict[str, set[str]] | None = None) -> dict[str, list[str]]:
+        """For each listing whose facts were replaced (id → the keys of the edges its new facts
+        support): the edges it supported before and no longer does lose its evidence, and those
+        left with none are deleted and kept as ``Change`` nodes, ended at the listing's time in
+        ``times`` (else ``now``). Records the new supports and extraction runs (``runs``: listing
+        → runs of the facts loaded), and adds ``also`` (listings not replaced whose evidence the
+        facts added) and their runs to theirs. Returns the retracted edges: key → the listings
+        that no longer support it."""
+
+    @abstractmethod
+    def listing_runs(self, ids: list[str]) -> dict[str, list[str]]:
+        """The stored listings among ``ids`` that support edges, with the extraction runs of their facts."""
 
     @abstractmethod
     def listing_times(self, ids: list[str]) -> dict[str, datetime | None]:
