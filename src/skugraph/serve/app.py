@@ -46,7 +46,7 @@ class ErrorBody(BaseModel):
 
 
 _MEANINGS = {400: "The body is not UTF-8 JSON, or the query is not valid Cypher", 403: "The query would write, call a procedure or touch a file",
-             404: "No such product or listing", 408: "The query ran past the time limit", 413: "The request body is too large",
+             404: "No such product or listing (on /search: a filter names a value the graph does not hold)", 408: "The query ran past the time limit", 413: "The request body is too large",
              422: "A parameter or the body is not valid"}
 
 
@@ -149,7 +149,7 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
             return product_card(services.store, found)
 
     @app.get("/search", tags=["api"], summary="Search products: BM25 plus constraints read from the query; facets",
-             responses=_errors())
+             responses=_errors(404))
     def search(q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY)], limit: Annotated[int, Query(ge=1, le=100)] = 10,
                brand: Annotated[str | None, Query(description="A brand: key, name or alias (huawei, 华为, HUAWEI)")] = None,
                fits: Annotated[str | None, Query(description="What the product fits: a brand's key, name or alias")] = None,
@@ -160,7 +160,7 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
         try:
             return services.index.search(q, services.parser, limit, {k: v for k, v in filters.items() if v}).to_dict()
         except FilterError as error:
-            raise HTTPException(422, str(error)) from None
+            raise HTTPException(404, str(error)) from None
 
     @app.get("/recommend/{product_id}", tags=["api"], summary="Similar, complementary and substitute products, with reasons",
              responses=_errors(404))
