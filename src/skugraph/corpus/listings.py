@@ -10,6 +10,7 @@ one batch at a time); only the set of ids seen is kept, to catch duplicates.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator
@@ -108,6 +109,7 @@ class _Utf8Lines:
 def _raw_jsonl(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str, str]]:
     """Yield (where, record or None, error reason, raw text) for each non-blank line."""
     with path.open("rb") as handle:
+        _check_text(path, handle.peek(8192)[:8192], "JSONL", refuse_nul=False)  # a NUL spoils only its own line
         lines = _Utf8Lines(handle)
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -136,42 +138,178 @@ def _raw_jsonl(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any]
             yield where, data, "", line.rstrip("\n")
 
 
-def _raw_csv(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str, str]]:
+#: the columns every listing file must have
+REQUIRED_COLUMNS = ("id", "title")
+
+
+class UnreadableFileError(ValueError):
+    """A whole file that cannot be read as listings (binary data, a missing required column …);
+    strict or not, reading stops with this one message naming the file."""
+
+
+def _check_text(path: Path, head: bytes, kind: str, *, refuse_nul: bool = True) -> None:
+    """Refuse a file whose first bytes show it is not UTF-8 text (``kind``: CSV, JSONL …);
+    ``refuse_nul``: NUL bytes there mean binary data."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UnreadableFileError(f"{path}: not a UTF-8 {kind} file (it is UTF-16: save it as UTF-8)")
+    if head.startswith(b"PK\x03\x04"):
+        raise UnreadableFileError(f"{path}: not a text {kind} file (a ZIP archive, an Excel workbook? save it as {kind} in UTF-8)")
+    if refuse_nul and b"\x00" in head:
+        raise UnreadableFileError(f"{path}: not a text {kind} file (binary data: NUL bytes in its first {len(head):,} bytes)")
+
+
+def _check_columns(path: Path, columns: list[str]) -> None:
+    """Refuse a table without the columns every listing needs."""
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if missing:
+        raise UnreadableFileError(f"{path}: no {' or '.join(map(repr, missing))} column (it has {', '.join(map(repr, columns))}); "
+                                  f"every listing needs {' and '.join(REQUIRED_COLUMNS)}")
+
+
+#: what the csv module's messages mean, in the user's words
+_CSV_ERRORS = {
+    "new-line character seen in unquoted field": "a carriage return (\\r) inside a field that is not quoted "
+                                                 "(old Mac line ends? save the file with \\n or \\r\\n line ends)",
+    "field larger than field limit": "a field over the size limit, probably a quote that is never closed",
+}
+
+
+def _csv_reason(error: csv.Error) -> str:
+    for internal, meaning in _CSV_ERRORS.items():
+        if str(error).startswith(internal):
+            return meaning
+    return f"broken CSV: {error}"
+
+
+class _RereadableLines:
+    """Numbered text lines for ``csv.reader``: remembers the lines of the record being read
+    (``taken``) and can put lines back, so reading can start again from a later line."""
+
+    def __init__(self, lines: Iterator[tuple[int, str]]):
+        self._lines = lines
+        self._back: list[tuple[int, str]] = []
+        self.taken: list[tuple[int, str]] = []
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        numbered = self._back.pop() if self._back else next(self._lines)
+        self.taken.append(numbered)
+        return numbered[1]
+
+    def put_back(self, lines: list[tuple[int, str]]) -> None:
+        self._back.extend(reversed(lines))
+
+
+def _looks_like_row(line: str, headers: list[str], delimiter: str, limits: Limits) -> bool:
+    """Whether a line inside a quoted field reads as a whole row of its own: as many cells as
+    the header and a plausible id where the id goes."""
+    cells = next(csv.reader([line], delimiter=delimiter), [])
+    if len(headers) < 2 or len(cells) != len(headers):
+        return False
+    listing_id = cells[headers.index("id")].strip()
+    return bool(listing_id) and len(listing_id) <= limits.id and not any(c.isspace() for c in listing_id)
+
+
+def _ends_inside_quotes(lines: list[str], delimiter: str) -> bool:
+    """Whether these lines, read alone, end inside a quoted field."""
+    try:
+        for _ in csv.reader(io.StringIO("".join(lines)), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
+
+
+def _unclosed_quote(cells: list[str], taken: list[tuple[int, str]], headers: list[str], delimiter: str,
+                    limits: Limits) -> _FieldError | None:
+    """A quote left open in this record: it swallowed lines that read as rows of their own, or
+    it is still open where the file ends."""
+    if not any("\n" in cell for cell in cells):
+        return None
+    spanning = next(i for i, cell in enumerate(cells) if "\n" in cell)
+    field = headers[spanning] if spanning < len(headers) else "(record)"
+    rows = [number for number, line in taken[1:] if _looks_like_row(line, headers, delimiter, limits)]
+    if rows:
+        lines = (f"line {rows[0]}, which reads as a row of its own" if len(rows) == 1
+                 else f"lines {rows[0]}–{rows[-1]}, which read as rows of their own")
+        return _FieldError(field, f"unclosed quote: the field runs on over {lines}; "
+                                  "this row is left out and reading goes on at the next line")
+    if _ends_inside_quotes([line for _, line in taken], delimiter):
+        return _FieldError(field, "unclosed quote: the file ends inside this field; this row is left out")
+    return None
+
+
+def _raw_csv(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str | _FieldError, str]]:
+    """Rows of a CSV (TSV) file, each named by the line it starts on.
+
+    A quote left open (the field runs on over lines that read as rows of their own, or to the
+    end of the file) is reported at its line and field, and reading goes on from the next line,
+    so the rows it swallowed are kept. A file that is not UTF-8 text, or whose header lacks a
+    required column, raises :class:`UnreadableFileError`."""
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     csv.field_size_limit(limits.record)
     with path.open("rb") as handle:
-        lines = _Utf8Lines(handle)
-        reader = csv.DictReader(lines, delimiter=delimiter)
-        fieldnames = reader.fieldnames or []
-        start = reader.line_num + 1
+        _check_text(path, handle.peek(8192)[:8192], "CSV")
+        utf8 = _Utf8Lines(handle)
+        lines = _RereadableLines(enumerate(utf8, 1))
+        reader = csv.reader(lines, delimiter=delimiter)
+        header_error = None
+        try:
+            headers = [name.strip() for name in next(reader, [])]
+        except csv.Error as error:
+            header_error = _csv_reason(error)
+        if 1 in utf8.bad:
+            raise UnreadableFileError(f"{path}: not a text CSV file (its header line is not UTF-8; "
+                                      "if the file is GBK or another encoding, save it as UTF-8)")
+        if header_error:
+            raise UnreadableFileError(f"{path}:line 1 (the header): {header_error}")
+        if not headers:
+            return
+        _check_columns(path, headers)
         while True:
+            lines.taken = []
             try:
-                row = next(reader)
+                cells = next(reader)
             except StopIteration:
                 return
             except csv.Error as error:
-                yield f"line {start}", None, f"broken CSV: {error}", ""
-                start = reader.line_num + 1
+                taken = lines.taken
+                lines.put_back(taken[1:])  # read on from the line after the broken one
+                yield f"line {taken[0][0]}", None, _csv_reason(error), taken[0][1].rstrip("\r\n")
                 continue
-            where, row_lines = f"line {start}", range(start, reader.line_num + 1)
-            start = reader.line_num + 1
-            if lines.bad.intersection(row_lines):
+            taken = lines.taken
+            if not cells:  # a blank line
+                continue
+            where = f"line {taken[0][0]}"
+            if any(number in utf8.bad for number, _ in taken):
                 yield where, None, "not valid UTF-8", ""
                 continue
-            if None in row:
-                yield where, None, f"row has more cells than the {len(fieldnames)} headers", ""
+            broken = _unclosed_quote(cells, taken, headers, delimiter, limits)
+            if broken is not None:
+                lines.put_back(taken[1:])
+                yield where, None, broken, taken[0][1].rstrip("\r\n")
                 continue
-            raw = delimiter.join(v or "" for v in row.values())
-            yield where, {k: v for k, v in row.items() if v not in (None, "")}, "", raw
+            if len(cells) > len(headers):
+                yield where, None, f"row has more cells than the {len(headers)} headers", ""
+                continue
+            row = dict(zip(headers, cells, strict=False))
+            yield where, {k: v for k, v in row.items() if v != ""}, "", delimiter.join(cells)
 
 
 def _raw_parquet(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str, str]]:
     """Rows of a Parquet file; a file (or the rest of one) that cannot be read is one reject."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from skugraph.tables import read_rows
 
     number = 0
+    try:
+        _check_columns(path, pq.read_schema(path).names)
+    except (pa.ArrowException, OSError):
+        pass  # reading the rows reports it
     try:
         for _, number, row in read_rows(path, batch_size=1024):
             yield f"row {number}", {k: v for k, v in row.items() if v is not None}, "", ""
@@ -344,12 +482,16 @@ def read_listings(
     """
     seen: set[str] = set()
     for path in map(Path, paths):
+        if path.is_dir():
+            raise UnreadableFileError(f"{path}: a directory, not a listing file (name its files: {path}/*.jsonl)")
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
         raw_reader = _RAW_READERS[format or detect_format(path)]
         for where, data, error, raw in raw_reader(path, limits):
             reject = None
-            if data is None:
+            if isinstance(error, _FieldError):
+                reject = Reject(str(path), where, error.field, error.reason, raw[:2000])
+            elif data is None:
                 reject = Reject(str(path), where, "(record)", error, raw[:2000])
             else:
                 try:
