@@ -2,19 +2,23 @@
 
 import pytest
 
-from skugraph.apps.analytics import market_report, report_html
+from skugraph.apps.analytics import NO_CATEGORY, WHY, market_report, report_html
 from skugraph.apps.recommend import Recommender
 from skugraph.apps.search import (
     Document,
+    FilterError,
     QueryParser,
     SearchIndex,
     band_of,
+    gift_only,
+    in_gift,
     ndcg,
     price_bands,
     recall,
     synthesise_queries,
 )
 from skugraph.graph.store import open_store
+from skugraph.records import Entity, Fact, Listing, Provenance
 from skugraph.tagging.rules import RuleExtractor
 
 
@@ -28,7 +32,7 @@ def graph(demo_graph):
 
 
 def test_query_becomes_constraints_on_the_graph(graph):
-    index, parser, _ = graph
+    _, parser, _ = graph
     asked = {(c.predicate, c.name) for c in parser.parse("华为 手机壳 透明")}
     assert asked == {("has_brand", "华为"), ("product_type", "手机壳"), ("colour", "透明")}
     # the last product word is the one wanted, an earlier one only related
@@ -180,10 +184,6 @@ def test_kg_embeddings_join_the_similarity():
 
 
 # -- apps on listings as real catalogues write them ---------------------------------------------
-
-from skugraph.apps.analytics import NO_CATEGORY, WHY  # noqa: E402
-from skugraph.apps.search import FilterError, gift_only, in_gift  # noqa: E402
-from skugraph.records import Entity, Fact, Listing, Provenance  # noqa: E402
 
 #: titles written the way real listings are (no category, no price, free gifts, compatible devices)
 PLAIN_TITLES = [

@@ -184,7 +184,7 @@ class Recommender:
             direct += weight * fits
             neighbours = self.matrix @ (self.matrix.T @ fits)  # summed similarity to the products that fit it
             neighbours = neighbours / max(fits.sum(), 1.0)
-            share = np.asarray((self.held.T @ fits)).ravel() / np.maximum(self.frequency, 1)  # P(fits key | value)
+            share = np.asarray(self.held.T @ fits).ravel() / np.maximum(self.frequency, 1)  # P(fits key | value)
             association = (self.held @ share) / feature_count
             inferred += weight * (neighbours + association)
         return direct, inferred

@@ -26,6 +26,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -485,7 +486,7 @@ def _money(value: float) -> str:
 def band_labels(edges: Sequence[float]) -> list[str]:
     if not edges:
         return []
-    middle = [f"{_money(a)}–{_money(b)}" for a, b in zip(edges, edges[1:], strict=False)]
+    middle = [f"{_money(a)}–{_money(b)}" for a, b in pairwise(edges)]
     return [f"<{_money(edges[0])}", *middle, f"≥{_money(edges[-1])}"]
 
 
