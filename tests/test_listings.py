@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from skugraph.corpus.ingest import ingest, load_listings
-from skugraph.corpus.listings import BadRecordError, Limits, Reject, read_listings
+from skugraph.corpus.listings import BadRecordError, Limits, Reject, UnreadableFileError, read_listings
 
 
 def good(i: int) -> dict:
@@ -141,3 +141,73 @@ def test_a_line_of_bad_bytes_spoils_only_itself(tmp_path):
         assert [l.id for l in read_listings([source], on_reject=rejects.append)] == ["1", "3"]
         expected_line = "line 2" if source is jsonl else "line 3"
         assert [(r.where, r.reason) for r in rejects] == [(expected_line, "not valid UTF-8")]
+
+
+def test_an_unclosed_quote_is_reported_at_its_line_and_the_rows_it_swallowed_are_kept(tmp_path):
+    source = tmp_path / "listings.csv"
+    source.write_text('id,title,price\n1,"华为 手机壳,9\n2,小米 充电器,10\n3,得力 中性笔,3\n4,"晨光 文具盒,5\n', encoding="utf-8")
+    rejects: list[Reject] = []
+    listings = list(read_listings([source], on_reject=rejects.append))
+    assert [(l.id, l.title, l.price) for l in listings] == [("2", "小米 充电器", 10.0), ("3", "得力 中性笔", 3.0)]
+    assert [(r.where, r.field) for r in rejects] == [("line 2", "title"), ("line 5", "title")]
+    assert "unclosed quote" in rejects[0].reason and "lines 3–4" in rejects[0].reason
+    assert "the file ends inside this field" in rejects[1].reason
+    assert rejects[0].record == '1,"华为 手机壳,9'
+
+
+def test_a_quoted_field_over_several_lines_is_kept_whole(tmp_path):
+    source = tmp_path / "listings.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "title", "description"])
+        writer.writerow(["1", "华为 手机壳", '第一行\n颜色: 红,蓝,绿\n"引号" 也行'])
+        writer.writerow(["2", "小米 充电器", ""])
+    rejects: list[Reject] = []
+    listings = list(read_listings([source], on_reject=rejects.append))
+    assert rejects == []
+    assert [(l.id, l.description) for l in listings] == [("1", '第一行\n颜色: 红,蓝,绿\n"引号" 也行'), ("2", "")]
+
+
+@pytest.mark.parametrize(("header", "missing"), [("id,name,price", "'title'"), ("sku,title", "'id'"), ("name,price", "'id' or 'title'")])
+def test_a_missing_required_column_is_one_error_naming_it_and_the_file(tmp_path, header, missing):
+    source = tmp_path / "listings.csv"
+    source.write_text(f"{header}\n1,华为 手机壳,9\n2,小米 充电器,10\n", encoding="utf-8")
+    rejects: list[Reject] = []
+    with pytest.raises(UnreadableFileError) as caught:
+        list(read_listings([source], on_reject=rejects.append))
+    assert str(caught.value).startswith(f"{source}: no {missing} column")
+    assert rejects == []  # one error for the file, not one per row
+
+
+def test_a_parquet_file_without_a_title_column_is_one_error(tmp_path):
+    source = tmp_path / "listings.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"], "name": ["一", "二"]}), source)
+    with pytest.raises(UnreadableFileError, match="no 'title' column"):
+        list(read_listings([source]))
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (bytes(range(256)) * 8, "not a text CSV file (binary data: NUL bytes"),
+    ("id,title\n1,华为\n".encode("utf-16"), "it is UTF-16: save it as UTF-8"),
+    (b"PK\x03\x04" + bytes(60), "a ZIP archive"),
+    ("id,标题\n1,华为\n".encode("gbk"), "its header line is not UTF-8"),
+])
+def test_a_file_that_is_not_utf8_text_is_refused_in_one_line(tmp_path, content, reason):
+    source = tmp_path / "listings.csv"
+    source.write_bytes(content)
+    with pytest.raises(UnreadableFileError) as caught:
+        list(read_listings([source]))
+    assert str(caught.value).startswith(f"{source}: not a") and reason in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_bare_carriage_return_is_reported_without_the_csv_module_wording(tmp_path):
+    source = tmp_path / "listings.csv"
+    source.write_bytes(b"id,title\n1,a\r2,b\n3,c\n")
+    rejects: list[Reject] = []
+    assert [l.id for l in read_listings([source], on_reject=rejects.append)] == ["3"]
+    assert [r.where for r in rejects] == ["line 2"]
+    assert "carriage return" in rejects[0].reason and "universal-newline" not in rejects[0].reason
+    (tmp_path / "header.csv").write_bytes(b"id,title\rx\n1,a\n")
+    with pytest.raises(UnreadableFileError, match=r"line 1 \(the header\): a carriage return"):
+        list(read_listings([tmp_path / "header.csv"]))
