@@ -294,6 +294,7 @@ def test_free_gifts_are_not_what_a_product_is():
     assert not gift("荣耀9X手机壳 送指环支架", "手机壳")
     assert not gift("适用华为P30手机壳", "华为") and not gift("送钢化膜适用华为P30", "华为")  # what it fits is no gift
     assert not gift("手机壳 送 一个指环", "指环")  # 送 in another segment
+    assert not gift("洗衣机传送带 O-640E", "O-640E") and not gift("情人节礼物送女友项链", "项链")  # no free gift
     title = "荣耀9X Pro手机壳 硅胶 送指环支架"
     listing = Listing("c1", title)
     product = Entity("Product", "c1", title)

@@ -57,6 +57,8 @@ _WORD = re.compile(r"\w", re.UNICODE)
 _GIFT_END = re.compile(r"[\s，,。；;！!|【】\[\]()（）]|适用|适合|兼容|专用|for", re.IGNORECASE)
 #: how far after 送 / 赠 a gift's words may reach
 GIFT_REACH = 12
+#: 送 in a word that is no free gift: conveying (传送带, 送风), delivery (配送, 送货), or the product given to someone (送女友)
+_NOT_GIFT = re.compile(r"[传输配运发递护接]送|送(?:风|货|达|料|礼|给|女友|男友|老公|老婆|朋友|同学|老师|长辈|爸|妈|孩子|儿童|人)")
 
 
 class FilterError(ValueError):
@@ -66,9 +68,14 @@ class FilterError(ValueError):
 def in_gift(text: str, start: int) -> bool:
     """Whether the span at ``start`` of ``text`` names a free gift: the same title segment has
     送 or 赠 at most ``GIFT_REACH`` characters before it (``送钢化膜+指环``, ``赠品：挂绳``)."""
-    before = text[max(0, start - GIFT_REACH) : start]
-    cut = max((m.end() for m in _GIFT_END.finditer(before)), default=0)
-    return any(mark in before[cut:] for mark in "送赠")
+    begin = max(0, start - GIFT_REACH)
+    cut = max((m.end() for m in _GIFT_END.finditer(text, begin, start)), default=begin)
+    return any(text[i] in "送赠" and not _in_word(i, text) for i in range(cut, start))
+
+
+def _in_word(i: int, text: str) -> bool:
+    """Whether the 送 at ``i`` is part of a word that is no free gift (:data:`_NOT_GIFT`)."""
+    return any(m.start() <= i < m.end() for m in _NOT_GIFT.finditer(text, max(0, i - 1), i + 3))
 
 
 def gift_only(provenance: Sequence[Mapping] | None, texts: Mapping[str, Mapping[str, str]]) -> bool:
