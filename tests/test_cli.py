@@ -1,7 +1,10 @@
 """The CLI end to end, through Typer's runner: what a user types and reads."""
 
 import json
+import random
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from skugraph.cli import app
@@ -187,3 +190,136 @@ def test_search_recommend_report_commands(demo_graph, tmp_path):
     out = tmp_path / "report.html"
     done = run("report", "--db", db, "--out", str(out))
     assert done.exit_code == 0 and f"wrote {out}" in done.stdout and out.read_text().count("<svg") >= 4
+
+
+def messages(result) -> list[str]:
+    """What a command wrote to standard error, progress bars aside."""
+    return [line for line in result.stderr.splitlines() if line.strip() and "━" not in line]
+
+
+def failure(result) -> str:
+    """The one line a failed command wrote; it exits 1 with no Python wording."""
+    assert result.exit_code == 1, result.output
+    lines = [line for line in messages(result) if not line.startswith(("rejected ", "… and "))
+             and not line.endswith("rejected")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    for internal in ("Traceback", "universal-newline", "KeyError", "--strict", '"no product'):
+        assert internal not in result.output
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    """Ten ingested sample listings, their facts, and an empty file."""
+    from skugraph import pipeline
+    from skugraph.corpus.ingest import ingest
+
+    work = tmp_path_factory.mktemp("built")
+    source = work / "in.jsonl"
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in generate()[:10]) + "\n", encoding="utf-8")
+    ingest([source], work / "listings.jsonl")
+    pipeline.extract(work / "listings.jsonl", work / "facts.jsonl")
+    (work / "empty.jsonl").write_text("", encoding="utf-8")
+    return {"listings": work / "listings.jsonl", "facts": work / "facts.jsonl", "empty": work / "empty.jsonl"}
+
+
+def test_ingest_reports_an_unclosed_quote_and_keeps_the_rows_it_swallowed(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text('id,title,price\n1,"华为 手机壳,9\n2,小米 充电器,10\n3,得力 中性笔,3\n', encoding="utf-8")
+    result = run("ingest", str(source), "--out", str(tmp_path / "l.jsonl"), "--rejects", str(tmp_path / "r.jsonl"))
+    assert result.exit_code == 0 and "ingested 2, rejected 1" in result.stdout
+    (line,) = messages(result)
+    assert line.startswith(f"rejected {source}:line 2: field 'title': unclosed quote")
+    assert [json.loads(line)["id"] for line in (tmp_path / "l.jsonl").read_text("utf-8").splitlines()] == ["2", "3"]
+
+
+def test_ingest_fails_in_one_line_on_a_file_it_cannot_use(tmp_path):
+    out = ["--out", str(tmp_path / "l.jsonl"), "--rejects", str(tmp_path / "r.jsonl")]
+    no_title = tmp_path / "no-title.csv"
+    no_title.write_text("id,name,price\n1,华为 手机壳,9\n2,小米 充电器,10\n", encoding="utf-8")
+    assert failure(run("ingest", str(no_title), *out)).startswith(f"error: {no_title}: no 'title' column")
+    noise = tmp_path / "noise.csv"
+    noise.write_bytes(random.Random(0).randbytes(3000))
+    assert failure(run("ingest", str(noise), *out)).startswith(f"error: {noise}: not a text CSV file (")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    assert "no listings ingested" in failure(run("ingest", str(empty), *out))
+    allowed = run("ingest", str(empty), *out, "--allow-empty")
+    assert allowed.exit_code == 0 and "ingested 0, rejected 0" in allowed.stdout
+    all_bad = tmp_path / "all-bad.jsonl"
+    all_bad.write_text('{"id": "1"}\n{"id": "2"}\n', encoding="utf-8")
+    result = run("ingest", str(all_bad), *out)
+    assert "no listings ingested: all 2 records" in failure(result)
+    assert f"rejected {all_bad}:line 2: field 'title': missing" in result.stderr  # each rejected record still shown
+
+
+def test_extract_fails_when_it_reads_no_listings_or_finds_no_facts(built, tmp_path):
+    out = ["--out", str(tmp_path / "f.jsonl")]
+    assert failure(run("extract", str(built["facts"]), *out)) == (
+        f"error: {built['facts']} looks like facts, not listings: give the listings `skugraph ingest` wrote")
+    assert "no facts extracted" in failure(run("extract", str(built["empty"]), *out))
+    allowed = run("extract", str(built["empty"]), *out, "--allow-empty")
+    assert allowed.exit_code == 0 and "extracted 0 facts" in allowed.stdout
+    unknown = tmp_path / "unknown.jsonl"
+    unknown.write_text('{"id": "1", "title": "zzzz"}\n', encoding="utf-8")
+    assert "no facts extracted from the 1 listings" in failure(run("extract", str(unknown), *out))
+    raw = tmp_path / "raw.jsonl"
+    raw.write_text('{"id": "1", "title": "华为 手机壳"}\n{"id": "2"}\n', encoding="utf-8")
+    message = failure(run("extract", str(raw), *out))
+    assert message.startswith(f"error: {raw}:line 2: field 'title': missing") and "skugraph ingest" in message
+
+
+def test_demo_fails_on_an_empty_input(built, tmp_path):
+    message = failure(run("demo", "--workdir", str(tmp_path / "demo"), "--input", str(built["empty"]), "--extractor", "rules"))
+    assert message.startswith(f"error: no listings ingested from {built['empty']}")
+
+
+def test_load_refuses_listings_given_as_facts_before_touching_the_graph(built, tmp_path):
+    db = tmp_path / "g.lbug"
+    result = run("load", str(built["listings"]), "--listings", str(built["listings"]), "--db", str(db))
+    assert failure(result) == f"error: {built['listings']} looks like listings, not facts: run skugraph extract first"
+    assert not db.exists()
+    assert "no facts (the file is empty)" in failure(run("load", str(built["empty"]), "--listings", str(built["listings"]), "--db", str(db)))
+    assert not db.exists()
+
+
+def test_load_fails_when_no_fact_is_valid(built, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from skugraph import pipeline
+    from skugraph.tables import FACTS, facts_table
+
+    facts = tmp_path / "facts.jsonl"
+    records = [json.loads(line) for line in built["facts"].read_text("utf-8").splitlines()]
+    facts.write_text("".join(json.dumps({**r, "predicate": "sold_by"}, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    db = tmp_path / "g.lbug"
+    message = failure(run("load", str(facts), "--listings", str(built["listings"]), "--db", str(db)))
+    assert message.startswith(f"error: {facts}: none of its first 20 records is a valid fact (line 1: ") and "sold_by" in message
+    assert not db.exists()
+    table = tmp_path / "facts.parquet"  # a table is checked by its columns first, then row by row
+    rows = [{**row, "predicate": "sold_by"} for row in facts_table(pipeline.read_facts(built["facts"])).to_pylist()]
+    pq.write_table(pa.Table.from_pylist(rows, schema=FACTS), table)
+    result = run("load", str(table), "--listings", str(built["listings"]), "--db", str(db))
+    assert failure(result) == f"error: no facts loaded from {table}: all {len(rows)} rejected, only the listings were loaded; " \
+                              "pass --allow-empty to accept an empty result"
+    assert f"rejected {table}:row 1: not a valid fact" in result.stderr and f"{len(rows)} fact line(s) rejected" in result.stderr
+
+
+def test_fuse_and_complete_fail_without_facts(built, tmp_path):
+    listings, empty = str(built["listings"]), str(built["empty"])
+    assert "no facts (the file is empty)" in failure(run("fuse", empty, "--listings", listings, "--out", str(tmp_path / "x.jsonl")))
+    assert "looks like listings, not facts" in failure(run("fuse", listings, "--listings", listings, "--out", str(tmp_path / "x.jsonl")))
+    assert "no facts (the file is empty)" in failure(run("complete", empty, "--out", str(tmp_path / "y.jsonl")))
+
+
+def test_apps_fail_in_one_line_on_a_graph_without_products(built, tmp_path):
+    db = tmp_path / "g.lbug"
+    loaded = run("load", str(built["empty"]), "--listings", str(built["listings"]), "--db", str(db), "--allow-empty")
+    assert loaded.exit_code == 0, loaded.output
+    for args in (["search", "手机"], ["report", "--out", str(tmp_path / "r.html")]):
+        assert failure(run(*args, "--db", str(db))) == f"error: {db} holds no products: load facts into it first (skugraph load)"
+    for command in ("show", "explain", "recommend"):
+        assert failure(run(command, "no-such-sku", "--db", str(db))).startswith("error: no product")
+    assert "an empty query" in failure(run("search", " ", "--db", str(db)))
+    assert not (tmp_path / "r.html").exists()

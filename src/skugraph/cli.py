@@ -7,8 +7,9 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -16,7 +17,7 @@ from rich.table import Table
 
 from skugraph import __version__, pipeline
 from skugraph.corpus.ingest import ingest as ingest_listings
-from skugraph.corpus.listings import FORMATS, BadRecordError
+from skugraph.corpus.listings import FORMATS, BadRecordError, Reject
 from skugraph.facts.ontology import load_ontology
 from skugraph.graph.ladybug_store import StoreError
 from skugraph.graph.store import QueryResult, open_store
@@ -36,16 +37,61 @@ TrainWorkersOption = Annotated[int, typer.Option(help="With --engine ray: traini
 
 
 @contextmanager
-def _friendly_errors() -> Iterator[None]:
-    """Known failures end with one clear line and exit 1, never a traceback."""
+def _friendly_errors(strict: bool = False) -> Iterator[None]:
+    """Failures end with one clear line and exit 1, never a traceback (``SKUGRAPH_DEBUG=1``
+    shows the traceback of an unforeseen one). ``strict``: a bad record stopped an ingest."""
     try:
         yield
     except BadRecordError as error:
-        errors.print(f"[red]bad record (--strict):[/] {error}")
-        raise typer.Exit(1) from None
-    except (FileNotFoundError, StoreError, ValueError, KeyError) as error:  # OntologyError is a ValueError
-        errors.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from None
+        _fail(f"bad record (--strict stops at the first): {error}" if strict else _not_clean_listings(error.reject))
+    except KeyError as error:  # its message, without the quotes str() adds
+        _fail(str(error.args[0]) if error.args else "not found")
+    except (StoreError, ValueError) as error:  # OntologyError is a ValueError
+        _fail(str(error))
+    except OSError as error:  # no such file, permission denied, disk full …
+        _fail(f"{error.filename}: {error.strerror}" if error.filename and error.strerror else str(error))
+    except (typer.Exit, typer.Abort, click.ClickException):
+        raise
+    except Exception as error:
+        if os.environ.get("SKUGRAPH_DEBUG"):
+            raise
+        _fail(f"unexpected failure ({type(error).__name__}: {error}); SKUGRAPH_DEBUG=1 shows where")
+
+
+def _fail(message: str) -> NoReturn:
+    """One line on standard error, exit 1."""
+    errors.print(f"[red]error:[/] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _not_clean_listings(reject: Reject) -> str:
+    """Why a file given as ingested listings cannot be read, and what to run."""
+    if '"subject"' in reject.record and '"predicate"' in reject.record:
+        return f"{reject.path} looks like facts, not listings: give the listings `skugraph ingest` wrote"
+    return (f"{reject}; commands after ingest read clean listings: run skugraph ingest on the file first "
+            "(it keeps the good records and reports each bad one)")
+
+
+def _print_rejected(messages: list[str], what: str, shown: int = 20) -> None:
+    """The first rejected records, each with its file and line, and how many there were."""
+    for message in messages[:shown]:
+        errors.print(f"[yellow]rejected[/] {message}", highlight=False)
+    if messages:
+        errors.print(f"[yellow]{len(messages)} {what} rejected[/]", highlight=False)
+
+
+def _require_products(store: Any, db: Path) -> None:
+    """Refuse a graph with no products: there is nothing to search, recommend or report on."""
+    if not store.query("MATCH (p:Product) RETURN p.id LIMIT 1").rows:
+        raise ValueError(f"{db} holds no products: load facts into it first (skugraph load)")
+
+
+def _nothing(message: str) -> NoReturn:
+    """A command that produced nothing of what it was asked for fails, saying how to accept it."""
+    _fail(f"{message}; pass --allow-empty to accept an empty result")
+
+
+AllowEmptyOption = Annotated[bool, typer.Option(help="Succeed even when nothing is read or made (by default that is an error).")]
 
 
 @contextmanager
@@ -91,15 +137,20 @@ def ingest(
     format: Annotated[str | None, typer.Option(help=f"One of {', '.join(FORMATS)}; default: by suffix.")] = None,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad record.")] = False,
     keep_pii: Annotated[bool, typer.Option(help="Do not mask personal data (phones, e-mails, addresses, names …).")] = False,
+    allow_empty: AllowEmptyOption = False,
 ) -> None:
     """Validate listing files; keep the good records, report the bad ones; mask personal data."""
-    with _friendly_errors(), _progress() as start:
+    with _friendly_errors(strict), _progress() as start:
         report = ingest_listings(inputs, out, rejects, format=format, strict=strict, scrub_pii=not keep_pii,
                                  progress=start("ingest", None))
     for reject in report.rejects:
-        errors.print(f"[yellow]rejected[/] {reject}")
+        errors.print(f"[yellow]rejected[/] {reject}", highlight=False)
     if report.rejected > len(report.rejects):
-        errors.print(f"[yellow]… and {report.rejected - len(report.rejects)} more in {rejects}[/]")
+        errors.print(f"[yellow]… and {report.rejected - len(report.rejects)} more in {rejects}[/]", highlight=False)
+    if not report.ingested and not allow_empty:
+        sources = ", ".join(map(str, inputs))
+        _nothing(f"no listings ingested: all {report.rejected} records of {sources} rejected (each one in {rejects})"
+                 if report.rejected else f"no listings ingested: {sources} holds no records")
     console.print(f"{report.summary()} → {out}" + (f" (rejects: {rejects})" if report.rejected else ""))
 
 
@@ -122,6 +173,7 @@ def extract(
     workers: Annotated[int, typer.Option(help="Processes that read the listings (one thread each); this one reads ahead and writes.")] = 1,
     engine: Annotated[str, typer.Option(help="local, or ray: an actor pool of --workers on Ray (pip install skugraph[scale]).")] = "local",
     address: AddressOption = "local",
+    allow_empty: AllowEmptyOption = False,
 ) -> None:
     """Find mentions in listings and turn them into facts; with review models, opinions and sentiment too."""
     with _friendly_errors(), _progress() as start:
@@ -148,6 +200,9 @@ def extract(
         errors.print(f"[yellow]left out[/] {message}")
     if report.rejects:
         errors.print(f"[yellow]{len(report.rejects)} listing(s) not valid, left out; `skugraph ingest` reports them with line numbers[/]")
+    if not report.facts and not allow_empty:
+        _nothing(f"no facts extracted: {listings} holds no listings" if not report.listings else
+                 f"no facts extracted from the {report.listings} listings of {listings}: no brand, type or attribute found in them")
     console.print(f"extracted {report.facts} facts ({report.mentions} mentions) from {report.listings} listings → {out}")
 
 
@@ -170,18 +225,22 @@ def load(
     ontology: OntologyOption = None,
     batch_size: Annotated[int, typer.Option(help="Records a transaction (each one lands whole or not at all).")] = 200_000,
     keep_previous: Annotated[bool, typer.Option("--keep-previous", help="Keep the facts of earlier extraction runs of these listings beside the new run's (by default a new run replaces them).")] = False,
+    allow_empty: AllowEmptyOption = False,
 ) -> None:
     """Upsert listings and facts into the graph (loading twice changes nothing; after a crash, load again).
     Facts of a new extraction of a listing (another extractor, version or reading) replace the
     previous extraction's, which stay in its history."""
     rejected: list[str] = []
     with _friendly_errors(), console.status("loading into the graph…"):
-        report, stats = pipeline.load(db, listings, facts, on_error=rejected.append, ontology=load_ontology(ontology),
+        schema = load_ontology(ontology)
+        pipeline.check_facts_file(facts, allow_empty, schema)  # before the graph is touched
+        if not listings.exists():
+            raise FileNotFoundError(f"{listings}: no such file (the ingested listings: --listings)")
+        report, stats = pipeline.load(db, listings, facts, on_error=rejected.append, ontology=schema,
                                       batch_size=batch_size, keep_previous=keep_previous)
-    for message in rejected[:20]:
-        errors.print(f"[yellow]rejected[/] {message}")
-    if rejected:
-        errors.print(f"[yellow]{len(rejected)} fact line(s) rejected[/]")
+    _print_rejected(rejected, "fact line(s)")
+    if not sum(report.edges.values()) and not allow_empty:
+        _nothing(f"no facts loaded from {facts}" + (f": all {len(rejected)} rejected, only the listings were loaded" if rejected else ""))
     nodes = sum(stats["nodes"].values())
     edges = sum(stats["edges"].values())
     console.print(f"loaded {sum(report.nodes.values())} node rows and {sum(report.edges.values())} edge rows → {db}")
@@ -209,16 +268,21 @@ def fuse(
     complete: Annotated[bool, typer.Option(help="Also propose the values products lack (KG completion), marked inferred.")] = True,
     min_probability: Annotated[float, typer.Option(help="Calibrated probability an inferred value needs.")] = 0.7,
     ontology: OntologyOption = None,
+    allow_empty: AllowEmptyOption = False,
 ) -> None:
     """All of fusion: listings of one product become one product; its facts are merged
     (provenance kept), brands unified, attribute values voted again across its listings; and
     the values products lack are proposed as facts marked inferred."""
     rejected: list[str] = []
     with _friendly_errors(), console.status("resolving products…"):
-        report = pipeline.fuse(listings, facts, out, matcher, threshold, on_error=rejected.append, ontology=load_ontology(ontology),
+        schema = load_ontology(ontology)
+        pipeline.check_facts_file(facts, allow_empty, schema)
+        report = pipeline.fuse(listings, facts, out, matcher, threshold, on_error=rejected.append, ontology=schema,
                                encoder=encoder, complete=complete, min_probability=min_probability)
-    for message in rejected[:20]:
-        errors.print(f"[yellow]rejected[/] {message}")
+    _print_rejected(rejected, "fact line(s)")
+    if not (report.listings and report.facts_in) and not allow_empty:
+        _nothing(f"nothing to fuse: {listings} holds no listings" if not report.listings else
+                 f"nothing to fuse: no valid fact in {facts}")
     sizes = ", ".join(f"{products} with {size}" for size, products in report.group_sizes.items())
     console.print(f"{report.listings} listings → {report.products} products ({report.candidate_pairs} candidate pairs scored, "
                   f"{report.cut_bridges} weak bridges cut; listings per product: {sizes})", highlight=False)
@@ -234,13 +298,18 @@ def complete(
     scorer: Annotated[str, typer.Option(help="neighbours, popularity, or a PyKEEN model (RotatE …; needs the kg extra).")] = "neighbours",
     min_probability: Annotated[float, typer.Option(help="Calibrated probability a proposal needs.")] = 0.7,
     ontology: OntologyOption = None,
+    allow_empty: AllowEmptyOption = False,
 ) -> None:
     """KG completion: propose the values products lack, as facts marked inferred with a calibrated probability."""
     rejected: list[str] = []
     with _friendly_errors(), console.status("completing the graph…"):
-        proposals = pipeline.complete(facts, out, relation, scorer, min_probability, rejected.append, load_ontology(ontology))
-    for message in rejected[:20]:
-        errors.print(f"[yellow]rejected[/] {message}")
+        schema = load_ontology(ontology)
+        pipeline.check_facts_file(facts, allow_empty, schema)
+        proposals = pipeline.complete(facts, out, relation, scorer, min_probability, rejected.append, schema)
+    _print_rejected(rejected, "fact line(s)")
+    if not proposals.facts and not allow_empty:
+        _nothing(f"no value proposed: none reached probability {min_probability} (calibrated on "
+                 f"{proposals.calibration['hidden']} hidden edges of {facts})")
     calibration = proposals.calibration
     console.print(f"calibrated on {calibration['hidden']} hidden edges (top value right {calibration['top_right']}); "
                   f"{len(proposals.facts)} inferred facts → {out}   next: skugraph load {out}", highlight=False)
@@ -793,7 +862,11 @@ def search(
     query and matched against the graph's facts; with facets."""
     from skugraph.serve.app import Services
 
+    if not query.strip() and not any((brand, fits, type, colour, price)):
+        _fail("an empty query: say what to look for (华为 手机壳), or filter (--brand 华为)")
     with _friendly_errors():
+        with open_store(db, read_only=True) as store:
+            _require_products(store, db)
         services = Services.open(db, tagger)
         try:
             result = services.index.search(query, services.parser, limit,
@@ -858,6 +931,7 @@ def report(
     from skugraph.apps.analytics import market_report, report_html
 
     with _friendly_errors(), open_store(db, read_only=True) as store:
+        _require_products(store, db)
         data = market_report(store)
     out.write_text(report_html(data), encoding="utf-8")
     s = data["summary"]
