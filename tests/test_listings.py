@@ -211,3 +211,9 @@ def test_a_bare_carriage_return_is_reported_without_the_csv_module_wording(tmp_p
     (tmp_path / "header.csv").write_bytes(b"id,title\rx\n1,a\n")
     with pytest.raises(UnreadableFileError, match=r"line 1 \(the header\): a carriage return"):
         list(read_listings([tmp_path / "header.csv"]))
+
+
+def test_blank_lines_before_the_header_are_skipped(tmp_path):
+    source = tmp_path / "listings.csv"
+    source.write_text("\n\nid,title\n1,华为 手机壳\n", encoding="utf-8")
+    assert [(l.id, l.title) for l in read_listings([source])] == [("1", "华为 手机壳")]

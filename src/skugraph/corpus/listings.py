@@ -255,16 +255,16 @@ def _raw_csv(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] |
         utf8 = _Utf8Lines(handle)
         lines = _RereadableLines(enumerate(utf8, 1))
         reader = csv.reader(lines, delimiter=delimiter)
-        header_error = None
+        header_error, headers = None, []
         try:
-            headers = [name.strip() for name in next(reader, [])]
+            headers = [name.strip() for name in next((row for row in reader if row), [])]  # the first line not blank
         except csv.Error as error:
             header_error = _csv_reason(error)
-        if 1 in utf8.bad:
+        if any(number in utf8.bad for number, _ in lines.taken):
             raise UnreadableFileError(f"{path}: not a text CSV file (its header line is not UTF-8; "
                                       "if the file is GBK or another encoding, save it as UTF-8)")
         if header_error:
-            raise UnreadableFileError(f"{path}:line 1 (the header): {header_error}")
+            raise UnreadableFileError(f"{path}:line {lines.taken[-1][0]} (the header): {header_error}")
         if not headers:
             return
         _check_columns(path, headers)
