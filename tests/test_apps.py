@@ -223,14 +223,17 @@ def _docs(*rows) -> list[Document]:
 def test_filters_take_names_aliases_or_keys():
     index = SearchIndex(_docs(("a", {("has_brand", "huawei"): "华为", ("product_type", "product_type:手机壳"): "手机壳"}),
                               ("b", {("has_brand", "xiaomi"): "小米", ("product_type", "product_type:手机壳"): "手机壳",
-                                     ("colour", "colour:黑色"): "黑色", ("compatible_with", "huawei"): "华为"})),
+                                     ("colour", "colour:黑色"): "黑色", ("compatible_with", "huawei"): "华为"}),
+                              ("c", {("product_type", "product_type:手机壳"): "手机壳", ("compatible_with", "huawei"): "华为"})),
                         {"华为": {"huawei"}, "huawei": {"huawei"}, "小米": {"xiaomi"}, "xiaomi": {"xiaomi"}}, synonyms=[])
     for brand in ("华为", "HUAWEI", "huawei", " Huawei "):
         result = index.search("手机壳", None, filters={"brand": brand})
         assert [h.id for h in result.hits] == ["a"] and result.filters == {"brand": ["huawei"]}, brand
-    assert [h.id for h in index.search("手机壳", None, filters={"fits": "华为"}).hits] == ["b"]
+        assert result.hints == [f"2 products fit {brand} (filter fits instead of brand)"]  # cases for 华为 phones
+    fitting = index.search("手机壳", None, filters={"fits": "华为"})
+    assert sorted(h.id for h in fitting.hits) == ["b", "c"] and fitting.hints == []
     for kind in ("手机壳", "product_type:手机壳"):
-        assert index.search("手机壳", None, filters={"type": kind}).total == 2
+        assert index.search("手机壳", None, filters={"type": kind}).total == 3
     assert [h.id for h in index.search("手机壳", None, filters={"colour": "黑色"}).hits] == ["b"]
     with pytest.raises(FilterError, match=r"no brand '苹果' in the graph \(most common: .*华为"):
         index.search("手机壳", None, filters={"brand": "苹果"})

@@ -136,6 +136,7 @@ class SearchResult:
     hits: list[Hit]
     facets: dict[str, list[dict]]  # facet → [{key, name, count}], most frequent first
     filters: dict[str, list[str]] = field(default_factory=dict)  # facet → the keys (or price band) its filter stood for
+    hints: list[str] = field(default_factory=list)  # what another filter would find (a brand filter on accessories: fits)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -379,11 +380,23 @@ class SearchIndex:
         best = text.max() if len(text) else 0.0
         scaled = text / best if best > 0 else text
         scores = scaled + constraint_weight * self.constraint_scores(constraints)
-        matched = [i for i in np.flatnonzero(scores > 0) if self._passes(self.documents[i], wanted)]
+        found = np.flatnonzero(scores > 0)
+        matched = [i for i in found if self._passes(self.documents[i], wanted)]
         matched.sort(key=lambda i: (-scores[i], self.documents[i].id))
         hits = [self._hit(i, scores[i], scaled[i], constraints) for i in matched[:limit]]
         return SearchResult(query, constraints, len(matched), hits, self.facets(matched),
-                            {facet: sorted(keys) for facet, keys in wanted.items()})
+                            {facet: sorted(keys) for facet, keys in wanted.items()}, self._hints(found, wanted, filters or {}))
+
+    def _hints(self, found: Sequence[int], wanted: Mapping[str, set[str]], asked: Mapping[str, str | None]) -> list[str]:
+        """A brand filter counts the products' own brand; when more of the products found fit
+        that brand (华为 手机壳: cases for 华为 phones), say so."""
+        if "brand" not in wanted or "fits" in wanted:
+            return []
+        other = {**wanted, "fits": wanted["brand"]}
+        other.pop("brand")
+        fitting = sum(self._passes(self.documents[i], other) for i in found)
+        own = sum(self._passes(self.documents[i], wanted) for i in found)
+        return [f"{fitting} products fit {asked['brand']} (filter fits instead of brand)"] if fitting > own else []
 
     def filter_keys(self, facet: str, wanted: str) -> set[str]:
         """The keys a filter value stands for: the key itself, or the values of that facet whose
