@@ -878,6 +878,8 @@ def search(
         return
     asked = ", ".join(f"{c.predicate} {c.name}" for c in result.constraints) or "none"
     console.print(f"read from the query: {asked}   {result.total} product(s)", highlight=False)
+    for hint in result.hints:
+        console.print(f"[yellow]{hint.replace('filter fits', '--fits')}[/]", highlight=False)
     table = Table(show_lines=False)
     for column in ("product", "title", "score", "matched", "price"):
         table.add_column(column, overflow="fold")
