@@ -338,6 +338,7 @@ def test_empty_report_sections_say_why(plain_graph):
     notes = report["notes"]
     assert notes["brand_share"] == NO_CATEGORY and report["brand_share_by"] == "product type"
     assert {c["category"] for c in report["brand_share"]} >= {"手机"}  # counted per product type instead
+    assert all(0 < c["branded"] <= c["products"] for c in report["brand_share"])  # shares are of all, how many have a brand
     assert notes["prices"] == WHY["prices"] and notes["ratings"] == WHY["ratings"] and notes["aspects"] == WHY["aspects"]
     assert "attributes" not in notes
     page = report_html(report)

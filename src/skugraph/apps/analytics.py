@@ -69,10 +69,11 @@ def _brand_share(store: GraphStore, by: str) -> list[dict]:
                          {"top": TOP_CATEGORIES}).rows
     rows = store.query(f"MATCH {pattern} MATCH (p)-[:HAS_BRAND]->(b:Brand) "
                        f"RETURN {name} AS g, b.name AS brand, count(DISTINCT p) AS n ORDER BY n DESC, brand").rows
+    branded = dict(store.query(f"MATCH {pattern} MATCH (p)-[:HAS_BRAND]->(:Brand) RETURN {name} AS g, count(DISTINCT p)").rows)
     by_group = defaultdict(list)
     for category, brand, count in rows:
         by_group[category].append((brand, count))
-    return [{"category": category, "products": total,
+    return [{"category": category, "products": total, "branded": branded.get(category, 0),
              "brands": [{"brand": b, "products": n, "share": round(n / total, 3)} for b, n in by_group[category][:TOP_VALUES]]}
             for category, total in totals if by_group[category]]
 
@@ -185,7 +186,8 @@ def report_html(report: dict[str, Any], title: str = "skugraph market report") -
     cards = "".join(f"<div class='card'><b>{v}</b>{html.escape(k)}</div>" for k, v in s.items())
     by = report.get("brand_share_by", "category")
     shares = "".join(bar_chart([(b["brand"], round(100 * b["share"], 1)) for b in c["brands"]],
-                               f"{c['category']} ({c['products']} products)", "%") for c in report["brand_share"])
+                               f"{c['category']} ({c['products']} products, {c['branded']} with a brand)", "%")
+                     for c in report["brand_share"])
     attributes = "".join(bar_chart([(v["value"], v["products"]) for v in a["values"]], f"{a['attribute']}", colour="#2a9d8f")
                          for a in report["attributes"])
     prices = report["prices"]
