@@ -253,6 +253,11 @@ def test_ingest_fails_in_one_line_on_a_file_it_cannot_use(tmp_path):
     assert f"rejected {all_bad}:line 2: field 'title': missing" in result.stderr  # each rejected record still shown
 
 
+def test_ingest_names_facts_given_as_listings(built, tmp_path):
+    result = run("ingest", str(built["facts"]), "--out", str(tmp_path / "l.jsonl"), "--rejects", str(tmp_path / "r.jsonl"))
+    assert failure(result) == f"error: no listings ingested: {built['facts']} looks like facts, not listings (id, title …)"
+
+
 def test_extract_fails_when_it_reads_no_listings_or_finds_no_facts(built, tmp_path):
     out = ["--out", str(tmp_path / "f.jsonl")]
     assert failure(run("extract", str(built["facts"]), *out)) == (
@@ -280,6 +285,10 @@ def test_load_refuses_listings_given_as_facts_before_touching_the_graph(built, t
     assert failure(result) == f"error: {built['listings']} looks like listings, not facts: run skugraph extract first"
     assert not db.exists()
     assert "no facts (the file is empty)" in failure(run("load", str(built["empty"]), "--listings", str(built["listings"]), "--db", str(db)))
+    noise = tmp_path / "noise.jsonl"
+    noise.write_bytes(bytes(range(256)) * 4)
+    assert failure(run("load", str(noise), "--listings", str(built["listings"]), "--db", str(db))).startswith(
+        f"error: {noise}: not a text facts file (binary data")
     assert not db.exists()
 
 

@@ -64,9 +64,13 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+def _looks_like_a_fact(reject: Reject) -> bool:
+    return '"subject"' in reject.record and '"predicate"' in reject.record
+
+
 def _not_clean_listings(reject: Reject) -> str:
     """Why a file given as ingested listings cannot be read, and what to run."""
-    if '"subject"' in reject.record and '"predicate"' in reject.record:
+    if _looks_like_a_fact(reject):
         return f"{reject.path} looks like facts, not listings: give the listings `skugraph ingest` wrote"
     return (f"{reject}; commands after ingest read clean listings: run skugraph ingest on the file first "
             "(it keeps the good records and reports each bad one)")
@@ -149,6 +153,8 @@ def ingest(
         errors.print(f"[yellow]… and {report.rejected - len(report.rejects)} more in {rejects}[/]", highlight=False)
     if not report.ingested and not allow_empty:
         sources = ", ".join(map(str, inputs))
+        if report.rejects and all(_looks_like_a_fact(reject) for reject in report.rejects):
+            _fail(f"no listings ingested: {sources} looks like facts, not listings (id, title …)")
         _nothing(f"no listings ingested: all {report.rejected} records of {sources} rejected (each one in {rejects})"
                  if report.rejected else f"no listings ingested: {sources} holds no records")
     console.print(f"{report.summary()} → {out}" + (f" (rejects: {rejects})" if report.rejected else ""))

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from skugraph import __version__
 from skugraph.corpus.ingest import IngestReport, ingest, listing_files, load_listings
-from skugraph.corpus.listings import read_listings
+from skugraph.corpus.listings import UnreadableFileError, check_text, read_listings
 from skugraph.facts.build import FactBuilder, merge_facts
 from skugraph.facts.classify import LinearTextClassifier
 from skugraph.facts.ontology import Ontology, load_ontology
@@ -385,7 +385,7 @@ def check_facts_file(path: Path, allow_empty: bool = False, ontology: Ontology |
     records: list[tuple[int, Any]] = []
     for number, line in _lines(path):
         try:
-            records.append((number, json.loads(line)))
+            records.append((number, json.loads(line) if line is not None else None))
         except (json.JSONDecodeError, RecursionError, ValueError):
             records.append((number, None))
         if len(records) == SNIFF_RECORDS:
@@ -431,7 +431,7 @@ def _fact_problem(data: Any, ontology: Ontology | None = None) -> str | None:
     """What keeps a JSON record from being a fact (one that fits ``ontology``, where given), in
     the user's words; None: it reads as one."""
     if data is None:
-        return "broken JSON"
+        return "broken JSON or not UTF-8"
     if not isinstance(data, dict):
         return f"a JSON {type(data).__name__}, not an object"
     for side in ("subject", "object"):
@@ -459,7 +459,9 @@ def _fact_problem(data: Any, ontology: Ontology | None = None) -> str | None:
     return None
 
 
-def _parse_fact_line(line: str) -> Fact:
+def _parse_fact_line(line: str | None) -> Fact:
+    if line is None:
+        raise ValueError("not valid UTF-8")
     try:
         data = json.loads(line)
     except json.JSONDecodeError as error:
@@ -500,12 +502,22 @@ def _reason(error: Exception) -> str:
     return "a field holds a value of the wrong type"
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(number, line) of a text file's non-blank lines."""
+def _lines(path: Path) -> Iterator[tuple[int, str | None]]:
+    """(number, line) of a text file's non-blank lines; the line is None where it is not UTF-8.
+    A file that is plainly not text raises :class:`NotFactsError`."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    with path.open("r", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
+    with path.open("rb") as handle:
+        try:
+            check_text(path, handle.peek(8192)[:8192], "facts")
+        except UnreadableFileError as error:
+            raise NotFactsError(str(error)) from None
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                yield number, None
+                continue
             if line.strip():
                 yield number, line
 

@@ -109,7 +109,7 @@ class _Utf8Lines:
 def _raw_jsonl(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str, str]]:
     """Yield (where, record or None, error reason, raw text) for each non-blank line."""
     with path.open("rb") as handle:
-        _check_text(path, handle.peek(8192)[:8192], "JSONL", refuse_nul=False)  # a NUL spoils only its own line
+        check_text(path, handle.peek(8192)[:8192], "JSONL", refuse_nul=False)  # a NUL spoils only its own line
         lines = _Utf8Lines(handle)
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -147,7 +147,7 @@ class UnreadableFileError(ValueError):
     strict or not, reading stops with this one message naming the file."""
 
 
-def _check_text(path: Path, head: bytes, kind: str, *, refuse_nul: bool = True) -> None:
+def check_text(path: Path, head: bytes, kind: str, *, refuse_nul: bool = True) -> None:
     """Refuse a file whose first bytes show it is not UTF-8 text (``kind``: CSV, JSONL …);
     ``refuse_nul``: NUL bytes there mean binary data."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -251,7 +251,7 @@ def _raw_csv(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] |
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     csv.field_size_limit(limits.record)
     with path.open("rb") as handle:
-        _check_text(path, handle.peek(8192)[:8192], "CSV")
+        check_text(path, handle.peek(8192)[:8192], "CSV")
         utf8 = _Utf8Lines(handle)
         lines = _RereadableLines(enumerate(utf8, 1))
         reader = csv.reader(lines, delimiter=delimiter)
