@@ -217,3 +217,13 @@ def test_blank_lines_before_the_header_are_skipped(tmp_path):
     source = tmp_path / "listings.csv"
     source.write_text("\n\nid,title\n1,华为 手机壳\n", encoding="utf-8")
     assert [(l.id, l.title) for l in read_listings([source])] == [("1", "华为 手机壳")]
+
+
+def test_an_unclosed_quote_is_found_when_the_swallowed_rows_leave_out_trailing_cells(tmp_path):
+    source = tmp_path / "listings.csv"
+    source.write_text('id,title,price,category\nsku-01,小米 充电器,10\nsku-02,"华为 手机壳,9\nsku-03,得力 中性笔\n'
+                      'sku-04,"晨光" 文具盒,5\nsku-05,ok,1\n', encoding="utf-8")
+    rejects: list[Reject] = []
+    listings = list(read_listings([source], on_reject=rejects.append))
+    assert [l.id for l in listings] == ["sku-01", "sku-03", "sku-04", "sku-05"]
+    assert [(r.where, r.field) for r in rejects] == [("line 3", "title")]

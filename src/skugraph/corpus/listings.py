@@ -13,8 +13,9 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -202,14 +203,32 @@ class _RereadableLines:
         self._back.extend(reversed(lines))
 
 
-def _looks_like_row(line: str, headers: list[str], delimiter: str, limits: Limits) -> bool:
-    """Whether a line inside a quoted field reads as a whole row of its own: as many cells as
-    the header and a plausible id where the id goes."""
-    cells = next(csv.reader([line], delimiter=delimiter), [])
-    if len(headers) < 2 or len(cells) != len(headers):
-        return False
-    listing_id = cells[headers.index("id")].strip()
-    return bool(listing_id) and len(listing_id) <= limits.id and not any(c.isspace() for c in listing_id)
+def _id_shape(listing_id: str) -> str:
+    """An id's shape: runs of letters become ``a``, runs of digits ``9`` (sku-0012 → a-9)."""
+    return re.sub(r"\d+", "9", re.sub(r"[^\W\d_]+", "a", listing_id))
+
+
+@dataclass
+class _RowShape:
+    """What a row of one CSV file looks like: its header, and the shapes of the ids read so far."""
+
+    headers: list[str]
+    delimiter: str
+    limits: Limits
+    id_shapes: set[str] = field(default_factory=set)
+
+    def matches(self, line: str) -> bool:
+        """Whether a line inside a quoted field reads as a row of its own: a plausible id where
+        the id goes, and as many cells as the header, or (trailing cells left out) an id shaped
+        like the ids read so far."""
+        cells = next(csv.reader([line], delimiter=self.delimiter), [])
+        position = self.headers.index("id")
+        if len(self.headers) < 2 or not 2 <= len(cells) <= len(self.headers) or position >= len(cells):
+            return False
+        listing_id = cells[position].strip()
+        if not listing_id or len(listing_id) > self.limits.id or any(c.isspace() for c in listing_id):
+            return False
+        return len(cells) == len(self.headers) or _id_shape(listing_id) in self.id_shapes
 
 
 def _ends_inside_quotes(lines: list[str], delimiter: str) -> bool:
@@ -222,22 +241,21 @@ def _ends_inside_quotes(lines: list[str], delimiter: str) -> bool:
     return False
 
 
-def _unclosed_quote(cells: list[str], taken: list[tuple[int, str]], headers: list[str], delimiter: str,
-                    limits: Limits) -> _FieldError | None:
+def _unclosed_quote(cells: list[str], taken: list[tuple[int, str]], shape: _RowShape) -> _FieldError | None:
     """A quote left open in this record: it swallowed lines that read as rows of their own, or
     it is still open where the file ends."""
     if not any("\n" in cell for cell in cells):
         return None
     spanning = next(i for i, cell in enumerate(cells) if "\n" in cell)
-    field = headers[spanning] if spanning < len(headers) else "(record)"
-    rows = [number for number, line in taken[1:] if _looks_like_row(line, headers, delimiter, limits)]
+    name = shape.headers[spanning] if spanning < len(shape.headers) else "(record)"
+    rows = [number for number, line in taken[1:] if shape.matches(line)]
     if rows:
         lines = (f"line {rows[0]}, which reads as a row of its own" if len(rows) == 1
                  else f"lines {rows[0]}–{rows[-1]}, which read as rows of their own")
-        return _FieldError(field, f"unclosed quote: the field runs on over {lines}; "
+        return _FieldError(name, f"unclosed quote: the field runs on over {lines}; "
                                   "this row is left out and reading goes on at the next line")
-    if _ends_inside_quotes([line for _, line in taken], delimiter):
-        return _FieldError(field, "unclosed quote: the file ends inside this field; this row is left out")
+    if _ends_inside_quotes([line for _, line in taken], shape.delimiter):
+        return _FieldError(name, "unclosed quote: the file ends inside this field; this row is left out")
     return None
 
 
@@ -268,6 +286,7 @@ def _raw_csv(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] |
         if not headers:
             return
         _check_columns(path, headers)
+        shape = _RowShape(headers, delimiter, limits)
         while True:
             lines.taken = []
             try:
@@ -286,7 +305,7 @@ def _raw_csv(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] |
             if any(number in utf8.bad for number, _ in taken):
                 yield where, None, "not valid UTF-8", ""
                 continue
-            broken = _unclosed_quote(cells, taken, headers, delimiter, limits)
+            broken = _unclosed_quote(cells, taken, shape)
             if broken is not None:
                 lines.put_back(taken[1:])
                 yield where, None, broken, taken[0][1].rstrip("\r\n")
@@ -295,6 +314,7 @@ def _raw_csv(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] |
                 yield where, None, f"row has more cells than the {len(headers)} headers", ""
                 continue
             row = dict(zip(headers, cells, strict=False))
+            shape.id_shapes.add(_id_shape(row.get("id", "").strip()))
             yield where, {k: v for k, v in row.items() if v != ""}, "", delimiter.join(cells)
 
 
