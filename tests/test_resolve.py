@@ -260,6 +260,9 @@ def test_without_a_model_code_only_near_identical_titles_merge():
     assert code_letter.veto and "d" in code_letter.reason
     word_letter = identity(_offer("a", box), _offer("b", box.replace("学生", "学生K歌")))  # a lone letter in a word
     assert word_letter.same
+    # the variant word of one (after a space) replaced at the other's end, though it appears among its keywords
+    steamer = "商用电热蒸饭柜全自动燃气小型馒头机蒸包炉{}"
+    assert identity(_offer("a", steamer.format(" 6盘燃气")), _offer("b", steamer.format("6盘定时"))).veto
 
 
 def test_a_chain_of_matches_is_split_where_two_listings_conflict():

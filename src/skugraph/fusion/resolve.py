@@ -175,7 +175,7 @@ _CODE_RUN = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _MEMORY = re.compile(r"\d+\+\d+[a-z]*")  # 12+256g: memory, a capacity
 _NUMBER = re.compile(rf"(?<![\d.a-z])(\d+(?:\.\d+)?)(?:\s*({_UNIT}))?(?![a-z])")
 _SERIES = re.compile(r"[\u4e00-\u9fff]{1,2}$")
-_SERIES_CODE = re.compile(rf"[\u4e00-\u9fff]{{2}}(\d{{1,3}})(?![\d.a-z]|\s*(?:{_UNIT}))")
+_SERIES_CODE = re.compile(rf"[\u4e00-\u9fff]{{2}}(\d{{1,3}})(?![\d.a-z:~/+*-]|\s*(?:{_UNIT}))")  # not 1-2人, 4:3
 _COLOUR_WORD = re.compile(r"(?:[深浅亮暗淡嫩纯哑]|玫瑰|香槟|土豪|宝石|天空|海军|象牙|中国)?[红橙黄绿青蓝紫黑白灰粉棕褐金银咖啡]色")
 _COLOUR_CHAR = re.compile(r"[红橙黄绿青蓝紫黑白灰粉棕褐金银]")
 _DIMENSION = re.compile(rf"\d+(?:\.\d+)?(?:\s*[x*×]\s*\d+(?:\.\d+)?)+\s*(?:{_UNIT})?")  # 800x300mm, 120*150
@@ -349,9 +349,10 @@ def _residue(piece: str, other: str, reading: TitleReading) -> list[str]:
 def _pieces(reading: TitleReading, start: int, end: int, other: TitleReading) -> tuple[list[str], list[str]]:
     """What a differing stretch of one title holds that the other lacks, as (words before its
     variant part, words in it): the first against the whole other title, the second against the
-    other's variant part (a variant word must match a variant word)."""
+    other's variant part, or its end as long as ours when it has none (a variant word must match
+    a variant word)."""
     split = max(start, min(end, reading.variant_from))
-    other_variant = other.compact[other.variant_from :] or other.compact
+    other_variant = other.compact[other.variant_from :] or other.compact[-max(1, len(reading.compact) - reading.variant_from) :]
     return (_residue(reading.compact[start:split], other.compact, other),
             _residue(reading.compact[split:end], other_variant, other))
 
