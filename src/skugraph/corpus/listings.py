@@ -223,7 +223,7 @@ class _RowShape:
         like the ids read so far."""
         cells = next(csv.reader([line], delimiter=self.delimiter), [])
         position = self.headers.index("id")
-        if len(self.headers) < 2 or not 2 <= len(cells) <= len(self.headers) or position >= len(cells):
+        if not 2 <= len(cells) <= len(self.headers) or position >= len(cells):
             return False
         listing_id = cells[position].strip()
         if not listing_id or len(listing_id) > self.limits.id or any(c.isspace() for c in listing_id):
