@@ -50,7 +50,8 @@ def _write(tmp_path, text):
     [
         (lambda t: t.replace('  "16": colour', '  "16": colourr'), r"labels\.16: 'colourr' is neither a role"),
         (lambda t: t.replace("  手机: [capacity, size, weight]", "  手机: [capacity, memory]"), r"categories\.手机: unknown attribute kind"),
-        (lambda t: t.replace("subject: Product, objects: [Brand]", "subject: Product, objects: [Maker]"), r"predicates\.has_brand: unknown node label 'Maker'"),
+        (lambda t: t.replace("relation: HAS_BRAND\n    subject: Product\n    objects: [Brand]", "relation: HAS_BRAND\n    subject: Product\n    objects: [Maker]"),
+         r"predicates\.has_brand: unknown node label 'Maker'"),
         (lambda t: t.replace("off_category_factor: 0.5", "off_category_factor: 2"), r"off_category_factor: expected a number in \[0, 1\]"),
         (lambda t: t + "\nextra_section: {}\n", r"extra_section: unknown section"),
         (lambda t: t.replace("attribute_kinds:\n", "attribute_kinds:\n  Bad Kind: {zh: 坏}\n"), r"attribute_kinds\.Bad Kind: a kind is a lower-case identifier"),

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from skugraph.corpus.listings import read_listings
-from skugraph.facts.build import FactBuilder
+from skugraph.facts.build import FactBuilder, merge_facts
 from skugraph.fusion.conflicts import resolve as resolve_conflicts
 from skugraph.fusion.matching import Offer
 from skugraph.fusion.resolve import (
@@ -130,7 +130,7 @@ def test_loading_fused_facts_merges_products_idempotently(store, extracted):
     assert product_card(store, merged) is None
 
 
-def test_brand_names_the_titles_join_become_one_brand_node():
+def test_brand_names_the_titles_join_become_one_brand_node(store):
     listings = [Listing("a", "诺芝（NOZI）太阳能热水器"), Listing("b", "NOZI 热水器 家用"), Listing("c", "诺芝 热水器")]
     facts = [_fact("a", "has_brand", Entity("Brand", "诺芝", "诺芝")), _fact("b", "has_brand", Entity("Brand", "nozi", "NOZI")),
              _fact("c", "has_brand", Entity("Brand", "诺芝", "诺芝"))]
@@ -139,6 +139,11 @@ def test_brand_names_the_titles_join_become_one_brand_node():
     unified = unify_brands(listings, facts)
     assert {(f.object.key, f.object.name) for f in unified} == {("诺芝", "诺芝")}
     assert "NOZI" in unified[0].object.aliases
+    assert all("诺芝 / NOZI" in f.properties["evidence"] or "NOZI / 诺芝" in f.properties["evidence"] for f in unified)
+    store.load(listings, merge_facts(unified))
+    brands = explain(store, "b")["brands"]  # explain says why NOZI, as listing b writes it, is the brand 诺芝
+    assert [(row["brand"], row["aliases"]) for row in brands] == [("诺芝", ["NOZI"])]
+    assert "written as one brand" in brands[0]["why"] and brands[0]["evidence"]
 
 
 def test_embedding_neighbours_add_candidate_pairs():

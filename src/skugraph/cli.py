@@ -822,7 +822,12 @@ def explain(
     for offer in found["listings"]:
         console.print(f"  {offer['listing']}  {offer['title']}  [dim]{offer['source'] or ''} {offer['price'] or ''}: "
                       f"{offer['evidence']}[/]", highlight=False)
-    if not found["values"]:
+    for row in found["brands"]:
+        names = f" ({', '.join(row['aliases'])})" if row["aliases"] else ""
+        why = f"{row['why']}; " if row["why"] else ""
+        console.print(f"{'brand':<14} {row['brand']}{names}  [dim]confidence {row['confidence']:.2f}: {why}"
+                      f"{'; '.join(row['evidence'])}[/]", highlight=False)
+    if not found["values"] and not found["brands"]:
         console.print(f"no {attribute or 'attribute'} values")
     for row in found["values"]:
         mark = "[green]chosen[/]     " if row["chosen"] else "[yellow]inferred[/]   " if row["inferred"] else "alternative"

@@ -209,6 +209,11 @@ class BrandAliases:
         ka, kb = name_key(a), name_key(b)
         return ka == kb or (ka in self._cluster_of and self._cluster_of.get(ka) == self._cluster_of.get(kb))
 
+    def why(self, name: str) -> list[str]:
+        """Why the names of ``name``'s cluster are one brand: the reason of each merged pair in it."""
+        cluster = self._cluster_of.get(name_key(name))
+        return [reason for (a, _), reason in self.reasons.items() if cluster is not None and self._cluster_of.get(a) == cluster]
+
     def canonical(self, name: str) -> str:
         key = name_key(name)
         if key not in self._cluster_of:

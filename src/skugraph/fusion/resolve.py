@@ -633,7 +633,8 @@ def _split_conflicts(labels: list[int], offers: Sequence[Offer], scored: Sequenc
 def unify_brands(listings: Sequence[Listing], facts: Sequence[Fact]) -> list[Fact]:
     """Brand nodes that are one brand made one: aliases are mined (:func:`~skugraph.fusion.brands.mine_aliases`)
     from how the titles write the brand mentions the facts were read from; each cluster takes the
-    key its facts use most, the canonical name, and every name as an alias."""
+    key its facts use most, the canonical name, and every name as an alias. A ``has_brand`` fact
+    whose brand has several names says why in its ``evidence``."""
     titles = {listing.id: listing.title for listing in listings}
     spans: dict[str, set[tuple[int, int, str]]] = defaultdict(set)
     brands = [f.object for f in facts if f.object.label == BRAND]
@@ -647,12 +648,24 @@ def unify_brands(listings: Sequence[Listing], facts: Sequence[Fact]) -> list[Fac
     for brand in brands:
         groups[aliases.canonical(brand.name)].append(brand)
     unified: dict[str, Entity] = {}
+    why: dict[str, str] = {}
     for canonical, members in groups.items():
         key = Counter(b.key for b in members).most_common(1)[0][0]
         names = tuple(dict.fromkeys(n for b in members for n in (b.name, *b.aliases) if n != canonical))
         for brand in members:
             unified[brand.key] = Entity(BRAND, key, canonical, aliases=names)
-    return [replace(f, object=unified[f.object.key]) if f.object.label == BRAND else f for f in facts]
+        if names:
+            why[key] = "; ".join(aliases.why(canonical)) or f"{' / '.join((canonical, *names))}: one brand in the brand list"
+
+    def onto_unified(fact: Fact) -> Fact:
+        if fact.object.label != BRAND:
+            return fact
+        brand = unified[fact.object.key]
+        if fact.predicate == "has_brand" and brand.key in why:
+            return replace(fact, object=brand, properties={**fact.properties, "evidence": why[brand.key]})
+        return replace(fact, object=brand)
+
+    return [onto_unified(fact) for fact in facts]
 
 
 def fuse_facts(listings: Sequence[Listing], facts: Iterable[Fact], resolution: Resolution,

@@ -124,6 +124,13 @@ _VALUES = (
 )
 
 
+_BRANDS = (
+    "MATCH (p:Product {id: $id})-[r:HAS_BRAND]->(b:Brand) "
+    "RETURN b.name AS brand, b.aliases AS aliases, r.evidence AS why, r.confidence AS confidence, r.provenance AS provenance "
+    "ORDER BY confidence DESC, brand"
+)
+
+
 def product_of(store: GraphStore, product_or_listing: str) -> str | None:
     """The product id itself, or the product a listing of that id offers; None when neither exists."""
     if store.query("MATCH (p:Product {id: $id}) RETURN p.id", {"id": product_or_listing}).rows:
@@ -134,9 +141,9 @@ def product_of(store: GraphStore, product_or_listing: str) -> str | None:
 
 def explain(store: GraphStore, product_or_listing: str, attribute: str | None = None) -> dict[str, Any] | None:
     """Why the graph says what it says about a product (or the product a listing offers): its
-    listings with why entity resolution merged them, and every value of each attribute (or of
-    one), the chosen one first, with support, confidence and evidence. None when there is no
-    such product or listing."""
+    listings with why entity resolution merged them, its brands with why names were taken for
+    one brand, and every value of each attribute (or of one), the chosen one first, with
+    support, confidence and evidence. None when there is no such product or listing."""
     product_id = product_of(store, product_or_listing)
     found = _product_texts(store, product_id) if product_id else None
     if found is None:
@@ -144,9 +151,10 @@ def explain(store: GraphStore, product_or_listing: str, attribute: str | None = 
     title, texts = found
     where = "WHERE r.predicate = $attribute " if attribute else ""
     rows = store.query(_VALUES.format(where=where), {"id": product_id, **({"attribute": attribute} if attribute else {})}).records()
-    for row in rows:
+    brands = store.query(_BRANDS, {"id": product_id}).records() if attribute in (None, "brand") else []
+    for row in rows + brands:
         row["evidence"] = _evidence(row.pop("provenance"), texts)
-    return {"product": product_id, "title": title, "listings": offers(store, product_id), "values": rows}
+    return {"product": product_id, "title": title, "listings": offers(store, product_id), "brands": brands, "values": rows}
 
 
 def history(store: GraphStore, product_or_listing: str) -> dict[str, Any] | None:
