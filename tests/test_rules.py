@@ -55,6 +55,11 @@ def test_full_width_text_keeps_original_offsets(rules):
         ("笔记本 16G 1T 14英寸", [("16G", "capacity"), ("1T", "capacity"), ("14英寸", "size")]),
         ("收纳盒 30x20x10cm 2片装", [("30x20x10cm", "size")]),
         ("充电宝 20000mAh", [("20000mAh", "capacity")]),
+        ("零食 500g 袋装 大米 5KG", [("500g", "weight"), ("5KG", "weight")]),
+        # giga, codes and speeds are no measures: an upper-case G is never grams, digits inside a code are no number
+        ("希捷 22000G 硬盘 AMD 2400G 处理器", []),
+        ("DDR43000320036008G 内存 IH310MB2 主板 HP 800 G4", []),
+        ("读速180MB/s 优盘 5G 全网通", []),
     ],
 )
 def test_units(rules, text, expected):
@@ -69,6 +74,19 @@ def test_compatibility_lists_and_specific_use(rules):
     ]
     assert found(rules, "小米专用 钢化膜")[0] == ("小米", "compatible_brand")
     assert found(rules, "适用机型：苹果 iPhone 15 Pro")[:2] == [("苹果", "compatible_brand"), ("iPhone 15 Pro", "compatible_model")]
+
+
+def test_a_pair_of_a_product_word_or_a_code_is_not_a_brand(rules):
+    learned = rules.learn_brands(["本子/A5笔记本子 加厚", "Type-C/安卓 数据线"])
+    assert not {"a5", "本子", "type-c", "安卓"} & set(learned.gazetteer.by_surface)
+    assert not [pair for pair in found(learned, "萨搏 A5笔记本子") if pair[1] == "brand"]
+
+
+def test_two_known_brands_with_a_slash_stay_two_brands(rules):
+    listing = Listing("l1", "vivo/华为 数据线 快充")  # a cable for both, not the brand vivo written in two scripts
+    builder = FactBuilder(rules.gazetteer, rules.lexicons["accessory"])
+    brands = {(fact.predicate, fact.object.key) for fact in builder.build(listing, rules.extract(listing)) if fact.object.label == BRAND}
+    assert brands == {("compatible_with", "vivo"), ("compatible_with", "huawei")}
 
 
 def test_a_colour_pair_is_not_a_brand(rules):

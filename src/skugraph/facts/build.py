@@ -79,7 +79,7 @@ class FactBuilder:
         norm = normalize(listing.field_text(mention.field))
         for match in BRAND_PAIR.finditer(norm.text):
             start, end = norm.to_original(*match.span())
-            if start <= mention.start and mention.end <= end:
+            if start <= mention.start and mention.end <= end and not self.gazetteer.known_apart(n for n in match.groups() if n):
                 return self.brand_entity(match.group())
         return self.brand_entity(mention.text)
 

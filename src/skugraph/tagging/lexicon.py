@@ -124,6 +124,10 @@ class BrandGazetteer:
         """This gazetteer plus plain brand names (each its own brand unless already known)."""
         return self.with_brands(Brand(fold(w), w.strip(), ()) for w in words if w.strip())
 
+    def known_apart(self, names: Iterable[str]) -> bool:
+        """Whether the names include two brands this gazetteer knows as different (vivo / 华为)."""
+        return len({self.by_surface[fold(n)].key for n in names if fold(n) in self.by_surface}) > 1
+
     def resolve(self, surface: str) -> Brand:
         """The brand a surface form names: known brands by any alias; an unknown two-script
         form like ``诺芝（NOZI）`` becomes a new brand keyed by its Latin name."""

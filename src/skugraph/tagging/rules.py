@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skugraph.corpus.normalize import normalize
+from skugraph.fusion.brands import is_brand_name
 from skugraph.records import Listing, Mention
 from skugraph.tagging.lexicon import (
     BRAND_PAIR,
@@ -26,20 +27,22 @@ from skugraph.tagging.lexicon import (
     read_words,
 )
 
-_NUM = r"(?<![0-9.])\d+(?:\.\d+)?"
-_END = r"(?![a-z])"
+_DIGITS = r"\d{1,6}(?:\.\d+)?"
+_NUM = rf"(?<![0-9a-z.]){_DIGITS}"  # not inside a code (ih310mb2, ddr4…)
+_END = r"(?![a-z0-9])"
 #: (label, pattern over lower-cased text, score); earlier patterns win ties on the same span.
 UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     (label, re.compile(pattern), score)
     for label, pattern, score in [
-        ("capacity", rf"{_NUM}\s*(?:gb|tb|mb|mah){_END}", 0.9),
-        ("capacity", rf"(?<![0-9.])(?:8|16|32|64|128|256|512|1024)\s*g{_END}", 0.85),
-        ("capacity", r"(?<![0-9.])(?:1|2|4|8|16)\s*t(?![a-z恤])", 0.8),
-        ("size", rf"{_NUM}(?:\s*[x*×]\s*{_NUM}){{1,2}}\s*(?:cm|mm|m|厘米|毫米){_END}", 0.9),
+        ("capacity", rf"{_NUM}\s*(?:gb|tb|mb|mah){_END}(?!\s*/\s*s)", 0.9),  # not 180mb/s, a speed
+        ("capacity", rf"(?<![0-9a-z.])(?:8|16|32|64|128|256|512|1024)\s*g{_END}", 0.85),
+        ("capacity", r"(?<![0-9a-z.])(?:1|2|4|8|16)\s*t(?![a-z0-9恤])", 0.8),
+        ("size", rf"{_NUM}(?:\s*[x*×]\s*{_DIGITS}){{1,2}}\s*(?:cm|mm|m|厘米|毫米){_END}", 0.9),
         ("size", rf"{_NUM}\s*(?:英寸|寸|inch(?:es)?{_END}|in{_END}|\"|cm{_END}|mm{_END}|厘米|毫米)", 0.9),
         ("volume", rf"{_NUM}\s*(?:ml|l|毫升|升(?!级)){_END}", 0.9),
         ("weight", rf"{_NUM}\s*(?:kg|千克|公斤|克|斤){_END}", 0.85),
-        ("weight", rf"(?<![0-9.])(?![2-5]\s*g)\d+(?:\.\d+)?\s*g{_END}", 0.8),  # not 5G networks
+        # a bare g: not 5G networks, not 22000G (giga: an upper-case G is never grams, see _units)
+        ("weight", rf"(?<![0-9a-z.])(?![2-5]\s*g)\d{{1,4}}(?:\.\d+)?\s*g{_END}", 0.8),
         ("power", rf"{_NUM}\s*(?:kw|w|千瓦|瓦){_END}", 0.85),
         ("model", r"(?<![0-9a-z])[a-z]{1,4}-?\d{2,5}[a-z]{0,3}(?![0-9a-z])", 0.5),
     ]
@@ -123,7 +126,7 @@ class RuleExtractor:
             if not match:
                 continue
             parts = [part.strip() for part in match.groups() if part]
-            if any(fold(part) in self.gazetteer.by_surface or self._is_attribute_word(part) for part in parts):
+            if any(fold(part) in self.gazetteer.by_surface for part in parts) or not self._one_brand(parts):
                 continue
             brand = self.gazetteer.resolve(match.group())
             learned.setdefault(brand.key, brand)
@@ -136,7 +139,7 @@ class RuleExtractor:
         norm = normalize(text, lowercase=True)
         low = norm.text
         compat = self._compatibility(low)
-        others = self._brand_roles(low, compat) + self._lexicon_spans(low) + self._units(low)
+        others = self._brand_roles(low, compat) + self._lexicon_spans(low) + self._units(low, normalize(text).text)
         chosen = list(compat)
         for cand in sorted(others, key=lambda c: (-(c.end - c.start), -c.score)):
             if all(cand.end <= c.start or cand.start >= c.end for c in chosen):
@@ -163,7 +166,7 @@ class RuleExtractor:
         found: list[_BrandMention] = []
         for match in BRAND_PAIR.finditer(low):
             parts = [part.strip() for part in match.groups() if part]
-            if not _TOKEN_START.match(low, match.start()) or any(self._is_attribute_word(p) for p in parts):
+            if not _TOKEN_START.match(low, match.start()) or not self._one_brand(parts):
                 continue
             score = 0.95 if any(part in self.gazetteer.by_surface for part in parts) else 0.8
             spans = tuple(match.span(group) for group, part in match.groupdict().items() if part)
@@ -271,6 +274,14 @@ class RuleExtractor:
             runs.append([i])
         return runs
 
+    def _one_brand(self, parts: list[str]) -> bool:
+        """Whether the two names of ``诺芝（NOZI）`` or ``X/Y`` can be one brand: each a known brand or
+        a brand name at all (not 本子/A5, a model code, a colour, a product word), and not two
+        brands the gazetteer knows apart (vivo/华为)."""
+        if self.gazetteer.known_apart(parts):
+            return False
+        return all(fold(p) in self.gazetteer.by_surface or (is_brand_name(p) and not self._is_attribute_word(p)) for p in parts)
+
     def _is_attribute_word(self, word: str) -> bool:
         """A colour, material or product word (``黑色``, ``宝石蓝``, ``黑色升级``), or a
         compatibility phrase (``适用神舟``): not a brand, though written in two scripts."""
@@ -286,11 +297,14 @@ class RuleExtractor:
             for start, end in self.lexicons[label].find(low)
         ]
 
-    def _units(self, low: str) -> list[_Candidate]:
+    def _units(self, low: str, cased: str) -> list[_Candidate]:
+        """Measures; ``cased``: the text before lower-casing, where an upper-case bare G (8G, 2400G)
+        is giga, never grams."""
         return [
             _Candidate(m.start(), m.end(), label, score)
             for label, pattern, score in UNIT_PATTERNS
             for m in pattern.finditer(low)
+            if not (label == "weight" and len(cased) == len(low) and cased[m.end() - 1] == "G" and low[m.end() - 2] != "k")
         ]
 
     def _match_at(self, lexicon: Lexicon, low: str, position: int) -> tuple[int, int] | None:
