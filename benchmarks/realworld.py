@@ -66,11 +66,20 @@ _FAMILY_OF_UNIT = {unit: family for family, units in UNIT_FAMILIES.items() for u
 
 
 def model_codes(title: str) -> set[str]:
-    """Latin-and-digit words of a title that can name a model (3671, i7-8700, x9077), less measures."""
+    """Latin-and-digit words of a title that can name a model (3671, i78700, x9077: hyphens
+    dropped), less measures."""
     text = fold(title)
-    codes = {code.strip("-") for code in _MODEL_CODE.findall(text)}
+    codes = {code.replace("-", "") for code in _MODEL_CODE.findall(text)}
     codes |= set(re.findall(r"(?<![0-9a-z.])\d{3,}(?![0-9a-z.])", text))
     return {code for code in codes if not _MEASURE.fullmatch(code) and not re.fullmatch(r"(?:19|20)\d\d", code)}
+
+
+def codes_conflict(first: str, second: str) -> bool:
+    """Whether two titles name models and no code of either is written in the other (spaces and
+    hyphens aside: 16K A5 is 16KA5, S1503-A is S1503A)."""
+    ours, theirs = model_codes(first), model_codes(second)
+    compact = [re.sub(r"[\s\-]", "", fold(t)) for t in (first, second)]
+    return bool(ours and theirs) and not any(c in compact[1] for c in ours) and not any(c in compact[0] for c in theirs)
 
 
 def measures(title: str) -> dict[str, set[str]]:
@@ -116,10 +125,9 @@ def damage(db: Path, listings: dict[str, str]) -> dict:
                 continue
             titles = [listings[m] for m in sorted(members)]
             found["merges"].append({"product": product, "titles": titles})
-            codes = [model_codes(t) for t in titles]
-            if any(a and b and not (a & b) for i, a in enumerate(codes) for b in codes[i + 1:]):
+            if any(codes_conflict(a, b) for i, a in enumerate(titles) for b in titles[i + 1:]):
                 found["merges_with_conflicting_models"].append({"product": product, "titles": titles,
-                                                                "codes": [sorted(c) for c in codes]})
+                                                                "codes": [sorted(model_codes(t)) for t in titles]})
             sizes = [measures(t) for t in titles]
             clashes = sorted({unit for i, a in enumerate(sizes) for b in sizes[i + 1:] for unit in a.keys() & b.keys()
                               if not a[unit] & b[unit]})
