@@ -89,6 +89,15 @@ def test_two_known_brands_with_a_slash_stay_two_brands(rules):
     assert brands == {("compatible_with", "vivo"), ("compatible_with", "huawei")}
 
 
+def test_two_brands_that_share_a_chinese_name_stay_apart(rules):
+    titles = ["先锋（Pioneer）蓝牙音箱", "先锋（SINGFUN）家用干衣机 绿色"]  # 先锋 names both
+    learned = rules.learn_brands(titles)
+    builder = FactBuilder(learned.gazetteer, learned.lexicons["accessory"])
+    brands = [[(f.predicate, f.object.key) for f in builder.build(Listing("l", t), learned.extract(Listing("l", t)))
+               if f.object.label == BRAND] for t in titles]
+    assert brands == [[("has_brand", "pioneer")], [("has_brand", "singfun")]]
+
+
 def test_a_colour_pair_is_not_a_brand(rules):
     assert found(rules, "黑色/white T恤") == [("黑色", "colour"), ("white", "colour"), ("T恤", "product_type")]
 

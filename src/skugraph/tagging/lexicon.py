@@ -124,9 +124,20 @@ class BrandGazetteer:
         """This gazetteer plus plain brand names (each its own brand unless already known)."""
         return self.with_brands(Brand(fold(w), w.strip(), ()) for w in words if w.strip())
 
+    def _holding(self, names: list[str]) -> Brand | None:
+        """The known brand that has every one of ``names`` (folded) among its names, if any."""
+        for name in names:
+            brand = self.by_surface.get(name)
+            if brand and {fold(s) for s in (brand.name, *brand.aliases)} >= set(names):
+                return brand
+        return None
+
     def known_apart(self, names: Iterable[str]) -> bool:
-        """Whether the names include two brands this gazetteer knows as different (vivo / 华为)."""
-        return len({self.by_surface[fold(n)].key for n in names if fold(n) in self.by_surface}) > 1
+        """Whether the names include two brands this gazetteer knows as different (vivo / 华为), and
+        no one brand has them all (先锋 / SINGFUN, when 先锋 also names Pioneer)."""
+        folded = [fold(n) for n in names]
+        known = {self.by_surface[n].key for n in folded if n in self.by_surface}
+        return len(known) > 1 and self._holding(folded) is None
 
     def resolve(self, surface: str) -> Brand:
         """The brand a surface form names: known brands by any alias; an unknown two-script
@@ -137,6 +148,9 @@ class BrandGazetteer:
         match = BRAND_PAIR.fullmatch(surface.strip())
         if match:
             names = [n.strip() for n in match.groups() if n]
+            holding = self._holding([fold(n) for n in names])
+            if holding:
+                return holding
             for name in names:
                 if fold(name) in self.by_surface:
                     return self.by_surface[fold(name)]
