@@ -24,7 +24,6 @@ Writes benchmarks/results/brands-jd.json (``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import defaultdict
@@ -37,7 +36,7 @@ from skugraph.corpus.ner import read_labelled
 from skugraph.fusion.brands import BrandAliases, clashing_clusters, mine_aliases, name_key
 from skugraph.tagging.evaluate import Score
 from skugraph.tagging.rules import RuleExtractor
-from record import save_record
+from record import read_jsonl, save_record
 
 HERE = Path(__file__).parent
 PAIRS = HERE / "data" / "brand-pairs-jd.jsonl"
@@ -50,13 +49,7 @@ def read_pairs(path: Path, titles: list[str] | None = None) -> list[dict]:
     """Labelled pairs as ``{"a", "b", "same", "kind"}``; a row without names or label, or whose
     reference line lacks a name, stops with the file, line and field."""
     pairs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            sys.exit(f"{path}:{number}: not JSON ({error.msg})")
+    for number, row in read_jsonl(path):
         for name in ("a", "b"):
             if not isinstance(row.get(name), str) or not row[name].strip():
                 sys.exit(f"{path}:{number}: field {name!r} must be a brand name")

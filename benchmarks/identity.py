@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from record import save_record
+from record import read_jsonl, save_record
 
 from skugraph.corpus.ingest import load_listings
 from skugraph.fusion.resolve import conflicting_model_merges, resolve_products
@@ -38,13 +38,7 @@ LABELS = ("same", "different")
 def read_pair_file(path: Path, lines: int) -> list[dict]:
     """The labelled pairs of ``path``; a bad line stops with its file, line and field."""
     pairs = []
-    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not text.strip():
-            continue
-        try:
-            pair = json.loads(text)
-        except json.JSONDecodeError as error:
-            sys.exit(f"{path}:{number}: not JSON ({error.msg})")
+    for number, pair in read_jsonl(path):
         for field in ("left", "right"):
             if not isinstance(pair.get(field), int) or not 0 <= pair[field] < lines:
                 sys.exit(f"{path}:{number}: field {field!r} must be a line number below {lines}")
