@@ -108,3 +108,22 @@ def test_reopening_keeps_data_and_missing_read_only_is_clear(tmp_path, sample):
         assert again.stats() == counts
     with pytest.raises(FileNotFoundError, match="no graph database"):
         open_store(tmp_path / "none.lbug", read_only=True)
+
+
+def test_a_graph_gains_the_edge_properties_a_newer_ontology_declares(tmp_path):
+    import yaml
+
+    from skugraph.facts.ontology import DEFAULT_ONTOLOGY, load_ontology
+    from skugraph.records import Listing
+
+    older = yaml.safe_load(DEFAULT_ONTOLOGY.read_text("utf-8"))
+    del older["predicates"]["has_brand"]["properties"]  # a graph made before HAS_BRAND had evidence
+    (tmp_path / "older.yaml").write_text(yaml.safe_dump(older, allow_unicode=True), "utf-8")
+    listing = Listing("a", "诺芝（NOZI）热水器")
+    fact = Fact(Entity(PRODUCT, "a", listing.title), "has_brand", Entity(BRAND, "nozi", "诺芝"), 0.9,
+                (Provenance("a", "title", 0, 2, "rules"),))
+    with open_store(tmp_path / "g.lbug", ontology=load_ontology(tmp_path / "older.yaml")) as store:
+        store.load([listing], [fact])
+    with open_store(tmp_path / "g.lbug") as store:
+        store.load([listing], [Fact(fact.subject, fact.predicate, fact.object, 0.9, fact.provenance, {"evidence": "why"})])
+        assert store.query("MATCH (:Product)-[r:HAS_BRAND]->(:Brand) RETURN r.evidence").rows == [["why"]]

@@ -99,4 +99,6 @@ def ddl(ontology: Ontology | None = None) -> list[str]:
         props = ", ".join(f"{name} {kind}" for name, kind in table.columns)
         ends = ", ".join(f"FROM {a} TO {b}" for a, b in table.pairs)
         statements.append(f"CREATE REL TABLE IF NOT EXISTS {table.name}({ends}, {props})")
+        # a property the ontology declared after the graph was made (HAS_BRAND.evidence)
+        statements += [f"ALTER TABLE {table.name} ADD IF NOT EXISTS {name} {kind}" for name, kind in table.properties]
     return statements
