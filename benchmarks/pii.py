@@ -37,7 +37,7 @@ from pathlib import Path
 
 from skugraph.corpus.pii import PII_TYPES, PiiSpan, find_pii
 from skugraph.sample.pii import PiiExample, generate_pii_examples
-from record import save_record
+from record import read_jsonl, save_record
 
 
 def read_examples(path: Path) -> list[PiiExample]:
@@ -140,17 +140,7 @@ def read_titles(path: Path) -> list[str]:
 def read_judgements(path: Path, titles: list[str], titles_path: Path) -> dict[tuple[int, int, int], dict]:
     """Judgements keyed by (line, start, end), checked against the titles they refer to."""
     judged = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        sys.exit(f"{path}: cannot read judgements ({error})")
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            sys.exit(f"{path}:{number}: not JSON ({error})")
+    for number, row in read_jsonl(path):
         for field, kind in JUDGED_FIELDS.items():
             if not isinstance(row.get(field), kind) or (kind is int and isinstance(row[field], bool)):
                 sys.exit(f"{path}:{number}: field {field!r} missing or not {kind.__name__}")

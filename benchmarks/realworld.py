@@ -145,8 +145,7 @@ def damage(db: Path, listings: dict[str, str]) -> dict:
         for product, brand, title in _rows(
                 store, "MATCH (p:Product)-[:HAS_BRAND]->(b:Brand)<-[:COMPATIBLE_WITH]-(p) RETURN p.id, b.name, p.title"):
             found["brand_is_compatible_brand"].append({"product": product, "brand": brand, "title": title})
-        counts = {label: sum(row[1] for row in _rows(store, f"MATCH (n:{label}) RETURN '{label}', count(n)"))
-                  for label in ("Listing", "Product", "Brand")}
+        counts = {label: _rows(store, f"MATCH (n:{label}) RETURN count(n)")[0][0] for label in ("Listing", "Product", "Brand")}
     names = ("merges", "merges_with_conflicting_models", "merges_with_conflicting_measures", "brand_clusters_joining_distinct_brands",
              "unit_family_changes", "brand_is_compatible_brand")
     return {"graph": counts, **{name: len(found[name]) for name in names},

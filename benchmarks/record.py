@@ -15,9 +15,13 @@ def save_record(path: Path, record: dict) -> None:
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, object) of each non-blank line of a JSONL file; a line that is not a JSON
-    object stops the benchmark with the file and line."""
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    """(line number, object) of each non-blank line of a JSONL file; a file that cannot be read,
+    or a line that is not a JSON object, stops the benchmark with the file (and line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        sys.exit(f"{path}: cannot read ({error})")
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
