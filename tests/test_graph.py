@@ -2,7 +2,7 @@ import pytest
 
 from skugraph.corpus.listings import read_listings
 from skugraph.facts.build import FactBuilder
-from skugraph.graph.ladybug_store import StoreError
+from skugraph.graph.store import StoreError
 from skugraph.graph.schema import NODE_TABLES, relation_tables
 from skugraph.graph.store import GraphStore, open_store
 from skugraph.records import BRAND, PRODUCT, VALUE, Entity, Fact, Provenance

@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from skugraph.facts.build import value_entity
-from skugraph.fusion.values import TABLES, chinese_number, crosses_family, family_of, normalize_value, palette_colour
+from skugraph.facts.values import TABLES, chinese_number, crosses_family, family_of, normalize_value, palette_colour
 from skugraph.records import PRODUCT, Entity, Fact
 
 

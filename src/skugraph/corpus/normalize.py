@@ -1,4 +1,6 @@
-"""Unicode normalisation (NFKC: full-width → half-width and more) with an offset map.
+"""Unicode normalisation (NFKC: full-width → half-width and more) with an offset map, and
+:func:`fold`, the one matching form of a string that lexicons, rules, fusion, search,
+the tagger's features and the PII scrubber compare.
 
 Extractors work on the normalised text; :meth:`NormalizedText.to_original`
 maps their spans back to the original string, which is what provenance records.
@@ -60,3 +62,41 @@ def normalize(text: str, *, lowercase: bool = False) -> NormalizedText:
         origin.extend([start] * len(piece))
     origin.append(len(text))
     return NormalizedText(original=text, text="".join(parts), origin=tuple(origin))
+
+
+#: full-width ASCII (！ … ～) and the ideographic space, each to its half-width character
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def _fold_char(char: str, lowercase: bool) -> str:
+    """One character's NFKC form (lower-cased) where that is one character, else the character itself."""
+    folded = unicodedata.normalize("NFKC", char)
+    if lowercase:
+        folded = folded.lower()
+    if len(folded) == 1:
+        return folded
+    return char.lower() if lowercase else char
+
+
+def fold(text: str, *, keep_offsets: bool = False, width_only: bool = False, lowercase: bool = True) -> str:
+    """The matching form of ``text``.
+
+    By default: NFKC (as :func:`normalize`: ``ＵＧＲＥＥＮ`` is ``ugreen``, ``㎏`` is ``kg``), lower case,
+    every run of white space one space, none at the ends — the form gazetteers and search compare.
+
+    ``keep_offsets=True`` folds character by character and keeps white space, so an offset into the
+    result is the offset into ``text`` (the tagger's per-character features): a character whose NFKC
+    form is one character becomes it, any other (``㎏``) stays as it is, lower-cased.
+
+    ``width_only=True`` folds nothing but full-width ASCII and the ideographic space, one character for
+    one (implies ``keep_offsets``): the PII patterns see ``１３８`` as ``138`` while every other
+    character, ``①`` and ``㎏`` included, stays as written.
+
+    ``lowercase=False`` keeps the case.
+    """
+    if width_only:
+        folded = text.translate(_FULL_WIDTH)
+        return folded.lower() if lowercase else folded
+    if keep_offsets:
+        return "".join(_fold_char(char, lowercase) for char in text)
+    return " ".join(normalize(text, lowercase=lowercase).text.split())

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from skugraph.corpus.normalize import normalize
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.fusion.values import normalize_value
+from skugraph.facts.values import normalize_value
 from skugraph.records import BRAND, CATEGORY, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Mention, Provenance
 from skugraph.tagging.lexicon import BRAND_PAIR, BrandGazetteer, Lexicon, default_gazetteer, default_lexicons, fold
 
@@ -22,7 +22,7 @@ LISTING_EXTRACTOR = "listing@1"  # facts read straight from structured listing f
 def value_entity(kind: str, surface: str) -> Entity:
     """A Value node keyed by kind and normalised value: ``256G``, ``256 gb`` and ``256GB`` are one
     node, so are ``0.5L`` and ``500ml``; a colour keeps its own name (曜石黑), its palette colour
-    goes on the node (see :mod:`skugraph.fusion.values`)."""
+    goes on the node (see :mod:`skugraph.facts.values`)."""
     value = normalize_value(kind, surface)
     name = fold(surface) if kind == "colour" else value.canonical
     return Entity(VALUE, f"{kind}:{name.replace(' ', '')}", name, kind=kind)

@@ -31,7 +31,7 @@ from skugraph.graph.schema import (
     ddl,
     relation_tables,
 )
-from skugraph.graph.store import GraphRows, GraphStore, LoadReport, QueryResult
+from skugraph.graph.store import GraphRows, GraphStore, LoadReport, QueryResult, StoreError
 from skugraph.records import LISTING
 
 _ARROW_TYPES = {
@@ -42,10 +42,6 @@ _ARROW_TYPES = {
     "INT64": pa.int64(),
     "BOOLEAN": pa.bool_(),
 }
-
-
-class StoreError(RuntimeError):
-    """A query or load the database refused, with the database's own reason."""
 
 
 def _arrow_table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -> pa.Table:

@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.fusion.values import normalize_value
+from skugraph.facts.values import normalize_value
 from skugraph.graph.schema import NODE_TABLES, edge_key, relation_tables
 from skugraph.records import BRAND, LISTING, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Redaction
+
+
+class StoreError(RuntimeError):
+    """A query or load the database refused, with the database's own reason."""
 
 
 @dataclass
@@ -348,6 +352,17 @@ class GraphStore(ABC):
     @abstractmethod
     def load_rows(self, rows: GraphRows) -> LoadReport:
         """Upsert one batch of staged rows."""
+
+    @abstractmethod
+    def stage(self, rows: GraphRows, directory: Path) -> list[tuple[str, Path, tuple[str, str] | None]]:
+        """Write each table of ``rows`` as a file in ``directory`` that :meth:`copy` can bulk-load:
+        (table, file, and for an edge table its (from, to) node tables), nodes first."""
+
+    @abstractmethod
+    def copy(self, table: str, file: Path, ends: tuple[str, str] | None = None) -> None:
+        """The backend's own bulk load of a file :meth:`stage` wrote into ``table`` (empty before;
+        ``ends``: an edge table's (from, to) node tables), with no upsert and no history: the
+        baseline ``skugraph bench load`` measures :meth:`load` against."""
 
     @abstractmethod
     def query(self, cypher: str, parameters: Mapping[str, Any] | None = None, timeout: float | None = None) -> QueryResult:

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from skugraph.corpus.normalize import normalize
-from skugraph.tagging.lexicon import fold
+from skugraph.corpus.normalize import fold, normalize
 
 TABLES = Path(__file__).with_name("values.yaml")
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
