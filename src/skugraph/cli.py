@@ -19,7 +19,7 @@ from skugraph import __version__, pipeline
 from skugraph.corpus.ingest import ingest as ingest_listings
 from skugraph.corpus.listings import FORMATS, BadRecordError, Reject
 from skugraph.facts.ontology import load_ontology
-from skugraph.graph.ladybug_store import StoreError
+from skugraph.graph.store import StoreError
 from skugraph.graph.store import QueryResult, open_store
 from skugraph.tagging.rules import RuleExtractor
 

@@ -32,10 +32,10 @@ import numpy as np
 
 from skugraph.apps.recommend import FITS
 from skugraph.facts.build import FactBuilder
-from skugraph.fusion.values import normalize_value
+from skugraph.facts.values import normalize_value
 from skugraph.graph.store import GraphStore
 from skugraph.records import BRAND, LISTING, PRODUCT, Fact, Listing, Mention
-from skugraph.tagging.lexicon import fold
+from skugraph.corpus.normalize import fold
 
 #: facet name → the predicate whose objects it counts
 FACETS = {"brand": "has_brand", "fits": "compatible_with", "type": "product_type", "colour": "colour"}

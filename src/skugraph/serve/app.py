@@ -27,7 +27,7 @@ from skugraph import __version__
 from skugraph.apps.recommend import Recommender
 from skugraph.apps.search import FilterError, QueryParser, SearchIndex
 from skugraph.graph.cards import product_card, product_facts, product_of
-from skugraph.graph.ladybug_store import StoreError
+from skugraph.graph.store import StoreError
 from skugraph.graph.store import GraphStore, open_store
 from skugraph.serve.guard import BodyLimit, ReadOnlyError, check_read_only
 
