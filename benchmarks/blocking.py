@@ -20,7 +20,7 @@ from pathlib import Path
 from record import save_record
 
 from skugraph.fusion.matching import Offer, read_pairs
-from skugraph.fusion.resolve import block, encoder_embeddings
+from skugraph.fusion.blocking import block, encoder_embeddings
 
 
 def offers_and_matches(paths: list[Path]) -> tuple[list[Offer], list[str], set[tuple[int, int]]]:

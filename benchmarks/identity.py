@@ -28,7 +28,8 @@ from pathlib import Path
 from record import read_jsonl, save_record
 
 from skugraph.corpus.ingest import load_listings
-from skugraph.fusion.resolve import conflicting_model_merges, resolve_products
+from skugraph.fusion.identity import conflicting_model_merges
+from skugraph.fusion.resolve import resolve_products
 from skugraph.pipeline import read_facts
 from skugraph.tagging.evaluate import Score
 

@@ -50,7 +50,7 @@ def sample_pairs() -> tuple[list[LabelledPair], list[LabelledPair]]:
     from skugraph.corpus.listings import read_listings
     from skugraph.facts.build import FactBuilder
     from skugraph.fusion.conflicts import resolve
-    from skugraph.fusion.resolve import block, offers_from
+    from skugraph.fusion.blocking import block, offers_from
     from skugraph.sample.generate import CATALOGUE, LABELS
     from skugraph.tagging.rules import RuleExtractor
 
@@ -87,7 +87,7 @@ def run(dataset: str, args: argparse.Namespace) -> dict:
     for name, pairs in sets.items():
         result["baseline"][name] = pair_score([p.label for p in pairs], baseline.predict(pairs)).to_dict()
     if dataset == "sample":
-        from skugraph.fusion.resolve import AttributeMatcher
+        from skugraph.fusion.identity import AttributeMatcher
 
         rules = AttributeMatcher()
         result["attribute_matcher"] = {"threshold": 0.75, **{name: pair_score(

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from skugraph.fusion.brands import BrandAliases, clashing_clusters, is_brand_name, mine_aliases, name_key, read_title
-from skugraph.fusion.resolve import unify_brands
+from skugraph.fusion.fuse import unify_brands
 from skugraph.records import BRAND, PRODUCT, Entity, Fact, Listing, Provenance
 from skugraph.tagging.lexicon import Brand, BrandGazetteer
 

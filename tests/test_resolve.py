@@ -7,21 +7,13 @@ import pytest
 
 from skugraph.corpus.listings import read_listings
 from skugraph.facts.build import FactBuilder, merge_facts
+from skugraph.fusion.blocking import block, blocking_recall, offers_from
+from skugraph.fusion.clustering import cluster
 from skugraph.fusion.conflicts import resolve as resolve_conflicts
+from skugraph.fusion.fuse import fuse_facts, unify_brands
+from skugraph.fusion.identity import AttributeMatcher, conflicting_model_merges, identity
 from skugraph.fusion.matching import Offer
-from skugraph.fusion.resolve import (
-    AttributeMatcher,
-    block,
-    blocking_recall,
-    cluster,
-    conflicting_model_merges,
-    fuse_facts,
-    identity,
-    offers_from,
-    pairwise_scores,
-    resolve_products,
-    unify_brands,
-)
+from skugraph.fusion.resolve import pairwise_scores, resolve_products
 from skugraph.graph.cards import explain, product_card
 from skugraph.records import ASPECT, LISTING, PRODUCT, Entity, Fact, Listing, Provenance
 from skugraph.sample.generate import CATALOGUE, LABELS

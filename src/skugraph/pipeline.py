@@ -314,7 +314,9 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     pairs to token blocking."""
     from skugraph.fusion.completion import COMPLETED, propose
     from skugraph.fusion.matching import CrossEncoderMatcher
-    from skugraph.fusion.resolve import encoder_embeddings, fuse_facts, group_sizes, resolve_products
+    from skugraph.fusion.blocking import encoder_embeddings
+    from skugraph.fusion.fuse import fuse_facts
+    from skugraph.fusion.resolve import group_sizes, resolve_products
 
     ontology = ontology or load_ontology()
     items = list(load_listings(listings))

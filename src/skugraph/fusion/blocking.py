@@ -1,0 +1,108 @@
+"""Candidate pairs for product resolution: one :class:`~skugraph.fusion.matching.Offer` per
+listing, then blocking: pairs sharing a rare token of the title (a jieba word, a model code, the
+brand), or among each other's nearest titles by encoder embedding."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+
+import jieba
+import numpy as np
+
+from skugraph.corpus.normalize import fold
+from skugraph.facts.ontology import Ontology, load_ontology
+from skugraph.fusion.matching import Offer, mean_pool
+from skugraph.records import BRAND, PRODUCT, Fact, Listing
+
+jieba.setLogLevel(60)
+
+_WORD = re.compile(r"[\w\-+.]+")
+
+def offers_from(listings: Sequence[Listing], facts: Iterable[Fact], ontology: Ontology | None = None) -> list[Offer]:
+    """One offer per listing: its title, then its chosen brand and attribute values (canonical),
+    and ``fits``: the brands and models it is compatible with."""
+    ontology = ontology or load_ontology()
+    attributes: dict[str, dict[str, str]] = defaultdict(dict)
+    fits: dict[str, set[str]] = defaultdict(set)
+    for fact in facts:
+        if fact.subject.label != PRODUCT or fact.properties.get("chosen") is False:
+            continue
+        if fact.predicate == "has_brand":
+            name = "brand"
+        elif fact.predicate == "compatible_with" and (fact.object.label == BRAND or fact.object.kind == "model"):
+            fits[fact.subject.key].add(fact.object.key)
+            continue
+        elif ontology.is_kind(fact.predicate):
+            name = fact.predicate
+        else:
+            continue
+        value = fact.object.key.split(":", 1)[-1] if fact.object.label != BRAND else fact.object.key
+        attributes[fact.subject.key].setdefault(name, value)
+    for listing, fitting in fits.items():
+        attributes[listing]["fits"] = " ".join(sorted(fitting))
+    return [Offer(listing.id, (("title", listing.title), *sorted(attributes.get(listing.id, {}).items()))) for listing in listings]
+
+
+def _tokens(offer: Offer) -> set[str]:
+    title = fold(offer.title)
+    words = {w for w in jieba.lcut(title) if _WORD.fullmatch(w) and (len(w) > 1 or not w.isascii())}
+    words |= set(offer.codes())
+    if offer.get("brand"):
+        words.add("brand=" + offer.get("brand"))
+    return {w for w in words if not w.isdigit()}
+
+
+def block(offers: Sequence[Offer], max_block: int = 50, embeddings: np.ndarray | None = None,
+          neighbours: int = 5) -> set[tuple[int, int]]:
+    """Candidate pairs (i < j): sharing a token found in at most ``max_block`` offers, or
+    among each other's nearest neighbours by cosine of ``embeddings``."""
+    postings: dict[str, list[int]] = defaultdict(list)
+    for i, offer in enumerate(offers):
+        for token in _tokens(offer):
+            postings[token].append(i)
+    pairs: set[tuple[int, int]] = set()
+    for members in postings.values():
+        if 1 < len(members) <= max_block:
+            pairs.update((a, b) for k, a in enumerate(members) for b in members[k + 1 :])
+    if embeddings is not None and len(offers) > 1:
+        unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-9)
+        for start in range(0, len(unit), 1024):
+            similarity = unit[start : start + 1024] @ unit.T
+            for row, i in enumerate(range(start, min(start + 1024, len(unit)))):
+                similarity[row, i] = -np.inf
+                nearest = np.argpartition(-similarity[row], neighbours)[:neighbours] if neighbours < len(unit) else range(len(unit))
+                pairs.update((min(i, int(j)), max(i, int(j))) for j in nearest if j != i)
+    return pairs
+
+
+def encoder_embeddings(model: str, batch_size: int = 64, max_length: int = 64) -> Callable[[list[str]], np.ndarray]:
+    """A function from texts to mean-pooled embeddings of an encoder (a model directory, ``minilm``
+    …), for nearest-neighbour blocking."""
+    import torch
+
+    from skugraph.tagging.train import cpu_autocast, load_encoder
+
+    encoder, tokenizer = load_encoder(model)
+    encoder.eval()
+
+    def embed(texts: list[str]) -> np.ndarray:
+        out = []
+        with torch.inference_mode(), cpu_autocast():
+            for start in range(0, len(texts), batch_size):
+                batch = tokenizer(texts[start : start + batch_size], truncation=True, max_length=max_length, padding=True,
+                                  return_tensors="pt")
+                out.append(mean_pool(encoder(**batch).last_hidden_state.float(), batch["attention_mask"]).numpy())
+        return np.concatenate(out) if out else np.zeros((0, encoder.config.hidden_size))
+
+    return embed
+
+
+def blocking_recall(pairs: set[tuple[int, int]], groups: Sequence[str]) -> float:
+    """Share of the true pairs (same gold group) that blocking kept."""
+    by_group: dict[str, list[int]] = defaultdict(list)
+    for i, group in enumerate(groups):
+        by_group[group].append(i)
+    true = {(a, b) for members in by_group.values() for k, a in enumerate(members) for b in members[k + 1 :]}
+    return len(true & pairs) / len(true) if true else 1.0

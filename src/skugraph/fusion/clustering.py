@@ -1,0 +1,107 @@
+"""Clusters of matched listings: connected components of the pairs scored at or above a
+threshold, less weak bridges (one weak link must not chain two products into one), rebuilt
+where two members conflict."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from skugraph.fusion.identity import Verdict, identity
+from skugraph.fusion.matching import Offer
+
+
+def _bridges(nodes: list[int], edges: dict[int, dict[int, float]]) -> set[tuple[int, int]]:
+    """Bridges of the graph induced on ``nodes`` (Tarjan, iterative), as (min, max) pairs."""
+    order: dict[int, int] = {}
+    low: dict[int, int] = {}
+    found: set[tuple[int, int]] = set()
+    for root in nodes:
+        if root in order:
+            continue
+        order[root] = low[root] = len(order)
+        stack = [(root, -1, iter(edges[root]))]
+        while stack:
+            node, parent, children = stack[-1]
+            advanced = False
+            for child in children:
+                if child == parent:
+                    continue
+                if child in order:
+                    low[node] = min(low[node], order[child])
+                else:
+                    order[child] = low[child] = len(order)
+                    stack.append((child, node, iter(edges[child])))
+                    advanced = True
+                    break
+            if not advanced:
+                stack.pop()
+                if parent >= 0:
+                    low[parent] = min(low[parent], low[node])
+                    if low[node] > order[parent]:
+                        found.add((min(node, parent), max(node, parent)))
+    return found
+
+
+def cluster(count: int, scored: Iterable[tuple[int, int, float]], threshold: float = 0.5,
+            strong: float = 0.8) -> tuple[list[int], list[tuple[int, int, float]]]:
+    """Cluster label per item (the smallest member index), and the weak bridges that were cut."""
+    edges: dict[int, dict[int, float]] = defaultdict(dict)
+    for a, b, score in scored:
+        if score >= threshold:
+            edges[a][b] = edges[b][a] = score
+    nodes = sorted(edges)
+    # a weak bridge between two groups (both ends have other links) chains two products: cut it
+    weak = {(a, b) for a, b in _bridges(nodes, edges) if edges[a][b] < strong and len(edges[a]) > 1 and len(edges[b]) > 1}
+    cut = [(a, b, edges[a][b]) for a, b in sorted(weak)]
+    for a, b, _ in cut:
+        del edges[a][b], edges[b][a]
+    label = list(range(count))
+    done: set[int] = set()
+    for start in nodes:  # components by depth-first search; label = smallest member
+        if start in done:
+            continue
+        seen, stack = {start}, [start]
+        while stack:
+            node = stack.pop()
+            for other in edges[node]:
+                if other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        smallest = min(seen)
+        for node in seen:
+            label[node] = smallest
+        done |= seen
+    return label, cut
+
+def split_conflicts(labels: list[int], offers: Sequence[Offer], scored: Sequence[tuple[int, int, float]], threshold: float,
+                     verdicts: dict[tuple[int, int], Verdict]) -> list[int]:
+    """Clusters rebuilt where two of their members conflict: the cluster's matches joined from
+    the strongest down, skipping a match that would put a conflicting pair in one product."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        groups[label].append(i)
+    labels = list(labels)
+    for group in (g for g in groups.values() if len(g) > 1):
+
+        def conflict(a: int, b: int) -> bool:
+            pair = (min(a, b), max(a, b))
+            if pair not in verdicts:
+                verdicts[pair] = identity(offers[pair[0]], offers[pair[1]])
+            return verdicts[pair].veto
+
+        if not any(conflict(a, b) for k, a in enumerate(group) for b in group[k + 1 :]):
+            continue
+        component = {i: {i} for i in group}
+        inside = set(group)
+        for a, b, _ in sorted((e for e in scored if e[0] in inside and e[1] in inside and e[2] >= threshold), key=lambda e: -e[2]):
+            left, right = component[a], component[b]
+            if left is right or any(conflict(x, y) for x in left for y in right):
+                continue
+            left |= right
+            for i in right:
+                component[i] = left
+        for members in {id(c): c for c in component.values()}.values():
+            for i in members:
+                labels[i] = min(members)
+    return labels

@@ -1,0 +1,328 @@
+"""Are two offers one product? :func:`identity` errs on the side of keeping listings apart.
+
+It reads each title (:func:`read_title`: model codes, model numbers, measures, colours, the
+variant part), vetoes a pair that conflicts (different brands, one branded and one not, types,
+fitted devices, model codes, model numbers such as 成就3671 / 灵越3470, measures in one unit,
+colours, a replaced piece of title), and merges only on agreeing model codes, brand and type, or
+on near-identical titles. Each :class:`Verdict` says why.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
+from rapidfuzz import fuzz
+
+from skugraph.corpus.normalize import fold
+from skugraph.fusion.matching import Offer
+
+#: extracted attributes two offers of one product cannot disagree on (brand, type and fits are checked apart)
+KEY_ATTRIBUTES = ("model", "capacity", "colour", "size", "volume", "weight", "power")
+#: words a shop adds to a title that say nothing about the item
+FILLER = ("官方标配", "标配", "官方", "正品", "新款", "新品", "上市", "包邮", "热卖", "现货", "特价", "促销", "限时",
+          "京东好店", "好货精选", "爆款", "推荐", "旗舰店")
+_UNIT = (r"mah|kwh|kw|gb|tb|mb|ml|mm|cm|km|kg|hz|w|v|a|g|t|l|m|p|k|英寸|寸|厘米|毫米|毫升|米|克|千克|升|匹|瓦|伏|支|个|张|"
+         r"本|卷|片|套|包|盒|只|层|格|联|色|号|代|页|位|管|孔|芯|路|斗|抽|人|天|年|月")
+_CODE_RUN = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
+_MEMORY = re.compile(r"\d+\+\d+[a-z]*")  # 12+256g: memory, a capacity
+_NUMBER = re.compile(rf"(?<![\d.a-z])(\d+(?:\.\d+)?)(?:\s*({_UNIT}))?(?![a-z])")
+_SERIES = re.compile(r"[\u4e00-\u9fff]{1,2}$")
+_SERIES_CODE = re.compile(rf"[\u4e00-\u9fff]{{2}}(\d{{1,3}})(?![\d.a-z:~/+*-]|\s*(?:{_UNIT}))")  # not 1-2人, 4:3
+_COLOUR_WORD = re.compile(r"(?:[深浅亮暗淡嫩纯哑]|玫瑰|香槟|土豪|宝石|天空|海军|象牙|中国)?[红橙黄绿青蓝紫黑白灰粉棕褐金银咖啡]色")
+_COLOUR_CHAR = re.compile(r"[红橙黄绿青蓝紫黑白灰粉棕褐金银]")
+_DIMENSION = re.compile(rf"\d+(?:\.\d+)?(?:\s*[x*×]\s*\d+(?:\.\d+)?)+\s*(?:{_UNIT})?")  # 800x300mm, 120*150
+_MEASURE_CODE = re.compile(rf"\d[\d.x*]*(?:{_UNIT})?")  # 256gb, 5g, 1080p, 800x300mm: measures, not model codes
+_NOT_KEPT = re.compile(r"[^\w.+]|_")
+_SHORT_CODE = re.compile(r"[c-z]\d")  # X7, V8 (not A4 or B5, paper sizes)
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_LONG_TITLE = 45  # characters of a compact title (a keyword-stuffed marketplace title)
+_SUFFIX_SPACE = re.compile(r"(?<=\d)\s+(?=(?:pro|max|plus|ultra|mini|lite|gt|se)(?![a-z]))|(?<=pro)\s+(?=max(?![a-z]))")
+_WORD_NUMBER = re.compile(r"(?<![a-z0-9])([a-z]{2,})\s+(\d[\da-z]*)(?![\d+.a-z])")  # Mate 60 → mate60, not pc 100w
+
+
+@dataclass(frozen=True, slots=True)
+class TitleReading:
+    """What a title says that decides identity: its compact form (folded, no spaces or
+    punctuation) and where its variant part starts in it (what follows the last long run of
+    keywords, as on JD: ``…办公桌面收纳盒 灰色/四联加厚 升级款``; else the last
+    quarter of a long title; else nothing), both again with the measures cut out,
+    its model codes (Latin and digits less measures, and a series word with its number: 灵越14),
+    its model numbers (bare numbers of three
+    or more digits, with the series word before them: 成就3671), its measures by unit, its
+    colours."""
+
+    compact: str
+    variant_from: int
+    compact_less_measures: str
+    variant_less_measures_from: int
+    codes: frozenset[str]
+    model_numbers: dict[str, str]
+    measures: dict[str, frozenset[str]]
+    colours: frozenset[str]
+
+
+@lru_cache(maxsize=65536)
+def read_title(title: str) -> TitleReading:
+    """The identity-relevant reading of a title (cached: every candidate pair reads both)."""
+    text = fold(title)
+    codes: set[str] = set()
+    joined = _SUFFIX_SPACE.sub("", text)  # 15 Pro Max → 15promax
+    joined = _WORD_NUMBER.sub(lambda m: m.group(0) if re.search("[a-z]", m.group(2)) and _MEASURE_CODE.fullmatch(m.group(2)) else m.group(1) + m.group(2), joined)
+    for run in _CODE_RUN.findall(joined):
+        for part in run.split("/"):
+            code = part.replace("-", "").replace(".", "")
+            if (len(code) >= 3 and re.search(r"\d", code) and re.search(r"[a-z]", code) and not _MEASURE_CODE.fullmatch(code)
+                    or _SHORT_CODE.fullmatch(code)):
+                codes.add(code)
+    for series in _SERIES_CODE.finditer(text):  # 灵越14, 小米8: a series word and its number (not 小米13 of 小米13 Ultra)
+        if not any(code.startswith(series.group(1)) for code in codes):
+            codes.add(series.group(0))
+    bare = _CODE_RUN.sub(lambda m: " " if any(c in m.group(0).replace("-", "").replace(".", "") for c in codes) else m.group(0), text)
+    measures: dict[str, set[str]] = defaultdict(set)
+    numbers: dict[str, str] = {}
+    for memory in _MEMORY.findall(bare):
+        measures["memory"].add(memory)
+    for dimension in _DIMENSION.findall(bare):
+        measures["dimensions"].add(re.sub(r"\s*[x*×]\s*", "x", dimension).replace(" ", ""))
+    for match in _NUMBER.finditer(_DIMENSION.sub(" ", _MEMORY.sub(" ", bare))):
+        value, unit = match.group(1), match.group(2)
+        if unit:
+            measures[unit].add(value)
+        elif len(value) >= 3 and "." not in value:
+            series = _SERIES.search(bare[: match.start()])
+            numbers[value] = (series.group(0) if series else "") + value
+    compact = _NOT_KEPT.sub("", text)
+    runs = list(re.finditer(r"\S{12,}", text))
+    split = runs[-1].end() if runs else len(text)
+    if not text[split:].strip() or len(text[split:]) * 2 >= len(text):  # no variant part after the last long keyword run
+        split = len(text)
+        if len(compact) >= _LONG_TITLE:  # a long title without one: its last quarter holds the variant
+            kept = len(compact) - len(compact) // 4
+            split = next(i for i in range(len(text) + 1) if len(_NOT_KEPT.sub("", text[:i])) >= kept)
+    head, variant = _NOT_KEPT.sub("", _cut_measures(text[:split])), _NOT_KEPT.sub("", _cut_measures(text[split:]))
+    return TitleReading(compact, len(_NOT_KEPT.sub("", text[:split])), head + variant, len(head), frozenset(codes),
+                        numbers, {unit: frozenset(values) for unit, values in measures.items()},
+                        frozenset(_COLOUR_WORD.findall(text)))
+
+
+def _cut_measures(text: str) -> str:
+    """The text less its measures: 12+256g, 800x300mm, 16g, 14英寸."""
+    return _NUMBER.sub(lambda m: " " if m.group(2) else m.group(0), _DIMENSION.sub(" ", _MEMORY.sub(" ", text)))
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether two offers are one product, how sure (0 when not), and why: what agrees when
+    they are, the conflict (``veto``: never one product, whatever a matcher says) or the lack of
+    evidence when they are not."""
+
+    same: bool
+    score: float
+    reason: str
+    veto: bool = False
+
+
+def _apart(reason: str) -> Verdict:
+    return Verdict(False, 0.0, reason, veto=True)
+
+
+def _types_agree(a: str, b: str) -> bool:
+    return a in b or b in a  # 手机 / 智能手机
+
+
+def _strip_filler(text: str) -> str:
+    for word in FILLER:
+        text = text.replace(word, "")
+    return text
+
+
+def _own_codes(offer: Offer, reading: TitleReading) -> frozenset[str]:
+    """The title's model codes less the brand glued to them (xiaomi14 → 14, not a code; oppo
+    reno11 → reno11), its own brand's or a brand it fits."""
+    brands = [b for b in (offer.get("brand"), *offer.get("fits").split()) if b and ":" not in b]
+    own = set()
+    for code in reading.codes:
+        for brand in brands:
+            code = code.removeprefix(brand)
+        if len(code) >= 3 and re.search(r"\d", code) and re.search(r"[a-z\u4e00-\u9fff]", code) or _SHORT_CODE.fullmatch(code):
+            own.add(code)
+    return frozenset(own)
+
+
+def _conflict(left: Offer, right: Offer, ours: TitleReading, theirs: TitleReading) -> str | None:
+    """The explicit conflict between two offers, or None: brands, branded against unbranded,
+    types, fitted devices, model codes, model numbers, measures in one unit, colours."""
+    brand, other_brand = left.get("brand"), right.get("brand")
+    if brand and other_brand and brand != other_brand:
+        return f"brands differ: {brand} vs {other_brand}"
+    if bool(brand) != bool(other_brand):
+        return f"one is branded ({brand or other_brand}), the other not"
+    kind, other_kind = left.get("product_type"), right.get("product_type")
+    if kind and other_kind and not _types_agree(kind, other_kind):
+        return f"types differ: {kind} vs {other_kind}"
+    fits, other_fits = set(left.get("fits").split()), set(right.get("fits").split())
+    if not (fits <= other_fits or other_fits <= fits) or bool(fits) != bool(other_fits):
+        return f"fit different devices: {' '.join(sorted(fits)) or 'none'} vs {' '.join(sorted(other_fits)) or 'none'}"
+    codes, other_codes = _own_codes(left, ours), _own_codes(right, theirs)
+    for name in KEY_ATTRIBUTES:
+        if name == "model" and codes and codes == other_codes:
+            continue  # the titles' own codes agree (s1503a, however the extractor cut S1503-A)
+        if left.get(name) and right.get(name) and left.get(name) != right.get(name):
+            return f"{name} differs: {left.get(name)} vs {right.get(name)}"
+    if codes and other_codes and codes != other_codes:
+        return f"model codes differ: {' '.join(sorted(codes))} vs {' '.join(sorted(other_codes))}"
+    if ours.model_numbers.keys() != theirs.model_numbers.keys() and ours.model_numbers and theirs.model_numbers:
+        return (f"model numbers differ: {' '.join(sorted(ours.model_numbers.values()))} vs "
+                f"{' '.join(sorted(theirs.model_numbers.values()))}")
+    for unit in sorted(ours.measures.keys() & theirs.measures.keys()):
+        if ours.measures[unit] != theirs.measures[unit]:
+            return f"{unit} differs: {' '.join(sorted(ours.measures[unit]))} vs {' '.join(sorted(theirs.measures[unit]))}"
+    if ours.colours and theirs.colours and ours.colours != theirs.colours:
+        return f"colours differ: {' '.join(sorted(ours.colours))} vs {' '.join(sorted(theirs.colours))}"
+    return None
+
+
+def _residue(piece: str, other: str, reading: TitleReading) -> list[str]:
+    """The words of a differing piece that ``other`` (the other title, or its variant part)
+    lacks: less filler, less stretches of two or more characters found anywhere in ``other``
+    (moved, repeated), less colours when the other title (``reading``) names none."""
+    piece = _strip_filler(piece)
+    if not reading.colours:
+        piece = _COLOUR_WORD.sub("", piece)
+    covered = [False] * len(piece)
+    for start in range(len(piece)):
+        for end in range(len(piece), start + 1, -1):  # the longest stretch from here the other has
+            if piece[start:end] in other:
+                covered[start:end] = [True] * (end - start)
+                break
+    return [run for run in re.split(r"\s+", "".join(" " if done else char for char, done in zip(piece, covered, strict=True))) if run]
+
+
+def _pieces(reading: TitleReading, start: int, end: int, other: TitleReading) -> tuple[list[str], list[str]]:
+    """What a differing stretch of one title holds that the other lacks, as (words before its
+    variant part, words in it): the first against the whole other title, the second against the
+    other's variant part, or its end as long as ours when it has none (a variant word must match
+    a variant word)."""
+    split = max(start, min(end, reading.variant_from))
+    other_variant = other.compact[other.variant_from :] or other.compact[-max(1, len(reading.compact) - reading.variant_from) :]
+    return (_residue(reading.compact[start:split], other.compact, other),
+            _residue(reading.compact[split:end], other_variant, other))
+
+
+def _without_measures(reading: TitleReading) -> TitleReading:
+    """The reading compared on its title less measures."""
+    return replace(reading, compact=reading.compact_less_measures, variant_from=reading.variant_less_measures_from)
+
+
+def _latin_run(compact: str, start: int, end: int) -> str:
+    """The run of Latin letters and digits a differing stretch belongs to, whole (UG → ugreen)."""
+    while start > 0 and compact[start - 1] in _ALNUM:
+        start -= 1
+    while end < len(compact) and compact[end] in _ALNUM:
+        end += 1
+    return compact[start:end]
+
+
+def _in_code(compact: str, start: int, end: int) -> bool:
+    """Whether a differing stretch is part of a code of the title (the D of ABCD面, the A of A3),
+    not a word such as K歌."""
+    return bool(re.search(r"\d|[a-z]{2,}", _latin_run(compact, start, end)))
+
+
+def _title_difference(ours: TitleReading, theirs: TitleReading, by_code: bool, brand: str) -> tuple[str | None, list[str]]:
+    """Compare the compact titles piece by piece (difflib). A piece replaced by another (both
+    leave words the other title lacks) is a conflict, and so is a word only one title has in its
+    variant part. Any other piece one side adds is a conflict when it holds a number or a code
+    or, unless ``by_code``, a colour; a Chinese keyword is harmless. When ``by_code``, measures
+    are left out (compared already: a size one shop states and the other does not is none). A piece that is the brand (its key) on
+    one side is the brand written in another script (华为 / HUAWEI). Returns the conflict or
+    None, and the harmless words."""
+    if by_code:  # the measures were compared already: one shop stating a size the other does not is no conflict
+        ours, theirs = _without_measures(ours), _without_measures(theirs)
+    matcher = difflib.SequenceMatcher(None, ours.compact, theirs.compact, autojunk=False)
+    harmless = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        mine_head, mine_variant = _pieces(ours, i1, i2, theirs)
+        yours_head, yours_variant = _pieces(theirs, j1, j2, ours)
+        mine, yours = "".join(mine_head + mine_variant), "".join(yours_head + yours_variant)
+        if brand and brand in (fold(mine), fold(yours), _latin_run(ours.compact, i1, i2), _latin_run(theirs.compact, j1, j2)):
+            harmless.append(f"{mine}/{yours}")
+            continue
+        if mine and yours:
+            what = "colour" if _COLOUR_CHAR.search(mine + yours) else "variant"
+            return f"{what} differs: {mine} vs {yours}", harmless
+        if mine_variant or yours_variant:
+            return f"variant differs: only one says {mine or yours}", harmless
+        piece = mine or yours
+        reading, start, end = (ours, i1, i2) if mine else (theirs, j1, j2)
+        if re.search(r"\d|[a-z]{2,}", piece) or re.search("[a-z]", piece) and _in_code(reading.compact, start, end):  # a lone letter is a word: K歌, T恤
+            return f"only one says {piece}", harmless
+        if not by_code and _COLOUR_CHAR.search(piece) and (ours.colours or theirs.colours):
+            return f"colour differs: only one says {piece}", harmless
+        harmless.append(piece or ours.compact[i1:i2] or theirs.compact[j1:j2])
+    return None, harmless
+
+
+def identity(left: Offer, right: Offer) -> Verdict:
+    """Are two offers one product? Never when they conflict (:func:`_conflict`). Otherwise one
+    product when (a) both have model codes, the same ones, the same brand (not a brand they
+    fit), a type (both, agreeing, or one and two more key attributes agreeing), and their titles
+    differ in nothing but filler, moved words and words one side adds (no replaced piece); or (b) their titles are
+    near-identical: at least 0.85 alike, differing only in filler, moved words and keywords one
+    side adds outside its variant part (no number, code or colour only one has). Score:
+    0.8 + 0.2 × similarity for (a), 0.75 + 0.25 × similarity for (b), 0 when not one product."""
+    ours, theirs = read_title(left.title), read_title(right.title)
+    conflict = _conflict(left, right, ours, theirs)
+    if conflict:
+        return _apart(conflict)
+    similarity = fuzz.ratio(ours.compact, theirs.compact) / 100.0
+    brand, kind = left.get("brand"), left.get("product_type") or right.get("product_type")
+    codes = _own_codes(left, ours)
+    attributes = sum(bool(left.get(name)) and left.get(name) == right.get(name) for name in KEY_ATTRIBUTES)
+    typed = bool(left.get("product_type") and right.get("product_type")) or bool(kind) and attributes >= 2
+    by_code = bool(codes and codes == _own_codes(right, theirs) and brand and typed and brand not in left.get("fits").split())
+    if not by_code and similarity < 0.85:
+        return Verdict(False, 0.0, f"no agreeing model code, brand and type, and titles only {similarity:.2f} alike")
+    difference, harmless = _title_difference(ours, theirs, by_code, brand)
+    if difference:
+        return _apart(difference)
+    agree = ", ".join(filter(None, (f"type {kind}" if kind else "", f"brand {brand}" if brand else "")))
+    if by_code:
+        return Verdict(True, round(0.8 + 0.2 * similarity, 4),
+                       f"same model code {' '.join(sorted(codes))}, {agree}; title similarity {similarity:.2f}")
+    differs = f", differing only in {' '.join(harmless)}" if harmless else ""
+    return Verdict(True, round(0.75 + 0.25 * similarity, 4),
+                   f"near-identical titles (similarity {similarity:.2f}{differs}){'; ' + agree if agree else ''}")
+
+
+class AttributeMatcher:
+    """The matcher when no trained one is given: :func:`identity`'s score (0 unless the two
+    offers are one product)."""
+
+    def scores(self, pairs: Sequence[tuple[Offer, Offer]]) -> np.ndarray:
+        return np.array([identity(a, b).score for a, b in pairs])
+
+
+def conflicting_model_merges(titles: Mapping[str, str], product_of: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """Merges whose listings' titles carry conflicting model codes or model numbers: (listing,
+    the product's own listing, the conflict) for every listing put in a product whose first
+    listing names other codes (both name some) or other model numbers."""
+    found = []
+    for listing, product in sorted(product_of.items()):
+        if listing == product or listing not in titles or product not in titles:
+            continue
+        ours, theirs = read_title(titles[listing]), read_title(titles[product])
+        if ours.codes and theirs.codes and ours.codes != theirs.codes:
+            found.append((listing, product, f"model codes {' '.join(sorted(ours.codes))} vs {' '.join(sorted(theirs.codes))}"))
+        elif ours.model_numbers and theirs.model_numbers and ours.model_numbers.keys() != theirs.model_numbers.keys():
+            found.append((listing, product, f"model numbers {' '.join(sorted(ours.model_numbers.values()))} vs "
+                                            f"{' '.join(sorted(theirs.model_numbers.values()))}"))
+    return found
