@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser demo test sample clean
+.PHONY: setup browser demo docs test test-fast sample clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,11 +27,20 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
 
-test: setup browser
+# The documentation site (mkdocs.yml, docs/) into site/; --strict turns every warning (a broken link) into an error.
+docs: setup
+	$(BIN)/mkdocs build --strict
+
+# Everything: the whole suite (slow tests included: training, Ray, the browser, the wheel) and the docs site.
+test: setup browser docs
 	$(BIN)/python -m pytest -q
+
+# The inner loop: every test but those marked slow.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 sample: setup
 	$(BIN)/python -m skugraph.sample.generate
 
 clean:
-	rm -rf .skugraph .pytest_cache build src/*.egg-info
+	rm -rf .skugraph .pytest_cache build dist site src/*.egg-info
