@@ -26,11 +26,13 @@ from pathlib import Path
 
 from record import save_record
 
-from skugraph.apps.search import QueryParser, SearchIndex, evaluate_search, gold_facts, synthesise_queries
+from skugraph.apps.query_parser import QueryParser
+from skugraph.apps.search import SearchIndex
+from skugraph.apps.search_eval import evaluate_search, gold_facts, synthesise_queries
 from skugraph.corpus.ner import LabelledText, read_labelled, write_conll
+from skugraph.extract import ExtractorConfig, build_extractor
 from skugraph.facts.build import FactBuilder
 from skugraph.records import Listing, Mention
-from skugraph.tagging.tagger import Tagger, TaggerExtractor
 
 
 SPLIT = "search-split.json"  # beside a tagger trained here: which train titles it left out
@@ -96,7 +98,7 @@ def main() -> None:
             if not args.test:
                 texts += train[:searched]
                 listings += listings_of(train[:searched], "train")
-        extractor = TaggerExtractor(Tagger.load(tagger_dir))
+        extractor = build_extractor(ExtractorConfig("tagger", tagger_dir))
         builder = FactBuilder()
         started = time.perf_counter()
         found = extractor.extract_many(listings)

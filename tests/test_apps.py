@@ -3,23 +3,15 @@
 import pytest
 
 from skugraph.apps.analytics import NO_CATEGORY, WHY, market_report, report_html
+from skugraph.apps.documents import Document, gift_only, in_gift
+from skugraph.apps.prices import band_of, price_bands
+from skugraph.apps.query_parser import QueryParser
 from skugraph.apps.recommend import Recommender
-from skugraph.apps.search import (
-    Document,
-    FilterError,
-    QueryParser,
-    SearchIndex,
-    band_of,
-    gift_only,
-    in_gift,
-    ndcg,
-    price_bands,
-    recall,
-    synthesise_queries,
-)
+from skugraph.apps.search import FilterError, SearchIndex
+from skugraph.apps.search_eval import ndcg, recall, synthesise_queries
+from skugraph.extract import ExtractorConfig, build_extractor
 from skugraph.graph.store import open_store
 from skugraph.records import Entity, Fact, Listing, Provenance
-from skugraph.tagging.rules import RuleExtractor
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +20,7 @@ def graph(demo_graph):
         index = SearchIndex.from_store(store)
         titles = [row[0] for row in store.query("MATCH (l:Listing) RETURN l.title").rows]
         report = market_report(store)
-    return index, QueryParser(RuleExtractor().learn_brands(titles)), report
+    return index, QueryParser(build_extractor(ExtractorConfig(), titles)), report
 
 
 def test_query_becomes_constraints_on_the_graph(graph):

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from skugraph.apps.search import band_labels, band_of, price_bands
+from skugraph.apps.prices import band_labels, band_of, price_bands
 from skugraph.graph.store import GraphStore
 
 TOP_CATEGORIES = 12

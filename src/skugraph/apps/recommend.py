@@ -12,7 +12,7 @@
 
 A reason names only telling values: not generic words (``fits 手机``, ``通用``) nor values most
 products hold; free gifts (``送指环``) never reach the recommender (see
-:func:`skugraph.apps.search.gift_only`).
+:func:`skugraph.apps.documents.gift_only`).
 
 :meth:`Recommender.accessory_scores` scores every product as an accessory of given entities;
 the recommendation benchmark hides ``compatible_with`` edges and ranks with it.
@@ -100,7 +100,7 @@ class Recommender:
 
     @classmethod
     def from_documents(cls, documents: Sequence, near_types: Mapping[str, set[str]] | None = None) -> Recommender:
-        """From search documents (:class:`skugraph.apps.search.Document`)."""
+        """From search documents (:class:`skugraph.apps.documents.Document`)."""
         names = {k: v for d in documents for k, v in d.names.items()}
         return cls({d.id: d.facts for d in documents}, names, {d.id: d.title for d in documents}, near_types=near_types)
 

@@ -15,75 +15,45 @@ Facets (brand, what it fits, product type, colour, price band) count the product
 matched; a filter on any of them narrows the result, and takes a key, a name or an alias
 (``huawei``, ``华为`` or ``HUAWEI``; ``手机壳`` or ``product_type:手机壳``).
 
-What a title offers as a free gift (``送指环支架``, ``赠品：挂绳``) is not what the product is:
-such facts are left out of the documents search and recommendations work on.
+The query parser lives in :mod:`skugraph.apps.query_parser`, the documents (free gifts left
+out) in :mod:`skugraph.apps.documents`, price bands in :mod:`skugraph.apps.prices`, and the
+evaluation in :mod:`skugraph.apps.search_eval`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from itertools import pairwise
 
 import numpy as np
 
+from skugraph.apps.documents import Document, documents_from_facts, documents_from_store
+from skugraph.apps.prices import band_labels, band_of, price_bands
+from skugraph.apps.query_parser import Constraint, QueryParser
 from skugraph.apps.recommend import FITS
-from skugraph.facts.build import FactBuilder
+from skugraph.corpus.normalize import fold
 from skugraph.facts.values import normalize_value
 from skugraph.graph.store import GraphStore
-from skugraph.records import BRAND, LISTING, PRODUCT, Fact, Listing, Mention
-from skugraph.corpus.normalize import fold
+from skugraph.records import Fact, Listing
 
 #: facet name → the predicate whose objects it counts
 FACETS = {"brand": "has_brand", "fits": "compatible_with", "type": "product_type", "colour": "colour"}
 #: how much a fact of another predicate on the same entity counts (华为 as brand in the query,
 #: as a compatible brand in the product)
 OTHER_PREDICATE = 0.5
-#: how much an inferred fact (KG completion) counts against an extracted one
-INFERRED = 0.5
 #: how much a near value counts: a synonym (手机 / 智能手机) or a colour of the same palette colour (黑色 / 曜石黑)
 NEAR = 0.5
 #: how much the product type counts against any other constraint (黑色 手机 wants phones first)
 TYPE_WEIGHT = 2.0
 #: what a brand in a query may mean: the product's own brand, or one it fits
 BRAND_READINGS = ("has_brand", "compatible_with")
-#: predicates of the product words a title or query names
-PRODUCT_WORDS = ("product_type", "related_product")
 _WORD = re.compile(r"\w", re.UNICODE)
-#: where a free gift's words end: a break between title segments, or a word that says what the product fits
-_GIFT_END = re.compile(r"[\s，,。；;！!|【】\[\]()（）]|适用|适合|兼容|专用|for", re.IGNORECASE)
-#: how far after 送 / 赠 a gift's words may reach
-GIFT_REACH = 12
-#: 送 in a word that is no free gift: conveying (传送带, 送风), delivery (配送, 送货), or the product given to someone (送女友)
-_NOT_GIFT = re.compile(r"[传输配运发递护接]送|送(?:风|货|达|料|礼|给|女友|男友|老公|老婆|朋友|同学|老师|长辈|爸|妈|孩子|儿童|人)")
 
 
 class FilterError(ValueError):
     """A search filter names nothing the graph holds."""
-
-
-def in_gift(text: str, start: int) -> bool:
-    """Whether the span at ``start`` of ``text`` names a free gift: the same title segment has
-    送 or 赠 at most ``GIFT_REACH`` characters before it (``送钢化膜+指环``, ``赠品：挂绳``)."""
-    begin = max(0, start - GIFT_REACH)
-    cut = max((m.end() for m in _GIFT_END.finditer(text, begin, start)), default=begin)
-    return any(text[i] in "送赠" and not _in_word(i, text) for i in range(cut, start))
-
-
-def _in_word(i: int, text: str) -> bool:
-    """Whether the 送 at ``i`` is part of a word that is no free gift (:data:`_NOT_GIFT`)."""
-    return any(m.start() <= i < m.end() for m in _NOT_GIFT.finditer(text, max(0, i - 1), i + 3))
-
-
-def gift_only(provenance: Sequence[Mapping] | None, texts: Mapping[str, Mapping[str, str]]) -> bool:
-    """Whether every place a fact was read (``listing_id``, ``field``, ``start``) is a free gift
-    in its listing's text; False when no place can be checked."""
-    checked = [(texts[p["listing_id"]][p["field"]], p["start"]) for p in provenance or ()
-               if p.get("field") in texts.get(p.get("listing_id"), {})]
-    return bool(checked) and all(in_gift(text, start) for text, start in checked)
 
 
 def words(text: str) -> list[str]:
@@ -93,28 +63,6 @@ def words(text: str) -> list[str]:
 
     jieba.setLogLevel(60)
     return [w for w in jieba.lcut_for_search(fold(text)) if _WORD.search(w)]
-
-
-@dataclass
-class Document:
-    """One product as search sees it."""
-
-    id: str
-    title: str
-    text: str  # its listings' titles and descriptions
-    facts: dict[tuple[str, str], float] = field(default_factory=dict)  # (predicate, entity key) → weight
-    names: dict[str, str] = field(default_factory=dict)  # entity key → display name
-    prices: tuple[float, ...] = ()
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """What the query asks for: ``predicate`` and entity ``key``, read from ``surface``."""
-
-    predicate: str
-    key: str
-    name: str
-    surface: str
 
 
 @dataclass
@@ -140,41 +88,6 @@ class SearchResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-class QueryParser:
-    """Query text → constraints, with the extractor the graph was built with (a
-    :class:`~skugraph.tagging.rules.RuleExtractor` or a ``TaggerExtractor``)."""
-
-    def __init__(self, extractor, builder: FactBuilder | None = None):
-        self.extractor = extractor
-        self.builder = builder or FactBuilder(getattr(extractor, "gazetteer", None))
-
-    def read(self, text: str, listing_id: str = "query") -> tuple[list[Mention], list[Fact]]:
-        """The mentions the extractor finds in ``text`` (as a title) and the facts built from them."""
-        listing = Listing(listing_id, text)
-        if hasattr(self.extractor, "extract_many"):  # a TaggerExtractor
-            mentions = self.extractor.extract_many([listing])[0]
-        else:
-            mentions = self.extractor.extract(listing)
-        return mentions, self.builder.build(listing, mentions)
-
-    def parse(self, query: str) -> list[Constraint]:
-        found = []
-        for fact in self.read(query)[1]:
-            if fact.subject.label != PRODUCT or not fact.provenance:
-                continue
-            place = fact.provenance[0]
-            found.append((place.start, Constraint(fact.predicate, fact.object.key, fact.object.name, query[place.start : place.end])))
-        # a query names the product it wants last (透明 手机壳, 保护 手机壳): that word is the type
-        words_ = sorted((start, c) for start, c in found if c.predicate in PRODUCT_WORDS)
-        constraints = []
-        for start, c in sorted(found, key=lambda item: item[0]):
-            if c.predicate in PRODUCT_WORDS:
-                predicate = "product_type" if (start, c) == words_[-1] else "related_product"
-                c = Constraint(predicate, c.key, c.name, c.surface)
-            constraints.append(c)
-        return list(dict.fromkeys(constraints))
 
 
 class SearchIndex:
@@ -233,71 +146,12 @@ class SearchIndex:
     def from_facts(cls, listings: Iterable[Listing], facts: Iterable[Fact]) -> SearchIndex:
         """One document per product: the products the facts are about, each with the text of
         the listings that offer it (``offer_of`` facts; a listing of its own id before fusion)."""
-        listings = {listing.id: listing for listing in listings}
-        texts = {i: {"title": listing.title, "description": listing.description or ""} for i, listing in listings.items()}
-        offers: dict[str, list[str]] = defaultdict(list)
-        docs: dict[str, Document] = {}
-        facts = list(facts)
-        for fact in facts:
-            if fact.subject.label == LISTING and fact.predicate == "offer_of":
-                offers[fact.object.key].append(fact.subject.key)
-        for fact in facts:
-            if fact.subject.label != PRODUCT:
-                continue
-            doc = docs.get(fact.subject.key)
-            if doc is None:
-                ids = offers.get(fact.subject.key) or [fact.subject.key]
-                members = [listings[i] for i in ids if i in listings]
-                doc = docs[fact.subject.key] = Document(
-                    fact.subject.key, fact.subject.name or (members[0].title if members else ""),
-                    "\n".join(f"{m.title}\n{m.description}" for m in members),
-                    prices=tuple(m.price for m in members if m.price is not None))
-            places = [{"listing_id": p.listing_id, "field": p.field, "start": p.start} for p in fact.provenance]
-            if gift_only(places, texts):
-                continue
-            inferred = fact.properties.get("inferred")
-            weight = fact.confidence * (INFERRED if inferred else 1.0)
-            key = (fact.predicate, fact.object.key)
-            doc.facts[key] = max(doc.facts.get(key, 0.0), weight)
-            doc.names[fact.object.key] = fact.object.name
-        brands = [(f.object.key, [f.object.name, *f.object.aliases]) for f in facts if f.object.label == BRAND]
-        return cls(list(docs.values()), _alias_map(brands))
+        return cls(*documents_from_facts(listings, facts))
 
     @classmethod
     def from_store(cls, store: GraphStore) -> SearchIndex:
         """Every product in the graph, with its listings' text and prices and its facts."""
-        texts: dict[str, list[tuple[str, str, float | None]]] = defaultdict(list)
-        fields: dict[str, dict[str, str]] = {}  # listing id → its title and description (where facts were read)
-        for pid, lid, title, text, price in store.query(
-                "MATCH (l:Listing)-[:OFFER_OF]->(p:Product) RETURN p.id, l.id, l.title, l.description, l.price ORDER BY l.id").rows:
-            texts[pid].append((title or "", text or "", price))
-            fields[lid] = {"title": title or "", "description": text or ""}
-        products = store.query("MATCH (p:Product) RETURN p.id, p.title ORDER BY p.id").rows
-        unfused = [pid for pid, _ in products if pid not in texts]  # loaded without fusion: the listing of its own id
-        if unfused:
-            for lid, title, text, price in store.query("MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.title, "
-                                                       "l.description, l.price", {"ids": unfused}).rows:
-                texts[lid].append((title or "", text or "", price))
-                fields[lid] = {"title": title or "", "description": text or ""}
-        docs: dict[str, Document] = {}
-        for pid, title in products:
-            members = texts.get(pid) or [(title or "", "", None)]
-            docs[pid] = Document(pid, title or members[0][0], "\n".join(f"{t}\n{d}" for t, d, _ in members),
-                                 prices=tuple(p for _, _, p in members if p is not None))
-        rows = store.query("MATCH (p:Product)-[r]->(o) WHERE label(r) <> 'HAS_REVIEW' RETURN p.id, r.predicate, o.id, "
-                           "coalesce(o.name, o.value, o.id), r.confidence, coalesce(r.inferred, false), r.provenance").rows
-        for pid, predicate, key, name, confidence, inferred, provenance in rows:
-            doc = docs.get(pid)
-            if doc is None or predicate is None:
-                continue
-            if gift_only(json.loads(provenance or "[]"), fields):
-                continue
-            weight = (confidence or 0.0) * (INFERRED if inferred else 1.0)
-            doc.facts[(predicate, key)] = max(doc.facts.get((predicate, key), 0.0), weight)
-            doc.names[key] = name
-        brands = [(key, [name, *(aliases or [])]) for key, name, aliases in
-                  store.query("MATCH (b:Brand) RETURN b.id, b.name, b.aliases").rows]
-        return cls(list(docs.values()), _alias_map(brands))
+        return cls(*documents_from_store(store))
 
     def text_scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for the query text."""
@@ -473,133 +327,3 @@ class SearchIndex:
         bands = Counter(b for i in matched for b in {band_of(p, self.bands) for p in self.documents[i].prices})
         out["price"] = [{"key": b, "name": b, "count": bands[b]} for b in band_labels(self.bands) if bands[b]]
         return out
-
-
-def _alias_map(brands: Iterable[tuple[str, Sequence[str]]]) -> dict[str, set[str]]:
-    """Folded brand name or alias → the brand keys written so."""
-    out: dict[str, set[str]] = defaultdict(set)
-    for key, forms in brands:
-        for form in forms:
-            if form:
-                out[fold(form)].add(key)
-    return dict(out)
-
-
-def price_bands(prices: Sequence[float], bands: int = 4) -> list[float]:
-    """Edges between ``bands`` price bands: the catalogue's quantiles rounded to two significant
-    digits (``[100, 500, 2000]`` makes ``<100``, ``100–500``, ``500–2000``, ``≥2000``)."""
-    if not prices:
-        return []
-    edges = []
-    for q in np.quantile(np.asarray(prices, dtype=float), [i / bands for i in range(1, bands)]):
-        if q > 0:
-            rounded = float(f"{q:.2g}")
-            if not edges or rounded > edges[-1]:
-                edges.append(rounded)
-    return edges
-
-
-def _money(value: float) -> str:
-    return f"{value:g}"
-
-
-def band_labels(edges: Sequence[float]) -> list[str]:
-    if not edges:
-        return []
-    middle = [f"{_money(a)}–{_money(b)}" for a, b in pairwise(edges)]
-    return [f"<{_money(edges[0])}", *middle, f"≥{_money(edges[-1])}"]
-
-
-def band_of(price: float, edges: Sequence[float]) -> str:
-    labels = band_labels(edges)
-    for edge, label in zip(edges, labels, strict=False):
-        if price < edge:
-            return label
-    return labels[-1] if labels else ""
-
-
-# -- evaluation ------------------------------------------------------------------------------
-
-#: predicates a synthesised query may ask for beside the product type
-QUERY_PREDICATES = ("has_brand", "compatible_with", "colour", "material", "capacity", "size", "style", "use",
-                    "audience", "feature", "pattern", "place_of_use", "form", "specification", "model", "series")
-
-
-@dataclass(frozen=True)
-class Query:
-    text: str
-    wants: frozenset[tuple[str, str]]  # (predicate, entity key) a relevant product has, all of them
-    relevant: frozenset[str]
-
-
-def gold_facts(listings: Sequence[Listing], facts: Iterable[Fact]) -> dict[str, list[tuple[str, str, str]]]:
-    """Listing id → (predicate, entity key, surface text) of each fact read in its title."""
-    titles = {listing.id: listing.title for listing in listings}
-    out: dict[str, list[tuple[str, str, str]]] = {listing.id: [] for listing in listings}
-    for fact in facts:
-        if fact.subject.label == PRODUCT and fact.provenance and fact.subject.key in titles:
-            place = fact.provenance[0]
-            out[fact.subject.key].append((fact.predicate, fact.object.key, titles[fact.subject.key][place.start : place.end]))
-    return out
-
-
-def synthesise_queries(gold: Mapping[str, Sequence[tuple[str, str, str]]], count: int = 300, seed: int = 0,
-                       predicates: Sequence[str] = QUERY_PREDICATES, min_relevant: int = 2) -> list[Query]:
-    """Queries a shopper could type, made from gold facts: a product's type plus one or two of its
-    other values, each written as the titles most often write it (a compatible one as ``适用X``).
-    Relevant: every product whose gold facts include all the query asks for; only queries with
-    at least ``min_relevant`` relevant products are kept (a query one title answers tests
-    string lookup, not search), ``count`` of them drawn at random."""
-    import random
-    from itertools import combinations
-
-    held = {doc: {(p, k) for p, k, _ in facts} for doc, facts in gold.items()}
-    surfaces: dict[str, Counter[str]] = defaultdict(Counter)
-    for facts in gold.values():
-        for _, key, surface in facts:
-            if surface.strip():
-                surfaces[key][surface.strip()] += 1
-    having: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for doc, have in held.items():
-        for fact in have:
-            having[fact].add(doc)
-    candidates: set[frozenset[tuple[str, str]]] = set()
-    for have in held.values():
-        heads = sorted(f for f in have if f[0] == "product_type")[:1]
-        others = sorted(f for f in have if f[0] in predicates and f[1] in surfaces)
-        for size in (1, 2):
-            candidates.update(frozenset((*heads, *extra)) for extra in combinations(others, size) if heads)
-    queries = []
-    for wants in sorted(candidates, key=sorted):
-        relevant = frozenset.intersection(*(frozenset(having[f]) for f in wants))
-        if len(relevant) >= min_relevant:
-            words_ = [("适用" if p == "compatible_with" else "") + surfaces[k].most_common(1)[0][0]
-                      for p, k in sorted(wants, key=lambda f: (f[0] == "product_type", f))]
-            queries.append(Query(" ".join(words_), wants, relevant))
-    random.Random(seed).shuffle(queries)
-    return queries[:count]
-
-
-def ndcg(ranking: Sequence[str], relevant: Iterable[str], k: int = 10) -> float:
-    """Binary-gain nDCG@k."""
-    relevant = set(relevant)
-    gain = sum(1 / np.log2(i + 2) for i, doc in enumerate(ranking[:k]) if doc in relevant)
-    ideal = sum(1 / np.log2(i + 2) for i in range(min(k, len(relevant))))
-    return gain / ideal if ideal else 0.0
-
-
-def recall(ranking: Sequence[str], relevant: Iterable[str], k: int = 50) -> float:
-    relevant = set(relevant)
-    return len(relevant & set(ranking[:k])) / len(relevant) if relevant else 0.0
-
-
-def evaluate_search(index: SearchIndex, queries: Sequence[Query], parser: QueryParser | None,
-                    constraint_weight: float = 1.0) -> dict[str, float]:
-    """Mean nDCG@10 and recall@50 of the index's rankings (``parser`` None: plain BM25)."""
-    ndcgs, recalls = [], []
-    for query in queries:
-        ranking = [h.id for h in index.search(query.text, parser, 50, constraint_weight=constraint_weight).hits]
-        ndcgs.append(ndcg(ranking, query.relevant))
-        recalls.append(recall(ranking, query.relevant))
-    return {"ndcg_at_10": round(float(np.mean(ndcgs)), 4) if ndcgs else 0.0,
-            "recall_at_50": round(float(np.mean(recalls)), 4) if recalls else 0.0, "queries": len(queries)}

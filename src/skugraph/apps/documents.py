@@ -1,0 +1,143 @@
+"""Products as search sees them: one :class:`Document` per product, with its listings' text
+and prices and the weights of its facts, built from facts or from the graph.
+
+What a title offers as a free gift (``送指环支架``, ``赠品：挂绳``) is not what the product is:
+such facts are left out of the documents search and recommendations work on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from skugraph.corpus.normalize import fold
+from skugraph.graph.store import GraphStore
+from skugraph.records import BRAND, LISTING, PRODUCT, Fact, Listing
+
+#: how much an inferred fact (KG completion) counts against an extracted one
+INFERRED = 0.5
+#: where a free gift's words end: a break between title segments, or a word that says what the product fits
+_GIFT_END = re.compile(r"[\s，,。；;！!|【】\[\]()（）]|适用|适合|兼容|专用|for", re.IGNORECASE)
+#: how far after 送 / 赠 a gift's words may reach
+GIFT_REACH = 12
+#: 送 in a word that is no free gift: conveying (传送带, 送风), delivery (配送, 送货), or the product given to someone (送女友)
+_NOT_GIFT = re.compile(r"[传输配运发递护接]送|送(?:风|货|达|料|礼|给|女友|男友|老公|老婆|朋友|同学|老师|长辈|爸|妈|孩子|儿童|人)")
+
+
+def in_gift(text: str, start: int) -> bool:
+    """Whether the span at ``start`` of ``text`` names a free gift: the same title segment has
+    送 or 赠 at most ``GIFT_REACH`` characters before it (``送钢化膜+指环``, ``赠品：挂绳``)."""
+    begin = max(0, start - GIFT_REACH)
+    cut = max((m.end() for m in _GIFT_END.finditer(text, begin, start)), default=begin)
+    return any(text[i] in "送赠" and not _in_word(i, text) for i in range(cut, start))
+
+
+def _in_word(i: int, text: str) -> bool:
+    """Whether the 送 at ``i`` is part of a word that is no free gift (:data:`_NOT_GIFT`)."""
+    return any(m.start() <= i < m.end() for m in _NOT_GIFT.finditer(text, max(0, i - 1), i + 3))
+
+
+def gift_only(provenance: Sequence[Mapping] | None, texts: Mapping[str, Mapping[str, str]]) -> bool:
+    """Whether every place a fact was read (``listing_id``, ``field``, ``start``) is a free gift
+    in its listing's text; False when no place can be checked."""
+    checked = [(texts[p["listing_id"]][p["field"]], p["start"]) for p in provenance or ()
+               if p.get("field") in texts.get(p.get("listing_id"), {})]
+    return bool(checked) and all(in_gift(text, start) for text, start in checked)
+
+
+@dataclass
+class Document:
+    """One product as search sees it."""
+
+    id: str
+    title: str
+    text: str  # its listings' titles and descriptions
+    facts: dict[tuple[str, str], float] = field(default_factory=dict)  # (predicate, entity key) → weight
+    names: dict[str, str] = field(default_factory=dict)  # entity key → display name
+    prices: tuple[float, ...] = ()
+
+
+def documents_from_facts(listings: Iterable[Listing],
+                         facts: Iterable[Fact]) -> tuple[list[Document], dict[str, set[str]]]:
+    """One document per product: the products the facts are about, each with the text of
+    the listings that offer it (``offer_of`` facts; a listing of its own id before fusion);
+    and the brand names and aliases (:func:`alias_map`)."""
+    listings = {listing.id: listing for listing in listings}
+    texts = {i: {"title": listing.title, "description": listing.description or ""} for i, listing in listings.items()}
+    offers: dict[str, list[str]] = defaultdict(list)
+    docs: dict[str, Document] = {}
+    facts = list(facts)
+    for fact in facts:
+        if fact.subject.label == LISTING and fact.predicate == "offer_of":
+            offers[fact.object.key].append(fact.subject.key)
+    for fact in facts:
+        if fact.subject.label != PRODUCT:
+            continue
+        doc = docs.get(fact.subject.key)
+        if doc is None:
+            ids = offers.get(fact.subject.key) or [fact.subject.key]
+            members = [listings[i] for i in ids if i in listings]
+            doc = docs[fact.subject.key] = Document(
+                fact.subject.key, fact.subject.name or (members[0].title if members else ""),
+                "\n".join(f"{m.title}\n{m.description}" for m in members),
+                prices=tuple(m.price for m in members if m.price is not None))
+        places = [{"listing_id": p.listing_id, "field": p.field, "start": p.start} for p in fact.provenance]
+        if gift_only(places, texts):
+            continue
+        inferred = fact.properties.get("inferred")
+        weight = fact.confidence * (INFERRED if inferred else 1.0)
+        key = (fact.predicate, fact.object.key)
+        doc.facts[key] = max(doc.facts.get(key, 0.0), weight)
+        doc.names[fact.object.key] = fact.object.name
+    brands = [(f.object.key, [f.object.name, *f.object.aliases]) for f in facts if f.object.label == BRAND]
+    return list(docs.values()), alias_map(brands)
+
+
+def documents_from_store(store: GraphStore) -> tuple[list[Document], dict[str, set[str]]]:
+    """Every product in the graph, with its listings' text and prices and its facts; and the
+    brand names and aliases (:func:`alias_map`)."""
+    texts: dict[str, list[tuple[str, str, float | None]]] = defaultdict(list)
+    fields: dict[str, dict[str, str]] = {}  # listing id → its title and description (where facts were read)
+    for pid, lid, title, text, price in store.query(
+            "MATCH (l:Listing)-[:OFFER_OF]->(p:Product) RETURN p.id, l.id, l.title, l.description, l.price ORDER BY l.id").rows:
+        texts[pid].append((title or "", text or "", price))
+        fields[lid] = {"title": title or "", "description": text or ""}
+    products = store.query("MATCH (p:Product) RETURN p.id, p.title ORDER BY p.id").rows
+    unfused = [pid for pid, _ in products if pid not in texts]  # loaded without fusion: the listing of its own id
+    if unfused:
+        for lid, title, text, price in store.query("MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.title, "
+                                                   "l.description, l.price", {"ids": unfused}).rows:
+            texts[lid].append((title or "", text or "", price))
+            fields[lid] = {"title": title or "", "description": text or ""}
+    docs: dict[str, Document] = {}
+    for pid, title in products:
+        members = texts.get(pid) or [(title or "", "", None)]
+        docs[pid] = Document(pid, title or members[0][0], "\n".join(f"{t}\n{d}" for t, d, _ in members),
+                             prices=tuple(p for _, _, p in members if p is not None))
+    rows = store.query("MATCH (p:Product)-[r]->(o) WHERE label(r) <> 'HAS_REVIEW' RETURN p.id, r.predicate, o.id, "
+                       "coalesce(o.name, o.value, o.id), r.confidence, coalesce(r.inferred, false), r.provenance").rows
+    for pid, predicate, key, name, confidence, inferred, provenance in rows:
+        doc = docs.get(pid)
+        if doc is None or predicate is None:
+            continue
+        if gift_only(json.loads(provenance or "[]"), fields):
+            continue
+        weight = (confidence or 0.0) * (INFERRED if inferred else 1.0)
+        doc.facts[(predicate, key)] = max(doc.facts.get((predicate, key), 0.0), weight)
+        doc.names[key] = name
+    brands = [(key, [name, *(aliases or [])]) for key, name, aliases in
+              store.query("MATCH (b:Brand) RETURN b.id, b.name, b.aliases").rows]
+    return list(docs.values()), alias_map(brands)
+
+
+def alias_map(brands: Iterable[tuple[str, Sequence[str]]]) -> dict[str, set[str]]:
+    """Folded brand name or alias → the brand keys written so."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for key, forms in brands:
+        for form in forms:
+            if form:
+                out[fold(form)].add(key)
+    return dict(out)
