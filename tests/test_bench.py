@@ -42,6 +42,7 @@ def test_bench_stream_reports_every_stage():
     assert report["peak_rss_mb"] == max(stage["peak_rss_mb"] for stage in stages.values()) > 50
 
 
+@pytest.mark.slow
 def test_bench_api_runs_schemathesis_against_a_served_graph(demo_graph):
     pytest.importorskip("schemathesis", reason="schemathesis (the dev extra) is not installed")
     from skugraph.bench import bench_api

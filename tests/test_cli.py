@@ -82,6 +82,7 @@ def test_demo_prints_the_summary(tmp_path):
     assert again.stdout == out  # the demo rebuilds its graph from scratch: same answers every run
 
 
+@pytest.mark.slow
 def test_demo_chain_pretrains_fine_tunes_and_extracts(tmp_path):
     result = run("demo", "--workdir", str(tmp_path / "demo"), "--pretrain-minutes", "0.15")
     assert result.exit_code == 0, result.output
@@ -121,6 +122,7 @@ def test_train_sentiment_and_use_it_in_extract(tmp_path):
     assert sentiment["object"]["name"] == "positive" and sentiment["subject"]["key"] == "a#r0"
 
 
+@pytest.mark.slow
 def test_train_evaluate_and_extract_with_a_tagger(tmp_path):
     from skugraph.sample.generate import LABELS
 

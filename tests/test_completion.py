@@ -24,6 +24,7 @@ def test_split_hides_a_share_and_keeps_both_ends_known():
     assert all(h in entities and t in entities for h, _, t in hidden)
 
 
+@pytest.mark.slow
 def test_completion_learns_what_goes_with_what():
     pytest.importorskip("pykeen", reason="embedding models need the kg extra (pip install -e '.[kg]')")
     report = evaluate(graph(), relations=["colour"], share=0.2, systems=("popularity", "neighbours", "RotatE"), epochs=60,

