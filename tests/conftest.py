@@ -1,4 +1,5 @@
-"""Shared fixtures: the sample catalogue, the shared data sets (skipped when absent), a store per backend."""
+"""Shared fixtures: the sample catalogue, the shared data sets (skipped when absent), a store per backend;
+and the slow mark for every test that uses a fixture which trains a model or starts Ray, a server or a browser."""
 
 from __future__ import annotations
 
@@ -11,6 +12,16 @@ from skugraph.graph.store import GraphStore, open_store
 from skugraph.sample.generate import CATALOGUE
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+#: Module fixtures of the test files that train a model (tagger, relations, opinions) or start Ray, a server or a browser.
+SLOW_FIXTURES = {"trained", "relation_model", "opinion_model", "ray_cluster", "server", "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark slow every test that uses a slow fixture, so ``pytest -m "not slow"`` leaves it out."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
