@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skugraph.corpus.ingest import ingest
-from skugraph.corpus.listings import Reject, UnreadableFileError, read_listings
+from skugraph.corpus.listing_formats import UnreadableFileError
+from skugraph.corpus.listings import Reject, read_listings
 from skugraph.fuzz import BAD_KINDS, FuzzReport, GeneratedFile, check_file, generated_file
 
 

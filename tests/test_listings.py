@@ -8,7 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from skugraph.corpus.ingest import ingest, load_listings
-from skugraph.corpus.listings import BadRecordError, Limits, Reject, UnreadableFileError, read_listings
+from skugraph.corpus.listing_fields import Limits
+from skugraph.corpus.listing_formats import UnreadableFileError
+from skugraph.corpus.listings import BadRecordError, Reject, read_listings
 
 
 def good(i: int) -> dict:

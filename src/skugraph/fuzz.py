@@ -23,7 +23,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from skugraph.corpus.listings import UNFORESEEN, Limits
+from skugraph.corpus.listing_fields import Limits
+from skugraph.corpus.listings import UNFORESEEN
 
 LIMITS = Limits(record=20_000, title=300, description=5_000, review=1_000, reviews=20)  # small, so "huge" stays fast
 

@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from skugraph.corpus.listings import SUFFIXES, Limits, Reject, detect_format, read_listings
+from skugraph.corpus.listing_fields import Limits
+from skugraph.corpus.listing_formats import SUFFIXES, detect_format
+from skugraph.corpus.listings import Reject, read_listings
 from skugraph.corpus.pii import scrub, scrub_listing
 from skugraph.records import Listing, to_json_line
 

@@ -29,7 +29,8 @@ from ray.data import Datasink
 from ray.data.datasource.datasink import WriteResult
 
 from skugraph.corpus.ingest import listing_files
-from skugraph.corpus.listings import detect_format, listing_from_dict
+from skugraph.corpus.listing_fields import listing_from_dict
+from skugraph.corpus.listing_formats import detect_format
 from skugraph.tables import FACTS, MENTIONS, clear_parts, from_ipc, part_name, to_ipc
 
 PART_LISTINGS = 100_000  # listings a Parquet part file holds (about 1M facts)
@@ -179,4 +180,3 @@ class ray_session:
 
         if self.started:
             ray.shutdown()
-

@@ -24,8 +24,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from skugraph import __version__
+from skugraph.apps.query_parser import QueryParser
 from skugraph.apps.recommend import Recommender
-from skugraph.apps.search import FilterError, QueryParser, SearchIndex
+from skugraph.apps.search import FilterError, SearchIndex
 from skugraph.graph.cards import product_card, product_facts, product_of
 from skugraph.graph.store import StoreError
 from skugraph.graph.store import GraphStore, open_store
