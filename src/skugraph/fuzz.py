@@ -167,16 +167,19 @@ def generated_file(draw, max_lines: int = 60) -> GeneratedFile:
 
 @dataclass
 class FuzzReport:
-    files: int = 0
-    records: int = 0
-    good: int = 0
-    bad: Counter[str] = field(default_factory=Counter)
-    crashes: list[str] = field(default_factory=list)
+    """What a fuzz run generated and what went wrong reading it: ``crashes``, ``lost_good``,
+    ``unreported_bad``, ``mislabelled``, ``unforeseen`` and ``bad_spans`` should all be nothing."""
+
+    files: int = 0  # files generated
+    records: int = 0  # records written, good and bad
+    good: int = 0  # good records written
+    bad: Counter[str] = field(default_factory=Counter)  # bad records written, by kind of damage
+    crashes: list[str] = field(default_factory=list)  # errors ingest or extract raised, with their tracebacks' ends
     lost_good: int = 0  # good listings not kept
     unreported_bad: int = 0  # bad records kept, or not reported with file and line
     mislabelled: int = 0  # reports naming another file or line
     unforeseen: int = 0  # bad records caught only by the readers' last wall, not by a field check
-    facts: int = 0
+    facts: int = 0  # facts extracted from the records kept
     bad_spans: int = 0  # fact evidence pointing outside its field's text
 
     def to_dict(self) -> dict:
