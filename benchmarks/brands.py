@@ -33,7 +33,8 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from skugraph.corpus.ner import read_labelled
-from skugraph.fusion.brands import BrandAliases, clashing_clusters, mine_aliases, name_key
+from skugraph.fusion.brands import BrandAliases, clashing_clusters, mine_aliases
+from skugraph.tagging.lexicon import name_key
 from skugraph.tagging.evaluate import Score
 from skugraph.tagging.rules import RuleExtractor
 from record import read_jsonl, save_record

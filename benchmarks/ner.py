@@ -44,7 +44,8 @@ from skugraph.corpus.ner import LabelledText, Span, locate_spans, read_labelled,
 from skugraph.tagging.decode import best_path, constraint_scores
 from skugraph.lm.pretrain import METADATA
 from skugraph.tagging.augment import AugmentConfig
-from skugraph.tagging.encoding import LexiconFeatures, fold_chars, is_cjk, token_tags
+from skugraph.corpus.normalize import fold
+from skugraph.tagging.encoding import LexiconFeatures, is_cjk, token_tags
 from skugraph.tagging.evaluate import Score, score_spans
 from skugraph.tagging.lexicon import read_words
 from skugraph.tagging.tagger import Tagger
@@ -110,7 +111,7 @@ def _kind(char: str) -> str:
 
 
 def crf_features(text: str, lexicons: LexiconFeatures | None) -> list[dict]:
-    chars = fold_chars(text)
+    chars = fold(text, keep_offsets=True)
     padded = ["<s>", "<s>", *chars, "</s>", "</s>"]
     bits = lexicons.char_bits(text) if lexicons else None
     features = []

@@ -42,8 +42,9 @@ from pathlib import Path
 
 from skugraph import pipeline
 from skugraph.corpus.ingest import ingest
+from skugraph.corpus.normalize import fold
 from skugraph.graph.store import open_store
-from skugraph.tagging.lexicon import default_gazetteer, fold
+from skugraph.tagging.lexicon import default_gazetteer
 from record import save_record
 
 EXAMPLES = 10

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from skugraph.fusion.brands import BrandAliases, clashing_clusters, is_brand_name, mine_aliases, name_key, read_title
+from skugraph.fusion.brands import BrandAliases, clashing_clusters, mine_aliases, read_title
 from skugraph.fusion.fuse import unify_brands
 from skugraph.records import BRAND, PRODUCT, Entity, Fact, Listing, Provenance
-from skugraph.tagging.lexicon import Brand, BrandGazetteer
+from skugraph.tagging.lexicon import Brand, BrandGazetteer, is_brand_name, name_key
 
 NO_GAZETTEER = BrandGazetteer([])
 TITLES = Path(__file__).parent.parent.parent / "shared" / "data" / "corpus" / "jd-titles.txt"

@@ -14,6 +14,22 @@ from pathlib import Path
 import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1] / "src" / "skugraph"
+#: the layering, lowest first: a unit imports only units of its own layer or lower ones
+#: (units not named here, such as sample and fuzz, are checked for circles only)
+LAYERS = (
+    ("records", "tables", "metrics"),
+    ("corpus",),
+    ("lm",),
+    ("tagging",),
+    ("facts",),
+    ("fusion",),
+    ("graph",),
+    ("extract",),
+    ("apps", "serve", "scale"),
+    ("pipeline",),
+    ("bench",),
+    ("cli",),
+)
 
 
 def unit_of(dotted: str) -> str | None:
@@ -144,3 +160,11 @@ def test_no_import_circle_between_packages() -> None:
         report = "\n".join(describe(component, graph) for component in cycles)
         print(report)
         pytest.fail(f"import circles between packages:\n{report}")
+
+
+def test_no_package_imports_a_higher_layer() -> None:
+    layer_of = {unit: level for level, units in enumerate(LAYERS) for unit in units}
+    upward = [f"{source} -> {target}: {', '.join(places)}"
+              for source, targets in sorted(unit_graph().items()) for target, places in sorted(targets.items())
+              if source in layer_of and target in layer_of and layer_of[target] > layer_of[source]]
+    assert not upward, "imports from a lower layer into a higher one:\n" + "\n".join(upward)

@@ -1,6 +1,6 @@
 import pytest
 
-from skugraph.corpus.normalize import normalize
+from skugraph.corpus.normalize import fold, normalize
 
 
 def test_full_width_becomes_half_width_with_offsets_back():
@@ -32,3 +32,20 @@ def test_combining_marks_compose_and_keep_their_span():
 def test_spans_outside_the_text_are_refused():
     with pytest.raises(ValueError):
         normalize("abc").to_original(2, 5)
+
+
+def test_fold_is_nfkc_lower_case_with_single_spaces():
+    assert fold("  ＮＯＺＩ　 Pro  5㎏ ") == "nozi pro 5kg"
+    assert fold("  ＵＧＲＥＥＮ  65W ", lowercase=False) == "UGREEN 65W"
+
+
+def test_fold_keeping_offsets_changes_no_length():
+    original = "ＵＧＲＥＥＮ 5㎏  Cafe\u0301"
+    folded = fold(original, keep_offsets=True)
+    assert folded == "ugreen 5㎏  cafe\u0301"  # ㎏ would be two characters: kept; spaces kept
+    assert len(folded) == len(original)
+
+
+def test_fold_width_only_touches_full_width_ascii_alone():
+    assert fold("电话：１３８　０①ＡＢ㎏", width_only=True, lowercase=False) == "电话:138 0①AB㎏"
+    assert fold("ＡＢ", width_only=True) == "ab"

@@ -1,8 +1,9 @@
 import pytest
 
+from skugraph.corpus.normalize import fold
 from skugraph.facts.build import FactBuilder
 from skugraph.records import BRAND, Listing
-from skugraph.tagging.lexicon import BrandGazetteer, fold
+from skugraph.tagging.lexicon import BrandGazetteer
 from skugraph.tagging.rules import RuleExtractor
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import jieba
 
+from skugraph.corpus.normalize import fold
 from skugraph.records import Listing, Redaction
 
 jieba.setLogLevel(60)  # no dictionary-loading chatter on stderr
@@ -29,12 +30,6 @@ PII_TYPES = ("order_number", "email", "id_card", "bank_card", "phone", "address"
 MASK = "*"
 
 _CJK = "\u4e00-\u9fff"
-_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-
-
-def _fold(text: str) -> str:
-    """Full-width ASCII to half-width, one character for one, so offsets carry over."""
-    return text.translate(_FULL_WIDTH)
 
 
 # -- patterns --------------------------------------------------------------------------------
@@ -181,7 +176,7 @@ def _honorific_name_start(text: str, start: int, end: int, after: int) -> int | 
 def find_pii(text: str) -> list[PiiSpan]:
     """Personal data in ``text``: non-overlapping spans in order; on overlap the type first in
     :data:`PII_TYPES` wins, then the longer span."""
-    folded = _fold(text)
+    folded = fold(text, width_only=True, lowercase=False)  # one character for one: offsets carry over
     found: list[PiiSpan] = []
     for match in _ORDER.finditer(folded):
         found.append(PiiSpan(*match.span("value"), "order_number"))

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from skugraph.corpus.normalize import normalize
+from skugraph.corpus.normalize import fold, normalize
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.facts.values import normalize_value
 from skugraph.records import BRAND, CATEGORY, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Mention, Provenance
-from skugraph.tagging.lexicon import BRAND_PAIR, BrandGazetteer, Lexicon, default_gazetteer, default_lexicons, fold
+from skugraph.tagging.lexicon import BRAND_PAIR, BrandGazetteer, Lexicon, default_gazetteer, default_lexicons
 
 LISTING_EXTRACTOR = "listing@1"  # facts read straight from structured listing fields
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from skugraph.corpus.normalize import fold, normalize
+from skugraph.corpus.normalize import fold
 
 TABLES = Path(__file__).with_name("values.yaml")
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -131,7 +131,7 @@ def normalize_value(kind: str, surface: str) -> NormalValue:
     if measured is not None:
         return measured
     if _parse(surface) is not None:  # 5G, 128M where the kind does not say which unit: kept, case too
-        return NormalValue(kind, surface, _written(surface))
+        return NormalValue(kind, surface, fold(surface, lowercase=False))
     return NormalValue(kind, surface, text)
 
 
@@ -186,14 +186,9 @@ def _measure_pattern() -> re.Pattern:
                       re.IGNORECASE)
 
 
-def _written(surface: str) -> str:
-    """``surface`` with width and spaces folded, case kept."""
-    return " ".join(normalize(surface).text.split())
-
-
 def _parse(surface: str) -> re.Match | None:
     """A measure written in ``surface`` (width folded, case kept), or None."""
-    match = _measure_pattern().match(_written(surface).replace("英吋", "英寸"))
+    match = _measure_pattern().match(fold(surface, lowercase=False).replace("英吋", "英寸"))
     return match if match and (match["ua"] or match["ub"]) else None
 
 

@@ -34,54 +34,17 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from skugraph.tagging.lexicon import BrandGazetteer, default_gazetteer, default_lexicons, fold
+from skugraph.corpus.normalize import fold
+from skugraph.tagging.lexicon import BrandGazetteer, default_gazetteer, default_lexicons, is_brand_name, name_key, script_of
 
 STRONG, OPENING, WEAK = 0.9, 0.6, 0.4
 BRAND_ROLE, COMPATIBLE_ROLE = "brand", "compatible"
-_LATIN = re.compile(r"[a-z]")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-#: a Latin letter followed by a digit: a model code (B5, R7s, P20, NOVA2S), not a brand name (1MORE, 3M are)
-_MODEL = re.compile(r"[a-z][\s\-]?\d")
 _COMPATIBLE_BEFORE = re.compile(r"(?:适用于?|适配于?|兼容|专用于|用于|(?<![a-z])for)\s*[:：]?\s*$")
 _COMPATIBLE_AFTER = re.compile(r"\s*专用")
 _COMPATIBLE_ANYWHERE = re.compile(r"适用|适配|适合|兼容|专用|配件|(?<![a-z])for(?![a-z])")
 _LIST_GAP = re.compile(r"[\s、/,，和及与(（]*")
 #: what a title may open with before its maker: bracketed notes, an origin
 _OPENING = re.compile(r"\s*(?:[【\[][^】\]]*[】\]]\s*)*(?:日本|德国|美国|韩国|英国|法国|意大利|瑞士|丹麦)?\s*")
-_SHOP = re.compile(r"(?:旗舰店|专营店|专卖店|官方店|自营|店)$")
-_COLOUR_END = re.compile(r"[黑白红绿蓝黄紫粉灰橙棕金银]$")
-#: words titles put in brackets or beside a brand that are not brand names
-GENERIC_WORDS = frozenset(
-    "安卓 手机 原装 正品 官方 官方标配 通用 国产 进口 日本进口 德国进口 美国进口 定制 新款 升级款 套餐 标配 "
-    "苹果安卓 安卓苹果 安卓通用 全网通 智能 无线 蓝牙 三合 二合 本子 电脑 笔记本 平板".split()
-)
-
-
-def name_key(name: str) -> str:
-    """The form two spellings of one name share: folded, Latin punctuation and spaces dropped."""
-    folded = fold(name)
-    return re.sub(r"[\s\-_.&'’]+", "", folded) if not _CJK.search(folded) else folded.replace(" ", "")
-
-
-def _script(name: str) -> str:
-    return "cjk" if _CJK.search(name) else "latin" if _LATIN.search(name) else "other"
-
-
-def is_brand_name(name: str) -> bool:
-    """Whether a mention can name a brand at all: not a model code, colour, material, product
-    type, shop or generic word."""
-    folded = fold(name)
-    if len(name_key(folded)) < 2 or folded in GENERIC_WORDS or _SHOP.search(folded):
-        return False
-    if _script(folded) == "latin":
-        return not _MODEL.search(folded)
-    if _script(folded) != "cjk":
-        return False
-    if folded in default_gazetteer().by_surface:
-        return True
-    lexicons = default_lexicons()
-    attribute = any(folded in lexicons[kind] for kind in ("colour", "material", "product_type"))
-    return not (_COLOUR_END.search(folded) or attribute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +77,7 @@ def _mentions(text: str, spans: Sequence[tuple]) -> list[_Mention]:
 def _link(text: str, mentions: list[_Mention], i: int) -> float:
     """Evidence that mentions ``i`` and ``i + 1`` are one brand, from how the title writes them."""
     first, second = mentions[i], mentions[i + 1]
-    if first.key == second.key or _script(first.key) == _script(second.key):
+    if first.key == second.key or script_of(first.key) == script_of(second.key):
         return 0.0
     gap = fold(text[first.end : second.start]).strip()  # NFKC: （ is (
     if gap == "(":
@@ -184,7 +147,7 @@ def read_title(text: str, spans: Sequence[tuple]) -> _TitleReading:
             ra, rb = root(a), root(b)
             if ra == rb:
                 continue
-            one_script = _script(a) == _script(b) and not _spellings_agree(a, b)
+            one_script = script_of(a) == script_of(b) and not _spellings_agree(a, b)
             fitted_list = roles[ra] == roles[rb] == {COMPATIBLE_ROLE} and (a, b) in listed
             if roles[ra] != roles[rb] or one_script or fitted_list:
                 apart.add((a, b))
@@ -219,7 +182,7 @@ class BrandAliases:
         if key not in self._cluster_of:
             return name
         members = self.clusters[self._cluster_of[key]]
-        cjk = [k for k in members if _script(k) == "cjk"]
+        cjk = [k for k in members if script_of(k) == "cjk"]
         return self.names[max(sorted(cjk or members), key=lambda k: self.frequency.get(k, 0))]
 
     def named_clusters(self) -> list[list[str]]:
@@ -238,7 +201,7 @@ def _spellings_agree(a: str, b: str) -> bool:
     ka, kb = name_key(a), name_key(b)
     if ka in kb or kb in ka:
         return True
-    if _script(ka) == "cjk":
+    if script_of(ka) == "cjk":
         return fuzz.ratio(ka, kb) >= 50 and bool(set(ka) & set(kb))
     initials = {"".join(word[0] for word in fold(name).split()) for name in (a, b)}
     return fuzz.ratio(ka, kb) >= 70 or ka in initials or kb in initials
@@ -284,7 +247,7 @@ def mine_aliases(titles: Iterable[tuple[str, Sequence[tuple]]], threshold: float
     def family(cluster: set[str], script: str) -> set[str]:
         """The cluster's names of one script, with every name the gazetteer gives its brands."""
         named = cluster | {n for key in cluster for brand in known[key] for n in gazetteer_names[brand]}
-        return {k for k in named if _script(k) == script}
+        return {k for k in named if script_of(k) == script}
 
     def spelled_alike(a: str, b: str) -> bool:
         return _spellings_agree(names.get(a, a), names.get(b, b))

@@ -5,26 +5,16 @@ Middle, End, or Singly cover this character, per lexicon)."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from skugraph.corpus.ner import Span
+from skugraph.corpus.normalize import fold
 
 UNITS = ("char", "subword")
 LEXICON_PARTS = 4  # B, M, E, S
-
-
-def _fold_char(char: str) -> str:
-    folded = unicodedata.normalize("NFKC", char).lower()
-    return folded if len(folded) == 1 else char.lower()
-
-
-def fold_chars(text: str) -> str:
-    """Lower case and NFKC character by character, keeping the length (offsets stay valid)."""
-    return "".join(_fold_char(c) for c in text)
 
 
 def is_cjk(char: str) -> bool:
@@ -37,7 +27,7 @@ class LexiconFeatures:
 
     def __init__(self, groups: dict[str, Iterable[str]]):
         self.names = list(groups)
-        self.words = [{fold_chars(w.strip()) for w in words if w.strip()} for words in groups.values()]
+        self.words = [{fold(w.strip(), keep_offsets=True) for w in words if w.strip()} for words in groups.values()]
         self.longest = max((len(w) for words in self.words for w in words), default=0)
 
     @property
@@ -46,7 +36,7 @@ class LexiconFeatures:
 
     def char_bits(self, text: str) -> np.ndarray:
         """[len(text), 4 × groups] of 0/1."""
-        folded = fold_chars(text)
+        folded = fold(text, keep_offsets=True)
         bits = np.zeros((len(text), self.size), dtype=np.float32)
         for start in range(len(folded)):
             for length in range(1, min(self.longest, len(folded) - start) + 1):
@@ -65,7 +55,7 @@ class LexiconFeatures:
 
 def char_bigrams(text: str, offsets: Sequence[tuple[int, int]]) -> list[tuple[str, str]]:
     """(bigram ending at, bigram starting at) each token's first and last character, folded."""
-    folded = fold_chars(text)
+    folded = fold(text, keep_offsets=True)
     size = len(folded)
     out = []
     for start, end in offsets:
@@ -81,7 +71,7 @@ def ngram_vocabulary(texts: Iterable[str], min_count: int = 2) -> list[str]:
 
     counts: Counter[str] = Counter()
     for text in texts:
-        folded = "^" + fold_chars(text) + "$"
+        folded = "^" + fold(text, keep_offsets=True) + "$"
         counts.update(folded[i : i + 2] for i in range(len(folded) - 1))
     return [gram for gram, count in counts.most_common() if count >= min_count and not gram.isspace()]
 

@@ -10,10 +10,16 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from skugraph.corpus.normalize import normalize
+from skugraph.corpus.normalize import fold
 
 _LATIN = re.compile(r"[0-9A-Za-z]")
 _WORD = re.compile(r"[0-9a-z]")
+_LATIN_LETTER = re.compile(r"[a-z]")
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+#: a Latin letter followed by a digit: a model code (B5, R7s, P20, NOVA2S), not a brand name (1MORE, 3M are)
+_MODEL = re.compile(r"[a-z][\s\-]?\d")
+_SHOP = re.compile(r"(?:旗舰店|专营店|专卖店|官方店|自营|店)$")
+_COLOUR_END = re.compile(r"[黑白红绿蓝黄紫粉灰橙棕金银]$")
 _CJK_NAME = r"[\u4e00-\u9fff·]{1,8}"
 _LATIN_NAME = r"[A-Za-z][A-Za-z0-9&'.\- ]{0,24}[A-Za-z0-9.]|[A-Za-z]"
 #: ``诺芝（NOZI）``, ``NOZI(诺芝)``, ``Apple/苹果``, ``苹果/Apple`` — a brand written in two scripts.
@@ -23,11 +29,6 @@ BRAND_PAIR = re.compile(
     rf"|(?P<e>{_CJK_NAME})\s*/\s*(?P<f>{_LATIN_NAME})(?![A-Za-z0-9])"
     rf"|(?P<g>{_LATIN_NAME})\s*/\s*(?P<h>{_CJK_NAME})"
 )
-
-
-def fold(text: str) -> str:
-    """The matching form of a surface string: NFKC, lower case, single spaces."""
-    return " ".join(normalize(text, lowercase=True).text.split())
 
 
 class Lexicon:
@@ -193,3 +194,38 @@ def default_lexicons() -> dict[str, Lexicon]:
         "product_type": Lexicon(t[0] for t in types),
         "accessory": Lexicon(t[0] for t in types if len(t) > 1 and t[1] == "accessory"),
     }
+
+
+#: words titles put in brackets or beside a brand that are not brand names
+GENERIC_WORDS = frozenset(
+    "安卓 手机 原装 正品 官方 官方标配 通用 国产 进口 日本进口 德国进口 美国进口 定制 新款 升级款 套餐 标配 "
+    "苹果安卓 安卓苹果 安卓通用 全网通 智能 无线 蓝牙 三合 二合 本子 电脑 笔记本 平板".split()
+)
+
+
+def name_key(name: str) -> str:
+    """The form two spellings of one name share: folded, Latin punctuation and spaces dropped."""
+    folded = fold(name)
+    return re.sub(r"[\s\-_.&'’]+", "", folded) if not _CJK_CHAR.search(folded) else folded.replace(" ", "")
+
+
+def script_of(name: str) -> str:
+    """"cjk" for a name with a Chinese character, else "latin" for one with a Latin letter, else "other"."""
+    return "cjk" if _CJK_CHAR.search(name) else "latin" if _LATIN_LETTER.search(name) else "other"
+
+
+def is_brand_name(name: str) -> bool:
+    """Whether a mention can name a brand at all: not a model code, colour, material, product
+    type, shop or generic word."""
+    folded = fold(name)
+    if len(name_key(folded)) < 2 or folded in GENERIC_WORDS or _SHOP.search(folded):
+        return False
+    if script_of(folded) == "latin":
+        return not _MODEL.search(folded)
+    if script_of(folded) != "cjk":
+        return False
+    if folded in default_gazetteer().by_surface:
+        return True
+    lexicons = default_lexicons()
+    attribute = any(folded in lexicons[kind] for kind in ("colour", "material", "product_type"))
+    return not (_COLOUR_END.search(folded) or attribute)

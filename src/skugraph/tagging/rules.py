@@ -13,8 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from skugraph.corpus.normalize import normalize
-from skugraph.fusion.brands import is_brand_name
+from skugraph.corpus.normalize import fold, normalize
 from skugraph.records import Listing, Mention
 from skugraph.tagging.lexicon import (
     BRAND_PAIR,
@@ -23,7 +22,7 @@ from skugraph.tagging.lexicon import (
     Lexicon,
     default_gazetteer,
     default_lexicons,
-    fold,
+    is_brand_name,
     read_words,
 )
 
