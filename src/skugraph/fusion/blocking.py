@@ -20,6 +20,7 @@ jieba.setLogLevel(60)
 
 _WORD = re.compile(r"[\w\-+.]+")
 
+
 def offers_from(listings: Sequence[Listing], facts: Iterable[Fact], ontology: Ontology | None = None) -> list[Offer]:
     """One offer per listing: its title, then its chosen brand and attribute values (canonical),
     and ``fits``: the brands and models it is compatible with."""

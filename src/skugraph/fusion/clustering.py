@@ -74,8 +74,9 @@ def cluster(count: int, scored: Iterable[tuple[int, int, float]], threshold: flo
         done |= seen
     return label, cut
 
+
 def split_conflicts(labels: list[int], offers: Sequence[Offer], scored: Sequence[tuple[int, int, float]], threshold: float,
-                     verdicts: dict[tuple[int, int], Verdict]) -> list[int]:
+                    verdicts: dict[tuple[int, int], Verdict]) -> list[int]:
     """Clusters rebuilt where two of their members conflict: the cluster's matches joined from
     the strongest down, skipping a match that would put a conflicting pair in one product."""
     groups: dict[int, list[int]] = defaultdict(list)
