@@ -1,10 +1,13 @@
+import ast
+from pathlib import Path
+
 import pytest
 
 from skugraph.corpus.listings import read_listings
 from skugraph.facts.build import FactBuilder
-from skugraph.graph.store import StoreError
 from skugraph.graph.schema import NODE_TABLES, relation_tables
-from skugraph.graph.store import GraphStore, open_store
+from skugraph.graph.ladybug_store import LadybugStore
+from skugraph.graph.store import GraphStore, StoreError, open_store
 from skugraph.records import BRAND, PRODUCT, VALUE, Entity, Fact, Provenance
 from skugraph.tagging.rules import RuleExtractor
 
@@ -127,3 +130,20 @@ def test_a_graph_gains_the_edge_properties_a_newer_ontology_declares(tmp_path):
     with open_store(tmp_path / "g.lbug") as store:
         store.load([listing], [Fact(fact.subject, fact.predicate, fact.object, 0.9, fact.provenance, {"evidence": "why"})])
         assert store.query("MATCH (:Product)-[r:HAS_BRAND]->(:Brand) RETURN r.evidence").rows == [["why"]]
+
+
+def test_the_store_interface_declares_what_its_callers_use():
+    """Every ``store.<name>`` outside the backends is declared on GraphStore, and the backend defines
+    every abstract method (so no caller needs to know it holds a LadybugStore)."""
+    source = Path(__file__).resolve().parents[1] / "src" / "skugraph"
+    backends = {source / "graph" / "store.py", source / "graph" / "ladybug_store.py"}
+    used: dict[str, str] = {}
+    for path in sorted(set(source.rglob("*.py")) - backends):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "store":
+                used.setdefault(node.attr, f"{path.relative_to(source)}:{node.lineno}")
+    assert {"query", "load", "stage", "copy"} <= used.keys(), "the walk found too few callers"
+    undeclared = {name: place for name, place in used.items()
+                  if not hasattr(GraphStore, name) and name not in GraphStore.__annotations__}
+    assert not undeclared, f"used on a store but not declared on GraphStore: {undeclared}"
+    assert not LadybugStore.__abstractmethods__

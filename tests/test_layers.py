@@ -140,7 +140,7 @@ def describe(component: list[str], graph: dict[str, dict[str, list[str]]]) -> st
 def test_relative_imports_resolve_to_their_unit() -> None:
     path = PACKAGE_ROOT / "facts" / "build.py"
     assert unit_of(module_name(path)) == "facts"
-    assert unit_of("skugraph.fusion.values") == "fusion"
+    assert unit_of("skugraph.fusion.brands") == "fusion"
     assert unit_of("skugraph") is None
     assert unit_of("numpy.linalg") is None
 
