@@ -28,9 +28,9 @@ from pathlib import Path
 from record import read_jsonl, save_record
 
 from skugraph.corpus.ingest import load_listings
+from skugraph.facts.io import read_facts
 from skugraph.fusion.identity import conflicting_model_merges
 from skugraph.fusion.resolve import resolve_products
-from skugraph.pipeline import read_facts
 from skugraph.tagging.evaluate import Score
 
 LABELS = ("same", "different")

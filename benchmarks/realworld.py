@@ -43,6 +43,7 @@ from pathlib import Path
 from skugraph import pipeline
 from skugraph.corpus.ingest import ingest
 from skugraph.corpus.normalize import fold
+from skugraph.extract import ExtractorConfig
 from skugraph.graph.store import open_store
 from skugraph.tagging.lexicon import default_gazetteer
 from record import save_record
@@ -187,12 +188,8 @@ def run(titles_file: Path, limit: int | None, tagger: Path | None, workdir: Path
         began = time.perf_counter()
         out = workdir / name
         out.mkdir(exist_ok=True)
-        tagger_extractor = None
-        if model:
-            from skugraph.tagging.tagger import Tagger, TaggerExtractor
-
-            tagger_extractor = TaggerExtractor(Tagger.load(model), ("title",))
-        extracted = pipeline.extract(ingested, out / "facts.jsonl", tagger=tagger_extractor)
+        config = ExtractorConfig("tagger", model, ("title",)) if model else ExtractorConfig()
+        extracted = pipeline.extract(ingested, out / "facts.jsonl", config=config)
         fused = pipeline.fuse(ingested, out / "facts.jsonl", out / "facts.fused.jsonl", complete=False)
         pipeline.load(out / "graph.lbug", ingested, out / "facts.fused.jsonl")
         result["extractors"][name] = {"facts": extracted.facts, "products": fused.products,

@@ -298,7 +298,7 @@ def test_load_fails_when_no_fact_is_valid(built, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from skugraph import pipeline
+    from skugraph.facts.io import read_facts
     from skugraph.tables import FACTS, facts_table
 
     facts = tmp_path / "facts.jsonl"
@@ -309,7 +309,7 @@ def test_load_fails_when_no_fact_is_valid(built, tmp_path):
     assert message.startswith(f"error: {facts}: none of its first 20 records is a valid fact (line 1: ") and "sold_by" in message
     assert not db.exists()
     table = tmp_path / "facts.parquet"  # a table is checked by its columns first, then row by row
-    rows = [{**row, "predicate": "sold_by"} for row in facts_table(pipeline.read_facts(built["facts"])).to_pylist()]
+    rows = [{**row, "predicate": "sold_by"} for row in facts_table(read_facts(built["facts"])).to_pylist()]
     pq.write_table(pa.Table.from_pylist(rows, schema=FACTS), table)
     result = run("load", str(table), "--listings", str(built["listings"]), "--db", str(db))
     assert failure(result) == f"error: no facts loaded from {table}: all {len(rows)} rejected, only the listings were loaded; " \

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from skugraph import pipeline
 from skugraph.cli import app
 from skugraph.corpus.ingest import ingest
+from skugraph.extract import ExtractorConfig
+from skugraph.facts.io import read_facts
 from skugraph.graph.store import open_store
 from skugraph.records import Entity, Fact, Listing, Provenance, to_json_line, with_run
 from skugraph.sample.generate import CATALOGUE
@@ -179,8 +181,6 @@ def test_extract_fuse_load_again_with_another_lexicon_gives_the_graph_a_fresh_lo
     """The whole pipeline: the same extraction twice is one run (byte-equal files, nothing
     replaced); a word list that changes what the rules read is a new run of the listings it
     changes, and loading it leaves the graph a fresh load of it would build."""
-    from skugraph.tagging.rules import RuleExtractor
-
     listings = tmp_path / "listings.jsonl"
     ingest([CATALOGUE], listings)
     for name in ("one", "two"):
@@ -188,12 +188,12 @@ def test_extract_fuse_load_again_with_another_lexicon_gives_the_graph_a_fresh_lo
     assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
     pipeline.fuse(listings, tmp_path / "one.jsonl", tmp_path / "one.fused.jsonl")
     (tmp_path / "types.txt").write_text("全网通\n", "utf-8")  # now a product word: listings that write it read differently
-    pipeline.extract(listings, tmp_path / "new.jsonl", extractor=RuleExtractor.with_lexicon_files([], [tmp_path / "types.txt"]))
+    pipeline.extract(listings, tmp_path / "new.jsonl", config=ExtractorConfig(product_type_files=[tmp_path / "types.txt"]))
     pipeline.fuse(listings, tmp_path / "new.jsonl", tmp_path / "new.fused.jsonl")
 
     def runs(name: str) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
-        for fact in pipeline.read_facts(tmp_path / name):
+        for fact in read_facts(tmp_path / name):
             for place in fact.provenance:
                 if place.run:
                     found.setdefault(place.listing_id, set()).add(place.run)

@@ -6,6 +6,7 @@ import pytest
 
 from skugraph import pipeline
 from skugraph.corpus.ingest import ingest, load_listings
+from skugraph.facts.io import read_facts
 from skugraph.sample.generate import CATALOGUE
 from skugraph.tables import read_rows
 
@@ -57,7 +58,7 @@ def test_ray_workers_read_parquet_shards_and_write_parquet_parts_equal_to_the_lo
                               engine="ray", workers=2)
     assert (on_ray.listings, on_ray.mentions, on_ray.facts, on_ray.by_predicate, on_ray.rejects) == (
         local.listings, local.mentions, local.facts, local.by_predicate, [])
-    assert list(pipeline.read_facts(tmp_path / "ray.parquet")) == list(pipeline.read_facts(tmp_path / "local.parquet"))
+    assert list(read_facts(tmp_path / "ray.parquet")) == list(read_facts(tmp_path / "local.parquet"))
     assert [row for *_, row in read_rows(tmp_path / "ray-mentions.parquet")] == [row for *_, row in read_rows(tmp_path / "local-mentions.parquet")]
 
 
@@ -78,7 +79,7 @@ def test_ray_leaves_out_bad_listings_with_file_id_and_field_and_keeps_the_good_o
     assert "a record is a JSON list" in done.stderr and "broken JSON" in done.stderr
     assert "3 listing(s) not valid" in done.stderr
     pipeline.extract(listings, tmp_path / "local.parquet")
-    assert list(pipeline.read_facts(tmp_path / "ray.parquet")) == list(pipeline.read_facts(tmp_path / "local.parquet"))
+    assert list(read_facts(tmp_path / "ray.parquet")) == list(read_facts(tmp_path / "local.parquet"))
 
 
 def test_bench_scale_runs_the_local_engine_and_ray_on_the_same_listings(ray_cluster):

@@ -8,6 +8,7 @@ import pytest
 
 from skugraph import pipeline
 from skugraph.corpus.ingest import ingest, load_listings
+from skugraph.facts.io import read_facts
 from skugraph.records import Mention
 from skugraph.sample.generate import CATALOGUE
 from skugraph.tables import FACTS, facts_table, read_rows
@@ -25,8 +26,8 @@ def test_parquet_facts_and_mentions_hold_what_the_jsonl_files_hold(listings, tmp
     parquet = pipeline.extract(listings, tmp_path / "facts.parquet", tmp_path / "mentions.parquet")
     assert (parquet.facts, parquet.mentions, parquet.by_predicate) == (jsonl.facts, jsonl.mentions, jsonl.by_predicate)
     assert [p.name for p in (tmp_path / "facts.parquet").iterdir()] == ["part-000000.parquet"]
-    from_parquet = list(pipeline.read_facts(tmp_path / "facts.parquet"))
-    assert from_parquet == list(pipeline.read_facts(tmp_path / "facts.jsonl"))
+    from_parquet = list(read_facts(tmp_path / "facts.parquet"))
+    assert from_parquet == list(read_facts(tmp_path / "facts.jsonl"))
     assert any(f.properties for f in from_parquet) and any(f.subject.aliases or f.object.aliases for f in from_parquet)
     assert pq.read_schema(tmp_path / "facts.parquet" / "part-000000.parquet") == FACTS
     mentions = [Mention.from_dict(row) for _, _, row in read_rows(tmp_path / "mentions.parquet")]
@@ -47,7 +48,7 @@ def test_fuse_and_load_read_parquet_facts_and_sharded_listings(listings, tmp_pat
     pipeline.extract(shards, tmp_path / "facts.parquet")
     pipeline.fuse(listings, tmp_path / "facts.jsonl", tmp_path / "fused.jsonl")
     pipeline.fuse(shards, tmp_path / "facts.parquet", tmp_path / "fused.parquet")
-    assert list(pipeline.read_facts(tmp_path / "fused.parquet")) == list(pipeline.read_facts(tmp_path / "fused.jsonl"))
+    assert list(read_facts(tmp_path / "fused.parquet")) == list(read_facts(tmp_path / "fused.jsonl"))
     _, from_jsonl = pipeline.load(tmp_path / "a.lbug", listings, tmp_path / "fused.jsonl")
     _, from_parquet = pipeline.load(tmp_path / "b.lbug", shards, tmp_path / "fused.parquet")
     assert from_parquet == from_jsonl and from_parquet["edges"]["HAS_BRAND"] > 100
@@ -59,14 +60,14 @@ def test_fuse_and_load_read_parquet_facts_and_sharded_listings(listings, tmp_pat
 
 def test_a_bad_parquet_fact_is_reported_with_file_and_row_and_the_good_ones_kept(listings, tmp_path):
     pipeline.extract(listings, tmp_path / "facts.jsonl")
-    good = list(pipeline.read_facts(tmp_path / "facts.jsonl"))[:3]
+    good = list(read_facts(tmp_path / "facts.jsonl"))[:3]
     table = facts_table(good).to_pylist()
     table[1]["predicate"] = "not_a_predicate"
     out = tmp_path / "facts.parquet"
     out.mkdir()
     pq.write_table(pa.Table.from_pylist(table, schema=FACTS), out / "part-000000.parquet")
     errors: list[str] = []
-    assert list(pipeline.read_facts(out, errors.append)) == [good[0], good[2]]
+    assert list(read_facts(out, errors.append)) == [good[0], good[2]]
     assert len(errors) == 1 and errors[0].startswith(f"{out / 'part-000000.parquet'}:row 2: not a valid fact")
     with pytest.raises(ValueError, match="row 2"):
-        list(pipeline.read_facts(out))
+        list(read_facts(out))

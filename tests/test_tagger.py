@@ -303,6 +303,7 @@ def test_a_loaded_tagger_travels_to_worker_processes_as_its_directory(trained, t
     import pickle
 
     from skugraph import pipeline
+    from skugraph.extract import ExtractorConfig
 
     directory, data = trained
     tagger = Tagger.load(directory, "torch")
@@ -312,9 +313,9 @@ def test_a_loaded_tagger_travels_to_worker_processes_as_its_directory(trained, t
     assert [[s.key for s in spans] for spans in again.predict(texts)] == [[s.key for s in spans] for spans in tagger.predict(texts)]
     listings = tmp_path / "listings.jsonl"
     listings.write_text("".join(to_json_line(Listing(id=f"t{i}", title=text)) + "\n" for i, text in enumerate(texts * 3)), encoding="utf-8")
-    extractor = TaggerExtractor(tagger)
-    one = pipeline.extract(listings, tmp_path / "one.jsonl", tmp_path / "one-m.jsonl", tagger=extractor, batch_size=4)
-    two = pipeline.extract(listings, tmp_path / "two.jsonl", tmp_path / "two-m.jsonl", tagger=extractor, batch_size=4, workers=2)
+    config = ExtractorConfig("tagger", directory, runtime="torch")
+    one = pipeline.extract(listings, tmp_path / "one.jsonl", tmp_path / "one-m.jsonl", config=config, batch_size=4)
+    two = pipeline.extract(listings, tmp_path / "two.jsonl", tmp_path / "two-m.jsonl", config=config, batch_size=4, workers=2)
     assert one.mentions > 20 and one.mentions == two.mentions
     assert (tmp_path / "one-m.jsonl").read_bytes() == (tmp_path / "two-m.jsonl").read_bytes()
 

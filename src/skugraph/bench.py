@@ -253,6 +253,7 @@ def bench_load(count: int = 20_000, changed: float = 0.01, progress=None) -> dic
       graph (upserts); its load time against the full load's."""
     from skugraph import pipeline
     from skugraph.corpus.ingest import ingest, load_listings
+    from skugraph.facts.io import read_facts
     from skugraph.graph.store import LoadReport, graph_rows, open_store
 
     say = progress or (lambda text: None)
@@ -265,7 +266,7 @@ def bench_load(count: int = 20_000, changed: float = 0.01, progress=None) -> dic
         (report, stats), ours = _timed(pipeline.load, work / "ours.lbug", work / "listings.jsonl", work / "facts.jsonl")
         say(f"ours: {ours:.1f} s")
         with open_store(work / "copy.lbug") as store:
-            rows = graph_rows(load_listings(work / "listings.jsonl"), pipeline.read_facts(work / "facts.jsonl"),
+            rows = graph_rows(load_listings(work / "listings.jsonl"), read_facts(work / "facts.jsonl"),
                               ontology=store.ontology)
             (work / "stage").mkdir()
             staged = store.stage(rows, work / "stage")
@@ -335,6 +336,7 @@ def bench_scale(count: int = 20_000, workers: tuple[int, ...] = (1, 2), progress
     only: no batch comes back to time)."""
     from skugraph import pipeline
     from skugraph.corpus.ingest import ingest
+    from skugraph.facts.io import read_facts
 
     say = progress or (lambda text: None)
     runs = []
@@ -365,7 +367,7 @@ def bench_scale(count: int = 20_000, workers: tuple[int, ...] = (1, 2), progress
             runs.append(run)
             say(f"{engine} × {size} → {output}: {run['listings_per_s']} listings/s"
                 + (f", steady {run['steady_listings_per_s']}" if "steady_listings_per_s" in run else ""))
-        facts = [list(pipeline.read_facts(work / f"facts-{r['engine']}-{r['workers']}.{r['output']}")) for r in runs]
+        facts = [list(read_facts(work / f"facts-{r['engine']}-{r['workers']}.{r['output']}")) for r in runs]
         same = all(found == facts[0] for found in facts)
     return {"listings": count, "extractor": "rules", "same_facts_everywhere": same, "runs": runs,
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}

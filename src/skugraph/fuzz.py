@@ -194,6 +194,7 @@ def check_file(generated: GeneratedFile, work: Path, report: FuzzReport) -> None
     """Ingest ``generated`` and extract facts from what was kept; count what went wrong."""
     from skugraph import pipeline
     from skugraph.corpus.ingest import ingest, load_listings
+    from skugraph.facts.io import read_facts
 
     work.mkdir(parents=True, exist_ok=True)
     source = work / "listings.jsonl"
@@ -213,7 +214,7 @@ def check_file(generated: GeneratedFile, work: Path, report: FuzzReport) -> None
         return
     report.facts += extracted.facts
     texts = {listing.id: listing for listing in load_listings(work / "clean.jsonl")}
-    for fact in pipeline.read_facts(work / "facts.jsonl"):
+    for fact in read_facts(work / "facts.jsonl"):
         for place in fact.provenance:
             listing = texts.get(place.listing_id)
             if listing is not None and not 0 <= place.start <= place.end <= len(listing.field_text(place.field)):

@@ -31,6 +31,7 @@ from ray.data.datasource.datasink import WriteResult
 from skugraph.corpus.ingest import listing_files
 from skugraph.corpus.listing_fields import listing_from_dict
 from skugraph.corpus.listing_formats import detect_format
+from skugraph.extract import ExtractReport, ListingReader, ReadResult, write_reads
 from skugraph.tables import FACTS, MENTIONS, clear_parts, from_ipc, part_name, to_ipc
 
 PART_LISTINGS = 100_000  # listings a Parquet part file holds (about 1M facts)
@@ -40,7 +41,7 @@ BATCHES_PER_BLOCK = 8  # a block goes to one actor: fewer, larger blocks cost le
 class _ExtractActor:
     """Holds one reader (unpickled once per actor; a tagger reloads from its directory)."""
 
-    def __init__(self, reader: Any, json_lines: bool):
+    def __init__(self, reader: ListingReader, json_lines: bool):
         import torch
 
         torch.set_num_threads(1)
@@ -103,13 +104,11 @@ class _PartsSink(Datasink):
         self.counts = list(write_result.write_returns)
 
 
-def extract_on_ray(reader: Any, listings: Path, facts_out: Path, mentions_out: Path | None = None, workers: int = 2,
-                   address: str | None = None, batch_size: int = 256, progress: Callable[[int], None] | None = None):
+def extract_on_ray(reader: ListingReader, listings: Path, facts_out: Path, mentions_out: Path | None = None, workers: int = 2,
+                   address: str | None = None, batch_size: int = 256, progress: Callable[[int], None] | None = None) -> ExtractReport:
     """``reader`` (the local engine's batch reader) over the listings on Ray; writes what the
-    local engine writes and returns its :class:`~skugraph.pipeline.ExtractReport`."""
+    local engine writes (:func:`skugraph.extract.extract_locally`) and returns its report."""
     import ray
-
-    from skugraph.pipeline import ExtractReport, _ReadBatch, write_reads
 
     with ray_session(workers, address):
         dataset, json_lines = _dataset(listings, batch_size)
@@ -121,7 +120,7 @@ def extract_on_ray(reader: Any, listings: Path, facts_out: Path, mentions_out: P
             def reads():
                 for row in results.iter_rows():
                     rejects.extend(json.loads(row["rejects"]))
-                    yield _ReadBatch(int(row["listings"]), int(row["mention_count"]), row["mentions"], row["facts"],
+                    yield ReadResult(int(row["listings"]), int(row["mention_count"]), row["mentions"], row["facts"],
                                      Counter(json.loads(row["by_predicate"])))
 
             report = write_reads(reads(), facts_out, mentions_out, progress)
@@ -131,7 +130,7 @@ def extract_on_ray(reader: Any, listings: Path, facts_out: Path, mentions_out: P
         results.write_datasink(sink)
     report = ExtractReport()
     for counts in sink.counts:  # the parts are written: only the counts are added up here
-        report.add(_ReadBatch(counts["listings"], counts["mentions"], "", "", Counter(counts["by_predicate"])))
+        report.add(ReadResult(counts["listings"], counts["mentions"], "", "", Counter(counts["by_predicate"])))
         report.rejects += counts["rejects"]
     if progress:
         progress(report.listings)
@@ -180,3 +179,4 @@ class ray_session:
 
         if self.started:
             ray.shutdown()
+

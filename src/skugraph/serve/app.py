@@ -27,6 +27,7 @@ from skugraph import __version__
 from skugraph.apps.query_parser import QueryParser
 from skugraph.apps.recommend import Recommender
 from skugraph.apps.search import FilterError, SearchIndex
+from skugraph.extract import ExtractorConfig, build_extractor
 from skugraph.graph.cards import product_card, product_facts, product_of
 from skugraph.graph.store import StoreError
 from skugraph.graph.store import GraphStore, open_store
@@ -83,14 +84,10 @@ class Services:
         store = open_store(db, read_only=True)
         index = SearchIndex.from_store(store)
         if tagger:
-            from skugraph.tagging.tagger import Tagger, TaggerExtractor
-
-            extractor = TaggerExtractor(Tagger.load(tagger, runtime))
-        else:
-            from skugraph.tagging.rules import RuleExtractor
-
+            extractor = build_extractor(ExtractorConfig("tagger", tagger, runtime=runtime))
+        else:  # the rules learn the graph's two-script brands from its titles
             titles = [row[0] for row in store.query("MATCH (l:Listing) RETURN l.title").rows if row[0]]
-            extractor = RuleExtractor().learn_brands(titles)
+            extractor = build_extractor(ExtractorConfig(), titles)
         recommender = Recommender.from_index(index)
         if kg_embeddings:
             recommender.learn_embeddings(kg_embeddings)

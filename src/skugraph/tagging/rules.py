@@ -9,7 +9,7 @@ the original text before it becomes a :class:`~skugraph.records.Mention`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,6 +158,10 @@ class RuleExtractor:
             for start, end, label, score in self.spans(text):
                 mentions.append(Mention(listing.id, field, start, end, text[start:end], label, score, extractor))
         return mentions
+
+    def extract_many(self, listings: Sequence[Listing]) -> list[list[Mention]]:
+        """Mentions in the title and description of each listing."""
+        return [self.extract(listing) for listing in listings]
 
     def _brands(self, low: str) -> list[_BrandMention]:
         """Every brand the text names, each once: a two-script pair (``诺芝（NOZI）``, one
