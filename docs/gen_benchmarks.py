@@ -1,6 +1,7 @@
 """Benchmark pages from ``benchmarks/results/*.json``: no figure is copied by hand.
 
-A page under ``docs/benchmarks/`` is prose with markers that this module replaces:
+A page (those under ``docs/benchmarks/``, or any page that cites a figure) is prose with
+markers that this module replaces:
 
 * ``{{ table NAME [ARG …] }}`` — a table built from one or more result files, followed by
   the command that made each file (or "command not recorded" where the file lacks one);
@@ -13,6 +14,7 @@ Run it as a script to print a rendered page: ``python docs/gen_benchmarks.py doc
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -157,7 +159,8 @@ def rules_ner(results: Results) -> str:
             m = scores["micro"]
             rows.append((data_set, system, num(scores["texts"]), pct(m["precision"]), pct(m["recall"]),
                          pct(m["f1"]), num(scores["titles_per_second"])))
-            types += [(data_set, system, kind, num(s["support"]), pct(s["f1"])) for kind, s in scores["per_type"].items()]
+            types += [(data_set, system, kind, num(s["support"]), pct(s["f1"]))
+                      for kind, s in scores["per_type"].items()]
     return (markdown_table(("data set (dev)", "extractor", "titles", "P", "R", "F1", "titles/s"), rows)
             + "\n\nPer type:\n\n" + markdown_table(("data set", "extractor", "type", "gold spans", "F1"), types))
 
@@ -185,9 +188,11 @@ def ner(results: Results) -> str:
                 c = system["calibration"]
                 calibration.append((name.removeprefix("ner-"), NER_SYSTEMS[key], c["temperature"],
                                     fixed(c["ece_uncalibrated"]), fixed(c["ece_calibrated"])))
-        rows.append((name.removeprefix("ner-"), num(record["dev_texts"]), *cells, f"{record['wall_seconds'] / 60:.1f} min"))
+        minutes = f"{record['wall_seconds'] / 60:.1f} min"
+        rows.append((name.removeprefix("ner-"), num(record["dev_texts"]), *cells, minutes))
     header = ("data set (dev)", "dev texts", *(NER_SYSTEMS[key] for key in present), "whole run")
-    return (markdown_table(header, rows) + "\n\nCalibration on dev (expected calibration error of span confidences):\n\n"
+    return (markdown_table(header, rows)
+            + "\n\nCalibration on dev (expected calibration error of span confidences):\n\n"
             + markdown_table(("data set", "system", "temperature", "ECE before", "ECE after"), calibration))
 
 
@@ -210,16 +215,18 @@ def pii(results: Results) -> str:
 @table("reviews")
 def reviews(results: Results) -> str:
     record = results.get("reviews")
-    sentiment = [(system, num(scores["dev"]["texts"]), fixed(scores["dev"]["accuracy"]), fixed(scores["dev"]["macro_f1"]))
-                 for system, scores in record["sentiment"]["systems"].items()]
+    sentiment = [(system, num(s["dev"]["texts"]), fixed(s["dev"]["accuracy"]), fixed(s["dev"]["macro_f1"]))
+                 for system, s in record["sentiment"]["systems"].items()]
     opinions = [(system, fixed(s["dev"]["precision"]), fixed(s["dev"]["recall"]), fixed(s["dev"]["f1"]))
                 for system, s in record["opinions"]["systems"].items()]
     aspects = [(domain, num(a["dev"]), fixed(a["majority"]["accuracy"]), fixed(a["linear"]["accuracy"]),
-                fixed(a["majority"]["macro_f1"]), fixed(a["linear"]["macro_f1"])) for domain, a in record["aspects"].items()]
+                fixed(a["majority"]["macro_f1"]), fixed(a["linear"]["macro_f1"]))
+               for domain, a in record["aspects"].items()]
     return ("Review sentiment (dev):\n\n" + markdown_table(("system", "reviews", "accuracy", "macro-F1"), sentiment)
             + "\n\nOpinion tuples (dev, exact tuples):\n\n" + markdown_table(("system", "P", "R", "F1"), opinions)
-            + "\n\nAspect polarity (dev):\n\n" + markdown_table(
-                ("domain", "dev", "majority accuracy", "linear accuracy", "majority macro-F1", "linear macro-F1"), aspects))
+            + "\n\nAspect polarity (dev):\n\n"
+            + markdown_table(("domain", "dev", "majority accuracy", "linear accuracy", "majority macro-F1",
+                              "linear macro-F1"), aspects))
 
 
 @table("relations")
@@ -231,13 +238,15 @@ def relations(results: Results) -> str:
             for system in systems]
     relation_names = list(checked[systems[0]]["per_relation"])
     per_relation = [(relation, num(checked[systems[0]]["per_relation"][relation]["support"]),
-                     *(pct(checked[s]["per_relation"][relation]["f1"]) for s in systems)) for relation in relation_names]
+                     *(pct(checked[s]["per_relation"][relation]["f1"]) for s in systems))
+                    for relation in relation_names]
     return (markdown_table(("system (hand-checked pairs)", "P", "R", "F1", "accuracy", "pairs"), rows)
             + "\n\nF1 per relation:\n\n" + markdown_table(("relation", "pairs", *systems), per_relation))
 
 
-REALWORLD_COUNTS = ("facts", "products", "merges", "merges_with_conflicting_models", "merges_with_conflicting_measures",
-                    "brand_clusters_joining_distinct_brands", "unit_family_changes", "brand_is_compatible_brand", "seconds")
+REALWORLD_COUNTS = ("facts", "products", "merges", "merges_with_conflicting_models",
+                    "merges_with_conflicting_measures", "brand_clusters_joining_distinct_brands",
+                    "unit_family_changes", "brand_is_compatible_brand", "seconds")
 
 
 @table("realworld")
@@ -293,8 +302,8 @@ def matching(results: Results) -> str:
                      f"{pct(cross['f1'])} ({pct(cross['precision'])} / {pct(cross['recall'])})",
                      num(len(record["cross_encoder"]["history"])), num(record["target_valid_f1"]),
                      num(record["ditto_test_f1"])))
-    return markdown_table(("data set", "train pairs (matches)", "rapidfuzz", "attribute matcher", "cross-encoder (P / R)",
-                           "epochs run", "target", "Ditto (test)"), rows)
+    return markdown_table(("data set", "train pairs (matches)", "rapidfuzz", "attribute matcher",
+                           "cross-encoder (P / R)", "epochs run", "target", "Ditto (test)"), rows)
 
 
 @table("blocking")
@@ -331,7 +340,8 @@ def search(results: Results, name: str = "search") -> str:
 @table("recommend")
 def recommend(results: Results) -> str:
     record = results.get("recommend")
-    rows = [(system, fixed(s["mrr"]), fixed(s["hits_at_10"]), num(s["count"])) for system, s in record["systems"].items()]
+    rows = [(system, fixed(s["mrr"]), fixed(s["hits_at_10"]), num(s["count"]))
+            for system, s in record["systems"].items()]
     return markdown_table(("system", "MRR", "Hits@10", "hidden edges"), rows)
 
 
@@ -341,7 +351,8 @@ def extract(results: Results, name: str = "extract") -> str:
     rows = [(r["system"], num(r["titles_per_s"]), f"{r['x_hf_pipeline']:.2f}", num(r.get("network_seconds")),
              num(r.get("decode_seconds")), num(r["peak_rss_mb"]), fixed(r.get("dev_f1"), 4)) for r in record["results"]]
     limit = record["physical_limit"]
-    return (markdown_table(("system", "titles/s", "× HF pipeline", "network s", "decode s", "peak RSS MB", "dev F1"), rows)
+    header = ("system", "titles/s", "× HF pipeline", "network s", "decode s", "peak RSS MB", "dev F1")
+    return (markdown_table(header, rows)
             + f"\n\nPhysical limit of the model, measured in the same run: {limit['mflops_per_title']} MFLOP a title"
             f" ÷ {limit['bf16_matmul_gflops']} GFLOP/s bf16 = {num(limit['titles_per_s'])} titles/s.")
 
@@ -357,24 +368,26 @@ def load(results: Results) -> str:
                      num(r["update"]["seconds"]), f"{r['update']['share_of_full_load']:.1%}"))
         parts += [(num(r["listings"]), part, num(r["ours"]["parts"][part]), num(r["update"]["parts"].get(part)))
                   for part in r["ours"]["parts"]]
-    return (markdown_table(("listings", "facts", "ours s", "facts/s", "COPY s", "ours vs COPY", "store statements vs COPY",
-                            "same graph", "1% update s", "update / full load"), rows)
-            + "\n\nWhere the time goes (seconds):\n\n" + markdown_table(("listings", "part", "full load", "1% update"), parts))
+    header = ("listings", "facts", "ours s", "facts/s", "COPY s", "ours vs COPY", "store statements vs COPY",
+              "same graph", "1% update s", "update / full load")
+    return (markdown_table(header, rows) + "\n\nWhere the time goes (seconds):\n\n"
+            + markdown_table(("listings", "part", "full load", "1% update"), parts))
 
 
 @table("stream")
 def stream(results: Results) -> str:
     record = results.get("stream")
-    rows = [(stage, num(s["listings"]), num(s["seconds"]), num(s["listings_per_s"]), num(s["peak_rss_mb"]), num(s.get("facts")))
-            for stage, s in record["stages"].items()]
+    rows = [(stage, num(s["listings"]), num(s["seconds"]), num(s["listings_per_s"]), num(s["peak_rss_mb"]),
+             num(s.get("facts"))) for stage, s in record["stages"].items()]
     return markdown_table(("stage", "listings", "seconds", "listings/s", "peak RSS MB (all processes)", "facts"), rows)
 
 
 @table("scale")
 def scale(results: Results) -> str:
     record = results.get("scale")
-    rows = [(r["engine"], r["workers"], r["output"], num(r["seconds"]), num(r["listings_per_s"]), num(r.get("start_seconds")),
-             num(r.get("steady_listings_per_s")), num(r.get("steady_per_worker"))) for r in record["runs"]]
+    rows = [(r["engine"], r["workers"], r["output"], num(r["seconds"]), num(r["listings_per_s"]),
+             num(r.get("start_seconds")), num(r.get("steady_listings_per_s")), num(r.get("steady_per_worker")))
+            for r in record["runs"]]
     return markdown_table(("engine", "workers", "output", "seconds", "listings/s", "start s", "steady listings/s",
                            "steady per worker"), rows)
 
@@ -385,8 +398,8 @@ def train_scale(results: Results) -> str:
     rows = [(r["engine"], r["workers"], num(r["wall_seconds"]), num(r["train_seconds"]), num(r["tokens"]),
              num(r["tokens_per_s"]), num(r["tokens_per_s_per_worker"]), r["threads_per_process"], r["final_loss"])
             for r in record["runs"]]
-    return markdown_table(("engine", "workers", "wall s", "train s", "tokens", "tokens/s", "per worker", "threads a process",
-                           "final loss"), rows)
+    return markdown_table(("engine", "workers", "wall s", "train s", "tokens", "tokens/s", "per worker",
+                           "threads a process", "final loss"), rows)
 
 
 @table("demo")
@@ -398,7 +411,8 @@ def demo(results: Results) -> str:
 @table("pretrain")
 def pretrain(results: Results) -> str:
     r = results.get("pretrain")
-    rows = [("tokens seen", num(r["tokens_seen"])), ("steps", num(r["steps"])), ("training seconds", num(r["train_seconds"])),
+    rows = [("tokens seen", num(r["tokens_seen"])), ("steps", num(r["steps"])),
+            ("training seconds", num(r["train_seconds"])),
             (f"tokens/s ({r['precision']})", num(r["tokens_per_second"])),
             ("tokens/s, fp32 baseline", num(r["baseline_fp32_tokens_per_second"])),
             ("held-out MLM loss, whole-word masking", fixed(r["heldout_loss"], 2)),
@@ -406,8 +420,8 @@ def pretrain(results: Results) -> str:
     return markdown_table(("figure", "value"), rows)
 
 
-FUZZ_COUNTS = ("files", "records", "good_records", "bad_records", "crashes", "lost_good_records", "unreported_bad_records",
-               "misplaced_reports", "facts_extracted", "facts_with_bad_spans")
+FUZZ_COUNTS = ("files", "records", "good_records", "bad_records", "crashes", "lost_good_records",
+               "unreported_bad_records", "misplaced_reports", "facts_extracted", "facts_with_bad_spans")
 
 
 @table("fuzz")
@@ -423,9 +437,10 @@ def fuzz(results: Results) -> str:
 def api(results: Results) -> str:
     record = results.get("api")
     cases = record["test_cases"]
-    rows = [(num(record["operations"]), num(cases["generated"]), num(cases["with_failures"]), num(record["server_errors"]),
-             record["schemathesis"]["version"], num(record["schemathesis"]["seconds"]))]
-    return markdown_table(("operations", "generated requests", "with failures", "server errors", "schemathesis", "seconds"), rows)
+    rows = [(num(record["operations"]), num(cases["generated"]), num(cases["with_failures"]),
+             num(record["server_errors"]), record["schemathesis"]["version"], num(record["schemathesis"]["seconds"]))]
+    header = ("operations", "generated requests", "with failures", "server errors", "schemathesis", "seconds")
+    return markdown_table(header, rows)
 
 
 @table("other")
@@ -466,14 +481,16 @@ def render(template: str, results: Results, where: str = "<page>") -> str:
 
 
 def overview(results: Results, pages: dict[str, set[str]]) -> str:
-    """The benchmarks index: every result file, the page that shows it and its command; files no
-    page shows are shown here, flattened."""
-    page_of = {name: page for page, names in pages.items() for name in names}
+    """The benchmarks index: every result file, the page that shows it (``pages``: page path
+    under docs/ → the files it read) and its command; files no page shows are shown here, flattened."""
+    ordered = sorted(pages.items(), key=lambda item: item[0].startswith("benchmarks/"))  # a benchmark page wins
+    page_of = {name: page for page, names in ordered for name in names}
     rows = []
     for name, record in results.records.items():
         page = page_of.get(name)
-        link = f"[{Path(page).stem}]({Path(page).name})" if page else "[below](#other-results)"
-        rows.append((f"`{name}.json`", link, f"`{record['command']}`" if record.get("command") else "command not recorded"))
+        link = f"[{Path(page).stem}]({posixpath.relpath(page, 'benchmarks')})" if page else "[below](#other-results)"
+        command = f"`{record['command']}`" if record.get("command") else "command not recorded"
+        rows.append((f"`{name}.json`", link, command))
     text = markdown_table(("result file", "shown on", "command"), rows)
     missing = [name for name in results.records if name not in page_of]
     if missing:

@@ -39,7 +39,8 @@ def _command_docs(command: typer.core.TyperCommand, context: typer.Context, path
         names = [n for n in command.list_commands(context) if not command.get_command(context, n).hidden]
         if level == 2 and names:
             lines += ["**Commands**", ""]
-            lines += [f"- [`{n}`](#{_anchor(f'{path} {n}')}): {_first_line(command.get_command(context, n))}" for n in names]
+            lines += [f"- [`{n}`](#{_anchor(f'{path} {n}')}): {_first_line(command.get_command(context, n))}"
+                      for n in names]
             lines.append("")
         for sub_name in names:
             sub = command.get_command(context, sub_name)
@@ -72,7 +73,8 @@ def schema_reference(path: Path = DEFAULT_ONTOLOGY) -> str:
            "An edited ontology (`--ontology FILE`) changes the relationship tables and predicates.", "",
            "## Node tables", "", "`id` is each table's primary key.", "",
            "| table | properties | what it is |", "|---|---|---|"]
-    out += [f"| `{label}` | {_columns(columns)} | {node_notes.get(label, '')} |" for label, columns in NODE_TABLES.items()]
+    out += [f"| `{label}` | {_columns(columns)} | {node_notes.get(label, '')} |"
+            for label, columns in NODE_TABLES.items()]
     out += ["", "## Relationship tables", "",
             f"Every relationship carries {_columns(EDGE_PROPERTIES)}; the table shows the properties "
             "a relationship adds to those.", "",
@@ -84,7 +86,8 @@ def schema_reference(path: Path = DEFAULT_ONTOLOGY) -> str:
         ends = ", ".join(f"{a} → {b}" for a, b in table.pairs)
         names = predicates_of.get(table.name) or ["every attribute kind"]
         out.append(f"| `{table.name}` | {ends} | {_columns(table.properties) or '—'} | {', '.join(names)} |")
-    out += ["", "## Predicates", "", "| predicate | relationship | subject → objects | what it says |", "|---|---|---|---|"]
+    out += ["", "## Predicates", "",
+            "| predicate | relationship | subject → objects | what it says |", "|---|---|---|---|"]
     out += [f"| `{p.name}` | `{p.relation}` | {p.subject} → {' / '.join(p.objects)} | {p.description} |"
             for p in ontology.predicates.values()]
     out += ["", "## Attribute kinds", "",
@@ -93,8 +96,10 @@ def schema_reference(path: Path = DEFAULT_ONTOLOGY) -> str:
             "| kind | 中文 | what it is | applies to categories |", "|---|---|---|---|"]
     for kind, chinese in ontology.attribute_kinds.items():
         where = sorted(category for category, kinds in ontology.categories.items() if kind in kinds)
-        out.append(f"| `{kind}` | {chinese} | {kind_notes.get(kind, '')} | {'all' if '*' in where else ', '.join(where)} |")
-    out += ["", "## Mention labels", "", "What a tagger's or the rules' label becomes: a role or an attribute kind.", "",
+        applies = "all" if "*" in where else ", ".join(where)
+        out.append(f"| `{kind}` | {chinese} | {kind_notes.get(kind, '')} | {applies} |")
+    out += ["", "## Mention labels", "",
+            "What a tagger's or the rules' label becomes: a role or an attribute kind.", "",
             "| label | becomes |", "|---|---|"]
     out += [f"| `{label}` | `{meaning}` |" for label, meaning in ontology.labels.items()]
     return "\n".join(out) + "\n"

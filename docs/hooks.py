@@ -2,9 +2,9 @@
 
 * ``reference/cli.md`` from the Typer app (``skugraph.cli:app``);
 * ``reference/schema.md`` from the ontology and ``skugraph.graph.schema``;
-* ``benchmarks/*.md``: the prose pages under ``docs/benchmarks/`` with their ``{{ table … }}``
-  and ``{{ value … }}`` markers filled from ``benchmarks/results/*.json``, and
-  ``benchmarks/index.md``, which lists every result file with its command.
+* every page with ``{{ table … }}`` or ``{{ value … }}`` markers (the benchmark pages, and any
+  guide that cites a figure) filled from ``benchmarks/results/*.json``;
+* ``benchmarks/index.md``, which lists every result file, the page that shows it and its command.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     results = gen_benchmarks.Results(root / "benchmarks" / "results")
     pages: dict[str, set[str]] = {}
     try:
-        for page in [f for f in files.documentation_pages() if f.src_uri.startswith("benchmarks/")]:
+        for page in [f for f in files.documentation_pages() if gen_benchmarks.MARKER.search(f.content_string)]:
             results.used = set()
             rendered = gen_benchmarks.render(page.content_string, results, page.src_uri)
             files.remove(page)

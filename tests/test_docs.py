@@ -51,7 +51,8 @@ def test_a_file_without_a_command_says_so(tmp_path: Path) -> None:
 
 def test_value_marker_formats_one_figure(tmp_path: Path) -> None:
     results = results_dir(tmp_path, recommend=RECOMMEND)
-    text = "MRR {{ value recommend systems.skugraph.mrr .2f }}, Hits@10 {{ value recommend systems.skugraph.hits_at_10 pct }}%"
+    text = ("MRR {{ value recommend systems.skugraph.mrr .2f }}, "
+            "Hits@10 {{ value recommend systems.skugraph.hits_at_10 pct }}%")
     assert gen_benchmarks.render(text, results) == "MRR 0.29, Hits@10 75.0%"
 
 
@@ -70,7 +71,8 @@ def test_a_marker_that_names_nothing_is_an_error_naming_the_page(tmp_path: Path,
 
 
 def test_overview_lists_every_file_and_shows_the_ones_no_page_shows(tmp_path: Path) -> None:
-    results = results_dir(tmp_path, recommend=RECOMMEND, extra={"command": "skugraph bench extra", "rate": {"per_s": 12.5}})
+    extra = {"command": "skugraph bench extra", "rate": {"per_s": 12.5}}
+    results = results_dir(tmp_path, recommend=RECOMMEND, extra=extra)
     gen_benchmarks.render("{{ table recommend }}", results)
     overview = gen_benchmarks.overview(results, {"benchmarks/quality.md": {"recommend"}})
     assert "| `recommend.json` | [quality](quality.md) | `python benchmarks/recommend.py --data DATA` |" in overview
@@ -121,6 +123,7 @@ def test_site_builds_strict(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True,
     )
     assert build.returncode == 0, build.stderr[-3000:]
-    for page in ("index.html", "reference/cli/index.html", "reference/schema/index.html", "benchmarks/quality/index.html"):
-        assert (tmp_path / "site" / page).is_file()
-    assert "skugraph train tagger" in (tmp_path / "site" / "reference" / "cli" / "index.html").read_text(encoding="utf-8")
+    site = tmp_path / "site"
+    for page in ("", "reference/cli", "reference/schema", "benchmarks", "benchmarks/quality", "benchmarks/speed"):
+        assert (site / page / "index.html").is_file()
+    assert "skugraph train tagger" in (site / "reference" / "cli" / "index.html").read_text(encoding="utf-8")
