@@ -50,7 +50,7 @@ def _command_docs(command: typer.core.TyperCommand, context: typer.Context, path
 
 
 def _first_line(command: typer.core.TyperCommand) -> str:
-    return command.get_short_help_str(limit=120)
+    return command.get_short_help_str(limit=300)
 
 
 def _anchor(heading: str) -> str:
