@@ -164,6 +164,7 @@ def test_query_words_link_to_the_graphs_values_and_brand_keys_unify():
     assert scores[0] == scores[1] == 1.0  # either key of the brand meets the constraint fully
 
 
+@pytest.mark.slow
 def test_kg_embeddings_join_the_similarity():
     facts = {f"case-{i}": {("product_type", "t:case"): 1, ("compatible_with", f"m:{i % 3}"): 1} for i in range(9)}
     facts |= {f"phone-{i}": {("product_type", "t:phone"): 1, ("model", f"m:{i % 3}"): 1} for i in range(3)}
