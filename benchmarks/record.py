@@ -1,4 +1,5 @@
-"""Where every benchmark writes its figures: one JSON file under benchmarks/results/."""
+"""Where every benchmark writes its figures: one JSON file under benchmarks/results/
+(``save_record``, the library's), and the reader of labelled JSONL pairs."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from skugraph.results import save_record
 
-def save_record(path: Path, record: dict) -> None:
-    """Write ``record`` (which names the command that made it) as readable JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+__all__ = ["read_jsonl", "save_record"]
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:

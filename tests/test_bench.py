@@ -4,7 +4,9 @@ import time
 
 import pytest
 
-from skugraph.bench import PeakMemory, bench_load, bench_stream, synthetic_catalogue
+from skugraph.bench.load import bench_load
+from skugraph.bench.stream import bench_stream
+from skugraph.bench.workload import PeakMemory, synthetic_catalogue
 
 
 def test_peak_memory_counts_child_processes():
@@ -45,7 +47,7 @@ def test_bench_stream_reports_every_stage():
 @pytest.mark.slow
 def test_bench_api_runs_schemathesis_against_a_served_graph(demo_graph):
     pytest.importorskip("schemathesis", reason="schemathesis (the dev extra) is not installed")
-    from skugraph.bench import bench_api
+    from skugraph.bench.service import bench_api
 
     report = bench_api(demo_graph, max_examples=3)
     assert report["operations"] == 7 and report["test_cases"]["generated"] > 20

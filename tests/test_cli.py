@@ -2,6 +2,8 @@
 
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,26 @@ runner = CliRunner()
 
 def run(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+HEAVY = {"torch", "transformers", "peft", "pyarrow", "ladybug", "fastapi", "ray", "sklearn", "onnxruntime"}
+
+
+def test_importing_the_cli_imports_no_heavy_library():
+    code = f"import skugraph.cli, sys; print(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(HEAVY)!r}))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_version_and_help_need_no_heavy_library():
+    code = ("import sys; from skugraph.cli import app; from typer.testing import CliRunner; runner = CliRunner(); "
+            "outs = [runner.invoke(app, args).output for args in (['--version'], ['--help'], ['train', '--help'], ['bench', '--help'])]; "
+            f"print(outs[0].strip(), 'train' in outs[1] and 'tagger' in outs[2] and 'load' in outs[3], "
+            f"sorted(m for m in sys.modules if m.split('.')[0] in {sorted(HEAVY)!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from skugraph import __version__
+
+    assert done.stdout.strip() == f"{__version__} True []"
 
 
 def test_ingest_extract_load_query_stats(tmp_path):

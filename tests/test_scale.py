@@ -83,7 +83,7 @@ def test_ray_leaves_out_bad_listings_with_file_id_and_field_and_keeps_the_good_o
 
 
 def test_bench_scale_runs_the_local_engine_and_ray_on_the_same_listings(ray_cluster):
-    from skugraph.bench import bench_scale
+    from skugraph.bench.stream import bench_scale
 
     report = bench_scale(300, workers=(2,))
     assert [(r["engine"], r["workers"], r["output"]) for r in report["runs"]] == [("local", 1, "jsonl"), ("ray", 2, "jsonl"), ("ray", 2, "parquet")]

@@ -284,7 +284,7 @@ def test_sample_catalogue_labels_are_exact():
 def test_bench_extract_runs_every_system_on_the_same_titles(trained, tmp_path):
     import shutil
 
-    from skugraph.bench import bench_extract
+    from skugraph.bench.extract import bench_extract
 
     directory, _ = trained
     copy = tmp_path / "model"

@@ -1,0 +1,68 @@
+"""``skugraph bench load``: facts per second of our loader against LadybugDB's own ``COPY`` of
+the same rows, and the cost of an incremental update of 1% of the listings against the full load."""
+
+from __future__ import annotations
+
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from skugraph.bench.workload import synthetic_catalogue, timed
+
+
+def bench_load(count: int = 20_000, changed: float = 0.01, progress=None) -> dict:
+    """Our loader against LadybugDB's ``COPY`` on the facts the rule extractor reads from
+    ``count`` generated listings, and an update of ``changed`` of the listings against it.
+
+    - ours: ``skugraph load`` into an empty graph (read the JSONL, build the rows, stage them
+      as Parquet in batches, bulk-copy the first batch of each table, upsert the rest);
+    - COPY: the same rows staged as one Parquet file per table, then only LadybugDB's
+      ``COPY`` statements timed, into another empty graph;
+    - update: the changed listings ingested and extracted again, then loaded into the full
+      graph (upserts); its load time against the full load's."""
+    from skugraph import pipeline
+    from skugraph.corpus.ingest import ingest, load_listings
+    from skugraph.facts.io import read_facts
+    from skugraph.graph.store import LoadReport, graph_rows, open_store
+
+    say = progress or (lambda text: None)
+    with tempfile.TemporaryDirectory(prefix="skugraph-bench-load-") as scratch:
+        work = Path(scratch)
+        synthetic_catalogue(work / "catalogue.jsonl", count)
+        ingest([work / "catalogue.jsonl"], work / "listings.jsonl", work / "rejects.jsonl")
+        extracted = pipeline.extract(work / "listings.jsonl", work / "facts.jsonl")
+        say(f"{count} listings, {extracted.facts} facts")
+        (report, stats), ours = timed(pipeline.load, work / "ours.lbug", work / "listings.jsonl", work / "facts.jsonl")
+        say(f"ours: {ours:.1f} s")
+        with open_store(work / "copy.lbug") as store:
+            rows = graph_rows(load_listings(work / "listings.jsonl"), read_facts(work / "facts.jsonl"),
+                              ontology=store.ontology)
+            (work / "stage").mkdir()
+            staged = store.stage(rows, work / "stage")
+            began = time.perf_counter()
+            for table, file, ends in staged:
+                store.copy(table, file, ends)
+            copy = time.perf_counter() - began
+            copied = store.stats()
+        say(f"COPY: {copy:.1f} s")
+        updated = synthetic_catalogue(work / "changed.jsonl", count, changed)
+        ingest([work / "changed.jsonl"], work / "changed-listings.jsonl", work / "changed-rejects.jsonl")
+        delta = pipeline.extract(work / "changed-listings.jsonl", work / "changed-facts.jsonl")
+        (changes, _), update = timed(pipeline.load, work / "ours.lbug", work / "changed-listings.jsonl", work / "changed-facts.jsonl")
+        say(f"update of {updated} listings: {update:.1f} s")
+    facts = extracted.facts
+
+    def parts(load: LoadReport, total: float) -> dict[str, float]:  # the rest: opening, and the checkpoint at close
+        return {name: round(value, 2) for name, value in load.seconds.items()} | {"open_close": round(total - sum(load.seconds.values()), 2)}
+
+    return {
+        "listings": count, "facts": facts, "graph": stats, "same_graph_as_copy": stats == copied,
+        "ours": {"seconds": round(ours, 2), "facts_per_s": round(facts / ours), "parts": parts(report, ours)},
+        "ladybug_copy": {"seconds": round(copy, 2), "facts_per_s": round(facts / copy)},
+        "ours_vs_copy": round(copy / ours, 2),
+        "our_store_statements_vs_copy": round(copy / report.seconds["store"], 2),
+        "update": {"listings": updated, "share": changed, "facts": delta.facts, "seconds": round(update, 2),
+                   "parts": parts(changes, update), "share_of_full_load": round(update / ours, 3)},
+        "cpu": platform.processor() or platform.machine(),
+    }

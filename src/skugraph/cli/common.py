@@ -1,0 +1,210 @@
+"""What every command module shares: the consoles, one-line failures, progress bars, printing
+helpers and the option types. Nothing here imports a heavy library."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from skugraph.corpus.listings import BadRecordError, Reject
+from skugraph.graph.store import StoreError
+
+if TYPE_CHECKING:
+    from skugraph.graph.store import GraphStore, QueryResult
+
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)  # a message never breaks inside a path
+
+DEFAULT_WORKDIR = Path(".skugraph")
+DEFAULT_DB = DEFAULT_WORKDIR / "graph.lbug"
+DbOption = Annotated[Path, typer.Option("--db", help="Graph database file (LadybugDB, embedded).")]
+RuntimeOption = Annotated[str, typer.Option(help="How the tagger runs: torch, torch-bf16 (fp32 where the CPU lacks bf16), onnx or onnx-int8 (after `skugraph export-onnx`).")]
+OntologyOption = Annotated[Path | None, typer.Option("--ontology", help="An edited ontology file (YAML/JSON; default: the packaged one).")]
+AddressOption = Annotated[str, typer.Option(help="With --engine ray: local (start Ray here) or auto / ray://HOST:PORT (join a cluster).")]
+AllowEmptyOption = Annotated[bool, typer.Option(help="Succeed even when nothing is read or made (by default that is an error).")]
+TaggerOption = Annotated[Path | None, typer.Option("--tagger", help="Read queries with this tagger (default: the rules).")]
+
+
+@contextmanager
+def friendly_errors(strict: bool = False) -> Iterator[None]:
+    """Failures end with one clear line and exit 1, never a traceback (``SKUGRAPH_DEBUG=1``
+    shows the traceback of an unforeseen one). ``strict``: a bad record stopped an ingest."""
+    try:
+        yield
+    except BadRecordError as error:
+        fail(f"bad record (--strict stops at the first): {error}" if strict else not_clean_listings(error.reject))
+    except KeyError as error:  # its message, without the quotes str() adds
+        fail(str(error.args[0]) if error.args else "not found")
+    except (StoreError, ValueError) as error:  # OntologyError is a ValueError
+        fail(str(error))
+    except OSError as error:  # no such file, permission denied, disk full …
+        fail(f"{error.filename}: {error.strerror}" if error.filename and error.strerror else str(error))
+    except (typer.Exit, typer.Abort, click.ClickException):
+        raise
+    except Exception as error:
+        if os.environ.get("SKUGRAPH_DEBUG"):
+            raise
+        fail(f"unexpected failure ({type(error).__name__}: {error}); SKUGRAPH_DEBUG=1 shows where")
+
+
+@contextmanager
+def read_graph(db: Path, ontology: Path | None = None) -> Iterator[GraphStore]:
+    """The graph at ``db`` opened read-only, inside ``friendly_errors``."""
+    from skugraph.facts.ontology import load_ontology
+    from skugraph.graph.store import open_store
+
+    with friendly_errors(), open_store(db, read_only=True, ontology=load_ontology(ontology) if ontology else None) as store:
+        yield store
+
+
+def fail(message: str) -> NoReturn:
+    """One line on standard error, exit 1."""
+    errors.print(f"[red]error:[/] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def nothing(message: str) -> NoReturn:
+    """A command that produced nothing of what it was asked for fails, saying how to accept it."""
+    fail(f"{message}; pass --allow-empty to accept an empty result")
+
+
+def looks_like_a_fact(reject: Reject) -> bool:
+    return '"subject"' in reject.record and '"predicate"' in reject.record
+
+
+def not_clean_listings(reject: Reject) -> str:
+    """Why a file given as ingested listings cannot be read, and what to run."""
+    if looks_like_a_fact(reject):
+        return f"{reject.path} looks like facts, not listings: give the listings `skugraph ingest` wrote"
+    return (f"{reject}; commands after ingest read clean listings: run skugraph ingest on the file first "
+            "(it keeps the good records and reports each bad one)")
+
+
+def print_rejected(messages: list[str], what: str, shown: int = 20) -> None:
+    """The first rejected records, each with its file and line, and how many there were."""
+    for message in messages[:shown]:
+        errors.print(f"[yellow]rejected[/] {message}", highlight=False)
+    if messages:
+        errors.print(f"[yellow]{len(messages)} {what} rejected[/]", highlight=False)
+
+
+def require_products(store: Any, db: Path) -> None:
+    """Refuse a graph with no products: there is nothing to search, recommend or report on."""
+    if not store.query("MATCH (p:Product) RETURN p.id LIMIT 1").rows:
+        raise ValueError(f"{db} holds no products: load facts into it first (skugraph load)")
+
+
+@contextmanager
+def progress_bars() -> Iterator[Callable[..., Callable[[Any], None]]]:
+    """Rich progress bars, one a stage; yields ``start(stage, total) -> advance``.
+
+    A stage's bar stops (its elapsed time frozen) when the next stage starts, and when its
+    advance is called with a step record whose ``step`` reached ``total_steps``. ``advance``
+    takes a count of items done, or a training step record (``step``, ``total_steps``,
+    ``loss``, ``eta_seconds`` …; any may be missing): the bar then shows steps done of the
+    total, the loss and the time left."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[status]}")]
+    with Progress(*columns, console=errors, transient=False) as bars:
+        running: list[Any] = []
+
+        def stop_running() -> None:
+            while running:
+                task = running.pop()
+                total = bars.tasks[task].total
+                bars.update(task, total=total if total is not None else bars.tasks[task].completed)
+                bars.stop_task(task)
+
+        def start(stage: str, total: int | None = None) -> Callable[[Any], None]:
+            stop_running()
+            task = bars.add_task(stage, total=total, status="")
+            running.append(task)
+
+            def advance(done: int | dict) -> None:
+                if isinstance(done, dict):
+                    bars.update(task, **step_update(done))
+                    if done.get("total_steps") and done.get("step") == done["total_steps"] and task in running:
+                        running.remove(task)
+                        bars.stop_task(task)
+                else:
+                    bars.advance(task, done)
+
+            return advance
+
+        yield start
+        stop_running()
+
+
+def step_update(record: dict) -> dict[str, Any]:
+    """What a training step record sets on a progress bar: steps done and their total (when it
+    says them) and a status of loss, dev F1, epoch and time left (the parts it has)."""
+    update: dict[str, Any] = {}
+    if "step" in record:
+        update["completed"] = record["step"]
+    if record.get("total_steps"):
+        update["total"] = record["total_steps"]
+    parts = [f"epoch {record['epoch']}" if "epoch" in record else "",
+             f"loss {record['loss']:.4f}" if isinstance(record.get("loss"), int | float) else "",
+             f"dev F1 {record['dev_f1']:.4f}" if isinstance(record.get("dev_f1"), int | float) else "",
+             f"ETA {_duration(record['eta_seconds'])}" if isinstance(record.get("eta_seconds"), int | float) else ""]
+    update["status"] = "  ".join(part for part in parts if part)
+    return update
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+def print_result(result: QueryResult, title: str | None = None) -> None:
+    """Query rows as a table, and how many there are."""
+    if title:
+        console.print(f"[bold]{title}[/]")
+    table = Table(show_lines=False)
+    for column in result.columns:
+        table.add_column(column, overflow="fold")
+    for row in result.rows:
+        table.add_row(*(json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else str(v) for v in row))
+    console.print(table)
+    console.print(f"[dim]{len(result.rows)} row(s)[/]")
+
+
+def print_json(value: Any) -> None:
+    """One line of JSON on standard output (not through rich: nothing wrapped or coloured)."""
+    print(json.dumps(value, ensure_ascii=False))
+
+
+def print_card(card: dict) -> None:
+    """A product card (``graph.cards.product_card``): listings, facts with their evidence, aspects."""
+    console.rule(f"[bold]{card['id']}[/]  {card['title']}")
+
+    def line(name: str, facts: list[dict]) -> None:
+        for fact in facts:
+            kind = f" ({fact['kind']})" if "kind" in fact else ""
+            console.print(f"  {name:<16} {fact['value']}{kind}  [dim]{fact['confidence']:.2f}  {'; '.join(fact['evidence'])}[/]",
+                          highlight=False)
+
+    for offer in card["listings"]:
+        console.print(f"  listing          {offer['listing']} {offer['title']}  [dim]{offer['evidence']}[/]", highlight=False)
+    line("type", card["type"])
+    line("brand", card["brand"])
+    for kind, facts in card["attributes"].items():
+        line(kind, facts)
+    line("compatible with", card["compatible_with"])
+    line("accessory of", card["accessory_of"])
+    line("related product", card["related_products"])
+    for aspect in card["aspects"]:
+        console.print(f"  aspect {aspect['aspect']:<9} {aspect['reviews']} review(s), {aspect['share_positive']:.0%} positive", highlight=False)
+        for opinion in aspect["opinions"]:
+            console.print(f"      {opinion['polarity']:<9} {opinion['opinion']}  [dim]{'; '.join(opinion['evidence'])}[/]", highlight=False)

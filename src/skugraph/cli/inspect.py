@@ -1,0 +1,301 @@
+"""Commands that read a graph: query, stats, ontology, show, history, explain, aspects, search,
+recommend, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from skugraph.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    TaggerOption,
+    console,
+    fail,
+    friendly_errors,
+    print_card,
+    print_json,
+    print_result,
+    read_graph,
+    require_products,
+)
+
+app = typer.Typer()
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise typer.BadParameter(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
+@app.command()
+def query(
+    cypher: Annotated[str, typer.Argument(help="Cypher; pass values with --param, never pasted into the text.")],
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE (VALUE as JSON if it parses).")] = None,
+    db: DbOption = DEFAULT_DB,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects.")] = False,
+) -> None:
+    """Run a parameterised Cypher query and print the result as a table."""
+    parameters = dict(_parse_param(p) for p in param or [])
+    with read_graph(db) as store:
+        result = store.query(cypher, parameters)
+    if as_json:
+        console.print_json(json.dumps(result.records(), ensure_ascii=False))
+    else:
+        print_result(result)
+
+
+@app.command()
+def stats(
+    db: DbOption = DEFAULT_DB,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {nodes: {label: n}, edges: {type: n}}.")] = False,
+) -> None:
+    """Count nodes per label and edges per type."""
+    with read_graph(db) as store:
+        counts = store.stats()
+    if as_json:
+        print(json.dumps(counts, ensure_ascii=False, sort_keys=True))
+        return
+    for kind in ("nodes", "edges"):
+        table = Table(title=kind, title_justify="left")
+        table.add_column("label" if kind == "nodes" else "type")
+        table.add_column("count", justify="right")
+        for name, count in counts[kind].items():
+            table.add_row(name, str(count))
+        console.print(table)
+
+
+@app.command("ontology")
+def ontology_command(
+    path: Annotated[Path | None, typer.Argument(help="An ontology file to check (default: the packaged one).")] = None,
+) -> None:
+    """Check an ontology file and show its attribute kinds, predicates and label mapping."""
+    from skugraph.facts.ontology import load_ontology
+
+    with friendly_errors():
+        onto = load_ontology(path)
+    console.print(f"[green]ok[/] {onto.source}: {len(onto.attribute_kinds)} attribute kinds, {len(onto.predicates)} predicates, "
+                  f"{len(onto.categories)} category rules, {len(onto.labels)} mention labels")
+    table = Table(title="predicates", title_justify="left")
+    for column in ("predicate", "relation", "from", "to"):
+        table.add_column(column)
+    for spec in onto.predicates.values():
+        table.add_row(spec.name, spec.relation, spec.subject, " | ".join(spec.objects))
+    table.add_row("<attribute kind>", "HAS_VALUE", "Product", "Value")
+    console.print(table)
+    labels = Table(title="mention labels", title_justify="left")
+    labels.add_column("label")
+    labels.add_column("becomes")
+    for label, meaning in onto.labels.items():
+        labels.add_row(label, meaning + (f" ({onto.attribute_kinds[meaning]})" if meaning in onto.attribute_kinds else ""))
+    console.print(labels)
+
+
+@app.command()
+def show(
+    product: Annotated[str, typer.Argument(help="A product id.")],
+    db: DbOption = DEFAULT_DB,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the card as JSON.")] = False,
+) -> None:
+    """A product as the graph knows it: type, brand, attributes, links, aspects, each with its evidence."""
+    from skugraph.graph.cards import product_card
+
+    with read_graph(db) as store:
+        card = product_card(store, product)
+        if card is None:
+            raise KeyError(f"no product {product!r} in {db}")
+    if as_json:
+        print_json(card)
+    else:
+        print_card(card)
+
+
+@app.command()
+def history(
+    product: Annotated[str, typer.Argument(help="A product id, or a listing id (its product).")],
+    db: DbOption = DEFAULT_DB,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+) -> None:
+    """A product's values over time: what it holds now (since when) and what ended (retracted
+    facts, its listings' old prices and titles), each with the listings that said it."""
+    from skugraph.graph.cards import history as product_history
+
+    with read_graph(db) as store:
+        found = product_history(store, product)
+        if found is None:
+            raise KeyError(f"no product or listing {product!r} in {db}")
+    if as_json:
+        print_json(found)
+        return
+    table = Table(title=f"{found['product']}: {len(found['listings'])} listing(s)", title_justify="left")
+    for column in ("of", "attribute", "value", "from", "to", "sources"):
+        table.add_column(column, overflow="fold")
+    for row in found["history"]:
+        since = str(row["valid_from"] or "?")[:16].replace("T", " ")
+        until = str(row["valid_to"])[:16].replace("T", " ") if row["valid_to"] else "[green]now[/]"
+        table.add_row(row["subject"], row["attribute"], row["value"], since, until, ", ".join(row["sources"]))
+    console.print(table)
+
+
+@app.command()
+def explain(
+    product: Annotated[str, typer.Argument(help="A product id.")],
+    attribute: Annotated[str | None, typer.Argument(help="One attribute kind (colour, capacity …); default: all.")] = None,
+    db: DbOption = DEFAULT_DB,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the values as JSON.")] = False,
+) -> None:
+    """Why the graph says what it says about a product: which listings were merged into it and
+    why, and the evidence behind each attribute value (the chosen one and the alternatives).
+    A listing id explains the product that listing offers."""
+    from skugraph.graph.cards import explain as explain_product
+
+    with read_graph(db) as store:
+        found = explain_product(store, product, attribute)
+        if found is None:
+            raise KeyError(f"no product or listing {product!r} in {db}")
+    if as_json:
+        print_json(found)
+        return
+    console.rule(f"[bold]{found['product']}[/]  {found['title']}")
+    console.print(f"{len(found['listings'])} listing(s):", highlight=False)
+    for offer in found["listings"]:
+        console.print(f"  {offer['listing']}  {offer['title']}  [dim]{offer['source'] or ''} {offer['price'] or ''}: "
+                      f"{offer['evidence']}[/]", highlight=False)
+    for row in found["brands"]:
+        names = f" ({', '.join(row['aliases'])})" if row["aliases"] else ""
+        why = f"{row['why']}; " if row["why"] else ""
+        console.print(f"{'brand':<14} {row['brand']}{names}  [dim]confidence {row['confidence']:.2f}: {why}"
+                      f"{'; '.join(row['evidence'])}[/]", highlight=False)
+    if not found["values"] and not found["brands"]:
+        console.print(f"no {attribute or 'attribute'} values")
+    for row in found["values"]:
+        mark = "[green]chosen[/]     " if row["chosen"] else "[yellow]inferred[/]   " if row["inferred"] else "alternative"
+        console.print(f"{row['attribute']:<14} {mark} {row['value']}  [dim]support {row['support']:.2f}, confidence "
+                      f"{row['confidence']:.2f}: {'; '.join(row['evidence'])}[/]", highlight=False)
+
+
+@app.command()
+def aspects(
+    product: Annotated[str | None, typer.Argument(help="A product id (default: every product).")] = None,
+    db: DbOption = DEFAULT_DB,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects.")] = False,
+) -> None:
+    """What reviews say about each aspect of a product: reviews, positive, negative, share positive."""
+    from skugraph.facts.opinions import aspect_summary
+    from skugraph.graph.store import QueryResult
+
+    with read_graph(db) as store:
+        rows = aspect_summary(store, product)
+    if as_json:
+        print_json(rows)
+        return
+    columns = ["product", "aspect", "reviews", "positive", "negative", "other", "share_positive"]
+    print_result(QueryResult(columns, [[row[c] for c in columns] for row in rows]))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for: 华为 手机壳 透明")],
+    db: DbOption = DEFAULT_DB,
+    tagger: TaggerOption = None,
+    limit: int = 10,
+    brand: Annotated[str | None, typer.Option(help="Only this brand: a name, alias or key (华为, HUAWEI, huawei).")] = None,
+    fits: Annotated[str | None, typer.Option(help="Only products that fit this brand: a name, alias or key.")] = None,
+    type: Annotated[str | None, typer.Option("--type", help="Only this product type: a name or key (手机壳).")] = None,
+    colour: Annotated[str | None, typer.Option(help="Only this colour: a name or key (黑色).")] = None,
+    price: Annotated[str | None, typer.Option(help="Only this price band (as the facets write it).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Search products: BM25 over their listings' text plus the brand, type, colour … read from the
+    query and matched against the graph's facts; with facets."""
+    from skugraph.graph.store import open_store
+    from skugraph.serve.app import Services
+
+    if not query.strip() and not any((brand, fits, type, colour, price)):
+        fail("an empty query: say what to look for (华为 手机壳), or filter (--brand 华为)")
+    with friendly_errors():
+        with open_store(db, read_only=True) as store:
+            require_products(store, db)
+        services = Services.open(db, tagger)
+        try:
+            result = services.index.search(query, services.parser, limit,
+                                           {"brand": brand, "fits": fits, "type": type, "colour": colour, "price": price})
+        finally:
+            services.store.close()
+    if as_json:
+        print_json(result.to_dict())
+        return
+    asked = ", ".join(f"{c.predicate} {c.name}" for c in result.constraints) or "none"
+    console.print(f"read from the query: {asked}   {result.total} product(s)", highlight=False)
+    for hint in result.hints:
+        console.print(f"[yellow]{hint.replace('filter fits', '--fits')}[/]", highlight=False)
+    table = Table(show_lines=False)
+    for column in ("product", "title", "score", "matched", "price"):
+        table.add_column(column, overflow="fold")
+    for hit in result.hits:
+        table.add_row(hit.id, hit.title, f"{hit.score:.3f}", ", ".join(hit.matched), "" if hit.price is None else f"{hit.price:g}")
+    console.print(table)
+    for facet, values in result.facets.items():
+        shown = ", ".join(f"{v['name']} ({v['count']})" for v in values[:6])
+        console.print(f"[dim]{facet}:[/] {shown}", highlight=False)
+
+
+@app.command()
+def recommend(
+    product: Annotated[str, typer.Argument(help="A product (or listing) id.")],
+    db: DbOption = DEFAULT_DB,
+    k: Annotated[int, typer.Option(help="Products per list.")] = 5,
+    kg_embeddings: Annotated[str | None, typer.Option(help="Also rank similar products by a PyKEEN model's embeddings (TransE, RotatE …).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the lists as JSON.")] = False,
+) -> None:
+    """Similar, complementary (accessories that fit it) and substitute products, each with a reason."""
+    from skugraph.apps.recommend import Recommender
+    from skugraph.apps.search import SearchIndex
+    from skugraph.graph.cards import product_of
+
+    with read_graph(db) as store:
+        found = product_of(store, product)
+        if found is None:
+            raise KeyError(f"no product or listing {product!r} in {db}")
+        recommender = Recommender.from_index(SearchIndex.from_store(store))
+    if kg_embeddings:
+        recommender.learn_embeddings(kg_embeddings)
+    lists = recommender.recommend(found, k)
+    if as_json:
+        print_json(lists)
+        return
+    for kind, items in lists.items():
+        console.rule(f"[bold]{kind}")
+        for item in items:
+            console.print(f"{item['id']}  {item['title']}  [dim]{item['reason']}[/]", highlight=False)
+        if not items:
+            console.print("[dim]none[/]")
+
+
+@app.command()
+def report(
+    db: DbOption = DEFAULT_DB,
+    out: Annotated[Path, typer.Option(help="The HTML page to write.")] = Path("report.html"),
+) -> None:
+    """Market analysis as one self-contained HTML page: brand share per category, attribute values,
+    price bands, ratings and aspect sentiment."""
+    from skugraph.apps.analytics import market_report, report_html
+
+    with read_graph(db) as store:
+        require_products(store, db)
+        data = market_report(store)
+    out.write_text(report_html(data), encoding="utf-8")
+    s = data["summary"]
+    console.print(f"wrote {out}: {s['products']} products, brand share in {len(data['brand_share'])} groups by "
+                  f"{data['brand_share_by']}, {len(data['attributes'])} attributes, {len(data['aspects'])} aspect rows", highlight=False)
+    for section, why in data["notes"].items():
+        console.print(f"[dim]{section}: {why}[/]", highlight=False)

@@ -1,0 +1,326 @@
+"""The pipeline commands: ingest, extract, fuse, complete, load, digest, scrub, and the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from skugraph.cli.common import (
+    DEFAULT_DB,
+    DEFAULT_WORKDIR,
+    AddressOption,
+    AllowEmptyOption,
+    DbOption,
+    OntologyOption,
+    RuntimeOption,
+    console,
+    errors,
+    fail,
+    friendly_errors,
+    looks_like_a_fact,
+    nothing,
+    print_card,
+    print_json,
+    print_rejected,
+    print_result,
+    progress_bars,
+)
+from skugraph.corpus.listing_formats import FORMATS
+
+if TYPE_CHECKING:
+    from skugraph.pipeline import BuildResult
+
+app = typer.Typer()
+
+
+@app.command()
+def ingest(
+    inputs: Annotated[list[Path], typer.Argument(help="Listing files: .jsonl, .csv/.tsv or .parquet.")],
+    out: Annotated[Path, typer.Option(help="Clean listings (JSONL).")] = DEFAULT_WORKDIR / "listings.jsonl",
+    rejects: Annotated[Path, typer.Option(help="Rejected records with file, line, field, reason (JSONL).")] = DEFAULT_WORKDIR / "rejects.jsonl",
+    format: Annotated[str | None, typer.Option(help=f"One of {', '.join(FORMATS)}; default: by suffix.")] = None,
+    strict: Annotated[bool, typer.Option(help="Stop at the first bad record.")] = False,
+    keep_pii: Annotated[bool, typer.Option(help="Do not mask personal data (phones, e-mails, addresses, names …).")] = False,
+    allow_empty: AllowEmptyOption = False,
+) -> None:
+    """Validate listing files; keep the good records, report the bad ones; mask personal data."""
+    from skugraph.corpus.ingest import ingest as ingest_listings
+
+    with friendly_errors(strict), progress_bars() as start:
+        report = ingest_listings(inputs, out, rejects, format=format, strict=strict, scrub_pii=not keep_pii,
+                                 progress=start("ingest", None))
+    for reject in report.rejects:
+        errors.print(f"[yellow]rejected[/] {reject}", highlight=False)
+    if report.rejected > len(report.rejects):
+        errors.print(f"[yellow]… and {report.rejected - len(report.rejects)} more in {rejects}[/]", highlight=False)
+    if not report.ingested and not allow_empty:
+        sources = ", ".join(map(str, inputs))
+        if report.rejects and all(looks_like_a_fact(reject) for reject in report.rejects):
+            fail(f"no listings ingested: {sources} looks like facts, not listings (id, title …)")
+        nothing(f"no listings ingested: all {report.rejected} records of {sources} rejected (each one in {rejects})"
+                 if report.rejected else f"no listings ingested: {sources} holds no records")
+    console.print(f"{report.summary()} → {out}" + (f" (rejects: {rejects})" if report.rejected else ""))
+
+
+@app.command()
+def extract(
+    listings: Annotated[Path, typer.Argument(help="Ingested listings (JSONL or Parquet), or a directory of shards.")] = DEFAULT_WORKDIR / "listings.jsonl",
+    out: Annotated[Path, typer.Option(help="Facts: JSONL, or a Parquet directory of part files when it ends in .parquet.")] = DEFAULT_WORKDIR / "facts.jsonl",
+    mentions: Annotated[Path | None, typer.Option(help="Also write mentions (in the format of --out).")] = None,
+    extractor: Annotated[str, typer.Option(help="rules, or tagger (needs --model).")] = "rules",
+    model: Annotated[Path | None, typer.Option(help="Tagger directory from `skugraph train tagger`.")] = None,
+    fields: Annotated[str, typer.Option(help="Fields the tagger reads: comma-separated (title, description), or 'all' (reviews too).")] = "title",
+    min_score: Annotated[float, typer.Option(help="Drop tagger mentions below this calibrated confidence.")] = 0.0,
+    brands: Annotated[list[Path] | None, typer.Option(help="Extra brand names, one a line.")] = None,
+    product_types: Annotated[list[Path] | None, typer.Option(help="Extra product-type words, one a line.")] = None,
+    ontology: OntologyOption = None,
+    opinion_model: Annotated[Path | None, typer.Option(help="Review opinions: a directory from `skugraph train opinions`.")] = None,
+    sentiment_model: Annotated[Path | None, typer.Option(help="Review sentiment: a directory from `skugraph train sentiment`.")] = None,
+    relation_model: Annotated[Path | None, typer.Option(help="What each mention is to the head product: a directory from `skugraph train relations`.")] = None,
+    runtime: RuntimeOption = "torch-bf16",
+    workers: Annotated[int, typer.Option(help="Processes that read the listings (one thread each); this one reads ahead and writes.")] = 1,
+    engine: Annotated[str, typer.Option(help="local, or ray: an actor pool of --workers on Ray (pip install skugraph[scale]).")] = "local",
+    address: AddressOption = "local",
+    allow_empty: AllowEmptyOption = False,
+) -> None:
+    """Find mentions in listings and turn them into facts; with review models, opinions and sentiment too."""
+    from skugraph import pipeline
+    from skugraph.facts.ontology import load_ontology
+    from skugraph.tagging.rules import RuleExtractor
+
+    with friendly_errors(), progress_bars() as start:
+        schema = load_ontology(ontology)
+        reviews = pipeline.ReviewModels.load(opinion_model, sentiment_model)
+        relations = None
+        if relation_model is not None:
+            from skugraph.facts.relations import RelationClassifier
+
+            relations = RelationClassifier.load(relation_model)
+        rules = RuleExtractor.with_lexicon_files(brands or [], product_types or [])
+        tagger = None
+        if extractor == "tagger":
+            if model is None:
+                raise ValueError("--extractor tagger needs --model DIR (a directory from `skugraph train tagger`)")
+            from skugraph.tagging.tagger import Tagger, TaggerExtractor
+
+            tagger = TaggerExtractor(Tagger.load(model, runtime), fields.split(","), min_score)
+        elif extractor != "rules":
+            raise ValueError(f"--extractor must be rules or tagger, not {extractor!r}")
+        report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=rules, tagger=tagger,
+                                  ontology=schema, reviews=reviews, relations=relations, workers=workers, engine=engine, address=address)
+    for message in report.rejects[:20]:
+        errors.print(f"[yellow]left out[/] {message}")
+    if report.rejects:
+        errors.print(f"[yellow]{len(report.rejects)} listing(s) not valid, left out; `skugraph ingest` reports them with line numbers[/]")
+    if not report.facts and not allow_empty:
+        nothing(f"no facts extracted: {listings} holds no listings" if not report.listings else
+                 f"no facts extracted from the {report.listings} listings of {listings}: no brand, type or attribute found in them")
+    console.print(f"extracted {report.facts} facts ({report.mentions} mentions) from {report.listings} listings → {out}")
+
+
+@app.command()
+def digest(db: DbOption = DEFAULT_DB) -> None:
+    """A stable hash of every node and edge (equal graphs, equal digests), and any duplicate edges."""
+    from skugraph.graph.store import open_store
+
+    with friendly_errors(), open_store(db, read_only=True) as store:
+        value, duplicates = store.digest(), {name: n for name, n in store.duplicates().items() if n}
+    console.print(value)
+    if duplicates:
+        errors.print(f"[red]duplicate edges:[/] {duplicates}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def load(
+    facts: Annotated[Path, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
+    listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL or Parquet), or a directory of shards.")] = DEFAULT_WORKDIR / "listings.jsonl",
+    db: DbOption = DEFAULT_DB,
+    ontology: OntologyOption = None,
+    batch_size: Annotated[int, typer.Option(help="Records a transaction (each one lands whole or not at all).")] = 200_000,
+    keep_previous: Annotated[bool, typer.Option("--keep-previous", help="Keep the facts of earlier extraction runs of these listings beside the new run's (by default a new run replaces them).")] = False,
+    allow_empty: AllowEmptyOption = False,
+) -> None:
+    """Upsert listings and facts into the graph (loading twice changes nothing; after a crash, load again).
+    Facts of a new extraction of a listing (another extractor, version or reading) replace the
+    previous extraction's, which stay in its history."""
+    from skugraph import pipeline
+    from skugraph.facts.io import check_facts_file
+    from skugraph.facts.ontology import load_ontology
+
+    rejected: list[str] = []
+    with friendly_errors(), console.status("loading into the graph…"):
+        schema = load_ontology(ontology)
+        check_facts_file(facts, allow_empty, schema)  # before the graph is touched
+        if not listings.exists():
+            raise FileNotFoundError(f"{listings}: no such file (the ingested listings: --listings)")
+        report, stats = pipeline.load(db, listings, facts, on_error=rejected.append, ontology=schema,
+                                      batch_size=batch_size, keep_previous=keep_previous)
+    print_rejected(rejected, "fact line(s)")
+    if not sum(report.edges.values()) and not allow_empty:
+        nothing(f"no facts loaded from {facts}" + (f": all {len(rejected)} rejected, only the listings were loaded" if rejected else ""))
+    nodes = sum(stats["nodes"].values())
+    edges = sum(stats["edges"].values())
+    console.print(f"loaded {sum(report.nodes.values())} node rows and {sum(report.edges.values())} edge rows → {db}")
+    if report.retracted > report.rerun_retracted or report.changed:
+        console.print(f"new versions of listings: {report.retracted - report.rerun_retracted} facts retracted, "
+                      f"{report.changed} listing values replaced (both kept as history: skugraph history PRODUCT)")
+    if report.rerun:
+        console.print(f"a new extraction run of {report.rerun} listing(s) replaced the previous one: {report.rerun_retracted} "
+                      "facts of the previous run retracted (kept as history: skugraph history PRODUCT; "
+                      "--keep-previous keeps them)")
+    if report.kept_previous:
+        console.print(f"kept the facts of earlier extraction runs of {report.kept_previous} listing(s) beside the new run's "
+                      "(--keep-previous)")
+    console.print(f"graph now has {nodes} nodes and {edges} edges")
+
+
+@app.command()
+def fuse(
+    facts: Annotated[Path, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
+    listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL or Parquet), or a directory of shards.")] = DEFAULT_WORKDIR / "listings.jsonl",
+    out: Annotated[Path, typer.Option(help="Fused facts to write (JSONL, or Parquet when it ends in .parquet), for `skugraph load`.")] = DEFAULT_WORKDIR / "facts.fused.jsonl",
+    matcher: Annotated[Path | None, typer.Option(help="A matcher from `skugraph train matcher` (default: attribute agreement + title similarity).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Match score that joins two listings (default: the matcher's own).")] = None,
+    encoder: Annotated[str | None, typer.Option(help="An encoder (directory, minilm) whose nearest neighbours add candidate pairs.")] = None,
+    complete: Annotated[bool, typer.Option(help="Also propose the values products lack (KG completion), marked inferred.")] = True,
+    min_probability: Annotated[float, typer.Option(help="Calibrated probability an inferred value needs.")] = 0.7,
+    ontology: OntologyOption = None,
+    allow_empty: AllowEmptyOption = False,
+) -> None:
+    """All of fusion: listings of one product become one product; its facts are merged
+    (provenance kept), brands unified, attribute values voted again across its listings; and
+    the values products lack are proposed as facts marked inferred."""
+    from skugraph import pipeline
+    from skugraph.facts.io import check_facts_file
+    from skugraph.facts.ontology import load_ontology
+
+    rejected: list[str] = []
+    with friendly_errors(), console.status("resolving products…"):
+        schema = load_ontology(ontology)
+        check_facts_file(facts, allow_empty, schema)
+        report = pipeline.fuse(listings, facts, out, matcher, threshold, on_error=rejected.append, ontology=schema,
+                               encoder=encoder, complete=complete, min_probability=min_probability)
+    print_rejected(rejected, "fact line(s)")
+    if not (report.listings and report.facts_in) and not allow_empty:
+        nothing(f"nothing to fuse: {listings} holds no listings" if not report.listings else
+                 f"nothing to fuse: no valid fact in {facts}")
+    sizes = ", ".join(f"{products} with {size}" for size, products in report.group_sizes.items())
+    console.print(f"{report.listings} listings → {report.products} products ({report.candidate_pairs} candidate pairs scored, "
+                  f"{report.cut_bridges} weak bridges cut; listings per product: {sizes})", highlight=False)
+    console.print(f"{report.facts_in} facts → {report.facts_out} fused facts ({report.inferred} inferred) → {out}   "
+                  f"next: skugraph load {out}")
+
+
+@app.command()
+def complete(
+    facts: Annotated[Path, typer.Argument(help="Fused facts (JSONL or Parquet) from `skugraph fuse`.")] = DEFAULT_WORKDIR / "facts.fused.jsonl",
+    out: Annotated[Path, typer.Option(help="Inferred facts to write (JSONL, or Parquet when it ends in .parquet), for `skugraph load`.")] = DEFAULT_WORKDIR / "facts.inferred.jsonl",
+    relation: Annotated[list[str] | None, typer.Option("--relation", help="A relation to complete (default: colour, material, capacity, size, compatible_with).")] = None,
+    scorer: Annotated[str, typer.Option(help="neighbours, popularity, or a PyKEEN model (RotatE …; needs the kg extra).")] = "neighbours",
+    min_probability: Annotated[float, typer.Option(help="Calibrated probability a proposal needs.")] = 0.7,
+    ontology: OntologyOption = None,
+    allow_empty: AllowEmptyOption = False,
+) -> None:
+    """KG completion: propose the values products lack, as facts marked inferred with a calibrated probability."""
+    from skugraph import pipeline
+    from skugraph.facts.io import check_facts_file
+    from skugraph.facts.ontology import load_ontology
+
+    rejected: list[str] = []
+    with friendly_errors(), console.status("completing the graph…"):
+        schema = load_ontology(ontology)
+        check_facts_file(facts, allow_empty, schema)
+        proposals = pipeline.complete(facts, out, relation, scorer, min_probability, rejected.append, schema)
+    print_rejected(rejected, "fact line(s)")
+    if not proposals.facts and not allow_empty:
+        nothing(f"no value proposed: none reached probability {min_probability} (calibrated on "
+                 f"{proposals.calibration['hidden']} hidden edges of {facts})")
+    calibration = proposals.calibration
+    console.print(f"calibrated on {calibration['hidden']} hidden edges (top value right {calibration['top_right']}); "
+                  f"{len(proposals.facts)} inferred facts → {out}   next: skugraph load {out}", highlight=False)
+
+
+@app.command()
+def scrub(
+    text: Annotated[str | None, typer.Argument(help="Text to scrub (default: read lines from standard input).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the masked text and the spans (type, offsets) as JSON.")] = False,
+) -> None:
+    """Mask personal data in text: what ingest does to every listing."""
+    import sys
+
+    from skugraph.corpus.pii import scrub as scrub_text
+
+    for line in [text] if text is not None else (line.rstrip("\n") for line in sys.stdin):
+        masked, spans = scrub_text(line)
+        if as_json:
+            print_json({"text": masked, "redactions": [{"start": s.start, "end": s.end, "type": s.type} for s in spans]})
+        else:
+            console.print(masked, markup=False, highlight=False)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where the demo writes its files, models and graph.")] = DEFAULT_WORKDIR / "demo",
+    inputs: Annotated[list[Path] | None, typer.Option("--input", help="Listing files (default: the sample catalogue).")] = None,
+    extractor: Annotated[str, typer.Option(help="tagger: pretrain → fine-tune → extract; rules: the rule extractor.")] = "tagger",
+    pretrain_minutes: Annotated[float, typer.Option(help="Minutes of masked-LM pretraining for the demo encoder.")] = 1.5,
+    retrain: Annotated[bool, typer.Option(help="Train the demo models again even if the work dir has them.")] = False,
+) -> None:
+    """The whole chain on the sample catalogue: pretrain a small encoder, fine-tune the tagger on
+    the catalogue's labelled titles, extract, load the graph, and ask it questions."""
+    from skugraph import pipeline
+
+    config = pipeline.BuildConfig(workdir=workdir, fresh=True, extractor=extractor)
+    if inputs:
+        config.inputs = inputs
+    models = None
+    with friendly_errors(), progress_bars() as start:
+        if extractor == "tagger":
+            models = pipeline.train_demo_models(workdir, pretrain_minutes, retrain, progress=start)
+            config.tagger, config.opinion_model, config.sentiment_model = models.tagger, models.opinions, models.sentiment
+        result = pipeline.build(config, progress=start)
+    if models:
+        pre, tuned = models.pretrain, models.training
+        console.rule("[bold]models")
+        console.print(f"encoder   {models.encoder}{' (reused)' if models.reused else ''}: {pre['tokens_seen']:,} tokens in "
+                      f"{pre['train_seconds']} s, held-out MLM loss {pre['heldout_loss']}")
+        micro = tuned["dev_report"]["micro"]
+        console.print(f"tagger    {models.tagger}{' (reused)' if models.reused else ''}: {tuned['epochs_run']} epochs in "
+                      f"{tuned['train_seconds']} s, dev F1 {micro['f1']:.3f} (P {micro['precision']:.3f} R {micro['recall']:.3f})")
+    _print_summary(result)
+
+
+def _print_summary(result: BuildResult) -> None:
+    nodes = result.stats["nodes"]
+    console.rule("[bold]skugraph demo")
+    console.print(f"listings read     {result.ingest.ingested} (rejected {result.ingest.rejected}, "
+                  f"personal values masked {sum(result.ingest.redactions.values())})")
+    fused = result.fuse
+    sizes = ", ".join(f"{products} with {size}" for size, products in fused.group_sizes.items())
+    console.print(f"products          {nodes['Product']} from {fused.listings} listings by entity resolution "
+                  f"({fused.candidate_pairs} candidate pairs scored; listings per product: {sizes})", highlight=False)
+    console.print(f"inferred facts    {result.fuse.inferred} (KG completion: missing values proposed, marked inferred)")
+    console.print(f"brands            {nodes['Brand']}")
+    console.print(f"categories        {nodes['Category']}")
+    console.print(f"attribute values  {nodes['Value']}")
+    console.print(f"reviews           {nodes['Review']}")
+    table = Table(title="facts per predicate", title_justify="left")
+    table.add_column("predicate")
+    table.add_column("facts", justify="right")
+    for name, count in result.extract.by_predicate.most_common():
+        table.add_row(name, str(count))
+    console.print(table)
+    for question, answer in result.examples:
+        print_result(answer, title=question)
+    for card in result.cards:
+        print_card(card)
+    console.print(f"graph: {result.config.graph}   try: skugraph stats --db {result.config.graph}")
+    console.print(f"web UI and REST API: skugraph serve --db {result.config.graph}   then open http://127.0.0.1:8000/ "
+                  f"(API docs at /docs); market report: skugraph report --db {result.config.graph} --out report.html",
+                  highlight=False)
+
+

@@ -1,0 +1,290 @@
+"""Training commands: ``pretrain`` (a masked-LM encoder) and the ``train`` group (fine-tuning)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from skugraph.cli.common import (
+    AddressOption,
+    OntologyOption,
+    console,
+    errors,
+    friendly_errors,
+    progress_bars,
+)
+
+app = typer.Typer()
+train_app = typer.Typer(help="Fine-tune models on labelled data.", no_args_is_help=True)
+
+TrainEngineOption = Annotated[str, typer.Option(help="local (this process; torchrun for several), or ray: --workers Ray Train workers (pip install skugraph[scale]).")]
+TrainWorkersOption = Annotated[int, typer.Option(help="With --engine ray: training processes (data-parallel over gloo; each takes --batch-size per step).")]
+
+
+@app.command()
+def pretrain(
+    corpus: Annotated[list[Path], typer.Option("--corpus", help="Text files: .txt (a text a line), .csv (--column), listings .jsonl.")],
+    out: Annotated[Path, typer.Option(help="Model directory to write (Hugging Face format + skugraph.json).")],
+    base_model: Annotated[str, typer.Option(help="scratch:tiny|small|base, a local checkpoint directory, or a hub id.")] = "scratch:small",
+    time_budget: Annotated[float | None, typer.Option(help="Minutes of training.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimizer steps (default with no budget: one pass).")] = None,
+    mlm_probability: Annotated[float, typer.Option(help="Share of words masked.")] = 0.15,
+    whole_word_mask: Annotated[bool, typer.Option(help="Mask whole jieba words, not single tokens.")] = True,
+    nsp: Annotated[bool, typer.Option(help="Also learn next-sentence prediction on multi-sentence texts.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoint.")] = False,
+    max_length: Annotated[int, typer.Option(help="Tokens per packed sequence.")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Sequences per process and step.")] = 64,
+    learning_rate: Annotated[float | None, typer.Option(help="Peak rate (default 5e-4 scratch, 1e-4 continued).")] = None,
+    vocab_size: Annotated[int, typer.Option(help="Tokenizer vocabulary when training from scratch.")] = 12_000,
+    column: Annotated[str | None, typer.Option(help="CSV column with the text.")] = None,
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU has it), bf16 or fp32.")] = "auto",
+    seed: int = 42,
+    engine: TrainEngineOption = "local",
+    workers: TrainWorkersOption = 2,
+    address: AddressOption = "local",
+) -> None:
+    """Pretrain a masked-LM encoder on product text (on several processes: torchrun, or --engine ray)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from skugraph.lm.pretrain import PretrainConfig
+    from skugraph.lm.pretrain import pretrain as run_pretraining
+
+    config = PretrainConfig(
+        corpus=corpus, out=out, base_model=base_model, time_budget_minutes=time_budget, steps=steps,
+        mlm_probability=mlm_probability, whole_word_mask=whole_word_mask, nsp=nsp, resume=resume,
+        max_length=max_length, batch_size=batch_size, learning_rate=learning_rate, vocab_size=vocab_size,
+        column=column, precision=precision, seed=seed,
+    )
+    columns = [SpinnerColumn(), TextColumn("pretrain {task.fields[status]}"), BarColumn(), TimeElapsedColumn()]
+    worker = os.environ.get("RANK", "0") != "0"  # under torchrun only the first process reports
+    with friendly_errors(), Progress(*columns, console=errors, disable=worker) as bars:
+        _check_engine(engine)
+        task = bars.add_task("pretrain", total=1.0, status="preparing corpus…")
+
+        def report(point: dict[str, float]) -> None:
+            status = f"step {point['step']}  loss {point['loss']:.3f}  {point['tokens_per_second']:,} tok/s"
+            bars.update(task, completed=point["fraction"], status=status)
+
+        if engine == "ray":
+            bars.update(task, status=f"on {workers} Ray Train workers…")
+            meta = _train_on_ray("pretrain", config, workers, address)
+        else:
+            meta = run_pretraining(config, progress=report).metadata
+    if meta:
+        console.print(
+            f"pretrained {meta['steps']} steps, {meta['tokens_seen']:,} tokens in {meta['train_seconds']} s "
+            f"({meta['tokens_per_second']:,} tokens/s, {meta['precision']}); held-out MLM loss {meta['heldout_loss']} "
+            f"(perplexity {meta['heldout_perplexity']}) → {out}"
+        )
+
+
+def _lexicon_option(values: list[str] | None) -> dict[str, list[Path]]:
+    """``NAME=FILE[,FILE…]`` pairs (a file may be a glob) to gazetteer files by name."""
+    lexicons: dict[str, list[Path]] = {}
+    for value in values or []:
+        name, sep, files = value.partition("=")
+        if not sep or not name or not files:
+            raise ValueError(f"--lexicon wants NAME=FILE[,FILE…], got {value!r}")
+        for item in files.split(","):
+            matches = sorted(Path().glob(item)) if any(c in item for c in "*?[") else [Path(item)]
+            if not matches or not all(m.is_file() for m in matches):
+                raise FileNotFoundError(f"--lexicon {name}: no file {item}")
+            lexicons.setdefault(name, []).extend(matches)
+    return lexicons
+
+
+@train_app.command("tagger")
+def train_tagger_command(
+    train: Annotated[Path, typer.Option(help="Labelled training texts.")],
+    out: Annotated[Path, typer.Option(help="Tagger directory to write.")],
+    dev: Annotated[Path | None, typer.Option(help="Labelled dev texts: early stopping and calibration.")] = None,
+    format: Annotated[str | None, typer.Option("--format", help="bio | bieos | jsonl | label-studio (default: from the file name).")] = None,
+    base_model: Annotated[str, typer.Option(help="Encoder: a model directory (e.g. from `skugraph pretrain`), minilm, a hub id, or scratch:tiny|small|base.")] = "scratch:small",
+    random_init: Annotated[bool, typer.Option(help="The base model's shape and tokenizer with fresh weights.")] = False,
+    epochs: int = 30,
+    batch_size: int = 32,
+    learning_rate: Annotated[float | None, typer.Option(help="Encoder rate (default 1e-4 pretrained, 5e-4 fresh).")] = None,
+    head_learning_rate: Annotated[float, typer.Option(help="Rate of the new layers (the CRF gets 10x).")] = 2e-3,
+    weight_decay: float = 0.01,
+    warmup: Annotated[float, typer.Option(help="Share of steps spent warming up.")] = 0.1,
+    dropout: float = 0.1,
+    patience: Annotated[int, typer.Option(help="Epochs without a better dev F1 before stopping.")] = 5,
+    freeze_layers: Annotated[int, typer.Option(help="Keep the embeddings and the lower N layers fixed.")] = 0,
+    lora: Annotated[int, typer.Option(help="LoRA rank (0: no adapters).")] = 0,
+    lora_method: Annotated[str, typer.Option(help="lora or adalora.")] = "lora",
+    crf: Annotated[bool, typer.Option(help="A CRF layer on top (constrained decoding either way).")] = True,
+    ngrams: Annotated[bool, typer.Option(help="Character-bigram embeddings beside the encoder.")] = False,
+    lexicon: Annotated[list[str] | None, typer.Option(help="Gazetteer NAME=FILE[,FILE]; NAME an entity type also feeds substitution.")] = None,
+    substitute: Annotated[float, typer.Option(help="Augmentation: chance to swap a mention for another of its type.")] = 0.0,
+    synonyms: Annotated[float, typer.Option(help="Augmentation: chance to swap a synonym outside mentions.")] = 0.0,
+    synonyms_file: Annotated[Path | None, typer.Option(help="Synonym groups, one a line (default: the packaged list).")] = None,
+    mention_dropout: Annotated[float, typer.Option(help="Augmentation: chance to delete a mention.")] = 0.0,
+    window: Annotated[int, typer.Option(help="Tokens per window; longer texts are windowed, never cut.")] = 128,
+    stride: int = 64,
+    time_budget: Annotated[float | None, typer.Option(help="Minutes of training at most.")] = None,
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU has it), bf16 or fp32.")] = "auto",
+    seed: int = 42,
+    engine: TrainEngineOption = "local",
+    workers: TrainWorkersOption = 2,
+    address: AddressOption = "local",
+) -> None:
+    """Fine-tune a tagger for entities and attributes (any tag set: it is read from the data)."""
+    from skugraph.tagging.augment import AugmentConfig
+    from skugraph.tagging.train import TrainTaggerConfig, train_tagger
+
+    with friendly_errors():
+        _check_engine(engine)
+        augment = AugmentConfig(substitute=substitute, synonyms=synonyms, mention_dropout=mention_dropout)
+        config = TrainTaggerConfig(
+            train=train, out=out, dev=dev, format=format, base_model=base_model, random_init=random_init, epochs=epochs,
+            batch_size=batch_size, learning_rate=learning_rate, head_learning_rate=head_learning_rate,
+            weight_decay=weight_decay, warmup=warmup, dropout=dropout, patience=patience, freeze_layers=freeze_layers,
+            lora=lora, lora_method=lora_method, crf=crf, ngrams=ngrams, lexicons=_lexicon_option(lexicon), augment=augment,
+            synonyms=synonyms_file, window=window, stride=stride, time_budget_minutes=time_budget, precision=precision, seed=seed,
+        )
+
+        def report(record: dict) -> None:
+            dev_text = f"  dev F1 {record['dev_f1']:.4f}" if "dev_f1" in record else ""
+            errors.print(f"epoch {record['epoch']:>3}  loss {record['loss']:.4f}{dev_text}  {record['seconds']} s")
+
+        if engine == "ray":
+            meta = _train_on_ray("tagger", config, workers, address)
+        else:
+            meta = train_tagger(config, progress=report).metadata
+    for message in meta["skipped_records"][:10]:
+        errors.print(f"[yellow]skipped[/] {message}")
+    processes = f", {meta['processes']} processes" if meta.get("processes", 1) > 1 else ""
+    console.print(f"trained {meta['epochs_run']} epochs in {meta['train_seconds']:.0f} s (best epoch {meta['best_epoch']}, "
+                  f"{meta['precision']}{processes}) → {out}")
+    if meta["dev_report"]:
+        micro = meta["dev_report"]["micro"]
+        console.print(f"dev strict entity micro P {micro['precision']:.4f}  R {micro['recall']:.4f}  F1 {micro['f1']:.4f}")
+    if meta.get("calibration"):
+        c = meta["calibration"]
+        console.print(f"calibration: temperature {c['temperature']}, expected calibration error {c['ece_uncalibrated']} → {c['ece_calibrated']}")
+
+
+def _train_on_ray(task: str, config, workers: int, address: str) -> dict:
+    try:
+        from skugraph.scale.ray_train import train_on_ray
+    except ModuleNotFoundError as error:
+        raise ValueError(f"--engine ray needs Ray ({error}): pip install 'skugraph[scale]'") from None
+    return train_on_ray(task, config, workers, address)
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ("local", "ray"):
+        raise ValueError(f"--engine must be local or ray, not {engine!r}")
+
+
+def _hold_out(rows: list, every: int) -> tuple[list, list]:
+    """(training rows, dev rows): every ``every``-th row is dev; 0 keeps all for training."""
+    dev = {i for i in range(len(rows)) if every and i % every == every - 1}
+    return [r for i, r in enumerate(rows) if i not in dev], [r for i, r in enumerate(rows) if i in dev]
+
+
+@train_app.command("opinions")
+def train_opinions_command(
+    reviews: Annotated[Path, typer.Option(help="Reviews CSV (id,Reviews).")],
+    labels: Annotated[Path, typer.Option(help="Tuples CSV (id,AspectTerms,A_start,A_end,OpinionTerms,O_start,O_end,Categories,Polarities).")],
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    base_model: Annotated[str, typer.Option(help="Encoder for the span tagger: a directory, minilm, or scratch:tiny|small.")] = "scratch:small",
+    dev_every: Annotated[int, typer.Option(help="Every N-th review is dev (early stopping and the printed score).")] = 5,
+    epochs: Annotated[int, typer.Option()] = 20,
+    patience: Annotated[int, typer.Option()] = 4,
+    minutes: Annotated[float | None, typer.Option(help="Time budget for the tagger.")] = None,
+) -> None:
+    """Train the review opinion extractor: aspect/opinion tagger, pairing, category and polarity."""
+    from skugraph.facts.opinions import read_opinion_csv, train_opinion_extractor, tuple_scores
+
+    with friendly_errors(), progress_bars() as start:
+        train, dev = _hold_out(read_opinion_csv(reviews, labels), dev_every)
+        step = start("train opinions", epochs)
+        extractor = train_opinion_extractor(train, dev, out, base_model=base_model, epochs=epochs, patience=patience,
+                                            time_budget_minutes=minutes, progress=lambda record: step(1))
+        scores = tuple_scores(dev, extractor.extract([r.text for r in dev]))
+    console.print(f"opinion extractor → {out}: dev exact-tuple P {scores['precision']:.3f} R {scores['recall']:.3f} F1 {scores['f1']:.3f}"
+                  f" ({len(train)} training reviews, {len(dev)} dev)")
+
+
+@train_app.command("relations")
+def train_relations_command(
+    train: Annotated[Path, typer.Option(help="Labelled titles (BIO/BIEOS/JSONL/Label Studio): the distant training data.")],
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    dev: Annotated[Path | None, typer.Option(help="Labelled titles for choosing the epoch (distant labels too).")] = None,
+    format: Annotated[str | None, typer.Option(help="bio, bieos, jsonl or label-studio (default: from the file name).")] = None,
+    base_model: Annotated[str, typer.Option(help="Encoder: a directory, minilm, or scratch:tiny|small.")] = "scratch:small",
+    epochs: Annotated[int, typer.Option()] = 3,
+    attribute_share: Annotated[float, typer.Option(help="Share of attribute_of pairs kept (they outnumber the rest).")] = 0.25,
+    minutes: Annotated[float | None, typer.Option(help="Time budget.")] = None,
+    ontology: OntologyOption = None,
+) -> None:
+    """Train the relation classifier (entity markers) on pairs labelled by distant supervision."""
+    from skugraph.corpus.ner import read_labelled
+    from skugraph.facts.ontology import load_ontology
+    from skugraph.facts.relations import TrainRelationsConfig, examples_from, train_relations
+
+    with friendly_errors(), progress_bars() as start:
+        schema = load_ontology(ontology)
+        pairs = examples_from(read_labelled(train, format), schema)
+        held = examples_from(read_labelled(dev, format), schema) if dev else []
+        if not pairs:
+            raise ValueError(f"{train}: no (head product, mention) pairs: the titles need product-word mentions")
+        step = start("train relations", epochs)
+        config = TrainRelationsConfig(out=out, base_model=base_model, epochs=epochs, keep={"attribute_of": attribute_share},
+                                      time_budget_minutes=minutes)
+        classifier = train_relations(pairs, held, config, progress=lambda record: step(1))
+    scores = classifier.record.get("dev")
+    console.print(f"relation classifier → {out} ({classifier.record['train_examples']} pairs)"
+                  + (f": dev micro F1 {scores['micro']['f1']:.3f} against the distant labels" if scores else ""))
+
+
+@train_app.command("matcher")
+def train_matcher_command(
+    train: Annotated[Path, typer.Option(help="Labelled offer pairs, Ditto format: left TAB right TAB label (COL attr VAL value …).")],
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    valid: Annotated[Path | None, typer.Option(help="Pairs for choosing the epoch and the threshold.")] = None,
+    base_model: Annotated[str, typer.Option(help="Encoder: a directory (e.g. from `skugraph pretrain`), minilm, or scratch:tiny|small.")] = "minilm",
+    epochs: Annotated[int, typer.Option()] = 10,
+    max_length: Annotated[int, typer.Option(help="Tokens per pair.")] = 128,
+    minutes: Annotated[float | None, typer.Option(help="Time budget (the schedule is shortened to fit).")] = None,
+) -> None:
+    """Fine-tune the cross-encoder pair matcher used by `skugraph fuse --matcher`."""
+    from skugraph.fusion.matching import TrainMatcherConfig, read_pairs, train_matcher
+
+    bad: list[str] = []
+    with friendly_errors(), progress_bars() as start:
+        pairs = read_pairs(train, bad.append)
+        held = read_pairs(valid, bad.append) if valid else []
+        for message in bad[:20]:
+            errors.print(f"[yellow]skipped[/] {message}")
+        if not pairs:
+            raise ValueError(f"{train}: no labelled pairs")
+        step = start("train matcher", epochs)
+        config = TrainMatcherConfig(out=out, base_model=base_model, epochs=epochs, max_length=max_length, time_budget_minutes=minutes)
+        matcher = train_matcher(pairs, held, config, progress=lambda record: step(1))
+    score = matcher.record.get("valid")
+    console.print(f"matcher → {out} ({len(pairs)} pairs, threshold {matcher.threshold:.3f})"
+                  + (f": valid F1 {score['f1']:.3f} (P {score['precision']:.3f}, R {score['recall']:.3f})" if score else ""))
+
+
+@train_app.command("sentiment")
+def train_sentiment_command(
+    data: Annotated[Path, typer.Argument(help="Labelled reviews: CSV with label and review (or text) columns, or JSONL {text, label}.")],
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    dev_every: Annotated[int, typer.Option(help="Every N-th review is dev (the printed score); 0 trains on all.")] = 5,
+) -> None:
+    """Train the review sentiment classifier (character n-grams, logistic regression)."""
+    from skugraph.facts.sentiment import read_sentiment_file, train_sentiment
+
+    with friendly_errors():
+        rows, held = _hold_out(read_sentiment_file(data), dev_every)
+        model = train_sentiment(rows, out)
+    message = f"sentiment classifier → {out} ({len(rows)} reviews, labels {', '.join(model.labels)})"
+    if held:
+        right = sum(label == gold for (label, _), (_, gold) in zip(model.predict([t for t, _ in held]), held, strict=True))
+        message += f": dev accuracy {right / len(held):.3f} on {len(held)}"
+    console.print(message)
