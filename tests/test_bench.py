@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 import time
@@ -6,7 +7,9 @@ import pytest
 
 from skugraph.bench.load import bench_load
 from skugraph.bench.stream import bench_stream
+from skugraph.bench.tables import scale_summary
 from skugraph.bench.workload import PeakMemory, synthetic_catalogue
+from skugraph.results import save_record
 
 
 def test_peak_memory_counts_child_processes():
@@ -52,3 +55,37 @@ def test_bench_api_runs_schemathesis_against_a_served_graph(demo_graph):
     report = bench_api(demo_graph, max_examples=3)
     assert report["operations"] == 7 and report["test_cases"]["generated"] > 20
     assert report["server_errors"] == 0 and report["schemathesis"]["exit_code"] == 0
+
+
+def test_save_record_writes_readable_json_in_a_new_folder(tmp_path):
+    path = tmp_path / "results" / "x.json"
+    save_record(path, {"command": "skugraph bench x", "名": 1.5})
+    assert path.read_text(encoding="utf-8") == '{\n  "command": "skugraph bench x",\n  "名": 1.5\n}\n'
+
+
+def test_bench_load_command_prints_the_table_and_saves_the_figures(tmp_path):
+    from typer.testing import CliRunner
+
+    from skugraph.cli import app
+
+    out = tmp_path / "load.json"
+    result = CliRunner().invoke(app, ["bench", "load", "--listings", "200", "--changed", "0.05", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    assert saved["command"].startswith("skugraph ") and saved["listings"] == 200
+    assert f"200 listings, {saved['facts']} facts" in result.stdout and "LadybugDB COPY (baseline)" in result.stdout
+    assert f"update of {saved['update']['listings']} listings (5%)" in result.stdout and f"wrote {out}" in result.stdout
+
+
+def test_tables_show_every_run_of_a_report():
+    from rich.console import Console
+
+    report = {"listings": 1000, "same_facts_everywhere": True,
+              "runs": [{"engine": "local", "workers": 1, "output": "jsonl", "seconds": 2.0, "listings_per_s": 500},
+                       {"engine": "ray", "workers": 2, "output": "parquet", "seconds": 1.5, "listings_per_s": 667}]}
+    console = Console(width=200, record=True)
+    for item in scale_summary(report):
+        console.print(item)
+    text = console.export_text()
+    assert "1,000 listings, rules; same facts everywhere: True" in text
+    assert "local" in text and "667" in text and "–" in text  # a run without a steady rate shows a dash

@@ -356,3 +356,62 @@ def test_apps_fail_in_one_line_on_a_graph_without_products(built, tmp_path):
         assert failure(run(command, "no-such-sku", "--db", str(db))).startswith("error: no product")
     assert "an empty query" in failure(run("search", " ", "--db", str(db)))
     assert not (tmp_path / "r.html").exists()
+
+
+def _bars_output(monkeypatch, stages) -> list[str]:
+    """The final lines of ``progress_bars`` after running ``stages(start)``."""
+    import io
+
+    from rich.console import Console
+
+    from skugraph.cli import common
+
+    screen = io.StringIO()
+    monkeypatch.setattr(common, "errors", Console(file=screen, width=160))
+    with common.progress_bars() as start:
+        stages(start)
+    return [line for line in screen.getvalue().splitlines() if line.strip()]
+
+
+def test_a_stage_bar_stops_when_the_next_stage_starts(monkeypatch):
+    import time
+
+    def stages(start):
+        start("first", None)(3)
+        time.sleep(1.2)
+        start("second", None)
+        time.sleep(1.2)
+
+    first, second = _bars_output(monkeypatch, stages)[-2:]
+    assert "first" in first and "3/3" in first and "0:00:01" in first  # frozen at its end, not 0:00:02
+    assert "second" in second and "0:00:01" in second
+
+
+def test_training_records_show_steps_loss_and_time_left(monkeypatch):
+    def stages(start):
+        advance = start("train tagger", None)
+        advance({"step": 40, "total_steps": 400, "loss": 0.51234, "seconds": 10.0, "eta_seconds": 3725})
+        advance({"epoch": 1})  # a record without steps or loss is shown as far as it goes
+
+    line = _bars_output(monkeypatch, stages)[-1]
+    assert "train tagger" in line and "40/400" in line and "epoch 1" in line
+
+
+def test_step_update_reads_what_a_record_holds():
+    from skugraph.cli.common import step_update
+
+    update = step_update({"step": 40, "total_steps": 400, "loss": 0.51234, "dev_f1": 0.8, "eta_seconds": 3725, "epoch": 2})
+    assert update == {"completed": 40, "total": 400, "status": "epoch 2  loss 0.5123  dev F1 0.8000  ETA 1:02:05"}
+    assert step_update({"epoch": 3, "loss": None}) == {"status": "epoch 3"}
+    assert step_update({}) == {"status": ""}
+
+
+def test_a_bar_stops_when_a_record_says_its_last_step_is_done(monkeypatch):
+    import time
+
+    def stages(start):
+        start("train matcher", 3)({"step": 10, "total_steps": 10, "loss": 0.1})
+        time.sleep(1.2)
+
+    line = _bars_output(monkeypatch, stages)[-1]
+    assert "10/10" in line and "0:00:00" in line

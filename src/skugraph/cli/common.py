@@ -104,67 +104,77 @@ def require_products(store: Any, db: Path) -> None:
 
 
 @contextmanager
-def progress_bars() -> Iterator[Callable[..., Callable[[Any], None]]]:
-    """Rich progress bars, one a stage; yields ``start(stage, total) -> advance``.
+def progress_bars(disable: bool = False) -> Iterator[Callable[..., Callable[[int | dict], None]]]:
+    """Rich progress bars on standard error, one a stage; yields ``start(stage, total=None,
+    status="") -> advance``.
 
-    A stage's bar stops (its elapsed time frozen) when the next stage starts, and when its
-    advance is called with a step record whose ``step`` reached ``total_steps``. ``advance``
-    takes a count of items done, or a training step record (``step``, ``total_steps``,
-    ``loss``, ``eta_seconds`` …; any may be missing): the bar then shows steps done of the
-    total, the loss and the time left."""
+    ``advance`` takes a count of items done, or a training record (``step``, ``total_steps``,
+    ``loss``, ``eta_seconds``, ``epoch``, ``dev_f1`` …; any may be missing): the bar then shows
+    the steps done of the total, and the loss and time left. A stage's bar stops, its elapsed
+    time frozen, when the next stage starts, when a record says its last step is done, and when
+    the bars close."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[status]}")]
-    with Progress(*columns, console=errors, transient=False) as bars:
+    with Progress(*columns, console=errors, transient=False, disable=disable) as bars:
         running: list[Any] = []
 
-        def stop_running() -> None:
-            while running:
-                task = running.pop()
-                total = bars.tasks[task].total
-                bars.update(task, total=total if total is not None else bars.tasks[task].completed)
-                bars.stop_task(task)
+        def stop(task: Any) -> None:
+            """Freeze ``task``: its clock stopped; a bar of unknown length made full at what was done."""
+            running.remove(task)
+            done = bars.tasks[task].completed
+            if bars.tasks[task].total is None and done:
+                bars.update(task, total=done)
+            bars.stop_task(task)
 
-        def start(stage: str, total: int | None = None) -> Callable[[Any], None]:
-            stop_running()
-            task = bars.add_task(stage, total=total, status="")
+        def start(stage: str, total: int | None = None, status: str = "") -> Callable[[int | dict], None]:
+            for task in list(running):
+                stop(task)
+            task = bars.add_task(stage, total=total, status=status)
             running.append(task)
 
             def advance(done: int | dict) -> None:
-                if isinstance(done, dict):
-                    bars.update(task, **step_update(done))
-                    if done.get("total_steps") and done.get("step") == done["total_steps"] and task in running:
-                        running.remove(task)
-                        bars.stop_task(task)
-                else:
+                if not isinstance(done, dict):
                     bars.advance(task, done)
+                    return
+                bars.update(task, **step_update(done))
+                if task in running and done.get("total_steps") and done.get("step", 0) >= done["total_steps"]:
+                    stop(task)
 
             return advance
 
         yield start
-        stop_running()
+        for task in list(running):
+            stop(task)
 
 
 def step_update(record: dict) -> dict[str, Any]:
-    """What a training step record sets on a progress bar: steps done and their total (when it
-    says them) and a status of loss, dev F1, epoch and time left (the parts it has)."""
+    """What a training record sets on a progress bar: the steps done and their total where it
+    says them, and a status of the epoch, loss, dev F1, tokens/s and time left that it holds."""
     update: dict[str, Any] = {}
     if "step" in record:
         update["completed"] = record["step"]
     if record.get("total_steps"):
         update["total"] = record["total_steps"]
-    parts = [f"epoch {record['epoch']}" if "epoch" in record else "",
-             f"loss {record['loss']:.4f}" if isinstance(record.get("loss"), int | float) else "",
-             f"dev F1 {record['dev_f1']:.4f}" if isinstance(record.get("dev_f1"), int | float) else "",
-             f"ETA {_duration(record['eta_seconds'])}" if isinstance(record.get("eta_seconds"), int | float) else ""]
+
+    def number(key: str) -> float | None:
+        return record[key] if isinstance(record.get(key), int | float) else None
+
+    parts = [f"epoch {record['epoch']}" if "epoch" in record else None,
+             f"loss {number('loss'):.4f}" if number("loss") is not None else None,
+             f"dev F1 {number('dev_f1'):.4f}" if number("dev_f1") is not None else None,
+             f"{number('tokens_per_second'):,.0f} tok/s" if number("tokens_per_second") is not None else None,
+             f"ETA {_duration(number('eta_seconds'))}" if number("eta_seconds") is not None else None]
     update["status"] = "  ".join(part for part in parts if part)
     return update
 
 
 def _duration(seconds: float) -> str:
+    """``seconds`` as H:MM:SS (or M:SS under an hour)."""
     minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}:{rest:02d}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"
 
 
 def print_result(result: QueryResult, title: str | None = None) -> None:

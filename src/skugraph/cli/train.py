@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -47,10 +48,8 @@ def pretrain(
     address: AddressOption = "local",
 ) -> None:
     """Pretrain a masked-LM encoder on product text (on several processes: torchrun, or --engine ray)."""
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from skugraph.lm.pretrain import PretrainConfig
-    from skugraph.lm.pretrain import pretrain as run_pretraining
+    from skugraph.scale import train
 
     config = PretrainConfig(
         corpus=corpus, out=out, base_model=base_model, time_budget_minutes=time_budget, steps=steps,
@@ -58,42 +57,16 @@ def pretrain(
         max_length=max_length, batch_size=batch_size, learning_rate=learning_rate, vocab_size=vocab_size,
         column=column, precision=precision, seed=seed,
     )
-    columns = [SpinnerColumn(), TextColumn("pretrain {task.fields[status]}"), BarColumn(), TimeElapsedColumn()]
     worker = os.environ.get("RANK", "0") != "0"  # under torchrun only the first process reports
-    with friendly_errors(), Progress(*columns, console=errors, disable=worker) as bars:
-        _check_engine(engine)
-        task = bars.add_task("pretrain", total=1.0, status="preparing corpus…")
-
-        def report(point: dict[str, float]) -> None:
-            status = f"step {point['step']}  loss {point['loss']:.3f}  {point['tokens_per_second']:,} tok/s"
-            bars.update(task, completed=point["fraction"], status=status)
-
-        if engine == "ray":
-            bars.update(task, status=f"on {workers} Ray Train workers…")
-            meta = _train_on_ray("pretrain", config, workers, address)
-        else:
-            meta = run_pretraining(config, progress=report).metadata
+    with friendly_errors(), progress_bars(disable=worker) as start:
+        status = f"on {workers} Ray Train workers…" if engine == "ray" else "preparing corpus…"
+        meta = train("pretrain", config, engine, workers, address, progress=start("pretrain", status=status))
     if meta:
         console.print(
             f"pretrained {meta['steps']} steps, {meta['tokens_seen']:,} tokens in {meta['train_seconds']} s "
             f"({meta['tokens_per_second']:,} tokens/s, {meta['precision']}); held-out MLM loss {meta['heldout_loss']} "
             f"(perplexity {meta['heldout_perplexity']}) → {out}"
         )
-
-
-def _lexicon_option(values: list[str] | None) -> dict[str, list[Path]]:
-    """``NAME=FILE[,FILE…]`` pairs (a file may be a glob) to gazetteer files by name."""
-    lexicons: dict[str, list[Path]] = {}
-    for value in values or []:
-        name, sep, files = value.partition("=")
-        if not sep or not name or not files:
-            raise ValueError(f"--lexicon wants NAME=FILE[,FILE…], got {value!r}")
-        for item in files.split(","):
-            matches = sorted(Path().glob(item)) if any(c in item for c in "*?[") else [Path(item)]
-            if not matches or not all(m.is_file() for m in matches):
-                raise FileNotFoundError(f"--lexicon {name}: no file {item}")
-            lexicons.setdefault(name, []).extend(matches)
-    return lexicons
 
 
 @train_app.command("tagger")
@@ -132,28 +105,22 @@ def train_tagger_command(
     address: AddressOption = "local",
 ) -> None:
     """Fine-tune a tagger for entities and attributes (any tag set: it is read from the data)."""
+    from skugraph.scale import train
     from skugraph.tagging.augment import AugmentConfig
-    from skugraph.tagging.train import TrainTaggerConfig, train_tagger
+    from skugraph.tagging.lexicon import lexicon_files
+    from skugraph.tagging.train import TrainTaggerConfig
 
-    with friendly_errors():
-        _check_engine(engine)
+    with friendly_errors(), progress_bars() as start:
         augment = AugmentConfig(substitute=substitute, synonyms=synonyms, mention_dropout=mention_dropout)
         config = TrainTaggerConfig(
             train=train, out=out, dev=dev, format=format, base_model=base_model, random_init=random_init, epochs=epochs,
             batch_size=batch_size, learning_rate=learning_rate, head_learning_rate=head_learning_rate,
             weight_decay=weight_decay, warmup=warmup, dropout=dropout, patience=patience, freeze_layers=freeze_layers,
-            lora=lora, lora_method=lora_method, crf=crf, ngrams=ngrams, lexicons=_lexicon_option(lexicon), augment=augment,
+            lora=lora, lora_method=lora_method, crf=crf, ngrams=ngrams, lexicons=lexicon_files(lexicon or []), augment=augment,
             synonyms=synonyms_file, window=window, stride=stride, time_budget_minutes=time_budget, precision=precision, seed=seed,
         )
 
-        def report(record: dict) -> None:
-            dev_text = f"  dev F1 {record['dev_f1']:.4f}" if "dev_f1" in record else ""
-            errors.print(f"epoch {record['epoch']:>3}  loss {record['loss']:.4f}{dev_text}  {record['seconds']} s")
-
-        if engine == "ray":
-            meta = _train_on_ray("tagger", config, workers, address)
-        else:
-            meta = train_tagger(config, progress=report).metadata
+        meta = train("tagger", config, engine, workers, address, progress=_with_epoch_lines(start("train tagger")))
     for message in meta["skipped_records"][:10]:
         errors.print(f"[yellow]skipped[/] {message}")
     processes = f", {meta['processes']} processes" if meta.get("processes", 1) > 1 else ""
@@ -167,23 +134,16 @@ def train_tagger_command(
         console.print(f"calibration: temperature {c['temperature']}, expected calibration error {c['ece_uncalibrated']} → {c['ece_calibrated']}")
 
 
-def _train_on_ray(task: str, config, workers: int, address: str) -> dict:
-    try:
-        from skugraph.scale.ray_train import train_on_ray
-    except ModuleNotFoundError as error:
-        raise ValueError(f"--engine ray needs Ray ({error}): pip install 'skugraph[scale]'") from None
-    return train_on_ray(task, config, workers, address)
+def _with_epoch_lines(advance: Callable[[dict], None]) -> Callable[[dict], None]:
+    """A training ``progress`` callback: every record moves the bar, an epoch's end also prints its line."""
 
+    def report(record: dict) -> None:
+        advance(record)
+        if "epoch" in record:
+            dev_text = f"  dev F1 {record['dev_f1']:.4f}" if "dev_f1" in record else ""
+            errors.print(f"epoch {record['epoch']:>3}  loss {record['loss']:.4f}{dev_text}  {record['seconds']} s")
 
-def _check_engine(engine: str) -> None:
-    if engine not in ("local", "ray"):
-        raise ValueError(f"--engine must be local or ray, not {engine!r}")
-
-
-def _hold_out(rows: list, every: int) -> tuple[list, list]:
-    """(training rows, dev rows): every ``every``-th row is dev; 0 keeps all for training."""
-    dev = {i for i in range(len(rows)) if every and i % every == every - 1}
-    return [r for i, r in enumerate(rows) if i not in dev], [r for i, r in enumerate(rows) if i in dev]
+    return report
 
 
 @train_app.command("opinions")
@@ -198,13 +158,14 @@ def train_opinions_command(
     minutes: Annotated[float | None, typer.Option(help="Time budget for the tagger.")] = None,
 ) -> None:
     """Train the review opinion extractor: aspect/opinion tagger, pairing, category and polarity."""
+    from skugraph.corpus.split import hold_out
     from skugraph.facts.opinions import read_opinion_csv, train_opinion_extractor, tuple_scores
 
     with friendly_errors(), progress_bars() as start:
-        train, dev = _hold_out(read_opinion_csv(reviews, labels), dev_every)
+        train, dev = hold_out(read_opinion_csv(reviews, labels), dev_every)
         step = start("train opinions", epochs)
         extractor = train_opinion_extractor(train, dev, out, base_model=base_model, epochs=epochs, patience=patience,
-                                            time_budget_minutes=minutes, progress=lambda record: step(1))
+                                            time_budget_minutes=minutes, progress=step)
         scores = tuple_scores(dev, extractor.extract([r.text for r in dev]))
     console.print(f"opinion extractor → {out}: dev exact-tuple P {scores['precision']:.3f} R {scores['recall']:.3f} F1 {scores['f1']:.3f}"
                   f" ({len(train)} training reviews, {len(dev)} dev)")
@@ -236,7 +197,7 @@ def train_relations_command(
         step = start("train relations", epochs)
         config = TrainRelationsConfig(out=out, base_model=base_model, epochs=epochs, keep={"attribute_of": attribute_share},
                                       time_budget_minutes=minutes)
-        classifier = train_relations(pairs, held, config, progress=lambda record: step(1))
+        classifier = train_relations(pairs, held, config, progress=step)
     scores = classifier.record.get("dev")
     console.print(f"relation classifier → {out} ({classifier.record['train_examples']} pairs)"
                   + (f": dev micro F1 {scores['micro']['f1']:.3f} against the distant labels" if scores else ""))
@@ -265,7 +226,7 @@ def train_matcher_command(
             raise ValueError(f"{train}: no labelled pairs")
         step = start("train matcher", epochs)
         config = TrainMatcherConfig(out=out, base_model=base_model, epochs=epochs, max_length=max_length, time_budget_minutes=minutes)
-        matcher = train_matcher(pairs, held, config, progress=lambda record: step(1))
+        matcher = train_matcher(pairs, held, config, progress=step)
     score = matcher.record.get("valid")
     console.print(f"matcher → {out} ({len(pairs)} pairs, threshold {matcher.threshold:.3f})"
                   + (f": valid F1 {score['f1']:.3f} (P {score['precision']:.3f}, R {score['recall']:.3f})" if score else ""))
@@ -278,13 +239,13 @@ def train_sentiment_command(
     dev_every: Annotated[int, typer.Option(help="Every N-th review is dev (the printed score); 0 trains on all.")] = 5,
 ) -> None:
     """Train the review sentiment classifier (character n-grams, logistic regression)."""
-    from skugraph.facts.sentiment import read_sentiment_file, train_sentiment
+    from skugraph.corpus.split import hold_out
+    from skugraph.facts.sentiment import accuracy, read_sentiment_file, train_sentiment
 
     with friendly_errors():
-        rows, held = _hold_out(read_sentiment_file(data), dev_every)
+        rows, held = hold_out(read_sentiment_file(data), dev_every)
         model = train_sentiment(rows, out)
     message = f"sentiment classifier → {out} ({len(rows)} reviews, labels {', '.join(model.labels)})"
     if held:
-        right = sum(label == gold for (label, _), (_, gold) in zip(model.predict([t for t, _ in held]), held, strict=True))
-        message += f": dev accuracy {right / len(held):.3f} on {len(held)}"
+        message += f": dev accuracy {accuracy(model, held):.3f} on {len(held)}"
     console.print(message)

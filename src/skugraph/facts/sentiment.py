@@ -60,3 +60,11 @@ def train_sentiment(rows: list[tuple[str, str]], out: str | Path | None = None) 
     if out is not None:
         model.save(out)
     return model
+
+
+def accuracy(model: LinearTextClassifier, rows: list[tuple[str, str]]) -> float:
+    """Share of (text, sentiment) ``rows`` whose sentiment ``model`` predicts (0.0 for no rows)."""
+    if not rows:
+        return 0.0
+    predicted = model.predict([text for text, _ in rows])
+    return sum(label == gold for (label, _), (_, gold) in zip(predicted, rows, strict=True)) / len(rows)

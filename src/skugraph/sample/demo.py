@@ -11,8 +11,9 @@ from typing import Any
 
 from skugraph.sample.generate import CATALOGUE, LABELS, sample_opinions, sample_sentiments
 
-#: ``progress(stage, total)`` returns a callback told of each step done
-StageProgress = Callable[[str, int | None], Callable[[int], None]]
+#: ``progress(stage, total)`` returns a callback told of each item done (a count) or of each
+#: training record ({step, total_steps, loss, eta_seconds …})
+StageProgress = Callable[[str, int | None], Callable[[int | dict], None]]
 
 #: Example questions the demo asks of the graph: (question, Cypher, parameters).
 EXAMPLE_QUERIES: list[tuple[str, str, dict[str, Any]]] = [
@@ -90,7 +91,7 @@ def train_demo_models(workdir: Path, minutes: float = 1.5, retrain: bool = False
     step = progress("pretrain", None) if progress else None
     pretrain(PretrainConfig(corpus=[CATALOGUE], out=encoder, base_model="scratch:tiny", time_budget_minutes=minutes,
                             batch_size=32, vocab_size=3000, min_frequency=1, heldout_every=20, checkpoint_minutes=60),
-             progress=(lambda point: step(1)) if step else None)
+             progress=step)
     records = [json.loads(line) for line in LABELS.read_text("utf-8").splitlines() if line.strip()]
     split = workdir / "models" / "labels"
     split.mkdir(parents=True, exist_ok=True)
@@ -101,11 +102,11 @@ def train_demo_models(workdir: Path, minutes: float = 1.5, retrain: bool = False
     step = progress("fine-tune tagger", None) if progress else None
     train_tagger(TrainTaggerConfig(train=train_file, dev=dev_file, out=tagger, base_model=str(encoder), epochs=25,
                                    batch_size=16, learning_rate=5e-4, patience=6, ngrams=True),
-                 progress=(lambda record: step(1)) if step else None)
+                 progress=step)
     step = progress("fine-tune review models", None) if progress else None
     reviews = sample_opinions()
     train_opinion_extractor(reviews, reviews, opinions, base_model=str(encoder), epochs=60, patience=15,
-                            progress=(lambda record: step(1)) if step else None)
+                            progress=step)
     train_sentiment(sample_sentiments(), sentiment)
     return DemoModels(encoder, tagger, opinions, sentiment, _json(encoder / "skugraph.json"), _json(tagger / "skugraph.json"), False)
 

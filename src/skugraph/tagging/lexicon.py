@@ -229,3 +229,20 @@ def is_brand_name(name: str) -> bool:
     lexicons = default_lexicons()
     attribute = any(folded in lexicons[kind] for kind in ("colour", "material", "product_type"))
     return not (_COLOUR_END.search(folded) or attribute)
+
+
+def lexicon_files(specs: Iterable[str]) -> dict[str, list[Path]]:
+    """Gazetteer files by name from ``NAME=FILE[,FILE…]`` specs (``--lexicon`` of ``skugraph
+    train tagger``); a FILE with ``*``, ``?`` or ``[`` is a glob. A malformed spec, or a file
+    or glob that names no file, is a ValueError or FileNotFoundError naming it."""
+    lexicons: dict[str, list[Path]] = {}
+    for spec in specs:
+        name, sep, files = spec.partition("=")
+        if not sep or not name or not files:
+            raise ValueError(f"--lexicon wants NAME=FILE[,FILE…], got {spec!r}")
+        for item in files.split(","):
+            matches = sorted(Path().glob(item)) if any(c in item for c in "*?[") else [Path(item)]
+            if not matches or not all(m.is_file() for m in matches):
+                raise FileNotFoundError(f"--lexicon {name}: no file {item}")
+            lexicons.setdefault(name, []).extend(matches)
+    return lexicons
