@@ -42,6 +42,7 @@ import sklearn_crfsuite
 
 from skugraph.corpus.ner import LabelledText, Span, locate_spans, read_labelled, tags_to_spans, write_conll, write_doccano
 from skugraph.tagging.decode import best_path, constraint_scores
+from skugraph.lm.finetune import at_epoch_ends
 from skugraph.lm.pretrain import METADATA
 from skugraph.tagging.augment import AugmentConfig
 from skugraph.corpus.normalize import fold
@@ -174,7 +175,7 @@ def run_tagger(train_file: Path, dev_file: Path, base: str, random_init: bool, l
                               copies=1 if (args.substitute or args.mention_dropout or args.synonyms) else 0),
         time_budget_minutes=args.minutes_per_system,
     )
-    result = train_tagger(config, progress=lambda r: print(f"    epoch {r['epoch']:>2}  loss {r['loss']:.4f}  dev F1 {r.get('dev_f1', 0):.4f}  {r['seconds']} s", flush=True))
+    result = train_tagger(config, progress=at_epoch_ends(lambda r: print(f"    epoch {r['epoch']:>2}  loss {r['loss']:.4f}  dev F1 {r.get('dev_f1', 0):.4f}  {r['seconds']} s", flush=True)))
     tagger = Tagger.load(out)
     predictions, marginals = {}, {}
     for name, data in evaluations.items():

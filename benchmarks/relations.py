@@ -33,6 +33,7 @@ from pathlib import Path
 
 from skugraph.corpus.ner import read_labelled
 from skugraph.facts.ontology import load_ontology
+from skugraph.lm.finetune import at_epoch_ends
 from skugraph.facts.relations import RelationExample, TrainRelationsConfig, examples_from, relation_scores, train_relations
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -83,8 +84,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="skugraph-relations-") as scratch:
         config = TrainRelationsConfig(out=Path(scratch) / "model", base_model=base, epochs=args.epochs,
                                       keep={"attribute_of": args.attribute_share}, time_budget_minutes=args.minutes)
-        classifier = train_relations(train, selection, config, progress=lambda r: print(
-            f"    epoch {r['epoch']}  loss {r['loss']:.4f}  selection F1 {r['dev_f1']:.4f}  {r['seconds']} s", flush=True))
+        classifier = train_relations(train, selection, config, progress=at_epoch_ends(lambda r: print(
+            f"    epoch {r['epoch']}  loss {r['loss']:.4f}  selection F1 {r['dev_f1']:.4f}  {r['seconds']} s", flush=True)))
         sets = {"checked": (checked, rule_labels)}
         if args.test:
             sets["test"] = read_checked(args.test, dev_titles)

@@ -31,6 +31,7 @@ from pathlib import Path
 from skugraph.facts.classify import LinearTextClassifier
 from skugraph.facts.opinions import OpinionText, read_opinion_csv, train_opinion_extractor, tuple_scores
 from skugraph.facts.sentiment import read_sentiment_file, train_sentiment
+from skugraph.lm.finetune import at_epoch_ends
 from skugraph.tagging.evaluate import Score
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -119,7 +120,7 @@ def opinions(args, scratch: Path) -> dict:
     base = str(pretrained_model(args.data, args.pretrain_minutes))
     began = time.perf_counter()
     extractor = train_opinion_extractor(train, sets["dev"], scratch / "opinions", base_model=base, epochs=args.epochs, patience=4,
-                                        progress=lambda r: print(f"    epoch {r['epoch']:>2}  loss {r['loss']:.4f}  dev span F1 {r.get('dev_f1', 0):.4f}", flush=True))
+                                        progress=at_epoch_ends(lambda r: print(f"    epoch {r['epoch']:>2}  loss {r['loss']:.4f}  dev span F1 {r.get('dev_f1', 0):.4f}", flush=True)))
     seconds = time.perf_counter() - began
     lexicon = LexiconSpans(train)
     result = {"train": len(train), "train_seconds": round(seconds, 1), "tagger_dev": extractor.record.get("tagger_dev"),

@@ -40,6 +40,7 @@ SPLIT = "search-split.json"  # beside a tagger trained here: which train titles 
 
 def train_tagger(texts: list[LabelledText], minutes: float, out: Path) -> Path:
     """A tagger from random weights on ``texts`` (a tenth held out for early stopping)."""
+    from skugraph.lm.finetune import at_epoch_ends
     from skugraph.tagging.train import TrainTaggerConfig, train_tagger as fit
 
     held = len(texts) // 10
@@ -48,7 +49,7 @@ def train_tagger(texts: list[LabelledText], minutes: float, out: Path) -> Path:
     write_conll(texts[held:], out / "train.bio")
     config = TrainTaggerConfig(train=out / "train.bio", dev=out / "dev.bio", out=out / "tagger", base_model="scratch:small",
                                random_init=True, ngrams=True, epochs=30, time_budget_minutes=minutes)
-    result = fit(config, progress=lambda r: print(f"  tagger epoch {r['epoch']} dev F1 {r.get('dev_f1', 0):.3f}", flush=True))
+    result = fit(config, progress=at_epoch_ends(lambda r: print(f"  tagger epoch {r['epoch']} dev F1 {r.get('dev_f1', 0):.3f}", flush=True)))
     print(f"tagger: {result.epochs} epochs, dev F1 {result.dev['micro']['f1']:.3f}" if result.dev else "tagger trained")
     return out / "tagger"
 

@@ -15,7 +15,9 @@ import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from skugraph.lm.corpus import read_documents, split_sentences
+from skugraph.lm import finetune
 from skugraph.lm.data import MaskingConfig, encode_documents, mask_batch, next_sentence_pairs, pack
+from skugraph.lm.finetune import DevScore, FineTuneConfig, fine_tune, fine_tune_optimizer
 from skugraph.lm.pretrain import METADATA, PretrainConfig, pretrain
 from skugraph.lm.tokenizer import train_tokenizer
 
@@ -232,3 +234,73 @@ def test_length_grouping_keeps_every_row_once_and_groups_lengths():
     shuffled = np.random.default_rng(2).permutation(1000)
     baseline = np.mean([np.ptp(lengths[shuffled[i : i + 10]]) for i in range(0, 1000, 10)])
     assert spread < baseline / 4
+
+
+# -- the fine-tuning loop ----------------------------------------------------------------------
+
+class _Line(torch.nn.Module):
+    """y = a·x + b, to be fitted to y = 3x."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = torch.nn.Linear(1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+
+def _fit_line(tmp_path, dev_scores=(), **settings):
+    """Fit the line for up to 5 epochs of 4 steps; returns (run, progress records, model, weights seen at each dev score)."""
+    torch.manual_seed(0)
+    model = _Line()
+    xs = torch.linspace(-1, 1, 8).unsqueeze(1)
+    scores = iter(dev_scores)
+    snapshots = []
+
+    def dev() -> DevScore:
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return DevScore(next(scores), {"extra": 1})
+
+    records: list[dict] = []
+    config = FineTuneConfig(out=tmp_path, base_model="none", epochs=5, precision="fp32", **settings)
+    run = fine_tune(model, {"": (0.1, 0.0)}, lambda epoch: [(xs[i : i + 2], 3 * xs[i : i + 2]) for i in range(0, 8, 2)],
+                    lambda forward, batch: torch.nn.functional.mse_loss(forward(batch[0]), batch[1]), config,
+                    steps_per_epoch=4, dev=dev if dev_scores else None, progress=records.append)
+    return run, records, model, snapshots
+
+
+def test_fine_tune_reports_steps_and_epochs_and_keeps_epoch_records_in_its_history(tmp_path, monkeypatch):
+    monkeypatch.setattr(finetune, "PROGRESS_EVERY", 0.0)  # a step record after every step
+    run, records, _, _ = _fit_line(tmp_path, dev_scores=[0.1, 0.2, 0.3, 0.4, 0.5])
+    steps = [r for r in records if "epoch" not in r]
+    ends = [r for r in records if "epoch" in r]
+    assert [r["step"] for r in steps] == list(range(1, 21))
+    assert all(set(r) == {"step", "total_steps", "loss", "seconds", "eta_seconds"} and r["total_steps"] == 20 for r in steps)
+    assert [r["epoch"] for r in ends] == [1, 2, 3, 4, 5] and ends[-1]["eta_seconds"] == 0
+    assert all({"dev_f1", "loss", "total_steps", "eta_seconds", "extra"} <= set(r) for r in ends)
+    assert [list(r) for r in run.history] == [["epoch", "step", "loss", "seconds", "dev_f1", "extra"]] * 5
+    assert run.history[-1]["loss"] < run.history[0]["loss"] and run.best_epoch == 5
+
+
+def test_fine_tune_stops_early_and_restores_the_best_epoch(tmp_path):
+    run, _, model, snapshots = _fit_line(tmp_path, dev_scores=[0.5, 0.9, 0.8, 0.7, 0.6], patience=2)
+    assert run.epochs == 4 and run.best_epoch == 2 and run.best.f1 == 0.9
+    assert all(torch.equal(value, snapshots[1][name]) for name, value in model.state_dict().items())
+    assert not all(torch.equal(value, snapshots[3][name]) for name, value in model.state_dict().items())
+
+
+def test_fine_tune_stops_after_the_step_that_spends_the_time_budget(tmp_path):
+    run, records, _, _ = _fit_line(tmp_path, time_budget_minutes=1e-9)
+    assert run.epochs == 1 and [r["step"] for r in run.history] == [1] and records[-1]["epoch"] == 1
+
+
+def test_one_weight_decay_rule_no_decay_on_biases_norms_and_vectors():
+    model = torch.nn.ModuleDict({"encoder": torch.nn.ModuleDict({"dense": torch.nn.Linear(2, 2), "LayerNorm": torch.nn.LayerNorm(2)}),
+                                 "head": torch.nn.Linear(2, 1)})
+    model["head"].bias.requires_grad_(False)
+    optimizer = fine_tune_optimizer(model, {"encoder.": (1e-3, 0.01), "": (1e-2, 0.1)})
+    names = {id(p): n for n, p in model.named_parameters()}
+    groups = [(g["lr"], g["weight_decay"], [names[id(p)] for p in g["params"]]) for g in optimizer.param_groups]
+    assert groups == [(1e-3, 0.01, ["encoder.dense.weight"]),
+                      (1e-3, 0.0, ["encoder.dense.bias", "encoder.LayerNorm.weight", "encoder.LayerNorm.bias"]),
+                      (1e-2, 0.1, ["head.weight"])]

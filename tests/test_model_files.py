@@ -8,7 +8,7 @@ from transformers import BertConfig, BertModel
 
 from skugraph.lm.model import load_for_pretraining
 from skugraph.lm.tokenizer import train_tokenizer
-from skugraph.tagging.train import load_encoder
+from skugraph.lm.finetune import load_encoder
 
 
 class _Payload:

@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import get_linear_schedule_with_warmup
 
 from skugraph import __version__
 from skugraph.corpus.ner import LabelledText, Span
@@ -42,7 +41,7 @@ from skugraph.facts.build import head_product
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.records import Mention
 from skugraph.tagging.evaluate import Score
-from skugraph.tagging.train import FineTuneConfig, cpu_autocast, fine_tune_optimizer, load_encoder
+from skugraph.lm.finetune import DevScore, FineTuneConfig, cpu_autocast, fine_tune, load_encoder, seed_everything
 
 RELATIONS = ("none", "brand_of", "fits", "attribute_of", "part_of")
 MARKERS = ("[H]", "[/H]", "[X]", "[/X]")
@@ -225,8 +224,9 @@ def _encode(tokenizer, examples: Sequence[RelationExample], max_length: int) -> 
     return {"input_ids": input_ids, "attention_mask": mask, "head_index": torch.tensor(heads), "other_index": torch.tensor(others)}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainRelationsConfig(FineTuneConfig):
+    max_length: int = 160
     keep: dict[str, float] = field(default_factory=dict)  # share of a relation's examples to train on ({"attribute_of": 0.3})
 
 
@@ -234,10 +234,8 @@ def train_relations(train: Sequence[RelationExample], dev: Sequence[RelationExam
                     progress: Callable[[dict], None] | None = None) -> RelationClassifier:
     """Fine-tune the encoder with entity markers on ``train``; keep the epoch with the best dev
     micro F1 over the relations other than ``none``; save to ``config.out``."""
-
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)
     began = time.perf_counter()
+    seed_everything(config.seed)
     encoder, tokenizer = load_encoder(config.base_model, sorted({e.text for e in train}), config.max_length)
     tokenizer.add_special_tokens({"additional_special_tokens": list(MARKERS)})
     encoder.resize_token_embeddings(len(tokenizer))
@@ -245,44 +243,27 @@ def train_relations(train: Sequence[RelationExample], dev: Sequence[RelationExam
     classifier = RelationClassifier(model, tokenizer)
     kept = [e for e in train if random.random() < config.keep.get(e.label, 1.0)]
     label_index = {label: i for i, label in enumerate(RELATIONS)}
-    optimizer = fine_tune_optimizer(model.encoder, model.classifier, config.learning_rate, config.head_learning_rate, config.weight_decay)
-    steps = config.epochs * math.ceil(len(kept) / config.batch_size)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup * steps), steps)
-    best, best_state, best_scores, history = -1.0, None, None, []
-    for epoch in range(1, config.epochs + 1):
-        model.train()
+
+    def epoch_batches(epoch: int) -> list[list[RelationExample]]:
         order = sorted(kept, key=lambda e: (len(e.text) + random.random() * 8))  # similar lengths together
         batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
         random.shuffle(batches)
-        total = 0.0
-        for batch in batches:
-            inputs = _encode(tokenizer, batch, config.max_length)
-            target = torch.tensor([label_index[e.label] for e in batch])
-            with cpu_autocast():
-                logits = model(**inputs)
-            loss = torch.nn.functional.cross_entropy(logits.float(), target)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            total += loss.item() * len(batch)
-        model.eval()
-        scores = relation_scores(dev, [label for label, _ in classifier.predict(dev)]) if dev else None
-        record = {"epoch": epoch, "loss": round(total / len(kept), 4), "dev_f1": scores["micro"]["f1"] if scores else None,
-                  "seconds": round(time.perf_counter() - began, 1)}
-        history.append(record)
-        if progress:
-            progress(record)
-        f1 = scores["micro"]["f1"] if scores else epoch
-        if f1 > best:
-            best, best_state, best_scores = f1, {k: v.detach().clone() for k, v in model.state_dict().items()}, scores
-        if config.time_budget_minutes and time.perf_counter() - began > 60 * config.time_budget_minutes:
-            break
-    model.load_state_dict(best_state)
-    model.eval()
-    classifier.save(config.out, {"base_model": config.base_model, "train_examples": len(kept), "history": history,
-                                 "dev": best_scores, "train_seconds": round(time.perf_counter() - began, 1)})
+        return batches
+
+    def batch_loss(forward: Callable[..., torch.Tensor], batch: list[RelationExample]) -> torch.Tensor:
+        logits = forward(**_encode(tokenizer, batch, config.max_length))
+        return torch.nn.functional.cross_entropy(logits.float(), torch.tensor([label_index[e.label] for e in batch]))
+
+    def dev_score() -> DevScore:
+        scores = relation_scores(dev, [label for label, _ in classifier.predict(dev)])
+        return DevScore(scores["micro"]["f1"], detail=scores)
+
+    rates = {"encoder.": (config.learning_rate, config.weight_decay), "": (config.head_learning_rate, 0.0)}
+    run = fine_tune(model, rates, epoch_batches, batch_loss, config, steps_per_epoch=math.ceil(len(kept) / config.batch_size),
+                    dev=dev_score if dev else None, started=began, progress=progress)
+    classifier.save(config.out, {"base_model": config.base_model, "train_examples": len(kept), "history": run.history,
+                                 "dev": run.best.detail if run.best else None,
+                                 "train_seconds": round(time.perf_counter() - began, 1)})
     return classifier
 
 

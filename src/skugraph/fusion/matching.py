@@ -37,7 +37,7 @@ from safetensors.torch import load_file, save_file
 
 from skugraph import __version__
 from skugraph.tagging.evaluate import Score
-from skugraph.tagging.train import FineTuneConfig, cpu_autocast, fine_tune_optimizer, load_encoder
+from skugraph.lm.finetune import DevScore, FineTuneConfig, cpu_autocast, fine_tune, load_encoder, seed_everything
 
 METADATA = "skugraph_matcher.json"
 _FIELD = re.compile(r"COL\s+(\S+)\s+VAL\s?(.*?)(?=\s*COL\s+\S+\s+VAL|\s*$)", re.DOTALL)
@@ -266,10 +266,8 @@ def _encode(tokenizer, pairs: Sequence[tuple[Offer, Offer]], max_length: int) ->
                           max_length=max_length, padding=True, return_tensors="pt"))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainMatcherConfig(FineTuneConfig):
-    """``time_budget_minutes``: fewer epochs, the schedule shortened to fit, when time runs out."""
-
     epochs: int = 10
     learning_rate: float = 5e-5
     warmup: float = 0.06
@@ -280,65 +278,36 @@ def train_matcher(train: Sequence[LabelledPair], valid: Sequence[LabelledPair], 
                   progress: Callable[[dict], None] | None = None) -> CrossEncoderMatcher:
     """Fine-tune a cross-encoder on ``train``; keep the epoch and threshold with the best F1 on
     ``valid``; save to ``config.out``. Each pair is shown in a random order of its two offers."""
-    from transformers import get_linear_schedule_with_warmup
-
-    rng = random.Random(config.seed)
-    torch.manual_seed(config.seed)
     began = time.perf_counter()
+    seed_everything(config.seed)
+    rng = random.Random(config.seed)
     texts = sorted({o.serialise() for p in train for o in (p.left, p.right)})
     encoder, tokenizer = load_encoder(config.base_model, texts, config.max_length)
     model = CrossEncoderModel(encoder, MatcherConfig(config.max_length, config.dropout))
     matcher = CrossEncoderMatcher(model, tokenizer)
-    optimizer = fine_tune_optimizer(model.encoder, model.head, config.learning_rate, config.head_learning_rate, config.weight_decay)
-    per_epoch = math.ceil(len(train) / config.batch_size)
-    epochs = config.epochs
-    schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup * per_epoch * epochs), per_epoch * epochs)
     gold = [p.label for p in valid]
-    best, best_state, best_threshold_value, best_score, history = -1.0, None, 0.5, None, []
-    epoch = 0
-    while epoch < epochs:
-        epoch += 1
-        model.train()
+
+    def epoch_batches(epoch: int) -> list[list[tuple[Offer, Offer, int]]]:
+        """Shuffled pairs in batches, each pair's two offers in a random order."""
         order = list(train)
         rng.shuffle(order)
-        total = 0.0
-        for start in range(0, len(order), config.batch_size):
-            batch = order[start : start + config.batch_size]
-            sides = [(p.left, p.right) if rng.random() < 0.5 else (p.right, p.left) for p in batch]
-            with cpu_autocast():
-                logits = model(**_encode(tokenizer, sides, config.max_length))
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), torch.tensor([float(p.label) for p in batch]))
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            total += loss.item() * len(batch)
-        model.eval()
-        record = {"epoch": epoch, "loss": round(total / max(len(train), 1), 4)}
-        if valid:
-            threshold, score = best_threshold(gold, matcher.scores([(p.left, p.right) for p in valid]))
-            record.update({"valid_f1": round(score.f1, 4), "threshold": round(threshold, 4)})
-        else:
-            threshold, score = 0.5, None
-        elapsed = time.perf_counter() - began
-        record["seconds"] = round(elapsed, 1)
-        history.append(record)
-        if progress:
-            progress(record)
-        f1 = score.f1 if score else epoch
-        if f1 > best:
-            best, best_threshold_value, best_score = f1, threshold, score
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if config.time_budget_minutes and epoch == 1:
-            fit = max(1, int(60 * config.time_budget_minutes // elapsed))
-            if fit < epochs:  # shorten the schedule: decay linearly to zero by the last epoch that fits
-                epochs, left = fit, per_epoch * (fit - 1)
-                schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step, left=left: max(0.0, 1 - step / max(1, left)))
-    model.load_state_dict(best_state)
-    model.eval()
-    matcher.threshold = best_threshold_value
-    matcher.save(config.out, {"base_model": config.base_model, "train_pairs": len(train), "epochs_run": epoch,
-                              "history": history, "valid": best_score.to_dict() if best_score else None,
+        return [[(p.left, p.right, p.label) if rng.random() < 0.5 else (p.right, p.left, p.label) for p in batch]
+                for batch in (order[start : start + config.batch_size] for start in range(0, len(order), config.batch_size))]
+
+    def batch_loss(forward: Callable[..., torch.Tensor], batch: list[tuple[Offer, Offer, int]]) -> torch.Tensor:
+        logits = forward(**_encode(tokenizer, [(left, right) for left, right, _ in batch], config.max_length))
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), torch.tensor([float(label) for *_, label in batch]))
+
+    def dev_score() -> DevScore:
+        threshold, score = best_threshold(gold, matcher.scores([(p.left, p.right) for p in valid]))
+        return DevScore(score.f1, {"threshold": round(threshold, 4)}, (threshold, score))
+
+    rates = {"encoder.": (config.learning_rate, config.weight_decay), "": (config.head_learning_rate, 0.0)}
+    run = fine_tune(model, rates, epoch_batches, batch_loss, config, steps_per_epoch=math.ceil(len(train) / config.batch_size),
+                    dev=dev_score if valid else None, started=began, progress=progress)
+    threshold, score = run.best.detail if run.best else (0.5, None)
+    matcher.threshold = threshold
+    matcher.save(config.out, {"base_model": config.base_model, "train_pairs": len(train), "epochs_run": run.epochs,
+                              "history": run.history, "valid": score.to_dict() if score else None,
                               "train_seconds": round(time.perf_counter() - began, 1)})
     return matcher

@@ -1,17 +1,21 @@
-"""Data-parallel training on several processes: rank, world size and the few collective calls the
-training loops need, over torch.distributed's gloo backend (CPU). No-ops on one process.
+"""Data-parallel training on several processes: rank, world size, the model wrapped in
+``DistributedDataParallel`` (gradients averaged in the backward pass) and the few collective calls
+the training loops need, over torch.distributed's gloo backend (CPU). No-ops on one process.
 
 The process group comes from ``torchrun`` or Ray Train (both set ``RANK`` and ``WORLD_SIZE``);
-one that is not there yet is started here, and closed by whoever started it.
+one that is not there yet is started here, and closed by whoever started it (``with Node() as node``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 class Node:
@@ -24,6 +28,12 @@ class Node:
         if self.owns_group:
             dist.init_process_group("gloo")
 
+    def __enter__(self) -> Node:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     @property
     def main(self) -> bool:
         return self.rank == 0
@@ -34,6 +44,21 @@ class Node:
         if os.environ.get("OMP_NUM_THREADS", "").isdigit():
             return max(1, int(os.environ["OMP_NUM_THREADS"]))
         return max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", self.world)))
+
+    def wrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` to train through: on several processes a ``DistributedDataParallel`` of it,
+        which starts every process from rank 0's weights and averages the gradients of each
+        backward pass; on one, the module itself."""
+        if self.world == 1:
+            return module
+        return torch.nn.parallel.DistributedDataParallel(module)
+
+    def share(self, batches: Sequence[T]) -> Sequence[T]:
+        """This process's batches of a step sequence: every process takes the same number of
+        steps, each its own batches (the last ``len % world`` are left out)."""
+        if self.world == 1:
+            return batches
+        return batches[: len(batches) // self.world * self.world][self.rank :: self.world]
 
     def barrier(self) -> None:
         if self.world > 1:
@@ -61,27 +86,6 @@ class Node:
         tensor = torch.tensor([value], dtype=torch.float64)
         dist.broadcast(tensor, src=0)
         return float(tensor.item())
-
-    def same_weights(self, module: torch.nn.Module) -> None:
-        """Every process starts from rank 0's weights."""
-        if self.world > 1:
-            for tensor in module.state_dict().values():
-                dist.broadcast(tensor, src=0)
-
-    def average_gradients(self, parameters: Iterable[torch.nn.Parameter]) -> None:
-        """Each gradient becomes the mean over the processes (one all-reduce of them all,
-        flattened; a parameter with no gradient here counts as zeros)."""
-        if self.world == 1:
-            return
-        parameters = list(parameters)
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in parameters]
-        flat = torch.cat([g.reshape(-1).float() for g in grads])
-        dist.all_reduce(flat)
-        flat /= self.world
-        offset = 0
-        for parameter, grad in zip(parameters, grads, strict=True):
-            parameter.grad = flat[offset : offset + grad.numel()].view_as(parameter).to(parameter.dtype)
-            offset += grad.numel()
 
     def close(self) -> None:
         if self.owns_group and dist.is_initialized():

@@ -14,7 +14,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import shutil
 import time
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from skugraph.lm.data import (
     pack,
 )
 from skugraph.lm.distributed import Node
+from skugraph.lm.finetune import autocast, fine_tune_optimizer, precision, quiet_transformers, versions
 from skugraph.lm.model import PretrainingObjective, build_config, load_for_pretraining, tune_for_cpu
 from skugraph.lm.tokenizer import train_tokenizer
 
@@ -98,19 +98,6 @@ class PretrainResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     model: Any = None  # the trained model, in memory
     tokenizer: Any = None
-
-
-def bf16_supported() -> bool:
-    """True where the CPU runs bf16 matrix maths natively (AVX-512 BF16 or AMX)."""
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def _precision(choice: str) -> str:
-    if choice == "auto":
-        return "bf16" if bf16_supported() else "fp32"
-    if choice not in ("bf16", "fp32"):
-        raise ValueError(f"precision must be auto, bf16 or fp32, not {choice!r}")
-    return choice
 
 
 def _schedule(progress: float, warmup: float) -> float:
@@ -200,19 +187,12 @@ def heldout_loss(
     for start in range(0, min(len(rows), max_rows), batch_size):
         batch = mask_batch(rows.subset(np.arange(start, min(start + batch_size, len(rows), max_rows))), masking, rng)
         masked = int((batch["labels"] != -100).sum())
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with autocast(precision == "bf16"):
             _, mlm = objective(**_tensors(batch))
         total += float(mlm) * masked
         count += masked
     objective.train()
     return total / max(count, 1)
-
-
-def _quiet_transformers() -> None:
-    from transformers.utils import logging
-
-    logging.disable_progress_bar()
-    logging.set_verbosity_error()
 
 
 def _save_checkpoint(directory: Path, model, tokenizer, optimizer, state: dict[str, Any]) -> None:
@@ -248,18 +228,15 @@ def _load_checkpoint_state(directory: Path, optimizer) -> dict[str, Any]:
 
 def pretrain(config: PretrainConfig, progress: Callable[[dict[str, float]], None] | None = None) -> PretrainResult:
     """Run pretraining as configured; ``progress`` gets {step, loss, tokens_per_second, …} every log interval."""
-    node = Node()
-    try:
+    with Node() as node:
         return _pretrain(config, node, progress)
-    finally:
-        node.close()
 
 
 def _pretrain(config: PretrainConfig, node: Node, progress: Callable[[dict[str, float]], None] | None) -> PretrainResult:
-    _quiet_transformers()
+    quiet_transformers()
     threads = node.threads()
     torch.set_num_threads(threads)
-    precision = _precision(config.precision)
+    chosen_precision = precision(config.precision)
     torch.manual_seed(config.seed)
     started = time.perf_counter()
     checkpoint_dir = config.out / CHECKPOINT
@@ -300,16 +277,9 @@ def _pretrain(config: PretrainConfig, node: Node, progress: Callable[[dict[str, 
     masking = MaskingConfig.for_tokenizer(tokenizer, config.mlm_probability)
 
     objective = PretrainingObjective(model)
-    trained = objective
-    if node.world > 1:
-        trained = torch.nn.parallel.DistributedDataParallel(objective)
-    decays = {n: p.ndim >= 2 and "LayerNorm" not in n for n, p in model.named_parameters()}
-    decay = [p for n, p in model.named_parameters() if decays[n]]
-    no_decay = [p for n, p in model.named_parameters() if not decays[n]]
+    trained = node.wrap(objective)
     peak_lr = config.learning_rate or (5e-4 if config.from_scratch else 1e-4)
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=peak_lr
-    )
+    optimizer = fine_tune_optimizer(model, {"": (peak_lr, config.weight_decay)})
 
     per_step = config.batch_size * node.world
     batches_per_epoch = max(1, len(train_rows) // per_step)
@@ -345,7 +315,7 @@ def _pretrain(config: PretrainConfig, node: Node, progress: Callable[[dict[str, 
         batch = mask_batch(rows, masking, np.random.default_rng([config.seed, state["step"], node.rank]))
         for group in optimizer.param_groups:
             group["lr"] = peak_lr * _schedule(progress_fraction, config.warmup)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with autocast(chosen_precision == "bf16"):
             loss, mlm = trained(**_tensors(batch))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -378,12 +348,12 @@ def _pretrain(config: PretrainConfig, node: Node, progress: Callable[[dict[str, 
             config.checkpoint_every_steps and state["step"] % config.checkpoint_every_steps == 0
         )
         if node.main and due:
-            state["heldout_curve"].append({"step": state["step"], "loss": round(heldout_loss(objective, heldout_rows, masking, precision), 4)})
+            state["heldout_curve"].append({"step": state["step"], "loss": round(heldout_loss(objective, heldout_rows, masking, chosen_precision), 4)})
             _save_checkpoint(checkpoint_dir, model, tokenizer, optimizer, state)
             last_checkpoint = time.perf_counter()
 
-    final_heldout = heldout_loss(objective, heldout_rows, masking, precision) if node.main else float("nan")
-    token_heldout = heldout_loss(objective, heldout_rows, masking, precision, whole_word=False) if node.main else float("nan")
+    final_heldout = heldout_loss(objective, heldout_rows, masking, chosen_precision) if node.main else float("nan")
+    token_heldout = heldout_loss(objective, heldout_rows, masking, chosen_precision, whole_word=False) if node.main else float("nan")
     metadata: dict[str, Any] = {}
     if node.main:
         state["heldout_curve"].append({"step": state["step"], "loss": round(final_heldout, 4)})
@@ -409,13 +379,13 @@ def _pretrain(config: PretrainConfig, node: Node, progress: Callable[[dict[str, 
             "heldout_loss": round(final_heldout, 4),
             "heldout_perplexity": round(math.exp(min(final_heldout, 50)), 2),
             "heldout_token_loss": round(token_heldout, 4),  # single-token masking, comparable to plain MLM runs
-            "precision": precision,
+            "precision": chosen_precision,
             "processes": node.world,
             "threads_per_process": threads,
             "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items() if k not in ("corpus", "out", "cache_dir")},
             "loss_curve": state["curve"],
             "heldout_curve": state["heldout_curve"],
-            "versions": _versions(),
+            "versions": versions(),
         }
         (config.out / METADATA).write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     node.barrier()
@@ -423,20 +393,6 @@ def _pretrain(config: PretrainConfig, node: Node, progress: Callable[[dict[str, 
         config.out, state["step"], state["tokens"], state["train_seconds"], metadata.get("final_train_loss", loss_value),
         final_heldout, metadata, model, tokenizer,
     )
-
-
-def _versions() -> dict[str, str]:
-    import tokenizers
-    import transformers
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "tokenizers": tokenizers.__version__,
-        "cpu": platform.machine(),
-        "bf16_supported": str(bf16_supported()),
-    }
 
 
 def evaluate_mlm(
@@ -449,7 +405,7 @@ def evaluate_mlm(
 ) -> float:
     """Masked-LM loss of a saved model on text files (fixed masking seed). ``heldout_every=100``
     scores only the documents pretraining held out (every 100th, as :class:`PretrainConfig`)."""
-    _quiet_transformers()
+    quiet_transformers()
     model, tokenizer = load_for_pretraining(model_dir)
     tune_for_cpu(model)
     documents = [doc for path in corpus for doc in read_documents(path, column)]
@@ -460,4 +416,4 @@ def evaluate_mlm(
     rows = pack(encoded, np.arange(len(encoded)), max_length, *special)
     masking = MaskingConfig.for_tokenizer(tokenizer)
     objective = PretrainingObjective(model)
-    return heldout_loss(objective, rows, masking, _precision("auto"), max_rows=len(rows), whole_word=whole_word)
+    return heldout_loss(objective, rows, masking, precision("auto"), max_rows=len(rows), whole_word=whole_word)

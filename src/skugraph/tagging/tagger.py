@@ -10,7 +10,6 @@ model, with the temperature fitted on dev data.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 
 from skugraph.corpus.ner import LabelledText, tags_to_spans
-from skugraph.lm.pretrain import bf16_supported
+from skugraph.lm.finetune import autocast, bf16_supported
 from skugraph.records import Listing, Mention
 from skugraph.tagging.decode import (
     best_paths,
@@ -43,10 +42,6 @@ class ScoredSpan:
     @property
     def key(self) -> tuple[int, int, str]:
         return (self.start, self.end, self.label)
-
-
-def autocast(enabled: bool):
-    return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else nullcontext()
 
 
 @dataclass

@@ -2,14 +2,14 @@
 
     skugraph train tagger --train train.bieos --dev dev.bieos --base-model models/zh-small --out models/tagger
 
-AdamW (no decay on biases and norms), linear warm-up then decay, dropout, gradient
-clipping, a higher learning rate for the new layers (CRF ×10), early stopping on dev
-F1, optional layer freezing or LoRA / AdaLoRA adapters (merged into the saved encoder),
-gazetteer features, augmentation, and temperature calibration of the confidences on dev.
-bf16 autocast on CPUs that support it. Texts longer than a window are trained as
-overlapping windows, never truncated. Data-parallel on several processes (``torchrun`` or
-Ray Train, gloo): each takes its share of every step's batches, gradients are averaged, rank 0
-scores dev and saves.
+The shared fine-tuning loop (:func:`skugraph.lm.finetune.fine_tune`: AdamW, warm-up and
+decay, clipping, bf16, early stopping on dev F1, the time budget, data-parallel on several
+processes under ``torchrun`` or Ray Train) with what is the tagger's own: a higher learning
+rate for the new layers (CRF ×10, no decay), windows of similar length batched together
+(texts longer than a window are trained as overlapping windows, never truncated), fresh
+augmented copies each epoch, bigram dropout, optional layer freezing or LoRA / AdaLoRA adapters
+(merged into the saved encoder), gazetteer features, and temperature calibration of the
+confidences on dev. Rank 0 scores dev and saves.
 """
 
 from __future__ import annotations
@@ -22,29 +22,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
-from transformers import AutoConfig, AutoModel, AutoTokenizer, BertModel, get_linear_schedule_with_warmup
 
 from skugraph import __version__
 from skugraph.corpus.ner import LabelledText, detect_format, read_labelled
 from skugraph.lm.corpus import file_sha256
 from skugraph.lm.distributed import Node
-from skugraph.lm.model import build_config, load_weights, resolve_base, tune_for_cpu
-from skugraph.lm.pretrain import _precision, _quiet_transformers, _versions
-from skugraph.lm.tokenizer import train_tokenizer
+from skugraph.lm.finetune import DevScore, FineTuneConfig, fine_tune, load_encoder, precision, seed_everything, versions
+from skugraph.lm.model import tune_for_cpu
 from skugraph.tagging.augment import AugmentConfig, Augmenter, read_synonyms
 from skugraph.tagging.encoding import Encoded, LexiconFeatures, TextEncoder, ngram_vocabulary, tag_set, token_tags
 from skugraph.tagging.lexicon import read_words
 from skugraph.tagging.model import TaggerConfig, TaggerModel
-from skugraph.tagging.tagger import Tagger, autocast, fit_temperature, window_batch
+from skugraph.tagging.tagger import Tagger, fit_temperature, window_batch
 from skugraph.tagging.windows import windows
 
 
-@dataclass
-class TrainTaggerConfig:
+@dataclass(kw_only=True)
+class TrainTaggerConfig(FineTuneConfig):
     train: Path
-    out: Path
     dev: Path | None = None
     format: str | None = None  # bio | bieos | jsonl | label-studio (default: from the file name)
     base_model: str = "scratch:small"  # a model directory, a hub id, "minilm", or scratch:tiny|small|base
@@ -55,10 +51,6 @@ class TrainTaggerConfig:
     batch_size: int = 32  # windows per process and step
     learning_rate: float | None = None  # encoder; default 1e-4 from loaded weights, 5e-4 fresh
     head_learning_rate: float = 2e-3  # lexicon and classifier layers; the CRF gets 10×
-    weight_decay: float = 0.01
-    warmup: float = 0.1
-    dropout: float = 0.1
-    max_grad_norm: float = 1.0
     patience: int = 5  # epochs without a better dev F1 before stopping
     freeze_layers: int = 0  # keep the embeddings and the lower N layers fixed
     lora: int = 0  # LoRA rank (0: train the encoder's own weights)
@@ -71,10 +63,7 @@ class TrainTaggerConfig:
     synonyms: Path | None = None  # synonym groups (default: the packaged list)
     window: int = 128
     stride: int = 64
-    time_budget_minutes: float | None = None
-    precision: str = "auto"  # auto | bf16 | fp32
     calibrate: bool = True
-    seed: int = 42
 
 
 @dataclass
@@ -103,66 +92,6 @@ def _read(path: Path, format: str | None, errors: list[str]) -> list[LabelledTex
 def _scheme_of(path: Path, format: str | None) -> str:
     """The data's own tagging scheme: BIEOS files stay BIEOS, everything else is BIO."""
     return "bieos" if detect_format(path, format) == "bieos" else "bio"
-
-
-def load_encoder(base_model: str, texts: Sequence[str] = (), window: int = 128, random_init: bool = False, seed: int = 42):
-    """(encoder, tokenizer) for a base model: a directory, a hub id, ``minilm``, or ``scratch:``
-    (a fresh encoder, with a tokenizer trained on ``texts``); ``random_init`` keeps the
-    architecture and tokenizer and draws new weights."""
-    _quiet_transformers()
-    if base_model.startswith("scratch:"):
-        tokenizer = train_tokenizer(texts, vocab_size=8000, min_frequency=1)
-        bert_config = build_config(base_model.split(":", 1)[1], tokenizer.vocab_size, window, tokenizer.pad_token_id)
-        return BertModel(bert_config, add_pooling_layer=False), tokenizer
-    source = resolve_base(base_model)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model_config = AutoConfig.from_pretrained(source)
-    except OSError as error:  # no such directory, or a hub id with no network
-        raise ValueError(f"cannot load base model {base_model!r}: {str(error).splitlines()[0]}") from None
-    extra = {"add_pooling_layer": False} if model_config.model_type == "bert" else {}
-    if random_init:
-        torch.manual_seed(seed)
-        return AutoModel.from_config(model_config, **extra), tokenizer
-    return load_weights(AutoModel, source, config=model_config, **extra), tokenizer
-
-
-@dataclass
-class FineTuneConfig:
-    """What fine-tuning an encoder with a new head needs; each task's config adds its own."""
-
-    out: Path
-    base_model: str  # an encoder directory, "minilm", or scratch:tiny|small
-    epochs: int = 4
-    batch_size: int = 32
-    learning_rate: float = 1e-4
-    head_learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    warmup: float = 0.1
-    dropout: float = 0.1
-    max_length: int = 160
-    time_budget_minutes: float | None = None
-    seed: int = 42
-
-
-def fine_tune_optimizer(encoder: torch.nn.Module, head: torch.nn.Module, learning_rate: float, head_learning_rate: float,
-                        weight_decay: float) -> torch.optim.AdamW:
-    """AdamW for an encoder and a new head: weight decay on the encoder's weights only (not
-    biases or norms), the head at its own learning rate."""
-    no_decay = [p for n, p in encoder.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
-    decay = [p for n, p in encoder.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
-    return torch.optim.AdamW([
-        {"params": decay, "lr": learning_rate, "weight_decay": weight_decay},
-        {"params": no_decay, "lr": learning_rate, "weight_decay": 0.0},
-        {"params": head.parameters(), "lr": head_learning_rate, "weight_decay": 0.0},
-    ])
-
-
-def cpu_autocast():
-    """bf16 autocast where the CPU runs bf16 matmuls natively (AMX/AVX-512), fp32 elsewhere."""
-    from skugraph.lm.pretrain import bf16_supported
-
-    return autocast(bf16_supported())
 
 
 def _choose_units(config: TrainTaggerConfig, tokenizer, data: Sequence[LabelledText]) -> str:
@@ -218,43 +147,18 @@ def _apply_adapters(model: TaggerModel, config: TrainTaggerConfig, total_steps: 
                 parameter.requires_grad_(False)
 
 
-def _optimizer(model: TaggerModel, config: TrainTaggerConfig, encoder_lr: float) -> torch.optim.Optimizer:
-    groups: dict[tuple[float, float], list[torch.nn.Parameter]] = {}
-    for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
-            continue
-        if name.startswith("crf."):
-            lr = config.head_learning_rate * 10
-        elif name.startswith("encoder."):
-            lr = encoder_lr
-        else:
-            lr = config.head_learning_rate
-        decay = 0.0 if parameter.ndim < 2 or "norm" in name.lower() or name.startswith("crf.") else config.weight_decay
-        groups.setdefault((lr, decay), []).append(parameter)
-    return torch.optim.AdamW([{"params": p, "lr": lr, "weight_decay": wd} for (lr, wd), p in groups.items()])
-
-
-def _state_copy(model: TaggerModel) -> dict[str, torch.Tensor]:
-    """A copy of every weight (the best epoch's model is restored from it)."""
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
 def train_tagger(config: TrainTaggerConfig, progress: Callable[[dict], None] | None = None) -> TrainResult:
-    """Fine-tune as configured; ``progress`` gets each epoch's record (on rank 0)."""
-    node = Node()
-    try:
+    """Fine-tune as configured; ``progress`` gets the loop's records (on rank 0): every ten
+    seconds and at each epoch's end."""
+    with Node() as node:
         return _train_tagger(config, node, progress)
-    finally:
-        node.close()
 
 
 def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dict], None] | None) -> TrainResult:
     began = time.perf_counter()
     if node.world > 1:
         torch.set_num_threads(node.threads())
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
+    seed_everything(config.seed)
     errors: list[str] = []
     train_data = _read(config.train, config.format, errors)
     dev_data = _read(config.dev, config.format, errors) if config.dev else []
@@ -290,91 +194,54 @@ def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dic
         raise ValueError(f"{len(train_windows)} training windows make fewer batches of {config.batch_size} than the "
                          f"{node.world} processes; lower the batch size")
     per_epoch = max(1, math.ceil(len(train_windows) * (1 + (config.augment.copies if augmenter else 0)) / config.batch_size) // node.world)
-    total_steps = per_epoch * config.epochs
-    _apply_adapters(model, config, total_steps)
-    node.same_weights(model)
+    _apply_adapters(model, config, per_epoch * config.epochs)
     fresh = config.base_model.startswith("scratch:") or config.random_init
     encoder_lr = config.learning_rate or (5e-4 if fresh else 1e-4)
-    optimizer = _optimizer(model, config, encoder_lr)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total_steps), total_steps)
-    precision = _precision(config.precision)
+    rates = {"crf.": (config.head_learning_rate * 10, 0.0), "encoder.": (encoder_lr, config.weight_decay),
+             "": (config.head_learning_rate, config.weight_decay)}
     tagger = Tagger(model, tokenizer, lexicon_words, ngrams)
     rng = random.Random(config.seed)
 
-    best_f1, best_epoch, best_state, stale = -1.0, 0, None, 0
-    history: list[dict] = []
-    step = 0
-    epoch = 0
-    budget = config.time_budget_minutes * 60 if config.time_budget_minutes else None
-    out_of_time = False
-    for epoch in range(1, config.epochs + 1):
-        model.train()
+    def epoch_batches(epoch: int) -> list[list[_Window]]:
+        """The training windows (with fresh augmented copies) in batches of similar length."""
         items = list(train_windows)
         if augmenter:
             for _ in range(config.augment.copies):
                 copies = [augmenter.augment(item, rng) for item in train_data]
                 items.extend(_windows(encoder, copies, tag_index, scheme, size, config.stride))
-        losses = []
-        batches = _batches(items, config.batch_size, rng)
-        if node.world > 1:  # every process the same number of steps, each its own batches
-            batches = batches[: len(batches) // node.world * node.world][node.rank :: node.world]
-        for batch in batches:
-            inputs = window_batch([w.encoded for w in batch], [(w.start, w.end) for w in batch], tokenizer)
-            if "ngrams" in inputs and config.ngram_dropout > 0:
-                hidden = torch.rand(inputs["ngrams"].shape) < config.ngram_dropout
-                inputs["ngrams"] = inputs["ngrams"].masked_fill(hidden, 0)
-            longest = max(w.end - w.start for w in batch)
-            gold = torch.zeros((len(batch), longest), dtype=torch.long)
-            mask = torch.zeros((len(batch), longest), dtype=torch.bool)
-            for row, w in enumerate(batch):
-                gold[row, : len(w.tags)] = torch.tensor(w.tags)
-                mask[row, : len(w.tags)] = True
-            with autocast(precision == "bf16"):
-                emissions = model(**inputs)[:, 1 : 1 + longest]
-            loss = model.loss(emissions.float(), gold, mask)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            trained = [p for p in model.parameters() if p.requires_grad]
-            node.average_gradients(trained)
-            torch.nn.utils.clip_grad_norm_(trained, config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            if config.lora and config.lora_method == "adalora":
-                model.encoder.base_model.update_and_allocate(step)
-            step += 1
-            losses.append(loss.item())
-            if node.any(bool(budget) and time.perf_counter() - began > budget):
-                out_of_time = True
-                break
-        loss_mean = node.mean(float(np.mean(losses)) if losses else float("nan"))
-        record = {"epoch": epoch, "step": step, "loss": round(loss_mean, 4), "seconds": round(time.perf_counter() - began, 1)}
-        if dev_data:
-            f1 = -1.0
-            if node.main:
-                tagger.refresh_transitions()
-                f1 = tagger.evaluate(dev_data).micro.f1
-            f1 = node.from_main(f1)
-            record["dev_f1"] = round(f1, 4)
-            if f1 > best_f1:
-                best_f1, best_epoch, best_state, stale = f1, epoch, _state_copy(model), 0
-            else:
-                stale += 1
-        history.append(record)
-        if progress and node.main:
-            progress(record)
-        if out_of_time or (dev_data and stale >= config.patience):
-            break
+        return _batches(items, config.batch_size, rng)
 
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    else:
-        best_epoch = epoch
+    def batch_loss(forward: Callable[..., torch.Tensor], batch: list[_Window]) -> torch.Tensor:
+        inputs = window_batch([w.encoded for w in batch], [(w.start, w.end) for w in batch], tokenizer)
+        if "ngrams" in inputs and config.ngram_dropout > 0:
+            hidden = torch.rand(inputs["ngrams"].shape) < config.ngram_dropout
+            inputs["ngrams"] = inputs["ngrams"].masked_fill(hidden, 0)
+        longest = max(w.end - w.start for w in batch)
+        gold = torch.zeros((len(batch), longest), dtype=torch.long)
+        mask = torch.zeros((len(batch), longest), dtype=torch.bool)
+        for row, w in enumerate(batch):
+            gold[row, : len(w.tags)] = torch.tensor(w.tags)
+            mask[row, : len(w.tags)] = True
+        emissions = forward(**inputs)[:, 1 : 1 + longest]
+        return model.loss(emissions.float(), gold, mask)
+
+    def dev_score() -> DevScore:
+        tagger.refresh_transitions()
+        return DevScore(tagger.evaluate(dev_data).micro.f1)
+
+    def reallocate(step: int) -> None:
+        model.encoder.base_model.update_and_allocate(step)
+
+    run = fine_tune(model, rates, epoch_batches, batch_loss, config, steps_per_epoch=per_epoch,
+                    dev=dev_score if dev_data else None,
+                    after_step=reallocate if config.lora and config.lora_method == "adalora" else None,
+                    node=node, started=began, progress=progress)
     if config.lora:
         model.encoder = model.encoder.merge_and_unload()
     model.eval()
     if not node.main:  # rank 0 scores and saves the model every process holds
         node.barrier()
-        return TrainResult(config.out, epoch, best_epoch, None, time.perf_counter() - began, {})
+        return TrainResult(config.out, run.epochs, run.best_epoch, None, time.perf_counter() - began, {})
     tagger = Tagger(model, tokenizer, lexicon_words, ngrams)
     dev_report = None
     calibration = None
@@ -395,17 +262,17 @@ def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dic
         "train": {"path": str(config.train), "sha256": file_sha256(config.train), "texts": len(train_data), "windows": len(train_windows)},
         "dev": {"path": str(config.dev), "texts": len(dev_data)} if config.dev else None,
         "skipped_records": errors[:50],
-        "epochs_run": epoch,
-        "best_epoch": best_epoch,
-        "history": history,
+        "epochs_run": run.epochs,
+        "best_epoch": run.best_epoch,
+        "history": run.history,
         "dev_report": dev_report,
         "calibration": calibration,
         "train_seconds": round(seconds, 1),
-        "precision": precision,
+        "precision": precision(config.precision),
         "processes": node.world,
         "settings": settings,
-        "versions": _versions(),
+        "versions": versions(),
     }
     model.save(config.out, tokenizer, lexicon_words, ngrams, record)
     node.barrier()
-    return TrainResult(config.out, epoch, best_epoch, dev_report, seconds, {"kind": "tagger", **record})
+    return TrainResult(config.out, run.epochs, run.best_epoch, dev_report, seconds, {"kind": "tagger", **record})
