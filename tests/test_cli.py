@@ -404,6 +404,8 @@ def test_step_update_reads_what_a_record_holds():
     assert update == {"completed": 40, "total": 400, "status": "epoch 2  loss 0.5123  dev F1 0.8000  ETA 1:02:05"}
     assert step_update({"epoch": 3, "loss": None}) == {"status": "epoch 3"}
     assert step_update({}) == {"status": ""}
+    assert step_update({"step": 10, "loss": 6.0, "tokens_per_second": 1898, "seconds": 30.0, "fraction": 0.25}) == {
+        "completed": 10, "status": "loss 6.0000  1,898 tok/s  ETA 1:30"}
 
 
 def test_a_bar_stops_when_a_record_says_its_last_step_is_done(monkeypatch):

@@ -4,24 +4,29 @@ writing them as JSON (the command that made them included)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from skugraph.cli.common import console, errors, friendly_errors
+from skugraph.cli.common import console, errors, fail, friendly_errors
 
 bench_app = typer.Typer(help="Speed benchmarks on this machine.", no_args_is_help=True)
 
 
-def _report(report: dict, shown: list, out: Path) -> None:
-    """Print a benchmark's tables and lines, then save its figures with the command that made them."""
+def _run(out: Path, measure: Callable[[], dict], summary: Callable[[dict], list]) -> dict:
+    """Run a benchmark, print its tables and lines, and save its figures with the command that
+    made them."""
     from skugraph.results import save_record
 
-    for item in shown:
+    with friendly_errors():
+        report = measure()
+    for item in summary(report):
         console.print(item)
     save_record(out, report | {"command": " ".join(["skugraph", *sys.argv[1:]])})
     console.print(f"wrote {out}")
+    return report
 
 
 @bench_app.command("extract")
@@ -38,14 +43,14 @@ def bench_extract_command(
     from skugraph.bench.extract import bench_extract
     from skugraph.bench.tables import extract_summary
 
-    with friendly_errors():
+    def measure() -> dict:
         try:
-            report = bench_extract(model, listings, titles, progress=lambda r: errors.print(f"{r['system']}: {r['titles_per_s']} titles/s"),
-                                   dev=dev)
+            return bench_extract(model, listings, titles, progress=lambda r: errors.print(f"{r['system']}: {r['titles_per_s']} titles/s"),
+                                 dev=dev)
         except RuntimeError as error:  # a system's own process failed: its last line says why
-            errors.print(f"[red]error:[/] {error}")
-            raise typer.Exit(1) from None
-    _report(report, extract_summary(report), out)
+            fail(str(error))
+
+    _run(out, measure, extract_summary)
 
 
 @bench_app.command("load")
@@ -59,9 +64,7 @@ def bench_load_command(
     from skugraph.bench.load import bench_load
     from skugraph.bench.tables import load_summary
 
-    with friendly_errors():
-        report = bench_load(listings, changed, progress=errors.print)
-    _report(report, load_summary(report), out)
+    _run(out, lambda: bench_load(listings, changed, progress=errors.print), load_summary)
 
 
 @bench_app.command("stream")
@@ -75,9 +78,7 @@ def bench_stream_command(
     from skugraph.bench.stream import bench_stream
     from skugraph.bench.tables import stream_summary
 
-    with friendly_errors():
-        report = bench_stream(listings, workers, progress=errors.print)
-    _report(report, stream_summary(report), out)
+    _run(out, lambda: bench_stream(listings, workers, progress=errors.print), stream_summary)
 
 
 @bench_app.command("scale")
@@ -91,9 +92,7 @@ def bench_scale_command(
     from skugraph.bench.stream import bench_scale
     from skugraph.bench.tables import scale_summary
 
-    with friendly_errors():
-        report = bench_scale(listings, tuple(workers or (1, 2)), progress=errors.print)
-    _report(report, scale_summary(report), out)
+    _run(out, lambda: bench_scale(listings, tuple(workers or (1, 2)), progress=errors.print), scale_summary)
 
 
 @bench_app.command("train")
@@ -107,9 +106,7 @@ def bench_train_command(
     from skugraph.bench.tables import train_summary
     from skugraph.bench.train import bench_train
 
-    with friendly_errors():
-        report = bench_train(steps, tuple(workers or (1, 2)), base_model, progress=errors.print)
-    _report(report, train_summary(report), out)
+    _run(out, lambda: bench_train(steps, tuple(workers or (1, 2)), base_model, progress=errors.print), train_summary)
 
 
 @bench_app.command("api")
@@ -123,9 +120,7 @@ def bench_api_command(
     from skugraph.bench.service import bench_api
     from skugraph.bench.tables import api_summary
 
-    with friendly_errors():
-        report = bench_api(db, max_examples, seed, progress=errors.print)
-    _report(report, api_summary(report), out)
+    _run(out, lambda: bench_api(db, max_examples, seed, progress=errors.print), api_summary)
 
 
 @bench_app.command("fuzz")
@@ -141,10 +136,8 @@ def bench_fuzz_command(
     try:
         from skugraph.fuzz import run
     except ModuleNotFoundError as error:
-        errors.print(f"[red]error:[/] the fuzz bench needs the dev extra ({error}): pip install 'skugraph[dev]'")
-        raise typer.Exit(1) from None
-    report = run(records, start_seed=seed).to_dict()
-    _report(report, fuzz_summary(report), out)
+        fail(f"the fuzz bench needs the dev extra ({error}): pip install 'skugraph[dev]'")
+    report = _run(out, lambda: run(records, start_seed=seed).to_dict(), fuzz_summary)
     if report["crashes"] or report["lost_good_records"] or report["unreported_bad_records"]:
         raise typer.Exit(1)
 
@@ -158,6 +151,4 @@ def bench_demo_command(
     from skugraph.bench.service import bench_demo
     from skugraph.bench.tables import demo_summary
 
-    with friendly_errors():
-        report = bench_demo()
-    _report(report, demo_summary(report), out)
+    _run(out, bench_demo, demo_summary)

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import click
 import typer
@@ -20,6 +20,8 @@ from skugraph.graph.store import StoreError
 
 if TYPE_CHECKING:
     from skugraph.graph.store import GraphStore, QueryResult
+
+Found = TypeVar("Found")
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)  # a message never breaks inside a path
@@ -97,6 +99,13 @@ def print_rejected(messages: list[str], what: str, shown: int = 20) -> None:
         errors.print(f"[yellow]{len(messages)} {what} rejected[/]", highlight=False)
 
 
+def existing(value: Found | None, missing: str) -> Found:
+    """``value``, or a KeyError that says what is ``missing`` when it is None."""
+    if value is None:
+        raise KeyError(missing)
+    return value
+
+
 def require_products(store: Any, db: Path) -> None:
     """Refuse a graph with no products: there is nothing to search, recommend or report on."""
     if not store.query("MATCH (p:Product) RETURN p.id LIMIT 1").rows:
@@ -151,7 +160,8 @@ def progress_bars(disable: bool = False) -> Iterator[Callable[..., Callable[[int
 
 def step_update(record: dict) -> dict[str, Any]:
     """What a training record sets on a progress bar: the steps done and their total where it
-    says them, and a status of the epoch, loss, dev F1, tokens/s and time left that it holds."""
+    says them, and a status of the epoch, loss, dev F1, tokens/s and time left that it holds
+    (the time left from the share done, ``fraction``, where it does not say it)."""
     update: dict[str, Any] = {}
     if "step" in record:
         update["completed"] = record["step"]
@@ -161,11 +171,15 @@ def step_update(record: dict) -> dict[str, Any]:
     def number(key: str) -> float | None:
         return record[key] if isinstance(record.get(key), int | float) else None
 
+    eta, fraction, seconds = number("eta_seconds"), number("fraction"), number("seconds")
+    if eta is None and fraction and seconds is not None:  # pretraining says the share done
+        eta = seconds * (1 - fraction) / fraction
+
     parts = [f"epoch {record['epoch']}" if "epoch" in record else None,
              f"loss {number('loss'):.4f}" if number("loss") is not None else None,
              f"dev F1 {number('dev_f1'):.4f}" if number("dev_f1") is not None else None,
              f"{number('tokens_per_second'):,.0f} tok/s" if number("tokens_per_second") is not None else None,
-             f"ETA {_duration(number('eta_seconds'))}" if number("eta_seconds") is not None else None]
+             f"ETA {_duration(eta)}" if eta is not None else None]
     update["status"] = "  ".join(part for part in parts if part)
     return update
 

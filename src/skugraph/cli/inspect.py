@@ -15,6 +15,7 @@ from skugraph.cli.common import (
     DbOption,
     TaggerOption,
     console,
+    existing,
     fail,
     friendly_errors,
     print_card,
@@ -110,9 +111,7 @@ def show(
     from skugraph.graph.cards import product_card
 
     with read_graph(db) as store:
-        card = product_card(store, product)
-        if card is None:
-            raise KeyError(f"no product {product!r} in {db}")
+        card = existing(product_card(store, product), f"no product {product!r} in {db}")
     if as_json:
         print_json(card)
     else:
@@ -130,9 +129,7 @@ def history(
     from skugraph.graph.cards import history as product_history
 
     with read_graph(db) as store:
-        found = product_history(store, product)
-        if found is None:
-            raise KeyError(f"no product or listing {product!r} in {db}")
+        found = existing(product_history(store, product), f"no product or listing {product!r} in {db}")
     if as_json:
         print_json(found)
         return
@@ -159,9 +156,7 @@ def explain(
     from skugraph.graph.cards import explain as explain_product
 
     with read_graph(db) as store:
-        found = explain_product(store, product, attribute)
-        if found is None:
-            raise KeyError(f"no product or listing {product!r} in {db}")
+        found = existing(explain_product(store, product, attribute), f"no product or listing {product!r} in {db}")
     if as_json:
         print_json(found)
         return
@@ -263,9 +258,7 @@ def recommend(
     from skugraph.graph.cards import product_of
 
     with read_graph(db) as store:
-        found = product_of(store, product)
-        if found is None:
-            raise KeyError(f"no product or listing {product!r} in {db}")
+        found = existing(product_of(store, product), f"no product or listing {product!r} in {db}")
         recommender = Recommender.from_index(SearchIndex.from_store(store))
     if kg_embeddings:
         recommender.learn_embeddings(kg_embeddings)

@@ -22,6 +22,7 @@ app = typer.Typer()
 train_app = typer.Typer(help="Fine-tune models on labelled data.", no_args_is_help=True)
 
 TrainEngineOption = Annotated[str, typer.Option(help="local (this process; torchrun for several), or ray: --workers Ray Train workers (pip install skugraph[scale]).")]
+ModelOutOption = Annotated[Path, typer.Option(help="Model directory to write.")]
 TrainWorkersOption = Annotated[int, typer.Option(help="With --engine ray: training processes (data-parallel over gloo; each takes --batch-size per step).")]
 
 
@@ -134,6 +135,19 @@ def train_tagger_command(
         console.print(f"calibration: temperature {c['temperature']}, expected calibration error {c['ece_uncalibrated']} → {c['ece_calibrated']}")
 
 
+def _first_skipped(shown: int) -> Callable[[str], None]:
+    """An ``on_error`` that prints the first ``shown`` skipped records."""
+    count = 0
+
+    def skipped(message: str) -> None:
+        nonlocal count
+        count += 1
+        if count <= shown:
+            errors.print(f"[yellow]skipped[/] {message}")
+
+    return skipped
+
+
 def _with_epoch_lines(advance: Callable[[dict], None]) -> Callable[[dict], None]:
     """A training ``progress`` callback: every record moves the bar, an epoch's end also prints its line."""
 
@@ -150,11 +164,11 @@ def _with_epoch_lines(advance: Callable[[dict], None]) -> Callable[[dict], None]
 def train_opinions_command(
     reviews: Annotated[Path, typer.Option(help="Reviews CSV (id,Reviews).")],
     labels: Annotated[Path, typer.Option(help="Tuples CSV (id,AspectTerms,A_start,A_end,OpinionTerms,O_start,O_end,Categories,Polarities).")],
-    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    out: ModelOutOption,
     base_model: Annotated[str, typer.Option(help="Encoder for the span tagger: a directory, minilm, or scratch:tiny|small.")] = "scratch:small",
     dev_every: Annotated[int, typer.Option(help="Every N-th review is dev (early stopping and the printed score).")] = 5,
-    epochs: Annotated[int, typer.Option()] = 20,
-    patience: Annotated[int, typer.Option()] = 4,
+    epochs: int = 20,
+    patience: int = 4,
     minutes: Annotated[float | None, typer.Option(help="Time budget for the tagger.")] = None,
 ) -> None:
     """Train the review opinion extractor: aspect/opinion tagger, pairing, category and polarity."""
@@ -174,26 +188,21 @@ def train_opinions_command(
 @train_app.command("relations")
 def train_relations_command(
     train: Annotated[Path, typer.Option(help="Labelled titles (BIO/BIEOS/JSONL/Label Studio): the distant training data.")],
-    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    out: ModelOutOption,
     dev: Annotated[Path | None, typer.Option(help="Labelled titles for choosing the epoch (distant labels too).")] = None,
     format: Annotated[str | None, typer.Option(help="bio, bieos, jsonl or label-studio (default: from the file name).")] = None,
     base_model: Annotated[str, typer.Option(help="Encoder: a directory, minilm, or scratch:tiny|small.")] = "scratch:small",
-    epochs: Annotated[int, typer.Option()] = 3,
+    epochs: int = 3,
     attribute_share: Annotated[float, typer.Option(help="Share of attribute_of pairs kept (they outnumber the rest).")] = 0.25,
     minutes: Annotated[float | None, typer.Option(help="Time budget.")] = None,
     ontology: OntologyOption = None,
 ) -> None:
     """Train the relation classifier (entity markers) on pairs labelled by distant supervision."""
-    from skugraph.corpus.ner import read_labelled
     from skugraph.facts.ontology import load_ontology
-    from skugraph.facts.relations import TrainRelationsConfig, examples_from, train_relations
+    from skugraph.facts.relations import TrainRelationsConfig, train_relations, training_examples
 
     with friendly_errors(), progress_bars() as start:
-        schema = load_ontology(ontology)
-        pairs = examples_from(read_labelled(train, format), schema)
-        held = examples_from(read_labelled(dev, format), schema) if dev else []
-        if not pairs:
-            raise ValueError(f"{train}: no (head product, mention) pairs: the titles need product-word mentions")
+        pairs, held = training_examples(train, dev, format, load_ontology(ontology))
         step = start("train relations", epochs)
         config = TrainRelationsConfig(out=out, base_model=base_model, epochs=epochs, keep={"attribute_of": attribute_share},
                                       time_budget_minutes=minutes)
@@ -206,24 +215,18 @@ def train_relations_command(
 @train_app.command("matcher")
 def train_matcher_command(
     train: Annotated[Path, typer.Option(help="Labelled offer pairs, Ditto format: left TAB right TAB label (COL attr VAL value …).")],
-    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    out: ModelOutOption,
     valid: Annotated[Path | None, typer.Option(help="Pairs for choosing the epoch and the threshold.")] = None,
     base_model: Annotated[str, typer.Option(help="Encoder: a directory (e.g. from `skugraph pretrain`), minilm, or scratch:tiny|small.")] = "minilm",
-    epochs: Annotated[int, typer.Option()] = 10,
+    epochs: int = 10,
     max_length: Annotated[int, typer.Option(help="Tokens per pair.")] = 128,
     minutes: Annotated[float | None, typer.Option(help="Time budget (the schedule is shortened to fit).")] = None,
 ) -> None:
     """Fine-tune the cross-encoder pair matcher used by `skugraph fuse --matcher`."""
-    from skugraph.fusion.matching import TrainMatcherConfig, read_pairs, train_matcher
+    from skugraph.fusion.matching import TrainMatcherConfig, train_matcher, training_pairs
 
-    bad: list[str] = []
     with friendly_errors(), progress_bars() as start:
-        pairs = read_pairs(train, bad.append)
-        held = read_pairs(valid, bad.append) if valid else []
-        for message in bad[:20]:
-            errors.print(f"[yellow]skipped[/] {message}")
-        if not pairs:
-            raise ValueError(f"{train}: no labelled pairs")
+        pairs, held = training_pairs(train, valid, _first_skipped(20))
         step = start("train matcher", epochs)
         config = TrainMatcherConfig(out=out, base_model=base_model, epochs=epochs, max_length=max_length, time_budget_minutes=minutes)
         matcher = train_matcher(pairs, held, config, progress=step)
@@ -235,7 +238,7 @@ def train_matcher_command(
 @train_app.command("sentiment")
 def train_sentiment_command(
     data: Annotated[Path, typer.Argument(help="Labelled reviews: CSV with label and review (or text) columns, or JSONL {text, label}.")],
-    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    out: ModelOutOption,
     dev_every: Annotated[int, typer.Option(help="Every N-th review is dev (the printed score); 0 trains on all.")] = 5,
 ) -> None:
     """Train the review sentiment classifier (character n-grams, logistic regression)."""

@@ -279,3 +279,16 @@ def relation_scores(gold: Sequence[RelationExample], predicted: Sequence[str]) -
     accuracy = sum(g.label == p for g, p in zip(gold, predicted, strict=True)) / len(gold) if gold else 0.0
     return {"micro": Score.from_counts(tp_all, tp_all + fp_all, tp_all + fn_all).to_dict(), "per_relation": per,
             "accuracy": round(accuracy, 4), "pairs": len(gold)}
+
+
+def training_examples(train: Path, dev: Path | None = None, format: str | None = None,
+                      ontology: Ontology | None = None) -> tuple[list[RelationExample], list[RelationExample]]:
+    """(head product, mention) pairs labelled by distant supervision from labelled titles, to
+    train on and (from ``dev``) to choose the epoch with; titles without a product-word mention
+    give none, and a ``train`` file that gives none is a ValueError."""
+    from skugraph.corpus.ner import read_labelled
+
+    pairs = examples_from(read_labelled(train, format), ontology)
+    if not pairs:
+        raise ValueError(f"{train}: no (head product, mention) pairs: the titles need product-word mentions")
+    return pairs, examples_from(read_labelled(dev, format), ontology) if dev else []

@@ -311,3 +311,15 @@ def train_matcher(train: Sequence[LabelledPair], valid: Sequence[LabelledPair], 
                               "history": run.history, "valid": score.to_dict() if score else None,
                               "train_seconds": round(time.perf_counter() - began, 1)})
     return matcher
+
+
+def training_pairs(train: Path, valid: Path | None = None,
+                   on_error: Callable[[str], None] | None = None) -> tuple[list[LabelledPair], list[LabelledPair]]:
+    """Labelled pairs to train on, and (from ``valid``) to choose the epoch and threshold with;
+    a bad line goes to ``on_error`` (see ``read_pairs``), a ``train`` file without a good pair
+    is a ValueError."""
+    pairs = read_pairs(train, on_error)
+    held = read_pairs(valid, on_error) if valid else []
+    if not pairs:
+        raise ValueError(f"{train}: no labelled pairs")
+    return pairs, held
