@@ -6,7 +6,7 @@ import pytest
 
 from skugraph.corpus.split import hold_out
 from skugraph.facts.sentiment import accuracy, train_sentiment
-from skugraph.scale import train
+from skugraph.scale import train_model
 from skugraph.tagging.lexicon import lexicon_files
 
 
@@ -39,7 +39,7 @@ def test_lexicon_files_read_names_files_and_globs(tmp_path, monkeypatch):
 
 def test_training_refuses_an_unknown_engine(tmp_path):
     with pytest.raises(ValueError, match="--engine must be local or ray, not 'spark'"):
-        train("tagger", None, engine="spark")
+        train_model("tagger", None, engine="spark")
 
 
 def test_relation_training_examples_come_from_labelled_titles(tmp_path):

@@ -123,9 +123,11 @@ def progress_bars(disable: bool = False) -> Iterator[Callable[..., Callable[[int
     time frozen, when the next stage starts, when a record says its last step is done, and when
     the bars close."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Column
 
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[status]}")]
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+               TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
+               TextColumn("{task.fields[status]}", table_column=Column(no_wrap=True, overflow="ellipsis"))]
     with Progress(*columns, console=errors, transient=False, disable=disable) as bars:
         running: list[Any] = []
 

@@ -50,7 +50,7 @@ def pretrain(
 ) -> None:
     """Pretrain a masked-LM encoder on product text (on several processes: torchrun, or --engine ray)."""
     from skugraph.lm.pretrain import PretrainConfig
-    from skugraph.scale import train
+    from skugraph.scale import train_model
 
     config = PretrainConfig(
         corpus=corpus, out=out, base_model=base_model, time_budget_minutes=time_budget, steps=steps,
@@ -61,7 +61,7 @@ def pretrain(
     worker = os.environ.get("RANK", "0") != "0"  # under torchrun only the first process reports
     with friendly_errors(), progress_bars(disable=worker) as start:
         status = f"on {workers} Ray Train workers…" if engine == "ray" else "preparing corpus…"
-        meta = train("pretrain", config, engine, workers, address, progress=start("pretrain", status=status))
+        meta = train_model("pretrain", config, engine, workers, address, progress=start("pretrain", status=status))
     if meta:
         console.print(
             f"pretrained {meta['steps']} steps, {meta['tokens_seen']:,} tokens in {meta['train_seconds']} s "
@@ -106,7 +106,7 @@ def train_tagger_command(
     address: AddressOption = "local",
 ) -> None:
     """Fine-tune a tagger for entities and attributes (any tag set: it is read from the data)."""
-    from skugraph.scale import train
+    from skugraph.scale import train_model
     from skugraph.tagging.augment import AugmentConfig
     from skugraph.tagging.lexicon import lexicon_files
     from skugraph.tagging.train import TrainTaggerConfig
@@ -121,7 +121,7 @@ def train_tagger_command(
             synonyms=synonyms_file, window=window, stride=stride, time_budget_minutes=time_budget, precision=precision, seed=seed,
         )
 
-        meta = train("tagger", config, engine, workers, address, progress=_with_epoch_lines(start("train tagger")))
+        meta = train_model("tagger", config, engine, workers, address, progress=_with_epoch_lines(start("train tagger")))
     for message in meta["skipped_records"][:10]:
         errors.print(f"[yellow]skipped[/] {message}")
     processes = f", {meta['processes']} processes" if meta.get("processes", 1) > 1 else ""

@@ -8,7 +8,7 @@ from typing import Any
 ENGINES = ("local", "ray")
 
 
-def train(task: str, config: Any, engine: str = "local", workers: int = 2, address: str = "local",
+def train_model(task: str, config: Any, engine: str = "local", workers: int = 2, address: str = "local",
           progress: Callable[[dict], None] | None = None) -> dict:
     """Train ``task`` (tagger | pretrain) with ``config`` in this process (``engine="local"``;
     torchrun for several), or on ``workers`` Ray Train workers (``engine="ray"``, ``address``:
