@@ -151,7 +151,7 @@ def test_cli_chain_fuses_completes_and_explains(tmp_path):
     from typer.testing import CliRunner
 
     from skugraph.cli import app
-    from skugraph.tagging.train import load_encoder
+    from skugraph.lm.finetune import load_encoder
 
     encoder, tokenizer = load_encoder("scratch:tiny", [line for line in CATALOGUE.read_text(encoding="utf-8").splitlines()])
     encoder.save_pretrained(tmp_path / "encoder")

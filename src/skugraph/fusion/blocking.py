@@ -83,7 +83,7 @@ def encoder_embeddings(model: str, batch_size: int = 64, max_length: int = 64) -
     …), for nearest-neighbour blocking."""
     import torch
 
-    from skugraph.tagging.train import cpu_autocast, load_encoder
+    from skugraph.lm.finetune import cpu_autocast, load_encoder
 
     encoder, tokenizer = load_encoder(model)
     encoder.eval()
