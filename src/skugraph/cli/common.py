@@ -126,9 +126,9 @@ def progress_bars(disable: bool = False) -> Iterator[Callable[..., Callable[[int
     from rich.table import Column
 
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
-               TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
-               TextColumn("{task.fields[status]}", table_column=Column(no_wrap=True, overflow="ellipsis"))]
-    with Progress(*columns, console=errors, transient=False, disable=disable) as bars:
+               TimeElapsedColumn(),
+               TextColumn("{task.fields[status]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1))]
+    with Progress(*columns, console=errors, transient=False, disable=disable, expand=True) as bars:  # the status gets what is left
         running: list[Any] = []
 
         def stop(task: Any) -> None:
