@@ -122,10 +122,17 @@ def progress_bars(disable: bool = False) -> Iterator[Callable[..., Callable[[int
     the steps done of the total, and the loss and time left. A stage's bar stops, its elapsed
     time frozen, when the next stage starts, when a record says its last step is done, and when
     the bars close."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.console import RenderableType
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
     from rich.table import Column
 
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+    class StageSpinner(SpinnerColumn):
+        """Spins while a stage runs; blank once it has stopped, finished or not."""
+
+        def render(self, task: Task) -> RenderableType:
+            return self.finished_text if task.stop_time is not None else super().render(task)
+
+    columns = [StageSpinner(), TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
                TimeElapsedColumn(),
                TextColumn("{task.fields[status]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1))]
     with Progress(*columns, console=errors, transient=False, disable=disable, expand=True) as bars:  # the status gets what is left
