@@ -418,3 +418,18 @@ def test_a_bar_stops_when_a_record_says_its_last_step_is_done(monkeypatch):
 
     line = _bars_output(monkeypatch, stages)[-1]
     assert "10/10" in line and "0:00:00" in line
+
+
+def test_the_hints_name_the_command_as_the_user_can_run_it(tmp_path, monkeypatch):
+    from skugraph.cli.common import command_name
+
+    venv_bin = tmp_path / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "skugraph").write_text("#!/bin/sh\n")
+    (venv_bin / "skugraph").chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", [".venv/bin/skugraph", "demo"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert command_name() == ".venv/bin/skugraph"  # not on the PATH: `skugraph …` would be "command not found"
+    monkeypatch.setenv("PATH", f"{venv_bin}:/usr/bin:/bin")
+    assert command_name() == "skugraph"  # the environment is active

@@ -31,6 +31,7 @@ def test_lexicon_files_read_names_files_and_globs(tmp_path, monkeypatch):
     found = lexicon_files(["brand=brands-*.txt", "product_type=types.txt,brands-a.txt"])
     assert found == {"brand": [Path("brands-a.txt"), Path("brands-b.txt")],
                      "product_type": [Path("types.txt"), Path("brands-a.txt")]}
+    assert lexicon_files([f"brand={tmp_path}/brands-*.txt"]) == {"brand": [tmp_path / "brands-a.txt", tmp_path / "brands-b.txt"]}
     with pytest.raises(ValueError, match="NAME=FILE"):
         lexicon_files(["brands.txt"])
     with pytest.raises(FileNotFoundError, match="--lexicon colour: no file colours-\\*.txt"):

@@ -68,6 +68,19 @@ def read_graph(db: Path, ontology: Path | None = None) -> Iterator[GraphStore]:
         yield store
 
 
+def command_name() -> str:
+    """How to run this CLI again from the user's shell: ``skugraph`` where that is on the PATH,
+    else the path it was started by (``.venv/bin/skugraph`` after ``make demo``)."""
+    import shutil
+    import sys
+
+    started = Path(sys.argv[0])
+    on_path = shutil.which("skugraph")
+    if on_path and Path(on_path).resolve() == started.resolve():
+        return "skugraph"
+    return str(started) if started.name == "skugraph" else "python -m skugraph"
+
+
 def fail(message: str) -> NoReturn:
     """One line on standard error, exit 1."""
     errors.print(f"[red]error:[/] {message}", highlight=False)

@@ -16,6 +16,7 @@ from skugraph.cli.common import (
     DbOption,
     OntologyOption,
     RuntimeOption,
+    command_name,
     console,
     errors,
     fail,
@@ -82,7 +83,7 @@ def extract(
     relation_model: Annotated[Path | None, typer.Option(help="What each mention is to the head product: a directory from `skugraph train relations`.")] = None,
     runtime: RuntimeOption = "torch-bf16",
     workers: Annotated[int, typer.Option(help="Processes that read the listings (one thread each); this one reads ahead and writes.")] = 1,
-    engine: Annotated[str, typer.Option(help="local, or ray: an actor pool of --workers on Ray (pip install skugraph[scale]).")] = "local",
+    engine: Annotated[str, typer.Option(help="local, or ray: an actor pool of --workers on Ray (pip install skugraph\\[scale]).")] = "local",
     address: AddressOption = "local",
     allow_empty: AllowEmptyOption = False,
 ) -> None:
@@ -318,9 +319,10 @@ def _print_summary(result: BuildResult) -> None:
         print_result(answer, title=question)
     for card in result.cards:
         print_card(card)
-    console.print(f"graph: {result.config.graph}   try: skugraph stats --db {result.config.graph}")
-    console.print(f"web UI and REST API: skugraph serve --db {result.config.graph}   then open http://127.0.0.1:8000/ "
-                  f"(API docs at /docs); market report: skugraph report --db {result.config.graph} --out report.html",
+    run = command_name()
+    console.print(f"graph: {result.config.graph}   try: {run} stats --db {result.config.graph}")
+    console.print(f"web UI and REST API: {run} serve --db {result.config.graph}   then open http://127.0.0.1:8000/ "
+                  f"(API docs at /docs); market report: {run} report --db {result.config.graph} --out report.html",
                   highlight=False)
 
 

@@ -21,7 +21,7 @@ from skugraph.cli.common import (
 app = typer.Typer()
 train_app = typer.Typer(help="Fine-tune models on labelled data.", no_args_is_help=True)
 
-TrainEngineOption = Annotated[str, typer.Option(help="local (this process; torchrun for several), or ray: --workers Ray Train workers (pip install skugraph[scale]).")]
+TrainEngineOption = Annotated[str, typer.Option(help="local (this process; torchrun for several), or ray: --workers Ray Train workers (pip install skugraph\\[scale]).")]
 ModelOutOption = Annotated[Path, typer.Option(help="Model directory to write.")]
 TrainWorkersOption = Annotated[int, typer.Option(help="With --engine ray: training processes (data-parallel over gloo; each takes --batch-size per step).")]
 

@@ -3,6 +3,8 @@ product types) and a longest-match finder over them."""
 
 from __future__ import annotations
 
+import glob
+
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -241,7 +243,7 @@ def lexicon_files(specs: Iterable[str]) -> dict[str, list[Path]]:
         if not sep or not name or not files:
             raise ValueError(f"--lexicon wants NAME=FILE[,FILE…], got {spec!r}")
         for item in files.split(","):
-            matches = sorted(Path().glob(item)) if any(c in item for c in "*?[") else [Path(item)]
+            matches = sorted(map(Path, glob.glob(item))) if any(c in item for c in "*?[") else [Path(item)]
             if not matches or not all(m.is_file() for m in matches):
                 raise FileNotFoundError(f"--lexicon {name}: no file {item}")
             lexicons.setdefault(name, []).extend(matches)
