@@ -112,7 +112,6 @@ def extract(
     workers: int = 1,
     engine: str = "local",
     address: str | None = None,
-    **legacy,  # TEMPORARY: extractor=, tagger=, reviews=, relations= until the CLI passes config (removed by 09:30)
 ) -> ExtractReport:
     """Find mentions in ingested listings with the extractor ``config`` names (default: the
     rules; :func:`skugraph.extract.build_reader`) and write facts (and mentions) as JSONL, or as
@@ -138,16 +137,7 @@ def extract(
         raise ValueError(f"facts and mentions must both be JSONL or both Parquet: {facts_out}, {mentions_out}")
     # bad records are skipped here: the local engine stops at the first, the Ray engine reports each
     titles = (listing.title for listing in read_listings(listing_files(listings)))
-    if not legacy:
-        reader = build_reader(config or ExtractorConfig(), ontology, titles, columnar)
-    else:  # TEMPORARY (see above)
-        from skugraph.extract import ListingReader
-        from skugraph.facts.build import FactBuilder
-        from skugraph.tagging.rules import RuleExtractor
-
-        rules = (legacy.get("extractor") or RuleExtractor()).learn_brands(titles)
-        reader = ListingReader(legacy.get("tagger") or rules, FactBuilder(rules.gazetteer, rules.lexicons["accessory"], ontology,
-                                                                          legacy.get("relations")), legacy.get("reviews"), columnar)
+    reader = build_reader(config or ExtractorConfig(), ontology, titles, columnar)
     if engine == "ray":
         try:
             from skugraph.scale.ray_jobs import extract_on_ray
@@ -249,10 +239,3 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
         showcase = dict.fromkeys(row[0] for cypher in SHOWCASE for row in store.query(cypher).rows)
         cards = [product_card(store, product) for product in showcase]
     return BuildResult(config, ingest_report, extract_report, fuse_report, load_report, stats, examples, cards)
-
-
-
-# TEMPORARY: names the CLI package reads here until its extract/load/demo commands follow the move (removed by 09:30)
-from skugraph.extract import ReviewModels  # noqa: F401
-from skugraph.facts.io import check_facts_file  # noqa: F401
-from skugraph.sample.demo import train_demo_models  # noqa: F401

@@ -89,29 +89,15 @@ def extract(
 ) -> None:
     """Find mentions in listings and turn them into facts; with review models, opinions and sentiment too."""
     from skugraph import pipeline
+    from skugraph.extract import ExtractorConfig
     from skugraph.facts.ontology import load_ontology
-    from skugraph.tagging.rules import RuleExtractor
 
+    config = ExtractorConfig(extractor, model, tuple(fields.split(",")), min_score, runtime, brands or [], product_types or [],
+                             opinion_model, sentiment_model, relation_model)
     with friendly_errors(), progress_bars() as start:
         schema = load_ontology(ontology)
-        reviews = pipeline.ReviewModels.load(opinion_model, sentiment_model)
-        relations = None
-        if relation_model is not None:
-            from skugraph.facts.relations import RelationClassifier
-
-            relations = RelationClassifier.load(relation_model)
-        rules = RuleExtractor.with_lexicon_files(brands or [], product_types or [])
-        tagger = None
-        if extractor == "tagger":
-            if model is None:
-                raise ValueError("--extractor tagger needs --model DIR (a directory from `skugraph train tagger`)")
-            from skugraph.tagging.tagger import Tagger, TaggerExtractor
-
-            tagger = TaggerExtractor(Tagger.load(model, runtime), fields.split(","), min_score)
-        elif extractor != "rules":
-            raise ValueError(f"--extractor must be rules or tagger, not {extractor!r}")
-        report = pipeline.extract(listings, out, mentions, progress=start("extract", None), extractor=rules, tagger=tagger,
-                                  ontology=schema, reviews=reviews, relations=relations, workers=workers, engine=engine, address=address)
+        report = pipeline.extract(listings, out, mentions, progress=start("extract", None), config=config, ontology=schema,
+                                  workers=workers, engine=engine, address=address)
     for message in report.rejects[:20]:
         errors.print(f"[yellow]left out[/] {message}")
     if report.rejects:
@@ -274,6 +260,7 @@ def demo(
     """The whole chain on the sample catalogue: pretrain a small encoder, fine-tune the tagger on
     the catalogue's labelled titles, extract, load the graph, and ask it questions."""
     from skugraph import pipeline
+    from skugraph.sample.demo import train_demo_models
 
     config = pipeline.BuildConfig(workdir=workdir, fresh=True, extractor=extractor)
     if inputs:
@@ -281,7 +268,7 @@ def demo(
     models = None
     with friendly_errors(), progress_bars() as start:
         if extractor == "tagger":
-            models = pipeline.train_demo_models(workdir, pretrain_minutes, retrain, progress=start)
+            models = train_demo_models(workdir, pretrain_minutes, retrain, progress=start)
             config.tagger, config.opinion_model, config.sentiment_model = models.tagger, models.opinions, models.sentiment
         result = pipeline.build(config, progress=start)
     if models:
