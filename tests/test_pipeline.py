@@ -36,3 +36,5 @@ def test_build_extractor_says_which_option_is_wrong():
         build_extractor(ExtractorConfig(kind="crf"))
     with pytest.raises(ValueError, match="tagger needs --model DIR"):
         build_extractor(ExtractorConfig(kind="tagger"))
+    with pytest.raises(ValueError, match="the rules have none"):  # ignored silently, it would promise a filter it does not apply
+        build_extractor(ExtractorConfig(min_score=0.9))

@@ -69,6 +69,8 @@ class ExtractorConfig:
             raise ValueError(f"--extractor must be rules or tagger, not {self.kind!r}")
         if self.kind == "tagger" and self.model is None:
             raise ValueError("--extractor tagger needs --model DIR (a directory from `skugraph train tagger`)")
+        if self.kind == "rules" and self.min_score > 0:
+            raise ValueError("--min-score filters the tagger's calibrated confidences; the rules have none (use --extractor tagger)")
 
 
 def build_extractor(config: ExtractorConfig, titles: Iterable[str] | None = None) -> Extractor:
