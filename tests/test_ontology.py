@@ -55,6 +55,8 @@ def _write(tmp_path, text):
         (lambda t: t.replace("off_category_factor: 0.5", "off_category_factor: 2"), r"off_category_factor: expected a number in \[0, 1\]"),
         (lambda t: t + "\nextra_section: {}\n", r"extra_section: unknown section"),
         (lambda t: t.replace("attribute_kinds:\n", "attribute_kinds:\n  Bad Kind: {zh: 坏}\n"), r"attribute_kinds\.Bad Kind: a kind is a lower-case identifier"),
+        (lambda t: t.replace('description: "colour (黑色, 透明)"', "description: colour (黑色, 透明)"),
+         r"attribute_kinds\.colour: unknown key\(s\) '透明\)'; .*quote a description that holds a comma"),
     ],
 )
 def test_a_bad_ontology_file_is_named_with_the_entry(tmp_path, edit, message):

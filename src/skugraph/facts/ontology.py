@@ -172,8 +172,11 @@ def parse_ontology(data: Any, source: str = "<ontology>") -> Ontology:
             raise fail(f"attribute_kinds.{kind}", "a kind is a lower-case identifier (a-z, 0-9, _) not starting with attr_")
         if kind in ROLES:
             raise fail(f"attribute_kinds.{kind}", f"{kind!r} is a mention role, not an attribute kind")
-        spec = spec or {}
-        kinds[kind] = str(mapping(spec, f"attribute_kinds.{kind}").get("zh", kind))
+        spec = mapping(spec or {}, f"attribute_kinds.{kind}")
+        if set(spec) - {"zh", "description"}:  # e.g. an unquoted comma in a {…} description splits it into keys
+            raise fail(f"attribute_kinds.{kind}", f"unknown key(s) {', '.join(map(repr, set(spec) - {'zh', 'description'}))}; "
+                       "a kind has zh and description (quote a description that holds a comma)")
+        kinds[kind] = str(spec.get("zh", kind))
 
     predicates: dict[str, Predicate] = {}
     for name, spec in mapping(data.get("predicates", {}), "predicates").items():
