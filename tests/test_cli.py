@@ -433,3 +433,15 @@ def test_the_hints_name_the_command_as_the_user_can_run_it(tmp_path, monkeypatch
     assert command_name() == ".venv/bin/skugraph"  # not on the PATH: `skugraph …` would be "command not found"
     monkeypatch.setenv("PATH", f"{venv_bin}:/usr/bin:/bin")
     assert command_name() == "skugraph"  # the environment is active
+
+
+def test_training_progress_goes_to_a_log_as_a_line_a_minute(monkeypatch):
+    def stages(start):
+        advance = start("train tagger", None)
+        for seconds in (10.0, 20.0, 70.0, 80.0):  # the loop reports every ~10 s
+            advance({"step": int(seconds), "total_steps": 400, "loss": 0.5, "seconds": seconds, "eta_seconds": 600})
+        advance({"epoch": 1, "step": 90, "total_steps": 400, "loss": 0.4, "dev_f1": 0.61, "seconds": 90.0})
+
+    lines = [line for line in _bars_output(monkeypatch, stages) if line.startswith("train tagger:")]
+    assert lines == ["train tagger: step 10/400  loss 0.5000  ETA 10:00", "train tagger: step 70/400  loss 0.5000  ETA 10:00",
+                     "train tagger: step 90/400  epoch 1  loss 0.4000  dev F1 0.6100"]

@@ -125,6 +125,9 @@ def require_products(store: Any, db: Path) -> None:
         raise ValueError(f"{db} holds no products: load facts into it first (skugraph load)")
 
 
+LOG_EVERY_SECONDS = 60  # how often training progress is printed as a line when standard error is no terminal
+
+
 @contextmanager
 def progress_bars(disable: bool = False) -> Iterator[Callable[..., Callable[[int | dict], None]]]:
     """Rich progress bars on standard error, one a stage; yields ``start(stage, total=None,
@@ -164,12 +167,18 @@ def progress_bars(disable: bool = False) -> Iterator[Callable[..., Callable[[int
                 stop(task)
             task = bars.add_task(stage, total=total, status=status)
             running.append(task)
+            logged = [-LOG_EVERY_SECONDS]
 
             def advance(done: int | dict) -> None:
                 if not isinstance(done, dict):
                     bars.advance(task, done)
                     return
-                bars.update(task, **step_update(done))
+                update = step_update(done)
+                bars.update(task, **update)
+                if not disable and not errors.is_terminal and (done.get("seconds", 0) - logged[0] >= LOG_EVERY_SECONDS or "dev_f1" in done):
+                    logged[0] = done.get("seconds", 0)  # no bars in a log file: a line a minute instead
+                    steps = f" step {done['step']}/{done.get('total_steps') or '?'}" if "step" in done else ""
+                    errors.print(f"{stage}:{steps}  {update['status']}", highlight=False)
                 if task in running and done.get("total_steps") and done.get("step", 0) >= done["total_steps"]:
                     stop(task)
 
