@@ -211,6 +211,11 @@ def test_search_recommend_report_commands(demo_graph, tmp_path):
     assert lists["substitutes"] and lists["substitutes"][0]["reason"].startswith("same type")
     missing = run("recommend", "no-such-sku", "--db", db)
     assert missing.exit_code == 1 and "no product or listing 'no-such-sku'" in missing.stderr
+    offers = json.loads(run("query", "MATCH (l:Listing)-[:OFFER_OF]->(p:Product) RETURN l.id AS listing, p.id AS product LIMIT 1",
+                            "--db", db, "--json").stdout)
+    listing, product = offers[0]["listing"], offers[0]["product"]
+    by_listing = json.loads(run("show", listing, "--db", db, "--json").stdout)  # a listing id shows its product, as explain does
+    assert by_listing == json.loads(run("show", product, "--db", db, "--json").stdout) and by_listing["id"] == product
     out = tmp_path / "report.html"
     done = run("report", "--db", db, "--out", str(out))
     assert done.exit_code == 0 and f"wrote {out}" in done.stdout and out.read_text().count("<svg") >= 4

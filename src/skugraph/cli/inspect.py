@@ -103,15 +103,15 @@ def ontology_command(
 
 @app.command()
 def show(
-    product: Annotated[str, typer.Argument(help="A product id.")],
+    product: Annotated[str, typer.Argument(help="A product id, or a listing id (its product).")],
     db: DbOption = DEFAULT_DB,
     as_json: Annotated[bool, typer.Option("--json", help="Print the card as JSON.")] = False,
 ) -> None:
     """A product as the graph knows it: type, brand, attributes, links, aspects, each with its evidence."""
-    from skugraph.graph.cards import product_card
+    from skugraph.graph.cards import product_card, product_of
 
     with read_graph(db) as store:
-        card = existing(product_card(store, product), f"no product {product!r} in {db}")
+        card = existing(product_card(store, product_of(store, product) or product), f"no product {product!r} in {db}")
     if as_json:
         print_json(card)
     else:

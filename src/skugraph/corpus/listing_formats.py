@@ -25,7 +25,7 @@ def detect_format(path: Path) -> str:
     """Format from the file suffix: .jsonl/.json/.ndjson, .csv/.tsv, .parquet/.pq."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise ValueError(f"{path}: cannot tell the format from suffix {suffix!r}; pass one of {FORMATS}")
+        raise ValueError(f"{path}: cannot tell the format from suffix {suffix!r}; pass --format {'|'.join(FORMATS)}")
     return SUFFIXES[suffix]
 
 
@@ -66,7 +66,7 @@ def _raw_jsonl(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any]
             try:
                 data = json.loads(line)
             except json.JSONDecodeError as error:
-                yield where, None, f"broken JSON: {error.msg} at column {error.colno}", line.rstrip("\n")
+                yield where, None, f"broken JSON: {error.msg.removesuffix(' at')} at column {error.colno}", line.rstrip("\n")
                 continue
             except RecursionError:
                 yield where, None, "JSON nested too deeply", line[:200]
