@@ -220,7 +220,7 @@ def train_matcher_command(
     base_model: Annotated[str, typer.Option(help="Encoder: a directory (e.g. from `skugraph pretrain`), minilm, or scratch:tiny|small.")] = "minilm",
     epochs: int = 10,
     max_length: Annotated[int, typer.Option(help="Tokens per pair.")] = 128,
-    minutes: Annotated[float | None, typer.Option(help="Time budget (the schedule is shortened to fit).")] = None,
+    minutes: Annotated[float | None, typer.Option(help="Time budget in minutes, from the start: training stops after the step that passes it.")] = None,
 ) -> None:
     """Fine-tune the cross-encoder pair matcher used by `skugraph fuse --matcher`."""
     from skugraph.fusion.matching import TrainMatcherConfig, train_matcher, training_pairs
