@@ -142,16 +142,21 @@ class ListingReader:
     reviews: ReviewModels | None = None
     columnar: bool = False
 
-    def __call__(self, batch: list[Listing]) -> ReadResult:
+    def read(self, batch: list[Listing]) -> list[tuple[list[Mention], list[Fact]]]:
+        """Each listing's mentions and facts (its values voted, its review facts merged)."""
         found = self.extractor.extract_many(batch)
         review_facts_of = self.reviews.facts(batch) if self.reviews else [[] for _ in batch]
         run = f"{self.extractor.name}@{self.extractor.version}"
+        return [(listing_mentions, with_run(resolve(self.builder.build(listing, listing_mentions), self.builder.ontology)
+                                            + merge_facts(extra), run))
+                for listing, listing_mentions, extra in zip(batch, found, review_facts_of, strict=True)]
+
+    def __call__(self, batch: list[Listing]) -> ReadResult:
         mentions: list[Mention] = []
         facts: list[Fact] = []
-        for listing, listing_mentions, extra in zip(batch, found, review_facts_of, strict=True):
+        for listing_mentions, listing_facts in self.read(batch):
             mentions += listing_mentions
-            read = resolve(self.builder.build(listing, listing_mentions), self.builder.ontology) + merge_facts(extra)
-            facts += with_run(read, run)
+            facts += listing_facts
         by_predicate = Counter(fact.predicate for fact in facts)
         if self.columnar:
             return ReadResult(len(batch), len(mentions), mentions_table(mentions), facts_table(facts), by_predicate)
