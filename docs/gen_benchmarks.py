@@ -165,6 +165,24 @@ def rules_ner(results: Results) -> str:
             + "\n\nPer type:\n\n" + markdown_table(("data set", "extractor", "type", "gold spans", "F1"), types))
 
 
+@table("facts")
+def facts(results: Results) -> str:
+    rows, predicates = [], []
+    for name in results.matching("facts"):
+        for data_set, block in results.get(name)["results"].items():
+            for system, scores in block.items():
+                if not isinstance(scores, dict) or "micro" not in scores:
+                    continue
+                m = scores["micro"]
+                rows.append((data_set, system, num(block["texts"]), num(m["support"]), pct(m["precision"]), pct(m["recall"]),
+                             pct(m["f1"])))
+                predicates += [(data_set, system, predicate, num(s["support"]), pct(s["precision"]), pct(s["recall"]), pct(s["f1"]))
+                               for predicate, s in scores["per_type"].items()]
+    return (markdown_table(("data set (dev)", "extractor", "titles", "gold facts", "P", "R", "F1"), rows)
+            + "\n\nPer predicate:\n\n"
+            + markdown_table(("data set", "extractor", "predicate", "gold facts", "P", "R", "F1"), predicates))
+
+
 NER_SYSTEMS = {"crf": "CRF baseline", "random": "tagger, random init", "pretrained": "tagger, pretrained",
                "minilm": "tagger, MiniLM", "self": "self-training", "ensemble": "ensemble"}
 

@@ -41,3 +41,9 @@ def test_a_value_written_differently_is_the_same_fact():
     report = score_facts(gold, build_reader(ExtractorConfig()))
     assert report.per_type["capacity"].f1 == 1.0  # both read 64G as 64GB, whatever the spans' edges
     assert [listing.id for listing in labelled_listings(gold)] == ["text-1"]
+
+
+def test_predicates_the_labels_never_state_are_left_out():
+    brands_only = [labelled("华为 手机壳 黑色", ("华为", "brand"))]  # as a data set that labels brands and nothing else
+    report = score_facts(brands_only, build_reader(ExtractorConfig()))
+    assert set(report.per_type) == {"has_brand"} and report.micro.precision == 1.0

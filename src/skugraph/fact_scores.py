@@ -47,7 +47,8 @@ def fact_keys(facts: Sequence[Fact]) -> set[FactKey]:
 
 def score_facts(texts: Sequence[LabelledText], reader: ListingReader, batch_size: int = 256) -> Report:
     """Facts ``reader`` makes of the labelled ``texts`` against the facts their gold spans make
-    through the same fact builder: per predicate and micro."""
+    through the same fact builder: per predicate and micro, over the predicates the gold facts
+    state (a data set that labels only brands and products cannot judge a colour)."""
     listings = labelled_listings(texts)
     gold_reader = ListingReader(GoldMentions({listing.id: item for listing, item in zip(listings, texts, strict=True)}),
                                 reader.builder)
@@ -56,4 +57,4 @@ def score_facts(texts: Sequence[LabelledText], reader: ListingReader, batch_size
     for batch in batched(listings, batch_size):
         gold += [fact_keys(facts) for _, facts in gold_reader.read(batch)]
         found += [fact_keys(facts) for _, facts in reader.read(batch)]
-    return score_spans(gold, found)
+    return score_spans(gold, found, {predicate for facts in gold for _, _, predicate in facts})
