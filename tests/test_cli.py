@@ -163,6 +163,8 @@ def test_train_evaluate_and_extract_with_a_tagger(tmp_path):
     assert 0.0 <= scores["micro"]["f1"] <= 1.0 and "brand" in scores["per_type"]
     table = run("evaluate", "--model", str(model), "--data", str(tmp_path / "dev.jsonl"))
     assert "micro" in table.stdout and "macro" in table.stdout
+    by_fact = json.loads(run("evaluate", "--model", str(model), "--data", str(tmp_path / "dev.jsonl"), "--facts", "--json").stdout)
+    assert "has_brand" in by_fact["per_type"] and by_fact["micro"]["support"] > 0  # predicates, not span types
 
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in generate()[:20]) + "\n", encoding="utf-8")
