@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from skugraph.corpus.split import hold_out
 from skugraph.sample.generate import CATALOGUE, LABELS, sample_opinions, sample_sentiments
 
 #: ``progress(stage, total)`` returns a callback told of each item done (a count) or of each
@@ -92,13 +93,12 @@ def train_demo_models(workdir: Path, minutes: float = 1.5, retrain: bool = False
     pretrain(PretrainConfig(corpus=[CATALOGUE], out=encoder, base_model="scratch:tiny", time_budget_minutes=minutes,
                             batch_size=32, vocab_size=3000, min_frequency=1, heldout_every=20, checkpoint_minutes=60),
              progress=step)
-    records = [json.loads(line) for line in LABELS.read_text("utf-8").splitlines() if line.strip()]
+    lines = [line for line in LABELS.read_text("utf-8").splitlines() if line.strip()]
     split = workdir / "models" / "labels"
     split.mkdir(parents=True, exist_ok=True)
     train_file, dev_file = split / "train.jsonl", split / "dev.jsonl"
-    with train_file.open("w", encoding="utf-8") as train_out, dev_file.open("w", encoding="utf-8") as dev_out:
-        for number, record in enumerate(records):
-            (dev_out if number % 5 == 4 else train_out).write(json.dumps(record, ensure_ascii=False) + "\n")
+    for path, rows in zip((train_file, dev_file), hold_out(lines, 5), strict=True):
+        path.write_text("".join(f"{row}\n" for row in rows), encoding="utf-8")
     step = progress("fine-tune tagger", None) if progress else None
     train_tagger(TrainTaggerConfig(train=train_file, dev=dev_file, out=tagger, base_model=str(encoder), epochs=25,
                                    batch_size=16, learning_rate=5e-4, patience=6, ngrams=True),
