@@ -1,7 +1,8 @@
 """Text → model inputs for tagging: token ids with exact character offsets (one token per
 character, or the tokenizer's own sub-words), BIO/BIEOS token tags from character spans,
-and SoftLexicon-style gazetteer features (does a lexicon word Begin, continue in the
-Middle, End, or Singly cover this character, per lexicon)."""
+SoftLexicon-style gazetteer features (does a lexicon word Begin, continue in the Middle,
+End, or Singly cover this character, per lexicon) and, after them, the same four bits for
+the word jieba's dictionary (plus the lexicons' words) cuts around the character."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from skugraph.corpus.ner import Span
 from skugraph.corpus.normalize import fold
+from skugraph.tagging.words import WORD_TAGS, WordSegmenter
 
 UNITS = ("char", "subword")
 LEXICON_PARTS = 4  # B, M, E, S
@@ -53,6 +55,15 @@ class LexiconFeatures:
         return bits
 
 
+def word_bits(segmenter: WordSegmenter, text: str) -> np.ndarray:
+    """[len(text), 4] one-hot B/M/E/S of the word each character sits in (folded text, so
+    full-width and upper-case characters cut like their plain forms)."""
+    tags = segmenter.tags(fold(text, keep_offsets=True))
+    bits = np.zeros((len(text), len(WORD_TAGS)), dtype=np.float32)
+    bits[np.arange(len(text)), [WORD_TAGS.index(t) for t in tags]] = 1
+    return bits
+
+
 def char_bigrams(text: str, offsets: Sequence[tuple[int, int]]) -> list[tuple[str, str]]:
     """(bigram ending at, bigram starting at) each token's first and last character, folded."""
     folded = fold(text, keep_offsets=True)
@@ -80,7 +91,7 @@ def ngram_vocabulary(texts: Iterable[str], min_count: int = 2) -> list[str]:
 class Encoded:
     ids: list[int]
     offsets: list[tuple[int, int]]  # [start, end) of each token in the original text
-    features: np.ndarray | None  # [tokens, lexicon size]
+    features: np.ndarray | None  # [tokens, lexicon size (+ 4 word bits)]
     ngrams: np.ndarray | None = None  # [tokens, 2] bigram ids (0: unknown)
 
 
@@ -88,18 +99,35 @@ class TextEncoder:
     """Turns text into token ids, offsets and lexicon features, the same way for training and
     for inference. ``char`` units give every non-space character its own token (word-piece
     continuations ``##x`` inside runs of Latin letters and digits), so any character span
-    can be tagged; ``subword`` units use the tokenizer as it is (English)."""
+    can be tagged; ``subword`` units use the tokenizer as it is (English). With a ``words``
+    segmenter, each token's features end with its word's B/M/E/S bits."""
 
-    def __init__(self, tokenizer, units: str = "char", lexicons: LexiconFeatures | None = None, ngrams: Sequence[str] = ()):
+    def __init__(self, tokenizer, units: str = "char", lexicons: LexiconFeatures | None = None, ngrams: Sequence[str] = (),
+                 words: WordSegmenter | None = None):
         if units not in UNITS:
             raise ValueError(f"units must be one of {', '.join(UNITS)}, got {units!r}")
         self.tokenizer = tokenizer
         self.units = units
-        self.lexicons = lexicons
+        self.lexicons = lexicons if lexicons is not None and lexicons.names else None
+        self.words = words
         self._vocab = tokenizer.get_vocab()
         self._normalizer = getattr(tokenizer, "backend_tokenizer", None) and tokenizer.backend_tokenizer.normalizer
         self._ids: dict[tuple[str, bool], int] = {}
         self.ngram_index = {gram: i for i, gram in enumerate(ngrams, 1)}
+
+    @classmethod
+    def for_model(cls, tokenizer, config, lexicon_words: dict[str, list[str]], ngrams: Sequence[str] = ()) -> TextEncoder:
+        """The encoder a tagger config (:class:`skugraph.tagging.model.TaggerConfig`) asks for:
+        its units, its lexicons' bits, and with ``word_features`` the word bits of jieba's
+        dictionary plus every lexicon word."""
+        lexicons = LexiconFeatures({name: lexicon_words.get(name, []) for name in config.lexicons}) if config.lexicons else None
+        words = WordSegmenter(w for name in config.lexicons for w in lexicon_words.get(name, [])) if config.word_features else None
+        return cls(tokenizer, config.units, lexicons, ngrams, words)
+
+    @property
+    def feature_size(self) -> int:
+        """Width of each token's features (0: none)."""
+        return (self.lexicons.size if self.lexicons else 0) + (len(WORD_TAGS) if self.words else 0)
 
     def _char_id(self, char: str, continues: bool) -> int:
         key = (char, continues)
@@ -127,9 +155,10 @@ class TextEncoder:
             ids = [i for i, _ in pairs]
             offsets = [tuple(o) for _, o in pairs]
         features = None
-        if self.lexicons is not None and self.lexicons.names:
-            bits = self.lexicons.char_bits(text)
-            features = np.stack([bits[s:e].max(axis=0) for s, e in offsets]) if offsets else np.zeros((0, self.lexicons.size), np.float32)
+        if self.feature_size:
+            parts = ([self.lexicons.char_bits(text)] if self.lexicons else []) + ([word_bits(self.words, text)] if self.words else [])
+            bits = np.concatenate(parts, axis=1)
+            features = np.stack([bits[s:e].max(axis=0) for s, e in offsets]) if offsets else np.zeros((0, self.feature_size), np.float32)
         ngram_ids = None
         if self.ngram_index:
             index = self.ngram_index

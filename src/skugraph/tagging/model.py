@@ -6,6 +6,10 @@ optional CRF on top.
     lexicon B/M/E/S bits, bigrams ─► projections ┴─(+)─► encoder ─► dropout ─┐
     lexicon B/M/E/S bits, bigrams ─► small projections ─────────────────────┴─(concat)─► linear ─► emissions ─► CRF
 
+With ``word_features`` the lexicon bits end with four more: where jieba's dictionary (plus
+the lexicons' words) cuts the text into words (see :mod:`skugraph.tagging.words`); a
+directory saved before they existed loads without them.
+
 The lexicon and bigram projections start at zero, so a pretrained encoder starts exactly
 as it was pretrained. A model directory is the encoder in Hugging Face format (``config.json``,
 ``model.safetensors``, tokenizer) plus ``tagger.safetensors`` (everything else) and
@@ -37,6 +41,7 @@ class TaggerConfig:
     scheme: str = "bio"  # bio | bieos
     units: str = "char"  # char | subword (see encoding.TextEncoder)
     lexicons: list[str] = field(default_factory=list)  # gazetteer names, in feature order
+    word_features: bool = False  # B/M/E/S of the word around each character, after the lexicon bits
     lexicon_dim: int = 32  # width of the lexicon features concatenated before the classifier
     ngrams: int = 0  # size of the character-bigram vocabulary (0: no bigram embeddings)
     ngram_dim: int = 64  # width of the bigram embeddings concatenated before the classifier
@@ -45,6 +50,11 @@ class TaggerConfig:
     window: int = 128  # tokens per window, [CLS] and [SEP] included
     stride: int = 64  # tokens between window starts
     temperature: float = 1.0  # confidence calibration (fitted on dev)
+
+    @property
+    def feature_size(self) -> int:
+        """Width of the per-token feature bits: 4 per lexicon, 4 more for word boundaries."""
+        return 4 * (len(self.lexicons) + self.word_features)
 
     @property
     def entity_types(self) -> list[str]:
@@ -57,7 +67,7 @@ class TaggerModel(torch.nn.Module):
         self.config = config
         self.encoder = encoder
         hidden = encoder.config.hidden_size
-        lexicon_size = 4 * len(config.lexicons)
+        lexicon_size = config.feature_size
         self.lexicon_in = torch.nn.Linear(lexicon_size, hidden, bias=False) if lexicon_size else None
         self.lexicon_out = torch.nn.Linear(lexicon_size, config.lexicon_dim) if lexicon_size else None
         for layer in (self.lexicon_in, self.lexicon_out):
@@ -77,7 +87,7 @@ class TaggerModel(torch.nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, lexicon: torch.Tensor | None = None, ngrams: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Emission scores [B, W, tags] for every position, [CLS] and [SEP] included; ``lexicon``
-        [B, W, 4 × lexicons] match bits, ``ngrams`` [B, W, 2] bigram ids."""
+        [B, W, feature size] lexicon (and word) bits, ``ngrams`` [B, W, 2] bigram ids."""
         embeddings = self.encoder.get_input_embeddings()(input_ids)
         if self.lexicon_in is not None and lexicon is not None:
             embeddings = embeddings + self.lexicon_in(lexicon.to(embeddings.dtype))

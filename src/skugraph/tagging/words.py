@@ -26,6 +26,10 @@ class WordSegmenter:
         for word in self.words:
             self._tokenizer.add_word(word, freq=None)
 
+    def __reduce__(self):
+        """Pickles as its words (jieba's tokenizer holds a lock): rebuilt in the other process."""
+        return WordSegmenter, (self.words,)
+
     def boundaries(self, text: str) -> list[tuple[int, int]]:
         """(start, end) of each word of ``text``; spaces are words of their own."""
         return [(start, end) for _, start, end in self._tokenizer.tokenize(text, HMM=False)]
