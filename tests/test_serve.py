@@ -26,7 +26,7 @@ def client(app):
 
 def test_openapi_lists_every_endpoint(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/products/{product_id}", "/search", "/recommend/{product_id}", "/facts", "/extract", "/query", "/report"} <= set(paths)
+    assert {"/products/{product_id}", "/search", "/recommend/{product_id}", "/facts", "/extract", "/query", "/report", "/stats"} <= set(paths)
 
 
 def test_search_product_facts_and_recommendations(client):
@@ -88,6 +88,18 @@ def test_query_is_read_only_and_time_limited(client):
     slow = client.post("/query", json={"cypher": "MATCH (a)-[*1..10]-(b) RETURN count(*)"})
     assert slow.status_code == 408 and "stopped after 2 s" in slow.json()["error"]
     assert client.post("/query", json={"cypher": "MATCH (p:Product) RETURN count(p)"}).status_code == 200  # still serving
+
+
+def test_stats_give_each_facts_confidence_and_the_expected_precision(client):
+    stats = client.get("/stats").json()
+    overall, per = stats["confidence"]["all"], stats["confidence"]["predicates"]
+    mean, edges = client.post("/query", json={"cypher": "MATCH ()-[r]->() RETURN avg(r.confidence), count(r)"}).json()["rows"][0]
+    assert overall["facts"] == edges == sum(stats["edges"].values()) == sum(p["facts"] for p in per.values())
+    assert overall["expected_precision"] == pytest.approx(mean, abs=1e-4)
+    inferred = client.post("/query", json={"cypher": "MATCH ()-[r]->() WHERE r.inferred RETURN count(r)"}).json()["rows"][0][0]
+    assert overall["calibrated"] == inferred  # the rules' graph: only KG completion's probabilities are calibrated
+    product = client.get("/search", params={"q": "华为 手机", "limit": 1}).json()["hits"][0]["id"]
+    assert all(0 < f["confidence"] <= 1 for f in client.get("/facts", params={"product": product}).json()["facts"])
 
 
 def test_report_endpoint_and_page(client):
@@ -179,7 +191,16 @@ def test_web_ui_search_product_and_report(server, browser):
 
     page.click(".hit a.result")
     page.wait_for_selector("tr.fact")
-    assert page.locator("tr.fact").count() >= 3
+    rows = page.locator("tr.fact")
+    assert rows.count() >= 3
+    shown = [float(rows.nth(i).locator("td.confidence").inner_text().strip().rstrip("%")) for i in range(rows.count())]
+    assert shown == [round(float(rows.nth(i).get_attribute("data-confidence")) * 100, 1) for i in range(rows.count())]
+    assert "calibrated" in page.inner_text("#calibration")  # whether a confidence is a probability, said once
+    least = sorted(shown)[len(shown) // 2]  # the slider hides the facts under it
+    page.eval_on_selector("#min-confidence", "(e, v) => { e.value = v; e.dispatchEvent(new Event('input')); }", str(int(least // 5 * 5)))
+    hidden = [rows.nth(i).is_hidden() for i in range(rows.count())]
+    assert hidden == [value < least // 5 * 5 for value in shown] and any(hidden) is (min(shown) < least // 5 * 5)
+    page.eval_on_selector("#min-confidence", "e => { e.value = 0; e.dispatchEvent(new Event('input')); }")
     marks = page.locator("#facts mark")
     assert marks.count() > 0 and marks.first.inner_text().strip()  # evidence spans highlighted in their text
     assert page.locator("#graph circle.node").count() >= 4  # the product and its neighbours
@@ -271,7 +292,7 @@ def test_generated_requests_get_documented_answers_and_never_a_server_error(app)
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 7
+    assert len(operations) == 8
     for operation in operations:
 
         @given(case=operation.as_strategy())

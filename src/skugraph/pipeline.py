@@ -7,13 +7,14 @@ can be rerun alone (the CLI exposes each one).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from skugraph.corpus.ingest import IngestReport, ingest, listing_files, load_listings
 from skugraph.corpus.listings import read_listings
 from skugraph.extract import ExtractorConfig, ExtractReport, Progress, build_reader, extract_locally
-from skugraph.facts.io import read_facts, write_facts
+from skugraph.facts.io import check_min_confidence, confident_facts, read_facts, write_facts
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.fusion.completion import Proposals
 from skugraph.graph.cards import product_card
@@ -45,6 +46,7 @@ class BuildConfig:
     complete: bool = True  # propose missing attribute and compatible-with values (KG completion), marked inferred
     matcher: Path | None = None  # a pair matcher (`skugraph train matcher`); default: attribute agreement + title similarity
     match_threshold: float | None = None  # match score that joins two listings (default: the matcher's own)
+    min_confidence: float = 0.0  # fused facts under this confidence are left out of the graph (offer_of aside)
 
     @property
     def listings(self) -> Path:
@@ -87,6 +89,7 @@ class FuseReport:
     facts_out: int
     group_sizes: dict[int, int]  # listings per product → products
     inferred: int = 0  # facts proposed by KG completion (included in facts_out)
+    left_out: dict[str, int] = field(default_factory=dict)  # fused facts under min_confidence, per predicate (not written)
 
 
 @dataclass
@@ -150,19 +153,22 @@ def extract(
 
 def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, threshold: float | None = None,
          on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None, encoder: str | None = None,
-         complete: bool = True, min_probability: float = 0.7) -> FuseReport:
+         complete: bool = True, min_probability: float = 0.7, min_confidence: float = 0.0) -> FuseReport:
     """All of fusion on a fact set: resolve which listings offer one product, move the facts onto
     those products (brands unified, duplicates merged, values voted again; see
     :mod:`skugraph.fusion.resolve`), and with ``complete`` add the values products lack as
     facts marked ``inferred`` (:func:`skugraph.fusion.completion.propose`). ``matcher``: a
     trained matcher directory; ``encoder``: an encoder whose nearest neighbours add candidate
-    pairs to token blocking."""
+    pairs to token blocking. Fused facts under ``min_confidence`` are left out of what is written
+    (all of them still take part in resolution and completion; see
+    :func:`skugraph.facts.io.confident_facts`)."""
     from skugraph.fusion.blocking import encoder_embeddings
     from skugraph.fusion.completion import COMPLETED, propose
     from skugraph.fusion.fuse import fuse_facts
     from skugraph.fusion.matching import CrossEncoderMatcher
     from skugraph.fusion.resolve import group_sizes, resolve_products
 
+    check_min_confidence(min_confidence)
     ontology = ontology or load_ontology()
     items = list(load_listings(listings))
     extracted = list(read_facts(facts, on_error, ontology))
@@ -172,9 +178,11 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     inferred = []
     if complete:
         inferred = propose(fused, COMPLETED, min_probability=min_probability, ontology=ontology).facts
+    left_out: Counter[str] = Counter()
+    fused, inferred = (list(confident_facts(facts, min_confidence, left_out)) for facts in (fused, inferred))
     write_facts(out, fused + inferred)
     return FuseReport(len(items), resolution.products, len(resolution.pairs), len(resolution.cut), len(extracted),
-                      len(fused) + len(inferred), dict(sorted(group_sizes(resolution).items())), len(inferred))
+                      len(fused) + len(inferred), dict(sorted(group_sizes(resolution).items())), len(inferred), dict(left_out))
 
 
 def complete(facts: Path, out: Path, relations: Sequence[str] | None = None, scorer: str = "neighbours",
@@ -193,15 +201,20 @@ def complete(facts: Path, out: Path, relations: Sequence[str] | None = None, sco
 
 def load(
     db: Path, listings: Path, facts: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None,
-    batch_size: int = 200_000, keep_previous: bool = False,
+    batch_size: int = 200_000, keep_previous: bool = False, min_confidence: float = 0.0,
 ) -> tuple[LoadReport, dict[str, dict[str, int]]]:
     """Upsert listings and facts into the graph at ``db``; returns the load report and graph counts.
-    Bad fact lines go to ``on_error`` and are skipped (without it, the first one stops the load).
+    Bad fact lines go to ``on_error`` and are skipped (without it, the first one stops the load);
+    facts under ``min_confidence`` are left out (:func:`skugraph.facts.io.confident_facts`),
+    counted per predicate in the report's ``left_out``.
     Facts of a new extraction run of a listing replace the earlier run's, unless ``keep_previous``.
     Each batch is one transaction; a load that was killed is completed by loading again."""
+    left_out: Counter[str] = Counter()
+    check_min_confidence(min_confidence)
     with open_store(db, ontology=ontology) as store:
-        report = store.load(load_listings(listings), read_facts(facts, on_error, store.ontology), batch_size=batch_size,
-                            keep_previous=keep_previous)
+        confident = confident_facts(read_facts(facts, on_error, store.ontology), min_confidence, left_out)
+        report = store.load(load_listings(listings), confident, batch_size=batch_size, keep_previous=keep_previous)
+        report.left_out = dict(left_out)
         return report, store.stats()
 
 
@@ -214,6 +227,7 @@ def remove_graph(db: Path) -> None:
 def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] | None = None) -> BuildResult:
     """Ingest → extract → fuse (resolve products, complete) → load → example queries.
     ``progress(stage, total)`` may return a callback that is told of each record done."""
+    check_min_confidence(config.min_confidence)
     config.workdir.mkdir(parents=True, exist_ok=True)
     ontology = load_ontology(config.ontology)
     ingest_report = ingest(
@@ -230,7 +244,7 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
         ontology=ontology,
     )
     fuse_report = fuse(config.listings, config.facts, config.fused, config.matcher, config.match_threshold, ontology=ontology,
-                       complete=config.complete)
+                       complete=config.complete, min_confidence=config.min_confidence)
     if config.fresh:
         remove_graph(config.graph)
     load_report, stats = load(config.graph, config.listings, config.fused, ontology=ontology)

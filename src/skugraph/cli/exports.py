@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from skugraph.cli.common import DEFAULT_DB, DbOption, OntologyOption, console, friendly_errors, read_graph
+from skugraph.cli.pipeline import MinConfidenceOption, print_left_out
 
 app = typer.Typer()
 
@@ -18,14 +19,17 @@ def export(
     format: Annotated[str, typer.Option(help="neo4j-admin (CSVs + import.sh), nebula (CSVs + nebula-importer.yaml), rdf (N-Triples, Turtle), jsonld or parquet.")] = "neo4j-admin",
     db: DbOption = DEFAULT_DB,
     ontology: OntologyOption = None,
+    min_confidence: MinConfidenceOption = 0.0,
 ) -> None:
     """Export the graph for bulk import elsewhere: Neo4j, NebulaGraph, RDF stores (schema.org Product), Parquet."""
-    from skugraph.graph.exports import export_graph
+    from skugraph.graph.exports import export_graph, left_out
 
     with read_graph(db, ontology) as store:
-        written = export_graph(store, out, format)
+        written = export_graph(store, out, format, min_confidence)
+        dropped = left_out(store, min_confidence) if min_confidence else {}
     for path in written:
         console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print_left_out(dropped, min_confidence)
 
 
 @app.command("export-onnx")

@@ -58,13 +58,17 @@ def query(
 @app.command()
 def stats(
     db: DbOption = DEFAULT_DB,
-    as_json: Annotated[bool, typer.Option("--json", help="Print {nodes: {label: n}, edges: {type: n}}.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {nodes: {label: n}, edges: {type: n}, confidence: {all: {facts, expected_precision, expected_wrong, calibrated, calibration}, predicates: {predicate: {…}}}}.")] = False,
 ) -> None:
-    """Count nodes per label and edges per type."""
+    """Count nodes per label and edges per type; and the graph's expected precision, the mean
+    confidence of its facts (overall and per predicate), with the facts expected wrong and
+    whether the confidences are calibrated probabilities."""
+    from skugraph.graph.store import Confidences, confidence_summary
+
     with read_graph(db) as store:
-        counts = store.stats()
+        counts, confidences = store.stats(), store.confidences()
     if as_json:
-        print(json.dumps(counts, ensure_ascii=False, sort_keys=True))
+        print(json.dumps(counts | {"confidence": confidence_summary(confidences)}, ensure_ascii=False, sort_keys=True))
         return
     for kind in ("nodes", "edges"):
         table = Table(title=kind, title_justify="left")
@@ -73,6 +77,16 @@ def stats(
         for name, count in counts[kind].items():
             table.add_row(name, str(count))
         console.print(table)
+    table = Table(title="confidence per predicate", title_justify="left")
+    for column in ("predicate", "facts", "expected precision", "expected wrong", "calibrated"):
+        table.add_column(column, justify="left" if column == "predicate" else "right")
+    for name, found in sorted(confidences.items(), key=lambda item: -item[1].facts):
+        table.add_row(name, str(found.facts), f"{found.expected_precision:.3f}", f"{found.expected_wrong:.1f}", str(found.calibrated))
+    console.print(table)
+    overall = sum(confidences.values(), Confidences())
+    if overall.facts:
+        console.print(f"expected precision {overall.expected_precision:.3f} over {overall.facts} facts "
+                      f"(about {overall.expected_wrong:.0f} wrong); {overall.calibration}", highlight=False)
 
 
 @app.command("ontology")

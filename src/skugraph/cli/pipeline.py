@@ -36,6 +36,16 @@ if TYPE_CHECKING:
 
 app = typer.Typer()
 
+MinConfidenceOption = Annotated[float, typer.Option(min=0.0, max=1.0, help="Leave out the facts whose confidence is under this (offer_of aside: its threshold is --threshold at fuse).")]
+
+
+def print_left_out(left_out: dict[str, int], min_confidence: float) -> None:
+    """How many facts a ``--min-confidence`` left out, and of which predicates."""
+    if min_confidence:
+        each = ", ".join(f"{predicate} {count}" for predicate, count in sorted(left_out.items(), key=lambda item: (-item[1], item[0])))
+        console.print(f"left out {sum(left_out.values())} facts under confidence {min_confidence:g}" + (f" ({each})" if each else ""),
+                      highlight=False)
+
 
 @app.command()
 def ingest(
@@ -129,6 +139,7 @@ def load(
     ontology: OntologyOption = None,
     batch_size: Annotated[int, typer.Option(help="Records a transaction (each one lands whole or not at all).")] = 200_000,
     keep_previous: Annotated[bool, typer.Option("--keep-previous", help="Keep the facts of earlier extraction runs of these listings beside the new run's (by default a new run replaces them).")] = False,
+    min_confidence: MinConfidenceOption = 0.0,
     allow_empty: AllowEmptyOption = False,
 ) -> None:
     """Upsert listings and facts into the graph (loading twice changes nothing; after a crash, load again).
@@ -145,8 +156,9 @@ def load(
         if not listings.exists():
             raise FileNotFoundError(f"{listings}: no such file (the ingested listings: --listings)")
         report, stats = pipeline.load(db, listings, facts, on_error=rejected.append, ontology=schema,
-                                      batch_size=batch_size, keep_previous=keep_previous)
+                                      batch_size=batch_size, keep_previous=keep_previous, min_confidence=min_confidence)
     print_rejected(rejected, "fact line(s)")
+    print_left_out(report.left_out, min_confidence)
     if not sum(report.edges.values()) and not allow_empty:
         nothing(f"no facts loaded from {facts}" + (f": all {len(rejected)} rejected, only the listings were loaded" if rejected else ""))
     nodes = sum(stats["nodes"].values())
@@ -175,6 +187,7 @@ def fuse(
     encoder: Annotated[str | None, typer.Option(help="An encoder (directory, minilm) whose nearest neighbours add candidate pairs.")] = None,
     complete: Annotated[bool, typer.Option(help="Also propose the values products lack (KG completion), marked inferred.")] = True,
     min_probability: Annotated[float, typer.Option(help="Calibrated probability an inferred value needs.")] = 0.7,
+    min_confidence: MinConfidenceOption = 0.0,
     ontology: OntologyOption = None,
     allow_empty: AllowEmptyOption = False,
 ) -> None:
@@ -190,7 +203,7 @@ def fuse(
         schema = load_ontology(ontology)
         check_facts_file(facts, allow_empty, schema)
         report = pipeline.fuse(listings, facts, out, matcher, threshold, on_error=rejected.append, ontology=schema,
-                               encoder=encoder, complete=complete, min_probability=min_probability)
+                               encoder=encoder, complete=complete, min_probability=min_probability, min_confidence=min_confidence)
     print_rejected(rejected, "fact line(s)")
     if not (report.listings and report.facts_in) and not allow_empty:
         nothing(f"nothing to fuse: {listings} holds no listings" if not report.listings else
@@ -198,6 +211,7 @@ def fuse(
     sizes = ", ".join(f"{products} with {size}" for size, products in report.group_sizes.items())
     console.print(f"{report.listings} listings → {report.products} products ({report.candidate_pairs} candidate pairs scored, "
                   f"{report.cut_bridges} weak bridges cut; listings per product: {sizes})", highlight=False)
+    print_left_out(report.left_out, min_confidence)
     console.print(f"{report.facts_in} facts → {report.facts_out} fused facts ({report.inferred} inferred) → {out}   "
                   f"next: skugraph load {out}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from itertools import islice
@@ -32,6 +33,32 @@ def write_facts(path: Path, facts: Iterable[Fact]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for fact in facts:
             handle.write(to_json_line(fact) + "\n")
+
+
+#: facts a confidence threshold never leaves out: a listing's ``offer_of`` carries the match score
+#: that joined it to its product, which the matcher's threshold decides (without it the listing has no product)
+ALWAYS_KEPT = frozenset({"offer_of"})
+
+
+def check_min_confidence(min_confidence: float) -> None:
+    """Raise ``ValueError`` for a confidence threshold outside 0..1."""
+    if not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"--min-confidence must be between 0 and 1, not {min_confidence:g}")
+
+
+def confident_facts(facts: Iterable[Fact], min_confidence: float, left_out: Counter[str]) -> Iterator[Fact]:
+    """The facts whose confidence is at least ``min_confidence`` (and every :data:`ALWAYS_KEPT`
+    one), streaming; each fact left out is counted in ``left_out`` by its predicate as it passes.
+    ``min_confidence`` outside 0..1 raises ``ValueError`` at once."""
+    check_min_confidence(min_confidence)
+
+    def kept(fact: Fact) -> bool:
+        if fact.confidence >= min_confidence or fact.predicate in ALWAYS_KEPT:
+            return True
+        left_out[fact.predicate] += 1
+        return False
+
+    return filter(kept, facts)
 
 
 def read_facts(path: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None) -> Iterator[Fact]:

@@ -10,16 +10,21 @@
   tags and edge types, and loads them; vertex ids are ``Label:id`` (NebulaGraph's ids are
   shared by all tags);
 - ``parquet``: one file per table, written by LadybugDB's own ``COPY … TO``.
+
+With ``min_confidence`` every format leaves out the edges (facts) under it, ``OFFER_OF`` aside
+(see :data:`skugraph.facts.io.ALWAYS_KEPT`); nodes are all written.
 """
 
 from __future__ import annotations
 
 import csv
 import shlex
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+from skugraph.facts.io import ALWAYS_KEPT, check_min_confidence
 from skugraph.graph.schema import NODE_TABLES, relation_tables
 from skugraph.graph.store import GraphStore
 
@@ -58,18 +63,40 @@ _NEO4J_TYPES = {"STRING": "", "DOUBLE": ":double", "TIMESTAMP": ":datetime", "ST
 ARRAY_DELIMITER = ";"
 
 
-def export_graph(store: GraphStore, out: Path, format: str) -> list[Path]:
-    """Write the graph in ``format`` (one of :data:`FORMATS`) under ``out``; the files written."""
+def export_graph(store: GraphStore, out: Path, format: str, min_confidence: float = 0.0) -> list[Path]:
+    """Write the graph in ``format`` (one of :data:`FORMATS`) under ``out``, without the edges
+    under ``min_confidence``; the files written."""
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; one of {', '.join(FORMATS)}")
+    check_min_confidence(min_confidence)
     out.mkdir(parents=True, exist_ok=True)
     if format == "neo4j-admin":
-        return neo4j_admin(store, out)
+        return neo4j_admin(store, out, min_confidence)
     if format == "nebula":
-        return nebula(store, out)
+        return nebula(store, out, min_confidence=min_confidence)
     if format == "parquet":
-        return parquet(store, out)
-    return rdf(store, out, ("json-ld",) if format == "jsonld" else ("n-triples", "turtle"))
+        return parquet(store, out, min_confidence)
+    return rdf(store, out, ("json-ld",) if format == "jsonld" else ("n-triples", "turtle"), min_confidence)
+
+
+def _confident(min_confidence: float) -> tuple[str, dict[str, object]]:
+    """The WHERE clause (on edge ``r``) and its parameters that keep the edges an export with
+    ``min_confidence`` writes: no clause at 0, so every edge is written."""
+    if not min_confidence:
+        return "", {}
+    return "WHERE r.confidence >= $min_confidence OR r.predicate IN $kept ", {"min_confidence": min_confidence,
+                                                                               "kept": sorted(ALWAYS_KEPT)}
+
+
+def left_out(store: GraphStore, min_confidence: float) -> Counter[str]:
+    """The edges an export with ``min_confidence`` leaves out, per predicate."""
+    found: Counter[str] = Counter()
+    for table in relation_tables(store.ontology):
+        for predicate, count in store.query(f"MATCH ()-[r:{table.name}]->() WHERE r.confidence < $min_confidence AND NOT "
+                                            "r.predicate IN $kept RETURN r.predicate, count(r)",
+                                            {"min_confidence": min_confidence, "kept": sorted(ALWAYS_KEPT)}).rows:
+            found[predicate] += count
+    return found
 
 
 def _nodes(store: GraphStore, label: str) -> list[list]:
@@ -77,12 +104,15 @@ def _nodes(store: GraphStore, label: str) -> list[list]:
     return store.query(f"MATCH (n:{label}) RETURN {columns} ORDER BY n.id").rows
 
 
-def _edge_tables(store: GraphStore) -> Iterator[tuple[str, str, str, list[tuple[str, str]], list[list]]]:
-    """(relation, from label, to label, property columns, rows of [src, dst, *properties])."""
+def _edge_tables(store: GraphStore, min_confidence: float = 0.0) -> Iterator[tuple[str, str, str, list[tuple[str, str]], list[list]]]:
+    """(relation, from label, to label, property columns, rows of [src, dst, *properties]) of the
+    edges at ``min_confidence`` or above."""
+    where, parameters = _confident(min_confidence)
     for table in relation_tables(store.ontology):
         for src, dst in table.pairs:
             props = ", ".join(f"r.{name}" for name, _ in table.columns)
-            rows = store.query(f"MATCH (a:{src})-[r:{table.name}]->(b:{dst}) RETURN a.id, b.id, {props} ORDER BY a.id, b.id").rows
+            rows = store.query(f"MATCH (a:{src})-[r:{table.name}]->(b:{dst}) {where}RETURN a.id, b.id, {props} ORDER BY a.id, b.id",
+                               parameters).rows
             yield table.name, src, dst, table.columns, rows
 
 
@@ -96,7 +126,7 @@ def _csv_value(value, kind: str) -> str:
     return str(value)
 
 
-def neo4j_admin(store: GraphStore, out: Path) -> list[Path]:
+def neo4j_admin(store: GraphStore, out: Path, min_confidence: float = 0.0) -> list[Path]:
     """CSVs for ``neo4j-admin database import full`` and ``import.sh`` with the command."""
     written: list[Path] = []
     node_args, edge_args = [], []
@@ -110,7 +140,7 @@ def neo4j_admin(store: GraphStore, out: Path) -> list[Path]:
                 writer.writerow([_csv_value(v, kind) for v, (_, kind) in zip(row, columns, strict=True)] + [label])
         written.append(path)
         node_args.append(f"--nodes={path.name}")
-    for relation, src, dst, columns, rows in _edge_tables(store):
+    for relation, src, dst, columns, rows in _edge_tables(store, min_confidence):
         if not rows:
             continue
         path = out / f"relationships-{relation}-{src}-{dst}.csv"
@@ -148,7 +178,7 @@ def _nebula_value(value, kind: str) -> str:
     return _csv_value(value, kind)
 
 
-def nebula(store: GraphStore, out: Path, space: str = "skugraph") -> list[Path]:
+def nebula(store: GraphStore, out: Path, space: str = "skugraph", min_confidence: float = 0.0) -> list[Path]:
     """CSVs without headers and ``nebula-importer.yaml``: the schema statements and one source
     per file."""
     import yaml
@@ -168,7 +198,7 @@ def nebula(store: GraphStore, out: Path, space: str = "skugraph") -> list[Path]:
         sources.append({"path": f"./{path.name}", "csv": {"delimiter": ",", "withHeader": False},
                         "tags": [{"name": label, "id": {"type": "STRING", "index": 0}, "props": _importer_props(columns[1:], 1)}]})
     declared = set()
-    for relation, src, dst, columns, rows in _edge_tables(store):
+    for relation, src, dst, columns, rows in _edge_tables(store, min_confidence):
         if relation not in declared:
             declared.add(relation)
             props = ", ".join(f"`{name}` {_NEBULA_TYPES[kind]}" for name, kind in columns)
@@ -202,9 +232,10 @@ def nebula(store: GraphStore, out: Path, space: str = "skugraph") -> list[Path]:
     return [*written, path]
 
 
-def parquet(store: GraphStore, out: Path) -> list[Path]:
+def parquet(store: GraphStore, out: Path, min_confidence: float = 0.0) -> list[Path]:
     """One Parquet file per node label and per (relation, from, to), by the store's ``COPY … TO``."""
     written = []
+    where, parameters = _confident(min_confidence)
     for label, columns in NODE_TABLES.items():
         path = out / f"{label}.parquet"
         store.export_query(f"MATCH (n:{label}) RETURN {', '.join(f'n.{name} AS {name}' for name, _ in columns)}", path)
@@ -213,7 +244,8 @@ def parquet(store: GraphStore, out: Path) -> list[Path]:
         for src, dst in table.pairs:
             path = out / f"{table.name}-{src}-{dst}.parquet"
             props = ", ".join(f"r.{name} AS {name}" for name, _ in table.columns)
-            store.export_query(f"MATCH (a:{src})-[r:{table.name}]->(b:{dst}) RETURN a.id AS src, b.id AS dst, {props}", path)
+            store.export_query(f"MATCH (a:{src})-[r:{table.name}]->(b:{dst}) {where}RETURN a.id AS src, b.id AS dst, {props}",
+                               path, parameters)
             written.append(path)
     return written
 
@@ -223,8 +255,8 @@ def iri(label: str, key: str) -> str:
     return f"{BASE_IRI}{label}:{quote(key, safe='')}"
 
 
-def triples(store: GraphStore) -> Iterator:
-    """The graph as pyoxigraph triples in the schema.org vocabulary."""
+def triples(store: GraphStore, min_confidence: float = 0.0) -> Iterator:
+    """The graph as pyoxigraph triples in the schema.org vocabulary (the edges at ``min_confidence`` or above)."""
     from pyoxigraph import BlankNode, Literal, NamedNode, Triple
 
     rdf_type = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -248,7 +280,7 @@ def triples(store: GraphStore) -> Iterator:
                 yield Triple(subject, NamedNode(SCHEMA + "reviewRating"), rating)
                 yield Triple(rating, rdf_type, NamedNode(SCHEMA + "Rating"))
                 yield Triple(rating, NamedNode(SCHEMA + "ratingValue"), Literal(str(stars), datatype=xsd_double))
-    for relation, src, dst, _, rows in _edge_tables(store):
+    for relation, src, dst, _, rows in _edge_tables(store, min_confidence):
         predicate = NamedNode(SCHEMA_PROPERTIES[relation])
         for row in rows:
             yield Triple(NamedNode(iri(src, row[0])), predicate, NamedNode(iri(dst, row[1])))
@@ -257,7 +289,7 @@ def triples(store: GraphStore) -> Iterator:
 _RDF_FILES = {"n-triples": "graph.nt", "turtle": "graph.ttl", "json-ld": "graph.jsonld"}
 
 
-def rdf(store: GraphStore, out: Path, formats: tuple[str, ...]) -> list[Path]:
+def rdf(store: GraphStore, out: Path, formats: tuple[str, ...], min_confidence: float = 0.0) -> list[Path]:
     """The graph as RDF files (``n-triples``, ``turtle``, ``json-ld``), streamed to disk."""
     from pyoxigraph import RdfFormat, serialize
 
@@ -266,6 +298,6 @@ def rdf(store: GraphStore, out: Path, formats: tuple[str, ...]) -> list[Path]:
     for name in formats:
         path = out / _RDF_FILES[name]
         prefixes = {"schema": SCHEMA, "sg": SKUGRAPH} if name != "n-triples" else None
-        serialize(triples(store), str(path), chosen[name], prefixes=prefixes)
+        serialize(triples(store, min_confidence), str(path), chosen[name], prefixes=prefixes)
         written.append(path)
     return written

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -31,7 +32,16 @@ from skugraph.graph.schema import (
     ddl,
     relation_tables,
 )
-from skugraph.graph.store import GraphRows, GraphStore, LoadReport, QueryResult, StoreError
+from skugraph.graph.store import (
+    CALIBRATED_EXTRACTORS,
+    CALIBRATED_VERSION,
+    Confidences,
+    GraphRows,
+    GraphStore,
+    LoadReport,
+    QueryResult,
+    StoreError,
+)
 from skugraph.records import LISTING
 
 _ARROW_TYPES = {
@@ -106,9 +116,9 @@ class LadybugStore(GraphStore):
         rows = [[_plain(value) for value in row] for row in result.get_all()]
         return QueryResult(columns, rows)
 
-    def export_query(self, cypher: str, path: Path) -> None:
+    def export_query(self, cypher: str, path: Path, parameters: Mapping[str, Any] | None = None) -> None:
         """Write a read query's result to a Parquet file (LadybugDB's ``COPY (…) TO``)."""
-        self._run(f"COPY ({cypher}) TO {_quote_path(Path(path))}")
+        self._run(f"COPY ({cypher}) TO {_quote_path(Path(path))}", parameters)
 
     def _count(self, cypher: str) -> int:
         return int(self.query(cypher).rows[0][0])
@@ -117,6 +127,19 @@ class LadybugStore(GraphStore):
         nodes = {label: self._count(f"MATCH (n:{label}) RETURN count(n)") for label in NODE_TABLES}
         edges = {t.name: self._count(f"MATCH ()-[r:{t.name}]->() RETURN count(r)") for t in relation_tables(self.ontology)}
         return {"nodes": nodes, "edges": edges}
+
+    def confidences(self) -> dict[str, Confidences]:
+        """Counted in the database: an edge's readings are the entries of its provenance JSON, and
+        the calibrated ones those :data:`_CALIBRATED_READING` matches."""
+        readings, calibrated = "size(regexp_extract_all(r.provenance, $reading))", "size(regexp_extract_all(r.provenance, $calibrated))"
+        found: dict[str, Confidences] = {}
+        for table in relation_tables(self.ontology):
+            rows = self.query(f"MATCH ()-[r:{table.name}]->() WHERE r.confidence IS NOT NULL RETURN r.predicate, count(r), "
+                              f"sum(r.confidence), sum(CASE WHEN {readings} > 0 AND {calibrated} = {readings} THEN 1 ELSE 0 END)",
+                              {"reading": '"extractor": ', "calibrated": _CALIBRATED_READING}).rows
+            for predicate, facts, total, good in rows:
+                found[predicate] = found.get(predicate, Confidences()) + Confidences(int(facts), float(total), int(good))
+        return found
 
     def listing_times(self, ids: list[str]) -> dict[str, datetime | None]:
         result = self._conn.execute("MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.updated_at", {"ids": ids})
@@ -327,12 +350,17 @@ class LadybugStore(GraphStore):
             raise
         self._run("COMMIT")
 
-    def _run(self, statement: str) -> None:
+    def _run(self, statement: str, parameters: Mapping[str, Any] | None = None) -> None:
         try:
-            self._conn.execute(statement)
+            self._conn.execute(statement, dict(parameters or {}))
         except RuntimeError as error:
             raise StoreError(f"{error}\n  while running: {statement}") from None
 
+
+#: one reading in an edge's provenance JSON (``"extractor": "…", "version": "…"``, as ``json.dumps``
+#: writes it) whose confidence is calibrated: from a calibrated extractor, or a version so marked
+_CALIBRATED_READING = (f'"extractor": "(?:(?:{"|".join(map(re.escape, CALIBRATED_EXTRACTORS))})", "version": "[^"]*'
+                       f'|[^"]*", "version": "[^"]*{re.escape(CALIBRATED_VERSION)})"')
 
 #: the property that names a node of each label, for a Change's value
 _NAMES = {"Value": "value", "Brand": "name", "Category": "name", "Aspect": "name", "Product": "title", "Listing": "title", "Review": "text"}

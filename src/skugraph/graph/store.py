@@ -53,6 +53,8 @@ class LoadReport:
     #: where the time went: "rows" (reading the input and building rows), "stage" (writing them
     #: as files for the store), "store" (the store's statements, commits included)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: facts not loaded because their confidence was under the minimum asked for, per predicate
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: LoadReport) -> None:
         for mine, theirs in ((self.nodes, other.nodes), (self.edges, other.edges), (self.seconds, other.seconds)):
@@ -67,6 +69,61 @@ class LoadReport:
         self.kept_previous += other.kept_previous
         self.changed += other.changed
         self.versions |= other.versions
+
+
+#: an extractor version that ends so marks facts whose confidences were calibrated as probabilities
+#: of being right, on labelled dev data (``tagger@3f9a…+calibrated``)
+CALIBRATED_VERSION = "+calibrated"
+#: extractors whose confidences are calibrated probabilities whatever their version: KG completion
+#: (isotonic regression on hidden edges of the graph it completes)
+CALIBRATED_EXTRACTORS = ("completion",)
+
+
+@dataclass(frozen=True)
+class Confidences:
+    """The confidences of a set of facts: how many there are, their sum, and how many of them are
+    calibrated probabilities (every reading of the fact from a calibrated extractor: its version
+    ends in :data:`CALIBRATED_VERSION`, or it is one of :data:`CALIBRATED_EXTRACTORS`)."""
+
+    facts: int = 0
+    total: float = 0.0
+    calibrated: int = 0
+
+    def __add__(self, other: Confidences) -> Confidences:
+        return Confidences(self.facts + other.facts, self.total + other.total, self.calibrated + other.calibrated)
+
+    @property
+    def expected_precision(self) -> float | None:
+        """The mean confidence: the share of the facts expected right, were every confidence calibrated."""
+        return self.total / self.facts if self.facts else None
+
+    @property
+    def expected_wrong(self) -> float:
+        """The facts expected wrong: the sum of ``1 - confidence``."""
+        return self.facts - self.total
+
+    @property
+    def calibration(self) -> str:
+        """Whether the expected precision is one: how many of the confidences are calibrated."""
+        if self.facts and self.calibrated == self.facts:
+            return "calibrated: each confidence is the probability that the fact is right"
+        if self.calibrated:
+            return (f"partly calibrated: {self.calibrated} of {self.facts} confidences are probabilities; "
+                    "read the rest as scores")
+        return "uncalibrated: read as a score, not a probability"
+
+    def to_dict(self) -> dict[str, Any]:
+        precision = self.expected_precision
+        return {"facts": self.facts, "expected_precision": None if precision is None else round(precision, 4),
+                "expected_wrong": round(self.expected_wrong, 1), "calibrated": self.calibrated}
+
+
+def confidence_summary(confidences: Mapping[str, Confidences]) -> dict[str, Any]:
+    """Per-predicate confidences (:meth:`GraphStore.confidences`) as JSON: the whole graph's
+    (``all``, with ``calibration`` saying whether its expected precision is one) and each predicate's."""
+    overall = sum(confidences.values(), Confidences())
+    return {"all": overall.to_dict() | {"calibration": overall.calibration},
+            "predicates": {name: found.to_dict() for name, found in sorted(confidences.items())}}
 
 
 @dataclass
@@ -370,12 +427,16 @@ class GraphStore(ABC):
         seconds after which the query is stopped with an error."""
 
     @abstractmethod
-    def export_query(self, cypher: str, path: Path) -> None:
+    def export_query(self, cypher: str, path: Path, parameters: Mapping[str, Any] | None = None) -> None:
         """Write a read query's result to a Parquet file."""
 
     @abstractmethod
     def stats(self) -> dict[str, dict[str, int]]:
         """``{"nodes": {label: count}, "edges": {relation: count}}``."""
+
+    @abstractmethod
+    def confidences(self) -> dict[str, Confidences]:
+        """The confidences of the graph's facts (its edges), per predicate (see :class:`Confidences`)."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -1,9 +1,10 @@
 """The REST API and the web UI over one graph (FastAPI; OpenAPI at ``/docs``).
 
 API: ``/products/{id}``, ``/search``, ``/recommend/{id}``, ``/facts?product=``, ``/extract``
-(text → mentions and facts), ``/query`` (read-only Cypher with a time limit), ``/report``.
-UI: ``/`` (search with facets), ``/ui/product/{id}`` (facts with their evidence highlighted,
-a graph view of the product's neighbours), ``/ui/report`` (market analysis).
+(text → mentions and facts), ``/query`` (read-only Cypher with a time limit), ``/report``,
+``/stats`` (counts, and the graph's expected precision from its facts' confidences).
+UI: ``/`` (search with facets), ``/ui/product/{id}`` (facts with their confidence and their
+evidence highlighted, a graph view of the product's neighbours), ``/ui/report`` (market analysis).
 
 The graph is opened read-only; every error is JSON with a reason (``{"error": …}``), never a
 stack trace; inputs have size limits.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +31,7 @@ from skugraph.apps.search import FilterError, SearchIndex
 from skugraph.extract import ExtractorConfig, build_extractor
 from skugraph.graph.cards import product_card, product_facts, product_of
 from skugraph.graph.store import StoreError
-from skugraph.graph.store import GraphStore, open_store
+from skugraph.graph.store import GraphStore, confidence_summary, open_store
 from skugraph.serve.guard import BodyLimit, ReadOnlyError, check_read_only
 
 PAGES = Path(__file__).parent / "pages"
@@ -77,6 +78,8 @@ class Services:
     recommender: Recommender
     lock: threading.Lock
     query_timeout: float
+    #: node and edge counts, and the facts' confidences (``skugraph stats --json``): the graph is read-only, so counted once
+    stats: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def open(cls, db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
@@ -91,7 +94,8 @@ class Services:
         recommender = Recommender.from_index(index)
         if kg_embeddings:
             recommender.learn_embeddings(kg_embeddings)
-        return cls(store, index, QueryParser(extractor), recommender, threading.Lock(), query_timeout)
+        stats = store.stats() | {"confidence": confidence_summary(store.confidences())}
+        return cls(store, index, QueryParser(extractor), recommender, threading.Lock(), query_timeout, stats)
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -173,6 +177,11 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
         found = product_or_404(product)
         with services.lock:
             return {"product": found, "facts": product_facts(services.store, found)}
+
+    @app.get("/stats", tags=["api"], summary="Nodes per label, edges per relation, and the expected precision of the facts "
+             "(mean confidence, overall and per predicate; whether the confidences are calibrated)")
+    def stats() -> dict:
+        return services.stats
 
     @app.post("/extract", tags=["api"], summary="Text to mentions and facts (the extractor the server searches with)",
               responses=_errors(400, 413))
