@@ -22,6 +22,7 @@ import pyarrow as pa
 from skugraph import __version__
 from skugraph.corpus.ingest import load_listings
 from skugraph.facts.build import FactBuilder, merge_facts
+from skugraph.facts.calibration import CALIBRATION_FILE, FactCalibration
 from skugraph.facts.ontology import Ontology
 from skugraph.fusion.conflicts import resolve
 from skugraph.graph.store import batched
@@ -62,6 +63,7 @@ class ExtractorConfig:
     opinion_model: Path | None = None  # review opinions (`skugraph train opinions`)
     sentiment_model: Path | None = None  # review sentiment (`skugraph train sentiment`)
     relation_model: Path | None = None  # what each mention is to the head product (`skugraph train relations`)
+    calibration: Path | None = None  # fact calibration file (default: the tagger directory's, when it has one)
 
     def check(self) -> None:
         """Raise ``ValueError`` for options that name no extractor."""
@@ -141,15 +143,20 @@ class ListingReader:
     builder: FactBuilder
     reviews: ReviewModels | None = None
     columnar: bool = False
+    calibration: FactCalibration | None = None  # rewrites fact confidences as dev precision (skugraph.facts.calibration)
 
     def read(self, batch: list[Listing]) -> list[tuple[list[Mention], list[Fact]]]:
         """Each listing's mentions and facts (its values voted, its review facts merged)."""
         found = self.extractor.extract_many(batch)
         review_facts_of = self.reviews.facts(batch) if self.reviews else [[] for _ in batch]
         run = f"{self.extractor.name}@{self.extractor.version}"
-        return [(listing_mentions, with_run(resolve(self.builder.build(listing, listing_mentions), self.builder.ontology)
-                                            + merge_facts(extra), run))
+        return [(listing_mentions, with_run(self._voted(self.builder.build(listing, listing_mentions)) + merge_facts(extra), run))
                 for listing, listing_mentions, extra in zip(batch, found, review_facts_of, strict=True)]
+
+    def _voted(self, facts: list[Fact]) -> list[Fact]:
+        """One listing's facts voted (and calibrated, with a calibration)."""
+        facts = resolve(facts, self.builder.ontology)
+        return self.calibration.apply(facts, self.builder.ontology) if self.calibration else facts
 
     def __call__(self, batch: list[Listing]) -> ReadResult:
         mentions: list[Mention] = []
@@ -178,7 +185,16 @@ def build_reader(config: ExtractorConfig, ontology: Ontology | None = None, titl
 
         relations = RelationClassifier.load(config.relation_model)
     builder = FactBuilder(rules.gazetteer, rules.lexicons["accessory"], ontology, relations)
-    return ListingReader(extractor, builder, ReviewModels.load(config.opinion_model, config.sentiment_model), columnar)
+    return ListingReader(extractor, builder, ReviewModels.load(config.opinion_model, config.sentiment_model), columnar,
+                         _calibration(config))
+
+
+def _calibration(config: ExtractorConfig) -> FactCalibration | None:
+    """The fact calibration ``config`` names, else the one in the tagger directory, else none."""
+    if config.calibration is not None:
+        return FactCalibration.load(config.calibration)
+    saved = config.model / CALIBRATION_FILE if config.kind == "tagger" and config.model else None
+    return FactCalibration.load(saved) if saved and saved.is_file() else None
 
 
 @dataclass

@@ -5,17 +5,33 @@ Here the gold spans of labelled titles become facts through the same reader as t
 mentions (the same fact builder, ontology, value normalisation and per-listing vote), and the
 two sets of (product, object, predicate) are compared listing by listing: precision, recall
 and F1 per predicate and micro (:func:`skugraph.tagging.evaluate.score_spans` over facts).
+
+**After fusion** (:func:`score_fused`): the predicted facts of all the listings go through
+fusion as ``skugraph fuse`` runs it (products resolved, facts moved onto them, brands
+unified, duplicates merged, values voted again, completion's inferred values added), and
+each listing is judged by what its product then holds against the gold facts of the listing
+itself: its labelled title is the truth about the product it offers. A wrong merge brings
+another product's facts (precision falls); a right one can bring a fact the extractor missed
+in this title but read in another (recall rises); an inferred value counts like any other.
+So the difference from the per-listing figure is what fusion did, harm or good. Two
+allowances keep renaming from counting as harm: a gold brand is renamed as fusion renamed
+the predicted brand of that key (``华为`` and ``HUAWEI`` are one brand node), and the
+product's key is read as the listing's. The measure is conservative: a right merge adds true
+facts the listing's own title never states, and they count against precision.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from skugraph.corpus.ner import LabelledText
 from skugraph.extract import ListingReader
+from skugraph.facts.calibration import FactCalibration, fit_calibration
+from skugraph.facts.ontology import Ontology
 from skugraph.graph.store import batched
-from skugraph.records import Fact, Listing, Mention
+from skugraph.records import BRAND, PRODUCT, Fact, Listing, Mention
 from skugraph.tagging.evaluate import Report, score_spans
 
 FactKey = tuple[str, str, str]  # (subject key, object label:key, predicate): the predicate last, as a span's label
@@ -40,21 +56,90 @@ def labelled_listings(texts: Sequence[LabelledText]) -> list[Listing]:
     return [Listing(item.id or f"text-{number}", item.text) for number, item in enumerate(texts, 1)]
 
 
-def fact_keys(facts: Sequence[Fact]) -> set[FactKey]:
+def fact_key(fact: Fact) -> FactKey:
     """What a fact states, without its confidence and evidence."""
-    return {(fact.subject.key, f"{fact.object.label}:{fact.object.key}", fact.predicate) for fact in facts}
+    return (fact.subject.key, f"{fact.object.label}:{fact.object.key}", fact.predicate)
 
 
-def score_facts(texts: Sequence[LabelledText], reader: ListingReader, batch_size: int = 256) -> Report:
-    """Facts ``reader`` makes of the labelled ``texts`` against the facts their gold spans make
-    through the same fact builder: per predicate and micro, over the predicates the gold facts
-    state (a data set that labels only brands and products cannot judge a colour)."""
+def fact_keys(facts: Sequence[Fact]) -> set[FactKey]:
+    return {fact_key(fact) for fact in facts}
+
+
+@dataclass
+class LabelledReads:
+    """What a reader made of labelled titles beside what their gold spans make."""
+
+    listings: list[Listing]
+    facts: list[list[Fact]]  # the reader's facts of each listing
+    gold: list[set[FactKey]]  # the gold spans' facts of each listing
+    predicates: set[str]  # the predicates the gold facts state: only these are judged
+
+    def outcomes(self) -> tuple[list[list[Fact]], list[list[bool]]]:
+        """Each listing's judged facts (of the predicates the gold states) and whether each is right."""
+        judged = [[fact for fact in facts if fact.predicate in self.predicates] for facts in self.facts]
+        return judged, [[fact_key(fact) in gold for fact in facts] for facts, gold in zip(judged, self.gold, strict=True)]
+
+
+def read_with_gold(texts: Sequence[LabelledText], reader: ListingReader, batch_size: int = 256) -> LabelledReads:
+    """The labelled ``texts`` read by ``reader`` and, for the gold, by the same fact builder over their spans."""
     listings = labelled_listings(texts)
     gold_reader = ListingReader(GoldMentions({listing.id: item for listing, item in zip(listings, texts, strict=True)}),
                                 reader.builder)
     gold: list[set[FactKey]] = []
-    found: list[set[FactKey]] = []
+    found: list[list[Fact]] = []
     for batch in batched(listings, batch_size):
         gold += [fact_keys(facts) for _, facts in gold_reader.read(batch)]
-        found += [fact_keys(facts) for _, facts in reader.read(batch)]
-    return score_spans(gold, found, {predicate for facts in gold for _, _, predicate in facts})
+        found += [facts for _, facts in reader.read(batch)]
+    return LabelledReads(listings, found, gold, {predicate for facts in gold for _, _, predicate in facts})
+
+
+def score_reads(reads: LabelledReads) -> Report:
+    """Per predicate and micro, over the predicates the gold facts state (a data set that labels
+    only brands and products cannot judge a colour)."""
+    return score_spans(reads.gold, [fact_keys(facts) for facts in reads.facts], reads.predicates)
+
+
+def score_facts(texts: Sequence[LabelledText], reader: ListingReader, batch_size: int = 256) -> Report:
+    """Facts ``reader`` makes of the labelled ``texts`` against the facts their gold spans make
+    through the same fact builder (:func:`score_reads`)."""
+    return score_reads(read_with_gold(texts, reader, batch_size))
+
+
+def calibrate(texts: Sequence[LabelledText], reader: ListingReader, batch_size: int = 256) -> FactCalibration:
+    """A fact calibration for ``reader`` (its raw confidences, any calibration it has set aside)
+    fitted on labelled dev ``texts`` (:func:`skugraph.facts.calibration.fit_calibration`)."""
+    return fit_calibration(*read_with_gold(texts, replace(reader, calibration=None), batch_size).outcomes())
+
+
+def score_fused(reads: LabelledReads, ontology: Ontology, complete: bool = True) -> Report:
+    """The facts each listing's product holds after fusion (with ``complete``, completion's
+    inferred values too) against the listing's gold facts; see the module doc."""
+    from skugraph.fusion.completion import COMPLETED, propose
+    from skugraph.fusion.fuse import fuse_facts, unify_brands
+    from skugraph.fusion.resolve import resolve_products
+
+    facts = [fact for listing_facts in reads.facts for fact in listing_facts]
+    resolution = resolve_products(reads.listings, facts, ontology=ontology)
+    fused = fuse_facts(reads.listings, facts, resolution, ontology)
+    if complete:
+        fused += propose(fused, COMPLETED, ontology=ontology).facts
+    brand_names = {f"{BRAND}:{before.object.key}": f"{BRAND}:{after.object.key}"
+                   for before, after in zip(facts, unify_brands(reads.listings, facts), strict=True) if before.object.label == BRAND}
+    held: dict[str, list[Fact]] = defaultdict(list)
+    for fact in fused:
+        if fact.subject.label == PRODUCT:
+            held[fact.subject.key].append(fact)
+        elif fact.object.label == PRODUCT and fact.predicate != "offer_of":
+            held[fact.object.key].append(fact)
+    found = []
+    for listing in reads.listings:
+        product = resolution.product_of.get(listing.id, listing.id)
+        found.append({_as_listing(fact_key(fact), product, listing.id) for fact in held[product]})
+    gold = [{(s, brand_names.get(o, o), p) for s, o, p in keys} for keys in reads.gold]
+    return score_spans(gold, found, reads.predicates)
+
+
+def _as_listing(key: FactKey, product: str, listing: str) -> FactKey:
+    """A product's fact key read as one of its listing's."""
+    subject, obj, predicate = key
+    return (listing if subject == product else subject, f"{PRODUCT}:{listing}" if obj == f"{PRODUCT}:{product}" else obj, predicate)

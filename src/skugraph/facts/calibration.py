@@ -1,0 +1,294 @@
+"""Fact confidence that means precision: a calibrator fitted on labelled dev titles.
+
+A fact's raw confidence is its mention's score (a rule's fixed estimate, or a tagger's span
+probability), combined by noisy-or over readings and scaled for an off-category value
+(:mod:`skugraph.facts.build`). Here each fact the extractor makes of a labelled dev title is
+judged right or wrong against the facts of the gold spans (:func:`skugraph.fact_scores.fact_outcomes`),
+and a map from what is known about the fact to the share of such facts that are right is fitted.
+
+What the map reads of a fact (:data:`FEATURES`, plus one indicator per predicate):
+
+- ``logit_confidence``: the raw confidence (the span marginal, for a tagger);
+- ``log_agreement``: the share of its listing's support for this (product, predicate) that
+  this object holds (support from the per-listing vote for an attribute value, confidence
+  otherwise; 1 when it is the only one), so a value its own listing contradicts, or a second
+  brand, counts less;
+- ``log_evidence``: how many readings the fact joins.
+
+Category consistency enters through the raw confidence (the ontology's off-category factor);
+the labelled data sets have no categories, so it is not fitted apart. Agreement across the
+listings of one product is fusion's (noisy-or there), not the reader's.
+
+Four candidates are fitted: Platt scaling (a logistic regression, i.e. a temperature and a
+bias) on the raw confidence alone, isotonic regression on it, and both again over a logistic
+score of all the features. Each is scored on out-of-fold predictions (5 folds by listing) by
+its expected calibration error (ECE, 10 equal-width bins) and its Brier score; the one with
+the lowest Brier score is fitted on all the dev facts. The choice is not by ECE alone because a
+map that gives every fact the dev share right has an ECE near 0 and separates nothing: the
+Brier score is calibration plus resolution, and a threshold can only buy precision with the
+second. The saved file (:data:`CALIBRATION_FILE`, JSON) holds the map, the cross-fitted dev ECE
+before and after, the dev precision–coverage curve and the threshold it picks: the lowest
+calibrated confidence whose dev precision is at least the target (0.90), with the share of the
+unthresholded right facts it keeps. A :class:`~skugraph.extract.ListingReader` with a calibration
+rewrites the confidence of every fact of a predicate it was fitted on; other facts (listing
+fields, reviews, predicates the dev labels never state) keep theirs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from skugraph.facts.ontology import Ontology
+from skugraph.fusion.conflicts import resolve
+from skugraph.records import Fact
+
+CALIBRATION_FILE = "fact-calibration.json"  # in an extractor's model directory
+FEATURES = ("logit_confidence", "log_agreement", "log_evidence")
+TARGET_PRECISION = 0.90
+_EPS = 1e-4
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """ECE over ``bins`` equal-width confidence bins: the mean gap between confidence and the
+    share right, weighted by the facts in each bin."""
+    conf = np.asarray(confidences, dtype=np.float64)
+    if not len(conf):
+        return 0.0
+    hits = np.asarray(correct, dtype=np.float64)
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    gaps = [abs(hits[which == b].mean() - conf[which == b].mean()) * (which == b).sum() for b in np.unique(which)]
+    return float(sum(gaps) / len(conf))
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """Facts kept at ``confidence ≥ threshold``: their precision and the share of all right facts kept."""
+
+    threshold: float
+    precision: float
+    recall_kept: float
+    kept: int
+
+
+def precision_coverage(confidences: Sequence[float], correct: Sequence[bool], digits: int = 3) -> list[CurvePoint]:
+    """The precision–coverage curve, one point per distinct confidence (cut to ``digits``, so a fact
+    keeps ``confidence ≥ threshold`` exactly where it was counted), highest first."""
+    scale = 10**digits
+    conf = np.floor(np.asarray(confidences, dtype=np.float64) * scale + 1e-9) / scale
+    hits = np.asarray(correct, dtype=bool)
+    right = max(int(hits.sum()), 1)
+    points = []
+    for threshold in sorted(set(conf.tolist()), reverse=True):
+        kept = conf >= threshold
+        points.append(CurvePoint(threshold, round(float(hits[kept].mean()), 4), round(float(hits[kept].sum()) / right, 4),
+                                 int(kept.sum())))
+    return points
+
+
+def pick_threshold(curve: Sequence[CurvePoint], target: float = TARGET_PRECISION) -> CurvePoint | None:
+    """The point of the lowest threshold whose precision reaches ``target`` (the most recall at that
+    precision), or None when no threshold does."""
+    reaching = [point for point in curve if point.precision >= target]
+    return min(reaching, key=lambda point: point.threshold) if reaching else None
+
+
+def fact_features(facts: Sequence[Fact]) -> list[dict[str, float]]:
+    """What the calibrator reads of each of one listing's facts (after the listing's vote); see the module doc."""
+    total: dict[tuple[str, str], float] = defaultdict(float)
+    for fact in facts:
+        total[(fact.subject.ref, fact.predicate)] += _support(fact)
+    rows = []
+    for fact in facts:
+        group = total[(fact.subject.ref, fact.predicate)]
+        agreement = _support(fact) / group if group > 0 else 1.0
+        confidence = min(max(fact.confidence, _EPS), 1 - _EPS)
+        rows.append({"logit_confidence": math.log(confidence / (1 - confidence)), "log_agreement": math.log(max(agreement, _EPS)),
+                     "log_evidence": math.log(max(len(fact.provenance), 1)), f"predicate={fact.predicate}": 1.0})
+    return rows
+
+
+def _support(fact: Fact) -> float:
+    """What a fact weighs in its listing's vote (its confidence, for a predicate that is not voted on)."""
+    return fact.properties.get("support", fact.confidence)
+
+
+@dataclass
+class FactCalibration:
+    """A fitted map from a fact's features to the probability that it is right.
+
+    ``score = intercept + Σ weights[f] · feature f``; the probability is ``sigmoid(score)``
+    (method ``platt``) or the isotonic curve through ``(x, y)`` at ``score`` (``isotonic``)."""
+
+    method: str
+    weights: dict[str, float]
+    intercept: float
+    predicates: list[str]  # the predicates it was fitted on; it rewrites these only
+    x: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+    report: dict = field(default_factory=dict)  # dev ECE, candidates, curve, threshold (see the module doc)
+
+    def probabilities(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
+        score = np.array([self.intercept + sum(w * row.get(name, 0.0) for name, w in self.weights.items()) for row in rows])
+        if self.method == "platt":
+            return 1 / (1 + np.exp(-score))
+        return np.interp(score, self.x, self.y)
+
+    def apply(self, facts: list[Fact], ontology: Ontology) -> list[Fact]:
+        """One listing's facts with calibrated confidences, voted again on them."""
+        if not facts:
+            return facts
+        known = set(self.predicates)
+        calibrated = self.probabilities(fact_features(facts))
+        return resolve([replace(fact, confidence=round(float(p), 4)) if fact.predicate in known else fact
+                        for fact, p in zip(facts, calibrated, strict=True)], ontology)
+
+    @property
+    def threshold(self) -> float | None:
+        """The confidence the dev curve picks for the target precision, or None."""
+        picked = self.report.get("threshold")
+        return picked["threshold"] if picked else None
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> FactCalibration:
+        """A saved calibration; a file that is not one raises ``ValueError`` naming it and the field."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: not a fact calibration file ({error})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: not a fact calibration file (expected a JSON object)")
+        for name in ("method", "weights", "intercept", "predicates"):
+            if name not in data:
+                raise ValueError(f"{path}: not a fact calibration file (no field {name!r})")
+        if data["method"] not in ("platt", "isotonic"):
+            raise ValueError(f"{path}: field 'method' must be platt or isotonic, not {data['method']!r}")
+        if data["method"] == "isotonic" and (not data.get("x") or len(data.get("x", [])) != len(data.get("y", []))):
+            raise ValueError(f"{path}: fields 'x' and 'y' must be the isotonic curve's breakpoints, of one length")
+        return cls(**{k: data[k] for k in ("method", "weights", "intercept", "predicates", "x", "y", "report") if k in data})
+
+
+# the candidates: (name, method, features used: raw confidence only, or all)
+CANDIDATES = (("platt", "platt", False), ("isotonic", "isotonic", False),
+              ("platt+features", "platt", True), ("isotonic+features", "isotonic", True))
+
+
+def _fit(rows: Sequence[dict[str, float]], right: np.ndarray, method: str, all_features: bool) -> FactCalibration:
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    predicates = sorted({name.partition("=")[2] for row in rows for name in row if name.startswith("predicate=")})
+    names = [*FEATURES, *(f"predicate={p}" for p in predicates)] if all_features else ["logit_confidence"]
+    matrix = np.array([[row.get(name, 0.0) for name in names] for row in rows])
+    if method == "isotonic" and not all_features:
+        weights, intercept = {"logit_confidence": 1.0}, 0.0
+    else:
+        model = LogisticRegression(C=1.0, max_iter=1000).fit(matrix, right)
+        weights, intercept = dict(zip(names, model.coef_[0].round(6).tolist(), strict=True)), round(float(model.intercept_[0]), 6)
+    calibration = FactCalibration(method, weights, intercept, predicates)
+    if method == "isotonic":
+        score = matrix @ np.array([weights[n] for n in names]) + intercept
+        curve = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(score, right)
+        calibration.x, calibration.y = curve.X_thresholds_.round(6).tolist(), curve.y_thresholds_.round(6).tolist()
+    return calibration
+
+
+def _folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
+    """A fold number per fact: the listings shuffled and dealt into ``k`` folds."""
+    names = sorted(set(groups))
+    order = np.random.default_rng(seed).permutation(len(names))
+    fold_of = {names[i]: n % k for n, i in enumerate(order)}
+    return np.array([fold_of[g] for g in groups])
+
+
+def fit_calibration(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[bool]], folds: int = 5,
+                    target: float = TARGET_PRECISION, seed: int = 0) -> FactCalibration:
+    """Fit the calibrator on dev facts (each listing's facts, as a reader made them with raw
+    confidences, and whether each is right) and record its cross-fitted dev figures; see the module doc."""
+    rows, hits, groups, raw = [], [], [], []
+    for n, (facts, flags) in enumerate(zip(listing_facts, right, strict=True)):
+        rows += fact_features(facts)
+        hits += list(flags)
+        groups += [str(n)] * len(facts)
+        raw += [fact.confidence for fact in facts]
+    y = np.asarray(hits, dtype=int)
+    if len(y) < 2 * folds or y.min() == y.max():
+        raise ValueError(f"cannot calibrate on {len(y)} facts of which {int(y.sum())} are right: "
+                         f"need at least {2 * folds} facts, some right and some wrong")
+    fold = _folds(groups, folds, seed)
+    out_of_fold = {name: np.zeros(len(y)) for name, _, _ in CANDIDATES}
+    for k in range(folds):
+        train, test = fold != k, fold == k
+        if not test.any():
+            continue
+        train_rows, test_rows = [rows[i] for i in np.flatnonzero(train)], [rows[i] for i in np.flatnonzero(test)]
+        for name, method, all_features in CANDIDATES:
+            if y[train].min() == y[train].max():
+                out_of_fold[name][test] = y[train].mean()
+            else:
+                out_of_fold[name][test] = _fit(train_rows, y[train], method, all_features).probabilities(test_rows)
+    eces = {name: round(expected_calibration_error(p, y), 4) for name, p in out_of_fold.items()}
+    briers = {name: round(float(((p - y) ** 2).mean()), 4) for name, p in out_of_fold.items()}
+    best = min(CANDIDATES, key=lambda c: (briers[c[0]], eces[c[0]]))
+    calibration = _fit(rows, y, best[1], best[2])
+    curve = precision_coverage(out_of_fold[best[0]], y)
+    picked = pick_threshold(curve, target)
+    calibration.report = {
+        "candidate": best[0], "facts": len(y), "right": int(y.sum()), "folds": folds, "ece_bins": "10 equal-width",
+        "ece_raw": round(expected_calibration_error(raw, y), 4), "ece_calibrated": eces[best[0]], "ece_candidates": eces, "brier_candidates": briers,
+        "target_precision": target, "threshold": asdict(picked) if picked else None,
+        "curve": [asdict(point) for point in curve],
+    }
+    return calibration
+
+
+@dataclass
+class HeldOut:
+    """Facts scored by a calibration fitted without them: raw and calibrated confidence, whether
+    each is right, and whether it clears the threshold its calibration picked."""
+
+    raw: np.ndarray
+    calibrated: np.ndarray
+    right: np.ndarray
+    kept: np.ndarray
+    thresholds: list[float | None]  # each part's picked threshold
+
+    def summary(self) -> dict:
+        """ECE raw and calibrated, and precision and the share of right facts kept at the picked thresholds."""
+        kept_right = int((self.kept & self.right).sum())
+        return {"facts": len(self.right), "right": int(self.right.sum()),
+                "ece_raw": round(expected_calibration_error(self.raw, self.right), 4),
+                "ece_calibrated": round(expected_calibration_error(self.calibrated, self.right), 4),
+                "thresholds": self.thresholds, "kept": int(self.kept.sum()),
+                "precision_kept": round(kept_right / self.kept.sum(), 4) if self.kept.any() else None,
+                "recall_kept": round(kept_right / max(int(self.right.sum()), 1), 4)}
+
+
+def cross_fit(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[bool]], ontology: Ontology,
+              parts: int = 2, target: float = TARGET_PRECISION, seed: int = 0) -> HeldOut:
+    """Each of ``parts`` shares of the listings scored by a calibration (method, map and threshold)
+    fitted on the others (:func:`fit_calibration`), so no figure is fitted on the facts it scores."""
+    part = _folds([str(n) for n in range(len(listing_facts))], parts, seed)
+    raw, calibrated, hits, kept, thresholds = [], [], [], [], []
+    for k in range(parts):
+        inside = [n for n in range(len(listing_facts)) if part[n] != k]
+        fitted = fit_calibration([listing_facts[n] for n in inside], [right[n] for n in inside], target=target, seed=seed)
+        thresholds.append(fitted.threshold)
+        for n in np.flatnonzero(part == k):
+            facts = fitted.apply(list(listing_facts[n]), ontology)
+            raw += [fact.confidence for fact in listing_facts[n]]
+            calibrated += [fact.confidence for fact in facts]
+            hits += list(right[n])
+            kept += [fitted.threshold is not None and fact.confidence >= fitted.threshold for fact in facts]
+    return HeldOut(np.array(raw), np.array(calibrated), np.array(hits, dtype=bool), np.array(kept, dtype=bool), thresholds)

@@ -1,0 +1,146 @@
+import json
+
+import numpy as np
+import pytest
+
+from skugraph.corpus.ner import LabelledText, Span
+from skugraph.extract import ExtractorConfig, build_reader
+from skugraph.fact_scores import calibrate, read_with_gold
+from skugraph.facts.calibration import (
+    CALIBRATION_FILE,
+    FactCalibration,
+    cross_fit,
+    expected_calibration_error,
+    fact_features,
+    fit_calibration,
+    pick_threshold,
+    precision_coverage,
+)
+from skugraph.records import Mention
+
+BRANDS = ["华为", "小米", "联想", "得力", "美的", "晨光"]
+PRODUCTS = ["手机壳", "充电宝", "笔记本", "签字笔", "收纳盒", "保温杯"]
+COLOURS = ["黑色", "白色", "红色", "蓝色", "粉色", "灰色"]
+
+
+def titles(count: int) -> list[LabelledText]:
+    """``brand product colour`` titles, every word labelled."""
+    out = []
+    for n in range(count):
+        words = [(BRANDS[n % 6], "brand"), (PRODUCTS[(n // 6) % 6], "product_type"), (COLOURS[(n // 2) % 6], "colour")]
+        text = " ".join(w for w, _ in words)
+        out.append(LabelledText(text, tuple(Span(text.index(w), text.index(w) + len(w), label) for w, label in words)))
+    return out
+
+
+class OverConfident:
+    """Finds every labelled word, and in two titles of three also calls the colour a brand: all at 0.99."""
+
+    name, version = "overconfident", "1"
+
+    def __init__(self, texts: dict[str, LabelledText]):
+        self.texts = texts
+
+    def extract_many(self, listings):
+        out = []
+        for n, listing in enumerate(listings):
+            spans = self.texts[listing.id].spans
+            found = [Mention(listing.id, "title", s.start, s.end, listing.title[s.start : s.end], s.label, 0.99) for s in spans]
+            if int(listing.id.split("-")[1]) % 3:
+                colour = spans[-1]
+                found.append(Mention(listing.id, "title", colour.start, colour.end, listing.title[colour.start : colour.end], "brand", 0.99))
+            out.append(found)
+        return out
+
+
+@pytest.fixture
+def overconfident():
+    texts = titles(120)
+    rules = build_reader(ExtractorConfig())
+    by_id = {f"text-{n}": item for n, item in enumerate(texts, 1)}
+    from skugraph.extract import ListingReader
+
+    return texts, ListingReader(OverConfident(by_id), rules.builder)
+
+
+def test_ece_of_equal_width_bins_by_hand():
+    # bin [0.9, 1.0): 2 facts, one right, gap 0.4; bin [0.1, 0.2): 2 facts, none right, gap 0.1
+    assert expected_calibration_error([0.9, 0.9, 0.1, 0.1], [True, False, False, False]) == pytest.approx(0.25)
+    assert expected_calibration_error([], []) == 0.0
+
+
+def test_threshold_picker_takes_the_lowest_threshold_reaching_the_precision():
+    curve = precision_coverage([0.9, 0.8, 0.7, 0.6], [True, True, False, True])
+    assert [(p.threshold, p.precision, p.recall_kept, p.kept) for p in curve] == [
+        (0.9, 1.0, 0.3333, 1), (0.8, 1.0, 0.6667, 2), (0.7, 0.6667, 0.6667, 3), (0.6, 0.75, 1.0, 4)]
+    assert pick_threshold(curve, 0.9).threshold == 0.8
+    assert pick_threshold(curve, 0.7).threshold == 0.6  # precision is not monotone: the lowest threshold that reaches it
+    assert pick_threshold(curve, 1.01) is None
+
+
+def test_calibration_brings_an_overconfident_extractors_held_out_ece_down(overconfident):
+    texts, reader = overconfident
+    reads = read_with_gold(texts, reader)
+    held = cross_fit(*reads.outcomes(), reader.builder.ontology).summary()
+    # 120 brand + 120 type + 120 colour facts right, 80 colour-as-brand facts wrong, all at 0.99
+    assert held["facts"] == 440 and held["right"] == 360
+    assert held["ece_raw"] == pytest.approx(0.99 - 360 / 440, abs=1e-3)
+    assert held["ece_calibrated"] < 0.05
+    # the wrong facts are brands whose listing has two: the right facts alone clear the held-out threshold
+    assert held["precision_kept"] >= 0.9 and held["recall_kept"] >= 0.6
+
+
+def test_a_reader_applies_a_saved_calibration(overconfident, tmp_path):
+    texts, reader = overconfident
+    fitted = calibrate(texts, reader)
+    assert fitted.report["ece_calibrated"] < fitted.report["ece_raw"]
+    path = fitted.save(tmp_path / CALIBRATION_FILE)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["method"] in ("platt", "isotonic") and saved["report"]["threshold"]["precision"] >= 0.9
+
+    rules = build_reader(ExtractorConfig(calibration=path))
+    assert rules.calibration == FactCalibration.load(path)
+    raw = build_reader(ExtractorConfig())
+    listing = read_with_gold(texts[:1], raw).listings[0]
+    [(_, before)] = raw.read([listing])
+    [(_, after)] = rules.read([listing])
+    assert [f.key for f in after] == [f.key for f in before]
+    expected = fitted.probabilities(fact_features(before))
+    assert [f.confidence for f in after] == pytest.approx(np.round(expected, 4).tolist())
+    assert [f.confidence for f in after] != [f.confidence for f in before]
+
+
+def test_a_file_that_is_no_calibration_is_named(tmp_path):
+    bad = tmp_path / "cal.json"
+    bad.write_text(json.dumps({"method": "magic", "weights": {}, "intercept": 0, "predicates": []}))
+    with pytest.raises(ValueError, match=r"cal\.json: field 'method'"):
+        build_reader(ExtractorConfig(calibration=bad))
+    bad.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a fact calibration file"):
+        FactCalibration.load(bad)
+
+
+def test_calibration_needs_right_and_wrong_facts():
+    with pytest.raises(ValueError, match="some right and some wrong"):
+        fit_calibration([[]] * 3, [[]] * 3)
+
+
+def test_evaluate_facts_calibrate_writes_the_rules_calibration(tmp_path):
+    from typer.testing import CliRunner
+
+    from skugraph.cli import app
+    from skugraph.corpus.ner import write_conll
+
+    texts = titles(60)
+    # in every third title the labels call the colour a pattern: there the rules' colour fact is wrong
+    texts = [LabelledText(t.text, t.spans[:2] + (Span(t.spans[2].start, t.spans[2].end, "pattern" if n % 3 == 0 else "colour"),))
+             for n, t in enumerate(texts)]
+    write_conll(texts, tmp_path / "dev.bio")
+    out = tmp_path / "rules-calibration.json"
+    result = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path / "dev.bio"), "--facts", "--calibrate", "--calibration", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "micro after fusion" in result.output and "fact calibration" in result.output and out.is_file()
+    report = FactCalibration.load(out).report
+    assert 100 < report["facts"] <= 180 and report["right"] < report["facts"]  # brand, type and colour of 60 titles, some missed
+    result = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path / "dev.bio"), "--facts", "--calibrate"])
+    assert result.exit_code == 1 and "needs --calibration FILE" in result.output
