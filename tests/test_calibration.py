@@ -1,10 +1,11 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from skugraph.corpus.ner import LabelledText, Span
-from skugraph.extract import ExtractorConfig, build_reader
+from skugraph.extract import ExtractorConfig, ListingReader, build_reader
 from skugraph.fact_scores import calibrate, read_with_gold
 from skugraph.facts.calibration import (
     CALIBRATION_FILE,
@@ -43,7 +44,7 @@ class OverConfident:
 
     def extract_many(self, listings):
         out = []
-        for n, listing in enumerate(listings):
+        for listing in listings:
             spans = self.texts[listing.id].spans
             found = [Mention(listing.id, "title", s.start, s.end, listing.title[s.start : s.end], s.label, 0.99) for s in spans]
             if int(listing.id.split("-")[1]) % 3:
@@ -58,8 +59,6 @@ def overconfident():
     texts = titles(120)
     rules = build_reader(ExtractorConfig())
     by_id = {f"text-{n}": item for n, item in enumerate(texts, 1)}
-    from skugraph.extract import ListingReader
-
     return texts, ListingReader(OverConfident(by_id), rules.builder)
 
 
@@ -144,3 +143,33 @@ def test_evaluate_facts_calibrate_writes_the_rules_calibration(tmp_path):
     assert 100 < report["facts"] <= 180 and report["right"] < report["facts"]  # brand, type and colour of 60 titles, some missed
     result = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path / "dev.bio"), "--facts", "--calibrate"])
     assert result.exit_code == 1 and "needs --calibration FILE" in result.output
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A tiny tagger, one epoch on 40 sample titles: its quality does not matter here."""
+    from typer.testing import CliRunner
+
+    from skugraph.cli import app
+    from skugraph.sample.generate import LABELS
+
+    folder = tmp_path_factory.mktemp("tagger")
+    (folder / "train.jsonl").write_text("\n".join(LABELS.read_text(encoding="utf-8").splitlines()[:40]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "tagger", "--train", str(folder / "train.jsonl"), "--out", str(folder / "model"),
+                                      "--base-model", "scratch:tiny", "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    return folder / "model"
+
+
+def test_a_tagger_directory_holding_a_calibration_is_calibrated(trained, overconfident, tmp_path):
+    texts, reader = overconfident
+    fitted = calibrate(texts, reader)
+    fitted.save(trained / CALIBRATION_FILE)
+    tagger = build_reader(ExtractorConfig(kind="tagger", model=trained))
+    assert tagger.calibration == fitted
+    elsewhere = fitted.save(tmp_path / "other.json")
+    elsewhere.write_text(elsewhere.read_text(encoding="utf-8").replace('"intercept": ', '"intercept": 1 + '), encoding="utf-8")
+    with pytest.raises(ValueError, match="other.json: not a fact calibration file"):  # the named file wins, and is checked
+        build_reader(ExtractorConfig(kind="tagger", model=trained, calibration=elsewhere))
+    (trained / CALIBRATION_FILE).unlink()
+    assert build_reader(ExtractorConfig(kind="tagger", model=trained)).calibration is None

@@ -3,7 +3,7 @@
 A fact's raw confidence is its mention's score (a rule's fixed estimate, or a tagger's span
 probability), combined by noisy-or over readings and scaled for an off-category value
 (:mod:`skugraph.facts.build`). Here each fact the extractor makes of a labelled dev title is
-judged right or wrong against the facts of the gold spans (:func:`skugraph.fact_scores.fact_outcomes`),
+judged right or wrong against the facts of the gold spans (:meth:`skugraph.fact_scores.LabelledReads.outcomes`),
 and a map from what is known about the fact to the share of such facts that are right is fitted.
 
 What the map reads of a fact (:data:`FEATURES`, plus one indicator per predicate):
