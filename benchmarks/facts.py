@@ -14,10 +14,10 @@ again without completion) against the listing's own gold facts
 (:func:`skugraph.fact_scores.score_fused`).
 
 Calibration (:mod:`skugraph.facts.calibration`) is measured cross-fitted: the listings are dealt
-into two halves, each half's facts are scored by a calibration (method, map and threshold)
-fitted on the other half, and the figures pool both halves, so none is fitted on the facts it
+into five parts, each part's facts are scored by a calibration (method, map and threshold)
+fitted on the other four, and the figures pool the parts, so none is fitted on the facts it
 scores. Printed per system: ECE (10 equal-width bins) of the raw and the calibrated
-confidences, the threshold each half's dev curve picked (the lowest with precision ≥ 0.90),
+confidences, the threshold each part's curve picked (the lowest with precision ≥ 0.90),
 and the precision and the share of the unthresholded right facts kept at it (targets: precision
 ≥ 0.90 keeping ≥ 60%, ECE ≤ 0.03). A reliability diagram and a precision–coverage curve (PNG)
 are written beside ``--out``. Scores the dev splits by default; ``--test PATH`` scores any
@@ -39,6 +39,7 @@ from skugraph.fact_scores import read_with_gold, score_fused, score_reads
 from skugraph.facts.calibration import HeldOut, cross_fit, precision_coverage
 from record import save_record
 
+PARTS = 5  # cross-fitting: each fifth of the listings is scored by a calibration fitted on the rest
 DEV_FILES = {"jd-gaiic": "ner/jd-gaiic2022/dev.bio", "ding2019": "ner/ecommerce-ding2019/dev.bieos"}
 
 
@@ -109,7 +110,7 @@ def main() -> None:
             seconds = round(time.perf_counter() - start, 1)
             fused = score_fused(reads, reader.builder.ontology).to_dict(digits=3)
             resolved = score_fused(reads, reader.builder.ontology, complete=False).to_dict(digits=3)
-            held[f"{name} {system}"] = scores = cross_fit(*reads.outcomes(), reader.builder.ontology)
+            held[f"{name} {system}"] = scores = cross_fit(*reads.outcomes(), reader.builder.ontology, parts=PARTS)
             calibration = scores.summary()
             results.setdefault(name, {"file": str(path), "texts": len(texts)})[system] = {
                 **report, "seconds": seconds, "after_fusion": fused, "after_fusion_without_completion": resolved,
@@ -124,7 +125,7 @@ def main() -> None:
             c = calibration
             at = (f"precision {c['precision_kept']:.3f} keeping {c['recall_kept']:.1%} of the right facts"
                   if c["precision_kept"] is not None else "no threshold reaches precision 0.90")
-            print(f"   calibration (2-fold cross-fitted, {c['facts']} facts): ECE raw {c['ece_raw']:.3f} → calibrated "
+            print(f"   calibration ({PARTS}-fold cross-fitted, {c['facts']} facts): ECE raw {c['ece_raw']:.3f} → calibrated "
                   f"{c['ece_calibrated']:.3f}; thresholds {c['thresholds']}: {at}")
     plots = plot(held, args.out)
     save_record(args.out, {"command": " ".join(["python", *sys.argv]), "results": results, "plots": [p.name for p in plots]})
