@@ -68,6 +68,8 @@ def test_opinions_pair_with_the_nearest_aspect_of_their_clause():
     aspects = [(0, 2), (14, 16)]
     opinions = [(2, 5), (6, 9), (10, 13)]
     assert pair(text, aspects, opinions) == [((0, 2), (2, 5)), (None, (6, 9)), ((14, 16), (10, 13))]
+    # an aspect after the opinion that a later opinion of the clause claims is not its aspect
+    assert pair("很好用保湿效果不错", [(3, 7)], [(0, 3), (7, 9)]) == [(None, (0, 3)), ((3, 7), (7, 9))]
 
 
 def test_exact_tuple_scores():

@@ -4,7 +4,8 @@ Three steps, each trained on labelled reviews (the ZhejiangLab 2019 format, or o
 
 1. a tagger finds aspect (``ASP``) and opinion (``OP``) spans;
 2. each opinion is paired with the nearest aspect in its clause, before it if there is
-   one, else after it; an opinion with none has no aspect (``_``: 很好用 says it of the whole);
+   one, else after it (unless a later opinion claims that aspect); an opinion with none has
+   no aspect (``_``: 很好用 says it of the whole);
 3. two linear classifiers read ``aspect|opinion`` and give the category (价格, 物流 …) and
    the polarity (正面 / 负面 / 中性).
 """
@@ -105,13 +106,20 @@ def _clause(text: str, position: int) -> int:
 
 def pair(text: str, aspects: Sequence[tuple[int, int]], opinions: Sequence[tuple[int, int]]) -> list[tuple[tuple[int, int] | None, tuple[int, int]]]:
     """(aspect or None, opinion) for each opinion: the nearest aspect in the same clause,
-    one before the opinion first (屏幕很清晰), else one after (很清晰的屏幕)."""
+    one before the opinion first (屏幕很清晰), else the first one after (很清晰的屏幕) unless
+    an opinion after that aspect, with no aspect between, claims it (很好用保湿效果不错)."""
     pairs = []
     for opinion in opinions:
-        same = [a for a in aspects if _clause(text, a[0]) == _clause(text, opinion[0])]
+        clause = _clause(text, opinion[0])
+        same = [a for a in aspects if _clause(text, a[0]) == clause]
         before = [a for a in same if a[1] <= opinion[0]]
         after = [a for a in same if a[0] >= opinion[1]]
-        pairs.append((before[-1] if before else after[0] if after else None, opinion))
+        if before:
+            pairs.append((before[-1], opinion))
+            continue
+        claimed = after and any(o[0] >= after[0][1] and _clause(text, o[0]) == clause
+                                and not any(after[0][1] <= a[0] and a[1] <= o[0] for a in aspects) for o in opinions)
+        pairs.append((after[0] if after and not claimed else None, opinion))
     return pairs
 
 
@@ -145,13 +153,13 @@ class OpinionExtractor:
 
     @classmethod
     def load(cls, path: str | Path) -> OpinionExtractor:
-        from skugraph.tagging.tagger import Tagger
+        from skugraph.tagging.tagger import load_tagger
 
         path = Path(path)
         if not (path / METADATA).is_file():
             raise FileNotFoundError(f"{path}: not an opinion model directory (no {METADATA})")
         record = json.loads((path / METADATA).read_text(encoding="utf-8"))
-        return cls(Tagger.load(path / "tagger"), LinearTextClassifier.load(path / "category"),
+        return cls(load_tagger(path / "tagger"), LinearTextClassifier.load(path / "category"),
                    LinearTextClassifier.load(path / "polarity"), record)
 
     def save(self, out: str | Path) -> Path:
@@ -198,7 +206,7 @@ def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionT
     gold tuples of ``train``), save them under ``out`` and return the extractor. With
     ``term_lexicons`` the aspect and opinion terms of ``train`` become gazetteers the tagger
     sees as match features (B/M/E/S), as for brand and product words in titles."""
-    from skugraph.tagging.tagger import Tagger
+    from skugraph.tagging.tagger import load_tagger
     from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
     out = Path(out)
@@ -223,7 +231,7 @@ def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionT
     polarity = LinearTextClassifier.fit(inputs, [o.polarity for r in train for o in r.opinions], c=16.0, min_df=1)
     record = {"skugraph": __version__, "train_reviews": len(train), "dev_reviews": len(dev), "base_model": base_model,
               "tagger_epochs": result.epochs, "tagger_dev": (result.dev or {}).get("micro")}
-    extractor = OpinionExtractor(Tagger.load(out / "tagger"), category, polarity, record)
+    extractor = OpinionExtractor(load_tagger(out / "tagger"), category, polarity, record)
     extractor.save(out)
     return extractor
 
