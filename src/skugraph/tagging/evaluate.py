@@ -1,11 +1,14 @@
 """Entity-level scores: strict span matching (same start, end and type), micro and macro
-precision / recall / F1 and per-type scores — the numbers seqeval gives in strict mode."""
+precision / recall / F1 and per-type scores — the numbers seqeval gives in strict mode — and
+the same scores by frequency band (head / torso / tail types by training span count)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+
+from skugraph.corpus.ner import LabelledText
 
 Span = tuple[int, int, str]  # (start, end, label)
 
@@ -58,8 +61,14 @@ def score_spans(gold: Iterable[Iterable[Span]], predicted: Iterable[Iterable[Spa
         for span in gold_set:
             gold_count[span[2]] += 1
     types = sorted(labels if labels is not None else set(gold_count) | set(predicted_count))
+    return _report(true_positive, predicted_count, gold_count, types)
+
+
+def _report(true_positive: Counter[str], predicted_count: Counter[str], gold_count: Counter[str],
+            types: list[str]) -> Report:
     per_type = {t: Score.from_counts(true_positive[t], predicted_count[t], gold_count[t]) for t in types}
-    micro = Score.from_counts(sum(true_positive.values()), sum(predicted_count.values()), sum(gold_count.values()))
+    micro = Score.from_counts(sum(true_positive[t] for t in types), sum(predicted_count[t] for t in types),
+                              sum(gold_count[t] for t in types))
     scored = [per_type[t] for t in types if gold_count[t]]  # as seqeval: macro over types with gold support
     macro = Score(
         precision=sum(s.precision for s in scored) / len(scored) if scored else 0.0,
@@ -68,3 +77,48 @@ def score_spans(gold: Iterable[Iterable[Span]], predicted: Iterable[Iterable[Spa
         support=micro.support,
     )
     return Report(micro, macro, per_type)
+
+
+BANDS = ("head", "torso", "tail")
+
+
+def frequency_bands(train: Iterable[LabelledText], tail_below: int = 30,
+                    head_from: int = 300) -> dict[str, str]:
+    """Each type's frequency band from its span count in the training texts: ``tail`` under
+    ``tail_below`` spans, ``head`` from ``head_from`` on, ``torso`` between."""
+    if not 0 < tail_below <= head_from:
+        raise ValueError(f"band cut points must satisfy 0 < tail_below ({tail_below}) <= head_from ({head_from})")
+    counts = Counter(span.label for text in train for span in text.spans)
+    return {label: "tail" if n < tail_below else "head" if n >= head_from else "torso"
+            for label, n in sorted(counts.items())}
+
+
+def score_by_band(gold: Iterable[Iterable[Span]], predicted: Iterable[Iterable[Span]], bands: dict[str, str],
+                  merges: dict[str, str] | None = None) -> dict[str, Report]:
+    """Strict scores within each frequency band (micro over the band's types, and their macro).
+
+    A found gold span and a missed one count for the gold type, a wrong prediction for its own
+    type; a type absent from ``bands`` (never seen in training) counts as ``tail``. ``merges``
+    (type → the type it is merged into, as the ontology reads them) makes a prediction right
+    when its merged type is the gold span's merged type: a tail span found as the type it was
+    merged into is a tail success. Without merges each band's figures are :func:`score_spans`
+    over the band's types."""
+    merged = (lambda label: merges.get(label, label)) if merges else (lambda label: label)  # noqa: E731
+    true_positive: Counter[str] = Counter()
+    predicted_count: Counter[str] = Counter()
+    gold_count: Counter[str] = Counter()
+    for gold_spans, predicted_spans in zip(gold, predicted, strict=True):
+        gold_types = {(s[0], s[1], merged(s[2])): s[2] for s in gold_spans}
+        predicted_types = {(s[0], s[1], merged(s[2])): s[2] for s in predicted_spans}
+        for key, label in gold_types.items():
+            gold_count[label] += 1
+            if key in predicted_types:
+                true_positive[label] += 1
+                predicted_count[label] += 1
+        for key, label in predicted_types.items():
+            if key not in gold_types:
+                predicted_count[label] += 1
+    members: dict[str, list[str]] = {band: [] for band in BANDS}
+    for label in sorted(set(gold_count) | set(predicted_count) | set(bands)):
+        members[bands.get(label, "tail")].append(label)
+    return {band: _report(true_positive, predicted_count, gold_count, labels) for band, labels in members.items()}
