@@ -81,9 +81,9 @@ def build_extractor(config: ExtractorConfig, titles: Iterable[str] | None = None
     a tagger learns nothing from them."""
     config.check()
     if config.kind == "tagger":
-        from skugraph.tagging.tagger import Tagger, TaggerExtractor
+        from skugraph.tagging.tagger import TaggerExtractor, load_tagger
 
-        return TaggerExtractor(Tagger.load(config.model, config.runtime), config.fields, config.min_score)
+        return TaggerExtractor(load_tagger(config.model, config.runtime), config.fields, config.min_score)
     return _rules(config, titles)
 
 

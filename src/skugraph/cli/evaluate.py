@@ -39,9 +39,9 @@ def evaluate(
         elif model is None:
             raise ValueError("--model DIR is needed to score spans (leave it out only with --facts, to score the rule extractor)")
         else:
-            from skugraph.tagging.tagger import Tagger
+            from skugraph.tagging.tagger import load_tagger
 
-            report = Tagger.load(model, runtime).evaluate(texts)
+            report = load_tagger(model, runtime).evaluate(texts)
     for message in skipped[:10]:
         errors.print(f"[yellow]skipped[/] {message}")
     result = report.to_dict()

@@ -90,6 +90,7 @@ def train_tagger_command(
     lora: Annotated[int, typer.Option(help="LoRA rank (0: no adapters).")] = 0,
     lora_method: Annotated[str, typer.Option(help="lora or adalora.")] = "lora",
     crf: Annotated[bool, typer.Option(help="A CRF layer on top (constrained decoding either way).")] = True,
+    crf_member: Annotated[bool, typer.Option(help="With --dev: also train a character CRF (crfsuite) beside the network and keep their ensemble when it scores higher on dev.")] = True,
     ngrams: Annotated[bool, typer.Option(help="Character-bigram embeddings beside the encoder.")] = False,
     lexicon: Annotated[list[str] | None, typer.Option(help="Gazetteer NAME=FILE[,FILE]; NAME an entity type also feeds substitution.")] = None,
     substitute: Annotated[float, typer.Option(help="Augmentation: chance to swap a mention for another of its type.")] = 0.0,
@@ -98,6 +99,11 @@ def train_tagger_command(
     mention_dropout: Annotated[float, typer.Option(help="Augmentation: chance to delete a mention.")] = 0.0,
     window: Annotated[int, typer.Option(help="Tokens per window; longer texts are windowed, never cut.")] = 128,
     stride: int = 64,
+    word_features: Annotated[bool, typer.Option(help="jieba's word boundaries (its dictionary plus the --lexicon words) as features.")] = False,
+    unlabelled: Annotated[Path | None, typer.Option(help="Your own unlabelled texts (.txt a text a line, listings .jsonl, .csv): self-train on the model's surest labels of them, kept when dev scores it higher (needs --dev).")] = None,
+    unlabelled_share: Annotated[float, typer.Option(help="Share of the pseudo-labelled texts kept, most certain first.")] = 0.5,
+    unlabelled_limit: Annotated[int, typer.Option(help="At most this many unlabelled texts (a random sample of them).")] = 20_000,
+    unlabelled_column: Annotated[str | None, typer.Option(help="CSV column of the unlabelled texts.")] = None,
     time_budget: Annotated[float | None, typer.Option(help="Minutes of training at most.")] = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU has it), bf16 or fp32.")] = "auto",
     seed: int = 42,
@@ -117,11 +123,23 @@ def train_tagger_command(
             train=train, out=out, dev=dev, format=format, base_model=base_model, random_init=random_init, epochs=epochs,
             batch_size=batch_size, learning_rate=learning_rate, head_learning_rate=head_learning_rate,
             weight_decay=weight_decay, warmup=warmup, dropout=dropout, patience=patience, freeze_layers=freeze_layers,
-            lora=lora, lora_method=lora_method, crf=crf, ngrams=ngrams, lexicons=lexicon_files(lexicon or []), augment=augment,
+            lora=lora, lora_method=lora_method, crf=crf, crf_member=crf_member, ngrams=ngrams, lexicons=lexicon_files(lexicon or []),
+            augment=augment,
             synonyms=synonyms_file, window=window, stride=stride, time_budget_minutes=time_budget, precision=precision, seed=seed,
+            word_features=word_features,
         )
 
-        meta = train_model("tagger", config, engine, workers, address, progress=_with_epoch_lines(start("train tagger")))
+        progress = _with_epoch_lines(start("train tagger"))
+
+        def run(settings: TrainTaggerConfig) -> dict:
+            return train_model("tagger", settings, engine, workers, address, progress=progress)
+
+        if unlabelled:
+            from skugraph.tagging.self_training import SelfTrainingConfig, self_train
+
+            meta = self_train(config, SelfTrainingConfig(unlabelled, unlabelled_column, unlabelled_share, unlabelled_limit), run)
+        else:
+            meta = run(config)
     for message in meta["skipped_records"][:10]:
         errors.print(f"[yellow]skipped[/] {message}")
     processes = f", {meta['processes']} processes" if meta.get("processes", 1) > 1 else ""
@@ -133,6 +151,14 @@ def train_tagger_command(
     if meta.get("calibration"):
         c = meta["calibration"]
         console.print(f"calibration: temperature {c['temperature']}, expected calibration error {c['ece_uncalibrated']} → {c['ece_calibrated']}")
+    if meta.get("ensemble"):
+        ensemble, f1 = meta["ensemble"], meta["ensemble"]["dev_f1"]
+        console.print(f"dev F1: network {f1['neural']:.4f}, character CRF {f1['crf']:.4f}, their ensemble {f1['ensemble']:.4f}"
+                      f" → the model is {'the ensemble' if ensemble['use'] else 'the network alone'}")
+    if meta.get("self_training"):
+        st = meta["self_training"]
+        console.print(f"self-training on {st['unlabelled']['kept']} of {st['unlabelled']['texts']} unlabelled texts: dev F1 gold only "
+                      f"{st['dev_f1']['gold']:.4f}, with them {st['dev_f1']['self_trained']:.4f} → kept the {st['kept']} model")
 
 
 def _first_skipped(shown: int) -> Callable[[str], None]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,10 +27,13 @@ from skugraph.tagging.decode import (
     forward_backward_many,
     segment_probability,
 )
-from skugraph.tagging.encoding import Encoded, LexiconFeatures, TextEncoder
+from skugraph.tagging.encoding import Encoded, TextEncoder
 from skugraph.tagging.evaluate import Report, score_spans
 from skugraph.tagging.model import TaggerModel
 from skugraph.tagging.windows import merge_window_scores, windows
+
+if TYPE_CHECKING:
+    from skugraph.tagging.ensemble import EnsembleTagger
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +64,8 @@ class Tagger:
         self.config = model.config
         self.tokenizer = tokenizer
         self.lexicon_words = lexicon_words or {}
-        lexicons = LexiconFeatures({name: self.lexicon_words.get(name, []) for name in self.config.lexicons}) if self.config.lexicons else None
         self.ngrams = list(ngrams)
-        self.encoder = TextEncoder(tokenizer, self.config.units, lexicons, self.ngrams)
+        self.encoder = TextEncoder.for_model(tokenizer, self.config, self.lexicon_words, self.ngrams)
         self.meta = meta or {}
         self.bf16 = bf16_supported() if bf16 is None else bf16 and bf16_supported()
         self.source: tuple[Path, str] | None = None  # (directory, runtime) when loaded from one
@@ -185,6 +188,16 @@ def _load_single_threaded(path: Path, runtime: str) -> Tagger:
     return Tagger.load(path, runtime, threads=1)
 
 
+def load_tagger(path: str | Path, runtime: str = "torch-bf16", threads: int | None = None) -> Tagger | EnsembleTagger:
+    """The tagger a model directory holds, its neural part run by ``runtime``: the ensemble of the
+    neural tagger and its CRF member where training found it better on dev
+    (:mod:`skugraph.tagging.ensemble`), else the neural tagger. Every command that runs a tagger loads it here."""
+    from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger
+
+    tagger = Tagger.load(path, runtime, threads)
+    return EnsembleTagger.around(tagger) if tagger.meta.get(ENSEMBLE, {}).get("use") else tagger
+
+
 def window_batch(items: Sequence[Encoded], ranges: Sequence[tuple[int, int]], tokenizer, tags: Iterable[Sequence[int]] | None = None) -> dict[str, torch.Tensor]:
     """Model inputs for token windows: [CLS] ids [SEP], padded to a multiple of 16 (few
     distinct shapes keep the CPU kernels' caches small)."""
@@ -228,9 +241,9 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
     return float(total / len(conf))
 
 
-def fit_temperature(tagger: Tagger, scores: Sequence[TextScores], gold: Sequence[LabelledText]) -> tuple[float, float, float]:
+def fit_temperature(tagger: Tagger | EnsembleTagger, scores: Sequence, gold: Sequence[LabelledText]) -> tuple[float, float, float]:
     """The temperature minimising the log-loss of span confidences against span correctness on
-    ``gold`` data; returns (temperature, ECE at 1.0, ECE at the fitted temperature)."""
+    ``gold`` data (``scores``: the tagger's own, of ``gold``'s texts); returns (temperature, ECE at 1.0, ECE at the fitted temperature)."""
     gold_sets = [{(s.start, s.end, s.label) for s in item.spans} for item in gold]
 
     def confidences(temperature: float) -> tuple[list[float], list[bool]]:
@@ -261,7 +274,7 @@ class TaggerExtractor:
 
     name = "tagger"
 
-    def __init__(self, tagger: Tagger, fields: Sequence[str] = ("title",), min_score: float = 0.0):
+    def __init__(self, tagger: Tagger | EnsembleTagger, fields: Sequence[str] = ("title",), min_score: float = 0.0):
         self.tagger = tagger
         self.fields = tuple(fields)
         self.min_score = min_score

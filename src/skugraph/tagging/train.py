@@ -9,7 +9,8 @@ rate for the new layers (CRF ×10, no decay), windows of similar length batched 
 (texts longer than a window are trained as overlapping windows, never truncated), fresh
 augmented copies each epoch, bigram dropout, optional layer freezing or LoRA / AdaLoRA adapters
 (merged into the saved encoder), gazetteer features, and temperature calibration of the
-confidences on dev. Rank 0 scores dev and saves.
+confidences on dev. Rank 0 scores dev and saves. With dev data it also trains a character CRF
+(:mod:`skugraph.tagging.ensemble`) and keeps the two as an ensemble when that scores better on dev.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from skugraph.lm.distributed import Node
 from skugraph.lm.finetune import DevScore, FineTuneConfig, fine_tune, load_encoder, precision, seed_everything, versions
 from skugraph.lm.model import tune_for_cpu
 from skugraph.tagging.augment import AugmentConfig, Augmenter, read_synonyms
-from skugraph.tagging.encoding import Encoded, LexiconFeatures, TextEncoder, ngram_vocabulary, tag_set, token_tags
+from skugraph.tagging.encoding import Encoded, TextEncoder, ngram_vocabulary, tag_set, token_tags
+from skugraph.tagging.ensemble import ENSEMBLE, train_ensemble
 from skugraph.tagging.lexicon import read_words
 from skugraph.tagging.model import TaggerConfig, TaggerModel
 from skugraph.tagging.tagger import Tagger, fit_temperature, window_batch
@@ -59,11 +61,13 @@ class TrainTaggerConfig(FineTuneConfig):
     ngrams: bool = False  # character-bigram embeddings (vocabulary: bigrams seen twice in training)
     ngram_dropout: float = 0.2  # share of bigram ids hidden in each training batch (they memorise fast)
     lexicons: dict[str, list[Path]] = field(default_factory=dict)  # gazetteer name → word files
+    word_features: bool = False  # jieba's word boundaries (plus the lexicons' words) as B/M/E/S features
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     synonyms: Path | None = None  # synonym groups (default: the packaged list)
     window: int = 128
     stride: int = 64
     calibrate: bool = True
+    crf_member: bool = True  # with dev data: also train the character CRF; keep their ensemble if dev says it is better
 
 
 @dataclass
@@ -176,13 +180,12 @@ def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dic
                                             config.random_init, config.seed)
     units = _choose_units(config, tokenizer, train_data)
     lexicon_words = {name: read_words(paths) for name, paths in config.lexicons.items()}
-    lexicons = LexiconFeatures(lexicon_words) if lexicon_words else None
     ngrams = ngram_vocabulary([item.text for item in train_data]) if config.ngrams else []
-    encoder = TextEncoder(tokenizer, units, lexicons, ngrams)
     tagger_config = TaggerConfig(
         tags=tags, scheme=scheme, units=units, lexicons=list(lexicon_words), ngrams=len(ngrams), crf=config.crf,
-        dropout=config.dropout, window=config.window, stride=config.stride,
+        dropout=config.dropout, window=config.window, stride=config.stride, word_features=config.word_features,
     )
+    encoder = TextEncoder.for_model(tokenizer, tagger_config, lexicon_words, ngrams)
     tune_for_cpu(encoder_model, config.dropout)
     model = TaggerModel(encoder_model, tagger_config)
     size = config.window - 2
@@ -252,6 +255,9 @@ def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dic
             temperature, ece_before, ece_after = fit_temperature(tagger, scores, dev_data)
             model.config.temperature = temperature
             calibration = {"temperature": temperature, "ece_uncalibrated": round(ece_before, 4), "ece_calibrated": round(ece_after, 4)}
+    ensemble, ensemble_record = None, None
+    if dev_data and config.crf_member:  # the character CRF beside the network; dev says whether their ensemble is the model
+        ensemble, ensemble_record = train_ensemble(tagger, train_data, dev_data, scheme, calibrate=config.calibrate)
     seconds = time.perf_counter() - began
     settings = asdict(config)
     settings = json.loads(json.dumps(settings, default=str))
@@ -267,6 +273,7 @@ def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dic
         "history": run.history,
         "dev_report": dev_report,
         "calibration": calibration,
+        **({ENSEMBLE: ensemble_record} if ensemble_record else {}),
         "train_seconds": round(seconds, 1),
         "precision": precision(config.precision),
         "processes": node.world,
@@ -274,5 +281,7 @@ def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dic
         "versions": versions(),
     }
     model.save(config.out, tokenizer, lexicon_words, ngrams, record)
+    if ensemble:
+        ensemble.crf.save(config.out)
     node.barrier()
     return TrainResult(config.out, run.epochs, run.best_epoch, dev_report, seconds, {"kind": "tagger", **record})

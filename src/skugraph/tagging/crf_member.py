@@ -1,0 +1,121 @@
+"""The CRF member of the tagger ensemble: a linear-chain CRF over characters with hand-made
+features (sklearn-crfsuite), trained beside the neural tagger and averaged with it
+(:mod:`skugraph.tagging.ensemble`).
+
+Each character is described by itself and its neighbours (1-3-grams of folded characters),
+its kind (CJK, Latin letter, digit, space, punctuation), which gazetteer words Begin,
+continue in the Middle, End or Singly cover it, and where jieba's dictionary (with the
+gazetteer words added) cuts the text into words. The model is one crfsuite file in the
+tagger's model directory (:data:`CRF_FILE`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import sklearn_crfsuite
+
+from skugraph.corpus.ner import LabelledText
+from skugraph.corpus.normalize import fold
+from skugraph.tagging.encoding import LexiconFeatures, is_cjk, token_tags
+from skugraph.tagging.words import WordSegmenter
+
+CRF_FILE = "crf.crfsuite"
+
+
+def _kind(char: str) -> str:
+    if char.isdigit():
+        return "D"
+    if is_cjk(char):
+        return "C"
+    if char.isalpha():
+        return "L"
+    return "S" if char.isspace() else "P"
+
+
+class CrfFeatures:
+    """Per-character crfsuite feature dicts from character n-grams, character kinds,
+    gazetteer bits and jieba word-boundary tags (``words``: off for texts jieba cannot cut)."""
+
+    def __init__(self, lexicon_words: dict[str, list[str]] | None = None, words: bool = True):
+        lexicon_words = lexicon_words or {}
+        self.lexicons = LexiconFeatures(lexicon_words) if lexicon_words else None
+        self.segmenter = WordSegmenter(w for group in lexicon_words.values() for w in group) if words else None
+
+    def __call__(self, text: str) -> list[dict[str, float | str]]:
+        chars = fold(text, keep_offsets=True)
+        padded = ["<s>", "<s>", *chars, "</s>", "</s>"]
+        bits = self.lexicons.char_bits(text) if self.lexicons else None
+        word_tags = self.segmenter.tags(text) if self.segmenter else None
+        features = []
+        for i in range(len(chars)):
+            c = i + 2
+            f: dict[str, float | str] = {"bias": 1.0, "kind": _kind(chars[i])}
+            for d in (-2, -1, 0, 1, 2):
+                f[f"c{d}"] = padded[c + d]
+            for d in (-2, -1, 0, 1):
+                f[f"b{d}"] = padded[c + d] + padded[c + d + 1]
+            f["t-1"] = "".join(padded[c - 1 : c + 2])
+            if bits is not None:
+                for j, on in enumerate(bits[i]):
+                    if on:
+                        f[f"lex{j}"] = 1.0
+            if word_tags is not None:
+                f["w"] = word_tags[i]
+                f["w-1"] = word_tags[i - 1] + word_tags[i] if i else "^" + word_tags[i]
+                f["wc"] = word_tags[i] + chars[i]
+            features.append(f)
+        return features
+
+
+class CrfMember:
+    """A character CRF: trained on labelled texts, it gives each character's tag probabilities
+    (crfsuite's marginals) in the order of ``tags``, the ensemble's tag set."""
+
+    def __init__(self, model: sklearn_crfsuite.CRF, tags: Sequence[str], features: CrfFeatures):
+        self.model = model
+        self.tags = list(tags)
+        self.features = features
+
+    @classmethod
+    def train(cls, data: Sequence[LabelledText], tags: Sequence[str], scheme: str, features: CrfFeatures,
+              c1: float = 0.05, c2: float = 0.05, iterations: int = 100) -> CrfMember:
+        """L-BFGS with elastic-net regularisation (``c1`` L1, ``c2`` L2) on the characters' ``scheme`` tags."""
+        model = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=iterations, all_possible_transitions=True)
+        model.fit([features(t.text) for t in data],
+                  [token_tags([(i, i + 1) for i in range(len(t.text))], t.spans, scheme) for t in data])
+        return cls(model, tags, features)
+
+    def save(self, directory: Path) -> Path:
+        """Write the model as :data:`CRF_FILE` in ``directory``; returns the file."""
+        path = Path(directory) / CRF_FILE
+        shutil.copyfile(self.model.modelfile.name, path)
+        return path
+
+    @classmethod
+    def load(cls, directory: Path, tags: Sequence[str], features: CrfFeatures) -> CrfMember:
+        """The model :meth:`save` wrote in ``directory`` (copied to a temporary file the model owns,
+        so the directory may change or go while it runs)."""
+        path = Path(directory) / CRF_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{directory}: its metadata names a CRF member but {CRF_FILE} is missing")
+        model = sklearn_crfsuite.CRF()
+        model.modelfile.refresh()
+        shutil.copyfile(path, model.modelfile.name)
+        return cls(model, tags, features)
+
+    def marginals(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's tag probabilities per character [chars, tags]; every row sums to 1."""
+        columns = [self.tags.index(tag) for tag in self.model.classes_]
+        out = []
+        for text in texts:
+            probs = np.zeros((len(text), len(self.tags)))
+            if text:
+                rows = self.model.predict_marginals_single(self.features(text))
+                for column, tag in zip(columns, self.model.classes_, strict=True):
+                    probs[:, column] = [row[tag] for row in rows]
+            out.append(probs)
+        return out

@@ -1,0 +1,210 @@
+"""The tagger ensemble: the neural tagger and a character CRF (:mod:`skugraph.tagging.crf_member`)
+each give every character its tag probabilities; their average is decoded under the BIO/BIEOS
+constraints (Viterbi), and each span's confidence is its probability in that constrained chain
+(forward-backward over the log averaged probabilities, at a temperature fitted on dev).
+
+``skugraph train tagger`` trains the CRF beside the neural tagger and keeps the ensemble when
+it scores better on dev; the model directory's ``skugraph.json`` then says so (its
+``ensemble`` section: the three dev F1s, the decision, the CRF's settings) and
+:func:`skugraph.tagging.tagger.load_tagger` loads an :class:`EnsembleTagger`, which answers
+everything a :class:`~skugraph.tagging.tagger.Tagger` does. The neural part runs on the chosen
+runtime (torch, bf16, ONNX); the CRF runs in crfsuite.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skugraph.corpus.ner import LabelledText, tags_to_spans
+from skugraph.tagging.crf_member import CRF_FILE, CrfFeatures, CrfMember
+from skugraph.tagging.decode import best_paths, constraint_scores, forward_backward_many, segment_probability
+from skugraph.tagging.evaluate import Report, score_spans
+from skugraph.tagging.tagger import ScoredSpan, Tagger, TextScores, fit_temperature
+
+ENSEMBLE = "ensemble"  # the metadata section
+
+
+@dataclass
+class CharScores:
+    """Tag probabilities per character of one text [chars, tags] (rows sum to 1)."""
+
+    marginals: np.ndarray
+
+
+def char_marginals(tagger: Tagger, scores: TextScores, length: int, temperature: float | None = 1.0) -> np.ndarray:
+    """The neural tagger's tag probabilities per character [length, tags], NaN rows where it has
+    no token (spaces). A token of several characters spreads its tag over them: ``B-x`` is
+    B-x, I-x, I-x …; ``S-x`` is B-x … E-x; ``E-x`` is I-x … E-x (BIEOS)."""
+    tags = tagger.config.tags
+    token = tagger.marginals(scores, temperature)
+    out = np.full((length, len(tags)), np.nan)
+    spread = None
+    for row, (start, end) in enumerate(scores.encoded.offsets):
+        if end - start == 1:
+            out[start] = token[row]
+            continue
+        spread = spread if spread is not None else _spread(tags)
+        out[start] = token[row] @ spread[0]
+        out[start + 1 : end - 1] = token[row] @ spread[1]
+        out[end - 1] = token[row] @ spread[2]
+    return out
+
+
+def _spread(tags: list[str]) -> np.ndarray:
+    """[3, tags, tags] 0/1: where a token tag's mass goes on its first, middle and last character."""
+    index = {tag: i for i, tag in enumerate(tags)}
+    out = np.zeros((3, len(tags), len(tags)))
+    for i, tag in enumerate(tags):
+        prefix, _, label = tag.partition("-")
+        for part, target in enumerate({"B": "BII", "S": "BIE", "E": "IIE"}.get(prefix, prefix * 3)):
+            out[part, i, index.get(f"{target}-{label}" if label else "O", i)] = 1.0
+    return out
+
+
+def average_marginals(members: Sequence[np.ndarray]) -> np.ndarray:
+    """The members' per-character probabilities [chars, tags] averaged where they have them
+    (NaN rows: none); a character no member scores is ``O`` (the first tag)."""
+    stacked = np.stack(members)
+    known = ~np.isnan(stacked).any(axis=2, keepdims=True)
+    count = known.sum(axis=0)
+    total = np.where(known, stacked, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.eye(stacked.shape[2])[0])
+
+
+def decode_marginals(texts: Sequence[CharScores], tags: list[str], temperature: float = 1.0, chunk: int = 64) -> list[list[ScoredSpan]]:
+    """Spans of each text: the best valid tag sequence under the log probabilities, each span
+    with its probability in that constrained chain at ``temperature``; sorted by length,
+    ``chunk`` texts at a time (batched Viterbi and forward-backward)."""
+    out: list[list[ScoredSpan]] = [[] for _ in texts]
+    order = sorted((i for i, t in enumerate(texts) if len(t.marginals)), key=lambda i: len(texts[i].marginals))
+    start, transition, end = (scores / temperature for scores in constraint_scores(tags))
+    for first in range(0, len(order), chunk):
+        members = order[first : first + chunk]
+        lengths = np.array([len(texts[i].marginals) for i in members])
+        emissions = np.zeros((len(members), int(lengths.max()), len(tags)))
+        for row, index in enumerate(members):
+            emissions[row, : lengths[row]] = np.log(np.clip(texts[index].marginals, 1e-9, 1.0)) / temperature
+        paths = best_paths(emissions, start, transition, end, lengths)
+        alpha, beta, log_z = forward_backward_many(emissions, start, transition, end, lengths)
+        for row, index in enumerate(members):
+            path = paths[row, : lengths[row]].tolist()
+            for span in tags_to_spans([tags[i] for i in path]):
+                probability = segment_probability(path, span.start, span.end - 1, emissions[row], transition, alpha[row],
+                                                  beta[row], float(log_z[row]))
+                out[index].append(ScoredSpan(span.start, span.end, span.label, probability))
+    return out
+
+
+class EnsembleTagger:
+    """The neural tagger and the CRF member, averaged per character; used wherever a
+    :class:`~skugraph.tagging.tagger.Tagger` is (``predict``, ``scores``/``decode_many``, ``evaluate``,
+    ``meta``, pickling as its directory)."""
+
+    def __init__(self, neural: Tagger, crf: CrfMember, temperature: float = 1.0):
+        self.neural = neural
+        self.crf = crf
+        self.temperature = temperature
+        self.source: tuple[Path, str] | None = None  # (directory, runtime) when loaded from one
+
+    @property
+    def config(self):
+        return self.neural.config
+
+    @property
+    def meta(self) -> dict:
+        return self.neural.meta
+
+    @classmethod
+    def load(cls, path: str | Path, runtime: str = "torch-bf16", threads: int | None = None) -> EnsembleTagger:
+        """The ensemble of a model directory whose metadata has a CRF member, whether or not
+        dev chose it; the neural part runs on ``runtime``."""
+        return cls.around(Tagger.load(path, runtime, threads))
+
+    @classmethod
+    def around(cls, neural: Tagger) -> EnsembleTagger:
+        """The ensemble of a neural tagger loaded from a directory and the CRF member saved beside it."""
+        if neural.source is None:
+            raise ValueError("the neural tagger was not loaded from a model directory")
+        path, runtime = neural.source
+        section = neural.meta.get(ENSEMBLE)
+        if not section:
+            raise ValueError(f"{path}: no CRF member in its metadata (train it with `skugraph train tagger --dev …`)")
+        features = CrfFeatures(neural.lexicon_words, words=section["crf"]["words"])
+        ensemble = cls(neural, CrfMember.load(path, neural.config.tags, features), section.get("temperature", 1.0))
+        ensemble.source = (path, runtime)
+        return ensemble
+
+    def __reduce__(self):
+        """Pickles as its directory (as a loaded :class:`Tagger` does): a worker loads it again, with one thread."""
+        if self.source is None:
+            raise TypeError("an EnsembleTagger pickles as its directory: load it with load_tagger(path) first")
+        return _load_single_threaded, self.source
+
+    def member_scores(self, texts: Sequence[str], batch_size: int = 64) -> tuple[list[TextScores], list[np.ndarray]]:
+        """(the neural tagger's emissions, the CRF's per-character probabilities) of each text."""
+        return self.neural.scores(texts, batch_size), self.crf.marginals(texts)
+
+    def combine(self, texts: Sequence[str], neural: Sequence[TextScores], crf: Sequence[np.ndarray]) -> list[CharScores]:
+        """The members' per-character probabilities averaged."""
+        return [CharScores(average_marginals([char_marginals(self.neural, n, len(text)), c]))
+                for text, n, c in zip(texts, neural, crf, strict=True)]
+
+    def scores(self, texts: Sequence[str], batch_size: int = 64) -> list[CharScores]:
+        return self.combine(texts, *self.member_scores(texts, batch_size))
+
+    def marginals(self, scores: CharScores, temperature: float | None = None) -> np.ndarray:
+        """Per-character tag probabilities [chars, tags] (the average; ``temperature`` is for
+        the confidences only)."""
+        return scores.marginals
+
+    def decode_many(self, texts: Sequence[CharScores], temperature: float | None = None) -> list[list[ScoredSpan]]:
+        return decode_marginals(texts, self.config.tags, temperature or self.temperature)
+
+    def decode(self, scores: CharScores, temperature: float | None = None) -> list[ScoredSpan]:
+        return self.decode_many([scores], temperature)[0]
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[list[ScoredSpan]]:
+        return self.decode_many(self.scores(texts, batch_size))
+
+    def evaluate(self, data: Sequence[LabelledText], scores: Sequence[CharScores] | None = None, batch_size: int = 64) -> Report:
+        """Strict entity scores on labelled texts (``scores``: theirs, if already computed)."""
+        scores = scores if scores is not None else self.scores([item.text for item in data], batch_size)
+        return score_spans([[(s.start, s.end, s.label) for s in item.spans] for item in data],
+                           [[s.key for s in spans] for spans in self.decode_many(scores)])
+
+
+def _load_single_threaded(path: Path, runtime: str) -> EnsembleTagger:
+    torch.set_num_threads(1)
+    return EnsembleTagger.load(path, runtime, threads=1)
+
+
+def train_ensemble(neural: Tagger, train: Sequence[LabelledText], dev: Sequence[LabelledText], scheme: str,
+                   words: bool = True, calibrate: bool = True) -> tuple[EnsembleTagger, dict]:
+    """Train the CRF member on ``train`` beside a trained neural tagger and score neural, CRF and
+    ensemble on ``dev``; returns the ensemble and its metadata section (``use``: whether dev
+    says the ensemble beats the neural tagger alone)."""
+    began = time.perf_counter()
+    crf = CrfMember.train(train, neural.config.tags, scheme, CrfFeatures(neural.lexicon_words, words))
+    seconds = time.perf_counter() - began
+    ensemble = EnsembleTagger(neural, crf)
+    texts = [item.text for item in dev]
+    neural_scores, crf_scores = ensemble.member_scores(texts)
+    combined = ensemble.combine(texts, neural_scores, crf_scores)
+    dev_f1 = {
+        "neural": neural.evaluate(dev, neural_scores).micro.f1,
+        "crf": ensemble.evaluate(dev, [CharScores(c) for c in crf_scores]).micro.f1,
+        "ensemble": ensemble.evaluate(dev, combined).micro.f1,
+    }
+    section = {"use": dev_f1["ensemble"] > dev_f1["neural"], "dev_f1": {k: round(v, 4) for k, v in dev_f1.items()},
+               "temperature": 1.0, "crf": {"file": CRF_FILE, "words": words, "train_seconds": round(seconds, 1)}}
+    if calibrate:
+        temperature, before, after = fit_temperature(ensemble, combined, dev)
+        ensemble.temperature = section["temperature"] = temperature
+        section["calibration"] = {"temperature": temperature, "ece_uncalibrated": round(before, 4), "ece_calibrated": round(after, 4)}
+    return ensemble, section

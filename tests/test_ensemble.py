@@ -1,0 +1,151 @@
+"""The tagger ensemble: the character CRF member, the averaged per-character probabilities,
+and the model directory `train tagger` writes (kept as an ensemble only when dev says it is
+better), saved, reloaded, pickled, exported to ONNX and extracting the same spans."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skugraph.corpus.ner import LabelledText, Span, write_doccano
+from skugraph.records import Listing
+from skugraph.tagging.crf_member import CRF_FILE, CrfFeatures, CrfMember
+from skugraph.tagging.encoding import tag_set
+from skugraph.tagging.ensemble import EnsembleTagger, average_marginals, char_marginals
+from skugraph.tagging.tagger import Tagger, TaggerExtractor, load_tagger
+from skugraph.tagging.train import TrainTaggerConfig, train_tagger
+
+TITLES = [
+    ("华为 Mate 60 蓝色 5G手机", [("华为", "brand"), ("蓝色", "colour"), ("手机", "product")]),
+    ("小米 Redmi K70 黑色 智能手机", [("小米", "brand"), ("黑色", "colour"), ("智能手机", "product")]),
+    ("绿联 手机壳 适用于华为Mate60 透明", [("绿联", "brand"), ("手机壳", "product"), ("华为", "brand"), ("透明", "colour")]),
+    ("美的 电热水器 60升 白色", [("美的", "brand"), ("电热水器", "product"), ("白色", "colour")]),
+    ("海尔 冰箱 银色 家用", [("海尔", "brand"), ("冰箱", "product"), ("银色", "colour")]),
+    ("Anker 20W Charger for Samsung phone, Black", [("Anker", "brand"), ("Charger", "product"), ("Black", "colour")]),
+]
+
+
+def labelled(text: str, entities: list[tuple[str, str]]) -> LabelledText:
+    spans, position = [], 0
+    for surface, label in entities:
+        start = text.index(surface, position)
+        spans.append(Span(start, start + len(surface), label))
+        position = start + len(surface)
+    return LabelledText(text, tuple(spans))
+
+
+DATA = [labelled(t, e) for t, e in TITLES]
+GOLD = [[(s.start, s.end, s.label) for s in item.spans] for item in DATA]
+
+
+def _train(directory: Path, epochs: int) -> Path:
+    """A tiny tagger trained and scored on the same titles (with a CRF member); returns its directory."""
+    write_doccano(DATA, directory / "train.jsonl")
+    (directory / "brands.txt").write_text("华为\n小米\n海尔\n", encoding="utf-8")
+    config = TrainTaggerConfig(
+        train=directory / "train.jsonl", dev=directory / "train.jsonl", out=directory / "model", base_model="scratch:tiny",
+        epochs=epochs, batch_size=4, patience=epochs, learning_rate=1e-3, head_learning_rate=1e-2, window=16, stride=8,
+        lexicons={"brand": [directory / "brands.txt"]},
+    )
+    train_tagger(config)
+    return directory / "model"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """One epoch of the network (it finds next to nothing) beside a CRF that learns the titles:
+    dev says the ensemble is better, so the directory is an ensemble."""
+    return _train(tmp_path_factory.mktemp("ensemble"), epochs=1)
+
+
+def _keys(found) -> list[list[tuple[int, int, str]]]:
+    return [[s.key for s in spans] for spans in found]
+
+
+def test_the_crf_members_marginals_are_probabilities_per_character():
+    tags = tag_set(["brand", "colour", "product"], "bio")
+    crf = CrfMember.train(DATA, tags, "bio", CrfFeatures({"brand": ["华为", "小米"]}))
+    texts = [item.text for item in DATA] + ["", "vivo X100 蓝色"]
+    marginals = crf.marginals(texts)
+    assert [m.shape for m in marginals] == [(len(t), len(tags)) for t in texts]
+    for m in marginals:
+        assert np.allclose(m.sum(axis=1), 1.0) and (m >= 0).all()
+    assert all(m[s.start, tags.index(f"B-{s.label}")] > 0.5 for m, item in zip(marginals, DATA) for s in item.spans)
+
+
+def test_features_mark_word_boundaries_and_gazetteer_words():
+    features = CrfFeatures({"brand": ["华为"]})("华为手机壳")
+    assert [f["w"] for f in features[:2]] == ["B", "E"] and features[0]["lex0"] == 1.0 and "lex0" not in features[2]
+    assert "w" not in CrfFeatures({}, words=False)("华为")[0]
+
+
+def test_averaging_skips_characters_a_member_does_not_score():
+    nan = np.full(3, np.nan)
+    neural = np.array([[0.2, 0.8, 0.0], nan, [1.0, 0.0, 0.0]])
+    crf = np.array([[0.6, 0.4, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    assert np.allclose(average_marginals([neural, crf]), [[0.4, 0.6, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.0]])
+    assert np.allclose(average_marginals([np.full((1, 3), np.nan)]), [[1.0, 0.0, 0.0]])
+
+
+def test_train_tagger_keeps_the_ensemble_when_dev_says_it_is_better(trained):
+    meta = json.loads((trained / "skugraph.json").read_text("utf-8"))
+    section = meta["ensemble"]
+    assert section["use"] is True and (trained / CRF_FILE).is_file()
+    assert section["dev_f1"]["ensemble"] > section["dev_f1"]["neural"] and section["dev_f1"]["crf"] == 1.0
+    tagger = load_tagger(trained, "torch")
+    assert isinstance(tagger, EnsembleTagger)
+    assert tagger.evaluate(DATA).micro.f1 == section["dev_f1"]["ensemble"] == 1.0
+    assert isinstance(Tagger.load(trained, "torch"), Tagger)  # the network alone, as before
+
+
+@pytest.mark.slow
+def test_train_tagger_keeps_the_network_when_the_ensemble_is_no_better(tmp_path):
+    directory = _train(tmp_path, epochs=15)
+    section = json.loads((directory / "skugraph.json").read_text("utf-8"))["ensemble"]
+    assert section["dev_f1"]["neural"] == 1.0 and section["use"] is False
+    assert type(load_tagger(directory, "torch")) is Tagger
+    assert EnsembleTagger.load(directory, "torch").evaluate(DATA).micro.f1 == section["dev_f1"]["ensemble"]
+
+
+def test_an_ensemble_directory_reloads_pickles_exports_and_extracts_the_same_spans(trained, tmp_path):
+    from skugraph.tagging.runtime import export_onnx
+
+    copy = tmp_path / "model"
+    shutil.copytree(trained, copy)
+    texts = [item.text for item in DATA] + ["华为 蓝色 手机壳", ""]
+    reference = load_tagger(copy, "torch")
+    found = reference.predict(texts)
+    assert _keys(found)[: len(GOLD)] == GOLD and found[-1] == []
+    assert all(0.0 < s.score <= 1.0 for spans in found for s in spans)
+    again = pickle.loads(pickle.dumps(reference))
+    assert len(pickle.dumps(reference)) < 1000 and _keys(again.predict(texts)) == _keys(found)
+    export_onnx(copy, quantize=False)
+    onnx = load_tagger(copy, "onnx")
+    assert isinstance(onnx, EnsembleTagger) and _keys(onnx.predict(texts)) == _keys(found)
+    mentions = TaggerExtractor(onnx).extract_many([Listing(id="x", title=texts[0])])[0]
+    assert [(m.start, m.end, m.label) for m in mentions] == GOLD[0]
+
+
+def test_the_networks_token_probabilities_spread_over_characters(trained):
+    """A token of several characters (sub-word units) gives B-x to its first character and I-x
+    to the rest; characters without a token (spaces) have none."""
+    from skugraph.tagging.encoding import Encoded
+    from skugraph.tagging.tagger import TextScores
+
+    tagger = Tagger.load(trained, "torch")
+    tags = tagger.config.tags
+    emissions = np.full((2, len(tags)), -5.0)
+    emissions[0, tags.index("B-brand")] = emissions[1, tags.index("I-brand")] = 5.0
+    scores = TextScores(Encoded([1, 2], [(0, 3), (4, 6)], None), emissions)
+    token = tagger.marginals(scores, 1.0)
+    per_char = char_marginals(tagger, scores, 6)
+    assert np.isnan(per_char[3]).all() and np.allclose(np.delete(per_char, 3, axis=0).sum(axis=1), 1.0)
+    assert per_char[0, tags.index("B-brand")] == pytest.approx(token[0, tags.index("B-brand")])
+    assert per_char[1, tags.index("I-brand")] == per_char[2, tags.index("I-brand")] == pytest.approx(
+        token[0, tags.index("B-brand")] + token[0, tags.index("I-brand")])
+    assert np.allclose(per_char[4], token[1]) and np.allclose(per_char[5, tags.index("B-brand")], 0.0)
