@@ -149,3 +149,18 @@ def test_the_networks_token_probabilities_spread_over_characters(trained):
     assert per_char[1, tags.index("I-brand")] == per_char[2, tags.index("I-brand")] == pytest.approx(
         token[0, tags.index("B-brand")] + token[0, tags.index("I-brand")])
     assert np.allclose(per_char[4], token[1]) and np.allclose(per_char[5, tags.index("B-brand")], 0.0)
+
+
+def test_worker_processes_load_the_ensemble_from_its_directory(trained, tmp_path):
+    from skugraph import pipeline
+    from skugraph.extract import ExtractorConfig
+    from skugraph.records import to_json_line
+
+    listings = tmp_path / "listings.jsonl"
+    listings.write_text("".join(to_json_line(Listing(id=f"t{i}", title=item.text)) + "\n" for i, item in enumerate(DATA * 3)),
+                        encoding="utf-8")
+    config = ExtractorConfig("tagger", trained, runtime="torch")
+    one = pipeline.extract(listings, tmp_path / "one.jsonl", tmp_path / "one-m.jsonl", config=config, batch_size=4)
+    two = pipeline.extract(listings, tmp_path / "two.jsonl", tmp_path / "two-m.jsonl", config=config, batch_size=4, workers=2)
+    assert one.mentions == two.mentions == 3 * sum(len(spans) for spans in GOLD)
+    assert (tmp_path / "one-m.jsonl").read_bytes() == (tmp_path / "two-m.jsonl").read_bytes()

@@ -158,11 +158,6 @@ class EnsembleTagger:
     def scores(self, texts: Sequence[str], batch_size: int = 64) -> list[CharScores]:
         return self.combine(texts, *self.member_scores(texts, batch_size))
 
-    def marginals(self, scores: CharScores, temperature: float | None = None) -> np.ndarray:
-        """Per-character tag probabilities [chars, tags] (the average; ``temperature`` is for
-        the confidences only)."""
-        return scores.marginals
-
     def decode_many(self, texts: Sequence[CharScores], temperature: float | None = None) -> list[list[ScoredSpan]]:
         return decode_marginals(texts, self.config.tags, temperature or self.temperature)
 
