@@ -158,6 +158,10 @@ class EnsembleTagger:
     def scores(self, texts: Sequence[str], batch_size: int = 64) -> list[CharScores]:
         return self.combine(texts, *self.member_scores(texts, batch_size))
 
+    def marginals(self, scores: CharScores) -> np.ndarray:
+        """Per-character tag probabilities [chars, tags]: the members' average."""
+        return scores.marginals
+
     def decode_many(self, texts: Sequence[CharScores], temperature: float | None = None) -> list[list[ScoredSpan]]:
         return decode_marginals(texts, self.config.tags, temperature or self.temperature)
 
