@@ -1,22 +1,26 @@
 """Rare-type back-off: merge the tail types the data cannot tell from a commoner type, and tag
 the surface forms the training data gives a tail type reliably where the model found nothing.
 
-Measured on JD GAIIC dev (sklearn-crfsuite CRF of ``benchmarks/ner.py``, bands by training
-span count: tail < 30, head >= 300; merges from 3-fold cross-validation on the training
-texts: 34 → 16 and 52 → 16, the colour of a part read as colour): tail-band F1 0.0 → 57.1
-(P 100, R 40 over 10 gold spans, as :func:`skugraph.tagging.evaluate.score_by_band` with the
-merges), head F1 70.2 → 70.2, torso 39.3 → 39.3. The lexicon forms (at least 2 training
-spans, labelled their type at 50% or more of their occurrences) change no dev figure and 0.3
-points of cross-validated tail F1; abstaining on low-confidence tail predictions changes
-nothing either (the CRF predicts almost no tail type).
+Measured with the sklearn-crfsuite CRF of ``benchmarks/ner.py`` on JD GAIIC (bands by training
+span count: tail < 30, head >= 300; :func:`skugraph.tagging.evaluate.score_by_band` with the
+merges). Merges from 3-fold cross-validation on the training texts: 32 → 14 (style), 34 → 16
+and 52 → 16 (the colour of a part read as colour), 43 → 7 (place of use), 48 → 12 (material).
+JD dev: tail-band F1 0.0 → 66.7 (P 100, R 50 over its 10 gold spans), head 70.2 → 70.2 (P
+70.7 → 70.8), torso 39.3 → 39.3. Each held-out fold, merges from the other two: tail 5.6 →
+52.2, 0.0 → 62.1, 5.4 → 46.8; head +0.0 to +0.1. The lexicon forms (at least 2 training
+spans, that type at 50% or more of their occurrences) changed no dev or held-out figure; so
+did abstaining on tail predictions under a marginal threshold (the CRF predicts almost no
+tail type), and a back-off to every torso form lowered dev torso F1 by 0.2 to 0.5.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from skugraph.corpus.ner import LabelledText, Span
 from skugraph.corpus.normalize import fold
@@ -67,27 +71,28 @@ def _occurrences(text: str, form: str) -> list[int]:
 
 
 def reliable_forms(train: Sequence[LabelledText], labels: set[str], min_count: int = 2,
-                   min_precision: float = 0.5) -> dict[str, str]:
-    """Folded surface form → type, for the forms of ``labels`` labelled that type at least
-    ``min_count`` times and at ``min_precision`` of their occurrences in the training texts."""
+                   min_precision: float = 0.5) -> dict[str, tuple[str, float]]:
+    """Folded surface form → (type, precision), for the forms of ``labels`` labelled that type at
+    least ``min_count`` times and at ``min_precision`` (or more) of their occurrences in the
+    training texts."""
     folded = [fold(item.text, keep_offsets=True) for item in train]
     labelled: Counter[tuple[str, str]] = Counter()
     for item, text in zip(train, folded, strict=True):
         labelled.update((text[s.start : s.end], s.label) for s in item.spans if s.label in labels)
-    forms: dict[str, str] = {}
+    forms: dict[str, tuple[str, float]] = {}
     for (form, label), count in labelled.most_common():
         if count < min_count or form in forms or not form.strip():
             continue
         seen = sum(len(_occurrences(text, form)) for text in folded)
         if seen and count / seen >= min_precision:  # 0 where the form never stands alone as a word
-            forms[form] = label
+            forms[form] = (label, round(count / seen, 3))
     return forms
 
 
 class TypeBackoff:
     """Type merges and a tail-type lexicon, applied to a model's spans (see the module)."""
 
-    def __init__(self, merges: dict[str, str] | None = None, forms: dict[str, str] | None = None):
+    def __init__(self, merges: dict[str, str] | None = None, forms: dict[str, tuple[str, float]] | None = None):
         self.merges = dict(sorted((merges or {}).items()))
         self.forms = dict(sorted((forms or {}).items(), key=lambda item: (-len(item[0]), item[0])))
 
@@ -102,30 +107,34 @@ class TypeBackoff:
         tail = {label for label, band in bands.items() if band == "tail" and label not in merges}
         return cls(merges, reliable_forms(train, tail))
 
-    def merge(self, spans: Iterable[Span]) -> list[Span]:
-        """``spans`` with each merged type replaced by the type it merges into (gold spans too,
-        to score in the merged types)."""
-        return [Span(s.start, s.end, self.merges.get(s.label, s.label)) for s in spans]
+    def merge(self, spans: Iterable[Any]) -> list[Any]:
+        """``spans`` (any dataclass with ``label``: :class:`Span`, the tagger's scored spans) with
+        each merged type replaced by the type it merges into; gold spans too, to score in the
+        merged types."""
+        return [dataclasses.replace(s, label=self.merges[s.label]) if s.label in self.merges else s for s in spans]
 
-    def apply(self, text: str, spans: Iterable[Span]) -> list[Span]:
+    def apply(self, text: str, spans: Iterable[Any],
+              new_span: Callable[[int, int, str, float], Any] = lambda start, end, label, _: Span(start, end, label)
+              ) -> list[Any]:
         """The model's ``spans`` (merged types renamed) and, where none of them or an earlier
-        form overlaps, a span for each known form in ``text``; sorted by start."""
+        form overlaps, ``new_span(start, end, type, form precision)`` for each known form in
+        ``text``; sorted by start."""
         kept = self.merge(spans)
         taken = [False] * len(text)
         for span in kept:
             taken[span.start : span.end] = [True] * (span.end - span.start)
         folded = fold(text, keep_offsets=True)
-        for form, label in self.forms.items():
+        for form, (label, precision) in self.forms.items():
             for start in _occurrences(folded, form):
                 end = start + len(form)
                 if not any(taken[start:end]):
-                    kept.append(Span(start, end, label))
+                    kept.append(new_span(start, end, label, precision))
                     taken[start:end] = [True] * len(form)
         return sorted(kept, key=lambda span: (span.start, span.end))
 
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / FILE_NAME
-        data = {"version": FORMAT_VERSION, "merges": self.merges, "forms": self.forms}
+        data = {"version": FORMAT_VERSION, "merges": self.merges, "forms": {f: list(v) for f, v in self.forms.items()}}
         path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
         return path
 
@@ -141,9 +150,12 @@ class TypeBackoff:
             raise ValueError(f"{path}: not JSON ({error})") from None
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             raise ValueError(f"{path}: field 'version' must be {FORMAT_VERSION}")
-        for field in ("merges", "forms"):
-            value = data.get(field)
-            if not isinstance(value, dict) or not all(isinstance(k, str) and k and isinstance(v, str) and v
-                                                      for k, v in value.items()):
-                raise ValueError(f"{path}: field '{field}' must map non-empty strings to type labels")
-        return cls(data["merges"], data["forms"])
+        merges, forms = data.get("merges"), data.get("forms")
+        if not isinstance(merges, dict) or not all(isinstance(k, str) and k and isinstance(v, str) and v
+                                                   for k, v in merges.items()):
+            raise ValueError(f"{path}: field 'merges' must map type labels to type labels")
+        if not isinstance(forms, dict) or not all(
+                isinstance(k, str) and k and isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and v[0]
+                and isinstance(v[1], int | float) for k, v in forms.items()):
+            raise ValueError(f"{path}: field 'forms' must map surface forms to [type label, precision]")
+        return cls(merges, {form: (label, float(precision)) for form, (label, precision) in forms.items()})
