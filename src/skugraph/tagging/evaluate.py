@@ -103,13 +103,13 @@ def score_by_band(gold: Iterable[Iterable[Span]], predicted: Iterable[Iterable[S
     when its merged type is the gold span's merged type: a tail span found as the type it was
     merged into is a tail success. Without merges each band's figures are :func:`score_spans`
     over the band's types."""
-    merged = (lambda label: merges.get(label, label)) if merges else (lambda label: label)  # noqa: E731
+    merges = merges or {}
     true_positive: Counter[str] = Counter()
     predicted_count: Counter[str] = Counter()
     gold_count: Counter[str] = Counter()
     for gold_spans, predicted_spans in zip(gold, predicted, strict=True):
-        gold_types = {(s[0], s[1], merged(s[2])): s[2] for s in gold_spans}
-        predicted_types = {(s[0], s[1], merged(s[2])): s[2] for s in predicted_spans}
+        gold_types = {(s[0], s[1], merges.get(s[2], s[2])): s[2] for s in gold_spans}
+        predicted_types = {(s[0], s[1], merges.get(s[2], s[2])): s[2] for s in predicted_spans}
         for key, label in gold_types.items():
             gold_count[label] += 1
             if key in predicted_types:
