@@ -65,7 +65,7 @@ def plot(held: dict[str, HeldOut], out: Path) -> list[Path]:
             bins = [b for b in range(10) if (which == b).any()]
             axis.plot([confidences[which == b].mean() for b in bins], [scores.right[which == b].mean() for b in bins], style, label=label)
         axis.plot([0, 1], [0, 1], ":", color="grey")
-        axis.set(title=name, xlabel="confidence (bin mean)", ylabel="share right", xlim=(0, 1), ylim=(0, 1))
+        axis.set(title=f"{name} ({len(scores.right)} facts, cross-fitted)", xlabel="confidence (bin mean)", ylabel="share right", xlim=(0, 1), ylim=(0, 1))
         axis.legend(loc="upper left")
     figure.tight_layout()
     figure.savefig(reliability, dpi=100)

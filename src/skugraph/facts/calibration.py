@@ -271,7 +271,7 @@ class HeldOut:
                 "ece_raw": round(expected_calibration_error(self.raw, self.right), 4),
                 "ece_calibrated": round(expected_calibration_error(self.calibrated, self.right), 4),
                 "thresholds": self.thresholds, "kept": int(self.kept.sum()),
-                "precision_kept": round(kept_right / self.kept.sum(), 4) if self.kept.any() else None,
+                "precision_kept": round(kept_right / int(self.kept.sum()), 4) if self.kept.any() else None,
                 "recall_kept": round(kept_right / max(int(self.right.sum()), 1), 4)}
 
 
