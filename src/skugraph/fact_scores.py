@@ -142,4 +142,5 @@ def score_fused(reads: LabelledReads, ontology: Ontology, complete: bool = True)
 def _as_listing(key: FactKey, product: str, listing: str) -> FactKey:
     """A product's fact key read as one of its listing's."""
     subject, obj, predicate = key
-    return (listing if subject == product else subject, f"{PRODUCT}:{listing}" if obj == f"{PRODUCT}:{product}" else obj, predicate)
+    obj = f"{PRODUCT}:{listing}" if obj == f"{PRODUCT}:{product}" else obj
+    return (listing if subject == product else subject, obj, predicate)

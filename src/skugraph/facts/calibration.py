@@ -195,7 +195,8 @@ def _fit(rows: Sequence[dict[str, float]], right: np.ndarray, method: str, all_f
         weights, intercept = {"logit_confidence": 1.0}, 0.0
     else:
         model = LogisticRegression(C=1.0, max_iter=1000).fit(matrix, right)
-        weights, intercept = dict(zip(names, model.coef_[0].round(6).tolist(), strict=True)), round(float(model.intercept_[0]), 6)
+        weights = dict(zip(names, model.coef_[0].round(6).tolist(), strict=True))
+        intercept = round(float(model.intercept_[0]), 6)
     calibration = FactCalibration(method, weights, intercept, predicates)
     if method == "isotonic":
         score = matrix @ np.array([weights[n] for n in names]) + intercept
@@ -246,7 +247,8 @@ def fit_calibration(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Seq
     picked = pick_threshold(curve, target)
     calibration.report = {
         "candidate": best[0], "facts": len(y), "right": int(y.sum()), "folds": folds, "ece_bins": "10 equal-width",
-        "ece_raw": round(expected_calibration_error(raw, y), 4), "ece_calibrated": eces[best[0]], "ece_candidates": eces, "brier_candidates": briers,
+        "ece_raw": round(expected_calibration_error(raw, y), 4), "ece_calibrated": eces[best[0]],
+        "ece_candidates": eces, "brier_candidates": briers,
         "target_precision": target, "threshold": asdict(picked) if picked else None,
         "curve": [asdict(point) for point in curve],
     }
