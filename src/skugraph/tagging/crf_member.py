@@ -85,6 +85,7 @@ class CrfMember:
               c1: float = 0.05, c2: float = 0.05, iterations: int = 100) -> CrfMember:
         """L-BFGS with elastic-net regularisation (``c1`` L1, ``c2`` L2) on the characters' ``scheme`` tags."""
         model = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=iterations, all_possible_transitions=True)
+        data = [t for t in data if t.text]
         model.fit([features(t.text) for t in data],
                   [token_tags([(i, i + 1) for i in range(len(t.text))], t.spans, scheme) for t in data])
         return cls(model, tags, features)
