@@ -110,7 +110,7 @@ def main() -> None:
             seconds = round(time.perf_counter() - start, 1)
             fused = score_fused(reads, reader.builder.ontology).to_dict(digits=3)
             resolved = score_fused(reads, reader.builder.ontology, complete=False).to_dict(digits=3)
-            held[f"{name} {system}"] = scores = cross_fit(*reads.outcomes(), reader.builder.ontology, parts=PARTS)
+            held[f"{name} {system}"] = scores = cross_fit(*reads.outcomes(), parts=PARTS)
             calibration = scores.summary()
             results.setdefault(name, {"file": str(path), "texts": len(texts)})[system] = {
                 **report, "seconds": seconds, "after_fusion": fused, "after_fusion_without_completion": resolved,

@@ -17,7 +17,7 @@ from skugraph.facts.calibration import (
     pick_threshold,
     precision_coverage,
 )
-from skugraph.records import Mention
+from skugraph.records import CALIBRATED_VERSION, Mention
 
 BRANDS = ["华为", "小米", "联想", "得力", "美的", "晨光"]
 PRODUCTS = ["手机壳", "充电宝", "笔记本", "签字笔", "收纳盒", "保温杯"]
@@ -80,7 +80,7 @@ def test_threshold_picker_takes_the_lowest_threshold_reaching_the_precision():
 def test_calibration_brings_an_overconfident_extractors_held_out_ece_down(overconfident):
     texts, reader = overconfident
     reads = read_with_gold(texts, reader)
-    held = cross_fit(*reads.outcomes(), reader.builder.ontology).summary()
+    held = cross_fit(*reads.outcomes()).summary()
     # 120 brand + 120 type + 120 colour facts right, 80 colour-as-brand facts wrong, all at 0.99
     assert held["facts"] == 440 and held["right"] == 360
     assert held["ece_raw"] == pytest.approx(0.99 - 360 / 440, abs=1e-3)
@@ -107,6 +107,8 @@ def test_a_reader_applies_a_saved_calibration(overconfident, tmp_path):
     expected = fitted.probabilities(fact_features(before))
     assert [f.confidence for f in after] == pytest.approx(np.round(expected, 4).tolist())
     assert [f.confidence for f in after] != [f.confidence for f in before]
+    assert all(p.version.endswith(CALIBRATED_VERSION) for f in after for p in f.provenance)  # what skugraph stats counts
+    assert not any(p.version.endswith(CALIBRATED_VERSION) for f in before for p in f.provenance)
 
 
 def test_a_file_that_is_no_calibration_is_named(tmp_path):

@@ -156,7 +156,7 @@ class ListingReader:
     def _voted(self, facts: list[Fact]) -> list[Fact]:
         """One listing's facts voted (and calibrated, with a calibration)."""
         facts = resolve(facts, self.builder.ontology)
-        return self.calibration.apply(facts, self.builder.ontology) if self.calibration else facts
+        return resolve(self.calibration.apply(facts), self.builder.ontology) if self.calibration else facts
 
     def __call__(self, batch: list[Listing]) -> ReadResult:
         mentions: list[Mention] = []

@@ -24,6 +24,10 @@ LISTING, PRODUCT, BRAND, CATEGORY, VALUE, REVIEW, ASPECT = (
 )
 NODE_LABELS = (LISTING, PRODUCT, BRAND, CATEGORY, VALUE, REVIEW, ASPECT)
 
+#: an extractor version that ends so marks facts whose confidences were calibrated as probabilities
+#: of being right, on labelled dev data (``tagger@3f9a…+calibrated``; :mod:`skugraph.facts.calibration`)
+CALIBRATED_VERSION = "+calibrated"
+
 
 @dataclass(frozen=True, slots=True)
 class Review:

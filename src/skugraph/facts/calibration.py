@@ -48,9 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skugraph.facts.ontology import Ontology
-from skugraph.fusion.conflicts import resolve
-from skugraph.records import Fact
+from skugraph.records import CALIBRATED_VERSION, Fact
 
 CALIBRATION_FILE = "fact-calibration.json"  # in an extractor's model directory
 FEATURES = ("logit_confidence", "log_agreement", "log_evidence", "listing_logit")
@@ -144,14 +142,16 @@ class FactCalibration:
             return 1 / (1 + np.exp(-score))
         return np.interp(score, self.x, self.y)
 
-    def apply(self, facts: list[Fact], ontology: Ontology) -> list[Fact]:
-        """One listing's facts with calibrated confidences, voted again on them."""
+    def apply(self, facts: list[Fact]) -> list[Fact]:
+        """One listing's facts with calibrated confidences (vote again on them); each rewritten
+        fact's provenance versions end in ``+calibrated``, so the graph can tell them apart
+        (``skugraph stats``)."""
         if not facts:
             return facts
         known = set(self.predicates)
         calibrated = self.probabilities(fact_features(facts))
-        return resolve([replace(fact, confidence=round(float(p), 4)) if fact.predicate in known else fact
-                        for fact, p in zip(facts, calibrated, strict=True)], ontology)
+        return [_calibrated(fact, float(p)) if fact.predicate in known else fact
+                for fact, p in zip(facts, calibrated, strict=True)]
 
     @property
     def threshold(self) -> float | None:
@@ -181,6 +181,12 @@ class FactCalibration:
         if data["method"] == "isotonic" and (not data.get("x") or len(data.get("x", [])) != len(data.get("y", []))):
             raise ValueError(f"{path}: fields 'x' and 'y' must be the isotonic curve's breakpoints, of one length")
         return cls(**{k: data[k] for k in ("method", "weights", "intercept", "predicates", "x", "y", "report") if k in data})
+
+
+def _calibrated(fact: Fact, probability: float) -> Fact:
+    provenance = tuple(p if p.version.endswith(CALIBRATED_VERSION) else replace(p, version=p.version + CALIBRATED_VERSION)
+                       for p in fact.provenance)
+    return replace(fact, confidence=round(probability, 4), provenance=provenance)
 
 
 # the candidates: (name, method, features used: raw confidence only, or all)
@@ -284,7 +290,7 @@ class HeldOut:
                 "recall_kept": round(kept_right / max(int(self.right.sum()), 1), 4)}
 
 
-def cross_fit(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[bool | None]], ontology: Ontology,
+def cross_fit(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[bool | None]],
               parts: int = 2, target: float = TARGET_PRECISION, seed: int = 0) -> HeldOut:
     """Each of ``parts`` shares of the listings scored by a calibration (method, map and threshold)
     fitted on the others (:func:`fit_calibration`), so no figure is fitted on the facts it scores."""
@@ -295,7 +301,7 @@ def cross_fit(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[
         fitted = fit_calibration([listing_facts[n] for n in inside], [right[n] for n in inside], target=target, seed=seed)
         thresholds.append(fitted.threshold)
         for n in np.flatnonzero(part == k):
-            for before, after, flag in zip(listing_facts[n], fitted.apply(list(listing_facts[n]), ontology), right[n], strict=True):
+            for before, after, flag in zip(listing_facts[n], fitted.apply(list(listing_facts[n])), right[n], strict=True):
                 if flag is not None:
                     raw.append(before.confidence)
                     calibrated.append(after.confidence)

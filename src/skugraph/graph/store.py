@@ -20,7 +20,7 @@ from typing import Any
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.facts.values import normalize_value
 from skugraph.graph.schema import NODE_TABLES, edge_key, relation_tables
-from skugraph.records import BRAND, LISTING, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Redaction
+from skugraph.records import BRAND, CALIBRATED_VERSION, LISTING, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Redaction
 
 
 class StoreError(RuntimeError):
@@ -71,9 +71,6 @@ class LoadReport:
         self.versions |= other.versions
 
 
-#: an extractor version that ends so marks facts whose confidences were calibrated as probabilities
-#: of being right, on labelled dev data (``tagger@3f9a…+calibrated``)
-CALIBRATED_VERSION = "+calibrated"
 #: extractors whose confidences are calibrated probabilities whatever their version: KG completion
 #: (isotonic regression on hidden edges of the graph it completes)
 CALIBRATED_EXTRACTORS = ("completion",)
