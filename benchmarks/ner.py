@@ -48,6 +48,7 @@ from skugraph.tagging.encoding import tag_set
 from skugraph.tagging.ensemble import ENSEMBLE, CharScores, EnsembleTagger, decode_marginals
 from skugraph.tagging.evaluate import Score, score_spans
 from skugraph.tagging.lexicon import read_words
+from skugraph.tagging.self_training import pseudo_label
 from skugraph.tagging.tagger import ScoredSpan, Tagger
 from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
@@ -136,21 +137,6 @@ def run_tagger(train_file: Path, dev_file: Path, base: str, random_init: bool, l
     predictions = {name: spans_of(tagger.predict([t.text for t in data])) for name, data in evaluations.items()}
     return {"train_seconds": round(result.seconds, 1), "epochs": result.epochs, "best_epoch": result.best_epoch,
             "calibration": result.metadata.get("calibration"), "predictions": predictions}
-
-
-def pseudo_labels(unlabelled: list[LabelledText], teacher: EnsembleTagger, share: float) -> list[LabelledText]:
-    """Self-training data: the ensemble's spans on unlabelled texts, keeping the ``share`` of
-    texts whose least certain character is most certain (the averaged probability of its most
-    probable tag)."""
-    scores = teacher.scores([text.text for text in unlabelled])
-    rated = []
-    for i, (text, one, spans) in enumerate(zip(unlabelled, scores, teacher.decode_many(scores), strict=True)):
-        confidence = float(one.marginals.max(axis=1).min()) if len(one.marginals) else 0.0
-        rated.append((confidence, LabelledText(text.text, tuple(spans_of([spans])[0]), f"pseudo-{i}")))
-    rated.sort(key=lambda pair: -pair[0])
-    kept = rated[: int(len(rated) * share)]
-    print(f"  pseudo-labelled {len(unlabelled)} texts, kept {len(kept)} with least-certain character >= {kept[-1][0]:.3f}", flush=True)
-    return [text for _, text in kept]
 
 
 def pretrained_model(data: Path, minutes: float) -> Path:
@@ -267,7 +253,8 @@ def main() -> None:
         elif system == "self":
             if network not in results:
                 sys.exit(f"the self system learns from the {network or '--ensemble'} ensemble: list {network or 'it'} before self in --systems")
-            pseudo = pseudo_labels(unlabelled, EnsembleTagger.load(scratch / network), args.pseudo_share)
+            pseudo, lowest = pseudo_label(EnsembleTagger.load(scratch / network), [t.text for t in unlabelled], args.pseudo_share)
+            print(f"  pseudo-labelled {len(unlabelled)} texts, kept {len(pseudo)} with least-certain character >= {lowest:.3f}", flush=True)
             mixed = scratch / f"self-train.{scheme}"
             write_conll([*train, *pseudo], mixed, scheme)
             run = run_tagger(mixed, dev_file, str(pretrained_model(args.data, args.pretrain_minutes)), False, lexicon_files, args,
