@@ -171,41 +171,50 @@ class OpinionExtractor:
         return out
 
     def extract(self, texts: Sequence[str]) -> list[list[Opinion]]:
+        return self.read_spans(texts, self.spans(texts))
+
+    def spans(self, texts: Sequence[str]) -> list[list[tuple[int, int, str, float]]]:
+        """Each text's aspect and opinion spans ``(start, end, ASP|OP, score)`` as the tagger finds them."""
         found = self.tagger.decode_many(self.tagger.scores(list(texts))) if texts else []
-        return self.read_spans(texts, [[(s.start, s.end, s.label, s.score) for s in spans] for spans in found])
+        return [[(s.start, s.end, s.label, s.score) for s in spans] for spans in found]
 
     def read_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int, str, float]]]) -> list[list[Opinion]]:
         """Opinions from each text's aspect and opinion spans ``(start, end, ASP|OP, score)``:
         paired within clauses, then categorised and given a polarity."""
-        rows, owners = [], []
-        for index, (text, found) in enumerate(zip(texts, spans, strict=True)):
+        pairs = []
+        for text, found in zip(texts, spans, strict=True):
             aspects = [(start, end) for start, end, label, _ in found if label == ASPECT]
             opinions = [(start, end) for start, end, label, _ in found if label == OPINION]
             confidence = {(start, end): score for start, end, _, score in found}
-            for aspect, opinion in pair(text, aspects, opinions):
-                rows.append((text, aspect, opinion, min(confidence[opinion], confidence.get(aspect, 1.0))))
-                owners.append(index)
-        result: list[list[Opinion]] = [[] for _ in texts]
-        if rows:
-            inputs = [classifier_input(text, aspect, opinion) for text, aspect, opinion, _ in rows]
-            categories = self.category.predict(inputs)
-            polarities = self.polarity.predict(inputs)
-            for owner, (_, aspect, opinion, span_score), (category, p_category), (polarity, p_polarity) in zip(
-                owners, rows, categories, polarities, strict=True
-            ):
-                score = round(span_score * p_category * p_polarity, 4)
-                result[owner].append(Opinion(aspect, opinion, category, polarity, score))
+            pairs.append([(aspect, opinion, min(confidence[opinion], confidence.get(aspect, 1.0)))
+                          for aspect, opinion in pair(text, aspects, opinions)])
+        return self.classify(texts, pairs)
+
+    def classify(self, texts: Sequence[str], pairs: Sequence[Sequence[tuple[tuple[int, int] | None, tuple[int, int] | None, float]]]
+                 ) -> list[list[Opinion]]:
+        """Opinions from each text's ``(aspect, opinion, span score)`` pairs: their category and
+        polarity, the score multiplied by both classifiers' probabilities."""
+        rows = [(text, *row) for text, found in zip(texts, pairs, strict=True) for row in found]
+        inputs = [classifier_input(text, aspect, opinion) for text, aspect, opinion, _ in rows]
+        labels = zip(self.category.predict(inputs), self.polarity.predict(inputs), strict=True) if rows else iter(())
+        result: list[list[Opinion]] = []
+        for found in pairs:
+            result.append([])
+            for (aspect, opinion, span_score), ((category, p_category), (polarity, p_polarity)) in zip(found, labels):
+                result[-1].append(Opinion(aspect, opinion, category, polarity, round(span_score * p_category * p_polarity, 4)))
         return result
 
 
 def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionText], out: str | Path, *,
                             base_model: str = "scratch:small", random_init: bool = False, epochs: int = 20,
                             patience: int = 4, time_budget_minutes: float | None = None, ngrams: bool = True,
-                            term_lexicons: bool = True, progress=None) -> OpinionExtractor:
+                            term_lexicons: bool = True, scheme: str = "bio", word_features: bool = False,
+                            progress=None) -> OpinionExtractor:
     """Train the span tagger (early stopping on the dev spans) and the two classifiers (on the
     gold tuples of ``train``), save them under ``out`` and return the extractor. With
     ``term_lexicons`` the aspect and opinion terms of ``train`` become gazetteers the tagger
     sees as match features (B/M/E/S), as for brand and product words in titles."""
+    from skugraph.tagging.ensemble import ENSEMBLE
     from skugraph.tagging.tagger import load_tagger
     from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
@@ -224,13 +233,15 @@ def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionT
                 lexicons[label] = [path]
         config = TrainTaggerConfig(train=train_file, dev=dev_file, out=out / "tagger", base_model=base_model,
                                    random_init=random_init, epochs=epochs, patience=patience, ngrams=ngrams,
-                                   lexicons=lexicons, time_budget_minutes=time_budget_minutes)
+                                   lexicons=lexicons, scheme=scheme, word_features=word_features,
+                                   time_budget_minutes=time_budget_minutes)
         result = train_tagger(config, progress=progress)
     inputs = [classifier_input(r.text, o.aspect, o.opinion) for r in train for o in r.opinions]
     category = LinearTextClassifier.fit(inputs, [o.category for r in train for o in r.opinions], c=16.0, min_df=1)
     polarity = LinearTextClassifier.fit(inputs, [o.polarity for r in train for o in r.opinions], c=16.0, min_df=1)
     record = {"skugraph": __version__, "train_reviews": len(train), "dev_reviews": len(dev), "base_model": base_model,
-              "tagger_epochs": result.epochs, "tagger_dev": (result.dev or {}).get("micro")}
+              "tagger_epochs": result.epochs, "tagger_dev": (result.dev or {}).get("micro"),
+              "tagger_ensemble": result.metadata.get(ENSEMBLE)}
     extractor = OpinionExtractor(load_tagger(out / "tagger"), category, polarity, record)
     extractor.save(out)
     return extractor
