@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,7 +47,8 @@ from skugraph.tagging.augment import AugmentConfig
 from skugraph.tagging.crf_member import CrfFeatures, CrfMember
 from skugraph.tagging.encoding import tag_set
 from skugraph.tagging.ensemble import ENSEMBLE, CharScores, EnsembleTagger, decode_marginals
-from skugraph.tagging.evaluate import Score, score_spans
+from skugraph.facts.ontology import load_ontology
+from skugraph.tagging.evaluate import BANDS, Score, confusable_types, frequency_bands, score_by_band, score_spans
 from skugraph.tagging.lexicon import read_words
 from skugraph.tagging.self_training import pseudo_label
 from skugraph.tagging.tagger import ScoredSpan, Tagger
@@ -139,6 +141,36 @@ def run_tagger(train_file: Path, dev_file: Path, base: str, random_init: bool, l
             "calibration": result.metadata.get("calibration"), "predictions": predictions}
 
 
+def tail_confusion(train: list[LabelledText], scheme: str, lexicon_words: dict[str, list[str]], folds: int,
+                   bands: dict[str, str]) -> dict[str, str]:
+    """Tail types the CRF member cannot tell from a commoner type, by ``folds``-fold
+    cross-validation on the training texts (never dev): candidates for the ontology's labels."""
+    tags = tag_set({s.label for t in train for s in t.spans}, scheme)
+    gold, found = [], []
+    for k in range(folds):
+        inside, held = [t for i, t in enumerate(train) if i % folds != k], [t for i, t in enumerate(train) if i % folds == k]
+        crf = CrfMember.train(inside, tags, scheme, CrfFeatures(lexicon_words))
+        found += [[(s.start, s.end, s.label) for s in row]
+                  for row in decode_marginals([CharScores(m) for m in crf.marginals([t.text for t in held])], tags)]
+        gold += [[(s.start, s.end, s.label) for s in t.spans] for t in held]
+        print(f"  fold {k + 1}/{folds} done", flush=True)
+    return confusable_types(gold, found, bands)
+
+
+def graph_merges(bands: dict[str, str]) -> dict[str, str]:
+    """Tail types the ontology reads as the meaning of a commoner type (JD's 34 and 52 as colour,
+    like 16): tail type → the most frequent non-tail type of that meaning. The graph keeps one
+    fact for either, so a tail span found as that type is a right fact."""
+    ontology = load_ontology()
+    common: dict[str, str] = {}
+    for label, band in bands.items():  # bands are sorted by label; prefer head over torso
+        meaning = ontology.labels.get(label)
+        if meaning and band != "tail" and (meaning not in common or bands[common[meaning]] == "torso" and band == "head"):
+            common[meaning] = label
+    return {label: common[ontology.labels[label]] for label, band in bands.items()
+            if band == "tail" and ontology.labels.get(label) in common}
+
+
 def pretrained_model(data: Path, minutes: float) -> Path:
     files = [data / relative for relative in CORPUS]
     target = model_dir(files, {"preset": "small", "minutes": minutes, "batch_size": 64, "lr": 5e-4, "recipe": 3})
@@ -175,6 +207,10 @@ def main() -> None:
     parser.add_argument("--unlabelled-limit", type=int, default=20000)
     parser.add_argument("--pseudo-share", type=float, default=0.5, help="share of pseudo-labelled texts kept (most certain first)")
     parser.add_argument("--self-epochs", type=int, default=8)
+    parser.add_argument("--tail-confusion", type=int, metavar="K", help="only print the tail types the CRF member confuses"
+                        " with a commoner type in K-fold cross-validation on train (what the ontology's merged JD labels rest on)")
+    parser.add_argument("--save-model", type=Path, help="copy the ensemble's model directory (what `skugraph train tagger`"
+                        " makes) here, e.g. for benchmarks/facts.py --tagger")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     spec = DATASETS[args.dataset]
@@ -214,6 +250,16 @@ def main() -> None:
           + (f", lexicons {', '.join(f'{n} ({len(p)} files)' for n, p in lexicon_files.items())}" if lexicon_files else ""), flush=True)
 
     results: dict[str, dict] = {}
+    bands = {} if english else frequency_bands(train)
+    merges = graph_merges(bands)
+    if bands:
+        print(f"frequency bands (training spans: tail < 30, head >= 300): "
+              + ", ".join(f"{band} {sum(b == band for b in bands.values())} types" for band in BANDS)
+              + (f"; tail types the ontology reads as a commoner type's meaning: {merges}" if merges else ""), flush=True)
+
+    if args.tail_confusion:
+        print(f"tail types confused with a commoner type: {tail_confusion(train, scheme, lexicon_words, args.tail_confusion, bands)}")
+        return
 
     def report_system(system: str) -> None:
         result = results[system]
@@ -223,9 +269,13 @@ def main() -> None:
             if english:
                 scores[name] = attribute_value_scores(dev_offers if name == "dev" else test_offers, predicted)
             else:
-                report = score_spans([[(s.start, s.end, s.label) for s in t.spans] for t in data],
-                                     [[(s.start, s.end, s.label) for s in row] for row in predicted]).to_dict()
-                scores[name] = {"micro": report["micro"], "macro": report["macro"], "per_type": report["per_type"]}
+                gold = [[(s.start, s.end, s.label) for s in t.spans] for t in data]
+                found = [[(s.start, s.end, s.label) for s in row] for row in predicted]
+                report = score_spans(gold, found).to_dict()
+                scores[name] = {"micro": report["micro"], "macro": report["macro"], "per_type": report["per_type"],
+                                "bands": {band: r.to_dict()["micro"] for band, r in score_by_band(gold, found, bands).items()},
+                                "bands_as_graph_facts": {band: r.to_dict()["micro"]
+                                                         for band, r in score_by_band(gold, found, bands, merges).items()}}
         result["scores"] = scores
         main_score = scores["dev"] if english else scores["dev"]["micro"]
         print(f"  dev P {main_score['precision']:.4f}  R {main_score['recall']:.4f}  F1 {main_score['f1']:.4f}"
@@ -279,6 +329,9 @@ def main() -> None:
             "predictions": {name: spans_of(ensemble.predict([t.text for t in data])) for name, data in evaluations.items()},
         }
         report_system("ensemble")
+        if args.save_model:
+            shutil.copytree(scratch / network, args.save_model, dirs_exist_ok=True)
+            print(f"  model directory copied to {args.save_model}", flush=True)
 
     print()
     header = f"{'system':<12}{'P':>8}{'R':>8}{'F1':>8}{'train s':>10}   {'(' + ('attribute-value pairs' if english else 'strict entity micro') + ', dev)'}"
@@ -289,6 +342,12 @@ def main() -> None:
         if "test" in result["scores"]:
             t = result["scores"]["test"] if english else result["scores"]["test"]["micro"]
             print(f"{'  test':<12}{100 * t['precision']:>8.1f}{100 * t['recall']:>8.1f}{100 * t['f1']:>8.1f}")
+    if bands:
+        print(f"\n{'system':<12}" + "".join(f"{band:>9}" for band in BANDS) + "   (dev F1 by frequency band; after /: tail types"
+              " merged as the ontology reads them)")
+        for system, result in results.items():
+            b, m = result["scores"]["dev"]["bands"], result["scores"]["dev"]["bands_as_graph_facts"]
+            print(f"{system:<12}" + "".join(f"{100 * b[band]['f1']:>5.1f}/{100 * m[band]['f1']:<4.1f}"[:9].rjust(9) for band in BANDS))
     for system, result in results.items():
         if result.get("calibration"):
             c = result["calibration"]

@@ -3,7 +3,7 @@
 import pytest
 
 from skugraph.corpus.ner import LabelledText, Span
-from skugraph.tagging.evaluate import frequency_bands, score_by_band
+from skugraph.tagging.evaluate import confusable_types, frequency_bands, score_by_band
 
 
 def texts_with(counts: dict[str, int]) -> list[LabelledText]:
@@ -48,3 +48,11 @@ def test_merged_types_score_where_the_ontology_merges_them():
     assert tail.micro.precision == 1.0 and tail.micro.recall == 0.5 and tail.micro.f1 == pytest.approx(2 / 3)
     # head: C found twice (one predicted as T) of 2; wrong: (0, 1, C) and nothing else -> P 2/3, R 1
     assert head.micro.precision == pytest.approx(2 / 3) and head.micro.recall == 1.0
+
+
+def test_tail_types_predicted_as_another_type_are_confusable():
+    bands = {"B": "head", "P": "head", "C": "head", "R": "tail", "T": "tail"}
+    gold = [[(2, 4, "T")], [(2, 4, "T")], [(0, 3, "R")], [(0, 3, "R")]]
+    predicted = [[(2, 4, "C")], [(2, 4, "C")], [(0, 3, "R")], [(0, 2, "B")]]
+    assert confusable_types(gold, predicted, bands) == {"T": "C"}  # R is found as itself or missed: kept
+    assert confusable_types(gold, predicted, bands, min_spans=3) == {}

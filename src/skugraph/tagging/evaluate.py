@@ -122,3 +122,25 @@ def score_by_band(gold: Iterable[Iterable[Span]], predicted: Iterable[Iterable[S
     for label in sorted(set(gold_count) | set(predicted_count) | set(bands)):
         members[bands.get(label, "tail")].append(label)
     return {band: _report(true_positive, predicted_count, gold_count, labels) for band, labels in members.items()}
+
+
+def confusable_types(gold: Iterable[Iterable[Span]], predicted: Iterable[Iterable[Span]], bands: dict[str, str],
+                     min_share: float = 0.5, min_spans: int = 2) -> dict[str, str]:
+    """Tail types the tagger cannot tell from another type: tail type → the non-tail type
+    predicted on exactly the same characters for at least ``min_share`` of its gold spans (and
+    ``min_spans`` of them). Give it held-out predictions (cross-validation on the training
+    texts), never the predictions scored afterwards."""
+    confused: dict[str, Counter[str]] = {}
+    for gold_spans, predicted_spans in zip(gold, predicted, strict=True):
+        found = {(start, end): label for start, end, label in predicted_spans}
+        for start, end, label in gold_spans:
+            if bands.get(label, "tail") == "tail":
+                confused.setdefault(label, Counter())[found.get((start, end), "")] += 1
+    merges = {}
+    for label, counts in sorted(confused.items()):
+        candidates = [(n, other) for other, n in counts.items() if other and bands.get(other, "tail") != "tail"]
+        if candidates:
+            n, other = max(candidates)
+            if n >= min_spans and n / sum(counts.values()) >= min_share:
+                merges[label] = other
+    return merges
