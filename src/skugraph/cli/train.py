@@ -99,7 +99,7 @@ def train_tagger_command(
     mention_dropout: Annotated[float, typer.Option(help="Augmentation: chance to delete a mention.")] = 0.0,
     window: Annotated[int, typer.Option(help="Tokens per window; longer texts are windowed, never cut.")] = 128,
     stride: int = 64,
-    word_features: Annotated[bool, typer.Option(help="jieba's word boundaries (its dictionary plus the --lexicon words) as features.")] = False,
+    word_features: Annotated[bool, typer.Option(help="jieba's word boundaries (its dictionary plus the --lexicon words) as features.")] = True,
     unlabelled: Annotated[Path | None, typer.Option(help="Your own unlabelled texts (.txt a text a line, listings .jsonl, .csv): self-train on the model's surest labels of them, kept when dev scores it higher (needs --dev).")] = None,
     unlabelled_share: Annotated[float, typer.Option(help="Share of the pseudo-labelled texts kept, most certain first.")] = 0.5,
     unlabelled_limit: Annotated[int, typer.Option(help="At most this many unlabelled texts (a random sample of them).")] = 20_000,

@@ -61,7 +61,7 @@ class TrainTaggerConfig(FineTuneConfig):
     ngrams: bool = False  # character-bigram embeddings (vocabulary: bigrams seen twice in training)
     ngram_dropout: float = 0.2  # share of bigram ids hidden in each training batch (they memorise fast)
     lexicons: dict[str, list[Path]] = field(default_factory=dict)  # gazetteer name → word files
-    word_features: bool = False  # jieba's word boundaries (plus the lexicons' words) as B/M/E/S features
+    word_features: bool = True  # jieba's word boundaries (plus the lexicons' words) as B/M/E/S features (JD subset: dev F1 +0.05 at equal steps)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     synonyms: Path | None = None  # synonym groups (default: the packaged list)
     window: int = 128
