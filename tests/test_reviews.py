@@ -95,6 +95,8 @@ def test_opinion_extractor_overfits_its_reviews_and_reloads(opinion_model):
     assert [[(o.aspect, o.opinion, o.category, o.polarity) for o in row] for row in again] == \
            [[(o.aspect, o.opinion, o.category, o.polarity) for o in row] for row in found]
     assert all(0.0 < o.score <= 1.0 for row in found for o in row)
+    # the span tagger is trained as `skugraph train tagger` trains one: its CRF member scored beside it on dev
+    assert set(extractor.record["tagger_ensemble"]["dev_f1"]) == {"neural", "crf", "ensemble"}
 
 
 def test_review_opinions_enter_the_graph_with_aggregates(store):
