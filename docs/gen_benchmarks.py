@@ -167,20 +167,36 @@ def rules_ner(results: Results) -> str:
 
 @table("facts")
 def facts(results: Results) -> str:
-    rows, predicates = [], []
+    rows, calibration, predicates, plots = [], [], [], []
     for name in results.matching("facts"):
-        for data_set, block in results.get(name)["results"].items():
+        record = results.get(name)
+        for data_set, block in record["results"].items():
             for system, scores in block.items():
                 if not isinstance(scores, dict) or "micro" not in scores:
                     continue
                 m = scores["micro"]
+                fused = scores.get("after_fusion", {}).get("micro")
                 rows.append((data_set, system, num(block["texts"]), num(m["support"]), pct(m["precision"]), pct(m["recall"]),
-                             pct(m["f1"])))
+                             pct(m["f1"]), pct(fused["f1"]) if fused else DASH))
+                c = scores.get("calibration")
+                if c:
+                    calibration.append((data_set, system, num(c["facts"]), fixed(c["ece_raw"]), fixed(c["ece_calibrated"]),
+                                        pct(c["precision_kept"]) if c["precision_kept"] is not None else DASH,
+                                        pct(c["recall_kept"])))
                 predicates += [(data_set, system, predicate, num(s["support"]), pct(s["precision"]), pct(s["recall"]), pct(s["f1"]))
                                for predicate, s in scores["per_type"].items()]
-    return (markdown_table(("data set (dev)", "extractor", "titles", "gold facts", "P", "R", "F1"), rows)
-            + "\n\nPer predicate:\n\n"
-            + markdown_table(("data set", "extractor", "predicate", "gold facts", "P", "R", "F1"), predicates))
+        plots += [f"![{png}](results/{png})" for png in record.get("plots", [])]
+    text = markdown_table(("data set (dev)", "extractor", "titles", "gold facts", "P", "R", "F1", "F1 after fusion"), rows)
+    if calibration:
+        text += ("\n\nFact confidence calibrated on dev, cross-fitted (each part scored by a calibration fitted on the"
+                 " others): expected calibration error before and after, and the precision and share of right facts"
+                 " kept at the threshold each calibration picks for precision 0.90:\n\n"
+                 + markdown_table(("data set", "extractor", "judged facts", "ECE raw", "ECE calibrated",
+                                   "precision at threshold", "right facts kept"), calibration))
+    if plots:
+        text += "\n\n" + "\n".join(plots)
+    return text + "\n\nPer predicate:\n\n" + markdown_table(
+        ("data set", "extractor", "predicate", "gold facts", "P", "R", "F1"), predicates)
 
 
 NER_SYSTEMS = {"crf": "CRF baseline", "random": "tagger, random init", "pretrained": "tagger, pretrained",
@@ -202,14 +218,22 @@ def ner(results: Results) -> str:
                 continue
             score = micro(system["scores"]["dev"])
             cells.append(f"{pct(score['f1'])} ({system['train_seconds']:.0f} s)")
-            if "calibration" in system:
-                c = system["calibration"]
+            c = system.get("calibration")
+            if c:
                 calibration.append((name.removeprefix("ner-"), NER_SYSTEMS[key], c["temperature"],
                                     fixed(c["ece_uncalibrated"]), fixed(c["ece_calibrated"])))
         minutes = f"{record['wall_seconds'] / 60:.1f} min"
         rows.append((name.removeprefix("ner-"), num(record["dev_texts"]), *cells, minutes))
     header = ("data set (dev)", "dev texts", *(NER_SYSTEMS[key] for key in present), "whole run")
-    return (markdown_table(header, rows)
+    bands = [(name.removeprefix("ner-"), NER_SYSTEMS[key],
+              *(pct(system["scores"]["dev"]["bands"][band]["f1"]) for band in ("head", "torso", "tail")),
+              pct(system["scores"]["dev"]["bands_as_graph_facts"]["tail"]["f1"]))
+             for name in names for key, system in results.get(name)["systems"].items() if "bands" in system["scores"]["dev"]]
+    by_band = ("\n\nBy frequency band (types with ≥ 300 training spans, 30–299, under 30; micro F1 over each band's types;"
+               " the last column counts a tail span found as the type the ontology gives its meaning):\n\n"
+               + markdown_table(("data set", "system", "head F1", "torso F1", "tail F1", "tail F1 as graph facts"), bands)
+               if bands else "")
+    return (markdown_table(header, rows) + by_band
             + "\n\nCalibration on dev (expected calibration error of span confidences):\n\n"
             + markdown_table(("data set", "system", "temperature", "ECE before", "ECE after"), calibration))
 

@@ -4,7 +4,8 @@
 * ``reference/schema.md`` from the ontology and ``skugraph.graph.schema``;
 * every page with ``{{ table … }}`` or ``{{ value … }}`` markers (the benchmark pages, and any
   guide that cites a figure) filled from ``benchmarks/results/*.json``;
-* ``benchmarks/index.md``, which lists every result file, the page that shows it and its command.
+* ``benchmarks/index.md``, which lists every result file, the page that shows it and its command;
+* the benchmark plots (``benchmarks/results/*.png``) beside the pages that show them.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     except gen_benchmarks.BenchmarkDocsError as error:
         raise PluginError(str(error)) from None
     files.append(File.generated(config, "benchmarks/index.md", content=index))
+    for plot in sorted((root / "benchmarks" / "results").glob("*.png")):  # the figures the tables link to
+        files.append(File.generated(config, f"benchmarks/results/{plot.name}", content=plot.read_bytes()))
     files.append(File.generated(config, "reference/cli.md", content=gen_reference.cli_reference(app)))
     files.append(File.generated(config, "reference/schema.md", content=gen_reference.schema_reference()))
     return files

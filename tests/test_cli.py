@@ -156,6 +156,7 @@ def test_train_evaluate_and_extract_with_a_tagger(tmp_path):
                  "--out", str(model), "--base-model", "scratch:tiny", "--epochs", "3", "--ngrams", "--substitute", "0.2")
     assert result.exit_code == 0, result.output
     assert "dev strict entity micro" in result.stdout and "calibration: temperature" in result.stdout
+    assert "fact calibration (" in result.stdout and (model / "fact-calibration.json").is_file()
     result = run("evaluate", "--model", str(model), "--data", str(tmp_path / "dev.jsonl"), "--json")
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
@@ -173,6 +174,10 @@ def test_train_evaluate_and_extract_with_a_tagger(tmp_path):
     result = run("extract", str(listings), "--out", str(facts), "--mentions", str(mentions), "--extractor", "tagger", "--model", str(model))
     assert result.exit_code == 0, result.output
     assert "from 20 listings" in result.stdout
+    calibrated = json.loads((model / "fact-calibration.json").read_text(encoding="utf-8"))["predicates"]
+    marked = [json.loads(line) for line in facts.read_text(encoding="utf-8").splitlines()]
+    assert any(f["predicate"] in calibrated for f in marked)
+    assert all(p["version"].endswith("+calibrated") for f in marked if f["predicate"] in calibrated for p in f["provenance"])
     for line in mentions.read_text().splitlines():
         mention = json.loads(line)
         assert 0.0 <= mention["score"] <= 1.0 and mention["field"] == "title"

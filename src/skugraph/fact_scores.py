@@ -25,10 +25,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from skugraph.corpus.ner import LabelledText
-from skugraph.extract import ListingReader
-from skugraph.facts.calibration import FactCalibration, fit_calibration
+from skugraph.extract import ExtractorConfig, ListingReader, build_reader
+from skugraph.facts.calibration import CALIBRATION_FILE, FactCalibration, fit_calibration
 from skugraph.facts.ontology import Ontology
 from skugraph.graph.store import batched
 from skugraph.records import BRAND, PRODUCT, Fact, Listing, Mention
@@ -109,6 +110,14 @@ def calibrate(texts: Sequence[LabelledText], reader: ListingReader, batch_size: 
     """A fact calibration for ``reader`` (its raw confidences, any calibration it has set aside)
     fitted on labelled dev ``texts`` (:func:`skugraph.facts.calibration.fit_calibration`)."""
     return fit_calibration(*read_with_gold(texts, replace(reader, calibration=None), batch_size).outcomes())
+
+
+def calibrate_tagger(model: Path, texts: Sequence[LabelledText]) -> FactCalibration:
+    """Fit a tagger directory's fact calibration on labelled dev ``texts`` and save it there
+    (:data:`~skugraph.facts.calibration.CALIBRATION_FILE`), where every reader of the model applies it."""
+    fitted = calibrate(texts, build_reader(ExtractorConfig(kind="tagger", model=model), titles=[t.text for t in texts]))
+    fitted.save(model / CALIBRATION_FILE)
+    return fitted
 
 
 def score_fused(reads: LabelledReads, ontology: Ontology, complete: bool = True) -> Report:

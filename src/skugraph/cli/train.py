@@ -104,6 +104,7 @@ def train_tagger_command(
     unlabelled_share: Annotated[float, typer.Option(help="Share of the pseudo-labelled texts kept, most certain first.")] = 0.5,
     unlabelled_limit: Annotated[int, typer.Option(help="At most this many unlabelled texts (a random sample of them).")] = 20_000,
     unlabelled_column: Annotated[str | None, typer.Option(help="CSV column of the unlabelled texts.")] = None,
+    fact_calibration: Annotated[bool, typer.Option(help="With --dev: calibrate the confidences of the facts the model makes on the dev texts (fact-calibration.json in OUT, applied whenever the model extracts).")] = True,
     time_budget: Annotated[float | None, typer.Option(help="Minutes of training at most.")] = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU has it), bf16 or fp32.")] = "auto",
     seed: int = 42,
@@ -159,6 +160,24 @@ def train_tagger_command(
         st = meta["self_training"]
         console.print(f"self-training on {st['unlabelled']['kept']} of {st['unlabelled']['texts']} unlabelled texts: dev F1 gold only "
                       f"{st['dev_f1']['gold']:.4f}, with them {st['dev_f1']['self_trained']:.4f} → kept the {st['kept']} model")
+    if dev and fact_calibration and os.environ.get("RANK", "0") == "0":
+        _calibrate_facts(out, dev, format)
+
+
+def _calibrate_facts(model: Path, dev: Path, format: str | None) -> None:
+    """Fit and save the model's fact calibration on the dev texts; say what it measured."""
+    from skugraph.corpus.ner import read_labelled
+    from skugraph.fact_scores import calibrate_tagger
+
+    try:
+        fitted = calibrate_tagger(model, read_labelled(dev, format, on_error=lambda _: None))
+    except ValueError as error:  # too few facts, or all right / all wrong: nothing to fit
+        errors.print(f"[yellow]fact calibration skipped[/]: {error}")
+        return
+    c, picked = fitted.report, fitted.report["threshold"]
+    console.print(f"fact calibration ({c['candidate']}, {c['facts']} dev facts): ECE {c['ece_raw']} → {c['ece_calibrated']}; "
+                  + (f"precision {picked['precision']:.3f} at confidence ≥ {picked['threshold']}, keeping {picked['recall_kept']:.1%} of the right facts"
+                     if picked else f"no threshold reaches precision {c['target_precision']}"), highlight=False)
 
 
 def _first_skipped(shown: int) -> Callable[[str], None]:
