@@ -321,8 +321,10 @@ def main() -> None:
         ensemble = EnsembleTagger.load(scratch / network)
         section = ensemble.meta[ENSEMBLE]
         results["ensemble"] = {
-            "description": f"posterior average of crf + {network} per character, constrained Viterbi: the model `skugraph train"
-                           f" tagger` makes (dev F1 {section['dev_f1']}; it {'keeps' if section['use'] else 'does not keep'} the ensemble)",
+            "description": f"posterior average of crf + {network} per character (the CRF's weight {section['crf_weight']} chosen on dev),"
+                           f" constrained Viterbi: the model `skugraph train tagger` makes (dev F1 {section['dev_f1']}; it"
+                           f" {'keeps' if section['use'] else 'does not keep'} the ensemble)",
+            "crf_weight": section["crf_weight"],
             "train_seconds": results[network]["train_seconds"],
             "kept_by_train_tagger": section["use"],
             "calibration": section.get("calibration"),
@@ -343,11 +345,11 @@ def main() -> None:
             t = result["scores"]["test"] if english else result["scores"]["test"]["micro"]
             print(f"{'  test':<12}{100 * t['precision']:>8.1f}{100 * t['recall']:>8.1f}{100 * t['f1']:>8.1f}")
     if bands:
-        print(f"\n{'system':<12}" + "".join(f"{band:>9}" for band in BANDS) + "   (dev F1 by frequency band; after /: tail types"
+        print(f"\n{'system':<12}" + "".join(f"{band:>12}" for band in BANDS) + "   (dev F1 by frequency band; after /: tail types"
               " merged as the ontology reads them)")
         for system, result in results.items():
             b, m = result["scores"]["dev"]["bands"], result["scores"]["dev"]["bands_as_graph_facts"]
-            print(f"{system:<12}" + "".join(f"{100 * b[band]['f1']:>5.1f}/{100 * m[band]['f1']:<4.1f}"[:9].rjust(9) for band in BANDS))
+            print(f"{system:<12}" + "".join(f"{100 * b[band]['f1']:.1f}/{100 * m[band]['f1']:.1f}".rjust(12) for band in BANDS))
     for system, result in results.items():
         if result.get("calibration"):
             c = result["calibration"]

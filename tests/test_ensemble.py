@@ -90,6 +90,9 @@ def test_averaging_skips_characters_a_member_does_not_score():
     crf = np.array([[0.6, 0.4, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
     assert np.allclose(average_marginals([neural, crf]), [[0.4, 0.6, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.0]])
     assert np.allclose(average_marginals([np.full((1, 3), np.nan)]), [[1.0, 0.0, 0.0]])
+    # weighted: the CRF at 0.75 -> 0.25 * network + 0.75 * CRF; where only one member scores, that one
+    assert np.allclose(average_marginals([neural, crf], [0.25, 0.75]), [[0.5, 0.5, 0.0], [0.0, 0.0, 1.0], [0.25, 0.75, 0.0]])
+    assert np.allclose(average_marginals([neural, crf], [0.0, 1.0]), crf)
 
 
 def test_train_tagger_keeps_the_ensemble_when_dev_says_it_is_better(trained):
@@ -100,6 +103,8 @@ def test_train_tagger_keeps_the_ensemble_when_dev_says_it_is_better(trained):
     tagger = load_tagger(trained, "torch")
     assert isinstance(tagger, EnsembleTagger)
     assert tagger.evaluate(DATA).micro.f1 == section["dev_f1"]["ensemble"] == 1.0
+    assert section["dev_f1_by_crf_weight"][str(section["crf_weight"])] == max(section["dev_f1_by_crf_weight"].values())
+    assert tagger.crf_weight == section["crf_weight"]
     assert isinstance(Tagger.load(trained, "torch"), Tagger)  # the network alone, as before
 
 

@@ -155,6 +155,7 @@ def train_tagger_command(
     if meta.get("ensemble"):
         ensemble, f1 = meta["ensemble"], meta["ensemble"]["dev_f1"]
         console.print(f"dev F1: network {f1['neural']:.4f}, character CRF {f1['crf']:.4f}, their ensemble {f1['ensemble']:.4f}"
+                      f" (the CRF's weight {ensemble.get('crf_weight', 0.5)})"
                       f" → the model is {'the ensemble' if ensemble['use'] else 'the network alone'}")
     if meta.get("self_training"):
         st = meta["self_training"]

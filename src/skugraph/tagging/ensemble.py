@@ -1,11 +1,12 @@
 """The tagger ensemble: the neural tagger and a character CRF (:mod:`skugraph.tagging.crf_member`)
-each give every character its tag probabilities; their average is decoded under the BIO/BIEOS
-constraints (Viterbi), and each span's confidence is its probability in that constrained chain
+each give every character its tag probabilities; their weighted average (the CRF's share
+chosen on dev, from an even mix to the CRF alone) is decoded under the BIO/BIEOS constraints
+(Viterbi), and each span's confidence is its probability in that constrained chain
 (forward-backward over the log averaged probabilities, at a temperature fitted on dev).
 
 ``skugraph train tagger`` trains the CRF beside the neural tagger and keeps the ensemble when
 it scores better on dev; the model directory's ``skugraph.json`` then says so (its
-``ensemble`` section: the three dev F1s, the decision, the CRF's settings) and
+``ensemble`` section: the dev F1s, the CRF's weight, the decision, the CRF's settings) and
 :func:`skugraph.tagging.tagger.load_tagger` loads an :class:`EnsembleTagger`, which answers
 everything a :class:`~skugraph.tagging.tagger.Tagger` does. The neural part runs on the chosen
 runtime (torch, bf16, ONNX); the CRF runs in crfsuite.
@@ -67,14 +68,20 @@ def _spread(tags: list[str]) -> np.ndarray:
     return out
 
 
-def average_marginals(members: Sequence[np.ndarray]) -> np.ndarray:
-    """The members' per-character probabilities [chars, tags] averaged where they have them
-    (NaN rows: none); a character no member scores is ``O`` (the first tag)."""
+def average_marginals(members: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
+    """The members' per-character probabilities [chars, tags] averaged (with ``weights``, a
+    weighted mean) where they have them (NaN rows: none); a character no member scores is ``O``
+    (the first tag)."""
     stacked = np.stack(members)
+    weight = np.asarray(weights if weights is not None else [1.0] * len(members), dtype=float)[:, None, None]
     known = ~np.isnan(stacked).any(axis=2, keepdims=True)
-    count = known.sum(axis=0)
-    total = np.where(known, stacked, 0.0).sum(axis=0)
-    return np.where(count > 0, total / np.maximum(count, 1), np.eye(stacked.shape[2])[0])
+    count = np.where(known, weight, 0.0).sum(axis=0)
+    total = np.where(known, stacked * weight, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.where(count > 0, count, 1.0), np.eye(stacked.shape[2])[0])
+
+
+#: the CRF member's shares of the average that training tries on dev (1.0: the CRF alone)
+CRF_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 
 
 def decode_marginals(texts: Sequence[CharScores], tags: list[str], temperature: float = 1.0, chunk: int = 64) -> list[list[ScoredSpan]]:
@@ -106,10 +113,11 @@ class EnsembleTagger:
     :class:`~skugraph.tagging.tagger.Tagger` is (``predict``, ``scores``/``decode_many``, ``evaluate``,
     ``meta``, pickling as its directory)."""
 
-    def __init__(self, neural: Tagger, crf: CrfMember, temperature: float = 1.0):
+    def __init__(self, neural: Tagger, crf: CrfMember, temperature: float = 1.0, crf_weight: float = 0.5):
         self.neural = neural
         self.crf = crf
         self.temperature = temperature
+        self.crf_weight = crf_weight  # the CRF's share of the average, chosen on dev
         self.source: tuple[Path, str] | None = None  # (directory, runtime) when loaded from one
 
     @property
@@ -136,7 +144,8 @@ class EnsembleTagger:
         if not section:
             raise ValueError(f"{path}: no CRF member in its metadata (train it with `skugraph train tagger --dev …`)")
         features = CrfFeatures(neural.lexicon_words, words=section["crf"]["words"])
-        ensemble = cls(neural, CrfMember.load(path, neural.config.tags, features), section.get("temperature", 1.0))
+        ensemble = cls(neural, CrfMember.load(path, neural.config.tags, features), section.get("temperature", 1.0),
+                       section.get("crf_weight", 0.5))
         ensemble.source = (path, runtime)
         return ensemble
 
@@ -151,8 +160,8 @@ class EnsembleTagger:
         return self.neural.scores(texts, batch_size), self.crf.marginals(texts)
 
     def combine(self, texts: Sequence[str], neural: Sequence[TextScores], crf: Sequence[np.ndarray]) -> list[CharScores]:
-        """The members' per-character probabilities averaged."""
-        return [CharScores(average_marginals([char_marginals(self.neural, n, len(text)), c]))
+        """The members' per-character probabilities averaged, the CRF weighted by ``crf_weight``."""
+        return [CharScores(average_marginals([char_marginals(self.neural, n, len(text)), c], [1 - self.crf_weight, self.crf_weight]))
                 for text, n, c in zip(texts, neural, crf, strict=True)]
 
     def scores(self, texts: Sequence[str], batch_size: int = 64) -> list[CharScores]:
@@ -185,7 +194,8 @@ def _load_single_threaded(path: Path, runtime: str) -> EnsembleTagger:
 
 def train_ensemble(neural: Tagger, train: Sequence[LabelledText], dev: Sequence[LabelledText], scheme: str,
                    words: bool = True, calibrate: bool = True) -> tuple[EnsembleTagger, dict]:
-    """Train the CRF member on ``train`` beside a trained neural tagger and score neural, CRF and
+    """Train the CRF member on ``train`` beside a trained neural tagger, pick the CRF's share of the
+    average (:data:`CRF_WEIGHTS`; 1.0 is the CRF alone) by dev F1, and score neural, CRF and
     ensemble on ``dev``; returns the ensemble and its metadata section (``use``: whether dev
     says the ensemble beats the neural tagger alone)."""
     began = time.perf_counter()
@@ -194,13 +204,15 @@ def train_ensemble(neural: Tagger, train: Sequence[LabelledText], dev: Sequence[
     ensemble = EnsembleTagger(neural, crf)
     texts = [item.text for item in dev]
     neural_scores, crf_scores = ensemble.member_scores(texts)
+    by_weight = {}
+    for weight in CRF_WEIGHTS:
+        ensemble.crf_weight = weight
+        by_weight[weight] = ensemble.evaluate(dev, ensemble.combine(texts, neural_scores, crf_scores)).micro.f1
+    ensemble.crf_weight = max(CRF_WEIGHTS, key=lambda w: (by_weight[w], -abs(w - 0.5)))  # ties: the even average
     combined = ensemble.combine(texts, neural_scores, crf_scores)
-    dev_f1 = {
-        "neural": neural.evaluate(dev, neural_scores).micro.f1,
-        "crf": ensemble.evaluate(dev, [CharScores(c) for c in crf_scores]).micro.f1,
-        "ensemble": ensemble.evaluate(dev, combined).micro.f1,
-    }
+    dev_f1 = {"neural": neural.evaluate(dev, neural_scores).micro.f1, "crf": by_weight[1.0], "ensemble": by_weight[ensemble.crf_weight]}
     section = {"use": dev_f1["ensemble"] > dev_f1["neural"], "dev_f1": {k: round(v, 4) for k, v in dev_f1.items()},
+               "crf_weight": ensemble.crf_weight, "dev_f1_by_crf_weight": {str(w): round(f, 4) for w, f in by_weight.items()},
                "temperature": 1.0, "crf": {"file": CRF_FILE, "words": words, "train_seconds": round(seconds, 1)}}
     if calibrate:
         temperature, before, after = fit_temperature(ensemble, combined, dev)
