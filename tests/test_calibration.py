@@ -146,6 +146,15 @@ def test_evaluate_facts_calibrate_writes_the_rules_calibration(tmp_path):
     result = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path / "dev.bio"), "--facts", "--calibrate"])
     assert result.exit_code == 1 and "needs --calibration FILE" in result.output
 
+    listings = tmp_path / "listings.jsonl"  # the rules' facts of new listings, calibrated by the file
+    listings.write_text("".join(json.dumps({"id": f"l{n}", "title": t.text}, ensure_ascii=False) + "\n"
+                                for n, t in enumerate(titles(5))), encoding="utf-8")
+    result = CliRunner().invoke(app, ["extract", str(listings), "--out", str(tmp_path / "facts.jsonl"), "--calibration", str(out)])
+    assert result.exit_code == 0, result.output
+    facts = [json.loads(line) for line in (tmp_path / "facts.jsonl").read_text(encoding="utf-8").splitlines()]
+    fitted = [f for f in facts if f["predicate"] in FactCalibration.load(out).predicates]
+    assert fitted and all(p["version"].endswith(CALIBRATED_VERSION) for f in fitted for p in f["provenance"])
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:

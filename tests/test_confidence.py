@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from skugraph.cli import app
 from skugraph.facts.io import write_facts
-from skugraph.graph.store import Confidences, open_store
+from skugraph.graph.store import Confidences, confidence_summary, open_store, read_facts
 from skugraph.records import BRAND, PRODUCT, VALUE, Entity, Fact, Listing, Provenance, to_json_line
 
 runner = CliRunner()
@@ -84,13 +84,20 @@ def test_calibration_says_whether_the_mean_is_a_precision():
     assert Confidences().expected_precision is None
 
 
+def test_the_expected_precision_leaves_out_what_is_not_read_from_text():
+    found = {"has_brand": Confidences(2, 1.25, 0), "offer_of": Confidences(3, 3.0, 0), "has_review": Confidences(4, 4.0, 0)}
+    assert read_facts(found) == Confidences(2, 1.25, 0)
+    assert confidence_summary(found)["all"]["expected_precision"] == 0.625 and "offer_of" in confidence_summary(found)["predicates"]
+
+
 def test_stats_prints_the_expected_precision(files, tmp_path):
     listings, facts = files
     db = tmp_path / "g.lbug"
     assert run("load", str(facts), "--listings", str(listings), "--db", str(db)).exit_code == 0
     shown = run("stats", "--db", str(db))
     assert shown.exit_code == 0
-    assert "expected precision 0.633 over 6 facts (about 2 wrong); partly calibrated: 2 of 6" in " ".join(shown.stdout.split())
+    assert ("expected precision 0.633 over the 6 facts read from text (all but offer_of, has_review) (about 2 wrong);"
+            " partly calibrated: 2 of 6") in " ".join(shown.stdout.split())
     summary = json.loads(run("stats", "--db", str(db), "--json").stdout)["confidence"]
     assert summary["all"] == {"facts": 6, "expected_precision": 0.6333, "expected_wrong": 2.2, "calibrated": 2,
                               "calibration": summary["all"]["calibration"]}

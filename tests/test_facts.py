@@ -109,6 +109,15 @@ def test_head_product_is_the_largest_group_of_product_words():
     assert head_product(mentions, ["colour"] * 4) is None
 
 
+def test_the_head_word_said_again_is_the_type_not_a_related_product():
+    listing = Listing("z", "镇尺一对 黄铜镇尺 书法镇纸")
+    mentions = [Mention("z", "title", s, s + 2, listing.title[s : s + 2], "4", 0.5, "t@1") for s in (0, 7, 12)]
+    facts = {(f.predicate, f.object.name): f for f in FactBuilder().build(listing, mentions)}
+    assert set(facts) == {("product_type", "镇尺"), ("related_product", "镇纸")}
+    assert facts[("product_type", "镇尺")].confidence == 0.75  # two readings of the head, noisy-or
+    assert len(facts[("product_type", "镇尺")].provenance) == 2
+
+
 def test_attribute_off_its_category_keeps_a_lower_confidence():
     listing = Listing("t1", "纯棉T恤 256G 黑色", category="服装 > T恤")
     mentions = _mentions(listing, [("256G", "36"), ("黑色", "16")])

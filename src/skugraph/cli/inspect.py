@@ -63,7 +63,7 @@ def stats(
     """Count nodes per label and edges per type; and the graph's expected precision, the mean
     confidence of its facts (overall and per predicate), with the facts expected wrong and
     whether the confidences are calibrated probabilities."""
-    from skugraph.graph.store import Confidences, confidence_summary
+    from skugraph.graph.store import NOT_READ, confidence_summary, read_facts
 
     with read_graph(db) as store:
         counts, confidences = store.stats(), store.confidences()
@@ -83,9 +83,10 @@ def stats(
     for name, found in sorted(confidences.items(), key=lambda item: -item[1].facts):
         table.add_row(name, str(found.facts), f"{found.expected_precision:.3f}", f"{found.expected_wrong:.1f}", str(found.calibrated))
     console.print(table)
-    overall = sum(confidences.values(), Confidences())
+    overall = read_facts(confidences)
     if overall.facts:
-        console.print(f"expected precision {overall.expected_precision:.3f} over {overall.facts} facts "
+        console.print(f"expected precision {overall.expected_precision:.3f} over the {overall.facts} facts read from text "
+                      f"(all but {', '.join(NOT_READ)}) "
                       f"(about {overall.expected_wrong:.0f} wrong); {overall.calibration}", highlight=False)
 
 

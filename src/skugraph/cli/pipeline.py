@@ -91,6 +91,7 @@ def extract(
     opinion_model: Annotated[Path | None, typer.Option(help="Review opinions: a directory from `skugraph train opinions`.")] = None,
     sentiment_model: Annotated[Path | None, typer.Option(help="Review sentiment: a directory from `skugraph train sentiment`.")] = None,
     relation_model: Annotated[Path | None, typer.Option(help="What each mention is to the head product: a directory from `skugraph train relations`.")] = None,
+    calibration: Annotated[Path | None, typer.Option(help="Fact calibration file (`skugraph evaluate --facts --calibrate`; default: the tagger directory's fact-calibration.json, if any).")] = None,
     runtime: RuntimeOption = "torch-bf16",
     workers: Annotated[int, typer.Option(help="Processes that read the listings (one thread each); this one reads ahead and writes.")] = 1,
     engine: Annotated[str, typer.Option(help="local, or ray: an actor pool of --workers on Ray (pip install skugraph\\[scale]).")] = "local",
@@ -103,7 +104,7 @@ def extract(
     from skugraph.facts.ontology import load_ontology
 
     config = ExtractorConfig(extractor, model, tuple(fields.split(",")), min_score, runtime, brands or [], product_types or [],
-                             opinion_model, sentiment_model, relation_model)
+                             opinion_model, sentiment_model, relation_model, calibration)
     with friendly_errors(), progress_bars() as start:
         schema = load_ontology(ontology)
         report = pipeline.extract(listings, out, mentions, progress=start("extract", None), config=config, ontology=schema,

@@ -91,11 +91,14 @@ class FactBuilder:
         if self.relations is not None and head is not None:
             meanings = self._read_relations(listing, mentions, meanings, head)
         facts = [*self._structured(listing, product)]
+        head_word = fold(mentions[head].text) if head is not None else None
         for i, (mention, meaning) in enumerate(zip(mentions, meanings, strict=True)):
             if meaning == "ignore":
                 continue
             before = (mentions[i - 1], meanings[i - 1]) if i else None
-            fact = self._from_mention(listing, product, mention, meaning, before, i == head)
+            # the head word said again (镇尺 … 镇尺) is more evidence of the type, not a related product
+            is_head = i == head or (meaning == "product" and fold(mention.text) == head_word)
+            fact = self._from_mention(listing, product, mention, meaning, before, is_head)
             if fact is not None:
                 facts.append(fact)
         if head is not None and mentions[head].text in self.accessory_types:

@@ -115,10 +115,22 @@ class Confidences:
                 "expected_wrong": round(self.expected_wrong, 1), "calibrated": self.calibrated}
 
 
+#: predicates that are not read from text, so no expected precision of the graph's facts counts
+#: them: a listing's offer of its product (the matcher's score, chosen by its own threshold) and
+#: its reviews (the listing's own records)
+NOT_READ = ("offer_of", "has_review")
+
+
+def read_facts(confidences: Mapping[str, Confidences]) -> Confidences:
+    """The confidences of the facts read from text, all predicates but :data:`NOT_READ` together."""
+    return sum((found for name, found in confidences.items() if name not in NOT_READ), Confidences())
+
+
 def confidence_summary(confidences: Mapping[str, Confidences]) -> dict[str, Any]:
-    """Per-predicate confidences (:meth:`GraphStore.confidences`) as JSON: the whole graph's
-    (``all``, with ``calibration`` saying whether its expected precision is one) and each predicate's."""
-    overall = sum(confidences.values(), Confidences())
+    """Per-predicate confidences (:meth:`GraphStore.confidences`) as JSON: the read facts'
+    (``all``: every predicate but :data:`NOT_READ`, with ``calibration`` saying whether its
+    expected precision is one) and each predicate's."""
+    overall = read_facts(confidences)
     return {"all": overall.to_dict() | {"calibration": overall.calibration},
             "predicates": {name: found.to_dict() for name, found in sorted(confidences.items())}}
 
