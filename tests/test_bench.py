@@ -53,7 +53,7 @@ def test_bench_api_runs_schemathesis_against_a_served_graph(demo_graph):
     from skugraph.bench.service import bench_api
 
     report = bench_api(demo_graph, max_examples=3)
-    assert report["operations"] == 7 and report["test_cases"]["generated"] > 20
+    assert report["operations"] == 8 and report["test_cases"]["generated"] > 20
     assert report["server_errors"] == 0 and report["schemathesis"]["exit_code"] == 0
 
 
