@@ -49,23 +49,12 @@ from pathlib import Path
 import numpy as np
 
 from skugraph.records import CALIBRATED_VERSION, Fact
+from skugraph.tagging.evaluate import expected_calibration_error
 
 CALIBRATION_FILE = "fact-calibration.json"  # in an extractor's model directory
 FEATURES = ("logit_confidence", "log_agreement", "log_evidence", "listing_logit")
 TARGET_PRECISION = 0.90
 _EPS = 1e-4
-
-
-def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
-    """ECE over ``bins`` equal-width confidence bins: the mean gap between confidence and the
-    share right, weighted by the facts in each bin."""
-    conf = np.asarray(confidences, dtype=np.float64)
-    if not len(conf):
-        return 0.0
-    hits = np.asarray(correct, dtype=np.float64)
-    which = np.minimum((conf * bins).astype(int), bins - 1)
-    gaps = [abs(hits[which == b].mean() - conf[which == b].mean()) * (which == b).sum() for b in np.unique(which)]
-    return float(sum(gaps) / len(conf))
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ the same scores by frequency band (head / torso / tail types by training span co
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+
+import numpy as np
 
 from skugraph.corpus.ner import LabelledText
 
@@ -144,3 +146,15 @@ def confusable_types(gold: Iterable[Iterable[Span]], predicted: Iterable[Iterabl
             if n >= min_spans and n / sum(counts.values()) >= min_share:
                 merges[label] = other
     return merges
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """ECE over ``bins`` equal-width confidence bins: the mean gap between confidence and the
+    share right, weighted by the items in each bin."""
+    conf = np.asarray(confidences, dtype=np.float64)
+    if not len(conf):
+        return 0.0
+    hits = np.asarray(correct, dtype=np.float64)
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    gaps = [abs(hits[which == b].mean() - conf[which == b].mean()) * (which == b).sum() for b in np.unique(which)]
+    return float(sum(gaps) / len(conf))

@@ -28,7 +28,7 @@ from skugraph.tagging.decode import (
     segment_probability,
 )
 from skugraph.tagging.encoding import Encoded, TextEncoder
-from skugraph.tagging.evaluate import Report, score_spans
+from skugraph.tagging.evaluate import Report, expected_calibration_error, score_spans
 from skugraph.tagging.model import TaggerModel
 from skugraph.tagging.windows import merge_window_scores, windows
 
@@ -224,21 +224,6 @@ def window_batch(items: Sequence[Encoded], ranges: Sequence[tuple[int, int]], to
     if ngrams is not None:
         inputs["ngrams"] = ngrams
     return inputs
-
-
-def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
-    """ECE over equal-width confidence bins: the weighted mean gap between confidence and accuracy."""
-    if not confidences:
-        return 0.0
-    conf = np.asarray(confidences, dtype=np.float64)
-    hits = np.asarray(correct, dtype=np.float64)
-    which = np.minimum((conf * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        chosen = which == b
-        if chosen.any():
-            total += chosen.sum() * abs(hits[chosen].mean() - conf[chosen].mean())
-    return float(total / len(conf))
 
 
 def fit_temperature(tagger: Tagger | EnsembleTagger, scores: Sequence, gold: Sequence[LabelledText]) -> tuple[float, float, float]:
