@@ -6,8 +6,8 @@ can be rerun alone (the CLI exposes each one).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -62,11 +62,7 @@ def evaluate(
             table.add_row(f"[bold]{name}{suffix}[/]", f"{score['precision']:.4f}", f"{score['recall']:.4f}", f"{score['f1']:.4f}", str(score["support"]))
     console.print(table)
     if fitted:
-        c, picked = fitted.report, fitted.report["threshold"]
-        console.print(f"fact calibration ({c['candidate']}, {c['facts']} facts): ECE {c['ece_raw']} → {c['ece_calibrated']} "
-                      f"({c['folds']}-fold cross-fitted, {c['ece_bins']} bins); "
-                      + (f"precision {picked['precision']:.3f} at confidence ≥ {picked['threshold']}, keeping {picked['recall_kept']:.1%} of the right facts"
-                         if picked else f"no threshold reaches precision {c['target_precision']}"), highlight=False)
+        console.print(fitted.describe(), highlight=False)
         console.print(f"wrote {_calibration_path(model, calibration)}", highlight=False)
 
 

@@ -175,10 +175,7 @@ def _calibrate_facts(model: Path, dev: Path, format: str | None) -> None:
     except ValueError as error:  # too few facts, or all right / all wrong: nothing to fit
         errors.print(f"[yellow]fact calibration skipped[/]: {error}")
         return
-    c, picked = fitted.report, fitted.report["threshold"]
-    console.print(f"fact calibration ({c['candidate']}, {c['facts']} dev facts): ECE {c['ece_raw']} → {c['ece_calibrated']}; "
-                  + (f"precision {picked['precision']:.3f} at confidence ≥ {picked['threshold']}, keeping {picked['recall_kept']:.1%} of the right facts"
-                     if picked else f"no threshold reaches precision {c['target_precision']}"), highlight=False)
+    console.print(fitted.describe(), highlight=False)
 
 
 def _first_skipped(shown: int) -> Callable[[str], None]:

@@ -142,6 +142,14 @@ class FactCalibration:
         return [_calibrated(fact, float(p)) if fact.predicate in known else fact
                 for fact, p in zip(facts, calibrated, strict=True)]
 
+    def describe(self) -> str:
+        """One line: the method, the cross-fitted dev ECE before and after, and the threshold's precision and recall kept."""
+        c, picked = self.report, self.report["threshold"]
+        return (f"fact calibration ({c['candidate']}, {c['facts']} facts): ECE {c['ece_raw']} → {c['ece_calibrated']} "
+                f"({c['folds']}-fold cross-fitted, {c['ece_bins']} bins); "
+                + (f"precision {picked['precision']:.3f} at confidence ≥ {picked['threshold']}, keeping {picked['recall_kept']:.1%}"
+                   " of the right facts" if picked else f"no threshold reaches precision {c['target_precision']}"))
+
     @property
     def threshold(self) -> float | None:
         """The confidence the dev curve picks for the target precision, or None."""
