@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skugraph.corpus.ner import LabelledText, Span, write_doccano
+from skugraph.corpus.ner import LabelledText, write_doccano
 from skugraph.records import Listing
 from skugraph.tagging.crf_member import CRF_FILE, CrfFeatures, CrfMember
 from skugraph.tagging.encoding import tag_set
@@ -30,16 +30,7 @@ TITLES = [
 ]
 
 
-def labelled(text: str, entities: list[tuple[str, str]]) -> LabelledText:
-    spans, position = [], 0
-    for surface, label in entities:
-        start = text.index(surface, position)
-        spans.append(Span(start, start + len(surface), label))
-        position = start + len(surface)
-    return LabelledText(text, tuple(spans))
-
-
-DATA = [labelled(t, e) for t, e in TITLES]
+DATA = [LabelledText.from_words(t, e) for t, e in TITLES]
 GOLD = [[(s.start, s.end, s.label) for s in item.spans] for item in DATA]
 
 

@@ -112,3 +112,11 @@ def test_reads_the_shared_ner_sets(shared_data, name, count, labels):
     assert (len(texts), problems) == (count, [])
     found = {span.label for text in texts for span in text.spans}
     assert found == labels if labels else {"1", "4", "16", "36", "40"} <= found
+
+
+def test_a_labelled_text_from_its_words_finds_each_after_the_one_before():
+    item = LabelledText.from_words("华为手机 华为充电器", [("华为", "brand"), ("华为", "brand"), ("充电器", "product")])
+    assert item.span_texts() == [("华为", "brand"), ("华为", "brand"), ("充电器", "product")]
+    assert [s.start for s in item.spans] == [0, 5, 7]
+    with pytest.raises(ValueError, match="'小米' not found"):
+        LabelledText.from_words("华为手机", [("小米", "brand")])

@@ -36,18 +36,9 @@ TITLES = [
 LONG_TITLE = "美的 电热水器 60升 白色 家用 一级能效 速热 大容量 安装简单 海尔 冰箱 银色 家用"
 
 
-def labelled(text: str, entities: list[tuple[str, str]]) -> LabelledText:
-    spans, position = [], 0
-    for surface, label in entities:
-        start = text.index(surface, position)
-        spans.append(Span(start, start + len(surface), label))
-        position = start + len(surface)
-    return LabelledText(text, tuple(spans))
-
-
 def training_set() -> list[LabelledText]:
     long_entities = [("美的", "brand"), ("电热水器", "product"), ("白色", "colour"), ("海尔", "brand"), ("冰箱", "product"), ("银色", "colour")]
-    return [labelled(t, e) for t, e in TITLES] + [labelled(LONG_TITLE, long_entities)]
+    return [LabelledText.from_words(t, e) for t, e in TITLES] + [LabelledText.from_words(LONG_TITLE, long_entities)]
 
 
 @pytest.fixture(scope="module")

@@ -123,15 +123,11 @@ def calibrate_tagger(model: Path, texts: Sequence[LabelledText]) -> FactCalibrat
 def score_fused(reads: LabelledReads, ontology: Ontology, complete: bool = True) -> Report:
     """The facts each listing's product holds after fusion (with ``complete``, completion's
     inferred values too) against the listing's gold facts; see the module doc."""
-    from skugraph.fusion.completion import COMPLETED, propose
-    from skugraph.fusion.fuse import fuse_facts, unify_brands
-    from skugraph.fusion.resolve import resolve_products
+    from skugraph.fusion.fuse import fuse_all, unify_brands
 
     facts = [fact for listing_facts in reads.facts for fact in listing_facts]
-    resolution = resolve_products(reads.listings, facts, ontology=ontology)
-    fused = fuse_facts(reads.listings, facts, resolution, ontology)
-    if complete:
-        fused += propose(fused, COMPLETED, ontology=ontology).facts
+    resolution, fused, inferred = fuse_all(reads.listings, facts, ontology, complete=complete)
+    fused += inferred
     brand_names = {f"{BRAND}:{before.object.key}": f"{BRAND}:{after.object.key}"
                    for before, after in zip(facts, unify_brands(reads.listings, facts), strict=True) if before.object.label == BRAND}
     held: dict[str, list[Fact]] = defaultdict(list)

@@ -163,21 +163,17 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     (all of them still take part in resolution and completion; see
     :func:`skugraph.facts.io.confident_facts`)."""
     from skugraph.fusion.blocking import encoder_embeddings
-    from skugraph.fusion.completion import COMPLETED, propose
-    from skugraph.fusion.fuse import fuse_facts
+    from skugraph.fusion.fuse import fuse_all
     from skugraph.fusion.matching import CrossEncoderMatcher
-    from skugraph.fusion.resolve import group_sizes, resolve_products
+    from skugraph.fusion.resolve import group_sizes
 
     check_min_confidence(min_confidence)
     ontology = ontology or load_ontology()
     items = list(load_listings(listings))
     extracted = list(read_facts(facts, on_error, ontology))
-    resolution = resolve_products(items, extracted, CrossEncoderMatcher.load(matcher) if matcher else None,
-                                  threshold=threshold, ontology=ontology, embed=encoder_embeddings(encoder) if encoder else None)
-    fused = fuse_facts(items, extracted, resolution, ontology)
-    inferred = []
-    if complete:
-        inferred = propose(fused, COMPLETED, min_probability=min_probability, ontology=ontology).facts
+    resolution, fused, inferred = fuse_all(items, extracted, ontology, CrossEncoderMatcher.load(matcher) if matcher else None,
+                                           threshold=threshold, embed=encoder_embeddings(encoder) if encoder else None,
+                                           complete=complete, min_probability=min_probability)
     left_out: Counter[str] = Counter()
     fused, inferred = (list(confident_facts(facts, min_confidence, left_out)) for facts in (fused, inferred))
     write_facts(out, fused + inferred)

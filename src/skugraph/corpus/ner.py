@@ -33,6 +33,19 @@ class LabelledText:
     def span_texts(self) -> list[tuple[str, str]]:
         return [(self.text[s.start : s.end], s.label) for s in self.spans]
 
+    @classmethod
+    def from_words(cls, text: str, words: list[tuple[str, str]], id: str = "") -> LabelledText:
+        """``text`` with a span per (surface, label) of ``words``, each found after the one before;
+        a surface not found there raises ``ValueError``."""
+        spans, position = [], 0
+        for surface, label in words:
+            start = text.find(surface, position)
+            if start < 0:
+                raise ValueError(f"{surface!r} not found in {text!r} after character {position}")
+            spans.append(Span(start, start + len(surface), label))
+            position = start + len(surface)
+        return cls(text, tuple(spans), id)
+
 
 class NerFormatError(ValueError):
     """A labelled file that cannot be read as its format says, with its location."""

@@ -12,7 +12,7 @@ from skugraph.facts.build import LISTING_EXTRACTOR, merge_facts
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.fusion.brands import mine_aliases
 from skugraph.fusion.conflicts import resolve as resolve_conflicts
-from skugraph.fusion.resolve import Resolution
+from skugraph.fusion.resolve import Resolution, resolve_products
 from skugraph.records import ASPECT, BRAND, LISTING, PRODUCT, Entity, Fact, Listing, Provenance
 
 
@@ -85,3 +85,19 @@ def fuse_facts(listings: Sequence[Listing], facts: Iterable[Fact], resolution: R
                           resolution.confidence.get(listing.id, 1.0), (where,),
                           {"evidence": resolution.evidence.get(listing.id, "the only listing of this product")}))
     return fused
+
+
+def fuse_all(listings: Sequence[Listing], facts: Sequence[Fact], ontology: Ontology | None = None, matcher=None, *,
+             threshold: float | None = None, embed=None, complete: bool = True,
+             min_probability: float = 0.7) -> tuple[Resolution, list[Fact], list[Fact]]:
+    """All of fusion as ``skugraph fuse`` runs it: which listings are one product
+    (:func:`~skugraph.fusion.resolve.resolve_products`), their facts moved onto the products
+    (:func:`fuse_facts`), and with ``complete`` the values products lack, proposed by KG
+    completion and marked ``inferred``. Returns the resolution, the fused facts and the inferred ones."""
+    from skugraph.fusion.completion import COMPLETED, propose
+
+    ontology = ontology or load_ontology()
+    resolution = resolve_products(listings, facts, matcher, threshold=threshold, ontology=ontology, embed=embed)
+    fused = fuse_facts(listings, facts, resolution, ontology)
+    inferred = propose(fused, COMPLETED, min_probability=min_probability, ontology=ontology).facts if complete else []
+    return resolution, fused, inferred
