@@ -1,0 +1,8 @@
+"""``skugraph label …``: the labelling loop, one module per part (no heavy import at module level)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Label your own titles: what to label next, Label Studio, label errors, weak labels.",
+                  no_args_is_help=True)
