@@ -8,7 +8,13 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser demo docs test test-fast sample clean
+# Label Studio, the annotation tool `skugraph label push/pull` talk to, in its own virtual environment (its Django
+# and pins stay out of ours); the tests start a server from it, `make label-studio` one for you.
+LS_VENV      ?= .venv-labelstudio
+LABEL_STUDIO ?= label-studio==1.23.2
+LS_STAMP     := $(LS_VENV)/.installed
+
+.PHONY: setup browser demo docs test test-fast sample clean label-studio-venv label-studio
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +24,19 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+$(LS_STAMP): Makefile
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/python -m pip install --quiet "$(LABEL_STUDIO)"
+	touch $(LS_STAMP)
+
+label-studio-venv: $(LS_STAMP)
+
+# A Label Studio server at http://localhost:8080, its SQLite database and files in .skugraph/label-studio:
+# sign up in the browser, then take the API key from Account & Settings.
+label-studio: $(LS_STAMP)
+	LATEST_VERSION_CHECK=false $(LS_VENV)/bin/label-studio start --no-browser --data-dir .skugraph/label-studio --port 8080
 
 demo: setup
 	$(BIN)/skugraph demo
@@ -31,8 +50,8 @@ browser:
 docs: setup
 	$(BIN)/mkdocs build --strict
 
-# Everything: the whole suite (slow tests included: training, Ray, the browser, the wheel) and the docs site.
-test: setup browser docs
+# Everything: the whole suite (slow tests included: training, Ray, the browser, Label Studio, the wheel) and the docs site.
+test: setup label-studio-venv browser docs
 	$(BIN)/python -m pytest -q
 
 # The inner loop: every test but those marked slow.

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from skugraph.graph.store import GraphStore, open_store
+from skugraph.labelling.server import LabelStudioServer, executable, running
 from skugraph.sample.generate import CATALOGUE
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 #: Module fixtures of the test files that train a model (tagger, relations, opinions) or start Ray, a server or a browser.
-SLOW_FIXTURES = {"trained", "relation_model", "opinion_model", "ray_cluster", "server", "browser"}
+SLOW_FIXTURES = {"trained", "relation_model", "opinion_model", "ray_cluster", "server", "browser", "label_studio"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -53,3 +54,19 @@ def demo_graph(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     workdir = tmp_path_factory.mktemp("demo-graph")
     return build(BuildConfig(workdir=workdir, extractor="rules", fresh=True)).config.graph
+
+
+#: Label Studio's own virtual environment (`make label-studio-venv`, a prerequisite of `make test`).
+LABEL_STUDIO_VENV = Path(__file__).resolve().parents[1] / ".venv-labelstudio"
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudioServer]:
+    """A real Label Studio server on localhost for the whole test session (SQLite in a fresh data
+    directory, one user): ``.url`` and ``.api_key``. Its start takes 20-90 s."""
+    try:
+        command = executable(LABEL_STUDIO_VENV)
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    with running(command, tmp_path_factory.mktemp("label-studio")) as server:
+        yield server
