@@ -6,3 +6,6 @@ import typer
 
 app = typer.Typer(help="Label your own titles: what to label next, Label Studio, label errors, weak labels.",
                   no_args_is_help=True)
+
+from skugraph.cli.label import suggest  # noqa: E402
+app.add_typer(suggest.app)
