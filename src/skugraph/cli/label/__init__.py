@@ -9,3 +9,5 @@ app = typer.Typer(help="Label your own titles: what to label next, Label Studio,
 
 from skugraph.cli.label import suggest  # noqa: E402
 app.add_typer(suggest.app)
+from skugraph.cli.label import weak  # noqa: E402
+app.add_typer(weak.app)
