@@ -244,35 +244,41 @@ class LabelModel:
     confusion: np.ndarray
 
     @classmethod
-    def fit(cls, votes: np.ndarray, classes: int, iterations: int = 100, tolerance: float = 1e-7) -> LabelModel:
+    def fit(cls, votes: np.ndarray, classes: int, iterations: int = 500, tolerance: float = 1e-8) -> LabelModel:
         """EM over ``votes`` (items × functions, class indices, 0 = O), started from each class's
-        share of an item's votes; stops when the log-likelihood per item gains less than ``tolerance``."""
-        posteriors, before = vote_counts(votes, classes), -np.inf
+        share of an item's votes; stops when the log-likelihood per item gains less than ``tolerance``.
+        Items that got the same votes are one pattern with a count (a few dozen patterns for a
+        hundred thousand characters)."""
+        patterns, counts = np.unique(votes, axis=0, return_counts=True)
+        posteriors, before = vote_counts(patterns, classes), -np.inf
         posteriors /= posteriors.sum(1, keepdims=True)
         for _ in range(iterations):
-            model = cls._maximise(votes, posteriors, classes)
-            posteriors, likelihood = model._expect(votes)
+            model = cls._maximise(patterns, posteriors * counts[:, None], classes)
+            posteriors, likelihood = model._expect(patterns, counts)
             if likelihood - before < tolerance * len(votes):
                 break
             before = likelihood
         return model
 
     @classmethod
-    def _maximise(cls, votes: np.ndarray, posteriors: np.ndarray, classes: int) -> LabelModel:
-        confusion = np.full((votes.shape[1], classes, classes), 1e-2)  # a little smoothing: no vote is impossible
-        for j in range(votes.shape[1]):
+    def _maximise(cls, patterns: np.ndarray, mass: np.ndarray, classes: int) -> LabelModel:
+        """The model most likely given ``mass`` (patterns × classes: expected items of each true class)."""
+        confusion = np.full((patterns.shape[1], classes, classes), 1e-2)  # a little smoothing: no vote is impossible
+        for j in range(patterns.shape[1]):
             for vote in range(classes):
-                confusion[j, :, vote] += posteriors[votes[:, j] == vote].sum(0)
+                confusion[j, :, vote] += mass[patterns[:, j] == vote].sum(0)
         confusion /= confusion.sum(2, keepdims=True)
-        prior = (posteriors.sum(0) + 1e-2) / (len(posteriors) + 1e-2 * classes)
+        prior = (mass.sum(0) + 1e-2) / (mass.sum() + 1e-2 * classes)
         return cls(prior, confusion)
 
-    def _expect(self, votes: np.ndarray) -> tuple[np.ndarray, float]:
+    def _expect(self, votes: np.ndarray, counts: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """Posteriors per row of ``votes`` and the log-likelihood of them all (each row ``counts`` times)."""
         log = np.log(self.prior)[None, :] + sum(np.log(self.confusion[j][:, votes[:, j]]).T for j in range(votes.shape[1]))
         top = log.max(1, keepdims=True)
         weights = np.exp(log - top)
         total = weights.sum(1, keepdims=True)
-        return weights / total, float((np.log(total) + top).sum())
+        evidence = (np.log(total) + top)[:, 0]
+        return weights / total, float(evidence @ counts if counts is not None else evidence.sum())
 
     def posteriors(self, votes: np.ndarray) -> np.ndarray:
         """P(true type | the functions' votes) per item (items × classes)."""
