@@ -11,3 +11,5 @@ from skugraph.cli.label import suggest  # noqa: E402
 app.add_typer(suggest.app)
 from skugraph.cli.label import weak  # noqa: E402
 app.add_typer(weak.app)
+from skugraph.cli.label import studio  # noqa: E402
+app.add_typer(studio.app)
