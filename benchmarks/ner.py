@@ -13,9 +13,12 @@ match; otherwise it is pretrained first), and (d) the ensemble ``skugraph train 
 the CRF member and a network (the pretrained tagger by default, ``--ensemble crf,NAME``) each
 give per-character tag probabilities, averaged and decoded under the BIO/BIEOS constraints
 (:mod:`skugraph.tagging.ensemble`); the results say whether training kept it over the network
-alone. ``--systems …,self`` adds self-training: the ensemble labels unlabelled titles
-(``--unlabelled``, default the shared JD titles), the most certain share (``--pseudo-share``)
-joins the gold titles, and the pretrained tagger is trained on both.
+alone. ``--systems …,self`` measures ``skugraph train tagger --unlabelled``: the model trained on
+the gold titles (this run's ensemble, or a saved one, ``--labeller DIR``) labels a sample of
+unlabelled titles (``--unlabelled``, default the shared JD titles; ``--unlabelled-limit``), the
+most certain share (``--pseudo-share``) joins the gold titles, and the network and its CRF
+member are trained again on both; the results hold the gold-only model (``labeller``) and the
+self-trained one (``self``) and say which one training keeps (the better on dev).
 Scores: strict entity micro F1 on dev (the official test splits are held back);
 ``--test PATH`` scores another labelled file.
 
@@ -50,8 +53,8 @@ from skugraph.tagging.ensemble import ENSEMBLE, CharScores, EnsembleTagger, deco
 from skugraph.facts.ontology import load_ontology
 from skugraph.tagging.evaluate import BANDS, Score, confusable_types, frequency_bands, score_by_band, score_spans
 from skugraph.tagging.lexicon import read_words
-from skugraph.tagging.self_training import pseudo_label
-from skugraph.tagging.tagger import ScoredSpan, Tagger
+from skugraph.tagging.self_training import pseudo_label, read_unlabelled
+from skugraph.tagging.tagger import ScoredSpan, Tagger, load_tagger
 from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -181,6 +184,36 @@ def pretrained_model(data: Path, minutes: float) -> Path:
     return target
 
 
+def run_self_training(args, train: list[LabelledText], dev_file: Path, scheme: str, lexicon_files: dict[str, list[Path]],
+                      evaluations: dict[str, list[LabelledText]], results: dict[str, dict], report_system, labeller_dir: Path,
+                      out: Path) -> tuple[dict, str]:
+    """What ``skugraph train tagger --unlabelled`` does after its gold training: the gold-only model
+    (scored as system ``labeller``) pseudo-labels the unlabelled sample, and the network with its CRF
+    member is trained on gold + the surest share; returns the run of the model training keeps from it."""
+    if not (labeller_dir / "skugraph.json").exists():
+        sys.exit(f"the self system needs a gold-only model: list {args.ensemble or 'pretrained'} before self in --systems, or give --labeller")
+    labeller = load_tagger(labeller_dir)
+    results["labeller"] = {"description": f"the gold-only model self-training starts from ({labeller_dir})",
+                           "train_seconds": 0.0, "predictions": {name: spans_of(labeller.predict([t.text for t in data]))
+                                                                 for name, data in evaluations.items()}}
+    report_system("labeller")
+    path = args.unlabelled or args.data / "corpus" / "jd-titles.txt"
+    texts = read_unlabelled(path, limit=args.unlabelled_limit, exclude=[t.text for t in train])
+    pseudo, lowest = pseudo_label(labeller, texts, args.pseudo_share)
+    print(f"  pseudo-labelled {len(texts)} texts, kept {len(pseudo)} with least-certain character >= {lowest:.3f}", flush=True)
+    mixed = out.parent / f"self-train.{scheme}"
+    write_conll([*train, *pseudo], mixed, scheme)
+    run = run_tagger(mixed, dev_file, str(pretrained_model(args.data, args.pretrain_minutes)), False, lexicon_files, args,
+                     evaluations, out, crf_member=True)
+    kept = load_tagger(out)
+    run["predictions"] = {name: spans_of(kept.predict([t.text for t in data])) for name, data in evaluations.items()}
+    run["unlabelled"] = {"path": str(path), "texts": len(texts), "kept": len(pseudo), "share": args.pseudo_share,
+                         "lowest_certainty_kept": round(lowest, 4)}
+    description = (f"self-training: the model `skugraph train tagger` makes ({'crf + network ensemble' if isinstance(kept, EnsembleTagger) else 'network'})"
+                   f" trained on the gold titles plus the {len(pseudo)} of {len(texts)} unlabelled titles the gold-only model was surest of")
+    return run, description
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
@@ -204,9 +237,10 @@ def main() -> None:
                         " crf,pretrained; English crf,minilm); 'none' to skip")
     parser.add_argument("--unlabelled", type=Path, help="unlabelled texts (one a line) for the 'self' system"
                         " (default: <data>/corpus/jd-titles.txt)")
-    parser.add_argument("--unlabelled-limit", type=int, default=20000)
+    parser.add_argument("--unlabelled-limit", type=int, default=20000, help="a random sample of this many unlabelled texts")
     parser.add_argument("--pseudo-share", type=float, default=0.5, help="share of pseudo-labelled texts kept (most certain first)")
-    parser.add_argument("--self-epochs", type=int, default=8)
+    parser.add_argument("--labeller", type=Path, help="the 'self' system's gold-only model directory (e.g. an earlier"
+                        " run's --save-model) instead of this run's ensemble")
     parser.add_argument("--tail-confusion", type=int, metavar="K", help="only print the tail types the CRF member confuses"
                         " with a commoner type in K-fold cross-validation on train (what the ontology's merged JD labels rest on)")
     parser.add_argument("--save-model", type=Path, help="copy the ensemble's model directory (what `skugraph train tagger`"
@@ -240,11 +274,6 @@ def main() -> None:
         scheme = "bieos" if train_file.suffix == ".bieos" else "bio"
         lexicon_files = {name: sorted((root / "lexicon").glob(pattern)) for name, pattern in spec["lexicons"].items()}
         systems = args.systems.split(",") if args.systems else ["crf", "random", "pretrained"]
-    unlabelled: list[LabelledText] = []
-    if "self" in systems:
-        path = args.unlabelled or args.data / "corpus" / "jd-titles.txt"
-        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-        unlabelled = [LabelledText(line) for line in lines if line][: args.unlabelled_limit]
     lexicon_words = {n: read_words(p) for n, p in lexicon_files.items()}
     print(f"{args.dataset}: {len(train)} training texts, {len(dev)} dev texts"
           + (f", lexicons {', '.join(f'{n} ({len(p)} files)' for n, p in lexicon_files.items())}" if lexicon_files else ""), flush=True)
@@ -301,16 +330,8 @@ def main() -> None:
             description = f"tagger ({'random init, ' if random_init else ''}{'MiniLM' if system == 'minilm' else 'small 4x256 encoder'}" \
                           f"{', gazetteer features' if lexicon_files else ''}{', bigram embeddings' if args.ngrams else ''}, CRF)"
         elif system == "self":
-            if network not in results:
-                sys.exit(f"the self system learns from the {network or '--ensemble'} ensemble: list {network or 'it'} before self in --systems")
-            pseudo, lowest = pseudo_label(EnsembleTagger.load(scratch / network), [t.text for t in unlabelled], args.pseudo_share)
-            print(f"  pseudo-labelled {len(unlabelled)} texts, kept {len(pseudo)} with least-certain character >= {lowest:.3f}", flush=True)
-            mixed = scratch / f"self-train.{scheme}"
-            write_conll([*train, *pseudo], mixed, scheme)
-            run = run_tagger(mixed, dev_file, str(pretrained_model(args.data, args.pretrain_minutes)), False, lexicon_files, args,
-                             evaluations, scratch / system, epochs=args.self_epochs)
-            description = (f"self-training: tagger from the pretrained encoder on the gold titles plus {len(pseudo)} unlabelled"
-                           f" titles labelled by the crf + {network} ensemble")
+            run, description = run_self_training(args, train, dev_file, scheme, lexicon_files, evaluations, results, report_system,
+                                                 args.labeller or scratch / str(network), scratch / system)
         else:
             sys.exit(f"unknown system {system!r}")
         results[system] = {"description": description, **run}

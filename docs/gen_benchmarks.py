@@ -200,7 +200,8 @@ def facts(results: Results) -> str:
 
 
 NER_SYSTEMS = {"crf": "CRF baseline", "random": "tagger, random init", "pretrained": "tagger, pretrained",
-               "minilm": "tagger, MiniLM", "self": "self-training", "ensemble": "ensemble"}
+               "minilm": "tagger, MiniLM", "ensemble": "ensemble", "labeller": "gold-only model (loaded)",
+               "self": "self-training"}
 
 
 @table("ner")
@@ -217,7 +218,7 @@ def ner(results: Results) -> str:
                 cells.append(DASH)
                 continue
             score = micro(system["scores"]["dev"])
-            cells.append(f"{pct(score['f1'])} ({system['train_seconds']:.0f} s)")
+            cells.append(pct(score["f1"]) + (f" ({system['train_seconds']:.0f} s)" if system["train_seconds"] else ""))
             c = system.get("calibration")
             if c:
                 calibration.append((name.removeprefix("ner-"), NER_SYSTEMS[key], c["temperature"],

@@ -158,9 +158,9 @@ def train_tagger_command(
                       f" (the CRF's weight {ensemble.get('crf_weight', 0.5)})"
                       f" → the model is {'the ensemble' if ensemble['use'] else 'the network alone'}")
     if meta.get("self_training"):
-        st = meta["self_training"]
-        console.print(f"self-training on {st['unlabelled']['kept']} of {st['unlabelled']['texts']} unlabelled texts: dev F1 gold only "
-                      f"{st['dev_f1']['gold']:.4f}, with them {st['dev_f1']['self_trained']:.4f} → kept the {st['kept']} model")
+        from skugraph.tagging.self_training import describe
+
+        console.print(describe(meta["self_training"]))
     if dev and fact_calibration and os.environ.get("RANK", "0") == "0":
         _calibrate_facts(out, dev, format)
 

@@ -72,6 +72,15 @@ def pseudo_label(tagger, texts: Sequence[str], share: float) -> tuple[list[Label
     return [text for _, text in kept], (kept[-1][0] if kept else 0.0)
 
 
+def describe(section: dict) -> str:
+    """One line on a ``self_training`` metadata section: both dev F1s and which model was kept."""
+    unlabelled, f1 = section["unlabelled"], section["dev_f1"]
+    verdict = ("the self-trained model is kept" if section["kept"] == "self-trained"
+               else "it did not beat the gold-only model, which is kept")
+    return (f"self-training on {unlabelled['kept']} of {unlabelled['texts']} unlabelled texts: dev F1 gold only"
+            f" {f1['gold']:.4f}, with them {f1['self_trained']:.4f}: {verdict}")
+
+
 def self_train(config: TrainTaggerConfig, options: SelfTrainingConfig,
                train: Callable[[TrainTaggerConfig], dict] | None = None) -> dict:
     """Train on the gold data into ``config.out``, pseudo-label ``options.unlabelled`` with that
