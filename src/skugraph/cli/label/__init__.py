@@ -11,5 +11,7 @@ from skugraph.cli.label import suggest  # noqa: E402
 app.add_typer(suggest.app)
 from skugraph.cli.label import weak  # noqa: E402
 app.add_typer(weak.app)
+from skugraph.cli.label import serve  # noqa: E402
+app.add_typer(serve.app)
 from skugraph.cli.label import studio  # noqa: E402
 app.add_typer(studio.app)
