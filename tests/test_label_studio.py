@@ -71,11 +71,13 @@ def test_push_annotate_pull_round_trip(label_studio: LabelStudioServer, tmp_path
     assert pushed.exit_code == 0, pushed.output
     assert "project 'round trip' created" in pushed.output and "3 tasks and 3 pre-annotations imported" in pushed.output
 
-    # a second push to the same project adds the label it lacks and the new task
-    more = tasks_file(tmp_path, ["九阳 豆浆机 不锈钢"], [[(0, 2, "brand", 0.9), (7, 10, "material", 0.5), (3, 6, "appliance", 0.5)]], "more.json")
+    # a second push to the same project adds the label it lacks and the new task, not the one it has
+    more = tasks_file(tmp_path, ["九阳 豆浆机 不锈钢", TITLES[0]],
+                      [[(0, 2, "brand", 0.9), (7, 10, "material", 0.5), (3, 6, "appliance", 0.5)], PREDICTED[0]], "more.json")
     again = label("push", str(more), *server)
     assert again.exit_code == 0, again.output
     assert "project 'round trip' updated" in again.output and "1 new: appliance" in again.output
+    assert "1 tasks and 1 pre-annotations imported (1 already in the project left out)" in again.output
 
     client = LabelStudio(base_url=label_studio.url, api_key=label_studio.api_key)
     project = next(p for p in client.projects.list(title="round trip") if p.title == "round trip")
@@ -83,6 +85,10 @@ def test_push_annotate_pull_round_trip(label_studio: LabelStudioServer, tmp_path
         "brand", "material", "model", "colour", "product_type", "appliance"]
     tasks = {item.data["text"]: item for item in client.tasks.list(project=project.id)}
     assert len(tasks) == 4 and all(len(item.predictions) == 1 for item in tasks.values())
+
+    out, export = tmp_path / "pulled" / "train.jsonl", tmp_path / "export.jsonl"
+    early = label("pull", *server, "--out", str(out))
+    assert early.exit_code == 1 and "no annotated task in project 'round trip' yet (0 skipped, of 4)" in early.output
 
     # an annotator adds the product word the model missed in the first title, accepts the third's
     # pre-annotation as it is, and skips the second
@@ -92,7 +98,6 @@ def test_push_annotate_pull_round_trip(label_studio: LabelStudioServer, tmp_path
     client.annotations.create(tasks[third].id, result=tasks[third].predictions[0].result)
     client.annotations.create(tasks[TITLES[1]].id, result=[], was_cancelled=True)
 
-    out, export = tmp_path / "pulled" / "train.jsonl", tmp_path / "export.jsonl"
     pulled = label("pull", *server, "--out", str(out), "--export", str(export))
     assert pulled.exit_code == 0, pulled.output
     assert "2 annotated tasks (6 spans)" in pulled.output and "1 skipped, 1 not annotated yet, of 4" in pulled.output

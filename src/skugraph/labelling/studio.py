@@ -40,6 +40,7 @@ class Pushed:
     added_labels: tuple[str, ...]  # labels the project's config did not have before
     tasks: int
     predictions: int
+    already: int  # tasks left out: their title is in the project already
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def config_labels(config: str) -> list[str]:
 
 def push(url: str, api_key: str, title: str, tasks: Sequence[dict], labels: Sequence[str]) -> Pushed:
     """Create the project ``title`` (or update it: labels it lacks are added to its config) and import
-    ``tasks`` with their predictions as pre-annotations."""
+    ``tasks`` with their predictions as pre-annotations, but those whose title the project has already."""
     if not tasks:
         raise ValueError("no tasks to push")
     wanted = list(dict.fromkeys([*labels, *prediction_labels(tasks)]))
@@ -118,9 +119,12 @@ def push(url: str, api_key: str, title: str, tasks: Sequence[dict], labels: Sequ
             if added:
                 client.projects.update(project.id, label_config=labelling_config(now))
             created = False
-        answer = client.projects.import_tasks(project.id, request=list(tasks))
+        there = set() if created else {item.data.get(TO_NAME) for item in client.tasks.list(project=project.id, include="id,data")}
+        new = [item for item in tasks if item["data"][TO_NAME] not in there]
+        answer = client.projects.import_tasks(project.id, request=new) if new else None
     return Pushed(project.id, f"{url.rstrip('/')}/projects/{project.id}", created, tuple(now), tuple(added),
-                  answer.task_count or 0, answer.prediction_count or 0)
+                  answer.task_count or 0 if answer else 0, answer.prediction_count or 0 if answer else 0,
+                  len(tasks) - len(new))
 
 
 def pull(url: str, api_key: str, title: str, export: str | Path | None = None) -> Pulled:

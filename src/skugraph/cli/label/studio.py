@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from skugraph.cli.common import console, friendly_errors, print_rejected
+from skugraph.cli.common import AllowEmptyOption, console, friendly_errors, nothing, print_rejected
 
 app = typer.Typer()
 
@@ -38,7 +38,9 @@ def push(
             chosen += studio.ontology_labels(load_ontology(ontology))
         pushed = studio.push(url, api_key, project, items, chosen)
     console.print(f"project {project!r} {'created' if pushed.created else 'updated'}: {pushed.url}", highlight=False)
-    console.print(f"{pushed.tasks} tasks and {pushed.predictions} pre-annotations imported; {len(pushed.labels)} labels"
+    console.print(f"{pushed.tasks} tasks and {pushed.predictions} pre-annotations imported"
+                  + (f" ({pushed.already} already in the project left out)" if pushed.already else "")
+                  + f"; {len(pushed.labels)} labels"
                   + (f", {len(pushed.added_labels)} new: {', '.join(pushed.added_labels)}" if pushed.added_labels and not pushed.created else ""),
                   highlight=False)
 
@@ -50,6 +52,7 @@ def pull(
     project: ProjectOption = "skugraph",
     out: Annotated[Path, typer.Option(help="Training data: doccano JSONL, which skugraph train tagger --train reads.")] = Path("train.jsonl"),
     export: Annotated[Path | None, typer.Option(help="Also keep Label Studio's export of the annotated tasks (JSONL).")] = None,
+    allow_empty: AllowEmptyOption = False,
 ) -> None:
     """Export the project's annotations and convert them to training data."""
     from skugraph.corpus.ner import write_doccano
@@ -57,6 +60,8 @@ def pull(
 
     with friendly_errors():
         pulled = studio.pull(url, api_key, project, export)
+        if not pulled.texts and not allow_empty:
+            nothing(f"no annotated task in project {project!r} yet ({pulled.skipped} skipped, of {pulled.total})")
         out.parent.mkdir(parents=True, exist_ok=True)
         write_doccano(pulled.texts, out)
     print_rejected(pulled.rejected, "task(s)")
