@@ -37,7 +37,8 @@ def test_config_labels_read_back_the_generated_config() -> None:
 
 
 def test_prediction_labels_in_first_seen_order(tmp_path: Path) -> None:
-    assert studio.prediction_labels(studio.read_tasks(tasks_file(tmp_path))) == ["brand", "model", "colour", "product_type"]
+    tasks = studio.read_tasks(tasks_file(tmp_path))
+    assert studio.prediction_labels(tasks) == ["brand", "model", "colour", "product_type"]
 
 
 def test_bad_tasks_file_is_one_line_naming_the_task(tmp_path: Path) -> None:
@@ -72,8 +73,8 @@ def test_push_annotate_pull_round_trip(label_studio: LabelStudioServer, tmp_path
     assert "project 'round trip' created" in pushed.output and "3 tasks and 3 pre-annotations imported" in pushed.output
 
     # a second push to the same project adds the label it lacks and the new task, not the one it has
-    more = tasks_file(tmp_path, ["九阳 豆浆机 不锈钢", TITLES[0]],
-                      [[(0, 2, "brand", 0.9), (7, 10, "material", 0.5), (3, 6, "appliance", 0.5)], PREDICTED[0]], "more.json")
+    new_spans = [(0, 2, "brand", 0.9), (7, 10, "material", 0.5), (3, 6, "appliance", 0.5)]
+    more = tasks_file(tmp_path, ["九阳 豆浆机 不锈钢", TITLES[0]], [new_spans, PREDICTED[0]], "more.json")
     again = label("push", str(more), *server)
     assert again.exit_code == 0, again.output
     assert "project 'round trip' updated" in again.output and "1 new: appliance" in again.output
@@ -93,8 +94,8 @@ def test_push_annotate_pull_round_trip(label_studio: LabelStudioServer, tmp_path
     # an annotator adds the product word the model missed in the first title, accepts the third's
     # pre-annotation as it is, and skips the second
     first, third = TITLES[0], TITLES[2]
-    client.annotations.create(tasks[first].id, result=[region(first, 0, 2, "brand"), region(first, 3, 10, "model"),
-                                                       region(first, 11, 13, "colour"), region(first, 16, 18, "product_type")])
+    corrected = [(0, 2, "brand"), (3, 10, "model"), (11, 13, "colour"), (16, 18, "product_type")]
+    client.annotations.create(tasks[first].id, result=[region(first, *span) for span in corrected])
     client.annotations.create(tasks[third].id, result=tasks[third].predictions[0].result)
     client.annotations.create(tasks[TITLES[1]].id, result=[], was_cancelled=True)
 
@@ -104,7 +105,7 @@ def test_push_annotate_pull_round_trip(label_studio: LabelStudioServer, tmp_path
 
     # what `skugraph train tagger --train` reads (doccano JSONL by its name) holds the annotated spans
     texts = {item.text: item.spans for item in read_labelled(out)}
-    assert texts == {first: (Span(0, 2, "brand"), Span(3, 10, "model"), Span(11, 13, "colour"), Span(16, 18, "product_type")),
+    assert texts == {first: tuple(Span(*span) for span in corrected),
                      third: (Span(0, 2, "brand"), Span(3, 6, "product_type"))}
     assert len(export.read_text(encoding="utf-8").splitlines()) == 2
 

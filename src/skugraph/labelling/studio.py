@@ -66,7 +66,8 @@ def read_tasks(path: str | Path) -> list[dict]:
     if not isinstance(tasks, list):
         raise ValueError(f"{path}: expected a JSON array of Label Studio tasks")
     for number, item in enumerate(tasks, 1):
-        if not isinstance(item, dict) or not isinstance(item.get("data"), dict) or not isinstance(item["data"].get(TO_NAME), str):
+        data = item.get("data") if isinstance(item, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get(TO_NAME), str):
             raise ValueError(f"{path}: task {number} has no data.{TO_NAME} string")
     return tasks
 
@@ -119,12 +120,13 @@ def push(url: str, api_key: str, title: str, tasks: Sequence[dict], labels: Sequ
             if added:
                 client.projects.update(project.id, label_config=labelling_config(now))
             created = False
-        there = set() if created else {item.data.get(TO_NAME) for item in client.tasks.list(project=project.id, include="id,data")}
+        listed = [] if created else client.tasks.list(project=project.id, include="id,data")
+        there = {item.data.get(TO_NAME) for item in listed}
         new = [item for item in tasks if item["data"][TO_NAME] not in there]
         answer = client.projects.import_tasks(project.id, request=new) if new else None
+    imported, predictions = (answer.task_count or 0, answer.prediction_count or 0) if answer else (0, 0)
     return Pushed(project.id, f"{url.rstrip('/')}/projects/{project.id}", created, tuple(now), tuple(added),
-                  answer.task_count or 0 if answer else 0, answer.prediction_count or 0 if answer else 0,
-                  len(tasks) - len(new))
+                  imported, predictions, len(tasks) - len(new))
 
 
 def pull(url: str, api_key: str, title: str, export: str | Path | None = None) -> Pulled:

@@ -41,7 +41,8 @@ def push(
     console.print(f"{pushed.tasks} tasks and {pushed.predictions} pre-annotations imported"
                   + (f" ({pushed.already} already in the project left out)" if pushed.already else "")
                   + f"; {len(pushed.labels)} labels"
-                  + (f", {len(pushed.added_labels)} new: {', '.join(pushed.added_labels)}" if pushed.added_labels and not pushed.created else ""),
+                  + (f", {len(pushed.added_labels)} new: {', '.join(pushed.added_labels)}" if not pushed.created and pushed.added_labels
+                     else ""),
                   highlight=False)
 
 
@@ -66,6 +67,6 @@ def pull(
         write_doccano(pulled.texts, out)
     print_rejected(pulled.rejected, "task(s)")
     spans = sum(len(text.spans) for text in pulled.texts)
+    waiting = pulled.total - len(pulled.texts) - pulled.skipped - len(pulled.rejected)
     console.print(f"{len(pulled.texts)} annotated tasks ({spans} spans) → {out}; {pulled.skipped} skipped, "
-                  f"{pulled.total - len(pulled.texts) - pulled.skipped - len(pulled.rejected)} not annotated yet, of {pulled.total}",
-                  highlight=False)
+                  f"{waiting} not annotated yet, of {pulled.total}", highlight=False)
