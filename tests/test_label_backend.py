@@ -6,6 +6,9 @@ round trip against a real Label Studio server where the ``label_studio`` fixture
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,15 @@ from fastapi.testclient import TestClient
 
 from skugraph.corpus.ner import LabelledText, write_doccano
 from skugraph.labelling import backend as backend_module
-from skugraph.labelling.backend import LabelConfig, LabellingBackend, annotated_text, create_app, read_label_config
+from skugraph.labelling.backend import (
+    LabelConfig,
+    LabellingBackend,
+    annotated_text,
+    create_app,
+    label_studio_fetcher,
+    read_label_config,
+)
+from skugraph.labelling.server import LabelStudioServer, free_port
 from skugraph.labelling.tasks import labelling_config
 from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
@@ -56,12 +67,16 @@ def _task(number: int, text: str, key: str = "text") -> dict:
     return {"id": number, "data": {key: text}}
 
 
+def _regions(text: str, words: list[tuple[str, str]]) -> list[dict]:
+    """An annotator's regions for ``words`` of ``text`` (skugraph's own control and text names)."""
+    return [{"from_name": "label", "to_name": "text", "type": "labels",
+             "value": {"start": s.start, "end": s.end, "text": text[s.start:s.end], "labels": [s.label]}}
+            for s in LabelledText.from_words(text, words).spans]
+
+
 def _annotation(number: int, text: str, words: list[tuple[str, str]]) -> dict:
-    """An annotation as Label Studio's webhook sends it: regions of the project's own control."""
-    item = LabelledText.from_words(text, words)
-    result = [{"from_name": "label", "to_name": "text", "type": "labels",
-               "value": {"start": s.start, "end": s.end, "text": text[s.start:s.end], "labels": [s.label]}} for s in item.spans]
-    return {"id": 100 + number, "task": number, "result": result, "was_cancelled": False}
+    """An annotation as Label Studio's webhook sends it."""
+    return {"id": 100 + number, "task": number, "result": _regions(text, words), "was_cancelled": False}
 
 
 def _created(number: int, text: str, words: list[tuple[str, str]]) -> dict:
@@ -205,3 +220,59 @@ def test_serve_names_a_missing_model_directory(tmp_path):
 
     result = CliRunner().invoke(app, ["label", "serve", "--model", str(tmp_path / "none")])
     assert result.exit_code == 1 and "none: not a tagger directory" in result.output
+
+
+# -- against a real Label Studio ------------------------------------------------------------------
+
+@contextmanager
+def _serving(backend: LabellingBackend) -> Iterator[str]:
+    """The backend's app on a free localhost port (uvicorn in a thread) for the ``with`` block; yields its URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _predicted(client, task_id: int) -> tuple[str, list[tuple[int, int, str]]]:
+    """The newest prediction Label Studio holds for a task: its model version and spans."""
+    newest = max(client.predictions.list(task=task_id), key=lambda p: p.id)
+    return newest.model_version, [(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]) for r in newest.result]
+
+
+def test_label_studio_shows_the_predictions_and_an_annotation_retrains_the_model(trained, label_studio: LabelStudioServer):
+    from label_studio_sdk import LabelStudio
+
+    client = LabelStudio(base_url=label_studio.url, api_key=label_studio.api_key)
+    project = client.projects.create(title="skugraph backend", label_config=labelling_config(["brand", "colour", "product"]))
+    (text, words), (other, other_words) = TAUGHT
+    client.projects.import_tasks(project.id, request=[{"data": {"text": text}}, {"data": {"text": other}}])
+    ids = {task.data["text"]: task.id for task in client.tasks.list(project=project.id)}
+    client.annotations.create(ids[other], result=_regions(other, other_words), was_cancelled=False)  # before the backend: only Label Studio knows it
+    backend = LabellingBackend.load(trained, runtime="torch", retrain_every=1)
+    backend.fetch = label_studio_fetcher(label_studio.url, label_studio.api_key, backend)
+    with _serving(backend) as url:
+        ml = client.ml.create(url=url, project=project.id, title="skugraph")
+        client.actions.create(id="retrieve_tasks_predictions", project=project.id, selected_items={"all": True, "excluded": []})
+        version, spans = _predicted(client, ids[text])
+        assert version == "model" and spans and spans != _gold(text, words)
+        # an annotator submits: Label Studio's webhook reaches /webhook and the retrain reads the project's export
+        client.annotations.create(ids[text], result=_regions(text, words), was_cancelled=False)
+        deadline = time.monotonic() + 120
+        while backend.retrains < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert backend.wait(timeout=120) and backend.retrains == 1 and backend.last_error is None
+        assert sorted(item.text for item in backend.annotations.values()) == sorted([text, other])
+        client.actions.create(id="retrieve_tasks_predictions", project=project.id, selected_items={"all": True, "excluded": []})
+        assert _predicted(client, ids[text]) == (backend.model_version, _gold(text, words))
+        assert _predicted(client, ids[other]) == (backend.model_version, _gold(other, other_words))
+        assert client.ml.get(ml.id).model_version == backend.model_version != "model"

@@ -85,6 +85,9 @@ def start(
         "SECRET_KEY": secrets.token_urlsafe(32),
         "LATEST_VERSION_CHECK": "false",  # no call to PyPI at start
         "COLLECT_ANALYTICS": "false",
+        # an ML backend on this machine (skugraph label serve on 127.0.0.1): Label Studio blocks local addresses by default
+        "ML_BLOCK_LOCAL_IP": "false",
+        "SSRF_PROTECTION_ENABLED": "false",  # the webhook Label Studio adds to the ML backend's /webhook is checked the same way
     }
     arguments = [str(command), "start", "--no-browser", "--data-dir", str(data_dir), "--internal-host", "127.0.0.1",
                  "--port", str(port), "--username", username, "--password", password, "--user-token", api_key,
