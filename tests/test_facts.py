@@ -131,3 +131,46 @@ def test_unknown_labels_become_attr_kinds_and_load():
     mentions = _mentions(listing, [("特别款", "17"), ("XL", "size_cn")])
     facts = FactBuilder().build(listing, mentions)
     assert sorted((f.predicate, f.object.key) for f in facts) == [("attr_17", "attr_17:特别款"), ("attr_size_cn", "attr_size_cn:xl")]
+
+
+def _brand_roles(listing: Listing, labelled: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """The brand names of each of has_brand and compatible_with that a tagger's mentions give."""
+    roles: dict[str, set[str]] = {"has_brand": set(), "compatible_with": set()}
+    for fact in FactBuilder().build(listing, _mentions(listing, labelled)):
+        if fact.object.label == BRAND:
+            roles[fact.predicate].add(fact.object.name)
+    return roles
+
+
+def test_a_brand_after_a_compatibility_trigger_is_what_the_product_fits():
+    listing = Listing("c1", "XX手机壳 适用于华为P40")
+    facts = FactBuilder().build(listing, _mentions(listing, [("手机壳", "4"), ("华为", "1"), ("P40", "38")]))
+    assert {(f.predicate, f.object.ref) for f in facts if f.predicate in ("has_brand", "compatible_with")} == {
+        ("compatible_with", "Brand:huawei"), ("compatible_with", "Value:model:华为p40")}
+    # a mark between: the other name of the brand and the brands of a list fit too
+    listing = Listing("c2", "咔咔鱼 键盘膜 适用于惠普（HP）暗影精灵4 适用：宝锋/万华对讲机")
+    assert _brand_roles(listing, [("咔咔鱼", "1"), ("键盘膜", "4"), ("惠普", "37"), ("HP", "1"),
+                                  ("宝锋", "1"), ("万华", "1")]) == {"has_brand": {"咔咔鱼"},
+                                                                  "compatible_with": {"惠普", "宝锋", "万华"}}
+    # a fitted brand named again fits again: 奥普LQ730K is the printer the ribbon fits
+    listing = Listing("c3", "适用奥普LQ630K色带架 奥普LQ730K")
+    assert _brand_roles(listing, [("奥普", "1"), ("色带架", "4"), ("奥普", "1")]) == {
+        "has_brand": set(), "compatible_with": {"奥普"}}
+
+
+def test_a_trigger_marks_no_brand_it_is_not_right_before_nor_the_maker_opening_the_title():
+    listing = Listing("g1", "绿联 电源适配器 惠普 笔记本充电器")  # 适配 in 适配器: a word between, the tagger's reading stands
+    assert _brand_roles(listing, [("绿联", "1"), ("电源适配器", "4"), ("惠普", "1")]) == {
+        "has_brand": {"绿联", "惠普"}, "compatible_with": set()}
+    listing = Listing("g2", "得力（deli）装订机钻头 适用得力3876装订机")  # the maker's own device: both
+    assert _brand_roles(listing, [("得力", "1"), ("deli", "1"), ("钻头", "4"), ("得力", "1")]) == {
+        "has_brand": {"得力"}, "compatible_with": {"得力"}}
+
+
+def test_the_maker_named_again_before_the_head_product_is_the_maker():
+    listing = Listing("m1", "海尔（Haier）消毒柜家用立式 海尔消毒柜")
+    labelled = [("海尔", "1"), ("Haier", "1"), ("消毒柜", "4"), ("海尔", "37"), ("消毒柜", "4")]
+    assert _brand_roles(listing, labelled) == {"has_brand": {"海尔"}, "compatible_with": set()}
+    listing = Listing("m2", "华为（HUAWEI）充电器 华为充电器")  # an accessory: it may fit its maker's devices
+    labelled = [("华为", "1"), ("HUAWEI", "1"), ("充电器", "4"), ("华为", "37"), ("充电器", "4")]
+    assert _brand_roles(listing, labelled) == {"has_brand": {"华为"}, "compatible_with": {"华为"}}

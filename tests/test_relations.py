@@ -79,5 +79,11 @@ def test_fact_builder_reads_a_brand_as_compatible_when_the_classifier_says_so(re
     mentions = [Mention("c1", "title", 2, 4, "华为", "brand", 0.9, "t@1"), Mention("c1", "title", 4, 7, "手机壳", "product_type", 0.9, "t@1")]
     plain = {(f.predicate, f.object.ref) for f in FactBuilder().build(listing, mentions)}
     read = {(f.predicate, f.object.ref) for f in FactBuilder(relations=RelationClassifier.load(relation_model)).build(listing, mentions)}
-    assert ("has_brand", "Brand:huawei") in plain
+    assert ("compatible_with", "Brand:huawei") in plain  # 适用 right before it marks it fitted, classifier or not
     assert ("compatible_with", "Brand:huawei") in read and ("has_brand", "Brand:huawei") not in read
+    listing = Listing("c2", "华为新款智能手机 黑色")  # no trigger: the classifier's reading is all that turns it round
+    mentions = [Mention("c2", "title", 0, 2, "华为", "compatible_brand", 0.9, "t@1"), Mention("c2", "title", 4, 8, "智能手机", "product_type", 0.9, "t@1")]
+    plain = {(f.predicate, f.object.ref) for f in FactBuilder().build(listing, mentions)}
+    read = {(f.predicate, f.object.ref) for f in FactBuilder(relations=RelationClassifier.load(relation_model)).build(listing, mentions)}
+    assert ("compatible_with", "Brand:huawei") in plain
+    assert ("has_brand", "Brand:huawei") in read and ("compatible_with", "Brand:huawei") not in read

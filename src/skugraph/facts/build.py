@@ -7,6 +7,7 @@ is its head product (``product_type``); the others become ``related_product`` fa
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -14,9 +15,21 @@ from skugraph.corpus.normalize import fold, normalize
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.facts.values import normalize_value
 from skugraph.records import BRAND, CATEGORY, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Mention, Provenance
-from skugraph.tagging.lexicon import BRAND_PAIR, BrandGazetteer, Lexicon, default_gazetteer, default_lexicons
+from skugraph.tagging.lexicon import (
+    BRAND_PAIR,
+    COMPAT_TRIGGER,
+    BrandGazetteer,
+    Lexicon,
+    default_gazetteer,
+    default_lexicons,
+)
 
 LISTING_EXTRACTOR = "listing@1"  # facts read straight from structured listing fields
+#: a compatibility trigger right before a brand, a mark or bracket at most between (``适用于：华为``,
+#: ``适配【小米``), searched up to the brand's start in the folded text
+_FITS_BEFORE = re.compile(rf"(?:{COMPAT_TRIGGER.pattern})[:,、(\[【]?\s*$")
+#: between the brands of one list or the two names of one brand (``宝锋/万华``, ``惠普(HP)``, ``惠普HP``)
+_BRAND_LINK = re.compile(r"[\s/、,，()（）]*")
 
 
 def value_entity(kind: str, surface: str) -> Entity:
@@ -56,11 +69,43 @@ def head_product(mentions: Sequence[Mention], meanings: Sequence[str]) -> int | 
     return max(groups.values(), key=lambda members: (len(members), -members[0]))[0]
 
 
+def fitted_brands(listing: Listing, mentions: Sequence[Mention], meanings: Sequence[str]) -> list[str]:
+    """The meanings with each brand the title marks as what the product fits read as a compatible
+    brand, whatever the extractor said: a brand right after a compatibility trigger
+    (``手机壳 适用于华为P40``, ``适用 夏普MX31CT粉盒``) and a brand written on with one it fits
+    (``适用于宝锋/万华``, ``适用于惠普（HP）``), and any later mention of a brand so marked. A trigger
+    with a word between it and the brand (``适用人群``, ``电源适配器 HP``) marks nothing, and the
+    text's first brand stays its maker (``得力（deli）钻头 适用得力3876装订机``)."""
+    meanings = list(meanings)
+    folded: dict[str, str] = {}
+    order = [i for i in sorted(range(len(mentions)), key=lambda i: (mentions[i].field, mentions[i].start))
+             if meanings[i] in ("brand", "compatible_brand")]
+    firsts = {mentions[i].field: i for i in reversed(order)}  # each field's first brand
+    marked: set[tuple[str, str]] = set()  # (field, name) of the brands marked as fitted
+    for previous, i in zip([None, *order], order):
+        mention = mentions[i]
+        text = folded.setdefault(mention.field, fold(listing.field_text(mention.field), keep_offsets=True))
+        linked = (previous is not None and mentions[previous].field == mention.field and meanings[previous] == "compatible_brand"
+                  and _BRAND_LINK.fullmatch(text, mentions[previous].end, mention.start) is not None
+                  # not from an extractor's compatible brand opening a text with no trigger (富士instax: Fuji's own)
+                  and (previous != firsts[mention.field] or COMPAT_TRIGGER.search(text, 0, mentions[previous].start) is not None))
+        if linked or _FITS_BEFORE.search(text, 0, mention.start):
+            meanings[i] = "compatible_brand"
+            marked.add((mention.field, fold(mention.text)))
+    for i in order:  # the fitted brand named again (奥普LQ730K), but not the maker opening the text (得力（deli）… 适用得力3876)
+        if meanings[i] == "brand" and i != firsts[mentions[i].field] and (mentions[i].field, fold(mentions[i].text)) in marked:
+            meanings[i] = "compatible_brand"
+    return meanings
+
+
 class FactBuilder:
     """Maps mentions to facts as the ontology says: brands to ``has_brand``, the head
     product word to ``product_type`` and the other product words to ``related_product``,
     compatibility mentions to ``compatible_with`` (and ``accessory_of`` when the head is
-    an accessory), components to ``component_of``, attribute kinds to Value facts."""
+    an accessory), components to ``component_of``, attribute kinds to Value facts. Whatever the
+    extractor said, a brand the text marks as fitted is compatible (:func:`fitted_brands`), and
+    a compatible brand naming the maker again right before a head that is no accessory is the
+    maker (:meth:`_maker_again`)."""
 
     def __init__(self, gazetteer: BrandGazetteer | None = None, accessory_types: Lexicon | None = None,
                  ontology: Ontology | None = None, relations=None):
@@ -90,6 +135,9 @@ class FactBuilder:
         head = head_product(mentions, meanings)
         if self.relations is not None and head is not None:
             meanings = self._read_relations(listing, mentions, meanings, head)
+        meanings = fitted_brands(listing, mentions, meanings)
+        if head is not None and mentions[head].text not in self.accessory_types:
+            meanings = self._maker_again(mentions, meanings, head)
         facts = [*self._structured(listing, product)]
         head_word = fold(mentions[head].text) if head is not None else None
         for i, (mention, meaning) in enumerate(zip(mentions, meanings, strict=True)):
@@ -104,6 +152,21 @@ class FactBuilder:
         if head is not None and mentions[head].text in self.accessory_types:
             facts += self._accessory_of(product, mentions[head], [m for m, r in zip(mentions, meanings, strict=True) if r == "compatible_product"])
         return merge_facts(facts)
+
+    def _maker_again(self, mentions: list[Mention], meanings: list[str], head: int) -> list[str]:
+        """The meanings with a compatible brand read as the maker where it names the maker again
+        right before the head product word (``海尔（Haier）… 海尔消毒柜``, ``小米（MI）… 小米净水器``):
+        a product that is no accessory fits nothing of its own maker's. ``head`` is no accessory."""
+        head_word = fold(mentions[head].text)
+        makers = {self.gazetteer.resolve(m.text).key for m, meaning in zip(mentions, meanings, strict=True) if meaning == "brand"}
+        starts = {(m.field, m.start) for m, meaning in zip(mentions, meanings, strict=True)
+                  if meaning == "product" and fold(m.text) == head_word}
+        meanings = list(meanings)
+        for i, (mention, meaning) in enumerate(zip(mentions, meanings, strict=True)):
+            if meaning == "compatible_brand" and (mention.field, mention.end) in starts \
+                    and self.gazetteer.resolve(mention.text).key in makers:
+                meanings[i] = "brand"
+        return meanings
 
     def _read_relations(self, listing: Listing, mentions: list[Mention], meanings: list[str], head: int) -> list[str]:
         """The meanings with the relation classifier's reading of each mention to the head

@@ -31,6 +31,11 @@ BRAND_PAIR = re.compile(
     rf"|(?P<e>{_CJK_NAME})\s*/\s*(?P<f>{_LATIN_NAME})(?![A-Za-z0-9])"
     rf"|(?P<g>{_LATIN_NAME})\s*/\s*(?P<h>{_CJK_NAME})"
 )
+#: what a title says before the device it fits: ``适用于``, ``适配``, ``兼容``, ``适用机型：``, ``for``
+#: (over lower-cased text); the brand after it is what the product fits, not its maker
+COMPAT_TRIGGER = re.compile(
+    r"(?:(?:适用|适配|兼容)机型\s*[:：]?|适用于|适用|适配于|适配|兼容|专用于|用于|(?<![a-z])for(?![a-z]))\s*"
+)
 
 
 class Lexicon:

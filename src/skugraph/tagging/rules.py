@@ -17,6 +17,7 @@ from skugraph.corpus.normalize import fold, normalize
 from skugraph.records import Listing, Mention
 from skugraph.tagging.lexicon import (
     BRAND_PAIR,
+    COMPAT_TRIGGER,
     Brand,
     BrandGazetteer,
     Lexicon,
@@ -46,9 +47,6 @@ UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
         ("model", r"(?<![0-9a-z])[a-z]{1,4}-?\d{2,5}[a-z]{0,3}(?![0-9a-z])", 0.5),
     ]
 ]
-_COMPAT_TRIGGER = re.compile(
-    r"(?:(?:适用|适配|兼容)机型\s*[:：]?|适用于|适用|适配于|适配|兼容|专用于|用于|(?<![a-z])for(?![a-z]))\s*"
-)
 _MODEL_AFTER_BRAND = re.compile(
     r"\s*((?:[a-z]{0,10}(?:\s|-[a-z]{0,4})?\d+[a-z0-9]*(?:-[a-z0-9]+)*)(?:\s*(?:pro|max|plus|mini|ultra|lite|se|\+))*)"
 )
@@ -196,7 +194,7 @@ class RuleExtractor:
         So an accessory whose only brand is the one of the device it fits has no maker."""
         fitted_keys = {self.gazetteer.resolve(low[c.start : c.end]).key
                        for c in compat if c.label == "compatible_brand"}
-        accessory = _COMPAT_TRIGGER.search(low) is not None or self._sells_accessory(low)
+        accessory = COMPAT_TRIGGER.search(low) is not None or self._sells_accessory(low)
         mentions = self._brands(low)
         devices = self._device_mentions(low, mentions, accessory)
         compared = {i for run in self._runs(low, mentions, apart=True)
@@ -289,7 +287,7 @@ class RuleExtractor:
         """A colour, material or product word (``黑色``, ``宝石蓝``, ``黑色升级``), or a
         compatibility phrase (``适用神舟``): not a brand, though written in two scripts."""
         return (any(word in self.lexicons[label] for label in ("colour", "material", "product_type"))
-                or _COLOUR_NAME.fullmatch(word) is not None or _COMPAT_TRIGGER.match(fold(word)) is not None
+                or _COLOUR_NAME.fullmatch(word) is not None or COMPAT_TRIGGER.match(fold(word)) is not None
                 or self._match_at(self.lexicons["colour"], fold(word), 0) is not None)
 
     def _lexicon_spans(self, low: str) -> list[_Candidate]:
@@ -320,7 +318,7 @@ class RuleExtractor:
     def _compatibility(self, low: str) -> list[_Candidate]:
         """``适用于华为P60手机``, ``for iPhone 15 Pro``, ``小米专用``: what the product fits."""
         found: list[_Candidate] = []
-        for trigger in _COMPAT_TRIGGER.finditer(low):
+        for trigger in COMPAT_TRIGGER.finditer(low):
             position = trigger.end()
             while brand := self._match_at(self.gazetteer.lexicon, low, position):  # 适配联想、华为等
                 found.append(_Candidate(*brand, "compatible_brand", 0.85))
