@@ -5,6 +5,7 @@ import pytest
 
 from skugraph.facts.classify import LinearTextClassifier
 from skugraph.facts.opinions import (
+    Decoding,
     Opinion,
     OpinionDataError,
     OpinionExtractor,
@@ -72,6 +73,23 @@ def test_opinions_pair_with_the_nearest_aspect_of_their_clause():
     assert pair("很好用保湿效果不错", [(3, 7)], [(0, 3), (7, 9)]) == [(None, (0, 3)), ((3, 7), (7, 9))]
 
 
+def test_decoding_drops_spans_under_the_minimum_score_of_their_label():
+    texts = ["还有赠品，很好用", "赠品很好"]
+    inputs = ["赠品|_", "_|很好用", "赠品|很好", "_|还有"]
+    category = LinearTextClassifier.fit(inputs, ["价格", "整体", "价格", "整体"], min_df=1)
+    polarity = LinearTextClassifier.fit(inputs, ["正面", "正面", "正面", "负面"], min_df=1)
+    extractor = OpinionExtractor(None, category, polarity)
+    spans = [[(0, 2, "OP", 0.1), (2, 4, "ASP", 0.9), (5, 8, "OP", 0.9)], [(0, 2, "ASP", 0.9), (2, 4, "OP", 0.8)]]
+
+    def terms(decoding):
+        return [[o.terms(text) for o in row] for text, row in zip(texts, extractor.read_spans(texts, spans, decoding))]
+
+    # the plain rule (and an extractor with no decoding in its record): every span kept
+    assert terms(None) == terms(Decoding()) == [[("赠品", "还有"), ("_", "很好用")], [("赠品", "很好")]]
+    assert terms(Decoding(min_opinion=0.5)) == [[("_", "很好用")], [("赠品", "很好")]]
+    assert terms(Decoding(min_aspect=0.95, min_opinion=0.85)) == [[("_", "很好用")], []]
+
+
 def test_exact_tuple_scores():
     gold = [OpinionText("1", "屏幕很清晰，很好", (Opinion((0, 2), (2, 5), "外观", "正面"), Opinion(None, (6, 8), "整体", "正面")))]
     found = [[Opinion((0, 2), (2, 5), "外观", "正面"), Opinion(None, (6, 8), "整体", "负面")]]
@@ -97,6 +115,12 @@ def test_opinion_extractor_overfits_its_reviews_and_reloads(opinion_model):
     assert all(0.0 < o.score <= 1.0 for row in found for o in row)
     # the span tagger is trained as `skugraph train tagger` trains one: its CRF member scored beside it on dev
     assert set(extractor.record["tagger_ensemble"]["dev_f1"]) == {"neural", "crf", "ensemble"}
+    # the minimum span scores are the ones dev scored best, keeping every span among those tried
+    tried = extractor.record["dev_f1_by_decoding"]
+    chosen = extractor.record["decoding"]
+    assert extractor.decoding == Decoding(**chosen)
+    assert tried[f"{chosen['min_aspect']}/{chosen['min_opinion']}"] == max(tried.values())
+    assert "0.0/0.0" in tried
 
 
 def test_review_opinions_enter_the_graph_with_aggregates(store):

@@ -5,7 +5,8 @@ Three steps, each trained on labelled reviews (the ZhejiangLab 2019 format, or o
 1. a tagger finds aspect (``ASP``) and opinion (``OP``) spans;
 2. each opinion is paired with the nearest aspect in its clause, before it if there is
    one, else after it (unless a later opinion claims that aspect); an opinion with none has
-   no aspect (``_``: 很好用 says it of the whole);
+   no aspect (``_``: 很好用 says it of the whole); spans under a minimum score per label are
+   dropped first, the minimums dev chose when the extractor was trained (:func:`choose_decoding`);
 3. two linear classifiers read ``aspect|opinion`` and give the category (价格, 物流 …) and
    the polarity (正面 / 负面 / 中性).
 """
@@ -141,6 +142,30 @@ def tuple_scores(gold: Sequence[OpinionText], predicted: Sequence[Sequence[Opini
     return {"precision": score["precision"], "recall": score["recall"], "f1": score["f1"], "gold": wanted, "predicted": guessed}
 
 
+@dataclass(frozen=True, slots=True)
+class Decoding:
+    """From spans to pairs: the minimum span score kept per label."""
+
+    min_aspect: float = 0.0
+    min_opinion: float = 0.0
+
+
+#: the minimum span scores :func:`choose_decoding` tries on dev, per label
+MIN_SCORES = (0.0, 0.2, 0.3, 0.4, 0.5)
+
+
+def choose_decoding(extractor: OpinionExtractor, dev: Sequence[OpinionText]) -> tuple[Decoding, dict[str, float]]:
+    """The decoding with the best dev exact-tuple F1 (the plain rule first, so it stays on
+    ties) and the F1 of each tried, keyed ``min_aspect/min_opinion``."""
+    texts = [review.text for review in dev]
+    spans = extractor.spans(texts)
+    f1 = {}
+    for decoding in (Decoding(a, o) for a in MIN_SCORES for o in MIN_SCORES):  # Decoding(0.0, 0.0) first
+        f1[decoding] = tuple_scores(dev, extractor.read_spans(texts, spans, decoding))["f1"]
+    best = max(f1, key=f1.get)  # the first of the best: the plain rule on ties
+    return best, {f"{d.min_aspect}/{d.min_opinion}": score for d, score in f1.items()}
+
+
 class OpinionExtractor:
     """Tagger + pairing + category and polarity classifiers, saved as one directory:
     ``tagger/``, ``category/``, ``polarity/`` and ``opinions.json``."""
@@ -178,14 +203,24 @@ class OpinionExtractor:
         found = self.tagger.decode_many(self.tagger.scores(list(texts))) if texts else []
         return [[(s.start, s.end, s.label, s.score) for s in spans] for spans in found]
 
-    def read_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int, str, float]]]) -> list[list[Opinion]]:
+    @property
+    def decoding(self) -> Decoding:
+        """How spans become pairs, as dev chose in training (the plain rule for older models)."""
+        return Decoding(**self.record.get("decoding", {}))
+
+    def read_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int, str, float]]],
+                   decoding: Decoding | None = None) -> list[list[Opinion]]:
         """Opinions from each text's aspect and opinion spans ``(start, end, ASP|OP, score)``:
-        paired within clauses, then categorised and given a polarity."""
+        paired within clauses under ``decoding`` (default: the extractor's), then categorised
+        and given a polarity."""
+        decoding = decoding or self.decoding
         pairs = []
         for text, found in zip(texts, spans, strict=True):
-            aspects = [(start, end) for start, end, label, _ in found if label == ASPECT]
-            opinions = [(start, end) for start, end, label, _ in found if label == OPINION]
-            confidence = {(start, end): score for start, end, _, score in found}
+            kept = [(start, end, label, score) for start, end, label, score in found
+                    if score >= (decoding.min_aspect if label == ASPECT else decoding.min_opinion)]
+            aspects = [(start, end) for start, end, label, _ in kept if label == ASPECT]
+            opinions = [(start, end) for start, end, label, _ in kept if label == OPINION]
+            confidence = {(start, end): score for start, end, _, score in kept}
             pairs.append([(aspect, opinion, min(confidence[opinion], confidence.get(aspect, 1.0)))
                           for aspect, opinion in pair(text, aspects, opinions)])
         return self.classify(texts, pairs)
@@ -216,7 +251,8 @@ def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionT
     sees as match features (B/M/E/S), as for brand and product words in titles (off: on the
     ZhejiangLab dev split they lower span F1, the training texts match them all); the tagger is
     trained as ``skugraph train tagger`` trains one (BIEOS tags, jieba word boundaries, its CRF
-    member and their ensemble where dev prefers it)."""
+    member and their ensemble where dev prefers it); then the minimum span scores that
+    score best on the dev tuples (:func:`choose_decoding`), kept in the record."""
     from skugraph.tagging.ensemble import ENSEMBLE
     from skugraph.tagging.tagger import load_tagger
     from skugraph.tagging.train import TrainTaggerConfig, train_tagger
@@ -246,6 +282,10 @@ def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionT
               "tagger_epochs": result.epochs, "tagger_dev": (result.dev or {}).get("micro"),
               "tagger_ensemble": result.metadata.get(ENSEMBLE)}
     extractor = OpinionExtractor(load_tagger(out / "tagger"), category, polarity, record)
+    if dev:
+        decoding, by_decoding = choose_decoding(extractor, dev)
+        record["decoding"] = {"min_aspect": decoding.min_aspect, "min_opinion": decoding.min_opinion}
+        record["dev_f1_by_decoding"] = by_decoding
     extractor.save(out)
     return extractor
 
