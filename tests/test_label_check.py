@@ -46,7 +46,7 @@ def test_the_swapped_label_ranks_first_with_the_models_alternative():
     assert (current["model_version"], model["model_version"]) == (CURRENT, MODEL)
     assert [r["value"]["labels"][0] for r in current["result"]] == ["brand", "product_type", "brand"]
     assert [r["value"]["labels"][0] for r in model["result"]] == ["brand", "product_type", "colour"]
-    assert task["data"]["listing"] == f"t-{SWAPPED}" and task["data"]["label_quality"] == worst.score
+    assert task["data"]["listing"] == f"t-{SWAPPED}" and task["data"]["label_quality"] == round(worst.score, 6)
     assert task["data"]["suspects"] == [{"start": suspect.start, "end": suspect.end, "text": COLOURS[3], "current": "brand", "model": "colour"}]
 
 
@@ -60,9 +60,10 @@ def test_check_command_writes_review_tasks_worst_first(tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["label", "check", "--data", str(tmp_path / "train.bio"), "--folds", "3", "--out", str(tmp_path / "review.json")])
     assert result.exit_code == 0, result.output
-    assert "in 1 of 60 titles; 1 review tasks" in result.output and f"{COLOURS[3]} brand→colour" in result.output
+    assert "in 1 of 60 titles; the worst 3 →" in result.output and f"{COLOURS[3]} brand→colour" in result.output
     tasks = json.loads((tmp_path / "review.json").read_text(encoding="utf-8"))
-    assert tasks[0]["data"]["text"] == titles(60)[SWAPPED].text and tasks[0]["data"]["flagged_characters"] >= 1
+    assert len(tasks) == 3 and tasks[0]["data"]["text"] == titles(60)[SWAPPED].text and tasks[0]["data"]["flagged_characters"] >= 1
+    assert [t["data"]["label_quality"] for t in tasks] == sorted(t["data"]["label_quality"] for t in tasks)
     top = runner.invoke(app, ["label", "check", "--data", str(tmp_path / "train.bio"), "--folds", "3", "--top", "0.1",
                               "--out", str(tmp_path / "top.json")])
     assert top.exit_code == 0 and len(json.loads((tmp_path / "top.json").read_text(encoding="utf-8"))) == 6

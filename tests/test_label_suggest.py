@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from skugraph.cli import app
 from skugraph.corpus.ner import LabelledText, read_doccano, write_doccano
-from skugraph.labelling.suggest import read_titles, select, suggest, text_marginals, token_entropy
+from skugraph.labelling.suggest import rank, read_titles, select, suggest, text_marginals, token_entropy, uncertainties
 from skugraph.tagging.crf_member import CrfFeatures, CrfMember
 from skugraph.tagging.encoding import tag_set
 from skugraph.tagging.train import TrainTaggerConfig, train_tagger
@@ -52,6 +52,7 @@ def test_uncertainty_picks_the_titles_with_words_the_model_never_saw(crf):
     pool = FAMILIAR + NOVEL
     marginals = text_marginals(crf, pool)
     chosen = select(marginals, 3, "uncertainty", pool)
+    assert uncertainties(crf, pool, chunk=2).tolist() == [token_entropy(m) for m in marginals]
     assert {pool[s.index] for s in chosen} == set(NOVEL)
     assert [s.uncertainty for s in chosen] == sorted((s.uncertainty for s in chosen), reverse=True)
     assert min(s.uncertainty for s in chosen) > 3 * max(token_entropy(m) for m in marginals[: len(FAMILIAR)])
@@ -67,14 +68,16 @@ def test_diversity_leaves_out_the_near_copies_uncertainty_alone_takes(crf):
 
 def test_random_is_seeded_and_an_exact_repeat_is_never_chosen_twice(crf):
     pool = FAMILIAR + NOVEL + COPIES + FAMILIAR  # every familiar title twice
-    marginals = text_marginals(crf, pool)
-    first, again = select(marginals, 6, "random", pool, seed=3), select(marginals, 6, "random", pool, seed=3)
+    first, again = suggest(crf, pool, 6, "random", seed=3), suggest(crf, pool, 6, "random", seed=3)
     assert first == again and len({pool[s.index] for s in first}) == 6
-    assert [s.index for s in select(marginals, 6, "random", pool, seed=4)] != [s.index for s in first]
-    everything = select(marginals, len(pool), "uncertainty", pool)
+    assert [s.uncertainty for s in first] == [round(token_entropy(m), 4) for m in text_marginals(crf, [pool[s.index] for s in first])]
+    assert [s.index for s in suggest(crf, pool, 6, "random", seed=4)] != [s.index for s in first]
+    everything = select(text_marginals(crf, pool), len(pool), "uncertainty", pool)
     assert len(everything) == len(set(pool)) == len(pool) - len(FAMILIAR)
     with pytest.raises(ValueError, match="unknown strategy 'loudest'"):
-        select(marginals, 2, "loudest", pool)
+        rank(None, 2, "loudest", pool)
+    with pytest.raises(ValueError, match="the diversity strategy needs each text's uncertainty"):
+        rank(None, 2, "diversity", pool)
 
 
 def test_titles_come_from_listings_or_a_text_file_and_bad_records_are_named(tmp_path):

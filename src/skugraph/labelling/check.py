@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
 
 from skugraph.corpus.ner import LabelledText, Span
@@ -81,16 +83,18 @@ def rank_label_issues(data: Sequence[LabelledText], marginals: Sequence[np.ndarr
     labels = [char_tags(data[i], tags, scheme) for i in kept]
     probs = [np.asarray(marginals[i]) for i in kept]
     flagged: dict[int, list[int]] = {}
-    for row, char in find_label_issues(labels, probs, n_jobs=1):
-        flagged.setdefault(row, []).append(char)
-    title_scores, char_scores = get_label_quality_scores(labels, probs)
+    with warnings.catch_warnings():  # "too few examples" of a rare tag: nothing the user can act on
+        warnings.simplefilter("ignore", UserWarning)
+        for row, char in find_label_issues(labels, probs, n_jobs=1):
+            flagged.setdefault(row, []).append(char)
+        title_scores, char_scores = get_label_quality_scores(labels, probs)
     model = decode_marginals([CharScores(p) for p in probs], list(tags))
     issues = []
     for row, i in enumerate(kept):
         item = data[i]
         chars = sorted(flagged.get(row, [])) or [int(np.argmin(np.asarray(char_scores[row])))]
         current = tuple(round(float(np.mean([probs[row][c, labels[row][c]] for c in range(s.start, s.end)])), 4) for s in item.spans)
-        issues.append(LabelIssue(i, item, round(float(title_scores[row]), 4), len(flagged.get(row, [])),
+        issues.append(LabelIssue(i, item, float(title_scores[row]), len(flagged.get(row, [])),
                                  _suspects(chars, item.spans, model[row]), current, tuple(model[row])))
     return sorted(issues, key=lambda issue: (issue.score, issue.index))
 
@@ -133,6 +137,6 @@ def review_tasks(issues: Sequence[LabelIssue]) -> list[dict]:
         text = issue.item.text
         current = prediction(text, [(s.start, s.end, s.label, p) for s, p in zip(issue.item.spans, issue.current_scores, strict=True)], CURRENT)
         model = prediction(text, [(s.start, s.end, s.label, s.score) for s in issue.model_spans], MODEL)
-        out.append(task(text, issue.item.id, [current, model], label_quality=issue.score, index=issue.index,
+        out.append(task(text, issue.item.id, [current, model], label_quality=round(issue.score, 6), index=issue.index,
                         flagged_characters=issue.flagged, suspects=[s.to_dict(text) for s in issue.suspects]))
     return out

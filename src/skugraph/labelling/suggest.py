@@ -10,10 +10,10 @@
   chosen title score near zero, so a batch is not twenty listings of one product.
 - ``random``: a seeded random sample, the baseline.
 
-A text equal to one already chosen is never chosen again. The selection takes per-text
-probabilities (:func:`select`), so anything that gives them works: a loaded
-:class:`~skugraph.tagging.tagger.Tagger` or ensemble, or the fast CRF member alone
-(:func:`text_marginals`).
+A text equal to one already chosen is never chosen again. The selection works from each text's
+uncertainty (:func:`rank`), its tag probabilities (:func:`select`) or a model (:func:`suggest`):
+a loaded :class:`~skugraph.tagging.tagger.Tagger` or ensemble, or the fast CRF member alone
+(:func:`text_marginals`); over many texts only the scores are kept, never the probabilities.
 """
 
 from __future__ import annotations
@@ -53,14 +53,25 @@ def text_marginals(model, texts: Sequence[str]) -> list[np.ndarray]:
     return list(model.marginals(texts))
 
 
-def select(marginals: Sequence[np.ndarray], k: int, strategy: str, texts: Sequence[str], seed: int = 0) -> list[Suggestion]:
-    """Up to ``k`` of ``texts`` to label next, in the order chosen, by ``strategy`` (:data:`STRATEGIES`),
-    from each text's tag probabilities."""
+def uncertainties(model, texts: Sequence[str], chunk: int = 512) -> np.ndarray:
+    """Each text's :func:`token_entropy` under ``model`` (see :func:`text_marginals`), ``chunk``
+    texts at a time (only the scores are kept)."""
+    out: list[float] = []
+    for first in range(0, len(texts), chunk):
+        out.extend(token_entropy(m) for m in text_marginals(model, texts[first : first + chunk]))
+    return np.array(out)
+
+
+def rank(uncertainty: np.ndarray | None, k: int, strategy: str, texts: Sequence[str], seed: int = 0) -> list[Suggestion]:
+    """Up to ``k`` of ``texts`` to label next, in the order chosen, by ``strategy`` (:data:`STRATEGIES`)
+    from each text's uncertainty (``None``: not known; only ``random`` runs without it, and its
+    suggestions' uncertainty is then NaN)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
-    if len(marginals) != len(texts):
-        raise ValueError(f"{len(marginals)} sets of probabilities for {len(texts)} texts")
-    uncertainty = np.array([token_entropy(m) for m in marginals])
+    if uncertainty is None and strategy != "random":
+        raise ValueError(f"the {strategy} strategy needs each text's uncertainty")
+    if uncertainty is not None and len(uncertainty) != len(texts):
+        raise ValueError(f"{len(uncertainty)} uncertainties for {len(texts)} texts")
     if strategy == "diversity":
         order = _diverse(uncertainty, texts, k)
     elif strategy == "random":
@@ -73,8 +84,13 @@ def select(marginals: Sequence[np.ndarray], k: int, strategy: str, texts: Sequen
             break
         if texts[index] not in seen:
             seen.add(texts[index])
-            chosen.append(Suggestion(index, round(float(uncertainty[index]), 4)))
+            chosen.append(Suggestion(index, round(float(uncertainty[index]), 4) if uncertainty is not None else float("nan")))
     return chosen
+
+
+def select(marginals: Sequence[np.ndarray], k: int, strategy: str, texts: Sequence[str], seed: int = 0) -> list[Suggestion]:
+    """:func:`rank` from each text's tag probabilities [tokens, tags]."""
+    return rank(np.array([token_entropy(m) for m in marginals]), k, strategy, texts, seed)
 
 
 def _diverse(uncertainty: np.ndarray, texts: Sequence[str], k: int) -> list[int]:
@@ -97,8 +113,13 @@ def _diverse(uncertainty: np.ndarray, texts: Sequence[str], k: int) -> list[int]
 
 
 def suggest(model, texts: Sequence[str], k: int, strategy: str, seed: int = 0) -> list[Suggestion]:
-    """:func:`select` on ``model``'s probabilities of ``texts`` (see :func:`text_marginals`)."""
-    return select(text_marginals(model, texts), k, strategy, texts, seed)
+    """:func:`rank` on ``model``'s uncertainty about ``texts`` (:func:`uncertainties`); the random
+    baseline scores only the texts it picks."""
+    if strategy == "random":
+        chosen = rank(None, k, strategy, texts, seed)
+        found = uncertainties(model, [texts[s.index] for s in chosen])
+        return [Suggestion(s.index, round(float(u), 4)) for s, u in zip(chosen, found, strict=True)]
+    return rank(uncertainties(model, texts), k, strategy, texts, seed)
 
 
 def read_titles(path: str | Path, on_reject: Callable[[Reject], None] | None = None) -> list[tuple[str, str]]:
@@ -129,9 +150,8 @@ def suggestion_tasks(tagger, titles: Sequence[tuple[str, str]], k: int, strategy
     """Label Studio tasks for the ``k`` titles to label next, in the order chosen: each with the
     tagger's spans as a pre-annotation, and its listing id, uncertainty and strategy in its data."""
     texts = [title for _, title in titles]
-    scores = tagger.scores(texts)
-    chosen = select([tagger.marginals(s) for s in scores], k, strategy, texts, seed)
-    found = tagger.decode_many([scores[s.index] for s in chosen])
+    chosen = suggest(tagger, texts, k, strategy, seed)
+    found = tagger.predict([texts[s.index] for s in chosen])
     out = []
     for suggestion, spans in zip(chosen, found, strict=True):
         listing, text = titles[suggestion.index]

@@ -51,7 +51,7 @@ def check(
     data: Annotated[Path, typer.Option(help="Labelled titles (BIO, BIEOS, doccano or Label Studio JSONL).")],
     format: Annotated[str | None, typer.Option(help="The data's format when its name does not say it: bio, bieos, jsonl, label-studio.")] = None,
     folds: Annotated[int, typer.Option(min=2, help="Folds: each title is scored by a CRF trained on the others.")] = 5,
-    top: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Write the worst SHARE of all titles (e.g. 0.05); default: the titles cleanlab flags.")] = None,
+    top: Annotated[float, typer.Option(min=0.0, max=1.0, help="Write the worst SHARE of the titles.")] = 0.05,
     out: Annotated[Path, typer.Option(help="Label Studio review tasks (JSON), worst first.")] = Path("review.json"),
     seed: Annotated[int, typer.Option(help="How the titles are shuffled into folds.")] = 0,
     iterations: Annotated[int, typer.Option(min=1, help="L-BFGS iterations of each fold's CRF.")] = 100,
@@ -64,11 +64,11 @@ def check(
     with friendly_errors():
         texts = read_labelled(data, format)
         issues = check_labels(texts, "bieos" if detect_format(data, format) == "bieos" else "bio", folds, seed, iterations=iterations)
-        flagged = [issue for issue in issues if issue.flagged]
-        chosen = issues[: round(top * len(issues))] if top is not None else flagged
+        chosen = issues[: round(top * len(issues))]
         write_tasks(review_tasks(chosen), out)
-    console.print(f"cleanlab flags {sum(i.flagged for i in issues)} characters in {len(flagged)} of {len(issues)} titles; "
-                  f"{len(chosen)} review tasks, worst first → {out}", highlight=False)
+    flagged = sum(1 for issue in issues if issue.flagged)
+    console.print(f"cleanlab flags {sum(i.flagged for i in issues)} characters in {flagged} of {len(issues)} titles; "
+                  f"the worst {len(chosen)} → {out}", highlight=False)
     for issue in chosen[:10]:
         suspects = "; ".join(f"{issue.item.text[s.start:s.end]} {s.current}→{s.model}" for s in issue.suspects)
-        console.print(f"{issue.score:.3f}  {issue.item.text}  [{suspects}]", highlight=False, markup=False)
+        console.print(f"{issue.score:.2g}  {issue.item.text}  [{suspects}]", highlight=False, markup=False)
