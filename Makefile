@@ -34,9 +34,11 @@ $(LS_STAMP): Makefile
 label-studio-venv: $(LS_STAMP)
 
 # A Label Studio server at http://localhost:8080, its SQLite database and files in .skugraph/label-studio:
-# sign up in the browser, then take the API key from Account & Settings.
+# sign up in the browser, then take the API key from Account & Settings. Local addresses allowed: `skugraph label serve`
+# on this machine is its ML backend (Label Studio refuses 127.0.0.1 backends and webhooks by default).
 label-studio: $(LS_STAMP)
-	LATEST_VERSION_CHECK=false $(LS_VENV)/bin/label-studio start --no-browser --data-dir .skugraph/label-studio --port 8080
+	LATEST_VERSION_CHECK=false ML_BLOCK_LOCAL_IP=false SSRF_PROTECTION_ENABLED=false \
+	  $(LS_VENV)/bin/label-studio start --no-browser --data-dir .skugraph/label-studio --port 8080
 
 demo: setup
 	$(BIN)/skugraph demo

@@ -19,15 +19,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
+import os
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from skugraph.corpus.ner import LabelledText, Span, read_labelled
@@ -104,18 +108,30 @@ def annotated_text(task: dict, annotation: dict, config: LabelConfig) -> Labelle
 def retrain_crf(tagger: Tagger | EnsembleTagger, data: Sequence[LabelledText]) -> EnsembleTagger:
     """The tagger's neural part beside a CRF member trained afresh on ``data`` (spans of labels the
     tagger does not know are left out), weighted and calibrated as the model's own ensemble was
-    (an even mix where it had none)."""
+    (an even mix where it had none). The CRF trains in a child process at a lower priority: in
+    this one crfsuite would hold the interpreter for a whole L-BFGS iteration at a time (seconds
+    on a few thousand titles), and every request the server answers meanwhile would wait."""
     neural = tagger.neural if isinstance(tagger, EnsembleTagger) else tagger
     section = neural.meta.get(ENSEMBLE) or {}
     known = {tag.partition("-")[2] for tag in neural.config.tags} - {""}
     data = [LabelledText(d.text, tuple(s for s in d.spans if s.label in known), d.id) for d in data]
     if not any(d.spans for d in data):
         raise ValueError("no span of a label the model knows to train on")
-    features = CrfFeatures(neural.lexicon_words, section.get("crf", {}).get("words", neural.config.word_features))
-    crf = CrfMember.train(data, neural.config.tags, neural.config.scheme, features)
+    words = section.get("crf", {}).get("words", neural.config.word_features)
+    with (tempfile.TemporaryDirectory(prefix="skugraph-crf-") as directory,
+          ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool):
+        pool.submit(_train_crf, data, neural.config.tags, neural.config.scheme, neural.lexicon_words, words, directory).result()
+        crf = CrfMember.load(Path(directory), neural.config.tags, CrfFeatures(neural.lexicon_words, words))
     if isinstance(tagger, EnsembleTagger):
         return EnsembleTagger(neural, crf, tagger.temperature, tagger.crf_weight)
     return EnsembleTagger(neural, crf, section.get("temperature", 1.0), section.get("crf_weight", 0.5))
+
+
+def _train_crf(data: list[LabelledText], tags: list[str], scheme: str, lexicon_words: dict[str, list[str]], words: bool,
+               directory: str) -> None:
+    """(In the child process) train the CRF member and save it in ``directory``."""
+    os.nice(10)
+    CrfMember.train(data, tags, scheme, CrfFeatures(lexicon_words, words)).save(Path(directory))
 
 
 def base_training_data(meta: dict, train_data: Path | None) -> tuple[list[LabelledText], Path | None]:
@@ -190,7 +206,8 @@ class LabellingBackend:
         """One prediction per task: the model's spans of its text as regions of ``config``'s control
         (labels the config does not offer are left out)."""
         texts = [task_text(task, config) for task in tasks]
-        tagger, version = self.tagger, self.model_version
+        with self._state:
+            tagger, version = self.tagger, self.model_version
         with self._predicting:
             found = tagger.predict(texts)
         names = {"from_name": config.from_name, "to_name": config.to_name}
