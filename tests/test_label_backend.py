@@ -114,7 +114,10 @@ def test_an_annotation_becomes_labelled_text_of_its_task():
     assert item.id == "7" and item.span_texts() == words  # the other control's region is not ours
     assert annotated_text(_task(7, text), annotation | {"was_cancelled": True}, config) is None
     annotation["result"][0]["value"]["end"] = 99
-    with pytest.raises(ValueError, match="task 7: region 0-99 outside its text"):
+    with pytest.raises(ValueError, match="task 7: region 0-99 is not within its text"):
+        annotated_text(_task(7, text), annotation, config)
+    annotation["result"][0]["value"]["end"] = "4"
+    with pytest.raises(ValueError, match="task 7: region 0-.4. is not within its text"):
         annotated_text(_task(7, text), annotation, config)
     with pytest.raises(ValueError, match="task 8: no text under data.text"):
         annotated_text({"id": 8, "data": {"title": text}}, annotation, config)
@@ -126,7 +129,7 @@ def test_health_and_setup_name_the_model_version(trained):
     backend, client = _client(trained)
     health = client.get("/health").json()
     assert health["status"] == "UP" and health["model_version"] == "model" and health["training"] is False
-    assert len(backend.base) == len(TITLES)  # retrains start from the file the model was trained on
+    assert len(backend.base) == len(TITLES) and backend.base_source == trained.parent / "train.jsonl"  # the model's own training file
     setup = client.post("/setup", json={"project": "3.1700000000", "schema": CUSTOM_CONFIG, "hostname": "http://localhost:8080"})
     assert setup.status_code == 200 and setup.json() == {"model_version": "model"}
     assert backend.configs["3"].from_name == "ner"

@@ -98,9 +98,9 @@ def annotated_text(task: dict, annotation: dict, config: LabelConfig) -> Labelle
         value = region.get("value") or {}
         if region.get("from_name") != config.from_name or "start" not in value or not value.get("labels"):
             continue
-        start, end = int(value["start"]), int(value["end"])
-        if not 0 <= start < end <= len(text):
-            raise ValueError(f"task {task.get('id', '?')}: region {start}-{end} outside its text of {len(text)} characters")
+        start, end = value["start"], value.get("end")
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+            raise ValueError(f"task {task.get('id', '?')}: region {start!r}-{end!r} is not within its text of {len(text)} characters")
         spans.append(Span(start, end, value["labels"][0]))
     return LabelledText(text, tuple(sorted(spans, key=lambda s: (s.start, s.end))), str(task.get("id", "")))
 
@@ -169,10 +169,11 @@ class LabellingBackend:
     def __init__(self, tagger: Tagger | EnsembleTagger, name: str, base: Sequence[LabelledText] = (),
                  retrain_every: int = 5, fetch: Callable[[str], list[LabelledText]] | None = None):
         if retrain_every < 1:
-            raise ValueError(f"retrain every must be at least 1, not {retrain_every}")
+            raise ValueError(f"--retrain-every must be at least 1, not {retrain_every}")
         self.tagger = tagger
         self.name = self.model_version = name
         self.base = list(base)
+        self.base_source: Path | None = None  # the file the base data was read from
         self.retrain_every = retrain_every
         self.fetch = fetch
         self.configs: dict[str, LabelConfig] = {}  # project → its labelling config, as last seen
@@ -192,8 +193,10 @@ class LabellingBackend:
         """The backend of a model directory; a retrain starts from ``train_data`` (default: the file
         the model was trained on, where it is still there)."""
         tagger = load_tagger(model, runtime)
-        base, _ = base_training_data(tagger.meta, train_data)
-        return cls(tagger, Path(model).name, base, retrain_every, fetch)
+        base, source = base_training_data(tagger.meta, train_data)
+        backend = cls(tagger, Path(model).name, base, retrain_every, fetch)
+        backend.base_source = source
+        return backend
 
     def config(self, project: Any, label_config: str | None = None) -> LabelConfig:
         """The project's labelling config: ``label_config`` read and kept, else the one last seen."""

@@ -38,6 +38,6 @@ def serve(
             backend.fetch = label_studio_fetcher(url, key, backend)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     console.print(f"Label Studio ML backend on http://{host}:{port}/ serving {backend.model_version}; a retrain every "
-                  f"{retrain_every} annotations on {len(backend.base)} base texts plus the annotations"
+                  f"{retrain_every} annotations on {len(backend.base)} base texts ({backend.base_source or 'no file'}) plus the annotations"
                   + (f", read from {url}" if url and key else ""), highlight=False)
     uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")
