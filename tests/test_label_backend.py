@@ -216,6 +216,18 @@ def test_the_older_train_call_and_label_studios_export_feed_a_retrain(trained):
     assert _spans(client, text) == _gold(text, words) and _spans(client, other) == _gold(other, other_words)
 
 
+def test_a_label_studio_that_cannot_be_read_leaves_the_annotations_the_calls_carried(trained):
+    text, words = TAUGHT[0]
+
+    def unreachable(project: str) -> list[LabelledText]:
+        raise ConnectionError("connection refused")
+
+    backend, client = _client(trained, retrain_every=1, fetch=unreachable)
+    assert client.post("/webhook", json=_created(1, text, words)).json()["training"] is True
+    assert backend.wait(timeout=120) and backend.retrains == 1 and backend.last_error is None
+    assert _spans(client, text) == _gold(text, words)
+
+
 def test_serve_names_a_missing_model_directory(tmp_path):
     from typer.testing import CliRunner
 

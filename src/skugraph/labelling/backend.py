@@ -281,7 +281,8 @@ class LabellingBackend:
             try:
                 fetched = self.fetch(project)
             except Exception as error:
-                log.warning("could not read project %s's annotations from Label Studio (%s); training on those the webhooks sent", project, error)
+                log.warning("could not read project %s's annotations from Label Studio (%s); training on those the "
+                            "webhooks sent", project, error)
                 continue
             with self._state:  # Label Studio's annotations, and those only the webhooks brought (the export may predate the last)
                 self.annotations |= {(project, item.id): item for item in fetched}

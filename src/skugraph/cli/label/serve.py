@@ -18,7 +18,8 @@ def serve(
     model: Annotated[Path, typer.Option("--model", help="The tagger directory (`skugraph train tagger`).")],
     host: str = "127.0.0.1",
     port: int = 9090,
-    train_data: Annotated[Path | None, typer.Option(help="Labelled texts every retrain starts from (default: the file the model was trained on, where it is still there).")] = None,
+    train_data: Annotated[Path | None, typer.Option(help="Labelled texts every retrain starts from (default: the file "
+                                                              "the model was trained on, where it is still there).")] = None,
     retrain_every: Annotated[int, typer.Option(help="Retrain after this many new annotations.")] = 5,
     runtime: RuntimeOption = "torch-bf16",
 ) -> None:
@@ -38,6 +39,6 @@ def serve(
             backend.fetch = label_studio_fetcher(url, key, backend)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     console.print(f"Label Studio ML backend on http://{host}:{port}/ serving {backend.model_version}; a retrain every "
-                  f"{retrain_every} annotations on {len(backend.base)} base texts ({backend.base_source or 'no file'}) plus the annotations"
-                  + (f", read from {url}" if url and key else ""), highlight=False)
+                  f"{retrain_every} annotations on {len(backend.base)} base texts ({backend.base_source or 'no file'}) "
+                  "plus the annotations" + (f", read from {url}" if url and key else ""), highlight=False)
     uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")
