@@ -1,7 +1,8 @@
 """Finding label errors: out-of-fold tag probabilities from the fast character CRF
 (:mod:`skugraph.tagging.crf_member`, trained on k − 1 folds, run on the held-out one), then
 cleanlab's token-classification ranking: a character's label quality is the probability the
-held-out model gives its current tag (self-confidence), a title's is its worst character's, and
+held-out model gives its current tag (self-confidence), a title's is its worst character's (ties,
+such as several titles at 0, broken by the mean over the title's characters), and
 cleanlab flags the characters whose tag the model confidently disputes (confident learning).
 
 Every title comes back ranked worst first (:class:`LabelIssue`), with what is suspected there:
@@ -96,7 +97,8 @@ def rank_label_issues(data: Sequence[LabelledText], marginals: Sequence[np.ndarr
         current = tuple(round(float(np.mean([probs[row][c, labels[row][c]] for c in range(s.start, s.end)])), 4) for s in item.spans)
         issues.append(LabelIssue(i, item, float(title_scores[row]), len(flagged.get(row, [])),
                                  _suspects(chars, item.spans, model[row]), current, tuple(model[row])))
-    return sorted(issues, key=lambda issue: (issue.score, issue.index))
+    mean = {i: float(np.mean(char_scores[row])) for row, i in enumerate(kept)}  # ties (a score of 0): more doubt first
+    return sorted(issues, key=lambda issue: (issue.score, mean[issue.index], issue.index))
 
 
 def _suspects(chars: Sequence[int], current: Sequence[Span], model: Sequence[ScoredSpan]) -> tuple[Suspect, ...]:
