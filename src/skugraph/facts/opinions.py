@@ -151,7 +151,7 @@ class Decoding:
 
 
 #: the minimum span scores :func:`choose_decoding` tries on dev, per label
-MIN_SCORES = (0.0, 0.2, 0.3, 0.4, 0.5)
+MIN_SCORES = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 def choose_decoding(extractor: OpinionExtractor, dev: Sequence[OpinionText]) -> tuple[Decoding, dict[str, float]]:
