@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from skugraph.cli.label import serve, studio, suggest, weak
+
 app = typer.Typer(help="Label your own titles: what to label next, Label Studio, label errors, weak labels.",
                   no_args_is_help=True)
-
-from skugraph.cli.label import suggest  # noqa: E402
-app.add_typer(suggest.app)
-from skugraph.cli.label import weak  # noqa: E402
-app.add_typer(weak.app)
-from skugraph.cli.label import serve  # noqa: E402
-app.add_typer(serve.app)
-from skugraph.cli.label import studio  # noqa: E402
-app.add_typer(studio.app)
+for part in (suggest, studio, serve, weak):
+    app.add_typer(part.app)
