@@ -23,9 +23,11 @@ def serve(
     retrain_every: Annotated[int, typer.Option(help="Retrain after this many new annotations.")] = 5,
     runtime: RuntimeOption = "torch-bf16",
 ) -> None:
-    """A Label Studio ML backend: the tagger's spans as predictions while annotators label, and its
-    CRF member retrained in the background on what they submit. With LABEL_STUDIO_URL and
-    LABEL_STUDIO_API_KEY set, a retrain reads all of a project's annotations from Label Studio."""
+    """A Label Studio ML backend: predictions while annotators label, retrained on what they submit.
+
+    The tagger's spans are the predictions; its CRF member is retrained in the background. With
+    LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY set, a retrain reads all of a project's annotations
+    from Label Studio."""
     import logging
 
     import uvicorn
