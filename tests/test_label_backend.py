@@ -5,6 +5,7 @@ round trip against a real Label Studio server where the ``label_studio`` fixture
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from skugraph.labelling.backend import (
     LabelConfig,
     LabellingBackend,
     annotated_text,
+    base_training_data,
     create_app,
     label_studio_fetcher,
     read_label_config,
@@ -121,6 +123,16 @@ def test_an_annotation_becomes_labelled_text_of_its_task():
         annotated_text(_task(7, text), annotation, config)
     with pytest.raises(ValueError, match="task 8: no text under data.text"):
         annotated_text({"id": 8, "data": {"title": text}}, annotation, config)
+
+
+def test_a_model_whose_training_file_is_gone_asks_for_train_data(tmp_path):
+    meta = {"train": {"path": str(tmp_path / "gone.jsonl")}}
+    with pytest.raises(ValueError, match="gone.jsonl, which is not there .*give --train-data FILE"):
+        base_training_data(meta, None)
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text(json.dumps({"text": "华为手机", "label": [[0, 2, "brand"]]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    texts, source = base_training_data(meta, kept)  # the file given wins
+    assert source == kept and [t.span_texts() for t in texts] == [[("华为", "brand")]]
 
 
 # -- the protocol on a tiny model -------------------------------------------------------------

@@ -5,10 +5,12 @@ import pytest
 from skugraph.corpus.ner import (
     LabelledText,
     NerFormatError,
+    detect_format,
     Span,
     read_conll,
     read_doccano,
     read_label_studio,
+    read_labelled,
     spans_to_tags,
     tags_to_spans,
     write_conll,
@@ -120,3 +122,14 @@ def test_a_labelled_text_from_its_words_finds_each_after_the_one_before():
     assert [s.start for s in item.spans] == [0, 5, 7]
     with pytest.raises(ValueError, match="'小米' not found"):
         LabelledText.from_words("华为手机", [("小米", "brand")])
+
+
+def test_a_label_studio_export_is_read_as_one_whatever_its_name(tmp_path):
+    task = {"id": 4, "data": {"text": "华为手机"}, "annotations": [{"result": [
+        {"from_name": "label", "to_name": "text", "type": "labels", "value": {"start": 0, "end": 2, "labels": ["brand"]}}]}]}
+    path = tmp_path / "export.jsonl"
+    path.write_text(json.dumps(task, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert detect_format(path) == "label-studio"
+    assert [t.span_texts() for t in read_labelled(path)] == [[("华为", "brand")]]
+    path.write_text(json.dumps({"text": "华为手机", "label": [[0, 2, "brand"]]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert detect_format(path) == "jsonl"

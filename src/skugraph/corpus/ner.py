@@ -276,7 +276,8 @@ _SUFFIXES = {".bio": "bio", ".bieos": "bieos", ".bmes": "bieos", ".conll": "bio"
 
 
 def detect_format(path: str | Path, format: str | None = None) -> str:
-    """The format given, else the one the file name says (``.bio``, ``.bieos``, ``.jsonl`` …)."""
+    """The format given, else the one the file name says (``.bio``, ``.bieos``, ``.jsonl`` …); a
+    JSON file whose first record is a Label Studio task (``data``) is ``label-studio``."""
     if format:
         if format not in FORMATS:
             raise ValueError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
@@ -284,6 +285,10 @@ def detect_format(path: str | Path, format: str | None = None) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in _SUFFIXES:
         raise ValueError(f"{path}: cannot tell the format from the file name; pass one of {', '.join(FORMATS)}")
+    if _SUFFIXES[suffix] == "jsonl" and Path(path).is_file():
+        first = next(_json_records(Path(path)), (0, None))[1]
+        if isinstance(first, dict) and "data" in first and "text" not in first:
+            return "label-studio"
     return _SUFFIXES[suffix]
 
 

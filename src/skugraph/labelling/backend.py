@@ -136,12 +136,16 @@ def _train_crf(data: list[LabelledText], tags: list[str], scheme: str, lexicon_w
 
 def base_training_data(meta: dict, train_data: Path | None) -> tuple[list[LabelledText], Path | None]:
     """The labelled texts a retrain starts from: ``train_data``, else the file the model was trained
-    on (``meta``: its metadata) where that is still there, else none; returns them and the file read."""
+    on (``meta``: its metadata); returns them and the file read. A recorded file that is not
+    there is a ``ValueError``: a retrain on the annotations alone would forget what the model learnt."""
     fmt = None
     if train_data is None:
         recorded = meta.get("train", {}).get("path")
-        if not recorded or not Path(recorded).is_file():
+        if not recorded:
             return [], None
+        if not Path(recorded).is_file():
+            raise ValueError(f"the model was trained on {recorded}, which is not there (from {Path.cwd()}): give "
+                             "--train-data FILE, or a retrain on the annotations alone forgets what the model learnt")
         train_data, fmt = Path(recorded), meta.get("settings", {}).get("format")
     return read_labelled(train_data, fmt, strict=True), train_data
 

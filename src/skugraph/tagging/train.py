@@ -265,7 +265,7 @@ def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dic
         "skugraph_version": __version__,
         "base_model": config.base_model,
         "random_init": config.random_init,
-        "train": {"path": str(config.train), "sha256": file_sha256(config.train), "texts": len(train_data), "windows": len(train_windows)},
+        "train": {"path": str(Path(config.train).resolve()), "sha256": file_sha256(config.train), "texts": len(train_data), "windows": len(train_windows)},
         "dev": {"path": str(config.dev), "texts": len(dev_data)} if config.dev else None,
         "skipped_records": errors[:50],
         "epochs_run": run.epochs,
