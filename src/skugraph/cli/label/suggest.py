@@ -42,6 +42,8 @@ def suggest(
     print_rejected(rejected, "listing(s)")
     console.print(f"{len(tasks)} of {len(candidates)} titles suggested by {strategy} ({len(titles) - len(candidates)} already labelled left out) → {out}"
                   + (f" and {doccano}" if doccano else ""), highlight=False)
+    if tasks:
+        console.print("  n. uncertainty  title", highlight=False)
     for n, item in enumerate(tasks[:10], 1):
         console.print(f"{n:>3}. {item['data']['uncertainty']:.3f}  {item['data']['text']}", highlight=False, markup=False)
 
@@ -69,6 +71,8 @@ def check(
     flagged = sum(1 for issue in issues if issue.flagged)
     console.print(f"cleanlab flags {sum(i.flagged for i in issues)} characters in {flagged} of {len(issues)} titles; "
                   f"the worst {len(chosen)} → {out}", highlight=False)
+    if chosen:
+        console.print("label quality (0 worst)  title  [suspect span: its label → the model's]", highlight=False, markup=False)
     for issue in chosen[:10]:
         suspects = "; ".join(f"{issue.item.text[s.start:s.end]} {s.current}→{s.model}" for s in issue.suspects)
         console.print(f"{issue.score:.2g}  {issue.item.text}  [{suspects}]", highlight=False, markup=False)
