@@ -3,7 +3,7 @@ import json
 import pytest
 
 from skugraph.corpus.ner import read_doccano, read_label_studio
-from skugraph.labelling.tasks import labelling_config, prediction, task, write_doccano_tasks, write_tasks
+from skugraph.labelling.tasks import label_hints, labelling_config, prediction, task, write_doccano_tasks, write_tasks
 
 TITLE = "华为手机壳 黑色"
 
@@ -26,3 +26,10 @@ def test_the_labelling_config_names_every_label_once():
     assert config.count("<Label value=") == 3 and 'value="型号"' in config and 'toName="text"' in config
     with pytest.raises(ValueError, match="at least one label"):
         labelling_config([])
+
+
+def test_a_data_sets_numbered_labels_carry_their_meaning_as_hints():
+    hints = label_hints(["37", "16", "brand", "ASP"])
+    assert hints == {"37": "compatible_brand", "16": "colour 颜色"}  # brand says itself; ASP is unknown to the ontology
+    config = labelling_config(["37", "brand"], hints)
+    assert '<Label value="37" background="#e6194b" hint="compatible_brand"/>' in config and 'value="brand" background="#3cb44b"/>' in config

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skugraph.corpus.ner import LabelledText, NerFormatError, read_label_studio
-from skugraph.labelling.tasks import FROM_NAME, TO_NAME, labelling_config
+from skugraph.labelling.tasks import FROM_NAME, TO_NAME, label_hints, labelling_config
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
@@ -111,14 +111,14 @@ def push(url: str, api_key: str, title: str, tasks: Sequence[dict], labels: Sequ
         client = _client(url, api_key)
         project = _find_project(client, title)
         if project is None:
-            project = client.projects.create(title=title, label_config=labelling_config(wanted))
+            project = client.projects.create(title=title, label_config=labelling_config(wanted, label_hints(wanted)))
             created, added, now = True, wanted, wanted
         else:
             before = config_labels(project.label_config or "")
             added = [label for label in wanted if label not in before]
             now = before + added
             if added:
-                client.projects.update(project.id, label_config=labelling_config(now))
+                client.projects.update(project.id, label_config=labelling_config(now, label_hints(now)))
             created = False
         listed = [] if created else client.tasks.list(project=project.id, include="id,data")
         there = {item.data.get(TO_NAME) for item in listed}

@@ -10,9 +10,13 @@ shape serves the ML backend's ``/predict`` answer and annotations read back by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import quoteattr
+
+if TYPE_CHECKING:
+    from skugraph.facts.ontology import Ontology
 
 FROM_NAME = "label"  # the <Labels> control
 TO_NAME = "text"  # the <Text> object, and the task's data key
@@ -22,14 +26,34 @@ _COLOURS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#
             "#469990", "#dcbeff", "#9a6324", "#800000", "#aaffc3", "#808000", "#000075")
 
 
-def labelling_config(labels: Sequence[str]) -> str:
-    """The Label Studio labelling config (XML) for span labels over a task's ``data.text``."""
+def labelling_config(labels: Sequence[str], hints: Mapping[str, str] | None = None) -> str:
+    """The Label Studio labelling config (XML) for span labels over a task's ``data.text``;
+    ``hints``: what a label means, shown on hover (a data set's ``37`` is ``compatible_brand``)."""
     if not labels:
         raise ValueError("a labelling config needs at least one label")
-    items = "\n".join(f"    <Label value={quoteattr(label)} background={quoteattr(_COLOURS[n % len(_COLOURS)])}/>"
+    hints = hints or {}
+    items = "\n".join(f"    <Label value={quoteattr(label)} background={quoteattr(_COLOURS[n % len(_COLOURS)])}"
+                      + (f" hint={quoteattr(hints[label])}" if hints.get(label) else "") + "/>"
                       for n, label in enumerate(labels))
     return (f'<View>\n  <Labels name="{FROM_NAME}" toName="{TO_NAME}">\n{items}\n  </Labels>\n'
             f'  <Text name="{TO_NAME}" value="${TO_NAME}" granularity="symbol"/>\n</View>\n')
+
+
+def label_hints(labels: Iterable[str], ontology: Ontology | None = None) -> dict[str, str]:
+    """What each label means in the ontology (its role or attribute kind, with the kind's Chinese
+    name), for labels whose name does not say it."""
+    from skugraph.facts.ontology import load_ontology
+
+    ontology = ontology or load_ontology()
+    hints = {}
+    for label in labels:
+        meaning = ontology.meaning(label)
+        if meaning.startswith("attr_"):  # a label the ontology does not know
+            continue
+        name = " ".join(part for part in (meaning if meaning != label else "", ontology.attribute_kinds.get(meaning, "")) if part)
+        if name:
+            hints[label] = name
+    return hints
 
 
 def region(text: str, start: int, end: int, label: str, score: float | None = None) -> dict:
