@@ -24,10 +24,8 @@ import os
 import tempfile
 import threading
 import time
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +33,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from skugraph.corpus.ner import LabelledText, Span, read_labelled
-from skugraph.labelling.tasks import FROM_NAME, TO_NAME, prediction
+from skugraph.labelling.tasks import LabelConfig, prediction, read_label_config
 from skugraph.tagging.crf_member import CrfFeatures, CrfMember
 from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger
 from skugraph.tagging.tagger import Tagger, load_tagger
@@ -46,37 +44,6 @@ log = logging.getLogger(__name__)
 ANNOTATION_EVENTS = ("ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED")
 DELETED = "ANNOTATIONS_DELETED"
 START_TRAINING = "START_TRAINING"
-
-
-@dataclass(frozen=True)
-class LabelConfig:
-    """What a project's labelling config says about span labels: the ``<Labels>`` control's name
-    (``from_name``), the ``<Text>`` object it labels (``to_name``), the task data key that object
-    shows, and the labels the control offers (empty: any)."""
-
-    from_name: str = FROM_NAME
-    to_name: str = TO_NAME
-    data_key: str = TO_NAME
-    labels: tuple[str, ...] = ()
-
-
-def read_label_config(xml: str | None) -> LabelConfig:
-    """The span-labelling part of a Label Studio labelling config (the defaults of
-    :mod:`skugraph.labelling.tasks` when there is none); ``ValueError`` for a config without
-    ``<Labels>`` on a ``<Text>``."""
-    if not xml:
-        return LabelConfig()
-    try:
-        root = ElementTree.fromstring(xml)
-    except ElementTree.ParseError as error:
-        raise ValueError(f"the labelling config is not XML: {error}") from None
-    objects = {element.get("name"): element for element in root.iter() if element.tag == "Text"}
-    for control in root.iter("Labels"):
-        target = objects.get(control.get("toName"))
-        if target is not None:
-            labels = tuple(label.get("value") for label in control.iter("Label") if label.get("value"))
-            return LabelConfig(control.get("name", FROM_NAME), target.get("name"), target.get("value", "").lstrip("$"), labels)
-    raise ValueError("the labelling config has no <Labels> control on a <Text> object")
 
 
 def task_text(task: dict, config: LabelConfig) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skugraph.corpus.ner import LabelledText, NerFormatError, read_label_studio
-from skugraph.labelling.tasks import FROM_NAME, TO_NAME, label_hints, labelling_config
+from skugraph.labelling.tasks import FROM_NAME, TO_NAME, label_hints, labelling_config, read_label_config
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
@@ -92,13 +91,10 @@ def config_labels(config: str) -> list[str]:
     """The labels of a labelling config's span control (``<Labels name="label" toName="text">``);
     empty when it has none."""
     try:
-        root = ElementTree.fromstring(config or "<View/>")
-    except ElementTree.ParseError:
+        read = read_label_config(config or "<View/>")
+    except ValueError:
         return []
-    for control in root.iter("Labels"):
-        if control.get("name") == FROM_NAME and control.get("toName") == TO_NAME:
-            return [item.get("value", "") for item in control.iter("Label")]
-    return []
+    return list(read.labels) if (read.from_name, read.to_name) == (FROM_NAME, TO_NAME) else []
 
 
 def push(url: str, api_key: str, title: str, tasks: Sequence[dict], labels: Sequence[str]) -> Pushed:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import quoteattr
 
@@ -37,6 +39,37 @@ def labelling_config(labels: Sequence[str], hints: Mapping[str, str] | None = No
                       for n, label in enumerate(labels))
     return (f'<View>\n  <Labels name="{FROM_NAME}" toName="{TO_NAME}">\n{items}\n  </Labels>\n'
             f'  <Text name="{TO_NAME}" value="${TO_NAME}" granularity="symbol"/>\n</View>\n')
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """What a project's labelling config says about span labels: the ``<Labels>`` control's name
+    (``from_name``), the ``<Text>`` object it labels (``to_name``), the task data key that object
+    shows, and the labels the control offers (empty: any)."""
+
+    from_name: str = FROM_NAME
+    to_name: str = TO_NAME
+    data_key: str = TO_NAME
+    labels: tuple[str, ...] = ()
+
+
+def read_label_config(xml: str | None) -> LabelConfig:
+    """The span-labelling part of a Label Studio labelling config (the defaults of
+    :mod:`skugraph.labelling.tasks` when there is none); ``ValueError`` for a config without
+    ``<Labels>`` on a ``<Text>``."""
+    if not xml:
+        return LabelConfig()
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError as error:
+        raise ValueError(f"the labelling config is not XML: {error}") from None
+    objects = {element.get("name"): element for element in root.iter() if element.tag == "Text"}
+    for control in root.iter("Labels"):
+        target = objects.get(control.get("toName"))
+        if target is not None:
+            labels = tuple(label.get("value") for label in control.iter("Label") if label.get("value"))
+            return LabelConfig(control.get("name", FROM_NAME), target.get("name"), target.get("value", "").lstrip("$"), labels)
+    raise ValueError("the labelling config has no <Labels> control on a <Text> object")
 
 
 def label_hints(labels: Iterable[str], ontology: Ontology | None = None) -> dict[str, str]:
