@@ -291,6 +291,7 @@ def test_generated_requests_get_documented_answers_and_never_a_server_error(app)
     no answer is a 5xx, and each matches the schema (status code, body, headers)."""
     schemathesis = pytest.importorskip("schemathesis", reason="schemathesis (the dev extra) is not installed")
     from hypothesis import HealthCheck, given, settings
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -300,6 +301,8 @@ def test_generated_requests_get_documented_answers_and_never_a_server_error(app)
         @given(case=operation.as_strategy())
         @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def answers(case):
-            case.call_and_validate()
+            # a schema-valid body to /query can still be no Cypher ("WITH"): its documented 400 is right there
+            excluded = [positive_data_acceptance] if case.operation.path == "/query" else []
+            case.call_and_validate(excluded_checks=excluded)
 
         answers()
