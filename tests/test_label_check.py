@@ -4,13 +4,15 @@ label among clean ones, and the command writes it first as a Label Studio review
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 from typer.testing import CliRunner
 
 from skugraph.cli import app
 from skugraph.corpus.ner import LabelledText, Span, write_conll
-from skugraph.labelling.check import CURRENT, MODEL, check_labels, review_tasks
+from skugraph.labelling.check import (CURRENT, MODEL, InjectedError, LabelIssue, Suspect, check_labels, detection_scores,
+                                      inject_errors, review_tasks)
 
 BRANDS = ["华为", "小米", "联想", "得力", "美的", "晨光"]
 PRODUCTS = ["手机壳", "充电宝", "笔记本", "签字笔", "收纳盒", "保温杯"]
@@ -47,7 +49,8 @@ def test_the_swapped_label_ranks_first_with_the_models_alternative():
     assert [r["value"]["labels"][0] for r in current["result"]] == ["brand", "product_type", "brand"]
     assert [r["value"]["labels"][0] for r in model["result"]] == ["brand", "product_type", "colour"]
     assert task["data"]["listing"] == f"t-{SWAPPED}" and task["data"]["label_quality"] == round(worst.score, 6)
-    assert task["data"]["suspects"] == [{"start": suspect.start, "end": suspect.end, "text": COLOURS[3], "current": "brand", "model": "colour"}]
+    assert task["data"]["suspects"] == [{"start": suspect.start, "end": suspect.end, "text": COLOURS[3], "current": "brand", "model": "colour",
+                                      "score": round(suspect.score, 6)}]
 
 
 def test_folds_must_fit_the_data():
@@ -69,3 +72,52 @@ def test_check_command_writes_review_tasks_worst_first(tmp_path):
     assert top.exit_code == 0 and len(json.loads((tmp_path / "top.json").read_text(encoding="utf-8"))) == 6
     missing = runner.invoke(app, ["label", "check", "--data", str(tmp_path / "none.bio")])
     assert missing.exit_code == 1 and "none.bio: no such file" in missing.output and "Traceback" not in missing.output
+
+
+def test_inject_errors_corrupts_the_asked_share_in_equal_kinds():
+    data = titles(60)  # 180 spans
+    noisy, injected = inject_errors(data, 0.1, seed=3)
+    assert len(injected) == 18 and Counter(e.kind for e in injected) == {"swap": 6, "shift": 6, "delete": 6}
+    assert inject_errors(data, 0.1, seed=3) == (noisy, injected)  # the seed decides
+    assert sum(len(t.spans) for t in noisy) == 180 - 6
+    for error in injected:
+        text, spans = noisy[error.index].text, noisy[error.index].spans
+        assert error.original in data[error.index].spans
+        if error.kind == "delete":
+            assert error.corrupted is None and error.original not in spans
+            continue
+        assert error.corrupted in spans and error.original not in spans
+        if error.kind == "swap":
+            assert (error.corrupted.start, error.corrupted.end) == (error.original.start, error.original.end)
+            assert error.corrupted.label in {"brand", "product_type", "colour"} - {error.original.label}
+        else:
+            moved = (abs(error.corrupted.start - error.original.start), abs(error.corrupted.end - error.original.end))
+            assert sorted(moved) in ([0, 1], [0, 2]) and error.corrupted.label == error.original.label
+            assert 0 <= error.corrupted.start < error.corrupted.end <= len(text)
+        ordered = sorted(spans, key=lambda s: s.start)
+        assert all(a.end <= b.start for a, b in zip(ordered, ordered[1:]))  # still no overlap
+    untouched = set(range(60)) - {e.index for e in injected}
+    assert all(noisy[i] == data[i] for i in untouched)
+
+
+def test_detection_scores_count_suspects_that_overlap_an_error():
+    def issue(index: int, *suspects: Suspect) -> LabelIssue:
+        item = LabelledText("abcdefghij", (Span(0, 2, "x"), Span(3, 5, "y"), Span(6, 8, "x"), Span(8, 10, "y")), f"t{index}")
+        return LabelIssue(index, item, 0.5, 0, suspects, (), ())
+
+    injected = [InjectedError(0, "swap", Span(0, 2, "y"), Span(0, 2, "x")),
+                InjectedError(1, "shift", Span(3, 5, "y"), Span(3, 6, "y")),
+                InjectedError(2, "delete", Span(6, 8, "x"), None),
+                InjectedError(3, "delete", Span(0, 2, "x"), None)]
+    issues = [issue(0, Suspect(0, 2, "x", "y", 0.01), Suspect(8, 10, "y", "y", 0.5)),  # hit, miss
+              issue(1, Suspect(5, 6, "y", "O", 0.02)),  # hits the shifted end (the corrupted span only)
+              issue(2, Suspect(3, 5, "y", "y", 0.03), Suspect(6, 8, "O", "x", 0.04)),  # miss, hit
+              issue(3, Suspect(2, 3, "O", "x", 0.9)),  # beside the deleted span, and last
+              issue(4)]
+    # 20 labelled spans: the top 5% is 1 suspect, the top 10% 2, the top 25% 5
+    scores = detection_scores(issues, injected, fractions=(0.05, 0.1, 0.25))
+    assert (scores["labelled_spans"], scores["injected"], scores["suspects"]) == (20, 4, 6)
+    assert scores["at"]["0.05"] | {"recall_by_kind": None} == {"n": 1, "precision": 1.0, "recall": 0.25, "recall_by_kind": None}
+    assert (scores["at"]["0.1"]["precision"], scores["at"]["0.1"]["recall"]) == (1.0, 0.5)
+    assert scores["at"]["0.25"] == {"n": 5, "precision": 0.6, "recall": 0.75,
+                                    "recall_by_kind": {"swap": 1.0, "shift": 1.0, "delete": 0.5}}

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import random
 import warnings
 
 import numpy as np
@@ -36,9 +37,11 @@ class Suspect:
     end: int
     current: str  # the current label there ("O": none), several joined by "+"
     model: str  # the model's label there, the same way
+    score: float = 1.0  # its label quality, 0 (surely wrong) to 1: suspects over the whole data are ranked by it, lowest first
 
     def to_dict(self, text: str) -> dict:
-        return {"start": self.start, "end": self.end, "text": text[self.start : self.end], "current": self.current, "model": self.model}
+        return {"start": self.start, "end": self.end, "text": text[self.start : self.end], "current": self.current,
+                "model": self.model, "score": round(self.score, 6)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +99,14 @@ def rank_label_issues(data: Sequence[LabelledText], marginals: Sequence[np.ndarr
         chars = sorted(flagged.get(row, [])) or [int(np.argmin(np.asarray(char_scores[row])))]
         current = tuple(round(float(np.mean([probs[row][c, labels[row][c]] for c in range(s.start, s.end)])), 4) for s in item.spans)
         issues.append(LabelIssue(i, item, float(title_scores[row]), len(flagged.get(row, [])),
-                                 _suspects(chars, item.spans, model[row]), current, tuple(model[row])))
+                                 _suspects(chars, item.spans, model[row], np.asarray(char_scores[row])), current, tuple(model[row])))
     mean = {i: float(np.mean(char_scores[row])) for row, i in enumerate(kept)}  # ties (a score of 0): more doubt first
     return sorted(issues, key=lambda issue: (issue.score, mean[issue.index], issue.index))
 
 
-def _suspects(chars: Sequence[int], current: Sequence[Span], model: Sequence[ScoredSpan]) -> tuple[Suspect, ...]:
-    """Runs of flagged characters, each widened to the current and model spans that touch it."""
+def _suspects(chars: Sequence[int], current: Sequence[Span], model: Sequence[ScoredSpan], quality: np.ndarray) -> tuple[Suspect, ...]:
+    """Runs of flagged characters, each widened to the current and model spans that touch it and
+    scored by its worst character's label quality."""
     runs: list[list[int]] = []
     for char in chars:
         if runs and char <= runs[-1][1]:
@@ -115,7 +119,7 @@ def _suspects(chars: Sequence[int], current: Sequence[Span], model: Sequence[Sco
         start, end = min([start, *(s.start for s in touching)]), max([end, *(s.end for s in touching)])
         if out and start < out[-1].end:  # widened into the run before: one suspect
             start = out.pop().start
-        out.append(Suspect(start, end, _labels(current, start, end), _labels(model, start, end)))
+        out.append(Suspect(start, end, _labels(current, start, end), _labels(model, start, end), float(quality[start:end].min())))
     return tuple(out)
 
 
@@ -142,3 +146,101 @@ def review_tasks(issues: Sequence[LabelIssue]) -> list[dict]:
         out.append(task(text, issue.item.id, [current, model], label_quality=round(issue.score, 6), index=issue.index,
                         flagged_characters=issue.flagged, suspects=[s.to_dict(text) for s in issue.suspects]))
     return out
+
+
+KINDS = ("swap", "shift", "delete")  # the kinds of injected label error
+
+
+@dataclass(frozen=True, slots=True)
+class InjectedError:
+    index: int  # the title's position in the data
+    kind: str  # one of :data:`KINDS`
+    original: Span
+    corrupted: Span | None  # None: the span was deleted
+
+
+def inject_errors(data: Sequence[LabelledText], rate: float, seed: int = 0) -> tuple[list[LabelledText], list[InjectedError]]:
+    """``data`` with ``rate`` of its spans corrupted (rounded), in equal shares of each of :data:`KINDS`:
+    a type swap (to another label found in the data), a boundary shift (start or end moved by 1 or 2
+    characters, inside the text, not empty and overlapping no other span) or a deletion; each error
+    recorded. Spans are drawn at random (``seed``); one that cannot take the kind due next (a shift
+    with no room) takes another kind."""
+    if not 0 <= rate <= 1:
+        raise ValueError(f"the error rate must be between 0 and 1, got {rate}")
+    labels = sorted({s.label for item in data for s in item.spans})
+    positions = [(i, j) for i, item in enumerate(data) for j in range(len(item.spans))]
+    rng = random.Random(seed)
+    rng.shuffle(positions)
+    wanted = round(rate * len(positions))
+    quota = {kind: wanted // len(KINDS) + (n < wanted % len(KINDS)) for n, kind in enumerate(KINDS)}
+    spans = {i: list(item.spans) for i, item in enumerate(data)}  # None marks a deleted span
+    errors: list[InjectedError] = []
+    for i, j in positions:
+        if not any(quota.values()):
+            break
+        original = spans[i][j]
+        for kind in sorted((k for k in KINDS if quota[k]), key=lambda k: -quota[k]):
+            corrupted = _corrupt(kind, original, data[i].text, [s for n, s in enumerate(spans[i]) if n != j and s], labels, rng)
+            if corrupted is not False:
+                spans[i][j] = corrupted
+                errors.append(InjectedError(i, kind, original, corrupted))
+                quota[kind] -= 1
+                break
+    noisy = [LabelledText(item.text, tuple(s for s in spans[i] if s), item.id) for i, item in enumerate(data)]
+    return noisy, sorted(errors, key=lambda e: (e.index, e.original.start))
+
+
+def _corrupt(kind: str, span: Span, text: str, others: Sequence[Span], labels: Sequence[str], rng: random.Random) -> Span | None | bool:
+    """``span`` corrupted as ``kind`` (None: deleted), or False where that kind cannot apply."""
+    if kind == "delete":
+        return None
+    if kind == "swap":
+        choices = [label for label in labels if label != span.label]
+        return Span(span.start, span.end, rng.choice(choices)) if choices else False
+    shifts = [Span(span.start + d, span.end, span.label) for d in (-2, -1, 1, 2)] + [Span(span.start, span.end + d, span.label) for d in (-2, -1, 1, 2)]
+    shifts = [s for s in shifts if 0 <= s.start < s.end <= len(text) and text[s.start:s.end].strip()
+              and not any(o.start < s.end and o.end > s.start for o in others)]
+    return rng.choice(shifts) if shifts else False
+
+
+def ranked_suspects(issues: Sequence[LabelIssue]) -> list[tuple[LabelIssue, Suspect]]:
+    """Every suspect of every title, lowest label quality first (ties: the data's order)."""
+    pairs = [(issue, suspect) for issue in issues for suspect in issue.suspects]
+    return sorted(pairs, key=lambda pair: (pair[1].score, pair[0].index, pair[1].start))
+
+
+def detection_scores(issues: Sequence[LabelIssue], injected: Sequence[InjectedError], fractions: Sequence[float] = (0.05, 0.10)) -> dict:
+    """How well :func:`check_labels`'s ranking finds ``injected`` errors (:func:`inject_errors`).
+
+    The unit is the suspect, not the title (a JD title carries about six spans, so 5% of spans
+    corrupted touches a quarter of the titles, and no title-level top 10% could hold 60% of them).
+    The suspects of all ``issues`` (the whole ranking, every title) are ranked by their score
+    (:func:`ranked_suspects`); at each fraction the top N = round(fraction × the labelled spans in
+    ``issues``) are taken. An injected error is found when a suspect among them, in its title,
+    overlaps its original or its corrupted span by a character. Recall = errors found / errors
+    injected (also per kind); precision = suspects taken that overlap some injected error / suspects
+    taken (N, or fewer when there are fewer suspects)."""
+    spans = sum(len(issue.item.spans) for issue in issues)
+    by_title: dict[int, list[InjectedError]] = {}
+    for error in injected:
+        by_title.setdefault(error.index, []).append(error)
+    ranked = ranked_suspects(issues)
+    out: dict = {"labelled_spans": spans, "injected": len(injected), "suspects": len(ranked), "at": {}}
+    for fraction in fractions:
+        taken = ranked[: round(fraction * spans)]
+        found: set[int] = set()
+        hits = 0
+        for issue, suspect in taken:
+            matched = [id(e) for e in by_title.get(issue.index, []) if _overlaps(suspect, e)]
+            hits += bool(matched)
+            found.update(matched)
+        kinds = {kind: [e for e in injected if e.kind == kind] for kind in KINDS}
+        out["at"][f"{fraction:g}"] = {
+            "n": len(taken), "precision": round(hits / len(taken), 4) if taken else 0.0,
+            "recall": round(len(found) / len(injected), 4) if injected else 0.0,
+            "recall_by_kind": {kind: round(sum(id(e) in found for e in errors) / len(errors), 4) for kind, errors in kinds.items() if errors}}
+    return out
+
+
+def _overlaps(suspect: Suspect, error: InjectedError) -> bool:
+    return any(s is not None and s.start < suspect.end and s.end > suspect.start for s in (error.original, error.corrupted))
