@@ -6,6 +6,7 @@ round trip against a real Label Studio server where the ``label_studio`` fixture
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -43,6 +44,8 @@ TAUGHT = [
     ("OPPO Find X7 紫色 手机", [("OPPO", "brand"), ("紫色", "colour"), ("手机", "product")]),
     ("格力 空调 金色 挂机", [("格力", "brand"), ("空调", "product"), ("金色", "colour")]),
 ]
+#: how predictions name the fixture's model: its directory and its training file's hash
+VERSION = r"model@[0-9a-f]{12}"
 #: a project's config that names its control and text differently from skugraph's own
 CUSTOM_CONFIG = ('<View><Labels name="ner" toName="title"><Label value="brand"/><Label value="product"/></Labels>'
                  '<Text name="title" value="$title"/></View>')
@@ -140,11 +143,27 @@ def test_a_model_whose_training_file_is_gone_asks_for_train_data(tmp_path):
 def test_health_and_setup_name_the_model_version(trained):
     backend, client = _client(trained)
     health = client.get("/health").json()
-    assert health["status"] == "UP" and health["model_version"] == "model" and health["training"] is False
+    assert health["status"] == "UP" and re.fullmatch(VERSION, health["model_version"]) and health["training"] is False
     assert len(backend.base) == len(TITLES) and backend.base_source == trained.parent / "train.jsonl"  # the model's own training file
     setup = client.post("/setup", json={"project": "3.1700000000", "schema": CUSTOM_CONFIG, "hostname": "http://localhost:8080"})
-    assert setup.status_code == 200 and setup.json() == {"model_version": "model"}
+    assert setup.status_code == 200 and setup.json() == {"model_version": health["model_version"]}
     assert backend.configs["3"].from_name == "ner"
+
+
+def test_serve_and_suggest_name_one_model_alike(trained, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from skugraph.cli import app
+
+    (tmp_path / "titles.txt").write_text("\n".join(t for t, _ in TITLES) + "\n", encoding="utf-8")
+    monkeypatch.chdir(trained)  # the model given as ".": still named by its directory
+    result = CliRunner().invoke(app, ["label", "suggest", "--model", ".", "--listings", str(tmp_path / "titles.txt"), "--k", "2",
+                                      "--out", str(tmp_path / "tasks.json")])
+    assert result.exit_code == 0, result.output
+    suggested = {task["predictions"][0]["model_version"] for task in json.loads((tmp_path / "tasks.json").read_text(encoding="utf-8"))}
+    backend, client = _client(trained)
+    assert suggested == {backend.model_version} == {client.get("/health").json()["model_version"]}
+    assert re.fullmatch(VERSION, backend.model_version)
 
 
 def test_predictions_are_regions_of_the_projects_control_at_the_right_offsets(trained):
@@ -156,7 +175,7 @@ def test_predictions_are_regions_of_the_projects_control_at_the_right_offsets(tr
     results = answer.json()["results"]
     assert len(results) == 3
     for text, (_, words), predicted in zip(texts, TITLES[:3], results, strict=True):
-        assert predicted["model_version"] == "model" and 0.0 < predicted["score"] <= 1.0
+        assert re.fullmatch(VERSION, predicted["model_version"]) and 0.0 < predicted["score"] <= 1.0
         regions = predicted["result"]
         assert {(r["from_name"], r["to_name"], r["type"]) for r in regions} == {("ner", "title", "labels")}
         assert all(r["value"]["text"] == text[r["value"]["start"]:r["value"]["end"]] for r in regions)
@@ -177,7 +196,7 @@ def test_annotations_retrain_the_model_and_change_its_predictions(trained):
     assert backend.wait(timeout=120)
     health = client.get("/health").json()
     assert health["retrains"] == 1 and health["annotations"] == 2 and health["last_error"] is None
-    assert health["model_version"].startswith("model+2-") and client.post("/setup", json={"project": "3.1"}).json()["model_version"] == health["model_version"]
+    assert re.fullmatch(VERSION + r"\+2-[0-9a-f]{8}", health["model_version"]) and client.post("/setup", json={"project": "3.1"}).json()["model_version"] == health["model_version"]
     assert _spans(client, text) == _gold(text, words)
     # asked again with nothing new (Label Studio's START_TRAINING after the webhook): no second retrain
     assert client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 3}}).json()["training"] is True
@@ -189,7 +208,7 @@ def test_annotations_retrain_the_model_and_change_its_predictions(trained):
     assert client.post("/webhook", json=deleted).json()["training"] is False
     assert client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 3}}).json()["training"] is True
     assert backend.wait(timeout=120)
-    assert client.get("/health").json()["model_version"].startswith("model+1-")
+    assert client.get("/health").json()["model_version"].startswith(backend.name + "+1-")
     assert client.post("/webhook", json={"action": "PROJECT_UPDATED", "project": {"id": 3}}).json()["status"] == "ignored"
 
 
@@ -210,7 +229,7 @@ def test_predict_answers_while_a_retrain_runs_and_a_failed_one_keeps_the_old_mod
     release.set()
     assert backend.wait(timeout=60)
     health = client.get("/health").json()
-    assert health["last_error"] == "RuntimeError: out of memory" and health["model_version"] == "model" and health["retrains"] == 0
+    assert health["last_error"] == "RuntimeError: out of memory" and health["model_version"] == backend.name and health["retrains"] == 0
     assert _spans(client, text) == before
 
 
@@ -224,7 +243,7 @@ def test_the_older_train_call_and_label_studios_export_feed_a_retrain(trained):
     assert answer.status_code == 201 and answer.json()["training"] is True
     assert backend.wait(timeout=120)
     # task 1 from the call, task 2 from Label Studio's export; the skipped task 4 is none
-    assert sorted(item.id for item in backend.annotations.values()) == ["1", "2"] and backend.model_version.startswith("model+2-")
+    assert sorted(item.id for item in backend.annotations.values()) == ["1", "2"] and backend.model_version.startswith(backend.name + "+2-")
     assert _spans(client, text) == _gold(text, words) and _spans(client, other) == _gold(other, other_words)
 
 
@@ -291,7 +310,7 @@ def test_label_studio_shows_the_predictions_and_an_annotation_retrains_the_model
         ml = client.ml.create(url=url, project=project.id, title="skugraph")
         client.actions.create(id="retrieve_tasks_predictions", project=project.id, selected_items={"all": True, "excluded": []})
         version, spans = _predicted(client, ids[text])
-        assert version == "model" and spans and spans != _gold(text, words)
+        assert version == backend.name and spans and spans != _gold(text, words)
         # an annotator submits: Label Studio's webhook reaches /webhook and the retrain reads the project's export
         client.annotations.create(ids[text], result=_regions(text, words), was_cancelled=False)
         deadline = time.monotonic() + 120
@@ -302,4 +321,4 @@ def test_label_studio_shows_the_predictions_and_an_annotation_retrains_the_model
         client.actions.create(id="retrieve_tasks_predictions", project=project.id, selected_items={"all": True, "excluded": []})
         assert _predicted(client, ids[text]) == (backend.model_version, _gold(text, words))
         assert _predicted(client, ids[other]) == (backend.model_version, _gold(other, other_words))
-        assert client.ml.get(ml.id).model_version == backend.model_version != "model"
+        assert client.ml.get(ml.id).model_version == backend.model_version != backend.name

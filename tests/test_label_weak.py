@@ -44,6 +44,25 @@ def test_two_spans_of_one_type_side_by_side_stay_two():
     assert item.span_texts() == [("黑色", "colour"), ("白色", "colour")]
 
 
+@pytest.mark.parametrize("label_model", ["dawid-skene", "majority"])
+def test_a_longer_match_stays_whole_beside_a_shorter_one_inside_it(label_model):
+    # a user's list knows 冰蓝色; a second function (as the packaged colour list) only 蓝色, and votes O on 冰
+    mine, packaged = LexiconFunction("colour", Lexicon(["冰蓝色", "蓝色", "黑色"])), LexiconFunction("colour", Lexicon(["蓝色", "黑色"]))
+    titles = ["华为手机冰蓝色", "小米手机蓝色", "荣耀手机黑色", "OPPO冰蓝色手机壳"] * 5
+    weak = weak_label(titles, [mine, packaged], label_model=label_model)
+    assert [t.span_texts() for t in weak.texts[:4]] == [[("冰蓝色", "colour")], [("蓝色", "colour")], [("黑色", "colour")],
+                                                        [("冰蓝色", "colour")]]
+
+
+def test_overlapping_patterns_match_leftmost_longest(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("- kind: capacity\n  pattern: '\\d+g'\n- kind: product_type\n  pattern: '[a-z]?内存条'\n"
+                     "- kind: capacity\n  pattern: '\\d+'\n", encoding="utf-8")
+    [spans] = RegexFunction(read_rules(rules)).apply(["8G内存条 16G内存条"])
+    # 8G starts first (the longer G内存条 after it overlaps it); at 16G's place the longer of 16G and 16
+    assert [("8G内存条 16G内存条"[s.start:s.end], s.label) for s in spans] == [("8G", "capacity"), ("16G", "capacity")]
+
+
 def test_the_label_model_sides_with_the_accurate_function_when_two_conflict():
     rng = np.random.default_rng(0)
     truth = rng.choice(3, size=6000, p=[0.9, 0.05, 0.05])  # O and two types, as in titles

@@ -33,7 +33,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from skugraph.corpus.ner import LabelledText, Span, read_labelled
-from skugraph.labelling.tasks import LabelConfig, prediction, read_label_config
+from skugraph.labelling.tasks import LabelConfig, model_version, prediction, read_label_config
 from skugraph.tagging.crf_member import CrfFeatures, CrfMember
 from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger
 from skugraph.tagging.tagger import Tagger, load_tagger
@@ -161,11 +161,12 @@ class LabellingBackend:
     @classmethod
     def load(cls, model: Path, train_data: Path | None = None, retrain_every: int = 5, runtime: str = "torch",
              fetch: Callable[[str], list[LabelledText]] | None = None) -> LabellingBackend:
-        """The backend of a model directory; a retrain starts from ``train_data`` (default: the file
-        the model was trained on, where it is still there)."""
+        """The backend of a model directory, named as ``label suggest`` names it
+        (:func:`~skugraph.labelling.tasks.model_version`); a retrain starts from ``train_data``
+        (default: the file the model was trained on, where it is still there)."""
         tagger = load_tagger(model, runtime)
         base, source = base_training_data(tagger.meta, train_data)
-        backend = cls(tagger, Path(model).name, base, retrain_every, fetch)
+        backend = cls(tagger, model_version(tagger, model), base, retrain_every, fetch)
         backend.base_source = source
         return backend
 

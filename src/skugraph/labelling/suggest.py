@@ -26,7 +26,7 @@ import numpy as np
 
 from skugraph.corpus.listings import Reject, read_listings
 from skugraph.corpus.ner import read_labelled
-from skugraph.labelling.tasks import prediction, task
+from skugraph.labelling.tasks import model_version, prediction, task
 
 STRATEGIES = ("uncertainty", "diversity", "random")
 
@@ -140,15 +140,10 @@ def labelled_texts(path: str | Path, format: str | None = None) -> set[str]:
     return {item.text.strip() for item in read_labelled(path, format)}
 
 
-def model_version(tagger, path: str | Path) -> str:
-    """How tasks name the model that pre-annotated them: its directory and training data's hash."""
-    digest = str(tagger.meta.get("train", {}).get("sha256", ""))[:12]
-    return f"{Path(path).name}@{digest}" if digest else Path(path).name
-
-
 def suggestion_tasks(tagger, titles: Sequence[tuple[str, str]], k: int, strategy: str, version: str, seed: int = 0) -> list[dict]:
     """Label Studio tasks for the ``k`` titles to label next, in the order chosen: each with the
-    tagger's spans as a pre-annotation, and its listing id, uncertainty and strategy in its data."""
+    tagger's spans as a pre-annotation named ``version`` (:func:`~skugraph.labelling.tasks.model_version`),
+    and its listing id, uncertainty and strategy in its data."""
     texts = [title for _, title in titles]
     chosen = suggest(tagger, texts, k, strategy, seed)
     found = tagger.predict([texts[s.index] for s in chosen])

@@ -96,6 +96,15 @@ def region(text: str, start: int, end: int, label: str, score: float | None = No
     return out | ({"score": round(float(score), 4)} if score is not None else {})
 
 
+def model_version(tagger, path: str | Path) -> str:
+    """How a prediction names the model that made it, alike in ``label suggest``'s tasks and ``label
+    serve``'s answers: the model directory's name and the first 12 hex digits of its training file's
+    SHA-256 as its metadata records it (``tagger@3f2a9c01b7d4``; the name alone where none is recorded)."""
+    digest = str(tagger.meta.get("train", {}).get("sha256", ""))[:12]
+    name = Path(path).resolve().name
+    return f"{name}@{digest}" if digest else name
+
+
 def prediction(text: str, spans: Iterable[tuple[int, int, str, float]], model_version: str) -> dict:
     """A pre-annotation: the model's ``(start, end, label, score)`` spans of ``text``; its score is the
     lowest span score (1.0 with no span)."""

@@ -6,7 +6,11 @@ per character becomes training data for the tagger.
     weak = weak_label(titles, functions)          # weak.texts: LabelledText; weak.reports: per function
 
 A function votes its type on the characters of its spans and O on every other character
-(characters are the tokens here, as the taggers read Chinese). The label model is Dawid and
+(characters are the tokens here, as the taggers read Chinese), but abstains on the characters a
+longer span of the same type overlapping its own adds: a colour list that knows 蓝色 but not 冰蓝色
+has not seen 冰, it has not judged it O. Decided spans follow the longest match: a run of one type
+is split only where a function's span starts and no span of that type crosses the place (冰蓝色
+stays whole beside 蓝色; 黑色白色 from a list of 黑色 and 白色 stays two). The label model is Dawid and
 Skene's (1979): each function has a confusion matrix P(vote | true type), fitted with the types'
 prior by EM from the functions' agreements alone, so a function that agrees with the others
 earns weight and one that contradicts them loses it. Functions are assumed independent given
@@ -40,6 +44,7 @@ from skugraph.tagging.lexicon import Lexicon, read_words
 from skugraph.tagging.rules import RuleExtractor
 
 OUTSIDE = "O"  # the vote and the decision for a character in no span
+ABSTAIN = -1  # a function's vote where a longer span of its own type overlapping its span goes on
 LABEL_MODELS = ("dawid-skene", "majority")
 
 
@@ -51,13 +56,14 @@ class LabellingFunction(Protocol):
     def apply(self, texts: Sequence[str]) -> list[list[Span]]: ...
 
 
-def _longest_first(spans: Iterable[Span]) -> list[Span]:
-    """The spans that do not overlap a longer (or, equally long, an earlier listed) one, in text order."""
+def _leftmost_longest(spans: Iterable[Span]) -> list[Span]:
+    """Non-overlapping spans, as a lexicon matches: from the left, at each place the longest span
+    starting there (equally long: the one listed first), then on after its end."""
     kept: list[Span] = []
-    for span in sorted(spans, key=lambda s: s.start - s.end):  # stable: ties keep their order
-        if all(span.end <= other.start or span.start >= other.end for other in kept):
+    for span in sorted(spans, key=lambda s: (s.start, s.start - s.end)):  # stable: ties keep their order
+        if not kept or span.start >= kept[-1].end:
             kept.append(span)
-    return sorted(kept, key=lambda s: s.start)
+    return kept
 
 
 @dataclass(frozen=True)
@@ -169,8 +175,9 @@ def _json_entries(path: Path) -> list[tuple[int, dict]]:
 
 @dataclass(frozen=True)
 class RegexFunction:
-    """Every match of the rules over the NFKC-normalised, lower-cased title; where matches overlap
-    the longest wins (equal lengths: the rule listed first)."""
+    """Every match of the rules over the NFKC-normalised, lower-cased title; where matches overlap,
+    leftmost-longest: the one that starts first, at one place the longest (equal lengths: the rule
+    listed first)."""
 
     rules: Sequence[Rule]
     name: str = "regex"
@@ -181,7 +188,7 @@ class RegexFunction:
             norm = normalize(text, lowercase=True)
             found = [Span(m.start(), m.end(), rule.kind) for rule in self.rules for m in rule.pattern.finditer(norm.text)
                      if m.end() > m.start()]
-            spans.append([Span(*norm.to_original(s.start, s.end), s.label) for s in _longest_first(found)])
+            spans.append([Span(*norm.to_original(s.start, s.end), s.label) for s in _leftmost_longest(found)])
         return spans
 
 
@@ -245,7 +252,7 @@ class LabelModel:
 
     @classmethod
     def fit(cls, votes: np.ndarray, classes: int, iterations: int = 500, tolerance: float = 1e-8) -> LabelModel:
-        """EM over ``votes`` (items × functions, class indices, 0 = O), started from each class's
+        """EM over ``votes`` (items × functions, class indices, 0 = O, :data:`ABSTAIN` = no vote), started from each class's
         share of an item's votes; stops when the log-likelihood per item gains less than ``tolerance``.
         Items that got the same votes are one pattern with a count (a few dozen patterns for a
         hundred thousand characters)."""
@@ -273,7 +280,8 @@ class LabelModel:
 
     def _expect(self, votes: np.ndarray, counts: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """Posteriors per row of ``votes`` and the log-likelihood of them all (each row ``counts`` times)."""
-        log = np.log(self.prior)[None, :] + sum(np.log(self.confusion[j][:, votes[:, j]]).T for j in range(votes.shape[1]))
+        log = np.log(self.prior)[None, :] + sum(np.where(votes[:, [j]] == ABSTAIN, 0.0, np.log(self.confusion[j][:, votes[:, j]]).T)
+                                                for j in range(votes.shape[1]))
         top = log.max(1, keepdims=True)
         weights = np.exp(log - top)
         total = weights.sum(1, keepdims=True)
@@ -286,10 +294,11 @@ class LabelModel:
 
 
 def vote_counts(votes: np.ndarray, classes: int) -> np.ndarray:
-    """Items × classes: how many functions vote each class."""
+    """Items × classes: how many functions vote each class (abstentions not counted)."""
     counts = np.zeros((len(votes), classes))
     for j in range(votes.shape[1]):
-        np.add.at(counts, (np.arange(len(votes)), votes[:, j]), 1.0)
+        voted = votes[:, j] != ABSTAIN
+        np.add.at(counts, (np.arange(len(votes))[voted], votes[voted, j]), 1.0)
     return counts
 
 
@@ -345,7 +354,9 @@ def weak_label(texts: Sequence[str], functions: Sequence[LabellingFunction], lab
 
 
 def vote_matrix(texts: Sequence[str], voted: Sequence[Sequence[Sequence[Span]]], labels: Sequence[str]) -> np.ndarray:
-    """Characters (all texts, in order) × functions: the index in ``labels`` each function votes."""
+    """Characters (all texts, in order) × functions: the index in ``labels`` each function votes, or
+    :data:`ABSTAIN` where another function's span of the same type overlaps one of its own and goes
+    on beyond it (where it votes O: it has not seen the longer form, it has not judged it)."""
     index = {label: n for n, label in enumerate(labels)}
     offsets = np.cumsum([0, *map(len, texts)])
     votes = np.zeros((offsets[-1], len(voted)), dtype=np.int64)
@@ -353,16 +364,26 @@ def vote_matrix(texts: Sequence[str], voted: Sequence[Sequence[Sequence[Span]]],
         for offset, spans in zip(offsets, per_text):
             for span in spans:
                 votes[offset + span.start : offset + span.end, j] = index[span.label]
+    for n, offset in enumerate(offsets[:-1]):
+        for j, per_text in enumerate(voted):
+            for mine in per_text[n]:
+                for other in (s for k, theirs in enumerate(voted) if k != j for s in theirs[n]):
+                    if other.label == mine.label and other.start < mine.end and mine.start < other.end:
+                        column = votes[offset + other.start : offset + other.end, j]
+                        column[column == 0] = ABSTAIN
     return votes
 
 
 def decode(texts: Sequence[str], decisions: np.ndarray, voted: Sequence[Sequence[Sequence[Span]]],
            labels: Sequence[str], ids: Sequence[str] | None = None) -> list[LabelledText]:
     """Spans from per-character decisions: runs of one type, split where a function's span of
-    that type starts (two colours side by side stay two spans)."""
+    that type starts and no function's span of that type crosses the place (two colours side by
+    side stay two spans; a longer match stays whole beside a shorter one inside it)."""
     out, offset = [], 0
     for n, text in enumerate(texts):
-        starts = {(s.start, s.label) for per_text in voted for s in per_text[n]}
+        spans_here = [s for per_text in voted for s in per_text[n]]
+        crossed = {(position, s.label) for s in spans_here for position in range(s.start + 1, s.end)}
+        starts = {(s.start, s.label) for s in spans_here} - crossed
         spans, current = [], None
         for position in range(len(text) + 1):
             label = labels[decisions[offset + position]] if position < len(text) else OUTSIDE
