@@ -49,6 +49,18 @@ def test_bad_tasks_file_is_one_line_naming_the_task(tmp_path: Path) -> None:
     assert "Traceback" not in done.output
 
 
+def test_pulled_texts_carry_their_listing_id_or_else_the_task_id(tmp_path: Path) -> None:
+    def exported(number: int, data: dict) -> dict:
+        text = data["text"]
+        return {"id": number, "data": data, "annotations": [{"result": [region(text, 0, 2, "brand")]}]}
+
+    items = [exported(7, {"text": TITLES[0], "listing": "sku-0001"}), exported(8, {"text": TITLES[1]}),
+             {"id": 9, "data": {}, "annotations": []}]
+    texts, rejected = studio.training_texts(items, tmp_path / "export.jsonl")
+    assert [(t.id, t.text) for t in texts] == [("sku-0001", TITLES[0]), ("8", TITLES[1])]
+    assert len(rejected) == 1 and "export.jsonl" in rejected[0] and "line 3" in rejected[0]
+
+
 def test_unreachable_server_is_one_line(tmp_path: Path) -> None:
     done = label("push", str(tasks_file(tmp_path)), "--url", f"http://127.0.0.1:{free_port()}", "--api-key", "k")
     assert done.exit_code == 1 and "cannot reach Label Studio at http://127.0.0.1:" in done.output
@@ -107,5 +119,6 @@ def test_push_annotate_pull_round_trip(label_studio: LabelStudioServer, tmp_path
     texts = {item.text: item.spans for item in read_labelled(out)}
     assert texts == {first: tuple(Span(*span) for span in corrected),
                      third: (Span(0, 2, "brand"), Span(3, 6, "product_type"))}
+    assert {item.text: item.id for item in read_labelled(out)} == {first: "sku-0", third: "sku-2"}  # the listings' ids
     assert len(export.read_text(encoding="utf-8").splitlines()) == 2
 

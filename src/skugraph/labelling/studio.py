@@ -11,7 +11,7 @@ import json
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +44,7 @@ class Pushed:
 
 @dataclass(frozen=True)
 class Pulled:
-    """What :func:`pull` exported: the annotated tasks as training texts, how many tasks were
+    """What :func:`pull` exported: the annotated tasks as training texts (ids: their listings'), how many tasks were
     skipped by every annotator (left out), of how many in the project; ``rejected``: exported tasks
     that could not be read (a message each)."""
 
@@ -127,8 +127,9 @@ def push(url: str, api_key: str, title: str, tasks: Sequence[dict], labels: Sequ
 
 def pull(url: str, api_key: str, title: str, export: str | Path | None = None) -> Pulled:
     """The project's annotated tasks as training texts (each task's first submitted annotation;
-    tasks every annotator skipped are left out). ``export``: keep Label Studio's export there (JSONL,
-    cancelled annotations dropped); by default it goes to a temporary file."""
+    tasks every annotator skipped are left out), each with its listing's id (:func:`training_texts`).
+    ``export``: keep Label Studio's export there (JSONL, cancelled annotations dropped); by default
+    it goes to a temporary file."""
     with _calling(url):
         client = _client(url, api_key)
         project = _find_project(client, title)
@@ -139,12 +140,23 @@ def pull(url: str, api_key: str, title: str, export: str | Path | None = None) -
     submitted = [item | {"annotations": kept} for item in exported
                  if (kept := [a for a in item.get("annotations", []) if not a.get("was_cancelled")])]
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(export) if export else Path(scratch) / "export.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in submitted), encoding="utf-8")
-        rejected: list[NerFormatError] = []
-        texts = list(read_label_studio(path, on_error=rejected.append))
-    return Pulled(texts, len(exported) - len(submitted), total, [str(error) for error in rejected])
+        texts, rejected = training_texts(submitted, Path(export) if export else Path(scratch) / "export.jsonl")
+    return Pulled(texts, len(exported) - len(submitted), total, rejected)
+
+
+def training_texts(exported: Sequence[dict], path: str | Path) -> tuple[list[LabelledText], list[str]]:
+    """Exported tasks, written to ``path`` (JSONL) and read back as training texts (the first
+    annotation of each), with a message for each task that cannot be read. A text's id is its
+    listing's, the ``data.listing`` that tasks from ``label suggest`` (and ``label push`` of them)
+    carry; a task without one (imported some other way) keeps its Label Studio task id."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in exported), encoding="utf-8")
+    listings = {str(item.get("id", "")): listing for item in exported
+                if isinstance(item.get("data"), dict) and (listing := item["data"].get("listing"))}
+    rejected: list[NerFormatError] = []
+    texts = [replace(text, id=str(listings.get(text.id, text.id))) for text in read_label_studio(path, on_error=rejected.append)]
+    return texts, [str(error) for error in rejected]
 
 
 def _client(url: str, api_key: str) -> LabelStudio:

@@ -51,7 +51,7 @@ def pull(
     url: UrlOption = "http://localhost:8080",
     api_key: KeyOption = "",
     project: ProjectOption = "skugraph",
-    out: Annotated[Path, typer.Option(help="Training data: doccano JSONL, which skugraph train tagger --train reads.")] = Path("train.jsonl"),
+    out: Annotated[Path, typer.Option(help="Training data: doccano JSONL, which skugraph train tagger --train reads; each title's id is its listing's (the task id where the task names no listing).")] = Path("train.jsonl"),
     export: Annotated[Path | None, typer.Option(help="Also keep Label Studio's export of the annotated tasks (JSONL).")] = None,
     allow_empty: AllowEmptyOption = False,
 ) -> None:
