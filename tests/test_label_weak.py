@@ -54,6 +54,15 @@ def test_a_longer_match_stays_whole_beside_a_shorter_one_inside_it(label_model):
                                                         [("冰蓝色", "colour")]]
 
 
+def test_votes_the_label_model_overrules_are_counted_and_majority_keeps_them():
+    # PC only in one list: Dawid-Skene doubts what the other function does not confirm
+    mine, other = LexiconFunction("material", Lexicon(["尼龙", "硅胶", "PC"])), LexiconFunction("material", Lexicon(["尼龙", "硅胶"]))
+    titles = ["尼龙数据线"] * 10 + ["硅胶手机壳"] * 10 + ["PC手机壳"] * 3
+    doubted, kept = (weak_label(titles, [mine, other], label_model=model) for model in ("dawid-skene", "majority"))
+    assert (doubted.overruled, doubted.voted, doubted.texts[-1].spans) == (6, 46, ())
+    assert (kept.overruled, kept.texts[-1].span_texts()) == (0, [("PC", "material")])
+
+
 def test_overlapping_patterns_match_leftmost_longest(tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text("- kind: capacity\n  pattern: '\\d+g'\n- kind: product_type\n  pattern: '[a-z]?内存条'\n"

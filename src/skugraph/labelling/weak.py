@@ -330,6 +330,8 @@ class WeakLabels:
     reports: list[FunctionReport]
     labels: tuple[str, ...]  # the classes, O first
     model: LabelModel | None  # None for majority vote
+    overruled: int = 0  # characters some function voted a type on that the label model decided O
+    voted: int = 0  # characters some function voted a type on
 
 
 def weak_label(texts: Sequence[str], functions: Sequence[LabellingFunction], label_model: str = "dawid-skene",
@@ -348,9 +350,11 @@ def weak_label(texts: Sequence[str], functions: Sequence[LabellingFunction], lab
         posteriors = model.posteriors(votes)
     else:
         posteriors = np.eye(len(labels))[majority(votes, len(labels))]
-    decided = decode(texts, posteriors.argmax(1), voted, labels, ids)
+    decisions = posteriors.argmax(1)
+    decided = decode(texts, decisions, voted, labels, ids)
     reports = [report(function.name, voted[j], votes, j, posteriors) for j, function in enumerate(functions)]
-    return WeakLabels(decided, reports, labels, model)
+    typed = (votes > 0).any(1)
+    return WeakLabels(decided, reports, labels, model, int((typed & (decisions == 0)).sum()), int(typed.sum()))
 
 
 def vote_matrix(texts: Sequence[str], voted: Sequence[Sequence[Sequence[Span]]], labels: Sequence[str]) -> np.ndarray:

@@ -47,6 +47,9 @@ def weak(
     for r in result.reports:
         table.add_row(r.name, *(f"{value:.1%}" for value in (r.titles, r.tokens, r.overlap, r.conflict, r.accuracy)))
     console.print(table)
+    if result.overruled:
+        console.print(f"{label_model} decided O on {result.overruled} of the {result.voted} characters a function voted a type on "
+                      "(votes the others do not confirm); --label-model majority keeps every vote", highlight=False)
     labelled = sum(1 for item in result.texts if item.spans)
     console.print(f"{labelled} of {len(titles)} titles with a weak span ({', '.join(result.labels[1:])}) → {out}", highlight=False)
     for item in [item for item in result.texts if item.spans][:show]:
