@@ -25,6 +25,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+#: Six labelled titles (brand, product, colour) that the tiny taggers of test_ensemble and
+#: test_label_backend learn; module-level data there, so imported (``from conftest import TINY_TITLES``).
+TINY_TITLES = [
+    ("华为 Mate 60 蓝色 5G手机", [("华为", "brand"), ("蓝色", "colour"), ("手机", "product")]),
+    ("小米 Redmi K70 黑色 智能手机", [("小米", "brand"), ("黑色", "colour"), ("智能手机", "product")]),
+    ("绿联 手机壳 适用于华为Mate60 透明", [("绿联", "brand"), ("手机壳", "product"), ("华为", "brand"), ("透明", "colour")]),
+    ("美的 电热水器 60升 白色", [("美的", "brand"), ("电热水器", "product"), ("白色", "colour")]),
+    ("海尔 冰箱 银色 家用", [("海尔", "brand"), ("冰箱", "product"), ("银色", "colour")]),
+    ("Anker 20W Charger for Samsung phone, Black", [("Anker", "brand"), ("Charger", "product"), ("Black", "colour")]),
+]
+
+
 @pytest.fixture
 def catalogue() -> Path:
     return CATALOGUE

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_TITLES
 
 from skugraph.corpus.ner import LabelledText, write_doccano
 from skugraph.records import Listing
@@ -20,17 +21,7 @@ from skugraph.tagging.ensemble import EnsembleTagger, average_marginals, char_ma
 from skugraph.tagging.tagger import Tagger, TaggerExtractor, load_tagger
 from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
-TITLES = [
-    ("华为 Mate 60 蓝色 5G手机", [("华为", "brand"), ("蓝色", "colour"), ("手机", "product")]),
-    ("小米 Redmi K70 黑色 智能手机", [("小米", "brand"), ("黑色", "colour"), ("智能手机", "product")]),
-    ("绿联 手机壳 适用于华为Mate60 透明", [("绿联", "brand"), ("手机壳", "product"), ("华为", "brand"), ("透明", "colour")]),
-    ("美的 电热水器 60升 白色", [("美的", "brand"), ("电热水器", "product"), ("白色", "colour")]),
-    ("海尔 冰箱 银色 家用", [("海尔", "brand"), ("冰箱", "product"), ("银色", "colour")]),
-    ("Anker 20W Charger for Samsung phone, Black", [("Anker", "brand"), ("Charger", "product"), ("Black", "colour")]),
-]
-
-
-DATA = [LabelledText.from_words(t, e) for t, e in TITLES]
+DATA = [LabelledText.from_words(t, e) for t, e in TINY_TITLES]
 GOLD = [[(s.start, s.end, s.label) for s in item.spans] for item in DATA]
 
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import TINY_TITLES as TITLES
 from fastapi.testclient import TestClient
 
 from skugraph.corpus.ner import LabelledText, write_doccano
@@ -31,14 +32,6 @@ from skugraph.labelling.server import LabelStudioServer, free_port
 from skugraph.labelling.tasks import labelling_config
 from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
-TITLES = [
-    ("华为 Mate 60 蓝色 5G手机", [("华为", "brand"), ("蓝色", "colour"), ("手机", "product")]),
-    ("小米 Redmi K70 黑色 智能手机", [("小米", "brand"), ("黑色", "colour"), ("智能手机", "product")]),
-    ("绿联 手机壳 适用于华为Mate60 透明", [("绿联", "brand"), ("手机壳", "product"), ("华为", "brand"), ("透明", "colour")]),
-    ("美的 电热水器 60升 白色", [("美的", "brand"), ("电热水器", "product"), ("白色", "colour")]),
-    ("海尔 冰箱 银色 家用", [("海尔", "brand"), ("冰箱", "product"), ("银色", "colour")]),
-    ("Anker 20W Charger for Samsung phone, Black", [("Anker", "brand"), ("Charger", "product"), ("Black", "colour")]),
-]
 #: titles the annotators teach: brands and colours the base titles never show
 TAUGHT = [
     ("OPPO Find X7 紫色 手机", [("OPPO", "brand"), ("紫色", "colour"), ("手机", "product")]),

@@ -17,7 +17,7 @@ app = typer.Typer()
 def weak(
     listings: Annotated[Path, typer.Option(help="Listings (JSONL, CSV, Parquet) or a .txt file of titles, one a line.")],
     out: Annotated[Path, typer.Option(help="The weak labels as doccano JSONL (what `skugraph train tagger --train` reads).")],
-    lexicon: Annotated[list[str] | None, typer.Option(help="KIND=FILE[,FILE]: a word list for a type (one word a line), matched longest first; repeat per type.")] = None,
+    lexicon: Annotated[list[str] | None, typer.Option(help="KIND=FILE[,FILE]: a word list for a type (one word a line), matched leftmost-longest; repeat per type.")] = None,
     rules: Annotated[Path | None, typer.Option(help="Regular expressions by type: YAML (a list of {kind: size, pattern: '\\d+寸'}) or JSON lines ({\"kind\": …, \"pattern\": …} a line), over the NFKC-normalised, lower-cased title.")] = None,
     model: Annotated[Path | None, typer.Option(help="A tagger directory whose spans of these types vote too (JD's numeric types read through the ontology).")] = None,
     rule_extractor: Annotated[bool, typer.Option(help="The built-in rule extractor's mentions of these types vote too.")] = True,
