@@ -88,6 +88,25 @@ def test_decoding_drops_spans_under_the_minimum_score_of_their_label():
     assert terms(None) == terms(Decoding()) == [[("赠品", "还有"), ("_", "很好用")], [("赠品", "很好")]]
     assert terms(Decoding(min_opinion=0.5)) == [[("_", "很好用")], [("赠品", "很好")]]
     assert terms(Decoding(min_aspect=0.95, min_opinion=0.85)) == [[("_", "很好用")], []]
+    # a tuple whose score (span score × both classifiers' probabilities) is under the minimum goes too
+    found = extractor.read_spans(texts, spans, Decoding())
+    low = min(o.score for row in found for o in row)
+    kept = [[o for o in row if o.score > low] for row in found]
+    assert extractor.read_spans(texts, spans, Decoding(min_tuple=low + 1e-4)) == kept
+    assert sum(map(len, kept)) < sum(map(len, found))
+
+
+def test_the_crf_members_window_is_an_option_whose_default_keeps_the_title_features():
+    from skugraph.tagging.crf_member import CrfFeatures
+
+    titles = CrfFeatures({}, words=False)("质量很好")
+    assert sorted(titles[0]) == ["b-1", "b-2", "b0", "b1", "bias", "c-1", "c-2", "c0", "c1", "c2", "kind", "t-1"]
+    assert titles[0]["c2"] == "很" and titles[0]["b1"] == "量很"
+    reviews = CrfFeatures({}, words=False, window=3)("质量很好")
+    assert reviews[0]["c3"] == "好" and reviews[0]["b2"] == "很好" and reviews[3]["c-3"] == "质"
+    assert {k: v for k, v in reviews[1].items() if k in titles[1]} == titles[1]
+    with pytest.raises(ValueError, match="window"):
+        CrfFeatures({}, window=0)
 
 
 def test_exact_tuple_scores():
@@ -115,12 +134,17 @@ def test_opinion_extractor_overfits_its_reviews_and_reloads(opinion_model):
     assert all(0.0 < o.score <= 1.0 for row in found for o in row)
     # the span tagger is trained as `skugraph train tagger` trains one: its CRF member scored beside it on dev
     assert set(extractor.record["tagger_ensemble"]["dev_f1"]) == {"neural", "crf", "ensemble"}
-    # the minimum span scores are the ones dev scored best, keeping every span among those tried
+    # the minimum span and tuple scores are the ones dev scored best, keeping everything among those tried
     tried = extractor.record["dev_f1_by_decoding"]
     chosen = extractor.record["decoding"]
     assert extractor.decoding == Decoding(**chosen)
-    assert tried[f"{chosen['min_aspect']}/{chosen['min_opinion']}"] == max(tried.values())
-    assert "0.0/0.0" in tried
+    assert tried[f"{chosen['min_aspect']}/{chosen['min_opinion']}/{chosen['min_tuple']}"] == max(tried.values())
+    assert "0.0/0.0/0.0" in tried
+    # its CRF member sees the reviews' wider window, and reloads with it
+    assert extractor.record["tagger_ensemble"]["crf"]["window"] == 3
+    from skugraph.tagging.ensemble import EnsembleTagger
+
+    assert EnsembleTagger.load(opinion_model / "tagger").crf.features.window == 3
 
 
 def test_review_opinions_enter_the_graph_with_aggregates(store):

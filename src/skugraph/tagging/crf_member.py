@@ -2,7 +2,8 @@
 features (sklearn-crfsuite), trained beside the neural tagger and averaged with it
 (:mod:`skugraph.tagging.ensemble`).
 
-Each character is described by itself and its neighbours (1-3-grams of folded characters),
+Each character is described by itself and its neighbours (1-3-grams of folded characters,
+two either side; ``window`` widens that),
 its kind (CJK, Latin letter, digit, space, punctuation), which gazetteer words Begin,
 continue in the Middle, End or Singly cover it, and where jieba's dictionary (with the
 gazetteer words added) cuts the text into words. The model is one crfsuite file in the
@@ -38,25 +39,30 @@ def _kind(char: str) -> str:
 
 class CrfFeatures:
     """Per-character crfsuite feature dicts from character n-grams, character kinds,
-    gazetteer bits and jieba word-boundary tags (``words``: off for texts jieba cannot cut)."""
+    gazetteer bits and jieba word-boundary tags (``words``: off for texts jieba cannot cut);
+    ``window``: the characters either side seen as unigrams and bigrams (reviews: 3)."""
 
-    def __init__(self, lexicon_words: dict[str, list[str]] | None = None, words: bool = True):
+    def __init__(self, lexicon_words: dict[str, list[str]] | None = None, words: bool = True, window: int = 2):
+        if window < 1:
+            raise ValueError(f"the CRF's character window must be at least 1, not {window}")
         lexicon_words = lexicon_words or {}
+        self.window = window
         self.lexicons = LexiconFeatures(lexicon_words) if lexicon_words else None
         self.segmenter = WordSegmenter(w for group in lexicon_words.values() for w in group) if words else None
 
     def __call__(self, text: str) -> list[dict[str, float | str]]:
         chars = fold(text, keep_offsets=True)
-        padded = ["<s>", "<s>", *chars, "</s>", "</s>"]
+        w = self.window
+        padded = ["<s>"] * w + list(chars) + ["</s>"] * w
         bits = self.lexicons.char_bits(text) if self.lexicons else None
         word_tags = self.segmenter.tags(text) if self.segmenter else None
         features = []
         for i in range(len(chars)):
-            c = i + 2
+            c = i + w
             f: dict[str, float | str] = {"bias": 1.0, "kind": _kind(chars[i])}
-            for d in (-2, -1, 0, 1, 2):
+            for d in range(-w, w + 1):
                 f[f"c{d}"] = padded[c + d]
-            for d in (-2, -1, 0, 1):
+            for d in range(-w, w):
                 f[f"b{d}"] = padded[c + d] + padded[c + d + 1]
             f["t-1"] = "".join(padded[c - 1 : c + 2])
             if bits is not None:

@@ -143,7 +143,7 @@ class EnsembleTagger:
         section = neural.meta.get(ENSEMBLE)
         if not section:
             raise ValueError(f"{path}: no CRF member in its metadata (train it with `skugraph train tagger --dev …`)")
-        features = CrfFeatures(neural.lexicon_words, words=section["crf"]["words"])
+        features = CrfFeatures(neural.lexicon_words, words=section["crf"]["words"], window=section["crf"].get("window", 2))
         ensemble = cls(neural, CrfMember.load(path, neural.config.tags, features), section.get("temperature", 1.0),
                        section.get("crf_weight", 0.5))
         ensemble.source = (path, runtime)
@@ -193,13 +193,13 @@ def _load_single_threaded(path: Path, runtime: str) -> EnsembleTagger:
 
 
 def train_ensemble(neural: Tagger, train: Sequence[LabelledText], dev: Sequence[LabelledText], scheme: str,
-                   words: bool = True, calibrate: bool = True) -> tuple[EnsembleTagger, dict]:
-    """Train the CRF member on ``train`` beside a trained neural tagger, pick the CRF's share of the
-    average (:data:`CRF_WEIGHTS`; 1.0 is the CRF alone) by dev F1, and score neural, CRF and
-    ensemble on ``dev``; returns the ensemble and its metadata section (``use``: whether dev
-    says the ensemble beats the neural tagger alone)."""
+                   words: bool = True, calibrate: bool = True, window: int = 2) -> tuple[EnsembleTagger, dict]:
+    """Train the CRF member on ``train`` beside a trained neural tagger (its character ``window``
+    as :class:`CrfFeatures` takes it), pick the CRF's share of the average (:data:`CRF_WEIGHTS`;
+    1.0 is the CRF alone) by dev F1, and score neural, CRF and ensemble on ``dev``; returns the
+    ensemble and its metadata section (``use``: whether dev says the ensemble beats the neural tagger alone)."""
     began = time.perf_counter()
-    crf = CrfMember.train(train, neural.config.tags, scheme, CrfFeatures(neural.lexicon_words, words))
+    crf = CrfMember.train(train, neural.config.tags, scheme, CrfFeatures(neural.lexicon_words, words, window))
     seconds = time.perf_counter() - began
     ensemble = EnsembleTagger(neural, crf)
     texts = [item.text for item in dev]
@@ -213,7 +213,8 @@ def train_ensemble(neural: Tagger, train: Sequence[LabelledText], dev: Sequence[
     dev_f1 = {"neural": neural.evaluate(dev, neural_scores).micro.f1, "crf": by_weight[1.0], "ensemble": by_weight[ensemble.crf_weight]}
     section = {"use": dev_f1["ensemble"] > dev_f1["neural"], "dev_f1": {k: round(v, 4) for k, v in dev_f1.items()},
                "crf_weight": ensemble.crf_weight, "dev_f1_by_crf_weight": {str(w): round(f, 4) for w, f in by_weight.items()},
-               "temperature": 1.0, "crf": {"file": CRF_FILE, "words": words, "train_seconds": round(seconds, 1)}}
+               "temperature": 1.0, "crf": {"file": CRF_FILE, "words": words, "window": window,
+                       "train_seconds": round(seconds, 1)}}
     if calibrate:
         temperature, before, after = fit_temperature(ensemble, combined, dev)
         ensemble.temperature = section["temperature"] = temperature

@@ -68,6 +68,7 @@ class TrainTaggerConfig(FineTuneConfig):
     stride: int = 64
     calibrate: bool = True
     crf_member: bool = True  # with dev data: also train the character CRF; keep their ensemble if dev says it is better
+    crf_window: int = 2  # the CRF member's characters either side (reviews: 3)
 
 
 @dataclass
@@ -257,7 +258,8 @@ def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dic
             calibration = {"temperature": temperature, "ece_uncalibrated": round(ece_before, 4), "ece_calibrated": round(ece_after, 4)}
     ensemble, ensemble_record = None, None
     if dev_data and config.crf_member:  # the character CRF beside the network; dev says whether their ensemble is the model
-        ensemble, ensemble_record = train_ensemble(tagger, train_data, dev_data, scheme, calibrate=config.calibrate)
+        ensemble, ensemble_record = train_ensemble(tagger, train_data, dev_data, scheme, calibrate=config.calibrate,
+                                                    window=config.crf_window)
     seconds = time.perf_counter() - began
     settings = asdict(config)
     settings = json.loads(json.dumps(settings, default=str))
