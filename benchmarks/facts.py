@@ -16,7 +16,9 @@ again without completion) against the listing's own gold facts
 Calibration (:mod:`skugraph.facts.calibration`) is measured cross-fitted: the listings are dealt
 into five parts, each part's facts are scored by a calibration (method, map and threshold)
 fitted on the other four, and the figures pool the parts, so none is fitted on the facts it
-scores. Printed per system: ECE (10 equal-width bins) of the raw and the calibrated
+scores. A tagger's calibration reads the lexical prior of the file it was trained on (named in
+its ``skugraph.json``), as ``skugraph train tagger`` and ``evaluate --facts --calibrate`` fit it
+for users. Printed per system: ECE (10 equal-width bins) of the raw and the calibrated
 confidences, the threshold each part's curve picked (the lowest with precision ≥ 0.90),
 and the precision and the share of the unthresholded right facts kept at it (targets: precision
 ≥ 0.90 keeping ≥ 60%, ECE ≤ 0.03). A reliability diagram and a precision–coverage curve (PNG)
@@ -35,7 +37,7 @@ import numpy as np
 
 from skugraph.corpus.ner import read_labelled
 from skugraph.extract import ExtractorConfig, build_reader
-from skugraph.fact_scores import read_with_gold, score_fused, score_reads
+from skugraph.fact_scores import read_with_gold, score_fused, score_reads, tagger_training_texts, training_prior
 from skugraph.facts.calibration import HeldOut, cross_fit, precision_coverage
 from record import save_record
 
@@ -110,8 +112,10 @@ def main() -> None:
             seconds = round(time.perf_counter() - start, 1)
             fused = score_fused(reads, reader.builder.ontology).to_dict(digits=3)
             resolved = score_fused(reads, reader.builder.ontology, complete=False).to_dict(digits=3)
-            held[f"{name} {system}"] = scores = cross_fit(*reads.outcomes(), parts=PARTS)
-            calibration = scores.summary()
+            train = tagger_training_texts(config.model) if config.model else None  # the lexical prior, as users get it
+            lexicon = training_prior(train, reader) if train else None
+            held[f"{name} {system}"] = scores = cross_fit(*reads.outcomes(), parts=PARTS, lexicon=lexicon)
+            calibration = scores.summary() | {"lexical_prior_texts": len(lexicon) if lexicon is not None else None}
             results.setdefault(name, {"file": str(path), "texts": len(texts)})[system] = {
                 **report, "seconds": seconds, "after_fusion": fused, "after_fusion_without_completion": resolved,
                 "calibration": calibration}

@@ -7,7 +7,7 @@ import pytest
 
 from skugraph.corpus.ner import LabelledText, Span
 from skugraph.extract import ExtractorConfig, ListingReader, build_reader
-from skugraph.fact_scores import calibrate, read_with_gold
+from skugraph.fact_scores import calibrate, read_with_gold, tagger_training_texts
 from skugraph.facts.calibration import (
     CALIBRATION_FILE,
     FactCalibration,
@@ -15,6 +15,7 @@ from skugraph.facts.calibration import (
     expected_calibration_error,
     fact_features,
     fit_calibration,
+    lexical_prior,
     pick_threshold,
     precision_coverage,
 )
@@ -220,3 +221,55 @@ def test_calibration_trusts_a_head_chosen_among_many_words_less():
     fitted = fit_calibration(listings, right)
     alone, among = fitted.probabilities(fact_features(listings[1])), fitted.probabilities(fact_features(listings[0]))
     assert alone[0] > 0.85 and among[0] < 0.6
+
+
+def _fact(title: str, predicate: str, word: str, confidence: float = 1.0) -> Fact:
+    start = title.index(word)
+    return Fact(Entity(PRODUCT, title, title), predicate, Entity(VALUE, f"product_type:{word}", word), confidence,
+                (Provenance(title, "title", start, start + len(word), "gold"),))
+
+
+def test_lexical_prior_counts_the_titles_a_text_occurs_in_and_the_facts_stating_it():
+    labelled = {"华为手机壳": [("product_type", "手机壳")], "钢化膜 手机壳": [("product_type", "钢化膜"), ("related_product", "手机壳")],
+                "手机壳收纳盒": [("product_type", "收纳盒")], "手机壳": [("has_brand", "手机壳")]}
+    lexicon = lexical_prior(list(labelled), [[_fact(t, p, w) for p, w in facts] for t, facts in labelled.items()])
+    # in 4 titles; stated as a product word twice (head and related count as one), as a brand once; unlabelled in 手机壳收纳盒
+    assert lexicon["手机壳"] == [4, {"product_type": 2, "has_brand": 1}]
+    assert lexicon["收纳盒"] == [1, {"product_type": 1}] and set(lexicon) == {"手机壳", "钢化膜", "收纳盒"}
+    dev = [_fact("新款手机壳", "related_product", "手机壳", 0.8), _fact("新款充电器", "product_type", "充电器", 0.8)]
+    seen, unseen = (fact_features([fact], lexicon)[0] for fact in dev)
+    assert seen["lexical_rate"] == 0.5 and seen["lexical_other_rate"] == 0.25 and seen["lexically_unseen"] == 0.0
+    assert seen["log_lexical_occurrences"] == pytest.approx(math.log(5))
+    assert unseen["lexical_rate"] == 0.0 and unseen["lexically_unseen"] == 1.0
+    assert "lexical_rate" not in fact_features(dev[:1])[0]  # no prior, no such features
+
+
+def test_a_lexical_prior_tells_a_word_the_labels_always_state_from_one_they_mostly_skip(tmp_path):
+    """Two words at one raw confidence: 手机 always right, 装饰 right one time in three; the training
+    labels state 手机 wherever it occurs and 装饰 in a fifth of its titles. Only the prior separates them,
+    and it travels with the saved calibration."""
+    listings, right = [], []
+    for n in range(180):
+        word = "手机" if n % 2 else "装饰"
+        listings.append([_fact(f"{n}新款{word}", "product_type", word, 0.9)])
+        right.append([word == "手机" or n % 3 == 0])
+    lexicon = {"手机": [10, {"product_type": 10}], "装饰": [10, {"product_type": 2}]}
+    plain = fit_calibration(listings, right)
+    phone, decoration = plain.probabilities(fact_features(listings[1])), plain.probabilities(fact_features(listings[0]))
+    assert abs(phone[0] - decoration[0]) < 0.05
+    fitted = fit_calibration(listings, right, lexicon=lexicon)
+    loaded = FactCalibration.load(fitted.save(tmp_path / CALIBRATION_FILE))
+    assert loaded.lexicon == lexicon and fitted.report["lexicon_texts"] == 2
+    [phone], [decoration] = loaded.apply(listings[1]), loaded.apply(listings[0])
+    assert phone.confidence > 0.85 and decoration.confidence < 0.6
+
+
+def test_a_tagger_names_its_training_texts_while_the_file_is_unchanged(trained, tmp_path):
+    texts = tagger_training_texts(trained)
+    assert texts is not None and len(texts) == 40
+    changed = tmp_path / "model"
+    changed.mkdir()
+    meta = json.loads((trained / "skugraph.json").read_text(encoding="utf-8"))
+    meta["train"]["sha256"] = "0" * 64
+    (changed / "skugraph.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert tagger_training_texts(changed) is None and tagger_training_texts(tmp_path) is None

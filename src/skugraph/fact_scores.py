@@ -22,14 +22,15 @@ facts the listing's own title never states, and they count against precision.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from skugraph.corpus.ner import LabelledText
+from skugraph.corpus.ner import LabelledText, read_labelled
 from skugraph.extract import ExtractorConfig, ListingReader, build_reader
-from skugraph.facts.calibration import CALIBRATION_FILE, FactCalibration, fit_calibration
+from skugraph.facts.calibration import CALIBRATION_FILE, FactCalibration, Lexicon, fit_calibration, lexical_prior
 from skugraph.facts.ontology import Ontology
 from skugraph.graph.store import batched
 from skugraph.records import BRAND, PRODUCT, Fact, Listing, Mention
@@ -106,16 +107,46 @@ def score_facts(texts: Sequence[LabelledText], reader: ListingReader, batch_size
     return score_reads(read_with_gold(texts, reader, batch_size))
 
 
-def calibrate(texts: Sequence[LabelledText], reader: ListingReader, batch_size: int = 256) -> FactCalibration:
+def calibrate(texts: Sequence[LabelledText], reader: ListingReader, batch_size: int = 256,
+              train: Sequence[LabelledText] | None = None) -> FactCalibration:
     """A fact calibration for ``reader`` (its raw confidences, any calibration it has set aside)
-    fitted on labelled dev ``texts`` (:func:`skugraph.facts.calibration.fit_calibration`)."""
-    return fit_calibration(*read_with_gold(texts, replace(reader, calibration=None), batch_size).outcomes())
+    fitted on labelled dev ``texts`` (:func:`skugraph.facts.calibration.fit_calibration`), with the
+    lexical prior of the labelled ``train`` texts when given (:func:`training_prior`)."""
+    lexicon = training_prior(train, reader) if train else None
+    return fit_calibration(*read_with_gold(texts, replace(reader, calibration=None), batch_size).outcomes(), lexicon=lexicon)
 
 
-def calibrate_tagger(model: Path, texts: Sequence[LabelledText]) -> FactCalibration:
+def training_prior(texts: Sequence[LabelledText], reader: ListingReader, batch_size: int = 256) -> Lexicon:
+    """The lexical prior (:func:`skugraph.facts.calibration.lexical_prior`) of labelled training
+    ``texts``: the facts their gold spans make through ``reader``'s fact builder."""
+    listings = labelled_listings(texts)
+    gold = ListingReader(GoldMentions({listing.id: item for listing, item in zip(listings, texts, strict=True)}), reader.builder)
+    facts = [facts for batch in batched(listings, batch_size) for _, facts in gold.read(batch)]
+    return lexical_prior([listing.title for listing in listings], facts)
+
+
+def tagger_training_texts(model: Path) -> list[LabelledText] | None:
+    """The labelled texts a tagger directory was trained on, when its record names a file that is
+    still there unchanged (same SHA-256); None otherwise."""
+    from skugraph.lm.corpus import file_sha256
+
+    try:
+        train = json.loads((model / "skugraph.json").read_text(encoding="utf-8")).get("train") or {}
+    except (OSError, ValueError):
+        return None
+    path = Path(train.get("path") or "")
+    if not train.get("path") or not path.is_file() or file_sha256(path) != train.get("sha256"):
+        return None
+    return read_labelled(path, on_error=lambda _: None)
+
+
+def calibrate_tagger(model: Path, texts: Sequence[LabelledText], train: Sequence[LabelledText] | None = None) -> FactCalibration:
     """Fit a tagger directory's fact calibration on labelled dev ``texts`` and save it there
-    (:data:`~skugraph.facts.calibration.CALIBRATION_FILE`), where every reader of the model applies it."""
-    fitted = calibrate(texts, build_reader(ExtractorConfig(kind="tagger", model=model), titles=[t.text for t in texts]))
+    (:data:`~skugraph.facts.calibration.CALIBRATION_FILE`), where every reader of the model applies it.
+    The lexical prior comes from ``train``, by default the texts the tagger was trained on
+    (:func:`tagger_training_texts`; none when that file is gone or changed)."""
+    reader = build_reader(ExtractorConfig(kind="tagger", model=model), titles=[t.text for t in texts])
+    fitted = calibrate(texts, reader, train=train if train is not None else tagger_training_texts(model))
     fitted.save(model / CALIBRATION_FILE)
     return fitted
 

@@ -81,7 +81,7 @@ def _fact_scores(texts, model: Path | None, runtime: str, calibrate: bool, calib
     from dataclasses import replace
 
     from skugraph.extract import ExtractorConfig, build_reader
-    from skugraph.fact_scores import calibrate as fit, read_with_gold, score_fused, score_reads
+    from skugraph.fact_scores import calibrate as fit, read_with_gold, score_fused, score_reads, tagger_training_texts
 
     config = ExtractorConfig(kind="tagger" if model else "rules", model=model, runtime=runtime,
                              calibration=None if calibrate else calibration)
@@ -89,7 +89,7 @@ def _fact_scores(texts, model: Path | None, runtime: str, calibrate: bool, calib
     fitted = None
     if calibrate:
         target = _calibration_path(model, calibration)
-        fitted = fit(texts, reader)
+        fitted = fit(texts, reader, train=tagger_training_texts(model) if model else None)  # its lexical prior
         fitted.save(target)
         reader = replace(reader, calibration=fitted)
     reads = read_with_gold(texts, reader)

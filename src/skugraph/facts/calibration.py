@@ -26,12 +26,20 @@ What the map reads of a fact (:data:`FEATURES`, plus one indicator per predicate
   largest last-character group beats the next), ``in_largest_group`` and
   ``weakest_other_product`` (the lowest confidence among the others: one doubtful word can
   move the head); each once for ``product_type`` and once for ``related_product``, whose
-  signs differ.
+  signs differ;
+- with a lexical prior (:func:`lexical_prior`, from the gold facts of the tagger's training
+  titles; stored in the calibration), how the training labels treat the fact's span text:
+  ``lexical_rate`` (the share of the training titles it occurs in whose labels state it with
+  this predicate, product words counted as one), ``lexical_other_rate`` (with another
+  predicate), ``log_lexical_occurrences`` and ``lexically_unseen`` (no label ever states it).
+  Annotators who label a word in some titles and not in others (Ding's product words) leave a
+  trace here that a tagger's marginals smooth over.
 
 Each predicate also gets its own weight on ``logit_confidence`` (``logit_confidence*P``), since
 a tagger's marginals are sharper for some types than others. Together these lift the share of
 right facts kept at precision 0.90 on JD dev from 60.4% to about 63% and on Ding dev from 45%
-to about 50% (cross-fitted, ``benchmarks/facts.py``).
+to about 48% (cross-fitted, ``benchmarks/facts.py``); the lexical prior adds about three points
+on JD (65%) and one and a half on Ding (49%, short of the 60% target).
 
 Category consistency enters through the raw confidence (the ontology's off-category factor);
 the labelled data sets have no categories, so it is not fitted apart. Agreement across the
@@ -71,6 +79,7 @@ PRODUCT_WORDS = ("product_type", "related_product")  # the facts whose role the 
 _PRODUCT_FEATURES = ("log_product_words", "head_margin", "in_largest_group", "weakest_other_product")
 FEATURES = ("logit_confidence", "log_agreement", "log_evidence", "listing_logit", "log_span_length", "start",
             *(f"{name}*{predicate}" for predicate in PRODUCT_WORDS for name in _PRODUCT_FEATURES))
+LEXICAL_FEATURES = ("lexical_rate", "lexical_other_rate", "log_lexical_occurrences", "lexically_unseen")
 TARGET_PRECISION = 0.90
 _EPS = 1e-4
 
@@ -107,8 +116,48 @@ def pick_threshold(curve: Sequence[CurvePoint], target: float = TARGET_PRECISION
     return min(reaching, key=lambda point: point.threshold) if reaching else None
 
 
-def fact_features(facts: Sequence[Fact]) -> list[dict[str, float]]:
-    """What the calibrator reads of each of one listing's facts (after the listing's vote); see the module doc."""
+Lexicon = dict[str, list]  # span text → [titles it occurs in, {predicate group: facts stating it}]
+
+
+def _group(predicate: str) -> str:
+    """Product words count as one in the lexical prior: their role is the head rule's, not the label's."""
+    return PRODUCT_WORDS[0] if predicate in PRODUCT_WORDS else predicate
+
+
+def span_text(fact: Fact) -> str:
+    """The characters of a title the fact was first read from (its object's name otherwise)."""
+    first = fact.provenance[0] if fact.provenance else None
+    if first and first.field == "title" and first.end <= len(fact.subject.name):
+        return fact.subject.name[first.start : first.end]
+    return fact.object.name
+
+
+def lexical_prior(titles: Sequence[str], facts: Sequence[Sequence[Fact]]) -> Lexicon:
+    """How labelled titles (the gold facts of each) treat each span text their facts state: in how
+    many of the titles it occurs, and how many facts of each predicate state it."""
+    stated: dict[str, Counter] = defaultdict(Counter)
+    for listing_facts in facts:
+        for fact in listing_facts:
+            stated[span_text(fact)][_group(fact.predicate)] += 1
+    longest = max(map(len, stated), default=0)
+    occurrences: Counter = Counter()
+    for title in titles:
+        occurrences.update({title[i:j] for i in range(len(title)) for j in range(i + 1, min(len(title), i + longest) + 1)
+                            if title[i:j] in stated})
+    return {text: [occurrences[text], dict(counts)] for text, counts in sorted(stated.items())}
+
+
+def _lexical_features(fact: Fact, lexicon: Lexicon) -> dict[str, float]:
+    occurrences, counts = lexicon.get(span_text(fact), (0, {}))
+    here = counts.get(_group(fact.predicate), 0)
+    share = (lambda n: min(n / occurrences, 1.0)) if occurrences else (lambda n: 0.0)
+    return {"lexical_rate": share(here), "lexical_other_rate": share(sum(counts.values()) - here),
+            "log_lexical_occurrences": math.log1p(occurrences), "lexically_unseen": float(not counts)}
+
+
+def fact_features(facts: Sequence[Fact], lexicon: Lexicon | None = None) -> list[dict[str, float]]:
+    """What the calibrator reads of each of one listing's facts (after the listing's vote), with
+    ``lexicon`` the lexical prior's too; see the module doc."""
     total: dict[tuple[str, str], float] = defaultdict(float)
     for fact in facts:
         total[(fact.subject.ref, fact.predicate)] += _support(fact)
@@ -127,6 +176,8 @@ def fact_features(facts: Sequence[Fact]) -> list[dict[str, float]]:
                "start": min(first.start, _FAR) / _FAR if first else 0.0}
         if fact.predicate in PRODUCT_WORDS:
             row |= {f"{name}*{fact.predicate}": value for name, value in products(fact).items()}
+        if lexicon is not None:
+            row |= _lexical_features(fact, lexicon)
         rows.append(row)
     listing = sum(row["logit_confidence"] for row in rows) / len(rows) if rows else 0.0
     return [row | {"listing_logit": listing} for row in rows]
@@ -170,6 +221,7 @@ class FactCalibration:
     x: list[float] = field(default_factory=list)
     y: list[float] = field(default_factory=list)
     report: dict = field(default_factory=dict)  # dev ECE, candidates, curve, threshold (see the module doc)
+    lexicon: Lexicon | None = None  # the lexical prior its features read (lexical_prior), if fitted with one
 
     def probabilities(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
         score = np.array([self.intercept + sum(w * row.get(name, 0.0) for name, w in self.weights.items()) for row in rows])
@@ -184,7 +236,7 @@ class FactCalibration:
         if not facts:
             return facts
         known = set(self.predicates)
-        calibrated = self.probabilities(fact_features(facts))
+        calibrated = self.probabilities(fact_features(facts, self.lexicon))
         return [_calibrated(fact, float(p)) if fact.predicate in known else fact
                 for fact, p in zip(facts, calibrated, strict=True)]
 
@@ -223,7 +275,10 @@ class FactCalibration:
             raise ValueError(f"{path}: field 'method' must be platt or isotonic, not {data['method']!r}")
         if data["method"] == "isotonic" and (not data.get("x") or len(data.get("x", [])) != len(data.get("y", []))):
             raise ValueError(f"{path}: fields 'x' and 'y' must be the isotonic curve's breakpoints, of one length")
-        return cls(**{k: data[k] for k in ("method", "weights", "intercept", "predicates", "x", "y", "report") if k in data})
+        if not isinstance(data.get("lexicon") or {}, dict):
+            raise ValueError(f"{path}: field 'lexicon' must map span texts to [occurrences, counts per predicate]")
+        return cls(**{k: data[k] for k in ("method", "weights", "intercept", "predicates", "x", "y", "report", "lexicon")
+                      if k in data})
 
 
 def _calibrated(fact: Fact, probability: float) -> Fact:
@@ -237,12 +292,14 @@ CANDIDATES = (("platt", "platt", False), ("isotonic", "isotonic", False),
               ("platt+features", "platt", True), ("isotonic+features", "isotonic", True))
 
 
-def _fit(rows: Sequence[dict[str, float]], right: np.ndarray, method: str, all_features: bool) -> FactCalibration:
+def _fit(rows: Sequence[dict[str, float]], right: np.ndarray, method: str, all_features: bool,
+         lexicon: Lexicon | None = None) -> FactCalibration:
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
     predicates = sorted({name.partition("=")[2] for row in rows for name in row if name.startswith("predicate=")})
-    names = ([*FEATURES, *(f"{kind}{p}" for p in predicates for kind in ("predicate=", "logit_confidence*"))]
+    names = ([*FEATURES, *(LEXICAL_FEATURES if lexicon is not None else ()),
+              *(f"{kind}{p}" for p in predicates for kind in ("predicate=", "logit_confidence*"))]
              if all_features else ["logit_confidence"])
     matrix = np.array([[row.get(name, 0.0) for name in names] for row in rows])
     if method == "isotonic" and not all_features:
@@ -251,7 +308,7 @@ def _fit(rows: Sequence[dict[str, float]], right: np.ndarray, method: str, all_f
         model = LogisticRegression(C=1.0, max_iter=1000).fit(matrix, right)
         weights = dict(zip(names, model.coef_[0].round(6).tolist(), strict=True))
         intercept = round(float(model.intercept_[0]), 6)
-    calibration = FactCalibration(method, weights, intercept, predicates)
+    calibration = FactCalibration(method, weights, intercept, predicates, lexicon=lexicon if all_features else None)
     if method == "isotonic":
         score = matrix @ np.array([weights[n] for n in names]) + intercept
         curve = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(score, right)
@@ -268,13 +325,14 @@ def _folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
 
 
 def fit_calibration(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[bool | None]], folds: int = 5,
-                    target: float = TARGET_PRECISION, seed: int = 0) -> FactCalibration:
+                    target: float = TARGET_PRECISION, seed: int = 0, lexicon: Lexicon | None = None) -> FactCalibration:
     """Fit the calibrator on dev facts (each listing's facts, as a reader made them with raw
     confidences, and whether each is right: None for a fact the labels cannot judge, which still
-    counts in its listing's features) and record its cross-fitted dev figures; see the module doc."""
+    counts in its listing's features) and record its cross-fitted dev figures; see the module doc.
+    ``lexicon``: a lexical prior from the training labels (:func:`lexical_prior`), never from these."""
     rows, hits, groups, raw = [], [], [], []
     for n, (facts, flags) in enumerate(zip(listing_facts, right, strict=True)):
-        for row, fact, flag in zip(fact_features(facts), facts, flags, strict=True):
+        for row, fact, flag in zip(fact_features(facts, lexicon), facts, flags, strict=True):
             if flag is not None:
                 rows.append(row)
                 hits.append(flag)
@@ -295,17 +353,17 @@ def fit_calibration(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Seq
             if y[train].min() == y[train].max():
                 out_of_fold[name][test] = y[train].mean()
             else:
-                out_of_fold[name][test] = _fit(train_rows, y[train], method, all_features).probabilities(test_rows)
+                out_of_fold[name][test] = _fit(train_rows, y[train], method, all_features, lexicon).probabilities(test_rows)
     eces = {name: round(expected_calibration_error(p, y), 4) for name, p in out_of_fold.items()}
     briers = {name: round(float(((p - y) ** 2).mean()), 4) for name, p in out_of_fold.items()}
     best = min(CANDIDATES, key=lambda c: (briers[c[0]], eces[c[0]]))
-    calibration = _fit(rows, y, best[1], best[2])
+    calibration = _fit(rows, y, best[1], best[2], lexicon)
     curve = precision_coverage(out_of_fold[best[0]], y)
     picked = pick_threshold(curve, target)
     calibration.report = {
         "candidate": best[0], "facts": len(y), "right": int(y.sum()), "folds": folds, "ece_bins": "10 equal-width",
         "ece_raw": round(expected_calibration_error(raw, y), 4), "ece_calibrated": eces[best[0]],
-        "ece_candidates": eces, "brier_candidates": briers,
+        "ece_candidates": eces, "brier_candidates": briers, "lexicon_texts": len(lexicon) if lexicon is not None else None,
         "target_precision": target, "threshold": asdict(picked) if picked else None,
         "curve": [asdict(point) for point in curve],
     }
@@ -335,14 +393,15 @@ class HeldOut:
 
 
 def cross_fit(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[bool | None]],
-              parts: int = 2, target: float = TARGET_PRECISION, seed: int = 0) -> HeldOut:
+              parts: int = 2, target: float = TARGET_PRECISION, seed: int = 0, lexicon: Lexicon | None = None) -> HeldOut:
     """Each of ``parts`` shares of the listings scored by a calibration (method, map and threshold)
     fitted on the others (:func:`fit_calibration`), so no figure is fitted on the facts it scores."""
     part = _folds([str(n) for n in range(len(listing_facts))], parts, seed)
     raw, calibrated, hits, kept, thresholds = [], [], [], [], []
     for k in range(parts):
         inside = [n for n in range(len(listing_facts)) if part[n] != k]
-        fitted = fit_calibration([listing_facts[n] for n in inside], [right[n] for n in inside], target=target, seed=seed)
+        fitted = fit_calibration([listing_facts[n] for n in inside], [right[n] for n in inside], target=target, seed=seed,
+                                 lexicon=lexicon)
         thresholds.append(fitted.threshold)
         for n in np.flatnonzero(part == k):
             for before, after, flag in zip(listing_facts[n], fitted.apply(list(listing_facts[n])), right[n], strict=True):
