@@ -12,16 +12,18 @@ from typer.testing import CliRunner
 from skugraph.cli import app
 from skugraph.corpus.ner import LabelledText, Span, write_conll
 from skugraph.labelling.check import (CURRENT, MODEL, InjectedError, LabelIssue, Suspect, check_labels, detection_scores,
-                                      inject_errors, review_tasks)
+                                      inject_errors, ranked_suspects, review_tasks)
 
 BRANDS = ["华为", "小米", "联想", "得力", "美的", "晨光"]
 PRODUCTS = ["手机壳", "充电宝", "笔记本", "签字笔", "收纳盒", "保温杯"]
 COLOURS = ["黑色", "白色", "红色", "蓝色", "粉色", "灰色"]
 SWAPPED = 7  # its colour is labelled a brand
+DELETED = 20  # its colour is not labelled
 
 
-def titles(count: int) -> list[LabelledText]:
-    """``brand product colour`` titles, every word labelled; title ``SWAPPED`` calls its colour a brand."""
+def titles(count: int, delete: bool = False) -> list[LabelledText]:
+    """``brand product colour`` titles, every word labelled; title ``SWAPPED`` calls its colour a
+    brand, and with ``delete`` title ``DELETED`` lacks its colour span."""
     out = []
     for n in range(count):
         words = [(BRANDS[n % 6], "brand"), (PRODUCTS[(n // 6) % 6], "product_type"), (COLOURS[(n // 2) % 6], "colour")]
@@ -29,6 +31,8 @@ def titles(count: int) -> list[LabelledText]:
         if n == SWAPPED:
             brand, product, colour = item.spans
             item = LabelledText(item.text, (brand, product, Span(colour.start, colour.end, "brand")), item.id)
+        if n == DELETED and delete:
+            item = LabelledText(item.text, item.spans[:2], item.id)
         out.append(item)
     return out
 
@@ -39,7 +43,9 @@ def test_the_swapped_label_ranks_first_with_the_models_alternative():
     worst = issues[0]
     assert worst.index == SWAPPED and worst.flagged >= 1 and worst.score < 0.05
     assert sum(1 for i in issues if i.flagged) <= 3  # few clean titles flagged
-    [suspect] = worst.suspects
+    assert len(worst.suspects) == 3 and issues[1].score > 0.5  # a place per word; no clean place is doubted
+    suspect = min(worst.suspects, key=lambda s: s.score)
+    assert suspect.score == worst.score
     assert (worst.item.text[suspect.start : suspect.end], suspect.current, suspect.model) == (COLOURS[3], "brand", "colour")
     assert worst.current_scores[2] < 0.1 < 0.9 < min(worst.current_scores[:2])  # the held-out model doubts only the swapped span
 
@@ -48,9 +54,19 @@ def test_the_swapped_label_ranks_first_with_the_models_alternative():
     assert (current["model_version"], model["model_version"]) == (CURRENT, MODEL)
     assert [r["value"]["labels"][0] for r in current["result"]] == ["brand", "product_type", "brand"]
     assert [r["value"]["labels"][0] for r in model["result"]] == ["brand", "product_type", "colour"]
-    assert task["data"]["listing"] == f"t-{SWAPPED}" and task["data"]["label_quality"] == round(worst.score, 6)
+    assert task["data"]["listing"] == f"t-{SWAPPED}" and task["data"]["suspicion"] == round(worst.score, 6)
+    assert task["data"]["label_quality"] == round(worst.label_quality, 6) < 0.05
     assert task["data"]["suspects"] == [{"start": suspect.start, "end": suspect.end, "text": COLOURS[3], "current": "brand", "model": "colour",
                                       "score": round(suspect.score, 6)}]
+
+
+def test_a_missing_span_is_a_suspect_where_the_model_sees_it():
+    issues = check_labels(titles(60, delete=True), folds=3)
+    (first, one), (second, other) = ranked_suspects(issues)[:2]
+    assert {first.index, second.index} == {SWAPPED, DELETED}
+    [(issue, missing)] = [(i, s) for i, s in [(first, one), (second, other)] if i.index == DELETED]
+    assert (issue.item.text[missing.start : missing.end], missing.current, missing.model) == (COLOURS[4], "O", "colour")
+    assert missing.score < 0.1
 
 
 def test_folds_must_fit_the_data():
@@ -63,10 +79,11 @@ def test_check_command_writes_review_tasks_worst_first(tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["label", "check", "--data", str(tmp_path / "train.bio"), "--folds", "3", "--out", str(tmp_path / "review.json")])
     assert result.exit_code == 0, result.output
-    assert "in 1 of 60 titles; the worst 3 →" in result.output and f"{COLOURS[3]} brand→colour" in result.output
+    assert "in 1 of 60 titles; the 3 titles with the worst suspects →" in result.output
+    assert f"{COLOURS[3]}: brand → colour(颜色)" in result.output  # the label's meaning in the ontology beside it
     tasks = json.loads((tmp_path / "review.json").read_text(encoding="utf-8"))
     assert len(tasks) == 3 and tasks[0]["data"]["text"] == titles(60)[SWAPPED].text and tasks[0]["data"]["flagged_characters"] >= 1
-    assert [t["data"]["label_quality"] for t in tasks] == sorted(t["data"]["label_quality"] for t in tasks)
+    assert [t["data"]["suspicion"] for t in tasks] == sorted(t["data"]["suspicion"] for t in tasks)
     top = runner.invoke(app, ["label", "check", "--data", str(tmp_path / "train.bio"), "--folds", "3", "--top", "0.1",
                               "--out", str(tmp_path / "top.json")])
     assert top.exit_code == 0 and len(json.loads((tmp_path / "top.json").read_text(encoding="utf-8"))) == 6
@@ -103,7 +120,7 @@ def test_inject_errors_corrupts_the_asked_share_in_equal_kinds():
 def test_detection_scores_count_suspects_that_overlap_an_error():
     def issue(index: int, *suspects: Suspect) -> LabelIssue:
         item = LabelledText("abcdefghij", (Span(0, 2, "x"), Span(3, 5, "y"), Span(6, 8, "x"), Span(8, 10, "y")), f"t{index}")
-        return LabelIssue(index, item, 0.5, 0, suspects, (), ())
+        return LabelIssue(index, item, 0.5, 0.5, 0, suspects, (), ())
 
     injected = [InjectedError(0, "swap", Span(0, 2, "y"), Span(0, 2, "x")),
                 InjectedError(1, "shift", Span(3, 5, "y"), Span(3, 6, "y")),

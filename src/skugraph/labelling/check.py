@@ -1,13 +1,15 @@
 """Finding label errors: out-of-fold tag probabilities from the fast character CRF
 (:mod:`skugraph.tagging.crf_member`, trained on k − 1 folds, run on the held-out one), then
-cleanlab's token-classification ranking: a character's label quality is the probability the
-held-out model gives its current tag (self-confidence), a title's is its worst character's (ties,
-such as several titles at 0, broken by the mean over the title's characters), and
-cleanlab flags the characters whose tag the model confidently disputes (confident learning).
+cleanlab's token-classification label quality: a character's is the probability the held-out
+model gives its current tag (self-confidence); cleanlab also counts the characters whose tag
+the model confidently disputes (confident learning).
 
-Every title comes back ranked worst first (:class:`LabelIssue`), with what is suspected there:
-the character runs cleanlab flagged (or the worst character, where none is), widened to the
-current and the model's spans that touch them, each with its current label and the model's.
+The unit of review is the suspect: a place in a title where a current span or a span of the
+held-out model lies (overlapping ones merged), so a wrong type, a shifted boundary and a
+missing span each show as one place. Suspects are scored from cleanlab's character label
+quality (:func:`suspects`) and ranked over the whole data, worst first
+(:func:`ranked_suspects`); titles (:class:`LabelIssue`) come worst suspect first.
+:func:`inject_errors` and :func:`detection_scores` measure how many planted errors the ranking finds.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from skugraph.tagging.tagger import ScoredSpan
 
 CURRENT = "current-labels"  # model_version of the prediction holding the labels under review
 MODEL = "crf-out-of-fold"  # model_version of the held-out CRF's alternative
+DOUBTED = 0.5  # a review task lists its title's suspects scoring under this (and always the worst)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,8 @@ class Suspect:
 class LabelIssue:
     index: int  # the title's position in the data
     item: LabelledText
-    score: float  # cleanlab's label quality of the title, 0 (surely wrong) to 1
+    score: float  # its worst suspect's score, 0 (surely wrong) to 1
+    label_quality: float  # cleanlab's label quality of the title
     flagged: int  # characters cleanlab flags as mislabelled
     suspects: tuple[Suspect, ...]
     current_scores: tuple[float, ...]  # the held-out model's mean probability of each current span's tags
@@ -79,48 +83,61 @@ def out_of_fold_marginals(data: Sequence[LabelledText], tags: Sequence[str], sch
 
 
 def rank_label_issues(data: Sequence[LabelledText], marginals: Sequence[np.ndarray], tags: Sequence[str], scheme: str) -> list[LabelIssue]:
-    """Every non-empty title, worst label quality first (cleanlab), with its suspects."""
+    """Every non-empty title with its suspects (:func:`suspects`), the title with the worst suspect first."""
     from cleanlab.token_classification.filter import find_label_issues
     from cleanlab.token_classification.rank import get_label_quality_scores
 
     kept = [i for i, item in enumerate(data) if item.text]
     labels = [char_tags(data[i], tags, scheme) for i in kept]
     probs = [np.asarray(marginals[i]) for i in kept]
-    flagged: dict[int, list[int]] = {}
+    flagged: dict[int, int] = {}
     with warnings.catch_warnings():  # "too few examples" of a rare tag: nothing the user can act on
         warnings.simplefilter("ignore", UserWarning)
-        for row, char in find_label_issues(labels, probs, n_jobs=1):
-            flagged.setdefault(row, []).append(char)
+        for row, _ in find_label_issues(labels, probs, n_jobs=1):
+            flagged[row] = flagged.get(row, 0) + 1
         title_scores, char_scores = get_label_quality_scores(labels, probs)
     model = decode_marginals([CharScores(p) for p in probs], list(tags))
+    same_type = _type_matrix(tags)
     issues = []
     for row, i in enumerate(kept):
-        item = data[i]
-        chars = sorted(flagged.get(row, [])) or [int(np.argmin(np.asarray(char_scores[row])))]
+        item, tag = data[i], np.asarray(labels[row])
         current = tuple(round(float(np.mean([probs[row][c, labels[row][c]] for c in range(s.start, s.end)])), 4) for s in item.spans)
-        issues.append(LabelIssue(i, item, float(title_scores[row]), len(flagged.get(row, [])),
-                                 _suspects(chars, item.spans, model[row], np.asarray(char_scores[row])), current, tuple(model[row])))
-    mean = {i: float(np.mean(char_scores[row])) for row, i in enumerate(kept)}  # ties (a score of 0): more doubt first
-    return sorted(issues, key=lambda issue: (issue.score, mean[issue.index], issue.index))
+        type_quality = (probs[row] @ same_type)[np.arange(len(tag)), tag]
+        found = suspects(item, model[row], np.asarray(char_scores[row]), type_quality)
+        issues.append(LabelIssue(i, item, min((s.score for s in found), default=1.0), float(title_scores[row]), flagged.get(row, 0),
+                                 found, current, tuple(model[row])))
+    return sorted(issues, key=lambda issue: (issue.score, issue.label_quality, issue.index))
 
 
-def _suspects(chars: Sequence[int], current: Sequence[Span], model: Sequence[ScoredSpan], quality: np.ndarray) -> tuple[Suspect, ...]:
-    """Runs of flagged characters, each widened to the current and model spans that touch it and
-    scored by its worst character's label quality."""
-    runs: list[list[int]] = []
-    for char in chars:
-        if runs and char <= runs[-1][1]:
-            runs[-1][1] = max(runs[-1][1], char + 1)
+def suspects(item: LabelledText, model: Sequence[ScoredSpan], quality: np.ndarray, type_quality: np.ndarray) -> tuple[Suspect, ...]:
+    """The places in ``item`` where a current span or a model span lies (overlapping ones merged).
+    Each is scored by its worst character's label quality (``quality``: cleanlab's, the held-out
+    probability of the character's tag) times the square root of its worst type quality (the
+    probability of the tag's type, B- and I- together: a type error shows there, a B/I confusion
+    does not), over the title's median label quality (a title the model reads poorly everywhere
+    is less suspect at any one place); at most 1. Chosen on JD train with 5% injected errors
+    (seed 0) against the plain worst label quality: top-10% recall 0.715 → 0.728."""
+    places: list[list[int]] = []
+    for span in sorted([*item.spans, *model], key=lambda s: (s.start, s.end)):
+        if places and span.start < places[-1][1]:
+            places[-1][1] = max(places[-1][1], span.end)
         else:
-            runs.append([char, char + 1])
-    out: list[Suspect] = []
-    for start, end in runs:
-        touching = [s for s in [*current, *model] if s.start < end and s.end > start]
-        start, end = min([start, *(s.start for s in touching)]), max([end, *(s.end for s in touching)])
-        if out and start < out[-1].end:  # widened into the run before: one suspect
-            start = out.pop().start
-        out.append(Suspect(start, end, _labels(current, start, end), _labels(model, start, end), float(quality[start:end].min())))
-    return tuple(out)
+            places.append([span.start, span.end])
+    typical = max(float(np.median(quality)), 1e-9)
+    return tuple(Suspect(start, end, _labels(item.spans, start, end), _labels(model, start, end),
+                         min(1.0, float(quality[start:end].min() * np.sqrt(type_quality[start:end].min())) / typical))
+                 for start, end in places)
+
+
+def _type_matrix(tags: Sequence[str]) -> np.ndarray:
+    """[tags, tags]: 1 where two tags carry the same type (``O`` its own)."""
+    types = [tag.split("-", 1)[1] if "-" in tag else tag for tag in tags]
+    return np.array([[float(a == b) for b in types] for a in types])
+
+
+def describe(labels: str, hints: dict[str, str]) -> str:
+    """A suspect's ``current`` or ``model`` labels with each one's meaning (``37(compatible_brand)``)."""
+    return "+".join(f"{label}({hints[label]})" if hints.get(label) else label for label in labels.split("+"))
 
 
 def _labels(spans: Sequence[Span | ScoredSpan], start: int, end: int) -> str:
@@ -137,14 +154,17 @@ def check_labels(data: Sequence[LabelledText], scheme: str = "bio", folds: int =
 def review_tasks(issues: Sequence[LabelIssue]) -> list[dict]:
     """Label Studio review tasks: the current labels (model_version :data:`CURRENT`, each span
     scored by the held-out model) and the model's alternative (:data:`MODEL`) as two predictions;
-    the suspects, the title's label quality and its index in the data in the task data."""
+    in the task data the suspects scoring under :data:`DOUBTED` (at least the worst) worst first, the worst one's score
+    (``suspicion``), cleanlab's label quality of the title and its index in the data."""
     out = []
     for issue in issues:
         text = issue.item.text
         current = prediction(text, [(s.start, s.end, s.label, p) for s, p in zip(issue.item.spans, issue.current_scores, strict=True)], CURRENT)
         model = prediction(text, [(s.start, s.end, s.label, s.score) for s in issue.model_spans], MODEL)
-        out.append(task(text, issue.item.id, [current, model], label_quality=round(issue.score, 6), index=issue.index,
-                        flagged_characters=issue.flagged, suspects=[s.to_dict(text) for s in issue.suspects]))
+        worst_first = sorted(issue.suspects, key=lambda s: (s.score, s.start))
+        worst_first = [s for n, s in enumerate(worst_first) if n == 0 or s.score < DOUBTED]
+        out.append(task(text, issue.item.id, [current, model], suspicion=round(issue.score, 6), label_quality=round(issue.label_quality, 6),
+                        index=issue.index, flagged_characters=issue.flagged, suspects=[s.to_dict(text) for s in worst_first]))
     return out
 
 

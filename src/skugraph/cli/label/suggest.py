@@ -53,26 +53,27 @@ def check(
     data: Annotated[Path, typer.Option(help="Labelled titles (BIO, BIEOS, doccano or Label Studio JSONL).")],
     format: Annotated[str | None, typer.Option(help="The data's format when its name does not say it: bio, bieos, jsonl, label-studio.")] = None,
     folds: Annotated[int, typer.Option(min=2, help="Folds: each title is scored by a CRF trained on the others.")] = 5,
-    top: Annotated[float, typer.Option(min=0.0, max=1.0, help="Write the worst SHARE of the titles.")] = 0.05,
+    top: Annotated[float, typer.Option(min=0.0, max=1.0, help="Write the SHARE of the titles with the worst suspects.")] = 0.05,
     out: Annotated[Path, typer.Option(help="Label Studio review tasks (JSON), worst first.")] = Path("review.json"),
     seed: Annotated[int, typer.Option(help="How the titles are shuffled into folds.")] = 0,
     iterations: Annotated[int, typer.Option(min=1, help="L-BFGS iterations of each fold's CRF.")] = 100,
 ) -> None:
-    """Find titles whose labels look wrong: out-of-fold CRF probabilities ranked by cleanlab."""
+    """Find labels that look wrong: out-of-fold CRF probabilities, cleanlab's label quality, suspects ranked worst first."""
     from skugraph.corpus.ner import detect_format, read_labelled
-    from skugraph.labelling.check import check_labels, review_tasks
-    from skugraph.labelling.tasks import write_tasks
+    from skugraph.labelling.check import check_labels, describe, ranked_suspects, review_tasks
+    from skugraph.labelling.tasks import label_hints, write_tasks
 
     with friendly_errors():
         texts = read_labelled(data, format)
         issues = check_labels(texts, "bieos" if detect_format(data, format) == "bieos" else "bio", folds, seed, iterations=iterations)
         chosen = issues[: round(top * len(issues))]
         write_tasks(review_tasks(chosen), out)
-    flagged = sum(1 for issue in issues if issue.flagged)
-    console.print(f"cleanlab flags {sum(i.flagged for i in issues)} characters in {flagged} of {len(issues)} titles; "
-                  f"the worst {len(chosen)} → {out}", highlight=False)
-    if chosen:
-        console.print("label quality (0 worst)  title  [suspect span: its label → the model's]", highlight=False, markup=False)
-    for issue in chosen[:10]:
-        suspects = "; ".join(f"{issue.item.text[s.start:s.end]} {s.current}→{s.model}" for s in issue.suspects)
-        console.print(f"{issue.score:.2g}  {issue.item.text}  [{suspects}]", highlight=False, markup=False)
+        hints = label_hints({s.label for item in texts for s in item.spans})
+    worst = ranked_suspects(issues)[:10]
+    console.print(f"cleanlab flags {sum(i.flagged for i in issues)} characters in {sum(1 for i in issues if i.flagged)} of {len(issues)} titles; "
+                  f"the {len(chosen)} titles with the worst suspects → {out}", highlight=False)
+    if worst:
+        console.print("suspicion (0 worst)  suspect: its label → the model's  title", highlight=False, markup=False)
+    for issue, suspect in worst:
+        console.print(f"{suspect.score:.2g}  {issue.item.text[suspect.start:suspect.end]}: {describe(suspect.current, hints)} → "
+                      f"{describe(suspect.model, hints)}  {issue.item.text}", highlight=False, markup=False)
