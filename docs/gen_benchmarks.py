@@ -486,6 +486,45 @@ def api(results: Results) -> str:
     return markdown_table(header, rows)
 
 
+@table("labelling")
+def labelling(results: Results) -> str:
+    """``benchmarks/labelling.py``: learning curves by strategy, label errors found and fixed, weak against gold labels."""
+    curves, errors, weak, plots = [], [], [], []
+    for name in results.matching("labelling-"):
+        record = results.get(name)
+        data_set = f"{record['dataset']} (CRF {record['iterations']} it.)"
+        if "strategies" in record:
+            full = record["full"]["scores"]["dev"]["micro"]["f1"]
+            curves += [(data_set, f"{record['start']} + {record['batch']}", strategy, pct(full),
+                        pct(max(r["scores"]["dev"]["micro"]["f1"] for r in c["rounds"][:-1])),
+                        f"{num(c.get('titles_needed'))} ({pct(c.get('share_needed'), 0)}%)" if c.get("share_needed") else DASH,
+                        "yes" if c["complete"] else "no") for strategy, c in record["strategies"].items()]
+            plots += [f"![{png}](results/{png})" for png in record.get("plots", [])]
+        if "detection" in record:
+            errors += [(data_set, f"{pct(record['rate'], 0)}%", f"{num(record['folds'])}", *(pct(record[top][key]) for top in ("top5", "top10")
+                                                                                       for key in ("precision", "recall")),
+                        *(pct(record[key]["dev"]["micro"]["f1"]) for key in ("clean", "noisy", "fixed_top10")),
+                        pct(record["share_recovered"], 0) + "%" if record["share_recovered"] is not None else DASH)]
+        if "weak" in record:
+            gold = record["gold"]["scores"]["dev"]["per_type"]
+            weak += [(data_set, functions, *(f"{pct(run['scores']['dev']['per_type'][label]['f1'])} / {pct(gold[label]['f1'])}"
+                                             for label in record["types"].values()))
+                     for functions, run in record["weak"].items()]
+    text = []
+    if curves:
+        text.append("Learning curves (dev F1; titles to come within a point of the full-set F1):\n\n" + markdown_table(
+            ("data set", "start + batch", "strategy", "full set F1", "best F1 before", "titles needed", "complete"), curves))
+    if errors:
+        text.append("Label errors injected, found by `check_labels` (top 5% / 10% of the suspects) and fixed:\n\n" + markdown_table(
+            ("data set", "injected", "folds", "P top 5%", "R top 5%", "P top 10%", "R top 10%", "F1 clean", "F1 noisy",
+             "F1 fixed", "recovered"), errors))
+    if weak:
+        labels = next(results.records[n]["types"] for n in results.matching("labelling-") if "weak" in results.records[n])
+        text.append("Weak labels: dev F1 of the CRF on weak labels / on gold labels, per type:\n\n" + markdown_table(
+            ("data set", "functions / label model", *(f"{meaning} ({label})" for meaning, label in labels.items())), weak))
+    return "\n\n".join(text + plots)
+
+
 @table("other")
 def other(results: Results, name: str) -> str:
     """Any result file no page shows: its scalar figures, flattened."""
