@@ -27,9 +27,11 @@ from skugraph.labelling.backend import (
     create_app,
     label_studio_fetcher,
     read_label_config,
+    retrain_crf,
 )
 from skugraph.labelling.server import LabelStudioServer, free_port
 from skugraph.labelling.tasks import labelling_config
+from skugraph.tagging.tagger import load_tagger
 from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
 #: titles the annotators teach: brands and colours the base titles never show
@@ -315,3 +317,13 @@ def test_label_studio_shows_the_predictions_and_an_annotation_retrains_the_model
         assert _predicted(client, ids[text]) == (backend.model_version, _gold(text, words))
         assert _predicted(client, ids[other]) == (backend.model_version, _gold(other, other_words))
         assert client.ml.get(ml.id).model_version == backend.model_version != backend.name
+
+
+def test_a_retrain_keeps_the_crf_window_the_model_was_trained_with(tmp_path):
+    write_doccano([LabelledText.from_words(t, e) for t, e in TITLES], tmp_path / "train.jsonl")
+    config = TrainTaggerConfig(train=tmp_path / "train.jsonl", dev=tmp_path / "train.jsonl", out=tmp_path / "model",
+                               base_model="scratch:tiny", epochs=1, batch_size=4, patience=1, window=16, stride=8, crf_window=3)
+    train_tagger(config)
+    retrained = retrain_crf(load_tagger(tmp_path / "model"), [LabelledText.from_words(t, e) for t, e in TITLES])
+    assert retrained.crf.features.window == 3
+    assert any(attribute.startswith("c3:") for attribute, _ in retrained.crf.model.state_features_)  # trained on it too

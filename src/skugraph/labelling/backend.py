@@ -85,20 +85,22 @@ def retrain_crf(tagger: Tagger | EnsembleTagger, data: Sequence[LabelledText]) -
     if not any(d.spans for d in data):
         raise ValueError("no span of a label the model knows to train on")
     words = section.get("crf", {}).get("words", neural.config.word_features)
+    window = section.get("crf", {}).get("window", 2)  # the CRF's character window as the model was trained
     with (tempfile.TemporaryDirectory(prefix="skugraph-crf-") as directory,
           ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool):
-        pool.submit(_train_crf, data, neural.config.tags, neural.config.scheme, neural.lexicon_words, words, directory).result()
-        crf = CrfMember.load(Path(directory), neural.config.tags, CrfFeatures(neural.lexicon_words, words))
+        pool.submit(_train_crf, data, neural.config.tags, neural.config.scheme, neural.lexicon_words, words, window,
+                    directory).result()
+        crf = CrfMember.load(Path(directory), neural.config.tags, CrfFeatures(neural.lexicon_words, words, window))
     if isinstance(tagger, EnsembleTagger):
         return EnsembleTagger(neural, crf, tagger.temperature, tagger.crf_weight)
     return EnsembleTagger(neural, crf, section.get("temperature", 1.0), section.get("crf_weight", 0.5))
 
 
 def _train_crf(data: list[LabelledText], tags: list[str], scheme: str, lexicon_words: dict[str, list[str]], words: bool,
-               directory: str) -> None:
+               window: int, directory: str) -> None:
     """(In the child process) train the CRF member and save it in ``directory``."""
     os.nice(10)
-    CrfMember.train(data, tags, scheme, CrfFeatures(lexicon_words, words)).save(Path(directory))
+    CrfMember.train(data, tags, scheme, CrfFeatures(lexicon_words, words, window)).save(Path(directory))
 
 
 def base_training_data(meta: dict, train_data: Path | None) -> tuple[list[LabelledText], Path | None]:
