@@ -232,8 +232,8 @@ def ranked_suspects(issues: Sequence[LabelIssue]) -> list[tuple[LabelIssue, Susp
 def detection_scores(issues: Sequence[LabelIssue], injected: Sequence[InjectedError], fractions: Sequence[float] = (0.05, 0.10)) -> dict:
     """How well :func:`check_labels`'s ranking finds ``injected`` errors (:func:`inject_errors`).
 
-    The unit is the suspect, not the title (a JD title carries about six spans, so 5% of spans
-    corrupted touches a quarter of the titles, and no title-level top 10% could hold 60% of them).
+    The unit is the suspect, not the title (a JD training title carries about sixteen spans, so 5%
+    of spans corrupted touches over half of the titles, and no title-level top 10% could hold 60% of them).
     The suspects of all ``issues`` (the whole ranking, every title) are ranked by their score
     (:func:`ranked_suspects`); at each fraction the top N = round(fraction × the labelled spans in
     ``issues``) are taken. An injected error is found when a suspect among them, in its title,
