@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from skugraph.cli import app
 from skugraph.corpus.ner import LabelledText, read_doccano, write_doccano
-from skugraph.labelling.suggest import rank, read_titles, select, suggest, text_marginals, token_entropy, uncertainties
+from skugraph.labelling.suggest import labelled_texts, rank, read_titles, select, suggest, text_marginals, token_entropy, uncertainties
 from skugraph.tagging.crf_member import CrfFeatures, CrfMember
 from skugraph.tagging.encoding import tag_set
 from skugraph.tagging.train import TrainTaggerConfig, train_tagger
@@ -141,3 +141,15 @@ def test_suggest_takes_a_titles_file_and_fails_in_one_line(trained, tmp_path):
     assert missing.exit_code == 1 and "none.jsonl: no such file" in missing.output and "Traceback" not in missing.output
     wrong = runner.invoke(app, [*args[:8], "--strategy", "loudest"])
     assert wrong.exit_code == 1 and "unknown strategy 'loudest'" in wrong.output
+
+
+def test_an_exclude_file_that_is_no_labelled_data_is_an_error_and_a_bad_record_is_reported(tmp_path):
+    titles = tmp_path / "done.txt"  # a plain list of titles, read as BIO by its name: nothing in it reads
+    titles.write_text("华为手机壳 透明\n小米充电器\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"done\.txt: no labelled title read as bio"):
+        labelled_texts(titles)
+    mixed = tmp_path / "done.jsonl"
+    mixed.write_text('{"text": "小米充电器", "label": []}\n{"title": "no text field"}\n', encoding="utf-8")
+    rejected = []
+    assert labelled_texts(mixed, on_reject=rejected.append) == {"小米充电器"}
+    assert len(rejected) == 1 and "line 2" in str(rejected[0])

@@ -44,7 +44,7 @@ class Suspect:
 
     def to_dict(self, text: str) -> dict:
         return {"start": self.start, "end": self.end, "text": text[self.start : self.end], "current": self.current,
-                "model": self.model, "score": round(self.score, 6)}
+                "model": self.model, "score": float(f"{self.score:.4g}")}  # significant digits: the worst are near 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +163,7 @@ def review_tasks(issues: Sequence[LabelIssue]) -> list[dict]:
         model = prediction(text, [(s.start, s.end, s.label, s.score) for s in issue.model_spans], MODEL)
         worst_first = sorted(issue.suspects, key=lambda s: (s.score, s.start))
         worst_first = [s for n, s in enumerate(worst_first) if n == 0 or s.score < DOUBTED]
-        out.append(task(text, issue.item.id, [current, model], suspicion=round(issue.score, 6), label_quality=round(issue.label_quality, 6),
+        out.append(task(text, issue.item.id, [current, model], suspicion=float(f"{issue.score:.4g}"), label_quality=round(issue.label_quality, 6),
                         index=issue.index, flagged_characters=issue.flagged, suspects=[s.to_dict(text) for s in worst_first]))
     return out
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from skugraph.corpus.listings import Reject, read_listings
-from skugraph.corpus.ner import read_labelled
+from skugraph.corpus.ner import NerFormatError, detect_format, read_labelled
 from skugraph.labelling.tasks import model_version, prediction, task
 
 STRATEGIES = ("uncertainty", "diversity", "random")
@@ -135,9 +135,19 @@ def read_titles(path: str | Path, on_reject: Callable[[Reject], None] | None = N
     return [(listing.id, listing.title) for listing in read_listings([path], on_reject=on_reject) if listing.title.strip()]
 
 
-def labelled_texts(path: str | Path, format: str | None = None) -> set[str]:
-    """The texts of a labelled file (any format :func:`~skugraph.corpus.ner.read_labelled` reads), stripped."""
-    return {item.text.strip() for item in read_labelled(path, format)}
+def labelled_texts(path: str | Path, format: str | None = None, on_reject: Callable[[NerFormatError], None] | None = None) -> set[str]:
+    """The texts of a labelled file (any format :func:`~skugraph.corpus.ner.read_labelled` reads),
+    stripped; records it cannot read go to ``on_reject``, and a file none of whose records reads
+    (a plain list of titles, another format) is an error, not an empty set."""
+    problems: list[NerFormatError] = []
+    items = read_labelled(path, format, on_error=problems.append)
+    if problems and not items:
+        raise ValueError(f"{path}: no labelled title read as {detect_format(path, format)} (first problem: {problems[0]}); "
+                         "it takes BIO/BIEOS, doccano JSONL or a Label Studio export")
+    for problem in problems:
+        if on_reject:
+            on_reject(problem)
+    return {item.text.strip() for item in items}
 
 
 def suggestion_tasks(tagger, titles: Sequence[tuple[str, str]], k: int, strategy: str, version: str, seed: int = 0) -> list[dict]:

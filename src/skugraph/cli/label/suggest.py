@@ -30,9 +30,11 @@ def suggest(
     from skugraph.tagging.tagger import load_tagger
 
     rejected: list[str] = []
+    rejected_labels: list[str] = []
     with friendly_errors():
         titles = suggesting.read_titles(listings, on_reject=lambda reject: rejected.append(str(reject)))
-        labelled = suggesting.labelled_texts(exclude, exclude_format) if exclude else set()
+        labelled = (suggesting.labelled_texts(exclude, exclude_format, on_reject=lambda problem: rejected_labels.append(str(problem)))
+                    if exclude else set())
         candidates = [(listing, title) for listing, title in titles if title.strip() not in labelled]
         tagger = load_tagger(model)
         tasks = suggesting.suggestion_tasks(tagger, candidates, k, strategy, suggesting.model_version(tagger, model), seed)
@@ -40,6 +42,7 @@ def suggest(
         if doccano:
             write_doccano_tasks(tasks, doccano)
     print_rejected(rejected, "listing(s)")
+    print_rejected(rejected_labels, "labelled title(s) in --exclude")
     console.print(f"{len(tasks)} of {len(candidates)} titles suggested by {strategy} ({len(titles) - len(candidates)} already labelled left out) → {out}"
                   + (f" and {doccano}" if doccano else ""), highlight=False)
     if tasks:
