@@ -63,6 +63,19 @@ def test_votes_the_label_model_overrules_are_counted_and_majority_keeps_them():
     assert (kept.overruled, kept.texts[-1].span_texts()) == (0, [("PC", "material")])
 
 
+def test_a_type_only_one_function_votes_is_kept_by_the_label_model(tmp_path):
+    # two colour lists agree; only the pattern knows capacity: the lists' O on 64G is no judgement of it
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("- kind: capacity\n  pattern: '\\d+g'\n", encoding="utf-8")
+    lists = [LexiconFunction("colour", Lexicon(words)) for words in (["黑色", "白色", "红色"], ["黑色", "白色", "红色", "蓝色"])]
+    titles = ["华为手机黑色64G", "小米手机白色128G", "荣耀手机红色", "OPPO手机8G"] * 5
+    weak = weak_label(titles, [*lists, RegexFunction(read_rules(rules))])
+    assert [t.span_texts() for t in weak.texts[:4]] == [[("黑色", "colour"), ("64G", "capacity")],
+                                                        [("白色", "colour"), ("128G", "capacity")], [("红色", "colour")],
+                                                        [("8G", "capacity")]]
+    assert {r.name: round(r.accuracy, 2) for r in weak.reports}["regex"] == 1.0
+
+
 def test_overlapping_patterns_match_leftmost_longest(tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text("- kind: capacity\n  pattern: '\\d+g'\n- kind: product_type\n  pattern: '[a-z]?内存条'\n"

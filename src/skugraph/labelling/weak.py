@@ -13,9 +13,11 @@ is split only where a function's span starts and no span of that type crosses th
 stays whole beside 蓝色; 黑色白色 from a list of 黑色 and 白色 stays two). The label model is Dawid and
 Skene's (1979): each function has a confusion matrix P(vote | true type), fitted with the types'
 prior by EM from the functions' agreements alone, so a function that agrees with the others
-earns weight and one that contradicts them loses it. Functions are assumed independent given
-the truth: two functions built on one word list count that list twice, and votes no other
-function confirms are doubted (a pattern's exclusive finds can be dropped; ``majority`` keeps them).
+earns weight and one that contradicts them loses it. EM starts from a majority vote of the
+functions that know the types voted (a colour list's O on ``500ml`` is not counted against a
+capacity only a pattern votes), so a type one function alone describes keeps its spans. Functions are assumed
+independent given the truth: two functions built on one word list count that list twice, and
+votes another function of the same type does not confirm are doubted (``majority`` keeps them).
 
 Why not a library: snorkel's LabelModel (0.10; installs beside our pins, adding tensorboard, grpcio,
 absl-py and munkres) wants the class balance, which weak supervision does not know: without it, on
@@ -252,13 +254,12 @@ class LabelModel:
 
     @classmethod
     def fit(cls, votes: np.ndarray, classes: int, iterations: int = 500, tolerance: float = 1e-8) -> LabelModel:
-        """EM over ``votes`` (items × functions, class indices, 0 = O, :data:`ABSTAIN` = no vote), started from each class's
-        share of an item's votes; stops when the log-likelihood per item gains less than ``tolerance``.
+        """EM over ``votes`` (items × functions, class indices, 0 = O, :data:`ABSTAIN` = no vote), started from a soft
+        majority vote (:func:`start`); stops when the log-likelihood per item gains less than ``tolerance``.
         Items that got the same votes are one pattern with a count (a few dozen patterns for a
         hundred thousand characters)."""
         patterns, counts = np.unique(votes, axis=0, return_counts=True)
-        posteriors, before = vote_counts(patterns, classes), -np.inf
-        posteriors /= posteriors.sum(1, keepdims=True)
+        posteriors, before = start(patterns, classes, known_types(votes, classes)), -np.inf
         for _ in range(iterations):
             model = cls._maximise(patterns, posteriors * counts[:, None], classes)
             posteriors, likelihood = model._expect(patterns, counts)
@@ -291,6 +292,25 @@ class LabelModel:
     def posteriors(self, votes: np.ndarray) -> np.ndarray:
         """P(true type | the functions' votes) per item (items × classes)."""
         return self._expect(votes)[0]
+
+
+def known_types(votes: np.ndarray, classes: int) -> np.ndarray:
+    """Functions × classes: the types each function votes somewhere (False for O, which all vote)."""
+    knows = np.stack([(votes == c).any(0) for c in range(classes)], axis=1)
+    knows[:, 0] = False
+    return knows
+
+
+def start(votes: np.ndarray, classes: int, knows: np.ndarray) -> np.ndarray:
+    """EM's first posteriors (Dawid and Skene start from the majority): each class's share of an
+    item's votes, where an O vote counts against the types voted on the item only if its function
+    votes one of them somewhere (``knows``): counted, the O of every list that never names a
+    capacity would outvote the one pattern that does, and EM would stay where it started."""
+    counts = vote_counts(votes, classes)
+    voted = counts[:, 1:] > 0
+    untyped = ~voted.any(1)
+    counts[:, 0] = sum(((votes[:, j] == 0) & (untyped | (voted & knows[j, 1:]).any(1))).astype(float) for j in range(votes.shape[1]))
+    return counts / np.maximum(counts.sum(1, keepdims=True), 1e-12)
 
 
 def vote_counts(votes: np.ndarray, classes: int) -> np.ndarray:
