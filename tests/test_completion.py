@@ -58,3 +58,31 @@ def test_missing_values_are_proposed_inferred_with_a_calibrated_confidence():
     fact = got[("充电器20", "白色")]
     assert fact.properties == {"inferred": True, "chosen": False, "support": 0.0}
     assert 0.5 <= fact.confidence <= 1 and fact.provenance[0].extractor == "completion"
+
+
+def test_neighbour_scores_follow_the_dense_definition_on_a_random_graph():
+    """Only the products sharing a feature are read, and the answer is what the whole catalogue
+    gives: cosine of idf-weighted rows, the 5 most similar products (ties kept), their share of
+    each value, plus the association term and the popularity prior."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    triples = sorted({(f"p{p}", relation, f"{relation}{rng.integers(n)}") for p in range(120)
+                      for relation, n in (("colour", 6), ("material", 9), ("brand", 15)) if rng.random() < 0.8})
+    scorer = NeighbourScorer(triples, neighbours=5, prior=0.2, association=2.0)
+    heads = sorted({h for h, _, _ in triples})
+    features = sorted({(r, t) for _, r, t in triples})
+    held = np.array([[float((h, r, t) in set(triples)) for r, t in features] for h in heads])
+    weighted = held * (np.log((1 + len(heads)) / (1 + held.sum(0))) + 1)
+    unit = weighted / np.linalg.norm(weighted, axis=1, keepdims=True)
+    cooccurrence = (held.T @ held) / np.maximum(held.sum(0), 1)[:, None]
+    colours = [t for r, t in features if r == "colour"]
+    columns = [features.index(("colour", c)) for c in colours]
+    popularity = held[:, columns].sum(0)
+    for row in rng.choice(len(heads), 20, replace=False):
+        similarity = unit @ unit[row]
+        similarity[row] = 0.0
+        similarity[similarity < np.sort(similarity)[-5]] = 0.0
+        expected = similarity @ held[:, columns] / similarity.sum() + 2.0 * (unit[row] @ cooccurrence[:, columns]) / unit[row].sum()
+        expected += popularity / (popularity.sum() + 1) * 0.2
+        assert scorer.scores(heads[row], "colour", colours) == pytest.approx(expected, abs=1e-9)

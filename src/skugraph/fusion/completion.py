@@ -119,6 +119,8 @@ class NeighbourScorer:
         matrix = sparse.csr_matrix((idf[list(cols)], (rows, cols)), shape=(len(self.heads), len(features)))
         norms = np.sqrt(matrix.multiply(matrix).sum(axis=1)).A.ravel()
         self.matrix = sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-12)) @ matrix)
+        self.by_feature = self.matrix.T.tocsr()  # feature → the products holding it, with their weights
+        self._last: tuple[int, tuple[np.ndarray, np.ndarray]] | None = None
         self.features = features
         self.popularity = PopularityScorer(triples)
         if association:
@@ -126,25 +128,40 @@ class NeighbourScorer:
             # P(value pair | feature pair): of the products with the row's pair, the share with the column's
             self.cooccurrence = sparse.csr_matrix(sparse.diags(1 / np.maximum(frequency, 1)) @ (held.T @ held))
 
+    def _nearest(self, row: int, weights) -> tuple[np.ndarray, np.ndarray]:
+        """The ``neighbours`` products most like product ``row`` (ties at the cutoff all kept) and
+        their cosine similarities. Only the products sharing a feature with it are read, so a
+        query costs what its features' postings hold, not the whole catalogue; the last answer is
+        kept, as a caller asks for one product's relations in turn."""
+        from scipy import sparse
+
+        if self._last is not None and self._last[0] == row:
+            return self._last[1]
+        shared = sparse.csr_matrix(weights.data[None, :]) @ self.by_feature[weights.indices]
+        shared.sum_duplicates()
+        others = shared.indices != row
+        products, similarity = shared.indices[others], shared.data[others]
+        if len(similarity) > self.neighbours:
+            cutoff = np.partition(similarity, -self.neighbours)[-self.neighbours]
+            products, similarity = products[similarity >= cutoff], similarity[similarity >= cutoff]
+        self._last = (row, (products, similarity))
+        return products, similarity
+
     def scores(self, head: str, relation: str, candidates: Sequence[str]) -> np.ndarray:
         counts = self.popularity.scores(head, relation, candidates)
         tie_break = counts / (counts.sum() + 1) * (self.prior or 1e-6)
         if head not in self.heads:
             return tie_break
         row = self.heads[head]
-        similarity = (self.matrix @ self.matrix[row].T).toarray().ravel()
-        similarity[row] = 0.0
-        if self.neighbours < len(similarity):
-            cutoff = np.partition(similarity, -self.neighbours)[-self.neighbours]
-            similarity[similarity < cutoff] = 0.0
+        weights = self.matrix[row]
+        products, similarity = self._nearest(row, weights)
         columns = [self.features.get((relation, c)) for c in candidates]
         known = [i for i, col in enumerate(columns) if col is not None]
         out = np.zeros(len(candidates))
         if known:
             wanted = [columns[i] for i in known]
-            out[known] = similarity @ self.matrix[:, wanted].astype(bool).toarray() / max(similarity.sum(), 1e-12)
+            out[known] = similarity @ self.matrix[products][:, wanted].astype(bool).toarray() / max(similarity.sum(), 1e-12)
             if self.association:
-                weights = self.matrix[row]
                 out[known] += self.association * (weights @ self.cooccurrence[:, wanted]).toarray().ravel() / max(weights.sum(), 1e-12)
         return out + tie_break
 
@@ -258,9 +275,9 @@ def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer:
     final = make_scorer(scorer, triples, epochs, dim, seed)
     products = sorted({f.subject.ref for f in facts if f.subject.label == PRODUCT})
     category = {f.subject.ref: f.object.name for f in facts if f.predicate == "in_category"}
-    proposed = []
-    for relation in relations:
-        for product in products:
+    proposed: dict[str, list[Fact]] = {relation: [] for relation in relations}
+    for product in products:  # one product's relations in turn: its neighbours are found once
+        for relation in relations:
             if known[(product, relation)] or not all_values[relation]:
                 continue
             if ontology.is_kind(relation) and not ontology.applies(relation, category.get(product, "")):
@@ -270,8 +287,8 @@ def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer:
             if probability >= min_probability:
                 where = Provenance(entities[product].key, "graph", 0, 0, "completion", scorer)
                 properties = {"inferred": True} | ({"chosen": False, "support": 0.0} if ontology.is_kind(relation) else {})
-                proposed.append(Fact(entities[product], relation, entities[top], round(probability, 4), (where,), properties))
+                proposed[relation].append(Fact(entities[product], relation, entities[top], round(probability, 4), (where,), properties))
     calibration = {"hidden": len(points), "top_right": round(float(np.mean(right)), 4) if right else None,
                    "curve": [[round(float(x), 4), round(float(y), 4)] for x, y in
                              zip(curve.X_thresholds_, curve.y_thresholds_, strict=True)] if curve is not None else []}
-    return Proposals(proposed, calibration)
+    return Proposals([fact for relation in relations for fact in proposed[relation]], calibration)
