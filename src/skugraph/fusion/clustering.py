@@ -82,8 +82,14 @@ def split_conflicts(labels: list[int], offers: Sequence[Offer], scored: Sequence
     groups: dict[int, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
         groups[label].append(i)
+    matches: dict[int, list[tuple[int, int, float]]] = defaultdict(list)  # cluster → its matches, in one pass
+    for edge in scored:
+        if edge[2] >= threshold and labels[edge[0]] == labels[edge[1]]:
+            matches[labels[edge[0]]].append(edge)
     labels = list(labels)
-    for group in (g for g in groups.values() if len(g) > 1):
+    for label, group in groups.items():
+        if len(group) < 2:
+            continue
 
         def conflict(a: int, b: int) -> bool:
             pair = (min(a, b), max(a, b))
@@ -94,8 +100,7 @@ def split_conflicts(labels: list[int], offers: Sequence[Offer], scored: Sequence
         if not any(conflict(a, b) for k, a in enumerate(group) for b in group[k + 1 :]):
             continue
         component = {i: {i} for i in group}
-        inside = set(group)
-        for a, b, _ in sorted((e for e in scored if e[0] in inside and e[1] in inside and e[2] >= threshold), key=lambda e: -e[2]):
+        for a, b, _ in sorted(matches[label], key=lambda e: -e[2]):
             left, right = component[a], component[b]
             if left is right or any(conflict(x, y) for x in left for y in right):
                 continue
