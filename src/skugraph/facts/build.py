@@ -250,14 +250,17 @@ def merge_facts(facts: Iterable[Fact]) -> list[Fact]:
     """One fact per (subject, predicate, object): provenance joined, confidence combined by
     noisy-or (independent pieces of evidence), in first-seen order."""
     merged: dict[tuple[str, str, str], Fact] = {}
+    evidence: dict[tuple[str, str, str], set[Provenance]] = {}  # each merged fact's provenance, for a lookup in O(1)
     for fact in facts:
         seen = merged.get(fact.key)
         if seen is None:
             merged[fact.key] = fact
             continue
-        new_evidence = tuple(p for p in fact.provenance if p not in seen.provenance)
+        held = evidence.setdefault(fact.key, set(seen.provenance))
+        new_evidence = tuple(p for p in fact.provenance if p not in held)
         if not new_evidence:
             continue
+        held.update(new_evidence)
         provenance = seen.provenance + new_evidence
         confidence = 1 - (1 - seen.confidence) * (1 - fact.confidence)
         aliases = tuple(dict.fromkeys(seen.object.aliases + fact.object.aliases))
