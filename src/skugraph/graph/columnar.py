@@ -1,0 +1,245 @@
+"""Facts as columns on their way into the graph: the node and edge tables a batch of facts
+makes, built with Arrow compute over the whole batch, never a Python object per fact.
+
+:func:`fact_tables` gives what :func:`skugraph.graph.store.graph_rows` gives for the same facts
+(same rows, same values, byte for byte), as Arrow tables: nodes gather the first non-null value
+of each column in fact order (a brand's aliases add up, in order); a Value node's columns follow
+from its first mention (kind, name, and the normalised value); an edge is the last fact stating
+it, stamped with the latest update time of the listings its evidence comes from; its provenance
+is the JSON text :func:`provenance_json` writes. Work done in Python is per distinct predicate,
+per brand and per distinct value, never per fact.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from skugraph.facts.ontology import VALUE_RELATION, Ontology
+from skugraph.facts.values import normalize_value
+from skugraph.graph.schema import NODE_TABLES, relation_tables
+from skugraph.records import BRAND, LISTING, PRODUCT, REVIEW, VALUE
+
+ARROW_TYPES = {"STRING": pa.string(), "DOUBLE": pa.float64(), "TIMESTAMP": pa.timestamp("us"), "STRING[]": pa.list_(pa.string()),
+               "INT64": pa.int64(), "BOOLEAN": pa.bool_()}
+SEPARATOR = "\x1f"  # between the parts of an edge key (schema.edge_key)
+_CONTROL = r"[\x00-\x1f]"  # characters json.dumps writes as escapes (\n, \u0001 …): rare, done in Python
+
+
+@dataclass
+class FactTables:
+    """A batch of facts as tables: ``nodes[label]`` with the columns of ``NODE_TABLES[label]``,
+    ``edges[(relation, from label, to label)]`` with ``src``, ``dst`` and the relation's columns,
+    and ``supports``: (listing_id, key) for each edge a listing's facts support."""
+
+    nodes: dict[str, pa.Table]
+    edges: dict[tuple[str, str, str], pa.Table]
+    supports: pa.Table
+
+
+def json_strings(values: pa.Array) -> pa.Array:
+    """Each string as a JSON string literal, as ``json.dumps(…, ensure_ascii=False)`` writes it; null as ``null``."""
+    values = values.cast(pa.string())
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"'), '"', "")
+    control = pc.fill_null(pc.match_substring_regex(values, _CONTROL), False)
+    if pc.any(control).as_py():
+        texts = quoted.to_pylist()
+        for row in pc.indices_nonzero(control).to_pylist():
+            texts[row] = json.dumps(values[row].as_py(), ensure_ascii=False)
+        quoted = pa.array(texts, pa.string())
+    return pc.fill_null(quoted, "null")
+
+
+def provenance_json(provenance: pa.Array) -> pa.Array:
+    """Each row's list of provenance structs (:data:`skugraph.tables.PROVENANCE`) as the JSON array
+    the store keeps on an edge: ``json.dumps([p.to_dict() for p in provenance], ensure_ascii=False)``,
+    keys in :meth:`~skugraph.records.Provenance.to_dict` order, ``run`` only where it is not empty;
+    a null list as ``[]``."""
+    if isinstance(provenance, pa.ChunkedArray):
+        provenance = provenance.combine_chunks()
+    pieces = provenance.flatten()  # every struct of every row, rows in order
+    field = {name: pieces.field(name) for name in ("listing_id", "field", "start", "end", "extractor", "version", "run")}
+    has_run = pc.fill_null(pc.not_equal(field["run"], ""), False)
+    run = pc.if_else(has_run, pc.binary_join_element_wise(', "run": ', json_strings(field["run"]), ""), "")
+    objects = pc.binary_join_element_wise(
+        '{"listing_id": ', json_strings(field["listing_id"]), ', "field": ', json_strings(field["field"]),
+        ', "start": ', pc.fill_null(field["start"].cast(pa.string()), "null"),
+        ', "end": ', pc.fill_null(field["end"].cast(pa.string()), "null"),
+        ', "extractor": ', json_strings(field["extractor"]), ', "version": ', json_strings(field["version"]), run, "}", "")
+    offsets = provenance.offsets
+    lists = pa.ListArray.from_arrays(pc.subtract(offsets, offsets[0]), objects)
+    return pc.if_else(pc.is_null(provenance), "[]", pc.binary_join_element_wise("[", pc.binary_join(lists, ", "), "]", ""))
+
+
+def fact_tables(facts: pa.Table, ontology: Ontology, loaded_at: datetime, listing_times: pa.Table | None = None) -> FactTables:
+    """The node, edge and supports tables of a batch of ``facts`` (a :data:`skugraph.tables.FACTS`
+    table); ``listing_times`` (``id``, ``updated_at``: naive UTC) stamps each edge with its
+    evidence's latest time, ``loaded_at`` where none is known. ``ValueError`` names the first
+    fact (its row, from 1) the ontology refuses."""
+    facts = facts.combine_chunks()
+    relation = _relations(facts, ontology)
+    index = pa.array(np.arange(facts.num_rows, dtype=np.int64))
+    provenance = facts.column("provenance").combine_chunks()
+    parent = pc.list_parent_indices(provenance)
+    listing_of_piece = pc.list_flatten(provenance).field("listing_id")
+    keys = pc.binary_join_element_wise(relation, facts["subject_label"], facts["subject_key"], facts["object_label"],
+                                       facts["object_key"], SEPARATOR)
+    supports = pa.table({"listing_id": listing_of_piece, "key": pc.take(keys, parent)})
+    supports = supports.group_by(["listing_id", "key"], use_threads=False).aggregate([])
+    updated = _edge_times(facts.num_rows, parent, listing_of_piece, listing_times, loaded_at)
+    return FactTables(_node_tables(facts), _edge_tables(facts, relation, keys, index, provenance, updated, ontology), supports)
+
+
+def _relations(facts: pa.Table, ontology: Ontology) -> pa.Array:
+    """Each fact's relation table, checked against the ontology once per distinct (predicate,
+    subject label, object label), with the rest of ``Ontology.check`` done on the columns."""
+    combos = pc.binary_join_element_wise(facts["predicate"], facts["subject_label"], facts["object_label"], SEPARATOR)
+    distinct = pc.unique(combos)
+    found = pc.index_in(combos, value_set=distinct)
+    relations = []
+    for position, combo in enumerate(distinct.to_pylist()):
+        predicate, subject, obj = combo.split(SEPARATOR)
+        try:
+            spec = ontology.predicate(predicate)
+        except KeyError as error:
+            _refuse(pc.equal(found, position), error.args[0])
+        if subject != spec.subject or obj not in spec.objects:
+            _refuse(pc.equal(found, position), f"does not fit predicate {predicate!r}: {spec.subject} → {'|'.join(spec.objects)} expected")
+        relations.append(spec.relation)
+    relation = pc.take(pa.array(relations, pa.string()), found)
+    value_facts = pc.equal(relation, VALUE_RELATION)
+    wrong_kind = pc.and_kleene(value_facts, pc.not_equal(facts["object_kind"], facts["predicate"]))
+    if pc.any(wrong_kind := pc.fill_null(wrong_kind, True)).as_py():
+        _refuse(wrong_kind, "needs a Value of its predicate's kind")
+    confidence = facts["confidence"]
+    outside = pc.or_(pc.less(confidence, 0.0), pc.greater(confidence, 1.0))
+    if pc.any(outside := pc.fill_null(outside, True)).as_py():
+        _refuse(outside, "has a confidence outside [0, 1]")
+    return relation
+
+
+def _refuse(bad: pa.Array, reason: str):
+    """Raise for the first fact ``bad`` marks."""
+    row = pc.index(bad, True).as_py()
+    raise ValueError(f"fact {row + 1} {reason}")
+
+
+def _edge_times(count: int, parent: pa.Array, listing: pa.Array, times: pa.Table | None, loaded_at: datetime) -> pa.Array:
+    """Each fact's latest evidence time (the listings' ``updated_at``), else ``loaded_at`` (naive UTC)."""
+    moment = (loaded_at.astimezone(UTC) if loaded_at.tzinfo else loaded_at).replace(tzinfo=None)
+    latest = pa.nulls(count, pa.timestamp("us"))
+    if times is not None and times.num_rows and len(parent):
+        pieces = pa.table({"fact": parent, "id": listing}).join(times.select(["id", "updated_at"]), "id", join_type="inner")
+        latest_of = pieces.group_by("fact").aggregate([("updated_at", "max")])
+        positions = pc.index_in(pa.array(np.arange(count, dtype=np.int64)), value_set=latest_of["fact"].combine_chunks())
+        latest = pc.take(latest_of["updated_at_max"].combine_chunks().cast(pa.timestamp("us")), positions)
+    return pc.fill_null(latest, pa.scalar(moment, pa.timestamp("us")))
+
+
+def _node_tables(facts: pa.Table) -> dict[str, pa.Table]:
+    """Every node the facts name, per label, with the first non-null value of each column in
+    fact order (subject before object)."""
+    sides = []
+    for number, side in enumerate(("subject", "object")):
+        order = pc.add(pc.multiply(pa.array(np.arange(facts.num_rows, dtype=np.int64)), 2), number)
+        sides.append(pa.table({"order": order, **{name: facts[f"{side}_{name}"] for name in ("label", "key", "name", "kind", "aliases")}}))
+    mentions = pa.concat_tables(sides)
+    mentions = mentions.take(pc.sort_indices(mentions["order"]))
+    out = {}
+    for label in pc.unique(mentions["label"]).to_pylist():
+        named = mentions.filter(pc.equal(mentions["label"], label))
+        out[label] = _nodes_of(label, named)
+    return out
+
+
+def _nodes_of(label: str, named: pa.Table) -> pa.Table:
+    name = named["name"]
+    if label in (PRODUCT, LISTING):
+        columns = {"title": pc.if_else(pc.equal(name, ""), pa.scalar(None, pa.string()), name)}
+    elif label == BRAND:
+        columns = {"name": name, "aliases": named["aliases"]}
+    elif label == VALUE:
+        columns = {"kind": named["kind"], "value": name}
+    elif label == REVIEW:
+        columns = {"text": name}
+    elif label in NODE_TABLES:  # Category, Aspect
+        columns = {"name": name}
+    else:
+        raise ValueError(f"unknown node label {label!r}")
+    aliases = columns.pop("aliases", None)
+    first = pa.table({"id": named["key"], **columns}).group_by("id", use_threads=False).aggregate(
+        [(column, "first") for column in columns])
+    table = {"id": first["id"], **{column: first[f"{column}_first"] for column in columns}}
+    if aliases is not None:
+        table["aliases"] = _aliases(named["key"], aliases.combine_chunks(), first["id"])
+    if label == VALUE:
+        normal = [normalize_value(kind, value) for kind, value in zip(table["kind"].to_pylist(), table["value"].to_pylist(), strict=True)]
+        table |= {"canonical": [n.canonical for n in normal], "low": [n.low for n in normal], "high": [n.high for n in normal],
+                  "unit": [n.unit or None for n in normal]}
+    return _typed(table, NODE_TABLES[label], len(first))
+
+
+def _aliases(keys: pa.ChunkedArray, aliases: pa.Array, ids: pa.ChunkedArray) -> pa.Array:
+    """Per node of ``ids``, the distinct aliases its mentions give, in the order first given."""
+    flat = pc.list_flatten(aliases)
+    each = pa.table({"id": pc.take(keys, pc.list_parent_indices(aliases)), "alias": flat,
+                     "position": pa.array(np.arange(len(flat), dtype=np.int64))})
+    distinct = each.group_by(["id", "alias"]).aggregate([("position", "min")])
+    distinct = distinct.take(pc.sort_indices(distinct["position_min"]))  # each alias where it was first given
+    lists = distinct.group_by("id", use_threads=False).aggregate([("alias", "list")])
+    found = pc.index_in(ids, value_set=lists["id"].combine_chunks())
+    return pc.fill_null(pc.take(lists["alias_list"].combine_chunks(), found), pa.scalar([], pa.list_(pa.string())))
+
+
+def _edge_tables(facts: pa.Table, relation: pa.Array, keys: pa.Array, index: pa.Array, provenance: pa.Array, updated: pa.Array,
+                 ontology: Ontology) -> dict[tuple[str, str, str], pa.Table]:
+    """Per (relation, from label, to label): the last fact of each edge (``keys``), as edge rows."""
+    columns = {table.name: table.columns for table in relation_tables(ontology)}
+    last = pa.table({"key": keys, "index": index}).group_by("key").aggregate([("index", "max")])["index_max"]
+    rows = pc.take(last, pc.sort_indices(last))  # each edge's last fact, in fact order
+    last = pa.table({"relation": pc.take(relation, rows), "src_label": pc.take(facts["subject_label"], rows),
+                     "dst_label": pc.take(facts["object_label"], rows), "index_max": rows})
+    out = {}
+    for (name, src, dst), chosen in _grouped_indices(last):
+        picked = facts.take(chosen)
+        table = {"src": picked["subject_key"], "dst": picked["object_key"], "predicate": picked["predicate"],
+                 "confidence": picked["confidence"], "provenance": provenance_json(pc.take(provenance, chosen)),
+                 "updated_at": pc.take(updated, chosen), "valid_from": pc.take(updated, chosen)}
+        declared = columns[name][len(table) - 2 :]
+        table |= _properties(picked["properties"], [n for n, _ in declared], [k for _, k in declared])
+        out[(name, src, dst)] = _typed(table, [("src", "STRING"), ("dst", "STRING"), *columns[name]], len(chosen))
+    return out
+
+
+def _grouped_indices(last: pa.Table):
+    """(relation, from label, to label) → the chosen facts' row numbers, in row order."""
+    keys = pc.binary_join_element_wise(last["relation"], last["src_label"], last["dst_label"], SEPARATOR)
+    for key in pc.unique(keys).to_pylist():
+        yield tuple(key.split(SEPARATOR)), last["index_max"].filter(pc.equal(keys, key)).combine_chunks()
+
+
+def _properties(properties: pa.Array, names: list[str], kinds: list[str]) -> dict[str, pa.Array]:
+    """The declared edge properties from the facts' ``properties`` JSON: each distinct text parsed
+    once (a few hundred, where the facts are hundreds of thousands)."""
+    encoded = pc.dictionary_encode(properties).combine_chunks()
+    parsed = [json.loads(text) for text in encoded.dictionary.to_pylist()]
+    for found in parsed:
+        if undeclared := set(found) - set(names):
+            raise ValueError(f"edge properties {sorted(undeclared)} that the relation does not declare")
+    return {name: pc.take(pa.array([found.get(name) for found in parsed], ARROW_TYPES[kind]), encoded.indices)
+            for name, kind in zip(names, kinds, strict=True)}
+
+
+def _typed(columns: dict, schema: list[tuple[str, str]], count: int) -> pa.Table:
+    """A table with exactly ``schema``'s columns and types; a column not given is null."""
+    arrays = []
+    for name, kind in schema:
+        value = columns.get(name)
+        arrays.append(pa.nulls(count, ARROW_TYPES[kind]) if value is None else pa.array(value, ARROW_TYPES[kind])
+                      if isinstance(value, list) else value.cast(ARROW_TYPES[kind]))
+    return pa.Table.from_arrays(arrays, schema=pa.schema([(name, ARROW_TYPES[kind]) for name, kind in schema]))

@@ -1,0 +1,86 @@
+"""The columnar form of a batch of facts gives the rows the per-fact builder gives, byte for byte."""
+
+import json
+import random
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+
+from skugraph.corpus.ingest import load_listings
+from skugraph.facts.io import read_facts
+from skugraph.facts.ontology import load_ontology
+from skugraph.graph.columnar import fact_tables, provenance_json
+from skugraph.graph.ladybug_store import _arrow_table
+from skugraph.graph.schema import NODE_TABLES, relation_tables
+from skugraph.graph.store import _naive_utc, graph_rows
+from skugraph.records import Entity, Fact, Provenance
+from skugraph.tables import facts_table
+
+LOADED_AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+def _same_rows(facts: list[Fact], times: dict) -> None:
+    ontology = load_ontology()
+    rows = graph_rows([], facts, LOADED_AT, times, ontology)
+    tables = fact_tables(facts_table(facts), ontology, LOADED_AT,
+                         pa.table({"id": list(times), "updated_at": pa.array(list(times.values()), pa.timestamp("us"))}))
+    assert set(tables.nodes) == set(rows.nodes) and set(tables.edges) == set(rows.edges)
+    for label, nodes in rows.nodes.items():
+        assert tables.nodes[label].sort_by("id").to_pylist() == _arrow_table(nodes.values(), NODE_TABLES[label]).sort_by("id").to_pylist()
+    columns = {t.name: [("src", "STRING"), ("dst", "STRING"), *t.columns] for t in relation_tables(ontology)}
+    by = [("src", "ascending"), ("dst", "ascending")]
+    for key, edges in rows.edges.items():
+        assert tables.edges[key].sort_by(by).to_pylist() == _arrow_table(edges.values(), columns[key[0]]).sort_by(by).to_pylist()
+    supported: dict[str, set[str]] = {}
+    for listing, key in zip(tables.supports["listing_id"].to_pylist(), tables.supports["key"].to_pylist(), strict=True):
+        supported.setdefault(listing, set()).add(key)
+    assert supported == rows.supported
+
+
+@pytest.mark.parametrize("name", ["facts.jsonl", "facts.fused.jsonl"])
+def test_the_demo_facts_make_the_same_rows_as_the_per_fact_builder(demo_graph, name):
+    workdir = demo_graph.parent
+    facts = list(read_facts(workdir / name))
+    times = {listing.id: _naive_utc(listing.updated_at) for listing in load_listings(workdir / "listings.jsonl")}
+    assert len(facts) > 1000 and any(f.properties for f in facts)
+    _same_rows(facts, times)
+
+
+def test_later_facts_win_nodes_gather_and_edges_take_their_evidence_time():
+    a, b = Entity("Product", "p1", ""), Entity("Product", "p1", "华为 Mate 60")
+    huawei, alias = Entity("Brand", "huawei", "华为", aliases=("HUAWEI",)), Entity("Brand", "huawei", "华为", aliases=("Huawei", "HUAWEI"))
+    facts = [Fact(a, "has_brand", huawei, 0.6, (Provenance("l1", "title", 0, 2, "rules"),)),
+             Fact(b, "has_brand", alias, 0.9, (Provenance("l2", "title", 0, 2, "tagger", "v1", "run-7"),)),
+             Fact(b, "colour", Entity("Value", "colour:蓝色", "蓝色", "colour"), 0.8, (Provenance("l9", "title", 9, 11, "rules"),))]
+    _same_rows(facts, {"l1": datetime(2026, 1, 1), "l2": datetime(2026, 3, 1)})
+    tables = fact_tables(facts_table(facts), load_ontology(), LOADED_AT)
+    assert tables.nodes["Product"].to_pylist() == [{"id": "p1", "title": "华为 Mate 60"}]  # the first title that is not empty
+    assert tables.nodes["Brand"].to_pylist() == [{"id": "huawei", "name": "华为", "aliases": ["HUAWEI", "Huawei"]}]
+    [edge] = tables.edges[("HAS_BRAND", "Product", "Brand")].to_pylist()
+    assert (edge["confidence"], json.loads(edge["provenance"])[0]["run"]) == (0.9, "run-7")  # the last fact stating it
+
+
+def test_provenance_json_is_what_json_dumps_writes_for_any_text():
+    rng = random.Random(1)
+    alphabet = ["a", "华", '"', "\\", "\n", "\x01", "\t", "é", "😀", "\u2028", " ", "\x7f", "\x1f"]
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(6)))
+
+    facts = [Fact(Entity("Product", "p", "p"), "has_brand", Entity("Brand", "b", "b"), 0.5,
+                  tuple(Provenance(text(), text(), rng.randrange(99), rng.randrange(99), text(), text(), rng.choice(["", text()]))
+                        for _ in range(rng.randrange(4)))) for _ in range(500)]
+    column = facts_table(facts).column("provenance").combine_chunks()
+    expected = [json.dumps([p.to_dict() for p in f.provenance], ensure_ascii=False) for f in facts]
+    assert provenance_json(column).to_pylist() == expected
+    assert provenance_json(column[100:200]).to_pylist() == expected[100:200]  # a slice keeps its own offsets
+
+
+def test_a_fact_the_ontology_refuses_is_named_by_its_row():
+    good = Fact(Entity("Product", "p", "p"), "has_brand", Entity("Brand", "b", "b"), 0.5, ())
+    wrong = Fact(Entity("Brand", "b", "b"), "has_brand", Entity("Product", "p", "p"), 0.5, ())
+    with pytest.raises(ValueError, match="fact 2 does not fit predicate 'has_brand'"):
+        fact_tables(facts_table([good, wrong]), load_ontology(), LOADED_AT)
+    with pytest.raises(ValueError, match="fact 1 has a confidence outside"):
+        fact_tables(facts_table([Fact(good.subject, "has_brand", good.object, 1.5, ())]), load_ontology(), LOADED_AT)
