@@ -80,5 +80,6 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStud
         command = executable(LABEL_STUDIO_VENV)
     except FileNotFoundError as error:
         pytest.skip(str(error))
-    with running(command, tmp_path_factory.mktemp("label-studio")) as server:
+    # a password starting with "-" (as secrets.token_urlsafe's sometimes does) must still reach label-studio start
+    with running(command, tmp_path_factory.mktemp("label-studio"), password="-Xy_9-password") as server:
         yield server

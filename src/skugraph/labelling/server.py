@@ -90,8 +90,8 @@ def start(
         "SSRF_PROTECTION_ENABLED": "false",  # the webhook Label Studio adds to the ML backend's /webhook is checked the same way
     }
     arguments = [str(command), "start", "--no-browser", "--data-dir", str(data_dir), "--internal-host", "127.0.0.1",
-                 "--port", str(port), "--username", username, "--password", password, "--user-token", api_key,
-                 "--enable-legacy-api-token"]
+                 "--port", str(port), f"--username={username}", f"--password={password}", f"--user-token={api_key}",
+                 "--enable-legacy-api-token"]  # name=value: a value starting with "-" is not read as an option
     with (data_dir / "server.log").open("ab") as log:
         process = subprocess.Popen(arguments, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     server = LabelStudioServer(f"http://127.0.0.1:{port}", api_key, username, password, data_dir, process)
