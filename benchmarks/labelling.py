@@ -31,8 +31,9 @@ against the same CRF trained on the gold spans of those three types; per type de
 their ratio. A second set of functions uses lexicons read from the training split's gold spans of
 each type (what a shop with a word list as full as its labels would have). Writes ``PREFIX-weak.json``.
 
-The JD results in the repository were made with ``--iterations 25 --batch 400`` (curves) and
-``--iterations 25 --folds 3`` (errors) on a shared, loaded machine; see docs/guides/labelling.md.
+Each result file holds the command that made it: the JD curves at the defaults with
+``--strategies uncertainty,random`` (95 minutes on a loaded 2-core machine), the rest at the defaults;
+see docs/guides/labelling.md.
 
 ``PREFIX`` is ``--out`` (default ``benchmarks/results/labelling-<dataset>``).
 """
