@@ -1,5 +1,6 @@
 """benchmarks/labelling.py end to end on a tiny JD-shaped data set written here (the shared data is not needed)."""
 
+import importlib.util
 import itertools
 import json
 import subprocess
@@ -80,3 +81,23 @@ def test_weak_labels_are_scored_against_gold_per_type(run):
     for label, ratio in majority["f1_ratio_to_gold"].items():
         assert ratio == pytest.approx(majority["scores"]["dev"]["per_type"][label]["f1"] / gold[label]["f1"], abs=1e-3)
     assert weak["weak"]["hand-written/dawid-skene"]["f1_ratio_to_gold"]["18"] > 0.5  # the patterns' type survives the label model
+
+
+def _benchmark_module():
+    spec = importlib.util.spec_from_file_location("labelling_benchmark", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("title", "materials"), [
+    ("华为硅胶手机壳", ["硅胶"]),  # a material before a product word
+    ("硅胶套华为手机壳", []),  # the first half of the product word 硅胶套
+    ("钢化玻璃膜 铁皮柜 不锈钢碗", []),
+    ("黑色硅胶笔袋 硅胶套装", ["硅胶", "硅胶"]),  # 笔袋 and 套装 are words of their own
+    ("304不锈钢保温杯 木质笔筒 全铜水龙头 金属款", ["304不锈钢", "木质", "全铜", "金属款"]),  # JD keeps grades and marks
+    ("PC-195中性笔 磁铁 pc透明手机壳", ["pc"]),  # a model code, a bare one-character material
+])
+def test_the_material_patterns_follow_jd_boundaries(title, materials):
+    function = _benchmark_module().hand_written_functions()[1]
+    assert [title[s.start : s.end] for s in function.apply([title])[0]] == materials
