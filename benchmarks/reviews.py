@@ -156,12 +156,13 @@ def opinions(args, scratch: Path) -> dict:
     base = str(pretrained_model(args.data, args.pretrain_minutes))
     began = time.perf_counter()
     extractor = train_opinion_extractor(train, sets["dev"], scratch / "opinions", base_model=base, epochs=args.epochs, patience=4,
+                                        networks=args.networks,
                                         progress=at_epoch_ends(lambda r: print(f"    epoch {r['epoch']:>2}  loss {r['loss']:.4f}  dev span F1 {r.get('dev_f1', 0):.4f}", flush=True)))
     seconds = time.perf_counter() - began
     lexicon = LexiconSpans(train)
     result = {"train": len(train), "train_seconds": round(seconds, 1), "tagger_dev": extractor.record.get("tagger_dev"),
               "tagger_ensemble": extractor.record.get("tagger_ensemble"), "decoding": extractor.record.get("decoding"),
-              "dev_f1_by_decoding": extractor.record.get("dev_f1_by_decoding"),
+              "dev_f1_by_decoding": extractor.record.get("dev_f1_by_decoding"), "networks": extractor.record.get("networks"),
               "systems": {"lexicon": {}, "extractor": {}}}
     for name, reviews in sets.items():
         texts = [r.text for r in reviews]
@@ -175,6 +176,11 @@ def opinions(args, scratch: Path) -> dict:
     for system, scores in result["systems"].items():
         s = scores["dev"]
         print(f"  opinions {system:<10} dev exact-tuple P {s['precision']:.4f}  R {s['recall']:.4f}  F1 {s['f1']:.4f}", flush=True)
+    if result["networks"]:
+        n = result["networks"]
+        print(f"  opinions extractor: {1 + len(n['taggers'])} networks with the CRF member: dev span F1 {n['dev_span_f1']['all']:.4f}"
+              f" (one network {n['dev_span_f1']['one']:.4f}), tuple F1 {n['dev_tuple_f1']['all']:.4f} (one {n['dev_tuple_f1']['one']:.4f});"
+              f" {'kept' if n['use'] else 'not kept'}", flush=True)
     plain = result["dev_f1_by_decoding"]["0.0/0.0/0.0"]
     print(f"  opinions extractor: minimum span and tuple scores chosen on dev {result['decoding']} (all kept: dev F1 {plain:.4f})", flush=True)
     lost = result["where_lost"]
@@ -245,6 +251,7 @@ def main() -> None:
     parser.add_argument("--test-opinions", help="REVIEWS.csv,LABELS.csv in the ZhejiangLab format to score too")
     parser.add_argument("--pretrain-minutes", type=float, default=30.0, help="which cached pretrained encoder to start from")
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--networks", type=int, default=3, help="networks in the opinion span ensemble (dev keeps them if better)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "reviews.json")
     args = parser.parse_args()
     began = time.perf_counter()

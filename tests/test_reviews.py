@@ -119,7 +119,7 @@ def test_exact_tuple_scores():
 def opinion_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("opinions")
     reviews = sample_opinions()
-    train_opinion_extractor(reviews, reviews, out, base_model="scratch:tiny", epochs=60, patience=60)
+    train_opinion_extractor(reviews, reviews, out, base_model="scratch:tiny", epochs=60, patience=60, networks=1)
     return out
 
 
@@ -145,6 +145,45 @@ def test_opinion_extractor_overfits_its_reviews_and_reloads(opinion_model):
     from skugraph.tagging.ensemble import EnsembleTagger
 
     assert EnsembleTagger.load(opinion_model / "tagger").crf.features.window == 3
+
+
+def test_networks_share_the_network_part_of_the_average_and_reload(opinion_model, tmp_path):
+    import pickle
+    import shutil
+
+    from skugraph.tagging.ensemble import EnsembleTagger, NetworksTagger
+
+    texts = [r.text for r in sample_opinions()]
+    ensemble = EnsembleTagger.load(opinion_model / "tagger")
+    twice = NetworksTagger.beside(ensemble, [ensemble.neural])
+    for one, two in zip(ensemble.scores(texts), twice.scores(texts), strict=True):  # a network beside itself changes nothing
+        np.testing.assert_allclose(one.marginals, two.marginals, atol=1e-6)
+    # an extractor whose record keeps a second network loads the networks' ensemble, the CRF's weight and temperature its record's
+    out = tmp_path / "opinions"
+    shutil.copytree(opinion_model, out)
+    shutil.copytree(out / "tagger", out / "tagger-2")
+    record = json.loads((out / "opinions.json").read_text(encoding="utf-8"))
+    record["networks"] = {"use": True, "taggers": ["tagger-2"], "crf_weight": 0.75, "temperature": 1.5}
+    (out / "opinions.json").write_text(json.dumps(record), encoding="utf-8")
+    loaded = OpinionExtractor.load(out)
+    assert len(loaded.tagger.networks) == 2 and (loaded.tagger.crf_weight, loaded.tagger.temperature) == (0.75, 1.5)
+    ensemble.crf_weight = 0.75
+    assert [[s.key for s in row] for row in loaded.tagger.predict(texts)] == [[s.key for s in row] for row in ensemble.predict(texts)]
+    again = pickle.loads(pickle.dumps(loaded))  # as `skugraph extract --workers` sends it: the networks' directories
+    assert [n.source for n in again.tagger.networks] == [n.source for n in loaded.tagger.networks]
+    assert again.extract(texts) == loaded.extract(texts)
+
+
+def test_more_networks_are_kept_only_where_dev_tuples_score_better(tmp_path):
+    reviews = sample_opinions()
+    extractor = train_opinion_extractor(reviews, reviews, tmp_path, base_model="scratch:tiny", epochs=4, patience=4, networks=2)
+    section = extractor.record["networks"]
+    assert section["taggers"] == ["tagger-2"]
+    assert section["use"] == (section["dev_tuple_f1"]["all"] > section["dev_tuple_f1"]["one"])
+    assert (tmp_path / "tagger-2").is_dir() == section["use"]
+    assert max(extractor.record["dev_f1_by_decoding"].values()) == max(section["dev_tuple_f1"].values())
+    texts = [r.text for r in reviews]
+    assert OpinionExtractor.load(tmp_path).extract(texts) == extractor.extract(texts)
 
 
 def test_review_opinions_enter_the_graph_with_aggregates(store):

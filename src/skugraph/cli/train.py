@@ -212,7 +212,8 @@ def train_opinions_command(
     dev_every: Annotated[int, typer.Option(help="Every N-th review is dev (early stopping and the printed score).")] = 5,
     epochs: int = 20,
     patience: int = 4,
-    minutes: Annotated[float | None, typer.Option(help="Time budget for the tagger.")] = None,
+    minutes: Annotated[float | None, typer.Option(help="Time budget for each span tagger.")] = None,
+    networks: Annotated[int, typer.Option(help="Span taggers (other seeds) averaged with the CRF member; kept if the dev tuples score better.")] = 3,
 ) -> None:
     """Train the review opinion extractor: aspect/opinion tagger, pairing, category and polarity."""
     from skugraph.corpus.split import hold_out
@@ -220,9 +221,9 @@ def train_opinions_command(
 
     with friendly_errors(), progress_bars() as start:
         train, dev = hold_out(read_opinion_csv(reviews, labels), dev_every)
-        step = start("train opinions", epochs)
+        step = start("train opinions", epochs * networks)
         extractor = train_opinion_extractor(train, dev, out, base_model=base_model, epochs=epochs, patience=patience,
-                                            time_budget_minutes=minutes, progress=step)
+                                            time_budget_minutes=minutes, networks=networks, progress=step)
         scores = tuple_scores(dev, extractor.extract([r.text for r in dev]))
     console.print(f"opinion extractor → {out}: dev exact-tuple P {scores['precision']:.3f} R {scores['recall']:.3f} F1 {scores['f1']:.3f}"
                   f" ({len(train)} training reviews, {len(dev)} dev)")

@@ -17,11 +17,13 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from skugraph import __version__
 from skugraph.corpus.ner import LabelledText, Span, write_doccano
@@ -29,6 +31,10 @@ from skugraph.facts.classify import LinearTextClassifier
 from skugraph.records import ASPECT as ASPECT_LABEL
 from skugraph.records import PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Provenance
 from skugraph.tagging.evaluate import Score
+
+if TYPE_CHECKING:
+    from skugraph.tagging.ensemble import EnsembleTagger
+    from skugraph.tagging.tagger import Tagger
 
 NONE = "_"
 ASPECT, OPINION = "ASP", "OP"
@@ -173,6 +179,13 @@ def choose_decoding(extractor: OpinionExtractor, dev: Sequence[OpinionText]) -> 
     return best, {f"{d.min_aspect}/{d.min_opinion}/{d.min_tuple}": score for d, score in f1.items()}
 
 
+def _with_crf(tagger: Tagger | EnsembleTagger) -> EnsembleTagger:
+    """The ensemble of ``tagger``'s network and the CRF member saved beside it, whether or not dev chose it."""
+    from skugraph.tagging.ensemble import EnsembleTagger
+
+    return EnsembleTagger.around(tagger.neural if isinstance(tagger, EnsembleTagger) else tagger)
+
+
 class OpinionExtractor:
     """Tagger + pairing + category and polarity classifiers, saved as one directory:
     ``tagger/``, ``category/``, ``polarity/`` and ``opinions.json``."""
@@ -185,14 +198,21 @@ class OpinionExtractor:
 
     @classmethod
     def load(cls, path: str | Path) -> OpinionExtractor:
-        from skugraph.tagging.tagger import load_tagger
+        """The extractor saved in ``path``; its span tagger the networks' ensemble where dev chose it."""
+        from skugraph.tagging.ensemble import NetworksTagger
+        from skugraph.tagging.tagger import Tagger, load_tagger
 
         path = Path(path)
         if not (path / METADATA).is_file():
             raise FileNotFoundError(f"{path}: not an opinion model directory (no {METADATA})")
         record = json.loads((path / METADATA).read_text(encoding="utf-8"))
-        return cls(load_tagger(path / "tagger"), LinearTextClassifier.load(path / "category"),
-                   LinearTextClassifier.load(path / "polarity"), record)
+        tagger = load_tagger(path / "tagger")
+        networks = record.get("networks", {})
+        if networks.get("use"):
+            ensemble = _with_crf(tagger)
+            tagger = NetworksTagger([ensemble.neural, *(Tagger.load(path / name) for name in networks["taggers"])], ensemble.crf,
+                                    networks["temperature"], networks["crf_weight"])
+        return cls(tagger, LinearTextClassifier.load(path / "category"), LinearTextClassifier.load(path / "polarity"), record)
 
     def save(self, out: str | Path) -> Path:
         """Write the classifiers and the record; the tagger is already at ``out/tagger``."""
@@ -251,7 +271,7 @@ def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionT
                             base_model: str = "scratch:small", random_init: bool = False, epochs: int = 20,
                             patience: int = 4, time_budget_minutes: float | None = None, ngrams: bool = True,
                             term_lexicons: bool = False, scheme: str = "bieos", word_features: bool = True,
-                            crf_window: int = 3, progress=None) -> OpinionExtractor:
+                            crf_window: int = 3, networks: int = 3, progress=None) -> OpinionExtractor:
     """Train the span tagger (early stopping on the dev spans) and the two classifiers (on the
     gold tuples of ``train``), save them under ``out`` and return the extractor. With
     ``term_lexicons`` the aspect and opinion terms of ``train`` become gazetteers the tagger
@@ -261,17 +281,25 @@ def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionT
     member and their ensemble where dev prefers it; the CRF sees ``crf_window`` characters either
     side: 3-fold cross-validation over the ZhejiangLab training reviews scores the CRF's spans at
     F1 0.8154 with 3, 0.8117 with the titles' 2); then the minimum span and tuple scores
-    that score best on the dev tuples (:func:`choose_decoding`), kept in the record."""
+    that score best on the dev tuples (:func:`choose_decoding`), kept in the record. With
+    ``networks`` above 1 the network is trained again with other seeds (``tagger-2/`` …) and
+    their average joins the CRF member's (:class:`~skugraph.tagging.ensemble.NetworksTagger`, the CRF's weight and the
+    temperature fitted on the dev spans as for one network); kept where it scores the better dev
+    tuple F1 (the record's ``networks``)."""
     from skugraph.tagging.ensemble import ENSEMBLE
     from skugraph.tagging.tagger import load_tagger
     from skugraph.tagging.train import TrainTaggerConfig, train_tagger
+
+    if networks < 1:
+        raise ValueError(f"networks: at least 1, not {networks}")
 
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="skugraph-opinions-") as scratch:
         train_file, dev_file = Path(scratch) / "train.jsonl", Path(scratch) / "dev.jsonl"
         labelled = [span_labels(r) for r in train]
         write_doccano(labelled, train_file)
-        write_doccano([span_labels(r) for r in dev], dev_file)
+        dev_spans = [span_labels(r) for r in dev]
+        write_doccano(dev_spans, dev_file)
         lexicons = {}
         if term_lexicons:
             for label in (ASPECT, OPINION):
@@ -285,6 +313,9 @@ def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionT
                                    crf_window=crf_window,
                                    time_budget_minutes=time_budget_minutes)
         result = train_tagger(config, progress=progress)
+        others = [f"tagger-{n}" for n in range(2, networks + 1)] if dev else []
+        for n, name in enumerate(others, 1):
+            train_tagger(replace(config, out=out / name, seed=config.seed + n, crf_member=False), progress=progress)
     inputs = [classifier_input(r.text, o.aspect, o.opinion) for r in train for o in r.opinions]
     category = LinearTextClassifier.fit(inputs, [o.category for r in train for o in r.opinions], c=16.0, min_df=1)
     polarity = LinearTextClassifier.fit(inputs, [o.polarity for r in train for o in r.opinions], c=16.0, min_df=1)
@@ -297,8 +328,45 @@ def train_opinion_extractor(train: Sequence[OpinionText], dev: Sequence[OpinionT
         record["decoding"] = {"min_aspect": decoding.min_aspect, "min_opinion": decoding.min_opinion,
                               "min_tuple": decoding.min_tuple}
         record["dev_f1_by_decoding"] = by_decoding
+        if others:
+            extractor = _with_networks(extractor, others, out, dev, dev_spans, by_decoding)
     extractor.save(out)
     return extractor
+
+
+def _with_networks(extractor: OpinionExtractor, others: list[str], out: Path, dev: Sequence[OpinionText],
+                   dev_spans: Sequence[LabelledText], by_decoding: dict[str, float]) -> OpinionExtractor:
+    """The extractor whose span tagger averages the networks ``others`` (directories under
+    ``out``) with its own and its CRF member, if that scores the better dev tuple F1; else
+    ``extractor``, the other networks' directories removed. Either way the record's ``networks``."""
+    from skugraph.tagging.ensemble import CRF_WEIGHTS, NetworksTagger
+    from skugraph.tagging.tagger import Tagger, fit_temperature
+
+    base = extractor.tagger
+    tagger = NetworksTagger.beside(_with_crf(base), [Tagger.load(out / name) for name in others])
+    texts = [r.text for r in dev_spans]
+    neural, crf = tagger.member_scores(texts)
+    by_weight = {}
+    for weight in CRF_WEIGHTS:
+        tagger.crf_weight = weight
+        by_weight[weight] = tagger.evaluate(dev_spans, tagger.combine(texts, neural, crf)).micro.f1
+    tagger.crf_weight = max(CRF_WEIGHTS, key=lambda w: (by_weight[w], -abs(w - 0.5)))  # ties: the even average
+    tagger.temperature = fit_temperature(tagger, tagger.combine(texts, neural, crf), dev_spans)[0]
+    many = OpinionExtractor(tagger, extractor.category, extractor.polarity, dict(extractor.record))
+    decoding, by_many = choose_decoding(many, dev)
+    one, all_ = max(by_decoding.values()), max(by_many.values())
+    section = {"use": all_ > one, "taggers": others, "crf_weight": tagger.crf_weight, "temperature": tagger.temperature,
+               "dev_span_f1": {"one": round(base.evaluate(dev_spans).micro.f1, 4), "all": round(by_weight[tagger.crf_weight], 4)},
+               "dev_f1_by_crf_weight": {str(w): round(f, 4) for w, f in by_weight.items()},
+               "dev_tuple_f1": {"one": one, "all": all_}}
+    if not section["use"]:
+        for name in others:
+            shutil.rmtree(out / name)
+        extractor.record["networks"] = section
+        return extractor
+    many.record.update(networks=section, dev_f1_by_decoding=by_many,
+                       decoding={"min_aspect": decoding.min_aspect, "min_opinion": decoding.min_opinion, "min_tuple": decoding.min_tuple})
+    return many
 
 
 def review_facts(listing: Listing, index: int, opinions: Sequence[Opinion], sentiment: tuple[str, float] | None,

@@ -105,8 +105,8 @@ def train_demo_models(workdir: Path, minutes: float = 1.5, retrain: bool = False
                  progress=step)
     step = progress("fine-tune review models", None) if progress else None
     reviews = sample_opinions()
-    train_opinion_extractor(reviews, reviews, opinions, base_model=str(encoder), epochs=60, patience=15,
-                            progress=step)
+    train_opinion_extractor(reviews, reviews, opinions, base_model=str(encoder), epochs=60, patience=15, networks=1,
+                            progress=step)  # one network: dev is the training reviews here
     train_sentiment(sample_sentiments(), sentiment)
     return DemoModels(encoder, tagger, opinions, sentiment, _json(encoder / "skugraph.json"), _json(tagger / "skugraph.json"), False)
 

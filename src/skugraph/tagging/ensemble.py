@@ -192,6 +192,47 @@ def _load_single_threaded(path: Path, runtime: str) -> EnsembleTagger:
     return EnsembleTagger.load(path, runtime, threads=1)
 
 
+class NetworksTagger(EnsembleTagger):
+    """The CRF member and several neural taggers (one set-up, other seeds): the networks'
+    per-character probabilities share the network part of the average equally, the CRF keeps
+    its weight. The first network is the one the CRF member was saved beside."""
+
+    def __init__(self, networks: Sequence[Tagger], crf: CrfMember, temperature: float = 1.0, crf_weight: float = 0.5):
+        super().__init__(networks[0], crf, temperature, crf_weight)
+        self.networks = list(networks)
+
+    @classmethod
+    def beside(cls, ensemble: EnsembleTagger, others: Sequence[Tagger]) -> NetworksTagger:
+        """``ensemble``'s network and CRF member (its weight and temperature) with ``others``."""
+        return cls([ensemble.neural, *others], ensemble.crf, ensemble.temperature, ensemble.crf_weight)
+
+    def __reduce__(self):
+        """Pickles as its networks' directories (a worker loads them again, with one thread)."""
+        sources = [network.source for network in self.networks]
+        if None in sources:
+            raise TypeError("a NetworksTagger pickles as its networks' directories: load them with Tagger.load first")
+        return _load_networks_single_threaded, (sources, self.temperature, self.crf_weight)
+
+    def member_scores(self, texts: Sequence[str], batch_size: int = 64) -> tuple[list[list[TextScores]], list[np.ndarray]]:
+        """(each network's emissions of the texts, the CRF's per-character probabilities of each text)."""
+        return [network.scores(texts, batch_size) for network in self.networks], self.crf.marginals(texts)
+
+    def combine(self, texts: Sequence[str], neural: Sequence[Sequence[TextScores]], crf: Sequence[np.ndarray]) -> list[CharScores]:
+        """The networks' and the CRF's per-character probabilities averaged: the CRF weighs ``crf_weight``, each network an equal share of the rest."""
+        weights = [(1 - self.crf_weight) / len(self.networks)] * len(self.networks) + [self.crf_weight]
+        out = []
+        for i, text in enumerate(texts):
+            members = [char_marginals(network, scores[i], len(text)) for network, scores in zip(self.networks, neural, strict=True)]
+            out.append(CharScores(average_marginals([*members, crf[i]], weights)))
+        return out
+
+
+def _load_networks_single_threaded(sources: list[tuple[Path, str]], temperature: float, crf_weight: float) -> NetworksTagger:
+    torch.set_num_threads(1)
+    networks = [Tagger.load(path, runtime, threads=1) for path, runtime in sources]
+    return NetworksTagger(networks, EnsembleTagger.around(networks[0]).crf, temperature, crf_weight)
+
+
 def train_ensemble(neural: Tagger, train: Sequence[LabelledText], dev: Sequence[LabelledText], scheme: str,
                    words: bool = True, calibrate: bool = True, window: int = 2) -> tuple[EnsembleTagger, dict]:
     """Train the CRF member on ``train`` beside a trained neural tagger (its character ``window``
