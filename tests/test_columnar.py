@@ -8,30 +8,32 @@ import pyarrow as pa
 import pytest
 
 from skugraph.corpus.ingest import load_listings
-from skugraph.facts.io import read_facts
+from skugraph.facts import io as io_module
+from skugraph.facts.io import read_fact_tables, read_facts, write_facts
 from skugraph.facts.ontology import load_ontology
 from skugraph.graph.columnar import fact_tables, provenance_json
-from skugraph.graph.ladybug_store import _arrow_table
 from skugraph.graph.schema import NODE_TABLES, relation_tables
-from skugraph.graph.store import _naive_utc, graph_rows
+from skugraph.graph.store import _naive_utc, rows_table
 from skugraph.records import Entity, Fact, Provenance
 from skugraph.tables import facts_table
+
+from rowwise import rowwise_rows
 
 LOADED_AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
 
 def _same_rows(facts: list[Fact], times: dict) -> None:
     ontology = load_ontology()
-    rows = graph_rows([], facts, LOADED_AT, times, ontology)
+    rows = rowwise_rows(facts, LOADED_AT, times, ontology)
     tables = fact_tables(facts_table(facts), ontology, LOADED_AT,
                          pa.table({"id": list(times), "updated_at": pa.array(list(times.values()), pa.timestamp("us"))}))
     assert set(tables.nodes) == set(rows.nodes) and set(tables.edges) == set(rows.edges)
     for label, nodes in rows.nodes.items():
-        assert tables.nodes[label].sort_by("id").to_pylist() == _arrow_table(nodes.values(), NODE_TABLES[label]).sort_by("id").to_pylist()
+        assert tables.nodes[label].sort_by("id").to_pylist() == rows_table(nodes.values(), NODE_TABLES[label]).sort_by("id").to_pylist()
     columns = {t.name: [("src", "STRING"), ("dst", "STRING"), *t.columns] for t in relation_tables(ontology)}
     by = [("src", "ascending"), ("dst", "ascending")]
     for key, edges in rows.edges.items():
-        assert tables.edges[key].sort_by(by).to_pylist() == _arrow_table(edges.values(), columns[key[0]]).sort_by(by).to_pylist()
+        assert tables.edges[key].sort_by(by).to_pylist() == rows_table(edges.values(), columns[key[0]]).sort_by(by).to_pylist()
     supported: dict[str, set[str]] = {}
     for listing, key in zip(tables.supports["listing_id"].to_pylist(), tables.supports["key"].to_pylist(), strict=True):
         supported.setdefault(listing, set()).add(key)
@@ -84,3 +86,41 @@ def test_a_fact_the_ontology_refuses_is_named_by_its_row():
         fact_tables(facts_table([good, wrong]), load_ontology(), LOADED_AT)
     with pytest.raises(ValueError, match="fact 1 has a confidence outside"):
         fact_tables(facts_table([Fact(good.subject, "has_brand", good.object, 1.5, ())]), load_ontology(), LOADED_AT)
+
+
+def _tables_of(facts: pa.Table) -> dict:
+    tables = fact_tables(facts, load_ontology(), LOADED_AT)
+    by = [("src", "ascending"), ("dst", "ascending")]
+    return {"nodes": {label: t.sort_by("id").to_pylist() for label, t in tables.nodes.items()},
+            "edges": {key: t.sort_by(by).to_pylist() for key, t in tables.edges.items()}}
+
+
+@pytest.mark.parametrize("name", ["facts.jsonl", "facts.fused.jsonl"])
+def test_fact_tables_read_by_arrow_hold_what_read_facts_reads(demo_graph, tmp_path, name):
+    path = demo_graph.parent / name
+    expected = _tables_of(facts_table(read_facts(path)))
+    tables = list(read_fact_tables(path, rows=500))
+    assert len(tables) > 2 and all(pa.types.is_struct(t.schema.field("properties").type) for t in tables)  # Arrow's reader, every block
+    assert _tables_of(pa.concat_tables(tables)) == expected
+    write_facts(tmp_path / "facts.parquet", read_facts(path))
+    assert _tables_of(pa.concat_tables(list(read_fact_tables(tmp_path / "facts.parquet", rows=500)))) == expected
+
+
+def test_a_block_with_a_bad_record_is_read_line_by_line_naming_each_bad_line(demo_graph, tmp_path, monkeypatch):
+    lines = (demo_graph.parent / "facts.jsonl").read_text(encoding="utf-8").splitlines()[:9]
+    unknown = json.loads(lines[4]) | {"predicate": "made_of_cheese"}
+    lines[1] = lines[1][:40]  # broken JSON
+    lines[4] = json.dumps(unknown, ensure_ascii=False)
+    lines[7] = lines[7] + " " + lines[8]  # two records on one line
+    path = tmp_path / "facts.jsonl"
+    path.write_text("\n".join(lines[:8] + ["", *lines[8:]]) + "\n", encoding="utf-8")
+    parsed: list[int] = []
+    original = io_module._parse_fact_line
+    monkeypatch.setattr(io_module, "_parse_fact_line", lambda line: parsed.append(1) or original(line))
+    errors: list[str] = []
+    tables = list(read_fact_tables(path, errors.append, rows=3))
+    assert [e.split(": not a valid fact")[0] for e in errors] == [f"{path}:line 2", f"{path}:line 5", f"{path}:line 8"]
+    assert sum(t.num_rows for t in tables) == 6  # lines 1, 3, 4, 6, 7 and 10 (line 9 is blank): none of the good ones lost
+    assert len(parsed) == 8  # the records of the three blocks holding a bad line, one by one; the last block by Arrow
+    with pytest.raises(ValueError, match="line 2: not a valid fact"):
+        list(read_fact_tables(path, rows=3))

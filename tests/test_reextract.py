@@ -101,7 +101,7 @@ def test_a_new_run_retracts_the_old_runs_facts_of_its_listings_only(tmp_path):
         # another listing is untouched
         assert store.query("MATCH (p:Product {id: 'l3'})-[r]->(o) RETURN r.predicate, o.id, r.provenance, r.valid_from "
                            "ORDER BY o.id").rows == l3_before
-        runs = dict(store.query("MATCH (l:Listing) RETURN l.id, l.runs").rows)
+        runs = {listing: json.loads(held) for listing, held in store.query("MATCH (l:Listing) RETURN l.id, l.runs").rows}
         assert [r.split(":")[0] for r in runs["l1"] + runs["l2"] + runs["l3"]] == ["tagger@0123456789ab"] * 2 + ["rules@1"]
         ended = store.query("MATCH (c:Change) RETURN c.subject, c.attribute, c.value, c.sources ORDER BY c.subject, c.value").rows
         assert ended == [["Product:l1", "has_brand", "华为", '["l1"]'], ["Product:l1", "material", "硅胶", '["l1"]'],
@@ -118,7 +118,7 @@ def test_keep_previous_keeps_both_runs_until_a_third(tmp_path):
         assert (report.rerun, report.retracted, report.kept_previous) == (0, 0, 2)
         assert {("l1", "has_brand", "huawei"), ("l1", "has_brand", "dinox"), ("l2", "has_brand", "xiaomi"),
                 ("l2", "has_brand", "jianpa")} <= _edges(store)
-        assert len(store.query("MATCH (l:Listing {id: 'l1'}) RETURN l.runs").rows[0][0]) == 2
+        assert len(json.loads(store.query("MATCH (l:Listing {id: 'l1'}) RETURN l.runs").rows[0][0])) == 2
         third = store.load([], _run("rules@2", {"l1": [("has_brand", _brand("dinox", "Dinox"), 0.9)]}))
         assert (third.rerun, third.retracted) == (1, 3)  # l1's 华为, 手机壳, 黑色 of both earlier runs
         assert {(a, b) for a, b, _ in _edges(store) if a == "l1"} == {("l1", "has_brand")}

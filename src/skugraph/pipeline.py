@@ -14,7 +14,7 @@ from pathlib import Path
 from skugraph.corpus.ingest import IngestReport, ingest, listing_files, load_listings
 from skugraph.corpus.listings import read_listings
 from skugraph.extract import ExtractorConfig, ExtractReport, Progress, build_reader, extract_locally
-from skugraph.facts.io import check_min_confidence, confident_facts, read_facts, write_facts
+from skugraph.facts.io import check_min_confidence, confident_facts, confident_tables, read_fact_tables, read_facts, write_facts
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.fusion.completion import Proposals
 from skugraph.graph.cards import product_card
@@ -208,8 +208,8 @@ def load(
     left_out: Counter[str] = Counter()
     check_min_confidence(min_confidence)
     with open_store(db, ontology=ontology) as store:
-        confident = confident_facts(read_facts(facts, on_error, store.ontology), min_confidence, left_out)
-        report = store.load(load_listings(listings), confident, batch_size=batch_size, keep_previous=keep_previous)
+        confident = confident_tables(read_fact_tables(facts, on_error, store.ontology, batch_size), min_confidence, left_out)
+        report = store.load_tables(load_listings(listings), confident, batch_size=batch_size, keep_previous=keep_previous)
         report.left_out = dict(left_out)
         return report, store.stats()
 

@@ -3,6 +3,7 @@ and tell a file of other records (listings, mentions) from a facts file before r
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections import Counter
@@ -12,10 +13,16 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
 from skugraph.corpus.listing_formats import UnreadableFileError, check_text
 from skugraph.facts.ontology import Ontology, load_ontology
+from skugraph.graph.columnar import ARROW_TYPES, fact_problems
 from skugraph.records import Entity, Fact, to_json_line
-from skugraph.tables import FACTS, PartWriter, fact_from_row, facts_table, is_parquet, part_files, read_rows
+from skugraph.tables import FACTS, PROVENANCE, PartWriter, fact_from_row, facts_table, is_parquet, part_files, read_rows
 
 #: facts a Parquet row group holds when writing
 PARQUET_CHUNK = 50_000
@@ -59,6 +66,122 @@ def confident_facts(facts: Iterable[Fact], min_confidence: float, left_out: Coun
         return False
 
     return filter(kept, facts)
+
+
+def confident_tables(tables: Iterable[pa.Table], min_confidence: float, left_out: Counter[str]) -> Iterator[pa.Table]:
+    """:func:`confident_facts` on fact tables (:func:`read_fact_tables`), filtered on the columns."""
+    check_min_confidence(min_confidence)
+    for table in tables:
+        if min_confidence > 0:
+            kept = pc.or_(pc.greater_equal(table["confidence"], min_confidence),
+                          pc.is_in(table["predicate"], value_set=pa.array(sorted(ALWAYS_KEPT))))
+            for found in pc.value_counts(table["predicate"].filter(pc.invert(kept))).to_pylist():
+                left_out[found["values"]] += found["counts"]
+            table = table.filter(kept)
+        yield table
+
+
+#: facts a table :func:`read_fact_tables` gives holds at most
+TABLE_ROWS = 200_000
+
+
+def read_fact_tables(path: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None,
+                     rows: int = TABLE_ROWS) -> Iterator[pa.Table]:
+    """The facts :func:`read_facts` gives, as tables of the :data:`skugraph.tables.FACTS` layout
+    (``properties`` as a struct), ``rows`` facts at most each, never a Python object per fact:
+    Parquet is read in batches, JSONL by Arrow's JSON reader, and both are checked against the
+    ontology on the columns. A batch with a record either refuses is read again record by record,
+    as :func:`read_facts` reads it, so each bad record is reported (or raises) by its line and the
+    good ones around it are kept."""
+    check_facts_file(path, allow_empty=True)
+    ontology = ontology or load_ontology()
+    if is_parquet(path):
+        for file in part_files(path):
+            first = 1
+            for batch in pq.ParquetFile(file).iter_batches(batch_size=rows):
+                table = pa.Table.from_batches([batch])
+                yield _checked(table, ontology) or facts_table(_read_records(
+                    ((file, f"row {first + number}", row, fact_from_row) for number, row in enumerate(table.to_pylist())),
+                    on_error, ontology))
+                first += table.num_rows
+        return
+    schema = _json_schema(ontology)
+    for lines in _line_blocks(path, rows):
+        table = _read_json_block(lines, schema, ontology)
+        yield table if table is not None else facts_table(_read_records(
+            ((path, f"line {number}", line, _parse_fact_line) for number, line in _decoded(lines)), on_error, ontology))
+
+
+def _json_schema(ontology: Ontology) -> pa.Schema:
+    """A fact's JSON record as Arrow reads it: entities and provenance as structs, the
+    properties as a struct of those the ontology declares."""
+    entity = pa.struct([("label", pa.string()), ("key", pa.string()), ("name", pa.string()), ("kind", pa.string()),
+                        ("aliases", pa.list_(pa.string()))])
+    kinds = {name: kind for declared in ontology.relation_properties().values() for name, kind in declared}
+    return pa.schema([("subject", entity), ("predicate", pa.string()), ("object", entity), ("confidence", pa.float64()),
+                      ("provenance", pa.list_(PROVENANCE)),
+                      ("properties", pa.struct([(name, ARROW_TYPES[kind]) for name, kind in kinds.items()]))])
+
+
+def _line_blocks(path: Path, rows: int) -> Iterator[list[tuple[int, bytes]]]:
+    """A JSONL file as blocks of ``rows`` lines: (line number, raw line)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    with path.open("rb") as handle:
+        numbered = enumerate(handle, 1)
+        while block := list(islice(numbered, rows)):
+            yield block
+
+
+def _decoded(lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, str | None]]:
+    """(number, text) of the non-blank lines, as :func:`_lines` gives them."""
+    for number, raw in lines:
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            yield number, None
+            continue
+        if line.strip():
+            yield number, line
+
+
+def _read_json_block(lines: list[tuple[int, bytes]], schema: pa.Schema, ontology: Ontology) -> pa.Table | None:
+    """A block of JSONL facts read by Arrow and checked; None where a record is broken, has a
+    field of the wrong type or an unknown one, or the ontology refuses it."""
+    data = b"".join(raw for _, raw in lines)
+    try:
+        table = pa_json.read_json(io.BytesIO(data), parse_options=pa_json.ParseOptions(
+            explicit_schema=schema, unexpected_field_behavior="error"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != sum(1 for _, raw in lines if raw.strip()):
+        return None  # two records on a line, or one over several: json.loads refuses those
+    facts = {}
+    for side in ("subject", "object"):
+        entity = table[side]
+        for name in ("label", "key", "name", "kind", "aliases"):
+            facts[f"{side}_{name}"] = pc.struct_field(entity, name)
+        if side == "subject":
+            facts["predicate"] = table["predicate"]
+    facts |= {"confidence": table["confidence"], "provenance": table["provenance"], "properties": table["properties"]}
+    required = [facts[f"{side}_{name}"] for side in ("subject", "object") for name in ("label", "key", "name")]
+    pieces = pc.list_flatten(table["provenance"])
+    required += [facts["predicate"], facts["confidence"], *(pc.struct_field(pieces, name) for name in ("listing_id", "field", "start", "end", "extractor"))]
+    if any(column.null_count for column in required):
+        return None
+    for side in ("subject", "object"):
+        facts[f"{side}_kind"] = pc.fill_null(facts[f"{side}_kind"], "")
+        facts[f"{side}_aliases"] = pc.fill_null(facts[f"{side}_aliases"], pa.scalar([], pa.list_(pa.string())))
+    return _checked(pa.table(facts), ontology)
+
+
+def _checked(table: pa.Table, ontology: Ontology) -> pa.Table | None:
+    """``table`` if the ontology takes every fact of it, else None."""
+    try:
+        _, problems = fact_problems(table, ontology)
+    except (ValueError, pa.ArrowInvalid, KeyError):
+        return None
+    return None if problems else table
 
 
 def read_facts(path: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None) -> Iterator[Fact]:
@@ -116,8 +239,6 @@ def _refuse_other_records(path: Path, fields: list[set[str]]) -> None:
 
 
 def _check_facts_table(path: Path, allow_empty: bool) -> None:
-    import pyarrow.parquet as pq
-
     files = part_files(path)
     if not files or sum(pq.ParquetFile(file).metadata.num_rows for file in files) == 0:
         if allow_empty:
@@ -181,6 +302,13 @@ def _read_facts(path: Path, on_error: Callable[[str], None] | None, ontology: On
         records = ((file, f"row {number}", row, fact_from_row) for file, number, row in read_rows(path))
     else:
         records = ((path, f"line {number}", line, _parse_fact_line) for number, line in _lines(path))
+    return _read_records(records, on_error, ontology)
+
+
+def _read_records(records: Iterable[tuple[Path, str, Any, Callable[[Any], Fact]]], on_error: Callable[[str], None] | None,
+                  ontology: Ontology) -> Iterator[Fact]:
+    """Facts parsed from (file, where, record, parser), checked against the ontology; a bad one
+    goes to ``on_error`` (without it: ``ValueError``)."""
     for file, where, record, parse in records:
         try:
             fact = parse(record)
@@ -216,11 +344,4 @@ def _lines(path: Path) -> Iterator[tuple[int, str | None]]:
             check_text(path, handle.peek(8192)[:8192], "facts")
         except UnreadableFileError as error:
             raise NotFactsError(str(error)) from None
-        for number, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                yield number, None
-                continue
-            if line.strip():
-                yield number, line
+        yield from _decoded(enumerate(handle, 1))

@@ -83,6 +83,7 @@ def fact_tables(facts: pa.Table, ontology: Ontology, loaded_at: datetime, listin
     fact (its row, from 1) the ontology refuses."""
     facts = facts.combine_chunks()
     relation = _relations(facts, ontology)
+    facts = facts.set_column(facts.schema.get_field_index("properties"), "properties", properties_struct(facts["properties"], ontology))
     index = pa.array(np.arange(facts.num_rows, dtype=np.int64))
     provenance = facts.column("provenance").combine_chunks()
     parent = pc.list_parent_indices(provenance)
@@ -95,38 +96,57 @@ def fact_tables(facts: pa.Table, ontology: Ontology, loaded_at: datetime, listin
     return FactTables(_node_tables(facts), _edge_tables(facts, relation, keys, index, provenance, updated, ontology), supports)
 
 
-def _relations(facts: pa.Table, ontology: Ontology) -> pa.Array:
-    """Each fact's relation table, checked against the ontology once per distinct (predicate,
-    subject label, object label), with the rest of ``Ontology.check`` done on the columns."""
+def fact_problems(facts: pa.Table, ontology: Ontology) -> tuple[pa.Array, list[tuple[pa.Array, str]]]:
+    """Each fact's relation table (null where the ontology refuses it), and the problems found:
+    (mask of the facts, reason) for what ``Ontology.check`` refuses, checked once per distinct
+    (predicate, subject label, object label) and on the columns for the rest."""
     combos = pc.binary_join_element_wise(facts["predicate"], facts["subject_label"], facts["object_label"], SEPARATOR)
     distinct = pc.unique(combos)
     found = pc.index_in(combos, value_set=distinct)
-    relations = []
+    relations: list[str | None] = []
+    problems: list[tuple[pa.Array, str]] = []
+    declared: dict[str, set[str]] = {}
     for position, combo in enumerate(distinct.to_pylist()):
+        if combo is None:
+            relations.append(None)
+            continue
         predicate, subject, obj = combo.split(SEPARATOR)
         try:
             spec = ontology.predicate(predicate)
         except KeyError as error:
-            _refuse(pc.equal(found, position), error.args[0])
+            problems.append((pc.equal(found, position), error.args[0]))
+            relations.append(None)
+            continue
         if subject != spec.subject or obj not in spec.objects:
-            _refuse(pc.equal(found, position), f"does not fit predicate {predicate!r}: {spec.subject} → {'|'.join(spec.objects)} expected")
+            problems.append((pc.equal(found, position),
+                             f"does not fit predicate {predicate!r}: {spec.subject} → {'|'.join(spec.objects)} expected"))
+            relations.append(None)
+            continue
         relations.append(spec.relation)
+        declared[predicate] = {name for name, _ in spec.properties}
     relation = pc.take(pa.array(relations, pa.string()), found)
+    if pc.any(pc.is_null(combos)).as_py():
+        problems.append((pc.is_null(combos), "has no predicate or end label"))
     value_facts = pc.equal(relation, VALUE_RELATION)
-    wrong_kind = pc.and_kleene(value_facts, pc.not_equal(facts["object_kind"], facts["predicate"]))
-    if pc.any(wrong_kind := pc.fill_null(wrong_kind, True)).as_py():
-        _refuse(wrong_kind, "needs a Value of its predicate's kind")
+    wrong_kind = pc.fill_null(pc.and_kleene(value_facts, pc.not_equal(facts["object_kind"], facts["predicate"])), False)
     confidence = facts["confidence"]
-    outside = pc.or_(pc.less(confidence, 0.0), pc.greater(confidence, 1.0))
-    if pc.any(outside := pc.fill_null(outside, True)).as_py():
-        _refuse(outside, "has a confidence outside [0, 1]")
+    outside = pc.fill_null(pc.or_(pc.less(confidence, 0.0), pc.greater(confidence, 1.0)), True)
+    problems += [(wrong_kind, "needs a Value of its predicate's kind"), (outside, "has a confidence outside [0, 1]")]
+    properties = properties_struct(facts["properties"], ontology)
+    for name in (field.name for field in properties.type):
+        stated = pc.is_valid(pc.struct_field(properties, name))
+        allowed = pc.is_in(facts["predicate"], value_set=pa.array([p for p, names in declared.items() if name in names], pa.string()))
+        problems.append((pc.and_(stated, pc.invert(allowed)), f"states a property its predicate does not declare: {name}"))
+    return relation, [(mask, reason) for mask, reason in problems if pc.any(mask).as_py()]
+
+
+def _relations(facts: pa.Table, ontology: Ontology) -> pa.Array:
+    """Each fact's relation table; ``ValueError`` for the first fact the ontology refuses."""
+    relation, problems = fact_problems(facts, ontology)
+    if problems:
+        first = min((pc.index(mask, True).as_py(), reason) for mask, reason in problems)
+        raise ValueError(f"fact {first[0] + 1} {first[1]}")
     return relation
-
-
-def _refuse(bad: pa.Array, reason: str):
-    """Raise for the first fact ``bad`` marks."""
-    row = pc.index(bad, True).as_py()
-    raise ValueError(f"fact {row + 1} {reason}")
 
 
 def _edge_times(count: int, parent: pa.Array, listing: pa.Array, times: pa.Table | None, loaded_at: datetime) -> pa.Array:
@@ -184,6 +204,18 @@ def _nodes_of(label: str, named: pa.Table) -> pa.Table:
     return _typed(table, NODE_TABLES[label], len(first))
 
 
+def gathered_nodes(nodes: pa.Table) -> pa.Table:
+    """Node rows of one label from several batches (in order), one row per id, as upserting
+    the batches in turn leaves them: each column's last value that is not null, and the
+    distinct aliases in the order first given."""
+    columns = [name for name in nodes.column_names if name not in ("id", "aliases")]
+    last = nodes.group_by("id", use_threads=False).aggregate([(name, "last") for name in columns])
+    table = {"id": last["id"], **{name: last[f"{name}_last"] for name in columns}}
+    if "aliases" in nodes.column_names:
+        table["aliases"] = _aliases(nodes["id"], nodes["aliases"].combine_chunks(), last["id"])
+    return pa.table({name: table[name] for name in nodes.column_names}, schema=nodes.schema)
+
+
 def _aliases(keys: pa.ChunkedArray, aliases: pa.Array, ids: pa.ChunkedArray) -> pa.Array:
     """Per node of ``ids``, the distinct aliases its mentions give, in the order first given."""
     flat = pc.list_flatten(aliases)
@@ -223,16 +255,36 @@ def _grouped_indices(last: pa.Table):
         yield tuple(key.split(SEPARATOR)), last["index_max"].filter(pc.equal(keys, key)).combine_chunks()
 
 
-def _properties(properties: pa.Array, names: list[str], kinds: list[str]) -> dict[str, pa.Array]:
-    """The declared edge properties from the facts' ``properties`` JSON: each distinct text parsed
-    once (a few hundred, where the facts are hundreds of thousands)."""
-    encoded = pc.dictionary_encode(properties).combine_chunks()
-    parsed = [json.loads(text) for text in encoded.dictionary.to_pylist()]
-    for found in parsed:
-        if undeclared := set(found) - set(names):
-            raise ValueError(f"edge properties {sorted(undeclared)} that the relation does not declare")
-    return {name: pc.take(pa.array([found.get(name) for found in parsed], ARROW_TYPES[kind]), encoded.indices)
+def _properties(properties: pa.ChunkedArray, names: list[str], kinds: list[str]) -> dict[str, pa.Array | None]:
+    """The declared edge properties, from the facts' ``properties`` struct."""
+    present = {field.name for field in properties.type}
+    return {name: pc.struct_field(properties, name).cast(ARROW_TYPES[kind]) if name in present else None
             for name, kind in zip(names, kinds, strict=True)}
+
+
+def properties_struct(properties: pa.Array | pa.ChunkedArray, ontology: Ontology) -> pa.Array | pa.ChunkedArray:
+    """Facts' ``properties`` as a struct with a field per property the ontology declares (and
+    one per other name the facts use, for :func:`fact_problems` to refuse): JSON text (Parquet
+    facts) is parsed once per distinct text, a few hundred where the facts are hundreds of
+    thousands. ``ValueError`` for a property value of the wrong type."""
+    if pa.types.is_struct(properties.type):
+        return properties
+    encoded = pc.dictionary_encode(properties)
+    encoded = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
+    parsed = [json.loads(text) for text in encoded.dictionary.to_pylist()]
+    kinds = {name: kind for declared in ontology.relation_properties().values() for name, kind in declared}
+    names = list(kinds) + sorted({name for found in parsed for name in found} - kinds.keys())
+    kind = pa.struct([(name, ARROW_TYPES[kinds[name]] if name in kinds else pa.string()) for name in names])
+    try:
+        distinct = pa.array([{name: _text(found.get(name)) if name not in kinds else found.get(name) for name in names}
+                             for found in parsed], kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as error:
+        raise ValueError(f"an edge property of the wrong type: {error}") from None
+    return pc.take(distinct, encoded.indices)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def _typed(columns: dict, schema: list[tuple[str, str]], count: int) -> pa.Table:

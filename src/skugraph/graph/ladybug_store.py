@@ -12,8 +12,9 @@ import json
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,11 +22,14 @@ from typing import Any
 
 import ladybug
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from skugraph.facts.ontology import Ontology, load_ontology
+from skugraph.graph.columnar import gathered_nodes
 from skugraph.graph.schema import (
     CHANGE,
+    LIST_COLUMNS_NOW_TEXT,
     NODE_TABLES,
     SINGLE_OBJECT_RELATIONS,
     TRACKED_LISTING_PROPERTIES,
@@ -36,29 +40,14 @@ from skugraph.graph.store import (
     CALIBRATED_EXTRACTORS,
     CALIBRATED_VERSION,
     Confidences,
-    GraphRows,
     GraphStore,
     LoadReport,
     QueryResult,
     StoreError,
+    TableBatch,
+    rows_table,
 )
 from skugraph.records import LISTING
-
-_ARROW_TYPES = {
-    "STRING": pa.string(),
-    "DOUBLE": pa.float64(),
-    "TIMESTAMP": pa.timestamp("us"),
-    "STRING[]": pa.list_(pa.string()),
-    "INT64": pa.int64(),
-    "BOOLEAN": pa.bool_(),
-}
-
-
-def _arrow_table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -> pa.Table:
-    rows = [{name: row.get(name) for name, _ in columns} for row in rows]
-    schema = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in columns])
-    return pa.Table.from_pylist(rows, schema=schema)
-
 
 def _quote_path(path: Path) -> str:
     text = path.as_posix()
@@ -67,11 +56,23 @@ def _quote_path(path: Path) -> str:
     return f"'{text}'"
 
 
+@dataclass
+class _Bulk:
+    """What :meth:`LadybugStore.bulk` holds back until its end."""
+
+    directory: Path
+    tables: set[str]  # node labels and relation tables empty when it began: filled by one COPY each
+    nodes: dict[str, list[pa.Table]] = field(default_factory=dict)  # their node rows, batch by batch
+    writers: dict[tuple[str, str, str], pq.ParquetWriter] = field(default_factory=dict)  # their edge rows, one file each
+    seen: dict[tuple[str, str, str], pa.Array] = field(default_factory=dict)  # "src\x1fdst" of the rows written
+    rest: list[TableBatch] = field(default_factory=list)  # the rest of each batch, upserted after the copies
+
+
 class LadybugStore(GraphStore):
     def __init__(self, path: str | Path, *, read_only: bool = False, ontology: Ontology | None = None):
         self.path = Path(path)
+        self._bulk: _Bulk | None = None
         self.ontology = ontology or load_ontology()
-        self._edge_columns = {t.name: [("src", "STRING"), ("dst", "STRING"), *t.columns] for t in relation_tables(self.ontology)}
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -82,8 +83,32 @@ class LadybugStore(GraphStore):
             raise StoreError(f"{self.path}: cannot open the graph database: {error}") from None
         self._conn = ladybug.Connection(self._db)
         if not read_only:
+            for label, columns in LIST_COLUMNS_NOW_TEXT.items():
+                self._lists_to_text(label, columns)
             for statement in ddl(self.ontology):
                 self._conn.execute(statement)
+
+    def _lists_to_text(self, label: str, columns: list[str]) -> None:
+        """Rewrite the list columns of a graph written before they became JSON text, keeping their values."""
+        try:
+            kinds = {name: kind for _, name, kind, *_ in self._conn.execute(f"CALL table_info('{label}') RETURN *").get_all()}
+        except RuntimeError:  # a new graph: no such table yet
+            return
+        lists = [name for name in columns if kinds.get(name, "").endswith("[]")]
+        if not lists:
+            return
+        rows = self._conn.execute(f"MATCH (n:{label}) RETURN n.id, {', '.join(f'n.{name}' for name in lists)}").get_all()
+        with tempfile.TemporaryDirectory(prefix="skugraph-migrate-") as staging:
+            file = Path(staging) / "values.parquet"
+            pq.write_table(pa.table({"id": [row[0] for row in rows], **{
+                name: [None if row[i] is None else json.dumps(row[i], ensure_ascii=False) for row in rows]
+                for i, name in enumerate(lists, 1)}}, schema=pa.schema([("id", pa.string())] + [(n, pa.string()) for n in lists])), file)
+            with self._transaction():
+                for name in lists:
+                    self._run(f"ALTER TABLE {label} DROP {name}")
+                    self._run(f"ALTER TABLE {label} ADD {name} STRING")
+                self._run(f"LOAD FROM {_quote_path(file)} MATCH (n:{label} {{id: id}}) "
+                          f"SET {', '.join(f'n.{name} = {name}' for name in lists)}")
 
     def _open(self, read_only: bool) -> ladybug.Database:
         """Open the database; a read-only open of one that a crash left mid-checkpoint first
@@ -150,20 +175,20 @@ class LadybugStore(GraphStore):
             file = Path(staging) / "ids.parquet"
             pq.write_table(pa.table({"id": ids}, schema=pa.schema([("id", pa.string())])), file)
             rows = self.query(f"LOAD FROM {_quote_path(file)} MATCH (l:{LISTING} {{id: id}}) "  # by key: no scan
-                              "WHERE size(coalesce(l.supports, [])) > 0 RETURN id, l.runs").rows
-        return {listing: held or [] for listing, held in rows}
+                              "WHERE l.supports IS NOT NULL AND l.supports <> '[]' RETURN id, l.runs").rows
+        return {listing: json.loads(held or "[]") for listing, held in rows}
 
-    def stage(self, rows: GraphRows, directory: Path) -> list[tuple[str, Path, tuple[str, str] | None]]:
-        """Write each table of ``rows`` as a Parquet file in ``directory``: (table, file, and for
+    def stage(self, batch: TableBatch, directory: Path) -> list[tuple[str, Path, tuple[str, str] | None]]:
+        """Write each table of ``batch`` as a Parquet file in ``directory``: (table, file, and for
         an edge table its (from, to) node tables), nodes first."""
         staged: list[tuple[str, Path, tuple[str, str] | None]] = []
-        for label, table in rows.nodes.items():
+        for label, table in batch.nodes.items():
             file = directory / f"{label}.parquet"
-            pq.write_table(_arrow_table(table.values(), NODE_TABLES[label]), file)
+            pq.write_table(table, file)
             staged.append((label, file, None))
-        for (relation, src, dst), table in rows.edges.items():
+        for (relation, src, dst), table in batch.edges.items():
             file = directory / f"{relation}-{src}-{dst}.parquet"
-            pq.write_table(_arrow_table(table.values(), self._edge_columns[relation]), file)
+            pq.write_table(table, file)
             staged.append((relation, file, (src, dst)))
         return staged
 
@@ -172,70 +197,191 @@ class LadybugStore(GraphStore):
         options = f" (from='{ends[0]}', to='{ends[1]}')" if ends else ""
         self._run(f"COPY {table} FROM {_quote_path(file)}{options}")
 
-    def load_rows(self, rows: GraphRows) -> LoadReport:
-        """Upsert one batch in one transaction: all of it lands, or none of it."""
+    def load_batch(self, batch: TableBatch) -> LoadReport:
+        """Upsert one batch in one transaction: all of it lands, or none of it. Within
+        :meth:`bulk`, a batch of facts is held back to its end instead."""
+        if self._bulk is not None and not batch.has_versions:
+            return self._hold(batch, self._bulk)
         report = LoadReport()
         with tempfile.TemporaryDirectory(prefix="skugraph-stage-") as staging:
             began = time.perf_counter()
-            staged = self.stage(rows, Path(staging))
-            storing = time.perf_counter()
             with self._transaction():
-                for table, file, ends in staged:
-                    if ends is None:
-                        versions = table == LISTING and rows.has_versions
-                        if versions:
-                            self._keep_changed_listing_values(file, Path(staging), report)
-                        self._load_nodes(table, file, report, replace=versions)
-                        report.nodes[table] = len(rows.nodes[table])
-                    else:
-                        self._load_edges(table, *ends, file, report, rows.reloaded)
-                        report.edges[table] = report.edges.get(table, 0) + len(rows.edges[(table, *ends)])
-            report.seconds = {"stage": storing - began, "store": time.perf_counter() - storing}
+                self._load_staged(batch, Path(staging), report)
+            report.seconds = {"store": time.perf_counter() - began - report.seconds.get("stage", 0.0),
+                              "stage": report.seconds.get("stage", 0.0)}
         return report
 
+    def _load_staged(self, batch: TableBatch, staging: Path, report: LoadReport) -> None:
+        """Stage a batch in ``staging`` and upsert it, within the caller's transaction."""
+        began = time.perf_counter()
+        staged = self.stage(batch, staging)
+        report.seconds["stage"] = report.seconds.get("stage", 0.0) + time.perf_counter() - began
+        for table, file, ends in staged:
+            if ends is None:
+                versions = table == LISTING and batch.has_versions
+                if versions:
+                    self._keep_changed_listing_values(file, staging, report)
+                self._load_nodes(table, file, report, replace=versions)
+                report.nodes[table] = report.nodes.get(table, 0) + batch.nodes[table].num_rows
+            else:
+                self._load_edges(table, *ends, file, report, batch.reloaded)
+                report.edges[table] = report.edges.get(table, 0) + batch.edges[(table, *ends)].num_rows
+
+    @contextmanager
+    def bulk(self) -> Iterator[LoadReport]:
+        """Within the block, batches of facts are held back, and at its end loaded in one
+        transaction: every table that was empty when the block began gets all of its rows in
+        one ``COPY`` (nodes gathered across the batches as the upserts would gather them; an
+        edge a later batch states again is upserted after the copy, as it would have been),
+        then the rest of each batch is upserted in batch order. (LadybugDB copies into an empty
+        table cheaply, but each commit of rows added to a filled one rewrites much of it.)
+        The report yielded is filled at the end."""
+        empty = {label for label in NODE_TABLES if self._count(f"MATCH (n:{label}) RETURN count(n)") == 0}
+        empty |= {t.name for t in relation_tables(self.ontology) if t.name not in SINGLE_OBJECT_RELATIONS
+                  and self._count(f"MATCH ()-[r:{t.name}]->() RETURN count(r)") == 0}
+        finished = LoadReport()
+        with tempfile.TemporaryDirectory(prefix="skugraph-bulk-") as directory:
+            self._bulk = _Bulk(Path(directory), empty)
+            try:
+                yield finished
+            finally:
+                bulk, self._bulk = self._bulk, None
+                for writer in bulk.writers.values():
+                    writer.close()
+            self._finish(bulk, finished)
+
+    def _hold(self, batch: TableBatch, bulk: _Bulk) -> LoadReport:
+        """Keep a batch for the end of :meth:`bulk`: rows of tables empty when it began are
+        gathered (nodes) or written to one file per table (edges new to it); the rest is kept
+        to be upserted in order."""
+        report = LoadReport()
+        began = time.perf_counter()
+        rest = TableBatch(reloaded=batch.reloaded)
+        for label, table in batch.nodes.items():
+            if label in bulk.tables:
+                bulk.nodes.setdefault(label, []).append(table)
+                report.nodes[label] = table.num_rows
+            else:
+                rest.nodes[label] = table
+        for key, table in batch.edges.items():
+            if key[0] not in bulk.tables:
+                rest.edges[key] = table
+                continue
+            table = table.combine_chunks()
+            pairs = pc.binary_join_element_wise(table["src"], table["dst"], "\x1f").combine_chunks()
+            seen = bulk.seen.get(key)
+            again = pc.is_in(pairs, value_set=seen) if seen is not None else pa.array([False] * table.num_rows)
+            fresh = pc.invert(again)
+            if key not in bulk.writers:
+                bulk.writers[key] = pq.ParquetWriter(bulk.directory / f"{'-'.join(key)}.parquet", table.schema)
+            bulk.writers[key].write_table(table.filter(fresh))
+            written = pairs.filter(fresh)
+            bulk.seen[key] = written if seen is None else pa.concat_arrays([seen, written])
+            report.edges[key[0]] = report.edges.get(key[0], 0) + len(written)
+            if len(written) < table.num_rows:
+                rest.edges[key] = table.filter(again)
+        if rest.nodes or rest.edges:
+            bulk.rest.append(rest)
+        report.seconds = {"stage": time.perf_counter() - began}
+        return report
+
+    def _finish(self, bulk: _Bulk, report: LoadReport) -> None:
+        """The held-back batches, in one transaction: the nodes (the copies, then the rest of
+        each batch in order), then the edges likewise."""
+        began = time.perf_counter()
+        with self._transaction():
+            for label, tables in bulk.nodes.items():
+                file = bulk.directory / f"{label}.parquet"
+                pq.write_table(gathered_nodes(pa.concat_tables(tables)), file)
+                self.copy(label, file)
+                report.copied.append(label)
+            self._load_rest([TableBatch(nodes=rest.nodes) for rest in bulk.rest], bulk.directory / "nodes", report)
+            for (relation, src, dst) in bulk.writers:
+                self.copy(relation, bulk.directory / f"{relation}-{src}-{dst}.parquet", (src, dst))
+                report.copied.append(f"{relation}({src}→{dst})")
+            self._load_rest([TableBatch(edges=rest.edges, reloaded=rest.reloaded) for rest in bulk.rest],
+                            bulk.directory / "edges", report)
+        report.seconds["store"] = time.perf_counter() - began - report.seconds.get("stage", 0.0)
+
+    def _load_rest(self, batches: list[TableBatch], directory: Path, report: LoadReport) -> None:
+        for number, batch in enumerate(batches):
+            if batch.nodes or batch.edges:
+                (directory / str(number)).mkdir(parents=True)
+                self._load_staged(batch, directory / str(number), report)
+
     def _load_nodes(self, label: str, file: Path, report: LoadReport, replace: bool = False) -> None:
-        """Copy into an empty table, else merge by id. With ``replace`` (new versions of
+        """Copy into an empty table; else copy the nodes new to it and merge by id the stored
+        ones the batch changes (a stored node it leaves as it is is not written: rewriting it
+        costs the commit's checkpoint as much as a new one). With ``replace`` (new versions of
         listings) the staged values replace the stored ones, supports and runs aside (they are
-        settled after the facts); otherwise nodes gather values from every source: a value already
-        there is kept, and aliases add up."""
+        settled after the facts); otherwise nodes gather values from every source: a new value
+        replaces the stored one, a missing one keeps it, and aliases add up."""
         if self._count(f"MATCH (n:{label}) RETURN count(n)") == 0:
             self.copy(label, file)
             report.copied.append(label)
             return
         props = [name for name, _ in NODE_TABLES[label] if name != "id"]
-        on_create = ", ".join(f"n.{p} = {p}" for p in props)
-        if replace:
-            on_match = ", ".join(f"n.{p} = {p}" for p in props if p not in ("supports", "runs"))
-        else:
-            on_match = ", ".join(
-                f"n.{p} = list_distinct(list_concat(coalesce(n.{p}, []), {p}))" if p == "aliases" else f"n.{p} = coalesce({p}, n.{p})"
-                for p in props
-            )
-        self._run(
-            f"LOAD FROM {_quote_path(file)} MERGE (n:{label} {{id: id}}) "
-            f"ON CREATE SET {on_create} ON MATCH SET {on_match}"
-        )
+        staged = pq.read_table(file)
+        stored = {row[0]: row[1:] for row in self._conn.execute(
+            f"LOAD FROM {_quote_path(file)} MATCH (n:{label} {{id: id}}) RETURN id, {', '.join(f'n.{p}' for p in props)}").get_all()}
+        is_new = pc.invert(pc.is_in(staged["id"], value_set=pa.array(list(stored), pa.string())))
+        if pc.any(is_new).as_py():
+            new = file.with_name(f"new-{file.name}")
+            pq.write_table(staged.filter(is_new), new)
+            self.copy(label, new)
+        kept = [name for name in props if not (replace and name in ("supports", "runs"))]
+        changed: list[dict[str, Any]] = []
+        columns: set[str] = set()  # only the columns some row changes are set: a column set is rewritten at checkpoint
+        for row in staged.filter(pc.invert(is_new)).to_pylist():
+            if differ := _changes(stored[row["id"]], props, row, kept, replace):
+                changed.append(row)
+                columns |= differ
+        if changed:
+            pq.write_table(pa.Table.from_pylist(changed, schema=staged.schema), file)
+            if replace:
+                values = [f"n.{p} = {p}" for p in kept if p in columns]
+            else:
+                values = [f"n.{p} = list_distinct(list_concat(coalesce(n.{p}, []), {p}))" if p == "aliases"
+                          else f"n.{p} = coalesce({p}, n.{p})" for p in props if p in columns]
+            self._run(f"LOAD FROM {_quote_path(file)} MATCH (n:{label} {{id: id}}) SET {', '.join(values)}")
         report.upserted.append(label)
 
     def _load_edges(self, relation: str, src: str, dst: str, file: Path, report: LoadReport, reloaded: frozenset[str]) -> None:
-        """An edge is keyed by its two ends: edges already there for the staged pairs are
-        replaced (delete, then bulk copy; a relationship MERGE would hold the whole table in
-        the buffer pool). A replaced edge keeps its ``valid_from`` and the evidence of the
-        listings not reloaded now."""
+        """An edge is keyed by its two ends: an edge already there for a staged pair is updated
+        in place (its properties set: a commit that deletes and copies edges of a filled table
+        rewrites much of it, one that sets properties does not), the others are copied. An
+        updated edge keeps its ``valid_from`` and the evidence of the listings not reloaded now.
+        A relation with one object per subject first drops the staged subjects' edges."""
         name = f"{relation}({src}→{dst})"
         if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go
             self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->() DELETE r")
-        if self._count(f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)") > 0:
-            match = _staged_edges(file, relation, src, dst)
-            before = {(a, b): (provenance, since) for a, b, provenance, since in
-                      self.query(f"{match} RETURN src, dst, r.provenance, r.valid_from").rows}
-            if before:
-                _merge_evidence(file, before, reloaded)
-                self._run(f"{match} DELETE r")
-            report.upserted.append(name)
-        else:
+        if self._count(f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)") == 0:
             report.copied.append(name)
-        self.copy(relation, file, (src, dst))
+            self.copy(relation, file, (src, dst))
+            return
+        report.upserted.append(name)
+        staged = pq.read_table(file)
+        columns = [name for name in staged.column_names if name not in ("src", "dst")]
+        stored = {(row[0], row[1]): dict(zip(columns, row[2:], strict=True)) for row in self._conn.execute(
+            f"{_staged_edges(file, relation, src, dst)} RETURN src, dst, {', '.join(f'r.{c}' for c in columns)}").get_all()}
+        if stored:
+            before = {pair: (row["provenance"], row["valid_from"]) for pair, row in stored.items()}
+            rows = _merge_evidence(staged, before, reloaded).to_pylist()
+            new = [row for row in rows if (row["src"], row["dst"]) not in stored]
+            changed, differ = [], set()  # only what changes is set: a column set is rewritten at checkpoint
+            for row in rows:
+                if (held := stored.get((row["src"], row["dst"]))) is not None:
+                    if found := {c for c in columns if not _same(row[c], held[c])}:
+                        changed.append(row)
+                        differ |= found
+            if changed:
+                updates = file.with_name(f"set-{file.name}")
+                pq.write_table(pa.Table.from_pylist(changed, schema=staged.schema), updates)
+                self._run(f"{_staged_edges(updates, relation, src, dst)} SET " + ", ".join(f"r.{c} = {c}" for c in columns if c in differ))
+            staged = pa.Table.from_pylist(new, schema=staged.schema)
+        if staged.num_rows:
+            pq.write_table(staged, file)
+            self.copy(relation, file, (src, dst))
 
     def _keep_changed_listing_values(self, file: Path, staging: Path, report: LoadReport) -> None:
         """Before listings are replaced by their new versions: note which are new or differ
@@ -262,7 +408,7 @@ class LadybugStore(GraphStore):
             report.changed += len(changes)
 
     def _add_changes(self, changes: list[dict[str, Any]], file: Path, report: LoadReport) -> None:
-        pq.write_table(_arrow_table(changes, NODE_TABLES[CHANGE]), file)
+        pq.write_table(rows_table(changes, NODE_TABLES[CHANGE]), file)
         self._load_nodes(CHANGE, file, report)
 
     def retract_unsupported(self, supported: dict[str, set[str]], times: dict[str, datetime | None], now: datetime,
@@ -275,22 +421,30 @@ class LadybugStore(GraphStore):
         with tempfile.TemporaryDirectory(prefix="skugraph-retract-") as staging:
             ids_file = Path(staging) / "ids.parquet"
             pq.write_table(pa.table({"id": sorted(supported)}, schema=pa.schema([("id", pa.string())])), ids_file)
-            before = self.query(f"LOAD FROM {_quote_path(ids_file)} MATCH (l:{LISTING} {{id: id}}) "
-                                "WHERE l.supports IS NOT NULL RETURN id, l.supports").rows  # by key: no scan
+            held = {listing: (keys, stored_runs) for listing, keys, stored_runs in self.query(  # by key: no scan
+                f"LOAD FROM {_quote_path(ids_file)} MATCH (l:{LISTING} {{id: id}}) RETURN id, l.supports, l.runs").rows}
             lost: dict[str, list[str]] = {}  # edge key → the listings that no longer support it
-            for listing, keys in before:
-                for key in set(keys) - supported[listing]:
+            for listing, (keys, _) in held.items():
+                for key in set(json.loads(keys or "[]")) - supported[listing]:
                     lost.setdefault(key, []).append(listing)
+            written = {listing: (keys, runs.get(listing, set())) for listing, keys in supported.items()}
+            if also:  # their stored supports and runs gain these
+                pq.write_table(pa.table({"id": list(also)}, schema=pa.schema([("id", pa.string())])), ids_file)
+                for listing, keys, stored_runs in self.query(f"LOAD FROM {_quote_path(ids_file)} MATCH (l:{LISTING} {{id: id}}) "
+                                                             "RETURN id, l.supports, l.runs").rows:
+                    held[listing] = (keys, stored_runs)
+                    written[listing] = (also[listing] | set(json.loads(keys or "[]")), runs.get(listing, set()) | set(json.loads(stored_runs or "[]")))
             with self._transaction():
                 retracted = self._retract(lost, times, now, Path(staging))
-                schema = pa.schema([("id", pa.string()), ("supports", pa.list_(pa.string())), ("runs", pa.list_(pa.string()))])
-                for name, keys, value in (("replace", supported, "{0}"), ("add", also, "list_sort(list_distinct(list_concat(coalesce(l.{0}, []), {0})))")):
-                    if keys:
-                        file = Path(staging) / f"supports-{name}.parquet"
-                        pq.write_table(pa.table({"id": list(keys), "supports": [sorted(k) for k in keys.values()],
-                                                 "runs": [sorted(runs.get(listing, ())) for listing in keys]}, schema=schema), file)
-                        self._run(f"LOAD FROM {_quote_path(file)} MATCH (l:{LISTING} {{id: id}}) "
-                                  f"SET l.supports = {value.format('supports')}, l.runs = {value.format('runs')}")
+                texts = {listing: (json.dumps(sorted(keys), ensure_ascii=False), json.dumps(sorted(named), ensure_ascii=False))
+                         for listing, (keys, named) in written.items()}
+                texts = {listing: text for listing, text in texts.items() if held.get(listing) != text}  # only what changes is written
+                if texts:
+                    file = Path(staging) / "supports.parquet"
+                    pq.write_table(pa.table({"id": list(texts), "supports": [keys for keys, _ in texts.values()],
+                                             "runs": [named for _, named in texts.values()]},
+                                            schema=pa.schema([("id", pa.string()), ("supports", pa.string()), ("runs", pa.string())])), file)
+                    self._run(f"LOAD FROM {_quote_path(file)} MATCH (l:{LISTING} {{id: id}}) SET l.supports = supports, l.runs = runs")
         return retracted
 
     def _retract(self, lost: dict[str, list[str]], times: dict[str, datetime | None], now: datetime,
@@ -388,11 +542,33 @@ def _change(subject: str, attribute: str, value: str, since: datetime | None, un
             "valid_from": since, "valid_to": until, "sources": json.dumps(sources, ensure_ascii=False)}
 
 
-def _merge_evidence(file: Path, before: dict[tuple[str, str], tuple[str | None, Any]], reloaded: frozenset[str]) -> None:
-    """Rewrite a staged edge file: an edge already stored keeps its ``valid_from`` and the
-    evidence of listings that are not being reloaded."""
-    table = pq.read_table(file)
-    rows = table.to_pylist()
+def _changes(stored: list[Any], props: list[str], staged: dict[str, Any], kept: list[str], replace: bool) -> set[str]:
+    """The columns of a stored node that upserting a staged row would change (see ``_load_nodes``)."""
+    held = dict(zip(props, stored, strict=True))
+    changed = set()
+    for name in kept:
+        value, old = staged[name], held[name]
+        if name == "aliases" and not replace:
+            if not set(value or ()) <= set(old or ()):
+                changed.add(name)
+        elif value is None and not replace:
+            continue  # the stored value stays
+        elif not _same(value, old):
+            changed.add(name)
+    return changed
+
+
+def _same(value: Any, old: Any) -> bool:
+    """Whether a staged value is the stored one (times compared as naive UTC)."""
+    if isinstance(value, datetime) or isinstance(old, datetime):
+        return _time(value) == _time(old)
+    return value == old
+
+
+def _merge_evidence(staged: pa.Table, before: dict[tuple[str, str], tuple[str | None, Any]], reloaded: frozenset[str]) -> pa.Table:
+    """Staged edge rows with, for an edge already stored, its ``valid_from`` and the evidence of
+    listings that are not being reloaded."""
+    rows = staged.to_pylist()
     for row in rows:
         found = before.get((row["src"], row["dst"]))
         if found is None:
@@ -404,7 +580,7 @@ def _merge_evidence(file: Path, before: dict[tuple[str, str], tuple[str | None, 
             row["provenance"] = json.dumps(fresh + [p for p in kept if p not in fresh], ensure_ascii=False)
         if since is not None:
             row["valid_from"] = _time(since)
-    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), file)
+    return pa.Table.from_pylist(rows, schema=staged.schema)
 
 
 def _plain(value: Any) -> Any:

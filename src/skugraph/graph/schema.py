@@ -29,8 +29,11 @@ NODE_TABLES: dict[str, list[tuple[str, str]]] = {
         ("source", "STRING"),
         ("updated_at", "TIMESTAMP"),
         ("redactions", "STRING"),
-        ("supports", "STRING[]"),  # keys of the edges this listing's facts support (see edge_key)
-        ("runs", "STRING[]"),  # the extraction runs (Provenance.run) whose facts the graph holds for this listing
+        # keys of the edges this listing's facts support (see edge_key), and the extraction runs
+        # (Provenance.run) whose facts the graph holds for it: sorted JSON arrays (text, not
+        # STRING[]: LadybugDB checkpoints 100,000 lists set in place in 13 s, the same text in 0.4 s)
+        ("supports", "STRING"),
+        ("runs", "STRING"),
     ],
     PRODUCT: [("id", "STRING"), ("title", "STRING")],  # one per resolved product; its listings OFFER_OF it
     BRAND: [("id", "STRING"), ("name", "STRING"), ("aliases", "STRING[]")],
@@ -47,6 +50,9 @@ NODE_TABLES: dict[str, list[tuple[str, str]]] = {
 
 #: columns added after graphs were first written: a graph opened for writing gains them
 ADDED_COLUMNS: dict[str, list[str]] = {LISTING: ["runs"]}
+
+#: columns that were lists and are now JSON text: a graph opened for writing has them rewritten
+LIST_COLUMNS_NOW_TEXT: dict[str, list[str]] = {LISTING: ["supports", "runs"]}
 
 #: the listing properties whose old values are kept as Change nodes when a new version changes them
 TRACKED_LISTING_PROPERTIES = ("title", "price", "currency", "category")

@@ -12,15 +12,20 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.facts.values import normalize_value
-from skugraph.graph.schema import NODE_TABLES, edge_key, relation_tables
-from skugraph.records import BRAND, CALIBRATED_VERSION, LISTING, PRODUCT, REVIEW, VALUE, Entity, Fact, Listing, Redaction
+from typing import TYPE_CHECKING
+
+from skugraph.facts.ontology import Ontology
+from skugraph.graph.schema import NODE_TABLES, relation_tables
+from skugraph.records import CALIBRATED_VERSION, LISTING, REVIEW, Fact, Listing, Redaction
+
+if TYPE_CHECKING:  # pyarrow is imported where tables are built, so the CLI starts without it
+    import pyarrow as pa
 
 
 class StoreError(RuntimeError):
@@ -136,107 +141,68 @@ def confidence_summary(confidences: Mapping[str, Confidences]) -> dict[str, Any]
 
 
 @dataclass
-class GraphRows:
-    """Node and edge rows ready to stage: ``nodes[label][id] = row``,
-    ``edges[(relation, from label, to label)][(src, dst)] = row``."""
+class TableBatch:
+    """One batch ready to stage, as Arrow tables: ``nodes[label]`` with the columns of
+    ``NODE_TABLES[label]``, ``edges[(relation, from label, to label)]`` with ``src``, ``dst`` and
+    the relation's columns."""
 
-    nodes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    edges: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
-    #: listing id → its update time, so an edge is stamped with its evidence's time
-    listing_times: dict[str, datetime | None] = field(default_factory=dict)
-    ontology: Ontology = field(default_factory=load_ontology)
-    #: the listings whose facts this load replaces (new versions, new extraction runs): an edge's
+    nodes: dict[str, pa.Table] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], pa.Table] = field(default_factory=dict)
+    #: the listings whose facts this batch replaces (new versions, new extraction runs): an edge's
     #: evidence from them is replaced, not added to
     reloaded: frozenset[str] = frozenset()
-    #: listing id → keys of the edges its facts in these rows support
-    supported: dict[str, set[str]] = field(default_factory=dict)
-    #: whether these rows hold new versions of listings (their values replace the stored ones),
+    #: whether the batch holds new versions of listings (their values replace the stored ones),
     #: not only listings named by facts (whose stored values stay)
     has_versions: bool = False
 
-    def add_listing(self, listing: Listing) -> None:
-        row = {
-            "id": listing.id,
-            "title": listing.title,
-            "description": listing.description or None,
-            "category": listing.category or None,
-            "price": listing.price,
-            "currency": listing.currency or None,
-            "source": listing.source or None,
-            "updated_at": _naive_utc(listing.updated_at),
+
+def listing_tables(listings: Iterable[Listing]) -> tuple[TableBatch, dict[str, datetime | None]]:
+    """Listing and review nodes of ``listings`` (a listing given twice: the last one), and each
+    listing's update time (naive UTC). A review given twice keeps its first values and gains
+    the later ones' where it had none."""
+    rows: dict[str, dict[str, Any]] = {}
+    reviews: dict[str, dict[str, Any]] = {}
+    for listing in listings:
+        rows[listing.id] = {
+            "id": listing.id, "title": listing.title, "description": listing.description or None,
+            "category": listing.category or None, "price": listing.price, "currency": listing.currency or None,
+            "source": listing.source or None, "updated_at": _naive_utc(listing.updated_at),
             "redactions": _redactions(r for r in listing.redactions if not r.field.startswith("reviews[")),
-            "supports": None,  # set after the facts are loaded
-            "runs": None,  # likewise
         }
-        self.nodes.setdefault(LISTING, {})[listing.id] = row
-        self.listing_times[listing.id] = row["updated_at"]
-        self.has_versions = True
         for i, review in enumerate(listing.reviews):
             scrubbed = _redactions(r for r in listing.redactions if r.field == f"reviews[{i}]")
-            self._node(REVIEW, {"id": review.id, "text": review.text, "rating": review.rating, "redactions": scrubbed})
-
-    def add_fact(self, fact: Fact, loaded_at: datetime) -> None:
-        spec = self.ontology.check(fact)
-        self._entity(fact.subject)
-        self._entity(fact.object)
-        times = [self.listing_times.get(p.listing_id) for p in fact.provenance]
-        times = [t for t in times if t is not None]
-        key = (spec.relation, fact.subject.label, fact.object.label)
-        edge = edge_key(spec.relation, fact.subject.label, fact.subject.key, fact.object.label, fact.object.key)
-        for place in fact.provenance:
-            self.supported.setdefault(place.listing_id, set()).add(edge)
-        updated = max(times) if times else _naive_utc(loaded_at)
-        self.edges.setdefault(key, {})[(fact.subject.key, fact.object.key)] = {
-            "src": fact.subject.key,
-            "dst": fact.object.key,
-            "predicate": fact.predicate,
-            "confidence": float(fact.confidence),
-            "provenance": json.dumps([p.to_dict() for p in fact.provenance], ensure_ascii=False),
-            "updated_at": updated,
-            "valid_from": updated,  # an edge the graph held already keeps its own
-            **fact.properties,
-        }
-
-    def _entity(self, entity: Entity) -> None:
-        if entity.label in (PRODUCT, LISTING):
-            self._node(entity.label, {"id": entity.key, "title": entity.name or None})
-        elif entity.label == BRAND:
-            self._node(BRAND, {"id": entity.key, "name": entity.name, "aliases": list(entity.aliases)})
-        elif entity.label == VALUE:
-            if entity.key in self.nodes.get(VALUE, {}):
-                return  # staged already: a value node's columns all follow from its kind and name
-            normal = normalize_value(entity.kind, entity.name)
-            self._node(VALUE, {"id": entity.key, "kind": entity.kind, "value": entity.name, "canonical": normal.canonical,
-                               "low": normal.low, "high": normal.high, "unit": normal.unit or None})
-        elif entity.label == REVIEW:
-            self._node(REVIEW, {"id": entity.key, "text": entity.name})
-        elif entity.label in NODE_TABLES:  # Category, Aspect
-            self._node(entity.label, {"id": entity.key, "name": entity.name})
-        else:
-            raise ValueError(f"unknown node label {entity.label!r}")
-
-    def _node(self, label: str, row: dict[str, Any]) -> None:
-        """Add a node row; a row already there keeps its values and gains the new non-null ones."""
-        table = self.nodes.setdefault(label, {})
-        full = {name: row.get(name) for name, _ in NODE_TABLES[label]}
-        seen = table.get(row["id"])
-        if seen is None:
-            table[row["id"]] = full
-            return
-        for name, value in full.items():
-            if name == "aliases":
-                seen[name] = list(dict.fromkeys((seen[name] or []) + (value or [])))
-            elif seen[name] is None:
-                seen[name] = value
+            row = {"id": review.id, "text": review.text, "rating": review.rating, "redactions": scrubbed}
+            seen = reviews.setdefault(review.id, row)
+            for name, value in row.items():
+                if seen[name] is None:
+                    seen[name] = value
+    batch = TableBatch({LISTING: rows_table(rows.values(), NODE_TABLES[LISTING])}, has_versions=True)
+    if reviews:
+        batch.nodes[REVIEW] = rows_table(reviews.values(), NODE_TABLES[REVIEW])
+    return batch, {listing: row["updated_at"] for listing, row in rows.items()}
 
 
-def _runs(facts: Iterable[Fact]) -> dict[str, set[str]]:
+def rows_table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -> pa.Table:
+    """Rows as a table of exactly ``columns`` (a column a row lacks is null)."""
+    import pyarrow as pa
+
+    from skugraph.graph.columnar import ARROW_TYPES
+
+    schema = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in columns])
+    return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
+
+
+def _runs(facts: pa.Table) -> dict[str, set[str]]:
     """Listing → the extraction runs (``Provenance.run``) of the facts' evidence from it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pieces = pc.list_flatten(facts["provenance"])
+    pairs = pa.table({"listing_id": pc.struct_field(pieces, "listing_id"), "run": pc.struct_field(pieces, "run")})
+    pairs = pairs.filter(pc.fill_null(pc.not_equal(pairs["run"], ""), False)).group_by(["listing_id", "run"]).aggregate([])
     found: dict[str, set[str]] = {}
-    for fact in facts:
-        for place in fact.provenance:
-            if place.run:
-                found.setdefault(place.listing_id, set()).add(place.run)
+    for listing, run in zip(pairs["listing_id"].to_pylist(), pairs["run"].to_pylist(), strict=True):
+        found.setdefault(listing, set()).add(run)
     return found
 
 
@@ -266,23 +232,6 @@ def _naive_utc(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def graph_rows(
-    listings: Iterable[Listing],
-    facts: Iterable[Fact],
-    loaded_at: datetime | None = None,
-    listing_times: Mapping[str, datetime | None] | None = None,
-    ontology: Ontology | None = None,
-    reloaded: frozenset[str] = frozenset(),
-) -> GraphRows:
-    rows = GraphRows(listing_times=dict(listing_times or {}), ontology=ontology or load_ontology(), reloaded=reloaded)
-    for listing in listings:
-        rows.add_listing(listing)
-    loaded_at = loaded_at or datetime.now(UTC)
-    for fact in facts:
-        rows.add_fact(fact, loaded_at)
-    return rows
-
-
 class GraphStore(ABC):
     """What every graph backend offers: upsert, parameterised Cypher, counts."""
 
@@ -290,10 +239,20 @@ class GraphStore(ABC):
 
     def load(self, listings: Iterable[Listing], facts: Iterable[Fact], *, batch_size: int = 200_000,
              keep_previous: bool = False) -> LoadReport:
-        """Upsert listings, then facts, ``batch_size`` records at a time (a table empty before a
-        batch is bulk-copied, so larger batches load faster; memory grows with them); then retract
-        what the listings loaded no longer support, and remove the products that entity resolution
-        merged into others. Loading the same input twice changes nothing.
+        """:meth:`load_tables` for facts as objects, ``batch_size`` of them a table."""
+        from skugraph.tables import facts_table
+
+        return self.load_tables(listings, (facts_table(chunk) for chunk in batched(facts, batch_size)),
+                                batch_size=batch_size, keep_previous=keep_previous)
+
+    def load_tables(self, listings: Iterable[Listing], facts: Iterable[pa.Table], *, batch_size: int = 200_000,
+                    keep_previous: bool = False) -> LoadReport:
+        """Upsert listings (``batch_size`` at a time), then each table of facts (the
+        :data:`skugraph.tables.FACTS` layout; :func:`skugraph.facts.io.read_fact_tables` reads
+        them), each batch one transaction, turned into node and edge tables on the columns
+        (:func:`skugraph.graph.columnar.fact_tables`); a table empty before a batch is bulk-copied.
+        Then retract what the listings loaded no longer support, and remove the products that
+        entity resolution merged into others. Loading the same input twice changes nothing.
 
         A listing given that is new or differs from the stored one is a new version: a changed
         value of it is kept as a ``Change``; an edge's evidence from it is replaced by the facts
@@ -303,13 +262,18 @@ class GraphStore(ABC):
         and what was derived from them), unless ``keep_previous``. Evidence from other listings
         stays, and facts about a listing given unchanged with no new run (say, inferred facts
         loaded after the extracted ones) add to its evidence."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from skugraph.graph.columnar import fact_tables
+
         report = LoadReport()
         began = time.perf_counter()
         times: dict[str, datetime | None] = {}
         for chunk in batched(listings, batch_size):
-            rows = graph_rows(chunk, [], ontology=self.ontology)
-            times.update(rows.listing_times)
-            report.add(self.load_rows(rows))
+            batch, chunk_times = listing_tables(chunk)
+            times.update(chunk_times)
+            report.add(self.load_batch(batch))
         versions = frozenset(report.versions)  # a listing loaded again unchanged only gains evidence
         reread: set[str] = set()  # listings whose facts come from a new extraction run: replaced like versions
         checked = set(versions)  # listings whose stored runs were compared with the runs of these facts
@@ -317,27 +281,36 @@ class GraphStore(ABC):
         also: dict[str, set[str]] = {}  # listings not replaced whose evidence these facts add
         runs: dict[str, set[str]] = {}  # listing → the extraction runs of these facts about it
         loaded_at = datetime.now(UTC)
-        for chunk in batched(facts, batch_size):
-            unknown = {p.listing_id for fact in chunk for p in fact.provenance} - times.keys()
-            if unknown:
-                times.update(dict.fromkeys(unknown))  # asked once, even when not stored
-                times.update(self.listing_times(sorted(unknown)))
-            found = _runs(chunk)
-            for listing, named in found.items():
-                runs.setdefault(listing, set()).update(named)
-            new = self._new_runs({listing: named for listing, named in found.items() if listing not in checked})
-            checked.update(found)
-            if keep_previous:
-                report.kept_previous += len(new)
-            else:
-                reread |= new
-                for listing in new:  # its facts in earlier batches came with no run, and are now its only support
-                    supported[listing] = also.pop(listing, set())
-            replaced = versions | reread
-            rows = graph_rows([], chunk, loaded_at, times, self.ontology, frozenset(replaced))
-            for listing, keys in rows.supported.items():
-                (supported if listing in replaced else also).setdefault(listing, set()).update(keys)
-            report.add(self.load_rows(rows))
+        with self.bulk() as finished:  # held back to the end of the facts, where what it can it copies
+            for table in facts:
+                if not table.num_rows:
+                    continue
+                table = table.combine_chunks()
+                named = pc.unique(pc.struct_field(pc.list_flatten(table["provenance"]), "listing_id")).to_pylist()
+                unknown = [listing for listing in named if listing not in times]
+                if unknown:
+                    times.update(dict.fromkeys(unknown))  # asked once, even when not stored
+                    times.update(self.listing_times(sorted(unknown)))
+                found = _runs(table)
+                for listing, held in found.items():
+                    runs.setdefault(listing, set()).update(held)
+                new = self._new_runs({listing: held for listing, held in found.items() if listing not in checked})
+                checked.update(found)
+                if keep_previous:
+                    report.kept_previous += len(new)
+                else:
+                    reread |= new
+                    for listing in new:  # its facts in earlier batches came with no run, and are now its only support
+                        supported[listing] = also.pop(listing, set())
+                replaced = versions | reread
+                evidence_times = pa.table({"id": pa.array(named, pa.string()),
+                                           "updated_at": pa.array([times[listing] for listing in named], pa.timestamp("us"))})
+                tables = fact_tables(table, self.ontology, loaded_at, evidence_times)
+                listing_ids, keys = tables.supports["listing_id"].to_pylist(), tables.supports["key"].to_pylist()
+                for listing, key in zip(listing_ids, keys, strict=True):
+                    (supported if listing in replaced else also).setdefault(listing, set()).add(key)
+                report.add(self.load_batch(TableBatch(tables.nodes, tables.edges, frozenset(replaced))))
+        report.add(finished)
         merging = time.perf_counter()
         # an edge that a re-read listing drops ends now; one a new version drops, at that version's time
         retracted = self.retract_unsupported(supported, {k: times[k] for k in versions}, _naive_utc(loaded_at), also, runs)
@@ -348,6 +321,13 @@ class GraphStore(ABC):
         report.seconds["store"] = report.seconds.get("store", 0.0) + time.perf_counter() - merging
         report.seconds["rows"] = time.perf_counter() - began - sum(report.seconds.values())
         return report
+
+    @contextmanager
+    def bulk(self) -> Iterator[LoadReport]:
+        """A block within which :meth:`load_batch` may hold batches of facts back and load them
+        at its end, all at once (a store that can bulk-copy does); yields the report of that
+        end, filled when the block ends. By default every batch is loaded as it comes."""
+        yield LoadReport()
 
     def _new_runs(self, runs: dict[str, set[str]]) -> set[str]:
         """The listings among ``runs`` (listing → extraction runs of facts about it) whose facts
@@ -416,12 +396,12 @@ class GraphStore(ABC):
         """``updated_at`` of the stored listings among ``ids`` (naive UTC)."""
 
     @abstractmethod
-    def load_rows(self, rows: GraphRows) -> LoadReport:
-        """Upsert one batch of staged rows."""
+    def load_batch(self, batch: TableBatch) -> LoadReport:
+        """Upsert one batch of tables."""
 
     @abstractmethod
-    def stage(self, rows: GraphRows, directory: Path) -> list[tuple[str, Path, tuple[str, str] | None]]:
-        """Write each table of ``rows`` as a file in ``directory`` that :meth:`copy` can bulk-load:
+    def stage(self, batch: TableBatch, directory: Path) -> list[tuple[str, Path, tuple[str, str] | None]]:
+        """Write each table of ``batch`` as a file in ``directory`` that :meth:`copy` can bulk-load:
         (table, file, and for an edge table its (from, to) node tables), nodes first."""
 
     @abstractmethod

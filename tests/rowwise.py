@@ -1,0 +1,80 @@
+"""The loader's rows as it built them before the columnar load (issue 23): one fact at a time,
+in Python. Kept here as the reference that :func:`skugraph.graph.columnar.fact_tables` must
+match byte for byte (tests/test_columnar.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from skugraph.facts.ontology import Ontology
+from skugraph.facts.values import normalize_value
+from skugraph.graph.schema import NODE_TABLES, edge_key
+from skugraph.records import BRAND, LISTING, PRODUCT, REVIEW, VALUE, Entity, Fact
+
+
+class RowwiseRows:
+    """``nodes[label][id] = row``, ``edges[(relation, from, to)][(src, dst)] = row`` and
+    ``supported[listing] = edge keys``, built fact by fact."""
+
+    def __init__(self, ontology: Ontology, listing_times: dict[str, datetime | None]):
+        self.ontology = ontology
+        self.listing_times = listing_times
+        self.nodes: dict[str, dict[str, dict[str, Any]]] = {}
+        self.edges: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = {}
+        self.supported: dict[str, set[str]] = {}
+
+    def add_fact(self, fact: Fact, loaded_at: datetime) -> None:
+        spec = self.ontology.check(fact)
+        self._entity(fact.subject)
+        self._entity(fact.object)
+        times = [t for t in (self.listing_times.get(p.listing_id) for p in fact.provenance) if t is not None]
+        key = (spec.relation, fact.subject.label, fact.object.label)
+        edge = edge_key(spec.relation, fact.subject.label, fact.subject.key, fact.object.label, fact.object.key)
+        for place in fact.provenance:
+            self.supported.setdefault(place.listing_id, set()).add(edge)
+        updated = max(times) if times else loaded_at.astimezone(UTC).replace(tzinfo=None)
+        self.edges.setdefault(key, {})[(fact.subject.key, fact.object.key)] = {
+            "src": fact.subject.key, "dst": fact.object.key, "predicate": fact.predicate, "confidence": float(fact.confidence),
+            "provenance": json.dumps([p.to_dict() for p in fact.provenance], ensure_ascii=False),
+            "updated_at": updated, "valid_from": updated, **fact.properties,
+        }
+
+    def _entity(self, entity: Entity) -> None:
+        if entity.label in (PRODUCT, LISTING):
+            self._node(entity.label, {"id": entity.key, "title": entity.name or None})
+        elif entity.label == BRAND:
+            self._node(BRAND, {"id": entity.key, "name": entity.name, "aliases": list(entity.aliases)})
+        elif entity.label == VALUE:
+            if entity.key in self.nodes.get(VALUE, {}):
+                return
+            normal = normalize_value(entity.kind, entity.name)
+            self._node(VALUE, {"id": entity.key, "kind": entity.kind, "value": entity.name, "canonical": normal.canonical,
+                               "low": normal.low, "high": normal.high, "unit": normal.unit or None})
+        elif entity.label == REVIEW:
+            self._node(REVIEW, {"id": entity.key, "text": entity.name})
+        else:  # Category, Aspect
+            self._node(entity.label, {"id": entity.key, "name": entity.name})
+
+    def _node(self, label: str, row: dict[str, Any]) -> None:
+        """A row already there keeps its values and gains the new non-null ones; aliases add up."""
+        table = self.nodes.setdefault(label, {})
+        full = {name: row.get(name) for name, _ in NODE_TABLES[label]}
+        seen = table.get(row["id"])
+        if seen is None:
+            table[row["id"]] = full
+            return
+        for name, value in full.items():
+            if name == "aliases":
+                seen[name] = list(dict.fromkeys((seen[name] or []) + (value or [])))
+            elif seen[name] is None:
+                seen[name] = value
+
+
+def rowwise_rows(facts: list[Fact], loaded_at: datetime, listing_times: dict[str, datetime | None],
+                 ontology: Ontology) -> RowwiseRows:
+    rows = RowwiseRows(ontology, listing_times)
+    for fact in facts:
+        rows.add_fact(fact, loaded_at)
+    return rows
