@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from skugraph.corpus.listing_formats import UnreadableFileError, check_text
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.graph.columnar import ARROW_TYPES, fact_problems
+from skugraph.facts.checks import ARROW_TYPES, fact_problems
 from skugraph.records import Entity, Fact, to_json_line
 from skugraph.tables import FACTS, PROVENANCE, PartWriter, fact_from_row, facts_table, is_parquet, part_files, read_rows
 

@@ -186,7 +186,7 @@ def rows_table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -
     """Rows as a table of exactly ``columns`` (a column a row lacks is null)."""
     import pyarrow as pa
 
-    from skugraph.graph.columnar import ARROW_TYPES
+    from skugraph.facts.checks import ARROW_TYPES
 
     schema = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in columns])
     return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
