@@ -419,10 +419,11 @@ def load(results: Results) -> str:
 
 @table("stream")
 def stream(results: Results) -> str:
-    record = results.get("stream")
-    rows = [(stage, num(s["listings"]), num(s["seconds"]), num(s["listings_per_s"]), num(s["peak_rss_mb"]),
-             num(s.get("facts"))) for stage, s in record["stages"].items()]
-    return markdown_table(("stage", "listings", "seconds", "listings/s", "peak RSS MB (all processes)", "facts"), rows)
+    rows = [(num(record["listings"]), stage, num(s["seconds"]), num(s["listings_per_s"]), num(s["peak_rss_mb"]),
+             num(s.get("facts")))
+            for record in sorted((results.get(name) for name in results.matching("stream")), key=lambda r: r["listings"])
+            for stage, s in record["stages"].items()]
+    return markdown_table(("run (listings)", "stage", "seconds", "listings/s", "peak RSS MB (all processes)", "facts"), rows)
 
 
 @table("scale")

@@ -43,7 +43,9 @@ def test_bench_load_puts_our_loader_beside_ladybug_copy():
 def test_bench_stream_reports_every_stage():
     report = bench_stream(300, workers=2)
     stages = report["stages"]
-    assert [stages[name]["listings"] for name in stages] == [300, 300, 300] and stages["extract"]["facts"] > 1000
+    assert list(stages) == ["generate", "ingest", "extract", "fuse", "load"]
+    assert [stages[name]["listings"] for name in stages] == [300] * 5 and stages["extract"]["facts"] > 1000
+    assert 0 < stages["load"]["facts"] <= stages["fuse"]["facts"]  # edges: the fused facts, each once
     assert report["peak_rss_mb"] == max(stage["peak_rss_mb"] for stage in stages.values()) > 50
 
 

@@ -13,8 +13,10 @@ from skugraph.bench.workload import PeakMemory, synthetic_catalogue, timed
 
 
 def bench_stream(count: int = 1_000_000, workers: int = 2, progress=None) -> dict:
-    """Generate ``count`` listings, ingest them and extract facts with the rules in ``workers``
-    processes, streaming; the peak resident memory of all processes together, per stage."""
+    """Generate ``count`` listings, ingest them, extract facts with the rules in ``workers``
+    processes (streaming), fuse them (resolve products, settle conflicts, complete) and load
+    them into a new graph; per stage its time and the peak resident memory of all processes
+    together."""
     from skugraph import pipeline
     from skugraph.corpus.ingest import ingest
 
@@ -26,10 +28,20 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, progress=None) -> dic
             report = pipeline.extract(work / "listings.jsonl", work / "facts.jsonl", workers=workers)
             return report.listings, report.facts
 
+        def fuse() -> tuple[int, int]:
+            report = pipeline.fuse(work / "listings.jsonl", work / "facts.jsonl", work / "fused.jsonl")
+            return report.listings, report.facts_out
+
+        def load() -> tuple[int, int]:
+            _, stats = pipeline.load(work / "graph.lbug", work / "listings.jsonl", work / "fused.jsonl")
+            return stats["nodes"]["Listing"], sum(stats["edges"].values())
+
         for name, step in (
             ("generate", lambda: (synthetic_catalogue(work / "catalogue.jsonl", count), None)),
             ("ingest", lambda: (ingest([work / "catalogue.jsonl"], work / "listings.jsonl", work / "rejects.jsonl").ingested, None)),
             ("extract", extract),
+            ("fuse", fuse),
+            ("load", load),
         ):
             with PeakMemory() as memory:
                 (done, facts), seconds = timed(step)

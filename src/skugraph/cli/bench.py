@@ -73,8 +73,8 @@ def bench_stream_command(
     workers: Annotated[int, typer.Option(help="Extraction processes.")] = 2,
     out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/stream.json"),
 ) -> None:
-    """Generate, ingest and extract many listings, streaming: time and peak memory of each stage
-    (all processes together)."""
+    """Generate, ingest, extract (streaming), fuse and load many listings: time and peak memory of
+    each stage (all processes together)."""
     from skugraph.bench.stream import bench_stream
     from skugraph.bench.tables import stream_summary
 
