@@ -286,7 +286,9 @@ def test_bench_extract_runs_every_system_on_the_same_titles(trained, tmp_path):
     assert [r["system"] for r in report["results"]] == ["hf-pipeline", "torch", "onnx-int8"]
     assert all(r["titles"] == 40 and r["titles_per_s"] > 0 and r["peak_rss_mb"] > 50 for r in report["results"])
     assert report["results"][0]["x_hf_pipeline"] == 1.0 and (copy / "tagger.int8.onnx").is_file()
-    assert report["physical_limit"]["mflops_per_title"] > 0 and report["physical_limit"]["titles_per_s"] > 0
+    limit = report["physical_limit"]
+    assert limit["mflops_per_title"] > 0 and limit["titles_per_s"] > 0 and 0 < limit["bf16_gflops_at_model_shapes"]
+    assert all(r["share_of_limit"] >= 0 for r in report["results"])
     assert "dev_f1" not in report["results"][0] and report["results"][1]["dev_f1"] == 1.0 and report["results"][2]["dev_f1"] >= 0.9
 
 
