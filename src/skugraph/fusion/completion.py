@@ -159,11 +159,25 @@ class NeighbourScorer:
         known = [i for i, col in enumerate(columns) if col is not None]
         out = np.zeros(len(candidates))
         if known:
-            wanted = [columns[i] for i in known]
-            out[known] = similarity @ self.matrix[products][:, wanted].astype(bool).toarray() / max(similarity.sum(), 1e-12)
+            wanted = np.array([columns[i] for i in known])
+            rows = self.matrix[products]  # the neighbours' rows: a row slice, cheap where a column slice is not
+            held = _at_columns(rows.indices, np.repeat(similarity, np.diff(rows.indptr)), wanted)
+            out[known] = held / max(similarity.sum(), 1e-12)
             if self.association:
-                out[known] += self.association * (weights @ self.cooccurrence[:, wanted]).toarray().ravel() / max(weights.sum(), 1e-12)
+                associated = weights @ self.cooccurrence
+                out[known] += self.association * _at_columns(associated.indices, associated.data, wanted) / max(weights.sum(), 1e-12)
         return out + tie_break
+
+
+def _at_columns(columns: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For each of the ``wanted`` columns (distinct), the sum of the ``values`` stored at it
+    (sparse entries given as their columns and values, summed in the order given)."""
+    order = np.argsort(wanted)
+    position = np.minimum(np.searchsorted(wanted[order], columns), len(wanted) - 1)
+    hit = wanted[order][position] == columns
+    sums = np.zeros(len(wanted))
+    sums[order] = np.bincount(position[hit], weights=values[hit], minlength=len(wanted))
+    return sums
 
 
 class EmbeddingScorer:
