@@ -297,7 +297,7 @@ def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer:
             if ontology.is_kind(relation) and not ontology.applies(relation, category.get(product, "")):
                 continue  # capacity is no attribute of a folder
             top, score = _top(final, product, relation, all_values[relation])
-            probability = float(curve.predict([score])[0]) if curve is not None else constant
+            probability = float(np.interp(score, curve.X_thresholds_, curve.y_thresholds_)) if curve is not None else constant
             if probability >= min_probability:
                 where = Provenance(entities[product].key, "graph", 0, 0, "completion", scorer)
                 properties = {"inferred": True} | ({"chosen": False, "support": 0.0} if ontology.is_kind(relation) else {})
