@@ -120,7 +120,8 @@ class NeighbourScorer:
         norms = np.sqrt(matrix.multiply(matrix).sum(axis=1)).A.ravel()
         self.matrix = sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-12)) @ matrix)
         self.by_feature = self.matrix.T.tocsr()  # feature → the products holding it, with their weights
-        self._last: tuple[int, tuple[np.ndarray, np.ndarray]] | None = None
+        self._last: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] | None = None
+        self._associated: tuple[int, object, float] | None = None
         self.features = features
         self.popularity = PopularityScorer(triples)
         if association:
@@ -128,24 +129,31 @@ class NeighbourScorer:
             # P(value pair | feature pair): of the products with the row's pair, the share with the column's
             self.cooccurrence = sparse.csr_matrix(sparse.diags(1 / np.maximum(frequency, 1)) @ (held.T @ held))
 
-    def _nearest(self, row: int, weights) -> tuple[np.ndarray, np.ndarray]:
-        """The ``neighbours`` products most like product ``row`` (ties at the cutoff all kept) and
-        their cosine similarities. Only the products sharing a feature with it are read, so a
-        query costs what its features' postings hold, not the whole catalogue; the last answer is
-        kept, as a caller asks for one product's relations in turn."""
-        from scipy import sparse
-
+    def _nearest(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The ``neighbours`` products most like product ``row`` (ties at the cutoff all kept),
+        their cosine similarities, and the columns their rows hold with each one's similarity.
+        Only the products sharing a feature with it are read (the postings of its features, on
+        the raw arrays: a scipy product per query costs more in its bookkeeping than its sums),
+        so a query costs what its features' postings hold, not the whole catalogue; the last
+        answer is kept, as a caller asks for one product's relations in turn."""
         if self._last is not None and self._last[0] == row:
             return self._last[1]
-        shared = sparse.csr_matrix(weights.data[None, :]) @ self.by_feature[weights.indices]
-        shared.sum_duplicates()
-        others = shared.indices != row
-        products, similarity = shared.indices[others], shared.data[others]
+        start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
+        features, weights = self.matrix.indices[start:end], self.matrix.data[start:end]
+        postings = self.by_feature.indptr
+        holders = np.concatenate([self.by_feature.indices[postings[f]:postings[f + 1]] for f in features])
+        shares = np.concatenate([w * self.by_feature.data[postings[f]:postings[f + 1]] for f, w in zip(features, weights, strict=True)])
+        products, position = np.unique(holders, return_inverse=True)
+        similarity = np.bincount(position, weights=shares, minlength=len(products))
+        others = products != row
+        products, similarity = products[others], similarity[others]
         if len(similarity) > self.neighbours:
             cutoff = np.partition(similarity, -self.neighbours)[-self.neighbours]
             products, similarity = products[similarity >= cutoff], similarity[similarity >= cutoff]
-        self._last = (row, (products, similarity))
-        return products, similarity
+        starts, ends = self.matrix.indptr[products], self.matrix.indptr[products + 1]
+        columns = np.concatenate([self.matrix.indices[a:b] for a, b in zip(starts, ends, strict=True)]) if len(products) else np.zeros(0, int)
+        self._last = (row, (products, similarity, columns, np.repeat(similarity, ends - starts)))
+        return self._last[1]
 
     def scores(self, head: str, relation: str, candidates: Sequence[str]) -> np.ndarray:
         counts = self.popularity.scores(head, relation, candidates)
@@ -153,19 +161,19 @@ class NeighbourScorer:
         if head not in self.heads:
             return tie_break
         row = self.heads[head]
-        weights = self.matrix[row]
-        products, similarity = self._nearest(row, weights)
+        products, similarity, held_columns, held_similarity = self._nearest(row)
         columns = [self.features.get((relation, c)) for c in candidates]
         known = [i for i, col in enumerate(columns) if col is not None]
         out = np.zeros(len(candidates))
         if known:
             wanted = np.array([columns[i] for i in known])
-            rows = self.matrix[products]  # the neighbours' rows: a row slice, cheap where a column slice is not
-            held = _at_columns(rows.indices, np.repeat(similarity, np.diff(rows.indptr)), wanted)
-            out[known] = held / max(similarity.sum(), 1e-12)
+            out[known] = _at_columns(held_columns, held_similarity, wanted) / max(similarity.sum(), 1e-12)
             if self.association:
-                associated = weights @ self.cooccurrence
-                out[known] += self.association * _at_columns(associated.indices, associated.data, wanted) / max(weights.sum(), 1e-12)
+                if self._associated is None or self._associated[0] != row:  # once a product, like its neighbours
+                    weights = self.matrix[row]
+                    self._associated = (row, weights @ self.cooccurrence, weights.sum())
+                _, associated, total = self._associated
+                out[known] += self.association * _at_columns(associated.indices, associated.data, wanted) / max(total, 1e-12)
         return out + tie_break
 
 
