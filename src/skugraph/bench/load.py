@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from skugraph.bench.workload import synthetic_catalogue, timed
-from skugraph.graph.columnar import fact_tables
 from skugraph.facts.ontology import Ontology
+from skugraph.graph.columnar import fact_tables
 from skugraph.graph.store import TableBatch, listing_tables
 from skugraph.records import Listing
 

@@ -60,6 +60,11 @@ def fact_problems(facts: pa.Table, ontology: Ontology) -> tuple[pa.Array, list[t
     return relation, [(mask, reason) for mask, reason in problems if pc.any(mask).as_py()]
 
 
+def property_types(ontology: Ontology) -> dict[str, str]:
+    """Every edge property the ontology declares, with its Cypher type."""
+    return {name: kind for declared in ontology.relation_properties().values() for name, kind in declared}
+
+
 def properties_struct(properties: pa.Array | pa.ChunkedArray, ontology: Ontology) -> pa.Array | pa.ChunkedArray:
     """Facts' ``properties`` as a struct with a field per property the ontology declares (and
     one per other name the facts use, for :func:`fact_problems` to refuse): JSON text (Parquet
@@ -70,7 +75,7 @@ def properties_struct(properties: pa.Array | pa.ChunkedArray, ontology: Ontology
     encoded = pc.dictionary_encode(properties)
     encoded = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
     parsed = [json.loads(text) for text in encoded.dictionary.to_pylist()]
-    kinds = {name: kind for declared in ontology.relation_properties().values() for name, kind in declared}
+    kinds = property_types(ontology)
     names = list(kinds) + sorted({name for found in parsed for name in found} - kinds.keys())
     kind = pa.struct([(name, ARROW_TYPES[kinds[name]] if name in kinds else pa.string()) for name in names])
     try:

@@ -19,8 +19,8 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from skugraph.corpus.listing_formats import UnreadableFileError, check_text
+from skugraph.facts.checks import ARROW_TYPES, fact_problems, property_types
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.facts.checks import ARROW_TYPES, fact_problems
 from skugraph.records import Entity, Fact, to_json_line
 from skugraph.tables import FACTS, PROVENANCE, PartWriter, fact_from_row, facts_table, is_parquet, part_files, read_rows
 
@@ -117,16 +117,13 @@ def _json_schema(ontology: Ontology) -> pa.Schema:
     properties as a struct of those the ontology declares."""
     entity = pa.struct([("label", pa.string()), ("key", pa.string()), ("name", pa.string()), ("kind", pa.string()),
                         ("aliases", pa.list_(pa.string()))])
-    kinds = {name: kind for declared in ontology.relation_properties().values() for name, kind in declared}
     return pa.schema([("subject", entity), ("predicate", pa.string()), ("object", entity), ("confidence", pa.float64()),
                       ("provenance", pa.list_(PROVENANCE)),
-                      ("properties", pa.struct([(name, ARROW_TYPES[kind]) for name, kind in kinds.items()]))])
+                      ("properties", pa.struct([(name, ARROW_TYPES[kind]) for name, kind in property_types(ontology).items()]))])
 
 
 def _line_blocks(path: Path, rows: int) -> Iterator[list[tuple[int, bytes]]]:
-    """A JSONL file as blocks of ``rows`` lines: (line number, raw line)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    """A JSONL file (checked by :func:`check_facts_file` first) as blocks of ``rows`` lines: (line number, raw line)."""
     with path.open("rb") as handle:
         numbered = enumerate(handle, 1)
         while block := list(islice(numbered, rows)):

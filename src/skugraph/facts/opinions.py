@@ -339,19 +339,13 @@ def _with_networks(extractor: OpinionExtractor, others: list[str], out: Path, de
     """The extractor whose span tagger averages the networks ``others`` (directories under
     ``out``) with its own and its CRF member, if that scores the better dev tuple F1; else
     ``extractor``, the other networks' directories removed. Either way the record's ``networks``."""
-    from skugraph.tagging.ensemble import CRF_WEIGHTS, NetworksTagger
+    from skugraph.tagging.ensemble import NetworksTagger, fit_crf_weight
     from skugraph.tagging.tagger import Tagger, fit_temperature
 
     base = extractor.tagger
     tagger = NetworksTagger.beside(_with_crf(base), [Tagger.load(out / name) for name in others])
-    texts = [r.text for r in dev_spans]
-    neural, crf = tagger.member_scores(texts)
-    by_weight = {}
-    for weight in CRF_WEIGHTS:
-        tagger.crf_weight = weight
-        by_weight[weight] = tagger.evaluate(dev_spans, tagger.combine(texts, neural, crf)).micro.f1
-    tagger.crf_weight = max(CRF_WEIGHTS, key=lambda w: (by_weight[w], -abs(w - 0.5)))  # ties: the even average
-    tagger.temperature = fit_temperature(tagger, tagger.combine(texts, neural, crf), dev_spans)[0]
+    by_weight, neural, crf = fit_crf_weight(tagger, dev_spans)
+    tagger.temperature = fit_temperature(tagger, tagger.combine([r.text for r in dev_spans], neural, crf), dev_spans)[0]
     many = OpinionExtractor(tagger, extractor.category, extractor.polarity, dict(extractor.record))
     decoding, by_many = choose_decoding(many, dev)
     one, all_ = max(by_decoding.values()), max(by_many.values())

@@ -233,6 +233,19 @@ def _load_networks_single_threaded(sources: list[tuple[Path, str]], temperature:
     return NetworksTagger(networks, EnsembleTagger.around(networks[0]).crf, temperature, crf_weight)
 
 
+def fit_crf_weight(tagger: EnsembleTagger | NetworksTagger, dev: Sequence[LabelledText]) -> tuple[dict[float, float], list, list]:
+    """Set ``tagger.crf_weight`` to the :data:`CRF_WEIGHTS` value with the best dev F1 (ties: the
+    one nearest the even average); returns the F1 of each weight and the members' dev scores."""
+    texts = [item.text for item in dev]
+    neural, crf = tagger.member_scores(texts)
+    by_weight = {}
+    for weight in CRF_WEIGHTS:
+        tagger.crf_weight = weight
+        by_weight[weight] = tagger.evaluate(dev, tagger.combine(texts, neural, crf)).micro.f1
+    tagger.crf_weight = max(CRF_WEIGHTS, key=lambda w: (by_weight[w], -abs(w - 0.5)))
+    return by_weight, neural, crf
+
+
 def train_ensemble(neural: Tagger, train: Sequence[LabelledText], dev: Sequence[LabelledText], scheme: str,
                    words: bool = True, calibrate: bool = True, window: int = 2) -> tuple[EnsembleTagger, dict]:
     """Train the CRF member on ``train`` beside a trained neural tagger (its character ``window``
@@ -243,14 +256,8 @@ def train_ensemble(neural: Tagger, train: Sequence[LabelledText], dev: Sequence[
     crf = CrfMember.train(train, neural.config.tags, scheme, CrfFeatures(neural.lexicon_words, words, window))
     seconds = time.perf_counter() - began
     ensemble = EnsembleTagger(neural, crf)
-    texts = [item.text for item in dev]
-    neural_scores, crf_scores = ensemble.member_scores(texts)
-    by_weight = {}
-    for weight in CRF_WEIGHTS:
-        ensemble.crf_weight = weight
-        by_weight[weight] = ensemble.evaluate(dev, ensemble.combine(texts, neural_scores, crf_scores)).micro.f1
-    ensemble.crf_weight = max(CRF_WEIGHTS, key=lambda w: (by_weight[w], -abs(w - 0.5)))  # ties: the even average
-    combined = ensemble.combine(texts, neural_scores, crf_scores)
+    by_weight, neural_scores, crf_scores = fit_crf_weight(ensemble, dev)
+    combined = ensemble.combine([item.text for item in dev], neural_scores, crf_scores)
     dev_f1 = {"neural": neural.evaluate(dev, neural_scores).micro.f1, "crf": by_weight[1.0], "ensemble": by_weight[ensemble.crf_weight]}
     section = {"use": dev_f1["ensemble"] > dev_f1["neural"], "dev_f1": {k: round(v, 4) for k, v in dev_f1.items()},
                "crf_weight": ensemble.crf_weight, "dev_f1_by_crf_weight": {str(w): round(f, 4) for w, f in by_weight.items()},
