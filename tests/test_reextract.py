@@ -6,16 +6,18 @@ import json
 import re
 from datetime import UTC, datetime
 
+import pytest
 from typer.testing import CliRunner
 
 from skugraph import pipeline
 from skugraph.cli import app
 from skugraph.corpus.ingest import ingest
-from skugraph.extract import ExtractorConfig
+from skugraph.extract import ExtractorConfig, brands_file
 from skugraph.facts.io import read_facts
 from skugraph.graph.store import open_store
 from skugraph.records import Entity, Fact, Listing, Provenance, to_json_line, with_run
 from skugraph.sample.generate import CATALOGUE
+from skugraph.tagging.rules import read_brands
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 LISTINGS = [Listing("l1", "Dinox 适用华为P30手机壳 黑色", updated_at=WHEN), Listing("l2", "简帕 小米9钢化膜", updated_at=WHEN),
@@ -212,3 +214,70 @@ def test_extract_fuse_load_again_with_another_lexicon_gives_the_graph_a_fresh_lo
     assert report.rerun == len(changed) and report.retracted == report.rerun_retracted
     pipeline.load(tmp_path / "fresh.lbug", listings, tmp_path / "new.fused.jsonl")
     assert _read_graph(db) == _read_graph(tmp_path / "fresh.lbug")
+
+
+#: 诺芝 is no shipped brand: the rules learn it from the first title, which writes it in two scripts
+NOZI = [Listing("n1", "诺芝（NOZI）太阳能热水器家用 304不锈钢水箱", updated_at=WHEN),
+        Listing("n2", "诺芝 电热水壶 1.5L 家用", updated_at=WHEN), Listing("n3", "苹果 iPhone 11 手机", updated_at=WHEN)]
+
+
+def _facts_of(path, listing: str) -> list[str]:
+    return [to_json_line(fact) for fact in read_facts(path) if fact.subject.key == listing]
+
+
+def test_an_update_given_the_brands_file_reads_its_listings_as_the_full_run_did(tmp_path):
+    """The brands the full extraction learned are written beside its facts; an extraction of
+    some listings only (an update) given that file reads them as the full run did, so loading
+    it retracts nothing. Without it, the update has not seen the title that taught 诺芝."""
+    listings, update, db = tmp_path / "listings.jsonl", tmp_path / "update.jsonl", tmp_path / "graph.lbug"
+    _write(listings, NOZI)
+    _write(update, NOZI[1:2])
+    runner = CliRunner()
+
+    def extract(source, out, *options) -> None:
+        result = runner.invoke(app, ["extract", str(source), "--out", str(tmp_path / out), *options])
+        assert result.exit_code == 0, result.output
+
+    extract(listings, "facts.jsonl")
+    brands = tmp_path / "facts.brands.tsv"
+    assert [line.split("\t")[:3] for line in brands.read_text("utf-8").splitlines() if not line.startswith("#")] == \
+        [["nozi", "诺芝", "NOZI"]]
+    extract(update, "alone.jsonl")
+    extract(update, "update.facts.jsonl", "--brands", str(brands))
+    full = _facts_of(tmp_path / "facts.jsonl", "n2")
+    assert any('"has_brand"' in fact for fact in full) and not any('"has_brand"' in fact for fact in _facts_of(tmp_path / "alone.jsonl", "n2"))
+    assert _facts_of(tmp_path / "update.facts.jsonl", "n2") == full
+
+    for facts in ("facts.jsonl", "update.facts.jsonl"):
+        loaded = runner.invoke(app, ["load", str(tmp_path / facts), "--listings", str(listings), "--db", str(db)])
+        assert loaded.exit_code == 0, loaded.output
+    with open_store(db, read_only=True) as store:
+        assert ("n2", "has_brand", "nozi") in _edges(store) and not store.query("MATCH (c:Change) RETURN c.value").rows
+
+
+def test_given_its_own_brands_file_an_extraction_reads_the_catalogue_byte_for_byte_the_same(tmp_path):
+    listings = tmp_path / "listings.jsonl"
+    ingest([CATALOGUE], listings)
+    pipeline.extract(listings, tmp_path / "one.jsonl")
+    assert {brand.key for brand in read_brands(brands_file(tmp_path / "one.jsonl"))} == {"nozi", "lekes", "qinghe"}  # learned
+    pipeline.extract(listings, tmp_path / "two.jsonl", config=ExtractorConfig(brand_files=[brands_file(tmp_path / "one.jsonl")]))
+    assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
+    assert brands_file(tmp_path / "one.jsonl").read_bytes() == brands_file(tmp_path / "two.jsonl").read_bytes()
+
+
+def test_a_build_upserting_an_update_reads_with_the_previous_builds_brands(tmp_path):
+    everything, update = tmp_path / "all.jsonl", tmp_path / "update.jsonl"
+    _write(everything, NOZI)
+    _write(update, NOZI[1:2])
+    pipeline.build(pipeline.BuildConfig(inputs=[everything], workdir=tmp_path / "work", complete=False))
+    result = pipeline.build(pipeline.BuildConfig(inputs=[update], workdir=tmp_path / "work", complete=False))
+    assert (result.load.rerun, result.load.retracted) == (0, 0)
+    with open_store(result.config.graph, read_only=True) as store:
+        assert ("n2", "has_brand", "nozi") in _edges(store)
+
+
+def test_a_bad_brands_file_row_names_its_file_and_line(tmp_path):
+    path = tmp_path / "brands.tsv"
+    path.write_text("# key, name\nnozi\t诺芝\tNOZI\nnameless\n", "utf-8")
+    with pytest.raises(ValueError, match=r"brands.tsv, line 3: a brand row needs a key and a name"):
+        read_brands(path)

@@ -58,7 +58,7 @@ class ExtractorConfig:
     fields: tuple[str, ...] = ("title",)  # the fields the tagger reads (what it was trained on), or ("all",)
     min_score: float = 0.0  # tagger mentions below this calibrated confidence are dropped
     runtime: str = "torch-bf16"  # what runs the tagger (skugraph.tagging.runtime.RUNTIMES)
-    brand_files: list[Path] = field(default_factory=list)  # extra brand names, one a line
+    brand_files: list[Path] = field(default_factory=list)  # extra brand names, one a line; or brands.tsv rows (brands_file)
     product_type_files: list[Path] = field(default_factory=list)  # extra product words, one a line
     opinion_model: Path | None = None  # review opinions (`skugraph train opinions`)
     sentiment_model: Path | None = None  # review sentiment (`skugraph train sentiment`)
@@ -90,6 +90,13 @@ def build_extractor(config: ExtractorConfig, titles: Iterable[str] | None = None
 def _rules(config: ExtractorConfig, titles: Iterable[str] | None) -> RuleExtractor:
     rules = RuleExtractor.with_lexicon_files(config.brand_files, config.product_type_files)
     return rules if titles is None else rules.learn_brands(titles)
+
+
+def brands_file(facts: Path) -> Path:
+    """Where an extraction writing ``facts`` leaves the brands it knew beyond the shipped ones,
+    learned ones included (``facts.jsonl`` or ``facts.parquet`` → ``facts.brands.tsv``): given
+    back as a brand file, an update of some listings reads them as this extraction did."""
+    return facts.with_suffix(".brands.tsv")
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from skugraph.corpus.ingest import IngestReport, ingest, listing_files, load_listings
 from skugraph.corpus.listings import read_listings
-from skugraph.extract import ExtractorConfig, ExtractReport, Progress, build_reader, extract_locally
+from skugraph.extract import ExtractorConfig, ExtractReport, Progress, brands_file, build_reader, extract_locally
 from skugraph.facts.io import check_min_confidence, confident_facts, confident_tables, read_fact_tables, read_facts, write_facts
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.fusion.completion import Proposals
@@ -22,6 +22,7 @@ from skugraph.graph.store import LoadReport, QueryResult, open_store
 from skugraph.sample.demo import EXAMPLE_QUERIES, SHOWCASE
 from skugraph.sample.generate import CATALOGUE
 from skugraph.tables import is_parquet
+from skugraph.tagging.rules import write_brands
 
 
 @dataclass
@@ -73,8 +74,11 @@ class BuildConfig:
         return self.db or self.workdir / "graph.lbug"
 
     def extraction(self) -> ExtractorConfig:
-        """The extraction these options name."""
-        return ExtractorConfig(self.extractor, self.tagger, self.tagger_fields, brand_files=self.brand_files,
+        """The extraction these options name; upserting into the graph there (not ``fresh``), it
+        also knows the brands the previous build's extraction knew (:func:`skugraph.extract.brands_file`)."""
+        known = brands_file(self.facts)
+        brand_files = self.brand_files + ([known] if known.is_file() and not self.fresh else [])
+        return ExtractorConfig(self.extractor, self.tagger, self.tagger_fields, brand_files=brand_files,
                                product_type_files=self.product_type_files, opinion_model=self.opinion_model,
                                sentiment_model=self.sentiment_model, relation_model=self.relation_model)
 
@@ -123,7 +127,10 @@ def extract(
     (JSONL or Parquet, read in name order).
 
     A first pass over the titles teaches the rule extractor the brands the catalogue writes
-    in two scripts (``诺芝（NOZI）``), so brands resolve to one entity however written.
+    in two scripts (``诺芝（NOZI）``), so brands resolve to one entity however written. Every
+    brand it knew beyond the shipped ones is written to :func:`skugraph.extract.brands_file`
+    of ``facts_out``: an update that extracts some listings only gives it in
+    ``config.brand_files`` (``--brands``) to read them as the full run did.
 
     ``workers`` > 1: that many processes (one thread each) read the batches while this one
     reads the file ahead and writes the results, in order. The rules gain from it (about 2×
@@ -147,8 +154,11 @@ def extract(
         except ModuleNotFoundError as error:
             raise ValueError(f"--engine ray needs Ray ({error}): pip install 'skugraph[scale]'") from None
 
-        return extract_on_ray(reader, listings, facts_out, mentions_out, workers, address, batch_size, progress)
-    return extract_locally(reader, listings, facts_out, mentions_out, workers, batch_size, progress)
+        report = extract_on_ray(reader, listings, facts_out, mentions_out, workers, address, batch_size, progress)
+    else:
+        report = extract_locally(reader, listings, facts_out, mentions_out, workers, batch_size, progress)
+    write_brands(reader.builder.gazetteer, brands_file(facts_out))
+    return report
 
 
 def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, threshold: float | None = None,

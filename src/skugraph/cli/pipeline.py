@@ -85,7 +85,7 @@ def extract(
     model: Annotated[Path | None, typer.Option(help="Tagger directory from `skugraph train tagger`.")] = None,
     fields: Annotated[str, typer.Option(help="Fields the tagger reads: comma-separated (title, description), or 'all' (reviews too).")] = "title",
     min_score: Annotated[float, typer.Option(help="Drop tagger mentions below this calibrated confidence.")] = 0.0,
-    brands: Annotated[list[Path] | None, typer.Option(help="Extra brand names, one a line.")] = None,
+    brands: Annotated[list[Path] | None, typer.Option(help="Extra brand names, one a line; or a .tsv of brands with their other names, such as the FACTS.brands.tsv an extraction writes (give it to an update of some listings).")] = None,
     product_types: Annotated[list[Path] | None, typer.Option(help="Extra product-type words, one a line.")] = None,
     ontology: OntologyOption = None,
     opinion_model: Annotated[Path | None, typer.Option(help="Review opinions: a directory from `skugraph train opinions`.")] = None,

@@ -106,16 +106,27 @@ class RuleExtractor:
     def with_lexicon_files(
         cls, brands: Iterable[str | Path] = (), product_types: Iterable[str | Path] = ()
     ) -> RuleExtractor:
-        """The shipped lexicons plus your own word lists (one word a line)."""
+        """The shipped lexicons plus your own word lists (one word a line). A brand file ending
+        in ``.tsv`` holds brands with their other names (:func:`read_brands`), such as the
+        brands file an extraction writes beside its facts (:func:`write_brands`)."""
         lexicons = dict(default_lexicons())
         extra_types = read_words(product_types)
         if extra_types:
             lexicons["product_type"] = Lexicon([*lexicons["product_type"].phrases(), *extra_types])
-        return cls(default_gazetteer().with_words(read_words(brands)), lexicons)
+        gazetteer = default_gazetteer()
+        for path in brands:  # in the order given: a name already known keeps its brand
+            is_tsv = Path(path).suffix == ".tsv"
+            gazetteer = gazetteer.with_brands(read_brands(path)) if is_tsv else gazetteer.with_words(read_words([path]))
+        return cls(gazetteer, lexicons)
 
     def learn_brands(self, titles: Iterable[str]) -> RuleExtractor:
         """A copy that also knows every brand a title opens with in two scripts: once one
-        listing writes ``诺芝（NOZI）``, listings that write ``诺芝`` alone are read too."""
+        listing writes ``诺芝（NOZI）``, listings that write ``诺芝`` alone are read too.
+
+        What is learned depends on the titles given: an extraction of some listings only (an
+        update) learns less than the full run did, unless it is given the brands the full run
+        knew (:func:`write_brands`, read back by :meth:`with_lexicon_files`); brands already
+        known are not learned again, so the listings read the same."""
         learned: dict[str, Brand] = {}
         for title in titles:
             text = normalize(title).text
@@ -379,3 +390,36 @@ class RuleExtractor:
         if not self._match_at(self.lexicons["accessory"], low, position) or (len(found) == 1 and not maker_before):
             return []
         return found
+
+
+def added_brands(gazetteer: BrandGazetteer) -> list[Brand]:
+    """The brands ``gazetteer`` knows beyond the shipped ones (brand files, learned brands), in
+    the order they were added."""
+    shipped = set(default_gazetteer().by_surface.values())
+    return [brand for brand in dict.fromkeys(gazetteer.by_surface.values()) if brand not in shipped]
+
+
+_BRANDS_HEADER = ("# Brands known beyond the shipped list: key, name, another name, more names (comma-separated).\n"
+                  "# Give this file to `skugraph extract --brands` so an update reads listings as this run did.\n")
+
+
+def write_brands(gazetteer: BrandGazetteer, path: Path) -> None:
+    """Write :func:`added_brands` as tab-separated rows, the shipped ``brands.tsv``'s format."""
+    rows = [f"{b.key}\t{b.name}\t{b.aliases[0] if b.aliases else ''}\t{','.join(b.aliases[1:])}\n"
+            for b in added_brands(gazetteer)]
+    path.write_text(_BRANDS_HEADER + "".join(rows), "utf-8")
+
+
+def read_brands(path: str | Path) -> list[Brand]:
+    """Brands from a tab-separated file (``key``, ``name``, then other names and comma-separated
+    aliases, as :func:`write_brands` writes); ``#`` lines are comments. A row without a key or a
+    name is a ``ValueError`` naming the file and line."""
+    brands = []
+    for number, line in enumerate(Path(path).read_text("utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        key, name, other, more = ([field.strip() for field in line.split("\t")] + ["", "", ""])[:4]
+        if not key or not name:
+            raise ValueError(f"{path}, line {number}: a brand row needs a key and a name, tab-separated")
+        brands.append(Brand(key, name, tuple(alias for alias in (other, *more.split(",")) if alias)))
+    return brands
