@@ -107,7 +107,7 @@ def main() -> None:
             start = time.perf_counter()
             reader = build_reader(config, titles=[t.text for t in texts])
             reader.calibration = None  # raw confidences: calibration is measured below, cross-fitted
-            reads = read_with_gold(texts, reader)
+            reads = read_with_gold(texts, reader, parts=PARTS)  # a span scorer cross-fitted like the calibration
             report = score_reads(reads).to_dict(digits=3)
             seconds = round(time.perf_counter() - start, 1)
             fused = score_fused(reads, reader.builder.ontology).to_dict(digits=3)

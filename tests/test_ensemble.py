@@ -87,6 +87,7 @@ def test_train_tagger_keeps_the_ensemble_when_dev_says_it_is_better(trained):
     assert tagger.evaluate(DATA).micro.f1 == section["dev_f1"]["ensemble"] == 1.0
     assert section["dev_f1_by_crf_weight"][str(section["crf_weight"])] == max(section["dev_f1_by_crf_weight"].values())
     assert tagger.crf_weight == section["crf_weight"]
+    assert section["span_scorer"]["dev"]["kept"] is False and tagger.span_scorer is None  # every dev span is right
     assert isinstance(Tagger.load(trained, "torch"), Tagger)  # the network alone, as before
 
 
@@ -151,3 +152,30 @@ def test_worker_processes_load_the_ensemble_from_its_directory(trained, tmp_path
     two = pipeline.extract(listings, tmp_path / "two.jsonl", tmp_path / "two-m.jsonl", config=config, batch_size=4, workers=2)
     assert one.mentions == two.mentions == 3 * sum(len(spans) for spans in GOLD)
     assert (tmp_path / "one-m.jsonl").read_bytes() == (tmp_path / "two-m.jsonl").read_bytes()
+
+
+def test_a_span_scorer_in_the_metadata_scores_the_spans_after_reload_pickle_and_onnx(trained, tmp_path):
+    from skugraph.extract import ExtractorConfig, build_reader
+    from skugraph.fact_scores import read_with_gold
+    from skugraph.tagging.runtime import export_onnx
+    from skugraph.tagging.span_scorer import SpanScorer
+
+    copy = tmp_path / "model"
+    shutil.copytree(trained, copy)
+    meta = json.loads((copy / "skugraph.json").read_text("utf-8"))
+    meta["ensemble"]["span_scorer"] = {"scorer": SpanScorer((0.0,) * 5, 1.0).to_dict()}
+    (copy / "skugraph.json").write_text(json.dumps(meta), "utf-8")
+    expected = 1 / (1 + np.exp(-1.0))
+    texts = [item.text for item in DATA]
+    export_onnx(copy, quantize=False)
+    for tagger in (load_tagger(copy, "torch"), pickle.loads(pickle.dumps(load_tagger(copy, "torch"))), load_tagger(copy, "onnx")):
+        found = tagger.predict(texts)
+        assert _keys(found) == GOLD and all(s.score == pytest.approx(expected) for spans in found for s in spans)
+    # cross-fitted reading: each half is scored by a scorer refitted on the other half's spans
+    # (all right here, so a constant near 1), not by the saved one
+    reader = build_reader(ExtractorConfig(kind="tagger", model=copy, runtime="torch"))
+    reader.calibration = None
+    read = read_with_gold(DATA, reader, parts=2)
+    confidences = [fact.confidence for facts in read.facts for fact in facts if fact.predicate == "has_brand"]
+    assert confidences and all(c > 0.99 for c in confidences)
+    assert reader.extractor.tagger.span_scorer.intercept == 1.0  # the saved scorer is put back

@@ -152,6 +152,7 @@ def test_networks_share_the_network_part_of_the_average_and_reload(opinion_model
     import shutil
 
     from skugraph.tagging.ensemble import EnsembleTagger, NetworksTagger
+    from skugraph.tagging.span_scorer import SpanScorer
 
     texts = [r.text for r in sample_opinions()]
     ensemble = EnsembleTagger.load(opinion_model / "tagger")
@@ -163,14 +164,18 @@ def test_networks_share_the_network_part_of_the_average_and_reload(opinion_model
     shutil.copytree(opinion_model, out)
     shutil.copytree(out / "tagger", out / "tagger-2")
     record = json.loads((out / "opinions.json").read_text(encoding="utf-8"))
-    record["networks"] = {"use": True, "taggers": ["tagger-2"], "crf_weight": 0.75, "temperature": 1.5}
+    record["networks"] = {"use": True, "taggers": ["tagger-2"], "crf_weight": 0.75, "temperature": 1.5,
+                          "span_scorer": {"scorer": SpanScorer((0.0,) * 5, 1.0).to_dict()}}
     (out / "opinions.json").write_text(json.dumps(record), encoding="utf-8")
     loaded = OpinionExtractor.load(out)
     assert len(loaded.tagger.networks) == 2 and (loaded.tagger.crf_weight, loaded.tagger.temperature) == (0.75, 1.5)
+    spans = [s for row in loaded.tagger.predict(texts) for s in row]
+    assert spans and all(s.score == pytest.approx(1 / (1 + np.exp(-1.0))) for s in spans)  # the record's span scorer
     ensemble.crf_weight = 0.75
     assert [[s.key for s in row] for row in loaded.tagger.predict(texts)] == [[s.key for s in row] for row in ensemble.predict(texts)]
     again = pickle.loads(pickle.dumps(loaded))  # as `skugraph extract --workers` sends it: the networks' directories
     assert [n.source for n in again.tagger.networks] == [n.source for n in loaded.tagger.networks]
+    assert again.tagger.span_scorer == loaded.tagger.span_scorer
     assert again.extract(texts) == loaded.extract(texts)
 
 

@@ -28,9 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from skugraph.corpus.ner import LabelledText, read_labelled
 from skugraph.extract import ExtractorConfig, ListingReader, build_reader
-from skugraph.facts.calibration import CALIBRATION_FILE, FactCalibration, Lexicon, fit_calibration, lexical_prior
+from skugraph.facts.calibration import CALIBRATION_FILE, FactCalibration, Lexicon, fit_calibration, lexical_prior, listing_folds
 from skugraph.facts.ontology import Ontology
 from skugraph.graph.store import batched
 from skugraph.records import BRAND, PRODUCT, Fact, Listing, Mention
@@ -82,17 +84,44 @@ class LabelledReads:
                             for facts, gold in zip(self.facts, self.gold, strict=True)]
 
 
-def read_with_gold(texts: Sequence[LabelledText], reader: ListingReader, batch_size: int = 256) -> LabelledReads:
-    """The labelled ``texts`` read by ``reader`` and, for the gold, by the same fact builder over their spans."""
+def read_with_gold(texts: Sequence[LabelledText], reader: ListingReader, batch_size: int = 256,
+                   parts: int | None = None) -> LabelledReads:
+    """The labelled ``texts`` read by ``reader`` and, for the gold, by the same fact builder over
+    their spans. With ``parts``, a span scorer the reader's tagger holds is cross-fitted: each
+    of ``parts`` shares of the texts (the shares :func:`~skugraph.facts.calibration.cross_fit`
+    holds out) is read with a scorer refitted on the spans of the others, so no fact's
+    confidence was fitted on its own title's labels."""
     listings = labelled_listings(texts)
     gold_reader = ListingReader(GoldMentions({listing.id: item for listing, item in zip(listings, texts, strict=True)}),
                                 reader.builder)
-    gold: list[set[FactKey]] = []
-    found: list[list[Fact]] = []
-    for batch in batched(listings, batch_size):
-        gold += [fact_keys(facts) for _, facts in gold_reader.read(batch)]
-        found += [facts for _, facts in reader.read(batch)]
+    gold = [fact_keys(facts) for batch in batched(listings, batch_size) for _, facts in gold_reader.read(batch)]
+    tagger = getattr(reader.extractor, "tagger", None)
+    if parts is None or getattr(tagger, "span_scorer", None) is None:
+        found = [facts for batch in batched(listings, batch_size) for _, facts in reader.read(batch)]
+    else:
+        found = _read_cross_fitted(texts, listings, reader, tagger, parts, batch_size)
     return LabelledReads(listings, found, gold, {predicate for facts in gold for _, _, predicate in facts})
+
+
+def _read_cross_fitted(texts: Sequence[LabelledText], listings: list[Listing], reader: ListingReader, tagger,
+                       parts: int, batch_size: int) -> list[list[Fact]]:
+    from skugraph.tagging.ensemble import span_rows
+    from skugraph.tagging.span_scorer import SpanScorer
+
+    part = listing_folds(len(listings), parts)
+    rows = span_rows(tagger, tagger.scores([item.title for item in listings]), texts)
+    found: list[list[Fact]] = [[] for _ in listings]
+    fitted = tagger.span_scorer
+    try:
+        for k in range(parts):
+            others = [(row, right) for n in np.flatnonzero(part != k) for row, right in rows[n]]
+            tagger.span_scorer = SpanScorer.fit([row for row, _ in others], [right for _, right in others])
+            for batch in batched(np.flatnonzero(part == k).tolist(), batch_size):
+                for n, (_, facts) in zip(batch, reader.read([listings[n] for n in batch]), strict=True):
+                    found[n] = facts
+    finally:
+        tagger.span_scorer = fitted
+    return found
 
 
 def score_reads(reads: LabelledReads) -> Report:

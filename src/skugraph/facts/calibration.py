@@ -324,6 +324,11 @@ def _folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
     return np.array([fold_of[g] for g in groups])
 
 
+def listing_folds(listings: int, parts: int, seed: int = 0) -> np.ndarray:
+    """The share (0 … ``parts`` - 1) each of ``listings`` listings falls in when a figure is cross-fitted over them."""
+    return _folds([str(n) for n in range(listings)], parts, seed)
+
+
 def fit_calibration(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[bool | None]], folds: int = 5,
                     target: float = TARGET_PRECISION, seed: int = 0, lexicon: Lexicon | None = None) -> FactCalibration:
     """Fit the calibrator on dev facts (each listing's facts, as a reader made them with raw
@@ -396,7 +401,7 @@ def cross_fit(listing_facts: Sequence[Sequence[Fact]], right: Sequence[Sequence[
               parts: int = 2, target: float = TARGET_PRECISION, seed: int = 0, lexicon: Lexicon | None = None) -> HeldOut:
     """Each of ``parts`` shares of the listings scored by a calibration (method, map and threshold)
     fitted on the others (:func:`fit_calibration`), so no figure is fitted on the facts it scores."""
-    part = _folds([str(n) for n in range(len(listing_facts))], parts, seed)
+    part = listing_folds(len(listing_facts), parts, seed)
     raw, calibrated, hits, kept, thresholds = [], [], [], [], []
     for k in range(parts):
         inside = [n for n in range(len(listing_facts)) if part[n] != k]

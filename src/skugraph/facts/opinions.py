@@ -200,6 +200,7 @@ class OpinionExtractor:
     def load(cls, path: str | Path) -> OpinionExtractor:
         """The extractor saved in ``path``; its span tagger the networks' ensemble where dev chose it."""
         from skugraph.tagging.ensemble import NetworksTagger
+        from skugraph.tagging.span_scorer import SpanScorer
         from skugraph.tagging.tagger import Tagger, load_tagger
 
         path = Path(path)
@@ -210,8 +211,9 @@ class OpinionExtractor:
         networks = record.get("networks", {})
         if networks.get("use"):
             ensemble = _with_crf(tagger)
+            scorer = networks.get("span_scorer", {}).get("scorer")
             tagger = NetworksTagger([ensemble.neural, *(Tagger.load(path / name) for name in networks["taggers"])], ensemble.crf,
-                                    networks["temperature"], networks["crf_weight"])
+                                    networks["temperature"], networks["crf_weight"], SpanScorer.from_dict(scorer) if scorer else None)
         return cls(tagger, LinearTextClassifier.load(path / "category"), LinearTextClassifier.load(path / "polarity"), record)
 
     def save(self, out: str | Path) -> Path:
@@ -339,20 +341,22 @@ def _with_networks(extractor: OpinionExtractor, others: list[str], out: Path, de
     """The extractor whose span tagger averages the networks ``others`` (directories under
     ``out``) with its own and its CRF member, if that scores the better dev tuple F1; else
     ``extractor``, the other networks' directories removed. Either way the record's ``networks``."""
-    from skugraph.tagging.ensemble import NetworksTagger, fit_crf_weight
+    from skugraph.tagging.ensemble import NetworksTagger, fit_crf_weight, fit_ensemble_span_scorer
     from skugraph.tagging.tagger import Tagger, fit_temperature
 
     base = extractor.tagger
     tagger = NetworksTagger.beside(_with_crf(base), [Tagger.load(out / name) for name in others])
     by_weight, neural, crf = fit_crf_weight(tagger, dev_spans)
-    tagger.temperature = fit_temperature(tagger, tagger.combine([r.text for r in dev_spans], neural, crf), dev_spans)[0]
+    combined = tagger.combine([r.text for r in dev_spans], neural, crf)
+    tagger.temperature = fit_temperature(tagger, combined, dev_spans)[0]
+    tagger.span_scorer, scorer_entry = fit_ensemble_span_scorer(tagger, combined, dev_spans)
     many = OpinionExtractor(tagger, extractor.category, extractor.polarity, dict(extractor.record))
     decoding, by_many = choose_decoding(many, dev)
     one, all_ = max(by_decoding.values()), max(by_many.values())
     section = {"use": all_ > one, "taggers": others, "crf_weight": tagger.crf_weight, "temperature": tagger.temperature,
                "dev_span_f1": {"one": round(base.evaluate(dev_spans).micro.f1, 4), "all": round(by_weight[tagger.crf_weight], 4)},
                "dev_f1_by_crf_weight": {str(w): round(f, 4) for w, f in by_weight.items()},
-               "dev_tuple_f1": {"one": one, "all": all_}}
+               "dev_tuple_f1": {"one": one, "all": all_}, "span_scorer": scorer_entry}
     if not section["use"]:
         for name in others:
             shutil.rmtree(out / name)

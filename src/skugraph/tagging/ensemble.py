@@ -2,7 +2,9 @@
 each give every character its tag probabilities; their weighted average (the CRF's share
 chosen on dev, from an even mix to the CRF alone) is decoded under the BIO/BIEOS constraints
 (Viterbi), and each span's confidence is its probability in that constrained chain
-(forward-backward over the log averaged probabilities, at a temperature fitted on dev).
+(forward-backward over the log averaged probabilities, at a temperature fitted on dev), or,
+where dev fitted one, the span scorer's reading of that probability and of each member's
+(:mod:`skugraph.tagging.span_scorer`).
 
 ``skugraph train tagger`` trains the CRF beside the neural tagger and keeps the ensemble when
 it scores better on dev; the model directory's ``skugraph.json`` then says so (its
@@ -26,6 +28,7 @@ from skugraph.corpus.ner import LabelledText, tags_to_spans
 from skugraph.tagging.crf_member import CRF_FILE, CrfFeatures, CrfMember
 from skugraph.tagging.decode import best_paths, constraint_scores, forward_backward_many, segment_probability
 from skugraph.tagging.evaluate import Report, score_spans
+from skugraph.tagging.span_scorer import SpanScorer, fit_span_scorer, span_features
 from skugraph.tagging.tagger import ScoredSpan, Tagger, TextScores, fit_temperature
 
 ENSEMBLE = "ensemble"  # the metadata section
@@ -33,9 +36,12 @@ ENSEMBLE = "ensemble"  # the metadata section
 
 @dataclass
 class CharScores:
-    """Tag probabilities per character of one text [chars, tags] (rows sum to 1)."""
+    """Tag probabilities per character of one text [chars, tags] (rows sum to 1), and the
+    members' own (the networks', averaged, then the CRF's; NaN rows where one has none) that
+    the span scorer reads."""
 
     marginals: np.ndarray
+    members: tuple[np.ndarray, ...] = ()
 
 
 def char_marginals(tagger: Tagger, scores: TextScores, length: int, temperature: float | None = 1.0) -> np.ndarray:
@@ -84,11 +90,29 @@ def average_marginals(members: Sequence[np.ndarray], weights: Sequence[float] | 
 CRF_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 
 
-def decode_marginals(texts: Sequence[CharScores], tags: list[str], temperature: float = 1.0, chunk: int = 64) -> list[list[ScoredSpan]]:
+def decode_marginals(texts: Sequence[CharScores], tags: list[str], temperature: float = 1.0, chunk: int = 64,
+                     scorer: SpanScorer | None = None) -> list[list[ScoredSpan]]:
     """Spans of each text: the best valid tag sequence under the log probabilities, each span
-    with its probability in that constrained chain at ``temperature``; sorted by length,
-    ``chunk`` texts at a time (batched Viterbi and forward-backward)."""
-    out: list[list[ScoredSpan]] = [[] for _ in texts]
+    with its probability in that constrained chain at ``temperature`` (rescored by ``scorer``
+    where the text has its members' probabilities); sorted by length, ``chunk`` texts at a
+    time (batched Viterbi and forward-backward)."""
+    found = _decode_with_features(texts, tags, temperature, chunk, features=scorer is not None)
+    if scorer is None:
+        return [[span for span, _ in spans] for spans in found]
+    out = []
+    for spans in found:
+        rows = [row for _, row in spans if row is not None]
+        rescored = iter(scorer.probabilities(rows).tolist())
+        out.append([ScoredSpan(span.start, span.end, span.label, next(rescored)) if row is not None else span
+                    for span, row in spans])
+    return out
+
+
+def _decode_with_features(texts: Sequence[CharScores], tags: list[str], temperature: float, chunk: int,
+                          features: bool) -> list[list[tuple[ScoredSpan, list[float] | None]]]:
+    """:func:`decode_marginals`' spans, each with its :func:`span_features` (when ``features``
+    and the text has members' probabilities; None otherwise)."""
+    out: list[list[tuple[ScoredSpan, list[float] | None]]] = [[] for _ in texts]
     order = sorted((i for i, t in enumerate(texts) if len(t.marginals)), key=lambda i: len(texts[i].marginals))
     start, transition, end = (scores / temperature for scores in constraint_scores(tags))
     for first in range(0, len(order), chunk):
@@ -104,7 +128,9 @@ def decode_marginals(texts: Sequence[CharScores], tags: list[str], temperature: 
             for span in tags_to_spans([tags[i] for i in path]):
                 probability = segment_probability(path, span.start, span.end - 1, emissions[row], transition, alpha[row],
                                                   beta[row], float(log_z[row]))
-                out[index].append(ScoredSpan(span.start, span.end, span.label, probability))
+                extra = (span_features(probability, texts[index].members, span.start, span.end, path)
+                         if features and texts[index].members else None)
+                out[index].append((ScoredSpan(span.start, span.end, span.label, probability), extra))
     return out
 
 
@@ -113,11 +139,13 @@ class EnsembleTagger:
     :class:`~skugraph.tagging.tagger.Tagger` is (``predict``, ``scores``/``decode_many``, ``evaluate``,
     ``meta``, pickling as its directory)."""
 
-    def __init__(self, neural: Tagger, crf: CrfMember, temperature: float = 1.0, crf_weight: float = 0.5):
+    def __init__(self, neural: Tagger, crf: CrfMember, temperature: float = 1.0, crf_weight: float = 0.5,
+                 span_scorer: SpanScorer | None = None):
         self.neural = neural
         self.crf = crf
         self.temperature = temperature
         self.crf_weight = crf_weight  # the CRF's share of the average, chosen on dev
+        self.span_scorer = span_scorer  # fitted on dev after the temperature, if it scores better there
         self.source: tuple[Path, str] | None = None  # (directory, runtime) when loaded from one
 
     @property
@@ -144,8 +172,9 @@ class EnsembleTagger:
         if not section:
             raise ValueError(f"{path}: no CRF member in its metadata (train it with `skugraph train tagger --dev …`)")
         features = CrfFeatures(neural.lexicon_words, words=section["crf"]["words"], window=section["crf"].get("window", 2))
+        scorer = section.get("span_scorer", {}).get("scorer")
         ensemble = cls(neural, CrfMember.load(path, neural.config.tags, features), section.get("temperature", 1.0),
-                       section.get("crf_weight", 0.5))
+                       section.get("crf_weight", 0.5), SpanScorer.from_dict(scorer) if scorer else None)
         ensemble.source = (path, runtime)
         return ensemble
 
@@ -161,8 +190,11 @@ class EnsembleTagger:
 
     def combine(self, texts: Sequence[str], neural: Sequence[TextScores], crf: Sequence[np.ndarray]) -> list[CharScores]:
         """The members' per-character probabilities averaged, the CRF weighted by ``crf_weight``."""
-        return [CharScores(average_marginals([char_marginals(self.neural, n, len(text)), c], [1 - self.crf_weight, self.crf_weight]))
-                for text, n, c in zip(texts, neural, crf, strict=True)]
+        out = []
+        for text, n, c in zip(texts, neural, crf, strict=True):
+            network = char_marginals(self.neural, n, len(text))
+            out.append(CharScores(average_marginals([network, c], [1 - self.crf_weight, self.crf_weight]), (network, c)))
+        return out
 
     def scores(self, texts: Sequence[str], batch_size: int = 64) -> list[CharScores]:
         return self.combine(texts, *self.member_scores(texts, batch_size))
@@ -172,7 +204,11 @@ class EnsembleTagger:
         return scores.marginals
 
     def decode_many(self, texts: Sequence[CharScores], temperature: float | None = None) -> list[list[ScoredSpan]]:
-        return decode_marginals(texts, self.config.tags, temperature or self.temperature)
+        """Spans of each text; with a ``temperature``, their probabilities in the chain at it
+        (the span scorer reads the chain at the fitted temperature only)."""
+        if temperature is not None:
+            return decode_marginals(texts, self.config.tags, temperature)
+        return decode_marginals(texts, self.config.tags, self.temperature, scorer=self.span_scorer)
 
     def decode(self, scores: CharScores, temperature: float | None = None) -> list[ScoredSpan]:
         return self.decode_many([scores], temperature)[0]
@@ -197,8 +233,9 @@ class NetworksTagger(EnsembleTagger):
     per-character probabilities share the network part of the average equally, the CRF keeps
     its weight. The first network is the one the CRF member was saved beside."""
 
-    def __init__(self, networks: Sequence[Tagger], crf: CrfMember, temperature: float = 1.0, crf_weight: float = 0.5):
-        super().__init__(networks[0], crf, temperature, crf_weight)
+    def __init__(self, networks: Sequence[Tagger], crf: CrfMember, temperature: float = 1.0, crf_weight: float = 0.5,
+                 span_scorer: SpanScorer | None = None):
+        super().__init__(networks[0], crf, temperature, crf_weight, span_scorer)
         self.networks = list(networks)
 
     @classmethod
@@ -211,7 +248,7 @@ class NetworksTagger(EnsembleTagger):
         sources = [network.source for network in self.networks]
         if None in sources:
             raise TypeError("a NetworksTagger pickles as its networks' directories: load them with Tagger.load first")
-        return _load_networks_single_threaded, (sources, self.temperature, self.crf_weight)
+        return _load_networks_single_threaded, (sources, self.temperature, self.crf_weight, self.span_scorer)
 
     def member_scores(self, texts: Sequence[str], batch_size: int = 64) -> tuple[list[list[TextScores]], list[np.ndarray]]:
         """(each network's emissions of the texts, the CRF's per-character probabilities of each text)."""
@@ -223,14 +260,23 @@ class NetworksTagger(EnsembleTagger):
         out = []
         for i, text in enumerate(texts):
             members = [char_marginals(network, scores[i], len(text)) for network, scores in zip(self.networks, neural, strict=True)]
-            out.append(CharScores(average_marginals([*members, crf[i]], weights)))
+            out.append(CharScores(average_marginals([*members, crf[i]], weights), (_known_mean(members), crf[i])))
         return out
 
 
-def _load_networks_single_threaded(sources: list[tuple[Path, str]], temperature: float, crf_weight: float) -> NetworksTagger:
+def _known_mean(members: Sequence[np.ndarray]) -> np.ndarray:
+    """The members' mean probabilities where they have them (NaN rows where none does)."""
+    stacked = np.stack(members)
+    known = ~np.isnan(stacked)
+    with np.errstate(invalid="ignore"):
+        return np.where(known, stacked, 0.0).sum(axis=0) / known.sum(axis=0)
+
+
+def _load_networks_single_threaded(sources: list[tuple[Path, str]], temperature: float, crf_weight: float,
+                                   span_scorer: SpanScorer | None = None) -> NetworksTagger:
     torch.set_num_threads(1)
     networks = [Tagger.load(path, runtime, threads=1) for path, runtime in sources]
-    return NetworksTagger(networks, EnsembleTagger.around(networks[0]).crf, temperature, crf_weight)
+    return NetworksTagger(networks, EnsembleTagger.around(networks[0]).crf, temperature, crf_weight, span_scorer)
 
 
 def fit_crf_weight(tagger: EnsembleTagger | NetworksTagger, dev: Sequence[LabelledText]) -> tuple[dict[float, float], list, list]:
@@ -267,4 +313,23 @@ def train_ensemble(neural: Tagger, train: Sequence[LabelledText], dev: Sequence[
         temperature, before, after = fit_temperature(ensemble, combined, dev)
         ensemble.temperature = section["temperature"] = temperature
         section["calibration"] = {"temperature": temperature, "ece_uncalibrated": round(before, 4), "ece_calibrated": round(after, 4)}
+        ensemble.span_scorer, section["span_scorer"] = fit_ensemble_span_scorer(ensemble, combined, dev)
     return ensemble, section
+
+
+def span_rows(tagger: EnsembleTagger, scores: Sequence[CharScores], gold: Sequence[LabelledText]) -> list[list[tuple[list[float], bool]]]:
+    """Per labelled text, each span ``tagger`` decodes (at its temperature) as its span-scorer
+    features and whether the gold labels hold it."""
+    out = []
+    for spans, item in zip(_decode_with_features(scores, tagger.config.tags, tagger.temperature, 64, features=True), gold, strict=True):
+        expected = {(s.start, s.end, s.label) for s in item.spans}
+        out.append([(row, span.key in expected) for span, row in spans if row is not None])
+    return out
+
+
+def fit_ensemble_span_scorer(tagger: EnsembleTagger, scores: Sequence[CharScores], dev: Sequence[LabelledText]) -> tuple[SpanScorer | None, dict]:
+    """Fit ``tagger``'s span scorer on its dev ``scores`` (at its temperature); returns it (None
+    when dev says the chain probability alone is better) and the metadata entry recording it."""
+    spans = [(row, right, index) for index, text in enumerate(span_rows(tagger, scores, dev)) for row, right in text]
+    scorer, record = fit_span_scorer([s[0] for s in spans], [s[1] for s in spans], [s[2] for s in spans])
+    return scorer, {"dev": record, **({"scorer": scorer.to_dict()} if scorer else {})}
