@@ -105,7 +105,12 @@ class NeighbourScorer:
     are (1) the values held by the products most like it, two products being alike by the
     (relation, value) pairs they share, each weighted by its inverse frequency (cosine of TF-IDF
     rows), plus (2) ``association`` × how often products with each of its (relation, value)
-    pairs have the value, averaged with the same weights. Popularity is a small prior."""
+    pairs have the value, averaged with the same weights. Popularity is a small prior.
+
+    Products whose rows agree on every feature another product can hold too (one held by more
+    than one product) are equally alike to every other product: they form one class, and the
+    neighbours are searched among the classes, so a catalogue's many copies of one product cost
+    one posting, not one each."""
 
     def __init__(self, triples: Sequence[Triple], neighbours: int = 50, prior: float = 0.0, association: float = 0.0):
         from scipy import sparse
@@ -114,46 +119,142 @@ class NeighbourScorer:
         self.heads = {h: i for i, h in enumerate(sorted({h for h, _, _ in triples}))}
         features = {f: i for i, f in enumerate(sorted({(r, t) for _, r, t in triples}))}
         rows, cols = zip(*{(self.heads[h], features[(r, t)]) for h, r, t in triples}, strict=True) if triples else ((), ())
-        frequency = np.bincount(np.array(cols, dtype=int), minlength=len(features))
-        idf = np.log((1 + len(self.heads)) / (1 + frequency)) + 1
+        self.frequency = np.bincount(np.array(cols, dtype=int), minlength=len(features))
+        idf = np.log((1 + len(self.heads)) / (1 + self.frequency)) + 1
         matrix = sparse.csr_matrix((idf[list(cols)], (rows, cols)), shape=(len(self.heads), len(features)))
         norms = np.sqrt(matrix.multiply(matrix).sum(axis=1)).A.ravel()
         self.matrix = sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-12)) @ matrix)
-        self.by_feature = self.matrix.T.tocsr()  # feature → the products holding it, with their weights
-        self._last: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] | None = None
-        self._associated: tuple[int, object, float] | None = None
+        by_feature = self.matrix.T.tocsr()
+        # a feature only one product holds: that product (it is nobody's shared feature)
+        self.holder = np.full(len(features), -1)
+        alone = np.flatnonzero(self.frequency == 1)
+        self.holder[alone] = by_feature.indices[by_feature.indptr[alone]]
+        self._classes()
+        self._last: tuple[int, tuple[np.ndarray, np.ndarray, float]] | None = None
         self.features = features
         self.popularity = PopularityScorer(triples)
         if association:
-            held = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=matrix.shape)
-            # P(value pair | feature pair): of the products with the row's pair, the share with the column's
-            self.cooccurrence = sparse.csr_matrix(sparse.diags(1 / np.maximum(frequency, 1)) @ (held.T @ held))
+            self._held = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=matrix.shape)
+            self._cooccurrence: dict[str, tuple[np.ndarray, object]] = {}
+            self._relation_columns: dict[str, list[int]] = defaultdict(list)
+            for (relation, _), column in features.items():
+                self._relation_columns[relation].append(column)
 
-    def _nearest(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The ``neighbours`` products most like product ``row`` (ties at the cutoff all kept),
-        their cosine similarities, and the columns their rows hold with each one's similarity.
-        Only the products sharing a feature with it are read (the postings of its features, on
-        the raw arrays: a scipy product per query costs more in its bookkeeping than its sums),
-        so a query costs what its features' postings hold, not the whole catalogue; the last
-        answer is kept, as a caller asks for one product's relations in turn."""
+    def _classes(self) -> None:
+        """Each product's class (the products with its shared features at its weights), each
+        class's members in order, and the classes holding each feature, with their weights."""
+        from scipy import sparse
+
+        matrix, shared = self.matrix, self.frequency[self.matrix.indices] > 1
+        keys: dict[tuple[bytes, bytes], int] = {}
+        self.class_of = np.empty(matrix.shape[0], dtype=np.int64)
+        for row in range(matrix.shape[0]):
+            start, end = matrix.indptr[row], matrix.indptr[row + 1]
+            mine = shared[start:end]
+            key = (matrix.indices[start:end][mine].tobytes(), matrix.data[start:end][mine].tobytes())
+            self.class_of[row] = keys.setdefault(key, len(keys))
+        self.members = np.argsort(self.class_of, kind="stable")  # by class, each class's members in order
+        self.class_size = np.bincount(self.class_of, minlength=len(keys))
+        self.first_member = np.concatenate([[0], np.cumsum(self.class_size)])
+        first = self.members[self.first_member[:-1]]
+        starts, ends = matrix.indptr[first], matrix.indptr[first + 1]
+        entries = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)]) if len(first) else np.zeros(0, int)
+        lengths = ends - starts
+        entry_class = np.repeat(np.arange(len(first)), lengths)
+        kept = shared[entries]
+        classes = sparse.csr_matrix((matrix.data[entries[kept]], (entry_class[kept], matrix.indices[entries[kept]])),
+                                    shape=(len(first), matrix.shape[1]))
+        self.class_rows = classes
+        self.by_feature = classes.T.tocsr()  # feature → the classes holding it, with their weights
+
+    def _nearest(self, row: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """The classes of the ``neighbours`` products most like product ``row`` (ties at the
+        cutoff all kept; the product itself left out of its own class), their cosine similarity,
+        and the similarities' sum over the neighbour products in their order. Only the classes
+        sharing a feature with it are read (the postings of its shared features, on the raw
+        arrays), so a query costs what its features' postings hold; the last answer is kept, as
+        a caller asks for one product's relations in turn."""
         if self._last is not None and self._last[0] == row:
             return self._last[1]
         start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
         features, weights = self.matrix.indices[start:end], self.matrix.data[start:end]
+        shared = self.frequency[features] > 1
+        features, weights = features[shared], weights[shared]
         postings = self.by_feature.indptr
-        holders = np.concatenate([self.by_feature.indices[postings[f]:postings[f + 1]] for f in features])
-        shares = np.concatenate([w * self.by_feature.data[postings[f]:postings[f + 1]] for f, w in zip(features, weights, strict=True)])
-        products, position = np.unique(holders, return_inverse=True)
-        similarity = np.bincount(position, weights=shares, minlength=len(products))
-        others = products != row
-        products, similarity = products[others], similarity[others]
-        if len(similarity) > self.neighbours:
-            cutoff = np.partition(similarity, -self.neighbours)[-self.neighbours]
-            products, similarity = products[similarity >= cutoff], similarity[similarity >= cutoff]
-        starts, ends = self.matrix.indptr[products], self.matrix.indptr[products + 1]
-        columns = np.concatenate([self.matrix.indices[a:b] for a, b in zip(starts, ends, strict=True)]) if len(products) else np.zeros(0, int)
-        self._last = (row, (products, similarity, columns, np.repeat(similarity, ends - starts)))
+        if len(features):
+            holders = np.concatenate([self.by_feature.indices[postings[f]:postings[f + 1]] for f in features])
+            shares = np.concatenate([w * self.by_feature.data[postings[f]:postings[f + 1]] for f, w in zip(features, weights, strict=True)])
+            classes, position = np.unique(holders, return_inverse=True)
+            similarity = np.bincount(position, weights=shares, minlength=len(classes))
+        else:
+            classes, similarity = np.zeros(0, dtype=np.int64), np.zeros(0)
+        counts = self.class_size[classes] - (classes == self.class_of[row])
+        classes, similarity, counts = classes[counts > 0], similarity[counts > 0], counts[counts > 0]
+        if counts.sum() > self.neighbours:
+            order = np.argsort(-similarity, kind="stable")
+            cutoff = similarity[order][np.searchsorted(np.cumsum(counts[order]), self.neighbours)]
+            kept = similarity >= cutoff
+            classes, similarity, counts = classes[kept], similarity[kept], counts[kept]
+        if len(similarity) and (similarity == similarity[0]).all():
+            total = float(np.full(int(counts.sum()), similarity[0]).sum())
+        else:
+            products = self._members(classes, row)
+            total = float(similarity[np.searchsorted(classes, self.class_of[products])].sum())
+        self._last = (row, (classes, similarity, total))
         return self._last[1]
+
+    def _members(self, classes: np.ndarray, row: int) -> np.ndarray:
+        """The products of ``classes`` but ``row``, in order."""
+        starts, ends = self.first_member[classes], self.first_member[classes + 1]
+        products = np.concatenate([self.members[a:b] for a, b in zip(starts, ends, strict=True)]) if len(classes) else np.zeros(0, int)
+        return np.sort(products[products != row])
+
+    def _neighbour_sums(self, row: int, classes: np.ndarray, similarity: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+        """For each wanted column, the summed similarity of the neighbours holding it, added in
+        the neighbours' order: only the neighbours holding a wanted column are read."""
+        rows = self.class_rows
+        starts, ends = rows.indptr[classes], rows.indptr[classes + 1]
+        columns = np.concatenate([rows.indices[a:b] for a, b in zip(starts, ends, strict=True)]) if len(classes) else np.zeros(0, int)
+        owner = np.repeat(np.arange(len(classes)), ends - starts)
+        holding = classes[np.unique(owner[np.isin(columns, wanted)])]
+        products = self._members(holding, row)
+        alone = self.holder[wanted]
+        alone = alone[alone >= 0]
+        if len(alone):  # a wanted value only one product holds: that product, if it is a neighbour
+            alone = alone[(alone != row) & np.isin(self.class_of[alone], classes)]
+            products = np.union1d(products, alone)
+        if not len(products):
+            return np.zeros(len(wanted))
+        starts, ends = self.matrix.indptr[products], self.matrix.indptr[products + 1]
+        held = np.concatenate([self.matrix.indices[a:b] for a, b in zip(starts, ends, strict=True)])
+        shares = np.repeat(similarity[np.searchsorted(classes, self.class_of[products])], ends - starts)
+        return _at_columns(held, shares, wanted)
+
+    def _association(self, row: int, relation: str, wanted: np.ndarray) -> np.ndarray:
+        """For each wanted column (one of ``relation``'s values), how often the products with
+        each of the product's features have it, averaged with its weights: the product's row
+        times the co-occurrence matrix, whose columns are built for one relation at a time."""
+        from scipy import sparse
+
+        if relation not in self._cooccurrence:
+            columns = np.array(self._relation_columns[relation], dtype=np.int64)
+            counts = self._held.T.tocsr() @ self._held[:, columns]
+            # P(value pair | feature pair): of the products with the row's pair, the share with the column's
+            cooccurrence = sparse.csr_matrix(sparse.diags(1 / np.maximum(self.frequency, 1)) @ counts)
+            self._cooccurrence[relation] = (columns, cooccurrence)
+        columns, cooccurrence = self._cooccurrence[relation]
+        start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
+        features, weights = self.matrix.indices[start:end], self.matrix.data[start:end]
+        pointer = cooccurrence.indptr
+        found = np.concatenate([cooccurrence.indices[pointer[f]:pointer[f + 1]] for f in features])
+        shares = np.concatenate([w * cooccurrence.data[pointer[f]:pointer[f + 1]] for f, w in zip(features, weights, strict=True)])
+        sums = np.bincount(found, weights=shares, minlength=len(columns))  # added in the row's order, as a product would
+        return sums[np.searchsorted(columns, wanted)]
+
+    def _weight(self, row: int) -> float:
+        """The sum of product ``row``'s weights, added in column order (as scipy sums a row)."""
+        start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
+        return self.matrix.data[start:end][np.argsort(self.matrix.indices[start:end])].sum()
 
     def scores(self, head: str, relation: str, candidates: Sequence[str]) -> np.ndarray:
         counts = self.popularity.scores(head, relation, candidates)
@@ -161,19 +262,15 @@ class NeighbourScorer:
         if head not in self.heads:
             return tie_break
         row = self.heads[head]
-        products, similarity, held_columns, held_similarity = self._nearest(row)
+        classes, similarity, total = self._nearest(row)
         columns = [self.features.get((relation, c)) for c in candidates]
         known = [i for i, col in enumerate(columns) if col is not None]
         out = np.zeros(len(candidates))
         if known:
             wanted = np.array([columns[i] for i in known])
-            out[known] = _at_columns(held_columns, held_similarity, wanted) / max(similarity.sum(), 1e-12)
+            out[known] = self._neighbour_sums(row, classes, similarity, wanted) / max(total, 1e-12)
             if self.association:
-                if self._associated is None or self._associated[0] != row:  # once a product, like its neighbours
-                    weights = self.matrix[row]
-                    self._associated = (row, weights @ self.cooccurrence, weights.sum())
-                _, associated, total = self._associated
-                out[known] += self.association * _at_columns(associated.indices, associated.data, wanted) / max(total, 1e-12)
+                out[known] += self.association * self._association(row, relation, wanted) / max(self._weight(row), 1e-12)
         return out + tie_break
 
 
