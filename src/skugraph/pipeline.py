@@ -174,14 +174,18 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     :func:`skugraph.facts.io.confident_facts`)."""
     from skugraph.fusion.blocking import encoder_embeddings
     from skugraph.fusion.fuse import fuse_all
-    from skugraph.fusion.matching import CrossEncoderMatcher
     from skugraph.fusion.resolve import group_sizes
 
     check_min_confidence(min_confidence)
+    trained = None
+    if matcher:  # a trained matcher needs torch: imported only then
+        from skugraph.fusion.matching import CrossEncoderMatcher
+
+        trained = CrossEncoderMatcher.load(matcher)
     ontology = ontology or load_ontology()
     items = list(load_listings(listings))
     extracted = list(read_facts(facts, on_error, ontology))
-    resolution, fused, inferred = fuse_all(items, extracted, ontology, CrossEncoderMatcher.load(matcher) if matcher else None,
+    resolution, fused, inferred = fuse_all(items, extracted, ontology, trained,
                                            threshold=threshold, embed=encoder_embeddings(encoder) if encoder else None,
                                            complete=complete, min_probability=min_probability)
     left_out: Counter[str] = Counter()

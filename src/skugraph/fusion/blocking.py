@@ -13,7 +13,7 @@ import numpy as np
 
 from skugraph.corpus.normalize import fold
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.fusion.matching import Offer, mean_pool
+from skugraph.fusion.offers import Offer
 from skugraph.records import BRAND, PRODUCT, Fact, Listing
 
 jieba.setLogLevel(60)
@@ -83,6 +83,7 @@ def encoder_embeddings(model: str, batch_size: int = 64, max_length: int = 64) -
     …), for nearest-neighbour blocking."""
     import torch
 
+    from skugraph.fusion.matching import mean_pool
     from skugraph.lm.finetune import cpu_autocast, load_encoder
 
     encoder, tokenizer = load_encoder(model)

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from skugraph.fusion.identity import Verdict, identity
-from skugraph.fusion.matching import Offer
+from skugraph.fusion.offers import Offer
 
 
 def _bridges(nodes: list[int], edges: dict[int, dict[int, float]]) -> set[tuple[int, int]]:

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.records import LISTING, PRODUCT, Fact, Provenance
@@ -66,6 +65,7 @@ def split(triples: Sequence[Triple], relations: Sequence[str], share: float = 0.
 
 def train_model(triples: Sequence[Triple], model: str = "RotatE", epochs: int = 200, dim: int = 64, seed: int = 0):
     """A PyKEEN model trained on ``triples``; returns (model, triples factory)."""
+    import torch
     from pykeen.models import model_resolver
     from pykeen.training import SLCWATrainingLoop
     from pykeen.triples import TriplesFactory
@@ -80,6 +80,8 @@ def train_model(triples: Sequence[Triple], model: str = "RotatE", epochs: int = 
 
 def tail_scores(model, factory, head: str, relation: str, candidates: Sequence[str]) -> np.ndarray:
     """The model's scores of (head, relation, candidate) for each candidate (higher is likelier)."""
+    import torch
+
     h = factory.entity_to_id[head]
     r = factory.relation_to_id[relation]
     ids = torch.tensor([factory.entity_to_id[c] for c in candidates])

@@ -20,7 +20,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from skugraph.corpus.normalize import fold
-from skugraph.fusion.matching import Offer
+from skugraph.fusion.offers import Offer
 
 #: extracted attributes two offers of one product cannot disagree on (brand, type and fits are checked apart)
 KEY_ATTRIBUTES = ("model", "capacity", "colour", "size", "volume", "weight", "power")

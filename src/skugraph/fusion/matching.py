@@ -36,43 +36,12 @@ from rapidfuzz import fuzz
 from safetensors.torch import load_file, save_file
 
 from skugraph import __version__
+from skugraph.fusion.offers import Offer
 from skugraph.tagging.evaluate import Score
 from skugraph.lm.finetune import DevScore, FineTuneConfig, cpu_autocast, fine_tune, load_encoder, seed_everything
 
 METADATA = "skugraph_matcher.json"
 _FIELD = re.compile(r"COL\s+(\S+)\s+VAL\s?(.*?)(?=\s*COL\s+\S+\s+VAL|\s*$)", re.DOTALL)
-_CODE = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[a-z])[a-z0-9][\w-]{2,}(?![\w-])", re.IGNORECASE)
-_MEASURE = re.compile(r"\d+(\.\d+)?-?[a-z]{1,5}|\d+-[a-z]+|[a-z]+-?\d")
-_TITLE_FIELDS = ("title", "name")
-
-
-@dataclass(frozen=True, slots=True)
-class Offer:
-    """One offer of a product: (attribute, value) fields in a fixed order."""
-
-    id: str
-    fields: tuple[tuple[str, str], ...]
-
-    def get(self, name: str) -> str:
-        return next((value for key, value in self.fields if key == name), "")
-
-    @property
-    def title(self) -> str:
-        return next((value for key, value in self.fields if key in _TITLE_FIELDS and value), "")
-
-    def codes(self) -> list[str]:
-        """Model-code-like tokens (letters and digits mixed, not a measure such as ``256gb``) of the
-        short fields (not the description), in order, once each."""
-        found = (m.group(0).lower() for key, value in self.fields if key != "description" for m in _CODE.finditer(value))
-        return [code for code in dict.fromkeys(found) if not _MEASURE.fullmatch(code)]
-
-    def serialise(self) -> str:
-        """``title VAL … COL codes VAL … COL brand VAL …``: title first, codes next, long text last."""
-        fields = sorted((f for f in self.fields if f[1].strip()), key=lambda f: (f[0] not in _TITLE_FIELDS, f[0] == "description"))
-        codes = self.codes()
-        if codes:
-            fields.insert(1 if fields and fields[0][0] in _TITLE_FIELDS else 0, ("codes", " ".join(codes)))
-        return " ".join(f"COL {key} VAL {value.strip()}" for key, value in fields)
 
 
 @dataclass(frozen=True, slots=True)
