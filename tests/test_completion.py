@@ -86,3 +86,19 @@ def test_neighbour_scores_follow_the_dense_definition_on_a_random_graph():
         expected = similarity @ held[:, columns] / similarity.sum() + 2.0 * (unit[row] @ cooccurrence[:, columns]) / unit[row].sum()
         expected += popularity / (popularity.sum() + 1) * 0.2
         assert scorer.scores(heads[row], "colour", colours) == pytest.approx(expected, abs=1e-9)
+
+
+def test_pruned_neighbour_search_gives_the_scores_of_the_whole_search():
+    """Reading a common value's posting only where rarer values found a class (and the copies of
+    a product as one class) changes no score, not even in its last bit."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    triples = sorted({(f"p{p}", relation, f"{relation}{min(int(rng.zipf(1.5)), n)}") for p in range(300)
+                      for relation, n in (("colour", 8), ("material", 30), ("brand", 60), ("size", 200)) if rng.random() < 0.7}
+                     | {(f"copy{p}", "colour", "colour1") for p in range(40)})
+    pruned, whole = (NeighbourScorer(triples, neighbours=5, prior=0.2, association=2.0) for _ in range(2))
+    pruned.long_posting, whole.long_posting = 16, 10**9
+    values = sorted({t for _, r, t in triples if r == "material"})
+    for head in sorted({h for h, _, _ in triples})[::7]:
+        assert np.array_equal(pruned.scores(head, "material", values), whole.scores(head, "material", values))

@@ -114,6 +114,8 @@ class NeighbourScorer:
     neighbours are searched among the classes, so a catalogue's many copies of one product cost
     one posting, not one each."""
 
+    long_posting = 1024  # classes: a feature held by more is read only where the rarer ones found a class
+
     def __init__(self, triples: Sequence[Triple], neighbours: int = 50, prior: float = 0.0, association: float = 0.0):
         from scipy import sparse
 
@@ -133,6 +135,8 @@ class NeighbourScorer:
         self.holder[alone] = by_feature.indices[by_feature.indptr[alone]]
         self._classes()
         self._last: tuple[int, tuple[np.ndarray, np.ndarray, float]] | None = None
+        self._candidates: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._wanted = np.zeros(len(features), dtype=bool)  # the columns asked about, marked while they are read
         self.features = features
         self.popularity = PopularityScorer(triples)
         if association:
@@ -168,33 +172,43 @@ class NeighbourScorer:
                                     shape=(len(first), matrix.shape[1]))
         self.class_rows = classes
         self.by_feature = classes.T.tocsr()  # feature → the classes holding it, with their weights
+        self.by_feature.sort_indices()  # a posting's classes in order, to be looked up
+        held = np.diff(self.by_feature.indptr) > 0
+        self.strongest = np.zeros(matrix.shape[1])  # each feature's highest weight in a class
+        self.strongest[held] = np.maximum.reduceat(self.by_feature.data, self.by_feature.indptr[:-1][held]) if held.any() else 0.0
 
     def _nearest(self, row: int) -> tuple[np.ndarray, np.ndarray, float]:
         """The classes of the ``neighbours`` products most like product ``row`` (ties at the
         cutoff all kept; the product itself left out of its own class), their cosine similarity,
         and the similarities' sum over the neighbour products in their order. Only the classes
-        sharing a feature with it are read (the postings of its shared features, on the raw
-        arrays), so a query costs what its features' postings hold; the last answer is kept, as
-        a caller asks for one product's relations in turn."""
+        sharing a feature with it are read, and of a feature's posting longer than
+        ``long_posting`` (a common value) only the classes the shorter ones found, as long as
+        the most any other class can get from the long ones stays under the cutoff those give
+        (exact pruning, as in a search engine's MaxScore); else a longer limit is tried, up to
+        every posting. The last answer is kept, as a caller asks for one product's relations in turn."""
         if self._last is not None and self._last[0] == row:
             return self._last[1]
         start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
         features, weights = self.matrix.indices[start:end], self.matrix.data[start:end]
         shared = self.frequency[features] > 1
         features, weights = features[shared], weights[shared]
-        postings = self.by_feature.indptr
-        if len(features):
-            holders = np.concatenate([self.by_feature.indices[postings[f]:postings[f + 1]] for f in features])
-            shares = np.concatenate([w * self.by_feature.data[postings[f]:postings[f + 1]] for f, w in zip(features, weights, strict=True)])
-            classes, position = np.unique(holders, return_inverse=True)
-            similarity = np.bincount(position, weights=shares, minlength=len(classes))
-        else:
-            classes, similarity = np.zeros(0, dtype=np.int64), np.zeros(0)
-        counts = self.class_size[classes] - (classes == self.class_of[row])
-        classes, similarity, counts = classes[counts > 0], similarity[counts > 0], counts[counts > 0]
-        if counts.sum() > self.neighbours:
-            order = np.argsort(-similarity, kind="stable")
-            cutoff = similarity[order][np.searchsorted(np.cumsum(counts[order]), self.neighbours)]
+        own, pointer = self.class_of[row], self.by_feature.indptr
+        lengths = pointer[features + 1] - pointer[features]
+        limit = self.long_posting
+        while True:
+            scanned = lengths <= limit
+            if scanned.all() or not scanned.any():
+                classes, similarity, counts = self._alike(features, weights, np.ones(len(features), dtype=bool), own)
+                cutoff = self._cutoff(similarity, counts)
+                break
+            classes, similarity, counts = self._alike(features, weights, scanned, own)
+            cutoff, bound = self._cutoff(similarity, counts), 0.0
+            for f, w in zip(features[~scanned], weights[~scanned], strict=True):
+                bound += w * self.strongest[f]  # the most a class the scanned postings miss can have
+            if cutoff is not None and cutoff > bound * (1 + 1e-9):
+                break
+            limit *= 16
+        if cutoff is not None:
             kept = similarity >= cutoff
             classes, similarity, counts = classes[kept], similarity[kept], counts[kept]
         if len(similarity) and (similarity == similarity[0]).all():
@@ -205,6 +219,41 @@ class NeighbourScorer:
         self._last = (row, (classes, similarity, total))
         return self._last[1]
 
+    def _alike(self, features: np.ndarray, weights: np.ndarray, scanned: np.ndarray,
+               own: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The classes in the postings of the ``scanned`` features (a product's shared features
+        and their weights), their similarity to the product over all its features (summed in
+        their order, as a product of its row would) and how many of their products are not the
+        product itself (of class ``own``)."""
+        pointer, indices, data = self.by_feature.indptr, self.by_feature.indices, self.by_feature.data
+        found = np.unique(np.concatenate([indices[pointer[f]:pointer[f + 1]] for f in features[scanned]])) if scanned.any() else None
+        holders, shares = [], []
+        for f, w, whole in zip(features, weights, scanned, strict=True):
+            posting, values = indices[pointer[f]:pointer[f + 1]], data[pointer[f]:pointer[f + 1]]
+            if not whole:  # a long posting: only the classes found, looked up
+                at = np.minimum(np.searchsorted(posting, found), len(posting) - 1)
+                hit = posting[at] == found
+                posting, values = found[hit], values[at[hit]]
+            holders.append(posting)
+            shares.append(w * values)
+        if holders:
+            classes, position = np.unique(np.concatenate(holders), return_inverse=True)
+            similarity = np.bincount(position, weights=np.concatenate(shares), minlength=len(classes))
+        else:
+            classes, similarity = np.zeros(0, dtype=np.int64), np.zeros(0)
+        counts = self.class_size[classes] - (classes == own)
+        return classes[counts > 0], similarity[counts > 0], counts[counts > 0]
+
+    def _cutoff(self, similarity: np.ndarray, counts: np.ndarray) -> float | None:
+        """The ``neighbours``-th highest similarity of the products of classes with these
+        similarities and product counts, or None when there are no more products than that."""
+        if counts.sum() <= self.neighbours:
+            return None
+        if (counts == 1).all():
+            return np.partition(similarity, -self.neighbours)[-self.neighbours]
+        order = np.argsort(-similarity, kind="stable")
+        return similarity[order][np.searchsorted(np.cumsum(counts[order]), self.neighbours)]
+
     def _members(self, classes: np.ndarray, row: int) -> np.ndarray:
         """The products of ``classes`` but ``row``, in order."""
         starts, ends = self.first_member[classes], self.first_member[classes + 1]
@@ -213,18 +262,23 @@ class NeighbourScorer:
 
     def _neighbour_sums(self, row: int, classes: np.ndarray, similarity: np.ndarray, wanted: np.ndarray) -> np.ndarray:
         """For each wanted column, the summed similarity of the neighbours holding it, added in
-        the neighbours' order: only the neighbours holding a wanted column are read."""
-        rows = self.class_rows
-        starts, ends = rows.indptr[classes], rows.indptr[classes + 1]
-        columns = np.concatenate([rows.indices[a:b] for a, b in zip(starts, ends, strict=True)]) if len(classes) else np.zeros(0, int)
-        owner = np.repeat(np.arange(len(classes)), ends - starts)
-        holding = classes[np.unique(owner[np.isin(columns, wanted)])]
-        products = self._members(holding, row)
-        alone = self.holder[wanted]
-        alone = alone[alone >= 0]
-        if len(alone):  # a wanted value only one product holds: that product, if it is a neighbour
-            alone = alone[(alone != row) & np.isin(self.class_of[alone], classes)]
-            products = np.union1d(products, alone)
+        the neighbours' order. Where the neighbours are many (copies tied at the cutoff), only
+        those holding a wanted column are read."""
+        if self.class_size[classes].sum() > 4 * self.neighbours:
+            rows = self.class_rows
+            starts, ends = rows.indptr[classes], rows.indptr[classes + 1]
+            columns = np.concatenate([rows.indices[a:b] for a, b in zip(starts, ends, strict=True)])
+            self._wanted[wanted] = True
+            holding = classes[np.unique(np.repeat(np.arange(len(classes)), ends - starts)[self._wanted[columns]])]
+            self._wanted[wanted] = False
+            products = self._members(holding, row)
+            alone = self.holder[wanted]
+            alone = alone[alone >= 0]
+            if len(alone):  # a wanted value only one product holds: that product, if it is a neighbour
+                alone = alone[(alone != row) & np.isin(self.class_of[alone], classes)]
+                products = np.union1d(products, alone)
+        else:
+            products = self._members(classes, row)
         if not len(products):
             return np.zeros(len(wanted))
         starts, ends = self.matrix.indptr[products], self.matrix.indptr[products + 1]
@@ -258,18 +312,27 @@ class NeighbourScorer:
         start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
         return self.matrix.data[start:end][np.argsort(self.matrix.indices[start:end])].sum()
 
+    def _asked(self, relation: str, candidates: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The popularity prior of the candidates, the positions of those the scorer knows and
+        their columns; kept per relation for the candidates last asked (a caller asks every
+        product about the same values)."""
+        key = tuple(candidates)
+        if relation not in self._candidates or self._candidates[relation][0] != key:
+            counts = self.popularity.scores("", relation, candidates)
+            columns = [self.features.get((relation, c)) for c in candidates]
+            known = [i for i, col in enumerate(columns) if col is not None]
+            self._candidates[relation] = (key, counts / (counts.sum() + 1) * (self.prior or 1e-6), np.array(known, dtype=np.int64),
+                                          np.array([columns[i] for i in known], dtype=np.int64))
+        return self._candidates[relation][1:]
+
     def scores(self, head: str, relation: str, candidates: Sequence[str]) -> np.ndarray:
-        counts = self.popularity.scores(head, relation, candidates)
-        tie_break = counts / (counts.sum() + 1) * (self.prior or 1e-6)
+        tie_break, known, wanted = self._asked(relation, candidates)
         if head not in self.heads:
-            return tie_break
+            return tie_break.copy()
         row = self.heads[head]
         classes, similarity, total = self._nearest(row)
-        columns = [self.features.get((relation, c)) for c in candidates]
-        known = [i for i, col in enumerate(columns) if col is not None]
         out = np.zeros(len(candidates))
-        if known:
-            wanted = np.array([columns[i] for i in known])
+        if len(known):
             out[known] = self._neighbour_sums(row, classes, similarity, wanted) / max(total, 1e-12)
             if self.association:
                 out[known] += self.association * self._association(row, relation, wanted) / max(self._weight(row), 1e-12)
