@@ -11,12 +11,14 @@ from typing import Any
 from skugraph.facts.ontology import Ontology
 from skugraph.facts.values import normalize_value
 from skugraph.graph.schema import NODE_TABLES, edge_key
-from skugraph.records import BRAND, LISTING, PRODUCT, REVIEW, VALUE, Entity, Fact
+from skugraph.records import BRAND, LISTING, PRODUCT, REVIEW, VALUE, Entity, Fact, Provenance
 
 
 class RowwiseRows:
     """``nodes[label][id] = row``, ``edges[(relation, from, to)][(src, dst)] = row`` and
-    ``supported[listing] = edge keys``, built fact by fact."""
+    ``supported[listing] = edge keys``, built fact by fact; the facts of one edge merged as
+    :func:`skugraph.facts.build.merge_facts` merges them (the rest of the row from the last fact
+    that adds evidence)."""
 
     def __init__(self, ontology: Ontology, listing_times: dict[str, datetime | None]):
         self.ontology = ontology
@@ -24,6 +26,7 @@ class RowwiseRows:
         self.nodes: dict[str, dict[str, dict[str, Any]]] = {}
         self.edges: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = {}
         self.supported: dict[str, set[str]] = {}
+        self.evidence: dict[tuple, tuple[Provenance, ...]] = {}  # each edge's provenance, merged
 
     def add_fact(self, fact: Fact, loaded_at: datetime) -> None:
         spec = self.ontology.check(fact)
@@ -35,9 +38,21 @@ class RowwiseRows:
         for place in fact.provenance:
             self.supported.setdefault(place.listing_id, set()).add(edge)
         updated = max(times) if times else loaded_at.astimezone(UTC).replace(tzinfo=None)
-        self.edges.setdefault(key, {})[(fact.subject.key, fact.object.key)] = {
-            "src": fact.subject.key, "dst": fact.object.key, "predicate": fact.predicate, "confidence": float(fact.confidence),
-            "provenance": json.dumps([p.to_dict() for p in fact.provenance], ensure_ascii=False),
+        pair = (fact.subject.key, fact.object.key)
+        seen = self.edges.setdefault(key, {}).get(pair)
+        provenance, confidence = fact.provenance, float(fact.confidence)
+        if seen is not None:  # merged as merge_facts merges: evidence joined, confidence by noisy-or
+            held = self.evidence[(key, pair)]
+            new = tuple(p for p in fact.provenance if p not in held)
+            if not new:
+                seen["updated_at"] = seen["valid_from"] = max(seen["updated_at"], updated)
+                return
+            provenance, confidence = held + new, round(1 - (1 - seen["confidence"]) * (1 - confidence), 6)
+            updated = max(seen["updated_at"], updated)
+        self.evidence[(key, pair)] = provenance
+        self.edges[key][pair] = {
+            "src": fact.subject.key, "dst": fact.object.key, "predicate": fact.predicate, "confidence": confidence,
+            "provenance": json.dumps([p.to_dict() for p in provenance], ensure_ascii=False),
             "updated_at": updated, "valid_from": updated, **fact.properties,
         }
 

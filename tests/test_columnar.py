@@ -49,7 +49,7 @@ def test_the_demo_facts_make_the_same_rows_as_the_per_fact_builder(demo_graph, n
     _same_rows(facts, times)
 
 
-def test_later_facts_win_nodes_gather_and_edges_take_their_evidence_time():
+def test_later_facts_win_nodes_gather_and_edges_merge_their_facts_and_take_their_evidence_time():
     a, b = Entity("Product", "p1", ""), Entity("Product", "p1", "华为 Mate 60")
     huawei, alias = Entity("Brand", "huawei", "华为", aliases=("HUAWEI",)), Entity("Brand", "huawei", "华为", aliases=("Huawei", "HUAWEI"))
     facts = [Fact(a, "has_brand", huawei, 0.6, (Provenance("l1", "title", 0, 2, "rules"),)),
@@ -60,7 +60,8 @@ def test_later_facts_win_nodes_gather_and_edges_take_their_evidence_time():
     assert tables.nodes["Product"].to_pylist() == [{"id": "p1", "title": "华为 Mate 60"}]  # the first title that is not empty
     assert tables.nodes["Brand"].to_pylist() == [{"id": "huawei", "name": "华为", "aliases": ["HUAWEI", "Huawei"]}]
     [edge] = tables.edges[("HAS_BRAND", "Product", "Brand")].to_pylist()
-    assert (edge["confidence"], json.loads(edge["provenance"])[0]["run"]) == (0.9, "run-7")  # the last fact stating it
+    # both facts' evidence, their confidences combined by noisy-or (as fusion merges facts)
+    assert (edge["confidence"], [p.get("run") for p in json.loads(edge["provenance"])]) == (0.96, [None, "run-7"])
 
 
 def test_provenance_json_is_what_json_dumps_writes_for_any_text():

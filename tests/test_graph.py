@@ -1,4 +1,5 @@
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,94 @@ def test_a_graph_whose_listings_kept_supports_as_lists_is_rewritten_with_its_val
             ["l1", "杯子", '["HAS_VALUE\\u001fProduct\\u001fl1\\u001fValue\\u001fcolour:红色"]', '["rules@1:abc"]'],
             ["l2", "碗", None, None]]
         assert store.listing_runs(["l1", "l2"]) == {"l1": ["rules@1:abc"]}
+
+
+def _nozi(listing: str, confidence: float) -> Fact:
+    return Fact(Entity(PRODUCT, "p1", "诺芝 热水器"), "has_brand", Entity(BRAND, "nozi", "诺芝", aliases=("NOZI",)), confidence,
+                (Provenance(listing, "title", 0, 2, "rules", "2"),))
+
+
+@pytest.mark.parametrize("with_listings", [True, False], ids=["new-listings", "facts-only"])
+def test_an_edge_two_listings_state_keeps_both_their_evidence_in_one_batch_or_in_several(tmp_path, monkeypatch, with_listings):
+    """One edge stated by the facts of two listings: loaded in one batch, in two (held back and
+    copied, or upserted as they come), the graph is the same: the edge holds both listings'
+    evidence and their confidences combined as fusion combines them (noisy-or), so a new
+    version of one listing that no longer says it leaves the other's evidence."""
+    from datetime import UTC, datetime
+
+    from skugraph.facts.build import merge_facts
+    from skugraph.records import Listing
+
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    listings = [Listing("a", "诺芝 热水器", updated_at=when), Listing("b", "诺芝（NOZI）热水器 家用", updated_at=when)]
+    facts = [_nozi("a", 0.8), Fact(Entity(PRODUCT, "p1", ""), "product_type", Entity(VALUE, "product_type:热水器", "热水器", "product_type"),
+                                   0.7, (Provenance("a", "title", 3, 6, "rules", "2"),)), _nozi("b", 0.6)]
+    digests = []
+    for number, size in enumerate((len(facts), 1, 2)):
+        if number == 2:
+            monkeypatch.setattr(LadybugStore, "bulk", GraphStore.bulk)  # every batch upserted as it comes
+        with open_store(tmp_path / f"graph-{number}.lbug") as store:
+            store.load(listings if with_listings else [], facts, batch_size=size)
+            digests.append(store.digest())
+            [(confidence, provenance)] = store.query("MATCH (:Product {id: 'p1'})-[r:HAS_BRAND]->(:Brand {id: 'nozi'}) "
+                                                     "RETURN r.confidence, r.provenance").rows
+            assert [p["listing_id"] for p in json.loads(provenance)] == ["a", "b"]
+            assert confidence == merge_facts([facts[0], facts[2]])[0].confidence == 0.92
+    assert digests[0] == digests[1] == digests[2]
+    if with_listings:
+        with open_store(tmp_path / "graph-0.lbug") as store:
+            report = store.load([Listing("b", "热水器 家用", updated_at=datetime(2026, 2, 1, tzinfo=UTC))], [])
+            assert report.retracted == 0
+            [(provenance,)] = store.query("MATCH (:Product {id: 'p1'})-[r:HAS_BRAND]->(:Brand {id: 'nozi'}) RETURN r.provenance").rows
+            assert [p["listing_id"] for p in json.loads(provenance)] == ["a"]
+
+
+def test_the_facts_of_one_edge_merge_as_fusion_merges_them_whatever_the_batches(tmp_path, monkeypatch):
+    """Evidence stated again adds nothing; new evidence is joined and its fact's confidence
+    combined (merge_facts); any batch size gives the graph one batch gives."""
+    from datetime import UTC, datetime
+
+    from skugraph.facts.build import merge_facts
+    from skugraph.facts.ontology import load_ontology
+    from skugraph.graph.columnar import fact_tables
+    from skugraph.tables import facts_table
+
+    a, b = _nozi("a", 0.8), _nozi("b", 0.6)
+    both = Fact(b.subject, b.predicate, b.object, 0.5, b.provenance + (Provenance("d", "title", 0, 2, "rules", "2"),))
+    facts = [a, b, Fact(a.subject, a.predicate, a.object, 0.1, a.provenance), _nozi("c", 0.3), both]
+    [merged] = merge_facts(facts)
+    [edge] = fact_tables(facts_table(facts), load_ontology(), datetime.now(UTC)).edges[("HAS_BRAND", "Product", "Brand")].to_pylist()
+    assert edge["confidence"] == merged.confidence and json.loads(edge["provenance"]) == [p.to_dict() for p in merged.provenance]
+    assert [p.listing_id for p in merged.provenance] == ["a", "b", "c", "d"]
+    digests = set()
+    for number, size in enumerate((5, 1, 2, 3, 2)):
+        if number == 4:
+            monkeypatch.setattr(LadybugStore, "bulk", GraphStore.bulk)  # every batch upserted as it comes
+        with open_store(tmp_path / f"graph-{number}.lbug") as store:
+            store.load([], facts, batch_size=size)
+            digests.add(store.digest())
+    assert len(digests) == 1
+
+
+def test_loading_again_facts_that_state_an_edge_in_several_batches_changes_nothing(tmp_path):
+    """A second load of the same facts (an interrupted load run again, say) leaves the graph as
+    it was; a new version of one listing that says it again gives what one batch gives."""
+    from datetime import UTC, datetime
+
+    from skugraph.records import Listing
+
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    listings = [Listing("a", "诺芝 热水器", updated_at=when), Listing("b", "诺芝（NOZI）热水器 家用", updated_at=when)]
+    facts = [_nozi("a", 0.8), _nozi("b", 0.6)]
+    changed = [Listing("a", "诺芝 热水器 新款", updated_at=datetime(2026, 2, 1, tzinfo=UTC))]
+    again = [Fact(facts[0].subject, "has_brand", facts[0].object, 0.7, (Provenance("a", "title", 0, 2, "rules", "3"),)), facts[1]]
+    graphs = []
+    for size in (2, 1):
+        with open_store(tmp_path / f"graph-{size}.lbug") as store:
+            store.load(listings, facts, batch_size=size)
+            before = store.digest()
+            store.load(listings, facts, batch_size=size)
+            assert store.digest() == before
+            store.load(changed, again, batch_size=size)
+            graphs.append((store.digest(), store.query("MATCH ()-[r:HAS_BRAND]->() RETURN r.confidence, r.provenance").rows))
+    assert graphs[0] == graphs[1] and graphs[0][1][0][0] == 0.88

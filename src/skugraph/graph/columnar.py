@@ -4,10 +4,11 @@ makes, built with Arrow compute over the whole batch, never a Python object per 
 :func:`fact_tables` gives what :func:`skugraph.graph.store.graph_rows` gives for the same facts
 (same rows, same values, byte for byte), as Arrow tables: nodes gather the first non-null value
 of each column in fact order (a brand's aliases add up, in order); a Value node's columns follow
-from its first mention (kind, name, and the normalised value); an edge is the last fact stating
-it, stamped with the latest update time of the listings its evidence comes from; its provenance
-is the JSON text :func:`provenance_json` writes. Work done in Python is per distinct predicate,
-per brand and per distinct value, never per fact.
+from its first mention (kind, name, and the normalised value); an edge merges the facts stating
+it as fusion does (evidence joined, confidences by noisy-or), stamped with the latest update
+time of the listings its evidence comes from; its provenance is the JSON text
+:func:`provenance_json` writes. Work done in Python is per distinct predicate,
+per brand and per distinct value, never per fact but those of an edge stated more than once.
 """
 
 from __future__ import annotations
@@ -29,15 +30,23 @@ from skugraph.records import BRAND, LISTING, PRODUCT, REVIEW, VALUE
 _CONTROL = r"[\x00-\x1f]"  # characters json.dumps writes as escapes (\n, \u0001 …): rare, done in Python
 
 
+#: one fact of an edge: its confidence and its provenance (as the store's JSON holds it)
+Stated = tuple[float, list[dict]]
+
+
 @dataclass
 class FactTables:
     """A batch of facts as tables: ``nodes[label]`` with the columns of ``NODE_TABLES[label]``,
     ``edges[(relation, from label, to label)]`` with ``src``, ``dst`` and the relation's columns,
-    and ``supports``: (listing_id, key) for each edge a listing's facts support."""
+    ``supports``: (listing_id, key) for each edge a listing's facts support, ``keys``: every
+    edge's key, once, and ``stated``: the facts of each edge stated more than once, merged
+    into its row (:func:`merge_stated`)."""
 
     nodes: dict[str, pa.Table]
     edges: dict[tuple[str, str, str], pa.Table]
     supports: pa.Table
+    keys: pa.Array
+    stated: dict[str, list[Stated]]
 
 
 def json_strings(values: pa.Array) -> pa.Array:
@@ -91,7 +100,8 @@ def fact_tables(facts: pa.Table, ontology: Ontology, loaded_at: datetime, listin
     supports = pa.table({"listing_id": listing_of_piece, "key": pc.take(keys, parent)})
     supports = supports.group_by(["listing_id", "key"], use_threads=False).aggregate([])
     updated = _edge_times(facts.num_rows, parent, listing_of_piece, listing_times, loaded_at)
-    return FactTables(_node_tables(facts), _edge_tables(facts, relation, keys, index, provenance, updated, ontology), supports)
+    edges, stated = _edge_tables(facts, relation, keys, index, provenance, updated, ontology)
+    return FactTables(_node_tables(facts), edges, supports, pc.unique(keys), stated)
 
 
 def _relations(facts: pa.Table, ontology: Ontology) -> pa.Array:
@@ -183,30 +193,84 @@ def _aliases(keys: pa.ChunkedArray, aliases: pa.Array, ids: pa.ChunkedArray) -> 
 
 
 def _edge_tables(facts: pa.Table, relation: pa.Array, keys: pa.Array, index: pa.Array, provenance: pa.Array, updated: pa.Array,
-                 ontology: Ontology) -> dict[tuple[str, str, str], pa.Table]:
-    """Per (relation, from label, to label): the last fact of each edge (``keys``), as edge rows."""
+                 ontology: Ontology) -> tuple[dict[tuple[str, str, str], pa.Table], dict[str, list[Stated]]]:
+    """Per (relation, from label, to label): one row per edge (``keys``), its facts merged
+    (:func:`_merged_edges`); and the facts of each edge stated more than once."""
     columns = {table.name: table.columns for table in relation_tables(ontology)}
-    last = pa.table({"key": keys, "index": index}).group_by("key").aggregate([("index", "max")])["index_max"]
-    rows = pc.take(last, pc.sort_indices(last))  # each edge's last fact, in fact order
+    rows, confidence, evidence, times, stated = _merged_edges(keys, index, facts["confidence"], provenance, updated)
     last = pa.table({"relation": pc.take(relation, rows), "src_label": pc.take(facts["subject_label"], rows),
-                     "dst_label": pc.take(facts["object_label"], rows), "index_max": rows})
+                     "dst_label": pc.take(facts["object_label"], rows),
+                     "position": pa.array(np.arange(len(rows), dtype=np.int64))})
     out = {}
     for (name, src, dst), chosen in _grouped_indices(last):
-        picked = facts.take(chosen)
+        picked = facts.take(pc.take(rows, chosen))
         table = {"src": picked["subject_key"], "dst": picked["object_key"], "predicate": picked["predicate"],
-                 "confidence": picked["confidence"], "provenance": provenance_json(pc.take(provenance, chosen)),
-                 "updated_at": pc.take(updated, chosen), "valid_from": pc.take(updated, chosen)}
+                 "confidence": pc.take(confidence, chosen), "provenance": pc.take(evidence, chosen),
+                 "updated_at": pc.take(times, chosen), "valid_from": pc.take(times, chosen)}
         declared = columns[name][len(table) - 2 :]
         table |= _properties(picked["properties"], [n for n, _ in declared], [k for _, k in declared])
         out[(name, src, dst)] = _typed(table, [("src", "STRING"), ("dst", "STRING"), *columns[name]], len(chosen))
-    return out
+    return out, stated
+
+
+def merge_stated(confidence: float, held: list[dict], facts: list[Stated]) -> tuple[float, list[dict], bool]:
+    """An edge's ``facts`` merged in turn into what it holds, as :func:`skugraph.facts.build.merge_facts`
+    merges facts: a fact's provenance not held yet joins, and its confidence is combined by
+    noisy-or; a fact that adds no provenance changes nothing. Returns the confidence, the
+    provenance and whether any fact added to them."""
+    known = {tuple(place.items()) for place in held}
+    added = False
+    for score, places in facts:
+        new = [place for place in places if tuple(place.items()) not in known]
+        if new:
+            known.update(tuple(place.items()) for place in new)
+            held, confidence, added = held + new, round(1 - (1 - confidence) * (1 - score), 6), True
+    return confidence, held, added
+
+
+def _merged_edges(keys: pa.Array, index: pa.Array, confidence: pa.ChunkedArray, provenance: pa.Array, updated: pa.Array
+                  ) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array, dict[str, list[Stated]]]:
+    """Each edge's facts merged (:func:`merge_stated`), the rest of its row from the last fact
+    that adds provenance, stamped with its facts' latest time. Returns that fact's row number
+    (in fact order), the edge's confidence, provenance JSON and time, and the facts of each
+    edge stated more than once. Work in Python is per fact of those edges only."""
+    counted = pa.table({"key": keys, "index": index}).group_by("key").aggregate([("index", "max"), ("index", "count")])
+    once = pc.equal(counted["index_count"], 1)
+    rows = np.sort(counted["index_max"].filter(once).to_numpy())
+    scores, texts, times = pc.take(confidence, rows), provenance_json(pc.take(provenance, rows)), pc.take(updated, rows)
+    if pc.all(once).as_py():
+        return pa.array(rows), scores, texts, times, {}
+    again = pc.indices_nonzero(pc.is_in(keys, value_set=counted["key"].filter(pc.invert(once)))).to_numpy()
+    stated: dict[str, list[Stated]] = {}
+    # key → the row of its last fact that adds provenance, its confidence, provenance and time
+    merged: dict[str, tuple[int, float, list[dict], int]] = {}
+    facts = zip(pc.take(keys, again).to_pylist(), again.tolist(), pc.take(confidence, again).to_pylist(),
+                provenance_json(pc.take(provenance, again)).to_pylist(), pc.take(updated, again).cast(pa.int64()).to_pylist(),
+                strict=True)
+    for key, row, score, text, moment in facts:
+        places = json.loads(text)
+        stated.setdefault(key, []).append((score, places))
+        if key not in merged:
+            merged[key] = (row, score, places, moment)
+            continue
+        chosen, held_score, held, latest = merged[key]
+        held_score, held, added = merge_stated(held_score, held, [(score, places)])
+        merged[key] = (row if added else chosen, held_score, held, max(latest, moment))
+    rows = np.concatenate([rows, np.array([row for row, *_ in merged.values()], dtype=np.int64)])
+    order = pa.array(np.argsort(rows, kind="stable"))
+    scores = pa.concat_arrays([scores.combine_chunks() if isinstance(scores, pa.ChunkedArray) else scores,
+                               pa.array([score for _, score, _, _ in merged.values()], pa.float64())])
+    held = [json.dumps(places, ensure_ascii=False) for _, _, places, _ in merged.values()]
+    texts = pa.concat_arrays([texts, pa.array(held, pa.string())])
+    times = pa.concat_arrays([times, pa.array([latest for *_, latest in merged.values()], pa.int64()).cast(times.type)])
+    return pc.take(pa.array(rows), order), pc.take(scores, order), pc.take(texts, order), pc.take(times, order), stated
 
 
 def _grouped_indices(last: pa.Table):
-    """(relation, from label, to label) → the chosen facts' row numbers, in row order."""
+    """(relation, from label, to label) → the positions of its edges in ``last``, in order."""
     keys = pc.binary_join_element_wise(last["relation"], last["src_label"], last["dst_label"], SEPARATOR)
     for key in pc.unique(keys).to_pylist():
-        yield tuple(key.split(SEPARATOR)), last["index_max"].filter(pc.equal(keys, key)).combine_chunks()
+        yield tuple(key.split(SEPARATOR)), last["position"].filter(pc.equal(keys, key)).combine_chunks()
 
 
 def _properties(properties: pa.ChunkedArray, names: list[str], kinds: list[str]) -> dict[str, pa.Array | None]:

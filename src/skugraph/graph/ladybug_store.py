@@ -12,7 +12,7 @@ import json
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.graph.columnar import gathered_nodes
+from skugraph.graph.columnar import Stated, gathered_nodes, merge_stated
 from skugraph.graph.schema import (
     CHANGE,
     LIST_COLUMNS_NOW_TEXT,
@@ -34,6 +34,7 @@ from skugraph.graph.schema import (
     SINGLE_OBJECT_RELATIONS,
     TRACKED_LISTING_PROPERTIES,
     ddl,
+    edge_key,
     relation_tables,
 )
 from skugraph.graph.store import (
@@ -47,7 +48,7 @@ from skugraph.graph.store import (
     TableBatch,
     rows_table,
 )
-from skugraph.records import LISTING
+from skugraph.records import LISTING, Listing
 
 def _quote_path(path: Path) -> str:
     text = path.as_posix()
@@ -72,6 +73,7 @@ class LadybugStore(GraphStore):
     def __init__(self, path: str | Path, *, read_only: bool = False, ontology: Ontology | None = None):
         self.path = Path(path)
         self._bulk: _Bulk | None = None
+        self._this_load: dict[str, Stated] = {}  # see load_tables
         self.ontology = ontology or load_ontology()
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +199,17 @@ class LadybugStore(GraphStore):
         options = f" (from='{ends[0]}', to='{ends[1]}')" if ends else ""
         self._run(f"COPY {table} FROM {_quote_path(file)}{options}")
 
+    def load_tables(self, listings: Iterable[Listing], facts: Iterable[pa.Table], *, batch_size: int = 200_000,
+                    keep_previous: bool = False) -> LoadReport:
+        """:meth:`GraphStore.load_tables`, remembering, for each stored edge whose evidence from
+        before the load it keeps beside the load's, the load's facts merged so far: a later
+        batch that states the edge again merges with those (:func:`_merge_evidence`)."""
+        self._this_load = {}
+        try:
+            return super().load_tables(listings, facts, batch_size=batch_size, keep_previous=keep_previous)
+        finally:
+            self._this_load = {}
+
     def load_batch(self, batch: TableBatch) -> LoadReport:
         """Upsert one batch in one transaction: all of it lands, or none of it. Within
         :meth:`bulk`, a batch of facts is held back to its end instead."""
@@ -224,7 +237,7 @@ class LadybugStore(GraphStore):
                 self._load_nodes(table, file, report, replace=versions)
                 report.nodes[table] = report.nodes.get(table, 0) + batch.nodes[table].num_rows
             else:
-                self._load_edges(table, *ends, file, report, batch.reloaded)
+                self._load_edges(table, *ends, file, report, batch)
                 report.edges[table] = report.edges.get(table, 0) + batch.edges[(table, *ends)].num_rows
 
     @contextmanager
@@ -256,7 +269,7 @@ class LadybugStore(GraphStore):
         to be upserted in order."""
         report = LoadReport()
         began = time.perf_counter()
-        rest = TableBatch(reloaded=batch.reloaded)
+        rest = TableBatch(reloaded=batch.reloaded, restated=batch.restated, stated=batch.stated)
         for label, table in batch.nodes.items():
             if label in bulk.tables:
                 bulk.nodes.setdefault(label, []).append(table)
@@ -299,7 +312,8 @@ class LadybugStore(GraphStore):
             for (relation, src, dst) in bulk.writers:
                 self.copy(relation, bulk.directory / f"{relation}-{src}-{dst}.parquet", (src, dst))
                 report.copied.append(f"{relation}({src}→{dst})")
-            self._load_rest([TableBatch(edges=rest.edges, reloaded=rest.reloaded) for rest in bulk.rest],
+            self._load_rest([TableBatch(edges=rest.edges, reloaded=rest.reloaded, restated=rest.restated, stated=rest.stated)
+                             for rest in bulk.rest],
                             bulk.directory / "edges", report)
         report.seconds["store"] = time.perf_counter() - began - report.seconds.get("stage", 0.0)
 
@@ -346,11 +360,12 @@ class LadybugStore(GraphStore):
             self._run(f"LOAD FROM {_quote_path(file)} MATCH (n:{label} {{id: id}}) SET {', '.join(values)}")
         report.upserted.append(label)
 
-    def _load_edges(self, relation: str, src: str, dst: str, file: Path, report: LoadReport, reloaded: frozenset[str]) -> None:
+    def _load_edges(self, relation: str, src: str, dst: str, file: Path, report: LoadReport, batch: TableBatch) -> None:
         """An edge is keyed by its two ends: an edge already there for a staged pair is updated
         in place (its properties set: a commit that deletes and copies edges of a filled table
         rewrites much of it, one that sets properties does not), the others are copied. An
-        updated edge keeps its ``valid_from`` and the evidence of the listings not reloaded now.
+        updated edge keeps its ``valid_from`` and the evidence of the listings the batch does not
+        reload; one an earlier batch of this load stated merges with it (:func:`_merge_evidence`).
         A relation with one object per subject first drops the staged subjects' edges."""
         name = f"{relation}({src}→{dst})"
         if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go
@@ -365,8 +380,8 @@ class LadybugStore(GraphStore):
         stored = {(row[0], row[1]): dict(zip(columns, row[2:], strict=True)) for row in self._conn.execute(
             f"{_staged_edges(file, relation, src, dst)} RETURN src, dst, {', '.join(f'r.{c}' for c in columns)}").get_all()}
         if stored:
-            before = {pair: (row["provenance"], row["valid_from"]) for pair, row in stored.items()}
-            rows = _merge_evidence(staged, before, reloaded).to_pylist()
+            keys = {pair: edge_key(relation, src, pair[0], dst, pair[1]) for pair in stored}
+            rows = _merge_evidence(staged, stored, keys, batch, self._this_load).to_pylist()
             new = [row for row in rows if (row["src"], row["dst"]) not in stored]
             changed, differ = [], set()  # only what changes is set: a column set is rewritten at checkpoint
             for row in rows:
@@ -565,19 +580,43 @@ def _same(value: Any, old: Any) -> bool:
     return value == old
 
 
-def _merge_evidence(staged: pa.Table, before: dict[tuple[str, str], tuple[str | None, Any]], reloaded: frozenset[str]) -> pa.Table:
-    """Staged edge rows with, for an edge already stored, its ``valid_from`` and the evidence of
-    listings that are not being reloaded."""
+def _merge_evidence(staged: pa.Table, stored: dict[tuple[str, str], dict[str, Any]], keys: dict[tuple[str, str], str],
+                    batch: TableBatch, this_load: dict[str, Stated]) -> pa.Table:
+    """Staged edge rows of ``batch`` merged with the edges already ``stored`` (``keys``: their
+    edge keys). An edge keeps its ``valid_from``; its confidence and first provenance are the
+    load's facts', and the evidence from before the load of listings the batch does not reload
+    follows. An edge an earlier batch of this load stated merges the batch's facts (its row, or
+    ``batch.stated``) into the load's facts of it so far (``this_load``, else the stored row) as
+    the facts of one batch merge (:func:`skugraph.graph.columnar.merge_stated`), and stays as
+    it is where they add nothing. ``this_load`` gains the load's facts of each edge that keeps
+    evidence from before it."""
     rows = staged.to_pylist()
     for row in rows:
-        found = before.get((row["src"], row["dst"]))
+        pair = (row["src"], row["dst"])
+        found = stored.get(pair)
         if found is None:
             continue
-        provenance, since = found
-        kept = [p for p in json.loads(provenance or "[]") if p.get("listing_id") not in reloaded]
-        if kept:
+        key, held, since = keys[pair], json.loads(found["provenance"] or "[]"), found["valid_from"]
+        if key in batch.restated:
+            score, places = this_load.get(key, (found["confidence"], held))
+            earlier = [p for p in held if p not in places]  # evidence from before the load
+            before = [p for p in earlier if p.get("listing_id") not in batch.reloaded]
+            facts = batch.stated.get(key) or [(row["confidence"], json.loads(row["provenance"]))]
+            score, places, added = merge_stated(score, places, facts)
+            if added or len(before) < len(earlier):
+                before = [p for p in before if p not in places]
+                row["confidence"], row["provenance"] = score, json.dumps(places + before, ensure_ascii=False)
+            else:
+                row.update(found)
+            row["updated_at"] = max(_time(found["updated_at"]), _time(row["updated_at"]))
+        else:
             fresh = json.loads(row["provenance"])
-            row["provenance"] = json.dumps(fresh + [p for p in kept if p not in fresh], ensure_ascii=False)
+            before = [p for p in held if p.get("listing_id") not in batch.reloaded and p not in fresh]
+            score, places = row["confidence"], fresh
+            if before:
+                row["provenance"] = json.dumps(fresh + before, ensure_ascii=False)
+        if before:
+            this_load[key] = (score, places)
         if since is not None:
             row["valid_from"] = _time(since)
     return pa.Table.from_pylist(rows, schema=staged.schema)

@@ -152,6 +152,12 @@ class TableBatch:
     #: whether the batch holds new versions of listings (their values replace the stored ones),
     #: not only listings named by facts (whose stored values stay)
     has_versions: bool = False
+    #: the edges (:func:`skugraph.graph.schema.edge_key`) that earlier batches of the same load
+    #: stated: their stored evidence is this load's, and the batch's facts merge with it as the
+    #: facts of one batch merge (:func:`skugraph.graph.columnar.fact_tables`)
+    restated: frozenset[str] = frozenset()
+    #: of those, the ones the batch states more than once: their facts in order (confidence, provenance)
+    stated: dict[str, list[tuple[float, list[dict]]]] = field(default_factory=dict)
 
 
 def listing_tables(listings: Iterable[Listing]) -> tuple[TableBatch, dict[str, datetime | None]]:
@@ -259,7 +265,11 @@ class GraphStore(ABC):
         listing are a new reading of it, and replace its facts the same way (the earlier run's,
         and what was derived from them), unless ``keep_previous``. Evidence from other listings
         stays, and facts about a listing given unchanged with no new run (say, inferred facts
-        loaded after the extracted ones) add to its evidence."""
+        loaded after the extracted ones) add to its evidence.
+
+        The facts of one edge merge as fusion merges facts (evidence joined, confidences by
+        noisy-or), whether they come in one batch or in several (an edge stated again in a
+        later batch keeps the ``valid_from`` the first gave it)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -278,6 +288,8 @@ class GraphStore(ABC):
         supported: dict[str, set[str]] = {listing: set() for listing in versions}
         also: dict[str, set[str]] = {}  # listings not replaced whose evidence these facts add
         runs: dict[str, set[str]] = {}  # listing → the extraction runs of these facts about it
+        earlier: set[str] = set()  # the edges of the batches before this one (gathered from the second batch on)
+        previous: pa.Array | None = None  # the edges of the batch before
         loaded_at = datetime.now(UTC)
         with self.bulk() as finished:  # held back to the end of the facts, where what it can it copies
             for table in facts:
@@ -307,7 +319,13 @@ class GraphStore(ABC):
                 listing_ids, keys = tables.supports["listing_id"].to_pylist(), tables.supports["key"].to_pylist()
                 for listing, key in zip(listing_ids, keys, strict=True):
                     (supported if listing in replaced else also).setdefault(listing, set()).add(key)
-                report.add(self.load_batch(TableBatch(tables.nodes, tables.edges, frozenset(replaced))))
+                if previous is not None:
+                    earlier.update(previous.to_pylist())
+                restated = frozenset(key for key in tables.keys.to_pylist() if key in earlier) if earlier else frozenset()
+                previous = tables.keys
+                stated = {key: tables.stated[key] for key in restated if key in tables.stated}
+                report.add(self.load_batch(TableBatch(tables.nodes, tables.edges, frozenset(replaced), restated=restated,
+                                                      stated=stated)))
         report.add(finished)
         merging = time.perf_counter()
         # an edge that a re-read listing drops ends now; one a new version drops, at that version's time
