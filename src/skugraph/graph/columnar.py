@@ -1,8 +1,8 @@
 """Facts as columns on their way into the graph: the node and edge tables a batch of facts
 makes, built with Arrow compute over the whole batch, never a Python object per fact.
 
-:func:`fact_tables` gives what :func:`skugraph.graph.store.graph_rows` gives for the same facts
-(same rows, same values, byte for byte), as Arrow tables: nodes gather the first non-null value
+:func:`fact_tables` gives the rows the row-by-row reference builder (``tests/rowwise.py``) gives
+for the same facts (same values, byte for byte), as Arrow tables: nodes gather the first non-null value
 of each column in fact order (a brand's aliases add up, in order); a Value node's columns follow
 from its first mention (kind, name, and the normalised value); an edge merges the facts stating
 it as fusion does (evidence joined, confidences by noisy-or), stamped with the latest update
