@@ -11,7 +11,7 @@ from skugraph.fusion.blocking import block, blocking_recall, offers_from
 from skugraph.fusion.clustering import cluster
 from skugraph.fusion.conflicts import resolve as resolve_conflicts
 from skugraph.fusion.fuse import fuse_facts, unify_brands
-from skugraph.fusion.identity import AttributeMatcher, conflicting_model_merges, identity
+from skugraph.fusion.identity import AttributeMatcher, Judge, conflicting_model_merges, identity
 from skugraph.fusion.matching import Offer
 from skugraph.fusion.resolve import pairwise_scores, resolve_products
 from skugraph.graph.cards import explain, product_card
@@ -58,6 +58,25 @@ def test_attribute_matcher_refuses_a_disagreeing_key_attribute():
     other_model = Offer("d", (("title", "华为 Pura 70 智能手机 蓝色 12+256G"), ("brand", "huawei"), ("colour", "蓝色")))
     scores = AttributeMatcher().scores([(a, same), (a, other_colour), (a, other_model)])
     assert scores[0] >= 0.75 and scores[1] == 0.0 and scores[2] == 0.0
+
+
+def test_the_judge_asks_once_per_pair_of_contents_and_answers_as_identity():
+    """Copies of one listing share their verdicts, and whether a group holds a conflicting pair
+    is what asking identity of every pair (a < b) says."""
+    import random
+
+    titles = [(("title", "华为 Mate 60 12+256G 蓝色 5G手机"), ("brand", "huawei"), ("colour", "蓝色")),
+              (("title", "华为 Mate 60 智能手机 蓝色 12+256G 全网通"), ("brand", "huawei"), ("colour", "蓝色")),
+              (("title", "华为 Mate 60 智能手机 白色 12+256G"), ("brand", "huawei"), ("colour", "白色")),
+              (("title", "小米 14 16+512G 黑色"), ("brand", "xiaomi"))]
+    rng = random.Random(0)
+    offers = [Offer(str(i), titles[rng.randrange(len(titles))]) for i in range(30)]
+    judge = Judge(offers)
+    for _ in range(200):
+        group = sorted(rng.sample(range(len(offers)), rng.randrange(1, 6)))
+        assert judge.any_conflict(group) == any(identity(offers[a], offers[b]).veto for k, a in enumerate(group) for b in group[k + 1 :])
+    assert len(judge._found) <= len(titles) ** 2
+    assert all(judge(a, b) == identity(offers[a], offers[b]) for a in range(10) for b in range(a + 1, 10))
 
 
 def test_clustering_cuts_a_weak_bridge_between_two_groups_but_keeps_a_weak_pair():

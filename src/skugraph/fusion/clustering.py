@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from skugraph.fusion.identity import Verdict, identity
-from skugraph.fusion.offers import Offer
+from skugraph.fusion.identity import Judge
 
 
 def _bridges(nodes: list[int], edges: dict[int, dict[int, float]]) -> set[tuple[int, int]]:
@@ -75,10 +74,10 @@ def cluster(count: int, scored: Iterable[tuple[int, int, float]], threshold: flo
     return label, cut
 
 
-def split_conflicts(labels: list[int], offers: Sequence[Offer], scored: Sequence[tuple[int, int, float]], threshold: float,
-                    verdicts: dict[tuple[int, int], Verdict]) -> list[int]:
-    """Clusters rebuilt where two of their members conflict: the cluster's matches joined from
-    the strongest down, skipping a match that would put a conflicting pair in one product."""
+def split_conflicts(labels: list[int], scored: Sequence[tuple[int, int, float]], threshold: float, judge: Judge) -> list[int]:
+    """Clusters rebuilt where two of their members conflict (``judge(a, b).veto`` for a < b):
+    the cluster's matches joined from the strongest down, skipping a match that would put a
+    conflicting pair in one product."""
     groups: dict[int, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
         groups[label].append(i)
@@ -92,12 +91,9 @@ def split_conflicts(labels: list[int], offers: Sequence[Offer], scored: Sequence
             continue
 
         def conflict(a: int, b: int) -> bool:
-            pair = (min(a, b), max(a, b))
-            if pair not in verdicts:
-                verdicts[pair] = identity(offers[pair[0]], offers[pair[1]])
-            return verdicts[pair].veto
+            return judge(min(a, b), max(a, b)).veto
 
-        if not any(conflict(a, b) for k, a in enumerate(group) for b in group[k + 1 :]):
+        if not judge.any_conflict(group):
             continue
         component = {i: {i} for i in group}
         for a, b, _ in sorted(matches[label], key=lambda e: -e[2]):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -301,6 +301,37 @@ def identity(left: Offer, right: Offer) -> Verdict:
     differs = f", differing only in {' '.join(harmless)}" if harmless else ""
     return Verdict(True, round(0.75 + 0.25 * similarity, 4),
                    f"near-identical titles (similarity {similarity:.2f}{differs}){'; ' + agree if agree else ''}")
+
+
+class Judge:
+    """``identity(offers[a], offers[b])`` by index, computed once for each pair of offer
+    contents: offers with the same fields (copies of one listing) get the same verdicts, so a
+    catalogue's copies cost no more comparisons than one of each."""
+
+    def __init__(self, offers: Sequence[Offer]):
+        self.offers = offers
+        content: dict[tuple[tuple[str, str], ...], int] = {}
+        self.kind = [content.setdefault(offer.fields, len(content)) for offer in offers]
+        self._found: dict[tuple[int, int], Verdict] = {}
+
+    def __call__(self, a: int, b: int) -> Verdict:
+        key = (self.kind[a], self.kind[b])
+        if key not in self._found:
+            self._found[key] = identity(self.offers[a], self.offers[b])
+        return self._found[key]
+
+    def any_conflict(self, members: Sequence[int]) -> bool:
+        """Whether two of ``members`` conflict (``self(a, b).veto`` for some a < b), asked once
+        for each pair of their contents that some a < b has."""
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        copies: Counter[int] = Counter()
+        for i in members:
+            kind = self.kind[i]
+            first[kind], last[kind] = min(first.get(kind, i), i), max(last.get(kind, i), i)
+            copies[kind] += 1
+        return any(self(first[x], last[y]).veto for x in first for y in first
+                   if (copies[x] > 1 if x == y else first[x] < last[y]))
 
 
 class AttributeMatcher:

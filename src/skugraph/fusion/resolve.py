@@ -39,7 +39,7 @@ from rapidfuzz import fuzz
 from skugraph.facts.ontology import Ontology
 from skugraph.fusion.blocking import block, offers_from
 from skugraph.fusion.clustering import cluster, split_conflicts
-from skugraph.fusion.identity import AttributeMatcher, identity, read_title
+from skugraph.fusion.identity import AttributeMatcher, Judge, read_title
 from skugraph.records import Fact, Listing
 from skugraph.tagging.evaluate import Score
 
@@ -84,14 +84,15 @@ def resolve_products(listings: Sequence[Listing], facts: Sequence[Fact], matcher
         threshold = float(getattr(matcher, "threshold", 0.5))
     embeddings = embed([o.title for o in offers]) if embed else None
     candidates = sorted(block(offers, max_block, embeddings))
-    verdicts = {(a, b): identity(offers[a], offers[b]) for a, b in candidates}
+    judge = Judge(offers)
+    verdicts = {(a, b): judge(a, b) for a, b in candidates}
     if isinstance(matcher, AttributeMatcher):
         scores = [verdicts[pair].score for pair in candidates]
     else:
         scores = matcher.scores([(offers[a], offers[b]) for a, b in candidates]) if candidates else np.zeros(0)
     scored = [(a, b, 0.0 if verdicts[(a, b)].veto else float(s)) for (a, b), s in zip(candidates, scores, strict=True)]
     labels, cut = cluster(len(offers), scored, threshold, strong)
-    labels = split_conflicts(labels, offers, scored, threshold, verdicts)
+    labels = split_conflicts(labels, scored, threshold, judge)
     ids = [listing.id for listing in listings]
     members: dict[int, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
