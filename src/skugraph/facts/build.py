@@ -248,24 +248,30 @@ class FactBuilder:
 
 def merge_facts(facts: Iterable[Fact]) -> list[Fact]:
     """One fact per (subject, predicate, object): provenance joined, confidence combined by
-    noisy-or (independent pieces of evidence), in first-seen order."""
+    noisy-or (independent pieces of evidence), in first-seen order. A fact stated again gathers
+    its evidence in a list and a set and is built once at the end, so a fact m listings state
+    costs O(m), not a copy of its provenance per listing."""
     merged: dict[tuple[str, str, str], Fact] = {}
-    evidence: dict[tuple[str, str, str], set[Provenance]] = {}  # each merged fact's provenance, for a lookup in O(1)
+    joined: dict[tuple[str, str, str], tuple[list[Provenance], set[Provenance], list[float], dict[str, None]]] = {}
     for fact in facts:
         seen = merged.get(fact.key)
         if seen is None:
             merged[fact.key] = fact
             continue
-        held = evidence.setdefault(fact.key, set(seen.provenance))
-        new_evidence = tuple(p for p in fact.provenance if p not in held)
+        if fact.key not in joined:
+            joined[fact.key] = (list(seen.provenance), set(seen.provenance), [seen.confidence], dict.fromkeys(seen.object.aliases))
+        provenance, held, confidence, aliases = joined[fact.key]
+        new_evidence = [p for p in fact.provenance if p not in held]
         if not new_evidence:
             continue
         held.update(new_evidence)
-        provenance = seen.provenance + new_evidence
-        confidence = 1 - (1 - seen.confidence) * (1 - fact.confidence)
-        aliases = tuple(dict.fromkeys(seen.object.aliases + fact.object.aliases))
-        obj = seen.object if aliases == seen.object.aliases else _with_aliases(seen.object, aliases)
-        merged[fact.key] = Fact(seen.subject, seen.predicate, obj, round(confidence, 6), provenance, seen.properties)
+        provenance += new_evidence
+        confidence[0] = round(1 - (1 - confidence[0]) * (1 - fact.confidence), 6)
+        aliases.update(dict.fromkeys(fact.object.aliases))
+    for key, (provenance, _, confidence, aliases) in joined.items():
+        seen = merged[key]
+        obj = seen.object if tuple(aliases) == seen.object.aliases else _with_aliases(seen.object, tuple(aliases))
+        merged[key] = Fact(seen.subject, seen.predicate, obj, confidence[0], tuple(provenance), seen.properties)
     return list(merged.values())
 
 
