@@ -70,6 +70,36 @@ def pretrain(
         )
 
 
+@app.command()
+def distill(
+    teacher: Annotated[Path, typer.Option(help="The tagger directory to distil (e.g. from `skugraph train tagger`).")],
+    unlabelled: Annotated[Path, typer.Option(help="Your own texts: .txt a text a line, .csv (--column), listings .jsonl.")],
+    out: ModelOutOption,
+    layers: Annotated[int, typer.Option(help="The student's encoder layers (the teacher's first ones).")] = 2,
+    dev: Annotated[Path | None, typer.Option(help="Labelled dev texts: the kept epoch, the CRF member's weight, calibration.")] = None,
+    train: Annotated[Path | None, typer.Option(help="Labelled training texts: a gold loss beside the teacher's.")] = None,
+    targets: Annotated[str, typer.Option(help="ensemble (the teacher's averaged marginals) or network (its network's).")] = "ensemble",
+    crf_member: Annotated[bool, typer.Option(help="Keep the teacher's CRF member beside the student.")] = True,
+    int8: Annotated[bool, typer.Option(help="Also export tagger.onnx and tagger.int8.onnx (runtime onnx-int8).")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many unlabelled texts (a random sample).")] = 20_000,
+    column: Annotated[str | None, typer.Option(help="CSV column of the unlabelled texts.")] = None,
+    epochs: int = 20,
+    time_budget: Annotated[float | None, typer.Option(help="Minutes of student training at most.")] = None,
+) -> None:
+    """Distil a tagger into a smaller student trained on its probabilities over your unlabelled texts."""
+    from skugraph.tagging.distill import DistillConfig
+    from skugraph.tagging.distill import distill as run
+
+    config = DistillConfig(teacher=teacher, unlabelled=unlabelled, out=out, layers=layers, dev=dev, train=train, targets=targets,
+                           keep_crf=crf_member, int8=int8, limit=limit, column=column, epochs=epochs, time_budget_minutes=time_budget)
+    with friendly_errors(), progress_bars() as start:
+        section = run(config, progress=_with_epoch_lines(start("distill"))).record
+    teacher_f1, f1 = section["teacher"]["dev_f1"], section["dev_f1"]
+    scores = f"; dev F1 teacher {teacher_f1:.4f}, student {f1:.4f}" if f1 is not None else ""
+    console.print(f"distilled {section['teacher']['layers']} → {layers} layers on {section['unlabelled']['texts']} texts "
+                  f"in {section['seconds']:.0f} s (best epoch {section['best_epoch']}){scores} → {out}")
+
+
 @train_app.command("tagger")
 def train_tagger_command(
     train: Annotated[Path, typer.Option(help="Labelled training texts.")],
