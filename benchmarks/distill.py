@@ -99,6 +99,8 @@ def main() -> None:
     parser.add_argument("--targets", choices=TARGETS, default="ensemble")
     parser.add_argument("--gold", action=argparse.BooleanOptionalAction, default=True, help="gold loss on the training titles")
     parser.add_argument("--gold-weight", type=float, default=0.5)
+    parser.add_argument("--crf-member", action=argparse.BooleanOptionalAction, default=True,
+                        help="keep the teacher's CRF member beside the student (no: the student network alone, chosen on its own dev F1)")
     parser.add_argument("--extra", type=int, default=4000, help="unlabelled titles of --extra-file beside the training titles")
     parser.add_argument("--extra-file", type=Path, help="default: DATA/corpus/jd-titles.txt")
     parser.add_argument("--minutes", type=float, default=15.0, help="student training budget")
@@ -128,6 +130,7 @@ def main() -> None:
         student_dir = args.student or scratch / "student"
         config = DistillConfig(teacher=args.teacher, unlabelled=unlabelled, out=student_dir, layers=args.layers, dev=dev_file,
                                train=train_file if args.gold else None, targets=args.targets, gold_weight=args.gold_weight,
+                               keep_crf=args.crf_member,
                                int8=args.int8, epochs=args.epochs, time_budget_minutes=args.minutes, limit=len(train_texts) + len(extra))
 
         def epoch_line(record: dict) -> None:
