@@ -44,23 +44,32 @@ class CharScores:
     members: tuple[np.ndarray, ...] = ()
 
 
-def char_marginals(tagger: Tagger, scores: TextScores, length: int, temperature: float | None = 1.0) -> np.ndarray:
+def char_marginals(tagger: Tagger, scores: TextScores, length: int, temperature: float | None = 1.0,
+                   token: np.ndarray | None = None) -> np.ndarray:
     """The neural tagger's tag probabilities per character [length, tags], NaN rows where it has
-    no token (spaces). A token of several characters spreads its tag over them: ``B-x`` is
-    B-x, I-x, I-x …; ``S-x`` is B-x … E-x; ``E-x`` is I-x … E-x (BIEOS)."""
+    no token (spaces), from its per-token ones (``token``, computed when not given). A token of
+    several characters spreads its tag over them: ``B-x`` is B-x, I-x, I-x …; ``S-x`` is
+    B-x … E-x; ``E-x`` is I-x … E-x (BIEOS)."""
     tags = tagger.config.tags
-    token = tagger.marginals(scores, temperature)
+    token = tagger.marginals(scores, temperature) if token is None else token
     out = np.full((length, len(tags)), np.nan)
-    spread = None
-    for row, (start, end) in enumerate(scores.encoded.offsets):
-        if end - start == 1:
-            out[start] = token[row]
-            continue
-        spread = spread if spread is not None else _spread(tags)
+    offsets = np.asarray(scores.encoded.offsets, dtype=int).reshape(-1, 2)
+    single = offsets[:, 1] - offsets[:, 0] == 1
+    out[offsets[single, 0]] = token[single]
+    spread = _spread(tags) if not single.all() else None
+    for row in np.flatnonzero(~single):
+        start, end = offsets[row]
         out[start] = token[row] @ spread[0]
         out[start + 1 : end - 1] = token[row] @ spread[1]
         out[end - 1] = token[row] @ spread[2]
     return out
+
+
+def char_marginals_many(tagger: Tagger, scores: Sequence[TextScores], texts: Sequence[str],
+                        temperature: float | None = 1.0) -> list[np.ndarray]:
+    """:func:`char_marginals` of many texts, their per-token probabilities from one batched forward-backward."""
+    tokens = tagger.marginals_many(scores, temperature)
+    return [char_marginals(tagger, s, len(text), token=token) for s, text, token in zip(scores, texts, tokens, strict=True)]
 
 
 def _spread(tags: list[str]) -> np.ndarray:
@@ -190,11 +199,9 @@ class EnsembleTagger:
 
     def combine(self, texts: Sequence[str], neural: Sequence[TextScores], crf: Sequence[np.ndarray]) -> list[CharScores]:
         """The members' per-character probabilities averaged, the CRF weighted by ``crf_weight``."""
-        out = []
-        for text, n, c in zip(texts, neural, crf, strict=True):
-            network = char_marginals(self.neural, n, len(text))
-            out.append(CharScores(average_marginals([network, c], [1 - self.crf_weight, self.crf_weight]), (network, c)))
-        return out
+        networks = char_marginals_many(self.neural, neural, texts)
+        return [CharScores(average_marginals([network, c], [1 - self.crf_weight, self.crf_weight]), (network, c))
+                for network, c in zip(networks, crf, strict=True)]
 
     def scores(self, texts: Sequence[str], batch_size: int = 64) -> list[CharScores]:
         return self.combine(texts, *self.member_scores(texts, batch_size))
@@ -257,9 +264,10 @@ class NetworksTagger(EnsembleTagger):
     def combine(self, texts: Sequence[str], neural: Sequence[Sequence[TextScores]], crf: Sequence[np.ndarray]) -> list[CharScores]:
         """The networks' and the CRF's per-character probabilities averaged: the CRF weighs ``crf_weight``, each network an equal share of the rest."""
         weights = [(1 - self.crf_weight) / len(self.networks)] * len(self.networks) + [self.crf_weight]
+        per_network = [char_marginals_many(network, scores, texts) for network, scores in zip(self.networks, neural, strict=True)]
         out = []
-        for i, text in enumerate(texts):
-            members = [char_marginals(network, scores[i], len(text)) for network, scores in zip(self.networks, neural, strict=True)]
+        for i in range(len(texts)):
+            members = [network[i] for network in per_network]
             out.append(CharScores(average_marginals([*members, crf[i]], weights), (_known_mean(members), crf[i])))
         return out
 

@@ -23,7 +23,6 @@ from skugraph.records import Listing, Mention
 from skugraph.tagging.decode import (
     best_paths,
     constraint_scores,
-    forward_backward,
     forward_backward_many,
     segment_probability,
 )
@@ -166,10 +165,24 @@ class Tagger:
 
     def marginals(self, scores: TextScores, temperature: float | None = None) -> np.ndarray:
         """Per-token tag probabilities [tokens, tags] (forward-backward), e.g. for ensembling."""
-        if scores.emissions.shape[0] == 0:
-            return np.zeros((0, len(self.config.tags)))
-        alpha, beta, log_z = forward_backward(*self._chain(scores.emissions, temperature))
-        return np.exp(alpha + beta - log_z)
+        return self.marginals_many([scores], temperature)[0]
+
+    def marginals_many(self, texts: Sequence[TextScores], temperature: float | None = None, chunk: int = 64) -> list[np.ndarray]:
+        """:meth:`marginals` of many texts: sorted by length, ``chunk`` at a time padded to the
+        longest of them (one batched forward-backward, not one per text)."""
+        out = [np.zeros((0, len(self.config.tags))) for _ in texts]
+        order = sorted((i for i, scores in enumerate(texts) if scores.emissions.shape[0]), key=lambda i: texts[i].emissions.shape[0])
+        for first in range(0, len(order), chunk):
+            members = order[first : first + chunk]
+            lengths = np.array([texts[i].emissions.shape[0] for i in members])
+            padded = np.zeros((len(members), int(lengths.max()), len(self.config.tags)))
+            for row, index in enumerate(members):
+                padded[row, : lengths[row]] = texts[index].emissions
+            alpha, beta, log_z = forward_backward_many(*self._chain(padded, temperature), lengths)
+            probabilities = np.exp(alpha + beta - log_z[:, None, None])
+            for row, index in enumerate(members):
+                out[index] = probabilities[row, : lengths[row]]
+        return out
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[list[ScoredSpan]]:
         return self.decode_many(self.scores(texts, batch_size))
