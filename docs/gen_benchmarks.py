@@ -406,6 +406,21 @@ def extract(results: Results, name: str = "extract") -> str:
             f" (a 2048² matmul: {limit['bf16_square_gflops']}) = {num(limit['titles_per_s'])} titles/s.")
 
 
+@table("distill")
+def distill(results: Results) -> str:
+    rows = []
+    for name in results.matching("distill"):
+        record = results.get(name)
+        layers = f"{record['distillation']['layers']} of {record['distillation']['teacher']['layers']}"
+        for system, r in record["systems"].items():
+            stages = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in r.get("stages", {}).items())
+            rows.append((record["dataset"], system, layers if system != "teacher" else "", fixed(r["f1"]["dev"], 4),
+                         num(r["titles_per_second"]), f"{r['titles_per_second'] / record['systems']['teacher']['titles_per_second']:.2f}×",
+                         stages))
+    return markdown_table(("data set (dev)", "system", "student layers", "F1", "titles/s (1 thread)", "× teacher",
+                           "seconds per stage"), rows)
+
+
 @table("load")
 def load(results: Results) -> str:
     rows, parts = [], []
