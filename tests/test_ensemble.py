@@ -58,6 +58,12 @@ def test_the_crf_members_marginals_are_probabilities_per_character():
     for m in marginals:
         assert np.allclose(m.sum(axis=1), 1.0) and (m >= 0).all()
     assert all(m[s.start, tags.index(f"B-{s.label}")] > 0.5 for m, item in zip(marginals, DATA) for s in item.spans)
+    # computed from the model's weights in one batched pass: crfsuite's own marginals (weights dumped to 6 decimals)
+    for text, m in zip(texts, marginals, strict=True):
+        if text:
+            own = crf.model.predict_marginals_single(crf.features(text))
+            expected = np.array([[row.get(tag, 0.0) for tag in tags] for row in own])
+            np.testing.assert_allclose(m, expected, atol=1e-5)
 
 
 def test_features_mark_word_boundaries_and_gazetteer_words():

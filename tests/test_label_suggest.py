@@ -52,7 +52,8 @@ def test_uncertainty_picks_the_titles_with_words_the_model_never_saw(crf):
     pool = FAMILIAR + NOVEL
     marginals = text_marginals(crf, pool)
     chosen = select(marginals, 3, "uncertainty", pool)
-    assert uncertainties(crf, pool, chunk=2).tolist() == [token_entropy(m) for m in marginals]
+    # chunked or not, the same (to rounding: the marginals come from batched passes padded per batch)
+    assert uncertainties(crf, pool, chunk=2).tolist() == pytest.approx([token_entropy(m) for m in marginals], rel=1e-9)
     assert {pool[s.index] for s in chosen} == set(NOVEL)
     assert [s.uncertainty for s in chosen] == sorted((s.uncertainty for s in chosen), reverse=True)
     assert min(s.uncertainty for s in chosen) > 3 * max(token_entropy(m) for m in marginals[: len(FAMILIAR)])

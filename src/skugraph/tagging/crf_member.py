@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import sklearn_crfsuite
+from scipy import sparse
 
 from skugraph.corpus.ner import LabelledText
 from skugraph.corpus.normalize import fold
+from skugraph.tagging.decode import forward_backward_many
 from skugraph.tagging.encoding import LexiconFeatures, is_cjk, token_tags
 from skugraph.tagging.words import WordSegmenter
 
@@ -114,15 +116,62 @@ class CrfMember:
         shutil.copyfile(path, model.modelfile.name)
         return cls(model, tags, features)
 
-    def marginals(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Each text's tag probabilities per character [chars, tags]; every row sums to 1."""
-        columns = [self.tags.index(tag) for tag in self.model.classes_]
-        out = []
-        for text in texts:
-            probs = np.zeros((len(text), len(self.tags)))
-            if text:
-                rows = self.model.predict_marginals_single(self.features(text))
-                for column, tag in zip(columns, self.model.classes_, strict=True):
-                    probs[:, column] = [row[tag] for row in rows]
-            out.append(probs)
+    def marginals(self, texts: Sequence[str], chunk: int = 64) -> list[np.ndarray]:
+        """Each text's tag probabilities per character [chars, tags]; every row sums to 1.
+
+        crfsuite's own marginals cost a call per character and label, so they are computed here
+        from the model's weights: each character's label scores are the sums of its features'
+        state weights, and one batched forward-backward over the transition weights (crfsuite's
+        chain has no start or end scores) gives the same probabilities."""
+        weights, attributes, transition, columns = self._parameters()
+        out = [np.zeros((len(text), len(self.tags))) for text in texts]
+        order = sorted((i for i, text in enumerate(texts) if text), key=lambda i: len(texts[i]))
+        zero = np.zeros(weights.shape[1])
+        for first in range(0, len(order), chunk):
+            members = order[first : first + chunk]
+            lengths = np.array([len(texts[i]) for i in members])
+            scores = self._emissions([texts[i] for i in members], weights, attributes)
+            emissions = np.zeros((len(members), int(lengths.max()), weights.shape[1]))
+            for row, (begin, length) in enumerate(zip(np.cumsum(lengths) - lengths, lengths, strict=True)):
+                emissions[row, :length] = scores[begin : begin + length]
+            alpha, beta, log_z = forward_backward_many(emissions, zero, transition, zero, lengths)
+            log_probabilities = alpha + beta - log_z[:, None, None]  # past a row's length: padding, never exponentiated
+            for row, index in enumerate(members):
+                out[index][:, columns] = np.exp(log_probabilities[row, : lengths[row]])
         return out
+
+    def _emissions(self, texts: Sequence[str], weights: sparse.csr_matrix, attributes: dict[str, int]) -> np.ndarray:
+        """[characters of all the texts, labels]: sums of the state weights of each character's
+        features (a string feature ``key: value`` is crfsuite's attribute ``key:value`` at 1.0)."""
+        rows, cols, values = [], [], []
+        position = 0
+        for text in texts:
+            for features in self.features(text):
+                for key, value in features.items():
+                    column = attributes.get(f"{key}:{value}" if isinstance(value, str) else key)
+                    if column is not None:
+                        rows.append(position)
+                        cols.append(column)
+                        values.append(1.0 if isinstance(value, str) else float(value))
+                position += 1
+        present = sparse.csr_matrix((values, (rows, cols)), shape=(position, weights.shape[0]))
+        return (present @ weights).toarray()
+
+    def _parameters(self) -> tuple[sparse.csr_matrix, dict[str, int], np.ndarray, list[int]]:
+        """(state weights [attributes, labels], attribute → row, transition weights [labels,
+        labels], each label's column in ``tags``), read once from the model."""
+        if getattr(self, "_cached", None) is None:
+            info = self.model.tagger_.info()
+            labels = {label: i for i, label in enumerate(self.model.classes_)}
+            attributes: dict[str, int] = {}
+            rows, cols, values = [], [], []
+            for (attribute, label), weight in info.state_features.items():
+                rows.append(attributes.setdefault(attribute, len(attributes)))
+                cols.append(labels[label])
+                values.append(weight)
+            weights = sparse.csr_matrix((values, (rows, cols)), shape=(len(attributes), len(labels)))
+            transition = np.zeros((len(labels), len(labels)))
+            for (before, after), weight in info.transitions.items():
+                transition[labels[before], labels[after]] = weight
+            self._cached = (weights, attributes, transition, [self.tags.index(label) for label in self.model.classes_])
+        return self._cached

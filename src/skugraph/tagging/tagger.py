@@ -179,9 +179,9 @@ class Tagger:
             for row, index in enumerate(members):
                 padded[row, : lengths[row]] = texts[index].emissions
             alpha, beta, log_z = forward_backward_many(*self._chain(padded, temperature), lengths)
-            probabilities = np.exp(alpha + beta - log_z[:, None, None])
+            log_probabilities = alpha + beta - log_z[:, None, None]  # past a row's length: padding, never exponentiated
             for row, index in enumerate(members):
-                out[index] = probabilities[row, : lengths[row]]
+                out[index] = np.exp(log_probabilities[row, : lengths[row]])
         return out
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[list[ScoredSpan]]:
