@@ -157,6 +157,8 @@ def test_train_evaluate_and_extract_with_a_tagger(tmp_path):
     assert result.exit_code == 0, result.output
     assert "dev strict entity micro" in result.stdout and "calibration: temperature" in result.stdout
     assert "fact calibration (" in result.stdout and (model / "fact-calibration.json").is_file()
+    scorer = json.loads((model / "skugraph.json").read_text(encoding="utf-8"))["ensemble"]["span_scorer"]["dev"]
+    assert "span scorer (cross-fitted on dev)" in result.stdout and f"→ {'kept' if scorer['kept'] else 'not kept'}" in result.stdout
     result = run("evaluate", "--model", str(model), "--data", str(tmp_path / "dev.jsonl"), "--json")
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)

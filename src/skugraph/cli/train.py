@@ -187,6 +187,12 @@ def train_tagger_command(
         console.print(f"dev F1: network {f1['neural']:.4f}, character CRF {f1['crf']:.4f}, their ensemble {f1['ensemble']:.4f}"
                       f" (the CRF's weight {ensemble.get('crf_weight', 0.5)})"
                       f" → the model is {'the ensemble' if ensemble['use'] else 'the network alone'}")
+        scorer = ensemble.get("span_scorer", {}).get("dev", {})
+        if ensemble["use"] and "brier" in scorer:
+            kept = scorer["recall_at_precision_0.90"]
+            console.print(f"span scorer (cross-fitted on dev): right spans kept at precision 0.90 {kept['chain']:.1%} → "
+                          f"{kept['scorer']:.1%}, ECE {scorer['ece']['chain']} → {scorer['ece']['scorer']}"
+                          f" → {'kept' if scorer['kept'] else 'not kept'}")
     if meta.get("self_training"):
         from skugraph.tagging.self_training import describe
 
