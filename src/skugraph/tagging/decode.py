@@ -5,6 +5,8 @@ each decoded entity its probability."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import numpy as np
 import torch
 
@@ -134,6 +136,19 @@ def forward_backward(
     :func:`forward_backward_many`)."""
     alpha, beta, log_partition = forward_backward_many(emissions[None], start, transition, end)
     return alpha[0], beta[0], float(log_partition[0])
+
+
+def padded_batches(rows: Sequence[np.ndarray], width: int, chunk: int = 64) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+    """The non-empty ``rows`` ([length, width] each) sorted by length, ``chunk`` at a time: their
+    indices, their lengths, and them right-padded with zeros [rows, longest, width]."""
+    order = sorted((i for i, row in enumerate(rows) if len(row)), key=lambda i: len(rows[i]))
+    for first in range(0, len(order), chunk):
+        members = order[first : first + chunk]
+        lengths = np.array([len(rows[i]) for i in members])
+        padded = np.zeros((len(members), int(lengths.max()), width))
+        for row, index in enumerate(members):
+            padded[row, : lengths[row]] = rows[index]
+        yield members, lengths, padded
 
 
 def forward_backward_many(

@@ -24,6 +24,7 @@ from skugraph.tagging.decode import (
     best_paths,
     constraint_scores,
     forward_backward_many,
+    padded_batches,
     segment_probability,
 )
 from skugraph.tagging.encoding import Encoded, TextEncoder
@@ -145,13 +146,7 @@ class Tagger:
         """:meth:`decode` for many texts: sorted by length, ``chunk`` at a time padded to the
         longest of them (batched Viterbi and forward-backward)."""
         out: list[list[ScoredSpan]] = [[] for _ in texts]
-        order = sorted((i for i, scores in enumerate(texts) if scores.emissions.shape[0]), key=lambda i: texts[i].emissions.shape[0])
-        for first in range(0, len(order), chunk):
-            members = order[first : first + chunk]
-            lengths = np.array([texts[i].emissions.shape[0] for i in members])
-            padded = np.zeros((len(members), int(lengths.max()), len(self.config.tags)))
-            for row, index in enumerate(members):
-                padded[row, : lengths[row]] = texts[index].emissions
+        for members, lengths, padded in padded_batches([t.emissions for t in texts], len(self.config.tags), chunk):
             emissions, start, transition, end = self._chain(padded, temperature)
             paths = best_paths(emissions, start, transition, end, lengths)  # a positive scale does not move the best path
             alpha, beta, log_z = forward_backward_many(emissions, start, transition, end, lengths)
@@ -171,13 +166,7 @@ class Tagger:
         """:meth:`marginals` of many texts: sorted by length, ``chunk`` at a time padded to the
         longest of them (one batched forward-backward, not one per text)."""
         out = [np.zeros((0, len(self.config.tags))) for _ in texts]
-        order = sorted((i for i, scores in enumerate(texts) if scores.emissions.shape[0]), key=lambda i: texts[i].emissions.shape[0])
-        for first in range(0, len(order), chunk):
-            members = order[first : first + chunk]
-            lengths = np.array([texts[i].emissions.shape[0] for i in members])
-            padded = np.zeros((len(members), int(lengths.max()), len(self.config.tags)))
-            for row, index in enumerate(members):
-                padded[row, : lengths[row]] = texts[index].emissions
+        for members, lengths, padded in padded_batches([t.emissions for t in texts], len(self.config.tags), chunk):
             alpha, beta, log_z = forward_backward_many(*self._chain(padded, temperature), lengths)
             log_probabilities = alpha + beta - log_z[:, None, None]  # past a row's length: padding, never exponentiated
             for row, index in enumerate(members):
