@@ -52,7 +52,7 @@ from skugraph.lm.model import tune_for_cpu
 from skugraph.tagging.crf_member import CRF_FILE
 from skugraph.tagging.decode import constraint_scores
 from skugraph.tagging.encoding import Encoded, token_tags
-from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger, _spread, fit_crf_weight, fit_ensemble_span_scorer
+from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger, fit_crf_weight, fit_ensemble_span_scorer, tag_spread
 from skugraph.tagging.model import TaggerModel
 from skugraph.tagging.self_training import read_unlabelled
 from skugraph.tagging.tagger import Tagger, fit_temperature, load_tagger, window_batch
@@ -121,7 +121,7 @@ def token_targets(char_probabilities: np.ndarray, offsets: Sequence[tuple[int, i
     """Per-token tag probabilities [tokens, tags] from per-character ones: a one-character token
     takes its character's; a longer one gives each tag the product of its characters'
     probabilities of that tag's spread (``B-x`` over ``abc``: B-x, I-x, I-x), normalised."""
-    spread = _spread(tags)
+    spread = tag_spread(tags)
     logs = np.log(np.clip(char_probabilities, 1e-9, 1.0))
     out = np.empty((len(offsets), len(tags)))
     for row, (start, end) in enumerate(offsets):

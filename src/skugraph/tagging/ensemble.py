@@ -56,7 +56,7 @@ def char_marginals(tagger: Tagger, scores: TextScores, length: int, temperature:
     offsets = np.asarray(scores.encoded.offsets, dtype=int).reshape(-1, 2)
     single = offsets[:, 1] - offsets[:, 0] == 1
     out[offsets[single, 0]] = token[single]
-    spread = _spread(tags) if not single.all() else None
+    spread = tag_spread(tags) if not single.all() else None
     for row in np.flatnonzero(~single):
         start, end = offsets[row]
         out[start] = token[row] @ spread[0]
@@ -72,7 +72,7 @@ def char_marginals_many(tagger: Tagger, scores: Sequence[TextScores], texts: Seq
     return [char_marginals(tagger, s, len(text), token=token) for s, text, token in zip(scores, texts, tokens, strict=True)]
 
 
-def _spread(tags: list[str]) -> np.ndarray:
+def tag_spread(tags: list[str]) -> np.ndarray:
     """[3, tags, tags] 0/1: where a token tag's mass goes on its first, middle and last character."""
     index = {tag: i for i, tag in enumerate(tags)}
     out = np.zeros((3, len(tags), len(tags)))
