@@ -185,3 +185,15 @@ def test_a_span_scorer_in_the_metadata_scores_the_spans_after_reload_pickle_and_
     confidences = [fact.confidence for facts in read.facts for fact in facts if fact.predicate == "has_brand"]
     assert confidences and all(c > 0.99 for c in confidences)
     assert reader.extractor.tagger.span_scorer.intercept == 1.0  # the saved scorer is put back
+
+
+def test_bench_extract_also_times_the_ensemble_the_directory_holds(trained, tmp_path):
+    from skugraph.bench.extract import ENSEMBLE_SYSTEM, bench_extract
+
+    dev_file = tmp_path / "dev.jsonl"
+    write_doccano(DATA, dev_file)
+    report = bench_extract(trained, 20, systems=("torch",), dev=dev_file)
+    network, ensemble = report["results"]
+    assert (network["system"], ensemble["system"]) == ("torch", ENSEMBLE_SYSTEM)
+    assert ensemble["dev_f1"] == 1.0 > network["dev_f1"]  # the ensemble, as extract loads it, not the network alone
+    assert ensemble["titles_per_s"] > 0 and ensemble["share_of_limit"] >= 0
