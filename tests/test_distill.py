@@ -14,7 +14,7 @@ from skugraph.corpus.ner import LabelledText, write_doccano
 from skugraph.tagging.crf_member import CRF_FILE
 from skugraph.tagging.distill import DistillConfig, distill, student_network, teacher_targets, token_targets
 from skugraph.tagging.ensemble import EnsembleTagger
-from skugraph.tagging.tagger import Tagger, load_tagger
+from skugraph.tagging.tagger import Tagger, TaggerExtractor, load_tagger
 from skugraph.tagging.train import TrainTaggerConfig, train_tagger
 
 DATA = [LabelledText.from_words(t, e) for t, e in TINY_TITLES]
@@ -65,6 +65,8 @@ def test_distil_save_load_round_trip(teacher, tmp_path):
     assert len(network.model.encoder.encoder.layer) == 1
     found = student.predict(UNLABELLED)
     assert len(found) == len(UNLABELLED) and all(0 < s.score <= 1 for spans in found for s in spans)
+    # its facts name another model than the teacher's, though it keeps the teacher's training record
+    assert TaggerExtractor(student).version != TaggerExtractor(load_tagger(teacher, "torch")).version
 
 
 def test_training_makes_the_student_agree_with_its_teacher(teacher, tmp_path):

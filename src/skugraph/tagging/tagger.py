@@ -266,6 +266,9 @@ class TaggerExtractor:
         self.fields = tuple(fields)
         self.min_score = min_score
         self.version = str(tagger.meta.get("train", {}).get("sha256", ""))[:12] or "1"
+        student = tagger.meta.get("distillation", {}).get("unlabelled", {}).get("sha256")
+        if student:  # a distilled student keeps its teacher's training record: its facts are another model's
+            self.version += f"-distilled-{student[:8]}-{tagger.meta['distillation'].get('layers', '')}"
 
     def _texts(self, listing: Listing) -> list[tuple[str, str]]:
         if "all" in self.fields:
