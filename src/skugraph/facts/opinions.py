@@ -211,9 +211,8 @@ class OpinionExtractor:
         networks = record.get("networks", {})
         if networks.get("use"):
             ensemble = _with_crf(tagger)
-            scorer = networks.get("span_scorer", {}).get("scorer")
             tagger = NetworksTagger([ensemble.neural, *(Tagger.load(path / name) for name in networks["taggers"])], ensemble.crf,
-                                    networks["temperature"], networks["crf_weight"], SpanScorer.from_dict(scorer) if scorer else None)
+                                    networks["temperature"], networks["crf_weight"], SpanScorer.from_entry(networks.get("span_scorer")))
         return cls(tagger, LinearTextClassifier.load(path / "category"), LinearTextClassifier.load(path / "polarity"), record)
 
     def save(self, out: str | Path) -> Path:

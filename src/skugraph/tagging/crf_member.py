@@ -87,6 +87,7 @@ class CrfMember:
         self.model = model
         self.tags = list(tags)
         self.features = features
+        self._parameters_read: tuple | None = None  # the model's weights as arrays (_parameters), read on first use
 
     @classmethod
     def train(cls, data: Sequence[LabelledText], tags: Sequence[str], scheme: str, features: CrfFeatures,
@@ -160,7 +161,7 @@ class CrfMember:
     def _parameters(self) -> tuple[sparse.csr_matrix, dict[str, int], np.ndarray, list[int]]:
         """(state weights [attributes, labels], attribute → row, transition weights [labels,
         labels], each label's column in ``tags``), read once from the model."""
-        if getattr(self, "_cached", None) is None:
+        if self._parameters_read is None:
             info = self.model.tagger_.info()
             labels = {label: i for i, label in enumerate(self.model.classes_)}
             attributes: dict[str, int] = {}
@@ -173,5 +174,5 @@ class CrfMember:
             transition = np.zeros((len(labels), len(labels)))
             for (before, after), weight in info.transitions.items():
                 transition[labels[before], labels[after]] = weight
-            self._cached = (weights, attributes, transition, [self.tags.index(label) for label in self.model.classes_])
-        return self._cached
+            self._parameters_read = (weights, attributes, transition, [self.tags.index(label) for label in self.model.classes_])
+        return self._parameters_read

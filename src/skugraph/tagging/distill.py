@@ -56,6 +56,7 @@ from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger, fit_crf_weight, 
 from skugraph.tagging.model import TaggerModel
 from skugraph.tagging.self_training import read_unlabelled
 from skugraph.tagging.tagger import Tagger, fit_temperature, load_tagger, window_batch
+from skugraph.tagging.train import length_batches
 from skugraph.tagging.windows import windows
 
 DISTILLATION = "distillation"  # the metadata section
@@ -200,13 +201,6 @@ def distillation_loss(emissions: torch.Tensor, soft: torch.Tensor, mask: torch.T
     return loss
 
 
-def _batches(items: list[_Item], batch_size: int, rng: random.Random) -> list[list[_Item]]:
-    order = sorted(range(len(items)), key=lambda i: (items[i].end - items[i].start) + rng.random() * 4)
-    batches = [[items[i] for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
 def _labelled(path: Path | None, format: str | None, labels: set[str]) -> list[LabelledText]:
     """Labelled texts with the spans of the teacher's entity types only."""
     if path is None:
@@ -275,7 +269,7 @@ def distill(config: DistillConfig, progress: Callable[[dict], None] | None = Non
                           precision=config.precision, seed=config.seed)
     per_epoch = max(1, -(-len(items) // config.batch_size))
     rates = {"encoder.": (config.learning_rate, 0.01), "": (config.head_learning_rate, 0.01)}
-    run = fine_tune(model, rates, lambda epoch: _batches(items, config.batch_size, rng), batch_loss, fine,
+    run = fine_tune(model, rates, lambda epoch: length_batches(items, config.batch_size, rng), batch_loss, fine,
                     steps_per_epoch=per_epoch, dev=dev_score if dev else None, started=time.perf_counter(),
                     progress=progress)
     model.eval()

@@ -26,7 +26,7 @@ import torch
 
 from skugraph.corpus.ner import LabelledText, tags_to_spans
 from skugraph.tagging.crf_member import CRF_FILE, CrfFeatures, CrfMember
-from skugraph.tagging.decode import best_paths, constraint_scores, forward_backward_many, segment_probability
+from skugraph.tagging.decode import best_paths, constraint_scores, forward_backward_many, padded_batches, segment_probability
 from skugraph.tagging.evaluate import Report, score_spans
 from skugraph.tagging.span_scorer import SpanScorer, fit_span_scorer, span_features
 from skugraph.tagging.tagger import ScoredSpan, Tagger, TextScores, fit_temperature
@@ -122,14 +122,9 @@ def _decode_with_features(texts: Sequence[CharScores], tags: list[str], temperat
     """:func:`decode_marginals`' spans, each with its :func:`span_features` (when ``features``
     and the text has members' probabilities; None otherwise)."""
     out: list[list[tuple[ScoredSpan, list[float] | None]]] = [[] for _ in texts]
-    order = sorted((i for i, t in enumerate(texts) if len(t.marginals)), key=lambda i: len(texts[i].marginals))
     start, transition, end = (scores / temperature for scores in constraint_scores(tags))
-    for first in range(0, len(order), chunk):
-        members = order[first : first + chunk]
-        lengths = np.array([len(texts[i].marginals) for i in members])
-        emissions = np.zeros((len(members), int(lengths.max()), len(tags)))
-        for row, index in enumerate(members):
-            emissions[row, : lengths[row]] = np.log(np.clip(texts[index].marginals, 1e-9, 1.0)) / temperature
+    logs = [np.log(np.clip(t.marginals, 1e-9, 1.0)) / temperature for t in texts]
+    for members, lengths, emissions in padded_batches(logs, len(tags), chunk):
         paths = best_paths(emissions, start, transition, end, lengths)
         alpha, beta, log_z = forward_backward_many(emissions, start, transition, end, lengths)
         for row, index in enumerate(members):
@@ -181,9 +176,8 @@ class EnsembleTagger:
         if not section:
             raise ValueError(f"{path}: no CRF member in its metadata (train it with `skugraph train tagger --dev …`)")
         features = CrfFeatures(neural.lexicon_words, words=section["crf"]["words"], window=section["crf"].get("window", 2))
-        scorer = section.get("span_scorer", {}).get("scorer")
         ensemble = cls(neural, CrfMember.load(path, neural.config.tags, features), section.get("temperature", 1.0),
-                       section.get("crf_weight", 0.5), SpanScorer.from_dict(scorer) if scorer else None)
+                       section.get("crf_weight", 0.5), SpanScorer.from_entry(section.get("span_scorer")))
         ensemble.source = (path, runtime)
         return ensemble
 

@@ -112,16 +112,7 @@ class BrandGazetteer:
     @classmethod
     def from_tsv(cls, path: str | Path | None = None) -> BrandGazetteer:
         """Read ``key<TAB>Chinese name<TAB>English name<TAB>alias,alias``; ``#`` lines are comments."""
-        text = Path(path).read_text("utf-8") if path else _resource("brands.tsv")
-        brands = []
-        for line in text.splitlines():
-            if not line.strip() or line.startswith("#"):
-                continue
-            key, chinese, english, *rest = [*line.split("\t"), ""]
-            names = [n for n in (chinese, english) if n]
-            aliases = [a for a in rest[0].split(",") if a] if rest else []
-            brands.append(Brand(key=key, name=names[0], aliases=tuple(names[1:] + aliases)))
-        return cls(brands)
+        return cls(parse_brands(Path(path).read_text("utf-8"), str(path)) if path else parse_brands(_resource("brands.tsv"), "brands.tsv"))
 
     def with_brands(self, brands: Iterable[Brand]) -> BrandGazetteer:
         """This gazetteer plus more brands (a surface already known keeps its brand)."""
@@ -180,6 +171,22 @@ def read_words(paths: Iterable[str | Path]) -> list[str]:
 
 def _resource(name: str) -> str:
     return resources.files("skugraph.tagging").joinpath("lexicon", name).read_text("utf-8")
+
+
+def parse_brands(text: str, source: str) -> list[Brand]:
+    """Brands from ``key<TAB>name<TAB>other name<TAB>alias,alias`` rows (the shipped ``brands.tsv``'s
+    format); ``#`` lines are comments. A row with no key or no name is a ``ValueError`` naming
+    ``source`` and the line."""
+    brands = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        key, first, second, more = ([part.strip() for part in line.split("\t")] + ["", "", ""])[:4]
+        names = [n for n in (first, second) if n]
+        if not key or not names:
+            raise ValueError(f"{source}, line {number}: a brand row needs a key and a name, tab-separated")
+        brands.append(Brand(key=key, name=names[0], aliases=tuple(names[1:] + [a for a in more.split(",") if a])))
+    return brands
 
 
 def _lines(name: str) -> list[str]:

@@ -24,6 +24,7 @@ from skugraph.tagging.lexicon import (
     default_gazetteer,
     default_lexicons,
     is_brand_name,
+    parse_brands,
     read_words,
 )
 
@@ -411,15 +412,5 @@ def write_brands(gazetteer: BrandGazetteer, path: Path) -> None:
 
 
 def read_brands(path: str | Path) -> list[Brand]:
-    """Brands from a tab-separated file (``key``, ``name``, then other names and comma-separated
-    aliases, as :func:`write_brands` writes); ``#`` lines are comments. A row without a key or a
-    name is a ``ValueError`` naming the file and line."""
-    brands = []
-    for number, line in enumerate(Path(path).read_text("utf-8").splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        key, name, other, more = ([field.strip() for field in line.split("\t")] + ["", "", ""])[:4]
-        if not key or not name:
-            raise ValueError(f"{path}, line {number}: a brand row needs a key and a name, tab-separated")
-        brands.append(Brand(key, name, tuple(alias for alias in (other, *more.split(",")) if alias)))
-    return brands
+    """Brands from a tab-separated file as :func:`write_brands` writes it (:func:`~skugraph.tagging.lexicon.parse_brands`)."""
+    return parse_brands(Path(path).read_text("utf-8"), str(path))

@@ -83,6 +83,12 @@ class SpanScorer:
         return cls(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
 
     @classmethod
+    def from_entry(cls, entry: dict | None) -> SpanScorer | None:
+        """The scorer a metadata entry (as :func:`fit_span_scorer`'s caller records it) keeps, if any."""
+        scorer = (entry or {}).get("scorer")
+        return cls.from_dict(scorer) if scorer else None
+
+    @classmethod
     def from_dict(cls, data: dict) -> SpanScorer:
         if list(data.get("features", [])) != list(SPAN_FEATURES):
             raise ValueError(f"span scorer features {data.get('features')} are not {list(SPAN_FEATURES)}")

@@ -120,8 +120,8 @@ def _windows(encoder: TextEncoder, data: Sequence[LabelledText], tag_index: dict
     return out
 
 
-def _batches(items: list[_Window], batch_size: int, rng: random.Random) -> list[list[_Window]]:
-    """Batches of similar length (little padding), in random order."""
+def length_batches(items: list, batch_size: int, rng: random.Random) -> list[list]:
+    """Batches of windows (anything with ``start`` and ``end``) of similar length (little padding), in random order."""
     order = sorted(range(len(items)), key=lambda i: (items[i].end - items[i].start) + rng.random() * 4)
     batches = [[items[i] for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
     rng.shuffle(batches)
@@ -213,7 +213,7 @@ def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dic
             for _ in range(config.augment.copies):
                 copies = [augmenter.augment(item, rng) for item in train_data]
                 items.extend(_windows(encoder, copies, tag_index, scheme, size, config.stride))
-        return _batches(items, config.batch_size, rng)
+        return length_batches(items, config.batch_size, rng)
 
     def batch_loss(forward: Callable[..., torch.Tensor], batch: list[_Window]) -> torch.Tensor:
         inputs = window_batch([w.encoded for w in batch], [(w.start, w.end) for w in batch], tokenizer)
