@@ -7,7 +7,7 @@ can be rerun alone (the CLI exposes each one).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.fusion.completion import Proposals
 from skugraph.graph.cards import product_card
 from skugraph.graph.store import LoadReport, QueryResult, open_store
+from skugraph.records import Fact
 from skugraph.sample.demo import EXAMPLE_QUERIES, SHOWCASE
 from skugraph.sample.generate import CATALOGUE
 from skugraph.tables import is_parquet
@@ -173,8 +174,8 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     (all of them still take part in resolution and completion; see
     :func:`skugraph.facts.io.confident_facts`)."""
     from skugraph.fusion.blocking import encoder_embeddings
-    from skugraph.fusion.fuse import fuse_all
     from skugraph.fusion.resolve import group_sizes
+    from skugraph.fusion.stream import fuse_stream
 
     check_min_confidence(min_confidence)
     trained = None
@@ -183,16 +184,18 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
 
         trained = CrossEncoderMatcher.load(matcher)
     ontology = ontology or load_ontology()
-    items = list(load_listings(listings))
-    extracted = list(read_facts(facts, on_error, ontology))
-    resolution, fused, inferred = fuse_all(items, extracted, ontology, trained,
-                                           threshold=threshold, embed=encoder_embeddings(encoder) if encoder else None,
-                                           complete=complete, min_probability=min_probability)
+    passes = iter((on_error, (lambda _: None) if on_error else None))  # a bad line is told on the first of the two passes
+
+    def extracted() -> Iterator[Fact]:
+        return read_facts(facts, next(passes), ontology)
+
     left_out: Counter[str] = Counter()
-    fused, inferred = (list(confident_facts(facts, min_confidence, left_out)) for facts in (fused, inferred))
-    write_facts(out, fused + inferred)
-    return FuseReport(len(items), resolution.products, len(resolution.pairs), len(resolution.cut), len(extracted),
-                      len(fused) + len(inferred), dict(sorted(group_sizes(resolution).items())), len(inferred), dict(left_out))
+    report = fuse_stream(load_listings(listings), extracted, out, trained, threshold=threshold,
+                         embed=encoder_embeddings(encoder) if encoder else None, complete=complete,
+                         min_probability=min_probability, min_confidence=min_confidence, left_out=left_out, ontology=ontology)
+    resolution = report.resolution
+    return FuseReport(report.listings, resolution.products, len(resolution.pairs), len(resolution.cut), report.facts_in,
+                      report.facts_out, dict(sorted(group_sizes(resolution).items())), report.inferred, dict(left_out))
 
 
 def complete(facts: Path, out: Path, relations: Sequence[str] | None = None, scorer: str = "neighbours",

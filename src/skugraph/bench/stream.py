@@ -9,11 +9,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from skugraph.bench.families import family_catalogue
 from skugraph.bench.workload import PeakMemory, synthetic_catalogue, timed
 
 
 def bench_stream(count: int = 1_000_000, workers: int = 2, progress=None) -> dict:
-    """Generate ``count`` listings, ingest them, extract facts with the rules in ``workers``
+    """Generate ``count`` listings (products in families, so that resolution has work at any
+    size: :mod:`skugraph.bench.families`), ingest them, extract facts with the rules in ``workers``
     processes (streaming), fuse them (resolve products, settle conflicts, complete) and load
     them into a new graph; per stage its time and the peak resident memory of all processes
     together."""
@@ -37,7 +39,7 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, progress=None) -> dic
             return stats["nodes"]["Listing"], sum(stats["edges"].values())
 
         for name, step in (
-            ("generate", lambda: (synthetic_catalogue(work / "catalogue.jsonl", count), None)),
+            ("generate", lambda: (family_catalogue(work / "catalogue.jsonl", count), None)),
             ("ingest", lambda: (ingest([work / "catalogue.jsonl"], work / "listings.jsonl", work / "rejects.jsonl").ingested, None)),
             ("extract", extract),
             ("fuse", fuse),

@@ -5,6 +5,7 @@ brand), or among each other's nearest titles by encoder embedding."""
 from __future__ import annotations
 
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 
@@ -21,29 +22,46 @@ jieba.setLogLevel(60)
 _WORD = re.compile(r"[\w\-+.]+")
 
 
-def offers_from(listings: Sequence[Listing], facts: Iterable[Fact], ontology: Ontology | None = None) -> list[Offer]:
-    """One offer per listing: its title, then its chosen brand and attribute values (canonical),
-    and ``fits``: the brands and models it is compatible with."""
-    ontology = ontology or load_ontology()
-    attributes: dict[str, dict[str, str]] = defaultdict(dict)
-    fits: dict[str, set[str]] = defaultdict(set)
-    for fact in facts:
+class OfferFeatures:
+    """What offers are made of, gathered a fact at a time (facts stream through; only each
+    listing's chosen identity values are kept): see :func:`offers_from`."""
+
+    def __init__(self, ontology: Ontology | None = None):
+        self.ontology = ontology or load_ontology()
+        self.attributes: dict[str, dict[str, str]] = defaultdict(dict)
+        self.fits: dict[str, set[str]] = defaultdict(set)
+
+    def add(self, fact: Fact) -> None:
         if fact.subject.label != PRODUCT or fact.properties.get("chosen") is False:
-            continue
+            return
         if fact.predicate == "has_brand":
             name = "brand"
         elif fact.predicate == "compatible_with" and (fact.object.label == BRAND or fact.object.kind == "model"):
-            fits[fact.subject.key].add(fact.object.key)
-            continue
-        elif ontology.is_kind(fact.predicate):
+            self.fits[fact.subject.key].add(sys.intern(fact.object.key))
+            return
+        elif self.ontology.is_kind(fact.predicate):
             name = fact.predicate
         else:
-            continue
+            return
         value = fact.object.key.split(":", 1)[-1] if fact.object.label != BRAND else fact.object.key
-        attributes[fact.subject.key].setdefault(name, value)
-    for listing, fitting in fits.items():
-        attributes[listing]["fits"] = " ".join(sorted(fitting))
-    return [Offer(listing.id, (("title", listing.title), *sorted(attributes.get(listing.id, {}).items()))) for listing in listings]
+        self.attributes[fact.subject.key].setdefault(name, sys.intern(value))
+
+    def offer(self, listing: str, title: str) -> Offer:
+        """The offer of one listing."""
+        attributes = self.attributes.get(listing, {})
+        fitting = self.fits.get(listing)
+        if fitting:
+            attributes = {**attributes, "fits": " ".join(sorted(fitting))}
+        return Offer(listing, (("title", title), *sorted(attributes.items())))
+
+
+def offers_from(listings: Sequence[Listing], facts: Iterable[Fact], ontology: Ontology | None = None) -> list[Offer]:
+    """One offer per listing: its title, then its chosen brand and attribute values (canonical),
+    and ``fits``: the brands and models it is compatible with."""
+    features = OfferFeatures(ontology)
+    for fact in facts:
+        features.add(fact)
+    return [features.offer(listing.id, listing.title) for listing in listings]
 
 
 def _tokens(offer: Offer) -> set[str]:

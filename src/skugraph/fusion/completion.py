@@ -20,6 +20,7 @@ with that probability as confidence, ``inferred: true``, and the scorer as its e
 from __future__ import annotations
 
 import random
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from skugraph.facts.ontology import Ontology, load_ontology
-from skugraph.records import LISTING, PRODUCT, Fact, Provenance
+from skugraph.records import ASPECT, LISTING, PRODUCT, REVIEW, Entity, Fact, Provenance
 
 Triple = tuple[str, str, str]  # (head ref, relation, tail ref)
 COMPLETED = ("colour", "material", "capacity", "size", "compatible_with")  # relations evaluated by default
@@ -432,17 +433,50 @@ def _top(scorer, head: str, relation: str, candidates: Sequence[str]) -> tuple[s
     return candidates[best], float(scores[best])
 
 
+class CompletionFacts:
+    """What :func:`propose` learns from, gathered a fact at a time (fused facts stream through, in
+    any order, each with its place in the fused output): the triples, the entities it can name
+    (the last of each ref: not reviews or aspects, unless a completed relation's tail), each
+    product's category. Listing facts (``offer_of``) and inferred ones are left out."""
+
+    def __init__(self, relations: Sequence[str] = COMPLETED):
+        self.relations, self._named = tuple(relations), frozenset(relations)
+        self.triples: set[Triple] = set()
+        self.entities: dict[str, tuple[int, Entity]] = {}
+        self.category: dict[str, tuple[int, str]] = {}
+
+    def add(self, fact: Fact, place: int) -> None:
+        if fact.subject.label == LISTING or fact.properties.get("inferred"):
+            return
+        head, tail = sys.intern(fact.subject.ref), sys.intern(fact.object.ref)
+        self.triples.add((head, fact.predicate, tail))
+        for ref, entity, named in ((head, fact.subject, False), (tail, fact.object, fact.predicate in self._named)):
+            if (named or entity.label not in (REVIEW, ASPECT)) and place >= self.entities.get(ref, (-1, None))[0]:
+                self.entities[ref] = (place, entity)
+        if fact.predicate == "in_category" and place >= self.category.get(head, (-1, ""))[0]:
+            self.category[head] = (place, fact.object.name)
+
+
 def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer: str = "neighbours",
             min_probability: float = 0.7, share: float = 0.1, seed: int = 0, epochs: int = 200, dim: int = 64,
             ontology: Ontology | None = None) -> Proposals:
     """Facts for the (product, relation) pairs the graph lacks, marked ``inferred``; see the module
     doc. Learns from the facts given, leaving out listing facts (``offer_of``) and inferred ones."""
+    gathered = CompletionFacts(relations)
+    for place, fact in enumerate(facts):
+        gathered.add(fact, place)
+    return propose_from(gathered, scorer, min_probability, share, seed, epochs, dim, ontology)
+
+
+def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_probability: float = 0.7, share: float = 0.1,
+                 seed: int = 0, epochs: int = 200, dim: int = 64, ontology: Ontology | None = None) -> Proposals:
+    """:func:`propose` on facts gathered as they streamed by (:class:`CompletionFacts`)."""
     from sklearn.isotonic import IsotonicRegression
 
     ontology = ontology or load_ontology()
-    facts = [f for f in facts if f.subject.label != LISTING and not f.properties.get("inferred")]
-    entities = {e.ref: e for f in facts for e in (f.subject, f.object)}
-    triples = triples_of(facts)
+    relations = gathered.relations
+    entities = {ref: entity for ref, (_, entity) in gathered.entities.items()}
+    triples = sorted(gathered.triples)
     kept, hidden = split(triples, relations, share, seed)
     known, all_values = _index(triples)
     _, values = _index(kept)
@@ -457,8 +491,8 @@ def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer:
     curve = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(points, right) if len(set(right)) > 1 else None
     constant = float(np.mean(right)) if right else 0.0  # the share right, when it is all or none
     final = make_scorer(scorer, triples, epochs, dim, seed)
-    products = sorted({f.subject.ref for f in facts if f.subject.label == PRODUCT})
-    category = {f.subject.ref: f.object.name for f in facts if f.predicate == "in_category"}
+    products = sorted({head for head, _, _ in triples if head.startswith(PRODUCT + ":")})
+    category = {ref: name for ref, (_, name) in gathered.category.items()}
     proposed: dict[str, list[Fact]] = {relation: [] for relation in relations}
     for product in products:  # one product's relations in turn: its neighbours are found once
         for relation in relations:

@@ -4,9 +4,12 @@ voted again across the listings, and one ``offer_of`` fact per listing with its 
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+
+import numpy as np
 
 from skugraph.facts.build import LISTING_EXTRACTOR, merge_facts
 from skugraph.facts.ontology import Ontology, load_ontology
@@ -16,52 +19,97 @@ from skugraph.fusion.resolve import Resolution, resolve_products
 from skugraph.records import ASPECT, BRAND, LISTING, PRODUCT, Entity, Fact, Listing, Provenance
 
 
+class BrandNames:
+    """What unifying brands needs, gathered a fact at a time (facts stream through): where the
+    titles mention brands (listing numbers and spans, in flat arrays) and each brand entity the
+    facts name, with how often and where first. ``number_of``: listing id → its number."""
+
+    def __init__(self, number_of: Mapping[str, int]):
+        self.number_of = number_of
+        self.first_seen = array("q")  # listing numbers, in the order their first brand span is seen
+        self.seen = bytearray(len(number_of))
+        self.spans = array("q")  # (listing number, start, end, role: 0 maker, 1 a brand it fits) flat
+        self.variants: dict[tuple[str, str, tuple[str, ...]], list[int]] = {}  # (key, name, aliases) → [facts, first]
+        self.facts = 0
+
+    def add(self, fact: Fact) -> None:
+        brand = fact.object
+        if brand.label != BRAND:
+            return
+        variant = (brand.key, brand.name, brand.aliases)
+        if variant in self.variants:
+            self.variants[variant][0] += 1
+        else:
+            self.variants[variant] = [1, self.facts]
+        self.facts += 1
+        role = int(fact.predicate == "compatible_with")  # a brand it fits is not its maker
+        for place in fact.provenance:
+            number = self.number_of.get(place.listing_id) if place.field == "title" else None
+            if number is not None:
+                if not self.seen[number]:
+                    self.seen[number] = 1
+                    self.first_seen.append(number)
+                self.spans.extend((number, place.start, place.end, role))
+
+    def unified(self, titles: Sequence[str]) -> tuple[dict[str, Entity], dict[str, str]]:
+        """Brand key → its unified brand, and unified key → why its names are one brand (see
+        :func:`unify_brands`); ``titles``: by listing number."""
+        spans = np.frombuffer(self.spans, dtype=np.int64).reshape(-1, 4)
+        rank = np.zeros(len(self.seen), dtype=np.int64)
+        rank[np.frombuffer(self.first_seen, dtype=np.int64)] = np.arange(len(self.first_seen))
+        spans = np.unique(np.column_stack([rank[spans[:, 0]], spans]), axis=0)  # by first seen, then span
+        roles = ("brand", "compatible")
+
+        def written() -> Iterator[tuple[str, list[tuple[int, int, str]]]]:
+            ends = np.flatnonzero(np.diff(spans[:, 0])) + 1
+            for group in np.split(spans, ends) if len(spans) else ():
+                yield titles[int(group[0, 1])], [(int(a), int(b), roles[int(r)]) for _, _, a, b, r in group.tolist()]
+
+        aliases = mine_aliases(written())
+        groups: dict[str, list[tuple[str, str, tuple[str, ...], int]]] = defaultdict(list)
+        for (key, name, names), (count, _) in sorted(self.variants.items(), key=lambda item: item[1][1]):
+            groups[aliases.canonical(name)].append((key, name, names, count))
+        unified: dict[str, Entity] = {}
+        why: dict[str, str] = {}
+        for canonical, members in groups.items():
+            counts: Counter[str] = Counter()
+            for key, _, _, count in members:
+                counts[key] += count
+            key = counts.most_common(1)[0][0]
+            names = tuple(dict.fromkeys(n for _, name, others, _ in members for n in (name, *others) if n != canonical))
+            for member, _, _, _ in members:
+                unified[member] = Entity(BRAND, key, canonical, aliases=names)
+            if names:
+                why[key] = "; ".join(aliases.why(canonical)) or f"{' / '.join((canonical, *names))}: one brand in the brand list"
+        return unified, why
+
+
+def onto_unified(fact: Fact, unified: Mapping[str, Entity], why: Mapping[str, str]) -> Fact:
+    """A fact with its brand object made the unified brand (:meth:`BrandNames.unified`); a
+    ``has_brand`` fact whose brand has several names says why in its ``evidence``."""
+    if fact.object.label != BRAND:
+        return fact
+    brand = unified[fact.object.key]
+    if fact.predicate == "has_brand" and brand.key in why:
+        return replace(fact, object=brand, properties={**fact.properties, "evidence": why[brand.key]})
+    return replace(fact, object=brand)
+
+
 def unify_brands(listings: Sequence[Listing], facts: Sequence[Fact]) -> list[Fact]:
     """Brand nodes that are one brand made one: aliases are mined (:func:`~skugraph.fusion.brands.mine_aliases`)
     from how the titles write the brand mentions the facts were read from; each cluster takes the
     key its facts use most, the canonical name, and every name as an alias. A ``has_brand`` fact
     whose brand has several names says why in its ``evidence``."""
-    titles = {listing.id: listing.title for listing in listings}
-    spans: dict[str, set[tuple[int, int, str]]] = defaultdict(set)
-    brands = [f.object for f in facts if f.object.label == BRAND]
+    names = BrandNames({listing.id: number for number, listing in enumerate(listings)})
     for fact in facts:
-        role = "compatible" if fact.predicate == "compatible_with" else "brand"  # a brand it fits is not its maker
-        for place in fact.provenance if fact.object.label == BRAND else ():
-            if place.field == "title":
-                spans[place.listing_id].add((place.start, place.end, role))
-    aliases = mine_aliases((titles[i], sorted(found)) for i, found in spans.items() if i in titles)
-    groups: dict[str, list[Entity]] = defaultdict(list)
-    for brand in brands:
-        groups[aliases.canonical(brand.name)].append(brand)
-    unified: dict[str, Entity] = {}
-    why: dict[str, str] = {}
-    for canonical, members in groups.items():
-        key = Counter(b.key for b in members).most_common(1)[0][0]
-        names = tuple(dict.fromkeys(n for b in members for n in (b.name, *b.aliases) if n != canonical))
-        for brand in members:
-            unified[brand.key] = Entity(BRAND, key, canonical, aliases=names)
-        if names:
-            why[key] = "; ".join(aliases.why(canonical)) or f"{' / '.join((canonical, *names))}: one brand in the brand list"
-
-    def onto_unified(fact: Fact) -> Fact:
-        if fact.object.label != BRAND:
-            return fact
-        brand = unified[fact.object.key]
-        if fact.predicate == "has_brand" and brand.key in why:
-            return replace(fact, object=brand, properties={**fact.properties, "evidence": why[brand.key]})
-        return replace(fact, object=brand)
-
-    return [onto_unified(fact) for fact in facts]
+        names.add(fact)
+    unified, why = names.unified([listing.title for listing in listings])
+    return [onto_unified(fact, unified, why) for fact in facts]
 
 
-def fuse_facts(listings: Sequence[Listing], facts: Iterable[Fact], resolution: Resolution,
-               ontology: Ontology | None = None) -> list[Fact]:
-    """The facts moved onto resolved products, brands that are one brand made one node,
-    duplicates merged, attribute values voted again across the product's listings, plus an
-    ``offer_of`` fact per listing."""
-    ontology = ontology or load_ontology()
-    product_of = resolution.product_of
-    titles = {listing.id: listing.title for listing in listings}
+def move_fact(fact: Fact, product_of: Mapping[str, str], titles: Mapping[str, str]) -> Fact:
+    """A listing's fact moved onto its product (named by the title of the product's listing;
+    an aspect keyed by the listing keyed by the product), its vote (``chosen``, ``support``) dropped."""
 
     def moved(entity: Entity) -> Entity:
         if entity.label == PRODUCT and entity.key in product_of:
@@ -73,17 +121,31 @@ def fuse_facts(listings: Sequence[Listing], facts: Iterable[Fact], resolution: R
                 return replace(entity, key=f"{product_of[listing]}|{aspect}")
         return entity
 
-    rewritten = [replace(f, subject=moved(f.subject), object=moved(f.object),
-                         properties={k: v for k, v in f.properties.items() if k not in ("chosen", "support")})
-                 for f in facts]
-    fused = resolve_conflicts(merge_facts(unify_brands(listings, rewritten)), ontology)
+    return replace(fact, subject=moved(fact.subject), object=moved(fact.object),
+                   properties={k: v for k, v in fact.properties.items() if k not in ("chosen", "support")})
+
+
+def offer_facts(listings: Iterable[tuple[str, str]], titles: Mapping[str, str], resolution: Resolution) -> Iterator[Fact]:
+    """One ``offer_of`` fact per listing (id, title), with the evidence that put it in its product."""
     version = LISTING_EXTRACTOR.partition("@")[2]
-    for listing in listings:
-        product = product_of.get(listing.id, listing.id)
-        where = Provenance(listing.id, "title", 0, len(listing.title), "resolve", version)
-        fused.append(Fact(Entity(LISTING, listing.id, listing.title), "offer_of", Entity(PRODUCT, product, titles.get(product, "")),
-                          resolution.confidence.get(listing.id, 1.0), (where,),
-                          {"evidence": resolution.evidence.get(listing.id, "the only listing of this product")}))
+    for listing, title in listings:
+        product = resolution.product_of.get(listing, listing)
+        where = Provenance(listing, "title", 0, len(title), "resolve", version)
+        yield Fact(Entity(LISTING, listing, title), "offer_of", Entity(PRODUCT, product, titles.get(product, "")),
+                   resolution.confidence.get(listing, 1.0), (where,),
+                   {"evidence": resolution.evidence.get(listing, "the only listing of this product")})
+
+
+def fuse_facts(listings: Sequence[Listing], facts: Iterable[Fact], resolution: Resolution,
+               ontology: Ontology | None = None) -> list[Fact]:
+    """The facts moved onto resolved products, brands that are one brand made one node,
+    duplicates merged, attribute values voted again across the product's listings, plus an
+    ``offer_of`` fact per listing."""
+    ontology = ontology or load_ontology()
+    titles = {listing.id: listing.title for listing in listings}
+    rewritten = [move_fact(fact, resolution.product_of, titles) for fact in facts]
+    fused = resolve_conflicts(merge_facts(unify_brands(listings, rewritten)), ontology)
+    fused += offer_facts(((listing.id, listing.title) for listing in listings), titles, resolution)
     return fused
 
 

@@ -40,6 +40,7 @@ from skugraph.facts.ontology import Ontology
 from skugraph.fusion.blocking import block, offers_from
 from skugraph.fusion.clustering import cluster, split_conflicts
 from skugraph.fusion.identity import AttributeMatcher, Judge, read_title
+from skugraph.fusion.offers import Offer
 from skugraph.records import Fact, Listing
 from skugraph.tagging.evaluate import Score
 
@@ -77,7 +78,13 @@ def resolve_products(listings: Sequence[Listing], facts: Sequence[Fact], matcher
     two listings in conflict (a chain of matches is split where it would). Each listing's
     evidence says which listing it matched and why, or, for a listing alone, the most alike
     listing it was kept apart from and the conflict."""
-    offers = offers_from(listings, facts, ontology)
+    return resolve_offers(offers_from(listings, facts, ontology), matcher, threshold=threshold, strong=strong,
+                          max_block=max_block, embed=embed)
+
+
+def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | None = None, strong: float = 0.8,
+                   max_block: int = 50, embed: Callable[[list[str]], np.ndarray] | None = None) -> Resolution:
+    """:func:`resolve_products` on the listings' offers (:func:`~skugraph.fusion.blocking.offers_from`)."""
     if matcher is None:
         matcher, threshold = AttributeMatcher(), 0.75 if threshold is None else threshold
     elif threshold is None:
@@ -93,7 +100,7 @@ def resolve_products(listings: Sequence[Listing], facts: Sequence[Fact], matcher
     scored = [(a, b, 0.0 if verdicts[(a, b)].veto else float(s)) for (a, b), s in zip(candidates, scores, strict=True)]
     labels, cut = cluster(len(offers), scored, threshold, strong)
     labels = split_conflicts(labels, scored, threshold, judge)
-    ids = [listing.id for listing in listings]
+    ids = [offer.id for offer in offers]
     members: dict[int, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
         members[label].append(i)

@@ -1,0 +1,144 @@
+"""All of fusion over fact files of any size, in memory that holds the catalogue's compact tables
+but never all its facts (:func:`fuse_stream`); what it writes is what
+:func:`~skugraph.fusion.fuse.fuse_all` gives, fact for fact and in the same order.
+
+1. A first pass over the facts keeps only what decides identity and brands: each listing's
+   offer (title, chosen identity values; :class:`~skugraph.fusion.blocking.OfferFeatures`) and
+   where titles mention brands (:class:`~skugraph.fusion.fuse.BrandNames`).
+2. Products are resolved from the offers alone; brands are unified from the mentions.
+3. A second pass moves each fact onto its product, unifies its brand, and writes it, numbered,
+   to one of several shard files by its subject, so every fact that can merge with it, or
+   compete with it for ``chosen``, lands in the same shard.
+4. Each shard in turn is merged and its values voted (the shard's facts are the only ones in
+   memory), written numbered by each fused fact's first statement, and gathered for completion
+   (:class:`~skugraph.fusion.completion.CompletionFacts`: triples, not facts).
+5. The shards' outputs are merged by number into the output, then each listing's ``offer_of``
+   and, with ``complete``, the inferred facts.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import tempfile
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+
+from skugraph.facts.build import merge_facts
+from skugraph.facts.io import confident_facts, write_facts
+from skugraph.facts.ontology import Ontology, load_ontology
+from skugraph.fusion.blocking import OfferFeatures
+from skugraph.fusion.completion import COMPLETED, CompletionFacts, propose_from
+from skugraph.fusion.conflicts import resolve as resolve_conflicts
+from skugraph.fusion.fuse import BrandNames, move_fact, offer_facts, onto_unified
+from skugraph.fusion.resolve import Resolution, resolve_offers
+from skugraph.records import Fact, Listing, to_json_line
+from skugraph.tables import is_parquet
+
+#: facts a shard holds at most on average (a shard's facts are all in memory at once)
+SHARD_FACTS = 50_000
+
+
+@dataclass
+class StreamReport:
+    listings: int
+    resolution: Resolution
+    facts_in: int
+    facts_out: int
+    inferred: int
+
+
+def fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[Fact]], out: Path, matcher=None, *,
+                threshold: float | None = None, embed=None, complete: bool = True, min_probability: float = 0.7,
+                min_confidence: float = 0.0, left_out: Counter[str] | None = None, ontology: Ontology | None = None,
+                shard_facts: int = SHARD_FACTS) -> StreamReport:
+    """:func:`~skugraph.fusion.fuse.fuse_all` on listings and facts that stream by, writing the
+    fused facts (those of at least ``min_confidence``, the others counted in ``left_out``) to
+    ``out``; ``read_facts()`` is called twice and must give the same facts both times."""
+    ontology = ontology or load_ontology()
+    left_out = Counter() if left_out is None else left_out
+    ids: list[str] = []
+    titles: list[str] = []
+    for listing in listings:
+        ids.append(listing.id)
+        titles.append(listing.title)
+    number_of = {listing: number for number, listing in enumerate(ids)}
+    features, brands, facts_in = OfferFeatures(ontology), BrandNames(number_of), 0
+    for fact in read_facts():
+        features.add(fact)
+        brands.add(fact)
+        facts_in += 1
+    offers = [features.offer(listing, titles[number_of[listing]]) for listing in ids]
+    del features
+    resolution = resolve_offers(offers, matcher, threshold=threshold, embed=embed)
+    del offers
+    unified, why = brands.unified(titles)
+    del brands
+    title_of = {listing: titles[number] for listing, number in number_of.items()}
+    gathered = CompletionFacts(COMPLETED)
+    shards = max(1, -(-facts_in // shard_facts))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="skugraph-fuse-", dir=out.parent) as scratch:
+        work = Path(scratch)
+        with ExitStack() as files:
+            handles = [files.enter_context((work / f"in-{n}.jsonl").open("w", encoding="utf-8")) for n in range(shards)]
+            for number, fact in enumerate(read_facts()):
+                fact = onto_unified(move_fact(fact, resolution.product_of, title_of), unified, why)
+                handles[zlib.crc32(fact.subject.ref.encode()) % shards].write(f"{number}\t{to_json_line(fact)}\n")
+        written = 0
+        for n in range(shards):
+            written += _fuse_shard(work / f"in-{n}.jsonl", work / f"out-{n}.jsonl", ontology, gathered if complete else None,
+                                   min_confidence, left_out)
+        with ExitStack() as files:
+            parts = [_numbered(files.enter_context((work / f"out-{n}.jsonl").open(encoding="utf-8"))) for n in range(shards)]
+            fused_lines = (line for _, line in heapq.merge(*parts, key=lambda item: item[0]))
+            offers_of = confident_facts(offer_facts(zip(ids, titles), title_of, resolution), min_confidence, left_out)
+            inferred: list[Fact] = []
+            if complete:
+                inferred = list(confident_facts(propose_from(gathered, min_probability=min_probability, ontology=ontology).facts,
+                                                min_confidence, left_out))
+            del gathered
+            if is_parquet(out):
+                write_facts(out, chain((Fact.from_dict(json.loads(line)) for line in fused_lines), offers_of, inferred))
+            else:
+                with out.open("w", encoding="utf-8") as handle:
+                    for line in chain(fused_lines, (to_json_line(fact) + "\n" for fact in chain(offers_of, inferred))):
+                        handle.write(line)
+    return StreamReport(len(ids), resolution, facts_in, written + len(ids) + len(inferred), len(inferred))
+
+
+def _fuse_shard(source: Path, target: Path, ontology: Ontology, gathered: CompletionFacts | None, min_confidence: float,
+                left_out: Counter[str]) -> int:
+    """One shard's facts merged and voted, written numbered by their first statement (those
+    under ``min_confidence`` counted, not written); returns the facts written."""
+    first: dict[tuple[str, str, str], int] = {}
+    facts = []
+    with source.open(encoding="utf-8") as handle:
+        for line in handle:
+            number, _, text = line.partition("\t")
+            fact = Fact.from_dict(json.loads(text))
+            first.setdefault(fact.key, int(number))
+            facts.append(fact)
+    source.unlink()
+    fused = resolve_conflicts(merge_facts(facts), ontology)
+    del facts
+    if gathered is not None:
+        for fact in fused:
+            gathered.add(fact, first[fact.key])
+    written = 0
+    with target.open("w", encoding="utf-8") as handle:
+        for fact in confident_facts(fused, min_confidence, left_out):
+            handle.write(f"{first[fact.key]}\t{to_json_line(fact)}\n")
+            written += 1
+    return written
+
+
+def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    for line in lines:
+        number, _, text = line.partition("\t")
+        yield int(number), text

@@ -1,0 +1,68 @@
+"""Fusion in shards (:func:`skugraph.fusion.stream.fuse_stream`) writes what fusion in memory
+(:func:`skugraph.fusion.fuse.fuse_all`) gives; the bench's catalogue has product families."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from skugraph.bench.families import family_catalogue, family_listings
+from skugraph.corpus.listings import read_listings
+from skugraph.facts.build import FactBuilder
+from skugraph.facts.io import confident_facts, read_facts
+from skugraph.fusion.conflicts import resolve as resolve_conflicts
+from skugraph.fusion.fuse import fuse_all
+from skugraph.fusion.resolve import pairwise_scores, resolve_products
+from skugraph.fusion.stream import fuse_stream
+from skugraph.records import Listing
+from skugraph.sample.generate import CATALOGUE
+from skugraph.tagging.rules import RuleExtractor
+
+
+def _extract(listings: list[Listing]) -> list:
+    extractor = RuleExtractor().learn_brands(listing.title for listing in listings)
+    builder = FactBuilder(extractor.gazetteer, extractor.lexicons["accessory"])
+    return [fact for listing in listings for fact in resolve_conflicts(builder.build(listing, extractor.extract(listing)))]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    listings = list(read_listings([CATALOGUE]))
+    return listings, _extract(listings)
+
+
+@pytest.mark.parametrize(("shard_facts", "min_confidence"), [(100_000, 0.0), (300, 0.0), (250, 0.6)])
+def test_fusion_in_shards_writes_what_fusion_in_memory_gives(demo, tmp_path, shard_facts, min_confidence):
+    listings, facts = demo
+    _, fused, inferred = fuse_all(listings, facts)
+    expected_left_out: Counter[str] = Counter()
+    expected = list(confident_facts(fused + inferred, min_confidence, expected_left_out))
+    assert inferred  # completion takes part
+    left_out: Counter[str] = Counter()
+    calls = []
+
+    def read() -> list:
+        calls.append(1)
+        return iter(facts)
+
+    report = fuse_stream(iter(listings), read, tmp_path / "fused.jsonl", min_confidence=min_confidence, left_out=left_out,
+                         shard_facts=shard_facts)
+    assert list(read_facts(tmp_path / "fused.jsonl")) == expected
+    assert len(calls) == 2 and report.facts_in == len(facts) and report.facts_out == len(expected)
+    assert report.inferred == len(inferred) and left_out == expected_left_out and (min_confidence == 0) == (not left_out)
+    assert not [path for path in tmp_path.iterdir() if path.name != "fused.jsonl"]  # the shards are gone
+
+
+def test_family_catalogue_is_deterministic_and_has_products_listed_by_several_shops(tmp_path):
+    assert family_catalogue(tmp_path / "a.jsonl", 600, seed=3) == 600
+    family_catalogue(tmp_path / "b.jsonl", 600, seed=3)
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    gold = {record["id"]: product for product, record in family_listings(600, seed=3)}
+    sizes = Counter(Counter(gold.values()).values())
+    assert sizes[1] and sizes[2] and sizes[3] and len(set(gold.values())) < 450
+    listings = list(read_listings([tmp_path / "a.jsonl"]))
+    assert len({listing.title for listing in listings}) > 550  # each shop writes its own title
+    resolution = resolve_products(listings, _extract(listings))
+    score = pairwise_scores(resolution.product_of, gold)
+    assert score.precision > 0.95 and 0.5 < score.recall < 1.0  # near-miss variants kept apart, most listings joined
