@@ -27,7 +27,10 @@ from skugraph.facts.values import normalize_value
 from skugraph.graph.schema import NODE_TABLES, relation_tables
 from skugraph.records import BRAND, LISTING, PRODUCT, REVIEW, VALUE
 
-_CONTROL = r"[\x00-\x1f]"  # characters json.dumps writes as escapes (\n, \u0001 …): rare, done in Python
+_CONTROL = r"[\x00-\x1f]"  # characters json.dumps writes as escapes (\n, \u0001 …)
+#: each control character as json.dumps writes it
+_ESCAPES = {chr(code): {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(chr(code), f"\\u{code:04x}")
+            for code in range(32)}
 
 
 #: one fact of an edge: its confidence and its provenance (as the store's JSON holds it)
@@ -52,14 +55,29 @@ class FactTables:
 def json_strings(values: pa.Array) -> pa.Array:
     """Each string as a JSON string literal, as ``json.dumps(…, ensure_ascii=False)`` writes it; null as ``null``."""
     values = values.cast(pa.string())
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"'), '"', "")
-    control = pc.fill_null(pc.match_substring_regex(values, _CONTROL), False)
-    if pc.any(control).as_py():
-        texts = quoted.to_pylist()
-        for row in pc.indices_nonzero(control).to_pylist():
-            texts[row] = json.dumps(values[row].as_py(), ensure_ascii=False)
-        quoted = pa.array(texts, pa.string())
-    return pc.fill_null(quoted, "null")
+    escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
+    if pc.any(pc.fill_null(pc.match_substring_regex(values, _CONTROL), False)).as_py():
+        for character, escape in _ESCAPES.items():
+            if pc.any(pc.fill_null(pc.match_substring(values, character), False)).as_py():
+                escaped = pc.replace_substring(escaped, character, escape)
+    return pc.fill_null(pc.binary_join_element_wise('"', escaped, '"', ""), "null")
+
+
+def json_lists(pairs: pa.Table, name: str, ids: pa.Array) -> pa.Array:
+    """For each of ``ids``, the distinct values of column ``name`` that ``pairs`` gives it (its
+    ``listing_id``), sorted, as the JSON array ``json.dumps(sorted(values), ensure_ascii=False)``
+    writes; ``[]`` for an id with none."""
+    pairs = pairs.filter(pc.is_in(pairs["listing_id"], value_set=ids))
+    pairs = pairs.group_by(["listing_id", name], use_threads=False).aggregate([])
+    pairs = pairs.sort_by([("listing_id", "ascending"), (name, "ascending")])  # UTF-8 byte order is code point order
+    owners = pairs["listing_id"].combine_chunks()
+    starts = np.flatnonzero(np.concatenate([[True], pc.not_equal(owners[1:], owners[:-1]).to_numpy(zero_copy_only=False)])) \
+        if len(owners) else np.array([], dtype=np.int64)
+    offsets = pa.array(np.concatenate([starts, [len(owners)]]).astype(np.int32))
+    lists = pa.ListArray.from_arrays(offsets, json_strings(pairs[name].combine_chunks()))
+    texts = pc.binary_join_element_wise("[", pc.binary_join(lists, ", "), "]", "")
+    found = pc.index_in(ids, value_set=pc.take(owners, pa.array(starts, pa.int64())))
+    return pc.fill_null(pc.take(texts, found), "[]")
 
 
 def provenance_json(provenance: pa.Array) -> pa.Array:

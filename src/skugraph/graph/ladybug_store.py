@@ -39,6 +39,7 @@ from skugraph.graph.schema import (
 )
 from skugraph.graph.store import (
     CALIBRATED_EXTRACTORS,
+    BulkLoad,
     CALIBRATED_VERSION,
     Confidences,
     GraphStore,
@@ -63,6 +64,7 @@ class _Bulk:
 
     directory: Path
     tables: set[str]  # node labels and relation tables empty when it began: filled by one COPY each
+    load: BulkLoad  # what the block yields
     nodes: dict[str, list[pa.Table]] = field(default_factory=dict)  # their node rows, batch by batch
     writers: dict[tuple[str, str, str], pq.ParquetWriter] = field(default_factory=dict)  # their edge rows, one file each
     seen: dict[tuple[str, str, str], pa.Array] = field(default_factory=dict)  # "src\x1fdst" of the rows written
@@ -213,7 +215,7 @@ class LadybugStore(GraphStore):
     def load_batch(self, batch: TableBatch) -> LoadReport:
         """Upsert one batch in one transaction: all of it lands, or none of it. Within
         :meth:`bulk`, a batch of facts is held back to its end instead."""
-        if self._bulk is not None and not batch.has_versions:
+        if self._bulk is not None and (not batch.has_versions or LISTING in self._bulk.tables):
             return self._hold(batch, self._bulk)
         report = LoadReport()
         with tempfile.TemporaryDirectory(prefix="skugraph-stage-") as staging:
@@ -241,27 +243,28 @@ class LadybugStore(GraphStore):
                 report.edges[table] = report.edges.get(table, 0) + batch.edges[(table, *ends)].num_rows
 
     @contextmanager
-    def bulk(self) -> Iterator[LoadReport]:
+    def bulk(self) -> Iterator[BulkLoad]:
         """Within the block, batches of facts are held back, and at its end loaded in one
         transaction: every table that was empty when the block began gets all of its rows in
         one ``COPY`` (nodes gathered across the batches as the upserts would gather them; an
         edge a later batch states again is upserted after the copy, as it would have been),
         then the rest of each batch is upserted in batch order. (LadybugDB copies into an empty
         table cheaply, but each commit of rows added to a filled one rewrites much of it.)
+        Into an empty graph, the listings are held back too, and copied with the ``supports``
+        and ``runs`` the load gives them (``BulkLoad.listing_supports``): nothing is written twice.
         The report yielded is filled at the end."""
         empty = {label for label in NODE_TABLES if self._count(f"MATCH (n:{label}) RETURN count(n)") == 0}
         empty |= {t.name for t in relation_tables(self.ontology) if t.name not in SINGLE_OBJECT_RELATIONS
                   and self._count(f"MATCH ()-[r:{t.name}]->() RETURN count(r)") == 0}
-        finished = LoadReport()
         with tempfile.TemporaryDirectory(prefix="skugraph-bulk-") as directory:
-            self._bulk = _Bulk(Path(directory), empty)
+            self._bulk = _Bulk(Path(directory), empty, BulkLoad())
             try:
-                yield finished
+                yield self._bulk.load
             finally:
                 bulk, self._bulk = self._bulk, None
                 for writer in bulk.writers.values():
                     writer.close()
-            self._finish(bulk, finished)
+            self._finish(bulk, bulk.load.report)
 
     def _hold(self, batch: TableBatch, bulk: _Bulk) -> LoadReport:
         """Keep a batch for the end of :meth:`bulk`: rows of tables empty when it began are
@@ -270,6 +273,8 @@ class LadybugStore(GraphStore):
         report = LoadReport()
         began = time.perf_counter()
         rest = TableBatch(reloaded=batch.reloaded, restated=batch.restated, stated=batch.stated)
+        if batch.has_versions:
+            batch = self._hold_versions(batch, bulk, report)
         for label, table in batch.nodes.items():
             if label in bulk.tables:
                 bulk.nodes.setdefault(label, []).append(table)
@@ -298,6 +303,29 @@ class LadybugStore(GraphStore):
         report.seconds = {"stage": time.perf_counter() - began}
         return report
 
+    def _hold_versions(self, batch: TableBatch, bulk: _Bulk, report: LoadReport) -> TableBatch:
+        """Listings for a Listing table that was empty: every one is new, and a listing an
+        earlier batch held is replaced, its changed values kept as Change nodes, as if that
+        batch had been stored (see :meth:`_keep_changed_listing_values`)."""
+        listings = batch.nodes[LISTING]
+        ids = listings["id"]
+        report.versions |= set(ids.to_pylist())
+        bulk.load.new_listings |= report.versions
+        held = bulk.nodes.get(LISTING, [])
+        if not held:
+            return batch
+        old = pa.concat_tables(held)
+        again = pc.is_in(old["id"], value_set=ids)
+        if not pc.any(again).as_py():
+            return batch
+        bulk.nodes[LISTING] = [old.filter(pc.invert(again))]
+        stored = {row["id"]: row for row in old.filter(again).to_pylist()}
+        changes = _version_changes(stored, {row["id"]: row for row in listings.filter(pc.is_in(ids, value_set=old["id"])).to_pylist()})
+        if changes:
+            report.changed += len(changes)
+            return TableBatch(batch.nodes | {CHANGE: rows_table(changes, NODE_TABLES[CHANGE])}, batch.edges, has_versions=True)
+        return batch
+
     def _finish(self, bulk: _Bulk, report: LoadReport) -> None:
         """The held-back batches, in one transaction: the nodes (the copies, then the rest of
         each batch in order), then the edges likewise."""
@@ -305,7 +333,10 @@ class LadybugStore(GraphStore):
         with self._transaction():
             for label, tables in bulk.nodes.items():
                 file = bulk.directory / f"{label}.parquet"
-                pq.write_table(gathered_nodes(pa.concat_tables(tables)), file)
+                nodes = gathered_nodes(pa.concat_tables(tables))
+                if label == LISTING and bulk.load.listing_supports is not None:
+                    nodes = _with_supports(nodes, bulk.load.listing_supports)
+                pq.write_table(nodes, file)
                 self.copy(label, file)
                 report.copied.append(label)
             self._load_rest([TableBatch(nodes=rest.nodes) for rest in bulk.rest], bulk.directory / "nodes", report)
@@ -402,22 +433,13 @@ class LadybugStore(GraphStore):
         """Before listings are replaced by their new versions: note which are new or differ
         from the stored ones (``report.versions``), and keep each tracked value that changes as
         a Change node (from the old version's time to the new one's)."""
-        props = [name for name, _ in NODE_TABLES[LISTING] if name not in ("id", "supports", "runs")]
-        both = ", ".join(f"n.{p}, {p}" for p in props)
+        both = ", ".join(f"n.{p}, {p}" for p in _VERSIONED)
         stored = self.query(f"LOAD FROM {_quote_path(file)} MATCH (n:{LISTING} {{id: id}}) RETURN id, {both}").rows
         report.versions |= set(pq.read_table(file, columns=["id"]).column("id").to_pylist()) - {row[0] for row in stored}
-        changes = []
-        now = datetime.now(UTC).replace(tzinfo=None)
-        for listing, *values in stored:
-            old = dict(zip(props, values[0::2], strict=True))
-            new = dict(zip(props, values[1::2], strict=True))
-            if old == new:
-                continue
-            report.versions.add(listing)
-            for attribute in TRACKED_LISTING_PROPERTIES:
-                if old[attribute] is not None and old[attribute] != new[attribute]:
-                    changes.append(_change(f"{LISTING}:{listing}", attribute, str(old[attribute]), _time(old["updated_at"]),
-                                           _time(new["updated_at"]) or now, [listing]))
+        old = {listing: dict(zip(_VERSIONED, values[0::2], strict=True)) for listing, *values in stored}
+        new = {listing: dict(zip(_VERSIONED, values[1::2], strict=True)) for listing, *values in stored}
+        changes = _version_changes(old, new)
+        report.versions |= {listing for listing in old if _versioned(old[listing]) != _versioned(new[listing])}
         if changes:
             self._add_changes(changes, staging / "changes-listings.parquet", report)
             report.changed += len(changes)
@@ -549,6 +571,42 @@ def _time(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value.replace(tzinfo=None) if isinstance(value, datetime) and value.tzinfo else value
     return datetime.fromisoformat(str(value)).replace(tzinfo=None)
+
+
+#: the listing properties a new version is compared on
+_VERSIONED = [name for name, _ in NODE_TABLES[LISTING] if name not in ("id", "supports", "runs")]
+
+
+def _versioned(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: row[name] for name in _VERSIONED}
+
+
+def _version_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[dict]:
+    """Change nodes for the tracked values (:data:`TRACKED_LISTING_PROPERTIES`) that the new
+    version of each listing of ``old`` (id → its stored row) changes (``new``: id → the new row):
+    from the old version's time to the new one's (else now)."""
+    changes = []
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for listing, before in old.items():
+        after = new[listing]
+        if _versioned(before) == _versioned(after):
+            continue
+        for attribute in TRACKED_LISTING_PROPERTIES:
+            if before[attribute] is not None and before[attribute] != after[attribute]:
+                changes.append(_change(f"{LISTING}:{listing}", attribute, str(before[attribute]), _time(before["updated_at"]),
+                                       _time(after["updated_at"]) or now, [listing]))
+    return changes
+
+
+def _with_supports(nodes: pa.Table, supports: pa.Table) -> pa.Table:
+    """Listing nodes with the ``supports`` and ``runs`` that ``supports`` (``id``, ``supports``,
+    ``runs``) gives those it names."""
+    found = pc.index_in(nodes["id"], value_set=supports["id"])
+    for name in ("supports", "runs"):
+        given = pc.take(supports[name], found)
+        nodes = nodes.set_column(nodes.schema.get_field_index(name), nodes.schema.field(name),
+                                 pc.if_else(pc.is_null(found), nodes[name], given))
+    return nodes
 
 
 def _change(subject: str, attribute: str, value: str, since: datetime | None, until: datetime | None, sources: list[str]) -> dict:

@@ -160,6 +160,18 @@ class TableBatch:
     stated: dict[str, list[tuple[float, list[dict]]]] = field(default_factory=dict)
 
 
+@dataclass
+class BulkLoad:
+    """What :meth:`GraphStore.bulk` yields: the report of what it loads at its end (filled when
+    the block ends), the listings it holds back to copy as nodes new to the graph, and, set by
+    :meth:`GraphStore.load_tables` before the block ends, their ``supports`` and ``runs`` JSON
+    (``id``, ``supports``, ``runs``), which the store writes with the nodes."""
+
+    report: LoadReport = field(default_factory=LoadReport)
+    new_listings: set[str] = field(default_factory=set)
+    listing_supports: pa.Table | None = None
+
+
 def listing_tables(listings: Iterable[Listing]) -> tuple[TableBatch, dict[str, datetime | None]]:
     """Listing and review nodes of ``listings`` (a listing given twice: the last one), and each
     listing's update time (naive UTC). A review given twice keeps its first values and gains
@@ -196,17 +208,30 @@ def rows_table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -
     return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
 
 
-def _runs(facts: pa.Table) -> dict[str, set[str]]:
-    """Listing → the extraction runs (``Provenance.run``) of the facts' evidence from it."""
+def _runs(facts: pa.Table) -> pa.Table:
+    """(listing_id, run): the extraction runs (``Provenance.run``) of the facts' evidence from each listing, once each."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     pieces = pc.list_flatten(facts["provenance"])
     pairs = pa.table({"listing_id": pc.struct_field(pieces, "listing_id"), "run": pc.struct_field(pieces, "run")})
-    pairs = pairs.filter(pc.fill_null(pc.not_equal(pairs["run"], ""), False)).group_by(["listing_id", "run"]).aggregate([])
+    return pairs.filter(pc.fill_null(pc.not_equal(pairs["run"], ""), False)).group_by(["listing_id", "run"]).aggregate([])
+
+
+def _pairs(tables: list[pa.Table], name: str) -> pa.Table:
+    """(listing_id, ``name``) pairs of several tables, once each."""
+    import pyarrow as pa
+
+    if not tables:
+        return pa.table({"listing_id": pa.array([], pa.string()), name: pa.array([], pa.string())})
+    return pa.concat_tables(tables).group_by(["listing_id", name], use_threads=False).aggregate([])
+
+
+def _grouped(pairs: pa.Table) -> dict[str, set[str]]:
+    """(listing_id, value) pairs as listing → its values."""
     found: dict[str, set[str]] = {}
-    for listing, run in zip(pairs["listing_id"].to_pylist(), pairs["run"].to_pylist(), strict=True):
-        found.setdefault(listing, set()).add(run)
+    for listing, value in zip(pairs.column(0).to_pylist(), pairs.column(1).to_pylist(), strict=True):
+        found.setdefault(listing, set()).add(value)
     return found
 
 
@@ -269,29 +294,31 @@ class GraphStore(ABC):
 
         The facts of one edge merge as fusion merges facts (evidence joined, confidences by
         noisy-or), whether they come in one batch or in several (an edge stated again in a
-        later batch keeps the ``valid_from`` the first gave it)."""
+        later batch keeps the ``valid_from`` the first gave it).
+
+        Which edges each listing supports is kept in Arrow tables, never a Python object per
+        fact; listings new to the graph get theirs with their nodes (:class:`BulkLoad`), and only
+        the others are compared with what the graph holds."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from skugraph.graph.columnar import fact_tables
+        from skugraph.graph.columnar import fact_tables, json_lists
 
         report = LoadReport()
         began = time.perf_counter()
         times: dict[str, datetime | None] = {}
-        for chunk in batched(listings, batch_size):
-            batch, chunk_times = listing_tables(chunk)
-            times.update(chunk_times)
-            report.add(self.load_batch(batch))
-        versions = frozenset(report.versions)  # a listing loaded again unchanged only gains evidence
         reread: set[str] = set()  # listings whose facts come from a new extraction run: replaced like versions
-        checked = set(versions)  # listings whose stored runs were compared with the runs of these facts
-        supported: dict[str, set[str]] = {listing: set() for listing in versions}
-        also: dict[str, set[str]] = {}  # listings not replaced whose evidence these facts add
-        runs: dict[str, set[str]] = {}  # listing → the extraction runs of these facts about it
-        earlier: set[str] = set()  # the edges of the batches before this one (gathered from the second batch on)
-        previous: pa.Array | None = None  # the edges of the batch before
+        supports: list[pa.Table] = []  # (listing_id, key) of the edges each batch's facts support
+        runs: list[pa.Table] = []  # (listing_id, run) of each batch's facts
+        earlier: list[pa.Array] = []  # the edges of the batches before this one
         loaded_at = datetime.now(UTC)
-        with self.bulk() as finished:  # held back to the end of the facts, where what it can it copies
+        with self.bulk() as bulk:  # held back to the end of the facts, where what it can it copies
+            for chunk in batched(listings, batch_size):
+                batch, chunk_times = listing_tables(chunk)
+                times.update(chunk_times)
+                report.add(self.load_batch(batch))
+            versions = frozenset(report.versions)  # a listing loaded again unchanged only gains evidence
+            checked = set(versions)  # listings whose stored runs were compared with the runs of these facts
             for table in facts:
                 if not table.num_rows:
                     continue
@@ -301,35 +328,45 @@ class GraphStore(ABC):
                 if unknown:
                     times.update(dict.fromkeys(unknown))  # asked once, even when not stored
                     times.update(self.listing_times(sorted(unknown)))
-                found = _runs(table)
-                for listing, held in found.items():
-                    runs.setdefault(listing, set()).update(held)
-                new = self._new_runs({listing: held for listing, held in found.items() if listing not in checked})
+                pairs = _runs(table)
+                runs.append(pairs)
+                found = _grouped(pairs.filter(pc.invert(pc.is_in(pairs["listing_id"], value_set=pa.array(list(checked), pa.string())))))
+                new = self._new_runs(found)
                 checked.update(found)
                 if keep_previous:
                     report.kept_previous += len(new)
                 else:
                     reread |= new
-                    for listing in new:  # its facts in earlier batches came with no run, and are now its only support
-                        supported[listing] = also.pop(listing, set())
                 replaced = versions | reread
                 evidence_times = pa.table({"id": pa.array(named, pa.string()),
                                            "updated_at": pa.array([times[listing] for listing in named], pa.timestamp("us"))})
                 tables = fact_tables(table, self.ontology, loaded_at, evidence_times)
-                listing_ids, keys = tables.supports["listing_id"].to_pylist(), tables.supports["key"].to_pylist()
-                for listing, key in zip(listing_ids, keys, strict=True):
-                    (supported if listing in replaced else also).setdefault(listing, set()).add(key)
-                if previous is not None:
-                    earlier.update(previous.to_pylist())
-                restated = frozenset(key for key in tables.keys.to_pylist() if key in earlier) if earlier else frozenset()
-                previous = tables.keys
+                supports.append(tables.supports)
+                restated: frozenset[str] = frozenset()
+                if earlier:
+                    restated = frozenset(tables.keys.filter(pc.is_in(tables.keys, value_set=pa.concat_arrays(earlier))).to_pylist())
+                earlier.append(tables.keys)
                 stated = {key: tables.stated[key] for key in restated if key in tables.stated}
                 report.add(self.load_batch(TableBatch(tables.nodes, tables.edges, frozenset(replaced), restated=restated,
                                                       stated=stated)))
-        report.add(finished)
+            support_pairs = _pairs(supports, "key")
+            run_pairs = _pairs(runs, "run")
+            if bulk.new_listings:  # new to the graph: every key and run of theirs, written with their nodes
+                new_ids = pa.array(sorted(bulk.new_listings), pa.string())
+                bulk.listing_supports = pa.table({"id": new_ids, "supports": json_lists(support_pairs, "key", new_ids),
+                                                  "runs": json_lists(run_pairs, "run", new_ids)})
+        report.add(bulk.report)
         merging = time.perf_counter()
+        replaced = versions | reread
+        settled = pa.array(list(bulk.new_listings), pa.string())
+        supported: dict[str, set[str]] = {listing: set() for listing in replaced if listing not in bulk.new_listings}
+        also: dict[str, set[str]] = {}  # listings not replaced whose evidence these facts add
+        rest = support_pairs.filter(pc.invert(pc.is_in(support_pairs["listing_id"], value_set=settled)))
+        for listing, key in zip(rest["listing_id"].to_pylist(), rest["key"].to_pylist(), strict=True):
+            (supported if listing in replaced else also).setdefault(listing, set()).add(key)
+        held_runs = _grouped(run_pairs.filter(pc.invert(pc.is_in(run_pairs["listing_id"], value_set=settled))))
         # an edge that a re-read listing drops ends now; one a new version drops, at that version's time
-        retracted = self.retract_unsupported(supported, {k: times[k] for k in versions}, _naive_utc(loaded_at), also, runs)
+        retracted = self.retract_unsupported(supported, {k: times[k] for k in versions}, _naive_utc(loaded_at), also, held_runs)
         report.retracted = len(retracted)
         report.rerun = len(reread)
         report.rerun_retracted = sum(1 for listings in retracted.values() if reread.intersection(listings))
@@ -339,11 +376,11 @@ class GraphStore(ABC):
         return report
 
     @contextmanager
-    def bulk(self) -> Iterator[LoadReport]:
-        """A block within which :meth:`load_batch` may hold batches of facts back and load them
-        at its end, all at once (a store that can bulk-copy does); yields the report of that
-        end, filled when the block ends. By default every batch is loaded as it comes."""
-        yield LoadReport()
+    def bulk(self) -> Iterator[BulkLoad]:
+        """A block within which :meth:`load_batch` may hold batches back and load them at its
+        end, all at once (a store that can bulk-copy does); yields a :class:`BulkLoad` whose
+        report is filled when the block ends. By default every batch is loaded as it comes."""
+        yield BulkLoad()
 
     def _new_runs(self, runs: dict[str, set[str]]) -> set[str]:
         """The listings among ``runs`` (listing → extraction runs of facts about it) whose facts
