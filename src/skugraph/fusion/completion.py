@@ -376,13 +376,15 @@ def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: in
     return EmbeddingScorer(triples, name, epochs, dim, seed)
 
 
-def _index(triples: Sequence[Triple]) -> tuple[dict[tuple[str, str], set[str]], dict[str, list[str]]]:
-    """(head, relation) → its tails, and relation → its tails (sorted, once each)."""
+def _index(triples: Sequence[Triple], relations: Sequence[str]) -> tuple[dict[tuple[str, str], set[str]], dict[str, list[str]]]:
+    """(head, relation) → its tails, and relation → its tails (sorted, once each), for ``relations``."""
+    wanted = frozenset(relations)
     known: dict[tuple[str, str], set[str]] = defaultdict(set)
     values: dict[str, list[str]] = defaultdict(list)
     for h, r, t in triples:
-        known[(h, r)].add(t)
-    for r, t in sorted({(r, t) for _, r, t in triples}):
+        if r in wanted:
+            known[(h, r)].add(t)
+    for r, t in sorted({(r, t) for _, r, t in triples if r in wanted}):
         values[r].append(t)
     return known, values
 
@@ -394,8 +396,8 @@ def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, sh
     hidden tail among the values its relation has in training (filtered)."""
     kept, hidden = split(triples, relations, share, seed)
     scorers = {name: make_scorer(name, kept, epochs, dim, seed) for name in systems}
-    known, _ = _index(triples)
-    _, values = _index(kept)
+    known, _ = _index(triples, relations)
+    _, values = _index(kept, relations)
     ranks: dict[str, list[int]] = defaultdict(list)
     by_relation: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for h, r, t in hidden:
@@ -478,8 +480,8 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     entities = {ref: entity for ref, (_, entity) in gathered.entities.items()}
     triples = sorted(gathered.triples)
     kept, hidden = split(triples, relations, share, seed)
-    known, all_values = _index(triples)
-    _, values = _index(kept)
+    known, all_values = _index(triples, relations)
+    _, values = _index(kept, relations)
     trial = make_scorer(scorer, kept, epochs, dim, seed)
     points, right = [], []
     for h, r, t in hidden:
@@ -490,6 +492,7 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
             right.append(float(top == t))
     curve = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(points, right) if len(set(right)) > 1 else None
     constant = float(np.mean(right)) if right else 0.0  # the share right, when it is all or none
+    del trial, kept, values
     final = make_scorer(scorer, triples, epochs, dim, seed)
     products = sorted({head for head, _, _ in triples if head.startswith(PRODUCT + ":")})
     category = {ref: name for ref, (_, name) in gathered.category.items()}

@@ -23,7 +23,7 @@ import json
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from itertools import chain
@@ -79,7 +79,7 @@ def fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[F
     del offers
     unified, why = brands.unified(titles)
     del brands
-    title_of = {listing: titles[number] for listing, number in number_of.items()}
+    title_of = _Titles(number_of, titles)
     gathered = CompletionFacts(COMPLETED)
     shards = max(1, -(-facts_in // shard_facts))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +110,22 @@ def fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[F
                     for line in chain(fused_lines, (to_json_line(fact) + "\n" for fact in chain(offers_of, inferred))):
                         handle.write(line)
     return StreamReport(len(ids), resolution, facts_in, written + len(ids) + len(inferred), len(inferred))
+
+
+class _Titles(Mapping[str, str]):
+    """Listing id → title, read through the listings' numbers (no second table of ids)."""
+
+    def __init__(self, number_of: dict[str, int], titles: list[str]):
+        self.number_of, self.titles = number_of, titles
+
+    def __getitem__(self, listing: str) -> str:
+        return self.titles[self.number_of[listing]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.number_of)
+
+    def __len__(self) -> int:
+        return len(self.number_of)
 
 
 def _fuse_shard(source: Path, target: Path, ontology: Ontology, gathered: CompletionFacts | None, min_confidence: float,
