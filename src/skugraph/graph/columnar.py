@@ -14,6 +14,7 @@ per brand and per distinct value, never per fact but those of an edge stated mor
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,9 +29,9 @@ from skugraph.graph.schema import NODE_TABLES, relation_tables
 from skugraph.records import BRAND, LISTING, PRODUCT, REVIEW, VALUE
 
 _CONTROL = r"[\x00-\x1f]"  # characters json.dumps writes as escapes (\n, \u0001 …)
-#: each control character as json.dumps writes it
+#: each control character as json.dumps writes it, the likeliest first (the separator of edge keys, newlines, tabs)
 _ESCAPES = {chr(code): {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(chr(code), f"\\u{code:04x}")
-            for code in range(32)}
+            for code in (0x1F, 0x0A, 0x09, 0x0D, *(code for code in range(32) if code not in (0x1F, 0x0A, 0x09, 0x0D)))}
 
 
 #: one fact of an edge: its confidence and its provenance (as the store's JSON holds it)
@@ -41,7 +42,7 @@ Stated = tuple[float, list[dict]]
 class FactTables:
     """A batch of facts as tables: ``nodes[label]`` with the columns of ``NODE_TABLES[label]``,
     ``edges[(relation, from label, to label)]`` with ``src``, ``dst`` and the relation's columns,
-    ``supports``: (listing_id, key) for each edge a listing's facts support, ``keys``: every
+    ``supports``: (listing_id, key) for each edge a listing's facts support (a pair may repeat), ``keys``: every
     edge's key, once, and ``stated``: the facts of each edge stated more than once, merged
     into its row (:func:`merge_stated`)."""
 
@@ -53,14 +54,28 @@ class FactTables:
 
 
 def json_strings(values: pa.Array) -> pa.Array:
-    """Each string as a JSON string literal, as ``json.dumps(…, ensure_ascii=False)`` writes it; null as ``null``."""
-    values = values.cast(pa.string())
-    escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
-    if pc.any(pc.fill_null(pc.match_substring_regex(values, _CONTROL), False)).as_py():
-        for character, escape in _ESCAPES.items():
-            if pc.any(pc.fill_null(pc.match_substring(values, character), False)).as_py():
-                escaped = pc.replace_substring(escaped, character, escape)
-    return pc.fill_null(pc.binary_join_element_wise('"', escaped, '"', ""), "null")
+    """Each string as a JSON string literal, as ``json.dumps(…, ensure_ascii=False)`` writes it; null as ``null``.
+    Written once per distinct string."""
+    return _per_distinct(values, _json_literals, "null")
+
+
+def _per_distinct(values: pa.Array, write: Callable[[pa.Array], pa.Array], null: str) -> pa.Array:
+    """``write`` applied to each distinct string of ``values`` once, then spread back; ``null`` for a null."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values.cast(pa.string()))
+    return pc.fill_null(pc.take(write(encoded.dictionary), encoded.indices), null)
+
+
+def _json_literals(values: pa.Array) -> pa.Array:
+    """Each string (none null) as a JSON string literal."""
+    escaped = values
+    for character, escape in (("\\", "\\\\"), ('"', '\\"'), *_ESCAPES.items()):  # the backslash first: the others add backslashes
+        if character in _ESCAPES and not pc.any(pc.match_substring_regex(escaped, _CONTROL)).as_py():
+            break  # no control character left
+        if pc.any(pc.match_substring(escaped, character)).as_py():
+            escaped = pc.binary_join(pc.split_pattern(escaped, character), escape)  # faster than replace_substring
+    return pc.binary_join_element_wise('"', escaped, '"', "")
 
 
 def json_lists(pairs: pa.Table, name: str, ids: pa.Array) -> pa.Array:
@@ -68,13 +83,18 @@ def json_lists(pairs: pa.Table, name: str, ids: pa.Array) -> pa.Array:
     ``listing_id``), sorted, as the JSON array ``json.dumps(sorted(values), ensure_ascii=False)``
     writes; ``[]`` for an id with none."""
     pairs = pairs.filter(pc.is_in(pairs["listing_id"], value_set=ids))
-    pairs = pairs.group_by(["listing_id", name], use_threads=False).aggregate([])
     pairs = pairs.sort_by([("listing_id", "ascending"), (name, "ascending")])  # UTF-8 byte order is code point order
-    owners = pairs["listing_id"].combine_chunks()
+    owners, values = pairs["listing_id"].combine_chunks(), pairs[name].combine_chunks()
+    if len(owners):  # a pair given twice: once
+        other_owner = pc.not_equal(owners[1:], owners[:-1])
+        again = pc.and_(pc.invert(other_owner), pc.equal(values[1:], values[:-1]))
+        if pc.any(again).as_py():
+            kept = pa.concat_arrays([pa.array([True]), pc.invert(again)])
+            owners, values = owners.filter(kept), values.filter(kept)
     starts = np.flatnonzero(np.concatenate([[True], pc.not_equal(owners[1:], owners[:-1]).to_numpy(zero_copy_only=False)])) \
         if len(owners) else np.array([], dtype=np.int64)
     offsets = pa.array(np.concatenate([starts, [len(owners)]]).astype(np.int32))
-    lists = pa.ListArray.from_arrays(offsets, json_strings(pairs[name].combine_chunks()))
+    lists = pa.ListArray.from_arrays(offsets, _json_literals(values))
     texts = pc.binary_join_element_wise("[", pc.binary_join(lists, ", "), "]", "")
     found = pc.index_in(ids, value_set=pc.take(owners, pa.array(starts, pa.int64())))
     return pc.fill_null(pc.take(texts, found), "[]")
@@ -89,8 +109,7 @@ def provenance_json(provenance: pa.Array) -> pa.Array:
         provenance = provenance.combine_chunks()
     pieces = provenance.flatten()  # every struct of every row, rows in order
     field = {name: pieces.field(name) for name in ("listing_id", "field", "start", "end", "extractor", "version", "run")}
-    has_run = pc.fill_null(pc.not_equal(field["run"], ""), False)
-    run = pc.if_else(has_run, pc.binary_join_element_wise(', "run": ', json_strings(field["run"]), ""), "")
+    run = _per_distinct(field["run"], _run_member, "")  # only where not empty
     objects = pc.binary_join_element_wise(
         '{"listing_id": ', json_strings(field["listing_id"]), ', "field": ', json_strings(field["field"]),
         ', "start": ', pc.fill_null(field["start"].cast(pa.string()), "null"),
@@ -98,7 +117,12 @@ def provenance_json(provenance: pa.Array) -> pa.Array:
         ', "extractor": ', json_strings(field["extractor"]), ', "version": ', json_strings(field["version"]), run, "}", "")
     offsets = provenance.offsets
     lists = pa.ListArray.from_arrays(pc.subtract(offsets, offsets[0]), objects)
-    return pc.if_else(pc.is_null(provenance), "[]", pc.binary_join_element_wise("[", pc.binary_join(lists, ", "), "]", ""))
+    return pc.binary_join_element_wise("[", pc.binary_join(lists, ", "), "]", "")  # a null list's offsets give an empty one
+
+
+def _run_member(runs: pa.Array) -> pa.Array:
+    """``, "run": "…"`` for each run, nothing for an empty one."""
+    return pc.if_else(pc.equal(runs, ""), "", pc.binary_join_element_wise(', "run": ', _json_literals(runs), ""))
 
 
 def fact_tables(facts: pa.Table, ontology: Ontology, loaded_at: datetime, listing_times: pa.Table | None = None) -> FactTables:
@@ -116,7 +140,6 @@ def fact_tables(facts: pa.Table, ontology: Ontology, loaded_at: datetime, listin
     keys = pc.binary_join_element_wise(relation, facts["subject_label"], facts["subject_key"], facts["object_label"],
                                        facts["object_key"], SEPARATOR)
     supports = pa.table({"listing_id": listing_of_piece, "key": pc.take(keys, parent)})
-    supports = supports.group_by(["listing_id", "key"], use_threads=False).aggregate([])
     updated = _edge_times(facts.num_rows, parent, listing_of_piece, listing_times, loaded_at)
     edges, stated = _edge_tables(facts, relation, keys, index, provenance, updated, ontology)
     return FactTables(_node_tables(facts), edges, supports, pc.unique(keys), stated)
@@ -146,12 +169,11 @@ def _edge_times(count: int, parent: pa.Array, listing: pa.Array, times: pa.Table
 def _node_tables(facts: pa.Table) -> dict[str, pa.Table]:
     """Every node the facts name, per label, with the first non-null value of each column in
     fact order (subject before object)."""
-    sides = []
-    for number, side in enumerate(("subject", "object")):
-        order = pc.add(pc.multiply(pa.array(np.arange(facts.num_rows, dtype=np.int64)), 2), number)
-        sides.append(pa.table({"order": order, **{name: facts[f"{side}_{name}"] for name in ("label", "key", "name", "kind", "aliases")}}))
-    mentions = pa.concat_tables(sides)
-    mentions = mentions.take(pc.sort_indices(mentions["order"]))
+    count, columns = facts.num_rows, ("label", "key", "name", "kind", "aliases")
+    mentions = pa.concat_tables([pa.table({name: facts[f"{side}_{name}"] for name in columns}) for side in ("subject", "object")])
+    order = np.empty(2 * count, dtype=np.int64)  # fact by fact, its subject then its object
+    order[0::2], order[1::2] = np.arange(count), np.arange(count, 2 * count)
+    mentions = mentions.take(pa.array(order))
     out = {}
     for label in pc.unique(mentions["label"]).to_pylist():
         named = mentions.filter(pc.equal(mentions["label"], label))
@@ -220,6 +242,7 @@ def _edge_tables(facts: pa.Table, relation: pa.Array, keys: pa.Array, index: pa.
                      "dst_label": pc.take(facts["object_label"], rows),
                      "position": pa.array(np.arange(len(rows), dtype=np.int64))})
     out = {}
+    facts = facts.select(["subject_key", "object_key", "predicate", "properties"])
     for (name, src, dst), chosen in _grouped_indices(last):
         picked = facts.take(pc.take(rows, chosen))
         table = {"src": picked["subject_key"], "dst": picked["object_key"], "predicate": picked["predicate"],

@@ -219,12 +219,12 @@ def _runs(facts: pa.Table) -> pa.Table:
 
 
 def _pairs(tables: list[pa.Table], name: str) -> pa.Table:
-    """(listing_id, ``name``) pairs of several tables, once each."""
+    """(listing_id, ``name``) pairs of several tables, in one (a pair may repeat)."""
     import pyarrow as pa
 
     if not tables:
         return pa.table({"listing_id": pa.array([], pa.string()), name: pa.array([], pa.string())})
-    return pa.concat_tables(tables).group_by(["listing_id", name], use_threads=False).aggregate([])
+    return pa.concat_tables(tables)
 
 
 def _grouped(pairs: pa.Table) -> dict[str, set[str]]:
