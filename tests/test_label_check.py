@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from skugraph.cli import app
 from skugraph.corpus.ner import LabelledText, Span, write_conll
-from skugraph.labelling.check import (CURRENT, MODEL, InjectedError, LabelIssue, Suspect, check_labels, detection_scores,
-                                      inject_errors, ranked_suspects, review_tasks)
+from skugraph.labelling.check import (CURRENT, MODEL, NO_ALTERNATIVE, InjectedError, LabelIssue, Suspect, check_labels,
+                                      detection_scores, inject_errors, ranked_suspects, review_tasks, suspects)
+from skugraph.tagging.tagger import ScoredSpan
 
 BRANDS = ["华为", "小米", "联想", "得力", "美的", "晨光"]
 PRODUCTS = ["手机壳", "充电宝", "笔记本", "签字笔", "收纳盒", "保温杯"]
@@ -67,6 +69,16 @@ def test_a_missing_span_is_a_suspect_where_the_model_sees_it():
     [(issue, missing)] = [(i, s) for i, s in [(first, one), (second, other)] if i.index == DELETED]
     assert (issue.item.text[missing.start : missing.end], missing.current, missing.model) == (COLOURS[4], "O", "colour")
     assert missing.score < 0.1
+
+
+def test_a_doubt_without_an_alternative_is_less_suspect_than_a_disagreement():
+    item = LabelledText("ab cd", (Span(0, 2, "brand"), Span(3, 5, "colour")))
+    quality = np.array([0.04, 0.5, 0.9, 0.1, 0.9])  # median 0.5
+    same_type = np.array([0.25, 1.0, 1.0, 1.0, 1.0])
+    disputed, doubted = suspects(item, [ScoredSpan(0, 2, "colour", 0.9)], quality, same_type)
+    assert (disputed.model, doubted.model) == ("colour", "O")
+    assert disputed.score == pytest.approx(0.04 * 0.5 / 0.5)  # worst quality x sqrt(worst type quality) / median
+    assert doubted.score == pytest.approx((0.1 / 0.5) ** NO_ALTERNATIVE) and 0.1 / 0.5 < doubted.score < 1
 
 
 def test_folds_must_fit_the_data():

@@ -38,7 +38,7 @@ def run(tmp_path_factory):
     write_conll(dev, corpus / "dev.bio")
     write_conll(dev[:5], root / "other.bio")
     command = [sys.executable, str(BENCHMARK), "--dataset", "jd-gaiic", "--data", str(root / "data"), "--test", str(root / "other.bio"),
-               "--start", "10", "--batch", "20", "--iterations", "20", "--folds", "2", "--error-rate", "0.1",
+               "--start", "10", "--batch", "20", "--iterations", "20", "--folds", "2", "--error-rate", "0.1", "--error-seeds", "0,1",
                "--out", str(root / "out" / "labelling")]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
@@ -59,16 +59,22 @@ def test_curves_add_a_batch_a_round_until_every_title_is_labelled(run):
     assert (Path(curves["command"].split("--out ")[1]).parent / curves["plots"][0]).is_file()
 
 
-def test_errors_are_injected_ranked_and_restored(run):
-    errors = run["errors"]
+def test_errors_are_injected_ranked_and_restored_once_per_damage_seed(run):
+    summary = run["errors"]
+    assert summary["error_seeds"] == [0, 1] and len(summary["runs"]) == 2
     spans = 54 * 5
-    assert errors["injected"] == pytest.approx(0.1 * spans, abs=2) and sum(errors["injected_by_kind"].values()) == errors["injected"]
-    for top in ("top5", "top10"):
-        at = errors[top]
-        assert 0 <= at["precision"] <= 1 and 0 <= at["recall"] <= 1 and at["n"] > 0
-    assert errors["top10"]["recall"] >= errors["top5"]["recall"]
-    clean, noisy = errors["clean"]["dev"]["micro"]["f1"], errors["noisy"]["dev"]["micro"]["f1"]
-    assert errors["f1_lost"] == pytest.approx(clean - noisy, abs=1e-4)
+    for errors in summary["runs"]:
+        assert errors["injected"] == pytest.approx(0.1 * spans, abs=2) and sum(errors["injected_by_kind"].values()) == errors["injected"]
+        for top in ("top5", "top10"):
+            at = errors[top]
+            assert 0 <= at["precision"] <= 1 and 0 <= at["recall"] <= 1 and at["n"] > 0
+        assert errors["top10"]["recall"] >= errors["top5"]["recall"]
+        clean, noisy = errors["clean"]["dev"]["micro"]["f1"], errors["noisy"]["dev"]["micro"]["f1"]
+        assert errors["f1_lost"] == pytest.approx(clean - noisy, abs=1e-4)
+    first, second = summary["runs"]
+    assert first["detection"] != second["detection"] or first["noisy"] != second["noisy"]  # two draws, not one twice
+    assert summary["top10"]["recall"] == pytest.approx((first["top10"]["recall"] + second["top10"]["recall"]) / 2, abs=1e-4)
+    assert summary["f1_lost"] == pytest.approx((first["f1_lost"] + second["f1_lost"]) / 2, abs=1e-4)
 
 
 def test_weak_labels_are_scored_against_gold_per_type(run):
