@@ -76,6 +76,7 @@ class LadybugStore(GraphStore):
         self.path = Path(path)
         self._bulk: _Bulk | None = None
         self._this_load: dict[str, Stated] = {}  # see load_tables
+        self._in_transaction = False
         self.ontology = ontology or load_ontology()
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,12 +204,17 @@ class LadybugStore(GraphStore):
 
     def load_tables(self, listings: Iterable[Listing], facts: Iterable[pa.Table], *, batch_size: int = 200_000,
                     keep_previous: bool = False) -> LoadReport:
-        """:meth:`GraphStore.load_tables`, remembering, for each stored edge whose evidence from
-        before the load it keeps beside the load's, the load's facts merged so far: a later
-        batch that states the edge again merges with those (:func:`_merge_evidence`)."""
+        """:meth:`GraphStore.load_tables` in one transaction (one commit, one checkpoint: a load
+        killed mid-way leaves the graph as it was), remembering, for each stored edge whose
+        evidence from before the load it keeps beside the load's, the load's facts merged so
+        far: a later batch that states the edge again merges with those (:func:`_merge_evidence`)."""
         self._this_load = {}
         try:
-            return super().load_tables(listings, facts, batch_size=batch_size, keep_previous=keep_previous)
+            with self._transaction():
+                report = super().load_tables(listings, facts, batch_size=batch_size, keep_previous=keep_previous)
+                committing = time.perf_counter()
+            report.seconds["store"] = report.seconds.get("store", 0.0) + time.perf_counter() - committing
+            return report
         finally:
             self._this_load = {}
 
@@ -529,8 +535,13 @@ class LadybugStore(GraphStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """One transaction: committed when the block ends, rolled back when it raises."""
+        """One transaction: committed when the block ends, rolled back when it raises; within
+        another, part of it."""
+        if self._in_transaction:
+            yield
+            return
         self._run("BEGIN TRANSACTION")
+        self._in_transaction = True
         try:
             yield
         except BaseException:
@@ -539,6 +550,8 @@ class LadybugStore(GraphStore):
             except RuntimeError:  # the database already rolled the failed statement's transaction back
                 pass
             raise
+        finally:
+            self._in_transaction = False
         self._run("COMMIT")
 
     def _run(self, statement: str, parameters: Mapping[str, Any] | None = None) -> None:
