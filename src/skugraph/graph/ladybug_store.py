@@ -403,7 +403,9 @@ class LadybugStore(GraphStore):
         rewrites much of it, one that sets properties does not), the others are copied. An
         updated edge keeps its ``valid_from`` and the evidence of the listings the batch does not
         reload; one an earlier batch of this load stated merges with it (:func:`_merge_evidence`).
-        A relation with one object per subject first drops the staged subjects' edges."""
+        A relation with one object per subject first drops the staged subjects' edges.
+        LadybugDB matches staged pairs by scanning the relation table, so the statement that
+        reads the stored edges also sets their time, and only other changes take a second one."""
         name = f"{relation}({src}→{dst})"
         if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go
             self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->() DELETE r")
@@ -414,8 +416,19 @@ class LadybugStore(GraphStore):
         report.upserted.append(name)
         staged = pq.read_table(file)
         columns = [name for name in staged.column_names if name not in ("src", "dst")]
-        stored = {(row[0], row[1]): dict(zip(columns, row[2:], strict=True)) for row in self._conn.execute(
-            f"{_staged_edges(file, relation, src, dst)} RETURN src, dst, {', '.join(f'r.{c}' for c in columns)}").get_all()}
+        returned = f"RETURN src, dst, {', '.join(f'r.{c}' for c in columns)}"
+        keys = pc.binary_join_element_wise(f"{relation}\x1f{src}", staged["src"], dst, staged["dst"], "\x1f")
+        again = pc.is_in(keys, value_set=pa.array(list(batch.restated), pa.string()))
+        stored = {}
+        for restated, part in ((False, staged.filter(pc.invert(again))), (True, staged.filter(again))):
+            if not part.num_rows:
+                continue
+            # an edge no earlier batch of the load stated takes the staged time whatever its merge: set in the same pass
+            part_file = file.with_name(f"{'again' if restated else 'plain'}-{file.name}")
+            pq.write_table(part, part_file)
+            stamp = "" if restated else "SET r.updated_at = updated_at "
+            stored |= {(row[0], row[1]): dict(zip(columns, row[2:], strict=True)) for row in self._conn.execute(
+                f"{_staged_edges(part_file, relation, src, dst)} {stamp}{returned}").get_all()}
         if stored:
             keys = {pair: edge_key(relation, src, pair[0], dst, pair[1]) for pair in stored}
             rows = _merge_evidence(staged, stored, keys, batch, self._this_load).to_pylist()

@@ -204,8 +204,9 @@ def rows_table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -
 
     from skugraph.facts.checks import ARROW_TYPES
 
+    rows = list(rows)
     schema = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in columns])
-    return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
+    return pa.table([pa.array([row.get(field.name) for row in rows], field.type) for field in schema], schema=schema)
 
 
 def _runs(facts: pa.Table) -> pa.Table:
