@@ -289,7 +289,7 @@ def errors(train: list[LabelledText], scorer: Scorer, clean: dict, scheme: str, 
     lost, regained = f1(clean) - f1(noisy_scores), f1(fixed_scores) - f1(noisy_scores)
     print(f"  dev F1 clean {f1(clean):.4f}  noisy {f1(noisy_scores):.4f}  top 10% of the suspects restored {f1(fixed_scores):.4f}"
           f"  (recovered {regained / lost if lost > 0 else float('nan'):.0%} of the {100 * lost:.2f} points lost)", flush=True)
-    return {"rate": rate, "folds": folds, "injected": len(injected), "injected_by_kind": dict(kinds),
+    return {"error_seed": seed, "rate": rate, "folds": folds, "injected": len(injected), "injected_by_kind": dict(kinds),
             "titles_damaged": len({e.index for e in injected}), "check_seconds": check_seconds, "detection": detection,
             **{f"top{round(100 * float(fraction))}": at for fraction, at in detection["at"].items()},  # top5, top10: no dot in the key
             "suspects_restored": len(taken), "titles_reviewed": len({issue.index for issue, _ in taken}),

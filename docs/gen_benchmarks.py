@@ -522,10 +522,13 @@ def labelling(results: Results) -> str:
                         f"{num(c.get('titles_needed'))} ({pct(c.get('share_needed'), 0)}%)" if c.get("share_needed") else DASH,
                         "yes" if c["complete"] else "no") for strategy, c in record["strategies"].items()]
             plots += [f"![{png}](results/{png})" for png in record.get("plots", [])]
-        if "detection" in record:
-            errors += [(data_set, f"{pct(record['rate'], 0)}%", f"{num(record['folds'])}", *(pct(record[top][key]) for top in ("top5", "top10")
-                                                                                       for key in ("precision", "recall")),
-                        *(pct(record[key]["dev"]["micro"]["f1"]) for key in ("clean", "noisy", "fixed_top10")),
+        if "detection" in record or "runs" in record:  # one damage draw, or several and their means
+            runs = record.get("runs", [record])
+            draws = f" × {len(runs)} draws" if len(runs) > 1 else ""
+            errors += [(data_set, f"{pct(runs[0]['rate'], 0)}%{draws}", f"{num(runs[0]['folds'])}",
+                        *(pct(record[top][key]) for top in ("top5", "top10") for key in ("precision", "recall")),
+                        pct(record["clean"]["dev"]["micro"]["f1"]),
+                        *(pct(sum(r[key]["dev"]["micro"]["f1"] for r in runs) / len(runs)) for key in ("noisy", "fixed_top10")),
                         pct(record["share_recovered"], 0) + "%" if record["share_recovered"] is not None else DASH)]
         if "weak" in record:
             gold = record["gold"]["scores"]["dev"]["per_type"]
@@ -537,7 +540,8 @@ def labelling(results: Results) -> str:
         text.append("Learning curves (dev F1; titles to come within a point of the full-set F1):\n\n" + markdown_table(
             ("data set", "start + batch", "strategy", "full set F1", "best F1 before", "titles needed", "complete"), curves))
     if errors:
-        text.append("Label errors injected, found by `check_labels` (top 5% / 10% of the suspects) and fixed:\n\n" + markdown_table(
+        text.append("Label errors injected, found by `check_labels` (top 5% / 10% of the suspects) and fixed"
+                    " (several draws: their means):\n\n" + markdown_table(
             ("data set", "injected", "folds", "P top 5%", "R top 5%", "P top 10%", "R top 10%", "F1 clean", "F1 noisy",
              "F1 fixed", "recovered"), errors))
     if weak:

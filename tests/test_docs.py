@@ -128,3 +128,16 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     for page in ("", "reference/cli", "reference/schema", "benchmarks", "benchmarks/quality", "benchmarks/speed"):
         assert (site / page / "index.html").is_file()
     assert "skugraph train tagger" in (site / "reference" / "cli" / "index.html").read_text(encoding="utf-8")
+
+
+def test_label_errors_of_several_draws_show_as_one_row_of_their_means(tmp_path: Path) -> None:
+    def run(noisy: float, fixed: float) -> dict:
+        return {"rate": 0.05, "folds": 5, "detection": {}, **{key: {"dev": {"micro": {"f1": f1}}} for key, f1 in
+                (("clean", 0.75), ("noisy", noisy), ("fixed_top10", fixed))}}
+
+    top = {"precision": 0.3, "recall": 0.6, "recall_by_kind": {}}
+    record = {"command": "python benchmarks/labelling.py", "dataset": "ding2019", "iterations": 100, "error_seeds": [0, 2],
+              "runs": [run(0.73, 0.74), run(0.74, 0.746)], "top5": top, "top10": top, "clean": run(0, 0)["clean"],
+              "f1_lost": 0.015, "f1_recovered": 0.0075, "share_recovered": 0.5}
+    page = gen_benchmarks.render("{{ table labelling }}", results_dir(tmp_path, **{"labelling-ding2019-errors": record}))
+    assert "| ding2019 (CRF 100 it.) | 5% × 2 draws | 5 | 30.0 | 60.0 | 30.0 | 60.0 | 75.0 | 73.5 | 74.3 | 50% |" in page
