@@ -32,8 +32,9 @@ def demo():
     return listings, _extract(listings)
 
 
-@pytest.mark.parametrize(("shard_facts", "min_confidence"), [(100_000, 0.0), (300, 0.0), (250, 0.6)])
-def test_fusion_in_shards_writes_what_fusion_in_memory_gives(demo, tmp_path, shard_facts, min_confidence):
+@pytest.mark.parametrize(("shard_facts", "min_confidence", "name"),
+                         [(100_000, 0.0, "fused.jsonl"), (300, 0.0, "fused.jsonl"), (250, 0.6, "fused.jsonl"), (300, 0.0, "fused.parquet")])
+def test_fusion_in_shards_writes_what_fusion_in_memory_gives(demo, tmp_path, shard_facts, min_confidence, name):
     listings, facts = demo
     _, fused, inferred = fuse_all(listings, facts)
     expected_left_out: Counter[str] = Counter()
@@ -46,12 +47,12 @@ def test_fusion_in_shards_writes_what_fusion_in_memory_gives(demo, tmp_path, sha
         calls.append(1)
         return iter(facts)
 
-    report = fuse_stream(iter(listings), read, tmp_path / "fused.jsonl", min_confidence=min_confidence, left_out=left_out,
+    report = fuse_stream(iter(listings), read, tmp_path / name, min_confidence=min_confidence, left_out=left_out,
                          shard_facts=shard_facts)
-    assert list(read_facts(tmp_path / "fused.jsonl")) == expected
+    assert list(read_facts(tmp_path / name)) == expected
     assert len(calls) == 2 and report.facts_in == len(facts) and report.facts_out == len(expected)
     assert report.inferred == len(inferred) and left_out == expected_left_out and (min_confidence == 0) == (not left_out)
-    assert not [path for path in tmp_path.iterdir() if path.name != "fused.jsonl"]  # the shards are gone
+    assert [path.name for path in tmp_path.iterdir()] == [name]  # the shards are gone
 
 
 def test_family_catalogue_is_deterministic_and_has_products_listed_by_several_shops(tmp_path):

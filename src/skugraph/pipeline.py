@@ -174,7 +174,6 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     (all of them still take part in resolution and completion; see
     :func:`skugraph.facts.io.confident_facts`)."""
     from skugraph.fusion.blocking import encoder_embeddings
-    from skugraph.fusion.resolve import group_sizes
     from skugraph.fusion.stream import fuse_stream
 
     check_min_confidence(min_confidence)
@@ -193,9 +192,8 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     report = fuse_stream(load_listings(listings), extracted, out, trained, threshold=threshold,
                          embed=encoder_embeddings(encoder) if encoder else None, complete=complete,
                          min_probability=min_probability, min_confidence=min_confidence, left_out=left_out, ontology=ontology)
-    resolution = report.resolution
-    return FuseReport(report.listings, resolution.products, len(resolution.pairs), len(resolution.cut), report.facts_in,
-                      report.facts_out, dict(sorted(group_sizes(resolution).items())), report.inferred, dict(left_out))
+    return FuseReport(report.listings, report.products, report.candidate_pairs, report.cut_bridges, report.facts_in,
+                      report.facts_out, report.group_sizes, report.inferred, dict(left_out))
 
 
 def complete(facts: Path, out: Path, relations: Sequence[str] | None = None, scorer: str = "neighbours",

@@ -7,7 +7,6 @@ from __future__ import annotations
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 
 import numpy as np
 
@@ -91,8 +90,9 @@ def onto_unified(fact: Fact, unified: Mapping[str, Entity], why: Mapping[str, st
         return fact
     brand = unified[fact.object.key]
     if fact.predicate == "has_brand" and brand.key in why:
-        return replace(fact, object=brand, properties={**fact.properties, "evidence": why[brand.key]})
-    return replace(fact, object=brand)
+        return Fact(fact.subject, fact.predicate, brand, fact.confidence, fact.provenance,
+                    {**fact.properties, "evidence": why[brand.key]})
+    return Fact(fact.subject, fact.predicate, brand, fact.confidence, fact.provenance, fact.properties)
 
 
 def unify_brands(listings: Sequence[Listing], facts: Sequence[Fact]) -> list[Fact]:
@@ -114,15 +114,15 @@ def move_fact(fact: Fact, product_of: Mapping[str, str], titles: Mapping[str, st
     def moved(entity: Entity) -> Entity:
         if entity.label == PRODUCT and entity.key in product_of:
             product = product_of[entity.key]
-            return replace(entity, key=product, name=titles.get(product, entity.name))
+            return Entity(entity.label, product, titles.get(product, entity.name), entity.kind, entity.aliases)
         if entity.label == ASPECT and "|" in entity.key:
             listing, _, aspect = entity.key.partition("|")
             if listing in product_of:
-                return replace(entity, key=f"{product_of[listing]}|{aspect}")
+                return Entity(entity.label, f"{product_of[listing]}|{aspect}", entity.name, entity.kind, entity.aliases)
         return entity
 
-    return replace(fact, subject=moved(fact.subject), object=moved(fact.object),
-                   properties={k: v for k, v in fact.properties.items() if k not in ("chosen", "support")})
+    return Fact(moved(fact.subject), fact.predicate, moved(fact.object), fact.confidence, fact.provenance,
+                {k: v for k, v in fact.properties.items() if k not in ("chosen", "support")})
 
 
 def offer_facts(listings: Iterable[tuple[str, str]], titles: Mapping[str, str], resolution: Resolution) -> Iterator[Fact]:

@@ -92,12 +92,12 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
     embeddings = embed([o.title for o in offers]) if embed else None
     candidates = sorted(block(offers, max_block, embeddings))
     judge = Judge(offers)
-    verdicts = {(a, b): judge(a, b) for a, b in candidates}
     if isinstance(matcher, AttributeMatcher):
-        scores = [verdicts[pair].score for pair in candidates]
+        scores = [judge(a, b).score for a, b in candidates]
     else:
         scores = matcher.scores([(offers[a], offers[b]) for a, b in candidates]) if candidates else np.zeros(0)
-    scored = [(a, b, 0.0 if verdicts[(a, b)].veto else float(s)) for (a, b), s in zip(candidates, scores, strict=True)]
+    scored = [(a, b, 0.0 if judge(a, b).veto else float(s)) for (a, b), s in zip(candidates, scores, strict=True)]
+    del candidates, scores  # a catalogue's pairs are many: held once, as scored
     labels, cut = cluster(len(offers), scored, threshold, strong)
     labels = split_conflicts(labels, scored, threshold, judge)
     ids = [offer.id for offer in offers]
@@ -112,7 +112,7 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
         for x, y in ((a, b), (b, a)):
             if together and score > best_link.get(x, (-1.0, -1))[0]:
                 best_link[x] = (score, y)
-            elif not together and verdicts[(a, b)].veto:
+            elif not together and judge(a, b).veto:
                 alike = fuzz.ratio(read_title(offers[x].title).compact, read_title(offers[y].title).compact) / 100.0
                 if alike >= 0.8 and alike > closest_apart.get(x, (0.0, -1))[0]:
                     closest_apart[x] = (alike, y)
@@ -125,12 +125,12 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
                 if i in closest_apart:
                     alike, other = closest_apart[i]
                     pair = (min(i, other), max(i, other))
-                    evidence[ids[i]] += f"; kept apart from {ids[other]} (titles {alike:.2f} alike): {verdicts[pair].reason}"
+                    evidence[ids[i]] += f"; kept apart from {ids[other]} (titles {alike:.2f} alike): {judge(*pair).reason}"
             elif ids[i] == product:
                 evidence[ids[i]], confidence[ids[i]] = f"the first of {len(group)} listings of this product", 1.0
             else:
                 score, other = best_link[i]
-                verdict = verdicts[(min(i, other), max(i, other))]
+                verdict = judge(min(i, other), max(i, other))
                 evidence[ids[i]] = f"matches {ids[other]} (score {score:.2f}{'; ' + verdict.reason if verdict.same else ''})"
                 confidence[ids[i]] = round(score, 4)
     return Resolution(product_of, evidence, confidence,

@@ -36,7 +36,7 @@ from skugraph.fusion.blocking import OfferFeatures
 from skugraph.fusion.completion import COMPLETED, CompletionFacts, propose_from
 from skugraph.fusion.conflicts import resolve as resolve_conflicts
 from skugraph.fusion.fuse import BrandNames, move_fact, offer_facts, onto_unified
-from skugraph.fusion.resolve import Resolution, resolve_offers
+from skugraph.fusion.resolve import group_sizes, resolve_offers
 from skugraph.records import Fact, Listing, to_json_line
 from skugraph.tables import is_parquet
 
@@ -47,10 +47,13 @@ SHARD_FACTS = 50_000
 @dataclass
 class StreamReport:
     listings: int
-    resolution: Resolution
+    products: int
+    candidate_pairs: int
+    cut_bridges: int
+    group_sizes: dict[int, int]  # listings per product → products
     facts_in: int
-    facts_out: int
-    inferred: int
+    facts_out: int = 0
+    inferred: int = 0
 
 
 def fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[Fact]], out: Path, matcher=None, *,
@@ -90,26 +93,31 @@ def fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[F
             for number, fact in enumerate(read_facts()):
                 fact = onto_unified(move_fact(fact, resolution.product_of, title_of), unified, why)
                 handles[zlib.crc32(fact.subject.ref.encode()) % shards].write(f"{number}\t{to_json_line(fact)}\n")
-        written = 0
+        offers = work / "offers.jsonl"  # written now, so that resolution and titles go before completion
+        write_facts(offers, confident_facts(offer_facts(zip(ids, titles), title_of, resolution), min_confidence, left_out))
+        report = StreamReport(len(ids), resolution.products, len(resolution.pairs), len(resolution.cut),
+                              dict(sorted(group_sizes(resolution).items())), facts_in)
+        del resolution, title_of, number_of, ids, titles
         for n in range(shards):
-            written += _fuse_shard(work / f"in-{n}.jsonl", work / f"out-{n}.jsonl", ontology, gathered if complete else None,
-                                   min_confidence, left_out)
+            report.facts_out += _fuse_shard(work / f"in-{n}.jsonl", work / f"out-{n}.jsonl", ontology,
+                                            gathered if complete else None, min_confidence, left_out)
+        inferred: list[Fact] = []
+        if complete:
+            inferred = list(confident_facts(propose_from(gathered, min_probability=min_probability, ontology=ontology).facts,
+                                            min_confidence, left_out))
+        del gathered
+        report.facts_out += report.listings + len(inferred)
+        report.inferred = len(inferred)
         with ExitStack() as files:
             parts = [_numbered(files.enter_context((work / f"out-{n}.jsonl").open(encoding="utf-8"))) for n in range(shards)]
-            fused_lines = (line for _, line in heapq.merge(*parts, key=lambda item: item[0]))
-            offers_of = confident_facts(offer_facts(zip(ids, titles), title_of, resolution), min_confidence, left_out)
-            inferred: list[Fact] = []
-            if complete:
-                inferred = list(confident_facts(propose_from(gathered, min_probability=min_probability, ontology=ontology).facts,
-                                                min_confidence, left_out))
-            del gathered
+            lines = chain((line for _, line in heapq.merge(*parts, key=lambda item: item[0])),
+                          files.enter_context(offers.open(encoding="utf-8")), (to_json_line(fact) + "\n" for fact in inferred))
             if is_parquet(out):
-                write_facts(out, chain((Fact.from_dict(json.loads(line)) for line in fused_lines), offers_of, inferred))
+                write_facts(out, (Fact.from_dict(json.loads(line)) for line in lines))
             else:
                 with out.open("w", encoding="utf-8") as handle:
-                    for line in chain(fused_lines, (to_json_line(fact) + "\n" for fact in chain(offers_of, inferred))):
-                        handle.write(line)
-    return StreamReport(len(ids), resolution, facts_in, written + len(ids) + len(inferred), len(inferred))
+                    handle.writelines(lines)
+    return report
 
 
 class _Titles(Mapping[str, str]):
