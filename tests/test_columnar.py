@@ -11,7 +11,7 @@ from skugraph.corpus.ingest import load_listings
 from skugraph.facts import io as io_module
 from skugraph.facts.io import read_fact_tables, read_facts, write_facts
 from skugraph.facts.ontology import load_ontology
-from skugraph.graph.columnar import fact_tables, provenance_json
+from skugraph.graph.columnar import fact_tables, json_lists, json_strings, provenance_json
 from skugraph.graph.schema import NODE_TABLES, relation_tables
 from skugraph.graph.store import _naive_utc, rows_table
 from skugraph.records import Entity, Fact, Provenance
@@ -78,6 +78,22 @@ def test_provenance_json_is_what_json_dumps_writes_for_any_text():
     expected = [json.dumps([p.to_dict() for p in f.provenance], ensure_ascii=False) for f in facts]
     assert provenance_json(column).to_pylist() == expected
     assert provenance_json(column[100:200]).to_pylist() == expected[100:200]  # a slice keeps its own offsets
+
+
+def test_json_strings_and_lists_are_what_json_dumps_writes_for_any_text():
+    """Every control character, quotes and backslashes escaped as json.dumps escapes them; a
+    listing's values once each, sorted as Python sorts them, ``[]`` for an id with none."""
+    rng = random.Random(2)
+    alphabet = ["a", "华", '"', "\\", "é", "😀", "\u2028", "\x7f", *map(chr, range(32))]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(7))) for _ in range(3000)]
+    assert json_strings(pa.array([*texts, None], pa.string())).to_pylist() == [json.dumps(t, ensure_ascii=False) for t in texts] + ["null"]
+    owners = [f"l{rng.randrange(50)}" for _ in texts]
+    pairs = pa.table({"listing_id": owners + owners[:100], "value": texts + texts[:100]})  # some pairs twice
+    ids = [f"l{number}" for number in range(60)]
+    held: dict[str, set[str]] = {}
+    for owner, text in zip(owners, texts, strict=True):
+        held.setdefault(owner, set()).add(text)
+    assert json_lists(pairs, "value", pa.array(ids)).to_pylist() == [json.dumps(sorted(held.get(i, ())), ensure_ascii=False) for i in ids]
 
 
 def test_a_fact_the_ontology_refuses_is_named_by_its_row():

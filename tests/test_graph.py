@@ -168,6 +168,30 @@ def test_batches_held_back_and_copied_give_the_graph_loading_them_one_by_one_giv
     assert len(again) > 10 and nozi == [[["NOZI", "Nozi"]]]
 
 
+def test_listings_held_back_for_an_empty_graph_keep_what_loading_them_as_they_come_keeps(tmp_path, sample, monkeypatch):
+    """Into an empty graph the listings are held back and copied with their supports; a listing
+    given again in a later batch is a new version of the first (its old price kept as a Change),
+    as when each batch is stored as it comes."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    listings, facts = sample
+    again = replace(listings[3], price=(listings[3].price or 1) + 1, updated_at=listings[3].updated_at + timedelta(days=1))
+    given = listings[:10] + [again]
+    digests, supports = [], []
+    for number in range(2):
+        if number:
+            monkeypatch.setattr(LadybugStore, "bulk", GraphStore.bulk)  # every batch stored as it comes
+        with open_store(tmp_path / f"graph-{number}.lbug") as store:
+            report = store.load(given, [f for f in facts if f.provenance[0].listing_id in {x.id for x in given}], batch_size=4)
+            assert report.changed == 1 and len(report.versions) == 10
+            digests.append(store.digest())
+            supports.append(store.query("MATCH (l:Listing) RETURN l.id, l.supports, l.runs ORDER BY l.id").rows)
+            assert store.query("MATCH (c:Change) RETURN c.attribute, c.value").rows == [["price", str(listings[3].price)]]
+    assert digests[0] == digests[1] and supports[0] == supports[1]
+    assert all(keys and keys != "[]" for _, keys, _ in supports[0])
+
+
 def test_a_graph_whose_listings_kept_supports_as_lists_is_rewritten_with_its_values(tmp_path):
     import ladybug
 
