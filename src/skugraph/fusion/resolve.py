@@ -30,7 +30,7 @@ The product id of a cluster is its smallest listing id, so rerunning gives the s
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,38 +84,51 @@ def resolve_products(listings: Sequence[Listing], facts: Sequence[Fact], matcher
 
 def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | None = None, strong: float = 0.8,
                    max_block: int = 50, embed: Callable[[list[str]], np.ndarray] | None = None) -> Resolution:
-    """:func:`resolve_products` on the listings' offers (:func:`~skugraph.fusion.blocking.offers_from`)."""
+    """:func:`resolve_products` on the listings' offers (:func:`~skugraph.fusion.blocking.offers_from`).
+    The candidate pairs are scored and clustered one connected component at a time (no pair
+    joins two), so the verdicts of a catalogue's pairs are never all held at once."""
     if matcher is None:
         matcher, threshold = AttributeMatcher(), 0.75 if threshold is None else threshold
     elif threshold is None:
         threshold = float(getattr(matcher, "threshold", 0.5))
     embeddings = embed([o.title for o in offers]) if embed else None
-    candidates = sorted(block(offers, max_block, embeddings))
-    judge = Judge(offers)
-    if isinstance(matcher, AttributeMatcher):
-        scores = [judge(a, b).score for a, b in candidates]
-    else:
-        scores = matcher.scores([(offers[a], offers[b]) for a, b in candidates]) if candidates else np.zeros(0)
-    scored = [(a, b, 0.0 if judge(a, b).veto else float(s)) for (a, b), s in zip(candidates, scores, strict=True)]
-    del candidates, scores  # a catalogue's pairs are many: held once, as scored
-    labels, cut = cluster(len(offers), scored, threshold, strong)
-    labels = split_conflicts(labels, scored, threshold, judge)
+    candidates = np.array(list(block(offers, max_block, embeddings)), dtype=np.int64).reshape(-1, 2)
+    candidates = candidates[np.lexsort((candidates[:, 1], candidates[:, 0]))]
+    trained = None if isinstance(matcher, AttributeMatcher) else (
+        np.asarray(matcher.scores([(offers[a], offers[b]) for a, b in candidates.tolist()])) if len(candidates) else np.zeros(0))
+    labels = list(range(len(offers)))
+    scored_all: list[tuple[int, int, float]] = []
+    cut_all: list[tuple[int, int, float]] = []
+    best_link: dict[int, tuple[float, int, str]] = {}  # listing → (score, listing it matched, the reason shown)
+    closest_apart: dict[int, tuple[float, int, str]] = {}  # listing → (title similarity, listing, the conflict)
+    for nodes, rows in _components(len(offers), candidates):
+        local = {node: i for i, node in enumerate(nodes)}
+        judge = Judge([offers[node] for node in nodes])
+        pairs = [(local[a], local[b]) for a, b in candidates[rows].tolist()]
+        scores = [judge(a, b).score for a, b in pairs] if trained is None else trained[rows]
+        scored = [(a, b, 0.0 if judge(a, b).veto else float(s)) for (a, b), s in zip(pairs, scores, strict=True)]
+        part, cut = cluster(len(nodes), scored, threshold, strong)
+        part = split_conflicts(part, scored, threshold, judge)
+        for i, label in enumerate(part):
+            labels[nodes[i]] = nodes[label]
+        scored_all += [(nodes[a], nodes[b], score) for a, b, score in scored]
+        cut_all += [(nodes[a], nodes[b], score) for a, b, score in cut]
+        for a, b, score in scored:
+            together = part[a] == part[b] and score >= threshold
+            verdict = judge(a, b)
+            for x, y in ((nodes[a], nodes[b]), (nodes[b], nodes[a])):
+                if together and score > best_link.get(x, (-1.0, -1, ""))[0]:
+                    best_link[x] = (score, y, "; " + verdict.reason if verdict.same else "")
+                elif not together and verdict.veto:
+                    alike = fuzz.ratio(read_title(offers[x].title).compact, read_title(offers[y].title).compact) / 100.0
+                    if alike >= 0.8 and alike > closest_apart.get(x, (0.0, -1, ""))[0]:
+                        closest_apart[x] = (alike, y, verdict.reason)
+    del candidates
     ids = [offer.id for offer in offers]
     members: dict[int, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
         members[label].append(i)
     product_of, evidence, confidence = {}, {}, {}
-    best_link: dict[int, tuple[float, int]] = {}
-    closest_apart: dict[int, tuple[float, int]] = {}
-    for a, b, score in scored:
-        together = labels[a] == labels[b] and score >= threshold
-        for x, y in ((a, b), (b, a)):
-            if together and score > best_link.get(x, (-1.0, -1))[0]:
-                best_link[x] = (score, y)
-            elif not together and judge(a, b).veto:
-                alike = fuzz.ratio(read_title(offers[x].title).compact, read_title(offers[y].title).compact) / 100.0
-                if alike >= 0.8 and alike > closest_apart.get(x, (0.0, -1))[0]:
-                    closest_apart[x] = (alike, y)
     for group in members.values():
         product = min(ids[i] for i in group)
         for i in group:
@@ -123,19 +136,35 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
             if len(group) == 1:
                 evidence[ids[i]], confidence[ids[i]] = "the only listing of this product", 1.0
                 if i in closest_apart:
-                    alike, other = closest_apart[i]
-                    pair = (min(i, other), max(i, other))
-                    evidence[ids[i]] += f"; kept apart from {ids[other]} (titles {alike:.2f} alike): {judge(*pair).reason}"
+                    alike, other, conflict = closest_apart[i]
+                    evidence[ids[i]] += f"; kept apart from {ids[other]} (titles {alike:.2f} alike): {conflict}"
             elif ids[i] == product:
                 evidence[ids[i]], confidence[ids[i]] = f"the first of {len(group)} listings of this product", 1.0
             else:
-                score, other = best_link[i]
-                verdict = judge(min(i, other), max(i, other))
-                evidence[ids[i]] = f"matches {ids[other]} (score {score:.2f}{'; ' + verdict.reason if verdict.same else ''})"
+                score, other, why = best_link[i]
+                evidence[ids[i]] = f"matches {ids[other]} (score {score:.2f}{why})"
                 confidence[ids[i]] = round(score, 4)
+    scored_all.sort()
+    cut_all.sort()
     return Resolution(product_of, evidence, confidence,
-                      [ScoredPair(ids[a], ids[b], round(s, 4)) for a, b, s in scored],
-                      [ScoredPair(ids[a], ids[b], round(s, 4)) for a, b, s in cut])
+                      [ScoredPair(ids[a], ids[b], round(s, 4)) for a, b, s in scored_all],
+                      [ScoredPair(ids[a], ids[b], round(s, 4)) for a, b, s in cut_all])
+
+
+def _components(count: int, pairs: np.ndarray) -> Iterator[tuple[list[int], np.ndarray]]:
+    """The connected components of ``count`` items joined by ``pairs`` (rows a < b), those with a
+    pair: each as its items in order and the rows of its pairs, in order."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if not len(pairs):
+        return
+    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(count, count))
+    _, component = connected_components(graph, directed=False)
+    of_pair = component[pairs[:, 0]]
+    order = np.argsort(of_pair, kind="stable")
+    for rows in np.split(order, np.flatnonzero(np.diff(of_pair[order])) + 1):
+        yield np.unique(pairs[rows]).tolist(), rows
 
 
 def pairwise_scores(product_of: dict[str, str], gold: dict[str, str]) -> Score:
