@@ -451,7 +451,7 @@ class CompletionFacts:
         if fact.subject.label == LISTING or fact.properties.get("inferred"):
             return
         head, tail = sys.intern(fact.subject.ref), sys.intern(fact.object.ref)
-        self.triples.add((head, fact.predicate, tail))
+        self.triples.add((head, sys.intern(fact.predicate), tail))
         for ref, entity, named in ((head, fact.subject, False), (tail, fact.object, fact.predicate in self._named)):
             if (named or entity.label not in (REVIEW, ASPECT)) and place >= self.entities.get(ref, (-1, None))[0]:
                 self.entities[ref] = (place, entity)
