@@ -14,7 +14,7 @@ from pathlib import Path
 from skugraph.corpus.ingest import IngestReport, ingest, listing_files, load_listings
 from skugraph.corpus.listings import read_listings
 from skugraph.extract import ExtractorConfig, ExtractReport, Progress, brands_file, build_reader, extract_locally
-from skugraph.facts.io import check_min_confidence, confident_facts, confident_tables, read_fact_tables, read_facts, write_facts
+from skugraph.facts.io import check_min_confidence, confident_tables, read_fact_tables, read_facts, write_facts
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.fusion.completion import Proposals
 from skugraph.graph.cards import product_card
