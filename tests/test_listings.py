@@ -229,3 +229,39 @@ def test_an_unclosed_quote_is_found_when_the_swallowed_rows_leave_out_trailing_c
     listings = list(read_listings([source], on_reject=rejects.append))
     assert [l.id for l in listings] == ["sku-01", "sku-03", "sku-04", "sku-05"]
     assert [(r.where, r.field) for r in rejects] == [("line 3", "title")]
+
+
+LISTED = [
+    {"id": "a", "title": "T a", "reviews": [{"id": "", "text": "好", "rating": 4}, {"text": "ok"}],
+     "redactions": [{"field": "title", "start": 0, "end": 1, "type": "name"}, {"field": "reviews[1]", "start": 0, "end": 2, "type": "phone"}]},
+    {"id": "b", "title": "T b", "description": "", "category": "c", "price": 3, "currency": "", "source": None,
+     "updated_at": "2026-01-01T00:00:00Z", "reviews": None, "redactions": None},
+    {"id": "c", "title": "x\u3000y", "updated_at": "2026-01-01 05:00:00+05:00", "reviews": [{"id": "a#r0", "text": "again"}], "price": 0.5},
+    {"id": "d", "title": "😀", "updated_at": "2026-01-01T00:00:00.123456", "reviews": [{"id": "r", "text": "t1"}, {"id": "r", "text": "t2", "rating": 2.0}]},
+]
+
+
+def test_listings_read_as_a_table_make_the_rows_the_listing_objects_make(tmp_path):
+    from skugraph.corpus.listing_table import read_listing_table
+    from skugraph.graph.store import listing_table_batch, listing_tables
+
+    path = tmp_path / "listings.jsonl"
+    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in LISTED), encoding="utf-8")
+    fast, fast_times = listing_table_batch(read_listing_table([path]))
+    slow, slow_times = listing_tables(load_listings(path))
+    assert fast_times == slow_times and fast.nodes.keys() == slow.nodes.keys() == {"Listing", "Review"}
+    for label, table in slow.nodes.items():
+        assert fast.nodes[label].equals(table), label
+    assert fast.nodes["Review"].num_rows == 3  # a review id given twice: one node, its first values, then the later ones'
+
+
+@pytest.mark.parametrize("line", [line for line, _, _ in BROKEN] + [
+    '{"id": " p", "title": "t"}', '{"id": 7, "title": "t"}', '{"id": "p", "title": "\u3000 "}', '{"id": "p", "title": "t", "other": 1}',
+    '{"id": "p", "title": "t", "reviews": [" "]}', '{"id": "p", "title": "t", "redactions": [{"field": "title", "start": 2, "end": 2, "type": "x"}]}',
+    '', '\ufeff{"id": "p", "title": "t"}'])
+def test_listings_the_table_read_cannot_vouch_for_are_left_to_the_record_reader(tmp_path, line):
+    from skugraph.corpus.listing_table import read_listing_table
+
+    path = tmp_path / "listings.jsonl"
+    path.write_text(json.dumps(good(0), ensure_ascii=False) + "\n" + line + "\n", encoding="utf-8")
+    assert read_listing_table([path]) is None
