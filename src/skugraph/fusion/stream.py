@@ -5,14 +5,16 @@ but never all its facts (:func:`fuse_stream`); what it writes is what
 1. A first pass over the facts keeps only what decides identity and brands: each listing's
    offer (title, chosen identity values; :class:`~skugraph.fusion.blocking.OfferFeatures`) and
    where titles mention brands (:class:`~skugraph.fusion.fuse.BrandNames`).
-2. Products are resolved from the offers alone; brands are unified from the mentions.
+2. Products are resolved from the offers alone (one component of candidate pairs at a time:
+   :func:`~skugraph.fusion.resolve.resolve_offers`); brands are unified from the mentions.
 3. A second pass moves each fact onto its product, unifies its brand, and writes it, numbered,
    to one of several shard files by its subject, so every fact that can merge with it, or
    compete with it for ``chosen``, lands in the same shard.
-4. Each shard in turn is merged and its values voted (the shard's facts are the only ones in
+4. Each listing's ``offer_of`` is written aside, and the resolution and titles let go.
+   Then each shard in turn is merged and its values voted (the shard's facts are the only ones in
    memory), written numbered by each fused fact's first statement, and gathered for completion
    (:class:`~skugraph.fusion.completion.CompletionFacts`: triples, not facts).
-5. The shards' outputs are merged by number into the output, then each listing's ``offer_of``
+5. The shards' outputs are merged by number into the output, then the ``offer_of`` facts
    and, with ``complete``, the inferred facts.
 """
 
