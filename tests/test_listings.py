@@ -233,11 +233,14 @@ def test_an_unclosed_quote_is_found_when_the_swallowed_rows_leave_out_trailing_c
 
 LISTED = [
     {"id": "a", "title": "T a", "reviews": [{"id": "", "text": "好", "rating": 4}, {"text": "ok"}],
-     "redactions": [{"field": "title", "start": 0, "end": 1, "type": "name"}, {"field": "reviews[1]", "start": 0, "end": 2, "type": "phone"}]},
+     "redactions": [{"field": "title", "start": 0, "end": 1, "type": "name"},
+                    {"field": "reviews[1]", "start": 0, "end": 2, "type": "phone"}]},
     {"id": "b", "title": "T b", "description": "", "category": "c", "price": 3, "currency": "", "source": None,
      "updated_at": "2026-01-01T00:00:00Z", "reviews": None, "redactions": None},
-    {"id": "c", "title": "x\u3000y", "updated_at": "2026-01-01 05:00:00+05:00", "reviews": [{"id": "a#r0", "text": "again"}], "price": 0.5},
-    {"id": "d", "title": "😀", "updated_at": "2026-01-01T00:00:00.123456", "reviews": [{"id": "r", "text": "t1"}, {"id": "r", "text": "t2", "rating": 2.0}]},
+    {"id": "c", "title": "x\u3000y", "updated_at": "2026-01-01 05:00:00+05:00", "reviews": [{"id": "a#r0", "text": "again"}],
+     "price": 0.5},
+    {"id": "d", "title": "😀", "updated_at": "2026-01-01T00:00:00.123456",
+     "reviews": [{"id": "r", "text": "t1"}, {"id": "r", "text": "t2", "rating": 2.0}]},
 ]
 
 
@@ -256,8 +259,9 @@ def test_listings_read_as_a_table_make_the_rows_the_listing_objects_make(tmp_pat
 
 
 @pytest.mark.parametrize("line", [line for line, _, _ in BROKEN] + [
-    '{"id": " p", "title": "t"}', '{"id": 7, "title": "t"}', '{"id": "p", "title": "\u3000 "}', '{"id": "p", "title": "t", "other": 1}',
-    '{"id": "p", "title": "t", "reviews": [" "]}', '{"id": "p", "title": "t", "redactions": [{"field": "title", "start": 2, "end": 2, "type": "x"}]}',
+    '{"id": " p", "title": "t"}', '{"id": 7, "title": "t"}', '{"id": "p", "title": "\u3000 "}',
+    '{"id": "p", "title": "t", "other": 1}', '{"id": "p", "title": "t", "reviews": [" "]}',
+    '{"id": "p", "title": "t", "redactions": [{"field": "title", "start": 2, "end": 2, "type": "x"}]}',
     '', '\ufeff{"id": "p", "title": "t"}'])
 def test_listings_the_table_read_cannot_vouch_for_are_left_to_the_record_reader(tmp_path, line):
     from skugraph.corpus.listing_table import read_listing_table

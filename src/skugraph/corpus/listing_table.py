@@ -94,7 +94,8 @@ def _checked_listings(table: pa.Table, limits: Limits) -> pa.Table | None:
         return (pc.max(pc.utf8_length(texts)).as_py() or 0) > limit
 
     ids, titles = table["id"], table["title"]
-    if ids.null_count or titles.null_count or blank(ids) or blank(titles) or longer(ids, limits.id) or longer(titles, limits.title):
+    if ids.null_count or titles.null_count or blank(ids) or blank(titles) \
+            or longer(ids, limits.id) or longer(titles, limits.title):
         return None
     if pc.any(pc.match_substring_regex(ids, f"^{_SPACE}|{_SPACE}$")).as_py():
         return None  # listing_from_dict strips the id

@@ -218,14 +218,15 @@ def listing_table_batch(listings: pa.Table) -> tuple[TableBatch, dict[str, datet
     for row, found in zip(redacted.to_pylist(), listings["redactions"].take(redacted).to_pylist(), strict=True):
         texts[row] = _redactions(Redaction(**r) for r in found if not r["field"].startswith("reviews["))
         for i in range(first[row + 1] - first[row]):
-            scrubbed[first[row] - first[0] + i] = _redactions(Redaction(**r) for r in found if r["field"] == f"reviews[{i}]")
+            review = (Redaction(**r) for r in found if r["field"] == f"reviews[{i}]")
+            scrubbed[first[row] - first[0] + i] = _redactions(review)
     rows["redactions"] = pa.array(texts, pa.string())
     batch = TableBatch({LISTING: _columns_table(rows, NODE_TABLES[LISTING], len(listings))}, has_versions=True)
     if len(items):
         found = {"id": pc.struct_field(items, "id"), "text": pc.struct_field(items, "text"),
                  "rating": pc.struct_field(items, "rating"), "redactions": pa.array(scrubbed, pa.string())}
         table = pa.table(found)
-        if pc.count_distinct(found["id"]).as_py() < len(items):  # a review given twice: its first values, then the later ones'
+        if pc.count_distinct(found["id"]).as_py() < len(items):  # a review given twice: its first values, then later ones'
             kept = table.group_by("id", use_threads=False).aggregate([(name, "first") for name in found if name != "id"])
             table = pa.table({name: kept[name if name == "id" else f"{name}_first"] for name in found})
         batch.nodes[REVIEW] = _columns_table({name: table[name] for name in found}, NODE_TABLES[REVIEW], len(table))
@@ -359,8 +360,10 @@ class GraphStore(ABC):
         earlier: list[pa.Array] = []  # the edges of the batches before this one
         loaded_at = datetime.now(UTC)
         with self.bulk() as bulk:  # held back to the end of the facts, where what it can it copies
-            chunks = (listing_table_batch(listings.slice(start, batch_size)) for start in range(0, len(listings), batch_size)) \
-                if isinstance(listings, pa.Table) else map(listing_tables, batched(listings, batch_size))
+            if isinstance(listings, pa.Table):
+                chunks = (listing_table_batch(listings.slice(start, batch_size)) for start in range(0, len(listings), batch_size))
+            else:
+                chunks = map(listing_tables, batched(listings, batch_size))
             for batch, chunk_times in chunks:
                 times.update(chunk_times)
                 report.add(self.load_batch(batch))
