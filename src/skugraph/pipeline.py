@@ -220,15 +220,11 @@ def load(
     counted per predicate in the report's ``left_out``.
     Facts of a new extraction run of a listing replace the earlier run's, unless ``keep_previous``.
     Each batch is one transaction; a load that was killed is completed by loading again."""
-    from skugraph.corpus.listing_table import read_listing_table  # pyarrow: not at the CLI's start
-
     left_out: Counter[str] = Counter()
     check_min_confidence(min_confidence)
     with open_store(db, ontology=ontology) as store:
         confident = confident_tables(read_fact_tables(facts, on_error, store.ontology, batch_size), min_confidence, left_out)
-        table = read_listing_table(listing_files(listings))  # None: read (and checked) one by one
-        given = table if table is not None else load_listings(listings)
-        report = store.load_tables(given, confident, batch_size=batch_size, keep_previous=keep_previous)
+        report = store.load_tables(load_listings(listings), confident, batch_size=batch_size, keep_previous=keep_previous)
         report.left_out = dict(left_out)
         return report, store.stats()
 

@@ -198,51 +198,6 @@ def listing_tables(listings: Iterable[Listing]) -> tuple[TableBatch, dict[str, d
     return batch, {listing: row["updated_at"] for listing, row in rows.items()}
 
 
-def listing_table_batch(listings: pa.Table) -> tuple[TableBatch, dict[str, datetime | None]]:
-    """:func:`listing_tables` for listings read as a table
-    (:func:`skugraph.corpus.listing_table.read_listing_table`: ids unique), on the columns; Python
-    only writes the redactions of the listings that have any."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    empty = pa.scalar(None, pa.string())
-    rows = {name: listings[name] for name in ("id", "title", "price", "updated_at")}
-    rows |= {name: pc.if_else(pc.equal(listings[name], ""), empty, listings[name])
-             for name in ("description", "category", "currency", "source")}
-    reviews = listings["reviews"].combine_chunks()
-    items = reviews.flatten()
-    texts: list[str | None] = [None] * len(listings)
-    scrubbed: list[str | None] = [None] * len(items)
-    redacted = pc.indices_nonzero(pc.greater(pc.list_value_length(listings["redactions"]), 0))
-    first = reviews.offsets.to_numpy()
-    for row, found in zip(redacted.to_pylist(), listings["redactions"].take(redacted).to_pylist(), strict=True):
-        texts[row] = _redactions(Redaction(**r) for r in found if not r["field"].startswith("reviews["))
-        for i in range(first[row + 1] - first[row]):
-            review = (Redaction(**r) for r in found if r["field"] == f"reviews[{i}]")
-            scrubbed[first[row] - first[0] + i] = _redactions(review)
-    rows["redactions"] = pa.array(texts, pa.string())
-    batch = TableBatch({LISTING: _columns_table(rows, NODE_TABLES[LISTING], len(listings))}, has_versions=True)
-    if len(items):
-        found = {"id": pc.struct_field(items, "id"), "text": pc.struct_field(items, "text"),
-                 "rating": pc.struct_field(items, "rating"), "redactions": pa.array(scrubbed, pa.string())}
-        table = pa.table(found)
-        if pc.count_distinct(found["id"]).as_py() < len(items):  # a review given twice: its first values, then later ones'
-            kept = table.group_by("id", use_threads=False).aggregate([(name, "first") for name in found if name != "id"])
-            table = pa.table({name: kept[name if name == "id" else f"{name}_first"] for name in found})
-        batch.nodes[REVIEW] = _columns_table({name: table[name] for name in found}, NODE_TABLES[REVIEW], len(table))
-    return batch, dict(zip(listings["id"].to_pylist(), listings["updated_at"].to_pylist(), strict=True))
-
-
-def _columns_table(columns: dict[str, Any], schema: list[tuple[str, str]], count: int) -> pa.Table:
-    """Columns as a table of exactly ``schema`` (a column not given is null)."""
-    import pyarrow as pa
-
-    from skugraph.facts.checks import ARROW_TYPES
-
-    return pa.table({name: columns[name].cast(ARROW_TYPES[kind]) if name in columns else pa.nulls(count, ARROW_TYPES[kind])
-                     for name, kind in schema}, schema=pa.schema([(name, ARROW_TYPES[kind]) for name, kind in schema]))
-
-
 def rows_table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -> pa.Table:
     """Rows as a table of exactly ``columns`` (a column a row lacks is null)."""
     import pyarrow as pa
@@ -320,10 +275,9 @@ class GraphStore(ABC):
         return self.load_tables(listings, (facts_table(chunk) for chunk in batched(facts, batch_size)),
                                 batch_size=batch_size, keep_previous=keep_previous)
 
-    def load_tables(self, listings: Iterable[Listing] | pa.Table, facts: Iterable[pa.Table], *, batch_size: int = 200_000,
+    def load_tables(self, listings: Iterable[Listing], facts: Iterable[pa.Table], *, batch_size: int = 200_000,
                     keep_previous: bool = False) -> LoadReport:
-        """Upsert listings (``batch_size`` at a time; objects, or a table
-        :func:`skugraph.corpus.listing_table.read_listing_table` read), then each table of facts (the
+        """Upsert listings (``batch_size`` at a time), then each table of facts (the
         :data:`skugraph.tables.FACTS` layout; :func:`skugraph.facts.io.read_fact_tables` reads
         them), each batch one transaction, turned into node and edge tables on the columns
         (:func:`skugraph.graph.columnar.fact_tables`); a table empty before a batch is bulk-copied.
@@ -360,11 +314,8 @@ class GraphStore(ABC):
         earlier: list[pa.Array] = []  # the edges of the batches before this one
         loaded_at = datetime.now(UTC)
         with self.bulk() as bulk:  # held back to the end of the facts, where what it can it copies
-            if isinstance(listings, pa.Table):
-                chunks = (listing_table_batch(listings.slice(start, batch_size)) for start in range(0, len(listings), batch_size))
-            else:
-                chunks = map(listing_tables, batched(listings, batch_size))
-            for batch, chunk_times in chunks:
+            for chunk in batched(listings, batch_size):
+                batch, chunk_times = listing_tables(chunk)
                 times.update(chunk_times)
                 report.add(self.load_batch(batch))
             versions = frozenset(report.versions)  # a listing loaded again unchanged only gains evidence
