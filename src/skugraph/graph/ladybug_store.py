@@ -3,6 +3,8 @@
 Loading stages each table as a Parquet file, then a table with no rows yet is
 filled by ``COPY`` (bulk, fast) and a table that has rows is upserted by
 ``LOAD FROM … MERGE`` keyed by id, so a reload never duplicates anything.
+A load commits every :data:`CHUNK_ROWS` rows or so, so that what it holds in
+memory (its rows, and the database's uncommitted pages) does not grow with the catalogue.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -51,6 +54,10 @@ from skugraph.graph.store import (
 )
 from skugraph.records import LISTING, Listing
 
+#: rows (nodes and edges) a load writes in one transaction, about: past them it commits and goes on in a new one
+CHUNK_ROWS = 1_000_000
+
+
 def _quote_path(path: Path) -> str:
     text = path.as_posix()
     if "'" in text or "\\" in text:
@@ -60,23 +67,37 @@ def _quote_path(path: Path) -> str:
 
 @dataclass
 class _Bulk:
-    """What :meth:`LadybugStore.bulk` holds back until its end."""
+    """What :meth:`LadybugStore.bulk` holds back until a chunk is full, or the block ends."""
 
     directory: Path
-    tables: set[str]  # node labels and relation tables empty when it began: filled by one COPY each
+    tables: set[str]  # node labels and relation tables empty when it began: filled by COPY, a chunk at a time
     load: BulkLoad  # what the block yields
-    nodes: dict[str, list[pa.Table]] = field(default_factory=dict)  # their node rows, batch by batch
-    writers: dict[tuple[str, str, str], pq.ParquetWriter] = field(default_factory=dict)  # their edge rows, one file each
-    seen: dict[tuple[str, str, str], pa.Array] = field(default_factory=dict)  # "src\x1fdst" of the rows written
-    rest: list[TableBatch] = field(default_factory=list)  # the rest of each batch, upserted after the copies
+    nodes: dict[str, list[pa.Table]] = field(default_factory=dict)  # the chunk's node rows of those, batch by batch
+    #: the chunk's edge rows of those, one file each
+    writers: dict[tuple[str, str, str], pq.ParquetWriter] = field(default_factory=dict)
+    seen: dict[tuple[str, str, str], pa.Array] = field(default_factory=dict)  # "src\x1fdst" of the rows the block wrote
+    rest: list[TableBatch] = field(default_factory=list)  # the rest of each batch of the chunk, upserted after its copies
+    held: int = 0  # rows the chunk holds
+    chunks: int = 0  # chunks written
+    #: whether listings were written before their supports were known (a chunk filled before the
+    #: facts ended): their supports and runs are set at the end
+    listings_written: bool = False
+
+    @property
+    def chunk(self) -> Path:
+        """Where the chunk's files go."""
+        return self.directory / f"chunk-{self.chunks}"
 
 
 class LadybugStore(GraphStore):
-    def __init__(self, path: str | Path, *, read_only: bool = False, ontology: Ontology | None = None):
+    def __init__(self, path: str | Path, *, read_only: bool = False, ontology: Ontology | None = None,
+                 chunk_rows: int | None = None):
         self.path = Path(path)
+        self.chunk_rows = chunk_rows or CHUNK_ROWS
         self._bulk: _Bulk | None = None
         self._this_load: dict[str, Stated] = {}  # see load_tables
         self._in_transaction = False
+        self._written: int | None = None  # within load_tables: rows written since its last commit
         self.ontology = ontology or load_ontology()
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -204,11 +225,16 @@ class LadybugStore(GraphStore):
 
     def load_tables(self, listings: Iterable[Listing], facts: Iterable[pa.Table], *, batch_size: int = 200_000,
                     keep_previous: bool = False) -> LoadReport:
-        """:meth:`GraphStore.load_tables` in one transaction (one commit, one checkpoint: a load
-        killed mid-way leaves the graph as it was), remembering, for each stored edge whose
-        evidence from before the load it keeps beside the load's, the load's facts merged so
-        far: a later batch that states the edge again merges with those (:func:`_merge_evidence`)."""
-        self._this_load = {}
+        """:meth:`GraphStore.load_tables` in one transaction while it has written fewer than
+        ``chunk_rows`` rows (one commit, one checkpoint), else in one per chunk of about that many:
+        a load killed mid-way leaves the graph as it was or with the chunks it committed, and
+        loading again completes it (the graph a clean load gives). A load that gives a new
+        version of a stored listing commits nothing from there to its end (loaded again, the
+        version it committed would be the stored one, and the facts of the one before it
+        would stay): an update is one transaction. Remembers, for each stored
+        edge whose evidence from before the load it keeps beside the load's, the load's facts
+        merged so far: a later batch that states the edge again merges with those (:func:`_merge_evidence`)."""
+        self._this_load, self._written = {}, 0
         try:
             with self._transaction():
                 report = super().load_tables(listings, facts, batch_size=batch_size, keep_previous=keep_previous)
@@ -216,18 +242,40 @@ class LadybugStore(GraphStore):
             report.seconds["store"] = report.seconds.get("store", 0.0) + time.perf_counter() - committing
             return report
         finally:
-            self._this_load = {}
+            self._this_load, self._written = {}, None
+
+    def _wrote(self, rows: int) -> None:
+        """Within :meth:`load_tables`: count rows written, and commit once a chunk's worth are."""
+        if self._written is None:
+            return
+        self._written += rows
+        if self._written >= self.chunk_rows:
+            self._run("COMMIT")
+            self._run("BEGIN TRANSACTION")
+            self._written = 0
 
     def load_batch(self, batch: TableBatch) -> LoadReport:
-        """Upsert one batch in one transaction: all of it lands, or none of it. Within
-        :meth:`bulk`, a batch of facts is held back to its end instead."""
-        if self._bulk is not None and (not batch.has_versions or LISTING in self._bulk.tables):
-            return self._hold(batch, self._bulk)
+        """Upsert one batch in one transaction (or as part of the caller's): all of it lands, or
+        none of it. Within :meth:`bulk`, a batch of facts is held back to the end of its chunk
+        instead, and so are listings new to the graph until a chunk is written."""
+        bulk = self._bulk
+        if bulk is not None and batch.has_versions and bulk.listings_written:  # stored as they come, supports at the end
+            self._flush(bulk)
+            listings = batch.nodes[LISTING]
+            bulk.load.new_listings |= set(listings["id"].to_pylist())
+            batch = TableBatch(batch.nodes | {LISTING: _no_supports(listings, listings["id"])}, batch.edges,
+                               has_versions=True)
+        elif bulk is not None and (not batch.has_versions or LISTING in bulk.tables):
+            report = self._hold(batch, bulk)
+            if bulk.held >= self.chunk_rows:
+                self._flush(bulk)
+            return report
         report = LoadReport()
         with tempfile.TemporaryDirectory(prefix="skugraph-stage-") as staging:
             began = time.perf_counter()
             with self._transaction():
                 self._load_staged(batch, Path(staging), report)
+            self._wrote(sum(t.num_rows for t in batch.nodes.values()) + sum(t.num_rows for t in batch.edges.values()))
             report.seconds = {"store": time.perf_counter() - began - report.seconds.get("stage", 0.0),
                               "stage": report.seconds.get("stage", 0.0)}
         return report
@@ -250,15 +298,18 @@ class LadybugStore(GraphStore):
 
     @contextmanager
     def bulk(self) -> Iterator[BulkLoad]:
-        """Within the block, batches of facts are held back, and at its end loaded in one
-        transaction: every table that was empty when the block began gets all of its rows in
-        one ``COPY`` (nodes gathered across the batches as the upserts would gather them; an
-        edge a later batch states again is upserted after the copy, as it would have been),
-        then the rest of each batch is upserted in batch order. (LadybugDB copies into an empty
-        table cheaply, but each commit of rows added to a filled one rewrites much of it.)
+        """Within the block, batches of facts are held back, and written a chunk at a time
+        (once they hold ``chunk_rows`` rows, and at its end): every table that was empty when the
+        block began gets the chunk's rows in one ``COPY`` (nodes gathered across the batches as
+        the upserts would gather them, and merged by id with those of earlier chunks; an edge
+        an earlier batch stated is upserted after the copy, as it would have been), then the
+        rest of each batch is upserted in batch order. (LadybugDB copies into an empty table
+        cheaply, but each commit of rows added to a filled one rewrites much of it.)
         Into an empty graph, the listings are held back too, and copied with the ``supports``
-        and ``runs`` the load gives them (``BulkLoad.listing_supports``): nothing is written twice.
-        The report yielded is filled at the end."""
+        and ``runs`` the load gives them (``BulkLoad.listing_supports``): nothing is written
+        twice, unless a chunk is written before the facts end; then they are copied with it,
+        those that come after are stored as they come, and all get their supports and runs at
+        the end. The report yielded is filled at the end."""
         empty = {label for label in NODE_TABLES if self._count(f"MATCH (n:{label}) RETURN count(n)") == 0}
         empty |= {t.name for t in relation_tables(self.ontology) if t.name not in SINGLE_OBJECT_RELATIONS
                   and self._count(f"MATCH ()-[r:{t.name}]->() RETURN count(r)") == 0}
@@ -270,7 +321,7 @@ class LadybugStore(GraphStore):
                 bulk, self._bulk = self._bulk, None
                 for writer in bulk.writers.values():
                     writer.close()
-            self._finish(bulk, bulk.load.report)
+            self._finish(bulk)
 
     def _hold(self, batch: TableBatch, bulk: _Bulk) -> LoadReport:
         """Keep a batch for the end of :meth:`bulk`: rows of tables empty when it began are
@@ -282,12 +333,14 @@ class LadybugStore(GraphStore):
         if batch.has_versions:
             batch = self._hold_versions(batch, bulk, report)
         for label, table in batch.nodes.items():
+            bulk.held += table.num_rows
             if label in bulk.tables:
                 bulk.nodes.setdefault(label, []).append(table)
                 report.nodes[label] = table.num_rows
             else:
                 rest.nodes[label] = table
         for key, table in batch.edges.items():
+            bulk.held += table.num_rows
             if key[0] not in bulk.tables:
                 rest.edges[key] = table
                 continue
@@ -297,7 +350,8 @@ class LadybugStore(GraphStore):
             again = pc.is_in(pairs, value_set=seen) if seen is not None else pa.array([False] * table.num_rows)
             fresh = pc.invert(again)
             if key not in bulk.writers:
-                bulk.writers[key] = pq.ParquetWriter(bulk.directory / f"{'-'.join(key)}.parquet", table.schema)
+                bulk.chunk.mkdir(exist_ok=True)
+                bulk.writers[key] = pq.ParquetWriter(bulk.chunk / f"{'-'.join(key)}.parquet", table.schema)
             bulk.writers[key].write_table(table.filter(fresh))
             written = pairs.filter(fresh)
             bulk.seen[key] = written if seen is None else pa.concat_arrays([seen, written])
@@ -332,27 +386,62 @@ class LadybugStore(GraphStore):
             return TableBatch(batch.nodes | {CHANGE: rows_table(changes, NODE_TABLES[CHANGE])}, batch.edges, has_versions=True)
         return batch
 
-    def _finish(self, bulk: _Bulk, report: LoadReport) -> None:
-        """The held-back batches, in one transaction: the nodes (the copies, then the rest of
-        each batch in order), then the edges likewise."""
-        began = time.perf_counter()
+    def _finish(self, bulk: _Bulk) -> None:
+        """The last chunk (:meth:`_flush`); then, where listings were written before the facts
+        ended, their supports and runs, a slice of listings a statement (those with none keep
+        the ``[]`` they were written with)."""
+        with self._transaction():
+            self._flush(bulk)
+            if not bulk.listings_written or bulk.load.listing_supports is None:
+                return
+            began = time.perf_counter()
+            file = bulk.directory / "supports.parquet"
+            for given in bulk.load.listing_supports():
+                given = given.filter(pc.or_(pc.not_equal(given["supports"], "[]"), pc.not_equal(given["runs"], "[]")))
+                pq.write_table(given, file)
+                self._run(f"LOAD FROM {_quote_path(file)} MATCH (l:{LISTING} {{id: id}}) "
+                          "SET l.supports = supports, l.runs = runs")
+                self._wrote(given.num_rows)
+            report = bulk.load.report
+            report.seconds["store"] = report.seconds.get("store", 0.0) + time.perf_counter() - began
+
+    def _flush(self, bulk: _Bulk) -> None:
+        """Write the chunk held back, in the transaction open: the nodes (the copies, merged by id
+        with those of earlier chunks, then the rest of each batch in order), then the edges likewise.
+        Listings held back are written with their supports and runs where the facts have ended
+        (``BulkLoad.listing_supports`` is set), else with none (``[]``) until the end."""
+        if not bulk.held:
+            return
+        report = bulk.load.report
+        began, staging = time.perf_counter(), report.seconds.get("stage", 0.0)
+        for writer in bulk.writers.values():
+            writer.close()
+        chunk = bulk.chunk
+        chunk.mkdir(exist_ok=True)
         with self._transaction():
             for label, tables in bulk.nodes.items():
-                file = bulk.directory / f"{label}.parquet"
+                file = chunk / f"{label}.parquet"
                 nodes = gathered_nodes(pa.concat_tables(tables))
-                if label == LISTING and bulk.load.listing_supports is not None:
-                    nodes = _with_supports(nodes, bulk.load.listing_supports)
+                if label == LISTING:
+                    if bulk.load.listing_supports is not None:  # the facts have ended: all held, so few
+                        nodes = _with_supports(nodes, pa.concat_tables(bulk.load.listing_supports()))
+                    elif bulk.load.new_listings:
+                        nodes = _no_supports(nodes, pa.array(list(bulk.load.new_listings), pa.string()))
+                        bulk.listings_written = True
                 pq.write_table(nodes, file)
-                self.copy(label, file)
-                report.copied.append(label)
-            self._load_rest([TableBatch(nodes=rest.nodes) for rest in bulk.rest], bulk.directory / "nodes", report)
+                self._load_nodes(label, file, report)
+            self._load_rest([TableBatch(nodes=rest.nodes) for rest in bulk.rest], chunk / "nodes", report)
             for (relation, src, dst) in bulk.writers:
-                self.copy(relation, bulk.directory / f"{relation}-{src}-{dst}.parquet", (src, dst))
+                self.copy(relation, chunk / f"{relation}-{src}-{dst}.parquet", (src, dst))
                 report.copied.append(f"{relation}({src}→{dst})")
             self._load_rest([TableBatch(edges=rest.edges, reloaded=rest.reloaded, restated=rest.restated, stated=rest.stated)
                              for rest in bulk.rest],
-                            bulk.directory / "edges", report)
-        report.seconds["store"] = time.perf_counter() - began - report.seconds.get("stage", 0.0)
+                            chunk / "edges", report)
+        shutil.rmtree(chunk)
+        self._wrote(bulk.held)
+        bulk.held, bulk.chunks, bulk.nodes, bulk.writers, bulk.rest = 0, bulk.chunks + 1, {}, {}, []
+        report.seconds["store"] = (report.seconds.get("store", 0.0) + time.perf_counter() - began
+                                   - (report.seconds.get("stage", 0.0) - staging))
 
     def _load_rest(self, batches: list[TableBatch], directory: Path, report: LoadReport) -> None:
         for number, batch in enumerate(batches):
@@ -458,7 +547,10 @@ class LadybugStore(GraphStore):
         old = {listing: dict(zip(_VERSIONED, values[0::2], strict=True)) for listing, *values in stored}
         new = {listing: dict(zip(_VERSIONED, values[1::2], strict=True)) for listing, *values in stored}
         changes = _version_changes(old, new)
-        report.versions |= {listing for listing in old if _versioned(old[listing]) != _versioned(new[listing])}
+        replaced = {listing for listing in old if _versioned(old[listing]) != _versioned(new[listing])}
+        report.versions |= replaced
+        if replaced:  # committed before its facts, a new version would read as the stored one to a load run again
+            self._written = None  # so the load commits no more until it ends (see load_tables)
         if changes:
             self._add_changes(changes, staging / "changes-listings.parquet", report)
             report.changed += len(changes)
@@ -622,6 +714,16 @@ def _version_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str, An
                 changes.append(_change(f"{LISTING}:{listing}", attribute, str(before[attribute]), _time(before["updated_at"]),
                                        _time(after["updated_at"]) or now, [listing]))
     return changes
+
+
+def _no_supports(nodes: pa.Table, ids: pa.Array) -> pa.Table:
+    """Listing nodes, those of ``ids`` with no ``supports`` and ``runs`` (``[]``) where they have none."""
+    given = pc.is_in(nodes["id"], value_set=ids)
+    for name in ("supports", "runs"):
+        index = nodes.schema.get_field_index(name)
+        column = pc.if_else(pc.and_(given, pc.is_null(nodes[name])), pa.scalar("[]", pa.string()), nodes[name])
+        nodes = nodes.set_column(index, nodes.schema.field(name), column)
+    return nodes
 
 
 def _with_supports(nodes: pa.Table, supports: pa.Table) -> pa.Table:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -163,13 +164,58 @@ class TableBatch:
 @dataclass
 class BulkLoad:
     """What :meth:`GraphStore.bulk` yields: the report of what it loads at its end (filled when
-    the block ends), the listings it holds back to copy as nodes new to the graph, and, set by
+    the block ends), the listings it takes as nodes new to the graph, and, set by
     :meth:`GraphStore.load_tables` before the block ends, their ``supports`` and ``runs`` JSON
-    (``id``, ``supports``, ``runs``), which the store writes with the nodes."""
+    (tables of ``id``, ``supports``, ``runs``, :data:`SUPPORTS_SLICE` listings each), which the
+    store writes with the nodes or after them."""
 
     report: LoadReport = field(default_factory=LoadReport)
     new_listings: set[str] = field(default_factory=set)
-    listing_supports: pa.Table | None = None
+    listing_supports: Callable[[], Iterator[pa.Table]] | None = None
+
+
+#: new listings whose supports are built at once: their (listing, edge) pairs wait on disk, a file a slice
+SUPPORTS_SLICE = 50_000
+
+
+class _Pairs:
+    """(listing_id, value) pairs of a load, those of the new listings (``ids``, sorted) written to
+    one Parquet file per :data:`SUPPORTS_SLICE` of them in ``directory``, the others kept."""
+
+    def __init__(self, directory: Path, name: str, ids: pa.Array):
+        self.directory, self.name, self.ids = directory, name, ids
+        self.writers: dict[int, Any] = {}
+        self.others: list[pa.Table] = []
+
+    def add(self, pairs: pa.Table) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        position = pc.index_in(pairs["listing_id"], value_set=self.ids)
+        self.others.append(pairs.filter(pc.is_null(position)))
+        pairs = pairs.append_column("slice", pc.divide(position, SUPPORTS_SLICE)).filter(pc.is_valid(position))
+        for number in pc.unique(pairs["slice"]).to_pylist():
+            part = pairs.filter(pc.equal(pairs["slice"], number)).drop_columns(["slice"])
+            if number not in self.writers:
+                self.writers[number] = pq.ParquetWriter(self.directory / f"{self.name}-{number}.parquet", part.schema)
+            self.writers[number].write_table(part)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+    def slice(self, number: int) -> pa.Table:
+        """The pairs of the new listings of slice ``number``."""
+        import pyarrow.parquet as pq
+
+        if number in self.writers:
+            return pq.read_table(self.directory / f"{self.name}-{number}.parquet")
+        return _pairs([], self.name)
+
+    def rest(self) -> pa.Table:
+        """The pairs of the other listings."""
+        return _pairs(self.others, self.name)
 
 
 def listing_tables(listings: Iterable[Listing]) -> tuple[TableBatch, dict[str, datetime | None]]:
@@ -279,7 +325,8 @@ class GraphStore(ABC):
                     keep_previous: bool = False) -> LoadReport:
         """Upsert listings (``batch_size`` at a time), then each table of facts (the
         :data:`skugraph.tables.FACTS` layout; :func:`skugraph.facts.io.read_fact_tables` reads
-        them), each batch one transaction, turned into node and edge tables on the columns
+        them), each batch one transaction (or part of one: a store may commit several batches,
+        or a chunk of rows, at once), turned into node and edge tables on the columns
         (:func:`skugraph.graph.columnar.fact_tables`); a table empty before a batch is bulk-copied.
         Then retract what the listings loaded no longer support, and remove the products that
         entity resolution merged into others. Loading the same input twice changes nothing.
@@ -298,8 +345,14 @@ class GraphStore(ABC):
         later batch keeps the ``valid_from`` the first gave it).
 
         Which edges each listing supports is kept in Arrow tables, never a Python object per
-        fact; listings new to the graph get theirs with their nodes (:class:`BulkLoad`), and only
-        the others are compared with what the graph holds."""
+        fact, those of listings new to the graph on disk, a slice of them a file: they get theirs
+        with their nodes or after them (:class:`BulkLoad`), and only the others are compared with
+        what the graph holds."""
+        with tempfile.TemporaryDirectory(prefix="skugraph-supports-") as directory:
+            return self._load_tables(listings, facts, batch_size, keep_previous, Path(directory))
+
+    def _load_tables(self, listings: Iterable[Listing], facts: Iterable[pa.Table], batch_size: int, keep_previous: bool,
+                     directory: Path) -> LoadReport:
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -309,8 +362,6 @@ class GraphStore(ABC):
         began = time.perf_counter()
         times: dict[str, datetime | None] = {}
         reread: set[str] = set()  # listings whose facts come from a new extraction run: replaced like versions
-        supports: list[pa.Table] = []  # (listing_id, key) of the edges each batch's facts support
-        runs: list[pa.Table] = []  # (listing_id, run) of each batch's facts
         earlier: list[pa.Array] = []  # the edges of the batches before this one
         loaded_at = datetime.now(UTC)
         with self.bulk() as bulk:  # held back to the end of the facts, where what it can it copies
@@ -320,6 +371,9 @@ class GraphStore(ABC):
                 report.add(self.load_batch(batch))
             versions = frozenset(report.versions)  # a listing loaded again unchanged only gains evidence
             checked = set(versions)  # listings whose stored runs were compared with the runs of these facts
+            new_ids = pa.array(sorted(bulk.new_listings), pa.string())
+            supports = _Pairs(directory, "key", new_ids)  # (listing_id, key) of the edges the facts support
+            runs = _Pairs(directory, "run", new_ids)  # (listing_id, run) of the facts
             for table in facts:
                 if not table.num_rows:
                     continue
@@ -330,7 +384,7 @@ class GraphStore(ABC):
                     times.update(dict.fromkeys(unknown))  # asked once, even when not stored
                     times.update(self.listing_times(sorted(unknown)))
                 pairs = _runs(table)
-                runs.append(pairs)
+                runs.add(pairs)
                 found = _grouped(pairs.filter(pc.invert(pc.is_in(pairs["listing_id"], value_set=pa.array(list(checked), pa.string())))))
                 new = self._new_runs(found)
                 checked.update(found)
@@ -342,7 +396,7 @@ class GraphStore(ABC):
                 evidence_times = pa.table({"id": pa.array(named, pa.string()),
                                            "updated_at": pa.array([times[listing] for listing in named], pa.timestamp("us"))})
                 tables = fact_tables(table, self.ontology, loaded_at, evidence_times)
-                supports.append(tables.supports)
+                supports.add(tables.supports)
                 restated: frozenset[str] = frozenset()
                 if earlier:
                     restated = frozenset(tables.keys.filter(pc.is_in(tables.keys, value_set=pa.concat_arrays(earlier))).to_pylist())
@@ -350,22 +404,24 @@ class GraphStore(ABC):
                 stated = {key: tables.stated[key] for key in restated if key in tables.stated}
                 report.add(self.load_batch(TableBatch(tables.nodes, tables.edges, frozenset(replaced), restated=restated,
                                                       stated=stated)))
-            support_pairs = _pairs(supports, "key")
-            run_pairs = _pairs(runs, "run")
-            if bulk.new_listings:  # new to the graph: every key and run of theirs, written with their nodes
-                new_ids = pa.array(sorted(bulk.new_listings), pa.string())
-                bulk.listing_supports = pa.table({"id": new_ids, "supports": json_lists(support_pairs, "key", new_ids),
-                                                  "runs": json_lists(run_pairs, "run", new_ids)})
+            supports.close()
+            runs.close()
+            if len(new_ids):  # new to the graph: every key and run of theirs, written with their nodes or after them
+                def given() -> Iterator[pa.Table]:
+                    for number in range((len(new_ids) + SUPPORTS_SLICE - 1) // SUPPORTS_SLICE):
+                        ids = new_ids.slice(number * SUPPORTS_SLICE, SUPPORTS_SLICE)
+                        yield pa.table({"id": ids, "supports": json_lists(supports.slice(number), "key", ids),
+                                        "runs": json_lists(runs.slice(number), "run", ids)})
+                bulk.listing_supports = given
         report.add(bulk.report)
         merging = time.perf_counter()
         replaced = versions | reread
-        settled = pa.array(list(bulk.new_listings), pa.string())
         supported: dict[str, set[str]] = {listing: set() for listing in replaced if listing not in bulk.new_listings}
         also: dict[str, set[str]] = {}  # listings not replaced whose evidence these facts add
-        rest = support_pairs.filter(pc.invert(pc.is_in(support_pairs["listing_id"], value_set=settled)))
+        rest = supports.rest()
         for listing, key in zip(rest["listing_id"].to_pylist(), rest["key"].to_pylist(), strict=True):
             (supported if listing in replaced else also).setdefault(listing, set()).add(key)
-        held_runs = _grouped(run_pairs.filter(pc.invert(pc.is_in(run_pairs["listing_id"], value_set=settled))))
+        held_runs = _grouped(runs.rest())
         # an edge that a re-read listing drops ends now; one a new version drops, at that version's time
         retracted = self.retract_unsupported(supported, {k: times[k] for k in versions}, _naive_utc(loaded_at), also, held_runs)
         report.retracted = len(retracted)

@@ -1,0 +1,122 @@
+"""A load writes a chunk of rows at a time, each committed, so that its memory does not grow with the
+catalogue: loads in many chunks give the graph one chunk gives, and one killed between or inside its
+commits, then run again, gives the clean graph."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import pytest
+
+from skugraph import pipeline
+from skugraph.corpus.ingest import ingest, load_listings
+from skugraph.graph import ladybug_store, store as graph_store
+from skugraph.graph.ladybug_store import LadybugStore
+from skugraph.graph.store import open_store
+from skugraph.sample.generate import CATALOGUE
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    work = tmp_path_factory.mktemp("chunks")
+    ingest([CATALOGUE], work / "listings.jsonl")
+    pipeline.extract(work / "listings.jsonl", work / "facts.jsonl")
+    pipeline.fuse(work / "listings.jsonl", work / "facts.jsonl", work / "fused.jsonl")
+    return work
+
+
+def _small_chunks(monkeypatch, rows: int = 250, listings: int = 40) -> list[str]:
+    """Chunks of ``rows`` rows and supports built ``listings`` listings at a time; the statements run."""
+    monkeypatch.setattr(ladybug_store, "CHUNK_ROWS", rows)
+    monkeypatch.setattr(graph_store, "SUPPORTS_SLICE", listings)
+    statements: list[str] = []
+    run = LadybugStore._run
+
+    def counted(self, statement, parameters=None):
+        statements.append(statement)
+        return run(self, statement, parameters)
+
+    monkeypatch.setattr(LadybugStore, "_run", counted)
+    return statements
+
+
+def _load(db, work, batch_size=300, listings=None):
+    pipeline.load(db, listings or work / "listings.jsonl", work / "fused.jsonl", batch_size=batch_size)
+    with open_store(db, read_only=True) as store:
+        return store.digest(), store.duplicates(), store.stats()
+
+
+def test_a_load_in_many_chunks_gives_the_graph_one_chunk_gives(built, tmp_path, monkeypatch):
+    expected = _load(tmp_path / "one.lbug", built)
+    statements = _small_chunks(monkeypatch)
+    for batch_size in (300, 50):
+        statements.clear()
+        assert _load(tmp_path / f"chunks-{batch_size}.lbug", built, batch_size) == expected
+        assert statements.count("COMMIT") >= 5  # one a chunk: several here
+        supports = [s for s in statements if "SET l.supports = supports" in s]
+        assert len(supports) > 3  # the listings' supports, set after the facts, a slice at a time
+    assert not any(expected[1].values())
+    with open_store(tmp_path / "chunks-50.lbug", read_only=True) as store:
+        rows = store.query("MATCH (l:Listing) RETURN l.supports, l.runs").rows
+    assert all(keys is not None and runs is not None for keys, runs in rows)
+    assert sum(keys != "[]" for keys, _ in rows) > len(rows) / 2
+
+
+def test_an_update_in_many_chunks_gives_the_graph_one_chunk_gives(built, tmp_path, monkeypatch):
+    """A second load with new versions of some listings (changed titles): the same graph, the same changes."""
+    listings = list(load_listings(built / "listings.jsonl"))
+    changed = tmp_path / "changed.jsonl"
+    with changed.open("w", encoding="utf-8") as out:
+        for number, listing in enumerate(listings):
+            if number % 20 == 0:
+                listing = replace(listing, title=listing.title + " 新款")
+            out.write(json.dumps(listing.to_dict(), ensure_ascii=False) + "\n")
+    digests, statements = [], []
+    for chunked in (False, True):
+        if chunked:
+            statements = _small_chunks(monkeypatch)
+        db = tmp_path / f"graph-{chunked}.lbug"
+        _load(db, built)
+        statements.clear()
+        digests.append(_load(db, built, listings=changed))
+        with open_store(db, read_only=True) as store:
+            assert store.stats()["nodes"]["Change"] >= len(listings) // 20
+    assert digests[0] == digests[1]
+    # new versions of stored listings: the update is one transaction, so a kill leaves the graph as it was
+    assert statements.count("COMMIT") == 1
+
+
+_KILLED = """
+import sys
+from pathlib import Path
+from skugraph.graph import ladybug_store, store
+ladybug_store.CHUNK_ROWS, store.SUPPORTS_SLICE = 250, 40
+from skugraph import pipeline
+work, db = Path(sys.argv[1]), Path(sys.argv[2])
+pipeline.load(db, work / "listings.jsonl", work / "fused.jsonl", batch_size=300)
+"""
+
+
+def test_a_load_in_chunks_killed_mid_way_and_run_again_gives_the_clean_graph(built, tmp_path, monkeypatch):
+    expected = _load(tmp_path / "clean.lbug", built)
+    _small_chunks(monkeypatch)
+    command = [sys.executable, "-c", _KILLED, str(built)]
+    began = time.perf_counter()
+    assert subprocess.run([*command, str(tmp_path / "timed.lbug")], check=False).returncode == 0
+    seconds = time.perf_counter() - began
+    partial = []
+    for share in (0.45, 0.6, 0.75, 0.9):
+        db = tmp_path / f"killed-{share}.lbug"
+        load = subprocess.Popen([*command, str(db)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(seconds * share)
+        load.send_signal(signal.SIGKILL)
+        load.wait()
+        if db.exists():
+            with open_store(db, read_only=True) as store:
+                partial.append(sum(store.stats()["edges"].values()))
+        assert _load(db, built) == expected, f"killed at {share:.0%} of a load"
+    total = sum(expected[2]["edges"].values())
+    assert any(0 < edges < total for edges in partial), f"no kill left committed chunks of a load: {partial} of {total}"
