@@ -1,5 +1,6 @@
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from skugraph.facts.calibration import (
     lexical_prior,
     pick_threshold,
     precision_coverage,
+    role_probabilities,
 )
 from skugraph.records import CALIBRATED_VERSION, PRODUCT, VALUE, Entity, Fact, Mention, Provenance
 
@@ -203,6 +205,31 @@ def test_product_word_features_say_how_firmly_the_head_was_chosen():
     assert same["log_product_words*related_product"] == pytest.approx(math.log(3))
     assert "head_margin*related_product" not in head and "head_margin*product_type" not in same
     assert head["log_span_length"] == pytest.approx(math.log(3)) and other["start"] == pytest.approx(9 / 60)
+
+
+def test_role_probabilities_apply_the_head_rule_to_every_set_of_words_there_may_be():
+    # 睡衣 睡袍 浴袍: the 袍 group (two words) heads when both are there; a tie of one word each goes to
+    # the earlier group (衣), and a word alone heads
+    facts = [_word("a", "related_product", "睡衣", 0, 0.9), _word("a", "product_type", "睡袍", 3, 0.9),
+             _word("a", "related_product", "浴袍", 6, 0.5), _word("a", "has_brand", "宏情", 9, 0.9)]
+    roles = role_probabilities(facts)
+    assert set(roles) == {0, 1, 2}  # product words only
+    # 睡袍 heads when 浴袍 is there (0.5), or when neither is nor 睡衣 is (0.5 x 0.1)
+    assert roles[1] == pytest.approx(0.55)
+    # 睡衣 heads unless both 袍 words are there (0.9 x 0.5): it is related with probability 0.45
+    assert roles[0] == pytest.approx(0.45)
+    # 浴袍 heads only alone (0.1 x 0.1)
+    assert roles[2] == pytest.approx(0.99)
+    rows = fact_features(facts)
+    assert rows[1]["log_role*product_type"] == pytest.approx(math.log(0.55))
+    assert rows[1]["logit_joint"] == pytest.approx(math.log(0.9 * 0.55 / (1 - 0.9 * 0.55)))
+    assert rows[3]["logit_joint"] == pytest.approx(rows[3]["logit_confidence"]) and "log_role*product_type" not in rows[3]
+    # a word read twice (睡袍 … 睡袍: one fact, two readings) makes its group of two alone
+    twice = replace(facts[1], provenance=(*facts[1].provenance, Provenance("a", "title", 12, 14, "tagger")))
+    assert role_probabilities([facts[0], twice])[1] == pytest.approx(1.0)
+    # past 8 words the sets are sampled, seeded
+    many = [_word("b", "related_product", f"{c}袍", 3 * n, 0.7) for n, c in enumerate("甲乙丙丁戊己庚辛壬")]
+    assert role_probabilities(many) == role_probabilities(many) and 0.0 <= min(role_probabilities(many).values())
 
 
 def test_calibration_trusts_a_head_chosen_among_many_words_less():
