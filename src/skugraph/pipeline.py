@@ -219,7 +219,8 @@ def load(
     facts under ``min_confidence`` are left out (:func:`skugraph.facts.io.confident_facts`),
     counted per predicate in the report's ``left_out``.
     Facts of a new extraction run of a listing replace the earlier run's, unless ``keep_previous``.
-    Each batch is one transaction; a load that was killed is completed by loading again."""
+    LadybugDB commits a chunk of rows at a time (:data:`skugraph.graph.ladybug_store.CHUNK_ROWS`; an update
+    of stored listings at once); a load that was killed is completed by loading again."""
     left_out: Counter[str] = Counter()
     check_min_confidence(min_confidence)
     with open_store(db, ontology=ontology) as store:
