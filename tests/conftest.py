@@ -60,6 +60,20 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore
 
 
 @pytest.fixture(scope="session")
+def fused_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the sample catalogue ingested (``listings.jsonl``), extracted with the rules
+    (``facts.jsonl``) and fused (``fused.jsonl``): what ``skugraph load`` reads. Tests may write graphs beside them."""
+    from skugraph import pipeline
+    from skugraph.corpus.ingest import ingest
+
+    work = tmp_path_factory.mktemp("fused-sample")
+    ingest([CATALOGUE], work / "listings.jsonl")
+    pipeline.extract(work / "listings.jsonl", work / "facts.jsonl")
+    pipeline.fuse(work / "listings.jsonl", work / "facts.jsonl", work / "fused.jsonl")
+    return work
+
+
+@pytest.fixture(scope="session")
 def demo_graph(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample catalogue built into a graph with the rule extractor (ingest, extract, fuse, load)."""
     from skugraph.pipeline import BuildConfig, build

@@ -9,18 +9,7 @@ import time
 import pytest
 
 from skugraph import pipeline
-from skugraph.corpus.ingest import ingest
 from skugraph.graph.store import open_store
-from skugraph.sample.generate import CATALOGUE
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    work = tmp_path_factory.mktemp("crash")
-    ingest([CATALOGUE], work / "listings.jsonl")
-    pipeline.extract(work / "listings.jsonl", work / "facts.jsonl")
-    pipeline.fuse(work / "listings.jsonl", work / "facts.jsonl", work / "fused.jsonl")
-    return work
 
 
 def _load_command(work, db):
@@ -41,9 +30,9 @@ def _opened(load: subprocess.Popen, db) -> float:
     return time.perf_counter() - began
 
 
-def test_a_load_killed_mid_way_and_run_again_gives_the_clean_graph(built):
-    clean = built / "clean.lbug"
-    load = subprocess.Popen(_load_command(built, clean), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def test_a_load_killed_mid_way_and_run_again_gives_the_clean_graph(fused_sample):
+    clean = fused_sample / "clean.lbug"
+    load = subprocess.Popen(_load_command(fused_sample, clean), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _opened(load, clean)
     began = time.perf_counter()
     assert load.wait() == 0
@@ -53,8 +42,8 @@ def test_a_load_killed_mid_way_and_run_again_gives_the_clean_graph(built):
 
     killed_mid_way = 0
     for share in (0.3, 0.55, 0.8):
-        db = built / f"killed-{share}.lbug"
-        load = subprocess.Popen(_load_command(built, db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        db = fused_sample / f"killed-{share}.lbug"
+        load = subprocess.Popen(_load_command(fused_sample, db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _opened(load, db)
         time.sleep(writing_seconds * share)
         if load.poll() is None and db.exists():
@@ -65,16 +54,16 @@ def test_a_load_killed_mid_way_and_run_again_gives_the_clean_graph(built):
             with open_store(db, read_only=True) as store:  # what the kill left: opens, and is a part of the graph
                 partial = store.stats()
             assert sum(partial["nodes"].values()) <= 4000
-        pipeline.load(db, built / "listings.jsonl", built / "fused.jsonl", batch_size=300)
+        pipeline.load(db, fused_sample / "listings.jsonl", fused_sample / "fused.jsonl", batch_size=300)
         assert _digest(db) == (expected, duplicates), f"killed at {share:.0%} of a clean load"
     assert killed_mid_way >= 2, "the kills should land while the load is writing"
 
 
-def test_the_digest_tells_graphs_apart(built, tmp_path):
+def test_the_digest_tells_graphs_apart(fused_sample, tmp_path):
     db = tmp_path / "graph.lbug"
-    pipeline.load(db, built / "listings.jsonl", built / "fused.jsonl")
+    pipeline.load(db, fused_sample / "listings.jsonl", fused_sample / "fused.jsonl")
     before, _ = _digest(db)
-    pipeline.load(db, built / "listings.jsonl", built / "fused.jsonl")
+    pipeline.load(db, fused_sample / "listings.jsonl", fused_sample / "fused.jsonl")
     assert _digest(db)[0] == before  # loading twice changes nothing
     with open_store(db) as store:
         store.query("MATCH (b:Brand) WITH b LIMIT 1 SET b.name = b.name + '!'")

@@ -12,20 +12,10 @@ from dataclasses import replace
 import pytest
 
 from skugraph import pipeline
-from skugraph.corpus.ingest import ingest, load_listings
+from skugraph.corpus.ingest import load_listings
 from skugraph.graph import ladybug_store, store as graph_store
 from skugraph.graph.ladybug_store import LadybugStore
 from skugraph.graph.store import open_store
-from skugraph.sample.generate import CATALOGUE
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    work = tmp_path_factory.mktemp("chunks")
-    ingest([CATALOGUE], work / "listings.jsonl")
-    pipeline.extract(work / "listings.jsonl", work / "facts.jsonl")
-    pipeline.fuse(work / "listings.jsonl", work / "facts.jsonl", work / "fused.jsonl")
-    return work
 
 
 def _small_chunks(monkeypatch, rows: int = 250, listings: int = 40) -> list[str]:
@@ -49,12 +39,12 @@ def _load(db, work, batch_size=300, listings=None):
         return store.digest(), store.duplicates(), store.stats()
 
 
-def test_a_load_in_many_chunks_gives_the_graph_one_chunk_gives(built, tmp_path, monkeypatch):
-    expected = _load(tmp_path / "one.lbug", built)
+def test_a_load_in_many_chunks_gives_the_graph_one_chunk_gives(fused_sample, tmp_path, monkeypatch):
+    expected = _load(tmp_path / "one.lbug", fused_sample)
     statements = _small_chunks(monkeypatch)
     for batch_size in (300, 50):
         statements.clear()
-        assert _load(tmp_path / f"chunks-{batch_size}.lbug", built, batch_size) == expected
+        assert _load(tmp_path / f"chunks-{batch_size}.lbug", fused_sample, batch_size) == expected
         assert statements.count("COMMIT") >= 5  # one a chunk: several here
         supports = [s for s in statements if "SET l.supports = supports" in s]
         assert len(supports) > 3  # the listings' supports, set after the facts, a slice at a time
@@ -65,9 +55,9 @@ def test_a_load_in_many_chunks_gives_the_graph_one_chunk_gives(built, tmp_path, 
     assert sum(keys != "[]" for keys, _ in rows) > len(rows) / 2
 
 
-def test_an_update_in_many_chunks_gives_the_graph_one_chunk_gives(built, tmp_path, monkeypatch):
+def test_an_update_in_many_chunks_gives_the_graph_one_chunk_gives(fused_sample, tmp_path, monkeypatch):
     """A second load with new versions of some listings (changed titles): the same graph, the same changes."""
-    listings = list(load_listings(built / "listings.jsonl"))
+    listings = list(load_listings(fused_sample / "listings.jsonl"))
     changed = tmp_path / "changed.jsonl"
     with changed.open("w", encoding="utf-8") as out:
         for number, listing in enumerate(listings):
@@ -79,9 +69,9 @@ def test_an_update_in_many_chunks_gives_the_graph_one_chunk_gives(built, tmp_pat
         if chunked:
             statements = _small_chunks(monkeypatch)
         db = tmp_path / f"graph-{chunked}.lbug"
-        _load(db, built)
+        _load(db, fused_sample)
         statements.clear()
-        digests.append(_load(db, built, listings=changed))
+        digests.append(_load(db, fused_sample, listings=changed))
         with open_store(db, read_only=True) as store:
             assert store.stats()["nodes"]["Change"] >= len(listings) // 20
     assert digests[0] == digests[1]
@@ -100,10 +90,10 @@ pipeline.load(db, work / "listings.jsonl", work / "fused.jsonl", batch_size=300)
 """
 
 
-def test_a_load_in_chunks_killed_mid_way_and_run_again_gives_the_clean_graph(built, tmp_path, monkeypatch):
-    expected = _load(tmp_path / "clean.lbug", built)
+def test_a_load_in_chunks_killed_mid_way_and_run_again_gives_the_clean_graph(fused_sample, tmp_path, monkeypatch):
+    expected = _load(tmp_path / "clean.lbug", fused_sample)
     _small_chunks(monkeypatch)
-    command = [sys.executable, "-c", _KILLED, str(built)]
+    command = [sys.executable, "-c", _KILLED, str(fused_sample)]
     began = time.perf_counter()
     assert subprocess.run([*command, str(tmp_path / "timed.lbug")], check=False).returncode == 0
     seconds = time.perf_counter() - began
@@ -117,6 +107,6 @@ def test_a_load_in_chunks_killed_mid_way_and_run_again_gives_the_clean_graph(bui
         if db.exists():
             with open_store(db, read_only=True) as store:
                 partial.append(sum(store.stats()["edges"].values()))
-        assert _load(db, built) == expected, f"killed at {share:.0%} of a load"
+        assert _load(db, fused_sample) == expected, f"killed at {share:.0%} of a load"
     total = sum(expected[2]["edges"].values())
     assert any(0 < edges < total for edges in partial), f"no kill left committed chunks of a load: {partial} of {total}"
