@@ -232,7 +232,8 @@ def role_probabilities(facts: Sequence[Fact]) -> dict[int, float]:
     its fact's confidence, independently, and the head rule is applied to each set of words
     (every set up to :data:`_EXACT_WORDS` words, a seeded sample of sets above). A right word
     in a wrong role is a wrong fact, and the head is read off the other words: one doubtful
-    word of the largest group can move it."""
+    word of the largest group can move it. It costs about 0.5 ms a listing (JD dev titles: up to
+    12 product words, most 2-6), which a calibrated reader pays on every listing."""
     index = [n for n, fact in enumerate(facts) if fact.predicate in PRODUCT_WORDS]
     if not index:
         return {}
