@@ -79,7 +79,7 @@ import numpy as np
 
 from skugraph.corpus.normalize import fold
 from skugraph.records import CALIBRATED_VERSION, Fact
-from skugraph.tagging.evaluate import expected_calibration_error
+from skugraph.tagging.evaluate import expected_calibration_error, logit
 
 CALIBRATION_FILE = "fact-calibration.json"  # in an extractor's model directory
 PRODUCT_WORDS = ("product_type", "related_product")  # the facts whose role the head rule decides
@@ -175,12 +175,12 @@ def fact_features(facts: Sequence[Fact], lexicon: Lexicon | None = None) -> list
         group = total[(fact.subject.ref, fact.predicate)]
         agreement = _support(fact) / group if group > 0 else 1.0
         confidence = min(max(fact.confidence, _EPS), 1 - _EPS)
-        logit = _logit(confidence)
+        raw = logit(confidence)
         first = fact.provenance[0] if fact.provenance else None
-        row = {"logit_confidence": logit, "logit_joint": _logit(confidence * roles.get(n, 1.0)),
+        row = {"logit_confidence": raw, "logit_joint": logit(confidence * roles.get(n, 1.0)),
                "log_agreement": math.log(max(agreement, _EPS)),
                "log_evidence": math.log(max(len(fact.provenance), 1)), f"predicate={fact.predicate}": 1.0,
-               f"logit_confidence*{fact.predicate}": logit,
+               f"logit_confidence*{fact.predicate}": raw,
                "log_span_length": math.log(max(first.end - first.start, 1)) if first else 0.0,
                "start": min(first.start, _FAR) / _FAR if first else 0.0}
         if fact.predicate in PRODUCT_WORDS:
@@ -196,11 +196,6 @@ def fact_features(facts: Sequence[Fact], lexicon: Lexicon | None = None) -> list
 _FAR = 60  # characters: a reading starting this deep into its field or deeper counts as at the end
 _EXACT_WORDS = 8  # up to this many product words, role_probabilities sums over every subset of them; above, it samples
 _ROLE_SAMPLES = 256
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, _EPS), 1 - _EPS)
-    return math.log(p / (1 - p))
 
 
 def _readings(fact: Fact) -> list[tuple[int, int, str]]:

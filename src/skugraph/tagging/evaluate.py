@@ -4,6 +4,7 @@ the same scores by frequency band (head / torso / tail types by training span co
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -146,6 +147,12 @@ def confusable_types(gold: Iterable[Iterable[Span]], predicted: Iterable[Iterabl
             if n >= min_spans and n / sum(counts.values()) >= min_share:
                 merges[label] = other
     return merges
+
+
+def logit(p: float, eps: float = 1e-4) -> float:
+    """``log(p / (1 - p))``, with ``p`` first kept within ``[eps, 1 - eps]``."""
+    p = min(max(p, eps), 1 - eps)
+    return math.log(p / (1 - p))
 
 
 def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:

@@ -28,15 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skugraph.tagging.evaluate import expected_calibration_error
+from skugraph.tagging.evaluate import expected_calibration_error, logit
 
 SPAN_FEATURES = ("chain", "network_mean", "crf_mean", "network_min", "crf_min")  # each as a logit
 _EPS = 1e-4
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, _EPS), 1 - _EPS)
-    return float(np.log(p / (1 - p)))
 
 
 def span_features(chain: float, members: Sequence[np.ndarray], start: int, end: int, path: Sequence[int]) -> list[float]:
@@ -49,9 +44,9 @@ def span_features(chain: float, members: Sequence[np.ndarray], start: int, end: 
         values = member[np.arange(start, end), tags]
         values = values[~np.isnan(values)]
         values = np.clip(values, _EPS, 1.0) if len(values) else np.array([chain])
-        means.append(_logit(float(np.exp(np.log(values).mean()))))
-        minima.append(_logit(float(values.min())))
-    return [_logit(chain), *means, *minima]
+        means.append(logit(float(np.exp(np.log(values).mean()))))
+        minima.append(logit(float(values.min())))
+    return [logit(chain), *means, *minima]
 
 
 @dataclass(frozen=True)
@@ -78,7 +73,7 @@ class SpanScorer:
         from sklearn.linear_model import LogisticRegression
 
         if len(set(np.asarray(right, dtype=bool).tolist())) < 2:
-            return cls((0.0,) * len(SPAN_FEATURES), _logit(float(np.mean(right)) if len(right) else 0.5))
+            return cls((0.0,) * len(SPAN_FEATURES), logit(float(np.mean(right)) if len(right) else 0.5))
         model = LogisticRegression(max_iter=1000).fit(np.asarray(rows, dtype=np.float64), np.asarray(right, dtype=bool))
         return cls(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
 
