@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from skugraph import __version__
-from skugraph.cli import bench, evaluate, exports, inspect, label, pipeline, serve, train
+from skugraph.cli import bench, evaluate, exports, inspect, keys, label, pipeline, serve, train
 from skugraph.cli.common import console
 
 app = typer.Typer(help="Turn e-commerce listings into a product knowledge graph.", no_args_is_help=True)
@@ -24,6 +24,7 @@ app.add_typer(bench.bench_app, name="bench")
 app.add_typer(exports.app)
 app.add_typer(evaluate.app)
 app.add_typer(label.app, name="label")
+app.add_typer(keys.keys_app, name="keys")
 
 
 @app.callback(invoke_without_command=True)

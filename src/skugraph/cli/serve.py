@@ -6,9 +6,12 @@ from typing import Annotated
 
 import typer
 
-from skugraph.cli.common import DEFAULT_DB, DbOption, RuntimeOption, TaggerOption, console, friendly_errors
+from skugraph.cli.common import DEFAULT_DB, DbOption, RuntimeOption, TaggerOption, console, fail, friendly_errors
+from skugraph.cli.keys import KeysOption, keys_file
 
 app = typer.Typer()
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @app.command()
@@ -20,15 +23,34 @@ def serve(
     query_timeout: Annotated[float, typer.Option(help="Seconds a /query may run.")] = 5.0,
     kg_embeddings: Annotated[str | None, typer.Option(help="Train this PyKEEN model at start for similar products (TransE, RotatE …).")] = None,
     runtime: RuntimeOption = "torch-bf16",
+    keys: KeysOption = None,
+    rate_limit: Annotated[float, typer.Option(help="Requests a second each key may make on average (0: no limit).")] = 100.0,
+    burst: Annotated[int, typer.Option(help="Requests a key may make at once before the rate limit applies.")] = 200,
+    cors_origin: Annotated[list[str] | None, typer.Option(help="A web origin allowed to call the API from a browser (repeatable; default: none).")] = None,
 ) -> None:
-    """The REST API (OpenAPI at /docs) and the web UI over a graph."""
+    """The REST API (OpenAPI at /docs) and the web UI over a graph. With a keys file (`skugraph keys
+    create`), every API call needs a key; without one, the server listens on this machine only."""
+    import logging
+
     import uvicorn
 
     from skugraph.serve.app import create_app
 
+    path = keys_file(keys, db)
+    if not path.exists() and host not in LOCAL_HOSTS:
+        fail(f"no API keys ({path}): the API would be open to anyone who reaches {host}; "
+             f"create one with `skugraph keys create --name NAME --role read`, or serve on 127.0.0.1")
     with friendly_errors():
-        api = create_app(db, tagger, query_timeout, kg_embeddings, runtime)
+        api = create_app(db, tagger, query_timeout, kg_embeddings, runtime, keys=path if path.exists() else None,
+                         rate_limit=rate_limit, burst=burst, cors_origins=cors_origin or ())
+    access = logging.getLogger("skugraph.access")
+    access.setLevel(logging.INFO)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    access.addHandler(handler)
     console.print(f"skugraph on http://{host}:{port}/  (API docs: /docs)", highlight=False)
+    if path.exists():
+        console.print(f"API keys: {path} (a key is needed for every API call)", highlight=False)
+    else:
+        console.print(f"no API keys ({path}): the API is open to this machine only", highlight=False)
     uvicorn.run(api, host=host, port=port, log_level="warning")
-
-

@@ -3,6 +3,9 @@
 API: ``/products/{id}``, ``/search``, ``/recommend/{id}``, ``/facts?product=``, ``/extract``
 (text → mentions and facts), ``/query`` (read-only Cypher with a time limit), ``/report``,
 ``/stats`` (counts, and the graph's expected precision from its facts' confidences).
+With a key store (``keys``), every API endpoint needs a key of the right role
+(:mod:`skugraph.serve.keys`), each key has a rate limit, and every request is logged to
+``skugraph.access`` with its key's id. CORS is off unless ``cors_origins`` names origins.
 UI: ``/`` (search with facets), ``/ui/product/{id}`` (facts with their confidence and their
 evidence highlighted, a graph view of the product's neighbours), ``/ui/report`` (market analysis).
 
@@ -14,12 +17,14 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +38,7 @@ from skugraph.graph.cards import product_card, product_facts, product_of
 from skugraph.graph.store import StoreError
 from skugraph.graph.store import GraphStore, confidence_summary, open_store
 from skugraph.serve.guard import BodyLimit, ReadOnlyError, check_read_only
+from skugraph.serve.keys import Access, AccessLog, KeyStore, RateLimiter
 
 PAGES = Path(__file__).parent / "pages"
 SWAGGER_UI = Path(importlib.util.find_spec("swagger_ui").origin).parent / "static"  # the swagger-ui-py package's files
@@ -103,14 +109,28 @@ def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> J
 
 
 def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
-               runtime: str = "torch-bf16") -> FastAPI:
+               runtime: str = "torch-bf16", *, keys: Path | KeyStore | None = None, rate_limit: float = 100.0, burst: int = 200,
+               cors_origins: Sequence[str] = ()) -> FastAPI:
     """The app over the graph at ``db`` (searching with the rules, or with ``tagger`` run by
-    ``runtime``; with ``kg_embeddings``, a PyKEEN model trained at start for similar products)."""
+    ``runtime``; with ``kg_embeddings``, a PyKEEN model trained at start for similar products).
+    With ``keys`` (a key store or its file), the API needs a key and allows each key ``rate_limit``
+    requests a second with bursts of ``burst`` (``rate_limit=0``: no limit); without, anyone
+    who reaches it may call it. ``cors_origins``: the web origins allowed to call it from a browser."""
+    store = KeyStore(keys) if isinstance(keys, (str, Path)) else keys
+    if store is not None:
+        store.records()  # a broken keys file fails at start, not on the first request
+    access = Access(store, RateLimiter(rate_limit, burst) if store is not None and rate_limit > 0 else None, ErrorBody)
     services = Services.open(Path(db), tagger, query_timeout, kg_embeddings, runtime)
     app = FastAPI(title="skugraph", version=__version__, docs_url=None,
                   description="Product knowledge graph: search, recommendations, facts with provenance, market analysis.")
     app.state.services = services
+    app.state.access = access
     app.add_middleware(BodyLimit, limit=MAX_BODY)
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type"], expose_headers=["Retry-After"])
+    app.add_middleware(AccessLog)  # outermost: logs every answer, a 413 or a CORS preflight too
+    api = APIRouter(tags=["api"], dependencies=[Depends(access.read)], responses=access.responses)
     swagger = {name: (SWAGGER_UI / name).read_bytes() for name in SWAGGER_FILES}
 
     @app.get("/swagger/{name}", include_in_schema=False)
@@ -143,14 +163,14 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
             raise HTTPException(404, f"no product or listing {product_id!r}")
         return found
 
-    @app.get("/products/{product_id}", tags=["api"], summary="A product as the graph knows it (or the product a listing offers)",
+    @api.get("/products/{product_id}", summary="A product as the graph knows it (or the product a listing offers)",
              responses=_errors(404))
     def get_product(product_id: str) -> dict:
         found = product_or_404(product_id)
         with services.lock:
             return product_card(services.store, found)
 
-    @app.get("/search", tags=["api"], summary="Search products: BM25 plus constraints read from the query; facets",
+    @api.get("/search", summary="Search products: BM25 plus constraints read from the query; facets",
              responses=_errors(404))
     def search(q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY)], limit: Annotated[int, Query(ge=1, le=100)] = 10,
                brand: Annotated[str | None, Query(description="A brand: key, name or alias (huawei, 华为, HUAWEI)")] = None,
@@ -164,7 +184,7 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
         except FilterError as error:
             raise HTTPException(404, str(error)) from None
 
-    @app.get("/recommend/{product_id}", tags=["api"], summary="Similar, complementary and substitute products, with reasons",
+    @api.get("/recommend/{product_id}", summary="Similar, complementary and substitute products, with reasons",
              responses=_errors(404))
     def recommend(product_id: str, k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
         found = product_or_404(product_id)
@@ -172,24 +192,24 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
             return {"similar": [], "complementary": [], "substitutes": []}
         return services.recommender.recommend(found, k)
 
-    @app.get("/facts", tags=["api"], summary="Every fact about a product, with structured evidence", responses=_errors(404))
+    @api.get("/facts", summary="Every fact about a product, with structured evidence", responses=_errors(404))
     def facts(product: str) -> dict:
         found = product_or_404(product)
         with services.lock:
             return {"product": found, "facts": product_facts(services.store, found)}
 
-    @app.get("/stats", tags=["api"], summary="Nodes per label, edges per relation, and the expected precision of the facts "
+    @api.get("/stats", summary="Nodes per label, edges per relation, and the expected precision of the facts "
              "(mean confidence, overall and per predicate; whether the confidences are calibrated)")
     def stats() -> dict:
         return services.stats
 
-    @app.post("/extract", tags=["api"], summary="Text to mentions and facts (the extractor the server searches with)",
+    @api.post("/extract", summary="Text to mentions and facts (the extractor the server searches with)",
               responses=_errors(400, 413))
     def extract(request: Annotated[ExtractRequest, Body()]) -> dict:
         mentions, built = services.parser.read(request.text, "text")
         return {"mentions": [m.to_dict() for m in mentions], "facts": [f.to_dict() for f in built]}
 
-    @app.post("/query", tags=["api"], summary="Read-only Cypher with a time limit", responses=_errors(400, 403, 408, 413))
+    @api.post("/query", summary="Read-only Cypher with a time limit", responses=_errors(400, 403, 408, 413))
     def query(request: Annotated[CypherRequest, Body()]) -> dict:
         try:
             check_read_only(request.cypher)
@@ -205,14 +225,14 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
             raise HTTPException(400, reason) from None
         return {"columns": result.columns, "rows": result.rows[:10_000], "truncated": len(result.rows) > 10_000}
 
-    @app.get("/report", tags=["api"], summary="Market analysis: brand share, attribute values, price bands, aspect sentiment")
+    @api.get("/report", summary="Market analysis: brand share, attribute values, price bands, aspect sentiment")
     def report() -> dict:
         from skugraph.apps.analytics import market_report
 
         with services.lock:
             return market_report(services.store)
 
-    @app.get("/ui/report", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/ui/report", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(access.read)])  # the data of /report
     def report_page() -> str:
         from skugraph.apps.analytics import market_report, report_html
 
@@ -227,4 +247,5 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
     def product_page(product_id: str) -> str:
         return (PAGES / "product.html").read_text(encoding="utf-8")
 
+    app.include_router(api)
     return app
