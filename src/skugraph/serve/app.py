@@ -116,10 +116,10 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
     With ``keys`` (a key store or its file), the API needs a key and allows each key ``rate_limit``
     requests a second with bursts of ``burst`` (``rate_limit=0``: no limit); without, anyone
     who reaches it may call it. ``cors_origins``: the web origins allowed to call it from a browser."""
-    store = KeyStore(keys) if isinstance(keys, (str, Path)) else keys
-    if store is not None:
-        store.records()  # a broken keys file fails at start, not on the first request
-    access = Access(store, RateLimiter(rate_limit, burst) if store is not None and rate_limit > 0 else None, ErrorBody)
+    key_store = KeyStore(keys) if isinstance(keys, (str, Path)) else keys
+    if key_store is not None:
+        key_store.records()  # a broken keys file fails at start, not on the first request
+    access = Access(key_store, RateLimiter(rate_limit, burst) if key_store is not None and rate_limit > 0 else None, ErrorBody)
     services = Services.open(Path(db), tagger, query_timeout, kg_embeddings, runtime)
     app = FastAPI(title="skugraph", version=__version__, docs_url=None,
                   description="Product knowledge graph: search, recommendations, facts with provenance, market analysis.")
