@@ -49,13 +49,13 @@ from skugraph.lm.pretrain import METADATA
 from skugraph.tagging.augment import AugmentConfig
 from skugraph.tagging.crf_member import CrfFeatures, CrfMember
 from skugraph.tagging.encoding import tag_set
-from skugraph.tagging.ensemble import ENSEMBLE, CharScores, EnsembleTagger, decode_marginals
+from skugraph.tagging.ensemble import ENSEMBLE, NETWORKS, CharScores, EnsembleTagger, decode_marginals
 from skugraph.facts.ontology import load_ontology
 from skugraph.tagging.evaluate import BANDS, Score, confusable_types, frequency_bands, score_by_band, score_spans
 from skugraph.tagging.lexicon import read_words
 from skugraph.tagging.self_training import pseudo_label, read_unlabelled
 from skugraph.tagging.tagger import ScoredSpan, Tagger, load_tagger
-from skugraph.tagging.train import TrainTaggerConfig, train_tagger
+from skugraph.tagging.train import TrainTaggerConfig, train_networks, train_tagger
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pretrain import CORPUS, model_dir  # noqa: E402  (the pretraining benchmark's cache key)
@@ -137,7 +137,11 @@ def run_tagger(train_file: Path, dev_file: Path, base: str, random_init: bool, l
                               copies=1 if (args.substitute or args.mention_dropout or args.synonyms) else 0),
         time_budget_minutes=args.minutes_per_system, crf_member=crf_member,
     )
-    result = train_tagger(config, progress=at_epoch_ends(lambda r: print(f"    epoch {r['epoch']:>2}  loss {r['loss']:.4f}  dev F1 {r.get('dev_f1', 0):.4f}  {r['seconds']} s", flush=True)))
+    progress = at_epoch_ends(lambda r: print(f"    epoch {r['epoch']:>2}  loss {r['loss']:.4f}  dev F1 {r.get('dev_f1', 0):.4f}  {r['seconds']} s", flush=True))
+    result = train_tagger(config, progress=progress)
+    if crf_member and args.networks > 1:
+        print(f"  {args.networks - 1} more networks (other seeds) for the ensemble", flush=True)
+        train_networks(config, args.networks, lambda settings: train_tagger(settings, progress=progress).metadata)
     tagger = Tagger.load(out)
     predictions = {name: spans_of(tagger.predict([t.text for t in data])) for name, data in evaluations.items()}
     return {"train_seconds": round(result.seconds, 1), "epochs": result.epochs, "best_epoch": result.best_epoch,
@@ -229,7 +233,8 @@ def main() -> None:
     parser.add_argument("--ngrams", action=argparse.BooleanOptionalAction, default=True, help="character-bigram embeddings")
     parser.add_argument("--ngram-dropout", type=float, default=0.2)
     parser.add_argument("--dropout", type=float, default=0.1)
-    parser.add_argument("--minutes-per-system", type=float, default=25.0)
+    parser.add_argument("--minutes-per-system", type=float, default=25.0, help="each network's training time at most")
+    parser.add_argument("--networks", type=int, default=3, help="networks (other seeds) in the ensemble, as `skugraph train tagger --networks`")
     parser.add_argument("--substitute", type=float, default=0.0, help="entity substitution rate (augmentation)")
     parser.add_argument("--mention-dropout", type=float, default=0.0)
     parser.add_argument("--synonyms", type=float, default=0.0)
@@ -339,16 +344,20 @@ def main() -> None:
 
     if network in results:
         print("[ensemble]", flush=True)
-        ensemble = EnsembleTagger.load(scratch / network)
+        ensemble = load_tagger(scratch / network)
         section = ensemble.meta[ENSEMBLE]
+        many = section.get(NETWORKS)
         results["ensemble"] = {
             "description": f"posterior average of crf + {network} per character (the CRF's weight {section['crf_weight']} chosen on dev),"
                            f" constrained Viterbi: the model `skugraph train tagger` makes (dev F1 {section['dev_f1']}; it"
-                           f" {'keeps' if section['use'] else 'does not keep'} the ensemble)",
-            "crf_weight": section["crf_weight"],
-            "train_seconds": results[network]["train_seconds"],
+                           f" {'keeps' if section['use'] else 'does not keep'} the ensemble)"
+                           + (f"; {len(many['seeds']) + 1} networks (other seeds) averaged, the CRF's weight {many['crf_weight']}"
+                              f" (dev F1 {many['dev_f1']}: {'kept' if many['use'] else 'not kept'})" if many else ""),
+            "crf_weight": (many if many and many["use"] else section)["crf_weight"],
+            "networks": many,
+            "train_seconds": round(results[network]["train_seconds"] + (many["seconds"] if many else 0), 1),
             "kept_by_train_tagger": section["use"],
-            "calibration": section.get("calibration"),
+            "calibration": (many if many and many["use"] else section).get("calibration"),
             "predictions": {name: spans_of(ensemble.predict([t.text for t in data])) for name, data in evaluations.items()},
         }
         report_system("ensemble")

@@ -153,9 +153,13 @@ def test_train_evaluate_and_extract_with_a_tagger(tmp_path):
     (tmp_path / "dev.jsonl").write_text("\n".join(labels[60:80]) + "\n", encoding="utf-8")
     model = tmp_path / "tagger"
     result = run("train", "tagger", "--train", str(tmp_path / "train.jsonl"), "--dev", str(tmp_path / "dev.jsonl"),
-                 "--out", str(model), "--base-model", "scratch:tiny", "--epochs", "3", "--ngrams", "--substitute", "0.2")
+                 "--out", str(model), "--base-model", "scratch:tiny", "--epochs", "3", "--ngrams", "--substitute", "0.2",
+                 "--networks", "2")
     assert result.exit_code == 0, result.output
     assert "dev strict entity micro" in result.stdout and "calibration: temperature" in result.stdout
+    networks = json.loads((model / "skugraph.json").read_text(encoding="utf-8"))["ensemble"]["networks"]
+    assert networks["seeds"] == [43] and (model / "network-2").is_dir() == networks["use"]
+    assert f"dev F1 with 2 networks: {networks['dev_f1']['all']:.4f}" in result.stdout
     assert "fact calibration (" in result.stdout and (model / "fact-calibration.json").is_file()
     scorer = json.loads((model / "skugraph.json").read_text(encoding="utf-8"))["ensemble"]["span_scorer"]["dev"]
     assert "span scorer (cross-fitted on dev)" in result.stdout and f"→ {'kept' if scorer['kept'] else 'not kept'}" in result.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +26,20 @@ DATA = [LabelledText.from_words(t, e) for t, e in TINY_TITLES]
 GOLD = [[(s.start, s.end, s.label) for s in item.spans] for item in DATA]
 
 
-def _train(directory: Path, epochs: int) -> Path:
-    """A tiny tagger trained and scored on the same titles (with a CRF member); returns its directory."""
+def _config(directory: Path, epochs: int) -> TrainTaggerConfig:
+    """A tiny tagger's settings, trained and scored on the same titles (with a CRF member)."""
     write_doccano(DATA, directory / "train.jsonl")
     (directory / "brands.txt").write_text("华为\n小米\n海尔\n", encoding="utf-8")
-    config = TrainTaggerConfig(
+    return TrainTaggerConfig(
         train=directory / "train.jsonl", dev=directory / "train.jsonl", out=directory / "model", base_model="scratch:tiny",
         epochs=epochs, batch_size=4, patience=epochs, learning_rate=1e-3, head_learning_rate=1e-2, window=16, stride=8,
         lexicons={"brand": [directory / "brands.txt"]},
     )
-    train_tagger(config)
+
+
+def _train(directory: Path, epochs: int) -> Path:
+    """A tiny tagger trained and scored on the same titles (with a CRF member); returns its directory."""
+    train_tagger(_config(directory, epochs))
     return directory / "model"
 
 
@@ -197,3 +202,45 @@ def test_bench_extract_also_times_the_ensemble_the_directory_holds(trained, tmp_
     assert (network["system"], ensemble["system"]) == ("torch", ENSEMBLE_SYSTEM)
     assert ensemble["dev_f1"] == 1.0 > network["dev_f1"]  # the ensemble, as extract loads it, not the network alone
     assert ensemble["titles_per_s"] > 0 and ensemble["share_of_limit"] >= 0
+
+
+def test_more_networks_are_trained_with_other_seeds_and_kept_only_when_dev_says_so(trained, tmp_path):
+    from skugraph.tagging.train import train_networks
+
+    config = replace(_config(tmp_path, epochs=1), out=tmp_path / "model")
+    shutil.copytree(trained, config.out)
+    seeds = []
+    section = train_networks(config, 3, run=lambda settings: seeds.append(settings.seed) or train_tagger(settings).metadata)
+    assert seeds == [43, 44] and section["seeds"] == seeds
+    stored = json.loads((config.out / "skugraph.json").read_text("utf-8"))["ensemble"]["networks"]
+    assert stored == section and section["dev_f1"]["one"] == load_tagger(trained, "torch").evaluate(DATA).micro.f1
+    # the ensemble already finds every dev span, so three networks cannot score higher: not kept, their directories gone
+    assert section["dev_f1"]["one"] == 1.0 and section["use"] is False and section["dirs"] == []
+    assert not list(config.out.glob("network-*")) and type(load_tagger(config.out, "torch")) is EnsembleTagger
+    assert train_networks(replace(config, dev=None), 3) is None  # nothing to fit on
+
+
+def test_a_directory_with_networks_loads_their_ensemble_reloads_pickles_and_exports(trained, tmp_path):
+    from skugraph.tagging.ensemble import NetworksTagger
+    from skugraph.tagging.runtime import ONNX_FILE, export_onnx
+
+    copy = tmp_path / "model"
+    shutil.copytree(trained, copy)
+    shutil.copytree(trained, copy / "network-2", ignore=shutil.ignore_patterns(CRF_FILE))
+    meta = json.loads((copy / "skugraph.json").read_text("utf-8"))
+    meta["ensemble"]["networks"] = {"use": True, "dirs": ["network-2"], "crf_weight": 0.75, "temperature": 1.5}
+    (copy / "skugraph.json").write_text(json.dumps(meta), "utf-8")
+    texts = [item.text for item in DATA]
+    tagger = load_tagger(copy, "torch")
+    assert isinstance(tagger, NetworksTagger) and len(tagger.networks) == 2
+    assert (tagger.crf_weight, tagger.temperature) == (0.75, 1.5)
+    one = EnsembleTagger.load(copy, "torch")
+    one.crf_weight = 0.75  # a network beside a copy of itself: the same average as the one network's
+    for mine, theirs in zip(tagger.scores(texts), one.scores(texts), strict=True):
+        np.testing.assert_allclose(mine.marginals, theirs.marginals, atol=1e-6)
+    again = pickle.loads(pickle.dumps(tagger))
+    assert isinstance(again, NetworksTagger) and _keys(again.predict(texts)) == _keys(tagger.predict(texts)) == GOLD
+    written = export_onnx(copy, quantize=False)
+    assert written == [copy / ONNX_FILE, copy / "network-2" / ONNX_FILE]
+    onnx = load_tagger(copy, "onnx")
+    assert all(network.onnx is not None for network in onnx.networks) and _keys(onnx.predict(texts)) == GOLD

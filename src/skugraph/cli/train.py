@@ -134,6 +134,7 @@ def train_tagger_command(
     unlabelled_share: Annotated[float, typer.Option(help="Share of the pseudo-labelled texts kept, most certain first.")] = 0.5,
     unlabelled_limit: Annotated[int, typer.Option(help="At most this many unlabelled texts (a random sample of them).")] = 20_000,
     unlabelled_column: Annotated[str | None, typer.Option(help="CSV column of the unlabelled texts.")] = None,
+    networks: Annotated[int, typer.Option(help="With --dev: networks (the same set-up, other seeds) averaged with the CRF member; the others are kept when dev scores their ensemble higher.")] = 3,
     fact_calibration: Annotated[bool, typer.Option(help="With --dev: calibrate the confidences of the facts the model makes on the dev texts (fact-calibration.json in OUT, applied whenever the model extracts).")] = True,
     time_budget: Annotated[float | None, typer.Option(help="Minutes of training at most.")] = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU has it), bf16 or fp32.")] = "auto",
@@ -171,6 +172,11 @@ def train_tagger_command(
             meta = self_train(config, SelfTrainingConfig(unlabelled, unlabelled_column, unlabelled_share, unlabelled_limit), run)
         else:
             meta = run(config)
+        if dev:
+            from skugraph.tagging.train import train_networks
+
+            if many := train_networks(config, networks, run):
+                meta["ensemble"]["networks"] = many
     for message in meta["skipped_records"][:10]:
         errors.print(f"[yellow]skipped[/] {message}")
     processes = f", {meta['processes']} processes" if meta.get("processes", 1) > 1 else ""
@@ -187,6 +193,10 @@ def train_tagger_command(
         console.print(f"dev F1: network {f1['neural']:.4f}, character CRF {f1['crf']:.4f}, their ensemble {f1['ensemble']:.4f}"
                       f" (the CRF's weight {ensemble.get('crf_weight', 0.5)})"
                       f" → the model is {'the ensemble' if ensemble['use'] else 'the network alone'}")
+        if ensemble.get("networks"):
+            many = ensemble["networks"]
+            console.print(f"dev F1 with {len(many['seeds']) + 1} networks: {many['dev_f1']['all']:.4f} (one: {many['dev_f1']['one']:.4f})"
+                          f" → {'kept' if many['use'] else 'not kept'}")
         scorer = ensemble.get("span_scorer", {}).get("dev", {})
         if ensemble["use"] and "brier" in scorer:
             kept = scorer["recall_at_precision_0.90"]

@@ -340,22 +340,18 @@ def _with_networks(extractor: OpinionExtractor, others: list[str], out: Path, de
     """The extractor whose span tagger averages the networks ``others`` (directories under
     ``out``) with its own and its CRF member, if that scores the better dev tuple F1; else
     ``extractor``, the other networks' directories removed. Either way the record's ``networks``."""
-    from skugraph.tagging.ensemble import NetworksTagger, fit_crf_weight, fit_ensemble_span_scorer
-    from skugraph.tagging.tagger import Tagger, fit_temperature
+    from skugraph.tagging.ensemble import fit_networks
+    from skugraph.tagging.tagger import Tagger
 
     base = extractor.tagger
-    tagger = NetworksTagger.beside(_with_crf(base), [Tagger.load(out / name) for name in others])
-    by_weight, neural, crf = fit_crf_weight(tagger, dev_spans)
-    combined = tagger.combine([r.text for r in dev_spans], neural, crf)
-    tagger.temperature = fit_temperature(tagger, combined, dev_spans)[0]
-    tagger.span_scorer, scorer_entry = fit_ensemble_span_scorer(tagger, combined, dev_spans)
+    tagger, fitted = fit_networks(_with_crf(base), [Tagger.load(out / name) for name in others], dev_spans)
     many = OpinionExtractor(tagger, extractor.category, extractor.polarity, dict(extractor.record))
     decoding, by_many = choose_decoding(many, dev)
     one, all_ = max(by_decoding.values()), max(by_many.values())
     section = {"use": all_ > one, "taggers": others, "crf_weight": tagger.crf_weight, "temperature": tagger.temperature,
-               "dev_span_f1": {"one": round(base.evaluate(dev_spans).micro.f1, 4), "all": round(by_weight[tagger.crf_weight], 4)},
-               "dev_f1_by_crf_weight": {str(w): round(f, 4) for w, f in by_weight.items()},
-               "dev_tuple_f1": {"one": one, "all": all_}, "span_scorer": scorer_entry}
+               "dev_span_f1": {"one": round(base.evaluate(dev_spans).micro.f1, 4), "all": fitted["dev_f1"]["all"]},
+               "dev_f1_by_crf_weight": fitted["dev_f1_by_crf_weight"],
+               "dev_tuple_f1": {"one": one, "all": all_}, "span_scorer": fitted["span_scorer"]}
     if not section["use"]:
         for name in others:
             shutil.rmtree(out / name)

@@ -52,7 +52,7 @@ from skugraph.lm.model import tune_for_cpu
 from skugraph.tagging.crf_member import CRF_FILE
 from skugraph.tagging.decode import constraint_scores
 from skugraph.tagging.encoding import Encoded, token_tags
-from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger, fit_crf_weight, fit_ensemble_span_scorer, tag_spread
+from skugraph.tagging.ensemble import ENSEMBLE, NETWORKS, EnsembleTagger, calibrate_ensemble, fit_crf_weight, tag_spread
 from skugraph.tagging.model import TaggerModel
 from skugraph.tagging.self_training import read_unlabelled
 from skugraph.tagging.tagger import Tagger, fit_temperature, load_tagger, window_batch
@@ -277,6 +277,7 @@ def distill(config: DistillConfig, progress: Callable[[dict], None] | None = Non
     record: dict = {"skugraph_version": __version__, "base_model": teacher_meta.get("base_model"),
                     "train": teacher_meta.get("train"), "dev": {"path": str(config.dev), "texts": len(dev)} if dev else None}
     ensemble_section = None
+    own = {k: v for k, v in teacher_meta.get(ENSEMBLE, {}).items() if k != NETWORKS}  # the student is one network
     if dev:
         scores = student.scores([d.text for d in dev])
         record["dev_report"] = student.evaluate(dev, scores).to_dict()
@@ -284,9 +285,9 @@ def distill(config: DistillConfig, progress: Callable[[dict], None] | None = Non
         model.config.temperature = temperature
         record["calibration"] = {"temperature": temperature, "ece_uncalibrated": round(before, 4), "ece_calibrated": round(after, 4)}
         if crf:
-            ensemble_section = _refit_ensemble(EnsembleTagger(student, crf), teacher_meta[ENSEMBLE], dev)
+            ensemble_section = _refit_ensemble(EnsembleTagger(student, crf), own, dev)
     elif crf:  # the teacher's weight and temperature; its span scorer read the teacher's network
-        ensemble_section = {**{k: v for k, v in teacher_meta[ENSEMBLE].items() if k != "span_scorer"}, "use": True}
+        ensemble_section = {**{k: v for k, v in own.items() if k != "span_scorer"}, "use": True}
     if ensemble_section:
         record[ENSEMBLE] = ensemble_section
     teacher_f1 = (teacher.evaluate(dev).micro.f1 if dev else None)
@@ -325,12 +326,10 @@ def _refit_ensemble(ensemble: EnsembleTagger, teacher_section: dict, dev: Sequen
     span scorer fitted again on dev, the dev F1s, and whether the ensemble beats the student alone."""
     by_weight, neural, crf = fit_crf_weight(ensemble, dev)
     combined = ensemble.combine([d.text for d in dev], neural, crf)
-    temperature, before, after = fit_temperature(ensemble, combined, dev)
-    ensemble.temperature = temperature
     dev_f1 = {"neural": ensemble.neural.evaluate(dev, neural).micro.f1, "crf": by_weight[1.0],
               "ensemble": by_weight[ensemble.crf_weight]}
-    return {**teacher_section, "use": dev_f1["ensemble"] > dev_f1["neural"],
-            "dev_f1": {k: round(v, 4) for k, v in dev_f1.items()}, "crf_weight": ensemble.crf_weight,
-            "dev_f1_by_crf_weight": {str(w): round(f, 4) for w, f in by_weight.items()}, "temperature": temperature,
-            "calibration": {"temperature": temperature, "ece_uncalibrated": round(before, 4), "ece_calibrated": round(after, 4)},
-            "span_scorer": fit_ensemble_span_scorer(ensemble, combined, dev)[1]}
+    section = {**teacher_section, "use": dev_f1["ensemble"] > dev_f1["neural"],
+               "dev_f1": {k: round(v, 4) for k, v in dev_f1.items()}, "crf_weight": ensemble.crf_weight,
+               "dev_f1_by_crf_weight": {str(w): round(f, 4) for w, f in by_weight.items()}}
+    calibrate_ensemble(ensemble, combined, dev, section)
+    return section

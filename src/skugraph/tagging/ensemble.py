@@ -11,7 +11,9 @@ it scores better on dev; the model directory's ``skugraph.json`` then says so (i
 ``ensemble`` section: the dev F1s, the CRF's weight, the decision, the CRF's settings) and
 :func:`skugraph.tagging.tagger.load_tagger` loads an :class:`EnsembleTagger`, which answers
 everything a :class:`~skugraph.tagging.tagger.Tagger` does. The neural part runs on the chosen
-runtime (torch, bf16, ONNX); the CRF runs in crfsuite.
+runtime (torch, bf16, ONNX); the CRF runs in crfsuite. With ``--networks N`` training adds
+N - 1 networks of the same set-up with other seeds (``network-2/`` … inside the directory,
+:class:`NetworksTagger`: their average takes the network share), kept when dev scores them higher.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from skugraph.tagging.span_scorer import SpanScorer, fit_span_scorer, span_featu
 from skugraph.tagging.tagger import ScoredSpan, Tagger, TextScores, fit_temperature
 
 ENSEMBLE = "ensemble"  # the metadata section
+NETWORKS = "networks"  # its entry for the networks trained again with other seeds
 
 
 @dataclass
@@ -244,6 +247,17 @@ class NetworksTagger(EnsembleTagger):
         """``ensemble``'s network and CRF member (its weight and temperature) with ``others``."""
         return cls([ensemble.neural, *others], ensemble.crf, ensemble.temperature, ensemble.crf_weight)
 
+    @classmethod
+    def around(cls, ensemble: EnsembleTagger, threads: int | None = None) -> NetworksTagger:
+        """The networks' ensemble a loaded ensemble's metadata records (its ``networks``: the
+        other networks' directories inside its own, the CRF's weight, temperature and span
+        scorer fitted for them), each network on the ensemble's runtime."""
+        path, runtime = ensemble.source
+        section = ensemble.meta[ENSEMBLE][NETWORKS]
+        others = [Tagger.load(Path(path) / name, runtime, threads) for name in section["dirs"]]
+        return cls([ensemble.neural, *others], ensemble.crf, section["temperature"], section["crf_weight"],
+                   SpanScorer.from_entry(section.get("span_scorer")))
+
     def __reduce__(self):
         """Pickles as its networks' directories (a worker loads them again, with one thread)."""
         sources = [network.source for network in self.networks]
@@ -294,6 +308,31 @@ def fit_crf_weight(tagger: EnsembleTagger | NetworksTagger, dev: Sequence[Labell
     return by_weight, neural, crf
 
 
+def fit_networks(ensemble: EnsembleTagger, others: Sequence[Tagger], dev: Sequence[LabelledText],
+                 calibrate: bool = True) -> tuple[NetworksTagger, dict]:
+    """``ensemble`` with the networks ``others`` (its network's set-up, other seeds), the CRF's
+    weight, the temperature and the span scorer fitted on ``dev`` as for one network; returns
+    it and its record (``dev_f1``: the ensemble with one network and with them all)."""
+    tagger = NetworksTagger.beside(ensemble, others)
+    one = ensemble.evaluate(dev).micro.f1
+    by_weight, neural, crf = fit_crf_weight(tagger, dev)
+    combined = tagger.combine([item.text for item in dev], neural, crf)
+    record = {"dev_f1": {"one": round(one, 4), "all": round(by_weight[tagger.crf_weight], 4)}, "crf_weight": tagger.crf_weight,
+              "dev_f1_by_crf_weight": {str(w): round(f, 4) for w, f in by_weight.items()}, "temperature": 1.0}
+    if calibrate:
+        calibrate_ensemble(tagger, combined, dev, record)
+    return tagger, record
+
+
+def calibrate_ensemble(tagger: EnsembleTagger, scores: Sequence[CharScores], dev: Sequence[LabelledText], record: dict) -> None:
+    """Fit ``tagger``'s temperature, then its span scorer, on its ``scores`` of the ``dev`` texts;
+    note them in its metadata ``record`` (``temperature``, ``calibration``, ``span_scorer``)."""
+    temperature, before, after = fit_temperature(tagger, scores, dev)
+    tagger.temperature = record["temperature"] = temperature
+    record["calibration"] = {"temperature": temperature, "ece_uncalibrated": round(before, 4), "ece_calibrated": round(after, 4)}
+    tagger.span_scorer, record["span_scorer"] = fit_ensemble_span_scorer(tagger, scores, dev)
+
+
 def train_ensemble(neural: Tagger, train: Sequence[LabelledText], dev: Sequence[LabelledText], scheme: str,
                    words: bool = True, calibrate: bool = True, window: int = 2) -> tuple[EnsembleTagger, dict]:
     """Train the CRF member on ``train`` beside a trained neural tagger (its character ``window``
@@ -312,10 +351,7 @@ def train_ensemble(neural: Tagger, train: Sequence[LabelledText], dev: Sequence[
                "temperature": 1.0, "crf": {"file": CRF_FILE, "words": words, "window": window,
                        "train_seconds": round(seconds, 1)}}
     if calibrate:
-        temperature, before, after = fit_temperature(ensemble, combined, dev)
-        ensemble.temperature = section["temperature"] = temperature
-        section["calibration"] = {"temperature": temperature, "ece_uncalibrated": round(before, 4), "ece_calibrated": round(after, 4)}
-        ensemble.span_scorer, section["span_scorer"] = fit_ensemble_span_scorer(ensemble, combined, dev)
+        calibrate_ensemble(ensemble, combined, dev, section)
     return ensemble, section
 
 

@@ -193,11 +193,16 @@ def _load_single_threaded(path: Path, runtime: str) -> Tagger:
 def load_tagger(path: str | Path, runtime: str = "torch-bf16", threads: int | None = None) -> Tagger | EnsembleTagger:
     """The tagger a model directory holds, its neural part run by ``runtime``: the ensemble of the
     neural tagger and its CRF member where training found it better on dev
-    (:mod:`skugraph.tagging.ensemble`), else the neural tagger. Every command that runs a tagger loads it here."""
-    from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger
+    (:mod:`skugraph.tagging.ensemble`; with the networks trained with other seeds where it
+    found them better still), else the neural tagger. Every command that runs a tagger loads it here."""
+    from skugraph.tagging.ensemble import ENSEMBLE, NETWORKS, EnsembleTagger, NetworksTagger
 
     tagger = Tagger.load(path, runtime, threads)
-    return EnsembleTagger.around(tagger) if tagger.meta.get(ENSEMBLE, {}).get("use") else tagger
+    section = tagger.meta.get(ENSEMBLE, {})
+    if not section.get("use"):
+        return tagger
+    ensemble = EnsembleTagger.around(tagger)
+    return NetworksTagger.around(ensemble, threads) if section.get(NETWORKS, {}).get("use") else ensemble
 
 
 def window_batch(items: Sequence[Encoded], ranges: Sequence[tuple[int, int]], tokenizer, tags: Iterable[Sequence[int]] | None = None) -> dict[str, torch.Tensor]:

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -33,9 +35,9 @@ from skugraph.lm.finetune import DevScore, FineTuneConfig, fine_tune, load_encod
 from skugraph.lm.model import tune_for_cpu
 from skugraph.tagging.augment import AugmentConfig, Augmenter, read_synonyms
 from skugraph.tagging.encoding import Encoded, TextEncoder, ngram_vocabulary, tag_set, token_tags
-from skugraph.tagging.ensemble import ENSEMBLE, train_ensemble
+from skugraph.tagging.ensemble import ENSEMBLE, NETWORKS, EnsembleTagger, fit_networks, train_ensemble
 from skugraph.tagging.lexicon import read_words
-from skugraph.tagging.model import TaggerConfig, TaggerModel
+from skugraph.tagging.model import METADATA, TaggerConfig, TaggerModel
 from skugraph.tagging.tagger import Tagger, fit_temperature, window_batch
 from skugraph.tagging.windows import windows
 
@@ -287,3 +289,40 @@ def _train_tagger(config: TrainTaggerConfig, node: Node, progress: Callable[[dic
         ensemble.crf.save(config.out)
     node.barrier()
     return TrainResult(config.out, run.epochs, run.best_epoch, dev_report, seconds, {"kind": "tagger", **record})
+
+
+def train_networks(config: TrainTaggerConfig, networks: int, run: Callable[[TrainTaggerConfig], dict] | None = None) -> dict | None:
+    """Beside the ensemble ``config.out`` holds (its network and CRF member, kept by dev), train
+    ``networks - 1`` more networks, the same set-up with other seeds, into ``OUT/network-2`` …
+    (``run``: how one training runs, by default here), fit their average with the CRF member on
+    dev (:func:`~skugraph.tagging.ensemble.fit_networks`) and keep them when it scores the
+    higher dev F1 (on Ding dev, three networks: 0.7599 → 0.7628 and the right facts kept at
+    precision 0.90 from 50% to 56%). Records the decision in the ensemble section (``networks``)
+    and returns it; None when there is nothing to add to (no dev data, no ensemble kept) and in
+    the other processes under torchrun."""
+    from skugraph.tagging.tagger import load_tagger
+
+    run = run or (lambda settings: train_tagger(settings).metadata)
+    ensemble = load_tagger(config.out)
+    if networks < 2 or not config.dev or not isinstance(ensemble, EnsembleTagger):
+        return None
+    began = time.perf_counter()
+    labels = set(ensemble.config.entity_types)
+    dev = [LabelledText(d.text, tuple(s for s in d.spans if s.label in labels), d.id)
+           for d in read_labelled(config.dev, config.format, on_error=lambda _: None)]
+    names = [f"network-{n}" for n in range(2, networks + 1)]
+    for n, name in enumerate(names, 1):
+        run(replace(config, out=Path(config.out) / name, seed=config.seed + n, crf_member=False))
+    if os.environ.get("RANK", "0") != "0":  # under torchrun every process trains, the first one fits and records
+        return None
+    _, record = fit_networks(ensemble, [Tagger.load(Path(config.out) / name) for name in names], dev, config.calibrate)
+    use = record["dev_f1"]["all"] > record["dev_f1"]["one"]
+    if not use:
+        for name in names:
+            shutil.rmtree(Path(config.out) / name)
+    section = {"use": use, "dirs": names if use else [], "seeds": [config.seed + n for n in range(1, networks)], **record,
+               "seconds": round(time.perf_counter() - began, 1)}
+    stored = json.loads((Path(config.out) / METADATA).read_text("utf-8"))
+    stored[ENSEMBLE][NETWORKS] = section
+    (Path(config.out) / METADATA).write_text(json.dumps(stored, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return section
