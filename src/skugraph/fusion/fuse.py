@@ -137,12 +137,13 @@ def offer_facts(listings: Iterable[tuple[str, str]], titles: Mapping[str, str], 
 
 
 def fuse_facts(listings: Sequence[Listing], facts: Iterable[Fact], resolution: Resolution,
-               ontology: Ontology | None = None) -> list[Fact]:
+               ontology: Ontology | None = None, titles: Mapping[str, str] | None = None) -> list[Fact]:
     """The facts moved onto resolved products, brands that are one brand made one node,
     duplicates merged, attribute values voted again across the product's listings, plus an
-    ``offer_of`` fact per listing."""
+    ``offer_of`` fact per listing. ``titles``: the titles of products named by no listing given
+    (stored products that new listings join), beside the listings' own."""
     ontology = ontology or load_ontology()
-    titles = {listing.id: listing.title for listing in listings}
+    titles = {**(titles or {}), **{listing.id: listing.title for listing in listings}}
     rewritten = [move_fact(fact, resolution.product_of, titles) for fact in facts]
     fused = resolve_conflicts(merge_facts(unify_brands(listings, rewritten)), ontology)
     fused += offer_facts(((listing.id, listing.title) for listing in listings), titles, resolution)

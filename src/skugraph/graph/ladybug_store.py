@@ -9,6 +9,7 @@ memory (its rows, and the database's uncommitted pages) does not grow with the c
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -101,6 +102,7 @@ class LadybugStore(GraphStore):
         self._this_load: dict[str, Stated] = {}  # see load_tables
         self._in_transaction = False
         self._written: int | None = None  # within load_tables: rows written since its last commit
+        self._owns_db = True  # False for another connection's store (connection()): closing it leaves the database open
         self.ontology = ontology or load_ontology()
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,7 +155,14 @@ class LadybugStore(GraphStore):
 
     def close(self) -> None:
         self._conn.close()
-        self._db.close()
+        if self._owns_db:
+            self._db.close()
+
+    def connection(self) -> LadybugStore:
+        other = copy.copy(self)
+        other._conn, other._owns_db = ladybug.Connection(self._db), False
+        other._bulk, other._this_load, other._in_transaction, other._written = None, {}, False, None
+        return other
 
     def query(self, cypher: str, parameters: Mapping[str, Any] | None = None, timeout: float | None = None) -> QueryResult:
         self._conn.set_query_timeout(int(timeout * 1000) if timeout else 0)

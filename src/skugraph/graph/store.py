@@ -485,6 +485,19 @@ class GraphStore(ABC):
                                                 "RETURN count(*)").rows[0][0])
         return counts
 
+    def delist(self, ids: list[str], now: datetime | None = None) -> int:
+        """Take listings off the market: every edge they support loses their evidence, as a new
+        version of them that says nothing would (:meth:`retract_unsupported`), and those left with
+        none are deleted and kept as ``Change`` nodes ended ``now``. The listing nodes stay, with
+        nothing to support, so their history stays readable. Returns the edges retracted."""
+        now = _naive_utc(now or datetime.now(UTC))
+        return len(self.retract_unsupported({listing: set() for listing in ids}, {}, now))
+
+    @abstractmethod
+    def connection(self) -> GraphStore:
+        """Another store over the same open database with a connection of its own (a writer
+        thread's beside the readers'); closing it leaves the database open."""
+
     @abstractmethod
     def retract_unsupported(self, supported: dict[str, set[str]], times: dict[str, datetime | None], now: datetime,
                             also: dict[str, set[str]] | None = None,

@@ -3,13 +3,16 @@
 API: ``/products/{id}``, ``/search``, ``/recommend/{id}``, ``/facts?product=``, ``/extract``
 (text → mentions and facts), ``/query`` (read-only Cypher with a time limit), ``/report``,
 ``/stats`` (counts, and the graph's expected precision from its facts' confidences).
+With ``writable``: ``POST /listings``, ``DELETE /listings/{id}`` and ``GET /changes``
+(:mod:`skugraph.serve.writes`: one writer thread, idempotency keys, a feed of the writes).
 With a key store (``keys``), every API endpoint needs a key of the right role
 (:mod:`skugraph.serve.keys`), each key has a rate limit, and every request is logged to
 ``skugraph.access`` with its key's id. CORS is off unless ``cors_origins`` names origins.
 UI: ``/`` (search with facets), ``/ui/product/{id}`` (facts with their confidence and their
 evidence highlighted, a graph view of the product's neighbours), ``/ui/report`` (market analysis).
 
-The graph is opened read-only; every error is JSON with a reason (``{"error": …}``), never a
+The graph is opened read-only unless ``writable`` (then ``/query`` runs in a read-only
+transaction); every error is JSON with a reason (``{"error": …}``), never a
 stack trace; inputs have size limits.
 """
 
@@ -18,27 +21,32 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections.abc import Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from skugraph import __version__
 from skugraph.apps.query_parser import QueryParser
 from skugraph.apps.recommend import Recommender
 from skugraph.apps.search import FilterError, SearchIndex
-from skugraph.extract import ExtractorConfig, build_extractor
+from skugraph.extract import ExtractorConfig, ListingReader, build_extractor, build_reader
 from skugraph.graph.cards import product_card, product_facts, product_of
 from skugraph.graph.store import StoreError
 from skugraph.graph.store import GraphStore, confidence_summary, open_store
 from skugraph.serve.guard import BodyLimit, ReadOnlyError, check_read_only
 from skugraph.serve.keys import Access, AccessLog, KeyStore, RateLimiter
+from skugraph.records import Listing
+from skugraph.serve.writes import (CANDIDATES, MAX_LISTINGS, Answer, BodyError, WriteLog, Writer, request_digest, validate,
+                                   writes_file)
 
 PAGES = Path(__file__).parent / "pages"
 SWAGGER_UI = Path(importlib.util.find_spec("swagger_ui").origin).parent / "static"  # the swagger-ui-py package's files
@@ -55,8 +63,9 @@ class ErrorBody(BaseModel):
 
 
 _MEANINGS = {400: "The body is not UTF-8 JSON, or the query is not valid Cypher", 403: "The query would write, call a procedure or touch a file",
-             404: "No such product or listing (on /search: a filter names a value the graph does not hold)", 408: "The query ran past the time limit", 413: "The request body is too large",
-             422: "A parameter or the body is not valid"}
+             404: "No such product or listing (on /search: a filter names a value the graph does not hold)", 408: "The query ran past the time limit",
+             409: "The Idempotency-Key was used for another request (another method, path or body)", 413: "The request body is too large",
+             422: "A parameter or the body is not valid (on POST /listings: no record of the batch is a valid listing; each is named in `rejected`)"}
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -84,24 +93,42 @@ class Services:
     recommender: Recommender
     lock: threading.Lock
     query_timeout: float
-    #: node and edge counts, and the facts' confidences (``skugraph stats --json``): the graph is read-only, so counted once
+    #: node and edge counts, and the facts' confidences (``skugraph stats --json``): counted at start and after each write
     stats: dict[str, Any] = field(default_factory=dict)
+    #: what reads posted listings (writable only: the served extractor, with the fact builder)
+    reader: ListingReader | None = None
+    learned_embeddings: bool = False
 
     @classmethod
     def open(cls, db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
-             runtime: str = "torch-bf16") -> Services:
-        store = open_store(db, read_only=True)
+             runtime: str = "torch-bf16", writable: bool = False) -> Services:
+        store = open_store(db, read_only=not writable)
         index = SearchIndex.from_store(store)
-        if tagger:
-            extractor = build_extractor(ExtractorConfig("tagger", tagger, runtime=runtime))
-        else:  # the rules learn the graph's two-script brands from its titles
+        config = ExtractorConfig("tagger", tagger, runtime=runtime) if tagger else ExtractorConfig()
+        # the rules learn the graph's two-script brands from its titles
+        titles = None
+        if writable or not tagger:
             titles = [row[0] for row in store.query("MATCH (l:Listing) RETURN l.title").rows if row[0]]
-            extractor = build_extractor(ExtractorConfig(), titles)
+        reader = build_reader(config, store.ontology, titles) if writable else None
+        extractor = reader.extractor if reader else build_extractor(config, titles)
         recommender = Recommender.from_index(index)
         if kg_embeddings:
             recommender.learn_embeddings(kg_embeddings)
         stats = store.stats() | {"confidence": confidence_summary(store.confidences())}
-        return cls(store, index, QueryParser(extractor), recommender, threading.Lock(), query_timeout, stats)
+        return cls(store, index, QueryParser(extractor), recommender, threading.Lock(), query_timeout, stats, reader,
+                   bool(kg_embeddings))
+
+    def refresh(self, store: GraphStore) -> None:
+        """Rebuild what reads answer from (search index, recommender, counts) from ``store`` after a
+        write; each is swapped in whole. Embeddings learned at start are kept as they were."""
+        index = SearchIndex.from_store(store)
+        recommender = self.recommender if self.learned_embeddings else Recommender.from_index(index)
+        stats = store.stats() | {"confidence": confidence_summary(store.confidences())}
+        self.index, self.recommender, self.stats = index, recommender, stats
+
+    def candidates(self, listings: list[Listing]) -> set[str]:
+        """The products a batch's listings are resolved against: the best search hits for each title."""
+        return {hit.id for listing in listings for hit in self.index.search(listing.title, self.parser, CANDIDATES).hits}
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -110,20 +137,35 @@ def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> J
 
 def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
                runtime: str = "torch-bf16", *, keys: Path | KeyStore | None = None, rate_limit: float = 100.0, burst: int = 200,
-               cors_origins: Sequence[str] = ()) -> FastAPI:
+               cors_origins: Sequence[str] = (), writable: bool = False) -> FastAPI:
     """The app over the graph at ``db`` (searching with the rules, or with ``tagger`` run by
     ``runtime``; with ``kg_embeddings``, a PyKEEN model trained at start for similar products).
     With ``keys`` (a key store or its file), the API needs a key and allows each key ``rate_limit``
     requests a second with bursts of ``burst`` (``rate_limit=0``: no limit); without, anyone
-    who reaches it may call it. ``cors_origins``: the web origins allowed to call it from a browser."""
+    who reaches it may call it. ``cors_origins``: the web origins allowed to call it from a browser.
+    ``writable``: the graph is opened for writing too, and the write endpoints are served (behind
+    the write role when there are keys; :mod:`skugraph.serve.writes`)."""
     key_store = KeyStore(keys) if isinstance(keys, (str, Path)) else keys
     if key_store is not None:
         key_store.records()  # a broken keys file fails at start, not on the first request
     access = Access(key_store, RateLimiter(rate_limit, burst) if key_store is not None and rate_limit > 0 else None, ErrorBody)
-    services = Services.open(Path(db), tagger, query_timeout, kg_embeddings, runtime)
-    app = FastAPI(title="skugraph", version=__version__, docs_url=None,
+    services = Services.open(Path(db), tagger, query_timeout, kg_embeddings, runtime, writable)
+    writer = None
+    if writable:
+        assert services.reader is not None
+        writer = Writer(services.store.connection(), services.reader, WriteLog(writes_file(Path(db))), services.refresh,
+                        services.candidates)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        if writer is not None:
+            writer.close()
+
+    app = FastAPI(title="skugraph", version=__version__, docs_url=None, lifespan=lifespan,
                   description="Product knowledge graph: search, recommendations, facts with provenance, market analysis.")
     app.state.services = services
+    app.state.writer = writer
     app.state.access = access
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     if cors_origins:
@@ -217,7 +259,7 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
             raise HTTPException(403, f"read-only: {error}") from None
         try:
             with services.lock:
-                result = services.store.query(request.cypher, request.parameters, timeout=services.query_timeout)
+                result = read_only_query(services, request.cypher, request.parameters)
         except StoreError as error:
             reason = str(error).splitlines()[0]
             if "interrupt" in reason.lower():
@@ -247,5 +289,79 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
     def product_page(product_id: str) -> str:
         return (PAGES / "product.html").read_text(encoding="utf-8")
 
+    if writer is not None:
+        _write_routes(app, api, writer, access)
     app.include_router(api)
     return app
+
+
+def read_only_query(services: Services, cypher: str, parameters: dict[str, Any]):
+    """Run a query with the time limit; on a writable graph, in a read-only transaction (the
+    second wall behind :func:`check_read_only`, as opening the graph read-only is otherwise)."""
+    if services.reader is None:
+        return services.store.query(cypher, parameters, timeout=services.query_timeout)
+    services.store.query("BEGIN TRANSACTION READ ONLY")
+    try:
+        return services.store.query(cypher, parameters, timeout=services.query_timeout)
+    finally:
+        try:
+            services.store.query("ROLLBACK")
+        except StoreError:  # the database already ended it (a query stopped at its time limit)
+            pass
+
+
+_LISTING_FIELDS = {"id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+                   "category": {"type": "string"}, "price": {"type": "number"}, "currency": {"type": "string"},
+                   "source": {"type": "string"}, "updated_at": {"type": "string", "format": "date-time"},
+                   "reviews": {"type": "array", "items": {"type": "object", "properties": {
+                       "id": {"type": "string"}, "text": {"type": "string"}, "rating": {"type": "number"}}}}}
+#: POST /listings reads its body itself (a JSON array or JSON lines): its schema is declared here
+_LISTINGS_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "array", "maxItems": MAX_LISTINGS, "items": {
+        "type": "object", "required": ["id", "title"], "properties": _LISTING_FIELDS}},
+        "example": [{"id": "shop-1001", "title": "华为 Mate 60 12+256G 蓝色 5G手机", "price": 5999.0, "currency": "CNY",
+                     "updated_at": "2026-12-03T10:00:00Z"}]},
+    "application/x-ndjson": {"schema": {"type": "string", "description": "One listing object a line"}}}}
+_IDEMPOTENCY = Header(alias="Idempotency-Key", min_length=1, max_length=200,
+                      description="A key of the client's choosing: the same key again gets the first answer and writes nothing")
+
+
+def _write_routes(app: FastAPI, api: APIRouter, writer: Writer, access: Access) -> None:
+    """``POST /listings``, ``DELETE /listings/{id}`` (the write role) and ``GET /changes`` (read)."""
+    writes = APIRouter(tags=["write"], dependencies=[Depends(access.write)],
+                       responses=access.responses | access.write_responses)
+
+    def answered(answer: Answer) -> JSONResponse:
+        return JSONResponse(answer.body, answer.code, headers={"Idempotent-Replayed": "true"} if answer.replayed else None)
+
+    @writes.post("/listings", summary="Add or update listings: validated, PII-masked, extracted, fused with the stored "
+                 "products and upserted; answered once committed", openapi_extra={"requestBody": _LISTINGS_BODY},
+                 responses=_errors(409, 413))
+    async def post_listings(request: Request, idempotency_key: Annotated[str | None, _IDEMPOTENCY] = None) -> dict:
+        body = await request.body()
+        ndjson = request.headers.get("content-type", "").split(";")[0].strip() in ("application/x-ndjson", "application/jsonl")
+        try:
+            batch = await run_in_threadpool(validate, body, ndjson)
+        except BodyError as error:
+            raise HTTPException(422, str(error)) from None
+        if not batch.listings:
+            first = batch.rejected[0]
+            reason = f"no valid listing (record {first['index']}, field {first['field']!r}: {first['reason']}; {len(batch.rejected)} rejected)"
+            return JSONResponse({"error": reason, "rejected": batch.rejected}, 422)
+        digest = request_digest("POST", "/listings", body)
+        return answered(await run_in_threadpool(writer.upsert, batch, idempotency_key, digest))  # waits for the writer, off the event loop
+
+    @writes.delete("/listings/{listing_id}", summary="Delist a listing: its facts lose its evidence and those left with "
+                   "none are retracted, kept as history", responses=_errors(404, 409))
+    def delete_listing(listing_id: str, idempotency_key: Annotated[str | None, _IDEMPOTENCY] = None) -> dict:
+        return answered(writer.delist(listing_id, idempotency_key, request_digest("DELETE", f"/listings/{listing_id}", b"")))
+
+    @api.get("/changes", summary="The writes after a sequence number, oldest first: what each did and to which "
+             "listings and products (`next`: the cursor for the next page)")
+    def changes(since: Annotated[int, Query(ge=0, description="The `seq` of the last write seen (0: from the first)")] = 0,
+                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
+        found = writer.log.feed(since, limit + 1)
+        page = found[:limit]
+        return {"changes": page, "next": page[-1]["seq"] if page else since, "more": len(found) > limit}
+
+    app.include_router(writes)

@@ -1,0 +1,257 @@
+"""Writes over the API: listings posted (``POST /listings``) and delisted (``DELETE
+/listings/{id}``) through one writer thread, with idempotency keys and a feed of the writes
+(``GET /changes``).
+
+- **Validation** is ``skugraph ingest``'s (:func:`skugraph.corpus.ingest.ingest`): a bad record
+  is reported by its index in the batch and its field, the good ones go on, PII masked.
+- **One writer**: LadybugDB runs one write transaction at a time, so every write goes through
+  one queue to one thread, on a connection of its own; reads go on, on theirs, meanwhile. A
+  request is answered once its write is committed and the search index rebuilt with it.
+- **Idempotency**: a request with an ``Idempotency-Key`` header is recorded with a digest of
+  its method, path and body; the same key again gets the first answer and changes nothing;
+  the same key on another request is refused (409).
+- **Feed**: each committed write gets a sequence number; ``GET /changes?since=N`` lists the
+  writes after N (what each did, and to which listings and products), a page at a time.
+
+Keys and the feed are kept in SQLite beside the graph (``graph.lbug.writes.sqlite``), so a
+restart keeps them. A write is recorded as pending before its graph transaction and done
+after it; a server stopped between the two leaves it pending: the same key again runs it
+again (loading the same listings twice changes nothing) and then records it done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from skugraph.corpus.ingest import ingest, load_listings
+from skugraph.corpus.listing_formats import UnreadableFileError
+from skugraph.extract import ListingReader
+from skugraph.graph.store import GraphStore
+from skugraph.pipeline import upsert_listings
+from skugraph.records import Listing
+
+#: listings one POST may hold
+MAX_LISTINGS = 1_000
+#: products whose listings a new listing is resolved against: the search index's best hits for its title
+CANDIDATES = 5
+
+
+def writes_file(db: Path) -> Path:
+    """Where the idempotency keys and the feed of a graph's writes are kept: beside it."""
+    return db.with_name(db.name + ".writes.sqlite")
+
+
+class BodyError(ValueError):
+    """A request body that holds no listings to write (answered 422)."""
+
+
+@dataclass
+class Batch:
+    """A posted batch after validation: the listings to write, the records turned away (index,
+    field, reason) and how many personal values were masked."""
+
+    listings: list[Listing]
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    masked: int = 0
+
+
+def validate(body: bytes, ndjson: bool = False) -> Batch:
+    """A JSON array of listings (or JSON lines, ``ndjson``) validated and PII-masked by
+    ``skugraph ingest``; each bad record named by its index in the batch (0-based) and field."""
+    if not ndjson:
+        try:
+            records = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            raise BodyError(f"the body is not JSON: {error}") from None
+        if not isinstance(records, list):
+            raise BodyError(f"the body must be a JSON array of listings, not a JSON {type(records).__name__}")
+        lines = [json.dumps(record, ensure_ascii=False) for record in records]
+    else:
+        lines = body.decode("utf-8", errors="replace").splitlines()  # a bad byte is the bad record's own fault
+        lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise BodyError("no listings in the body")
+    if len(lines) > MAX_LISTINGS:
+        raise BodyError(f"{len(lines)} listings; at most {MAX_LISTINGS} a request")
+    with tempfile.TemporaryDirectory(prefix="skugraph-posted-") as directory:
+        work = Path(directory)
+        (work / "posted.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        try:
+            report = ingest([work / "posted.jsonl"], work / "listings.jsonl", work / "rejects.jsonl", format="jsonl")
+        except UnreadableFileError as error:
+            raise BodyError(str(error).replace(str(work / "posted.jsonl"), "the body")) from None
+        rejected = []
+        for line in (work / "rejects.jsonl").read_text(encoding="utf-8").splitlines():
+            reject = json.loads(line)
+            rejected.append({"index": int(reject["where"].removeprefix("line ")) - 1, "field": reject["field"],
+                             "reason": reject["reason"]})
+        return Batch(list(load_listings(work / "listings.jsonl")), rejected, sum(report.redactions.values()))
+
+
+class WriteLog:
+    """The writes' records in SQLite: sequence number, idempotency key and request digest,
+    status (pending, done), and the answer given."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS writes (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE, "
+                         "digest TEXT NOT NULL, op TEXT NOT NULL, at TEXT NOT NULL, status TEXT NOT NULL, "
+                         "code INTEGER, answer TEXT)")
+
+    def find(self, key: str) -> tuple[int, str, str, int | None, str | None] | None:
+        """(seq, digest, status, code, answer) of the write recorded under ``key``."""
+        with self._lock:
+            return self._db.execute("SELECT seq, digest, status, code, answer FROM writes WHERE key = ?", (key,)).fetchone()
+
+    def begin(self, key: str | None, digest: str, op: str) -> int:
+        """Record a write as pending; its sequence number."""
+        with self._lock:
+            return int(self._db.execute("INSERT INTO writes (key, digest, op, at, status) VALUES (?, ?, ?, ?, 'pending')",
+                                        (key, digest, op, _now())).lastrowid)
+
+    def finish(self, seq: int, code: int, answer: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("UPDATE writes SET status = 'done', at = ?, code = ?, answer = ? WHERE seq = ?",
+                             (_now(), code, json.dumps(answer, ensure_ascii=False), seq))
+
+    def drop(self, seq: int) -> None:
+        """Forget a write that failed (its transaction was rolled back): its key may be used again."""
+        with self._lock:
+            self._db.execute("DELETE FROM writes WHERE seq = ?", (seq,))
+
+    def feed(self, since: int, limit: int) -> list[dict[str, Any]]:
+        """The writes done after sequence number ``since``, oldest first, at most ``limit``."""
+        with self._lock:
+            rows = self._db.execute("SELECT seq, op, at, answer FROM writes WHERE status = 'done' AND seq > ? ORDER BY seq "
+                                    "LIMIT ?", (since, limit)).fetchall()
+        return [{"seq": seq, "op": op, "at": at, **{k: v for k, v in json.loads(answer).items() if k != "seq"}}
+                for seq, op, at, answer in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def request_digest(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(b"\n".join((method.encode(), path.encode(), body))).hexdigest()
+
+
+@dataclass
+class Answer:
+    """What a write request is answered: status code, JSON body, and whether it is a replay."""
+
+    code: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+@dataclass
+class _Job:
+    op: str  # "upsert" or "delist"
+    key: str | None
+    digest: str
+    run: Callable[[GraphStore], tuple[int, dict[str, Any]]]
+    done: Future = field(default_factory=Future)
+
+
+class Writer:
+    """The one thread that writes: jobs in a queue, each one transaction on the writer's own
+    connection (``store``), answered once committed and ``refresh(store)`` has run (the read
+    side's index rebuilt from the graph)."""
+
+    def __init__(self, store: GraphStore, reader: ListingReader, log: WriteLog, refresh: Callable[[GraphStore], None],
+                 candidates: Callable[[list[Listing]], set[str]]):
+        self.store, self.reader, self.log, self.refresh, self.candidates = store, reader, log, refresh, candidates
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="skugraph-writer", daemon=True)
+        self._thread.start()
+
+    def upsert(self, batch: Batch, key: str | None, digest: str) -> Answer:
+        """Write a validated batch; blocks until it is committed."""
+
+        def run(store: GraphStore) -> tuple[int, dict[str, Any]]:
+            found = upsert_listings(store, batch.listings, self.reader, self.candidates(batch.listings))
+            load = found.load
+            return 200, {"accepted": len(batch.listings), "rejected": batch.rejected, "masked": batch.masked,
+                         "listings": [{"id": listing.id, "product": found.products[listing.id], "joined": listing.id in found.joined,
+                                       "evidence": found.evidence[listing.id]} for listing in batch.listings],
+                         "products": sorted(set(found.products.values())),
+                         "retracted": load.retracted, "changed": load.changed, "new_versions": len(load.versions)}
+
+        return self._submit(_Job("upsert", key, digest, run))
+
+    def delist(self, listing: str, key: str | None, digest: str) -> Answer:
+        """Retract a listing's facts (kept as history); blocks until committed. 404 for an unknown listing."""
+
+        def run(store: GraphStore) -> tuple[int, dict[str, Any]]:
+            rows = store.query("MATCH (l:Listing {id: $id}) OPTIONAL MATCH (l)-[:OFFER_OF]->(p:Product) RETURN p.id",
+                               {"id": listing}).rows
+            if not rows:
+                return 404, {"error": f"no listing {listing!r}"}
+            retracted = store.delist([listing])
+            return 200, {"listings": [{"id": listing, "product": rows[0][0]}], "products": [p for p in (rows[0][0],) if p],
+                         "retracted": retracted}
+
+        return self._submit(_Job("delist", key, digest, run))
+
+    def _submit(self, job: _Job) -> Answer:
+        self._jobs.put(job)
+        return job.done.result()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job.done.set_result(self._apply(job))
+            except BaseException as error:  # answered 500 by the app; the writer goes on
+                job.done.set_exception(error)
+
+    def _apply(self, job: _Job) -> Answer:
+        seq = None
+        if job.key is not None:
+            found = self.log.find(job.key)
+            if found is not None:
+                seq, digest, status, code, answer = found
+                if digest != job.digest:
+                    return Answer(409, {"error": f"Idempotency-Key {job.key!r} was used for another request "
+                                                 "(another method, path or body); use a new key"})
+                if status == "done":
+                    return Answer(code or 200, json.loads(answer or "{}"), replayed=True)
+        if seq is None:  # a pending one (a server stopped before recording it done) runs again under its number
+            seq = self.log.begin(job.key, job.digest, job.op)
+        try:
+            code, body = job.run(self.store)
+        except BaseException:
+            self.log.drop(seq)
+            raise
+        if code != 200:  # nothing written: nothing to replay or to list
+            self.log.drop(seq)
+            return Answer(code, body)
+        body = {"seq": seq, **body}
+        self.log.finish(seq, code, body)
+        self.refresh(self.store)  # answered once reads see the write
+        return Answer(code, body)
+
+    def close(self) -> None:
+        """Finish the jobs queued, then stop the thread."""
+        self._jobs.put(None)
+        self._thread.join()
+        self.store.close()
+        self.log.close()

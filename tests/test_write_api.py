@@ -1,0 +1,229 @@
+"""The write API (``create_app(writable=True)``): posted listings validated as ``ingest`` does,
+fused with the stored products and upserted; delisting; idempotency keys; the feed of writes;
+one writer with reads going on; the write role on every write route."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from skugraph.graph.cards import history
+from skugraph.graph.store import StoreError
+from skugraph.serve.app import create_app, read_only_query
+from skugraph.serve.keys import KeyStore
+from skugraph.serve.writes import writes_file
+
+#: a listing of the sample's 华为 Mate 60 12+256G 蓝色 phone, as another shop writes it
+SAME_PHONE = {"id": "post-mate60", "title": "华为 Mate 60 5G手机 蓝色 12+256G 6.7英寸 官方旗舰店", "price": 6899.0,
+              "currency": "CNY", "source": "shop-new", "updated_at": "2026-12-03T08:00:00Z"}
+#: a product the sample does not hold
+NEW_THING = {"id": "post-stapler", "title": "得力 订书机 12号 办公 蓝色", "price": 19.9, "currency": "CNY",
+             "updated_at": "2026-12-03T08:00:00Z"}
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    store = KeyStore(tmp_path_factory.mktemp("write-keys") / "keys.json")
+    return {"path": store.path, **{role: store.create(f"{role} client", role)[1] for role in ("read", "write")}}
+
+
+@pytest.fixture(scope="module")
+def graph(demo_graph: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the demo graph that this module writes to."""
+    copy = tmp_path_factory.mktemp("write-graph") / demo_graph.name
+    for path in demo_graph.parent.glob(demo_graph.name + "*"):
+        (shutil.copytree if path.is_dir() else shutil.copy)(path, copy.parent / path.name)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def app(graph: Path, keys: dict):
+    return create_app(graph, keys=keys["path"], rate_limit=0, writable=True)
+
+
+@pytest.fixture(scope="module")
+def client(app) -> TestClient:
+    return TestClient(app)
+
+
+def _writer(keys: dict) -> dict[str, str]:
+    return {"Authorization": f"Bearer {keys['write']}"}
+
+
+def _post(client: TestClient, keys: dict, records, **headers: str):
+    return client.post("/listings", json=records, headers=_writer(keys) | headers)
+
+
+def _digest(app) -> str:
+    services = app.state.services
+    with services.lock:
+        return services.store.digest()
+
+
+def test_a_posted_listing_joins_its_product_and_a_new_one_is_searchable(app, client, keys):
+    answer = _post(client, keys, [SAME_PHONE, NEW_THING])
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["accepted"] == 2 and body["rejected"] == []
+    placed = {row["id"]: row for row in body["listings"]}
+    mate = client.get("/products/sku-0001", headers=_writer(keys)).json()
+    assert placed["post-mate60"]["product"] == mate["id"] and placed["post-mate60"]["joined"]
+    assert "post-mate60" in {row["listing"] for row in mate["listings"]}
+    assert not placed["post-stapler"]["joined"] and placed["post-stapler"]["product"] == "post-stapler"
+    card = client.get("/products/post-stapler", headers=_writer(keys)).json()
+    assert card["title"] == NEW_THING["title"] and card["brand"] and card["type"]
+    hits = client.get("/search", params={"q": "订书机"}, headers=_writer(keys)).json()["hits"]
+    assert hits and hits[0]["id"] == "post-stapler"
+    assert client.get("/stats", headers=_writer(keys)).json()["nodes"]["Listing"] >= 296
+
+
+def test_bad_records_are_named_by_index_and_field_and_the_good_ones_land(client, keys):
+    records = [{"id": "post-pen", "title": "得力 订书机 24号 办公 黑色 联系电话13812345678"}, {"id": "post-untitled", "title": ""},
+               {"title": "no id"}, "not an object", {"id": "post-pen", "title": "a second post-pen"},
+               {"id": "post-price", "title": "得力 订书机", "price": "cheap"}]
+    answer = _post(client, keys, records)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["accepted"] == 1 and body["masked"] == 1
+    assert [(r["index"], r["field"]) for r in body["rejected"]] == [(1, "title"), (2, "id"), (3, "(record)"), (4, "id"), (5, "price")]
+    card = client.get("/products/post-pen", headers=_writer(keys)).json()
+    assert "13812345678" not in json.dumps(card, ensure_ascii=False)  # masked before anything was stored
+
+    lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in ({"id": "post-nd", "title": "齐心 订书机 10号 红色"}, {"id": "x"}))
+    ndjson = client.post("/listings", content=lines.encode(), headers=_writer(keys) | {"content-type": "application/x-ndjson"})
+    assert ndjson.status_code == 200, ndjson.text
+    assert ndjson.json()["accepted"] == 1 and [(r["index"], r["field"]) for r in ndjson.json()["rejected"]] == [(1, "title")]
+
+    for bad, reason in (([{"title": "no id"}], "record 0, field 'id'"), ({"id": "a"}, "JSON array"), ([], "no listings")):
+        refused = _post(client, keys, bad)
+        assert refused.status_code == 422 and reason in refused.json()["error"], refused.text
+    broken = client.post("/listings", content=b"[{", headers=_writer(keys) | {"content-type": "application/json"})
+    assert broken.status_code == 422 and "not JSON" in broken.json()["error"]
+
+
+def test_a_retried_idempotency_key_adds_nothing(app, client, keys):
+    record = {"id": "post-retry", "title": "齐心 订书机 12号 办公 白色", "price": 25.0}
+    first = _post(client, keys, [record], **{"Idempotency-Key": "retry-1"})
+    assert first.status_code == 200, first.text
+    before, feed = _digest(app), client.get("/changes", headers=_writer(keys)).json()
+    again = _post(client, keys, [record], **{"Idempotency-Key": "retry-1"})
+    assert again.status_code == 200 and again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    other = _post(client, keys, [record | {"price": 26.0}], **{"Idempotency-Key": "retry-1"})
+    assert other.status_code == 409 and "another request" in other.json()["error"]
+    elsewhere = client.delete("/listings/post-retry", headers=_writer(keys) | {"Idempotency-Key": "retry-1"})
+    assert elsewhere.status_code == 409
+    assert _digest(app) == before and client.get("/changes", headers=_writer(keys)).json() == feed
+
+
+def test_idempotency_keys_and_the_feed_outlive_a_restart(graph, client, keys):
+    first = _post(client, keys, [{"id": "post-restart", "title": "齐心 订书机 12号 绿色"}], **{"Idempotency-Key": "restart-1"})
+    assert first.status_code == 200, first.text
+    assert writes_file(graph).is_file()
+    from skugraph.serve.writes import WriteLog
+
+    log = WriteLog(writes_file(graph))  # what a restarted server reads
+    seq, _, status, code, answer = log.find("restart-1")
+    assert (seq, status, code, json.loads(answer)) == (first.json()["seq"], "done", 200, first.json())
+    assert log.feed(seq - 1, 10)[0]["seq"] == seq
+    log.close()
+
+
+def test_delisting_retracts_and_the_history_keeps_it(app, client, keys):
+    record = {"id": "post-delist", "title": "晨光 订书机 12号 办公 紫色", "updated_at": "2026-12-01T00:00:00Z"}
+    assert _post(client, keys, [record]).status_code == 200
+    held = client.get("/facts", params={"product": "post-delist"}, headers=_writer(keys)).json()["facts"]
+    assert {fact["predicate"] for fact in held} >= {"has_brand", "colour"}
+    answer = client.delete("/listings/post-delist", headers=_writer(keys))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["retracted"] == len(held) + 1  # its facts and its offer of the product
+    assert client.get("/facts", params={"product": "post-delist"}, headers=_writer(keys)).json()["facts"] == []
+    services = app.state.services
+    with services.lock:
+        found = history(services.store, "post-delist")
+    ended = {(row["attribute"], row["value"]) for row in found["history"] if row["valid_to"] and row["sources"] == ["post-delist"]}
+    assert {("has_brand", "晨光"), ("colour", "紫色")} <= ended
+    assert client.delete("/listings/post-delist", headers=_writer(keys)).json()["retracted"] == 0
+    assert client.delete("/listings/no-such-listing", headers=_writer(keys)).status_code == 404
+
+
+def test_the_changes_feed_pages_with_a_cursor(client, keys):
+    start = client.get("/changes", params={"limit": 1000}, headers=_writer(keys)).json()
+    cursor = start["next"]
+    made = [_post(client, keys, [{"id": f"post-feed-{n}", "title": f"齐心 订书机 {n}号 灰色"}]).json()["seq"] for n in (1, 2, 3)]
+    page = client.get("/changes", params={"since": cursor, "limit": 2}, headers=_writer(keys)).json()
+    assert [c["seq"] for c in page["changes"]] == made[:2] and page["more"] and page["next"] == made[1]
+    assert page["changes"][0]["op"] == "upsert" and page["changes"][0]["listings"][0]["id"] == "post-feed-1"
+    rest = client.get("/changes", params={"since": page["next"]}, headers=_writer(keys)).json()
+    assert [c["seq"] for c in rest["changes"]] == made[2:] and not rest["more"]
+
+
+def test_reads_go_on_while_a_write_waits(app, client, keys, monkeypatch):
+    services = app.state.services
+    inside, release = threading.Event(), threading.Event()
+    refresh = services.refresh
+
+    def slow(store) -> None:
+        inside.set()
+        release.wait(10)
+        refresh(store)
+
+    monkeypatch.setattr(app.state.writer, "refresh", slow)
+    answers: list = []
+    writing = threading.Thread(target=lambda: answers.append(_post(client, keys, [{"id": "post-slow", "title": "齐心 订书机 黄色"}])))
+    writing.start()
+    assert inside.wait(10)
+    assert client.get("/search", params={"q": "手机壳"}, headers=_writer(keys)).status_code == 200  # while the write is unanswered
+    assert client.get("/products/sku-0001", headers=_writer(keys)).status_code == 200 and not answers
+    release.set()
+    writing.join(10)
+    assert answers[0].status_code == 200
+
+
+def test_query_stays_read_only_on_a_writable_graph(app, client, keys):
+    refused = client.post("/query", json={"cypher": "MATCH (p:Product) SET p.title = 'x'"}, headers=_writer(keys))
+    assert refused.status_code == 403
+    services = app.state.services
+    with services.lock, pytest.raises(StoreError, match="read-only"):
+        read_only_query(services, "MATCH (p:Product {id: 'sku-0001'}) SET p.title = 'x'", {})
+    assert client.post("/query", json={"cypher": "MATCH (p:Product) RETURN count(p)"}, headers=_writer(keys)).status_code == 200
+
+
+def _api_routes(routes) -> list[APIRoute]:
+    """Every endpoint, those of included routers too (FastAPI 0.165 keeps them behind ``original_router``)."""
+    found = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif getattr(route, "original_router", None) is not None:
+            found += _api_routes(route.original_router.routes)
+    return found
+
+
+def test_every_write_route_needs_the_write_role(app, client, keys):
+    write = app.state.access.write
+    every = _api_routes(app.routes)
+    assert len(every) >= 10  # the walk sees the API's endpoints
+    routes = [(method, route.path) for route in every
+              if any(dependency.call is write for dependency in route.dependant.dependencies) for method in route.methods]
+    assert sorted(routes) == [("DELETE", "/listings/{listing_id}"), ("POST", "/listings")]
+    schema = client.get("/openapi.json").json()["paths"]
+    for method, path in routes:
+        assert {"401", "403", "409", "422"} <= set(schema[path][method.lower()]["responses"]), (method, path)
+        url = path.format(listing_id="post-role")
+        kwargs = {"json": [{"id": "post-role", "title": "齐心 订书机 棕色"}]} if method == "POST" else {}
+        assert client.request(method, url, **kwargs).status_code == 401
+        assert client.request(method, url, headers={"X-API-Key": keys["read"]}, **kwargs).status_code == 403
+        assert client.request(method, url, headers=_writer(keys), **kwargs).status_code == 200
+    assert "requestBody" in schema["/listings"]["post"]
+    assert client.get("/changes", headers={"X-API-Key": keys["read"]}).status_code == 200  # the feed is read
+
+
+def test_a_read_only_server_has_no_write_routes(demo_graph):
+    paths = TestClient(create_app(demo_graph)).get("/openapi.json").json()["paths"]
+    assert "/listings" not in paths and "/changes" not in paths
