@@ -17,7 +17,7 @@ from skugraph.graph.cards import history
 from skugraph.graph.store import StoreError
 from skugraph.serve.app import create_app, read_only_query
 from skugraph.serve.keys import KeyStore
-from skugraph.serve.writes import writes_file
+from skugraph.serve.writes import request_digest, writes_file
 
 #: a listing of the sample's 华为 Mate 60 12+256G 蓝色 phone, as another shop writes it
 SAME_PHONE = {"id": "post-mate60", "title": "华为 Mate 60 5G手机 蓝色 12+256G 6.7英寸 官方旗舰店", "price": 6899.0,
@@ -132,6 +132,28 @@ def test_idempotency_keys_and_the_feed_outlive_a_restart(graph, client, keys):
     assert (seq, status, code, json.loads(answer)) == (first.json()["seq"], "done", 200, first.json())
     assert log.feed(seq - 1, 10)[0]["seq"] == seq
     log.close()
+
+
+def test_a_write_left_pending_runs_again_under_its_key_and_a_failed_one_frees_its_key(app, client, keys, monkeypatch):
+    body = json.dumps([{"id": "post-pending", "title": "齐心 订书机 12号 橙色"}], ensure_ascii=False).encode()
+    writer = app.state.writer
+    seq = writer.log.begin("pending-1", request_digest("POST", "/listings", body), "upsert")  # as a server stopped mid-write leaves it
+    assert client.get("/changes", params={"since": seq - 1}, headers=_writer(keys)).json()["changes"] == []  # not done: not in the feed
+    posted = client.post("/listings", content=body, headers=_writer(keys) | {"content-type": "application/json",
+                                                                             "Idempotency-Key": "pending-1"})
+    assert posted.status_code == 200 and posted.json()["seq"] == seq and "Idempotent-Replayed" not in posted.headers
+    assert client.get("/products/post-pending", headers=_writer(keys)).status_code == 200
+
+    def broken(*_, **__):
+        raise StoreError("disk full")
+
+    monkeypatch.setattr("skugraph.serve.writes.upsert_listings", broken)
+    record = [{"id": "post-failed", "title": "齐心 订书机 12号 青色"}]
+    failed = _post(TestClient(app, raise_server_exceptions=False), keys, record, **{"Idempotency-Key": "failed-1"})
+    assert failed.status_code == 500 and failed.json() == {"error": "internal error (StoreError)"}
+    assert writer.log.find("failed-1") is None and client.get("/products/post-failed", headers=_writer(keys)).status_code == 404
+    monkeypatch.undo()
+    assert _post(client, keys, record, **{"Idempotency-Key": "failed-1"}).status_code == 200  # the writer goes on; the key is free
 
 
 def test_delisting_retracts_and_the_history_keeps_it(app, client, keys):
