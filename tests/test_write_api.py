@@ -185,26 +185,32 @@ def test_the_changes_feed_pages_with_a_cursor(client, keys):
     assert [c["seq"] for c in rest["changes"]] == made[2:] and not rest["more"]
 
 
-def test_reads_go_on_while_a_write_waits(app, client, keys, monkeypatch):
-    services = app.state.services
+def test_reads_go_on_while_a_write_transaction_is_open(app, client, keys, monkeypatch):
+    """A write held inside its transaction (its first batch of rows waits) leaves reads answering."""
+    writer = app.state.writer
     inside, release = threading.Event(), threading.Event()
-    refresh = services.refresh
+    load_batch = writer.store.load_batch
 
-    def slow(store) -> None:
+    def held(batch):
         inside.set()
         release.wait(10)
-        refresh(store)
+        return load_batch(batch)
 
-    monkeypatch.setattr(app.state.writer, "refresh", slow)
+    monkeypatch.setattr(writer.store, "load_batch", held)
     answers: list = []
     writing = threading.Thread(target=lambda: answers.append(_post(client, keys, [{"id": "post-slow", "title": "齐心 订书机 黄色"}])))
     writing.start()
-    assert inside.wait(10)
-    assert client.get("/search", params={"q": "手机壳"}, headers=_writer(keys)).status_code == 200  # while the write is unanswered
-    assert client.get("/products/sku-0001", headers=_writer(keys)).status_code == 200 and not answers
-    release.set()
-    writing.join(10)
+    try:
+        assert inside.wait(10)
+        assert client.get("/search", params={"q": "手机壳"}, headers=_writer(keys)).status_code == 200
+        assert client.get("/products/sku-0001", headers=_writer(keys)).status_code == 200
+        assert client.get("/products/post-slow", headers=_writer(keys)).status_code == 404  # not committed: not seen
+        assert not answers  # not answered before it is committed
+    finally:
+        release.set()
+        writing.join(10)
     assert answers[0].status_code == 200
+    assert client.get("/products/post-slow", headers=_writer(keys)).status_code == 200
 
 
 def test_query_stays_read_only_on_a_writable_graph(app, client, keys):
