@@ -221,7 +221,7 @@ def test_more_networks_are_trained_with_other_seeds_and_kept_only_when_dev_says_
 
 
 def test_a_directory_with_networks_loads_their_ensemble_reloads_pickles_and_exports(trained, tmp_path):
-    from skugraph.tagging.ensemble import NetworksTagger
+    from skugraph.tagging.ensemble import NetworksTagger, network_dirs
     from skugraph.tagging.runtime import ONNX_FILE, export_onnx
 
     copy = tmp_path / "model"
@@ -244,3 +244,8 @@ def test_a_directory_with_networks_loads_their_ensemble_reloads_pickles_and_expo
     assert written == [copy / ONNX_FILE, copy / "network-2" / ONNX_FILE]
     onnx = load_tagger(copy, "onnx")
     assert all(network.onnx is not None for network in onnx.networks) and _keys(onnx.predict(texts)) == GOLD
+    # where dev did not keep the ensemble, its networks are not run either (loading, export and bench read one rule)
+    meta["ensemble"]["use"] = False
+    assert network_dirs(meta) == [] and network_dirs({**meta, "ensemble": {**meta["ensemble"], "use": True}}) == ["network-2"]
+    (copy / "skugraph.json").write_text(json.dumps(meta), "utf-8")
+    assert type(load_tagger(copy, "torch")) is Tagger and export_onnx(copy, quantize=False) == [copy / ONNX_FILE]

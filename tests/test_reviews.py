@@ -164,7 +164,7 @@ def test_networks_share_the_network_part_of_the_average_and_reload(opinion_model
     shutil.copytree(opinion_model, out)
     shutil.copytree(out / "tagger", out / "tagger-2")
     record = json.loads((out / "opinions.json").read_text(encoding="utf-8"))
-    record["networks"] = {"use": True, "taggers": ["tagger-2"], "crf_weight": 0.75, "temperature": 1.5,
+    record["networks"] = {"use": True, "dirs": ["tagger-2"], "crf_weight": 0.75, "temperature": 1.5,
                           "span_scorer": {"scorer": SpanScorer((0.0,) * 5, 1.0).to_dict()}}
     (out / "opinions.json").write_text(json.dumps(record), encoding="utf-8")
     loaded = OpinionExtractor.load(out)
@@ -183,7 +183,7 @@ def test_more_networks_are_kept_only_where_dev_tuples_score_better(tmp_path):
     reviews = sample_opinions()
     extractor = train_opinion_extractor(reviews, reviews, tmp_path, base_model="scratch:tiny", epochs=4, patience=4, networks=2)
     section = extractor.record["networks"]
-    assert section["taggers"] == ["tagger-2"]
+    assert section["dirs"] == ["tagger-2"]
     assert section["use"] == (section["dev_tuple_f1"]["all"] > section["dev_tuple_f1"]["one"])
     assert (tmp_path / "tagger-2").is_dir() == section["use"]
     assert max(extractor.record["dev_f1_by_decoding"].values()) == max(section["dev_tuple_f1"].values())

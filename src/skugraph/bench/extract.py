@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from skugraph.bench.workload import titles_for
+from skugraph.tagging.ensemble import network_dirs
 from skugraph.tagging.runtime import INT8_FILE, ONNX_FILE, RUNTIMES, export_onnx
 
 SYSTEMS = ("hf-pipeline", *RUNTIMES)
@@ -156,11 +157,10 @@ def bench_extract(model_dir: Path, count: int = 2000, titles: Path | None = None
     if any(s.startswith("onnx") for s in systems) and not ((model_dir / ONNX_FILE).is_file() and (model_dir / INT8_FILE).is_file()):
         export_onnx(model_dir)
     texts = titles_for(count, titles)
-    section = json.loads((model_dir / "skugraph.json").read_text("utf-8")).get("ensemble", {})
-    if section.get("use"):
+    meta = json.loads((model_dir / "skugraph.json").read_text("utf-8"))
+    if meta.get("ensemble", {}).get("use"):
         systems = (*systems, ENSEMBLE_SYSTEM)
-    many = section.get("networks", {})
-    networks = 1 + len(many["dirs"]) if many.get("use") else 1  # the ensemble runs each of its networks
+    networks = 1 + len(network_dirs(meta))  # the ensemble runs each of its networks
     results = []
     with tempfile.TemporaryDirectory(prefix="skugraph-bench-") as scratch:
         source = Path(scratch) / "titles.json"

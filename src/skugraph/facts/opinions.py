@@ -200,8 +200,7 @@ class OpinionExtractor:
     def load(cls, path: str | Path) -> OpinionExtractor:
         """The extractor saved in ``path``; its span tagger the networks' ensemble where dev chose it."""
         from skugraph.tagging.ensemble import NetworksTagger
-        from skugraph.tagging.span_scorer import SpanScorer
-        from skugraph.tagging.tagger import Tagger, load_tagger
+        from skugraph.tagging.tagger import load_tagger
 
         path = Path(path)
         if not (path / METADATA).is_file():
@@ -210,9 +209,7 @@ class OpinionExtractor:
         tagger = load_tagger(path / "tagger")
         networks = record.get("networks", {})
         if networks.get("use"):
-            ensemble = _with_crf(tagger)
-            tagger = NetworksTagger([ensemble.neural, *(Tagger.load(path / name) for name in networks["taggers"])], ensemble.crf,
-                                    networks["temperature"], networks["crf_weight"], SpanScorer.from_entry(networks.get("span_scorer")))
+            tagger = NetworksTagger.from_section(_with_crf(tagger), path, networks)
         return cls(tagger, LinearTextClassifier.load(path / "category"), LinearTextClassifier.load(path / "polarity"), record)
 
     def save(self, out: str | Path) -> Path:
@@ -348,7 +345,7 @@ def _with_networks(extractor: OpinionExtractor, others: list[str], out: Path, de
     many = OpinionExtractor(tagger, extractor.category, extractor.polarity, dict(extractor.record))
     decoding, by_many = choose_decoding(many, dev)
     one, all_ = max(by_decoding.values()), max(by_many.values())
-    section = {"use": all_ > one, "taggers": others, "crf_weight": tagger.crf_weight, "temperature": tagger.temperature,
+    section = {"use": all_ > one, "dirs": others, "crf_weight": tagger.crf_weight, "temperature": tagger.temperature,
                "dev_span_f1": {"one": round(base.evaluate(dev_spans).micro.f1, 4), "all": fitted["dev_f1"]["all"]},
                "dev_f1_by_crf_weight": fitted["dev_f1_by_crf_weight"],
                "dev_tuple_f1": {"one": one, "all": all_}, "span_scorer": fitted["span_scorer"]}

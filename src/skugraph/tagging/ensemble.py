@@ -37,6 +37,14 @@ ENSEMBLE = "ensemble"  # the metadata section
 NETWORKS = "networks"  # its entry for the networks trained again with other seeds
 
 
+def network_dirs(meta: dict) -> list[str]:
+    """The other networks' directories (inside the model directory) that a model directory's
+    metadata ``meta`` says its ensemble averages; empty where it runs one network or no ensemble."""
+    section = meta.get(ENSEMBLE, {})
+    networks = section.get(NETWORKS, {})
+    return list(networks["dirs"]) if section.get("use") and networks.get("use") else []
+
+
 @dataclass
 class CharScores:
     """Tag probabilities per character of one text [chars, tags] (rows sum to 1), and the
@@ -250,11 +258,16 @@ class NetworksTagger(EnsembleTagger):
     @classmethod
     def around(cls, ensemble: EnsembleTagger, threads: int | None = None) -> NetworksTagger:
         """The networks' ensemble a loaded ensemble's metadata records (its ``networks``: the
-        other networks' directories inside its own, the CRF's weight, temperature and span
-        scorer fitted for them), each network on the ensemble's runtime."""
-        path, runtime = ensemble.source
-        section = ensemble.meta[ENSEMBLE][NETWORKS]
-        others = [Tagger.load(Path(path) / name, runtime, threads) for name in section["dirs"]]
+        other networks' directories inside its own), each network on the ensemble's runtime."""
+        path, _ = ensemble.source
+        return cls.from_section(ensemble, Path(path), ensemble.meta[ENSEMBLE][NETWORKS], threads)
+
+    @classmethod
+    def from_section(cls, ensemble: EnsembleTagger, directory: Path, section: dict, threads: int | None = None) -> NetworksTagger:
+        """``ensemble`` with the networks a ``networks`` record names (``dirs``, under ``directory``)
+        and the CRF's weight, temperature and span scorer fitted for them there."""
+        runtime = ensemble.source[1] if ensemble.source else "torch-bf16"
+        others = [Tagger.load(directory / name, runtime, threads) for name in section["dirs"]]
         return cls([ensemble.neural, *others], ensemble.crf, section["temperature"], section["crf_weight"],
                    SpanScorer.from_entry(section.get("span_scorer")))
 

@@ -39,6 +39,7 @@ def export_onnx(model_dir: str | Path, quantize: bool = True) -> list[Path]:
     """Export a tagger directory's emission network to ``tagger.onnx`` (dynamic batch and
     width) and, with ``quantize``, ``tagger.int8.onnx`` (and so each of the other networks its
     ensemble averages, in their directories); returns the files written."""
+    from skugraph.tagging.ensemble import network_dirs
     from skugraph.tagging.tagger import Tagger, window_batch
 
     model_dir = Path(model_dir)
@@ -63,8 +64,7 @@ def export_onnx(model_dir: str | Path, quantize: bool = True) -> list[Path]:
         quantize_dynamic(str(path), str(model_dir / INT8_FILE), weight_type=QuantType.QInt8,
                          extra_options={"DefaultTensorType": TensorProto.FLOAT})  # the fused ops' outputs are float
         written.append(model_dir / INT8_FILE)
-    networks = tagger.meta.get("ensemble", {}).get("networks", {})
-    for name in networks.get("dirs", []) if networks.get("use") else []:  # the other networks an ensemble averages
+    for name in network_dirs(tagger.meta):  # the other networks an ensemble averages
         written += export_onnx(model_dir / name, quantize)
     return written
 

@@ -195,14 +195,13 @@ def load_tagger(path: str | Path, runtime: str = "torch-bf16", threads: int | No
     neural tagger and its CRF member where training found it better on dev
     (:mod:`skugraph.tagging.ensemble`; with the networks trained with other seeds where it
     found them better still), else the neural tagger. Every command that runs a tagger loads it here."""
-    from skugraph.tagging.ensemble import ENSEMBLE, NETWORKS, EnsembleTagger, NetworksTagger
+    from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger, NetworksTagger, network_dirs
 
     tagger = Tagger.load(path, runtime, threads)
-    section = tagger.meta.get(ENSEMBLE, {})
-    if not section.get("use"):
+    if not tagger.meta.get(ENSEMBLE, {}).get("use"):
         return tagger
     ensemble = EnsembleTagger.around(tagger)
-    return NetworksTagger.around(ensemble, threads) if section.get(NETWORKS, {}).get("use") else ensemble
+    return NetworksTagger.around(ensemble, threads) if network_dirs(tagger.meta) else ensemble
 
 
 def window_batch(items: Sequence[Encoded], ranges: Sequence[tuple[int, int]], tokenizer, tags: Iterable[Sequence[int]] | None = None) -> dict[str, torch.Tensor]:
