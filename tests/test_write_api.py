@@ -161,10 +161,14 @@ def test_delisting_retracts_and_the_history_keeps_it(app, client, keys):
     assert _post(client, keys, [record]).status_code == 200
     held = client.get("/facts", params={"product": "post-delist"}, headers=_writer(keys)).json()["facts"]
     assert {fact["predicate"] for fact in held} >= {"has_brand", "colour"}
+    found = client.get("/search", params={"q": "晨光 订书机 紫色"}, headers=_writer(keys)).json()
+    assert "post-delist" in [hit["id"] for hit in found["hits"]]
     answer = client.delete("/listings/post-delist", headers=_writer(keys))
     assert answer.status_code == 200, answer.text
     assert answer.json()["retracted"] == len(held) + 1  # its facts and its offer of the product
     assert client.get("/facts", params={"product": "post-delist"}, headers=_writer(keys)).json()["facts"] == []
+    found = client.get("/search", params={"q": "晨光 订书机 紫色"}, headers=_writer(keys)).json()
+    assert "post-delist" not in [hit["id"] for hit in found["hits"]]  # off the market: not found any more
     services = app.state.services
     with services.lock:
         found = history(services.store, "post-delist")

@@ -107,11 +107,16 @@ def documents_from_store(store: GraphStore) -> tuple[list[Document], dict[str, s
         fields[lid] = {"title": title or "", "description": text or ""}
     products = store.query("MATCH (p:Product) RETURN p.id, p.title ORDER BY p.id").rows
     unfused = [pid for pid, _ in products if pid not in texts]  # loaded without fusion: the listing of its own id
+    delisted = set()  # products whose own listing was taken off the market and that no other listing offers
     if unfused:
-        for lid, title, text, price in store.query("MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.title, "
-                                                   "l.description, l.price", {"ids": unfused}).rows:
+        for lid, title, text, price, supports in store.query("MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.title, "
+                                                             "l.description, l.price, l.supports", {"ids": unfused}).rows:
+            if supports is not None and not json.loads(supports):
+                delisted.add(lid)
+                continue
             texts[lid].append((title or "", text or "", price))
             fields[lid] = {"title": title or "", "description": text or ""}
+    products = [(pid, title) for pid, title in products if pid not in delisted]
     docs: dict[str, Document] = {}
     for pid, title in products:
         members = texts.get(pid) or [(title or "", "", None)]

@@ -27,6 +27,7 @@ def serve(
     rate_limit: Annotated[float, typer.Option(help="Requests a second each key may make on average (0: no limit).")] = 100.0,
     burst: Annotated[int, typer.Option(help="Requests a key may make at once before the rate limit applies.")] = 200,
     cors_origin: Annotated[list[str] | None, typer.Option(help="A web origin allowed to call the API from a browser (repeatable; default: none).")] = None,
+    writable: Annotated[bool, typer.Option(help="Open the graph for writing and serve POST /listings, DELETE /listings/{id} and GET /changes.")] = False,
 ) -> None:
     """The REST API (OpenAPI at /docs) and the web UI over a graph. With a keys file (`skugraph keys
     create`), every API call needs a key; without one, the server listens on this machine only."""
@@ -42,13 +43,15 @@ def serve(
              f"create one with `skugraph keys create --name NAME --role read`, or serve on 127.0.0.1")
     with friendly_errors():
         api = create_app(db, tagger, query_timeout, kg_embeddings, runtime, keys=path if path.exists() else None,
-                         rate_limit=rate_limit, burst=burst, cors_origins=cors_origin or ())
+                         rate_limit=rate_limit, burst=burst, cors_origins=cors_origin or (), writable=writable)
     access = logging.getLogger("skugraph.access")
     access.setLevel(logging.INFO)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     access.addHandler(handler)
     console.print(f"skugraph on http://{host}:{port}/  (API docs: /docs)", highlight=False)
+    if writable:
+        console.print("writes on: POST /listings, DELETE /listings/{id}, GET /changes", highlight=False)
     if path.exists():
         console.print(f"API keys: {path} (a key is needed for every API call)", highlight=False)
     else:
