@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -243,10 +243,11 @@ class LadybugStore(GraphStore):
         loading again completes it (the graph a clean load gives). A load that gives a new
         version of a stored listing commits nothing from there to its end (loaded again, the
         version it committed would be the stored one, and the facts of the one before it
-        would stay): an update is one transaction. Remembers, for each stored
+        would stay): an update is one transaction. Within a caller's :meth:`transaction` it
+        commits nothing of its own: all of it is part of that one. Remembers, for each stored
         edge whose evidence from before the load it keeps beside the load's, the load's facts
         merged so far: a later batch that states the edge again merges with those (:func:`_merge_evidence`)."""
-        self._this_load, self._written = {}, 0
+        self._this_load, self._written = {}, None if self._in_transaction else 0
         try:
             with self._transaction():
                 report = super().load_tables(listings, facts, batch_size=batch_size, keep_previous=keep_previous)
@@ -649,6 +650,9 @@ class LadybugStore(GraphStore):
         if changes:
             self._add_changes(changes, staging / "changes-edges.parquet", report)
         return deleted
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return self._transaction()
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -13,7 +13,7 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -492,6 +492,11 @@ class GraphStore(ABC):
         nothing to support, so their history stays readable. Returns the edges retracted."""
         now = _naive_utc(now or datetime.now(UTC))
         return len(self.retract_unsupported({listing: set() for listing in ids}, {}, now))
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """A block run as one transaction: committed when it ends, rolled back when it raises. The
+        loads and queries within it are part of it (a load commits no chunk of its own)."""
 
     @abstractmethod
     def connection(self) -> GraphStore:

@@ -14,9 +14,12 @@
   writes after N (what each did, and to which listings and products), a page at a time.
 
 Keys and the feed are kept in SQLite beside the graph (``graph.lbug.writes.sqlite``), so a
-restart keeps them. A write is recorded as pending before its graph transaction and done
-after it; a server stopped between the two leaves it pending: the same key again runs it
-again (loading the same listings twice changes nothing) and then records it done.
+restart keeps them. A write is recorded there as pending before its graph transaction and
+done after it; the transaction itself holds an :data:`APPLIED` node with the write's number
+and answer, so it and its record are one outcome. A server killed between the two leaves the
+write pending, and its next start settles it by the graph: committed (its node is there),
+it is recorded done, in the feed under its number and replayed to its key; else it is
+forgotten, its key free for the retry.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ from skugraph.records import Listing
 MAX_LISTINGS = 1_000
 #: products whose listings a new listing is resolved against: the search index's best hits for its title
 CANDIDATES = 5
+#: the node table that holds, in the graph, each committed write's number, time and answer (not in the
+#: graph's digest, which reads the schema's tables only)
+APPLIED = "AppliedWrite"
 
 
 def writes_file(db: Path) -> Path:
@@ -124,10 +130,16 @@ class WriteLog:
             return int(self._db.execute("INSERT INTO writes (key, digest, op, at, status) VALUES (?, ?, ?, ?, 'pending')",
                                         (key, digest, op, _now())).lastrowid)
 
-    def finish(self, seq: int, code: int, answer: dict[str, Any]) -> None:
+    def finish(self, seq: int, code: int, answer: dict[str, Any], at: str | None = None) -> None:
+        """Record a write done (``at``: when it was committed; default now)."""
         with self._lock:
             self._db.execute("UPDATE writes SET status = 'done', at = ?, code = ?, answer = ? WHERE seq = ?",
-                             (_now(), code, json.dumps(answer, ensure_ascii=False), seq))
+                             (at or _now(), code, json.dumps(answer, ensure_ascii=False), seq))
+
+    def pending(self) -> list[int]:
+        """The sequence numbers of the writes recorded pending."""
+        with self._lock:
+            return [seq for seq, in self._db.execute("SELECT seq FROM writes WHERE status = 'pending' ORDER BY seq")]
 
     def drop(self, seq: int) -> None:
         """Forget a write that failed (its transaction was rolled back): its key may be used again."""
@@ -174,12 +186,15 @@ class _Job:
 
 class Writer:
     """The one thread that writes: jobs in a queue, each one transaction on the writer's own
-    connection (``store``), answered once committed and ``refresh(store)`` has run (the read
-    side's index rebuilt from the graph)."""
+    connection (``store``) that also writes its :data:`APPLIED` node, answered once committed,
+    recorded done and ``refresh(store)`` has run (the read side's index rebuilt from the graph).
+    At start, the writes a killed server left pending are settled by the graph."""
 
     def __init__(self, store: GraphStore, reader: ListingReader, log: WriteLog, refresh: Callable[[GraphStore], None],
                  candidates: Callable[[list[Listing]], set[str]]):
         self.store, self.reader, self.log, self.refresh, self.candidates = store, reader, log, refresh, candidates
+        store.query(f"CREATE NODE TABLE IF NOT EXISTS {APPLIED}(seq INT64, at STRING, answer STRING, PRIMARY KEY(seq))")
+        self.settle(log.pending())
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="skugraph-writer", daemon=True)
         self._thread.start()
@@ -223,29 +238,47 @@ class Writer:
             except BaseException as error:  # answered 500 by the app; the writer goes on
                 job.done.set_exception(error)
 
+    def settle(self, pending: list[int]) -> None:
+        """Record done each of the ``pending`` writes whose transaction committed (its :data:`APPLIED`
+        node is in the graph), with the answer it holds; forget the others (rolled back, or never begun)."""
+        if not pending:
+            return
+        applied = {seq: (at, answer) for seq, at, answer in self.store.query(
+            f"MATCH (w:{APPLIED}) WHERE w.seq IN $seqs RETURN w.seq, w.at, w.answer", {"seqs": pending}).rows}
+        for seq in pending:
+            if seq in applied:
+                at, answer = applied[seq]
+                self.log.finish(seq, 200, json.loads(answer), at)
+            else:
+                self.log.drop(seq)
+
     def _apply(self, job: _Job) -> Answer:
-        seq = None
         if job.key is not None:
             found = self.log.find(job.key)
+            if found is not None and found[2] == "pending":  # its record failed after its transaction (start settles the rest)
+                self.settle([found[0]])
+                found = self.log.find(job.key)
             if found is not None:
-                seq, digest, status, code, answer = found
+                _, digest, _, code, answer = found
                 if digest != job.digest:
                     return Answer(409, {"error": f"Idempotency-Key {job.key!r} was used for another request "
                                                  "(another method, path or body); use a new key"})
-                if status == "done":
-                    return Answer(code or 200, json.loads(answer or "{}"), replayed=True)
-        if seq is None:  # a pending one (a server stopped before recording it done) runs again under its number
-            seq = self.log.begin(job.key, job.digest, job.op)
+                return Answer(code or 200, json.loads(answer or "{}"), replayed=True)
+        seq = self.log.begin(job.key, job.digest, job.op)
         try:
-            code, body = job.run(self.store)
+            with self.store.transaction():  # the write and its APPLIED node: both or neither
+                code, body = job.run(self.store)
+                if code == 200:
+                    body, at = {"seq": seq, **body}, _now()
+                    self.store.query(f"CREATE (:{APPLIED} {{seq: $seq, at: $at, answer: $answer}})",
+                                     {"seq": seq, "at": at, "answer": json.dumps(body, ensure_ascii=False)})
         except BaseException:
             self.log.drop(seq)
             raise
         if code != 200:  # nothing written: nothing to replay or to list
             self.log.drop(seq)
             return Answer(code, body)
-        body = {"seq": seq, **body}
-        self.log.finish(seq, code, body)
+        self.log.finish(seq, code, body, at)
         self.refresh(self.store)  # answered once reads see the write
         return Answer(code, body)
 
