@@ -41,7 +41,7 @@ from skugraph.corpus.ingest import ingest, load_listings
 from skugraph.corpus.listing_formats import UnreadableFileError
 from skugraph.extract import ListingReader
 from skugraph.graph.store import GraphStore
-from skugraph.pipeline import upsert_listings
+from skugraph.serve.upsert import upsert_listings
 from skugraph.records import Listing
 
 #: listings one POST may hold

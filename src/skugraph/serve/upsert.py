@@ -1,0 +1,77 @@
+"""A batch of listings into a stored graph: extracted, resolved against the stored products,
+fused and upserted in one load (the write path of ``POST /listings``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from skugraph.extract import ListingReader
+from skugraph.graph.store import GraphStore, LoadReport
+from skugraph.records import Listing
+
+
+@dataclass
+class UpsertReport:
+    """What :func:`upsert_listings` did: each listing's product, why it is there, and the load."""
+
+    products: dict[str, str]  # listing id → its product
+    evidence: dict[str, str]  # listing id → why entity resolution put it there
+    joined: set[str]  # listings that joined a stored product
+    load: LoadReport
+
+
+def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: ListingReader, candidates: Iterable[str] = (),
+                    matcher=None, threshold: float | None = None) -> UpsertReport:
+    """Extract, fuse and load a batch of ingested listings into a stored graph, one load (an
+    update is one transaction, :meth:`~skugraph.graph.ladybug_store.LadybugStore.load_tables`).
+
+    The batch is resolved (:func:`~skugraph.fusion.resolve.resolve_products`) together with the
+    stored listings of the ``candidates`` products and of the products the batch's stored
+    listings offer now, read again by ``reader`` for their offers only (they are not loaded).
+    A new listing that the matcher puts with stored listings joins their product (the smallest
+    id of theirs, when they offer several); the others are products of their own, named as
+    resolution names them. Then :func:`~skugraph.fusion.fuse.fuse_facts` moves the batch's
+    facts onto those products and :meth:`~skugraph.graph.store.GraphStore.load` upserts them:
+    a stored listing given again is a new version (what it no longer says is retracted, kept
+    as history). Values are voted within the batch, not again over the stored product's
+    listings, and no KG completion runs: a build over the whole catalogue does both."""
+    from skugraph.fusion.fuse import fuse_facts
+    from skugraph.fusion.resolve import Resolution, resolve_products
+
+    ids = sorted({listing.id for listing in listings})
+    held = {row[0] for row in store.query("MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE l.id IN $ids RETURN p.id",
+                                          {"ids": ids}).rows}
+    rows = store.query(
+        "MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE p.id IN $products AND NOT l.id IN $ids RETURN l.id, l.title, "
+        "l.description, l.category, l.price, l.currency, l.source, l.updated_at, p.id, p.title ORDER BY l.id",
+        {"products": sorted(held | set(candidates)), "ids": ids}).rows
+    stored = [Listing(lid, title or "", description or "", category=category or "", price=price, currency=currency or "",
+                      source=source or "", updated_at=updated) for lid, title, description, category, price, currency, source,
+              updated, _, _ in rows]
+    stored_product = {row[0]: row[8] for row in rows}
+    titles = {row[8]: row[9] or "" for row in rows}
+    read = [found for _, found in reader.read([*listings, *stored])]
+    resolution = resolve_products([*listings, *stored], [fact for found in read for fact in found], matcher,
+                                  threshold=threshold, ontology=store.ontology)
+    members: dict[str, list[str]] = {}
+    for listing, cluster in resolution.product_of.items():
+        members.setdefault(cluster, []).append(listing)
+    products, evidence, confidence, joined = {}, {}, {}, set()
+    for listing in listings:
+        cluster = resolution.product_of[listing.id]
+        theirs = sorted({stored_product[m] for m in members[cluster] if m in stored_product})
+        products[listing.id] = theirs[0] if theirs else cluster
+        evidence[listing.id], confidence[listing.id] = resolution.evidence[listing.id], resolution.confidence[listing.id]
+        if theirs:
+            joined.add(listing.id)
+            if cluster == listing.id:  # it heads the cluster resolution made; it joins the stored product through its best match
+                best = max((p for p in resolution.pairs if listing.id in (p.left, p.right)
+                            and resolution.product_of[p.right if p.left == listing.id else p.left] == cluster),
+                           key=lambda p: p.score, default=None)
+                if best is not None:
+                    other = best.right if best.left == listing.id else best.left
+                    evidence[listing.id], confidence[listing.id] = f"matches {other} (score {best.score:.2f})", best.score
+    fused = fuse_facts(listings, [fact for found in read[: len(listings)] for fact in found],
+                       Resolution(products, evidence, confidence), store.ontology, titles)
+    return UpsertReport(products, evidence, joined, store.load(listings, fused))
