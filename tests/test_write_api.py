@@ -259,3 +259,15 @@ def test_every_write_route_needs_the_write_role(app, client, keys):
 def test_a_read_only_server_has_no_write_routes(demo_graph):
     paths = TestClient(create_app(demo_graph)).get("/openapi.json").json()["paths"]
     assert "/listings" not in paths and "/changes" not in paths
+
+
+def test_a_body_that_cannot_be_read_is_refused_for_its_key_first(client, keys):
+    """FastAPI parses a body before the route's key check; the key still decides first."""
+    for route in ("/listings", "/extract", "/query"):
+        bad = {"content": b"{not json", "headers": {"content-type": "application/json"}}
+        refused = client.post(route, **bad)
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer", (route, refused.text)
+        reader = client.post(route, content=bad["content"], headers=bad["headers"] | {"X-API-Key": keys["read"]})
+        assert reader.status_code == (403 if route == "/listings" else 422), (route, reader.text)
+        writer = client.post(route, content=bad["content"], headers=bad["headers"] | _writer(keys))
+        assert writer.status_code == 422, (route, writer.text)

@@ -217,7 +217,26 @@ class Access:
             return record
 
         key_with_role.__name__ = f"{role}_key"
+        key_with_role.role = role  # type: ignore[attr-defined]  (read by refusal)
         return key_with_role
+
+    def refusal(self, request: Request) -> HTTPException | None:
+        """The 401/403/429 a request gets whose key was never checked because its body failed
+        first (FastAPI parses the body before the route's dependencies), or None: so a caller
+        without the right key learns that before anything about the body."""
+        dependant = getattr(request.scope.get("route"), "dependant", None)
+        roles = {getattr(d.call, "role", None) for d in dependant.dependencies} - {None} if dependant else set()
+        if self.store is None or not roles:
+            return None
+        role = "write" if "write" in roles else "read"
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        try:
+            record = self.authenticate(request, credentials if scheme.lower() == "bearer" and credentials else request.headers.get("x-api-key"))
+        except HTTPException as refused:
+            return refused
+        if not record.allows(role):
+            return HTTPException(403, f"key {record.id} has the {record.role} role; this endpoint needs {role}")
+        return None
 
     def authenticate(self, request: Request, key: str | None) -> KeyRecord:
         """The live key record for ``key`` (once per request), or 401; 429 when over its rate."""
