@@ -4,6 +4,7 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -117,8 +118,9 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module")
-def server(app):
+@contextmanager
+def _serving(app):
+    """``app`` on a free local port in a thread; yields its address."""
     import uvicorn
 
     with socket.socket() as probe:
@@ -134,6 +136,12 @@ def server(app):
     yield f"http://127.0.0.1:{port}"
     running.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    with _serving(app) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
@@ -306,3 +314,27 @@ def test_generated_requests_get_documented_answers_and_never_a_server_error(app)
             case.call_and_validate(excluded_checks=excluded)
 
         answers()
+
+
+def test_with_keys_the_pages_ask_for_one_and_send_it(demo_graph, browser, tmp_path):
+    from skugraph.serve.keys import KeyStore
+
+    store = KeyStore(tmp_path / "keys.json")
+    _, key = store.create("analyst", "read")
+    with _serving(create_app(demo_graph, keys=store.path)) as address:
+        page = browser.new_page()
+        page.goto(f"{address}/?q=华为 手机壳")
+        page.wait_for_selector("#key-form")  # the search answered 401: the page asks
+        assert "API key" in page.inner_text("#results")
+        page.fill("#api-key", "skg_not-a-key")
+        page.click("#key-form button")
+        page.wait_for_selector("#key-form")
+        assert "refused" in page.inner_text("#key-form")
+        page.fill("#api-key", key)
+        page.click("#key-form button")
+        page.wait_for_selector(".hit")  # the key is kept for the tab and sent with every call
+        assert page.locator("#key-form").count() == 0
+        page.click(".hit a.result")
+        page.wait_for_selector("tr.fact")
+        assert page.locator("#recommendations li a").count() > 0
+        page.close()

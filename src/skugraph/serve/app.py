@@ -190,7 +190,10 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
         return _error(error.status_code, str(error.detail), error.headers)  # 405 keeps its Allow header
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        refused = access.refusal(request)
+        if refused is not None:
+            return _error(refused.status_code, str(refused.detail), refused.headers)
         reasons = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in error.errors()]
         return _error(422, "; ".join(reasons))
 
@@ -280,6 +283,10 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
 
         with services.lock:
             return report_html(market_report(services.store))
+
+    @app.get("/ui/api.js", include_in_schema=False)
+    def api_script() -> Response:  # the pages' API calls, with the key where the server needs one
+        return Response((PAGES / "api.js").read_text(encoding="utf-8"), media_type="text/javascript")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home() -> str:
