@@ -2,6 +2,7 @@
 
 import json
 import random
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,30 @@ def test_demo_prints_the_summary(tmp_path):
     assert "listing          sku-" in out and "matches sku-" in out  # a merged product says why
     again = run("demo", "--workdir", str(tmp_path / "demo"), "--extractor", "rules")
     assert again.stdout == out  # the demo rebuilds its graph from scratch: same answers every run
+    _closing_lines_push_a_listing(out)
+
+
+def _closing_lines_push_a_listing(out: str) -> None:
+    """The demo's last lines work as printed: the key command makes a write key, and the listing
+    the curl line posts lands in the graph the serve line opens for writing."""
+    from fastapi.testclient import TestClient
+
+    from skugraph.serve.app import create_app
+
+    lines = out[out.index("live updates:"):].splitlines()
+    create = shlex.split(lines[0].split("KEY=$(", 1)[1].rstrip(")"))
+    serve = shlex.split(lines[1])
+    assert create[create.index("keys") + 1] == "create" and "serve" in serve and "--writable" in serve
+    made = run(*create[create.index("keys"):])
+    assert made.exit_code == 0, made.output
+    key = made.stdout.strip()
+    db = serve[serve.index("--db") + 1]
+    body = json.loads(shlex.split(lines[2])[-1])
+    client = TestClient(create_app(Path(db), keys=Path(f"{db}.keys.json"), writable=True))
+    answer = client.post("/listings", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200 and answer.json()["accepted"] == 1, answer.text
+    facts = client.get("/facts", params={"product": answer.json()["listings"][0]["product"]}, headers={"Authorization": f"Bearer {key}"})
+    assert {"has_brand", "colour"} <= {fact["predicate"] for fact in facts.json()["facts"]}
 
 
 @pytest.mark.slow

@@ -326,5 +326,11 @@ def _print_summary(result: BuildResult) -> None:
     console.print(f"web UI and REST API: {run} serve --db {result.config.graph}   then open http://127.0.0.1:8000/ "
                   f"(API docs at /docs); market report: {run} report --db {result.config.graph} --out report.html",
                   highlight=False)
+    tagger = f" --tagger {result.config.tagger}" if result.config.tagger else ""
+    console.print(f"live updates:     KEY=$({run} keys create --db {result.config.graph} --name shop --role write)\n"
+                  f"                  {run} serve --db {result.config.graph} --writable{tagger}\n"
+                  """                  curl -X POST http://127.0.0.1:8000/listings -H "Authorization: Bearer $KEY" """
+                  """-H 'content-type: application/json' -d '[{"id": "shop-1", "title": "小米 14 手机 黑色 12+256G"}]'""",
+                  highlight=False, markup=False, soft_wrap=True)
 
 
