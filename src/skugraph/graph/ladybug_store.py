@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -101,6 +101,7 @@ class LadybugStore(GraphStore):
         self._bulk: _Bulk | None = None
         self._this_load: dict[str, Stated] = {}  # see load_tables
         self._in_transaction = False
+        self._no_copy = False  # within transaction(): no COPY
         self._written: int | None = None  # within load_tables: rows written since its last commit
         self._owns_db = True  # False for another connection's store (connection()): closing it leaves the database open
         self.ontology = ontology or load_ontology()
@@ -161,7 +162,7 @@ class LadybugStore(GraphStore):
     def connection(self) -> LadybugStore:
         other = copy.copy(self)
         other._conn, other._owns_db = ladybug.Connection(self._db), False
-        other._bulk, other._this_load, other._in_transaction, other._written = None, {}, False, None
+        other._bulk, other._this_load, other._in_transaction, other._written, other._no_copy = None, {}, False, None, False
         return other
 
     def query(self, cypher: str, parameters: Mapping[str, Any] | None = None, timeout: float | None = None) -> QueryResult:
@@ -231,7 +232,17 @@ class LadybugStore(GraphStore):
         return staged
 
     def copy(self, table: str, file: Path, ends: tuple[str, str] | None = None) -> None:
-        """LadybugDB's own bulk ``COPY`` of a staged file into a table."""
+        """LadybugDB's own bulk ``COPY`` of a staged file into a table; within :meth:`transaction`,
+        a statement that creates the rows instead (see there)."""
+        if self._no_copy:
+            columns = pq.read_schema(file).names
+            if ends:
+                values = ", ".join(f"{name}: {name}" for name in columns if name not in ("src", "dst"))
+                self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{ends[0]} {{id: src}}), (b:{ends[1]} {{id: dst}}) "
+                          f"CREATE (a)-[:{table} {{{values}}}]->(b)")
+            else:
+                self._run(f"LOAD FROM {_quote_path(file)} CREATE (:{table} {{{', '.join(f'{name}: {name}' for name in columns)}}})")
+            return
         options = f" (from='{ends[0]}', to='{ends[1]}')" if ends else ""
         self._run(f"COPY {table} FROM {_quote_path(file)}{options}")
 
@@ -651,8 +662,19 @@ class LadybugStore(GraphStore):
             self._add_changes(changes, staging / "changes-edges.parquet", report)
         return deleted
 
-    def transaction(self) -> AbstractContextManager[None]:
-        return self._transaction()
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """:meth:`GraphStore.transaction`. Within it rows are created by statements, not
+        ``COPY``: LadybugDB 0.22 cannot replay a write-ahead log in which rows that a ``COPY``
+        appended are then updated (the next open segfaults), and a ``COPY`` makes its commit
+        checkpoint, which a killed process leaves half done: replayed at the next open, the
+        same way. A commit without one only appends to the log."""
+        no_copy, self._no_copy = self._no_copy, True
+        try:
+            with self._transaction():
+                yield
+        finally:
+            self._no_copy = no_copy
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
