@@ -100,9 +100,12 @@ def test_bad_records_are_named_by_index_and_field_and_the_good_ones_land(client,
     assert ndjson.status_code == 200, ndjson.text
     assert ndjson.json()["accepted"] == 1 and [(r["index"], r["field"]) for r in ndjson.json()["rejected"]] == [(1, "title")]
 
-    for bad, reason in (([{"title": "no id"}], "record 0, field 'id'"), ({"id": "a"}, "JSON array"), ([], "no listings")):
-        refused = _post(client, keys, bad)
+    for bad, reason in (({"id": "a"}, "JSON array"), ([], "no listings")):
+        refused = _post(client, keys, bad)  # not a batch: 422
         assert refused.status_code == 422 and reason in refused.json()["error"], refused.text
+    turned_away = _post(client, keys, [{"id": "post-blank", "title": " "}, {"id": "", "title": "晨光 订书机"}])  # a batch, every record bad
+    assert turned_away.status_code == 200 and turned_away.json()["accepted"] == 0 and turned_away.json()["seq"] is None
+    assert [(r["index"], r["field"]) for r in turned_away.json()["rejected"]] == [(0, "title"), (1, "id")]
     broken = client.post("/listings", content=b"[{", headers=_writer(keys) | {"content-type": "application/json"})
     assert broken.status_code == 422 and "not JSON" in broken.json()["error"]
 
@@ -141,7 +144,7 @@ def test_a_write_left_pending_runs_again_under_its_key_and_a_failed_one_frees_it
     assert client.get("/changes", params={"since": seq - 1}, headers=_writer(keys)).json()["changes"] == []  # not done: not in the feed
     posted = client.post("/listings", content=body, headers=_writer(keys) | {"content-type": "application/json",
                                                                              "Idempotency-Key": "pending-1"})
-    assert posted.status_code == 200 and posted.json()["seq"] == seq and "Idempotent-Replayed" not in posted.headers
+    assert posted.status_code == 200 and posted.json()["seq"] > seq and "Idempotent-Replayed" not in posted.headers
     assert client.get("/products/post-pending", headers=_writer(keys)).status_code == 200
 
     def broken(*_, **__):
@@ -187,6 +190,8 @@ def test_the_changes_feed_pages_with_a_cursor(client, keys):
     assert page["changes"][0]["op"] == "upsert" and page["changes"][0]["listings"][0]["id"] == "post-feed-1"
     rest = client.get("/changes", params={"since": page["next"]}, headers=_writer(keys)).json()
     assert [c["seq"] for c in rest["changes"]] == made[2:] and not rest["more"]
+    assert client.get("/changes", params={"since": 2**63}, headers=_writer(keys)).status_code == 422  # past SQLite's integers
+    assert client.get("/changes", params={"since": 2**63 - 1}, headers=_writer(keys)).json()["changes"] == []
 
 
 def test_reads_go_on_while_a_write_transaction_is_open(app, client, keys, monkeypatch):
@@ -271,3 +276,15 @@ def test_a_body_that_cannot_be_read_is_refused_for_its_key_first(client, keys):
         assert reader.status_code == (403 if route == "/listings" else 422), (route, reader.text)
         writer = client.post(route, content=bad["content"], headers=bad["headers"] | _writer(keys))
         assert writer.status_code == 422, (route, writer.text)
+
+
+def test_line_separators_inside_strings_are_text_not_record_breaks(client, keys):
+    """U+2028, U+0085 and form feeds are characters of a JSON string, not line ends (schemathesis found a 500)."""
+    record = {"id": "post-separators", "title": "晨光\u2028订书机\x85紫色\x0c", "description": "a\u2029b"}
+    bad = {"id": "", "title": "x\u2028y"}
+    answer = _post(client, keys, [record, bad])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] == 1 and [r["index"] for r in answer.json()["rejected"]] == [1]
+    lines = (json.dumps(record, ensure_ascii=False) + "\n" + json.dumps(bad, ensure_ascii=False) + "\r\n").encode()
+    again = client.post("/listings", content=lines, headers=_writer(keys) | {"content-type": "application/x-ndjson"})
+    assert again.status_code == 200 and again.json()["accepted"] == 1, again.text

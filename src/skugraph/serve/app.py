@@ -45,7 +45,7 @@ from skugraph.graph.store import GraphStore, confidence_summary, open_store
 from skugraph.serve.guard import BodyLimit, ReadOnlyError, check_read_only
 from skugraph.serve.keys import Access, AccessLog, KeyStore, RateLimiter
 from skugraph.records import Listing
-from skugraph.serve.writes import (CANDIDATES, MAX_LISTINGS, Answer, BodyError, WriteLog, Writer, request_digest, validate,
+from skugraph.serve.writes import (CANDIDATES, MAX_LISTINGS, Answer, BodyError, WriteLog, Writer, listings_schema, request_digest, validate,
                                    writes_file)
 
 PAGES = Path(__file__).parent / "pages"
@@ -65,7 +65,7 @@ class ErrorBody(BaseModel):
 _MEANINGS = {400: "The body is not UTF-8 JSON, or the query is not valid Cypher", 403: "The query would write, call a procedure or touch a file",
              404: "No such product or listing (on /search: a filter names a value the graph does not hold)", 408: "The query ran past the time limit",
              409: "The Idempotency-Key was used for another request (another method, path or body)", 413: "The request body is too large",
-             422: "A parameter or the body is not valid (on POST /listings: no record of the batch is a valid listing; each is named in `rejected`)"}
+             422: "A parameter or the body is not valid (on POST /listings: not a JSON array of listing objects of the schema's types; a listing of those types that validation turns away is named in the answer's `rejected`)"}
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -317,18 +317,12 @@ def read_only_query(services: Services, cypher: str, parameters: dict[str, Any])
             pass
 
 
-_LISTING_FIELDS = {"id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
-                   "category": {"type": "string"}, "price": {"type": "number"}, "currency": {"type": "string"},
-                   "source": {"type": "string"}, "updated_at": {"type": "string", "format": "date-time"},
-                   "reviews": {"type": "array", "items": {"type": "object", "properties": {
-                       "id": {"type": "string"}, "text": {"type": "string"}, "rating": {"type": "number"}}}}}
 #: POST /listings reads its body itself (a JSON array or JSON lines): its schema is declared here
 _LISTINGS_BODY = {"required": True, "content": {
-    "application/json": {"schema": {"type": "array", "maxItems": MAX_LISTINGS, "items": {
-        "type": "object", "required": ["id", "title"], "properties": _LISTING_FIELDS}},
+    "application/json": {"schema": listings_schema(MAX_LISTINGS),
         "example": [{"id": "shop-1001", "title": "华为 Mate 60 12+256G 蓝色 5G手机", "price": 5999.0, "currency": "CNY",
                      "updated_at": "2026-12-03T10:00:00Z"}]},
-    "application/x-ndjson": {"schema": {"type": "string", "description": "One listing object a line"}}}}
+    "application/x-ndjson": {"schema": {"type": "string", "pattern": "\\S", "description": "One listing object a line"}}}}
 _IDEMPOTENCY = Header(alias="Idempotency-Key", min_length=1, max_length=200,
                       description="A key of the client's choosing: the same key again gets the first answer and writes nothing")
 
@@ -351,10 +345,8 @@ def _write_routes(app: FastAPI, api: APIRouter, writer: Writer, access: Access) 
             batch = await run_in_threadpool(validate, body, ndjson)
         except BodyError as error:
             raise HTTPException(422, str(error)) from None
-        if not batch.listings:
-            first = batch.rejected[0]
-            reason = f"no valid listing (record {first['index']}, field {first['field']!r}: {first['reason']}; {len(batch.rejected)} rejected)"
-            return JSONResponse({"error": reason, "rejected": batch.rejected}, 422)
+        if not batch.listings:  # listings of the right types that ingest turned away, every one: nothing to write
+            return {"seq": None, "accepted": 0, "rejected": batch.rejected, "masked": batch.masked, "listings": [], "products": []}
         digest = request_digest("POST", "/listings", body)
         return answered(await run_in_threadpool(writer.upsert, batch, idempotency_key, digest))  # waits for the writer, off the event loop
 
@@ -365,7 +357,7 @@ def _write_routes(app: FastAPI, api: APIRouter, writer: Writer, access: Access) 
 
     @api.get("/changes", summary="The writes after a sequence number, oldest first: what each did and to which "
              "listings and products (`next`: the cursor for the next page)")
-    def changes(since: Annotated[int, Query(ge=0, description="The `seq` of the last write seen (0: from the first)")] = 0,
+    def changes(since: Annotated[int, Query(ge=0, le=2**63 - 1, description="The `seq` of the last write seen (0: from the first)")] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
         found = writer.log.feed(since, limit + 1)
         page = found[:limit]

@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
 from skugraph.corpus.ingest import ingest, load_listings
 from skugraph.corpus.listing_formats import UnreadableFileError
 from skugraph.extract import ListingReader
@@ -56,6 +58,48 @@ APPLIED = "AppliedWrite"
 def writes_file(db: Path) -> Path:
     """Where the idempotency keys and the feed of a graph's writes are kept: beside it."""
     return db.with_name(db.name + ".writes.sqlite")
+
+
+class ReviewIn(BaseModel):
+    """A review as a posted listing may carry it (ingest checks the rest: blank text, limits)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str | None = None
+    text: str | None = None
+    rating: float | None = None
+
+
+class ListingIn(BaseModel):
+    """A posted listing as ``POST /listings`` documents it. Validation is ingest's, record by
+    record: whatever else an element of the batch is, it is turned away and named in ``rejected``."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    title: str
+    description: str | None = None
+    category: str | list[str] | None = None
+    price: float | None = None
+    currency: str | None = None
+    source: str | None = None
+    updated_at: str | float | None = Field(default=None, description="An ISO 8601 time, or seconds since 1970")
+    reviews: list[ReviewIn | str] | None = None
+
+
+
+def listings_schema(most: int) -> dict[str, Any]:
+    """The JSON schema of a posted batch of at most ``most`` elements: each a listing, or
+    anything else, which is turned away by index (the good ones are written all the same).
+    Definitions inlined: an OpenAPI request body cannot point into a JSON schema's own ``$defs``."""
+    schema = TypeAdapter(ListingIn).json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            return inline(definitions[node["$ref"].rsplit("/", 1)[1]]) if "$ref" in node else {k: inline(v) for k, v in node.items()}
+        return [inline(item) for item in node] if isinstance(node, list) else node
+
+    other = {"description": "anything else: turned away, named in the answer's `rejected` by its index"}
+    return {"type": "array", "minItems": 1, "maxItems": most, "items": {"anyOf": [inline(schema), other]}}
 
 
 class BodyError(ValueError):
@@ -84,8 +128,8 @@ def validate(body: bytes, ndjson: bool = False) -> Batch:
             raise BodyError(f"the body must be a JSON array of listings, not a JSON {type(records).__name__}")
         lines = [json.dumps(record, ensure_ascii=False) for record in records]
     else:
-        lines = body.decode("utf-8", errors="replace").splitlines()  # a bad byte is the bad record's own fault
-        lines = [line for line in lines if line.strip()]
+        lines = body.decode("utf-8", errors="replace").split("\n")  # a bad byte is the bad record's own fault
+        lines = [line.removesuffix("\r") for line in lines if line.strip()]  # not splitlines: U+2028 may be inside a string
     if not lines:
         raise BodyError("no listings in the body")
     if len(lines) > MAX_LISTINGS:
@@ -98,7 +142,9 @@ def validate(body: bytes, ndjson: bool = False) -> Batch:
         except UnreadableFileError as error:
             raise BodyError(str(error).replace(str(work / "posted.jsonl"), "the body")) from None
         rejected = []
-        for line in (work / "rejects.jsonl").read_text(encoding="utf-8").splitlines():
+        for line in (work / "rejects.jsonl").read_text(encoding="utf-8").split("\n"):  # not splitlines: see above
+            if not line:
+                continue
             reject = json.loads(line)
             rejected.append({"index": int(reject["where"].removeprefix("line ")) - 1, "field": reject["field"],
                              "reason": reject["reason"]})
