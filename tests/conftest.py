@@ -97,3 +97,17 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStud
     # a password starting with "-" (as secrets.token_urlsafe's sometimes does) must still reach label-studio start
     with running(command, tmp_path_factory.mktemp("label-studio"), password="-Xy_9-password") as server:
         yield server
+
+
+def api_routes(routes) -> list:
+    """Every endpoint of a FastAPI app's ``routes``, those of included routers too (FastAPI keeps
+    them behind ``original_router``)."""
+    from fastapi.routing import APIRoute
+
+    found = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif getattr(route, "original_router", None) is not None:
+            found += api_routes(route.original_router.routes)
+    return found

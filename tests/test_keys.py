@@ -9,7 +9,7 @@ import stat
 
 import pytest
 from fastapi import Depends, FastAPI
-from fastapi.routing import APIRoute
+from conftest import api_routes
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -68,18 +68,7 @@ def walk(client, keys) -> list[tuple[str, str, dict]]:
 def _write_operations(app: FastAPI) -> set[str]:
     """The routes behind the write role, found from their dependencies."""
     write = app.state.access.write
-    return {route.path for route in _api_routes(app.routes) if any(dependency.call is write for dependency in route.dependant.dependencies)}
-
-
-def _api_routes(routes) -> list[APIRoute]:
-    """Every endpoint, those of included routers too (FastAPI keeps them behind ``original_router``)."""
-    found = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append(route)
-        elif getattr(route, "original_router", None) is not None:
-            found += _api_routes(route.original_router.routes)
-    return found
+    return {route.path for route in api_routes(app.routes) if any(dependency.call is write for dependency in route.dependant.dependencies)}
 
 
 def test_the_schema_declares_the_keys_and_their_answers(client):

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from fastapi.routing import APIRoute
+from conftest import api_routes
 from fastapi.testclient import TestClient
 
 from skugraph.graph.cards import history
@@ -231,20 +231,9 @@ def test_query_stays_read_only_on_a_writable_graph(app, client, keys):
     assert client.post("/query", json={"cypher": "MATCH (p:Product) RETURN count(p)"}, headers=_writer(keys)).status_code == 200
 
 
-def _api_routes(routes) -> list[APIRoute]:
-    """Every endpoint, those of included routers too (FastAPI 0.165 keeps them behind ``original_router``)."""
-    found = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append(route)
-        elif getattr(route, "original_router", None) is not None:
-            found += _api_routes(route.original_router.routes)
-    return found
-
-
 def test_every_write_route_needs_the_write_role(app, client, keys):
     write = app.state.access.write
-    every = _api_routes(app.routes)
+    every = api_routes(app.routes)
     assert len(every) >= 10  # the walk sees the API's endpoints
     routes = [(method, route.path) for route in every
               if any(dependency.call is write for dependency in route.dependant.dependencies) for method in route.methods]
