@@ -14,7 +14,13 @@ LS_VENV      ?= .venv-labelstudio
 LABEL_STUDIO ?= label-studio==1.23.2
 LS_STAMP     := $(LS_VENV)/.installed
 
-.PHONY: setup browser demo docs test test-fast sample clean label-studio-venv label-studio
+# Locust, the load generator `skugraph bench serve` runs, in its own virtual environment (its gevent and Flask pins
+# stay out of ours).
+LOCUST_VENV  ?= .venv-locust
+LOCUST       ?= locust==2.47.0
+LOCUST_STAMP := $(LOCUST_VENV)/.installed
+
+.PHONY: setup browser demo docs test test-fast sample clean label-studio-venv label-studio locust-venv
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +38,14 @@ $(LS_STAMP): Makefile
 	touch $(LS_STAMP)
 
 label-studio-venv: $(LS_STAMP)
+
+$(LOCUST_STAMP): Makefile
+	test -x $(LOCUST_VENV)/bin/python || $(PYTHON) -m venv $(LOCUST_VENV)
+	$(LOCUST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCUST_VENV)/bin/python -m pip install --quiet "$(LOCUST)"
+	touch $(LOCUST_STAMP)
+
+locust-venv: $(LOCUST_STAMP)
 
 # A Label Studio server at http://localhost:8080, its SQLite database and files in .skugraph/label-studio:
 # sign up in the browser, then take the API key from Account & Settings. Local addresses allowed: `skugraph label serve`
@@ -53,7 +67,7 @@ docs: setup
 	$(BIN)/mkdocs build --strict
 
 # Everything: the whole suite (slow tests included: training, Ray, the browser, Label Studio, the wheel) and the docs site.
-test: setup label-studio-venv browser docs
+test: setup label-studio-venv locust-venv browser docs
 	$(BIN)/python -m pytest -q
 
 # The inner loop: every test but those marked slow.

@@ -152,3 +152,20 @@ def bench_demo_command(
     from skugraph.bench.tables import demo_summary
 
     _run(out, bench_demo, demo_summary)
+
+
+@bench_app.command("serve")
+def bench_serve_command(
+    products: Annotated[int, typer.Option(help="Products in the generated graph (built once, kept in .skugraph/bench-serve).")] = 20_000,
+    seconds: Annotated[float, typer.Option(help="How long each mix runs.")] = 60,
+    users: Annotated[int, typer.Option(help="Concurrent readers (locust users, no wait between requests).")] = 10,
+    db: Annotated[Path | None, typer.Option("--db", help="A graph to serve instead (a copy: the bench writes).")] = None,
+    out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/serve.json"),
+) -> None:
+    """Locust against `skugraph serve --writable --rate-limit 0`: reads (search, product page,
+    recommend), writes (batches of ten listing updates) and both (writes at ten listings/s),
+    each with requests/s, p50/p99 and errors beside the targets; then SIGKILL under writes, a
+    restart, and the acknowledged writes found afterwards. Needs .venv-locust (make locust-venv)."""
+    from skugraph.bench.serve_load import bench_serve, serve_summary
+
+    _run(out, lambda: bench_serve(products, seconds, users, db, progress=errors.print), serve_summary)
