@@ -114,13 +114,14 @@ def bench_api_command(
     db: Annotated[Path | None, typer.Option("--db", help="A graph to serve (default: the sample catalogue, built with the rules).")] = None,
     max_examples: Annotated[int, typer.Option(help="Generated requests per operation and phase.")] = 100,
     seed: int = 1,
+    writable: Annotated[bool, typer.Option(help="Serve with --writable (over a copy of the graph): the write endpoints too.")] = True,
     out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/api.json"),
 ) -> None:
     """Schemathesis against `skugraph serve`, every check on: server errors (5xx) and other failures."""
     from skugraph.bench.service import bench_api
     from skugraph.bench.tables import api_summary
 
-    _run(out, lambda: bench_api(db, max_examples, seed, progress=errors.print), api_summary)
+    _run(out, lambda: bench_api(db, max_examples, seed, progress=errors.print, writable=writable), api_summary)
 
 
 @bench_app.command("fuzz")
