@@ -7,19 +7,17 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from skugraph.bench.service import Server, copy_graph
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 LOCUST_VENV = Path(".venv-locust")
@@ -53,56 +51,6 @@ def build_graph(products: int, cache: Path, say: Callable[[str], None]) -> Path:
     pipeline.load(graph, cache / "listings.jsonl", cache / "fused.jsonl")
     done.write_text(str(products), encoding="utf-8")
     return graph
-
-
-class Server:
-    """``skugraph serve --writable --rate-limit 0`` on a free localhost port, its output in a log file."""
-
-    def __init__(self, db: Path, log: Path):
-        self.db, self.log, self.process = db, log, None
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def start(self, wait: float = 600) -> None:
-        """Start it and wait until it answers (raises naming its log's last lines if it ends)."""
-        with self.log.open("a", encoding="utf-8") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "skugraph", "serve", "--db", str(self.db), "--writable",
-                                             "--port", str(self.port), "--rate-limit", "0"], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/openapi.json", timeout=2).close()
-                return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"skugraph serve ended ({self.process.returncode}): "
-                                       f"{self.log.read_text(encoding='utf-8')[-800:]}") from None
-                time.sleep(0.5)
-        raise RuntimeError(f"skugraph serve did not answer in {wait:.0f} s")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        """Send ``sig`` and wait for the end; returns the exit status."""
-        self.process.send_signal(sig)
-        return self.process.wait(timeout=120)
-
-    def get(self, path: str, key: str, **params: Any) -> Any:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        request = urllib.request.Request(f"{self.url}{path}{query}", headers={"Authorization": f"Bearer {key}"})
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return json.loads(answer.read())
-
-    def post(self, path: str, key: str, body: str, idempotency: str) -> tuple[int, dict, bool]:
-        """Status, answer and whether it was a replay."""
-        request = urllib.request.Request(f"{self.url}{path}", data=body.encode("utf-8"), method="POST",
-                                         headers={"Authorization": f"Bearer {key}", "content-type": "application/json",
-                                                  "Idempotency-Key": idempotency})
-        try:
-            with urllib.request.urlopen(request, timeout=120) as answer:
-                return answer.status, json.loads(answer.read()), answer.headers.get("Idempotent-Replayed") == "true"
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}"), False
 
 
 def make_key(db: Path, name: str, role: str) -> str:
@@ -239,13 +187,12 @@ def bench_serve(products: int = 20_000, seconds: float = 60, users: int = 10, db
         db, catalogue = build_graph(products, built, say), built / "catalogue.jsonl"
     with tempfile.TemporaryDirectory(prefix="skugraph-bench-serve-") as scratch:
         work = Path(scratch)
-        graph = work / "graph.lbug"
-        shutil.copy(db, graph)  # the bench writes: never into the graph it was given
+        graph = copy_graph(db, work)  # the bench writes: never into the graph it was given
         if catalogue is None:
             catalogue = work / "catalogue.jsonl"
             _listings_of(graph, catalogue)
         read_key, write_key = make_key(graph, "bench-read", "read"), make_key(graph, "bench-write", "write")
-        server = Server(graph, work / "serve.log")
+        server = Server(graph, work / "serve.log", "--writable", "--rate-limit", "0")
         say("starting skugraph serve --writable --rate-limit 0…")
         server.start()
         try:

@@ -211,10 +211,7 @@ class Access:
 
         async def key_with_role(request: Request, bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
                                 header: Annotated[str | None, Security(HEADER)]) -> KeyRecord:
-            record = self.authenticate(request, bearer.credentials if bearer else header)
-            if not record.allows(role):
-                raise HTTPException(403, f"key {record.id} has the {record.role} role; this endpoint needs {role}")
-            return record
+            return self.check(request, bearer.credentials if bearer else header, role)
 
         key_with_role.__name__ = f"{role}_key"
         key_with_role.role = role  # type: ignore[attr-defined]  (read by refusal)
@@ -228,15 +225,20 @@ class Access:
         roles = {getattr(d.call, "role", None) for d in dependant.dependencies} - {None} if dependant else set()
         if self.store is None or not roles:
             return None
-        role = "write" if "write" in roles else "read"
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         try:
-            record = self.authenticate(request, credentials if scheme.lower() == "bearer" and credentials else request.headers.get("x-api-key"))
+            self.check(request, credentials if scheme.lower() == "bearer" and credentials else request.headers.get("x-api-key"),
+                       "write" if "write" in roles else "read")
         except HTTPException as refused:
             return refused
-        if not record.allows(role):
-            return HTTPException(403, f"key {record.id} has the {record.role} role; this endpoint needs {role}")
         return None
+
+    def check(self, request: Request, key: str | None, role: str) -> KeyRecord:
+        """The live key record for ``key`` if it has ``role``: else 401/429 (:meth:`authenticate`) or 403."""
+        record = self.authenticate(request, key)
+        if not record.allows(role):
+            raise HTTPException(403, f"key {record.id} has the {record.role} role; this endpoint needs {role}")
+        return record
 
     def authenticate(self, request: Request, key: str | None) -> KeyRecord:
         """The live key record for ``key`` (once per request), or 401; 429 when over its rate."""
