@@ -277,3 +277,17 @@ def test_line_separators_inside_strings_are_text_not_record_breaks(client, keys)
     lines = (json.dumps(record, ensure_ascii=False) + "\n" + json.dumps(bad, ensure_ascii=False) + "\r\n").encode()
     again = client.post("/listings", content=lines, headers=_writer(keys) | {"content-type": "application/x-ndjson"})
     assert again.status_code == 200 and again.json()["accepted"] == 1, again.text
+
+
+def test_a_graph_without_its_write_log_numbers_its_writes_after_its_last(demo_graph, tmp_path):
+    """The write log beside the graph lost (a graph copied alone): new writes take numbers past the graph's own."""
+    copy = tmp_path / demo_graph.name
+    shutil.copy(demo_graph, copy)
+    first = TestClient(create_app(copy, writable=True))
+    seq = first.post("/listings", json=[{"id": "post-moved-1", "title": "晨光 订书机 蓝色"}]).json()["seq"]
+    first.app.state.writer.close()
+    writes_file(copy).unlink()
+    again = TestClient(create_app(copy, writable=True))
+    answer = again.post("/listings", json=[{"id": "post-moved-2", "title": "得力 订书机 红色"}])
+    assert answer.status_code == 200 and answer.json()["seq"] > seq, answer.text
+    again.app.state.writer.close()

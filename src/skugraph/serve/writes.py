@@ -85,7 +85,6 @@ class ListingIn(BaseModel):
     reviews: list[ReviewIn | str] | None = None
 
 
-
 def listings_schema(most: int) -> dict[str, Any]:
     """The JSON schema of a posted batch of at most ``most`` elements: each a listing, or
     anything else, which is turned away by index (the good ones are written all the same).
@@ -182,6 +181,14 @@ class WriteLog:
             self._db.execute("UPDATE writes SET status = 'done', at = ?, code = ?, answer = ? WHERE seq = ?",
                              (at or _now(), code, json.dumps(answer, ensure_ascii=False), seq))
 
+    def continue_after(self, seq: int) -> None:
+        """Number the next writes after ``seq`` (the graph's last applied write: a graph moved
+        without this file, or with an older copy of it, must not be given a number twice)."""
+        with self._lock:
+            self._db.execute("INSERT INTO sqlite_sequence (name, seq) SELECT 'writes', 0 "
+                             "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'writes')")
+            self._db.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'writes'", (seq,))
+
     def pending(self) -> list[int]:
         """The sequence numbers of the writes recorded pending."""
         with self._lock:
@@ -241,6 +248,7 @@ class Writer:
         self.store, self.reader, self.log, self.refresh, self.candidates = store, reader, log, refresh, candidates
         store.query(f"CREATE NODE TABLE IF NOT EXISTS {APPLIED}(seq INT64, at STRING, answer STRING, PRIMARY KEY(seq))")
         self.settle(log.pending())
+        log.continue_after(store.query(f"MATCH (w:{APPLIED}) RETURN coalesce(max(w.seq), 0)").rows[0][0])
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="skugraph-writer", daemon=True)
         self._thread.start()
