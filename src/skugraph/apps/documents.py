@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from skugraph.corpus.normalize import fold
@@ -96,16 +96,18 @@ def documents_from_facts(listings: Iterable[Listing],
     return list(docs.values()), alias_map(brands)
 
 
-def documents_from_store(store: GraphStore) -> tuple[list[Document], dict[str, set[str]]]:
-    """Every product in the graph, with its listings' text and prices and its facts; and the
-    brand names and aliases (:func:`alias_map`)."""
+def documents_from_store(store: GraphStore, products: Collection[str] | None = None) -> tuple[list[Document], dict[str, set[str]]]:
+    """Every product in the graph (or those of ``products`` it holds), with its listings' text
+    and prices and its facts; and the brand names and aliases (:func:`alias_map`)."""
+    where, only = ("WHERE p.id IN $ids ", {"ids": sorted(products)}) if products is not None else ("", None)
     texts: dict[str, list[tuple[str, str, float | None]]] = defaultdict(list)
     fields: dict[str, dict[str, str]] = {}  # listing id → its title and description (where facts were read)
     for pid, lid, title, text, price in store.query(
-            "MATCH (l:Listing)-[:OFFER_OF]->(p:Product) RETURN p.id, l.id, l.title, l.description, l.price ORDER BY l.id").rows:
+            f"MATCH (l:Listing)-[:OFFER_OF]->(p:Product) {where}RETURN p.id, l.id, l.title, l.description, l.price ORDER BY l.id",
+            only).rows:
         texts[pid].append((title or "", text or "", price))
         fields[lid] = {"title": title or "", "description": text or ""}
-    products = store.query("MATCH (p:Product) RETURN p.id, p.title ORDER BY p.id").rows
+    products = store.query(f"MATCH (p:Product) {where}RETURN p.id, p.title ORDER BY p.id", only).rows
     unfused = [pid for pid, _ in products if pid not in texts]  # loaded without fusion: the listing of its own id
     delisted = set()  # products whose own listing was taken off the market and that no other listing offers
     if unfused:
@@ -122,8 +124,9 @@ def documents_from_store(store: GraphStore) -> tuple[list[Document], dict[str, s
         members = texts.get(pid) or [(title or "", "", None)]
         docs[pid] = Document(pid, title or members[0][0], "\n".join(f"{t}\n{d}" for t, d, _ in members),
                              prices=tuple(p for _, _, p in members if p is not None))
-    rows = store.query("MATCH (p:Product)-[r]->(o) WHERE label(r) <> 'HAS_REVIEW' RETURN p.id, r.predicate, o.id, "
-                       "coalesce(o.name, o.value, o.id), r.confidence, coalesce(r.inferred, false), r.provenance").rows
+    rows = store.query(f"MATCH (p:Product)-[r]->(o) {where or 'WHERE '}{'AND ' if where else ''}label(r) <> 'HAS_REVIEW' "
+                       "RETURN p.id, r.predicate, o.id, coalesce(o.name, o.value, o.id), r.confidence, coalesce(r.inferred, false), "
+                       "r.provenance", only).rows
     for pid, predicate, key, name, confidence, inferred, provenance in rows:
         doc = docs.get(pid)
         if doc is None or predicate is None:

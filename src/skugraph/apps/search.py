@@ -22,6 +22,7 @@ evaluation in :mod:`skugraph.apps.search_eval`.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,6 +34,7 @@ from skugraph.apps.documents import Document, documents_from_facts, documents_fr
 from skugraph.apps.prices import band_labels, band_of, price_bands
 from skugraph.apps.query_parser import Constraint, QueryParser
 from skugraph.apps.recommend import FITS
+from skugraph.apps.text_index import TextIndex
 from skugraph.corpus.normalize import fold
 from skugraph.facts.values import normalize_value
 from skugraph.graph.store import GraphStore
@@ -91,39 +93,136 @@ class SearchResult:
 
 
 class SearchIndex:
-    """BM25 over product texts plus an inverted index of their facts; see the module doc."""
+    """BM25 over product texts plus an inverted index of their facts; see the module doc.
+
+    Products sit in numbered slots; :meth:`updated` gives a new index with some products
+    replaced, added or removed that shares what they leave alone (a write does work in
+    proportion to the products it touches, and readers of the old index are not disturbed)."""
 
     def __init__(self, documents: Sequence[Document], aliases: Mapping[str, set[str]] | None = None,
                  synonyms: Sequence[Sequence[str]] | None = None):
-        import bm25s
-
         from skugraph.tagging.augment import read_synonyms
 
-        self.documents = list(documents)
-        self.aliases = dict(aliases or {})  # folded brand name or alias → the brand keys written so
+        self.synonyms = {fold(w): group for group in (read_synonyms() if synonyms is None else synonyms) for w in group}
+        self.slots: list[Document | None] = []
+        self.slot_of: dict[str, int] = {}
+        self.text = TextIndex()
+        self.by_key: dict[str, frozenset[int]] = {}
+        self.vocabulary: dict[str, Counter[tuple[str, str]]] = {}  # folded name → (predicate, key) held
+        self.palette: dict[str, frozenset[str]] = {}  # palette colour → the colour keys it covers
+        self._held: dict[str, _Held] = {}  # key → its slots and their fact weights, made when a query first asks
+        self._columns: list[tuple[str, str, str]] = []  # facet column → (facet, key, name)
+        self._column_of: dict[tuple[str, str], int] = {}
+        self._facet_slots, self._facet_columns = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        self._price_slots, self._prices = np.zeros(0, dtype=np.int64), np.zeros(0)
+        self._put(documents, (), aliases or {})
+
+    def updated(self, documents: Sequence[Document], removed: Iterable[str] = (),
+                aliases: Mapping[str, set[str]] | None = None) -> SearchIndex:
+        """A new index in which ``documents`` replace the products of their ids (or are added)
+        and the ``removed`` products are gone; ``aliases``: the brand names now, if changed."""
+        new = copy.copy(self)
+        new._put(documents, removed, self.aliases if aliases is None else aliases)
+        return new
+
+    def _put(self, documents: Sequence[Document], removed: Iterable[str], aliases: Mapping[str, set[str]]) -> None:
+        """Place the documents in their slots (a new product in a new one), empty the removed
+        ones', and bring every derived structure up to date; each container changed is a new one."""
+        slots, slot_of = list(self.slots), dict(self.slot_of)
+        old: dict[int, Document] = {}
+        texts: dict[int, list[str] | None] = {}
+        for pid in removed:
+            if (i := slot_of.pop(pid, None)) is not None:
+                old[i], slots[i], texts[i] = slots[i], None, None
+        for doc in documents:
+            i = slot_of.get(doc.id)
+            if i is None:
+                i = slot_of[doc.id] = len(slots)
+                slots.append(None)
+            if slots[i] is not None:
+                old[i] = slots[i]
+            if slots[i] is None or slots[i].text != doc.text:
+                texts[i] = words(doc.text)
+            slots[i] = doc
+        changed = set(old) | {slot_of[d.id] for d in documents}
+        self.slots, self.slot_of, self.text = slots, slot_of, self.text.updated(texts) if texts else self.text
+        self._set_aliases(aliases)
+        now: dict[str, set[int]] = defaultdict(set)  # key → the changed slots holding it now
+        for i in changed:
+            for _, key in slots[i].facts if slots[i] is not None else ():
+                now[key].add(i)
+        keys = {k for i in old for _, k in old[i].facts} | now.keys()
+        by_key = dict(self.by_key)
+        for key in keys:
+            holders = {i for i in by_key.get(key, ()) if i not in changed} | now.get(key, set())
+            if holders:
+                by_key[key] = frozenset(holders)
+            else:
+                by_key.pop(key, None)
+        self.by_key = by_key
+        self._held = {k: v for k, v in self._held.items() if k not in keys}
+        vocabulary, copied = dict(self.vocabulary), set()
+        for sign, docs in ((-1, old.values()), (1, (slots[i] for i in changed if slots[i] is not None))):
+            for doc in docs:
+                for predicate, key in doc.facts:
+                    name = doc.names.get(key)
+                    if name and predicate != "in_category":
+                        form = fold(name)
+                        if form not in copied:
+                            vocabulary[form] = Counter(vocabulary.get(form, ()))
+                            copied.add(form)
+                        vocabulary[form][(predicate, key)] += sign
+        for form in copied:
+            vocabulary[form] = +vocabulary[form]  # what no product holds any more goes
+            if not vocabulary[form]:
+                del vocabulary[form]
+        self.vocabulary = vocabulary
+        palette = dict(self.palette)
+        for key in keys:
+            if key.startswith("colour:") and key in by_key:
+                colour = normalize_value("colour", key[7:]).canonical
+                palette[colour] = palette.get(colour, frozenset()) | {key}
+        self.palette = palette
+        self._put_facets(changed)
+
+    def _put_facets(self, changed: set[int]) -> None:
+        """Facet and price rows of the changed slots: the old ones dropped, the new ones appended."""
+        gone = np.fromiter(changed, dtype=np.int64, count=len(changed))
+        keep = ~np.isin(self._facet_slots, gone)
+        columns, column_of = list(self._columns), dict(self._column_of)
+        rows: list[tuple[int, int]] = []
+        prices: list[tuple[int, float]] = []
+        for i in sorted(changed):
+            doc = self.slots[i]
+            if doc is None:
+                continue
+            for facet, predicate in FACETS.items():
+                for key in sorted({k for p, k in doc.facts if p == predicate}):
+                    if (facet, key) not in column_of:
+                        column_of[(facet, key)] = len(columns)
+                        columns.append((facet, key, doc.names.get(key, key)))
+                    rows.append((i, column_of[(facet, key)]))
+            prices.extend((i, p) for p in doc.prices)
+        added = np.array(rows, dtype=np.int64).reshape(-1, 2)
+        self._columns, self._column_of = columns, column_of
+        self._facet_slots = np.concatenate([self._facet_slots[keep], added[:, 0]])
+        self._facet_columns = np.concatenate([self._facet_columns[keep], added[:, 1]])
+        keep = ~np.isin(self._price_slots, gone)
+        self._price_slots = np.concatenate([self._price_slots[keep], np.array([i for i, _ in prices], dtype=np.int64)])
+        self._prices = np.concatenate([self._prices[keep], np.array([p for _, p in prices], dtype=float)])
+        self.bands = price_bands(self._prices.tolist())
+
+    def _set_aliases(self, aliases: Mapping[str, set[str]]) -> None:
+        self.aliases = dict(aliases)  # folded brand name or alias → the brand keys written so
         self.brand_forms: dict[str, set[str]] = defaultdict(set)  # brand key → its folded names and aliases
         for form, keys in self.aliases.items():
             for key in keys:
                 self.brand_forms[key].add(form)
-        self.synonyms = {fold(w): group for group in (read_synonyms() if synonyms is None else synonyms) for w in group}
-        self.bm25 = bm25s.BM25()
-        corpus = [words(d.text) or ["∅"] for d in self.documents]
-        self.bm25.index(corpus, show_progress=False)
-        self.by_key: dict[str, set[int]] = defaultdict(set)
-        for i, doc in enumerate(self.documents):
-            for _, key in doc.facts:
-                self.by_key[key].add(i)
-        self.bands = price_bands([p for d in self.documents for p in d.prices])
-        self.vocabulary: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)  # folded name → (predicate, key) held
-        for doc in self.documents:
-            for predicate, key in doc.facts:
-                name = doc.names.get(key)
-                if name and predicate != "in_category":
-                    self.vocabulary[fold(name)][(predicate, key)] += 1
-        self.palette: dict[str, set[str]] = defaultdict(set)  # palette colour → the colour keys it covers
-        for key in self.by_key:
-            if key.startswith("colour:"):
-                self.palette[normalize_value("colour", key[7:]).canonical].add(key)
+
+    @property
+    def documents(self) -> list[Document]:
+        """The products, in slot order."""
+        return [doc for doc in self.slots if doc is not None]
 
     def same_brand(self, key: str) -> set[str]:
         """The other keys of a brand: brands of the graph sharing a name or alias with it
@@ -140,7 +239,7 @@ class SearchIndex:
         return {k for k in near if k != key and k in self.by_key}
 
     def __len__(self) -> int:
-        return len(self.documents)
+        return len(self.slot_of)
 
     @classmethod
     def from_facts(cls, listings: Iterable[Listing], facts: Iterable[Fact]) -> SearchIndex:
@@ -154,11 +253,8 @@ class SearchIndex:
         return cls(*documents_from_store(store))
 
     def text_scores(self, query: str) -> np.ndarray:
-        """BM25 score of every document for the query text."""
-        terms = words(query)
-        if not terms or not self.documents:
-            return np.zeros(len(self.documents))
-        return np.asarray(self.bm25.get_scores(terms), dtype=float)
+        """BM25 score of every slot for the query text."""
+        return self.text.scores(words(query))
 
     def link(self, query: str, constraints: Sequence[Constraint]) -> list[Constraint]:
         """The constraints plus the query words the extractor left unread that name a value the
@@ -196,32 +292,50 @@ class SearchIndex:
         wanted = [c.key for c in out if c.predicate == "product_type"]
         if not wanted:
             return out
-        of_type = {i for i in self.by_key.get(wanted[0], ()) if ("product_type", wanted[0]) in self.documents[i].facts}
+        of_type = self._holding(wanted[0], "product_type")
         for n, c in enumerate(out):
             if c.predicate in BRAND_READINGS:
-                support = {p: sum((p, c.key) in self.documents[i].facts for i in of_type & self.by_key.get(c.key, set()))
-                           for p in BRAND_READINGS}
+                support = {p: np.isin(self._holding(c.key, p), of_type, assume_unique=True).sum() for p in BRAND_READINGS}
                 best = max(BRAND_READINGS, key=lambda p: support[p])
                 if support[best] > support[c.predicate]:
                     out[n] = Constraint(best, c.key, c.name, c.surface)
         return out
 
     def constraint_scores(self, constraints: Sequence[Constraint]) -> np.ndarray:
-        """The share of the constraints each document meets, each met one weighted by the fact's
+        """The share of the constraints each slot meets, each met one weighted by the fact's
         confidence (another predicate on the same entity counts ``OTHER_PREDICATE``; a near
         value, :meth:`near_keys`, counts ``NEAR``)."""
-        scores = np.zeros(len(self.documents))
+        scores = np.zeros(len(self.slots))
         total = sum(TYPE_WEIGHT if c.predicate == "product_type" else 1.0 for c in constraints)
         for c in constraints:
-            best = np.zeros(len(self.documents))
+            best = np.zeros(len(self.slots))
             same = [(c.key, 1.0), *((k, 1.0) for k in self.same_brand(c.key))]
             for key, factor in [*same, *((k, NEAR) for k in self.near_keys(c.key))]:
-                for i in self.by_key.get(key, ()):
-                    held = {p: w for (p, k), w in self.documents[i].facts.items() if k == key}
-                    weight = held[c.predicate] if c.predicate in held else OTHER_PREDICATE * max(held.values())
-                    best[i] = max(best[i], factor * weight)
+                held = self._held_of(key)
+                weight = held.by_predicate.get(c.predicate)
+                weight = OTHER_PREDICATE * held.most if weight is None else np.where(np.isnan(weight), OTHER_PREDICATE * held.most, weight)
+                np.maximum.at(best, held.slots, factor * weight)
             scores += (TYPE_WEIGHT if c.predicate == "product_type" else 1.0) * best
         return scores / max(total, 1.0)
+
+    def _holding(self, key: str, predicate: str) -> np.ndarray:
+        """The slots holding ``key`` under ``predicate``."""
+        held = self._held_of(key)
+        weights = held.by_predicate.get(predicate)
+        return held.slots[~np.isnan(weights)] if weights is not None else held.slots[:0]
+
+    def _held_of(self, key: str) -> _Held:
+        """The slots holding ``key`` and the weight of each predicate they hold it under (cached)."""
+        if (held := self._held.get(key)) is None:
+            slots = np.array(sorted(self.by_key.get(key, ())), dtype=np.int64)
+            weights: dict[str, np.ndarray] = {}
+            for n, i in enumerate(slots):
+                for (p, k), w in self.slots[i].facts.items():
+                    if k == key:
+                        weights.setdefault(p, np.full(len(slots), np.nan))[n] = w
+            most = np.nanmax(np.vstack(list(weights.values())), axis=0) if weights else np.zeros(0)
+            held = self._held[key] = _Held(slots, weights, most)
+        return held
 
     def search(self, query: str, parser: QueryParser | None = None, limit: int = 10,
                filters: Mapping[str, str | None] | None = None, constraint_weight: float = 1.0) -> SearchResult:
@@ -235,11 +349,17 @@ class SearchIndex:
         scaled = text / best if best > 0 else text
         scores = scaled + constraint_weight * self.constraint_scores(constraints)
         found = np.flatnonzero(scores > 0)
-        matched = [i for i in found if self._passes(self.documents[i], wanted)]
-        matched.sort(key=lambda i: (-scores[i], self.documents[i].id))
-        hits = [self._hit(i, scores[i], scaled[i], constraints) for i in matched[:limit]]
+        matched = [i for i in found if self._passes(self.slots[i], wanted)] if wanted else found.tolist()
+        top = self._top(np.asarray(matched, dtype=np.int64), scores, limit)
+        hits = [self._hit(i, scores[i], scaled[i], constraints) for i in top]
         return SearchResult(query, constraints, len(matched), hits, self.facets(matched),
                             {facet: sorted(keys) for facet, keys in wanted.items()}, self._hints(found, wanted, filters or {}))
+
+    def _top(self, matched: np.ndarray, scores: np.ndarray, limit: int) -> list[int]:
+        """The ``limit`` best of the matched slots, the higher score first, then the smaller id."""
+        if len(matched) > limit > 0:  # only those scoring at least the limit-th best can be in it
+            matched = matched[scores[matched] >= np.partition(scores[matched], len(matched) - limit)[len(matched) - limit]]
+        return sorted(matched.tolist(), key=lambda i: (-scores[i], self.slots[i].id))[:limit]
 
     def _hints(self, found: Sequence[int], wanted: Mapping[str, set[str]], asked: Mapping[str, str | None]) -> list[str]:
         """A brand filter counts the products' own brand; when more of the products found fit
@@ -248,8 +368,8 @@ class SearchIndex:
             return []
         other = {**wanted, "fits": wanted["brand"]}
         other.pop("brand")
-        fitting = sum(self._passes(self.documents[i], other) for i in found)
-        own = sum(self._passes(self.documents[i], wanted) for i in found)
+        fitting = sum(self._passes(self.slots[i], other) for i in found)
+        own = sum(self._passes(self.slots[i], wanted) for i in found)
         return [f"{fitting} products fit {asked['brand']} (filter fits instead of brand)"] if fitting > own else []
 
     def filter_keys(self, facet: str, wanted: str) -> set[str]:
@@ -262,7 +382,7 @@ class SearchIndex:
         held |= {k for k in self.by_key if fold(k) == form or fold(k.partition(":")[2]) == form}
         if facet in ("brand", "fits"):
             held |= set(self.aliases.get(form, ()))
-        held = {k for k in held if any((predicate, k) in self.documents[i].facts for i in self.by_key.get(k, ()))}
+        held = {k for k in held if any((predicate, k) in self.slots[i].facts for i in self.by_key.get(k, ()))}
         return held | {other for k in held for other in self.same_brand(k)}
 
     def resolve_filters(self, filters: Mapping[str, str | None]) -> dict[str, set[str]]:
@@ -280,8 +400,8 @@ class SearchIndex:
             elif facet in FACETS:
                 keys = self.filter_keys(facet, wanted)
                 if not keys:
-                    known = Counter(self.documents[i].names.get(k, k) for k in self.by_key for i in self.by_key[k]
-                                    if (FACETS[facet], k) in self.documents[i].facts)
+                    known = Counter(self.slots[i].names.get(k, k) for k in self.by_key for i in self.by_key[k]
+                                    if (FACETS[facet], k) in self.slots[i].facts)
                     examples = ", ".join(name for name, _ in known.most_common(8)) or "none"
                     raise FilterError(f"no {facet} {wanted!r} in the graph (most common: {examples})")
                 out[facet] = keys
@@ -290,7 +410,7 @@ class SearchIndex:
         return out
 
     def _hit(self, i: int, score: float, text: float, constraints: Sequence[Constraint]) -> Hit:
-        doc = self.documents[i]
+        doc = self.slots[i]
         met = []  # each constraint met, under the predicate the product holds it (the asked one first)
         for c in constraints:
             keys = [c.key, *sorted(self.same_brand(c.key)), *sorted(self.near_keys(c.key))]
@@ -313,17 +433,30 @@ class SearchIndex:
         return True
 
     def facets(self, matched: Sequence[int]) -> dict[str, list[dict]]:
-        """For each facet, how many of the matched products have each value."""
-        out: dict[str, list[dict]] = {}
-        names: dict[str, str] = {}
-        for facet, predicate in FACETS.items():
-            counts: Counter[str] = Counter()
-            for i in matched:
-                doc = self.documents[i]
-                for key in {k for p, k in doc.facts if p == predicate}:
-                    counts[key] += 1
-                    names[key] = doc.names.get(key, key)
-            out[facet] = [{"key": k, "name": names[k], "count": n} for k, n in counts.most_common(20)]
-        bands = Counter(b for i in matched for b in {band_of(p, self.bands) for p in self.documents[i].prices})
-        out["price"] = [{"key": b, "name": b, "count": bands[b]} for b in band_labels(self.bands) if bands[b]]
+        """For each facet, how many of the matched products have each value (the 20 most
+        frequent; ties by key)."""
+        chosen = np.zeros(len(self.slots), dtype=bool)
+        chosen[np.asarray(matched, dtype=np.int64)] = True
+        counts = np.bincount(self._facet_columns[chosen[self._facet_slots]], minlength=len(self._columns))
+        out: dict[str, list[dict]] = {facet: [] for facet in FACETS}
+        for column in sorted(np.flatnonzero(counts).tolist(), key=lambda c: (-counts[c], self._columns[c][1])):
+            facet, key, name = self._columns[column]
+            if len(out[facet]) < 20:
+                out[facet].append({"key": key, "name": name, "count": int(counts[column])})
+        labels = band_labels(self.bands)
+        pick = chosen[self._price_slots]
+        held = np.zeros((len(self.slots), len(labels) or 1), dtype=bool)  # slot × band: a product counts once a band
+        held[self._price_slots[pick], np.searchsorted(self.bands, self._prices[pick], side="right")] = True
+        per_band = held.sum(axis=0)
+        out["price"] = [{"key": b, "name": b, "count": int(n)} for b, n in zip(labels, per_band, strict=False) if n]
         return out
+
+
+@dataclass(frozen=True)
+class _Held:
+    """The slots holding a key: by predicate, the fact's weight in each (NaN: not under that
+    predicate), and the most any predicate gives."""
+
+    slots: np.ndarray
+    by_predicate: dict[str, np.ndarray]
+    most: np.ndarray

@@ -238,7 +238,9 @@ class LadybugStore(GraphStore):
             columns = pq.read_schema(file).names
             if ends:
                 values = ", ".join(f"{name}: {name}" for name in columns if name not in ("src", "dst"))
-                self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{ends[0]} {{id: src}}), (b:{ends[1]} {{id: dst}}) "
+                # two MATCH clauses, each by key: LadybugDB 0.22 plans the one pattern `(a {id: src}), (b {id: dst})`
+                # as a join over both whole tables (on a graph of 20,000 products it fills any buffer pool)
+                self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{ends[0]} {{id: src}}) MATCH (b:{ends[1]} {{id: dst}}) "
                           f"CREATE (a)-[:{table} {{{values}}}]->(b)")
             else:
                 self._run(f"LOAD FROM {_quote_path(file)} CREATE (:{table} {{{', '.join(f'{name}: {name}' for name in columns)}}})")

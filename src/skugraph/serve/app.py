@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from skugraph import __version__
+from skugraph.apps.documents import documents_from_store
 from skugraph.apps.query_parser import QueryParser
 from skugraph.apps.recommend import Recommender
 from skugraph.apps.search import FilterError, SearchIndex
@@ -98,6 +99,14 @@ class Services:
     #: what reads posted listings (writable only: the served extractor, with the fact builder)
     reader: ListingReader | None = None
     learned_embeddings: bool = False
+    #: the least seconds between two rebuilds of the recommender and the counts after writes
+    catch_up_every: float = 2.0
+    _writes: int = 0  # writes refreshed so far
+    _caught_up_to: int = 0  # writes the recommender and the counts include
+    _caught_up: threading.Condition = field(default_factory=threading.Condition)
+    _behind: threading.Event = field(default_factory=threading.Event)
+    _closing: threading.Event = field(default_factory=threading.Event)
+    _catching_up: threading.Thread | None = None
 
     @classmethod
     def open(cls, db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
@@ -118,13 +127,54 @@ class Services:
         return cls(store, index, QueryParser(extractor), recommender, threading.Lock(), query_timeout, stats, reader,
                    bool(kg_embeddings))
 
-    def refresh(self, store: GraphStore) -> None:
-        """Rebuild what reads answer from (search index, recommender, counts) from ``store`` after a
-        write; each is swapped in whole. Embeddings learned at start are kept as they were."""
-        index = SearchIndex.from_store(store)
-        recommender = self.recommender if self.learned_embeddings else Recommender.from_index(index)
-        stats = store.stats() | {"confidence": confidence_summary(store.confidences())}
-        self.index, self.recommender, self.stats = index, recommender, stats
+    def refresh(self, store: GraphStore, products: Collection[str] | None = None) -> None:
+        """After a write: the search index brought up to date from ``store`` for the ``products``
+        the write touched (all of them when None) and swapped in, before the write is answered;
+        the recommender and the counts follow in the background (:meth:`_catch_up`)."""
+        if products is None:
+            index = SearchIndex.from_store(store)
+        else:
+            documents, aliases = documents_from_store(store, products)
+            index = self.index.updated(documents, set(products) - {d.id for d in documents}, aliases)
+        self.index = index
+        self._writes += 1
+        self._behind.set()
+        if self._catching_up is None:
+            self._catching_up = threading.Thread(target=self._catch_up, name="skugraph-catch-up", daemon=True)
+            self._catching_up.start()
+
+    def _catch_up(self) -> None:
+        """Rebuild the recommender (embeddings learned at start are kept as they were) and the
+        counts from the graph after writes, at most once every ``catch_up_every`` seconds (both
+        cost the whole catalogue: seconds at 20,000 products), on a connection of its own."""
+        store = self.store.connection()
+        try:
+            while self._behind.wait() and not self._closing.is_set():
+                self._closing.wait(self.catch_up_every)
+                self._behind.clear()
+                if self._closing.is_set():
+                    break
+                writes, index = self._writes, self.index
+                self.recommender = self.recommender if self.learned_embeddings else Recommender.from_index(index)
+                self.stats = store.stats() | {"confidence": confidence_summary(store.confidences())}
+                with self._caught_up:
+                    self._caught_up_to = writes
+                    self._caught_up.notify_all()
+        finally:
+            store.close()
+
+    def wait_caught_up(self, timeout: float | None = None) -> bool:
+        """Wait until the recommender and the counts include every write refreshed so far; False on timeout."""
+        writes = self._writes
+        with self._caught_up:
+            return self._caught_up.wait_for(lambda: self._caught_up_to >= writes, timeout)
+
+    def close(self) -> None:
+        """Stop the catching up (the store stays open: its owner closes it)."""
+        self._closing.set()
+        self._behind.set()
+        if self._catching_up is not None:
+            self._catching_up.join()
 
     def candidates(self, listings: list[Listing]) -> set[str]:
         """The products a batch's listings are resolved against: the best search hits for each title."""
@@ -161,6 +211,7 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
         yield
         if writer is not None:
             writer.close()
+        services.close()
 
     app = FastAPI(title="skugraph", version=__version__, docs_url=None, lifespan=lifespan,
                   description="Product knowledge graph: search, recommendations, facts with provenance, market analysis.")

@@ -19,6 +19,12 @@ class UpsertReport:
     evidence: dict[str, str]  # listing id → why entity resolution put it there
     joined: set[str]  # listings that joined a stored product
     load: LoadReport
+    before: set[str]  # the products the batch's stored listings offered before it
+
+    @property
+    def touched(self) -> set[str]:
+        """The products whose listings or facts the batch may have changed."""
+        return set(self.products.values()) | self.before
 
 
 def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: ListingReader, candidates: Iterable[str] = (),
@@ -74,4 +80,4 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
                     evidence[listing.id], confidence[listing.id] = f"matches {other} (score {best.score:.2f})", best.score
     fused = fuse_facts(listings, [fact for found in read[: len(listings)] for fact in found],
                        Resolution(products, evidence, confidence), store.ontology, titles)
-    return UpsertReport(products, evidence, joined, store.load(listings, fused))
+    return UpsertReport(products, evidence, joined, store.load(listings, fused), held)

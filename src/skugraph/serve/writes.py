@@ -233,17 +233,18 @@ class _Job:
     op: str  # "upsert" or "delist"
     key: str | None
     digest: str
-    run: Callable[[GraphStore], tuple[int, dict[str, Any]]]
+    run: Callable[[GraphStore], tuple[int, dict[str, Any], set[str]]]  # → status, answer, the products it touched
     done: Future = field(default_factory=Future)
 
 
 class Writer:
     """The one thread that writes: jobs in a queue, each one transaction on the writer's own
     connection (``store``) that also writes its :data:`APPLIED` node, answered once committed,
-    recorded done and ``refresh(store)`` has run (the read side's index rebuilt from the graph).
+    recorded done and ``refresh(store, products)`` has run (the read side's search index brought
+    up to date for the products the write touched).
     At start, the writes a killed server left pending are settled by the graph."""
 
-    def __init__(self, store: GraphStore, reader: ListingReader, log: WriteLog, refresh: Callable[[GraphStore], None],
+    def __init__(self, store: GraphStore, reader: ListingReader, log: WriteLog, refresh: Callable[[GraphStore, set[str]], None],
                  candidates: Callable[[list[Listing]], set[str]]):
         self.store, self.reader, self.log, self.refresh, self.candidates = store, reader, log, refresh, candidates
         store.query(f"CREATE NODE TABLE IF NOT EXISTS {APPLIED}(seq INT64, at STRING, answer STRING, PRIMARY KEY(seq))")
@@ -256,28 +257,28 @@ class Writer:
     def upsert(self, batch: Batch, key: str | None, digest: str) -> Answer:
         """Write a validated batch; blocks until it is committed."""
 
-        def run(store: GraphStore) -> tuple[int, dict[str, Any]]:
+        def run(store: GraphStore) -> tuple[int, dict[str, Any], set[str]]:
             found = upsert_listings(store, batch.listings, self.reader, self.candidates(batch.listings))
             load = found.load
             return 200, {"accepted": len(batch.listings), "rejected": batch.rejected, "masked": batch.masked,
                          "listings": [{"id": listing.id, "product": found.products[listing.id], "joined": listing.id in found.joined,
                                        "evidence": found.evidence[listing.id]} for listing in batch.listings],
                          "products": sorted(set(found.products.values())),
-                         "retracted": load.retracted, "changed": load.changed, "new_versions": len(load.versions)}
+                         "retracted": load.retracted, "changed": load.changed, "new_versions": len(load.versions)}, found.touched
 
         return self._submit(_Job("upsert", key, digest, run))
 
     def delist(self, listing: str, key: str | None, digest: str) -> Answer:
         """Retract a listing's facts (kept as history); blocks until committed. 404 for an unknown listing."""
 
-        def run(store: GraphStore) -> tuple[int, dict[str, Any]]:
+        def run(store: GraphStore) -> tuple[int, dict[str, Any], set[str]]:
             rows = store.query("MATCH (l:Listing {id: $id}) OPTIONAL MATCH (l)-[:OFFER_OF]->(p:Product) RETURN p.id",
                                {"id": listing}).rows
             if not rows:
-                return 404, {"error": f"no listing {listing!r}"}
+                return 404, {"error": f"no listing {listing!r}"}, set()
             retracted = store.delist([listing])
             return 200, {"listings": [{"id": listing, "product": rows[0][0]}], "products": [p for p in (rows[0][0],) if p],
-                         "retracted": retracted}
+                         "retracted": retracted}, {rows[0][0] or listing}
 
         return self._submit(_Job("delist", key, digest, run))
 
@@ -321,7 +322,7 @@ class Writer:
         seq = self.log.begin(job.key, job.digest, job.op)
         try:
             with self.store.transaction():  # the write and its APPLIED node: both or neither
-                code, body = job.run(self.store)
+                code, body, touched = job.run(self.store)
                 if code == 200:
                     body, at = {"seq": seq, **body}, _now()
                     self.store.query(f"CREATE (:{APPLIED} {{seq: $seq, at: $at, answer: $answer}})",
@@ -333,7 +334,7 @@ class Writer:
             self.log.drop(seq)
             return Answer(code, body)
         self.log.finish(seq, code, body, at)
-        self.refresh(self.store)  # answered once reads see the write
+        self.refresh(self.store, touched)  # answered once search sees the write
         return Answer(code, body)
 
     def close(self) -> None:
