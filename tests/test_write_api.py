@@ -307,3 +307,22 @@ def test_a_graph_without_its_write_log_numbers_its_writes_after_its_last(demo_gr
     answer = again.post("/listings", json=[{"id": "post-moved-2", "title": "得力 订书机 红色"}])
     assert answer.status_code == 200 and answer.json()["seq"] > seq, answer.text
     again.app.state.writer.close()
+
+
+def test_the_writer_reads_a_stored_listing_once_until_its_text_changes():
+    from skugraph.extract import ExtractorConfig, build_reader
+    from skugraph.records import Listing
+    from skugraph.serve.upsert import CachedReader
+
+    reader = build_reader(ExtractorConfig())
+    asked: list[str] = []
+    real = reader.read
+    reader.read = lambda batch: asked.extend(listing.id for listing in batch) or real(batch)
+    cached = CachedReader(reader, size=2)
+    phone, case = Listing("a", "华为 Mate 60 手机 黑色"), Listing("b", "苹果 iPhone 15 手机壳 透明")
+    first = cached.read([phone, case])
+    assert cached.read([case, phone]) == first[::-1] and asked == ["a", "b"]
+    assert cached.read([Listing("a", "华为 Mate 60 手机 白色")])[0][1] != first[0][1] and asked == ["a", "b", "a"]
+    cached.read([phone])  # still kept; the least recently read (case) was dropped to keep two
+    cached.read([case])
+    assert asked == ["a", "b", "a", "b"]

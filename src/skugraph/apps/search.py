@@ -338,10 +338,12 @@ class SearchIndex:
         return held
 
     def search(self, query: str, parser: QueryParser | None = None, limit: int = 10,
-               filters: Mapping[str, str | None] | None = None, constraint_weight: float = 1.0) -> SearchResult:
+               filters: Mapping[str, str | None] | None = None, constraint_weight: float = 1.0,
+               facets: bool = True) -> SearchResult:
         """The ``limit`` best products for ``query``; ``parser`` None gives plain BM25.
         ``filters``: facet → a key, name or alias (``{"brand": "华为", "price": "100–200"}``);
-        :class:`FilterError` when one names nothing the graph holds."""
+        :class:`FilterError` when one names nothing the graph holds. ``facets`` False: the
+        hits alone (no facets, no hints)."""
         wanted = self.resolve_filters(filters or {})
         constraints = self.resolve(self.link(query, parser.parse(query))) if parser else []
         text = self.text_scores(query)
@@ -352,8 +354,9 @@ class SearchIndex:
         matched = [i for i in found if self._passes(self.slots[i], wanted)] if wanted else found.tolist()
         top = self._top(np.asarray(matched, dtype=np.int64), scores, limit)
         hits = [self._hit(i, scores[i], scaled[i], constraints) for i in top]
-        return SearchResult(query, constraints, len(matched), hits, self.facets(matched),
-                            {facet: sorted(keys) for facet, keys in wanted.items()}, self._hints(found, wanted, filters or {}))
+        return SearchResult(query, constraints, len(matched), hits, self.facets(matched) if facets else {},
+                            {facet: sorted(keys) for facet, keys in wanted.items()},
+                            self._hints(found, wanted, filters or {}) if facets else [])
 
     def _top(self, matched: np.ndarray, scores: np.ndarray, limit: int) -> list[int]:
         """The ``limit`` best of the matched slots, the higher score first, then the smaller id."""

@@ -178,7 +178,7 @@ class Services:
 
     def candidates(self, listings: list[Listing]) -> set[str]:
         """The products a batch's listings are resolved against: the best search hits for each title."""
-        return {hit.id for listing in listings for hit in self.index.search(listing.title, self.parser, CANDIDATES).hits}
+        return {hit.id for listing in listings for hit in self.index.search(listing.title, self.parser, CANDIDATES, facets=False).hits}
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:

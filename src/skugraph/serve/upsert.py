@@ -3,12 +3,33 @@ fused and upserted in one load (the write path of ``POST /listings``)."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from skugraph.extract import ListingReader
 from skugraph.graph.store import GraphStore, LoadReport
-from skugraph.records import Listing
+from skugraph.records import Fact, Listing, Mention
+
+
+class CachedReader:
+    """A reader that remembers what it read: the stored listings a write is resolved against
+    come back write after write (a listing is its own key: another text is another read).
+    At most ``size`` listings are kept, the least recently read dropped first."""
+
+    def __init__(self, reader: ListingReader, size: int = 100_000):
+        self.reader, self.size = reader, size
+        self._read: OrderedDict[Listing, tuple[list[Mention], list[Fact]]] = OrderedDict()
+
+    def read(self, listings: Sequence[Listing]) -> list[tuple[list[Mention], list[Fact]]]:
+        missing = list(dict.fromkeys(listing for listing in listings if listing not in self._read))
+        if missing:
+            self._read.update(zip(missing, self.reader.read(missing), strict=True))
+        for listing in listings:
+            self._read.move_to_end(listing)
+        while len(self._read) > self.size:
+            self._read.popitem(last=False)
+        return [self._read[listing] for listing in listings]
 
 
 @dataclass
@@ -27,7 +48,7 @@ class UpsertReport:
         return set(self.products.values()) | self.before
 
 
-def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: ListingReader, candidates: Iterable[str] = (),
+def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: ListingReader | CachedReader, candidates: Iterable[str] = (),
                     matcher=None, threshold: float | None = None) -> UpsertReport:
     """Extract, fuse and load a batch of ingested listings into a stored graph, one load (an
     update is one transaction, :meth:`~skugraph.graph.ladybug_store.LadybugStore.load_tables`).

@@ -43,7 +43,7 @@ from skugraph.corpus.ingest import ingest, load_listings
 from skugraph.corpus.listing_formats import UnreadableFileError
 from skugraph.extract import ListingReader
 from skugraph.graph.store import GraphStore
-from skugraph.serve.upsert import upsert_listings
+from skugraph.serve.upsert import CachedReader, upsert_listings
 from skugraph.records import Listing
 
 #: listings one POST may hold
@@ -246,7 +246,8 @@ class Writer:
 
     def __init__(self, store: GraphStore, reader: ListingReader, log: WriteLog, refresh: Callable[[GraphStore, set[str]], None],
                  candidates: Callable[[list[Listing]], set[str]]):
-        self.store, self.reader, self.log, self.refresh, self.candidates = store, reader, log, refresh, candidates
+        self.store, self.log, self.refresh, self.candidates = store, log, refresh, candidates
+        self.reader = CachedReader(reader)
         store.query(f"CREATE NODE TABLE IF NOT EXISTS {APPLIED}(seq INT64, at STRING, answer STRING, PRIMARY KEY(seq))")
         self.settle(log.pending())
         log.continue_after(store.query(f"MATCH (w:{APPLIED}) RETURN coalesce(max(w.seq), 0)").rows[0][0])
