@@ -20,7 +20,7 @@ the recommendation benchmark hides ``compatible_with`` edges and ranks with it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -75,6 +75,7 @@ class Recommender:
                 cols.append(self.features[f])
         shape = (len(self.products), len(self.features))
         self.held = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
+        self.by_feature = self.held.tocsc()  # the same, by column: which products hold a feature
         frequency = np.asarray(self.held.sum(axis=0)).ravel()
         self.idf = np.log((1 + len(self.products)) / (1 + frequency)) + 1
         self.telling = np.array([self._telling(f, n) for f, n in zip(self.features, frequency, strict=True)], dtype=bool)
@@ -128,8 +129,26 @@ class Recommender:
     def _name(self, key: str) -> str:
         return self.names.get(key) or key.split(":")[-1]
 
+    def _holding(self, features: Iterable[tuple[str, str]]) -> np.ndarray:
+        """Which products hold any of the (predicate, key) features (a boolean per product)."""
+        columns = [self.features[f] for f in features if f in self.features]
+        if not columns:
+            return np.zeros(len(self.products), dtype=bool)
+        return np.asarray(self.by_feature[:, columns].sum(axis=1)).ravel() > 0
+
+    def _count_held(self, features: Iterable[tuple[str, str]]) -> np.ndarray:
+        """How many of the features each product holds."""
+        columns = [self.features[f] for f in features if f in self.features]
+        return np.asarray(self.by_feature[:, columns].sum(axis=1)).ravel() if columns else np.zeros(len(self.products))
+
     def _result(self, scores: np.ndarray, exclude: set[str], k: int, reason) -> list[Recommendation]:
-        order = [i for i in np.argsort(-scores, kind="stable") if scores[i] > 0 and self.products[i] not in exclude][:k]
+        positive = np.flatnonzero(scores > 0)
+        order = []
+        for i in positive[np.argsort(-scores[positive], kind="stable")]:
+            if len(order) == k:
+                break
+            if self.products[i] not in exclude:
+                order.append(i)
         return [Recommendation(self.products[i], self.titles.get(self.products[i], ""), round(float(scores[i]), 4),
                                reason(self.products[i])) for i in order]
 
@@ -180,7 +199,7 @@ class Recommender:
             columns = [self.features[(p, key)] for p in FITS if (p, key) in self.features]
             if not columns:
                 continue
-            fits = np.asarray(self.held[:, columns].max(axis=1).todense()).ravel()
+            fits = np.asarray(self.by_feature[:, columns].max(axis=1).todense()).ravel()
             direct += weight * fits
             neighbours = self.matrix @ (self.matrix.T @ fits)  # summed similarity to the products that fit it
             neighbours = neighbours / max(fits.sum(), 1.0)
@@ -202,7 +221,7 @@ class Recommender:
         targets = {key: IDENTITY[p] for p, key in mine if p in IDENTITY}
         scores = self.accessory_scores(targets)
         own_types = {key for p, key in mine if p == "product_type"}
-        exclude = {product} | {p for p in self.products if any((("product_type", t) in self.facts[p]) for t in own_types)}
+        scores[self._holding(("product_type", t) for t in own_types)] = 0.0  # not recommended
 
         def reason(other: str) -> str:
             fits = [key for key in targets if any((p, key) in self.facts[other] for p in FITS)]
@@ -213,7 +232,7 @@ class Recommender:
                 return "fits any " + " ".join(dict.fromkeys(self._name(key) for key in fits))
             return "fits what this product's accessories fit"
 
-        return self._result(scores, exclude, k, reason)
+        return self._result(scores, {product}, k, reason)
 
     def substitutes(self, product: str, k: int = 10) -> list[Recommendation]:
         """Products of the same type (or a synonym) sharing its key attribute values (for when it
@@ -229,14 +248,11 @@ class Recommender:
         must_fit = devices or brands
         fits = {(p, key) for p, key in mine if p in FITS and key in devices | brands}
         similarity = (self.matrix @ self.matrix[self.row[product]].T).toarray().ravel()
-        scores = np.zeros(len(self.products))
-        for i, other in enumerate(self.products):
-            theirs = self.facts[other]
-            if other == product or not any(("product_type", t) in theirs for t in types):
-                continue
-            if must_fit and not any((p, key) in theirs for p in FITS for key in must_fit):
-                continue
-            scores[i] = 1.0 + sum(1.0 for f in keys | fits if f in theirs) + similarity[i]
+        candidates = self._holding(("product_type", t) for t in types)
+        if must_fit:
+            candidates &= self._holding((p, key) for p in FITS for key in must_fit)
+        candidates[self.row[product]] = False
+        scores = np.where(candidates, 1.0 + self._count_held(keys | fits) + similarity, 0.0)
 
         def reason(other: str) -> str:
             theirs = self.facts[other]
