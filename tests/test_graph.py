@@ -300,3 +300,16 @@ def test_loading_again_facts_that_state_an_edge_in_several_batches_changes_nothi
             store.load(changed, again, batch_size=size)
             graphs.append((store.digest(), store.query("MATCH ()-[r:HAS_BRAND]->() RETURN r.confidence, r.provenance").rows))
     assert graphs[0] == graphs[1] and graphs[0][1][0][0] == 0.88
+
+
+def test_a_capped_buffer_pool_holds_the_sample_and_refuses_what_outgrows_it(tmp_path, sample):
+    listings, facts = sample
+    with open_store(tmp_path / "whole.lbug") as whole:
+        whole.load(listings, facts)
+        expected = dump(whole)
+    with open_store(tmp_path / "capped.lbug", buffer_pool_mb=16) as capped:
+        capped.load(listings, facts)
+        assert dump(capped) == expected
+        many = "UNWIND range(1, 300000) AS i CREATE (:Change {id: 'c' + to_string(i), subject: 'a long enough subject text'})"
+        with pytest.raises(StoreError, match="buffer pool is full"):  # 16 MB is applied: one transaction this big does not fit
+            capped.query(many)

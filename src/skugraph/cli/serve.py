@@ -28,6 +28,7 @@ def serve(
     burst: Annotated[int, typer.Option(help="Requests a key may make at once before the rate limit applies.")] = 200,
     cors_origin: Annotated[list[str] | None, typer.Option(help="A web origin allowed to call the API from a browser (repeatable; default: none).")] = None,
     writable: Annotated[bool, typer.Option(help="Open the graph for writing and serve POST /listings, DELETE /listings/{id} and GET /changes.")] = False,
+    buffer_pool_mb: Annotated[int | None, typer.Option(min=16, help="The graph's page cache in MB (default: LadybugDB's, 80% of this machine's memory).")] = None,
 ) -> None:
     """The REST API (OpenAPI at /docs) and the web UI over a graph. With a keys file (`skugraph keys
     create`), every API call needs a key; without one, the server listens on this machine only."""
@@ -43,7 +44,8 @@ def serve(
              f"create one with `skugraph keys create --name NAME --role read`, or serve on 127.0.0.1")
     with friendly_errors():
         api = create_app(db, tagger, query_timeout, kg_embeddings, runtime, keys=path if path.exists() else None,
-                         rate_limit=rate_limit, burst=burst, cors_origins=cors_origin or (), writable=writable)
+                         rate_limit=rate_limit, burst=burst, cors_origins=cors_origin or (), writable=writable,
+                         buffer_pool_mb=buffer_pool_mb)
     access = logging.getLogger("skugraph.access")
     access.setLevel(logging.INFO)
     handler = logging.StreamHandler()

@@ -95,8 +95,9 @@ class _Bulk:
 
 class LadybugStore(GraphStore):
     def __init__(self, path: str | Path, *, read_only: bool = False, ontology: Ontology | None = None,
-                 chunk_rows: int | None = None):
+                 chunk_rows: int | None = None, buffer_pool_mb: int | None = None):
         self.path = Path(path)
+        self.buffer_pool_mb = buffer_pool_mb  # LadybugDB's page cache; None: its default, 80% of the machine's memory
         self.chunk_rows = chunk_rows or CHUNK_ROWS
         self._bulk: _Bulk | None = None
         self._this_load: dict[str, Stated] = {}  # see load_tables
@@ -146,13 +147,14 @@ class LadybugStore(GraphStore):
         """Open the database; a read-only open of one that a crash left mid-checkpoint first
         opens it for writing once, which completes the recovery (committed work is kept,
         the rest rolled back), as LadybugDB asks."""
+        pool = (self.buffer_pool_mb or 0) << 20
         try:
-            return ladybug.Database(str(self.path), read_only=read_only)
+            return ladybug.Database(str(self.path), read_only=read_only, buffer_pool_size=pool)
         except RuntimeError as error:
             if not (read_only and "recovery is pending" in str(error)):
                 raise
-        ladybug.Database(str(self.path)).close()
-        return ladybug.Database(str(self.path), read_only=True)
+        ladybug.Database(str(self.path), buffer_pool_size=pool).close()
+        return ladybug.Database(str(self.path), read_only=True, buffer_pool_size=pool)
 
     def close(self) -> None:
         self._conn.close()

@@ -565,8 +565,10 @@ class GraphStore(ABC):
         self.close()
 
 
-def open_store(path: str | Path, *, read_only: bool = False, ontology: Ontology | None = None) -> GraphStore:
-    """Open (creating if needed) the embedded LadybugDB store at ``path``, with the schema of ``ontology``."""
+def open_store(path: str | Path, *, read_only: bool = False, ontology: Ontology | None = None,
+               buffer_pool_mb: int | None = None) -> GraphStore:
+    """Open (creating if needed) the embedded LadybugDB store at ``path``, with the schema of
+    ``ontology``; ``buffer_pool_mb`` caps its page cache (default: 80% of the machine's memory)."""
     from skugraph.graph.ladybug_store import LadybugStore
 
-    return LadybugStore(path, read_only=read_only, ontology=ontology)
+    return LadybugStore(path, read_only=read_only, ontology=ontology, buffer_pool_mb=buffer_pool_mb)

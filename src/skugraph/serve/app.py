@@ -110,8 +110,8 @@ class Services:
 
     @classmethod
     def open(cls, db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
-             runtime: str = "torch-bf16", writable: bool = False) -> Services:
-        store = open_store(db, read_only=not writable)
+             runtime: str = "torch-bf16", writable: bool = False, buffer_pool_mb: int | None = None) -> Services:
+        store = open_store(db, read_only=not writable, buffer_pool_mb=buffer_pool_mb)
         index = SearchIndex.from_store(store)
         config = ExtractorConfig("tagger", tagger, runtime=runtime) if tagger else ExtractorConfig()
         # the rules learn the graph's two-script brands from its titles
@@ -187,19 +187,20 @@ def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> J
 
 def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
                runtime: str = "torch-bf16", *, keys: Path | KeyStore | None = None, rate_limit: float = 100.0, burst: int = 200,
-               cors_origins: Sequence[str] = (), writable: bool = False) -> FastAPI:
+               cors_origins: Sequence[str] = (), writable: bool = False, buffer_pool_mb: int | None = None) -> FastAPI:
     """The app over the graph at ``db`` (searching with the rules, or with ``tagger`` run by
     ``runtime``; with ``kg_embeddings``, a PyKEEN model trained at start for similar products).
     With ``keys`` (a key store or its file), the API needs a key and allows each key ``rate_limit``
     requests a second with bursts of ``burst`` (``rate_limit=0``: no limit); without, anyone
     who reaches it may call it. ``cors_origins``: the web origins allowed to call it from a browser.
     ``writable``: the graph is opened for writing too, and the write endpoints are served (behind
-    the write role when there are keys; :mod:`skugraph.serve.writes`)."""
+    the write role when there are keys; :mod:`skugraph.serve.writes`). ``buffer_pool_mb``: the
+    graph's page cache (default: LadybugDB's, 80% of the machine's memory)."""
     key_store = KeyStore(keys) if isinstance(keys, (str, Path)) else keys
     if key_store is not None:
         key_store.records()  # a broken keys file fails at start, not on the first request
     access = Access(key_store, RateLimiter(rate_limit, burst) if key_store is not None and rate_limit > 0 else None, ErrorBody)
-    services = Services.open(Path(db), tagger, query_timeout, kg_embeddings, runtime, writable)
+    services = Services.open(Path(db), tagger, query_timeout, kg_embeddings, runtime, writable, buffer_pool_mb)
     writer = None
     if writable:
         assert services.reader is not None
