@@ -326,3 +326,22 @@ def test_the_writer_reads_a_stored_listing_once_until_its_text_changes():
     cached.read([phone])  # still kept; the least recently read (case) was dropped to keep two
     cached.read([case])
     assert asked == ["a", "b", "a", "b"]
+
+
+def test_a_write_keeps_only_the_latest_applied_nodes_and_numbering_goes_on(demo_graph, tmp_path, monkeypatch):
+    from skugraph.serve import writes
+
+    monkeypatch.setattr(writes, "KEEP_APPLIED", 2)
+    copy = tmp_path / demo_graph.name
+    shutil.copy(demo_graph, copy)
+    client = TestClient(create_app(copy, writable=True))
+    made = [client.post("/listings", json=[{"id": f"post-kept-{n}", "title": f"晨光 订书机 {n}号"}]).json()["seq"] for n in range(4)]
+    services = client.app.state.services
+    with services.lock:
+        kept = services.store.query(f"MATCH (w:{writes.APPLIED}) RETURN w.seq ORDER BY w.seq").rows
+    assert [row[0] for row in kept] == made[-2:]
+    client.app.state.writer.close()
+    writes_file(copy).unlink()  # numbering comes from the graph's newest node alone
+    again = TestClient(create_app(copy, writable=True))
+    assert again.post("/listings", json=[{"id": "post-kept-5", "title": "得力 订书机"}]).json()["seq"] == made[-1] + 1
+    again.app.state.writer.close()

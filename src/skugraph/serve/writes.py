@@ -16,7 +16,7 @@
 Keys and the feed are kept in SQLite beside the graph (``graph.lbug.writes.sqlite``), so a
 restart keeps them. A write is recorded there as pending before its graph transaction and
 done after it; the transaction itself holds an :data:`APPLIED` node with the write's number
-and answer, so it and its record are one outcome. A server killed between the two leaves the
+and answer (the latest :data:`KEEP_APPLIED` are kept), so it and its record are one outcome. A server killed between the two leaves the
 write pending, and its next start settles it by the graph: committed (its node is there),
 it is recorded done, in the feed under its number and replayed to its key; else it is
 forgotten, its key free for the retry.
@@ -53,6 +53,9 @@ CANDIDATES = 5
 #: the node table that holds, in the graph, each committed write's number, time and answer (not in the
 #: graph's digest, which reads the schema's tables only)
 APPLIED = "AppliedWrite"
+#: how many of the latest :data:`APPLIED` nodes a write keeps (each write drops those older: only
+#: a write whose record was left pending needs its node, and the newest numbers the next write)
+KEEP_APPLIED = 1_000
 
 
 def writes_file(db: Path) -> Path:
@@ -328,6 +331,7 @@ class Writer:
                     body, at = {"seq": seq, **body}, _now()
                     self.store.query(f"CREATE (:{APPLIED} {{seq: $seq, at: $at, answer: $answer}})",
                                      {"seq": seq, "at": at, "answer": json.dumps(body, ensure_ascii=False)})
+                    self.store.query(f"MATCH (w:{APPLIED}) WHERE w.seq <= $old DELETE w", {"old": seq - KEEP_APPLIED})
         except BaseException:
             self.log.drop(seq)
             raise
