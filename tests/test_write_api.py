@@ -121,6 +121,10 @@ def test_a_retried_idempotency_key_adds_nothing(app, client, keys):
     before, feed = _digest(app), client.get("/changes", headers=_writer(keys)).json()
     again = _post(client, keys, [record], **{"Idempotency-Key": "retry-1"})
     assert again.status_code == 200 and again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    reordered = json.dumps([dict(reversed(record.items()))], ensure_ascii=False, indent=2).encode()  # the same records written otherwise
+    for body, kind in ((reordered, "application/json"), (json.dumps(record).encode() + b"\n", "application/x-ndjson")):
+        same = client.post("/listings", content=body, headers=_writer(keys) | {"Idempotency-Key": "retry-1", "content-type": kind})
+        assert same.status_code == 200 and same.json() == first.json() and same.headers["Idempotent-Replayed"] == "true"
     other = _post(client, keys, [record | {"price": 26.0}], **{"Idempotency-Key": "retry-1"})
     assert other.status_code == 409 and "another request" in other.json()["error"]
     elsewhere = client.delete("/listings/post-retry", headers=_writer(keys) | {"Idempotency-Key": "retry-1"})

@@ -116,6 +116,9 @@ class Batch:
     listings: list[Listing]
     rejected: list[dict[str, Any]] = field(default_factory=list)
     masked: int = 0
+    #: the posted records, each as canonical JSON (keys sorted, no spaces), one a line: what an
+    #: idempotency key is checked against (the same records sent with other spacing, key order or as JSON lines are the same request)
+    canonical: str = ""
 
 
 def validate(body: bytes, ndjson: bool = False) -> Batch:
@@ -150,7 +153,16 @@ def validate(body: bytes, ndjson: bool = False) -> Batch:
             reject = json.loads(line)
             rejected.append({"index": int(reject["where"].removeprefix("line ")) - 1, "field": reject["field"],
                              "reason": reject["reason"]})
-        return Batch(list(load_listings(work / "listings.jsonl")), rejected, sum(report.redactions.values()))
+        return Batch(list(load_listings(work / "listings.jsonl")), rejected, sum(report.redactions.values()),
+                     "\n".join(_canonical(line) for line in lines))
+
+
+def _canonical(line: str) -> str:
+    """A record's JSON with its keys sorted and no spaces (a line that is no JSON as it is)."""
+    try:
+        return json.dumps(json.loads(line), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    except (json.JSONDecodeError, RecursionError):
+        return line
 
 
 class WriteLog:
