@@ -78,6 +78,8 @@ def test_a_posted_listing_joins_its_product_and_a_new_one_is_searchable(app, cli
     mate = client.get("/products/sku-0001", headers=_writer(keys)).json()
     assert placed["post-mate60"]["product"] == mate["id"] and placed["post-mate60"]["joined"]
     assert "post-mate60" in {row["listing"] for row in mate["listings"]}
+    first = next(row for row in mate["listings"] if row["listing"] == mate["id"])  # its evidence counts the joined listing
+    assert first["evidence"] == f"the first of {len(mate['listings'])} listings of this product", mate["listings"]
     assert not placed["post-stapler"]["joined"] and placed["post-stapler"]["product"] == "post-stapler"
     card = client.get("/products/post-stapler", headers=_writer(keys)).json()
     assert card["title"] == NEW_THING["title"] and card["brand"] and card["type"]

@@ -3,7 +3,7 @@ fused and upserted in one load (the write path of ``POST /listings``)."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -101,4 +101,21 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
                     evidence[listing.id], confidence[listing.id] = f"matches {other} (score {best.score:.2f})", best.score
     fused = fuse_facts(listings, [fact for found in read[: len(listings)] for fact in found],
                        Resolution(products, evidence, confidence), store.ontology, titles)
-    return UpsertReport(products, evidence, joined, store.load(listings, fused), held)
+    report = UpsertReport(products, evidence, joined, store.load(listings, fused), held)
+    _count_listings_again(store, sorted({products[listing] for listing in joined}))
+    return report
+
+
+def _count_listings_again(store: GraphStore, products: list[str]) -> None:
+    """The products listings joined: the evidence of each one's first listing ("the only listing
+    of this product", "the first of 2 listings …") counts its listings as they are now."""
+    if not products:
+        return
+    rows = store.query("MATCH (l:Listing)-[o:OFFER_OF]->(p:Product) WHERE p.id IN $ids RETURN p.id, l.id, o.evidence",
+                       {"ids": products}).rows
+    count = Counter(product for product, _, _ in rows)
+    for product, listing, said in rows:
+        now = f"the first of {count[product]} listings of this product"
+        if said and said != now and said.startswith(("the only listing of this product", "the first of ")):
+            store.query("MATCH (:Listing {id: $listing})-[o:OFFER_OF]->(:Product {id: $product}) SET o.evidence = $now",
+                        {"listing": listing, "product": product, "now": now})
