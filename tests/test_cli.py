@@ -488,3 +488,21 @@ def test_training_progress_goes_to_a_log_as_a_line_a_minute(monkeypatch):
     lines = [line for line in _bars_output(monkeypatch, stages) if line.startswith("train tagger:")]
     assert lines == ["train tagger: step 10/400  loss 0.5000  ETA 10:00", "train tagger: step 70/400  loss 0.5000  ETA 10:00",
                      "train tagger: step 90/400  epoch 1  loss 0.4000  dev F1 0.6100"]
+
+
+def test_ingest_writes_its_rejects_beside_out_by_default(tmp_path, monkeypatch):
+    """Without --rejects, the rejects go next to --out, not into ./.skugraph of the working directory."""
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "title": "华为 Mate 60 手机"}\n{"id": broken\n', encoding="utf-8")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    out = tmp_path / "built" / "listings.jsonl"
+    result = run("ingest", str(source), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert (out.parent / "rejects.jsonl").is_file() and f"rejects: {out.parent / 'rejects.jsonl'}" in result.stdout.replace("\n", "")
+    assert not (elsewhere / ".skugraph").exists()
+    named = tmp_path / "built" / "rejects.jsonl"  # an --out named rejects.jsonl keeps its rejects apart from it
+    assert run("ingest", str(source), "--out", str(named)).exit_code == 0
+    assert json.loads(named.read_text(encoding="utf-8").splitlines()[0])["id"] == "a"
+    assert json.loads((tmp_path / "built" / "rejects.rejects.jsonl").read_text(encoding="utf-8").splitlines()[0])["field"] == "(record)"

@@ -51,7 +51,8 @@ def print_left_out(left_out: dict[str, int], min_confidence: float) -> None:
 def ingest(
     inputs: Annotated[list[Path], typer.Argument(help="Listing files: .jsonl, .csv/.tsv or .parquet.")],
     out: Annotated[Path, typer.Option(help="Clean listings (JSONL).")] = DEFAULT_WORKDIR / "listings.jsonl",
-    rejects: Annotated[Path, typer.Option(help="Rejected records with file, line, field, reason (JSONL).")] = DEFAULT_WORKDIR / "rejects.jsonl",
+    rejects: Annotated[Path | None, typer.Option(help="Rejected records with file, line, field, reason (JSONL); default: "
+                                                      "rejects.jsonl beside --out.")] = None,
     format: Annotated[str | None, typer.Option(help=f"One of {', '.join(FORMATS)}; default: by suffix.")] = None,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad record.")] = False,
     keep_pii: Annotated[bool, typer.Option(help="Do not mask personal data (phones, e-mails, addresses, names …).")] = False,
@@ -60,6 +61,10 @@ def ingest(
     """Validate listing files; keep the good records, report the bad ones; mask personal data."""
     from skugraph.corpus.ingest import ingest as ingest_listings
 
+    if rejects is None:
+        rejects = out.with_name("rejects.jsonl")
+        if rejects == out:
+            rejects = out.with_name(out.stem + ".rejects.jsonl")
     with friendly_errors(strict), progress_bars() as start:
         report = ingest_listings(inputs, out, rejects, format=format, strict=strict, scrub_pii=not keep_pii,
                                  progress=start("ingest", None))
