@@ -116,6 +116,27 @@ def test_bad_records_are_named_by_index_and_field_and_the_good_ones_land(client,
     assert broken.status_code == 422 and "not JSON" in broken.json()["error"]
 
 
+def test_records_are_checked_strictly_and_unknown_fields_are_warned_of(client, keys):
+    """No silent coercion: a number for the id, text for the price, an empty id are named by index and field;
+    an unknown field is a warning (the record is written without it); the good records land all the same."""
+    records = [{"id": 123, "title": "得力 订书机 12号 蓝色"}, {"id": "post-strict-price", "title": "得力 订书机 12号 红色", "price": "129"},
+               {"id": "", "title": "晨光 订书机"}, {"id": "post-strict-extra", "title": "得力 订书机 24号 白色", "stock": 5, "colour": "白"},
+               {"id": "post-strict-ok", "title": "得力 订书机 10号 黑色", "price": 129, "updated_at": 1764748800},
+               {"id": "post-strict-when", "title": "得力 订书机", "updated_at": [2026]}]
+    answer = _post(client, keys, records)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    rejected = {(r["index"], r["field"]): r["reason"] for r in body["rejected"]}
+    assert set(rejected) == {(0, "id"), (1, "price"), (2, "id"), (5, "updated_at")}, body["rejected"]
+    assert rejected[0, "id"] == "expected text, got number 123" and rejected[1, "price"] == 'expected a number, got text "129"'
+    assert rejected[2, "id"] == "empty" and rejected[5, "updated_at"] == "expected text or a number, got array [2026]"
+    assert [(w["index"], w["field"]) for w in body["warnings"]] == [(3, "colour"), (3, "stock")]
+    assert all("not stored" in w["reason"] for w in body["warnings"])
+    assert body["accepted"] == 2 and {row["id"] for row in body["listings"]} == {"post-strict-extra", "post-strict-ok"}
+    for missing in ("123", "post-strict-price"):
+        assert client.get(f"/products/{missing}", headers=_writer(keys)).status_code == 404
+
+
 def test_a_retried_idempotency_key_adds_nothing(app, client, keys):
     record = {"id": "post-retry", "title": "齐心 订书机 12号 办公 白色", "price": 25.0}
     first = _post(client, keys, [record], **{"Idempotency-Key": "retry-1"})

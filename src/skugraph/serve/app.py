@@ -398,7 +398,8 @@ def _write_routes(app: FastAPI, api: APIRouter, writer: Writer, access: Access) 
         except BodyError as error:
             raise HTTPException(422, str(error)) from None
         if not batch.listings:  # listings of the right types that ingest turned away, every one: nothing to write
-            return {"seq": None, "accepted": 0, "rejected": batch.rejected, "masked": batch.masked, "listings": [], "products": []}
+            return {"seq": None, "accepted": 0, "rejected": batch.rejected, "warnings": batch.warnings, "masked": batch.masked,
+                    "listings": [], "products": []}
         digest = request_digest("POST", "/listings", batch.canonical.encode())
         return answered(await run_in_threadpool(writer.upsert, batch, idempotency_key, digest))  # waits for the writer, off the event loop
 

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from skugraph.corpus.ingest import ingest, load_listings
 from skugraph.corpus.listing_formats import UnreadableFileError
@@ -73,12 +73,13 @@ class ReviewIn(BaseModel):
 
 
 class ListingIn(BaseModel):
-    """A posted listing as ``POST /listings`` documents it. Validation is ingest's, record by
-    record: whatever else an element of the batch is, it is turned away and named in ``rejected``."""
+    """A posted listing as ``POST /listings`` documents it. Each record is checked against it
+    strictly (no coercion: a number is no id, a text no price; :func:`check_record`), then by
+    ingest; whatever else an element of the batch is, it is turned away and named in ``rejected``."""
 
     model_config = ConfigDict(extra="allow")
-    id: str
-    title: str
+    id: str = Field(min_length=1)
+    title: str = Field(min_length=1)
     description: str | None = None
     category: str | list[str] | None = None
     price: float | None = None
@@ -111,19 +112,22 @@ class BodyError(ValueError):
 @dataclass
 class Batch:
     """A posted batch after validation: the listings to write, the records turned away (index,
-    field, reason) and how many personal values were masked."""
+    field, reason), the unknown fields left out and how many personal values were masked."""
 
     listings: list[Listing]
     rejected: list[dict[str, Any]] = field(default_factory=list)
     masked: int = 0
+    #: fields no listing has, left out of the records that carried them (index, field, reason)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     #: the posted records, each as canonical JSON (keys sorted, no spaces), one a line: what an
     #: idempotency key is checked against (the same records sent with other spacing, key order or as JSON lines are the same request)
     canonical: str = ""
 
 
 def validate(body: bytes, ndjson: bool = False) -> Batch:
-    """A JSON array of listings (or JSON lines, ``ndjson``) validated and PII-masked by
-    ``skugraph ingest``; each bad record named by its index in the batch (0-based) and field."""
+    """A JSON array of listings (or JSON lines, ``ndjson``) checked strictly (:func:`check_record`),
+    then validated and PII-masked by ``skugraph ingest``; each bad record named by its index in
+    the batch (0-based) and field, each unknown field by its record's index and name."""
     if not ndjson:
         try:
             records = json.loads(body)
@@ -139,22 +143,105 @@ def validate(body: bytes, ndjson: bool = False) -> Batch:
         raise BodyError("no listings in the body")
     if len(lines) > MAX_LISTINGS:
         raise BodyError(f"{len(lines)} listings; at most {MAX_LISTINGS} a request")
+    rejected: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    kept: list[tuple[int, str]] = []  # (index in the batch, the line ingest reads)
+    for index, line in enumerate(lines):
+        record = _parsed(line)
+        if isinstance(record, dict):  # anything else is ingest's to name
+            problems = check_record(record)
+            if problems:
+                rejected += [{"index": index, "field": name, "reason": reason} for name, reason in problems]
+                continue
+            unknown = sorted(set(record) - set(ListingIn.model_fields))
+            warnings += [{"index": index, "field": name, "reason": "not a listing field: not stored"} for name in unknown]
+            if unknown:
+                line = json.dumps({k: v for k, v in record.items() if k not in unknown}, ensure_ascii=False)
+        kept.append((index, line))
     with tempfile.TemporaryDirectory(prefix="skugraph-posted-") as directory:
         work = Path(directory)
-        (work / "posted.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        (work / "posted.jsonl").write_text("".join(line + "\n" for _, line in kept), encoding="utf-8")
         try:
             report = ingest([work / "posted.jsonl"], work / "listings.jsonl", work / "rejects.jsonl", format="jsonl")
         except UnreadableFileError as error:
             raise BodyError(str(error).replace(str(work / "posted.jsonl"), "the body")) from None
-        rejected = []
         for line in (work / "rejects.jsonl").read_text(encoding="utf-8").split("\n"):  # not splitlines: see above
             if not line:
                 continue
             reject = json.loads(line)
-            rejected.append({"index": int(reject["where"].removeprefix("line ")) - 1, "field": reject["field"],
+            rejected.append({"index": kept[int(reject["where"].removeprefix("line ")) - 1][0], "field": reject["field"],
                              "reason": reject["reason"]})
-        return Batch(list(load_listings(work / "listings.jsonl")), rejected, sum(report.redactions.values()),
-                     "\n".join(_canonical(line) for line in lines))
+        return Batch(list(load_listings(work / "listings.jsonl")), sorted(rejected, key=lambda r: r["index"]),
+                     sum(report.redactions.values()), warnings, "\n".join(_canonical(line) for line in lines))
+
+
+#: what a JSON value is called in a reason, by its Python type after ``json.loads``
+_JSON_KINDS = {str: "text", int: "number", float: "number", bool: "boolean", list: "array", dict: "object", type(None): "null"}
+#: what a field should be, by pydantic's error type
+_WANTED = {"string_type": "text", "float_type": "a number", "list_type": "an array", "model_type": "an object",
+           "model_attributes_type": "an object", "dict_type": "an object"}
+
+
+def check_record(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The fields of a posted record that are not of :class:`ListingIn`'s types, checked strictly
+    (pydantic, ``strict=True``: a number is no id, a text no price, nothing is coerced), each as
+    (field, reason): ``missing``, ``empty``, or what it should be and what it is."""
+    try:
+        ListingIn.model_validate(record, strict=True)
+    except ValidationError as error:
+        found: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+        for problem in error.errors():
+            name, value = _where(record, problem["loc"])
+            if problem["type"] == "missing":  # the field the record lacks is the last step
+                name = f"{name}.{problem['loc'][-1]}" if name else str(problem["loc"][-1])
+            found.setdefault(name, (value, []))[1].append(problem)
+        problems = []
+        for name, (value, errors) in found.items():
+            if errors[0]["type"] == "missing":
+                reason = "missing"
+            elif errors[0]["type"] == "string_too_short":
+                reason = "empty"
+            elif all(e["type"] in _WANTED for e in errors):
+                wanted = " or ".join(dict.fromkeys(_WANTED[e["type"]] for e in errors))
+                reason = f"expected {wanted}, got {_JSON_KINDS.get(type(value), type(value).__name__)} {_short(value)}"
+            else:
+                reason = "; ".join(e["msg"] for e in errors)
+            problems.append((name, reason))
+        return _deepest(problems)
+    return []
+
+
+def _where(record: Any, loc: tuple[int | str, ...]) -> tuple[str, Any]:
+    """A pydantic error's place in the record as ingest names fields (``reviews[0].text``), and the
+    value there; the names of a union's members in ``loc`` (``str``, ``ReviewIn``) are skipped."""
+    name, value = "", record
+    for step in loc:
+        if isinstance(step, int) and isinstance(value, list) and step < len(value):
+            name, value = f"{name}[{step}]", value[step]
+        elif isinstance(step, str) and isinstance(value, dict) and step in value:
+            name, value = f"{name}.{step}" if name else step, value[step]
+    return name, value
+
+
+def _deepest(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One problem a place: where a union's member names a place inside another's (``reviews[0]``
+    as text, ``reviews[0].text`` as an object), the inner one, which says more."""
+    return [(name, reason) for name, reason in problems
+            if not any(other != name and other.startswith((name + ".", name + "[")) for other, _ in problems)]
+
+
+def _short(value: Any) -> str:
+    """A value as JSON, cut to 40 characters."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _parsed(line: str) -> Any:
+    """A line's JSON value, or None when it is not JSON (ingest names it)."""
+    try:
+        return json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return None
 
 
 def _canonical(line: str) -> str:
@@ -276,8 +363,8 @@ class Writer:
         def run(store: GraphStore) -> tuple[int, dict[str, Any], set[str]]:
             found = upsert_listings(store, batch.listings, self.reader, self.candidates(batch.listings))
             load = found.load
-            return 200, {"accepted": len(batch.listings), "rejected": batch.rejected, "masked": batch.masked,
-                         "listings": [{"id": listing.id, "product": found.products[listing.id], "joined": listing.id in found.joined,
+            return 200, {"accepted": len(batch.listings), "rejected": batch.rejected, "warnings": batch.warnings,
+                         "masked": batch.masked, "listings": [{"id": listing.id, "product": found.products[listing.id], "joined": listing.id in found.joined,
                                        "evidence": found.evidence[listing.id]} for listing in batch.listings],
                          "products": sorted(set(found.products.values())),
                          "retracted": load.retracted, "changed": load.changed, "new_versions": len(load.versions)}, found.touched
