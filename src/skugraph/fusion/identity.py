@@ -20,10 +20,13 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from skugraph.corpus.normalize import fold
+from skugraph.facts.values import normalize_value
 from skugraph.fusion.offers import Offer
 
 #: extracted attributes two offers of one product cannot disagree on (brand, type and fits are checked apart)
 KEY_ATTRIBUTES = ("model", "capacity", "colour", "size", "volume", "weight", "power")
+#: key attributes that are measures: a conflict names the measures of the kind the titles changed
+MEASURED = ("capacity", "size", "volume", "weight", "power")
 #: words a shop adds to a title that say nothing about the item
 FILLER = ("官方标配", "标配", "官方", "正品", "新款", "新品", "上市", "包邮", "热卖", "现货", "特价", "促销", "限时",
           "京东好店", "好货精选", "爆款", "推荐", "旗舰店")
@@ -48,15 +51,17 @@ _WORD_NUMBER = re.compile(r"(?<![a-z0-9])([a-z]{2,})\s+(\d[\da-z]*)(?![\d+.a-z])
 
 @dataclass(frozen=True, slots=True)
 class TitleReading:
-    """What a title says that decides identity: its compact form (folded, no spaces or
+    """What a title says that decides identity: its text (folded), its compact form (no spaces or
     punctuation) and where its variant part starts in it (what follows the last long run of
     keywords, as on JD: ``…办公桌面收纳盒 灰色/四联加厚 升级款``; else the last
     quarter of a long title; else nothing), both again with the measures cut out,
     its model codes (Latin and digits less measures, and a series word with its number: 灵越14),
     its model numbers (bare numbers of three
-    or more digits, with the series word before them: 成就3671), its measures by unit, its
-    colours."""
+    or more digits, with the series word before them: 成就3671), its measures by unit and as
+    written in order (``stated``: (unit, value) pairs), its colours. A run of letters and digits
+    that is part of a model code (286G2 of MT 286G2) is no measure."""
 
+    text: str
     compact: str
     variant_from: int
     compact_less_measures: str
@@ -64,6 +69,7 @@ class TitleReading:
     codes: frozenset[str]
     model_numbers: dict[str, str]
     measures: dict[str, frozenset[str]]
+    stated: tuple[tuple[str, str], ...]
     colours: frozenset[str]
 
 
@@ -83,17 +89,15 @@ def read_title(title: str) -> TitleReading:
     for series in _SERIES_CODE.finditer(text):  # 灵越14, 小米8: a series word and its number (not 小米13 of 小米13 Ultra)
         if not any(code.startswith(series.group(1)) for code in codes):
             codes.add(series.group(0))
-    bare = _CODE_RUN.sub(lambda m: " " if any(c in m.group(0).replace("-", "").replace(".", "") for c in codes) else m.group(0), text)
-    measures: dict[str, set[str]] = defaultdict(set)
+    bare = _CODE_RUN.sub(lambda m: " " * len(m.group(0)) if _part_of_code(m.group(0), codes) else m.group(0), text)
+    stated: list[tuple[int, str, str]] = []  # (where, unit, value)
     numbers: dict[str, str] = {}
-    for memory in _MEMORY.findall(bare):
-        measures["memory"].add(memory)
-    for dimension in _DIMENSION.findall(bare):
-        measures["dimensions"].add(re.sub(r"\s*[x*×]\s*", "x", dimension).replace(" ", ""))
-    for match in _NUMBER.finditer(_DIMENSION.sub(" ", _MEMORY.sub(" ", bare))):
+    stated += [(m.start(), "memory", m.group(0)) for m in _MEMORY.finditer(bare)]
+    stated += [(m.start(), "dimensions", re.sub(r"\s*[x*×]\s*", "x", m.group(0)).replace(" ", "")) for m in _DIMENSION.finditer(bare)]
+    for match in _NUMBER.finditer(_blank_dimensions(bare)):
         value, unit = match.group(1), match.group(2)
         if unit:
-            measures[unit].add(value)
+            stated.append((match.start(), unit, value))
         elif len(value) >= 3 and "." not in value:
             series = _SERIES.search(bare[: match.start()])
             numbers[value] = (series.group(0) if series else "") + value
@@ -105,15 +109,41 @@ def read_title(title: str) -> TitleReading:
         if len(compact) >= _LONG_TITLE:  # a long title without one: its last quarter holds the variant
             kept = len(compact) - len(compact) // 4
             split = next(i for i in range(len(text) + 1) if len(_NOT_KEPT.sub("", text[:i])) >= kept)
-    head, variant = _NOT_KEPT.sub("", _cut_measures(text[:split])), _NOT_KEPT.sub("", _cut_measures(text[split:]))
-    return TitleReading(compact, len(_NOT_KEPT.sub("", text[:split])), head + variant, len(head), frozenset(codes),
+    measures: dict[str, set[str]] = defaultdict(set)
+    for _, unit, value in sorted(stated):
+        measures[unit].add(value)
+    head, variant = _NOT_KEPT.sub("", _cut_measures(text[:split], bare[:split])), _NOT_KEPT.sub("", _cut_measures(text[split:], bare[split:]))
+    return TitleReading(text, compact, len(_NOT_KEPT.sub("", text[:split])), head + variant, len(head), frozenset(codes),
                         numbers, {unit: frozenset(values) for unit, values in measures.items()},
-                        frozenset(_COLOUR_WORD.findall(text)))
+                        tuple((unit, value) for _, unit, value in sorted(stated)), frozenset(_COLOUR_WORD.findall(text)))
 
 
-def _cut_measures(text: str) -> str:
-    """The text less its measures: 12+256g, 800x300mm, 16g, 14英寸."""
-    return _NUMBER.sub(lambda m: " " if m.group(2) else m.group(0), _DIMENSION.sub(" ", _MEMORY.sub(" ", text)))
+def _part_of_code(run: str, codes: set[str]) -> bool:
+    """Whether a run of letters and digits holds a model code (FY-K52), or is a piece of one
+    (286G2 of mt286g2, joined from MT 286G2; not a measure such as 8G)."""
+    run = run.replace("-", "").replace(".", "")
+    if any(code in run for code in codes):
+        return True
+    code_like = re.search(r"\d", run) and re.search(r"[a-z]", run) and not _MEASURE_CODE.fullmatch(run)
+    return bool(code_like) and any(run in code for code in codes)
+
+
+def _blank_dimensions(text: str) -> str:
+    """The text with its memory sizes (12+256g) and dimensions (800x300mm) blanked, at the same length."""
+    for pattern in (_MEMORY, _DIMENSION):
+        text = pattern.sub(lambda m: " " * len(m.group(0)), text)
+    return text
+
+
+def _cut_measures(text: str, bare: str) -> str:
+    """The text less its measures (12+256g, 800x300mm, 16g, 14英寸), found in ``bare`` (the text
+    with its model codes blanked, at the same length)."""
+    blanked = _blank_dimensions(bare)
+    kept = [" " if seen != left else char for char, seen, left in zip(text, bare, blanked, strict=True)]
+    for match in _NUMBER.finditer(blanked):
+        if match.group(2):
+            kept[match.start() : match.end()] = " " * (match.end() - match.start())
+    return "".join(kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +204,7 @@ def _conflict(left: Offer, right: Offer, ours: TitleReading, theirs: TitleReadin
         if name == "model" and codes and codes == other_codes:
             continue  # the titles' own codes agree (s1503a, however the extractor cut S1503-A)
         if left.get(name) and right.get(name) and left.get(name) != right.get(name):
-            return f"{name} differs: {left.get(name)} vs {right.get(name)}"
+            return f"{name} differs: {_stated_change(name, ours, theirs) or f'{left.get(name)} vs {right.get(name)}'}"
     if codes and other_codes and codes != other_codes:
         return f"model codes differ: {' '.join(sorted(codes))} vs {' '.join(sorted(other_codes))}"
     if ours.model_numbers.keys() != theirs.model_numbers.keys() and ours.model_numbers and theirs.model_numbers:
@@ -182,10 +212,42 @@ def _conflict(left: Offer, right: Offer, ours: TitleReading, theirs: TitleReadin
                 f"{' '.join(sorted(theirs.model_numbers.values()))}")
     for unit in sorted(ours.measures.keys() & theirs.measures.keys()):
         if ours.measures[unit] != theirs.measures[unit]:
-            return f"{unit} differs: {' '.join(sorted(ours.measures[unit]))} vs {' '.join(sorted(theirs.measures[unit]))}"
+            return f"{unit} differs: {_change([v for u, v in ours.stated if u == unit], [v for u, v in theirs.stated if u == unit])}"
     if ours.colours and theirs.colours and ours.colours != theirs.colours:
         return f"colours differ: {' '.join(sorted(ours.colours))} vs {' '.join(sorted(theirs.colours))}"
     return None
+
+
+def _change(ours: Sequence[str], theirs: Sequence[str]) -> str:
+    """What changed between two sequences of values (difflib): ``32GB vs 64GB``, or ``only one
+    says 64GB`` when one side only adds."""
+    matcher = difflib.SequenceMatcher(None, ours, theirs, autojunk=False)
+    mine: dict[str, None] = {}  # ordered sets
+    yours: dict[str, None] = {}
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            mine |= dict.fromkeys(ours[i1:i2])
+            yours |= dict.fromkeys(theirs[j1:j2])
+    return f"{' '.join(mine)} vs {' '.join(yours)}" if mine and yours else f"only one says {' '.join(mine or yours)}"
+
+
+def _stated_change(kind: str, ours: TitleReading, theirs: TitleReading) -> str | None:
+    """What changed between the measures of ``kind`` two titles state (``capacity``: 32G → 64G,
+    as canonical values: 32GB vs 64GB), or None when they state the same ones (the extracted
+    values differ in which one was chosen, or come from another field)."""
+    def values(reading: TitleReading) -> list[str]:
+        found = []
+        for unit, value in reading.stated:
+            if unit == "dimensions":  # 800x300mm: a size, as written
+                found += [value] if kind == "size" else []
+            elif (read := normalize_value(kind, value if unit == "memory" else value + unit)).family:
+                found.append(read.canonical)
+        return found
+
+    if kind not in MEASURED:
+        return None
+    mine, yours = values(ours), values(theirs)
+    return _change(mine, yours) if mine != yours else None
 
 
 def _residue(piece: str, other: str, reading: TitleReading) -> list[str]:
@@ -235,6 +297,33 @@ def _in_code(compact: str, start: int, end: int) -> bool:
     return bool(re.search(r"\d|[a-z]{2,}", _latin_run(compact, start, end)))
 
 
+def _words(piece: str, text: str) -> list[str]:
+    """A compact piece of title as the words the text writes it in (lyq二 of ``笔刷lyq 二套``:
+    lyq, 二); the piece whole when the text does not write it in one stretch."""
+    found = re.search(r"(?:[^\w.+]|_)*".join(map(re.escape, piece)), text)
+    return [word for word in _NOT_KEPT.split(found.group(0)) if word] if found else [piece]
+
+
+def _word_kind(word: str) -> str:
+    return "number" if re.fullmatch(r"[\d.]+", word) else "latin" if re.fullmatch(r"[a-z\d.+]+", word) else "other"
+
+
+def _replaced(mine: str, yours: str, ours: TitleReading, theirs: TitleReading) -> str:
+    """The conflict of a piece of title replaced by another (both leave words). When one side is
+    one word and the other several, of which one only is of its kind (a number, a Latin code,
+    other), those two are the replacement and the rest is added: ``一 vs 二; only one says
+    lyq`` (not ``一 vs lyq二``)."""
+    what = "colour" if _COLOUR_CHAR.search(mine + yours) else "variant"
+    mine_words, your_words = _words(mine, ours.text), _words(yours, theirs.text)
+    one, several, flipped = (mine_words, your_words, False) if len(mine_words) == 1 else (your_words, mine_words, True)
+    alike = [word for word in several if _word_kind(word) == _word_kind(one[0])]
+    if len(one) != 1 or len(several) < 2 or len(alike) != 1:
+        return f"{what} differs: {' '.join(mine_words)} vs {' '.join(your_words)}"
+    pair = (alike[0], one[0]) if flipped else (one[0], alike[0])
+    added = " ".join(word for word in several if word != alike[0])
+    return f"{what} differs: {pair[0]} vs {pair[1]}; only one says {added}"
+
+
 def _title_difference(ours: TitleReading, theirs: TitleReading, by_code: bool, brand: str) -> tuple[str | None, list[str]]:
     """Compare the compact titles piece by piece (difflib). A piece replaced by another (both
     leave words the other title lacks) is a conflict, and so is a word only one title has in its
@@ -257,8 +346,7 @@ def _title_difference(ours: TitleReading, theirs: TitleReading, by_code: bool, b
             harmless.append(f"{mine}/{yours}")
             continue
         if mine and yours:
-            what = "colour" if _COLOUR_CHAR.search(mine + yours) else "variant"
-            return f"{what} differs: {mine} vs {yours}", harmless
+            return _replaced(mine, yours, ours, theirs), harmless
         if mine_variant or yours_variant:
             return f"variant differs: only one says {mine or yours}", harmless
         piece = mine or yours

@@ -1,0 +1,34 @@
+"""Identity verdicts on titles modelled on real JD listings (written for these tests): the reason a
+pair is kept apart names what changed between the titles."""
+
+from skugraph.fusion.identity import identity
+from skugraph.fusion.matching import Offer
+
+
+def _offer(key: str, title: str, **fields: str) -> Offer:
+    return Offer(key, (("title", title), *sorted((name, value) for name, value in fields.items() if value)))
+
+
+def test_a_model_code_after_a_word_is_no_measure():
+    """286G2 (after MT) is a model code: only the storage that changed is named."""
+    pc = "惠普（HP）台式机 MT 286G2 商用办公电脑整机 单主机 i5 8G {}G 定制"
+    verdict = identity(_offer("a", pc.format(256), brand="hp", product_type="台式机"),
+                       _offer("b", pc.format(512), brand="hp", product_type="台式机"))
+    assert verdict.veto and "256" in verdict.reason and "512" in verdict.reason
+    assert "286" not in verdict.reason and " 8 " not in f" {verdict.reason} "
+
+
+def test_a_capacity_conflict_names_the_capacities_the_titles_changed():
+    """The extractor chose 32GB from one title and 512MB from the other; the titles changed 32G to 64G."""
+    usb = "投标专用U盘16G/32G 定制刻字 车载礼品128/512MB优盘 金属款红色 USB3.0 {}G"
+    verdict = identity(_offer("a", usb.format(32), capacity="32GB", colour="红色"),
+                       _offer("b", usb.format(64), capacity="512MB", colour="红色"))
+    assert verdict.veto and verdict.reason == "capacity differs: 32GB vs 64GB"
+
+
+def test_a_replaced_variant_word_is_named_apart_from_a_word_added_before_it():
+    """一套 → 二套 in the variant part, and lyq added at the end of the keywords: not 一 vs lyq二."""
+    brush = "尼龙水粉水彩油画笔涂鸦补漆颜料画刷幼儿园儿童绘画笔刷{} 5毫米宽"
+    verdict = identity(_offer("a", brush.format(" 一套")), _offer("b", brush.format("lyq 二套")))
+    assert verdict.veto and verdict.reason.startswith("variant differs: 一 vs 二")
+    assert "lyq二" not in verdict.reason
