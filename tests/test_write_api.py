@@ -225,6 +225,27 @@ def test_the_changes_feed_pages_with_a_cursor(client, keys):
     assert client.get("/changes", params={"since": 2**63 - 1}, headers=_writer(keys)).json()["changes"] == []
 
 
+def test_writes_that_change_nothing_are_not_in_the_feed_and_a_404_takes_no_number(app, client, keys):
+    """A listing posted again unchanged, or delisted twice, is answered (seq null, unchanged) but
+    makes no feed entry; a DELETE of an unknown listing does not use up a sequence number."""
+    record = {"id": "post-noop", "title": "晨光 订书机 12号 办公 橙色", "price": 15.0, "currency": "CNY"}
+    first = _post(client, keys, [record]).json()
+    assert first["seq"] and not first["unchanged"]
+    before = _digest(app)
+    again = _post(client, keys, [dict(reversed(record.items()))])  # the same listing, sent again
+    assert again.status_code == 200 and again.json()["seq"] is None and again.json()["unchanged"], again.text
+    assert again.json()["listings"] == first["listings"] and _digest(app) == before
+    assert client.delete("/listings/no-such-listing", headers=_writer(keys)).status_code == 404
+    changed = _post(client, keys, [record | {"price": 14.0}]).json()
+    assert changed["seq"] == first["seq"] + 2 and not changed["unchanged"]  # the no-op took a number; the 404 none
+    gone = client.delete("/listings/post-noop", headers=_writer(keys)).json()
+    twice = client.delete("/listings/post-noop", headers=_writer(keys)).json()
+    assert gone["seq"] == changed["seq"] + 1 and not gone["unchanged"]
+    assert twice["seq"] is None and twice["unchanged"] and twice["retracted"] == 0
+    feed = client.get("/changes", params={"since": first["seq"]}, headers=_writer(keys)).json()["changes"]
+    assert [change["seq"] for change in feed] == [changed["seq"], gone["seq"]]
+
+
 def test_search_after_writes_answers_as_an_index_built_afresh(app, client, keys):
     """Each write updates only the products it touched; the index is the one a rebuild gives."""
     assert _post(client, keys, [SAME_PHONE | {"id": "post-mate60-b", "price": 4999.0}]).status_code == 200

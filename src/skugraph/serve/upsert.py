@@ -41,6 +41,7 @@ class UpsertReport:
     joined: set[str]  # listings that joined a stored product
     load: LoadReport
     before: set[str]  # the products the batch's stored listings offered before it
+    unchanged: bool = False  # the batch changed nothing: every listing as stored, every fact and offer as it was
 
     @property
     def touched(self) -> set[str]:
@@ -101,9 +102,20 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
                     evidence[listing.id], confidence[listing.id] = f"matches {other} (score {best.score:.2f})", best.score
     fused = fuse_facts(listings, [fact for found in read[: len(listings)] for fact in found],
                        Resolution(products, evidence, confidence), store.ontology, titles)
+    around = sorted(held | set(products.values()))
+    was = _edges(store, around)
     report = UpsertReport(products, evidence, joined, store.load(listings, fused), held)
     _count_listings_again(store, sorted({products[listing] for listing in joined}))
+    load = report.load
+    report.unchanged = not (load.versions or load.changed or load.retracted) and _edges(store, around) == was
     return report
+
+
+def _edges(store: GraphStore, products: list[str]) -> list[list]:
+    """Every edge of the ``products`` (facts and offers, either way) with what it says: what a
+    write that changed nothing leaves as it was."""
+    return store.query("MATCH (p:Product)-[r]-(x) WHERE p.id IN $ids RETURN p.id, label(r), x.id, r.evidence, r.confidence, "
+                       "r.provenance ORDER BY p.id, label(r), x.id, r.provenance", {"ids": products}).rows
 
 
 def _count_listings_again(store: GraphStore, products: list[str]) -> None:

@@ -302,10 +302,11 @@ class WriteLog:
             self._db.execute("DELETE FROM writes WHERE seq = ?", (seq,))
 
     def feed(self, since: int, limit: int) -> list[dict[str, Any]]:
-        """The writes done after sequence number ``since``, oldest first, at most ``limit``."""
+        """The writes done after sequence number ``since`` that changed something (answered with
+        their number), oldest first, at most ``limit``."""
         with self._lock:
-            rows = self._db.execute("SELECT seq, op, at, answer FROM writes WHERE status = 'done' AND seq > ? ORDER BY seq "
-                                    "LIMIT ?", (since, limit)).fetchall()
+            rows = self._db.execute("SELECT seq, op, at, answer FROM writes WHERE status = 'done' AND seq > ? "
+                                    "AND json_extract(answer, '$.seq') IS NOT NULL ORDER BY seq LIMIT ?", (since, limit)).fetchall()
         return [{"seq": seq, "op": op, "at": at, **{k: v for k, v in json.loads(answer).items() if k != "seq"}}
                 for seq, op, at, answer in rows]
 
@@ -336,6 +337,8 @@ class _Job:
     key: str | None
     digest: str
     run: Callable[[GraphStore], tuple[int, dict[str, Any], set[str]]]  # → status, answer, the products it touched
+    #: an answer that refuses the write before it takes a sequence number (a 404), or None
+    refuse: Callable[[GraphStore], Answer | None] | None = None
     done: Future = field(default_factory=Future)
 
 
@@ -367,23 +370,27 @@ class Writer:
                          "masked": batch.masked, "listings": [{"id": listing.id, "product": found.products[listing.id], "joined": listing.id in found.joined,
                                        "evidence": found.evidence[listing.id]} for listing in batch.listings],
                          "products": sorted(set(found.products.values())),
-                         "retracted": load.retracted, "changed": load.changed, "new_versions": len(load.versions)}, found.touched
+                         "retracted": load.retracted, "changed": load.changed, "new_versions": len(load.versions),
+                         "unchanged": found.unchanged}, found.touched
 
         return self._submit(_Job("upsert", key, digest, run))
 
     def delist(self, listing: str, key: str | None, digest: str) -> Answer:
         """Retract a listing's facts (kept as history); blocks until committed. 404 for an unknown listing."""
 
-        def run(store: GraphStore) -> tuple[int, dict[str, Any], set[str]]:
-            rows = store.query("MATCH (l:Listing {id: $id}) OPTIONAL MATCH (l)-[:OFFER_OF]->(p:Product) RETURN p.id",
-                               {"id": listing}).rows
-            if not rows:
-                return 404, {"error": f"no listing {listing!r}"}, set()
-            retracted = store.delist([listing])
-            return 200, {"listings": [{"id": listing, "product": rows[0][0]}], "products": [p for p in (rows[0][0],) if p],
-                         "retracted": retracted}, {rows[0][0] or listing}
+        def unknown(store: GraphStore) -> Answer | None:
+            if store.query("MATCH (l:Listing {id: $id}) RETURN l.id", {"id": listing}).rows:
+                return None
+            return Answer(404, {"error": f"no listing {listing!r}"})
 
-        return self._submit(_Job("delist", key, digest, run))
+        def run(store: GraphStore) -> tuple[int, dict[str, Any], set[str]]:
+            rows = store.query("MATCH (:Listing {id: $id})-[:OFFER_OF]->(p:Product) RETURN p.id", {"id": listing}).rows
+            product = rows[0][0] if rows else None
+            retracted = store.delist([listing])
+            return 200, {"listings": [{"id": listing, "product": product}], "products": [product] if product else [],
+                         "retracted": retracted, "unchanged": not retracted}, {product or listing}
+
+        return self._submit(_Job("delist", key, digest, run, unknown))
 
     def _submit(self, job: _Job) -> Answer:
         self._jobs.put(job)
@@ -422,12 +429,14 @@ class Writer:
                     return Answer(409, {"error": f"Idempotency-Key {job.key!r} was used for another request "
                                                  "(another method, path or body); use a new key"})
                 return Answer(code or 200, json.loads(answer or "{}"), replayed=True)
+        if job.refuse is not None and (refused := job.refuse(self.store)) is not None:
+            return refused
         seq = self.log.begin(job.key, job.digest, job.op)
         try:
             with self.store.transaction():  # the write and its APPLIED node: both or neither
                 code, body, touched = job.run(self.store)
-                if code == 200:
-                    body, at = {"seq": seq, **body}, _now()
+                if code == 200:  # a write that changed nothing keeps its number for its key, out of the feed
+                    body, at = {"seq": None if body["unchanged"] else seq, **body}, _now()
                     self.store.query(f"CREATE (:{APPLIED} {{seq: $seq, at: $at, answer: $answer}})",
                                      {"seq": seq, "at": at, "answer": json.dumps(body, ensure_ascii=False)})
                     self.store.query(f"MATCH (w:{APPLIED}) WHERE w.seq <= $old DELETE w", {"old": seq - KEEP_APPLIED})
@@ -438,7 +447,8 @@ class Writer:
             self.log.drop(seq)
             return Answer(code, body)
         self.log.finish(seq, code, body, at)
-        self.refresh(self.store, touched)  # answered once search sees the write
+        if not body["unchanged"]:
+            self.refresh(self.store, touched)  # answered once search sees the write
         return Answer(code, body)
 
     def close(self) -> None:
