@@ -338,3 +338,20 @@ def test_with_keys_the_pages_ask_for_one_and_send_it(demo_graph, browser, tmp_pa
         page.wait_for_selector("tr.fact")
         assert page.locator("#recommendations li a").count() > 0
         page.close()
+
+
+def test_a_graph_of_unfused_facts_has_no_delisted_products(tmp_path):
+    """Products that no listing offers because the graph was loaded without fusion (no offers at
+    all) are products all the same, not delisted ones: answered 200 and counted."""
+    from skugraph.extract import ExtractorConfig, build_reader
+    from skugraph.graph.store import open_store
+    from skugraph.records import Listing
+
+    listings = [Listing("raw-a", "华为 Mate 60 手机 黑色"), Listing("raw-b", "苹果 iPhone 15 手机壳 透明")]
+    with open_store(tmp_path / "raw.lbug") as store:
+        store.load(listings, [fact for _, found in build_reader(ExtractorConfig()).read(listings) for fact in found])
+        products = store.stats()["nodes"]["Product"]
+    client = TestClient(create_app(tmp_path / "raw.lbug"))
+    assert products and client.get("/products/raw-a").status_code == 200
+    stats = client.get("/stats").json()
+    assert stats["nodes"]["Product"] == products and stats["delisted"] == {"Product": 0, "Listing": 0}

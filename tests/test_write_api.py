@@ -197,10 +197,18 @@ def test_delisting_retracts_and_the_history_keeps_it(app, client, keys):
     assert {fact["predicate"] for fact in held} >= {"has_brand", "colour"}
     found = client.get("/search", params={"q": "晨光 订书机 紫色"}, headers=_writer(keys)).json()
     assert "post-delist" in [hit["id"] for hit in found["hits"]]
+    assert app.state.services.wait_caught_up(30)
+    counted = client.get("/stats", headers=_writer(keys)).json()
     answer = client.delete("/listings/post-delist", headers=_writer(keys))
     assert answer.status_code == 200, answer.text
     assert answer.json()["retracted"] == len(held) + 1  # its facts and its offer of the product
-    assert client.get("/facts", params={"product": "post-delist"}, headers=_writer(keys)).json()["facts"] == []
+    for path, params in (("/products/post-delist", {}), ("/facts", {"product": "post-delist"}), ("/recommend/post-delist", {})):
+        gone = client.get(path, params=params, headers=_writer(keys))  # its only listing delisted: the product is gone
+        assert gone.status_code == 410 and gone.json() == {"error": "product 'post-delist' was delisted: no listing offers it now"}, path
+    assert app.state.services.wait_caught_up(30)
+    now = client.get("/stats", headers=_writer(keys)).json()
+    assert now["nodes"]["Product"] == counted["nodes"]["Product"] - 1 and now["nodes"]["Listing"] == counted["nodes"]["Listing"] - 1
+    assert now["delisted"] == {"Product": counted["delisted"]["Product"] + 1, "Listing": counted["delisted"]["Listing"] + 1}
     found = client.get("/search", params={"q": "晨光 订书机 紫色"}, headers=_writer(keys)).json()
     assert "post-delist" not in [hit["id"] for hit in found["hits"]]  # off the market: not found any more
     services = app.state.services
@@ -210,6 +218,11 @@ def test_delisting_retracts_and_the_history_keeps_it(app, client, keys):
     assert {("has_brand", "晨光"), ("colour", "紫色")} <= ended
     assert client.delete("/listings/post-delist", headers=_writer(keys)).json()["retracted"] == 0
     assert client.delete("/listings/no-such-listing", headers=_writer(keys)).status_code == 404
+    joined = _post(client, keys, [SAME_PHONE | {"id": "post-mate60-gone"}]).json()["listings"][0]
+    assert joined["joined"] and client.delete("/listings/post-mate60-gone", headers=_writer(keys)).status_code == 200
+    gone = client.get("/products/post-mate60-gone", headers=_writer(keys))  # a listing delisted from a product still on the market
+    assert gone.status_code == 410 and gone.json() == {"error": "listing 'post-mate60-gone' was delisted"}
+    assert client.get(f"/products/{joined['product']}", headers=_writer(keys)).status_code == 200
 
 
 def test_the_changes_feed_pages_with_a_cursor(client, keys):

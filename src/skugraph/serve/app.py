@@ -64,7 +64,8 @@ class ErrorBody(BaseModel):
 
 
 _MEANINGS = {400: "The body is not UTF-8 JSON, or the query is not valid Cypher", 403: "The query would write, call a procedure or touch a file",
-             404: "No such product or listing (on /search: a filter names a value the graph does not hold)", 408: "The query ran past the time limit",
+             404: "No such product or listing (on /search: a filter names a value the graph does not hold)",
+             410: "The product was delisted (no listing offers it now), or the listing was; their history is kept", 408: "The query ran past the time limit",
              409: "The Idempotency-Key was used for another request (another method, path or body)", 413: "The request body is too large",
              422: "A parameter or the body is not valid (on POST /listings: not a JSON array of listing objects of the schema's types; a listing of those types that validation turns away is named in the answer's `rejected`)"}
 
@@ -123,7 +124,7 @@ class Services:
         recommender = Recommender.from_index(index)
         if kg_embeddings:
             recommender.learn_embeddings(kg_embeddings)
-        stats = store.stats() | {"confidence": confidence_summary(store.confidences())}
+        stats = counts(store)
         return cls(store, index, QueryParser(extractor), recommender, threading.Lock(), query_timeout, stats, reader,
                    bool(kg_embeddings))
 
@@ -156,7 +157,7 @@ class Services:
                     break
                 writes, index = self._writes, self.index
                 self.recommender = self.recommender if self.learned_embeddings else Recommender.from_index(index)
-                self.stats = store.stats() | {"confidence": confidence_summary(store.confidences())}
+                self.stats = counts(store)
                 with self._caught_up:
                     self._caught_up_to = writes
                     self._caught_up.notify_all()
@@ -256,12 +257,15 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
     def product_or_404(product_id: str) -> str:
         with services.lock:
             found = product_of(services.store, product_id)
+            gone = delisted(services.store, product_id, found)
+        if gone:
+            raise HTTPException(410, gone)
         if found is None:
             raise HTTPException(404, f"no product or listing {product_id!r}")
         return found
 
     @api.get("/products/{product_id}", summary="A product as the graph knows it (or the product a listing offers)",
-             responses=_errors(404))
+             responses=_errors(404, 410))
     def get_product(product_id: str) -> dict:
         found = product_or_404(product_id)
         with services.lock:
@@ -282,14 +286,14 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
             raise HTTPException(404, str(error)) from None
 
     @api.get("/recommend/{product_id}", summary="Similar, complementary and substitute products, with reasons",
-             responses=_errors(404))
+             responses=_errors(404, 410))
     def recommend(product_id: str, k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
         found = product_or_404(product_id)
         if found not in services.recommender:
             return {"similar": [], "complementary": [], "substitutes": []}
         return services.recommender.recommend(found, k)
 
-    @api.get("/facts", summary="Every fact about a product, with structured evidence", responses=_errors(404))
+    @api.get("/facts", summary="Every fact about a product, with structured evidence", responses=_errors(404, 410))
     def facts(product: str) -> dict:
         found = product_or_404(product)
         with services.lock:
@@ -352,6 +356,38 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
         _write_routes(app, api, writer, access)
     app.include_router(api)
     return app
+
+
+def delisted(store: GraphStore, asked: str, product: str | None) -> str | None:
+    """Why ``asked`` answers 410, or None: it names a product no listing offers now (its listings
+    delisted, the product kept for its history) or a listing that offers none, in a graph whose
+    listings offer products (one loaded without fusion has no offers: nothing in it is delisted)."""
+    if product is not None:
+        if product != asked or store.query("MATCH (:Listing)-[:OFFER_OF]->(p:Product {id: $id}) RETURN p.id LIMIT 1",
+                                           {"id": product}).rows or not _holds_offers(store):
+            return None
+        return f"product {product!r} was delisted: no listing offers it now"
+    if store.query("MATCH (l:Listing {id: $id}) RETURN l.id", {"id": asked}).rows and _holds_offers(store):
+        return f"listing {asked!r} was delisted"
+    return None
+
+
+def _holds_offers(store: GraphStore) -> bool:
+    """Whether the graph's listings offer products (it was fused), now or before they were delisted."""
+    return bool(store.query("MATCH ()-[r:OFFER_OF]->() RETURN 1 LIMIT 1").rows
+                or store.query("MATCH (c:Change) WHERE c.attribute = 'offer_of' RETURN 1 LIMIT 1").rows)
+
+
+def counts(store: GraphStore) -> dict[str, Any]:
+    """``store.stats()`` with the products and listings on the market only (``nodes``), those kept
+    for their history alone counted apart (``delisted``: none in a graph without offers), and the
+    facts' expected precision."""
+    found = store.stats()
+    gone = {label: store.query(f"MATCH (n:{label}) WHERE NOT EXISTS {{ MATCH {pattern} }} RETURN count(n)").rows[0][0]
+            if _holds_offers(store) else 0
+            for label, pattern in (("Product", "(:Listing)-[:OFFER_OF]->(n)"), ("Listing", "(n)-[:OFFER_OF]->(:Product)"))}
+    found["nodes"] |= {label: found["nodes"][label] - count for label, count in gone.items()}
+    return found | {"delisted": gone, "confidence": confidence_summary(store.confidences())}
 
 
 def read_only_query(services: Services, cypher: str, parameters: dict[str, Any]):
