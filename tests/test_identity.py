@@ -32,3 +32,13 @@ def test_a_replaced_variant_word_is_named_apart_from_a_word_added_before_it():
     verdict = identity(_offer("a", brush.format(" 一套")), _offer("b", brush.format("lyq 二套")))
     assert verdict.veto and verdict.reason.startswith("variant differs: 一 vs 二")
     assert "lyq二" not in verdict.reason
+
+
+def test_a_case_edited_to_fit_another_phone_is_kept_apart():
+    """苹果x → 华为x in a case title that also names iPhone elsewhere: the edited listing fits one
+    more brand (the extractor reads apple in both), and must not join the original."""
+    case = "ZK iPhonex手机壳金属边框保护壳时尚撞色防摔手机套{}x时尚金属壳 红金 苹果xs"
+    original = _offer("a", case.format("苹果"), fits="apple", product_type="保护壳")
+    edited = _offer("b", case.format("华为"), fits="apple huawei", product_type="保护壳")
+    verdict = identity(original, edited)
+    assert verdict.veto and not verdict.same and "huawei" in verdict.reason

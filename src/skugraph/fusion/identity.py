@@ -187,7 +187,9 @@ def _own_codes(offer: Offer, reading: TitleReading) -> frozenset[str]:
 
 def _conflict(left: Offer, right: Offer, ours: TitleReading, theirs: TitleReading) -> str | None:
     """The explicit conflict between two offers, or None: brands, branded against unbranded,
-    types, fitted devices, model codes, model numbers, measures in one unit, colours."""
+    types, fitted devices (one listing models the other does not is none, as two spellings of one
+    model can be; fitting a brand the other does not is: a case for 苹果x edited to 华为x), model
+    codes, model numbers, measures in one unit, colours."""
     brand, other_brand = left.get("brand"), right.get("brand")
     if brand and other_brand and brand != other_brand:
         return f"brands differ: {brand} vs {other_brand}"
@@ -197,7 +199,8 @@ def _conflict(left: Offer, right: Offer, ours: TitleReading, theirs: TitleReadin
     if kind and other_kind and not _types_agree(kind, other_kind):
         return f"types differ: {kind} vs {other_kind}"
     fits, other_fits = set(left.get("fits").split()), set(right.get("fits").split())
-    if not (fits <= other_fits or other_fits <= fits) or bool(fits) != bool(other_fits):
+    fitted_brands = {device for device in fits if ":" not in device}, {device for device in other_fits if ":" not in device}
+    if not (fits <= other_fits or other_fits <= fits) or bool(fits) != bool(other_fits) or fitted_brands[0] != fitted_brands[1]:
         return f"fit different devices: {' '.join(sorted(fits)) or 'none'} vs {' '.join(sorted(other_fits)) or 'none'}"
     codes, other_codes = _own_codes(left, ours), _own_codes(right, theirs)
     for name in KEY_ATTRIBUTES:
