@@ -259,6 +259,49 @@ def test_writes_that_change_nothing_are_not_in_the_feed_and_a_404_takes_no_numbe
     assert [change["seq"] for change in feed] == [changed["seq"], gone["seq"]]
 
 
+def _evidence_tree(card: dict) -> dict[str, str]:
+    """A product's listings' evidence, checked: each "matches X" names a listing of the product
+    (on the market), following them never goes round and ends at the one listing that heads it."""
+    import re
+
+    said = {row["listing"]: row["evidence"] for row in card["listings"]}
+    named = {listing: re.match(r"(?:matches|closest to) (.+?) \(score ", text) for listing, text in said.items()}
+    heads = [listing for listing, match in named.items() if match is None]
+    assert len(heads) == 1 and said[heads[0]] == ("the only listing of this product" if len(said) == 1 else
+                                                  f"the first of {len(said)} listings of this product"), said
+    for listing in said:
+        seen = [listing]
+        while named[seen[-1]] is not None:
+            target = named[seen[-1]][1]
+            assert target in said and target not in seen, (seen, target, said)
+            seen.append(target)
+    return said
+
+
+def test_evidence_names_listings_on_the_market_and_never_goes_round(client, keys):
+    """A listing posted again, and delistings, leave each listing's evidence naming a listing still
+    on the market in its product, along a chain that ends at the product's first listing."""
+    title = "小米黑鲨2代钢化膜2pro电竞游戏专用二代手机保护膜全屏磨砂贴膜 防指纹抗蓝光 单片装"
+    first = _post(client, keys, [{"id": "post-ev-x", "title": title}]).json()["listings"][0]
+    assert first["product"] == "post-ev-x"
+    copy = _post(client, keys, [{"id": "post-ev-0", "title": title}]).json()["listings"][0]
+    assert copy["joined"] and copy["product"] == "post-ev-x" and copy["evidence"].startswith("matches post-ev-x ")
+    again = _post(client, keys, [{"id": "post-ev-x", "title": title, "price": 12.0}]).json()["listings"][0]  # the first, posted again
+    card = client.get("/products/post-ev-x", headers=_writer(keys)).json()
+    said = _evidence_tree(card)
+    assert again["evidence"] == said["post-ev-x"] == "the first of 2 listings of this product"  # not "matches post-ev-0"
+    assert _post(client, keys, [{"id": "post-ev-1", "title": title}]).json()["listings"][0]["joined"]
+    _evidence_tree(client.get("/products/post-ev-x", headers=_writer(keys)).json())
+    apart = _post(client, keys, [{"id": "post-ev-k", "title": title + " 高清"}]).json()["listings"][0]  # a variant: its own product
+    assert not apart["joined"] and "; kept apart from post-ev-" in apart["evidence"], apart
+    for gone, left in (("post-ev-x", 2), ("post-ev-0", 1)):  # the namesake first, then another
+        assert client.delete(f"/listings/{gone}", headers=_writer(keys)).status_code == 200
+        said = _evidence_tree(client.get("/products/post-ev-x", headers=_writer(keys)).json())
+        assert len(said) == left and not any(gone in text for text in said.values()), said
+    variant = client.get("/products/post-ev-k", headers=_writer(keys)).json()["listings"][0]["evidence"]
+    assert "post-ev-x" not in variant and "post-ev-0" not in variant, variant
+
+
 def test_search_after_writes_answers_as_an_index_built_afresh(app, client, keys):
     """Each write updates only the products it touched; the index is the one a rebuild gives."""
     assert _post(client, keys, [SAME_PHONE | {"id": "post-mate60-b", "price": 4999.0}]).status_code == 200

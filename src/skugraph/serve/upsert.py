@@ -3,7 +3,8 @@ fused and upserted in one load (the write path of ``POST /listings``)."""
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+import re
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -105,7 +106,8 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     around = sorted(held | set(products.values()))
     was = _edges(store, around)
     report = UpsertReport(products, evidence, joined, store.load(listings, fused), held)
-    _count_listings_again(store, sorted({products[listing] for listing in joined}))
+    settled = settle_evidence(store, reader, around, matcher, threshold)
+    evidence.update({listing.id: settled[listing.id] for listing in listings if listing.id in settled})
     load = report.load
     report.unchanged = not (load.versions or load.changed or load.retracted) and _edges(store, around) == was
     return report
@@ -118,16 +120,91 @@ def _edges(store: GraphStore, products: list[str]) -> list[list]:
                        "r.provenance ORDER BY p.id, label(r), x.id, r.provenance", {"ids": products}).rows
 
 
-def _count_listings_again(store: GraphStore, products: list[str]) -> None:
-    """The products listings joined: the evidence of each one's first listing ("the only listing
-    of this product", "the first of 2 listings …") counts its listings as they are now."""
-    if not products:
-        return
-    rows = store.query("MATCH (l:Listing)-[o:OFFER_OF]->(p:Product) WHERE p.id IN $ids RETURN p.id, l.id, o.evidence",
-                       {"ids": products}).rows
-    count = Counter(product for product, _, _ in rows)
-    for product, listing, said in rows:
-        now = f"the first of {count[product]} listings of this product"
-        if said and said != now and said.startswith(("the only listing of this product", "the first of ")):
-            store.query("MATCH (:Listing {id: $listing})-[o:OFFER_OF]->(:Product {id: $product}) SET o.evidence = $now",
-                        {"listing": listing, "product": product, "now": now})
+#: the listing a listing's evidence says it matched (resolution's "matches X (score …", or a settled "closest to X (score …")
+_NAMED = re.compile(r"(?:matches|closest to) (.+?) \(score ")
+#: the listing a lone listing's evidence says it was kept apart from
+_APART = re.compile(r"; kept apart from (.+?) \(titles ")
+
+
+def settle_evidence(store: GraphStore, reader: ListingReader | CachedReader, products: Iterable[str], matcher=None,
+                    threshold: float | None = None) -> dict[str, str]:
+    """After a write, make the evidence of the ``products``' listings (``OFFER_OF.evidence``) a tree
+    of listings on the market: the product's namesake listing (else its smallest id) heads it ("the
+    only listing of this product", "the first of N listings …", counted as they are now), and each
+    other listing names a listing of the same product along a chain that ends there. Evidence that
+    still does is kept; a listing whose evidence names a listing delisted or gone elsewhere, or goes
+    round (a listing posted again matched one that had matched it), names instead its best-scored
+    listing among those that reach the head ("matches X (score …)", or "closest to X (score …)"
+    when that is under the matcher's threshold: the write path does not split a product). A lone
+    listing's "kept apart from X" is dropped once X is off the market. Returns each listing's evidence."""
+    from skugraph.fusion.blocking import offers_from
+    from skugraph.fusion.identity import AttributeMatcher, Judge
+
+    rows = store.query("MATCH (l:Listing)-[o:OFFER_OF]->(p:Product) WHERE p.id IN $ids RETURN p.id, l.id, o.evidence, l.title, "
+                       "l.description, l.category, l.price, l.currency, l.source, l.updated_at ORDER BY l.id",
+                       {"ids": sorted(set(products))}).rows
+    said: dict[str, dict[str, str]] = {}
+    for product, listing, evidence, *_ in rows:
+        said.setdefault(product, {})[listing] = evidence or ""
+    apart = sorted({m[1] for _, _, evidence, *_ in rows if evidence and (m := _APART.search(evidence))})
+    offering = {row[0] for row in store.query("MATCH (l:Listing)-[:OFFER_OF]->(:Product) WHERE l.id IN $ids RETURN l.id",
+                                              {"ids": apart}).rows} if apart else set()
+    if matcher is None:
+        matcher, threshold = AttributeMatcher(), 0.75 if threshold is None else threshold
+    elif threshold is None:
+        threshold = float(getattr(matcher, "threshold", 0.5))
+    found: dict[str, str] = {}
+    for product, theirs in said.items():
+        head = product if product in theirs else min(theirs)
+        now = dict(theirs)
+        now[head] = "the only listing of this product" if len(theirs) == 1 else f"the first of {len(theirs)} listings of this product"
+        kept = _APART.search(theirs[head])
+        if len(theirs) == 1 and theirs[head].startswith(now[head] + "; ") and kept and kept[1] in offering:
+            now[head] = theirs[head]
+        parent = {listing: m[1] for listing, text in theirs.items()
+                  if listing != head and (m := _NAMED.match(text)) and m[1] in theirs and m[1] != listing}
+
+        def reaches(listing: str) -> bool:
+            seen = {listing}
+            while listing != head and listing in parent and parent[listing] not in seen:
+                listing = parent[listing]
+                seen.add(listing)
+            return listing == head
+
+        left = [listing for listing in theirs if not reaches(listing)]
+        if left:
+            ids = list(theirs)
+            listed = [_listing(row) for row in rows if row[0] == product]
+            read = reader.read(listed)
+            offers = offers_from(listed, [fact for _, facts in read for fact in facts], store.ontology)
+            judge, at = Judge(offers), {listing: i for i, listing in enumerate(ids)}
+            reached = [listing for listing in ids if listing not in left]
+            while left:
+                pairs = [(u, r) for u in left for r in reached]
+                scores = matcher.scores([(offers[at[u]], offers[at[r]]) for u, r in pairs])
+                scored = [(0.0 if judge(at[u], at[r]).veto else float(score), u, r) for (u, r), score in zip(pairs, scores, strict=True)]
+                score, u, r = max(scored, key=lambda found: (found[0], found[1] == min(left), -ids.index(found[2])))
+                verdict = judge(at[u], at[r])
+                why = "; " + verdict.reason if verdict.same else ""
+                now[u] = f"{'matches' if score >= threshold else 'closest to'} {r} (score {score:.2f}{why})"
+                parent[u] = r
+                reached += [listing for listing in left if reaches(listing)]
+                left = [listing for listing in left if listing not in reached]
+        for listing, text in now.items():
+            if text != theirs[listing]:
+                confidence = 1.0 if listing == head else round(float(_SCORE.search(text)[1]), 4)
+                store.query("MATCH (:Listing {id: $listing})-[o:OFFER_OF]->(:Product {id: $product}) "
+                            "SET o.evidence = $text, o.confidence = $confidence",
+                            {"listing": listing, "product": product, "text": text, "confidence": confidence})
+        found |= now
+    return found
+
+
+_SCORE = re.compile(r"\(score (\d+(?:\.\d+)?)")
+
+
+def _listing(row: list) -> Listing:
+    """A stored listing from a row of :func:`settle_evidence`'s query (product first)."""
+    _, listing, _, title, description, category, price, currency, source, updated = row
+    return Listing(listing, title or "", description or "", category=category or "", price=price, currency=currency or "",
+                   source=source or "", updated_at=updated)

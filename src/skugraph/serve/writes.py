@@ -43,7 +43,7 @@ from skugraph.corpus.ingest import ingest, load_listings
 from skugraph.corpus.listing_formats import UnreadableFileError
 from skugraph.extract import ListingReader
 from skugraph.graph.store import GraphStore
-from skugraph.serve.upsert import CachedReader, upsert_listings
+from skugraph.serve.upsert import CachedReader, settle_evidence, upsert_listings
 from skugraph.records import Listing
 
 #: listings one POST may hold
@@ -387,6 +387,10 @@ class Writer:
             rows = store.query("MATCH (:Listing {id: $id})-[:OFFER_OF]->(p:Product) RETURN p.id", {"id": listing}).rows
             product = rows[0][0] if rows else None
             retracted = store.delist([listing])
+            if retracted:  # the evidence of its product's listings, and of those kept apart from it, names it no more
+                apart = store.query("MATCH (:Listing)-[o:OFFER_OF]->(p:Product) WHERE o.evidence CONTAINS $named RETURN DISTINCT p.id",
+                                    {"named": f"; kept apart from {listing} (titles "}).rows
+                settle_evidence(store, self.reader, {product} - {None} | {row[0] for row in apart})
             return 200, {"listings": [{"id": listing, "product": product}], "products": [product] if product else [],
                          "retracted": retracted, "unchanged": not retracted}, {product or listing}
 
