@@ -42,3 +42,23 @@ def test_a_case_edited_to_fit_another_phone_is_kept_apart():
     edited = _offer("b", case.format("华为"), fits="apple huawei", product_type="保护壳")
     verdict = identity(original, edited)
     assert verdict.veto and not verdict.same and "huawei" in verdict.reason
+
+
+def test_a_brand_one_title_names_and_the_other_does_not_is_no_veto():
+    """得力 before an otherwise identical title: one listing, not 'one is branded (deli), the other not'."""
+    rack = "a4加厚文件架资料架桌面办公室收纳架四联文件框多层简易桌上书架多功能文件栏 四栏文件架蓝色"
+    verdict = identity(_offer("a", "得力" + rack, brand="deli", colour="蓝色", product_type="文件架"),
+                       _offer("b", rack, colour="蓝色", product_type="文件架"))
+    assert verdict.same and not verdict.veto and "得力" in verdict.reason
+    # a word read as a brand (樱花 of 樱花雨系列, a pattern) that only one variant names: kept apart by the variant
+    clip = "A4文件夹板书夹子考试写字档案试卷资料册学生用写字垫板夹板办公用品书写板夹菜单夹 {}(2个装)双夹"
+    verdict = identity(_offer("a", clip.format("樱花雨系列"), brand="sakura", product_type="文件夹"),
+                       _offer("b", clip.format(""), product_type="文件夹"))
+    assert verdict.veto and verdict.reason == "variant differs: only one says 樱花雨系列"
+
+
+def test_one_model_code_merges_only_when_both_name_the_brand():
+    """Agreeing codes merge whatever the rest of the titles say only under one brand both name."""
+    verdict = identity(_offer("a", "飞宇 FY-K52 无线话筒 会议专用 一拖二", brand="feiyu", product_type="话筒"),
+                       _offer("b", "FY-K52 专业无线话筒 舞台演出 家用K歌 一拖二", product_type="话筒"))
+    assert not verdict.same

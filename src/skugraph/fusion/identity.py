@@ -1,10 +1,11 @@
 """Are two offers one product? :func:`identity` errs on the side of keeping listings apart.
 
 It reads each title (:func:`read_title`: model codes, model numbers, measures, colours, the
-variant part), vetoes a pair that conflicts (different brands, one branded and one not, types,
-fitted devices, model codes, model numbers such as 成就3671 / 灵越3470, measures in one unit,
-colours, a replaced piece of title), and merges only on agreeing model codes, brand and type, or
-on near-identical titles. Each :class:`Verdict` says why.
+variant part), vetoes a pair that conflicts (different brands, types, fitted devices, model
+codes, model numbers such as 成就3671 / 灵越3470, measures in one unit, colours, a replaced piece
+of title), and merges only on agreeing model codes, brand and type, or on near-identical titles (a
+brand one title names and the other does not is no conflict by itself: a shop may leave its brand
+out). Each :class:`Verdict` says why.
 """
 
 from __future__ import annotations
@@ -186,15 +187,12 @@ def _own_codes(offer: Offer, reading: TitleReading) -> frozenset[str]:
 
 
 def _conflict(left: Offer, right: Offer, ours: TitleReading, theirs: TitleReading) -> str | None:
-    """The explicit conflict between two offers, or None: brands, branded against unbranded,
-    types, fitted devices (one listing models the other does not is none, as two spellings of one
+    """The explicit conflict between two offers, or None: brands (both named, different), types, fitted devices (one listing models the other does not is none, as two spellings of one
     model can be; fitting a brand the other does not is: a case for 苹果x edited to 华为x), model
     codes, model numbers, measures in one unit, colours."""
     brand, other_brand = left.get("brand"), right.get("brand")
     if brand and other_brand and brand != other_brand:
         return f"brands differ: {brand} vs {other_brand}"
-    if bool(brand) != bool(other_brand):
-        return f"one is branded ({brand or other_brand}), the other not"
     kind, other_kind = left.get("product_type"), right.get("product_type")
     if kind and other_kind and not _types_agree(kind, other_kind):
         return f"types differ: {kind} vs {other_kind}"
@@ -364,11 +362,12 @@ def _title_difference(ours: TitleReading, theirs: TitleReading, by_code: bool, b
 
 def identity(left: Offer, right: Offer) -> Verdict:
     """Are two offers one product? Never when they conflict (:func:`_conflict`). Otherwise one
-    product when (a) both have model codes, the same ones, the same brand (not a brand they
-    fit), a type (both, agreeing, or one and two more key attributes agreeing), and their titles
+    product when (a) both have model codes, the same ones, the same brand, both naming it (not a
+    brand they fit), a type (both, agreeing, or one and two more key attributes agreeing), and their titles
     differ in nothing but filler, moved words and words one side adds (no replaced piece); or (b) their titles are
     near-identical: at least 0.85 alike, differing only in filler, moved words and keywords one
-    side adds outside its variant part (no number, code or colour only one has). Score:
+    side adds outside its variant part (no number, code or colour only one has; a brand only one
+    names is such a word). Score:
     0.8 + 0.2 × similarity for (a), 0.75 + 0.25 × similarity for (b), 0 when not one product."""
     ours, theirs = read_title(left.title), read_title(right.title)
     conflict = _conflict(left, right, ours, theirs)
@@ -376,16 +375,19 @@ def identity(left: Offer, right: Offer) -> Verdict:
         return _apart(conflict)
     similarity = fuzz.ratio(ours.compact, theirs.compact) / 100.0
     brand, kind = left.get("brand"), left.get("product_type") or right.get("product_type")
+    one_brand = brand if brand == right.get("brand") else ""  # the brand both name
     codes = _own_codes(left, ours)
     attributes = sum(bool(left.get(name)) and left.get(name) == right.get(name) for name in KEY_ATTRIBUTES)
     typed = bool(left.get("product_type") and right.get("product_type")) or bool(kind) and attributes >= 2
-    by_code = bool(codes and codes == _own_codes(right, theirs) and brand and typed and brand not in left.get("fits").split())
+    by_code = bool(codes and codes == _own_codes(right, theirs) and one_brand and typed and one_brand not in left.get("fits").split())
     if not by_code and similarity < 0.85:
         return Verdict(False, 0.0, f"no agreeing model code, brand and type, and titles only {similarity:.2f} alike")
-    difference, harmless = _title_difference(ours, theirs, by_code, brand)
+    named = brand or right.get("brand")
+    difference, harmless = _title_difference(ours, theirs, by_code, named)
     if difference:
         return _apart(difference)
-    agree = ", ".join(filter(None, (f"type {kind}" if kind else "", f"brand {brand}" if brand else "")))
+    agree = ", ".join(filter(None, (f"type {kind}" if kind else "", f"brand {one_brand}" if one_brand else "",
+                                    f"brand {named} named by one only" if named and not one_brand else "")))
     if by_code:
         return Verdict(True, round(0.8 + 0.2 * similarity, 4),
                        f"same model code {' '.join(sorted(codes))}, {agree}; title similarity {similarity:.2f}")

@@ -9,9 +9,10 @@
    embedding when an encoder is given.
 3. **Scoring** (:mod:`skugraph.fusion.identity`): :func:`~skugraph.fusion.identity.identity`
    errs on the side of keeping listings apart. It vetoes a pair that conflicts (different brands,
-   one branded and one not, types, fitted devices, model codes, model numbers such as
-   成就3671 / 灵越3470, measures in one unit, colours, a replaced piece of title), and merges only
-   on agreeing model codes, brand and type, or on near-identical titles. Without a trained
+   types, fitted devices, model codes, model numbers such as 成就3671 / 灵越3470, measures in one
+   unit, colours, a replaced piece of title), and merges only on agreeing model codes, brand and
+   type, or on near-identical titles (a brand only one of them names is no conflict by itself).
+   Without a trained
    matcher its score is the score (:class:`~skugraph.fusion.identity.AttributeMatcher`); a
    trained :class:`~skugraph.fusion.matching.CrossEncoderMatcher` scores the rest, and a vetoed
    pair scores 0 whatever it says.
