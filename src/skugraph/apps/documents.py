@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from skugraph.corpus.normalize import fold
 from skugraph.graph.store import GraphStore
@@ -58,6 +59,15 @@ class Document:
     facts: dict[tuple[str, str], float] = field(default_factory=dict)  # (predicate, entity key) → weight
     names: dict[str, str] = field(default_factory=dict)  # entity key → display name
     prices: tuple[float, ...] = ()
+
+    @cached_property
+    def weights_by_key(self) -> dict[str, list[tuple[str, float]]]:
+        """Entity key → (predicate, weight) of each fact on it, made on first use (after the
+        document is complete)."""
+        out: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for (predicate, key), weight in self.facts.items():
+            out[key].append((predicate, weight))
+        return dict(out)
 
 
 def documents_from_facts(listings: Iterable[Listing],

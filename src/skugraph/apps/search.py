@@ -330,9 +330,8 @@ class SearchIndex:
             slots = np.array(sorted(self.by_key.get(key, ())), dtype=np.int64)
             weights: dict[str, np.ndarray] = {}
             for n, i in enumerate(slots):
-                for (p, k), w in self.slots[i].facts.items():
-                    if k == key:
-                        weights.setdefault(p, np.full(len(slots), np.nan))[n] = w
+                for p, w in self.slots[i].weights_by_key.get(key, ()):
+                    weights.setdefault(p, np.full(len(slots), np.nan))[n] = w
             most = np.nanmax(np.vstack(list(weights.values())), axis=0) if weights else np.zeros(0)
             held = self._held[key] = _Held(slots, weights, most)
         return held

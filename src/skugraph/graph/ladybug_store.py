@@ -718,8 +718,11 @@ _NAMES = {"Value": "value", "Brand": "name", "Category": "name", "Aspect": "name
 
 
 def _staged_edges(file: Path, relation: str, src: str, dst: str) -> str:
-    """Cypher that matches the stored edges whose (src, dst) pairs a staged file lists, as ``r``."""
-    return f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b:{dst} {{id: dst}})"
+    """Cypher that matches the stored edges whose (src, dst) pairs a staged file lists, as ``r``:
+    both ends by key first, then the edge between them (LadybugDB 0.22 plans the one pattern
+    ``(a {id: src})-[r]->(b {id: dst})`` as a scan of the whole relation table)."""
+    return (f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}}) MATCH (b:{dst} {{id: dst}}) "
+            f"MATCH (a)-[r:{relation}]->(b)")
 
 
 def _shown(variable: str, label: str) -> str:
