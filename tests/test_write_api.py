@@ -259,6 +259,16 @@ def test_writes_that_change_nothing_are_not_in_the_feed_and_a_404_takes_no_numbe
     assert [change["seq"] for change in feed] == [changed["seq"], gone["seq"]]
 
 
+def test_a_listing_posted_again_unchanged_beside_a_copy_changes_nothing(client, keys):
+    """The first listing of a product that a copy joined, posted again as it is: unchanged (the
+    facts' provenance lists the same readings, whatever their order)."""
+    record = {"id": "post-noop-x", "title": "得力 订书机 12号 办公 青色 金属", "price": 30.0}
+    _post(client, keys, [record])
+    assert _post(client, keys, [record | {"id": "post-noop-y"}]).json()["listings"][0]["joined"]
+    again = _post(client, keys, [record]).json()
+    assert again["unchanged"] and again["seq"] is None, again
+
+
 def _evidence_tree(card: dict) -> dict[str, str]:
     """A product's listings' evidence, checked: each "matches X" names a listing of the product
     (on the market), following them never goes round and ends at the one listing that heads it."""

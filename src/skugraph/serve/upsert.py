@@ -3,6 +3,7 @@ fused and upserted in one load (the write path of ``POST /listings``)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -113,11 +114,13 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     return report
 
 
-def _edges(store: GraphStore, products: list[str]) -> list[list]:
-    """Every edge of the ``products`` (facts and offers, either way) with what it says: what a
-    write that changed nothing leaves as it was."""
-    return store.query("MATCH (p:Product)-[r]-(x) WHERE p.id IN $ids RETURN p.id, label(r), x.id, r.evidence, r.confidence, "
-                       "r.provenance ORDER BY p.id, label(r), x.id, r.provenance", {"ids": products}).rows
+def _edges(store: GraphStore, products: list[str]) -> list[tuple]:
+    """Every edge of the ``products`` (facts and offers, either way) with what it says, its
+    provenance as a set of readings: what a write that changed nothing leaves as it was."""
+    rows = store.query("MATCH (p:Product)-[r]-(x) WHERE p.id IN $ids RETURN p.id, label(r), x.id, r.evidence, r.confidence, "
+                       "r.provenance", {"ids": products}).rows
+    edges = [(*row[:5], tuple(sorted(json.dumps(reading, sort_keys=True) for reading in json.loads(row[5] or "[]")))) for row in rows]
+    return sorted(edges, key=repr)  # repr: an edge's evidence may be None where another's is text
 
 
 #: the listing a listing's evidence says it matched (resolution's "matches X (score …", or a settled "closest to X (score …")
