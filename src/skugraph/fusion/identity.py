@@ -187,9 +187,10 @@ def _own_codes(offer: Offer, reading: TitleReading) -> frozenset[str]:
 
 
 def _conflict(left: Offer, right: Offer, ours: TitleReading, theirs: TitleReading) -> str | None:
-    """The explicit conflict between two offers, or None: brands (both named, different), types, fitted devices (one listing models the other does not is none, as two spellings of one
-    model can be; fitting a brand the other does not is: a case for 苹果x edited to 华为x), model
-    codes, model numbers, measures in one unit, colours."""
+    """The explicit conflict between two offers, or None: brands (both named, different), types,
+    fitted devices (one listing models the other does not is none, as two spellings of one model
+    can be; fitting a brand the other does not is: a case for 苹果x edited to 华为x), model codes,
+    model numbers, measures in one unit, colours."""
     brand, other_brand = left.get("brand"), right.get("brand")
     if brand and other_brand and brand != other_brand:
         return f"brands differ: {brand} vs {other_brand}"
@@ -363,8 +364,8 @@ def _title_difference(ours: TitleReading, theirs: TitleReading, by_code: bool, b
 def identity(left: Offer, right: Offer) -> Verdict:
     """Are two offers one product? Never when they conflict (:func:`_conflict`). Otherwise one
     product when (a) both have model codes, the same ones, the same brand, both naming it (not a
-    brand they fit), a type (both, agreeing, or one and two more key attributes agreeing), and their titles
-    differ in nothing but filler, moved words and words one side adds (no replaced piece); or (b) their titles are
+    brand they fit), a type (both, agreeing, or one and two more key attributes agreeing), and
+    their titles differ in nothing but filler, moved words and words one side adds (no replaced piece); or (b) their titles are
     near-identical: at least 0.85 alike, differing only in filler, moved words and keywords one
     side adds outside its variant part (no number, code or colour only one has; a brand only one
     names is such a word). Score:
