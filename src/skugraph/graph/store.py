@@ -427,7 +427,7 @@ class GraphStore(ABC):
         report.retracted = len(retracted)
         report.rerun = len(reread)
         report.rerun_retracted = sum(1 for listings in retracted.values() if reread.intersection(listings))
-        report.merged = self.remove_merged_products()
+        report.merged = self.remove_merged_products(sorted(times))
         report.seconds["store"] = report.seconds.get("store", 0.0) + time.perf_counter() - merging
         report.seconds["rows"] = time.perf_counter() - began - sum(report.seconds.values())
         return report
@@ -447,11 +447,13 @@ class GraphStore(ABC):
         stored = self.listing_runs(sorted(runs))
         return {listing for listing, held in stored.items() if not runs[listing] <= set(held)}
 
-    def remove_merged_products(self) -> int:
-        """Delete each product that was a listing's own until resolution moved the listing to
-        another product (with its edges, and the aspect nodes left with no product)."""
-        merged = self.query("MATCH (l:Listing)-[:OFFER_OF]->(q:Product) WITH l, q MATCH (p:Product {id: l.id}) "
-                            "WHERE p.id <> q.id RETURN collect(p.id)").rows[0][0] or []
+    def remove_merged_products(self, listings: list[str]) -> int:
+        """Delete each product that was the own product of one of ``listings`` (those a load
+        wrote or named) until resolution moved the listing to another product (with its edges,
+        and the aspect nodes left with no product). Looked up by key: no scan of every listing."""
+        merged = self.query("UNWIND $ids AS id MATCH (p:Product {id: id}) MATCH (l:Listing {id: id}) "
+                            "MATCH (l)-[:OFFER_OF]->(q:Product) WHERE q.id <> id RETURN collect(p.id)",
+                            {"ids": listings}).rows[0][0] or []
         if merged:
             self.query("MATCH (p:Product) WHERE p.id IN $ids DETACH DELETE p", {"ids": merged})
             self.query("MATCH (a:Aspect) WHERE NOT EXISTS { MATCH (a)-[:OF]->(:Product) } DETACH DELETE a")
