@@ -237,19 +237,22 @@ def _stated_change(kind: str, ours: TitleReading, theirs: TitleReading) -> str |
     """What changed between the measures of ``kind`` two titles state (``capacity``: 32G → 64G,
     as canonical values: 32GB vs 64GB), or None when they state the same ones (the extracted
     values differ in which one was chosen, or come from another field)."""
-    def values(reading: TitleReading) -> list[str]:
-        found = []
-        for unit, value in reading.stated:
-            if unit == "dimensions":  # 800x300mm: a size, as written
-                found += [value] if kind == "size" else []
-            elif (read := normalize_value(kind, value if unit == "memory" else value + unit)).family:
-                found.append(read.canonical)
-        return found
-
     if kind not in MEASURED:
         return None
-    mine, yours = values(ours), values(theirs)
+    mine, yours = _measures_of(kind, ours.stated), _measures_of(kind, theirs.stated)
     return _change(mine, yours) if mine != yours else None
+
+
+@lru_cache(maxsize=65536)
+def _measures_of(kind: str, stated: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The canonical values of ``kind`` among a title's measures, in order (cached: a title meets many)."""
+    found = []
+    for unit, value in stated:
+        if unit == "dimensions":  # 800x300mm: a size, as written
+            found += [value] if kind == "size" else []
+        elif (read := normalize_value(kind, value if unit == "memory" else value + unit)).family:
+            found.append(read.canonical)
+    return tuple(found)
 
 
 def _residue(piece: str, other: str, reading: TitleReading) -> list[str]:
