@@ -45,7 +45,9 @@ def graph(demo_graph: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(graph: Path, keys: dict):
-    return create_app(graph, keys=keys["path"], rate_limit=0, writable=True)
+    made = create_app(graph, keys=keys["path"], rate_limit=0, writable=True)
+    made.state.services.catch_up_every = 0.2  # the tests wait for the counts (wait_caught_up)
+    return made
 
 
 @pytest.fixture(scope="module")

@@ -101,7 +101,8 @@ class Services:
     reader: ListingReader | None = None
     learned_embeddings: bool = False
     #: the least seconds between two rebuilds of the recommender and the counts after writes
-    catch_up_every: float = 2.0
+    #: (each costs the whole catalogue: about a second of a core at 20,000 products)
+    catch_up_every: float = 10.0
     _writes: int = 0  # writes refreshed so far
     _caught_up_to: int = 0  # writes the recommender and the counts include
     _caught_up: threading.Condition = field(default_factory=threading.Condition)
@@ -178,8 +179,9 @@ class Services:
             self._catching_up.join()
 
     def candidates(self, listings: list[Listing]) -> set[str]:
-        """The products a batch's listings are resolved against: the best search hits for each title."""
-        return {hit.id for listing in listings for hit in self.index.search(listing.title, self.parser, CANDIDATES, facets=False).hits}
+        """The products a batch's listings are resolved against: the best plain BM25 hits for each
+        title (no constraints read from it: resolution judges brands and attributes itself)."""
+        return {hit.id for listing in listings for hit in self.index.search(listing.title, None, CANDIDATES, facets=False).hits}
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
