@@ -3,6 +3,7 @@
 import json
 import random
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -506,3 +507,21 @@ def test_ingest_writes_its_rejects_beside_out_by_default(tmp_path, monkeypatch):
     assert run("ingest", str(source), "--out", str(named)).exit_code == 0
     assert json.loads(named.read_text(encoding="utf-8").splitlines()[0])["id"] == "a"
     assert json.loads((tmp_path / "built" / "rejects.rejects.jsonl").read_text(encoding="utf-8").splitlines()[0])["field"] == "(record)"
+
+
+def test_stats_counts_a_delisted_listing_and_its_product_apart(demo_graph, tmp_path):
+    from skugraph.graph.store import open_store
+
+    db = tmp_path / demo_graph.name
+    for path in demo_graph.parent.glob(demo_graph.name + "*"):
+        (shutil.copytree if path.is_dir() else shutil.copy)(path, tmp_path / path.name)
+    before = json.loads(run("stats", "--db", str(db), "--json").stdout)
+    assert before["delisted"] == {"Product": 0, "Listing": 0}
+    with open_store(db) as store:  # a product with one listing, taken off the market
+        lone = store.query("MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WITH p, collect(l.id) AS ls WHERE size(ls) = 1 "
+                           "RETURN ls[1] ORDER BY ls[1] LIMIT 1").rows[0][0]
+        store.delist([lone])
+    after = json.loads(run("stats", "--db", str(db), "--json").stdout)
+    assert after["delisted"] == {"Product": 1, "Listing": 1}
+    assert {label: before["nodes"][label] - after["nodes"][label] for label in ("Product", "Listing")} == {"Product": 1, "Listing": 1}
+    assert "Listing (delisted)" in run("stats", "--db", str(db)).stdout

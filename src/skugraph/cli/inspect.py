@@ -58,17 +58,18 @@ def query(
 @app.command()
 def stats(
     db: DbOption = DEFAULT_DB,
-    as_json: Annotated[bool, typer.Option("--json", help="Print {nodes: {label: n}, edges: {type: n}, confidence: {all: {facts, expected_precision, expected_wrong, calibrated, calibration}, predicates: {predicate: {…}}}}.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {nodes: {label: n}, edges: {type: n}, delisted: {Product: n, Listing: n}, confidence: {all: {facts, expected_precision, expected_wrong, calibrated, calibration}, predicates: {predicate: {…}}}}.")] = False,
 ) -> None:
-    """Count nodes per label and edges per type; and the graph's expected precision, the mean
+    """Count nodes per label (products and listings on the market; those delisted, kept for their
+    history, apart) and edges per type; and the graph's expected precision, the mean
     confidence of its facts (overall and per predicate), with the facts expected wrong and
     whether the confidences are calibrated probabilities."""
-    from skugraph.graph.store import NOT_READ, confidence_summary, read_facts
+    from skugraph.graph.store import NOT_READ, market_stats, read_facts
 
     with read_graph(db) as store:
-        counts, confidences = store.stats(), store.confidences()
+        counts, confidences = market_stats(store), store.confidences()
     if as_json:
-        print(json.dumps(counts | {"confidence": confidence_summary(confidences)}, ensure_ascii=False, sort_keys=True))
+        print(json.dumps(counts, ensure_ascii=False, sort_keys=True))
         return
     for kind in ("nodes", "edges"):
         table = Table(title=kind, title_justify="left")
@@ -76,6 +77,10 @@ def stats(
         table.add_column("count", justify="right")
         for name, count in counts[kind].items():
             table.add_row(name, str(count))
+        if kind == "nodes":
+            for name, count in counts["delisted"].items():
+                if count:
+                    table.add_row(f"{name} (delisted)", str(count))
         console.print(table)
     table = Table(title="confidence per predicate", title_justify="left")
     for column in ("predicate", "facts", "expected precision", "expected wrong", "calibrated"):

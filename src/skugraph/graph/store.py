@@ -139,6 +139,25 @@ def confidence_summary(confidences: Mapping[str, Confidences]) -> dict[str, Any]
             "predicates": {name: found.to_dict() for name, found in sorted(confidences.items())}}
 
 
+def holds_offers(store: GraphStore) -> bool:
+    """Whether the graph's listings offer products (it was fused), now or before they were delisted."""
+    return bool(store.query("MATCH ()-[r:OFFER_OF]->() RETURN 1 LIMIT 1").rows
+                or store.query("MATCH (c:Change) WHERE c.attribute = 'offer_of' RETURN 1 LIMIT 1").rows)
+
+
+def market_stats(store: GraphStore) -> dict[str, Any]:
+    """``store.stats()`` with the products and listings on the market only (``nodes``), those kept
+    for their history alone counted apart (``delisted``: none in a graph without offers), and the
+    facts' expected precision (``confidence``: :func:`confidence_summary`)."""
+    found = store.stats()
+    fused = holds_offers(store)
+    gone = {label: store.query(f"MATCH (n:{label}) WHERE NOT EXISTS {{ MATCH {pattern} }} RETURN count(n)").rows[0][0]
+            if fused else 0
+            for label, pattern in (("Product", "(:Listing)-[:OFFER_OF]->(n)"), ("Listing", "(n)-[:OFFER_OF]->(:Product)"))}
+    found["nodes"] |= {label: found["nodes"][label] - count for label, count in gone.items()}
+    return found | {"delisted": gone, "confidence": confidence_summary(store.confidences())}
+
+
 @dataclass
 class TableBatch:
     """One batch ready to stage, as Arrow tables: ``nodes[label]`` with the columns of

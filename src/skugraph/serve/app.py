@@ -42,7 +42,7 @@ from skugraph.apps.search import FilterError, SearchIndex
 from skugraph.extract import ExtractorConfig, ListingReader, build_extractor, build_reader
 from skugraph.graph.cards import product_card, product_facts, product_of
 from skugraph.graph.store import StoreError
-from skugraph.graph.store import GraphStore, confidence_summary, open_store
+from skugraph.graph.store import GraphStore, holds_offers, market_stats, open_store
 from skugraph.serve.guard import BodyLimit, ReadOnlyError, check_read_only
 from skugraph.serve.keys import Access, AccessLog, KeyStore, RateLimiter
 from skugraph.records import Listing
@@ -125,7 +125,7 @@ class Services:
         recommender = Recommender.from_index(index)
         if kg_embeddings:
             recommender.learn_embeddings(kg_embeddings)
-        stats = counts(store)
+        stats = market_stats(store)
         return cls(store, index, QueryParser(extractor), recommender, threading.Lock(), query_timeout, stats, reader,
                    bool(kg_embeddings))
 
@@ -158,7 +158,7 @@ class Services:
                     break
                 writes, index = self._writes, self.index
                 self.recommender = self.recommender if self.learned_embeddings else Recommender.from_index(index)
-                self.stats = counts(store)
+                self.stats = market_stats(store)
                 with self._caught_up:
                     self._caught_up_to = writes
                     self._caught_up.notify_all()
@@ -366,30 +366,12 @@ def delisted(store: GraphStore, asked: str, product: str | None) -> str | None:
     listings offer products (one loaded without fusion has no offers: nothing in it is delisted)."""
     if product is not None:
         if product != asked or store.query("MATCH (:Listing)-[:OFFER_OF]->(p:Product {id: $id}) RETURN p.id LIMIT 1",
-                                           {"id": product}).rows or not _holds_offers(store):
+                                           {"id": product}).rows or not holds_offers(store):
             return None
         return f"product {product!r} was delisted: no listing offers it now"
-    if store.query("MATCH (l:Listing {id: $id}) RETURN l.id", {"id": asked}).rows and _holds_offers(store):
+    if store.query("MATCH (l:Listing {id: $id}) RETURN l.id", {"id": asked}).rows and holds_offers(store):
         return f"listing {asked!r} was delisted"
     return None
-
-
-def _holds_offers(store: GraphStore) -> bool:
-    """Whether the graph's listings offer products (it was fused), now or before they were delisted."""
-    return bool(store.query("MATCH ()-[r:OFFER_OF]->() RETURN 1 LIMIT 1").rows
-                or store.query("MATCH (c:Change) WHERE c.attribute = 'offer_of' RETURN 1 LIMIT 1").rows)
-
-
-def counts(store: GraphStore) -> dict[str, Any]:
-    """``store.stats()`` with the products and listings on the market only (``nodes``), those kept
-    for their history alone counted apart (``delisted``: none in a graph without offers), and the
-    facts' expected precision."""
-    found = store.stats()
-    gone = {label: store.query(f"MATCH (n:{label}) WHERE NOT EXISTS {{ MATCH {pattern} }} RETURN count(n)").rows[0][0]
-            if _holds_offers(store) else 0
-            for label, pattern in (("Product", "(:Listing)-[:OFFER_OF]->(n)"), ("Listing", "(n)-[:OFFER_OF]->(:Product)"))}
-    found["nodes"] |= {label: found["nodes"][label] - count for label, count in gone.items()}
-    return found | {"delisted": gone, "confidence": confidence_summary(store.confidences())}
 
 
 def read_only_query(services: Services, cypher: str, parameters: dict[str, Any]):
