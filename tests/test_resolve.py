@@ -321,3 +321,15 @@ def test_a_trained_matcher_cannot_merge_a_vetoed_pair():
                 Listing("c", "戴尔（DELL）成就3681 商用办公家用台式机电脑主机")]
     resolution = resolve_products(listings, [], SaysAlwaysSame())
     assert resolution.product_of == {"a": "a", "b": "b", "c": "a"}
+
+
+def test_settled_listings_are_not_judged_again_and_a_new_listing_joins_them():
+    a1, a2 = Listing("a1", "华为 mate60 pro 手机 12+512G 雅川青"), Listing("a2", "华为 mate60 pro 手机 12+512G 雅川青 现货")
+    b1, n1 = Listing("b1", "华为 mate60 pro 手机 12+512G 雅川青 正品"), Listing("n1", "华为 mate60 pro 手机 12+512G 雅川青 新品")
+    judged = resolve_products([a1, a2, b1], [])
+    assert len(set(judged.product_of.values())) == 1  # judged afresh, the three are one product
+    held = resolve_products([a1, a2, b1], [], settled={"a1": "P", "a2": "P", "b1": "Q"})
+    assert held.product_of == {"a1": "a1", "a2": "a1", "b1": "b1"}  # as they were stored: no pair of two settled ones judged
+    assert [(p.left, p.right, p.score) for p in held.pairs] == [("a1", "a2", 1.0)] and held.evidence["a2"] == "resolved before"
+    joined = resolve_products([n1, a1, a2], [], settled={"a1": "P", "a2": "P"})
+    assert joined.product_of["n1"] == "a1" and joined.evidence["n1"].startswith("matches a1")

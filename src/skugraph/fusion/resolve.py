@@ -31,7 +31,7 @@ The product id of a cluster is its smallest listing id, so rerunning gives the s
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,7 +70,7 @@ class Resolution:
 
 def resolve_products(listings: Sequence[Listing], facts: Sequence[Fact], matcher=None, *, threshold: float | None = None,
                      strong: float = 0.8, max_block: int = 50, embed: Callable[[list[str]], np.ndarray] | None = None,
-                     ontology: Ontology | None = None) -> Resolution:
+                     ontology: Ontology | None = None, settled: Mapping[str, str] | None = None) -> Resolution:
     """Which listings are one product. ``matcher``: an object with ``scores(pairs)`` (a trained
     cross-encoder, whose own threshold is used unless ``threshold`` is given) or None for
     :class:`~skugraph.fusion.identity.AttributeMatcher` (threshold 0.75); ``embed`` adds
@@ -78,13 +78,17 @@ def resolve_products(listings: Sequence[Listing], facts: Sequence[Fact], matcher
     :func:`~skugraph.fusion.identity.identity` finds in conflict scores 0, and no product keeps
     two listings in conflict (a chain of matches is split where it would). Each listing's
     evidence says which listing it matched and why, or, for a listing alone, the most alike
-    listing it was kept apart from and the conflict."""
+    listing it was kept apart from and the conflict. ``settled``: listing → product of listings
+    resolved before (a graph's stored ones): two of them are never judged again, those of one
+    product held together (score 1), those of two not compared; only pairs with another
+    listing are judged (a settled listing that matched none says "resolved before")."""
     return resolve_offers(offers_from(listings, facts, ontology), matcher, threshold=threshold, strong=strong,
-                          max_block=max_block, embed=embed)
+                          max_block=max_block, embed=embed, settled=settled)
 
 
 def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | None = None, strong: float = 0.8,
-                   max_block: int = 50, embed: Callable[[list[str]], np.ndarray] | None = None) -> Resolution:
+                   max_block: int = 50, embed: Callable[[list[str]], np.ndarray] | None = None,
+                   settled: Mapping[str, str] | None = None) -> Resolution:
     """:func:`resolve_products` on the listings' offers (:func:`~skugraph.fusion.blocking.offers_from`).
     The candidate pairs are scored and clustered one connected component at a time (no pair
     joins two), so the verdicts of a catalogue's pairs are never all held at once."""
@@ -94,9 +98,14 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
         threshold = float(getattr(matcher, "threshold", 0.5))
     embeddings = embed([o.title for o in offers]) if embed else None
     candidates = np.array(list(block(offers, max_block, embeddings)), dtype=np.int64).reshape(-1, 2)
-    candidates = candidates[np.lexsort((candidates[:, 1], candidates[:, 0]))]
-    trained = None if isinstance(matcher, AttributeMatcher) else (
-        np.asarray(matcher.scores([(offers[a], offers[b]) for a, b in candidates.tolist()])) if len(candidates) else np.zeros(0))
+    candidates, held = _settled_pairs(offers, candidates, settled or {})
+    order = np.lexsort((candidates[:, 1], candidates[:, 0]))
+    candidates, held = candidates[order], held[order]
+    trained = None
+    if not isinstance(matcher, AttributeMatcher):
+        trained = np.ones(len(candidates))
+        if (~held).any():
+            trained[~held] = matcher.scores([(offers[a], offers[b]) for a, b in candidates[~held].tolist()])
     labels = list(range(len(offers)))
     scored_all: list[tuple[int, int, float]] = []
     cut_all: list[tuple[int, int, float]] = []
@@ -106,15 +115,19 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
         local = {node: i for i, node in enumerate(nodes)}
         judge = Judge([offers[node] for node in nodes])
         pairs = [(local[a], local[b]) for a, b in candidates[rows].tolist()]
-        scores = [judge(a, b).score for a, b in pairs] if trained is None else trained[rows]
-        scored = [(a, b, 0.0 if judge(a, b).veto else float(s)) for (a, b), s in zip(pairs, scores, strict=True)]
+        fixed = held[rows].tolist()
+        scores = [1.0 if f else judge(a, b).score for (a, b), f in zip(pairs, fixed, strict=True)] if trained is None else trained[rows]
+        scored = [(a, b, 1.0 if f else 0.0 if judge(a, b).veto else float(s))
+                  for (a, b), s, f in zip(pairs, scores, fixed, strict=True)]
         part, cut = cluster(len(nodes), scored, threshold, strong)
         part = split_conflicts(part, scored, threshold, judge)
         for i, label in enumerate(part):
             labels[nodes[i]] = nodes[label]
         scored_all += [(nodes[a], nodes[b], score) for a, b, score in scored]
         cut_all += [(nodes[a], nodes[b], score) for a, b, score in cut]
-        for a, b, score in scored:
+        for (a, b, score), f in zip(scored, fixed, strict=True):
+            if f:  # two settled listings: their evidence is not this resolution's
+                continue
             together = part[a] == part[b] and score >= threshold
             verdict = judge(a, b)
             for x, y in ((nodes[a], nodes[b]), (nodes[b], nodes[a])):
@@ -141,6 +154,8 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
                     evidence[ids[i]] += f"; kept apart from {ids[other]} (titles {alike:.2f} alike): {conflict}"
             elif ids[i] == product:
                 evidence[ids[i]], confidence[ids[i]] = f"the first of {len(group)} listings of this product", 1.0
+            elif i not in best_link:  # a settled listing, held with its product's others
+                evidence[ids[i]], confidence[ids[i]] = "resolved before", 1.0
             else:
                 score, other, why = best_link[i]
                 evidence[ids[i]] = f"matches {ids[other]} (score {score:.2f}{why})"
@@ -150,6 +165,21 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
     return Resolution(product_of, evidence, confidence,
                       [ScoredPair(ids[a], ids[b], round(s, 4)) for a, b, s in scored_all],
                       [ScoredPair(ids[a], ids[b], round(s, 4)) for a, b, s in cut_all])
+
+
+def _settled_pairs(offers: Sequence[Offer], candidates: np.ndarray,
+                   settled: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs less those of two settled listings, plus a pair from each settled
+    product's first listing to each of its others; and which rows are those held pairs."""
+    if not settled:
+        return candidates, np.zeros(len(candidates), dtype=bool)
+    is_settled = np.array([offer.id in settled for offer in offers], dtype=bool)
+    candidates = candidates[~(is_settled[candidates[:, 0]] & is_settled[candidates[:, 1]])]
+    first: dict[str, int] = {}
+    links = [(first.setdefault(settled[offer.id], i), i) for i, offer in enumerate(offers) if offer.id in settled]
+    links = np.array([link for link in links if link[0] != link[1]], dtype=np.int64).reshape(-1, 2)
+    return (np.concatenate([candidates, links]),
+            np.concatenate([np.zeros(len(candidates), dtype=bool), np.ones(len(links), dtype=bool)]))
 
 
 def _components(count: int, pairs: np.ndarray) -> Iterator[tuple[list[int], np.ndarray]]:

@@ -470,9 +470,10 @@ class GraphStore(ABC):
         """Delete each product that was the own product of one of ``listings`` (those a load
         wrote or named) until resolution moved the listing to another product (with its edges,
         and the aspect nodes left with no product). Looked up by key: no scan of every listing."""
-        merged = self.query("UNWIND $ids AS id MATCH (p:Product {id: id}) MATCH (l:Listing {id: id}) "
-                            "MATCH (l)-[:OFFER_OF]->(q:Product) WHERE q.id <> id RETURN collect(p.id)",
-                            {"ids": listings}).rows[0][0] or []
+        owned = [row[0] for row in self.query("UNWIND $ids AS id MATCH (p:Product {id: id}) RETURN p.id", {"ids": listings}).rows]
+        merged = [listing for listing, product in self.query(  # two statements: LadybugDB 0.22 expands the edge of a
+            "MATCH (l:Listing)-[:OFFER_OF]->(q:Product) WHERE l.id IN $ids RETURN l.id, q.id",  # node found by key by a scan
+            {"ids": owned}).rows if product != listing] if owned else []
         if merged:
             self.query("MATCH (p:Product) WHERE p.id IN $ids DETACH DELETE p", {"ids": merged})
             self.query("MATCH (a:Aspect) WHERE NOT EXISTS { MATCH (a)-[:OF]->(:Product) } DETACH DELETE a")

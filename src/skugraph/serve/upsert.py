@@ -58,7 +58,8 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
 
     The batch is resolved (:func:`~skugraph.fusion.resolve.resolve_products`) together with the
     stored listings of the ``candidates`` products and of the products the batch's stored
-    listings offer now, read again by ``reader`` for their offers only (they are not loaded).
+    listings offer now, read again by ``reader`` for their offers only (they are not loaded),
+    as settled: two of them are not judged again, only pairs with a listing of the batch.
     A new listing that the matcher puts with stored listings joins their product (the smallest
     id of theirs, when they offer several); the others are products of their own, named as
     resolution names them. Then :func:`~skugraph.fusion.fuse.fuse_facts` moves the batch's
@@ -83,7 +84,7 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     titles = {row[8]: row[9] or "" for row in rows}
     read = [found for _, found in reader.read([*listings, *stored])]
     resolution = resolve_products([*listings, *stored], [fact for found in read for fact in found], matcher,
-                                  threshold=threshold, ontology=store.ontology)
+                                  threshold=threshold, ontology=store.ontology, settled=stored_product)
     members: dict[str, list[str]] = {}
     for listing, cluster in resolution.product_of.items():
         members.setdefault(cluster, []).append(listing)
