@@ -221,3 +221,45 @@ def test_facts_give_an_accessory_the_maker_or_no_brand_never_the_device_it_fits(
         brands = {f.object.key for f in facts if f.predicate == "has_brand"}
         fits = {f.object.key for f in facts if f.predicate == "compatible_with" and f.object.label == BRAND}
         assert brands == maker and fits and not brands & fits
+
+
+@pytest.fixture(scope="module")
+def learned(rules) -> RuleExtractor:
+    """The shipped brands plus brands learned as an extraction learns them."""
+    return rules.learn_brands(["樱花（SAKURA）针管笔 0.5mm", "柯达（Kodak）胶卷 36张", "超人（SID）剃须刀", "布朗（Bruno）香薰",
+                                "英雄（HERO）钢笔", "老板（ROBAM）油烟机"])
+
+
+@pytest.mark.parametrize("title, inside", [
+    ("卡通鼠标垫 浪漫樱花猫 260x210mm", "樱花"),  # a cat pattern, not Sakura
+    ("日系樱花雨系列笔记本", "樱花"),
+    ("木质文件架 五层 柯达黄", "柯达"),  # a colour
+    ("樱花粉 收纳盒", "樱花"),
+    ("王者荣耀鼠标垫 游戏桌垫", "荣耀"),  # a game, not Honor
+    ("英雄联盟周边抱枕", "英雄"),
+    ("可爱布朗熊钥匙扣", "布朗"),  # a character
+    ("一拳超人动漫海报", "超人"),
+    ("黑白斑马纹桌布", "斑马"),
+    ("实木老板桌 办公桌", "老板"),  # jieba's word: a boss's desk
+])
+def test_a_brand_inside_a_longer_word_is_no_brand(learned, title, inside):
+    assert not [text for text, label in found(learned, title) if text == inside], title
+
+
+@pytest.mark.parametrize("title, brand", [
+    ("华为手机壳 防摔", "华为"),
+    ("小米充电器 快充", "小米"),
+    ("得力文件架 桌面收纳", "得力"),
+    ("樱花针管笔 勾线笔", "樱花"),
+    ("柯达胶卷 彩色", "柯达"),
+    ("苹果电脑 内胆包", "苹果"),
+    ("联想昭阳E53 笔记本电脑", "联想"),
+    ("晨光按动中性笔 0.5mm", "晨光"),
+])
+def test_a_brand_glued_to_a_product_or_a_series_is_still_found(learned, title, brand):
+    assert [text for text, label in found(learned, title) if text == brand], title
+
+
+def test_a_colour_word_or_a_compatibility_phrase_does_not_hide_the_brand(learned):
+    assert "华为" in [text for text, _ in found(learned, "安卓耳机 华为白色2条装")]
+    assert ("微软", "compatible_brand") in found(learned, "电脑包 适用于微软Surface Pro 4")

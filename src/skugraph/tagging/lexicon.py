@@ -12,7 +12,11 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import jieba
+
 from skugraph.corpus.normalize import fold
+
+jieba.setLogLevel(60)  # no dictionary-loading chatter on stderr
 
 _LATIN = re.compile(r"[0-9A-Za-z]")
 _WORD = re.compile(r"[0-9a-z]")
@@ -208,6 +212,16 @@ def default_lexicons() -> dict[str, Lexicon]:
         "product_type": Lexicon(t[0] for t in types),
         "accessory": Lexicon(t[0] for t in types if len(t) > 1 and t[1] == "accessory"),
     }
+
+
+@cache
+def word_cutter() -> jieba.Tokenizer:
+    """jieba's word cutter (its own, the global one untouched) that also knows the shipped
+    ``not_brands.txt``: words holding a brand name that name no brand (``王者荣耀``, ``布朗熊``)."""
+    cutter = jieba.Tokenizer()
+    for word in _lines("not_brands.txt"):
+        cutter.add_word(word)
+    return cutter
 
 
 #: words titles put in brackets or beside a brand that are not brand names

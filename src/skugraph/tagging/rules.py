@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from skugraph.corpus.normalize import fold, normalize
@@ -18,6 +19,7 @@ from skugraph.records import Listing, Mention
 from skugraph.tagging.lexicon import (
     BRAND_PAIR,
     COMPAT_TRIGGER,
+    GENERIC_WORDS,
     Brand,
     BrandGazetteer,
     Lexicon,
@@ -26,6 +28,7 @@ from skugraph.tagging.lexicon import (
     is_brand_name,
     parse_brands,
     read_words,
+    word_cutter,
 )
 
 _DIGITS = r"\d{1,6}(?:\.\d+)?"
@@ -71,6 +74,9 @@ _SPECIFIC = re.compile(r"\s*(?:专用|通用)")
 _COMPARED_BEFORE = re.compile(r"(?:堪比|媲美|比肩)\s*$")
 _COMPARED_AFTER = re.compile(r"\s*同款")
 _TOKEN_START = re.compile(r"(?:^|(?<=[\s\]】|/,，]))")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+#: a colour named after a brand, one colour character ending the word: ``柯达黄``, ``苹果灰`` (not ``华为白色``)
+_COLOUR_AFTER = re.compile(r"[黑白红蓝绿黄紫灰粉银金棕橙青](?![\u4e00-\u9fff])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +190,7 @@ class RuleExtractor:
             score = 0.95 if any(part in self.gazetteer.by_surface for part in parts) else 0.8
             spans = tuple(match.span(group) for group, part in match.groupdict().items() if part)
             found.append(_BrandMention(*match.span(), self.gazetteer.resolve(match.group()).key, spans, score, True))
-        for start, end in self.gazetteer.lexicon.find(low):
+        for start, end in self._brand_spans(low):
             if not any(m.start < end and start < m.end for m in found):
                 key = self.gazetteer.resolve(low[start:end]).key
                 found.append(_BrandMention(start, end, key, ((start, end),), 0.9, False))
@@ -302,6 +308,47 @@ class RuleExtractor:
                 or _COLOUR_NAME.fullmatch(word) is not None or COMPAT_TRIGGER.match(fold(word)) is not None
                 or self._match_at(self.lexicons["colour"], fold(word), 0) is not None)
 
+    def _brand_spans(self, low: str) -> list[tuple[int, int]]:
+        """The gazetteer's brand names in the text, less those inside a longer word (:meth:`_inside_word`)."""
+        return [(start, end) for start, end in self.gazetteer.lexicon.find(low) if not self._inside_word(low, start, end)]
+
+    def _brand_at(self, low: str, position: int) -> tuple[int, int] | None:
+        """The brand name that starts at ``position``, unless inside a longer word."""
+        brand = self._match_at(self.gazetteer.lexicon, low, position)
+        return brand if brand and not self._inside_word(low, *brand) else None
+
+    def _inside_word(self, low: str, start: int, end: int) -> bool:
+        """Whether the Chinese brand name at ``start:end`` is only part of a longer word: a colour
+        named after it (``柯达黄``) or a word jieba cuts around it after any ``适用于``, knowing ``not_brands.txt``
+        (``老板桌``, ``王者荣耀``, ``布朗熊``) — unless that word is the brand and a product word
+        (``苹果电脑``) or a series before its model (``联想昭阳E53``). A brand glued to text that
+        jieba cuts apart from it stays a brand (``得力文件架``, ``晨光按动中性笔``)."""
+        if not (_CJK.match(low[start]) and _CJK.match(low[end - 1])):
+            return False
+        if _COLOUR_AFTER.match(low, end):
+            return True
+        run_start, run_end = start, end
+        while run_start > 0 and _CJK.match(low[run_start - 1]):
+            run_start -= 1
+        while run_end < len(low) and _CJK.match(low[run_end]):
+            run_end += 1
+        if any(trigger.end() == start for trigger in COMPAT_TRIGGER.finditer(low, run_start, start)):
+            run_start = start  # 适用于微软: jieba would cut 于微软
+        if (run_start, run_end) == (start, end):
+            return False
+        position = run_start
+        for word in _cut(low[run_start:run_end]):
+            word_start, position = position, position + len(word)
+            if position <= start:
+                continue
+            if word_start > start or position < end or position - word_start == end - start:
+                return False  # the brand is a word, or jieba cuts inside it
+            rest = low[end:position]
+            whole = word_start == start and (rest in GENERIC_WORDS or self._match_at(self.lexicons["product_type"], low, end)
+                                             or self._model_at(low, position) is not None)
+            return not whole
+        return False
+
     def _lexicon_spans(self, low: str) -> list[_Candidate]:
         scores = {"colour": 0.85, "material": 0.8, "product_type": 0.7}
         return [
@@ -332,7 +379,7 @@ class RuleExtractor:
         found: list[_Candidate] = []
         for trigger in COMPAT_TRIGGER.finditer(low):
             position = trigger.end()
-            while brand := self._match_at(self.gazetteer.lexicon, low, position):  # 适配联想、华为等
+            while brand := self._brand_at(low, position):  # 适配联想、华为等
                 found.append(_Candidate(*brand, "compatible_brand", 0.85))
                 position = brand[1]
                 model = self._model_at(low, position)
@@ -340,7 +387,7 @@ class RuleExtractor:
                     found.append(_Candidate(model.start(1), model.end(1), "compatible_model", 0.75))
                     position = model.end(1)
                 separator = _LIST_SEPARATOR.match(low, position)
-                if not separator or not self._match_at(self.gazetteer.lexicon, low, separator.end()):
+                if not separator or not self._brand_at(low, separator.end()):
                     break
                 position = separator.end()
             position += len(low[position:]) - len(low[position:].lstrip())
@@ -349,7 +396,7 @@ class RuleExtractor:
             product = self._match_at(self.lexicons["product_type"], low, position)
             if product and not self._match_at(self.lexicons["accessory"], low, position):  # not 适用X 电脑包
                 found.append(_Candidate(*product, "compatible_product", 0.8))
-        brands = self.gazetteer.lexicon.find(low)
+        brands = self._brand_spans(low)
         for start, end in brands:
             if any(c.start <= start < c.end for c in found):
                 continue
@@ -391,6 +438,12 @@ class RuleExtractor:
         if not self._match_at(self.lexicons["accessory"], low, position) or (len(found) == 1 and not maker_before):
             return []
         return found
+
+
+@lru_cache(maxsize=65536)
+def _cut(text: str) -> tuple[str, ...]:
+    """jieba's words of a run of Chinese text (:func:`~skugraph.tagging.lexicon.word_cutter`)."""
+    return tuple(word_cutter().lcut(text, HMM=False))
 
 
 def added_brands(gazetteer: BrandGazetteer) -> list[Brand]:
