@@ -263,3 +263,15 @@ def test_a_brand_glued_to_a_product_or_a_series_is_still_found(learned, title, b
 def test_a_colour_word_or_a_compatibility_phrase_does_not_hide_the_brand(learned):
     assert "华为" in [text for text, _ in found(learned, "安卓耳机 华为白色2条装")]
     assert ("微软", "compatible_brand") in found(learned, "电脑包 适用于微软Surface Pro 4")
+
+
+@pytest.mark.parametrize("title, kind", [
+    ("卡通鼠标垫 超大桌垫", "鼠标垫"),
+    ("游戏键盘垫 加厚", "键盘垫"),
+    ("学生铅笔盒 多功能", "铅笔盒"),
+    ("旋转铅笔刀 削笔器", None),  # no pencil: jieba's word 铅笔刀 goes on after it
+    ("光电鼠标 办公", "鼠标"),  # a kind of mouse: the product word ends jieba's word
+])
+def test_a_product_word_inside_a_longer_one_gives_the_longer_type_or_none(rules, title, kind):
+    types = [text for text, label in found(rules, title) if label == "product_type"]
+    assert types[:1] == ([kind] if kind else []), title

@@ -319,42 +319,30 @@ class RuleExtractor:
 
     def _inside_word(self, low: str, start: int, end: int) -> bool:
         """Whether the Chinese brand name at ``start:end`` is only part of a longer word: a colour
-        named after it (``柯达黄``) or a word jieba cuts around it after any ``适用于``, knowing ``not_brands.txt``
-        (``老板桌``, ``王者荣耀``, ``布朗熊``) — unless that word is the brand and a product word
-        (``苹果电脑``) or a series before its model (``联想昭阳E53``). A brand glued to text that
-        jieba cuts apart from it stays a brand (``得力文件架``, ``晨光按动中性笔``)."""
+        named after it (``柯达黄``) or a word jieba cuts around it (:func:`_word_around`: ``老板桌``,
+        ``王者荣耀``, ``布朗熊``) — unless that word is the brand and a product word (``苹果电脑``)
+        or a series before its model (``联想昭阳E53``). A brand glued to text that jieba cuts apart
+        from it stays a brand (``得力文件架``, ``晨光按动中性笔``)."""
         if not (_CJK.match(low[start]) and _CJK.match(low[end - 1])):
             return False
         if _COLOUR_AFTER.match(low, end):
             return True
-        run_start, run_end = start, end
-        while run_start > 0 and _CJK.match(low[run_start - 1]):
-            run_start -= 1
-        while run_end < len(low) and _CJK.match(low[run_end]):
-            run_end += 1
-        if any(trigger.end() == start for trigger in COMPAT_TRIGGER.finditer(low, run_start, start)):
-            run_start = start  # 适用于微软: jieba would cut 于微软
-        if (run_start, run_end) == (start, end):
+        word = _word_around(low, start, end)
+        if word is None:
             return False
-        position = run_start
-        for word in _cut(low[run_start:run_end]):
-            word_start, position = position, position + len(word)
-            if position <= start:
-                continue
-            if word_start > start or position < end or position - word_start == end - start:
-                return False  # the brand is a word, or jieba cuts inside it
-            rest = low[end:position]
-            whole = word_start == start and (rest in GENERIC_WORDS or self._match_at(self.lexicons["product_type"], low, end)
-                                             or self._model_at(low, position) is not None)
-            return not whole
-        return False
+        rest = low[end : word[1]]
+        return not (word[0] == start and (rest in GENERIC_WORDS or self._match_at(self.lexicons["product_type"], low, end)
+                                          or self._model_at(low, word[1]) is not None))
 
     def _lexicon_spans(self, low: str) -> list[_Candidate]:
+        """Colours, materials and product words; not a product word that jieba's word goes on
+        after (``鼠标``垫, ``铅笔``盒: Chinese names the kind of thing last, and 鼠标垫 is a pad)."""
         scores = {"colour": 0.85, "material": 0.8, "product_type": 0.7}
         return [
             _Candidate(start, end, label, score)
             for label, score in scores.items()
             for start, end in self.lexicons[label].find(low)
+            if label != "product_type" or (word := _word_around(low, start, end)) is None or word[1] == end
         ]
 
     def _units(self, low: str, cased: str) -> list[_Candidate]:
@@ -438,6 +426,32 @@ class RuleExtractor:
         if not self._match_at(self.lexicons["accessory"], low, position) or (len(found) == 1 and not maker_before):
             return []
         return found
+
+
+def _word_around(low: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span of the longer word jieba (knowing ``not_brands.txt``) cuts around the Chinese text
+    at ``start:end``, if any, in its run of Chinese characters after any ``适用于`` (jieba would cut
+    ``于微软``)."""
+    if not (_CJK.match(low[start]) and _CJK.match(low[end - 1])):
+        return None
+    run_start, run_end = start, end
+    while run_start > 0 and _CJK.match(low[run_start - 1]):
+        run_start -= 1
+    while run_end < len(low) and _CJK.match(low[run_end]):
+        run_end += 1
+    if any(trigger.end() == start for trigger in COMPAT_TRIGGER.finditer(low, run_start, start)):
+        run_start = start
+    if (run_start, run_end) == (start, end):
+        return None
+    position = run_start
+    for word in _cut(low[run_start:run_end]):
+        word_start, position = position, position + len(word)
+        if position <= start:
+            continue
+        if word_start > start or position < end or position - word_start == end - start:
+            return None  # the text is a word, or jieba cuts inside it
+        return word_start, position
+    return None
 
 
 @lru_cache(maxsize=65536)
