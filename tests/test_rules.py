@@ -61,6 +61,10 @@ def test_full_width_text_keeps_original_offsets(rules):
         ("希捷 22000G 硬盘 AMD 2400G 处理器", []),
         ("DDR43000320036008G 内存 IH310MB2 主板 HP 800 G4", []),
         ("读速180MB/s 优盘 5G 全网通", []),
+        # a ratio's digits are not glued to the measure after it (4:3, 120 inches)
+        ("投影幕布 白塑4比3120英寸", [("120英寸", "size")]),
+        ("幕布 16比9100寸 16:10 84英寸", [("100寸", "size"), ("84英寸", "size")]),
+        ("投影幕 16比10100英寸", [("100英寸", "size")]),
     ],
 )
 def test_units(rules, text, expected):

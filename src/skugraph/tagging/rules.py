@@ -51,6 +51,8 @@ UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
         ("model", r"(?<![0-9a-z])[a-z]{1,4}-?\d{2,5}[a-z]{0,3}(?![0-9a-z])", 0.5),
     ]
 ]
+#: a ratio written with 比 right before a measure's digits: ``4比3``120英寸, ``16比10``100寸
+_RATIO_BEFORE_NUMBER = re.compile(r"(?<![\d.])(?:16\s*比\s*10|\d{1,2}\s*比\s*\d)(?=\d)")
 _MODEL_AFTER_BRAND = re.compile(
     r"\s*((?:[a-z]{0,10}(?:\s|-[a-z]{0,4})?\d+[a-z0-9]*(?:-[a-z0-9]+)*)(?:\s*(?:pro|max|plus|mini|ultra|lite|se|\+))*)"
 )
@@ -347,11 +349,12 @@ class RuleExtractor:
 
     def _units(self, low: str, cased: str) -> list[_Candidate]:
         """Measures; ``cased``: the text before lower-casing, where an upper-case bare G (8G, 2400G)
-        is giga, never grams."""
+        is giga, never grams. A ratio's digits are kept off the measure after it (``4比3120英寸``)."""
+        apart = _RATIO_BEFORE_NUMBER.sub(lambda ratio: "|" * len(ratio.group()), low)
         return [
             _Candidate(m.start(), m.end(), label, score)
             for label, pattern, score in UNIT_PATTERNS
-            for m in pattern.finditer(low)
+            for m in pattern.finditer(apart)
             if not (label == "weight" and len(cased) == len(low) and cased[m.end() - 1] == "G" and low[m.end() - 2] != "k")
         ]
 
