@@ -312,7 +312,8 @@ class RuleExtractor:
 
     def _brand_spans(self, low: str) -> list[tuple[int, int]]:
         """The gazetteer's brand names in the text, less those inside a longer word (:meth:`_inside_word`)."""
-        return [(start, end) for start, end in self.gazetteer.lexicon.find(low) if not self._inside_word(low, start, end)]
+        return [(start, end) for start, end in self.gazetteer.lexicon.find(low)
+                if not self._inside_word(low, start, end)]
 
     def _brand_at(self, low: str, position: int) -> tuple[int, int] | None:
         """The brand name that starts at ``position``, unless inside a longer word."""
@@ -333,8 +334,8 @@ class RuleExtractor:
         if word is None:
             return False
         rest = low[end : word[1]]
-        return not (word[0] == start and (rest in GENERIC_WORDS or self._match_at(self.lexicons["product_type"], low, end)
-                                          or self._model_at(low, word[1]) is not None))
+        product = self._match_at(self.lexicons["product_type"], low, end) is not None
+        return not (word[0] == start and (rest in GENERIC_WORDS or product or self._model_at(low, word[1]) is not None))
 
     def _lexicon_spans(self, low: str) -> list[_Candidate]:
         """Colours, materials and product words; not a product word that jieba's word goes on
