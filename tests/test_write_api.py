@@ -461,3 +461,24 @@ def test_a_write_keeps_only_the_latest_applied_nodes_and_numbering_goes_on(demo_
     again = TestClient(create_app(copy, writable=True))
     assert again.post("/listings", json=[{"id": "post-kept-5", "title": "得力 订书机"}]).json()["seq"] == made[-1] + 1
     again.app.state.writer.close()
+
+
+def test_the_placer_places_a_batch_in_another_process_as_place_does_here():
+    import os
+
+    from skugraph.extract import ExtractorConfig, build_reader
+    from skugraph.records import Listing
+    from skugraph.serve.upsert import CachedReader, Placer, place
+
+    reader = build_reader(ExtractorConfig())
+    stored = [Listing("s1", "华为 mate60 pro 手机 12+512G 雅川青"), Listing("s2", "苹果 iPhone 15 手机壳 透明")]
+    posted = [Listing("n1", "华为 mate60 pro 手机 12+512G 雅川青 新品"), Listing("n2", "小米 14 手机 16+512G 白色")]
+    args = (posted, stored, {"s1": "P1", "s2": "P2"}, {"P1": stored[0].title, "P2": stored[1].title}, reader.builder.ontology)
+    here = place(*args, CachedReader(reader))
+    placer = Placer(reader)
+    try:
+        there = placer(*args)
+        assert placer._pool.submit(os.getpid).result() != os.getpid()
+    finally:
+        placer.close()
+    assert there == here and here.products == {"n1": "P1", "n2": "n2"} and here.joined == {"n1"}

@@ -4,12 +4,16 @@ fused and upserted in one load (the write path of ``POST /listings``)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from skugraph.extract import ListingReader
+from skugraph.facts.ontology import Ontology
 from skugraph.graph.store import GraphStore, LoadReport
 from skugraph.records import Fact, Listing, Mention
 
@@ -52,7 +56,7 @@ class UpsertReport:
 
 
 def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: ListingReader | CachedReader, candidates: Iterable[str] = (),
-                    matcher=None, threshold: float | None = None) -> UpsertReport:
+                    matcher=None, threshold: float | None = None, placer: Placer | None = None) -> UpsertReport:
     """Extract, fuse and load a batch of ingested listings into a stored graph, one load (an
     update is one transaction, :meth:`~skugraph.graph.ladybug_store.LadybugStore.load_tables`).
 
@@ -66,10 +70,8 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     facts onto those products and :meth:`~skugraph.graph.store.GraphStore.load` upserts them:
     a stored listing given again is a new version (what it no longer says is retracted, kept
     as history). Values are voted within the batch, not again over the stored product's
-    listings, and no KG completion runs: a build over the whole catalogue does both."""
-    from skugraph.fusion.fuse import fuse_facts
-    from skugraph.fusion.resolve import Resolution, resolve_products
-
+    listings, and no KG completion runs: a build over the whole catalogue does both. ``placer``:
+    a :class:`Placer` that reads, resolves and fuses (:func:`place`) in another process."""
     ids = sorted({listing.id for listing in listings})
     held = {row[0] for row in store.query("MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE l.id IN $ids RETURN p.id",
                                           {"ids": ids}).rows}
@@ -82,9 +84,39 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
               updated, _, _ in rows]
     stored_product = {row[0]: row[8] for row in rows}
     titles = {row[8]: row[9] or "" for row in rows}
+    placed = (placer or place)(listings, stored, stored_product, titles, store.ontology, reader, matcher, threshold)
+    products, evidence, joined, fused = placed.products, dict(placed.evidence), placed.joined, placed.fused
+    around = sorted(held | set(products.values()))
+    was = _edges(store, around)
+    report = UpsertReport(products, evidence, joined, store.load(listings, fused), held)
+    settled = settle_evidence(store, reader, around, matcher, threshold)
+    evidence.update({listing.id: settled[listing.id] for listing in listings if listing.id in settled})
+    load = report.load
+    report.unchanged = not (load.versions or load.changed or load.retracted) and _edges(store, around) == was
+    return report
+
+
+@dataclass
+class Placement:
+    """Where :func:`place` put a batch's listings, and their facts fused onto those products."""
+
+    products: dict[str, str]  # listing id → its product
+    evidence: dict[str, str]  # listing id → why it is there
+    joined: set[str]  # listings that joined a stored product
+    fused: list[Fact]
+
+
+def place(listings: Sequence[Listing], stored: Sequence[Listing], stored_product: dict[str, str], titles: dict[str, str],
+          ontology: Ontology, reader: ListingReader | CachedReader, matcher=None, threshold: float | None = None) -> Placement:
+    """The graph-free part of a write: read the batch and the ``stored`` listings (offering
+    ``stored_product``, settled), resolve them, put each listing of the batch in its product
+    (a stored one it joins, the smallest id of theirs, else its own) and fuse its facts there."""
+    from skugraph.fusion.fuse import fuse_facts
+    from skugraph.fusion.resolve import Resolution, resolve_products
+
     read = [found for _, found in reader.read([*listings, *stored])]
     resolution = resolve_products([*listings, *stored], [fact for found in read for fact in found], matcher,
-                                  threshold=threshold, ontology=store.ontology, settled=stored_product)
+                                  threshold=threshold, ontology=ontology, settled=stored_product)
     members: dict[str, list[str]] = {}
     for listing, cluster in resolution.product_of.items():
         members.setdefault(cluster, []).append(listing)
@@ -104,15 +136,65 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
                     other = best.right if best.left == listing.id else best.left
                     evidence[listing.id], confidence[listing.id] = f"matches {other} (score {best.score:.2f})", best.score
     fused = fuse_facts(listings, [fact for found in read[: len(listings)] for fact in found],
-                       Resolution(products, evidence, confidence), store.ontology, titles)
-    around = sorted(held | set(products.values()))
-    was = _edges(store, around)
-    report = UpsertReport(products, evidence, joined, store.load(listings, fused), held)
-    settled = settle_evidence(store, reader, around, matcher, threshold)
-    evidence.update({listing.id: settled[listing.id] for listing in listings if listing.id in settled})
-    load = report.load
-    report.unchanged = not (load.versions or load.changed or load.retracted) and _edges(store, around) == was
-    return report
+                       Resolution(products, evidence, confidence), ontology, titles)
+    return Placement(products, evidence, joined, fused)
+
+
+class Placer:
+    """:func:`place` in a process of its own (spawned), which keeps a :class:`CachedReader` of
+    ``reader``: a write's extraction and resolution leave the server's interpreter to its readers
+    (one process's Python runs one thread at a time). A worker that died is started again."""
+
+    def __init__(self, reader: ListingReader):
+        self.reader = reader
+        self._pool = self._start()
+
+    def _start(self):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_placer,
+                                   initargs=(self.reader, os.getpid()))
+
+    def __call__(self, listings: Sequence[Listing], stored: Sequence[Listing], stored_product: dict[str, str],
+                 titles: dict[str, str], ontology: Ontology, reader: object = None, matcher=None,
+                 threshold: float | None = None) -> Placement:
+        """:func:`place` with the worker's reader (``reader`` is not used)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        job = (list(listings), list(stored), stored_product, titles, ontology, matcher, threshold)
+        try:
+            return self._pool.submit(_place_in_worker, *job).result()
+        except BrokenProcessPool:
+            self._pool = self._start()
+            return self._pool.submit(_place_in_worker, *job).result()
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+
+_placer_reader: CachedReader | None = None
+
+
+def _start_placer(reader: ListingReader, server: int) -> None:
+    import torch
+
+    global _placer_reader
+    torch.set_num_threads(1)
+    _placer_reader = CachedReader(reader)
+    threading.Thread(target=_exit_without, args=(server,), name="skugraph-placer-watch", daemon=True).start()
+
+
+def _exit_without(server: int) -> None:
+    """End this worker once the server that started it is gone (a server killed with SIGKILL
+    stops nothing; its worker would live on, holding its output open)."""
+    while os.getppid() == server:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _place_in_worker(listings, stored, stored_product, titles, ontology, matcher, threshold) -> Placement:
+    return place(listings, stored, stored_product, titles, ontology, _placer_reader, matcher, threshold)
 
 
 def _edges(store: GraphStore, products: list[str]) -> list[tuple]:

@@ -43,7 +43,7 @@ from skugraph.corpus.ingest import ingest, load_listings
 from skugraph.corpus.listing_formats import UnreadableFileError
 from skugraph.extract import ListingReader
 from skugraph.graph.store import GraphStore
-from skugraph.serve.upsert import CachedReader, settle_evidence, upsert_listings
+from skugraph.serve.upsert import CachedReader, Placer, settle_evidence, upsert_listings
 from skugraph.records import Listing
 
 #: listings one POST may hold
@@ -347,13 +347,15 @@ class Writer:
     """The one thread that writes: jobs in a queue, each one transaction on the writer's own
     connection (``store``) that also writes its :data:`APPLIED` node, answered once committed,
     recorded done and ``refresh(store, products)`` has run (the read side's search index brought
-    up to date for the products the write touched).
+    up to date for the products the write touched). With ``placer`` (the default), a write's
+    reading, resolution and fusion run in a process of its own (:class:`~skugraph.serve.upsert.Placer`).
     At start, the writes a killed server left pending are settled by the graph."""
 
     def __init__(self, store: GraphStore, reader: ListingReader, log: WriteLog, refresh: Callable[[GraphStore, set[str]], None],
-                 candidates: Callable[[list[Listing]], set[str]]):
+                 candidates: Callable[[list[Listing]], set[str]], placer: bool = True):
         self.store, self.log, self.refresh, self.candidates = store, log, refresh, candidates
         self.reader = CachedReader(reader)
+        self.placer = Placer(reader) if placer else None
         store.query(f"CREATE NODE TABLE IF NOT EXISTS {APPLIED}(seq INT64, at STRING, answer STRING, PRIMARY KEY(seq))")
         self.settle(log.pending())
         log.continue_after(store.query(f"MATCH (w:{APPLIED}) RETURN coalesce(max(w.seq), 0)").rows[0][0])
@@ -365,7 +367,7 @@ class Writer:
         """Write a validated batch; blocks until it is committed."""
 
         def run(store: GraphStore) -> tuple[int, dict[str, Any], set[str]]:
-            found = upsert_listings(store, batch.listings, self.reader, self.candidates(batch.listings))
+            found = upsert_listings(store, batch.listings, self.reader, self.candidates(batch.listings), placer=self.placer)
             load = found.load
             return 200, {"accepted": len(batch.listings), "rejected": batch.rejected, "warnings": batch.warnings,
                          "masked": batch.masked, "listings": [{"id": listing.id, "product": found.products[listing.id], "joined": listing.id in found.joined,
@@ -460,5 +462,7 @@ class Writer:
         """Finish the jobs queued, then stop the thread."""
         self._jobs.put(None)
         self._thread.join()
+        if self.placer is not None:
+            self.placer.close()
         self.store.close()
         self.log.close()
