@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -177,10 +178,9 @@ _placer_reader: CachedReader | None = None
 
 
 def _start_placer(reader: ListingReader, server: int) -> None:
-    import torch
-
     global _placer_reader
-    torch.set_num_threads(1)
+    if "torch" in sys.modules:  # a tagger's reader brought it: one thread, beside the server's
+        sys.modules["torch"].set_num_threads(1)
     _placer_reader = CachedReader(reader)
     threading.Thread(target=_exit_without, args=(server,), name="skugraph-placer-watch", daemon=True).start()
 
