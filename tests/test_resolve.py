@@ -115,7 +115,11 @@ def test_fused_facts_merge_provenance_vote_again_and_say_why(extracted):
     assert "matches sku-0001" in offers["sku-0002"].properties["evidence"]
 
 
-def test_loading_fused_facts_merges_products_idempotently(store, extracted):
+@pytest.mark.parametrize("by_key", [True, False], ids=["by-key", "one-pass"])
+def test_loading_fused_facts_merges_products_idempotently(store, extracted, by_key, monkeypatch):
+    import skugraph.graph.store as stores
+
+    monkeypatch.setattr(stores, "MERGED_BY_KEY", 2_000 if by_key else 0)  # a write's lookup, a catalogue's pass
     listings, facts, _ = extracted
     listings, facts = listings[:40], [f for f in facts if f.subject.key <= "sku-0040" or f.subject.label != PRODUCT]
     store.load(listings, facts)  # before resolution: one product per listing

@@ -139,6 +139,11 @@ def confidence_summary(confidences: Mapping[str, Confidences]) -> dict[str, Any]
             "predicates": {name: found.to_dict() for name, found in sorted(confidences.items())}}
 
 
+#: up to this many listings, a load finds the products their merges left behind by key (see
+#: :meth:`GraphStore.remove_merged_products`); past it, by one pass over every offer
+MERGED_BY_KEY = 2_000
+
+
 def holds_offers(store: GraphStore) -> bool:
     """Whether the graph's listings offer products (it was fused), now or before they were delisted."""
     return bool(store.query("MATCH ()-[r:OFFER_OF]->() RETURN 1 LIMIT 1").rows
@@ -469,11 +474,16 @@ class GraphStore(ABC):
     def remove_merged_products(self, listings: list[str]) -> int:
         """Delete each product that was the own product of one of ``listings`` (those a load
         wrote or named) until resolution moved the listing to another product (with its edges,
-        and the aspect nodes left with no product). Looked up by key: no scan of every listing."""
-        owned = [row[0] for row in self.query("UNWIND $ids AS id MATCH (p:Product {id: id}) RETURN p.id", {"ids": listings}).rows]
-        merged = [listing for listing, product in self.query(  # two statements: LadybugDB 0.22 expands the edge of a
-            "MATCH (l:Listing)-[:OFFER_OF]->(q:Product) WHERE l.id IN $ids RETURN l.id, q.id",  # node found by key by a scan
-            {"ids": owned}).rows if product != listing] if owned else []
+        and the aspect nodes left with no product). A few listings (a write) are looked up by
+        key; for many (a catalogue's load) one pass over every listing's offer costs less."""
+        if len(listings) > MERGED_BY_KEY:
+            merged = self.query("MATCH (l:Listing)-[:OFFER_OF]->(q:Product) WITH l, q MATCH (p:Product {id: l.id}) "
+                                "WHERE p.id <> q.id RETURN collect(p.id)").rows[0][0] or []
+        else:
+            owned = [row[0] for row in self.query("UNWIND $ids AS id MATCH (p:Product {id: id}) RETURN p.id", {"ids": listings}).rows]
+            merged = [listing for listing, product in self.query(  # two statements: LadybugDB 0.22 expands the edge of
+                "MATCH (l:Listing)-[:OFFER_OF]->(q:Product) WHERE l.id IN $ids RETURN l.id, q.id",  # a node found by key by a scan
+                {"ids": owned}).rows if product != listing] if owned else []
         if merged:
             self.query("MATCH (p:Product) WHERE p.id IN $ids DETACH DELETE p", {"ids": merged})
             self.query("MATCH (a:Aspect) WHERE NOT EXISTS { MATCH (a)-[:OF]->(:Product) } DETACH DELETE a")
