@@ -85,7 +85,8 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
               updated, _, _ in rows]
     stored_product = {row[0]: row[8] for row in rows}
     titles = {row[8]: row[9] or "" for row in rows}
-    placed = (placer or place)(listings, stored, stored_product, titles, store.ontology, reader, matcher, threshold)
+    job = (listings, stored, stored_product, titles, store.ontology)
+    placed = placer(*job, matcher, threshold) if placer else place(*job, reader, matcher, threshold)
     products, evidence, joined, fused = placed.products, dict(placed.evidence), placed.joined, placed.fused
     around = sorted(held | set(products.values()))
     was = _edges(store, around)
@@ -158,9 +159,8 @@ class Placer:
                                    initargs=(self.reader, os.getpid()))
 
     def __call__(self, listings: Sequence[Listing], stored: Sequence[Listing], stored_product: dict[str, str],
-                 titles: dict[str, str], ontology: Ontology, reader: object = None, matcher=None,
-                 threshold: float | None = None) -> Placement:
-        """:func:`place` with the worker's reader (``reader`` is not used)."""
+                 titles: dict[str, str], ontology: Ontology, matcher=None, threshold: float | None = None) -> Placement:
+        """:func:`place` with the worker's reader."""
         from concurrent.futures.process import BrokenProcessPool
 
         job = (list(listings), list(stored), stored_product, titles, ontology, matcher, threshold)
