@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -352,6 +353,93 @@ def test_reads_go_on_while_a_write_transaction_is_open(app, client, keys, monkey
         writing.join(10)
     assert answers[0].status_code == 200
     assert client.get("/products/post-slow", headers=_writer(keys)).status_code == 200
+
+
+def _queue_behind_a_held_write(app, client, keys, monkeypatch, batches: list[list[dict]], headers: list[dict] | None = None):
+    """Post a first write and hold it inside its transaction; post ``batches`` meanwhile (they
+    queue), then let it go. Each request's answer, the first's first, and the batches each call
+    of ``upsert_listings`` wrote (listing ids)."""
+    from skugraph.serve import writes
+
+    writer = app.state.writer
+    inside, release = threading.Event(), threading.Event()
+    load_batch = writer.store.load_batch
+
+    def held(batch):
+        inside.set()
+        release.wait(20)
+        return load_batch(batch)
+
+    calls: list[list[str]] = []
+    upsert = writes.upsert_listings
+
+    def recorded(store, listings, *args, **kwargs):
+        calls.append(sorted(listing.id for listing in listings))
+        return upsert(store, listings, *args, **kwargs)
+
+    monkeypatch.setattr(writes, "upsert_listings", recorded)
+    monkeypatch.setattr(writer.store, "load_batch", held)
+    answers: dict[int, object] = {}
+    first = threading.Thread(target=lambda: answers.__setitem__(-1, _post(client, keys, [{"id": "group-first", "title": "齐心 订书机 灰色"}])))
+    first.start()
+    assert inside.wait(20)
+    monkeypatch.setattr(writer.store, "load_batch", load_batch)
+    queued = [threading.Thread(target=lambda n=n, b=b: answers.__setitem__(n, _post(client, keys, b, **((headers or [{}] * len(batches))[n]))))
+              for n, b in enumerate(batches)]
+    for thread in queued:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while writer._jobs.qsize() < len(batches) and time.monotonic() < deadline:  # every one queued behind the held write
+        time.sleep(0.02)
+    release.set()
+    for thread in [first, *queued]:
+        thread.join(60)
+    return [answers[-1], *(answers[n] for n in range(len(batches)))], calls
+
+
+def test_upserts_queued_together_are_written_in_one_transaction_each_with_its_own_answer(app, client, keys, monkeypatch):
+    batches = [[{"id": f"group-{n}-{m}", "title": f"{brand} 订书机 12号 {colour}", "updated_at": "2026-12-02T00:00:00Z"}
+                for m, colour in enumerate(("红色", "绿色"))] for n, brand in enumerate(("得力", "晨光", "齐心"))]
+    answers, calls = _queue_behind_a_held_write(app, client, keys, monkeypatch, batches)
+    assert [answer.status_code for answer in answers] == [200] * 4
+    assert calls == [["group-first"], sorted(f"group-{n}-{m}" for n in range(3) for m in range(2))]  # the three: one write
+    bodies = [answer.json() for answer in answers[1:]]
+    for n, body in enumerate(bodies):  # each answer is its own request's: listings, versions, number
+        assert [row["id"] for row in body["listings"]] == [f"group-{n}-0", f"group-{n}-1"]
+        assert body["new_versions"] == 2 and body["unchanged"] is False and body["accepted"] == 2
+        assert set(body["products"]) == {row["product"] for row in body["listings"]}
+    assert len({body["seq"] for body in bodies}) == 3
+    feed = client.get("/changes", params={"since": answers[0].json()["seq"]}, headers=_writer(keys)).json()["changes"]
+    assert [change["seq"] for change in feed] == sorted(body["seq"] for body in bodies)
+    for n in range(3):
+        assert client.get(f"/products/{bodies[n]['listings'][0]['product']}", headers=_writer(keys)).status_code == 200
+    again, calls = _queue_behind_a_held_write(app, client, keys, monkeypatch, [batches[0], batches[1]])  # the same again: nothing changes
+    assert [answer.json()["unchanged"] for answer in again[1:]] == [True, True] and len(calls) == 2
+
+
+def test_a_bad_write_queued_with_others_fails_alone_and_a_key_repeated_in_the_queue_is_replayed(app, client, keys, monkeypatch):
+    from skugraph.serve import writes
+
+    upsert = writes.upsert_listings
+
+    def broken_on_bad(store, listings, *args, **kwargs):
+        if any(listing.id == "group-bad" for listing in listings):
+            raise StoreError("disk full")
+        return upsert(store, listings, *args, **kwargs)
+
+    monkeypatch.setattr(writes, "upsert_listings", broken_on_bad)
+    batches = [[{"id": "group-ok-1", "title": "得力 胶棒 21g 白色"}], [{"id": "group-bad", "title": "得力 胶棒 9g"}],
+               [{"id": "group-ok-2", "title": "晨光 胶棒 21g 白色"}], [{"id": "group-ok-2", "title": "晨光 胶棒 21g 白色"}]]
+    headers = [{"Idempotency-Key": key} for key in ("g-ok-1", "g-bad", "g-ok-2", "g-ok-2")]
+    answers, calls = _queue_behind_a_held_write(app, TestClient(app, raise_server_exceptions=False), keys, monkeypatch, batches, headers)
+    codes = [answer.status_code for answer in answers[1:]]
+    assert codes == [200, 500, 200, 200]
+    assert answers[4].json()["seq"] == answers[3].json()["seq"]  # whichever came first was written, the other replays it
+    assert sorted(answer.headers.get("Idempotent-Replayed") == "true" for answer in answers[3:]) == [False, True]
+    assert any(len(call) > 1 for call in calls[1:])  # queued writes went together (with the bad one: then each alone again)
+    assert ["group-bad"] in calls
+    assert client.get("/products/group-ok-1", headers=_writer(keys)).status_code == 200
+    assert client.get("/products/group-bad", headers=_writer(keys)).status_code == 404 and app.state.writer.log.find("g-bad") is None
 
 
 def test_query_stays_read_only_on_a_writable_graph(app, client, keys):

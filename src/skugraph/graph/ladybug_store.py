@@ -410,7 +410,7 @@ class LadybugStore(GraphStore):
         stored = {row["id"]: row for row in old.filter(again).to_pylist()}
         changes = _version_changes(stored, {row["id"]: row for row in listings.filter(pc.is_in(ids, value_set=old["id"])).to_pylist()})
         if changes:
-            report.changed += len(changes)
+            _count_changes(changes, report)
             return TableBatch(batch.nodes | {CHANGE: rows_table(changes, NODE_TABLES[CHANGE])}, batch.edges, has_versions=True)
         return batch
 
@@ -581,7 +581,7 @@ class LadybugStore(GraphStore):
             self._written = None  # so the load commits no more until it ends (see load_tables)
         if changes:
             self._add_changes(changes, staging / "changes-listings.parquet", report)
-            report.changed += len(changes)
+            _count_changes(changes, report)
 
     def _add_changes(self, changes: list[dict[str, Any]], file: Path, report: LoadReport) -> None:
         pq.write_table(rows_table(changes, NODE_TABLES[CHANGE]), file)
@@ -780,6 +780,14 @@ def _with_supports(nodes: pa.Table, supports: pa.Table) -> pa.Table:
         nodes = nodes.set_column(nodes.schema.get_field_index(name), nodes.schema.field(name),
                                  pc.if_else(pc.is_null(found), nodes[name], given))
     return nodes
+
+
+def _count_changes(changes: list[dict], report: LoadReport) -> None:
+    """Add the listing-value changes to ``report``: in all, and per listing (each has one source)."""
+    report.changed += len(changes)
+    for change in changes:
+        for listing in json.loads(change["sources"]):
+            report.changed_by[listing] = report.changed_by.get(listing, 0) + 1
 
 
 def _change(subject: str, attribute: str, value: str, since: datetime | None, until: datetime | None, sources: list[str]) -> dict:

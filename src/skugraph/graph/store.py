@@ -53,6 +53,8 @@ class LoadReport:
     rerun_retracted: int = 0  # of ``retracted``: edges that listings of a new extraction run no longer support
     kept_previous: int = 0  # listings of a new extraction run whose earlier runs' facts were kept (keep_previous)
     changed: int = 0  # listing values replaced by a new version (kept as Change nodes)
+    changed_by: dict[str, int] = field(default_factory=dict)  # of ``changed``: per listing
+    retractions: dict[str, list[str]] = field(default_factory=dict)  # the ``retracted`` edges' keys → the listings that dropped them
     versions: set[str] = field(default_factory=set)  # listings new to the graph or changed in this load
     #: where the time went: "rows" (reading the input and building rows), "stage" (writing them
     #: as files for the store), "store" (the store's statements, commits included)
@@ -72,6 +74,10 @@ class LoadReport:
         self.rerun_retracted += other.rerun_retracted
         self.kept_previous += other.kept_previous
         self.changed += other.changed
+        for listing, count in other.changed_by.items():
+            self.changed_by[listing] = self.changed_by.get(listing, 0) + count
+        for key, listings in other.retractions.items():
+            self.retractions[key] = sorted({*self.retractions.get(key, []), *listings})
         self.versions |= other.versions
 
 
@@ -448,7 +454,7 @@ class GraphStore(ABC):
         held_runs = _grouped(runs.rest())
         # an edge that a re-read listing drops ends now; one a new version drops, at that version's time
         retracted = self.retract_unsupported(supported, {k: times[k] for k in versions}, _naive_utc(loaded_at), also, held_runs)
-        report.retracted = len(retracted)
+        report.retracted, report.retractions = len(retracted), retracted
         report.rerun = len(reread)
         report.rerun_retracted = sum(1 for listings in retracted.values() if reread.intersection(listings))
         report.merged = self.remove_merged_products(sorted(times))

@@ -3,6 +3,7 @@ fused and upserted in one load (the write path of ``POST /listings``)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -10,8 +11,8 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from skugraph.extract import ListingReader
 from skugraph.facts.ontology import Ontology
@@ -49,11 +50,33 @@ class UpsertReport:
     load: LoadReport
     before: set[str]  # the products the batch's stored listings offered before it
     unchanged: bool = False  # the batch changed nothing: every listing as stored, every fact and offer as it was
+    held: dict[str, str] = field(default_factory=dict)  # each stored listing of the batch → the product it offered before
+    #: the edges (:func:`_edges`) of each product the batch touched before it, and what reads them after it (in its
+    #: transaction): read only for listings with no new version, value change or retraction, which changed something anyway
+    #: (LadybugDB 0.22 crashed reading them after some writes)
+    edges_before: dict[str, list[tuple]] = field(default_factory=dict)
+    edges_after: Callable[[], dict[str, list[tuple]]] = dict
 
     @property
     def touched(self) -> set[str]:
         """The products whose listings or facts the batch may have changed."""
         return set(self.products.values()) | self.before
+
+    def part(self, ids: set[str]) -> UpsertReport:
+        """What the write did for the listings ``ids`` of its batch (requests written together in
+        one transaction: each one's answer): their products and evidence, the new versions, value
+        changes and retractions that are theirs, and whether it changed anything their products show."""
+        load = self.load
+        retractions = {key: listings for key, listings in load.retractions.items() if ids.intersection(listings)}
+        changed_by = {listing: count for listing, count in load.changed_by.items() if listing in ids}
+        own = LoadReport(versions=load.versions & ids, changed=sum(changed_by.values()), changed_by=changed_by,
+                         retracted=len(retractions), retractions=retractions)
+        report = UpsertReport({i: self.products[i] for i in ids}, {i: self.evidence[i] for i in ids}, self.joined & ids, own,
+                              {self.held[i] for i in ids if i in self.held}, held={i: self.held[i] for i in ids if i in self.held},
+                              edges_before=self.edges_before, edges_after=self.edges_after)
+        report.unchanged = not (own.versions or own.changed or own.retracted) and all(
+            self.edges_before.get(product, []) == self.edges_after().get(product, []) for product in report.touched)
+        return report
 
 
 def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: ListingReader | CachedReader, candidates: Iterable[str] = (),
@@ -74,8 +97,8 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     listings, and no KG completion runs: a build over the whole catalogue does both. ``placer``:
     a :class:`Placer` that reads, resolves and fuses (:func:`place`) in another process."""
     ids = sorted({listing.id for listing in listings})
-    held = {row[0] for row in store.query("MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE l.id IN $ids RETURN p.id",
-                                          {"ids": ids}).rows}
+    held_by = dict(store.query("MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE l.id IN $ids RETURN l.id, p.id", {"ids": ids}).rows)
+    held = set(held_by.values())
     rows = store.query(
         "MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE p.id IN $products AND NOT l.id IN $ids RETURN l.id, l.title, "
         "l.description, l.category, l.price, l.currency, l.source, l.updated_at, p.id, p.title ORDER BY l.id",
@@ -90,11 +113,12 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     products, evidence, joined, fused = placed.products, dict(placed.evidence), placed.joined, placed.fused
     around = sorted(held | set(products.values()))
     was = _edges(store, around)
-    report = UpsertReport(products, evidence, joined, store.load(listings, fused), held)
+    loaded = store.load(listings, fused)
     settled = settle_evidence(store, reader, around, matcher, threshold)
     evidence.update({listing.id: settled[listing.id] for listing in listings if listing.id in settled})
-    load = report.load
-    report.unchanged = not (load.versions or load.changed or load.retracted) and _edges(store, around) == was
+    report = UpsertReport(products, evidence, joined, loaded, held, held=held_by, edges_before=was,
+                          edges_after=functools.cache(lambda: _edges(store, around)))
+    report.unchanged = report.part(set(ids)).unchanged
     return report
 
 
@@ -197,13 +221,16 @@ def _place_in_worker(listings, stored, stored_product, titles, ontology, matcher
     return place(listings, stored, stored_product, titles, ontology, _placer_reader, matcher, threshold)
 
 
-def _edges(store: GraphStore, products: list[str]) -> list[tuple]:
-    """Every edge of the ``products`` (facts and offers, either way) with what it says, its
+def _edges(store: GraphStore, products: list[str]) -> dict[str, list[tuple]]:
+    """Every edge of each of the ``products`` (facts and offers, either way) with what it says, its
     provenance as a set of readings: what a write that changed nothing leaves as it was."""
     rows = store.query("MATCH (p:Product)-[r]-(x) WHERE p.id IN $ids RETURN p.id, label(r), x.id, r.evidence, r.confidence, "
                        "r.provenance", {"ids": products}).rows
-    edges = [(*row[:5], tuple(sorted(json.dumps(reading, sort_keys=True) for reading in json.loads(row[5] or "[]")))) for row in rows]
-    return sorted(edges, key=repr)  # repr: an edge's evidence may be None where another's is text
+    edges: dict[str, list[tuple]] = {}
+    for row in rows:
+        edges.setdefault(row[0], []).append((*row[1:5], tuple(sorted(json.dumps(reading, sort_keys=True)
+                                                                      for reading in json.loads(row[5] or "[]")))))
+    return {product: sorted(found, key=repr) for product, found in edges.items()}  # repr: an evidence may be None, another text
 
 
 #: the listing a listing's evidence says it matched (resolution's "matches X (score …", or a settled "closest to X (score …")

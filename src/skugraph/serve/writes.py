@@ -43,7 +43,7 @@ from skugraph.corpus.ingest import ingest, load_listings
 from skugraph.corpus.listing_formats import UnreadableFileError
 from skugraph.extract import ListingReader
 from skugraph.graph.store import GraphStore
-from skugraph.serve.upsert import CachedReader, Placer, settle_evidence, upsert_listings
+from skugraph.serve.upsert import CachedReader, Placer, UpsertReport, settle_evidence, upsert_listings
 from skugraph.records import Listing
 
 #: listings one POST may hold
@@ -51,6 +51,9 @@ MAX_LISTINGS = 1_000
 #: products whose listings a new listing is resolved against: the search index's best hits for its title
 #: (on the bench's catalogue, 2, 3 and 5 joined 100 posted listings to the same products)
 CANDIDATES = 3
+#: listings that upserts queued together may hold to be written in one transaction (group commit: a write's
+#: fixed costs, its statements and the search index's refresh, are paid once for all of them)
+GROUP_LISTINGS = 200
 #: the node table that holds, in the graph, each committed write's number, time and answer (not in the
 #: graph's digest, which reads the schema's tables only)
 APPLIED = "AppliedWrite"
@@ -315,6 +318,26 @@ class WriteLog:
         self._db.close()
 
 
+def _joins(job: _Job | None, group: list[_Job]) -> bool:
+    """Whether a queued job can be written in the same transaction as ``group`` (upserts): an
+    upsert of other listings, under another idempotency key, within :data:`GROUP_LISTINGS` in all."""
+    if job is None or job.batch is None:
+        return False
+    held = set().union(*(member.ids for member in group))
+    return (not job.ids & held and (job.key is None or job.key not in {member.key for member in group})
+            and len(held) + len(job.ids) <= GROUP_LISTINGS)
+
+
+def _upsert_answer(batch: Batch, found: UpsertReport) -> dict[str, Any]:
+    """What a posted batch is answered, from what its write did."""
+    load = found.load
+    return {"accepted": len(batch.listings), "rejected": batch.rejected, "warnings": batch.warnings, "masked": batch.masked,
+            "listings": [{"id": listing.id, "product": found.products[listing.id], "joined": listing.id in found.joined,
+                          "evidence": found.evidence[listing.id]} for listing in batch.listings],
+            "products": sorted(set(found.products.values())), "retracted": load.retracted, "changed": load.changed,
+            "new_versions": len(load.versions), "unchanged": found.unchanged}
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -337,10 +360,16 @@ class _Job:
     op: str  # "upsert" or "delist"
     key: str | None
     digest: str
-    run: Callable[[GraphStore], tuple[int, dict[str, Any], set[str]]]  # → status, answer, the products it touched
+    #: a delist: → status, answer, the products it touched
+    run: Callable[[GraphStore], tuple[int, dict[str, Any], set[str]]] | None = None
     #: an answer that refuses the write before it takes a sequence number (a 404), or None
     refuse: Callable[[GraphStore], Answer | None] | None = None
+    batch: Batch | None = None  # an upsert: written with the upserts queued beside it, in one transaction
     done: Future = field(default_factory=Future)
+
+    @property
+    def ids(self) -> set[str]:
+        return {listing.id for listing in self.batch.listings} if self.batch else set()
 
 
 class Writer:
@@ -364,19 +393,9 @@ class Writer:
         self._thread.start()
 
     def upsert(self, batch: Batch, key: str | None, digest: str) -> Answer:
-        """Write a validated batch; blocks until it is committed."""
-
-        def run(store: GraphStore) -> tuple[int, dict[str, Any], set[str]]:
-            found = upsert_listings(store, batch.listings, self.reader, self.candidates(batch.listings), placer=self.placer)
-            load = found.load
-            return 200, {"accepted": len(batch.listings), "rejected": batch.rejected, "warnings": batch.warnings,
-                         "masked": batch.masked, "listings": [{"id": listing.id, "product": found.products[listing.id], "joined": listing.id in found.joined,
-                                       "evidence": found.evidence[listing.id]} for listing in batch.listings],
-                         "products": sorted(set(found.products.values())),
-                         "retracted": load.retracted, "changed": load.changed, "new_versions": len(load.versions),
-                         "unchanged": found.unchanged}, found.touched
-
-        return self._submit(_Job("upsert", key, digest, run))
+        """Write a validated batch; blocks until it is committed (with the upserts queued beside it:
+        :meth:`_upserts`)."""
+        return self._submit(_Job("upsert", key, digest, batch=batch))
 
     def delist(self, listing: str, key: str | None, digest: str) -> Answer:
         """Retract a listing's facts (kept as history); blocks until committed. 404 for an unknown listing."""
@@ -404,11 +423,26 @@ class Writer:
         return job.done.result()
 
     def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        ahead: list[_Job | None] = []  # taken from the queue, not yet written
+        while (job := ahead.pop(0) if ahead else self._jobs.get()) is not None:
+            group = [job]
+            if job.batch is not None:  # the upserts queued after it, up to the first that cannot join them
+                while True:
+                    try:
+                        ahead.append(self._jobs.get_nowait())
+                    except queue.Empty:
+                        break
+                while ahead and _joins(ahead[0], group):
+                    group.append(ahead.pop(0))  # type: ignore[arg-type]
             try:
-                job.done.set_result(self._apply(job))
+                if job.batch is not None:
+                    self._upserts(group)
+                else:
+                    job.done.set_result(self._apply(job))
             except BaseException as error:  # answered 500 by the app; the writer goes on
-                job.done.set_exception(error)
+                for unanswered in group:
+                    if not unanswered.done.done():
+                        unanswered.done.set_exception(error)
 
     def settle(self, pending: list[int]) -> None:
         """Record done each of the ``pending`` writes whose transaction committed (its :data:`APPLIED`
@@ -424,20 +458,82 @@ class Writer:
             else:
                 self.log.drop(seq)
 
-    def _apply(self, job: _Job) -> Answer:
-        if job.key is not None:
+    def _upserts(self, jobs: list[_Job]) -> None:
+        """Answer upserts queued together: replays as recorded, the others written in one
+        transaction, each with its own number, :data:`APPLIED` node and answer (what its own
+        listings did); when that fails, each again alone, so one bad write fails by itself."""
+        live = []
+        for job in jobs:
+            if (answer := self._replay(job)) is not None:
+                job.done.set_result(answer)
+            else:
+                live.append(job)
+        if len(live) > 1:
+            try:
+                answers = self._write_upserts(live)
+            except Exception:
+                for job in live:
+                    try:
+                        job.done.set_result(self._write_upserts([job])[0])
+                    except Exception as error:
+                        job.done.set_exception(error)
+                return
+            for job, answer in zip(live, answers, strict=True):
+                job.done.set_result(answer)
+        elif live:
+            live[0].done.set_result(self._write_upserts(live)[0])
+
+    def _write_upserts(self, jobs: list[_Job]) -> list[Answer]:
+        """One transaction: the batches of ``jobs`` upserted together (:func:`upsert_listings`),
+        and each job's :data:`APPLIED` node holding its answer."""
+        seqs = [self.log.begin(job.key, job.digest, job.op) for job in jobs]
+        listings = [listing for job in jobs for listing in job.batch.listings]  # type: ignore[union-attr]
+        answers: list[tuple[dict[str, Any], set[str]]] = []
+        try:
+            with self.store.transaction():  # the writes and their APPLIED nodes: all or none
+                found = upsert_listings(self.store, listings, self.reader, self.candidates(listings), placer=self.placer)
+                at = _now()
+                for job, seq in zip(jobs, seqs, strict=True):
+                    own = found.part(job.ids) if len(jobs) > 1 else found
+                    body = _upsert_answer(job.batch, own)  # type: ignore[arg-type]
+                    body = {"seq": None if body["unchanged"] else seq, **body}  # unchanged: its number kept for its key, out of the feed
+                    self.store.query(f"CREATE (:{APPLIED} {{seq: $seq, at: $at, answer: $answer}})",
+                                     {"seq": seq, "at": at, "answer": json.dumps(body, ensure_ascii=False)})
+                    answers.append((body, set() if body["unchanged"] else own.touched))
+                self.store.query(f"MATCH (w:{APPLIED}) WHERE w.seq <= $old DELETE w", {"old": max(seqs) - KEEP_APPLIED})
+        except BaseException:
+            for seq in seqs:
+                self.log.drop(seq)
+            raise
+        for seq, (body, _) in zip(seqs, answers, strict=True):
+            self.log.finish(seq, 200, body, at)
+        if touched := set().union(*(products for _, products in answers)):
+            self.refresh(self.store, touched)  # answered once search sees the writes
+        return [Answer(200, body) for body, _ in answers]
+
+    def _replay(self, job: _Job) -> Answer | None:
+        """The answer recorded under the job's idempotency key (409 when the key was used for
+        another request), or None: the job is to be written."""
+        if job.key is None:
+            return None
+        found = self.log.find(job.key)
+        if found is not None and found[2] == "pending":  # its record failed after its transaction (start settles the rest)
+            self.settle([found[0]])
             found = self.log.find(job.key)
-            if found is not None and found[2] == "pending":  # its record failed after its transaction (start settles the rest)
-                self.settle([found[0]])
-                found = self.log.find(job.key)
-            if found is not None:
-                _, digest, _, code, answer = found
-                if digest != job.digest:
-                    return Answer(409, {"error": f"Idempotency-Key {job.key!r} was used for another request "
-                                                 "(another method, path or body); use a new key"})
-                return Answer(code or 200, json.loads(answer or "{}"), replayed=True)
+        if found is None:
+            return None
+        _, digest, _, code, answer = found
+        if digest != job.digest:
+            return Answer(409, {"error": f"Idempotency-Key {job.key!r} was used for another request "
+                                         "(another method, path or body); use a new key"})
+        return Answer(code or 200, json.loads(answer or "{}"), replayed=True)
+
+    def _apply(self, job: _Job) -> Answer:
+        if (replayed := self._replay(job)) is not None:
+            return replayed
         if job.refuse is not None and (refused := job.refuse(self.store)) is not None:
             return refused
+        assert job.run is not None
         seq = self.log.begin(job.key, job.digest, job.op)
         try:
             with self.store.transaction():  # the write and its APPLIED node: both or neither
