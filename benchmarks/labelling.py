@@ -50,6 +50,8 @@ import re
 import sys
 import time
 from collections import Counter
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -274,20 +276,20 @@ def errors(train: list[LabelledText], scorer: Scorer, clean: dict, scheme: str, 
     damaged data where the annotator restored the gold labels of the worst 10% of the suspects."""
     noisy, injected = check.inject_errors(train, rate, seed)
     kinds = Counter(e.kind for e in injected)
-    print(f"  {len(injected)} errors injected in {len({e.index for e in injected})} titles: {dict(kinds)}", flush=True)
+    print(f"  seed {seed}: {len(injected)} errors injected in {len({e.index for e in injected})} titles: {dict(kinds)}", flush=True)
     began = time.perf_counter()
     issues = check.check_labels(noisy, scheme, folds, seed, iterations=scorer.iterations)
     check_seconds = round(time.perf_counter() - began, 1)
     detection = check.detection_scores(issues, injected)
     for fraction, at in detection["at"].items():
-        print(f"  check_labels ({folds} folds, {check_seconds:.0f} s), top {float(fraction):.0%} of the suspects ({at['n']}):"
+        print(f"  seed {seed}: check_labels ({folds} folds, {check_seconds:.0f} s), top {float(fraction):.0%} of the suspects ({at['n']}):"
               f" precision {at['precision']:.3f}  recall {at['recall']:.3f}  by kind {at['recall_by_kind']}", flush=True)
     noisy_scores, noisy_seconds = scorer.fit_score(noisy)
     taken = check.ranked_suspects(issues)[: detection["at"]["0.1"]["n"]]
     fixed = restore(noisy, train, [(issue.index, suspect) for issue, suspect in taken])
     fixed_scores, fixed_seconds = scorer.fit_score(fixed)
     lost, regained = f1(clean) - f1(noisy_scores), f1(fixed_scores) - f1(noisy_scores)
-    print(f"  dev F1 clean {f1(clean):.4f}  noisy {f1(noisy_scores):.4f}  top 10% of the suspects restored {f1(fixed_scores):.4f}"
+    print(f"  seed {seed}: dev F1 clean {f1(clean):.4f}  noisy {f1(noisy_scores):.4f}  top 10% of the suspects restored {f1(fixed_scores):.4f}"
           f"  (recovered {regained / lost if lost > 0 else float('nan'):.0%} of the {100 * lost:.2f} points lost)", flush=True)
     return {"error_seed": seed, "rate": rate, "folds": folds, "injected": len(injected), "injected_by_kind": dict(kinds),
             "titles_damaged": len({e.index for e in injected}), "check_seconds": check_seconds, "detection": detection,
@@ -389,6 +391,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N training titles (debugging)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--error-seeds", help="errors: comma-separated seeds of the damage, one run each (default: --seed)")
+    parser.add_argument("--jobs", type=int, default=1, help="errors: damage draws run at once, one process each")
     parser.add_argument("--out", type=Path, help="prefix of the result files (default benchmarks/results/labelling-<dataset>)")
     args = parser.parse_args()
     parts = args.parts.split(",")
@@ -443,10 +446,14 @@ def main() -> None:
         began = time.perf_counter()
         print(f"[errors] {args.error_rate:.0%} of the training spans damaged", flush=True)
         seeds = [int(seed) for seed in args.error_seeds.split(",")] if args.error_seeds else [args.seed]
-        runs = []
-        for seed in seeds:
-            print(f"  damage seed {seed}", flush=True)
-            runs.append(errors(train, scorer, full, scheme, args.error_rate, args.folds, seed))
+        if args.jobs > 1:  # each draw's lines print as its process reaches them, so they interleave
+            with ProcessPoolExecutor(min(args.jobs, len(seeds)), mp_context=multiprocessing.get_context("spawn")) as pool:  # fork would copy locked threads
+                runs = list(pool.map(errors, *zip(*[(train, scorer, full, scheme, args.error_rate, args.folds, seed) for seed in seeds])))
+        else:
+            runs = []
+            for seed in seeds:
+                print(f"  damage seed {seed}", flush=True)
+                runs.append(errors(train, scorer, full, scheme, args.error_rate, args.folds, seed))
         result = runs[0] if len(runs) == 1 else mean_errors(runs, seeds)
         save_record(prefix.with_name(prefix.name + "-errors.json"),
                     {**common, **result, "wall_seconds": round(time.perf_counter() - began, 1)})
