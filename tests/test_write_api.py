@@ -8,6 +8,7 @@ import json
 import shutil
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -530,6 +531,10 @@ def test_the_writer_reads_a_stored_listing_once_until_its_text_changes():
     cached.read([phone])  # still kept; the least recently read (case) was dropped to keep two
     cached.read([case])
     assert asked == ["a", "b", "a", "b"]
+    repriced = Listing("b", case.title, price=9.9, currency="CNY", source="shop-2", updated_at=datetime(2026, 12, 4))
+    assert cached.read([repriced]) == cached.read([case]) and asked == ["a", "b", "a", "b"]  # what no extractor reads: no read
+    cached.read([Listing("b", case.title, category="手机配件")])
+    assert asked == ["a", "b", "a", "b", "b"]
 
 
 def test_a_write_keeps_only_the_latest_applied_nodes_and_numbering_goes_on(demo_graph, tmp_path, monkeypatch):

@@ -22,22 +22,30 @@ from skugraph.records import Fact, Listing, Mention
 
 class CachedReader:
     """A reader that remembers what it read: the stored listings a write is resolved against
-    come back write after write (a listing is its own key: another text is another read).
-    At most ``size`` listings are kept, the least recently read dropped first."""
+    come back write after write. A listing is kept by what a reader reads of it (id, title,
+    description, category, reviews): another text is another read, while a new price, currency,
+    source or time, which no extractor reads, is not. At most ``size`` listings are kept, the
+    least recently read dropped first."""
 
     def __init__(self, reader: ListingReader, size: int = 100_000):
         self.reader, self.size = reader, size
-        self._read: OrderedDict[Listing, tuple[list[Mention], list[Fact]]] = OrderedDict()
+        self._read: OrderedDict[tuple, tuple[list[Mention], list[Fact]]] = OrderedDict()
 
     def read(self, listings: Sequence[Listing]) -> list[tuple[list[Mention], list[Fact]]]:
-        missing = list(dict.fromkeys(listing for listing in listings if listing not in self._read))
+        keys = [_read_key(listing) for listing in listings]
+        missing = list({key: listing for key, listing in zip(keys, listings, strict=True) if key not in self._read}.items())
         if missing:
-            self._read.update(zip(missing, self.reader.read(missing), strict=True))
-        for listing in listings:
-            self._read.move_to_end(listing)
+            self._read.update(zip([key for key, _ in missing], self.reader.read([listing for _, listing in missing]), strict=True))
+        for key in keys:
+            self._read.move_to_end(key)
         while len(self._read) > self.size:
             self._read.popitem(last=False)
-        return [self._read[listing] for listing in listings]
+        return [self._read[key] for key in keys]
+
+
+def _read_key(listing: Listing) -> tuple:
+    """What of a listing its reading depends on."""
+    return listing.id, listing.title, listing.description, listing.category, listing.reviews
 
 
 @dataclass
