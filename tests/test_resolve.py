@@ -337,3 +337,15 @@ def test_settled_listings_are_not_judged_again_and_a_new_listing_joins_them():
     assert [(p.left, p.right, p.score) for p in held.pairs] == [("a1", "a2", 1.0)] and held.evidence["a2"] == "resolved before"
     joined = resolve_products([n1, a1, a2], [], settled={"a1": "P", "a2": "P"})
     assert joined.product_of["n1"] == "a1" and joined.evidence["n1"].startswith("matches a1")
+
+
+def test_a_new_listing_is_judged_only_with_the_settled_products_it_reaches():
+    a1, b1 = Listing("a1", "华为 mate60 pro 手机 12+512G 雅川青"), Listing("b1", "华为 mate60 pro 手机 12+512G 雅川青 正品")
+    n1 = Listing("n1", "华为 mate60 pro 手机 12+512G 雅川青 新品")
+    settled = {"a1": "P", "b1": "Q"}
+    everywhere = resolve_products([n1, a1, b1], [], settled=settled)
+    assert {(p.left, p.right) for p in everywhere.pairs} == {("n1", "a1"), ("n1", "b1")}
+    reached = resolve_products([n1, a1, b1], [], settled=settled, reach={"n1": {"P"}})
+    assert {(p.left, p.right) for p in reached.pairs} == {("n1", "a1")} and reached.product_of["n1"] == reached.product_of["a1"]
+    alone = resolve_products([n1, a1, b1], [], settled=settled, reach={"n1": set()})
+    assert alone.pairs == [] and alone.product_of["n1"] not in (alone.product_of["a1"], alone.product_of["b1"])

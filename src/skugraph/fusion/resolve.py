@@ -31,7 +31,7 @@ The product id of a cluster is its smallest listing id, so rerunning gives the s
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,7 +70,8 @@ class Resolution:
 
 def resolve_products(listings: Sequence[Listing], facts: Sequence[Fact], matcher=None, *, threshold: float | None = None,
                      strong: float = 0.8, max_block: int = 50, embed: Callable[[list[str]], np.ndarray] | None = None,
-                     ontology: Ontology | None = None, settled: Mapping[str, str] | None = None) -> Resolution:
+                     ontology: Ontology | None = None, settled: Mapping[str, str] | None = None,
+                     reach: Mapping[str, Collection[str]] | None = None) -> Resolution:
     """Which listings are one product. ``matcher``: an object with ``scores(pairs)`` (a trained
     cross-encoder, whose own threshold is used unless ``threshold`` is given) or None for
     :class:`~skugraph.fusion.identity.AttributeMatcher` (threshold 0.75); ``embed`` adds
@@ -81,14 +82,16 @@ def resolve_products(listings: Sequence[Listing], facts: Sequence[Fact], matcher
     listing it was kept apart from and the conflict. ``settled``: listing → product of listings
     resolved before (a graph's stored ones): two of them are never judged again, those of one
     product held together (score 1), those of two not compared; only pairs with another
-    listing are judged (a settled listing that matched none says "resolved before")."""
+    listing are judged (a settled listing that matched none says "resolved before"). ``reach``:
+    listing → the settled products it may be judged with (their listings); a listing it does not
+    name, with every settled listing."""
     return resolve_offers(offers_from(listings, facts, ontology), matcher, threshold=threshold, strong=strong,
-                          max_block=max_block, embed=embed, settled=settled)
+                          max_block=max_block, embed=embed, settled=settled, reach=reach)
 
 
 def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | None = None, strong: float = 0.8,
                    max_block: int = 50, embed: Callable[[list[str]], np.ndarray] | None = None,
-                   settled: Mapping[str, str] | None = None) -> Resolution:
+                   settled: Mapping[str, str] | None = None, reach: Mapping[str, Collection[str]] | None = None) -> Resolution:
     """:func:`resolve_products` on the listings' offers (:func:`~skugraph.fusion.blocking.offers_from`).
     The candidate pairs are scored and clustered one connected component at a time (no pair
     joins two), so the verdicts of a catalogue's pairs are never all held at once."""
@@ -98,7 +101,7 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
         threshold = float(getattr(matcher, "threshold", 0.5))
     embeddings = embed([o.title for o in offers]) if embed else None
     candidates = np.array(list(block(offers, max_block, embeddings)), dtype=np.int64).reshape(-1, 2)
-    candidates, held = _settled_pairs(offers, candidates, settled or {})
+    candidates, held = _settled_pairs(offers, candidates, settled or {}, reach or {})
     order = np.lexsort((candidates[:, 1], candidates[:, 0]))
     candidates, held = candidates[order], held[order]
     trained = None
@@ -167,14 +170,21 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
                       [ScoredPair(ids[a], ids[b], round(s, 4)) for a, b, s in cut_all])
 
 
-def _settled_pairs(offers: Sequence[Offer], candidates: np.ndarray,
-                   settled: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate pairs less those of two settled listings, plus a pair from each settled
-    product's first listing to each of its others; and which rows are those held pairs."""
+def _settled_pairs(offers: Sequence[Offer], candidates: np.ndarray, settled: Mapping[str, str],
+                   reach: Mapping[str, Collection[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs less those of two settled listings and those of a listing and a
+    settled one out of its ``reach``, plus a pair from each settled product's first listing to
+    each of its others; and which rows are those held pairs."""
     if not settled:
         return candidates, np.zeros(len(candidates), dtype=bool)
     is_settled = np.array([offer.id in settled for offer in offers], dtype=bool)
     candidates = candidates[~(is_settled[candidates[:, 0]] & is_settled[candidates[:, 1]])]
+    if reach:
+        def reached(a: int, b: int) -> bool:
+            mine, theirs = (a, b) if is_settled[b] else (b, a)
+            own = reach.get(offers[mine].id)
+            return not is_settled[theirs] or own is None or settled[offers[theirs].id] in own
+        candidates = candidates[np.array([reached(a, b) for a, b in candidates.tolist()], dtype=bool).reshape(-1)]
     first: dict[str, int] = {}
     links = [(first.setdefault(settled[offer.id], i), i) for i, offer in enumerate(offers) if offer.id in settled]
     links = np.array([link for link in links if link[0] != link[1]], dtype=np.int64).reshape(-1, 2)

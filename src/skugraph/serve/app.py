@@ -178,10 +178,11 @@ class Services:
         if self._catching_up is not None:
             self._catching_up.join()
 
-    def candidates(self, listings: list[Listing]) -> set[str]:
-        """The products a batch's listings are resolved against: the best plain BM25 hits for each
-        title (no constraints read from it: resolution judges brands and attributes itself)."""
-        return {hit.id for listing in listings for hit in self.index.search(listing.title, None, CANDIDATES, facets=False).hits}
+    def candidates(self, listings: list[Listing]) -> dict[str, set[str]]:
+        """The products each of a batch's listings is resolved against: the best plain BM25 hits for
+        its title (no constraints read from it: resolution judges brands and attributes itself)."""
+        return {listing.id: {hit.id for hit in self.index.search(listing.title, None, CANDIDATES, facets=False).hits}
+                for listing in listings}
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:

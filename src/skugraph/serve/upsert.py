@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from skugraph.extract import ListingReader
@@ -87,15 +87,18 @@ class UpsertReport:
         return report
 
 
-def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: ListingReader | CachedReader, candidates: Iterable[str] = (),
-                    matcher=None, threshold: float | None = None, placer: Placer | None = None) -> UpsertReport:
+def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: ListingReader | CachedReader,
+                    candidates: Mapping[str, Iterable[str]] | None = None, matcher=None, threshold: float | None = None,
+                    placer: Placer | None = None) -> UpsertReport:
     """Extract, fuse and load a batch of ingested listings into a stored graph, one load (an
     update is one transaction, :meth:`~skugraph.graph.ladybug_store.LadybugStore.load_tables`).
 
     The batch is resolved (:func:`~skugraph.fusion.resolve.resolve_products`) together with the
-    stored listings of the ``candidates`` products and of the products the batch's stored
-    listings offer now, read again by ``reader`` for their offers only (they are not loaded),
-    as settled: two of them are not judged again, only pairs with a listing of the batch.
+    stored listings of each one's ``candidates`` (listing id → products) and of the product it
+    offers now, read again by ``reader`` for their offers only (they are not loaded), as
+    settled: two of them are not judged again, only pairs with a listing of the batch, and a
+    listing of the batch only with the stored listings of its own candidates and product (so
+    what a listing joins does not hang on the batch it came in).
     A new listing that the matcher puts with stored listings joins their product (the smallest
     id of theirs, when they offer several); the others are products of their own, named as
     resolution names them. Then :func:`~skugraph.fusion.fuse.fuse_facts` moves the batch's
@@ -110,14 +113,15 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     rows = store.query(
         "MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE p.id IN $products AND NOT l.id IN $ids RETURN l.id, l.title, "
         "l.description, l.category, l.price, l.currency, l.source, l.updated_at, p.id, p.title ORDER BY l.id",
-        {"products": sorted(held | set(candidates)), "ids": ids}).rows
+        {"products": sorted(held.union(*(candidates or {}).values())), "ids": ids}).rows
     stored = [Listing(lid, title or "", description or "", category=category or "", price=price, currency=currency or "",
                       source=source or "", updated_at=updated) for lid, title, description, category, price, currency, source,
               updated, _, _ in rows]
     stored_product = {row[0]: row[8] for row in rows}
     titles = {row[8]: row[9] or "" for row in rows}
+    reach = {i: {*(candidates or {}).get(i, ()), *([held_by[i]] if i in held_by else [])} for i in ids}
     job = (listings, stored, stored_product, titles, store.ontology)
-    placed = placer(*job, matcher, threshold) if placer else place(*job, reader, matcher, threshold)
+    placed = placer(*job, matcher, threshold, reach) if placer else place(*job, reader, matcher, threshold, reach)
     products, evidence, joined, fused = placed.products, dict(placed.evidence), placed.joined, placed.fused
     around = sorted(held | set(products.values()))
     was = _edges(store, around)
@@ -141,7 +145,8 @@ class Placement:
 
 
 def place(listings: Sequence[Listing], stored: Sequence[Listing], stored_product: dict[str, str], titles: dict[str, str],
-          ontology: Ontology, reader: ListingReader | CachedReader, matcher=None, threshold: float | None = None) -> Placement:
+          ontology: Ontology, reader: ListingReader | CachedReader, matcher=None, threshold: float | None = None,
+          reach: Mapping[str, Collection[str]] | None = None) -> Placement:
     """The graph-free part of a write: read the batch and the ``stored`` listings (offering
     ``stored_product``, settled), resolve them, put each listing of the batch in its product
     (a stored one it joins, the smallest id of theirs, else its own) and fuse its facts there."""
@@ -150,7 +155,7 @@ def place(listings: Sequence[Listing], stored: Sequence[Listing], stored_product
 
     read = [found for _, found in reader.read([*listings, *stored])]
     resolution = resolve_products([*listings, *stored], [fact for found in read for fact in found], matcher,
-                                  threshold=threshold, ontology=ontology, settled=stored_product)
+                                  threshold=threshold, ontology=ontology, settled=stored_product, reach=reach)
     members: dict[str, list[str]] = {}
     for listing, cluster in resolution.product_of.items():
         members.setdefault(cluster, []).append(listing)
@@ -191,11 +196,12 @@ class Placer:
                                    initargs=(self.reader, os.getpid()))
 
     def __call__(self, listings: Sequence[Listing], stored: Sequence[Listing], stored_product: dict[str, str],
-                 titles: dict[str, str], ontology: Ontology, matcher=None, threshold: float | None = None) -> Placement:
+                 titles: dict[str, str], ontology: Ontology, matcher=None, threshold: float | None = None,
+                 reach: Mapping[str, Collection[str]] | None = None) -> Placement:
         """:func:`place` with the worker's reader."""
         from concurrent.futures.process import BrokenProcessPool
 
-        job = (list(listings), list(stored), stored_product, titles, ontology, matcher, threshold)
+        job = (list(listings), list(stored), stored_product, titles, ontology, matcher, threshold, reach)
         try:
             return self._pool.submit(_place_in_worker, *job).result()
         except BrokenProcessPool:
@@ -225,8 +231,8 @@ def _exit_without(server: int) -> None:
     os._exit(0)
 
 
-def _place_in_worker(listings, stored, stored_product, titles, ontology, matcher, threshold) -> Placement:
-    return place(listings, stored, stored_product, titles, ontology, _placer_reader, matcher, threshold)
+def _place_in_worker(listings, stored, stored_product, titles, ontology, matcher, threshold, reach) -> Placement:
+    return place(listings, stored, stored_product, titles, ontology, _placer_reader, matcher, threshold, reach)
 
 
 def _edges(store: GraphStore, products: list[str]) -> dict[str, list[tuple]]:

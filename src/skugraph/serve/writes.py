@@ -381,7 +381,7 @@ class Writer:
     At start, the writes a killed server left pending are settled by the graph."""
 
     def __init__(self, store: GraphStore, reader: ListingReader, log: WriteLog, refresh: Callable[[GraphStore, set[str]], None],
-                 candidates: Callable[[list[Listing]], set[str]], placer: bool = True):
+                 candidates: Callable[[list[Listing]], dict[str, set[str]]], placer: bool = True):
         self.store, self.log, self.refresh, self.candidates = store, log, refresh, candidates
         self.reader = CachedReader(reader)
         self.placer = Placer(reader) if placer else None
