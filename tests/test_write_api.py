@@ -292,6 +292,18 @@ def _evidence_tree(card: dict) -> dict[str, str]:
     return said
 
 
+def test_a_listing_posted_again_keeps_the_time_it_began_to_offer_its_product(app, client, keys):
+    record = {"id": "post-since", "title": "得力 长尾夹 41mm 黑色 12只", "price": 9.9, "updated_at": "2026-11-01T00:00:00Z"}
+    assert _post(client, keys, [record]).status_code == 200
+    again = _post(client, keys, [dict(record, price=8.9, updated_at="2026-11-20T00:00:00Z")]).json()
+    assert again["new_versions"] == 1 and again["changed"] == 1
+    services = app.state.services
+    with services.lock:
+        rows = services.store.query("MATCH (l:Listing {id: 'post-since'})-[o:OFFER_OF]->(p:Product) RETURN o.valid_from, "
+                                    "o.updated_at, l.price, p.id").rows
+    assert len(rows) == 1 and str(rows[0][0]).startswith("2026-11-01") and str(rows[0][1]).startswith("2026-11-20") and rows[0][2] == 8.9
+
+
 def test_evidence_names_listings_on_the_market_and_never_goes_round(client, keys):
     """A listing posted again, and delistings, leave each listing's evidence naming a listing still
     on the market in its product, along a chain that ends at the product's first listing."""

@@ -524,8 +524,8 @@ class LadybugStore(GraphStore):
         LadybugDB matches staged pairs by scanning the relation table, so the statement that
         reads the stored edges also sets their time, and only other changes take a second one."""
         name = f"{relation}({src}→{dst})"
-        if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go
-            self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->() DELETE r")
+        if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go (the one kept keeps its valid_from)
+            self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b) WHERE b.id <> dst DELETE r")
         if self._count(f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)") == 0:
             report.copied.append(name)
             self.copy(relation, file, (src, dst))
