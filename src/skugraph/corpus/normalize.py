@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,31 +38,33 @@ class NormalizedText:
         return self.origin[following]
 
 
-def _clusters(text: str) -> list[tuple[int, int]]:
-    """Spans of a base character plus the combining marks that follow it."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for i in range(1, len(text) + 1):
-        if i == len(text) or not unicodedata.combining(text[i]):
-            spans.append((start, i))
-            start = i
-    return spans
-
-
 def normalize(text: str, *, lowercase: bool = False) -> NormalizedText:
     """NFKC-normalise ``text`` (full-width letters, digits and punctuation become ASCII,
     the ideographic space a plain space, ``㎏`` becomes ``kg``), optionally lower-cased,
-    keeping a map from every output character back to the original."""
+    keeping a map from every output character back to the original. Each base character is
+    normalised with the combining marks that follow it."""
+    if text.isascii():  # NFKC leaves ASCII as it is
+        return NormalizedText(original=text, text=text.lower() if lowercase else text, origin=tuple(range(len(text) + 1)))
     parts: list[str] = []
     origin: list[int] = []
-    for start, end in _clusters(text):
-        piece = unicodedata.normalize("NFKC", text[start:end])
-        if lowercase:
-            piece = piece.lower()
+    combining, start, end = unicodedata.combining, 0, len(text)
+    while start < end:
+        stop = start + 1
+        while stop < end and combining(text[stop]):
+            stop += 1
+        piece = _nfkc(text[start:stop], lowercase)
         parts.append(piece)
         origin.extend([start] * len(piece))
+        start = stop
     origin.append(len(text))
     return NormalizedText(original=text, text="".join(parts), origin=tuple(origin))
+
+
+@lru_cache(maxsize=1 << 16)
+def _nfkc(cluster: str, lowercase: bool) -> str:
+    """A base character and its combining marks, NFKC-normalised (lower-cased)."""
+    piece = unicodedata.normalize("NFKC", cluster)
+    return piece.lower() if lowercase else piece
 
 
 #: full-width ASCII (！ … ～) and the ideographic space, each to its half-width character
