@@ -8,6 +8,7 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 
 import jieba
 import numpy as np
@@ -65,12 +66,16 @@ def offers_from(listings: Sequence[Listing], facts: Iterable[Fact], ontology: On
 
 
 def _tokens(offer: Offer) -> set[str]:
-    title = fold(offer.title)
-    words = {w for w in jieba.lcut(title) if _WORD.fullmatch(w) and (len(w) > 1 or not w.isascii())}
+    words = set(_title_words(offer.title))
     words |= set(offer.codes())
     if offer.get("brand"):
         words.add("brand=" + offer.get("brand"))
     return {w for w in words if not w.isdigit()}
+
+
+@lru_cache(maxsize=1 << 14)  # a write resolves against the same stored titles again and again
+def _title_words(title: str) -> frozenset[str]:
+    return frozenset(w for w in jieba.lcut(fold(title)) if _WORD.fullmatch(w) and (len(w) > 1 or not w.isascii()))
 
 
 def block(offers: Sequence[Offer], max_block: int = 50, embeddings: np.ndarray | None = None,
