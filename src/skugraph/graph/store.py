@@ -576,6 +576,12 @@ class GraphStore(ABC):
         ``ends``: an edge table's (from, to) node tables), with no upsert and no history: the
         baseline ``skugraph bench load`` measures :meth:`load` against."""
 
+    def query_each(self, cypher: str, keys: Iterable[Any], parameters: Mapping[str, Any] | None = None) -> list[list[Any]]:
+        """The rows of ``cypher`` run once for each of ``keys`` (bound to ``$key``), in the keys'
+        order: a few dozen lookups by key beat one ``WHERE x.id IN $list``, which LadybugDB 0.22
+        plans as a scan (120 products' listings at 20,000 products: 10 ms against 35)."""
+        return [row for key in keys for row in self.query(cypher, {**(parameters or {}), "key": key}).rows]
+
     @abstractmethod
     def query(self, cypher: str, parameters: Mapping[str, Any] | None = None, timeout: float | None = None) -> QueryResult:
         """Run Cypher; user input goes in ``parameters``, never into the query text. ``timeout``:

@@ -108,12 +108,12 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     listings, and no KG completion runs: a build over the whole catalogue does both. ``placer``:
     a :class:`Placer` that reads, resolves and fuses (:func:`place`) in another process."""
     ids = sorted({listing.id for listing in listings})
-    held_by = dict(store.query("MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE l.id IN $ids RETURN l.id, p.id", {"ids": ids}).rows)
+    held_by = dict(store.query_each("MATCH (l:Listing {id: $key})-[:OFFER_OF]->(p:Product) RETURN l.id, p.id", ids))
     held = set(held_by.values())
-    rows = store.query(
-        "MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE p.id IN $products AND NOT l.id IN $ids RETURN l.id, l.title, "
-        "l.description, l.category, l.price, l.currency, l.source, l.updated_at, p.id, p.title ORDER BY l.id",
-        {"products": sorted(held.union(*(candidates or {}).values())), "ids": ids}).rows
+    rows = sorted(store.query_each(
+        "MATCH (l:Listing)-[:OFFER_OF]->(p:Product {id: $key}) WHERE NOT l.id IN $ids RETURN l.id, l.title, "
+        "l.description, l.category, l.price, l.currency, l.source, l.updated_at, p.id, p.title",
+        sorted(held.union(*(candidates or {}).values())), {"ids": ids}), key=lambda row: row[0])
     stored = [Listing(lid, title or "", description or "", category=category or "", price=price, currency=currency or "",
                       source=source or "", updated_at=updated) for lid, title, description, category, price, currency, source,
               updated, _, _ in rows]
@@ -238,8 +238,8 @@ def _place_in_worker(listings, stored, stored_product, titles, ontology, matcher
 def _edges(store: GraphStore, products: list[str]) -> dict[str, list[tuple]]:
     """Every edge of each of the ``products`` (facts and offers, either way) with what it says, its
     provenance as a set of readings: what a write that changed nothing leaves as it was."""
-    rows = store.query("MATCH (p:Product)-[r]-(x) WHERE p.id IN $ids RETURN p.id, label(r), x.id, r.evidence, r.confidence, "
-                       "r.provenance", {"ids": products}).rows
+    rows = store.query_each("MATCH (p:Product {id: $key})-[r]-(x) RETURN p.id, label(r), x.id, r.evidence, r.confidence, "
+                            "r.provenance", products)
     edges: dict[str, list[tuple]] = {}
     for row in rows:
         edges.setdefault(row[0], []).append((*row[1:5], tuple(sorted(json.dumps(reading, sort_keys=True)
@@ -267,9 +267,9 @@ def settle_evidence(store: GraphStore, reader: ListingReader | CachedReader, pro
     from skugraph.fusion.blocking import offers_from
     from skugraph.fusion.identity import AttributeMatcher, Judge
 
-    rows = store.query("MATCH (l:Listing)-[o:OFFER_OF]->(p:Product) WHERE p.id IN $ids RETURN p.id, l.id, o.evidence, l.title, "
-                       "l.description, l.category, l.price, l.currency, l.source, l.updated_at ORDER BY l.id",
-                       {"ids": sorted(set(products))}).rows
+    rows = sorted(store.query_each("MATCH (l:Listing)-[o:OFFER_OF]->(p:Product {id: $key}) RETURN p.id, l.id, o.evidence, l.title, "
+                                   "l.description, l.category, l.price, l.currency, l.source, l.updated_at", sorted(set(products))),
+                  key=lambda row: row[1])
     said: dict[str, dict[str, str]] = {}
     for product, listing, evidence, *_ in rows:
         said.setdefault(product, {})[listing] = evidence or ""
