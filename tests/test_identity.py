@@ -62,3 +62,13 @@ def test_one_model_code_merges_only_when_both_name_the_brand():
     verdict = identity(_offer("a", "飞宇 FY-K52 无线话筒 会议专用 一拖二", brand="feiyu", product_type="话筒"),
                        _offer("b", "FY-K52 专业无线话筒 舞台演出 家用K歌 一拖二", product_type="话筒"))
     assert not verdict.same
+
+
+def test_two_filler_words_sharing_a_character_are_no_variant():
+    """新品 and 正品 differ by one character; both are words a shop adds, so the titles are one
+    product, while 新版 and 旧版 (a real variant) stay apart."""
+    phone = "华为 mate60 pro 手机 12+512G 雅川青 {}"
+    verdict = identity(_offer("a", phone.format("新品"), brand="华为"), _offer("b", phone.format("正品"), brand="华为"))
+    assert verdict.same and not verdict.veto and "新品/正品" in verdict.reason
+    book = "得力 订书机 12号 {} 蓝色"
+    assert identity(_offer("a", book.format("新版"), brand="得力"), _offer("b", book.format("旧版"), brand="得力")).veto

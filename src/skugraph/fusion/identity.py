@@ -167,6 +167,13 @@ def _types_agree(a: str, b: str) -> bool:
     return a in b or b in a  # 手机 / 智能手机
 
 
+def _filler_around(compact: str, start: int, end: int) -> str | None:
+    """The filler word of a title a differing stretch of it lies in ("" for an empty stretch), or None."""
+    if start == end:
+        return ""
+    return next((word for word in FILLER if compact.find(word, max(0, end - len(word)), start + len(word)) != -1), None)
+
+
 def _strip_filler(text: str) -> str:
     for word in FILLER:
         text = text.replace(word, "")
@@ -343,6 +350,10 @@ def _title_difference(ours: TitleReading, theirs: TitleReading, by_code: bool, b
     harmless = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
+            continue
+        filler = (_filler_around(ours.compact, i1, i2), _filler_around(theirs.compact, j1, j2))
+        if None not in filler:  # 新品 / 正品: 新 vs 正
+            harmless.append("/".join(word for word in filler if word))
             continue
         mine_head, mine_variant = _pieces(ours, i1, i2, theirs)
         yours_head, yours_variant = _pieces(theirs, j1, j2, ours)
