@@ -154,7 +154,7 @@ class SearchIndex:
         keys = {k for i in old for _, k in old[i].facts} | now.keys()
         by_key = dict(self.by_key)
         for key in keys:
-            holders = {i for i in by_key.get(key, ()) if i not in changed} | now.get(key, set())
+            holders = by_key.get(key, frozenset()).difference(changed) | now.get(key, set())
             if holders:
                 by_key[key] = frozenset(holders)
             else:
