@@ -72,3 +72,11 @@ def test_two_filler_words_sharing_a_character_are_no_variant():
     assert verdict.same and not verdict.veto and "新品/正品" in verdict.reason
     book = "得力 订书机 12号 {} 蓝色"
     assert identity(_offer("a", book.format("新版"), brand="得力"), _offer("b", book.format("旧版"), brand="得力")).veto
+
+
+def test_a_stretch_covered_by_several_filler_words_is_no_variant():
+    """现货 正品 against 新品: the differing stretch 现货正 / 新 is all filler (现货, 正品 / 新品); 现货速发 and 正品保证 are filler too."""
+    heater = "美的（Midea）电热水器 F6030-X1(S) 60升 {}"
+    for mine, yours in (("现货 正品", "新品"), ("【现货速发】", ""), ("正品保证", "")):
+        verdict = identity(_offer("a", heater.format(mine), brand="midea"), _offer("b", heater.format(yours), brand="midea"))
+        assert verdict.same and not verdict.veto, (mine, yours, verdict.reason)

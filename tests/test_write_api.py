@@ -430,6 +430,26 @@ def test_upserts_queued_together_are_written_in_one_transaction_each_with_its_ow
     assert [answer.json()["unchanged"] for answer in again[1:]] == [True, True] and len(calls) == 2
 
 
+def test_an_unchanged_post_queued_with_one_that_joins_its_product_stays_unchanged(app, client, keys, monkeypatch):
+    """Written together, a listing posted again as stored and a near-copy that joins its product:
+    the first changes nothing (as it does alone) and the second joined (LadybugDB crashed when the
+    first one's answer read the product's edges after the second had changed them)."""
+    stored = {"id": "aa-stored", "title": "美的（Midea）电热水器 F6030-X1(S) 60升 一级能效", "price": 1299.0,
+              "updated_at": "2026-11-01T00:00:00Z"}
+    first = _post(client, keys, [stored]).json()
+    product = first["listings"][0]["product"]
+    assert _post(client, keys, [stored]).json()["unchanged"] is True  # alone
+    copy = {"id": "a-near", "title": stored["title"] + " 新品", "price": 1199.0, "updated_at": "2026-11-02T00:00:00Z"}
+    answers, calls = _queue_behind_a_held_write(app, client, keys, monkeypatch, [[stored], [copy]])
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert any(len(call) == 2 for call in calls)  # the two went together
+    again, near = answers[1].json(), answers[2].json()
+    assert again["unchanged"] is True and again["seq"] is None and again["listings"][0]["joined"] is False
+    assert near["listings"][0] == {"id": "a-near", "product": product, "joined": True, "evidence": near["listings"][0]["evidence"]}
+    assert near["listings"][0]["evidence"].startswith(("matches aa-stored (score", "closest to aa-stored"))
+    assert "; " in near["listings"][0]["evidence"]  # the match's reason, though a-near sorts before aa-stored
+
+
 def test_a_bad_write_queued_with_others_fails_alone_and_a_key_repeated_in_the_queue_is_replayed(app, client, keys, monkeypatch):
     from skugraph.serve import writes
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -30,7 +30,7 @@ KEY_ATTRIBUTES = ("model", "capacity", "colour", "size", "volume", "weight", "po
 MEASURED = ("capacity", "size", "volume", "weight", "power")
 #: words a shop adds to a title that say nothing about the item
 FILLER = ("官方标配", "标配", "官方", "正品", "新款", "新品", "上市", "包邮", "热卖", "现货", "特价", "促销", "限时",
-          "京东好店", "好货精选", "爆款", "推荐", "旗舰店")
+          "京东好店", "好货精选", "爆款", "推荐", "旗舰店", "速发", "正品保证", "品质保证")
 _UNIT = (r"mah|kwh|kw|gb|tb|mb|ml|mm|cm|km|kg|hz|w|v|a|g|t|l|m|p|k|英寸|寸|厘米|毫米|毫升|米|克|千克|升|匹|瓦|伏|支|个|张|"
          r"本|卷|片|套|包|盒|只|层|格|联|色|号|代|页|位|管|孔|芯|路|斗|抽|人|天|年|月")
 _CODE_RUN = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
@@ -168,10 +168,28 @@ def _types_agree(a: str, b: str) -> bool:
 
 
 def _filler_around(compact: str, start: int, end: int) -> str | None:
-    """The filler word of a title a differing stretch of it lies in ("" for an empty stretch), or None."""
+    """The filler words of a title that cover a differing stretch of it ("" for an empty
+    stretch; 现货正 of 现货正品: 现货正品), or None where some of it is no filler."""
     if start == end:
         return ""
-    return next((word for word in FILLER if compact.find(word, max(0, end - len(word)), start + len(word)) != -1), None)
+    found = sorted((at, at + len(word), word) for word in FILLER for at in _occurrences(compact, word, start, end))
+    covered, words = start, []
+    for first, last, word in found:
+        if first > covered:
+            return None
+        if last > covered:
+            covered, words = last, [*words, word]
+        if covered >= end:
+            return "".join(words)
+    return None
+
+
+def _occurrences(text: str, word: str, start: int, end: int) -> Iterator[int]:
+    """Where ``word`` occurs in ``text`` overlapping [start, end)."""
+    at = text.find(word, max(0, start - len(word) + 1), end + len(word) - 1)
+    while at != -1 and at < end:
+        yield at
+        at = text.find(word, at + 1, end + len(word) - 1)
 
 
 def _strip_filler(text: str) -> str:

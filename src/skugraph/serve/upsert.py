@@ -3,7 +3,6 @@ fused and upserted in one load (the write path of ``POST /listings``)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -11,7 +10,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from skugraph.extract import ListingReader
@@ -59,11 +58,6 @@ class UpsertReport:
     before: set[str]  # the products the batch's stored listings offered before it
     unchanged: bool = False  # the batch changed nothing: every listing as stored, every fact and offer as it was
     held: dict[str, str] = field(default_factory=dict)  # each stored listing of the batch → the product it offered before
-    #: the edges (:func:`_edges`) of each product the batch touched before it, and what reads them after it (in its
-    #: transaction): read only for listings with no new version, value change or retraction, which changed something anyway
-    #: (LadybugDB 0.22 crashed reading them after some writes)
-    edges_before: dict[str, list[tuple]] = field(default_factory=dict)
-    edges_after: Callable[[], dict[str, list[tuple]]] = dict
 
     @property
     def touched(self) -> set[str]:
@@ -73,17 +67,18 @@ class UpsertReport:
     def part(self, ids: set[str]) -> UpsertReport:
         """What the write did for the listings ``ids`` of its batch (requests written together in
         one transaction: each one's answer): their products and evidence, the new versions, value
-        changes and retractions that are theirs, and whether it changed anything their products show."""
+        changes and retractions that are theirs, and whether they changed anything: unchanged when
+        none of them is a new version, changed a value or dropped a fact, and each offers the
+        product it offered (what other listings did to that product is theirs)."""
         load = self.load
         retractions = {key: listings for key, listings in load.retractions.items() if ids.intersection(listings)}
         changed_by = {listing: count for listing, count in load.changed_by.items() if listing in ids}
         own = LoadReport(versions=load.versions & ids, changed=sum(changed_by.values()), changed_by=changed_by,
                          retracted=len(retractions), retractions=retractions)
         report = UpsertReport({i: self.products[i] for i in ids}, {i: self.evidence[i] for i in ids}, self.joined & ids, own,
-                              {self.held[i] for i in ids if i in self.held}, held={i: self.held[i] for i in ids if i in self.held},
-                              edges_before=self.edges_before, edges_after=self.edges_after)
+                              {self.held[i] for i in ids if i in self.held}, held={i: self.held[i] for i in ids if i in self.held})
         report.unchanged = not (own.versions or own.changed or own.retracted) and all(
-            self.edges_before.get(product, []) == self.edges_after().get(product, []) for product in report.touched)
+            self.held.get(i) == self.products[i] for i in ids)
         return report
 
 
@@ -121,15 +116,14 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     titles = {row[8]: row[9] or "" for row in rows}
     reach = {i: {*(candidates or {}).get(i, ()), *([held_by[i]] if i in held_by else [])} for i in ids}
     job = (listings, stored, stored_product, titles, store.ontology)
-    placed = placer(*job, matcher, threshold, reach) if placer else place(*job, reader, matcher, threshold, reach)
+    placed = (placer(*job, matcher, threshold, reach, held_by) if placer
+              else place(*job, reader, matcher, threshold, reach, held_by))
     products, evidence, joined, fused = placed.products, dict(placed.evidence), placed.joined, placed.fused
     around = sorted(held | set(products.values()))
-    was = _edges(store, around)
     loaded = store.load(listings, fused)
     settled = settle_evidence(store, reader, around, matcher, threshold)
     evidence.update({listing.id: settled[listing.id] for listing in listings if listing.id in settled})
-    report = UpsertReport(products, evidence, joined, loaded, held, held=held_by, edges_before=was,
-                          edges_after=functools.cache(lambda: _edges(store, around)))
+    report = UpsertReport(products, evidence, joined, loaded, held, held=held_by)
     report.unchanged = report.part(set(ids)).unchanged
     return report
 
@@ -146,10 +140,12 @@ class Placement:
 
 def place(listings: Sequence[Listing], stored: Sequence[Listing], stored_product: dict[str, str], titles: dict[str, str],
           ontology: Ontology, reader: ListingReader | CachedReader, matcher=None, threshold: float | None = None,
-          reach: Mapping[str, Collection[str]] | None = None) -> Placement:
+          reach: Mapping[str, Collection[str]] | None = None, held: Mapping[str, str] | None = None) -> Placement:
     """The graph-free part of a write: read the batch and the ``stored`` listings (offering
     ``stored_product``, settled), resolve them, put each listing of the batch in its product
-    (a stored one it joins, the smallest id of theirs, else its own) and fuse its facts there."""
+    (a stored one it joins: the smallest id of those its cluster's stored listings offer and of
+    those its listings already in the graph offer, ``held``; else its own) and fuse its facts
+    there. A listing joined a product when that product was stored and it did not offer it."""
     from skugraph.fusion.fuse import fuse_facts
     from skugraph.fusion.resolve import Resolution, resolve_products
 
@@ -159,24 +155,40 @@ def place(listings: Sequence[Listing], stored: Sequence[Listing], stored_product
     members: dict[str, list[str]] = {}
     for listing, cluster in resolution.product_of.items():
         members.setdefault(cluster, []).append(listing)
+    held = held or {}
+    facts_of = {listing.id: found for listing, found in zip([*listings, *stored], read, strict=True)}
+    titles_of = {listing.id: listing.title for listing in [*listings, *stored]}
     products, evidence, confidence, joined = {}, {}, {}, set()
     for listing in listings:
         cluster = resolution.product_of[listing.id]
-        theirs = sorted({stored_product[m] for m in members[cluster] if m in stored_product})
+        theirs = sorted({stored_product[m] for m in members[cluster] if m in stored_product}
+                        | {held[m] for m in members[cluster] if m in held})
         products[listing.id] = theirs[0] if theirs else cluster
         evidence[listing.id], confidence[listing.id] = resolution.evidence[listing.id], resolution.confidence[listing.id]
-        if theirs:
+        if theirs and held.get(listing.id) != products[listing.id]:
             joined.add(listing.id)
-            if cluster == listing.id:  # it heads the cluster resolution made; it joins the stored product through its best match
-                best = max((p for p in resolution.pairs if listing.id in (p.left, p.right)
-                            and resolution.product_of[p.right if p.left == listing.id else p.left] == cluster),
-                           key=lambda p: p.score, default=None)
-                if best is not None:
-                    other = best.right if best.left == listing.id else best.left
-                    evidence[listing.id], confidence[listing.id] = f"matches {other} (score {best.score:.2f})", best.score
+        if theirs and cluster == listing.id:  # it heads the cluster resolution made; it is in the product through its best match
+            best = max((p for p in resolution.pairs if listing.id in (p.left, p.right)
+                        and resolution.product_of[p.right if p.left == listing.id else p.left] == cluster),
+                       key=lambda p: p.score, default=None)
+            if best is not None:
+                other = best.right if best.left == listing.id else best.left
+                evidence[listing.id], confidence[listing.id] = _matched(listing.id, other, best.score, facts_of, titles_of, ontology), best.score
     fused = fuse_facts(listings, [fact for found in read[: len(listings)] for fact in found],
                        Resolution(products, evidence, confidence), ontology, titles)
     return Placement(products, evidence, joined, fused)
+
+
+def _matched(listing: str, other: str, score: float, facts_of: Mapping[str, list[Fact]], titles: Mapping[str, str],
+             ontology: Ontology) -> str:
+    """A listing's evidence for the match that put it in its product, with the identity reason."""
+    from skugraph.fusion.blocking import offers_from
+    from skugraph.fusion.identity import identity
+
+    ours, theirs = offers_from([Listing(listing, titles[listing]), Listing(other, titles[other])],
+                               [*facts_of[listing], *facts_of[other]], ontology)
+    verdict = identity(ours, theirs)
+    return f"matches {other} (score {score:.2f}{'; ' + verdict.reason if verdict.same and verdict.reason else ''})"
 
 
 class Placer:
@@ -197,11 +209,11 @@ class Placer:
 
     def __call__(self, listings: Sequence[Listing], stored: Sequence[Listing], stored_product: dict[str, str],
                  titles: dict[str, str], ontology: Ontology, matcher=None, threshold: float | None = None,
-                 reach: Mapping[str, Collection[str]] | None = None) -> Placement:
+                 reach: Mapping[str, Collection[str]] | None = None, held: Mapping[str, str] | None = None) -> Placement:
         """:func:`place` with the worker's reader."""
         from concurrent.futures.process import BrokenProcessPool
 
-        job = (list(listings), list(stored), stored_product, titles, ontology, matcher, threshold, reach)
+        job = (list(listings), list(stored), stored_product, titles, ontology, matcher, threshold, reach, held)
         try:
             return self._pool.submit(_place_in_worker, *job).result()
         except BrokenProcessPool:
@@ -231,20 +243,8 @@ def _exit_without(server: int) -> None:
     os._exit(0)
 
 
-def _place_in_worker(listings, stored, stored_product, titles, ontology, matcher, threshold, reach) -> Placement:
-    return place(listings, stored, stored_product, titles, ontology, _placer_reader, matcher, threshold, reach)
-
-
-def _edges(store: GraphStore, products: list[str]) -> dict[str, list[tuple]]:
-    """Every edge of each of the ``products`` (facts and offers, either way) with what it says, its
-    provenance as a set of readings: what a write that changed nothing leaves as it was."""
-    rows = store.query_each("MATCH (p:Product {id: $key})-[r]-(x) RETURN p.id, label(r), x.id, r.evidence, r.confidence, "
-                            "r.provenance", products)
-    edges: dict[str, list[tuple]] = {}
-    for row in rows:
-        edges.setdefault(row[0], []).append((*row[1:5], tuple(sorted(json.dumps(reading, sort_keys=True)
-                                                                      for reading in json.loads(row[5] or "[]")))))
-    return {product: sorted(found, key=repr) for product, found in edges.items()}  # repr: an evidence may be None, another text
+def _place_in_worker(listings, stored, stored_product, titles, ontology, matcher, threshold, reach, held) -> Placement:
+    return place(listings, stored, stored_product, titles, ontology, _placer_reader, matcher, threshold, reach, held)
 
 
 #: the listing a listing's evidence says it matched (resolution's "matches X (score …", or a settled "closest to X (score …")
