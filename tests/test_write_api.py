@@ -340,18 +340,24 @@ def test_search_after_writes_answers_as_an_index_built_afresh(app, client, keys)
         assert served == rebuilt, query
 
 
-def test_reads_go_on_while_a_write_transaction_is_open(app, client, keys, monkeypatch):
-    """A write held inside its transaction (its first batch of rows waits) leaves reads answering."""
-    writer = app.state.writer
+def _hold_the_writer(writer, monkeypatch):
+    """Hold the writer's next write inside its transaction (at its first batch of rows) until
+    ``release`` is set; ``inside`` is set once it waits there. Also the store's own load_batch."""
     inside, release = threading.Event(), threading.Event()
     load_batch = writer.store.load_batch
 
     def held(batch):
         inside.set()
-        release.wait(10)
+        release.wait(20)
         return load_batch(batch)
 
     monkeypatch.setattr(writer.store, "load_batch", held)
+    return inside, release, load_batch
+
+
+def test_reads_go_on_while_a_write_transaction_is_open(app, client, keys, monkeypatch):
+    """A write held inside its transaction (its first batch of rows waits) leaves reads answering."""
+    inside, release, _ = _hold_the_writer(app.state.writer, monkeypatch)
     answers: list = []
     writing = threading.Thread(target=lambda: answers.append(_post(client, keys, [{"id": "post-slow", "title": "齐心 订书机 黄色"}])))
     writing.start()
@@ -375,14 +381,7 @@ def _queue_behind_a_held_write(app, client, keys, monkeypatch, batches: list[lis
     from skugraph.serve import writes
 
     writer = app.state.writer
-    inside, release = threading.Event(), threading.Event()
-    load_batch = writer.store.load_batch
-
-    def held(batch):
-        inside.set()
-        release.wait(20)
-        return load_batch(batch)
-
+    inside, release, load_batch = _hold_the_writer(writer, monkeypatch)
     calls: list[list[str]] = []
     upsert = writes.upsert_listings
 
@@ -391,7 +390,6 @@ def _queue_behind_a_held_write(app, client, keys, monkeypatch, batches: list[lis
         return upsert(store, listings, *args, **kwargs)
 
     monkeypatch.setattr(writes, "upsert_listings", recorded)
-    monkeypatch.setattr(writer.store, "load_batch", held)
     answers: dict[int, object] = {}
     first = threading.Thread(target=lambda: answers.__setitem__(-1, _post(client, keys, [{"id": "group-first", "title": "齐心 订书机 灰色"}])))
     first.start()
