@@ -80,3 +80,16 @@ def test_a_stretch_covered_by_several_filler_words_is_no_variant():
     for mine, yours in (("现货 正品", "新品"), ("【现货速发】", ""), ("正品保证", "")):
         verdict = identity(_offer("a", heater.format(mine), brand="midea"), _offer("b", heater.format(yours), brand="midea"))
         assert verdict.same and not verdict.veto, (mine, yours, verdict.reason)
+
+
+def test_a_season_year_said_by_one_title_only_is_no_model_number():
+    """2024新款 (or 新款2024, 2024年新款) on one title only is a shop's season, not a model number that
+    one title lacks; two seasons' years that differ (2023款, 2024款) keep the offers apart, and a bare
+    2024 without 款 is still a number one title lacks."""
+    phone = "华为 mate60 pro 手机 12+512G 雅川青"
+    for said in ("2024新款 " + phone, "2024年新款 " + phone, phone + " 新款2024"):
+        verdict = identity(_offer("a", phone, brand="华为"), _offer("b", said, brand="华为"))
+        assert verdict.same and not verdict.veto, (said, verdict.reason)
+    verdict = identity(_offer("a", "2023款 " + phone, brand="华为"), _offer("b", "2024款 " + phone, brand="华为"))
+    assert verdict.veto and "2023 vs 2024" in verdict.reason
+    assert identity(_offer("a", "联想 ThinkPad 2024 笔记本", brand="联想"), _offer("b", "联想 ThinkPad 笔记本", brand="联想")).veto

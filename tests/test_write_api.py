@@ -302,6 +302,12 @@ def test_a_listing_posted_again_keeps_the_time_it_began_to_offer_its_product(app
         rows = services.store.query("MATCH (l:Listing {id: 'post-since'})-[o:OFFER_OF]->(p:Product) RETURN o.valid_from, "
                                     "o.updated_at, l.price, p.id").rows
     assert len(rows) == 1 and str(rows[0][0]).startswith("2026-11-01") and str(rows[0][1]).startswith("2026-11-20") and rows[0][2] == 8.9
+    with services.lock:  # history: the title, never changed, holds since the first version; the price since it changed
+        found = {(row["attribute"], row["value"]): row for row in history(services.store, "post-since")["history"]
+                 if row["subject"] == "post-since"}
+    assert str(found[("title", record["title"])]["valid_from"]).startswith("2026-11-01")
+    assert str(found[("price", "8.9")]["valid_from"]).startswith("2026-11-20") and found[("price", "8.9")]["valid_to"] is None
+    assert str(found[("price", "9.9")]["valid_from"]).startswith("2026-11-01")
 
 
 def test_evidence_names_listings_on_the_market_and_never_goes_round(client, keys):
@@ -372,6 +378,30 @@ def test_reads_go_on_while_a_write_transaction_is_open(app, client, keys, monkey
         writing.join(10)
     assert answers[0].status_code == 200
     assert client.get("/products/post-slow", headers=_writer(keys)).status_code == 200
+
+
+def test_a_waiting_write_holds_none_of_the_threads_that_serve_reads(graph, keys, monkeypatch, tmp_path):
+    """With one request thread (``threads=1``), a post waiting for the writer leaves it to the reads."""
+    copy = tmp_path / graph.name
+    for path in graph.parent.glob(graph.name + "*"):
+        if not path.name.endswith(".writes.sqlite"):
+            (shutil.copytree if path.is_dir() else shutil.copy)(path, copy.parent / path.name)
+    made = create_app(copy, keys=keys["path"], rate_limit=0, writable=True, threads=1)
+    with TestClient(made) as client:  # runs the lifespan, which sets the threads
+        inside, release, _ = _hold_the_writer(made.state.writer, monkeypatch)
+        answers: list = []
+        writing = threading.Thread(target=lambda: answers.append(_post(client, keys, [{"id": "post-wait", "title": "齐心 订书机 紫色"}])))
+        writing.start()
+        try:
+            assert inside.wait(10)
+            read = threading.Thread(target=lambda: answers.append(client.get("/search", params={"q": "订书机"}, headers=_writer(keys))))
+            read.start()
+            read.join(10)
+            assert not read.is_alive() and answers and answers[0].status_code == 200  # the read, answered while the post waits
+        finally:
+            release.set()
+            writing.join(10)
+        assert [answer.status_code for answer in answers] == [200, 200] and answers[1].json()["accepted"] == 1
 
 
 def _queue_behind_a_held_write(app, client, keys, monkeypatch, batches: list[list[dict]], headers: list[dict] | None = None):

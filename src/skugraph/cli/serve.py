@@ -29,6 +29,7 @@ def serve(
     cors_origin: Annotated[list[str] | None, typer.Option(help="A web origin allowed to call the API from a browser (repeatable; default: none).")] = None,
     writable: Annotated[bool, typer.Option(help="Open the graph for writing and serve POST /listings, DELETE /listings/{id} and GET /changes.")] = False,
     buffer_pool_mb: Annotated[int | None, typer.Option(min=16, help="The graph's page cache in MB (default: LadybugDB's, 80% of this machine's memory).")] = None,
+    threads: Annotated[int, typer.Option(min=1, help="Requests served at once; the others wait their turn (more than a few only queue for Python's interpreter lock).")] = 2,
 ) -> None:
     """The REST API (OpenAPI at /docs) and the web UI over a graph. With a keys file (`skugraph keys
     create`), every API call needs a key; without one, the server listens on this machine only."""
@@ -45,7 +46,7 @@ def serve(
     with friendly_errors():
         api = create_app(db, tagger, query_timeout, kg_embeddings, runtime, keys=path if path.exists() else None,
                          rate_limit=rate_limit, burst=burst, cors_origins=cors_origin or (), writable=writable,
-                         buffer_pool_mb=buffer_pool_mb)
+                         buffer_pool_mb=buffer_pool_mb, threads=threads)
     access = logging.getLogger("skugraph.access")
     access.setLevel(logging.INFO)
     handler = logging.StreamHandler()

@@ -37,6 +37,11 @@ _CODE_RUN = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _MEMORY = re.compile(r"\d+\+\d+[a-z]*")  # 12+256g: memory, a capacity
 _NUMBER = re.compile(rf"(?<![\d.a-z])(\d+(?:\.\d+)?)(?:\s*({_UNIT}))?(?![a-z])")
 _SERIES = re.compile(r"[\u4e00-\u9fff]{1,2}$")
+#: a year a shop writes as the season of a listing (2024新款, 2024款, 新款2024): a year (unit 年, as 2024年 reads), no model number
+_YEAR_AFTER = re.compile(r"\s*(?:新款|款|新品|春夏|秋冬|[春夏秋冬]季?)")
+_YEAR_BEFORE = re.compile(r"(?:新款|新品)\s*$")
+#: such a year in a compact title, with its 款 or 年: filler where one title says it (two that differ are a measure's conflict)
+_SEASON = re.compile(r"(?<!\d)(?:19|20)\d\d(?:年?款(?!\d)|年?(?=新款|新品|春夏|秋冬|[春夏秋冬]))|(?<=新款|新品)(?:19|20)\d\d(?!\d)")
 _SERIES_CODE = re.compile(rf"[\u4e00-\u9fff]{{2}}(\d{{1,3}})(?![\d.a-z:~/+*-]|\s*(?:{_UNIT}))")  # not 1-2人, 4:3
 _COLOUR_WORD = re.compile(r"(?:[深浅亮暗淡嫩纯哑]|玫瑰|香槟|土豪|宝石|天空|海军|象牙|中国)?[红橙黄绿青蓝紫黑白灰粉棕褐金银咖啡]色")
 _COLOUR_CHAR = re.compile(r"[红橙黄绿青蓝紫黑白灰粉棕褐金银]")
@@ -96,7 +101,7 @@ def read_title(title: str) -> TitleReading:
     stated += [(m.start(), "memory", m.group(0)) for m in _MEMORY.finditer(bare)]
     stated += [(m.start(), "dimensions", re.sub(r"\s*[x*×]\s*", "x", m.group(0)).replace(" ", "")) for m in _DIMENSION.finditer(bare)]
     for match in _NUMBER.finditer(_blank_dimensions(bare)):
-        value, unit = match.group(1), match.group(2)
+        value, unit = match.group(1), match.group(2) or _year(bare, match)
         if unit:
             stated.append((match.start(), unit, value))
         elif len(value) >= 3 and "." not in value:
@@ -117,6 +122,13 @@ def read_title(title: str) -> TitleReading:
     return TitleReading(text, compact, len(_NOT_KEPT.sub("", text[:split])), head + variant, len(head), frozenset(codes),
                         numbers, {unit: frozenset(values) for unit, values in measures.items()},
                         tuple((unit, value) for _, unit, value in sorted(stated)), frozenset(_COLOUR_WORD.findall(text)))
+
+
+def _year(text: str, number: re.Match) -> str | None:
+    """年 where a bare number is a season's year (2024 of 2024新款 or 新款2024), else None."""
+    if number.group(2) or not re.fullmatch(r"(?:19|20)\d\d", number.group(1)):
+        return None
+    return "年" if _YEAR_AFTER.match(text, number.end()) or _YEAR_BEFORE.search(text, 0, number.start()) else None
 
 
 def _part_of_code(run: str, codes: set[str]) -> bool:
@@ -142,7 +154,7 @@ def _cut_measures(text: str, bare: str) -> str:
     blanked = _blank_dimensions(bare)
     kept = [" " if seen != left else char for char, seen, left in zip(text, bare, blanked, strict=True)]
     for match in _NUMBER.finditer(blanked):
-        if match.group(2):
+        if match.group(2) or _year(bare, match):
             kept[match.start() : match.end()] = " " * (match.end() - match.start())
     return "".join(kept)
 
@@ -169,10 +181,12 @@ def _types_agree(a: str, b: str) -> bool:
 
 def _filler_around(compact: str, start: int, end: int) -> str | None:
     """The filler words of a title that cover a differing stretch of it ("" for an empty
-    stretch; 现货正 of 现货正品: 现货正品), or None where some of it is no filler."""
+    stretch; 现货正 of 现货正品: 现货正品; a season's year, 2024 of 2024新款, is one), or None where
+    some of it is no filler."""
     if start == end:
         return ""
-    found = sorted((at, at + len(word), word) for word in FILLER for at in _occurrences(compact, word, start, end))
+    found = sorted([*((at, at + len(word), word) for word in FILLER for at in _occurrences(compact, word, start, end)),
+                    *((m.start(), m.end(), m.group(0)) for m in _SEASON.finditer(compact) if m.start() < end and m.end() > start)])
     covered, words = start, []
     for first, last, word in found:
         if first > covered:

@@ -163,7 +163,8 @@ def history(store: GraphStore, product_or_listing: str) -> dict[str, Any] | None
     """What a product (or the product a listing offers) said over time: every value it holds
     now, with the time it was first held, and every value that ended (a retracted fact, a
     listing's old price or title), with when it held. A listing's current value holds since
-    its previous one ended, or, if it never changed, since the listing's latest version. Rows
+    its previous one ended, or, if it never changed, since the listing began to offer its
+    product (its first version there; a listing offering none: its latest version). Rows
     sorted by attribute, then time; ``valid_to`` None is current. None when there is no such
     product or listing."""
     product_id = product_of(store, product_or_listing)
@@ -178,9 +179,11 @@ def history(store: GraphStore, product_or_listing: str) -> dict[str, Any] | None
     for row in rows:
         row["sources"] = sorted({p["listing_id"] for p in json.loads(row.pop("provenance") or "[]")})
     if listings:
-        for listing, title, price, currency, category, since in store.query(
-                "MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.title, l.price, l.currency, l.category, l.updated_at",
+        for listing, title, price, currency, category, latest, offered in store.query(
+                "MATCH (l:Listing) WHERE l.id IN $ids OPTIONAL MATCH (l)-[o:OFFER_OF]->(:Product) "
+                "RETURN l.id, l.title, l.price, l.currency, l.category, l.updated_at, min(o.valid_from)",
                 {"ids": sorted(listings)}).rows:
+            since = min((t for t in (latest, offered) if t is not None), default=None)
             for attribute, value in (("title", title), ("price", price), ("currency", currency), ("category", category)):
                 if value is not None:
                     rows.append({"subject": listing, "attribute": attribute, "value": str(value), "valid_from": since,
@@ -197,7 +200,7 @@ def history(store: GraphStore, product_or_listing: str) -> dict[str, Any] | None
         if row["subject"] != "product" and row["valid_to"]:
             key = (row["subject"], row["attribute"])
             ended[key] = max(ended.get(key, row["valid_to"]), row["valid_to"])
-    for row in rows:  # a listing's current value holds since its old one ended, else since the latest version
+    for row in rows:  # a listing's current value holds since its old one ended, else since it began to offer its product
         if row["subject"] != "product" and row["valid_to"] is None and (row["subject"], row["attribute"]) in ended:
             row["valid_from"] = ended[(row["subject"], row["attribute"])]
     rows.sort(key=lambda row: (row["subject"] != "product", row["subject"], row["attribute"], row["valid_from"] or "",

@@ -395,10 +395,19 @@ class Writer:
     def upsert(self, batch: Batch, key: str | None, digest: str) -> Answer:
         """Write a validated batch; blocks until it is committed (with the upserts queued beside it:
         :meth:`_upserts`)."""
+        return self.queue_upsert(batch, key, digest).result()
+
+    def queue_upsert(self, batch: Batch, key: str | None, digest: str) -> Future:
+        """:meth:`upsert` without waiting: the future of its :class:`Answer` (an async request
+        awaits it without holding one of the threads that serve the reads)."""
         return self._submit(_Job("upsert", key, digest, batch=batch))
 
     def delist(self, listing: str, key: str | None, digest: str) -> Answer:
         """Retract a listing's facts (kept as history); blocks until committed. 404 for an unknown listing."""
+        return self.queue_delist(listing, key, digest).result()
+
+    def queue_delist(self, listing: str, key: str | None, digest: str) -> Future:
+        """:meth:`delist` without waiting: the future of its :class:`Answer`."""
 
         def unknown(store: GraphStore) -> Answer | None:
             if store.query("MATCH (l:Listing {id: $id}) RETURN l.id", {"id": listing}).rows:
@@ -418,9 +427,9 @@ class Writer:
 
         return self._submit(_Job("delist", key, digest, run, unknown))
 
-    def _submit(self, job: _Job) -> Answer:
+    def _submit(self, job: _Job) -> Future:
         self._jobs.put(job)
-        return job.done.result()
+        return job.done
 
     def _work(self) -> None:
         ahead: list[_Job | None] = []  # taken from the queue, not yet written
