@@ -21,7 +21,7 @@ the recommendation benchmark hides ``compatible_with`` edges and ranks with it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -50,7 +50,7 @@ class Recommendation:
     reason: str
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"id": self.id, "title": self.title, "score": self.score, "reason": self.reason}
 
 
 class Recommender:

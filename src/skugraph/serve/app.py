@@ -297,7 +297,8 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
                price: Annotated[str | None, Query(description="A price band as the facets write it (100–500)")] = None) -> dict:
         filters = {"brand": brand, "fits": fits, "type": type, "colour": colour, "price": price}
         try:
-            return services.index.search(q, services.parser, limit, {k: v for k, v in filters.items() if v}).to_dict()
+            # a JSONResponse as it is: FastAPI's encoder would walk the plain JSON again (its schema is the annotation's)
+            return JSONResponse(services.index.search(q, services.parser, limit, {k: v for k, v in filters.items() if v}).to_dict())
         except FilterError as error:
             raise HTTPException(404, str(error)) from None
 
@@ -307,7 +308,7 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
         found = product_or_404(product_id)
         if found not in services.recommender:
             return {"similar": [], "complementary": [], "substitutes": []}
-        return services.recommender.recommend(found, k)
+        return JSONResponse(services.recommender.recommend(found, k))  # plain JSON: as search
 
     @api.get("/facts", summary="Every fact about a product, with structured evidence", responses=_errors(404, 410))
     def facts(product: str) -> dict:
