@@ -103,6 +103,10 @@ class LadybugStore(GraphStore):
         self._this_load: dict[str, Stated] = {}  # see load_tables
         self._in_transaction = False
         self._no_copy = False  # within transaction(): no COPY
+        #: the tables (by their count query) seen holding rows: a load asks each table whether it is empty
+        #: (an empty one is copied into), a statement a table that a small write pays over and over; one
+        #: emptied since, or filled by a load rolled back, only takes the upsert, which is right for any table
+        self._filled: set[str] = set()
         self._written: int | None = None  # within load_tables: rows written since its last commit
         self._owns_db = True  # False for another connection's store (connection()): closing it leaves the database open
         self.ontology = ontology or load_ontology()
@@ -188,6 +192,15 @@ class LadybugStore(GraphStore):
 
     def _count(self, cypher: str) -> int:
         return int(self.query(cypher).rows[0][0])
+
+    def _empty(self, cypher: str) -> bool:
+        """Whether the table that ``cypher`` counts is empty (known filled: not asked again)."""
+        if cypher in self._filled:
+            return False
+        if self._count(cypher):
+            self._filled.add(cypher)
+            return False
+        return True
 
     def stats(self) -> dict[str, dict[str, int]]:
         nodes = {label: self._count(f"MATCH (n:{label}) RETURN count(n)") for label in NODE_TABLES}
@@ -338,9 +351,9 @@ class LadybugStore(GraphStore):
         twice, unless a chunk is written before the facts end; then they are copied with it,
         those that come after are stored as they come, and all get their supports and runs at
         the end. The report yielded is filled at the end."""
-        empty = {label for label in NODE_TABLES if self._count(f"MATCH (n:{label}) RETURN count(n)") == 0}
+        empty = {label for label in NODE_TABLES if self._empty(f"MATCH (n:{label}) RETURN count(n)")}
         empty |= {t.name for t in relation_tables(self.ontology) if t.name not in SINGLE_OBJECT_RELATIONS
-                  and self._count(f"MATCH ()-[r:{t.name}]->() RETURN count(r)") == 0}
+                  and self._empty(f"MATCH ()-[r:{t.name}]->() RETURN count(r)")}
         with tempfile.TemporaryDirectory(prefix="skugraph-bulk-") as directory:
             self._bulk = _Bulk(Path(directory), empty, BulkLoad())
             try:
@@ -484,7 +497,7 @@ class LadybugStore(GraphStore):
         listings) the staged values replace the stored ones, supports and runs aside (they are
         settled after the facts); otherwise nodes gather values from every source: a new value
         replaces the stored one, a missing one keeps it, and aliases add up."""
-        if self._count(f"MATCH (n:{label}) RETURN count(n)") == 0:
+        if self._empty(f"MATCH (n:{label}) RETURN count(n)"):
             self.copy(label, file)
             report.copied.append(label)
             return
@@ -526,7 +539,7 @@ class LadybugStore(GraphStore):
         name = f"{relation}({src}→{dst})"
         if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go (the one kept keeps its valid_from)
             self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b) WHERE b.id <> dst DELETE r")
-        if self._count(f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)") == 0:
+        if self._empty(f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)"):
             report.copied.append(name)
             self.copy(relation, file, (src, dst))
             return
