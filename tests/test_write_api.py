@@ -302,6 +302,8 @@ def test_a_listing_posted_again_keeps_the_time_it_began_to_offer_its_product(app
         rows = services.store.query("MATCH (l:Listing {id: 'post-since'})-[o:OFFER_OF]->(p:Product) RETURN o.valid_from, "
                                     "o.updated_at, l.price, p.id").rows
     assert len(rows) == 1 and str(rows[0][0]).startswith("2026-11-01") and str(rows[0][1]).startswith("2026-11-20") and rows[0][2] == 8.9
+    card = client.get("/products/post-since", headers=_writer(keys)).json()
+    assert [row["since"][:10] for row in card["listings"] if row["listing"] == "post-since"] == ["2026-11-01"]
     with services.lock:  # history: the title, never changed, holds since the first version; the price since it changed
         found = {(row["attribute"], row["value"]): row for row in history(services.store, "post-since")["history"]
                  if row["subject"] == "post-since"}

@@ -74,10 +74,12 @@ def _product_texts(store: GraphStore, product_id: str) -> tuple[str, dict[str, d
 
 
 def offers(store: GraphStore, product_id: str) -> list[dict[str, Any]]:
-    """The product's listings, each with why entity resolution put it here and how sure it is."""
+    """The product's listings, each with why entity resolution put it here, how sure it is, and
+    since when it offers the product (``since``: its first version here; later versions keep it)."""
     return store.query(
         "MATCH (l:Listing)-[o:OFFER_OF]->(:Product {id: $id}) RETURN l.id AS listing, l.title AS title, l.source AS source, "
-        "l.price AS price, o.evidence AS evidence, round(o.confidence, 3) AS confidence ORDER BY listing", {"id": product_id}).records()
+        "l.price AS price, o.evidence AS evidence, round(o.confidence, 3) AS confidence, o.valid_from AS since ORDER BY listing",
+        {"id": product_id}).records()
 
 
 def evidence_places(provenance: str | None, texts: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
