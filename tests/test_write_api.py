@@ -8,6 +8,7 @@ import json
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -363,21 +364,29 @@ def _hold_the_writer(writer, monkeypatch):
     return inside, release, load_batch
 
 
-def test_reads_go_on_while_a_write_transaction_is_open(app, client, keys, monkeypatch):
-    """A write held inside its transaction (its first batch of rows waits) leaves reads answering."""
+@contextmanager
+def _posting_held(app, client, keys, monkeypatch, record: dict):
+    """Post ``record`` in a thread and hold its write inside its transaction for the block; yields
+    the list its answer is appended to once the block has let it go."""
     inside, release, _ = _hold_the_writer(app.state.writer, monkeypatch)
     answers: list = []
-    writing = threading.Thread(target=lambda: answers.append(_post(client, keys, [{"id": "post-slow", "title": "齐心 订书机 黄色"}])))
+    writing = threading.Thread(target=lambda: answers.append(_post(client, keys, [record])))
     writing.start()
     try:
         assert inside.wait(10)
+        yield answers
+    finally:
+        release.set()
+        writing.join(10)
+
+
+def test_reads_go_on_while_a_write_transaction_is_open(app, client, keys, monkeypatch):
+    """A write held inside its transaction (its first batch of rows waits) leaves reads answering."""
+    with _posting_held(app, client, keys, monkeypatch, {"id": "post-slow", "title": "齐心 订书机 黄色"}) as answers:
         assert client.get("/search", params={"q": "手机壳"}, headers=_writer(keys)).status_code == 200
         assert client.get("/products/sku-0001", headers=_writer(keys)).status_code == 200
         assert client.get("/products/post-slow", headers=_writer(keys)).status_code == 404  # not committed: not seen
         assert not answers  # not answered before it is committed
-    finally:
-        release.set()
-        writing.join(10)
     assert answers[0].status_code == 200
     assert client.get("/products/post-slow", headers=_writer(keys)).status_code == 200
 
@@ -386,23 +395,15 @@ def test_a_waiting_write_holds_none_of_the_threads_that_serve_reads(graph, keys,
     """With one request thread (``threads=1``), a post waiting for the writer leaves it to the reads."""
     copy = tmp_path / graph.name
     for path in graph.parent.glob(graph.name + "*"):
-        if not path.name.endswith(".writes.sqlite"):
+        if ".writes.sqlite" not in path.name:  # its own feed and keys, not the module graph's
             (shutil.copytree if path.is_dir() else shutil.copy)(path, copy.parent / path.name)
     made = create_app(copy, keys=keys["path"], rate_limit=0, writable=True, threads=1)
     with TestClient(made) as client:  # runs the lifespan, which sets the threads
-        inside, release, _ = _hold_the_writer(made.state.writer, monkeypatch)
-        answers: list = []
-        writing = threading.Thread(target=lambda: answers.append(_post(client, keys, [{"id": "post-wait", "title": "齐心 订书机 紫色"}])))
-        writing.start()
-        try:
-            assert inside.wait(10)
+        with _posting_held(made, client, keys, monkeypatch, {"id": "post-wait", "title": "齐心 订书机 紫色"}) as answers:
             read = threading.Thread(target=lambda: answers.append(client.get("/search", params={"q": "订书机"}, headers=_writer(keys))))
             read.start()
             read.join(10)
             assert not read.is_alive() and answers and answers[0].status_code == 200  # the read, answered while the post waits
-        finally:
-            release.set()
-            writing.join(10)
         assert [answer.status_code for answer in answers] == [200, 200] and answers[1].json()["accepted"] == 1
 
 
