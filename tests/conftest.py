@@ -3,6 +3,7 @@ and the slow mark for every test that uses a fixture which trains a model or sta
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,10 @@ import pytest
 from skugraph.graph.store import GraphStore, open_store
 from skugraph.labelling.server import LabelStudioServer, executable, running
 from skugraph.sample.generate import CATALOGUE
+
+#: the suite's graphs are small: each reserves 64 GiB of address space, not LadybugDB's 8 TiB, so the test
+#: process (and the servers and scripts it starts, which inherit it) may hold more than 15 open at once
+os.environ.setdefault("SKUGRAPH_MAX_DB_GB", "64")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -405,6 +405,7 @@ def test_a_waiting_write_holds_none_of_the_threads_that_serve_reads(graph, keys,
             read.join(10)
             assert not read.is_alive() and answers and answers[0].status_code == 200  # the read, answered while the post waits
         assert [answer.status_code for answer in answers] == [200, 200] and answers[1].json()["accepted"] == 1
+    made.state.services.store.close()  # each open graph reserves 8 TB of address space: the process has room for a few
 
 
 def _queue_behind_a_held_write(app, client, keys, monkeypatch, batches: list[list[dict]], headers: list[dict] | None = None):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -60,6 +61,9 @@ from skugraph.records import LISTING, Listing
 #: before the facts end get their supports in a second pass: a smaller chunk lowers a load's peak memory and
 #: slows it (100k generated listings, about 1.1M rows: 35 s in one chunk, 48 s in two, 55 s in chunks of 100k rows)
 CHUNK_ROWS = 2_000_000
+#: the environment variable that caps how large, in GiB (a power of two), an open graph may grow: each
+#: open graph reserves that much address space, 8 TiB by default, so one process holds at most 15 at once
+MAX_DB_GB = "SKUGRAPH_MAX_DB_GB"
 
 
 def _quote_path(path: Path) -> str:
@@ -151,14 +155,16 @@ class LadybugStore(GraphStore):
         """Open the database; a read-only open of one that a crash left mid-checkpoint first
         opens it for writing once, which completes the recovery (committed work is kept,
         the rest rolled back), as LadybugDB asks."""
-        pool = (self.buffer_pool_mb or 0) << 20
+        sizes = {"buffer_pool_size": (self.buffer_pool_mb or 0) << 20}
+        if os.environ.get(MAX_DB_GB):
+            sizes["max_db_size"] = int(os.environ[MAX_DB_GB]) << 30
         try:
-            return ladybug.Database(str(self.path), read_only=read_only, buffer_pool_size=pool)
+            return ladybug.Database(str(self.path), read_only=read_only, **sizes)
         except RuntimeError as error:
             if not (read_only and "recovery is pending" in str(error)):
                 raise
-        ladybug.Database(str(self.path), buffer_pool_size=pool).close()
-        return ladybug.Database(str(self.path), read_only=True, buffer_pool_size=pool)
+        ladybug.Database(str(self.path), **sizes).close()
+        return ladybug.Database(str(self.path), read_only=True, **sizes)
 
     def close(self) -> None:
         self._conn.close()
