@@ -639,3 +639,19 @@ def test_the_placer_places_a_batch_in_another_process_as_place_does_here():
     finally:
         placer.close()
     assert there == here and here.products == {"n1": "P1", "n2": "n2"} and here.joined == {"n1"}
+
+
+def test_the_writer_reads_a_products_stored_listings_once_until_a_write_touches_it(app, client, keys, monkeypatch):
+    """The stored listings a write resolves against are kept between writes (StoredOffers): read
+    from the graph once, and again after a committed write changed the product's listings."""
+    writer = app.state.writer
+    record = {"id": "post-cache", "title": "得力 回形针 29mm 银色 100枚 办公"}
+    product = _post(client, keys, [record]).json()["listings"][0]["product"]
+    lookups: list = []
+    query_each = writer.store.query_each
+    monkeypatch.setattr(writer.store, "query_each", lambda cypher, keys_, *rest: lookups.append(list(keys_)) or query_each(cypher, keys_, *rest))
+    assert [row[0] for row in writer.offers.rows(writer.store, [product])] == ["post-cache"]
+    assert [row[0] for row in writer.offers.rows(writer.store, [product])] == ["post-cache"] and lookups == [[product]]  # kept
+    copy = _post(client, keys, [{"id": "post-cache-2", "title": record["title"]}]).json()["listings"][0]
+    assert copy["product"] == product and copy["joined"]
+    assert [row[0] for row in writer.offers.rows(writer.store, [product])] == ["post-cache", "post-cache-2"]  # read again

@@ -42,6 +42,40 @@ class CachedReader:
         return [self._read[key] for key in keys]
 
 
+class StoredOffers:
+    """The stored listings of products as a write reads them (the rows of :data:`OFFERS`), kept
+    between writes by the one writer: a product's are read from the graph once, until a write
+    touches it (:meth:`forget`, after its commit). At most ``size`` products are kept."""
+
+    def __init__(self, size: int = 20_000):
+        self.size = size
+        self._rows: OrderedDict[str, list[list]] = OrderedDict()
+
+    def rows(self, store: GraphStore, products: Iterable[str]) -> list[list]:
+        """The rows of the listings that offer ``products``, by listing id."""
+        products = sorted(set(products))
+        missing = [product for product in products if product not in self._rows]
+        for product in missing:
+            self._rows[product] = []
+        for row in store.query_each(OFFERS, missing) if missing else ():
+            self._rows[row[8]].append(row)
+        for product in products:
+            self._rows.move_to_end(product)
+        while len(self._rows) > self.size:
+            self._rows.popitem(last=False)
+        return sorted((row for product in products for row in self._rows.get(product, ())), key=lambda row: row[0])
+
+    def forget(self, products: Iterable[str]) -> None:
+        """Products whose listings a committed write may have changed: read again next time."""
+        for product in products:
+            self._rows.pop(product, None)
+
+
+#: a product's stored listings as a write reads them: listing fields, then the product's id and title
+OFFERS = ("MATCH (l:Listing)-[:OFFER_OF]->(p:Product {id: $key}) RETURN l.id, l.title, l.description, l.category, l.price, "
+          "l.currency, l.source, l.updated_at, p.id, p.title")
+
+
 def _read_key(listing: Listing) -> tuple:
     """What of a listing its reading depends on."""
     return listing.id, listing.title, listing.description, listing.category, listing.reviews
@@ -84,7 +118,7 @@ class UpsertReport:
 
 def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: ListingReader | CachedReader,
                     candidates: Mapping[str, Iterable[str]] | None = None, matcher=None, threshold: float | None = None,
-                    placer: Placer | None = None) -> UpsertReport:
+                    placer: Placer | None = None, offers: StoredOffers | None = None) -> UpsertReport:
     """Extract, fuse and load a batch of ingested listings into a stored graph, one load (an
     update is one transaction, :meth:`~skugraph.graph.ladybug_store.LadybugStore.load_tables`).
 
@@ -101,14 +135,15 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     a stored listing given again is a new version (what it no longer says is retracted, kept
     as history). Values are voted within the batch, not again over the stored product's
     listings, and no KG completion runs: a build over the whole catalogue does both. ``placer``:
-    a :class:`Placer` that reads, resolves and fuses (:func:`place`) in another process."""
+    a :class:`Placer` that reads, resolves and fuses (:func:`place`) in another process; ``offers``:
+    the stored listings of products kept from earlier writes (:class:`StoredOffers`; the caller
+    forgets the products a committed write touched)."""
     ids = sorted({listing.id for listing in listings})
     held_by = dict(store.query_each("MATCH (l:Listing {id: $key})-[:OFFER_OF]->(p:Product) RETURN l.id, p.id", ids))
     held = set(held_by.values())
-    rows = sorted(store.query_each(
-        "MATCH (l:Listing)-[:OFFER_OF]->(p:Product {id: $key}) WHERE NOT l.id IN $ids RETURN l.id, l.title, "
-        "l.description, l.category, l.price, l.currency, l.source, l.updated_at, p.id, p.title",
-        sorted(held.union(*(candidates or {}).values())), {"ids": ids}), key=lambda row: row[0])
+    around = held.union(*(candidates or {}).values())
+    posted = set(ids)
+    rows = [row for row in (offers or StoredOffers()).rows(store, around) if row[0] not in posted]
     stored = [Listing(lid, title or "", description or "", category=category or "", price=price, currency=currency or "",
                       source=source or "", updated_at=updated) for lid, title, description, category, price, currency, source,
               updated, _, _ in rows]

@@ -43,7 +43,7 @@ from skugraph.corpus.ingest import ingest, load_listings
 from skugraph.corpus.listing_formats import UnreadableFileError
 from skugraph.extract import ListingReader
 from skugraph.graph.store import GraphStore
-from skugraph.serve.upsert import CachedReader, Placer, UpsertReport, settle_evidence, upsert_listings
+from skugraph.serve.upsert import CachedReader, Placer, StoredOffers, UpsertReport, settle_evidence, upsert_listings
 from skugraph.records import Listing
 
 #: listings one POST may hold
@@ -384,6 +384,7 @@ class Writer:
                  candidates: Callable[[list[Listing]], dict[str, set[str]]], placer: bool = True):
         self.store, self.log, self.refresh, self.candidates = store, log, refresh, candidates
         self.reader = CachedReader(reader)
+        self.offers = StoredOffers()  # the writer is the graph's only one: what it read stays true until it writes
         self.placer = Placer(reader) if placer else None
         store.query(f"CREATE NODE TABLE IF NOT EXISTS {APPLIED}(seq INT64, at STRING, answer STRING, PRIMARY KEY(seq))")
         self.settle(log.pending())
@@ -500,7 +501,8 @@ class Writer:
         answers: list[tuple[dict[str, Any], set[str]]] = []
         try:
             with self.store.transaction():  # the writes and their APPLIED nodes: all or none
-                found = upsert_listings(self.store, listings, self.reader, self.candidates(listings), placer=self.placer)
+                found = upsert_listings(self.store, listings, self.reader, self.candidates(listings), placer=self.placer,
+                                        offers=self.offers)
                 at = _now()
                 for job, seq in zip(jobs, seqs, strict=True):
                     own = found.part(job.ids) if len(jobs) > 1 else found
@@ -514,6 +516,7 @@ class Writer:
             for seq in seqs:
                 self.log.drop(seq)
             raise
+        self.offers.forget(found.touched)  # committed
         for seq, (body, _) in zip(seqs, answers, strict=True):
             self.log.finish(seq, 200, body, at)
         if touched := set().union(*(products for _, products in answers)):
@@ -555,6 +558,7 @@ class Writer:
         except BaseException:
             self.log.drop(seq)
             raise
+        self.offers.forget(touched)  # committed
         if code != 200:  # nothing written: nothing to replay or to list
             self.log.drop(seq)
             return Answer(code, body)
