@@ -29,6 +29,8 @@ def test_bench_serve_counts_requests_and_finds_every_acknowledged_write(tmp_path
     assert report["command"].startswith("skugraph bench serve --db")
     assert graph.stat().st_mtime_ns == before  # the bench wrote into a copy
     assert report["products"] > 100
+    assert 0 < report["python_loop_seconds"]["before"] < 10 and 0 < report["python_loop_seconds"]["after"] < 10
+    assert "machine speed: a fixed Python loop took" in done.stdout
     reads, writes, both = (report["mixes"][name] for name in ("reads", "writes", "both"))
     for name in ("GET /search", "GET /products/{id}", "GET /recommend/{id}"):
         assert reads["requests"][name]["requests"] > 0 and reads["requests"][name]["errors"] == 0

@@ -53,6 +53,19 @@ def build_graph(products: int, cache: Path, say: Callable[[str], None]) -> Path:
     return graph
 
 
+def python_speed() -> float:
+    """Seconds this machine takes now for a fixed pure-Python loop (the best of three): the same
+    run's measure of the machine itself, which on shared cores moves from hour to hour."""
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        total = 0
+        for number in range(2_000_000):
+            total += number
+        best = min(best, time.perf_counter() - began)
+    return round(best, 3)
+
+
 def make_key(db: Path, name: str, role: str) -> str:
     """A new API key of ``role`` for the graph (``skugraph keys create``)."""
     done = subprocess.run([sys.executable, "-m", "skugraph", "keys", "create", "--db", str(db), "--name", name, "--role", role],
@@ -181,6 +194,7 @@ def bench_serve(products: int = 20_000, seconds: float = 60, users: int = 10, db
     say = progress or (lambda text: None)
     if not (LOCUST_VENV / "bin" / "locust").is_file():
         raise ValueError(f"locust is not installed in {LOCUST_VENV} (make locust-venv)")
+    speed = {"before": python_speed()}
     catalogue = None
     if db is None:
         built = cache / f"products-{products}"
@@ -209,6 +223,7 @@ def bench_serve(products: int = 20_000, seconds: float = 60, users: int = 10, db
             if server.process.poll() is None:
                 server.stop()
             errors = server_errors(server.log)
+    speed["after"] = python_speed()
     posted = {name: mixes[name]["requests"].get("POST /listings", {"requests": 0, "errors": 0}) for name in ("writes", "both")}
     listings_per_s = {name: round((row["requests"] - row["errors"]) * 10 / seconds, 1) for name, row in posted.items()}  # acknowledged
     reads = mixes["both"].get("reads", {})
@@ -223,7 +238,8 @@ def bench_serve(products: int = 20_000, seconds: float = 60, users: int = 10, db
                     if kill["acknowledged_writes"] else None},  # None: no write acknowledged, nothing to look for
             "server": "skugraph serve --writable --rate-limit 0 (one process)", "server_errors": errors,
             "load_generator": "locust (FastHttpUser: 60 s network timeout), same machine", "load_average": os.getloadavg(),
-            "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine()}
+            "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
+            "python_loop_seconds": speed}  # a fixed loop before and after: runs compare only at like machine speed
 
 
 def _listings_of(graph: Path, out: Path) -> None:
@@ -260,4 +276,7 @@ def serve_summary(report: dict) -> list:
         lines.append(f"SIGKILL under writes: {kill['acknowledged_writes']} writes acknowledged; no restart: {kill.get('restart_error')}")
     lines += [f"server error ({count}×): {error}" for error, count in report["server_errors"].items()]
     lines.append(f"load average at the end: {', '.join(f'{x:.1f}' for x in report['load_average'])} on {report['cpus']} CPUs")
+    if speed := report.get("python_loop_seconds"):
+        lines.append(f"machine speed: a fixed Python loop took {speed['before']} s before the mixes and {speed['after']} s after "
+                     "(compare runs only at like speeds: shared cores move by tens of percent from hour to hour)")
     return lines
