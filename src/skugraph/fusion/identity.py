@@ -37,11 +37,10 @@ _CODE_RUN = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _MEMORY = re.compile(r"\d+\+\d+[a-z]*")  # 12+256g: memory, a capacity
 _NUMBER = re.compile(rf"(?<![\d.a-z])(\d+(?:\.\d+)?)(?:\s*({_UNIT}))?(?![a-z])")
 _SERIES = re.compile(r"[\u4e00-\u9fff]{1,2}$")
-#: a year a shop writes as the season of a listing (2024新款, 2024款, 新款2024): a year (unit 年, as 2024年 reads), no model number
-_YEAR_AFTER = re.compile(r"\s*(?:新款|款|新品|春夏|秋冬|[春夏秋冬]季?)")
-_YEAR_BEFORE = re.compile(r"(?:新款|新品)\s*$")
-#: such a year in a compact title, with its 款 or 年: filler where one title says it (two that differ are a measure's conflict)
-_SEASON = re.compile(r"(?<!\d)(?:19|20)\d\d(?:年?款(?!\d)|年?(?=新款|新品|春夏|秋冬|[春夏秋冬]))|(?<=新款|新品)(?:19|20)\d\d(?!\d)")
+#: a year a shop writes as the season of a listing (2024新款, 2024款, 新款2024), with its 款 or 年: a year
+#: (unit 年, as 2024年 reads), no model number, and filler where one title says it (two that differ conflict)
+_SEASON = re.compile(r"(?<!\d)(?:19|20)\d\d(?:\s*年?\s*款(?!\d)|\s*年?(?=\s*(?:新款|新品|春夏|秋冬|[春夏秋冬])))"
+                     r"|(?:(?<=新款)|(?<=新品))\s*(?:19|20)\d\d(?!\d)")
 _SERIES_CODE = re.compile(rf"[\u4e00-\u9fff]{{2}}(\d{{1,3}})(?![\d.a-z:~/+*-]|\s*(?:{_UNIT}))")  # not 1-2人, 4:3
 _COLOUR_WORD = re.compile(r"(?:[深浅亮暗淡嫩纯哑]|玫瑰|香槟|土豪|宝石|天空|海军|象牙|中国)?[红橙黄绿青蓝紫黑白灰粉棕褐金银咖啡]色")
 _COLOUR_CHAR = re.compile(r"[红橙黄绿青蓝紫黑白灰粉棕褐金银]")
@@ -126,9 +125,9 @@ def read_title(title: str) -> TitleReading:
 
 def _year(text: str, number: re.Match) -> str | None:
     """年 where a bare number is a season's year (2024 of 2024新款 or 新款2024), else None."""
-    if number.group(2) or not re.fullmatch(r"(?:19|20)\d\d", number.group(1)):
+    if number.group(2):
         return None
-    return "年" if _YEAR_AFTER.match(text, number.end()) or _YEAR_BEFORE.search(text, 0, number.start()) else None
+    return "年" if any(m.start() <= number.start(1) and number.end(1) <= m.end() for m in _SEASON.finditer(text)) else None
 
 
 def _part_of_code(run: str, codes: set[str]) -> bool:

@@ -89,9 +89,13 @@ class UpsertReport:
     evidence: dict[str, str]  # listing id → why entity resolution put it there
     joined: set[str]  # listings that joined a stored product
     load: LoadReport
-    before: set[str]  # the products the batch's stored listings offered before it
-    unchanged: bool = False  # the batch changed nothing: every listing as stored, every fact and offer as it was
     held: dict[str, str] = field(default_factory=dict)  # each stored listing of the batch → the product it offered before
+    unchanged: bool = False  # the batch changed nothing: every listing as stored, every fact and offer as it was
+
+    @property
+    def before(self) -> set[str]:
+        """The products the batch's stored listings offered before it."""
+        return set(self.held.values())
 
     @property
     def touched(self) -> set[str]:
@@ -110,7 +114,7 @@ class UpsertReport:
         own = LoadReport(versions=load.versions & ids, changed=sum(changed_by.values()), changed_by=changed_by,
                          retracted=len(retractions), retractions=retractions)
         report = UpsertReport({i: self.products[i] for i in ids}, {i: self.evidence[i] for i in ids}, self.joined & ids, own,
-                              {self.held[i] for i in ids if i in self.held}, held={i: self.held[i] for i in ids if i in self.held})
+                              {i: self.held[i] for i in ids if i in self.held})
         report.unchanged = not (own.versions or own.changed or own.retracted) and all(
             self.held.get(i) == self.products[i] for i in ids)
         return report
@@ -158,7 +162,7 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     loaded = store.load(listings, fused)
     settled = settle_evidence(store, reader, around, matcher, threshold)
     evidence.update({listing.id: settled[listing.id] for listing in listings if listing.id in settled})
-    report = UpsertReport(products, evidence, joined, loaded, held, held=held_by)
+    report = UpsertReport(products, evidence, joined, loaded, held_by)
     report.unchanged = report.part(set(ids)).unchanged
     return report
 
