@@ -93,3 +93,29 @@ def rowwise_rows(facts: list[Fact], loaded_at: datetime, listing_times: dict[str
     for fact in facts:
         rows.add_fact(fact, loaded_at)
     return rows
+
+
+def rowwise_listing_rows(listings) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Listing and review node rows (by id), one listing at a time, as the loader built them
+    before its listings were columns: a listing given twice, the last one; a review given twice
+    keeps its first values and gains the later ones' where it had none."""
+    from skugraph.graph.store import _naive_utc, _redactions
+
+    rows: dict[str, dict[str, Any]] = {}
+    reviews: dict[str, dict[str, Any]] = {}
+    for listing in listings:
+        rows[listing.id] = {
+            "id": listing.id, "title": listing.title, "description": listing.description or None,
+            "category": listing.category or None, "price": listing.price, "currency": listing.currency or None,
+            "source": listing.source or None, "updated_at": _naive_utc(listing.updated_at),
+            "redactions": _redactions(r for r in listing.redactions if not r.field.startswith("reviews[")),
+            "supports": None, "runs": None,
+        }
+        for i, review in enumerate(listing.reviews):
+            scrubbed = _redactions(r for r in listing.redactions if r.field == f"reviews[{i}]")
+            row = {"id": review.id, "text": review.text, "rating": review.rating, "redactions": scrubbed}
+            seen = reviews.setdefault(review.id, row)
+            for name, value in row.items():
+                if seen[name] is None:
+                    seen[name] = value
+    return rows, reviews

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from skugraph.corpus.ingest import ingest
 from skugraph.corpus.listing_formats import UnreadableFileError
 from skugraph.corpus.listings import Reject, read_listings
-from skugraph.fuzz import BAD_KINDS, FuzzReport, GeneratedFile, check_file, generated_file
+from skugraph.fuzz import BAD_KINDS, FuzzReport, GeneratedFile, check_file, generated_file, good_line
 
 
 @settings(max_examples=80, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -72,3 +72,42 @@ def test_damaged_csv_bytes_never_crash_and_every_reject_names_file_and_line(dama
         return
     assert all(r.path == str(source) and r.where.startswith("line ") and r.reason for r in report.rejects)
     assert report.ingested + report.rejected >= 1
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(generated=generated_file(max_lines=12), rows=st.integers(1, 5))
+def test_listings_read_as_columns_are_those_the_record_reader_gives_or_the_same_error(generated, rows, tmp_path_factory):
+    """The loader's columnar read (skugraph.corpus.listing_tables) on fuzzed files: the listings
+    the record reader gives, or the same first error, so a check added to the record reader
+    that the columns lack shows here."""
+    from skugraph.corpus.listing_tables import read_listing_tables
+    from skugraph.corpus.listings import BadRecordError
+    from skugraph.fuzz import LIMITS
+    from skugraph.tables import LISTINGS, listings_table
+
+    path = tmp_path_factory.mktemp("columns") / "listings.jsonl"
+    generated.write(path)
+    try:
+        expected = listings_table(read_listings([path], strict=True, limits=LIMITS))
+    except BadRecordError as error:
+        with pytest.raises(BadRecordError) as found:
+            list(read_listing_tables([path], rows, LIMITS))
+        assert str(found.value) == str(error)
+    else:
+        assert pa.concat_tables([LISTINGS.empty_table(), *read_listing_tables([path], rows, LIMITS)]).equals(expected)
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(lines=st.lists(good_line(), min_size=1, max_size=12))
+def test_what_ingest_writes_is_read_as_columns(lines, tmp_path_factory):
+    from skugraph.corpus.ingest import load_listings
+    from skugraph.corpus.listing_tables import _columnar_block, read_listing_tables
+    from skugraph.fuzz import LIMITS
+    from skugraph.tables import line_blocks, listings_table
+
+    work = tmp_path_factory.mktemp("ingested")
+    GeneratedFile(lines, truncate=0).write(work / "raw.jsonl")
+    ingest([work / "raw.jsonl"], work / "listings.jsonl", limits=LIMITS)
+    assert all(_columnar_block(block, LIMITS, set()) is not None for block in line_blocks(work / "listings.jsonl", 4))
+    tables = list(read_listing_tables([work / "listings.jsonl"], 4, LIMITS))
+    assert pa.concat_tables(tables).equals(listings_table(load_listings(work / "listings.jsonl")))

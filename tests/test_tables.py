@@ -71,3 +71,20 @@ def test_a_bad_parquet_fact_is_reported_with_file_and_row_and_the_good_ones_kept
     assert len(errors) == 1 and errors[0].startswith(f"{out / 'part-000000.parquet'}:row 2: not a valid fact")
     with pytest.raises(ValueError, match="row 2"):
         list(read_facts(out))
+
+
+def test_line_blocks_give_every_line_once_numbered_whatever_the_block_and_chunk_sizes(tmp_path):
+    import random
+
+    from skugraph.tables import line_blocks
+
+    path = tmp_path / "lines.jsonl"
+    for trial in range(300):
+        rng = random.Random(trial)
+        lines = ["x" * rng.randrange(8) for _ in range(rng.randrange(40))]
+        path.write_bytes(("\n".join(lines) + rng.choice(["", "\n"])).encode())
+        rows, chunk = rng.randrange(1, 7), rng.randrange(1, 20)
+        blocks = list(line_blocks(path, rows, chunk))
+        with path.open("rb") as handle:
+            assert [line for block in blocks for line in block.lines()] == list(enumerate(handle, 1))
+        assert all(block.count == rows for block in blocks[:-1]) and all(0 < block.count <= rows for block in blocks)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skugraph.corpus.ingest import IngestReport, ingest, listing_files, load_listings
+from skugraph.corpus.ingest import IngestReport, ingest, listing_files, load_listing_tables, load_listings
 from skugraph.corpus.listings import read_listings
 from skugraph.extract import ExtractorConfig, ExtractReport, Progress, brands_file, build_reader, extract_locally
 from skugraph.facts.io import check_min_confidence, confident_tables, read_fact_tables, read_facts, write_facts
@@ -225,7 +225,7 @@ def load(
     check_min_confidence(min_confidence)
     with open_store(db, ontology=ontology) as store:
         confident = confident_tables(read_fact_tables(facts, on_error, store.ontology, batch_size), min_confidence, left_out)
-        report = store.load_tables(load_listings(listings), confident, batch_size=batch_size, keep_previous=keep_previous)
+        report = store.load_tables(load_listing_tables(listings, batch_size), confident, keep_previous=keep_previous)
         report.left_out = dict(left_out)
         return report, store.stats()
 

@@ -1,4 +1,4 @@
-"""Mentions and facts as Arrow tables and Parquet files: the columnar form of :mod:`skugraph.records`,
+"""Listings, mentions and facts as Arrow tables and Parquet files: the columnar form of :mod:`skugraph.records`,
 written by the extraction workers and read by fusion and the loader.
 
 A Parquet output is a directory of part files (``part-000000.parquet`` …) as Ray, Spark and
@@ -8,6 +8,9 @@ Fact columns: ``subject_label``, ``subject_key``, ``subject_name``, ``subject_ki
 ``subject_aliases`` (and the same five for ``object_``), ``predicate``, ``confidence``,
 ``provenance`` (a list of structs: listing_id, field, start, end, extractor, version, run) and
 ``properties`` (the edge properties as a JSON object, or null).
+
+Listing columns: those of :class:`~skugraph.records.Listing`, ``reviews`` and ``redactions`` as
+lists of structs, ``updated_at`` in UTC (:data:`LISTINGS`).
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skugraph.records import Entity, Fact, Mention, Provenance
+from skugraph.records import Entity, Fact, Listing, Mention, Provenance
 
 PROVENANCE = pa.struct([("listing_id", pa.string()), ("field", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
                         ("extractor", pa.string()), ("version", pa.string()), ("run", pa.string())])
@@ -29,6 +34,12 @@ _ENTITY_FIELDS = [("label", pa.string()), ("key", pa.string()), ("name", pa.stri
 FACTS = pa.schema([*[(f"subject_{name}", kind) for name, kind in _ENTITY_FIELDS], ("predicate", pa.string()),
                    *[(f"object_{name}", kind) for name, kind in _ENTITY_FIELDS], ("confidence", pa.float64()),
                    ("provenance", pa.list_(PROVENANCE)), ("properties", pa.string())])
+LISTINGS = pa.schema([("id", pa.string()), ("title", pa.string()), ("description", pa.string()),
+                      ("reviews", pa.list_(pa.struct([("id", pa.string()), ("text", pa.string()), ("rating", pa.float64())]))),
+                      ("category", pa.string()), ("price", pa.float64()), ("currency", pa.string()), ("source", pa.string()),
+                      ("updated_at", pa.timestamp("us", "UTC")),
+                      ("redactions", pa.list_(pa.struct([("field", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
+                                                          ("type", pa.string())])))])
 MENTIONS = pa.schema([("listing_id", pa.string()), ("field", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
                       ("text", pa.string()), ("label", pa.string()), ("score", pa.float64()), ("extractor", pa.string())])
 
@@ -52,6 +63,11 @@ def facts_table(facts: Iterable[Fact]) -> pa.Table:
         columns["provenance"].append([{**p.to_dict(), "run": p.run} for p in fact.provenance])
         columns["properties"].append(json.dumps(fact.properties, ensure_ascii=False) if fact.properties else None)
     return pa.table(columns, schema=FACTS)
+
+
+def listings_table(listings: Iterable[Listing]) -> pa.Table:
+    """Listings as a :data:`LISTINGS` table."""
+    return pa.Table.from_pylist([{**listing.to_dict(), "updated_at": listing.updated_at} for listing in listings], schema=LISTINGS)
 
 
 def mentions_table(mentions: Iterable[Mention]) -> pa.Table:
@@ -125,6 +141,67 @@ def clear_parts(directory: Path) -> None:
 
 def part_name(number: int) -> str:
     return f"part-{number:06d}.parquet"
+
+
+@dataclass(frozen=True)
+class LineBlock:
+    """Whole lines of a JSONL file: ``data`` (a view of the bytes read), the number of its first line,
+    and how many lines it holds."""
+
+    first: int
+    data: memoryview
+    count: int
+    ends: np.ndarray  # where each line ends (after its newline, or at the end of the data)
+
+    def lines(self) -> list[tuple[int, bytes]]:
+        """(number, raw line with its newline) of each line."""
+        starts = np.concatenate([[0], self.ends[:-1]])
+        return [(self.first + i, bytes(self.data[a:b])) for i, (a, b) in enumerate(zip(starts.tolist(), self.ends.tolist(), strict=True))]
+
+    def braced(self) -> bool:
+        """Whether every line begins with ``{`` and ends with ``}``: then none is blank, none is a
+        JSON value other than an object (Arrow's JSON reader crashes on a line ``null``), and no
+        object spans two lines (``}`` then ``{`` is not JSON). Read as JSON, such a block holds
+        one object a line if it gives as many records as it has lines (none holds two)."""
+        if not self.count:
+            return False
+        data = np.frombuffer(self.data, np.uint8)
+        starts = np.concatenate([[0], self.ends[:-1]])
+        last = self.ends - 1
+        last = last - (data[last] == 0x0A)  # before the newline
+        last = last - ((data[last] == 0x0D) & (last > starts))  # and a carriage return
+        return bool(np.all(data[starts] == 0x7B) and np.all(data[last] == 0x7D))
+
+
+def line_blocks(path: Path, rows: int, chunk: int = 1 << 24) -> Iterator[LineBlock]:
+    """A file's lines in blocks of ``rows`` (the last one fewer), read ``chunk`` bytes at a time;
+    each byte is scanned for newlines once."""
+    first = 1
+    pieces: list[bytes] = []  # read and not yet given, in order
+    ends: list[np.ndarray] = []  # where their lines end, counted from the start of the first piece
+    size = count = 0
+    with path.open("rb") as handle:
+        while True:
+            more = handle.read(chunk)
+            if more:
+                pieces.append(more)
+                ends.append(np.flatnonzero(np.frombuffer(more, np.uint8) == 0x0A) + 1 + size)
+                size, count = size + len(more), count + len(ends[-1])
+                if count < rows:
+                    continue
+            data, found = b"".join(pieces), np.concatenate(ends) if ends else np.empty(0, np.int64)
+            if not more and len(data) and (not len(found) or found[-1] != len(data)):
+                found = np.append(found, len(data))  # the last line, without a newline
+            start = taken = 0
+            view = memoryview(data)
+            while len(found) - taken >= rows or (not more and taken < len(found)):
+                block = found[taken : taken + rows]
+                yield LineBlock(first, view[start : block[-1]], len(block), block - start)
+                first, start, taken = first + len(block), int(block[-1]), taken + len(block)
+            if not more:
+                return
+            pieces, ends = [data[start:]], [found[taken:] - start]
+            size, count = len(pieces[0]), len(ends[0])
 
 
 def to_ipc(table: pa.Table) -> bytes:

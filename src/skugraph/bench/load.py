@@ -18,13 +18,12 @@ from skugraph.extract import ExtractorConfig, brands_file
 from skugraph.facts.ontology import Ontology
 from skugraph.graph.columnar import fact_tables
 from skugraph.graph.store import TableBatch, listing_tables
-from skugraph.records import Listing
 
 
-def copy_rows(listings: Iterable[Listing], facts: Iterable[pa.Table], ontology: Ontology) -> TableBatch:
+def copy_rows(listings: Iterable[pa.Table], facts: Iterable[pa.Table], ontology: Ontology) -> TableBatch:
     """The node and edge tables a load of ``listings`` and ``facts`` (tables) makes, as one batch
     for LadybugDB's ``COPY``: each table's rows once (a node both name: the listing's row)."""
-    listed, times = listing_tables(listings)
+    listed, times = listing_tables(pa.concat_tables(list(listings)))
     moment = datetime.now(UTC)
     evidence = pa.table({"id": pa.array(list(times), pa.string()), "updated_at": pa.array(list(times.values()), pa.timestamp("us"))})
     tables = fact_tables(pa.concat_tables(list(facts)), ontology, moment, evidence)
@@ -48,7 +47,7 @@ def bench_load(count: int = 20_000, changed: float = 0.01, progress=None) -> dic
     - update: the changed listings ingested and extracted again, then loaded into the full
       graph (upserts); its load time against the full load's."""
     from skugraph import pipeline
-    from skugraph.corpus.ingest import ingest, load_listings
+    from skugraph.corpus.ingest import ingest, load_listing_tables
     from skugraph.facts.io import read_fact_tables
     from skugraph.graph.store import LoadReport, open_store
 
@@ -62,7 +61,7 @@ def bench_load(count: int = 20_000, changed: float = 0.01, progress=None) -> dic
         (report, stats), ours = timed(pipeline.load, work / "ours.lbug", work / "listings.jsonl", work / "facts.jsonl")
         say(f"ours: {ours:.1f} s")
         with open_store(work / "copy.lbug") as store:
-            rows = copy_rows(load_listings(work / "listings.jsonl"), read_fact_tables(work / "facts.jsonl"), store.ontology)
+            rows = copy_rows(load_listing_tables(work / "listings.jsonl"), read_fact_tables(work / "facts.jsonl"), store.ontology)
             (work / "stage").mkdir()
             staged = store.stage(rows, work / "stage")
             began = time.perf_counter()

@@ -7,12 +7,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from skugraph.corpus.listing_fields import Limits
 from skugraph.corpus.listing_formats import SUFFIXES, detect_format
 from skugraph.corpus.listings import Reject, read_listings
 from skugraph.corpus.pii import scrub, scrub_listing
 from skugraph.records import Listing, to_json_line
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass
@@ -94,6 +98,14 @@ def load_listings(path: str | Path) -> Iterator[Listing]:
     """Read listings back from an ingested file, or a directory of shards (read in name
     order); any bad record is an error here."""
     return read_listings(listing_files(Path(path)), strict=True)
+
+
+def load_listing_tables(path: str | Path, rows: int = 100_000) -> Iterator[pa.Table]:
+    """:func:`load_listings` as Arrow tables of ``rows`` listings at most
+    (:func:`skugraph.corpus.listing_tables.read_listing_tables`)."""
+    from skugraph.corpus.listing_tables import read_listing_tables
+
+    return read_listing_tables(listing_files(Path(path)), rows)
 
 
 def listing_files(path: Path) -> list[Path]:

@@ -54,30 +54,28 @@ def _raw_jsonl(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any]
         check_text(path, handle.peek(8192)[:8192], "JSONL", refuse_nul=False)  # a NUL spoils only its own line
         lines = _Utf8Lines(handle)
         for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            where = f"line {number}"
-            if number in lines.bad:
-                yield where, None, "not valid UTF-8", line.rstrip("\n")
-                continue
-            if len(line) > limits.record:
-                yield where, None, f"record is {len(line)} characters, over the {limits.record} limit", line[:200]
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield where, None, f"broken JSON: {error.msg.removesuffix(' at')} at column {error.colno}", line.rstrip("\n")
-                continue
-            except RecursionError:
-                yield where, None, "JSON nested too deeply", line[:200]
-                continue
-            except ValueError as error:  # an integer of more digits than Python converts
-                yield where, None, f"JSON value cannot be read: {error}", line[:200]
-                continue
-            if not isinstance(data, dict):
-                yield where, None, f"record is a JSON {type(data).__name__}, not an object", line.rstrip("\n")
-                continue
-            yield where, data, "", line.rstrip("\n")
+            if line.strip():
+                yield jsonl_record(number, line, limits, number in lines.bad)
+
+
+def jsonl_record(number: int, line: str, limits: Limits, bad_utf8: bool = False) -> tuple[str, dict[str, Any] | None, str, str]:
+    """(where, record or None, error reason, raw text) of one non-blank JSONL line, numbered from 1."""
+    where = f"line {number}"
+    if bad_utf8:
+        return where, None, "not valid UTF-8", line.rstrip("\n")
+    if len(line) > limits.record:
+        return where, None, f"record is {len(line)} characters, over the {limits.record} limit", line[:200]
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as error:
+        return where, None, f"broken JSON: {error.msg.removesuffix(' at')} at column {error.colno}", line.rstrip("\n")
+    except RecursionError:
+        return where, None, "JSON nested too deeply", line[:200]
+    except ValueError as error:  # an integer of more digits than Python converts
+        return where, None, f"JSON value cannot be read: {error}", line[:200]
+    if not isinstance(data, dict):
+        return where, None, f"record is a JSON {type(data).__name__}, not an object", line.rstrip("\n")
+    return where, data, "", line.rstrip("\n")
 
 
 #: the columns every listing file must have

@@ -74,26 +74,29 @@ def read_listings(
             raise FileNotFoundError(f"{path}: no such file")
         raw_reader = RAW_READERS[format or detect_format(path)]
         for where, data, error, raw in raw_reader(path, limits):
-            reject = None
-            if isinstance(error, FieldError):
-                reject = Reject(str(path), where, error.field, error.reason, raw[:2000])
-            elif data is None:
-                reject = Reject(str(path), where, "(record)", error, raw[:2000])
-            else:
-                try:
-                    listing = listing_from_dict(data, limits)
-                except FieldError as failure:
-                    reject = Reject(str(path), where, failure.field, failure.reason, raw[:2000])
-                except (ValueError, TypeError, OverflowError, RecursionError) as error:  # a case the checks above miss
-                    reject = Reject(str(path), where, "(record)", f"{UNFORESEEN}{type(error).__name__}: {error}", raw[:2000])
-                else:
-                    if listing.id in seen:
-                        reject = Reject(str(path), where, "id", f"duplicate id {listing.id!r}", raw[:2000])
-                    else:
-                        seen.add(listing.id)
-                        yield listing
-                        continue
-            if strict:
-                raise BadRecordError(reject)
-            if on_reject is not None:
-                on_reject(reject)
+            checked = checked_listing(path, where, data, error, raw, limits, seen)
+            if isinstance(checked, Listing):
+                yield checked
+            elif strict:
+                raise BadRecordError(checked)
+            elif on_reject is not None:
+                on_reject(checked)
+
+
+def checked_listing(path: Path, where: str, data: dict | None, error: str | FieldError, raw: str, limits: Limits,
+                    seen: set[str]) -> Listing | Reject:
+    """One raw record (as a raw reader yields it) as a listing, its id added to ``seen``, or the reason it is rejected."""
+    if isinstance(error, FieldError):
+        return Reject(str(path), where, error.field, error.reason, raw[:2000])
+    if data is None:
+        return Reject(str(path), where, "(record)", error, raw[:2000])
+    try:
+        listing = listing_from_dict(data, limits)
+    except FieldError as failure:
+        return Reject(str(path), where, failure.field, failure.reason, raw[:2000])
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:  # a case the checks above miss
+        return Reject(str(path), where, "(record)", f"{UNFORESEEN}{type(error).__name__}: {error}", raw[:2000])
+    if listing.id in seen:
+        return Reject(str(path), where, "id", f"duplicate id {listing.id!r}", raw[:2000])
+    seen.add(listing.id)
+    return listing

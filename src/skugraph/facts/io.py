@@ -3,7 +3,6 @@ and tell a file of other records (listings, mentions) from a facts file before r
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections import Counter
@@ -22,7 +21,18 @@ from skugraph.corpus.listing_formats import UnreadableFileError, check_text
 from skugraph.facts.checks import ARROW_TYPES, fact_problems, property_types
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.records import Entity, Fact, to_json_line
-from skugraph.tables import FACTS, PROVENANCE, PartWriter, fact_from_row, facts_table, is_parquet, part_files, read_rows
+from skugraph.tables import (
+    FACTS,
+    PROVENANCE,
+    LineBlock,
+    PartWriter,
+    fact_from_row,
+    facts_table,
+    is_parquet,
+    line_blocks,
+    part_files,
+    read_rows,
+)
 
 #: facts a Parquet row group holds when writing
 PARQUET_CHUNK = 50_000
@@ -106,10 +116,10 @@ def read_fact_tables(path: Path, on_error: Callable[[str], None] | None = None, 
                 first += table.num_rows
         return
     schema = _json_schema(ontology)
-    for lines in _line_blocks(path, rows):
-        table = _read_json_block(lines, schema, ontology)
+    for block in line_blocks(path, rows):
+        table = _read_json_block(block, schema, ontology)
         yield table if table is not None else facts_table(_read_records(
-            ((path, f"line {number}", line, _parse_fact_line) for number, line in _decoded(lines)), on_error, ontology))
+            ((path, f"line {number}", line, _parse_fact_line) for number, line in _decoded(block.lines())), on_error, ontology))
 
 
 def _json_schema(ontology: Ontology) -> pa.Schema:
@@ -120,14 +130,6 @@ def _json_schema(ontology: Ontology) -> pa.Schema:
     return pa.schema([("subject", entity), ("predicate", pa.string()), ("object", entity), ("confidence", pa.float64()),
                       ("provenance", pa.list_(PROVENANCE)),
                       ("properties", pa.struct([(name, ARROW_TYPES[kind]) for name, kind in property_types(ontology).items()]))])
-
-
-def _line_blocks(path: Path, rows: int) -> Iterator[list[tuple[int, bytes]]]:
-    """A JSONL file (checked by :func:`check_facts_file` first) as blocks of ``rows`` lines: (line number, raw line)."""
-    with path.open("rb") as handle:
-        numbered = enumerate(handle, 1)
-        while block := list(islice(numbered, rows)):
-            yield block
 
 
 def _decoded(lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, str | None]]:
@@ -142,17 +144,20 @@ def _decoded(lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, str | No
             yield number, line
 
 
-def _read_json_block(lines: list[tuple[int, bytes]], schema: pa.Schema, ontology: Ontology) -> pa.Table | None:
+def _read_json_block(block: LineBlock, schema: pa.Schema, ontology: Ontology) -> pa.Table | None:
     """A block of JSONL facts read by Arrow and checked; None where a record is broken, has a
-    field of the wrong type or an unknown one, or the ontology refuses it."""
-    data = b"".join(raw for _, raw in lines)
+    field of the wrong type or an unknown one, or the ontology refuses it, or the lines are not
+    one object each (:meth:`~skugraph.tables.LineBlock.braced`)."""
+    if not block.braced():
+        return None
     try:
-        table = pa_json.read_json(io.BytesIO(data), parse_options=pa_json.ParseOptions(
+        table = pa_json.read_json(pa.BufferReader(pa.py_buffer(block.data)), parse_options=pa_json.ParseOptions(
             explicit_schema=schema, unexpected_field_behavior="error"))
+        table.validate(full=True)  # Arrow's JSON reader takes bytes that are not UTF-8 into its strings
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if table.num_rows != sum(1 for _, raw in lines if raw.strip()):
-        return None  # two records on a line, or one over several: json.loads refuses those
+    if table.num_rows != block.count:
+        return None  # a line of two objects
     facts = {}
     for side in ("subject", "object"):
         entity = table[side]

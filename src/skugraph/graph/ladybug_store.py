@@ -269,8 +269,7 @@ class LadybugStore(GraphStore):
         options = f" (from='{ends[0]}', to='{ends[1]}')" if ends else ""
         self._run(f"COPY {table} FROM {_quote_path(file)}{options}")
 
-    def load_tables(self, listings: Iterable[Listing], facts: Iterable[pa.Table], *, batch_size: int = 200_000,
-                    keep_previous: bool = False) -> LoadReport:
+    def load_tables(self, listings: Iterable[pa.Table], facts: Iterable[pa.Table], *, keep_previous: bool = False) -> LoadReport:
         """:meth:`GraphStore.load_tables` in one transaction while it has written fewer than
         ``chunk_rows`` rows (one commit, one checkpoint), else in one per chunk of about that many:
         a load killed mid-way leaves the graph as it was or with the chunks it committed, and
@@ -284,7 +283,7 @@ class LadybugStore(GraphStore):
         self._this_load, self._written = {}, None if self._in_transaction else 0
         try:
             with self._transaction():
-                report = super().load_tables(listings, facts, batch_size=batch_size, keep_previous=keep_previous)
+                report = super().load_tables(listings, facts, keep_previous=keep_previous)
                 committing = time.perf_counter()
             report.seconds["store"] = report.seconds.get("store", 0.0) + time.perf_counter() - committing
             return report

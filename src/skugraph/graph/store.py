@@ -248,30 +248,78 @@ class _Pairs:
         return _pairs(self.others, self.name)
 
 
-def listing_tables(listings: Iterable[Listing]) -> tuple[TableBatch, dict[str, datetime | None]]:
-    """Listing and review nodes of ``listings`` (a listing given twice: the last one), and each
-    listing's update time (naive UTC). A review given twice keeps its first values and gains
-    the later ones' where it had none."""
-    rows: dict[str, dict[str, Any]] = {}
-    reviews: dict[str, dict[str, Any]] = {}
-    for listing in listings:
-        rows[listing.id] = {
-            "id": listing.id, "title": listing.title, "description": listing.description or None,
-            "category": listing.category or None, "price": listing.price, "currency": listing.currency or None,
-            "source": listing.source or None, "updated_at": _naive_utc(listing.updated_at),
-            "redactions": _redactions(r for r in listing.redactions if not r.field.startswith("reviews[")),
-        }
-        for i, review in enumerate(listing.reviews):
-            scrubbed = _redactions(r for r in listing.redactions if r.field == f"reviews[{i}]")
-            row = {"id": review.id, "text": review.text, "rating": review.rating, "redactions": scrubbed}
-            seen = reviews.setdefault(review.id, row)
-            for name, value in row.items():
-                if seen[name] is None:
-                    seen[name] = value
-    batch = TableBatch({LISTING: rows_table(rows.values(), NODE_TABLES[LISTING])}, has_versions=True)
-    if reviews:
-        batch.nodes[REVIEW] = rows_table(reviews.values(), NODE_TABLES[REVIEW])
-    return batch, {listing: row["updated_at"] for listing, row in rows.items()}
+def listing_tables(listings: pa.Table) -> tuple[TableBatch, dict[str, datetime | None]]:
+    """Listing and review nodes of ``listings`` (a :data:`skugraph.tables.LISTINGS` table; a
+    listing given twice: the last one), and each listing's update time (naive UTC). A review
+    given twice keeps its first values and gains the later ones' where it had none. Python
+    touches only the listings with redactions."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    listings = listings.combine_chunks()
+    numbered = pa.table({"id": listings["id"], "row": np.arange(listings.num_rows)})
+    kept = _in_first_seen_order(numbered.group_by("id", use_threads=False).aggregate([("row", "max"), ("row", "min")]))["row_max"]
+    own_redactions, review_redactions = _redaction_json(listings)
+    listed = listings.append_column("redactions_json", own_redactions).take(kept)
+    empty_is_null = {name: pc.if_else(pc.equal(listed[name], ""), pa.scalar(None, pa.string()), listed[name])
+                     for name in ("description", "category", "currency", "source")}
+    updated_at = listed["updated_at"].cast(pa.timestamp("us"))  # naive UTC
+    rows = {"id": listed["id"], "title": listed["title"], **empty_is_null, "price": listed["price"],
+            "updated_at": updated_at, "redactions": listed["redactions_json"]}
+    batch = TableBatch({LISTING: _typed_table(rows, NODE_TABLES[LISTING])}, has_versions=True)
+    reviews = pc.list_flatten(listings["reviews"])
+    if len(reviews):
+        given = pa.table({"id": pc.struct_field(reviews, "id"), "text": pc.struct_field(reviews, "text"),
+                          "rating": pc.struct_field(reviews, "rating"), "redactions": review_redactions,
+                          "row": np.arange(len(reviews))})
+        first = _in_first_seen_order(given.group_by("id", use_threads=False).aggregate(
+            [("row", "min"), *((name, "first") for name in ("text", "rating", "redactions"))]))
+        batch.nodes[REVIEW] = _typed_table({"id": first["id"], **{name: first[f"{name}_first"] for name in ("text", "rating", "redactions")}},
+                                           NODE_TABLES[REVIEW])
+    return batch, dict(zip(listed["id"].to_pylist(), updated_at.to_pylist(), strict=True))
+
+
+def _in_first_seen_order(groups: pa.Table) -> pa.Table:
+    """Groups (with ``row_min``, the first row of each) in the order their first rows come."""
+    return groups.take(groups["row_min"].combine_chunks().to_numpy().argsort(kind="stable"))
+
+
+def _redaction_json(listings: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """What was scrubbed, as JSON (:func:`_redactions`): per listing from its own fields, and per
+    review (in the order of the listings' flattened reviews) from that review; null where nothing was."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    redactions = listings["redactions"]
+    counts = pc.fill_null(pc.list_value_length(redactions), 0)
+    scrubbed = pc.indices_nonzero(pc.greater(counts, 0))
+    reviews = pc.fill_null(pc.list_value_length(listings["reviews"]), 0).to_numpy(zero_copy_only=False)
+    first_review = np.concatenate([[0], np.cumsum(reviews)])
+    own: dict[int, str | None] = {}
+    of_review: dict[int, str | None] = {}
+    for row, items in zip(scrubbed.to_pylist(), pc.take(redactions, scrubbed).to_pylist(), strict=True):
+        found = [Redaction(**item) for item in items]
+        own[row] = _redactions(r for r in found if not r.field.startswith("reviews["))
+        for number in range(reviews[row]):
+            of_review[int(first_review[row]) + number] = _redactions(r for r in found if r.field == f"reviews[{number}]")
+
+    def spread(values: dict[int, str | None], count: int) -> pa.Array:
+        return pa.array([values.get(i) for i in range(count)], pa.string()) if values else pa.nulls(count, pa.string())
+
+    return spread(own, listings.num_rows), spread(of_review, int(first_review[-1]))
+
+
+def _typed_table(columns: dict[str, Any], schema: list[tuple[str, str]]) -> pa.Table:
+    """Columns (``id`` among them) as a table of exactly ``schema``, cast to its types; a column not given is null."""
+    import pyarrow as pa
+
+    from skugraph.facts.checks import ARROW_TYPES
+
+    count = len(columns["id"])
+    return pa.table({name: columns[name].cast(ARROW_TYPES[kind]) if name in columns else pa.nulls(count, ARROW_TYPES[kind])
+                     for name, kind in schema})
 
 
 def rows_table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -> pa.Table:
@@ -345,15 +393,15 @@ class GraphStore(ABC):
 
     def load(self, listings: Iterable[Listing], facts: Iterable[Fact], *, batch_size: int = 200_000,
              keep_previous: bool = False) -> LoadReport:
-        """:meth:`load_tables` for facts as objects, ``batch_size`` of them a table."""
-        from skugraph.tables import facts_table
+        """:meth:`load_tables` for listings and facts as objects, ``batch_size`` of them a table."""
+        from skugraph.tables import facts_table, listings_table
 
-        return self.load_tables(listings, (facts_table(chunk) for chunk in batched(facts, batch_size)),
-                                batch_size=batch_size, keep_previous=keep_previous)
+        return self.load_tables((listings_table(chunk) for chunk in batched(listings, batch_size)),
+                                (facts_table(chunk) for chunk in batched(facts, batch_size)), keep_previous=keep_previous)
 
-    def load_tables(self, listings: Iterable[Listing], facts: Iterable[pa.Table], *, batch_size: int = 200_000,
-                    keep_previous: bool = False) -> LoadReport:
-        """Upsert listings (``batch_size`` at a time), then each table of facts (the
+    def load_tables(self, listings: Iterable[pa.Table], facts: Iterable[pa.Table], *, keep_previous: bool = False) -> LoadReport:
+        """Upsert each table of listings (the :data:`skugraph.tables.LISTINGS` layout;
+        :func:`skugraph.corpus.listing_tables.read_listing_tables` reads them), then each table of facts (the
         :data:`skugraph.tables.FACTS` layout; :func:`skugraph.facts.io.read_fact_tables` reads
         them), each batch one transaction (or part of one: a store may commit several batches,
         or a chunk of rows, at once), turned into node and edge tables on the columns
@@ -379,10 +427,9 @@ class GraphStore(ABC):
         with their nodes or after them (:class:`BulkLoad`), and only the others are compared with
         what the graph holds."""
         with tempfile.TemporaryDirectory(prefix="skugraph-supports-") as directory:
-            return self._load_tables(listings, facts, batch_size, keep_previous, Path(directory))
+            return self._load_tables(listings, facts, keep_previous, Path(directory))
 
-    def _load_tables(self, listings: Iterable[Listing], facts: Iterable[pa.Table], batch_size: int, keep_previous: bool,
-                     directory: Path) -> LoadReport:
+    def _load_tables(self, listings: Iterable[pa.Table], facts: Iterable[pa.Table], keep_previous: bool, directory: Path) -> LoadReport:
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -395,8 +442,8 @@ class GraphStore(ABC):
         earlier: list[pa.Array] = []  # the edges of the batches before this one
         loaded_at = datetime.now(UTC)
         with self.bulk() as bulk:  # held back to the end of the facts, where what it can it copies
-            for chunk in batched(listings, batch_size):
-                batch, chunk_times = listing_tables(chunk)
+            for table in listings:
+                batch, chunk_times = listing_tables(table)
                 times.update(chunk_times)
                 report.add(self.load_batch(batch))
             versions = frozenset(report.versions)  # a listing loaded again unchanged only gains evidence
