@@ -115,11 +115,12 @@ def test_fused_facts_merge_provenance_vote_again_and_say_why(extracted):
     assert "matches sku-0001" in offers["sku-0002"].properties["evidence"]
 
 
-@pytest.mark.parametrize("by_key", [True, False], ids=["by-key", "one-pass"])
-def test_loading_fused_facts_merges_products_idempotently(store, extracted, by_key, monkeypatch):
+@pytest.mark.parametrize("lookup", ["by-key-in", "by-key-unwind", "one-pass"])
+def test_loading_fused_facts_merges_products_idempotently(store, extracted, lookup, monkeypatch):
     import skugraph.graph.store as stores
 
-    monkeypatch.setattr(stores, "MERGED_BY_KEY", 2_000 if by_key else 0)  # a write's lookup, a catalogue's pass
+    monkeypatch.setattr(stores, "MERGED_BY_KEY", 0 if lookup == "one-pass" else 2_000)  # a write's lookup, a catalogue's pass
+    monkeypatch.setattr(stores, "OFFERS_BY_KEY", 0 if lookup == "by-key-unwind" else 2_000)  # its offers by UNWIND, or by IN
     listings, facts, _ = extracted
     listings, facts = listings[:40], [f for f in facts if f.subject.key <= "sku-0040" or f.subject.label != PRODUCT]
     store.load(listings, facts)  # before resolution: one product per listing

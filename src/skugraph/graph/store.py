@@ -148,6 +148,11 @@ def confidence_summary(confidences: Mapping[str, Confidences]) -> dict[str, Any]
 #: up to this many listings, a load finds the products their merges left behind by key (see
 #: :meth:`GraphStore.remove_merged_products`); past it, by one pass over every offer
 MERGED_BY_KEY = 2_000
+#: past this many listings, their offers are found by key (``UNWIND``: LadybugDB 0.22 then scans
+#: the offers once, about 15 ms a 40,000) rather than by ``IN`` (a scan of the listings that
+#: checks each against the list: 5 ms for 10 ids but 120 ms for 1,000 among 43,000 listings,
+#: 760 ms among 100,000; measured 2026-12-04)
+OFFERS_BY_KEY = 100
 
 
 def holds_offers(store: GraphStore) -> bool:
@@ -534,9 +539,9 @@ class GraphStore(ABC):
                                 "WHERE p.id <> q.id RETURN collect(p.id)").rows[0][0] or []
         else:
             owned = [row[0] for row in self.query("UNWIND $ids AS id MATCH (p:Product {id: id}) RETURN p.id", {"ids": listings}).rows]
-            merged = [listing for listing, product in self.query(  # two statements: LadybugDB 0.22 expands the edge of
-                "MATCH (l:Listing)-[:OFFER_OF]->(q:Product) WHERE l.id IN $ids RETURN l.id, q.id",  # a node found by key by a scan
-                {"ids": owned}).rows if product != listing] if owned else []
+            offers = ("UNWIND $ids AS id MATCH (l:Listing {id: id})-[:OFFER_OF]->(q:Product) RETURN l.id, q.id"
+                      if len(owned) > OFFERS_BY_KEY else "MATCH (l:Listing)-[:OFFER_OF]->(q:Product) WHERE l.id IN $ids RETURN l.id, q.id")
+            merged = [listing for listing, product in self.query(offers, {"ids": owned}).rows if product != listing] if owned else []
         if merged:
             self.query("MATCH (p:Product) WHERE p.id IN $ids DETACH DELETE p", {"ids": merged})
             self.query("MATCH (a:Aspect) WHERE NOT EXISTS { MATCH (a)-[:OF]->(:Product) } DETACH DELETE a")
