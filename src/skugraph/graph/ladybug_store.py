@@ -227,7 +227,7 @@ class LadybugStore(GraphStore):
         return found
 
     def listing_times(self, ids: list[str]) -> dict[str, datetime | None]:
-        result = self._conn.execute("MATCH (l:Listing) WHERE l.id IN $ids RETURN l.id, l.updated_at", {"ids": ids})
+        result = self._conn.execute("UNWIND $ids AS id MATCH (l:Listing {id: id}) RETURN l.id, l.updated_at", {"ids": ids})  # by key
         return {listing: moment for listing, moment in result.get_all()}
 
     def listing_runs(self, ids: list[str]) -> dict[str, list[str]]:
