@@ -83,7 +83,8 @@ def bad_line(draw, kind: str | None = None) -> Line:
     kind = kind or draw(st.sampled_from(BAD_KINDS))
     title = draw(_title)
     if kind == "not_utf8":
-        return Line(kind, raw=b'{"id": "x", "title": "' + draw(st.sampled_from([b"\xff\xfe", b"\xc3\x28", b"\xed\xa0\x80"])) + b'"}')
+        where = draw(st.sampled_from([b'"title": "', b'"title": "t", "extra": "']))  # a field read, or one skipped
+        return Line(kind, raw=b'{"id": "x", ' + where + draw(st.sampled_from([b"\xff\xfe", b"\xc3\x28", b"\xed\xa0\x80"])) + b'"}')
     if kind == "other_encoding":
         return Line(kind, raw=json.dumps({"id": "gbk", "title": "诺芝太阳能热水器 " + title}, ensure_ascii=False).encode("gb18030",
                                                                                                                   "replace"))
@@ -116,7 +117,8 @@ def bad_line(draw, kind: str | None = None) -> Line:
     if kind == "huge_number":
         return Line(kind, raw=b'{"id": "n", "title": "t", "price": 1' + b"0" * draw(st.sampled_from([400, 5000])) + b"}")
     if kind == "deep_nesting":
-        return Line(kind, raw=b'{"id": "d", "title": "t", "reviews": ' + b"[" * 5_000 + b"]" * 5_000 + b"}")
+        field = draw(st.sampled_from([b"reviews", b"extra"]))  # a field read, or one skipped
+        return Line(kind, raw=b'{"id": "d", "title": "t", "' + field + b'": ' + b"[" * 5_000 + b"]" * 5_000 + b"}")
     if kind == "impossible_time":
         return Line(kind, {"title": title, "updated_at": draw(st.sampled_from([1e20, -1e20, "2025-13-45", float("nan")]))})
     if kind == "bad_number":

@@ -173,6 +173,17 @@ class LineBlock:
         return bool(np.all(data[starts] == 0x7B) and np.all(data[last] == 0x7D))
 
 
+def valid_utf8(data: memoryview | bytes) -> bool:
+    """Whether ``data`` is UTF-8 throughout (checked by Arrow, without a copy)."""
+    offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
+    text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def line_blocks(path: Path, rows: int, chunk: int = 1 << 24) -> Iterator[LineBlock]:
     """A file's lines in blocks of ``rows`` (the last one fewer), read ``chunk`` bytes at a time;
     each byte is scanned for newlines once."""

@@ -92,7 +92,12 @@ def _timestamp(data: dict[str, Any]) -> datetime | None:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise FieldError("updated_at", f"not an ISO 8601 time: {value!r}") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        try:
+            moment.astimezone(UTC)  # the graph keeps times in UTC
+        except OverflowError:
+            raise FieldError("updated_at", f"out of range once in UTC: {value!r}") from None
+        return moment
     raise FieldError("updated_at", f"expected an ISO 8601 time, got {type(value).__name__}")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
@@ -23,13 +24,19 @@ from skugraph.corpus.listing_fields import Limits
 from skugraph.corpus.listing_formats import RAW_READERS, check_text, detect_format, jsonl_record
 from skugraph.corpus.listings import BadRecordError, checked_listing
 from skugraph.records import Listing
-from skugraph.tables import LISTINGS, LineBlock, line_blocks, listings_table
+from skugraph.tables import LISTINGS, LineBlock, line_blocks, listings_table, valid_utf8
 
 #: listings a table holds at most
 TABLE_ROWS = 100_000
 #: the characters Python's ``str.isspace`` takes for whitespace, as an RE2 class
 _SPACE = r"[\t\n\x{0b}\x{0c}\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # an escaped UTF-16 surrogate: json.loads tells a lone one apart
+_NEGATIVE_ZERO = re.compile(rb":\s*-0(?![0-9.eE])")  # json.loads reads an integer -0 as 0, Arrow as -0.0
+#: the times Python holds in UTC (Arrow's cast takes year 0 too)
+_EARLIEST, _LATEST = (pa.scalar(moment, pa.timestamp("us", "UTC")) for moment in (datetime.min.replace(tzinfo=UTC),
+                                                                                  datetime.max.replace(tzinfo=UTC)))
+#: more brackets than this on one line send its block to the record reader, whose JSON parser refuses deep nesting
+_BRACKETS = 500
 _RAW = pa.schema([field.with_type(pa.string()) if field.name == "updated_at" else field for field in LISTINGS])
 
 
@@ -74,12 +81,12 @@ def _columnar_block(block: LineBlock, limits: Limits, seen: set[str]) -> pa.Tabl
     """A block of JSONL lines read by Arrow and checked on its columns; None where any record
     is one the checks do not pass as it is (it is then read record by record)."""
     data = block.data
-    if not block.braced() or _SURROGATE.search(data) or np.diff(block.ends, prepend=0).max() > limits.record:
-        return None
+    if (not block.braced() or np.diff(block.ends, prepend=0).max() > limits.record or _SURROGATE.search(data)
+            or _NEGATIVE_ZERO.search(data) or _deeply_nested(block) or not valid_utf8(data)):
+        return None  # Arrow's JSON reader takes bytes that are not UTF-8, and any nesting, even in fields it skips
     try:
         table = pa_json.read_json(pa.BufferReader(pa.py_buffer(data)), parse_options=pa_json.ParseOptions(
             explicit_schema=_RAW, unexpected_field_behavior="ignore"))
-        table.validate(full=True)  # Arrow's JSON reader takes bytes that are not UTF-8 into its strings
         updated_at = table["updated_at"].cast(LISTINGS.field("updated_at").type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
@@ -95,6 +102,7 @@ def _columnar_block(block: LineBlock, limits: Limits, seen: set[str]) -> pa.Tabl
         *(pc.less_equal(pc.utf8_length(pc.fill_null(table[name], "")), limit) for name, limit in texts.items()),
         pc.or_kleene(pc.is_null(table["price"]), pc.and_(pc.is_finite(table["price"]), pc.greater_equal(table["price"], 0))),
         pc.less_equal(pc.fill_null(pc.list_value_length(table["reviews"]), 0), limits.reviews),
+        pc.or_kleene(pc.is_null(updated_at), pc.and_(pc.greater_equal(updated_at, _EARLIEST), pc.less_equal(updated_at, _LATEST))),
     ]
     reviews = _reviews(table["reviews"], ids, limits)
     redactions = _redactions(table["redactions"])
@@ -107,6 +115,15 @@ def _columnar_block(block: LineBlock, limits: Limits, seen: set[str]) -> pa.Tabl
     blank = {name: pc.fill_null(table[name], "") for name in texts}
     return pa.Table.from_arrays([ids, table["title"], blank["description"], reviews, blank["category"], table["price"],
                                  blank["currency"], blank["source"], updated_at, redactions], schema=LISTINGS)
+
+
+def _deeply_nested(block: LineBlock) -> bool:
+    """Whether a line of the block has so many brackets that it may nest deeper than ``json.loads`` goes."""
+    data = np.frombuffer(block.data, np.uint8)
+    opening = np.flatnonzero((data == 0x5B) | (data == 0x7B))
+    if len(opening) <= _BRACKETS:
+        return False
+    return bool(np.bincount(np.searchsorted(block.ends, opening, side="right")).max() > _BRACKETS)
 
 
 def _holds(mask: pa.Array) -> bool:

@@ -32,6 +32,7 @@ from skugraph.tables import (
     line_blocks,
     part_files,
     read_rows,
+    valid_utf8,
 )
 
 #: facts a Parquet row group holds when writing
@@ -148,12 +149,11 @@ def _read_json_block(block: LineBlock, schema: pa.Schema, ontology: Ontology) ->
     """A block of JSONL facts read by Arrow and checked; None where a record is broken, has a
     field of the wrong type or an unknown one, or the ontology refuses it, or the lines are not
     one object each (:meth:`~skugraph.tables.LineBlock.braced`)."""
-    if not block.braced():
+    if not block.braced() or not valid_utf8(block.data):  # Arrow's JSON reader takes bytes that are not UTF-8
         return None
     try:
         table = pa_json.read_json(pa.BufferReader(pa.py_buffer(block.data)), parse_options=pa_json.ParseOptions(
             explicit_schema=schema, unexpected_field_behavior="error"))
-        table.validate(full=True)  # Arrow's JSON reader takes bytes that are not UTF-8 into its strings
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     if table.num_rows != block.count:
