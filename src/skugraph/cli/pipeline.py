@@ -139,11 +139,11 @@ def digest(db: DbOption = DEFAULT_DB) -> None:
 
 @app.command()
 def load(
-    facts: Annotated[Path, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
+    facts: Annotated[Path, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph fuse` or `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
     listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL or Parquet), or a directory of shards.")] = DEFAULT_WORKDIR / "listings.jsonl",
     db: DbOption = DEFAULT_DB,
     ontology: OntologyOption = None,
-    batch_size: Annotated[int, typer.Option(help="Records a transaction (each one lands whole or not at all).")] = 200_000,
+    batch_size: Annotated[int, typer.Option(help="Facts, and listings, read and turned into rows at a time (a load commits in chunks of its own; a load cut short is completed by loading again).")] = 200_000,
     keep_previous: Annotated[bool, typer.Option("--keep-previous", help="Keep the facts of earlier extraction runs of these listings beside the new run's (by default a new run replaces them).")] = False,
     min_confidence: MinConfidenceOption = 0.0,
     allow_empty: AllowEmptyOption = False,
@@ -185,7 +185,7 @@ def load(
 
 @app.command()
 def fuse(
-    facts: Annotated[Path, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
+    facts: Annotated[Path, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph fuse` or `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
     listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL or Parquet), or a directory of shards.")] = DEFAULT_WORKDIR / "listings.jsonl",
     out: Annotated[Path, typer.Option(help="Fused facts to write (JSONL, or Parquet when it ends in .parquet), for `skugraph load`.")] = DEFAULT_WORKDIR / "facts.fused.jsonl",
     matcher: Annotated[Path | None, typer.Option(help="A matcher from `skugraph train matcher` (default: attribute agreement + title similarity).")] = None,
