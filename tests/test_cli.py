@@ -525,3 +525,15 @@ def test_stats_counts_a_delisted_listing_and_its_product_apart(demo_graph, tmp_p
     assert after["delisted"] == {"Product": 1, "Listing": 1}
     assert {label: before["nodes"][label] - after["nodes"][label] for label in ("Product", "Listing")} == {"Product": 1, "Listing": 1}
     assert "Listing (delisted)" in run("stats", "--db", str(db)).stdout
+
+
+def test_ingest_warns_of_a_review_id_given_to_two_reviews(tmp_path):
+    source = tmp_path / "in.jsonl"
+    records = [{"id": "a1", "title": "小米 充电器", "reviews": [{"id": "1", "text": "很好", "rating": 5}]},
+               {"id": "a2", "title": "华为 手机壳", "reviews": [{"id": "1", "text": "很差", "rating": 1}, {"id": "2", "text": "一般"}]},
+               {"id": "a3", "title": "华为 手机壳 黑色", "reviews": [{"id": "2", "text": "一般"}]}]  # the same review again: shared
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    result = run("ingest", str(source), "--out", str(tmp_path / "l.jsonl"))
+    assert result.exit_code == 0 and "ingested 3, rejected 0, 1 review ids given to other reviews too" in result.stdout
+    (line,) = messages(result)
+    assert line.startswith("review id '1' of listing 'a2' was given to another review (of listing 'a1', other text)")

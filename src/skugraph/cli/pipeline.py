@@ -78,6 +78,11 @@ def ingest(
             fail(f"no listings ingested: {sources} looks like facts, not listings (id, title …)")
         nothing(f"no listings ingested: all {report.rejected} records of {sources} rejected (each one in {rejects})"
                  if report.rejected else f"no listings ingested: {sources} holds no records")
+    for review, first, again in report.clash_examples:
+        errors.print(f"[yellow]review id {review!r}[/] of listing {again!r} was given to another review (of listing {first!r}, "
+                     "other text): the graph keeps the first; give review ids unique across your catalogue", highlight=False)
+    if report.review_id_clashes > len(report.clash_examples):
+        errors.print(f"[yellow]… and {report.review_id_clashes - len(report.clash_examples)} more review ids given twice[/]")
     console.print(f"{report.summary()} → {out}" + (f" (rejects: {rejects})" if report.rejected else ""))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -29,10 +30,15 @@ class IngestReport:
     output: Path | None = None
     rejects_output: Path | None = None
     redactions: Counter[str] = field(default_factory=Counter)  # personal data masked, per type
+    #: reviews whose id was given before to a review of other text (the graph keeps one review per
+    #: id: the first), and the first few as (review id, the listing that gave it first, this listing)
+    review_id_clashes: int = 0
+    clash_examples: list[tuple[str, str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         scrubbed = f", masked {sum(self.redactions.values())} personal values" if self.redactions else ""
-        return f"ingested {self.ingested}, rejected {self.rejected}{scrubbed}"
+        clashes = f", {self.review_id_clashes} review ids given to other reviews too" if self.review_id_clashes else ""
+        return f"ingested {self.ingested}, rejected {self.rejected}{scrubbed}{clashes}"
 
 
 def ingest(
@@ -74,6 +80,7 @@ def ingest(
         if reject_handle is not None:
             reject_handle.write(json.dumps(reject.to_dict(), ensure_ascii=False) + "\n")
 
+    reviews = _ReviewIds()
     partial = output.with_name(output.name + ".partial")
     try:
         with partial.open("w", encoding="utf-8") as handle:
@@ -82,6 +89,7 @@ def ingest(
                     masked = len(listing.redactions)
                     listing = scrub_listing(listing)
                     report.redactions.update(r.type for r in listing.redactions[masked:])
+                reviews.check(listing, report, keep_rejects)
                 handle.write(to_json_line(listing) + "\n")
                 report.ingested += 1
                 if progress is not None:
@@ -92,6 +100,23 @@ def ingest(
             reject_handle.close()
         partial.unlink(missing_ok=True)
     return report
+
+
+class _ReviewIds:
+    """Each review id seen, with the first listing that gave it and a hash of its text, to tell
+    when the same id is given to another review (a review's id is its key in the graph)."""
+
+    def __init__(self):
+        self.first: dict[str, tuple[str, int]] = {}
+
+    def check(self, listing: Listing, report: IngestReport, keep: int) -> None:
+        for review in listing.reviews:
+            text = zlib.crc32(review.text.encode("utf-8"))
+            seen = self.first.setdefault(review.id, (listing.id, text))
+            if seen[1] != text:
+                report.review_id_clashes += 1
+                if len(report.clash_examples) < keep:
+                    report.clash_examples.append((review.id, seen[0], listing.id))
 
 
 def load_listings(path: str | Path) -> Iterator[Listing]:
