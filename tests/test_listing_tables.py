@@ -118,7 +118,7 @@ def test_bytes_that_are_not_utf8_are_refused_even_in_a_field_the_loader_skips(tm
     assert str(found.value) == str(expected.value) and "line 2" in str(found.value) and "UTF-8" in str(found.value)
 
 
-def test_csv_and_parquet_listings_are_read_record_by_record(tmp_path):
+def test_csv_listings_are_read_record_by_record(tmp_path):
     path = tmp_path / "listings.csv"
     path.write_text("id,title,price\nx1,小米 14,3999\nx2,红米 Note,999\n", encoding="utf-8")
     assert pa.concat_tables(list(load_listing_tables(path))).equals(listings_table(load_listings(path)))

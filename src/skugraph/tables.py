@@ -145,18 +145,25 @@ def part_name(number: int) -> str:
 
 @dataclass(frozen=True)
 class LineBlock:
-    """Whole lines of a JSONL file: ``data`` (a view of the bytes read), the number of its first line,
-    and how many lines it holds."""
+    """Whole lines of a JSONL file: ``data`` (a view of the bytes read), the number of its first
+    line, and where each line ends in ``data``."""
 
     first: int
     data: memoryview
-    count: int
-    ends: np.ndarray  # where each line ends (after its newline, or at the end of the data)
+    ends: np.ndarray  # after each line's newline, or at the end of the data
+
+    @property
+    def count(self) -> int:
+        """The lines it holds."""
+        return len(self.ends)
+
+    @property
+    def starts(self) -> np.ndarray:
+        return np.concatenate([[0], self.ends[:-1]]).astype(np.int64)
 
     def lines(self) -> list[tuple[int, bytes]]:
         """(number, raw line with its newline) of each line."""
-        starts = np.concatenate([[0], self.ends[:-1]])
-        return [(self.first + i, bytes(self.data[a:b])) for i, (a, b) in enumerate(zip(starts.tolist(), self.ends.tolist(), strict=True))]
+        return [(self.first + i, bytes(self.data[a:b])) for i, (a, b) in enumerate(zip(self.starts.tolist(), self.ends.tolist(), strict=True))]
 
     def braced(self) -> bool:
         """Whether every line begins with ``{`` and ends with ``}``: then none is blank, none is a
@@ -165,8 +172,7 @@ class LineBlock:
         one object a line if it gives as many records as it has lines (none holds two)."""
         if not self.count:
             return False
-        data = np.frombuffer(self.data, np.uint8)
-        starts = np.concatenate([[0], self.ends[:-1]])
+        data, starts = np.frombuffer(self.data, np.uint8), self.starts
         last = self.ends - 1
         last = last - (data[last] == 0x0A)  # before the newline
         last = last - ((data[last] == 0x0D) & (last > starts))  # and a carriage return
@@ -207,7 +213,7 @@ def line_blocks(path: Path, rows: int, chunk: int = 1 << 24) -> Iterator[LineBlo
             view = memoryview(data)
             while len(found) - taken >= rows or (not more and taken < len(found)):
                 block = found[taken : taken + rows]
-                yield LineBlock(first, view[start : block[-1]], len(block), block - start)
+                yield LineBlock(first, view[start : block[-1]], block - start)
                 first, start, taken = first + len(block), int(block[-1]), taken + len(block)
             if not more:
                 return

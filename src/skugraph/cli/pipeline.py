@@ -190,7 +190,7 @@ def load(
 
 @app.command()
 def fuse(
-    facts: Annotated[Path, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph fuse` or `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
+    facts: Annotated[Path, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
     listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL or Parquet), or a directory of shards.")] = DEFAULT_WORKDIR / "listings.jsonl",
     out: Annotated[Path, typer.Option(help="Fused facts to write (JSONL, or Parquet when it ends in .parquet), for `skugraph load`.")] = DEFAULT_WORKDIR / "facts.fused.jsonl",
     matcher: Annotated[Path | None, typer.Option(help="A matcher from `skugraph train matcher` (default: attribute agreement + title similarity).")] = None,

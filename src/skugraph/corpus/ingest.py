@@ -125,12 +125,12 @@ def load_listings(path: str | Path) -> Iterator[Listing]:
     return read_listings(listing_files(Path(path)), strict=True)
 
 
-def load_listing_tables(path: str | Path, rows: int = 100_000) -> Iterator[pa.Table]:
-    """:func:`load_listings` as Arrow tables of ``rows`` listings at most
-    (:func:`skugraph.corpus.listing_tables.read_listing_tables`)."""
-    from skugraph.corpus.listing_tables import read_listing_tables
+def load_listing_tables(path: str | Path, rows: int | None = None) -> Iterator[pa.Table]:
+    """:func:`load_listings` as Arrow tables of ``rows`` listings at most (default
+    :data:`~skugraph.corpus.listing_tables.TABLE_ROWS`; :func:`skugraph.corpus.listing_tables.read_listing_tables`)."""
+    from skugraph.corpus.listing_tables import TABLE_ROWS, read_listing_tables
 
-    return read_listing_tables(listing_files(Path(path)), rows)
+    return read_listing_tables(listing_files(Path(path)), rows or TABLE_ROWS)
 
 
 def listing_files(path: Path) -> list[Path]:

@@ -9,7 +9,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -41,24 +41,37 @@ class _Utf8Lines:
     def __iter__(self) -> Iterator[str]:
         for raw in self.handle:
             self.number += 1
-            try:
-                yield raw.decode("utf-8-sig" if self.number == 1 else "utf-8")
-            except UnicodeDecodeError:
+            line, bad = _decoded(self.number, raw)
+            if bad:
                 self.bad.add(self.number)
-                yield raw.decode("utf-8", errors="replace")
+            yield line
+
+
+def _decoded(number: int, raw: bytes) -> tuple[str, bool]:
+    """Line ``number`` (from 1; the first may open with a byte order mark) as text, and whether
+    it was not UTF-8 (then its bad bytes are replaced)."""
+    try:
+        return raw.decode("utf-8-sig" if number == 1 else "utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace"), True
 
 
 def _raw_jsonl(path: Path, limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str, str]]:
     """Yield (where, record or None, error reason, raw text) for each non-blank line."""
     with path.open("rb") as handle:
         check_text(path, handle.peek(8192)[:8192], "JSONL", refuse_nul=False)  # a NUL spoils only its own line
-        lines = _Utf8Lines(handle)
-        for number, line in enumerate(lines, 1):
-            if line.strip():
-                yield jsonl_record(number, line, limits, number in lines.bad)
+        yield from jsonl_records(enumerate(handle, 1), limits)
 
 
-def jsonl_record(number: int, line: str, limits: Limits, bad_utf8: bool = False) -> tuple[str, dict[str, Any] | None, str, str]:
+def jsonl_records(lines: Iterable[tuple[int, bytes]], limits: Limits) -> Iterator[tuple[str, dict[str, Any] | None, str, str]]:
+    """(where, record or None, error reason, raw text) of each non-blank line of (number from 1, raw bytes)."""
+    for number, raw in lines:
+        line, bad = _decoded(number, raw)
+        if line.strip():
+            yield _jsonl_record(number, line, limits, bad)
+
+
+def _jsonl_record(number: int, line: str, limits: Limits, bad_utf8: bool) -> tuple[str, dict[str, Any] | None, str, str]:
     """(where, record or None, error reason, raw text) of one non-blank JSONL line, numbered from 1."""
     where = f"line {number}"
     if bad_utf8:

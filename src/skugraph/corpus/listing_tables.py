@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from skugraph.corpus.listing_fields import Limits
-from skugraph.corpus.listing_formats import RAW_READERS, check_text, detect_format, jsonl_record
+from skugraph.corpus.listing_formats import RAW_READERS, check_text, detect_format, jsonl_records
 from skugraph.corpus.listings import BadRecordError, checked_listing
 from skugraph.records import Listing
 from skugraph.tables import LISTINGS, LineBlock, line_blocks, listings_table, valid_utf8
@@ -45,16 +45,16 @@ def read_listing_tables(files: Iterable[Path], rows: int = TABLE_ROWS, limits: L
     :class:`~skugraph.corpus.listings.BadRecordError`, a repeated id too) as tables of ``rows`` at most."""
     seen: set[str] = set()
     for path in files:
-        if detect_format(path) != "jsonl":
-            records = RAW_READERS[detect_format(path)](path, limits)
-            while chunk := list(islice(_listings(path, records, limits, seen), rows)):
+        if (kind := detect_format(path)) != "jsonl":
+            listings = _listings(path, RAW_READERS[kind](path, limits), limits, seen)
+            while chunk := list(islice(listings, rows)):
                 yield listings_table(chunk)
             continue
         with path.open("rb") as handle:
             check_text(path, handle.peek(8192)[:8192], "JSONL", refuse_nul=False)
         for block in line_blocks(path, rows):
             table = _columnar_block(block, limits, seen)
-            yield table if table is not None else listings_table(_listings(path, _decoded(block.lines(), limits), limits, seen))
+            yield table if table is not None else listings_table(_listings(path, jsonl_records(block.lines(), limits), limits, seen))
 
 
 def _listings(path: Path, records: Iterable[tuple], limits: Limits, seen: set[str]) -> Iterator[Listing]:
@@ -64,17 +64,6 @@ def _listings(path: Path, records: Iterable[tuple], limits: Limits, seen: set[st
         if not isinstance(checked, Listing):
             raise BadRecordError(checked)
         yield checked
-
-
-def _decoded(lines: list[tuple[int, bytes]], limits: Limits) -> Iterator[tuple]:
-    """A block's non-blank lines as the JSONL raw reader yields them."""
-    for number, raw in lines:
-        try:
-            line, bad = raw.decode("utf-8-sig" if number == 1 else "utf-8"), False
-        except UnicodeDecodeError:
-            line, bad = raw.decode("utf-8", errors="replace"), True
-        if line.strip():
-            yield jsonl_record(number, line, limits, bad)
 
 
 def _columnar_block(block: LineBlock, limits: Limits, seen: set[str]) -> pa.Table | None:

@@ -205,7 +205,7 @@ def _nodes_of(label: str, named: pa.Table) -> pa.Table:
         normal = [normalize_value(kind, value) for kind, value in zip(table["kind"].to_pylist(), table["value"].to_pylist(), strict=True)]
         table |= {"canonical": [n.canonical for n in normal], "low": [n.low for n in normal], "high": [n.high for n in normal],
                   "unit": [n.unit or None for n in normal]}
-    return _typed(table, NODE_TABLES[label], len(first))
+    return typed_table(table, NODE_TABLES[label], len(first))
 
 
 def gathered_nodes(nodes: pa.Table) -> pa.Table:
@@ -250,7 +250,7 @@ def _edge_tables(facts: pa.Table, relation: pa.Array, keys: pa.Array, index: pa.
                  "updated_at": pc.take(times, chosen), "valid_from": pc.take(times, chosen)}
         declared = columns[name][len(table) - 2 :]
         table |= _properties(picked["properties"], [n for n, _ in declared], [k for _, k in declared])
-        out[(name, src, dst)] = _typed(table, [("src", "STRING"), ("dst", "STRING"), *columns[name]], len(chosen))
+        out[(name, src, dst)] = typed_table(table, [("src", "STRING"), ("dst", "STRING"), *columns[name]], len(chosen))
     return out, stated
 
 
@@ -321,7 +321,7 @@ def _properties(properties: pa.ChunkedArray, names: list[str], kinds: list[str])
             for name, kind in zip(names, kinds, strict=True)}
 
 
-def _typed(columns: dict, schema: list[tuple[str, str]], count: int) -> pa.Table:
+def typed_table(columns: dict, schema: list[tuple[str, str]], count: int) -> pa.Table:
     """A table with exactly ``schema``'s columns and types; a column not given is null."""
     arrays = []
     for name, kind in schema:

@@ -263,6 +263,8 @@ def listing_tables(listings: pa.Table) -> tuple[TableBatch, dict[str, datetime |
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from skugraph.graph.columnar import typed_table
+
     listings = listings.combine_chunks()
     numbered = pa.table({"id": listings["id"], "row": np.arange(listings.num_rows)})
     kept = _in_first_seen_order(numbered.group_by("id", use_threads=False).aggregate([("row", "max"), ("row", "min")]))["row_max"]
@@ -273,7 +275,7 @@ def listing_tables(listings: pa.Table) -> tuple[TableBatch, dict[str, datetime |
     updated_at = listed["updated_at"].cast(pa.timestamp("us"))  # naive UTC
     rows = {"id": listed["id"], "title": listed["title"], **empty_is_null, "price": listed["price"],
             "updated_at": updated_at, "redactions": listed["redactions_json"]}
-    batch = TableBatch({LISTING: _typed_table(rows, NODE_TABLES[LISTING])}, has_versions=True)
+    batch = TableBatch({LISTING: typed_table(rows, NODE_TABLES[LISTING], listed.num_rows)}, has_versions=True)
     reviews = pc.list_flatten(listings["reviews"])
     if len(reviews):
         given = pa.table({"id": pc.struct_field(reviews, "id"), "text": pc.struct_field(reviews, "text"),
@@ -281,8 +283,8 @@ def listing_tables(listings: pa.Table) -> tuple[TableBatch, dict[str, datetime |
                           "row": np.arange(len(reviews))})
         first = _in_first_seen_order(given.group_by("id", use_threads=False).aggregate(
             [("row", "min"), *((name, "first") for name in ("text", "rating", "redactions"))]))
-        batch.nodes[REVIEW] = _typed_table({"id": first["id"], **{name: first[f"{name}_first"] for name in ("text", "rating", "redactions")}},
-                                           NODE_TABLES[REVIEW])
+        batch.nodes[REVIEW] = typed_table({"id": first["id"], **{name: first[f"{name}_first"] for name in ("text", "rating", "redactions")}},
+                                          NODE_TABLES[REVIEW], first.num_rows)
     return batch, dict(zip(listed["id"].to_pylist(), updated_at.to_pylist(), strict=True))
 
 
@@ -315,17 +317,6 @@ def _redaction_json(listings: pa.Table) -> tuple[pa.Array, pa.Array]:
         return pa.array([values.get(i) for i in range(count)], pa.string()) if values else pa.nulls(count, pa.string())
 
     return spread(own, listings.num_rows), spread(of_review, int(first_review[-1]))
-
-
-def _typed_table(columns: dict[str, Any], schema: list[tuple[str, str]]) -> pa.Table:
-    """Columns (``id`` among them) as a table of exactly ``schema``, cast to its types; a column not given is null."""
-    import pyarrow as pa
-
-    from skugraph.facts.checks import ARROW_TYPES
-
-    count = len(columns["id"])
-    return pa.table({name: columns[name].cast(ARROW_TYPES[kind]) if name in columns else pa.nulls(count, ARROW_TYPES[kind])
-                     for name, kind in schema})
 
 
 def rows_table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -> pa.Table:
