@@ -267,17 +267,10 @@ def _read_in_worker(batch: list[Listing]) -> ReadResult:
 
 
 def read_in_processes(reader: ListingReader, batches: Iterable[list[Listing]], workers: int) -> Iterator[ReadResult]:
-    """``reader`` over ``batches`` in ``workers`` new processes (spawned: torch's and ONNX
-    Runtime's threads do not survive a fork; a tagger travels as its directory and reloads
-    there with one thread), results in order, at most two batches per worker in flight."""
-    import multiprocessing
-    from collections import deque
+    """``reader`` over ``batches`` in ``workers`` new processes (a tagger travels as its
+    directory and reloads there with one thread), results in order, at most two batches per
+    worker in flight (:class:`~skugraph.processes.Workers`)."""
+    from skugraph.processes import Workers
 
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_start_worker, initargs=(reader,)) as pool:
-        pending: deque = deque()
-        for batch in batches:
-            pending.append(pool.apply_async(_read_in_worker, (batch,)))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+    with Workers(workers, _start_worker, (reader,)) as pool:
+        yield from pool.map(_read_in_worker, batches)

@@ -164,7 +164,7 @@ def extract(
 
 def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, threshold: float | None = None,
          on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None, encoder: str | None = None,
-         complete: bool = True, min_probability: float = 0.7, min_confidence: float = 0.0) -> FuseReport:
+         complete: bool = True, min_probability: float = 0.7, min_confidence: float = 0.0, workers: int = 1) -> FuseReport:
     """All of fusion on a fact set: resolve which listings offer one product, move the facts onto
     those products (brands unified, duplicates merged, values voted again; see
     :mod:`skugraph.fusion.resolve`), and with ``complete`` add the values products lack as
@@ -172,7 +172,8 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     trained matcher directory; ``encoder``: an encoder whose nearest neighbours add candidate
     pairs to token blocking. Fused facts under ``min_confidence`` are left out of what is written
     (all of them still take part in resolution and completion; see
-    :func:`skugraph.facts.io.confident_facts`)."""
+    :func:`skugraph.facts.io.confident_facts`). ``workers`` > 1: that many processes resolve
+    products and fuse the facts (:func:`~skugraph.fusion.stream.fuse_stream`), with the same output."""
     from skugraph.fusion.blocking import encoder_embeddings
     from skugraph.fusion.stream import fuse_stream
 
@@ -191,7 +192,8 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     left_out: Counter[str] = Counter()
     report = fuse_stream(load_listings(listings), extracted, out, trained, threshold=threshold,
                          embed=encoder_embeddings(encoder) if encoder else None, complete=complete,
-                         min_probability=min_probability, min_confidence=min_confidence, left_out=left_out, ontology=ontology)
+                         min_probability=min_probability, min_confidence=min_confidence, left_out=left_out, ontology=ontology,
+                         workers=workers)
     return FuseReport(report.listings, report.products, report.candidate_pairs, report.cut_bridges, report.facts_in,
                       report.facts_out, report.group_sizes, report.inferred, dict(left_out))
 

@@ -16,7 +16,7 @@ from skugraph.bench.workload import PeakMemory, synthetic_catalogue, timed
 def bench_stream(count: int = 1_000_000, workers: int = 2, progress=None) -> dict:
     """Generate ``count`` listings (products in families, so that resolution has work at any
     size: :mod:`skugraph.bench.families`), ingest them, extract facts with the rules in ``workers``
-    processes (streaming), fuse them (resolve products, settle conflicts, complete) and load
+    processes (streaming), fuse them in as many (resolve products, settle conflicts, complete) and load
     them into a new graph; per stage its time and the peak resident memory of all processes
     together."""
     from skugraph import pipeline
@@ -31,7 +31,7 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, progress=None) -> dic
             return report.listings, report.facts
 
         def fuse() -> tuple[int, int]:
-            report = pipeline.fuse(work / "listings.jsonl", work / "facts.jsonl", work / "fused.jsonl")
+            report = pipeline.fuse(work / "listings.jsonl", work / "facts.jsonl", work / "fused.jsonl", workers=workers)
             return report.listings, report.facts_out
 
         def load() -> tuple[int, int]:

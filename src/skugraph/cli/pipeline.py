@@ -201,6 +201,7 @@ def fuse(
     min_confidence: MinConfidenceOption = 0.0,
     ontology: OntologyOption = None,
     allow_empty: AllowEmptyOption = False,
+    workers: Annotated[int, typer.Option(help="Processes that resolve products and fuse the facts (same output with any number).")] = 1,
 ) -> None:
     """All of fusion: listings of one product become one product; its facts are merged
     (provenance kept), brands unified, attribute values voted again across its listings; and
@@ -214,7 +215,8 @@ def fuse(
         schema = load_ontology(ontology)
         check_facts_file(facts, allow_empty, schema)
         report = pipeline.fuse(listings, facts, out, matcher, threshold, on_error=rejected.append, ontology=schema,
-                               encoder=encoder, complete=complete, min_probability=min_probability, min_confidence=min_confidence)
+                               encoder=encoder, complete=complete, min_probability=min_probability, min_confidence=min_confidence,
+                               workers=workers)
     print_rejected(rejected, "fact line(s)")
     if not (report.listings and report.facts_in) and not allow_empty:
         nothing(f"nothing to fuse: {listings} holds no listings" if not report.listings else

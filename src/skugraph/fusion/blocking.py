@@ -16,6 +16,7 @@ import numpy as np
 from skugraph.corpus.normalize import fold
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.fusion.offers import Offer
+from skugraph.processes import Workers
 from skugraph.records import BRAND, PRODUCT, Fact, Listing
 
 jieba.setLogLevel(60)
@@ -79,12 +80,13 @@ def _title_words(title: str) -> frozenset[str]:
 
 
 def block(offers: Sequence[Offer], max_block: int = 50, embeddings: np.ndarray | None = None,
-          neighbours: int = 5) -> set[tuple[int, int]]:
+          neighbours: int = 5, workers: Workers | None = None) -> set[tuple[int, int]]:
     """Candidate pairs (i < j): sharing a token found in at most ``max_block`` offers, or
-    among each other's nearest neighbours by cosine of ``embeddings``."""
+    among each other's nearest neighbours by cosine of ``embeddings``. ``workers``: processes
+    that tokenise the titles."""
     postings: dict[str, list[int]] = defaultdict(list)
-    for i, offer in enumerate(offers):
-        for token in _tokens(offer):
+    for i, tokens in enumerate((workers or Workers(1)).map(_tokens, offers, batch=1000)):
+        for token in tokens:
             postings[token].append(i)
     pairs: set[tuple[int, int]] = set()
     for members in postings.values():

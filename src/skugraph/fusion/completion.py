@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from skugraph.facts.ontology import Ontology, load_ontology
+from skugraph.processes import Workers
 from skugraph.records import ASPECT, LISTING, PRODUCT, REVIEW, Entity, Fact, Provenance
 
 Triple = tuple[str, str, str]  # (head ref, relation, tail ref)
@@ -435,6 +436,28 @@ def _top(scorer, head: str, relation: str, candidates: Sequence[str]) -> tuple[s
     return candidates[best], float(scores[best])
 
 
+Query = tuple[str, str, Sequence[str]]  # head, relation, candidate tails
+#: queries worth sending to other processes (fewer are scored here)
+SENT_QUERIES = 1000
+
+
+def _tops(scorer, queries: list[Query], workers: Workers | None) -> list[tuple[str, float]]:
+    """The best candidate of each query and its score, by ``scorer``; with several ``workers``,
+    the queries in as many runs of consecutive ones (a product's relations together), each
+    sent with the scorer."""
+    count = workers.count if workers else 1
+    if count == 1 or len(queries) < SENT_QUERIES:
+        return [_top(scorer, *query) for query in queries]
+    size = -(-len(queries) // count)
+    runs = ((scorer, queries[start : start + size]) for start in range(0, len(queries), size))
+    return [top for tops in workers.map(_tops_of, runs) for top in tops]
+
+
+def _tops_of(run: tuple[object, list[Query]]) -> list[tuple[str, float]]:
+    scorer, queries = run
+    return [_top(scorer, *query) for query in queries]
+
+
 class CompletionFacts:
     """What :func:`propose` learns from, gathered a fact at a time (fused facts stream through, in
     any order, each with its place in the fused output): the triples, the entities it can name
@@ -458,6 +481,14 @@ class CompletionFacts:
         if fact.predicate == "in_category" and place >= self.category.get(head, (-1, ""))[0]:
             self.category[head] = (place, fact.object.name)
 
+    def update(self, other: CompletionFacts) -> None:
+        """What ``other`` gathered (from other facts of the same output) added to this."""
+        self.triples.update((sys.intern(h), sys.intern(r), sys.intern(t)) for h, r, t in other.triples)
+        for mine, theirs in ((self.entities, other.entities), (self.category, other.category)):
+            for ref, (place, value) in theirs.items():
+                if place >= mine.get(ref, (-1, None))[0]:
+                    mine[sys.intern(ref)] = (place, value)
+
 
 def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer: str = "neighbours",
             min_probability: float = 0.7, share: float = 0.1, seed: int = 0, epochs: int = 200, dim: int = 64,
@@ -471,8 +502,10 @@ def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer:
 
 
 def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_probability: float = 0.7, share: float = 0.1,
-                 seed: int = 0, epochs: int = 200, dim: int = 64, ontology: Ontology | None = None) -> Proposals:
-    """:func:`propose` on facts gathered as they streamed by (:class:`CompletionFacts`)."""
+                 seed: int = 0, epochs: int = 200, dim: int = 64, ontology: Ontology | None = None,
+                 workers: Workers | None = None) -> Proposals:
+    """:func:`propose` on facts gathered as they streamed by (:class:`CompletionFacts`);
+    ``workers``: processes that score the queries."""
     from sklearn.isotonic import IsotonicRegression
 
     ontology = ontology or load_ontology()
@@ -483,13 +516,10 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     known, all_values = _index(triples, relations)
     _, values = _index(kept, relations)
     trial = make_scorer(scorer, kept, epochs, dim, seed)
-    points, right = [], []
-    for h, r, t in hidden:
-        candidates = [c for c in values[r] if c == t or c not in known[(h, r)]]
-        if candidates:
-            top, score = _top(trial, h, r, candidates)
-            points.append(score)
-            right.append(float(top == t))
+    asked = [(h, r, t, candidates) for h, r, t in hidden if (candidates := [c for c in values[r] if c == t or c not in known[(h, r)]])]
+    tops = _tops(trial, [(h, r, candidates) for h, r, _, candidates in asked], workers)
+    points = [score for _, score in tops]
+    right = [float(top == t) for (_, _, t, _), (top, _) in zip(asked, tops, strict=True)]
     curve = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(points, right) if len(set(right)) > 1 else None
     constant = float(np.mean(right)) if right else 0.0  # the share right, when it is all or none
     del trial, kept, values
@@ -497,18 +527,16 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     products = sorted({head for head, _, _ in triples if head.startswith(PRODUCT + ":")})
     category = {ref: name for ref, (_, name) in gathered.category.items()}
     proposed: dict[str, list[Fact]] = {relation: [] for relation in relations}
-    for product in products:  # one product's relations in turn: its neighbours are found once
-        for relation in relations:
-            if known[(product, relation)] or not all_values[relation]:
-                continue
-            if ontology.is_kind(relation) and not ontology.applies(relation, category.get(product, "")):
-                continue  # capacity is no attribute of a folder
-            top, score = _top(final, product, relation, all_values[relation])
-            probability = float(np.interp(score, curve.X_thresholds_, curve.y_thresholds_)) if curve is not None else constant
-            if probability >= min_probability:
-                where = Provenance(entities[product].key, "graph", 0, 0, "completion", scorer)
-                properties = {"inferred": True} | ({"chosen": False, "support": 0.0} if ontology.is_kind(relation) else {})
-                proposed[relation].append(Fact(entities[product], relation, entities[top], round(probability, 4), (where,), properties))
+    queries = [(product, relation, all_values[relation]) for product in products for relation in relations
+               if not known[(product, relation)] and all_values[relation]
+               and not (ontology.is_kind(relation) and not ontology.applies(relation, category.get(product, "")))]
+    # one product's relations in turn: its neighbours are found once; capacity is no attribute of a folder
+    for (product, relation, _), (top, score) in zip(queries, _tops(final, queries, workers), strict=True):
+        probability = float(np.interp(score, curve.X_thresholds_, curve.y_thresholds_)) if curve is not None else constant
+        if probability >= min_probability:
+            where = Provenance(entities[product].key, "graph", 0, 0, "completion", scorer)
+            properties = {"inferred": True} | ({"chosen": False, "support": 0.0} if ontology.is_kind(relation) else {})
+            proposed[relation].append(Fact(entities[product], relation, entities[top], round(probability, 4), (where,), properties))
     calibration = {"hidden": len(points), "top_right": round(float(np.mean(right)), 4) if right else None,
                    "curve": [[round(float(x), 4), round(float(y), 4)] for x, y in
                              zip(curve.X_thresholds_, curve.y_thresholds_, strict=True)] if curve is not None else []}

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -42,6 +43,7 @@ from skugraph.fusion.blocking import block, offers_from
 from skugraph.fusion.clustering import cluster, split_conflicts
 from skugraph.fusion.identity import AttributeMatcher, Judge, read_title
 from skugraph.fusion.offers import Offer
+from skugraph.processes import Workers
 from skugraph.records import Fact, Listing
 from skugraph.tagging.evaluate import Score
 
@@ -91,16 +93,18 @@ def resolve_products(listings: Sequence[Listing], facts: Sequence[Fact], matcher
 
 def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | None = None, strong: float = 0.8,
                    max_block: int = 50, embed: Callable[[list[str]], np.ndarray] | None = None,
-                   settled: Mapping[str, str] | None = None, reach: Mapping[str, Collection[str]] | None = None) -> Resolution:
+                   settled: Mapping[str, str] | None = None, reach: Mapping[str, Collection[str]] | None = None,
+                   workers: Workers | None = None) -> Resolution:
     """:func:`resolve_products` on the listings' offers (:func:`~skugraph.fusion.blocking.offers_from`).
     The candidate pairs are scored and clustered one connected component at a time (no pair
-    joins two), so the verdicts of a catalogue's pairs are never all held at once."""
+    joins two), so the verdicts of a catalogue's pairs are never all held at once; ``workers``
+    tokenise the titles and judge the components in their processes."""
     if matcher is None:
         matcher, threshold = AttributeMatcher(), 0.75 if threshold is None else threshold
     elif threshold is None:
         threshold = float(getattr(matcher, "threshold", 0.5))
     embeddings = embed([o.title for o in offers]) if embed else None
-    candidates = np.array(list(block(offers, max_block, embeddings)), dtype=np.int64).reshape(-1, 2)
+    candidates = np.array(list(block(offers, max_block, embeddings, workers=workers)), dtype=np.int64).reshape(-1, 2)
     candidates, held = _settled_pairs(offers, candidates, settled or {}, reach or {})
     order = np.lexsort((candidates[:, 1], candidates[:, 0]))
     candidates, held = candidates[order], held[order]
@@ -114,32 +118,21 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
     cut_all: list[tuple[int, int, float]] = []
     best_link: dict[int, tuple[float, int, str]] = {}  # listing → (score, listing it matched, the reason shown)
     closest_apart: dict[int, tuple[float, int, str]] = {}  # listing → (title similarity, listing, the conflict)
-    for nodes, rows in _components(len(offers), candidates):
-        local = {node: i for i, node in enumerate(nodes)}
-        judge = Judge([offers[node] for node in nodes])
-        pairs = [(local[a], local[b]) for a, b in candidates[rows].tolist()]
-        fixed = held[rows].tolist()
-        scores = [1.0 if f else judge(a, b).score for (a, b), f in zip(pairs, fixed, strict=True)] if trained is None else trained[rows]
-        scored = [(a, b, 1.0 if f else 0.0 if judge(a, b).veto else float(s))
-                  for (a, b), s, f in zip(pairs, scores, fixed, strict=True)]
-        part, cut = cluster(len(nodes), scored, threshold, strong)
-        part = split_conflicts(part, scored, threshold, judge)
-        for i, label in enumerate(part):
+
+    def components() -> Iterator[_Component]:
+        for nodes, rows in _components(len(offers), candidates):
+            local = {node: i for i, node in enumerate(nodes)}
+            yield _Component(nodes, [offers[node] for node in nodes], [(local[a], local[b]) for a, b in candidates[rows].tolist()],
+                             held[rows].tolist(), None if trained is None else trained[rows].tolist())
+
+    for found in (workers or Workers(1)).map(partial(_judge_component, threshold=threshold, strong=strong), components(), batch=64):
+        nodes = found.nodes
+        for i, label in enumerate(found.part):
             labels[nodes[i]] = nodes[label]
-        scored_all += [(nodes[a], nodes[b], score) for a, b, score in scored]
-        cut_all += [(nodes[a], nodes[b], score) for a, b, score in cut]
-        for (a, b, score), f in zip(scored, fixed, strict=True):
-            if f:  # two settled listings: their evidence is not this resolution's
-                continue
-            together = part[a] == part[b] and score >= threshold
-            verdict = judge(a, b)
-            for x, y in ((nodes[a], nodes[b]), (nodes[b], nodes[a])):
-                if together and score > best_link.get(x, (-1.0, -1, ""))[0]:
-                    best_link[x] = (score, y, "; " + verdict.reason if verdict.same else "")
-                elif not together and verdict.veto:
-                    alike = fuzz.ratio(read_title(offers[x].title).compact, read_title(offers[y].title).compact) / 100.0
-                    if alike >= 0.8 and alike > closest_apart.get(x, (0.0, -1, ""))[0]:
-                        closest_apart[x] = (alike, y, verdict.reason)
+        scored_all += [(nodes[a], nodes[b], score) for a, b, score in found.scored]
+        cut_all += [(nodes[a], nodes[b], score) for a, b, score in found.cut]
+        best_link |= {nodes[x]: (score, nodes[y], why) for x, (score, y, why) in found.best_link.items()}
+        closest_apart |= {nodes[x]: (alike, nodes[y], why) for x, (alike, y, why) in found.closest_apart.items()}
     del candidates
     ids = [offer.id for offer in offers]
     members: dict[int, list[int]] = defaultdict(list)
@@ -168,6 +161,60 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
     return Resolution(product_of, evidence, confidence,
                       [ScoredPair(ids[a], ids[b], round(s, 4)) for a, b, s in scored_all],
                       [ScoredPair(ids[a], ids[b], round(s, 4)) for a, b, s in cut_all])
+
+
+@dataclass
+class _Component:
+    """A connected component of candidate pairs, as it travels to be judged: its listings'
+    numbers and offers, its pairs (by place in ``offers``), which are held, and a trained
+    matcher's scores where one is used."""
+
+    nodes: list[int]
+    offers: list[Offer]
+    pairs: list[tuple[int, int]]
+    held: list[bool]
+    trained: list[float] | None
+
+
+@dataclass
+class _Judged:
+    """A component's outcome, by place in it: each listing's cluster label, the pairs scored and
+    cut, each listing's best match and the most alike listing it was kept apart from."""
+
+    nodes: list[int]
+    part: list[int]
+    scored: list[tuple[int, int, float]]
+    cut: list[tuple[int, int, float]]
+    best_link: dict[int, tuple[float, int, str]]
+    closest_apart: dict[int, tuple[float, int, str]]
+
+
+def _judge_component(component: _Component, threshold: float, strong: float) -> _Judged:
+    """One component's pairs scored (identity, or the trained scores less identity's vetoes),
+    clustered and split where two members conflict."""
+    judge, offers = Judge(component.offers), component.offers
+    fixed = component.held
+    scores = ([1.0 if f else judge(a, b).score for (a, b), f in zip(component.pairs, fixed, strict=True)]
+              if component.trained is None else component.trained)
+    scored = [(a, b, 1.0 if f else 0.0 if judge(a, b).veto else float(s))
+              for (a, b), s, f in zip(component.pairs, scores, fixed, strict=True)]
+    part, cut = cluster(len(offers), scored, threshold, strong)
+    part = split_conflicts(part, scored, threshold, judge)
+    best_link: dict[int, tuple[float, int, str]] = {}
+    closest_apart: dict[int, tuple[float, int, str]] = {}
+    for (a, b, score), f in zip(scored, fixed, strict=True):
+        if f:  # two settled listings: their evidence is not this resolution's
+            continue
+        together = part[a] == part[b] and score >= threshold
+        verdict = judge(a, b)
+        for x, y in ((a, b), (b, a)):
+            if together and score > best_link.get(x, (-1.0, -1, ""))[0]:
+                best_link[x] = (score, y, "; " + verdict.reason if verdict.same else "")
+            elif not together and verdict.veto:
+                alike = fuzz.ratio(read_title(offers[x].title).compact, read_title(offers[y].title).compact) / 100.0
+                if alike >= 0.8 and alike > closest_apart.get(x, (0.0, -1, ""))[0]:
+                    closest_apart[x] = (alike, y, verdict.reason)
+    return _Judged(component.nodes, part, scored, cut, best_link, closest_apart)
 
 
 def _settled_pairs(offers: Sequence[Offer], candidates: np.ndarray, settled: Mapping[str, str],

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from skugraph.fusion.completion import COMPLETED, CompletionFacts, propose_from
 from skugraph.fusion.conflicts import resolve as resolve_conflicts
 from skugraph.fusion.fuse import BrandNames, move_fact, offer_facts, onto_unified
 from skugraph.fusion.resolve import group_sizes, resolve_offers
+from skugraph.processes import Workers
 from skugraph.records import Fact, Listing, to_json_line
 from skugraph.tables import is_parquet
 
@@ -61,12 +63,20 @@ class StreamReport:
 def fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[Fact]], out: Path, matcher=None, *,
                 threshold: float | None = None, embed=None, complete: bool = True, min_probability: float = 0.7,
                 min_confidence: float = 0.0, left_out: Counter[str] | None = None, ontology: Ontology | None = None,
-                shard_facts: int = SHARD_FACTS) -> StreamReport:
+                shard_facts: int = SHARD_FACTS, workers: int = 1) -> StreamReport:
     """:func:`~skugraph.fusion.fuse.fuse_all` on listings and facts that stream by, writing the
     fused facts (those of at least ``min_confidence``, the others counted in ``left_out``) to
-    ``out``; ``read_facts()`` is called twice and must give the same facts both times."""
-    ontology = ontology or load_ontology()
-    left_out = Counter() if left_out is None else left_out
+    ``out``; ``read_facts()`` is called twice and must give the same facts both times.
+    ``workers``: processes that resolve products and fuse the shards (the output is the same
+    with any number)."""
+    with Workers(workers) as pool:
+        return _fuse_stream(listings, read_facts, out, matcher, threshold, embed, complete, min_probability, min_confidence,
+                            Counter() if left_out is None else left_out, ontology or load_ontology(), shard_facts, pool)
+
+
+def _fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[Fact]], out: Path, matcher, threshold: float | None,
+                 embed, complete: bool, min_probability: float, min_confidence: float, left_out: Counter[str], ontology: Ontology,
+                 shard_facts: int, pool: Workers) -> StreamReport:
     ids: list[str] = []
     titles: list[str] = []
     for listing in listings:
@@ -80,7 +90,7 @@ def fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[F
         facts_in += 1
     offers = [features.offer(listing, titles[number_of[listing]]) for listing in ids]
     del features
-    resolution = resolve_offers(offers, matcher, threshold=threshold, embed=embed)
+    resolution = resolve_offers(offers, matcher, threshold=threshold, embed=embed, workers=pool)
     del offers
     unified, why = brands.unified(titles)
     del brands
@@ -100,12 +110,15 @@ def fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[F
         report = StreamReport(len(ids), resolution.products, len(resolution.pairs), len(resolution.cut),
                               dict(sorted(group_sizes(resolution).items())), facts_in)
         del resolution, title_of, number_of, ids, titles
-        for n in range(shards):
-            report.facts_out += _fuse_shard(work / f"in-{n}.jsonl", work / f"out-{n}.jsonl", ontology,
-                                            gathered if complete else None, min_confidence, left_out)
+        shard = partial(_fuse_shard, ontology=ontology, complete=complete, min_confidence=min_confidence)
+        for written, unsure, part in pool.map(shard, ((work / f"in-{n}.jsonl", work / f"out-{n}.jsonl") for n in range(shards))):
+            report.facts_out += written
+            left_out.update(unsure)
+            if part is not None:
+                gathered.update(part)
         inferred: list[Fact] = []
         if complete:
-            inferred = list(confident_facts(propose_from(gathered, min_probability=min_probability, ontology=ontology).facts,
+            inferred = list(confident_facts(propose_from(gathered, min_probability=min_probability, ontology=ontology, workers=pool).facts,
                                             min_confidence, left_out))
         del gathered
         report.facts_out += report.listings + len(inferred)
@@ -138,10 +151,13 @@ class _Titles(Mapping[str, str]):
         return len(self.number_of)
 
 
-def _fuse_shard(source: Path, target: Path, ontology: Ontology, gathered: CompletionFacts | None, min_confidence: float,
-                left_out: Counter[str]) -> int:
-    """One shard's facts merged and voted, written numbered by their first statement (those
-    under ``min_confidence`` counted, not written); returns the facts written."""
+def _fuse_shard(paths: tuple[Path, Path], ontology: Ontology, complete: bool,
+                min_confidence: float) -> tuple[int, Counter[str], CompletionFacts | None]:
+    """One shard's facts (``paths``: the shard and its output) merged and voted, written numbered
+    by their first statement (those under ``min_confidence`` counted, not written). Returns the
+    facts written, those left out per predicate, and with ``complete`` what completion learns
+    from the shard."""
+    source, target = paths
     first: dict[tuple[str, str, str], int] = {}
     facts = []
     with source.open(encoding="utf-8") as handle:
@@ -153,15 +169,16 @@ def _fuse_shard(source: Path, target: Path, ontology: Ontology, gathered: Comple
     source.unlink()
     fused = resolve_conflicts(merge_facts(facts), ontology)
     del facts
+    gathered = CompletionFacts(COMPLETED) if complete else None
     if gathered is not None:
         for fact in fused:
             gathered.add(fact, first[fact.key])
-    written = 0
+    written, left_out = 0, Counter()
     with target.open("w", encoding="utf-8") as handle:
         for fact in confident_facts(fused, min_confidence, left_out):
             handle.write(f"{first[fact.key]}\t{to_json_line(fact)}\n")
             written += 1
-    return written
+    return written, left_out, gathered
 
 
 def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:

@@ -1,0 +1,62 @@
+"""Work spread over processes on one machine: :class:`Workers` maps a function over items in
+spawned processes, in order and a few tasks at a time, or in this process where one worker is asked."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Any, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Workers:
+    """``count`` spawned processes (spawned, not forked: torch's and ONNX Runtime's threads do
+    not survive a fork), each started with ``initializer(*initargs)``; with ``count`` ≤ 1, none:
+    :meth:`map` runs here. Use as a context manager."""
+
+    def __init__(self, count: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()):
+        self.count = max(1, count)
+        self._pool = None
+        if self.count > 1:
+            import multiprocessing
+
+            self._pool = multiprocessing.get_context("spawn").Pool(self.count, initializer=initializer, initargs=initargs)
+        elif initializer is not None:
+            initializer(*initargs)
+
+    def map(self, function: Callable[[Item], Result], items: Iterable[Item], batch: int = 1) -> Iterator[Result]:
+        """``function`` of each item, in order. In processes, ``batch`` items travel as one task
+        and at most two tasks per process are in flight, so the items are never all sent (or
+        held) at once."""
+        if self._pool is None:
+            yield from map(function, items)
+            return
+        pending: deque = deque()
+        source = iter(items)
+        while chunk := list(islice(source, batch)):
+            pending.append(self._pool.apply_async(_each, (function, chunk)))
+            if len(pending) >= 2 * self.count:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if exc[0] is not None and self._pool is not None:
+            self._pool.terminate()
+        self.close()
+
+
+def _each(function: Callable[[Item], Result], chunk: list[Item]) -> list[Result]:
+    return [function(item) for item in chunk]
