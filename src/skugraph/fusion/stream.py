@@ -40,7 +40,7 @@ from skugraph.fusion.completion import COMPLETED, CompletionFacts, propose_from
 from skugraph.fusion.conflicts import resolve as resolve_conflicts
 from skugraph.fusion.fuse import BrandNames, move_fact, offer_facts, onto_unified
 from skugraph.fusion.resolve import group_sizes, resolve_offers
-from skugraph.processes import Workers
+from skugraph.processes import Workers, collector_paused
 from skugraph.records import Fact, Listing, to_json_line
 from skugraph.tables import is_parquet
 
@@ -69,7 +69,7 @@ def fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[F
     ``out``; ``read_facts()`` is called twice and must give the same facts both times.
     ``workers``: processes that resolve products and fuse the shards (the output is the same
     with any number)."""
-    with Workers(workers) as pool:
+    with collector_paused(), Workers(workers) as pool:
         return _fuse_stream(listings, read_facts, out, matcher, threshold, embed, complete, min_probability, min_confidence,
                             Counter() if left_out is None else left_out, ontology or load_ontology(), shard_facts, pool)
 
@@ -157,6 +157,12 @@ def _fuse_shard(paths: tuple[Path, Path], ontology: Ontology, complete: bool,
     by their first statement (those under ``min_confidence`` counted, not written). Returns the
     facts written, those left out per predicate, and with ``complete`` what completion learns
     from the shard."""
+    with collector_paused():
+        return _fuse_shard_paused(paths, ontology, complete, min_confidence)
+
+
+def _fuse_shard_paused(paths: tuple[Path, Path], ontology: Ontology, complete: bool,
+                       min_confidence: float) -> tuple[int, Counter[str], CompletionFacts | None]:
     source, target = paths
     first: dict[tuple[str, str, str], int] = {}
     facts = []
