@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -377,17 +377,19 @@ def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: in
     return EmbeddingScorer(triples, name, epochs, dim, seed)
 
 
-def _index(triples: Sequence[Triple], relations: Sequence[str]) -> tuple[dict[tuple[str, str], set[str]], dict[str, list[str]]]:
-    """(head, relation) → its tails, and relation → its tails (sorted, once each), for ``relations``."""
+def _values(triples: Iterable[Triple], relations: Sequence[str]) -> dict[str, list[str]]:
+    """Relation → its tails (sorted, once each), for ``relations``."""
     wanted = frozenset(relations)
-    known: dict[tuple[str, str], set[str]] = defaultdict(set)
     values: dict[str, list[str]] = defaultdict(list)
-    for h, r, t in triples:
-        if r in wanted:
-            known[(h, r)].add(t)
     for r, t in sorted({(r, t) for _, r, t in triples if r in wanted}):
         values[r].append(t)
-    return known, values
+    return values
+
+
+def _candidates(values: Sequence[str], head: str, relation: str, tail: str, held: Set[Triple]) -> list[str]:
+    """The values a hidden (head, relation, tail) is ranked among: the tail, and those the head
+    does not hold (filtered ranking)."""
+    return [c for c in values if c == tail or (head, relation, c) not in held]
 
 
 def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, share: float = 0.1,
@@ -397,12 +399,11 @@ def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, sh
     hidden tail among the values its relation has in training (filtered)."""
     kept, hidden = split(triples, relations, share, seed)
     scorers = {name: make_scorer(name, kept, epochs, dim, seed) for name in systems}
-    known, _ = _index(triples, relations)
-    _, values = _index(kept, relations)
+    held, values = set(triples), _values(kept, relations)
     ranks: dict[str, list[int]] = defaultdict(list)
     by_relation: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for h, r, t in hidden:
-        candidates = [c for c in values[r] if c == t or c not in known[(h, r)]]
+        candidates = _candidates(values[r], h, r, t, held)
         for name, scorer in scorers.items():
             if t not in values[r]:
                 rank = len(candidates) + 1  # never seen in training: ranked last
@@ -513,10 +514,9 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     entities = {ref: entity for ref, (_, entity) in gathered.entities.items()}
     triples = sorted(gathered.triples)
     kept, hidden = split(triples, relations, share, seed)
-    known, all_values = _index(triples, relations)
-    _, values = _index(kept, relations)
+    held, all_values, values = gathered.triples, _values(triples, relations), _values(kept, relations)
     trial = make_scorer(scorer, kept, epochs, dim, seed)
-    asked = [(h, r, t, candidates) for h, r, t in hidden if (candidates := [c for c in values[r] if c == t or c not in known[(h, r)]])]
+    asked = [(h, r, t, candidates) for h, r, t in hidden if (candidates := _candidates(values[r], h, r, t, held))]
     tops = _tops(trial, [(h, r, candidates) for h, r, _, candidates in asked], workers)
     points = [score for _, score in tops]
     right = [float(top == t) for (_, _, t, _), (top, _) in zip(asked, tops, strict=True)]
@@ -527,8 +527,10 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     products = sorted({head for head, _, _ in triples if head.startswith(PRODUCT + ":")})
     category = {ref: name for ref, (_, name) in gathered.category.items()}
     proposed: dict[str, list[Fact]] = {relation: [] for relation in relations}
+    wanted = frozenset(relations)
+    answered = {(h, r) for h, r, _ in triples if r in wanted}
     queries = [(product, relation, all_values[relation]) for product in products for relation in relations
-               if not known[(product, relation)] and all_values[relation]
+               if (product, relation) not in answered and all_values[relation]
                and not (ontology.is_kind(relation) and not ontology.applies(relation, category.get(product, "")))]
     # one product's relations in turn: its neighbours are found once; capacity is no attribute of a folder
     for (product, relation, _), (top, score) in zip(queries, _tops(final, queries, workers), strict=True):
