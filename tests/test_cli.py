@@ -219,6 +219,23 @@ def test_train_evaluate_and_extract_with_a_tagger(tmp_path):
     assert bad.exit_code == 1 and "no such file" in bad.stderr
 
 
+def test_fuse_tells_each_bad_fact_line_once_and_fuses_the_rest(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in generate()[:10]) + "\n", encoding="utf-8")
+    listings, facts, damaged = tmp_path / "l.jsonl", tmp_path / "f.jsonl", tmp_path / "damaged.jsonl"
+    run("ingest", str(source), "--out", str(listings))
+    run("extract", str(listings), "--out", str(facts))
+    good = facts.read_text("utf-8").splitlines()
+    wrong_label = {**json.loads(good[0]), "predicate": "has_review"}  # a brand is no review
+    damaged.write_text("\n".join([good[0], "{not json", json.dumps(wrong_label, ensure_ascii=False), *good[1:]]) + "\n", "utf-8")
+    result = run("fuse", str(damaged), "--listings", str(listings), "--out", str(tmp_path / "fused.jsonl"))
+    assert result.exit_code == 0
+    assert result.stderr.count(f"{damaged}:line 2: not a valid fact") == 1  # told on the first pass, not the second
+    assert result.stderr.count(f"{damaged}:line 3: not a valid fact") == 1 and "2 fact line(s) rejected" in result.stderr
+    run("fuse", str(facts), "--listings", str(listings), "--out", str(tmp_path / "expected.jsonl"))
+    assert (tmp_path / "fused.jsonl").read_text("utf-8") == (tmp_path / "expected.jsonl").read_text("utf-8")
+
+
 def test_load_skips_bad_fact_lines_and_keeps_the_rest(tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in generate()[:10]) + "\n", encoding="utf-8")

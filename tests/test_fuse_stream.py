@@ -10,7 +10,7 @@ import pytest
 from skugraph.bench.families import family_catalogue, family_listings
 from skugraph.corpus.listings import read_listings
 from skugraph.facts.build import FactBuilder
-from skugraph.facts.io import confident_facts, read_facts
+from skugraph.facts.io import confident_facts, read_fact_tables, read_facts, write_facts
 from skugraph.fusion import completion
 from skugraph.fusion.conflicts import resolve as resolve_conflicts
 from skugraph.fusion.fuse import fuse_all
@@ -33,11 +33,14 @@ def demo():
     return listings, _extract(listings)
 
 
-@pytest.mark.parametrize(("shard_facts", "min_confidence", "name", "workers"),
-                         [(100_000, 0.0, "fused.jsonl", 1), (300, 0.0, "fused.jsonl", 1), (250, 0.6, "fused.jsonl", 1),
-                          (300, 0.0, "fused.parquet", 1), (250, 0.6, "fused.jsonl", 2)])
+@pytest.mark.parametrize(("shard_facts", "min_confidence", "name", "workers", "tables"),
+                         [(100_000, 0.0, "fused.jsonl", 1, None), (300, 0.0, "fused.jsonl", 1, None), (250, 0.6, "fused.jsonl", 1, None),
+                          (300, 0.0, "fused.parquet", 1, None), (250, 0.6, "fused.jsonl", 2, None),
+                          (300, 0.0, "fused.jsonl", 1, "facts.jsonl"), (300, 0.0, "fused.jsonl", 1, "facts.parquet")])
 def test_fusion_in_shards_writes_what_fusion_in_memory_gives(demo, tmp_path, monkeypatch, shard_facts, min_confidence, name,
-                                                             workers):
+                                                             workers, tables):
+    """… with any number of workers, the first pass reading facts or tables (from JSONL: properties
+    as a struct; from Parquet: as JSON text)."""
     monkeypatch.setattr(completion, "SENT_QUERIES", 10)  # the demo's completion queries go to the workers too
     listings, facts = demo
     _, fused, inferred = fuse_all(listings, facts)
@@ -51,12 +54,17 @@ def test_fusion_in_shards_writes_what_fusion_in_memory_gives(demo, tmp_path, mon
         calls.append(1)
         return iter(facts)
 
-    report = fuse_stream(iter(listings), read, tmp_path / name, min_confidence=min_confidence, left_out=left_out,
-                         shard_facts=shard_facts, workers=workers)
-    assert list(read_facts(tmp_path / name)) == expected
-    assert len(calls) == 2 and report.facts_in == len(facts) and report.facts_out == len(expected)
+    read_tables = None
+    if tables:
+        write_facts(tmp_path / "in" / tables, facts)
+        read_tables = lambda: read_fact_tables(tmp_path / "in" / tables, rows=500)  # noqa: E731
+    out = tmp_path / "out" / name
+    report = fuse_stream(iter(listings), read, out, min_confidence=min_confidence, left_out=left_out,
+                         shard_facts=shard_facts, workers=workers, read_tables=read_tables)
+    assert list(read_facts(out)) == expected
+    assert len(calls) == (1 if tables else 2) and report.facts_in == len(facts) and report.facts_out == len(expected)
     assert report.inferred == len(inferred) and list(left_out.items()) == list(expected_left_out.items()) and (min_confidence == 0) == (not left_out)
-    assert [path.name for path in tmp_path.iterdir()] == [name]  # the shards are gone
+    assert [path.name for path in out.parent.iterdir()] == [name]  # the shards are gone
 
 
 def test_family_catalogue_is_deterministic_and_has_products_listed_by_several_shops(tmp_path):

@@ -184,16 +184,14 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
 
         trained = CrossEncoderMatcher.load(matcher)
     ontology = ontology or load_ontology()
-    passes = iter((on_error, (lambda _: None) if on_error else None))  # a bad line is told on the first of the two passes
-
-    def extracted() -> Iterator[Fact]:
-        return read_facts(facts, next(passes), ontology)
+    def extracted() -> Iterator[Fact]:  # the second pass: a bad line was told on the first
+        return read_facts(facts, (lambda _: None) if on_error else None, ontology)
 
     left_out: Counter[str] = Counter()
     report = fuse_stream(load_listings(listings), extracted, out, trained, threshold=threshold,
                          embed=encoder_embeddings(encoder) if encoder else None, complete=complete,
                          min_probability=min_probability, min_confidence=min_confidence, left_out=left_out, ontology=ontology,
-                         workers=workers)
+                         workers=workers, read_tables=lambda: read_fact_tables(facts, on_error, ontology))
     return FuseReport(report.listings, report.products, report.candidate_pairs, report.cut_bridges, report.facts_in,
                       report.facts_out, report.group_sizes, report.inferred, dict(left_out))
 

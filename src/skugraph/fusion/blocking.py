@@ -12,8 +12,11 @@ from functools import lru_cache
 
 import jieba
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from skugraph.corpus.normalize import fold
+from skugraph.facts.checks import properties_struct
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.fusion.offers import Offer
 from skugraph.processes import Workers
@@ -34,19 +37,33 @@ class OfferFeatures:
         self.fits: dict[str, set[str]] = defaultdict(set)
 
     def add(self, fact: Fact) -> None:
-        if fact.subject.label != PRODUCT or fact.properties.get("chosen") is False:
-            return
-        if fact.predicate == "has_brand":
+        if fact.subject.label == PRODUCT and fact.properties.get("chosen") is not False:
+            self._note(fact.subject.key, fact.predicate, fact.object.label, fact.object.key, fact.object.kind)
+
+    def add_table(self, facts: pa.Table) -> None:
+        """:meth:`add` of each fact of a :data:`~skugraph.tables.FACTS` table (properties as JSON
+        text or a struct), reading only the columns it needs."""
+        properties = properties_struct(facts["properties"], self.ontology)
+        kept = pc.equal(facts["subject_label"], PRODUCT)
+        if any(field.name == "chosen" for field in properties.type):
+            kept = pc.and_(kept, pc.fill_null(pc.not_equal(pc.struct_field(properties, "chosen"), False), True))
+        columns = facts.filter(kept).select(["subject_key", "predicate", "object_label", "object_key", "object_kind"]).to_pydict()
+        for row in zip(*columns.values(), strict=True):
+            self._note(*row)
+
+    def _note(self, listing: str, predicate: str, label: str, key: str, kind: str) -> None:
+        """One fact of ``listing`` (as its product) not voted out."""
+        if predicate == "has_brand":
             name = "brand"
-        elif fact.predicate == "compatible_with" and (fact.object.label == BRAND or fact.object.kind == "model"):
-            self.fits[fact.subject.key].add(sys.intern(fact.object.key))
+        elif predicate == "compatible_with" and (label == BRAND or kind == "model"):
+            self.fits[listing].add(sys.intern(key))
             return
-        elif self.ontology.is_kind(fact.predicate):
-            name = fact.predicate
+        elif self.ontology.is_kind(predicate):
+            name = predicate
         else:
             return
-        value = fact.object.key.split(":", 1)[-1] if fact.object.label != BRAND else fact.object.key
-        self.attributes[fact.subject.key].setdefault(name, sys.intern(value))
+        value = key.split(":", 1)[-1] if label != BRAND else key
+        self.attributes[listing].setdefault(name, sys.intern(value))
 
     def offer(self, listing: str, title: str) -> Offer:
         """The offer of one listing."""

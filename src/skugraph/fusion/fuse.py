@@ -9,6 +9,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from skugraph.facts.build import LISTING_EXTRACTOR, merge_facts
 from skugraph.facts.ontology import Ontology, load_ontology
@@ -33,22 +35,36 @@ class BrandNames:
 
     def add(self, fact: Fact) -> None:
         brand = fact.object
-        if brand.label != BRAND:
-            return
-        variant = (brand.key, brand.name, brand.aliases)
+        if brand.label == BRAND:
+            self._note(fact.predicate, brand.key, brand.name, brand.aliases,
+                       [(place.listing_id, place.field, place.start, place.end) for place in fact.provenance])
+
+    def add_table(self, facts: pa.Table) -> None:
+        """:meth:`add` of each fact of a :data:`~skugraph.tables.FACTS` table, reading only the
+        columns it needs."""
+        brands = facts.filter(pc.equal(facts["object_label"], BRAND))
+        columns = brands.select(["predicate", "object_key", "object_name", "object_aliases"]).to_pydict()
+        places = brands["provenance"].to_pylist()
+        for (predicate, key, name, aliases), found in zip(zip(*columns.values(), strict=True), places, strict=True):
+            self._note(predicate, key, name, tuple(aliases or ()),
+                       [(place["listing_id"], place["field"], place["start"], place["end"]) for place in found or ()])
+
+    def _note(self, predicate: str, key: str, name: str, aliases: tuple[str, ...], places: list[tuple[str, str, int, int]]) -> None:
+        """One fact naming a brand, with where it was read (listing, field, start, end)."""
+        variant = (key, name, aliases)
         if variant in self.variants:
             self.variants[variant][0] += 1
         else:
             self.variants[variant] = [1, self.facts]
         self.facts += 1
-        role = int(fact.predicate == "compatible_with")  # a brand it fits is not its maker
-        for place in fact.provenance:
-            number = self.number_of.get(place.listing_id) if place.field == "title" else None
+        role = int(predicate == "compatible_with")  # a brand it fits is not its maker
+        for listing, field, start, end in places:
+            number = self.number_of.get(listing) if field == "title" else None
             if number is not None:
                 if not self.seen[number]:
                     self.seen[number] = 1
                     self.first_seen.append(number)
-                self.spans.extend((number, place.start, place.end, role))
+                self.spans.extend((number, start, end, role))
 
     def unified(self, titles: Sequence[str]) -> tuple[dict[str, Entity], dict[str, str]]:
         """Brand key → its unified brand, and unified key → why its names are one brand (see

@@ -29,8 +29,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
+
+import pyarrow as pa
 
 from skugraph.facts.build import merge_facts
 from skugraph.facts.io import confident_facts, write_facts
@@ -42,7 +44,7 @@ from skugraph.fusion.fuse import BrandNames, move_fact, offer_facts, onto_unifie
 from skugraph.fusion.resolve import group_sizes, resolve_offers
 from skugraph.processes import Workers, collector_paused
 from skugraph.records import Fact, Listing, to_json_line
-from skugraph.tables import is_parquet
+from skugraph.tables import facts_table, is_parquet
 
 #: facts a shard holds at most on average (a shard's facts are all in memory at once)
 SHARD_FACTS = 50_000
@@ -63,20 +65,29 @@ class StreamReport:
 def fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[Fact]], out: Path, matcher=None, *,
                 threshold: float | None = None, embed=None, complete: bool = True, min_probability: float = 0.7,
                 min_confidence: float = 0.0, left_out: Counter[str] | None = None, ontology: Ontology | None = None,
-                shard_facts: int = SHARD_FACTS, workers: int = 1) -> StreamReport:
+                shard_facts: int = SHARD_FACTS, workers: int = 1,
+                read_tables: Callable[[], Iterable[pa.Table]] | None = None) -> StreamReport:
     """:func:`~skugraph.fusion.fuse.fuse_all` on listings and facts that stream by, writing the
     fused facts (those of at least ``min_confidence``, the others counted in ``left_out``) to
-    ``out``; ``read_facts()`` is called twice and must give the same facts both times.
-    ``workers``: processes that resolve products and fuse the shards (the output is the same
-    with any number)."""
+    ``out``; ``read_facts()`` is called twice and must give the same facts both times, or once
+    where ``read_tables()`` gives them to the first pass as tables (:data:`~skugraph.tables.FACTS`),
+    which it reads faster. ``workers``: processes that resolve products and fuse the shards (the
+    output is the same with any number)."""
+    if read_tables is None:
+        def read_tables() -> Iterator[pa.Table]:
+            facts = iter(read_facts())
+            while batch := list(islice(facts, 10_000)):
+                yield facts_table(batch)
+
     with collector_paused(), Workers(workers) as pool:
-        return _fuse_stream(listings, read_facts, out, matcher, threshold, embed, complete, min_probability, min_confidence,
-                            Counter() if left_out is None else left_out, ontology or load_ontology(), shard_facts, pool)
+        return _fuse_stream(listings, read_facts, read_tables, out, matcher, threshold, embed, complete, min_probability,
+                            min_confidence, Counter() if left_out is None else left_out, ontology or load_ontology(),
+                            shard_facts, pool)
 
 
-def _fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[Fact]], out: Path, matcher, threshold: float | None,
-                 embed, complete: bool, min_probability: float, min_confidence: float, left_out: Counter[str], ontology: Ontology,
-                 shard_facts: int, pool: Workers) -> StreamReport:
+def _fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[Fact]], read_tables: Callable[[], Iterable[pa.Table]],
+                 out: Path, matcher, threshold: float | None, embed, complete: bool, min_probability: float, min_confidence: float,
+                 left_out: Counter[str], ontology: Ontology, shard_facts: int, pool: Workers) -> StreamReport:
     ids: list[str] = []
     titles: list[str] = []
     for listing in listings:
@@ -84,10 +95,10 @@ def _fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[
         titles.append(listing.title)
     number_of = {listing: number for number, listing in enumerate(ids)}
     features, brands, facts_in = OfferFeatures(ontology), BrandNames(number_of), 0
-    for fact in read_facts():
-        features.add(fact)
-        brands.add(fact)
-        facts_in += 1
+    for table in read_tables():
+        features.add_table(table)
+        brands.add_table(table)
+        facts_in += table.num_rows
     offers = [features.offer(listing, titles[number_of[listing]]) for listing in ids]
     del features
     resolution = resolve_offers(offers, matcher, threshold=threshold, embed=embed, workers=pool)
