@@ -13,7 +13,7 @@ from skugraph.fusion.conflicts import resolve as resolve_conflicts
 from skugraph.fusion.fuse import fuse_facts, unify_brands
 from skugraph.fusion.identity import AttributeMatcher, Judge, conflicting_model_merges, identity
 from skugraph.fusion.matching import Offer
-from skugraph.fusion.resolve import pairwise_scores, resolve_products
+from skugraph.fusion.resolve import pairwise_scores, resolve_offers, resolve_products
 from skugraph.graph.cards import explain, product_card
 from skugraph.records import ASPECT, LISTING, PRODUCT, Entity, Fact, Listing, Provenance
 from skugraph.sample.generate import CATALOGUE, LABELS
@@ -41,6 +41,15 @@ def test_sample_listings_resolve_to_the_generators_products(extracted):
     # every listing is in a product named by its smallest listing id
     for listing, product in resolution.product_of.items():
         assert product <= listing and resolution.product_of[product] == product
+
+
+def test_a_resolution_without_its_pairs_counts_them_and_resolves_alike(extracted):
+    listings, facts, _ = extracted
+    kept = resolve_offers(offers_from(listings, facts))
+    counted = resolve_offers(offers_from(listings, facts), keep_pairs=False)
+    assert kept.candidate_pairs == len(kept.pairs) > 100 and counted.candidate_pairs == kept.candidate_pairs
+    assert counted.pairs == [] and counted.cut == kept.cut
+    assert (counted.product_of, counted.evidence, counted.confidence) == (kept.product_of, kept.evidence, kept.confidence)
 
 
 def test_blocking_keeps_the_true_pairs_and_prunes_the_rest(extracted):

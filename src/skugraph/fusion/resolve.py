@@ -62,8 +62,9 @@ class Resolution:
     product_of: dict[str, str]
     evidence: dict[str, str]  # listing id → why it is in its product
     confidence: dict[str, float]  # listing id → score of the pair that put it there (1 for the product's own listing)
-    pairs: list[ScoredPair] = field(default_factory=list)  # every candidate pair scored
+    pairs: list[ScoredPair] = field(default_factory=list)  # every candidate pair scored (where kept)
     cut: list[ScoredPair] = field(default_factory=list)  # weak bridges cut when clustering
+    candidate_pairs: int = 0  # how many pairs were scored
 
     @property
     def products(self) -> int:
@@ -94,11 +95,12 @@ def resolve_products(listings: Sequence[Listing], facts: Sequence[Fact], matcher
 def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | None = None, strong: float = 0.8,
                    max_block: int = 50, embed: Callable[[list[str]], np.ndarray] | None = None,
                    settled: Mapping[str, str] | None = None, reach: Mapping[str, Collection[str]] | None = None,
-                   workers: Workers | None = None) -> Resolution:
+                   workers: Workers | None = None, keep_pairs: bool = True) -> Resolution:
     """:func:`resolve_products` on the listings' offers (:func:`~skugraph.fusion.blocking.offers_from`).
     The candidate pairs are scored and clustered one connected component at a time (no pair
     joins two), so the verdicts of a catalogue's pairs are never all held at once; ``workers``
-    tokenise the titles and judge the components in their processes."""
+    tokenise the titles and judge the components in their processes. Without ``keep_pairs`` the
+    resolution counts the scored pairs but does not list them (a catalogue has about two a listing)."""
     if matcher is None:
         matcher, threshold = AttributeMatcher(), 0.75 if threshold is None else threshold
     elif threshold is None:
@@ -115,6 +117,7 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
             trained[~held] = matcher.scores([(offers[a], offers[b]) for a, b in candidates[~held].tolist()])
     labels = list(range(len(offers)))
     scored_all: list[tuple[int, int, float]] = []
+    candidate_pairs = 0
     cut_all: list[tuple[int, int, float]] = []
     best_link: dict[int, tuple[float, int, str]] = {}  # listing → (score, listing it matched, the reason shown)
     closest_apart: dict[int, tuple[float, int, str]] = {}  # listing → (title similarity, listing, the conflict)
@@ -129,7 +132,9 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
         nodes = found.nodes
         for i, label in enumerate(found.part):
             labels[nodes[i]] = nodes[label]
-        scored_all += [(nodes[a], nodes[b], score) for a, b, score in found.scored]
+        candidate_pairs += len(found.scored)
+        if keep_pairs:
+            scored_all += [(nodes[a], nodes[b], score) for a, b, score in found.scored]
         cut_all += [(nodes[a], nodes[b], score) for a, b, score in found.cut]
         best_link |= {nodes[x]: (score, nodes[y], why) for x, (score, y, why) in found.best_link.items()}
         closest_apart |= {nodes[x]: (alike, nodes[y], why) for x, (alike, y, why) in found.closest_apart.items()}
@@ -160,7 +165,7 @@ def resolve_offers(offers: Sequence[Offer], matcher=None, *, threshold: float | 
     cut_all.sort()
     return Resolution(product_of, evidence, confidence,
                       [ScoredPair(ids[a], ids[b], round(s, 4)) for a, b, s in scored_all],
-                      [ScoredPair(ids[a], ids[b], round(s, 4)) for a, b, s in cut_all])
+                      [ScoredPair(ids[a], ids[b], round(s, 4)) for a, b, s in cut_all], candidate_pairs)
 
 
 @dataclass

@@ -101,7 +101,7 @@ def _fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[
         facts_in += table.num_rows
     offers = [features.offer(listing, titles[number_of[listing]]) for listing in ids]
     del features
-    resolution = resolve_offers(offers, matcher, threshold=threshold, embed=embed, workers=pool)
+    resolution = resolve_offers(offers, matcher, threshold=threshold, embed=embed, workers=pool, keep_pairs=False)
     del offers
     unified, why = brands.unified(titles)
     del brands
@@ -118,7 +118,7 @@ def _fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[
                 handles[zlib.crc32(fact.subject.ref.encode()) % shards].write(f"{number}\t{to_json_line(fact)}\n")
         offers = work / "offers.jsonl"  # written now, so that resolution and titles go before completion
         write_facts(offers, confident_facts(offer_facts(zip(ids, titles), title_of, resolution), min_confidence, left_out))
-        report = StreamReport(len(ids), resolution.products, len(resolution.pairs), len(resolution.cut),
+        report = StreamReport(len(ids), resolution.products, resolution.candidate_pairs, len(resolution.cut),
                               dict(sorted(group_sizes(resolution).items())), facts_in)
         del resolution, title_of, number_of, ids, titles
         shard = partial(_fuse_shard, ontology=ontology, complete=complete, min_confidence=min_confidence)
