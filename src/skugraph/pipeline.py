@@ -175,7 +175,7 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     :func:`skugraph.facts.io.confident_facts`). ``workers`` > 1: that many processes resolve
     products and fuse the facts (:func:`~skugraph.fusion.stream.fuse_stream`), with the same output."""
     from skugraph.fusion.blocking import encoder_embeddings
-    from skugraph.fusion.stream import fuse_stream
+    from skugraph.fusion.stream import FIRST_PASS_ROWS, fuse_stream
 
     check_min_confidence(min_confidence)
     trained = None
@@ -191,7 +191,7 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     report = fuse_stream(load_listings(listings), extracted, out, trained, threshold=threshold,
                          embed=encoder_embeddings(encoder) if encoder else None, complete=complete,
                          min_probability=min_probability, min_confidence=min_confidence, left_out=left_out, ontology=ontology,
-                         workers=workers, read_tables=lambda: read_fact_tables(facts, on_error, ontology))
+                         workers=workers, read_tables=lambda: read_fact_tables(facts, on_error, ontology, FIRST_PASS_ROWS))
     return FuseReport(report.listings, report.products, report.candidate_pairs, report.cut_bridges, report.facts_in,
                       report.facts_out, report.group_sizes, report.inferred, dict(left_out))
 

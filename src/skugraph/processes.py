@@ -8,6 +8,7 @@ import gc
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -45,6 +46,13 @@ class Workers:
                 yield from pending.popleft().get()
         while pending:
             yield from pending.popleft().get()
+
+    def later(self, function: Callable[[Item], Result], item: Item) -> Callable[[], Result]:
+        """``function(item)`` begun now in a process (with one worker: here, when its result is
+        asked); call what this returns for the result."""
+        if self._pool is None:
+            return partial(function, item)
+        return self._pool.apply_async(function, (item,)).get
 
     def close(self) -> None:
         if self._pool is not None:

@@ -444,14 +444,15 @@ SENT_QUERIES = 1000
 
 def _tops(scorer, queries: list[Query], workers: Workers | None) -> list[tuple[str, float]]:
     """The best candidate of each query and its score, by ``scorer``; with several ``workers``,
-    the queries in as many runs of consecutive ones (a product's relations together), each
-    sent with the scorer."""
+    the queries in as many runs of consecutive ones (a product's relations together), each but
+    the first sent with the scorer, the first scored here meanwhile (one copy of the scorer fewer)."""
     count = workers.count if workers else 1
     if count == 1 or len(queries) < SENT_QUERIES:
         return [_top(scorer, *query) for query in queries]
     size = -(-len(queries) // count)
-    runs = ((scorer, queries[start : start + size]) for start in range(0, len(queries), size))
-    return [top for tops in workers.map(_tops_of, runs) for top in tops]
+    runs = [queries[start : start + size] for start in range(0, len(queries), size)]
+    others = [workers.later(_tops_of, (scorer, run)) for run in runs[1:]]
+    return _tops_of((scorer, runs[0])) + [top for scored in others for top in scored()]
 
 
 def _tops_of(run: tuple[object, list[Query]]) -> list[tuple[str, float]]:
