@@ -219,7 +219,9 @@ def test_train_evaluate_and_extract_with_a_tagger(tmp_path):
     assert bad.exit_code == 1 and "no such file" in bad.stderr
 
 
-def test_fuse_tells_each_bad_fact_line_once_and_fuses_the_rest(tmp_path):
+def _damaged_facts(tmp_path: Path) -> tuple[Path, Path, Path, list[str]]:
+    """Ten generated listings ingested and extracted, and their facts again with two bad lines
+    (2: broken JSON; 3: a brand as a review): (listings, facts, damaged facts, the good lines)."""
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in generate()[:10]) + "\n", encoding="utf-8")
     listings, facts, damaged = tmp_path / "l.jsonl", tmp_path / "f.jsonl", tmp_path / "damaged.jsonl"
@@ -228,6 +230,11 @@ def test_fuse_tells_each_bad_fact_line_once_and_fuses_the_rest(tmp_path):
     good = facts.read_text("utf-8").splitlines()
     wrong_label = {**json.loads(good[0]), "predicate": "has_review"}  # a brand is no review
     damaged.write_text("\n".join([good[0], "{not json", json.dumps(wrong_label, ensure_ascii=False), *good[1:]]) + "\n", "utf-8")
+    return listings, facts, damaged, good
+
+
+def test_fuse_tells_each_bad_fact_line_once_and_fuses_the_rest(tmp_path):
+    listings, facts, damaged, _ = _damaged_facts(tmp_path)
     result = run("fuse", str(damaged), "--listings", str(listings), "--out", str(tmp_path / "fused.jsonl"))
     assert result.exit_code == 0
     assert result.stderr.count(f"{damaged}:line 2: not a valid fact") == 1  # told on the first pass, not the second
@@ -237,16 +244,8 @@ def test_fuse_tells_each_bad_fact_line_once_and_fuses_the_rest(tmp_path):
 
 
 def test_load_skips_bad_fact_lines_and_keeps_the_rest(tmp_path):
-    source = tmp_path / "in.jsonl"
-    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in generate()[:10]) + "\n", encoding="utf-8")
-    listings, facts, db = tmp_path / "l.jsonl", tmp_path / "f.jsonl", tmp_path / "g.lbug"
-    run("ingest", str(source), "--out", str(listings))
-    run("extract", str(listings), "--out", str(facts))
-    good = facts.read_text("utf-8").splitlines()
-    wrong_label = json.loads(good[0])
-    wrong_label["predicate"] = "has_review"  # a brand is no review
-    bad = [good[0], "{not json", json.dumps(wrong_label, ensure_ascii=False), *good[1:]]
-    facts.write_text("\n".join(bad) + "\n", encoding="utf-8")
+    listings, _, facts, good = _damaged_facts(tmp_path)
+    db = tmp_path / "g.lbug"
     result = run("load", str(facts), "--listings", str(listings), "--db", str(db))
     assert result.exit_code == 0
     assert f"{facts}:line 2: not a valid fact" in result.stderr

@@ -45,11 +45,15 @@ def load_summary(report: dict) -> list[RenderableType]:
 
 
 def stream_summary(report: dict) -> list[RenderableType]:
-    table = _table(f"{report['listings']:,} listings, {report['workers']} extraction workers",
+    table = _table(f"{report['listings']:,} listings, {report['workers']} extraction and fusion workers",
                    {c: c for c in ("stage", "listings", "seconds", "listings/s", "peak RSS MB (all processes)")}, ("stage",))
     for name, stage in report["stages"].items():
         table.add_row(name + (f" ({stage['facts']:,} facts)" if "facts" in stage else ""), f"{stage['listings']:,}", str(stage["seconds"]),
                       str(stage["listings_per_s"]), str(stage["peak_rss_mb"]))
+    run = [stage for name, stage in report["stages"].items() if name != "generate"]
+    seconds = sum(stage["seconds"] for stage in run)
+    table.add_row("ingest to load", f"{report['listings']:,}", f"{seconds:.1f} ({seconds / 60:.1f} min)",
+                  str(round(report["listings"] / seconds)), str(max(stage["peak_rss_mb"] for stage in run)))
     return [table]
 
 
