@@ -123,6 +123,30 @@ def test_fact_tables_read_by_arrow_hold_what_read_facts_reads(demo_graph, tmp_pa
     assert _tables_of(pa.concat_tables(list(read_fact_tables(tmp_path / "facts.parquet", rows=500)))) == expected
 
 
+@pytest.mark.parametrize(("damage", "reason"), [
+    (lambda r: r["provenance"][0].update(start="3"), "a provenance has no whole number 'start'"),
+    (lambda r: r["provenance"][0].update(end=True), "a provenance has no whole number 'end'"),
+    (lambda r: r["provenance"][0].update(listing_id=7), "a provenance has no text 'listing_id'"),
+    (lambda r: r.update(provenance={"listing_id": "x"}), "'provenance' is not a list of objects"),
+    (lambda r: r["object"].update(aliases="苹果"), "'object' has 'aliases' that are not a list of texts"),
+    (lambda r: r.update(note="x"), "an unknown field 'note'"),
+])
+def test_a_record_arrow_cannot_hold_is_refused_by_its_line_not_the_whole_file(demo_graph, tmp_path, damage, reason):
+    """A value of the wrong type where a table needs it (a start as text) once crashed ``fuse``
+    and ``load`` with no line; an aliases text was split into characters; a field the facts do
+    not have was dropped without a word."""
+    lines = (demo_graph.parent / "facts.jsonl").read_text(encoding="utf-8").splitlines()[:6]
+    record = json.loads(lines[2])
+    damage(record)
+    lines[2] = json.dumps(record, ensure_ascii=False)
+    path = tmp_path / "facts.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    errors: list[str] = []
+    assert sum(t.num_rows for t in read_fact_tables(path, errors.append)) == 5
+    assert errors == [f"{path}:line 3: not a valid fact: {reason}"]
+    assert len(list(read_facts(path, errors.append))) == 5 and errors[1:] == errors[:1]
+
+
 def test_a_block_with_a_bad_record_is_read_line_by_line_naming_each_bad_line(demo_graph, tmp_path, monkeypatch):
     lines = (demo_graph.parent / "facts.jsonl").read_text(encoding="utf-8").splitlines()[:9]
     unknown = json.loads(lines[4]) | {"predicate": "made_of_cheese"}

@@ -5,6 +5,7 @@ asked; :func:`collector_paused` for work that builds many objects."""
 from __future__ import annotations
 
 import gc
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -18,8 +19,9 @@ Result = TypeVar("Result")
 
 class Workers:
     """``count`` spawned processes (spawned, not forked: torch's and ONNX Runtime's threads do
-    not survive a fork), each started with ``initializer(*initargs)``; with ``count`` ≤ 1, none:
-    :meth:`map` runs here. Use as a context manager."""
+    not survive a fork; Ctrl-C is left to this one), each started with
+    ``initializer(*initargs)``; with ``count`` ≤ 1, none: :meth:`map` runs here. Use as a
+    context manager."""
 
     def __init__(self, count: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()):
         self.count = max(1, count)
@@ -27,7 +29,8 @@ class Workers:
         if self.count > 1:
             import multiprocessing
 
-            self._pool = multiprocessing.get_context("spawn").Pool(self.count, initializer=initializer, initargs=initargs)
+            self._pool = multiprocessing.get_context("spawn").Pool(self.count, initializer=_start,
+                                                                   initargs=(initializer, initargs))
         elif initializer is not None:
             initializer(*initargs)
 
@@ -67,6 +70,14 @@ class Workers:
         if exc[0] is not None and self._pool is not None:
             self._pool.terminate()
         self.close()
+
+
+def _start(initializer: Callable[..., None] | None, initargs: tuple) -> None:
+    """A worker ignores Ctrl-C (this process stops it, and prints the one message), then
+    starts as asked."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def _each(function: Callable[[Item], Result], chunk: list[Item]) -> list[Result]:

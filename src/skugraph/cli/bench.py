@@ -70,7 +70,7 @@ def bench_load_command(
 @bench_app.command("stream")
 def bench_stream_command(
     listings: Annotated[int, typer.Option(help="How many listings to generate.")] = 1_000_000,
-    workers: Annotated[int, typer.Option(help="Extraction and fusion processes.")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="Extraction and fusion processes.")] = 2,
     out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/stream.json"),
 ) -> None:
     """Generate, ingest, extract (streaming), fuse and load many listings: time and peak memory of

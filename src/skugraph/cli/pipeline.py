@@ -103,7 +103,7 @@ def extract(
     relation_model: Annotated[Path | None, typer.Option(help="What each mention is to the head product: a directory from `skugraph train relations`.")] = None,
     calibration: Annotated[Path | None, typer.Option(help="Fact calibration file (`skugraph evaluate --facts --calibrate`; default: the tagger directory's fact-calibration.json, if any).")] = None,
     runtime: RuntimeOption = "torch-bf16",
-    workers: Annotated[int, typer.Option(help="Processes that read the listings (one thread each); this one reads ahead and writes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Processes that read the listings (one thread each); this one reads ahead and writes.")] = 1,
     engine: Annotated[str, typer.Option(help="local, or ray: an actor pool of --workers on Ray (pip install skugraph\\[scale]).")] = "local",
     address: AddressOption = "local",
     allow_empty: AllowEmptyOption = False,
@@ -201,7 +201,7 @@ def fuse(
     min_confidence: MinConfidenceOption = 0.0,
     ontology: OntologyOption = None,
     allow_empty: AllowEmptyOption = False,
-    workers: Annotated[int, typer.Option(help="Processes that resolve products and fuse the facts (same output with any number).")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Processes that resolve products and fuse the facts (same output with any number).")] = 1,
 ) -> None:
     """All of fusion: listings of one product become one product; its facts are merged
     (provenance kept), brands unified, attribute values voted again across its listings; and

@@ -273,11 +273,31 @@ def _fact_problem(data: Any, ontology: Ontology | None = None) -> str | None:
         unknown = sorted(set(entity) - set(Entity.__dataclass_fields__))
         if unknown:
             return f"{side!r} has an unknown field {unknown[0]!r}"
+        if not isinstance(entity.get("kind", ""), str):
+            return f"{side!r} has a 'kind' that is not text"
+        aliases = entity.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(alias, str) for alias in aliases):
+            return f"{side!r} has 'aliases' that are not a list of texts"
+    unknown = sorted(set(data) - set(Fact.__dataclass_fields__))
+    if unknown:
+        return f"an unknown field {unknown[0]!r}"
     if not isinstance(data.get("predicate"), str):
         return "no text 'predicate' field"
     confidence = data.get("confidence")
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)):
         return "no number 'confidence' field"
+    places = data.get("provenance", [])
+    if not isinstance(places, list) or not all(isinstance(place, dict) for place in places):
+        return "'provenance' is not a list of objects"
+    for place in places:
+        texts = [name for name in ("listing_id", "field", "extractor") if not isinstance(place.get(name), str)]
+        texts += [name for name in ("version", "run") if not isinstance(place.get(name, ""), str)]
+        if texts:
+            return f"a provenance has no text {texts[0]!r}"
+        numbers = [name for name in ("start", "end")
+                   if isinstance(place.get(name), bool) or not isinstance(place.get(name), int)]
+        if numbers:
+            return f"a provenance has no whole number {numbers[0]!r}"
     if ontology is not None:
         try:
             ontology.check(Fact.from_dict(data))
