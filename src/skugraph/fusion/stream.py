@@ -166,18 +166,13 @@ class _Titles(Mapping[str, str]):
         return len(self.number_of)
 
 
+@collector_paused()
 def _fuse_shard(paths: tuple[Path, Path], ontology: Ontology, complete: bool,
                 min_confidence: float) -> tuple[int, Counter[str], CompletionFacts | None]:
     """One shard's facts (``paths``: the shard and its output) merged and voted, written numbered
     by their first statement (those under ``min_confidence`` counted, not written). Returns the
     facts written, those left out per predicate, and with ``complete`` what completion learns
     from the shard."""
-    with collector_paused():
-        return _fuse_shard_paused(paths, ontology, complete, min_confidence)
-
-
-def _fuse_shard_paused(paths: tuple[Path, Path], ontology: Ontology, complete: bool,
-                       min_confidence: float) -> tuple[int, Counter[str], CompletionFacts | None]:
     source, target = paths
     first: dict[tuple[str, str, str], int] = {}
     facts = []
