@@ -443,14 +443,15 @@ def stream(results: Results) -> str:
     rows = []
     for record in sorted((results.get(name) for name in results.matching("stream")), key=lambda r: r["listings"]):
         stages = record["stages"]
-        rows += [(num(record["listings"]), stage, num(s["seconds"]), num(s["listings_per_s"]), num(s["peak_rss_mb"]),
+        run_name = f"{num(record['listings'])}, {record.get('extractor', 'rules')}"
+        rows += [(run_name, stage, num(s["seconds"]), num(s["listings_per_s"]), num(s["peak_rss_mb"]),
                   num(s.get("facts"))) for stage, s in stages.items()]
         if {"ingest", "extract", "fuse", "load"} <= stages.keys():
             run = [s for stage, s in stages.items() if stage != "generate"]
             seconds = sum(s["seconds"] for s in run)
-            rows.append((num(record["listings"]), f"**ingest to load** ({seconds / 60:.1f} min)", num(round(seconds, 1)),
+            rows.append((run_name, f"**ingest to load** ({seconds / 60:.1f} min)", num(round(seconds, 1)),
                          num(round(record["listings"] / seconds)), num(max(s["peak_rss_mb"] for s in run)), ""))
-    return markdown_table(("run (listings)", "stage", "seconds", "listings/s", "peak RSS MB (all processes)", "facts"), rows)
+    return markdown_table(("run (listings, extractor)", "stage", "seconds", "listings/s", "peak RSS MB (all processes)", "facts"), rows)
 
 
 @table("scale")

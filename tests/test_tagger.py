@@ -292,6 +292,16 @@ def test_bench_extract_runs_every_system_on_the_same_titles(trained, tmp_path):
     assert "dev_f1" not in report["results"][0] and report["results"][1]["dev_f1"] == 1.0 and report["results"][2]["dev_f1"] >= 0.9
 
 
+def test_bench_stream_extracts_with_a_tagger_when_given_one(trained):
+    from skugraph.bench.stream import bench_stream
+
+    tagged, rules = bench_stream(120, workers=1, model=trained[0]), bench_stream(120, workers=1)
+    assert (tagged["extractor"], tagged["model"], rules["extractor"]) == ("tagger", str(trained[0]), "rules")
+    assert list(tagged["stages"]) == ["generate", "ingest", "extract", "fuse", "load"]
+    assert tagged["stages"]["load"]["listings"] == 120 and tagged["stages"]["extract"]["facts"] > 120
+    assert tagged["stages"]["extract"]["facts"] != rules["stages"]["extract"]["facts"]  # the tiny tagger reads other spans
+
+
 def test_a_loaded_tagger_travels_to_worker_processes_as_its_directory(trained, tmp_path):
     import pickle
 

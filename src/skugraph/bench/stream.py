@@ -13,21 +13,27 @@ from skugraph.bench.families import family_catalogue
 from skugraph.bench.workload import PeakMemory, synthetic_catalogue, timed
 
 
-def bench_stream(count: int = 1_000_000, workers: int = 2, progress=None) -> dict:
+def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = None, progress=None) -> dict:
     """Generate ``count`` listings (products in families, so that resolution has work at any
     size: :mod:`skugraph.bench.families`), ingest them, extract facts with the rules in ``workers``
-    processes (streaming), fuse them in as many (resolve products, settle conflicts, complete) and load
-    them into a new graph; per stage its time and the peak resident memory of all processes
-    together."""
+    processes (streaming) or with the tagger at ``model`` (in one process, on all the cores: how it
+    runs fastest), fuse them in ``workers`` processes (resolve products, settle conflicts, complete)
+    and load them into a new graph; per stage its time and the peak resident memory of all
+    processes together."""
     from skugraph import pipeline
     from skugraph.corpus.ingest import ingest
+    from skugraph.extract import ExtractorConfig
+
+    config = ExtractorConfig(kind="tagger", model=model) if model is not None else ExtractorConfig()
+    config.check()
 
     say = progress or (lambda text: None)
     stages = {}
     with tempfile.TemporaryDirectory(prefix="skugraph-bench-stream-") as scratch:
         work = Path(scratch)
         def extract() -> tuple[int, int]:
-            report = pipeline.extract(work / "listings.jsonl", work / "facts.jsonl", workers=workers)
+            report = pipeline.extract(work / "listings.jsonl", work / "facts.jsonl", config=config,
+                                      workers=1 if model is not None else workers)
             return report.listings, report.facts
 
         def fuse() -> tuple[int, int]:
@@ -50,7 +56,8 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, progress=None) -> dic
             stages[name] = {"listings": done, "seconds": round(seconds, 1), "listings_per_s": round(done / seconds),
                             "peak_rss_mb": round(memory.peak_mb)} | ({"facts": facts} if facts is not None else {})
             say(f"{name}: {done} listings in {seconds:.0f} s, peak RSS {memory.peak_mb:.0f} MB")
-    return {"listings": count, "workers": workers, "stages": stages,
+    return {"listings": count, "workers": workers, "extractor": config.kind, "model": str(model) if model else None,
+            "stages": stages,
             "peak_rss_mb": max(stage["peak_rss_mb"] for stage in stages.values()),
             "cpu": platform.processor() or platform.machine()}
 

@@ -45,7 +45,8 @@ def load_summary(report: dict) -> list[RenderableType]:
 
 
 def stream_summary(report: dict) -> list[RenderableType]:
-    table = _table(f"{report['listings']:,} listings, {report['workers']} extraction and fusion workers",
+    extractor = "the tagger in 1 process" if report.get("extractor") == "tagger" else f"the rules in {report['workers']} workers"
+    table = _table(f"{report['listings']:,} listings, extracted by {extractor}, fused in {report['workers']} workers",
                    {c: c for c in ("stage", "listings", "seconds", "listings/s", "peak RSS MB (all processes)")}, ("stage",))
     for name, stage in report["stages"].items():
         table.add_row(name + (f" ({stage['facts']:,} facts)" if "facts" in stage else ""), f"{stage['listings']:,}", str(stage["seconds"]),
