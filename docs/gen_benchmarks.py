@@ -443,7 +443,8 @@ def stream(results: Results) -> str:
     rows = []
     for record in sorted((results.get(name) for name in results.matching("stream")), key=lambda r: r["listings"]):
         stages = record["stages"]
-        run_name = f"{num(record['listings'])}, {record.get('extractor', 'rules')}"
+        run_name = f"{num(record['listings'])}, {record.get('extractor', 'rules')}" + (
+            f", {num(record['buffer_pool_mb'])} MB cache" if record.get("buffer_pool_mb") else "")
         rows += [(run_name, stage, num(s["seconds"]), num(s["listings_per_s"]), num(s["peak_rss_mb"]),
                   num(s.get("facts"))) for stage, s in stages.items()]
         if {"ingest", "extract", "fuse", "load"} <= stages.keys():

@@ -110,3 +110,44 @@ def test_a_load_in_chunks_killed_mid_way_and_run_again_gives_the_clean_graph(fus
         assert _load(db, fused_sample) == expected, f"killed at {share:.0%} of a load"
     total = sum(expected[2]["edges"].values())
     assert any(0 < edges < total for edges in partial), f"no kill left committed chunks of a load: {partial} of {total}"
+
+
+def _pieces_of(monkeypatch, share: float) -> list[str]:
+    """Each COPY of a load with a small buffer pool takes ``share`` of it (a few rows here); the COPY statements run."""
+    monkeypatch.setattr(ladybug_store, "COPY_SHARE_OF_POOL", share)
+    copies: list[str] = []
+    run = LadybugStore._run
+
+    def counted(self, statement, parameters=None):
+        if statement.startswith("COPY "):
+            copies.append(statement)
+        return run(self, statement, parameters)
+
+    monkeypatch.setattr(LadybugStore, "_run", counted)
+    return copies
+
+
+def test_a_load_with_a_small_buffer_pool_copies_each_table_in_pieces_and_gives_the_same_graph(fused_sample, tmp_path, monkeypatch):
+    expected = _load(tmp_path / "whole.lbug", fused_sample)
+    copies = _pieces_of(monkeypatch, 1e-4)  # 64 MB: pieces of about 6.7 KB of rows
+    pipeline.load(tmp_path / "pieces.lbug", fused_sample / "listings.jsonl", fused_sample / "fused.jsonl", buffer_pool_mb=64)
+    with open_store(tmp_path / "pieces.lbug", read_only=True) as store:
+        assert (store.digest(), store.duplicates(), store.stats()) == expected
+    pieces = [c for c in copies if "/piece-" in c]
+    assert any("COPY HAS_VALUE FROM" in c for c in pieces) and any("COPY Listing FROM" in c for c in pieces)
+    assert len([c for c in pieces if "COPY HAS_VALUE FROM" in c]) > 3
+
+
+def test_an_update_with_a_small_buffer_pool_stays_one_transaction(fused_sample, tmp_path, monkeypatch):
+    """New versions of stored listings: nothing is committed before the update ends, so nothing is copied in pieces."""
+    listings = list(load_listings(fused_sample / "listings.jsonl"))
+    changed = tmp_path / "changed.jsonl"
+    with changed.open("w", encoding="utf-8") as out:
+        for listing in listings:
+            out.write(json.dumps(replace(listing, title=listing.title + " 新款").to_dict(), ensure_ascii=False) + "\n")
+    db = tmp_path / "graph.lbug"
+    _load(db, fused_sample)
+    copies = _pieces_of(monkeypatch, 1e-4)
+    statements = _small_chunks(monkeypatch)
+    pipeline.load(db, changed, fused_sample / "fused.jsonl", buffer_pool_mb=64)
+    assert copies and not any("/piece-" in c for c in copies) and statements.count("COMMIT") == 1

@@ -212,7 +212,7 @@ def complete(facts: Path, out: Path, relations: Sequence[str] | None = None, sco
 
 def load(
     db: Path, listings: Path, facts: Path, on_error: Callable[[str], None] | None = None, ontology: Ontology | None = None,
-    batch_size: int = 200_000, keep_previous: bool = False, min_confidence: float = 0.0,
+    batch_size: int = 200_000, keep_previous: bool = False, min_confidence: float = 0.0, buffer_pool_mb: int | None = None,
 ) -> tuple[LoadReport, dict[str, dict[str, int]]]:
     """Upsert listings and facts into the graph at ``db``; returns the load report and graph counts.
     Bad fact lines go to ``on_error`` and are skipped (without it, the first one stops the load);
@@ -220,10 +220,12 @@ def load(
     counted per predicate in the report's ``left_out``.
     Facts of a new extraction run of a listing replace the earlier run's, unless ``keep_previous``.
     LadybugDB commits a chunk of rows at a time (:data:`skugraph.graph.ladybug_store.CHUNK_ROWS`; an update
-    of stored listings at once); a load that was killed is completed by loading again."""
+    of stored listings at once); a load that was killed is completed by loading again.
+    ``buffer_pool_mb`` caps LadybugDB's page cache (default: 80% of the machine's memory); a
+    table's rows are then copied in pieces a pool of that size takes, a commit each."""
     left_out: Counter[str] = Counter()
     check_min_confidence(min_confidence)
-    with open_store(db, ontology=ontology) as store:
+    with open_store(db, ontology=ontology, buffer_pool_mb=buffer_pool_mb) as store:
         confident = confident_tables(read_fact_tables(facts, on_error, store.ontology, batch_size), min_confidence, left_out)
         report = store.load_tables(load_listing_tables(listings, batch_size), confident, keep_previous=keep_previous)
         report.left_out = dict(left_out)

@@ -13,13 +13,14 @@ from skugraph.bench.families import family_catalogue
 from skugraph.bench.workload import PeakMemory, synthetic_catalogue, timed
 
 
-def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = None, progress=None) -> dict:
+def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = None, buffer_pool_mb: int | None = None,
+                 progress=None) -> dict:
     """Generate ``count`` listings (products in families, so that resolution has work at any
     size: :mod:`skugraph.bench.families`), ingest them, extract facts with the rules in ``workers``
     processes (streaming) or with the tagger at ``model`` (in one process, on all the cores: how it
     runs fastest), fuse them in ``workers`` processes (resolve products, settle conflicts, complete)
-    and load them into a new graph; per stage its time and the peak resident memory of all
-    processes together."""
+    and load them into a new graph (with LadybugDB's page cache capped at ``buffer_pool_mb``, if
+    given); per stage its time and the peak resident memory of all processes together."""
     from skugraph import pipeline
     from skugraph.corpus.ingest import ingest
     from skugraph.extract import ExtractorConfig
@@ -41,7 +42,7 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = 
             return report.listings, report.facts_out
 
         def load() -> tuple[int, int]:
-            _, stats = pipeline.load(work / "graph.lbug", work / "listings.jsonl", work / "fused.jsonl")
+            _, stats = pipeline.load(work / "graph.lbug", work / "listings.jsonl", work / "fused.jsonl", buffer_pool_mb=buffer_pool_mb)
             return stats["nodes"]["Listing"], sum(stats["edges"].values())
 
         for name, step in (
@@ -57,7 +58,7 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = 
                             "peak_rss_mb": round(memory.peak_mb)} | ({"facts": facts} if facts is not None else {})
             say(f"{name}: {done} listings in {seconds:.0f} s, peak RSS {memory.peak_mb:.0f} MB")
     return {"listings": count, "workers": workers, "extractor": config.kind, "model": str(model) if model else None,
-            "stages": stages,
+            "buffer_pool_mb": buffer_pool_mb, "stages": stages,
             "peak_rss_mb": max(stage["peak_rss_mb"] for stage in stages.values()),
             "cpu": platform.processor() or platform.machine()}
 

@@ -46,7 +46,8 @@ def load_summary(report: dict) -> list[RenderableType]:
 
 def stream_summary(report: dict) -> list[RenderableType]:
     extractor = "the tagger in 1 process" if report.get("extractor") == "tagger" else f"the rules in {report['workers']} workers"
-    table = _table(f"{report['listings']:,} listings, extracted by {extractor}, fused in {report['workers']} workers",
+    pool = f", loaded with a {report['buffer_pool_mb']:,} MB page cache" if report.get("buffer_pool_mb") else ""
+    table = _table(f"{report['listings']:,} listings, extracted by {extractor}, fused in {report['workers']} workers{pool}",
                    {c: c for c in ("stage", "listings", "seconds", "listings/s", "peak RSS MB (all processes)")}, ("stage",))
     for name, stage in report["stages"].items():
         table.add_row(name + (f" ({stage['facts']:,} facts)" if "facts" in stage else ""), f"{stage['listings']:,}", str(stage["seconds"]),

@@ -152,6 +152,7 @@ def load(
     keep_previous: Annotated[bool, typer.Option("--keep-previous", help="Keep the facts of earlier extraction runs of these listings beside the new run's (by default a new run replaces them).")] = False,
     min_confidence: MinConfidenceOption = 0.0,
     allow_empty: AllowEmptyOption = False,
+    buffer_pool_mb: Annotated[int | None, typer.Option(min=16, help="The graph's page cache in MB (default: LadybugDB's, 80% of this machine's memory); each table is copied in pieces a cache of this size takes.")] = None,
 ) -> None:
     """Upsert listings and facts into the graph (loading twice changes nothing; after a crash, load again).
     Facts of a new extraction of a listing (another extractor, version or reading) replace the
@@ -167,7 +168,8 @@ def load(
         if not listings.exists():
             raise FileNotFoundError(f"{listings}: no such file (the ingested listings: --listings)")
         report, stats = pipeline.load(db, listings, facts, on_error=rejected.append, ontology=schema,
-                                      batch_size=batch_size, keep_previous=keep_previous, min_confidence=min_confidence)
+                                      batch_size=batch_size, keep_previous=keep_previous, min_confidence=min_confidence,
+                                      buffer_pool_mb=buffer_pool_mb)
     print_rejected(rejected, "fact line(s)")
     print_left_out(report.left_out, min_confidence)
     if not sum(report.edges.values()) and not allow_empty:

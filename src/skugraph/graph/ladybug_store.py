@@ -61,6 +61,10 @@ from skugraph.records import LISTING, Listing
 #: before the facts end get their supports in a second pass: a smaller chunk lowers a load's peak memory and
 #: slows it (100k generated listings, about 1.1M rows: 35 s in one chunk, 48 s in two, 55 s in chunks of 100k rows)
 CHUNK_ROWS = 2_000_000
+#: with a buffer pool of a set size, one COPY takes rows of at most this share of it (as Arrow holds
+#: them): copying a table LadybugDB holds a few times its rows' size in the pool (at 300,000 generated
+#: listings, 620,000 HAS_VALUE rows, 185 MB in Arrow, fill a 1 GB pool; pieces of 200,000 fit)
+COPY_SHARE_OF_POOL = 1 / 16
 #: the environment variable that caps how large, in GiB (a power of two), an open graph may grow: each
 #: open graph reserves that much address space, 8 TiB by default, so one process holds at most 15 at once
 MAX_DB_GB = "SKUGRAPH_MAX_DB_GB"
@@ -267,7 +271,30 @@ class LadybugStore(GraphStore):
                 self._run(f"LOAD FROM {_quote_path(file)} CREATE (:{table} {{{', '.join(f'{name}: {name}' for name in columns)}}})")
             return
         options = f" (from='{ends[0]}', to='{ends[1]}')" if ends else ""
-        self._run(f"COPY {table} FROM {_quote_path(file)}{options}")
+        for number, piece in enumerate(self._pieces(file)):
+            if number:  # LadybugDB 0.22 takes one COPY into a table per transaction (a third crashes it)
+                self._commit()
+            self._run(f"COPY {table} FROM {_quote_path(piece)}{options}")
+
+    def _pieces(self, file: Path) -> Iterator[Path]:
+        """``file``, or with a buffer pool of a set size its rows in pieces a COPY fits into
+        (:data:`COPY_SHARE_OF_POOL`), each written beside it; in pieces only where the load may
+        commit between them (not within a transaction that must stay whole)."""
+        parquet = pq.ParquetFile(file)
+        rows = parquet.metadata.num_rows
+        size = sum(parquet.metadata.row_group(number).total_byte_size for number in range(parquet.metadata.num_row_groups))
+        if not self.buffer_pool_mb or self._written is None or not rows:
+            yield file
+            return
+        piece_rows = max(1, int((self.buffer_pool_mb << 20) * COPY_SHARE_OF_POOL * rows / max(size, 1)))
+        if piece_rows >= rows:
+            yield file
+            return
+        for number, batch in enumerate(parquet.iter_batches(batch_size=piece_rows)):
+            piece = file.with_name(f"piece-{number}-{file.name}")
+            pq.write_table(pa.Table.from_batches([batch]), piece)
+            yield piece
+            piece.unlink()
 
     def load_tables(self, listings: Iterable[pa.Table], facts: Iterable[pa.Table], *, keep_previous: bool = False) -> LoadReport:
         """:meth:`GraphStore.load_tables` in one transaction while it has written fewer than
@@ -296,9 +323,13 @@ class LadybugStore(GraphStore):
             return
         self._written += rows
         if self._written >= self.chunk_rows:
-            self._run("COMMIT")
-            self._run("BEGIN TRANSACTION")
-            self._written = 0
+            self._commit()
+
+    def _commit(self) -> None:
+        """Within :meth:`load_tables`: commit what it wrote so far and go on in a new transaction."""
+        self._run("COMMIT")
+        self._run("BEGIN TRANSACTION")
+        self._written = 0
 
     def load_batch(self, batch: TableBatch) -> LoadReport:
         """Upsert one batch in one transaction (or as part of the caller's): all of it lands, or
