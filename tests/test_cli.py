@@ -64,9 +64,9 @@ def test_ingest_extract_load_query_stats(tmp_path):
     second = run("stats", "--db", str(db), "--json").stdout
     assert first == second
     small = tmp_path / "small-cache.lbug"
-    assert run("load", str(facts), "--listings", str(listings), "--db", str(small), "--buffer-pool-mb", "32").exit_code == 0
+    assert run("load", str(facts), "--listings", str(listings), "--db", str(small), "--buffer-pool-mb", "64").exit_code == 0
     assert run("stats", "--db", str(small), "--json").stdout == first
-    assert run("load", str(facts), "--listings", str(listings), "--db", str(small), "--buffer-pool-mb", "8").exit_code == 2
+    assert run("load", str(facts), "--listings", str(listings), "--db", str(small), "--buffer-pool-mb", "32").exit_code == 2
     counts = json.loads(first)
     assert counts["nodes"]["Product"] == 40 and counts["edges"]["HAS_BRAND"] > 0
 

@@ -151,3 +151,23 @@ def test_an_update_with_a_small_buffer_pool_stays_one_transaction(fused_sample, 
     statements = _small_chunks(monkeypatch)
     pipeline.load(db, changed, fused_sample / "fused.jsonl", buffer_pool_mb=64)
     assert copies and not any("/piece-" in c for c in copies) and statements.count("COMMIT") == 1
+
+
+
+def test_a_cache_too_small_for_a_load_is_told_and_loading_again_with_room_completes_the_graph(fused_sample, tmp_path, monkeypatch):
+    import ladybug
+
+    expected = _load(tmp_path / "whole.lbug", fused_sample)
+    execute = ladybug.Connection.execute
+
+    def full(self, statement, *args, **kwargs):  # what LadybugDB says when a COPY does not fit its cache
+        if statement.startswith("COPY HAS_VALUE"):
+            raise RuntimeError("Buffer manager exception: Unable to allocate memory! The buffer pool is full and no memory could be freed!")
+        return execute(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(ladybug.Connection, "execute", full)
+    db = tmp_path / "small.lbug"
+    with pytest.raises(graph_store.StoreError, match=r"page cache of 64 MB is too small for this \(a larger --buffer-pool-mb"):
+        pipeline.load(db, fused_sample / "listings.jsonl", fused_sample / "fused.jsonl", buffer_pool_mb=64)
+    monkeypatch.setattr(ladybug.Connection, "execute", execute)
+    assert _load(db, fused_sample) == expected

@@ -152,7 +152,7 @@ def load(
     keep_previous: Annotated[bool, typer.Option("--keep-previous", help="Keep the facts of earlier extraction runs of these listings beside the new run's (by default a new run replaces them).")] = False,
     min_confidence: MinConfidenceOption = 0.0,
     allow_empty: AllowEmptyOption = False,
-    buffer_pool_mb: Annotated[int | None, typer.Option(min=16, help="The graph's page cache in MB (default: LadybugDB's, 80% of this machine's memory); each table is copied in pieces a cache of this size takes.")] = None,
+    buffer_pool_mb: Annotated[int | None, typer.Option(min=64, help="The graph's page cache in MB (default: LadybugDB's, 80% of this machine's memory); each table is copied in pieces a cache of this size takes.")] = None,
 ) -> None:
     """Upsert listings and facts into the graph (loading twice changes nothing; after a crash, load again).
     Facts of a new extraction of a listing (another extractor, version or reading) replace the

@@ -754,6 +754,10 @@ class LadybugStore(GraphStore):
         try:
             self._conn.execute(statement, dict(parameters or {}))
         except RuntimeError as error:
+            if "buffer pool is full" in str(error) and self.buffer_pool_mb:
+                raise StoreError(f"{self.path}: LadybugDB's page cache of {self.buffer_pool_mb} MB is too small for this "
+                                 "(a larger --buffer-pool-mb, or none for LadybugDB's default; a load cut short is "
+                                 f"completed by loading again)\n  {error}\n  while running: {statement}") from None
             raise StoreError(f"{error}\n  while running: {statement}") from None
 
 
