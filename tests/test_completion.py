@@ -60,6 +60,32 @@ def test_missing_values_are_proposed_inferred_with_a_calibrated_confidence():
     assert 0.5 <= fact.confidence <= 1 and fact.provenance[0].extractor == "completion"
 
 
+def test_a_product_known_by_one_fact_is_calibrated_with_its_like_and_gets_no_guess():
+    """Products known by one fact that another shares (a size) are like each other by it alone:
+    their neighbour's colour is a guess, wrong whenever it was hidden. Products known by
+    three facts get their kind's colour, right whenever hidden. Calibrated apart, the thin
+    product gets no colour and the rich one gets black; one curve for both would call a full
+    score a coin toss and propose neither."""
+    triples = []
+    for i in range(100):
+        product = f"Product:壳{i}"
+        triples += [(product, "product_type", "Value:product_type:壳"), (product, "compatible_with", "Value:product_type:手机"),
+                    (product, "has_brand", "Brand:绿联"), (product, "colour", "Value:colour:黑色")]
+    colours = ["红色", "蓝色", "白色", "绿色", "黄色"]
+    for pair in range(100):
+        for side in range(2):
+            triples += [(f"Product:杂{pair}-{side}", "size", f"Value:size:{pair}cm"),
+                        (f"Product:杂{pair}-{side}", "colour", f"Value:colour:{colours[(pair + side) % 5]}")]
+    triples += [("Product:壳新", "product_type", "Value:product_type:壳"), ("Product:壳新", "compatible_with", "Value:product_type:手机"),
+                ("Product:壳新", "has_brand", "Brand:绿联"), ("Product:杂新", "size", "Value:size:0cm")]
+    proposals = propose(_facts(triples), relations=["colour"], share=0.4, min_probability=0.5)
+    got = {f.subject.key: (f.object.name, f.confidence) for f in proposals.facts}
+    assert got.get("壳新", ("", 0))[0] == "黑色" and got["壳新"][1] > 0.9
+    assert "杂新" not in got  # its neighbours' colour, 红色 or 蓝色, would be a guess
+    strata = proposals.calibration["by_facts_known"]
+    assert strata["1"]["top_right"] < 0.2 and strata["3"]["top_right"] > 0.9 and strata["2"].get("pooled")
+
+
 def test_neighbour_scores_follow_the_dense_definition_on_a_random_graph():
     """Only the products sharing a feature are read, and the answer is what the whole catalogue
     gives: cosine of idf-weighted rows, the 5 most similar products (ties kept), their share of
@@ -86,6 +112,8 @@ def test_neighbour_scores_follow_the_dense_definition_on_a_random_graph():
         expected = similarity @ held[:, columns] / similarity.sum() + 2.0 * (unit[row] @ cooccurrence[:, columns]) / unit[row].sum()
         expected += popularity / (popularity.sum() + 1) * 0.2
         assert scorer.scores(heads[row], "colour", colours) == pytest.approx(expected, abs=1e-9)
+        stating = held[:, columns].any(axis=1)  # the neighbours that state some colour, by similarity
+        assert scorer.coverage(heads[row], "colour") == pytest.approx(similarity @ stating / similarity.sum(), abs=1e-9)
 
 
 def test_pruned_neighbour_search_gives_the_scores_of_the_whole_search():

@@ -11,10 +11,12 @@ value among the values of its kind (filtered: other known values of that product
 do not count against it): MRR and Hits@1/10 for each scorer in the same run.
 
 :func:`propose` calibrates a scorer on hidden edges (isotonic regression from the top
-candidate's score to how often it is right), then proposes, for each product missing a
-relation (an attribute that applies to its category), its top value when the calibrated
-probability reaches ``min_probability``: a fact
-with that probability as confidence, ``inferred: true``, and the scorer as its extractor.
+candidate's score to how often it is right, apart for products known by 1, 2, 3 and 4 or
+more shared facts), then proposes, for each product missing a relation (an attribute that
+applies to its category), its top value when the calibrated probability, times the share of
+like products that state the relation at all (the neighbour scorer's ``coverage``), reaches
+``min_probability``: a fact with that probability as confidence, ``inferred: true``, and the
+scorer as its extractor.
 """
 
 from __future__ import annotations
@@ -288,6 +290,32 @@ class NeighbourScorer:
         shares = np.repeat(similarity[np.searchsorted(classes, self.class_of[products])], ends - starts)
         return _at_columns(held, shares, wanted)
 
+    def coverage(self, head: str, relation: str) -> float:
+        """The share of the product's neighbours (weighted by their similarity) that hold some
+        value of ``relation``: how often products like it state one at all."""
+        if head not in self.heads:
+            return 0.0
+        row = self.heads[head]
+        classes, similarity, total = self._nearest(row)
+        if not len(classes) or total <= 0:
+            return 0.0
+        columns = np.array([column for (r, _), column in self.features.items() if r == relation], dtype=np.int64)
+        rows = self.class_rows
+        starts, ends = rows.indptr[classes], rows.indptr[classes + 1]
+        held = np.concatenate([rows.indices[a:b] for a, b in zip(starts, ends, strict=True)])
+        owner = np.repeat(np.arange(len(classes)), ends - starts)
+        holding = np.zeros(len(classes), dtype=bool)
+        holding[owner[np.isin(held, columns)]] = True  # a class's shared features: every member holds them
+        counts = self.class_size[classes] - (classes == self.class_of[row])
+        share = float((similarity * counts)[holding].sum())
+        alone = self.holder[columns]  # a value only one product holds is no class's: that product, if a neighbour
+        alone = np.unique(alone[(alone >= 0) & (alone != row)])
+        at = np.searchsorted(classes, self.class_of[alone])
+        found = (at < len(classes)) & (classes[np.minimum(at, len(classes) - 1)] == self.class_of[alone])
+        at = at[found]
+        share += float(similarity[at][~holding[at]].sum())
+        return min(share / total, 1.0)
+
     def _association(self, row: int, relation: str, wanted: np.ndarray) -> np.ndarray:
         """For each wanted column (one of ``relation``'s values), how often the products with
         each of the product's features have it, averaged with its weights: the product's row
@@ -431,10 +459,12 @@ class Proposals:
     calibration: dict  # hidden queries used, share right at the top, and the probability curve's points
 
 
-def _top(scorer, head: str, relation: str, candidates: Sequence[str]) -> tuple[str, float]:
+def _top(scorer, head: str, relation: str, candidates: Sequence[str]) -> tuple[str, float, float]:
+    """The best candidate, its score, and how likely the head is to have a value of the relation
+    at all (the scorer's ``coverage``; 1.0 for a scorer that cannot tell)."""
     scores = scorer.scores(head, relation, candidates)
     best = int(np.argmax(scores))
-    return candidates[best], float(scores[best])
+    return candidates[best], float(scores[best]), scorer.coverage(head, relation) if hasattr(scorer, "coverage") else 1.0
 
 
 Query = tuple[str, str, Sequence[str]]  # head, relation, candidate tails
@@ -442,8 +472,8 @@ Query = tuple[str, str, Sequence[str]]  # head, relation, candidate tails
 SENT_QUERIES = 1000
 
 
-def _tops(scorer, queries: list[Query], workers: Workers | None) -> list[tuple[str, float]]:
-    """The best candidate of each query and its score, by ``scorer``; with several ``workers``,
+def _tops(scorer, queries: list[Query], workers: Workers | None) -> list[tuple[str, float, float]]:
+    """:func:`_top` of each query, by ``scorer``; with several ``workers``,
     the queries in as many runs of consecutive ones (a product's relations together), each but
     the first sent with the scorer, the first scored here meanwhile (one copy of the scorer fewer)."""
     count = workers.count if workers else 1
@@ -455,7 +485,7 @@ def _tops(scorer, queries: list[Query], workers: Workers | None) -> list[tuple[s
     return _tops_of((scorer, runs[0])) + [top for scored in others for top in scored()]
 
 
-def _tops_of(run: tuple[object, list[Query]]) -> list[tuple[str, float]]:
+def _tops_of(run: tuple[object, list[Query]]) -> list[tuple[str, float, float]]:
     scorer, queries = run
     return [_top(scorer, *query) for query in queries]
 
@@ -492,6 +522,59 @@ class CompletionFacts:
                     mine[sys.intern(ref)] = (place, value)
 
 
+#: the facts known of a product, in the strata calibrated apart: a product known by one or two facts
+#: (a brand, a size) has neighbours by those alone, and their values are a guess for it
+_EVIDENCE_NAMES = {1: "1", 2: "2", 3: "3", 4: "4 or more"}
+#: hidden edges a stratum needs for a curve of its own; one with fewer takes the curve of all
+MIN_STRATUM = 30
+
+
+def _evidence(facts_known: int) -> int:
+    return max(1, min(facts_known, 4))
+
+
+def _shared_facts(triples: Sequence[Triple]) -> Counter:
+    """Each head's facts that another product states too (what makes it like other products)."""
+    held = Counter((r, t) for _, r, t in triples)
+    return Counter(h for h, r, t in triples if held[(r, t)] > 1)
+
+
+@dataclass
+class _Curve:
+    """Score → the probability that the top value is right (isotonic), fitted on hidden edges;
+    constant where they were all right or all wrong."""
+
+    thresholds: tuple[np.ndarray, np.ndarray] | None
+    constant: float
+    report: dict
+
+    def __call__(self, score: float) -> float:
+        return float(np.interp(score, *self.thresholds)) if self.thresholds is not None else self.constant
+
+
+def _curves(points: list[float], right: list[float], strata: list[int], isotonic) -> dict[int, _Curve]:
+    """One calibration curve for each stratum of products by the facts known of them (those with
+    fewer than :data:`MIN_STRATUM` hidden edges take the curve of all), from the hidden edges'
+    top scores and whether the top was right."""
+    def fit(chosen: list[int], pooled: bool) -> _Curve:
+        ys = [right[i] for i in chosen]
+        report = {"hidden": len(chosen), "top_right": round(float(np.mean(ys)), 4) if ys else None} | ({"pooled": True} if pooled else {})
+        if len(set(ys)) < 2:
+            return _Curve(None, float(np.mean(ys)) if ys else 0.0, report | {"curve": []})
+        model = isotonic(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit([points[i] for i in chosen], ys)
+        return _Curve((model.X_thresholds_, model.y_thresholds_), 0.0,
+                      report | {"curve": [[round(float(x), 4), round(float(y), 4)] for x, y in
+                                          zip(model.X_thresholds_, model.y_thresholds_, strict=True)]})
+
+    everything = fit(list(range(len(points))), True)
+    curves = {}
+    for stratum in _EVIDENCE_NAMES:
+        chosen = [i for i, s in enumerate(strata) if s == stratum]
+        curves[stratum] = fit(chosen, False) if len(chosen) >= MIN_STRATUM else _Curve(everything.thresholds, everything.constant,
+                                                                                        everything.report | {"stratum_hidden": len(chosen)})
+    return curves
+
+
 def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer: str = "neighbours",
             min_probability: float = 0.7, share: float = 0.1, seed: int = 0, epochs: int = 200, dim: int = 64,
             ontology: Ontology | None = None) -> Proposals:
@@ -519,10 +602,10 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     trial = make_scorer(scorer, kept, epochs, dim, seed)
     asked = [(h, r, t, candidates) for h, r, t in hidden if (candidates := _candidates(values[r], h, r, t, held))]
     tops = _tops(trial, [(h, r, candidates) for h, r, _, candidates in asked], workers)
-    points = [score for _, score in tops]
-    right = [float(top == t) for (_, _, t, _), (top, _) in zip(asked, tops, strict=True)]
-    curve = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(points, right) if len(set(right)) > 1 else None
-    constant = float(np.mean(right)) if right else 0.0  # the share right, when it is all or none
+    points = [score for _, score, _ in tops]
+    right = [float(top == t) for (_, _, t, _), (top, _, _) in zip(asked, tops, strict=True)]
+    known = _shared_facts(kept)
+    curves = _curves(points, right, [_evidence(known[h]) for h, _, _, _ in asked], IsotonicRegression)
     del trial, kept, values
     final = make_scorer(scorer, triples, epochs, dim, seed)
     products = sorted({head for head, _, _ in triples if head.startswith(PRODUCT + ":")})
@@ -530,17 +613,18 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     proposed: dict[str, list[Fact]] = {relation: [] for relation in relations}
     wanted = frozenset(relations)
     answered = {(h, r) for h, r, _ in triples if r in wanted}
+    known = _shared_facts(triples)
     queries = [(product, relation, all_values[relation]) for product in products for relation in relations
                if (product, relation) not in answered and all_values[relation]
                and not (ontology.is_kind(relation) and not ontology.applies(relation, category.get(product, "")))]
     # one product's relations in turn: its neighbours are found once; capacity is no attribute of a folder
-    for (product, relation, _), (top, score) in zip(queries, _tops(final, queries, workers), strict=True):
-        probability = float(np.interp(score, curve.X_thresholds_, curve.y_thresholds_)) if curve is not None else constant
+    for (product, relation, _), (top, score, coverage) in zip(queries, _tops(final, queries, workers), strict=True):
+        # calibrated on products that have the relation; this one may have none (a pen that states no colour)
+        probability = coverage * curves[_evidence(known[product])](score)
         if probability >= min_probability:
             where = Provenance(entities[product].key, "graph", 0, 0, "completion", scorer)
             properties = {"inferred": True} | ({"chosen": False, "support": 0.0} if ontology.is_kind(relation) else {})
             proposed[relation].append(Fact(entities[product], relation, entities[top], round(probability, 4), (where,), properties))
     calibration = {"hidden": len(points), "top_right": round(float(np.mean(right)), 4) if right else None,
-                   "curve": [[round(float(x), 4), round(float(y), 4)] for x, y in
-                             zip(curve.X_thresholds_, curve.y_thresholds_, strict=True)] if curve is not None else []}
+                   "by_facts_known": {_EVIDENCE_NAMES[stratum]: curve.report for stratum, curve in sorted(curves.items())}}
     return Proposals([fact for relation in relations for fact in proposed[relation]], calibration)
