@@ -142,6 +142,7 @@ class NeighbourScorer:
         self._candidates: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]] = {}
         self._wanted = np.zeros(len(features), dtype=bool)  # the columns asked about, marked while they are read
         self.features = features
+        self._columns_of: dict[str, np.ndarray] = {}  # relation → its values' columns (coverage)
         self.popularity = PopularityScorer(triples)
         if association:
             self._held = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=matrix.shape)
@@ -299,7 +300,9 @@ class NeighbourScorer:
         classes, similarity, total = self._nearest(row)
         if not len(classes) or total <= 0:
             return 0.0
-        columns = np.array([column for (r, _), column in self.features.items() if r == relation], dtype=np.int64)
+        if relation not in self._columns_of:
+            self._columns_of[relation] = np.array([column for (r, _), column in self.features.items() if r == relation], dtype=np.int64)
+        columns = self._columns_of[relation]
         rows = self.class_rows
         starts, ends = rows.indptr[classes], rows.indptr[classes + 1]
         held = np.concatenate([rows.indices[a:b] for a, b in zip(starts, ends, strict=True)])
