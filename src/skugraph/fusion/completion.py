@@ -142,14 +142,15 @@ class NeighbourScorer:
         self._candidates: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]] = {}
         self._wanted = np.zeros(len(features), dtype=bool)  # the columns asked about, marked while they are read
         self.features = features
-        self._columns_of: dict[str, np.ndarray] = {}  # relation → its values' columns (coverage)
+        by_relation: dict[str, list[int]] = defaultdict(list)
+        for (relation, _), column in features.items():
+            by_relation[relation].append(column)
+        #: each relation's value columns, in order
+        self._relation_columns = {relation: np.array(columns, dtype=np.int64) for relation, columns in by_relation.items()}
         self.popularity = PopularityScorer(triples)
         if association:
             self._held = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=matrix.shape)
             self._cooccurrence: dict[str, tuple[np.ndarray, object]] = {}
-            self._relation_columns: dict[str, list[int]] = defaultdict(list)
-            for (relation, _), column in features.items():
-                self._relation_columns[relation].append(column)
 
     def _classes(self) -> None:
         """Each product's class (the products with its shared features at its weights), each
@@ -300,9 +301,7 @@ class NeighbourScorer:
         classes, similarity, total = self._nearest(row)
         if not len(classes) or total <= 0:
             return 0.0
-        if relation not in self._columns_of:
-            self._columns_of[relation] = np.array([column for (r, _), column in self.features.items() if r == relation], dtype=np.int64)
-        columns = self._columns_of[relation]
+        columns = self._relation_columns.get(relation, np.zeros(0, dtype=np.int64))
         rows = self.class_rows
         starts, ends = rows.indptr[classes], rows.indptr[classes + 1]
         held = np.concatenate([rows.indices[a:b] for a, b in zip(starts, ends, strict=True)])
@@ -326,7 +325,7 @@ class NeighbourScorer:
         from scipy import sparse
 
         if relation not in self._cooccurrence:
-            columns = np.array(self._relation_columns[relation], dtype=np.int64)
+            columns = self._relation_columns.get(relation, np.zeros(0, dtype=np.int64))
             counts = self._held.T.tocsr() @ self._held[:, columns]
             # P(value pair | feature pair): of the products with the row's pair, the share with the column's
             cooccurrence = sparse.csr_matrix(sparse.diags(1 / np.maximum(self.frequency, 1)) @ counts)
@@ -555,16 +554,18 @@ class _Curve:
         return float(np.interp(score, *self.thresholds)) if self.thresholds is not None else self.constant
 
 
-def _curves(points: list[float], right: list[float], strata: list[int], isotonic) -> dict[int, _Curve]:
+def _curves(points: list[float], right: list[float], strata: list[int]) -> dict[int, _Curve]:
     """One calibration curve for each stratum of products by the facts known of them (those with
     fewer than :data:`MIN_STRATUM` hidden edges take the curve of all), from the hidden edges'
     top scores and whether the top was right."""
+    from sklearn.isotonic import IsotonicRegression
+
     def fit(chosen: list[int], pooled: bool) -> _Curve:
         ys = [right[i] for i in chosen]
         report = {"hidden": len(chosen), "top_right": round(float(np.mean(ys)), 4) if ys else None} | ({"pooled": True} if pooled else {})
         if len(set(ys)) < 2:
             return _Curve(None, float(np.mean(ys)) if ys else 0.0, report | {"curve": []})
-        model = isotonic(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit([points[i] for i in chosen], ys)
+        model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit([points[i] for i in chosen], ys)
         return _Curve((model.X_thresholds_, model.y_thresholds_), 0.0,
                       report | {"curve": [[round(float(x), 4), round(float(y), 4)] for x, y in
                                           zip(model.X_thresholds_, model.y_thresholds_, strict=True)]})
@@ -594,8 +595,6 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
                  workers: Workers | None = None) -> Proposals:
     """:func:`propose` on facts gathered as they streamed by (:class:`CompletionFacts`);
     ``workers``: processes that score the queries."""
-    from sklearn.isotonic import IsotonicRegression
-
     ontology = ontology or load_ontology()
     relations = gathered.relations
     entities = {ref: entity for ref, (_, entity) in gathered.entities.items()}
@@ -608,7 +607,7 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     points = [score for _, score, _ in tops]
     right = [float(top == t) for (_, _, t, _), (top, _, _) in zip(asked, tops, strict=True)]
     known = _shared_facts(kept)
-    curves = _curves(points, right, [_evidence(known[h]) for h, _, _, _ in asked], IsotonicRegression)
+    curves = _curves(points, right, [_evidence(known[h]) for h, _, _, _ in asked])
     del trial, kept, values
     final = make_scorer(scorer, triples, epochs, dim, seed)
     products = sorted({head for head, _, _ in triples if head.startswith(PRODUCT + ":")})

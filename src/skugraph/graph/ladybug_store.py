@@ -280,12 +280,12 @@ class LadybugStore(GraphStore):
         """``file``, or with a buffer pool of a set size its rows in pieces a COPY fits into
         (:data:`COPY_SHARE_OF_POOL`), each written beside it; in pieces only where the load may
         commit between them (not within a transaction that must stay whole)."""
+        if not self.buffer_pool_mb or self._written is None:
+            yield file
+            return
         parquet = pq.ParquetFile(file)
         rows = parquet.metadata.num_rows
         size = sum(parquet.metadata.row_group(number).total_byte_size for number in range(parquet.metadata.num_row_groups))
-        if not self.buffer_pool_mb or self._written is None or not rows:
-            yield file
-            return
         piece_rows = max(1, int((self.buffer_pool_mb << 20) * COPY_SHARE_OF_POOL * rows / max(size, 1)))
         if piece_rows >= rows:
             yield file
