@@ -557,3 +557,21 @@ def test_ingest_warns_of_a_review_id_given_to_two_reviews(tmp_path):
     assert result.exit_code == 0 and "ingested 3, rejected 0, 1 review ids given to other reviews too" in result.stdout
     (line,) = messages(result)
     assert line.startswith("review id '1' of listing 'a2' was given to another review (of listing 'a1', other text)")
+
+
+def test_load_without_facts_loads_the_fused_ones_the_commands_before_wrote(tmp_path, monkeypatch):
+    """The README's ingest, extract, fuse, load with no paths: load takes fuse's output, not extract's."""
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in generate()[:60]), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert "neither .skugraph/facts.fused.jsonl nor .skugraph/facts.jsonl exists" in " ".join(run("load").output.split())
+    assert run("ingest", str(source)).exit_code == 0 and run("extract").exit_code == 0
+    unfused = run("load", "--db", "a.lbug")
+    assert unfused.exit_code == 0 and "loading .skugraph/facts.jsonl (extracted, not fused" in " ".join(unfused.stdout.split())
+    assert run("fuse", "--no-complete").exit_code == 0
+    fused = run("load", "--db", "b.lbug")
+    assert fused.exit_code == 0 and "loading .skugraph/facts.fused.jsonl" in fused.stdout
+    products = [json.loads(run("stats", "--db", db, "--json").stdout)["nodes"]["Product"] for db in ("a.lbug", "b.lbug")]
+    assert products[0] == 60 > products[1]  # the fused graph: the sample's listings of one product are one
+    (tmp_path / ".skugraph" / "facts.jsonl").touch()  # extracted again, not fused again
+    assert "is newer than .skugraph/facts.fused.jsonl: run skugraph fuse again" in " ".join(run("load", "--db", "b.lbug").stdout.split())

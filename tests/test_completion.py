@@ -1,6 +1,6 @@
 import pytest
 
-from skugraph.fusion.completion import NeighbourScorer, evaluate, propose, split
+from skugraph.fusion.completion import NeighbourScorer, _curves, evaluate, propose, split
 from skugraph.records import Entity, Fact, Provenance
 
 
@@ -130,3 +130,15 @@ def test_pruned_neighbour_search_gives_the_scores_of_the_whole_search():
     values = sorted({t for _, r, t in triples if r == "material"})
     for head in sorted({h for h, _, _ in triples})[::7]:
         assert np.array_equal(pruned.scores(head, "material", values), whole.scores(head, "material", values))
+
+
+def test_a_calibration_block_says_the_rule_of_succession_not_its_bare_share():
+    """Isotonic regression gives a run of right answers the probability 1; a handful of them
+    proves far less: (k + 1) / (n + 2), kept non-decreasing in the score."""
+    scores = [0.1 * i for i in range(40)]
+    right = [0.0] * 20 + [1.0] * 5 + [0.0] * 10 + [1.0] * 5  # the top five scores all right
+    curve = _curves(scores, right, [4] * 40)[4]
+    assert curve(3.9) == pytest.approx(6 / 7) and curve(3.9) < 1
+    assert curve(0.0) == pytest.approx(1 / 22)  # twenty wrong: not 0 either
+    assert all(a[1] <= b[1] for a, b in zip(curve.report["curve"], curve.report["curve"][1:]))
+    assert _curves([0.5] * 30, [1.0] * 30, [1] * 30)[1](0.5) == pytest.approx(31 / 32)  # all right: no curve, one value

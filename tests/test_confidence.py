@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from skugraph.cli import app
 from skugraph.facts.io import write_facts
-from skugraph.graph.store import Confidences, confidence_summary, open_store, read_facts
+from skugraph.graph.store import Confidences, confidence_summary, inferred_facts, open_store, read_facts
 from skugraph.records import BRAND, PRODUCT, VALUE, Entity, Fact, Listing, Provenance, to_json_line
 
 runner = CliRunner()
@@ -31,8 +31,9 @@ def _value(kind: str, name: str) -> Entity:
 
 
 #: six facts whose confidences sum to 3.8 (mean 0.6333, 2.2 expected wrong); two of them calibrated:
-#: the material (a tagger version marked calibrated) and the capacity (KG completion); the white
-#: colour has a calibrated and a rule reading, so its noisy-or confidence is no probability
+#: the material (a tagger version marked calibrated) and the capacity (KG completion, so inferred:
+#: read in no text, the other five are); the white colour has a calibrated and a rule reading, so
+#: its noisy-or confidence is no probability
 FACTS = [
     _fact(PHONE_CASE, "has_brand", Entity(BRAND, "huawei", "华为"), 0.95, ("rules", "2")),
     _fact(PHONE_CASE, "colour", _value("colour", "黑色"), 0.4, ("rules", "2")),
@@ -71,11 +72,12 @@ def test_store_confidences_and_expected_precision_by_hand(store):
     assert found["has_brand"] == Confidences(2, pytest.approx(1.25), 0)
     assert found["colour"] == Confidences(2, pytest.approx(1.0), 0)  # one reading of 白色 is the rules'
     assert found["material"] == Confidences(1, pytest.approx(0.7), 1)
-    assert found["capacity"] == Confidences(1, pytest.approx(0.85), 1)
-    overall = sum(found.values(), Confidences())
-    assert (overall.facts, overall.calibrated) == (6, 2)
-    assert overall.expected_precision == pytest.approx(3.8 / 6) and overall.expected_wrong == pytest.approx(2.2)
-    assert overall.calibration.startswith("partly calibrated: 2 of 6")
+    assert "capacity" not in found and found["capacity (inferred)"] == Confidences(1, pytest.approx(0.85), 1)
+    overall = read_facts(found)  # what the listings say: the inferred capacity left out
+    assert (overall.facts, overall.calibrated) == (5, 1)
+    assert overall.expected_precision == pytest.approx(2.95 / 5) and overall.expected_wrong == pytest.approx(2.05)
+    assert overall.calibration.startswith("partly calibrated: 1 of 5")
+    assert inferred_facts(found) == Confidences(1, pytest.approx(0.85), 1)
 
 
 def test_calibration_says_whether_the_mean_is_a_precision():
@@ -85,8 +87,10 @@ def test_calibration_says_whether_the_mean_is_a_precision():
 
 
 def test_the_expected_precision_leaves_out_what_is_not_read_from_text():
-    found = {"has_brand": Confidences(2, 1.25, 0), "offer_of": Confidences(3, 3.0, 0), "has_review": Confidences(4, 4.0, 0)}
+    found = {"has_brand": Confidences(2, 1.25, 0), "offer_of": Confidences(3, 3.0, 0), "has_review": Confidences(4, 4.0, 0),
+             "colour (inferred)": Confidences(1, 0.8, 1)}
     assert read_facts(found) == Confidences(2, 1.25, 0)
+    assert confidence_summary(found)["inferred"] == {"facts": 1, "expected_precision": 0.8, "expected_wrong": 0.2, "calibrated": 1}
     assert confidence_summary(found)["all"]["expected_precision"] == 0.625 and "offer_of" in confidence_summary(found)["predicates"]
 
 
@@ -96,11 +100,14 @@ def test_stats_prints_the_expected_precision(files, tmp_path):
     assert run("load", str(facts), "--listings", str(listings), "--db", str(db)).exit_code == 0
     shown = run("stats", "--db", str(db))
     assert shown.exit_code == 0
-    assert ("expected precision 0.633 over the 6 facts read from text (all but offer_of, has_review) (about 2 wrong);"
-            " partly calibrated: 2 of 6") in " ".join(shown.stdout.split())
+    printed = " ".join(shown.stdout.split())
+    assert ("expected precision 0.590 over the 5 facts read from text (all but offer_of, has_review and those inferred) "
+            "(about 2 wrong); partly calibrated: 1 of 5") in printed
+    assert "1 facts inferred by KG completion, read in no listing: expected precision 0.850 (about 0 wrong)" in printed
     summary = json.loads(run("stats", "--db", str(db), "--json").stdout)["confidence"]
-    assert summary["all"] == {"facts": 6, "expected_precision": 0.6333, "expected_wrong": 2.2, "calibrated": 2,
+    assert summary["all"] == {"facts": 5, "expected_precision": 0.59, "expected_wrong": 2.0, "calibrated": 1,
                               "calibration": summary["all"]["calibration"]}
+    assert summary["predicates"]["capacity (inferred)"]["facts"] == 1
     assert summary["predicates"]["has_brand"] == {"facts": 2, "expected_precision": 0.625, "expected_wrong": 0.8, "calibrated": 0}
 
 

@@ -37,6 +37,17 @@ def test_a_confident_description_beats_an_unsure_title():
     assert chosen == ["512GB"]
 
 
+def test_a_product_word_that_is_the_products_type_is_no_related_product():
+    """Two listings of one product: one heads 手机壳, the other names it beside its head 钢化膜."""
+    case, film = value_entity("product_type", "手机壳"), value_entity("product_type", "钢化膜")
+    facts = [Fact(PRODUCT_1, "product_type", case, 0.9, read_in("title", 0, 3)),
+             Fact(PRODUCT_1, "product_type", film, 0.6, read_in("title", 5, 8)),
+             Fact(PRODUCT_1, "related_product", case, 0.8, read_in("title", 9, 12)),
+             Fact(Entity(PRODUCT, "p2", "钢化膜 送手机壳"), "related_product", case, 0.8, read_in("title", 5, 8))]
+    kept = [(f.subject.key, f.predicate, f.object.name) for f in resolve(facts)]
+    assert kept == [("p1", "product_type", "手机壳"), ("p1", "product_type", "钢化膜"), ("p2", "related_product", "手机壳")]
+
+
 def test_explain_shows_the_choice_and_its_evidence(store):
     listing = Listing("p1", "华为 Mate 60 黑色", description="颜色：白色")
     facts = resolve([Fact(PRODUCT_1, "colour", value_entity("colour", "黑色"), 0.9, read_in("title", 11, 13)),

@@ -143,6 +143,7 @@ def extract(
     files written are the same."""
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be local or ray, not {engine!r}")
+    listings, facts_out, mentions_out = Path(listings), Path(facts_out), mentions_out and Path(mentions_out)
     columnar = is_parquet(facts_out)
     if mentions_out is not None and is_parquet(mentions_out) != columnar:
         raise ValueError(f"facts and mentions must both be JSONL or both Parquet: {facts_out}, {mentions_out}")
@@ -178,6 +179,7 @@ def fuse(listings: Path, facts: Path, out: Path, matcher: Path | None = None, th
     from skugraph.fusion.stream import FIRST_PASS_ROWS, fuse_stream
 
     check_min_confidence(min_confidence)
+    listings, facts, out = Path(listings), Path(facts), Path(out)
     trained = None
     if matcher:  # a trained matcher needs torch: imported only then
         from skugraph.fusion.matching import CrossEncoderMatcher
@@ -204,6 +206,7 @@ def complete(facts: Path, out: Path, relations: Sequence[str] | None = None, sco
     from skugraph.fusion.completion import COMPLETED, propose
 
     ontology = ontology or load_ontology()
+    facts, out = Path(facts), Path(out)
     proposals = propose(list(read_facts(facts, on_error, ontology)), relations or COMPLETED, scorer, min_probability,
                         ontology=ontology)
     write_facts(out, proposals.facts)
@@ -225,6 +228,7 @@ def load(
     table's rows are then copied in pieces a pool of that size takes, a commit each."""
     left_out: Counter[str] = Counter()
     check_min_confidence(min_confidence)
+    listings, facts = Path(listings), Path(facts)
     with open_store(db, ontology=ontology, buffer_pool_mb=buffer_pool_mb) as store:
         confident = confident_tables(read_fact_tables(facts, on_error, store.ontology, batch_size), min_confidence, left_out)
         report = store.load_tables(load_listing_tables(listings, batch_size), confident, keep_previous=keep_previous)

@@ -27,6 +27,8 @@ NODE_LABELS = (LISTING, PRODUCT, BRAND, CATEGORY, VALUE, REVIEW, ASPECT)
 #: an extractor version that ends so marks facts whose confidences were calibrated as probabilities
 #: of being right, on labelled dev data (``tagger@3f9a…+calibrated``; :mod:`skugraph.facts.calibration`)
 CALIBRATED_VERSION = "+calibrated"
+#: the extractor named in the provenance of facts KG completion inferred (read in no listing)
+COMPLETION = "completion"
 
 
 @dataclass(frozen=True, slots=True)

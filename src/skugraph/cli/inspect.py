@@ -58,13 +58,13 @@ def query(
 @app.command()
 def stats(
     db: DbOption = DEFAULT_DB,
-    as_json: Annotated[bool, typer.Option("--json", help="Print {nodes: {label: n}, edges: {type: n}, delisted: {Product: n, Listing: n}, confidence: {all: {facts, expected_precision, expected_wrong, calibrated, calibration}, predicates: {predicate: {…}}}}.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {nodes: {label: n}, edges: {type: n}, delisted: {Product: n, Listing: n}, confidence: {all: {facts, expected_precision, expected_wrong, calibrated, calibration}, inferred: {facts, …}, predicates: {predicate or 'predicate (inferred)': {…}}}}.")] = False,
 ) -> None:
     """Count nodes per label (products and listings on the market; those delisted, kept for their
     history, apart) and edges per type; and the graph's expected precision, the mean
     confidence of its facts (overall and per predicate), with the facts expected wrong and
     whether the confidences are calibrated probabilities."""
-    from skugraph.graph.store import NOT_READ, market_stats, read_facts
+    from skugraph.graph.store import NOT_READ, inferred_facts, market_stats, read_facts
 
     with read_graph(db) as store:
         counts, confidences = market_stats(store), store.confidences()
@@ -88,11 +88,14 @@ def stats(
     for name, found in sorted(confidences.items(), key=lambda item: -item[1].facts):
         table.add_row(name, str(found.facts), f"{found.expected_precision:.3f}", f"{found.expected_wrong:.1f}", str(found.calibrated))
     console.print(table)
-    overall = read_facts(confidences)
+    overall, inferred = read_facts(confidences), inferred_facts(confidences)
     if overall.facts:
         console.print(f"expected precision {overall.expected_precision:.3f} over the {overall.facts} facts read from text "
-                      f"(all but {', '.join(NOT_READ)}) "
+                      f"(all but {', '.join(NOT_READ)} and those inferred) "
                       f"(about {overall.expected_wrong:.0f} wrong); {overall.calibration}", highlight=False)
+    if inferred.facts:
+        console.print(f"{inferred.facts} facts inferred by KG completion, read in no listing: expected precision "
+                      f"{inferred.expected_precision:.3f} (about {inferred.expected_wrong:.0f} wrong)", highlight=False)
 
 
 @app.command("ontology")

@@ -142,9 +142,25 @@ def digest(db: DbOption = DEFAULT_DB) -> None:
         raise typer.Exit(1)
 
 
+def _default_facts() -> Path:
+    """The fused facts of the work directory when `skugraph fuse` wrote them, else the extracted
+    ones; said which, and that fused facts older than the extracted ones miss the newer reads."""
+    fused, extracted = DEFAULT_WORKDIR / "facts.fused.jsonl", DEFAULT_WORKDIR / "facts.jsonl"
+    if not fused.exists() and not extracted.exists():
+        raise FileNotFoundError(f"neither {fused} nor {extracted} exists: run skugraph extract and skugraph fuse, "
+                                "or name the facts to load")
+    if not fused.exists():
+        console.print(f"loading {extracted} (extracted, not fused: no duplicate products merged, no conflicts settled; run skugraph fuse first for that)")
+        return extracted
+    if extracted.exists() and extracted.stat().st_mtime > fused.stat().st_mtime:
+        console.print(f"[yellow]note:[/] {extracted} is newer than {fused}: run skugraph fuse again to load the newer facts")
+    console.print(f"loading {fused}")
+    return fused
+
+
 @app.command()
 def load(
-    facts: Annotated[Path, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph fuse` or `skugraph extract`.")] = DEFAULT_WORKDIR / "facts.jsonl",
+    facts: Annotated[Path | None, typer.Argument(help="Facts (JSONL or Parquet) from `skugraph fuse` or `skugraph extract` (default: .skugraph/facts.fused.jsonl when fuse wrote it, else .skugraph/facts.jsonl).", show_default=False)] = None,
     listings: Annotated[Path, typer.Option(help="Ingested listings (JSONL or Parquet), or a directory of shards.")] = DEFAULT_WORKDIR / "listings.jsonl",
     db: DbOption = DEFAULT_DB,
     ontology: OntologyOption = None,
@@ -162,6 +178,8 @@ def load(
     from skugraph.facts.ontology import load_ontology
 
     rejected: list[str] = []
+    with friendly_errors():
+        facts = facts or _default_facts()
     with friendly_errors(), console.status("loading into the graph…"):
         schema = load_ontology(ontology)
         check_facts_file(facts, allow_empty, schema)  # before the graph is touched
@@ -176,7 +194,8 @@ def load(
         nothing(f"no facts loaded from {facts}" + (f": all {len(rejected)} rejected, only the listings were loaded" if rejected else ""))
     nodes = sum(stats["nodes"].values())
     edges = sum(stats["edges"].values())
-    console.print(f"loaded {sum(report.nodes.values())} node rows and {sum(report.edges.values())} edge rows → {db}")
+    console.print(f"loaded {sum(report.nodes.values())} node rows and {sum(report.edges.values())} edge rows → {db} "
+                  "(upserts: a node stated again, as a listing is with its supports, is one node written twice)")
     if report.retracted > report.rerun_retracted or report.changed:
         console.print(f"new versions of listings: {report.retracted - report.rerun_retracted} facts retracted, "
                       f"{report.changed} listing values replaced (both kept as history: skugraph history PRODUCT)")

@@ -31,7 +31,7 @@ import numpy as np
 
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.processes import Workers
-from skugraph.records import ASPECT, LISTING, PRODUCT, REVIEW, Entity, Fact, Provenance
+from skugraph.records import ASPECT, COMPLETION, LISTING, PRODUCT, REVIEW, Entity, Fact, Provenance
 
 Triple = tuple[str, str, str]  # (head ref, relation, tail ref)
 COMPLETED = ("colour", "material", "capacity", "size", "compatible_with")  # relations evaluated by default
@@ -544,7 +544,8 @@ def _shared_facts(triples: Sequence[Triple]) -> Counter:
 @dataclass
 class _Curve:
     """Score → the probability that the top value is right (isotonic), fitted on hidden edges;
-    constant where they were all right or all wrong."""
+    constant where they were all right or all wrong. Each block of the fit says (k + 1) / (n + 2)
+    for its k right of n (the rule of succession), so five right of five is 0.86, not 1."""
 
     thresholds: tuple[np.ndarray, np.ndarray] | None
     constant: float
@@ -561,14 +562,18 @@ def _curves(points: list[float], right: list[float], strata: list[int]) -> dict[
     from sklearn.isotonic import IsotonicRegression
 
     def fit(chosen: list[int], pooled: bool) -> _Curve:
-        ys = [right[i] for i in chosen]
-        report = {"hidden": len(chosen), "top_right": round(float(np.mean(ys)), 4) if ys else None} | ({"pooled": True} if pooled else {})
+        ys = np.array([right[i] for i in chosen])
+        report = {"hidden": len(chosen), "top_right": round(float(ys.mean()), 4) if len(ys) else None} | ({"pooled": True} if pooled else {})
         if len(set(ys)) < 2:
-            return _Curve(None, float(np.mean(ys)) if ys else 0.0, report | {"curve": []})
-        model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit([points[i] for i in chosen], ys)
-        return _Curve((model.X_thresholds_, model.y_thresholds_), 0.0,
-                      report | {"curve": [[round(float(x), 4), round(float(y), 4)] for x, y in
-                                          zip(model.X_thresholds_, model.y_thresholds_, strict=True)]})
+            return _Curve(None, (ys.sum() + 1) / (len(ys) + 2), report | {"curve": []})
+        xs = np.array([points[i] for i in chosen])
+        model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(xs, ys)
+        fitted = model.predict(xs)
+        smoothed = {block: (ys[fitted == block].sum() + 1) / ((fitted == block).sum() + 2) for block in np.unique(fitted)}
+        # the blocks' values, each shrunk by its size, kept non-decreasing in the score
+        ys_at = np.maximum.accumulate([smoothed.get(y, y) for y in model.y_thresholds_])
+        return _Curve((model.X_thresholds_, ys_at), 0.0,
+                      report | {"curve": [[round(float(x), 4), round(float(y), 4)] for x, y in zip(model.X_thresholds_, ys_at, strict=True)]})
 
     everything = fit(list(range(len(points))), True)
     curves = {}
@@ -624,7 +629,7 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
         # calibrated on products that have the relation; this one may have none (a pen that states no colour)
         probability = coverage * curves[_evidence(known[product])](score)
         if probability >= min_probability:
-            where = Provenance(entities[product].key, "graph", 0, 0, "completion", scorer)
+            where = Provenance(entities[product].key, "graph", 0, 0, COMPLETION, scorer)
             properties = {"inferred": True} | ({"chosen": False, "support": 0.0} if ontology.is_kind(relation) else {})
             proposed[relation].append(Fact(entities[product], relation, entities[top], round(probability, 4), (where,), properties))
     calibration = {"hidden": len(points), "top_right": round(float(np.mean(right)), 4) if right else None,

@@ -5,6 +5,9 @@ keep the others as alternatives, each with its provenance.
 Support of a value = its confidence × the weight of the best source it was read from
 (title > description > reviews; structured fields count fully). The value with the most
 support is ``chosen``; ties go to the value read first.
+
+A product word one listing heads and another names beside its head is the product's type
+(``product_type``), not a product related to it: the ``related_product`` fact is dropped.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ def source_weight(fact: Fact) -> float:
 
 def resolve(facts: Iterable[Fact], ontology: Ontology | None = None) -> list[Fact]:
     """The facts with every attribute fact marked ``chosen`` (true for the best-supported value
-    of its (product, attribute), false for the alternatives) and its ``support``."""
+    of its (product, attribute), false for the alternatives) and its ``support``; a product's
+    ``related_product`` that is one of its ``product_type`` values left out."""
     ontology = ontology or load_ontology()
     facts = list(facts)
+    types = {(fact.subject.ref, fact.object.ref) for fact in facts if fact.predicate == "product_type"}
+    facts = [fact for fact in facts if fact.predicate != "related_product" or (fact.subject.ref, fact.object.ref) not in types]
     support = {}
     best: dict[tuple[str, str], tuple[float, int]] = {}
     for index, fact in enumerate(facts):

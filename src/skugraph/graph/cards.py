@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from skugraph.graph.store import GraphStore
+from skugraph.records import COMPLETION
 
 _FACTS = (
     "MATCH (p:Product {id: $id})-[r]->(o) "
@@ -90,7 +91,7 @@ def evidence_places(provenance: str | None, texts: dict[str, dict[str, str]]) ->
         text = texts.get(place["listing_id"], {}).get(place["field"], "")
         places.append({"listing": place["listing_id"], "field": place["field"], "start": place["start"], "end": place["end"],
                        "extractor": place["extractor"], "version": place["version"], "text": text,
-                       "inferred": place["extractor"] == "completion"})
+                       "inferred": place["extractor"] == COMPLETION})
     return places
 
 

@@ -48,13 +48,14 @@ from skugraph.graph.store import (
     CALIBRATED_VERSION,
     Confidences,
     GraphStore,
+    INFERRED,
     LoadReport,
     QueryResult,
     StoreError,
     TableBatch,
     rows_table,
 )
-from skugraph.records import LISTING, Listing
+from skugraph.records import COMPLETION, LISTING, Listing
 
 #: rows (nodes and edges) a load writes in one transaction, about: past them it commits and goes on in a new one.
 #: Each commit's checkpoint costs seconds that grow with the graph (3-8 s at 100k listings), and listings written
@@ -220,14 +221,18 @@ class LadybugStore(GraphStore):
     def confidences(self) -> dict[str, Confidences]:
         """Counted in the database: an edge's readings are the entries of its provenance JSON, and
         the calibrated ones those :data:`_CALIBRATED_READING` matches."""
-        readings, calibrated = "size(regexp_extract_all(r.provenance, $reading))", "size(regexp_extract_all(r.provenance, $calibrated))"
         found: dict[str, Confidences] = {}
         for table in relation_tables(self.ontology):
-            rows = self.query(f"MATCH ()-[r:{table.name}]->() WHERE r.confidence IS NOT NULL RETURN r.predicate, count(r), "
-                              f"sum(r.confidence), sum(CASE WHEN {readings} > 0 AND {calibrated} = {readings} THEN 1 ELSE 0 END)",
-                              {"reading": '"extractor": ', "calibrated": _CALIBRATED_READING}).rows
-            for predicate, facts, total, good in rows:
-                found[predicate] = found.get(predicate, Confidences()) + Confidences(int(facts), float(total), int(good))
+            rows = self.query(f"MATCH ()-[r:{table.name}]->() WHERE r.confidence IS NOT NULL "
+                              "WITH r, size(regexp_extract_all(r.provenance, $reading)) AS readings, "
+                              "size(regexp_extract_all(r.provenance, $calibrated)) AS calibrated, "
+                              "size(regexp_extract_all(r.provenance, $inferred)) AS inferred "
+                              "RETURN r.predicate, readings > 0 AND inferred = readings, count(r), sum(r.confidence), "
+                              "sum(CASE WHEN readings > 0 AND calibrated = readings THEN 1 ELSE 0 END)",
+                              {"reading": '"extractor": ', "calibrated": _CALIBRATED_READING, "inferred": _INFERRED_READING}).rows
+            for predicate, inferred, facts, total, good in rows:
+                name = predicate + INFERRED if inferred else predicate
+                found[name] = found.get(name, Confidences()) + Confidences(int(facts), float(total), int(good))
         return found
 
     def listing_times(self, ids: list[str]) -> dict[str, datetime | None]:
@@ -763,6 +768,7 @@ class LadybugStore(GraphStore):
 
 #: one reading in an edge's provenance JSON (``"extractor": "…", "version": "…"``, as ``json.dumps``
 #: writes it) whose confidence is calibrated: from a calibrated extractor, or a version so marked
+_INFERRED_READING = f'"extractor": "{COMPLETION}"'
 _CALIBRATED_READING = (f'"extractor": "(?:(?:{"|".join(map(re.escape, CALIBRATED_EXTRACTORS))})", "version": "[^"]*'
                        f'|[^"]*", "version": "[^"]*{re.escape(CALIBRATED_VERSION)})"')
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from skugraph.facts.ontology import Ontology
 from skugraph.graph.schema import NODE_TABLES, relation_tables
-from skugraph.records import CALIBRATED_VERSION, LISTING, REVIEW, Fact, Listing, Redaction
+from skugraph.records import CALIBRATED_VERSION, COMPLETION, LISTING, REVIEW, Fact, Listing, Redaction
 
 if TYPE_CHECKING:  # pyarrow is imported where tables are built, so the CLI starts without it
     import pyarrow as pa
@@ -83,7 +83,7 @@ class LoadReport:
 
 #: extractors whose confidences are calibrated probabilities whatever their version: KG completion
 #: (isotonic regression on hidden edges of the graph it completes)
-CALIBRATED_EXTRACTORS = ("completion",)
+CALIBRATED_EXTRACTORS = (COMPLETION,)
 
 
 @dataclass(frozen=True)
@@ -129,19 +129,29 @@ class Confidences:
 #: them: a listing's offer of its product (the matcher's score, chosen by its own threshold) and
 #: its reviews (the listing's own records)
 NOT_READ = ("offer_of", "has_review")
+#: :meth:`GraphStore.confidences` counts a predicate's facts KG completion inferred (every reading
+#: of them its) apart, under the predicate's name with this suffix: they were read in no text
+INFERRED = " (inferred)"
 
 
 def read_facts(confidences: Mapping[str, Confidences]) -> Confidences:
-    """The confidences of the facts read from text, all predicates but :data:`NOT_READ` together."""
-    return sum((found for name, found in confidences.items() if name not in NOT_READ), Confidences())
+    """The confidences of the facts read from text, all predicates but :data:`NOT_READ` together,
+    the inferred ones (:data:`INFERRED`) left out."""
+    return sum((found for name, found in confidences.items() if name not in NOT_READ and not name.endswith(INFERRED)),
+               Confidences())
+
+
+def inferred_facts(confidences: Mapping[str, Confidences]) -> Confidences:
+    """The confidences of the facts KG completion inferred, all predicates together."""
+    return sum((found for name, found in confidences.items() if name.endswith(INFERRED)), Confidences())
 
 
 def confidence_summary(confidences: Mapping[str, Confidences]) -> dict[str, Any]:
     """Per-predicate confidences (:meth:`GraphStore.confidences`) as JSON: the read facts'
     (``all``: every predicate but :data:`NOT_READ`, with ``calibration`` saying whether its
-    expected precision is one) and each predicate's."""
+    expected precision is one), the inferred facts' (``inferred``) and each predicate's."""
     overall = read_facts(confidences)
-    return {"all": overall.to_dict() | {"calibration": overall.calibration},
+    return {"all": overall.to_dict() | {"calibration": overall.calibration}, "inferred": inferred_facts(confidences).to_dict(),
             "predicates": {name: found.to_dict() for name, found in sorted(confidences.items())}}
 
 
@@ -641,7 +651,8 @@ class GraphStore(ABC):
 
     @abstractmethod
     def confidences(self) -> dict[str, Confidences]:
-        """The confidences of the graph's facts (its edges), per predicate (see :class:`Confidences`)."""
+        """The confidences of the graph's facts (its edges), per predicate (see :class:`Confidences`),
+        those KG completion inferred apart (``colour (inferred)``: :data:`INFERRED`)."""
 
     @abstractmethod
     def close(self) -> None: ...
