@@ -132,6 +132,26 @@ def test_pruned_neighbour_search_gives_the_scores_of_the_whole_search():
         assert np.array_equal(pruned.scores(head, "material", values), whole.scores(head, "material", values))
 
 
+def test_similarities_summed_over_every_class_or_the_classes_found_are_the_same(monkeypatch):
+    """A product whose postings are long sums its similarities in an array of every class, one
+    whose postings are short at the classes found, sorted: the scores agree to the last bit."""
+    import numpy as np
+
+    from skugraph.fusion import completion
+
+    rng = np.random.default_rng(2)
+    triples = sorted({(f"p{p}", relation, f"{relation}{min(int(rng.zipf(1.3)), n)}") for p in range(400)
+                      for relation, n in (("colour", 8), ("material", 40), ("brand", 80)) if rng.random() < 0.8})
+    heads, values = sorted({h for h, _, _ in triples}), sorted({t for _, r, t in triples if r == "colour"})
+    scored = {}
+    for share in (10**9, 0):  # every product summed densely; none
+        monkeypatch.setattr(completion, "DENSE_SHARE", share)
+        scorer = NeighbourScorer(triples, neighbours=7, prior=0.2, association=2.0)
+        scored[share] = [(scorer.scores(h, "colour", values), scorer.coverage(h, "colour")) for h in heads[::3]]
+    for (dense, dense_coverage), (sparse, sparse_coverage) in zip(scored[10**9], scored[0], strict=True):
+        assert np.array_equal(dense, sparse) and dense_coverage == sparse_coverage
+
+
 def test_a_calibration_block_says_the_rule_of_succession_not_its_bare_share():
     """Isotonic regression gives a run of right answers the probability 1; a handful of them
     proves far less: (k + 1) / (n + 2), kept non-decreasing in the score."""

@@ -232,7 +232,8 @@ class NeighbourScorer:
         their order, as a product of its row would) and how many of their products are not the
         product itself (of class ``own``)."""
         pointer, indices, data = self.by_feature.indptr, self.by_feature.indices, self.by_feature.data
-        found = np.unique(np.concatenate([indices[pointer[f]:pointer[f + 1]] for f in features[scanned]])) if scanned.any() else None
+        found = _distinct(np.concatenate([indices[pointer[f]:pointer[f + 1]] for f in features[scanned]]),
+                          len(self.class_size)) if scanned.any() else None
         holders, shares = [], []
         for f, w, whole in zip(features, weights, scanned, strict=True):
             posting, values = indices[pointer[f]:pointer[f + 1]], data[pointer[f]:pointer[f + 1]]
@@ -243,8 +244,14 @@ class NeighbourScorer:
             holders.append(posting)
             shares.append(w * values)
         if holders:
-            classes, position = np.unique(np.concatenate(holders), return_inverse=True)
-            similarity = np.bincount(position, weights=np.concatenate(shares), minlength=len(classes))
+            held, count = np.concatenate(holders), len(self.class_size)
+            if len(held) * DENSE_SHARE >= count:  # many: summed at every class (no sort), those held kept
+                similarity = np.bincount(held, weights=np.concatenate(shares), minlength=count)
+                classes = _distinct(held, count)
+                similarity = similarity[classes]
+            else:
+                classes, position = np.unique(held, return_inverse=True)
+                similarity = np.bincount(position, weights=np.concatenate(shares), minlength=len(classes))
         else:
             classes, similarity = np.zeros(0, dtype=np.int64), np.zeros(0)
         counts = self.class_size[classes] - (classes == own)
@@ -257,6 +264,9 @@ class NeighbourScorer:
             return None
         if (counts == 1).all():
             return np.partition(similarity, -self.neighbours)[-self.neighbours]
+        if len(similarity) > self.neighbours:  # every class has a product: the cutoff is no lower than the classes' k-th
+            kept = similarity >= np.partition(similarity, -self.neighbours)[-self.neighbours]
+            similarity, counts = similarity[kept], counts[kept]
         order = np.argsort(-similarity, kind="stable")
         return similarity[order][np.searchsorted(np.cumsum(counts[order]), self.neighbours)]
 
@@ -369,6 +379,21 @@ class NeighbourScorer:
             if self.association:
                 out[known] += self.association * self._association(row, relation, wanted) / max(self._weight(row), 1e-12)
         return out + tie_break
+
+
+#: a product's postings hold at least one entry per this many classes: its similarities are summed
+#: at every class (an array of them all) rather than at the classes found, sorted
+DENSE_SHARE = 16
+
+
+def _distinct(ids: np.ndarray, count: int) -> np.ndarray:
+    """The distinct ``ids`` (each below ``count``), in order: marked in an array of ``count``
+    where they are many, sorted where they are few."""
+    if len(ids) * DENSE_SHARE < count:
+        return np.unique(ids)
+    marked = np.zeros(count, dtype=bool)
+    marked[ids] = True
+    return np.flatnonzero(marked)
 
 
 def _at_columns(columns: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
