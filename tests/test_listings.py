@@ -229,3 +229,18 @@ def test_an_unclosed_quote_is_found_when_the_swallowed_rows_leave_out_trailing_c
     listings = list(read_listings([source], on_reject=rejects.append))
     assert [l.id for l in listings] == ["sku-01", "sku-03", "sku-04", "sku-05"]
     assert [(r.where, r.field) for r in rejects] == [("line 3", "title")]
+
+
+def test_a_float_id_column_gives_whole_numbers_and_its_empty_cells_are_missing(tmp_path):
+    """Spreadsheet exports store ids as floats (1.0) and empty cells as NaN: 1, not "1.0", and
+    NaN is a missing id (or time), not the listing "nan"; an RFC 3339 time may end in a lowercase z."""
+    path = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"id": [1.0, float("nan"), 2.5], "title": ["华为 手机", "小米 手机", "OPPO 手机"]}), path)
+    rejects: list[Reject] = []
+    assert [listing.id for listing in read_listings([path], on_reject=rejects.append)] == ["1", "2.5"]
+    assert [(reject.where, reject.field, reject.reason) for reject in rejects] == [("row 2", "id", "missing")]
+    times = tmp_path / "times.jsonl"
+    times.write_text('{"id": "a", "title": "华为 手机", "updated_at": "2026-05-01T10:00:00z"}\n'
+                     '{"id": "b", "title": "小米 手机", "updated_at": NaN}\n', encoding="utf-8")
+    first, second = read_listings([times])
+    assert first.updated_at.isoformat() == "2026-05-01T10:00:00+00:00" and second.updated_at is None

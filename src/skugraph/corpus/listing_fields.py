@@ -41,7 +41,9 @@ def _text(data: dict[str, Any], name: str, limit: int, *, required: bool = False
             raise FieldError(name, "missing")
         return ""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and name == "id":
-        value = str(value)
+        if isinstance(value, float) and not math.isfinite(value):  # NaN: a spreadsheet's empty cell
+            raise FieldError(name, "missing" if math.isnan(value) else f"not an id: {value}")
+        value = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)  # 1.0 of a float column: 1
     if not isinstance(value, str):
         raise FieldError(name, f"expected text, got {type(value).__name__}")
     if len(value) > limit:
@@ -82,6 +84,8 @@ def _timestamp(data: dict[str, Any]) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, float) and math.isnan(value):  # a spreadsheet's empty cell
+        return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             return datetime.fromtimestamp(value, tz=UTC)
@@ -89,7 +93,8 @@ def _timestamp(data: dict[str, Any]) -> datetime | None:
             raise FieldError("updated_at", f"not a time: {value!r} seconds since 1970") from None
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            text = value.strip()
+            parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)  # RFC 3339 takes z too
         except ValueError:
             raise FieldError("updated_at", f"not an ISO 8601 time: {value!r}") from None
         moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
