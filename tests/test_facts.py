@@ -109,6 +109,22 @@ def test_head_product_is_the_largest_group_of_product_words():
     assert head_product(mentions, ["colour"] * 4) is None
 
 
+def test_a_device_word_right_before_an_accessory_modifies_it():
+    """笔记本外壳保护贴膜: the laptop is what the film is for; within one word (a few Chinese
+    characters between) the accessory is the head, not the device named first."""
+    accessories = {"贴膜", "数据线"}
+    listing = Listing("z", "联想小新14英寸笔记本外壳保护贴膜 笔记本 贴纸")
+    mentions = _mentions(listing, [("笔记本", "4"), ("贴膜", "4")])
+    assert mentions[head_product(mentions, ["product"] * 2)].text == "笔记本"  # without the text: the first word
+    assert mentions[head_product(mentions, ["product"] * 2, {"title": listing.title}, accessories)].text == "贴膜"
+    apart = Listing("w", "华为手机 黑色 送数据线")  # a space between: the phone, with a cable thrown in
+    mentions = _mentions(apart, [("手机", "4"), ("数据线", "4")])
+    assert mentions[head_product(mentions, ["product"] * 2, {"title": apart.title}, accessories)].text == "手机"
+    model = Listing("v", "oppor15手机r11s数据线")  # a model number between ends the word
+    mentions = _mentions(model, [("手机", "4"), ("数据线", "4")])
+    assert mentions[head_product(mentions, ["product"] * 2, {"title": model.title}, accessories)].text == "手机"
+
+
 def test_the_head_word_said_again_is_the_type_not_a_related_product():
     listing = Listing("z", "镇尺一对 黄铜镇尺 书法镇纸")
     mentions = [Mention("z", "title", s, s + 2, listing.title[s : s + 2], "4", 0.5, "t@1") for s in (0, 7, 12)]

@@ -41,6 +41,7 @@ from skugraph.facts.build import head_product
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.records import Mention
 from skugraph.tagging.evaluate import Score
+from skugraph.tagging.lexicon import default_lexicons
 from skugraph.lm.finetune import DevScore, FineTuneConfig, cpu_autocast, fine_tune, load_encoder, seed_everything
 
 RELATIONS = ("none", "brand_of", "fits", "attribute_of", "part_of")
@@ -91,7 +92,7 @@ def candidates(text: str, spans: Sequence[Span], ontology: Ontology | None = Non
     ontology = ontology or load_ontology()
     mentions = [Mention("", "text", s.start, s.end, text[s.start : s.end], s.label) for s in spans]
     meanings = [ontology.meaning(m.label) for m in mentions]
-    head = head_product(mentions, meanings)
+    head = head_product(mentions, meanings, {"text": text}, default_lexicons()["accessory"])  # as the fact builder finds it
     if head is None:
         return []
     head_span = (mentions[head].start, mentions[head].end)
