@@ -116,13 +116,13 @@ def test_a_device_word_right_before_an_accessory_modifies_it():
     listing = Listing("z", "联想小新14英寸笔记本外壳保护贴膜 笔记本 贴纸")
     mentions = _mentions(listing, [("笔记本", "4"), ("贴膜", "4")])
     assert mentions[head_product(mentions, ["product"] * 2)].text == "笔记本"  # without the text: the first word
-    assert mentions[head_product(mentions, ["product"] * 2, {"title": listing.title}, accessories)].text == "贴膜"
+    assert mentions[head_product(mentions, ["product"] * 2, listing.field_text, accessories)].text == "贴膜"
     apart = Listing("w", "华为手机 黑色 送数据线")  # a space between: the phone, with a cable thrown in
     mentions = _mentions(apart, [("手机", "4"), ("数据线", "4")])
-    assert mentions[head_product(mentions, ["product"] * 2, {"title": apart.title}, accessories)].text == "手机"
+    assert mentions[head_product(mentions, ["product"] * 2, apart.field_text, accessories)].text == "手机"
     model = Listing("v", "oppor15手机r11s数据线")  # a model number between ends the word
     mentions = _mentions(model, [("手机", "4"), ("数据线", "4")])
-    assert mentions[head_product(mentions, ["product"] * 2, {"title": model.title}, accessories)].text == "手机"
+    assert mentions[head_product(mentions, ["product"] * 2, model.field_text, accessories)].text == "手机"
 
 
 def test_the_head_word_said_again_is_the_type_not_a_related_product():

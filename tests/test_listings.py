@@ -233,7 +233,8 @@ def test_an_unclosed_quote_is_found_when_the_swallowed_rows_leave_out_trailing_c
 
 def test_a_float_id_column_gives_whole_numbers_and_its_empty_cells_are_missing(tmp_path):
     """Spreadsheet exports store ids as floats (1.0) and empty cells as NaN: 1, not "1.0", and
-    NaN is a missing id (or time), not the listing "nan"; an RFC 3339 time may end in a lowercase z."""
+    NaN is a missing id, not the listing "nan" (a NaN time stays a bad time); an RFC 3339 time may
+    end in a lowercase z."""
     path = tmp_path / "x.parquet"
     pq.write_table(pa.table({"id": [1.0, float("nan"), 2.5], "title": ["华为 手机", "小米 手机", "OPPO 手机"]}), path)
     rejects: list[Reject] = []
@@ -242,5 +243,6 @@ def test_a_float_id_column_gives_whole_numbers_and_its_empty_cells_are_missing(t
     times = tmp_path / "times.jsonl"
     times.write_text('{"id": "a", "title": "华为 手机", "updated_at": "2026-05-01T10:00:00z"}\n'
                      '{"id": "b", "title": "小米 手机", "updated_at": NaN}\n', encoding="utf-8")
-    first, second = read_listings([times])
-    assert first.updated_at.isoformat() == "2026-05-01T10:00:00+00:00" and second.updated_at is None
+    rejects.clear()
+    assert [listing.updated_at.isoformat() for listing in read_listings([times], on_reject=rejects.append)] == ["2026-05-01T10:00:00+00:00"]
+    assert [(reject.field, reject.reason) for reject in rejects] == [("updated_at", "not a time: nan seconds since 1970")]

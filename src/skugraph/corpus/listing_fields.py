@@ -84,8 +84,6 @@ def _timestamp(data: dict[str, Any]) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, float) and math.isnan(value):  # a spreadsheet's empty cell
-        return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             return datetime.fromtimestamp(value, tz=UTC)

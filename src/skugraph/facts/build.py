@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 
 from skugraph.corpus.normalize import fold, normalize
 from skugraph.facts.ontology import Ontology, load_ontology
@@ -55,7 +55,7 @@ def _provenance(mention: Mention) -> Provenance:
 _MODIFIED = re.compile(r"[\u4e00-\u9fff]{0,4}")
 
 
-def head_product(mentions: Sequence[Mention], meanings: Sequence[str], texts: Mapping[str, str] | None = None,
+def head_product(mentions: Sequence[Mention], meanings: Sequence[str], text_of: Callable[[str], str] | None = None,
                  accessories: Container[str] = ()) -> int | None:
     """Index of the listing's head product word among ``mentions``, or None.
 
@@ -63,7 +63,7 @@ def head_product(mentions: Sequence[Mention], meanings: Sequence[str], texts: Ma
     that share their last character, the head of a Chinese compound; other product words
     are parts, gifts or uses. So: the product words of the first field that has any,
     grouped by last character; the largest group wins (the earlier one on a tie), and its
-    first word is the head. With the fields' ``texts``, a product word that is no accessory and
+    first word is the head. With ``text_of`` (a field's text), a product word that is no accessory and
     that one of the ``accessories`` follows within one word (``笔记本外壳保护贴膜``, ``手机数据线``:
     up to four Chinese characters between them) modifies it, as the last noun of a Chinese
     compound is its head, and is no candidate."""
@@ -72,8 +72,8 @@ def head_product(mentions: Sequence[Mention], meanings: Sequence[str], texts: Ma
         return None
     field = mentions[candidates[0]].field
     candidates = [i for i in candidates if mentions[i].field == field]
-    text = (texts or {}).get(field)
-    if text is not None:
+    if text_of is not None:
+        text = text_of(field)
         candidates = [i for i in candidates if mentions[i].text in accessories or not any(
             mentions[j].text in accessories and mentions[j].start >= mentions[i].end
             and _MODIFIED.fullmatch(text, mentions[i].end, mentions[j].start) for j in candidates)]
@@ -146,7 +146,7 @@ class FactBuilder:
         product = product_entity(listing)
         mentions = list(mentions)
         meanings = [self.ontology.meaning(m.label) for m in mentions]
-        head = head_product(mentions, meanings, {m.field: listing.field_text(m.field) for m in mentions}, self.accessory_types)
+        head = head_product(mentions, meanings, listing.field_text, self.accessory_types)
         if self.relations is not None and head is not None:
             meanings = self._read_relations(listing, mentions, meanings, head)
         meanings = fitted_brands(listing, mentions, meanings)

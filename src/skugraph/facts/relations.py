@@ -92,7 +92,7 @@ def candidates(text: str, spans: Sequence[Span], ontology: Ontology | None = Non
     ontology = ontology or load_ontology()
     mentions = [Mention("", "text", s.start, s.end, text[s.start : s.end], s.label) for s in spans]
     meanings = [ontology.meaning(m.label) for m in mentions]
-    head = head_product(mentions, meanings, {"text": text}, default_lexicons()["accessory"])  # as the fact builder finds it
+    head = head_product(mentions, meanings, lambda _: text, default_lexicons()["accessory"])  # as the fact builder finds it
     if head is None:
         return []
     head_span = (mentions[head].start, mentions[head].end)

@@ -590,7 +590,7 @@ def _curves(points: list[float], right: list[float], strata: list[int]) -> dict[
         ys = np.array([right[i] for i in chosen])
         report = {"hidden": len(chosen), "top_right": round(float(ys.mean()), 4) if len(ys) else None} | ({"pooled": True} if pooled else {})
         if len(set(ys)) < 2:
-            return _Curve(None, (ys.sum() + 1) / (len(ys) + 2), report | {"curve": []})
+            return _Curve(None, float(ys.sum() + 1) / (len(ys) + 2) if len(ys) else 0.0, report | {"curve": []})
         xs = np.array([points[i] for i in chosen])
         model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(xs, ys)
         fitted = model.predict(xs)

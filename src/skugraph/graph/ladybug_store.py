@@ -766,9 +766,10 @@ class LadybugStore(GraphStore):
             raise StoreError(f"{error}\n  while running: {statement}") from None
 
 
+#: one reading in an edge's provenance JSON (as ``json.dumps`` writes it) by KG completion
+_INFERRED_READING = f'"extractor": "{COMPLETION}"'
 #: one reading in an edge's provenance JSON (``"extractor": "…", "version": "…"``, as ``json.dumps``
 #: writes it) whose confidence is calibrated: from a calibrated extractor, or a version so marked
-_INFERRED_READING = f'"extractor": "{COMPLETION}"'
 _CALIBRATED_READING = (f'"extractor": "(?:(?:{"|".join(map(re.escape, CALIBRATED_EXTRACTORS))})", "version": "[^"]*'
                        f'|[^"]*", "version": "[^"]*{re.escape(CALIBRATED_VERSION)})"')
 
