@@ -79,3 +79,24 @@ def test_family_catalogue_is_deterministic_and_has_products_listed_by_several_sh
     resolution = resolve_products(listings, _extract(listings))
     score = pairwise_scores(resolution.product_of, gold)
     assert score.precision > 0.95 and 0.5 < score.recall < 1.0  # near-miss variants kept apart, most listings joined
+
+
+def _pid(_: int) -> int:
+    import os
+
+    return os.getpid()
+
+
+def test_renewed_workers_are_fresh_processes_that_go_on_mapping():
+    """Fusion renews its workers between stages, so that none keeps the memory an earlier stage left."""
+    from skugraph.processes import Workers
+
+    with Workers(2) as pool:
+        before = set(pool.map(_pid, range(8)))
+        pool.renew()
+        after = set(pool.map(_pid, range(8)))
+        assert list(pool.map(abs, [-1, -2, -3])) == [1, 2, 3]
+    assert before and after and not before & after
+    with Workers(1) as alone:
+        alone.renew()
+        assert list(alone.map(abs, [-4])) == [4]

@@ -171,3 +171,19 @@ def test_a_cache_too_small_for_a_load_is_told_and_loading_again_with_room_comple
         pipeline.load(db, fused_sample / "listings.jsonl", fused_sample / "fused.jsonl", buffer_pool_mb=64)
     monkeypatch.setattr(ladybug.Connection, "execute", execute)
     assert _load(db, fused_sample) == expected
+
+
+def test_a_load_with_a_small_buffer_pool_commits_each_copy_and_each_slice_of_supports(fused_sample, tmp_path, monkeypatch):
+    """What a capped cache holds stays one table's (or one slice of supports') rows: a transaction
+    spanning several would have LadybugDB hold them all (at 300,000 listings, a 1 GB pool then
+    crashed it while it set the listings' supports); and the graph is the one a whole load gives."""
+    expected = _load(tmp_path / "whole.lbug", fused_sample)
+    statements = _small_chunks(monkeypatch, rows=1_000, listings=20)  # listings written before the facts end
+    pipeline.load(tmp_path / "capped.lbug", fused_sample / "listings.jsonl", fused_sample / "fused.jsonl", batch_size=50,
+                  buffer_pool_mb=64)
+    with open_store(tmp_path / "capped.lbug", read_only=True) as store:
+        assert (store.digest(), store.duplicates(), store.stats()) == expected
+    copies = [n for n, s in enumerate(statements) if s.startswith("COPY ")]
+    assert len(copies) > 5 and all(statements[n + 1] == "COMMIT" for n in copies)
+    supports = [n for n, s in enumerate(statements) if "SET l.supports = supports" in s]
+    assert len(supports) > 3 and all("COMMIT" in statements[a:b] for a, b in zip(supports, supports[1:]))

@@ -26,13 +26,23 @@ class Workers:
     def __init__(self, count: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()):
         self.count = max(1, count)
         self._pool = None
+        self._start = (initializer, initargs)
         if self.count > 1:
-            import multiprocessing
-
-            self._pool = multiprocessing.get_context("spawn").Pool(self.count, initializer=_start,
-                                                                   initargs=(initializer, initargs))
+            self._pool = self._new_pool()
         elif initializer is not None:
             initializer(*initargs)
+
+    def _new_pool(self):
+        import multiprocessing
+
+        return multiprocessing.get_context("spawn").Pool(self.count, initializer=_start, initargs=self._start)
+
+    def renew(self) -> None:
+        """Fresh processes in place of these (after work that left each holding much memory
+        it no longer needs: Python keeps what it freed); with one worker, nothing."""
+        if self._pool is not None:
+            self.close()
+            self._pool = self._new_pool()
 
     def map(self, function: Callable[[Item], Result], items: Iterable[Item], batch: int = 1) -> Iterator[Result]:
         """``function`` of each item, in order. In processes, ``batch`` items travel as one task

@@ -125,6 +125,7 @@ def _fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[
         report = StreamReport(len(ids), resolution.products, resolution.candidate_pairs, len(resolution.cut),
                               dict(sorted(group_sizes(resolution).items())), facts_in)
         del resolution, title_of, number_of, ids, titles
+        pool.renew()  # the workers' memory of resolution goes with them
         shard = partial(_fuse_shard, ontology=ontology, complete=complete, min_confidence=min_confidence)
         for written, unsure, part in pool.map(shard, ((work / f"in-{n}.jsonl", work / f"out-{n}.jsonl") for n in range(shards))):
             report.facts_out += written
@@ -133,6 +134,7 @@ def _fuse_stream(listings: Iterable[Listing], read_facts: Callable[[], Iterable[
                 gathered.update(part)
         inferred: list[Fact] = []
         if complete:
+            pool.renew()  # and of the shards' facts
             inferred = list(confident_facts(propose_from(gathered, min_probability=min_probability, ontology=ontology, workers=pool).facts,
                                             min_confidence, left_out))
         del gathered
