@@ -38,6 +38,25 @@ def test_bench_load_puts_our_loader_beside_ladybug_copy():
     parts = report["ours"]["parts"]
     assert set(parts) == {"rows", "stage", "store", "open_close"} and all(value >= 0 for value in parts.values())
     assert abs(sum(parts.values()) - report["ours"]["seconds"]) < 0.05
+    assert all(run["peak_rss_mb"] > 50 for run in (report["ours"], report["ladybug_copy"], report["update"]))
+
+
+def test_bench_load_with_a_capped_cache_copies_the_baseline_in_pieces_to_the_same_graph(monkeypatch):
+    from skugraph.graph import ladybug_store
+
+    monkeypatch.setattr(ladybug_store, "COPY_SHARE_OF_POOL", 1e-4)  # 64 MB: pieces of about 6.7 KB of rows
+    pieces = []
+    given = ladybug_store.pieces_for_pool
+
+    def counted(file, buffer_pool_mb):
+        for piece in given(file, buffer_pool_mb):
+            pieces.append(piece.name)
+            yield piece
+
+    monkeypatch.setattr(ladybug_store, "pieces_for_pool", counted)
+    report = bench_load(300, changed=0.05, buffer_pool_mb=64)
+    assert report["buffer_pool_mb"] == 64 and report["same_graph_as_copy"]
+    assert sum(name.startswith("piece-") and "HAS_VALUE" in name for name in pieces) > 3
 
 
 def test_bench_stream_reports_every_stage():

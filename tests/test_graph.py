@@ -143,7 +143,7 @@ def test_the_store_interface_declares_what_its_callers_use():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "store":
                 used.setdefault(node.attr, f"{path.relative_to(source)}:{node.lineno}")
-    assert {"query", "load_tables", "stage", "copy"} <= used.keys(), "the walk found too few callers"
+    assert {"query", "load_tables", "stage", "copy_staged"} <= used.keys(), "the walk found too few callers"
     undeclared = {name: place for name, place in used.items()
                   if not hasattr(GraphStore, name) and name not in GraphStore.__annotations__}
     assert not undeclared, f"used on a store but not declared on GraphStore: {undeclared}"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from skugraph.bench.workload import synthetic_catalogue, timed
+from skugraph.bench.workload import PeakMemory, synthetic_catalogue, timed
 from skugraph.extract import ExtractorConfig, brands_file
 from skugraph.facts.ontology import Ontology
 from skugraph.graph.columnar import fact_tables
@@ -36,9 +36,11 @@ def copy_rows(listings: Iterable[pa.Table], facts: Iterable[pa.Table], ontology:
     return TableBatch(nodes, tables.edges)
 
 
-def bench_load(count: int = 20_000, changed: float = 0.01, progress=None) -> dict:
+def bench_load(count: int = 20_000, changed: float = 0.01, buffer_pool_mb: int | None = None, progress=None) -> dict:
     """Our loader against LadybugDB's ``COPY`` on the facts the rule extractor reads from
-    ``count`` generated listings, and an update of ``changed`` of the listings against it.
+    ``count`` generated listings, and an update of ``changed`` of the listings against it;
+    each with its time and peak resident memory, LadybugDB's page cache capped at
+    ``buffer_pool_mb`` if given (COPY then in pieces that fit it, as our loader copies).
 
     - ours: ``skugraph load`` into an empty graph (read the JSONL, build the rows, stage them
       as Parquet in batches, bulk-copy the first batch of each table, upsert the rest);
@@ -58,23 +60,26 @@ def bench_load(count: int = 20_000, changed: float = 0.01, progress=None) -> dic
         ingest([work / "catalogue.jsonl"], work / "listings.jsonl", work / "rejects.jsonl")
         extracted = pipeline.extract(work / "listings.jsonl", work / "facts.jsonl")
         say(f"{count} listings, {extracted.facts} facts")
-        (report, stats), ours = timed(pipeline.load, work / "ours.lbug", work / "listings.jsonl", work / "facts.jsonl")
-        say(f"ours: {ours:.1f} s")
-        with open_store(work / "copy.lbug") as store:
+        with PeakMemory() as ours_memory:
+            (report, stats), ours = timed(pipeline.load, work / "ours.lbug", work / "listings.jsonl", work / "facts.jsonl",
+                                          buffer_pool_mb=buffer_pool_mb)
+        say(f"ours: {ours:.1f} s, peak RSS {ours_memory.peak_mb:.0f} MB")
+        with open_store(work / "copy.lbug", buffer_pool_mb=buffer_pool_mb) as store:
             rows = copy_rows(load_listing_tables(work / "listings.jsonl"), read_fact_tables(work / "facts.jsonl"), store.ontology)
             (work / "stage").mkdir()
             staged = store.stage(rows, work / "stage")
-            began = time.perf_counter()
-            for table, file, ends in staged:
-                store.copy(table, file, ends)
-            copy = time.perf_counter() - began
+            del rows
+            with PeakMemory() as copy_memory:
+                _, copy = timed(store.copy_staged, staged)
             copied = store.stats()
-        say(f"COPY: {copy:.1f} s")
+        say(f"COPY: {copy:.1f} s, peak RSS {copy_memory.peak_mb:.0f} MB")
         updated = synthetic_catalogue(work / "changed.jsonl", count, changed)
         ingest([work / "changed.jsonl"], work / "changed-listings.jsonl", work / "changed-rejects.jsonl")
         known = ExtractorConfig(brand_files=[brands_file(work / "facts.jsonl")])  # as a user updates: the full run's brands
         delta = pipeline.extract(work / "changed-listings.jsonl", work / "changed-facts.jsonl", config=known)
-        (changes, _), update = timed(pipeline.load, work / "ours.lbug", work / "changed-listings.jsonl", work / "changed-facts.jsonl")
+        with PeakMemory() as update_memory:
+            (changes, _), update = timed(pipeline.load, work / "ours.lbug", work / "changed-listings.jsonl", work / "changed-facts.jsonl",
+                                         buffer_pool_mb=buffer_pool_mb)
         say(f"update of {updated} listings: {update:.1f} s")
     facts = extracted.facts
 
@@ -82,12 +87,14 @@ def bench_load(count: int = 20_000, changed: float = 0.01, progress=None) -> dic
         return {name: round(value, 2) for name, value in load.seconds.items()} | {"open_close": round(total - sum(load.seconds.values()), 2)}
 
     return {
-        "listings": count, "facts": facts, "graph": stats, "same_graph_as_copy": stats == copied,
-        "ours": {"seconds": round(ours, 2), "facts_per_s": round(facts / ours), "parts": parts(report, ours)},
-        "ladybug_copy": {"seconds": round(copy, 2), "facts_per_s": round(facts / copy)},
+        "listings": count, "facts": facts, "graph": stats, "same_graph_as_copy": stats == copied, "buffer_pool_mb": buffer_pool_mb,
+        "ours": {"seconds": round(ours, 2), "facts_per_s": round(facts / ours), "parts": parts(report, ours),
+                 "peak_rss_mb": round(ours_memory.peak_mb)},
+        "ladybug_copy": {"seconds": round(copy, 2), "facts_per_s": round(facts / copy), "peak_rss_mb": round(copy_memory.peak_mb)},
         "ours_vs_copy": round(copy / ours, 2),
         "our_store_statements_vs_copy": round(copy / report.seconds["store"], 2),
         "update": {"listings": updated, "share": changed, "facts": delta.facts, "seconds": round(update, 2),
-                   "parts": parts(changes, update), "share_of_full_load": round(update / ours, 3)},
+                   "parts": parts(changes, update), "share_of_full_load": round(update / ours, 3),
+                   "peak_rss_mb": round(update_memory.peak_mb)},
         "cpu": platform.processor() or platform.machine(),
     }

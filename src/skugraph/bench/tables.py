@@ -28,19 +28,22 @@ def extract_summary(report: dict) -> list[RenderableType]:
 
 
 def load_summary(report: dict) -> list[RenderableType]:
-    table = _table(f"{report['listings']} listings, {report['facts']} facts",
-                   {c: c for c in ("load", "seconds", "facts/s", "vs")}, ("load",))
-    table.add_row("LadybugDB COPY (baseline)", str(report["ladybug_copy"]["seconds"]), str(report["ladybug_copy"]["facts_per_s"]), "1.00")
-    table.add_row("skugraph load", str(report["ours"]["seconds"]), str(report["ours"]["facts_per_s"]), f"{report['ours_vs_copy']:.2f} × COPY")
+    pool = f", a {report['buffer_pool_mb']:,} MB page cache" if report.get("buffer_pool_mb") else ""
+    table = _table(f"{report['listings']} listings, {report['facts']} facts{pool}",
+                   {c: c for c in ("load", "s", "facts/s", "vs", "peak MB")}, ("load",))
+    table.add_row("LadybugDB COPY (baseline)", str(report["ladybug_copy"]["seconds"]), str(report["ladybug_copy"]["facts_per_s"]), "1.00",
+                  str(report["ladybug_copy"]["peak_rss_mb"]))
+    table.add_row("skugraph load", str(report["ours"]["seconds"]), str(report["ours"]["facts_per_s"]), f"{report['ours_vs_copy']:.2f}× COPY",
+                  str(report["ours"]["peak_rss_mb"]))
     parts = report["ours"]["parts"]
     table.add_row("  reading, building rows", str(parts["rows"]), "", "")
     table.add_row("  staging as Parquet", str(parts["stage"]), "", "")
-    table.add_row("  store statements (COPY, upserts)", str(parts["store"]), "", f"{report['our_store_statements_vs_copy']:.2f} × COPY")
+    table.add_row("  store statements", str(parts["store"]), "", f"{report['our_store_statements_vs_copy']:.2f}× COPY")
     table.add_row("  open, close (checkpoint)", str(parts["open_close"]), "", "")
     update = report["update"]
     table.add_row(f"update of {update['listings']} listings ({update['share']:.0%})", str(update["seconds"]), "",
-                  f"{update['share_of_full_load']:.1%} of the full load")
-    table.add_row("  of which open, close (checkpoint)", str(update["parts"]["open_close"]), "", "")
+                  f"{update['share_of_full_load']:.1%} of full", str(update["peak_rss_mb"]))
+    table.add_row("  of which open, close", str(update["parts"]["open_close"]), "", "")
     return [table]
 
 

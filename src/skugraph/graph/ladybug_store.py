@@ -83,6 +83,24 @@ def _release_freed_memory() -> None:
         pass
 
 
+def pieces_for_pool(file: Path, buffer_pool_mb: int) -> Iterator[Path]:
+    """A staged Parquet ``file``'s rows in pieces a COPY into a pool of ``buffer_pool_mb`` fits
+    (:data:`COPY_SHARE_OF_POOL`), each written beside it and removed once the next is asked for;
+    ``file`` itself where its rows fit at once."""
+    parquet = pq.ParquetFile(file)
+    rows = parquet.metadata.num_rows
+    size = sum(parquet.metadata.row_group(number).total_byte_size for number in range(parquet.metadata.num_row_groups))
+    piece_rows = max(1, int((buffer_pool_mb << 20) * COPY_SHARE_OF_POOL * rows / max(size, 1)))
+    if piece_rows >= rows:
+        yield file
+        return
+    for number, batch in enumerate(parquet.iter_batches(batch_size=piece_rows)):
+        piece = file.with_name(f"piece-{number}-{file.name}")
+        pq.write_table(pa.Table.from_batches([batch]), piece)
+        yield piece
+        piece.unlink()
+
+
 def _quote_path(path: Path) -> str:
     text = path.as_posix()
     if "'" in text or "\\" in text:
@@ -304,18 +322,16 @@ class LadybugStore(GraphStore):
         if not self.buffer_pool_mb or self._written is None:
             yield file
             return
-        parquet = pq.ParquetFile(file)
-        rows = parquet.metadata.num_rows
-        size = sum(parquet.metadata.row_group(number).total_byte_size for number in range(parquet.metadata.num_row_groups))
-        piece_rows = max(1, int((self.buffer_pool_mb << 20) * COPY_SHARE_OF_POOL * rows / max(size, 1)))
-        if piece_rows >= rows:
-            yield file
-            return
-        for number, batch in enumerate(parquet.iter_batches(batch_size=piece_rows)):
-            piece = file.with_name(f"piece-{number}-{file.name}")
-            pq.write_table(pa.Table.from_batches([batch]), piece)
-            yield piece
-            piece.unlink()
+        yield from pieces_for_pool(file, self.buffer_pool_mb)
+
+    def copy_staged(self, staged: Iterable[tuple[str, Path, tuple[str, str] | None]]) -> None:
+        """LadybugDB's ``COPY`` of each staged file and nothing else, each its own transaction,
+        in pieces that a capped pool takes, as a load copies them."""
+        for table, file, ends in staged:
+            for piece in pieces_for_pool(file, self.buffer_pool_mb) if self.buffer_pool_mb else (file,):
+                _release_freed_memory()
+                self._run(f"COPY {table} FROM {_quote_path(piece)}" + (f" (from='{ends[0]}', to='{ends[1]}')" if ends else ""))
+
 
     def load_tables(self, listings: Iterable[pa.Table], facts: Iterable[pa.Table], *, keep_previous: bool = False) -> LoadReport:
         """:meth:`GraphStore.load_tables` in one transaction while it has written fewer than

@@ -630,6 +630,11 @@ class GraphStore(ABC):
         ``ends``: an edge table's (from, to) node tables), with no upsert and no history: the
         baseline ``skugraph bench load`` measures :meth:`load` against."""
 
+    def copy_staged(self, staged: Iterable[tuple[str, Path, tuple[str, str] | None]]) -> None:
+        """:meth:`copy` of every file :meth:`stage` wrote, in its order: that whole baseline."""
+        for table, file, ends in staged:
+            self.copy(table, file, ends)
+
     def query_each(self, cypher: str, keys: Iterable[Any], parameters: Mapping[str, Any] | None = None) -> list[list[Any]]:
         """The rows of ``cypher`` run once for each of ``keys`` (bound to ``$key``), in the keys'
         order: a few dozen lookups by key beat one ``WHERE x.id IN $list``, which LadybugDB 0.22
