@@ -101,6 +101,10 @@ def pieces_for_pool(file: Path, buffer_pool_mb: int) -> Iterator[Path]:
         piece.unlink()
 
 
+def _copy_statement(table: str, file: Path, ends: tuple[str, str] | None) -> str:
+    return f"COPY {table} FROM {_quote_path(file)}" + (f" (from='{ends[0]}', to='{ends[1]}')" if ends else "")
+
+
 def _quote_path(path: Path) -> str:
     text = path.as_posix()
     if "'" in text or "\\" in text:
@@ -305,24 +309,21 @@ class LadybugStore(GraphStore):
             else:
                 self._run(f"LOAD FROM {_quote_path(file)} CREATE (:{table} {{{', '.join(f'{name}: {name}' for name in columns)}}})")
             return
-        options = f" (from='{ends[0]}', to='{ends[1]}')" if ends else ""
-        if self.buffer_pool_mb:
-            _release_freed_memory()
-        for number, piece in enumerate(self._pieces(file)):
+        pieces = pieces_for_pool(file, self.buffer_pool_mb) if self._commits_per_copy else (file,)
+        for number, piece in enumerate(pieces):
             if number:  # LadybugDB 0.22 takes one COPY into a table per transaction (a third crashes it)
                 self._commit()
-            self._run(f"COPY {table} FROM {_quote_path(piece)}{options}")
-        if self.buffer_pool_mb and self._written is not None:
+            if self.buffer_pool_mb:
+                _release_freed_memory()
+            self._run(_copy_statement(table, piece, ends))
+        if self._commits_per_copy:
             self._commit()
 
-    def _pieces(self, file: Path) -> Iterator[Path]:
-        """``file``, or with a buffer pool of a set size its rows in pieces a COPY fits into
-        (:data:`COPY_SHARE_OF_POOL`), each written beside it; in pieces only where the load may
-        commit between them (not within a transaction that must stay whole)."""
-        if not self.buffer_pool_mb or self._written is None:
-            yield file
-            return
-        yield from pieces_for_pool(file, self.buffer_pool_mb)
+    @property
+    def _commits_per_copy(self) -> bool:
+        """Whether a COPY is committed alone, in pieces a capped pool takes: in a load with a capped
+        pool (which may commit between them), not within a transaction that must stay whole."""
+        return bool(self.buffer_pool_mb) and self._written is not None
 
     def copy_staged(self, staged: Iterable[tuple[str, Path, tuple[str, str] | None]]) -> None:
         """LadybugDB's ``COPY`` of each staged file and nothing else, each its own transaction,
@@ -330,8 +331,7 @@ class LadybugStore(GraphStore):
         for table, file, ends in staged:
             for piece in pieces_for_pool(file, self.buffer_pool_mb) if self.buffer_pool_mb else (file,):
                 _release_freed_memory()
-                self._run(f"COPY {table} FROM {_quote_path(piece)}" + (f" (from='{ends[0]}', to='{ends[1]}')" if ends else ""))
-
+                self._run(_copy_statement(table, piece, ends))
 
     def load_tables(self, listings: Iterable[pa.Table], facts: Iterable[pa.Table], *, keep_previous: bool = False) -> LoadReport:
         """:meth:`GraphStore.load_tables` in one transaction while it has written fewer than
@@ -511,8 +511,8 @@ class LadybugStore(GraphStore):
             began = time.perf_counter()
             file = bulk.directory / "supports.parquet"
             for number, given in enumerate(bulk.load.listing_supports()):
-                if number and self.buffer_pool_mb and self._written is not None:
-                    self._commit()  # a capped pool: LadybugDB 0.22 crashes (SIGSEGV) setting 300,000 listings' in one
+                if number and self._commits_per_copy:
+                    self._commit()  # a capped pool: LadybugDB 0.22 crashed (SIGSEGV) setting 300,000 listings' supports at once
                 given = given.filter(pc.or_(pc.not_equal(given["supports"], "[]"), pc.not_equal(given["runs"], "[]")))
                 pq.write_table(given, file)
                 self._run(f"LOAD FROM {_quote_path(file)} MATCH (l:{LISTING} {{id: id}}) "
