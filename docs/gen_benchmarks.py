@@ -426,14 +426,17 @@ def load(results: Results) -> str:
     rows, parts = [], []
     for name in results.matching("load"):
         r = results.get(name)
-        rows.append((num(r["listings"]), num(r["facts"]), num(r["ours"]["seconds"]), num(r["ours"]["facts_per_s"]),
+        jsonl = r.get("ours_from_jsonl")
+        rows.append((num(r["listings"]), num(r["facts"]), "Parquet" if jsonl else "JSONL", num(r["ours"]["seconds"]), num(r["ours"]["facts_per_s"]),
                      num(r["ladybug_copy"]["seconds"]), f"{r['ours_vs_copy']:.2f}×",
+                     f"{num(jsonl['seconds'])} ({jsonl['vs_copy']:.2f}×)" if jsonl else "",
                      f"{r['our_store_statements_vs_copy']:.2f}×", num(r["same_graph_as_copy"]),
                      num(r["update"]["seconds"]), f"{r['update']['share_of_full_load']:.1%}",
                      num(r["ours"].get("peak_rss_mb")), num(r["ladybug_copy"].get("peak_rss_mb")), num(r.get("buffer_pool_mb"))))
         parts += [(num(r["listings"]), part, num(r["ours"]["parts"][part]), num(r["update"]["parts"].get(part)))
                   for part in r["ours"]["parts"]]
-    header = ("listings", "facts", "ours s", "facts/s", "COPY s", "ours vs COPY", "store statements vs COPY",
+    header = ("listings", "facts", "facts read as", "ours s", "facts/s", "COPY s", "ours vs COPY", "the facts as JSONL: s (vs COPY)",
+              "store statements vs COPY",
               "same graph", "1% update s", "update / full load", "ours peak RSS MB", "COPY peak RSS MB", "page cache MB")
     return (markdown_table(header, rows) + "\n\nWhere the time goes (seconds):\n\n"
             + markdown_table(("listings", "part", "full load", "1% update"), parts))

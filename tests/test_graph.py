@@ -313,3 +313,50 @@ def test_a_capped_buffer_pool_holds_the_sample_and_refuses_what_outgrows_it(tmp_
         many = "UNWIND range(1, 300000) AS i CREATE (:Change {id: 'c' + to_string(i), subject: 'a long enough subject text'})"
         with pytest.raises(StoreError, match="buffer pool is full"):  # 16 MB is applied: one transaction this big does not fit
             capped.query(many)
+
+
+def test_fused_facts_copied_into_an_empty_graph_give_the_graph_storing_them_as_they_come_gives(tmp_path, fused_sample, monkeypatch):
+    """The listings are copied after the edges that do not end at one (their supports built
+    meanwhile) and before the offers, which do: the graph is the one batches stored as they come give."""
+    from skugraph import pipeline
+
+    digests, supports = [], []
+    for number in range(2):
+        if number:
+            monkeypatch.setattr(LadybugStore, "bulk", GraphStore.bulk)  # every batch stored as it comes
+        report, stats = pipeline.load(tmp_path / f"graph-{number}.lbug", fused_sample / "listings.jsonl", fused_sample / "fused.jsonl",
+                                      batch_size=150)
+        with open_store(tmp_path / f"graph-{number}.lbug") as store:
+            digests.append(store.digest())
+            supports.append(store.query("MATCH (l:Listing) RETURN l.id, l.supports, l.runs ORDER BY l.id").rows)
+        if not number:
+            assert "OFFER_OF(Listing→Product)" in report.copied and stats["edges"]["OFFER_OF"] > 0
+    assert digests[0] == digests[1] and supports[0] == supports[1]
+
+
+def test_read_ahead_gives_the_items_in_order_each_made_while_the_one_before_is_used():
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import current_thread
+
+    from skugraph.graph.store import read_ahead
+
+    made = []
+
+    def items():
+        for number in range(4):
+            made.append((number, current_thread().name))
+            if number == 3:
+                raise ValueError("item 3 is broken")
+            yield number
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ahead") as pool:
+        given = read_ahead(items(), pool)
+        pool.submit(lambda: None).result()  # the first is asked for at once, before the caller takes it
+        assert made == [(0, "ahead_0")]
+        taken = []
+        with pytest.raises(ValueError, match="item 3 is broken"):
+            for item in given:
+                pool.submit(lambda: None).result()
+                assert len(made) == item + 2  # the next one was made while this one was in use
+                taken.append(item)
+    assert taken == [0, 1, 2] and {thread for _, thread in made} == {"ahead_0"}

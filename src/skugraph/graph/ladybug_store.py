@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -500,6 +501,20 @@ class LadybugStore(GraphStore):
             return TableBatch(batch.nodes | {CHANGE: rows_table(changes, NODE_TABLES[CHANGE])}, batch.edges, has_versions=True)
         return batch
 
+    def _node_file(self, label: str, tables: list[pa.Table], bulk: _Bulk, chunk: Path) -> Path:
+        """The held rows of one node table that :meth:`_flush` copies, gathered by id (listings
+        with their supports and runs, or ``[]`` until the facts end), as a Parquet file in ``chunk``."""
+        nodes = gathered_nodes(pa.concat_tables(tables))
+        if label == LISTING:
+            if bulk.load.listing_supports is not None:  # the facts have ended: all held, so few
+                nodes = _with_supports(nodes, pa.concat_tables(bulk.load.listing_supports()))
+            elif bulk.load.new_listings:
+                nodes = _no_supports(nodes, pa.array(list(bulk.load.new_listings), pa.string()))
+                bulk.listings_written = True
+        file = chunk / f"{label}.parquet"
+        pq.write_table(nodes, file)
+        return file
+
     def _finish(self, bulk: _Bulk) -> None:
         """The last chunk (:meth:`_flush`); then, where listings were written before the facts
         ended, their supports and runs, a slice of listings a statement (those with none keep
@@ -525,7 +540,8 @@ class LadybugStore(GraphStore):
         """Write the chunk held back, in the transaction open: the nodes (the copies, merged by id
         with those of earlier chunks, then the rest of each batch in order), then the edges likewise.
         Listings held back are written with their supports and runs where the facts have ended
-        (``BulkLoad.listing_supports`` is set), else with none (``[]``) until the end."""
+        (``BulkLoad.listing_supports`` is set), else with none (``[]``) until the end; they are
+        copied after the edges that do not end at a listing, while their rows are built."""
         if not bulk.held:
             return
         report = bulk.load.report
@@ -534,22 +550,23 @@ class LadybugStore(GraphStore):
             writer.close()
         chunk = bulk.chunk
         chunk.mkdir(exist_ok=True)
-        with self._transaction():
-            for label, tables in bulk.nodes.items():
-                file = chunk / f"{label}.parquet"
-                nodes = gathered_nodes(pa.concat_tables(tables))
-                if label == LISTING:
-                    if bulk.load.listing_supports is not None:  # the facts have ended: all held, so few
-                        nodes = _with_supports(nodes, pa.concat_tables(bulk.load.listing_supports()))
-                    elif bulk.load.new_listings:
-                        nodes = _no_supports(nodes, pa.array(list(bulk.load.new_listings), pa.string()))
-                        bulk.listings_written = True
-                pq.write_table(nodes, file)
-                self._load_nodes(label, file, report)
+        # the rows of each copied node table are gathered by a second thread while this one copies the one before;
+        # the listings (with their supports, the slowest to build) last, after the edges that do not end at one
+        labels = sorted(bulk.nodes, key=lambda label: label == LISTING)
+        with self._transaction(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="skugraph-flush") as pool:
+            files = {label: pool.submit(self._node_file, label, bulk.nodes[label], bulk, chunk) for label in labels}
+            for label in labels:
+                if label != LISTING:
+                    self._load_nodes(label, files[label].result(), report)
             self._load_rest([TableBatch(nodes=rest.nodes) for rest in bulk.rest], chunk / "nodes", report)
-            for (relation, src, dst) in bulk.writers:
+            edges = sorted(bulk.writers, key=lambda key: LISTING in key[1:])
+            for (relation, src, dst) in edges:
+                if LISTING in files and LISTING in (src, dst):
+                    self._load_nodes(LISTING, files.pop(LISTING).result(), report)
                 self.copy(relation, chunk / f"{relation}-{src}-{dst}.parquet", (src, dst))
                 report.copied.append(f"{relation}({src}→{dst})")
+            if LISTING in files:
+                self._load_nodes(LISTING, files.pop(LISTING).result(), report)
             self._load_rest([TableBatch(edges=rest.edges, reloaded=rest.reloaded, restated=rest.restated, stated=rest.stated)
                              for rest in bulk.rest],
                             chunk / "edges", report)

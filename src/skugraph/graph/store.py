@@ -12,7 +12,9 @@ import json
 import tempfile
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -367,6 +369,22 @@ def _grouped(pairs: pa.Table) -> dict[str, set[str]]:
     return found
 
 
+def read_ahead(items: Iterable[Any], pool: Executor) -> Iterator[Any]:
+    """``items`` as they come, each next one produced in ``pool`` while the caller works on the
+    one before (one at a time, in order; the first is asked for at once). An error producing
+    one is raised where the caller asks for it."""
+    iterator, end = iter(items), object()
+    first = pool.submit(next, iterator, end)
+
+    def ahead() -> Iterator[Any]:
+        pending = first
+        while (item := pending.result()) is not end:
+            pending = pool.submit(next, iterator, end)
+            yield item
+
+    return ahead()
+
+
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     """Lists of ``size`` items (the last one shorter), streaming."""
     chunk: list[Any] = []
@@ -440,7 +458,7 @@ class GraphStore(ABC):
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from skugraph.graph.columnar import fact_tables, json_lists
+        from skugraph.graph.columnar import FactTables, fact_tables, json_lists
 
         report = LoadReport()
         began = time.perf_counter()
@@ -448,8 +466,10 @@ class GraphStore(ABC):
         reread: set[str] = set()  # listings whose facts come from a new extraction run: replaced like versions
         earlier: list[pa.Array] = []  # the edges of the batches before this one
         loaded_at = datetime.now(UTC)
-        with self.bulk() as bulk:  # held back to the end of the facts, where what it can it copies
-            for table in listings:
+        with self.bulk() as bulk, ThreadPoolExecutor(max_workers=2, thread_name_prefix="skugraph-load") as pool:
+            # the second core reads the next table and builds a batch's rows while this thread writes the one before
+            facts = read_ahead(facts, pool)  # started now: the facts are read while the listings are written
+            for table in read_ahead(listings, pool):
                 batch, chunk_times = listing_tables(table)
                 times.update(chunk_times)
                 report.add(self.load_batch(batch))
@@ -458,6 +478,18 @@ class GraphStore(ABC):
             new_ids = pa.array(sorted(bulk.new_listings), pa.string())
             supports = _Pairs(directory, "key", new_ids)  # (listing_id, key) of the edges the facts support
             runs = _Pairs(directory, "run", new_ids)  # (listing_id, run) of the facts
+            building: deque[tuple[Future[FactTables], frozenset[str]]] = deque()  # batches whose rows are being built
+
+            def write(built: Future[FactTables], replaced: frozenset[str]) -> None:
+                tables = built.result()
+                supports.add(tables.supports)
+                restated: frozenset[str] = frozenset()
+                if earlier:
+                    restated = frozenset(tables.keys.filter(pc.is_in(tables.keys, value_set=pa.concat_arrays(earlier))).to_pylist())
+                earlier.append(tables.keys)
+                stated = {key: tables.stated[key] for key in restated if key in tables.stated}
+                report.add(self.load_batch(TableBatch(tables.nodes, tables.edges, replaced, restated=restated, stated=stated)))
+
             for table in facts:
                 if not table.num_rows:
                     continue
@@ -476,18 +508,13 @@ class GraphStore(ABC):
                     report.kept_previous += len(new)
                 else:
                     reread |= new
-                replaced = versions | reread
                 evidence_times = pa.table({"id": pa.array(named, pa.string()),
                                            "updated_at": pa.array([times[listing] for listing in named], pa.timestamp("us"))})
-                tables = fact_tables(table, self.ontology, loaded_at, evidence_times)
-                supports.add(tables.supports)
-                restated: frozenset[str] = frozenset()
-                if earlier:
-                    restated = frozenset(tables.keys.filter(pc.is_in(tables.keys, value_set=pa.concat_arrays(earlier))).to_pylist())
-                earlier.append(tables.keys)
-                stated = {key: tables.stated[key] for key in restated if key in tables.stated}
-                report.add(self.load_batch(TableBatch(tables.nodes, tables.edges, frozenset(replaced), restated=restated,
-                                                      stated=stated)))
+                building.append((pool.submit(fact_tables, table, self.ontology, loaded_at, evidence_times), frozenset(versions | reread)))
+                if len(building) > 1:
+                    write(*building.popleft())
+            while building:
+                write(*building.popleft())
             supports.close()
             runs.close()
             if len(new_ids):  # new to the graph: every key and run of theirs, written with their nodes or after them
