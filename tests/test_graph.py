@@ -360,3 +360,44 @@ def test_read_ahead_gives_the_items_in_order_each_made_while_the_one_before_is_u
                 assert len(made) == item + 2  # the next one was made while this one was in use
                 taken.append(item)
     assert taken == [0, 1, 2] and {thread for _, thread in made} == {"ahead_0"}
+
+
+def test_stored_edges_matched_by_key_or_by_file_give_the_same_graph(tmp_path, fused_sample, monkeypatch):
+    """An update's stored edges are matched a statement per subject and pair where that costs less
+    than a scan of their table (a write's few), else by a staged file: either way the same graph,
+    the same edge times, the same report, an offer moved to another product included."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from skugraph.corpus.ingest import load_listings
+    from skugraph.facts.io import read_facts
+    from skugraph.graph import ladybug_store
+
+    listings = list(load_listings(fused_sample / "listings.jsonl"))
+    facts = list(read_facts(fused_sample / "fused.jsonl"))
+    offers = {f.subject.key: f for f in facts if f.predicate == "offer_of"}
+    moved, *kept = [listing for listing in listings if listing.id in offers][:4]
+    other = next(f.object for f in offers.values() if f.object != offers[moved.id].object)
+    chosen = {moved.id, *(listing.id for listing in kept)}
+    again = [replace(listing, price=(listing.price or 1) + 1, updated_at=listing.updated_at + timedelta(days=1))
+             for listing in [moved, *kept]]
+    update = [replace(f, object=other) if f is offers[moved.id] else f
+              for f in facts if any(p.listing_id in chosen for p in f.provenance)]
+    results = []
+    for rows in (0, 10**12):  # every table by key; every table by file
+        monkeypatch.setattr(ladybug_store, "KEYED_STATEMENT_ROWS", rows)
+        by_key = []
+        monkeypatch.setattr(LadybugStore, "_stored_by_key", lambda self, *args, seen=LadybugStore._stored_by_key: (
+            by_key.append(args[0]), seen(self, *args))[1])
+        with open_store(tmp_path / f"graph-{rows}.lbug") as store:
+            store.load(listings, facts)
+            by_key.clear()
+            report = store.load(again, update, batch_size=7)
+            edges = store.query("MATCH (a)-[r]->(b) RETURN a.id, b.id, label(r), r.updated_at, r.valid_from ORDER BY a.id, b.id, label(r)").rows
+            loaded = sorted({str(t) for row in edges for t in row[3:] if t is not None and str(t) >= "2026-12-05"})
+            times = [row[:3] + [f"load {loaded.index(str(t))}" if str(t) in loaded else t for t in row[3:]] for row in edges]
+            offer = store.query("MATCH (:Listing {id: $id})-[:OFFER_OF]->(p:Product) RETURN p.id", {"id": moved.id}).rows
+            results.append((store.digest(), times, report.retracted, report.changed, report.nodes, report.edges, offer))
+        assert ("OFFER_OF" in by_key) == (rows == 0)
+    assert results[0] == results[1]
+    assert results[0][-1] == [[other.key]] and results[0][3] >= 4

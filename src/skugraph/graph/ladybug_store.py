@@ -63,6 +63,10 @@ from skugraph.records import COMPLETION, LISTING, Listing
 #: before the facts end get their supports in a second pass: a smaller chunk lowers a load's peak memory and
 #: slows it (100k generated listings, about 1.1M rows: 35 s in one chunk, 48 s in two, 55 s in chunks of 100k rows)
 CHUNK_ROWS = 2_000_000
+#: rows of a relation table whose scan costs what one statement by key costs (about 0.2 ms against 0.2–0.8 µs a
+#: row, LadybugDB 0.22 on 2 cores): a staged edge, and each of its subjects, is matched by key when all of
+#: them by key cost less than the table's scan (LadybugDB matches a staged file's pairs by scanning the table)
+KEYED_STATEMENT_ROWS = 200
 #: with a buffer pool of a set size, one COPY takes rows of at most this share of it (as Arrow holds
 #: them): copying a table LadybugDB holds a few times its rows' size in the pool (at 300,000 generated
 #: listings, 620,000 HAS_VALUE rows, 185 MB in Arrow, fill a 1 GB pool; pieces of 200,000 fit)
@@ -150,7 +154,7 @@ class LadybugStore(GraphStore):
         #: the tables (by their count query) seen holding rows: a load asks each table whether it is empty
         #: (an empty one is copied into), a statement a table that a small write pays over and over; one
         #: emptied since, or filled by a load rolled back, only takes the upsert, which is right for any table
-        self._filled: set[str] = set()
+        self._filled: dict[str, int] = {}  # … and the rows each held when first seen (what a statement by key is weighed against)
         self._written: int | None = None  # within load_tables: rows written since its last commit
         self._owns_db = True  # False for another connection's store (connection()): closing it leaves the database open
         self.ontology = ontology or load_ontology()
@@ -243,8 +247,8 @@ class LadybugStore(GraphStore):
         """Whether the table that ``cypher`` counts is empty (known filled: not asked again)."""
         if cypher in self._filled:
             return False
-        if self._count(cypher):
-            self._filled.add(cypher)
+        if count := self._count(cypher):
+            self._filled[cypher] = count
             return False
         return True
 
@@ -626,21 +630,98 @@ class LadybugStore(GraphStore):
         updated edge keeps its ``valid_from`` and the evidence of the listings the batch does not
         reload; one an earlier batch of this load stated merges with it (:func:`_merge_evidence`).
         A relation with one object per subject first drops the staged subjects' edges.
-        LadybugDB matches staged pairs by scanning the relation table, so the statement that
-        reads the stored edges also sets their time, and only other changes take a second one."""
+        LadybugDB matches a staged file's pairs by scanning the relation table, so a few pairs
+        (a write's) are matched by key instead, a statement each (:meth:`_keyed`); by file,
+        the statement that reads the stored edges also sets their time, and only other changes
+        take a second one."""
         name = f"{relation}({src}→{dst})"
+        count = f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)"
+        staged = pq.read_table(file)
+        keyed = self._keyed(count, staged)
         if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go (the one kept keeps its valid_from)
-            self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b) WHERE b.id <> dst DELETE r")
-        if self._empty(f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)"):
+            if keyed:
+                self._drop_other_objects(relation, src, dst, staged)
+            else:
+                self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b) WHERE b.id <> dst DELETE r")
+        if self._empty(count):
             report.copied.append(name)
             self.copy(relation, file, (src, dst))
             return
         report.upserted.append(name)
-        staged = pq.read_table(file)
         columns = [name for name in staged.column_names if name not in ("src", "dst")]
-        returned = f"RETURN src, dst, {', '.join(f'r.{c}' for c in columns)}"
         keys = pc.binary_join_element_wise(f"{relation}\x1f{src}", staged["src"], dst, staged["dst"], "\x1f")
         again = pc.is_in(keys, value_set=pa.array(list(batch.restated), pa.string()))
+        if keyed:
+            stored, held = self._stored_by_key(relation, src, dst, staged, again, columns)
+        else:
+            stored, held = self._stored_by_file(relation, src, dst, file, staged, again, columns), None
+        if stored:
+            keys = {pair: edge_key(relation, src, pair[0], dst, pair[1]) for pair in stored}
+            rows = _merge_evidence(staged, stored, keys, batch, self._this_load).to_pylist()
+            new = [row for row in rows if (row["src"], row["dst"]) not in stored]
+            if held is not None:
+                self._set_by_key(relation, src, dst, [row for row in rows if (row["src"], row["dst"]) in stored], held, columns)
+            else:
+                changed, differ = [], set()  # only what changes is set: a column set is rewritten at checkpoint
+                for row in rows:
+                    if (found := stored.get((row["src"], row["dst"]))) is not None:
+                        if found_columns := {c for c in columns if not _same(row[c], found[c])}:
+                            changed.append(row)
+                            differ |= found_columns
+                if changed:
+                    updates = file.with_name(f"set-{file.name}")
+                    pq.write_table(pa.Table.from_pylist(changed, schema=staged.schema), updates)
+                    self._run(f"{_staged_edges(updates, relation, src, dst)} SET " + ", ".join(f"r.{c} = {c}" for c in columns if c in differ))
+            staged = pa.Table.from_pylist(new, schema=staged.schema)
+        if staged.num_rows:
+            pq.write_table(staged, file)
+            self.copy(relation, file, (src, dst))
+
+    def _keyed(self, count: str, staged: pa.Table) -> bool:
+        """Whether matching ``staged``'s pairs by key (a statement per subject to read, one per pair
+        to set) costs less than scanning their table, the filled table ``count`` counts
+        (:data:`KEYED_STATEMENT_ROWS`)."""
+        if self._empty(count):
+            return False
+        return (staged.num_rows + len(pc.unique(staged["src"]))) * KEYED_STATEMENT_ROWS <= self._filled[count]
+
+    def _edges_from(self, relation: str, src: str, dst: str, subjects: Iterable[str], columns: list[str],
+                    held: dict[tuple[str, str], dict[str, Any]]) -> None:
+        """Add to ``held`` every stored edge of ``relation`` from each of ``subjects``, by key: (src, dst) → its columns."""
+        returned = ", ".join(["b.id", *(f"r.{c}" for c in columns)])
+        for subject in subjects:
+            for row in self._conn.execute(f"MATCH (a:{src} {{id: $id}})-[r:{relation}]->(b:{dst}) RETURN {returned}",
+                                          {"id": subject}).get_all():
+                held[(subject, row[0])] = dict(zip(columns, row[1:], strict=True))
+
+    def _drop_other_objects(self, relation: str, src: str, dst: str, staged: pa.Table) -> None:
+        """By key: delete each staged subject's stored edges to objects other than its staged one."""
+        kept = dict(zip(staged["src"].to_pylist(), staged["dst"].to_pylist(), strict=True))
+        held: dict[tuple[str, str], dict[str, Any]] = {}
+        self._edges_from(relation, src, dst, sorted(kept), [], held)
+        for subject, target in held:
+            if target != kept[subject]:
+                self._run(f"MATCH (a:{src} {{id: $src}})-[r:{relation}]->(b:{dst} {{id: $dst}}) DELETE r", {"src": subject, "dst": target})
+
+    def _stored_by_key(self, relation: str, src: str, dst: str, staged: pa.Table, again: pa.Array, columns: list[str]
+                       ) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[tuple[str, str], dict[str, Any]]]:
+        """The stored edges of ``staged``'s pairs read by key: (as :meth:`_stored_by_file` gives them,
+        those no earlier batch stated with the staged time, the columns as stored)."""
+        held: dict[tuple[str, str], dict[str, Any]] = {}
+        self._edges_from(relation, src, dst, sorted(set(staged["src"].to_pylist())), columns, held)
+        stored = {}
+        for pair, restated, time_ in zip(zip(staged["src"].to_pylist(), staged["dst"].to_pylist(), strict=True),
+                                         again.to_pylist(), staged["updated_at"].to_pylist(), strict=True):
+            if pair in held:
+                stored[pair] = held[pair] if restated else held[pair] | {"updated_at": time_}
+        return stored, held
+
+    def _stored_by_file(self, relation: str, src: str, dst: str, file: Path, staged: pa.Table, again: pa.Array,
+                        columns: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The stored edges of ``staged``'s pairs, read by one statement over a staged file for
+        those no earlier batch stated (which also sets their time to the staged one) and one for
+        the others: (src, dst) → its columns."""
+        returned = f"RETURN src, dst, {', '.join(f'r.{c}' for c in columns)}"
         stored = {}
         for restated, part in ((False, staged.filter(pc.invert(again))), (True, staged.filter(again))):
             if not part.num_rows:
@@ -651,24 +732,16 @@ class LadybugStore(GraphStore):
             stamp = "" if restated else "SET r.updated_at = updated_at "
             stored |= {(row[0], row[1]): dict(zip(columns, row[2:], strict=True)) for row in self._conn.execute(
                 f"{_staged_edges(part_file, relation, src, dst)} {stamp}{returned}").get_all()}
-        if stored:
-            keys = {pair: edge_key(relation, src, pair[0], dst, pair[1]) for pair in stored}
-            rows = _merge_evidence(staged, stored, keys, batch, self._this_load).to_pylist()
-            new = [row for row in rows if (row["src"], row["dst"]) not in stored]
-            changed, differ = [], set()  # only what changes is set: a column set is rewritten at checkpoint
-            for row in rows:
-                if (held := stored.get((row["src"], row["dst"]))) is not None:
-                    if found := {c for c in columns if not _same(row[c], held[c])}:
-                        changed.append(row)
-                        differ |= found
-            if changed:
-                updates = file.with_name(f"set-{file.name}")
-                pq.write_table(pa.Table.from_pylist(changed, schema=staged.schema), updates)
-                self._run(f"{_staged_edges(updates, relation, src, dst)} SET " + ", ".join(f"r.{c} = {c}" for c in columns if c in differ))
-            staged = pa.Table.from_pylist(new, schema=staged.schema)
-        if staged.num_rows:
-            pq.write_table(staged, file)
-            self.copy(relation, file, (src, dst))
+        return stored
+
+    def _set_by_key(self, relation: str, src: str, dst: str, rows: list[dict[str, Any]], held: dict[tuple[str, str], dict[str, Any]],
+                    columns: list[str]) -> None:
+        """By key: set on each stored edge of ``rows`` the columns whose value differs from what
+        it ``held`` before the load."""
+        for row in rows:
+            if differ := [c for c in columns if not _same(row[c], held[(row["src"], row["dst"])][c])]:
+                self._run(f"MATCH (a:{src} {{id: $src}})-[r:{relation}]->(b:{dst} {{id: $dst}}) SET "
+                          + ", ".join(f"r.{c} = ${c}" for c in differ), {"src": row["src"], "dst": row["dst"]} | {c: row[c] for c in differ})
 
     def _keep_changed_listing_values(self, file: Path, staging: Path, report: LoadReport) -> None:
         """Before listings are replaced by their new versions: note which are new or differ
