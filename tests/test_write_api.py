@@ -655,3 +655,23 @@ def test_the_writer_reads_a_products_stored_listings_once_until_a_write_touches_
     copy = _post(client, keys, [{"id": "post-cache-2", "title": record["title"]}]).json()["listings"][0]
     assert copy["product"] == product and copy["joined"]
     assert [row[0] for row in writer.offers.rows(writer.store, [product])] == ["post-cache", "post-cache-2"]  # read again
+
+
+def test_a_listing_given_another_products_title_moves_to_that_product(app, client, keys):
+    """A stored listing re-posted with a title that now matches another product's listings joins
+    that product, whichever id sorts first, and its own product, left with no listing, goes."""
+    alone = {"id": "post-album", "title": "晨光 相册 影集 6寸 200张 插页式 米白", "price": 39.0, "currency": "CNY",
+             "updated_at": "2026-12-03T08:00:00Z"}
+    first = _post(client, keys, [alone])
+    assert first.status_code == 200 and first.json()["listings"][0]["product"] == "post-album", first.text
+    phone = client.get("/products/sku-0001", headers=_writer(keys)).json()
+    retitled = alone | {"title": phone["title"], "updated_at": "2026-12-04T08:00:00Z"}
+    assert retitled["id"] < phone["id"]  # the product it offered sorts before the one it now matches
+    moved = _post(client, keys, [retitled])
+    assert moved.status_code == 200, moved.text
+    placed = moved.json()["listings"][0]
+    assert placed["product"] == phone["id"] and placed["joined"], placed
+    assert "post-album" in {row["listing"] for row in client.get("/products/sku-0001", headers=_writer(keys)).json()["listings"]}
+    services = app.state.services
+    with services.lock:
+        assert services.store.query("MATCH (p:Product {id: 'post-album'}) RETURN p.id").rows == []

@@ -132,9 +132,11 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     settled: two of them are not judged again, only pairs with a listing of the batch, and a
     listing of the batch only with the stored listings of its own candidates and product (so
     what a listing joins does not hang on the batch it came in).
-    A new listing that the matcher puts with stored listings joins their product (the smallest
-    id of theirs, when they offer several); the others are products of their own, named as
-    resolution names them. Then :func:`~skugraph.fusion.fuse.fuse_facts` moves the batch's
+    A listing, new or stored, that the matcher puts with stored listings joins their product (the
+    smallest id of theirs, when they offer several: a stored listing given a title that now
+    matches another product's listings moves there, and its own product, left with none, goes);
+    the others keep the product they offer, or are products of their own, named as resolution
+    names them. Then :func:`~skugraph.fusion.fuse.fuse_facts` moves the batch's
     facts onto those products and :meth:`~skugraph.graph.store.GraphStore.load` upserts them:
     a stored listing given again is a new version (what it no longer says is retracted, kept
     as history). Values are voted within the batch, not again over the stored product's
@@ -182,8 +184,10 @@ def place(listings: Sequence[Listing], stored: Sequence[Listing], stored_product
           reach: Mapping[str, Collection[str]] | None = None, held: Mapping[str, str] | None = None) -> Placement:
     """The graph-free part of a write: read the batch and the ``stored`` listings (offering
     ``stored_product``, settled), resolve them, put each listing of the batch in its product
-    (a stored one it joins: the smallest id of those its cluster's stored listings offer and of
-    those its listings already in the graph offer, ``held``; else its own) and fuse its facts
+    (a stored one it joins: the smallest id of those its cluster's stored listings offer, else of
+    those its listings already in the graph offer, ``held``; else its own: a stored listing that
+    now matches another product's listings, and no other listing of its own product, moves to
+    theirs) and fuse its facts
     there. A listing joined a product when that product was stored and it did not offer it."""
     from skugraph.fusion.fuse import fuse_facts
     from skugraph.fusion.resolve import Resolution, resolve_products
@@ -200,8 +204,9 @@ def place(listings: Sequence[Listing], stored: Sequence[Listing], stored_product
     products, evidence, confidence, joined = {}, {}, {}, set()
     for listing in listings:
         cluster = resolution.product_of[listing.id]
+        # the stored products its cluster's stored listings offer; with none, the products the batch's own listings offer
         theirs = sorted({stored_product[m] for m in members[cluster] if m in stored_product}
-                        | {held[m] for m in members[cluster] if m in held})
+                        or {held[m] for m in members[cluster] if m in held})
         products[listing.id] = theirs[0] if theirs else cluster
         evidence[listing.id], confidence[listing.id] = resolution.evidence[listing.id], resolution.confidence[listing.id]
         if theirs and held.get(listing.id) != products[listing.id]:
