@@ -186,11 +186,13 @@ def _answers(server: Server, path: str, key: str) -> bool:
 
 
 def bench_serve(products: int = 20_000, seconds: float = 60, users: int = 10, db: Path | None = None,
-                cache: Path = Path(".skugraph/bench-serve"), progress: Callable[[str], None] | None = None) -> dict:
+                cache: Path = Path(".skugraph/bench-serve"), progress: Callable[[str], None] | None = None,
+                tagger: Path | None = None) -> dict:
     """The three mixes and the SIGKILL on a copy of ``db`` (default: a generated graph of
     ``products`` products, built once under ``cache``): reads (``users`` readers: search,
     product page, recommend), writes (four writers posting batches of ten listing updates),
-    both (``users`` readers and one writer paced at a batch a second, ten listings/s)."""
+    both (``users`` readers and one writer paced at a batch a second, ten listings/s). The
+    server reads posted listings (and queries) with the rules, or with ``tagger`` (a model directory)."""
     say = progress or (lambda text: None)
     if not (LOCUST_VENV / "bin" / "locust").is_file():
         raise ValueError(f"locust is not installed in {LOCUST_VENV} (make locust-venv)")
@@ -206,8 +208,9 @@ def bench_serve(products: int = 20_000, seconds: float = 60, users: int = 10, db
             catalogue = work / "catalogue.jsonl"
             _listings_of(graph, catalogue)
         read_key, write_key = make_key(graph, "bench-read", "read"), make_key(graph, "bench-write", "write")
-        server = Server(graph, work / "serve.log", "--writable", "--rate-limit", "0")
-        say("starting skugraph serve --writable --rate-limit 0…")
+        options = ["--writable", "--rate-limit", "0", *(["--tagger", str(tagger)] if tagger else [])]
+        server = Server(graph, work / "serve.log", *options)
+        say(f"starting skugraph serve {' '.join(options)}…")
         server.start()
         try:
             graph_stats = server.get("/stats", read_key)
@@ -236,7 +239,8 @@ def bench_serve(products: int = 20_000, seconds: float = 60, users: int = 10, db
                     "no_errors": all(mix["requests"].get("Aggregated", {}).get("errors", 1) == 0 for mix in mixes.values()),
                     "nothing_lost": (kill.get("restarted", False) and kill["lost"] == 0 and kill["duplicates"] == 0)
                     if kill["acknowledged_writes"] else None},  # None: no write acknowledged, nothing to look for
-            "server": "skugraph serve --writable --rate-limit 0 (one process)", "server_errors": errors,
+            "server": f"skugraph serve {' '.join(options)} (one process)", "extractor": "tagger" if tagger else "rules",
+            "server_errors": errors,
             "load_generator": "locust (FastHttpUser: 60 s network timeout), same machine", "load_average": os.getloadavg(),
             "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
             "python_loop_seconds": speed}  # a fixed loop before and after: runs compare only at like machine speed
@@ -257,7 +261,8 @@ def serve_summary(report: dict) -> list:
     """A table of the mixes beside the targets, and the SIGKILL's counts."""
     from rich.table import Table
 
-    table = Table(title=f"{report['products']} products, {report['seconds']:.0f} s a mix", title_justify="left")
+    read = f", posted listings read with the {report['extractor']}" if "extractor" in report else ""
+    table = Table(title=f"{report['products']} products, {report['seconds']:.0f} s a mix{read}", title_justify="left")
     for heading in ("mix", "requests", "requests/s", "p50 ms", "p99 ms", "errors"):
         table.add_column(heading, justify="left" if heading in ("mix", "requests") else "right")
     for mix, figures in report["mixes"].items():

@@ -165,6 +165,7 @@ def bench_serve_command(
     seconds: Annotated[float, typer.Option(help="How long each mix runs.")] = 60,
     users: Annotated[int, typer.Option(help="Concurrent readers (locust users, no wait between requests).")] = 10,
     db: Annotated[Path | None, typer.Option("--db", help="A graph to serve instead (a copy: the bench writes).")] = None,
+    tagger: Annotated[Path | None, typer.Option(help="Serve with this tagger (`skugraph train tagger`): posted listings are read with it, not the rules.")] = None,
     out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/serve.json"),
 ) -> None:
     """Locust against `skugraph serve --writable --rate-limit 0`: reads (search, product page,
@@ -173,4 +174,4 @@ def bench_serve_command(
     restart, and the acknowledged writes found afterwards. Needs .venv-locust (make locust-venv)."""
     from skugraph.bench.serve_load import bench_serve, serve_summary
 
-    _run(out, lambda: bench_serve(products, seconds, users, db, progress=errors.print), serve_summary)
+    _run(out, lambda: bench_serve(products, seconds, users, db, progress=errors.print, tagger=tagger), serve_summary)
