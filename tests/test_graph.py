@@ -383,12 +383,11 @@ def test_stored_edges_matched_by_key_or_by_file_give_the_same_graph(tmp_path, fu
              for listing in [moved, *kept]]
     update = [replace(f, object=other) if f is offers[moved.id] else f
               for f in facts if any(p.listing_id in chosen for p in f.provenance)]
-    results = []
+    results, by_key = [], []
+    read_by_key = LadybugStore._stored_by_key
+    monkeypatch.setattr(LadybugStore, "_stored_by_key", lambda self, *args: (by_key.append(args[0]), read_by_key(self, *args))[1])
     for rows in (0, 10**12):  # every table by key; every table by file
         monkeypatch.setattr(ladybug_store, "KEYED_STATEMENT_ROWS", rows)
-        by_key = []
-        monkeypatch.setattr(LadybugStore, "_stored_by_key", lambda self, *args, seen=LadybugStore._stored_by_key: (
-            by_key.append(args[0]), seen(self, *args))[1])
         with open_store(tmp_path / f"graph-{rows}.lbug") as store:
             store.load(listings, facts)
             by_key.clear()

@@ -636,6 +636,11 @@ class LadybugStore(GraphStore):
         take a second one."""
         name = f"{relation}({src}→{dst})"
         count = f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)"
+        if self._empty(count):
+            report.copied.append(name)
+            self.copy(relation, file, (src, dst))
+            return
+        report.upserted.append(name)
         staged = pq.read_table(file)
         keyed = self._keyed(count, staged)
         if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go (the one kept keeps its valid_from)
@@ -643,11 +648,6 @@ class LadybugStore(GraphStore):
                 self._drop_other_objects(relation, src, dst, staged)
             else:
                 self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b) WHERE b.id <> dst DELETE r")
-        if self._empty(count):
-            report.copied.append(name)
-            self.copy(relation, file, (src, dst))
-            return
-        report.upserted.append(name)
         columns = [name for name in staged.column_names if name not in ("src", "dst")]
         keys = pc.binary_join_element_wise(f"{relation}\x1f{src}", staged["src"], dst, staged["dst"], "\x1f")
         again = pc.is_in(keys, value_set=pa.array(list(batch.restated), pa.string()))
@@ -681,8 +681,6 @@ class LadybugStore(GraphStore):
         """Whether matching ``staged``'s pairs by key (a statement per subject to read, one per pair
         to set) costs less than scanning their table, the filled table ``count`` counts
         (:data:`KEYED_STATEMENT_ROWS`)."""
-        if self._empty(count):
-            return False
         return (staged.num_rows + len(pc.unique(staged["src"]))) * KEYED_STATEMENT_ROWS <= self._filled[count]
 
     def _edges_from(self, relation: str, src: str, dst: str, subjects: Iterable[str], columns: list[str],
