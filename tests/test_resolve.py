@@ -359,3 +359,21 @@ def test_a_new_listing_is_judged_only_with_the_settled_products_it_reaches():
     assert {(p.left, p.right) for p in reached.pairs} == {("n1", "a1")} and reached.product_of["n1"] == reached.product_of["a1"]
     alone = resolve_products([n1, a1, b1], [], settled=settled, reach={"n1": set()})
     assert alone.pairs == [] and alone.product_of["n1"] not in (alone.product_of["a1"], alone.product_of["b1"])
+
+
+def test_evidence_leads_from_every_listing_to_its_products_first_one():
+    """Two copies match each other best: their evidence still leads, link by link, to the
+    product's first listing (the strongest spanning tree), never round between the two."""
+    import re
+
+    base = "飞宇 FY-K52 无线话筒 会议专用 一拖二"
+    listings = [Listing("a1", base + " 官方旗舰店"), Listing("b2", base), Listing("c3", base),
+                Listing("d4", base + " 包邮")]
+    resolution = resolve_products(listings, [])
+    assert set(resolution.product_of.values()) == {"a1"}
+    assert resolution.evidence["a1"] == "the first of 4 listings of this product"
+    for listing in "b2", "c3", "d4":
+        seen = [listing]
+        while seen[-1] != "a1":
+            seen.append(re.match(r"matches (\S+) \(score ", resolution.evidence[seen[-1]])[1])
+            assert seen[-1] not in seen[:-1], seen

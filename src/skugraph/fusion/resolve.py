@@ -30,6 +30,7 @@ The product id of a cluster is its smallest listing id, so rerunning gives the s
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -207,19 +208,51 @@ def _judge_component(component: _Component, threshold: float, strong: float) -> 
     part = split_conflicts(part, scored, threshold, judge)
     best_link: dict[int, tuple[float, int, str]] = {}
     closest_apart: dict[int, tuple[float, int, str]] = {}
+    links: dict[int, list[tuple[float, int, bool]]] = defaultdict(list)  # listing → (score, listing, settled pair) kept together
     for (a, b, score), f in zip(scored, fixed, strict=True):
-        if f:  # two settled listings: their evidence is not this resolution's
-            continue
-        together = part[a] == part[b] and score >= threshold
-        verdict = judge(a, b)
-        for x, y in ((a, b), (b, a)):
-            if together and score > best_link.get(x, (-1.0, -1, ""))[0]:
-                best_link[x] = (score, y, "; " + verdict.reason if verdict.same else "")
-            elif not together and verdict.veto:
+        if part[a] == part[b] and score >= threshold:
+            links[a].append((score, b, f))
+            links[b].append((score, a, f))
+        elif not f and (verdict := judge(a, b)).veto:
+            for x, y in ((a, b), (b, a)):
                 alike = fuzz.ratio(read_title(offers[x].title).compact, read_title(offers[y].title).compact) / 100.0
                 if alike >= 0.8 and alike > closest_apart.get(x, (0.0, -1, ""))[0]:
                     closest_apart[x] = (alike, y, verdict.reason)
+    for x, parent, score in _strongest_tree(part, links, [offer.id for offer in offers]):
+        verdict = judge(x, parent)
+        best_link[x] = (score, parent, "; " + verdict.reason if verdict.same else "")
     return _Judged(component.nodes, part, scored, cut, best_link, closest_apart)
+
+
+def _strongest_tree(part: Sequence[int], links: Mapping[int, list[tuple[float, int, bool]]],
+                    ids: Sequence[str]) -> Iterator[tuple[int, int, float]]:
+    """Each listing's link towards its product's first listing (smallest id): the product's
+    strongest spanning tree over its kept pairs (Prim's from that listing), so evidence that names
+    a listing leads, link by link, to the first one and never goes round. Listings reached by a
+    settled pair get no link (their evidence is not this resolution's); one the tree misses links
+    to its best pair."""
+    members: dict[int, list[int]] = defaultdict(list)
+    for x, label in enumerate(part):
+        members[label].append(x)
+    for group in members.values():
+        if len(group) < 2:
+            continue
+        root = min(group, key=lambda x: ids[x])
+        reached, frontier = {root}, [(-score, y, root, f) for score, y, f in links.get(root, ())]
+        heapq.heapify(frontier)
+        while frontier:
+            negative, x, parent, settled = heapq.heappop(frontier)
+            if x in reached:
+                continue
+            reached.add(x)
+            if not settled:
+                yield x, parent, -negative
+            for score, y, f in links.get(x, ()):
+                if y not in reached:
+                    heapq.heappush(frontier, (-score, y, x, f))
+        for x in group:
+            if x not in reached and (best := max(((s, y) for s, y, f in links.get(x, ()) if not f), default=None)):
+                yield x, best[1], best[0]
 
 
 def _settled_pairs(offers: Sequence[Offer], candidates: np.ndarray, settled: Mapping[str, str],
