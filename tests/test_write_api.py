@@ -675,3 +675,20 @@ def test_a_listing_given_another_products_title_moves_to_that_product(app, clien
     services = app.state.services
     with services.lock:
         assert services.store.query("MATCH (p:Product {id: 'post-album'}) RETURN p.id").rows == []
+
+
+def test_a_stored_listing_posted_with_its_text_keeps_its_product_unresolved(app, client, keys, monkeypatch):
+    """A stored listing posted again with a new price only is not resolved again (no candidates
+    looked up for it): it keeps its product and evidence; a new title is resolved."""
+    title = "得力 订书机 24/6 中号 办公 黑色 加厚款"
+    _post(client, keys, [{"id": "post-kept-a", "title": title, "price": 25.0}])
+    copy = _post(client, keys, [{"id": "post-kept-b", "title": title, "price": 24.0}]).json()["listings"][0]
+    assert copy["joined"] and copy["product"] == "post-kept-a"
+    writer, looked_up = app.state.writer, []
+    candidates = writer.candidates
+    monkeypatch.setattr(writer, "candidates", lambda listings: looked_up.append([l.id for l in listings]) or candidates(listings))
+    again = _post(client, keys, [{"id": "post-kept-b", "title": title, "price": 19.0}]).json()
+    assert looked_up == [] and again["new_versions"] == 1 and again["changed"] == 1
+    assert again["listings"][0] == copy | {"joined": False}
+    retitled = _post(client, keys, [{"id": "post-kept-b", "title": title + " 新款", "price": 19.0}]).json()
+    assert looked_up == [["post-kept-b"]] and retitled["listings"][0]["product"] == "post-kept-a"

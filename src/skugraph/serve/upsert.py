@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from skugraph.extract import ListingReader
@@ -121,8 +121,9 @@ class UpsertReport:
 
 
 def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: ListingReader | CachedReader,
-                    candidates: Mapping[str, Iterable[str]] | None = None, matcher=None, threshold: float | None = None,
-                    placer: Placer | None = None, offers: StoredOffers | None = None) -> UpsertReport:
+                    candidates: Mapping[str, Iterable[str]] | Callable[[list[Listing]], Mapping[str, Iterable[str]]] | None = None,
+                    matcher=None, threshold: float | None = None, placer: Placer | None = None,
+                    offers: StoredOffers | None = None) -> UpsertReport:
     """Extract, fuse and load a batch of ingested listings into a stored graph, one load (an
     update is one transaction, :meth:`~skugraph.graph.ladybug_store.LadybugStore.load_tables`).
 
@@ -131,7 +132,10 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     offers now, read again by ``reader`` for their offers only (they are not loaded), as
     settled: two of them are not judged again, only pairs with a listing of the batch, and a
     listing of the batch only with the stored listings of its own candidates and product (so
-    what a listing joins does not hang on the batch it came in).
+    what a listing joins does not hang on the batch it came in). ``candidates`` may be a function
+    of the listings to resolve. A stored listing posted with the text it has (title,
+    description and category: a new price, say) keeps its product and evidence, settled too: it
+    is not resolved again, so its own candidates are neither looked up nor read.
     A listing, new or stored, that the matcher puts with stored listings joins their product (the
     smallest id of theirs, when they offer several: a stored listing given a title that now
     matches another product's listings moves there, and its own product, left with none, goes);
@@ -145,28 +149,45 @@ def upsert_listings(store: GraphStore, listings: Sequence[Listing], reader: List
     the stored listings of products kept from earlier writes (:class:`StoredOffers`; the caller
     forgets the products a committed write touched)."""
     ids = sorted({listing.id for listing in listings})
-    held_by = dict(store.query_each("MATCH (l:Listing {id: $key})-[:OFFER_OF]->(p:Product) RETURN l.id, p.id", ids))
-    held = set(held_by.values())
-    around = held.union(*(candidates or {}).values())
+    held_rows = store.query_each("MATCH (l:Listing {id: $key})-[o:OFFER_OF]->(p:Product) RETURN l.id, p.id, p.title, "
+                                 "o.evidence, o.confidence, l.title, l.description, l.category", ids)
+    held_by = {row[0]: row[1] for row in held_rows}
+    as_stored = {row[0]: (row[5] or "", row[6] or "", row[7] or "") for row in held_rows}
+    changed = {listing.id for listing in listings if as_stored.get(listing.id) != (listing.title, listing.description, listing.category)}
+    kept = {row[0]: Kept(row[1], row[3] or "", 1.0 if row[4] is None else float(row[4])) for row in held_rows if row[0] not in changed}
+    resolved = sorted(changed)
+    if callable(candidates):
+        candidates = candidates([listing for listing in listings if listing.id in changed]) if changed else {}
+    candidates = {i: set(found) for i, found in (candidates or {}).items() if i in changed}
+    around = {held_by[i] for i in resolved if i in held_by}.union(*candidates.values())
     posted = set(ids)
     rows = [row for row in (offers or StoredOffers()).rows(store, around) if row[0] not in posted]
     stored = [Listing(lid, title or "", description or "", category=category or "", price=price, currency=currency or "",
                       source=source or "", updated_at=updated) for lid, title, description, category, price, currency, source,
               updated, _, _ in rows]
     stored_product = {row[0]: row[8] for row in rows}
-    titles = {row[8]: row[9] or "" for row in rows}
-    reach = {i: {*(candidates or {}).get(i, ()), *([held_by[i]] if i in held_by else [])} for i in ids}
+    titles = {row[8]: row[9] or "" for row in rows} | {row[1]: row[2] or "" for row in held_rows if row[0] in kept}
+    reach = {i: {*candidates.get(i, ()), *([held_by[i]] if i in held_by else [])} for i in resolved}
     job = (listings, stored, stored_product, titles, store.ontology)
-    placed = (placer(*job, matcher, threshold, reach, held_by) if placer
-              else place(*job, reader, matcher, threshold, reach, held_by))
+    placed = (placer(*job, matcher, threshold, reach, held_by, kept) if placer
+              else place(*job, reader, matcher, threshold, reach, held_by, kept))
     products, evidence, joined, fused = placed.products, dict(placed.evidence), placed.joined, placed.fused
-    around = sorted(held | set(products.values()))
+    around = sorted(set(held_by.values()) | set(products.values()))
     loaded = store.load(listings, fused)
     settled = settle_evidence(store, reader, around, matcher, threshold)
     evidence.update({listing.id: settled[listing.id] for listing in listings if listing.id in settled})
     report = UpsertReport(products, evidence, joined, loaded, held_by)
     report.unchanged = report.part(set(ids)).unchanged
     return report
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A stored listing posted with its stored text: the product it stays in, and why."""
+
+    product: str
+    evidence: str
+    confidence: float
 
 
 @dataclass
@@ -181,9 +202,11 @@ class Placement:
 
 def place(listings: Sequence[Listing], stored: Sequence[Listing], stored_product: dict[str, str], titles: dict[str, str],
           ontology: Ontology, reader: ListingReader | CachedReader, matcher=None, threshold: float | None = None,
-          reach: Mapping[str, Collection[str]] | None = None, held: Mapping[str, str] | None = None) -> Placement:
+          reach: Mapping[str, Collection[str]] | None = None, held: Mapping[str, str] | None = None,
+          kept: Mapping[str, Kept] | None = None) -> Placement:
     """The graph-free part of a write: read the batch and the ``stored`` listings (offering
-    ``stored_product``, settled), resolve them, put each listing of the batch in its product
+    ``stored_product``, settled), resolve them (the listings ``kept`` as they are stored are
+    settled too, and stay where they are), put each listing of the batch in its product
     (a stored one it joins: the smallest id of those its cluster's stored listings offer, else of
     those its listings already in the graph offer, ``held``; else its own: a stored listing that
     now matches another product's listings, and no other listing of its own product, moves to
@@ -192,9 +215,15 @@ def place(listings: Sequence[Listing], stored: Sequence[Listing], stored_product
     from skugraph.fusion.fuse import fuse_facts
     from skugraph.fusion.resolve import Resolution, resolve_products
 
+    kept = kept or {}
     read = [found for _, found in reader.read([*listings, *stored])]
-    resolution = resolve_products([*listings, *stored], [fact for found in read for fact in found], matcher,
-                                  threshold=threshold, ontology=ontology, settled=stored_product, reach=reach)
+    if all(listing.id in kept for listing in listings):  # nothing to resolve
+        resolution = Resolution({i: k.product for i, k in kept.items()}, {i: k.evidence for i, k in kept.items()},
+                                {i: k.confidence for i, k in kept.items()})
+    else:
+        resolution = resolve_products([*listings, *stored], [fact for found in read for fact in found], matcher, threshold=threshold,
+                                      ontology=ontology, settled=stored_product | {i: k.product for i, k in kept.items()},
+                                      reach=reach)
     members: dict[str, list[str]] = {}
     for listing, cluster in resolution.product_of.items():
         members.setdefault(cluster, []).append(listing)
@@ -203,6 +232,10 @@ def place(listings: Sequence[Listing], stored: Sequence[Listing], stored_product
     titles_of = {listing.id: listing.title for listing in [*listings, *stored]}
     products, evidence, confidence, joined = {}, {}, {}, set()
     for listing in listings:
+        if listing.id in kept:
+            products[listing.id] = kept[listing.id].product
+            evidence[listing.id], confidence[listing.id] = kept[listing.id].evidence, kept[listing.id].confidence
+            continue
         cluster = resolution.product_of[listing.id]
         # the stored products its cluster's stored listings offer; with none, the products the batch's own listings offer
         theirs = sorted({stored_product[m] for m in members[cluster] if m in stored_product}
@@ -253,11 +286,12 @@ class Placer:
 
     def __call__(self, listings: Sequence[Listing], stored: Sequence[Listing], stored_product: dict[str, str],
                  titles: dict[str, str], ontology: Ontology, matcher=None, threshold: float | None = None,
-                 reach: Mapping[str, Collection[str]] | None = None, held: Mapping[str, str] | None = None) -> Placement:
+                 reach: Mapping[str, Collection[str]] | None = None, held: Mapping[str, str] | None = None,
+                 kept: Mapping[str, Kept] | None = None) -> Placement:
         """:func:`place` with the worker's reader."""
         from concurrent.futures.process import BrokenProcessPool
 
-        job = (list(listings), list(stored), stored_product, titles, ontology, matcher, threshold, reach, held)
+        job = (list(listings), list(stored), stored_product, titles, ontology, matcher, threshold, reach, held, kept)
         try:
             return self._pool.submit(_place_in_worker, *job).result()
         except BrokenProcessPool:
@@ -287,8 +321,8 @@ def _exit_without(server: int) -> None:
     os._exit(0)
 
 
-def _place_in_worker(listings, stored, stored_product, titles, ontology, matcher, threshold, reach, held) -> Placement:
-    return place(listings, stored, stored_product, titles, ontology, _placer_reader, matcher, threshold, reach, held)
+def _place_in_worker(listings, stored, stored_product, titles, ontology, matcher, threshold, reach, held, kept) -> Placement:
+    return place(listings, stored, stored_product, titles, ontology, _placer_reader, matcher, threshold, reach, held, kept)
 
 
 #: the listing a listing's evidence says it matched (resolution's "matches X (score …", or a settled "closest to X (score …")

@@ -501,7 +501,7 @@ class Writer:
         answers: list[tuple[dict[str, Any], set[str]]] = []
         try:
             with self.store.transaction():  # the writes and their APPLIED nodes: all or none
-                found = upsert_listings(self.store, listings, self.reader, self.candidates(listings), placer=self.placer,
+                found = upsert_listings(self.store, listings, self.reader, self.candidates, placer=self.placer,
                                         offers=self.offers)
                 at = _now()
                 for job, seq in zip(jobs, seqs, strict=True):
