@@ -634,6 +634,7 @@ def test_the_placer_places_a_batch_in_another_process_as_place_does_here():
     here = place(*args, CachedReader(reader))
     placer = Placer(reader)
     try:
+        assert len(placer._pool._processes) == 1  # its worker starts with it, not with the first write
         there = placer(*args)
         assert placer._pool.submit(os.getpid).result() != os.getpid()
     finally:

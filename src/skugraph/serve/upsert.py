@@ -281,8 +281,10 @@ class Placer:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_placer,
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_placer,
                                    initargs=(self.reader, os.getpid()))
+        pool.submit(os.getpid)  # the worker starts now (a tagger's takes seconds to load), not with the first write
+        return pool
 
     def __call__(self, listings: Sequence[Listing], stored: Sequence[Listing], stored_product: dict[str, str],
                  titles: dict[str, str], ontology: Ontology, matcher=None, threshold: float | None = None,
