@@ -5,6 +5,7 @@ one writer with reads going on; the write role on every write route."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import time
@@ -640,6 +641,48 @@ def test_the_placer_places_a_batch_in_another_process_as_place_does_here():
     finally:
         placer.close()
     assert there == here and here.products == {"n1": "P1", "n2": "n2"} and here.joined == {"n1"}
+
+
+def test_new_listings_that_join_a_stored_product_link_towards_its_listings_not_round():
+    """Two new copies of a stored product's listing: one names a stored listing, the other names
+    it (or a stored one), never each other."""
+    from skugraph.extract import ExtractorConfig, build_reader
+    from skugraph.records import Listing
+    from skugraph.serve.upsert import CachedReader, place
+
+    reader = build_reader(ExtractorConfig())
+    title = "华为 mate60 pro 手机 12+512G 雅川青"
+    stored = [Listing("x1", title + " 官方"), Listing("x2", title)]
+    placed = place([Listing("b1", title), Listing("b2", title)], stored, {"x1": "x1", "x2": "x1"}, {"x1": stored[0].title},
+                   reader.builder.ontology, CachedReader(reader))
+    assert placed.products == {"b1": "x1", "b2": "x1"} and placed.joined == {"b1", "b2"}
+    named = {listing: re.match(r"matches (\S+) \(score ", text)[1] for listing, text in placed.evidence.items()}
+    for listing in named:
+        seen = [listing]
+        while seen[-1] in named:
+            seen.append(named[seen[-1]])
+            assert seen[-1] not in seen[:-1], seen
+        assert seen[-1] in ("x1", "x2")
+
+
+def test_a_listing_posted_as_stored_stays_in_its_product_and_nothing_is_resolved(monkeypatch):
+    """A listing ``kept`` (posted with its stored text) keeps its product and evidence though its
+    title matches another product's listing; a batch of such listings is not resolved at all."""
+    from skugraph.extract import ExtractorConfig, build_reader
+    from skugraph.fusion import resolve
+    from skugraph.records import Listing
+    from skugraph.serve.upsert import CachedReader, Kept, place
+
+    reader = CachedReader(build_reader(ExtractorConfig()))
+    title = "小米 14 手机 16+512G 白色"
+    args = ([Listing("k", title)], [Listing("s1", title)], {"s1": "P1"}, {"P1": title}, reader.reader.builder.ontology, reader)
+    assert place(*args).products == {"k": "P1"}  # resolved, it would join P1
+    kept = {"k": Kept("P2", "the only listing of this product", 1.0)}
+    monkeypatch.setattr(resolve, "resolve_products", lambda *a, **k: pytest.fail("a batch of kept listings was resolved"))
+    placed = place(*args, kept=kept)
+    assert placed.products == {"k": "P2"} and placed.evidence == {"k": "the only listing of this product"} and not placed.joined
+    assert {fact.subject.key for fact in placed.fused if fact.subject.label == "Product"} == {"P2"}
+    assert [fact.object.key for fact in placed.fused if fact.predicate == "offer_of"] == ["P2"]
 
 
 def test_the_writer_reads_a_products_stored_listings_once_until_a_write_touches_it(app, client, keys, monkeypatch):

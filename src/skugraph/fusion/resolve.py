@@ -86,7 +86,8 @@ def resolve_products(listings: Sequence[Listing], facts: Sequence[Fact], matcher
     listing it was kept apart from and the conflict. ``settled``: listing → product of listings
     resolved before (a graph's stored ones): two of them are never judged again, those of one
     product held together (score 1), those of two not compared; only pairs with another
-    listing are judged (a settled listing that matched none says "resolved before"). ``reach``:
+    listing are judged (a settled listing that the evidence tree reaches through its own
+    product's listings says "resolved before": its evidence is not this resolution's). ``reach``:
     listing → the settled products it may be judged with (their listings); a listing it does not
     name, with every settled listing."""
     return resolve_offers(offers_from(listings, facts, ontology), matcher, threshold=threshold, strong=strong,

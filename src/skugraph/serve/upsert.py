@@ -244,9 +244,12 @@ def place(listings: Sequence[Listing], stored: Sequence[Listing], stored_product
         evidence[listing.id], confidence[listing.id] = resolution.evidence[listing.id], resolution.confidence[listing.id]
         if theirs and held.get(listing.id) != products[listing.id]:
             joined.add(listing.id)
-        if theirs and cluster == listing.id:  # it heads the cluster resolution made; it is in the product through its best match
+        if theirs and cluster == listing.id:  # it heads the cluster resolution made: it is in the product through
+            # its best match with a listing the product held before (the cluster's others link towards it: naming one
+            # of them would go round)
+            product = products[listing.id]
             best = max((p for p in resolution.pairs if listing.id in (p.left, p.right)
-                        and resolution.product_of[p.right if p.left == listing.id else p.left] == cluster),
+                        and _offered(p.right if p.left == listing.id else p.left, stored_product, kept) == product),
                        key=lambda p: p.score, default=None)
             if best is not None:
                 other = best.right if best.left == listing.id else best.left
@@ -254,6 +257,11 @@ def place(listings: Sequence[Listing], stored: Sequence[Listing], stored_product
     fused = fuse_facts(listings, [fact for found in read[: len(listings)] for fact in found],
                        Resolution(products, evidence, confidence), ontology, titles)
     return Placement(products, evidence, joined, fused)
+
+
+def _offered(listing: str, stored_product: Mapping[str, str], kept: Mapping[str, Kept]) -> str | None:
+    """The product a settled listing of a write offers (stored, or posted as stored), else None."""
+    return kept[listing].product if listing in kept else stored_product.get(listing)
 
 
 def _matched(listing: str, other: str, score: float, facts_of: Mapping[str, list[Fact]], titles: Mapping[str, str],
