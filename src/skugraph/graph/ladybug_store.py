@@ -802,7 +802,9 @@ class LadybugStore(GraphStore):
     def _retract(self, lost: dict[str, list[str]], times: dict[str, datetime | None], now: datetime,
                  staging: Path) -> dict[str, list[str]]:
         """Drop the evidence of the listings in ``lost`` from each edge; delete the edges left
-        with none, keeping each as a Change node. Returns the deleted ones (key → listings)."""
+        with none, keeping each as a Change node. Returns the deleted ones (key → listings). A
+        table's few edges (a write's) are read and changed by key, the rest by staged file (as
+        :meth:`_load_edges` chooses)."""
         groups: dict[tuple[str, str, str], list[tuple[str, str, list[str], str]]] = {}
         for key, listings in lost.items():
             relation, src_label, src, dst_label, dst = key.split("\x1f")
@@ -810,11 +812,22 @@ class LadybugStore(GraphStore):
         changes, deleted = [], {}
         report = LoadReport()
         for number, ((relation, src_label, dst_label), edges) in enumerate(groups.items()):
-            pairs = staging / f"pairs-{number}.parquet"
-            pq.write_table(pa.table({"src": [e[0] for e in edges], "dst": [e[1] for e in edges]}), pairs)
-            found = {(a, b): (predicate, provenance, since, shown) for a, b, predicate, provenance, since, shown in self.query(
-                f"{_staged_edges(pairs, relation, src_label, dst_label)} RETURN src, dst, r.predicate, r.provenance, r.valid_from, "
-                f"{_shown('b', dst_label)}").rows}
+            count = f"MATCH (:{src_label})-[r:{relation}]->(:{dst_label}) RETURN count(r)"
+            if self._empty(count):
+                continue
+            keyed = (len(edges) + len({e[0] for e in edges})) * KEYED_STATEMENT_ROWS <= self._filled[count]
+            returned = f"r.predicate, r.provenance, r.valid_from, {_shown('b', dst_label)}"
+            if keyed:  # a statement per subject (LadybugDB scans the table to match a staged file's pairs)
+                wanted = {(e[0], e[1]) for e in edges}
+                found = {(subject, row[0]): tuple(row[1:]) for subject in sorted({e[0] for e in edges})
+                         for row in self._conn.execute(f"MATCH (a:{src_label} {{id: $id}})-[r:{relation}]->(b:{dst_label}) "
+                                                       f"RETURN b.id, {returned}", {"id": subject}).get_all()
+                         if (subject, row[0]) in wanted}
+            else:
+                pairs = staging / f"pairs-{number}.parquet"
+                pq.write_table(pa.table({"src": [e[0] for e in edges], "dst": [e[1] for e in edges]}), pairs)
+                found = {(row[0], row[1]): tuple(row[2:]) for row in self.query(
+                    f"{_staged_edges(pairs, relation, src_label, dst_label)} RETURN src, dst, {returned}").rows}
             keep, drop = [], []
             for src, dst, listings, key in edges:
                 if (src, dst) not in found:
@@ -830,14 +843,15 @@ class LadybugStore(GraphStore):
                 ended = max((t for t in (times.get(listing) for listing in listings) if t is not None), default=now)
                 changes.append(_change(f"{src_label}:{src}", predicate, shown, _time(since), ended,
                                        sorted({p.get("listing_id") for p in evidence})))
-            if keep:
-                file = staging / f"keep-{number}.parquet"
-                pq.write_table(pa.Table.from_pylist(keep), file)
-                self._run(f"{_staged_edges(file, relation, src_label, dst_label)} SET r.provenance = provenance")
-            if drop:
-                file = staging / f"drop-{number}.parquet"
-                pq.write_table(pa.Table.from_pylist(drop), file)
-                self._run(f"{_staged_edges(file, relation, src_label, dst_label)} DELETE r")
+            one = f"MATCH (a:{src_label} {{id: $src}})-[r:{relation}]->(b:{dst_label} {{id: $dst}})"
+            for rows, name, change in ((keep, "keep", "SET r.provenance = provenance"), (drop, "drop", "DELETE r")):
+                if rows and keyed:
+                    for row in rows:
+                        self._run(f"{one} {change.replace('= provenance', '= $provenance')}", row)
+                elif rows:
+                    file = staging / f"{name}-{number}.parquet"
+                    pq.write_table(pa.Table.from_pylist(rows), file)
+                    self._run(f"{_staged_edges(file, relation, src_label, dst_label)} {change}")
         if changes:
             self._add_changes(changes, staging / "changes-edges.parquet", report)
         return deleted
