@@ -736,3 +736,20 @@ def test_a_stored_listing_posted_with_its_text_keeps_its_product_unresolved(app,
     assert again["listings"][0] == copy | {"joined": False}
     retitled = _post(client, keys, [{"id": "post-kept-b", "title": title + " 新款", "price": 19.0}]).json()
     assert looked_up == [["post-kept-b"]] and retitled["listings"][0]["product"] == "post-kept-a"
+
+
+def test_a_products_namesake_listing_that_moves_away_leaves_the_product_to_its_other_listings(app, client, keys):
+    """The listing a product is named after, re-titled to match another product, moves there;
+    the product it leaves keeps its other listings (they were not delisted), headed by one of them."""
+    title = "晨光 中性笔 0.5mm 黑色 12支 考试办公"
+    _post(client, keys, [{"id": "post-head", "title": title, "price": 15.0}])
+    copy = _post(client, keys, [{"id": "post-tail", "title": title + " 包邮", "price": 14.0}]).json()["listings"][0]
+    assert copy["product"] == "post-head" and copy["joined"]
+    phone = client.get("/products/sku-0001", headers=_writer(keys)).json()
+    moved = _post(client, keys, [{"id": "post-head", "title": phone["title"], "price": 15.0}]).json()["listings"][0]
+    assert moved["product"] == "sku-0001" and moved["joined"]
+    left = client.get("/products/post-tail", headers=_writer(keys))
+    assert left.status_code == 200, left.text
+    card = left.json()
+    assert card["id"] == "post-head" and [(row["listing"], row["evidence"]) for row in card["listings"]] == [
+        ("post-tail", "the only listing of this product")]

@@ -560,9 +560,11 @@ class GraphStore(ABC):
 
     def remove_merged_products(self, listings: list[str]) -> int:
         """Delete each product that was the own product of one of ``listings`` (those a load
-        wrote or named) until resolution moved the listing to another product (with its edges,
-        and the aspect nodes left with no product). A few listings (a write) are looked up by
-        key; for many (a catalogue's load) one pass over every listing's offer costs less."""
+        wrote or named) until resolution moved the listing to another product, and that no
+        listing offers now (with its edges, and the aspect nodes left with no product): a
+        product whose namesake listing moved away stays with its other listings. A few listings
+        (a write) are looked up by key; for many (a catalogue's load) one pass over every
+        listing's offer costs less."""
         if len(listings) > MERGED_BY_KEY:
             merged = self.query("MATCH (l:Listing)-[:OFFER_OF]->(q:Product) WITH l, q MATCH (p:Product {id: l.id}) "
                                 "WHERE p.id <> q.id RETURN collect(p.id)").rows[0][0] or []
@@ -571,6 +573,10 @@ class GraphStore(ABC):
             offers = ("UNWIND $ids AS id MATCH (l:Listing {id: id})-[:OFFER_OF]->(q:Product) RETURN l.id, q.id"
                       if len(owned) > OFFERS_BY_KEY else "MATCH (l:Listing)-[:OFFER_OF]->(q:Product) WHERE l.id IN $ids RETURN l.id, q.id")
             merged = [listing for listing, product in self.query(offers, {"ids": owned}).rows if product != listing] if owned else []
+        if merged:  # those some listing still offers stay
+            merged = [row[0] for row in self.query("UNWIND $ids AS id MATCH (p:Product {id: id}) "
+                                                   "WHERE NOT EXISTS { MATCH (:Listing)-[:OFFER_OF]->(p) } RETURN p.id",
+                                                   {"ids": merged}).rows]
         if merged:
             self.query("UNWIND $ids AS id MATCH (p:Product {id: id}) DETACH DELETE p", {"ids": merged})  # by key: IN scans per id
             self.query("MATCH (a:Aspect) WHERE NOT EXISTS { MATCH (a)-[:OF]->(:Product) } DETACH DELETE a")
