@@ -377,3 +377,12 @@ def test_evidence_leads_from_every_listing_to_its_products_first_one():
         while seen[-1] != "a1":
             seen.append(re.match(r"matches (\S+) \(score ", resolution.evidence[seen[-1]])[1])
             assert seen[-1] not in seen[:-1], seen
+
+
+def test_a_word_after_a_dimension_is_no_unit_of_it():
+    """800*300 包邮 is the size 800x300 (包 is a count unit, not one of length): no conflict with
+    800*300 alone, still one with 900*400."""
+    mat = "超大号键盘鼠标垫 办公室电脑书桌写字垫"
+    assert identity(_offer("a", f"{mat} 800*300 包邮"), _offer("b", f"{mat} 800*300")).same
+    apart = identity(_offer("a", f"{mat} 800*300 包邮"), _offer("c", f"{mat} 900*400"))
+    assert apart.veto and "800x300 vs 900x400" in apart.reason

@@ -44,7 +44,8 @@ _SEASON = re.compile(r"(?<!\d)(?:19|20)\d\d(?:\s*年?\s*款(?!\d)|\s*年?(?=\s*(
 _SERIES_CODE = re.compile(rf"[\u4e00-\u9fff]{{2}}(\d{{1,3}})(?![\d.a-z:~/+*-]|\s*(?:{_UNIT}))")  # not 1-2人, 4:3
 _COLOUR_WORD = re.compile(r"(?:[深浅亮暗淡嫩纯哑]|玫瑰|香槟|土豪|宝石|天空|海军|象牙|中国)?[红橙黄绿青蓝紫黑白灰粉棕褐金银咖啡]色")
 _COLOUR_CHAR = re.compile(r"[红橙黄绿青蓝紫黑白灰粉棕褐金银]")
-_DIMENSION = re.compile(rf"\d+(?:\.\d+)?(?:\s*[x*×]\s*\d+(?:\.\d+)?)+\s*(?:{_UNIT})?")  # 800x300mm, 120*150
+#: 800x300mm, 120*150, 1.8*2米: the sides, and a unit of length if one follows (not the 包 of a following 包邮)
+_DIMENSION = re.compile(r"\d+(?:\.\d+)?(?:\s*[x*×]\s*\d+(?:\.\d+)?)+(?:\s*(?:mm|cm|km|m|in)(?![a-z])|英寸|寸|厘米|毫米|公分|米)?")
 _MEASURE_CODE = re.compile(rf"\d[\d.x*]*(?:{_UNIT})?")  # 256gb, 5g, 1080p, 800x300mm: measures, not model codes
 _NOT_KEPT = re.compile(r"[^\w.+]|_")
 _SHORT_CODE = re.compile(r"[c-z]\d")  # X7, V8 (not A4 or B5, paper sizes)
