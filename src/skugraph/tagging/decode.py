@@ -160,45 +160,50 @@ def forward_backward_many(
 
     Computed in probability space with each step rescaled to sum to one (a matrix-vector
     product per step instead of a log-sum-exp over [C, C]), the scales kept in log space;
-    a blocked tag's score is ``-inf``. Runs in torch (float64): numpy's BLAS threads would
-    spin against torch's between calls."""
+    a blocked tag's score is ``-inf``. In numpy (float64): at a tagger's shapes (tens of tags,
+    a batch of up to 64) each step's few small operations cost their call overhead, which is
+    about a third of torch's (a query of 12 characters: 0.27 against 0.84 ms; 64 texts of 60:
+    3.8 against 7.1 ms), and BLAS stays on one thread at these sizes (CPU time equals wall time)."""
     batch, steps, size = emissions.shape
-    length = torch.from_numpy(np.asarray(lengths) if lengths is not None else np.full(batch, steps))
-    emissions = torch.from_numpy(np.asarray(emissions, dtype=np.float64))
-    start, transition, end = (torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in (start, transition, end))
+    length = np.asarray(lengths) if lengths is not None else np.full(batch, steps)
+    emissions = np.asarray(emissions, dtype=np.float64)
+    start, transition, end = (np.asarray(a, dtype=np.float64) for a in (start, transition, end))
     shift = float(transition.max())
-    moves = torch.exp(transition - shift)
-    top = emissions.amax(dim=2, keepdim=True)  # [B, T, 1]
-    weights = torch.exp(emissions - top)
-    alpha = torch.zeros((batch, steps, size), dtype=torch.float64)
-    beta = torch.zeros((batch, steps, size), dtype=torch.float64)
-    alpha_scale = torch.zeros((batch, steps), dtype=torch.float64)
-    beta_scale = torch.zeros((batch, steps), dtype=torch.float64)
-    row = torch.exp(start - start.max()) * weights[:, 0]
+    moves = np.exp(transition - shift)
+    moves_back = np.ascontiguousarray(moves.T)
+    top = emissions.max(axis=2, keepdims=True)  # [B, T, 1]
+    with np.errstate(invalid="ignore"):  # a row all -inf (padding): nan, never read
+        weights = np.exp(emissions - top)
+    alpha = np.zeros((batch, steps, size))
+    beta = np.zeros((batch, steps, size))
+    alpha_scale = np.zeros((batch, steps))
+    beta_scale = np.zeros((batch, steps))
+    row = np.exp(start - start.max()) * weights[:, 0]
     offset = start.max() + top[:, 0, 0]
     for t in range(steps):
         if t:
             row = (alpha[:, t - 1] @ moves) * weights[:, t]
             offset = alpha_scale[:, t - 1] + shift + top[:, t, 0]
-        total = row.sum(dim=1)
+        total = row.sum(axis=1)
         alpha[:, t] = row / total[:, None]
-        alpha_scale[:, t] = offset + torch.log(total)
-    last = torch.exp(end - end.max())
+        alpha_scale[:, t] = offset + np.log(total)
+    last = np.exp(end - end.max())
     for t in range(steps - 1, -1, -1):
-        row = last.expand(batch, size)
-        offset = end.max().expand(batch)
+        row = np.broadcast_to(last, (batch, size))
+        offset = np.full(batch, end.max())
         if t < steps - 1:  # rows that end here start from ``end``; longer ones step back from t + 1
             going = (length - 1 > t)[:, None]
-            row = torch.where(going, (weights[:, t + 1] * beta[:, t + 1]) @ moves.T, row)
-            offset = torch.where(going[:, 0], beta_scale[:, t + 1] + shift + top[:, t + 1, 0], offset)
-        total = row.sum(dim=1)
+            row = np.where(going, (weights[:, t + 1] * beta[:, t + 1]) @ moves_back, row)
+            offset = np.where(going[:, 0], beta_scale[:, t + 1] + shift + top[:, t + 1, 0], offset)
+        total = row.sum(axis=1)
         beta[:, t] = row / total[:, None]
-        beta_scale[:, t] = offset + torch.log(total)
-    rows = torch.arange(batch)
-    log_alpha = torch.log(alpha) + alpha_scale[:, :, None]
-    log_beta = torch.log(beta) + beta_scale[:, :, None]
-    log_partition = alpha_scale[rows, length - 1] + torch.log((alpha[rows, length - 1] * last).sum(dim=1)) + end.max()
-    return log_alpha.numpy(), log_beta.numpy(), log_partition.numpy()
+        beta_scale[:, t] = offset + np.log(total)
+    rows = np.arange(batch)
+    with np.errstate(divide="ignore"):  # a blocked tag: log 0 = -inf
+        log_alpha = np.log(alpha) + alpha_scale[:, :, None]
+        log_beta = np.log(beta) + beta_scale[:, :, None]
+    log_partition = alpha_scale[rows, length - 1] + np.log((alpha[rows, length - 1] * last).sum(axis=1)) + end.max()
+    return log_alpha, log_beta, log_partition
 
 
 def segment_probability(
