@@ -302,6 +302,18 @@ def test_bench_stream_extracts_with_a_tagger_when_given_one(trained):
     assert tagged["stages"]["extract"]["facts"] != rules["stages"]["extract"]["facts"]  # the tiny tagger reads other spans
 
 
+def test_bench_serves_graph_is_built_with_the_tagger_it_serves(trained, tmp_path):
+    """bench serve --tagger builds its graph with that tagger (as a shop's would be), in a cache of
+    its own beside the rules' graph."""
+    from skugraph.bench.serve_load import _model_digest, build_graph
+    from skugraph.facts.io import read_facts
+
+    graph = build_graph(30, tmp_path / "tagged", lambda _: None, trained[0])
+    runs = {p.extractor for fact in read_facts(tmp_path / "tagged" / "facts.jsonl") for p in fact.provenance}
+    assert graph.exists() and "tagger" in runs and "rules" not in runs, runs
+    assert _model_digest(trained[0]) == _model_digest(trained[0]) != _model_digest(trained[0].parent)
+
+
 def test_a_loaded_tagger_travels_to_worker_processes_as_its_directory(trained, tmp_path):
     import pickle
 

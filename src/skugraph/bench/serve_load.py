@@ -25,13 +25,15 @@ TARGETS = {"reads_per_s": 200, "reads_p99_ms": 250, "write_listings_per_s": 100,
            "duplicates": 0}
 
 
-def build_graph(products: int, cache: Path, say: Callable[[str], None]) -> Path:
+def build_graph(products: int, cache: Path, say: Callable[[str], None], tagger: Path | None = None) -> Path:
     """A graph of ``products`` generated products in families (:mod:`skugraph.bench.families`,
-    one to four listings each), extracted with the rules (two processes), fused without KG
-    completion and loaded; built once in ``cache`` and reused. Its catalogue is ``cache/catalogue.jsonl``."""
+    one to four listings each), extracted with the rules (two processes) or with ``tagger``,
+    fused without KG completion and loaded; built once in ``cache`` and reused. Its catalogue
+    is ``cache/catalogue.jsonl``."""
     from skugraph import pipeline
     from skugraph.bench.families import family_listings
     from skugraph.corpus.ingest import ingest
+    from skugraph.extract import ExtractorConfig
 
     graph, done = cache / "graph.lbug", cache / "built"
     if done.is_file():
@@ -44,13 +46,28 @@ def build_graph(products: int, cache: Path, say: Callable[[str], None]) -> Path:
                 continue
             gold.add(product)
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    say(f"building a graph of {products} products in {cache}…")
+    say(f"building a graph of {products} products in {cache}{f' with the tagger {tagger}' if tagger else ''}…")
     ingest([cache / "catalogue.jsonl"], cache / "listings.jsonl", cache / "rejects.jsonl")
-    pipeline.extract(cache / "listings.jsonl", cache / "facts.jsonl", workers=2)
+    config = ExtractorConfig("tagger", tagger) if tagger else ExtractorConfig()
+    pipeline.extract(cache / "listings.jsonl", cache / "facts.jsonl", config=config, workers=1 if tagger else 2)
     pipeline.fuse(cache / "listings.jsonl", cache / "facts.jsonl", cache / "fused.jsonl", complete=False)
     pipeline.load(graph, cache / "listings.jsonl", cache / "fused.jsonl")
     done.write_text(str(products), encoding="utf-8")
     return graph
+
+
+def _model_digest(model: Path) -> str:
+    """A short digest of a model directory's metadata and weights' sizes: a graph built with one
+    model is not reused for another."""
+    import hashlib
+
+    hasher = hashlib.sha256()
+    for path in sorted(Path(model).iterdir()):
+        if path.is_file():
+            hasher.update(f"{path.name}:{path.stat().st_size}\n".encode())
+            if path.suffix == ".json":
+                hasher.update(path.read_bytes())
+    return hasher.hexdigest()[:10]
 
 
 def python_speed() -> float:
@@ -192,15 +209,16 @@ def bench_serve(products: int = 20_000, seconds: float = 60, users: int = 10, db
     ``products`` products, built once under ``cache``): reads (``users`` readers: search,
     product page, recommend), writes (four writers posting batches of ten listing updates),
     both (``users`` readers and one writer paced at a batch a second, ten listings/s). The
-    server reads posted listings (and queries) with the rules, or with ``tagger`` (a model directory)."""
+    server reads posted listings (and queries) with the rules, or with ``tagger`` (a model
+    directory); the generated graph is built with the same extractor, as a shop's would be."""
     say = progress or (lambda text: None)
     if not (LOCUST_VENV / "bin" / "locust").is_file():
         raise ValueError(f"locust is not installed in {LOCUST_VENV} (make locust-venv)")
     speed = {"before": python_speed()}
     catalogue = None
     if db is None:
-        built = cache / f"products-{products}"
-        db, catalogue = build_graph(products, built, say), built / "catalogue.jsonl"
+        built = cache / (f"products-{products}" + (f"-tagger-{_model_digest(tagger)}" if tagger else ""))
+        db, catalogue = build_graph(products, built, say, tagger), built / "catalogue.jsonl"
     with tempfile.TemporaryDirectory(prefix="skugraph-bench-serve-") as scratch:
         work = Path(scratch)
         graph = copy_graph(db, work)  # the bench writes: never into the graph it was given
@@ -240,6 +258,7 @@ def bench_serve(products: int = 20_000, seconds: float = 60, users: int = 10, db
                     "nothing_lost": (kill.get("restarted", False) and kill["lost"] == 0 and kill["duplicates"] == 0)
                     if kill["acknowledged_writes"] else None},  # None: no write acknowledged, nothing to look for
             "server": f"skugraph serve {' '.join(options)} (one process)", "extractor": "tagger" if tagger else "rules",
+            "graph_built_with": None if catalogue.parent == work else "tagger" if tagger else "rules",  # None: the --db given
             "server_errors": errors,
             "load_generator": "locust (FastHttpUser: 60 s network timeout), same machine", "load_average": os.getloadavg(),
             "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
