@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-import torch
 
 
 def _parts(tag: str) -> tuple[str, str]:
@@ -59,20 +58,19 @@ def best_paths(emissions: np.ndarray, start: np.ndarray, transition: np.ndarray,
     """Viterbi for a batch of texts: emissions [B, T, C] → best paths [B, T]; ``lengths`` [B]:
     each row's own length when the rows are right-padded (the path is 0 past it).
 
-    Runs in torch (float32, on its threads). Moves scored ``NEVER`` or lower (blocked ones,
-    here and in the CRF) are never taken, so a tag that few tags may precede (``I-x`` only
-    after ``B-x`` or ``I-x``) looks at those few instead of at every tag: under BIO or BIEOS
-    constraints that halves the work."""
+    In numpy (float32), for the reason :func:`forward_backward_many` gives. Moves scored
+    ``NEVER`` or lower (blocked ones, here and in the CRF) are never taken, so a tag that few
+    tags may precede (``I-x`` only after ``B-x`` or ``I-x``) looks at those few instead of at
+    every tag: under BIO or BIEOS constraints that halves the work."""
     batch, steps, size = emissions.shape
     if steps == 0:
         return np.zeros((batch, 0), dtype=np.int64)
     plan = _ViterbiPlan(transition)
-    order = torch.from_numpy(plan.order)
-    scores = torch.from_numpy(np.ascontiguousarray(emissions[:, :, plan.order], dtype=np.float32))
-    score = scores[:, 0] + torch.from_numpy(start[plan.order].astype(np.float32))
-    back = torch.zeros((batch, steps, size), dtype=torch.long)
-    length = torch.from_numpy(np.asarray(lengths if lengths is not None else np.full(batch, steps)))
-    stay = torch.arange(size).expand(batch, size)
+    scores = np.ascontiguousarray(emissions[:, :, plan.order], dtype=np.float32)
+    score = scores[:, 0] + start[plan.order].astype(np.float32)
+    back = np.zeros((batch, steps, size), dtype=np.int64)
+    length = np.asarray(lengths if lengths is not None else np.full(batch, steps))
+    stay = np.broadcast_to(np.arange(size), (batch, size))
     for t in range(1, steps):
         moved, came_from = plan.step(score)
         moved += scores[:, t]
@@ -80,15 +78,16 @@ def best_paths(emissions: np.ndarray, start: np.ndarray, transition: np.ndarray,
             score, back[:, t] = moved, came_from
         else:  # a finished row keeps its score and points back to the same tag
             going = (length > t)[:, None]
-            score, back[:, t] = torch.where(going, moved, score), torch.where(going, came_from, stay)
-    paths = torch.zeros((batch, steps), dtype=torch.long)
-    paths[:, -1] = (score + torch.from_numpy(end[plan.order].astype(np.float32))).argmax(dim=1)
+            score, back[:, t] = np.where(going, moved, score), np.where(going, came_from, stay)
+    paths = np.zeros((batch, steps), dtype=np.int64)
+    paths[:, -1] = (score + end[plan.order].astype(np.float32)).argmax(axis=1)
+    rows = np.arange(batch)
     for t in range(steps - 1, 0, -1):
-        paths[:, t - 1] = back[:, t].gather(1, paths[:, t, None])[:, 0]
-    paths = order[paths]
+        paths[:, t - 1] = back[rows, t, paths[:, t]]
+    paths = plan.order[paths]
     if lengths is not None:
-        paths[torch.arange(steps)[None, :] >= length[:, None]] = 0
-    return paths.numpy()
+        paths[np.arange(steps)[None, :] >= length[:, None]] = 0
+    return paths
 
 
 class _ViterbiPlan:
@@ -103,24 +102,25 @@ class _ViterbiPlan:
         self.order = np.concatenate([np.flatnonzero(~sparse), np.flatnonzero(sparse)])  # new position → tag
         allowed, transition = allowed[np.ix_(self.order, self.order)], transition[np.ix_(self.order, self.order)]
         self.dense = int((~sparse).sum())
-        self.dense_moves = torch.from_numpy(transition[:, : self.dense].astype(np.float32))  # [C, dense]
+        self.dense_moves = transition[:, : self.dense].astype(np.float32)  # [C, dense]
         width = max(1, int(counts[sparse].max())) if sparse.any() else 1
-        predecessors = np.zeros((size - self.dense, width), dtype=np.int64)
-        sparse_moves = np.full(predecessors.shape, BLOCKED, dtype=np.float32)
+        self.predecessors = np.zeros((size - self.dense, width), dtype=np.int64)  # [sparse, width]
+        self.sparse_moves = np.full(self.predecessors.shape, BLOCKED, dtype=np.float32)
         for row, column in enumerate(range(self.dense, size)):
             before = np.flatnonzero(allowed[:, column])
-            predecessors[row, : len(before)] = before
-            sparse_moves[row, : len(before)] = transition[before, column]
-        self.predecessors = torch.from_numpy(predecessors)  # [sparse, width]
-        self.sparse_moves = torch.from_numpy(sparse_moves)
+            self.predecessors[row, : len(before)] = before
+            self.sparse_moves[row, : len(before)] = transition[before, column]
 
-    def step(self, score: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(best score into each tag [B, C], the predecessor it came from [B, C])."""
-        value, index = (score[:, :, None] + self.dense_moves).max(dim=1)
+        moves = score[:, :, None] + self.dense_moves
+        index = moves.argmax(axis=1)
+        value = np.take_along_axis(moves, index[:, None, :], axis=1)[:, 0]
         if len(self.predecessors):
-            sparse_value, pick = (score[:, self.predecessors] + self.sparse_moves).max(dim=2)
-            value = torch.cat([value, sparse_value], dim=1)
-            index = torch.cat([index, self.predecessors.gather(1, pick.T).T], dim=1)
+            sparse = score[:, self.predecessors] + self.sparse_moves  # [B, sparse, width]
+            pick = sparse.argmax(axis=2)
+            value = np.concatenate([value, np.take_along_axis(sparse, pick[:, :, None], axis=2)[:, :, 0]], axis=1)
+            index = np.concatenate([index, self.predecessors[np.arange(len(self.predecessors)), pick]], axis=1)
         return value, index
 
 
