@@ -386,3 +386,9 @@ def test_a_word_after_a_dimension_is_no_unit_of_it():
     assert identity(_offer("a", f"{mat} 800*300 包邮"), _offer("b", f"{mat} 800*300")).same
     apart = identity(_offer("a", f"{mat} 800*300 包邮"), _offer("c", f"{mat} 900*400"))
     assert apart.veto and "800x300 vs 900x400" in apart.reason
+
+
+def test_shop_phrases_in_brackets_are_no_variant():
+    """【正品行货】 and 【京东配送】 say how the shop sells, not what it sells."""
+    body = "哈蒂尔冷藏工作台卧式冰柜商用冰箱 不锈钢冷藏柜 高配款-单温冷藏冷冻转换柜 长150宽60高80cm"
+    assert identity(_offer("a", f"【正品行货】{body}"), _offer("b", f"【京东配送】{body}")).same
