@@ -229,9 +229,9 @@ def _strongest_tree(part: Sequence[int], links: Mapping[int, list[tuple[float, i
                     ids: Sequence[str]) -> Iterator[tuple[int, int, float]]:
     """Each listing's link towards its product's first listing (smallest id): the product's
     strongest spanning tree over its kept pairs (Prim's from that listing), so evidence that names
-    a listing leads, link by link, to the first one and never goes round. Listings reached by a
-    settled pair get no link (their evidence is not this resolution's); one the tree misses links
-    to its best pair."""
+    a listing leads, link by link, to the first one and never goes round (a product's listings
+    are joined by its kept pairs, so the tree reaches them all). Listings reached by a settled
+    pair get no link: their evidence is not this resolution's."""
     members: dict[int, list[int]] = defaultdict(list)
     for x, label in enumerate(part):
         members[label].append(x)
@@ -251,9 +251,6 @@ def _strongest_tree(part: Sequence[int], links: Mapping[int, list[tuple[float, i
             for score, y, f in links.get(x, ()):
                 if y not in reached:
                     heapq.heappush(frontier, (-score, y, x, f))
-        for x in group:
-            if x not in reached and (best := max(((s, y) for s, y, f in links.get(x, ()) if not f), default=None)):
-                yield x, best[1], best[0]
 
 
 def _settled_pairs(offers: Sequence[Offer], candidates: np.ndarray, settled: Mapping[str, str],

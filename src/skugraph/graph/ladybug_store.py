@@ -642,7 +642,7 @@ class LadybugStore(GraphStore):
             return
         report.upserted.append(name)
         staged = pq.read_table(file)
-        keyed = self._keyed(count, staged)
+        keyed = self._keyed(count, staged.num_rows, len(pc.unique(staged["src"])))
         if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go (the one kept keeps its valid_from)
             if keyed:
                 self._drop_other_objects(relation, src, dst, staged)
@@ -677,11 +677,11 @@ class LadybugStore(GraphStore):
             pq.write_table(staged, file)
             self.copy(relation, file, (src, dst))
 
-    def _keyed(self, count: str, staged: pa.Table) -> bool:
-        """Whether matching ``staged``'s pairs by key (a statement per subject to read, one per pair
-        to set) costs less than scanning their table, the filled table ``count`` counts
-        (:data:`KEYED_STATEMENT_ROWS`)."""
-        return (staged.num_rows + len(pc.unique(staged["src"]))) * KEYED_STATEMENT_ROWS <= self._filled[count]
+    def _keyed(self, count: str, pairs: int, subjects: int) -> bool:
+        """Whether matching ``pairs`` edges of ``subjects`` subjects by key (a statement per subject
+        to read, one per pair to set) costs less than scanning their table, the filled table
+        ``count`` counts (:data:`KEYED_STATEMENT_ROWS`)."""
+        return (pairs + subjects) * KEYED_STATEMENT_ROWS <= self._filled[count]
 
     def _edges_from(self, relation: str, src: str, dst: str, subjects: Iterable[str], columns: list[str],
                     held: dict[tuple[str, str], dict[str, Any]]) -> None:
@@ -815,7 +815,7 @@ class LadybugStore(GraphStore):
             count = f"MATCH (:{src_label})-[r:{relation}]->(:{dst_label}) RETURN count(r)"
             if self._empty(count):
                 continue
-            keyed = (len(edges) + len({e[0] for e in edges})) * KEYED_STATEMENT_ROWS <= self._filled[count]
+            keyed = self._keyed(count, len(edges), len({e[0] for e in edges}))
             returned = f"r.predicate, r.provenance, r.valid_from, {_shown('b', dst_label)}"
             if keyed:  # a statement per subject (LadybugDB scans the table to match a staged file's pairs)
                 wanted = {(e[0], e[1]) for e in edges}
@@ -844,14 +844,15 @@ class LadybugStore(GraphStore):
                 changes.append(_change(f"{src_label}:{src}", predicate, shown, _time(since), ended,
                                        sorted({p.get("listing_id") for p in evidence})))
             one = f"MATCH (a:{src_label} {{id: $src}})-[r:{relation}]->(b:{dst_label} {{id: $dst}})"
-            for rows, name, change in ((keep, "keep", "SET r.provenance = provenance"), (drop, "drop", "DELETE r")):
+            for rows, name, by_key, by_file in ((keep, "keep", "SET r.provenance = $provenance", "SET r.provenance = provenance"),
+                                                (drop, "drop", "DELETE r", "DELETE r")):
                 if rows and keyed:
                     for row in rows:
-                        self._run(f"{one} {change.replace('= provenance', '= $provenance')}", row)
+                        self._run(f"{one} {by_key}", row)
                 elif rows:
                     file = staging / f"{name}-{number}.parquet"
                     pq.write_table(pa.Table.from_pylist(rows), file)
-                    self._run(f"{_staged_edges(file, relation, src_label, dst_label)} {change}")
+                    self._run(f"{_staged_edges(file, relation, src_label, dst_label)} {by_file}")
         if changes:
             self._add_changes(changes, staging / "changes-edges.parquet", report)
         return deleted
