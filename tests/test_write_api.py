@@ -643,6 +643,38 @@ def test_the_placer_places_a_batch_in_another_process_as_place_does_here():
     assert there == here and here.products == {"n1": "P1", "n2": "n2"} and here.joined == {"n1"}
 
 
+class _LoggedReader:
+    """A reader that appends the ids of the listings of each read to a file, a line a read (seen from any process)."""
+
+    def __init__(self, reader, log):
+        self.reader, self.log = reader, log
+
+    def read(self, listings):
+        with open(self.log, "a", encoding="utf-8") as out:
+            out.write(",".join(listing.id for listing in listings) + "\n")
+        return self.reader.read(listings)
+
+
+def test_the_placer_reads_a_queued_batch_ahead_and_its_placement_reads_it_no_more(tmp_path):
+    from skugraph.extract import ExtractorConfig, build_reader
+    from skugraph.records import Listing
+    from skugraph.serve.upsert import CachedReader, Placer, place
+
+    reader = build_reader(ExtractorConfig())
+    stored = [Listing("s1", "华为 mate60 pro 手机 12+512G 雅川青")]
+    posted = [Listing("n1", "华为 mate60 pro 手机 12+512G 雅川青 新品"), Listing("n2", "小米 14 手机 16+512G 白色")]
+    args = (posted, stored, {"s1": "P1"}, {"P1": stored[0].title}, reader.builder.ontology)
+    log = tmp_path / "read.txt"
+    placer = Placer(_LoggedReader(reader, log))
+    try:
+        placer.read_ahead(posted)
+        there = placer(*args)
+    finally:
+        placer.close()
+    assert log.read_text(encoding="utf-8").split() == ["n1,n2", "s1"]  # the batch ahead; the placement reads only the stored listing
+    assert there == place(*args, CachedReader(reader))
+
+
 def test_new_listings_that_join_a_stored_product_link_towards_its_listings_not_round():
     """Two new copies of a stored product's listing: one names a stored listing, the other names
     it (or a stored one), never each other."""

@@ -308,6 +308,18 @@ class Placer:
             self._pool = self._start()
             return self._pool.submit(_place_in_worker, *job).result()
 
+    def read_ahead(self, listings: Sequence[Listing]) -> None:
+        """Have the worker read ``listings`` now, for a write still queued: its reader keeps what it
+        read, so that write's placement finds them read (a tagger's reading is most of a placement,
+        and the worker would otherwise wait while the writer's transaction runs). Not waited for;
+        a failure here is the write's own to meet and report."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            self._pool.submit(_read_in_worker, list(listings))
+        except (BrokenProcessPool, RuntimeError):  # a dead worker is started again by the write; a closed pool reads no more
+            pass
+
     def close(self) -> None:
         self._pool.shutdown()
 
@@ -329,6 +341,10 @@ def _exit_without(server: int) -> None:
     while os.getppid() == server:
         time.sleep(0.5)
     os._exit(0)
+
+
+def _read_in_worker(listings: list[Listing]) -> None:
+    _placer_reader.read(listings)
 
 
 def _place_in_worker(listings, stored, stored_product, titles, ontology, matcher, threshold, reach, held, kept) -> Placement:

@@ -377,8 +377,9 @@ class Writer:
     connection (``store``) that also writes its :data:`APPLIED` node, answered once committed,
     recorded done and ``refresh(store, products)`` has run (the read side's search index brought
     up to date for the products the write touched). With ``placer`` (the default), a write's
-    reading, resolution and fusion run in a process of its own (:class:`~skugraph.serve.upsert.Placer`).
-    At start, the writes a killed server left pending are settled by the graph."""
+    reading, resolution and fusion run in a process of its own (:class:`~skugraph.serve.upsert.Placer`),
+    which reads each posted batch as soon as it is queued. At start, the writes a killed server left
+    pending are settled by the graph."""
 
     def __init__(self, store: GraphStore, reader: ListingReader, log: WriteLog, refresh: Callable[[GraphStore, set[str]], None],
                  candidates: Callable[[list[Listing]], dict[str, set[str]]], placer: bool = True):
@@ -401,6 +402,8 @@ class Writer:
     def queue_upsert(self, batch: Batch, key: str | None, digest: str) -> Future:
         """:meth:`upsert` without waiting: the future of its :class:`Answer` (an async request
         awaits it without holding one of the threads that serve the reads)."""
+        if self.placer is not None:
+            self.placer.read_ahead(batch.listings)
         return self._submit(_Job("upsert", key, digest, batch=batch))
 
     def delist(self, listing: str, key: str | None, digest: str) -> Answer:
