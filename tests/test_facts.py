@@ -190,3 +190,26 @@ def test_the_maker_named_again_before_the_head_product_is_the_maker():
     listing = Listing("m2", "华为（HUAWEI）充电器 华为充电器")  # an accessory: it may fit its maker's devices
     labelled = [("华为", "1"), ("HUAWEI", "1"), ("充电器", "4"), ("华为", "37"), ("充电器", "4")]
     assert _brand_roles(listing, labelled) == {"has_brand": {"华为"}, "compatible_with": {"华为"}}
+
+
+def test_a_shops_or_generic_word_read_as_a_brand_or_product_word_makes_no_fact():
+    """A tagger that reads 官方 of 官方旗舰店, or 【京东 of 【京东配送】, as a brand, and 旗舰店 as the
+    product word, gives no brand from them and leaves the head to the real product word; a brand
+    that is no shop word stays one, even one that only may look like a colour (万年红), and
+    Android stays what a product fits."""
+    listing = Listing("t1", "官方旗舰店 彩色铝合金画架 紫色画架")
+    facts = FactBuilder().build(listing, _mentions(listing, [("官方", "1"), ("旗舰店", "4"), ("彩色", "1"), ("画架", "4")]))
+    assert {(f.predicate, f.object.ref) for f in facts if f.predicate in ("has_brand", "product_type")} == {
+        ("product_type", "Value:product_type:画架")}
+    listing = Listing("t2", "【京东配送】万年红 红木毛笔")
+    assert _brand_roles(listing, [("【京东", "1"), ("万年红", "1")])["has_brand"] == {"万年红"}
+    listing = Listing("t3", "手机壳 适用安卓")
+    assert _brand_roles(listing, [("手机壳", "4"), ("安卓", "37")])["compatible_with"] == {"安卓"}
+
+
+def test_shop_and_generic_words_and_words_cut_across_a_bracket_name_no_brand():
+    from skugraph.tagging.lexicon import is_brand_name, is_shop_or_generic
+
+    assert all(is_shop_or_generic(word) for word in ("官方", "京东", "适用", "彩色", "【京东", "京东】", "旗舰店", "x"))
+    assert not any(is_shop_or_generic(word) for word in ("华为", "京东京造", "惠普(HP)", "诺芝（NOZI）", "万年红", "H3C"))
+    assert not is_brand_name("【京东") and is_brand_name("惠普(HP)")

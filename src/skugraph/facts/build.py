@@ -22,6 +22,7 @@ from skugraph.tagging.lexicon import (
     Lexicon,
     default_gazetteer,
     default_lexicons,
+    is_shop_or_generic,
 )
 
 LISTING_EXTRACTOR = "listing@1"  # facts read straight from structured listing fields
@@ -53,6 +54,8 @@ def _provenance(mention: Mention) -> Provenance:
 #: what may stand between a product word and the one it modifies, within one word of a title: a
 #: few Chinese characters (a model number or a space between them ends the word: 手机壳女款r11s保护套)
 _MODIFIED = re.compile(r"[\u4e00-\u9fff]{0,4}")
+#: a shop's words in a mention: no product word holds them (an extractor cut 旗舰店 or 旗舰店奥德 from 官方旗舰店 奥德…)
+_SHOP_WORD = re.compile(r"旗舰店|专营店|专卖店|官方店|京东配送|京东自营")
 
 
 def head_product(mentions: Sequence[Mention], meanings: Sequence[str], text_of: Callable[[str], str] | None = None,
@@ -145,7 +148,7 @@ class FactBuilder:
     def build(self, listing: Listing, mentions: Iterable[Mention]) -> list[Fact]:
         product = product_entity(listing)
         mentions = list(mentions)
-        meanings = [self.ontology.meaning(m.label) for m in mentions]
+        meanings = [self._meaning(m) for m in mentions]
         head = head_product(mentions, meanings, listing.field_text, self.accessory_types)
         if self.relations is not None and head is not None:
             meanings = self._read_relations(listing, mentions, meanings, head)
@@ -250,6 +253,20 @@ class FactBuilder:
         if not self.ontology.applies(meaning, listing.category):
             score *= self.ontology.off_category_factor
         return Fact(product, meaning, value_entity(meaning, mention.text), round(score, 6), where)
+
+    def _meaning(self, mention: Mention) -> str:
+        """What the ontology says a mention's label means, unless the extractor read a shop's or a
+        generic word as a brand or a product word (官方 of 官方旗舰店, 【京东 of 【京东配送】, 旗舰店):
+        then it is ignored. A brand the gazetteer knows is always one, and a word that only may
+        not be a brand (a colour's ending: 万年红, a code: H3C) stays one."""
+        meaning = self.ontology.meaning(mention.label)
+        text = fold(mention.text)
+        if meaning in ("brand", "compatible_brand") and text not in self.gazetteer.by_surface and is_shop_or_generic(text) \
+                and not (meaning == "compatible_brand" and "安卓" in text):  # what a product fits may be Android (适用安卓)
+            return "ignore"
+        if meaning == "product" and _SHOP_WORD.search(text):
+            return "ignore"
+        return meaning
 
     def _accessory_of(self, product: Entity, head: Mention, targets: list[Mention]) -> list[Fact]:
         """A head product that is an accessory (手机壳, charger …) fitting a product type makes ``accessory_of``."""

@@ -227,7 +227,8 @@ def word_cutter() -> jieba.Tokenizer:
 #: words titles put in brackets or beside a brand that are not brand names
 GENERIC_WORDS = frozenset(
     "安卓 手机 原装 正品 官方 官方标配 通用 国产 进口 日本进口 德国进口 美国进口 定制 新款 升级款 套餐 标配 "
-    "苹果安卓 安卓苹果 安卓通用 全网通 智能 无线 蓝牙 三合 二合 本子 电脑 笔记本 平板".split()
+    "苹果安卓 安卓苹果 安卓通用 全网通 智能 无线 蓝牙 三合 二合 本子 电脑 笔记本 平板 "
+    "京东 京东配送 京东自营 自营 适用 适配 兼容 专用 中性 彩色 多色".split()
 )
 
 
@@ -242,11 +243,23 @@ def script_of(name: str) -> str:
     return "cjk" if _CJK_CHAR.search(name) else "latin" if _LATIN_LETTER.search(name) else "other"
 
 
+#: opening and closing brackets: a mention holding one without the other was cut across the title's marks (【京东 of 【京东配送】)
+_OPENING, _CLOSING = re.compile(r"[【\[(（「《<]"), re.compile(r"[】\])）」》>]")
+
+
+def is_shop_or_generic(name: str) -> bool:
+    """Whether a mention is a shop's or a generic word (官方, 京东, 适用, …旗舰店), one cut across
+    a bracket (【京东), or shorter than two letters: what names no brand, known or not."""
+    folded = fold(name)
+    return (len(name_key(folded)) < 2 or folded in GENERIC_WORDS or bool(_SHOP.search(folded))
+            or len(_OPENING.findall(folded)) != len(_CLOSING.findall(folded)))
+
+
 def is_brand_name(name: str) -> bool:
     """Whether a mention can name a brand at all: not a model code, colour, material, product
-    type, shop or generic word."""
+    type, shop or generic word (:func:`is_shop_or_generic`)."""
     folded = fold(name)
-    if len(name_key(folded)) < 2 or folded in GENERIC_WORDS or _SHOP.search(folded):
+    if is_shop_or_generic(folded):
         return False
     if script_of(folded) == "latin":
         return not _MODEL.search(folded)
