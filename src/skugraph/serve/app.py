@@ -280,7 +280,7 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
             raise HTTPException(404, f"no product or listing {product_id!r}")
         return found
 
-    @api.get("/products/{product_id}", summary="A product as the graph knows it (or the product a listing offers)",
+    @api.get("/products/{product_id:path}", summary="A product as the graph knows it (or the product a listing offers)",
              responses=_errors(404, 410))
     def get_product(product_id: str) -> dict:
         found = product_or_404(product_id)
@@ -302,7 +302,7 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
         except FilterError as error:
             raise HTTPException(404, str(error)) from None
 
-    @api.get("/recommend/{product_id}", summary="Similar, complementary and substitute products, with reasons",
+    @api.get("/recommend/{product_id:path}", summary="Similar, complementary and substitute products, with reasons",
              responses=_errors(404, 410))
     def recommend(product_id: str, k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
         found = product_or_404(product_id)
@@ -365,7 +365,7 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
     def home() -> str:
         return (PAGES / "search.html").read_text(encoding="utf-8")
 
-    @app.get("/ui/product/{product_id}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/ui/product/{product_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def product_page(product_id: str) -> str:
         return (PAGES / "product.html").read_text(encoding="utf-8")
 
@@ -438,7 +438,7 @@ def _write_routes(app: FastAPI, api: APIRouter, writer: Writer, access: Access) 
         digest = request_digest("POST", "/listings", batch.canonical.encode())
         return answered(await asyncio.wrap_future(writer.queue_upsert(batch, idempotency_key, digest)))  # no thread held meanwhile
 
-    @writes.delete("/listings/{listing_id}", summary="Delist a listing: its facts lose its evidence and those left with "
+    @writes.delete("/listings/{listing_id:path}", summary="Delist a listing: its facts lose its evidence and those left with "
                    "none are retracted, kept as history", responses=_errors(404, 409))
     async def delete_listing(listing_id: str, idempotency_key: Annotated[str | None, _IDEMPOTENCY] = None) -> dict:
         digest = request_digest("DELETE", f"/listings/{listing_id}", b"")
