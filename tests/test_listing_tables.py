@@ -94,6 +94,7 @@ def test_each_clean_record_is_read_as_columns(tmp_path, columnar_blocks):
     ({"id": "b", "title": "空评论", "reviews": [{"text": " "}]}, "reviews[0].text"),
     ({"id": "b", "title": "坏的涂抹", "redactions": [{"field": "title", "start": 3, "end": 3, "type": "phone"}]}, "redactions[0]"),
     ({"id": "c1", "title": "重复的编号"}, "id"),
+    ({"id": "b\u0000", "title": "编号里的控制字符"}, "id"),
     ({"id": "b", "title": "公元零年", "updated_at": "0000-01-01T00:00:00Z"}, "updated_at"),  # Arrow's cast takes it
     ({"id": "b", "title": "换成协调世界时就出界", "updated_at": "0001-01-01T00:00:00+08:00"}, "updated_at"),
     ('{"id": "b", "title": "深的嵌套", "extra": ' + "[" * 2000 + "]" * 2000 + "}", "(record)"),  # Arrow takes any depth

@@ -246,3 +246,16 @@ def test_a_float_id_column_gives_whole_numbers_and_its_empty_cells_are_missing(t
     rejects.clear()
     assert [listing.updated_at.isoformat() for listing in read_listings([times], on_reject=rejects.append)] == ["2026-05-01T10:00:00+00:00"]
     assert [(reject.field, reject.reason) for reject in rejects] == [("updated_at", "not a time: nan seconds since 1970")]
+
+
+def test_an_id_with_a_control_character_is_rejected_naming_it(tmp_path):
+    source = tmp_path / "ids.jsonl"
+    source.write_text("\n".join(json.dumps(record) for record in (
+        {"id": "ok-1", "title": "得力 订书机"}, {"id": "bad\u0000", "title": "得力 订书机"},
+        {"id": "tab\tid", "title": "得力 订书机"}, {"id": "ok-2", "title": "得力 订书机"})) + "\n", encoding="utf-8")
+    report = ingest([source], tmp_path / "out.jsonl", tmp_path / "rejects.jsonl")
+    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text("utf-8").splitlines()]
+    assert (report.ingested, report.rejected) == (2, 2)
+    assert [(r["where"], r["field"], r["reason"]) for r in rejects] == [
+        ("line 2", "id", "holds a control character (U+0000)"), ("line 3", "id", "holds a control character (U+0009)")]
+    assert [listing.id for listing in load_listings(tmp_path / "out.jsonl")] == ["ok-1", "ok-2"]

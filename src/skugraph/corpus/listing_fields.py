@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,10 @@ class FieldError(ValueError):
         super().__init__(reason)
         self.field = field
         self.reason = reason
+
+
+#: characters no id holds: C0 and C1 controls and DEL
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _text(data: dict[str, Any], name: str, limit: int, *, required: bool = False) -> str:
@@ -175,6 +180,8 @@ def _redactions(data: dict[str, Any]) -> tuple[Redaction, ...]:
 def listing_from_dict(data: dict[str, Any], limits: Limits = Limits()) -> Listing:
     """Validate one raw record; raises ``ValueError`` subclass naming the bad field."""
     listing_id = _text(data, "id", limits.id, required=True).strip()
+    if control := CONTROL.search(listing_id):  # an id names a listing in paths, files and logs
+        raise FieldError("id", f"holds a control character (U+{ord(control.group()):04X})")
     return Listing(
         id=listing_id,
         title=_text(data, "title", limits.title, required=True),

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from skugraph.corpus.listing_fields import Limits
+from skugraph.corpus.listing_fields import CONTROL, Limits
 from skugraph.corpus.listing_formats import RAW_READERS, check_text, detect_format, jsonl_records
 from skugraph.corpus.listings import BadRecordError, checked_listing
 from skugraph.records import Listing
@@ -87,6 +87,7 @@ def _columnar_block(block: LineBlock, limits: Limits, seen: set[str]) -> pa.Tabl
     texts = {"description": limits.description, "category": limits.title, "currency": 16, "source": limits.title}
     fine = [
         _filled(ids, 1, limits.id), pc.invert(pc.match_substring_regex(ids, f"^{_SPACE}|{_SPACE}$")),
+        pc.invert(pc.match_substring_regex(ids, CONTROL.pattern)),
         _filled(table["title"], 1, limits.title), pc.invert(pc.match_substring_regex(table["title"], f"^{_SPACE}*$")),
         *(pc.less_equal(pc.utf8_length(pc.fill_null(table[name], "")), limit) for name, limit in texts.items()),
         pc.or_kleene(pc.is_null(table["price"]), pc.and_(pc.is_finite(table["price"]), pc.greater_equal(table["price"], 0))),
