@@ -18,6 +18,7 @@ from skugraph.records import BRAND, CATEGORY, PRODUCT, REVIEW, VALUE, Entity, Fa
 from skugraph.tagging.lexicon import (
     BRAND_PAIR,
     COMPAT_TRIGGER,
+    SHOP_WORDS,
     BrandGazetteer,
     Lexicon,
     default_gazetteer,
@@ -55,7 +56,7 @@ def _provenance(mention: Mention) -> Provenance:
 #: few Chinese characters (a model number or a space between them ends the word: 手机壳女款r11s保护套)
 _MODIFIED = re.compile(r"[\u4e00-\u9fff]{0,4}")
 #: a shop's words in a mention: no product word holds them (an extractor cut 旗舰店 or 旗舰店奥德 from 官方旗舰店 奥德…)
-_SHOP_WORD = re.compile(r"旗舰店|专营店|专卖店|官方店|京东配送|京东自营")
+_SHOP_WORD = re.compile("|".join(SHOP_WORDS))
 
 
 def head_product(mentions: Sequence[Mention], meanings: Sequence[str], text_of: Callable[[str], str] | None = None,

@@ -24,7 +24,9 @@ _LATIN_LETTER = re.compile(r"[a-z]")
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 #: a Latin letter followed by a digit: a model code (B5, R7s, P20, NOVA2S), not a brand name (1MORE, 3M are)
 _MODEL = re.compile(r"[a-z][\s\-]?\d")
-_SHOP = re.compile(r"(?:旗舰店|专营店|专卖店|官方店|自营|店)$")
+#: what names a shop, not a brand or a product: a mention ending in one of these (or in 店) is a shop's word
+SHOP_WORDS = ("旗舰店", "专营店", "专卖店", "官方店", "自营")
+_SHOP = re.compile(rf"(?:{'|'.join(SHOP_WORDS)}|店)$")
 _COLOUR_END = re.compile(r"[黑白红绿蓝黄紫粉灰橙棕金银]$")
 _CJK_NAME = r"[\u4e00-\u9fff·]{1,8}"
 _LATIN_NAME = r"[A-Za-z][A-Za-z0-9&'.\- ]{0,24}[A-Za-z0-9.]|[A-Za-z]"
@@ -228,7 +230,7 @@ def word_cutter() -> jieba.Tokenizer:
 GENERIC_WORDS = frozenset(
     "安卓 手机 原装 正品 官方 官方标配 通用 国产 进口 日本进口 德国进口 美国进口 定制 新款 升级款 套餐 标配 "
     "苹果安卓 安卓苹果 安卓通用 全网通 智能 无线 蓝牙 三合 二合 本子 电脑 笔记本 平板 "
-    "京东 京东配送 京东自营 自营 适用 适配 兼容 专用 中性 彩色 多色".split()
+    "京东 京东配送 适用 适配 兼容 专用 中性 彩色 多色".split()
 )
 
 
