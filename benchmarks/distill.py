@@ -3,6 +3,7 @@ titles/s beside the teacher's, measured in one run.
 
     python benchmarks/distill.py --dataset ding2019 --data ../shared/data --teacher /tmp/ding-model --layers 2 --threads 1
     python benchmarks/distill.py --dataset jd-gaiic --data ../shared/data --teacher /tmp/jd-model --layers 2 --int8 --threads 1
+    python benchmarks/distill.py --dataset jd-gaiic --data ../shared/data --teacher /tmp/jd-model --kind crf --threads 1
 
 The teacher is a model directory from ``benchmarks/ner.py --save-model`` (the network and its
 CRF member). The unlabelled texts are the data set's own training titles (text only) plus
@@ -10,7 +11,8 @@ CRF member). The unlabelled texts are the data set's own training titles (text o
 gold loss on the training titles. The student is chosen and calibrated on dev, as training
 does; its dev F1 is printed as saved (``load_tagger``) and as its network alone (or with the
 CRF member, when dev kept the network alone); ``--int8`` adds both models on the ``onnx-int8``
-runtime (the teacher from an exported copy). ``--from-student DIR`` measures a student an
+runtime (the teacher from an exported copy; a CRF student has no network to export). ``--kind crf``
+distils the CRF alone (``skugraph distill --student crf``) instead of a network. ``--from-student DIR`` measures a student an
 earlier run kept (``--student DIR``) instead of distilling again.
 
 Speed: ``predict`` on ``--speed-titles`` titles of the shared JD corpus on ``--threads`` torch
@@ -34,8 +36,9 @@ from pathlib import Path
 import torch
 
 from skugraph.corpus.ner import read_labelled
-from skugraph.tagging.distill import DISTILLATION, TARGETS, DistillConfig, distill
-from skugraph.tagging.ensemble import EnsembleTagger
+from skugraph.tagging.distill import DISTILLATION, STUDENTS, TARGETS, DistillConfig, distill
+from skugraph.tagging.crf_tagger import CrfTagger
+from skugraph.tagging.ensemble import EnsembleTagger, NetworksTagger
 from skugraph.tagging.model import METADATA
 from skugraph.tagging.runtime import INT8_FILE, export_onnx
 from skugraph.tagging.self_training import read_unlabelled
@@ -50,16 +53,17 @@ DATASETS = {
 }
 
 
-def stage_seconds(tagger: Tagger | EnsembleTagger, texts: list[str]) -> dict[str, float]:
+def stage_seconds(tagger: Tagger | EnsembleTagger | CrfTagger, texts: list[str]) -> dict[str, float]:
     """Seconds of each stage of ``tagger.predict(texts)``."""
     if not isinstance(tagger, EnsembleTagger):
         began = time.perf_counter()
         scores = tagger.scores(texts)
         middle = time.perf_counter()
         tagger.decode_many(scores)
-        return {"network": middle - began, "decode": time.perf_counter() - middle}
+        return {"crf" if isinstance(tagger, CrfTagger) else "network": middle - began, "decode": time.perf_counter() - middle}
     marks = [time.perf_counter()]
-    neural = tagger.neural.scores(texts)
+    neural = ([network.scores(texts) for network in tagger.networks] if isinstance(tagger, NetworksTagger)
+              else tagger.neural.scores(texts))
     marks.append(time.perf_counter())
     crf = tagger.crf.marginals(texts)
     marks.append(time.perf_counter())
@@ -70,7 +74,7 @@ def stage_seconds(tagger: Tagger | EnsembleTagger, texts: list[str]) -> dict[str
     return {stage: marks[i + 1] - marks[i] for i, stage in enumerate(("network", "crf", "combine", "decode"))}
 
 
-def timed(systems: dict[str, Tagger | EnsembleTagger], texts: list[str], rounds: int, chunk: int = 250) -> dict[str, dict]:
+def timed(systems: dict[str, Tagger | EnsembleTagger | CrfTagger], texts: list[str], rounds: int, chunk: int = 250) -> dict[str, dict]:
     """Each system's stage seconds on ``texts``: the texts in chunks, every round timing each
     system on each chunk in turn, and each (system, chunk, stage) keeping its fastest round
     (the machine is shared: the minimum is the least disturbed reading)."""
@@ -95,6 +99,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--teacher", type=Path, required=True, help="the teacher's model directory")
     parser.add_argument("--test", type=Path, help="also score this labelled file (same format as the data set's)")
+    parser.add_argument("--kind", choices=STUDENTS, default="network", help="the student: the teacher's first --layers, or the CRF alone")
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--targets", choices=TARGETS, default="ensemble")
     parser.add_argument("--gold", action=argparse.BooleanOptionalAction, default=True, help="gold loss on the training titles")
@@ -128,7 +133,7 @@ def main() -> None:
         unlabelled = scratch / "unlabelled.txt"
         unlabelled.write_text("\n".join(train_texts + extra) + "\n", encoding="utf-8")
         student_dir = args.student or scratch / "student"
-        config = DistillConfig(teacher=args.teacher, unlabelled=unlabelled, out=student_dir, layers=args.layers, dev=dev_file,
+        config = DistillConfig(teacher=args.teacher, unlabelled=unlabelled, out=student_dir, student=args.kind, layers=args.layers, dev=dev_file,
                                train=train_file if args.gold else None, targets=args.targets, gold_weight=args.gold_weight,
                                keep_crf=args.crf_member,
                                int8=args.int8, epochs=args.epochs, time_budget_minutes=args.minutes, limit=len(train_texts) + len(extra))
@@ -144,21 +149,23 @@ def main() -> None:
         else:
             section = distill(config, progress=epoch_line).record
         teacher, student = load_tagger(args.teacher, threads=args.threads), load_tagger(student_dir, threads=args.threads)
+        teacher_network = teacher.neural if isinstance(teacher, EnsembleTagger) else teacher
         network = student.neural if isinstance(student, EnsembleTagger) else student
-        systems: dict[str, Tagger | EnsembleTagger] = {"teacher": teacher, "student": student}
+        systems: dict[str, Tagger | EnsembleTagger | CrfTagger] = {"teacher": teacher, "student": student}
         if isinstance(student, EnsembleTagger):
             systems["student network alone"] = network
-        elif section["settings"]["keep_crf"] and isinstance(teacher, EnsembleTagger):  # dev kept the network alone
+        elif isinstance(student, Tagger) and section["settings"]["keep_crf"] and isinstance(teacher, EnsembleTagger):  # dev kept the network alone
             systems["student + CRF member"] = EnsembleTagger.load(student_dir)
         if args.int8:  # the teacher's int8 too: a copy of its directory, exported
             shutil.copytree(args.teacher, scratch / "teacher")
             export_onnx(scratch / "teacher")
             systems["teacher int8"] = load_tagger(scratch / "teacher", "onnx-int8", threads=args.threads)
-            if not (student_dir / INT8_FILE).is_file():
-                export_onnx(student_dir)
-            systems["student int8"] = load_tagger(student_dir, "onnx-int8", threads=args.threads)
+            if not isinstance(student, CrfTagger):
+                if not (student_dir / INT8_FILE).is_file():
+                    export_onnx(student_dir)
+                systems["student int8"] = load_tagger(student_dir, "onnx-int8", threads=args.threads)
         evaluations = {"dev": dev_file, **({"test": args.test} if args.test else {})}
-        labels = set(network.config.entity_types)
+        labels = set(teacher_network.config.entity_types)
         results: dict[str, dict] = {name: {"f1": {}} for name in systems}
         for split, path in evaluations.items():
             data = read_labelled(path, on_error=lambda _: None)
@@ -172,9 +179,10 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     base = results["teacher"]
-    print(f"\n{args.dataset}: teacher {section['teacher']['layers']} layers, student {args.layers} "
-          f"({section['targets']} targets, {section['unlabelled']['texts']} texts, {section['epochs_run']} epochs, "
-          f"best {section['best_epoch']})")
+    shape = (f"student {section['layers']} ({section['targets']} targets, {section['unlabelled']['texts']} texts, "
+             f"{section['epochs_run']} epochs, best {section['best_epoch']})" if section.get("layers")
+             else f"student the CRF alone ({section['unlabelled']['texts']} texts, {section['tagged_texts']} tagged by the teacher)")
+    print(f"\n{args.dataset}: teacher {section['teacher']['layers']} layers, {shape}")
     print(f"{'system':<24}{'dev F1':>8}{'titles/s':>10}{'speed-up':>10}  stages (s)")
     for name, result in results.items():
         stages = ", ".join(f"{k} {v}" for k, v in result["stages"].items())

@@ -411,13 +411,14 @@ def distill(results: Results) -> str:
     rows = []
     for name in results.matching("distill"):
         record = results.get(name)
-        layers = f"{record['distillation']['layers']} of {record['distillation']['teacher']['layers']}"
+        section = record["distillation"]
+        layers = f"{section['layers']} of {section['teacher']['layers']}" if section.get("layers") else "the CRF alone"
         for system, r in record["systems"].items():
             stages = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in r.get("stages", {}).items())
-            rows.append((record["dataset"], system, layers if system != "teacher" else "", fixed(r["f1"]["dev"], 4),
+            rows.append((name.removeprefix("distill-"), system, layers if system != "teacher" else "", fixed(r["f1"]["dev"], 4),
                          num(r["titles_per_second"]), f"{r['titles_per_second'] / record['systems']['teacher']['titles_per_second']:.2f}×",
                          stages))
-    return markdown_table(("data set (dev)", "system", "student layers", "F1", "titles/s (1 thread)", "× teacher",
+    return markdown_table(("run (data set, dev)", "system", "student", "F1", "titles/s (1 thread)", "× teacher",
                            "seconds per stage"), rows)
 
 

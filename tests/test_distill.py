@@ -81,6 +81,53 @@ def test_training_makes_the_student_agree_with_its_teacher(teacher, tmp_path):
     assert after < 0.5 * before
 
 
+def test_a_crf_student_learns_the_teachers_tags_and_runs_alone(teacher, tmp_path):
+    """The CRF student: trained on the teacher's tags of the unlabelled texts, saved as a
+    directory of its own kind that load_tagger, pickling, the extractor and the CLI all take."""
+    import pickle
+
+    from typer.testing import CliRunner
+
+    from skugraph.cli import app
+    from skugraph.records import Listing
+    from skugraph.tagging.crf_tagger import CrfTagger
+
+    out = tmp_path / "crf"
+    distilled = distill(_config(teacher, out, student="crf", dev=teacher.parent / "train.jsonl"))
+    meta = json.loads((out / "skugraph.json").read_text("utf-8"))
+    assert meta["kind"] == "crf-tagger" and meta["distillation"] == distilled.record
+    assert distilled.record["student"] == "crf" and distilled.record["tagged_texts"] == len(UNLABELLED)
+    assert not (out / "tagger.safetensors").exists() and (out / CRF_FILE).is_file()
+    student = load_tagger(out)
+    assert type(student) is CrfTagger and student.config.temperature == meta["calibration"]["temperature"]
+    teacher_spans = [[s.key for s in spans] for spans in load_tagger(teacher, "torch").predict(UNLABELLED)]
+    student_spans = [[s.key for s in spans] for spans in student.predict(UNLABELLED)]
+    assert sum(map(len, teacher_spans)) >= len(UNLABELLED)
+    assert student_spans == teacher_spans  # no gold texts given: it learned the teacher's tags of every text
+    assert student.evaluate(DATA).micro.f1 == pytest.approx(distilled.record["dev_f1"])
+    scores = student.scores(UNLABELLED)
+    assert all(np.allclose(student.marginals(s).sum(1), 1.0) for s in scores)
+    assert all(0 < s.score <= 1 for spans in student.decode_many(scores) for s in spans)
+    again = pickle.loads(pickle.dumps(student))
+    assert [[s.key for s in spans] for spans in again.predict(UNLABELLED)] == student_spans
+    extractor = TaggerExtractor(student)
+    assert extractor.version.endswith("-crf")
+    mentions = extractor.extract(Listing("l1", UNLABELLED[0]))
+    assert [(m.start, m.end, m.label) for m in mentions] == teacher_spans[0]
+    with pytest.raises(ValueError, match="no smaller student"):
+        distill(_config(out, tmp_path / "again", student="crf"))
+    done = CliRunner().invoke(app, ["distill", "--teacher", str(teacher), "--unlabelled", str(teacher.parent / "unlabelled.txt"),
+                                    "--out", str(tmp_path / "cli"), "--student", "crf", "--train", str(teacher.parent / "train.jsonl"),
+                                    "--dev", str(teacher.parent / "train.jsonl")])
+    assert done.exit_code == 0, done.output
+    assert "a CRF alone" in done.output and type(load_tagger(tmp_path / "cli")) is CrfTagger
+    section = json.loads((tmp_path / "cli" / "skugraph.json").read_text("utf-8"))["distillation"]
+    assert section["tagged_texts"] == len(UNLABELLED) - len(DATA) and section["gold"]["texts"] == len(DATA)  # gold tags where given
+    by_training = section["dev_f1_by_training"]  # with gold and dev, a CRF of the gold alone competes on dev
+    assert set(by_training) == {"gold and the teacher's tags", "gold alone"}
+    assert section["dev_f1"] == by_training[section["trained_on"]] == max(by_training.values())
+
+
 def test_a_tokens_target_is_the_product_of_its_characters_spread():
     tags = ["O", "B-x", "I-x", "E-x", "S-x"]
     chars = np.full((4, 5), 0.01)

@@ -75,7 +75,8 @@ def distill(
     teacher: Annotated[Path, typer.Option(help="The tagger directory to distil (e.g. from `skugraph train tagger`).")],
     unlabelled: Annotated[Path, typer.Option(help="Your own texts: .txt a text a line, .csv (--column), listings .jsonl.")],
     out: ModelOutOption,
-    layers: Annotated[int, typer.Option(help="The student's encoder layers (the teacher's first ones).")] = 2,
+    student: Annotated[str, typer.Option(help="network (the teacher's first layers) or crf (the character CRF alone: fastest).")] = "network",
+    layers: Annotated[int, typer.Option(help="A network student's encoder layers (the teacher's first ones).")] = 2,
     dev: Annotated[Path | None, typer.Option(help="Labelled dev texts: the kept epoch, the CRF member's weight, calibration.")] = None,
     train: Annotated[Path | None, typer.Option(help="Labelled training texts: a gold loss beside the teacher's.")] = None,
     targets: Annotated[str, typer.Option(help="ensemble (the teacher's averaged marginals) or network (its network's).")] = "ensemble",
@@ -90,14 +91,17 @@ def distill(
     from skugraph.tagging.distill import DistillConfig
     from skugraph.tagging.distill import distill as run
 
-    config = DistillConfig(teacher=teacher, unlabelled=unlabelled, out=out, layers=layers, dev=dev, train=train, targets=targets,
+    config = DistillConfig(teacher=teacher, unlabelled=unlabelled, out=out, student=student, layers=layers, dev=dev, train=train, targets=targets,
                            keep_crf=crf_member, int8=int8, limit=limit, column=column, epochs=epochs, time_budget_minutes=time_budget)
     with friendly_errors(), progress_bars() as start:
         section = run(config, progress=_with_epoch_lines(start("distill"))).record
     teacher_f1, f1 = section["teacher"]["dev_f1"], section["dev_f1"]
     scores = f"; dev F1 teacher {teacher_f1:.4f}, student {f1:.4f}" if f1 is not None else ""
-    console.print(f"distilled {section['teacher']['layers']} → {layers} layers on {section['unlabelled']['texts']} texts "
-                  f"in {section['seconds']:.0f} s (best epoch {section['best_epoch']}){scores} → {out}")
+    shape = (f"{section['teacher']['layers']} → {layers} layers" if student == "network"
+             else f"{section['teacher']['layers']} layers → a CRF alone")
+    epoch = f", best epoch {section['best_epoch']}" if "best_epoch" in section else ""
+    console.print(f"distilled {shape} on {section['unlabelled']['texts']} texts "
+                  f"in {section['seconds']:.0f} s{epoch}{scores} → {out}")
 
 
 @train_app.command("tagger")

@@ -22,11 +22,12 @@ from scipy import sparse
 
 from skugraph.corpus.ner import LabelledText
 from skugraph.corpus.normalize import fold
-from skugraph.tagging.decode import forward_backward_many
+from skugraph.tagging.decode import forward_backward_many, padded_batches
 from skugraph.tagging.encoding import LexiconFeatures, is_cjk, token_tags
 from skugraph.tagging.words import WordSegmenter
 
 CRF_FILE = "crf.crfsuite"
+UNSEEN = -1e4  # the score of a tag the CRF never saw in training (as a blocked move: below decode.NEVER)
 
 
 def _kind(char: str) -> str:
@@ -121,24 +122,42 @@ class CrfMember:
         """Each text's tag probabilities per character [chars, tags]; every row sums to 1.
 
         crfsuite's own marginals cost a call per character and label, so they are computed here
-        from the model's weights: each character's label scores are the sums of its features'
-        state weights, and one batched forward-backward over the transition weights (crfsuite's
-        chain has no start or end scores) gives the same probabilities."""
-        weights, attributes, transition, columns = self._parameters()
+        from the model's weights (:meth:`emission_scores`, :meth:`transition_scores`): one
+        batched forward-backward (crfsuite's chain has no start or end scores) gives the same
+        probabilities."""
+        transition = self.transition_scores()
+        zero = np.zeros(len(self.tags))
         out = [np.zeros((len(text), len(self.tags))) for text in texts]
         order = sorted((i for i, text in enumerate(texts) if text), key=lambda i: len(texts[i]))
-        zero = np.zeros(weights.shape[1])
-        for first in range(0, len(order), chunk):
+        for first in range(0, len(order), chunk):  # ``chunk`` texts of similar length at a time
             members = order[first : first + chunk]
-            lengths = np.array([len(texts[i]) for i in members])
-            scores = self._emissions([texts[i] for i in members], weights, attributes)
-            emissions = np.zeros((len(members), int(lengths.max()), weights.shape[1]))
-            for row, (begin, length) in enumerate(zip(np.cumsum(lengths) - lengths, lengths, strict=True)):
-                emissions[row, :length] = scores[begin : begin + length]
-            alpha, beta, log_z = forward_backward_many(emissions, zero, transition, zero, lengths)
-            log_probabilities = alpha + beta - log_z[:, None, None]  # past a row's length: padding, never exponentiated
-            for row, index in enumerate(members):
-                out[index][:, columns] = np.exp(log_probabilities[row, : lengths[row]])
+            scores = self.emission_scores([texts[i] for i in members])
+            for rows, lengths, emissions in padded_batches(scores, len(self.tags), chunk):
+                alpha, beta, log_z = forward_backward_many(emissions, zero, transition, zero, lengths)
+                log_probabilities = alpha + beta - log_z[:, None, None]  # past a row's length: padding, never exponentiated
+                for row, local in enumerate(rows):
+                    out[members[local]] = np.exp(log_probabilities[row, : lengths[row]])
+        return out
+
+    def emission_scores(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's label scores per character [chars, tags] in the order of ``tags``: the sums
+        of its features' state weights (a tag the model never saw scores ``UNSEEN``)."""
+        weights, attributes, _, columns = self._parameters()
+        scores = self._emissions(texts, weights, attributes)
+        out, position = [], 0
+        for text in texts:
+            rows = np.full((len(text), len(self.tags)), UNSEEN)
+            rows[:, columns] = scores[position : position + len(text)]
+            out.append(rows)
+            position += len(text)
+        return out
+
+    def transition_scores(self) -> np.ndarray:
+        """The transition weights [tags, tags] (from → to) in the order of ``tags`` (``UNSEEN``
+        to or from a tag the model never saw)."""
+        _, _, transition, columns = self._parameters()
+        out = np.full((len(self.tags), len(self.tags)), UNSEEN)
+        out[np.ix_(columns, columns)] = transition
         return out
 
     def _emissions(self, texts: Sequence[str], weights: sparse.csr_matrix, attributes: dict[str, int]) -> np.ndarray:

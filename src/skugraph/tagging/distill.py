@@ -26,8 +26,16 @@ Teacher and student, and why:
   writes the ONNX and int8 files (:func:`skugraph.tagging.runtime.export_onnx`); run them
   with the ``onnx-int8`` runtime.
 
+``student="crf"`` makes the fastest student instead: the character CRF alone
+(:mod:`skugraph.tagging.crf_tagger`, the teacher's CRF member's features), trained on the
+teacher's best tags of the unlabelled texts (sequence-level distillation, Kim & Rush 2016:
+crfsuite learns from tag sequences, not from probabilities) and on the gold tags of the
+labelled training texts; given both, a CRF of the gold texts alone competes on dev (the
+teacher's tags of texts unlike the gold ones can teach it the teacher's errors) and the better
+is kept. Its temperature is fitted on dev. No network runs when it tags.
+
 The metadata's ``distillation`` section names the teacher (path, layers, dev F1), the
-unlabelled file, the targets and the dev F1s.
+student's kind, the unlabelled file, the targets and the dev F1s.
 """
 
 from __future__ import annotations
@@ -45,15 +53,16 @@ import numpy as np
 import torch
 
 from skugraph import __version__
-from skugraph.corpus.ner import LabelledText, read_labelled
+from skugraph.corpus.ner import LabelledText, Span, read_labelled
 from skugraph.lm.corpus import file_sha256
 from skugraph.lm.finetune import DevScore, FineTuneConfig, fine_tune, precision, seed_everything, versions
 from skugraph.lm.model import tune_for_cpu
-from skugraph.tagging.crf_member import CRF_FILE
+from skugraph.tagging.crf_member import CRF_FILE, CrfFeatures, CrfMember
+from skugraph.tagging.crf_tagger import CrfTagger
 from skugraph.tagging.decode import constraint_scores
 from skugraph.tagging.encoding import Encoded, token_tags
 from skugraph.tagging.ensemble import ENSEMBLE, NETWORKS, EnsembleTagger, calibrate_ensemble, fit_crf_weight, tag_spread
-from skugraph.tagging.model import TaggerModel
+from skugraph.tagging.model import TaggerConfig, TaggerModel
 from skugraph.tagging.self_training import read_unlabelled
 from skugraph.tagging.tagger import Tagger, fit_temperature, load_tagger, window_batch
 from skugraph.tagging.train import length_batches
@@ -61,6 +70,7 @@ from skugraph.tagging.windows import windows
 
 DISTILLATION = "distillation"  # the metadata section
 TARGETS = ("ensemble", "network")
+STUDENTS = ("network", "crf")
 _FLOOR = float(np.log(1e-9))  # the lowest log probability the loss sees (blocked tags score about -1e9)
 
 
@@ -69,7 +79,8 @@ class DistillConfig:
     teacher: Path  # a tagger directory (an ensemble or a network alone)
     unlabelled: Path  # the user's texts: .txt a text a line, .csv/.tsv (column), listings .jsonl
     out: Path
-    layers: int = 2  # the student's encoder layers: the teacher's first ones
+    student: str = "network"  # network | crf (see the module docstring)
+    layers: int = 2  # a network student's encoder layers: the teacher's first ones
     dev: Path | None = None  # labelled dev texts: the kept epoch, the CRF's weight, calibration
     train: Path | None = None  # labelled training texts: also the gold loss (they are targets too)
     format: str | None = None  # of dev/train (default: from the file name)
@@ -86,12 +97,13 @@ class DistillConfig:
     patience: int = 4
     time_budget_minutes: float | None = None  # of student training (the teacher's labelling comes first)
     precision: str = "auto"
+    crf_iterations: int = 100  # a CRF student's L-BFGS iterations
     seed: int = 42
 
 
 @dataclass
 class Distilled:
-    student: Tagger | EnsembleTagger  # as load_tagger loads the saved directory
+    student: Tagger | EnsembleTagger | CrfTagger  # as load_tagger loads the saved directory
     record: dict  # the metadata's distillation section
 
 
@@ -213,11 +225,13 @@ def distill(config: DistillConfig, progress: Callable[[dict], None] | None = Non
     """Label the unlabelled texts with the teacher, train the student on them, save it in
     ``config.out`` (see the module docstring) and return it as ``load_tagger`` loads it."""
     began = time.perf_counter()
+    if config.student not in STUDENTS:
+        raise ValueError(f"the student must be one of {', '.join(STUDENTS)}, not {config.student!r}")
     seed_everything(config.seed)
     teacher = load_tagger(config.teacher)
+    if isinstance(teacher, CrfTagger):
+        raise ValueError(f"{config.teacher}: a CRF alone has no smaller student")
     network = teacher.neural if isinstance(teacher, EnsembleTagger) else teacher
-    fp32_teacher, tokenizer, words, ngrams, teacher_meta = TaggerModel.load(Path(config.teacher))
-    model = student_network(fp32_teacher, config.layers)
     labels = set(network.config.entity_types)
     train = _labelled(config.train, config.format, labels)
     dev = _labelled(config.dev, config.format, labels)
@@ -226,6 +240,10 @@ def distill(config: DistillConfig, progress: Callable[[dict], None] | None = Non
     texts += [item.text for item in train if item.text not in known]
     if not texts:
         raise ValueError(f"{config.unlabelled}: no texts to distil on")
+    if config.student == "crf":
+        return _distill_crf(config, teacher, network.meta, texts, train, dev, began)
+    fp32_teacher, tokenizer, words, ngrams, teacher_meta = TaggerModel.load(Path(config.teacher))
+    model = student_network(fp32_teacher, config.layers)
     soft = teacher_targets(teacher, texts, config.targets)
     labelling_seconds = time.perf_counter() - began
     items = _items(network, texts, soft, {item.text: item for item in train})
@@ -274,40 +292,24 @@ def distill(config: DistillConfig, progress: Callable[[dict], None] | None = Non
                     progress=progress)
     model.eval()
     student = Tagger(model, tokenizer, words, ngrams)
-    record: dict = {"skugraph_version": __version__, "base_model": teacher_meta.get("base_model"),
-                    "train": teacher_meta.get("train"), "dev": {"path": str(config.dev), "texts": len(dev)} if dev else None}
+    record = _calibrated_record(config, teacher_meta, student, dev)
     ensemble_section = None
     own = {k: v for k, v in teacher_meta.get(ENSEMBLE, {}).items() if k != NETWORKS}  # the student is one network
     if dev:
-        scores = student.scores([d.text for d in dev])
-        record["dev_report"] = student.evaluate(dev, scores).to_dict()
-        temperature, before, after = fit_temperature(student, scores, dev)
-        model.config.temperature = temperature
-        record["calibration"] = {"temperature": temperature, "ece_uncalibrated": round(before, 4), "ece_calibrated": round(after, 4)}
         if crf:
             ensemble_section = _refit_ensemble(EnsembleTagger(student, crf), own, dev)
     elif crf:  # the teacher's weight and temperature; its span scorer read the teacher's network
         ensemble_section = {**{k: v for k, v in own.items() if k != "span_scorer"}, "use": True}
     if ensemble_section:
         record[ENSEMBLE] = ensemble_section
-    teacher_f1 = (teacher.evaluate(dev).micro.f1 if dev else None)
     student_f1 = None
     if dev:
         student_f1 = (ensemble_section["dev_f1"]["ensemble"] if ensemble_section and ensemble_section["use"]
                       else record["dev_report"]["micro"]["f1"])
-    section = {
-        "teacher": {"path": str(Path(config.teacher).resolve()), "layers": len(fp32_teacher.encoder.encoder.layer),
-                    "kind": "ensemble" if isinstance(teacher, EnsembleTagger) else "network",
-                    "dev_f1": round(teacher_f1, 4) if teacher_f1 is not None else None},
-        "layers": config.layers, "targets": config.targets if network is not teacher else "network",
-        "unlabelled": {"path": str(config.unlabelled), "sha256": file_sha256(config.unlabelled), "texts": len(texts),
-                       "windows": len(items)},
-        "gold": {"path": str(config.train), "texts": len(train), "weight": config.gold_weight} if train else None,
-        "dev_f1": round(student_f1, 4) if student_f1 is not None else None,
-        "epochs_run": run.epochs, "best_epoch": run.best_epoch, "history": run.history,
-        "labelling_seconds": round(labelling_seconds, 1), "seconds": round(time.perf_counter() - began, 1),
-        "settings": json.loads(json.dumps(asdict(config), default=str)),
-    }
+    section = _section(config, teacher, texts, train, dev, student_f1, labelling_seconds, began)
+    section["unlabelled"]["windows"] = len(items)
+    section.update({"layers": config.layers, "targets": config.targets if network is not teacher else "network",
+                    "epochs_run": run.epochs, "best_epoch": run.best_epoch, "history": run.history})
     record.update({DISTILLATION: section, "precision": precision(config.precision), "versions": versions()})
     if config.out.exists():
         shutil.rmtree(config.out)
@@ -318,6 +320,84 @@ def distill(config: DistillConfig, progress: Callable[[dict], None] | None = Non
         from skugraph.tagging.runtime import export_onnx
 
         export_onnx(config.out)
+    return Distilled(load_tagger(config.out), section)
+
+
+def _calibrated_record(config: DistillConfig, teacher_meta: dict, student: Tagger | CrfTagger,
+                       dev: Sequence[LabelledText]) -> dict:
+    """The student's metadata record: what it was taught from and, with dev, its scores there and
+    its temperature fitted there (set on ``student``)."""
+    record: dict = {"skugraph_version": __version__, "base_model": teacher_meta.get("base_model"),
+                    "train": teacher_meta.get("train"), "dev": {"path": str(config.dev), "texts": len(dev)} if dev else None}
+    if dev:
+        scores = student.scores([d.text for d in dev])
+        record["dev_report"] = student.evaluate(dev, scores).to_dict()
+        temperature, before, after = fit_temperature(student, scores, dev)
+        student.config.temperature = temperature
+        record["calibration"] = {"temperature": temperature, "ece_uncalibrated": round(before, 4), "ece_calibrated": round(after, 4)}
+    return record
+
+
+def _section(config: DistillConfig, teacher: Tagger | EnsembleTagger, texts: Sequence[str],
+             train: Sequence[LabelledText], dev: Sequence[LabelledText], student_f1: float | None,
+             labelling_seconds: float, began: float) -> dict:
+    """The metadata's distillation section, less what only a network student has."""
+    teacher_f1 = teacher.evaluate(dev).micro.f1 if dev else None
+    return {
+        "teacher": {"path": str(Path(config.teacher).resolve()), "layers": _teacher_layers(teacher),
+                    "kind": "ensemble" if isinstance(teacher, EnsembleTagger) else "network",
+                    "dev_f1": round(teacher_f1, 4) if teacher_f1 is not None else None},
+        "student": config.student,
+        "unlabelled": {"path": str(config.unlabelled), "sha256": file_sha256(config.unlabelled), "texts": len(texts)},
+        "gold": {"path": str(config.train), "texts": len(train), "weight": config.gold_weight} if train else None,
+        "dev_f1": round(student_f1, 4) if student_f1 is not None else None,
+        "labelling_seconds": round(labelling_seconds, 1), "seconds": round(time.perf_counter() - began, 1),
+        "settings": json.loads(json.dumps(asdict(config), default=str)),
+    }
+
+
+def _teacher_layers(teacher: Tagger | EnsembleTagger) -> int:
+    """The encoder layers of the teacher's (first) network."""
+    network = teacher.neural if isinstance(teacher, EnsembleTagger) else teacher
+    return len(network.model.encoder.encoder.layer)
+
+
+def _distill_crf(config: DistillConfig, teacher: Tagger | EnsembleTagger, teacher_meta: dict, texts: Sequence[str],
+                 train: Sequence[LabelledText], dev: Sequence[LabelledText], began: float) -> Distilled:
+    """The CRF student (see the module docstring): trained, calibrated on dev and saved. With
+    gold training texts and dev, a CRF of the gold texts alone is trained too, and dev keeps the
+    better: the teacher's tags of texts unlike the gold ones can teach it the teacher's errors."""
+    network = teacher.neural if isinstance(teacher, EnsembleTagger) else teacher
+    labelled = {item.text for item in train}
+    own = [text for text in texts if text not in labelled]
+    tagged = [LabelledText(text, tuple(Span(s.start, s.end, s.label) for s in spans))
+              for text, spans in zip(own, teacher.predict(own), strict=True)]
+    labelling_seconds = time.perf_counter() - began
+    settings = teacher_meta.get(ENSEMBLE, {}).get("crf", {})
+    features = CrfFeatures(network.lexicon_words, words=settings.get("words", True), window=settings.get("window", 2))
+    config_out = TaggerConfig(tags=network.config.tags, scheme=network.config.scheme, lexicons=network.config.lexicons)
+    choices = {"gold and the teacher's tags": [*train, *tagged], **({"gold alone": list(train)} if train and dev else {})}
+    students, dev_f1, seconds = {}, {}, {}
+    for name, data in choices.items():
+        started = time.perf_counter()
+        crf = CrfMember.train(data, network.config.tags, network.config.scheme, features, iterations=config.crf_iterations)
+        seconds[name] = round(time.perf_counter() - started, 1)
+        students[name] = CrfTagger(crf, replace(config_out), network.lexicon_words)
+        if dev:
+            dev_f1[name] = students[name].evaluate(dev).micro.f1
+    kept = max(students, key=lambda name: dev_f1.get(name, 0.0))
+    tagger = students[kept]
+    record = _calibrated_record(config, teacher_meta, tagger, dev)
+    section = _section(config, teacher, texts, train, dev, dev_f1.get(kept), labelling_seconds, began)
+    if section["gold"]:
+        section["gold"]["weight"] = None  # the gold tags replace the teacher's: no loss to weigh
+    section.update({"layers": None, "targets": "best tags", "tagged_texts": len(tagged), "trained_on": kept,
+                    "dev_f1_by_training": {name: round(f1, 4) for name, f1 in dev_f1.items()},
+                    "crf": {"iterations": config.crf_iterations, "train_seconds": seconds}})
+    record.update({DISTILLATION: section, "versions": versions()})
+    if config.out.exists():
+        shutil.rmtree(config.out)
+    tagger.save(config.out, record)
     return Distilled(load_tagger(config.out), section)
 
 

@@ -118,10 +118,7 @@ class TaggerModel(torch.nn.Module):
         tokenizer.save_pretrained(out)
         heads = {k: v.detach().float().contiguous() for k, v in self.state_dict().items() if not k.startswith("encoder.")}
         save_file(heads, str(out / HEAD_WEIGHTS))
-        if lexicon_words:
-            (out / LEXICON_DIR).mkdir(exist_ok=True)
-            for name, words in lexicon_words.items():
-                (out / LEXICON_DIR / f"{name}.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+        write_lexicons(out, lexicon_words)
         if ngrams:
             (out / NGRAM_FILE).write_text("\n".join(ngrams) + "\n", encoding="utf-8")
         meta = {"kind": "tagger", "tagger": asdict(self.config), **record}
@@ -145,6 +142,19 @@ class TaggerModel(torch.nn.Module):
         missing, unexpected = model.load_state_dict(load_file(str(path / HEAD_WEIGHTS)), strict=False)
         if unexpected or any(not k.startswith("encoder.") for k in missing):
             raise ValueError(f"{path}: {HEAD_WEIGHTS} does not match the config (missing {missing}, unexpected {unexpected})")
-        words = {name: (path / LEXICON_DIR / f"{name}.txt").read_text("utf-8").split("\n") for name in config.lexicons}
+        words = read_lexicons(path, config.lexicons)
         ngrams = (path / NGRAM_FILE).read_text("utf-8").split("\n")[: config.ngrams] if config.ngrams else []
         return model.eval(), AutoTokenizer.from_pretrained(path), words, ngrams, meta
+
+
+def write_lexicons(out: Path, lexicon_words: dict[str, list[str]]) -> None:
+    """The gazetteer words of a model directory, a file a name in :data:`LEXICON_DIR`."""
+    if lexicon_words:
+        (out / LEXICON_DIR).mkdir(exist_ok=True)
+        for name, words in lexicon_words.items():
+            (out / LEXICON_DIR / f"{name}.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+
+
+def read_lexicons(path: Path, names: list[str]) -> dict[str, list[str]]:
+    """The gazetteer words :func:`write_lexicons` wrote, by name."""
+    return {name: (path / LEXICON_DIR / f"{name}.txt").read_text("utf-8").split("\n") for name in names}

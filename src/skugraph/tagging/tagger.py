@@ -9,6 +9,7 @@ model, with the temperature fitted on dev data.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from skugraph.tagging.model import TaggerModel
 from skugraph.tagging.windows import merge_window_scores, windows
 
 if TYPE_CHECKING:
+    from skugraph.tagging.crf_tagger import CrfTagger
     from skugraph.tagging.ensemble import EnsembleTagger
 
 
@@ -190,13 +192,19 @@ def _load_single_threaded(path: Path, runtime: str) -> Tagger:
     return Tagger.load(path, runtime, threads=1)
 
 
-def load_tagger(path: str | Path, runtime: str = "torch-bf16", threads: int | None = None) -> Tagger | EnsembleTagger:
+def load_tagger(path: str | Path, runtime: str = "torch-bf16", threads: int | None = None) -> Tagger | EnsembleTagger | CrfTagger:
     """The tagger a model directory holds, its neural part run by ``runtime``: the ensemble of the
     neural tagger and its CRF member where training found it better on dev
     (:mod:`skugraph.tagging.ensemble`; with the networks trained with other seeds where it
-    found them better still), else the neural tagger. Every command that runs a tagger loads it here."""
+    found them better still), else the neural tagger; a CRF distilled alone
+    (:mod:`skugraph.tagging.crf_tagger`) needs no runtime. Every command that runs a tagger loads it here."""
+    from skugraph.tagging.crf_tagger import CRF_TAGGER, CrfTagger
     from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger, NetworksTagger, network_dirs
+    from skugraph.tagging.model import METADATA
 
+    meta = Path(path) / METADATA
+    if meta.is_file() and json.loads(meta.read_text("utf-8")).get("kind") == CRF_TAGGER:
+        return CrfTagger.load(path)
     tagger = Tagger.load(path, runtime, threads)
     if not tagger.meta.get(ENSEMBLE, {}).get("use"):
         return tagger
@@ -265,14 +273,14 @@ class TaggerExtractor:
 
     name = "tagger"
 
-    def __init__(self, tagger: Tagger | EnsembleTagger, fields: Sequence[str] = ("title",), min_score: float = 0.0):
+    def __init__(self, tagger: Tagger | EnsembleTagger | CrfTagger, fields: Sequence[str] = ("title",), min_score: float = 0.0):
         self.tagger = tagger
         self.fields = tuple(fields)
         self.min_score = min_score
         self.version = str(tagger.meta.get("train", {}).get("sha256", ""))[:12] or "1"
         student = tagger.meta.get("distillation", {}).get("unlabelled", {}).get("sha256")
         if student:  # a distilled student keeps its teacher's training record: its facts are another model's
-            self.version += f"-distilled-{student[:8]}-{tagger.meta['distillation'].get('layers', '')}"
+            self.version += f"-distilled-{student[:8]}-{tagger.meta['distillation'].get('layers') or 'crf'}"
 
     def _texts(self, listing: Listing) -> list[tuple[str, str]]:
         if "all" in self.fields:
