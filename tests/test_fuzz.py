@@ -7,13 +7,13 @@ import pytest
 
 pytest.importorskip("hypothesis", reason="hypothesis (the dev extra) is not installed")
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from skugraph.corpus.ingest import ingest
 from skugraph.corpus.listing_formats import UnreadableFileError
 from skugraph.corpus.listings import Reject, read_listings
-from skugraph.fuzz import BAD_KINDS, FuzzReport, GeneratedFile, check_file, generated_file, good_line
+from skugraph.fuzz import BAD_KINDS, FuzzReport, GeneratedFile, Line, check_file, generated_file, good_line
 
 
 @settings(max_examples=80, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -99,6 +99,7 @@ def test_listings_read_as_columns_are_those_the_record_reader_gives_or_the_same_
 
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(lines=st.lists(good_line(), min_size=1, max_size=12))
+@example(lines=[Line(kind="good", fields={"title": "\\uD8"}, raw=None)])  # a backslash then "uD8": no escaped surrogate
 def test_what_ingest_writes_is_read_as_columns(lines, tmp_path_factory):
     from skugraph.corpus.ingest import load_listings
     from skugraph.corpus.listing_tables import _columnar_block, read_listing_tables

@@ -30,7 +30,9 @@ from skugraph.tables import LISTINGS, LineBlock, line_blocks, listings_table, va
 TABLE_ROWS = 100_000
 #: the characters Python's ``str.isspace`` takes for whitespace, as an RE2 class
 _SPACE = r"[\t\n\x{0b}\x{0c}\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
-_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # an escaped UTF-16 surrogate: json.loads tells a lone one apart
+#: an escaped UTF-16 surrogate, which json.loads tells apart when lone; not one after an escaped
+#: backslash (JSON text \\uD83D is a backslash, then the letters uD83D)
+_SURROGATE = re.compile(rb"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F]")
 _NEGATIVE_ZERO = re.compile(rb":\s*-0(?![0-9.eE])")  # json.loads reads an integer -0 as 0, Arrow as -0.0
 #: the times Python holds in UTC (Arrow's cast takes year 0 too)
 _EARLIEST, _LATEST = (pa.scalar(moment, pa.timestamp("us", "UTC")) for moment in (datetime.min.replace(tzinfo=UTC),
