@@ -18,9 +18,10 @@ earlier run kept (``--student DIR``) instead of distilling again.
 Speed: ``predict`` on ``--speed-titles`` titles of the shared JD corpus on ``--threads`` torch
 threads, in chunks of 250, every system timed on each chunk ``--repeats`` times in turn and the
 fastest kept (the machine is shared), the time split into the network's forward pass, the CRF
-member's marginals, the per-character averaging and the decoding.
+member's marginals, the per-character averaging and the decoding (a CRF student: its features and
+label scores, then the decoding of its own chain).
 
-Writes benchmarks/results/distill-<dataset>.json (``--out``).
+Writes benchmarks/results/distill-<dataset>.json (``--kind crf``: distill-<dataset>-crf.json; ``--out``).
 """
 
 from __future__ import annotations
@@ -188,7 +189,8 @@ def main() -> None:
         stages = ", ".join(f"{k} {v}" for k, v in result["stages"].items())
         print(f"{name:<24}{result['f1']['dev']:>8.4f}{result['titles_per_second']:>10.1f}"
               f"{result['titles_per_second'] / base['titles_per_second']:>9.2f}x  {stages}")
-    out_path = args.out or Path(__file__).parent / "results" / f"distill-{args.dataset}.json"
+    suffix = "-crf" if args.kind == "crf" else ""
+    out_path = args.out or Path(__file__).parent / "results" / f"distill-{args.dataset}{suffix}.json"
     record = {
         "command": " ".join(["python", *sys.argv]),
         "dataset": args.dataset,

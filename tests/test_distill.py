@@ -116,16 +116,33 @@ def test_a_crf_student_learns_the_teachers_tags_and_runs_alone(teacher, tmp_path
     assert [(m.start, m.end, m.label) for m in mentions] == teacher_spans[0]
     with pytest.raises(ValueError, match="no smaller student"):
         distill(_config(out, tmp_path / "again", student="crf"))
+    with pytest.raises(ValueError, match="no network to export"):
+        distill(_config(teacher, tmp_path / "int8", student="crf", int8=True))
+    assert distilled.record["trained_on"] == "teacher"  # no gold texts given
+    spaced = [LabelledText(DATA[0].text + " ", DATA[0].spans), *DATA[1:]]  # the unlabelled file's line is stripped
+    write_doccano(spaced, tmp_path / "train.jsonl")
     done = CliRunner().invoke(app, ["distill", "--teacher", str(teacher), "--unlabelled", str(teacher.parent / "unlabelled.txt"),
-                                    "--out", str(tmp_path / "cli"), "--student", "crf", "--train", str(teacher.parent / "train.jsonl"),
+                                    "--out", str(tmp_path / "cli"), "--student", "crf", "--train", str(tmp_path / "train.jsonl"),
                                     "--dev", str(teacher.parent / "train.jsonl")])
     assert done.exit_code == 0, done.output
     assert "a CRF alone" in done.output and type(load_tagger(tmp_path / "cli")) is CrfTagger
     section = json.loads((tmp_path / "cli" / "skugraph.json").read_text("utf-8"))["distillation"]
     assert section["tagged_texts"] == len(UNLABELLED) - len(DATA) and section["gold"]["texts"] == len(DATA)  # gold tags where given
     by_training = section["dev_f1_by_training"]  # with gold and dev, a CRF of the gold alone competes on dev
-    assert set(by_training) == {"gold and the teacher's tags", "gold alone"}
+    assert set(by_training) == {"gold+teacher", "gold"}
     assert section["dev_f1"] == by_training[section["trained_on"]] == max(by_training.values())
+
+
+def test_label_serve_retrains_a_crf_student_as_a_crf_alone(teacher, tmp_path):
+    from skugraph.labelling.backend import retrain_crf
+    from skugraph.tagging.crf_tagger import CrfTagger
+
+    student = distill(_config(teacher, tmp_path / "crf", student="crf")).student
+    retrained = retrain_crf(student, DATA)
+    assert type(retrained) is CrfTagger and retrained.config.temperature == student.config.temperature
+    assert retrained.crf.features.window == student.crf.features.window
+    found = [[s.key for s in spans] for spans in retrained.predict([d.text for d in DATA])]
+    assert found == [[(s.start, s.end, s.label) for s in d.spans] for d in DATA]  # it learned the annotations
 
 
 def test_a_tokens_target_is_the_product_of_its_characters_spread():

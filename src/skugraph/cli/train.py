@@ -77,8 +77,8 @@ def distill(
     out: ModelOutOption,
     student: Annotated[str, typer.Option(help="network (the teacher's first layers) or crf (the character CRF alone: fastest).")] = "network",
     layers: Annotated[int, typer.Option(help="A network student's encoder layers (the teacher's first ones).")] = 2,
-    dev: Annotated[Path | None, typer.Option(help="Labelled dev texts: the kept epoch, the CRF member's weight, calibration.")] = None,
-    train: Annotated[Path | None, typer.Option(help="Labelled training texts: a gold loss beside the teacher's.")] = None,
+    dev: Annotated[Path | None, typer.Option(help="Labelled dev texts: the kept epoch (CRF: with or without the teacher's tags), the CRF member's weight, calibration.")] = None,
+    train: Annotated[Path | None, typer.Option(help="Labelled training texts: a gold loss beside the teacher's (CRF: their gold tags).")] = None,
     targets: Annotated[str, typer.Option(help="ensemble (the teacher's averaged marginals) or network (its network's).")] = "ensemble",
     crf_member: Annotated[bool, typer.Option(help="Keep the teacher's CRF member beside the student.")] = True,
     int8: Annotated[bool, typer.Option(help="Also export tagger.onnx and tagger.int8.onnx (runtime onnx-int8).")] = False,
@@ -87,7 +87,7 @@ def distill(
     epochs: int = 20,
     time_budget: Annotated[float | None, typer.Option(help="Minutes of student training at most.")] = None,
 ) -> None:
-    """Distil a tagger into a smaller student trained on its probabilities over your unlabelled texts."""
+    """Distil a tagger into a smaller, faster student taught by it over your unlabelled texts."""
     from skugraph.tagging.distill import DistillConfig
     from skugraph.tagging.distill import distill as run
 

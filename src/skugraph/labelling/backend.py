@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skugraph.corpus.ner import LabelledText, Span, read_labelled
 from skugraph.labelling.tasks import LabelConfig, model_version, prediction, read_label_config
 from skugraph.tagging.crf_member import CrfFeatures, CrfMember
+from skugraph.tagging.crf_tagger import CrfTagger
 from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger
 from skugraph.tagging.tagger import Tagger, load_tagger
 
@@ -72,10 +74,11 @@ def annotated_text(task: dict, annotation: dict, config: LabelConfig) -> Labelle
     return LabelledText(text, tuple(sorted(spans, key=lambda s: (s.start, s.end))), str(task.get("id", "")))
 
 
-def retrain_crf(tagger: Tagger | EnsembleTagger, data: Sequence[LabelledText]) -> EnsembleTagger:
+def retrain_crf(tagger: Tagger | EnsembleTagger | CrfTagger, data: Sequence[LabelledText]) -> EnsembleTagger | CrfTagger:
     """The tagger's neural part beside a CRF member trained afresh on ``data`` (spans of labels the
     tagger does not know are left out), weighted and calibrated as the model's own ensemble was
-    (an even mix where it had none). The CRF trains in a child process at a lower priority: in
+    (an even mix where it had none); a CRF alone (a distilled :class:`CrfTagger`) is trained
+    afresh with its own features and temperature. The CRF trains in a child process at a lower priority: in
     this one crfsuite would hold the interpreter for a whole L-BFGS iteration at a time (seconds
     on a few thousand titles), and every request the server answers meanwhile would wait."""
     neural = tagger.neural if isinstance(tagger, EnsembleTagger) else tagger
@@ -84,13 +87,18 @@ def retrain_crf(tagger: Tagger | EnsembleTagger, data: Sequence[LabelledText]) -
     data = [LabelledText(d.text, tuple(s for s in d.spans if s.label in known), d.id) for d in data]
     if not any(d.spans for d in data):
         raise ValueError("no span of a label the model knows to train on")
-    words = section.get("crf", {}).get("words", neural.config.word_features)
-    window = section.get("crf", {}).get("window", 2)  # the CRF's character window as the model was trained
+    if isinstance(tagger, CrfTagger):
+        words, window = tagger.crf.features.segmenter is not None, tagger.crf.features.window
+    else:
+        words = section.get("crf", {}).get("words", neural.config.word_features)
+        window = section.get("crf", {}).get("window", 2)  # the CRF's character window as the model was trained
     with (tempfile.TemporaryDirectory(prefix="skugraph-crf-") as directory,
           ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool):
         pool.submit(_train_crf, data, neural.config.tags, neural.config.scheme, neural.lexicon_words, words, window,
                     directory).result()
         crf = CrfMember.load(Path(directory), neural.config.tags, CrfFeatures(neural.lexicon_words, words, window))
+    if isinstance(tagger, CrfTagger):
+        return CrfTagger(crf, replace(tagger.config), tagger.lexicon_words, tagger.meta)
     if isinstance(tagger, EnsembleTagger):
         return EnsembleTagger(neural, crf, tagger.temperature, tagger.crf_weight)
     return EnsembleTagger(neural, crf, section.get("temperature", 1.0), section.get("crf_weight", 0.5))
@@ -139,7 +147,7 @@ class LabellingBackend:
     they start. ``fetch``: a project id to every annotated text Label Studio holds for it (then a
     retrain reads them all, not only those the webhooks carried)."""
 
-    def __init__(self, tagger: Tagger | EnsembleTagger, name: str, base: Sequence[LabelledText] = (),
+    def __init__(self, tagger: Tagger | EnsembleTagger | CrfTagger, name: str, base: Sequence[LabelledText] = (),
                  retrain_every: int = 5, fetch: Callable[[str], list[LabelledText]] | None = None):
         if retrain_every < 1:
             raise ValueError(f"--retrain-every must be at least 1, not {retrain_every}")

@@ -6,7 +6,7 @@ A model directory of kind :data:`CRF_TAGGER` holds the CRF
 metadata: the tag set and scheme, the features' settings and the temperature fitted on dev.
 It decodes its own chain (each character's label scores and the CRF's transition weights,
 under the BIO/BIEOS constraints); a span's score is its probability in that chain at the
-temperature. No network runs, so a runtime or thread count given to it is ignored.
+temperature. No network runs, so it has no runtime.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ class CrfTagger:
         self._transition = blocked + crf.transition_scores()
 
     @classmethod
-    def load(cls, path: str | Path, runtime: str | None = None, threads: int | None = None) -> CrfTagger:
-        """The tagger :meth:`save` wrote in ``path`` (``runtime`` and ``threads`` are a network's: unused)."""
+    def load(cls, path: str | Path) -> CrfTagger:
+        """The tagger :meth:`save` wrote in ``path``."""
         path = Path(path)
         meta = json.loads((path / METADATA).read_text("utf-8"))
         if meta.get("kind") != CRF_TAGGER:
@@ -98,9 +98,6 @@ class CrfTagger:
                                                       beta[row], float(log_z[row]))
                     out[index].append(ScoredSpan(span.start, span.end, span.label, probability))
         return out
-
-    def decode(self, scores: np.ndarray, temperature: float | None = None) -> list[ScoredSpan]:
-        return self.decode_many([scores], temperature)[0]
 
     def marginals(self, scores: np.ndarray, temperature: float | None = None) -> np.ndarray:
         """Per-character tag probabilities [chars, tags] (forward-backward at ``temperature``)."""

@@ -71,6 +71,7 @@ from skugraph.tagging.windows import windows
 DISTILLATION = "distillation"  # the metadata section
 TARGETS = ("ensemble", "network")
 STUDENTS = ("network", "crf")
+_TAGGED_AT_ONCE = 1000  # texts the teacher tags at a time for a CRF student (it holds their scores until it decodes)
 _FLOOR = float(np.log(1e-9))  # the lowest log probability the loss sees (blocked tags score about -1e9)
 
 
@@ -227,6 +228,8 @@ def distill(config: DistillConfig, progress: Callable[[dict], None] | None = Non
     began = time.perf_counter()
     if config.student not in STUDENTS:
         raise ValueError(f"the student must be one of {', '.join(STUDENTS)}, not {config.student!r}")
+    if config.student == "crf" and config.int8:
+        raise ValueError("a CRF student has no network to export to int8")
     seed_everything(config.seed)
     teacher = load_tagger(config.teacher)
     if isinstance(teacher, CrfTagger):
@@ -235,7 +238,7 @@ def distill(config: DistillConfig, progress: Callable[[dict], None] | None = Non
     labels = set(network.config.entity_types)
     train = _labelled(config.train, config.format, labels)
     dev = _labelled(config.dev, config.format, labels)
-    texts = read_unlabelled(config.unlabelled, config.column, config.limit, seed=config.seed)
+    texts = read_unlabelled(config.unlabelled, config.column, config.limit, seed=config.seed)  # stripped
     known = set(texts)
     texts += [item.text for item in train if item.text not in known]
     if not texts:
@@ -368,21 +371,23 @@ def _distill_crf(config: DistillConfig, teacher: Tagger | EnsembleTagger, teache
     gold training texts and dev, a CRF of the gold texts alone is trained too, and dev keeps the
     better: the teacher's tags of texts unlike the gold ones can teach it the teacher's errors."""
     network = teacher.neural if isinstance(teacher, EnsembleTagger) else teacher
-    labelled = {item.text for item in train}
-    own = [text for text in texts if text not in labelled]
+    gold_texts = {item.text.strip() for item in train}
+    untagged = [text for text in texts if text.strip() not in gold_texts]
     tagged = [LabelledText(text, tuple(Span(s.start, s.end, s.label) for s in spans))
-              for text, spans in zip(own, teacher.predict(own), strict=True)]
+              for first in range(0, len(untagged), _TAGGED_AT_ONCE)
+              for text, spans in zip(untagged[first : first + _TAGGED_AT_ONCE],
+                                     teacher.predict(untagged[first : first + _TAGGED_AT_ONCE]), strict=True)]
     labelling_seconds = time.perf_counter() - began
     settings = teacher_meta.get(ENSEMBLE, {}).get("crf", {})
     features = CrfFeatures(network.lexicon_words, words=settings.get("words", True), window=settings.get("window", 2))
-    config_out = TaggerConfig(tags=network.config.tags, scheme=network.config.scheme, lexicons=network.config.lexicons)
-    choices = {"gold and the teacher's tags": [*train, *tagged], **({"gold alone": list(train)} if train and dev else {})}
+    student_config = TaggerConfig(tags=network.config.tags, scheme=network.config.scheme, lexicons=network.config.lexicons)
+    training_sets = {"gold+teacher" if train else "teacher": [*train, *tagged], **({"gold": list(train)} if train and dev else {})}
     students, dev_f1, seconds = {}, {}, {}
-    for name, data in choices.items():
+    for name, data in training_sets.items():
         started = time.perf_counter()
         crf = CrfMember.train(data, network.config.tags, network.config.scheme, features, iterations=config.crf_iterations)
         seconds[name] = round(time.perf_counter() - started, 1)
-        students[name] = CrfTagger(crf, replace(config_out), network.lexicon_words)
+        students[name] = CrfTagger(crf, replace(student_config), network.lexicon_words)  # a config each: its own temperature
         if dev:
             dev_f1[name] = students[name].evaluate(dev).micro.f1
     kept = max(students, key=lambda name: dev_f1.get(name, 0.0))

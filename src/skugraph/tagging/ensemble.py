@@ -180,8 +180,8 @@ class EnsembleTagger:
     @classmethod
     def around(cls, neural: Tagger) -> EnsembleTagger:
         """The ensemble of a neural tagger loaded from a directory and the CRF member saved beside it."""
-        if neural.source is None:
-            raise ValueError("the neural tagger was not loaded from a model directory")
+        if not isinstance(neural, Tagger) or neural.source is None:
+            raise ValueError("the ensemble needs a neural tagger loaded from a model directory")
         path, runtime = neural.source
         section = neural.meta.get(ENSEMBLE)
         if not section:

@@ -202,9 +202,13 @@ def load_tagger(path: str | Path, runtime: str = "torch-bf16", threads: int | No
     from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger, NetworksTagger, network_dirs
     from skugraph.tagging.model import METADATA
 
+    from skugraph.tagging.runtime import RUNTIMES
+
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; one of {', '.join(RUNTIMES)}")
     meta = Path(path) / METADATA
     if meta.is_file() and json.loads(meta.read_text("utf-8")).get("kind") == CRF_TAGGER:
-        return CrfTagger.load(path)
+        return CrfTagger.load(path)  # no network: the runtime is not used
     tagger = Tagger.load(path, runtime, threads)
     if not tagger.meta.get(ENSEMBLE, {}).get("use"):
         return tagger
@@ -240,7 +244,7 @@ def window_batch(items: Sequence[Encoded], ranges: Sequence[tuple[int, int]], to
     return inputs
 
 
-def fit_temperature(tagger: Tagger | EnsembleTagger, scores: Sequence, gold: Sequence[LabelledText]) -> tuple[float, float, float]:
+def fit_temperature(tagger: Tagger | EnsembleTagger | CrfTagger, scores: Sequence, gold: Sequence[LabelledText]) -> tuple[float, float, float]:
     """The temperature minimising the log-loss of span confidences against span correctness on
     ``gold`` data (``scores``: the tagger's own, of ``gold``'s texts); returns (temperature, ECE at 1.0, ECE at the fitted temperature)."""
     gold_sets = [{(s.start, s.end, s.label) for s in item.spans} for item in gold]
