@@ -244,7 +244,7 @@ def distill(config: DistillConfig, progress: Callable[[dict], None] | None = Non
     if not texts:
         raise ValueError(f"{config.unlabelled}: no texts to distil on")
     if config.student == "crf":
-        return _distill_crf(config, teacher, network.meta, texts, train, dev, began)
+        return _distill_crf(config, teacher, network, texts, train, dev, began)
     fp32_teacher, tokenizer, words, ngrams, teacher_meta = TaggerModel.load(Path(config.teacher))
     model = student_network(fp32_teacher, config.layers)
     soft = teacher_targets(teacher, texts, config.targets)
@@ -365,12 +365,13 @@ def _teacher_layers(teacher: Tagger | EnsembleTagger) -> int:
     return len(network.model.encoder.encoder.layer)
 
 
-def _distill_crf(config: DistillConfig, teacher: Tagger | EnsembleTagger, teacher_meta: dict, texts: Sequence[str],
+def _distill_crf(config: DistillConfig, teacher: Tagger | EnsembleTagger, network: Tagger, texts: Sequence[str],
                  train: Sequence[LabelledText], dev: Sequence[LabelledText], began: float) -> Distilled:
-    """The CRF student (see the module docstring): trained, calibrated on dev and saved. With
-    gold training texts and dev, a CRF of the gold texts alone is trained too, and dev keeps the
+    """The CRF student (see the module docstring) of ``teacher`` (``network``: its network, whose
+    tags, lexicons and metadata it takes): trained, calibrated on dev and saved. With gold
+    training texts and dev, a CRF of the gold texts alone is trained too, and dev keeps the
     better: the teacher's tags of texts unlike the gold ones can teach it the teacher's errors."""
-    network = teacher.neural if isinstance(teacher, EnsembleTagger) else teacher
+    teacher_meta = network.meta
     gold_texts = {item.text.strip() for item in train}
     untagged = [text for text in texts if text.strip() not in gold_texts]
     tagged = [LabelledText(text, tuple(Span(s.start, s.end, s.label) for s in spans))
