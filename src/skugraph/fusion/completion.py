@@ -24,7 +24,7 @@ from __future__ import annotations
 import random
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,7 +102,7 @@ class PopularityScorer:
         for _, r, t in triples:
             self.count[r][t] += 1
 
-    def scores(self, head: str, relation: str, candidates: Sequence[str]) -> np.ndarray:
+    def scores(self, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> np.ndarray:
         return np.array([self.count[relation][c] for c in candidates], dtype=float)
 
 
@@ -139,7 +139,7 @@ class NeighbourScorer:
         self.holder[alone] = by_feature.indices[by_feature.indptr[alone]]
         self._classes()
         self._last: tuple[int, tuple[np.ndarray, np.ndarray, float]] | None = None
-        self._candidates: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._candidates: dict[str, tuple[Sequence[str], np.ndarray, float, np.ndarray, np.ndarray]] = {}
         self._wanted = np.zeros(len(features), dtype=bool)  # the columns asked about, marked while they are read
         self.features = features
         by_relation: dict[str, list[int]] = defaultdict(list)
@@ -354,21 +354,24 @@ class NeighbourScorer:
         start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
         return self.matrix.data[start:end][np.argsort(self.matrix.indices[start:end])].sum()
 
-    def _asked(self, relation: str, candidates: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The popularity prior of the candidates, the positions of those the scorer knows and
-        their columns; kept per relation for the candidates last asked (a caller asks every
-        product about the same values)."""
-        key = tuple(candidates)
-        if relation not in self._candidates or self._candidates[relation][0] != key:
+    def _asked(self, relation: str, candidates: Sequence[str], left_out: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The popularity prior of the candidates (shares of the counts of those ranked: not
+        ``left_out``), the positions of those the scorer knows and their columns; kept per
+        relation for the candidates last asked (a caller asks every product about the same
+        values, the same list)."""
+        cached = self._candidates.get(relation)
+        if cached is None or not (cached[0] is candidates or cached[0] == candidates):
             counts = self.popularity.scores("", relation, candidates)
             columns = [self.features.get((relation, c)) for c in candidates]
             known = [i for i, col in enumerate(columns) if col is not None]
-            self._candidates[relation] = (key, counts / (counts.sum() + 1) * (self.prior or 1e-6), np.array(known, dtype=np.int64),
-                                          np.array([columns[i] for i in known], dtype=np.int64))
-        return self._candidates[relation][1:]
+            cached = self._candidates[relation] = (candidates, counts, float(counts.sum()), np.array(known, dtype=np.int64),
+                                                   np.array([columns[i] for i in known], dtype=np.int64))
+        _, counts, total, known, wanted = cached
+        ranked = total - float(counts[list(left_out)].sum()) if left_out else total
+        return counts / (ranked + 1) * (self.prior or 1e-6), known, wanted
 
-    def scores(self, head: str, relation: str, candidates: Sequence[str]) -> np.ndarray:
-        tie_break, known, wanted = self._asked(relation, candidates)
+    def scores(self, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> np.ndarray:
+        tie_break, known, wanted = self._asked(relation, candidates, left_out)
         if head not in self.heads:
             return tie_break.copy()
         row = self.heads[head]
@@ -413,7 +416,7 @@ class EmbeddingScorer:
     def __init__(self, triples: Sequence[Triple], model: str = "RotatE", epochs: int = 200, dim: int = 64, seed: int = 0):
         self.model, self.factory = train_model(triples, model, epochs, dim, seed)
 
-    def scores(self, head: str, relation: str, candidates: Sequence[str]) -> np.ndarray:
+    def scores(self, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> np.ndarray:
         known = [c in self.factory.entity_to_id for c in candidates]
         if head not in self.factory.entity_to_id or relation not in self.factory.relation_to_id or not any(known):
             return np.full(len(candidates), -np.inf)
@@ -441,10 +444,26 @@ def _values(triples: Iterable[Triple], relations: Sequence[str]) -> dict[str, li
     return values
 
 
-def _candidates(values: Sequence[str], head: str, relation: str, tail: str, held: Set[Triple]) -> list[str]:
-    """The values a hidden (head, relation, tail) is ranked among: the tail, and those the head
-    does not hold (filtered ranking)."""
-    return [c for c in values if c == tail or (head, relation, c) not in held]
+class _Ranked:
+    """The values each relation's hidden tails are ranked among (filtered ranking: a head's
+    other values of the relation do not count against it), as one list per relation and, per
+    hidden triple, the positions in it to leave out: a ranking costs no list of its own."""
+
+    def __init__(self, values: dict[str, list[str]], held: Iterable[Triple], hidden: Iterable[Triple]):
+        self.values = values
+        self.position = {relation: {value: i for i, value in enumerate(tails)} for relation, tails in values.items()}
+        asked = {(head, relation) for head, relation, _ in hidden}
+        self.held: dict[tuple[str, str], list[int]] = defaultdict(list)  # (head, relation) asked → positions of its values
+        for head, relation, tail in held:
+            if (head, relation) in asked and (i := self.position.get(relation, {}).get(tail)) is not None:
+                self.held[(head, relation)].append(i)
+
+    def left_out(self, head: str, relation: str, tail: str) -> tuple[int, ...]:
+        """The positions of the values ``head`` holds for ``relation``, but ``tail``."""
+        return tuple(sorted(i for i in self.held.get((head, relation), ()) if self.values[relation][i] != tail))
+
+    def count(self, relation: str, left_out: Sequence[int]) -> int:
+        return len(self.values.get(relation, ())) - len(left_out)
 
 
 def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, share: float = 0.1,
@@ -454,18 +473,17 @@ def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, sh
     hidden tail among the values its relation has in training (filtered)."""
     kept, hidden = split(triples, relations, share, seed)
     scorers = {name: make_scorer(name, kept, epochs, dim, seed) for name in systems}
-    held, values = set(triples), _values(kept, relations)
+    ranked = _Ranked(_values(kept, relations), set(triples), hidden)
     ranks: dict[str, list[int]] = defaultdict(list)
     by_relation: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for h, r, t in hidden:
-        candidates = _candidates(values[r], h, r, t, held)
+        left_out = ranked.left_out(h, r, t)
         for name, scorer in scorers.items():
-            if t not in values[r]:
-                rank = len(candidates) + 1  # never seen in training: ranked last
+            if (truth_at := ranked.position.get(r, {}).get(t)) is None:
+                rank = ranked.count(r, left_out) + 1  # never seen in training: ranked last
             else:
-                scores = scorer.scores(h, r, candidates)
-                truth = scores[candidates.index(t)]
-                rank = 1 + int((scores > truth).sum())
+                scores = _ranked_scores(scorer, h, r, ranked.values[r], left_out)
+                rank = 1 + int((scores > scores[truth_at]).sum())
             ranks[name].append(rank)
             by_relation[r][name].append(rank)
     return CompletionReport(len(hidden), {name: _metrics(v) for name, v in ranks.items()},
@@ -486,15 +504,29 @@ class Proposals:
     calibration: dict  # hidden queries used, share right at the top, and the probability curve's points
 
 
-def _top(scorer, head: str, relation: str, candidates: Sequence[str]) -> tuple[str, float, float]:
-    """The best candidate, its score, and how likely the head is to have a value of the relation
-    at all (the scorer's ``coverage``; 1.0 for a scorer that cannot tell)."""
-    scores = scorer.scores(head, relation, candidates)
-    best = int(np.argmax(scores))
+def _ranked_scores(scorer, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int]) -> np.ndarray:
+    """The scorer's scores of the candidates, those ``left_out`` at minus infinity (never above another)."""
+    scores = scorer.scores(head, relation, candidates, left_out)
+    if left_out:
+        scores[list(left_out)] = -np.inf
+    return scores
+
+
+def _top(scorer, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> tuple[str, float, float]:
+    """The best candidate (the first of equals) but those ``left_out``, its score, and how likely
+    the head is to have a value of the relation at all (the scorer's ``coverage``; 1.0 for a
+    scorer that cannot tell)."""
+    scores = _ranked_scores(scorer, head, relation, candidates, left_out)
+    if left_out:  # the first of the others, even where they all score minus infinity
+        others = np.ones(len(candidates), dtype=bool)
+        others[list(left_out)] = False
+        best = int(np.flatnonzero(others)[np.argmax(scores[others])])
+    else:
+        best = int(np.argmax(scores))
     return candidates[best], float(scores[best]), scorer.coverage(head, relation) if hasattr(scorer, "coverage") else 1.0
 
 
-Query = tuple[str, str, Sequence[str]]  # head, relation, candidate tails
+Query = tuple[str, str, Sequence[str], Sequence[int]]  # head, relation, candidate tails, those left out (positions)
 #: queries worth sending to other processes (fewer are scored here)
 SENT_QUERIES = 1000
 
@@ -630,15 +662,15 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     entities = {ref: entity for ref, (_, entity) in gathered.entities.items()}
     triples = sorted(gathered.triples)
     kept, hidden = split(triples, relations, share, seed)
-    held, all_values, values = gathered.triples, _values(triples, relations), _values(kept, relations)
+    all_values, ranked = _values(triples, relations), _Ranked(_values(kept, relations), gathered.triples, hidden)
     trial = make_scorer(scorer, kept, epochs, dim, seed)
-    asked = [(h, r, t, candidates) for h, r, t in hidden if (candidates := _candidates(values[r], h, r, t, held))]
-    tops = _tops(trial, [(h, r, candidates) for h, r, _, candidates in asked], workers)
+    asked = [(h, r, t, left_out) for h, r, t in hidden if ranked.count(r, left_out := ranked.left_out(h, r, t))]
+    tops = _tops(trial, [(h, r, ranked.values[r], left_out) for h, r, _, left_out in asked], workers)
     points = [score for _, score, _ in tops]
     right = [float(top == t) for (_, _, t, _), (top, _, _) in zip(asked, tops, strict=True)]
     known = _shared_facts(kept)
     curves = _curves(points, right, [_evidence(known[h]) for h, _, _, _ in asked])
-    del trial, kept, values
+    del trial, kept, ranked
     final = make_scorer(scorer, triples, epochs, dim, seed)
     products = sorted({head for head, _, _ in triples if head.startswith(PRODUCT + ":")})
     category = {ref: name for ref, (_, name) in gathered.category.items()}
@@ -646,11 +678,11 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     wanted = frozenset(relations)
     answered = {(h, r) for h, r, _ in triples if r in wanted}
     known = _shared_facts(triples)
-    queries = [(product, relation, all_values[relation]) for product in products for relation in relations
+    queries = [(product, relation, all_values[relation], ()) for product in products for relation in relations
                if (product, relation) not in answered and all_values[relation]
                and not (ontology.is_kind(relation) and not ontology.applies(relation, category.get(product, "")))]
     # one product's relations in turn: its neighbours are found once; capacity is no attribute of a folder
-    for (product, relation, _), (top, score, coverage) in zip(queries, _tops(final, queries, workers), strict=True):
+    for (product, relation, _, _), (top, score, coverage) in zip(queries, _tops(final, queries, workers), strict=True):
         # calibrated on products that have the relation; this one may have none (a pen that states no colour)
         probability = coverage * curves[_evidence(known[product])](score)
         if probability >= min_probability:
