@@ -118,6 +118,10 @@ def test_a_crf_student_learns_the_teachers_tags_and_runs_alone(teacher, tmp_path
         distill(_config(out, tmp_path / "again", student="crf"))
     with pytest.raises(ValueError, match="no network to export"):
         distill(_config(teacher, tmp_path / "int8", student="crf", int8=True))
+    refused = CliRunner().invoke(app, ["export-onnx", str(out)])
+    assert refused.exit_code != 0 and "no network to export" in refused.output and "Traceback" not in refused.output
+    refused = CliRunner().invoke(app, ["bench", "extract", "--model", str(out), "--out", str(tmp_path / "bench.json")])
+    assert refused.exit_code != 0 and "benchmarks/distill.py --kind crf" in refused.output and not (tmp_path / "bench.json").exists()
     assert distilled.record["trained_on"] == "teacher"  # no gold texts given
     spaced = [LabelledText(DATA[0].text + " ", DATA[0].spans), *DATA[1:]]  # the unlabelled file's line is stripped
     write_doccano(spaced, tmp_path / "train.jsonl")

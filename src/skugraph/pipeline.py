@@ -135,8 +135,9 @@ def extract(
 
     ``workers`` > 1: that many processes (one thread each) read the batches while this one
     reads the file ahead and writes the results, in order. The rules gain from it (about 2×
-    with 2 workers on 2 cores, after a start of a few seconds); a tagger's model runs faster
-    in one process on all the cores (see the README's Speed section).
+    with 2 workers on 2 cores, after a start of a few seconds); so does a CRF tagger (``distill
+    --student crf``); a network tagger runs faster in one process on all the cores (see the
+    README's Speed section).
 
     ``engine="ray"``: the batches are read by an actor pool of ``workers`` on Ray (``address``:
     ``local`` starts one here, ``auto`` joins a cluster; :mod:`skugraph.scale.ray_jobs`); the

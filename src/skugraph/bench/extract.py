@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from skugraph.bench.workload import titles_for
+from skugraph.tagging.crf_tagger import is_crf_tagger
 from skugraph.tagging.ensemble import network_dirs
 from skugraph.tagging.runtime import INT8_FILE, ONNX_FILE, RUNTIMES, export_onnx
 
@@ -154,6 +155,9 @@ def bench_extract(model_dir: Path, count: int = 2000, titles: Path | None = None
     our runtimes is also scored (the F1 an int8 model loses). The ensemble's share of the
     physical limit counts each network it averages."""
     model_dir = Path(model_dir)
+    if is_crf_tagger(model_dir):
+        raise ValueError(f"{model_dir} holds a CRF tagger (`skugraph distill --student crf`): it has no network whose runtimes "
+                         "this compares; benchmarks/distill.py --kind crf times it beside its teacher")
     if any(s.startswith("onnx") for s in systems) and not ((model_dir / ONNX_FILE).is_file() and (model_dir / INT8_FILE).is_file()):
         export_onnx(model_dir)
     texts = titles_for(count, titles)

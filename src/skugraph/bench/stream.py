@@ -17,13 +17,15 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = 
                  progress=None) -> dict:
     """Generate ``count`` listings (products in families, so that resolution has work at any
     size: :mod:`skugraph.bench.families`), ingest them, extract facts with the rules in ``workers``
-    processes (streaming) or with the tagger at ``model`` (in one process, on all the cores: how it
-    runs fastest), fuse them in ``workers`` processes (resolve products, settle conflicts, complete)
-    and load them into a new graph (with LadybugDB's page cache capped at ``buffer_pool_mb``, if
-    given); per stage its time and the peak resident memory of all processes together."""
+    processes (streaming) or with the tagger at ``model`` (a network in one process on all the
+    cores, a CRF alone in ``workers`` processes: how each runs fastest), fuse them in
+    ``workers`` processes (resolve products, settle conflicts, complete) and load them into a
+    new graph (with LadybugDB's page cache capped at ``buffer_pool_mb``, if given); per stage
+    its time and the peak resident memory of all processes together."""
     from skugraph import pipeline
     from skugraph.corpus.ingest import ingest
     from skugraph.extract import ExtractorConfig
+    from skugraph.tagging.crf_tagger import is_crf_tagger
 
     config = ExtractorConfig(kind="tagger", model=model) if model is not None else ExtractorConfig()
     config.check()
@@ -34,7 +36,7 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = 
         work = Path(scratch)
         def extract() -> tuple[int, int]:
             report = pipeline.extract(work / "listings.jsonl", work / "facts.jsonl", config=config,
-                                      workers=1 if model is not None else workers)
+                                      workers=1 if model is not None and not is_crf_tagger(model) else workers)
             return report.listings, report.facts
 
         def fuse() -> tuple[int, int]:

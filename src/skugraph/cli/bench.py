@@ -72,7 +72,7 @@ def bench_load_command(
 @bench_app.command("stream")
 def bench_stream_command(
     listings: Annotated[int, typer.Option(help="How many listings to generate.")] = 1_000_000,
-    workers: Annotated[int, typer.Option(min=1, help="Extraction (rules) and fusion processes.")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="Extraction (rules, or a CRF tagger) and fusion processes.")] = 2,
     model: Annotated[Path | None, typer.Option(help="Extract with this tagger (`skugraph train tagger`) instead of the rules.")] = None,
     buffer_pool_mb: Annotated[int | None, typer.Option(min=64, help="Cap the graph's page cache while loading (MB; default: LadybugDB's, 80% of this machine's memory).")] = None,
     out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/stream.json"),

@@ -28,6 +28,13 @@ from skugraph.tagging.tagger import ScoredSpan
 CRF_TAGGER = "crf-tagger"  # the metadata's kind
 
 
+def is_crf_tagger(path: str | Path) -> bool:
+    """Whether the model directory ``path`` holds a CRF alone (it runs on one core: worker
+    processes speed it up, where a network runs fastest in one process on all the cores)."""
+    meta = Path(path) / METADATA
+    return meta.is_file() and json.loads(meta.read_text("utf-8")).get("kind") == CRF_TAGGER
+
+
 class CrfTagger:
     """A character CRF used wherever a :class:`~skugraph.tagging.tagger.Tagger` is
     (``predict``, ``scores``/``decode_many``, ``marginals``, ``evaluate``, ``meta``, pickling as

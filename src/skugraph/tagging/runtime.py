@@ -39,10 +39,14 @@ def export_onnx(model_dir: str | Path, quantize: bool = True) -> list[Path]:
     """Export a tagger directory's emission network to ``tagger.onnx`` (dynamic batch and
     width) and, with ``quantize``, ``tagger.int8.onnx`` (and so each of the other networks its
     ensemble averages, in their directories); returns the files written."""
+    from skugraph.tagging.crf_tagger import is_crf_tagger
     from skugraph.tagging.ensemble import network_dirs
     from skugraph.tagging.tagger import Tagger, window_batch
 
     model_dir = Path(model_dir)
+    if is_crf_tagger(model_dir):
+        raise ValueError(f"{model_dir} holds a CRF tagger (`skugraph distill --student crf`): it has no network to export, "
+                         "and runs as it is")
     tagger = Tagger.load(model_dir, "torch")
     sample = [tagger.encoder.encode(text) for text in ("华为 Mate 60 手机 蓝色", "适用于苹果 iPhone 15 手机壳")]
     inputs = window_batch(sample, [(0, len(e.ids)) for e in sample], tagger.tokenizer)

@@ -9,7 +9,6 @@ model, with the temperature fitted on dev data.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,16 +197,13 @@ def load_tagger(path: str | Path, runtime: str = "torch-bf16", threads: int | No
     (:mod:`skugraph.tagging.ensemble`; with the networks trained with other seeds where it
     found them better still), else the neural tagger; a CRF distilled alone
     (:mod:`skugraph.tagging.crf_tagger`) needs no runtime. Every command that runs a tagger loads it here."""
-    from skugraph.tagging.crf_tagger import CRF_TAGGER, CrfTagger
+    from skugraph.tagging.crf_tagger import CrfTagger, is_crf_tagger
     from skugraph.tagging.ensemble import ENSEMBLE, EnsembleTagger, NetworksTagger, network_dirs
-    from skugraph.tagging.model import METADATA
-
     from skugraph.tagging.runtime import RUNTIMES
 
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; one of {', '.join(RUNTIMES)}")
-    meta = Path(path) / METADATA
-    if meta.is_file() and json.loads(meta.read_text("utf-8")).get("kind") == CRF_TAGGER:
+    if is_crf_tagger(path):
         return CrfTagger.load(path)  # no network: the runtime is not used
     tagger = Tagger.load(path, runtime, threads)
     if not tagger.meta.get(ENSEMBLE, {}).get("use"):
