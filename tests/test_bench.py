@@ -67,6 +67,22 @@ def test_bench_stream_reports_every_stage():
     assert [stages[name]["listings"] for name in stages] == [300] * 5 and stages["extract"]["facts"] > 1000
     assert 0 < stages["load"]["facts"] <= stages["fuse"]["facts"]  # edges: the fused facts, each once
     assert report["peak_rss_mb"] == max(stage["peak_rss_mb"] for stage in stages.values()) > 50
+    assert report["complete"] and report["extract_workers"] == 2
+
+
+def test_bench_stream_fuses_without_completion_when_asked(monkeypatch):
+    from skugraph.bench.tables import stream_summary
+    from skugraph.fusion import stream
+    from skugraph.fusion.completion import propose_from
+
+    asked = []
+    monkeypatch.setattr(stream, "propose_from", lambda *args, **kwargs: asked.append(1) or propose_from(*args, **kwargs))
+    completed = bench_stream(200, workers=1)
+    assert asked == [1]
+    bare = bench_stream(200, workers=1, complete=False)
+    assert asked == [1] and not bare["complete"] and bare["stages"]["load"]["listings"] == 200  # completion did not run
+    assert bare["stages"]["extract"]["facts"] == completed["stages"]["extract"]["facts"]
+    assert "without KG completion" in stream_summary(bare)[0].title and "rules in 1 process" in stream_summary(bare)[0].title
 
 
 @pytest.mark.slow

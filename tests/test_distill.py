@@ -118,6 +118,10 @@ def test_a_crf_student_learns_the_teachers_tags_and_runs_alone(teacher, tmp_path
         distill(_config(out, tmp_path / "again", student="crf"))
     with pytest.raises(ValueError, match="no network to export"):
         distill(_config(teacher, tmp_path / "int8", student="crf", int8=True))
+    from skugraph.bench.stream import bench_stream
+
+    streamed = bench_stream(40, workers=2, model=out, complete=False)  # a CRF runs on one core: in worker processes
+    assert streamed["extract_workers"] == 2 and streamed["stages"]["extract"]["facts"] > 40
     refused = CliRunner().invoke(app, ["export-onnx", str(out)])
     assert refused.exit_code != 0 and "no network to export" in refused.output and "Traceback" not in refused.output
     refused = CliRunner().invoke(app, ["bench", "extract", "--model", str(out), "--out", str(tmp_path / "bench.json")])

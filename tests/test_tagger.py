@@ -297,6 +297,7 @@ def test_bench_stream_extracts_with_a_tagger_when_given_one(trained):
 
     tagged, rules = bench_stream(120, workers=1, model=trained[0]), bench_stream(120, workers=1)
     assert (tagged["extractor"], tagged["model"], rules["extractor"]) == ("tagger", str(trained[0]), "rules")
+    assert tagged["extract_workers"] == 1  # a network runs in one process
     assert list(tagged["stages"]) == ["generate", "ingest", "extract", "fuse", "load"]
     assert tagged["stages"]["load"]["listings"] == 120 and tagged["stages"]["extract"]["facts"] > 120
     assert tagged["stages"]["extract"]["facts"] != rules["stages"]["extract"]["facts"]  # the tiny tagger reads other spans

@@ -14,14 +14,15 @@ from skugraph.bench.workload import PeakMemory, synthetic_catalogue, timed
 
 
 def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = None, buffer_pool_mb: int | None = None,
-                 progress=None) -> dict:
+                 complete: bool = True, progress=None) -> dict:
     """Generate ``count`` listings (products in families, so that resolution has work at any
     size: :mod:`skugraph.bench.families`), ingest them, extract facts with the rules in ``workers``
     processes (streaming) or with the tagger at ``model`` (a network in one process on all the
     cores, a CRF alone in ``workers`` processes: how each runs fastest), fuse them in
-    ``workers`` processes (resolve products, settle conflicts, complete) and load them into a
-    new graph (with LadybugDB's page cache capped at ``buffer_pool_mb``, if given); per stage
-    its time and the peak resident memory of all processes together."""
+    ``workers`` processes (resolve products, settle conflicts, and with ``complete`` propose
+    missing values) and load them into a new graph (with LadybugDB's page cache capped at
+    ``buffer_pool_mb``, if given); per stage its time and the peak resident memory of all
+    processes together."""
     from skugraph import pipeline
     from skugraph.corpus.ingest import ingest
     from skugraph.extract import ExtractorConfig
@@ -29,6 +30,7 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = 
 
     config = ExtractorConfig(kind="tagger", model=model) if model is not None else ExtractorConfig()
     config.check()
+    extract_workers = 1 if model is not None and not is_crf_tagger(model) else workers
 
     say = progress or (lambda text: None)
     stages = {}
@@ -36,11 +38,12 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = 
         work = Path(scratch)
         def extract() -> tuple[int, int]:
             report = pipeline.extract(work / "listings.jsonl", work / "facts.jsonl", config=config,
-                                      workers=1 if model is not None and not is_crf_tagger(model) else workers)
+                                      workers=extract_workers)
             return report.listings, report.facts
 
         def fuse() -> tuple[int, int]:
-            report = pipeline.fuse(work / "listings.jsonl", work / "facts.jsonl", work / "fused.jsonl", workers=workers)
+            report = pipeline.fuse(work / "listings.jsonl", work / "facts.jsonl", work / "fused.jsonl", workers=workers,
+                                   complete=complete)
             return report.listings, report.facts_out
 
         def load() -> tuple[int, int]:
@@ -59,8 +62,8 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = 
             stages[name] = {"listings": done, "seconds": round(seconds, 1), "listings_per_s": round(done / seconds),
                             "peak_rss_mb": round(memory.peak_mb)} | ({"facts": facts} if facts is not None else {})
             say(f"{name}: {done} listings in {seconds:.0f} s, peak RSS {memory.peak_mb:.0f} MB")
-    return {"listings": count, "workers": workers, "extractor": config.kind, "model": str(model) if model else None,
-            "buffer_pool_mb": buffer_pool_mb, "stages": stages,
+    return {"listings": count, "workers": workers, "extract_workers": extract_workers, "extractor": config.kind, "model": str(model) if model else None,
+            "buffer_pool_mb": buffer_pool_mb, "complete": complete, "stages": stages,
             "peak_rss_mb": max(stage["peak_rss_mb"] for stage in stages.values()),
             "cpu": platform.processor() or platform.machine()}
 

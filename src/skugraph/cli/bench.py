@@ -75,6 +75,7 @@ def bench_stream_command(
     workers: Annotated[int, typer.Option(min=1, help="Extraction (rules, or a CRF tagger) and fusion processes.")] = 2,
     model: Annotated[Path | None, typer.Option(help="Extract with this tagger (`skugraph train tagger`) instead of the rules.")] = None,
     buffer_pool_mb: Annotated[int | None, typer.Option(min=64, help="Cap the graph's page cache while loading (MB; default: LadybugDB's, 80% of this machine's memory).")] = None,
+    complete: Annotated[bool, typer.Option(help="Fuse with KG completion, as `skugraph fuse` does by default.")] = True,
     out: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("benchmarks/results/stream.json"),
 ) -> None:
     """Generate, ingest, extract (streaming), fuse and load many listings: time and peak memory of
@@ -82,7 +83,7 @@ def bench_stream_command(
     from skugraph.bench.stream import bench_stream
     from skugraph.bench.tables import stream_summary
 
-    _run(out, lambda: bench_stream(listings, workers, model, buffer_pool_mb, progress=errors.print), stream_summary)
+    _run(out, lambda: bench_stream(listings, workers, model, buffer_pool_mb, complete, progress=errors.print), stream_summary)
 
 
 @bench_app.command("scale")
