@@ -449,7 +449,8 @@ def stream(results: Results) -> str:
     for record in sorted((results.get(name) for name in results.matching("stream")), key=lambda r: r["listings"]):
         stages = record["stages"]
         run_name = f"{num(record['listings'])}, {record.get('extractor', 'rules')}" + (
-            f" in {record['extract_workers']} processes" if record.get("extract_workers", 1) > 1 else "") + (
+            f" in {workers} processes" if (workers := record.get("extract_workers", 1 if record.get("extractor") == "tagger"
+                                                                   else record.get("workers", 1))) > 1 else "") + (
             "" if record.get("complete", True) else ", no KG completion") + (
             f", {num(record['buffer_pool_mb'])} MB cache" if record.get("buffer_pool_mb") else "")
         rows += [(run_name, stage, num(s["seconds"]), num(s["listings_per_s"]), num(s["peak_rss_mb"]),

@@ -295,7 +295,7 @@ def test_bench_extract_runs_every_system_on_the_same_titles(trained, tmp_path):
 def test_bench_stream_extracts_with_a_tagger_when_given_one(trained):
     from skugraph.bench.stream import bench_stream
 
-    tagged, rules = bench_stream(120, workers=1, model=trained[0]), bench_stream(120, workers=1)
+    tagged, rules = bench_stream(120, workers=2, model=trained[0]), bench_stream(120, workers=1)
     assert (tagged["extractor"], tagged["model"], rules["extractor"]) == ("tagger", str(trained[0]), "rules")
     assert tagged["extract_workers"] == 1  # a network runs in one process
     assert list(tagged["stages"]) == ["generate", "ingest", "extract", "fuse", "load"]

@@ -139,7 +139,7 @@ class NeighbourScorer:
         self.holder[alone] = by_feature.indices[by_feature.indptr[alone]]
         self._classes()
         self._last: tuple[int, tuple[np.ndarray, np.ndarray, float]] | None = None
-        self._candidates: dict[str, tuple[Sequence[str], np.ndarray, float, np.ndarray, np.ndarray]] = {}
+        self._candidates: dict[str, tuple[tuple[str, ...], np.ndarray, float, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._wanted = np.zeros(len(features), dtype=bool)  # the columns asked about, marked while they are read
         self.features = features
         by_relation: dict[str, list[int]] = defaultdict(list)
@@ -358,17 +358,19 @@ class NeighbourScorer:
         """The popularity prior of the candidates (shares of the counts of those ranked: not
         ``left_out``), the positions of those the scorer knows and their columns; kept per
         relation for the candidates last asked (a caller asks every product about the same
-        values, the same list)."""
+        values)."""
         cached = self._candidates.get(relation)
-        if cached is None or not (cached[0] is candidates or cached[0] == candidates):
+        if cached is None or cached[0] != tuple(candidates):
             counts = self.popularity.scores("", relation, candidates)
             columns = [self.features.get((relation, c)) for c in candidates]
             known = [i for i, col in enumerate(columns) if col is not None]
-            cached = self._candidates[relation] = (candidates, counts, float(counts.sum()), np.array(known, dtype=np.int64),
-                                                   np.array([columns[i] for i in known], dtype=np.int64))
-        _, counts, total, known, wanted = cached
-        ranked = total - float(counts[list(left_out)].sum()) if left_out else total
-        return counts / (ranked + 1) * (self.prior or 1e-6), known, wanted
+            total = float(counts.sum())
+            cached = self._candidates[relation] = (tuple(candidates), counts, total, counts / (total + 1) * (self.prior or 1e-6),
+                                                   np.array(known, dtype=np.int64), np.array([columns[i] for i in known], dtype=np.int64))
+        _, counts, total, every, known, wanted = cached
+        if not left_out:
+            return every, known, wanted
+        return counts / (total - float(counts[list(left_out)].sum()) + 1) * (self.prior or 1e-6), known, wanted
 
     def scores(self, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> np.ndarray:
         tie_break, known, wanted = self._asked(relation, candidates, left_out)
@@ -453,10 +455,10 @@ class _Ranked:
         self.values = values
         self.position = {relation: {value: i for i, value in enumerate(tails)} for relation, tails in values.items()}
         asked = {(head, relation) for head, relation, _ in hidden}
-        self.held: dict[tuple[str, str], list[int]] = defaultdict(list)  # (head, relation) asked → positions of its values
+        self.held: dict[tuple[str, str], set[int]] = defaultdict(set)  # (head, relation) asked → positions of its values
         for head, relation, tail in held:
             if (head, relation) in asked and (i := self.position.get(relation, {}).get(tail)) is not None:
-                self.held[(head, relation)].append(i)
+                self.held[(head, relation)].add(i)
 
     def left_out(self, head: str, relation: str, tail: str) -> tuple[int, ...]:
         """The positions of the values ``head`` holds for ``relation``, but ``tail``."""
