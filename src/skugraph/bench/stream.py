@@ -62,8 +62,8 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = 
             stages[name] = {"listings": done, "seconds": round(seconds, 1), "listings_per_s": round(done / seconds),
                             "peak_rss_mb": round(memory.peak_mb)} | ({"facts": facts} if facts is not None else {})
             say(f"{name}: {done} listings in {seconds:.0f} s, peak RSS {memory.peak_mb:.0f} MB")
-    return {"listings": count, "workers": workers, "extract_workers": extract_workers, "extractor": config.kind, "model": str(model) if model else None,
-            "buffer_pool_mb": buffer_pool_mb, "complete": complete, "stages": stages,
+    return {"listings": count, "workers": workers, "extract_workers": extract_workers, "extractor": config.kind,
+            "model": str(model) if model else None, "buffer_pool_mb": buffer_pool_mb, "complete": complete, "stages": stages,
             "peak_rss_mb": max(stage["peak_rss_mb"] for stage in stages.values()),
             "cpu": platform.processor() or platform.machine()}
 

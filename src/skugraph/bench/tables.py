@@ -54,11 +54,12 @@ def load_summary(report: dict) -> list[RenderableType]:
 
 
 def stream_summary(report: dict) -> list[RenderableType]:
-    processes = report.get("extract_workers", 1 if report.get("extractor") == "tagger" else report["workers"])
-    extractor = f"the {'tagger' if report.get('extractor') == 'tagger' else 'rules'} in {processes} process{'es' if processes > 1 else ''}"
+    processes = report["extract_workers"]
+    extractor = f"the {report['extractor']} in {processes} process{'es' if processes > 1 else ''}"
     pool = f", loaded with a {report['buffer_pool_mb']:,} MB page cache" if report.get("buffer_pool_mb") else ""
-    completion = "" if report.get("complete", True) else " without KG completion"
-    table = _table(f"{report['listings']:,} listings, extracted by {extractor}, fused in {report['workers']} workers{completion}{pool}",
+    completion = "" if report["complete"] else " without KG completion"
+    table = _table(f"{report['listings']:,} listings, extracted by {extractor}, fused in {report['workers']} workers"
+                   f"{completion}{pool}",
                    {c: c for c in ("stage", "listings", "seconds", "listings/s", "peak RSS MB (all processes)")}, ("stage",))
     for name, stage in report["stages"].items():
         table.add_row(name + (f" ({stage['facts']:,} facts)" if "facts" in stage else ""), f"{stage['listings']:,}", str(stage["seconds"]),

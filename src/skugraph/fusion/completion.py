@@ -359,14 +359,15 @@ class NeighbourScorer:
         ``left_out``), the positions of those the scorer knows and their columns; kept per
         relation for the candidates last asked (a caller asks every product about the same
         values)."""
-        cached = self._candidates.get(relation)
-        if cached is None or cached[0] != tuple(candidates):
+        key, cached = tuple(candidates), self._candidates.get(relation)
+        if cached is None or cached[0] != key:
             counts = self.popularity.scores("", relation, candidates)
             columns = [self.features.get((relation, c)) for c in candidates]
             known = [i for i, col in enumerate(columns) if col is not None]
             total = float(counts.sum())
-            cached = self._candidates[relation] = (tuple(candidates), counts, total, counts / (total + 1) * (self.prior or 1e-6),
-                                                   np.array(known, dtype=np.int64), np.array([columns[i] for i in known], dtype=np.int64))
+            cached = self._candidates[relation] = (key, counts, total, counts / (total + 1) * (self.prior or 1e-6),
+                                                   np.array(known, dtype=np.int64),
+                                                   np.array([columns[i] for i in known], dtype=np.int64))
         _, counts, total, every, known, wanted = cached
         if not left_out:
             return every, known, wanted

@@ -78,8 +78,8 @@ def retrain_crf(tagger: Tagger | EnsembleTagger | CrfTagger, data: Sequence[Labe
     """The tagger's neural part beside a CRF member trained afresh on ``data`` (spans of labels the
     tagger does not know are left out), weighted and calibrated as the model's own ensemble was
     (an even mix where it had none); a CRF alone (a distilled :class:`CrfTagger`) is trained
-    afresh with its own features and temperature. The CRF trains in a child process at a lower priority: in
-    this one crfsuite would hold the interpreter for a whole L-BFGS iteration at a time (seconds
+    afresh with its own features and temperature. The CRF trains in a child process at a lower
+    priority: in this one crfsuite would hold the interpreter for a whole L-BFGS iteration at a time (seconds
     on a few thousand titles), and every request the server answers meanwhile would wait."""
     neural = tagger.neural if isinstance(tagger, EnsembleTagger) else tagger
     section = neural.meta.get(ENSEMBLE) or {}
