@@ -8,13 +8,14 @@ from itertools import pairwise
 import numpy as np
 
 
-def price_bands(prices: Sequence[float], bands: int = 4) -> list[float]:
+def price_bands(prices: Sequence[float] | np.ndarray, bands: int = 4) -> list[float]:
     """Edges between ``bands`` price bands: the catalogue's quantiles rounded to two significant
     digits (``[100, 500, 2000]`` makes ``<100``, ``100–500``, ``500–2000``, ``≥2000``)."""
-    if not prices:
+    prices = np.asarray(prices, dtype=float)
+    if not prices.size:
         return []
     edges = []
-    for q in np.quantile(np.asarray(prices, dtype=float), [i / bands for i in range(1, bands)]):
+    for q in np.quantile(prices, [i / bands for i in range(1, bands)]):
         if q > 0:
             rounded = float(f"{q:.2g}")
             if not edges or rounded > edges[-1]:

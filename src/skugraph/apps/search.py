@@ -215,7 +215,7 @@ class SearchIndex:
         keep = ~np.isin(self._price_slots, gone)
         self._price_slots = np.concatenate([self._price_slots[keep], np.array([i for i, _ in prices], dtype=np.int64)])
         self._prices = np.concatenate([self._prices[keep], np.array([p for _, p in prices], dtype=float)])
-        self.bands = price_bands(self._prices.tolist())
+        self.bands = price_bands(self._prices)
 
     def _set_aliases(self, aliases: Mapping[str, set[str]]) -> None:
         self.aliases = dict(aliases)  # folded brand name or alias → the brand keys written so

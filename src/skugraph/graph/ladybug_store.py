@@ -408,8 +408,8 @@ class LadybugStore(GraphStore):
             if ends is None:
                 versions = table == LISTING and batch.has_versions
                 if versions:
-                    self._keep_changed_listing_values(file, staging, report)
-                self._load_nodes(table, file, report, replace=versions)
+                    self._keep_changed_listing_values(file, batch.nodes[table]["id"], staging, report)
+                self._load_nodes(table, file, batch.nodes[table], report, replace=versions)
                 report.nodes[table] = report.nodes.get(table, 0) + batch.nodes[table].num_rows
             else:
                 self._load_edges(table, *ends, file, report, batch)
@@ -505,9 +505,10 @@ class LadybugStore(GraphStore):
             return TableBatch(batch.nodes | {CHANGE: rows_table(changes, NODE_TABLES[CHANGE])}, batch.edges, has_versions=True)
         return batch
 
-    def _node_file(self, label: str, tables: list[pa.Table], bulk: _Bulk, chunk: Path) -> Path:
+    def _node_file(self, label: str, tables: list[pa.Table], bulk: _Bulk, chunk: Path) -> tuple[Path, pa.Table]:
         """The held rows of one node table that :meth:`_flush` copies, gathered by id (listings
-        with their supports and runs, or ``[]`` until the facts end), as a Parquet file in ``chunk``."""
+        with their supports and runs, or ``[]`` until the facts end), written as a Parquet file in
+        ``chunk``: the file and its rows."""
         nodes = gathered_nodes(pa.concat_tables(tables))
         if label == LISTING:
             if bulk.load.listing_supports is not None:  # the facts have ended: all held, so few
@@ -517,7 +518,7 @@ class LadybugStore(GraphStore):
                 bulk.listings_written = True
         file = chunk / f"{label}.parquet"
         pq.write_table(nodes, file)
-        return file
+        return file, nodes
 
     def _finish(self, bulk: _Bulk) -> None:
         """The last chunk (:meth:`_flush`); then, where listings were written before the facts
@@ -561,16 +562,16 @@ class LadybugStore(GraphStore):
             files = {label: pool.submit(self._node_file, label, bulk.nodes[label], bulk, chunk) for label in labels}
             for label in labels:
                 if label != LISTING:
-                    self._load_nodes(label, files[label].result(), report)
+                    self._load_nodes(label, *files[label].result(), report=report)
             self._load_rest([TableBatch(nodes=rest.nodes) for rest in bulk.rest], chunk / "nodes", report)
             edges = sorted(bulk.writers, key=lambda key: LISTING in key[1:])
             for (relation, src, dst) in edges:
                 if LISTING in files and LISTING in (src, dst):
-                    self._load_nodes(LISTING, files.pop(LISTING).result(), report)
+                    self._load_nodes(LISTING, *files.pop(LISTING).result(), report=report)
                 self.copy(relation, chunk / f"{relation}-{src}-{dst}.parquet", (src, dst))
                 report.copied.append(f"{relation}({src}→{dst})")
             if LISTING in files:
-                self._load_nodes(LISTING, files.pop(LISTING).result(), report)
+                self._load_nodes(LISTING, *files.pop(LISTING).result(), report=report)
             self._load_rest([TableBatch(edges=rest.edges, reloaded=rest.reloaded, restated=rest.restated, stated=rest.stated)
                              for rest in bulk.rest],
                             chunk / "edges", report)
@@ -586,19 +587,20 @@ class LadybugStore(GraphStore):
                 (directory / str(number)).mkdir(parents=True)
                 self._load_staged(batch, directory / str(number), report)
 
-    def _load_nodes(self, label: str, file: Path, report: LoadReport, replace: bool = False) -> None:
+    def _load_nodes(self, label: str, file: Path, rows: pa.Table, report: LoadReport, replace: bool = False) -> None:
         """Copy into an empty table; else copy the nodes new to it and merge by id the stored
         ones the batch changes (a stored node it leaves as it is is not written: rewriting it
         costs the commit's checkpoint as much as a new one). With ``replace`` (new versions of
         listings) the staged values replace the stored ones, supports and runs aside (they are
         settled after the facts); otherwise nodes gather values from every source: a new value
-        replaces the stored one, a missing one keeps it, and aliases add up."""
+        replaces the stored one, a missing one keeps it, and aliases add up. ``rows``: the file's
+        rows, as written (not read back)."""
         if self._empty(f"MATCH (n:{label}) RETURN count(n)"):
             self.copy(label, file)
             report.copied.append(label)
             return
         props = [name for name, _ in NODE_TABLES[label] if name != "id"]
-        staged = pq.read_table(file)
+        staged = rows
         stored = {row[0]: row[1:] for row in self._conn.execute(
             f"LOAD FROM {_quote_path(file)} MATCH (n:{label} {{id: id}}) RETURN id, {', '.join(f'n.{p}' for p in props)}").get_all()}
         is_new = pc.invert(pc.is_in(staged["id"], value_set=pa.array(list(stored), pa.string())))
@@ -641,7 +643,7 @@ class LadybugStore(GraphStore):
             self.copy(relation, file, (src, dst))
             return
         report.upserted.append(name)
-        staged = pq.read_table(file)
+        staged = batch.edges[(relation, src, dst)]  # the file's rows, as written
         keyed = self._keyed(count, staged.num_rows, len(pc.unique(staged["src"])))
         if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go (the one kept keeps its valid_from)
             if keyed:
@@ -741,13 +743,13 @@ class LadybugStore(GraphStore):
                 self._run(f"MATCH (a:{src} {{id: $src}})-[r:{relation}]->(b:{dst} {{id: $dst}}) SET "
                           + ", ".join(f"r.{c} = ${c}" for c in differ), {"src": row["src"], "dst": row["dst"]} | {c: row[c] for c in differ})
 
-    def _keep_changed_listing_values(self, file: Path, staging: Path, report: LoadReport) -> None:
+    def _keep_changed_listing_values(self, file: Path, ids: pa.ChunkedArray, staging: Path, report: LoadReport) -> None:
         """Before listings are replaced by their new versions: note which are new or differ
         from the stored ones (``report.versions``), and keep each tracked value that changes as
         a Change node (from the old version's time to the new one's)."""
         both = ", ".join(f"n.{p}, {p}" for p in _VERSIONED)
         stored = self.query(f"LOAD FROM {_quote_path(file)} MATCH (n:{LISTING} {{id: id}}) RETURN id, {both}").rows
-        report.versions |= set(pq.read_table(file, columns=["id"]).column("id").to_pylist()) - {row[0] for row in stored}
+        report.versions |= set(ids.to_pylist()) - {row[0] for row in stored}
         old = {listing: dict(zip(_VERSIONED, values[0::2], strict=True)) for listing, *values in stored}
         new = {listing: dict(zip(_VERSIONED, values[1::2], strict=True)) for listing, *values in stored}
         changes = _version_changes(old, new)
@@ -760,8 +762,9 @@ class LadybugStore(GraphStore):
             _count_changes(changes, report)
 
     def _add_changes(self, changes: list[dict[str, Any]], file: Path, report: LoadReport) -> None:
-        pq.write_table(rows_table(changes, NODE_TABLES[CHANGE]), file)
-        self._load_nodes(CHANGE, file, report)
+        rows = rows_table(changes, NODE_TABLES[CHANGE])
+        pq.write_table(rows, file)
+        self._load_nodes(CHANGE, file, rows, report)
 
     def retract_unsupported(self, supported: dict[str, set[str]], times: dict[str, datetime | None], now: datetime,
                             also: dict[str, set[str]] | None = None,

@@ -6,7 +6,8 @@
   is reported by its index in the batch and its field, the good ones go on, PII masked.
 - **One writer**: LadybugDB runs one write transaction at a time, so every write goes through
   one queue to one thread, on a connection of its own; reads go on, on theirs, meanwhile. A
-  request is answered once its write is committed and the search index rebuilt with it.
+  request is answered once its write is committed and the search index rebuilt with it (by a
+  thread of its own, in the order of the writes, while the writer goes on to the next).
 - **Idempotency**: a request with an ``Idempotency-Key`` header is recorded with a digest of
   its method, path and body; the same key again gets the first answer and changes nothing;
   the same key on another request is refused (409).
@@ -31,7 +32,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -376,7 +377,9 @@ class Writer:
     """The one thread that writes: jobs in a queue, each one transaction on the writer's own
     connection (``store``) that also writes its :data:`APPLIED` node, answered once committed,
     recorded done and ``refresh(store, products)`` has run (the read side's search index brought
-    up to date for the products the write touched). With ``placer`` (the default), a write's
+    up to date for the products the write touched): on a thread and a connection of its own,
+    one write after another, while the writer writes the next (the refresh's Python runs while
+    the next write's statements hold no interpreter lock). With ``placer`` (the default), a write's
     reading, resolution and fusion run in a process of its own (:class:`~skugraph.serve.upsert.Placer`),
     which reads each posted batch as soon as it is queued. At start, the writes a killed server left
     pending are settled by the graph."""
@@ -387,6 +390,8 @@ class Writer:
         self.reader = CachedReader(reader)
         self.offers = StoredOffers()  # the writer is the graph's only one: what it read stays true until it writes
         self.placer = Placer(reader) if placer else None
+        self._refreshing = ThreadPoolExecutor(1, thread_name_prefix="skugraph-refresh")
+        self._refresh_store = store.connection()  # sees what the writer committed, never its open transaction
         store.query(f"CREATE NODE TABLE IF NOT EXISTS {APPLIED}(seq INT64, at STRING, answer STRING, PRIMARY KEY(seq))")
         self.settle(log.pending())
         log.continue_after(store.query(f"MATCH (w:{APPLIED}) RETURN coalesce(max(w.seq), 0)").rows[0][0])
@@ -451,7 +456,7 @@ class Writer:
                 if job.batch is not None:
                     self._upserts(group)
                 else:
-                    job.done.set_result(self._apply(job))
+                    self._apply(job)
             except BaseException as error:  # answered 500 by the app; the writer goes on
                 for unanswered in group:
                     if not unanswered.done.done():
@@ -483,22 +488,20 @@ class Writer:
                 live.append(job)
         if len(live) > 1:
             try:
-                answers = self._write_upserts(live)
+                self._write_upserts(live)
             except Exception:
                 for job in live:
                     try:
-                        job.done.set_result(self._write_upserts([job])[0])
+                        self._write_upserts([job])
                     except Exception as error:
                         job.done.set_exception(error)
-                return
-            for job, answer in zip(live, answers, strict=True):
-                job.done.set_result(answer)
         elif live:
-            live[0].done.set_result(self._write_upserts(live)[0])
+            self._write_upserts(live)
 
-    def _write_upserts(self, jobs: list[_Job]) -> list[Answer]:
+    def _write_upserts(self, jobs: list[_Job]) -> None:
         """One transaction: the batches of ``jobs`` upserted together (:func:`upsert_listings`),
-        and each job's :data:`APPLIED` node holding its answer."""
+        and each job's :data:`APPLIED` node holding its answer; each job answered after the
+        refresh (:meth:`_answer_refreshed`)."""
         seqs = [self.log.begin(job.key, job.digest, job.op) for job in jobs]
         listings = [listing for job in jobs for listing in job.batch.listings]  # type: ignore[union-attr]
         answers: list[tuple[dict[str, Any], set[str]]] = []
@@ -522,9 +525,25 @@ class Writer:
         self.offers.forget(found.touched)  # committed
         for seq, (body, _) in zip(seqs, answers, strict=True):
             self.log.finish(seq, 200, body, at)
-        if touched := set().union(*(products for _, products in answers)):
-            self.refresh(self.store, touched)  # answered once search sees the writes
-        return [Answer(200, body) for body, _ in answers]
+        self._answer_refreshed(set().union(*(products for _, products in answers)),
+                               [(job.done, Answer(200, body)) for job, (body, _) in zip(jobs, answers, strict=True)])
+
+    def _answer_refreshed(self, touched: set[str], answers: list[tuple[Future, Answer]]) -> None:
+        """Answer a committed write once search sees it: ``refresh`` for the ``touched`` products
+        (none: nothing to refresh) on the refresh thread, after the writes before it."""
+
+        def refresh_then_answer() -> None:
+            try:
+                if touched:
+                    self.refresh(self._refresh_store, touched)
+            except BaseException as error:  # committed, but not yet searchable: a 500; the key replays the answer
+                for done, _ in answers:
+                    done.set_exception(error)
+                return
+            for done, answer in answers:
+                done.set_result(answer)
+
+        self._refreshing.submit(refresh_then_answer)
 
     def _replay(self, job: _Job) -> Answer | None:
         """The answer recorded under the job's idempotency key (409 when the key was used for
@@ -543,11 +562,14 @@ class Writer:
                                          "(another method, path or body); use a new key"})
         return Answer(code or 200, json.loads(answer or "{}"), replayed=True)
 
-    def _apply(self, job: _Job) -> Answer:
+    def _apply(self, job: _Job) -> None:
+        """Write and answer a job that is not an upsert (a delist), in a transaction of its own."""
         if (replayed := self._replay(job)) is not None:
-            return replayed
+            job.done.set_result(replayed)
+            return
         if job.refuse is not None and (refused := job.refuse(self.store)) is not None:
-            return refused
+            job.done.set_result(refused)
+            return
         assert job.run is not None
         seq = self.log.begin(job.key, job.digest, job.op)
         try:
@@ -564,16 +586,17 @@ class Writer:
         self.offers.forget(touched)  # committed
         if code != 200:  # nothing written: nothing to replay or to list
             self.log.drop(seq)
-            return Answer(code, body)
+            job.done.set_result(Answer(code, body))
+            return
         self.log.finish(seq, code, body, at)
-        if not body["unchanged"]:
-            self.refresh(self.store, touched)  # answered once search sees the write
-        return Answer(code, body)
+        self._answer_refreshed(set() if body["unchanged"] else touched, [(job.done, Answer(code, body))])
 
     def close(self) -> None:
-        """Finish the jobs queued, then stop the thread."""
+        """Finish the jobs queued and their refreshes, then stop the threads."""
         self._jobs.put(None)
         self._thread.join()
+        self._refreshing.shutdown()
+        self._refresh_store.close()
         if self.placer is not None:
             self.placer.close()
         self.store.close()
