@@ -295,7 +295,7 @@ class LadybugStore(GraphStore):
             pq.write_table(table, file)
             staged.append((label, file, None))
         for (relation, src, dst), table in batch.edges.items():
-            file = directory / f"{relation}-{src}-{dst}.parquet"
+            file = directory / _edge_file(relation, src, dst)
             pq.write_table(table, file)
             staged.append((relation, file, (src, dst)))
         return staged
@@ -400,20 +400,21 @@ class LadybugStore(GraphStore):
         return report
 
     def _load_staged(self, batch: TableBatch, staging: Path, report: LoadReport) -> None:
-        """Stage a batch in ``staging`` and upsert it, within the caller's transaction."""
+        """Upsert a batch within the caller's transaction, its tables staged in ``staging`` as the
+        files :meth:`stage` writes: the node tables' first, an edge table's only where a statement
+        reads it (a write that restates stored edges matches them by key and copies nothing)."""
         began = time.perf_counter()
-        staged = self.stage(batch, staging)
+        staged = self.stage(TableBatch(batch.nodes), staging)
         report.seconds["stage"] = report.seconds.get("stage", 0.0) + time.perf_counter() - began
-        for table, file, ends in staged:
-            if ends is None:
-                versions = table == LISTING and batch.has_versions
-                if versions:
-                    self._keep_changed_listing_values(file, batch.nodes[table]["id"], staging, report)
-                self._load_nodes(table, file, batch.nodes[table], report, replace=versions)
-                report.nodes[table] = report.nodes.get(table, 0) + batch.nodes[table].num_rows
-            else:
-                self._load_edges(table, *ends, file, report, batch)
-                report.edges[table] = report.edges.get(table, 0) + batch.edges[(table, *ends)].num_rows
+        for table, file, _ in staged:
+            versions = table == LISTING and batch.has_versions
+            if versions:
+                self._keep_changed_listing_values(file, batch.nodes[table]["id"], staging, report)
+            self._load_nodes(table, file, batch.nodes[table], report, replace=versions)
+            report.nodes[table] = report.nodes.get(table, 0) + batch.nodes[table].num_rows
+        for (relation, src, dst), rows in batch.edges.items():
+            self._load_edges(relation, src, dst, staging / _edge_file(relation, src, dst), report, batch)
+            report.edges[relation] = report.edges.get(relation, 0) + rows.num_rows
 
     @contextmanager
     def bulk(self) -> Iterator[BulkLoad]:
@@ -635,20 +636,23 @@ class LadybugStore(GraphStore):
         LadybugDB matches a staged file's pairs by scanning the relation table, so a few pairs
         (a write's) are matched by key instead, a statement each (:meth:`_keyed`); by file,
         the statement that reads the stored edges also sets their time, and only other changes
-        take a second one."""
+        take a second one. ``file``: where the batch's rows of the table are written when a
+        statement reads them."""
         name = f"{relation}({src}→{dst})"
         count = f"MATCH (:{src})-[r:{relation}]->(:{dst}) RETURN count(r)"
+        staged = batch.edges[(relation, src, dst)]  # written to ``file`` where a statement reads it
         if self._empty(count):
             report.copied.append(name)
+            pq.write_table(staged, file)
             self.copy(relation, file, (src, dst))
             return
         report.upserted.append(name)
-        staged = batch.edges[(relation, src, dst)]  # the file's rows, as written
         keyed = self._keyed(count, staged.num_rows, len(pc.unique(staged["src"])))
         if relation in SINGLE_OBJECT_RELATIONS:  # the staged subjects' other edges of this relation go (the one kept keeps its valid_from)
             if keyed:
                 self._drop_other_objects(relation, src, dst, staged)
             else:
+                pq.write_table(staged, file)
                 self._run(f"LOAD FROM {_quote_path(file)} MATCH (a:{src} {{id: src}})-[r:{relation}]->(b) WHERE b.id <> dst DELETE r")
         columns = [name for name in staged.column_names if name not in ("src", "dst")]
         keys = pc.binary_join_element_wise(f"{relation}\x1f{src}", staged["src"], dst, staged["dst"], "\x1f")
@@ -915,6 +919,11 @@ _CALIBRATED_READING = (f'"extractor": "(?:(?:{"|".join(map(re.escape, CALIBRATED
 
 #: the property that names a node of each label, for a Change's value
 _NAMES = {"Value": "value", "Brand": "name", "Category": "name", "Aspect": "name", "Product": "title", "Listing": "title", "Review": "text"}
+
+
+def _edge_file(relation: str, src: str, dst: str) -> str:
+    """The name of an edge table's staged file."""
+    return f"{relation}-{src}-{dst}.parquet"
 
 
 def _staged_edges(file: Path, relation: str, src: str, dst: str) -> str:
