@@ -109,7 +109,8 @@ def rowwise_listing_rows(listings) -> tuple[dict[str, dict[str, Any]], dict[str,
             "category": listing.category or None, "price": listing.price, "currency": listing.currency or None,
             "source": listing.source or None, "updated_at": _naive_utc(listing.updated_at),
             "redactions": _redactions(r for r in listing.redactions if not r.field.startswith("reviews[")),
-            "supports": None, "runs": None,
+            "supports": None, "runs": None, "stock": listing.stock, "sales": listing.sales, "sales_from": listing.sales_from,
+            "sales_to": listing.sales_to, "warehouse": listing.warehouse or None,
         }
         for i, review in enumerate(listing.reviews):
             scrubbed = _redactions(r for r in listing.redactions if r.field == f"reviews[{i}]")

@@ -10,7 +10,7 @@ from skugraph.graph.exports import SCHEMA, export_graph, iri
 from skugraph.graph.schema import NODE_TABLES
 from skugraph.graph.store import open_store
 
-HEADER = re.compile(r"^(?:[A-Za-z_]+(?::(?:double|datetime|string\[\]|long|boolean))?|:LABEL|:TYPE|id:ID\(\w+\)|:(?:START|END)_ID\(\w+\))$")
+HEADER = re.compile(r"^(?:[A-Za-z_]+(?::(?:double|datetime|date|string\[\]|long|boolean))?|:LABEL|:TYPE|id:ID\(\w+\)|:(?:START|END)_ID\(\w+\))$")
 
 
 @pytest.fixture(scope="module")

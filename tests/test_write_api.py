@@ -126,7 +126,7 @@ def test_records_are_checked_strictly_and_unknown_fields_are_warned_of(client, k
     """No silent coercion: a number for the id, text for the price, an empty id are named by index and field;
     an unknown field is a warning (the record is written without it); the good records land all the same."""
     records = [{"id": 123, "title": "得力 订书机 12号 蓝色"}, {"id": "post-strict-price", "title": "得力 订书机 12号 红色", "price": "129"},
-               {"id": "", "title": "晨光 订书机"}, {"id": "post-strict-extra", "title": "得力 订书机 24号 白色", "stock": 5, "colour": "白"},
+               {"id": "", "title": "晨光 订书机"}, {"id": "post-strict-extra", "title": "得力 订书机 24号 白色", "shelf": 5, "colour": "白"},
                {"id": "post-strict-ok", "title": "得力 订书机 10号 黑色", "price": 129, "updated_at": 1764748800},
                {"id": "post-strict-when", "title": "得力 订书机", "updated_at": [2026]}]
     answer = _post(client, keys, records)
@@ -136,7 +136,7 @@ def test_records_are_checked_strictly_and_unknown_fields_are_warned_of(client, k
     assert set(rejected) == {(0, "id"), (1, "price"), (2, "id"), (5, "updated_at")}, body["rejected"]
     assert rejected[0, "id"] == "expected text, got number 123" and rejected[1, "price"] == 'expected a number, got text "129"'
     assert rejected[2, "id"] == "empty" and rejected[5, "updated_at"] == "expected text or a number, got array [2026]"
-    assert [(w["index"], w["field"]) for w in body["warnings"]] == [(3, "colour"), (3, "stock")]
+    assert [(w["index"], w["field"]) for w in body["warnings"]] == [(3, "colour"), (3, "shelf")]
     assert all("not stored" in w["reason"] for w in body["warnings"])
     assert body["accepted"] == 2 and {row["id"] for row in body["listings"]} == {"post-strict-extra", "post-strict-ok"}
     for missing in ("123", "post-strict-price"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 #: Node labels of the product knowledge graph.
@@ -67,6 +67,18 @@ class Listing:
     source: str = ""
     updated_at: datetime | None = None
     redactions: tuple[Redaction, ...] = ()  # personal data masked in the text fields
+    stock: int | None = None  # units on hand (in ``warehouse``), as of ``updated_at``
+    sales: int | None = None  # units sold from ``sales_from`` to ``sales_to``, both days included
+    sales_from: date | None = None
+    sales_to: date | None = None
+    warehouse: str = ""  # where the stock is held
+
+    @property
+    def daily_sales(self) -> float | None:
+        """Units sold a day over the sales period, where sales were given."""
+        if self.sales is None or self.sales_from is None or self.sales_to is None:
+            return None
+        return self.sales / ((self.sales_to - self.sales_from).days + 1)
 
     def field_text(self, name: str) -> str:
         """Text of a field by its provenance name: ``title``, ``description``, ``reviews[3]``."""
@@ -89,6 +101,9 @@ class Listing:
             "category": self.category, "price": self.price, "currency": self.currency, "source": self.source,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
             "redactions": [r.to_dict() for r in self.redactions],
+            "stock": self.stock, "sales": self.sales,
+            "sales_from": self.sales_from.isoformat() if self.sales_from else None,
+            "sales_to": self.sales_to.isoformat() if self.sales_to else None, "warehouse": self.warehouse,
         }
 
 

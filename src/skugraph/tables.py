@@ -39,7 +39,9 @@ LISTINGS = pa.schema([("id", pa.string()), ("title", pa.string()), ("description
                       ("category", pa.string()), ("price", pa.float64()), ("currency", pa.string()), ("source", pa.string()),
                       ("updated_at", pa.timestamp("us", "UTC")),
                       ("redactions", pa.list_(pa.struct([("field", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
-                                                          ("type", pa.string())])))])
+                                                          ("type", pa.string())]))),
+                      ("stock", pa.int64()), ("sales", pa.int64()), ("sales_from", pa.date32()), ("sales_to", pa.date32()),
+                      ("warehouse", pa.string())])
 MENTIONS = pa.schema([("listing_id", pa.string()), ("field", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
                       ("text", pa.string()), ("label", pa.string()), ("score", pa.float64()), ("extractor", pa.string())])
 
@@ -67,7 +69,8 @@ def facts_table(facts: Iterable[Fact]) -> pa.Table:
 
 def listings_table(listings: Iterable[Listing]) -> pa.Table:
     """Listings as a :data:`LISTINGS` table."""
-    return pa.Table.from_pylist([{**listing.to_dict(), "updated_at": listing.updated_at} for listing in listings], schema=LISTINGS)
+    return pa.Table.from_pylist([{**listing.to_dict(), "updated_at": listing.updated_at, "sales_from": listing.sales_from,
+                                  "sales_to": listing.sales_to} for listing in listings], schema=LISTINGS)
 
 
 def mentions_table(mentions: Iterable[Mention]) -> pa.Table:

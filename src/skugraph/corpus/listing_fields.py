@@ -1,5 +1,5 @@
 """Validation of one raw listing record: each field checked (type, size, text that is UTF-8,
-numbers, times, reviews, redactions) and the :class:`~skugraph.records.Listing` built, or a
+numbers, times, stock and sales, reviews, redactions) and the :class:`~skugraph.records.Listing` built, or a
 :class:`FieldError` naming the field that is wrong."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from skugraph.records import Listing, Redaction, Review
@@ -81,6 +81,63 @@ def _price(data: dict[str, Any]) -> float | None:
     if not math.isfinite(price) or price < 0:
         raise FieldError("price", f"expected a non-negative finite number, got {value!r}")
     return price
+
+
+#: the largest count of units taken (LadybugDB's INT64 holds it; a larger one is a typo)
+MOST_UNITS = 10**12
+_INTEGER = re.compile(r"[+]?\d+")
+
+
+def _units(data: dict[str, Any], name: str) -> int | None:
+    """A count of units (stock, sales): a whole number from 0; in text too (a CSV cell), never rounded."""
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise FieldError(name, "expected a whole number of units, got bool")
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        value = int(value.strip())
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():  # 12.0: a spreadsheet's number column
+        value = int(value)
+    if not isinstance(value, int):
+        raise FieldError(name, f"expected a whole number of units, got {str(value)[:40]!r}")
+    if not 0 <= value <= MOST_UNITS:
+        raise FieldError(name, f"expected 0 to {MOST_UNITS:,} units, got {value}")
+    return value
+
+
+def _day(data: dict[str, Any], name: str) -> date | None:
+    """A day (ISO 8601 ``2026-11-30``; a time's day too)."""
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise FieldError(name, f"expected an ISO 8601 day, got {type(value).__name__}")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        try:
+            return _timestamp({"updated_at": value}).date()  # type: ignore[union-attr]
+        except FieldError:
+            raise FieldError(name, f"not an ISO 8601 day: {value[:40]!r}") from None
+
+
+def _sales(data: dict[str, Any]) -> tuple[int | None, date | None, date | None]:
+    """Units sold and the days they were sold over: all three, or none."""
+    sales, first, last = _units(data, "sales"), _day(data, "sales_from"), _day(data, "sales_to")
+    if sales is None:
+        if first or last:
+            raise FieldError("sales", f"missing: {'sales_from' if first else 'sales_to'} is given, but no units sold")
+        return None, None, None
+    if first is None or last is None:
+        raise FieldError("sales_from" if first is None else "sales_to", "missing: sales are units over a period, from one day to another")
+    if last < first:
+        raise FieldError("sales_to", f"{last} is before sales_from {first}")
+    return sales, first, last
 
 
 def _timestamp(data: dict[str, Any]) -> datetime | None:
@@ -182,6 +239,10 @@ def listing_from_dict(data: dict[str, Any], limits: Limits = Limits()) -> Listin
     listing_id = _text(data, "id", limits.id, required=True).strip()
     if control := CONTROL.search(listing_id):  # an id names a listing in paths, files and logs
         raise FieldError("id", f"holds a control character (U+{ord(control.group()):04X})")
+    warehouse = _text(data, "warehouse", limits.id).strip()
+    if control := CONTROL.search(warehouse):
+        raise FieldError("warehouse", f"holds a control character (U+{ord(control.group()):04X})")
+    sales, sales_from, sales_to = _sales(data)
     return Listing(
         id=listing_id,
         title=_text(data, "title", limits.title, required=True),
@@ -193,4 +254,9 @@ def listing_from_dict(data: dict[str, Any], limits: Limits = Limits()) -> Listin
         source=_text(data, "source", limits.title),
         updated_at=_timestamp(data),
         redactions=_redactions(data),
+        stock=_units(data, "stock"),
+        sales=sales,
+        sales_from=sales_from,
+        sales_to=sales_to,
+        warehouse=warehouse,
     )

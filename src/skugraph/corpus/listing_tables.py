@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from skugraph.corpus.listing_fields import CONTROL, Limits
+from skugraph.corpus.listing_fields import CONTROL, MOST_UNITS, Limits
 from skugraph.corpus.listing_formats import RAW_READERS, check_text, detect_format, jsonl_records
 from skugraph.corpus.listings import BadRecordError, checked_listing
 from skugraph.records import Listing
@@ -39,7 +39,9 @@ _EARLIEST, _LATEST = (pa.scalar(moment, pa.timestamp("us", "UTC")) for moment in
                                                                                   datetime.max.replace(tzinfo=UTC)))
 #: more brackets than this on one line send its block to the record reader, whose JSON parser refuses deep nesting
 _BRACKETS = 500
-_RAW = pa.schema([field.with_type(pa.string()) if field.name == "updated_at" else field for field in LISTINGS])
+#: the days as the text they are given in: a day that is not ISO 8601 sends its block to the record reader
+_RAW = pa.schema([field.with_type(pa.string()) if field.name in ("updated_at", "sales_from", "sales_to") else field
+                  for field in LISTINGS])
 
 
 def read_listing_tables(files: Iterable[Path], rows: int = TABLE_ROWS, limits: Limits = Limits()) -> Iterator[pa.Table]:
@@ -79,13 +81,17 @@ def _columnar_block(block: LineBlock, limits: Limits, seen: set[str]) -> pa.Tabl
         table = pa_json.read_json(pa.BufferReader(pa.py_buffer(data)), parse_options=pa_json.ParseOptions(
             explicit_schema=_RAW, unexpected_field_behavior="ignore"))
         updated_at = table["updated_at"].cast(LISTINGS.field("updated_at").type)
+        days = {name: pc.if_else(pc.equal(table[name], ""), pa.scalar(None, pa.string()), table[name]).cast(pa.date32())
+                for name in ("sales_from", "sales_to")}
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     if table.num_rows != block.count:
         return None  # a line of two records
     table = table.combine_chunks().to_batches()[0]  # one batch: its columns are arrays
     updated_at = updated_at.combine_chunks()
+    days = {name: day.combine_chunks() for name, day in days.items()}
     ids = table["id"]
+    sold, stock, warehouse = table["sales"], table["stock"], table["warehouse"]
     texts = {"description": limits.description, "category": limits.title, "currency": 16, "source": limits.title}
     fine = [
         _filled(ids, 1, limits.id), pc.invert(pc.match_substring_regex(ids, f"^{_SPACE}|{_SPACE}$")),
@@ -95,6 +101,12 @@ def _columnar_block(block: LineBlock, limits: Limits, seen: set[str]) -> pa.Tabl
         pc.or_kleene(pc.is_null(table["price"]), pc.and_(pc.is_finite(table["price"]), pc.greater_equal(table["price"], 0))),
         pc.less_equal(pc.fill_null(pc.list_value_length(table["reviews"]), 0), limits.reviews),
         pc.or_kleene(pc.is_null(updated_at), pc.and_(pc.greater_equal(updated_at, _EARLIEST), pc.less_equal(updated_at, _LATEST))),
+        *(pc.or_kleene(pc.is_null(units), pc.and_(pc.greater_equal(units, 0), pc.less_equal(units, MOST_UNITS))) for units in (stock, sold)),
+        # sales come with both days, the last not before the first; days without sales are an error
+        pc.equal(pc.is_null(sold), pc.is_null(days["sales_from"])), pc.equal(pc.is_null(sold), pc.is_null(days["sales_to"])),
+        pc.or_kleene(pc.is_null(sold), pc.greater_equal(days["sales_to"], days["sales_from"])),
+        pc.or_kleene(pc.is_null(warehouse), pc.and_(pc.less_equal(pc.utf8_length(warehouse), limits.id),
+                                                     pc.invert(pc.match_substring_regex(warehouse, f"^{_SPACE}|{_SPACE}$|{CONTROL.pattern}")))),
     ]
     reviews = _reviews(table["reviews"], ids, limits)
     redactions = _redactions(table["redactions"])
@@ -106,7 +118,8 @@ def _columnar_block(block: LineBlock, limits: Limits, seen: set[str]) -> pa.Tabl
     seen.update(named)
     blank = {name: pc.fill_null(table[name], "") for name in texts}
     return pa.Table.from_arrays([ids, table["title"], blank["description"], reviews, blank["category"], table["price"],
-                                 blank["currency"], blank["source"], updated_at, redactions], schema=LISTINGS)
+                                 blank["currency"], blank["source"], updated_at, redactions, stock, sold, days["sales_from"],
+                                 days["sales_to"], pc.fill_null(warehouse, "")], schema=LISTINGS)
 
 
 def _deeply_nested(block: LineBlock) -> bool:

@@ -12,7 +12,7 @@ from skugraph.facts.ontology import VALUE_RELATION, Ontology
 
 #: the Arrow type of each Cypher type the graph schema uses
 ARROW_TYPES = {"STRING": pa.string(), "DOUBLE": pa.float64(), "TIMESTAMP": pa.timestamp("us"), "STRING[]": pa.list_(pa.string()),
-               "INT64": pa.int64(), "BOOLEAN": pa.bool_()}
+               "INT64": pa.int64(), "BOOLEAN": pa.bool_(), "DATE": pa.date32()}
 SEPARATOR = "\x1f"  # between the parts of an edge key (graph.schema.edge_key)
 
 

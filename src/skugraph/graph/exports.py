@@ -59,7 +59,7 @@ SCHEMA_LITERALS = {
     ("Listing", "currency"): "priceCurrency", ("Aspect", "name"): "name",
 }
 _NEO4J_TYPES = {"STRING": "", "DOUBLE": ":double", "TIMESTAMP": ":datetime", "STRING[]": ":string[]", "INT64": ":long",
-                "BOOLEAN": ":boolean"}
+                "BOOLEAN": ":boolean", "DATE": ":date"}
 ARRAY_DELIMITER = ";"
 
 
@@ -162,9 +162,9 @@ def neo4j_admin(store: GraphStore, out: Path, min_confidence: float = 0.0) -> li
 
 
 _NEBULA_TYPES = {"STRING": "string", "DOUBLE": "double", "TIMESTAMP": "datetime", "STRING[]": "string", "INT64": "int64",
-                 "BOOLEAN": "bool"}  # in the schema statements
+                 "BOOLEAN": "bool", "DATE": "date"}  # in the schema statements
 _IMPORTER_TYPES = {"STRING": "STRING", "DOUBLE": "DOUBLE", "TIMESTAMP": "DATETIME", "STRING[]": "STRING", "INT64": "INT",
-                   "BOOLEAN": "BOOL"}  # in the importer's source mappings
+                   "BOOLEAN": "BOOL", "DATE": "DATE"}  # in the importer's source mappings
 
 
 def _importer_props(columns: list[tuple[str, str]], first: int) -> list[dict]:

@@ -34,6 +34,12 @@ NODE_TABLES: dict[str, list[tuple[str, str]]] = {
         # STRING[]: LadybugDB checkpoints 100,000 lists set in place in 13 s, the same text in 0.4 s)
         ("supports", "STRING"),
         ("runs", "STRING"),
+        # stock on hand in a warehouse, and units sold over a period (both days included)
+        ("stock", "INT64"),
+        ("sales", "INT64"),
+        ("sales_from", "DATE"),
+        ("sales_to", "DATE"),
+        ("warehouse", "STRING"),
     ],
     PRODUCT: [("id", "STRING"), ("title", "STRING")],  # one per resolved product; its listings OFFER_OF it
     BRAND: [("id", "STRING"), ("name", "STRING"), ("aliases", "STRING[]")],
@@ -49,13 +55,13 @@ NODE_TABLES: dict[str, list[tuple[str, str]]] = {
 }
 
 #: columns added after graphs were first written: a graph opened for writing gains them
-ADDED_COLUMNS: dict[str, list[str]] = {LISTING: ["runs"]}
+ADDED_COLUMNS: dict[str, list[str]] = {LISTING: ["runs", "stock", "sales", "sales_from", "sales_to", "warehouse"]}
 
 #: columns that were lists and are now JSON text: a graph opened for writing has them rewritten
 LIST_COLUMNS_NOW_TEXT: dict[str, list[str]] = {LISTING: ["supports", "runs"]}
 
 #: the listing properties whose old values are kept as Change nodes when a new version changes them
-TRACKED_LISTING_PROPERTIES = ("title", "price", "currency", "category")
+TRACKED_LISTING_PROPERTIES = ("title", "price", "currency", "category", "stock", "sales", "sales_from", "sales_to", "warehouse")
 
 #: relations with one object per subject: loading an edge replaces the subject's others
 SINGLE_OBJECT_RELATIONS = frozenset({"OFFER_OF"})

@@ -283,10 +283,11 @@ def listing_tables(listings: pa.Table) -> tuple[TableBatch, dict[str, datetime |
     own_redactions, review_redactions = _redaction_json(listings)
     listed = listings.append_column("redactions_json", own_redactions).take(kept)
     empty_is_null = {name: pc.if_else(pc.equal(listed[name], ""), pa.scalar(None, pa.string()), listed[name])
-                     for name in ("description", "category", "currency", "source")}
+                     for name in ("description", "category", "currency", "source", "warehouse")}
     updated_at = listed["updated_at"].cast(pa.timestamp("us"))  # naive UTC
     rows = {"id": listed["id"], "title": listed["title"], **empty_is_null, "price": listed["price"],
-            "updated_at": updated_at, "redactions": listed["redactions_json"]}
+            "updated_at": updated_at, "redactions": listed["redactions_json"],
+            **{name: listed[name] for name in ("stock", "sales", "sales_from", "sales_to")}}
     batch = TableBatch({LISTING: typed_table(rows, NODE_TABLES[LISTING], listed.num_rows)}, has_versions=True)
     reviews = pc.list_flatten(listings["reviews"])
     if len(reviews):

@@ -20,6 +20,13 @@ from skugraph.corpus.ner import locate_spans
 CATALOGUE = Path(__file__).with_name("catalogue.jsonl")
 LABELS = Path(__file__).with_name("catalogue.labels.jsonl")  # entity labels of the titles
 SOURCES = ("shop-north", "shop-south", "global-store")
+#: warehouses by currency: where a listing's stock is held
+WAREHOUSES = {"CNY": ("华东仓", "华北仓", "华南仓"), "USD": ("US-East", "US-West")}
+#: units sold a day, low to high, by kind of product
+DAILY_SALES = {"phone": (1, 8), "accessory": (4, 30), "laptop": (0.5, 4), "appliance": (0.3, 3), "stationery": (5, 40),
+               "beauty": (2, 15), "clothes": (1, 12), "bottle": (2, 10), "en": (1, 10)}
+#: the sales period every sample listing reports
+SALES_FROM, SALES_TO = "2026-11-01", "2026-11-30"
 
 PHONES = [
     ("华为", "HUAWEI", ["Mate 60", "Pura 70", "nova 12"]),
@@ -168,6 +175,7 @@ def label_title(title: str, parts) -> list[list]:
 class _Writer:
     def __init__(self, seed: int):
         self.rng = random.Random(seed)
+        self.stock_rng = random.Random(seed + 1)  # its own draws: the listings' text stays as the seed made it
         self.records: list[dict] = []
         self.labels: list[dict] = []
         self.start = datetime(2026, 6, 1, tzinfo=UTC)
@@ -198,8 +206,19 @@ class _Writer:
                 "currency": currency,
                 "source": self.rng.choice(SOURCES),
                 "updated_at": moment.isoformat().replace("+00:00", "Z"),
+                **self.stock(kind, currency),
             }
         )
+
+    def stock(self, kind: str, currency: str) -> dict:
+        """Plausible stock and sales: 30 days of sales around the kind's daily rate, and stock for
+        0 (one listing in eight), a few, a month or two, or many months of them."""
+        rng = self.stock_rng
+        low, high = DAILY_SALES[kind]
+        sold = round(30 * rng.uniform(low, high) * rng.choice([0.1, 0.5, 1.0, 1.0, 1.5]))
+        cover = rng.choices([0, rng.uniform(1, 7), rng.uniform(10, 60), rng.uniform(120, 300)], weights=[1, 1.5, 4, 1.5])[0]
+        return {"stock": round(sold / 30 * cover), "sales": sold, "sales_from": SALES_FROM, "sales_to": SALES_TO,
+                "warehouse": rng.choice(WAREHOUSES.get(currency, WAREHOUSES["CNY"]))}
 
     def variants(self, make, count: int) -> None:
         """Add one product as ``count`` listings (the same product in different shops)."""

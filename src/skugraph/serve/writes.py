@@ -92,6 +92,11 @@ class ListingIn(BaseModel):
     source: str | None = None
     updated_at: str | float | None = Field(default=None, description="An ISO 8601 time, or seconds since 1970")
     reviews: list[ReviewIn | str] | None = None
+    stock: int | None = Field(default=None, ge=0, description="Units on hand in the warehouse")
+    sales: int | None = Field(default=None, ge=0, description="Units sold from sales_from to sales_to (both days included)")
+    sales_from: str | None = Field(default=None, description="The first day of the sales period (ISO 8601: 2026-11-01)")
+    sales_to: str | None = Field(default=None, description="The last day of the sales period")
+    warehouse: str | None = Field(default=None, description="Where the stock is held")
 
 
 def listings_schema(most: int) -> dict[str, Any]:
