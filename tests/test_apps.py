@@ -135,8 +135,10 @@ def test_market_report_and_page(graph):
     assert any(a["attribute"] == "colour" for a in report["attributes"])
     assert sum(b["listings"] for b in report["prices"]["bands"]) > 200
     assert report["ratings"] and 1 <= report["ratings"][0]["mean_rating"] <= 5
+    assert report["inventory"]["out_of_stock"] > 0 and report["inventory"]["stock_outs"][0]["substitutes"]
     page = report_html(report)
     assert page.count("<svg") >= 4 and "<script" not in page and "http" not in page.replace('lang="zh"', "")
+    assert "Out of stock, the fastest sellers first" in page and report["inventory"]["stock_outs"][0]["id"] in page
 
 
 def test_near_values_match_for_less(graph):
@@ -333,10 +335,11 @@ def test_empty_report_sections_say_why(plain_graph):
     assert {c["category"] for c in report["brand_share"]} >= {"手机"}  # counted per product type instead
     assert all(0 < c["branded"] <= c["products"] for c in report["brand_share"])  # shares are of all, how many have a brand
     assert notes["prices"] == WHY["prices"] and notes["ratings"] == WHY["ratings"] and notes["aspects"] == WHY["aspects"]
+    assert notes["inventory"] == WHY["inventory"] and report["inventory"]["products"] == 0
     assert "attributes" not in notes
     page = report_html(report)
     assert "Brand share per product type" in page and "no <code>category</code> field" in page
-    assert "no <code>price</code> field" in page and page.count("class='why'") == 4
+    assert "no <code>price</code> field" in page and "no <code>stock</code>" in page and page.count("class='why'") == 5
     for section in page.split("<h2")[1:]:  # no heading stands alone
         assert "<figure>" in section or "class='why'" in section or "<table>" in section, section[:80]
 

@@ -27,7 +27,20 @@ def client(app):
 
 def test_openapi_lists_every_endpoint(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/products/{product_id}", "/search", "/recommend/{product_id}", "/facts", "/extract", "/query", "/report", "/stats"} <= set(paths)
+    assert {"/products/{product_id}", "/search", "/recommend/{product_id}", "/inventory", "/facts", "/extract", "/query", "/report",
+            "/stats"} <= set(paths)
+
+
+def test_inventory_reads_the_sample_catalogues_stock(client, demo_graph):
+    from skugraph.graph.store import open_store
+
+    with open_store(demo_graph, read_only=True) as store:
+        units, out = store.query("MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WITH p, sum(l.stock) AS units "
+                                 "RETURN sum(units), count(CASE WHEN units = 0 THEN 1 END)").rows[0]
+    found = client.get("/inventory", params={"limit": 3}).json()
+    assert found["stock"] == units > 0 and found["out_of_stock"] == out > 0 and len(found["stock_outs"]) == 3
+    assert all(s["stock"] > 0 for stock_out in found["stock_outs"] for s in stock_out["substitutes"])
+    assert client.get("/inventory", params={"limit": 0}).status_code == 422
 
 
 def test_search_product_facts_and_recommendations(client):
@@ -310,7 +323,7 @@ def test_generated_requests_get_documented_answers_and_never_a_server_error(app)
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 9
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from skugraph.corpus.ingest import IngestReport, ingest, listing_files, load_listing_tables, load_listings
 from skugraph.corpus.listings import read_listings
@@ -24,6 +25,9 @@ from skugraph.sample.demo import EXAMPLE_QUERIES, SHOWCASE
 from skugraph.sample.generate import CATALOGUE
 from skugraph.tables import is_parquet
 from skugraph.tagging.rules import write_brands
+
+if TYPE_CHECKING:
+    from skugraph.apps.inventory import Inventory
 
 
 @dataclass
@@ -107,6 +111,7 @@ class BuildResult:
     stats: dict[str, dict[str, int]]
     examples: list[tuple[str, QueryResult]]
     cards: list[dict] = field(default_factory=list)  # a few products as the graph knows them
+    inventory: Inventory | None = None  # stock and demand per product, where listings give them
 
 
 def extract(
@@ -244,8 +249,12 @@ def remove_graph(db: Path) -> None:
 
 
 def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] | None = None) -> BuildResult:
-    """Ingest → extract → fuse (resolve products, complete) → load → example queries.
-    ``progress(stage, total)`` may return a callback that is told of each record done."""
+    """Ingest → extract → fuse (resolve products, complete) → load → example queries, and the
+    inventory where the listings give stock or sales. ``progress(stage, total)`` may return a
+    callback that is told of each record done."""
+    from skugraph.apps.inventory import inventory
+    from skugraph.apps.recommend import Recommender
+
     check_min_confidence(config.min_confidence)
     config.workdir.mkdir(parents=True, exist_ok=True)
     ontology = load_ontology(config.ontology)
@@ -271,4 +280,6 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
         examples = [(question, store.query(cypher, params)) for question, cypher, params in EXAMPLE_QUERIES]
         showcase = dict.fromkeys(row[0] for cypher in SHOWCASE for row in store.query(cypher).rows)
         cards = [product_card(store, product) for product in showcase]
-    return BuildResult(config, ingest_report, extract_report, fuse_report, load_report, stats, examples, cards)
+        stocked = inventory(store, Recommender.from_store(store), limit=3)
+    return BuildResult(config, ingest_report, extract_report, fuse_report, load_report, stats, examples, cards,
+                       stocked if stocked.products else None)

@@ -1,5 +1,6 @@
 """Market analysis from the graph: brand share per category, attribute value distributions,
-price bands, review ratings and aspect sentiment per brand and category.
+price bands, review ratings and aspect sentiment per brand and category, and the inventory
+(:mod:`skugraph.apps.inventory`) where the listings give stock or sales.
 
 :func:`market_report` answers with plain data (the API serves it as JSON);
 :func:`report_html` draws it as one self-contained page: inline SVG charts and tables, no
@@ -15,12 +16,15 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter, defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from skugraph.apps.prices import band_labels, band_of, price_bands
 from skugraph.graph.store import GraphStore
+
+if TYPE_CHECKING:
+    from skugraph.apps.recommend import Recommender
 
 TOP_CATEGORIES = 12
 TOP_VALUES = 10
@@ -32,18 +36,26 @@ WHY = {
     "prices_by_category": "the listings carry no category (no `category` field), so prices are not broken down by category",
     "ratings": "the graph holds no reviews with a rating (the listings came without reviews)",
     "aspects": "the graph holds no review opinions (no reviews, or `skugraph extract` ran without --opinion-model)",
+    "inventory": "the listings carry no stock or sales (no `stock` or `sales` fields), so there is no inventory to show",
 }
+#: rows per inventory list in the report
+INVENTORY_ROWS = 10
 NO_CATEGORY = "the listings carry no category (no `category` field), so brand share is counted per product type instead"
 
 
-def market_report(store: GraphStore) -> dict[str, Any]:
+def market_report(store: GraphStore, recommender: Recommender | None = None) -> dict[str, Any]:
     """Everything the report shows, as plain data, with ``notes``: section → why it is empty
-    (or counted another way)."""
+    (or counted another way). ``recommender``: the graph's, for the inventory's substitutes
+    (read from the graph when not given)."""
+    from skugraph.apps.inventory import inventory
+    from skugraph.apps.recommend import Recommender
+
     nodes = store.stats()["nodes"]
     summary = {"products": nodes.get("Product", 0), "listings": nodes.get("Listing", 0), "brands": nodes.get("Brand", 0),
                "categories": nodes.get("Category", 0), "reviews": nodes.get("Review", 0)}
     report = {"summary": summary, "brand_share": _brand_share(store, "category"), "brand_share_by": "category",
-              "attributes": _attributes(store), "prices": _prices(store), "ratings": _ratings(store), "aspects": _aspects(store)}
+              "attributes": _attributes(store), "prices": _prices(store), "ratings": _ratings(store), "aspects": _aspects(store),
+              "inventory": inventory(store, recommender or Recommender.from_store(store), limit=INVENTORY_ROWS).to_dict()}
     notes: dict[str, str] = {}
     if not report["brand_share"]:
         report["brand_share"], report["brand_share_by"] = _brand_share(store, "product type"), "product type"
@@ -51,6 +63,8 @@ def market_report(store: GraphStore) -> dict[str, Any]:
     for section in ("attributes", "ratings", "aspects"):
         if not report[section]:
             notes[section] = WHY[section]
+    if not report["inventory"]["products"]:
+        notes["inventory"] = WHY["inventory"]
     if not any(b["listings"] for b in report["prices"]["bands"]):
         notes["prices"] = WHY["prices"]
     elif not any(c["category"] != "(none)" for c in report["prices"]["by_category"]):
@@ -199,6 +213,17 @@ def report_html(report: dict[str, Any], title: str = "skugraph market report") -
                         colour="#f4a261") if report["ratings"] else ""
     aspects = _table(report["aspects"], ["by", "name", "aspect", "mentions", "positive", "negative", "share_positive"]) \
         if report["aspects"] else ""
+    stock = report["inventory"]
+    inventory = "" if "inventory" in report.get("notes", {}) else (
+        f"<p>{html.escape(stock['summary'])}.</p><h3>Out of stock, the fastest sellers first</h3>"
+        + _table([{"product": f"{s['id']} {s['title']}", "sold a day": s["daily_sales"],
+                   "in stock instead": "; ".join(f"{x['id']} {x['title']} ({x['reason']})" for x in s["substitutes"][:1]) or "none"}
+                  for s in stock["stock_outs"]], ["product", "sold a day", "in stock instead"])
+        + "<h3>Slow movers</h3>" + _table([{"type": m["type"], "value": f"{m['attribute']} {m['value']}", "stock": m["stock"],
+                                              "days of cover": m["days_of_cover"], "the type's": m["type_days_of_cover"]}
+                                             for m in stock["slow_movers"]], ["type", "value", "stock", "days of cover", "the type's"])
+        + "<h3>Reallocation hints</h3>" + _table([{"product": f"{r['product']} {r['title']}", "move": f"{r['move']} from {r['source']} to {r['target']}",
+                                                     "why": r["reason"]} for r in stock["reallocations"]], ["product", "move", "why"]))
     return f"""<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1><div class="cards">{cards}</div>
@@ -206,4 +231,5 @@ def report_html(report: dict[str, Any], title: str = "skugraph market report") -
 <h2 id="attributes">Attribute values</h2>{_why(report, "attributes")}<div class="grid">{attributes}</div>
 <h2 id="prices">Prices</h2>{_why(report, "prices", "prices_by_category")}<div class="grid">{price_chart}{price_table}</div>
 <h2 id="sentiment">Reviews and aspect sentiment</h2>{_why(report, "ratings", "aspects")}<div class="grid">{ratings}</div>{aspects}
+<h2 id="inventory">Inventory</h2>{_why(report, "inventory")}{inventory}
 </body></html>"""

@@ -32,6 +32,9 @@ FITS = ("compatible_with", "accessory_of")
 IDENTITY = {"model": 3.0, "series": 2.0, "has_brand": 1.0, "product_type": 1.0}
 #: attributes a substitute should share
 KEY_ATTRIBUTES = ("capacity", "size", "volume", "power", "weight", "model", "series", "material")
+#: measured attributes on which a substitute that states another value ranks after those that do not (a 20W
+#: charger for a 100W one)
+MEASURES = ("capacity", "size", "volume", "power", "weight")
 #: words that say nothing about which product this is: every phone case fits 手机
 GENERIC = frozenset({"手机", "通用", "万能", "安卓", "全网通", "其他", "其它", "多功能", "赠品", "礼品", "配件", "新款",
                      "正品", "官方", "男女", "男女通用"})
@@ -97,7 +100,7 @@ class Recommender:
 
     def _generic(self, key: str) -> bool:
         """Whether the value's name is a generic word (手机, 通用 …)."""
-        return self._name(key).lower().replace(" ", "") in GENERIC
+        return self.name(key).lower().replace(" ", "") in GENERIC
 
     @classmethod
     def from_documents(cls, documents: Sequence, near_types: Mapping[str, set[str]] | None = None) -> Recommender:
@@ -111,6 +114,20 @@ class Recommender:
         for product types (a 手机套 may stand in for a 手机壳)."""
         types = {k for d in index.documents for p, k in d.facts if p == "product_type"}
         return cls.from_documents(index.documents, {k: index.near_keys(k) & types for k in types})
+
+    @classmethod
+    def from_store(cls, store) -> Recommender:
+        """From the graph's products, as :meth:`from_index` has them, without building a search
+        index (its text index is most of its cost)."""
+        from skugraph.apps.documents import documents_from_store
+        from skugraph.apps.search import synonym_keys
+        from skugraph.corpus.normalize import fold
+        from skugraph.tagging.augment import read_synonyms
+
+        documents, _ = documents_from_store(store)
+        types = {k for d in documents for p, k in d.facts if p == "product_type"}
+        synonyms = {fold(w): group for group in read_synonyms() for w in group}
+        return cls.from_documents(documents, {k: synonym_keys(k, synonyms) & types for k in types})
 
     def _is_telling(self, feature: tuple[str, str]) -> bool:
         return feature in self.features and bool(self.telling[self.features[feature]])
@@ -126,10 +143,10 @@ class Recommender:
     def __contains__(self, product: str) -> bool:
         return product in self.row
 
-    def _name(self, key: str) -> str:
+    def name(self, key: str) -> str:
         return self.names.get(key) or key.split(":")[-1]
 
-    def _holding(self, features: Iterable[tuple[str, str]]) -> np.ndarray:
+    def holding(self, features: Iterable[tuple[str, str]]) -> np.ndarray:
         """Which products hold any of the (predicate, key) features (a boolean per product)."""
         columns = [self.features[f] for f in features if f in self.features]
         if not columns:
@@ -183,7 +200,7 @@ class Recommender:
             shared = sorted(shared, key=lambda f: (-self.idf[self.features[f]], f))[:3]
             if not shared:
                 return "close in the KG embedding"
-            return "same " + ", ".join(f"{_LABELS.get(p, p)} {self._name(k_)}" for p, k_ in shared)
+            return "same " + ", ".join(f"{_LABELS.get(p, p)} {self.name(k_)}" for p, k_ in shared)
 
         return self._result(scores, {product}, k, reason)
 
@@ -221,23 +238,24 @@ class Recommender:
         targets = {key: IDENTITY[p] for p, key in mine if p in IDENTITY}
         scores = self.accessory_scores(targets)
         own_types = {key for p, key in mine if p == "product_type"}
-        scores[self._holding(("product_type", t) for t in own_types)] = 0.0  # not recommended
+        scores[self.holding(("product_type", t) for t in own_types)] = 0.0  # not recommended
 
         def reason(other: str) -> str:
             fits = [key for key in targets if any((p, key) in self.facts[other] for p in FITS)]
-            telling = [self._name(key) for key in fits if any(self._is_telling((p, key)) for p in FITS)]
+            telling = [self.name(key) for key in fits if any(self._is_telling((p, key)) for p in FITS)]
             if telling:
                 return "fits " + " ".join(dict.fromkeys(telling))
             if fits:
-                return "fits any " + " ".join(dict.fromkeys(self._name(key) for key in fits))
+                return "fits any " + " ".join(dict.fromkeys(self.name(key) for key in fits))
             return "fits what this product's accessories fit"
 
         return self._result(scores, {product}, k, reason)
 
-    def substitutes(self, product: str, k: int = 10) -> list[Recommendation]:
+    def substitutes(self, product: str, k: int = 10, among: np.ndarray | None = None) -> list[Recommendation]:
         """Products of the same type (or a synonym) sharing its key attribute values (for when it
         is out of stock), then the most similar. For an accessory, only those that fit the same
-        device: one of the models it fits, else (none named) one of the brands it fits."""
+        device: one of the models it fits, else (none named) one of the brands it fits. ``among``:
+        a mask over :attr:`products` of those that may stand in (say, the ones in stock)."""
         mine = self.facts[product]
         types = {key for p, key in mine if p == "product_type"}
         if not types:
@@ -248,19 +266,27 @@ class Recommender:
         must_fit = devices or brands
         fits = {(p, key) for p, key in mine if p in FITS and key in devices | brands}
         similarity = (self.matrix @ self.matrix[self.row[product]].T).toarray().ravel()
-        candidates = self._holding(("product_type", t) for t in types)
+        candidates = self.holding(("product_type", t) for t in types)
         if must_fit:
-            candidates &= self._holding((p, key) for p in FITS for key in must_fit)
+            candidates &= self.holding((p, key) for p in FITS for key in must_fit)
         candidates[self.row[product]] = False
-        scores = np.where(candidates, 1.0 + self._count_held(keys | fits) + similarity, 0.0)
+        if among is not None:
+            candidates &= among
+        measured = {p: {key for q, key in mine if q == p} for p in MEASURES}
+        measured = {p: ours for p, ours in measured.items() if ours}
+        differs = sum((self.holding(f for f in self.features if f[0] == p and f[1] not in ours)
+                       & ~self.holding((p, key) for key in ours)).astype(float) for p, ours in measured.items())
+        scores = np.where(candidates, (1.0 + self._count_held(keys | fits) + similarity) / (1.0 + differs), 0.0)
 
         def reason(other: str) -> str:
             theirs = self.facts[other]
-            kind = next(self._name(t) for t in sorted(types) if ("product_type", t) in theirs)
-            same = [f"{_LABELS.get(p, p)} {self._name(key)}" for p, key in sorted(keys) if (p, key) in theirs]
+            kind = next(self.name(t) for t in sorted(types) if ("product_type", t) in theirs)
+            same = [f"{_LABELS.get(p, p)} {self.name(key)}" for p, key in sorted(keys) if (p, key) in theirs]
             shared = {key for p, key in fits if (p, key) in theirs}
-            fitting = sorted({self._name(key) for key in (shared & devices or shared)})  # the models, else the brands
-            return ", ".join([f"same type {kind}", *(["fits " + " / ".join(fitting)] if fitting else []), *same])
+            fitting = sorted({self.name(key) for key in (shared & devices or shared)})  # the models, else the brands
+            other = [f"other {_LABELS.get(p, p)} {self.name(key)}" for p, ours in sorted(measured.items())
+                     if not ours & {k for q, k in theirs if q == p} for q, key in sorted(theirs) if q == p]
+            return ", ".join([f"same type {kind}", *(["fits " + " / ".join(fitting)] if fitting else []), *same, *other])
 
         return self._result(scores, {product}, k, reason)
 

@@ -54,6 +54,13 @@ BRAND_READINGS = ("has_brand", "compatible_with")
 _WORD = re.compile(r"\w", re.UNICODE)
 
 
+def synonym_keys(key: str, synonyms: Mapping[str, Sequence[str]]) -> set[str]:
+    """The keys of the other words of a key's synonym group (``synonyms``: folded word → its
+    group), of the same kind: ``product_type:手机套`` for ``product_type:手机壳``."""
+    kind, _, name = key.partition(":")
+    return {f"{kind}:{fold(w).replace(' ', '')}" for w in synonyms.get(fold(name), ())} - {key}
+
+
 class FilterError(ValueError):
     """A search filter names nothing the graph holds."""
 
@@ -238,7 +245,7 @@ class SearchIndex:
         """Keys of the graph that name nearly the same value: the other words of its synonym
         group (same kind), and for a colour the colours of the same palette colour."""
         kind, _, name = key.partition(":")
-        near = {f"{kind}:{fold(w).replace(' ', '')}" for w in self.synonyms.get(fold(name), ())}
+        near = synonym_keys(key, self.synonyms)
         if kind == "colour":
             near |= self.palette.get(normalize_value("colour", name).canonical, set())
         return {k for k in near if k != key and k in self.by_key}

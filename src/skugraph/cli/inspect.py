@@ -1,5 +1,5 @@
 """Commands that read a graph: query, stats, ontology, show, history, explain, aspects, search,
-recommend, report."""
+recommend, inventory, report."""
 
 from __future__ import annotations
 
@@ -295,6 +295,60 @@ def recommend(
             console.print(f"{item['id']}  {item['title']}  [dim]{item['reason']}[/]", highlight=False)
         if not items:
             console.print("[dim]none[/]")
+
+
+@app.command()
+def inventory(
+    db: DbOption = DEFAULT_DB,
+    limit: Annotated[int, typer.Option(help="Rows per list.")] = 10,
+    low_days: Annotated[float, typer.Option(help="In stock but under this many days of cover: low.")] = 7.0,
+    excess_days: Annotated[float, typer.Option(help="Stock for more days than this: excess (slow movers, reallocation).")] = 90.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the inventory as JSON.")] = False,
+) -> None:
+    """Stock and demand per product over its listings, with days of cover: stock-outs with
+    in-stock substitutes, accessories against their devices' sales, slow movers by attribute,
+    reallocation hints across warehouses."""
+    from skugraph.apps.inventory import inventory as inventory_of
+    from skugraph.apps.recommend import Recommender
+
+    with read_graph(db) as store:
+        require_products(store, db)
+        found = inventory_of(store, Recommender.from_store(store), limit=limit, low_days=low_days, excess_days=excess_days)
+    if as_json:
+        print_json(found.to_dict())
+        return
+    console.print(found.summary(), highlight=False)
+    data = found.to_dict()
+    sections = [
+        ("out of stock, the fastest sellers first", [
+            (s["id"], s["title"], _num(s["daily_sales"]), "\n".join(f"{x['id']} {x['title']}: {x['reason']}" for x in s["substitutes"])
+             or "no substitute in stock") for s in data["stock_outs"]], ("product", "title", "sold/day", "substitutes")),
+        (f"under {low_days:g} days of cover", [(p["id"], p["title"], str(p["stock"]), _num(p["daily_sales"]), _num(p["days_of_cover"]))
+                                               for p in data["low"]], ("product", "title", "stock", "sold/day", "days")),
+        ("accessories of selling devices", [
+            (d["id"], d["title"], _num(d["daily_sales"]), "\n".join(
+                f"{a['type']} {a['id']}: stock {a['stock']}, {_num(a['daily_sales'])}/day, attach {_num(a['attach_rate'])}"
+                for a in d["accessories"])) for d in data["accessories"]], ("device", "title", "sold/day", "accessories")),
+        ("slow movers", [(s["type"], f"{s['attribute']} {s['value']}", str(s["stock"]), _num(s["days_of_cover"]), _num(s["type_days_of_cover"]))
+                         for s in data["slow_movers"]], ("type", "value", "stock", "days", "type's days")),
+        ("reallocation hints", [(r["product"], r["title"], f"{r['move']} from {r['source']} to {r['target']}", r["reason"])
+                                for r in data["reallocations"]], ("product", "title", "move", "why")),
+    ]
+    for title, rows, columns in sections:
+        console.rule(f"[bold]{title}")
+        if not rows:
+            console.print("[dim]none[/]")
+            continue
+        table = Table(show_lines=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
 
 
 @app.command()

@@ -32,6 +32,7 @@ from skugraph.cli.common import (
 from skugraph.corpus.listing_formats import FORMATS
 
 if TYPE_CHECKING:
+    from skugraph.apps.inventory import Inventory
     from skugraph.pipeline import BuildResult
 
 app = typer.Typer()
@@ -355,6 +356,8 @@ def _print_summary(result: BuildResult) -> None:
     for card in result.cards:
         print_card(card)
     run = command_name()
+    if result.inventory is not None:
+        _print_inventory(result.inventory, f"{run} inventory --db {result.config.graph}")
     console.print(f"graph: {result.config.graph}   try: {run} stats --db {result.config.graph}")
     console.print(f"web UI and REST API: {run} serve --db {result.config.graph}   then open http://127.0.0.1:8000/ "
                   f"(API docs at /docs); market report: {run} report --db {result.config.graph} --out report.html",
@@ -367,3 +370,15 @@ def _print_summary(result: BuildResult) -> None:
                   highlight=False, markup=False, soft_wrap=True)
 
 
+def _print_inventory(found: Inventory, command: str) -> None:
+    """The demo's inventory summary: totals, the fastest-selling stock-outs with a substitute, a reallocation."""
+    console.rule("[bold]inventory")
+    console.print(found.summary(), highlight=False)
+    for stock_out in found.stock_outs:
+        product, best = stock_out.product, stock_out.substitutes[:1]
+        instead = f" → {best[0].id} {best[0].title} ({best[0].reason})" if best else " → no substitute in stock"
+        console.print(f"out of stock: {product.id} {product.title}, {product.daily_sales or 0:.1f} sold a day{instead}", highlight=False)
+    for hint in found.reallocations[:1]:
+        console.print(f"move {hint.move} of {hint.product} {hint.title} from {hint.source} to {hint.target}: {hint.reason}",
+                      highlight=False)
+    console.print(f"[dim]all of it: {command}[/]", highlight=False)

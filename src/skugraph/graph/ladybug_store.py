@@ -1070,8 +1070,14 @@ def _merge_evidence(staged: pa.Table, stored: dict[tuple[str, str], dict[str, An
     return pa.Table.from_pylist(rows, schema=staged.schema)
 
 
+#: the types a database value already has as plain Python (most of them: checked first)
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """Database values as plain Python: times as ISO text, big integers as int, nodes and relationships as dicts."""
+    if type(value) in _PLAIN_TYPES:
+        return value
     if isinstance(value, Decimal):  # INT128 sums come back as Decimal
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, datetime):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -166,6 +167,17 @@ def sample_sentiments() -> list[tuple[str, str]]:
             for reviews in REVIEWS.values() for text, rating, _ in reviews]
 
 
+def stock_fields(rng: random.Random, daily: tuple[float, float], warehouses: Sequence[str]) -> dict:
+    """Plausible stock and sales for a listing: 30 days of sales around a daily rate drawn from
+    ``daily``, and stock for 0 of those days (one listing in eight), a few, a month or two, or
+    many months, in one of ``warehouses``."""
+    low, high = daily
+    sold = round(30 * rng.uniform(low, high) * rng.choice([0.1, 0.5, 1.0, 1.0, 1.5]))
+    cover = rng.choices([0, rng.uniform(1, 7), rng.uniform(10, 60), rng.uniform(120, 300)], weights=[1, 1.5, 4, 1.5])[0]
+    return {"stock": round(sold / 30 * cover), "sales": sold, "sales_from": SALES_FROM, "sales_to": SALES_TO,
+            "warehouse": rng.choice(warehouses)}
+
+
 def label_title(title: str, parts) -> list[list]:
     """[start, end, label] of each known part of a title: the generator knows what it wrote,
     so these labels are exact."""
@@ -211,14 +223,7 @@ class _Writer:
         )
 
     def stock(self, kind: str, currency: str) -> dict:
-        """Plausible stock and sales: 30 days of sales around the kind's daily rate, and stock for
-        0 (one listing in eight), a few, a month or two, or many months of them."""
-        rng = self.stock_rng
-        low, high = DAILY_SALES[kind]
-        sold = round(30 * rng.uniform(low, high) * rng.choice([0.1, 0.5, 1.0, 1.0, 1.5]))
-        cover = rng.choices([0, rng.uniform(1, 7), rng.uniform(10, 60), rng.uniform(120, 300)], weights=[1, 1.5, 4, 1.5])[0]
-        return {"stock": round(sold / 30 * cover), "sales": sold, "sales_from": SALES_FROM, "sales_to": SALES_TO,
-                "warehouse": rng.choice(WAREHOUSES.get(currency, WAREHOUSES["CNY"]))}
+        return stock_fields(self.stock_rng, DAILY_SALES[kind], WAREHOUSES.get(currency, WAREHOUSES["CNY"]))
 
     def variants(self, make, count: int) -> None:
         """Add one product as ``count`` listings (the same product in different shops)."""

@@ -1,6 +1,6 @@
 """The REST API and the web UI over one graph (FastAPI; OpenAPI at ``/docs``).
 
-API: ``/products/{id}``, ``/search``, ``/recommend/{id}``, ``/facts?product=``, ``/extract``
+API: ``/products/{id}``, ``/search``, ``/recommend/{id}``, ``/inventory``, ``/facts?product=``, ``/extract``
 (text → mentions and facts), ``/query`` (read-only Cypher with a time limit), ``/report``,
 ``/stats`` (counts, and the graph's expected precision from its facts' confidences).
 With ``writable``: ``POST /listings``, ``DELETE /listings/{id}`` and ``GET /changes``
@@ -39,6 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from skugraph import __version__
 from skugraph.apps.documents import documents_from_store
 from skugraph.apps.query_parser import QueryParser
+from skugraph.apps.inventory import inventory as inventory_of
 from skugraph.apps.recommend import Recommender
 from skugraph.apps.search import FilterError, SearchIndex
 from skugraph.extract import ExtractorConfig, ListingReader, build_extractor, build_reader
@@ -316,6 +317,15 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
         with services.lock:
             return {"product": found, "facts": product_facts(services.store, found)}
 
+    @api.get("/inventory", summary="Stock and demand per product over its listings: stock-outs with in-stock substitutes, "
+             "accessories against their devices' sales, slow movers, reallocation hints")
+    def inventory(limit: Annotated[int, Query(ge=1, le=200)] = 20,
+                  low_days: Annotated[float, Query(ge=0, le=3650, description="In stock but under this many days of cover: low")] = 7.0,
+                  excess_days: Annotated[float, Query(ge=0, le=3650, description="More days of stock than this: excess")] = 90.0) -> dict:
+        with services.lock:
+            found = inventory_of(services.store, services.recommender, limit=limit, low_days=low_days, excess_days=excess_days)
+        return JSONResponse(found.to_dict())
+
     @api.get("/stats", summary="Nodes per label, edges per relation, and the expected precision of the facts "
              "(mean confidence, overall and per predicate; whether the confidences are calibrated)")
     def stats() -> dict:
@@ -343,19 +353,19 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
             raise HTTPException(400, reason) from None
         return {"columns": result.columns, "rows": result.rows[:10_000], "truncated": len(result.rows) > 10_000}
 
-    @api.get("/report", summary="Market analysis: brand share, attribute values, price bands, aspect sentiment")
+    @api.get("/report", summary="Market analysis: brand share, attribute values, price bands, aspect sentiment, inventory")
     def report() -> dict:
         from skugraph.apps.analytics import market_report
 
         with services.lock:
-            return market_report(services.store)
+            return market_report(services.store, services.recommender)
 
     @app.get("/ui/report", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(access.read)])  # the data of /report
     def report_page() -> str:
         from skugraph.apps.analytics import market_report, report_html
 
         with services.lock:
-            return report_html(market_report(services.store))
+            return report_html(market_report(services.store, services.recommender))
 
     @app.get("/ui/api.js", include_in_schema=False)
     def api_script() -> Response:  # the pages' API calls, with the key where the server needs one

@@ -1,0 +1,179 @@
+"""Inventory on the graph: how fast, and how good its substitutes are on real titles.
+
+    python benchmarks/inventory.py [--products 20000] [--repeat 3]
+        [--titles ../shared/data/corpus/jd-titles.txt --limit 20000 --stock-outs 120
+         --substitutes-out /tmp/substitutes.jsonl [--tagger DIR] [--judged JUDGED.jsonl]] [--test PATH]
+        [--out benchmarks/results/inventory.json]
+
+**Speed.** A graph of ``--products`` generated products (:mod:`skugraph.bench.families`, one to
+four listings each, extracted with the rules, fused, loaded; built once under
+``.skugraph/bench-inventory``), every listing given stock, sales and a warehouse by the sample
+catalogue's generator. Timed, best of ``--repeat``: the recommender read from the graph (what
+``skugraph inventory`` builds first; the server holds one), and ``inventory`` given it, beside
+the same run's read of every listing's stock alone (the floor: one query and the sums).
+
+**Substitutes on real titles.** The first ``--limit`` titles of ``--titles`` (or ``--test
+PATH``), each a listing with generated stock and sales (no price: the data set has none, and a
+made-up one would decide the price band), go through ingest, the rules (or ``--tagger DIR``),
+fusion and load; the ``--stock-outs`` fastest-selling products out of stock are written with their top-3
+substitutes to ``--substitutes-out`` (outside the repo: the titles are the data set's) for
+hand-checking. A judged file (the same lines, each with ``"ok": true`` or ``false`` for each
+substitute, and ``"fits"`` where an accessory's substitute fits the same device) gives the
+precision and the fit rate. Writes benchmarks/results/inventory.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from record import read_jsonl, save_record
+
+from skugraph import pipeline
+from skugraph.apps.inventory import inventory, product_stock
+from skugraph.apps.recommend import Recommender
+from skugraph.corpus.ingest import ingest
+from skugraph.extract import ExtractorConfig
+from skugraph.graph.store import open_store
+from skugraph.sample.generate import WAREHOUSES, stock_fields
+
+#: units sold a day for a listing of unknown kind (real titles, the bench's families)
+DAILY = (0.5, 20.0)
+
+
+def _best(step, repeat: int) -> tuple[object, float]:
+    seconds = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        result = step()
+        seconds.append(time.perf_counter() - began)
+    return result, min(seconds)
+
+
+def generated_graph(products: int, cache: Path) -> Path:
+    """The speed benchmark's graph: family listings with stock, built once in ``cache``."""
+    from skugraph.bench.families import family_listings
+
+    graph, done = cache / "graph.lbug", cache / "built"
+    if done.is_file():
+        return graph
+    cache.mkdir(parents=True, exist_ok=True)
+    rng, gold = random.Random(0), set()
+    with (cache / "catalogue.jsonl").open("w", encoding="utf-8") as handle:
+        for product, record in family_listings(products * 5):
+            if product not in gold and len(gold) == products:
+                continue
+            gold.add(product)
+            handle.write(json.dumps(record | stock_fields(rng, DAILY, WAREHOUSES["CNY"]), ensure_ascii=False) + "\n")
+    print(f"building a graph of {products} products in {cache}…", file=sys.stderr)
+    ingest([cache / "catalogue.jsonl"], cache / "listings.jsonl", cache / "rejects.jsonl")
+    pipeline.extract(cache / "listings.jsonl", cache / "facts.jsonl", workers=2)
+    pipeline.fuse(cache / "listings.jsonl", cache / "facts.jsonl", cache / "fused.jsonl", complete=False)
+    pipeline.load(graph, cache / "listings.jsonl", cache / "fused.jsonl")
+    done.write_text(str(products), encoding="utf-8")
+    return graph
+
+
+def speed(graph: Path, repeat: int) -> dict:
+    with open_store(graph, read_only=True) as store:
+        products = store.query("MATCH (p:Product) RETURN count(p)").rows[0][0]
+        stocked, floor = _best(lambda: product_stock(store), repeat)
+        recommender, cold = _best(lambda: Recommender.from_store(store), repeat)
+        found, warm = _best(lambda: inventory(store, recommender), repeat)
+    return {"graph": str(graph), "products": products, "stocked_products": len(stocked), "listings": found.listings,
+            "stock_outs": found.out_of_stock, "seconds": {"stock_read_alone": round(floor, 3), "recommender_from_graph": round(cold, 3),
+                                                          "inventory_given_recommender": round(warm, 3),
+                                                          "command": round(cold + warm, 3)},
+            "target_seconds": 2.0, "met": {"server": warm < 2.0, "command": cold + warm < 2.0}}
+
+
+def real_titles(titles: Path, limit: int, stock_outs: int, out: Path, work: Path, tagger: Path | None) -> dict:
+    """Real titles with generated stock through the rules' pipeline; the stock-outs and their
+    substitutes written to ``out``."""
+    rng = random.Random(0)
+    lines = [line.strip() for line in titles.read_text(encoding="utf-8").splitlines() if line.strip()][:limit]
+    source = work / "listings.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        names = ["id", "title", "stock", "sales", "sales_from", "sales_to", "warehouse"]
+        writer.writerow(names)
+        for number, title in enumerate(lines, 1):
+            given = stock_fields(rng, DAILY, WAREHOUSES["CNY"])
+            writer.writerow([f"jd-{number}", title, *(given[name] for name in names[2:])])
+    ingest([source], work / "listings.jsonl", work / "rejects.jsonl")
+    config = ExtractorConfig("tagger", tagger) if tagger else ExtractorConfig()
+    pipeline.extract(work / "listings.jsonl", work / "facts.jsonl", config=config, workers=2)
+    pipeline.fuse(work / "listings.jsonl", work / "facts.jsonl", work / "fused.jsonl", complete=False)
+    pipeline.load(work / "graph.lbug", work / "listings.jsonl", work / "fused.jsonl")
+    with open_store(work / "graph.lbug", read_only=True) as store:
+        recommender = Recommender.from_store(store)
+        found = inventory(store, recommender, limit=stock_outs)
+    with out.open("w", encoding="utf-8") as handle:
+        for stock_out in found.stock_outs:
+            product = stock_out.product
+            devices, brands = recommender.fits_of(product.id) if product.id in recommender else (set(), set())
+            handle.write(json.dumps({"product": product.id, "title": product.title, "accessory": bool(devices or brands),
+                                     "substitutes": [{"id": s.id, "title": s.title, "reason": s.reason} for s in stock_out.substitutes]},
+                                    ensure_ascii=False) + "\n")
+    return {"titles": str(titles), "extractor": str(tagger) if tagger else "rules", "listings": len(lines), "products": found.products, "out_of_stock": found.out_of_stock,
+            "stock_outs_written": len(found.stock_outs),
+            "with_substitutes": sum(1 for s in found.stock_outs if s.substitutes),
+            "substitutes": sum(len(s.substitutes) for s in found.stock_outs), "written_to": str(out)}
+
+
+def judged(path: Path) -> dict:
+    """Precision of hand-checked substitutes, and how many of an accessory's fit the same device."""
+    checked = fitting = accessory_substitutes = right = products = 0
+    for number, row in read_jsonl(path):
+        products += 1
+        for substitute in row.get("substitutes", []):
+            if not isinstance(substitute.get("ok"), bool):
+                sys.exit(f"{path}:{number}: substitute {substitute.get('id')!r} has no ok: true/false")
+            checked += 1
+            right += substitute["ok"]
+            if row.get("accessory"):
+                accessory_substitutes += 1
+                fitting += bool(substitute.get("fits"))
+    return {"judged_file": str(path), "stock_outs": products, "substitutes": checked, "right": right,
+            "precision": round(right / checked, 4) if checked else None,
+            "accessory_substitutes": accessory_substitutes, "fitting_the_same_device": fitting,
+            "target_precision": 0.9, "met": bool(checked) and right / checked >= 0.9 and fitting == accessory_substitutes}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cache", type=Path, default=Path(".skugraph/bench-inventory"))
+    parser.add_argument("--titles", type=Path, help="real titles, one a line (the data set's corpus/jd-titles.txt)")
+    parser.add_argument("--test", type=Path, help="another title file, run as --titles is")
+    parser.add_argument("--limit", type=int, default=20_000, help="titles read")
+    parser.add_argument("--stock-outs", type=int, default=120, help="stock-outs written with their substitutes")
+    parser.add_argument("--substitutes-out", type=Path, help="where the stock-outs and substitutes go (outside the repo)")
+    parser.add_argument("--tagger", type=Path, help="extract the real titles with this tagger (default: the rules)")
+    parser.add_argument("--judged", type=Path, help="the substitutes file hand-checked: precision and fit")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "inventory.json")
+    args = parser.parse_args()
+    record: dict = {"command": " ".join(["python", *sys.argv]), "speed": speed(generated_graph(args.products, args.cache / f"products-{args.products}"), args.repeat)}
+    print(json.dumps(record["speed"], ensure_ascii=False), file=sys.stderr)
+    titles = args.test or args.titles
+    if titles:
+        if args.substitutes_out is None:
+            sys.exit("--titles needs --substitutes-out: where to write the substitutes to check")
+        with tempfile.TemporaryDirectory(prefix="skugraph-inventory-") as work:
+            record["real_titles"] = real_titles(titles, args.limit, args.stock_outs, args.substitutes_out, Path(work), args.tagger)
+        print(json.dumps(record["real_titles"], ensure_ascii=False), file=sys.stderr)
+    if args.judged:
+        record["substitutes_checked"] = judged(args.judged)
+        print(json.dumps(record["substitutes_checked"], ensure_ascii=False), file=sys.stderr)
+    save_record(args.out, record)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""Inventory on the graph: stock and demand per **product**, summed over the listings entity
+resolution put in it (the same phone sold by three shops from two warehouses is one row),
+read from the listings' ``stock``, ``sales`` (units over ``sales_from`` … ``sales_to``) and
+``warehouse``.
+
+- **days of cover**: stock over units sold a day;
+- **stock-outs with substitutes**: each product out of stock, with the in-stock products that
+  can stand in for it (:meth:`~skugraph.apps.recommend.Recommender.substitutes`: the same type,
+  for an accessory the same device it fits, shared key values) within a price band, and why;
+- **accessory demand**: for a device that sells, the accessories that fit its model, their
+  stock and the device's sales, and the attach rate (accessory units sold per device sold)
+  where both sell;
+- **slow movers**: attribute values (colour, size, capacity …) of a product type whose stock
+  lasts far longer than the type's as a whole;
+- **reallocation hints**: a product out of stock in one warehouse while another holds more than
+  it sells in ``excess_days``.
+
+Listings without stock or sales leave their products out; a product whose listings give stock
+but no sales has stock and no days of cover. In JSON (``to_dict``), days of cover are null where
+they cannot be known and where the stock does not sell at all.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+import numpy as np
+
+from skugraph.apps.recommend import DEVICE_KINDS, FITS, Recommender
+from skugraph.graph.store import GraphStore
+
+#: a substitute's price may be this many times the product's at most, and the product's this many times the substitute's
+PRICE_BAND = 1.5
+#: attributes whose values are compared for slow movers
+ATTRIBUTES = ("colour", "size", "capacity", "volume", "power", "material", "weight")
+#: days of stock a warehouse keeps for itself before any is moved out
+KEEP_DAYS = 30.0
+#: a product's own type, and the types of its accessories, by these predicates
+TYPE = "product_type"
+
+LISTINGS = ("MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE l.stock IS NOT NULL OR l.sales IS NOT NULL "
+            "RETURN p.id, p.title, l.id, l.stock, l.sales, l.sales_from, l.sales_to, l.warehouse, l.price ORDER BY p.id, l.id")
+
+
+@dataclass
+class ProductStock:
+    """A product's stock and demand over its listings."""
+
+    id: str
+    title: str
+    stock: int | None  # units on hand over its listings that give stock
+    daily_sales: float | None  # units sold a day over its listings that give sales
+    listings: int
+    warehouses: dict[str, int] = field(default_factory=dict)  # warehouse → units ("" where none is named)
+    warehouse_sales: dict[str, float] = field(default_factory=dict)  # warehouse → units sold a day
+    price: float | None = None  # the median of its listings' prices
+
+    @property
+    def days_of_cover(self) -> float | None:
+        """Days its stock lasts at its sales; infinite with stock and no sales, None without stock or sales."""
+        if self.stock is None or self.daily_sales is None:
+            return None
+        return self.stock / self.daily_sales if self.daily_sales > 0 else (math.inf if self.stock else 0.0)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "stock": self.stock, "daily_sales": _round(self.daily_sales),
+                "days_of_cover": _round(self.days_of_cover), "listings": self.listings, "warehouses": self.warehouses,
+                "price": self.price}
+
+
+@dataclass
+class Substitute:
+    id: str
+    title: str
+    stock: int
+    days_of_cover: float | None
+    price: float | None
+    reason: str
+
+
+@dataclass
+class StockOut:
+    product: ProductStock
+    substitutes: list[Substitute]
+
+    def to_dict(self) -> dict:
+        return {**self.product.to_dict(), "substitutes": [asdict(s) | {"days_of_cover": _round(s.days_of_cover)}
+                                                           for s in self.substitutes]}
+
+
+@dataclass
+class Accessory:
+    id: str
+    title: str
+    type: str
+    stock: int | None
+    daily_sales: float | None
+    attach_rate: float | None  # its units sold per device sold, where both sell
+    device_days: float | None  # days of the device's sales its stock covers, one accessory a device
+
+
+@dataclass
+class DeviceAccessories:
+    device: ProductStock
+    accessories: list[Accessory]
+
+    def to_dict(self) -> dict:
+        return {**self.device.to_dict(), "accessories": [asdict(a) | {k: _round(getattr(a, k)) for k in
+                                                                      ("daily_sales", "attach_rate", "device_days")}
+                                                         for a in self.accessories]}
+
+
+@dataclass
+class SlowMover:
+    type: str  # the product type
+    attribute: str
+    value: str
+    products: int
+    stock: int
+    daily_sales: float
+    days_of_cover: float
+    type_days_of_cover: float  # the type's as a whole
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {k: _round(getattr(self, k)) for k in ("daily_sales", "days_of_cover", "type_days_of_cover")}
+
+
+@dataclass
+class Reallocation:
+    product: str
+    title: str
+    move: int  # units
+    source: str  # the warehouse that holds too many
+    target: str  # the warehouse that is out
+    reason: str
+
+
+@dataclass
+class Inventory:
+    """What :func:`inventory` found; each list ranked, at most ``limit`` long."""
+
+    products: int  # products with stock or sales
+    listings: int
+    stock: int
+    daily_sales: float
+    out_of_stock: int  # products with stock given, all of it 0
+    low: list[ProductStock]  # in stock, under ``low_days`` of cover, the fastest sellers first
+    stock_outs: list[StockOut]  # the fastest sellers first
+    accessories: list[DeviceAccessories]
+    slow_movers: list[SlowMover]
+    reallocations: list[Reallocation]
+    per_product: list[ProductStock] = field(repr=False, default_factory=list)
+    low_days: float = 7.0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line: the totals and how many of each finding."""
+        covered = sum(1 for s in self.stock_outs if s.substitutes)
+        return (f"{self.products:,} products with stock or sales ({self.listings:,} listings): {self.stock:,} units, "
+                f"{self.daily_sales:,.0f} sold a day; {self.out_of_stock} out of stock (substitutes in stock for {covered} "
+                f"of the {len(self.stock_outs)} shown), {len(self.low)} under {self.low_days:g} days of cover, "
+                f"{len(self.accessories)} devices with accessories, {len(self.slow_movers)} slow movers, "
+                f"{len(self.reallocations)} reallocation hints")
+
+    def to_dict(self) -> dict:
+        return {"summary": self.summary(), "products": self.products, "listings": self.listings, "stock": self.stock, "daily_sales": _round(self.daily_sales),
+                "out_of_stock": self.out_of_stock, "low": [p.to_dict() for p in self.low],
+                "stock_outs": [s.to_dict() for s in self.stock_outs], "accessories": [a.to_dict() for a in self.accessories],
+                "slow_movers": [s.to_dict() for s in self.slow_movers], "reallocations": [asdict(r) for r in self.reallocations],
+                "seconds": round(self.seconds, 3)}
+
+
+def _round(value: float | None) -> float | None:
+    """For JSON: two decimals; None for infinite days of cover (stock that does not sell) as for unknown."""
+    return None if value is None or math.isinf(value) else round(value, 2)
+
+
+def product_stock(store: GraphStore) -> list[ProductStock]:
+    """Every product with stock or sales, summed over its listings, by id."""
+    products: dict[str, ProductStock] = {}
+    prices: dict[str, list[float]] = defaultdict(list)
+    for pid, title, _, stock, sales, first, last, warehouse, price in store.query(LISTINGS).rows:
+        found = products.setdefault(pid, ProductStock(pid, title or "", None, None, 0))
+        found.listings += 1
+        where = warehouse or ""
+        if stock is not None:
+            found.stock = (found.stock or 0) + stock
+            found.warehouses[where] = found.warehouses.get(where, 0) + stock
+        if sales is not None and first and last:
+            daily = sales / ((date.fromisoformat(str(last)) - date.fromisoformat(str(first))).days + 1)
+            found.daily_sales = (found.daily_sales or 0.0) + daily
+            found.warehouse_sales[where] = found.warehouse_sales.get(where, 0.0) + daily
+        if price is not None:
+            prices[pid].append(price)
+    for pid, given in prices.items():
+        products[pid].price = statistics.median(given)
+    return list(products.values())
+
+
+def inventory(store: GraphStore, recommender: Recommender, *, limit: int = 20, substitutes: int = 3, low_days: float = 7.0,
+              excess_days: float = 90.0) -> Inventory:
+    """Stock and demand per product, stock-outs with their substitutes, accessories against
+    their devices' sales, slow movers and reallocation hints (see the module doc)."""
+    began = time.perf_counter()
+    stocked = product_stock(store)
+    by_id = {p.id: p for p in stocked}
+    out = sorted((p for p in stocked if p.stock == 0), key=lambda p: (-(p.daily_sales or 0.0), p.id))
+    low = sorted((p for p in stocked if p.stock and p.days_of_cover is not None and p.days_of_cover < low_days),
+                 key=lambda p: (-(p.daily_sales or 0.0), p.id))
+    theirs = [by_id.get(other) for other in recommender.products]
+    in_stock = np.array([bool(p and p.stock) for p in theirs], dtype=bool)
+    prices = np.array([p.price if p and p.price else np.nan for p in theirs], dtype=float)
+    return Inventory(
+        products=len(stocked), listings=sum(p.listings for p in stocked), stock=sum(p.stock or 0 for p in stocked),
+        daily_sales=sum(p.daily_sales or 0.0 for p in stocked), out_of_stock=len(out), low=low[:limit],
+        stock_outs=[StockOut(p, _substitutes(p, by_id, recommender, in_stock & _priced_alike(p.price, prices), substitutes))
+                    for p in out[:limit]],
+        accessories=_accessories(stocked, by_id, recommender, brand_forms(store), limit), slow_movers=_slow_movers(stocked, recommender, excess_days, limit),
+        reallocations=_reallocations(stocked, excess_days, limit), per_product=stocked, low_days=low_days,
+        seconds=time.perf_counter() - began)
+
+
+def _substitutes(product: ProductStock, by_id: dict[str, ProductStock], recommender: Recommender, among: np.ndarray,
+                 k: int) -> list[Substitute]:
+    """The products ``among`` (a mask over the recommender's) that can stand in for ``product``, best first."""
+    if product.id not in recommender:
+        return []
+    found = []
+    for hit in recommender.substitutes(product.id, k, among):
+        theirs = by_id[hit.id]
+        cover = theirs.days_of_cover
+        stocked = f"{theirs.stock} in stock" + (f" ({cover:.0f} days)" if cover is not None and not math.isinf(cover) else "")
+        priced = (f"price {round(theirs.price, 2):g} against {round(product.price, 2):g}"
+                  if theirs.price is not None and product.price is not None else "")
+        found.append(Substitute(hit.id, hit.title, theirs.stock or 0, cover, theirs.price,
+                                "; ".join(part for part in (hit.reason, stocked, priced) if part)))
+    return found
+
+
+def _priced_alike(ours: float | None, theirs: np.ndarray) -> np.ndarray:
+    """Which of ``theirs`` (prices, NaN where not given) are within :data:`PRICE_BAND` of ``ours``
+    either way (a price not given rules no product out)."""
+    if not ours or ours <= 0:
+        return np.ones(len(theirs), dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.maximum(theirs, ours) / np.minimum(theirs, ours)
+    return np.isnan(theirs) | (theirs <= 0) | (ratio <= PRICE_BAND)
+
+
+def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], recommender: Recommender, brands: set[str],
+                 limit: int) -> list[DeviceAccessories]:
+    """The selling devices (a model or series of their own, fitting nothing) with the stocked
+    accessories that fit that model or series (named with its brand or without: 华为Mate60 is
+    Mate60), the fastest-selling devices first."""
+    named: dict[str, str] = {}  # a model key → its name without the brand
+
+    def model(key: str) -> str:
+        if key not in named:
+            named[key] = _model_name(key, brands)
+        return named[key]
+
+    fitting: dict[str, set[str]] = defaultdict(set)  # a model's name → the products that fit it
+    for product, facts in recommender.facts.items():
+        for predicate, key in facts:
+            if predicate in FITS and key.partition(":")[0] in DEVICE_KINDS:
+                fitting[model(key)].add(product)
+    found: list[DeviceAccessories] = []
+    if not fitting:
+        return found
+    for device in sorted((p for p in stocked if p.daily_sales), key=lambda p: (-(p.daily_sales or 0.0), p.id)):
+        if device.id not in recommender or any(recommender.fits_of(device.id)):
+            continue
+        facts = recommender.facts[device.id]
+        own_types = {key for p, key in facts if p == TYPE}
+        fit = {other for _, key in facts if key.partition(":")[0] in DEVICE_KINDS for other in fitting.get(model(key), ())}
+        accessories = []
+        for other_id in sorted(fit):
+            other, types = by_id.get(other_id), [key for p, key in sorted(recommender.facts[other_id]) if p == TYPE]
+            if other is None or own_types.intersection(types):
+                continue
+            attach = other.daily_sales / device.daily_sales if other.daily_sales is not None and device.daily_sales else None
+            cover = other.stock / device.daily_sales if other.stock is not None and device.daily_sales else None
+            accessories.append(Accessory(other.id, other.title, recommender.name(types[0]) if types else "", other.stock,
+                                         other.daily_sales, attach, cover))
+        if accessories:
+            found.append(DeviceAccessories(device, sorted(accessories, key=lambda a: (a.type, a.id))))
+        if len(found) == limit:
+            break
+    return found
+
+
+def _model_name(key: str, brands: set[str]) -> str:
+    """A model key's name without the longest brand name it starts with (``model:华为mate60`` →
+    ``model:mate60``); ``brands``: the brands' folded names and aliases without spaces."""
+    kind, _, name = key.partition(":")
+    for end in range(len(name) - 1, 0, -1):
+        if name[:end] in brands:
+            return f"{kind}:{name[end:]}"
+    return key
+
+
+def brand_forms(store: GraphStore) -> set[str]:
+    """Every brand's folded names and aliases without spaces, as model keys write them."""
+    from skugraph.corpus.normalize import fold
+
+    return {fold(form).replace(" ", "") for name, aliases in store.query("MATCH (b:Brand) RETURN b.name, b.aliases").rows
+            for form in [name, *(aliases or [])] if form} - {""}
+
+
+def _slow_movers(stocked: list[ProductStock], recommender: Recommender, excess_days: float, limit: int) -> list[SlowMover]:
+    """Attribute values whose stock, within a product type, lasts at least ``excess_days`` and
+    twice as long as the type's; the longest first."""
+    groups: dict[tuple[str, str, str], list[ProductStock]] = defaultdict(list)
+    types: dict[str, list[ProductStock]] = defaultdict(list)
+    for product in stocked:
+        if product.stock is None or product.daily_sales is None or product.id not in recommender:
+            continue
+        facts = recommender.facts[product.id]
+        for kind in {key for p, key in facts if p == TYPE}:
+            types[kind].append(product)
+            for predicate, key in facts:
+                if predicate in ATTRIBUTES:
+                    groups[(kind, predicate, key)].append(product)
+    found = []
+    for (kind, predicate, key), members in groups.items():
+        stock, daily = sum(p.stock or 0 for p in members), sum(p.daily_sales or 0.0 for p in members)
+        type_stock, type_daily = sum(p.stock or 0 for p in types[kind]), sum(p.daily_sales or 0.0 for p in types[kind])
+        cover = stock / daily if daily else math.inf
+        type_cover = type_stock / type_daily if type_daily else math.inf
+        if stock and cover >= excess_days and cover >= 2 * type_cover:
+            found.append(SlowMover(recommender.name(kind), predicate, recommender.name(key), len(members), stock, daily, cover, type_cover))
+    return sorted(found, key=lambda s: (-s.days_of_cover, -s.stock, s.type, s.value))[:limit]
+
+
+def _reallocations(stocked: list[ProductStock], excess_days: float, limit: int) -> list[Reallocation]:
+    """For a product out in a warehouse that sells it while another holds more than
+    ``excess_days`` of its own sales: move what is over :data:`KEEP_DAYS` there, at most
+    :data:`KEEP_DAYS` of the empty one's sales. The most units first."""
+    found = []
+    for product in stocked:
+        empty = [(w, product.warehouse_sales[w]) for w, units in product.warehouses.items() if units == 0 and product.warehouse_sales.get(w)]
+        full = {w: units for w, units in product.warehouses.items() if units}
+        for target, target_daily in sorted(empty, key=lambda e: -e[1]):
+            for source, units in sorted(full.items(), key=lambda f: -f[1]):
+                daily = product.warehouse_sales.get(source, 0.0)
+                if daily and units / daily < excess_days:
+                    continue
+                move = min(units - math.ceil(daily * KEEP_DAYS), math.ceil(target_daily * KEEP_DAYS))
+                if move <= 0:
+                    continue
+                held = f"{units / daily:.0f} days" if daily else "no sales"
+                found.append(Reallocation(product.id, product.title, move, source, target,
+                                          f"{source} holds {units} ({held}); {target} is out and sells {target_daily:.1f} a day"))
+                full[source] -= move
+                break
+    return sorted(found, key=lambda r: (-r.move, r.product))[:limit]

@@ -1,0 +1,124 @@
+"""Inventory on the graph: stock and demand summed per product over the listings entity
+resolution merged, substitutes for what is out that are in stock and fit the same device,
+accessories against their devices' sales, slow movers and reallocation hints."""
+
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from skugraph import pipeline
+from skugraph.apps.inventory import inventory, product_stock
+from skugraph.apps.recommend import Recommender
+from skugraph.cli import app
+from skugraph.corpus.ingest import ingest
+from skugraph.graph.store import open_store
+
+PERIOD = {"sales_from": "2026-11-01", "sales_to": "2026-11-10"}  # ten days
+
+
+def _listing(lid: str, title: str, price: float, stock: int | None, sales: int | None, warehouse: str = "华东仓", **more) -> dict:
+    return {"id": lid, "title": title, "price": price, "stock": stock, "warehouse": warehouse,
+            **({"sales": sales, **PERIOD} if sales is not None else {}), **more}
+
+
+CATALOGUE = [
+    # one phone case sold by two shops from two warehouses: one product; out in 华北仓, plenty in 华东仓
+    _listing("case-a1", "倍思 手机壳 适用于华为Mate60手机 液态硅胶 黑色", 59, 0, 100, "华北仓", source="shop-north"),
+    _listing("case-a2", "倍思 手机壳 适用于华为Mate60手机 液态硅胶 黑色", 59, 900, 20, "华东仓", source="shop-south"),
+    # out of stock everywhere, sells well
+    _listing("case-b", "绿联 手机壳 适用于华为Mate60手机 液态硅胶 透明", 49, 0, 80),
+    # in stock, another brand, fits the same phone: a substitute
+    _listing("case-c", "品胜 手机壳 适用于华为Mate60手机 液态硅胶 透明", 55, 300, 30),
+    # in stock, the same brand as case-b but for another phone: no substitute
+    _listing("case-d", "绿联 手机壳 适用于华为P60手机 液态硅胶 透明", 49, 500, 30),
+    # fits the same phone but at ten times the price: outside the price band
+    _listing("case-e", "奢华 真皮手机壳 适用于华为Mate60手机 真皮 透明", 499, 50, 5),
+    # the phone itself, and a charger for it
+    _listing("phone", "华为 Mate60 手机 12+256G 黑色", 5999, 40, 50),
+    _listing("charger", "安克 充电器 适用于华为Mate60手机 PC 66W", 129, 200, 25),
+    # a colour of kettles that does not sell beside two that do
+    _listing("kettle-red", "美的 电水壶 1.7L 红色", 99, 600, 2),
+    _listing("kettle-white", "美的 电水壶 1.5L 白色", 99, 40, 40),
+    _listing("kettle-grey", "苏泊尔 电水壶 1.5L 灰色", 109, 30, 30),
+    # stock and no sales; and neither
+    _listing("pen", "得力 中性笔 0.5mm 黑色 12支/盒", 19, 70, None),
+    _listing("nothing", "晨光 订书机 12号 蓝色", 12, None, None),
+]
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory):
+    work = tmp_path_factory.mktemp("inventory")
+    (work / "catalogue.jsonl").write_text("\n".join(json.dumps({k: v for k, v in r.items() if v is not None}, ensure_ascii=False)
+                                                    for r in CATALOGUE) + "\n", encoding="utf-8")
+    ingest([work / "catalogue.jsonl"], work / "listings.jsonl")
+    pipeline.extract(work / "listings.jsonl", work / "facts.jsonl")
+    pipeline.fuse(work / "listings.jsonl", work / "facts.jsonl", work / "fused.jsonl")
+    pipeline.load(work / "graph.lbug", work / "listings.jsonl", work / "fused.jsonl")
+    return work / "graph.lbug"
+
+
+@pytest.fixture(scope="module")
+def found(graph):
+    with open_store(graph, read_only=True) as store:
+        return inventory(store, Recommender.from_store(store), excess_days=60)
+
+
+def _product_of(graph, listing: str) -> str:
+    with open_store(graph, read_only=True) as store:
+        return store.query("MATCH (:Listing {id: $id})-[:OFFER_OF]->(p:Product) RETURN p.id", {"id": listing}).rows[0][0]
+
+
+def test_stock_and_sales_are_summed_over_the_listings_resolution_merged(graph, found):
+    product = _product_of(graph, "case-a1")
+    assert product == _product_of(graph, "case-a2")  # the same case from two shops: one product
+    row = next(p for p in found.per_product if p.id == product)
+    assert (row.listings, row.stock, row.warehouses) == (2, 900, {"华北仓": 0, "华东仓": 900})
+    assert row.daily_sales == pytest.approx(12.0) and row.days_of_cover == pytest.approx(75.0)  # 120 units over 10 days
+    pen = next(p for p in found.per_product if p.id == _product_of(graph, "pen"))
+    assert (pen.stock, pen.daily_sales, pen.days_of_cover) == (70, None, None)
+    assert _product_of(graph, "nothing") not in {p.id for p in found.per_product}
+    assert found.listings == len(CATALOGUE) - 1 and found.stock == sum(r["stock"] or 0 for r in CATALOGUE)
+    with open_store(graph, read_only=True) as store:
+        assert {p.id: p.stock for p in product_stock(store)} == {p.id: p.stock for p in found.per_product}
+
+
+def test_a_stock_out_gets_in_stock_substitutes_that_fit_the_same_phone_within_the_price_band(graph, found):
+    out = {s.product.id: s for s in found.stock_outs}
+    case_b = out[_product_of(graph, "case-b")]
+    named = [s.id for s in case_b.substitutes]
+    assert _product_of(graph, "case-c") in named  # in stock, fits the Mate60
+    assert _product_of(graph, "case-d") not in named  # the P60's
+    assert _product_of(graph, "case-e") not in named  # ten times the price
+    assert _product_of(graph, "case-a1") in named  # in stock in one warehouse
+    for substitute in case_b.substitutes:
+        assert substitute.stock > 0 and "mate60" in substitute.reason.lower().replace(" ", "") and "in stock" in substitute.reason
+    assert found.out_of_stock == 1 and _product_of(graph, "case-a1") not in out  # out in one warehouse is not out
+
+
+def test_accessories_are_counted_against_the_phone_they_fit(graph, found):
+    phone = next(d for d in found.accessories if d.device.id == _product_of(graph, "phone"))
+    by_id = {a.id: a for a in phone.accessories}
+    charger = by_id[_product_of(graph, "charger")]
+    assert charger.attach_rate == pytest.approx(25 / 50) and charger.device_days == pytest.approx(200 / 5)
+    assert _product_of(graph, "case-d") not in by_id  # fits the P60
+    assert {_product_of(graph, "case-b"), _product_of(graph, "case-c")} <= set(by_id)
+
+
+def test_slow_movers_and_reallocation_hints(graph, found):
+    red = [s for s in found.slow_movers if s.value == "红色"]
+    assert red and red[0].stock == 600 and red[0].days_of_cover == pytest.approx(3000) and not math.isinf(red[0].type_days_of_cover)
+    assert not [s for s in found.slow_movers if s.value in ("白色", "灰色")]
+    move = next(r for r in found.reallocations if r.product == _product_of(graph, "case-a1"))
+    # 华东仓 keeps 30 days of its own 2 a day; 华北仓 gets at most 30 days of its 10 a day
+    assert (move.source, move.target, move.move) == ("华东仓", "华北仓", 300)
+
+
+def test_the_inventory_command_prints_it_and_its_json(graph):
+    shown = CliRunner().invoke(app, ["inventory", "--db", str(graph), "--excess-days", "60"])
+    assert shown.exit_code == 0, shown.output
+    assert "out of stock" in shown.stdout and "reallocation hints" in shown.stdout
+    data = json.loads(CliRunner().invoke(app, ["inventory", "--db", str(graph), "--json"]).stdout)
+    assert data["out_of_stock"] == 1 and data["stock_outs"][0]["substitutes"] and data["summary"].startswith(f"{data['products']} products")
