@@ -122,3 +122,14 @@ def test_the_inventory_command_prints_it_and_its_json(graph):
     assert "out of stock" in shown.stdout and "reallocation hints" in shown.stdout
     data = json.loads(CliRunner().invoke(app, ["inventory", "--db", str(graph), "--json"]).stdout)
     assert data["out_of_stock"] == 1 and data["stock_outs"][0]["substitutes"] and data["summary"].startswith(f"{data['products']} products")
+
+
+def test_a_substitute_far_off_in_a_measure_is_none():
+    """A 1 m cable is no substitute for a 30 m one (more than twice shorter); a 25 m one is, ranked
+    after one that states no length, and says its length differs."""
+    kind = ("product_type", "product_type:hdmi线")
+    facts = {"cable-30": {kind: 1.0, ("size", "size:30m"): 1.0}, "cable-25": {kind: 1.0, ("size", "size:25m"): 1.0},
+             "cable-1": {kind: 1.0, ("size", "size:1m"): 1.0}, "cable": {kind: 1.0}, "kettle": {("product_type", "product_type:电水壶"): 1.0}}
+    recommender = Recommender(facts, {"size:30m": "30米", "size:25m": "25米", "size:1m": "1米", "product_type:hdmi线": "HDMI线"})
+    found = recommender.substitutes("cable-30")
+    assert [s.id for s in found] == ["cable", "cable-25"] and "other size 25米" in found[1].reason

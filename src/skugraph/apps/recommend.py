@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -35,6 +36,9 @@ KEY_ATTRIBUTES = ("capacity", "size", "volume", "power", "weight", "model", "ser
 #: measured attributes on which a substitute that states another value ranks after those that do not (a 20W
 #: charger for a 100W one)
 MEASURES = ("capacity", "size", "volume", "power", "weight")
+#: a substitute whose measure is more than this many times larger or smaller than every one of the product's
+#: in the same unit family is none (a 1 m cable for a 30 m one, a 10 L vacuum for a 60 L one)
+MEASURE_RATIO = 2.0
 #: words that say nothing about which product this is: every phone case fits 手机
 GENERIC = frozenset({"手机", "通用", "万能", "安卓", "全网通", "其他", "其它", "多功能", "赠品", "礼品", "配件", "新款",
                      "正品", "官方", "男女", "男女通用"})
@@ -54,6 +58,28 @@ class Recommendation:
 
     def to_dict(self) -> dict:
         return {"id": self.id, "title": self.title, "score": self.score, "reason": self.reason}
+
+
+def _far(value: str, ours: Sequence[str], kind: str) -> bool:
+    """Whether a measure is more than :data:`MEASURE_RATIO` times from every one of ``ours`` that
+    has its unit family (False where none can be compared: another family, or no number)."""
+    family, middle = _measure(kind, value)
+    compared = [m for f, m in (_measure(kind, text) for text in ours) if f and f == family]
+    if not family or not compared:
+        return False
+    return all(max(m, middle) / min(m, middle) > MEASURE_RATIO for m in compared)
+
+
+@lru_cache(maxsize=65_536)
+def _measure(kind: str, text: str) -> tuple[str, float]:
+    """A measure's unit family and the middle of its range ("" where it has no positive number)."""
+    from skugraph.facts.values import normalize_value
+
+    value = normalize_value(kind, text)
+    if value.low is None or not value.family:
+        return "", 0.0
+    middle = (value.low + (value.high if value.high is not None else value.low)) / 2
+    return (value.family, middle) if middle > 0 else ("", 0.0)
 
 
 class Recommender:
@@ -274,8 +300,14 @@ class Recommender:
             candidates &= among
         measured = {p: {key for q, key in mine if q == p} for p in MEASURES}
         measured = {p: ours for p, ours in measured.items() if ours}
-        differs = sum((self.holding(f for f in self.features if f[0] == p and f[1] not in ours)
-                       & ~self.holding((p, key) for key in ours)).astype(float) for p, ours in measured.items())
+        differs = np.zeros(len(self.products))
+        for p, ours in measured.items():
+            others = [f for f in self.features if f[0] == p and f[1] not in ours]
+            stated_ours = self.holding((p, key) for key in ours)
+            differs += (self.holding(others) & ~stated_ours).astype(float)
+            # a measure far from every one of ours in the same unit family (a 1 m cable for a 30 m one): no substitute
+            near = self.holding(f for f in others if not _far(self.name(f[1]), [self.name(key) for key in ours], p))
+            candidates &= ~(self.holding(others) & ~near & ~stated_ours)
         scores = np.where(candidates, (1.0 + self._count_held(keys | fits) + similarity) / (1.0 + differs), 0.0)
 
         def reason(other: str) -> str:
