@@ -127,10 +127,16 @@ def real_titles(titles: Path, limit: int, stock_outs: int, out: Path, work: Path
             "substitutes": sum(len(s.substitutes) for s in found.stock_outs), "written_to": str(out)}
 
 
-def judged(path: Path) -> dict:
-    """Precision of hand-checked substitutes, and how many of an accessory's fit the same device."""
+def judged(path: Path, written: Path | None = None) -> dict:
+    """Precision of hand-checked substitutes, and how many of an accessory's fit the same device;
+    the judged lines must be those this run ``written`` (where it wrote some)."""
+    rows = list(read_jsonl(path))
+    if written is not None:
+        pairs = [[(row["product"], [s["id"] for s in row["substitutes"]]) for _, row in lines] for lines in (rows, read_jsonl(written))]
+        if pairs[0] != pairs[1]:
+            sys.exit(f"{path}: judges other stock-outs or substitutes than this run wrote to {written}")
     checked = fitting = accessory_substitutes = right = products = 0
-    for number, row in read_jsonl(path):
+    for number, row in rows:
         products += 1
         for substitute in row.get("substitutes", []):
             if not isinstance(substitute.get("ok"), bool):
@@ -170,7 +176,7 @@ def main() -> None:
             record["real_titles"] = real_titles(titles, args.limit, args.stock_outs, args.substitutes_out, Path(work), args.tagger)
         print(json.dumps(record["real_titles"], ensure_ascii=False), file=sys.stderr)
     if args.judged:
-        record["substitutes_checked"] = judged(args.judged)
+        record["substitutes_checked"] = judged(args.judged, args.substitutes_out if titles else None)
         print(json.dumps(record["substitutes_checked"], ensure_ascii=False), file=sys.stderr)
     save_record(args.out, record)
 

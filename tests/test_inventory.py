@@ -24,9 +24,10 @@ def _listing(lid: str, title: str, price: float, stock: int | None, sales: int |
 
 
 CATALOGUE = [
-    # one phone case sold by two shops from two warehouses: one product; out in 华北仓, plenty in 华东仓
+    # one phone case: shop-north sells it from two warehouses, out in 华北仓 with plenty in 华东仓; shop-south is out
     _listing("case-a1", "倍思 手机壳 适用于华为Mate60手机 液态硅胶 黑色", 59, 0, 100, "华北仓", source="shop-north"),
-    _listing("case-a2", "倍思 手机壳 适用于华为Mate60手机 液态硅胶 黑色", 59, 900, 20, "华东仓", source="shop-south"),
+    _listing("case-a2", "倍思 手机壳 适用于华为Mate60手机 液态硅胶 黑色", 59, 900, 20, "华东仓", source="shop-north"),
+    _listing("case-a3", "倍思 手机壳 适用于华为Mate60手机 液态硅胶 黑色", 59, 0, 50, "华南仓", source="shop-south"),
     # out of stock everywhere, sells well
     _listing("case-b", "绿联 手机壳 适用于华为Mate60手机 液态硅胶 透明", 49, 0, 80),
     # in stock, another brand, fits the same phone: a substitute
@@ -42,8 +43,10 @@ CATALOGUE = [
     _listing("kettle-red", "美的 电水壶 1.7L 红色", 99, 600, 2),
     _listing("kettle-white", "美的 电水壶 1.5L 白色", 99, 40, 40),
     _listing("kettle-grey", "苏泊尔 电水壶 1.5L 灰色", 109, 30, 30),
-    # stock and no sales; and neither
+    # stock and no sales; and neither; a type that sells nothing at all
     _listing("pen", "得力 中性笔 0.5mm 黑色 12支/盒", 19, 70, None),
+    _listing("stapler-grey", "得力 重型订书机 灰色", 32, 100, 0),
+    _listing("stapler-pink", "得力 迷你订书机 粉色", 9, 50, 0),
     _listing("nothing", "晨光 订书机 12号 蓝色", 12, None, None),
 ]
 
@@ -73,10 +76,11 @@ def _product_of(graph, listing: str) -> str:
 
 def test_stock_and_sales_are_summed_over_the_listings_resolution_merged(graph, found):
     product = _product_of(graph, "case-a1")
-    assert product == _product_of(graph, "case-a2")  # the same case from two shops: one product
+    assert product == _product_of(graph, "case-a2") == _product_of(graph, "case-a3")  # the same case from two shops: one product
     row = next(p for p in found.per_product if p.id == product)
-    assert (row.listings, row.stock, row.warehouses) == (2, 900, {"华北仓": 0, "华东仓": 900})
-    assert row.daily_sales == pytest.approx(12.0) and row.days_of_cover == pytest.approx(75.0)  # 120 units over 10 days
+    assert (row.listings, row.stock) == (3, 900)
+    assert row.warehouses == {"shop-north / 华北仓": 0, "shop-north / 华东仓": 900, "shop-south / 华南仓": 0}
+    assert row.daily_sales == pytest.approx(17.0) and row.days_of_cover == pytest.approx(900 / 17)  # 170 units over 10 days
     pen = next(p for p in found.per_product if p.id == _product_of(graph, "pen"))
     assert (pen.stock, pen.daily_sales, pen.days_of_cover) == (70, None, None)
     assert _product_of(graph, "nothing") not in {p.id for p in found.per_product}
@@ -95,7 +99,7 @@ def test_a_stock_out_gets_in_stock_substitutes_that_fit_the_same_phone_within_th
     assert _product_of(graph, "case-a1") in named  # in stock in one warehouse
     for substitute in case_b.substitutes:
         assert substitute.stock > 0 and "mate60" in substitute.reason.lower().replace(" ", "") and "in stock" in substitute.reason
-    assert found.out_of_stock == 1 and _product_of(graph, "case-a1") not in out  # out in one warehouse is not out
+    assert found.out_of_stock == 1 and _product_of(graph, "case-a1") not in out  # out in two warehouses of three is not out
 
 
 def test_accessories_are_counted_against_the_phone_they_fit(graph, found):
@@ -108,18 +112,21 @@ def test_accessories_are_counted_against_the_phone_they_fit(graph, found):
 
 
 def test_slow_movers_and_reallocation_hints(graph, found):
-    red = [s for s in found.slow_movers if s.value == "红色"]
+    red = [s for s in found.slow_movers if s.value == "红色" and s.type == "电水壶"]
     assert red and red[0].stock == 600 and red[0].days_of_cover == pytest.approx(3000) and not math.isinf(red[0].type_days_of_cover)
     assert not [s for s in found.slow_movers if s.value in ("白色", "灰色")]
-    move = next(r for r in found.reallocations if r.product == _product_of(graph, "case-a1"))
-    # 华东仓 keeps 30 days of its own 2 a day; 华北仓 gets at most 30 days of its 10 a day
-    assert (move.source, move.target, move.move) == ("华东仓", "华北仓", 300)
+    assert not [s for s in found.slow_movers if s.type == "订书机"]  # nothing of the type sells: no value is slower
+    moves = [r for r in found.reallocations if r.product == _product_of(graph, "case-a1")]
+    # shop-north's 华东仓 keeps 30 days of its own 2 a day; its 华北仓 gets at most 30 days of its 10 a day;
+    # shop-south, out too, gets nothing from another shop's warehouse
+    assert [(r.shop, r.source, r.target, r.move) for r in moves] == [("shop-north", "华东仓", "华北仓", 300)]
 
 
 def test_the_inventory_command_prints_it_and_its_json(graph):
-    shown = CliRunner().invoke(app, ["inventory", "--db", str(graph), "--excess-days", "60"])
+    shown = CliRunner().invoke(app, ["inventory", "--db", str(graph), "--excess-days", "60"], env={"COLUMNS": "300"})
     assert shown.exit_code == 0, shown.output
-    assert "out of stock" in shown.stdout and "reallocation hints" in shown.stdout
+    assert f"{_product_of(graph, 'case-a2')} " in shown.stdout and "300 from 华东仓 to 华北仓" in shown.stdout  # the tables' rows
+    assert CliRunner().invoke(app, ["inventory", "--db", str(graph), "--limit", "0"]).exit_code != 0
     data = json.loads(CliRunner().invoke(app, ["inventory", "--db", str(graph), "--json"]).stdout)
     assert data["out_of_stock"] == 1 and data["stock_outs"][0]["substitutes"] and data["summary"].startswith(f"{data['products']} products")
 
@@ -133,3 +140,18 @@ def test_a_substitute_far_off_in_a_measure_is_none():
     recommender = Recommender(facts, {"size:30m": "30米", "size:25m": "25米", "size:1m": "1米", "product_type:hdmi线": "HDMI线"})
     found = recommender.substitutes("cable-30")
     assert [s.id for s in found] == ["cable", "cable-25"] and "other size 25米" in found[1].reason
+
+
+def test_an_accessory_counts_for_a_device_of_the_brand_it_fits_only():
+    """红米13 and 小米13 are both 13 once their brands are left out: a case that says it fits 小米
+    is not counted against a 红米 phone."""
+    from skugraph.apps.inventory import ProductStock, _accessories
+
+    facts = {"redmi-13": {("has_brand", "redmi"): 1.0, ("model", "model:13"): 1.0, ("product_type", "product_type:手机"): 1.0},
+             "mi-13": {("has_brand", "xiaomi"): 1.0, ("model", "model:13"): 1.0, ("product_type", "product_type:手机"): 1.0},
+             "mi-case": {("compatible_with", "model:小米13"): 1.0, ("compatible_with", "xiaomi"): 1.0,
+                         ("product_type", "product_type:手机壳"): 1.0}}
+    recommender = Recommender(facts, {"xiaomi": "小米", "redmi": "红米"})
+    stocked = [ProductStock("redmi-13", "", 10, 5.0, 1), ProductStock("mi-13", "", 10, 4.0, 1), ProductStock("mi-case", "", 50, 2.0, 1)]
+    found = _accessories(stocked, {p.id: p for p in stocked}, recommender, {"小米", "红米", "xiaomi", "redmi"}, 5)
+    assert {d.device.id: [a.id for a in d.accessories] for d in found} == {"mi-13": ["mi-case"]}

@@ -14,7 +14,9 @@ from skugraph.corpus.listings import Reject, read_listings
 from skugraph.graph.cards import history
 from skugraph.graph.store import open_store
 from skugraph.sample.generate import CATALOGUE
-from skugraph.tables import listings_table
+from skugraph.corpus.listing_fields import Limits
+from skugraph.corpus.listing_tables import _columnar_block
+from skugraph.tables import line_blocks, listings_table
 
 PERIOD = {"sales_from": "2026-11-01", "sales_to": "2026-11-30"}
 
@@ -67,15 +69,37 @@ def test_csv_cells_are_whole_numbers_and_days_as_text(tmp_path):
 
 
 def test_the_column_reader_gives_the_stock_fields_the_record_reader_gives(tmp_path):
-    """A clean JSONL block is read on its columns: the same rows as record by record (and a block
-    with a bad day goes to the record reader, which names it)."""
+    """A clean JSONL block is read on its columns: the same rows as record by record."""
     source = tmp_path / "stocked.jsonl"
     records = [{"id": f"s{i}", "title": f"华为 手机壳 {i}", "stock": i, "warehouse": ["华东仓", "", "华南仓"][i % 3],
                 **({"sales": 2 * i, **PERIOD} if i % 2 else {})} for i in range(50)]
     source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    assert all(_columnar_block(block, Limits(), set()) is not None for block in line_blocks(source, 16))
     columns = [row for table in read_listing_tables([source]) for row in table.to_pylist()]
     assert columns == listings_table(load_listings(source)).to_pylist()
     assert columns[3]["sales_from"] == date(2026, 11, 1) and columns[2]["sales"] is None and columns[1]["warehouse"] == ""
+
+
+@pytest.mark.parametrize(("bad", "field"), [
+    ({"stock": -1}, "stock"),
+    ({"sales": 30}, "sales_from"),
+    ({"sales": 3, "sales_from": "2026-11-30", "sales_to": "2026-11-01"}, "sales_to"),
+    ({"sales_from": "2026-11-01", "sales_to": "2026-11-30"}, "sales"),
+    ({"sales": 3, "sales_from": "0000-01-01", "sales_to": "2026-11-01"}, "sales_from"),  # Arrow takes year 0, Python no
+    ({"warehouse": "华东仓 "}, None),  # stripped by the record reader
+])
+def test_a_block_the_column_checks_refuse_is_read_record_by_record(tmp_path, bad, field):
+    """Each record Arrow parses but the checks refuse sends its block to the record reader: the
+    same listings, or the same error naming the field."""
+    source = tmp_path / "one.jsonl"
+    source.write_text(json.dumps({"id": "a", "title": "华为 手机壳", **bad}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert [_columnar_block(block, Limits(), set()) for block in line_blocks(source, 16)] == [None]
+    rejects: list[Reject] = []
+    listings = list(read_listings([source], on_reject=rejects.append))
+    if field is None:
+        assert listings[0].warehouse == "华东仓" and not rejects
+    else:
+        assert [(r.where, r.field) for r in rejects] == [("line 1", field)] and not listings
 
 
 def test_a_new_stock_level_is_a_new_version_and_the_old_one_is_history(tmp_path):

@@ -122,6 +122,20 @@ def test_bad_records_are_named_by_index_and_field_and_the_good_ones_land(client,
     assert broken.status_code == 422 and "not JSON" in broken.json()["error"]
 
 
+def test_stock_and_sales_are_posted_as_whole_numbers_and_stored(client, keys):
+    records = [{"id": "post-stock-text", "title": "得力 订书机 12号 绿色", "stock": "12"},
+               {"id": "post-stock", "title": "得力 订书机 12号 紫色", "stock": 3, "sales": 9, "sales_from": "2026-11-01",
+                "sales_to": "2026-11-03", "warehouse": "华东仓"},
+               {"id": "post-stock-days", "title": "得力 订书机 12号 橙色", "sales": 9, "sales_from": "2026-11-03", "sales_to": "2026-11-01"}]
+    body = _post(client, keys, records).json()
+    assert {(r["index"], r["field"]): r["reason"] for r in body["rejected"]} == {
+        (0, "stock"): 'expected a whole number, got text "12"', (2, "sales_to"): "2026-11-01 is before sales_from 2026-11-03"}
+    assert body["accepted"] == 1
+    stored = client.post("/query", json={"cypher": "MATCH (l:Listing {id: 'post-stock'}) RETURN l.stock, l.sales, l.warehouse"},
+                         headers=_writer(keys)).json()["rows"]
+    assert stored == [[3, 9, "华东仓"]]
+
+
 def test_records_are_checked_strictly_and_unknown_fields_are_warned_of(client, keys):
     """No silent coercion: a number for the id, text for the price, an empty id are named by index and field;
     an unknown field is a warning (the record is written without it); the good records land all the same."""

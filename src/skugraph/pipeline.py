@@ -252,7 +252,7 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
     """Ingest → extract → fuse (resolve products, complete) → load → example queries, and the
     inventory where the listings give stock or sales. ``progress(stage, total)`` may return a
     callback that is told of each record done."""
-    from skugraph.apps.inventory import inventory
+    from skugraph.apps.inventory import has_stock, inventory
     from skugraph.apps.recommend import Recommender
 
     check_min_confidence(config.min_confidence)
@@ -280,6 +280,5 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
         examples = [(question, store.query(cypher, params)) for question, cypher, params in EXAMPLE_QUERIES]
         showcase = dict.fromkeys(row[0] for cypher in SHOWCASE for row in store.query(cypher).rows)
         cards = [product_card(store, product) for product in showcase]
-        stocked = inventory(store, Recommender.from_store(store), limit=3)
-    return BuildResult(config, ingest_report, extract_report, fuse_report, load_report, stats, examples, cards,
-                       stocked if stocked.products else None)
+        stocked = inventory(store, Recommender.from_store(store), limit=3) if has_stock(store) else None
+    return BuildResult(config, ingest_report, extract_report, fuse_report, load_report, stats, examples, cards, stocked)

@@ -47,7 +47,7 @@ def market_report(store: GraphStore, recommender: Recommender | None = None) -> 
     """Everything the report shows, as plain data, with ``notes``: section → why it is empty
     (or counted another way). ``recommender``: the graph's, for the inventory's substitutes
     (read from the graph when not given)."""
-    from skugraph.apps.inventory import inventory
+    from skugraph.apps.inventory import has_stock, inventory
     from skugraph.apps.recommend import Recommender
 
     nodes = store.stats()["nodes"]
@@ -55,7 +55,8 @@ def market_report(store: GraphStore, recommender: Recommender | None = None) -> 
                "categories": nodes.get("Category", 0), "reviews": nodes.get("Review", 0)}
     report = {"summary": summary, "brand_share": _brand_share(store, "category"), "brand_share_by": "category",
               "attributes": _attributes(store), "prices": _prices(store), "ratings": _ratings(store), "aspects": _aspects(store),
-              "inventory": inventory(store, recommender or Recommender.from_store(store), limit=INVENTORY_ROWS).to_dict()}
+              "inventory": inventory(store, recommender or Recommender.from_store(store), limit=INVENTORY_ROWS).to_dict()
+              if has_stock(store) else None}
     notes: dict[str, str] = {}
     if not report["brand_share"]:
         report["brand_share"], report["brand_share_by"] = _brand_share(store, "product type"), "product type"
@@ -63,7 +64,7 @@ def market_report(store: GraphStore, recommender: Recommender | None = None) -> 
     for section in ("attributes", "ratings", "aspects"):
         if not report[section]:
             notes[section] = WHY[section]
-    if not report["inventory"]["products"]:
+    if report["inventory"] is None:
         notes["inventory"] = WHY["inventory"]
     if not any(b["listings"] for b in report["prices"]["bands"]):
         notes["prices"] = WHY["prices"]

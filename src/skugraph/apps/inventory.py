@@ -12,10 +12,13 @@ read from the listings' ``stock``, ``sales`` (units over ``sales_from`` … ``sa
   where both sell;
 - **slow movers**: attribute values (colour, size, capacity …) of a product type whose stock
   lasts far longer than the type's as a whole;
-- **reallocation hints**: a product out of stock in one warehouse while another holds more than
-  it sells in ``excess_days``.
+- **reallocation hints**: a product a shop has run out of in one of its warehouses while another
+  of its warehouses holds more than it sells in ``excess_days`` (a shop's stock is moved by that
+  shop: warehouses are told apart by shop, ``source``, and a listing without a warehouse is in
+  none that stock can be moved to or from).
 
-Listings without stock or sales leave their products out; a product whose listings give stock
+A graph made before listings had stock columns, opened read-only, has no inventory (see
+:func:`has_stock`). Listings without stock or sales leave their products out; a product whose listings give stock
 but no sales has stock and no days of cover. In JSON (``to_dict``), days of cover are null where
 they cannot be known and where the stock does not sell at all.
 """
@@ -40,11 +43,14 @@ PRICE_BAND = 1.5
 ATTRIBUTES = ("colour", "size", "capacity", "volume", "power", "material", "weight")
 #: days of stock a warehouse keeps for itself before any is moved out
 KEEP_DAYS = 30.0
-#: a product's own type, and the types of its accessories, by these predicates
+#: the predicate of a product's type
 TYPE = "product_type"
+#: the listing properties the inventory reads
+COLUMNS = ("stock", "sales", "sales_from", "sales_to", "warehouse")
 
 LISTINGS = ("MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE l.stock IS NOT NULL OR l.sales IS NOT NULL "
-            "RETURN p.id, p.title, l.id, l.stock, l.sales, l.sales_from, l.sales_to, l.warehouse, l.price ORDER BY p.id, l.id")
+            "RETURN p.id, p.title, l.id, l.stock, l.sales, l.sales_from, l.sales_to, l.source, l.warehouse, l.price "
+            "ORDER BY p.id, l.id")
 
 
 @dataclass
@@ -56,9 +62,14 @@ class ProductStock:
     stock: int | None  # units on hand over its listings that give stock
     daily_sales: float | None  # units sold a day over its listings that give sales
     listings: int
-    warehouses: dict[str, int] = field(default_factory=dict)  # warehouse → units ("" where none is named)
-    warehouse_sales: dict[str, float] = field(default_factory=dict)  # warehouse → units sold a day
+    stock_at: dict[tuple[str, str], int] = field(default_factory=dict)  # (shop, warehouse) → units ("" where none is named)
+    sales_at: dict[tuple[str, str], float] = field(default_factory=dict)  # (shop, warehouse) → units sold a day
     price: float | None = None  # the median of its listings' prices
+
+    @property
+    def warehouses(self) -> dict[str, int]:
+        """Units per place, named ``shop / warehouse`` (either left out where not given)."""
+        return {" / ".join(part for part in place if part): units for place, units in self.stock_at.items()}
 
     @property
     def days_of_cover(self) -> float | None:
@@ -138,6 +149,7 @@ class Reallocation:
     source: str  # the warehouse that holds too many
     target: str  # the warehouse that is out
     reason: str
+    shop: str = ""  # whose both warehouses are (the listings' source)
 
 
 @dataclass
@@ -180,21 +192,34 @@ def _round(value: float | None) -> float | None:
     return None if value is None or math.isinf(value) else round(value, 2)
 
 
+def stock_columns(store: GraphStore) -> bool:
+    """Whether the graph's listings have the stock columns (a graph made before them gains them
+    when first opened for writing)."""
+    return set(COLUMNS) <= {row[1] for row in store.query("CALL table_info('Listing') RETURN *").rows}
+
+
+def has_stock(store: GraphStore) -> bool:
+    """Whether any listing of the graph gives stock or sales."""
+    return stock_columns(store) and bool(store.query("MATCH (l:Listing) WHERE l.stock IS NOT NULL OR l.sales IS NOT NULL "
+                                                     "RETURN l.id LIMIT 1").rows)
+
+
 def product_stock(store: GraphStore) -> list[ProductStock]:
-    """Every product with stock or sales, summed over its listings, by id."""
+    """Every product with stock or sales, summed over its listings, by id (none in a graph
+    without the stock columns)."""
     products: dict[str, ProductStock] = {}
     prices: dict[str, list[float]] = defaultdict(list)
-    for pid, title, _, stock, sales, first, last, warehouse, price in store.query(LISTINGS).rows:
+    for pid, title, _, stock, sales, first, last, shop, warehouse, price in store.query(LISTINGS).rows if stock_columns(store) else ():
         found = products.setdefault(pid, ProductStock(pid, title or "", None, None, 0))
         found.listings += 1
-        where = warehouse or ""
+        place = (shop or "", warehouse or "")
         if stock is not None:
             found.stock = (found.stock or 0) + stock
-            found.warehouses[where] = found.warehouses.get(where, 0) + stock
+            found.stock_at[place] = found.stock_at.get(place, 0) + stock
         if sales is not None and first and last:
             daily = sales / ((date.fromisoformat(str(last)) - date.fromisoformat(str(first))).days + 1)
             found.daily_sales = (found.daily_sales or 0.0) + daily
-            found.warehouse_sales[where] = found.warehouse_sales.get(where, 0.0) + daily
+            found.sales_at[place] = found.sales_at.get(place, 0.0) + daily
         if price is not None:
             prices[pid].append(price)
     for pid, given in prices.items():
@@ -205,7 +230,10 @@ def product_stock(store: GraphStore) -> list[ProductStock]:
 def inventory(store: GraphStore, recommender: Recommender, *, limit: int = 20, substitutes: int = 3, low_days: float = 7.0,
               excess_days: float = 90.0) -> Inventory:
     """Stock and demand per product, stock-outs with their substitutes, accessories against
-    their devices' sales, slow movers and reallocation hints (see the module doc)."""
+    their devices' sales, slow movers and reallocation hints (see the module doc); each list at
+    most ``limit`` long (at least 1)."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
     began = time.perf_counter()
     stocked = product_stock(store)
     by_id = {p.id: p for p in stocked}
@@ -220,7 +248,8 @@ def inventory(store: GraphStore, recommender: Recommender, *, limit: int = 20, s
         daily_sales=sum(p.daily_sales or 0.0 for p in stocked), out_of_stock=len(out), low=low[:limit],
         stock_outs=[StockOut(p, _substitutes(p, by_id, recommender, in_stock & _priced_alike(p.price, prices), substitutes))
                     for p in out[:limit]],
-        accessories=_accessories(stocked, by_id, recommender, brand_forms(store), limit), slow_movers=_slow_movers(stocked, recommender, excess_days, limit),
+        accessories=_accessories(stocked, by_id, recommender, brand_forms(store), limit),
+        slow_movers=_slow_movers(stocked, recommender, excess_days, limit),
         reallocations=_reallocations(stocked, excess_days, limit), per_product=stocked, low_days=low_days,
         seconds=time.perf_counter() - began)
 
@@ -265,10 +294,12 @@ def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], re
         return named[key]
 
     fitting: dict[str, set[str]] = defaultdict(set)  # a model's name → the products that fit it
+    fits_brands: dict[str, set[str]] = {}  # an accessory → the brands it says it fits
     for product, facts in recommender.facts.items():
         for predicate, key in facts:
             if predicate in FITS and key.partition(":")[0] in DEVICE_KINDS:
                 fitting[model(key)].add(product)
+                fits_brands[product] = recommender.fits_of(product)[1]
     found: list[DeviceAccessories] = []
     if not fitting:
         return found
@@ -277,7 +308,10 @@ def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], re
             continue
         facts = recommender.facts[device.id]
         own_types = {key for p, key in facts if p == TYPE}
-        fit = {other for _, key in facts if key.partition(":")[0] in DEVICE_KINDS for other in fitting.get(model(key), ())}
+        own_brands = {key for p, key in facts if p == "has_brand"}
+        # the same model name without the brand (红米13 and 小米13 are both 13): the brands must not differ
+        fit = {other for _, key in facts if key.partition(":")[0] in DEVICE_KINDS for other in fitting.get(model(key), ())
+               if not own_brands or not fits_brands[other] or own_brands & fits_brands[other]}
         accessories = []
         for other_id in sorted(fit):
             other, types = by_id.get(other_id), [key for p, key in sorted(recommender.facts[other_id]) if p == TYPE]
@@ -289,7 +323,7 @@ def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], re
                                          other.daily_sales, attach, cover))
         if accessories:
             found.append(DeviceAccessories(device, sorted(accessories, key=lambda a: (a.type, a.id))))
-        if len(found) == limit:
+        if len(found) >= limit:
             break
     return found
 
@@ -330,32 +364,40 @@ def _slow_movers(stocked: list[ProductStock], recommender: Recommender, excess_d
     for (kind, predicate, key), members in groups.items():
         stock, daily = sum(p.stock or 0 for p in members), sum(p.daily_sales or 0.0 for p in members)
         type_stock, type_daily = sum(p.stock or 0 for p in types[kind]), sum(p.daily_sales or 0.0 for p in types[kind])
+        if not type_daily:  # a type that does not sell at all: no value of it sells slower than the rest
+            continue
         cover = stock / daily if daily else math.inf
-        type_cover = type_stock / type_daily if type_daily else math.inf
+        type_cover = type_stock / type_daily
         if stock and cover >= excess_days and cover >= 2 * type_cover:
             found.append(SlowMover(recommender.name(kind), predicate, recommender.name(key), len(members), stock, daily, cover, type_cover))
     return sorted(found, key=lambda s: (-s.days_of_cover, -s.stock, s.type, s.value))[:limit]
 
 
 def _reallocations(stocked: list[ProductStock], excess_days: float, limit: int) -> list[Reallocation]:
-    """For a product out in a warehouse that sells it while another holds more than
-    ``excess_days`` of its own sales: move what is over :data:`KEEP_DAYS` there, at most
-    :data:`KEEP_DAYS` of the empty one's sales. The most units first."""
+    """For a product a shop is out of in a warehouse that sells it while another warehouse of the
+    same shop holds more than ``excess_days`` of its own sales: move what is over
+    :data:`KEEP_DAYS` there, at most :data:`KEEP_DAYS` of the empty one's sales. Listings with no
+    warehouse named take no part. The most units first."""
     found = []
     for product in stocked:
-        empty = [(w, product.warehouse_sales[w]) for w, units in product.warehouses.items() if units == 0 and product.warehouse_sales.get(w)]
-        full = {w: units for w, units in product.warehouses.items() if units}
+        empty = [(place, product.sales_at[place]) for place, units in product.stock_at.items()
+                 if place[1] and units == 0 and product.sales_at.get(place)]
+        full = {place: units for place, units in product.stock_at.items() if place[1] and units}
         for target, target_daily in sorted(empty, key=lambda e: -e[1]):
             for source, units in sorted(full.items(), key=lambda f: -f[1]):
-                daily = product.warehouse_sales.get(source, 0.0)
+                if source[0] != target[0]:  # another shop's stock
+                    continue
+                daily = product.sales_at.get(source, 0.0)
                 if daily and units / daily < excess_days:
                     continue
                 move = min(units - math.ceil(daily * KEEP_DAYS), math.ceil(target_daily * KEEP_DAYS))
                 if move <= 0:
                     continue
                 held = f"{units / daily:.0f} days" if daily else "no sales"
-                found.append(Reallocation(product.id, product.title, move, source, target,
-                                          f"{source} holds {units} ({held}); {target} is out and sells {target_daily:.1f} a day"))
+                shop = f"{source[0]}: " if source[0] else ""
+                found.append(Reallocation(product.id, product.title, move, source[1], target[1],
+                                          f"{shop}{source[1]} holds {units} ({held}); {target[1]} is out and sells "
+                                          f"{target_daily:.1f} a day", source[0]))
                 full[source] -= move
                 break
     return sorted(found, key=lambda r: (-r.move, r.product))[:limit]

@@ -33,7 +33,7 @@ FITS = ("compatible_with", "accessory_of")
 IDENTITY = {"model": 3.0, "series": 2.0, "has_brand": 1.0, "product_type": 1.0}
 #: attributes a substitute should share
 KEY_ATTRIBUTES = ("capacity", "size", "volume", "power", "weight", "model", "series", "material")
-#: measured attributes on which a substitute that states another value ranks after those that do not (a 20W
+#: measured attributes on which a substitute that states another value ranks after those that do not (a 65W
 #: charger for a 100W one)
 MEASURES = ("capacity", "size", "volume", "power", "weight")
 #: a substitute whose measure is more than this many times larger or smaller than every one of the product's
@@ -303,11 +303,11 @@ class Recommender:
         differs = np.zeros(len(self.products))
         for p, ours in measured.items():
             others = [f for f in self.features if f[0] == p and f[1] not in ours]
-            stated_ours = self.holding((p, key) for key in ours)
-            differs += (self.holding(others) & ~stated_ours).astype(float)
+            other_only = self.holding(others) & ~self.holding((p, key) for key in ours)
+            differs += other_only.astype(float)
             # a measure far from every one of ours in the same unit family (a 1 m cable for a 30 m one): no substitute
             near = self.holding(f for f in others if not _far(self.name(f[1]), [self.name(key) for key in ours], p))
-            candidates &= ~(self.holding(others) & ~near & ~stated_ours)
+            candidates &= ~(other_only & ~near)
         scores = np.where(candidates, (1.0 + self._count_held(keys | fits) + similarity) / (1.0 + differs), 0.0)
 
         def reason(other: str) -> str:

@@ -300,7 +300,7 @@ def recommend(
 @app.command()
 def inventory(
     db: DbOption = DEFAULT_DB,
-    limit: Annotated[int, typer.Option(help="Rows per list.")] = 10,
+    limit: Annotated[int, typer.Option(min=1, help="Rows per list.")] = 10,
     low_days: Annotated[float, typer.Option(help="In stock but under this many days of cover: low.")] = 7.0,
     excess_days: Annotated[float, typer.Option(help="Stock for more days than this: excess (slow movers, reallocation).")] = 90.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the inventory as JSON.")] = False,
@@ -308,11 +308,15 @@ def inventory(
     """Stock and demand per product over its listings, with days of cover: stock-outs with
     in-stock substitutes, accessories against their devices' sales, slow movers by attribute,
     reallocation hints across warehouses."""
+    from skugraph.apps.inventory import has_stock
     from skugraph.apps.inventory import inventory as inventory_of
     from skugraph.apps.recommend import Recommender
 
     with read_graph(db) as store:
         require_products(store, db)
+        if not has_stock(store):
+            fail(f"no listing in {db} gives stock or sales: ingest listings with stock, sales (sales_from, sales_to) "
+                 "and warehouse fields, and load them")
         found = inventory_of(store, Recommender.from_store(store), limit=limit, low_days=low_days, excess_days=excess_days)
     if as_json:
         print_json(found.to_dict())
@@ -357,7 +361,7 @@ def report(
     out: Annotated[Path, typer.Option(help="The HTML page to write.")] = Path("report.html"),
 ) -> None:
     """Market analysis as one self-contained HTML page: brand share per category, attribute values,
-    price bands, ratings and aspect sentiment."""
+    price bands, ratings and aspect sentiment, and the inventory where listings give stock."""
     from skugraph.apps.analytics import market_report, report_html
 
     with read_graph(db) as store:

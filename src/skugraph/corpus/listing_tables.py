@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
 
@@ -37,6 +37,8 @@ _NEGATIVE_ZERO = re.compile(rb":\s*-0(?![0-9.eE])")  # json.loads reads an integ
 #: the times Python holds in UTC (Arrow's cast takes year 0 too)
 _EARLIEST, _LATEST = (pa.scalar(moment, pa.timestamp("us", "UTC")) for moment in (datetime.min.replace(tzinfo=UTC),
                                                                                   datetime.max.replace(tzinfo=UTC)))
+#: the first day Python holds (Arrow's cast takes year 0 too)
+_FIRST_DAY = pa.scalar(date(1, 1, 1), pa.date32())
 #: more brackets than this on one line send its block to the record reader, whose JSON parser refuses deep nesting
 _BRACKETS = 500
 #: the days as the text they are given in: a day that is not ISO 8601 sends its block to the record reader
@@ -105,6 +107,7 @@ def _columnar_block(block: LineBlock, limits: Limits, seen: set[str]) -> pa.Tabl
         # sales come with both days, the last not before the first; days without sales are an error
         pc.equal(pc.is_null(sold), pc.is_null(days["sales_from"])), pc.equal(pc.is_null(sold), pc.is_null(days["sales_to"])),
         pc.or_kleene(pc.is_null(sold), pc.greater_equal(days["sales_to"], days["sales_from"])),
+        *(pc.or_kleene(pc.is_null(day), pc.greater_equal(day, _FIRST_DAY)) for day in days.values()),
         pc.or_kleene(pc.is_null(warehouse), pc.and_(pc.less_equal(pc.utf8_length(warehouse), limits.id),
                                                      pc.invert(pc.match_substring_regex(warehouse, f"^{_SPACE}|{_SPACE}$|{CONTROL.pattern}")))),
     ]

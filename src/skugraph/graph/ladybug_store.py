@@ -569,7 +569,7 @@ class LadybugStore(GraphStore):
             for (relation, src, dst) in edges:
                 if LISTING in files and LISTING in (src, dst):
                     self._load_nodes(LISTING, *files.pop(LISTING).result(), report=report)
-                self.copy(relation, chunk / f"{relation}-{src}-{dst}.parquet", (src, dst))
+                self.copy(relation, chunk / _edge_file(relation, src, dst), (src, dst))
                 report.copied.append(f"{relation}({src}→{dst})")
             if LISTING in files:
                 self._load_nodes(LISTING, *files.pop(LISTING).result(), report=report)

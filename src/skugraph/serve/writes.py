@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import queue
 import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,8 @@ MAX_LISTINGS = 1_000
 #: products whose listings a new listing is resolved against: the search index's best hits for its title
 #: (on the bench's catalogue, 2, 3 and 5 joined 100 posted listings to the same products)
 CANDIDATES = 3
+log = logging.getLogger("skugraph.serve")
+
 #: listings that upserts queued together may hold to be written in one transaction (group commit: a write's
 #: fixed costs, its statements and the search index's refresh, are paid once for all of them)
 GROUP_LISTINGS = 200
@@ -188,7 +191,7 @@ def validate(body: bytes, ndjson: bool = False) -> Batch:
 #: what a JSON value is called in a reason, by its Python type after ``json.loads``
 _JSON_KINDS = {str: "text", int: "number", float: "number", bool: "boolean", list: "array", dict: "object", type(None): "null"}
 #: what a field should be, by pydantic's error type
-_WANTED = {"string_type": "text", "float_type": "a number", "list_type": "an array", "model_type": "an object",
+_WANTED = {"string_type": "text", "float_type": "a number", "int_type": "a whole number", "list_type": "an array", "model_type": "an object",
            "model_attributes_type": "an object", "dict_type": "an object"}
 
 
@@ -397,6 +400,7 @@ class Writer:
         self.placer = Placer(reader) if placer else None
         self._refreshing = ThreadPoolExecutor(1, thread_name_prefix="skugraph-refresh")
         self._refresh_store = store.connection()  # sees what the writer committed, never its open transaction
+        self._last_refresh: Future | None = None
         store.query(f"CREATE NODE TABLE IF NOT EXISTS {APPLIED}(seq INT64, at STRING, answer STRING, PRIMARY KEY(seq))")
         self.settle(log.pending())
         log.continue_after(store.query(f"MATCH (w:{APPLIED}) RETURN coalesce(max(w.seq), 0)").rows[0][0])
@@ -512,7 +516,7 @@ class Writer:
         answers: list[tuple[dict[str, Any], set[str]]] = []
         try:
             with self.store.transaction():  # the writes and their APPLIED nodes: all or none
-                found = upsert_listings(self.store, listings, self.reader, self.candidates, placer=self.placer,
+                found = upsert_listings(self.store, listings, self.reader, self._candidates, placer=self.placer,
                                         offers=self.offers)
                 at = _now()
                 for job, seq in zip(jobs, seqs, strict=True):
@@ -533,22 +537,33 @@ class Writer:
         self._answer_refreshed(set().union(*(products for _, products in answers)),
                                [(job.done, Answer(200, body)) for job, (body, _) in zip(jobs, answers, strict=True)])
 
+    def _candidates(self, listings: list[Listing]) -> dict[str, set[str]]:
+        """``candidates`` once search has every committed write: a listing joins a product an
+        earlier write made though that write's refresh was still running."""
+        if self._last_refresh is not None:
+            self._last_refresh.result()
+        return self.candidates(listings)
+
     def _answer_refreshed(self, touched: set[str], answers: list[tuple[Future, Answer]]) -> None:
         """Answer a committed write once search sees it: ``refresh`` for the ``touched`` products
         (none: nothing to refresh) on the refresh thread, after the writes before it."""
 
         def refresh_then_answer() -> None:
+            failed: BaseException | None = None
             try:
                 if touched:
                     self.refresh(self._refresh_store, touched)
-            except BaseException as error:  # committed, but not yet searchable: a 500; the key replays the answer
-                for done, _ in answers:
-                    done.set_exception(error)
-                return
+            except Exception as error:  # committed, but not yet searchable: a 500; the key replays the answer
+                log.exception("refreshing search after a committed write failed")
+                failed = error
             for done, answer in answers:
-                done.set_result(answer)
+                if not done.done():  # a request given up on has no one to answer
+                    try:
+                        done.set_exception(failed) if failed else done.set_result(answer)
+                    except InvalidStateError:  # given up on meanwhile
+                        pass
 
-        self._refreshing.submit(refresh_then_answer)
+        self._last_refresh = self._refreshing.submit(refresh_then_answer)
 
     def _replay(self, job: _Job) -> Answer | None:
         """The answer recorded under the job's idempotency key (409 when the key was used for
