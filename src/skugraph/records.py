@@ -31,6 +31,13 @@ CALIBRATED_VERSION = "+calibrated"
 COMPLETION = "completion"
 
 
+def units_a_day(sales: int | None, first: date | None, last: date | None) -> float | None:
+    """Units sold a day over a period from ``first`` to ``last``, both days counted (None without all three)."""
+    if sales is None or first is None or last is None:
+        return None
+    return sales / ((last - first).days + 1)
+
+
 @dataclass(frozen=True, slots=True)
 class Review:
     """One customer review of a listing."""
@@ -76,9 +83,7 @@ class Listing:
     @property
     def daily_sales(self) -> float | None:
         """Units sold a day over the sales period, where sales were given."""
-        if self.sales is None or self.sales_from is None or self.sales_to is None:
-            return None
-        return self.sales / ((self.sales_to - self.sales_from).days + 1)
+        return units_a_day(self.sales, self.sales_from, self.sales_to)
 
     def field_text(self, name: str) -> str:
         """Text of a field by its provenance name: ``title``, ``description``, ``reviews[3]``."""

@@ -36,6 +36,7 @@ import numpy as np
 
 from skugraph.apps.recommend import DEVICE_KINDS, FITS, Recommender
 from skugraph.graph.store import GraphStore
+from skugraph.records import units_a_day
 
 #: a substitute's price may be this many times the product's at most, and the product's this many times the substitute's
 PRICE_BAND = 1.5
@@ -216,8 +217,7 @@ def product_stock(store: GraphStore) -> list[ProductStock]:
         if stock is not None:
             found.stock = (found.stock or 0) + stock
             found.stock_at[place] = found.stock_at.get(place, 0) + stock
-        if sales is not None and first and last:
-            daily = sales / ((date.fromisoformat(str(last)) - date.fromisoformat(str(first))).days + 1)
+        if (daily := units_a_day(sales, first and date.fromisoformat(first), last and date.fromisoformat(last))) is not None:
             found.daily_sales = (found.daily_sales or 0.0) + daily
             found.sales_at[place] = found.sales_at.get(place, 0.0) + daily
         if price is not None:

@@ -588,20 +588,19 @@ class LadybugStore(GraphStore):
                 (directory / str(number)).mkdir(parents=True)
                 self._load_staged(batch, directory / str(number), report)
 
-    def _load_nodes(self, label: str, file: Path, rows: pa.Table, report: LoadReport, replace: bool = False) -> None:
+    def _load_nodes(self, label: str, file: Path, staged: pa.Table, report: LoadReport, replace: bool = False) -> None:
         """Copy into an empty table; else copy the nodes new to it and merge by id the stored
         ones the batch changes (a stored node it leaves as it is is not written: rewriting it
         costs the commit's checkpoint as much as a new one). With ``replace`` (new versions of
         listings) the staged values replace the stored ones, supports and runs aside (they are
         settled after the facts); otherwise nodes gather values from every source: a new value
-        replaces the stored one, a missing one keeps it, and aliases add up. ``rows``: the file's
+        replaces the stored one, a missing one keeps it, and aliases add up. ``staged``: the file's
         rows, as written (not read back)."""
         if self._empty(f"MATCH (n:{label}) RETURN count(n)"):
             self.copy(label, file)
             report.copied.append(label)
             return
         props = [name for name, _ in NODE_TABLES[label] if name != "id"]
-        staged = rows
         stored = {row[0]: row[1:] for row in self._conn.execute(
             f"LOAD FROM {_quote_path(file)} MATCH (n:{label} {{id: id}}) RETURN id, {', '.join(f'n.{p}' for p in props)}").get_all()}
         is_new = pc.invert(pc.is_in(staged["id"], value_set=pa.array(list(stored), pa.string())))

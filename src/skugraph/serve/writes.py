@@ -48,13 +48,13 @@ from skugraph.graph.store import GraphStore
 from skugraph.serve.upsert import CachedReader, Placer, StoredOffers, UpsertReport, settle_evidence, upsert_listings
 from skugraph.records import Listing
 
+log = logging.getLogger("skugraph.serve")
+
 #: listings one POST may hold
 MAX_LISTINGS = 1_000
 #: products whose listings a new listing is resolved against: the search index's best hits for its title
 #: (on the bench's catalogue, 2, 3 and 5 joined 100 posted listings to the same products)
 CANDIDATES = 3
-log = logging.getLogger("skugraph.serve")
-
 #: listings that upserts queued together may hold to be written in one transaction (group commit: a write's
 #: fixed costs, its statements and the search index's refresh, are paid once for all of them)
 GROUP_LISTINGS = 200
