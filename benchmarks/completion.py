@@ -6,7 +6,8 @@ popularity baseline, item neighbours, and a PyKEEN model, in the same run.
     python benchmarks/completion.py --data ../shared/data [--model RotatE] [--epochs 100] [--test PATH]
 
 The neighbour scorer's settings (50 neighbours, popularity prior 0.2, association 2) were chosen on another
-split (``--seed 1``); the run reports seed 0 by default.
+split (``--seed 1``), as were the GNN's (:class:`~skugraph.fusion.gnn.GNNConfig`) and its weight in the
+blend; the run reports seed 0 by default.
 
 ``--test PATH`` builds the graph from another labelled title file instead. Target (issue 6):
 Hits@10 at least twice the popularity baseline's. Writes benchmarks/results/completion.json.
@@ -45,9 +46,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--test", type=Path, help="build the graph from this labelled title file instead")
-    parser.add_argument("--model", default="RotatE", help="a PyKEEN model beside popularity and neighbours, or none")
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--model", default="RotatE", help="a PyKEEN model beside the others (RotatE, RGCN …), or none")
+    parser.add_argument("--gnn", action=argparse.BooleanOptionalAction, default=True,
+                        help="the graph neural network (skugraph.fusion.gnn), alone and blended with the neighbours")
+    parser.add_argument("--epochs", type=int, default=100, help="the PyKEEN model's")
+    parser.add_argument("--dim", type=int, default=64, help="the PyKEEN model's")
+    parser.add_argument("--batch-size", type=int, default=256, help="the PyKEEN model's (thousands for RGCN)")
     parser.add_argument("--seed", type=int, default=0, help="which 10%% to hide (settings were chosen on seed 1)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "completion.json")
     args = parser.parse_args()
@@ -55,8 +59,10 @@ def main() -> None:
     root = args.data / "ner/jd-gaiic2022"
     triples = graph_of([args.test] if args.test else [root / "train.bio", root / "dev.bio"])
     print(f"{len(triples)} triples; relations completed: {', '.join(RELATIONS)}", flush=True)
-    systems = ("popularity", "neighbours", *([args.model] if args.model != "none" else []))
-    report = evaluate(triples, RELATIONS, share=0.1, systems=systems, epochs=args.epochs, dim=args.dim, seed=args.seed)
+    systems = ("popularity", "neighbours", *(("gnn", "neighbours+gnn") if args.gnn else ()),
+               *([args.model] if args.model != "none" else []))
+    report = evaluate(triples, RELATIONS, share=0.1, systems=systems, epochs=args.epochs, dim=args.dim, seed=args.seed,
+                      batch_size=args.batch_size)
     print(f"\n{report.hidden} hidden edges   {'MRR':>8}{'Hits@1':>8}{'Hits@10':>9}   × popularity Hits@10 (target 2×)")
     base = report.systems["popularity"]["hits_at_10"]
     for name, scores in report.systems.items():

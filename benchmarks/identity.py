@@ -10,7 +10,9 @@ the pairs name (id ``jd-<line>``) go through the real path: ``skugraph ingest``,
 extract`` (rules), then :func:`~skugraph.fusion.resolve.resolve_products` over all of them
 together, as ``skugraph fuse`` does. A pair counts as merged when both listings end in one
 product. Precision and recall are over the ``same`` pairs; errors are listed by kind with
-each listing's evidence. Each ``--test`` file is scored the same way. Target (issue 19):
+each listing's evidence. Each ``--test`` file is scored the same way. ``--gnn`` also trains the
+graph neural network (:mod:`skugraph.fusion.gnn`) on the listings' facts and measures its node
+embeddings' cosine as a signal that two listings are one product, beside the titles' similarity. Target (issue 19):
 precision ≥ 0.97 at recall ≥ 0.6.
 """
 
@@ -62,8 +64,32 @@ def resolve_lines(titles: list[str], wanted: set[int], workdir: Path) -> tuple[d
         if done.returncode:
             sys.exit(f"skugraph {step[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
     listings = list(load_listings(workdir / "listings.jsonl"))
-    resolution = resolve_products(listings, list(read_facts(workdir / "facts.jsonl")))
-    return resolution.product_of, resolution.evidence, {listing.id: listing.title for listing in listings}
+    facts = list(read_facts(workdir / "facts.jsonl"))
+    resolution = resolve_products(listings, facts)
+    return resolution.product_of, resolution.evidence, {listing.id: listing.title for listing in listings}, facts
+
+
+def gnn_signal(sets: dict[str, list[dict]], facts: list, titles: dict[str, str]) -> dict:
+    """Whether the GNN's node embeddings tell same from different listings: over each pair set,
+    ROC AUC and the best threshold's F1 of the titles' similarity (the matcher's baseline
+    signal), of the embeddings' cosine, and of their mean."""
+    from rapidfuzz import fuzz
+    from sklearn.metrics import roc_auc_score
+
+    from skugraph.fusion.completion import triples_of
+    from skugraph.fusion.gnn import train_gnn
+    from skugraph.fusion.matching import best_threshold
+
+    model = train_gnn(triples_of(facts))
+    out = {"seconds": round(model.seconds, 1), "sets": {}}
+    for name, pairs in sets.items():
+        gold = [int(p["label"] == "same") for p in pairs]
+        title = [fuzz.token_set_ratio(titles[f"jd-{p['left']}"].lower(), titles[f"jd-{p['right']}"].lower()) / 100 for p in pairs]
+        cosine = [model.similarity(f"Product:jd-{p['left']}", f"Product:jd-{p['right']}") for p in pairs]
+        signals = {"title": title, "gnn": cosine, "mean": [(a + b) / 2 for a, b in zip(title, cosine, strict=True)]}
+        out["sets"][name] = {signal: {"auc": round(float(roc_auc_score(gold, values)), 4),
+                                      "best_f1": round(best_threshold(gold, values)[1].f1, 4)} for signal, values in signals.items()}
+    return out
 
 
 def score(pairs: list[dict], product_of: dict[str, str], evidence: dict[str, str]) -> dict:
@@ -86,6 +112,7 @@ def main() -> None:
     parser.add_argument("--titles", type=Path, required=True, help="Titles, one a line (jd-titles.txt).")
     parser.add_argument("--pairs", type=Path, default=Path(__file__).parent / "data" / "product-pairs-jd.jsonl")
     parser.add_argument("--test", type=Path, action="append", default=[], help="Another pair file, scored the same way.")
+    parser.add_argument("--gnn", action="store_true", help="also measure the GNN's embeddings as a same-product signal")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "identity.json")
     args = parser.parse_args()
     if not args.titles.is_file():
@@ -95,11 +122,16 @@ def main() -> None:
     wanted = {p[side] for pairs in sets.values() for p in pairs for side in ("left", "right")}
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
-        product_of, evidence, ingested = resolve_lines(titles, wanted, Path(scratch))
+        product_of, evidence, ingested, facts = resolve_lines(titles, wanted, Path(scratch))
     results = {name: score(pairs, product_of, evidence) for name, pairs in sets.items()}
     record = {"command": "python benchmarks/identity.py " + " ".join(sys.argv[1:]), "listings": len(wanted),
               "seconds": round(time.perf_counter() - began, 1), "target": {"precision": 0.97, "recall": 0.6},
               "merges_with_conflicting_models": len(conflicting_model_merges(ingested, product_of)), "sets": results}
+    if args.gnn:
+        record["gnn_signal"] = gnn_signal(sets, facts, ingested)
+        for name, signals in record["gnn_signal"]["sets"].items():
+            print(f"{name}: same or different, ROC AUC / best F1: " + ", ".join(
+                f"{signal} {v['auc']:.3f} / {v['best_f1']:.3f}" for signal, v in signals.items()))
     for name, result in results.items():
         print(f"{name}: {result['pairs']} pairs ({result['same']} same) precision {result['precision']:.3f} "
               f"recall {result['recall']:.3f} f1 {result['f1']:.3f}; {len(result['false_merges'])} false merges, "

@@ -73,6 +73,17 @@ def test_properties_and_provenance_are_stored(store, sample):
     assert f'"listing_id": "{listing.id}"' in row["r.provenance"]
 
 
+def test_a_query_by_columns_gives_the_rows_values(store, sample):
+    listings, facts = sample
+    store.load(listings, facts)
+    cypher = ("MATCH (l:Listing) OPTIONAL MATCH (p:Product {id: l.id})-[r:HAS_BRAND]->() RETURN l.id, l.price, l.updated_at, "
+              "l.sales_from, l.stock, l.stock IS NULL, r.confidence, count(*) AS n ORDER BY l.id")
+    rows = store.query(cypher).rows
+    assert len(rows) == len(listings) and isinstance(rows[0][2], str) and isinstance(rows[0][3], str)  # times and days as ISO text
+    assert [list(row) for row in zip(*store.columns(cypher), strict=True)] == rows
+    assert store.columns("MATCH (p:Product {id: $id}) RETURN p.id, p.title", {"id": "none"}) == [[], []]
+
+
 def test_parameters_are_values_never_cypher(store, sample):
     listings, facts = sample
     store.load(listings, facts)

@@ -6,6 +6,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -41,6 +42,17 @@ def test_inventory_reads_the_sample_catalogues_stock(client, demo_graph):
     assert found["stock"] == units > 0 and found["out_of_stock"] == out > 0 and len(found["stock_outs"]) == 3
     assert all(s["stock"] > 0 for stock_out in found["stock_outs"] for s in stock_out["substitutes"])
     assert client.get("/inventory", params={"limit": 0}).status_code == 422
+
+
+def test_a_products_inventory_agrees_with_the_catalogues(client):
+    found = client.get("/inventory", params={"limit": 5}).json()
+    out = next(s for s in found["stock_outs"] if s["substitutes"])
+    mine = client.get(f"/inventory/{out['id']}").json()
+    assert mine["stock"] == 0 and mine["listings"] == out["listings"] and mine["warehouses"] == out["warehouses"]
+    assert [s["id"] for s in mine["substitutes"]] == [s["id"] for s in out["substitutes"]]
+    stocked = client.get(f"/inventory/{mine['substitutes'][0]['id']}").json()
+    assert stocked["stock"] == mine["substitutes"][0]["stock"] > 0 and stocked["substitutes"] == []
+    assert client.get("/inventory/no-such-product").status_code == 404
 
 
 def test_search_product_facts_and_recommendations(client):
@@ -197,7 +209,7 @@ def _check_graph_layout(page) -> dict:
     return graph
 
 
-def test_web_ui_search_product_and_report(server, browser):
+def test_web_ui_search_product_and_report(server, browser, client):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{server}/")
@@ -238,6 +250,12 @@ def test_web_ui_search_product_and_report(server, browser):
     assert sum(s["kind"] == "circle" for s in crowded["shapes"]) == 25  # 24 neighbours and the product
     assert page.locator("#recommendations li a").count() > 0
     page.screenshot(path=str(SCREENSHOTS / "product.png"), full_page=True)
+
+    out = client.get("/inventory", params={"limit": 1}).json()["stock_outs"][0]
+    page.goto(f"{server}/ui/product/{quote(out['id'], safe='')}")  # out of stock: what can stand in, linked
+    page.wait_for_selector("#stock-substitutes li")
+    assert "out of stock" in page.inner_text("#stock")
+    assert page.locator("#stock-substitutes li a").count() == len(out["substitutes"]) > 0
 
     page.goto(f"{server}/docs")  # Swagger UI from the installed package, nothing from a CDN
     page.wait_for_selector(".opblock")
@@ -323,7 +341,7 @@ def test_generated_requests_get_documented_answers_and_never_a_server_error(app)
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 9
+    assert len(operations) == 10
     for operation in operations:
 
         @given(case=operation.as_strategy())

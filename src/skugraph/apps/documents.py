@@ -28,6 +28,13 @@ GIFT_REACH = 12
 _NOT_GIFT = re.compile(r"[传输配运发递护接]送|送(?:风|货|达|料|礼|给|女友|男友|老公|老婆|朋友|同学|老师|长辈|爸|妈|孩子|儿童|人)")
 
 
+#: the words that may start a free gift (:func:`in_gift`): a text without them has none
+GIFT_MARKS = "送赠"
+_GIFT_MARK = re.compile(f"[{GIFT_MARKS}]")
+#: a listing id in a provenance's JSON text
+_LISTING_ID = re.compile(r'"listing_id": ?"([^"\\]*)"')
+
+
 def in_gift(text: str, start: int) -> bool:
     """Whether the span at ``start`` of ``text`` names a free gift: the same title segment has
     送 or 赠 at most ``GIFT_REACH`` characters before it (``送钢化膜+指环``, ``赠品：挂绳``)."""
@@ -39,6 +46,21 @@ def in_gift(text: str, start: int) -> bool:
 def _in_word(i: int, text: str) -> bool:
     """Whether the 送 at ``i`` is part of a word that is no free gift (:data:`_NOT_GIFT`)."""
     return any(m.start() <= i < m.end() for m in _NOT_GIFT.finditer(text, max(0, i - 1), i + 3))
+
+
+def _read_in(provenance: str | None, listings: set[str]) -> bool:
+    """Whether a provenance (JSON text) names one of ``listings``, or may: its listing ids read
+    without parsing it, unless it has an escape."""
+    if not provenance:
+        return False
+    return "\\" in provenance or any(lid in listings for lid in _LISTING_ID.findall(provenance))
+
+
+def _gift_only_in(provenance: str, fields: Mapping[str, tuple[str, str]]) -> bool:
+    """:func:`gift_only` of a provenance's JSON text, given each listing's (title, description)."""
+    places = json.loads(provenance)
+    named = {place.get("listing_id") for place in places}
+    return gift_only(places, {lid: {"title": fields[lid][0], "description": fields[lid][1]} for lid in named if lid in fields})
 
 
 def gift_only(provenance: Sequence[Mapping] | None, texts: Mapping[str, Mapping[str, str]]) -> bool:
@@ -106,17 +128,19 @@ def documents_from_facts(listings: Iterable[Listing],
     return list(docs.values()), alias_map(brands)
 
 
-def documents_from_store(store: GraphStore, products: Collection[str] | None = None) -> tuple[list[Document], dict[str, set[str]]]:
+def documents_from_store(store: GraphStore, products: Collection[str] | None = None,
+                         with_text: bool = True) -> tuple[list[Document], dict[str, set[str]]]:
     """Every product in the graph (or those of ``products`` it holds), with its listings' text
-    and prices and its facts; and the brand names and aliases (:func:`alias_map`)."""
+    (unless not ``with_text``: for the recommender, which reads facts alone) and prices and its
+    facts; and the brand names and aliases (:func:`alias_map`)."""
     where, only = ("WHERE p.id IN $ids ", {"ids": sorted(products)}) if products is not None else ("", None)
     texts: dict[str, list[tuple[str, str, float | None]]] = defaultdict(list)
-    fields: dict[str, dict[str, str]] = {}  # listing id → its title and description (where facts were read)
-    for pid, lid, title, text, price in store.query(
+    fields: dict[str, tuple[str, str]] = {}  # listing id → its title and description (where facts were read)
+    for pid, lid, title, text, price in zip(*store.columns(
             f"MATCH (l:Listing)-[:OFFER_OF]->(p:Product) {where}RETURN p.id, l.id, l.title, l.description, l.price ORDER BY l.id",
-            only).rows:
-        texts[pid].append((title or "", text or "", price))
-        fields[lid] = {"title": title or "", "description": text or ""}
+            only), strict=True):
+        fields[lid] = title, text = title or "", text or ""
+        texts[pid].append((title, text, price))
     # some products by key: WHERE p.id IN $ids scans the table (4 ms at 20,000 products against 0.1)
     products = store.query("UNWIND $ids AS id MATCH (p:Product {id: id}) RETURN p.id, p.title ORDER BY p.id" if only
                            else "MATCH (p:Product) RETURN p.id, p.title ORDER BY p.id", only).rows
@@ -128,25 +152,28 @@ def documents_from_store(store: GraphStore, products: Collection[str] | None = N
             if supports is not None and not json.loads(supports):
                 delisted.add(lid)
                 continue
-            texts[lid].append((title or "", text or "", price))
-            fields[lid] = {"title": title or "", "description": text or ""}
+            fields[lid] = title, text = title or "", text or ""
+            texts[lid].append((title, text, price))
     products = [(pid, title) for pid, title in products if pid not in delisted]
     docs: dict[str, Document] = {}
     for pid, title in products:
         members = texts.get(pid) or [(title or "", "", None)]
-        docs[pid] = Document(pid, title or members[0][0], "\n".join(f"{t}\n{d}" for t, d, _ in members),
+        docs[pid] = Document(pid, title or members[0][0], "\n".join(f"{t}\n{d}" for t, d, _ in members) if with_text else "",
                              prices=tuple(p for _, _, p in members if p is not None))
-    rows = store.query(f"MATCH (p:Product)-[r]->(o) {where or 'WHERE '}{'AND ' if where else ''}label(r) <> 'HAS_REVIEW' "
-                       "RETURN p.id, r.predicate, o.id, coalesce(o.name, o.value, o.id), r.confidence, coalesce(r.inferred, false), "
-                       "r.provenance", only).rows
-    for pid, predicate, key, name, confidence, inferred, provenance in rows:
+    rows = store.columns(f"MATCH (p:Product)-[r]->(o) {where or 'WHERE '}{'AND ' if where else ''}label(r) <> 'HAS_REVIEW' "
+                         "RETURN p.id, r.predicate, o.id, coalesce(o.name, o.value, o.id), r.confidence, coalesce(r.inferred, false), "
+                         "r.provenance", only)
+    gifts = {lid for lid, (title, text) in fields.items() if _GIFT_MARK.search(title) or _GIFT_MARK.search(text)}
+    for pid, predicate, key, name, confidence, inferred, provenance in zip(*rows, strict=True):
         doc = docs.get(pid)
         if doc is None or predicate is None:
             continue
-        if gift_only(json.loads(provenance or "[]"), fields):
+        if gifts and _read_in(provenance, gifts) and _gift_only_in(provenance, fields):
             continue
         weight = (confidence or 0.0) * (INFERRED if inferred else 1.0)
-        doc.facts[(predicate, key)] = max(doc.facts.get((predicate, key), 0.0), weight)
+        fact = (predicate, key)
+        if weight > doc.facts.get(fact, -1.0):  # the strongest of a fact's edges
+            doc.facts[fact] = weight
         doc.names[key] = name
     brands = [(key, [name, *(aliases or [])]) for key, name, aliases in
               store.query("MATCH (b:Brand) RETURN b.id, b.name, b.aliases").rows]

@@ -29,14 +29,14 @@ import math
 import statistics
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import date
 
 import numpy as np
 
 from skugraph.apps.recommend import DEVICE_KINDS, FITS, Recommender
 from skugraph.graph.store import GraphStore
-from skugraph.records import units_a_day
+from skugraph.records import UNITS_A_DAY_CYPHER
 
 #: a substitute's price may be this many times the product's at most, and the product's this many times the substitute's
 PRICE_BAND = 1.5
@@ -49,8 +49,11 @@ TYPE = "product_type"
 #: the listing properties the inventory reads
 COLUMNS = ("stock", "sales", "sales_from", "sales_to", "warehouse")
 
-LISTINGS = ("MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE l.stock IS NOT NULL OR l.sales IS NOT NULL "
-            "RETURN p.id, p.title, l.id, l.stock, l.sales, l.sales_from, l.sales_to, l.source, l.warehouse, l.price "
+#: the recommender's best substitutes a single product's are chosen from (see :func:`product_inventory`)
+CANDIDATES = 50
+
+LISTINGS = ("MATCH (l:Listing)-[:OFFER_OF]->(p:Product) WHERE {products}(l.stock IS NOT NULL OR l.sales IS NOT NULL) "
+            f"RETURN p.id, p.title, l.id, l.stock, {UNITS_A_DAY_CYPHER}, l.source, l.warehouse, l.price "
             "ORDER BY p.id, l.id")
 
 
@@ -208,16 +211,27 @@ def has_stock(store: GraphStore) -> bool:
 def product_stock(store: GraphStore) -> list[ProductStock]:
     """Every product with stock or sales, summed over its listings, by id (none in a graph
     without the stock columns)."""
+    return _summed(zip(*store.columns(LISTINGS.format(products="")), strict=True) if stock_columns(store) else ())
+
+
+def _stock_of(store: GraphStore, ids: list[str]) -> dict[str, ProductStock]:
+    """:func:`product_stock` of the products ``ids`` alone, by id."""
+    rows = store.query(LISTINGS.format(products="p.id IN $ids AND "), {"ids": ids}).rows if ids and stock_columns(store) else ()
+    return {p.id: p for p in _summed(rows)}
+
+
+def _summed(rows) -> list[ProductStock]:
+    """Rows of :data:`LISTINGS` summed per product."""
     products: dict[str, ProductStock] = {}
     prices: dict[str, list[float]] = defaultdict(list)
-    for pid, title, _, stock, sales, first, last, shop, warehouse, price in store.query(LISTINGS).rows if stock_columns(store) else ():
+    for pid, title, _, stock, daily, shop, warehouse, price in rows:
         found = products.setdefault(pid, ProductStock(pid, title or "", None, None, 0))
         found.listings += 1
         place = (shop or "", warehouse or "")
         if stock is not None:
             found.stock = (found.stock or 0) + stock
             found.stock_at[place] = found.stock_at.get(place, 0) + stock
-        if (daily := units_a_day(sales, first and date.fromisoformat(first), last and date.fromisoformat(last))) is not None:
+        if daily is not None:
             found.daily_sales = (found.daily_sales or 0.0) + daily
             found.sales_at[place] = found.sales_at.get(place, 0.0) + daily
         if price is not None:
@@ -227,15 +241,57 @@ def product_stock(store: GraphStore) -> list[ProductStock]:
     return list(products.values())
 
 
+def product_inventory(store: GraphStore, recommender: Recommender, product_id: str, substitutes: int = 3) -> dict | None:
+    """One product's stock and demand over its listings (per place), and, when it is out of
+    stock, the in-stock products that can stand in for it, as :func:`inventory` finds them
+    (the recommender's :data:`CANDIDATES` best first, kept where in stock and priced alike).
+    None where its listings give neither stock nor sales."""
+    ours = _stock_of(store, [product_id]).get(product_id)
+    if ours is None:
+        return None
+    found = []
+    if ours.stock == 0 and product_id in recommender:
+        candidates = [hit.id for hit in recommender.substitutes(product_id, CANDIDATES)]
+        by_id = _stock_of(store, candidates)
+        among = np.zeros(len(recommender.products), dtype=bool)
+        for other in by_id.values():
+            if other.stock and _priced_alike(ours.price, np.array([other.price or np.nan]))[0]:
+                among[recommender.row[other.id]] = True
+        found = _substitutes(ours, by_id, recommender, among, substitutes)
+    return ours.to_dict() | {"substitutes": [asdict(s) | {"days_of_cover": _round(s.days_of_cover)} for s in found]}
+
+
+def inventory_of_graph(store: GraphStore, **options) -> Inventory:
+    """:func:`inventory` with the recommender read from the graph (what ``skugraph inventory``
+    does): the stock is read meanwhile in a thread, on a connection of its own (the database lets
+    go of the interpreter while a query runs)."""
+    began = time.perf_counter()
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(_stock_on_own_connection, store)
+        recommender = Recommender.from_store(store)
+        stocked = reading.result()
+    found = inventory(store, recommender, stocked=stocked, **options)
+    found.seconds = time.perf_counter() - began
+    return found
+
+
+def _stock_on_own_connection(store: GraphStore) -> list[ProductStock]:
+    own = store.connection()
+    try:
+        return product_stock(own)
+    finally:
+        own.close()
+
+
 def inventory(store: GraphStore, recommender: Recommender, *, limit: int = 20, substitutes: int = 3, low_days: float = 7.0,
-              excess_days: float = 90.0) -> Inventory:
+              excess_days: float = 90.0, stocked: list[ProductStock] | None = None) -> Inventory:
     """Stock and demand per product, stock-outs with their substitutes, accessories against
     their devices' sales, slow movers and reallocation hints (see the module doc); each list at
-    most ``limit`` long (at least 1)."""
+    most ``limit`` long (at least 1). ``stocked``: :func:`product_stock`, where already read."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     began = time.perf_counter()
-    stocked = product_stock(store)
+    stocked = product_stock(store) if stocked is None else stocked
     by_id = {p.id: p for p in stocked}
     out = sorted((p for p in stocked if p.stock == 0), key=lambda p: (-(p.daily_sales or 0.0), p.id))
     low = sorted((p for p in stocked if p.stock and p.days_of_cover is not None and p.days_of_cover < low_days),
@@ -349,27 +405,31 @@ def brand_forms(store: GraphStore) -> set[str]:
 def _slow_movers(stocked: list[ProductStock], recommender: Recommender, excess_days: float, limit: int) -> list[SlowMover]:
     """Attribute values whose stock, within a product type, lasts at least ``excess_days`` and
     twice as long as the type's; the longest first."""
-    groups: dict[tuple[str, str, str], list[ProductStock]] = defaultdict(list)
-    types: dict[str, list[ProductStock]] = defaultdict(list)
+    groups: dict[tuple[str, str, str], list] = defaultdict(lambda: [0, 0, 0.0])  # (type, predicate, value) → products, stock, sold a day
+    types: dict[str, list] = defaultdict(lambda: [0, 0.0])  # type → stock, sold a day
     for product in stocked:
         if product.stock is None or product.daily_sales is None or product.id not in recommender:
             continue
         facts = recommender.facts[product.id]
+        values = [(predicate, key) for predicate, key in facts if predicate in ATTRIBUTES]
         for kind in {key for p, key in facts if p == TYPE}:
-            types[kind].append(product)
-            for predicate, key in facts:
-                if predicate in ATTRIBUTES:
-                    groups[(kind, predicate, key)].append(product)
+            total = types[kind]
+            total[0] += product.stock
+            total[1] += product.daily_sales
+            for predicate, key in values:
+                group = groups[(kind, predicate, key)]
+                group[0] += 1
+                group[1] += product.stock
+                group[2] += product.daily_sales
     found = []
-    for (kind, predicate, key), members in groups.items():
-        stock, daily = sum(p.stock or 0 for p in members), sum(p.daily_sales or 0.0 for p in members)
-        type_stock, type_daily = sum(p.stock or 0 for p in types[kind]), sum(p.daily_sales or 0.0 for p in types[kind])
+    for (kind, predicate, key), (products, stock, daily) in groups.items():
+        type_stock, type_daily = types[kind]
         if not type_daily:  # a type that does not sell at all: no value of it sells slower than the rest
             continue
         cover = stock / daily if daily else math.inf
         type_cover = type_stock / type_daily
         if stock and cover >= excess_days and cover >= 2 * type_cover:
-            found.append(SlowMover(recommender.name(kind), predicate, recommender.name(key), len(members), stock, daily, cover, type_cover))
+            found.append(SlowMover(recommender.name(kind), predicate, recommender.name(key), products, stock, daily, cover, type_cover))
     return sorted(found, key=lambda s: (-s.days_of_cover, -s.stock, s.type, s.value))[:limit]
 
 

@@ -88,11 +88,12 @@ class Recommender:
 
     def __init__(self, facts: Mapping[str, Mapping[tuple[str, str], float]], names: Mapping[str, str] | None = None,
                  titles: Mapping[str, str] | None = None, inferred_weight: float = 0.25,
-                 near_types: Mapping[str, set[str]] | None = None):
+                 near_types: Mapping[str, set[str]] | None = None, owned: bool = False):
+        """``owned``: the facts' dicts are the recommender's to keep as they are (no copy)."""
         self.near_types = {k: set(v) for k, v in (near_types or {}).items()}  # type key → its synonyms' keys
         self.products = sorted(facts)
         self.row = {p: i for i, p in enumerate(self.products)}
-        self.facts = {p: dict(facts[p]) for p in self.products}
+        self.facts = {p: facts[p] if owned else dict(facts[p]) for p in self.products}
         self.names = dict(names or {})
         self.titles = dict(titles or {})
         self.inferred_weight = inferred_weight
@@ -150,10 +151,12 @@ class Recommender:
         from skugraph.corpus.normalize import fold
         from skugraph.tagging.augment import read_synonyms
 
-        documents, _ = documents_from_store(store)
+        documents, _ = documents_from_store(store, with_text=False)
         types = {k for d in documents for p, k in d.facts if p == "product_type"}
         synonyms = {fold(w): group for group in read_synonyms() for w in group}
-        return cls.from_documents(documents, {k: synonym_keys(k, synonyms) & types for k in types})
+        names = {k: v for d in documents for k, v in d.names.items()}
+        return cls({d.id: d.facts for d in documents}, names, {d.id: d.title for d in documents},
+                   near_types={k: synonym_keys(k, synonyms) & types for k in types}, owned=True)  # documents made for it alone
 
     def _is_telling(self, feature: tuple[str, str]) -> bool:
         return feature in self.features and bool(self.telling[self.features[feature]])

@@ -256,7 +256,7 @@ def complete(
     facts: Annotated[Path, typer.Argument(help="Fused facts (JSONL or Parquet) from `skugraph fuse`.")] = DEFAULT_WORKDIR / "facts.fused.jsonl",
     out: Annotated[Path, typer.Option(help="Inferred facts to write (JSONL, or Parquet when it ends in .parquet), for `skugraph load`.")] = DEFAULT_WORKDIR / "facts.inferred.jsonl",
     relation: Annotated[list[str] | None, typer.Option("--relation", help="A relation to complete (default: colour, material, capacity, size, compatible_with).")] = None,
-    scorer: Annotated[str, typer.Option(help="neighbours, popularity, or a PyKEEN model (RotatE …; needs the kg extra).")] = "neighbours",
+    scorer: Annotated[str, typer.Option(help="neighbours, popularity, gnn, neighbours+gnn, or a PyKEEN model (RotatE …); all but the first two need the kg extra.")] = "neighbours",
     min_probability: Annotated[float, typer.Option(help="Calibrated probability a proposal needs.")] = 0.7,
     ontology: OntologyOption = None,
     allow_empty: AllowEmptyOption = False,

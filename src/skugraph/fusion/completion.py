@@ -67,8 +67,10 @@ def split(triples: Sequence[Triple], relations: Sequence[str], share: float = 0.
     return [t for t in triples if t not in hidden], sorted(hidden)
 
 
-def train_model(triples: Sequence[Triple], model: str = "RotatE", epochs: int = 200, dim: int = 64, seed: int = 0):
-    """A PyKEEN model trained on ``triples``; returns (model, triples factory)."""
+def train_model(triples: Sequence[Triple], model: str = "RotatE", epochs: int = 200, dim: int = 64, seed: int = 0,
+                batch_size: int = 256):
+    """A PyKEEN model trained on ``triples``; returns (model, triples factory). A message-passing
+    model (RGCN) encodes the whole graph each batch: give it batches of thousands."""
     import torch
     from pykeen.models import model_resolver
     from pykeen.training import SLCWATrainingLoop
@@ -78,7 +80,7 @@ def train_model(triples: Sequence[Triple], model: str = "RotatE", epochs: int = 
     factory = TriplesFactory.from_labeled_triples(np.array(triples, dtype=str), create_inverse_triples=False)
     trained = model_resolver.make(model, triples_factory=factory, embedding_dim=dim, random_seed=seed)
     loop = SLCWATrainingLoop(model=trained, triples_factory=factory, optimizer=torch.optim.Adam(trained.parameters(), lr=0.01))
-    loop.train(triples_factory=factory, num_epochs=epochs, batch_size=256, use_tqdm=False)
+    loop.train(triples_factory=factory, num_epochs=epochs, batch_size=batch_size, use_tqdm=False)
     return trained.eval(), factory
 
 
@@ -416,8 +418,9 @@ def _at_columns(columns: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> 
 class EmbeddingScorer:
     """A trained PyKEEN model's scores (see :func:`train_model`)."""
 
-    def __init__(self, triples: Sequence[Triple], model: str = "RotatE", epochs: int = 200, dim: int = 64, seed: int = 0):
-        self.model, self.factory = train_model(triples, model, epochs, dim, seed)
+    def __init__(self, triples: Sequence[Triple], model: str = "RotatE", epochs: int = 200, dim: int = 64, seed: int = 0,
+                 batch_size: int = 256):
+        self.model, self.factory = train_model(triples, model, epochs, dim, seed, batch_size)
 
     def scores(self, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> np.ndarray:
         known = [c in self.factory.entity_to_id for c in candidates]
@@ -429,13 +432,57 @@ class EmbeddingScorer:
         return out
 
 
-def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: int = 64, seed: int = 0):
-    """``popularity``, ``neighbours``, or a PyKEEN model name (RotatE, TransE, ComplEx …)."""
+class GNNScorer:
+    """A graph neural network's scores (:func:`skugraph.fusion.gnn.train_gnn`)."""
+
+    def __init__(self, triples: Sequence[Triple], seed: int = 0):
+        from skugraph.fusion.gnn import GNNConfig, train_gnn
+
+        self.model = train_gnn(triples, GNNConfig(seed=seed))
+
+    def scores(self, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> np.ndarray:
+        return self.model.scores(head, relation, candidates)
+
+
+class BlendScorer:
+    """Reciprocal-rank fusion of scorers: a candidate's score is the sum over the scorers of
+    ``weight / (RANK_OFFSET + its rank)``, its rank among the candidates (ties in order)."""
+
+    def __init__(self, scorers: Sequence[tuple[object, float]]):
+        self.scorers = scorers
+
+    def scores(self, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> np.ndarray:
+        total = np.zeros(len(candidates))
+        for scorer, weight in self.scorers:
+            scores = _ranked_scores(scorer, head, relation, candidates, left_out)
+            rank = np.empty(len(candidates))
+            rank[np.argsort(-scores, kind="stable")] = np.arange(1, len(candidates) + 1)
+            total += weight / (RANK_OFFSET + rank)
+        return total
+
+    def coverage(self, head: str, relation: str) -> float:
+        first = self.scorers[0][0]
+        return first.coverage(head, relation) if hasattr(first, "coverage") else 1.0
+
+
+#: reciprocal-rank fusion's offset: how little the very first ranks count above the next ones
+RANK_OFFSET = 10
+#: the GNN's weight beside the neighbours' (1) in ``neighbours+gnn`` (chosen on seed 1 of benchmarks/completion.py)
+GNN_WEIGHT = 0.5
+
+
+def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: int = 64, seed: int = 0, batch_size: int = 256):
+    """``popularity``, ``neighbours``, ``gnn`` (a graph neural network), ``neighbours+gnn``
+    (the two blended), or a PyKEEN model name (RotatE, TransE, ComplEx, RGCN …)."""
     if name == "popularity":
         return PopularityScorer(triples)
     if name == "neighbours":
         return NeighbourScorer(triples, neighbours=50, prior=0.2, association=2.0)
-    return EmbeddingScorer(triples, name, epochs, dim, seed)
+    if name == "gnn":
+        return GNNScorer(triples, seed)
+    if name == "neighbours+gnn":
+        return BlendScorer([(make_scorer("neighbours", triples), 1.0), (GNNScorer(triples, seed), GNN_WEIGHT)])
+    return EmbeddingScorer(triples, name, epochs, dim, seed, batch_size)
 
 
 def _values(triples: Iterable[Triple], relations: Sequence[str]) -> dict[str, list[str]]:
@@ -471,11 +518,15 @@ class _Ranked:
 
 def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, share: float = 0.1,
              systems: Sequence[str] = ("popularity", "neighbours", "RotatE"), epochs: int = 200, dim: int = 64,
-             seed: int = 0) -> CompletionReport:
+             seed: int = 0, batch_size: int = 256) -> CompletionReport:
     """Hide ``share`` of the edges of ``relations``, train each system on the rest, rank each
     hidden tail among the values its relation has in training (filtered)."""
     kept, hidden = split(triples, relations, share, seed)
-    scorers = {name: make_scorer(name, kept, epochs, dim, seed) for name in systems}
+    scorers: dict[str, object] = {}
+    for name in systems:  # a blend of scorers already trained uses them
+        scorers[name] = (BlendScorer([(scorers["neighbours"], 1.0), (scorers["gnn"], GNN_WEIGHT)])
+                         if name == "neighbours+gnn" and {"neighbours", "gnn"} <= scorers.keys()
+                         else make_scorer(name, kept, epochs, dim, seed, batch_size))
     ranked = _Ranked(_values(kept, relations), set(triples), hidden)
     ranks: dict[str, list[int]] = defaultdict(list)
     by_relation: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))

@@ -680,6 +680,13 @@ class GraphStore(ABC):
         """Run Cypher; user input goes in ``parameters``, never into the query text. ``timeout``:
         seconds after which the query is stopped with an error."""
 
+    def columns(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> list[list[Any]]:
+        """A read query's result column by column (each a list in row order, values as
+        :meth:`query` gives them): for a caller that walks many rows, which a backend may hand
+        over without a Python object a row."""
+        result = self.query(cypher, parameters)
+        return [list(column) for column in zip(*result.rows, strict=True)] if result.rows else [[] for _ in result.columns]
+
     @abstractmethod
     def export_query(self, cypher: str, path: Path, parameters: Mapping[str, Any] | None = None) -> None:
         """Write a read query's result to a Parquet file."""

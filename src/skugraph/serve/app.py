@@ -1,6 +1,6 @@
 """The REST API and the web UI over one graph (FastAPI; OpenAPI at ``/docs``).
 
-API: ``/products/{id}``, ``/search``, ``/recommend/{id}``, ``/inventory``, ``/facts?product=``, ``/extract``
+API: ``/products/{id}``, ``/search``, ``/recommend/{id}``, ``/inventory``, ``/inventory/{id}``, ``/facts?product=``, ``/extract``
 (text → mentions and facts), ``/query`` (read-only Cypher with a time limit), ``/report``,
 ``/stats`` (counts, and the graph's expected precision from its facts' confidences).
 With ``writable``: ``POST /listings``, ``DELETE /listings/{id}`` and ``GET /changes``
@@ -40,6 +40,7 @@ from skugraph import __version__
 from skugraph.apps.documents import documents_from_store
 from skugraph.apps.query_parser import QueryParser
 from skugraph.apps.inventory import inventory as inventory_of
+from skugraph.apps.inventory import product_inventory as product_inventory_of
 from skugraph.apps.recommend import Recommender
 from skugraph.apps.search import FilterError, SearchIndex
 from skugraph.extract import ExtractorConfig, ListingReader, build_extractor, build_reader
@@ -325,6 +326,16 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
         with services.lock:
             found = inventory_of(services.store, services.recommender, limit=limit, low_days=low_days, excess_days=excess_days)
         return JSONResponse(found.to_dict())
+
+    @api.get("/inventory/{product_id:path}", summary="A product's stock and demand over its listings and places; "
+             "when it is out of stock, the in-stock products that can stand in for it", responses=_errors(404, 410))
+    def product_inventory(product_id: str, k: Annotated[int, Query(ge=1, le=20)] = 3) -> dict:
+        found = product_or_404(product_id)
+        with services.lock:
+            stock = product_inventory_of(services.store, services.recommender, found, k)
+        if stock is None:
+            raise HTTPException(404, f"no stock or sales for product {found}: its listings give neither")
+        return JSONResponse(stock)
 
     @api.get("/stats", summary="Nodes per label, edges per relation, and the expected precision of the facts "
              "(mean confidence, overall and per predicate; whether the confidences are calibrated)")

@@ -1,0 +1,53 @@
+"""The graph neural network (skugraph.fusion.gnn) for completion and as an identity signal."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch_geometric", reason="the GNN needs the kg extra (pip install -e '.[kg]')")
+
+from skugraph.fusion.completion import BlendScorer, evaluate  # noqa: E402
+from skugraph.fusion.gnn import GNNConfig, train_gnn  # noqa: E402
+from test_completion import graph  # noqa: E402
+
+COLOURS = ["Value:colour:黑色", "Value:colour:白色", "Value:colour:银色"]
+
+
+def test_the_gnn_ranks_what_goes_with_what_alone_and_blended():
+    report = evaluate(graph(), relations=["colour"], share=0.2, systems=("popularity", "gnn", "neighbours", "neighbours+gnn"))
+    assert report.hidden == 6
+    for system in ("gnn", "neighbours+gnn"):
+        assert report.systems[system]["hits_at_1"] >= 0.8  # the colour follows the product type
+        assert report.systems[system]["hits_at_1"] > report.systems["popularity"]["hits_at_1"]  # popularity says black
+
+
+def test_a_product_known_by_its_values_alone_gets_their_kinds_colour():
+    triples = [t for t in graph() if t[:2] != ("Product:充电器20", "colour")]  # a charger whose colour is not known
+    model = train_gnn(triples, GNNConfig(epochs=80))
+    assert model.scores("Product:充电器20", "colour", COLOURS).argmax() == 1  # chargers are white
+    assert np.isneginf(model.scores("Product:unknown", "colour", COLOURS)).all()
+    assert np.isneginf(model.scores("Product:充电器20", "colour", ["Value:colour:未见过"])).all()
+    # alike products are near, products of other kinds far; an unknown one is near nothing
+    assert model.similarity("Product:充电器20", "Product:充电器15") > model.similarity("Product:充电器20", "Product:壳3")
+    assert model.similarity("Product:充电器20", "Product:unknown") == 0.0
+
+
+def test_training_is_repeatable_for_a_seed():
+    first, again = (train_gnn(graph(), GNNConfig(epochs=10, seed=3)) for _ in range(2))
+    assert np.array_equal(first.nodes, again.nodes)
+    assert not np.array_equal(first.nodes, train_gnn(graph(), GNNConfig(epochs=10, seed=4)).nodes)
+
+
+class _Fixed:
+    def __init__(self, scores):
+        self.values = np.array(scores, dtype=float)
+
+    def scores(self, head, relation, candidates, left_out=()):
+        return self.values.copy()
+
+
+def test_a_blend_fuses_ranks_and_never_ranks_a_left_out_value_first():
+    blend = BlendScorer([(_Fixed([3.0, 2.0, 1.0]), 1.0), (_Fixed([1.0, 3.0, 2.0]), 1.0)])
+    scores = blend.scores("h", "r", ["a", "b", "c"])
+    assert scores.argmax() == 1 and scores[0] > scores[2]  # b: ranks 2 and 1; a: 1 and 3; c: 3 and 2
+    left_out = blend.scores("h", "r", ["a", "b", "c"], left_out=[1])
+    assert left_out.argmax() == 0
