@@ -72,7 +72,7 @@ def resolve_lines(titles: list[str], wanted: set[int], workdir: Path) -> tuple[d
 def gnn_signal(sets: dict[str, list[dict]], facts: list, titles: dict[str, str]) -> dict:
     """Whether the GNN's node embeddings tell same from different listings: over each pair set,
     ROC AUC and the best threshold's F1 of the titles' similarity (the matcher's baseline
-    signal), of the embeddings' cosine, and of their mean."""
+    signal), of the embeddings' cosine, and of their mean; by the pair file's name without its suffix."""
     from rapidfuzz import fuzz
     from sklearn.metrics import roc_auc_score
 
@@ -87,7 +87,7 @@ def gnn_signal(sets: dict[str, list[dict]], facts: list, titles: dict[str, str])
         title = [fuzz.token_set_ratio(titles[f"jd-{p['left']}"].lower(), titles[f"jd-{p['right']}"].lower()) / 100 for p in pairs]
         cosine = [model.similarity(f"Product:jd-{p['left']}", f"Product:jd-{p['right']}") for p in pairs]
         signals = {"title": title, "gnn": cosine, "mean": [(a + b) / 2 for a, b in zip(title, cosine, strict=True)]}
-        out["sets"][name] = {signal: {"auc": round(float(roc_auc_score(gold, values)), 4),
+        out["sets"][Path(name).stem] = {signal: {"auc": round(float(roc_auc_score(gold, values)), 4),
                                       "best_f1": round(best_threshold(gold, values)[1].f1, 4)} for signal, values in signals.items()}
     return out
 

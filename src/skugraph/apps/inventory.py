@@ -29,7 +29,6 @@ import math
 import statistics
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -261,37 +260,15 @@ def product_inventory(store: GraphStore, recommender: Recommender, product_id: s
     return ours.to_dict() | {"substitutes": [asdict(s) | {"days_of_cover": _round(s.days_of_cover)} for s in found]}
 
 
-def inventory_of_graph(store: GraphStore, **options) -> Inventory:
-    """:func:`inventory` with the recommender read from the graph (what ``skugraph inventory``
-    does): the stock is read meanwhile in a thread, on a connection of its own (the database lets
-    go of the interpreter while a query runs)."""
-    began = time.perf_counter()
-    with ThreadPoolExecutor(1) as pool:
-        reading = pool.submit(_stock_on_own_connection, store)
-        recommender = Recommender.from_store(store)
-        stocked = reading.result()
-    found = inventory(store, recommender, stocked=stocked, **options)
-    found.seconds = time.perf_counter() - began
-    return found
-
-
-def _stock_on_own_connection(store: GraphStore) -> list[ProductStock]:
-    own = store.connection()
-    try:
-        return product_stock(own)
-    finally:
-        own.close()
-
-
 def inventory(store: GraphStore, recommender: Recommender, *, limit: int = 20, substitutes: int = 3, low_days: float = 7.0,
-              excess_days: float = 90.0, stocked: list[ProductStock] | None = None) -> Inventory:
+              excess_days: float = 90.0) -> Inventory:
     """Stock and demand per product, stock-outs with their substitutes, accessories against
     their devices' sales, slow movers and reallocation hints (see the module doc); each list at
-    most ``limit`` long (at least 1). ``stocked``: :func:`product_stock`, where already read."""
+    most ``limit`` long (at least 1)."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     began = time.perf_counter()
-    stocked = product_stock(store) if stocked is None else stocked
+    stocked = product_stock(store)
     by_id = {p.id: p for p in stocked}
     out = sorted((p for p in stocked if p.stock == 0), key=lambda p: (-(p.daily_sales or 0.0), p.id))
     low = sorted((p for p in stocked if p.stock and p.days_of_cover is not None and p.days_of_cover < low_days),

@@ -308,14 +308,16 @@ def inventory(
     """Stock and demand per product over its listings, with days of cover: stock-outs with
     in-stock substitutes, accessories against their devices' sales, slow movers by attribute,
     reallocation hints across warehouses."""
-    from skugraph.apps.inventory import has_stock, inventory_of_graph
+    from skugraph.apps.inventory import has_stock
+    from skugraph.apps.inventory import inventory as inventory_of
+    from skugraph.apps.recommend import Recommender
 
     with read_graph(db) as store:
         require_products(store, db)
         if not has_stock(store):
             fail(f"no listing in {db} gives stock or sales: ingest listings with stock, sales (sales_from, sales_to) "
                  "and warehouse fields, and load them")
-        found = inventory_of_graph(store, limit=limit, low_days=low_days, excess_days=excess_days)
+        found = inventory_of(store, Recommender.from_store(store), limit=limit, low_days=low_days, excess_days=excess_days)
     if as_json:
         print_json(found.to_dict())
         return
