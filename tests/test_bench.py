@@ -91,11 +91,11 @@ def test_bench_api_runs_schemathesis_against_a_served_graph(demo_graph):
     from skugraph.bench.service import bench_api
 
     report = bench_api(demo_graph, max_examples=3)
-    assert report["operations"] == 9 and report["test_cases"]["generated"] > 20
+    assert report["operations"] == 10 and report["test_cases"]["generated"] > 20
     assert report["server_errors"] == 0 and report["schemathesis"]["exit_code"] == 0
     before = demo_graph.stat().st_mtime_ns
     writes = bench_api(demo_graph, max_examples=3, writable=True)  # POST/DELETE /listings and GET /changes as well
-    assert writes["operations"] == 12 and writes["server_errors"] == 0, writes["failures"]
+    assert writes["operations"] == 13 and writes["server_errors"] == 0, writes["failures"]
     assert writes["schemathesis"]["exit_code"] == 0, writes["failures"]
     assert demo_graph.stat().st_mtime_ns == before  # it wrote to a copy
 

@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("torch_geometric", reason="the GNN needs the kg extra (pip install -e '.[kg]')")
 
-from skugraph.fusion.completion import BlendScorer, evaluate  # noqa: E402
+from skugraph.fusion.completion import BlendScorer, GNNScorer, NeighbourScorer, evaluate  # noqa: E402
 from skugraph.fusion.gnn import GNNConfig, train_gnn  # noqa: E402
 from test_completion import graph  # noqa: E402
 
@@ -51,3 +51,24 @@ def test_a_blend_fuses_ranks_and_never_ranks_a_left_out_value_first():
     assert scores.argmax() == 1 and scores[0] > scores[2]  # b: ranks 2 and 1; a: 1 and 3; c: 3 and 2
     left_out = blend.scores("h", "r", ["a", "b", "c"], left_out=[1])
     assert left_out.argmax() == 0
+
+
+def test_ties_get_one_rank_in_a_blend_so_a_scorer_that_cannot_tell_favours_none():
+    unknown = BlendScorer([(_Fixed([-np.inf] * 3), 1.0), (_Fixed([1.0, 3.0, 2.0]), 1.0)]).scores("h", "r", ["a", "b", "c"])
+    assert list(np.argsort(-unknown)) == [1, 2, 0]  # the second scorer's order, not the candidates'
+    flat = BlendScorer([(_Fixed([0.0, 0.0, 0.0]), 5.0), (_Fixed([1.0, 2.0, 3.0]), 1.0)]).scores("h", "r", ["a", "b", "c"])
+    assert list(np.argsort(-flat)) == [2, 1, 0]
+
+
+def test_the_gnn_scorer_says_how_likely_a_product_is_to_have_a_value_as_the_neighbours_do():
+    triples = graph()
+    gnn, neighbours = GNNScorer(triples), NeighbourScorer(triples, neighbours=50, prior=0.2, association=2.0)
+    for head in ("Product:壳3", "Product:充电器20"):
+        assert gnn.coverage(head, "colour") == neighbours.coverage(head, "colour")
+
+
+def test_a_relation_whose_values_are_each_ones_own_is_carried_and_spoils_nothing():
+    reviews = [(f"Product:壳{i}", "has_review", f"Review:r{i}") for i in range(14)]  # one review each: nothing to rank
+    model = train_gnn(graph() + reviews, GNNConfig(epochs=40))
+    assert "Review:r3" in model and "has_review" in model.relations
+    assert model.scores("Product:充电器20", "colour", COLOURS).argmax() == 1

@@ -126,3 +126,16 @@ def test_a_new_stock_level_is_a_new_version_and_the_old_one_is_history(tmp_path)
     old_stock, old_warehouse = rows[(record["id"], "stock")], rows[(record["id"], "warehouse")]
     assert old_stock["value"] == str(record["stock"]) and old_stock["valid_to"].startswith("2026-12-01")
     assert old_warehouse["value"] == record["warehouse"]
+
+
+@pytest.mark.parametrize(("sales", "first", "last"), [(170, "2026-11-01", "2026-11-10"), (0, "2026-11-05", "2026-11-05"),
+                                                      (10, "2026-11-02", "2026-11-01"), (None, "2026-11-01", "2026-11-02"),
+                                                      (5, None, "2026-11-01"), (7, "2026-11-01", None)])
+def test_units_a_day_in_a_query_are_units_a_day(tmp_path, sales, first, last):
+    from skugraph.records import UNITS_A_DAY_CYPHER, units_a_day
+
+    expected = units_a_day(sales, first and date.fromisoformat(first), last and date.fromisoformat(last))
+    with open_store(tmp_path / "graph.lbug") as store:
+        got = store.query(f"WITH {{sales: $sales, sales_from: CAST($first AS DATE), sales_to: CAST($last AS DATE)}} AS l "
+                          f"RETURN {UNITS_A_DAY_CYPHER}", {"sales": sales, "first": first, "last": last}).rows[0][0]
+    assert got == expected and (expected is None) is (sales is None or not first or not last or last < first)

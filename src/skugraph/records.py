@@ -32,14 +32,15 @@ COMPLETION = "completion"
 
 
 def units_a_day(sales: int | None, first: date | None, last: date | None) -> float | None:
-    """Units sold a day over a period from ``first`` to ``last``, both days counted (None without all three)."""
-    if sales is None or first is None or last is None:
+    """Units sold a day over a period from ``first`` to ``last``, both days counted (None without
+    all three, or where the period ends before it starts, which ingest refuses)."""
+    if sales is None or first is None or last is None or last < first:
         return None
     return sales / ((last - first).days + 1)
 
 
-#: :func:`units_a_day` of a listing ``l`` in Cypher (null without all three), for a query that sums many
-UNITS_A_DAY_CYPHER = "CAST(l.sales AS DOUBLE) / (l.sales_to - l.sales_from + 1)"
+#: :func:`units_a_day` of a listing ``l`` in Cypher (null where it is None), for a query that sums many
+UNITS_A_DAY_CYPHER = "CASE WHEN l.sales_to >= l.sales_from THEN CAST(l.sales AS DOUBLE) / (l.sales_to - l.sales_from + 1) END"
 
 
 @dataclass(frozen=True, slots=True)

@@ -242,8 +242,9 @@ def _summed(rows) -> list[ProductStock]:
 
 def product_inventory(store: GraphStore, recommender: Recommender, product_id: str, substitutes: int = 3) -> dict | None:
     """One product's stock and demand over its listings (per place), and, when it is out of
-    stock, the in-stock products that can stand in for it, as :func:`inventory` finds them
-    (the recommender's :data:`CANDIDATES` best first, kept where in stock and priced alike).
+    stock, the in-stock products that can stand in for it: ranked as :func:`inventory` ranks
+    them, but chosen among the recommender's :data:`CANDIDATES` best alone (kept where in stock
+    and priced alike), so it may find fewer. ``substitutes`` is empty for a product in stock.
     None where its listings give neither stock nor sales."""
     ours = _stock_of(store, [product_id]).get(product_id)
     if ours is None:

@@ -130,10 +130,12 @@ class Recommender:
         return self.name(key).lower().replace(" ", "") in GENERIC
 
     @classmethod
-    def from_documents(cls, documents: Sequence, near_types: Mapping[str, set[str]] | None = None) -> Recommender:
-        """From search documents (:class:`skugraph.apps.documents.Document`)."""
+    def from_documents(cls, documents: Sequence, near_types: Mapping[str, set[str]] | None = None,
+                       owned: bool = False) -> Recommender:
+        """From search documents (:class:`skugraph.apps.documents.Document`); ``owned``: made for
+        it alone (their facts are kept without a copy)."""
         names = {k: v for d in documents for k, v in d.names.items()}
-        return cls({d.id: d.facts for d in documents}, names, {d.id: d.title for d in documents}, near_types=near_types)
+        return cls({d.id: d.facts for d in documents}, names, {d.id: d.title for d in documents}, near_types=near_types, owned=owned)
 
     @classmethod
     def from_index(cls, index) -> Recommender:
@@ -154,9 +156,7 @@ class Recommender:
         documents, _ = documents_from_store(store, with_text=False)
         types = {k for d in documents for p, k in d.facts if p == "product_type"}
         synonyms = {fold(w): group for group in read_synonyms() for w in group}
-        names = {k: v for d in documents for k, v in d.names.items()}
-        return cls({d.id: d.facts for d in documents}, names, {d.id: d.title for d in documents},
-                   near_types={k: synonym_keys(k, synonyms) & types for k in types}, owned=True)  # documents made for it alone
+        return cls.from_documents(documents, {k: synonym_keys(k, synonyms) & types for k in types}, owned=True)
 
     def _is_telling(self, feature: tuple[str, str]) -> bool:
         return feature in self.features and bool(self.telling[self.features[feature]])

@@ -3,8 +3,9 @@ and propose the likeliest as facts marked ``inferred``.
 
 Scorers: ``popularity`` (how many products have the value), ``neighbours`` (the values of
 the most similar products, item-based, TF-IDF cosine over (relation, value) pairs, plus how
-often products sharing each of its pairs have the value) and any PyKEEN embedding model
-(RotatE, TransE, ComplEx …).
+often products sharing each of its pairs have the value), ``gnn`` (a graph neural network,
+:mod:`skugraph.fusion.gnn`), ``neighbours+gnn`` (the two by reciprocal rank) and any PyKEEN
+embedding model (RotatE, TransE, ComplEx, RGCN …).
 
 Evaluation hides a share of the attribute edges, trains on the rest, and ranks each hidden
 value among the values of its kind (filtered: other known values of that product and kind
@@ -14,7 +15,8 @@ do not count against it): MRR and Hits@1/10 for each scorer in the same run.
 candidate's score to how often it is right, apart for products known by 1, 2, 3 and 4 or
 more shared facts), then proposes, for each product missing a relation (an attribute that
 applies to its category), its top value when the calibrated probability, times the share of
-like products that state the relation at all (the neighbour scorer's ``coverage``), reaches
+like products that state the relation at all (the neighbour scorer's ``coverage``, whichever
+scorer ranks), reaches
 ``min_probability``: a fact with that probability as confidence, ``inferred: true``, and the
 scorer as its extractor.
 """
@@ -23,11 +25,13 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import rankdata
 
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.processes import Workers
@@ -45,7 +49,7 @@ def triples_of(facts: Sequence[Fact]) -> list[Triple]:
 @dataclass
 class CompletionReport:
     hidden: int
-    systems: dict[str, dict]  # system → mrr, hits_at_1, hits_at_10, count
+    systems: dict[str, dict]  # system → mrr, hits_at_1, hits_at_10, count, train_seconds
     per_relation: dict[str, dict[str, dict]]  # relation → system → metrics
 
 
@@ -415,11 +419,23 @@ def _at_columns(columns: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> 
     return sums
 
 
-class EmbeddingScorer:
+class _NeighbourCoverage:
+    """:meth:`NeighbourScorer.coverage` for a scorer that cannot tell how likely a product is to
+    have a value of a relation at all (the share of like products that state one)."""
+
+    def __init__(self, triples: Sequence[Triple]):
+        self._neighbours = make_scorer("neighbours", triples)
+
+    def coverage(self, head: str, relation: str) -> float:
+        return self._neighbours.coverage(head, relation)
+
+
+class EmbeddingScorer(_NeighbourCoverage):
     """A trained PyKEEN model's scores (see :func:`train_model`)."""
 
     def __init__(self, triples: Sequence[Triple], model: str = "RotatE", epochs: int = 200, dim: int = 64, seed: int = 0,
                  batch_size: int = 256):
+        super().__init__(triples)
         self.model, self.factory = train_model(triples, model, epochs, dim, seed, batch_size)
 
     def scores(self, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> np.ndarray:
@@ -432,12 +448,16 @@ class EmbeddingScorer:
         return out
 
 
-class GNNScorer:
-    """A graph neural network's scores (:func:`skugraph.fusion.gnn.train_gnn`)."""
+class GNNScorer(_NeighbourCoverage):
+    """A graph neural network's scores (:func:`skugraph.fusion.gnn.train_gnn`, its
+    :class:`~skugraph.fusion.gnn.GNNConfig` defaults)."""
 
     def __init__(self, triples: Sequence[Triple], seed: int = 0):
-        from skugraph.fusion.gnn import GNNConfig, train_gnn
-
+        try:
+            from skugraph.fusion.gnn import GNNConfig, train_gnn
+        except ImportError as error:
+            raise ValueError(f"the gnn scorers need torch_geometric ({error}): pip install -e '.[kg]'") from None
+        super().__init__(triples)
         self.model = train_gnn(triples, GNNConfig(seed=seed))
 
     def scores(self, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> np.ndarray:
@@ -446,7 +466,8 @@ class GNNScorer:
 
 class BlendScorer:
     """Reciprocal-rank fusion of scorers: a candidate's score is the sum over the scorers of
-    ``weight / (RANK_OFFSET + its rank)``, its rank among the candidates (ties in order)."""
+    ``weight / (RANK_OFFSET + its rank)``, its rank among the candidates (tied candidates share
+    the best of their ranks, so a scorer that cannot tell them apart favours none)."""
 
     def __init__(self, scorers: Sequence[tuple[object, float]]):
         self.scorers = scorers
@@ -455,9 +476,7 @@ class BlendScorer:
         total = np.zeros(len(candidates))
         for scorer, weight in self.scorers:
             scores = _ranked_scores(scorer, head, relation, candidates, left_out)
-            rank = np.empty(len(candidates))
-            rank[np.argsort(-scores, kind="stable")] = np.arange(1, len(candidates) + 1)
-            total += weight / (RANK_OFFSET + rank)
+            total += weight / (RANK_OFFSET + rankdata(-scores, method="min"))
         return total
 
     def coverage(self, head: str, relation: str) -> float:
@@ -467,13 +486,15 @@ class BlendScorer:
 
 #: reciprocal-rank fusion's offset: how little the very first ranks count above the next ones
 RANK_OFFSET = 10
-#: the GNN's weight beside the neighbours' (1) in ``neighbours+gnn`` (chosen on seed 1 of benchmarks/completion.py)
+#: the GNN's weight beside the neighbours' (1) in ``neighbours+gnn`` (the best of 0.25, 0.5, 1 and 2 on
+#: seed 1 of benchmarks/completion.py's split)
 GNN_WEIGHT = 0.5
 
 
 def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: int = 64, seed: int = 0, batch_size: int = 256):
-    """``popularity``, ``neighbours``, ``gnn`` (a graph neural network), ``neighbours+gnn``
-    (the two blended), or a PyKEEN model name (RotatE, TransE, ComplEx, RGCN …)."""
+    """``popularity``, ``neighbours``, ``gnn`` (a graph neural network, its own settings:
+    ``epochs``, ``dim`` and ``batch_size`` are the PyKEEN models'), ``neighbours+gnn`` (the two
+    blended), or a PyKEEN model name (RotatE, TransE, ComplEx, RGCN …)."""
     if name == "popularity":
         return PopularityScorer(triples)
     if name == "neighbours":
@@ -523,10 +544,13 @@ def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, sh
     hidden tail among the values its relation has in training (filtered)."""
     kept, hidden = split(triples, relations, share, seed)
     scorers: dict[str, object] = {}
+    seconds: dict[str, float] = {}
     for name in systems:  # a blend of scorers already trained uses them
+        began = time.perf_counter()
         scorers[name] = (BlendScorer([(scorers["neighbours"], 1.0), (scorers["gnn"], GNN_WEIGHT)])
                          if name == "neighbours+gnn" and {"neighbours", "gnn"} <= scorers.keys()
                          else make_scorer(name, kept, epochs, dim, seed, batch_size))
+        seconds[name] = round(time.perf_counter() - began, 1)
     ranked = _Ranked(_values(kept, relations), set(triples), hidden)
     ranks: dict[str, list[int]] = defaultdict(list)
     by_relation: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -540,7 +564,7 @@ def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, sh
                 rank = 1 + int((scores > scores[truth_at]).sum())
             ranks[name].append(rank)
             by_relation[r][name].append(rank)
-    return CompletionReport(len(hidden), {name: _metrics(v) for name, v in ranks.items()},
+    return CompletionReport(len(hidden), {name: _metrics(v) | {"train_seconds": seconds[name]} for name, v in ranks.items()},
                             {r: {name: _metrics(v) for name, v in d.items()} for r, d in sorted(by_relation.items())})
 
 

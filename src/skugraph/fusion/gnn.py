@@ -2,14 +2,19 @@
 KG completion and as a signal for product identity.
 
 The graph is the facts' triples as an undirected graph (a product linked to its values, brands,
-the models it fits …). Each node starts from an embedding of its own, products too unless
-``products_from_values`` (then a product is only what its neighbours are, so one with few facts
-is not fitted to them alone); ``layers`` rounds of LightGCN propagation (:class:`LGConv`:
-the mean of the neighbours, degree-normalised) smooth them, and a node's embedding is the mean
-over the rounds. A triple (h, r, t) scores ``<z_h ⊙ w_r, z_t> + b_t``: a diagonal per relation
-and a bias per value. Training is one-against-all: for each known (h, r, t), cross-entropy of t
-among every value r has (the ranking completion asks for), full-batch, Adam, edge dropout on
-the embeddings, bf16-free (the graph is small; fp32 on the CPU).
+the models it fits …). Each node starts from an embedding of its own, but with
+``products_from_values`` a node that is the subject of a triple (a product) starts from zero
+and is only what its neighbours make it, so one with few facts is not fitted to them alone.
+``layers`` rounds of LightGCN propagation (:class:`LGConv`: the neighbours' sum, each weighted
+by 1/√(degree of both ends)) smooth them, and a node's embedding is the mean over the rounds.
+A triple (h, r, t) scores ``<z_h ⊙ w_r, z_t> + b_t``: a diagonal per relation and a bias per
+value. Training is one-against-all: for each known (h, r, t), cross-entropy of t among every
+value r has (the ranking completion asks for), full batch, Adam, dropout on the node vectors
+before each round, in fp32 on the CPU. A relation whose values are nearly all one subject's own
+(a product's reviews, its model code: fewer than :data:`SHARED` subjects a value) carries
+messages but is not trained on: there is nothing to rank, and its one-against-all would cost
+the square of its size. The whole graph is in memory each epoch: this is for graphs of up to a
+few hundred thousand triples.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import numpy as np
 import torch
 
 Triple = tuple[str, str, str]
+#: subjects a value of a relation at least, on average, for the relation to be trained on
+SHARED = 1.1
 
 
 @dataclass
@@ -110,10 +117,15 @@ def train_gnn(triples: Sequence[Triple], config: GNNConfig | None = None) -> Gra
     values: dict[str, list[int]] = defaultdict(list)  # relation → the nodes it points to
     for r, t in sorted({(r, index[t]) for _, r, t in triples}):
         values[r].append(t)
-    batches = []  # per relation: its id, its values, the heads asked and where the answer is among the values
+    asked_of: dict[str, list[tuple[int, int]]] = defaultdict(list)  # relation → (head, tail) of its triples
+    for h, r, t in triples:
+        asked_of[r].append((index[h], index[t]))
+    batches = []  # per relation trained: its id, its values, the heads asked and where the answer is among the values
     for number, relation in enumerate(relations):
+        if len(asked_of[relation]) < SHARED * len(values[relation]):
+            continue
         at = {node: i for i, node in enumerate(values[relation])}
-        asked = [(index[h], at[index[t]]) for h, r, t in triples if r == relation]
+        asked = [(h, at[t]) for h, t in asked_of[relation]]
         batches.append((number, torch.tensor(values[relation]), torch.tensor([h for h, _ in asked]),
                         torch.tensor([i for _, i in asked])))
     model = GraphEncoder(len(entities), len(relations), heads.unique(), config)
@@ -124,7 +136,7 @@ def train_gnn(triples: Sequence[Triple], config: GNNConfig | None = None) -> Gra
         z = model(edge_index)
         loss = sum(torch.nn.functional.cross_entropy((z[asked] * model.relation[number]) @ z[tails_of].T + model.bias[tails_of],
                                                      answer, reduction="sum")
-                   for number, tails_of, asked, answer in batches) / len(triples)
+                   for number, tails_of, asked, answer in batches) / sum(len(answer) for *_, answer in batches)
         loss.backward()
         optimiser.step()
     model.eval()

@@ -238,7 +238,8 @@ class LadybugStore(GraphStore):
 
     def columns(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> list[list[Any]]:
         """As Arrow (a quarter of the row-by-row fetch's time on 100,000 rows), converted to plain
-        Python as :meth:`query` does where a column is not text, a number or a flag."""
+        Python as :meth:`query` does where a column is not text, a number or a flag; a MAP column
+        comes as lists of (key, value) pairs, not as dicts."""
         try:
             result = self._conn.execute(cypher, dict(parameters or {}))
         except RuntimeError as error:
