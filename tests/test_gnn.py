@@ -72,3 +72,8 @@ def test_a_relation_whose_values_are_each_ones_own_is_carried_and_spoils_nothing
     model = train_gnn(graph() + reviews, GNNConfig(epochs=40))
     assert "Review:r3" in model and "has_review" in model.relations
     assert model.scores("Product:充电器20", "colour", COLOURS).argmax() == 1
+
+
+def test_a_graph_with_nothing_shared_to_learn_is_a_clear_error():
+    with pytest.raises(ValueError, match="nothing for the GNN to learn"):
+        train_gnn([(f"Product:p{i}", "has_review", f"Review:r{i}") for i in range(5)], GNNConfig(epochs=2))

@@ -210,19 +210,19 @@ def has_stock(store: GraphStore) -> bool:
 def product_stock(store: GraphStore) -> list[ProductStock]:
     """Every product with stock or sales, summed over its listings, by id (none in a graph
     without the stock columns)."""
-    return _summed(zip(*store.columns(LISTINGS.format(products="")), strict=True) if stock_columns(store) else ())
+    return _summed(store, "") if stock_columns(store) else []
 
 
 def _stock_of(store: GraphStore, ids: list[str]) -> dict[str, ProductStock]:
     """:func:`product_stock` of the products ``ids`` alone, by id."""
-    rows = store.query(LISTINGS.format(products="p.id IN $ids AND "), {"ids": ids}).rows if ids and stock_columns(store) else ()
-    return {p.id: p for p in _summed(rows)}
+    return {p.id: p for p in _summed(store, "p.id IN $ids AND ", {"ids": ids})} if ids and stock_columns(store) else {}
 
 
-def _summed(rows) -> list[ProductStock]:
-    """Rows of :data:`LISTINGS` summed per product."""
+def _summed(store: GraphStore, where: str, parameters: dict | None = None) -> list[ProductStock]:
+    """The rows of :data:`LISTINGS` (``where``: a condition on them, with its ``parameters``) summed per product."""
     products: dict[str, ProductStock] = {}
     prices: dict[str, list[float]] = defaultdict(list)
+    rows = zip(*store.columns(LISTINGS.format(products=where), parameters), strict=True)
     for pid, title, _, stock, daily, shop, warehouse, price in rows:
         found = products.setdefault(pid, ProductStock(pid, title or "", None, None, 0))
         found.listings += 1
@@ -333,7 +333,8 @@ def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], re
         for predicate, key in facts:
             if predicate in FITS and key.partition(":")[0] in DEVICE_KINDS:
                 fitting[model(key)].add(product)
-                fits_brands[product] = recommender.fits_of(product)[1]
+                if product not in fits_brands:
+                    fits_brands[product] = recommender.fits_of(product)[1]
     found: list[DeviceAccessories] = []
     if not fitting:
         return found

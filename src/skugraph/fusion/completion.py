@@ -31,7 +31,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 from skugraph.facts.ontology import Ontology, load_ontology
 from skugraph.processes import Workers
@@ -476,7 +475,8 @@ class BlendScorer:
         total = np.zeros(len(candidates))
         for scorer, weight in self.scorers:
             scores = _ranked_scores(scorer, head, relation, candidates, left_out)
-            total += weight / (RANK_OFFSET + rankdata(-scores, method="min"))
+            ordered = np.sort(-scores)
+            total += weight / (RANK_OFFSET + 1 + np.searchsorted(ordered, -scores, side="left"))  # ties: the best rank
         return total
 
     def coverage(self, head: str, relation: str) -> float:
@@ -491,6 +491,11 @@ RANK_OFFSET = 10
 GNN_WEIGHT = 0.5
 
 
+def _blend(neighbours, gnn) -> BlendScorer:
+    """``neighbours+gnn``: the two by reciprocal rank, the GNN at :data:`GNN_WEIGHT`."""
+    return BlendScorer([(neighbours, 1.0), (gnn, GNN_WEIGHT)])
+
+
 def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: int = 64, seed: int = 0, batch_size: int = 256):
     """``popularity``, ``neighbours``, ``gnn`` (a graph neural network, its own settings:
     ``epochs``, ``dim`` and ``batch_size`` are the PyKEEN models'), ``neighbours+gnn`` (the two
@@ -502,7 +507,7 @@ def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: in
     if name == "gnn":
         return GNNScorer(triples, seed)
     if name == "neighbours+gnn":
-        return BlendScorer([(make_scorer("neighbours", triples), 1.0), (GNNScorer(triples, seed), GNN_WEIGHT)])
+        return _blend(make_scorer("neighbours", triples), GNNScorer(triples, seed))
     return EmbeddingScorer(triples, name, epochs, dim, seed, batch_size)
 
 
@@ -547,8 +552,7 @@ def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, sh
     seconds: dict[str, float] = {}
     for name in systems:  # a blend of scorers already trained uses them
         began = time.perf_counter()
-        scorers[name] = (BlendScorer([(scorers["neighbours"], 1.0), (scorers["gnn"], GNN_WEIGHT)])
-                         if name == "neighbours+gnn" and {"neighbours", "gnn"} <= scorers.keys()
+        scorers[name] = (_blend(scorers["neighbours"], scorers["gnn"]) if name == "neighbours+gnn" and {"neighbours", "gnn"} <= scorers.keys()
                          else make_scorer(name, kept, epochs, dim, seed, batch_size))
         seconds[name] = round(time.perf_counter() - began, 1)
     ranked = _Ranked(_values(kept, relations), set(triples), hidden)

@@ -114,20 +114,20 @@ def train_gnn(triples: Sequence[Triple], config: GNNConfig | None = None) -> Gra
     heads = torch.tensor([index[h] for h, _, _ in triples])
     tails = torch.tensor([index[t] for _, _, t in triples])
     edge_index = torch.cat([torch.stack([heads, tails]), torch.stack([tails, heads])], dim=1)
-    values: dict[str, list[int]] = defaultdict(list)  # relation → the nodes it points to
-    for r, t in sorted({(r, index[t]) for _, r, t in triples}):
-        values[r].append(t)
     asked_of: dict[str, list[tuple[int, int]]] = defaultdict(list)  # relation → (head, tail) of its triples
     for h, r, t in triples:
         asked_of[r].append((index[h], index[t]))
     batches = []  # per relation trained: its id, its values, the heads asked and where the answer is among the values
     for number, relation in enumerate(relations):
-        if len(asked_of[relation]) < SHARED * len(values[relation]):
+        values = sorted({t for _, t in asked_of[relation]})
+        if len(asked_of[relation]) < SHARED * len(values):
             continue
-        at = {node: i for i, node in enumerate(values[relation])}
-        asked = [(h, at[t]) for h, t in asked_of[relation]]
-        batches.append((number, torch.tensor(values[relation]), torch.tensor([h for h, _ in asked]),
-                        torch.tensor([i for _, i in asked])))
+        at = {node: i for i, node in enumerate(values)}
+        batches.append((number, torch.tensor(values), torch.tensor([h for h, _ in asked_of[relation]]),
+                        torch.tensor([at[t] for _, t in asked_of[relation]])))
+    if not batches:
+        raise ValueError(f"nothing for the GNN to learn: no relation of the {len(triples)} triples has values that "
+                         f"subjects share ({SHARED} a value or more)")
     model = GraphEncoder(len(entities), len(relations), heads.unique(), config)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     for _ in range(config.epochs):

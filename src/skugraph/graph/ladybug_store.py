@@ -224,14 +224,10 @@ class LadybugStore(GraphStore):
     def query(self, cypher: str, parameters: Mapping[str, Any] | None = None, timeout: float | None = None) -> QueryResult:
         self._conn.set_query_timeout(int(timeout * 1000) if timeout else 0)
         try:
-            result = self._conn.execute(cypher, dict(parameters or {}))
-        except RuntimeError as error:
-            raise StoreError(str(error)) from None
+            result = self._answer(cypher, parameters)
         finally:
             if timeout:
                 self._conn.set_query_timeout(0)
-        if isinstance(result, list):  # several statements: the last one answers
-            result = result[-1]
         columns = result.get_column_names()
         rows = [[_plain(value) for value in row] for row in result.get_all()]
         return QueryResult(columns, rows)
@@ -240,15 +236,17 @@ class LadybugStore(GraphStore):
         """As Arrow (a quarter of the row-by-row fetch's time on 100,000 rows), converted to plain
         Python as :meth:`query` does where a column is not text, a number or a flag; a MAP column
         comes as lists of (key, value) pairs, not as dicts."""
+        table = self._answer(cypher, parameters).get_as_arrow()
+        return [column.to_pylist() if _plain_arrow(column.type) else [_plain(v) for v in column.to_pylist()]
+                for column in table.columns]
+
+    def _answer(self, cypher: str, parameters: Mapping[str, Any] | None) -> ladybug.QueryResult:
+        """The result of ``cypher`` (of its last statement where it has several); a failure as a StoreError."""
         try:
             result = self._conn.execute(cypher, dict(parameters or {}))
         except RuntimeError as error:
             raise StoreError(str(error)) from None
-        if isinstance(result, list):
-            result = result[-1]
-        table = result.get_as_arrow()
-        return [column.to_pylist() if _plain_arrow(column.type) else [_plain(v) for v in column.to_pylist()]
-                for column in table.columns]
+        return result[-1] if isinstance(result, list) else result
 
     def export_query(self, cypher: str, path: Path, parameters: Mapping[str, Any] | None = None) -> None:
         """Write a read query's result to a Parquet file (LadybugDB's ``COPY (…) TO``)."""

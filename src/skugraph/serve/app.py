@@ -39,8 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from skugraph import __version__
 from skugraph.apps.documents import documents_from_store
 from skugraph.apps.query_parser import QueryParser
-from skugraph.apps.inventory import inventory as inventory_of
-from skugraph.apps.inventory import product_inventory as product_inventory_of
+from skugraph.apps.inventory import inventory as inventory_of, product_inventory as product_inventory_of
 from skugraph.apps.recommend import Recommender
 from skugraph.apps.search import FilterError, SearchIndex
 from skugraph.extract import ExtractorConfig, ListingReader, build_extractor, build_reader
