@@ -1,12 +1,13 @@
 """Search, recommendations and market analysis on the sample catalogue's graph."""
 
+import numpy as np
 import pytest
 
 from skugraph.apps.analytics import NO_CATEGORY, WHY, market_report, report_html
 from skugraph.apps.documents import Document, gift_only, in_gift
 from skugraph.apps.prices import band_of, price_bands
 from skugraph.apps.query_parser import QueryParser
-from skugraph.apps.recommend import Recommender
+from skugraph.apps.recommend import Recommender, title_vectors
 from skugraph.apps.search import FilterError, SearchIndex
 from skugraph.apps.search_eval import ndcg, recall, synthesise_queries
 from skugraph.extract import ExtractorConfig, build_extractor
@@ -264,9 +265,48 @@ def test_substitutes_of_an_accessory_fit_the_same_device():
     substitutes = recommender.substitutes("9xpro-a", 10)
     assert [r.id for r in substitutes] == ["9xpro-b"]  # not the vivo X9, Xiaomi 6X or any-荣耀 cases
     assert substitutes[0].reason == "same type 手机套, fits 荣耀 9xpro"
-    # an accessory that names only a brand: substitutes fit that brand
-    assert {r.id for r in recommender.substitutes("honor-any", 10)} == {"9xpro-a", "mi-6x"}
-    assert {r.id for r in recommender.substitutes("plain", 10)} == set(facts) - {"plain"}  # fits nothing: any case (or 手机套)
+    # an accessory that names only a brand it fits, or a case (most cases name a model) that names none: which device
+    # it is for is not known, so nothing stands in for it
+    assert recommender.fitted_types == {"product_type:手机壳"}
+    assert recommender.substitutes("honor-any", 10) == [] and recommender.substitutes("plain", 10) == []
+    bags = {f"bag-{n}": {("product_type", "product_type:电脑包"): 1} for n in range(5)}
+    assert {r.id for r in Recommender(bags).substitutes("bag-0", 10)} == set(bags) - {"bag-0"}  # bags fit nothing: any bag
+
+
+def test_substitutes_have_titles_alike():
+    """A type the rules read from a word the title only mentions (手机 in 手机臂包) is outvoted by the
+    rest of the title; the titles' likeness is the character bigrams' TF-IDF cosine, as scikit-learn's."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    titles = {"arm-band": "跑步手机臂包 运动手臂袋 黑色", "arm-band-2": "运动跑步手机臂包 手臂袋 粉色",
+              "phone": "华为 Mate 30 手机 8GB+128GB", "phone-2": "小米9 手机 全网通 6GB+64GB", "microphone": "手机麦克风 K歌 直播声卡"}
+    facts = {p: {("product_type", "product_type:手机"): 1} for p in titles}
+    recommender = Recommender(facts, titles=titles)
+    assert [r.id for r in recommender.substitutes("arm-band", 10)] == ["arm-band-2"]
+    assert "titles" in recommender.substitutes("arm-band", 10)[0].reason
+    assert [r.id for r in recommender.substitutes("phone", 10)] == ["phone-2"]  # not the arm bands or the microphone
+    vectors = TfidfVectorizer(analyzer="char", ngram_range=(2, 2), sublinear_tf=True).fit_transform(recommender.titles[p] for p in recommender.products)
+    assert np.allclose((recommender.title_vectors @ recommender.title_vectors.T).toarray(), (vectors @ vectors.T).toarray())
+    assert title_vectors([]).shape[0] == 0 and title_vectors(["", "a"]).nnz == 0
+
+
+def test_an_accessory_listing_several_models_is_sold_for_the_one_its_variant_names():
+    case = ("product_type", "product_type:手机壳")
+    fits = {"a3": ("compatible_with", "model:oppoa3"), "a5": ("compatible_with", "model:oppoa5"), "r11": ("compatible_with", "model:oppor11")}
+    titles = {"listed": "oppo a5手机壳A7 A3 玻璃防摔保护套 卡通 熬不完的夜 oppo A3", "for-a3": "OPPO A3手机壳 玻璃防摔保护套 卡通",
+              "for-a5": "适用于oppo a5手机壳 玻璃防摔保护套 卡通", "r11-or-a3": "oppo r11手机壳 A3 玻璃防摔保护套 卡通 R11",
+              "both": "oppo a3/a5手机壳玻璃防摔保护套 卡通", "pro": "华为p30手机壳p30pro玻璃保护套 华为P30 pro【蓝】"}
+    facts = {"listed": {case: 1, fits["a3"]: 1, fits["a5"]: 1}, "for-a3": {case: 1, fits["a3"]: 1}, "for-a5": {case: 1, fits["a5"]: 1},
+             "r11-or-a3": {case: 1, fits["r11"]: 1, fits["a3"]: 1}, "both": {case: 1, fits["a3"]: 1, fits["a5"]: 1},
+             "pro": {case: 1, ("compatible_with", "model:华为p30"): 1, ("compatible_with", "model:华为p30pro"): 1}}
+    names = {"model:oppoa3": "oppo a3", "model:oppoa5": "oppo a5", "model:oppor11": "oppo r11", "model:华为p30": "华为 p30",
+             "model:华为p30pro": "华为 p30pro"}
+    recommender = Recommender(facts, names, titles)
+    assert recommender.sold_models("listed") == {"a3"} and recommender.sold_models("both") == {"a3", "a5"}
+    assert recommender.sold_models("r11-or-a3") == {"r11"}  # its variant: R11
+    assert recommender.sold_models("pro") == {"p30pro"}  # a variant of two words: P30 pro
+    assert {r.id for r in recommender.substitutes("listed", 10)} == {"for-a3", "both"}
+    assert [r.id for r in recommender.substitutes("for-a5", 10)] == ["both"]  # the listed one is an A3 case
 
 
 def test_substitutes_on_a_built_graph_fit_the_same_model(plain_graph):
