@@ -138,6 +138,11 @@ def test_the_inventory_command_prints_it_and_its_json(graph):
     assert CliRunner().invoke(app, ["inventory", "--db", str(graph), "--limit", "0"]).exit_code != 0
     data = json.loads(CliRunner().invoke(app, ["inventory", "--db", str(graph), "--json"]).stdout)
     assert data["out_of_stock"] == 1 and data["stock_outs"][0]["substitutes"] and data["summary"].startswith(f"{data['products']} products")
+    assert "titles" in data["stock_outs"][0]["substitutes"][0]["reason"]
+    # a title floor of 1: only a title exactly alike stands in (品胜's case is not 绿联's word for word)
+    strict = json.loads(CliRunner().invoke(app, ["inventory", "--db", str(graph), "--json", "--title-floor", "1"]).stdout)
+    assert strict["out_of_stock"] == 1 and strict["stock_outs"][0]["substitutes"] == []
+    assert CliRunner().invoke(app, ["inventory", "--db", str(graph), "--title-floor", "2"]).exit_code != 0
 
 
 def test_a_substitute_far_off_in_a_measure_is_none():

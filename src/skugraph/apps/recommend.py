@@ -100,7 +100,7 @@ def title_vectors(titles: Sequence[str]) -> sparse.csr_matrix:
     """Unit rows of the titles' character-bigram TF-IDF, as scikit-learn's
     ``TfidfVectorizer(analyzer="char", ngram_range=(2, 2), sublinear_tf=True)`` makes them (lower
     case, a run of white space one space, smoothed IDF), counted in numpy over all the titles at
-    once: six times as fast."""
+    once: three times as fast (0.24 s against 0.84 s for 20,000 JD titles)."""
     folded = [_SPACES.sub(" ", title.replace("\0", " ").lower()) for title in titles]
     lengths = np.fromiter((len(text) for text in folded), dtype=np.int64, count=len(folded))
     codes = np.frombuffer("\0".join(folded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)  # \0 between titles

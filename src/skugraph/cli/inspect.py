@@ -303,6 +303,7 @@ def inventory(
     limit: Annotated[int, typer.Option(min=1, help="Rows per list.")] = 10,
     low_days: Annotated[float, typer.Option(help="In stock but under this many days of cover: low.")] = 7.0,
     excess_days: Annotated[float, typer.Option(help="Stock for more days than this: excess (slow movers, reallocation).")] = 90.0,
+    title_floor: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="How alike a substitute's title must be, 0 to 1 (default 0.15): higher gives fewer and surer substitutes.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the inventory as JSON.")] = False,
 ) -> None:
     """Stock and demand per product over its listings, with days of cover: stock-outs with
@@ -317,7 +318,10 @@ def inventory(
         if not has_stock(store):
             fail(f"no listing in {db} gives stock or sales: ingest listings with stock, sales (sales_from, sales_to) "
                  "and warehouse fields, and load them")
-        found = inventory_of(store, Recommender.from_store(store), limit=limit, low_days=low_days, excess_days=excess_days)
+        recommender = Recommender.from_store(store)
+        if title_floor is not None:
+            recommender.title_floor = title_floor
+        found = inventory_of(store, recommender, limit=limit, low_days=low_days, excess_days=excess_days)
     if as_json:
         print_json(found.to_dict())
         return
