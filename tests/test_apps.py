@@ -291,22 +291,72 @@ def test_substitutes_have_titles_alike():
 
 
 def test_an_accessory_listing_several_models_is_sold_for_the_one_its_variant_names():
-    case = ("product_type", "product_type:手机壳")
+    case = {("product_type", "product_type:手机壳"): 1, ("compatible_with", "oppo"): 1}
     fits = {"a3": ("compatible_with", "model:oppoa3"), "a5": ("compatible_with", "model:oppoa5"), "r11": ("compatible_with", "model:oppor11")}
     titles = {"listed": "oppo a5手机壳A7 A3 玻璃防摔保护套 卡通 熬不完的夜 oppo A3", "for-a3": "OPPO A3手机壳 玻璃防摔保护套 卡通",
               "for-a5": "适用于oppo a5手机壳 玻璃防摔保护套 卡通", "r11-or-a3": "oppo r11手机壳 A3 玻璃防摔保护套 卡通 R11",
               "both": "oppo a3/a5手机壳玻璃防摔保护套 卡通", "pro": "华为p30手机壳p30pro玻璃保护套 华为P30 pro【蓝】"}
-    facts = {"listed": {case: 1, fits["a3"]: 1, fits["a5"]: 1}, "for-a3": {case: 1, fits["a3"]: 1}, "for-a5": {case: 1, fits["a5"]: 1},
-             "r11-or-a3": {case: 1, fits["r11"]: 1, fits["a3"]: 1}, "both": {case: 1, fits["a3"]: 1, fits["a5"]: 1},
-             "pro": {case: 1, ("compatible_with", "model:华为p30"): 1, ("compatible_with", "model:华为p30pro"): 1}}
-    names = {"model:oppoa3": "oppo a3", "model:oppoa5": "oppo a5", "model:oppor11": "oppo r11", "model:华为p30": "华为 p30",
-             "model:华为p30pro": "华为 p30pro"}
+    facts = {"listed": case | {fits["a3"]: 1, fits["a5"]: 1}, "for-a3": case | {fits["a3"]: 1}, "for-a5": case | {fits["a5"]: 1},
+             "r11-or-a3": case | {fits["r11"]: 1, fits["a3"]: 1}, "both": case | {fits["a3"]: 1, fits["a5"]: 1},
+             "pro": {("product_type", "product_type:手机壳"): 1, ("compatible_with", "huawei"): 1,
+                     ("compatible_with", "model:华为p30"): 1, ("compatible_with", "model:华为p30pro"): 1}}
+    names = {"oppo": "欧珀", "huawei": "华为", "model:oppoa3": "oppo a3", "model:oppoa5": "oppo a5", "model:oppor11": "oppo r11",
+             "model:华为p30": "华为 p30", "model:华为p30pro": "华为 p30pro"}
     recommender = Recommender(facts, names, titles)
     assert recommender.sold_models("listed") == {"a3"} and recommender.sold_models("both") == {"a3", "a5"}
     assert recommender.sold_models("r11-or-a3") == {"r11"}  # its variant: R11
     assert recommender.sold_models("pro") == {"p30pro"}  # a variant of two words: P30 pro
     assert {r.id for r in recommender.substitutes("listed", 10)} == {"for-a3", "both"}
     assert [r.id for r in recommender.substitutes("for-a5", 10)] == ["both"]  # the listed one is an A3 case
+
+
+def test_the_model_sold_is_read_from_the_variant_by_its_whole_name():
+    """A device's name without its brand and spaces (p10 plus is p10plus, not plus); a model of one
+    digit named after a brand (小米9, not the 9 of 9se); a product's own model code at the end of a
+    title (编号 SC-699) is no device, a model of its own that another product fits is; the first
+    word of a title is never its variant."""
+    def case(*models: str) -> dict:
+        return {("product_type", "product_type:手机壳"): 1, ("compatible_with", "huawei"): 1, ("compatible_with", "xiaomi"): 1,
+                **{("compatible_with", f"model:{m}"): 1 for m in models}}
+
+    names = {"huawei": "华为", "xiaomi": "小米", "model:华为p10plus": "华为 p10 plus", "model:荣耀8plus": "荣耀 8 plus",
+             "model:小米9": "小米 9", "model:小米9se": "小米 9se", "model:联想g50-80": "联想 g50-80", "model:sc-699": "sc-699",
+             "model:华为p30pro": "华为 p30pro", "model:华为p20pro": "华为 p20pro", "model:p20pro": "p20pro"}
+    titles = {"p10plus": "华为p10 plus手机壳 硅胶 华为P10 Plus", "honor8plus": "荣耀8plus手机壳 硅胶 荣耀8 Plus",
+              "mi9": "小米9se手机壳 小米9透明壳 小米9", "mi9se": "小米9手机壳 小米9se透明壳 小米9se",
+              "skin": "联想G50-80笔记本贴膜 编号：SC-699", "short": "小米9/9se手机壳", "p30-or-p20pro": "华为p30pro手机壳p20pro保护套 黑色 P20pro",
+              "p20pro": "华为p20pro手机壳"}
+    facts = {"p10plus": case("华为p10plus"), "honor8plus": case("荣耀8plus"), "mi9": case("小米9", "小米9se"),
+             "mi9se": case("小米9", "小米9se"), "skin": case("联想g50-80") | {("model", "model:sc-699"): 1}, "short": case("小米9", "小米9se"),
+             "p30-or-p20pro": case("华为p30pro") | {("model", "model:p20pro"): 1}, "p20pro": case("华为p20pro")}
+    recommender = Recommender(facts, names, titles)
+    assert {p: recommender.sold_models(p) for p in facts} == {
+        "p10plus": {"p10plus"}, "honor8plus": {"荣耀8plus"}, "mi9": {"9"}, "mi9se": {"9se"}, "skin": {"联想g50-80"}, "short": {"9", "9se"},
+        "p30-or-p20pro": {"p20pro"}, "p20pro": {"p20pro"}}  # its own model P20pro, a device another case fits, is its variant
+    # (荣耀 and 联想 are no brand this recommender knows: their names keep them, and the variant, brand and all, still names them)
+
+
+def test_universal_accessories_blank_titles_and_the_title_floor():
+    """An accessory for any phone (通用, or two brands) stands in for another that names no model;
+    one that names a single brand and no model gets none. A title of no bigram leaves titles out,
+    as a floor of 0 does; a floor of 1 keeps a title alike word for word."""
+    cable = ("product_type", "product_type:数据线")
+    titles = {"any": "绿联 数据线 USB 苹果华为小米通用 1米", "any-2": "品胜 数据线 USB 苹果华为小米通用 1米", "huawei-only": "数据线 适用华为 1米",
+              "iphone-15": "数据线 适用苹果iPhone 15 1米", "blank": "  ", "other": "公牛 线材 2米"}
+    facts = {"any": {cable: 1, ("compatible_with", "apple"): 1, ("compatible_with", "huawei"): 1},
+             "any-2": {cable: 1, ("compatible_with", "product_type:通用"): 1}, "huawei-only": {cable: 1, ("compatible_with", "huawei"): 1},
+             "iphone-15": {cable: 1, ("compatible_with", "model:苹果15"): 1}, "blank": {cable: 1}, "other": {cable: 1}}
+    names = {"apple": "苹果", "huawei": "华为", "product_type:通用": "通用", "model:苹果15": "苹果 15"}
+    recommender = Recommender(facts, names, titles)
+    assert recommender.universal("any") and recommender.universal("any-2") and not recommender.universal("huawei-only")
+    assert [r.id for r in recommender.substitutes("any")] == ["any-2"]  # not the iPhone 15 or Huawei cable, nor the unlike title
+    assert recommender.substitutes("huawei-only") == []  # which Huawei is not known
+    assert {r.id for r in recommender.substitutes("blank")} == {"any", "any-2", "other"}  # titles left out; no Huawei or iPhone cable
+    assert "titles" not in recommender.substitutes("blank")[0].reason
+    recommender.title_floor = 0.0
+    assert "other" in {r.id for r in recommender.substitutes("any")}
+    twins = Recommender({"a": {cable: 1}, "b": {cable: 1}}, titles={"a": "品胜 数据线 1米 白色", "b": "品胜 数据线 1米 白色"}, title_floor=1.0)
+    assert [r.id for r in twins.substitutes("a")] == ["b"]
 
 
 def test_substitutes_on_a_built_graph_fit_the_same_model(plain_graph):

@@ -6,7 +6,8 @@ read from the listings' ``stock``, ``sales`` (units over ``sales_from`` … ``sa
 - **days of cover**: stock over units sold a day;
 - **stock-outs with substitutes**: each product out of stock, with the in-stock products that
   can stand in for it (:meth:`~skugraph.apps.recommend.Recommender.substitutes`: the same type,
-  for an accessory the same device it fits, shared key values) within a price band, and why;
+  a title alike, for an accessory the same device model it is sold for, shared key values)
+  within a price band, and why;
 - **accessory demand**: for a device that sells, the accessories that fit its model, their
   stock and the device's sales, and the attach rate (accessory units sold per device sold)
   where both sell;

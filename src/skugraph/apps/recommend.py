@@ -11,7 +11,8 @@
   a type read from a word the title only mentions, 手机 in 手机臂包, is outvoted by the rest of
   it), the closest first; for an accessory, only products that fit the same device model, the
   one its title's variant names where it lists several (an accessory that names no model it
-  fits, only a brand, or none where most of its type name one, gets none).
+  fits but one brand, or nothing where a quarter of its type name a model, gets none; one that fits
+  several brands or says 通用 gets others that fit no device of their own).
 
 A reason names only telling values: not generic words (``fits 手机``, ``通用``) nor values most
 products hold; free gifts (``送指环``) never reach the recommender (see
@@ -54,7 +55,8 @@ DEVICE_KINDS = ("model", "series")
 #: a substitute's title must be at least this alike to the product's (cosine of their character-bigram TF-IDF rows)
 TITLE_FLOOR = 0.15
 #: a type at least this share of whose products (of at least ``FITTED_TYPE_MIN``) name a model they fit is a type of
-#: accessory: a product of it that names none gets no substitutes (the device it fits is not known)
+#: accessory: a product of it that names none, and does not say it fits any (通用), gets no substitutes (the device it
+#: fits is not known)
 FITTED_TYPE_SHARE = 0.25
 FITTED_TYPE_MIN = 5
 #: the words a title ends with where a variant on offer is named (``… 手机壳 熬不完的夜 oppo A3``)
@@ -96,14 +98,23 @@ def _measure(kind: str, text: str) -> tuple[str, float]:
     return (value.family, middle) if middle > 0 else ("", 0.0)
 
 
+def _names(text: str, model: str) -> bool:
+    """Whether ``text`` names ``model`` (lower case, no spaces): not followed by a letter, digit or
+    + (``p20`` is not ``p20pro``), nor, for a model that starts with a digit, after one (``9`` is
+    not the 9 of ``19年``)."""
+    before = r"(?<![0-9])" if model[0].isdigit() else ""
+    return re.search(rf"{before}{re.escape(model)}(?![0-9a-z+])", text) is not None
+
+
 def title_vectors(titles: Sequence[str]) -> sparse.csr_matrix:
     """Unit rows of the titles' character-bigram TF-IDF, as scikit-learn's
     ``TfidfVectorizer(analyzer="char", ngram_range=(2, 2), sublinear_tf=True)`` makes them (lower
-    case, a run of white space one space, smoothed IDF), counted in numpy over all the titles at
-    once: three times as fast (0.24 s against 0.84 s for 20,000 JD titles)."""
+    case, a run of white space one space, smoothed IDF; a NUL character counts as a space),
+    counted in numpy over all the titles at once: about three times as fast (0.24 s against
+    0.84 s for 20,000 JD titles)."""
     folded = [_SPACES.sub(" ", title.replace("\0", " ").lower()) for title in titles]
     lengths = np.fromiter((len(text) for text in folded), dtype=np.int64, count=len(folded))
-    codes = np.frombuffer("\0".join(folded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)  # \0 between titles
+    codes = np.frombuffer("\0".join(folded).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)  # \0 between titles
     rows = np.repeat(np.arange(len(folded)), lengths + 1)[:-2]  # the title of each bigram's first character
     within = (codes[:-1] != 0) & (codes[1:] != 0)
     grams, rows = ((codes[:-1] << 21) | codes[1:])[within], rows[within]
@@ -126,6 +137,7 @@ class Recommender:
         """``owned``: the facts' dicts are the recommender's to keep as they are (no copy);
         ``title_floor``: how alike a substitute's title must be (see :meth:`substitutes`)."""
         self.title_floor = title_floor
+        self._sold: dict[str, set[str]] = {}  # product → sold_models
         self.near_types = {k: set(v) for k, v in (near_types or {}).items()}  # type key → its synonyms' keys
         self.products = sorted(facts)
         self.row = {p: i for i, p in enumerate(self.products)}
@@ -223,25 +235,55 @@ class Recommender:
                     fitted[key] += fits
         return frozenset(t for t, n in products.items() if n >= FITTED_TYPE_MIN and fitted[t] >= FITTED_TYPE_SHARE * n)
 
+    @cached_property
+    def fitting_one(self) -> np.ndarray:
+        """Which products fit a device of their own: name a model or series they fit, or one
+        brand without saying 通用 (a boolean per product)."""
+        return np.array([bool(devices) or (len(brands) == 1 and not self.universal(p))
+                         for p, (devices, brands) in ((p, self.fits_of(p)) for p in self.products)], dtype=bool)
+
+    def universal(self, product: str) -> bool:
+        """Whether the product says it fits any device: 通用 (a generic word) or two brands or more."""
+        keys = {k for p, k in self.facts[product] if p in FITS}
+        return any(self._generic(k) for k in keys) or len(self.fits_of(product)[1]) > 1
+
+    @cached_property
+    def _brand_names(self) -> frozenset[str]:
+        """The brands' keys and names, lower case (a device's name starts with its brand:
+        ``华为 p10 plus``, ``oppo a3``)."""
+        keys = {k for fs in self.facts.values() for p, k in fs if (p in FITS or p == "has_brand") and ":" not in k}
+        return frozenset(form.lower() for k in keys for form in (k, self.name(k)))
+
+    @cached_property
+    def _devices(self) -> frozenset[str]:
+        """The names (as :meth:`sold_models` has them) of the models and series any product fits."""
+        return frozenset(self._model(key) for fs in self.facts.values() for p, key in fs
+                         if p in FITS and key.partition(":")[0] in DEVICE_KINDS)
+
     def sold_models(self, product: str) -> set[str]:
-        """The device models the product is sold for, by name (lower case, the brand left out:
-        ``华为 p20`` is ``p20``): of the models and series it fits, and of its own (``model``,
-        ``series``), those the variant its title ends with names (``… 手机壳A7炫光A3 … oppo A3`` is
-        sold for the A3, ``… mini4保护套 … 【Mini123】`` for the mini 1 to 3); the variant is the
-        last of the title's last :data:`VARIANT_WORDS` words that names one, with those after it
-        (``华为P30 pro【蓝】`` names the p30pro). Where they name none, every model it fits."""
-        facts = self.facts[product]
-        fitted = {self._model(key) for p, key in facts if p in FITS and key.partition(":")[0] in DEVICE_KINDS}
-        models = [m for m in fitted | {self._model(key) for p, key in facts if p in DEVICE_KINDS} if len(m) > 1]
-        words = self.titles.get(product, "").lower().split()
-        for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 0) - 1, -1):
-            variant = "".join(words[start:])
-            if named := {m for m in models if re.search(rf"{re.escape(m)}(?![0-9a-z+])", variant)}:
-                return named
-        return fitted
+        """The device models the product is sold for, by name (lower case, without its brand and
+        spaces: ``华为 p10 plus`` is ``p10plus``): of the models and series it fits, and of its own
+        that some product fits (a case's ``model`` P20pro, not a code of its own like SC-699),
+        those the variant its title ends with names (``… 手机壳A7炫光A3 … oppo A3`` is sold for
+        the A3); the variant is the last of the title's last :data:`VARIANT_WORDS` words (never
+        its first) that names one, with those after it (``华为P30 pro【蓝】`` names the p30pro).
+        Where they name none, every model it fits."""
+        if product not in self._sold:
+            facts = self.facts[product]
+            fitted = {self._model(key) for p, key in facts if p in FITS and key.partition(":")[0] in DEVICE_KINDS}
+            models = fitted | {m for p, key in facts if p in DEVICE_KINDS and (m := self._model(key)) in self._devices}
+            words = self.titles.get(product, "").lower().split()
+            named: set[str] = set()
+            for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
+                variant = "".join(words[start:])
+                if named := {m for m in models if m and _names(variant, m)}:
+                    break
+            self._sold[product] = named or fitted
+        return self._sold[product]
 
     def _model(self, key: str) -> str:
-        return self.name(key).lower().split()[-1]
+        words = self.name(key).lower().split()
+        return "".join(words[1:] if len(words) > 1 and words[0] in self._brand_names else words)
 
     def __contains__(self, product: str) -> bool:
         return product in self.row
@@ -355,29 +397,27 @@ class Recommender:
         return self._result(scores, {product}, k, reason)
 
     def substitutes(self, product: str, k: int = 10, among: np.ndarray | None = None) -> list[Recommendation]:
-        """Products of the same type (or a synonym) sharing its key attribute values (for when it
-        is out of stock), with a title at least :attr:`title_floor` alike (:data:`TITLE_FLOOR`
-        unless told), the most alike first.
-        For an accessory, only those that fit the same device model, sold for the same (see
-        :meth:`sold_models`); none for an accessory that names only brands it fits, or no model
-        where its type is one of :attr:`fitted_types`. ``among``: a mask over :attr:`products`
-        of those that may stand in (say, the ones in stock)."""
+        """Products of the same type (or a synonym) with a title at least :attr:`title_floor`
+        alike (:data:`TITLE_FLOOR` unless told; 0 leaves titles out), for when it is out of stock;
+        ranked by the key values they share and how alike their facts and titles are, each
+        measure they state otherwise dividing the score. For an accessory, only those that fit
+        the same device model, sold for the same (see :meth:`sold_models`); none for one that
+        names one brand it fits and no model, or nothing where its type is one of
+        :attr:`fitted_types`; one that fits any device (:meth:`universal`) or none gets others
+        that fit no device of their own (:attr:`fitting_one`). ``among``: a mask over :attr:`products` of those that may stand in (say, the
+        ones in stock)."""
         mine = self.facts[product]
         types = {key for p, key in mine if p == "product_type"}
-        devices, brands = self.fits_of(product)
-        if not types or (not devices and (brands or types & self.fitted_types)):
-            return []
         types |= {near for t in types for near in self.near_types.get(t, ())}
+        devices, brands = self.fits_of(product)
+        if not types or (not devices and not self.universal(product) and (brands or types & self.fitted_types)):
+            return []
         keys = {(p, key) for p, key in mine if p in KEY_ATTRIBUTES}
         candidates = self.holding(("product_type", t) for t in types)
         candidates[self.row[product]] = False
         if among is not None:
             candidates &= among
-        if devices:
-            candidates &= self.holding((p, key) for p in FITS for key in devices)
-            sold = self.sold_models(product)
-            for i in np.flatnonzero(candidates):
-                candidates[i] = bool(self.sold_models(self.products[i]) & sold)
+        candidates &= self.holding((p, key) for p in FITS for key in devices) if devices else ~self.fitting_one
         fits = {(p, key) for p, key in mine if p in FITS and key in devices}
         measured = {p: {key for q, key in mine if q == p} for p in MEASURES}
         measured = {p: ours for p, ours in measured.items() if ours}
@@ -389,12 +429,17 @@ class Recommender:
             # a measure far from every one of ours in the same unit family (a 1 m cable for a 30 m one): no substitute
             near = self.holding(f for f in others if not _far(self.name(f[1]), [self.name(key) for key in ours], p))
             candidates &= ~(other_only & ~near)
-        alike = np.ones(len(self.products))  # where the product has no title, every one is alike
-        if self.titles.get(product):
+        alike = np.ones(len(self.products))  # titles left out (a floor of 0, or a product whose title has no bigram)
+        compared = self.title_floor > 0 and self.title_vectors[self.row[product]].nnz > 0
+        if compared:
             rows = np.flatnonzero(candidates)
             alike[:] = 0.0
             alike[rows] = (self.title_vectors[rows] @ self.title_vectors[self.row[product]].T).toarray().ravel()
-            candidates &= alike >= self.title_floor
+            candidates &= alike >= self.title_floor - 1e-9  # a cosine of two equal titles may come out a hair under 1
+        if devices:
+            sold = self.sold_models(product)
+            for i in np.flatnonzero(candidates):
+                candidates[i] = bool(self.sold_models(self.products[i]) & sold)
         similarity = (self.matrix @ self.matrix[self.row[product]].T).toarray().ravel()
         scores = np.where(candidates, (1.0 + self._count_held(keys | fits) + similarity) * alike / (1.0 + differs), 0.0)
 
@@ -405,7 +450,7 @@ class Recommender:
             fitting = sorted({self.name(key) for p, key in fits if (p, key) in theirs})
             other_values = [f"other {_LABELS.get(p, p)} {self.name(key)}" for p, ours in sorted(measured.items())
                             if not ours & {k for q, k in theirs if q == p} for q, key in sorted(theirs) if q == p]
-            titles = [f"titles {alike[self.row[other]]:.0%} alike"] if self.titles.get(product) else []
+            titles = [f"titles {alike[self.row[other]]:.0%} alike"] if compared else []
             return ", ".join([f"same type {kind}", *(["fits " + " / ".join(fitting)] if fitting else []), *same, *other_values, *titles])
 
         return self._result(scores, {product}, k, reason)
