@@ -11,8 +11,8 @@
   a type read from a word the title only mentions, 手机 in 手机臂包, is outvoted by the rest of
   it), the closest first; for an accessory, only products that fit the same device model, the
   one its title's variant names where it lists several (an accessory that names no model it
-  fits but one brand, or nothing where a quarter of its type name a model, gets none; one that fits
-  several brands or says 通用 gets others that fit no device of their own).
+  fits but one brand, or nothing where a quarter of its type name a model, gets none; one
+  that fits several brands or says 通用 gets others that fit no device of their own).
 
 A reason names only telling values: not generic words (``fits 手机``, ``通用``) nor values most
 products hold; free gifts (``送指环``) never reach the recommender (see
@@ -24,9 +24,9 @@ the recommendation benchmark hides ``compatible_with`` edges and ranks with it.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -227,7 +227,7 @@ class Recommender:
         """The types of accessory: those at least :data:`FITTED_TYPE_SHARE` of whose products
         (of at least :data:`FITTED_TYPE_MIN`) name a model or series they fit."""
         products, fitted = defaultdict(int), defaultdict(int)
-        for product, facts in self.facts.items():
+        for facts in self.facts.values():
             fits = any(p in FITS and key.partition(":")[0] in DEVICE_KINDS for p, key in facts)
             for p, key in facts:
                 if p == "product_type":
@@ -239,11 +239,15 @@ class Recommender:
     def fitting_one(self) -> np.ndarray:
         """Which products fit a device of their own: name a model or series they fit, or one
         brand without saying 通用 (a boolean per product)."""
-        return np.array([bool(devices) or (len(brands) == 1 and not self.universal(p))
-                         for p, (devices, brands) in ((p, self.fits_of(p)) for p in self.products)], dtype=bool)
+        def fits_one(product: str) -> bool:
+            devices, brands = self.fits_of(product)
+            return bool(devices) or (len(brands) == 1 and not self.universal(product))
+
+        return np.array([fits_one(p) for p in self.products], dtype=bool)
 
     def universal(self, product: str) -> bool:
-        """Whether the product says it fits any device: 通用 (a generic word) or two brands or more."""
+        """Whether the product says it fits any device: a generic word (通用, 手机 …) or two brands
+        or more."""
         keys = {k for p, k in self.facts[product] if p in FITS}
         return any(self._generic(k) for k in keys) or len(self.fits_of(product)[1]) > 1
 
@@ -404,8 +408,8 @@ class Recommender:
         the same device model, sold for the same (see :meth:`sold_models`); none for one that
         names one brand it fits and no model, or nothing where its type is one of
         :attr:`fitted_types`; one that fits any device (:meth:`universal`) or none gets others
-        that fit no device of their own (:attr:`fitting_one`). ``among``: a mask over :attr:`products` of those that may stand in (say, the
-        ones in stock)."""
+        that fit no device of their own (:attr:`fitting_one`). ``among``: a mask over
+        :attr:`products` of those that may stand in (say, the ones in stock)."""
         mine = self.facts[product]
         types = {key for p, key in mine if p == "product_type"}
         types |= {near for t in types for near in self.near_types.get(t, ())}
