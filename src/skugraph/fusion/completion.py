@@ -423,10 +423,10 @@ class _NeighbourCoverage:
     have a value of a relation at all (the share of like products that state one)."""
 
     def __init__(self, triples: Sequence[Triple]):
-        self._neighbours = make_scorer("neighbours", triples)
+        self.neighbours = make_scorer("neighbours", triples)
 
     def coverage(self, head: str, relation: str) -> float:
-        return self._neighbours.coverage(head, relation)
+        return self.neighbours.coverage(head, relation)
 
 
 class EmbeddingScorer(_NeighbourCoverage):
@@ -507,7 +507,8 @@ def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: in
     if name == "gnn":
         return GNNScorer(triples, seed)
     if name == "neighbours+gnn":
-        return _blend(make_scorer("neighbours", triples), GNNScorer(triples, seed))
+        gnn = GNNScorer(triples, seed)
+        return _blend(gnn.neighbours, gnn)
     return EmbeddingScorer(triples, name, epochs, dim, seed, batch_size)
 
 
