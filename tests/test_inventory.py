@@ -156,6 +156,53 @@ def test_a_substitute_far_off_in_a_measure_is_none():
     assert [s.id for s in found] == ["cable", "cable-25"] and "other size 25米" in found[1].reason
 
 
+def test_a_paper_size_stands_in_for_itself_only_and_a_variant_names_the_one_sold():
+    """An A4 folder is no substitute for an A3 one, nor a B5 notebook for an A5 (a step apart, though
+    less than twice); a folder whose title lists A3, A4 and B5 but whose variant is A4 is sold in A4."""
+    kind = ("product_type", "product_type:文件夹")
+    facts = {"a3": {kind: 1.0, ("size", "size:A3"): 1.0}, "a4": {kind: 1.0, ("size", "size:A4"): 1.0},
+             "b4": {kind: 1.0, ("size", "size:B4"): 1.0}, "a3-too": {kind: 1.0, ("specification", "specification:A3"): 1.0},
+             "lists-all": {kind: 1.0, ("size", "size:A3"): 1.0, ("size", "size:A4"): 1.0, ("size", "size:B5"): 1.0}}
+    titles = {p: "文件夹资料册" for p in facts} | {"lists-all": "文件夹A3资料夹多层A4资料册B5 A4-20页"}
+    recommender = Recommender(facts, titles=titles, title_floor=0)
+    assert recommender.stated_measures("lists-all") == {"paper": {"a4": 62_500.0}}
+    assert [s.id for s in recommender.substitutes("a3")] == ["a3-too"]  # a specification A3 reads as the size
+    assert {s.id for s in recommender.substitutes("a4")} == {"lists-all"}
+    assert [s.id for s in recommender.substitutes("b4")] == []  # not A4 (twice its area), nor A3 (half)
+
+
+def test_sides_are_far_at_twice_the_length_not_twice_the_area():
+    kind = ("product_type", "product_type:鼠标垫")
+    facts = {"700x300": {kind: 1.0, ("size", "size:700x300mm"): 1.0}, "1000x500": {kind: 1.0, ("size", "size:1000x500mm"): 1.0},
+             "1500x600": {kind: 1.0, ("size", "size:1500x600mm"): 1.0}}
+    recommender = Recommender(facts, title_floor=0)
+    assert [s.id for s in recommender.substitutes("700x300")] == ["1000x500"]  # 2.4 times the area; 1500x600 is 4.3
+
+
+def test_a_size_sold_by_the_inch_stands_in_within_five_percent():
+    kind = ("product_type", "product_type:电脑包")
+    facts = {f"bag-{size}": {kind: 1.0, ("size", f"size:{size}英寸"): 1.0} for size in ("15.6", "15", "14", "17.3")}
+    recommender = Recommender(facts, title_floor=0)
+    assert [s.id for s in recommender.substitutes("bag-15.6")] == ["bag-15"]  # 14 and 17.3 are a step off
+
+
+def test_a_set_or_pack_ranks_after_single_items_for_a_single_item():
+    """A single pen's substitutes rank a 12-pen pack and a 套装 after a single pen, and say so; a
+    pack's do not; a title offering 单支 or 12支 with 12支 as its variant is a pack."""
+    kind = ("product_type", "product_type:中性笔")
+    facts = {"single": {kind: 1.0}, "one": {kind: 1.0, ("quantity", "quantity:1支"): 1.0},
+             "twelve": {kind: 1.0, ("quantity", "quantity:12支"): 1.0}, "set": {kind: 1.0, ("form", "form:套装"): 1.0},
+             "either": {kind: 1.0, ("quantity", "quantity:1支"): 1.0, ("quantity", "quantity:12支"): 1.0}}
+    titles = {p: "中性笔" for p in facts} | {"either": "中性笔 单支 12支 黑色 12支"}
+    recommender = Recommender(facts, {"quantity:1支": "1支", "quantity:12支": "12支", "form:套装": "套装"}, titles, title_floor=0)
+    assert [recommender.offers_several(p) for p in ("single", "one", "twelve", "set", "either")] == [False, False, True, True, True]
+    found = recommender.substitutes("single")
+    assert found[0].id == "one" and {s.id for s in found[1:]} == {"twelve", "set", "either"}
+    assert "a pack or set" in found[1].reason and "a pack or set" not in found[0].reason
+    for_a_pack = recommender.substitutes("twelve")
+    assert {s.id for s in for_a_pack} == {"single", "one", "set", "either"} and not any("a pack or set" in s.reason for s in for_a_pack)
+
+
 def test_an_accessory_counts_for_a_device_of_the_brand_it_fits_only():
     """红米13 and 小米13 are both 13 once their brands are left out: a case that says it fits 小米
     is not counted against a 红米 phone."""

@@ -54,7 +54,13 @@ def test_full_width_text_keeps_original_offsets(rules):
         ("美的电热水器 60L 2100W", [("60L", "volume"), ("2100W", "power")]),
         ("保温杯 500ml 0.5kg", [("500ml", "volume"), ("0.5kg", "weight")]),
         ("笔记本 16G 1T 14英寸", [("16G", "capacity"), ("1T", "capacity"), ("14英寸", "size")]),
-        ("收纳盒 30x20x10cm 2片装", [("30x20x10cm", "size")]),
+        ("收纳盒 30x20x10cm 2片装", [("30x20x10cm", "size"), ("2片装", "quantity")]),
+        # a count of items, not a word the classifier starts (支架, 个月, 包邮, 单片机)
+        ("中性笔 36支装 单支 两个装 手机支架2支架 3个月 99包邮 单片机", [("36支装", "quantity"), ("单支", "quantity"), ("两个装", "quantity")]),
+        # a set is a form; a paper size (a specification) only in a title about paper and no device (OPPO A5, 奥迪A4)
+        ("活页笔记本子 A5B5 套装 3件套", [("A5", "specification"), ("B5", "specification"), ("套装", "form"), ("3件套", "quantity")]),
+        ("手机壳贴纸 A3", []),
+        ("奥迪A4 汽车贴纸", []),
         ("充电宝 20000mAh", [("20000mAh", "capacity")]),
         ("零食 500g 袋装 大米 5KG", [("500g", "weight"), ("5KG", "weight")]),
         # giga, codes and speeds are no measures: an upper-case G is never grams, digits inside a code are no number

@@ -44,7 +44,33 @@ def test_chinese_numerals(text, number):
 def test_not_numbers_stay_text():
     assert chinese_number("黑色") is None
     assert normalize_value("model", "Mate 60").canonical == "mate 60"  # folded, not measured
-    assert normalize_value("size", "A4").canonical == "a4"
+    assert normalize_value("colour", "A4").canonical == "a4"
+    assert normalize_value("model", "a5").canonical == "a5" and normalize_value("model", "a5").family == ""  # OPPO A5
+    assert normalize_value("quantity", "支架").family == "" and normalize_value("size", "a55").family == ""
+
+
+def test_paper_sizes_are_sizes_of_their_own_family_keyed_by_area():
+    a4, a5, b5 = (normalize_value("size", text) for text in ("a4", "A5", "b5"))
+    assert (a4.canonical, a4.family, a4.low) == ("A4", "paper", 62_500.0)
+    assert a4.low == 2 * a5.low and a5.low < b5.low < a4.low  # B5 lies between A5 and A4
+    assert normalize_value("specification", "A3").canonical == "A3"  # as the JD data labels it
+
+
+def test_the_sides_of_a_thing_measure_its_area_or_volume_and_are_kept_as_written():
+    pad, same, big, box = (normalize_value("size", text) for text in ("700x300mm", "70*30cm", "1200X600mm", "30x20x10cm"))
+    assert (pad.canonical, pad.family, pad.low) == ("700x300mm", "area", 210_000.0) and same.low == pad.low
+    assert big.canonical == "1200x600mm" and big.low / pad.low > 3 and (box.family, box.low) == ("bulk", 6_000_000.0)
+    assert normalize_value("size", "1.5*0.8").family == ""  # no unit: no measure
+
+
+@pytest.mark.parametrize(("kind", "written", "canonical", "family", "count"),
+                         [("quantity", "36支装", "36支", "count:支", 36), ("quantity", "两个装", "2个", "count:个", 2),
+                          ("quantity", "单支", "1支", "count:支", 1), ("quantity", "3件套", "3件套", "count:件套", 3),
+                          ("specification", "100张", "100张", "count:张", 100)])
+def test_a_count_of_items_keeps_its_classifier_as_its_family(kind, written, canonical, family, count):
+    value = normalize_value(kind, written)
+    assert (value.canonical, value.family, value.low) == (canonical, family, count)
+    assert not crosses_family(kind, written, value.canonical)
 
 
 @pytest.mark.parametrize(("name", "colour"), [("曜石黑", "black"), ("黑色", "black"), ("玫瑰金", "gold"), ("墨绿色", "green"),

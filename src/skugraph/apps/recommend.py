@@ -40,11 +40,19 @@ IDENTITY = {"model": 3.0, "series": 2.0, "has_brand": 1.0, "product_type": 1.0}
 #: attributes a substitute should share
 KEY_ATTRIBUTES = ("capacity", "size", "volume", "power", "weight", "model", "series", "material")
 #: measured attributes on which a substitute that states another value ranks after those that do not (a 65W
-#: charger for a 100W one)
-MEASURES = ("capacity", "size", "volume", "power", "weight")
+#: charger for a 100W one), compared within a unit family; a specification is one where it reads as a measure
+#: (0.5mm, A4), and a quantity (12支) says whether an offer is one item or several
+MEASURES = ("capacity", "size", "volume", "power", "weight", "specification", "quantity")
 #: a substitute whose measure is more than this many times larger or smaller than every one of the product's
-#: in the same unit family is none (a 1 m cable for a 30 m one, a 10 L vacuum for a 60 L one)
+#: in the same unit family is none (a 1 m cable for a 30 m one, a 10 L vacuum for a 60 L one) …
 MEASURE_RATIO = 2.0
+#: … but for a paper size, any other one (an A5 notebook for an A4 one, a B5 for an A5), for a screen or bag sold by
+#: the inch, one more than 5% off (a 15.6" laptop bag for a 17.3" laptop; 15" for 15.6" is near), and for an area or
+#: a volume (700x300mm) the ratio's square or cube: twice as long a side
+FAMILY_RATIO = {"paper": 1.0, "inch": 1.05, "area": MEASURE_RATIO**2, "bulk": MEASURE_RATIO**3}
+#: forms that make an offer a set or bundle (套装, 三件套 …): with a count of more than one item, an offer of
+#: several, which ranks after single items as a substitute for one
+SET_FORM = re.compile(r"套装|套餐|组合|礼包|件套")
 #: words that say nothing about which product this is: every phone case fits 手机
 GENERIC = frozenset({"手机", "通用", "万能", "安卓", "全网通", "其他", "其它", "多功能", "赠品", "礼品", "配件", "新款",
                      "正品", "官方", "男女", "男女通用"})
@@ -76,19 +84,17 @@ class Recommendation:
         return {"id": self.id, "title": self.title, "score": self.score, "reason": self.reason}
 
 
-def _far(value: str, ours: Sequence[str], kind: str) -> bool:
-    """Whether a measure is more than :data:`MEASURE_RATIO` times from every one of ``ours`` that
-    has its unit family (False where none can be compared: another family, or no number)."""
-    family, middle = _measure(kind, value)
-    compared = [m for f, m in (_measure(kind, text) for text in ours) if f and f == family]
-    if not family or not compared:
-        return False
-    return all(max(m, middle) / min(m, middle) > MEASURE_RATIO for m in compared)
+def _far(theirs: Iterable[float], ours: Iterable[float], family: str) -> bool:
+    """Whether every one of a substitute's measures of a unit family is more than the family's
+    ratio (:data:`FAMILY_RATIO`, else :data:`MEASURE_RATIO`) from every one of ours."""
+    ratio = FAMILY_RATIO.get(family, MEASURE_RATIO) * (1 + 1e-9)
+    return all(max(m, n) / min(m, n) > ratio for m in theirs for n in ours)
 
 
 @lru_cache(maxsize=65_536)
 def _measure(kind: str, text: str) -> tuple[str, float]:
-    """A measure's unit family and the middle of its range ("" where it has no positive number)."""
+    """A measure's unit family (``count:支`` for a count of items) and the middle of its range
+    ("" where it has no positive number)."""
     from skugraph.facts.values import normalize_value
 
     value = normalize_value(kind, text)
@@ -138,6 +144,7 @@ class Recommender:
         ``title_floor``: how alike a substitute's title must be (see :meth:`substitutes`)."""
         self.title_floor = title_floor
         self._sold: dict[str, set[str]] = {}  # product → sold_models
+        self._stated: dict[str, dict[str, dict[str, float]]] = {}  # product → stated_measures
         self.near_types = {k: set(v) for k, v in (near_types or {}).items()}  # type key → its synonyms' keys
         self.products = sorted(facts)
         self.row = {p: i for i, p in enumerate(self.products)}
@@ -276,14 +283,65 @@ class Recommender:
             facts = self.facts[product]
             fitted = {self._model(key) for p, key in facts if p in FITS and key.partition(":")[0] in DEVICE_KINDS}
             models = fitted | {m for p, key in facts if p in DEVICE_KINDS and (m := self._model(key)) in self._devices}
-            words = self.titles.get(product, "").lower().split()
-            named: set[str] = set()
-            for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
-                variant = "".join(words[start:])
-                if named := {m for m in models if m and _names(variant, m)}:
-                    break
-            self._sold[product] = named or fitted
+            self._sold[product] = self._variant_names(product, models) or fitted
         return self._sold[product]
+
+    def _variant_names(self, product: str, names: Iterable[str]) -> set[str]:
+        """Those of ``names`` (lower case, no spaces) that the variant the product's title ends
+        with names: the last of its last :data:`VARIANT_WORDS` words (never its first) that
+        names any, with the words after it."""
+        words = self.titles.get(product, "").lower().split()
+        for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
+            variant = "".join(words[start:])
+            if named := {name for name in names if name and _names(variant, name)}:
+                return named
+        return set()
+
+    def stated_measures(self, product: str) -> dict[str, dict[str, float]]:
+        """The product's measures by unit family (:data:`MEASURES`): name (lower case, no
+        spaces) → the middle of its range; where the title lists several of a family and its
+        variant names some (``… 15.6英寸 … 17.3英寸掠夺者PH517``), those (as
+        :meth:`sold_models` reads models)."""
+        if product not in self._stated:
+            stated: dict[str, dict[str, float]] = defaultdict(dict)
+            for feature in self.facts[product]:
+                if (measure := self._measured.get(feature)) is not None:
+                    stated[measure[0]][measure[1]] = measure[2]
+            several = {name for values in stated.values() if len(values) > 1 for name in values}  # where the variant may narrow them
+            named = self._variant_names(product, {name for values in stated.values() for name in values}) if several else set()
+            self._stated[product] = {family: {n: m for n, m in values.items() if n in named} if named & values.keys() else values
+                                     for family, values in stated.items()}
+        return self._stated[product]
+
+    def offers_several(self, product: str) -> bool:
+        """Whether the product is a set, bundle or pack (a form in :data:`SET_FORM`, a count of
+        more than one item), not one item."""
+        if not self._sets_or_counts[self.row[product]]:
+            return False
+        return (any(p == "form" and SET_FORM.search(self.name(key)) for p, key in self.facts[product])
+                or any(m > 1 for family, values in self.stated_measures(product).items() if family.startswith("count:")
+                       for m in values.values()))
+
+    @cached_property
+    def _measured(self) -> dict[tuple[str, str], tuple[str, str, float]]:
+        """Each measure feature (:data:`MEASURES`): its unit family, name (lower case, no spaces)
+        and the middle of its range."""
+        return {feature: (family, self.name(feature[1]).lower().replace(" ", ""), middle) for feature in self.features
+                if feature[0] in MEASURES and (measure := _measure(feature[0], self.name(feature[1])))[0] for family, middle in [measure]}
+
+    @cached_property
+    def _families(self) -> dict[str, list[tuple[str, str]]]:
+        """Each unit family's measure features."""
+        families: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for feature, (family, _, _) in self._measured.items():
+            families[family].append(feature)
+        return families
+
+    @cached_property
+    def _sets_or_counts(self) -> np.ndarray:
+        """Which products hold a set's form or a count of items at all (a boolean per product)."""
+        counts = (f for family, features in self._families.items() if family.startswith("count:") for f in features)
+        return self.holding([*counts, *(f for f in self.features if f[0] == "form" and SET_FORM.search(self.name(f[1])))])
 
     def _model(self, key: str) -> str:
         words = self.name(key).lower().split()
@@ -403,8 +461,10 @@ class Recommender:
     def substitutes(self, product: str, k: int = 10, among: np.ndarray | None = None) -> list[Recommendation]:
         """Products of the same type (or a synonym) with a title at least :attr:`title_floor`
         alike (:data:`TITLE_FLOOR` unless told; 0 leaves titles out), for when it is out of stock;
-        ranked by the key values they share and how alike their facts and titles are, each
-        measure they state otherwise dividing the score. For an accessory, only those that fit
+        ranked by the key values they share and how alike their facts and titles are, each unit
+        family in which they state other measures (as :meth:`stated_measures` reads them) dividing
+        the score, as does being a pack or set (:meth:`offers_several`) for a single item; one
+        whose measures are all far from the product's in a family (:func:`_far`) is none. For an accessory, only those that fit
         the same device model, sold for the same (see :meth:`sold_models`); none for one that
         names one brand it fits and no model, or nothing where its type is one of
         :attr:`fitted_types`; one that fits any device (:meth:`universal`) or none gets others
@@ -423,16 +483,6 @@ class Recommender:
             candidates &= among
         candidates &= self.holding((p, key) for p in FITS for key in devices) if devices else ~self.fitting_one
         fits = {(p, key) for p, key in mine if p in FITS and key in devices}
-        measured = {p: {key for q, key in mine if q == p} for p in MEASURES}
-        measured = {p: ours for p, ours in measured.items() if ours}
-        differs = np.zeros(len(self.products))
-        for p, ours in measured.items():
-            others = [f for f in self.features if f[0] == p and f[1] not in ours]
-            other_only = self.holding(others) & ~self.holding((p, key) for key in ours)
-            differs += other_only.astype(float)
-            # a measure far from every one of ours in the same unit family (a 1 m cable for a 30 m one): no substitute
-            near = self.holding(f for f in others if not _far(self.name(f[1]), [self.name(key) for key in ours], p))
-            candidates &= ~(other_only & ~near)
         alike = np.ones(len(self.products))  # titles left out (a floor of 0, or a product whose title has no bigram)
         compared = self.title_floor > 0 and self.title_vectors[self.row[product]].nnz > 0
         if compared:
@@ -440,10 +490,28 @@ class Recommender:
             alike[:] = 0.0
             alike[rows] = (self.title_vectors[rows] @ self.title_vectors[self.row[product]].T).toarray().ravel()
             candidates &= alike >= self.title_floor - 1e-9  # a cosine of two equal titles may come out a hair under 1
-        if devices:
-            sold = self.sold_models(product)
-            for i in np.flatnonzero(candidates):
-                candidates[i] = bool(self.sold_models(self.products[i]) & sold)
+        sold = self.sold_models(product) if devices else set()
+        stated = self.stated_measures(product)
+        several = self.offers_several(product)
+        differs = np.zeros(len(self.products))  # unit families in which a substitute states only other measures, and packs
+        listing: dict[str, np.ndarray] = {}  # family → the products holding several of its values (their variant may narrow them)
+        for family, ours in stated.items():  # those holding one value of the family, all at once
+            features = self._families[family]
+            held = self._count_held(features)
+            one, listing[family] = held == 1, held > 1
+            differs += candidates & one & ~self.holding([f for f in features if self._measured[f][1] in ours])
+            if not family.startswith("count:"):  # far from every one of ours (a 1 m cable for a 30 m one, A5 for A4): none
+                candidates &= ~(one & ~self.holding([f for f in features if not _far((self._measured[f][2],), ours.values(), family)]))
+        for i in np.flatnonzero(candidates):
+            other = self.products[i]
+            if devices and not self.sold_models(other) & sold:
+                candidates[i] = False
+                continue
+            differs[i] += not several and self.offers_several(other)  # a pack or set for one item
+            for family, ours in stated.items():
+                if listing[family][i] and not (theirs := self.stated_measures(other).get(family, {})).keys() & ours.keys():
+                    differs[i] += 1
+                    candidates[i] &= family.startswith("count:") or not _far(theirs.values(), ours.values(), family)
         similarity = (self.matrix @ self.matrix[self.row[product]].T).toarray().ravel()
         scores = np.where(candidates, (1.0 + self._count_held(keys | fits) + similarity) * alike / (1.0 + differs), 0.0)
 
@@ -452,10 +520,15 @@ class Recommender:
             kind = next(self.name(t) for t in sorted(types) if ("product_type", t) in theirs)
             same = [f"{_LABELS.get(p, p)} {self.name(key)}" for p, key in sorted(keys) if (p, key) in theirs]
             fitting = sorted({self.name(key) for p, key in fits if (p, key) in theirs})
-            other_values = [f"other {_LABELS.get(p, p)} {self.name(key)}" for p, ours in sorted(measured.items())
-                            if not ours & {k for q, k in theirs if q == p} for q, key in sorted(theirs) if q == p]
+            measures = self.stated_measures(other)
+            differing = {name for family, ours in stated.items() if family in measures and not measures[family].keys() & ours.keys()
+                         for name in measures[family]}
+            other_values = [f"other {_LABELS.get(p, p)} {self.name(key)}" for p, key in sorted(theirs)
+                            if p in MEASURES and self.name(key).lower().replace(" ", "") in differing]
+            pack = ["a pack or set"] if not several and self.offers_several(other) else []
             titles = [f"titles {alike[self.row[other]]:.0%} alike"] if compared else []
-            return ", ".join([f"same type {kind}", *(["fits " + " / ".join(fitting)] if fitting else []), *same, *other_values, *titles])
+            return ", ".join([f"same type {kind}", *(["fits " + " / ".join(fitting)] if fitting else []), *same, *other_values, *pack,
+                              *titles])
 
         return self._result(scores, {product}, k, reason)
 

@@ -1,7 +1,11 @@
 """Value normalisation, table-driven (``values.yaml``): ``256G``, ``256GB`` and ``256 gb`` are one
 value; ``0.5L`` and ``500ml`` too; ``15.6英寸``, ``15.6寸`` and ``15.6"``; Chinese numerals
 (两千毫安 → 2000mAh); ranges (10-20W); combined memory (12+256G → 12GB+256GB); colours to
-a canonical palette with their own names kept (曜石黑 → black); case and width folded.
+a canonical palette with their own names kept (曜石黑 → black); case and width folded. Paper
+sizes (``a4``, ``B5``) are sizes of their own family, keyed by the ISO area, and the sides of a
+thing (``700x300mm``, ``1.2*0.6米``) measure its area (or volume), written as they were; a count of items
+(``12支``, ``36支装``, ``两个装``) is a quantity whose family is its classifier's (``count:支``:
+two boxes and 24 pens are not compared).
 
 Unit families never cross: a spelling of several families (``m`` is a megabyte or a metre,
 ``g`` a gigabyte or a gram) is read only in the family the value's kind allows (a capacity's
@@ -27,6 +31,18 @@ _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 _CN_NUMBER = r"[零〇一二两三四五六七八九十百千万点]+"
 _NUMBER = rf"(?:\d+(?:\.\d+)?|\.\d+|{_CN_NUMBER})"
 _SHOWN_UNIT = re.compile(r"(?<=\d)[^\d.+\-]+")  # the unit after each number of a canonical value
+_PAPER = re.compile(r"^([ab])(10|[0-9])$")
+#: the area of the A0 and B0 sheets, in mm² (each next size halves it)
+_PAPER_AREA = {"a": 1_000_000.0, "b": 1_414_214.0}
+#: kinds a paper size (A4) or the sides of a thing (700x300mm) are read in: a size, or a specification as the
+#: JD data labels it
+PAPER_KINDS = ("size", "specification")
+_SIDES = re.compile(r"^(\d+(?:\.\d+)?)(?:[x*×](\d+(?:\.\d+)?))(?:[x*×](\d+(?:\.\d+)?))?(mm|cm|m|毫米|厘米|米)$")
+#: the classifiers a count of items is written with (12支, 2本, 50张, 3件套)
+CLASSIFIERS = "支|个|只|本|张|片|卷|条|枚|粒|瓶|袋|盒|包|罐|箱|把|册|件套"
+_COUNT = re.compile(rf"^(?P<n>\d{{1,5}}|{_CN_NUMBER}|单)\s*(?P<unit>{CLASSIFIERS})装?$")
+#: kinds a count is read in: a quantity, or a specification as the JD data labels it
+COUNT_KINDS = ("quantity", "specification")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +146,51 @@ def normalize_value(kind: str, surface: str) -> NormalValue:
     measured = _measure(kind, surface)
     if measured is not None:
         return measured
+    if kind in PAPER_KINDS and (paper := _paper(kind, surface, text)) is not None:
+        return paper
+    if kind in PAPER_KINDS and (sides := _sides(kind, surface, text)) is not None:
+        return sides
+    if kind in COUNT_KINDS and (count := _count(kind, surface, text)) is not None:
+        return count
     if _parse(surface) is not None:  # 5G, 128M where the kind does not say which unit: kept, case too
         return NormalValue(kind, surface, fold(surface, lowercase=False))
     return NormalValue(kind, surface, text)
+
+
+def _paper(kind: str, surface: str, text: str) -> NormalValue | None:
+    """A paper size (``a4`` → A4, 62,500 mm²: A0 is a square metre, each next size half of it)."""
+    match = _PAPER.match(text.replace(" ", ""))
+    if match is None:
+        return None
+    series, number = match.groups()
+    area = _PAPER_AREA[series] / 2 ** int(number)
+    return NormalValue(kind, surface, f"{series.upper()}{number}", "paper", area, area, "mm²")
+
+
+def _sides(kind: str, surface: str, text: str) -> NormalValue | None:
+    """The sides of a thing with their unit (``700x300mm``, ``1.2*0.6米``): its area in mm² (family
+    ``area``), or with three sides its volume in mm³ (``bulk``); kept as written."""
+    match = _SIDES.match(text.replace(" ", ""))
+    if match is None:
+        return None
+    factor = next(factor for family, _, factor in _tables().spellings[match[4]] if family == "length")
+    sides = [float(side) * factor for side in match.groups()[:3] if side is not None]
+    size = sides[0] * sides[1] * (sides[2] if len(sides) == 3 else 1.0)
+    if not size:
+        return None
+    return NormalValue(kind, surface, text, "bulk" if len(sides) == 3 else "area", size, size, "mm³" if len(sides) == 3 else "mm²")
+
+
+def _count(kind: str, surface: str, text: str) -> NormalValue | None:
+    """A count of items (``36支装`` → 36支, ``两个装`` → 2个, ``单支`` → 1支), in the family of its classifier."""
+    match = _COUNT.match(text.replace(" ", ""))
+    if match is None:
+        return None
+    number = 1.0 if match["n"] == "单" else _number(match["n"])
+    if not number:
+        return None
+    unit = match["unit"]
+    return NormalValue(kind, surface, f"{_format(number)}{unit}", f"count:{unit}", number, number, unit)
 
 
 def family_of(kind: str, surface: str) -> str | None:

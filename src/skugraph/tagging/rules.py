@@ -32,6 +32,9 @@ from skugraph.tagging.lexicon import (
 )
 
 _DIGITS = r"\d{1,6}(?:\.\d+)?"
+#: a classifier after a count, but not where it starts another word (支架, 个月, 包邮, 条纹, 单片机, 卷发)
+_CLASSIFIER = (r"(?:支(?![持架撑付柱])|个(?![月人性头])|只(?![能要有是])|本|张|片(?!机)|卷(?!发)|条(?![纹码形])|枚|粒|瓶|袋"
+               r"|盒|包(?!邮)|罐|箱|把(?!手)|册|件套)")
 _NUM = rf"(?<![0-9a-z.]){_DIGITS}"  # not inside a code (ih310mb2, ddr4…)
 _END = r"(?![a-z0-9])"
 #: (label, pattern over lower-cased text, score); earlier patterns win ties on the same span.
@@ -48,6 +51,8 @@ UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
         # a bare g: not 5G networks, not 22000G (giga: an upper-case G is never grams, see _units)
         ("weight", rf"(?<![0-9a-z.])(?![2-5]\s*g)\d{{1,4}}(?:\.\d+)?\s*g{_END}", 0.8),
         ("power", rf"{_NUM}\s*(?:kw|w|千瓦|瓦){_END}", 0.85),
+        # a count of items: 12支, 36支装, 两个装, 单支 (not 支架, 个月, 包邮, 条纹, 单片机)
+        ("quantity", rf"(?:{_NUM}|(?<![\u4e00-\u9fff])[一两二三四五六七八九十]{{1,3}}(?=\S{{1,2}}装)|单)\s*{_CLASSIFIER}装?", 0.8),
         ("model", r"(?<![0-9a-z])[a-z]{1,4}-?\d{2,5}[a-z]{0,3}(?![0-9a-z])", 0.5),
     ]
 ]
@@ -63,6 +68,12 @@ _ACCESSORY_WORD = re.compile(
     r"贴纸|贴膜|[水软]凝?膜|镜头膜|钢化|手机壳|保护壳|外壳|后壳|[皮硅胶保护内胆耳机]套|内胆包|电脑包|背夹|卡托|卡槽|镜片|表带|腕带"
     r"|臂包|臂套|臂带|支架|底座|手柄|数据线|充电线|转接头|转换器|适配器|充电器|遥控器|墨盒|硒鼓|粉盒|笔芯|替芯|滤芯|配件|键盘膜|防尘"
 )
+#: a set or bundle sold as one offer (a form, as the JD data labels 套装)
+_SET_FORM = re.compile(r"套装|套餐|组合装|大礼包")
+#: paper sizes (A4, b5), read only in a title about paper goods and about no device (OPPO A5, 奥迪A4)
+_PAPER_SIZE = re.compile(r"(?:(?<![0-9a-z])|(?<=[ab][0-9]))[ab](?:10|[0-9])(?:(?![0-9a-z])|(?=[ab][0-9]))")  # A5B5: two
+_PAPER_GOODS = re.compile(r"纸|本|册|夹|文件|资料|打印|复印|画|信封|便签|账|单据|证书|台卡|展示|票|试卷|稿")
+_DEVICE_WORDS = re.compile(r"手机|平板|电脑|壳|膜|屏|英寸|寸|内存|固态|处理器|显卡|相机|镜头|车")
 _GIFT = re.compile(r"(?:送|赠)[^\s,，。;；】\])]*")
 #: a product line's Chinese name before its model (``畅享``9, ``小新``air 13)
 _SERIES = re.compile(r"[\u4e00-\u9fff]{1,3}(?=[a-z]{0,8}\s?\d)")
@@ -156,7 +167,8 @@ class RuleExtractor:
         norm = normalize(text, lowercase=True)
         low = norm.text
         compat = self._compatibility(low)
-        others = self._brand_roles(low, compat) + self._lexicon_spans(low) + self._units(low, normalize(text).text)
+        others = (self._brand_roles(low, compat) + self._lexicon_spans(low) + self._units(low, normalize(text).text)
+                  + self._offer_words(low))
         chosen = list(compat)
         for cand in sorted(others, key=lambda c: (-(c.end - c.start), -c.score)):
             if all(cand.end <= c.start or cand.start >= c.end for c in chosen):
@@ -358,6 +370,16 @@ class RuleExtractor:
             for m in pattern.finditer(apart)
             if not (label == "weight" and len(cased) == len(low) and cased[m.end() - 1] == "G" and low[m.end() - 2] != "k")
         ]
+
+    @staticmethod
+    def _offer_words(low: str) -> list[_Candidate]:
+        """What one offer is beside its measures: a set (``套装``, a form) and, in a title about
+        paper goods and no device, a paper size (``a4``, a specification, as the JD data labels it:
+        a title listing A4 and A5 names what it comes in, not which one it is)."""
+        found = [_Candidate(m.start(), m.end(), "form", 0.7) for m in _SET_FORM.finditer(low)]
+        if _PAPER_GOODS.search(low) and not _DEVICE_WORDS.search(low):
+            found += [_Candidate(m.start(), m.end(), "specification", 0.8) for m in _PAPER_SIZE.finditer(low)]
+        return found
 
     def _match_at(self, lexicon: Lexicon, low: str, position: int) -> tuple[int, int] | None:
         window = low[position : position + 32]
