@@ -166,6 +166,9 @@ def test_a_paper_size_stands_in_for_itself_only_and_a_variant_names_the_one_sold
     titles = {p: "文件夹资料册" for p in facts} | {"lists-all": "文件夹A3资料夹多层A4资料册B5 A4-20页"}
     recommender = Recommender(facts, titles=titles, title_floor=0)
     assert recommender.stated_measures("lists-all") == {"paper": {"a4": 62_500.0}}
+    counted = {"lists": {kind: 1.0, ("size", "size:A3"): 1.0, ("size", "size:A4"): 1.0, ("quantity", "quantity:10个"): 1.0}}
+    # a variant naming a value of a family the title gives once (10个装) narrows no other: the search goes on to A4
+    assert Recommender(counted, titles={"lists": "文件夹 A3 A4 多层 A4 10个装"}).stated_measures("lists")["paper"] == {"a4": 62_500.0}
     assert [s.id for s in recommender.substitutes("a3")] == ["a3-too"]  # a specification A3 reads as the size
     assert {s.id for s in recommender.substitutes("a4")} == {"lists-all"}
     assert [s.id for s in recommender.substitutes("b4")] == []  # not A4 (twice its area), nor A3 (half)
@@ -179,11 +182,16 @@ def test_sides_are_far_at_twice_the_length_not_twice_the_area():
     assert [s.id for s in recommender.substitutes("700x300")] == ["1000x500"]  # 2.4 times the area; 1500x600 is 4.3
 
 
-def test_a_size_sold_by_the_inch_stands_in_within_five_percent():
-    kind = ("product_type", "product_type:电脑包")
-    facts = {f"bag-{size}": {kind: 1.0, ("size", f"size:{size}英寸"): 1.0} for size in ("15.6", "15", "14", "17.3")}
+def test_an_accessory_sold_by_the_inch_stands_in_within_five_percent_a_device_within_twice():
+    """A 15.6" laptop bag (for a Lenovo or an HP) takes a 15" one, not a 14" or 17.3" one; a 6.1"
+    phone may take a 6.5" one, ranked after one of its own size."""
+    bag, fits = ("product_type", "product_type:电脑包"), {("compatible_with", "lenovo"): 1.0, ("compatible_with", "hp"): 1.0}
+    facts = {f"bag-{size}": {bag: 1.0, ("size", f"size:{size}英寸"): 1.0, **fits} for size in ("15.6", "15", "14", "17.3")}
+    phone = ("product_type", "product_type:手机")
+    facts |= {f"phone-{size}-{n}": {phone: 1.0, ("size", f"size:{size}英寸"): 1.0} for size, n in (("6.1", 1), ("6.1", 2), ("6.5", 1))}
     recommender = Recommender(facts, title_floor=0)
-    assert [s.id for s in recommender.substitutes("bag-15.6")] == ["bag-15"]  # 14 and 17.3 are a step off
+    assert [s.id for s in recommender.substitutes("bag-15.6")] == ["bag-15"]
+    assert [s.id for s in recommender.substitutes("phone-6.1-1")] == ["phone-6.1-2", "phone-6.5-1"]
 
 
 def test_a_set_or_pack_ranks_after_single_items_for_a_single_item():
@@ -192,10 +200,15 @@ def test_a_set_or_pack_ranks_after_single_items_for_a_single_item():
     kind = ("product_type", "product_type:中性笔")
     facts = {"single": {kind: 1.0}, "one": {kind: 1.0, ("quantity", "quantity:1支"): 1.0},
              "twelve": {kind: 1.0, ("quantity", "quantity:12支"): 1.0}, "set": {kind: 1.0, ("form", "form:套装"): 1.0},
-             "either": {kind: 1.0, ("quantity", "quantity:1支"): 1.0, ("quantity", "quantity:12支"): 1.0}}
-    titles = {p: "中性笔" for p in facts} | {"either": "中性笔 单支 12支 黑色 12支"}
-    recommender = Recommender(facts, {"quantity:1支": "1支", "quantity:12支": "12支", "form:套装": "套装"}, titles, title_floor=0)
+             "either": {kind: 1.0, ("quantity", "quantity:1支"): 1.0, ("quantity", "quantity:12支"): 1.0},
+             "either-one": {kind: 1.0, ("quantity", "quantity:1支"): 1.0, ("quantity", "quantity:12支"): 1.0},
+             "sheets": {kind: 1.0, ("quantity", "quantity:100张"): 1.0}}
+    titles = {p: "中性笔" for p in facts} | {"either": "中性笔 单支 12支 黑色 12支", "either-one": "中性笔 单支 12支 黑色 单支"}
+    names = {"quantity:1支": "1支", "quantity:12支": "12支", "quantity:100张": "100张", "form:套装": "套装"}
+    recommender = Recommender({p: f for p, f in facts.items() if p not in ("either-one", "sheets")}, names, titles, title_floor=0)
     assert [recommender.offers_several(p) for p in ("single", "one", "twelve", "set", "either")] == [False, False, True, True, True]
+    assert not Recommender(facts, names, titles).offers_several("either-one")  # its variant, 单支, is one pen
+    assert not Recommender(facts, names, titles).offers_several("sheets")  # 100 sheets are what one item holds
     found = recommender.substitutes("single")
     assert found[0].id == "one" and {s.id for s in found[1:]} == {"twelve", "set", "either"}
     assert "a pack or set" in found[1].reason and "a pack or set" not in found[0].reason

@@ -57,9 +57,12 @@ def test_full_width_text_keeps_original_offsets(rules):
         ("收纳盒 30x20x10cm 2片装", [("30x20x10cm", "size"), ("2片装", "quantity")]),
         # a count of items, not a word the classifier starts (支架, 个月, 包邮, 单片机)
         ("中性笔 36支装 单支 两个装 手机支架2支架 3个月 99包邮 单片机", [("36支装", "quantity"), ("单支", "quantity"), ("两个装", "quantity")]),
+        # nor a part the offer includes or gives, a decimal, a book of bills (账单本), an option (套餐一)
+        ("音箱+2个话筒 含8个刷头 送10支 0.510支 2.0箱 账单本 套餐一", []),
         # a set is a form; a paper size (a specification) only in a title about paper and no device (OPPO A5, 奥迪A4)
         ("活页笔记本子 A5B5 套装 3件套", [("A5", "specification"), ("B5", "specification"), ("套装", "form"), ("3件套", "quantity")]),
         ("手机壳贴纸 A3", []),
+        ("活页本外壳 车线本 A5", [("A5", "specification")]),  # 外壳 of a notebook, 车线 a binding: paper goods
         ("奥迪A4 汽车贴纸", []),
         ("充电宝 20000mAh", [("20000mAh", "capacity")]),
         ("零食 500g 袋装 大米 5KG", [("500g", "weight"), ("5KG", "weight")]),

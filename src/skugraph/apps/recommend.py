@@ -9,10 +9,12 @@
 - **substitutes** (for an out-of-stock product): the same product type (or a synonym of it) with
   the same key attribute values (capacity, size, power …) and a title alike (character bigrams:
   a type read from a word the title only mentions, 手机 in 手机臂包, is outvoted by the rest of
-  it), the closest first; for an accessory, only products that fit the same device model, the
-  one its title's variant names where it lists several (an accessory that names no model it
-  fits but one brand, or nothing where a quarter of its type name a model, gets none; one
-  that fits several brands or says 通用 gets others that fit no device of their own).
+  it), the closest first, measures compared in their unit family (another paper size, or sides
+  twice as long, is none) and packs after single items; for an accessory, only products that
+  fit the same device model, the one its title's variant names where it lists several (an
+  accessory that names no model it fits but one brand, or nothing where a quarter of its type
+  name a model, gets none; one that fits several brands or says 通用 gets others that fit no
+  device of their own).
 
 A reason names only telling values: not generic words (``fits 手机``, ``通用``) nor values most
 products hold; free gifts (``送指环``) never reach the recommender (see
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -46,13 +48,18 @@ MEASURES = ("capacity", "size", "volume", "power", "weight", "specification", "q
 #: a substitute whose measure is more than this many times larger or smaller than every one of the product's
 #: in the same unit family is none (a 1 m cable for a 30 m one, a 10 L vacuum for a 60 L one) …
 MEASURE_RATIO = 2.0
-#: … but for a paper size, any other one (an A5 notebook for an A4 one, a B5 for an A5), for a screen or bag sold by
-#: the inch, one more than 5% off (a 15.6" laptop bag for a 17.3" laptop; 15" for 15.6" is near), and for an area or
-#: a volume (700x300mm) the ratio's square or cube: twice as long a side
-FAMILY_RATIO = {"paper": 1.0, "inch": 1.05, "area": MEASURE_RATIO**2, "bulk": MEASURE_RATIO**3}
-#: forms that make an offer a set or bundle (套装, 三件套 …): with a count of more than one item, an offer of
-#: several, which ranks after single items as a substitute for one
+#: … but for a paper size, any other one (an A5 notebook for an A4 one, a B5 for an A5), and for an area or a volume
+#: (700x300mm) the ratio's square or cube: twice as long a side …
+FAMILY_RATIO = {"paper": 1.0, "area": MEASURE_RATIO**2, "bulk": MEASURE_RATIO**3}
+#: … and for an accessory (a bag or case for a screen sold by the inch), one more than 5% off (a 15.6" bag for a
+#: 17.3" laptop; 15" for 15.6" is near), where a 6.5" phone may stand in for a 6.1" one
+ACCESSORY_RATIO = {"inch": 1.05}
+#: forms that make an offer a set or bundle (套装, 三件套 …; the rules' :data:`skugraph.tagging.rules._SET_FORM`, and
+#: the JD data's 套装一, 组合, 礼包): with a count of more than one item, an offer of several, which ranks after single
+#: items as a substitute for one
 SET_FORM = re.compile(r"套装|套餐|组合|礼包|件套")
+#: classifiers that count what one item holds (100张 of paper, 50片 test strips), not items
+CONTENTS = ("count:张", "count:片", "count:粒")
 #: words that say nothing about which product this is: every phone case fits 手机
 GENERIC = frozenset({"手机", "通用", "万能", "安卓", "全网通", "其他", "其它", "多功能", "赠品", "礼品", "配件", "新款",
                      "正品", "官方", "男女", "男女通用"})
@@ -84,11 +91,35 @@ class Recommendation:
         return {"id": self.id, "title": self.title, "score": self.score, "reason": self.reason}
 
 
-def _far(theirs: Iterable[float], ours: Iterable[float], family: str) -> bool:
+def _far(theirs: Collection[float], ours: Collection[float], family: str, accessory: bool = False) -> bool:
     """Whether every one of a substitute's measures of a unit family is more than the family's
-    ratio (:data:`FAMILY_RATIO`, else :data:`MEASURE_RATIO`) from every one of ours."""
-    ratio = FAMILY_RATIO.get(family, MEASURE_RATIO) * (1 + 1e-9)
-    return all(max(m, n) / min(m, n) > ratio for m in theirs for n in ours)
+    ratio (:data:`ACCESSORY_RATIO` for an ``accessory``, :data:`FAMILY_RATIO`, else
+    :data:`MEASURE_RATIO`) from every one of ours."""
+    ratio = (accessory and ACCESSORY_RATIO.get(family)) or FAMILY_RATIO.get(family, MEASURE_RATIO)
+    return all(max(m, n) / min(m, n) > ratio * (1 + 1e-9) for m in theirs for n in ours)
+
+
+#: a measure as a title writes it: a number (or its sides) and a unit, a Chinese count (两个装, 单支), a paper size
+_MEASURE_WORD = re.compile(r"(?:\d+(?:\.\d+)?(?:\s*[x*×]\s*\d+(?:\.\d+)?){0,2}|[一两二三四五六七八九十]{1,3}|单)\s*(?:[a-z\"]{1,3}|[\u4e00-\u9fff]{1,3})"
+                           r"|(?<![a-z0-9])[ab]\d{1,2}(?![0-9])")
+
+
+def _measures_named(text: str) -> frozenset[str]:
+    """The measures ``text`` names, as :meth:`Recommender.stated_measures` names them (canonical,
+    lower case, no spaces): ``15.6寸`` is 15.6英寸, ``单支`` 1支, ``800*300mm`` 300x800mm."""
+    return frozenset(name for match in _MEASURE_WORD.finditer(text) for name in _measure_word(match.group()))
+
+
+@lru_cache(maxsize=65_536)
+def _measure_word(word: str) -> frozenset[str]:
+    """The measures one word of :data:`_MEASURE_WORD` names, trimmed from its end until one reads
+    (``12支笔``: 12支)."""
+    from skugraph.facts.values import normalize_value
+
+    for end in range(len(word), 0, -1):
+        if read := {value.canonical.lower().replace(" ", "") for kind in MEASURES if (value := normalize_value(kind, word[:end])).family}:
+            return frozenset(read)
+    return frozenset()
 
 
 @lru_cache(maxsize=65_536)
@@ -286,14 +317,19 @@ class Recommender:
             self._sold[product] = self._variant_names(product, models) or fitted
         return self._sold[product]
 
-    def _variant_names(self, product: str, names: Iterable[str]) -> set[str]:
+    def _variant_names(self, product: str, names: Collection[str], measures: bool = False) -> set[str]:
         """Those of ``names`` (lower case, no spaces) that the variant the product's title ends
         with names: the last of its last :data:`VARIANT_WORDS` words (never its first) that
-        names any, with the words after it."""
+        names any, with the words after it; models are named within the words run together
+        (``华为p30 pro``), ``measures`` as :func:`_measures_named` reads them."""
         words = self.titles.get(product, "").lower().split()
         for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
-            variant = "".join(words[start:])
-            if named := {name for name in names if name and _names(variant, name)}:
+            if measures:
+                named = set(_measures_named(" ".join(words[start:])) & set(names))
+            else:
+                variant = "".join(words[start:])
+                named = {name for name in names if name and _names(variant, name)}
+            if named:
                 return named
         return set()
 
@@ -307,27 +343,30 @@ class Recommender:
             for feature in self.facts[product]:
                 if (measure := self._measured.get(feature)) is not None:
                     stated[measure[0]][measure[1]] = measure[2]
-            several = {name for values in stated.values() if len(values) > 1 for name in values}  # where the variant may narrow them
-            named = self._variant_names(product, {name for values in stated.values() for name in values}) if several else set()
+            listed = {name for values in stated.values() if len(values) > 1 for name in values}  # what a variant may narrow
+            named = self._variant_names(product, listed, measures=True) if listed else set()
             self._stated[product] = {family: {n: m for n, m in values.items() if n in named} if named & values.keys() else values
                                      for family, values in stated.items()}
         return self._stated[product]
 
     def offers_several(self, product: str) -> bool:
         """Whether the product is a set, bundle or pack (a form in :data:`SET_FORM`, a count of
-        more than one item), not one item."""
+        more than one item, not of what one item holds: :data:`CONTENTS`), not one item."""
         if not self._sets_or_counts[self.row[product]]:
             return False
         return (any(p == "form" and SET_FORM.search(self.name(key)) for p, key in self.facts[product])
-                or any(m > 1 for family, values in self.stated_measures(product).items() if family.startswith("count:")
-                       for m in values.values()))
+                or any(m > 1 for family, values in self.stated_measures(product).items()
+                       if family.startswith("count:") and family not in CONTENTS for m in values.values()))
 
     @cached_property
     def _measured(self) -> dict[tuple[str, str], tuple[str, str, float]]:
         """Each measure feature (:data:`MEASURES`): its unit family, name (lower case, no spaces)
         and the middle of its range."""
-        return {feature: (family, self.name(feature[1]).lower().replace(" ", ""), middle) for feature in self.features
-                if feature[0] in MEASURES and (measure := _measure(feature[0], self.name(feature[1])))[0] for family, middle in [measure]}
+        measured = {}
+        for feature in self.features:
+            if feature[0] in MEASURES and (measure := _measure(feature[0], self.name(feature[1])))[0]:
+                measured[feature] = (measure[0], self.name(feature[1]).lower().replace(" ", ""), measure[1])
+        return measured
 
     @cached_property
     def _families(self) -> dict[str, list[tuple[str, str]]]:
@@ -495,23 +534,26 @@ class Recommender:
         several = self.offers_several(product)
         differs = np.zeros(len(self.products))  # unit families in which a substitute states only other measures, and packs
         listing: dict[str, np.ndarray] = {}  # family → the products holding several of its values (their variant may narrow them)
-        for family, ours in stated.items():  # those holding one value of the family, all at once
+        accessory = bool(devices or brands) or self.universal(product)
+        measured = {family: ours for family, ours in stated.items() if not family.startswith("count:")}  # counts: packs, below
+        for family, ours in measured.items():  # those holding one value of the family, all at once
             features = self._families[family]
             held = self._count_held(features)
             one, listing[family] = held == 1, held > 1
             differs += candidates & one & ~self.holding([f for f in features if self._measured[f][1] in ours])
-            if not family.startswith("count:"):  # far from every one of ours (a 1 m cable for a 30 m one, A5 for A4): none
-                candidates &= ~(one & ~self.holding([f for f in features if not _far((self._measured[f][2],), ours.values(), family)]))
+            # far from every one of ours (a 1 m cable for a 30 m one, an A5 notebook for an A4 one): none
+            near = self.holding([f for f in features if not _far((self._measured[f][2],), ours.values(), family, accessory)])
+            candidates &= ~(one & ~near)
         for i in np.flatnonzero(candidates):
             other = self.products[i]
             if devices and not self.sold_models(other) & sold:
                 candidates[i] = False
                 continue
             differs[i] += not several and self.offers_several(other)  # a pack or set for one item
-            for family, ours in stated.items():
+            for family, ours in measured.items():
                 if listing[family][i] and not (theirs := self.stated_measures(other).get(family, {})).keys() & ours.keys():
                     differs[i] += 1
-                    candidates[i] &= family.startswith("count:") or not _far(theirs.values(), ours.values(), family)
+                    candidates[i] &= not _far(theirs.values(), ours.values(), family, accessory)
         similarity = (self.matrix @ self.matrix[self.row[product]].T).toarray().ravel()
         scores = np.where(candidates, (1.0 + self._count_held(keys | fits) + similarity) * alike / (1.0 + differs), 0.0)
 
@@ -521,7 +563,7 @@ class Recommender:
             same = [f"{_LABELS.get(p, p)} {self.name(key)}" for p, key in sorted(keys) if (p, key) in theirs]
             fitting = sorted({self.name(key) for p, key in fits if (p, key) in theirs})
             measures = self.stated_measures(other)
-            differing = {name for family, ours in stated.items() if family in measures and not measures[family].keys() & ours.keys()
+            differing = {name for family, ours in measured.items() if family in measures and not measures[family].keys() & ours.keys()
                          for name in measures[family]}
             other_values = [f"other {_LABELS.get(p, p)} {self.name(key)}" for p, key in sorted(theirs)
                             if p in MEASURES and self.name(key).lower().replace(" ", "") in differing]

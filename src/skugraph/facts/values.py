@@ -3,7 +3,7 @@ value; ``0.5L`` and ``500ml`` too; ``15.6英寸``, ``15.6寸`` and ``15.6"``; Ch
 (两千毫安 → 2000mAh); ranges (10-20W); combined memory (12+256G → 12GB+256GB); colours to
 a canonical palette with their own names kept (曜石黑 → black); case and width folded. Paper
 sizes (``a4``, ``B5``) are sizes of their own family, keyed by the ISO area, and the sides of a
-thing (``700x300mm``, ``1.2*0.6米``) measure its area (or volume), written as they were; a count of items
+thing (``700x300mm``, ``30*70cm``: ``300x700mm``) measure its area (or volume); a count of items
 (``12支``, ``36支装``, ``两个装``) is a quantity whose family is its classifier's (``count:支``:
 two boxes and 24 pens are not compared).
 
@@ -168,8 +168,9 @@ def _paper(kind: str, surface: str, text: str) -> NormalValue | None:
 
 
 def _sides(kind: str, surface: str, text: str) -> NormalValue | None:
-    """The sides of a thing with their unit (``700x300mm``, ``1.2*0.6米``): its area in mm² (family
-    ``area``), or with three sides its volume in mm³ (``bulk``); kept as written."""
+    """The sides of a thing with their unit (``700x300mm``, ``30*70cm``, ``1.2*0.6米``), shortest
+    first in millimetres (``300x700mm``, one value however written): its area in mm² (family
+    ``area``), or with three sides its volume in mm³ (``bulk``)."""
     match = _SIDES.match(text.replace(" ", ""))
     if match is None:
         return None
@@ -178,7 +179,8 @@ def _sides(kind: str, surface: str, text: str) -> NormalValue | None:
     size = sides[0] * sides[1] * (sides[2] if len(sides) == 3 else 1.0)
     if not size:
         return None
-    return NormalValue(kind, surface, text, "bulk" if len(sides) == 3 else "area", size, size, "mm³" if len(sides) == 3 else "mm²")
+    canonical = "x".join(_format(side) for side in sorted(sides)) + "mm"
+    return NormalValue(kind, surface, canonical, "bulk" if len(sides) == 3 else "area", size, size, "mm³" if len(sides) == 3 else "mm²")
 
 
 def _count(kind: str, surface: str, text: str) -> NormalValue | None:

@@ -32,9 +32,15 @@ from skugraph.tagging.lexicon import (
 )
 
 _DIGITS = r"\d{1,6}(?:\.\d+)?"
-#: a classifier after a count, but not where it starts another word (支架, 个月, 包邮, 条纹, 单片机, 卷发)
-_CLASSIFIER = (r"(?:支(?![持架撑付柱])|个(?![月人性头])|只(?![能要有是])|本|张|片(?!机)|卷(?!发)|条(?![纹码形])|枚|粒|瓶|袋"
+#: a classifier after a count (:data:`skugraph.facts.values.CLASSIFIERS`), but not where it starts another word
+#: (支架, 个月, 包邮, 条纹, 单片机, 卷发, 卷笔刀)
+_CLASSIFIER = (r"(?:支(?![持架撑付柱])|个(?![月人性头])|只(?![能要有是])|本|张|片(?!机)|卷(?![发笔])|条(?![纹码形])|枚|粒|瓶|袋"
                r"|盒|包(?!邮)|罐|箱|把(?!手)|册|件套)")
+#: the count itself: a whole number (not 0.5 glued to 10支, not a 2.0 speaker), not a part the offer includes or
+#: gives (``+2个话筒``, ``含8个刷头``, ``送10支``); a Chinese numeral only with 装 (两个装); 单 not ending a word
+#: (账单本, 菜单本, 订单本 are books)
+_COUNT = (r"(?:(?<![0-9a-z.+＋含配送赠])\d{1,5}(?![.\d])|(?<![\u4e00-\u9fff])[一两二三四五六七八九十]{1,3}(?=\S{1,2}装)"
+          r"|(?<![账菜订清货价名保传表报买购])单)")
 _NUM = rf"(?<![0-9a-z.]){_DIGITS}"  # not inside a code (ih310mb2, ddr4…)
 _END = r"(?![a-z0-9])"
 #: (label, pattern over lower-cased text, score); earlier patterns win ties on the same span.
@@ -52,7 +58,7 @@ UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
         ("weight", rf"(?<![0-9a-z.])(?![2-5]\s*g)\d{{1,4}}(?:\.\d+)?\s*g{_END}", 0.8),
         ("power", rf"{_NUM}\s*(?:kw|w|千瓦|瓦){_END}", 0.85),
         # a count of items: 12支, 36支装, 两个装, 单支 (not 支架, 个月, 包邮, 条纹, 单片机)
-        ("quantity", rf"(?:{_NUM}|(?<![\u4e00-\u9fff])[一两二三四五六七八九十]{{1,3}}(?=\S{{1,2}}装)|单)\s*{_CLASSIFIER}装?", 0.8),
+        ("quantity", rf"{_COUNT}\s*{_CLASSIFIER}装?", 0.8),
         ("model", r"(?<![0-9a-z])[a-z]{1,4}-?\d{2,5}[a-z]{0,3}(?![0-9a-z])", 0.5),
     ]
 ]
@@ -69,11 +75,11 @@ _ACCESSORY_WORD = re.compile(
     r"|臂包|臂套|臂带|支架|底座|手柄|数据线|充电线|转接头|转换器|适配器|充电器|遥控器|墨盒|硒鼓|粉盒|笔芯|替芯|滤芯|配件|键盘膜|防尘"
 )
 #: a set or bundle sold as one offer (a form, as the JD data labels 套装)
-_SET_FORM = re.compile(r"套装|套餐|组合装|大礼包")
+_SET_FORM = re.compile(r"套装|套餐(?![一二三四五六七八九十0-9a-z])|组合装|大礼包")  # not 套餐一, an option's label
 #: paper sizes (A4, b5), read only in a title about paper goods and about no device (OPPO A5, 奥迪A4)
 _PAPER_SIZE = re.compile(r"(?:(?<![0-9a-z])|(?<=[ab][0-9]))[ab](?:10|[0-9])(?:(?![0-9a-z])|(?=[ab][0-9]))")  # A5B5: two
 _PAPER_GOODS = re.compile(r"纸|本|册|夹|文件|资料|打印|复印|画|信封|便签|账|单据|证书|台卡|展示|票|试卷|稿")
-_DEVICE_WORDS = re.compile(r"手机|平板|电脑|壳|膜|屏|英寸|寸|内存|固态|处理器|显卡|相机|镜头|车")
+_DEVICE_WORDS = re.compile(r"手机|平板|电脑|ipad|保护壳|钢化膜|贴膜|屏幕|英寸|内存|固态|处理器|显卡|相机|镜头|汽车|车载|轿车")
 _GIFT = re.compile(r"(?:送|赠)[^\s,，。;；】\])]*")
 #: a product line's Chinese name before its model (``畅享``9, ``小新``air 13)
 _SERIES = re.compile(r"[\u4e00-\u9fff]{1,3}(?=[a-z]{0,8}\s?\d)")
