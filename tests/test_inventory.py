@@ -157,8 +157,8 @@ def test_a_substitute_far_off_in_a_measure_is_none():
 
 
 def test_a_paper_size_stands_in_for_itself_only_and_a_variant_names_the_one_sold():
-    """An A4 folder is no substitute for an A3 one, nor a B5 notebook for an A5 (a step apart, though
-    less than twice); a folder whose title lists A3, A4 and B5 but whose variant is A4 is sold in A4."""
+    """An A4 folder is no substitute for an A3 one, nor a B4 for either (a step apart, though less
+    than twice the area); a folder whose title lists A3, A4 and B5 but whose variant is A4 is sold in A4."""
     kind = ("product_type", "product_type:文件夹")
     facts = {"a3": {kind: 1.0, ("size", "size:A3"): 1.0}, "a4": {kind: 1.0, ("size", "size:A4"): 1.0},
              "b4": {kind: 1.0, ("size", "size:B4"): 1.0}, "a3-too": {kind: 1.0, ("specification", "specification:A3"): 1.0},
@@ -171,7 +171,7 @@ def test_a_paper_size_stands_in_for_itself_only_and_a_variant_names_the_one_sold
     assert Recommender(counted, titles={"lists": "文件夹 A3 A4 多层 A4 10个装"}).stated_measures("lists")["paper"] == {"a4": 62_500.0}
     assert [s.id for s in recommender.substitutes("a3")] == ["a3-too"]  # a specification A3 reads as the size
     assert {s.id for s in recommender.substitutes("a4")} == {"lists-all"}
-    assert [s.id for s in recommender.substitutes("b4")] == []  # not A4 (twice its area), nor A3 (half)
+    assert [s.id for s in recommender.substitutes("b4")] == []  # A4 has 0.71 of its area, A3 1.41 times
 
 
 def test_sides_are_far_at_twice_the_length_not_twice_the_area():
