@@ -91,7 +91,7 @@ class Recommendation:
         return {"id": self.id, "title": self.title, "score": self.score, "reason": self.reason}
 
 
-def _far(theirs: Collection[float], ours: Collection[float], family: str, accessory: bool = False) -> bool:
+def _far(theirs: Collection[float], ours: Collection[float], family: str, accessory: bool) -> bool:
     """Whether every one of a substitute's measures of a unit family is more than the family's
     ratio (:data:`ACCESSORY_RATIO` for an ``accessory``, :data:`FAMILY_RATIO`, else
     :data:`MEASURE_RATIO`) from every one of ours."""

@@ -36,13 +36,13 @@ _PAPER = re.compile(r"^([ab])(10|[0-9])$")
 _PAPER_AREA = {"a": 1_000_000.0, "b": 1_414_214.0}
 #: kinds a paper size (A4) or the sides of a thing (700x300mm) are read in: a size, or a specification as the
 #: JD data labels it
-PAPER_KINDS = ("size", "specification")
+_SIZE_KINDS = ("size", "specification")
 _SIDES = re.compile(r"^(\d+(?:\.\d+)?)(?:[x*×](\d+(?:\.\d+)?))(?:[x*×](\d+(?:\.\d+)?))?(mm|cm|m|毫米|厘米|米)$")
 #: the classifiers a count of items is written with (12支, 2本, 50张, 3件套)
 CLASSIFIERS = "支|个|只|本|张|片|卷|条|枚|粒|瓶|袋|盒|包|罐|箱|把|册|件套"
 _COUNT = re.compile(rf"^(?P<n>\d{{1,5}}|{_CN_NUMBER}|单)\s*(?P<unit>{CLASSIFIERS})装?$")
 #: kinds a count is read in: a quantity, or a specification as the JD data labels it
-COUNT_KINDS = ("quantity", "specification")
+_COUNT_KINDS = ("quantity", "specification")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +146,9 @@ def normalize_value(kind: str, surface: str) -> NormalValue:
     measured = _measure(kind, surface)
     if measured is not None:
         return measured
-    if kind in PAPER_KINDS and (paper := _paper(kind, surface, text)) is not None:
-        return paper
-    if kind in PAPER_KINDS and (sides := _sides(kind, surface, text)) is not None:
-        return sides
-    if kind in COUNT_KINDS and (count := _count(kind, surface, text)) is not None:
+    if kind in _SIZE_KINDS and (size := _paper(kind, surface, text) or _sides(kind, surface, text)) is not None:
+        return size
+    if kind in _COUNT_KINDS and (count := _count(kind, surface, text)) is not None:
         return count
     if _parse(surface) is not None:  # 5G, 128M where the kind does not say which unit: kept, case too
         return NormalValue(kind, surface, fold(surface, lowercase=False))
