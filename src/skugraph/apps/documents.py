@@ -16,6 +16,7 @@ from functools import cached_property
 
 from skugraph.corpus.normalize import fold
 from skugraph.graph.store import GraphStore
+from skugraph.processes import collector_paused
 from skugraph.records import BRAND, LISTING, PRODUCT, Fact, Listing
 
 #: how much an inferred fact (KG completion) counts against an extracted one
@@ -128,6 +129,7 @@ def documents_from_facts(listings: Iterable[Listing],
     return list(docs.values()), alias_map(brands)
 
 
+@collector_paused()  # a row, a dict a product: the collector's passes cost a tenth of the time
 def documents_from_store(store: GraphStore, products: Collection[str] | None = None,
                          with_text: bool = True) -> tuple[list[Document], dict[str, set[str]]]:
     """Every product in the graph (or those of ``products`` it holds), with its listings' text
@@ -163,18 +165,19 @@ def documents_from_store(store: GraphStore, products: Collection[str] | None = N
         docs[pid] = Document(pid, title or members[0][0], "\n".join(f"{t}\n{d}" for t, d, _ in members) if with_text else "",
                              prices=tuple(p for _, _, p in members if p is not None))
     rows = store.columns(f"MATCH (p:Product)-[r]->(o) {where or 'WHERE '}{'AND ' if where else ''}label(r) <> 'HAS_REVIEW' "
-                         "RETURN p.id, r.predicate, o.id, coalesce(o.name, o.value, o.id), r.confidence, coalesce(r.inferred, false), "
-                         "r.provenance", only)
+                         "RETURN p.id, r.predicate, o.id, coalesce(o.name, o.value, o.id), r.confidence, r.inferred, r.provenance",
+                         only)  # weighed here: the weight or a predicate's check in Cypher costs more than in Python
     gifts = {lid for lid, (title, text) in fields.items() if _GIFT_MARK.search(title) or _GIFT_MARK.search(text)}
-    for pid, predicate, key, name, confidence, inferred, provenance in zip(*rows, strict=True):
-        doc = docs.get(pid)
-        if doc is None or predicate is None:
-            continue
-        if gifts and _read_in(provenance, gifts) and _gift_only_in(provenance, fields):
+    held = {pid: (doc.facts, doc.names) for pid, doc in docs.items()}
+    for pid, predicate, key, name, confidence, inferred, provenance in zip(*rows, strict=True):  # 100,000 rows: kept lean
+        if predicate is None or (found := held.get(pid)) is None \
+                or gifts and _read_in(provenance, gifts) and _gift_only_in(provenance, fields):
             continue
         weight = (confidence or 0.0) * (INFERRED if inferred else 1.0)
-        doc.facts[(predicate, key)] = max(doc.facts.get((predicate, key), 0.0), weight)
-        doc.names[key] = name
+        facts, names = found
+        if (fact := (predicate, key)) not in facts or weight > facts[fact]:
+            facts[fact] = weight
+        names[key] = name
     brands = [(key, [name, *(aliases or [])]) for key, name, aliases in
               store.query("MATCH (b:Brand) RETURN b.id, b.name, b.aliases").rows]
     return list(docs.values()), alias_map(brands)

@@ -36,6 +36,7 @@ import numpy as np
 
 from skugraph.apps.recommend import DEVICE_KINDS, FITS, Recommender
 from skugraph.graph.store import GraphStore
+from skugraph.processes import collector_paused
 from skugraph.records import UNITS_A_DAY_CYPHER
 
 #: a substitute's price may be this many times the product's at most, and the product's this many times the substitute's
@@ -219,13 +220,15 @@ def _stock_of(store: GraphStore, ids: list[str]) -> dict[str, ProductStock]:
     return {p.id: p for p in _summed(store, "p.id IN $ids AND ", {"ids": ids})} if ids and stock_columns(store) else {}
 
 
+@collector_paused()
 def _summed(store: GraphStore, where: str, parameters: dict | None = None) -> list[ProductStock]:
     """The rows of :data:`LISTINGS` (``where``: a condition on them, with its ``parameters``) summed per product."""
     products: dict[str, ProductStock] = {}
     prices: dict[str, list[float]] = defaultdict(list)
     rows = zip(*store.columns(LISTINGS.format(products=where), parameters), strict=True)
     for pid, title, _, stock, daily, shop, warehouse, price in rows:
-        found = products.setdefault(pid, ProductStock(pid, title or "", None, None, 0))
+        if (found := products.get(pid)) is None:
+            found = products[pid] = ProductStock(pid, title or "", None, None, 0)
         found.listings += 1
         place = (shop or "", warehouse or "")
         if stock is not None:

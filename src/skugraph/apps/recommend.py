@@ -35,6 +35,8 @@ from functools import cached_property, lru_cache
 import numpy as np
 from scipy import sparse
 
+from skugraph.processes import collector_paused
+
 #: predicates that say what a product fits
 FITS = ("compatible_with", "accessory_of")
 #: what a product is, and how much an accessory fitting each of those counts
@@ -231,6 +233,7 @@ class Recommender:
         return cls.from_documents(index.documents, {k: index.near_keys(k) & types for k in types})
 
     @classmethod
+    @collector_paused()
     def from_store(cls, store) -> Recommender:
         """From the graph's products, as :meth:`from_index` has them, without building a search
         index (its text index is most of its cost)."""
