@@ -176,27 +176,27 @@ def facts(results: Results) -> str:
                     continue
                 m = scores["micro"]
                 fused = scores.get("after_fusion", {}).get("micro")
-                rows.append((data_set, system, num(block["texts"]), num(m["support"]), pct(m["precision"]), pct(m["recall"]),
+                rows.append((f"{name}.json", data_set, system, num(block["texts"]), num(m["support"]), pct(m["precision"]), pct(m["recall"]),
                              pct(m["f1"]), pct(fused["f1"]) if fused else DASH))
                 c = scores.get("calibration")
                 if c:
-                    calibration.append((data_set, system, num(c["facts"]), fixed(c["ece_raw"]), fixed(c["ece_calibrated"]),
+                    calibration.append((f"{name}.json", data_set, system, num(c["facts"]), fixed(c["ece_raw"]), fixed(c["ece_calibrated"]),
                                         pct(c["precision_kept"]) if c["precision_kept"] is not None else DASH,
                                         pct(c["recall_kept"])))
-                predicates += [(data_set, system, predicate, num(s["support"]), pct(s["precision"]), pct(s["recall"]), pct(s["f1"]))
+                predicates += [(f"{name}.json", data_set, system, predicate, num(s["support"]), pct(s["precision"]), pct(s["recall"]), pct(s["f1"]))
                                for predicate, s in scores["per_type"].items()]
         plots += [f"![{png}](results/{png})" for png in record.get("plots", [])]
-    text = markdown_table(("data set (dev)", "extractor", "titles", "gold facts", "P", "R", "F1", "F1 after fusion"), rows)
+    text = markdown_table(("record", "data set (dev)", "extractor", "titles", "gold facts", "P", "R", "F1", "F1 after fusion"), rows)
     if calibration:
         text += ("\n\nFact confidence calibrated on dev, cross-fitted (each part scored by a calibration fitted on the"
                  " others): expected calibration error before and after, and the precision and share of right facts"
                  " kept at the threshold each calibration picks for precision 0.90:\n\n"
-                 + markdown_table(("data set", "extractor", "judged facts", "ECE raw", "ECE calibrated",
+                 + markdown_table(("record", "data set", "extractor", "judged facts", "ECE raw", "ECE calibrated",
                                    "precision at threshold", "right facts kept"), calibration))
     if plots:
         text += "\n\n" + "\n".join(plots)
     return text + "\n\nPer predicate:\n\n" + markdown_table(
-        ("data set", "extractor", "predicate", "gold facts", "P", "R", "F1"), predicates)
+        ("record", "data set", "extractor", "predicate", "gold facts", "P", "R", "F1"), predicates)
 
 
 NER_SYSTEMS = {"crf": "CRF baseline", "random": "tagger, random init", "pretrained": "tagger, pretrained",

@@ -65,6 +65,8 @@ def test_full_width_text_keeps_original_offsets(rules):
         ("活页本外壳 车线本 A5", [("A5", "specification")]),  # 外壳 of a notebook, 车线 a binding: paper goods
         ("奥迪A4 汽车贴纸", []),
         ("充电宝 20000mAh", [("20000mAh", "capacity")]),
+        # a length in metres is a specification, as JD labels it; not 20 米黄色 (a colour)
+        ("六类网线 20米 数据线1.5m 封套20 米黄色", [("20米", "specification"), ("1.5m", "specification"), ("黄色", "colour")]),
         ("零食 500g 袋装 大米 5KG", [("500g", "weight"), ("5KG", "weight")]),
         # giga, codes and speeds are no measures: an upper-case G is never grams, digits inside a code are no number
         ("希捷 22000G 硬盘 AMD 2400G 处理器", []),
@@ -151,6 +153,34 @@ def test_user_lexicon_files_extend_the_shipped_ones(tmp_path):
     assert found(plain, title) == [("黑色", "colour")]
     assert found(extended, title) == [("诺芝", "brand"), ("暖脚器", "product_type"), ("黑色", "colour")]
     assert extended.gazetteer.resolve("诺芝").key == "诺芝"
+
+
+def test_a_user_product_type_may_be_marked_an_accessory(tmp_path):
+    words, plain = tmp_path / "products.txt", tmp_path / "plain.txt"
+    words.write_text("暖脚器\n脚套\taccessory\n", encoding="utf-8")
+    plain.write_text("暖脚器\n脚套\n", encoding="utf-8")
+    extended = RuleExtractor.with_lexicon_files((), [words])
+    assert "脚套" in extended.lexicons["accessory"] and "脚套" in extended.lexicons["product_type"]
+    assert "暖脚器" not in extended.lexicons["accessory"]
+    listing = Listing("l", "暖脚器加绒脚套 黑色")  # the device before its accessory's word only says what it is for
+    for path, head in [(words, "脚套"), (plain, "暖脚器")]:
+        rules = RuleExtractor.with_lexicon_files((), [path])
+        builder = FactBuilder(rules.gazetteer, rules.lexicons["accessory"])
+        assert [f.object.name for f in builder.build(listing, rules.extract(listing)) if f.predicate == "product_type"] == [head]
+    words.write_text("暖脚器\n脚套\taccesory\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"products.txt, line 2: .*'accessory'"):
+        RuleExtractor.with_lexicon_files((), [words])
+
+
+@pytest.mark.parametrize(("title", "head"), [
+    ("纯铜网线千兆家用超六高速宽带6类路由器15成品室外8芯网络线20米", "网线"),  # not the router it plugs into
+    ("iPhone xs Max跑步手机臂包xsMax臂套运动腕包", "臂包"),  # not the phone it holds
+    ("西部数据（WD）Green系列240G M.2固态硬盘台式机电脑笔记本SSD", "固态硬盘"),  # not the laptop it goes in
+])
+def test_real_titles_take_the_type_they_sell(rules, title, head):
+    builder = FactBuilder(rules.gazetteer, rules.lexicons["accessory"])
+    listing = Listing("l", title)
+    assert [f.object.name for f in builder.build(listing, rules.extract(listing)) if f.predicate == "product_type"] == [head]
 
 
 def test_brands_written_in_two_scripts_are_learned_for_the_whole_catalogue(rules):

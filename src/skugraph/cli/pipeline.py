@@ -97,7 +97,7 @@ def extract(
     fields: Annotated[str, typer.Option(help="Fields the tagger reads: comma-separated (title, description), or 'all' (reviews too).")] = "title",
     min_score: Annotated[float, typer.Option(help="Drop tagger mentions below this calibrated confidence.")] = 0.0,
     brands: Annotated[list[Path] | None, typer.Option(help="Extra brand names, one a line; or a .tsv of brands with their other names, such as the FACTS.brands.tsv an extraction writes (give it to an update of some listings).")] = None,
-    product_types: Annotated[list[Path] | None, typer.Option(help="Extra product-type words, one a line.")] = None,
+    product_types: Annotated[list[Path] | None, typer.Option(help="Extra product-type words, one a line (word<TAB>accessory marks an accessory type).")] = None,
     ontology: OntologyOption = None,
     opinion_model: Annotated[Path | None, typer.Option(help="Review opinions: a directory from `skugraph train opinions`.")] = None,
     sentiment_model: Annotated[Path | None, typer.Option(help="Review sentiment: a directory from `skugraph train sentiment`.")] = None,

@@ -175,6 +175,26 @@ def read_words(paths: Iterable[str | Path]) -> list[str]:
     return words
 
 
+def parse_product_types(text: str, source: str) -> list[tuple[str, bool]]:
+    """(word, whether it is an accessory type) from lines ``word`` or ``word<TAB>accessory``
+    (the shipped ``product_types.txt``'s format); blank lines and ``#`` comments skipped. Any
+    other mark is a ValueError naming ``source`` and the line."""
+    types = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        word, _, mark = line.partition("\t")
+        if mark.strip() not in ("", "accessory") or not word.strip():
+            raise ValueError(f"{source}, line {number}: expected a product word, or a word, a tab and 'accessory'; got {line!r}")
+        types.append((word.strip(), mark.strip() == "accessory"))
+    return types
+
+
+def read_product_types(paths: Iterable[str | Path]) -> list[tuple[str, bool]]:
+    """:func:`parse_product_types` of each file, in order."""
+    return [kind for path in paths for kind in parse_product_types(Path(path).read_text("utf-8"), str(path))]
+
+
 def _resource(name: str) -> str:
     return resources.files("skugraph.tagging").joinpath("lexicon", name).read_text("utf-8")
 
@@ -207,12 +227,12 @@ def default_gazetteer() -> BrandGazetteer:
 @cache
 def default_lexicons() -> dict[str, Lexicon]:
     """Colour, material and product-type lexicons, plus the accessory product types."""
-    types = [line.split("\t") for line in _lines("product_types.txt")]
+    types = parse_product_types(_resource("product_types.txt"), "product_types.txt")
     return {
         "colour": Lexicon(_lines("colours.txt")),
         "material": Lexicon(_lines("materials.txt")),
-        "product_type": Lexicon(t[0] for t in types),
-        "accessory": Lexicon(t[0] for t in types if len(t) > 1 and t[1] == "accessory"),
+        "product_type": Lexicon(word for word, _ in types),
+        "accessory": Lexicon(word for word, accessory in types if accessory),
     }
 
 

@@ -27,6 +27,7 @@ from skugraph.tagging.lexicon import (
     default_lexicons,
     is_brand_name,
     parse_brands,
+    read_product_types,
     read_words,
     word_cutter,
 )
@@ -52,6 +53,9 @@ UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
         ("capacity", r"(?<![0-9a-z.])(?:1|2|4|8|16)\s*t(?![a-z0-9恤])", 0.8),
         ("size", rf"{_NUM}(?:\s*[x*×]\s*{_DIGITS}){{1,2}}\s*(?:cm|mm|m|厘米|毫米){_END}", 0.9),
         ("size", rf"{_NUM}\s*(?:英寸|寸|inch(?:es)?{_END}|in{_END}|\"|cm{_END}|mm{_END}|厘米|毫米)", 0.9),
+        # a length in metres (a cable's 1.5m, a net's 20米; a specification, as the JD data labels it), not 米黄色 /
+        # 米白色 (beige), 米饭
+        ("specification", rf"{_NUM}\s*(?:m{_END}|米(?![黄白]色|饭))", 0.85),
         ("volume", rf"{_NUM}\s*(?:ml|l|毫升|升(?!级)){_END}", 0.9),
         ("weight", rf"{_NUM}\s*(?:kg|千克|公斤|克|斤){_END}", 0.85),
         # a bare g: not 5G networks, not 22000G (giga: an upper-case G is never grams, see _units)
@@ -132,13 +136,15 @@ class RuleExtractor:
     def with_lexicon_files(
         cls, brands: Iterable[str | Path] = (), product_types: Iterable[str | Path] = ()
     ) -> RuleExtractor:
-        """The shipped lexicons plus your own word lists (one word a line). A brand file ending
-        in ``.tsv`` holds brands with their other names (:func:`read_brands`), such as the
-        brands file an extraction writes beside its facts (:func:`write_brands`)."""
+        """The shipped lexicons plus your own word lists (one word a line; a product type may be
+        marked ``word<TAB>accessory``, as in the shipped list). A brand file ending in ``.tsv``
+        holds brands with their other names (:func:`read_brands`), such as the brands file an
+        extraction writes beside its facts (:func:`write_brands`)."""
         lexicons = dict(default_lexicons())
-        extra_types = read_words(product_types)
+        extra_types = read_product_types(product_types)
         if extra_types:
-            lexicons["product_type"] = Lexicon([*lexicons["product_type"].phrases(), *extra_types])
+            lexicons["product_type"] = Lexicon([*lexicons["product_type"].phrases(), *(word for word, _ in extra_types)])
+            lexicons["accessory"] = Lexicon([*lexicons["accessory"].phrases(), *(word for word, accessory in extra_types if accessory)])
         gazetteer = default_gazetteer()
         for path in brands:  # in the order given: a name already known keeps its brand
             is_tsv = Path(path).suffix == ".tsv"
