@@ -100,3 +100,52 @@ def test_renewed_workers_are_fresh_processes_that_go_on_mapping():
     with Workers(1) as alone:
         alone.renew()
         assert list(alone.map(abs, [-4])) == [4]
+
+
+def test_the_collector_pause_ends_with_the_last_open_one_in_any_thread():
+    """Pauses nest and overlap across threads (a server's writer and its requests): the collector
+    is off while any is open and on again after the last, even when one ends in an error."""
+    import gc
+    import threading
+
+    from skugraph.processes import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        with pytest.raises(ValueError), collector_paused():
+            raise ValueError("inside a nested pause")
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    opened, close_first, first_closed, close_second = (threading.Event() for _ in range(4))
+
+    def first() -> None:
+        with collector_paused():
+            opened.set()
+            close_first.wait()
+        first_closed.set()
+
+    def second() -> None:
+        opened.wait()
+        with collector_paused():
+            close_first.set()  # the first pause ends while this one is open
+            first_closed.wait()
+            states.append(gc.isenabled())
+            close_second.wait()
+
+    states: list[bool] = []
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    first_closed.wait()
+    close_second.set()
+    for thread in threads:
+        thread.join()
+    assert states == [False], "the collector stays off while another thread's pause is open"
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled(), "a collector that was off stays off"
+    finally:
+        gc.enable()

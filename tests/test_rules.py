@@ -67,6 +67,8 @@ def test_full_width_text_keeps_original_offsets(rules):
         ("充电宝 20000mAh", [("20000mAh", "capacity")]),
         # a length in metres is a specification, as JD labels it; not 20 米黄色 (a colour)
         ("六类网线 20米 数据线1.5m 封套20 米黄色", [("20米", "specification"), ("1.5m", "specification"), ("黄色", "colour")]),
+        # an upper-case M, a speed, a camera's pixels, a model's end are no lengths
+        ("3M双面胶 路由器1200M 读速90m/s 1300万像素 800m像素 EW-83M", [("EW-83M", "model")]),
         ("零食 500g 袋装 大米 5KG", [("500g", "weight"), ("5KG", "weight")]),
         # giga, codes and speeds are no measures: an upper-case G is never grams, digits inside a code are no number
         ("希捷 22000G 硬盘 AMD 2400G 处理器", []),
@@ -80,6 +82,10 @@ def test_full_width_text_keeps_original_offsets(rules):
 )
 def test_units(rules, text, expected):
     assert [pair for pair in found(rules, text) if pair[1] not in ("brand", "product_type")] == expected
+
+
+def test_a_length_in_metres_does_not_hide_a_model(rules):
+    assert ("FX-53M", "compatible_model") in found(rules, "键盘膜 适用于华硕FX-53M 笔记本")
 
 
 def test_compatibility_lists_and_specific_use(rules):
@@ -176,11 +182,28 @@ def test_a_user_product_type_may_be_marked_an_accessory(tmp_path):
     ("纯铜网线千兆家用超六高速宽带6类路由器15成品室外8芯网络线20米", "网线"),  # not the router it plugs into
     ("iPhone xs Max跑步手机臂包xsMax臂套运动腕包", "臂包"),  # not the phone it holds
     ("西部数据（WD）Green系列240G M.2固态硬盘台式机电脑笔记本SSD", "固态硬盘"),  # not the laptop it goes in
+    ("宏碁 TMP249 7代酷睿I3处理器 14英寸轻薄笔记本电脑", "笔记本电脑"),  # a part it has is no product word
+    ("联想ThinkBook 14 笔记本电脑 512G固态硬盘+1T机械硬盘", "笔记本电脑"),
+    ("金正 广场舞音响 户外 带无线话筒 手提音箱 两话筒", "音响"),  # an extra it comes with is not what it is
+    ("萤石 C6CN 云台摄像头", "云台摄像头"),
 ])
 def test_real_titles_take_the_type_they_sell(rules, title, head):
     builder = FactBuilder(rules.gazetteer, rules.lexicons["accessory"])
     listing = Listing("l", title)
     assert [f.object.name for f in builder.build(listing, rules.extract(listing)) if f.predicate == "product_type"] == [head]
+
+
+@pytest.mark.parametrize(("title", "maker"), [
+    ("索尼 DSC-HX99 长焦数码相机 +三脚架经济套餐", "sony"),  # a tripod it comes with makes it no accessory
+    ("飞利浦 S5000 电动剃须刀 三刀头", "philips"),  # nor do the heads it has
+    ("佳能（Canon）EOS 80D 单反相机 +18-135镜头", "canon"),
+])
+def test_a_device_sold_with_extras_keeps_its_maker(rules, title, maker):
+    builder = FactBuilder(rules.gazetteer, rules.lexicons["accessory"])
+    listing = Listing("l", title)
+    facts = builder.build(listing, rules.extract(listing))
+    assert {f.object.key for f in facts if f.predicate == "has_brand"} == {maker}
+    assert not [f for f in facts if f.predicate == "compatible_with"]
 
 
 def test_brands_written_in_two_scripts_are_learned_for_the_whole_catalogue(rules):

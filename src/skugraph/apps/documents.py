@@ -129,7 +129,7 @@ def documents_from_facts(listings: Iterable[Listing],
     return list(docs.values()), alias_map(brands)
 
 
-@collector_paused()  # a row, a dict a product: the collector's passes cost a tenth of the time
+@collector_paused()  # a tuple a row, dicts a product: the collector would scan them again and again
 def documents_from_store(store: GraphStore, products: Collection[str] | None = None,
                          with_text: bool = True) -> tuple[list[Document], dict[str, set[str]]]:
     """Every product in the graph (or those of ``products`` it holds), with its listings' text

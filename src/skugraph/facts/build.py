@@ -55,6 +55,10 @@ def _provenance(mention: Mention) -> Provenance:
 #: what may stand between a product word and the one it modifies, within one word of a title: a
 #: few Chinese characters (a model number or a space between them ends the word: 手机壳女款r11s保护套)
 _MODIFIED = re.compile(r"[\u4e00-\u9fff]{0,4}")
+#: before a product word, what makes it an extra the offer comes with, not what it is: ``+三脚架``,
+#: ``带无线话筒``, ``含鼠标``, ``送钢化膜`` (a few Chinese characters or spaces between); not the + of a
+#: model (三星S10+手机壳)
+_EXTRA_BEFORE = re.compile(r"(?:(?<![0-9A-Za-z])[+＋]|带|含|送|赠)[\u4e00-\u9fff\s]{0,4}$")
 #: a shop's words in a mention: no product word holds them (an extractor cut 旗舰店 or 旗舰店奥德 from 官方旗舰店 奥德…)
 _SHOP_WORD = re.compile("|".join(SHOP_WORDS))
 
@@ -70,7 +74,8 @@ def head_product(mentions: Sequence[Mention], meanings: Sequence[str], text_of: 
     first word is the head. With ``text_of`` (a field's text), a product word that is no accessory and
     that one of the ``accessories`` follows within one word (``笔记本外壳保护贴膜``, ``手机数据线``:
     up to four Chinese characters between them) modifies it, as the last noun of a Chinese
-    compound is its head, and is no candidate."""
+    compound is its head, and is no candidate; nor is an extra the offer comes with (``+三脚架``,
+    ``带无线话筒``, ``送钢化膜``), unless every product word is one."""
     candidates = [i for i, meaning in enumerate(meanings) if meaning == "product"]
     if not candidates:
         return None
@@ -81,6 +86,8 @@ def head_product(mentions: Sequence[Mention], meanings: Sequence[str], text_of: 
         candidates = [i for i in candidates if mentions[i].text in accessories or not any(
             mentions[j].text in accessories and mentions[j].start >= mentions[i].end
             and _MODIFIED.fullmatch(text, mentions[i].end, mentions[j].start) for j in candidates)]
+        kept = [i for i in candidates if not _EXTRA_BEFORE.search(text, max(0, mentions[i].start - 6), mentions[i].start)]
+        candidates = kept or candidates
     groups: dict[str, list[int]] = defaultdict(list)
     for i in candidates:
         groups[fold(mentions[i].text)[-1:]].append(i)

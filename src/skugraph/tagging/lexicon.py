@@ -166,12 +166,13 @@ class BrandGazetteer:
 
 
 def read_words(paths: Iterable[str | Path]) -> list[str]:
-    """Words from plain lexicon files: one a line; blank lines and ``#`` comments skipped."""
+    """Words from plain lexicon files: one a line; blank lines and ``#`` comments skipped, and what
+    follows a tab (the product types' ``accessory`` mark) is no part of the word."""
     words = []
     for path in paths:
         for line in Path(path).read_text("utf-8").splitlines():
-            if line.strip() and not line.startswith("#"):
-                words.append(line.strip())
+            if line.strip() and not line.startswith("#") and (word := line.partition("\t")[0].strip()):
+                words.append(word)
     return words
 
 

@@ -53,9 +53,10 @@ UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
         ("capacity", r"(?<![0-9a-z.])(?:1|2|4|8|16)\s*t(?![a-z0-9恤])", 0.8),
         ("size", rf"{_NUM}(?:\s*[x*×]\s*{_DIGITS}){{1,2}}\s*(?:cm|mm|m|厘米|毫米){_END}", 0.9),
         ("size", rf"{_NUM}\s*(?:英寸|寸|inch(?:es)?{_END}|in{_END}|\"|cm{_END}|mm{_END}|厘米|毫米)", 0.9),
-        # a length in metres (a cable's 1.5m, a net's 20米; a specification, as the JD data labels it), not 米黄色 /
-        # 米白色 (beige), 米饭
-        ("specification", rf"{_NUM}\s*(?:m{_END}|米(?![黄白]色|饭))", 0.85),
+        # a length in metres (a cable's 1.5m, a net's 20米; a specification, as the JD data labels it): not 米黄色 /
+        # 米白色 (beige), 米饭, a speed (90m/s), a camera's pixels, a model's end (fx-53m); an upper-case M is
+        # never metres (3M, 1200M, 512M: see _units)
+        ("specification", rf"(?<!-){_NUM}\s*(?:m(?![a-z0-9/])(?!\s*像素)|米(?![黄白]色|饭))", 0.85),
         ("volume", rf"{_NUM}\s*(?:ml|l|毫升|升(?!级)){_END}", 0.9),
         ("weight", rf"{_NUM}\s*(?:kg|千克|公斤|克|斤){_END}", 0.85),
         # a bare g: not 5G networks, not 22000G (giga: an upper-case G is never grams, see _units)
@@ -85,6 +86,9 @@ _PAPER_SIZE = re.compile(r"(?:(?<![0-9a-z])|(?<=[ab][0-9]))[ab](?:10|[0-9])(?:(?
 _PAPER_GOODS = re.compile(r"纸|本|册|夹|文件|资料|打印|复印|画|信封|便签|账|单据|证书|台卡|展示|票|试卷|稿")
 _DEVICE_WORDS = re.compile(r"手机|平板|电脑|ipad|保护壳|钢化膜|贴膜|屏幕|英寸|内存|固态|处理器|显卡|相机|镜头|汽车|车载|轿车")
 _GIFT = re.compile(r"(?:送|赠)[^\s,，。;；】\])]*")
+#: an extra the offer comes with: ``+三脚架经济套餐`` does not make a camera an accessory (not the + of a
+#: model: 三星s10+手机壳)
+_EXTRA = re.compile(r"(?<![0-9a-z])[+＋][^\s,，。;；】\])+＋]*")
 #: a product line's Chinese name before its model (``畅享``9, ``小新``air 13)
 _SERIES = re.compile(r"[\u4e00-\u9fff]{1,3}(?=[a-z]{0,8}\s?\d)")
 _COLOUR_NAME = re.compile(r"[\u4e00-\u9fff]+[黑白红蓝绿黄紫灰粉银金棕橙青]色?")
@@ -270,8 +274,8 @@ class RuleExtractor:
         return fitted + makers
 
     def _sells_accessory(self, low: str) -> bool:
-        """Whether the text names an accessory other than as a gift (``送钢化膜``)."""
-        sold = _GIFT.sub(" ", low)
+        """Whether the text names an accessory other than as a gift (``送钢化膜``) or an extra (``+三脚架``)."""
+        sold = _EXTRA.sub(" ", _GIFT.sub(" ", low))
         return bool(self.lexicons["accessory"].find(sold)) or _ACCESSORY_WORD.search(sold) is not None
 
     def _device_mentions(self, low: str, mentions: list[_BrandMention], accessory: bool) -> set[int]:
@@ -374,13 +378,15 @@ class RuleExtractor:
 
     def _units(self, low: str, cased: str) -> list[_Candidate]:
         """Measures; ``cased``: the text before lower-casing, where an upper-case bare G (8G, 2400G)
-        is giga, never grams. A ratio's digits are kept off the measure after it (``4比3120英寸``)."""
+        is giga, never grams, and an upper-case M never metres (3M, 1200M). A ratio's digits are kept
+        off the measure after it (``4比3120英寸``)."""
         apart = _RATIO_BEFORE_NUMBER.sub(lambda ratio: "|" * len(ratio.group()), low)
         return [
             _Candidate(m.start(), m.end(), label, score)
             for label, pattern, score in UNIT_PATTERNS
             for m in pattern.finditer(apart)
-            if not (label == "weight" and len(cased) == len(low) and cased[m.end() - 1] == "G" and low[m.end() - 2] != "k")
+            if not (len(cased) == len(low) and (label == "weight" and cased[m.end() - 1] == "G" and low[m.end() - 2] != "k"
+                                                or label == "specification" and cased[m.end() - 1] == "M"))
         ]
 
     @staticmethod
@@ -441,8 +447,8 @@ class RuleExtractor:
         if not model or not model.group(1) or _DECIMAL_TAIL.match(low, model.end(1)) or _YEAR.match(low, position):
             return None
         number = model.start(1) + re.search(r"\d", model.group(1)).start()  # RedmiBook 14英寸: a size
-        if any(label != "model" and (pattern.fullmatch(model.group(1)) or pattern.match(low, model.start(1))
-                                     or pattern.match(low, number))
+        if any(label not in ("model", "specification")  # a length in metres is no veto: 小米10M, fx-53m
+               and (pattern.fullmatch(model.group(1)) or pattern.match(low, model.start(1)) or pattern.match(low, number))
                for label, pattern, _ in UNIT_PATTERNS):
             return None
         return model
