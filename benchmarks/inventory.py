@@ -3,7 +3,7 @@
     python benchmarks/inventory.py [--products 20000] [--repeat 3] [--no-speed]
         [--titles ../shared/data/corpus/jd-titles.txt --limit 20000 --stock-outs 120
          --substitutes-out /tmp/substitutes.jsonl [--tagger DIR] [--seed 1] [--title-floor 0.15]
-         [--judged JUDGED.jsonl]] [--test PATH]
+         [--judged JUDGED.jsonl [--second-judge OTHER.jsonl]]] [--test PATH]
         [--out benchmarks/results/inventory.json]
 
 **Speed.** A graph of ``--products`` generated products (:mod:`skugraph.bench.families`, one to
@@ -21,7 +21,11 @@ fusion and load; the ``--stock-outs`` fastest-selling products out of stock are 
 substitutes to ``--substitutes-out`` (outside the repo: the titles are the data set's) for
 hand-checking. A judged file (the same lines, each with ``"ok": true`` or ``false`` for each
 substitute, and ``"fits"`` where an accessory's substitute fits the same device) gives the
-precision and the fit rate. Writes benchmarks/results/inventory.json.
+precision and the fit rate; ``--second-judge`` (lines of the same form from another judge, who
+saw neither the first judge's calls nor the scores, and may have judged other pairs too) gives
+the precision by that judge, how often the two agree (and Cohen's kappa), and what share of the
+pairs the first judge accepted the second accepts: the precision a list made only of pairs the
+first judge accepted would reach by the second. Writes benchmarks/results/inventory.json.
 """
 
 from __future__ import annotations
@@ -164,6 +168,33 @@ def judged(path: Path, written: Path | None = None) -> dict:
             "target_precision": 0.9, "met": bool(checked) and right / checked >= 0.9 and fitting == accessory_substitutes}
 
 
+def second_judge(path: Path, first: Path) -> dict:
+    """The substitutes of the ``first`` judged file as another judge's lines at ``path`` call them:
+    precision, agreement with the first judge, Cohen's kappa, and the share of the first judge's
+    accepted pairs the second accepts."""
+    calls = {}
+    for number, row in read_jsonl(path):
+        for substitute in row.get("substitutes", []):
+            if not isinstance(substitute.get("ok"), bool):
+                sys.exit(f"{path}:{number}: substitute {substitute.get('id')!r} has no ok: true/false")
+            calls[row["product"], substitute["id"]] = substitute["ok"]
+    pairs = [((row["product"], s["id"]), s["ok"]) for _, row in read_jsonl(first) for s in row.get("substitutes", [])]
+    if missing := [pair for pair, _ in pairs if pair not in calls]:
+        sys.exit(f"{path}: the second judge has no call on {len(missing)} of {first}'s substitutes, the first {missing[0]}")
+    if not pairs:
+        return {"second_judge_file": str(path), "substitutes": 0}
+    ours = [ok for _, ok in pairs]
+    theirs = [calls[pair] for pair, _ in pairs]
+    agree = sum(a == b for a, b in zip(ours, theirs, strict=True)) / len(pairs)
+    p_ours, p_theirs = sum(ours) / len(pairs), sum(theirs) / len(pairs)
+    chance = p_ours * p_theirs + (1 - p_ours) * (1 - p_theirs)
+    accepted = [b for a, b in zip(ours, theirs, strict=True) if a]
+    return {"second_judge_file": str(path), "substitutes": len(pairs), "right": sum(theirs), "precision": round(p_theirs, 4),
+            "agreement": round(agree, 4), "cohen_kappa": round((agree - chance) / (1 - chance), 4) if chance < 1 else None,
+            "right_by_both": sum(a and b for a, b in zip(ours, theirs, strict=True)),
+            "first_judge_accepted_kept_by_second": round(sum(accepted) / len(accepted), 4) if accepted else None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=20_000)
@@ -179,6 +210,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="draws the generated stock, and so the stock-outs (the rules' settings were chosen on seed 0)")
     parser.add_argument("--title-floor", type=float, default=TITLE_FLOOR, help="how alike a substitute's title must be")
     parser.add_argument("--judged", type=Path, help="the substitutes file hand-checked: precision and fit")
+    parser.add_argument("--second-judge", type=Path, help="the same substitutes checked by another judge: agreement")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "inventory.json")
     args = parser.parse_args()
     record: dict = {"command": " ".join(["python", *sys.argv])}
@@ -196,6 +228,11 @@ def main() -> None:
     if args.judged:
         record["substitutes_checked"] = judged(args.judged, args.substitutes_out if titles else None)
         print(json.dumps(record["substitutes_checked"], ensure_ascii=False), file=sys.stderr)
+        if args.second_judge:
+            record["second_judge"] = second_judge(args.second_judge, args.judged)
+            print(json.dumps(record["second_judge"], ensure_ascii=False), file=sys.stderr)
+    elif args.second_judge:
+        sys.exit("--second-judge needs --judged: the first judge's file")
     save_record(args.out, record)
 
 

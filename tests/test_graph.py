@@ -77,9 +77,10 @@ def test_a_query_by_columns_gives_the_rows_values(store, sample):
     listings, facts = sample
     store.load(listings, facts)
     cypher = ("MATCH (l:Listing) OPTIONAL MATCH (p:Product {id: l.id})-[r:HAS_BRAND]->() RETURN l.id, l.price, l.updated_at, "
-              "l.sales_from, l.stock, l.stock IS NULL, r.confidence, count(*) AS n ORDER BY l.id")
+              "l.sales_from, l.stock, l.stock IS NULL, r.confidence, map([l.id], [[l.price]]) AS m, l, count(*) AS n ORDER BY l.id")
     rows = store.query(cypher).rows
     assert len(rows) == len(listings) and isinstance(rows[0][2], str) and isinstance(rows[0][3], str)  # times and days as ISO text
+    assert rows[0][7] == {rows[0][0]: [rows[0][1]]} and rows[0][8]["id"] == rows[0][0]  # a MAP and a node as dicts
     assert [list(row) for row in zip(*store.columns(cypher), strict=True)] == rows
     assert store.columns("MATCH (p:Product {id: $id}) RETURN p.id, p.title", {"id": "none"}) == [[], []]
 

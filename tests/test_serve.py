@@ -94,6 +94,9 @@ def test_extract_text_to_mentions_and_facts(client):
 def test_errors_are_json_with_a_reason(client):
     missing = client.get("/products/no-such-sku")
     assert missing.status_code == 404 and missing.json() == {"error": "no product or listing 'no-such-sku'"}
+    for path in ("/products/", "/recommend/", "/inventory/"):
+        unnamed = client.get(path)
+        assert unnamed.status_code == 404 and unnamed.json()["error"].startswith("no product id"), path
     too_long = client.post("/extract", json={"text": "字" * 6000})
     assert too_long.status_code == 422 and "at most 5000" in too_long.json()["error"]
     assert client.get("/search", params={"q": ""}).status_code == 422

@@ -209,8 +209,9 @@ def complete(facts: Path, out: Path, relations: Sequence[str] | None = None, sco
              ontology: Ontology | None = None) -> Proposals:
     """Propose the values products lack (KG completion, :func:`skugraph.fusion.completion.propose`)
     and write them as facts marked ``inferred``."""
-    from skugraph.fusion.completion import COMPLETED, propose
+    from skugraph.fusion.completion import COMPLETED, check_scorer, propose
 
+    check_scorer(scorer)  # before the facts are read
     ontology = ontology or load_ontology()
     facts, out = Path(facts), Path(out)
     proposals = propose(list(read_facts(facts, on_error, ontology)), relations or COMPLETED, scorer, min_probability,

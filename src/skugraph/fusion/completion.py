@@ -509,7 +509,28 @@ def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: in
     if name == "neighbours+gnn":
         gnn = GNNScorer(triples, seed)
         return _blend(gnn.neighbours, gnn)
+    check_scorer(name)
     return EmbeddingScorer(triples, name, epochs, dim, seed, batch_size)
+
+
+#: the scorers :func:`make_scorer` builds itself; any other name is a PyKEEN model's
+SCORERS = ("popularity", "neighbours", "gnn", "neighbours+gnn")
+
+
+def check_scorer(name: str) -> None:
+    """A ValueError naming every scorer there is where ``name`` is none of :data:`SCORERS` nor a
+    PyKEEN model (the kg extra: without it, a model name cannot be checked and passes)."""
+    if name in SCORERS:
+        return
+    try:
+        from pykeen.models import model_resolver
+    except ImportError:
+        return
+    try:
+        model_resolver.lookup(name)
+    except (KeyError, ValueError):
+        models = ", ".join(sorted(cls.__name__ for cls in model_resolver))
+        raise ValueError(f"unknown scorer {name!r}: {', '.join(SCORERS)}, or a PyKEEN model ({models})") from None
 
 
 def _values(triples: Iterable[Triple], relations: Sequence[str]) -> dict[str, list[str]]:

@@ -234,10 +234,9 @@ class LadybugStore(GraphStore):
 
     def columns(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> list[list[Any]]:
         """As Arrow (a quarter of the row-by-row fetch's time on 100,000 rows), converted to plain
-        Python as :meth:`query` does where a column is not text, a number or a flag; a MAP column
-        comes as lists of (key, value) pairs, not as dicts."""
+        Python as :meth:`query` does where a column is not text, a number or a flag."""
         table = self._answer(cypher, parameters).get_as_arrow()
-        return [column.to_pylist() if _plain_arrow(column.type) else [_plain(v) for v in column.to_pylist()]
+        return [column.to_pylist() if _plain_arrow(column.type) else [_from_arrow(v, column.type) for v in column.to_pylist()]
                 for column in table.columns]
 
     def _answer(self, cypher: str, parameters: Mapping[str, Any] | None) -> ladybug.QueryResult:
@@ -1089,6 +1088,20 @@ def _plain_arrow(kind: pa.DataType) -> bool:
     """Whether an Arrow column of this type gives plain Python as it is (no :func:`_plain` needed)."""
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind) or pa.types.is_floating(kind) \
         or pa.types.is_integer(kind) or pa.types.is_null(kind)
+
+
+def _from_arrow(value: Any, kind: pa.DataType) -> Any:
+    """An Arrow column's value (as ``to_pylist`` gives it) as :func:`_plain` gives the row fetch's:
+    a MAP, which Arrow gives as (key, value) pairs, as a dict, within lists and structs too."""
+    if value is None:
+        return None
+    if pa.types.is_map(kind):
+        return {key: _from_arrow(item, kind.item_type) for key, item in value}
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return [_from_arrow(item, kind.value_type) for item in value]
+    if pa.types.is_struct(kind):
+        return {field.name: _from_arrow(value[field.name], field.type) for field in kind if not field.name.startswith("_")}
+    return _plain(value)
 
 
 def _plain(value: Any) -> Any:

@@ -682,8 +682,8 @@ class GraphStore(ABC):
 
     def columns(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> list[list[Any]]:
         """A read query's result column by column (each a list in row order, values as
-        :meth:`query` gives them, but a backend may give a MAP as (key, value) pairs): for a
-        caller that walks many rows, which a backend may hand over without a Python object a row."""
+        :meth:`query` gives them): for a caller that walks many rows, which a backend may hand
+        over without a Python object a row."""
         result = self.query(cypher, parameters)
         return [list(column) for column in zip(*result.rows, strict=True)] if result.rows else [[] for _ in result.columns]
 
