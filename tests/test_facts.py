@@ -111,7 +111,8 @@ def test_head_product_is_the_largest_group_of_product_words():
 
 def test_a_device_word_right_before_an_accessory_modifies_it():
     """笔记本外壳保护贴膜: the laptop is what the film is for; within one word (a few Chinese
-    characters between) the accessory is the head, not the device named first."""
+    characters, or a model, between) the accessory is the head, not the device named first; a
+    space, a year or a gift's 送 ends the word."""
     accessories = {"贴膜", "数据线"}
     listing = Listing("z", "联想小新14英寸笔记本外壳保护贴膜 笔记本 贴纸")
     mentions = _mentions(listing, [("笔记本", "4"), ("贴膜", "4")])
@@ -120,9 +121,13 @@ def test_a_device_word_right_before_an_accessory_modifies_it():
     apart = Listing("w", "华为手机 黑色 送数据线")  # a space between: the phone, with a cable thrown in
     mentions = _mentions(apart, [("手机", "4"), ("数据线", "4")])
     assert mentions[head_product(mentions, ["product"] * 2, apart.field_text, accessories)].text == "手机"
-    model = Listing("v", "oppor15手机r11s数据线")  # a model number between ends the word
+    model = Listing("v", "oppor15手机r11s数据线")  # the phones a cable fits
     mentions = _mentions(model, [("手机", "4"), ("数据线", "4")])
-    assert mentions[head_product(mentions, ["product"] * 2, model.field_text, accessories)].text == "手机"
+    assert mentions[head_product(mentions, ["product"] * 2, model.field_text, accessories)].text == "数据线"
+    for title in ("华为手机2019数据线", "华为手机nova5送数据线"):  # a year; a cable thrown in
+        listing = Listing("u", title)
+        mentions = _mentions(listing, [("手机", "4"), ("数据线", "4")])
+        assert mentions[head_product(mentions, ["product"] * 2, listing.field_text, accessories)].text == "手机", title
 
 
 def test_the_head_word_said_again_is_the_type_not_a_related_product():

@@ -255,6 +255,12 @@ def roles(rules: RuleExtractor, text: str) -> list[tuple[str, str]]:
          [("华为", "brand"), ("HUAWEI", "brand"), ("华为", "compatible_brand"), ("P30", "compatible_model")]),
         ("适用于华硕(ASUS) 笔记本键盘膜", [("华硕", "compatible_brand"), ("ASUS", "compatible_brand")]),
         ("华为畅享9手机壳 软壳", [("华为", "compatible_brand")]),  # a series name (畅享) before the model
+        ("华硕笔记本电脑顽石A407 外壳膜", [("华硕", "compatible_brand")]),  # a device word and a series before it
+        # an accessory word and another brand's series: the maker's charger fits the Huawei
+        ("绿联充电器华为p30快充", [("绿联", "brand"), ("华为", "compatible_brand"), ("p30", "compatible_model")]),
+        # a line of the brand's devices opening an accessory's title: what it fits, not its maker
+        ("ipad保护套9.7寸 2018款", [("ipad", "compatible_brand")]),
+        ("iPhone xr手机壳 硅胶", [("iPhone", "compatible_brand")]),
         ("荣耀MagicBook2019 外壳贴纸", [("荣耀", "compatible_brand"), ("MagicBook2019", "compatible_model")]),
         ("适用于2代充电仓 蓝牙耳机 苹果安卓", [("苹果", "compatible_brand")]),  # the text is about fitting
         ("电话耳麦 用于思科/华为", [("华为", "compatible_brand")]),

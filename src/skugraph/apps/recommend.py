@@ -78,6 +78,8 @@ FITTED_TYPE_SHARE = 0.25
 FITTED_TYPE_MIN = 5
 #: the words a title ends with where a variant on offer is named (``… 手机壳 熬不完的夜 oppo A3``)
 VARIANT_WORDS = 3
+#: a bracketed note in a title (``【小米8se】``, ``[p30]``)
+_BRACKETED = re.compile(r"[【\[]([^】\]]*)[】\]]")
 _SPACES = re.compile(r"\s\s+")
 _LABELS = {"has_brand": "brand", "product_type": "type", "in_category": "category", "compatible_with": "fits", "accessory_of": "accessory of"}
 
@@ -324,7 +326,9 @@ class Recommender:
         """Those of ``names`` (lower case, no spaces) that the variant the product's title ends
         with names: the last of its last :data:`VARIANT_WORDS` words (never its first) that
         names any, with the words after it; models are named within the words run together
-        (``华为p30 pro``), ``measures`` as :func:`_measures_named` reads them."""
+        (``华为p30 pro``), ``measures`` as :func:`_measures_named` reads them. Where that names
+        several models and a bracket in it names some (``…小米8se皮套朦黄【小米8se】古典奢``), those:
+        a title written without spaces marks the variant so."""
         words = self.titles.get(product, "").lower().split()
         for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
             if measures:
@@ -332,6 +336,8 @@ class Recommender:
             else:
                 variant = "".join(words[start:])
                 named = {name for name in names if name and _names(variant, name)}
+                marked = {name for name in named for note in _BRACKETED.findall(variant) if _names(note, name)}
+                named = marked or named
             if named:
                 return named
         return set()

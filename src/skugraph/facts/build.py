@@ -53,12 +53,14 @@ def _provenance(mention: Mention) -> Provenance:
 
 
 #: what may stand between a product word and the one it modifies, within one word of a title: a
-#: few Chinese characters (a model number or a space between them ends the word: 手机壳女款r11s保护套)
-_MODIFIED = re.compile(r"[\u4e00-\u9fff]{0,4}")
+#: few Chinese characters, or a model with a few around it (小米平板4保护套, 华为手机畅享9手机壳); not a
+#: space, a year (蓝牙键盘2017保护套), a size (手提包10.5保护套) nor a code with a leading 0 (中性笔01水笔芯)
+_MODIFIED = re.compile(r"[\u4e00-\u9fff]{0,4}|[\u4e00-\u9fff]{0,3}(?!(?:19|20)\d\d|0)[a-z0-9]{1,8}(?![.\d])[\u4e00-\u9fff]{0,2}",
+                       re.IGNORECASE)
 #: before a product word, what makes it an extra the offer comes with, not what it is: ``+三脚架``,
 #: ``带无线话筒``, ``含鼠标``, ``送钢化膜`` (a few Chinese characters or spaces between); not the + of a
-#: model (三星S10+手机壳)
-_EXTRA_BEFORE = re.compile(r"(?:(?<![0-9A-Za-z])[+＋]|带|含|送|赠)[\u4e00-\u9fff\s]{0,4}$")
+#: model (三星S10+手机壳), nor the 带 of a word (胶带, 表带, 腕带)
+_EXTRA_BEFORE = re.compile(r"(?:(?<![0-9A-Za-z])[+＋]|(?<![胶表腕绑色皮磁丝鞋背纽])带|含|送|赠)[\u4e00-\u9fff\s]{0,4}$")
 #: a shop's words in a mention: no product word holds them (an extractor cut 旗舰店 or 旗舰店奥德 from 官方旗舰店 奥德…)
 _SHOP_WORD = re.compile("|".join(SHOP_WORDS))
 
@@ -72,10 +74,11 @@ def head_product(mentions: Sequence[Mention], meanings: Sequence[str], text_of: 
     are parts, gifts or uses. So: the product words of the first field that has any,
     grouped by last character; the largest group wins (the earlier one on a tie), and its
     first word is the head. With ``text_of`` (a field's text), a product word that is no accessory and
-    that one of the ``accessories`` follows within one word (``笔记本外壳保护贴膜``, ``手机数据线``:
-    up to four Chinese characters between them) modifies it, as the last noun of a Chinese
-    compound is its head, and is no candidate; nor is an extra the offer comes with (``+三脚架``,
-    ``带无线话筒``, ``送钢化膜``), unless every product word is one."""
+    that one of the ``accessories`` follows within one word (``笔记本外壳保护贴膜``, ``手机数据线``,
+    ``小米平板4保护套``: what :data:`_MODIFIED` allows between them) modifies it, as the last noun of a
+    Chinese compound is its head, and is no candidate; nor is an extra the offer comes with (``+三脚架``,
+    ``带无线话筒``, ``送钢化膜``), unless every product word is one; an extra modifies nothing
+    (``华为手机nova5送手机壳`` sells the phone)."""
     candidates = [i for i, meaning in enumerate(meanings) if meaning == "product"]
     if not candidates:
         return None
@@ -83,10 +86,11 @@ def head_product(mentions: Sequence[Mention], meanings: Sequence[str], text_of: 
     candidates = [i for i in candidates if mentions[i].field == field]
     if text_of is not None:
         text = text_of(field)
+        extras = {i for i in candidates if _EXTRA_BEFORE.search(text, max(0, mentions[i].start - 6), mentions[i].start)}
         candidates = [i for i in candidates if mentions[i].text in accessories or not any(
-            mentions[j].text in accessories and mentions[j].start >= mentions[i].end
+            mentions[j].text in accessories and j not in extras and mentions[j].start >= mentions[i].end
             and _MODIFIED.fullmatch(text, mentions[i].end, mentions[j].start) for j in candidates)]
-        kept = [i for i in candidates if not _EXTRA_BEFORE.search(text, max(0, mentions[i].start - 6), mentions[i].start)]
+        kept = [i for i in candidates if i not in extras]
         candidates = kept or candidates
     groups: dict[str, list[int]] = defaultdict(list)
     for i in candidates:

@@ -97,6 +97,9 @@ _YEAR = re.compile(r"\s*(?:19|20)\d\d\s*(?:款|年|新)")
 #: bracketed notes a title may open with (``【鼠年浮雕】``) before its first word
 _LEADING_NOTES = re.compile(r"\s*(?:[【\[][^】\]]*[】\]]\s*)*")
 _SPECIFIC = re.compile(r"\s*(?:专用|通用)")
+#: brand aliases that name a line of the brand's devices: in an accessory's text, the device it fits
+#: (``ipad保护套``, ``iPhone xr手机壳``), never its maker
+_DEVICE_LINES = frozenset({"iphone", "ipad", "macbook"})
 #: a brand the product is compared with (``堪比 美的``, ``长虹同款``): neither its maker nor what it fits
 _COMPARED_BEFORE = re.compile(r"(?:堪比|媲美|比肩)\s*$")
 _COMPARED_AFTER = re.compile(r"\s*同款")
@@ -283,25 +286,30 @@ class RuleExtractor:
         three brands and more (``佳能 尼康 索尼``, ``华为小米苹果``) or brands followed by
         ``通用``/``专用``; in an accessory's text also two brands written together or with a
         list mark (``华为荣耀``, ``苹果/三星``: a maker and what it fits are written apart,
-        ``咔咔鱼 联想``) and a brand followed by a model (``小米8``, ``小米平板4``)."""
+        ``咔咔鱼 联想``), a brand followed by a model (``小米8``, ``小米平板4``) and a line of
+        devices (:data:`_DEVICE_LINES`: ``ipad保护套``)."""
         devices: set[int] = set()
         for run in self._runs(low, mentions, apart=True):
             if len({mentions[i].key for i in run}) >= 3 or _SPECIFIC.match(low, mentions[run[-1]].end):
                 devices.update(run)
         if not accessory:
             return devices
+        devices.update(i for i, mention in enumerate(mentions) if low[mention.start : mention.end] in _DEVICE_LINES)
         for run in self._runs(low, mentions, apart=False):
             if len({mentions[i].key for i in run}) >= 2 or self._device_model_at(low, mentions[run[-1]].end):
                 devices.update(run)
         return devices
 
     def _device_model_at(self, low: str, position: int) -> bool:
-        """Whether a model follows: directly (``小米8``), after a product word (``小米平板4``) or
-        after a series name (``华为畅享9``, ``联想小新air 13``)."""
+        """Whether a model follows: directly (``小米8``), after a product word (``小米平板4``), a
+        series name (``华为畅享9``, ``联想小新air 13``) or a device word and a series name
+        (``华硕笔记本电脑顽石a407``; not after an accessory word: in ``绿联充电器华为p30`` the
+        maker's charger fits a Huawei)."""
         product = self._match_at(self.lexicons["product_type"], low, position)
         if product:
             position = product[1]
-        elif series := _SERIES.match(low, position):
+        after_accessory = product is not None and self._match_at(self.lexicons["accessory"], low, product[0]) is not None
+        if not after_accessory and (series := _SERIES.match(low, position)):
             words = self.lexicons["product_type"].find(low[position : series.end() + 4])
             if not any(start < series.end() - position for start, _ in words):
                 position = series.end()
