@@ -175,9 +175,11 @@ def second_judge(path: Path, first: Path) -> dict:
     calls = {}
     for number, row in read_jsonl(path):
         for substitute in row.get("substitutes", []):
-            if not isinstance(substitute.get("ok"), bool):
-                sys.exit(f"{path}:{number}: substitute {substitute.get('id')!r} has no ok: true/false")
-            calls[row["product"], substitute["id"]] = substitute["ok"]
+            if not isinstance(substitute.get("ok"), bool) or "product" not in row or "id" not in substitute:
+                sys.exit(f"{path}:{number}: substitute {substitute.get('id')!r} has no product, id or ok: true/false")
+            pair = row["product"], substitute["id"]
+            if calls.setdefault(pair, substitute["ok"]) != substitute["ok"]:
+                sys.exit(f"{path}:{number}: {pair} is called both right and wrong")
     pairs = [((row["product"], s["id"]), s["ok"]) for _, row in read_jsonl(first) for s in row.get("substitutes", [])]
     if missing := [pair for pair, _ in pairs if pair not in calls]:
         sys.exit(f"{path}: the second judge has no call on {len(missing)} of {first}'s substitutes, the first {missing[0]}")
@@ -213,6 +215,8 @@ def main() -> None:
     parser.add_argument("--second-judge", type=Path, help="the same substitutes checked by another judge: agreement")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "inventory.json")
     args = parser.parse_args()
+    if args.second_judge and not args.judged:
+        parser.error("--second-judge needs --judged: the first judge's file")
     record: dict = {"command": " ".join(["python", *sys.argv])}
     if args.speed:
         record["speed"] = speed(generated_graph(args.products, args.cache / f"products-{args.products}"), args.repeat)
@@ -231,8 +235,6 @@ def main() -> None:
         if args.second_judge:
             record["second_judge"] = second_judge(args.second_judge, args.judged)
             print(json.dumps(record["second_judge"], ensure_ascii=False), file=sys.stderr)
-    elif args.second_judge:
-        sys.exit("--second-judge needs --judged: the first judge's file")
     save_record(args.out, record)
 
 

@@ -519,13 +519,14 @@ SCORERS = ("popularity", "neighbours", "gnn", "neighbours+gnn")
 
 def check_scorer(name: str) -> None:
     """A ValueError naming every scorer there is where ``name`` is none of :data:`SCORERS` nor a
-    PyKEEN model (the kg extra: without it, a model name cannot be checked and passes)."""
+    PyKEEN model, or where it may be a PyKEEN model and the kg extra is not installed."""
     if name in SCORERS:
         return
     try:
         from pykeen.models import model_resolver
     except ImportError:
-        return
+        raise ValueError(f"scorer {name!r} is none of {', '.join(SCORERS)}: a PyKEEN model needs the kg extra "
+                         "(pip install -e '.[kg]')") from None
     try:
         model_resolver.lookup(name)
     except (KeyError, ValueError):

@@ -273,7 +273,7 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
 
     def product_or_404(product_id: str) -> str:
         if not product_id.strip():
-            raise HTTPException(404, "no product id: the path ends where it should name one (/products/{id})")
+            raise HTTPException(404, "no product id given")
         with services.lock:
             found = product_of(services.store, product_id)
             gone = delisted(services.store, product_id, found)
