@@ -271,6 +271,7 @@ def roles(rules: RuleExtractor, text: str) -> list[tuple[str, str]]:
         ("手机壳 X6plus（宝石蓝）", []),
         # no accessory sold: the brand and its model are the product's own
         ("华为 Mate 30 手机 送手机壳", [("华为", "brand")]),
+        ("联想台式机 E75商用办公电脑整机兼容win7", [("联想", "brand")]),  # it runs an operating system, fits nothing
         ("Apple苹果MacBook Pro 16英寸 笔记本电脑", [("Apple", "brand"), ("苹果", "brand"), ("MacBook", "brand")]),
         ("美的电热水器 60L 美的出品", [("美的", "brand"), ("美的", "brand")]),
     ],

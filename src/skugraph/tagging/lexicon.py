@@ -38,9 +38,11 @@ BRAND_PAIR = re.compile(
     rf"|(?P<g>{_LATIN_NAME})\s*/\s*(?P<h>{_CJK_NAME})"
 )
 #: what a title says before the device it fits: ``适用于``, ``适配``, ``兼容``, ``适用机型：``, ``for``
-#: (over lower-cased text); the brand after it is what the product fits, not its maker
+#: (over lower-cased text); the brand after it is what the product fits, not its maker. Not before an
+#: operating system: a desktop that ``兼容win7`` runs it and fits nothing
 COMPAT_TRIGGER = re.compile(
-    r"(?:(?:适用|适配|兼容)机型\s*[:：]?|适用于|适用|适配于|适配|兼容|专用于|用于|(?<![a-z])for(?![a-z]))\s*"
+    r"(?:(?:适用|适配|兼容)机型\s*[:：]?|适用于|适用|适配于|适配|兼容|专用于|用于|(?<![a-z])for(?![a-z]))"
+    r"(?!\s*(?:win(?:dows)?\s*(?:\d|xp|vista)|windows|xp(?![a-z])|vista|linux|(?:操作)?系统))\s*"
 )
 
 
