@@ -336,8 +336,8 @@ class Recommender:
             else:
                 variant = "".join(words[start:])
                 named = {name for name in names if name and _names(variant, name)}
-                marked = {name for name in named for note in _BRACKETED.findall(variant) if _names(note, name)}
-                named = marked or named
+                if len(named) > 1 and (notes := _BRACKETED.findall(variant)):
+                    named = {name for name in named if any(_names(note, name) for note in notes)} or named
             if named:
                 return named
         return set()

@@ -1096,12 +1096,17 @@ def _from_arrow(value: Any, kind: pa.DataType) -> Any:
     if value is None:
         return None
     if pa.types.is_map(kind):
-        return _plain({_from_arrow(key, kind.key_type): _from_arrow(item, kind.item_type) for key, item in value})
+        return {_from_arrow(key, kind.key_type): _from_arrow(item, kind.item_type) for key, item in value if not _internal(key)}
     if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
         return [_from_arrow(item, kind.value_type) for item in value]
     if pa.types.is_struct(kind):
-        return {field.name: _from_arrow(value[field.name], field.type) for field in kind if not field.name.startswith("_")}
+        return {field.name: _from_arrow(value[field.name], field.type) for field in kind if not _internal(field.name)}
     return _plain(value)
+
+
+def _internal(key: Any) -> bool:
+    """Whether a dict key is a node's or relationship's own (``_id``, ``_label`` …), left out of plain values."""
+    return isinstance(key, str) and key.startswith("_")
 
 
 def _plain(value: Any) -> Any:
@@ -1114,8 +1119,8 @@ def _plain(value: Any) -> Any:
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, dict):  # a node's or relationship's own keys (_id, _label …) left out
-        return {_plain(k): _plain(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith("_"))}
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items() if not _internal(k)}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
