@@ -260,7 +260,19 @@ def roles(rules: RuleExtractor, text: str) -> list[tuple[str, str]]:
         ("绿联充电器华为p30快充", [("绿联", "brand"), ("华为", "compatible_brand"), ("p30", "compatible_model")]),
         # a line of the brand's devices opening an accessory's title: what it fits, not its maker
         ("ipad保护套9.7寸 2018款", [("ipad", "compatible_brand")]),
-        ("iPhone xr手机壳 硅胶", [("iPhone", "compatible_brand")]),
+        ("iPhone xr手机壳 硅胶", [("iPhone", "compatible_brand"), ("xr", "compatible_model")]),
+        # a maker's Latin name written together with the model, and an iPhone's model without digits
+        ("vivox27手机壳 软壳", [("vivo", "compatible_brand"), ("x27", "compatible_model")]),
+        ("oppoa83手机壳", [("oppo", "compatible_brand"), ("a83", "compatible_model")]),
+        ("iphone8plus钢化膜", [("iphone", "compatible_brand"), ("8plus", "compatible_model")]),
+        ("苹果xs max手机壳", [("苹果", "compatible_brand"), ("xs max", "compatible_model")]),
+        ("ipadmini5保护套", [("ipad", "compatible_brand"), ("mini5", "compatible_model")]),
+        ("小米8手机壳mix2全包边", [("小米", "compatible_brand"), ("8", "compatible_model")]),  # mix2: no mi
+        # a brand that is an everyday word, not opening the title: a print, neither maker nor fit
+        ("ipad保护套 网红 小熊 黑色", [("ipad", "compatible_brand")]),
+        ("自粘便利贴100张 小熊(四层彩色)", []),
+        ("小熊（Bear）电炖锅 陶瓷", [("小熊", "brand"), ("Bear", "brand")]),
+        ("小熊电炖锅", [("小熊", "brand")]),
         ("荣耀MagicBook2019 外壳贴纸", [("荣耀", "compatible_brand"), ("MagicBook2019", "compatible_model")]),
         ("适用于2代充电仓 蓝牙耳机 苹果安卓", [("苹果", "compatible_brand")]),  # the text is about fitting
         ("电话耳麦 用于思科/华为", [("华为", "compatible_brand")]),

@@ -147,6 +147,12 @@ def _names(text: str, model: str) -> bool:
     return re.search(rf"{before}{re.escape(model)}(?![0-9a-z+])", text) is not None
 
 
+def _ends_with(text: str, model: str) -> bool:
+    """Whether ``text`` ends with ``model`` (lower case, no spaces), for a model that starts with
+    a digit not after one (``9`` ends ``小米9``, not ``小米19``)."""
+    return text.endswith(model) and not (model[0].isdigit() and text[: -len(model)][-1:].isdigit())
+
+
 def title_vectors(titles: Sequence[str]) -> sparse.csr_matrix:
     """Unit rows of the titles' character-bigram TF-IDF, as scikit-learn's
     ``TfidfVectorizer(analyzer="char", ngram_range=(2, 2), sublinear_tf=True)`` makes them (lower
@@ -328,7 +334,8 @@ class Recommender:
         names any, with the words after it; models are named within the words run together
         (``华为p30 pro``), ``measures`` as :func:`_measures_named` reads them. Where that names
         several models and a bracket in it names some (``…小米8se皮套朦黄【小米8se】古典奢``), those:
-        a title written without spaces marks the variant so."""
+        a title written without spaces marks the variant so, as does a title of one word with the
+        model its last bracket follows (``…6X高清note5小米9【超清】水凝前膜``)."""
         words = self.titles.get(product, "").lower().split()
         for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
             if measures:
@@ -340,6 +347,8 @@ class Recommender:
                     named = {name for name in named if any(_names(note, name) for note in notes)} or named
             if named:
                 return named
+        if not measures and len(words) == 1 and (bracket := words[0].rfind("【")) > 0:  # one word: 小米9【超清】水凝膜
+            return {name for name in names if name and _ends_with(words[0][:bracket], name)}
         return set()
 
     def stated_measures(self, product: str) -> dict[str, dict[str, float]]:

@@ -240,6 +240,13 @@ def default_lexicons() -> dict[str, Lexicon]:
 
 
 @cache
+def word_brands() -> frozenset[str]:
+    """The shipped ``word_brands.txt``: brand names that are also everyday words (``小熊``), a
+    brand only where a title opens with them or pairs them with their other name."""
+    return frozenset(fold(word) for word in _lines("word_brands.txt"))
+
+
+@cache
 def word_cutter() -> jieba.Tokenizer:
     """jieba's word cutter (its own, the global one untouched) that also knows the shipped
     ``not_brands.txt``: words holding a brand name that name no brand (``王者荣耀``, ``布朗熊``)."""

@@ -29,6 +29,7 @@ from skugraph.tagging.lexicon import (
     parse_brands,
     read_product_types,
     read_words,
+    word_brands,
     word_cutter,
 )
 
@@ -100,6 +101,16 @@ _SPECIFIC = re.compile(r"\s*(?:专用|通用)")
 #: brand aliases that name a line of the brand's devices: in an accessory's text, the device it fits
 #: (``ipad保护套``, ``iPhone xr手机壳``), never its maker
 _DEVICE_LINES = frozenset({"iphone", "ipad", "macbook"})
+#: a phone or tablet maker's Latin name written together with its model (``vivox27``, ``oppoa83``,
+#: ``iphone8plus``, ``ipadair2``, ``mi9se``, ``iphonexr``; not ``mix2``, ``mini4``): the name is the
+#: brand though the word goes on
+_GLUED_DEVICE = re.compile(
+    r"(?<![0-9a-z])(?:(?:iphone|ipad|macbook|vivo|oppo|redmi|huawei|honor|samsung|oneplus)(?=[a-z]{0,4}\d)"
+    r"|mi(?=\d)|iphone(?=(?:x[rs]?(?:max)?|se)(?![a-z])))"
+)
+#: an iPhone's model without digits, after its name (``iphone xr``, ``苹果xs max``, ``iphonese``)
+_IPHONE_LETTERS = re.compile(r"\s*((?:x[rs]?(?:\s*max)?|se))(?![0-9a-z])")
+_IPHONE_BEFORE = re.compile(r"(?:iphone|苹果)$")
 #: a brand the product is compared with (``堪比 美的``, ``长虹同款``): neither its maker nor what it fits
 _COMPARED_BEFORE = re.compile(r"(?:堪比|媲美|比肩)\s*$")
 _COMPARED_AFTER = re.compile(r"\s*同款")
@@ -240,7 +251,9 @@ class RuleExtractor:
         - a later mention of a maker is the maker again;
         - any other brand is what the product fits: real titles name the devices an accessory
           fits after the maker (``咔咔鱼 联想小新Air 键盘膜``);
-        - a brand the product is compared with (``质量堪比 美的``, ``长虹同款``) is neither.
+        - a brand the product is compared with (``质量堪比 美的``, ``长虹同款``) is neither, nor is
+          a name that is also an everyday word (:func:`~skugraph.tagging.lexicon.word_brands`:
+          ``网红小熊``) anywhere but where the title opens or beside its other name.
 
         So an accessory whose only brand is the one of the device it fits has no maker."""
         fitted_keys = {self.gazetteer.resolve(low[c.start : c.end]).key
@@ -266,6 +279,9 @@ class RuleExtractor:
             first, seen_first = not seen_first, True
             opens = first and (mention.start <= opening or not accessory)
             maker = opens and i not in devices and mention.key not in fitted_keys
+            word = not mention.pair and low[mention.start : mention.end] in word_brands()
+            if word and mention.start > opening and mention.key not in maker_keys:
+                continue  # 网红小熊: a print
             if mention.pair or mention.key in maker_keys or maker:
                 maker_keys.add(mention.key)
                 makers += [_Candidate(start, end, "brand", mention.score) for start, end in parts]
@@ -347,9 +363,11 @@ class RuleExtractor:
                 or self._match_at(self.lexicons["colour"], fold(word), 0) is not None)
 
     def _brand_spans(self, low: str) -> list[tuple[int, int]]:
-        """The gazetteer's brand names in the text, less those inside a longer word (:meth:`_inside_word`)."""
-        return [(start, end) for start, end in self.gazetteer.lexicon.find(low)
-                if not self._inside_word(low, start, end)]
+        """The gazetteer's brand names in the text, less those inside a longer word (:meth:`_inside_word`),
+        and a device maker's name written together with its model (:data:`_GLUED_DEVICE`)."""
+        spans = [(start, end) for start, end in self.gazetteer.lexicon.find(low) if not self._inside_word(low, start, end)]
+        glued = [m.span() for m in _GLUED_DEVICE.finditer(low) if fold(m.group()) in self.gazetteer.by_surface]
+        return sorted(spans + [g for g in glued if not any(s < g[1] and g[0] < e for s, e in spans)])
 
     def _brand_at(self, low: str, position: int) -> tuple[int, int] | None:
         """The brand name that starts at ``position``, unless inside a longer word."""
@@ -438,7 +456,7 @@ class RuleExtractor:
                 found.append(_Candidate(*product, "compatible_product", 0.8))
         brands = self._brand_spans(low)
         for start, end in brands:
-            if any(c.start <= start < c.end for c in found):
+            if any(c.start <= start < c.end for c in found) or low[start:end] in word_brands():
                 continue
             if _SPECIFIC.match(low, end):
                 found.append(_Candidate(start, end, "compatible_brand", 0.8))
@@ -449,10 +467,13 @@ class RuleExtractor:
 
     @staticmethod
     def _model_at(low: str, position: int) -> re.Match[str] | None:
-        """A model name right after a brand (``P20``, ``15 pro max``, ``sm-t550``), but not a
-        quantity like ``65w`` or ``15.6英寸``, nor a year (``2019款``)."""
+        """A model name right after a brand (``P20``, ``15 pro max``, ``sm-t550``; after an iPhone's
+        name also ``xr``, ``xs max``), but not a quantity like ``65w`` or ``15.6英寸``, nor a year
+        (``2019款``)."""
         model = _MODEL_AFTER_BRAND.match(low, position)
-        if not model or not model.group(1) or _DECIMAL_TAIL.match(low, model.end(1)) or _YEAR.match(low, position):
+        if not model or not model.group(1):
+            return _IPHONE_LETTERS.match(low, position) if _IPHONE_BEFORE.search(low, 0, position) else None
+        if _DECIMAL_TAIL.match(low, model.end(1)) or _YEAR.match(low, position):
             return None
         number = model.start(1) + re.search(r"\d", model.group(1)).start()  # RedmiBook 14英寸: a size
         if any(label not in ("model", "specification")  # a length in metres is no veto: 小米10M, fx-53m
