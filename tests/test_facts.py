@@ -98,6 +98,18 @@ def test_jd_labelled_title_gets_one_head_product_and_typed_links():
     assert listing.title[component.provenance[0].start : component.provenance[0].end] == "支架"
 
 
+def test_a_model_written_with_its_makers_latin_name_is_one_node_with_the_model_after_its_brand():
+    builder = FactBuilder()
+    keys = set()
+    for title, labelled in [("iphone6s手机壳", [("iphone6s", "38")]), ("iPhone 6s钢化膜", [("iPhone 6s", "38")]),
+                            ("苹果6s保护套", [("苹果", "37"), ("6s", "38")])]:
+        listing = Listing("jd-1", title)
+        keys |= {f.object.ref for f in builder.build(listing, _mentions(listing, labelled)) if f.object.label != BRAND}
+    assert keys == {"Value:model:苹果6s"}
+    listing = Listing("jd-2", "mix2手机壳")  # Xiaomi's MIX, not an "mi" glued to x2
+    assert {f.object.ref for f in builder.build(listing, _mentions(listing, [("mix2", "38")]))} == {"Value:model:mix2"}
+
+
 def test_head_product_is_the_largest_group_of_product_words():
     listing = Listing("x", "燃气烤火炉家用天然气取暖器节能取暖炉 配件")
     mentions = _mentions(listing, [("烤火炉", "4"), ("取暖器", "4"), ("取暖炉", "4")])

@@ -18,6 +18,7 @@ from skugraph.records import BRAND, CATEGORY, PRODUCT, REVIEW, VALUE, Entity, Fa
 from skugraph.tagging.lexicon import (
     BRAND_PAIR,
     COMPAT_TRIGGER,
+    GLUED_DEVICE,
     SHOP_WORDS,
     BrandGazetteer,
     Lexicon,
@@ -147,6 +148,16 @@ class FactBuilder:
         brand = self.gazetteer.resolve(surface)
         return Entity(BRAND, brand.key, brand.name, aliases=brand.aliases)
 
+    def _maker_named(self, model: str) -> str:
+        """A model written together with its maker's Latin name under the maker's name, as a
+        model after its brand is (``iphone6s`` and ``iPhone XR`` are ``苹果 6s`` and ``苹果 xr``, as
+        ``苹果6s`` and ``苹果XR`` are)."""
+        text = fold(model).replace(" ", "")
+        glued = GLUED_DEVICE.match(text)
+        if glued is None or glued.group() not in self.gazetteer.by_surface:
+            return model
+        return f"{self.brand_entity(glued.group()).name} {text[glued.end():]}"
+
     def _brand_of(self, listing: Listing, mention: Mention) -> Entity:
         """The brand a mention names; one half of ``诺芝（NOZI）`` is read with its other half,
         so both scripts land on one brand with both names."""
@@ -259,6 +270,8 @@ class FactBuilder:
             model = mention.text
             if before and before[1] == "compatible_brand" and before[0].field == mention.field:
                 model = f"{self.brand_entity(before[0].text).name} {model}"  # 苹果 15 pro, not just 15 pro
+            else:
+                model = self._maker_named(model)
             return Fact(product, "compatible_with", value_entity("model", model), score, where)
         if meaning == "component":
             return Fact(value_entity("component", mention.text), "component_of", product, score, where)

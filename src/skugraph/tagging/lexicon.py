@@ -45,6 +45,14 @@ COMPAT_TRIGGER = re.compile(
     r"(?!\s*(?:win(?:dows)?\s*(?:\d|xp|vista)|windows|xp(?![a-z])|vista|linux|(?:操作)?系统))\s*"
 )
 
+#: a phone or tablet maker's Latin name written together with its model (``vivox27``, ``oppoa83``,
+#: ``iphone8plus``, ``ipadair2``, ``mi9se``, ``iphonexr``; not ``mix2``, ``mini4``), over lower-cased
+#: text: the name is the brand though the word goes on
+GLUED_DEVICE = re.compile(
+    r"(?<![0-9a-z])(?:(?:iphone|ipad|macbook|vivo|oppo|redmi|huawei|honor|samsung|oneplus)(?=[a-z]{0,4}\d)"
+    r"|mi(?=\d)|iphone(?=(?:x[rs]?(?:max)?|se)(?![a-z])))"
+)
+
 
 class Lexicon:
     """Leftmost-longest matching of phrases, by hashing every candidate length at each

@@ -20,6 +20,7 @@ from skugraph.tagging.lexicon import (
     BRAND_PAIR,
     COMPAT_TRIGGER,
     GENERIC_WORDS,
+    GLUED_DEVICE,
     Brand,
     BrandGazetteer,
     Lexicon,
@@ -101,13 +102,6 @@ _SPECIFIC = re.compile(r"\s*(?:专用|通用)")
 #: brand aliases that name a line of the brand's devices: in an accessory's text, the device it fits
 #: (``ipad保护套``, ``iPhone xr手机壳``), never its maker
 _DEVICE_LINES = frozenset({"iphone", "ipad", "macbook"})
-#: a phone or tablet maker's Latin name written together with its model (``vivox27``, ``oppoa83``,
-#: ``iphone8plus``, ``ipadair2``, ``mi9se``, ``iphonexr``; not ``mix2``, ``mini4``): the name is the
-#: brand though the word goes on
-_GLUED_DEVICE = re.compile(
-    r"(?<![0-9a-z])(?:(?:iphone|ipad|macbook|vivo|oppo|redmi|huawei|honor|samsung|oneplus)(?=[a-z]{0,4}\d)"
-    r"|mi(?=\d)|iphone(?=(?:x[rs]?(?:max)?|se)(?![a-z])))"
-)
 #: an iPhone's model without digits, after its name (``iphone xr``, ``苹果xs max``, ``iphonese``)
 _IPHONE_LETTERS = re.compile(r"\s*((?:x[rs]?(?:\s*max)?|se))(?![0-9a-z])")
 _IPHONE_BEFORE = re.compile(r"(?:iphone|苹果)$")
@@ -364,9 +358,9 @@ class RuleExtractor:
 
     def _brand_spans(self, low: str) -> list[tuple[int, int]]:
         """The gazetteer's brand names in the text, less those inside a longer word (:meth:`_inside_word`),
-        and a device maker's name written together with its model (:data:`_GLUED_DEVICE`)."""
+        and a device maker's name written together with its model (:data:`~skugraph.tagging.lexicon.GLUED_DEVICE`)."""
         spans = [(start, end) for start, end in self.gazetteer.lexicon.find(low) if not self._inside_word(low, start, end)]
-        glued = [m.span() for m in _GLUED_DEVICE.finditer(low) if fold(m.group()) in self.gazetteer.by_surface]
+        glued = [m.span() for m in GLUED_DEVICE.finditer(low) if fold(m.group()) in self.gazetteer.by_surface]
         return sorted(spans + [g for g in glued if not any(s < g[1] and g[0] < e for s, e in spans)])
 
     def _brand_at(self, low: str, position: int) -> tuple[int, int] | None:
