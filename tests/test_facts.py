@@ -102,7 +102,8 @@ def test_a_model_written_with_its_makers_latin_name_is_one_node_with_the_model_a
     builder = FactBuilder()
     keys = set()
     for title, labelled in [("iphone6s手机壳", [("iphone6s", "38")]), ("iPhone 6s钢化膜", [("iPhone 6s", "38")]),
-                            ("苹果6s保护套", [("苹果", "37"), ("6s", "38")])]:
+                            ("苹果6s保护套", [("苹果", "37"), ("6s", "38")]),
+                            ("苹果iphone6s屏幕", [("苹果", "37"), ("iphone6s", "38")])]:
         listing = Listing("jd-1", title)
         keys |= {f.object.ref for f in builder.build(listing, _mentions(listing, labelled)) if f.object.label != BRAND}
     assert keys == {"Value:model:苹果6s"}

@@ -267,11 +267,9 @@ class FactBuilder:
         if meaning == "compatible_product":
             return Fact(product, "compatible_with", value_entity("product_type", mention.text), score, where)
         if meaning == "compatible_model":
-            model = mention.text
-            if before and before[1] == "compatible_brand" and before[0].field == mention.field:
+            model = self._maker_named(mention.text)  # iphone6s: 苹果 6s, with or without 苹果 before it
+            if model == mention.text and before and before[1] == "compatible_brand" and before[0].field == mention.field:
                 model = f"{self.brand_entity(before[0].text).name} {model}"  # 苹果 15 pro, not just 15 pro
-            else:
-                model = self._maker_named(model)
             return Fact(product, "compatible_with", value_entity("model", model), score, where)
         if meaning == "component":
             return Fact(value_entity("component", mention.text), "component_of", product, score, where)
