@@ -297,11 +297,12 @@ def test_an_accessory_listing_several_models_is_sold_for_the_one_its_variant_nam
               "for-a5": "适用于oppo a5手机壳 玻璃防摔保护套 卡通", "r11-or-a3": "oppo r11手机壳 A3 玻璃防摔保护套 卡通 R11",
               "both": "oppo a3/a5手机壳玻璃防摔保护套 卡通", "pro": "华为p30手机壳p30pro玻璃保护套 华为P30 pro【蓝】",
               "marked": "莫凡 oppoa5手机壳oppoa3防摔保护套硅胶男女款oppoa5皮套【oppo a3】古典",
-              "one-word": "oppoa5手机壳oppor11防摔保护套a3【蓝】硅胶", "one-word-a13": "oppoa5手机壳a13【蓝】硅胶"}
+              "one-word": "oppoa5手机壳oppor11防摔保护套a3【蓝】硅胶", "one-word-a13": "oppoa5手机壳a13【蓝】硅胶",
+              "one-word-r11": "oppoa3手机壳保护套oppor11【蓝】硅胶"}
     facts = {"listed": case | {fits["a3"]: 1, fits["a5"]: 1}, "for-a3": case | {fits["a3"]: 1}, "for-a5": case | {fits["a5"]: 1},
              "r11-or-a3": case | {fits["r11"]: 1, fits["a3"]: 1}, "both": case | {fits["a3"]: 1, fits["a5"]: 1},
              "marked": case | {fits["a3"]: 1, fits["a5"]: 1}, "one-word": case | {fits["a3"]: 1, fits["a5"]: 1, fits["r11"]: 1},
-             "one-word-a13": case | {fits["a5"]: 1},
+             "one-word-a13": case | {fits["a5"]: 1}, "one-word-r11": case | {fits["a3"]: 1, fits["r11"]: 1},
              "pro": {("product_type", "product_type:手机壳"): 1, ("compatible_with", "huawei"): 1,
                      ("compatible_with", "model:华为p30"): 1, ("compatible_with", "model:华为p30pro"): 1}}
     names = {"oppo": "欧珀", "huawei": "华为", "model:oppoa3": "oppo a3", "model:oppoa5": "oppo a5", "model:oppor11": "oppo r11",
@@ -313,6 +314,8 @@ def test_an_accessory_listing_several_models_is_sold_for_the_one_its_variant_nam
     assert recommender.sold_models("marked") == {"a3"}  # no space before the variant: the bracket names it
     assert recommender.sold_models("one-word") == {"a3"}  # one word: the model its last bracket follows
     assert recommender.sold_models("one-word-a13") == {"a5"}  # a13 is no a3: every model it fits
+    names = {"a3", "r11", "oppor11"}  # the longest name the bracket follows, not its tail
+    assert recommender._variant_names("one-word-r11", names) == {"oppor11"}
     assert {r.id for r in recommender.substitutes("listed", 10)} == {"for-a3", "both", "marked", "one-word"}
     # the listed, marked and one-word ones are A3 cases
     assert {r.id for r in recommender.substitutes("for-a5", 10)} == {"both", "one-word-a13"}

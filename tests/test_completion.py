@@ -1,5 +1,6 @@
 import pytest
 
+from skugraph.fusion import completion
 from skugraph.fusion.completion import NeighbourScorer, _curves, evaluate, propose, split
 from skugraph.records import Entity, Fact, Provenance
 
@@ -58,6 +59,15 @@ def test_missing_values_are_proposed_inferred_with_a_calibrated_confidence():
     fact = got[("充电器20", "白色")]
     assert fact.properties == {"inferred": True, "chosen": False, "support": 0.0}
     assert 0.5 <= fact.confidence <= 1 and fact.provenance[0].extractor == "completion"
+
+
+def test_a_small_graph_is_calibrated_on_several_hidden_shares(monkeypatch):
+    triples = [t for t in graph() if not (t[0] == "Product:壳0" and t[1] == "colour")]
+    one_share = len(split(triples, ["colour"], 0.1, 0)[1])
+    monkeypatch.setattr(completion, "CALIBRATION_QUERIES", 10**6)
+    assert propose(_facts(triples), relations=["colour"]).calibration["hidden"] > 2 * one_share  # every round's queries
+    monkeypatch.setattr(completion, "CALIBRATION_QUERIES", 1)
+    assert propose(_facts(triples), relations=["colour"]).calibration["hidden"] <= one_share  # enough after one
 
 
 def test_a_product_known_by_one_fact_is_calibrated_with_its_like_and_gets_no_guess():

@@ -100,13 +100,18 @@ def test_jd_labelled_title_gets_one_head_product_and_typed_links():
 
 def test_a_model_written_with_its_makers_latin_name_is_one_node_with_the_model_after_its_brand():
     builder = FactBuilder()
-    keys = set()
+    nodes = set()
     for title, labelled in [("iphone6s手机壳", [("iphone6s", "38")]), ("iPhone 6s钢化膜", [("iPhone 6s", "38")]),
                             ("苹果6s保护套", [("苹果", "37"), ("6s", "38")]),
                             ("苹果iphone6s屏幕", [("苹果", "37"), ("iphone6s", "38")])]:
         listing = Listing("jd-1", title)
-        keys |= {f.object.ref for f in builder.build(listing, _mentions(listing, labelled)) if f.object.label != BRAND}
-    assert keys == {"Value:model:苹果6s"}
+        nodes |= {(f.object.ref, f.object.name) for f in builder.build(listing, _mentions(listing, labelled)) if f.object.label != BRAND}
+    assert nodes == {("Value:model:苹果6s", "苹果 6s")}  # one node, one name
+    listing = Listing("jd-1", "适用苹果iPhone 15 Pro Max")
+    spaced = builder.build(listing, _mentions(listing, [("苹果", "37"), ("iPhone 15 Pro Max", "38")]))
+    assert {(f.object.ref, f.object.name) for f in spaced if f.object.label != BRAND} == {("Value:model:苹果15promax", "苹果 15 pro max")}
+    listing = Listing("jd-2", "ipad6钢化膜")  # an iPad 6 is no iPhone 6
+    assert {f.object.ref for f in builder.build(listing, _mentions(listing, [("ipad6", "38")]))} == {"Value:model:苹果ipad6"}
     listing = Listing("jd-2", "mix2手机壳")  # Xiaomi's MIX, not an "mi" glued to x2
     assert {f.object.ref for f in builder.build(listing, _mentions(listing, [("mix2", "38")]))} == {"Value:model:mix2"}
 

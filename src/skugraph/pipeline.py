@@ -50,6 +50,7 @@ class BuildConfig:
     sentiment_model: Path | None = None  # review sentiment (`skugraph train sentiment`)
     relation_model: Path | None = None  # what each mention is to the head product (`skugraph train relations`)
     complete: bool = True  # propose missing attribute and compatible-with values (KG completion), marked inferred
+    min_probability: float = 0.7  # calibrated probability a proposed value needs (as `skugraph fuse --min-probability`)
     matcher: Path | None = None  # a pair matcher (`skugraph train matcher`); default: attribute agreement + title similarity
     match_threshold: float | None = None  # match score that joins two listings (default: the matcher's own)
     min_confidence: float = 0.0  # fused facts under this confidence are left out of the graph (offer_of aside)
@@ -273,7 +274,7 @@ def build(config: BuildConfig, progress: Callable[[str, int | None], Progress] |
         ontology=ontology,
     )
     fuse_report = fuse(config.listings, config.facts, config.fused, config.matcher, config.match_threshold, ontology=ontology,
-                       complete=config.complete, min_confidence=config.min_confidence)
+                       complete=config.complete, min_probability=config.min_probability, min_confidence=config.min_confidence)
     if config.fresh:
         remove_graph(config.graph)
     load_report, stats = load(config.graph, config.listings, config.fused, ontology=ontology)

@@ -348,7 +348,8 @@ class Recommender:
             if named:
                 return named
         if not measures and len(words) == 1 and (bracket := words[0].rfind("【")) > 0:  # one word: 小米9【超清】水凝膜
-            return {name for name in names if name and _ends_with(words[0][:bracket], name)}
+            named = {name for name in names if name and _ends_with(words[0][:bracket], name)}
+            return {name for name in named if not any(other.endswith(name) for other in named - {name})}  # note5, not 5
         return set()
 
     def stated_measures(self, product: str) -> dict[str, dict[str, float]]:

@@ -19,6 +19,7 @@ from skugraph.tagging.lexicon import (
     BRAND_PAIR,
     COMPAT_TRIGGER,
     GLUED_DEVICE,
+    NAMED_LINES,
     SHOP_WORDS,
     BrandGazetteer,
     Lexicon,
@@ -151,12 +152,14 @@ class FactBuilder:
     def _maker_named(self, model: str) -> str:
         """A model written together with its maker's Latin name under the maker's name, as a
         model after its brand is (``iphone6s`` and ``iPhone XR`` are ``苹果 6s`` and ``苹果 xr``, as
-        ``苹果6s`` and ``苹果XR`` are)."""
-        text = fold(model).replace(" ", "")
-        glued = GLUED_DEVICE.match(text)
-        if glued is None or glued.group() not in self.gazetteer.by_surface:
+        ``苹果6s`` and ``苹果XR`` are); an iPad's or a MacBook's keeps its line (``苹果 ipad6``:
+        :data:`~skugraph.tagging.lexicon.NAMED_LINES`)."""
+        text = fold(model).strip()
+        glued = GLUED_DEVICE.match(text.replace(" ", ""))
+        if glued is None or glued.group() not in self.gazetteer.by_surface or not text.startswith(glued.group()):
             return model
-        return f"{self.brand_entity(glued.group()).name} {text[glued.end():]}"
+        line = glued.group() if glued.group() in NAMED_LINES else ""
+        return f"{self.brand_entity(glued.group()).name} {line}{text[glued.end():].lstrip()}"
 
     def _brand_of(self, listing: Listing, mention: Mention) -> Entity:
         """The brand a mention names; one half of ``诺芝（NOZI）`` is read with its other half,
@@ -269,7 +272,8 @@ class FactBuilder:
         if meaning == "compatible_model":
             model = self._maker_named(mention.text)  # iphone6s: 苹果 6s, with or without 苹果 before it
             if model == mention.text and before and before[1] == "compatible_brand" and before[0].field == mention.field:
-                model = f"{self.brand_entity(before[0].text).name} {model}"  # 苹果 15 pro, not just 15 pro
+                line = fold(before[0].text).strip()  # 苹果 15 pro, not just 15 pro; ipad air2: 苹果 ipad air2
+                model = f"{self.brand_entity(before[0].text).name} {line + ' ' if line in NAMED_LINES else ''}{model}"
             return Fact(product, "compatible_with", value_entity("model", model), score, where)
         if meaning == "component":
             return Fact(value_entity("component", mention.text), "component_of", product, score, where)

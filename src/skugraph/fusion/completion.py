@@ -746,6 +746,13 @@ def _curves(points: list[float], right: list[float], strata: list[int]) -> dict[
     return curves
 
 
+#: hidden queries the calibration wants: a graph whose hidden share gives fewer hides other shares
+#: too (other seeds), up to :data:`CALIBRATION_ROUNDS` in all, so a small catalogue's curve is not
+#: drawn through a few dozen points
+CALIBRATION_QUERIES = 300
+CALIBRATION_ROUNDS = 8
+
+
 def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer: str = "neighbours",
             min_probability: float = 0.7, share: float = 0.1, seed: int = 0, epochs: int = 200, dim: int = 64,
             ontology: Ontology | None = None) -> Proposals:
@@ -766,16 +773,24 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     relations = gathered.relations
     entities = {ref: entity for ref, (_, entity) in gathered.entities.items()}
     triples = sorted(gathered.triples)
-    kept, hidden = split(triples, relations, share, seed)
-    all_values, ranked = _values(triples, relations), _Ranked(_values(kept, relations), gathered.triples, hidden)
-    trial = make_scorer(scorer, kept, epochs, dim, seed)
-    asked = [(h, r, t, left_out) for h, r, t in hidden if ranked.count(r, left_out := ranked.left_out(h, r, t))]
-    tops = _tops(trial, [(h, r, ranked.values[r], left_out) for h, r, _, left_out in asked], workers)
-    points = [score for _, score, _ in tops]
-    right = [float(top == t) for (_, _, t, _), (top, _, _) in zip(asked, tops, strict=True)]
-    known = _shared_facts(kept)
-    curves = _curves(points, right, [_evidence(known[h]) for h, _, _, _ in asked])
-    del trial, kept, ranked
+    all_values = _values(triples, relations)
+    points: list[float] = []
+    right: list[float] = []
+    strata: list[int] = []
+    for round_seed in range(seed, seed + CALIBRATION_ROUNDS):  # a small graph: other hidden shares, until enough points
+        kept, hidden = split(triples, relations, share, round_seed)
+        ranked = _Ranked(_values(kept, relations), gathered.triples, hidden)
+        trial = make_scorer(scorer, kept, epochs, dim, seed)
+        asked = [(h, r, t, left_out) for h, r, t in hidden if ranked.count(r, left_out := ranked.left_out(h, r, t))]
+        tops = _tops(trial, [(h, r, ranked.values[r], left_out) for h, r, _, left_out in asked], workers)
+        points += [score for _, score, _ in tops]
+        right += [float(top == t) for (_, _, t, _), (top, _, _) in zip(asked, tops, strict=True)]
+        known = _shared_facts(kept)
+        strata += [_evidence(known[h]) for h, _, _, _ in asked]
+        del trial, kept, ranked
+        if len(points) >= CALIBRATION_QUERIES or not asked:
+            break
+    curves = _curves(points, right, strata)
     final = make_scorer(scorer, triples, epochs, dim, seed)
     products = sorted({head for head, _, _ in triples if head.startswith(PRODUCT + ":")})
     category = {ref: name for ref, (_, name) in gathered.category.items()}

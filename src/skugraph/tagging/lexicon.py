@@ -53,6 +53,10 @@ GLUED_DEVICE = re.compile(
     r"|mi(?=\d)|iphone(?=(?:x[rs]?(?:max)?|se)(?![a-z])))"
 )
 
+#: lines of a maker's devices whose name stays in a model's name: an iPad 6 is no iPhone 6
+#: (``ipad6`` is ``苹果 ipad6``, where ``iphone6`` is ``苹果 6``)
+NAMED_LINES = frozenset({"ipad", "macbook"})
+
 
 class Lexicon:
     """Leftmost-longest matching of phrases, by hashing every candidate length at each
@@ -250,7 +254,7 @@ def default_lexicons() -> dict[str, Lexicon]:
 @cache
 def word_brands() -> frozenset[str]:
     """The shipped ``word_brands.txt``: brand names that are also everyday words (``小熊``), a
-    brand only where a title opens with them or pairs them with their other name."""
+    brand only where a title names them as one (see ``RuleExtractor._named_as_brand``)."""
     return frozenset(fold(word) for word in _lines("word_brands.txt"))
 
 

@@ -103,8 +103,10 @@ _SPECIFIC = re.compile(r"\s*(?:专用|通用)")
 #: (``ipad保护套``, ``iPhone xr手机壳``), never its maker
 _DEVICE_LINES = frozenset({"iphone", "ipad", "macbook"})
 #: an iPhone's model without digits, after its name (``iphone xr``, ``苹果xs max``, ``iphonese``)
-_IPHONE_LETTERS = re.compile(r"\s*((?:x[rs]?(?:\s*max)?|se))(?![0-9a-z])")
+_IPHONE_LETTERS = re.compile(r"\s*((?:x[rs]?(?:\s*max)?|se))(?![a-z])")
 _IPHONE_BEFORE = re.compile(r"(?:iphone|苹果)$")
+#: where a brand is made, right before its name (``日本樱花``, ``德国进口 斑马``)
+_ORIGIN_BEFORE = re.compile(r"(?:日本|德国|韩国|美国|瑞士|法国|英国|意大利)(?:原装)?(?:进口)?\s*$|进口\s*$")
 #: a brand the product is compared with (``堪比 美的``, ``长虹同款``): neither its maker nor what it fits
 _COMPARED_BEFORE = re.compile(r"(?:堪比|媲美|比肩)\s*$")
 _COMPARED_AFTER = re.compile(r"\s*同款")
@@ -246,8 +248,8 @@ class RuleExtractor:
         - any other brand is what the product fits: real titles name the devices an accessory
           fits after the maker (``咔咔鱼 联想小新Air 键盘膜``);
         - a brand the product is compared with (``质量堪比 美的``, ``长虹同款``) is neither, nor is
-          a name that is also an everyday word (:func:`~skugraph.tagging.lexicon.word_brands`:
-          ``网红小熊``) anywhere but where the title opens or beside its other name.
+          a name that is also an everyday word where it names a print (:meth:`_named_as_brand`:
+          ``网红小熊``).
 
         So an accessory whose only brand is the one of the device it fits has no maker."""
         fitted_keys = {self.gazetteer.resolve(low[c.start : c.end]).key
@@ -270,12 +272,11 @@ class RuleExtractor:
             if len(parts) < len(mention.parts):  # 适用于华硕(ASUS): the pair's other half fits too
                 fitted += [_Candidate(start, end, "compatible_brand", 0.75) for start, end in parts]
                 continue
+            if mention.key not in maker_keys and not self._named_as_brand(low, mention, opening):
+                continue  # 网红小熊: a print
             first, seen_first = not seen_first, True
             opens = first and (mention.start <= opening or not accessory)
             maker = opens and i not in devices and mention.key not in fitted_keys
-            word = not mention.pair and low[mention.start : mention.end] in word_brands()
-            if word and mention.start > opening and mention.key not in maker_keys:
-                continue  # 网红小熊: a print
             if mention.pair or mention.key in maker_keys or maker:
                 maker_keys.add(mention.key)
                 makers += [_Candidate(start, end, "brand", mention.score) for start, end in parts]
@@ -285,6 +286,19 @@ class RuleExtractor:
             if model and accessory:
                 fitted.append(_Candidate(model.start(1), model.end(1), "compatible_model", 0.7))
         return fitted + makers
+
+    def _named_as_brand(self, low: str, mention: _BrandMention, opening: int) -> bool:
+        """Whether a brand mention is one, not a print: any but a name that is also an everyday
+        word (:func:`~skugraph.tagging.lexicon.word_brands`), which is one where it opens the title,
+        is written in two scripts, follows an origin (``日本樱花``) or comes before 牌, or where the
+        title names the brand otherwise too (``樱花针管笔sakura``)."""
+        surface = low[mention.start : mention.end]
+        if mention.pair or surface not in word_brands() or mention.start <= opening:
+            return True
+        if _ORIGIN_BEFORE.search(low, 0, mention.start) or low.startswith("牌", mention.end):
+            return True
+        brand = self.gazetteer.by_surface.get(fold(surface))
+        return brand is not None and any(fold(name) != surface and fold(name) in low for name in (brand.name, *brand.aliases))
 
     def _sells_accessory(self, low: str) -> bool:
         """Whether the text names an accessory other than as a gift (``送钢化膜``) or an extra (``+三脚架``)."""
@@ -297,8 +311,11 @@ class RuleExtractor:
         ``通用``/``专用``; in an accessory's text also two brands written together or with a
         list mark (``华为荣耀``, ``苹果/三星``: a maker and what it fits are written apart,
         ``咔咔鱼 联想``), a brand followed by a model (``小米8``, ``小米平板4``) and a line of
-        devices (:data:`_DEVICE_LINES`: ``ipad保护套``)."""
-        devices: set[int] = set()
+        devices (:data:`_DEVICE_LINES`: ``ipad保护套``); in any text a maker's name written together
+        with a model past the title's opening (``…耳机 oppoa33``)."""
+        opening = _LEADING_NOTES.match(low).end()
+        # a maker's name written together with a model, past the title's opening: the device (…耳机 OPPOA33)
+        devices = {i for i, mention in enumerate(mentions) if mention.start > opening and _glued(low, mention)}
         for run in self._runs(low, mentions, apart=True):
             if len({mentions[i].key for i in run}) >= 3 or _SPECIFIC.match(low, mentions[run[-1]].end):
                 devices.update(run)
@@ -465,9 +482,10 @@ class RuleExtractor:
         name also ``xr``, ``xs max``), but not a quantity like ``65w`` or ``15.6英寸``, nor a year
         (``2019款``)."""
         model = _MODEL_AFTER_BRAND.match(low, position)
-        if not model or not model.group(1):
-            return _IPHONE_LETTERS.match(low, position) if _IPHONE_BEFORE.search(low, 0, position) else None
-        if _DECIMAL_TAIL.match(low, model.end(1)) or _YEAR.match(low, position):
+        letters = _IPHONE_LETTERS.match(low, position) if _IPHONE_BEFORE.search(low, 0, position) else None
+        if not model or not model.group(1) or _DECIMAL_TAIL.match(low, model.end(1)):  # 苹果xr6.1寸: xr
+            return letters
+        if _YEAR.match(low, position):
             return None
         number = model.start(1) + re.search(r"\d", model.group(1)).start()  # RedmiBook 14英寸: a size
         if any(label not in ("model", "specification")  # a length in metres is no veto: 小米10M, fx-53m
@@ -493,6 +511,12 @@ class RuleExtractor:
         if not self._match_at(self.lexicons["accessory"], low, position) or (len(found) == 1 and not maker_before):
             return []
         return found
+
+
+def _glued(low: str, mention: _BrandMention) -> bool:
+    """Whether the mention is a maker's name written together with its model (``oppoa33``)."""
+    glued = GLUED_DEVICE.match(low, mention.start)
+    return glued is not None and glued.end() == mention.end
 
 
 def _word_around(low: str, start: int, end: int) -> tuple[int, int] | None:
