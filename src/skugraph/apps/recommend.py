@@ -139,18 +139,12 @@ def _measure(kind: str, text: str) -> tuple[str, float]:
     return (value.family, middle) if middle > 0 else ("", 0.0)
 
 
-def _names(text: str, model: str) -> bool:
+def _names(text: str, model: str, at_end: bool = False) -> bool:
     """Whether ``text`` names ``model`` (lower case, no spaces): not followed by a letter, digit or
     + (``p20`` is not ``p20pro``), nor, for a model that starts with a digit, after one (``9`` is
-    not the 9 of ``19年``)."""
+    not the 9 of ``19年``); ``at_end``: as its last characters (``9`` ends ``小米9``)."""
     before = r"(?<![0-9])" if model[0].isdigit() else ""
-    return re.search(rf"{before}{re.escape(model)}(?![0-9a-z+])", text) is not None
-
-
-def _ends_with(text: str, model: str) -> bool:
-    """Whether ``text`` ends with ``model`` (lower case, no spaces), for a model that starts with
-    a digit not after one (``9`` ends ``小米9``, not ``小米19``)."""
-    return text.endswith(model) and not (model[0].isdigit() and text[: -len(model)][-1:].isdigit())
+    return re.search(rf"{before}{re.escape(model)}{'$' if at_end else '(?![0-9a-z+])'}", text) is not None
 
 
 def title_vectors(titles: Sequence[str]) -> sparse.csr_matrix:
@@ -348,7 +342,7 @@ class Recommender:
             if named:
                 return named
         if not measures and len(words) == 1 and (bracket := words[0].rfind("【")) > 0:  # one word: 小米9【超清】水凝膜
-            named = {name for name in names if name and _ends_with(words[0][:bracket], name)}
+            named = {name for name in names if name and _names(words[0][:bracket], name, at_end=True)}
             return {name for name in named if not any(other.endswith(name) for other in named - {name})}  # note5, not 5
         return set()
 

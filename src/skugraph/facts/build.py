@@ -149,15 +149,15 @@ class FactBuilder:
         brand = self.gazetteer.resolve(surface)
         return Entity(BRAND, brand.key, brand.name, aliases=brand.aliases)
 
-    def _maker_named(self, model: str) -> str:
+    def _maker_named(self, model: str) -> str | None:
         """A model written together with its maker's Latin name under the maker's name, as a
         model after its brand is (``iphone6s`` and ``iPhone XR`` are ``苹果 6s`` and ``苹果 xr``, as
         ``苹果6s`` and ``苹果XR`` are); an iPad's or a MacBook's keeps its line (``苹果 ipad6``:
-        :data:`~skugraph.tagging.lexicon.NAMED_LINES`)."""
+        :data:`~skugraph.tagging.lexicon.NAMED_LINES`); None for a model written otherwise."""
         text = fold(model).strip()
         glued = GLUED_DEVICE.match(text.replace(" ", ""))
         if glued is None or glued.group() not in self.gazetteer.by_surface or not text.startswith(glued.group()):
-            return model
+            return None
         line = glued.group() if glued.group() in NAMED_LINES else ""
         return f"{self.brand_entity(glued.group()).name} {line}{text[glued.end():].lstrip()}"
 
@@ -271,9 +271,11 @@ class FactBuilder:
             return Fact(product, "compatible_with", value_entity("product_type", mention.text), score, where)
         if meaning == "compatible_model":
             model = self._maker_named(mention.text)  # iphone6s: 苹果 6s, with or without 苹果 before it
-            if model == mention.text and before and before[1] == "compatible_brand" and before[0].field == mention.field:
-                line = fold(before[0].text).strip()  # 苹果 15 pro, not just 15 pro; ipad air2: 苹果 ipad air2
-                model = f"{self.brand_entity(before[0].text).name} {line + ' ' if line in NAMED_LINES else ''}{model}"
+            if model is None:
+                model = mention.text
+                if before and before[1] == "compatible_brand" and before[0].field == mention.field:
+                    line = fold(before[0].text).strip()  # 苹果 15 pro, not just 15 pro; ipad air2: 苹果 ipad air2
+                    model = f"{self.brand_entity(before[0].text).name} {line + ' ' if line in NAMED_LINES else ''}{model}"
             return Fact(product, "compatible_with", value_entity("model", model), score, where)
         if meaning == "component":
             return Fact(value_entity("component", mention.text), "component_of", product, score, where)

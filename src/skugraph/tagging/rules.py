@@ -377,7 +377,7 @@ class RuleExtractor:
         """The gazetteer's brand names in the text, less those inside a longer word (:meth:`_inside_word`),
         and a device maker's name written together with its model (:data:`~skugraph.tagging.lexicon.GLUED_DEVICE`)."""
         spans = [(start, end) for start, end in self.gazetteer.lexicon.find(low) if not self._inside_word(low, start, end)]
-        glued = [m.span() for m in GLUED_DEVICE.finditer(low) if fold(m.group()) in self.gazetteer.by_surface]
+        glued = [m.span() for m in GLUED_DEVICE.finditer(low) if m.group() in self.gazetteer.by_surface]
         return sorted(spans + [g for g in glued if not any(s < g[1] and g[0] < e for s, e in spans)])
 
     def _brand_at(self, low: str, position: int) -> tuple[int, int] | None:
@@ -482,9 +482,8 @@ class RuleExtractor:
         name also ``xr``, ``xs max``), but not a quantity like ``65w`` or ``15.6英寸``, nor a year
         (``2019款``)."""
         model = _MODEL_AFTER_BRAND.match(low, position)
-        letters = _IPHONE_LETTERS.match(low, position) if _IPHONE_BEFORE.search(low, 0, position) else None
         if not model or not model.group(1) or _DECIMAL_TAIL.match(low, model.end(1)):  # 苹果xr6.1寸: xr
-            return letters
+            return _IPHONE_LETTERS.match(low, position) if _IPHONE_BEFORE.search(low, 0, position) else None
         if _YEAR.match(low, position):
             return None
         number = model.start(1) + re.search(r"\d", model.group(1)).start()  # RedmiBook 14英寸: a size
