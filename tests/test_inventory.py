@@ -156,6 +156,23 @@ def test_a_substitute_far_off_in_a_measure_is_none():
     assert [s.id for s in found] == ["cable", "cable-25"] and "other size 25米" in found[1].reason
 
 
+def test_another_kind_of_the_product_is_no_substitute():
+    """A 家用 vacuum is no substitute for an 工业 one, nor 全自动 for 半自动; a title that names both
+    kinds, or none, is not held to them, and a kind named only in a gift (送) or an extra (+) or in a
+    word that names none (工业风) does not count."""
+    kind = ("product_type", "product_type:吸尘器")
+    titles = {"industrial": "威德尔 工业吸尘器 大功率 3600W", "household": "欧圣 吸尘器家用强力手持式",
+              "both": "吸尘器 家用工业两用 大吸力", "plain": "吸尘器 大吸力 桶式", "gift": "大功率吸尘器 桶式 送家用刷头",
+              "extra": "大功率吸尘器 桶式+家用刷头", "style": "工业风 桶式吸尘器"}
+    recommender = Recommender({p: {kind: 1.0} for p in titles}, titles=titles, title_floor=0)
+    assert {s.id for s in recommender.substitutes("industrial")} == {"both", "plain", "gift", "extra", "style"}
+    assert {s.id for s in recommender.substitutes("household")} == {"both", "plain", "gift", "extra", "style"}
+    assert {s.id for s in recommender.substitutes("plain")} == set(titles) - {"plain"}
+    coffee = ("product_type", "product_type:咖啡机")
+    machines = {"semi": "德龙 半自动咖啡机 家用", "full": "德龙 全自动咖啡机 家用", "semi-too": "意式泵压半自动咖啡机"}
+    assert [s.id for s in Recommender({p: {coffee: 1.0} for p in machines}, titles=machines, title_floor=0).substitutes("semi")] == ["semi-too"]
+
+
 def test_a_paper_size_stands_in_for_itself_only_and_a_variant_names_the_one_sold():
     """An A4 folder is no substitute for an A3 one, nor a B4 for either (a step apart, though less
     than twice the area); a folder whose title lists A3, A4 and B5 but whose variant is A4 is sold in A4."""

@@ -10,7 +10,8 @@
   the same key attribute values (capacity, size, power …) and a title alike (character bigrams:
   a type read from a word the title only mentions, 手机 in 手机臂包, is outvoted by the rest of
   it), the closest first, measures compared in their unit family (another paper size, or sides
-  twice as long, is none) and packs after single items; for an accessory, only products that
+  twice as long, is none), never another kind of it (the shipped ``kinds.txt``: a 家用 vacuum for an
+  工业 one, 全自动 for 半自动) and packs after single items; for an accessory, only products that
   fit the same device model, the one its title's variant names where it lists several (an
   accessory that names no model it fits but one brand, or nothing where a quarter of its type
   name a model, gets none; one that fits several brands or says 通用 gets others that fit no
@@ -145,6 +146,26 @@ def _names(text: str, model: str, at_end: bool = False) -> bool:
     not the 9 of ``19年``); ``at_end``: as its last characters (``9`` ends ``小米9``)."""
     before = r"(?<![0-9])" if model[0].isdigit() else ""
     return re.search(rf"{before}{re.escape(model)}{'$' if at_end else '(?![0-9a-z+])'}", text) is not None
+
+
+@lru_cache(maxsize=65_536)
+def _kinds(title: str) -> tuple[frozenset[int], ...]:
+    """For each group of :func:`skugraph.tagging.lexicon.kind_groups`, the kinds ``title`` names
+    (their places in the group), free gifts and extras aside."""
+    from skugraph.corpus.normalize import fold
+    from skugraph.tagging.lexicon import kind_groups
+    from skugraph.tagging.rules import sold_text
+
+    groups, not_kinds = kind_groups()
+    text = sold_text(fold(title))
+    for word in not_kinds:
+        text = text.replace(word, " ")
+    return tuple(frozenset(i for i, kind in enumerate(group) if any(word in text for word in kind)) for group in groups)
+
+
+def _other_kind(ours: Sequence[frozenset[int]], theirs: Sequence[frozenset[int]]) -> bool:
+    """Whether, in some group, both name kinds and none the same (a 全自动 coffee machine for a 半自动 one)."""
+    return any(mine and others and not mine & others for mine, others in zip(ours, theirs, strict=True))
 
 
 def title_vectors(titles: Sequence[str]) -> sparse.csr_matrix:
@@ -516,7 +537,8 @@ class Recommender:
         ranked by the key values they share and how alike their facts and titles are, each unit
         family in which they state other measures (as :meth:`stated_measures` reads them) dividing
         the score, as does being a pack or set (:meth:`offers_several`) for a single item; one
-        whose measures are all far from the product's in a family (:func:`_far`) is none. For an accessory, only those that fit
+        whose measures are all far from the product's in a family (:func:`_far`) is none, as is
+        one whose title names only another kind (:func:`_other_kind`: 家用 for 工业). For an accessory, only those that fit
         the same device model, sold for the same (see :meth:`sold_models`); none for one that
         names one brand it fits and no model, or nothing where its type is one of
         :attr:`fitted_types`; one that fits any device (:meth:`universal`) or none gets others
@@ -543,6 +565,7 @@ class Recommender:
             alike[rows] = (self.title_vectors[rows] @ self.title_vectors[self.row[product]].T).toarray().ravel()
             candidates &= alike >= self.title_floor - 1e-9  # a cosine of two equal titles may come out a hair under 1
         sold = self.sold_models(product) if devices else set()
+        kinds = _kinds(self.titles.get(product, ""))
         stated = self.stated_measures(product)
         several = self.offers_several(product)
         differs = np.zeros(len(self.products))  # unit families in which a substitute states only other measures, and packs
@@ -559,7 +582,7 @@ class Recommender:
             candidates &= ~(one & ~near)
         for i in np.flatnonzero(candidates):
             other = self.products[i]
-            if devices and not self.sold_models(other) & sold:
+            if (devices and not self.sold_models(other) & sold) or (any(kinds) and _other_kind(kinds, _kinds(self.titles.get(other, "")))):
                 candidates[i] = False
                 continue
             differs[i] += not several and self.offers_several(other)  # a pack or set for one item

@@ -259,6 +259,21 @@ def word_brands() -> frozenset[str]:
 
 
 @cache
+def kind_groups() -> tuple[tuple[frozenset[str], ...], frozenset[str]]:
+    """The shipped ``kinds.txt``: groups of kinds of one product that do not stand in for each
+    other (全自动 / 半自动), each kind the set of its spellings, and the words that name no kind
+    though they hold one (工业风); all folded."""
+    groups, not_kinds = [], frozenset()
+    for line in _lines("kinds.txt"):
+        words = fold(line).split()
+        if words[0] == "not":
+            not_kinds |= set(words[1:])
+        else:
+            groups.append(tuple(frozenset(word.split("/")) for word in words))
+    return tuple(groups), not_kinds
+
+
+@cache
 def word_cutter() -> jieba.Tokenizer:
     """jieba's word cutter (its own, the global one untouched) that also knows the shipped
     ``not_brands.txt``: words holding a brand name that name no brand (``王者荣耀``, ``布朗熊``)."""

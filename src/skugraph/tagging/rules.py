@@ -302,7 +302,7 @@ class RuleExtractor:
 
     def _sells_accessory(self, low: str) -> bool:
         """Whether the text names an accessory other than as a gift (``送钢化膜``) or an extra (``+三脚架``)."""
-        sold = _EXTRA.sub(" ", _GIFT.sub(" ", low))
+        sold = sold_text(low)
         return bool(self.lexicons["accessory"].find(sold)) or _ACCESSORY_WORD.search(sold) is not None
 
     def _device_mentions(self, low: str, mentions: list[_BrandMention], accessory: bool) -> set[int]:
@@ -510,6 +510,11 @@ class RuleExtractor:
         if not self._match_at(self.lexicons["accessory"], low, position) or (len(found) == 1 and not maker_before):
             return []
         return found
+
+
+def sold_text(low: str) -> str:
+    """Lower-cased text with its free gifts (``送钢化膜``) and extras (``+三脚架``) blanked: what is on sale."""
+    return _EXTRA.sub(" ", _GIFT.sub(" ", low))
 
 
 def _glued(low: str, mention: _BrandMention) -> bool:
