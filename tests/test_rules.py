@@ -273,11 +273,14 @@ def roles(rules: RuleExtractor, text: str) -> list[tuple[str, str]]:
         ("自粘便利贴100张 小熊(四层彩色)", []),
         ("小熊（Bear）电炖锅 陶瓷", [("小熊", "brand"), ("Bear", "brand")]),
         ("小熊电炖锅", [("小熊", "brand")]),
+        ("新品 小熊电炖锅", [("小熊", "brand")]),  # after a note of novelty: still the opening
+        ("2019新款小熊电炖锅", [("小熊", "brand")]),
         ("日本斑马中性笔 JJ15", [("斑马", "brand")]),  # after where it is made: the brand
         ("斑马笔zebra 中性笔", [("斑马", "brand"), ("zebra", "brand")]),  # its other name in the title
         ("可爱小熊 九阳豆浆机", [("九阳", "brand")]),  # the print takes no maker's place
         # a maker's name written with a model past the opening: the device, not the maker
         ("运动耳机入耳式 OPPOA33", [("OPPO", "compatible_brand")]),
+        ("VIVOX23手机模型 仿真上交模型机", [("VIVO", "compatible_brand"), ("X23", "compatible_model")]),  # a dummy of the phone
         ("苹果xr6.1寸手机壳", [("苹果", "compatible_brand"), ("xr", "compatible_model")]),  # a size after the model
         ("荣耀MagicBook2019 外壳贴纸", [("荣耀", "compatible_brand"), ("MagicBook2019", "compatible_model")]),
         ("适用于2代充电仓 蓝牙耳机 苹果安卓", [("苹果", "compatible_brand")]),  # the text is about fitting

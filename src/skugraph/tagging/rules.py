@@ -96,8 +96,8 @@ _SERIES = re.compile(r"[\u4e00-\u9fff]{1,3}(?=[a-z]{0,8}\s?\d)")
 _COLOUR_NAME = re.compile(r"[\u4e00-\u9fff]+[黑白红蓝绿黄紫灰粉银金棕橙青]色?")
 _DECIMAL_TAIL = re.compile(r"\.\d")
 _YEAR = re.compile(r"\s*(?:19|20)\d\d\s*(?:款|年|新)")
-#: bracketed notes a title may open with (``【鼠年浮雕】``) before its first word
-_LEADING_NOTES = re.compile(r"\s*(?:[【\[][^】\]]*[】\]]\s*)*")
+#: notes a title may open with before its first word: bracketed (``【鼠年浮雕】``) or of novelty (``新品``, ``2019新款``)
+_LEADING_NOTES = re.compile(r"\s*(?:(?:[【\[][^】\]]*[】\]]|(?:\d{4}年?)?(?:新品|新款))\s*)*")
 _SPECIFIC = re.compile(r"\s*(?:专用|通用)")
 #: brand aliases that name a line of the brand's devices: in an accessory's text, the device it fits
 #: (``ipad保护套``, ``iPhone xr手机壳``), never its maker
