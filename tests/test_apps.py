@@ -321,6 +321,23 @@ def test_an_accessory_listing_several_models_is_sold_for_the_one_its_variant_nam
     assert {r.id for r in recommender.substitutes("for-a5", 10)} == {"both", "one-word-a13"}
 
 
+def test_a_variant_naming_another_model_of_the_line_is_sold_for_that_one():
+    """A case fitting the X20 and X20A whose variant is the X20 Plus (read past a free gift, 送…) is
+    an X20 Plus case: no substitute for an X20 case."""
+    def case(*models: str) -> dict:
+        return {("product_type", "product_type:手机壳"): 1, ("compatible_with", "vivo"): 1,
+                **{("compatible_with", f"model:vivo{m}"): 1 for m in models}}
+
+    titles = {"x20": "vivo x20手机壳 磨砂软壳 vivox20", "plus": "vivox20手机壳x20plus保护套x20a全包 x20plus-热情红 送钢化膜 支架 挂",
+              "x20a": "vivox20手机壳 x20a全包 软壳 x20a-黑", "x20-too": "适用于vivo x20手机壳 卡通软壳"}
+    facts = {"x20": case("x20"), "plus": case("x20", "x20a"), "x20a": case("x20", "x20a"), "x20-too": case("x20")}
+    names = {"vivo": "vivo", "model:vivox20": "vivo x20", "model:vivox20a": "vivo x20a"}
+    recommender = Recommender(facts, names, titles)
+    assert recommender.sold_models("plus") == {"x20plus"} and recommender.sold_models("x20a") == {"x20a"}
+    assert recommender.sold_models("x20") == {"x20"}
+    assert [r.id for r in recommender.substitutes("x20", 10)] == ["x20-too"]  # the X20A's variant names a model of its own too
+
+
 def test_the_model_sold_is_read_from_the_variant_by_its_whole_name():
     """A device's name without its brand and spaces (p10 plus is p10plus, not plus); a model of one
     digit named after a brand (小米9, not the 9 of 9se); a product's own model code at the end of a

@@ -168,6 +168,16 @@ def _other_kind(ours: Sequence[frozenset[int]], theirs: Sequence[frozenset[int]]
     return any(mine and others and not mine & others for mine, others in zip(ours, theirs, strict=True))
 
 
+#: what a model's name may go on with to name another model of its line (x20plus, p30pro, a5s: not the x20, p30, a5)
+_MODEL_SUFFIX = r"(?:plus|pro|max|lite|mini|se|ultra|[a-z+])"
+
+
+def _extended(text: str, model: str) -> set[str]:
+    """The other models of its line ``text`` names by ``model`` and a suffix (``x20plus`` for ``x20``)."""
+    before = r"(?<![0-9])" if model[0].isdigit() else ""
+    return {model + m.group(1) for m in re.finditer(rf"{before}{re.escape(model)}({_MODEL_SUFFIX})(?![0-9a-z+])", text)}
+
+
 def title_vectors(titles: Sequence[str]) -> sparse.csr_matrix:
     """Unit rows of the titles' character-bigram TF-IDF, as scikit-learn's
     ``TfidfVectorizer(analyzer="char", ngram_range=(2, 2), sublinear_tf=True)`` makes them (lower
@@ -346,18 +356,23 @@ class Recommender:
     def _variant_names(self, product: str, names: Collection[str], measures: bool = False) -> set[str]:
         """Those of ``names`` (lower case, no spaces) that the variant the product's title ends
         with names: the last of its last :data:`VARIANT_WORDS` words (never its first) that
-        names any, with the words after it; models are named within the words run together
-        (``华为p30 pro``), ``measures`` as :func:`_measures_named` reads them. Where that names
+        names any, with the words after it, free gifts and extras aside (``… x20plus-热情红 送钢化膜``);
+        models are named within the words run together (``华为p30 pro``), and one that goes on
+        names another of its line (``x20plus``: sold for no x20), ``measures`` as
+        :func:`_measures_named` reads them. Where that names
         several models and a bracket in it names some (``…小米8se皮套朦黄【小米8se】古典奢``), those:
         a title written without spaces marks the variant so, as does a title of one word with the
         model its last bracket follows (``…6X高清note5小米9【超清】水凝前膜``)."""
-        words = self.titles.get(product, "").lower().split()
+        from skugraph.tagging.rules import sold_text
+
+        words = sold_text(self.titles.get(product, "").lower()).split()
         for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
             if measures:
                 named = set(_measures_named(" ".join(words[start:])) & set(names))
             else:
                 variant = "".join(words[start:])
                 named = {name for name in names if name and _names(variant, name)}
+                named |= {other for name in names if name for other in _extended(variant, name) if other not in names}
                 if len(named) > 1 and (notes := _BRACKETED.findall(variant)):
                     named = {name for name in named if any(_names(note, name) for note in notes)} or named
             if named:
