@@ -336,6 +336,12 @@ def test_a_variant_naming_another_model_of_the_line_is_sold_for_that_one():
     assert recommender.sold_models("plus") == {"x20plus"} and recommender.sold_models("x20a") == {"x20a"}
     assert recommender.sold_models("x20") == {"x20"}
     assert [r.id for r in recommender.substitutes("x20", 10)] == ["x20-too"]  # the X20A's variant names a model of its own too
+    # an extra (+…) may be the variant's own words
+    tablet = {("product_type", "product_type:保护套"): 1, ("compatible_with", "huawei"): 1, ("compatible_with", "model:华为m5"): 1,
+              ("compatible_with", "model:华为m6"): 1}
+    keyboard = Recommender({"duku": tablet}, {"huawei": "华为", "model:华为m5": "华为 m5", "model:华为m6": "华为 m6"},
+                           {"duku": "华为m5/m6键盘保护套 平板壳套 雅致黑+黑色背光键盘华为M6平板"})
+    assert keyboard.sold_models("duku") == {"m6"}
 
 
 def test_the_model_sold_is_read_from_the_variant_by_its_whole_name():

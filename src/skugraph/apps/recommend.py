@@ -356,16 +356,17 @@ class Recommender:
     def _variant_names(self, product: str, names: Collection[str], measures: bool = False) -> set[str]:
         """Those of ``names`` (lower case, no spaces) that the variant the product's title ends
         with names: the last of its last :data:`VARIANT_WORDS` words (never its first) that
-        names any, with the words after it, free gifts and extras aside (``… x20plus-热情红 送钢化膜``);
+        names any, with the words after it, free gifts aside (``… x20plus-热情红 送钢化膜``; an
+        extra may name the variant: ``雅致黑+键盘华为M6``);
         models are named within the words run together (``华为p30 pro``), and one that goes on
         names another of its line (``x20plus``: sold for no x20), ``measures`` as
         :func:`_measures_named` reads them. Where that names
         several models and a bracket in it names some (``…小米8se皮套朦黄【小米8se】古典奢``), those:
         a title written without spaces marks the variant so, as does a title of one word with the
         model its last bracket follows (``…6X高清note5小米9【超清】水凝前膜``)."""
-        from skugraph.tagging.rules import sold_text
+        from skugraph.tagging.rules import without_gifts
 
-        words = sold_text(self.titles.get(product, "").lower()).split()
+        words = without_gifts(self.titles.get(product, "").lower()).split()
         for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
             if measures:
                 named = set(_measures_named(" ".join(words[start:])) & set(names))

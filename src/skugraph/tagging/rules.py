@@ -512,9 +512,14 @@ class RuleExtractor:
         return found
 
 
+def without_gifts(low: str) -> str:
+    """Lower-cased text with its free gifts (``送钢化膜``) blanked."""
+    return _GIFT.sub(" ", low)
+
+
 def sold_text(low: str) -> str:
     """Lower-cased text with its free gifts (``送钢化膜``) and extras (``+三脚架``) blanked: what is on sale."""
-    return _EXTRA.sub(" ", _GIFT.sub(" ", low))
+    return _EXTRA.sub(" ", without_gifts(low))
 
 
 def _glued(low: str, mention: _BrandMention) -> bool:
