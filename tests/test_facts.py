@@ -112,6 +112,9 @@ def test_a_model_written_with_its_makers_latin_name_is_one_node_with_the_model_a
     assert {(f.object.ref, f.object.name) for f in spaced if f.object.label != BRAND} == {("Value:model:苹果15promax", "苹果 15 pro max")}
     listing = Listing("jd-2", "ipad6钢化膜")  # an iPad 6 is no iPhone 6
     assert {f.object.ref for f in builder.build(listing, _mentions(listing, [("ipad6", "38")]))} == {"Value:model:苹果ipad6"}
+    listing = Listing("jd-2", "galaxy note9钢化膜")  # Samsung's line names Samsung, as iPhone names Apple
+    read = builder.build(listing, _mentions(listing, [("galaxy", "37"), ("note9", "38")]))
+    assert {f.object.ref for f in read} == {"Brand:samsung", "Value:model:三星note9"}
     listing = Listing("jd-2", "mix2手机壳")  # Xiaomi's MIX, not an "mi" glued to x2
     assert {f.object.ref for f in builder.build(listing, _mentions(listing, [("mix2", "38")]))} == {"Value:model:mix2"}
 
