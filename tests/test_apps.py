@@ -322,20 +322,27 @@ def test_an_accessory_listing_several_models_is_sold_for_the_one_its_variant_nam
 
 
 def test_a_variant_naming_another_model_of_the_line_is_sold_for_that_one():
-    """A case fitting the X20 and X20A whose variant is the X20 Plus (read past a free gift, 送…) is
-    an X20 Plus case: no substitute for an X20 case."""
+    """A case fitting the X20 and X20A whose variant is the X20 Plus (a model another case fits;
+    read past a free gift, 送…) is an X20 Plus case: no substitute for an X20 case. A suffix no
+    product's model has (x20q), or a model of digits inside a longer code (the 9 of mate9pro),
+    names no other model; a gift inside the first word leaves it the first."""
     def case(*models: str) -> dict:
         return {("product_type", "product_type:手机壳"): 1, ("compatible_with", "vivo"): 1,
                 **{("compatible_with", f"model:vivo{m}"): 1 for m in models}}
 
     titles = {"x20": "vivo x20手机壳 磨砂软壳 vivox20", "plus": "vivox20手机壳x20plus保护套x20a全包 x20plus-热情红 送钢化膜 支架 挂",
-              "x20a": "vivox20手机壳 x20a全包 软壳 x20a-黑", "x20-too": "适用于vivo x20手机壳 卡通软壳"}
-    facts = {"x20": case("x20"), "plus": case("x20", "x20a"), "x20a": case("x20", "x20a"), "x20-too": case("x20")}
-    names = {"vivo": "vivo", "model:vivox20": "vivo x20", "model:vivox20a": "vivo x20a"}
+              "x20a": "vivox20手机壳 x20a全包 软壳 x20a-黑", "x20-too": "适用于vivo x20手机壳 卡通软壳",
+              "plus-only": "vivo x20plus手机壳 软壳", "q": "vivox20手机壳 软壳 x20q-黑",
+              "nine": "vivo 9手机壳 软壳 mate9pro", "gift": "【买1赠2】vivox20plus手机壳 软壳"}
+    facts = {"x20": case("x20"), "plus": case("x20", "x20a"), "x20a": case("x20", "x20a"), "x20-too": case("x20"),
+             "plus-only": case("x20plus"), "q": case("x20"), "nine": case("9"), "gift": case("x20", "x20plus")}
+    names = {"vivo": "vivo", "model:vivox20": "vivo x20", "model:vivox20a": "vivo x20a", "model:vivox20plus": "vivo x20plus",
+             "model:vivo9": "vivo 9"}
     recommender = Recommender(facts, names, titles)
     assert recommender.sold_models("plus") == {"x20plus"} and recommender.sold_models("x20a") == {"x20a"}
-    assert recommender.sold_models("x20") == {"x20"}
-    assert [r.id for r in recommender.substitutes("x20", 10)] == ["x20-too"]  # the X20A's variant names a model of its own too
+    assert recommender.sold_models("x20") == {"x20"} and recommender.sold_models("q") == {"x20"}
+    assert recommender.sold_models("nine") == {"9"} and recommender.sold_models("gift") == {"x20", "x20plus"}
+    assert {r.id for r in recommender.substitutes("x20", 10)} == {"x20-too", "q", "gift"}  # the X20A's variant names a model of its own too
     # an extra (+…) may be the variant's own words
     tablet = {("product_type", "product_type:保护套"): 1, ("compatible_with", "huawei"): 1, ("compatible_with", "model:华为m5"): 1,
               ("compatible_with", "model:华为m6"): 1}

@@ -157,20 +157,28 @@ def test_a_substitute_far_off_in_a_measure_is_none():
 
 
 def test_another_kind_of_the_product_is_no_substitute():
-    """A 家用 vacuum is no substitute for an 工业 one, nor 全自动 for 半自动; a title that names both
-    kinds, or none, is not held to them, and a kind named only in a gift (送) or an extra (+) or in a
-    word that names none (工业风) does not count."""
-    kind = ("product_type", "product_type:吸尘器")
-    titles = {"industrial": "威德尔 工业吸尘器 大功率 3600W", "household": "欧圣 吸尘器家用强力手持式",
-              "both": "吸尘器 家用工业两用 大吸力", "plain": "吸尘器 大吸力 桶式", "gift": "大功率吸尘器 桶式 送家用刷头",
-              "extra": "大功率吸尘器 桶式+家用刷头", "style": "工业风 桶式吸尘器"}
-    recommender = Recommender({p: {kind: 1.0} for p in titles}, titles=titles, title_floor=0)
-    assert {s.id for s in recommender.substitutes("industrial")} == {"both", "plain", "gift", "extra", "style"}
-    assert {s.id for s in recommender.substitutes("household")} == {"both", "plain", "gift", "extra", "style"}
-    assert {s.id for s in recommender.substitutes("plain")} == set(titles) - {"plain"}
-    coffee = ("product_type", "product_type:咖啡机")
+    """A 家用 vacuum is no substitute for an 工业 one, nor 全自动 for 半自动; a title that names no
+    kind of a group is not held to it, one that names several is held to any of them; a kind named
+    only in a free gift (送) does not count, nor one inside a word that names none (工业风, 男女款),
+    while 工业风扇 is an industrial fan."""
+    def substitutes(titles: dict[str, str], product: str, kind: str = "吸尘器") -> set[str]:
+        facts = {p: {("product_type", f"product_type:{kind}"): 1.0} for p in titles}
+        return {s.id for s in Recommender(facts, titles=titles, title_floor=0).substitutes(product)}
+
+    vacuums = {"industrial": "威德尔 工业吸尘器 大功率 3600W", "household": "欧圣 吸尘器家用强力手持式",
+               "both": "吸尘器 家用工业两用 大吸力", "plain": "吸尘器 大吸力 桶式", "gift": "大功率吸尘器 桶式 送家用刷头",
+               "style": "工业风 桶式吸尘器"}
+    assert substitutes(vacuums, "industrial") == {"both", "plain", "gift", "style"}
+    assert substitutes(vacuums, "household") == {"both", "plain", "gift", "style"}
+    assert substitutes(vacuums, "plain") == set(vacuums) - {"plain"}
     machines = {"semi": "德龙 半自动咖啡机 家用", "full": "德龙 全自动咖啡机 家用", "semi-too": "意式泵压半自动咖啡机"}
-    assert [s.id for s in Recommender({p: {coffee: 1.0} for p in machines}, titles=machines, title_floor=0).substitutes("semi")] == ["semi-too"]
+    assert substitutes(machines, "semi", "咖啡机") == {"semi-too"}
+    fans = {"industrial": "工业风扇 强力落地扇", "household": "家用落地扇 静音", "industrial-too": "工厂 工业风扇 大功率"}
+    assert substitutes(fans, "industrial", "风扇") == {"industrial-too"}
+    watches = {"men": "男款 石英手表", "both": "男女款 石英手表", "women": "女款 石英手表"}
+    assert substitutes(watches, "men", "手表") == {"both"}
+    fridges = {"one": "展示柜 单门 冷藏", "two-three": "展示柜 双门 三门 冷藏", "one-two": "展示柜 单门 双门 冷藏"}
+    assert substitutes(fridges, "one", "冰柜") == {"one-two"} and substitutes(fridges, "two-three", "冰柜") == {"one-two"}
 
 
 def test_a_paper_size_stands_in_for_itself_only_and_a_variant_names_the_one_sold():

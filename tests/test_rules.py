@@ -273,8 +273,6 @@ def roles(rules: RuleExtractor, text: str) -> list[tuple[str, str]]:
         ("自粘便利贴100张 小熊(四层彩色)", []),
         ("小熊（Bear）电炖锅 陶瓷", [("小熊", "brand"), ("Bear", "brand")]),
         ("小熊电炖锅", [("小熊", "brand")]),
-        ("新品 小熊电炖锅", [("小熊", "brand")]),  # after a note of novelty: still the opening
-        ("2019新款小熊电炖锅", [("小熊", "brand")]),
         ("日本斑马中性笔 JJ15", [("斑马", "brand")]),  # after where it is made: the brand
         ("斑马笔zebra 中性笔", [("斑马", "brand"), ("zebra", "brand")]),  # its other name in the title
         ("可爱小熊 九阳豆浆机", [("九阳", "brand")]),  # the print takes no maker's place

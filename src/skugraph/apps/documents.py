@@ -44,6 +44,15 @@ def in_gift(text: str, start: int) -> bool:
     return any(text[i] in GIFT_MARKS and not _in_word(i, text) for i in range(cut, min(start, len(text))))
 
 
+def without_gifts(text: str) -> str:
+    """``text`` without the free gifts :func:`in_gift` finds in it, their 送 or 赠 too
+    (``x20plus-热情红 送钢化膜`` is ``x20plus-热情红 ``); white space and the breaks between title
+    segments stay (``【买1赠2】诺印`` is ``【买1】诺印``)."""
+    if not _GIFT_MARK.search(text):
+        return text
+    return "".join(ch for i, ch in enumerate(text) if _GIFT_END.fullmatch(ch) or not in_gift(text, i + (ch in GIFT_MARKS)))
+
+
 def _in_word(i: int, text: str) -> bool:
     """Whether the 送 at ``i`` is part of a word that is no free gift (:data:`_NOT_GIFT`)."""
     return any(m.start() <= i < m.end() for m in _NOT_GIFT.finditer(text, max(0, i - 1), i + 3))

@@ -31,7 +31,7 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -149,18 +149,35 @@ def _names(text: str, model: str, at_end: bool = False) -> bool:
 
 
 @lru_cache(maxsize=65_536)
-def _kinds(title: str) -> tuple[frozenset[int], ...]:
-    """For each group of :func:`skugraph.tagging.lexicon.kind_groups`, the kinds ``title`` names
-    (their places in the group), free gifts and extras aside."""
-    from skugraph.corpus.normalize import fold
-    from skugraph.tagging.lexicon import kind_groups
-    from skugraph.tagging.rules import sold_text
+def _sold_words(title: str) -> tuple[str, ...]:
+    """The title's words, lower case, its free gifts left out
+    (:func:`skugraph.apps.documents.without_gifts`): what is on sale."""
+    from skugraph.apps.documents import without_gifts
 
-    groups, not_kinds = kind_groups()
-    text = sold_text(fold(title))
-    for word in not_kinds:
-        text = text.replace(word, " ")
-    return tuple(frozenset(i for i, kind in enumerate(group) if any(word in text for word in kind)) for group in groups)
+    return tuple(without_gifts(title.lower()).split())
+
+
+@cache
+def _kind_words() -> tuple[dict[str, frozenset[tuple[int, int]]], int, re.Pattern]:
+    """:func:`skugraph.tagging.lexicon.kind_words` and a pattern that finds them, the longest first."""
+    from skugraph.tagging.lexicon import kind_words
+
+    words, groups = kind_words()
+    return words, groups, re.compile("|".join(re.escape(word) for word in sorted(words, key=len, reverse=True)))
+
+
+@lru_cache(maxsize=65_536)
+def _kinds(title: str) -> tuple[frozenset[int], ...]:
+    """For each group of the shipped ``kinds.txt``, the kinds ``title`` names (their places in
+    the group): read the longest word first (工业风扇 is 工业, 工业风 and 男女款 are none), free gifts aside."""
+    from skugraph.corpus.normalize import fold
+
+    words, groups, pattern = _kind_words()
+    named: list[set[int]] = [set() for _ in range(groups)]
+    for match in pattern.finditer(fold(" ".join(_sold_words(title)))):
+        for group, kind in words[match.group()]:
+            named[group].add(kind)
+    return tuple(frozenset(kinds) for kinds in named)
 
 
 def _other_kind(ours: Sequence[frozenset[int]], theirs: Sequence[frozenset[int]]) -> bool:
@@ -173,8 +190,9 @@ _MODEL_SUFFIX = r"(?:plus|pro|max|lite|mini|se|ultra|[a-z+])"
 
 
 def _extended(text: str, model: str) -> set[str]:
-    """The other models of its line ``text`` names by ``model`` and a suffix (``x20plus`` for ``x20``)."""
-    before = r"(?<![0-9])" if model[0].isdigit() else ""
+    """The models ``text`` names by ``model`` and a suffix (``x20plus`` for ``x20``); a model
+    of digits alone only where no digit or letter comes before it (not the 9 of ``mate9pro``)."""
+    before = r"(?<![0-9a-z])" if model[0].isdigit() else ""
     return {model + m.group(1) for m in re.finditer(rf"{before}{re.escape(model)}({_MODEL_SUFFIX})(?![0-9a-z+])", text)}
 
 
@@ -343,9 +361,10 @@ class Recommender:
         spaces: ``华为 p10 plus`` is ``p10plus``): of the models and series it fits, and of its own
         that some product fits (a case's ``model`` P20pro, not a code of its own like SC-699),
         those the variant its title ends with names (``… 手机壳A7炫光A3 … oppo A3`` is sold for
-        the A3); the variant is the last of the title's last :data:`VARIANT_WORDS` words (never
-        its first) that names one, with those after it (``华为P30 pro【蓝】`` names the p30pro).
-        Where they name none, every model it fits."""
+        the A3), or another model of their line that some product fits (``… x20plus-热情红``: an
+        X20 Plus case, though it fits the X20 too); the variant is the last of the title's last
+        :data:`VARIANT_WORDS` words (never its first) that names one, with those after it
+        (``华为P30 pro【蓝】`` names the p30pro). Where they name none, every model it fits."""
         if product not in self._sold:
             facts = self.facts[product]
             fitted = {self._model(key) for p, key in facts if p in FITS and key.partition(":")[0] in DEVICE_KINDS}
@@ -357,23 +376,21 @@ class Recommender:
         """Those of ``names`` (lower case, no spaces) that the variant the product's title ends
         with names: the last of its last :data:`VARIANT_WORDS` words (never its first) that
         names any, with the words after it, free gifts aside (``… x20plus-热情红 送钢化膜``; an
-        extra may name the variant: ``雅致黑+键盘华为M6``);
-        models are named within the words run together (``华为p30 pro``), and one that goes on
-        names another of its line (``x20plus``: sold for no x20), ``measures`` as
+        extra may name the variant: ``雅致黑+键盘华为M6``). Models are named within the words run
+        together (``华为p30 pro``), with the other models of their line some product fits that the
+        words name (:func:`_extended`: ``x20plus``, not one of ``names``); ``measures`` as
         :func:`_measures_named` reads them. Where that names
         several models and a bracket in it names some (``…小米8se皮套朦黄【小米8se】古典奢``), those:
         a title written without spaces marks the variant so, as does a title of one word with the
         model its last bracket follows (``…6X高清note5小米9【超清】水凝前膜``)."""
-        from skugraph.tagging.rules import without_gifts
-
-        words = without_gifts(self.titles.get(product, "").lower()).split()
+        words = _sold_words(self.titles.get(product, ""))
         for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
             if measures:
                 named = set(_measures_named(" ".join(words[start:])) & set(names))
             else:
                 variant = "".join(words[start:])
                 named = {name for name in names if name and _names(variant, name)}
-                named |= {other for name in names if name for other in _extended(variant, name) if other not in names}
+                named |= {other for name in names if name for other in _extended(variant, name) if other not in names and other in self._devices}
                 if len(named) > 1 and (notes := _BRACKETED.findall(variant)):
                     named = {name for name in named if any(_names(note, name) for note in notes)} or named
             if named:
@@ -598,7 +615,8 @@ class Recommender:
             candidates &= ~(one & ~near)
         for i in np.flatnonzero(candidates):
             other = self.products[i]
-            if (devices and not self.sold_models(other) & sold) or (any(kinds) and _other_kind(kinds, _kinds(self.titles.get(other, "")))):
+            another_device = devices and not self.sold_models(other) & sold
+            if another_device or (any(kinds) and _other_kind(kinds, _kinds(self.titles.get(other, "")))):
                 candidates[i] = False
                 continue
             differs[i] += not several and self.offers_several(other)  # a pack or set for one item

@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -259,18 +260,23 @@ def word_brands() -> frozenset[str]:
 
 
 @cache
-def kind_groups() -> tuple[tuple[frozenset[str], ...], frozenset[str]]:
-    """The shipped ``kinds.txt``: groups of kinds of one product that do not stand in for each
-    other (全自动 / 半自动), each kind the set of its spellings, and the words that name no kind
-    though they hold one (工业风); all folded."""
-    groups, not_kinds = [], frozenset()
+def kind_words() -> tuple[dict[str, frozenset[tuple[int, int]]], int]:
+    """The shipped ``kinds.txt``: each word (folded) with the kinds it names, as (group, kind)
+    places (none for a word of its ``not`` line: 工业风 names no kind though it holds 工业), and
+    how many groups there are."""
+    words: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    groups = 0
     for line in _lines("kinds.txt"):
-        words = fold(line).split()
-        if words[0] == "not":
-            not_kinds |= set(words[1:])
-        else:
-            groups.append(tuple(frozenset(word.split("/")) for word in words))
-    return tuple(groups), not_kinds
+        first, *rest = fold(line).split()
+        if first == "not":
+            for word in rest:
+                words[word] |= set()
+            continue
+        for kind, spellings in enumerate([first, *rest]):
+            for word in spellings.split("/"):
+                words[word].add((groups, kind))
+        groups += 1
+    return {word: frozenset(places) for word, places in words.items()}, groups
 
 
 @cache

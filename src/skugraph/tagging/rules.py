@@ -96,8 +96,8 @@ _SERIES = re.compile(r"[\u4e00-\u9fff]{1,3}(?=[a-z]{0,8}\s?\d)")
 _COLOUR_NAME = re.compile(r"[\u4e00-\u9fff]+[黑白红蓝绿黄紫灰粉银金棕橙青]色?")
 _DECIMAL_TAIL = re.compile(r"\.\d")
 _YEAR = re.compile(r"\s*(?:19|20)\d\d\s*(?:款|年|新)")
-#: notes a title may open with before its first word: bracketed (``【鼠年浮雕】``) or of novelty (``新品``, ``2019新款``)
-_LEADING_NOTES = re.compile(r"\s*(?:(?:[【\[][^】\]]*[】\]]|(?:\d{4}年?)?(?:新品|新款))\s*)*")
+#: bracketed notes a title may open with (``【鼠年浮雕】``) before its first word
+_LEADING_NOTES = re.compile(r"\s*(?:[【\[][^】\]]*[】\]]\s*)*")
 _SPECIFIC = re.compile(r"\s*(?:专用|通用)")
 #: brand aliases that name a line of the brand's devices: in an accessory's text, the device it fits
 #: (``ipad保护套``, ``iPhone xr手机壳``), never its maker
@@ -302,7 +302,7 @@ class RuleExtractor:
 
     def _sells_accessory(self, low: str) -> bool:
         """Whether the text names an accessory other than as a gift (``送钢化膜``) or an extra (``+三脚架``)."""
-        sold = sold_text(low)
+        sold = _EXTRA.sub(" ", _GIFT.sub(" ", low))
         return bool(self.lexicons["accessory"].find(sold)) or _ACCESSORY_WORD.search(sold) is not None
 
     def _device_mentions(self, low: str, mentions: list[_BrandMention], accessory: bool) -> set[int]:
@@ -510,16 +510,6 @@ class RuleExtractor:
         if not self._match_at(self.lexicons["accessory"], low, position) or (len(found) == 1 and not maker_before):
             return []
         return found
-
-
-def without_gifts(low: str) -> str:
-    """Lower-cased text with its free gifts (``送钢化膜``) blanked."""
-    return _GIFT.sub(" ", low)
-
-
-def sold_text(low: str) -> str:
-    """Lower-cased text with its free gifts (``送钢化膜``) and extras (``+三脚架``) blanked: what is on sale."""
-    return _EXTRA.sub(" ", without_gifts(low))
 
 
 def _glued(low: str, mention: _BrandMention) -> bool:
