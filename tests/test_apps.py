@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from skugraph.apps.analytics import NO_CATEGORY, WHY, market_report, report_html
-from skugraph.apps.documents import Document, gift_only, in_gift
+from skugraph.apps.documents import Document, gift_only, in_gift, without_gifts
 from skugraph.apps.prices import band_of, price_bands
 from skugraph.apps.query_parser import QueryParser
 from skugraph.apps.recommend import Recommender, title_vectors
@@ -424,6 +424,9 @@ def test_free_gifts_are_not_what_a_product_is():
     assert not gift("适用华为P30手机壳", "华为") and not gift("送钢化膜适用华为P30", "华为")  # what it fits is no gift
     assert not gift("手机壳 送 一个指环", "指环")  # 送 in another segment
     assert not gift("洗衣机传送带 O-640E", "O-640E") and not gift("情人节礼物送女友项链", "项链")  # no free gift
+    # the text without them: white space and segment breaks stay, a word that is no gift too
+    assert without_gifts("x20plus-热情红 送钢化膜 支架") == "x20plus-热情红  支架" and without_gifts("【买1赠2】诺印") == "【买1】诺印"
+    assert without_gifts("洗衣机传送带 工业") == "洗衣机传送带 工业" and without_gifts("手机壳【送钢化膜+指环】黑") == "手机壳【】黑"
     title = "荣耀9X Pro手机壳 硅胶 送指环支架"
     listing = Listing("c1", title)
     product = Entity("Product", "c1", title)
