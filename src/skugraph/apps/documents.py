@@ -50,7 +50,8 @@ def without_gifts(text: str) -> str:
     segments stay (``【买1赠2】诺印`` is ``【买1】诺印``)."""
     if not _GIFT_MARK.search(text):
         return text
-    return "".join(ch for i, ch in enumerate(text) if _GIFT_END.fullmatch(ch) or not in_gift(text, i + (ch in GIFT_MARKS)))
+    # a 送 or 赠 that starts a gift goes with it
+    return "".join(ch for i, ch in enumerate(text) if _GIFT_END.fullmatch(ch) or not in_gift(text, i + 1 if ch in GIFT_MARKS else i))
 
 
 def _in_word(i: int, text: str) -> bool:

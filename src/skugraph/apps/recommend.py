@@ -390,7 +390,8 @@ class Recommender:
             else:
                 variant = "".join(words[start:])
                 named = {name for name in names if name and _names(variant, name)}
-                named |= {other for name in names if name for other in _extended(variant, name) if other not in names and other in self._devices}
+                named |= {other for name in names if name for other in _extended(variant, name)
+                          if other not in names and other in self._devices}
                 if len(named) > 1 and (notes := _BRACKETED.findall(variant)):
                     named = {name for name in named if any(_names(note, name) for note in notes)} or named
             if named:
@@ -571,7 +572,8 @@ class Recommender:
         family in which they state other measures (as :meth:`stated_measures` reads them) dividing
         the score, as does being a pack or set (:meth:`offers_several`) for a single item; one
         whose measures are all far from the product's in a family (:func:`_far`) is none, as is
-        one whose title names only another kind (:func:`_other_kind`: 家用 for 工业). For an accessory, only those that fit
+        one whose title names kinds of a group, none of them the product's (:func:`_other_kind`:
+        家用 for 工业). For an accessory, only those that fit
         the same device model, sold for the same (see :meth:`sold_models`); none for one that
         names one brand it fits and no model, or nothing where its type is one of
         :attr:`fitted_types`; one that fits any device (:meth:`universal`) or none gets others

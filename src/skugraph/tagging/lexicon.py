@@ -270,7 +270,7 @@ def kind_words() -> tuple[dict[str, frozenset[tuple[int, int]]], int]:
         first, *rest = fold(line).split()
         if first == "not":
             for word in rest:
-                words[word] |= set()
+                words.setdefault(word, set())
             continue
         for kind, spellings in enumerate([first, *rest]):
             for word in spellings.split("/"):
