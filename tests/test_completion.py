@@ -1,7 +1,7 @@
 import pytest
 
 from skugraph.fusion import completion
-from skugraph.fusion.completion import NeighbourScorer, _curves, evaluate, propose, split
+from skugraph.fusion.completion import NeighbourScorer, _curves, _stated_shares, evaluate, propose, split
 from skugraph.records import Entity, Fact, Provenance
 
 
@@ -43,10 +43,10 @@ def test_neighbours_rank_the_values_of_similar_products_first(association):
     assert scores.argmax() == 1  # chargers are white, though most products are black
 
 
-def _facts(triples):
+def _facts(triples, titles=None):
     def entity(ref):
         label, key = ref.split(":", 1)
-        return Entity(label, key, key.split(":")[-1], kind=key.split(":")[0] if label == "Value" else "")
+        return Entity(label, key, (titles or {}).get(key, key.split(":")[-1]), kind=key.split(":")[0] if label == "Value" else "")
     return [Fact(entity(h), r, entity(t), 0.9, (Provenance(h.split(":", 1)[1], "title", 0, 1, "rules"),)) for h, r, t in triples]
 
 
@@ -59,6 +59,24 @@ def test_missing_values_are_proposed_inferred_with_a_calibrated_confidence():
     fact = got[("充电器20", "白色")]
     assert fact.properties == {"inferred": True, "chosen": False, "support": 0.0}
     assert 0.5 <= fact.confidence <= 1 and fact.provenance[0].extractor == "completion"
+
+
+def test_a_value_the_title_rules_out_is_not_proposed():
+    triples = [t for t in graph() if not (t[0] in ("Product:壳0", "Product:充电器20") and t[1] == "colour")]
+    proposals = propose(_facts(triples, {"壳0": "磨砂手机壳 墨蓝"}), relations=["colour"], share=0.3, min_probability=0.5)
+    assert {(f.subject.key, f.object.name) for f in proposals.facts} == {("充电器20", "白色")}  # not black for a navy case
+
+
+def test_a_relation_applies_to_a_type_whose_products_mostly_state_it():
+    triples = [(f"Product:软件{i}", "product_type", "Value:product_type:软件") for i in range(10)]
+    triples += [("Product:软件0", "colour", "Value:colour:红色"), ("Product:杂0", "size", "Value:size:4cm")]
+    triples += [t for t in graph() if t[0] != "Product:壳0" or t[1] != "colour"]
+    triples.append(("Product:软件1", "product_type", "Value:product_type:壳"))  # of two types: the likelier
+    shares = _stated_shares(triples, ["colour"])
+    assert shares[("Product:软件2", "colour")] == pytest.approx(2 / 12)  # 1 of 10 pieces of software, by the rule of succession
+    assert shares[("Product:壳0", "colour")] == pytest.approx(14 / 17)  # 13 of 15 cases
+    assert shares[("Product:软件1", "colour")] == shares[("Product:壳0", "colour")]
+    assert shares[("Product:杂0", "colour")] == pytest.approx(1 / 3)  # products of no type are one type
 
 
 def test_a_small_graph_is_calibrated_on_several_hidden_shares(monkeypatch):

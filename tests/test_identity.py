@@ -1,7 +1,9 @@
 """Identity verdicts on titles modelled on real JD listings (written for these tests): the reason a
 pair is kept apart names what changed between the titles."""
 
-from skugraph.fusion.identity import identity
+import pytest
+
+from skugraph.fusion.identity import identity, rules_out
 from skugraph.fusion.matching import Offer
 
 
@@ -93,3 +95,21 @@ def test_a_season_year_said_by_one_title_only_is_no_model_number():
     verdict = identity(_offer("a", "2023款 " + phone, brand="华为"), _offer("b", "2024款 " + phone, brand="华为"))
     assert verdict.veto and "2023 vs 2024" in verdict.reason
     assert identity(_offer("a", "联想 ThinkPad 2024 笔记本", brand="联想"), _offer("b", "联想 ThinkPad 笔记本", brand="联想")).veto
+
+
+@pytest.mark.parametrize(("title", "kind", "value", "ruled_out"), [
+    ("联想台式机 E75 原封G3900/4G/500G 主机", "capacity", "1TB", True),  # states its disk (and memory): no 1TB
+    ("惠普台式电脑主机 i7 8G 1TB 2G独显", "capacity", "1TB", False),  # states it among others
+    ("戴尔台式机 商用办公 主机", "capacity", "1TB", False),  # states none
+    ("联想台式机 定制i78G1T+128固态", "capacity", "1TB", False),  # writes 1T, glued to its memory
+    ("水暖电热毯 双人 180*200", "size", "80cm", True),
+    ("晨光中性笔0.5mm 墨蓝12支", "colour", "黑色", True),  # another colour
+    ("晨光中性笔 3黑1红", "colour", "黑色", False),
+    ("按动中性笔0.5黑蓝红签字笔医生碳素笔教师专用红笔学生用考试用品 墨蓝24支/0.5mm", "colour", "黑色", True),  # its variant's
+    ("双头油性记号笔 24色 盒装", "colour", "黑色", True),  # a set of colours
+    ("水彩笔 十二色", "colour", "红色", True),
+    ("晨光中性笔 签字笔 12支", "colour", "黑色", False),
+    ("华为平板键盘保护套10.1英寸", "compatible_with", "华为", False),  # no measure: its size says nothing of what it fits
+])
+def test_a_title_rules_out_a_value_it_contradicts(title, kind, value, ruled_out):
+    assert rules_out(title, kind, value) is ruled_out

@@ -18,7 +18,9 @@ applies to its category), its top value when the calibrated probability, times t
 like products that state the relation at all (the neighbour scorer's ``coverage``, whichever
 scorer ranks), reaches
 ``min_probability``: a fact with that probability as confidence, ``inferred: true``, and the
-scorer as its extractor.
+scorer as its extractor. None where the product's types rarely state the relation
+(:data:`APPLIES_SHARE`: no colour for software) or its title rules the value out
+(:func:`skugraph.fusion.identity.rules_out`: 1TB for a title that says 500G).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from skugraph.facts.ontology import Ontology, load_ontology
+from skugraph.fusion.identity import rules_out
 from skugraph.processes import Workers
 from skugraph.records import ASPECT, COMPLETION, LISTING, PRODUCT, REVIEW, Entity, Fact, Provenance
 
@@ -753,6 +756,32 @@ CALIBRATION_QUERIES = 300
 CALIBRATION_ROUNDS = 8
 
 
+#: a product type whose products state a relation in fewer than this share of cases (by the rule of
+#: succession) gets no proposal of it: a colour for software, a capacity for a SIM-card plan;
+#: products of no type count as one type
+APPLIES_SHARE = 0.5
+
+
+def _stated_shares(triples: Iterable[Triple], relations: Sequence[str]) -> dict[tuple[str, str], float]:
+    """For each product and relation, the highest share over its product types of their products
+    that state the relation ((k + 1) / (n + 2))."""
+    types: dict[str, set[str]] = defaultdict(set)
+    stating: dict[str, set[str]] = defaultdict(set)
+    wanted = frozenset(relations)
+    for head, relation, tail in triples:
+        if head.startswith(PRODUCT + ":"):
+            if relation == "product_type":
+                types[head].add(tail)
+            stating[head] |= {relation} & wanted
+    products, held = Counter(), Counter()
+    for product, stated in stating.items():
+        for kind in types.get(product) or ("",):
+            products[kind] += 1
+            held.update((kind, relation) for relation in stated)
+    return {(product, relation): max((held[(kind, relation)] + 1) / (products[kind] + 2) for kind in types.get(product) or ("",))
+            for product in stating for relation in relations}
+
+
 def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer: str = "neighbours",
             min_probability: float = 0.7, share: float = 0.1, seed: int = 0, epochs: int = 200, dim: int = 64,
             ontology: Ontology | None = None) -> Proposals:
@@ -801,11 +830,13 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     queries = [(product, relation, all_values[relation], ()) for product in products for relation in relations
                if (product, relation) not in answered and all_values[relation]
                and not (ontology.is_kind(relation) and not ontology.applies(relation, category.get(product, "")))]
+    stated_shares = _stated_shares(triples, relations)
     # one product's relations in turn: its neighbours are found once; capacity is no attribute of a folder
     for (product, relation, _, _), (top, score, coverage) in zip(queries, _tops(final, queries, workers), strict=True):
         # calibrated on products that have the relation; this one may have none (a pen that states no colour)
         probability = coverage * curves[_evidence(known[product])](score)
-        if probability >= min_probability:
+        if (probability >= min_probability and stated_shares[(product, relation)] >= APPLIES_SHARE
+                and not rules_out(entities[product].name, relation, entities[top].name)):
             where = Provenance(entities[product].key, "graph", 0, 0, COMPLETION, scorer)
             properties = {"inferred": True} | ({"chosen": False, "support": 0.0} if ontology.is_kind(relation) else {})
             proposed[relation].append(Fact(entities[product], relation, entities[top], round(probability, 4), (where,), properties))

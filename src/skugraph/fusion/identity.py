@@ -21,7 +21,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from skugraph.corpus.normalize import fold
-from skugraph.facts.values import normalize_value
+from skugraph.facts.values import chinese_number, normalize_value
 from skugraph.fusion.offers import Offer
 
 #: extracted attributes two offers of one product cannot disagree on (brand, type and fits are checked apart)
@@ -280,6 +280,31 @@ def _stated_change(kind: str, ours: TitleReading, theirs: TitleReading) -> str |
         return None
     mine, yours = _measures_of(kind, ours.stated), _measures_of(kind, theirs.stated)
     return _change(mine, yours) if mine != yours else None
+
+
+#: a count of colours (24色, 十二色): a set of several, which no one colour describes
+_COLOUR_COUNT = re.compile(r"(?<![\d.])(\d+|[两二三四五六七八九十]{1,3})\s*色")
+
+
+def rules_out(title: str, kind: str, value: str) -> bool:
+    """Whether ``title`` says its product's ``kind`` is not ``value``: measures of the kind (one of
+    :data:`MEASURED`), none of them the value and the value not written (500G for 1TB; 8G1T does write 1T); colour
+    characters, none of them the value's, in its variant part where that names any, else in the
+    whole title (墨蓝 for 黑色); a count of several colours (24色), for any one colour."""
+    reading = read_title(title)
+    if kind == "colour":
+        variant = set(_COLOUR_CHAR.findall(reading.compact[reading.variant_from :]))
+        named = variant or set(_COLOUR_CHAR.findall(reading.text))
+        mine = set(_COLOUR_CHAR.findall(fold(value)))
+        several = any((int(n) if n.isdigit() else chinese_number(n) or 0) > 1
+                      for n in (match.group(1) for match in _COLOUR_COUNT.finditer(reading.text)))
+        return several or bool(named and mine and not named & mine)
+    stated = _measures_of(kind, reading.stated) if kind in MEASURED else ()
+    canonical = normalize_value(kind, value).canonical
+    if not stated or canonical in stated:
+        return False
+    written = re.match(r"(\d+(?:\.\d+)?)\s*(\D)", fold(canonical))  # its number and the first letter of its unit
+    return not (written and re.search(rf"(?<![\d.]){re.escape(written[1])}\s*{re.escape(written[2])}", reading.text))
 
 
 @lru_cache(maxsize=65536)
