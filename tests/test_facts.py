@@ -151,6 +151,17 @@ def test_a_device_word_right_before_an_accessory_modifies_it():
         assert mentions[head_product(mentions, ["product"] * 2, listing.field_text, accessories)].text == "手机", title
 
 
+def test_a_service_word_is_the_head_wherever_it_stands():
+    """A repair or an installation sells a service, not the device it names first."""
+    for title, words, head in (("宏碁笔记本键盘失灵（主板问题）换件服务", ("笔记本", "换件服务"), "换件服务"),
+                               ("创维电视上门安装服务70英寸", ("电视", "安装服务"), "安装服务"),
+                               ("空调延长保修1年服务", ("空调", "延长保修"), "延长保修"),
+                               ("空调 家用 挂机 上门安装", ("空调", "上门安装"), "空调")):  # installed with it: no service word
+        listing = Listing("s", title)
+        mentions = _mentions(listing, [(word, "4") for word in words])
+        assert mentions[head_product(mentions, ["product"] * 2, listing.field_text)].text == head, title
+
+
 def test_the_head_word_said_again_is_the_type_not_a_related_product():
     listing = Listing("z", "镇尺一对 黄铜镇尺 书法镇纸")
     mentions = [Mention("z", "title", s, s + 2, listing.title[s : s + 2], "4", 0.5, "t@1") for s in (0, 7, 12)]

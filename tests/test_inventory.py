@@ -241,6 +241,31 @@ def test_a_set_or_pack_ranks_after_single_items_for_a_single_item():
     assert {s.id for s in for_a_pack} == {"single", "one", "set", "either"} and not any("a pack or set" in s.reason for s in for_a_pack)
 
 
+def test_what_one_item_holds_is_compared_as_a_measure():
+    """A set's colours (36色) and pieces (5件套) and a stapler's sheets (120张) say what one item holds:
+    no pack, and more than twice as many or as few is no stand-in (12 colours for 36)."""
+    pens, staplers = ("product_type", "product_type:水彩笔"), ("product_type", "product_type:订书机")
+    facts = {f"pens-{n}": {pens: 1.0, ("quantity", f"quantity:{n}色"): 1.0} for n in (36, 24, 12)}
+    facts |= {"pens": {pens: 1.0}, "set-5": {pens: 1.0, ("quantity", "quantity:5件套"): 1.0},
+              "set-14": {pens: 1.0, ("quantity", "quantity:14件套"): 1.0}}
+    facts |= {f"stapler-{n}": {staplers: 1.0, ("quantity", f"quantity:{n}张"): 1.0} for n in (120, 100, 20)}
+    names = {f"quantity:{n}{unit}": f"{n}{unit}" for n, unit in ((36, "色"), (24, "色"), (12, "色"), (5, "件套"), (14, "件套"),
+                                                                  (120, "张"), (100, "张"), (20, "张"))}
+    recommender = Recommender(facts, names, title_floor=0)
+    assert not recommender.offers_several("pens-36")
+    assert {s.id for s in recommender.substitutes("pens-36")} == {"pens-24", "pens", "set-5", "set-14"}
+    assert "set-14" not in {s.id for s in recommender.substitutes("set-5")}
+    assert [s.id for s in recommender.substitutes("stapler-120")] == ["stapler-100"]
+
+
+def test_a_service_has_no_substitutes():
+    """Two repairs of a laptop (换件服务) fix different faults: neither stands in for the other."""
+    repair, laptop = ("product_type", "product_type:换件服务"), ("product_type", "product_type:笔记本")
+    facts = {"repair-keys": {repair: 1.0}, "repair-sound": {repair: 1.0}, "laptop": {laptop: 1.0}, "laptop-2": {laptop: 1.0}}
+    recommender = Recommender(facts, {"product_type:换件服务": "换件服务", "product_type:笔记本": "笔记本"}, title_floor=0)
+    assert recommender.substitutes("repair-keys") == [] and [s.id for s in recommender.substitutes("laptop")] == ["laptop-2"]
+
+
 def test_an_accessory_counts_for_a_device_of_the_brand_it_fits_only():
     """红米13 and 小米13 are both 13 once their brands are left out: a case that says it fits 小米
     is not counted against a 红米 phone."""

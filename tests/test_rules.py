@@ -61,6 +61,8 @@ def test_full_width_text_keeps_original_offsets(rules):
         ("音箱+2个话筒 含8个刷头 送10支 0.510支 2.0箱 账单本 套餐一", []),
         # a set is a form; a paper size (a specification) only in a title about paper and no device (OPPO A5, 奥迪A4)
         ("活页笔记本子 A5B5 套装 3件套", [("A5", "specification"), ("B5", "specification"), ("套装", "form"), ("3件套", "quantity")]),
+        # the colours of a set, not those one may choose from
+        ("水彩笔 36色 套装 5色可选", [("36色", "quantity"), ("套装", "form")]),
         ("手机壳贴纸 A3", []),
         ("活页本外壳 车线本 A5", [("A5", "specification")]),  # 外壳 of a notebook, 车线 a binding: paper goods
         ("奥迪A4 汽车贴纸", []),

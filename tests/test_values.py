@@ -66,7 +66,7 @@ def test_the_sides_of_a_thing_are_one_value_however_written_and_measure_its_area
 @pytest.mark.parametrize(("kind", "written", "canonical", "family", "count"),
                          [("quantity", "36支装", "36支", "count:支", 36), ("quantity", "两个装", "2个", "count:个", 2),
                           ("quantity", "单支", "1支", "count:支", 1), ("quantity", "3件套", "3件套", "count:件套", 3),
-                          ("specification", "100张", "100张", "count:张", 100)])
+                          ("specification", "100张", "100张", "count:张", 100), ("quantity", "36色", "36色", "count:色", 36)])
 def test_a_count_of_items_keeps_its_classifier_as_its_family(kind, written, canonical, family, count):
     value = normalize_value(kind, written)
     assert (value.canonical, value.family, value.low) == (canonical, family, count)

@@ -20,6 +20,7 @@ from skugraph.tagging.lexicon import (
     COMPAT_TRIGGER,
     GLUED_DEVICE,
     NAMED_LINES,
+    SERVICE_WORD,
     SHOP_WORDS,
     BrandGazetteer,
     Lexicon,
@@ -80,7 +81,8 @@ def head_product(mentions: Sequence[Mention], meanings: Sequence[str], text_of: 
     ``小米平板4保护套``: what :data:`_MODIFIED` allows between them) modifies it, as the last noun of a
     Chinese compound is its head, and is no candidate; nor is an extra the offer comes with (``+三脚架``,
     ``带无线话筒``, ``送钢化膜``), unless every product word is one; an extra modifies nothing
-    (``华为手机nova5送手机壳`` sells the phone)."""
+    (``华为手机nova5送手机壳`` sells the phone). A service word (:data:`SERVICE_WORD`) is the head
+    wherever it stands: ``宏碁笔记本键盘失灵换件服务`` sells a repair, not a laptop."""
     candidates = [i for i, meaning in enumerate(meanings) if meaning == "product"]
     if not candidates:
         return None
@@ -94,6 +96,8 @@ def head_product(mentions: Sequence[Mention], meanings: Sequence[str], text_of: 
             and _MODIFIED.fullmatch(text, mentions[i].end, mentions[j].start) for j in candidates)]
         kept = [i for i in candidates if i not in extras]
         candidates = kept or candidates
+    if services := [i for i in candidates if SERVICE_WORD.search(fold(mentions[i].text))]:
+        return services[0]
     groups: dict[str, list[int]] = defaultdict(list)
     for i in candidates:
         groups[fold(mentions[i].text)[-1:]].append(i)

@@ -39,7 +39,7 @@ _PAPER_AREA = {"a": 1_000_000.0, "b": 1_414_214.0}
 _SIZE_KINDS = ("size", "specification")
 _SIDES = re.compile(r"^(\d+(?:\.\d+)?)(?:[x*×](\d+(?:\.\d+)?))(?:[x*×](\d+(?:\.\d+)?))?(mm|cm|m|毫米|厘米|米)$")
 #: the classifiers a count of items is written with (12支, 2本, 50张, 3件套)
-CLASSIFIERS = "支|个|只|本|张|片|卷|条|枚|粒|瓶|袋|盒|包|罐|箱|把|册|件套"
+CLASSIFIERS = "支|个|只|本|张|片|卷|条|枚|粒|瓶|袋|盒|包|罐|箱|把|册|件套|色"
 _COUNT = re.compile(rf"^(?P<n>\d{{1,5}}|{_CN_NUMBER}|单)\s*(?P<unit>{CLASSIFIERS})装?$")
 #: kinds a count is read in: a quantity, or a specification as the JD data labels it
 _COUNT_KINDS = ("quantity", "specification")

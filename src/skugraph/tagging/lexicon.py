@@ -54,6 +54,9 @@ GLUED_DEVICE = re.compile(
     r"|mi(?=\d)|iphone(?=(?:x[rs]?(?:max)?|se)(?![a-z])))"
 )
 
+#: a product word that sells a service for a device, not the device (``换件服务``, ``上门换屏``, ``延保服务卡``,
+#: ``延长保修``)
+SERVICE_WORD = re.compile(r"服务卡?$|^上门(?:维修|换)|保修$")
 #: lines of a maker's devices whose name stays in a model's name: an iPad 6 is no iPhone 6
 #: (``ipad6`` is ``苹果 ipad6``, where ``iphone6`` is ``苹果 6``)
 NAMED_LINES = frozenset({"ipad", "macbook"})
