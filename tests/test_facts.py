@@ -151,6 +151,16 @@ def test_a_device_word_right_before_an_accessory_modifies_it():
         assert mentions[head_product(mentions, ["product"] * 2, listing.field_text, accessories)].text == "手机", title
 
 
+def test_a_phone_right_before_another_product_word_is_what_it_is_used_with():
+    """手机远程监控器 is a camera watched from a phone, 手机耳机 earphones for one; a space ends the word."""
+    for title, words, head in (("无线wifi手机远程家用监控器室外高清", ("手机", "监控器"), "监控器"),
+                               ("手机耳机入耳式 重低音", ("手机", "耳机"), "耳机"),
+                               ("华为手机 黑色 耳机套装", ("手机", "耳机"), "手机")):
+        listing = Listing("p", title)
+        mentions = _mentions(listing, [(word, "4") for word in words])
+        assert mentions[head_product(mentions, ["product"] * 2, listing.field_text)].text == head, title
+
+
 def test_a_service_word_is_the_head_wherever_it_stands():
     """A repair or an installation sells a service, not the device it names first."""
     for title, words, head in (("宏碁笔记本键盘失灵（主板问题）换件服务", ("笔记本", "换件服务"), "换件服务"),

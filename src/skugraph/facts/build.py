@@ -60,6 +60,9 @@ def _provenance(mention: Mention) -> Provenance:
 #: space, a year (蓝牙键盘2017保护套), a size (手提包10.5保护套) nor a code with a leading 0 (中性笔01水笔芯)
 _MODIFIED = re.compile(r"[\u4e00-\u9fff]{0,4}|[\u4e00-\u9fff]{0,3}(?!(?:19|20)\d\d|0)[a-z0-9]{1,8}(?![.\d])[\u4e00-\u9fff]{0,2}",
                        re.IGNORECASE)
+#: device words that, another product word following within one word, name what it is used with (``手机远程监控器``,
+#: ``手机耳机``, ``手机无线照片打印机``), as a device word before an accessory does
+_USE_WORDS = frozenset({"手机"})
 #: before a product word, what makes it an extra the offer comes with, not what it is: ``+三脚架``,
 #: ``带无线话筒``, ``含鼠标``, ``送钢化膜`` (a few Chinese characters or spaces between); not the + of a
 #: model (三星S10+手机壳), nor the 带 of a word (胶带, 表带, 腕带)
@@ -79,7 +82,8 @@ def head_product(mentions: Sequence[Mention], meanings: Sequence[str], text_of: 
     first word is the head. With ``text_of`` (a field's text), a product word that is no accessory and
     that one of the ``accessories`` follows within one word (``笔记本外壳保护贴膜``, ``手机数据线``,
     ``小米平板4保护套``: what :data:`_MODIFIED` allows between them) modifies it, as the last noun of a
-    Chinese compound is its head, and is no candidate; nor is an extra the offer comes with (``+三脚架``,
+    Chinese compound is its head, and is no candidate, as is a use word (:data:`_USE_WORDS`) that any
+    product word follows so (``手机远程监控器``); nor is an extra the offer comes with (``+三脚架``,
     ``带无线话筒``, ``送钢化膜``), unless every product word is one; an extra modifies nothing
     (``华为手机nova5送手机壳`` sells the phone). A service word (:data:`SERVICE_WORD`) is the head
     wherever it stands: ``宏碁笔记本键盘失灵换件服务`` sells a repair, not a laptop."""
@@ -92,7 +96,8 @@ def head_product(mentions: Sequence[Mention], meanings: Sequence[str], text_of: 
         text = text_of(field)
         extras = {i for i in candidates if _EXTRA_BEFORE.search(text, max(0, mentions[i].start - 6), mentions[i].start)}
         candidates = [i for i in candidates if mentions[i].text in accessories or not any(
-            mentions[j].text in accessories and j not in extras and mentions[j].start >= mentions[i].end
+            (mentions[j].text in accessories or fold(mentions[i].text) in _USE_WORDS) and j not in extras
+            and mentions[j].start >= mentions[i].end
             and _MODIFIED.fullmatch(text, mentions[i].end, mentions[j].start) for j in candidates)]
         kept = [i for i in candidates if i not in extras]
         candidates = kept or candidates
