@@ -349,6 +349,12 @@ def test_a_variant_naming_another_model_of_the_line_is_sold_for_that_one():
     keyboard = Recommender({"duku": tablet}, {"huawei": "华为", "model:华为m5": "华为 m5", "model:华为m6": "华为 m6"},
                            {"duku": "华为m5/m6键盘保护套 平板壳套 雅致黑+黑色背光键盘华为M6平板"})
     assert keyboard.sold_models("duku") == {"m6"}
+    # a youth edition is a model of its own: a 荣耀8 case whose variant is the 荣耀8青春版 is sold for that one
+    honor = {("product_type", "product_type:手机壳"): 1, ("compatible_with", "honor"): 1, ("compatible_with", "model:荣耀8"): 1}
+    youth = {("product_type", "product_type:手机壳"): 1, ("compatible_with", "honor"): 1, ("compatible_with", "model:荣耀8青春版"): 1}
+    editions = Recommender({"both": honor, "youth": youth}, {"honor": "荣耀", "model:荣耀8": "荣耀 8", "model:荣耀8青春版": "荣耀 8青春版"},
+                           {"both": "荣耀8手机壳 硅胶 荣耀8青春版-黑", "youth": "荣耀8青春版手机壳"})
+    assert editions.sold_models("both") == {"8青春版"}
 
 
 def test_the_model_sold_is_read_from_the_variant_by_its_whole_name():

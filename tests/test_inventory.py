@@ -182,6 +182,8 @@ def test_another_kind_of_the_product_is_no_substitute():
     cables = {"cat6": "六类网线 千兆 10米", "cat5e": "超五类网线 百兆 10米", "cat6a": "超六类网线 万兆", "cat6-too": "cat6 千兆网线",
               "plain": "网线 10米"}
     assert substitutes(cables, "cat6", "网线") == {"cat6-too", "plain"}  # 超六类 is read whole, not as 六类
+    cabinets = {"built-in": "嵌入式消毒柜 家用", "standing": "立式消毒柜 双门", "counter": "台式消毒柜 小型", "built-in-too": "消毒碗柜 嵌入式"}
+    assert substitutes(cabinets, "built-in", "消毒柜") == {"built-in-too"}  # 立式 and 台式 both stand free
 
 
 def test_a_paper_size_stands_in_for_itself_only_and_a_variant_names_the_one_sold():

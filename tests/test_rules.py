@@ -301,6 +301,13 @@ def test_the_maker_is_never_the_brand_an_accessory_fits(rules, title, expected):
     assert roles(rules, title) == expected
 
 
+def test_a_youth_edition_is_a_model_of_its_own(rules):
+    """荣耀8青春版 is not the 荣耀8: its case fits the one, not the other."""
+    assert ("8青春版", "compatible_model") in roles(rules, "华为荣耀8青春版手机壳 硅胶")
+    assert ("8 青春版", "compatible_model") in roles(rules, "小米8 青春版 手机壳")
+    assert ("8", "compatible_model") in roles(rules, "华为荣耀8手机壳 硅胶")
+
+
 def test_a_year_or_a_screen_size_is_no_model(rules):
     assert roles(rules, "绿联 2019款 14英寸 笔记本电脑包") == [("绿联", "brand")]
     assert ("RedmiBook 14英寸", "size") not in found(rules, "小米RedmiBook 14英寸电脑包")

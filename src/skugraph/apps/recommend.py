@@ -143,11 +143,12 @@ def _measure(kind: str, text: str) -> tuple[str, float]:
 
 
 def _names(text: str, model: str, at_end: bool = False) -> bool:
-    """Whether ``text`` names ``model`` (lower case, no spaces): not followed by a letter, digit or
-    + (``p20`` is not ``p20pro``), nor, for a model that starts with a digit, after one (``9`` is
-    not the 9 of ``19年``); ``at_end``: as its last characters (``9`` ends ``小米9``)."""
+    """Whether ``text`` names ``model`` (lower case, no spaces): not followed by a letter, digit,
+    + or 青春版 (``p20`` is not ``p20pro``, ``荣耀8`` not ``荣耀8青春版``), nor, for a model that
+    starts with a digit, after one (``9`` is not the 9 of ``19年``); ``at_end``: as its last
+    characters (``9`` ends ``小米9``)."""
     before = r"(?<![0-9])" if model[0].isdigit() else ""
-    return re.search(rf"{before}{re.escape(model)}{'$' if at_end else '(?![0-9a-z+])'}", text) is not None
+    return re.search(rf"{before}{re.escape(model)}{'$' if at_end else '(?![0-9a-z+]|青春版)'}", text) is not None
 
 
 @lru_cache(maxsize=65_536)
@@ -187,8 +188,9 @@ def _other_kind(ours: Sequence[frozenset[int]], theirs: Sequence[frozenset[int]]
     return any(mine and others and not mine & others for mine, others in zip(ours, theirs, strict=True))
 
 
-#: what a model's name may go on with to name another model of its line (x20plus, p30pro, a5s: not the x20, p30, a5)
-_MODEL_SUFFIX = r"(?:plus|pro|max|lite|mini|se|ultra|[a-z+])"
+#: what a model's name may go on with to name another model of its line (x20plus, p30pro, a5s, 荣耀8青春版: not the
+#: x20, p30, a5, 荣耀8)
+_MODEL_SUFFIX = r"(?:plus|pro|max|lite|mini|se|ultra|青春版|[a-z+])"
 
 
 def _extended(text: str, model: str) -> set[str]:

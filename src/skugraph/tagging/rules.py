@@ -72,7 +72,7 @@ UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
 #: a ratio written with 比 right before a measure's digits: ``4比3``120英寸, ``16比10``100寸
 _RATIO_BEFORE_NUMBER = re.compile(r"(?<![\d.])(?:16\s*比\s*10|\d{1,2}\s*比\s*\d)(?=\d)")
 _MODEL_AFTER_BRAND = re.compile(
-    r"\s*((?:[a-z]{0,10}(?:\s|-[a-z]{0,4})?\d+[a-z0-9]*(?:-[a-z0-9]+)*)(?:\s*(?:pro|max|plus|mini|ultra|lite|se|\+))*)"
+    r"\s*((?:[a-z]{0,10}(?:\s|-[a-z]{0,4})?\d+[a-z0-9]*(?:-[a-z0-9]+)*)(?:\s*(?:pro|max|plus|mini|ultra|lite|se|\+|青春版))*)"
 )
 #: between two brands of a list: ``联想、华为``, ``苹果/三星``, ``佳能 尼康``, ``MacBook苹果``
 _LIST_SEPARATOR = re.compile(r"\s*(?:(?:、|/|,|，|和|及|与)\s*)?")
