@@ -170,6 +170,9 @@ def test_a_service_word_is_the_head_wherever_it_stands():
         listing = Listing("s", title)
         mentions = _mentions(listing, [(word, "4") for word in words])
         assert mentions[head_product(mentions, ["product"] * 2, listing.field_text)].text == head, title
+    listing = Listing("s", "小米手机上门换屏mix2s屏幕总成")  # an accessory word after it modifies no service
+    mentions = _mentions(listing, [("手机", "4"), ("上门换屏", "4"), ("屏幕总成", "4")])
+    assert mentions[head_product(mentions, ["product"] * 3, listing.field_text, {"屏幕总成"})].text == "上门换屏"
 
 
 def test_the_head_word_said_again_is_the_type_not_a_related_product():

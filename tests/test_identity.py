@@ -110,6 +110,12 @@ def test_a_season_year_said_by_one_title_only_is_no_model_number():
     ("水彩笔 十二色", "colour", "红色", True),
     ("晨光中性笔 签字笔 12支", "colour", "黑色", False),
     ("华为平板键盘保护套10.1英寸", "compatible_with", "华为", False),  # no measure: its size says nothing of what it fits
+    ("华为荣耀10青春版手机壳 蓝牙 金属", "colour", "黑色", False),  # 青春版, 蓝牙 and 金属 name no colour
+    ("金属尺子 4件套 银色", "colour", "金色", True),
+    ("佳能TS8380 6色墨水 打印机 (红色", "colour", "红色", False),  # the variant says it, whatever the inks
+    ("水彩笔 6色可选 深灰", "colour", "灰色", False),  # colours to choose from are no set
+    ("笔记本防窥膜 12.5/13.3/15.6英寸", "size", "13.3英寸", False),  # a list that ends with its unit
+    ("笔记本防窥膜 12.5/13.3/15.6英寸", "size", "14英寸", True),
 ])
 def test_a_title_rules_out_a_value_it_contradicts(title, kind, value, ruled_out):
     assert rules_out(title, kind, value) is ruled_out

@@ -61,10 +61,12 @@ ACCESSORY_RATIO = {"inch": 1.05}
 #: the JD data's 套装一, 组合, 礼包): with a count of more than one item, an offer of several, which ranks after single
 #: items as a substitute for one
 SET_FORM = re.compile(r"套装|套餐|组合|礼包|件套")
-#: classifiers that count what one item holds (100张 of paper, 50片 test strips, a set's 36色 or 5件套), not items:
-#: compared as measures (a stapler for 120 sheets is no stand-in for one for 20, nor 12 colours for 36, nor a set of
-#: 14 pieces for one of 5)
-CONTENTS = ("count:张", "count:片", "count:粒", "count:色", "count:件套")
+#: classifiers that count what one item holds (100张 of paper, 50片 test strips, a set's 36色), not items: compared
+#: as measures (a stapler for 120 sheets is no stand-in for one for 20, nor 12 colours for 36)
+CONTENTS = ("count:张", "count:片", "count:粒", "count:色")
+#: counts compared as measures besides :data:`CONTENTS`: a set's pieces (5件套: a set of 14 is no stand-in for one of
+#: 5), though a set is still an offer of several
+COMPARED_COUNTS = (*CONTENTS, "count:件套")
 #: words that say nothing about which product this is: every phone case fits 手机
 GENERIC = frozenset({"手机", "通用", "万能", "安卓", "全网通", "其他", "其它", "多功能", "赠品", "礼品", "配件", "新款",
                      "正品", "官方", "男女", "男女通用"})
@@ -616,8 +618,8 @@ class Recommender:
         differs = np.zeros(len(self.products))  # unit families in which a substitute states only other measures, and packs
         listing: dict[str, np.ndarray] = {}  # family → the products holding several of its values (their variant may narrow them)
         accessory = bool(devices or brands) or self.universal(product)
-        # counts of items: packs, below
-        measured = {family: ours for family, ours in stated.items() if not family.startswith("count:") or family in CONTENTS}
+        # other counts of items: packs, below
+        measured = {family: ours for family, ours in stated.items() if not family.startswith("count:") or family in COMPARED_COUNTS}
         for family, ours in measured.items():  # those holding one value of the family, all at once
             features = self._families[family]
             held = self._count_held(features)

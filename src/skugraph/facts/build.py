@@ -85,24 +85,24 @@ def head_product(mentions: Sequence[Mention], meanings: Sequence[str], text_of: 
     Chinese compound is its head, and is no candidate, as is a use word (:data:`_USE_WORDS`) that any
     product word follows so (``手机远程监控器``); nor is an extra the offer comes with (``+三脚架``,
     ``带无线话筒``, ``送钢化膜``), unless every product word is one; an extra modifies nothing
-    (``华为手机nova5送手机壳`` sells the phone). A service word (:data:`SERVICE_WORD`) is the head
-    wherever it stands: ``宏碁笔记本键盘失灵换件服务`` sells a repair, not a laptop."""
+    (``华为手机nova5送手机壳`` sells the phone). A service word (:data:`SERVICE_WORD`) that is no extra is
+    the head wherever it stands, whatever follows it: ``宏碁笔记本键盘失灵换件服务`` and
+    ``小米手机上门换屏mix2s屏幕总成`` sell a repair, not a laptop or a screen."""
     candidates = [i for i, meaning in enumerate(meanings) if meaning == "product"]
     if not candidates:
         return None
     field = mentions[candidates[0]].field
     candidates = [i for i in candidates if mentions[i].field == field]
-    if text_of is not None:
-        text = text_of(field)
-        extras = {i for i in candidates if _EXTRA_BEFORE.search(text, max(0, mentions[i].start - 6), mentions[i].start)}
+    text = text_of(field) if text_of is not None else ""
+    extras = {i for i in candidates if text and _EXTRA_BEFORE.search(text, max(0, mentions[i].start - 6), mentions[i].start)}
+    if services := [i for i in candidates if i not in extras and SERVICE_WORD.search(fold(mentions[i].text))]:
+        return services[0]  # before any word modifies it: 上门换屏mix2s屏幕总成 sells the repair
+    if text:
         candidates = [i for i in candidates if mentions[i].text in accessories or not any(
             (mentions[j].text in accessories or fold(mentions[i].text) in _USE_WORDS) and j not in extras
             and mentions[j].start >= mentions[i].end
             and _MODIFIED.fullmatch(text, mentions[i].end, mentions[j].start) for j in candidates)]
-        kept = [i for i in candidates if i not in extras]
-        candidates = kept or candidates
-    if services := [i for i in candidates if SERVICE_WORD.search(fold(mentions[i].text))]:
-        return services[0]
+        candidates = [i for i in candidates if i not in extras] or candidates
     groups: dict[str, list[int]] = defaultdict(list)
     for i in candidates:
         groups[fold(mentions[i].text)[-1:]].append(i)

@@ -282,29 +282,42 @@ def _stated_change(kind: str, ours: TitleReading, theirs: TitleReading) -> str |
     return _change(mine, yours) if mine != yours else None
 
 
-#: a count of colours (24色, 十二色): a set of several, which no one colour describes
-_COLOUR_COUNT = re.compile(r"(?<![\d.])(\d+|[两二三四五六七八九十]{1,3})\s*色")
+#: a count of colours (24色, 十二色): a set of several, which no one colour describes; not those one may choose
+#: from (6色可选) nor a ribbon's (3色带)
+_COLOUR_COUNT = re.compile(r"(?<![\d.])(\d+|[两二三四五六七八九十]{1,3})\s*色(?!可选|任选|随机|可挑|备注|留言|选择|带)")
+#: words that hold a colour character and name no colour: 蓝牙, 金属, 白板, 红米, 青春版 …
+_NOT_COLOUR = re.compile(r"蓝牙|蓝光|金属|合金|白金|黄金|黄铜|青铜|白板|黑板|白边|黑边|红米|青春|红外|紫外|紫砂|黑科技|网红|红包|金牌"
+                         r"|金士顿|银行|金融|白条|黑点|青花")
+
+
+def _colours(text: str) -> set[str]:
+    """The colour characters of ``text``, less those of words that name no colour (:data:`_NOT_COLOUR`)."""
+    return set(_COLOUR_CHAR.findall(_NOT_COLOUR.sub("", text)))
 
 
 def rules_out(title: str, kind: str, value: str) -> bool:
     """Whether ``title`` says its product's ``kind`` is not ``value``: measures of the kind (one of
-    :data:`MEASURED`), none of them the value and the value not written (500G for 1TB; 8G1T does write 1T); colour
-    characters, none of them the value's, in its variant part where that names any, else in the
-    whole title (墨蓝 for 黑色); a count of several colours (24色), for any one colour."""
+    :data:`MEASURED`), none of them the value and the value not written (500G for 1TB; 8G1T does
+    write 1T; 13.3/15.6英寸 writes 13.3); for a colour, colour characters in its variant part, none
+    of them the value's (…黑蓝红… 墨蓝24支 for 黑色), or, where the variant names none, a count of
+    several colours (24色) or colour characters in the title, none of them the value's."""
     reading = read_title(title)
     if kind == "colour":
-        variant = set(_COLOUR_CHAR.findall(reading.compact[reading.variant_from :]))
-        named = variant or set(_COLOUR_CHAR.findall(reading.text))
         mine = set(_COLOUR_CHAR.findall(fold(value)))
+        variant, named = _colours(reading.compact[reading.variant_from :]), _colours(reading.text)
+        if not mine or mine & (variant or named):
+            return False
         several = any((int(n) if n.isdigit() else chinese_number(n) or 0) > 1
                       for n in (match.group(1) for match in _COLOUR_COUNT.finditer(reading.text)))
-        return several or bool(named and mine and not named & mine)
+        return bool(variant) or several or bool(named)
     stated = _measures_of(kind, reading.stated) if kind in MEASURED else ()
     canonical = normalize_value(kind, value).canonical
     if not stated or canonical in stated:
         return False
     written = re.match(r"(\d+(?:\.\d+)?)\s*(\D)", fold(canonical))  # its number and the first letter of its unit
-    return not (written and re.search(rf"(?<![\d.]){re.escape(written[1])}\s*{re.escape(written[2])}", reading.text))
+    # written before the unit itself, or in a list that ends with it (13.3/15.6英寸)
+    return not (written and re.search(rf"(?<![\d.]){re.escape(written[1])}(?:\s*/\s*\d+(?:\.\d+)?)*\s*{re.escape(written[2])}",
+                                      reading.text))
 
 
 @lru_cache(maxsize=65536)

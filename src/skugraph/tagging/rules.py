@@ -36,14 +36,15 @@ from skugraph.tagging.lexicon import (
 
 _DIGITS = r"\d{1,6}(?:\.\d+)?"
 #: a classifier after a count (:data:`skugraph.facts.values.CLASSIFIERS`), but not where it starts another word
-#: (支架, 个月, 包邮, 条纹, 单片机, 卷发, 卷笔刀); the colours of a set (24色), not those one may choose from (5色可选)
+#: (支架, 个月, 包邮, 条纹, 单片机, 卷发, 卷笔刀); the colours of a set (24色), not those one may choose from (5色可选),
+#: a ribbon's (3色带), a light's temperature (单色温) or a screen (单色屏)
 _CLASSIFIER = (r"(?:支(?![持架撑付柱])|个(?![月人性头])|只(?![能要有是])|本|张|片(?!机)|卷(?![发笔])|条(?![纹码形])|枚|粒|瓶|袋"
-               r"|盒|包(?!邮)|罐|箱|把(?!手)|册|件套|色(?!可选|任选|随机|可挑|备注|留言|选择))")
+               r"|盒|包(?!邮)|罐|箱|把(?!手)|册|件套|色(?!可选|任选|随机|可挑|备注|留言|选择|带|温|屏))")
 #: the count itself: a whole number (not 0.5 glued to 10支, not a 2.0 speaker), not a part the offer includes or
 #: gives (``+2个话筒``, ``含8个刷头``, ``送10支``); a Chinese numeral only with 装 (两个装); 单 not ending a word
-#: (账单本, 菜单本, 订单本 are books)
+#: (账单本, 菜单本, 订单本 are books) nor before 色 (单色: one colour, a screen's or a print's, not a set of one)
 _COUNT = (r"(?:(?<![0-9a-z.+＋含配送赠])\d{1,5}(?![.\d])|(?<![\u4e00-\u9fff])[一两二三四五六七八九十]{1,3}(?=\S{1,2}装)"
-          r"|(?<![账菜订清货价名保传表报买购])单)")
+          r"|(?<![账菜订清货价名保传表报买购])单(?!色))")
 _NUM = rf"(?<![0-9a-z.]){_DIGITS}"  # not inside a code (ih310mb2, ddr4…)
 _END = r"(?![a-z0-9])"
 #: (label, pattern over lower-cased text, score); earlier patterns win ties on the same span.
@@ -72,7 +73,7 @@ UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
 #: a ratio written with 比 right before a measure's digits: ``4比3``120英寸, ``16比10``100寸
 _RATIO_BEFORE_NUMBER = re.compile(r"(?<![\d.])(?:16\s*比\s*10|\d{1,2}\s*比\s*\d)(?=\d)")
 _MODEL_AFTER_BRAND = re.compile(
-    r"\s*((?:[a-z]{0,10}(?:\s|-[a-z]{0,4})?\d+[a-z0-9]*(?:-[a-z0-9]+)*)(?:\s*(?:pro|max|plus|mini|ultra|lite|se|\+|青春版))*)"
+    r"\s*((?:[a-z]{0,10}(?:\s|-[a-z]{0,4})?\d+[a-z0-9]*(?:-[a-z0-9]+)*)(?:\s*(?:pro|max|plus|mini|ultra|lite|se|\+))*(?:\s*青春版)?)"
 )
 #: between two brands of a list: ``联想、华为``, ``苹果/三星``, ``佳能 尼康``, ``MacBook苹果``
 _LIST_SEPARATOR = re.compile(r"\s*(?:(?:、|/|,|，|和|及|与)\s*)?")
