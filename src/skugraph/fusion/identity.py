@@ -23,6 +23,7 @@ from rapidfuzz import fuzz
 from skugraph.corpus.normalize import fold
 from skugraph.facts.values import chinese_number, normalize_value
 from skugraph.fusion.offers import Offer
+from skugraph.tagging.lexicon import NOT_A_COLOUR_SET
 
 #: extracted attributes two offers of one product cannot disagree on (brand, type and fits are checked apart)
 KEY_ATTRIBUTES = ("model", "capacity", "colour", "size", "volume", "weight", "power")
@@ -283,8 +284,8 @@ def _stated_change(kind: str, ours: TitleReading, theirs: TitleReading) -> str |
 
 
 #: a count of colours (24色, 十二色): a set of several, which no one colour describes; not those one may choose
-#: from (6色可选) nor a ribbon's (3色带)
-_COLOUR_COUNT = re.compile(r"(?<![\d.])(\d+|[两二三四五六七八九十]{1,3})\s*色(?!可选|任选|随机|可挑|备注|留言|选择|带)")
+#: from (6色可选) nor a ribbon's (3色带): :data:`~skugraph.tagging.lexicon.NOT_A_COLOUR_SET`
+_COLOUR_COUNT = re.compile(rf"(?<![\d.])(\d+|[两二三四五六七八九十]{{1,3}})\s*色(?!{NOT_A_COLOUR_SET})")
 #: words that hold a colour character and name no colour: 蓝牙, 金属, 白板, 红米, 青春版 …
 _NOT_COLOUR = re.compile(r"蓝牙|蓝光|金属|合金|白金|黄金|黄铜|青铜|白板|黑板|白边|黑边|红米|青春|红外|紫外|紫砂|黑科技|网红|红包|金牌"
                          r"|金士顿|银行|金融|白条|黑点|青花")

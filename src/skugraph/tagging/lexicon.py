@@ -54,6 +54,9 @@ GLUED_DEVICE = re.compile(
     r"|mi(?=\d)|iphone(?=(?:x[rs]?(?:max)?|se)(?![a-z])))"
 )
 
+#: what 色 after a count goes on with where it counts no colours of a set: colours to choose from (5色可选), a
+#: ribbon's (3色带), a light's temperature (色温), a screen (单色屏)
+NOT_A_COLOUR_SET = "可选|任选|随机|可挑|备注|留言|选择|带|温|屏"
 #: a product word that sells a service for a device, not the device (``换件服务``, ``上门换屏``, ``延保服务卡``,
 #: ``延长保修``)
 SERVICE_WORD = re.compile(r"服务卡?$|^上门(?:维修|换)|保修$")

@@ -21,6 +21,7 @@ from skugraph.tagging.lexicon import (
     COMPAT_TRIGGER,
     GENERIC_WORDS,
     GLUED_DEVICE,
+    NOT_A_COLOUR_SET,
     Brand,
     BrandGazetteer,
     Lexicon,
@@ -36,10 +37,10 @@ from skugraph.tagging.lexicon import (
 
 _DIGITS = r"\d{1,6}(?:\.\d+)?"
 #: a classifier after a count (:data:`skugraph.facts.values.CLASSIFIERS`), but not where it starts another word
-#: (支架, 个月, 包邮, 条纹, 单片机, 卷发, 卷笔刀); the colours of a set (24色), not those one may choose from (5色可选),
-#: a ribbon's (3色带), a light's temperature (单色温) or a screen (单色屏)
+#: (支架, 个月, 包邮, 条纹, 单片机, 卷发, 卷笔刀); the colours of a set (24色), not otherwise
+#: (:data:`~skugraph.tagging.lexicon.NOT_A_COLOUR_SET`: 5色可选)
 _CLASSIFIER = (r"(?:支(?![持架撑付柱])|个(?![月人性头])|只(?![能要有是])|本|张|片(?!机)|卷(?![发笔])|条(?![纹码形])|枚|粒|瓶|袋"
-               r"|盒|包(?!邮)|罐|箱|把(?!手)|册|件套|色(?!可选|任选|随机|可挑|备注|留言|选择|带|温|屏))")
+               rf"|盒|包(?!邮)|罐|箱|把(?!手)|册|件套|色(?!{NOT_A_COLOUR_SET}))")
 #: the count itself: a whole number (not 0.5 glued to 10支, not a 2.0 speaker), not a part the offer includes or
 #: gives (``+2个话筒``, ``含8个刷头``, ``送10支``); a Chinese numeral only with 装 (两个装); 单 not ending a word
 #: (账单本, 菜单本, 订单本 are books) nor before 色 (单色: one colour, a screen's or a print's, not a set of one)
