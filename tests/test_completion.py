@@ -1,7 +1,16 @@
 import pytest
 
 from skugraph.fusion import completion
-from skugraph.fusion.completion import NeighbourScorer, _curves, _stated_shares, evaluate, propose, split
+from skugraph.fusion.completion import (
+    NeighbourScorer,
+    Weights,
+    _curves,
+    _stated_shares,
+    evaluate,
+    propose,
+    split,
+    value_tokens,
+)
 from skugraph.records import Entity, Fact, Provenance
 
 
@@ -41,6 +50,51 @@ def test_neighbours_rank_the_values_of_similar_products_first(association):
     scorer = NeighbourScorer(graph(), association=association)
     scores = scorer.scores("Product:充电器14", "colour", ["Value:colour:黑色", "Value:colour:白色", "Value:colour:银色"])
     assert scores.argmax() == 1  # chargers are white, though most products are black
+
+
+def test_value_tokens_split_codes_and_chinese_names():
+    assert value_tokens("Value:model:华为p20pro") == {"华为", "p20pro", "p", "20", "pro"}
+    assert value_tokens("Value:model:荣耀畅玩7x") == {"荣耀", "耀畅", "畅玩", "7x", "7", "x"}
+    assert value_tokens("Brand:apple") == {"apple"}
+    assert value_tokens("Value:colour:黑") == {"黑"}
+
+
+def _fit_graph() -> list[tuple[str, str, str]]:
+    """Cases named by their models: huawei p20 cases fit p20 and p20pro, xiaomi cases fit mix2
+    and mix2s; each state one more thing, so only the names of the models make them alike."""
+    triples = []
+    for i in range(6):
+        case = f"Product:p{i}"
+        triples += [(case, "compatible_with", "Value:model:华为p20"), (case, "compatible_with", "Value:model:p20pro"),
+                    (case, "colour", f"Value:colour:c{i}")]
+        other = f"Product:m{i}"
+        triples += [(other, "compatible_with", "Value:model:小米mix2"), (other, "compatible_with", "Value:model:mix2s"),
+                    (other, "colour", f"Value:colour:c{i}")]
+    # two cases each know a model the others write another way
+    triples += [("Product:q", "compatible_with", "Value:model:p20"), ("Product:q", "colour", "Value:colour:q"),
+                ("Product:n", "compatible_with", "Value:model:mix2"), ("Product:n", "colour", "Value:colour:n")]
+    return triples
+
+
+def test_the_names_of_fitting_models_make_products_alike():
+    candidates = ["Value:model:p20pro", "Value:model:mix2s"]
+    plain = NeighbourScorer(_fit_graph(), neighbours=3)
+    named = NeighbourScorer(_fit_graph(), neighbours=3, tokens_of=("compatible_with",))
+    # p20 shares no value with the p20 cases: only its name's pieces (p, 20) tell it is one of them
+    assert plain.scores("Product:q", "compatible_with", candidates).max() < 1e-3
+    assert named.scores("Product:q", "compatible_with", candidates).argmax() == 0
+    assert named.scores("Product:n", "compatible_with", candidates).argmax() == 1
+
+
+def test_a_value_named_like_the_products_own_scores_by_its_weight():
+    candidates = ["Value:model:p20pro", "Value:model:mix2s", "Value:model:z"]
+    weights = {"compatible_with": Weights(similarity=1.0)}
+    scorer = NeighbourScorer(_fit_graph(), neighbours=3, by_relation=weights)
+    scores = scorer.scores("Product:q", "compatible_with", candidates)
+    assert scores[0] == pytest.approx(2 / 3, abs=1e-3)  # p20 in p20pro: 2 × 3 of 3 + 6 characters
+    assert scores[1] < 1e-3 and scores[2] < 1e-3  # unlike names count nothing
+    # the similarity is compatible_with's alone: c0 and c1 are as unlike q's colour, both unheld by its neighbours
+    assert scorer.scores("Product:q", "colour", ["Value:colour:c0", "Value:colour:c1"]).max() < 1e-3
 
 
 def _facts(triples, titles=None):
