@@ -116,6 +116,9 @@ def test_a_season_year_said_by_one_title_only_is_no_model_number():
     ("水彩笔 6色可选 深灰", "colour", "灰色", False),  # colours to choose from are no set
     ("笔记本防窥膜 12.5/13.3/15.6英寸", "size", "13.3英寸", False),  # a list that ends with its unit
     ("笔记本防窥膜 12.5/13.3/15.6英寸", "size", "14英寸", True),
+    ("YOGA730-13IKB电脑外壳保护贴膜13.3笔记本机身贴纸", "size", "15.6英寸", True),  # a screen's size, bare
+    ("战神Z7笔记本贴膜电脑保护膜15.6屏幕膜", "size", "15.6英寸", False),
+    ("笔记本贴纸 特价 12.5元", "size", "15.6英寸", False),  # a price, no screen
 ])
 def test_a_title_rules_out_a_value_it_contradicts(title, kind, value, ruled_out):
     assert rules_out(title, kind, value) is ruled_out

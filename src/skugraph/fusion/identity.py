@@ -291,6 +291,10 @@ _NOT_COLOUR = re.compile(r"蓝牙|蓝光|金属|合金|白金|黄金|黄铜|青�
                          r"|金士顿|银行|金融|白条|黑点|青花")
 
 
+#: a number with one decimal and no unit, as screens are measured in inches (11.6, 13.3, 15.6, 27.0)
+_BARE_SCREEN = re.compile(r"(?<![\d.])([1-3]\d\.\d)(?![\d.]|\s*[a-z%]|\s*(?:元|米|厘米|毫米|公斤|斤|克|升|伏|瓦|度|mm|cm))")
+
+
 def _colours(text: str) -> set[str]:
     """The colour characters of ``text``, less those of words that name no colour (:data:`_NOT_COLOUR`)."""
     return set(_COLOUR_CHAR.findall(_NOT_COLOUR.sub("", text)))
@@ -299,7 +303,8 @@ def _colours(text: str) -> set[str]:
 def rules_out(title: str, kind: str, value: str) -> bool:
     """Whether ``title`` says its product's ``kind`` is not ``value``: measures of the kind (one of
     :data:`MEASURED`), none of them the value and the value not written (500G for 1TB; 8G1T does
-    write 1T; 13.3/15.6英寸 writes 13.3); for a colour, colour characters in its variant part, none
+    write 1T; 13.3/15.6英寸 writes 13.3), for an inch size with no measure of its kind, a bare
+    screen size that is not it (13.3笔记本 for 15.6英寸); for a colour, colour characters in its variant part, none
     of them the value's (…黑蓝红… 墨蓝24支 for 黑色), or, where the variant names none, a count of
     several colours (24色) or colour characters in the title, none of them the value's."""
     reading = read_title(title)
@@ -312,7 +317,11 @@ def rules_out(title: str, kind: str, value: str) -> bool:
                       for n in (match.group(1) for match in _COLOUR_COUNT.finditer(reading.text)))
         return bool(variant) or several or bool(named)
     stated = _measures_of(kind, reading.stated) if kind in MEASURED else ()
-    canonical = normalize_value(kind, value).canonical
+    normal = normalize_value(kind, value)
+    canonical = normal.canonical
+    if not stated and normal.family == "inch":  # a screen's size written bare (13.3笔记本, 15.6防蓝光膜)
+        screens = {float(number) for number in _BARE_SCREEN.findall(reading.text)}
+        return bool(screens) and normal.low not in screens
     if not stated or canonical in stated:
         return False
     written = re.match(r"(\d+(?:\.\d+)?)\s*(\D)", fold(canonical))  # its number and the first letter of its unit
