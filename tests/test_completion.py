@@ -2,11 +2,15 @@ import pytest
 
 from skugraph.fusion import completion
 from skugraph.fusion.completion import (
+    FIT_ASSOCIATION,
+    FIT_SIMILARITY,
+    TOKEN,
+    FitNeighbours,
     NeighbourScorer,
-    Weights,
     _curves,
     _stated_shares,
     evaluate,
+    make_scorer,
     propose,
     split,
     value_tokens,
@@ -86,15 +90,26 @@ def test_the_names_of_fitting_models_make_products_alike():
     assert named.scores("Product:n", "compatible_with", candidates).argmax() == 1
 
 
-def test_a_value_named_like_the_products_own_scores_by_its_weight():
+def test_a_value_named_like_the_products_own_scores_by_its_likeness():
     candidates = ["Value:model:p20pro", "Value:model:mix2s", "Value:model:z"]
-    weights = {"compatible_with": Weights(similarity=1.0)}
-    scorer = NeighbourScorer(_fit_graph(), neighbours=3, by_relation=weights)
-    scores = scorer.scores("Product:q", "compatible_with", candidates)
-    assert scores[0] == pytest.approx(2 / 3, abs=1e-3)  # p20 in p20pro: 2 × 3 of 3 + 6 characters
-    assert scores[1] < 1e-3 and scores[2] < 1e-3  # unlike names count nothing
-    # the similarity is compatible_with's alone: c0 and c1 are as unlike q's colour, both unheld by its neighbours
-    assert scorer.scores("Product:q", "colour", ["Value:colour:c0", "Value:colour:c1"]).max() < 1e-3
+    plain, named = (NeighbourScorer(_fit_graph(), neighbours=3, similarity=weight) for weight in (0.0, 1.0))
+    gained = named.scores("Product:q", "compatible_with", candidates) - plain.scores("Product:q", "compatible_with", candidates)
+    assert gained == pytest.approx([2 / 3, 0.0, 0.0], abs=1e-6)  # p20 in p20pro: 2 × 3 of 3 + 6 characters; unlike names nothing
+
+
+def test_the_pieces_of_names_answer_only_what_a_product_known_to_fit_something_fits():
+    triples = [*_fit_graph(), ("Product:bare", "colour", "Value:colour:c0"), ("Product:bare2", "colour", "Value:colour:c0")]
+    scorer = make_scorer("neighbours", triples)
+    assert isinstance(scorer, FitNeighbours) and "Product:bare" not in scorer.fits.heads
+    assert (scorer.plain.association, scorer.plain.similarity) == (2.0, 0.0)
+    assert (scorer.fits.association, scorer.fits.similarity) == (FIT_ASSOCIATION, FIT_SIMILARITY)
+    assert any(relation.startswith(TOKEN) for relation, _ in scorer.fits.features)
+    models, colours = ["Value:model:p20pro", "Value:model:mix2s"], ["Value:colour:c0", "Value:colour:c1"]
+    asked = [("Product:q", "compatible_with", models, scorer.fits), ("Product:q", "colour", colours, scorer.plain),
+             ("Product:bare", "compatible_with", models, scorer.plain)]
+    for head, relation, candidates, by in asked:
+        assert list(scorer.scores(head, relation, candidates)) == list(by.scores(head, relation, candidates))
+    assert scorer.scores("Product:q", "compatible_with", models).argmax() == 0  # the pieces found the p20 cases
 
 
 def _facts(triples, titles=None):

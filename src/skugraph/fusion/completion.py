@@ -3,7 +3,9 @@ and propose the likeliest as facts marked ``inferred``.
 
 Scorers: ``popularity`` (how many products have the value), ``neighbours`` (the values of
 the most similar products, item-based, TF-IDF cosine over (relation, value) pairs, plus how
-often products sharing each of its pairs have the value), ``gnn`` (a graph neural network,
+often products sharing each of its pairs have the value; for what a product that fits some
+model fits besides, products are alike also by the pieces of the names of what they fit:
+:class:`FitNeighbours`), ``gnn`` (a graph neural network,
 :mod:`skugraph.fusion.gnn`), ``neighbours+gnn`` (the two by reciprocal rank) and any PyKEEN
 embedding model (RotatE, TransE, ComplEx, RGCN …).
 
@@ -30,7 +32,7 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,26 +117,15 @@ class PopularityScorer:
         return np.array([self.count[relation][c] for c in candidates], dtype=float)
 
 
-@dataclass(frozen=True)
-class Weights:
-    """How a relation's values are scored beside the neighbours' share (weight 1): ``prior`` ×
-    the value's share of the relation's facts, ``association`` × how often products with the
-    product's pairs have it, ``similarity`` × how alike its name is to the product's other values
-    of the relation (the best :func:`rapidfuzz.fuzz.ratio`, from :data:`SIMILAR` up)."""
-
-    prior: float = 0.0
-    association: float = 0.0
-    similarity: float = 0.0
-
-
 #: a name this alike to one of the product's values (0–1) counts as similar, below it as nothing
 SIMILAR = 0.5
 
 
 def value_tokens(ref: str) -> set[str]:
-    """The pieces of a value's name that another value may share: each run of Latin letters and
-    digits whole and split into letters and digits (``p20pro``: p20pro, p, 20, pro), each
-    two Chinese characters in a row (``荣耀畅玩``: 荣耀, 耀畅, 畅玩; a lone one alone)."""
+    """The pieces of the name of a value (its reference after the last ``:``, folded as the fact
+    builder folds names: half-width, lower case) that another value may share: each run of Latin
+    letters and digits whole and split into letters and digits (``p20pro``: p20pro, p, 20, pro),
+    each two Chinese characters in a row (``荣耀畅玩``: 荣耀, 耀畅, 畅玩; a lone one alone)."""
     tokens: set[str] = set()
     for run in _RUN.findall(ref.rsplit(":", 1)[-1].lower()):
         if run.isascii():
@@ -157,9 +148,9 @@ class NeighbourScorer:
     (relation, value) pairs they share, each weighted by its inverse frequency (cosine of TF-IDF
     rows), plus (2) ``association`` × how often products with each of its (relation, value)
     pairs have the value, averaged with the same weights, plus (3) ``similarity`` × how alike
-    its name is to the product's other values of the relation (``iphone11`` beside ``iphone11pro``).
-    Popularity is a small prior. ``by_relation`` sets these weights (:class:`Weights`) for some
-    relations apart. The pieces of the names of the values of ``tokens_of`` relations
+    its name is to the product's other values of the relation (the best
+    :func:`rapidfuzz.fuzz.ratio`, from :data:`SIMILAR` up: ``iphone11`` beside ``iphone11pro``).
+    Popularity is a small prior. The pieces of the names of the values of ``tokens_of`` relations
     (:func:`value_tokens`) are pairs too: a case for the ``华为p20`` is like one for the ``p20pro``.
 
     Products whose rows agree on every feature another product can hold too (one held by more
@@ -170,11 +161,11 @@ class NeighbourScorer:
     long_posting = 1024  # classes: a feature held by more is read only where the rarer ones found a class
 
     def __init__(self, triples: Sequence[Triple], neighbours: int = 50, prior: float = 0.0, association: float = 0.0,
-                 similarity: float = 0.0, by_relation: Mapping[str, Weights] | None = None, tokens_of: Sequence[str] = ()):
+                 similarity: float = 0.0, tokens_of: Iterable[str] = ()):
         from scipy import sparse
 
-        self.neighbours = neighbours
-        self.weights, self.by_relation = Weights(prior, association, similarity), dict(by_relation or {})
+        self.neighbours, self.prior, self.association, self.similarity = neighbours, prior, association, similarity
+        tokens_of = frozenset(tokens_of)
         self.heads = {h: i for i, h in enumerate(sorted({h for h, _, _ in triples}))}
         pieces = {(h, TOKEN + r, token) for h, r, t in triples if r in tokens_of for token in value_tokens(t)}
         features = {f: i for i, f in enumerate(sorted({(r, t) for _, r, t in triples} | {(r, t) for _, r, t in pieces}))}
@@ -202,7 +193,7 @@ class NeighbourScorer:
         #: each relation's value columns, in order
         self._relation_columns = {relation: np.array(columns, dtype=np.int64) for relation, columns in by_relation.items()}
         self.popularity = PopularityScorer(triples)
-        if any(w.association for w in (self.weights, *self.by_relation.values())):
+        if association:
             self._held = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=matrix.shape)
             self._cooccurrence: dict[str, tuple[np.ndarray, object]] = {}
 
@@ -414,7 +405,7 @@ class NeighbourScorer:
         relation for the candidates last asked (a caller asks every product about the same
         values)."""
         key, cached = tuple(candidates), self._candidates.get(relation)
-        prior = self._weights(relation).prior or 1e-6
+        prior = self.prior or 1e-6
         if cached is None or cached[0] != key:
             counts = self.popularity.scores("", relation, candidates)
             columns = [self.features.get((relation, c)) for c in candidates]
@@ -427,9 +418,6 @@ class NeighbourScorer:
         if not left_out:
             return every, known, wanted
         return counts / (total - float(counts[list(left_out)].sum()) + 1) * prior, known, wanted
-
-    def _weights(self, relation: str) -> Weights:
-        return self.by_relation.get(relation, self.weights)
 
     def _similar(self, row: int, relation: str, candidates: Sequence[str]) -> np.ndarray:
         """How alike each candidate's name is to the nearest of the product's values of the
@@ -451,16 +439,44 @@ class NeighbourScorer:
         tie_break, known, wanted = self._asked(relation, candidates, left_out)
         if head not in self.heads:
             return tie_break.copy()
-        row, weights = self.heads[head], self._weights(relation)
+        row = self.heads[head]
         classes, similarity, total = self._nearest(row)
         out = np.zeros(len(candidates))
         if len(known):
             out[known] = self._neighbour_sums(row, classes, similarity, wanted) / max(total, 1e-12)
-            if weights.association:
-                out[known] += weights.association * self._association(row, relation, wanted) / max(self._weight(row), 1e-12)
-        if weights.similarity:
-            out += weights.similarity * self._similar(row, relation, candidates)
+            if self.association:
+                out[known] += self.association * self._association(row, relation, wanted) / max(self._weight(row), 1e-12)
+        if self.similarity:
+            out += self.similarity * self._similar(row, relation, candidates)
         return out + tie_break
+
+
+class FitNeighbours:
+    """The ``neighbours`` scorer: :class:`NeighbourScorer` (50 neighbours, prior 0.2, association
+    2), but for what a product already known to fit something (``compatible_with``) fits
+    besides: neighbours among the products that fit something, alike also by the pieces of the
+    names of what they fit, the associations at weight 1, and a model named like one it fits
+    scoring 0.1 × the likeness (:data:`FIT_SIMILARITY`). Every other question, and what a product
+    known to fit nothing fits, goes to the plain neighbours, whose answers the pieces would
+    change (settings chosen on seed 1 of benchmarks/completion.py's split)."""
+
+    def __init__(self, triples: Sequence[Triple], relation: str = "compatible_with"):
+        self.relation = relation
+        self.plain = NeighbourScorer(triples, neighbours=50, prior=0.2, association=2.0)
+        self.fitting = {h for h, r, _ in triples if r == relation}
+        self.fits = NeighbourScorer([t for t in triples if t[0] in self.fitting], neighbours=50, prior=0.2,
+                                    association=FIT_ASSOCIATION, similarity=FIT_SIMILARITY, tokens_of=(relation,))
+
+    def scores(self, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> np.ndarray:
+        scorer = self.fits if relation == self.relation and head in self.fitting else self.plain
+        return scorer.scores(head, relation, candidates, left_out)
+
+    def coverage(self, head: str, relation: str) -> float:
+        return self.plain.coverage(head, relation)
+
+
+#: :class:`FitNeighbours`' weights of the associations and of a name's likeness, for what a product fits
+FIT_ASSOCIATION, FIT_SIMILARITY = 1.0, 0.1
 
 
 #: a product's postings hold at least one entry per this many classes: its similarities are summed
@@ -567,12 +583,6 @@ def _blend(neighbours, gnn) -> BlendScorer:
     return BlendScorer([(neighbours, 1.0), (gnn, GNN_WEIGHT)])
 
 
-#: the ``neighbours`` scorer's weights where they are not its own (prior 0.2, association 2),
-#: the best on seed 1 of benchmarks/completion.py's split: a colour is told by how common it is
-#: more than by like products; a fitting model by the names of the others the product fits
-RELATION_WEIGHTS = {"colour": Weights(prior=3.0), "compatible_with": Weights(prior=0.2, association=1.0, similarity=0.1)}
-
-
 def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: int = 64, seed: int = 0, batch_size: int = 256):
     """``popularity``, ``neighbours``, ``gnn`` (a graph neural network, its own settings:
     ``epochs``, ``dim`` and ``batch_size`` are the PyKEEN models'), ``neighbours+gnn`` (the two
@@ -580,8 +590,7 @@ def make_scorer(name: str, triples: Sequence[Triple], epochs: int = 200, dim: in
     if name == "popularity":
         return PopularityScorer(triples)
     if name == "neighbours":
-        return NeighbourScorer(triples, neighbours=50, prior=0.2, association=2.0, by_relation=RELATION_WEIGHTS,
-                               tokens_of=("compatible_with",))
+        return FitNeighbours(triples)
     if name == "gnn":
         return GNNScorer(triples, seed)
     if name == "neighbours+gnn":
