@@ -119,6 +119,13 @@ def test_a_season_year_said_by_one_title_only_is_no_model_number():
     ("YOGA730-13IKB电脑外壳保护贴膜13.3笔记本机身贴纸", "size", "15.6英寸", True),  # a screen's size, bare
     ("战神Z7笔记本贴膜电脑保护膜15.6屏幕膜", "size", "15.6英寸", False),
     ("笔记本贴纸 特价 12.5元", "size", "15.6英寸", False),  # a price, no screen
+    ("新ipad9.7保护套 硅胶", "size", "10.5英寸", True),
+    ("ipad pro 12.9套pro9.7保护套", "size", "9.7英寸", False),
+    ("华硕a豆13.3/14破晓7贴纸", "size", "14英寸", False),  # a list: its numbers are no bare screens
+    ("IOS9-10.2系统 平板套", "size", "10.1英寸", False),  # a range of versions
+    ("Macbook air 13.3 保护壳", "size", "13-14英寸", False),  # within the range
+    ("平板套 适用14 售价29.9", "size", "14英寸", False),  # its number written
+    ("联想小新 air14寸全套 13.3金属色膜", "size", "14英寸", False),  # 14寸 is 14英寸
 ])
 def test_a_title_rules_out_a_value_it_contradicts(title, kind, value, ruled_out):
     assert rules_out(title, kind, value) is ruled_out

@@ -291,8 +291,9 @@ _NOT_COLOUR = re.compile(r"蓝牙|蓝光|金属|合金|白金|黄金|黄铜|青�
                          r"|金士顿|银行|金融|白条|黑点|青花")
 
 
-#: a number with one decimal and no unit, as screens are measured in inches (11.6, 13.3, 15.6, 27.0)
-_BARE_SCREEN = re.compile(r"(?<![\d.])([1-3]\d\.\d)(?![\d.]|\s*[a-z%]|\s*(?:元|米|厘米|毫米|公斤|斤|克|升|伏|瓦|度|mm|cm))")
+#: a number with one decimal and no unit, as screens are measured in inches (9.7, 13.3, 15.6, 27.0):
+#: not in a code, a list, a range or a dimension (G10.5, 13.3/14, 9-10.2, 11.5*22), nor a price or another measure
+_BARE_SCREEN = re.compile(r"(?<![\d.*x×~/+-])(\d{1,2}\.\d)(?![\d.]|\s*[a-z%*x×~/+-]|\s*(?:元|米|厘米|毫米|公斤|斤|克|升|伏|瓦|度|寸|英寸|支|个|片))")
 
 
 def _colours(text: str) -> set[str]:
@@ -303,8 +304,9 @@ def _colours(text: str) -> set[str]:
 def rules_out(title: str, kind: str, value: str) -> bool:
     """Whether ``title`` says its product's ``kind`` is not ``value``: measures of the kind (one of
     :data:`MEASURED`), none of them the value and the value not written (500G for 1TB; 8G1T does
-    write 1T; 13.3/15.6英寸 writes 13.3), for an inch size with no measure of its kind, a bare
-    screen size that is not it (13.3笔记本 for 15.6英寸); for a colour, colour characters in its variant part, none
+    write 1T; 13.3/15.6英寸 writes 13.3, 14寸 14英寸; an inch size is not ruled out where its
+    number is written at all, 适用14 for 14英寸), for an inch size with no measure of its kind,
+    bare screen sizes, none of them it (13.3笔记本 for 15.6英寸); for a colour, colour characters in its variant part, none
     of them the value's (…黑蓝红… 墨蓝24支 for 黑色), or, where the variant names none, a count of
     several colours (24色) or colour characters in the title, none of them the value's."""
     reading = read_title(title)
@@ -319,15 +321,20 @@ def rules_out(title: str, kind: str, value: str) -> bool:
     stated = _measures_of(kind, reading.stated) if kind in MEASURED else ()
     normal = normalize_value(kind, value)
     canonical = normal.canonical
-    if not stated and normal.family == "inch":  # a screen's size written bare (13.3笔记本, 15.6防蓝光膜)
-        screens = {float(number) for number in _BARE_SCREEN.findall(reading.text)}
-        return bool(screens) and normal.low not in screens
+    if normal.family == "inch":  # screens: a number written anywhere may be the size (15.6机械革命 … 17.3英寸)
+        if any(re.search(rf"(?<![\d.]){re.escape(number)}(?![\d.])", reading.text) for number in {f"{normal.low:g}", f"{normal.high:g}"}):
+            return False
+        if not stated:  # a screen's size written bare (13.3笔记本, 15.6防蓝光膜)
+            screens = [float(number) for number in _BARE_SCREEN.findall(reading.text)]
+            return bool(screens) and not any(normal.low <= screen <= normal.high for screen in screens)
     if not stated or canonical in stated:
         return False
     written = re.match(r"(\d+(?:\.\d+)?)\s*(\D)", fold(canonical))  # its number and the first letter of its unit
     # written before the unit itself, or in a list that ends with it (13.3/15.6英寸)
-    return not (written and re.search(rf"(?<![\d.]){re.escape(written[1])}(?:\s*/\s*\d+(?:\.\d+)?)*\s*{re.escape(written[2])}",
-                                      reading.text))
+    if not written:
+        return True
+    unit = "(?:英|寸)" if written[2] == "英" else re.escape(written[2])  # 14寸 writes 14英寸
+    return not re.search(rf"(?<![\d.]){re.escape(written[1])}(?:\s*/\s*\d+(?:\.\d+)?)*\s*{unit}", reading.text)
 
 
 @lru_cache(maxsize=65536)
