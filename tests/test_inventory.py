@@ -184,6 +184,12 @@ def test_another_kind_of_the_product_is_no_substitute():
     assert substitutes(cables, "cat6", "网线") == {"cat6-too", "plain"}  # 超六类 is read whole, not as 六类
     cabinets = {"built-in": "嵌入式消毒柜 家用", "standing": "立式消毒柜 双门", "counter": "台式消毒柜 小型", "built-in-too": "消毒碗柜 嵌入式"}
     assert substitutes(cabinets, "built-in", "消毒柜") == {"built-in-too"}  # 立式 and 台式 both stand free
+    juicers = {"manual": "手摇榨汁机 橙子压汁器", "electric": "自动榨汁机 便携", "rechargeable": "充电式榨汁杯", "manual-too": "手动榨汁器 家用"}
+    assert substitutes(juicers, "manual", "榨汁机") == {"manual-too"}
+    filters = {"uv": "佳能 UV镜 58mm", "close-up": "近摄镜 微距镜 58mm", "cpl": "CPL偏振镜 58mm", "uv-too": "超薄uv镜 58mm"}
+    assert substitutes(filters, "uv", "滤镜") == {"uv-too"}
+    cards = {"tf": "金士顿 TF存储卡 128G", "nm": "华为 NM存储卡 128G", "microsd": "闪迪 microSD 128G", "sd": "相机 SD卡 128G"}
+    assert substitutes(cards, "tf", "存储卡") == {"microsd"}
 
 
 def test_a_paper_size_stands_in_for_itself_only_and_a_variant_names_the_one_sold():
