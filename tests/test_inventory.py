@@ -192,6 +192,20 @@ def test_another_kind_of_the_product_is_no_substitute():
     assert substitutes(cards, "tf", "存储卡") == {"microsd"}
 
 
+def test_a_pack_stands_in_for_a_pack_of_a_near_count():
+    """A pack of 5 bags is no substitute for one of 50 (ten times), one of 30 or 100 is, ranked after
+    one of 50; an offer that states no count is not held to one; a single item's substitutes are
+    not held to counts (packs rank after single items, as before)."""
+    kind = ("product_type", "product_type:文件袋")
+    counts = {"p50": "50个", "p50-too": "50个", "p5": "5个", "p30": "30个", "p100": "100个"}
+    facts = {p: {kind: 1.0, ("quantity", f"quantity:{n}"): 1.0} for p, n in counts.items()} | {"plain": {kind: 1.0}}
+    recommender = Recommender(facts, title_floor=0)
+    found = [s.id for s in recommender.substitutes("p50")]
+    assert set(found) == {"p50-too", "p30", "p100", "plain"} and found[0] == "p50-too"
+    assert {s.id for s in recommender.substitutes("p5")} == {"plain"}  # 30 is six times 5
+    assert "p5" in {s.id for s in recommender.substitutes("plain")}
+
+
 def test_a_paper_size_stands_in_for_itself_only_and_a_variant_names_the_one_sold():
     """An A4 folder is no substitute for an A3 one, nor a B4 for either (a step apart, though less
     than twice the area); a folder whose title lists A3, A4 and B5 but whose variant is A4 is sold in A4."""
@@ -232,7 +246,8 @@ def test_an_accessory_sold_by_the_inch_stands_in_within_five_percent_a_device_wi
 
 def test_a_set_or_pack_ranks_after_single_items_for_a_single_item():
     """A single pen's substitutes rank a 12-pen pack and a 套装 after a single pen, and say so; a
-    pack's do not; a title offering 单支 or 12支 with 12支 as its variant is a pack."""
+    pack's do not, though one pen is no stand-in for 12 (:data:`PACK_RATIO`); a title offering 单支
+    or 12支 with 12支 as its variant is a pack."""
     kind = ("product_type", "product_type:中性笔")
     facts = {"single": {kind: 1.0}, "one": {kind: 1.0, ("quantity", "quantity:1支"): 1.0},
              "twelve": {kind: 1.0, ("quantity", "quantity:12支"): 1.0}, "set": {kind: 1.0, ("form", "form:套装"): 1.0},
@@ -249,7 +264,7 @@ def test_a_set_or_pack_ranks_after_single_items_for_a_single_item():
     assert found[0].id == "one" and {s.id for s in found[1:]} == {"twelve", "set", "either"}
     assert "a pack or set" in found[1].reason and "a pack or set" not in found[0].reason
     for_a_pack = recommender.substitutes("twelve")
-    assert {s.id for s in for_a_pack} == {"single", "one", "set", "either"} and not any("a pack or set" in s.reason for s in for_a_pack)
+    assert {s.id for s in for_a_pack} == {"single", "set", "either"} and not any("a pack or set" in s.reason for s in for_a_pack)
 
 
 def test_what_one_item_holds_is_compared_as_a_measure():

@@ -67,6 +67,9 @@ CONTENTS = ("count:张", "count:片", "count:粒", "count:色")
 #: counts compared as measures besides :data:`CONTENTS`: a set's pieces (5件套: a set of 14 is no stand-in for one of
 #: 5), though a set is still an offer of several
 COMPARED_COUNTS = (*CONTENTS, "count:件套")
+#: other counts of items (50个装, 10支) are compared only this far apart: a pack of 5 is no stand-in for one of 50,
+#: a pack of 30 may stand in for one of 50
+PACK_RATIO = 4.0
 #: words that say nothing about which product this is: every phone case fits 手机
 GENERIC = frozenset({"手机", "通用", "万能", "安卓", "全网通", "其他", "其它", "多功能", "赠品", "礼品", "配件", "新款",
                      "正品", "官方", "男女", "男女通用"})
@@ -104,7 +107,8 @@ def _far(theirs: Collection[float], ours: Collection[float], family: str, access
     """Whether every one of a substitute's measures of a unit family is more than the family's
     ratio (:data:`ACCESSORY_RATIO` for an ``accessory``, :data:`FAMILY_RATIO`, else
     :data:`MEASURE_RATIO`) from every one of ours."""
-    ratio = (accessory and ACCESSORY_RATIO.get(family)) or FAMILY_RATIO.get(family, MEASURE_RATIO)
+    packs = family.startswith("count:") and family not in COMPARED_COUNTS
+    ratio = (accessory and ACCESSORY_RATIO.get(family)) or (PACK_RATIO if packs else FAMILY_RATIO.get(family, MEASURE_RATIO))
     return all(max(m, n) / min(m, n) > ratio * (1 + 1e-9) for m in theirs for n in ours)
 
 
@@ -618,8 +622,9 @@ class Recommender:
         differs = np.zeros(len(self.products))  # unit families in which a substitute states only other measures, and packs
         listing: dict[str, np.ndarray] = {}  # family → the products holding several of its values (their variant may narrow them)
         accessory = bool(devices or brands) or self.universal(product)
-        # other counts of items: packs, below
-        measured = {family: ours for family, ours in stated.items() if not family.startswith("count:") or family in COMPARED_COUNTS}
+        # other counts of items: packs, below; for a pack, compared as measures too, at PACK_RATIO (5 for 50 is none)
+        measured = {family: ours for family, ours in stated.items()
+                    if not family.startswith("count:") or family in COMPARED_COUNTS or several}
         for family, ours in measured.items():  # those holding one value of the family, all at once
             features = self._families[family]
             held = self._count_held(features)
