@@ -314,6 +314,8 @@ def test_an_accessory_listing_several_models_is_sold_for_the_one_its_variant_nam
     assert recommender.sold_models("marked") == {"a3"}  # no space before the variant: the bracket names it
     assert recommender.sold_models("one-word") == {"a3"}  # one word: the model its last bracket follows
     assert recommender.sold_models("one-word-a13") == {"a5"}  # a13 is no a3: every model it fits
+    sized = Recommender({"sized": facts["listed"]}, names, {"sized": "oppo a5手机壳A3 玻璃防摔保护套 卡通 oppo A56.2寸"})
+    assert sized.sold_models("sized") == {"a5"}  # the variant's model and its screen's size: a5 6.2寸
     names = {"a3", "r11", "oppor11"}  # the longest name the bracket follows, not its tail
     assert recommender._variant_names("one-word-r11", names) == {"oppor11"}
     assert {r.id for r in recommender.substitutes("listed", 10)} == {"for-a3", "both", "marked", "one-word"}

@@ -150,11 +150,15 @@ def _measure(kind: str, text: str) -> tuple[str, float]:
 
 def _names(text: str, model: str, at_end: bool = False) -> bool:
     """Whether ``text`` names ``model`` (lower case, no spaces): not followed by a letter, digit,
-    + or 青春版 (``p20`` is not ``p20pro``, ``荣耀8`` not ``荣耀8青春版``), nor, for a model that
-    starts with a digit, after one (``9`` is not the 9 of ``19年``); ``at_end``: as its last
-    characters (``9`` ends ``小米9``)."""
+    + or 青春版 (``p20`` is not ``p20pro``, ``荣耀8`` not ``荣耀8青春版``) but for its screen's size
+    (``xsmax6.5寸``), nor, for a model that starts with a digit, after one (``9`` is not the 9 of
+    ``19年``); ``at_end``: as its last characters (``9`` ends ``小米9``)."""
     before = r"(?<![0-9])" if model[0].isdigit() else ""
-    return re.search(rf"{before}{re.escape(model)}{'$' if at_end else '(?![0-9a-z+]|青春版)'}", text) is not None
+    return re.search(rf"{before}{re.escape(model)}{'$' if at_end else _MODEL_ENDS}", text) is not None
+
+
+#: what may follow a model's name in a title: no letter, digit, + or 青春版, unless the digits are a screen's size
+_MODEL_ENDS = r"(?!(?!\d+(?:\.\d+)?(?:英寸|寸))[0-9a-z+]|青春版)"
 
 
 @lru_cache(maxsize=65_536)
