@@ -130,6 +130,20 @@ def test_missing_values_are_proposed_inferred_with_a_calibrated_confidence():
     assert 0.5 <= fact.confidence <= 1 and fact.provenance[0].extractor == "completion"
 
 
+def test_calibration_asks_as_proposals_ask_of_products_stating_no_other_value(monkeypatch):
+    triples = graph() + [(f"Product:壳{i}", "colour", "Value:colour:红色") for i in range(7)]  # half the cases have two colours
+    asked = []
+
+    def tops(scorer, queries, workers):
+        asked.extend(queries)
+        return [completion._top(scorer, *query) for query in queries]
+
+    monkeypatch.setattr(completion, "_tops", tops)
+    proposals = propose(_facts(triples), relations=["colour"], share=0.3, min_probability=0.5)
+    assert proposals.calibration["hidden"] > 0
+    assert not any(left_out for _, _, _, left_out in asked)  # a two-coloured case's hidden colour is never asked
+
+
 def test_a_value_the_title_rules_out_is_not_proposed():
     triples = [t for t in graph() if not (t[0] in ("Product:壳0", "Product:充电器20") and t[1] == "colour")]
     proposals = propose(_facts(triples, {"壳0": "磨砂手机壳 墨蓝"}), relations=["colour"], share=0.3, min_probability=0.5)

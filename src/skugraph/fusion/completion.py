@@ -13,7 +13,8 @@ Evaluation hides a share of the attribute edges, trains on the rest, and ranks e
 value among the values of its kind (filtered: other known values of that product and kind
 do not count against it): MRR and Hits@1/10 for each scorer in the same run.
 
-:func:`propose` calibrates a scorer on hidden edges (isotonic regression from the top
+:func:`propose` calibrates a scorer on hidden edges whose product states no other value of
+the relation, as the products it proposes for state none (isotonic regression from the top
 candidate's score to how often it is right, apart for products known by 1, 2, 3 and 4 or
 more shared facts), then proposes, for each product missing a relation (an attribute that
 applies to its category), its top value when the calibrated probability, times the share of
@@ -894,7 +895,8 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
         kept, hidden = split(triples, relations, share, round_seed)
         ranked = _Ranked(_values(kept, relations), gathered.triples, hidden)
         trial = make_scorer(scorer, kept, epochs, dim, seed)
-        asked = [(h, r, t, left_out) for h, r, t in hidden if ranked.count(r, left_out := ranked.left_out(h, r, t))]
+        # asked as proposals are: of a product that states no other value of the relation
+        asked = [(h, r, t, left_out) for h, r, t in hidden if not (left_out := ranked.left_out(h, r, t)) and ranked.count(r, left_out)]
         tops = _tops(trial, [(h, r, ranked.values[r], left_out) for h, r, _, left_out in asked], workers)
         points += [score for _, score, _ in tops]
         right += [float(top == t) for (_, _, t, _), (top, _, _) in zip(asked, tops, strict=True)]
