@@ -7,7 +7,7 @@ from skugraph.apps.analytics import NO_CATEGORY, WHY, market_report, report_html
 from skugraph.apps.documents import Document, gift_only, in_gift, without_gifts
 from skugraph.apps.prices import band_of, price_bands
 from skugraph.apps.query_parser import QueryParser
-from skugraph.apps.recommend import Recommender, title_vectors
+from skugraph.apps.recommend import Recommender, _names, title_vectors
 from skugraph.apps.search import FilterError, SearchIndex
 from skugraph.apps.search_eval import ndcg, recall, synthesise_queries
 from skugraph.extract import ExtractorConfig, build_extractor
@@ -316,6 +316,7 @@ def test_an_accessory_listing_several_models_is_sold_for_the_one_its_variant_nam
     assert recommender.sold_models("one-word-a13") == {"a5"}  # a13 is no a3: every model it fits
     sized = Recommender({"sized": facts["listed"]}, names, {"sized": "oppo a5手机壳A3 玻璃防摔保护套 卡通 oppo A56.2寸"})
     assert sized.sold_models("sized") == {"a5"}  # the variant's model and its screen's size: a5 6.2寸
+    assert not _names("oppo a57 5.2寸", "a5") and not _names("新ipad2018 9.7寸", "ipad2") and not _names("5.97寸", "9")
     names = {"a3", "r11", "oppor11"}  # the longest name the bracket follows, not its tail
     assert recommender._variant_names("one-word-r11", names) == {"oppor11"}
     assert {r.id for r in recommender.substitutes("listed", 10)} == {"for-a3", "both", "marked", "one-word"}

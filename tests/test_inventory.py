@@ -184,24 +184,26 @@ def test_another_kind_of_the_product_is_no_substitute():
     assert substitutes(cables, "cat6", "网线") == {"cat6-too", "plain"}  # 超六类 is read whole, not as 六类
     cabinets = {"built-in": "嵌入式消毒柜 家用", "standing": "立式消毒柜 双门", "counter": "台式消毒柜 小型", "built-in-too": "消毒碗柜 嵌入式"}
     assert substitutes(cabinets, "built-in", "消毒柜") == {"built-in-too"}  # 立式 and 台式 both stand free
-    juicers = {"manual": "手摇榨汁机 橙子压汁器", "electric": "自动榨汁机 便携", "rechargeable": "充电式榨汁杯", "manual-too": "手动榨汁器 家用"}
-    assert substitutes(juicers, "manual", "榨汁机") == {"manual-too"}
+    juicers = {"manual": "手摇榨汁机 橙子压汁器", "electric": "电动榨汁机 便携", "rechargeable": "充电式榨汁杯", "manual-too": "手动榨汁器 家用",
+               "automatic": "全自动榨汁机 免手动清洗"}  # 全自动 says no power source, 免手动 no manual one
+    assert substitutes(juicers, "manual", "榨汁机") == {"manual-too", "automatic"}
     filters = {"uv": "佳能 UV镜 58mm", "close-up": "近摄镜 微距镜 58mm", "cpl": "CPL偏振镜 58mm", "uv-too": "超薄uv镜 58mm"}
     assert substitutes(filters, "uv", "滤镜") == {"uv-too"}
-    cards = {"tf": "金士顿 TF存储卡 128G", "nm": "华为 NM存储卡 128G", "microsd": "闪迪 microSD 128G", "sd": "相机 SD卡 128G"}
-    assert substitutes(cards, "tf", "存储卡") == {"microsd"}
+    cards = {"tf": "金士顿 TF存储卡 128G", "nm": "华为 NM存储卡 128G", "microsd": "闪迪 microSD 128G", "sd": "相机 SD卡 128G",
+             "micro-sd": "Micro SD卡 128G 手机"}  # two words, one kind
+    assert substitutes(cards, "tf", "存储卡") == {"microsd", "micro-sd"}
 
 
 def test_a_pack_stands_in_for_a_pack_of_a_near_count():
-    """A pack of 5 bags is no substitute for one of 50 (ten times), one of 30 or 100 is, ranked after
+    """A pack of 5 bags is no substitute for one of 50 (ten times), nor one of 250, one of 30, 100 or 150 is, ranked after
     one of 50; an offer that states no count is not held to one; a single item's substitutes are
     not held to counts (packs rank after single items, as before)."""
     kind = ("product_type", "product_type:文件袋")
-    counts = {"p50": "50个", "p50-too": "50个", "p5": "5个", "p30": "30个", "p100": "100个"}
+    counts = {"p50": "50个", "p50-too": "50个", "p5": "5个", "p30": "30个", "p100": "100个", "p150": "150个", "p250": "250个"}
     facts = {p: {kind: 1.0, ("quantity", f"quantity:{n}"): 1.0} for p, n in counts.items()} | {"plain": {kind: 1.0}}
     recommender = Recommender(facts, title_floor=0)
     found = [s.id for s in recommender.substitutes("p50")]
-    assert set(found) == {"p50-too", "p30", "p100", "plain"} and found[0] == "p50-too"
+    assert set(found) == {"p50-too", "p30", "p100", "p150", "plain"} and found[0] == "p50-too"  # 150 is 3 times 50, 250 five
     assert {s.id for s in recommender.substitutes("p5")} == {"plain"}  # 30 is six times 5
     assert "p5" in {s.id for s in recommender.substitutes("plain")}
 

@@ -105,8 +105,9 @@ class Recommendation:
 
 def _far(theirs: Collection[float], ours: Collection[float], family: str, accessory: bool) -> bool:
     """Whether every one of a substitute's measures of a unit family is more than the family's
-    ratio (:data:`ACCESSORY_RATIO` for an ``accessory``, :data:`FAMILY_RATIO`, else
-    :data:`MEASURE_RATIO`) from every one of ours."""
+    ratio (:data:`ACCESSORY_RATIO` for an ``accessory``, :data:`PACK_RATIO` for a count of items
+    not in :data:`COMPARED_COUNTS`, :data:`FAMILY_RATIO`, else :data:`MEASURE_RATIO`) from every
+    one of ours."""
     packs = family.startswith("count:") and family not in COMPARED_COUNTS
     ratio = (accessory and ACCESSORY_RATIO.get(family)) or (PACK_RATIO if packs else FAMILY_RATIO.get(family, MEASURE_RATIO))
     return all(max(m, n) / min(m, n) > ratio * (1 + 1e-9) for m in theirs for n in ours)
@@ -153,12 +154,13 @@ def _names(text: str, model: str, at_end: bool = False) -> bool:
     + or 青春版 (``p20`` is not ``p20pro``, ``荣耀8`` not ``荣耀8青春版``) but for its screen's size
     (``xsmax6.5寸``), nor, for a model that starts with a digit, after one (``9`` is not the 9 of
     ``19年``); ``at_end``: as its last characters (``9`` ends ``小米9``)."""
-    before = r"(?<![0-9])" if model[0].isdigit() else ""
+    before = r"(?<![0-9.])" if model[0].isdigit() else ""
     return re.search(rf"{before}{re.escape(model)}{'$' if at_end else _MODEL_ENDS}", text) is not None
 
 
 #: what may follow a model's name in a title: no letter, digit, + or 青春版, unless the digits are a screen's size
-_MODEL_ENDS = r"(?!(?!\d+(?:\.\d+)?(?:英寸|寸))[0-9a-z+]|青春版)"
+#: (2 to 19 inches: not the 7 of a57 5.2寸, nor the 018 of ipad2018)
+_MODEL_ENDS = r"(?!(?!(?:1\d|[2-9])(?:\.\d{1,2})?(?:英寸|寸))[0-9a-z+]|青春版)"
 
 
 @lru_cache(maxsize=65_536)
@@ -187,10 +189,14 @@ def _kinds(title: str) -> tuple[frozenset[int], ...]:
 
     words, groups, pattern = _kind_words()
     named: list[set[int]] = [set() for _ in range(groups)]
-    for match in pattern.finditer(fold(" ".join(_sold_words(title)))):
+    for match in pattern.finditer(_MICRO_SD.sub("microsd", fold(" ".join(_sold_words(title))))):
         for group, kind in words[match.group()]:
             named[group].add(kind)
     return tuple(frozenset(kinds) for kinds in named)
+
+
+#: Micro SD written in two words is one kind (a TF card), not the SD card its second word names
+_MICRO_SD = re.compile(r"micro[\s-]*sd")
 
 
 def _other_kind(ours: Sequence[frozenset[int]], theirs: Sequence[frozenset[int]]) -> bool:
@@ -584,8 +590,9 @@ class Recommender:
         alike (:data:`TITLE_FLOOR` unless told; 0 leaves titles out), for when it is out of stock;
         ranked by the key values they share and how alike their facts and titles are, each unit
         family in which they state other measures (as :meth:`stated_measures` reads them) dividing
-        the score, as does being a pack or set (:meth:`offers_several`) for a single item; one
-        whose measures are all far from the product's in a family (:func:`_far`) is none, as is
+        the score, as does being a pack or set (:meth:`offers_several`) for a single item (for a
+        pack, its counts of items are measures too); one whose measures are all far from the
+        product's in a family (:func:`_far`: 5 bags for 50) is none, as is
         one whose title names kinds of a group, none of them the product's (:func:`_other_kind`:
         家用 for 工业). For an accessory, only those that fit
         the same device model, sold for the same (see :meth:`sold_models`); none for one that
