@@ -306,9 +306,10 @@ def rules_out(title: str, kind: str, value: str) -> bool:
     :data:`MEASURED`), none of them the value and the value not written (500G for 1TB; 8G1T does
     write 1T; 13.3/15.6英寸 writes 13.3, 14寸 14英寸; an inch size is not ruled out where its
     number is written at all, 适用14 for 14英寸), for an inch size with no measure of its kind,
-    bare screen sizes, none of them it (13.3笔记本 for 15.6英寸); for a colour, colour characters in its variant part, none
-    of them the value's (…黑蓝红… 墨蓝24支 for 黑色), or, where the variant names none, a count of
-    several colours (24色) or colour characters in the title, none of them the value's."""
+    bare screen sizes, none of them it (13.3笔记本 for 15.6英寸); for a colour, colour characters
+    in its variant part, none of them the value's (…黑蓝红… 墨蓝24支 for 黑色), or, where the
+    variant names none, a count of several colours (24色) or colour characters in the title, none
+    of them the value's."""
     reading = read_title(title)
     if kind == "colour":
         mine = set(_COLOUR_CHAR.findall(fold(value)))
