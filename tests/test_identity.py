@@ -117,6 +117,9 @@ def test_a_season_year_said_by_one_title_only_is_no_model_number():
     ("笔记本防窥膜 12.5/13.3/15.6英寸", "size", "13.3英寸", False),  # a list that ends with its unit
     ("笔记本防窥膜 12.5/13.3/15.6英寸", "size", "14英寸", True),
     ("YOGA730-13IKB电脑外壳保护贴膜13.3笔记本机身贴纸", "size", "15.6英寸", True),  # a screen's size, bare
+    ("正立德a3资料册 韩版资料夹 a3资料册 画册夹 a3文件夹 a3资料夹 20页/40页多色可选 A3 20页湖蓝", "colour", "透明", True),  # variant 湖蓝
+    ("透明文件袋 按扣 A4 透明蓝", "colour", "透明", False),
+    ("a3资料册 韩版资料夹 20页", "colour", "透明", False),  # no colour named
     ("战神Z7笔记本贴膜电脑保护膜15.6屏幕膜", "size", "15.6英寸", False),
     ("笔记本贴纸 特价 12.5元", "size", "15.6英寸", False),  # a price, no screen
     ("新ipad9.7保护套 硅胶", "size", "10.5英寸", True),

@@ -307,14 +307,17 @@ def rules_out(title: str, kind: str, value: str) -> bool:
     write 1T; 13.3/15.6英寸 writes 13.3, 14寸 14英寸; an inch size is not ruled out where its
     number is written at all, 适用14 for 14英寸), for an inch size with no measure of its kind,
     bare screen sizes, none of them it (13.3笔记本 for 15.6英寸); for a colour, colour characters
-    in its variant part, none of them the value's (…黑蓝红… 墨蓝24支 for 黑色), or, where the
-    variant names none, a count of several colours (24色) or colour characters in the title, none
-    of them the value's."""
+    in its variant part, none of them the value's (…黑蓝红… 墨蓝24支 for 黑色; for a colour with no
+    colour character, 透明, a variant naming colours and not it), or, where the variant names
+    none, a count of several colours (24色) or colour characters in the title, none of them the
+    value's."""
     reading = read_title(title)
     if kind == "colour":
         mine = set(_COLOUR_CHAR.findall(fold(value)))
         variant, named = _colours(reading.compact[reading.variant_from :]), _colours(reading.text)
-        if not mine or mine & (variant or named):
+        if not mine:  # 透明, 香槟色: ruled out by a variant that names colours and not it
+            return bool(variant) and fold(value).removesuffix("色") not in reading.text
+        if mine & (variant or named):
             return False
         several = any((int(n) if n.isdigit() else chinese_number(n) or 0) > 1
                       for n in (match.group(1) for match in _COLOUR_COUNT.finditer(reading.text)))
