@@ -304,8 +304,8 @@ def _colours(text: str) -> set[str]:
 def rules_out(title: str, kind: str, value: str) -> bool:
     """Whether ``title`` says its product's ``kind`` is not ``value``: measures of the kind (one of
     :data:`MEASURED`), none of them the value and the value not written (500G for 1TB; 8G1T does
-    write 1T; 13.3/15.6英寸 writes 13.3, 14寸 14英寸; an inch size is not ruled out where its
-    number is written at all, 适用14 for 14英寸), for an inch size with no measure of its kind,
+    write 1T; 13.3/15.6英寸 writes 13.3; an inch size is not ruled out where its number is
+    written at all, 14寸 or 适用14 for 14英寸), for an inch size with no measure of its kind,
     bare screen sizes, none of them it (13.3笔记本 for 15.6英寸); for a colour, colour characters
     in its variant part, none of them the value's (…黑蓝红… 墨蓝24支 for 黑色; for a colour with no
     colour character, 透明, a variant naming colours and not it), or, where the variant names
@@ -335,10 +335,8 @@ def rules_out(title: str, kind: str, value: str) -> bool:
         return False
     written = re.match(r"(\d+(?:\.\d+)?)\s*(\D)", fold(canonical))  # its number and the first letter of its unit
     # written before the unit itself, or in a list that ends with it (13.3/15.6英寸)
-    if not written:
-        return True
-    unit = "(?:英|寸)" if written[2] == "英" else re.escape(written[2])  # 14寸 writes 14英寸
-    return not re.search(rf"(?<![\d.]){re.escape(written[1])}(?:\s*/\s*\d+(?:\.\d+)?)*\s*{unit}", reading.text)
+    return not (written and re.search(rf"(?<![\d.]){re.escape(written[1])}(?:\s*/\s*\d+(?:\.\d+)?)*\s*{re.escape(written[2])}",
+                                      reading.text))
 
 
 @lru_cache(maxsize=65536)
