@@ -68,12 +68,15 @@ def main() -> None:
     base = report.systems["popularity"]["hits_at_10"]
     for name, scores in report.systems.items():
         print(f"{name:<22}{scores['mrr']:>8.3f}{scores['hits_at_1']:>8.3f}{scores['hits_at_10']:>9.3f}   {scores['hits_at_10'] / base:.2f}×")
+    print(f"products stating no other value of the relation (what `skugraph complete` asks): "
+          + "  ".join(f"{name} {s['hits_at_10']:.3f}/{s['hits_at_1']:.3f}" for name, s in report.stating_no_other.items())
+          + "   (Hits@10/Hits@1)")
     for relation, scores in report.per_relation.items():
         print(f"  {relation:<20} Hits@10 " + "  ".join(f"{name} {s['hits_at_10']:.3f}" for name, s in scores.items()))
     record = {"command": " ".join(["python", *sys.argv]), "triples": len(triples),
               "relations": dict(Counter(r for _, r, _ in triples)), "seed": args.seed, "hidden": report.hidden, "systems": report.systems,
               "ratio_to_popularity": {n: round(s["hits_at_10"] / base, 3) for n, s in report.systems.items()},
-              "per_relation": report.per_relation, "wall_seconds": round(time.perf_counter() - began, 1)}
+              "stating_no_other": report.stating_no_other, "per_relation": report.per_relation, "wall_seconds": round(time.perf_counter() - began, 1)}
     save_record(args.out, record)
     print(f"wrote {args.out}")
 

@@ -30,6 +30,14 @@ def graph() -> list[tuple[str, str, str]]:
     return triples
 
 
+def test_evaluation_reports_apart_the_products_stating_no_other_value():
+    triples = graph() + [(f"Product:壳{i}", "colour", "Value:colour:红色") for i in range(7)]  # half the cases have two colours
+    report = evaluate(triples, relations=["colour"], share=0.3, systems=("popularity", "neighbours"), seed=1)
+    _, hidden = split(triples, ["colour"], share=0.3, seed=1)
+    two = {f"Product:壳{i}" for i in range(7)}
+    assert 0 < report.stating_no_other["neighbours"]["count"] == sum(h not in two for h, _, _ in hidden) < report.hidden
+
+
 def test_split_hides_a_share_and_keeps_both_ends_known():
     triples = graph()
     kept, hidden = split(triples, ["colour"], share=0.2, seed=1)

@@ -57,6 +57,9 @@ class CompletionReport:
     hidden: int
     systems: dict[str, dict]  # system → mrr, hits_at_1, hits_at_10, count, train_seconds
     per_relation: dict[str, dict[str, dict]]  # relation → system → metrics
+    #: system → metrics on the hidden edges whose product states no other value of the relation: the questions
+    #: :func:`propose` asks
+    stating_no_other: dict[str, dict]
 
 
 def split(triples: Sequence[Triple], relations: Sequence[str], share: float = 0.1, seed: int = 0) -> tuple[list[Triple], list[Triple]]:
@@ -668,6 +671,7 @@ def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, sh
         seconds[name] = round(time.perf_counter() - began, 1)
     ranked = _Ranked(_values(kept, relations), set(triples), hidden)
     ranks: dict[str, list[int]] = defaultdict(list)
+    alone: dict[str, list[int]] = defaultdict(list)
     by_relation: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for h, r, t in hidden:
         left_out = ranked.left_out(h, r, t)
@@ -679,8 +683,11 @@ def evaluate(triples: Sequence[Triple], relations: Sequence[str] = COMPLETED, sh
                 rank = 1 + int((scores > scores[truth_at]).sum())
             ranks[name].append(rank)
             by_relation[r][name].append(rank)
+            if not left_out:
+                alone[name].append(rank)
     return CompletionReport(len(hidden), {name: _metrics(v) | {"train_seconds": seconds[name]} for name, v in ranks.items()},
-                            {r: {name: _metrics(v) for name, v in d.items()} for r, d in sorted(by_relation.items())})
+                            {r: {name: _metrics(v) for name, v in d.items()} for r, d in sorted(by_relation.items())},
+                            {name: _metrics(v) for name, v in alone.items()})
 
 
 def _metrics(ranks: list[int]) -> dict:
