@@ -68,7 +68,7 @@ def main() -> None:
     base = report.systems["popularity"]["hits_at_10"]
     for name, scores in report.systems.items():
         print(f"{name:<22}{scores['mrr']:>8.3f}{scores['hits_at_1']:>8.3f}{scores['hits_at_10']:>9.3f}   {scores['hits_at_10'] / base:.2f}×")
-    print(f"products stating no other value of the relation (what `skugraph complete` asks): "
+    print("products stating no other value of the relation (what `skugraph complete` asks): "
           + "  ".join(f"{name} {s['hits_at_10']:.3f}/{s['hits_at_1']:.3f}" for name, s in report.stating_no_other.items())
           + "   (Hits@10/Hits@1)")
     for relation, scores in report.per_relation.items():
