@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Label Studio, the annotation tool `skugraph label push/pull` talk to, in its own virtual environment (its Django
-# and pins stay out of ours); the tests start a server from it, `make label-studio` one for you.
+# and pins stay out of ours), its dependencies held to constraints/label-studio.txt; the tests start a server from
+# it, `make label-studio` one for you.
 LS_VENV      ?= .venv-labelstudio
 LABEL_STUDIO ?= label-studio==1.23.2
 LS_STAMP     := $(LS_VENV)/.installed
@@ -31,18 +32,18 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 
-$(LS_STAMP): Makefile
+$(LS_STAMP): Makefile constraints/label-studio.txt
 	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
 	$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LS_VENV)/bin/python -m pip install --quiet "$(LABEL_STUDIO)"
+	$(LS_VENV)/bin/python -m pip install --quiet -c constraints/label-studio.txt "$(LABEL_STUDIO)"
 	touch $(LS_STAMP)
 
 label-studio-venv: $(LS_STAMP)
 
-$(LOCUST_STAMP): Makefile
+$(LOCUST_STAMP): Makefile constraints/locust.txt
 	test -x $(LOCUST_VENV)/bin/python || $(PYTHON) -m venv $(LOCUST_VENV)
 	$(LOCUST_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LOCUST_VENV)/bin/python -m pip install --quiet "$(LOCUST)"
+	$(LOCUST_VENV)/bin/python -m pip install --quiet -c constraints/locust.txt "$(LOCUST)"
 	touch $(LOCUST_STAMP)
 
 locust-venv: $(LOCUST_STAMP)
