@@ -23,11 +23,11 @@ LOCUST_STAMP := $(LOCUST_VENV)/.installed
 
 .PHONY: setup browser demo docs test test-fast sample clean label-studio-venv label-studio locust-venv
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile constraints/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench,kg,scale]"
+	$(BIN)/python -m pip install --quiet -c constraints/dev.txt -e ".[dev,bench,kg,scale]"
 	touch $(STAMP)
 
 setup: $(STAMP)
