@@ -3,7 +3,7 @@ pair is kept apart names what changed between the titles."""
 
 import pytest
 
-from skugraph.fusion.identity import identity, rules_out
+from skugraph.fusion.identity import identity, read_title, rules_out
 from skugraph.fusion.matching import Offer
 
 
@@ -129,6 +129,13 @@ def test_a_season_year_said_by_one_title_only_is_no_model_number():
     ("Macbook air 13.3 保护壳", "size", "13-14英寸", False),  # within the range
     ("平板套 适用14 售价29.9", "size", "14英寸", False),  # its number written
     ("联想小新 air14寸全套 13.3金属色膜", "size", "14英寸", False),  # 14寸 is 14英寸
+    ("闪迪u盘16gusb3.0高速16gu盘加密 官方标配", "capacity", "32GB", True),  # 16g written on into usb and u盘
+    ("64gtf卡 行车记录仪 内存卡", "capacity", "64GB", False),
 ])
 def test_a_title_rules_out_a_value_it_contradicts(title, kind, value, ruled_out):
     assert rules_out(title, kind, value) is ruled_out
+
+
+def test_a_number_before_a_model_code_is_not_read_with_the_unit_after_the_code():
+    assert read_title("联想小新 7000 air14寸 笔记本").measures == {}  # 7000, then air14寸: no 7000寸
+    assert read_title("闪迪 16gusb3.0 优盘").measures == {"g": frozenset({"16"})}

@@ -36,6 +36,8 @@ _UNIT = (r"mah|kwh|kw|gb|tb|mb|ml|mm|cm|km|kg|hz|w|v|a|g|t|l|m|p|k|英寸|寸|�
          r"本|卷|片|套|包|盒|只|层|格|联|色|号|代|页|位|管|孔|芯|路|斗|抽|人|天|年|月")
 _CODE_RUN = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _MEMORY = re.compile(r"\d+\+\d+[a-z]*")  # 12+256g: memory, a capacity
+#: a capacity written on into the word after it (16gusb3.0, 16gu盘, 64gtf卡, 256gssd)
+_GLUED_MEASURE = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?(?:gb|tb|mb|g|t))(?=usb|u盘|tf|micro|sd|ssd|otg|type)")
 _NUMBER = re.compile(rf"(?<![\d.a-z])(\d+(?:\.\d+)?)(?:\s*({_UNIT}))?(?![a-z])")
 _SERIES = re.compile(r"[\u4e00-\u9fff]{1,2}$")
 #: a year a shop writes as the season of a listing (2024新款, 2024款, 新款2024), with its 款 or 年: a year
@@ -83,7 +85,7 @@ class TitleReading:
 @lru_cache(maxsize=65536)
 def read_title(title: str) -> TitleReading:
     """The identity-relevant reading of a title (cached: every candidate pair reads both)."""
-    text = fold(title)
+    text = _GLUED_MEASURE.sub(r"\1 ", fold(title))  # 16gusb3.0 → 16g usb3.0
     codes: set[str] = set()
     joined = _SUFFIX_SPACE.sub("", text)  # 15 Pro Max → 15promax
     joined = _WORD_NUMBER.sub(lambda m: m.group(0) if re.search("[a-z]", m.group(2)) and _MEASURE_CODE.fullmatch(m.group(2)) else m.group(1) + m.group(2), joined)
@@ -96,7 +98,8 @@ def read_title(title: str) -> TitleReading:
     for series in _SERIES_CODE.finditer(text):  # 灵越14, 小米8: a series word and its number (not 小米13 of 小米13 Ultra)
         if not any(code.startswith(series.group(1)) for code in codes):
             codes.add(series.group(0))
-    bare = _CODE_RUN.sub(lambda m: " " * len(m.group(0)) if _part_of_code(m.group(0), codes) else m.group(0), text)
+    # a code blanked with no space, that a number and a unit it parts do not read as one (7000 air14寸: not 7000寸)
+    bare = _CODE_RUN.sub(lambda m: "_" * len(m.group(0)) if _part_of_code(m.group(0), codes) else m.group(0), text)
     stated: list[tuple[int, str, str]] = []  # (where, unit, value)
     numbers: dict[str, str] = {}
     stated += [(m.start(), "memory", m.group(0)) for m in _MEMORY.finditer(bare)]
