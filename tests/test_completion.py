@@ -3,6 +3,7 @@ import pytest
 from skugraph.fusion import completion
 from skugraph.fusion.completion import (
     FIT_ASSOCIATION,
+    FIT_SIBLING,
     FIT_SIMILARITY,
     TOKEN,
     FitNeighbours,
@@ -12,6 +13,7 @@ from skugraph.fusion.completion import (
     evaluate,
     make_scorer,
     propose,
+    siblings,
     split,
     value_tokens,
 )
@@ -113,11 +115,21 @@ def test_the_pieces_of_names_answer_only_what_a_product_known_to_fit_something_f
     assert (scorer.fits.association, scorer.fits.similarity) == (FIT_ASSOCIATION, FIT_SIMILARITY)
     assert any(relation.startswith(TOKEN) for relation, _ in scorer.fits.features)
     models, colours = ["Value:model:p20pro", "Value:model:mix2s"], ["Value:colour:c0", "Value:colour:c1"]
-    asked = [("Product:q", "compatible_with", models, scorer.fits), ("Product:q", "colour", colours, scorer.plain),
-             ("Product:bare", "compatible_with", models, scorer.plain)]
-    for head, relation, candidates, by in asked:
-        assert list(scorer.scores(head, relation, candidates)) == list(by.scores(head, relation, candidates))
-    assert scorer.scores("Product:q", "compatible_with", models).argmax() == 0  # the pieces found the p20 cases
+    for head, relation, candidates in [("Product:q", "colour", colours), ("Product:bare", "compatible_with", models)]:
+        assert list(scorer.scores(head, relation, candidates)) == list(scorer.plain.scores(head, relation, candidates))
+    # q fits p20, of which p20pro is a sibling: the pieces' answer and the sibling's share
+    assert scorer.scores("Product:q", "compatible_with", models) == pytest.approx(
+        scorer.fits.scores("Product:q", "compatible_with", models) + [FIT_SIBLING, 0.0])
+    assert scorer.fits.scores("Product:q", "compatible_with", models).argmax() == 0  # the pieces found the p20 cases
+
+
+def test_a_model_numbered_next_to_one_a_product_fits_is_its_sibling():
+    fitted = [completion._numbered_model(f"Value:model:{name}") for name in ("荣耀8x", "苹果6s", "oppor11", "手机")]
+    names = ["荣耀9x", "荣耀7x", "荣耀10x", "荣耀8", "6splus", "6s", "7s", "r11s", "mate11", "手机", "8x"]
+    found = siblings(fitted, [completion._numbered_model(f"Value:model:{name}") for name in names])
+    # one up or down with the same suffix, the same number with another; not the model itself, nor another series
+    assert dict(zip(names, found)) == {"荣耀9x": 1, "荣耀7x": 1, "荣耀10x": 0, "荣耀8": 1, "6splus": 1, "6s": 0, "7s": 1,
+                                       "r11s": 1, "mate11": 0, "手机": 0, "8x": 0}
 
 
 def _facts(triples, titles=None):
