@@ -360,6 +360,34 @@ def test_a_variant_naming_another_model_of_the_line_is_sold_for_that_one():
     assert editions.sold_models("both") == {"8青春版"}
 
 
+def test_a_variant_naming_models_the_product_is_not_known_to_fit_is_sold_for_those():
+    """An arm band read as fitting the Mate20 whose variant is for the 荣耀畅玩7A/7X (models other
+    products fit) is sold for the 7X: no substitute for a Mate20 band, nor one for it. A variant's
+    measure or count (5A, 3M, x2) names no model, and so neither does 7A (read as 5A is), nor does
+    a model's name inside a longer run (the 7x of mate7x), nor one that a model it fits holds
+    (nova3 for a nova3i band)."""
+    def band(*models: str) -> dict:
+        return {("product_type", "product_type:臂包"): 1, ("compatible_with", "huawei"): 1,
+                **{("compatible_with", f"model:{m}"): 1 for m in models}}
+
+    titles = {"mate20": "华为mate20手臂包 运动跑步臂带 Mate20 黑色", "honor": "华为mate20跑步臂套运动臂包 荣耀畅玩7/7A/7X 橙色",
+              "mate20-too": "华为mate20运动臂包 跑步臂带 黑色", "charged": "华为mate20运动臂包 跑步臂带 5A快充线 3M x2",
+              "inside": "华为mate20运动臂包 跑步臂带 mate7x黑", "nova": "华为nova3i运动臂包 跑步臂带 NOVA3 黑色",
+              "x": "荣耀畅玩7X臂包 跑步", "mate7": "华为mate7臂包", "nova3": "华为nova3臂包"}
+    facts = {"mate20": band("华为mate20"), "honor": band("华为mate20"), "mate20-too": band("华为mate20"), "charged": band("华为mate20"),
+             "inside": band("华为mate20"), "nova": band("华为nova3i"), "x": band("荣耀畅玩7x"),
+             "mate7": band("华为mate7a", "华为5a", "华为3m", "华为x2"), "nova3": band("华为nova3")}
+    names = {"huawei": "华为", **{f"model:{m}": f"华为 {m[2:]}" for m in ("华为mate20", "华为nova3i", "华为mate7a", "华为5a", "华为3m",
+                                                                   "华为x2", "华为nova3")},
+             "model:荣耀畅玩7x": "7x"}
+    recommender = Recommender(facts, names, titles)
+    assert recommender.sold_models("honor") == {"7x"}
+    assert recommender.sold_models("charged") == recommender.sold_models("inside") == {"mate20"}
+    assert recommender.sold_models("nova") == {"nova3i"}
+    assert {r.id for r in recommender.substitutes("mate20", 10)} == {"mate20-too", "charged", "inside"}  # not the 7X band
+    assert not recommender.substitutes("honor", 10)  # the 7X band fits no Mate20, which the extractor read it fits
+
+
 def test_the_model_sold_is_read_from_the_variant_by_its_whole_name():
     """A device's name without its brand and spaces (p10 plus is p10plus, not plus); a model of one
     digit named after a brand (小米9, not the 9 of 9se); a product's own model code at the end of a

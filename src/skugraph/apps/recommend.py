@@ -89,6 +89,11 @@ VARIANT_WORDS = 3
 #: a bracketed note in a title (``【小米8se】``, ``[p30]``)
 _BRACKETED = re.compile(r"[【\[]([^】\]]*)[】\]]")
 _SPACES = re.compile(r"\s\s+")
+#: a model's name in letters and digits, both (7a, mate20, z2-g, s10e+), and a run of them in a title, whole
+_MODEL_CODE = re.compile(r"(?=[^a-z]*[a-z])(?=\D*\d)[0-9a-z]+(?:-[0-9a-z]+)*\+*")
+_CODE_RUN = re.compile(r"(?<![0-9a-z.+-])[0-9a-z]+(?:-[0-9a-z]+)*\+*(?![0-9a-z.+-])")
+#: a run that reads as a measure or a count, not a model: 5a, 3m, 2.4a, 128gb, x2 (×2)
+_NOT_A_MODEL = re.compile(r"\d+(?:\.\d+)?(?:m|a|w|v|g|gb|t|tb|mm|cm|p|k|mah|hz|ml|l)|x\d+")
 _LABELS = {"has_brand": "brand", "product_type": "type", "in_category": "category", "compatible_with": "fits", "accessory_of": "accessory of"}
 
 
@@ -384,13 +389,35 @@ class Recommender:
         the A3), or another model of their line that some product fits (``… x20plus-热情红``: an
         X20 Plus case, though it fits the X20 too); the variant is the last of the title's last
         :data:`VARIANT_WORDS` words (never its first) that names one, with those after it
-        (``华为P30 pro【蓝】`` names the p30pro). Where they name none, every model it fits."""
+        (``华为P30 pro【蓝】`` names the p30pro). Where they name none of them but name other models
+        that products fit (``华为mate20…臂带 荣耀畅玩7/7A/7X 橙色``: 7a, 7x), those: the offer's variant
+        is for another device than the extractor read. Where they name none at all, every model it
+        fits."""
         if product not in self._sold:
             facts = self.facts[product]
             fitted = {self._model(key) for p, key in facts if p in FITS and key.partition(":")[0] in DEVICE_KINDS}
             models = fitted | {m for p, key in facts if p in DEVICE_KINDS and (m := self._model(key)) in self._devices}
-            self._sold[product] = self._variant_names(product, models) or fitted
+            self._sold[product] = self._variant_names(product, models) or (fitted and self._other_models(product, models)) or fitted
         return self._sold[product]
+
+    @cached_property
+    def _model_codes(self) -> frozenset[str]:
+        """Those of :attr:`_devices` written in letters and digits (7a, mate20, z2-g), less what reads
+        as a measure or a count (5a, 3m, x2): names a variant cannot mean otherwise."""
+        return frozenset(d for d in self._devices if _MODEL_CODE.fullmatch(d) and not _NOT_A_MODEL.fullmatch(d))
+
+    def _other_models(self, product: str, names: Collection[str]) -> set[str]:
+        """The models of :attr:`_model_codes` the variant the product's title ends with names, each
+        as a whole run of letters and digits (the last of its last :data:`VARIANT_WORDS` words, never
+        its first, that names any, with those after it), less any one of ``names`` is part of or
+        holds (nova3 for a nova3i case)."""
+        words = _sold_words(self.titles.get(product, ""))
+        for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
+            named = {run for run in _CODE_RUN.findall("".join(words[start:])) if run in self._model_codes
+                     and not any(run in name or name in run for name in names)}
+            if named:
+                return named
+        return set()
 
     def _variant_names(self, product: str, names: Collection[str], measures: bool = False) -> set[str]:
         """Those of ``names`` (lower case, no spaces) that the variant the product's title ends
