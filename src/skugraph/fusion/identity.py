@@ -36,8 +36,9 @@ _UNIT = (r"mah|kwh|kw|gb|tb|mb|ml|mm|cm|km|kg|hz|w|v|a|g|t|l|m|p|k|英寸|寸|�
          r"本|卷|片|套|包|盒|只|层|格|联|色|号|代|页|位|管|孔|芯|路|斗|抽|人|天|年|月")
 _CODE_RUN = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _MEMORY = re.compile(r"\d+\+\d+[a-z]*")  # 12+256g: memory, a capacity
-#: a capacity written on into the word after it (16gusb3.0, 16gu盘, 64gtf卡, 256gssd)
-_GLUED_MEASURE = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?(?:gb|tb|mb|g|t))(?=usb|u盘|tf|micro|sd|ssd|otg|type)")
+#: a capacity written on into the word after it (16gusb3.0, 16gu盘, 64gtf卡, 256gssd, 6gram), but for a free gift (送16gu盘)
+_GLUED_MEASURE = re.compile(r"(?<![a-z0-9.])(?<!送)(?<!赠)(\d+(?:\.\d+)?(?:gb|tb|mb|g|t))"
+                            r"(?=usb|u盘|tf|micro|sd|ssd|otg|type|ram|rom|sata|hdd|nvme|pcie|ddr)")
 _NUMBER = re.compile(rf"(?<![\d.a-z])(\d+(?:\.\d+)?)(?:\s*({_UNIT}))?(?![a-z])")
 _SERIES = re.compile(r"[\u4e00-\u9fff]{1,2}$")
 #: a year a shop writes as the season of a listing (2024新款, 2024款, 新款2024), with its 款 or 年: a year
@@ -85,7 +86,7 @@ class TitleReading:
 @lru_cache(maxsize=65536)
 def read_title(title: str) -> TitleReading:
     """The identity-relevant reading of a title (cached: every candidate pair reads both)."""
-    text = _GLUED_MEASURE.sub(r"\1 ", fold(title))  # 16gusb3.0 → 16g usb3.0
+    text = _GLUED_MEASURE.sub(r"\1_", fold(title))  # 16gusb3.0 → 16g_usb3.0 (as long a run of non-spaces as before)
     codes: set[str] = set()
     joined = _SUFFIX_SPACE.sub("", text)  # 15 Pro Max → 15promax
     joined = _WORD_NUMBER.sub(lambda m: m.group(0) if re.search("[a-z]", m.group(2)) and _MEASURE_CODE.fullmatch(m.group(2)) else m.group(1) + m.group(2), joined)
@@ -554,6 +555,6 @@ def conflicting_model_merges(titles: Mapping[str, str], product_of: Mapping[str,
         if ours.codes and theirs.codes and ours.codes != theirs.codes:
             found.append((listing, product, f"model codes {' '.join(sorted(ours.codes))} vs {' '.join(sorted(theirs.codes))}"))
         elif ours.model_numbers and theirs.model_numbers and ours.model_numbers.keys() != theirs.model_numbers.keys():
-            found.append((listing, product, f"model numbers {' '.join(sorted(ours.model_numbers.values()))} vs "
-                                            f"{' '.join(sorted(theirs.model_numbers.values()))}"))
+            found.append((listing, product, (f"model numbers {' '.join(sorted(ours.model_numbers.values()))} vs "
+                                             f"{' '.join(sorted(theirs.model_numbers.values()))}")))
     return found
