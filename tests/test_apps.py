@@ -363,9 +363,9 @@ def test_a_variant_naming_another_model_of_the_line_is_sold_for_that_one():
 def test_a_variant_naming_models_the_product_is_not_known_to_fit_is_sold_for_those():
     """An arm band read as fitting the Mate20 whose variant is for the 荣耀畅玩7A/7X (models other
     products fit) is sold for the 7X: no substitute for a Mate20 band, nor one for it. A variant's
-    measure or count (5A, 3M, x2) names no model, and so neither does 7A (read as 5A is), nor does
-    a model's name inside a longer run (the 7x of mate7x), nor one that a model it fits holds
-    (nova3 for a nova3i band)."""
+    measure or count (5A, 3M, x2), paper size (A5) or processor (i5) names no model, and so neither
+    does 7A (read as 5A is), nor does a model's name inside a longer run (the 7x of mate7x), nor
+    one that a model it fits holds (nova3 for a nova3i band)."""
     def band(*models: str) -> dict:
         return {("product_type", "product_type:臂包"): 1, ("compatible_with", "huawei"): 1,
                 **{("compatible_with", f"model:{m}"): 1 for m in models}}
@@ -373,19 +373,30 @@ def test_a_variant_naming_models_the_product_is_not_known_to_fit_is_sold_for_tho
     titles = {"mate20": "华为mate20手臂包 运动跑步臂带 Mate20 黑色", "honor": "华为mate20跑步臂套运动臂包 荣耀畅玩7/7A/7X 橙色",
               "mate20-too": "华为mate20运动臂包 跑步臂带 黑色", "charged": "华为mate20运动臂包 跑步臂带 5A快充线 3M x2",
               "inside": "华为mate20运动臂包 跑步臂带 mate7x黑", "nova": "华为nova3i运动臂包 跑步臂带 NOVA3 黑色",
-              "x": "荣耀畅玩7X臂包 跑步", "mate7": "华为mate7臂包", "nova3": "华为nova3臂包"}
+              "x": "荣耀畅玩7X臂包 跑步", "mate7": "华为mate7臂包", "nova3": "华为nova3臂包", "5g": "华为mate20臂包 跑步 黑色-mate20X5G",
+              "paper": "华为mate20臂包 跑步 a5 i5 灰色", "seven-plus": "华为mate20臂包 跑步 黑色 7P", "two": "华为mate20臂包 跑步 荣耀畅玩7x 2条装"}
     facts = {"mate20": band("华为mate20"), "honor": band("华为mate20"), "mate20-too": band("华为mate20"), "charged": band("华为mate20"),
              "inside": band("华为mate20"), "nova": band("华为nova3i"), "x": band("荣耀畅玩7x"),
-             "mate7": band("华为mate7a", "华为5a", "华为3m", "华为x2"), "nova3": band("华为nova3")}
+             "mate7": band("华为mate7a", "华为5a", "华为3m", "华为x2", "华为a5", "华为i5", "华为7p"), "nova3": band("华为nova3"),
+             "5g": band("华为mate20", "华为mate20x5g"), "paper": band("华为mate20"), "seven-plus": band("华为mate20"), "two": band("华为mate20")}
     names = {"huawei": "华为", **{f"model:{m}": f"华为 {m[2:]}" for m in ("华为mate20", "华为nova3i", "华为mate7a", "华为5a", "华为3m",
-                                                                   "华为x2", "华为nova3")},
+                                                                   "华为x2", "华为nova3", "华为mate20x5g", "华为a5", "华为i5",
+                                                                   "华为7p")},
              "model:荣耀畅玩7x": "7x"}
     recommender = Recommender(facts, names, titles)
     assert recommender.sold_models("honor") == {"7x"}
     assert recommender.sold_models("charged") == recommender.sold_models("inside") == {"mate20"}
+    assert recommender.sold_models("paper") == {"mate20"}  # a5 a paper size, i5 a processor
+    assert recommender.sold_models("seven-plus") == {"7p"} and recommender.sold_models("two") == {"7x"}  # 7x, then 2条装
     assert recommender.sold_models("nova") == {"nova3i"}
-    assert {r.id for r in recommender.substitutes("mate20", 10)} == {"mate20-too", "charged", "inside"}  # not the 7X band
-    assert not recommender.substitutes("honor", 10)  # the 7X band fits no Mate20, which the extractor read it fits
+    assert recommender.sold_models("5g") == {"mate20x5g"}  # after a colour and a hyphen
+    honor_5g = Recommender({"honor": facts["honor"], "5g": band("华为mate20x5g")}, names,
+                           {"honor": "华为mate20臂包 跑步 黑色-mate20X5G", "5g": "华为mate20x5g臂包"})
+    assert honor_5g.sold_models("honor") == {"mate20x5g"}
+    # not the bands for the 7X, the 7 Plus or the Mate20 X 5G
+    assert {r.id for r in recommender.substitutes("mate20", 10)} == {"mate20-too", "charged", "inside", "paper"}
+    # the 7X band fits no Mate20, which the extractor read it fits; only the other one so read and sold for the 7X
+    assert [r.id for r in recommender.substitutes("honor", 10)] == ["two"]
 
 
 def test_the_model_sold_is_read_from_the_variant_by_its_whole_name():

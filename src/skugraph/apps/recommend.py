@@ -89,11 +89,13 @@ VARIANT_WORDS = 3
 #: a bracketed note in a title (``【小米8se】``, ``[p30]``)
 _BRACKETED = re.compile(r"[【\[]([^】\]]*)[】\]]")
 _SPACES = re.compile(r"\s\s+")
-#: a model's name in letters and digits, both (7a, mate20, z2-g, s10e+), and a run of them in a title, whole
+#: a model's name in letters and digits, both (7x, mate20, z2-g, s10e+), and a run of them in a title, whole (a
+#: hyphen between a colour and a model parts them: 魅力红-mate20x5g)
 _MODEL_CODE = re.compile(r"(?=[^a-z]*[a-z])(?=\D*\d)[0-9a-z]+(?:-[0-9a-z]+)*\+*")
-_CODE_RUN = re.compile(r"(?<![0-9a-z.+-])[0-9a-z]+(?:-[0-9a-z]+)*\+*(?![0-9a-z.+-])")
-#: a run that reads as a measure or a count, not a model: 5a, 3m, 2.4a, 128gb, x2 (×2)
-_NOT_A_MODEL = re.compile(r"\d+(?:\.\d+)?(?:m|a|w|v|g|gb|t|tb|mm|cm|p|k|mah|hz|ml|l)|x\d+")
+_CODE_RUN = re.compile(r"(?<![0-9a-z.+])(?<![0-9a-z]-)[0-9a-z]+(?:-[0-9a-z]+)*\+*(?![0-9a-z.+])(?!-[0-9a-z])")
+#: a run that reads as a measure, a count, a paper size or a processor, not a model: 5a, 3m, 2.4a, 128gb, 1080p, x2
+#: (×2), a4, b5, i7 (so the 红米6a and the vivo x7 are not read from a variant either)
+_NOT_A_MODEL = re.compile(r"\d+(?:\.\d+)?(?:m|a|w|v|g|gb|t|tb|mb|mm|cm|k|kg|mah|hz|ml|l)|\d{3,4}p|x\d|[ab]\d|i[3579]")
 _LABELS = {"has_brand": "brand", "product_type": "type", "in_category": "category", "compatible_with": "fits", "accessory_of": "accessory of"}
 
 
@@ -389,44 +391,35 @@ class Recommender:
         the A3), or another model of their line that some product fits (``… x20plus-热情红``: an
         X20 Plus case, though it fits the X20 too); the variant is the last of the title's last
         :data:`VARIANT_WORDS` words (never its first) that names one, with those after it
-        (``华为P30 pro【蓝】`` names the p30pro). Where they name none of them but name other models
-        that products fit (``华为mate20…臂带 荣耀畅玩7/7A/7X 橙色``: 7a, 7x), those: the offer's variant
-        is for another device than the extractor read. Where they name none at all, every model it
-        fits."""
+        (``华为P30 pro【蓝】`` names the p30pro), or that names other models products fit, each a
+        whole run of letters and digits (:attr:`_model_codes`; ``华为mate20…臂带 荣耀畅玩7/7A/7X 橙色``:
+        7x, as 7A reads as a current): the variant is for another device than the extractor read. Where they name none at
+        all, every model it fits."""
         if product not in self._sold:
             facts = self.facts[product]
             fitted = {self._model(key) for p, key in facts if p in FITS and key.partition(":")[0] in DEVICE_KINDS}
             models = fitted | {m for p, key in facts if p in DEVICE_KINDS and (m := self._model(key)) in self._devices}
-            self._sold[product] = self._variant_names(product, models) or (fitted and self._other_models(product, models)) or fitted
+            self._sold[product] = self._variant_names(product, models, others=self._model_codes if fitted else ()) or fitted
         return self._sold[product]
 
     @cached_property
     def _model_codes(self) -> frozenset[str]:
-        """Those of :attr:`_devices` written in letters and digits (7a, mate20, z2-g), less what reads
-        as a measure or a count (5a, 3m, x2): names a variant cannot mean otherwise."""
+        """Those of :attr:`_devices` written in letters and digits (7x, mate20, z2-g), less what reads
+        as a measure, a count, a paper size or a processor (:data:`_NOT_A_MODEL`: 5a, 3m, x2, a4, i7):
+        names a variant can hardly mean otherwise."""
         return frozenset(d for d in self._devices if _MODEL_CODE.fullmatch(d) and not _NOT_A_MODEL.fullmatch(d))
 
-    def _other_models(self, product: str, names: Collection[str]) -> set[str]:
-        """The models of :attr:`_model_codes` the variant the product's title ends with names, each
-        as a whole run of letters and digits (the last of its last :data:`VARIANT_WORDS` words, never
-        its first, that names any, with those after it), less any one of ``names`` is part of or
-        holds (nova3 for a nova3i case)."""
-        words = _sold_words(self.titles.get(product, ""))
-        for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
-            named = {run for run in _CODE_RUN.findall("".join(words[start:])) if run in self._model_codes
-                     and not any(run in name or name in run for name in names)}
-            if named:
-                return named
-        return set()
-
-    def _variant_names(self, product: str, names: Collection[str], measures: bool = False) -> set[str]:
+    def _variant_names(self, product: str, names: Collection[str], measures: bool = False,
+                       others: Collection[str] = ()) -> set[str]:
         """Those of ``names`` (lower case, no spaces) that the variant the product's title ends
         with names: the last of its last :data:`VARIANT_WORDS` words (never its first) that
         names any, with the words after it, free gifts aside (``… x20plus-热情红 送钢化膜``; an
         extra may name the variant: ``雅致黑+键盘华为M6``). Models are named within the words run
         together (``华为p30 pro``), with the other models of their line some product fits that the
-        words name (:func:`_extended`: ``x20plus``, not one of ``names``); ``measures`` as
-        :func:`_measures_named` reads them. Where that names
+        words name (:func:`_extended`: ``x20plus``, not one of ``names``), or where they name none,
+        the runs of letters and digits that are ``others`` and no part of one of ``names`` (a
+        variant ``nova3`` for a nova3i case is the nova3i; ``mate20x5g`` for a mate20 case is
+        another model); ``measures`` as :func:`_measures_named` reads them. Where that names
         several models and a bracket in it names some (``…小米8se皮套朦黄【小米8se】古典奢``), those:
         a title written without spaces marks the variant so, as does a title of one word with the
         model its last bracket follows (``…6X高清note5小米9【超清】水凝前膜``)."""
@@ -441,6 +434,8 @@ class Recommender:
                           if other not in names and other in self._devices}
                 if len(named) > 1 and (notes := _BRACKETED.findall(variant)):
                     named = {name for name in named if any(_names(note, name) for note in notes)} or named
+                named = named or {run for run in _CODE_RUN.findall(" ".join(words[start:]))  # 荣耀畅玩7x 2条装: 7x, not 7x2
+                                  if run in others and not any(run in name for name in names)}
             if named:
                 return named
         if not measures and len(words) == 1 and (bracket := words[0].rfind("【")) > 0:  # one word: 小米9【超清】水凝膜
