@@ -156,6 +156,16 @@ def test_a_substitute_far_off_in_a_measure_is_none():
     assert [s.id for s in found] == ["cable", "cable-25"] and "other size 25米" in found[1].reason
 
 
+def test_a_power_banks_capacity_in_milliamp_hours_is_a_measure():
+    """A 5000 mAh power bank is no substitute for a 20000 mAh one, however written (毫安, mAh)."""
+    kind = ("product_type", "product_type:充电宝")
+    facts = {"20000": {kind: 1.0, ("capacity", "capacity:20000毫安"): 1.0}, "5000": {kind: 1.0, ("capacity", "capacity:5000毫安"): 1.0},
+             "20000-too": {kind: 1.0, ("capacity", "capacity:20000mah"): 1.0}}
+    recommender = Recommender(facts, {"capacity:20000毫安": "20000毫安", "capacity:5000毫安": "5000毫安", "capacity:20000mah": "20000mAh"})
+    assert recommender.stated_measures("20000") == {"battery": {"20000毫安": 20_000.0}}
+    assert [s.id for s in recommender.substitutes("20000")] == ["20000-too"]
+
+
 def test_another_kind_of_the_product_is_no_substitute():
     """A 家用 vacuum is no substitute for an 工业 one, nor 全自动 for 半自动; a title that names no
     kind of a group is not held to it, one that names several is held to any of them; a kind named

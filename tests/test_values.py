@@ -18,6 +18,7 @@ from skugraph.records import PRODUCT, Entity, Fact
         ("weight", ["2斤", "1kg", "1000克", "1公斤"], "1kg"),
         ("power", ["1200W", "1.2kW", "1200瓦"], "1.2kW"),
         ("battery", ["两千毫安", "2000mAh", "2000 mah"], "2000mAh"),
+        ("capacity", ["20000毫安", "20000mAh", "20000毫安时"], "20000mAh"),  # a power bank's capacity
         ("capacity", ["12+256G", "12G+256GB", "12gb+256gb"], "12GB+256GB"),
         ("power", ["10-20W", "10~20w", "10W-20W", "10至20瓦"], "10W-20W"),
     ],

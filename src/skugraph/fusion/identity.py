@@ -32,7 +32,7 @@ MEASURED = ("capacity", "size", "volume", "weight", "power")
 #: words a shop adds to a title that say nothing about the item
 FILLER = ("官方标配", "标配", "官方", "正品", "新款", "新品", "上市", "包邮", "热卖", "现货", "特价", "促销", "限时",
           "京东好店", "好货精选", "爆款", "推荐", "旗舰店", "速发", "正品保证", "品质保证", "行货", "京东配送")
-_UNIT = (r"mah|kwh|kw|gb|tb|mb|ml|mm|cm|km|kg|hz|w|v|a|g|t|l|m|p|k|英寸|寸|厘米|毫米|毫升|米|克|千克|升|匹|瓦|伏|支|个|张|"
+_UNIT = (r"mah|kwh|kw|gb|tb|mb|ml|mm|cm|km|kg|hz|w|v|a|g|t|l|m|p|k|英寸|寸|厘米|毫米|毫升|毫安时|毫安|米|克|千克|升|匹|瓦|伏|支|个|张|"
          r"本|卷|片|套|包|盒|只|层|格|联|色|号|代|页|位|管|孔|芯|路|斗|抽|人|天|年|月")
 _CODE_RUN = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _MEMORY = re.compile(r"\d+\+\d+[a-z]*")  # 12+256g: memory, a capacity
