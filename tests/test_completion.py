@@ -12,6 +12,7 @@ from skugraph.fusion.completion import (
     _stated_shares,
     evaluate,
     make_scorer,
+    numbered_model,
     propose,
     siblings,
     split,
@@ -124,12 +125,16 @@ def test_the_pieces_of_names_answer_only_what_a_product_known_to_fit_something_f
 
 
 def test_a_model_numbered_next_to_one_a_product_fits_is_its_sibling():
-    fitted = [completion._numbered_model(f"Value:model:{name}") for name in ("荣耀8x", "苹果6s", "oppor11", "手机")]
-    names = ["荣耀9x", "荣耀7x", "荣耀10x", "荣耀8", "6splus", "6s", "7s", "r11s", "mate11", "手机", "8x"]
-    found = siblings(fitted, [completion._numbered_model(f"Value:model:{name}") for name in names])
-    # one up or down with the same suffix, the same number with another; not the model itself, nor another series
-    assert dict(zip(names, found)) == {"荣耀9x": 1, "荣耀7x": 1, "荣耀10x": 0, "荣耀8": 1, "6splus": 1, "6s": 0, "7s": 1,
-                                       "r11s": 1, "mate11": 0, "手机": 0, "8x": 0}
+    fitted = [numbered_model(f"Value:model:{name}") for name in ("荣耀8x", "苹果6s", "oppor11", "手机")]
+    names = ["荣耀9x", "华为荣耀7x", "荣耀10x", "荣耀8", "6splus", "6s", "7s", "oppor11s", "r11s", "mate11", "手机", "8x", "小米9x",
+             "小米7s"]
+    found = siblings(fitted, [numbered_model(f"Value:model:{name}") for name in names])
+    # one up or down with the same suffix, the same number with another; not the model itself, nor another series (r of
+    # r11s: one letter), nor another maker's (小米)
+    assert dict(zip(names, found)) == {"荣耀9x": 1, "华为荣耀7x": 1, "荣耀10x": 0, "荣耀8": 1, "6splus": 1, "6s": 0, "7s": 1,
+                                       "oppor11s": 1, "r11s": 0, "mate11": 0, "手机": 0, "8x": 0, "小米9x": 0, "小米7s": 0}
+    assert numbered_model("Value:model:华为p20 pro") == ("华为", "p", 20, "pro")
+    assert numbered_model("Value:product_type:a4纸") is None and numbered_model("Brand:5菌") is None  # models only
 
 
 def _facts(triples, titles=None):

@@ -5,7 +5,7 @@ Scorers: ``popularity`` (how many products have the value), ``neighbours`` (the 
 the most similar products, item-based, TF-IDF cosine over (relation, value) pairs, plus how
 often products sharing each of its pairs have the value; for what a product that fits some
 model fits besides, products are alike also by the pieces of the names of what they fit, and a
-model numbered next to one it fits scores more: :class:`FitNeighbours`), ``gnn`` (a graph neural network,
+sibling of a model it fits, numbered next to it or with another suffix, scores more: :class:`FitNeighbours`), ``gnn`` (a graph neural network,
 :mod:`skugraph.fusion.gnn`), ``neighbours+gnn`` (the two by reciprocal rank) and any PyKEEN
 embedding model (RotatE, TransE, ComplEx, RGCN …).
 
@@ -33,9 +33,8 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -461,30 +460,37 @@ class FitNeighbours:
     2), but for what a product already known to fit something (``compatible_with``) fits
     besides: neighbours among the products that fit something, alike also by the pieces of the
     names of what they fit, the associations at weight 1, a model named like one it fits
-    scoring 0.1 × the likeness (:data:`FIT_SIMILARITY`), and a sibling of one it fits (the
-    model numbered one up or down, or the same number with another suffix: :func:`siblings`)
-    0.1 more (:data:`FIT_SIBLING`). Every other question, and what a product known to fit
-    nothing fits, goes to the plain neighbours, whose answers the pieces would change
-    (settings chosen on seed 1 of benchmarks/completion.py's split)."""
+    scoring 0.1 × the likeness (:data:`FIT_SIMILARITY`), and a sibling of a model it fits (of its
+    maker and series, numbered one up or down, or the same number with another suffix:
+    :func:`siblings`) 0.1 more (:data:`FIT_SIBLING`). Every other question, and what a product
+    known to fit nothing fits, goes to the plain neighbours, whose answers the pieces would
+    change (settings chosen on seed 1 of benchmarks/completion.py's split)."""
 
     def __init__(self, triples: Sequence[Triple], relation: str = "compatible_with"):
         self.relation = relation
         self.plain = NeighbourScorer(triples, neighbours=50, prior=0.2, association=2.0)
-        self.fitted: dict[str, list[str]] = defaultdict(list)  # product → the models it fits
+        fitted: dict[str, list[str]] = defaultdict(list)
         for h, r, t in triples:
             if r == relation:
-                self.fitted[h].append(t)
+                fitted[h].append(t)
+        self.fitted = dict(fitted)  # product → what it fits
         self.fits = NeighbourScorer([t for t in triples if t[0] in self.fitted], neighbours=50, prior=0.2,
                                     association=FIT_ASSOCIATION, similarity=FIT_SIMILARITY, tokens_of=(relation,))
-        self._numbered: tuple[tuple[str, ...], list] = ((), [])  # the candidates last asked, read by _numbered_model
+        self._numbered: tuple[tuple[str, ...], list, dict] = ((), [], {})  # the candidates last asked: read, by number
 
     def scores(self, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> np.ndarray:
         if relation != self.relation or head not in self.fitted:
             return self.plain.scores(head, relation, candidates, left_out)
         if self._numbered[0] != (key := tuple(candidates)):
-            self._numbered = (key, [_numbered_model(c) for c in candidates])
+            read = [numbered_model(c) for c in candidates]
+            by_number: dict[int, list[int]] = defaultdict(list)
+            for i, model in enumerate(read):
+                if model is not None:
+                    by_number[model[2]].append(i)
+            self._numbered = (key, read, by_number)
+        _, read, by_number = self._numbered
         return self.fits.scores(head, relation, candidates, left_out) + FIT_SIBLING * siblings(
-            [_numbered_model(v) for v in self.fitted[head]], self._numbered[1])
+            [numbered_model(v) for v in self.fitted[head]], read, by_number)
 
     def coverage(self, head: str, relation: str) -> float:
         return self.plain.coverage(head, relation)
@@ -493,41 +499,46 @@ class FitNeighbours:
 #: :class:`FitNeighbours`' weights of the associations, of a name's likeness and of a sibling model, for what a
 #: product fits
 FIT_ASSOCIATION, FIT_SIMILARITY, FIT_SIBLING = 1.0, 0.1, 0.1
-#: a model's name after any Chinese it opens with (华为, 苹果): series letters, number, suffix (p20pro: p, 20, pro)
-_NUMBERED = re.compile(r"[\u4e00-\u9fff]*([^\d]*?)(\d+)(\D*)")
+#: a model's name: the Chinese it opens with (its maker: 华为, 苹果), series letters, number, suffix (华为p20pro: 华为, p,
+#: 20, pro)
+_NUMBERED = re.compile(r"([\u4e00-\u9fff]*)([^\d]*?)(\d+)(\D*)")
+Numbered = tuple[str, str, int, str]
 
 
-def _numbered_model(ref: str) -> tuple[str, int, str] | None:
-    """The series, number and suffix of a value named like a numbered model (``华为p20pro``: p, 20,
-    pro; ``苹果6s``: '', 6, s), or None (``手机``, ``x20-l``)."""
-    match = _NUMBERED.fullmatch(ref.rsplit(":", 1)[-1].lower())
-    return (match[1], int(match[2]), match[3]) if match else None
+def numbered_model(ref: str) -> Numbered | None:
+    """The maker, series, number and suffix of a model's value named with a number
+    (``Value:model:华为p20 pro``: 华为, p, 20, pro; ``Value:model:6s``: '', '', 6, s), or None: a
+    value of another kind (a brand, a product type), or a name with no number or two (``x20-l10``)."""
+    kind, _, name = ref.rpartition(":")
+    if not kind.endswith("model"):
+        return None
+    match = _NUMBERED.fullmatch(name.lower().replace(" ", ""))
+    return (match[1], match[2], int(match[3]), match[4]) if match else None
 
 
-def siblings(fitted: Sequence[tuple[str, int, str] | None], candidates: Sequence[tuple[str, int, str] | None]) -> np.ndarray:
-    """1 for each candidate (series, number, suffix: :func:`_numbered_model`) a sibling of a model
-    in ``fitted``, else 0: of the same series (or one the other ends with: ``oppor`` and ``r``),
-    numbered one up or down with the same suffix (荣耀8x, 荣耀9x) or the same number with another
-    suffix (6s, 6splus)."""
+def siblings(fitted: Sequence[Numbered | None], candidates: Sequence[Numbered | None],
+             by_number: Mapping[int, Sequence[int]] | None = None) -> np.ndarray:
+    """1 for each candidate (:func:`numbered_model`) a sibling of a model in ``fitted``, else 0:
+    of the same maker where both name one (or one the other ends with: 华为荣耀, 荣耀), of the
+    same series (or, both of two letters or more, one the other ends with: ``oppor`` and
+    ``or``), numbered one up or down with the same suffix (荣耀8x, 荣耀9x) or the same number with
+    another suffix (6s, 6splus). ``by_number``:
+    the candidates' positions by their number, where the caller keeps them."""
+    if by_number is None:
+        by_number = defaultdict(list)
+        for i, candidate in enumerate(candidates):
+            if candidate is not None:
+                by_number[candidate[2]].append(i)
     out = np.zeros(len(candidates))
-    numbered = _by_number(tuple(candidates))
-    for series, number, suffix in {m for m in fitted if m is not None}:
+    for maker, series, number, suffix in {m for m in fitted if m is not None}:
         for n in (number - 1, number, number + 1):
-            for i in numbered.get(n, ()):
-                s, _, x = candidates[i]
-                if (s == series or (s and series and (s.endswith(series) or series.endswith(s)))) and (x == suffix) != (n == number):
+            for i in by_number.get(n, ()):
+                their_maker, theirs, _, their_suffix = candidates[i]
+                same_series = theirs == series or (min(len(theirs), len(series)) >= 2 and (theirs.endswith(series) or series.endswith(theirs)))
+                same_maker = not maker or not their_maker or maker.endswith(their_maker) or their_maker.endswith(maker)
+                if same_maker and same_series and (their_suffix == suffix) != (n == number):
                     out[i] = 1.0
     return out
-
-
-@lru_cache(maxsize=4)
-def _by_number(candidates: tuple[tuple[str, int, str] | None, ...]) -> dict[int, list[int]]:
-    """The positions of the numbered candidates by their number."""
-    by_number: dict[int, list[int]] = defaultdict(list)
-    for i, candidate in enumerate(candidates):
-        if candidate is not None:
-            by_number[candidate[1]].append(i)
-    return by_number
 
 
 #: a product's postings hold at least one entry per this many classes: its similarities are summed
