@@ -392,9 +392,9 @@ class Recommender:
         X20 Plus case, though it fits the X20 too); the variant is the last of the title's last
         :data:`VARIANT_WORDS` words (never its first) that names one, with those after it
         (``华为P30 pro【蓝】`` names the p30pro), or that names other models products fit, each a
-        whole run of letters and digits (:attr:`_model_codes`; ``华为mate20…臂带 荣耀畅玩7/7A/7X 橙色``:
-        7x, as 7A reads as a current): the variant is for another device than the extractor read. Where they name none at
-        all, every model it fits."""
+        whole run of letters and digits (:attr:`_model_codes`; ``华为mate20…臂带 荣耀畅玩7/7A/7X
+        橙色``: 7x, as 7A reads as a current): the variant is for another device than the extractor
+        read. Where they name none at all, every model it fits."""
         if product not in self._sold:
             facts = self.facts[product]
             fitted = {self._model(key) for p, key in facts if p in FITS and key.partition(":")[0] in DEVICE_KINDS}
