@@ -133,6 +133,8 @@ def test_a_season_year_said_by_one_title_only_is_no_model_number():
     ("64gtf卡 行车记录仪 内存卡", "capacity", "64GB", False),
     ("64gtf卡 行车记录仪 内存卡", "capacity", "32GB", True),
     ("蓝牙音箱 标配版+送16GU盘", "capacity", "32GB", False),  # the gift's capacity is not the speaker's
+    ("罗马仕充电宝10000毫安 移动电源", "capacity", "20000mAh", True),
+    ("荣耀Play 4000毫安大电池 全网通手机", "capacity", "128GB", False),  # a battery's mAh says nothing of the storage
 ])
 def test_a_title_rules_out_a_value_it_contradicts(title, kind, value, ruled_out):
     assert rules_out(title, kind, value) is ruled_out
@@ -142,6 +144,7 @@ def test_a_number_before_a_model_code_is_not_read_with_the_unit_after_the_code()
     assert "寸" not in read_title("联想小新 7000 air14寸 笔记本").measures  # 7000, then air14寸: no 7000寸
     assert read_title("闪迪 16gusb3.0 优盘").measures == {"g": frozenset({"16"})}
     assert read_title("6GRAM+128GROM 手机").measures == {"g": frozenset({"6", "128"})}
+    assert read_title("罗马仕充电宝20000毫安 移动电源").measures == {"毫安": frozenset({"20000"})}
     # a capacity read apart keeps the title's runs of keywords, and so where its variant starts
     glued, coded = read_title("闪迪u盘16gusb3.0高速加密 黑色"), read_title("闪迪u盘16gxusb3.0高速加密 黑色")
     assert glued.compact[glued.variant_from :] == coded.compact[coded.variant_from :] == "黑色"

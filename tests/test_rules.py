@@ -67,7 +67,8 @@ def test_full_width_text_keeps_original_offsets(rules):
         ("活页本外壳 车线本 A5", [("A5", "specification")]),  # 外壳 of a notebook, 车线 a binding: paper goods
         ("奥迪A4 汽车贴纸", []),
         ("充电宝 20000mAh", [("20000mAh", "capacity")]),
-        ("充电宝20000毫安移动电源 5000毫安时", [("20000毫安", "capacity"), ("5000毫安时", "capacity")]),
+        ("充电宝20000毫安移动电源 5000毫安时 10000毫安PD快充", [("20000毫安", "capacity"), ("5000毫安时", "capacity"),
+                                                          ("10000毫安", "capacity")]),
         # a length in metres is a specification, as JD labels it; not 20 米黄色 (a colour)
         ("六类网线 20米 数据线1.5m 封套20 米黄色", [("20米", "specification"), ("1.5m", "specification"), ("黄色", "colour")]),
         # an upper-case M, a speed, a camera's pixels, a model's end are no lengths

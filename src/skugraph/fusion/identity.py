@@ -326,9 +326,11 @@ def rules_out(title: str, kind: str, value: str) -> bool:
         several = any((int(n) if n.isdigit() else chinese_number(n) or 0) > 1
                       for n in (match.group(1) for match in _COLOUR_COUNT.finditer(reading.text)))
         return bool(variant) or several or bool(named)
-    stated = _measures_of(kind, reading.stated) if kind in MEASURED else ()
     normal = normalize_value(kind, value)
     canonical = normal.canonical
+    stated = _measures_of(kind, reading.stated) if kind in MEASURED else ()
+    if normal.family:  # a phone's 4000毫安 battery says nothing of its 128GB
+        stated = tuple(c for c in stated if normalize_value(kind, c).family in ("", normal.family))
     if normal.family == "inch":  # screens: a number written anywhere may be the size (15.6机械革命 … 17.3英寸)
         if any(re.search(rf"(?<![\d.]){re.escape(number)}(?![\d.])", reading.text) for number in {f"{normal.low:g}", f"{normal.high:g}"}):
             return False

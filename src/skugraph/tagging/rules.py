@@ -52,7 +52,7 @@ _END = r"(?![a-z0-9])"
 UNIT_PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     (label, re.compile(pattern), score)
     for label, pattern, score in [
-        ("capacity", rf"{_NUM}\s*(?:gb|tb|mb|mah|毫安时?){_END}(?!\s*/\s*s)", 0.9),  # not 180mb/s, a speed
+        ("capacity", rf"{_NUM}\s*(?:(?:gb|tb|mb|mah){_END}|毫安时?)(?!\s*/\s*s)", 0.9),  # not 180mb/s, a speed
         ("capacity", rf"(?<![0-9a-z.])(?:8|16|32|64|128|256|512|1024)\s*g{_END}", 0.85),
         ("capacity", r"(?<![0-9a-z.])(?:1|2|4|8|16)\s*t(?![a-z0-9恤])", 0.8),
         ("size", rf"{_NUM}(?:\s*[x*×]\s*{_DIGITS}){{1,2}}\s*(?:cm|mm|m|厘米|毫米){_END}", 0.9),
