@@ -5,9 +5,10 @@ Scorers: ``popularity`` (how many products have the value), ``neighbours`` (the 
 the most similar products, item-based, TF-IDF cosine over (relation, value) pairs, plus how
 often products sharing each of its pairs have the value; for what a product that fits some
 model fits besides, products are alike also by the pieces of the names of what they fit, and a
-sibling of a model it fits, numbered next to it or with another suffix, scores more: :class:`FitNeighbours`), ``gnn`` (a graph neural network,
-:mod:`skugraph.fusion.gnn`), ``neighbours+gnn`` (the two by reciprocal rank) and any PyKEEN
-embedding model (RotatE, TransE, ComplEx, RGCN …).
+sibling of a model it fits, numbered next to it or with another suffix, scores more:
+:class:`FitNeighbours`), ``gnn`` (a graph neural network, :mod:`skugraph.fusion.gnn`),
+``neighbours+gnn`` (the two by reciprocal rank) and any PyKEEN embedding model (RotatE,
+TransE, ComplEx, RGCN …).
 
 Evaluation hides a share of the attribute edges, trains on the rest, and ranks each hidden
 value among the values of its kind (filtered: other known values of that product and kind
@@ -16,10 +17,10 @@ do not count against it): MRR and Hits@1/10 for each scorer in the same run.
 :func:`propose` calibrates a scorer on hidden edges whose product states no other value of
 the relation, as the products it proposes for state none (isotonic regression from the top
 candidate's score to how often it is right, apart for products known by 1, 2, 3 and 4 or
-more shared facts; on three hidden shares at least), then proposes, for each product missing a relation (an attribute that
-applies to its category), its top value when the calibrated probability, times the share of
-like products that state the relation at all (the neighbour scorer's ``coverage``, whichever
-scorer ranks), reaches
+more shared facts; on three hidden shares at least), then proposes, for each product
+missing a relation (an attribute that applies to its category), its top value when the
+calibrated probability, times the share of like products that state the relation at all
+(the neighbour scorer's ``coverage``, whichever scorer ranks), reaches
 ``min_probability``: a fact with that probability as confidence, ``inferred: true``, and the
 scorer as its extractor. None where the product's types rarely state the relation
 (:data:`APPLIES_SHARE`: no colour for software) or its title rules the value out
@@ -483,11 +484,7 @@ class FitNeighbours:
             return self.plain.scores(head, relation, candidates, left_out)
         if self._numbered[0] != (key := tuple(candidates)):
             read = [numbered_model(c) for c in candidates]
-            by_number: dict[int, list[int]] = defaultdict(list)
-            for i, model in enumerate(read):
-                if model is not None:
-                    by_number[model[2]].append(i)
-            self._numbered = (key, read, by_number)
+            self._numbered = (key, read, _by_number(read))
         _, read, by_number = self._numbered
         return self.fits.scores(head, relation, candidates, left_out) + FIT_SIBLING * siblings(
             [numbered_model(v) for v in self.fitted[head]], read, by_number)
@@ -522,23 +519,30 @@ def siblings(fitted: Sequence[Numbered | None], candidates: Sequence[Numbered | 
     of the same maker where both name one (or one the other ends with: 华为荣耀, 荣耀), of the
     same series (or, both of two letters or more, one the other ends with: ``oppor`` and
     ``or``), numbered one up or down with the same suffix (荣耀8x, 荣耀9x) or the same number with
-    another suffix (6s, 6splus). ``by_number``:
-    the candidates' positions by their number, where the caller keeps them."""
+    another suffix (6s, 6splus). ``by_number``: the candidates' positions by their number
+    (:func:`_by_number`), where the caller keeps them."""
     if by_number is None:
-        by_number = defaultdict(list)
-        for i, candidate in enumerate(candidates):
-            if candidate is not None:
-                by_number[candidate[2]].append(i)
+        by_number = _by_number(candidates)
     out = np.zeros(len(candidates))
     for maker, series, number, suffix in {m for m in fitted if m is not None}:
         for n in (number - 1, number, number + 1):
             for i in by_number.get(n, ()):
                 their_maker, theirs, _, their_suffix = candidates[i]
-                same_series = theirs == series or (min(len(theirs), len(series)) >= 2 and (theirs.endswith(series) or series.endswith(theirs)))
+                same_series = theirs == series or (min(len(theirs), len(series)) >= 2
+                                                   and (theirs.endswith(series) or series.endswith(theirs)))
                 same_maker = not maker or not their_maker or maker.endswith(their_maker) or their_maker.endswith(maker)
                 if same_maker and same_series and (their_suffix == suffix) != (n == number):
                     out[i] = 1.0
     return out
+
+
+def _by_number(models: Sequence[Numbered | None]) -> dict[int, list[int]]:
+    """The positions of the models read (:func:`numbered_model`) by their number."""
+    by_number: dict[int, list[int]] = defaultdict(list)
+    for i, model in enumerate(models):
+        if model is not None:
+            by_number[model[2]].append(i)
+    return by_number
 
 
 #: a product's postings hold at least one entry per this many classes: its similarities are summed
@@ -905,8 +909,7 @@ def _curves(points: list[float], right: list[float], strata: list[int]) -> dict[
 CALIBRATION_QUERIES = 300
 CALIBRATION_ROUNDS = 8
 #: hidden shares calibrated on, whatever the graph: one draw moves the top of a curve, and with it how
-#: many values are proposed (on 20,000 real titles, 4 to 40 by the seed, and 8 or 47 with one fact
-#: more or less; three draws: 18 to 30)
+#: many values are proposed (see the fusion concepts page)
 CALIBRATION_MIN_ROUNDS = 3
 
 
