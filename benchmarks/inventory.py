@@ -3,6 +3,7 @@
     python benchmarks/inventory.py [--products 20000] [--repeat 3] [--no-speed]
         [--titles ../shared/data/corpus/jd-titles.txt --limit 20000 --stock-outs 120
          --substitutes-out /tmp/substitutes.jsonl [--tagger DIR] [--seed 1] [--title-floor 0.15]
+         [--substitute-model DIR]
          [--judged JUDGED.jsonl [--second-judge OTHER.jsonl]]] [--test PATH]
         [--out benchmarks/results/inventory.json]
 
@@ -42,8 +43,9 @@ from pathlib import Path
 from record import read_jsonl, save_record
 
 from skugraph import pipeline
-from skugraph.apps.inventory import inventory, product_stock
+from skugraph.apps.inventory import inventory, product_stock, write_substitutes
 from skugraph.apps.recommend import TITLE_FLOOR, Recommender
+from skugraph.apps.substitute_model import SubstituteModel
 from skugraph.corpus.ingest import ingest
 from skugraph.extract import ExtractorConfig
 from skugraph.graph.store import open_store
@@ -106,9 +108,10 @@ def speed(graph: Path, repeat: int) -> dict:
 
 
 def real_titles(titles: Path, limit: int, stock_outs: int, out: Path, work: Path, tagger: Path | None, seed: int = 0,
-                title_floor: float = TITLE_FLOOR) -> dict:
+                title_floor: float = TITLE_FLOOR, model: Path | None = None) -> dict:
     """Real titles with generated stock (drawn with ``seed``) through the rules' pipeline; the
-    stock-outs and their substitutes written to ``out``."""
+    stock-outs and their substitutes (those the substitute ``model`` accepts, where one is given)
+    written to ``out``."""
     rng = random.Random(seed)
     lines = [line.strip() for line in titles.read_text(encoding="utf-8").splitlines() if line.strip()][:limit]
     source = work / "listings.csv"
@@ -127,15 +130,10 @@ def real_titles(titles: Path, limit: int, stock_outs: int, out: Path, work: Path
     with open_store(work / "graph.lbug", read_only=True) as store:
         recommender = Recommender.from_store(store)
         recommender.title_floor = title_floor
-        found = inventory(store, recommender, limit=stock_outs)
-    with out.open("w", encoding="utf-8") as handle:
-        for stock_out in found.stock_outs:
-            product = stock_out.product
-            devices, brands = recommender.fits_of(product.id) if product.id in recommender else (set(), set())
-            handle.write(json.dumps({"product": product.id, "title": product.title, "accessory": bool(devices or brands),
-                                     "substitutes": [{"id": s.id, "title": s.title, "reason": s.reason} for s in stock_out.substitutes]},
-                                    ensure_ascii=False) + "\n")
+        found = inventory(store, recommender, limit=stock_outs, model=SubstituteModel.load(model) if model else None)
+        write_substitutes(found, recommender, out)
     return {"titles": str(titles), "extractor": str(tagger) if tagger else "rules", "stock_seed": seed, "title_floor": title_floor,
+            "substitute_model": str(model) if model else None,
             "listings": len(lines), "products": found.products, "out_of_stock": found.out_of_stock,
             "stock_outs_written": len(found.stock_outs),
             "with_substitutes": sum(1 for s in found.stock_outs if s.substitutes),
@@ -211,6 +209,7 @@ def main() -> None:
     parser.add_argument("--tagger", type=Path, help="extract the real titles with this tagger (default: the rules)")
     parser.add_argument("--seed", type=int, default=0, help="draws the generated stock, and so the stock-outs (the rules' settings were chosen on seed 0)")
     parser.add_argument("--title-floor", type=float, default=TITLE_FLOOR, help="how alike a substitute's title must be")
+    parser.add_argument("--substitute-model", type=Path, help="keep the substitutes this model (`skugraph train substitutes`) accepts")
     parser.add_argument("--judged", type=Path, help="the substitutes file hand-checked: precision and fit")
     parser.add_argument("--second-judge", type=Path, help="the same substitutes checked by another judge: agreement")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "inventory.json")
@@ -227,7 +226,7 @@ def main() -> None:
             sys.exit("--titles needs --substitutes-out: where to write the substitutes to check")
         with tempfile.TemporaryDirectory(prefix="skugraph-inventory-") as work:
             record["real_titles"] = real_titles(titles, args.limit, args.stock_outs, args.substitutes_out, Path(work), args.tagger,
-                                                args.seed, args.title_floor)
+                                                args.seed, args.title_floor, args.substitute_model)
         print(json.dumps(record["real_titles"], ensure_ascii=False), file=sys.stderr)
     if args.judged:
         record["substitutes_checked"] = judged(args.judged, args.substitutes_out if titles else None)

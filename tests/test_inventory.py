@@ -5,12 +5,14 @@ accessories against their devices' sales, slow movers and reallocation hints."""
 import json
 import math
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from skugraph import pipeline
 from skugraph.apps.inventory import inventory, product_inventory, product_stock
 from skugraph.apps.recommend import Recommender
+from skugraph.apps.substitute_model import SubstituteModel, read_judged
 from skugraph.cli import app
 from skugraph.corpus.ingest import ingest
 from skugraph.graph.store import open_store
@@ -143,6 +145,41 @@ def test_the_inventory_command_prints_it_and_its_json(graph):
     strict = json.loads(CliRunner().invoke(app, ["inventory", "--db", str(graph), "--json", "--title-floor", "1"]).stdout)
     assert strict["out_of_stock"] == 1 and strict["stock_outs"][0]["substitutes"] == []
     assert CliRunner().invoke(app, ["inventory", "--db", str(graph), "--title-floor", "2"]).exit_code != 0
+
+
+#: a substitute model that refuses a substitute whose title has 品胜 where the stock-out's has not (or the other way)
+NOT_PINSHENG = SubstituteModel({"cosine": 0, "d:品胜": 1}, np.array([0.0, -6.0]), 2.0, 0.5)
+
+
+def test_a_substitute_model_keeps_the_substitutes_it_accepts(graph, found):
+    case_b, case_c = _product_of(graph, "case-b"), _product_of(graph, "case-c")
+    before = next(s for s in found.stock_outs if s.product.id == case_b).substitutes
+    assert case_c in [s.id for s in before] and all(s.probability is None for s in before)
+    with open_store(graph, read_only=True) as store:
+        recommender = Recommender.from_store(store)
+        after = next(s for s in inventory(store, recommender, model=NOT_PINSHENG).stock_outs if s.product.id == case_b).substitutes
+        alone = product_inventory(store, recommender, case_b, model=NOT_PINSHENG)
+    assert [s.id for s in after] == [s.id for s in before if s.id != case_c]  # accepted alike: the recommender's order
+    assert all(s.probability == pytest.approx(0.881) and "accepted with probability 0.88" in s.reason for s in after)
+    assert [s["id"] for s in alone["substitutes"]] == [s.id for s in after]
+
+
+def test_the_inventory_command_writes_substitutes_to_judge_and_takes_a_model(graph, tmp_path):
+    out = tmp_path / "substitutes.jsonl"
+    done = CliRunner().invoke(app, ["inventory", "--db", str(graph), "--json", "--substitutes-out", str(out)])
+    assert done.exit_code == 0, done.output
+    line = json.loads(out.read_text(encoding="utf-8"))
+    assert line["product"] == _product_of(graph, "case-b") and line["accessory"] and len(line["substitutes"]) >= 2
+    assert read_judged([out]) == []  # nothing judged yet
+    for substitute in line["substitutes"]:
+        substitute["ok"] = "品胜" not in substitute["title"]
+    out.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert [pair.ok for pair in read_judged([out])] == [s["ok"] for s in line["substitutes"]]
+    NOT_PINSHENG.save(tmp_path / "model")
+    judged = json.loads(CliRunner().invoke(app, ["inventory", "--db", str(graph), "--json", "--substitute-model", str(tmp_path / "model")]).stdout)
+    assert [s["id"] for s in judged["stock_outs"][0]["substitutes"]] == [s["id"] for s in line["substitutes"] if s["ok"]]
+    missing = CliRunner().invoke(app, ["inventory", "--db", str(graph), "--substitute-model", str(tmp_path)])
+    assert missing.exit_code == 1 and "not a substitute model directory" in missing.output
 
 
 def test_a_substitute_far_off_in_a_measure_is_none():

@@ -55,6 +55,19 @@ def test_a_products_inventory_agrees_with_the_catalogues(client):
     assert client.get("/inventory/no-such-product").status_code == 404
 
 
+def test_the_inventory_keeps_the_substitutes_a_substitute_model_accepts(demo_graph, tmp_path):
+    import numpy as np
+
+    from skugraph.apps.substitute_model import SubstituteModel
+
+    SubstituteModel({"cosine": 0}, np.array([0.0]), 3.0, 0.5).save(tmp_path / "model")  # accepts every substitute at 0.953
+    client = TestClient(create_app(demo_graph, substitute_model=tmp_path / "model"))
+    found = client.get("/inventory", params={"limit": 5}).json()
+    out = next(s for s in found["stock_outs"] if s["substitutes"])
+    assert {s["probability"] for s in out["substitutes"]} == {0.953}
+    assert client.get(f"/inventory/{out['id']}").json()["substitutes"] == out["substitutes"]
+
+
 def test_search_product_facts_and_recommendations(client):
     found = client.get("/search", params={"q": "华为 手机壳 透明", "limit": 3}).json()
     assert [c["predicate"] for c in found["constraints"]] == ["compatible_with", "product_type", "colour"]

@@ -26,15 +26,18 @@ they cannot be known and where the stock does not sell at all.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from skugraph.apps.recommend import DEVICE_KINDS, FITS, Recommender
+from skugraph.apps.substitute_model import SubstituteModel
 from skugraph.graph.store import GraphStore
 from skugraph.processes import collector_paused
 from skugraph.records import UNITS_A_DAY_CYPHER
@@ -97,6 +100,8 @@ class Substitute:
     days_of_cover: float | None
     price: float | None
     reason: str
+    #: how likely the substitute model (where one was given) says it is accepted
+    probability: float | None = None
 
 
 @dataclass
@@ -244,7 +249,8 @@ def _summed(store: GraphStore, where: str, parameters: dict | None = None) -> li
     return list(products.values())
 
 
-def product_inventory(store: GraphStore, recommender: Recommender, product_id: str, substitutes: int = 3) -> dict | None:
+def product_inventory(store: GraphStore, recommender: Recommender, product_id: str, substitutes: int = 3,
+                      model: SubstituteModel | None = None) -> dict | None:
     """One product's stock and demand over its listings (per place), and, when it is out of
     stock, the in-stock products that can stand in for it: ranked as :func:`inventory` ranks
     them, but chosen among the recommender's :data:`CANDIDATES` best alone (kept where in stock
@@ -261,15 +267,16 @@ def product_inventory(store: GraphStore, recommender: Recommender, product_id: s
         for other in by_id.values():
             if other.stock and _priced_alike(ours.price, np.array([other.price or np.nan]))[0]:
                 among[recommender.row[other.id]] = True
-        found = _substitutes(ours, by_id, recommender, among, substitutes)
+        found = _substitutes(ours, by_id, recommender, among, substitutes, model)
     return ours.to_dict() | {"substitutes": [asdict(s) | {"days_of_cover": _round(s.days_of_cover)} for s in found]}
 
 
 def inventory(store: GraphStore, recommender: Recommender, *, limit: int = 20, substitutes: int = 3, low_days: float = 7.0,
-              excess_days: float = 90.0) -> Inventory:
+              excess_days: float = 90.0, model: SubstituteModel | None = None) -> Inventory:
     """Stock and demand per product, stock-outs with their substitutes, accessories against
     their devices' sales, slow movers and reallocation hints (see the module doc); each list at
-    most ``limit`` long (at least 1)."""
+    most ``limit`` long (at least 1). ``model``: a substitute model learned from judged
+    substitutes (:mod:`skugraph.apps.substitute_model`) keeps only those it accepts."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     began = time.perf_counter()
@@ -284,7 +291,7 @@ def inventory(store: GraphStore, recommender: Recommender, *, limit: int = 20, s
     return Inventory(
         products=len(stocked), listings=sum(p.listings for p in stocked), stock=sum(p.stock or 0 for p in stocked),
         daily_sales=sum(p.daily_sales or 0.0 for p in stocked), out_of_stock=len(out), low=low[:limit],
-        stock_outs=[StockOut(p, _substitutes(p, by_id, recommender, in_stock & _priced_alike(p.price, prices), substitutes))
+        stock_outs=[StockOut(p, _substitutes(p, by_id, recommender, in_stock & _priced_alike(p.price, prices), substitutes, model))
                     for p in out[:limit]],
         accessories=_accessories(stocked, by_id, recommender, brand_forms(store), limit),
         slow_movers=_slow_movers(stocked, recommender, excess_days, limit),
@@ -293,20 +300,45 @@ def inventory(store: GraphStore, recommender: Recommender, *, limit: int = 20, s
 
 
 def _substitutes(product: ProductStock, by_id: dict[str, ProductStock], recommender: Recommender, among: np.ndarray,
-                 k: int) -> list[Substitute]:
-    """The products ``among`` (a mask over the recommender's) that can stand in for ``product``, best first."""
+                 k: int, model: SubstituteModel | None = None) -> list[Substitute]:
+    """The products ``among`` (a mask over the recommender's) that can stand in for ``product``,
+    best first; with a ``model``, those of them it accepts (it learned from the recommender's
+    best, and chooses among those alone: the candidates it reached further down were judged
+    worse, see the inventory guide)."""
     if product.id not in recommender:
         return []
+    hits = recommender.substitutes(product.id, k, among)
+    probabilities = [None] * len(hits)
+    if model is not None and hits:
+        accepted = model.probabilities(product.title, [hit.title for hit in hits])
+        chosen = [i for i in range(len(hits)) if accepted[i] >= model.threshold]
+        hits, probabilities = [hits[i] for i in chosen], [round(float(accepted[i]), 3) for i in chosen]
     found = []
-    for hit in recommender.substitutes(product.id, k, among):
+    for hit, probability in zip(hits, probabilities, strict=True):
         theirs = by_id[hit.id]
         cover = theirs.days_of_cover
         stocked = f"{theirs.stock} in stock" + (f" ({cover:.0f} days)" if cover is not None and not math.isinf(cover) else "")
         priced = (f"price {round(theirs.price, 2):g} against {round(product.price, 2):g}"
                   if theirs.price is not None and product.price is not None else "")
+        judged = f"accepted with probability {probability:.2f}" if probability is not None else ""
         found.append(Substitute(hit.id, hit.title, theirs.stock or 0, cover, theirs.price,
-                                "; ".join(part for part in (hit.reason, stocked, priced) if part)))
+                                "; ".join(part for part in (hit.reason, stocked, priced, judged) if part), probability))
     return found
+
+
+def write_substitutes(found: Inventory, recommender: Recommender, out: str | Path) -> int:
+    """Each stock-out of ``found`` with its substitutes, one JSON line, for someone to judge
+    (adding ``"ok": true`` or ``false`` to each substitute) and a substitute model to learn from
+    (:mod:`skugraph.apps.substitute_model`); ``accessory`` says where a substitute must fit the
+    same device. The number of lines written."""
+    with Path(out).open("w", encoding="utf-8") as handle:
+        for stock_out in found.stock_outs:
+            product = stock_out.product
+            devices, brands = recommender.fits_of(product.id) if product.id in recommender else (set(), set())
+            substitutes = [{"id": s.id, "title": s.title, "reason": s.reason} for s in stock_out.substitutes]
+            handle.write(json.dumps({"product": product.id, "title": product.title, "accessory": bool(devices or brands),
+                                     "substitutes": substitutes}, ensure_ascii=False) + "\n")
+    return len(found.stock_outs)
 
 
 def _priced_alike(ours: float | None, theirs: np.ndarray) -> np.ndarray:

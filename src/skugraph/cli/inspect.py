@@ -304,14 +304,20 @@ def inventory(
     low_days: Annotated[float, typer.Option(help="In stock but under this many days of cover: low.")] = 7.0,
     excess_days: Annotated[float, typer.Option(help="Stock for more days than this: excess (slow movers, reallocation).")] = 90.0,
     title_floor: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="How alike a substitute's title must be, 0 to 1 (default 0.15): higher gives fewer and surer substitutes.")] = None,
+    substitute_model: Annotated[Path | None, typer.Option(help="Keep the substitutes this model accepts (`skugraph train substitutes`).")] = None,
+    substitutes_out: Annotated[Path | None, typer.Option(help="Also write each stock-out with its substitutes here, one JSON line, to judge (add \"ok\": true or false to each) and learn from.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the inventory as JSON.")] = False,
 ) -> None:
     """Stock and demand per product over its listings, with days of cover: stock-outs with
     in-stock substitutes, accessories against their devices' sales, slow movers by attribute,
     reallocation hints across warehouses."""
-    from skugraph.apps.inventory import has_stock
+    from skugraph.apps.inventory import has_stock, write_substitutes
     from skugraph.apps.inventory import inventory as inventory_of
     from skugraph.apps.recommend import Recommender
+    from skugraph.apps.substitute_model import SubstituteModel
+
+    with friendly_errors():
+        model = SubstituteModel.load(substitute_model) if substitute_model else None
 
     with read_graph(db) as store:
         require_products(store, db)
@@ -321,7 +327,10 @@ def inventory(
         recommender = Recommender.from_store(store)
         if title_floor is not None:
             recommender.title_floor = title_floor
-        found = inventory_of(store, recommender, limit=limit, low_days=low_days, excess_days=excess_days)
+        found = inventory_of(store, recommender, limit=limit, low_days=low_days, excess_days=excess_days, model=model)
+        if substitutes_out:
+            with friendly_errors():
+                write_substitutes(found, recommender, substitutes_out)
     if as_json:
         print_json(found.to_dict())
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,6 +31,7 @@ def serve(
     writable: Annotated[bool, typer.Option(help="Open the graph for writing and serve POST /listings, DELETE /listings/{id} and GET /changes.")] = False,
     buffer_pool_mb: Annotated[int | None, typer.Option(min=16, help="The graph's page cache in MB (default: LadybugDB's, 80% of this machine's memory).")] = None,
     threads: Annotated[int, typer.Option(min=1, help="Requests served at once; the others wait their turn (more than a few only queue for Python's interpreter lock).")] = 2,
+    substitute_model: Annotated[Path | None, typer.Option(help="The inventory keeps the substitutes this model accepts (`skugraph train substitutes`).")] = None,
 ) -> None:
     """The REST API (OpenAPI at /docs) and the web UI over a graph. With a keys file (`skugraph keys
     create`), every API call needs a key; without one, the server listens on this machine only."""
@@ -46,7 +48,7 @@ def serve(
     with friendly_errors():
         api = create_app(db, tagger, query_timeout, kg_embeddings, runtime, keys=path if path.exists() else None,
                          rate_limit=rate_limit, burst=burst, cors_origins=cors_origin or (), writable=writable,
-                         buffer_pool_mb=buffer_pool_mb, threads=threads)
+                         buffer_pool_mb=buffer_pool_mb, threads=threads, substitute_model=substitute_model)
     access = logging.getLogger("skugraph.access")
     access.setLevel(logging.INFO)
     handler = logging.StreamHandler()

@@ -346,3 +346,23 @@ def train_sentiment_command(
     if held:
         message += f": dev accuracy {accuracy(model, held):.3f} on {len(held)}"
     console.print(message)
+
+
+@train_app.command("substitutes")
+def train_substitutes_command(
+    judged: Annotated[list[Path], typer.Argument(help="Substitutes files (`skugraph inventory --substitutes-out`) with \"ok\": true or false added to each substitute judged.")],
+    out: ModelOutOption,
+    precision: Annotated[float, typer.Option(min=0.5, max=1.0, help="The precision the threshold is chosen for, on out-of-fold predictions.")] = 0.9,
+) -> None:
+    """Learn which substitutes are accepted from judged ones, for `skugraph inventory --substitute-model`."""
+    from skugraph.apps.substitute_model import learn_substitutes, read_judged
+
+    with friendly_errors():
+        model = learn_substitutes(read_judged(judged), precision)
+        model.save(out)
+    record = model.record
+    held = record["out_of_fold"]
+    console.print(f"substitute model → {out} ({record['pairs']} judged pairs, {record['right']} right): threshold {model.threshold:.3f} "
+                  f"keeps {held['kept']:.0%} of the pairs at precision {held['precision']:.3f} out of fold "
+                  f"(all pairs {held['precision_of_all']:.3f}, AUC {held['auc']:.3f})", highlight=False)
+

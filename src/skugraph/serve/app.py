@@ -41,6 +41,7 @@ from skugraph.apps.documents import documents_from_store
 from skugraph.apps.query_parser import QueryParser
 from skugraph.apps.inventory import inventory as inventory_of, product_inventory as product_inventory_of
 from skugraph.apps.recommend import Recommender
+from skugraph.apps.substitute_model import SubstituteModel
 from skugraph.apps.search import FilterError, SearchIndex
 from skugraph.extract import ExtractorConfig, ListingReader, build_extractor, build_reader
 from skugraph.graph.cards import product_card, product_facts, product_of
@@ -103,6 +104,8 @@ class Services:
     #: what reads posted listings (writable only: the served extractor, with the fact builder)
     reader: ListingReader | None = None
     learned_embeddings: bool = False
+    #: keeps the inventory's substitutes it accepts (:mod:`skugraph.apps.substitute_model`)
+    substitute_model: SubstituteModel | None = None
     #: the least seconds between two rebuilds of the recommender and the counts after writes
     #: (each costs the whole catalogue: about a second of a core at 20,000 products)
     catch_up_every: float = 10.0
@@ -115,7 +118,8 @@ class Services:
 
     @classmethod
     def open(cls, db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
-             runtime: str = "torch-bf16", writable: bool = False, buffer_pool_mb: int | None = None) -> Services:
+             runtime: str = "torch-bf16", writable: bool = False, buffer_pool_mb: int | None = None,
+             substitute_model: Path | None = None) -> Services:
         store = open_store(db, read_only=not writable, buffer_pool_mb=buffer_pool_mb)
         index = SearchIndex.from_store(store)
         config = ExtractorConfig("tagger", tagger, runtime=runtime) if tagger else ExtractorConfig()
@@ -130,7 +134,7 @@ class Services:
             recommender.learn_embeddings(kg_embeddings)
         stats = market_stats(store)
         return cls(store, index, QueryParser(extractor), recommender, threading.Lock(), query_timeout, stats, reader,
-                   bool(kg_embeddings))
+                   bool(kg_embeddings), SubstituteModel.load(substitute_model) if substitute_model else None)
 
     def refresh(self, store: GraphStore, products: Collection[str] | None = None) -> None:
         """After a write: the search index brought up to date from ``store`` for the ``products``
@@ -203,7 +207,7 @@ THREADS = 2
 def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
                runtime: str = "torch-bf16", *, keys: Path | KeyStore | None = None, rate_limit: float = 100.0, burst: int = 200,
                cors_origins: Sequence[str] = (), writable: bool = False, buffer_pool_mb: int | None = None,
-               threads: int = THREADS) -> FastAPI:
+               threads: int = THREADS, substitute_model: Path | None = None) -> FastAPI:
     """The app over the graph at ``db`` (searching with the rules, or with ``tagger`` run by
     ``runtime``; with ``kg_embeddings``, a PyKEEN model trained at start for similar products).
     With ``keys`` (a key store or its file), the API needs a key and allows each key ``rate_limit``
@@ -212,12 +216,13 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
     ``writable``: the graph is opened for writing too, and the write endpoints are served (behind
     the write role when there are keys; :mod:`skugraph.serve.writes`). ``buffer_pool_mb``: the
     graph's page cache (default: LadybugDB's, 80% of the machine's memory). ``threads``: the
-    requests run at once (:data:`THREADS`); the others wait their turn, in order."""
+    requests run at once (:data:`THREADS`); the others wait their turn, in order.
+    ``substitute_model``: the inventory keeps the substitutes this model accepts."""
     key_store = KeyStore(keys) if isinstance(keys, (str, Path)) else keys
     if key_store is not None:
         key_store.records()  # a broken keys file fails at start, not on the first request
     access = Access(key_store, RateLimiter(rate_limit, burst) if key_store is not None and rate_limit > 0 else None, ErrorBody)
-    services = Services.open(Path(db), tagger, query_timeout, kg_embeddings, runtime, writable, buffer_pool_mb)
+    services = Services.open(Path(db), tagger, query_timeout, kg_embeddings, runtime, writable, buffer_pool_mb, substitute_model)
     writer = None
     if writable:
         assert services.reader is not None
@@ -325,7 +330,8 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
                   low_days: Annotated[float, Query(ge=0, le=3650, description="In stock but under this many days of cover: low")] = 7.0,
                   excess_days: Annotated[float, Query(ge=0, le=3650, description="More days of stock than this: excess")] = 90.0) -> dict:
         with services.lock:
-            found = inventory_of(services.store, services.recommender, limit=limit, low_days=low_days, excess_days=excess_days)
+            found = inventory_of(services.store, services.recommender, limit=limit, low_days=low_days, excess_days=excess_days,
+                                 model=services.substitute_model)
         return JSONResponse(found.to_dict())
 
     @api.get("/inventory/{product_id:path}", summary="A product's stock and demand over its listings and places; "
@@ -333,7 +339,7 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
     def product_inventory(product_id: str, k: Annotated[int, Query(ge=1, le=20)] = 3) -> dict:
         found = product_or_404(product_id)
         with services.lock:
-            stock = product_inventory_of(services.store, services.recommender, found, k)
+            stock = product_inventory_of(services.store, services.recommender, found, k, services.substitute_model)
         if stock is None:
             raise HTTPException(404, f"no stock or sales for product {found}: its listings give neither")
         return JSONResponse(stock)
