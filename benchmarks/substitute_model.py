@@ -10,7 +10,7 @@ files judged in a training file too is left out of the score, so that the figure
 the model never saw. Printed and written: the model's out-of-fold figures on its training pairs
 (what chose the threshold), and on the test pairs the ROC AUC, the share of pairs kept at the
 threshold and their precision, beside the precision of all the test pairs (what the
-recommender's top 3 alone reach), and the precision of the pairs kept at each tenth of the pairs.
+recommender's top 3 alone reach), and the precision of the pairs kept at each tenth of the pairs (`kept_10` … `kept_100`).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def main() -> None:
     tenths = {}
     for tenth in range(1, 11):
         point = next((p for p in curve if p[1] >= tenth / 10 - 1e-9), curve[-1])
-        tenths[f"{tenth / 10:.1f}"] = {"threshold": round(point[0], 4), "kept": round(point[1], 4), "precision": round(point[2], 4)}
+        tenths[f"kept_{tenth * 10}"] = {"threshold": round(point[0], 4), "kept": round(point[1], 4), "precision": round(point[2], 4)}
     scored = {"pairs": len(unseen), "left_out_as_seen_in_training": len(test) - len(unseen), "right": int(labels.sum()),
               "precision_of_all": round(float(labels.mean()), 4), "auc": round(float(roc_auc_score(labels, probabilities)), 4),
               "at_threshold": {"kept": int(kept.sum()), "share_kept": round(float(kept.mean()), 4),

@@ -171,6 +171,8 @@ def test_the_inventory_command_writes_substitutes_to_judge_and_takes_a_model(gra
     line = json.loads(out.read_text(encoding="utf-8"))
     assert line["product"] == _product_of(graph, "case-b") and line["accessory"] and len(line["substitutes"]) >= 2
     assert read_judged([out]) == []  # nothing judged yet
+    shown = CliRunner().invoke(app, ["inventory", "--db", str(graph), "--substitutes-out", str(out)], env={"COLUMNS": "300"})
+    assert f"1 stock-outs with their substitutes → {out}" in shown.stdout
     for substitute in line["substitutes"]:
         substitute["ok"] = "品胜" not in substitute["title"]
     out.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -328,13 +328,14 @@ def inventory(
         if title_floor is not None:
             recommender.title_floor = title_floor
         found = inventory_of(store, recommender, limit=limit, low_days=low_days, excess_days=excess_days, model=model)
-        if substitutes_out:
-            with friendly_errors():
-                write_substitutes(found, recommender, substitutes_out)
+        written = write_substitutes(found, recommender, substitutes_out) if substitutes_out else None
     if as_json:
         print_json(found.to_dict())
         return
     console.print(found.summary(), highlight=False)
+    if written is not None:
+        console.print(f"{written} stock-outs with their substitutes → {substitutes_out}: add \"ok\": true or false to each "
+                      "substitute, then `skugraph train substitutes`", highlight=False)
     data = found.to_dict()
     sections = [
         ("out of stock, the fastest sellers first", [
