@@ -324,6 +324,27 @@ def test_an_accessory_listing_several_models_is_sold_for_the_one_its_variant_nam
     assert {r.id for r in recommender.substitutes("for-a5", 10)} == {"both", "one-word-a13"}
 
 
+def test_a_title_run_together_is_sold_for_the_model_it_ends_with():
+    """A title whose last word runs its models together ends with its variant where at most a few
+    characters, no model code, follow the last model (a colour): that model, with a list it ends
+    (separators, codes and makers between them) and a code it is named inside; where more follows,
+    every model it names."""
+    case = {("product_type", "product_type:手机壳"): 1, ("compatible_with", "huawei"): 1}
+    models = {m: ("compatible_with", f"model:华为{m}") for m in ("p30", "p30pro", "p30-ele")}
+    titles = {"colour": "SAESOKG 华为P30手机壳全包保护皮套手机壳P30pro个性防摔手机套保华为P30土豪金 送全屏钢化膜",
+              "slash": "壳 华为p30手机壳防摔p30pro全包 华为p30/p30pro通用-宝石蓝", "makers": "壳 华为p30pro手机壳防摔全包华为p30华为p30pro黑",
+              "more": "壳 华为p30手机壳p30pro保护壳钢化玻璃硅胶同款个性男女款", "code": "壳 华为p30pro手机壳防摔全包华为p30-ele黑",
+              "first": "适用于华为p30手机套保护套p30pro保护壳p30真皮套防摔商务p30pP30Pro 复古咖"}
+    facts = {name: case | {models["p30"]: 1, models["p30pro"]: 1} for name in titles} | {"code": case | dict.fromkeys(models.values(), 1)}
+    names = {"huawei": "华为"} | {f"model:华为{m}": f"华为 {m}" for m in models}
+    recommender = Recommender(facts, names, titles)
+    assert recommender.sold_models("colour") == {"p30"}  # not the P30 Pro it names before
+    assert recommender.sold_models("slash") == recommender.sold_models("makers") == {"p30", "p30pro"}
+    assert recommender.sold_models("more") == {"p30", "p30pro"}  # a list, no variant
+    assert recommender.sold_models("code") == {"p30", "p30-ele"}  # the P30 named inside its code
+    assert recommender.sold_models("first") == {"p30pro"}  # the first word, where the words after it name none
+
+
 def test_a_variant_naming_another_model_of_the_line_is_sold_for_that_one():
     """A case fitting the X20 and X20A whose variant is the X20 Plus (a model another case fits;
     read past a free gift, 送…) is an X20 Plus case: no substitute for an X20 case. A suffix no

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from skugraph.apps.substitute_model import (
+    JudgedPair,
     SubstituteDataError,
     SubstituteModel,
-    JudgedPair,
     choose_threshold,
     learn_substitutes,
     one_call_each,

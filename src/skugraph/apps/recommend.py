@@ -86,6 +86,8 @@ FITTED_TYPE_SHARE = 0.25
 FITTED_TYPE_MIN = 5
 #: the words a title ends with where a variant on offer is named (``… 手机壳 熬不完的夜 oppo A3``)
 VARIANT_WORDS = 3
+#: characters a variant run together with the title may have after its model (``…华为mate20rs保时捷宝石蓝``)
+VARIANT_TAIL = 6
 #: a bracketed note in a title (``【小米8se】``, ``[p30]``)
 _BRACKETED = re.compile(r"[【\[]([^】\]]*)[】\]]")
 _SPACES = re.compile(r"\s\s+")
@@ -161,8 +163,32 @@ def _names(text: str, model: str, at_end: bool = False) -> bool:
     + or 青春版 (``p20`` is not ``p20pro``, ``荣耀8`` not ``荣耀8青春版``) but for its screen's size
     (``xsmax6.5寸``), nor, for a model that starts with a digit, after one (``9`` is not the 9 of
     ``19年``); ``at_end``: as its last characters (``9`` ends ``小米9``)."""
-    before = r"(?<![0-9.])" if model[0].isdigit() else ""
-    return re.search(rf"{before}{re.escape(model)}{'$' if at_end else _MODEL_ENDS}", text) is not None
+    return re.search(_named(model, at_end), text) is not None
+
+
+def _named(model: str, at_end: bool = False) -> str:
+    """The pattern :func:`_names` looks for."""
+    return rf"{r'(?<![0-9.])' if model[0].isdigit() else ''}{re.escape(model)}{'$' if at_end else _MODEL_ENDS}"
+
+
+def _named_last(text: str, models: Collection[str], makers: Collection[str]) -> set[str]:
+    """Of ``models`` (those ``text`` names), the one it names last where at most
+    :data:`VARIANT_TAIL` characters follow, no letter or digit among them (``…手机壳P30pro…手机套保华为P30土豪金``:
+    the p30), with the list it ends, if any: those named before it apart only by separators, model codes
+    and ``makers`` (``…苹果x/xs通用-宝石蓝``, ``红米note5红米note5a红米note6``, ``OPPOA59/A59M/A59S白色``); all of
+    them where the last is followed by more (``…oppoA37M手机套a37t保护壳钢化玻璃…``: a list, not a variant)."""
+    spans = {model: [m.span() for m in re.finditer(_named(model), text)] for model in models}
+    end = max(found[-1][1] for found in spans.values() if found)
+    if len(text) - end > VARIANT_TAIL or re.search(r"[0-9a-z]", text[end:]):
+        return set(models)
+    listed = re.compile(rf"(?:[/|、,，+\-]|[0-9a-z]+|{'|'.join(map(re.escape, sorted(makers, key=len, reverse=True))) or '$^'})*")
+    chosen = {model for model, found in spans.items() if found and found[-1][1] == end}
+    start = min(spans[model][-1][0] for model in chosen)
+    while joined := {(model, s) for model, found in spans.items() if model not in chosen for s, e in found
+                     if (e <= start and listed.fullmatch(text[e:start])) or start <= s < e <= end}:  # a5 of a5-a905 too
+        chosen |= {model for model, _ in joined}
+        start = min(start, *(s for _, s in joined))
+    return chosen
 
 
 #: what may follow a model's name in a title: no letter, digit, + or 青春版, unless the digits are a screen's size
@@ -378,6 +404,12 @@ class Recommender:
         return frozenset(form.lower() for k in keys for form in (k, self.name(k)))
 
     @cached_property
+    def _makers(self) -> frozenset[str]:
+        """The names of the brands and series devices are named with (华为, 红米, iphone), lower case, no spaces."""
+        series = {self.name(key).lower() for fs in self.facts.values() for _, key in fs if key.startswith("series:")}
+        return frozenset(name.replace(" ", "") for name in self._brand_names | series if name)
+
+    @cached_property
     def _devices(self) -> frozenset[str]:
         """The names (as :meth:`sold_models` has them) of the models and series any product fits."""
         return frozenset(self._model(key) for fs in self.facts.values() for p, key in fs
@@ -422,7 +454,10 @@ class Recommender:
         another model); ``measures`` as :func:`_measures_named` reads them. Where that names
         several models and a bracket in it names some (``…小米8se皮套朦黄【小米8se】古典奢``), those:
         a title written without spaces marks the variant so, as does a title of one word with the
-        model its last bracket follows (``…6X高清note5小米9【超清】水凝前膜``)."""
+        model its last bracket follows (``…6X高清note5小米9【超清】水凝前膜``). A variant run together with
+        the word before it (the last word naming several models, or the title as one where its last
+        words name none) is the model named last where no more than a colour follows, with a list it
+        ends (:func:`_named_last`: ``…手机套保华为P30土豪金`` is a P30 case, not a P30 Pro one)."""
         words = _sold_words(self.titles.get(product, ""))
         for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
             if measures:
@@ -434,6 +469,8 @@ class Recommender:
                           if other not in names and other in self._devices}
                 if len(named) > 1 and (notes := _BRACKETED.findall(variant)):
                     named = {name for name in named if any(_names(note, name) for note in notes)} or named
+                if len(named) > 1 and start == len(words) - 1:  # one word run together: the models it names last
+                    named = _named_last(variant, named, self._makers)
                 named = named or {run for run in _CODE_RUN.findall(" ".join(words[start:]))  # 荣耀畅玩7x 2条装: 7x, not 7x2
                                   if run in others and not any(run in name for name in names)}
             if named:
@@ -441,6 +478,9 @@ class Recommender:
         if not measures and len(words) == 1 and (bracket := words[0].rfind("【")) > 0:  # one word: 小米9【超清】水凝膜
             named = {name for name in names if name and _names(words[0][:bracket], name, at_end=True)}
             return {name for name in named if not any(other.endswith(name) for other in named - {name})}  # note5, not 5
+        if not measures and len(named := {name for name in names if name and _names(joined := "".join(words), name)}) > 1:
+            variant = _named_last(joined, named, self._makers)  # the whole title run together: …p30pP30Pro 复古咖
+            return variant if variant != named else set()
         return set()
 
     def stated_measures(self, product: str) -> dict[str, dict[str, float]]:
