@@ -130,10 +130,11 @@ def real_titles(titles: Path, limit: int, stock_outs: int, out: Path, work: Path
     with open_store(work / "graph.lbug", read_only=True) as store:
         recommender = Recommender.from_store(store)
         recommender.title_floor = title_floor
-        found = inventory(store, recommender, limit=stock_outs, model=SubstituteModel.load(model) if model else None)
+        chosen = SubstituteModel.load(model) if model else None
+        found = inventory(store, recommender, limit=stock_outs, model=chosen)
         write_substitutes(found, recommender, out)
     return {"titles": str(titles), "extractor": str(tagger) if tagger else "rules", "stock_seed": seed, "title_floor": title_floor,
-            "substitute_model": str(model) if model else None,
+            "substitute_model": {"path": str(model), "threshold": chosen.threshold, "trained": chosen.record} if chosen else None,
             "listings": len(lines), "products": found.products, "out_of_stock": found.out_of_stock,
             "stock_outs_written": len(found.stock_outs),
             "with_substitutes": sum(1 for s in found.stock_outs if s.substitutes),

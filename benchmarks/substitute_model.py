@@ -43,11 +43,14 @@ def main() -> None:
     args = parser.parse_args()
     try:
         train, test = read_judged(args.train), one_call_each(read_judged(args.test))
-    except (SubstituteDataError, OSError) as error:
+        model = learn_substitutes(train, args.precision)
+    except (SubstituteDataError, ValueError, OSError) as error:
         sys.exit(str(error))
     seen = {(p.product, p.substitute) for p in train}
     unseen = [p for p in test if (p.product, p.substitute) not in seen]
-    model = learn_substitutes(train, args.precision)
+    if len({p.ok for p in unseen}) < 2:
+        sys.exit(f"the test files have {len(unseen)} judged pairs the training files do not, "
+                 f"{'all called alike' if unseen else 'none'}: nothing to score")
     if args.model_out:
         model.save(args.model_out)
     labels = np.array([p.ok for p in unseen], dtype=int)

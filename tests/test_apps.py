@@ -334,7 +334,8 @@ def test_a_title_run_together_is_sold_for_the_model_it_ends_with():
     titles = {"colour": "SAESOKG 华为P30手机壳全包保护皮套手机壳P30pro个性防摔手机套保华为P30土豪金 送全屏钢化膜",
               "slash": "壳 华为p30手机壳防摔p30pro全包 华为p30/p30pro通用-宝石蓝", "makers": "壳 华为p30pro手机壳防摔全包华为p30华为p30pro黑",
               "more": "壳 华为p30手机壳p30pro保护壳钢化玻璃硅胶同款个性男女款", "code": "壳 华为p30pro手机壳防摔全包华为p30-ele黑",
-              "first": "适用于华为p30手机套保护套p30pro保护壳p30真皮套防摔商务p30pP30Pro 复古咖"}
+              "first": "适用于华为p30手机套保护套p30pro保护壳p30真皮套防摔商务p30pP30Pro 复古咖",
+              "and": "壳 华为p30和p30pro通用手机壳", "both-red": "壳 华为p30手机壳防摔全包 华为p30及p30pro红", "no-colour": "壳 华为p30手机壳防摔p30pro全包"}
     facts = {name: case | {models["p30"]: 1, models["p30pro"]: 1} for name in titles} | {"code": case | dict.fromkeys(models.values(), 1)}
     names = {"huawei": "华为"} | {f"model:华为{m}": f"华为 {m}" for m in models}
     recommender = Recommender(facts, names, titles)
@@ -343,6 +344,8 @@ def test_a_title_run_together_is_sold_for_the_model_it_ends_with():
     assert recommender.sold_models("more") == {"p30", "p30pro"}  # a list, no variant
     assert recommender.sold_models("code") == {"p30", "p30-ele"}  # the P30 named inside its code
     assert recommender.sold_models("first") == {"p30pro"}  # the first word, where the words after it name none
+    assert recommender.sold_models("and") == recommender.sold_models("no-colour") == {"p30", "p30pro"}  # no colour after: a list
+    assert recommender.sold_models("both-red") == {"p30", "p30pro"}  # 和, 及 join a list
 
 
 def test_a_variant_naming_another_model_of_the_line_is_sold_for_that_one():

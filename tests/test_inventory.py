@@ -182,6 +182,9 @@ def test_the_inventory_command_writes_substitutes_to_judge_and_takes_a_model(gra
     assert [s["id"] for s in judged["stock_outs"][0]["substitutes"]] == [s["id"] for s in line["substitutes"] if s["ok"]]
     missing = CliRunner().invoke(app, ["inventory", "--db", str(graph), "--substitute-model", str(tmp_path)])
     assert missing.exit_code == 1 and "not a substitute model directory" in missing.output
+    both = CliRunner().invoke(app, ["inventory", "--db", str(graph), "--substitute-model", str(tmp_path / "model"),
+                                    "--substitutes-out", str(out)])
+    assert both.exit_code == 1 and "leave --substitute-model off" in both.output
 
 
 def test_a_substitute_far_off_in_a_measure_is_none():

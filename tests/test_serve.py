@@ -66,6 +66,8 @@ def test_the_inventory_keeps_the_substitutes_a_substitute_model_accepts(demo_gra
     out = next(s for s in found["stock_outs"] if s["substitutes"])
     assert {s["probability"] for s in out["substitutes"]} == {0.953}
     assert client.get(f"/inventory/{out['id']}").json()["substitutes"] == out["substitutes"]
+    reported = client.get("/report").json()["inventory"]["stock_outs"]
+    assert {s["probability"] for stock_out in reported for s in stock_out["substitutes"]} == {0.953}  # the report's too
 
 
 def test_search_product_facts_and_recommendations(client):

@@ -83,8 +83,27 @@ def test_a_saved_model_loads_with_the_same_probabilities_and_threshold(tmp_path)
     others = ["商用榨汁机家用", "便携式榨汁杯迷你", "电水壶"]
     assert np.allclose(loaded.probabilities("商用榨汁机白色", others), model.probabilities("商用榨汁机白色", others), atol=1e-6)
     assert loaded.threshold == model.threshold and loaded.record == model.record
-    with pytest.raises(FileNotFoundError, match="not a substitute model"):
+    with pytest.raises(SubstituteDataError, match="not a substitute model directory"):
         SubstituteModel.load(tmp_path)
+    with pytest.raises(SubstituteDataError, match="no such directory"):
+        SubstituteModel.load(tmp_path / "nowhere")
+    vocabulary = tmp_path / "model" / "vocabulary.json"
+    vocabulary.write_text(json.dumps(json.loads(vocabulary.read_text(encoding="utf-8"))[:-5]), encoding="utf-8")
+    with pytest.raises(SubstituteDataError, match=r"model: not a substitute model \(vocabulary.json and weights.safetensors disagree\)"):
+        SubstituteModel.load(tmp_path / "model")
+    (tmp_path / "model" / "substitutes.json").write_text("{broken", encoding="utf-8")
+    with pytest.raises(SubstituteDataError, match="model: not a substitute model"):
+        SubstituteModel.load(tmp_path / "model")
+
+
+def test_a_model_is_not_written_over_another_models_files(tmp_path):
+    model = learn_substitutes(read_judged_lines(tmp_path, _judged_lines(4)))
+    (tmp_path / "sentiment").mkdir()
+    (tmp_path / "sentiment" / "vocabulary.json").write_text("[]", encoding="utf-8")
+    with pytest.raises(ValueError, match="holds another model's files"):
+        model.save(tmp_path / "sentiment")
+    model.save(tmp_path / "model")
+    model.save(tmp_path / "model")  # its own directory: written again
 
 
 def test_learning_needs_both_calls_and_two_stock_outs(tmp_path):
@@ -96,6 +115,12 @@ def test_learning_needs_both_calls_and_two_stock_outs(tmp_path):
         learn_substitutes(read_judged_lines(tmp_path, lines))
     with pytest.raises(ValueError, match="two stock-outs"):
         learn_substitutes(read_judged_lines(tmp_path, _judged_lines(1)))
+    unjudged = _judged_lines(3)
+    for line in unjudged:
+        for substitute in line["substitutes"]:
+            substitute.pop("ok")
+    with pytest.raises(ValueError, match='no substitute is judged: add "ok"'):
+        learn_substitutes(read_judged_lines(tmp_path, unjudged))
 
 
 def test_the_threshold_is_the_lowest_reaching_the_precision_or_else_the_most_precise():
@@ -113,6 +138,7 @@ def test_the_train_command_writes_a_model_and_names_a_bad_file(tmp_path):
     done = CliRunner().invoke(app, ["train", "substitutes", str(tmp_path / "judged.jsonl"), "--out", str(tmp_path / "model")])
     assert done.exit_code == 0, done.output
     assert "32 judged pairs" in done.output and (tmp_path / "model" / "substitutes.json").is_file()
+    assert "32 judged pairs are few" in done.output  # a warning: the figures are rough
     _write(tmp_path / "bad.jsonl", ['{"product": "p", "title": "t", "substitutes": [{"id": "s", "title": "u", "ok": 1}]}'])
     failed = CliRunner().invoke(app, ["train", "substitutes", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "m2")])
     assert failed.exit_code == 1 and "bad.jsonl:1: field substitutes[0].ok: 1 is not true or false" in failed.output

@@ -25,6 +25,7 @@ from skugraph.graph.store import GraphStore
 
 if TYPE_CHECKING:
     from skugraph.apps.recommend import Recommender
+    from skugraph.apps.substitute_model import SubstituteModel
 
 TOP_CATEGORIES = 12
 TOP_VALUES = 10
@@ -43,10 +44,10 @@ INVENTORY_ROWS = 10
 NO_CATEGORY = "the listings carry no category (no `category` field), so brand share is counted per product type instead"
 
 
-def market_report(store: GraphStore, recommender: Recommender | None = None) -> dict[str, Any]:
+def market_report(store: GraphStore, recommender: Recommender | None = None, model: SubstituteModel | None = None) -> dict[str, Any]:
     """Everything the report shows, as plain data, with ``notes``: section → why it is empty
     (or counted another way). ``recommender``: the graph's, for the inventory's substitutes
-    (read from the graph when not given)."""
+    (read from the graph when not given); ``model``: keeps the substitutes it accepts."""
     from skugraph.apps.inventory import has_stock, inventory
     from skugraph.apps.recommend import Recommender
 
@@ -55,7 +56,7 @@ def market_report(store: GraphStore, recommender: Recommender | None = None) -> 
                "categories": nodes.get("Category", 0), "reviews": nodes.get("Review", 0)}
     report = {"summary": summary, "brand_share": _brand_share(store, "category"), "brand_share_by": "category",
               "attributes": _attributes(store), "prices": _prices(store), "ratings": _ratings(store), "aspects": _aspects(store),
-              "inventory": inventory(store, recommender or Recommender.from_store(store), limit=INVENTORY_ROWS).to_dict()
+              "inventory": inventory(store, recommender or Recommender.from_store(store), limit=INVENTORY_ROWS, model=model).to_dict()
               if has_stock(store) else None}
     notes: dict[str, str] = {}
     if not report["brand_share"]:

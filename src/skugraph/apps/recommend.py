@@ -86,8 +86,10 @@ FITTED_TYPE_SHARE = 0.25
 FITTED_TYPE_MIN = 5
 #: the words a title ends with where a variant on offer is named (``… 手机壳 熬不完的夜 oppo A3``)
 VARIANT_WORDS = 3
-#: characters a variant run together with the title may have after its model (``…华为mate20rs保时捷宝石蓝``)
+#: characters a variant run together with the title may have after its model, naming a colour (``…华为mate20rs保时捷宝石蓝``)
 VARIANT_TAIL = 6
+#: a character that names a colour (土豪金, 宝石蓝, 黑色)
+_COLOUR = re.compile(r"[色黑白红蓝绿黄紫粉灰金银棕青橙咖褐透]")
 #: a bracketed note in a title (``【小米8se】``, ``[p30]``)
 _BRACKETED = re.compile(r"[【\[]([^】\]]*)[】\]]")
 _SPACES = re.compile(r"\s\s+")
@@ -171,17 +173,17 @@ def _named(model: str, at_end: bool = False) -> str:
     return rf"{r'(?<![0-9.])' if model[0].isdigit() else ''}{re.escape(model)}{'$' if at_end else _MODEL_ENDS}"
 
 
-def _named_last(text: str, models: Collection[str], makers: Collection[str]) -> set[str]:
-    """Of ``models`` (those ``text`` names), the one it names last where at most
-    :data:`VARIANT_TAIL` characters follow, no letter or digit among them (``…手机壳P30pro…手机套保华为P30土豪金``:
-    the p30), with the list it ends, if any: those named before it apart only by separators, model codes
-    and ``makers`` (``…苹果x/xs通用-宝石蓝``, ``红米note5红米note5a红米note6``, ``OPPOA59/A59M/A59S白色``); all of
+def _named_last(text: str, models: Collection[str], listed: re.Pattern) -> set[str]:
+    """Of ``models`` (those ``text`` names), the one it names last where nothing follows, or at most
+    :data:`VARIANT_TAIL` characters that name a colour, no letter or digit among them (``…手机套保华为P30土豪金``:
+    the p30; not ``…p30和p30pro通用手机壳``), with the list it ends, if any: those named before it apart only by what ``listed`` matches
+    whole (:func:`_list_gap_pattern`: ``…苹果x/xs通用-宝石蓝``, ``红米note5红米note5a红米note6``, ``OPPOA59/A59M/A59S白色``); all of
     them where the last is followed by more (``…oppoA37M手机套a37t保护壳钢化玻璃…``: a list, not a variant)."""
     spans = {model: [m.span() for m in re.finditer(_named(model), text)] for model in models}
     end = max(found[-1][1] for found in spans.values() if found)
-    if len(text) - end > VARIANT_TAIL or re.search(r"[0-9a-z]", text[end:]):
+    tail = text[end:]
+    if len(tail) > VARIANT_TAIL or re.search(r"[0-9a-z]", tail) or (tail and not _COLOUR.search(tail)):
         return set(models)
-    listed = re.compile(rf"(?:[/|、,，+\-]|[0-9a-z]+|{'|'.join(map(re.escape, sorted(makers, key=len, reverse=True))) or '$^'})*")
     chosen = {model for model, found in spans.items() if found and found[-1][1] == end}
     start = min(spans[model][-1][0] for model in chosen)
     while joined := {(model, s) for model, found in spans.items() if model not in chosen for s, e in found
@@ -189,6 +191,12 @@ def _named_last(text: str, models: Collection[str], makers: Collection[str]) -> 
         chosen |= {model for model, _ in joined}
         start = min(start, *(s for _, s in joined))
     return chosen
+
+
+def _list_gap_pattern(makers: Collection[str]) -> re.Pattern:
+    """What may stand between two models of a list: separators, model codes and ``makers`` (brands and series)."""
+    names = "|".join(map(re.escape, sorted(makers, key=len, reverse=True)))
+    return re.compile(rf"(?:[/|、,，+\-和及与或]|[0-9a-z]+{'|' + names if names else ''})*")
 
 
 #: what may follow a model's name in a title: no letter, digit, + or 青春版, unless the digits are a screen's size
@@ -404,10 +412,10 @@ class Recommender:
         return frozenset(form.lower() for k in keys for form in (k, self.name(k)))
 
     @cached_property
-    def _makers(self) -> frozenset[str]:
-        """The names of the brands and series devices are named with (华为, 红米, iphone), lower case, no spaces."""
+    def _list_gap(self) -> re.Pattern:
+        """:func:`_list_gap_pattern` of the brands and series devices are named with (华为, 红米), lower case, no spaces."""
         series = {self.name(key).lower() for fs in self.facts.values() for _, key in fs if key.startswith("series:")}
-        return frozenset(name.replace(" ", "") for name in self._brand_names | series if name)
+        return _list_gap_pattern({name.replace(" ", "") for name in self._brand_names | series if name})
 
     @cached_property
     def _devices(self) -> frozenset[str]:
@@ -470,7 +478,7 @@ class Recommender:
                 if len(named) > 1 and (notes := _BRACKETED.findall(variant)):
                     named = {name for name in named if any(_names(note, name) for note in notes)} or named
                 if len(named) > 1 and start == len(words) - 1:  # one word run together: the models it names last
-                    named = _named_last(variant, named, self._makers)
+                    named = _named_last(variant, named, self._list_gap)
                 named = named or {run for run in _CODE_RUN.findall(" ".join(words[start:]))  # 荣耀畅玩7x 2条装: 7x, not 7x2
                                   if run in others and not any(run in name for name in names)}
             if named:
@@ -479,7 +487,7 @@ class Recommender:
             named = {name for name in names if name and _names(words[0][:bracket], name, at_end=True)}
             return {name for name in named if not any(other.endswith(name) for other in named - {name})}  # note5, not 5
         if not measures and len(named := {name for name in names if name and _names(joined := "".join(words), name)}) > 1:
-            variant = _named_last(joined, named, self._makers)  # the whole title run together: …p30pP30Pro 复古咖
+            variant = _named_last(joined, named, self._list_gap)  # the whole title run together: …p30pP30Pro 复古咖
             return variant if variant != named else set()
         return set()
 

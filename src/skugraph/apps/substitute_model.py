@@ -28,12 +28,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 from scipy import sparse
 
 from skugraph import __version__
 
 CONFIG = "substitutes.json"
+KIND = "substitute-bigrams"
+#: the files a model directory holds (another model's in the same directory would be overwritten)
+_FILES = (CONFIG, "vocabulary.json", "weights.safetensors")
 #: the precision the threshold is chosen for unless told
 PRECISION = 0.9
 #: the logistic regression's inverse regularisation (chosen on judged JD titles, seeds 11 and 12)
@@ -60,7 +64,11 @@ def read_judged(paths: Iterable[str | Path]) -> list[JudgedPair]:
     the file, line and field."""
     pairs: list[JudgedPair] = []
     for path in map(Path, paths):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SubstituteDataError(f"{path}: not UTF-8 text") from None
+        for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             where = f"{path}:{number}"
@@ -147,25 +155,40 @@ class SubstituteModel:
 
     def save(self, out: str | Path) -> Path:
         out = Path(out)
+        if not (out / CONFIG).is_file() and any((out / name).exists() for name in _FILES):
+            raise ValueError(f"{out} holds another model's files ({', '.join(n for n in _FILES if (out / n).exists())}): "
+                             "write the substitute model to a directory of its own")
         out.mkdir(parents=True, exist_ok=True)
         vocabulary = sorted(self.columns, key=self.columns.get)
         (out / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
         save_file({"coef": np.ascontiguousarray(self.coef, dtype=np.float32),
                    "intercept": np.array([self.intercept], dtype=np.float32)}, str(out / "weights.safetensors"))
-        settings = {"kind": "substitute-bigrams", "threshold": self.threshold, "record": self.record}
+        settings = {"kind": KIND, "threshold": self.threshold, "record": self.record}
         (out / CONFIG).write_text(json.dumps(settings, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         return out
 
     @classmethod
     def load(cls, path: str | Path) -> SubstituteModel:
+        """The model saved at ``path``; one that is not (or whose files disagree) is a
+        :class:`SubstituteDataError` naming the directory and what is wrong."""
         path = Path(path)
+        if not path.is_dir():
+            raise SubstituteDataError(f"{path}: no such directory (`skugraph train substitutes --out` writes a substitute model)")
         if not (path / CONFIG).is_file():
-            raise FileNotFoundError(f"{path}: not a substitute model directory (no {CONFIG}; `skugraph train substitutes` writes one)")
-        settings = json.loads((path / CONFIG).read_text(encoding="utf-8"))
-        vocabulary = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
-        weights = load_file(str(path / "weights.safetensors"))
-        return cls({name: i for i, name in enumerate(vocabulary)}, weights["coef"].astype(np.float64),
-                   float(weights["intercept"][0]), float(settings["threshold"]), settings.get("record", {}))
+            raise SubstituteDataError(f"{path}: not a substitute model directory (no {CONFIG}; `skugraph train substitutes` writes one)")
+        try:
+            settings = json.loads((path / CONFIG).read_text(encoding="utf-8"))
+            vocabulary = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
+            weights = load_file(str(path / "weights.safetensors"))
+            if settings.get("kind") != KIND:
+                raise ValueError(f"{CONFIG} says kind {settings.get('kind')!r}, not {KIND!r}")
+            threshold, coef, intercept = float(settings["threshold"]), weights["coef"].astype(np.float64), weights["intercept"]
+            if not isinstance(vocabulary, list) or coef.shape != (len(vocabulary),) or intercept.shape != (1,):
+                raise ValueError("vocabulary.json and weights.safetensors disagree")
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, SafetensorError) as error:
+            detail = f"no {error.args[0]}" if isinstance(error, KeyError) else getattr(error, "strerror", None) or str(error)
+            raise SubstituteDataError(f"{path}: not a substitute model ({detail})") from None
+        return cls({name: i for i, name in enumerate(vocabulary)}, coef, float(intercept[0]), threshold, settings.get("record", {}))
 
 
 def precision_curve(probabilities: np.ndarray, labels: np.ndarray) -> list[tuple[float, float, float]]:
@@ -208,6 +231,8 @@ def learn_substitutes(pairs: Sequence[JudgedPair], precision: float = PRECISION,
     from sklearn.model_selection import GroupKFold
 
     pairs = one_call_each(pairs)
+    if not pairs:
+        raise ValueError('no substitute is judged: add "ok": true or false to each substitute of the stock-outs you judge')
     labels = np.array([pair.ok for pair in pairs], dtype=int)
     if len(set(labels.tolist())) < 2:
         raise ValueError(f"learning substitutes needs pairs judged right and pairs judged wrong; the {len(pairs)} judged "
@@ -228,7 +253,7 @@ def learn_substitutes(pairs: Sequence[JudgedPair], precision: float = PRECISION,
     threshold, kept, reached = choose_threshold(curve, precision)
     columns, coef, intercept = _fit(rows, labels, c)
     record = {"pairs": len(pairs), "right": int(labels.sum()), "stock_outs": len(set(groups.tolist())), "folds": splits, "c": c,
-              "target_precision": precision, "threshold": round(threshold, 4),
+              "target_precision": precision, "reached": reached >= precision, "threshold": round(threshold, 4),
               "out_of_fold": {"kept": round(kept, 4), "precision": round(reached, 4), "auc": _auc(held_out, labels),
                               "precision_of_all": round(float(labels.mean()), 4)},
               "skugraph": __version__}

@@ -305,7 +305,7 @@ def inventory(
     excess_days: Annotated[float, typer.Option(help="Stock for more days than this: excess (slow movers, reallocation).")] = 90.0,
     title_floor: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="How alike a substitute's title must be, 0 to 1 (default 0.15): higher gives fewer and surer substitutes.")] = None,
     substitute_model: Annotated[Path | None, typer.Option(help="Keep the substitutes this model accepts (`skugraph train substitutes`).")] = None,
-    substitutes_out: Annotated[Path | None, typer.Option(help="Also write each stock-out with its substitutes here, one JSON line, to judge (add \"ok\": true or false to each) and learn from.")] = None,
+    substitutes_out: Annotated[Path | None, typer.Option(help="Also write each stock-out (the --limit fastest sellers) with its substitutes here, one JSON line, to judge (add \"ok\": true or false to each) and learn from.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the inventory as JSON.")] = False,
 ) -> None:
     """Stock and demand per product over its listings, with days of cover: stock-outs with
@@ -316,6 +316,9 @@ def inventory(
     from skugraph.apps.recommend import Recommender
     from skugraph.apps.substitute_model import SubstituteModel
 
+    if substitute_model and substitutes_out:
+        fail("--substitutes-out writes substitutes to judge: leave --substitute-model off, so that they are the recommender's "
+             "own and the judges do not see the model's calls")
     with friendly_errors():
         model = SubstituteModel.load(substitute_model) if substitute_model else None
 
@@ -333,6 +336,9 @@ def inventory(
         print_json(found.to_dict())
         return
     console.print(found.summary(), highlight=False)
+    if model is not None:
+        console.print(f"substitutes kept where the model {substitute_model} accepts them (probability {model.threshold:.2f} or more)",
+                      highlight=False)
     if written is not None:
         console.print(f"{written} stock-outs with their substitutes → {substitutes_out}: add \"ok\": true or false to each "
                       "substitute, then `skugraph train substitutes`", highlight=False)
@@ -373,14 +379,18 @@ def _num(value: float | None) -> str:
 def report(
     db: DbOption = DEFAULT_DB,
     out: Annotated[Path, typer.Option(help="The HTML page to write.")] = Path("report.html"),
+    substitute_model: Annotated[Path | None, typer.Option(help="The inventory keeps the substitutes this model accepts (`skugraph train substitutes`).")] = None,
 ) -> None:
     """Market analysis as one self-contained HTML page: brand share per category, attribute values,
     price bands, ratings and aspect sentiment, and the inventory where listings give stock."""
     from skugraph.apps.analytics import market_report, report_html
+    from skugraph.apps.substitute_model import SubstituteModel
 
+    with friendly_errors():
+        model = SubstituteModel.load(substitute_model) if substitute_model else None
     with read_graph(db) as store:
         require_products(store, db)
-        data = market_report(store)
+        data = market_report(store, model=model)
     out.write_text(report_html(data), encoding="utf-8")
     s = data["summary"]
     console.print(f"wrote {out}: {s['products']} products, brand share in {len(data['brand_share'])} groups by "

@@ -23,6 +23,8 @@ train_app = typer.Typer(help="Fine-tune models on labelled data.", no_args_is_he
 
 TrainEngineOption = Annotated[str, typer.Option(help="local (this process; torchrun for several), or ray: --workers Ray Train workers (pip install skugraph\\[scale]).")]
 ModelOutOption = Annotated[Path, typer.Option(help="Model directory to write.")]
+#: judged substitutes below which `train substitutes` warns that its figures are rough
+FEW_JUDGED = 100
 TrainWorkersOption = Annotated[int, typer.Option(help="With --engine ray: training processes (data-parallel over gloo; each takes --batch-size per step).")]
 
 
@@ -352,17 +354,22 @@ def train_sentiment_command(
 def train_substitutes_command(
     judged: Annotated[list[Path], typer.Argument(help="Substitutes files (`skugraph inventory --substitutes-out`) with \"ok\": true or false added to each substitute judged.")],
     out: ModelOutOption,
-    precision: Annotated[float, typer.Option(min=0.5, max=1.0, help="The precision the threshold is chosen for, on out-of-fold predictions.")] = 0.9,
+    precision: Annotated[float | None, typer.Option(min=0.5, max=1.0, help="The precision the threshold is chosen for, on out-of-fold predictions (default 0.9).")] = None,
 ) -> None:
     """Learn which substitutes are accepted from judged ones, for `skugraph inventory --substitute-model`."""
-    from skugraph.apps.substitute_model import learn_substitutes, read_judged
+    from skugraph.apps.substitute_model import PRECISION, learn_substitutes, read_judged
 
     with friendly_errors():
-        model = learn_substitutes(read_judged(judged), precision)
+        model = learn_substitutes(read_judged(judged), precision or PRECISION)
         model.save(out)
     record = model.record
     held = record["out_of_fold"]
     console.print(f"substitute model → {out} ({record['pairs']} judged pairs, {record['right']} right): threshold {model.threshold:.3f} "
                   f"keeps {held['kept']:.0%} of the pairs at precision {held['precision']:.3f} out of fold "
                   f"(all pairs {held['precision_of_all']:.3f}, AUC {held['auc']:.3f})", highlight=False)
-
+    if not record["reached"]:
+        console.print(f"[yellow]no threshold reaches precision {record['target_precision']:g} out of fold: the model keeps what reaches "
+                      "the best; judge more stock-outs[/]", highlight=False)
+    if record["pairs"] < FEW_JUDGED:
+        console.print(f"[yellow]{record['pairs']} judged pairs are few: the figures out of fold are rough (a few hundred make them "
+                      "steadier)[/]", highlight=False)

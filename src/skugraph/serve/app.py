@@ -120,6 +120,7 @@ class Services:
     def open(cls, db: Path, tagger: Path | None = None, query_timeout: float = 5.0, kg_embeddings: str | None = None,
              runtime: str = "torch-bf16", writable: bool = False, buffer_pool_mb: int | None = None,
              substitute_model: Path | None = None) -> Services:
+        model = SubstituteModel.load(substitute_model) if substitute_model else None  # a bad path fails before the graph opens
         store = open_store(db, read_only=not writable, buffer_pool_mb=buffer_pool_mb)
         index = SearchIndex.from_store(store)
         config = ExtractorConfig("tagger", tagger, runtime=runtime) if tagger else ExtractorConfig()
@@ -134,7 +135,7 @@ class Services:
             recommender.learn_embeddings(kg_embeddings)
         stats = market_stats(store)
         return cls(store, index, QueryParser(extractor), recommender, threading.Lock(), query_timeout, stats, reader,
-                   bool(kg_embeddings), SubstituteModel.load(substitute_model) if substitute_model else None)
+                   bool(kg_embeddings), model)
 
     def refresh(self, store: GraphStore, products: Collection[str] | None = None) -> None:
         """After a write: the search index brought up to date from ``store`` for the ``products``
@@ -376,14 +377,14 @@ def create_app(db: Path, tagger: Path | None = None, query_timeout: float = 5.0,
         from skugraph.apps.analytics import market_report
 
         with services.lock:
-            return market_report(services.store, services.recommender)
+            return market_report(services.store, services.recommender, services.substitute_model)
 
     @app.get("/ui/report", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(access.read)])  # the data of /report
     def report_page() -> str:
         from skugraph.apps.analytics import market_report, report_html
 
         with services.lock:
-            return report_html(market_report(services.store, services.recommender))
+            return report_html(market_report(services.store, services.recommender, services.substitute_model))
 
     @app.get("/ui/api.js", include_in_schema=False)
     def api_script() -> Response:  # the pages' API calls, with the key where the server needs one
