@@ -302,9 +302,8 @@ def inventory(store: GraphStore, recommender: Recommender, *, limit: int = 20, s
 def _substitutes(product: ProductStock, by_id: dict[str, ProductStock], recommender: Recommender, among: np.ndarray,
                  k: int, model: SubstituteModel | None = None) -> list[Substitute]:
     """The products ``among`` (a mask over the recommender's) that can stand in for ``product``,
-    best first; with a ``model``, those of them it accepts (it learned from the recommender's
-    best, and chooses among those alone: the candidates it reached further down were judged
-    worse, see the inventory guide)."""
+    best first; with a ``model``, those of the ``k`` best it accepts (asked to choose among
+    more, it took worse ones from further down: see the inventory guide)."""
     if product.id not in recommender:
         return []
     hits = recommender.substitutes(product.id, k, among)

@@ -23,9 +23,9 @@ train_app = typer.Typer(help="Fine-tune models on labelled data.", no_args_is_he
 
 TrainEngineOption = Annotated[str, typer.Option(help="local (this process; torchrun for several), or ray: --workers Ray Train workers (pip install skugraph\\[scale]).")]
 ModelOutOption = Annotated[Path, typer.Option(help="Model directory to write.")]
+TrainWorkersOption = Annotated[int, typer.Option(help="With --engine ray: training processes (data-parallel over gloo; each takes --batch-size per step).")]
 #: judged substitutes below which `train substitutes` warns that its figures are rough
 FEW_JUDGED = 100
-TrainWorkersOption = Annotated[int, typer.Option(help="With --engine ray: training processes (data-parallel over gloo; each takes --batch-size per step).")]
 
 
 @app.command()
