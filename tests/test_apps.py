@@ -7,7 +7,7 @@ from skugraph.apps.analytics import NO_CATEGORY, WHY, market_report, report_html
 from skugraph.apps.documents import Document, gift_only, in_gift, without_gifts
 from skugraph.apps.prices import band_of, price_bands
 from skugraph.apps.query_parser import QueryParser
-from skugraph.apps.recommend import Recommender, _names, title_vectors
+from skugraph.apps.recommend import Recommender, _names, _sold_words, title_vectors
 from skugraph.apps.search import FilterError, SearchIndex
 from skugraph.apps.search_eval import ndcg, recall, synthesise_queries
 from skugraph.extract import ExtractorConfig, build_extractor
@@ -346,6 +346,9 @@ def test_a_title_run_together_is_sold_for_the_model_it_ends_with():
     assert recommender.sold_models("first") == {"p30pro"}  # the first word, where the words after it name none
     assert recommender.sold_models("and") == recommender.sold_models("no-colour") == {"p30", "p30pro"}  # no colour after: a list
     assert recommender.sold_models("both-red") == {"p30", "p30pro"}  # 和, 及 join a list
+    # two numbers sharing a suffix are two models with it: an iPhone 7 Plus or 8 Plus case, not an iPhone 7 one
+    assert _sold_words("壳膜套装 iPhone7/8plus") == ("壳膜套装", "iphone7plus/8plus")
+    assert _sold_words("苹果7/8 1.5/2pro") == ("苹果7/8", "1.5/2pro")
 
 
 def test_a_variant_naming_another_model_of_the_line_is_sold_for_that_one():

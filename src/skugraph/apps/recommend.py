@@ -173,17 +173,18 @@ def _named(model: str, at_end: bool = False) -> str:
     return rf"{r'(?<![0-9.])' if model[0].isdigit() else ''}{re.escape(model)}{'$' if at_end else _MODEL_ENDS}"
 
 
-def _named_last(text: str, models: Collection[str], listed: re.Pattern) -> set[str]:
-    """Of ``models`` (those ``text`` names), the one it names last where nothing follows, or at most
-    :data:`VARIANT_TAIL` characters that name a colour, no letter or digit among them (``…手机套保华为P30土豪金``:
-    the p30; not ``…p30和p30pro通用手机壳``), with the list it ends, if any: those named before it apart only by what ``listed`` matches
-    whole (:func:`_list_gap_pattern`: ``…苹果x/xs通用-宝石蓝``, ``红米note5红米note5a红米note6``, ``OPPOA59/A59M/A59S白色``); all of
-    them where the last is followed by more (``…oppoA37M手机套a37t保护壳钢化玻璃…``: a list, not a variant)."""
+def _named_last(text: str, models: Collection[str], listed: re.Pattern) -> set[str] | None:
+    """The variant ``text`` ends with, of ``models`` (those it names): the model it names last
+    where nothing follows, or at most :data:`VARIANT_TAIL` characters that name a colour and
+    no letter or digit (``…手机套保华为P30土豪金``: the p30), with the list it ends, if any: those
+    named before it apart only by what ``listed`` matches whole (:func:`_list_gap_pattern`:
+    ``…苹果x/xs通用-宝石蓝``, ``红米note5红米note5a红米note6``, ``OPPOA59/A59M/A59S白色``). None where
+    more follows the last (``…p30和p30pro通用手机壳``, ``…oppoA37M手机套a37t保护壳钢化玻璃…``: no variant)."""
     spans = {model: [m.span() for m in re.finditer(_named(model), text)] for model in models}
     end = max(found[-1][1] for found in spans.values() if found)
     tail = text[end:]
     if len(tail) > VARIANT_TAIL or re.search(r"[0-9a-z]", tail) or (tail and not _COLOUR.search(tail)):
-        return set(models)
+        return None
     chosen = {model for model, found in spans.items() if found and found[-1][1] == end}
     start = min(spans[model][-1][0] for model in chosen)
     while joined := {(model, s) for model, found in spans.items() if model not in chosen for s, e in found
@@ -207,10 +208,15 @@ _MODEL_ENDS = r"(?!(?!(?:1\d|[2-9])(?:\.\d{1,2})?(?:英寸|寸))[0-9a-z+]|青春
 @lru_cache(maxsize=65_536)
 def _sold_words(title: str) -> tuple[str, ...]:
     """The title's words, lower case, its free gifts left out
-    (:func:`skugraph.apps.documents.without_gifts`): what is on sale."""
+    (:func:`skugraph.apps.documents.without_gifts`): what is on sale; two numbers sharing a
+    suffix written out for both (``iphone7/8plus``: ``iphone7plus/8plus``)."""
     from skugraph.apps.documents import without_gifts
 
-    return tuple(without_gifts(title.lower()).split())
+    return tuple(_SHARED_SUFFIX.sub(r"\1\3/\2\3", without_gifts(title.lower())).split())
+
+
+#: two model numbers and a suffix they share (7/8plus, 6/6s plus is not one: 6s has a letter)
+_SHARED_SUFFIX = re.compile(r"(?<![0-9.])(\d{1,2})/(\d{1,2})(plus|pro|max)(?![0-9a-z])")
 
 
 @cache
@@ -464,7 +470,7 @@ class Recommender:
         a title written without spaces marks the variant so, as does a title of one word with the
         model its last bracket follows (``…6X高清note5小米9【超清】水凝前膜``). A variant run together with
         the word before it (the last word naming several models, or the title as one where its last
-        words name none) is the model named last where no more than a colour follows, with a list it
+        words name none) is the model named last where nothing or a colour follows, with a list it
         ends (:func:`_named_last`: ``…手机套保华为P30土豪金`` is a P30 case, not a P30 Pro one)."""
         words = _sold_words(self.titles.get(product, ""))
         for start in range(len(words) - 1, max(len(words) - VARIANT_WORDS, 1) - 1, -1):
@@ -478,7 +484,7 @@ class Recommender:
                 if len(named) > 1 and (notes := _BRACKETED.findall(variant)):
                     named = {name for name in named if any(_names(note, name) for note in notes)} or named
                 if len(named) > 1 and start == len(words) - 1:  # one word run together: the models it names last
-                    named = _named_last(variant, named, self._list_gap)
+                    named = _named_last(variant, named, self._list_gap) or named
                 named = named or {run for run in _CODE_RUN.findall(" ".join(words[start:]))  # 荣耀畅玩7x 2条装: 7x, not 7x2
                                   if run in others and not any(run in name for name in names)}
             if named:
@@ -486,9 +492,8 @@ class Recommender:
         if not measures and len(words) == 1 and (bracket := words[0].rfind("【")) > 0:  # one word: 小米9【超清】水凝膜
             named = {name for name in names if name and _names(words[0][:bracket], name, at_end=True)}
             return {name for name in named if not any(other.endswith(name) for other in named - {name})}  # note5, not 5
-        if not measures and len(named := {name for name in names if name and _names(joined := "".join(words), name)}) > 1:
-            variant = _named_last(joined, named, self._list_gap)  # the whole title run together: …p30pP30Pro 复古咖
-            return variant if variant != named else set()
+        if not measures and (named := {name for name in names if name and _names(joined := "".join(words), name)}):
+            return _named_last(joined, named, self._list_gap) or set()  # the whole title run together: …p30pP30Pro 复古咖
         return set()
 
     def stated_measures(self, product: str) -> dict[str, dict[str, float]]:
