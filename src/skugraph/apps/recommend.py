@@ -90,6 +90,8 @@ VARIANT_WORDS = 3
 VARIANT_TAIL = 6
 #: a character that names a colour (土豪金, 宝石蓝, 黑色)
 _COLOUR = re.compile(r"[色黑白红蓝绿黄紫粉灰金银棕青橙咖褐透]")
+#: two model numbers and a suffix they share (7/8plus, 6/6s plus is not one: 6s has a letter)
+_SHARED_SUFFIX = re.compile(r"(?<![0-9.])(\d{1,2})/(\d{1,2})(plus|pro|max)(?![0-9a-z])")
 #: a bracketed note in a title (``【小米8se】``, ``[p30]``)
 _BRACKETED = re.compile(r"[【\[]([^】\]]*)[】\]]")
 _SPACES = re.compile(r"\s\s+")
@@ -214,9 +216,6 @@ def _sold_words(title: str) -> tuple[str, ...]:
 
     return tuple(_SHARED_SUFFIX.sub(r"\1\3/\2\3", without_gifts(title.lower())).split())
 
-
-#: two model numbers and a suffix they share (7/8plus, 6/6s plus is not one: 6s has a letter)
-_SHARED_SUFFIX = re.compile(r"(?<![0-9.])(\d{1,2})/(\d{1,2})(plus|pro|max)(?![0-9a-z])")
 
 
 @cache
