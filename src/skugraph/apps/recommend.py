@@ -87,7 +87,7 @@ FITTED_TYPE_MIN = 5
 #: the words a title ends with where a variant on offer is named (``… 手机壳 熬不完的夜 oppo A3``)
 VARIANT_WORDS = 3
 #: characters a variant run together with the title may have after its model, naming a colour (``…华为mate20rs保时捷宝石蓝``)
-VARIANT_TAIL = 6
+VARIANT_TAIL = 8
 #: a character that names a colour (土豪金, 宝石蓝, 黑色)
 _COLOUR = re.compile(r"[色黑白红蓝绿黄紫粉灰金银棕青橙咖褐透]")
 #: two model numbers and a suffix they share (7/8plus, 6/6s plus is not one: 6s has a letter)
@@ -164,7 +164,7 @@ def _measure(kind: str, text: str) -> tuple[str, float]:
 
 def _names(text: str, model: str, at_end: bool = False) -> bool:
     """Whether ``text`` names ``model`` (lower case, no spaces): not followed by a letter, digit,
-    + or 青春版 (``p20`` is not ``p20pro``, ``荣耀8`` not ``荣耀8青春版``) but for its screen's size
+    + or edition (``p20`` is not ``p20pro``, ``荣耀8`` not ``荣耀8青春版``) but for its screen's size
     (``xsmax6.5寸``), nor, for a model that starts with a digit, after one (``9`` is not the 9 of
     ``19年``); ``at_end``: as its last characters (``9`` ends ``小米9``)."""
     return re.search(_named(model, at_end), text) is not None
@@ -182,7 +182,7 @@ def _named_last(text: str, models: Collection[str], listed: re.Pattern) -> set[s
     named before it apart only by what ``listed`` matches whole (:func:`_list_gap_pattern`:
     ``…苹果x/xs通用-宝石蓝``, ``红米note5红米note5a红米note6``, ``OPPOA59/A59M/A59S白色``). None where
     more follows the last (``…p30和p30pro通用手机壳``, ``…oppoA37M手机套a37t保护壳钢化玻璃…``: no variant)."""
-    spans = {model: [m.span() for m in re.finditer(_named(model), text)] for model in models}
+    spans = _spans(text, models)
     end = max(found[-1][1] for found in spans.values() if found)
     tail = text[end:]
     if len(tail) > VARIANT_TAIL or re.search(r"[0-9a-z]", tail) or (tail and not _COLOUR.search(tail)):
@@ -196,15 +196,34 @@ def _named_last(text: str, models: Collection[str], listed: re.Pattern) -> set[s
     return chosen
 
 
+def _spans(text: str, models: Collection[str]) -> dict[str, list[tuple[int, int]]]:
+    """Where ``text`` names each of ``models`` (:func:`_names`), a model of letters alone only
+    outside the name of another of them (``xsmax`` names no ``x``, though its max ends with one;
+    ``i6`` names the 6)."""
+    spans = {model: [m.span() for m in re.finditer(_named(model), text)] for model in models}
+    found = [span for model_spans in spans.values() for span in model_spans]
+    return {model: [(s, e) for s, e in model_spans if re.search(r"\d", model)
+                    or not any(s2 <= s and e <= e2 and (s2, e2) != (s, e) for s2, e2 in found)]
+            for model, model_spans in spans.items()}
+
+
+def _standing_alone(text: str, models: Collection[str]) -> set[str]:
+    """Those of ``models`` that ``text`` names, as :func:`_spans` reads them."""
+    return {model for model, found in _spans(text, models).items() if found}
+
+
 def _list_gap_pattern(makers: Collection[str]) -> re.Pattern:
     """What may stand between two models of a list: separators, model codes and ``makers`` (brands and series)."""
     names = "|".join(map(re.escape, sorted(makers, key=len, reverse=True)))
     return re.compile(rf"(?:[/|、,，+\-和及与或]|[0-9a-z]+{'|' + names if names else ''})*")
 
 
-#: what may follow a model's name in a title: no letter, digit, + or 青春版, unless the digits are a screen's size
+#: editions that are models of their own (荣耀8青春版, x21屏幕指纹版: not the 荣耀8, x21)
+_EDITIONS = "青春版|屏幕指纹版"
+
+#: what may follow a model's name in a title: no letter, digit, + or edition, unless the digits are a screen's size
 #: (2 to 19 inches: not the 7 of a57 5.2寸, nor the 018 of ipad2018)
-_MODEL_ENDS = r"(?!(?!(?:1\d|[2-9])(?:\.\d{1,2})?(?:英寸|寸))[0-9a-z+]|青春版)"
+_MODEL_ENDS = rf"(?!(?!(?:1\d|[2-9])(?:\.\d{{1,2}})?(?:英寸|寸))[0-9a-z+]|{_EDITIONS})"
 
 
 @lru_cache(maxsize=65_536)
@@ -252,7 +271,7 @@ def _other_kind(ours: Sequence[frozenset[int]], theirs: Sequence[frozenset[int]]
 
 #: what a model's name may go on with to name another model of its line (x20plus, p30pro, a5s, 荣耀8青春版: not the
 #: x20, p30, a5, 荣耀8)
-_MODEL_SUFFIX = r"(?:plus|pro|max|lite|mini|se|ultra|青春版|[a-z+])"
+_MODEL_SUFFIX = rf"(?:plus|pro|max|lite|mini|se|ultra|{_EDITIONS}|[a-z+])"
 
 
 def _extended(text: str, model: str) -> set[str]:
@@ -422,6 +441,46 @@ class Recommender:
         series = {self.name(key).lower() for fs in self.facts.values() for _, key in fs if key.startswith("series:")}
         return _list_gap_pattern({name.replace(" ", "") for name in self._brand_names | series if name})
 
+    def _maker(self, key: str) -> str:
+        """The brand a device's name opens with (``华为`` of ``华为 p10 plus``), lower case; "" where none."""
+        words = self.name(key).lower().split()
+        return words[0] if len(words) > 1 and words[0] in self._brand_names else ""
+
+    @cached_property
+    def _lines(self) -> dict[str, frozenset[str]]:
+        """Brand (as :meth:`_maker` reads it) → the names of its models and series any product fits."""
+        lines = defaultdict(set)
+        for fs in self.facts.values():
+            for p, key in fs:
+                if p in FITS and key.partition(":")[0] in DEVICE_KINDS and (maker := self._maker(key)):
+                    lines[maker].add(self._model(key))
+        return {maker: frozenset(models) for maker, models in lines.items()}
+
+    def _listed(self, product: str, makers: Collection[str], models: Collection[str]) -> set[str]:
+        """The other models of ``makers`` (:attr:`_lines`) the product's title lists, each with a
+        letter (``nova2``, ``xsmax``: not a bare 6, nor what reads as a measure, :data:`_NOT_A_MODEL`), no part
+        of one of ``models`` (not nova3 for a nova3i case), after no letter or digit but a maker's or
+        line's name (``…亲启nova2``, ``iphonexsmax``; not the 20pro of ``mate20pro``)."""
+        from skugraph.tagging.rules import DEVICE_LINES
+
+        title = "".join(_sold_words(self.titles.get(product, "")))
+        before = {*DEVICE_LINES, *(form for maker in makers for form in self._maker_forms.get(maker, ()))}
+        after = "".join(rf"|(?<={re.escape(word)})" for word in before if re.fullmatch("[a-z]+", word))
+        return {m for maker in makers for m in self._lines.get(maker, ()) if re.search("[a-z]", m) and not _NOT_A_MODEL.fullmatch(m)
+                and not any(m in model for model in models) and re.search(rf"(?:(?<![0-9a-z]){after}){_named(m)}", title)}
+
+    @cached_property
+    def _maker_forms(self) -> dict[str, frozenset[str]]:
+        """Brand (as :meth:`_maker` reads it) → its key and name, lower case (华为: huawei too)."""
+        forms = defaultdict(set)
+        for fs in self.facts.values():
+            for p, key in fs:
+                if (p in FITS or p == "has_brand") and ":" not in key:
+                    names = {key.lower(), self.name(key).lower()}
+                    for name in names:
+                        forms[name] |= names
+        return {maker: frozenset(names) for maker, names in forms.items()}
+
     @cached_property
     def _devices(self) -> frozenset[str]:
         """The names (as :meth:`sold_models` has them) of the models and series any product fits."""
@@ -431,8 +490,9 @@ class Recommender:
     def sold_models(self, product: str) -> set[str]:
         """The device models the product is sold for, by name (lower case, without its brand and
         spaces: ``华为 p10 plus`` is ``p10plus``): of the models and series it fits, and of its own
-        that some product fits (a case's ``model`` P20pro, not a code of its own like SC-699),
-        those the variant its title ends with names (``… 手机壳A7炫光A3 … oppo A3`` is sold for
+        that some product fits (a case's ``model`` P20pro, not a code of its own like SC-699), and
+        of the other models of their brands its title lists (:meth:`_listed`: the extractor may
+        read only the first), those the variant its title ends with names (``… 手机壳A7炫光A3 … oppo A3`` is sold for
         the A3), or another model of their line that some product fits (``… x20plus-热情红``: an
         X20 Plus case, though it fits the X20 too); the variant is the last of the title's last
         :data:`VARIANT_WORDS` words (never its first) that names one, with those after it
@@ -442,8 +502,10 @@ class Recommender:
         read. Where they name none at all, every model it fits."""
         if product not in self._sold:
             facts = self.facts[product]
-            fitted = {self._model(key) for p, key in facts if p in FITS and key.partition(":")[0] in DEVICE_KINDS}
+            keys = {key for p, key in facts if p in FITS and key.partition(":")[0] in DEVICE_KINDS}
+            fitted = {self._model(key) for key in keys}
             models = fitted | {m for p, key in facts if p in DEVICE_KINDS and (m := self._model(key)) in self._devices}
+            models |= self._listed(product, {self._maker(key) for key in keys} - {""}, models)
             self._sold[product] = self._variant_names(product, models, others=self._model_codes if fitted else ()) or fitted
         return self._sold[product]
 
@@ -478,20 +540,25 @@ class Recommender:
             else:
                 variant = "".join(words[start:])
                 named = {name for name in names if name and _names(variant, name)}
-                named |= {other for name in names if name for other in _extended(variant, name)
-                          if other not in names and other in self._devices}
+                named |= {other for name in names if name for other in _extended(variant, name)  # nova5ipro, known or not
+                          if other not in names and (other in self._devices or len(other) > len(name) + 1)}
+                named = _standing_alone(variant, named)
                 if len(named) > 1 and (notes := _BRACKETED.findall(variant)):
                     named = {name for name in named if any(_names(note, name) for note in notes)} or named
                 if len(named) > 1 and start == len(words) - 1:  # one word run together: the models it names last
                     named = _named_last(variant, named, self._list_gap) or named
-                named = named or {run for run in _CODE_RUN.findall(" ".join(words[start:]))  # 荣耀畅玩7x 2条装: 7x, not 7x2
-                                  if run in others and not any(run in name for name in names)}
+                named = named or {run for found in _CODE_RUN.findall(" ".join(words[start:]))  # 荣耀畅玩7x 2条装: 7x, not 7x2
+                                  if (run := re.sub(r"-\d{1,2}$", "", found)) in others  # mate9-2片装
+                                  and not any(run in name for name in names)}
             if named:
                 return named
         if not measures and len(words) == 1 and (bracket := words[0].rfind("【")) > 0:  # one word: 小米9【超清】水凝膜
-            named = {name for name in names if name and _names(words[0][:bracket], name, at_end=True)}
+            head = words[0][:bracket]
+            if not any(name and _names(head, name, at_end=True) for name in names):
+                return set()
+            named = _named_last(head, _standing_alone(head, {name for name in names if name}), self._list_gap) or set()
             return {name for name in named if not any(other.endswith(name) for other in named - {name})}  # note5, not 5
-        if not measures and (named := {name for name in names if name and _names(joined := "".join(words), name)}):
+        if not measures and (named := _standing_alone(joined := "".join(words), {name for name in names if name})):
             return _named_last(joined, named, self._list_gap) or set()  # the whole title run together: …p30pP30Pro 复古咖
         return set()
 

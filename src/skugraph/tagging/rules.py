@@ -103,7 +103,7 @@ _LEADING_NOTES = re.compile(r"\s*(?:[【\[][^】\]]*[】\]]\s*)*")
 _SPECIFIC = re.compile(r"\s*(?:专用|通用)")
 #: brand aliases that name a line of the brand's devices: in an accessory's text, the device it fits
 #: (``ipad保护套``, ``iPhone xr手机壳``), never its maker
-_DEVICE_LINES = frozenset({"iphone", "ipad", "macbook"})
+DEVICE_LINES = frozenset({"iphone", "ipad", "macbook"})
 #: an iPhone's model without digits, after its name (``iphone xr``, ``苹果xs max``, ``iphonese``)
 _IPHONE_LETTERS = re.compile(r"\s*((?:x[rs]?(?:\s*max)?|se))(?![a-z])")
 _IPHONE_BEFORE = re.compile(r"(?:iphone|苹果)$")
@@ -313,7 +313,7 @@ class RuleExtractor:
         ``通用``/``专用``; in an accessory's text also two brands written together or with a
         list mark (``华为荣耀``, ``苹果/三星``: a maker and what it fits are written apart,
         ``咔咔鱼 联想``), a brand followed by a model (``小米8``, ``小米平板4``) and a line of
-        devices (:data:`_DEVICE_LINES`: ``ipad保护套``); in any text a maker's name written together
+        devices (:data:`DEVICE_LINES`: ``ipad保护套``); in any text a maker's name written together
         with a model past the title's opening (``…耳机 oppoa33``)."""
         opening = _LEADING_NOTES.match(low).end()
         # a maker's name written together with a model, past the title's opening: the device (…耳机 OPPOA33)
@@ -323,7 +323,7 @@ class RuleExtractor:
                 devices.update(run)
         if not accessory:
             return devices
-        devices.update(i for i, mention in enumerate(mentions) if low[mention.start : mention.end] in _DEVICE_LINES)
+        devices.update(i for i, mention in enumerate(mentions) if low[mention.start : mention.end] in DEVICE_LINES)
         for run in self._runs(low, mentions, apart=False):
             if len({mentions[i].key for i in run}) >= 2 or self._device_model_at(low, mentions[run[-1]].end):
                 devices.update(run)
