@@ -17,6 +17,7 @@ from skugraph.apps.substitute_model import (
     one_call_each,
     precision_curve,
     read_judged,
+    surely_at_least,
 )
 from skugraph.cli import app
 
@@ -123,14 +124,21 @@ def test_learning_needs_both_calls_and_two_stock_outs(tmp_path):
         learn_substitutes(read_judged_lines(tmp_path, unjudged))
 
 
-def test_the_threshold_is_the_lowest_reaching_the_precision_or_else_the_most_precise():
+def test_the_threshold_is_the_lowest_surely_reaching_the_precision_or_else_the_most_precise():
     probabilities = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
     curve = precision_curve(probabilities, np.array([1, 1, 0, 1, 0]))
     assert curve == [(0.9, 0.2, 1.0), (0.8, 0.4, 1.0), (0.7, 0.6, pytest.approx(2 / 3)), (0.6, 0.8, 0.75), (0.5, 1.0, 0.6)]
-    assert choose_threshold(curve, 0.75) == (0.6, 0.8, 0.75)
-    assert choose_threshold(curve, 1.0) == (0.8, 0.4, 1.0)
+    assert choose_threshold(curve, 0.75, 5, confidence=0) == (0.6, 0.8, 0.75)  # merely reaching it
+    assert choose_threshold(curve, 1.0, 5, confidence=0) == (0.8, 0.4, 1.0)
     # none reaches 0.9: the best precision (1 of 2), keeping the more pairs of the two cuts reaching it
-    assert choose_threshold(precision_curve(probabilities, np.array([0, 1, 0, 1, 0])), 0.9) == (0.6, 0.8, 0.5)
+    assert choose_threshold(precision_curve(probabilities, np.array([0, 1, 0, 1, 0])), 0.9, 5) == (0.6, 0.8, 0.5)
+    # of 100 pairs, 40 right, then 15 of 20, then 40 wrong: 55 of the first 61 merely reach 0.9 (surely 0.82 at 90%);
+    # 46 of the first 47 surely do (47 of 49 would not: 0.884)
+    ranked = np.array([1] * 40 + [1, 1, 1, 0] * 5 + [0] * 40)
+    curve = precision_curve(np.linspace(1, 0.01, 100), ranked)
+    assert choose_threshold(curve, 0.9, 100, confidence=0) == (0.4, 0.61, pytest.approx(55 / 61))
+    assert choose_threshold(curve, 0.9, 100) == (0.54, 0.47, pytest.approx(46 / 47))
+    assert surely_at_least(55, 61) == pytest.approx(0.821, abs=1e-3) and surely_at_least(47, 49) < 0.9 <= surely_at_least(46, 47)
 
 
 def test_the_train_command_writes_a_model_and_names_a_bad_file(tmp_path):

@@ -354,7 +354,7 @@ def train_sentiment_command(
 def train_substitutes_command(
     judged: Annotated[list[Path], typer.Argument(help="Substitutes files (`skugraph inventory --substitutes-out`) with \"ok\": true or false added to each substitute judged.")],
     out: ModelOutOption,
-    precision: Annotated[float | None, typer.Option(min=0.5, max=1.0, help="The precision the threshold is chosen for, on out-of-fold predictions (default 0.9).")] = None,
+    precision: Annotated[float | None, typer.Option(min=0.5, max=1.0, help="The precision the pairs a threshold keeps must surely reach out of fold (the lower end of a 90% Wilson interval; default 0.9).")] = None,
 ) -> None:
     """Learn which substitutes are accepted from judged ones, for `skugraph inventory --substitute-model`."""
     from skugraph.apps.substitute_model import PRECISION, learn_substitutes, read_judged
@@ -368,8 +368,9 @@ def train_substitutes_command(
                   f"keeps {held['kept']:.0%} of the pairs at precision {held['precision']:.3f} out of fold "
                   f"(all pairs {held['precision_of_all']:.3f}, AUC {held['auc']:.3f})", highlight=False)
     if not record["reached"]:
-        console.print(f"[yellow]no threshold reaches precision {record['target_precision']:g} out of fold: the model keeps what reaches "
-                      "the best; judge more stock-outs[/]", highlight=False)
+        console.print(f"[yellow]no threshold surely reaches precision {record['target_precision']:g} out of fold (the lower end of its "
+                      f"{record['confidence']:.0%} Wilson interval): the model keeps what reaches the best; judge more stock-outs[/]",
+                      highlight=False)
     if record["pairs"] < FEW_JUDGED:
         console.print(f"[yellow]{record['pairs']} judged pairs are few: the figures out of fold are rough (a few hundred make them "
                       "steadier)[/]", highlight=False)
