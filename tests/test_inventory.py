@@ -273,6 +273,9 @@ def test_a_paper_size_stands_in_for_itself_only_and_a_variant_names_the_one_sold
     counted = {"lists": {kind: 1.0, ("size", "size:A3"): 1.0, ("size", "size:A4"): 1.0, ("quantity", "quantity:10个"): 1.0}}
     # a variant naming a value of a family the title gives once (10个装) narrows no other: the search goes on to A4
     assert Recommender(counted, titles={"lists": "文件夹 A3 A4 多层 A4 10个装"}).stated_measures("lists")["paper"] == {"a4": 62_500.0}
+    # a title of one word: its last bracket is its variant
+    one_word = Recommender(counted, titles={"lists": "文件夹A3资料夹多层A4资料册创意10个装【A3加厚】蓝色"})
+    assert one_word.stated_measures("lists")["paper"] == {"a3": 125_000.0}
     assert [s.id for s in recommender.substitutes("a3")] == ["a3-too"]  # a specification A3 reads as the size
     assert {s.id for s in recommender.substitutes("a4")} == {"lists-all"}
     assert [s.id for s in recommender.substitutes("b4")] == []  # A4 has 0.71 of its area, A3 1.41 times

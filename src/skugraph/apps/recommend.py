@@ -552,11 +552,12 @@ class Recommender:
                                   and not any(run in name for name in names)}
             if named:
                 return named
-        if not measures and len(words) == 1 and (bracket := words[0].rfind("【")) > 0:  # one word: 小米9【超清】水凝膜
+        if len(words) == 1 and (bracket := words[0].rfind("【")) > 0:  # one word: 小米9【超清】水凝膜, …荣耀v20土豪金【升级版
+            if measures:  # …10.8英寸创意8m6高能版【8.4寸专用】大红色: 8.4
+                return set(_measures_named(words[0][bracket:])) & set(names)
             head = words[0][:bracket]
-            if not any(name and _names(head, name, at_end=True) for name in names):
-                return set()
-            named = _named_last(head, _standing_alone(head, {name for name in names if name}), self._list_gap) or set()
+            named = _standing_alone(head, {name for name in names if name})
+            named = (_named_last(head, named, self._list_gap) or set()) if named else set()
             return {name for name in named if not any(other.endswith(name) for other in named - {name})}  # note5, not 5
         if not measures and (named := _standing_alone(joined := "".join(words), {name for name in names if name})):
             return _named_last(joined, named, self._list_gap) or set()  # the whole title run together: …p30pP30Pro 复古咖
