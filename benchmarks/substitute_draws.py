@@ -56,7 +56,7 @@ def score(train: list[Path], test: Path, precision: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", type=Path, nargs="+", required=True, help="judged files learned from before the first draw")
-    parser.add_argument("--draw", action="append", default=[], help="a draw's judged file, then any others judged of it (commas)")
+    parser.add_argument("--draw", action="append", required=True, help="a draw's judged file, then any others judged of it (commas)")
     parser.add_argument("--precision", type=float, default=PRECISION)
     parser.add_argument("--test", type=Path, help="also score this judged file with the model learned from every file given")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "substitute-draws.json")

@@ -147,6 +147,13 @@ def test_the_train_command_writes_a_model_and_names_a_bad_file(tmp_path):
     assert done.exit_code == 0, done.output
     assert "32 judged pairs" in done.output and (tmp_path / "model" / "substitutes.json").is_file()
     assert "32 judged pairs are few" in done.output  # a warning: the figures are rough
+    # 16 right pairs at the top are too few to be sure of 0.9 (some 25 are needed): it says so, and keeps what is surest
+    record = json.loads((tmp_path / "model" / "substitutes.json").read_text(encoding="utf-8"))["record"]
+    assert "no threshold surely reaches precision 0.9" in " ".join(done.output.split())
+    assert not record["reached"] and record["confidence"] == 0.9 and record["out_of_fold"]["surely_at_least"] < 0.9
+    merely = CliRunner().invoke(app, ["train", "substitutes", str(tmp_path / "judged.jsonl"), "--out", str(tmp_path / "merely"),
+                                      "--confidence", "0"])
+    assert merely.exit_code == 0 and "surely reaches" not in merely.output, merely.output
     _write(tmp_path / "bad.jsonl", ['{"product": "p", "title": "t", "substitutes": [{"id": "s", "title": "u", "ok": 1}]}'])
     failed = CliRunner().invoke(app, ["train", "substitutes", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "m2")])
     assert failed.exit_code == 1 and "bad.jsonl:1: field substitutes[0].ok: 1 is not true or false" in failed.output

@@ -313,6 +313,7 @@ class Recommender:
         ``title_floor``: how alike a substitute's title must be (see :meth:`substitutes`)."""
         self.title_floor = title_floor
         self._sold: dict[str, set[str]] = {}  # product → sold_models
+        self._after: dict[frozenset[str], str] = {}  # makers → _after_maker
         self._stated: dict[str, dict[str, dict[str, float]]] = {}  # product → stated_measures
         self.near_types = {k: set(v) for k, v in (near_types or {}).items()}  # type key → its synonyms' keys
         self.products = sorted(facts)
@@ -460,14 +461,27 @@ class Recommender:
         """The other models of ``makers`` (:attr:`_lines`) the product's title lists, each with a
         letter (``nova2``, ``xsmax``: not a bare 6, nor what reads as a measure, :data:`_NOT_A_MODEL`), no part
         of one of ``models`` (not nova3 for a nova3i case), after no letter or digit but a maker's or
-        line's name (``…亲启nova2``, ``iphonexsmax``; not the 20pro of ``mate20pro``)."""
+        line's name (``…亲启nova2``, ``iphonexsmax``; not the 20pro of ``mate20pro``). Only the models
+        the title holds as written are looked for: a line has a hundred models, a title a few."""
+        title = "".join(_sold_words(self.titles.get(product, "")))
+        found = {m for maker in makers for m in self._listable.get(maker, ()) if m in title and not any(m in model for model in models)}
+        return {m for m in found if re.search(rf"(?:(?<![0-9a-z]){self._after_maker(frozenset(makers))}){_named(m)}", title)}
+
+    @cached_property
+    def _listable(self) -> dict[str, tuple[str, ...]]:
+        """:attr:`_lines`, but the models a title can list (:meth:`_listed`)."""
+        return {maker: tuple(m for m in models if re.search("[a-z]", m) and not _NOT_A_MODEL.fullmatch(m))
+                for maker, models in self._lines.items()}
+
+    def _after_maker(self, makers: frozenset[str]) -> str:
+        """Lookbehinds (``|(?<=iphone)|(?<=huawei)``) for the names in letters of ``makers`` and of
+        :data:`~skugraph.tagging.rules.DEVICE_LINES`, after which a listed model may run on (kept per set of makers)."""
         from skugraph.tagging.rules import DEVICE_LINES
 
-        title = "".join(_sold_words(self.titles.get(product, "")))
-        before = {*DEVICE_LINES, *(form for maker in makers for form in self._maker_forms.get(maker, ()))}
-        after = "".join(rf"|(?<={re.escape(word)})" for word in before if re.fullmatch("[a-z]+", word))
-        return {m for maker in makers for m in self._lines.get(maker, ()) if re.search("[a-z]", m) and not _NOT_A_MODEL.fullmatch(m)
-                and not any(m in model for model in models) and re.search(rf"(?:(?<![0-9a-z]){after}){_named(m)}", title)}
+        if makers not in self._after:
+            before = {*DEVICE_LINES, *(form for maker in makers for form in self._maker_forms.get(maker, ()))}
+            self._after[makers] = "".join(rf"|(?<={re.escape(word)})" for word in sorted(before) if re.fullmatch("[a-z]+", word))
+        return self._after[makers]
 
     @cached_property
     def _maker_forms(self) -> dict[str, frozenset[str]]:
@@ -522,14 +536,17 @@ class Recommender:
         with names: the last of its last :data:`VARIANT_WORDS` words (never its first) that
         names any, with the words after it, free gifts aside (``… x20plus-热情红 送钢化膜``; an
         extra may name the variant: ``雅致黑+键盘华为M6``). Models are named within the words run
-        together (``华为p30 pro``), with the other models of their line some product fits that the
-        words name (:func:`_extended`: ``x20plus``, not one of ``names``), or where they name none,
-        the runs of letters and digits that are ``others`` and no part of one of ``names`` (a
-        variant ``nova3`` for a nova3i case is the nova3i; ``mate20x5g`` for a mate20 case is
-        another model); ``measures`` as :func:`_measures_named` reads them. Where that names
-        several models and a bracket in it names some (``…小米8se皮套朦黄【小米8se】古典奢``), those:
-        a title written without spaces marks the variant so, as does a title of one word with the
-        model its last bracket follows (``…6X高清note5小米9【超清】水凝前膜``). A variant run together with
+        together (``华为p30 pro``), a model of letters alone not inside another's name (the x ending
+        xsmax), with the other models of their line the words name (:func:`_extended`: ``x20plus``
+        where some product fits it, ``nova5ipro`` and ``x21屏幕指纹版`` known or not), or where they
+        name none, the runs of letters and digits that are ``others`` and no part of one of
+        ``names``, a count after a hyphen aside (``mate9-2片装``; a variant ``nova3`` for a nova3i
+        case is the nova3i; ``mate20x5g`` for a mate20 case is another model); ``measures`` as
+        :func:`_measures_named` reads them. Where that names several models and a bracket in it
+        names some (``…小米8se皮套朦黄【小米8se】古典奢``), those: a title written without spaces marks
+        the variant so, as does a title of one word with the model its last bracket follows, a
+        colour between or not (``…6X高清note5小米9【超清】水凝前膜``, ``…荣耀V20土豪金【升级版``), and
+        the measures in that bracket (``…10.8英寸创意8M6【8.4寸专用】``). A variant run together with
         the word before it (the last word naming several models, or the title as one where its last
         words name none) is the model named last where nothing or a colour follows, with a list it
         ends (:func:`_named_last`: ``…手机套保华为P30土豪金`` is a P30 case, not a P30 Pro one)."""
@@ -548,7 +565,7 @@ class Recommender:
                 if len(named) > 1 and start == len(words) - 1:  # one word run together: the models it names last
                     named = _named_last(variant, named, self._list_gap) or named
                 named = named or {run for found in _CODE_RUN.findall(" ".join(words[start:]))  # 荣耀畅玩7x 2条装: 7x, not 7x2
-                                  if (run := re.sub(r"-\d{1,2}$", "", found)) in others  # mate9-2片装
+                                  if (run := found if found in others else re.sub(r"-\d{1,2}$", "", found)) in others  # mate9-2片装
                                   and not any(run in name for name in names)}
             if named:
                 return named

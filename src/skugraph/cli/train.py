@@ -354,23 +354,24 @@ def train_sentiment_command(
 def train_substitutes_command(
     judged: Annotated[list[Path], typer.Argument(help="Substitutes files (`skugraph inventory --substitutes-out`) with \"ok\": true or false added to each substitute judged.")],
     out: ModelOutOption,
-    precision: Annotated[float | None, typer.Option(min=0.5, max=1.0, help="The precision the pairs a threshold keeps must surely reach out of fold (the lower end of a 90% Wilson interval; default 0.9).")] = None,
+    precision: Annotated[float | None, typer.Option(min=0.5, max=0.99, help="The precision the pairs a threshold keeps must surely reach out of fold (default 0.9).")] = None,
+    confidence: Annotated[float | None, typer.Option(min=0.0, max=0.99, help="How sure: the Wilson interval whose lower end must reach the precision (default 0.9; 0 takes the precision itself).")] = None,
 ) -> None:
     """Learn which substitutes are accepted from judged ones, for `skugraph inventory --substitute-model`."""
-    from skugraph.apps.substitute_model import PRECISION, learn_substitutes, read_judged
+    from skugraph.apps.substitute_model import CONFIDENCE, PRECISION, learn_substitutes, read_judged
 
     with friendly_errors():
-        model = learn_substitutes(read_judged(judged), precision or PRECISION)
+        model = learn_substitutes(read_judged(judged), precision or PRECISION, confidence=CONFIDENCE if confidence is None else confidence)
         model.save(out)
     record = model.record
     held = record["out_of_fold"]
     console.print(f"substitute model → {out} ({record['pairs']} judged pairs, {record['right']} right): threshold {model.threshold:.3f} "
-                  f"keeps {held['kept']:.0%} of the pairs at precision {held['precision']:.3f} out of fold "
-                  f"(all pairs {held['precision_of_all']:.3f}, AUC {held['auc']:.3f})", highlight=False)
+                  f"keeps {held['kept']:.0%} of the pairs at precision {held['precision']:.3f} out of fold, surely at least "
+                  f"{held['surely_at_least']:.3f} (all pairs {held['precision_of_all']:.3f}, AUC {held['auc']:.3f})", highlight=False)
     if not record["reached"]:
         console.print(f"[yellow]no threshold surely reaches precision {record['target_precision']:g} out of fold (the lower end of its "
-                      f"{record['confidence']:.0%} Wilson interval): the model keeps what reaches the best; judge more stock-outs[/]",
-                      highlight=False)
+                      f"{record['confidence']:.0%} Wilson interval): the model keeps what surely reaches the most; judge more "
+                      "stock-outs (some 25 pairs in a row right at the top of the ranking are needed for 0.9)[/]", highlight=False)
     if record["pairs"] < FEW_JUDGED:
         console.print(f"[yellow]{record['pairs']} judged pairs are few: the figures out of fold are rough (a few hundred make them "
                       "steadier)[/]", highlight=False)
