@@ -430,11 +430,15 @@ class Recommender:
         return any(self._generic(k) for k in keys) or len(self.fits_of(product)[1]) > 1
 
     @cached_property
+    def _brand_keys(self) -> frozenset[str]:
+        """The keys of the brands products are made by or fit."""
+        return frozenset(k for fs in self.facts.values() for p, k in fs if (p in FITS or p == "has_brand") and ":" not in k)
+
+    @cached_property
     def _brand_names(self) -> frozenset[str]:
         """The brands' keys and names, lower case (a device's name starts with its brand:
         ``华为 p10 plus``, ``oppo a3``)."""
-        keys = {k for fs in self.facts.values() for p, k in fs if (p in FITS or p == "has_brand") and ":" not in k}
-        return frozenset(form.lower() for k in keys for form in (k, self.name(k)))
+        return frozenset(form.lower() for k in self._brand_keys for form in (k, self.name(k)))
 
     @cached_property
     def _list_gap(self) -> re.Pattern:
@@ -451,10 +455,9 @@ class Recommender:
     def _lines(self) -> dict[str, frozenset[str]]:
         """Brand (as :meth:`_maker` reads it) → the names of its models and series any product fits."""
         lines = defaultdict(set)
-        for fs in self.facts.values():
-            for p, key in fs:
-                if p in FITS and key.partition(":")[0] in DEVICE_KINDS and (maker := self._maker(key)):
-                    lines[maker].add(self._model(key))
+        for key in self._device_keys:
+            if maker := self._maker(key):
+                lines[maker].add(self._model(key))
         return {maker: frozenset(models) for maker, models in lines.items()}
 
     def _listed(self, product: str, makers: Collection[str], models: Collection[str]) -> set[str]:
@@ -487,19 +490,21 @@ class Recommender:
     def _maker_forms(self) -> dict[str, frozenset[str]]:
         """Brand (as :meth:`_maker` reads it) → its key and name, lower case (华为: huawei too)."""
         forms = defaultdict(set)
-        for fs in self.facts.values():
-            for p, key in fs:
-                if (p in FITS or p == "has_brand") and ":" not in key:
-                    names = {key.lower(), self.name(key).lower()}
-                    for name in names:
-                        forms[name] |= names
+        for key in self._brand_keys:
+            names = {key.lower(), self.name(key).lower()}
+            for name in names:
+                forms[name] |= names
         return {maker: frozenset(names) for maker, names in forms.items()}
+
+    @cached_property
+    def _device_keys(self) -> frozenset[str]:
+        """The keys of the models and series any product fits."""
+        return frozenset(key for fs in self.facts.values() for p, key in fs if p in FITS and key.partition(":")[0] in DEVICE_KINDS)
 
     @cached_property
     def _devices(self) -> frozenset[str]:
         """The names (as :meth:`sold_models` has them) of the models and series any product fits."""
-        return frozenset(self._model(key) for fs in self.facts.values() for p, key in fs
-                         if p in FITS and key.partition(":")[0] in DEVICE_KINDS)
+        return frozenset(self._model(key) for key in self._device_keys)
 
     def sold_models(self, product: str) -> set[str]:
         """The device models the product is sold for, by name (lower case, without its brand and

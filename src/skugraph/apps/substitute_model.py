@@ -283,12 +283,11 @@ def learn_substitutes(pairs: Sequence[JudgedPair], precision: float = PRECISION,
         held_out[test] = _probabilities([rows[i] for i in test], columns, coef, intercept)
     curve = precision_curve(held_out, labels)
     threshold, kept, reached = choose_threshold(curve, precision, len(pairs), confidence)
+    sure = _sure((threshold, kept, reached), len(pairs), confidence)
     columns, coef, intercept = _fit(rows, labels, c)
     record = {"pairs": len(pairs), "right": int(labels.sum()), "stock_outs": len(set(groups.tolist())), "folds": splits, "c": c,
-              "target_precision": precision, "confidence": confidence,
-              "reached": _sure((threshold, kept, reached), len(pairs), confidence) >= precision, "threshold": round(threshold, 4),
-              "out_of_fold": {"kept": round(kept, 4), "precision": round(reached, 4),
-                              "surely_at_least": round(_sure((threshold, kept, reached), len(pairs), confidence), 4),
+              "target_precision": precision, "confidence": confidence, "reached": sure >= precision, "threshold": round(threshold, 4),
+              "out_of_fold": {"kept": round(kept, 4), "precision": round(reached, 4), "surely_at_least": round(sure, 4),
                               "auc": _auc(held_out, labels),
                               "precision_of_all": round(float(labels.mean()), 4)},
               "skugraph": __version__}
