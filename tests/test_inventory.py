@@ -301,6 +301,19 @@ def test_an_accessory_sold_by_the_inch_stands_in_within_five_percent_a_device_wi
     assert [s.id for s in recommender.substitutes("phone-6.1-1")] == ["phone-6.1-2", "phone-6.5-1"]
 
 
+def test_an_accessory_sized_in_millimetres_stands_in_within_five_percent_a_cable_within_twice():
+    """A band for a 44 mm Apple Watch takes a 44 mm one, not a 40 mm one; a 1 m cable for an
+    iPhone takes a 1.5 m one (a length of 100 mm and more is no size of what it fits)."""
+    fits = {("compatible_with", "applewatch4"): 1.0, ("compatible_with", "applewatch5"): 1.0}
+    band = ("product_type", "product_type:表带")
+    facts = {f"band-{mm}-{n}": {band: 1.0, ("size", f"size:{mm}mm"): 1.0, **fits} for mm, n in (("44", 1), ("44", 2), ("40", 1))}
+    cable = ("product_type", "product_type:数据线")
+    facts |= {f"cable-{m}": {cable: 1.0, ("specification", f"specification:{m}m"): 1.0, **fits} for m in ("1", "1.5", "3")}
+    recommender = Recommender(facts, title_floor=0)
+    assert [s.id for s in recommender.substitutes("band-44-1")] == ["band-44-2"]
+    assert [s.id for s in recommender.substitutes("cable-1")] == ["cable-1.5"]
+
+
 def test_a_set_or_pack_ranks_after_single_items_for_a_single_item():
     """A single pen's substitutes rank a 12-pen pack and a 套装 after a single pen, and say so; a
     pack's do not, though one pen is no stand-in for 12 (:data:`PACK_RATIO`); a title offering 单支

@@ -55,8 +55,11 @@ MEASURE_RATIO = 2.0
 #: (700x300mm) the ratio's square or cube: twice as long a side …
 FAMILY_RATIO = {"paper": 1.0, "area": MEASURE_RATIO**2, "bulk": MEASURE_RATIO**3}
 #: … and for an accessory (a bag or case for a screen sold by the inch), one more than 5% off (a 15.6" bag for a
-#: 17.3" laptop; 15" for 15.6" is near), where a 6.5" phone may stand in for a 6.1" one
-ACCESSORY_RATIO = {"inch": 1.05}
+#: 17.3" laptop; 15" for 15.6" is near), where a 6.5" phone may stand in for a 6.1" one; so too for an accessory's
+#: lengths under :data:`FITTING_LENGTH` (a 40 mm band for a 44 mm watch), not a cable's (1 m for 1.5 m)
+ACCESSORY_RATIO = {"inch": 1.05, "length": 1.05}
+#: millimetres under which an accessory's length is the size of what it fits
+FITTING_LENGTH = 100.0
 #: forms that make an offer a set or bundle (套装, 三件套 …; the rules' :data:`skugraph.tagging.rules._SET_FORM`, and
 #: the JD data's 套装一, 组合, 礼包): with a count of more than one item, an offer of several, which ranks after single
 #: items as a substitute for one
@@ -118,11 +121,12 @@ class Recommendation:
 
 def _far(theirs: Collection[float], ours: Collection[float], family: str, accessory: bool) -> bool:
     """Whether every one of a substitute's measures of a unit family is more than the family's
-    ratio (:data:`ACCESSORY_RATIO` for an ``accessory``, :data:`PACK_RATIO` for a count of items
+    ratio (:data:`ACCESSORY_RATIO` for an ``accessory``, a length only under :data:`FITTING_LENGTH`, :data:`PACK_RATIO` for a count of items
     not in :data:`COMPARED_COUNTS`, :data:`FAMILY_RATIO`, else :data:`MEASURE_RATIO`) from every
     one of ours."""
     packs = family.startswith("count:") and family not in COMPARED_COUNTS
-    ratio = (accessory and ACCESSORY_RATIO.get(family)) or (PACK_RATIO if packs else FAMILY_RATIO.get(family, MEASURE_RATIO))
+    fitting = accessory and (family != "length" or max(*theirs, *ours) < FITTING_LENGTH)
+    ratio = (fitting and ACCESSORY_RATIO.get(family)) or (PACK_RATIO if packs else FAMILY_RATIO.get(family, MEASURE_RATIO))
     return all(max(m, n) / min(m, n) > ratio * (1 + 1e-9) for m in theirs for n in ours)
 
 
