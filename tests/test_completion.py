@@ -49,6 +49,19 @@ def test_split_hides_a_share_and_keeps_both_ends_known():
     assert all(h in entities and t in entities for h, _, t in hidden)
 
 
+def test_split_leaves_out_the_link_that_would_give_a_hidden_value_away():
+    """A case's accessory_of a phone type is made from its compatible_with that type: hiding one
+    hides the other, and the case stays known by what else it states."""
+    triples = graph()
+    derived = [(h, "accessory_of", t) for h, r, t in triples if r == "compatible_with"]
+    kept, hidden = split(triples + derived, ["compatible_with"], share=0.2, seed=1)
+    assert hidden and all(r == "compatible_with" for _, r, _ in hidden)
+    assert not {(h, t) for h, _, t in hidden} & {(h, t) for h, _, t in kept}
+    assert len(kept) == len(triples) + len(derived) - 2 * len(hidden)
+    entities = {e for h, _, t in kept for e in (h, t)}
+    assert all(h in entities and t in entities for h, _, t in hidden)
+
+
 @pytest.mark.slow
 def test_completion_learns_what_goes_with_what():
     pytest.importorskip("pykeen", reason="embedding models need the kg extra (pip install -e '.[kg]')")

@@ -77,3 +77,9 @@ def test_a_relation_whose_values_are_each_ones_own_is_carried_and_spoils_nothing
 def test_a_graph_with_nothing_shared_to_learn_is_a_clear_error():
     with pytest.raises(ValueError, match="nothing for the GNN to learn"):
         train_gnn([(f"Product:p{i}", "has_review", f"Review:r{i}") for i in range(5)], GNNConfig(epochs=2))
+
+
+def test_a_held_out_share_outside_what_can_be_scored_is_a_clear_error():
+    for share in (0.0, 1.5):
+        with pytest.raises(ValueError, match="held_out is the share"):
+            train_gnn(graph(), GNNConfig(epochs=2, held_out=share))

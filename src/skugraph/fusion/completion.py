@@ -65,20 +65,27 @@ class CompletionReport:
 
 def split(triples: Sequence[Triple], relations: Sequence[str], share: float = 0.1, seed: int = 0) -> tuple[list[Triple], list[Triple]]:
     """(kept, hidden): ``share`` of the triples of ``relations`` hidden, never a head's or tail's
-    only triple (the model must know both ends)."""
+    only triple (the model must know both ends). A hidden triple's head and tail linked by
+    another relation are left out of ``kept`` too: an accessory's ``accessory_of`` a phone type
+    is made from its ``compatible_with`` that type, and would give the answer away."""
     rng = random.Random(seed)
     candidates = [t for t in triples if t[1] in relations]
     rng.shuffle(candidates)
     degree = Counter(e for t in triples for e in (t[0], t[2]))
+    links = Counter((head, tail) for head, _, tail in triples)  # the triples between two ends, left out together
     hidden: set[Triple] = set()
-    for triple in candidates:
+    ends: set[tuple[str, str]] = set()
+    for head, relation, tail in candidates:
         if len(hidden) >= share * len(candidates):
             break
-        if degree[triple[0]] > 1 and degree[triple[2]] > 1:
-            hidden.add(triple)
-            degree[triple[0]] -= 1
-            degree[triple[2]] -= 1
-    return [t for t in triples if t not in hidden], sorted(hidden)
+        if (head, tail) in ends:  # its ends' link is left out already
+            hidden.add((head, relation, tail))
+        elif degree[head] > links[(head, tail)] and degree[tail] > links[(head, tail)]:
+            hidden.add((head, relation, tail))
+            ends.add((head, tail))
+            degree[head] -= links[(head, tail)]
+            degree[tail] -= links[(head, tail)]
+    return [t for t in triples if (t[0], t[2]) not in ends], sorted(hidden)
 
 
 def train_model(triples: Sequence[Triple], model: str = "RotatE", epochs: int = 200, dim: int = 64, seed: int = 0,

@@ -11,7 +11,11 @@ by 1/√(degree of both ends)) smooth them, and a node's embedding is the mean o
 A triple (h, r, t) scores ``<z_h ⊙ w_r, z_t> + b_t``: a diagonal per relation and a bias per
 value. Training is one-against-all: for each known (h, r, t), cross-entropy of t among every
 value r has (the ranking completion asks for), full batch, Adam, dropout on the node vectors
-before each round, in fp32 on the CPU. A relation whose values are nearly all one subject's own
+before each round, in fp32 on the CPU. Each epoch scores a random share (``held_out``) of the
+triples trained on, taken out of the graph the messages pass over: a product that starts from
+its neighbours would otherwise hold the very value it is asked for, where completion asks for
+a value whose edge is missing (Hits@10 alone 0.577 → 0.625 on seed 0 of
+``benchmarks/completion.py``, 0.565 → 0.602 on seed 1, ad hoc, in half the time). A relation whose values are nearly all one subject's own
 (a product's reviews, its model code: fewer than :data:`SHARED` subjects a value) carries
 messages but is not trained on: there is nothing to rank, and its one-against-all would cost
 the square of its size. The whole graph is in memory each epoch: this is for graphs of up to a
@@ -39,6 +43,7 @@ class GNNConfig:
     epochs: int = 150
     lr: float = 0.01
     dropout: float = 0.2
+    held_out: float = 0.5  # the share of the triples trained on scored each epoch, out of the graph
     seed: int = 0
 
 
@@ -105,38 +110,53 @@ def train_gnn(triples: Sequence[Triple], config: GNNConfig | None = None) -> Gra
     """A :class:`GraphEncoder` trained one-against-all on ``triples``."""
     config = config or GNNConfig()
     torch.manual_seed(config.seed)
+    draws = torch.Generator().manual_seed(config.seed)
     entities = sorted({e for h, _, t in triples for e in (h, t)})
     relations = sorted({r for _, r, _ in triples})
     index = {e: i for i, e in enumerate(entities)}
     heads = torch.tensor([index[h] for h, _, _ in triples])
     tails = torch.tensor([index[t] for _, _, t in triples])
-    edge_index = torch.cat([torch.stack([heads, tails]), torch.stack([tails, heads])], dim=1)
-    asked_of: dict[str, list[tuple[int, int]]] = defaultdict(list)  # relation → (head, tail) of its triples
-    for h, r, t in triples:
-        asked_of[r].append((index[h], index[t]))
-    batches = []  # per relation trained: its id, its values, the heads asked and where the answer is among the values
+    asked_of: dict[str, list[int]] = defaultdict(list)  # relation → its triples' places
+    for place, (_, r, _) in enumerate(triples):
+        asked_of[r].append(place)
+    batches = []  # per relation trained: its id, its values, its triples and where each one's answer is among the values
     for number, relation in enumerate(relations):
-        values = sorted({t for _, t in asked_of[relation]})
-        if len(asked_of[relation]) < SHARED * len(values):
+        places = torch.tensor(asked_of[relation])
+        values = tails[places].unique()
+        if len(places) < SHARED * len(values):
             continue
-        at = {node: i for i, node in enumerate(values)}
-        batches.append((number, torch.tensor(values), torch.tensor([h for h, _ in asked_of[relation]]),
-                        torch.tensor([at[t] for _, t in asked_of[relation]])))
+        batches.append((number, values, places, torch.searchsorted(values, tails[places])))
     if not batches:
         raise ValueError(f"nothing for the GNN to learn: no relation of the {len(triples)} triples has values that "
                          f"subjects share ({SHARED} a value or more)")
+    if not 0 < config.held_out <= 1:
+        raise ValueError(f"held_out is the share of the triples scored each epoch: above 0, at most 1 (not {config.held_out})")
+    trained = torch.zeros(len(triples), dtype=torch.bool)
+    for _, _, places, _ in batches:
+        trained[places] = True
     model = GraphEncoder(len(entities), len(relations), heads.unique(), config)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     for _ in range(config.epochs):
+        scored = trained & (torch.rand(len(triples), generator=draws) < config.held_out)
+        asked = [(number, values, places[chosen], answer[chosen])
+                 for number, values, places, answer in batches if (chosen := scored[places]).any()]
+        if not asked:
+            continue
         model.train()
         optimiser.zero_grad()
-        z = model(edge_index)
-        loss = sum(torch.nn.functional.cross_entropy((z[asked] * model.relation[number]) @ z[tails_of].T + model.bias[tails_of],
+        z = model(_edges(heads, tails, ~scored))
+        loss = sum(torch.nn.functional.cross_entropy((z[heads[places]] * model.relation[number]) @ z[values].T + model.bias[values],
                                                      answer, reduction="sum")
-                   for number, tails_of, asked, answer in batches) / sum(len(answer) for *_, answer in batches)
+                   for number, values, places, answer in asked) / sum(len(answer) for *_, answer in asked)
         loss.backward()
         optimiser.step()
     model.eval()
     with torch.no_grad():
-        z = model(edge_index)
+        z = model(_edges(heads, tails, torch.ones(len(triples), dtype=torch.bool)))
     return GraphModel(entities, relations, z.numpy(), model.relation.detach().numpy(), model.bias.detach().numpy())
+
+
+def _edges(heads: torch.Tensor, tails: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    """The ``kept`` triples as an undirected graph's edge index."""
+    heads, tails = heads[kept], tails[kept]
+    return torch.cat([torch.stack([heads, tails]), torch.stack([tails, heads])], dim=1)
