@@ -457,14 +457,15 @@ def test_a_variant_names_the_other_models_a_title_lists_and_editions_of_their_ow
     extractor read only the first (…nova2, …xsmax after a colourless tail of 8 characters); a
     model of letters alone is not read inside another's name (the x ending xsmax); an edition is
     a model of its own (x21屏幕指纹版 is no x21), as is a known model with a longer suffix
-    (nova5ipro); a count after a hyphen is no part of a model (mate9-2片装)."""
+    (nova5ipro) or a year (x212020, in a title of one word); a count after a hyphen is no part of
+    a model (mate9-2片装)."""
     brands = {"华为": "huawei", "苹果": "apple", "vivo": "vivo", "荣耀": "honor"}
 
     def case(*models: str) -> dict:
         return {("product_type", "product_type:手机壳"): 1, **{("compatible_with", f"model:{m}"): 1 for m in models},
                 **{("compatible_with", key): 1 for name, key in brands.items() for m in models if m.startswith(name)}}
 
-    models = ("华为nova5pro", "华为nova2", "华为nova5i", "华为mate10", "苹果x", "苹果xsmax", "苹果8plus", "苹果7plus", "vivox21",
+    models = ("华为nova5pro", "华为nova2", "华为nova5i", "华为mate10", "苹果x", "苹果xsmax", "苹果8plus", "苹果7plus", "vivox21", "vivox20",
               "荣耀v10", "荣耀v20", "华为note10")
     names = {**{key: name for name, key in brands.items()}, "model:mate9": "mate9",  # a model of no brand named
              **{f"model:{m}": f"{m[:2] if m[0] > 'z' else m[:4]} {m[2:] if m[0] > 'z' else m[4:]}" for m in models}}
@@ -476,20 +477,20 @@ def test_a_variant_names_the_other_models_a_title_lists_and_editions_of_their_ow
               "other-mate9": "mate9钢化膜", "nova2-case": "华为nova2手机壳", "xsmax-case": "苹果xsmax手机壳",
               "v20": "华为荣耀v20手机壳荣耀V10手机壳华为note10保护套荣耀10超薄hon荣耀V20土豪金【升级版送钢化膜】",
               "nova5pro-too": "华为nova5pro手机壳 硅胶 nova5pro【红】", "8plus-too": "苹果8plus手机壳 硅胶 8plus 红色",
-              "x21-too": "vivo X21手机壳 硅胶 vivo X21 红"}
+              "x21-too": "vivo X21手机壳 硅胶 vivo X21 红", "x21-year": "新年vivox21手机壳x20硅胶x21全包x212020【送挂绳】"}
     facts = {"nova2": case("华为nova5pro"), "nova5ipro": case("华为nova5pro", "华为nova5i"), "nova5pro": case("华为nova5pro"),
              "xsmax": case("苹果8plus", "苹果x"), "iphonex": case("苹果x"), "8plus": case("苹果8plus", "苹果7plus"),
              "x21": case("vivox21"), "x21-edition": case("vivox21"), "mate9": case("华为mate10"), "mate10": case("华为mate10"), "other-mate9": case("mate9"),
              "nova2-case": case("华为nova2"), "xsmax-case": case("苹果xsmax"),  # models some product fits
              "nova5pro-too": case("华为nova5pro"), "8plus-too": case("苹果8plus"), "x21-too": case("vivox21"),
-             "v20": case("荣耀v10", "荣耀v20", "华为note10")}
+             "v20": case("荣耀v10", "荣耀v20", "华为note10"), "x21-year": case("vivox21", "vivox20")}
     recommender = Recommender(facts, names, titles)
     assert {p: recommender.sold_models(p) for p in facts} == {
         "nova2": {"nova2"}, "nova5ipro": {"nova5ipro"}, "nova5pro": {"nova5pro"}, "xsmax": {"xsmax"}, "iphonex": {"xsmax"},
         "8plus": {"8plus"}, "x21": {"x21"}, "x21-edition": {"x21屏幕指纹版"}, "mate9": {"mate9"}, "mate10": {"mate10"},
         "other-mate9": {"mate9"}, "nova2-case": {"nova2"}, "xsmax-case": {"xsmax"},
         "nova5pro-too": {"nova5pro"}, "8plus-too": {"8plus"}, "x21-too": {"x21"},
-        "v20": {"v20"}}  # a title of one word: the model before its last bracket, a colour between
+        "v20": {"v20"}, "x21-year": {"x212020"}}  # a title of one word: the model before its last bracket, a colour between
     # not the nova 2 or nova 5i Pro cases, nor the X21 edition's, nor the XS Max case whose title lists the 8 Plus
     assert [[r.id for r in recommender.substitutes(p)] for p in ("nova5pro", "x21", "8plus")] == [["nova5pro-too"], ["x21-too"], ["8plus-too"]]
 

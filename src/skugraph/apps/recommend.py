@@ -273,9 +273,9 @@ def _other_kind(ours: Sequence[frozenset[int]], theirs: Sequence[frozenset[int]]
     return any(mine and others and not mine & others for mine, others in zip(ours, theirs, strict=True))
 
 
-#: what a model's name may go on with to name another model of its line (x20plus, p30pro, a5s, 荣耀8青春版: not the
-#: x20, p30, a5, 荣耀8)
-_MODEL_SUFFIX = rf"(?:plus|pro|max|lite|mini|se|ultra|{_EDITIONS}|[a-z+])"
+#: what a model's name may go on with to name another model of its line (x20plus, p30pro, a5s, 荣耀8青春版, a year:
+#: 三星a52016, y7pro2019; not the x20, p30, a5, 荣耀8, y7pro)
+_MODEL_SUFFIX = rf"(?:plus|pro|max|lite|mini|se|ultra|{_EDITIONS}|[a-z+]|20[12]\d(?!\.\d))"
 
 
 def _extended(text: str, model: str) -> set[str]:
@@ -565,10 +565,8 @@ class Recommender:
                 named = set(_measures_named(" ".join(words[start:])) & set(names))
             else:
                 variant = "".join(words[start:])
-                named = {name for name in names if name and _names(variant, name)}
-                named |= {other for name in names if name for other in _extended(variant, name)  # nova5ipro, known or not
-                          if other not in names and (other in self._devices or len(other) > len(name) + 1)}
-                named = _standing_alone(variant, named)
+                named = _standing_alone(variant, {name for name in names if name and _names(variant, name)}
+                                        | self._extensions(variant, names))
                 if len(named) > 1 and (notes := _BRACKETED.findall(variant)):
                     named = {name for name in named if any(_names(note, name) for note in notes)} or named
                 if len(named) > 1 and start == len(words) - 1:  # one word run together: the models it names last
@@ -582,12 +580,19 @@ class Recommender:
             if measures:  # …10.8英寸创意8m6高能版【8.4寸专用】大红色: 8.4
                 return set(_measures_named(words[0][bracket:])) & set(names)
             head = words[0][:bracket]
-            named = _standing_alone(head, {name for name in names if name})
+            named = _standing_alone(head, {name for name in names if name} | self._extensions(head, names))
             named = (_named_last(head, named, self._list_gap) or set()) if named else set()
             return {name for name in named if not any(other.endswith(name) for other in named - {name})}  # note5, not 5
-        if not measures and (named := _standing_alone(joined := "".join(words), {name for name in names if name})):
+        joined = "".join(words)
+        if not measures and (named := _standing_alone(joined, {name for name in names if name} | self._extensions(joined, names))):
             return _named_last(joined, named, self._list_gap) or set()  # the whole title run together: …p30pP30Pro 复古咖
         return set()
+
+    def _extensions(self, text: str, names: Collection[str]) -> set[str]:
+        """The other models of the lines of ``names`` that ``text`` names (:func:`_extended`), known
+        to some product or longer by more than a letter (``nova5ipro``, ``x212020``)."""
+        return {other for name in names if name for other in _extended(text, name)
+                if other not in names and (other in self._devices or len(other) > len(name) + 1)}
 
     def stated_measures(self, product: str) -> dict[str, dict[str, float]]:
         """The product's measures by unit family (:data:`MEASURES`): name (lower case, no
