@@ -458,7 +458,7 @@ def test_a_variant_names_the_other_models_a_title_lists_and_editions_of_their_ow
     model of letters alone is not read inside another's name (the x ending xsmax); an edition is
     a model of its own (x21屏幕指纹版 is no x21), as is a known model with a longer suffix
     (nova5ipro) or a year (x212020, in a title of one word); a count after a hyphen is no part of
-    a model (mate9-2片装)."""
+    a model (mate9-2片装); a screen's size after the model named last is no other model (…8plus（5.5寸）紫色)."""
     brands = {"华为": "huawei", "苹果": "apple", "vivo": "vivo", "荣耀": "honor"}
 
     def case(*models: str) -> dict:
@@ -477,22 +477,25 @@ def test_a_variant_names_the_other_models_a_title_lists_and_editions_of_their_ow
               "other-mate9": "mate9钢化膜", "nova2-case": "华为nova2手机壳", "xsmax-case": "苹果xsmax手机壳",
               "v20": "华为荣耀v20手机壳荣耀V10手机壳华为note10保护套荣耀10超薄hon荣耀V20土豪金【升级版送钢化膜】",
               "nova5pro-too": "华为nova5pro手机壳 硅胶 nova5pro【红】", "8plus-too": "苹果8plus手机壳 硅胶 8plus 红色",
-              "x21-too": "vivo X21手机壳 硅胶 vivo X21 红", "x21-year": "新年vivox21手机壳x20硅胶x21全包x212020【送挂绳】"}
+              "x21-too": "vivo X21手机壳 硅胶 vivo X21 红", "x21-year": "新年vivox21手机壳x20硅胶x21全包x212020【送挂绳】",
+              "8plus-screen": "苹果x手机壳硅胶全包边挂绳7plus/8plus（5.5寸）紫色"}
     facts = {"nova2": case("华为nova5pro"), "nova5ipro": case("华为nova5pro", "华为nova5i"), "nova5pro": case("华为nova5pro"),
              "xsmax": case("苹果8plus", "苹果x"), "iphonex": case("苹果x"), "8plus": case("苹果8plus", "苹果7plus"),
              "x21": case("vivox21"), "x21-edition": case("vivox21"), "mate9": case("华为mate10"), "mate10": case("华为mate10"), "other-mate9": case("mate9"),
              "nova2-case": case("华为nova2"), "xsmax-case": case("苹果xsmax"),  # models some product fits
              "nova5pro-too": case("华为nova5pro"), "8plus-too": case("苹果8plus"), "x21-too": case("vivox21"),
-             "v20": case("荣耀v10", "荣耀v20", "华为note10"), "x21-year": case("vivox21", "vivox20")}
+             "v20": case("荣耀v10", "荣耀v20", "华为note10"), "x21-year": case("vivox21", "vivox20"),
+             "8plus-screen": case("苹果x", "苹果8plus", "苹果7plus")}
     recommender = Recommender(facts, names, titles)
     assert {p: recommender.sold_models(p) for p in facts} == {
         "nova2": {"nova2"}, "nova5ipro": {"nova5ipro"}, "nova5pro": {"nova5pro"}, "xsmax": {"xsmax"}, "iphonex": {"xsmax"},
         "8plus": {"8plus"}, "x21": {"x21"}, "x21-edition": {"x21屏幕指纹版"}, "mate9": {"mate9"}, "mate10": {"mate10"},
         "other-mate9": {"mate9"}, "nova2-case": {"nova2"}, "xsmax-case": {"xsmax"},
         "nova5pro-too": {"nova5pro"}, "8plus-too": {"8plus"}, "x21-too": {"x21"},
-        "v20": {"v20"}, "x21-year": {"x212020"}}  # a title of one word: the model before its last bracket, a colour between
+        "v20": {"v20"}, "x21-year": {"x212020"},
+        "8plus-screen": {"7plus", "8plus"}}  # a title of one word: the model before its last bracket, a colour between
     # not the nova 2 or nova 5i Pro cases, nor the X21 edition's, nor the XS Max case whose title lists the 8 Plus
-    assert [[r.id for r in recommender.substitutes(p)] for p in ("nova5pro", "x21", "8plus")] == [["nova5pro-too"], ["x21-too"], ["8plus-too"]]
+    assert [[r.id for r in recommender.substitutes(p)] for p in ("nova5pro", "x21", "8plus")] == [["nova5pro-too"], ["x21-too"], ["8plus-too", "8plus-screen"]]
 
 
 def test_universal_accessories_blank_titles_and_the_title_floor():

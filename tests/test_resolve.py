@@ -195,7 +195,7 @@ def test_cli_chain_fuses_completes_and_explains(tmp_path):
              ["extract", str(w / "l.jsonl"), "--out", str(w / "f.jsonl")],
              ["fuse", str(w / "f.jsonl"), "--listings", str(w / "l.jsonl"), "--out", str(w / "fused.jsonl"), "--encoder", str(w / "encoder"),
               "--no-complete"],
-             ["complete", str(w / "fused.jsonl"), "--out", str(w / "inferred.jsonl"), "--min-probability", "0.6"],
+             ["complete", str(w / "fused.jsonl"), "--out", str(w / "inferred.jsonl"), "--min-probability", "0.55"],
              ["load", str(w / "fused.jsonl"), "--listings", str(w / "l.jsonl"), "--db", str(w / "g.lbug")],
              ["load", str(w / "inferred.jsonl"), "--listings", str(w / "l.jsonl"), "--db", str(w / "g.lbug")]]
     outputs = []

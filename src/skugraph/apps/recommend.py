@@ -93,6 +93,8 @@ VARIANT_WORDS = 3
 VARIANT_TAIL = 8
 #: a character that names a colour (土豪金, 宝石蓝, 黑色)
 _COLOUR = re.compile(r"[色黑白红蓝绿黄紫粉灰金银棕青橙咖褐透]")
+#: a screen's size, bracketed or not (5.5寸, （6.1英寸）): after a model, said of it
+_SCREEN_SIZE = re.compile(r"[（(]?\d{1,2}(?:\.\d{1,2})?(?:英寸|寸)[）)]?")
 #: two model numbers and a suffix they share (7/8plus, 6/6s plus is not one: 6s has a letter)
 _SHARED_SUFFIX = re.compile(r"(?<![0-9.])(\d{1,2})/(\d{1,2})(plus|pro|max)(?![0-9a-z])")
 #: a bracketed note in a title (``【小米8se】``, ``[p30]``)
@@ -182,13 +184,14 @@ def _named(model: str, at_end: bool = False) -> str:
 def _named_last(text: str, models: Collection[str], listed: re.Pattern) -> set[str] | None:
     """The variant ``text`` ends with, of ``models`` (those it names): the model it names last
     where nothing follows, or at most :data:`VARIANT_TAIL` characters that name a colour and
-    no letter or digit (``…手机套保华为P30土豪金``: the p30), with the list it ends, if any: those
+    no letter or digit, a screen's size aside (``…手机套保华为P30土豪金``: the p30;
+    ``…7plus/8plus（5.5寸）紫色``), with the list it ends, if any: those
     named before it apart only by what ``listed`` matches whole (:func:`_list_gap_pattern`:
     ``…苹果x/xs通用-宝石蓝``, ``红米note5红米note5a红米note6``, ``OPPOA59/A59M/A59S白色``). None where
     more follows the last (``…p30和p30pro通用手机壳``, ``…oppoA37M手机套a37t保护壳钢化玻璃…``: no variant)."""
     spans = _spans(text, models)
     end = max(found[-1][1] for found in spans.values() if found)
-    tail = text[end:]
+    tail = _SCREEN_SIZE.sub("", text[end:])
     if len(tail) > VARIANT_TAIL or re.search(r"[0-9a-z]", tail) or (tail and not _COLOUR.search(tail)):
         return None
     chosen = {model for model, found in spans.items() if found and found[-1][1] == end}
