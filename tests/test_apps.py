@@ -7,7 +7,7 @@ from skugraph.apps.analytics import NO_CATEGORY, WHY, market_report, report_html
 from skugraph.apps.documents import Document, gift_only, in_gift, without_gifts
 from skugraph.apps.prices import band_of, price_bands
 from skugraph.apps.query_parser import QueryParser
-from skugraph.apps.recommend import Recommender, _names, _sold_words, title_vectors
+from skugraph.apps.recommend import Recommender, _extended, _names, _sold_words, title_vectors
 from skugraph.apps.search import FilterError, SearchIndex
 from skugraph.apps.search_eval import ndcg, recall, synthesise_queries
 from skugraph.extract import ExtractorConfig, build_extractor
@@ -496,6 +496,13 @@ def test_a_variant_names_the_other_models_a_title_lists_and_editions_of_their_ow
         "8plus-screen": {"7plus", "8plus"}}  # a title of one word: the model before its last bracket, a colour between
     # not the nova 2 or nova 5i Pro cases, nor the X21 edition's, nor the XS Max case whose title lists the 8 Plus
     assert [[r.id for r in recommender.substitutes(p)] for p in ("nova5pro", "x21", "8plus")] == [["nova5pro-too"], ["x21-too"], ["8plus-too", "8plus-screen"]]
+
+
+def test_a_year_run_into_a_model_is_an_edition_of_its_own_not_a_date():
+    assert _extended("三星a52016版手机壳", "a5") == {"a52016"}
+    assert _extended("vivox212020【送挂绳】", "x21") == {"x212020"}
+    for text, model in (("华为p302019年新款", "p30"), ("mate202019新款", "mate20"), ("oppor72015-06", "r7"), ("拯救者r72015.6寸", "r7")):
+        assert _extended(text, model) == set(), text
 
 
 def test_universal_accessories_blank_titles_and_the_title_floor():

@@ -79,7 +79,26 @@ def test_a_graph_with_nothing_shared_to_learn_is_a_clear_error():
         train_gnn([(f"Product:p{i}", "has_review", f"Review:r{i}") for i in range(5)], GNNConfig(epochs=2))
 
 
+def test_a_triple_scored_in_training_has_no_edge_left_between_its_ends(monkeypatch):
+    """The edges of an epoch's scored triples are out of the graph the messages pass over, and
+    so is any other edge between their ends (an accessory_of beside its compatible_with)."""
+    from skugraph.fusion import gnn
+
+    triples = graph()
+    triples += [(h, "accessory_of", t) for h, r, t in triples if r == "compatible_with"]
+    graphs = []
+    real = gnn._edges
+    monkeypatch.setattr(gnn, "_edges", lambda heads, tails, kept: graphs.append((heads, tails, kept)) or real(heads, tails, kept))
+    train_gnn(triples, GNNConfig(epochs=5))
+    assert len(graphs) == 6  # five epochs, then the whole graph
+    for heads, tails, kept in graphs[:-1]:
+        pairs = [frozenset(p) for p in zip(heads.tolist(), tails.tolist(), strict=True)]
+        out = {p for p, k in zip(pairs, kept.tolist(), strict=True) if not k}
+        assert out and not out & {p for p, k in zip(pairs, kept.tolist(), strict=True) if k}
+    assert graphs[-1][2].all()
+
+
 def test_a_held_out_share_outside_what_can_be_scored_is_a_clear_error():
-    for share in (0.0, 1.5):
+    for share in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match="held_out is the share"):
             train_gnn(graph(), GNNConfig(epochs=2, held_out=share))

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from skugraph import pipeline
 from skugraph.apps.inventory import inventory, product_inventory, product_stock
-from skugraph.apps.recommend import Recommender
+from skugraph.apps.recommend import Recommender, _far
 from skugraph.apps.substitute_model import SubstituteModel, read_judged
 from skugraph.cli import app
 from skugraph.corpus.ingest import ingest
@@ -312,6 +312,10 @@ def test_an_accessory_sized_in_millimetres_stands_in_within_five_percent_a_cable
     recommender = Recommender(facts, title_floor=0)
     assert [s.id for s in recommender.substitutes("band-44-1")] == ["band-44-2"]
     assert [s.id for s in recommender.substitutes("cable-1")] == ["cable-1.5"]
+    film = ("product_type", "product_type:钢化膜")
+    films = {f"film-{mm}": {film: 1.0, ("specification", f"specification:{mm}mm"): 1.0, **fits} for mm in ("0.26", "0.33")}
+    assert [s.id for s in Recommender(films, title_floor=0).substitutes("film-0.26")] == ["film-0.33"]  # a thickness
+    assert _far([40.0], [44.0, 200.0], "length", accessory=True)  # each pair at its own ratio: 200 mm does not widen 44
 
 
 def test_a_set_or_pack_ranks_after_single_items_for_a_single_item():

@@ -55,11 +55,12 @@ MEASURE_RATIO = 2.0
 #: (700x300mm) the ratio's square or cube: twice as long a side …
 FAMILY_RATIO = {"paper": 1.0, "area": MEASURE_RATIO**2, "bulk": MEASURE_RATIO**3}
 #: … and for an accessory (a bag or case for a screen sold by the inch), one more than 5% off (a 15.6" bag for a
-#: 17.3" laptop; 15" for 15.6" is near), where a 6.5" phone may stand in for a 6.1" one; so too for an accessory's
-#: lengths under :data:`FITTING_LENGTH` (a 40 mm band for a 44 mm watch), not a cable's (1 m for 1.5 m)
+#: 17.3" laptop; 15" for 15.6" is near), where a 6.5" phone may stand in for a 6.1" one; so too for two lengths of an
+#: accessory within :data:`FITTING_LENGTH` (a 40 mm band for a 44 mm watch), not a cable's (1 m for 1.5 m)
 ACCESSORY_RATIO = {"inch": 1.05, "length": 1.05}
-#: millimetres under which an accessory's length is the size of what it fits
-FITTING_LENGTH = 100.0
+#: millimetres from which and under which an accessory's length is the size of what it fits (a watch's case, a lens's
+#: thread), not a film's thickness (0.26 mm, 0.33 mm) nor a cable's length
+FITTING_LENGTH = (5.0, 100.0)
 #: forms that make an offer a set or bundle (套装, 三件套 …; the rules' :data:`skugraph.tagging.rules._SET_FORM`, and
 #: the JD data's 套装一, 组合, 礼包): with a count of more than one item, an offer of several, which ranks after single
 #: items as a substitute for one
@@ -93,8 +94,10 @@ VARIANT_WORDS = 3
 VARIANT_TAIL = 8
 #: a character that names a colour (土豪金, 宝石蓝, 黑色)
 _COLOUR = re.compile(r"[色黑白红蓝绿黄紫粉灰金银棕青橙咖褐透]")
-#: a screen's size, bracketed or not (5.5寸, （6.1英寸）): after a model, said of it
-_SCREEN_SIZE = re.compile(r"[（(]?\d{1,2}(?:\.\d{1,2})?(?:英寸|寸)[）)]?")
+#: a screen's size, 2 to 19 inches (5.5寸, 6.1英寸: not the 7 of a57 5.2寸)
+_INCHES = r"(?:1\d|[2-9])(?:\.\d{1,2})?(?:英寸|寸)"
+#: a screen's size in the words after a model, bracketed or not (（5.5寸）): said of the model, no other one
+_SCREEN_SIZE = re.compile(rf"[（(【]?(?<![0-9.]){_INCHES}[）)】]?")
 #: two model numbers and a suffix they share (7/8plus, 6/6s plus is not one: 6s has a letter)
 _SHARED_SUFFIX = re.compile(r"(?<![0-9.])(\d{1,2})/(\d{1,2})(plus|pro|max)(?![0-9a-z])")
 #: a bracketed note in a title (``【小米8se】``, ``[p30]``)
@@ -123,13 +126,18 @@ class Recommendation:
 
 def _far(theirs: Collection[float], ours: Collection[float], family: str, accessory: bool) -> bool:
     """Whether every one of a substitute's measures of a unit family is more than the family's
-    ratio (:data:`ACCESSORY_RATIO` for an ``accessory``, a length only under :data:`FITTING_LENGTH`, :data:`PACK_RATIO` for a count of items
+    ratio (:data:`ACCESSORY_RATIO` for an ``accessory``, two lengths only within :data:`FITTING_LENGTH`, :data:`PACK_RATIO` for a count of items
     not in :data:`COMPARED_COUNTS`, :data:`FAMILY_RATIO`, else :data:`MEASURE_RATIO`) from every
     one of ours."""
     packs = family.startswith("count:") and family not in COMPARED_COUNTS
-    fitting = accessory and (family != "length" or max(*theirs, *ours) < FITTING_LENGTH)
-    ratio = (fitting and ACCESSORY_RATIO.get(family)) or (PACK_RATIO if packs else FAMILY_RATIO.get(family, MEASURE_RATIO))
-    return all(max(m, n) / min(m, n) > ratio * (1 + 1e-9) for m in theirs for n in ours)
+    wide = PACK_RATIO if packs else FAMILY_RATIO.get(family, MEASURE_RATIO)
+    low, high = FITTING_LENGTH
+
+    def ratio(m: float, n: float) -> float:
+        fitting = accessory and (family != "length" or (low <= m < high and low <= n < high))
+        return (fitting and ACCESSORY_RATIO.get(family)) or wide
+
+    return all(max(m, n) / min(m, n) > ratio(m, n) * (1 + 1e-9) for m in theirs for n in ours)
 
 
 #: a measure as a title writes it: a number (or its sides) and a unit, a Chinese count (两个装, 单支), a paper size
@@ -230,7 +238,7 @@ _EDITIONS = "青春版|屏幕指纹版"
 
 #: what may follow a model's name in a title: no letter, digit, + or edition, unless the digits are a screen's size
 #: (2 to 19 inches: not the 7 of a57 5.2寸, nor the 018 of ipad2018)
-_MODEL_ENDS = rf"(?!(?!(?:1\d|[2-9])(?:\.\d{{1,2}})?(?:英寸|寸))[0-9a-z+]|{_EDITIONS})"
+_MODEL_ENDS = rf"(?!(?!{_INCHES})[0-9a-z+]|{_EDITIONS})"
 
 
 @lru_cache(maxsize=65_536)
@@ -277,8 +285,9 @@ def _other_kind(ours: Sequence[frozenset[int]], theirs: Sequence[frozenset[int]]
 
 
 #: what a model's name may go on with to name another model of its line (x20plus, p30pro, a5s, 荣耀8青春版, a year:
-#: 三星a52016, y7pro2019; not the x20, p30, a5, 荣耀8, y7pro)
-_MODEL_SUFFIX = rf"(?:plus|pro|max|lite|mini|se|ultra|{_EDITIONS}|[a-z+]|20[12]\d(?!\.\d))"
+#: 三星a52016, y7pro2019; not the x20, p30, a5, 荣耀8, y7pro), a year being no date (2019年, 2019新款, 2015-06) nor the
+#: start of a screen's size (r720 15.6寸 run together)
+_MODEL_SUFFIX = rf"(?:plus|pro|max|lite|mini|se|ultra|{_EDITIONS}|[a-z+]|20[12]\d(?![.\d]|年|新款|-\d))"
 
 
 def _extended(text: str, model: str) -> set[str]:

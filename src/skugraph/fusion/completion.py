@@ -65,27 +65,35 @@ class CompletionReport:
 
 def split(triples: Sequence[Triple], relations: Sequence[str], share: float = 0.1, seed: int = 0) -> tuple[list[Triple], list[Triple]]:
     """(kept, hidden): ``share`` of the triples of ``relations`` hidden, never a head's or tail's
-    only triple (the model must know both ends). A hidden triple's head and tail linked by
-    another relation are left out of ``kept`` too: an accessory's ``accessory_of`` a phone type
-    is made from its ``compatible_with`` that type, and would give the answer away."""
+    only triple (the model must know both ends). Every other triple between a hidden triple's
+    two ends, either way, is left out of ``kept`` too: an accessory's ``accessory_of`` a phone
+    type is made from its ``compatible_with`` that type, and would give the answer away."""
     rng = random.Random(seed)
     candidates = [t for t in triples if t[1] in relations]
     rng.shuffle(candidates)
     degree = Counter(e for t in triples for e in (t[0], t[2]))
-    links = Counter((head, tail) for head, _, tail in triples)  # the triples between two ends, left out together
+    links = Counter(_ends(t) for t in triples)  # the triples between two ends, left out together
     hidden: set[Triple] = set()
     ends: set[tuple[str, str]] = set()
-    for head, relation, tail in candidates:
+    for triple in candidates:
         if len(hidden) >= share * len(candidates):
             break
-        if (head, tail) in ends:  # its ends' link is left out already
-            hidden.add((head, relation, tail))
-        elif degree[head] > links[(head, tail)] and degree[tail] > links[(head, tail)]:
-            hidden.add((head, relation, tail))
-            ends.add((head, tail))
-            degree[head] -= links[(head, tail)]
-            degree[tail] -= links[(head, tail)]
-    return [t for t in triples if (t[0], t[2]) not in ends], sorted(hidden)
+        pair = _ends(triple)
+        if pair in ends:  # the triples between its ends are left out already
+            hidden.add(triple)
+            continue
+        cost = {entity: links[pair] * (2 if pair[0] == pair[1] else 1) for entity in pair}  # a loop counts twice
+        if all(degree[entity] > lost for entity, lost in cost.items()):
+            hidden.add(triple)
+            ends.add(pair)
+            for entity, lost in cost.items():
+                degree[entity] -= lost
+    return [t for t in triples if _ends(t) not in ends], sorted(hidden)
+
+
+def _ends(triple: Triple) -> tuple[str, str]:
+    """A triple's head and tail, in order: the same for every triple between them, either way."""
+    return (triple[0], triple[2]) if triple[0] <= triple[2] else (triple[2], triple[0])
 
 
 def train_model(triples: Sequence[Triple], model: str = "RotatE", epochs: int = 200, dim: int = 64, seed: int = 0,
