@@ -126,9 +126,9 @@ class Recommendation:
 
 def _far(theirs: Collection[float], ours: Collection[float], family: str, accessory: bool) -> bool:
     """Whether every one of a substitute's measures of a unit family is more than the family's
-    ratio (:data:`ACCESSORY_RATIO` for an ``accessory``, two lengths only within :data:`FITTING_LENGTH`, :data:`PACK_RATIO` for a count of items
-    not in :data:`COMPARED_COUNTS`, :data:`FAMILY_RATIO`, else :data:`MEASURE_RATIO`) from every
-    one of ours."""
+    ratio from every one of ours: :data:`ACCESSORY_RATIO` for an ``accessory`` (two lengths only
+    within :data:`FITTING_LENGTH`), :data:`PACK_RATIO` for a count of items not in
+    :data:`COMPARED_COUNTS`, :data:`FAMILY_RATIO`, else :data:`MEASURE_RATIO`."""
     packs = family.startswith("count:") and family not in COMPARED_COUNTS
     wide = PACK_RATIO if packs else FAMILY_RATIO.get(family, MEASURE_RATIO)
     low, high = FITTING_LENGTH
