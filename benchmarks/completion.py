@@ -5,7 +5,7 @@ popularity baseline, item neighbours, and a PyKEEN model, in the same run.
 
     python benchmarks/completion.py --data ../shared/data [--model RotatE] [--epochs 100] [--test PATH]
 
-The neighbour scorer's settings (50 neighbours, popularity prior 0.2, association 2; for what a product
+The neighbour scorer's settings (50 neighbours, 200 for colours, popularity prior 0.2, association 2; for what a product
 that fits something fits besides, :class:`~skugraph.fusion.completion.FitNeighbours`) were chosen on another
 split (``--seed 1``), as were the GNN's (:class:`~skugraph.fusion.gnn.GNNConfig`) and its weight in the
 blend; the run reports seed 0 by default.

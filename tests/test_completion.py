@@ -359,3 +359,23 @@ def test_a_calibration_block_says_the_rule_of_succession_not_its_bare_share():
     assert curve(0.0) == pytest.approx(1 / 22)  # twenty wrong: not 0 either
     assert all(a[1] <= b[1] for a, b in zip(curve.report["curve"], curve.report["curve"][1:]))
     assert _curves([0.5] * 30, [1.0] * 30, [1] * 30)[1](0.5) == pytest.approx(31 / 32)  # all right: no curve, one value
+
+
+def test_a_relation_may_ask_more_neighbours_than_the_others():
+    """Three bags like the asked one are red and leather, twenty bags less like it black and
+    cloth: its colour from 23 neighbours is black, its material from 3 still leather."""
+    triples = [("Product:q", "product_type", "Value:product_type:包"), ("Product:q", "style", "Value:style:复古")]
+    for i in range(3):
+        triples += [(f"Product:near{i}", "product_type", "Value:product_type:包"), (f"Product:near{i}", "style", "Value:style:复古"),
+                    (f"Product:near{i}", "colour", "Value:colour:红色"), (f"Product:near{i}", "material", "Value:material:皮")]
+    for i in range(20):
+        triples += [(f"Product:far{i}", "product_type", "Value:product_type:包"), (f"Product:far{i}", "style", f"Value:style:s{i}"),
+                    (f"Product:far{i}", "colour", "Value:colour:黑色"), (f"Product:far{i}", "material", "Value:material:布")]
+    colours, materials = ["Value:colour:红色", "Value:colour:黑色"], ["Value:material:皮", "Value:material:布"]
+    narrow = NeighbourScorer(triples, neighbours=3)
+    wide = NeighbourScorer(triples, neighbours=3, neighbours_of={"colour": 23})
+    assert narrow.scores("Product:q", "colour", colours).argmax() == 0
+    assert wide.scores("Product:q", "colour", colours).argmax() == 1
+    assert wide.scores("Product:q", "material", materials).argmax() == 0
+    assert list(wide.scores("Product:q", "material", materials)) == list(narrow.scores("Product:q", "material", materials))
+    assert FitNeighbours(triples).plain.neighbours_of["colour"] > FitNeighbours(triples).plain.neighbours  # the default's colours
