@@ -362,20 +362,33 @@ def test_a_calibration_block_says_the_rule_of_succession_not_its_bare_share():
 
 
 def test_a_relation_may_ask_more_neighbours_than_the_others():
-    """Three bags like the asked one are red and leather, twenty bags less like it black and
-    cloth: its colour from 23 neighbours is black, its material from 3 still leather."""
-    triples = [("Product:q", "product_type", "Value:product_type:包"), ("Product:q", "style", "Value:style:复古")]
+    """Three bags like the asked one are red and leather, twenty less like it black and cloth,
+    forty least like it white: its colour from 23 neighbours is black, never white, its
+    material from 3 still leather; a product's answers for 3 read from those for 23 are the
+    ones searched for 3."""
+    triples = [("Product:q", "product_type", "Value:product_type:包"), ("Product:q", "style", "Value:style:复古"),
+               ("Product:q", "season", "Value:season:春")]
     for i in range(3):
         triples += [(f"Product:near{i}", "product_type", "Value:product_type:包"), (f"Product:near{i}", "style", "Value:style:复古"),
                     (f"Product:near{i}", "colour", "Value:colour:红色"), (f"Product:near{i}", "material", "Value:material:皮")]
     for i in range(20):
-        triples += [(f"Product:far{i}", "product_type", "Value:product_type:包"), (f"Product:far{i}", "style", f"Value:style:s{i}"),
+        triples += [(f"Product:far{i}", "product_type", "Value:product_type:包"), (f"Product:far{i}", "season", "Value:season:春"),
                     (f"Product:far{i}", "colour", "Value:colour:黑色"), (f"Product:far{i}", "material", "Value:material:布")]
-    colours, materials = ["Value:colour:红色", "Value:colour:黑色"], ["Value:material:皮", "Value:material:布"]
+    for i in range(40):
+        triples += [(f"Product:w{i}", "product_type", "Value:product_type:包"), (f"Product:w{i}", "style", f"Value:style:w{i}"),
+                    (f"Product:w{i}", "pattern", f"Value:pattern:w{i}"), (f"Product:w{i}", "colour", "Value:colour:白色")]
+    colours, materials = ["Value:colour:红色", "Value:colour:黑色", "Value:colour:白色"], ["Value:material:皮", "Value:material:布"]
     narrow = NeighbourScorer(triples, neighbours=3)
     wide = NeighbourScorer(triples, neighbours=3, neighbours_of={"colour": 23})
     assert narrow.scores("Product:q", "colour", colours).argmax() == 0
-    assert wide.scores("Product:q", "colour", colours).argmax() == 1
-    assert wide.scores("Product:q", "material", materials).argmax() == 0
+    wide_colours = wide.scores("Product:q", "colour", colours)
+    assert wide_colours.argmax() == 1 and wide_colours[2] < 1e-5  # the white bags are no neighbours of 23
+    assert wide.scores("Product:q", "material", materials).argmax() == 0  # after colour: read from the answer for 23
     assert list(wide.scores("Product:q", "material", materials)) == list(narrow.scores("Product:q", "material", materials))
-    assert FitNeighbours(triples).plain.neighbours_of["colour"] > FitNeighbours(triples).plain.neighbours  # the default's colours
+    assert wide.coverage("Product:q", "colour") == narrow.coverage("Product:q", "colour")  # coverage asks 3
+    every = NeighbourScorer(triples, neighbours=3, neighbours_of={"colour": 63}).scores("Product:q", "colour", colours)
+    more = NeighbourScorer(triples, neighbours=3, neighbours_of={"colour": 1000}).scores("Product:q", "colour", colours)
+    assert list(more) == list(every)  # asked of more than there are, all 63 others
+    assert FitNeighbours(triples).plain.neighbours_of == dict(completion.WIDE_NEIGHBOURS)
+    with pytest.raises(ValueError, match="positive whole numbers"):
+        NeighbourScorer(triples, neighbours_of={"colour": 0})

@@ -36,6 +36,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -187,6 +188,8 @@ class NeighbourScorer:
 
         self.neighbours, self.prior, self.association, self.similarity = neighbours, prior, association, similarity
         self.neighbours_of = dict(neighbours_of or {})
+        if not all(isinstance(n, int) and n > 0 for n in [neighbours, *self.neighbours_of.values()]):
+            raise ValueError(f"neighbours must be positive whole numbers: {neighbours}, {self.neighbours_of}")
         tokens_of = frozenset(tokens_of)
         self.heads = {h: i for i, h in enumerate(sorted({h for h, _, _ in triples}))}
         pieces = {(h, TOKEN + r, token) for h, r, t in triples if r in tokens_of for token in value_tokens(t)}
@@ -203,7 +206,7 @@ class NeighbourScorer:
         alone = np.flatnonzero(self.frequency == 1)
         self.holder[alone] = by_feature.indices[by_feature.indptr[alone]]
         self._classes()
-        self._last: tuple[tuple[int, int], tuple[np.ndarray, np.ndarray, float]] | None = None
+        self._last: tuple[int, dict[int, tuple[np.ndarray, np.ndarray, float]]] | None = None  # a product's answers by count
         self._candidates: dict[str, tuple[tuple[str, ...], np.ndarray, float, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._wanted = np.zeros(len(features), dtype=bool)  # the columns asked about, marked while they are read
         self.features = features
@@ -258,9 +261,18 @@ class NeighbourScorer:
         ``long_posting`` (a common value) only the classes the shorter ones found, as long as
         the most any other class can get from the long ones stays under the cutoff those give
         (exact pruning, as in a search engine's MaxScore); else a longer limit is tried, up to
-        every posting. The last answer is kept, as a caller asks for one product's relations in turn."""
-        if self._last is not None and self._last[0] == (row, count):
-            return self._last[1]
+        every posting. The last product's answers are kept, by count, as a caller asks for one
+        product's relations in turn; a smaller count's is read from a larger's (:meth:`_narrowed`)."""
+        if self._last is None or self._last[0] != row:
+            self._last = (row, {})
+        answers = self._last[1]
+        if count not in answers:
+            wider = [known for known in answers if known > count]
+            answers[count] = self._narrowed(row, answers[min(wider)], count) if wider else self._search(row, count)
+        return answers[count]
+
+    def _search(self, row: int, count: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """:meth:`_nearest`, searched."""
         start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
         features, weights = self.matrix.indices[start:end], self.matrix.data[start:end]
         shared = self.frequency[features] > 1
@@ -281,6 +293,19 @@ class NeighbourScorer:
             if cutoff is not None and cutoff > bound * (1 + 1e-9):
                 break
             limit *= 16
+        return self._within(row, classes, similarity, counts, cutoff)
+
+    def _narrowed(self, row: int, wider: tuple[np.ndarray, np.ndarray, float], count: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """:meth:`_nearest` for ``count`` from its answer for a larger count, whose classes hold
+        every class as near as the ``count``-th product: the same answer, searched once."""
+        classes, similarity, _ = wider
+        counts = self.class_size[classes] - (classes == self.class_of[row])
+        return self._within(row, classes, similarity, counts, self._cutoff(similarity, counts, count))
+
+    def _within(self, row: int, classes: np.ndarray, similarity: np.ndarray, counts: np.ndarray,
+                cutoff: float | None) -> tuple[np.ndarray, np.ndarray, float]:
+        """The classes (of ``counts`` products other than ``row``) at least as alike as ``cutoff``
+        (all where None), their similarity, and the similarities' sum over their products in order."""
         if cutoff is not None:
             kept = similarity >= cutoff
             classes, similarity, counts = classes[kept], similarity[kept], counts[kept]
@@ -289,8 +314,7 @@ class NeighbourScorer:
         else:
             products = self._members(classes, row)
             total = float(similarity[np.searchsorted(classes, self.class_of[products])].sum())
-        self._last = ((row, count), (classes, similarity, total))
-        return self._last[1]
+        return classes, similarity, total
 
     def _alike(self, features: np.ndarray, weights: np.ndarray, scanned: np.ndarray,
                own: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -371,8 +395,9 @@ class NeighbourScorer:
         return _at_columns(held, shares, wanted)
 
     def coverage(self, head: str, relation: str) -> float:
-        """The share of the product's neighbours (weighted by their similarity) that hold some
-        value of ``relation``: how often products like it state one at all."""
+        """The share of the product's ``neighbours`` (weighted by their similarity; never more for
+        a relation of ``neighbours_of``) that hold some value of ``relation``: how often products
+        like it state one at all."""
         if head not in self.heads:
             return 0.0
         row = self.heads[head]
@@ -477,13 +502,14 @@ class NeighbourScorer:
 class FitNeighbours:
     """The ``neighbours`` scorer: :class:`NeighbourScorer` (50 neighbours, 200 for colours:
     :data:`WIDE_NEIGHBOURS`; prior 0.2, association 2), but for what a product already known to
-    fit something (``compatible_with``) fits besides: neighbours among the products that fit something, alike also by the pieces of the
-    names of what they fit, the associations at weight 1, a model named like one it fits
+    fit something (``compatible_with``) fits besides: neighbours among the products that fit
+    something, alike also by the pieces of the names of what they fit, the associations at weight 1, a model named like one it fits
     scoring 0.1 × the likeness (:data:`FIT_SIMILARITY`), and a sibling of a model it fits (of its
     maker and series, numbered one up or down, or the same number with another suffix:
     :func:`siblings`) 0.1 more (:data:`FIT_SIBLING`). Every other question, and what a product
     known to fit nothing fits, goes to the plain neighbours, whose answers the pieces would
-    change (settings chosen on seed 1 of benchmarks/completion.py's split)."""
+    change (settings chosen on seed 1 of benchmarks/completion.py's split; colours' 200 on
+    seeds 0 to 4)."""
 
     def __init__(self, triples: Sequence[Triple], relation: str = "compatible_with"):
         self.relation = relation
@@ -511,10 +537,10 @@ class FitNeighbours:
         return self.plain.coverage(head, relation)
 
 
-#: relations :class:`FitNeighbours` asks of more neighbours than 50: a product's colours are its shop's choice more
-#: than its kind's, and 200 like products tell them better (+9, +9, +10, +6 and +5 hidden colours in the top 10 on
-#: seeds 0 to 4 of benchmarks/completion.py's split; in the top 1, one fewer over the five)
-WIDE_NEIGHBOURS = {"colour": 200}
+#: relations :class:`FitNeighbours` asks of more neighbours than 50: 50 like products tell colours no better than
+#: popularity, 200 better (chosen on seeds 0 to 4 of benchmarks/completion.py's split: +9, +9, +10, +6 and +5 hidden
+#: colours in the top 10; in the top 1, one fewer over the five; 150 to 2,000 alike)
+WIDE_NEIGHBOURS = MappingProxyType({"colour": 200})
 #: :class:`FitNeighbours`' weights of the associations, of a name's likeness and of a sibling model, for what a
 #: product fits
 FIT_ASSOCIATION, FIT_SIMILARITY, FIT_SIBLING = 1.0, 0.1, 0.1
