@@ -5,10 +5,10 @@ popularity baseline, item neighbours, and a PyKEEN model, in the same run.
 
     python benchmarks/completion.py --data ../shared/data [--model RotatE] [--epochs 100] [--test PATH]
 
-The neighbour scorer's settings (50 neighbours, 200 for colours, popularity prior 0.2, association 2; for what a product
+The neighbour scorer's settings (50 neighbours, popularity prior 0.2, association 2; for what a product
 that fits something fits besides, :class:`~skugraph.fusion.completion.FitNeighbours`) were chosen on another
 split (``--seed 1``), as were the GNN's (:class:`~skugraph.fusion.gnn.GNNConfig`) and its weight in the
-blend; the run reports seed 0 by default.
+blend; the 200 neighbours for colours on seeds 0 to 4. The run reports seed 0 by default.
 
 ``--test PATH`` builds the graph from another labelled title file instead. Target (issue 6):
 Hits@10 at least twice the popularity baseline's. Writes benchmarks/results/completion.json.

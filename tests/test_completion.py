@@ -362,12 +362,12 @@ def test_a_calibration_block_says_the_rule_of_succession_not_its_bare_share():
 
 
 def test_a_relation_may_ask_more_neighbours_than_the_others():
-    """Three bags like the asked one are red and leather, twenty less like it black and cloth,
-    forty least like it white: its colour from 23 neighbours is black, never white, its
-    material from 3 still leather; a product's answers for 3 read from those for 23 are the
-    ones searched for 3."""
-    triples = [("Product:q", "product_type", "Value:product_type:包"), ("Product:q", "style", "Value:style:复古"),
-               ("Product:q", "season", "Value:season:春")]
+    """A copy of the asked bag states no colour; three bags like it are red and leather, twenty
+    less like it black and cloth, forty least like it white: its colour from 24 neighbours is
+    black, never white, its material from 4 still leather. A product's answers for a smaller
+    count read from those for 24 are the ones searched for it, whichever is asked first."""
+    asked = [("product_type", "Value:product_type:包"), ("style", "Value:style:复古"), ("season", "Value:season:春")]
+    triples = [(product, r, t) for product in ("Product:q", "Product:copy") for r, t in asked]  # one class of two
     for i in range(3):
         triples += [(f"Product:near{i}", "product_type", "Value:product_type:包"), (f"Product:near{i}", "style", "Value:style:复古"),
                     (f"Product:near{i}", "colour", "Value:colour:红色"), (f"Product:near{i}", "material", "Value:material:皮")]
@@ -378,17 +378,30 @@ def test_a_relation_may_ask_more_neighbours_than_the_others():
         triples += [(f"Product:w{i}", "product_type", "Value:product_type:包"), (f"Product:w{i}", "style", f"Value:style:w{i}"),
                     (f"Product:w{i}", "pattern", f"Value:pattern:w{i}"), (f"Product:w{i}", "colour", "Value:colour:白色")]
     colours, materials = ["Value:colour:红色", "Value:colour:黑色", "Value:colour:白色"], ["Value:material:皮", "Value:material:布"]
-    narrow = NeighbourScorer(triples, neighbours=3)
-    wide = NeighbourScorer(triples, neighbours=3, neighbours_of={"colour": 23})
+    narrow = NeighbourScorer(triples, neighbours=4)  # the copy and the near bags
+
+    def wide() -> NeighbourScorer:
+        return NeighbourScorer(triples, neighbours=4, neighbours_of={"colour": 24})  # and the far ones
+
     assert narrow.scores("Product:q", "colour", colours).argmax() == 0
-    wide_colours = wide.scores("Product:q", "colour", colours)
-    assert wide_colours.argmax() == 1 and wide_colours[2] < 1e-5  # the white bags are no neighbours of 23
-    assert wide.scores("Product:q", "material", materials).argmax() == 0  # after colour: read from the answer for 23
-    assert list(wide.scores("Product:q", "material", materials)) == list(narrow.scores("Product:q", "material", materials))
-    assert wide.coverage("Product:q", "colour") == narrow.coverage("Product:q", "colour")  # coverage asks 3
-    every = NeighbourScorer(triples, neighbours=3, neighbours_of={"colour": 63}).scores("Product:q", "colour", colours)
-    more = NeighbourScorer(triples, neighbours=3, neighbours_of={"colour": 1000}).scores("Product:q", "colour", colours)
-    assert list(more) == list(every)  # asked of more than there are, all 63 others
+    first = wide()
+    wide_colours = first.scores("Product:q", "colour", colours)
+    assert wide_colours.argmax() == 1 and wide_colours[2] < 1e-5  # the white bags are no neighbours of 24
+    narrow_materials = narrow.scores("Product:q", "material", materials)
+    assert narrow_materials.argmax() == 0 and list(first.scores("Product:q", "material", materials)) == list(narrow_materials)
+    second = wide()  # the smaller count asked first
+    assert list(second.scores("Product:q", "material", materials)) == list(narrow_materials)
+    assert list(second.scores("Product:q", "colour", colours)) == list(wide_colours)
+    fifth = NeighbourScorer(triples, neighbours=5, neighbours_of={"colour": 24})
+    fifth.scores("Product:q", "colour", colours)  # then 5 read from 24: the far bags too, the product no neighbour of itself
+    assert list(fifth.scores("Product:q", "material", materials)) == list(
+        NeighbourScorer(triples, neighbours=5).scores("Product:q", "material", materials))
+    styled = NeighbourScorer(triples, neighbours=4, neighbours_of={"style": 24})
+    assert styled.coverage("Product:q", "style") == narrow.coverage("Product:q", "style") == 1.0  # coverage asks 4
+    assert NeighbourScorer(triples, neighbours=24).coverage("Product:q", "style") < 0.5
+    every = NeighbourScorer(triples, neighbours=4, neighbours_of={"colour": 25}).scores("Product:q", "colour", colours)
+    more = NeighbourScorer(triples, neighbours=4, neighbours_of={"colour": 1000}).scores("Product:q", "colour", colours)
+    assert list(more) == list(every) and every[2] > 1e-5  # 25 reaches the white bags, tied: all 64 others
     assert FitNeighbours(triples).plain.neighbours_of == dict(completion.WIDE_NEIGHBOURS)
     with pytest.raises(ValueError, match="positive whole numbers"):
         NeighbourScorer(triples, neighbours_of={"colour": 0})
