@@ -284,11 +284,12 @@ def test_a_paper_size_stands_in_for_itself_only_and_a_variant_names_the_one_sold
 def test_sides_are_far_at_twice_the_area():
     kind = ("product_type", "product_type:鼠标垫")
     facts = {"700x300": {kind: 1.0, ("size", "size:700x300mm"): 1.0}, "800x400": {kind: 1.0, ("size", "size:800x400mm"): 1.0},
-             "1000x500": {kind: 1.0, ("size", "size:1000x500mm"): 1.0}, "1500x600": {kind: 1.0, ("size", "size:1500x600mm"): 1.0}}
+             "1000x500": {kind: 1.0, ("size", "size:1000x500mm"): 1.0}, "1500x600": {kind: 1.0, ("size", "size:1500x600mm"): 1.0},
+             "600x700": {kind: 1.0, ("size", "size:600x700mm"): 1.0}}
     recommender = Recommender(facts, title_floor=0)
-    # 800x400 has 1.5 times the area; 1000x500 2.4 times (sides 1.4 and 1.7 times as long), 1500x600 4.3 times
-    assert [s.id for s in recommender.substitutes("700x300")] == ["800x400"]
-    assert {s.id for s in recommender.substitutes("1000x500")} == {"800x400", "1500x600"}  # 1.6 and 1.8 times
+    # 800x400 has 1.5 times the area, 600x700 twice; 1000x500 2.4 times (sides 1.4 and 1.7 times as long), 1500x600 4.3 times
+    assert {s.id for s in recommender.substitutes("700x300")} == {"800x400", "600x700"}
+    assert {s.id for s in recommender.substitutes("1000x500")} == {"800x400", "1500x600", "600x700"}  # 1.6, 1.8 and 1.2 times
 
 
 def test_an_accessory_sold_by_the_inch_stands_in_within_five_percent_a_device_within_twice():
