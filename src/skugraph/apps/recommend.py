@@ -52,8 +52,9 @@ MEASURES = ("capacity", "size", "volume", "power", "weight", "specification", "q
 #: in the same unit family is none (a 1 m cable for a 30 m one, a 10 L vacuum for a 60 L one) …
 MEASURE_RATIO = 2.0
 #: … but for a paper size, any other one (an A5 notebook for an A4 one, a B5 for an A5), for an area (700x300mm) the
-#: ratio itself, twice the area (of the judged pairs of seeds 11 to 25 whose titles' areas were over 2 and at most 4
-#: times apart, 1 of 7 was right; 1.5 to 2 times, 5 of 6), and for a volume its cube: twice as long a side …
+#: ratio itself, twice the area (counted ad hoc: of the judged pairs of seeds 11 to 25 whose titles' areas were over 2
+#: and at most 4 times apart, 1 of 7 was right; 1.5 to 2 times, 5 of 6), and for a volume its cube: twice as long a
+#: side …
 FAMILY_RATIO = {"paper": 1.0, "area": MEASURE_RATIO, "bulk": MEASURE_RATIO**3}
 #: … and for an accessory (a bag or case for a screen sold by the inch), one more than 5% off (a 15.6" bag for a
 #: 17.3" laptop; 15" for 15.6" is near), where a 6.5" phone may stand in for a 6.1" one; so too for two lengths of an

@@ -109,6 +109,8 @@ class GraphModel:
 def train_gnn(triples: Sequence[Triple], config: GNNConfig | None = None) -> GraphModel:
     """A :class:`GraphEncoder` trained one-against-all on ``triples``."""
     config = config or GNNConfig()
+    if not 0 < config.held_out < 1:  # with all out, a product starts from nothing and only the biases learn
+        raise ValueError(f"held_out is the share of the triples scored each epoch: above 0, under 1 (not {config.held_out})")
     torch.manual_seed(config.seed)
     draws = torch.Generator().manual_seed(config.seed)
     entities = sorted({e for h, _, t in triples for e in (h, t)})
@@ -129,8 +131,6 @@ def train_gnn(triples: Sequence[Triple], config: GNNConfig | None = None) -> Gra
     if not batches:
         raise ValueError(f"nothing for the GNN to learn: no relation of the {len(triples)} triples has values that "
                          f"subjects share ({SHARED} a value or more)")
-    if not 0 < config.held_out < 1:  # with all out, a product starts from nothing and only the biases learn
-        raise ValueError(f"held_out is the share of the triples scored each epoch: above 0, under 1 (not {config.held_out})")
     low, high = torch.minimum(heads, tails), torch.maximum(heads, tails)
     pair = low * len(entities) + high  # the same for every triple between two ends, either way
     trained = torch.zeros(len(triples), dtype=torch.bool)
