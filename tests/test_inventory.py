@@ -292,6 +292,23 @@ def test_sides_are_far_at_twice_the_area():
     assert {s.id for s in recommender.substitutes("1000x500")} == {"800x400", "1500x600", "600x700"}  # 1.6, 1.8 and 1.2 times
 
 
+def test_sides_written_with_no_unit_are_far_at_twice_the_area_of_others_so_written():
+    """A 60*90 whiteboard takes a 70*100 one (1.3 times the area) and a 90*120 one (twice), not a
+    100*150 one (2.8 times), which takes the 90*120 (1.4 times), not the 70*100 (2.1 times);
+    sides with no unit are not compared with sides with one (whose unit the facts read), nor read
+    where the title writes some with a unit, nor a third side or a count after them."""
+    board = ("product_type", "product_type:白板")
+    titles = {"60x90": "移动白板 60*90双白+支架", "70x100": "移动白板 70*100双白+支架", "100x150": "移动白板 100*150银框双白+支架",
+              "90x120": "移动白板 90X120双白+支架",
+              "no-unit-read": "移动白板 1000*1500mm 90*60 双白+支架", "third-side": "移动白板 100*150*20 双白+支架",
+              "no-sides": "移动白板 双白+支架"}
+    recommender = Recommender({product: {board: 1.0} for product in titles}, titles=titles, title_floor=0)
+    unread = {"no-unit-read", "third-side", "no-sides"}
+    assert {s.id for s in recommender.substitutes("60x90")} == {"70x100", "90x120", *unread}
+    assert {s.id for s in recommender.substitutes("100x150")} == {"90x120", *unread}
+    assert "100x150" in {s.id for s in recommender.substitutes("no-sides")}
+
+
 def test_an_accessory_sold_by_the_inch_stands_in_within_five_percent_a_device_within_twice():
     """A 15.6" laptop bag (for a Lenovo or an HP) takes a 15" one, not a 14" or 17.3" one; a 6.1"
     phone may take a 6.5" one, ranked after one of its own size."""
