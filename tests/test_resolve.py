@@ -308,6 +308,27 @@ def test_a_chain_of_matches_is_split_where_two_listings_conflict():
     assert "kept apart from" in resolution.evidence[alone] and "colours differ" in resolution.evidence[alone]
 
 
+def test_a_resolution_asks_identity_once_of_each_pair(monkeypatch):
+    """The evidence tree's links are read from the verdicts the pairs' scoring asked for, not
+    asked again the other way round (which cost fusion a tenth of its time)."""
+    import skugraph.fusion.identity as identity_module
+
+    asked: list[tuple[str, str]] = []
+
+    def counted(a: Offer, b: Offer):
+        asked.append((a.id, b.id))
+        return identity(a, b)
+
+    monkeypatch.setattr(identity_module, "identity", counted)
+    titles = ["飞宇 FY-K52 无线话筒 会议专用 一拖二", "飞宇（FEIYU）FY-K52 专业无线话筒 会议专用 一拖二",
+              "飞宇FY-K52无线话筒 会议专用 一拖二", "飞宇 FY-K52 无线话筒 一拖二 会议专用"]
+    brand, kind = Entity("Brand", "feiyu", "飞宇"), Entity("Value", "product_type:话筒", "话筒", "product_type")
+    facts = [_fact(f"l{i}", predicate, value) for i in range(len(titles)) for predicate, value in (("has_brand", brand), ("product_type", kind))]
+    resolution = resolve_products([Listing(f"l{i}", title) for i, title in enumerate(titles)], facts)
+    assert set(resolution.product_of.values()) == {"l0"} and len(asked) >= 3
+    assert len(asked) == len({frozenset(pair) for pair in asked})
+
+
 def test_merge_evidence_names_the_code_type_and_brand():
     listings = [Listing("a", "飞宇 FY-K52 无线话筒 会议专用 一拖二"), Listing("b", "飞宇（FEIYU）FY-K52 专业无线话筒 会议专用 一拖二")]
     brand, kind = Entity("Brand", "feiyu", "飞宇"), Entity("Value", "product_type:话筒", "话筒", "product_type")

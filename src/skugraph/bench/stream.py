@@ -26,11 +26,14 @@ def bench_stream(count: int = 1_000_000, workers: int = 2, model: Path | None = 
     from skugraph import pipeline
     from skugraph.corpus.ingest import ingest
     from skugraph.extract import ExtractorConfig
-    from skugraph.tagging.crf_tagger import is_crf_tagger
 
     config = ExtractorConfig(kind="tagger", model=model) if model is not None else ExtractorConfig()
     config.check()
-    extract_workers = 1 if model is not None and not is_crf_tagger(model) else workers
+    extract_workers = workers
+    if model is not None:  # imported only then: it brings torch, whose 400 MB every later stage's peak would count
+        from skugraph.tagging.crf_tagger import is_crf_tagger
+
+        extract_workers = workers if is_crf_tagger(model) else 1
 
     say = progress or (lambda text: None)
     stages = {}
