@@ -326,6 +326,16 @@ def test_facts_give_an_accessory_the_maker_or_no_brand_never_the_device_it_fits(
         assert brands == maker and fits and not brands & fits
 
 
+def test_a_hose_for_a_washing_machine_is_a_hose_that_fits_the_brands_it_names(rules):
+    """洗衣机进水管: an inlet hose for washing machines (a shipped accessory type), not a washing
+    machine; the brands before it are those it fits, none its maker."""
+    builder = FactBuilder(rules.gazetteer, rules.lexicons["accessory"])
+    listing = Listing("sku-1", "海尔美的奥克斯长虹全自动波轮洗衣机进水管加厚加长接水管【三种接头】1.5米特制防爆管")
+    facts = {(f.predicate, f.object.name) for f in builder.build(listing, rules.extract(listing))}
+    assert {("product_type", "进水管"), ("related_product", "洗衣机"), ("compatible_with", "海尔")} <= facts
+    assert not {name for predicate, name in facts if predicate == "has_brand"} and ("product_type", "洗衣机") not in facts
+
+
 @pytest.fixture(scope="module")
 def learned(rules) -> RuleExtractor:
     """The shipped brands plus brands learned as an extraction learns them."""
