@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from skugraph import pipeline
 from skugraph.apps.inventory import inventory, product_inventory, product_stock
-from skugraph.apps.recommend import Recommender, _far
+from skugraph.apps.recommend import Recommender, _bare_areas, _far
 from skugraph.apps.substitute_model import SubstituteModel, read_judged
 from skugraph.cli import app
 from skugraph.corpus.ingest import ingest
@@ -307,6 +307,9 @@ def test_sides_written_with_no_unit_are_far_at_twice_the_area_of_others_so_writt
     assert {s.id for s in recommender.substitutes("60x90")} == {"70x100", "90x120", *unread}
     assert {s.id for s in recommender.substitutes("100x150")} == {"90x120", *unread}
     assert "100x150" in {s.id for s in recommender.substitutes("no-sides")}
+    # a model code, a volume in letters and a resolution's neighbours are no sides; 米白 is a colour, not metres
+    assert not _bare_areas("空调遥控器 KS-15X60RD") and not _bare_areas("水彩颜料 12x12ml") and not _bare_areas("i9-9920X 12核")
+    assert _bare_areas("白板 60*90 米白色") == {5400.0}
 
 
 def test_an_accessory_sold_by_the_inch_stands_in_within_five_percent_a_device_within_twice():

@@ -281,11 +281,13 @@ def _kinds(title: str) -> tuple[frozenset[int], ...]:
 _MICRO_SD = re.compile(r"micro[\s-]*sd")
 
 
-#: two sides written with no unit (``30X80``, ``60*90``: a mat's, a board's), not followed by a third side or a unit,
-#: nor run into letters or another number (``a330*42``)
-_BARE_SIDES = re.compile(r"(?<![0-9.a-z*x×])(\d{2,4})\s*[x*×]\s*(\d{2,4})(?![0-9.])(?!\s*(?:[x*×]|mm|cm|m(?![a-z])|厘米|毫米|米|英寸|寸|\"))")
+#: two sides written with no unit (``30X80``, ``60*90``: a mat's, a board's), not followed by a third side, a unit
+#: (米白 is a colour) or a word in letters (``12x12ml``), nor run into letters, a hyphen or another number (``a330*42``,
+#: ``ks-15x60rd``)
+_BARE_SIDES = re.compile(r"(?<![0-9.a-z*x×-])(\d{2,4})\s*[x*×]\s*(\d{2,4})(?![0-9.])(?![a-z]{2})"
+                         r"(?!\s*(?:[x*×]|mm|cm|m(?![a-z])|厘米|毫米|米(?![白黄])|英寸|寸|\"))")
 #: two or three sides written with a unit (``700x300x3mm``)
-_SIDES_WITH_UNIT = re.compile(r"\d\s*[x*×]\s*\d+(?:\.\d+)?(?:\s*[x*×]\s*\d+(?:\.\d+)?)?\s*(?:mm|cm|m(?![a-z])|厘米|毫米|米)")
+_SIDES_WITH_UNIT = re.compile(r"\d\s*[x*×]\s*\d+(?:\.\d+)?(?:\s*[x*×]\s*\d+(?:\.\d+)?)?\s*(?:mm|cm|m(?![a-z])|厘米|毫米|米(?![白黄]))")
 
 
 @lru_cache(maxsize=65_536)

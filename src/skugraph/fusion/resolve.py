@@ -219,9 +219,8 @@ def _judge_component(component: _Component, threshold: float, strong: float) -> 
                 alike = fuzz.ratio(read_title(offers[x].title).compact, read_title(offers[y].title).compact) / 100.0
                 if alike >= 0.8 and alike > closest_apart.get(x, (0.0, -1, ""))[0]:
                     closest_apart[x] = (alike, y, verdict.reason)
-    scored_as = set(component.pairs)
     for x, parent, score in _strongest_tree(part, links, [offer.id for offer in offers]):
-        verdict = judge(parent, x) if (parent, x) in scored_as else judge(x, parent)  # as scored: judged already
+        verdict = judge(min(x, parent), max(x, parent))  # a pair is scored smaller first: judged already
         best_link[x] = (score, parent, "; " + verdict.reason if verdict.same else "")
     return _Judged(component.nodes, part, scored, cut, best_link, closest_apart)
 
