@@ -44,8 +44,8 @@ PRECISION = 0.9
 #: out-of-fold precision of the pairs it keeps must reach the target. Compared with 0 (the precision itself) only, on
 #: seeds 15 to 19 of benchmarks/substitute_draws.py, each draw scored by the model learned from those before it: reaching
 #: the target merely, 284 of 315 kept pairs right (90.2%; 84% to 93% a draw) for 159 of 600 stock-outs; surely, 179 of
-#: 192 (93.2%; 89% to 100%) for 94. Seeds 20 to 25, drawn after: surely 249 of 269 (92.6%) for 133 of 720, merely 347
-#: of 375 (92.5%) for 189 (results/substitute-draws.json)
+#: 192 (93.2%; 89% to 100%) for 94. Seeds 20 to 26, drawn after: surely 299 of 325 (92.0%) for 160 of 840, merely 405
+#: of 444 (91.2%) for 225 (results/substitute-draws.json)
 CONFIDENCE = 0.9
 #: the logistic regression's inverse regularisation (chosen on judged JD titles: trained on seeds 11 and 12, scored on 13)
 C = 0.1
