@@ -10,8 +10,9 @@
   the same key attribute values (capacity, size, power …) and a title alike (character bigrams:
   a type read from a word the title only mentions, 手机 in 手机臂包, is outvoted by the rest of
   it), the closest first, measures compared in their unit family (another paper size, or more
-  than twice the area, is none; so too sides two titles write with no unit, 60*90 for 100*150), never another kind of it (the shipped ``kinds.txt``: a 家用 vacuum for an
-  工业 one, 全自动 for 半自动) and packs after single items; for an accessory, only products that
+  than twice the area, is none; so too sides two titles write with no unit, 60*90 for 100*150),
+  never another kind of it (the shipped ``kinds.txt``: a 家用 vacuum for an 工业 one, 全自动 for
+  半自动) and packs after single items; for an accessory, only products that
   fit the same device model, the one its title's variant names where it lists several (an
   accessory that names no model it fits but one brand, or nothing where a quarter of its type
   name a model, gets none; one that fits several brands or says 通用 gets others that fit no
