@@ -9,7 +9,7 @@ from skugraph.fusion.completion import (
     FitNeighbours,
     NeighbourScorer,
     _curves,
-    _stated_shares,
+    _StatedShares,
     evaluate,
     make_scorer,
     numbered_model,
@@ -188,6 +188,38 @@ def test_calibration_asks_as_proposals_ask_of_products_stating_no_other_value(mo
     assert not any(left_out for _, _, _, left_out in asked)  # a two-coloured case's hidden colour is never asked
 
 
+def test_coverage_is_asked_only_of_a_top_whose_calibrated_chance_reaches_the_bar(monkeypatch):
+    triples = [t for t in graph() if not (t[0] in ("Product:壳0", "Product:充电器20") and t[1] == "colour")]
+    asked = []
+    coverage = completion.NeighbourScorer.coverage
+
+    def counted(self, head, relation):
+        asked.append(head)
+        return coverage(self, head, relation)
+
+    monkeypatch.setattr(completion.NeighbourScorer, "coverage", counted)
+    proposed = propose(_facts(triples), relations=["colour"], share=0.3, min_probability=0.5).facts
+    assert sorted(asked) == ["Product:充电器20", "Product:壳0"]  # not the calibration's hidden queries
+    assert len(proposed) == 2
+    asked.clear()
+    assert not propose(_facts(triples), relations=["colour"], share=0.3, min_probability=0.999).facts and not asked
+
+
+def test_spans_gather_rows_as_slices_would():
+    import numpy as np
+
+    from skugraph.fusion.completion import _rows, _spans
+
+    values = np.arange(100) * 10
+    rng = np.random.default_rng(0)
+    for rows in (0, 1, 3, 8, 9, 50):
+        starts = rng.integers(0, 90, rows)
+        ends = starts + rng.integers(0, 10, rows)  # empty rows too
+        expected = np.concatenate([values[a:b] for a, b in zip(starts, ends, strict=True)] + [values[:0]])
+        assert np.array_equal(_rows(values, starts, ends), expected)
+        assert np.array_equal(values[_spans(starts, ends)], expected)
+
+
 def test_a_value_the_title_rules_out_is_not_proposed():
     triples = [t for t in graph() if not (t[0] in ("Product:壳0", "Product:充电器20") and t[1] == "colour")]
     proposals = propose(_facts(triples, {"壳0": "磨砂手机壳 墨蓝"}), relations=["colour"], share=0.3, min_probability=0.5)
@@ -199,7 +231,7 @@ def test_a_relation_applies_to_a_type_whose_products_mostly_state_it():
     triples += [("Product:软件0", "colour", "Value:colour:红色"), ("Product:杂0", "size", "Value:size:4cm")]
     triples += [t for t in graph() if t[0] != "Product:壳0" or t[1] != "colour"]
     triples.append(("Product:软件1", "product_type", "Value:product_type:壳"))  # of two types: the likelier
-    shares = _stated_shares(triples, ["colour"])
+    shares = _StatedShares(triples, ["colour"])
     assert shares[("Product:软件2", "colour")] == pytest.approx(2 / 12)  # 1 of 10 pieces of software, by the rule of succession
     assert shares[("Product:壳0", "colour")] == pytest.approx(14 / 17)  # 13 of 15 cases
     assert shares[("Product:软件1", "colour")] == shares[("Product:壳0", "colour")]

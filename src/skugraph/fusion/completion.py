@@ -73,7 +73,7 @@ def split(triples: Sequence[Triple], relations: Sequence[str], share: float = 0.
     candidates = [t for t in triples if t[1] in relations]
     rng.shuffle(candidates)
     degree = Counter(e for t in triples for e in (t[0], t[2]))
-    links = Counter(_ends(t) for t in triples)  # the triples between two ends, left out together
+    links = Counter((h, t) if h <= t else (t, h) for h, _, t in triples)  # the triples between two ends (_ends), left out together
     hidden: set[Triple] = set()
     ends: set[tuple[str, str]] = set()
     for triple in candidates:
@@ -89,7 +89,7 @@ def split(triples: Sequence[Triple], relations: Sequence[str], share: float = 0.
             ends.add(pair)
             for entity, lost in cost.items():
                 degree[entity] -= lost
-    return [t for t in triples if _ends(t) not in ends], sorted(hidden)
+    return [(h, r, t) for h, r, t in triples if ((h, t) if h <= t else (t, h)) not in ends], sorted(hidden)
 
 
 def _ends(triple: Triple) -> tuple[str, str]:
@@ -217,6 +217,7 @@ class NeighbourScorer:
             by_relation[relation].append(column)
         #: each relation's value columns, in order
         self._relation_columns = {relation: np.array(columns, dtype=np.int64) for relation, columns in by_relation.items()}
+        self._relation_masks: dict[str, np.ndarray] = {}
         self.popularity = PopularityScorer(triples)
         if association:
             self._held = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=matrix.shape)
@@ -240,7 +241,7 @@ class NeighbourScorer:
         self.first_member = np.concatenate([[0], np.cumsum(self.class_size)])
         first = self.members[self.first_member[:-1]]
         starts, ends = matrix.indptr[first], matrix.indptr[first + 1]
-        entries = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)]) if len(first) else np.zeros(0, int)
+        entries = _spans(starts, ends)
         lengths = ends - starts
         entry_class = np.repeat(np.arange(len(first)), lengths)
         kept = shared[entries]
@@ -323,7 +324,7 @@ class NeighbourScorer:
         their order, as a product of its row would) and how many of their products are not the
         product itself (of class ``own``)."""
         pointer, indices, data = self.by_feature.indptr, self.by_feature.indices, self.by_feature.data
-        found = _distinct(np.concatenate([indices[pointer[f]:pointer[f + 1]] for f in features[scanned]]),
+        found = _distinct(_rows(indices, pointer[features[scanned]], pointer[features[scanned] + 1]),
                           len(self.class_size)) if scanned.any() else None
         holders, shares = [], []
         for f, w, whole in zip(features, weights, scanned, strict=True):
@@ -364,7 +365,7 @@ class NeighbourScorer:
     def _members(self, classes: np.ndarray, row: int) -> np.ndarray:
         """The products of ``classes`` but ``row``, in order."""
         starts, ends = self.first_member[classes], self.first_member[classes + 1]
-        products = np.concatenate([self.members[a:b] for a, b in zip(starts, ends, strict=True)]) if len(classes) else np.zeros(0, int)
+        products = _rows(self.members, starts, ends)
         return np.sort(products[products != row])
 
     def _neighbour_sums(self, row: int, classes: np.ndarray, similarity: np.ndarray, wanted: np.ndarray,
@@ -375,7 +376,7 @@ class NeighbourScorer:
         if self.class_size[classes].sum() > 4 * count:
             rows = self.class_rows
             starts, ends = rows.indptr[classes], rows.indptr[classes + 1]
-            columns = np.concatenate([rows.indices[a:b] for a, b in zip(starts, ends, strict=True)])
+            columns = _rows(rows.indices, starts, ends)
             self._wanted[wanted] = True
             holding = classes[np.unique(np.repeat(np.arange(len(classes)), ends - starts)[self._wanted[columns]])]
             self._wanted[wanted] = False
@@ -390,7 +391,7 @@ class NeighbourScorer:
         if not len(products):
             return np.zeros(len(wanted))
         starts, ends = self.matrix.indptr[products], self.matrix.indptr[products + 1]
-        held = np.concatenate([self.matrix.indices[a:b] for a, b in zip(starts, ends, strict=True)])
+        held = _rows(self.matrix.indices, starts, ends)
         shares = np.repeat(similarity[np.searchsorted(classes, self.class_of[products])], ends - starts)
         return _at_columns(held, shares, wanted)
 
@@ -407,10 +408,10 @@ class NeighbourScorer:
         columns = self._relation_columns.get(relation, np.zeros(0, dtype=np.int64))
         rows = self.class_rows
         starts, ends = rows.indptr[classes], rows.indptr[classes + 1]
-        held = np.concatenate([rows.indices[a:b] for a, b in zip(starts, ends, strict=True)])
+        held = _rows(rows.indices, starts, ends)
         owner = np.repeat(np.arange(len(classes)), ends - starts)
         holding = np.zeros(len(classes), dtype=bool)
-        holding[owner[np.isin(held, columns)]] = True  # a class's shared features: every member holds them
+        holding[owner[self._of_relation(relation)[held]]] = True  # a class's shared features: every member holds them
         counts = self.class_size[classes] - (classes == self.class_of[row])
         share = float((similarity * counts)[holding].sum())
         alone = self.holder[columns]  # a value only one product holds is no class's: that product, if a neighbour
@@ -420,6 +421,14 @@ class NeighbourScorer:
         at = at[found]
         share += float(similarity[at][~holding[at]].sum())
         return min(share / total, 1.0)
+
+    def _of_relation(self, relation: str) -> np.ndarray:
+        """For each column, whether it is a value of ``relation`` (kept per relation)."""
+        if relation not in self._relation_masks:
+            mask = np.zeros(len(self.features), dtype=bool)
+            mask[self._relation_columns.get(relation, np.zeros(0, dtype=np.int64))] = True
+            self._relation_masks[relation] = mask
+        return self._relation_masks[relation]
 
     def _association(self, row: int, relation: str, wanted: np.ndarray) -> np.ndarray:
         """For each wanted column (one of ``relation``'s values), how often the products with
@@ -437,8 +446,9 @@ class NeighbourScorer:
         start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
         features, weights = self.matrix.indices[start:end], self.matrix.data[start:end]
         pointer = cooccurrence.indptr
-        found = np.concatenate([cooccurrence.indices[pointer[f]:pointer[f + 1]] for f in features])
-        shares = np.concatenate([w * cooccurrence.data[pointer[f]:pointer[f + 1]] for f, w in zip(features, weights, strict=True)])
+        starts, ends = pointer[features], pointer[features + 1]
+        found = _rows(cooccurrence.indices, starts, ends)
+        shares = np.repeat(weights, ends - starts) * _rows(cooccurrence.data, starts, ends)
         sums = np.bincount(found, weights=shares, minlength=len(columns))  # added in the row's order, as a product would
         return sums[np.searchsorted(columns, wanted)]
 
@@ -596,6 +606,27 @@ def _by_number(models: Sequence[Numbered | None]) -> dict[int, list[int]]:
 #: a product's postings hold at least one entry per this many classes: its similarities are summed
 #: at every class (an array of them all) rather than at the classes found, sorted
 DENSE_SHARE = 16
+
+
+def _spans(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The positions from each start to its end (exclusive), one span after another: the entries
+    of some rows of a sparse matrix, given their pointers, without a slice per row."""
+    lengths = ends - starts
+    reach = np.cumsum(lengths)
+    if not len(reach) or not reach[-1]:
+        return np.zeros(0, dtype=np.int64)
+    return np.repeat(starts - reach + lengths, lengths) + np.arange(reach[-1])
+
+
+#: rows gathered a slice at a time up to this many (faster than :func:`_spans` for a few)
+FEW_ROWS = 8
+
+
+def _rows(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``values`` from each start to its end, one span after another (:func:`_spans`)."""
+    if len(starts) <= FEW_ROWS:
+        return np.concatenate([values[a:b] for a, b in zip(starts, ends, strict=True)]) if len(starts) else values[:0]
+    return values[_spans(starts, ends)]
 
 
 def _distinct(ids: np.ndarray, count: int) -> np.ndarray:
@@ -822,10 +853,8 @@ def _ranked_scores(scorer, head: str, relation: str, candidates: Sequence[str], 
     return scores
 
 
-def _top(scorer, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> tuple[str, float, float]:
-    """The best candidate (the first of equals) but those ``left_out``, its score, and how likely
-    the head is to have a value of the relation at all (the scorer's ``coverage``; 1.0 for a
-    scorer that cannot tell)."""
+def _top(scorer, head: str, relation: str, candidates: Sequence[str], left_out: Sequence[int] = ()) -> tuple[str, float]:
+    """The best candidate (the first of equals) but those ``left_out``, and its score."""
     scores = _ranked_scores(scorer, head, relation, candidates, left_out)
     if left_out:  # the first of the others, even where they all score minus infinity
         others = np.ones(len(candidates), dtype=bool)
@@ -833,30 +862,41 @@ def _top(scorer, head: str, relation: str, candidates: Sequence[str], left_out: 
         best = int(np.flatnonzero(others)[np.argmax(scores[others])])
     else:
         best = int(np.argmax(scores))
-    return candidates[best], float(scores[best]), scorer.coverage(head, relation) if hasattr(scorer, "coverage") else 1.0
+    return candidates[best], float(scores[best])
+
+
+def _coverage(scorer, head: str, relation: str) -> float:
+    """How likely the head is to have a value of the relation at all (the scorer's ``coverage``;
+    1.0 for a scorer that cannot tell)."""
+    return scorer.coverage(head, relation) if hasattr(scorer, "coverage") else 1.0
 
 
 Query = tuple[str, str, Sequence[str], Sequence[int]]  # head, relation, candidate tails, those left out (positions)
-#: queries worth sending to other processes (fewer are scored here)
+#: queries worth sending to other processes (fewer are answered here)
 SENT_QUERIES = 1000
 
 
-def _tops(scorer, queries: list[Query], workers: Workers | None) -> list[tuple[str, float, float]]:
-    """:func:`_top` of each query, by ``scorer``; with several ``workers``,
-    the queries in as many runs of consecutive ones (a product's relations together), each but
-    the first sent with the scorer, the first scored here meanwhile (one copy of the scorer fewer)."""
+def _tops(scorer, queries: list[Query], workers: Workers | None) -> list[tuple[str, float]]:
+    """:func:`_top` of each query, by ``scorer`` (see :func:`_in_runs`)."""
+    return _in_runs(_top, scorer, queries, workers)
+
+
+def _in_runs(answer, scorer, queries: list[tuple], workers: Workers | None) -> list:
+    """``answer(scorer, *query)`` for each query; with several ``workers``, the queries in as many
+    runs of consecutive ones (a product's relations together), each but the first sent with the
+    scorer, the first answered here meanwhile (one copy of the scorer fewer)."""
     count = workers.count if workers else 1
     if count == 1 or len(queries) < SENT_QUERIES:
-        return [_top(scorer, *query) for query in queries]
+        return [answer(scorer, *query) for query in queries]
     size = -(-len(queries) // count)
     runs = [queries[start : start + size] for start in range(0, len(queries), size)]
-    others = [workers.later(_tops_of, (scorer, run)) for run in runs[1:]]
-    return _tops_of((scorer, runs[0])) + [top for scored in others for top in scored()]
+    others = [workers.later(_answers, (answer, scorer, run)) for run in runs[1:]]
+    return _answers((answer, scorer, runs[0])) + [each for answered in others for each in answered()]
 
 
-def _tops_of(run: tuple[object, list[Query]]) -> list[tuple[str, float, float]]:
-    scorer, queries = run
-    return [_top(scorer, *query) for query in queries]
+def _answers(run: tuple[object, object, list[tuple]]) -> list:
+    answer, scorer, queries = run
+    return [answer(scorer, *query) for query in queries]
 
 
 class CompletionFacts:
@@ -967,24 +1007,26 @@ CALIBRATION_MIN_ROUNDS = 3
 APPLIES_SHARE = 0.5
 
 
-def _stated_shares(triples: Iterable[Triple], relations: Sequence[str]) -> dict[tuple[str, str], float]:
-    """For each product and relation, the highest share over its product types of their products
-    that state the relation ((k + 1) / (n + 2))."""
-    types: dict[str, set[str]] = defaultdict(set)
-    stating: dict[str, set[str]] = defaultdict(set)
-    wanted = frozenset(relations)
-    for head, relation, tail in triples:
-        if head.startswith(PRODUCT + ":"):
-            if relation == "product_type":
-                types[head].add(tail)
-            stating[head] |= {relation} & wanted
-    products, held = Counter(), Counter()
-    for product, stated in stating.items():
-        for kind in types.get(product) or ("",):
-            products[kind] += 1
-            held.update((kind, relation) for relation in stated)
-    return {(product, relation): max((held[(kind, relation)] + 1) / (products[kind] + 2) for kind in types.get(product) or ("",))
-            for product in stating for relation in relations}
+class _StatedShares:
+    """For a product and relation, the highest share over its product types of their products
+    that state the relation ((k + 1) / (n + 2)), worked out when asked."""
+
+    def __init__(self, triples: Iterable[Triple], relations: Sequence[str]):
+        self.types: dict[str, set[str]] = defaultdict(set)
+        stating: dict[str, set[str]] = defaultdict(set)
+        wanted = frozenset(relations)
+        for head, relation, tail in triples:
+            if head.startswith(PRODUCT + ":"):
+                if relation == "product_type":
+                    self.types[head].add(tail)
+                stating[head] |= {relation} & wanted
+        self.products = Counter(kind for product in stating for kind in self.types.get(product) or ("",))
+        self.held = Counter((kind, relation) for product, stated in stating.items()
+                            for kind in self.types.get(product) or ("",) for relation in stated)
+
+    def __getitem__(self, asked: tuple[str, str]) -> float:
+        product, relation = asked
+        return max((self.held[(kind, relation)] + 1) / (self.products[kind] + 2) for kind in self.types.get(product) or ("",))
 
 
 def propose(facts: Sequence[Fact], relations: Sequence[str] = COMPLETED, scorer: str = "neighbours",
@@ -1019,8 +1061,8 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
         # asked as proposals are: of a product that states no other value of the relation
         asked = [(h, r, t, left_out) for h, r, t in hidden if not (left_out := ranked.left_out(h, r, t)) and ranked.count(r, left_out)]
         tops = _tops(trial, [(h, r, ranked.values[r], left_out) for h, r, _, left_out in asked], workers)
-        points += [score for _, score, _ in tops]
-        right += [float(top == t) for (_, _, t, _), (top, _, _) in zip(asked, tops, strict=True)]
+        points += [score for _, score in tops]
+        right += [float(top == t) for (_, _, t, _), (top, _) in zip(asked, tops, strict=True)]
         known = _shared_facts(kept)
         strata += [_evidence(known[h]) for h, _, _, _ in asked]
         del trial, kept, ranked
@@ -1037,13 +1079,19 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     queries = [(product, relation, all_values[relation], ()) for product in products for relation in relations
                if (product, relation) not in answered and all_values[relation]
                and not (ontology.is_kind(relation) and not ontology.applies(relation, category.get(product, "")))]
-    stated_shares = _stated_shares(triples, relations)
+    stated_shares = _StatedShares(triples, relations)
     # one product's relations in turn: its neighbours are found once; capacity is no attribute of a folder
-    for (product, relation, _, _), (top, score, coverage) in zip(queries, _tops(final, queries, workers), strict=True):
+    likely = []
+    for (product, relation, _, _), (top, score) in zip(queries, _tops(final, queries, workers), strict=True):
+        chance = curves[_evidence(known[product])](score)
+        # a coverage is at most 1: a top whose curve falls short stays short, and its coverage is not asked
+        if chance >= min_probability and stated_shares[(product, relation)] >= APPLIES_SHARE:
+            likely.append((product, relation, top, chance))
+    coverages = _in_runs(_coverage, final, [(product, relation) for product, relation, _, _ in likely], workers)
+    for (product, relation, top, chance), coverage in zip(likely, coverages, strict=True):
         # calibrated on products that have the relation; this one may have none (a pen that states no colour)
-        probability = coverage * curves[_evidence(known[product])](score)
-        if (probability >= min_probability and stated_shares[(product, relation)] >= APPLIES_SHARE
-                and not rules_out(entities[product].name, relation, entities[top].name)):
+        probability = coverage * chance
+        if probability >= min_probability and not rules_out(entities[product].name, relation, entities[top].name):
             where = Provenance(entities[product].key, "graph", 0, 0, COMPLETION, scorer)
             properties = {"inferred": True} | ({"chosen": False, "support": 0.0} if ontology.is_kind(relation) else {})
             proposed[relation].append(Fact(entities[product], relation, entities[top], round(probability, 4), (where,), properties))
