@@ -246,6 +246,8 @@ def test_a_small_graph_is_calibrated_on_several_hidden_shares(monkeypatch):
     monkeypatch.setattr(completion, "CALIBRATION_QUERIES", 1)
     hidden = propose(_facts(triples), relations=["colour"]).calibration["hidden"]
     assert one_share < hidden <= 1.5 * completion.CALIBRATION_MIN_ROUNDS * one_share  # enough after the fewest rounds
+    monkeypatch.setattr(completion, "CALIBRATION_ENOUGH", 1)
+    assert 0 < propose(_facts(triples), relations=["colour"]).calibration["hidden"] <= one_share  # one draw holds enough
 
 
 def test_a_product_known_by_one_fact_is_calibrated_with_its_like_and_gets_no_guess():

@@ -17,11 +17,11 @@ do not count against it): MRR and Hits@1/10 for each scorer in the same run.
 :func:`propose` calibrates a scorer on hidden edges whose product states no other value of
 the relation, as the products it proposes for state none (isotonic regression from the top
 candidate's score to how often it is right, apart for products known by 1, 2, 3 and 4 or
-more shared facts; on three hidden shares at least), then proposes, for each product
-missing a relation (an attribute that applies to its category), its top value when the
-calibrated probability, times the share of like products that state the relation at all
-(the neighbour scorer's ``coverage``, whichever scorer ranks), reaches
-``min_probability``: a fact with that probability as confidence, ``inferred: true``, and the
+more shared facts; on three hidden shares at least, or fewer where they hold 10,000 queries),
+then proposes, for each product missing a relation (an attribute that applies to its
+category), its top value when the calibrated probability, times the share of like products
+that state the relation at all (the neighbour scorer's ``coverage``, whichever scorer ranks),
+reaches ``min_probability``: a fact with that probability as confidence, ``inferred: true``, and the
 scorer as its extractor. None where the product's types rarely state the relation
 (:data:`APPLIES_SHARE`: no colour for software) or its title rules the value out
 (:func:`skugraph.fusion.identity.rules_out`: 1TB for a title that says 500G).
@@ -996,9 +996,12 @@ def _curves(points: list[float], right: list[float], strata: list[int]) -> dict[
 #: drawn through a few dozen points
 CALIBRATION_QUERIES = 300
 CALIBRATION_ROUNDS = 8
-#: hidden shares calibrated on, whatever the graph: one draw moves the top of a curve, and with it how
-#: many values are proposed (see the fusion concepts page)
+#: hidden shares calibrated on at least: on the graph of the 20,000 JD titles one draw (about 1,500 queries)
+#: moves the top of a curve, and with it how many values are proposed (see the fusion concepts page) ...
 CALIBRATION_MIN_ROUNDS = 3
+#: ... unless the draws so far hold this many queries, twice what three draws hold there (each draw
+#: rebuilds the scorer; one draw of 300,000 generated listings holds 13,500)
+CALIBRATION_ENOUGH = 10_000
 
 
 #: a product type whose products state a relation in fewer than this share of cases (by the rule of
@@ -1053,7 +1056,7 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     points: list[float] = []
     right: list[float] = []
     strata: list[int] = []
-    # other hidden shares, at least CALIBRATION_MIN_ROUNDS (one draw moves the curves' top blocks), until enough points
+    # other hidden shares, at least CALIBRATION_MIN_ROUNDS (one small draw moves the curves' top blocks), until enough points
     for done, round_seed in enumerate(range(seed, seed + CALIBRATION_ROUNDS), 1):
         kept, hidden = split(triples, relations, share, round_seed)
         ranked = _Ranked(_values(kept, relations), gathered.triples, hidden)
@@ -1066,7 +1069,7 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
         known = _shared_facts(kept)
         strata += [_evidence(known[h]) for h, _, _, _ in asked]
         del trial, kept, ranked
-        if (len(points) >= CALIBRATION_QUERIES and done >= CALIBRATION_MIN_ROUNDS) or not asked:
+        if (len(points) >= CALIBRATION_QUERIES and done >= CALIBRATION_MIN_ROUNDS) or len(points) >= CALIBRATION_ENOUGH or not asked:
             break
     curves = _curves(points, right, strata)
     final = make_scorer(scorer, triples, epochs, dim, seed)
