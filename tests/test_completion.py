@@ -213,11 +213,33 @@ def test_spans_gather_rows_as_slices_would():
     values = np.arange(100) * 10
     rng = np.random.default_rng(0)
     for rows in (0, 1, 3, 8, 9, 50):
-        starts = rng.integers(0, 90, rows)
-        ends = starts + rng.integers(0, 10, rows)  # empty rows too
-        expected = np.concatenate([values[a:b] for a, b in zip(starts, ends, strict=True)] + [values[:0]])
-        assert np.array_equal(_rows(values, starts, ends), expected)
-        assert np.array_equal(values[_spans(starts, ends)], expected)
+        for dtype in (np.int32, np.int64):  # scipy's pointers are int32
+            starts = rng.integers(0, 90, rows).astype(dtype)
+            ends = starts + rng.integers(0, 10, rows).astype(dtype)  # empty rows too
+            expected = np.concatenate([values[a:b] for a, b in zip(starts, ends, strict=True)] + [values[:0]])
+            assert np.array_equal(_rows(values, starts, ends), expected) and _rows(values, starts, ends).dtype == values.dtype
+            assert np.array_equal(values[_spans(starts, ends)], expected)
+    nothing = np.array([5, 7, 7], dtype=np.int32)
+    assert _spans(nothing, nothing).size == 0 and _rows(values, np.repeat(nothing, 3), np.repeat(nothing, 3)).dtype == values.dtype
+
+
+def test_proposals_are_the_same_scored_in_other_processes(monkeypatch):
+    from skugraph.fusion.completion import CompletionFacts, propose_from
+    from skugraph.processes import Workers
+
+    triples = [t for t in graph() if not (t[0] in ("Product:壳0", "Product:充电器20") and t[1] == "colour")]
+    gathered = CompletionFacts(["colour"])
+    for place, fact in enumerate(_facts(triples)):
+        gathered.add(fact, place)
+
+    def proposed(workers=None):
+        return [(f.subject.ref, f.object.ref, f.confidence)
+                for f in propose_from(gathered, min_probability=0.0, share=0.3, workers=workers).facts]
+
+    alone = proposed()
+    monkeypatch.setattr(completion, "SENT_QUERIES", 1)
+    with Workers(2) as workers:
+        assert proposed(workers) == alone and len(alone) == 2  # one query scored here, one in another process
 
 
 def test_a_value_the_title_rules_out_is_not_proposed():

@@ -73,7 +73,7 @@ def split(triples: Sequence[Triple], relations: Sequence[str], share: float = 0.
     candidates = [t for t in triples if t[1] in relations]
     rng.shuffle(candidates)
     degree = Counter(e for t in triples for e in (t[0], t[2]))
-    links = Counter((h, t) if h <= t else (t, h) for h, _, t in triples)  # the triples between two ends (_ends), left out together
+    links = Counter(_ends(t) for t in triples)  # the triples between two ends, left out together
     hidden: set[Triple] = set()
     ends: set[tuple[str, str]] = set()
     for triple in candidates:
@@ -89,7 +89,7 @@ def split(triples: Sequence[Triple], relations: Sequence[str], share: float = 0.
             ends.add(pair)
             for entity, lost in cost.items():
                 degree[entity] -= lost
-    return [(h, r, t) for h, r, t in triples if ((h, t) if h <= t else (t, h)) not in ends], sorted(hidden)
+    return [triple for triple in triples if _ends(triple) not in ends], sorted(hidden)
 
 
 def _ends(triple: Triple) -> tuple[str, str]:
@@ -865,10 +865,16 @@ def _top(scorer, head: str, relation: str, candidates: Sequence[str], left_out: 
     return candidates[best], float(scores[best])
 
 
-def _coverage(scorer, head: str, relation: str) -> float:
-    """How likely the head is to have a value of the relation at all (the scorer's ``coverage``;
-    1.0 for a scorer that cannot tell)."""
-    return scorer.coverage(head, relation) if hasattr(scorer, "coverage") else 1.0
+def _proposal(scorer, head: str, relation: str, candidates: Sequence[str], curve: _Curve, bar: float) -> tuple[str, float | None]:
+    """The top candidate (:func:`_top`) and its probability: the ``curve`` of its score (its
+    calibrated chance) times how likely the head is to have a value of the relation at all (the
+    scorer's ``coverage``; 1.0 for a scorer that cannot tell). None where the chance is under the
+    ``bar``: a coverage is at most 1, so it is not asked."""
+    top, score = _top(scorer, head, relation, candidates)
+    chance = curve(score)
+    if chance < bar:
+        return top, None
+    return top, (scorer.coverage(head, relation) if hasattr(scorer, "coverage") else 1.0) * chance
 
 
 Query = tuple[str, str, Sequence[str], Sequence[int]]  # head, relation, candidate tails, those left out (positions)
@@ -996,11 +1002,15 @@ def _curves(points: list[float], right: list[float], strata: list[int]) -> dict[
 #: drawn through a few dozen points
 CALIBRATION_QUERIES = 300
 CALIBRATION_ROUNDS = 8
-#: hidden shares calibrated on at least: on the graph of the 20,000 JD titles one draw (about 1,500 queries)
-#: moves the top of a curve, and with it how many values are proposed (see the fusion concepts page) ...
+#: hidden shares calibrated on at least (unless they hold :data:`CALIBRATION_ENOUGH` queries): on the graph of
+#: the 20,000 JD titles one draw (about 1,500 queries) moves the top of a curve, and with it how many values are
+#: proposed (see the fusion concepts page)
 CALIBRATION_MIN_ROUNDS = 3
-#: ... unless the draws so far hold this many queries, twice what three draws hold there (each draw
-#: rebuilds the scorer; one draw of 300,000 generated listings holds 13,500)
+#: hidden queries after which no further share is drawn, even before :data:`CALIBRATION_MIN_ROUNDS`: about twice
+#: what three draws hold on the JD titles' graph (4,567), as each draw builds the scorer again (one draw of
+#: 300,000 generated listings holds 13,500). A rule of thumb: whether one such draw's curves are steady was
+#: measured only on generated listings (each stratum's share right at the top 0.295 to 0.308 over three single
+#: draws, 0.299 to 0.300 pooled), where no value passes the bar
 CALIBRATION_ENOUGH = 10_000
 
 
@@ -1057,6 +1067,7 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     right: list[float] = []
     strata: list[int] = []
     # other hidden shares, at least CALIBRATION_MIN_ROUNDS (one small draw moves the curves' top blocks), until enough points
+    # (or until CALIBRATION_ENOUGH, drawn in fewer)
     for done, round_seed in enumerate(range(seed, seed + CALIBRATION_ROUNDS), 1):
         kept, hidden = split(triples, relations, share, round_seed)
         ranked = _Ranked(_values(kept, relations), gathered.triples, hidden)
@@ -1084,17 +1095,12 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
                and not (ontology.is_kind(relation) and not ontology.applies(relation, category.get(product, "")))]
     stated_shares = _StatedShares(triples, relations)
     # one product's relations in turn: its neighbours are found once; capacity is no attribute of a folder
-    likely = []
-    for (product, relation, _, _), (top, score) in zip(queries, _tops(final, queries, workers), strict=True):
-        chance = curves[_evidence(known[product])](score)
-        # a coverage is at most 1: a top whose curve falls short stays short, and its coverage is not asked
-        if chance >= min_probability and stated_shares[(product, relation)] >= APPLIES_SHARE:
-            likely.append((product, relation, top, chance))
-    coverages = _in_runs(_coverage, final, [(product, relation) for product, relation, _, _ in likely], workers)
-    for (product, relation, top, chance), coverage in zip(likely, coverages, strict=True):
+    asked = [(product, relation, values, curves[_evidence(known[product])], min_probability)
+             for product, relation, values, _ in queries]
+    for (product, relation, _, _), (top, probability) in zip(queries, _in_runs(_proposal, final, asked, workers), strict=True):
         # calibrated on products that have the relation; this one may have none (a pen that states no colour)
-        probability = coverage * chance
-        if probability >= min_probability and not rules_out(entities[product].name, relation, entities[top].name):
+        if (probability is not None and probability >= min_probability and stated_shares[(product, relation)] >= APPLIES_SHARE
+                and not rules_out(entities[product].name, relation, entities[top].name)):
             where = Provenance(entities[product].key, "graph", 0, 0, COMPLETION, scorer)
             properties = {"inferred": True} | ({"chosen": False, "support": 0.0} if ontology.is_kind(relation) else {})
             proposed[relation].append(Fact(entities[product], relation, entities[top], round(probability, 4), (where,), properties))
