@@ -1090,14 +1090,13 @@ def propose_from(gathered: CompletionFacts, scorer: str = "neighbours", min_prob
     wanted = frozenset(relations)
     answered = {(h, r) for h, r, _ in triples if r in wanted}
     known = _shared_facts(triples)
-    queries = [(product, relation, all_values[relation], ()) for product in products for relation in relations
+    # one product's relations in turn: its neighbours are found once; capacity is no attribute of a folder
+    queries = [(product, relation, all_values[relation], curves[_evidence(known[product])], min_probability)
+               for product in products for relation in relations
                if (product, relation) not in answered and all_values[relation]
                and not (ontology.is_kind(relation) and not ontology.applies(relation, category.get(product, "")))]
     stated_shares = _StatedShares(triples, relations)
-    # one product's relations in turn: its neighbours are found once; capacity is no attribute of a folder
-    asked = [(product, relation, values, curves[_evidence(known[product])], min_probability)
-             for product, relation, values, _ in queries]
-    for (product, relation, _, _), (top, probability) in zip(queries, _in_runs(_proposal, final, asked, workers), strict=True):
+    for (product, relation, *_), (top, probability) in zip(queries, _in_runs(_proposal, final, queries, workers), strict=True):
         # calibrated on products that have the relation; this one may have none (a pen that states no colour)
         if (probability is not None and probability >= min_probability and stated_shares[(product, relation)] >= APPLIES_SHARE
                 and not rules_out(entities[product].name, relation, entities[top].name)):
