@@ -310,6 +310,12 @@ def test_sides_written_with_no_unit_are_far_at_twice_the_area_of_others_so_writt
     # a model code, a volume in letters and a resolution's neighbours are no sides; 米白 is a colour, not metres
     assert not _bare_areas("空调遥控器 KS-15X60RD") and not _bare_areas("水彩颜料 12x12ml") and not _bare_areas("i9-9920X 12核")
     assert _bare_areas("白板 60*90 米白色") == {5400.0}
+    # a screen resolution is no sides: a 1024*768 projector takes a 1920*1080 one (2.6 times the pixels)
+    assert not _bare_areas("投影机 3500流明1024*768 标配") and not _bare_areas("电子相册 1920x1080 8G卡")
+    projector = ("product_type", "product_type:投影仪")
+    screens = {"xga": "便携投影仪 E520（3600流明 1024*768）", "full-hd": "家用投影仪 1920*1080 高清"}
+    shown = Recommender({product: {projector: 1.0} for product in screens}, titles=screens, title_floor=0)
+    assert [s.id for s in shown.substitutes("xga")] == ["full-hd"]
 
 
 def test_an_accessory_sold_by_the_inch_stands_in_within_five_percent_a_device_within_twice():

@@ -287,6 +287,10 @@ _MICRO_SD = re.compile(r"micro[\s-]*sd")
 #: ``ks-15x60rd``)
 _BARE_SIDES = re.compile(r"(?<![0-9.a-z*x×-])(\d{2,4})\s*[x*×]\s*(\d{2,4})(?![0-9.])(?![a-z]{2})"
                          r"(?!\s*(?:[x*×]|mm|cm|m(?![a-z])|厘米|毫米|米(?![白黄])|英寸|寸|\"))")
+#: screen resolutions, in pixels (a projector's ``1024*768``): no sides
+_RESOLUTIONS = frozenset(frozenset(pair) for pair in (
+    (640, 480), (800, 480), (800, 600), (1024, 600), (1024, 768), (1280, 720), (1280, 800), (1366, 768), (1440, 900),
+    (1600, 900), (1920, 1080), (1920, 1200), (2560, 1440), (2560, 1600), (3840, 2160), (4096, 2160)))
 #: two or three sides written with a unit (``700x300x3mm``)
 _SIDES_WITH_UNIT = re.compile(r"\d\s*[x*×]\s*\d+(?:\.\d+)?(?:\s*[x*×]\s*\d+(?:\.\d+)?)?\s*(?:mm|cm|m(?![a-z])|厘米|毫米|米(?![白黄]))")
 
@@ -296,11 +300,12 @@ def _bare_areas(title: str) -> frozenset[float]:
     """The areas of the sides the title writes with no unit (``… 60*90双白+支架``: 5,400), where it
     writes no sides with a unit (which the facts measure): the unit is unknown, but two titles of one
     type write it alike, so two such areas compare as areas do (:data:`FAMILY_RATIO`). Judged pairs
-    of seeds 11 to 25 whose titles both wrote them over twice apart were all wrong (4 of 4; ad hoc)."""
+    of seeds 11 to 25 whose titles both wrote them over twice apart were all wrong (4 of 4; ad hoc). A screen
+    resolution (:data:`_RESOLUTIONS`) is no sides."""
     words = " ".join(_sold_words(title))
     if _SIDES_WITH_UNIT.search(words):
         return frozenset()
-    return frozenset(float(a) * float(b) for a, b in _BARE_SIDES.findall(words))
+    return frozenset(float(a) * float(b) for a, b in _BARE_SIDES.findall(words) if frozenset((int(a), int(b))) not in _RESOLUTIONS)
 
 
 def _other_kind(ours: Sequence[frozenset[int]], theirs: Sequence[frozenset[int]]) -> bool:

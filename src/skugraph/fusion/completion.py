@@ -1010,7 +1010,8 @@ CALIBRATION_MIN_ROUNDS = 3
 #: what three draws hold on the JD titles' graph (4,567), as each draw builds the scorer again (one draw of
 #: 300,000 generated listings holds 13,500). A rule of thumb: whether one such draw's curves are steady was
 #: measured only on generated listings (each stratum's share right at the top 0.295 to 0.308 over three single
-#: draws, 0.299 to 0.300 pooled), where no value passes the bar
+#: draws, 0.299 to 0.300 pooled), where no value passes the bar. These figures are ad hoc (scripts over the
+#: calibration of one run each, not a benchmark)
 CALIBRATION_ENOUGH = 10_000
 
 
