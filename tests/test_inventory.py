@@ -406,5 +406,31 @@ def test_an_accessory_counts_for_a_device_of_the_brand_it_fits_only():
                          ("product_type", "product_type:手机壳"): 1.0}}
     recommender = Recommender(facts, {"xiaomi": "小米", "redmi": "红米"})
     stocked = [ProductStock("redmi-13", "", 10, 5.0, 1), ProductStock("mi-13", "", 10, 4.0, 1), ProductStock("mi-case", "", 50, 2.0, 1)]
-    found = _accessories(stocked, {p.id: p for p in stocked}, recommender, {"小米", "红米", "xiaomi", "redmi"}, 5)
+    found = _accessories(stocked, {p.id: p for p in stocked}, recommender, {"小米": "xiaomi", "红米": "redmi"}, 5)
     assert {d.device.id: [a.id for a in d.accessories] for d in found} == {"mi-13": ["mi-case"]}
+
+
+def test_a_case_naming_the_phone_as_its_own_model_and_a_device_of_another_maker_get_no_accessories():
+    """Titles name the phone a case is for as if it were the case's own model (``MATE20PRO防摔后壳``),
+    and a microphone's sound card may be an ``S10``: a product of a type of accessory is no device,
+    and an accessory for a model that names its maker (三星S10) counts only for a device of that maker."""
+    from skugraph.apps.inventory import ProductStock, _accessories
+
+    def case(model: str, *, own: str = "", kind: str = "手机壳") -> dict:
+        return {("product_type", f"product_type:{kind}"): 1.0,
+                **({("model", own): 1.0, ("has_brand", "samsung"): 1.0} if own else {("compatible_with", model): 1.0})}
+
+    facts = {"s10-phone": {("has_brand", "samsung"): 1.0, ("model", "model:s10"): 1.0, ("product_type", "product_type:手机"): 1.0},
+             "p20-phone": {("model", "model:华为p20"): 1.0, ("product_type", "product_type:手机"): 1.0},
+             "microphone": {("model", "model:s10"): 1.0, ("product_type", "product_type:麦克风"): 1.0},
+             "earphone": {("has_brand", "honor"): 1.0, ("model", "model:p20"): 1.0, ("product_type", "product_type:蓝牙耳机"): 1.0},
+             "s10-case": case("model:三星s10"), "p20-case": case("model:华为p20"), "x-case": case("model:vivox27"),
+             "y-case": case("model:vivoy7"), "a-case": case("model:oppoa5"), "case-of-its-own": case("", own="model:s10"),
+             "s10-film": case("model:三星s10", kind="钢化膜")}
+    recommender = Recommender(facts, {"samsung": "三星", "huawei": "华为", "honor": "荣耀"})
+    assert "product_type:手机壳" in recommender.fitted_types
+    stocked = [ProductStock(product, "", 10, 5.0, 1) for product in facts]
+    forms = {"三星": "samsung", "samsung": "samsung", "华为": "huawei", "荣耀": "honor", "vivo": "vivo", "oppo": "oppo"}
+    found = _accessories(stocked, {p.id: p for p in stocked}, recommender, forms, 10)
+    # the P20 phone's maker is named by its own model (华为p20); the earphone is 荣耀's, the microphone no maker's
+    assert {d.device.id: [a.id for a in d.accessories] for d in found} == {"s10-phone": ["s10-case", "s10-film"], "p20-phone": ["p20-case"]}

@@ -350,24 +350,28 @@ def _priced_alike(ours: float | None, theirs: np.ndarray) -> np.ndarray:
     return np.isnan(theirs) | (theirs <= 0) | (ratio <= PRICE_BAND)
 
 
-def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], recommender: Recommender, brands: set[str],
-                 limit: int) -> list[DeviceAccessories]:
-    """The selling devices (a model or series of their own, fitting nothing) with the stocked
+def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], recommender: Recommender,
+                 brands: dict[str, str], limit: int) -> list[DeviceAccessories]:
+    """The selling devices (a model or series of their own, fitting nothing, of no type of
+    accessory: :attr:`~skugraph.apps.recommend.Recommender.fitted_types`) with the stocked
     accessories that fit that model or series (named with its brand or without: 华为Mate60 is
-    Mate60), the fastest-selling devices first."""
-    named: dict[str, str] = {}  # a model key → its name without the brand
+    Mate60), the fastest-selling devices first. An accessory whose model names a brand
+    (三星S10) counts only for a device of that brand (its own, or the one its model names);
+    ``brands``: each brand's folded names and aliases without spaces → the brand."""
+    named: dict[str, tuple[str, str | None]] = {}  # a model key → its name without the brand, and that brand
 
-    def model(key: str) -> str:
+    def model(key: str) -> tuple[str, str | None]:
         if key not in named:
             named[key] = _model_name(key, brands)
         return named[key]
 
-    fitting: dict[str, set[str]] = defaultdict(set)  # a model's name → the products that fit it
+    accessory_types = recommender.fitted_types
+    fitting: dict[str, set[tuple[str, str | None]]] = defaultdict(set)  # a model's name → (product, brand named) fitting it
     fits_brands: dict[str, set[str]] = {}  # an accessory → the brands it says it fits
     for product, facts in recommender.facts.items():
         for predicate, key in facts:
             if predicate in FITS and key.partition(":")[0] in DEVICE_KINDS:
-                fitting[model(key)].add(product)
+                fitting[model(key)[0]].add((product, model(key)[1]))
                 if product not in fits_brands:
                     fits_brands[product] = recommender.fits_of(product)[1]
     found: list[DeviceAccessories] = []
@@ -378,10 +382,14 @@ def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], re
             continue
         facts = recommender.facts[device.id]
         own_types = {key for p, key in facts if p == TYPE}
+        if own_types & accessory_types:  # a case whose title names the phone's model as its own
+            continue
+        own_models = [model(key) for _, key in facts if key.partition(":")[0] in DEVICE_KINDS]
         own_brands = {key for p, key in facts if p == "has_brand"}
+        makers = own_brands | {brand for _, brand in own_models if brand}
         # the same model name without the brand (红米13 and 小米13 are both 13): the brands must not differ
-        fit = {other for _, key in facts if key.partition(":")[0] in DEVICE_KINDS for other in fitting.get(model(key), ())
-               if not own_brands or not fits_brands[other] or own_brands & fits_brands[other]}
+        fit = {other for name, _ in own_models for other, brand in fitting.get(name, ())
+               if (brand in makers if brand else not own_brands or not fits_brands[other] or own_brands & fits_brands[other])}
         accessories = []
         for other_id in sorted(fit):
             other, types = by_id.get(other_id), [key for p, key in sorted(recommender.facts[other_id]) if p == TYPE]
@@ -398,22 +406,25 @@ def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], re
     return found
 
 
-def _model_name(key: str, brands: set[str]) -> str:
-    """A model key's name without the longest brand name it starts with (``model:华为mate60`` →
-    ``model:mate60``); ``brands``: the brands' folded names and aliases without spaces."""
+def _model_name(key: str, brands: dict[str, str]) -> tuple[str, str | None]:
+    """A model key's name without the longest brand name it starts with, and that brand
+    (``model:华为mate60`` → ``model:mate60``, huawei); ``brands``: as :func:`brand_forms`."""
     kind, _, name = key.partition(":")
     for end in range(len(name) - 1, 0, -1):
         if name[:end] in brands:
-            return f"{kind}:{name[end:]}"
-    return key
+            return f"{kind}:{name[end:]}", brands[name[:end]]
+    return key, None
 
 
-def brand_forms(store: GraphStore) -> set[str]:
-    """Every brand's folded names and aliases without spaces, as model keys write them."""
+def brand_forms(store: GraphStore) -> dict[str, str]:
+    """Every brand's folded names and aliases without spaces, as model keys write them → the brand."""
     from skugraph.corpus.normalize import fold
 
-    return {fold(form).replace(" ", "") for name, aliases in store.query("MATCH (b:Brand) RETURN b.name, b.aliases").rows
-            for form in [name, *(aliases or [])] if form} - {""}
+    forms = {fold(form).replace(" ", ""): brand for brand, name, aliases in
+             store.query("MATCH (b:Brand) RETURN b.id, b.name, b.aliases ORDER BY b.id").rows
+             for form in [name, *(aliases or [])] if form}
+    forms.pop("", None)
+    return forms
 
 
 def _slow_movers(stocked: list[ProductStock], recommender: Recommender, excess_days: float, limit: int) -> list[SlowMover]:
