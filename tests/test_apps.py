@@ -140,6 +140,9 @@ def test_market_report_and_page(graph):
     page = report_html(report)
     assert page.count("<svg") >= 4 and "<script" not in page and "http" not in page.replace('lang="zh"', "")
     assert "Out of stock, the fastest sellers first" in page and report["inventory"]["stock_outs"][0]["id"] in page
+    for section in ("Low: under 7 days of cover", "Accessories of selling devices", "Slow movers", "Reallocation hints"):
+        assert f"<h3>{section}" in page
+    assert ">None<" not in page
 
 
 def test_near_values_match_for_less(graph):

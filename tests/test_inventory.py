@@ -145,6 +145,20 @@ def test_the_inventory_command_prints_it_and_its_json(graph):
     strict = json.loads(CliRunner().invoke(app, ["inventory", "--db", str(graph), "--json", "--title-floor", "1"]).stdout)
     assert strict["out_of_stock"] == 1 and strict["stock_outs"][0]["substitutes"] == []
     assert CliRunner().invoke(app, ["inventory", "--db", str(graph), "--title-floor", "2"]).exit_code != 0
+    assert CliRunner().invoke(app, ["inventory", "--db", str(graph), "--low-days", "-5"]).exit_code != 0
+
+
+def test_the_summary_counts_every_finding_not_only_those_shown(graph, found):
+    """A list cut at ``limit`` still counts what was cut: 2 slow movers with one shown."""
+    with open_store(graph, read_only=True) as store:
+        one = inventory(store, Recommender.from_store(store), limit=1, excess_days=60, low_days=1000)
+        with pytest.raises(ValueError, match="0 or more"):
+            inventory(store, Recommender.from_store(store), low_days=-1)
+    slow = len(found.slow_movers)
+    assert slow >= 2 and len(one.slow_movers) == 1 and one.slow_movers_total == slow
+    assert len(one.low) == 1 and one.low_total >= 2 and f"{one.low_total} (1 shown) under 1000 days of cover" in one.summary()
+    assert f"{slow} (1 shown) slow movers" in one.summary() and one.to_dict()["slow_movers_total"] == slow
+    assert found.to_dict()["low_total"] == len(found.low) and "shown) under" not in found.summary()
 
 
 #: a substitute model that refuses a substitute whose title has 品胜 where the stock-out's has not (or the other way)

@@ -62,10 +62,14 @@ def test_csv_cells_are_whole_numbers_and_days_as_text(tmp_path):
         writer.writerow(["1", "小米 充电器 65W", "12", "40", "2026-11-01", "2026-11-10", "华北仓"])
         writer.writerow(["2", "小米 数据线", "12.5", "", "", "", ""])
         writer.writerow(["3", "得力 中性笔", "", "", "", "", ""])
+        writer.writerow(["4", "得力 订书机", "12.0", "", "", "", ""])  # a spreadsheet's number column, as JSON's 12.0
+        writer.writerow(["5", "得力 订书钉", "-1", "", "", "", ""])
     rejects: list[Reject] = []
     listings = list(read_listings([source], on_reject=rejects.append))
-    assert [(l.id, l.stock, l.sales, l.daily_sales, l.warehouse) for l in listings] == [("1", 12, 40, 4.0, "华北仓"), ("3", None, None, None, "")]
-    assert [(r.where, r.field) for r in rejects] == [("line 3", "stock")]
+    assert [(l.id, l.stock, l.sales, l.daily_sales, l.warehouse) for l in listings] == [
+        ("1", 12, 40, 4.0, "华北仓"), ("3", None, None, None, ""), ("4", 12, None, None, "")]
+    assert [(r.where, r.field) for r in rejects] == [("line 3", "stock"), ("line 6", "stock")]
+    assert "whole number" in rejects[0].reason and "0 to 1,000,000,000,000 units, got -1" in rejects[1].reason  # as in JSON
 
 
 def test_the_column_reader_gives_the_stock_fields_the_record_reader_gives(tmp_path):

@@ -221,8 +221,18 @@ def report_html(report: dict[str, Any], title: str = "skugraph market report") -
         + _table([{"product": f"{s['id']} {s['title']}", "sold a day": s["daily_sales"],
                    "in stock instead": "; ".join(f"{x['id']} {x['title']} ({x['reason']})" for x in s["substitutes"][:1]) or "none"}
                   for s in stock["stock_outs"]], ["product", "sold a day", "in stock instead"])
+        + f"<h3>Low: under {stock['low_days']:g} days of cover, the fastest sellers first</h3>"
+        + _table([{"product": f"{p['id']} {p['title']}", "stock": p["stock"], "sold a day": p["daily_sales"], "days of cover": p["days_of_cover"]}
+                  for p in stock["low"]], ["product", "stock", "sold a day", "days of cover"])
+        + "<h3>Accessories of selling devices</h3>"
+        + _table([{"device": f"{d['id']} {d['title']}", "sold a day": d["daily_sales"],
+                   "accessories": "; ".join(f"{a['type']} {a['id']}: " + ", ".join(part for part in (
+                       "no stock given" if a["stock"] is None else f"stock {a['stock']}",
+                       "" if a["attach_rate"] is None else f"attach rate {a['attach_rate']}") if part) for a in d["accessories"])}
+                  for d in stock["accessories"]], ["device", "sold a day", "accessories"])
         + "<h3>Slow movers</h3>" + _table([{"type": m["type"], "value": f"{m['attribute']} {m['value']}", "stock": m["stock"],
-                                              "days of cover": m["days_of_cover"], "the type's": m["type_days_of_cover"]}
+                                              "days of cover": "no sales" if m["days_of_cover"] is None else m["days_of_cover"],
+                                              "the type's": m["type_days_of_cover"]}
                                              for m in stock["slow_movers"]], ["type", "value", "stock", "days of cover", "the type's"])
         + "<h3>Reallocation hints</h3>" + _table([{"product": f"{r['product']} {r['title']}", "move": f"{r['move']} from {r['source']} to {r['target']}",
                                                      "why": r["reason"]} for r in stock["reallocations"]], ["product", "move", "why"]))

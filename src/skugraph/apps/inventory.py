@@ -179,22 +179,37 @@ class Inventory:
     per_product: list[ProductStock] = field(repr=False, default_factory=list)
     low_days: float = 7.0
     seconds: float = 0.0
+    #: how many there are of each list before ``limit`` cut it (None: as many as shown)
+    low_total: int | None = None
+    slow_movers_total: int | None = None
+    reallocations_total: int | None = None
 
     def summary(self) -> str:
-        """One line: the totals and how many of each finding."""
+        """One line: the totals and how many of each finding (with how many are shown, where fewer)."""
+        def counted(shown: list, total: int | None) -> str:
+            total = len(shown) if total is None else total
+            return f"{total:,}" + (f" ({len(shown)} shown)" if len(shown) < total else "")
+
         covered = sum(1 for s in self.stock_outs if s.substitutes)
         return (f"{self.products:,} products with stock or sales ({self.listings:,} listings): {self.stock:,} units, "
-                f"{self.daily_sales:,.0f} sold a day; {self.out_of_stock} out of stock (substitutes in stock for {covered} "
-                f"of the {len(self.stock_outs)} shown), {len(self.low)} under {self.low_days:g} days of cover, "
-                f"{len(self.accessories)} devices with accessories, {len(self.slow_movers)} slow movers, "
-                f"{len(self.reallocations)} reallocation hints")
+                f"{self.daily_sales:,.0f} sold a day; {self.out_of_stock:,} out of stock (substitutes in stock for {covered} "
+                f"of the {len(self.stock_outs)} shown), {counted(self.low, self.low_total)} under {self.low_days:g} days of cover, "
+                f"{len(self.accessories)} selling devices with accessories shown, "
+                f"{counted(self.slow_movers, self.slow_movers_total)} slow movers, "
+                f"{counted(self.reallocations, self.reallocations_total)} reallocation hints")
 
     def to_dict(self) -> dict:
         return {"summary": self.summary(), "products": self.products, "listings": self.listings, "stock": self.stock, "daily_sales": _round(self.daily_sales),
-                "out_of_stock": self.out_of_stock, "low": [p.to_dict() for p in self.low],
+                "out_of_stock": self.out_of_stock, "low_days": self.low_days, "low_total": _total(self.low, self.low_total),
+                "slow_movers_total": _total(self.slow_movers, self.slow_movers_total),
+                "reallocations_total": _total(self.reallocations, self.reallocations_total), "low": [p.to_dict() for p in self.low],
                 "stock_outs": [s.to_dict() for s in self.stock_outs], "accessories": [a.to_dict() for a in self.accessories],
                 "slow_movers": [s.to_dict() for s in self.slow_movers], "reallocations": [asdict(r) for r in self.reallocations],
                 "seconds": round(self.seconds, 3)}
+
+
+def _total(shown: list, total: int | None) -> int:
+    return len(shown) if total is None else total
 
 
 def _round(value: float | None) -> float | None:
@@ -279,6 +294,8 @@ def inventory(store: GraphStore, recommender: Recommender, *, limit: int = 20, s
     substitutes (:mod:`skugraph.apps.substitute_model`) keeps only those it accepts."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
+    if low_days < 0 or excess_days < 0:
+        raise ValueError(f"days of cover must be 0 or more, got low_days {low_days:g}, excess_days {excess_days:g}")
     began = time.perf_counter()
     stocked = product_stock(store)
     by_id = {p.id: p for p in stocked}
@@ -288,15 +305,15 @@ def inventory(store: GraphStore, recommender: Recommender, *, limit: int = 20, s
     theirs = [by_id.get(other) for other in recommender.products]
     in_stock = np.array([bool(p and p.stock) for p in theirs], dtype=bool)
     prices = np.array([p.price if p and p.price else np.nan for p in theirs], dtype=float)
+    slow, moves = _slow_movers(stocked, recommender, excess_days), _reallocations(stocked, excess_days)
     return Inventory(
         products=len(stocked), listings=sum(p.listings for p in stocked), stock=sum(p.stock or 0 for p in stocked),
         daily_sales=sum(p.daily_sales or 0.0 for p in stocked), out_of_stock=len(out), low=low[:limit],
         stock_outs=[StockOut(p, _substitutes(p, by_id, recommender, in_stock & _priced_alike(p.price, prices), substitutes, model))
                     for p in out[:limit]],
         accessories=_accessories(stocked, by_id, recommender, brand_forms(store), limit),
-        slow_movers=_slow_movers(stocked, recommender, excess_days, limit),
-        reallocations=_reallocations(stocked, excess_days, limit), per_product=stocked, low_days=low_days,
-        seconds=time.perf_counter() - began)
+        slow_movers=slow[:limit], reallocations=moves[:limit], per_product=stocked, low_days=low_days,
+        seconds=time.perf_counter() - began, low_total=len(low), slow_movers_total=len(slow), reallocations_total=len(moves))
 
 
 def _substitutes(product: ProductStock, by_id: dict[str, ProductStock], recommender: Recommender, among: np.ndarray,
@@ -427,7 +444,7 @@ def brand_forms(store: GraphStore) -> dict[str, str]:
     return forms
 
 
-def _slow_movers(stocked: list[ProductStock], recommender: Recommender, excess_days: float, limit: int) -> list[SlowMover]:
+def _slow_movers(stocked: list[ProductStock], recommender: Recommender, excess_days: float) -> list[SlowMover]:
     """Attribute values whose stock, within a product type, lasts at least ``excess_days`` and
     twice as long as the type's; the longest first."""
     groups: dict[tuple[str, str, str], list] = defaultdict(lambda: [0, 0, 0.0])  # (type, predicate, value) → products, stock, sold a day
@@ -455,10 +472,10 @@ def _slow_movers(stocked: list[ProductStock], recommender: Recommender, excess_d
         type_cover = type_stock / type_daily
         if stock and cover >= excess_days and cover >= 2 * type_cover:
             found.append(SlowMover(recommender.name(kind), predicate, recommender.name(key), products, stock, daily, cover, type_cover))
-    return sorted(found, key=lambda s: (-s.days_of_cover, -s.stock, s.type, s.value))[:limit]
+    return sorted(found, key=lambda s: (-s.days_of_cover, -s.stock, s.type, s.value))
 
 
-def _reallocations(stocked: list[ProductStock], excess_days: float, limit: int) -> list[Reallocation]:
+def _reallocations(stocked: list[ProductStock], excess_days: float) -> list[Reallocation]:
     """For a product a shop is out of in a warehouse that sells it while another warehouse of the
     same shop holds more than ``excess_days`` of its own sales: move what is over
     :data:`KEEP_DAYS` there, at most :data:`KEEP_DAYS` of the empty one's sales. Listings with no
@@ -485,4 +502,4 @@ def _reallocations(stocked: list[ProductStock], excess_days: float, limit: int) 
                                           f"{target_daily:.1f} a day", source[0]))
                 full[source] -= move
                 break
-    return sorted(found, key=lambda r: (-r.move, r.product))[:limit]
+    return sorted(found, key=lambda r: (-r.move, r.product))

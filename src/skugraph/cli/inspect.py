@@ -301,8 +301,8 @@ def recommend(
 def inventory(
     db: DbOption = DEFAULT_DB,
     limit: Annotated[int, typer.Option(min=1, help="Rows per list.")] = 10,
-    low_days: Annotated[float, typer.Option(help="In stock but under this many days of cover: low.")] = 7.0,
-    excess_days: Annotated[float, typer.Option(help="Stock for more days than this: excess (slow movers, reallocation).")] = 90.0,
+    low_days: Annotated[float, typer.Option(min=0.0, help="In stock but under this many days of cover: low.")] = 7.0,
+    excess_days: Annotated[float, typer.Option(min=0.0, help="Stock for more days than this: excess (slow movers, reallocation).")] = 90.0,
     title_floor: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="How alike a substitute's title must be, 0 to 1 (default 0.15): higher gives fewer and surer substitutes.")] = None,
     substitute_model: Annotated[Path | None, typer.Option(help="Keep the substitutes this model accepts (`skugraph train substitutes`).")] = None,
     substitutes_out: Annotated[Path | None, typer.Option(help="Also write each stock-out (the --limit fastest sellers) with its substitutes here, one JSON line, to judge (add \"ok\": true or false to each) and learn from.")] = None,
@@ -351,9 +351,13 @@ def inventory(
                                                for p in data["low"]], ("product", "title", "stock", "sold/day", "days")),
         ("accessories of selling devices", [
             (d["id"], d["title"], _num(d["daily_sales"]), "\n".join(
-                f"{a['type']} {a['id']}: stock {a['stock']}, {_num(a['daily_sales'])}/day, attach {_num(a['attach_rate'])}"
+                f"{a['type']} {a['id']}: " + ", ".join(part for part in (
+                    f"stock {a['stock']}" if a["stock"] is not None else "no stock given",
+                    f"{_num(a['daily_sales'])}/day" if a["daily_sales"] is not None else "no sales given",
+                    f"attach {_num(a['attach_rate'])}" if a["attach_rate"] is not None else "") if part)
                 for a in d["accessories"])) for d in data["accessories"]], ("device", "title", "sold/day", "accessories")),
-        ("slow movers", [(s["type"], f"{s['attribute']} {s['value']}", str(s["stock"]), _num(s["days_of_cover"]), _num(s["type_days_of_cover"]))
+        ("slow movers", [(s["type"], f"{s['attribute']} {s['value']}", str(s["stock"]), _num(s["days_of_cover"]) or "no sales",
+                          _num(s["type_days_of_cover"]))
                          for s in data["slow_movers"]], ("type", "value", "stock", "days", "type's days")),
         ("reallocation hints", [(r["product"], r["title"], f"{r['move']} from {r['source']} to {r['target']}", r["reason"])
                                 for r in data["reallocations"]], ("product", "title", "move", "why")),

@@ -85,18 +85,19 @@ def _price(data: dict[str, Any]) -> float | None:
 
 #: the largest count of units taken (LadybugDB's INT64 holds it; a larger one is a typo)
 MOST_UNITS = 10**12
-_INTEGER = re.compile(r"[+]?\d{1,13}")  # more digits than MOST_UNITS has: refused
+_INTEGER = re.compile(r"([+-]?\d{1,13})(?:\.0*)?")  # 12, -3 (refused as out of range), 12.0; more digits than MOST_UNITS has: refused
 
 
 def _units(data: dict[str, Any], name: str) -> int | None:
-    """A count of units (stock, sales): a whole number from 0; in text too (a CSV cell), never rounded."""
+    """A count of units (stock, sales): a whole number from 0; in text too (a CSV cell: ``12``,
+    ``12.0``), never rounded."""
     value = data.get(name)
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise FieldError(name, "expected a whole number of units, got bool")
-    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        value = int(value.strip())
+    if isinstance(value, str) and (whole := _INTEGER.fullmatch(value.strip())):
+        value = int(whole.group(1))
     elif isinstance(value, float) and math.isfinite(value) and value.is_integer():  # 12.0: a spreadsheet's number column
         value = int(value)
     if not isinstance(value, int):
