@@ -245,6 +245,8 @@ def test_another_kind_of_the_product_is_no_substitute():
     assert substitutes(watches, "men", "手表") == {"both"}
     fridges = {"one": "展示柜 单门 冷藏", "two-three": "展示柜 双门 三门 冷藏", "one-two": "展示柜 单门 双门 冷藏"}
     assert substitutes(fridges, "one", "冰柜") == {"one-two"} and substitutes(fridges, "two-three", "冰柜") == {"one-two"}
+    freezers = {"chest": "商用冰柜 岛柜 卧式 冷冻", "upright": "商用冰柜 立式 单门 冷藏", "chest-too": "卧式冷柜 大容量 冷冻"}
+    assert substitutes(freezers, "chest", "冰柜") == {"chest-too"} and substitutes(freezers, "upright", "冰柜") == set()
     cables = {"cat6": "六类网线 千兆 10米", "cat5e": "超五类网线 百兆 10米", "cat6a": "超六类网线 万兆", "cat6-too": "cat6 千兆网线",
               "plain": "网线 10米"}
     assert substitutes(cables, "cat6", "网线") == {"cat6-too", "plain"}  # 超六类 is read whole, not as 六类
