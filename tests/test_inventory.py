@@ -426,6 +426,29 @@ def test_an_accessory_counts_for_a_device_of_the_brand_it_fits_only():
     assert {d.device.id: [a.id for a in d.accessories] for d in found} == {"mi-13": ["mi-case"]}
 
 
+def test_a_device_is_one_whose_type_the_title_of_an_accessory_names():
+    """A Samsung keyboard whose title names the S10 it is for is no device for the S10's cases
+    (they name a 手机, not a 键盘); a D500 camera (单反相机) is one for a grip that names 单反, a
+    type of its own, while 蓝牙 in a title names no 蓝牙耳机."""
+    from skugraph.apps.inventory import ProductStock, _accessories
+
+    def device(model: str, kind: str) -> dict:
+        return {("has_brand", "samsung" if "s10" in model else "nikon"): 1.0, ("model", f"model:{model}"): 1.0,
+                ("product_type", f"product_type:{kind}"): 1.0}
+
+    facts = {"keyboard": device("s10", "键盘"), "earphone": device("s10", "蓝牙耳机"), "phone": device("s10", "手机"),
+             "camera": device("d500", "单反相机"), "other-camera": {("product_type", "product_type:单反"): 1.0},
+             "case": {("compatible_with", "model:三星s10"): 1.0, ("product_type", "product_type:手机壳"): 1.0},
+             "bt-case": {("compatible_with", "model:三星s10"): 1.0, ("product_type", "product_type:保护套"): 1.0},
+             "grip": {("compatible_with", "model:尼康d500"): 1.0, ("product_type", "product_type:手柄"): 1.0}}
+    titles = {"case": "三星s10手机壳 硅胶", "bt-case": "三星s10 蓝牙智能保护套", "grip": "尼康D500单反手柄 MB-D17",
+              "keyboard": "三星S10 蓝牙键盘", "earphone": "蓝牙耳机 三星S10", "phone": "三星 Galaxy S10 手机", "camera": "尼康 D500 单反相机"}
+    recommender = Recommender(facts, {"samsung": "三星", "nikon": "尼康"}, titles=titles)
+    stocked = [ProductStock(product, titles.get(product, ""), 10, 5.0, 1) for product in facts]
+    found = _accessories(stocked, {p.id: p for p in stocked}, recommender, {"三星": "samsung", "尼康": "nikon"}, 10)
+    assert {d.device.id: [a.id for a in d.accessories] for d in found} == {"phone": ["bt-case", "case"], "camera": ["grip"]}
+
+
 def test_a_case_naming_the_phone_as_its_own_model_and_a_device_of_another_maker_get_no_accessories():
     """Titles name the phone a case is for as if it were the case's own model (``MATE20PRO防摔后壳``),
     and a microphone's sound card may be an ``S10``: a product of a type of accessory is no device,

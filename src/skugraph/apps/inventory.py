@@ -370,7 +370,8 @@ def _priced_alike(ours: float | None, theirs: np.ndarray) -> np.ndarray:
 def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], recommender: Recommender,
                  brands: dict[str, str], limit: int) -> list[DeviceAccessories]:
     """The selling devices (a model or series of their own, fitting nothing, of no type of
-    accessory: :attr:`~skugraph.apps.recommend.Recommender.fitted_types`) with the stocked
+    accessory: :attr:`~skugraph.apps.recommend.Recommender.fitted_types`, whose type the title of
+    an accessory names: :func:`_named_by_one`) with the stocked
     accessories that fit that model or series (named with its brand or without: 华为Mate60 is
     Mate60), the fastest-selling devices first. An accessory whose model names a brand
     (三星S10) counts only for a device of that brand (its own, or the one its model names);
@@ -383,6 +384,7 @@ def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], re
         return named[key]
 
     accessory_types = recommender.fitted_types
+    type_names = {recommender.name(key) for _, key in recommender.features if key.partition(":")[0] == TYPE}
     fitting: dict[str, set[tuple[str, str | None]]] = defaultdict(set)  # a model's name → (product, brand named) fitting it
     fits_brands: dict[str, set[str]] = {}  # an accessory → the brands it says it fits
     for product, facts in recommender.facts.items():
@@ -407,6 +409,9 @@ def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], re
         # the same model name without the brand (红米13 and 小米13 are both 13): the brands must not differ
         fit = {other for name, _ in own_models for other, brand in fitting.get(name, ())
                if (brand in makers if brand else not own_brands or not fits_brands[other] or own_brands & fits_brands[other])}
+        if not _named_by_one(own_types | {n for t in own_types for n in recommender.near_types.get(t, ())}, fit, recommender,
+                             type_names):
+            continue
         accessories = []
         for other_id in sorted(fit):
             other, types = by_id.get(other_id), [key for p, key in sorted(recommender.facts[other_id]) if p == TYPE]
@@ -421,6 +426,18 @@ def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], re
         if len(found) >= limit:
             break
     return found
+
+
+def _named_by_one(types: set[str], accessories: set[str], recommender: Recommender, type_names: set[str]) -> bool:
+    """Whether the title of one of the ``accessories`` names one of the device's ``types``, whole
+    or by a head that is a type of its own (``type_names``: 单反 for 单反相机, 笔记本 for 笔记本电脑;
+    not 蓝牙 for 蓝牙耳机), or none of their titles is known. A keyboard or microphone whose title
+    names the phone it is for (三星S10) has that phone's model as its own; the phone cases that fit
+    the S10 name a 手机, not a 键盘."""
+    titles = [recommender.titles[a] for a in accessories if recommender.titles.get(a)]
+    names = {recommender.name(t) for t in types}
+    names |= {name[:end] for name in names for end in range(2, len(name)) if name[:end] in type_names}
+    return not titles or any(name in title for title in titles for name in names)
 
 
 def _model_name(key: str, brands: dict[str, str]) -> tuple[str, str | None]:
