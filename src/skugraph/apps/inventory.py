@@ -397,19 +397,21 @@ def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], re
     if not fitting:
         return found
     for device in sorted((p for p in stocked if p.daily_sales), key=lambda p: (-(p.daily_sales or 0.0), p.id)):
-        if device.id not in recommender or any(recommender.fits_of(device.id)):
+        if device.id not in recommender:
             continue
         facts = recommender.facts[device.id]
+        own_models = [model(key) for _, key in facts if key.partition(":")[0] in DEVICE_KINDS]
+        if not any(name in fitting for name, _ in own_models) or any(recommender.fits_of(device.id)):
+            continue
         own_types = {key for p, key in facts if p == TYPE}
         if own_types & accessory_types:  # a case whose title names the phone's model as its own
             continue
-        own_models = [model(key) for _, key in facts if key.partition(":")[0] in DEVICE_KINDS]
         own_brands = {key for p, key in facts if p == "has_brand"}
         makers = own_brands | {brand for _, brand in own_models if brand}
         # the same model name without the brand (红米13 and 小米13 are both 13): the brands must not differ
         fit = {other for name, _ in own_models for other, brand in fitting.get(name, ())
                if (brand in makers if brand else not own_brands or not fits_brands[other] or own_brands & fits_brands[other])}
-        if not _named_by_one(own_types | {n for t in own_types for n in recommender.near_types.get(t, ())}, fit, recommender,
+        if not fit or not _named_by_one(own_types | {n for t in own_types for n in recommender.near_types.get(t, ())}, fit, recommender,
                              type_names):
             continue
         accessories = []
