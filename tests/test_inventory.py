@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from skugraph import pipeline
-from skugraph.apps.inventory import inventory, product_inventory, product_stock
+from skugraph.apps.inventory import ProductStock, inventory, product_inventory, product_stock
 from skugraph.apps.recommend import Recommender, _bare_areas, _far
 from skugraph.apps.substitute_model import SubstituteModel, read_judged
 from skugraph.cli import app
@@ -82,6 +82,7 @@ def test_stock_and_sales_are_summed_over_the_listings_resolution_merged(graph, f
     row = next(p for p in found.per_product if p.id == product)
     assert (row.listings, row.stock) == (3, 900)
     assert row.warehouses == {"shop-north / 华北仓": 0, "shop-north / 华东仓": 900, "shop-south / 华南仓": 0}
+    assert ProductStock("p", "", 5, None, 1, {("", ""): 5}).warehouses == {"none named": 5}
     assert row.daily_sales == pytest.approx(17.0) and row.days_of_cover == pytest.approx(900 / 17)  # 170 units over 10 days
     pen = next(p for p in found.per_product if p.id == _product_of(graph, "pen"))
     assert (pen.stock, pen.daily_sales, pen.days_of_cover) == (70, None, None)
@@ -146,6 +147,9 @@ def test_the_inventory_command_prints_it_and_its_json(graph):
     assert strict["out_of_stock"] == 1 and strict["stock_outs"][0]["substitutes"] == []
     assert CliRunner().invoke(app, ["inventory", "--db", str(graph), "--title-floor", "2"]).exit_code != 0
     assert CliRunner().invoke(app, ["inventory", "--db", str(graph), "--low-days", "-5"]).exit_code != 0
+    every = json.loads(CliRunner().invoke(app, ["inventory", "--db", str(graph), "--json", "--per-product"]).stdout)["per_product"]
+    assert len(every) == data["products"] and {p["id"] for p in every} >= {s["id"] for s in data["stock_outs"]}
+    assert "per_product" not in data and CliRunner().invoke(app, ["inventory", "--db", str(graph), "--per-product"]).exit_code != 0
 
 
 def test_the_summary_counts_every_finding_not_only_those_shown(graph, found):
@@ -414,7 +418,7 @@ def test_a_service_has_no_substitutes():
 def test_an_accessory_counts_for_a_device_of_the_brand_it_fits_only():
     """红米13 and 小米13 are both 13 once their brands are left out: a case that says it fits 小米
     is not counted against a 红米 phone."""
-    from skugraph.apps.inventory import ProductStock, _accessories
+    from skugraph.apps.inventory import _accessories
 
     facts = {"redmi-13": {("has_brand", "redmi"): 1.0, ("model", "model:13"): 1.0, ("product_type", "product_type:手机"): 1.0},
              "mi-13": {("has_brand", "xiaomi"): 1.0, ("model", "model:13"): 1.0, ("product_type", "product_type:手机"): 1.0},
@@ -430,7 +434,7 @@ def test_a_device_is_one_whose_type_the_title_of_an_accessory_names():
     """A Samsung keyboard whose title names the S10 it is for is no device for the S10's cases
     (they name a 手机, not a 键盘); a D500 camera (单反相机) is one for a grip that names 单反, a
     type of its own, while 蓝牙 in a title names no 蓝牙耳机."""
-    from skugraph.apps.inventory import ProductStock, _accessories
+    from skugraph.apps.inventory import _accessories
 
     def device(model: str, kind: str) -> dict:
         return {("has_brand", "samsung" if "s10" in model else "nikon"): 1.0, ("model", f"model:{model}"): 1.0,
@@ -453,7 +457,7 @@ def test_a_case_naming_the_phone_as_its_own_model_and_a_device_of_another_maker_
     """Titles name the phone a case is for as if it were the case's own model (``MATE20PRO防摔后壳``),
     and a microphone's sound card may be an ``S10``: a product of a type of accessory is no device,
     and an accessory for a model that names its maker (三星S10) counts only for a device of that maker."""
-    from skugraph.apps.inventory import ProductStock, _accessories
+    from skugraph.apps.inventory import _accessories
 
     def case(model: str, *, own: str = "", kind: str = "手机壳") -> dict:
         return {("product_type", f"product_type:{kind}"): 1.0,

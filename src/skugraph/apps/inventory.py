@@ -50,6 +50,8 @@ ATTRIBUTES = ("colour", "size", "capacity", "volume", "power", "material", "weig
 KEEP_DAYS = 30.0
 #: the predicate of a product's type
 TYPE = "product_type"
+#: the place of stock held by a listing that names neither its shop nor its warehouse
+NO_PLACE = "none named"
 #: the listing properties the inventory reads
 COLUMNS = ("stock", "sales", "sales_from", "sales_to", "warehouse")
 
@@ -76,8 +78,9 @@ class ProductStock:
 
     @property
     def warehouses(self) -> dict[str, int]:
-        """Units per place, named ``shop / warehouse`` (either left out where not given)."""
-        return {" / ".join(part for part in place if part): units for place, units in self.stock_at.items()}
+        """Units per place, named ``shop / warehouse`` (either left out where not given; ``none named``
+        where neither is)."""
+        return {" / ".join(part for part in place if part) or NO_PLACE: units for place, units in self.stock_at.items()}
 
     @property
     def days_of_cover(self) -> float | None:
@@ -89,7 +92,7 @@ class ProductStock:
     def to_dict(self) -> dict:
         return {"id": self.id, "title": self.title, "stock": self.stock, "daily_sales": _round(self.daily_sales),
                 "days_of_cover": _round(self.days_of_cover), "listings": self.listings, "warehouses": self.warehouses,
-                "price": self.price}
+                "price": _round(self.price)}
 
 
 @dataclass
@@ -110,7 +113,7 @@ class StockOut:
     substitutes: list[Substitute]
 
     def to_dict(self) -> dict:
-        return {**self.product.to_dict(), "substitutes": [asdict(s) | {"days_of_cover": _round(s.days_of_cover)}
+        return {**self.product.to_dict(), "substitutes": [asdict(s) | {"days_of_cover": _round(s.days_of_cover), "price": _round(s.price)}
                                                            for s in self.substitutes]}
 
 
@@ -198,14 +201,16 @@ class Inventory:
                 f"{counted(self.slow_movers, self.slow_movers_total)} slow movers, "
                 f"{counted(self.reallocations, self.reallocations_total)} reallocation hints")
 
-    def to_dict(self) -> dict:
+    def to_dict(self, per_product: bool = False) -> dict:
+        """The totals and lists as JSON; ``per_product``: every product's stock and demand too."""
+        every = {"per_product": [p.to_dict() for p in sorted(self.per_product, key=lambda p: p.id)]} if per_product else {}
         return {"summary": self.summary(), "products": self.products, "listings": self.listings, "stock": self.stock, "daily_sales": _round(self.daily_sales),
                 "out_of_stock": self.out_of_stock, "low_days": self.low_days, "low_total": _total(self.low, self.low_total),
                 "slow_movers_total": _total(self.slow_movers, self.slow_movers_total),
                 "reallocations_total": _total(self.reallocations, self.reallocations_total), "low": [p.to_dict() for p in self.low],
                 "stock_outs": [s.to_dict() for s in self.stock_outs], "accessories": [a.to_dict() for a in self.accessories],
                 "slow_movers": [s.to_dict() for s in self.slow_movers], "reallocations": [asdict(r) for r in self.reallocations],
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3)} | every
 
 
 def _total(shown: list, total: int | None) -> int:
@@ -283,7 +288,7 @@ def product_inventory(store: GraphStore, recommender: Recommender, product_id: s
             if other.stock and _priced_alike(ours.price, np.array([other.price or np.nan]))[0]:
                 among[recommender.row[other.id]] = True
         found = _substitutes(ours, by_id, recommender, among, substitutes, model)
-    return ours.to_dict() | {"substitutes": [asdict(s) | {"days_of_cover": _round(s.days_of_cover)} for s in found]}
+    return StockOut(ours, found).to_dict()
 
 
 def inventory(store: GraphStore, recommender: Recommender, *, limit: int = 20, substitutes: int = 3, low_days: float = 7.0,

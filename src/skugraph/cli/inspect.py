@@ -307,6 +307,7 @@ def inventory(
     substitute_model: Annotated[Path | None, typer.Option(help="Keep the substitutes this model accepts (`skugraph train substitutes`).")] = None,
     substitutes_out: Annotated[Path | None, typer.Option(help="Also write each stock-out (the --limit fastest sellers) with its substitutes here, one JSON line, to judge (add \"ok\": true or false to each) and learn from.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the inventory as JSON.")] = False,
+    per_product: Annotated[bool, typer.Option(help="With --json: every product's stock, sales, days of cover and places too.")] = False,
 ) -> None:
     """Stock and demand per product over its listings, with days of cover: stock-outs with
     in-stock substitutes, accessories against their devices' sales, slow movers by attribute,
@@ -316,6 +317,8 @@ def inventory(
     from skugraph.apps.recommend import Recommender
     from skugraph.apps.substitute_model import SubstituteModel
 
+    if per_product and not as_json:
+        fail("--per-product lists every product in the JSON: give --json too")
     if substitute_model and substitutes_out:
         fail("--substitutes-out writes substitutes to judge: leave --substitute-model off, so that they are the recommender's "
              "own and the judges do not see the model's calls")
@@ -333,7 +336,7 @@ def inventory(
         found = inventory_of(store, recommender, limit=limit, low_days=low_days, excess_days=excess_days, model=model)
         written = write_substitutes(found, recommender, substitutes_out) if substitutes_out else None
     if as_json:
-        print_json(found.to_dict())
+        print_json(found.to_dict(per_product))
         return
     console.print(found.summary(), highlight=False)
     if model is not None:
