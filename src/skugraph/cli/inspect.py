@@ -312,7 +312,7 @@ def inventory(
     """Stock and demand per product over its listings, with days of cover: stock-outs with
     in-stock substitutes, accessories against their devices' sales, slow movers by attribute,
     reallocation hints across warehouses."""
-    from skugraph.apps.inventory import has_stock, write_substitutes
+    from skugraph.apps.inventory import PRICE_BAND, has_stock, write_substitutes
     from skugraph.apps.inventory import inventory as inventory_of
     from skugraph.apps.recommend import Recommender
     from skugraph.apps.substitute_model import SubstituteModel
@@ -349,7 +349,7 @@ def inventory(
     sections = [
         ("out of stock, the fastest sellers first", [
             (s["id"], s["title"], _num(s["daily_sales"]), "\n".join(f"{x['id']} {x['title']}: {x['reason']}" for x in s["substitutes"])
-             or "no substitute in stock") for s in data["stock_outs"]], ("product", "title", "sold/day", "substitutes")),
+             or f"no substitute in stock at a price within {PRICE_BAND:g}× of its") for s in data["stock_outs"]], ("product", "title", "sold/day", "substitutes")),
         (f"under {low_days:g} days of cover", [(p["id"], p["title"], str(p["stock"]), _num(p["daily_sales"]), _num(p["days_of_cover"]))
                                                for p in data["low"]], ("product", "title", "stock", "sold/day", "days")),
         ("accessories of selling devices", [
