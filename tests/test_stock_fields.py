@@ -24,6 +24,8 @@ BAD = [
     ({"stock": -1}, "stock", "0 to"),
     ({"stock": 2.5}, "stock", "whole number"),
     ({"stock": "many"}, "stock", "whole number"),
+    ({"stock": "12."}, "stock", "whole number"),
+    ({"stock": "-3"}, "stock", "0 to 1,000,000,000,000 units, got -3"),
     ({"stock": True}, "stock", "got bool"),
     ({"sales": 30}, "sales_from", "units over a period"),
     ({"sales": 30, "sales_from": "2026-11-01"}, "sales_to", "missing"),

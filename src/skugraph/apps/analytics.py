@@ -218,11 +218,12 @@ def report_html(report: dict[str, Any], title: str = "skugraph market report") -
     stock = report["inventory"]
     inventory = "" if "inventory" in report.get("notes", {}) else (
         f"<p>{html.escape(stock['summary'])}.</p><h3>Out of stock, the fastest sellers first</h3>"
-        + _table([{"product": f"{s['id']} {s['title']}", "sold a day": s["daily_sales"],
+        + _table([{"product": f"{s['id']} {s['title']}", "sold a day": "no sales given" if s["daily_sales"] is None else s["daily_sales"],
                    "in stock instead": "; ".join(f"{x['id']} {x['title']} ({x['reason']})" for x in s["substitutes"][:1]) or "none"}
                   for s in stock["stock_outs"]], ["product", "sold a day", "in stock instead"])
         + f"<h3>Low: under {stock['low_days']:g} days of cover, the fastest sellers first</h3>"
-        + _table([{"product": f"{p['id']} {p['title']}", "stock": p["stock"], "sold a day": p["daily_sales"], "days of cover": p["days_of_cover"]}
+        + _table([{"product": f"{p['id']} {p['title']}", "stock": p["stock"], "sold a day": p["daily_sales"],
+                   "days of cover": p["days_of_cover"]}
                   for p in stock["low"]], ["product", "stock", "sold a day", "days of cover"])
         + "<h3>Accessories of selling devices</h3>"
         + _table([{"device": f"{d['id']} {d['title']}", "sold a day": d["daily_sales"],

@@ -31,6 +31,7 @@ import math
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -190,7 +191,7 @@ class Inventory:
     def summary(self) -> str:
         """One line: the totals and how many of each finding (with how many are shown, where fewer)."""
         def counted(shown: list, total: int | None) -> str:
-            total = len(shown) if total is None else total
+            total = _total(shown, total)
             return f"{total:,}" + (f" ({len(shown)} shown)" if len(shown) < total else "")
 
         covered = sum(1 for s in self.stock_outs if s.substitutes)
@@ -373,29 +374,32 @@ def _priced_alike(ours: float | None, theirs: np.ndarray) -> np.ndarray:
 
 
 def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], recommender: Recommender,
-                 brands: dict[str, str], limit: int) -> list[DeviceAccessories]:
+                 brands: Mapping[str, frozenset[str]], limit: int) -> list[DeviceAccessories]:
     """The selling devices (a model or series of their own, fitting nothing, of no type of
     accessory: :attr:`~skugraph.apps.recommend.Recommender.fitted_types`, whose type the title of
     an accessory names: :func:`_named_by_one`) with the stocked
     accessories that fit that model or series (named with its brand or without: 华为Mate60 is
     Mate60), the fastest-selling devices first. An accessory whose model names a brand
-    (三星S10) counts only for a device of that brand (its own, or the one its model names);
-    ``brands``: each brand's folded names and aliases without spaces → the brand."""
-    named: dict[str, tuple[str, str | None]] = {}  # a model key → its name without the brand, and that brand
+    (三星S10) counts only for a device of that brand (its own, or the one its model names: a
+    device of no brand gets none of them); ``brands``: as :func:`brand_forms`."""
+    from skugraph.corpus.normalize import fold
 
-    def model(key: str) -> tuple[str, str | None]:
+    named: dict[str, tuple[str, frozenset[str]]] = {}  # a model key → its name without the brand, and that name's brands
+
+    def model(key: str) -> tuple[str, frozenset[str]]:
         if key not in named:
             named[key] = _model_name(key, brands)
         return named[key]
 
     accessory_types = recommender.fitted_types
-    type_names = {recommender.name(key) for _, key in recommender.features if key.partition(":")[0] == TYPE}
-    fitting: dict[str, set[tuple[str, str | None]]] = defaultdict(set)  # a model's name → (product, brand named) fitting it
+    type_names = {fold(recommender.name(key)) for _, key in recommender.features if key.partition(":")[0] == TYPE}
+    fitting: dict[str, set[tuple[str, frozenset[str]]]] = defaultdict(set)  # a model's name → (product, brands named) fitting it
     fits_brands: dict[str, set[str]] = {}  # an accessory → the brands it says it fits
     for product, facts in recommender.facts.items():
         for predicate, key in facts:
             if predicate in FITS and key.partition(":")[0] in DEVICE_KINDS:
-                fitting[model(key)[0]].add((product, model(key)[1]))
+                name, maker = model(key)
+                fitting[name].add((product, maker))
                 if product not in fits_brands:
                     fits_brands[product] = recommender.fits_of(product)[1]
     found: list[DeviceAccessories] = []
@@ -412,10 +416,10 @@ def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], re
         if own_types & accessory_types:  # a case whose title names the phone's model as its own
             continue
         own_brands = {key for p, key in facts if p == "has_brand"}
-        makers = own_brands | {brand for _, brand in own_models if brand}
+        makers = own_brands.union(*(maker for _, maker in own_models))
         # the same model name without the brand (红米13 and 小米13 are both 13): the brands must not differ
-        fit = {other for name, _ in own_models for other, brand in fitting.get(name, ())
-               if (brand in makers if brand else not own_brands or not fits_brands[other] or own_brands & fits_brands[other])}
+        fit = {other for name, _ in own_models for other, maker in fitting.get(name, ())
+               if (maker & makers if maker else not own_brands or not fits_brands[other] or own_brands & fits_brands[other])}
         if not fit or not _named_by_one(own_types | {n for t in own_types for n in recommender.near_types.get(t, ())}, fit, recommender,
                              type_names):
             continue
@@ -436,36 +440,41 @@ def _accessories(stocked: list[ProductStock], by_id: dict[str, ProductStock], re
 
 
 def _named_by_one(types: set[str], accessories: set[str], recommender: Recommender, type_names: set[str]) -> bool:
-    """Whether the title of one of the ``accessories`` names one of the device's ``types``, whole
-    or by a head that is a type of its own (``type_names``: 单反 for 单反相机, 笔记本 for 笔记本电脑;
-    not 蓝牙 for 蓝牙耳机), or none of their titles is known. A keyboard or microphone whose title
+    """Whether the title of one of the ``accessories`` names one of the device's ``types`` (folded:
+    VR眼镜 is vr眼镜), whole or by a leading word that is a type of its own (``type_names``: 单反 for
+    单反相机, 笔记本 for 笔记本电脑; not 蓝牙 for 蓝牙耳机), or none of their titles is known. A keyboard or microphone whose title
     names the phone it is for (三星S10) has that phone's model as its own; the phone cases that fit
     the S10 name a 手机, not a 键盘."""
-    titles = [recommender.titles[a] for a in accessories if recommender.titles.get(a)]
-    names = {recommender.name(t) for t in types}
+    from skugraph.corpus.normalize import fold
+
+    titles = [fold(recommender.titles[a]) for a in accessories if recommender.titles.get(a)]
+    names = {fold(recommender.name(t)) for t in types}
     names |= {name[:end] for name in names for end in range(2, len(name)) if name[:end] in type_names}
     return not titles or any(name in title for title in titles for name in names)
 
 
-def _model_name(key: str, brands: dict[str, str]) -> tuple[str, str | None]:
-    """A model key's name without the longest brand name it starts with, and that brand
-    (``model:华为mate60`` → ``model:mate60``, huawei); ``brands``: as :func:`brand_forms`."""
+def _model_name(key: str, brands: Mapping[str, frozenset[str]]) -> tuple[str, frozenset[str]]:
+    """A model key's name without the longest brand name it starts with, and the brands of that
+    name (``model:华为mate60`` → ``model:mate60``, {huawei}; none named: empty); ``brands``: as
+    :func:`brand_forms`."""
     kind, _, name = key.partition(":")
     for end in range(len(name) - 1, 0, -1):
         if name[:end] in brands:
             return f"{kind}:{name[end:]}", brands[name[:end]]
-    return key, None
+    return key, frozenset()
 
 
-def brand_forms(store: GraphStore) -> dict[str, str]:
-    """Every brand's folded names and aliases without spaces, as model keys write them → the brand."""
+def brand_forms(store: GraphStore) -> dict[str, frozenset[str]]:
+    """Every brand's folded names and aliases without spaces, as model keys write them → the brands
+    of that form (two brands may share one)."""
     from skugraph.corpus.normalize import fold
 
-    forms = {fold(form).replace(" ", ""): brand for brand, name, aliases in
-             store.query("MATCH (b:Brand) RETURN b.id, b.name, b.aliases ORDER BY b.id").rows
-             for form in [name, *(aliases or [])] if form}
-    forms.pop("", None)
-    return forms
+    forms: dict[str, set[str]] = defaultdict(set)
+    for brand, name, aliases in store.query("MATCH (b:Brand) RETURN b.id, b.name, b.aliases").rows:
+        for form in [name, *(aliases or [])]:
+            if form and (folded := fold(form).replace(" ", "")):
+                forms[folded].add(brand)
+    return {form: frozenset(brands) for form, brands in forms.items()}
 
 
 def _slow_movers(stocked: list[ProductStock], recommender: Recommender, excess_days: float) -> list[SlowMover]:

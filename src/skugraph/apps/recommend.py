@@ -287,10 +287,11 @@ _MICRO_SD = re.compile(r"micro[\s-]*sd")
 #: ``ks-15x60rd``)
 _BARE_SIDES = re.compile(r"(?<![0-9.a-z*x×-])(\d{2,4})\s*[x*×]\s*(\d{2,4})(?![0-9.])(?![a-z]{2})"
                          r"(?!\s*(?:[x*×]|mm|cm|m(?![a-z])|厘米|毫米|米(?![白黄])|英寸|寸|\"))")
-#: screen resolutions, in pixels (a projector's ``1024*768``): no sides
+#: screen resolutions, in pixels (a projector's ``1024*768``): no sides. Not the smaller ones (800*600), which are
+#: as likely a board's millimetres
 _RESOLUTIONS = frozenset(frozenset(pair) for pair in (
-    (640, 480), (800, 480), (800, 600), (1024, 600), (1024, 768), (1280, 720), (1280, 800), (1366, 768), (1440, 900),
-    (1600, 900), (1920, 1080), (1920, 1200), (2560, 1440), (2560, 1600), (3840, 2160), (4096, 2160)))
+    (1024, 768), (1280, 720), (1280, 800), (1366, 768), (1440, 900), (1600, 900), (1920, 1080), (1920, 1200),
+    (2560, 1440), (2560, 1600), (3840, 2160), (4096, 2160)))
 #: two or three sides written with a unit (``700x300x3mm``)
 _SIDES_WITH_UNIT = re.compile(r"\d\s*[x*×]\s*\d+(?:\.\d+)?(?:\s*[x*×]\s*\d+(?:\.\d+)?)?\s*(?:mm|cm|m(?![a-z])|厘米|毫米|米(?![白黄]))")
 

@@ -349,7 +349,7 @@ def inventory(
     sections = [
         ("out of stock, the fastest sellers first", [
             (s["id"], s["title"], _num(s["daily_sales"]), "\n".join(f"{x['id']} {x['title']}: {x['reason']}" for x in s["substitutes"])
-             or f"no substitute in stock at a price within {PRICE_BAND:g}× of its") for s in data["stock_outs"]], ("product", "title", "sold/day", "substitutes")),
+             or f"no substitute in stock (priced within {PRICE_BAND:g}× of this one, titles alike)") for s in data["stock_outs"]], ("product", "title", "sold/day", "substitutes")),
         (f"under {low_days:g} days of cover", [(p["id"], p["title"], str(p["stock"]), _num(p["daily_sales"]), _num(p["days_of_cover"]))
                                                for p in data["low"]], ("product", "title", "stock", "sold/day", "days")),
         ("accessories of selling devices", [

@@ -85,7 +85,7 @@ def _price(data: dict[str, Any]) -> float | None:
 
 #: the largest count of units taken (LadybugDB's INT64 holds it; a larger one is a typo)
 MOST_UNITS = 10**12
-_INTEGER = re.compile(r"([+-]?\d{1,13})(?:\.0*)?")  # 12, -3 (refused as out of range), 12.0; more digits than MOST_UNITS has: refused
+_INTEGER = re.compile(r"([+-]?\d{1,13})(?:\.0+)?")  # 12, -3 (refused as out of range), 12.0; more digits than MOST_UNITS has: refused
 
 
 def _units(data: dict[str, Any], name: str) -> int | None:
