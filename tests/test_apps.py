@@ -1,5 +1,7 @@
 """Search, recommendations and market analysis on the sample catalogue's graph."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -142,7 +144,15 @@ def test_market_report_and_page(graph):
     assert "Out of stock, the fastest sellers first" in page and report["inventory"]["stock_outs"][0]["id"] in page
     for section in ("Low: under 7 days of cover", "Accessories of selling devices", "Slow movers", "Reallocation hints"):
         assert f"<h3>{section}" in page
-    assert ">None<" not in page
+    # what is not known reads so, never None: a stock-out with no sales given, a value that sells nothing, an accessory
+    stock = copy.deepcopy(report["inventory"])
+    stock["stock_outs"][0]["daily_sales"] = None
+    stock["slow_movers"] = [{"type": "电水壶", "attribute": "colour", "value": "红色", "stock": 5, "days_of_cover": None,
+                             "type_days_of_cover": 20.0}]
+    stock["accessories"] = [{"id": "phone", "title": "华为 Mate60 手机", "daily_sales": 2.0, "accessories": [
+        {"id": "case", "type": "手机壳", "stock": None, "daily_sales": None, "attach_rate": None}]}]
+    unknown = report_html(report | {"inventory": stock})
+    assert ">None<" not in unknown and "no sales given" in unknown and "no stock given" in unknown and ">no sales<" in unknown
 
 
 def test_near_values_match_for_less(graph):

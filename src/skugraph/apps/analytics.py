@@ -198,6 +198,8 @@ def _why(report: dict[str, Any], *sections: str) -> str:
 
 def report_html(report: dict[str, Any], title: str = "skugraph market report") -> str:
     """The report as one self-contained HTML page; an empty section says why it is empty."""
+    from skugraph.apps.inventory import accessory_line
+
     s = report["summary"]
     cards = "".join(f"<div class='card'><b>{v}</b>{html.escape(k)}</div>" for k, v in s.items())
     by = report.get("brand_share_by", "category")
@@ -227,9 +229,7 @@ def report_html(report: dict[str, Any], title: str = "skugraph market report") -
                   for p in stock["low"]], ["product", "stock", "sold a day", "days of cover"])
         + "<h3>Accessories of selling devices</h3>"
         + _table([{"device": f"{d['id']} {d['title']}", "sold a day": d["daily_sales"],
-                   "accessories": "; ".join(f"{a['type']} {a['id']}: " + ", ".join(part for part in (
-                       "no stock given" if a["stock"] is None else f"stock {a['stock']}",
-                       "" if a["attach_rate"] is None else f"attach rate {a['attach_rate']}") if part) for a in d["accessories"])}
+                   "accessories": "; ".join(accessory_line(a) for a in d["accessories"])}
                   for d in stock["accessories"]], ["device", "sold a day", "accessories"])
         + "<h3>Slow movers</h3>" + _table([{"type": m["type"], "value": f"{m['attribute']} {m['value']}", "stock": m["stock"],
                                               "days of cover": "no sales" if m["days_of_cover"] is None else m["days_of_cover"],

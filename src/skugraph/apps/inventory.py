@@ -218,6 +218,16 @@ def _total(shown: list, total: int | None) -> int:
     return len(shown) if total is None else total
 
 
+def accessory_line(accessory: dict) -> str:
+    """An accessory of :meth:`Inventory.to_dict` in words: its type and id, stock, units sold a day
+    and attach rate, each where given."""
+    parts = ["no stock given" if accessory["stock"] is None else f"stock {accessory['stock']}",
+             "no sales given" if accessory["daily_sales"] is None else f"{accessory['daily_sales']:g}/day"]
+    if accessory["attach_rate"] is not None:
+        parts.append(f"attach {accessory['attach_rate']:g}")
+    return f"{accessory['type']} {accessory['id']}: " + ", ".join(parts)
+
+
 def _round(value: float | None) -> float | None:
     """For JSON: two decimals; None for infinite days of cover (stock that does not sell) as for unknown."""
     return None if value is None or math.isinf(value) else round(value, 2)

@@ -312,7 +312,7 @@ def inventory(
     """Stock and demand per product over its listings, with days of cover: stock-outs with
     in-stock substitutes, accessories against their devices' sales, slow movers by attribute,
     reallocation hints across warehouses."""
-    from skugraph.apps.inventory import PRICE_BAND, has_stock, write_substitutes
+    from skugraph.apps.inventory import PRICE_BAND, accessory_line, has_stock, write_substitutes
     from skugraph.apps.inventory import inventory as inventory_of
     from skugraph.apps.recommend import Recommender
     from skugraph.apps.substitute_model import SubstituteModel
@@ -353,12 +353,8 @@ def inventory(
         (f"under {low_days:g} days of cover", [(p["id"], p["title"], str(p["stock"]), _num(p["daily_sales"]), _num(p["days_of_cover"]))
                                                for p in data["low"]], ("product", "title", "stock", "sold/day", "days")),
         ("accessories of selling devices", [
-            (d["id"], d["title"], _num(d["daily_sales"]), "\n".join(
-                f"{a['type']} {a['id']}: " + ", ".join(part for part in (
-                    f"stock {a['stock']}" if a["stock"] is not None else "no stock given",
-                    f"{_num(a['daily_sales'])}/day" if a["daily_sales"] is not None else "no sales given",
-                    f"attach {_num(a['attach_rate'])}" if a["attach_rate"] is not None else "") if part)
-                for a in d["accessories"])) for d in data["accessories"]], ("device", "title", "sold/day", "accessories")),
+            (d["id"], d["title"], _num(d["daily_sales"]), "\n".join(accessory_line(a) for a in d["accessories"]))
+            for d in data["accessories"]], ("device", "title", "sold/day", "accessories")),
         ("slow movers", [(s["type"], f"{s['attribute']} {s['value']}", str(s["stock"]), _num(s["days_of_cover"]) or "no sales",
                           _num(s["type_days_of_cover"]))
                          for s in data["slow_movers"]], ("type", "value", "stock", "days", "type's days")),
